@@ -1,0 +1,300 @@
+"""Baton's events: one envelope, versioned typed payloads, step-by-step upcasting.
+
+The envelope follows CloudEvents' attribute names (``id``, ``source``, ``type``, ``time``,
+``subject``, ``specversion``) in structured mode: the whole event is the JSON body, and the Kafka
+message key is the entity's partition key (the incident id for incident events). ``dataversion``
+is the schema version of ``data``; readers upgrade old versions with the registered upcasters
+before validating, so a rolling upgrade never breaks a consumer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializeAsAny, TypeAdapter
+
+NAMESPACE = uuid.UUID("6f0f7f3e-0c1b-4b5e-9a57-7a0f4b0e2a11")
+
+
+def stable_id(*parts: object) -> uuid.UUID:
+    """A deterministic event id: the same input always yields the same id, so redelivery and
+    replay produce events that consumers recognise as already processed."""
+    return uuid.uuid5(NAMESPACE, "|".join(str(p) for p in parts))
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Layer(StrEnum):
+    HARDWARE = "hardware"
+    OS = "os"
+    DBMS = "dbms"
+    APPLICATION = "application"
+    INTEGRATION = "integration"
+    NETWORK = "network"
+
+
+class Category(StrEnum):
+    OUTAGE = "outage"
+    DEGRADATION = "degradation"
+    REQUEST = "request"
+    INTEGRATION_ISSUE = "integration_issue"
+
+
+class Clock(StrEnum):
+    RESPONSE = "response"
+    RECOVERY = "recovery"
+
+
+class Role(StrEnum):
+    PRIMARY = "primary"
+    COORDINATOR = "coordinator"
+
+
+class ActionKind(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    RESTORED = "restored"
+    CONFIRM = "confirm"
+    NOTE = "note"
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+class Alert(Model):
+    """One monitoring signal, normalised from whatever format it arrived in."""
+
+    source: str = Field(description="receiver that took it in, e.g. 'alertmanager'")
+    fingerprint: str
+    status: Literal["firing", "resolved"]
+    object_id: str | None = Field(description="contract object it matched; None = outside")
+    layer: Layer | None = None
+    severity: str = "unknown"
+    category_hint: Category | None = None
+    summary: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None = None
+    links: list[str] = Field(default_factory=list)
+
+
+class AlertReceivedV1(Model):
+    alert: Alert
+    received_at: AwareDatetime
+
+
+class IncidentOpenedV1(Model):
+    object_id: str | None
+    layer: Layer | None
+    category: Category
+    priority: str
+    summary: str
+    opened_at: AwareDatetime
+    first_alert_at: AwareDatetime
+    fingerprints: list[str]
+    outside_perimeter: bool = False
+
+
+class AlertAttachedV1(Model):
+    fingerprint: str
+    status: Literal["firing", "resolved"]
+    count: int
+    last_seen: AwareDatetime
+
+
+class PartyActionV1(Model):
+    """A party's report on an incident: arrives on the commands topic or over HTTP."""
+
+    action: ActionKind
+    party: str
+    actor: str
+    note: str = ""
+    cause: str = ""
+    actions_taken: list[str] = Field(default_factory=list)
+    recurrence_risk: str = ""
+
+
+class IncidentActionAcceptedV1(Model):
+    """An action that the incident's state machine accepted."""
+
+    action: ActionKind
+    party: str
+    actor: str
+    at: AwareDatetime
+    command_id: uuid.UUID
+    note: str = ""
+
+
+class IncidentActionRefusedV1(Model):
+    action: ActionKind
+    party: str
+    actor: str
+    at: AwareDatetime
+    command_id: uuid.UUID
+    reason: str
+
+
+class IncidentClosedV1(Model):
+    closed_at: AwareDatetime
+    confirmed_by: str
+    cause: str
+    actions_taken: list[str]
+    recurrence_risk: str
+    participants: list[str]
+
+
+class AssignmentIssuedV1(Model):
+    party: str
+    role: Role
+    layer: Layer | None
+    object_id: str | None
+    priority: str
+    category: Category
+    contact: str
+    summary: str
+
+
+class SlaClockStartedV1(Model):
+    clock: Clock
+    started_at: AwareDatetime
+    target: timedelta
+    deadline: AwareDatetime
+    calendar: str
+
+
+class SlaClockStoppedV1(Model):
+    clock: Clock
+    stopped_at: AwareDatetime
+    met: bool
+    margin: timedelta
+
+
+class DeadLetterV1(Model):
+    reason: str
+    origin: str = Field(description="where the payload came from: an endpoint or a topic")
+    payload: str = Field(description="the refused payload, as text (UTF-8, replaced if not)")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- envelope
+
+
+class EventType(StrEnum):
+    ALERT_RECEIVED = "baton.alert.received"
+    INCIDENT_OPENED = "baton.incident.opened"
+    ALERT_ATTACHED = "baton.incident.alert_attached"
+    PARTY_ACTION = "baton.command.party_action"
+    ACTION_ACCEPTED = "baton.incident.action_accepted"
+    ACTION_REFUSED = "baton.incident.action_refused"
+    INCIDENT_CLOSED = "baton.incident.closed"
+    ASSIGNMENT_ISSUED = "baton.assignment.issued"
+    SLA_CLOCK_STARTED = "baton.sla.clock_started"
+    SLA_CLOCK_STOPPED = "baton.sla.clock_stopped"
+    DEAD_LETTER = "baton.deadletter"
+
+
+PAYLOADS: dict[EventType, type[Model]] = {
+    EventType.ALERT_RECEIVED: AlertReceivedV1,
+    EventType.INCIDENT_OPENED: IncidentOpenedV1,
+    EventType.ALERT_ATTACHED: AlertAttachedV1,
+    EventType.PARTY_ACTION: PartyActionV1,
+    EventType.ACTION_ACCEPTED: IncidentActionAcceptedV1,
+    EventType.ACTION_REFUSED: IncidentActionRefusedV1,
+    EventType.INCIDENT_CLOSED: IncidentClosedV1,
+    EventType.ASSIGNMENT_ISSUED: AssignmentIssuedV1,
+    EventType.SLA_CLOCK_STARTED: SlaClockStartedV1,
+    EventType.SLA_CLOCK_STOPPED: SlaClockStoppedV1,
+    EventType.DEAD_LETTER: DeadLetterV1,
+}
+CURRENT_VERSION: dict[EventType, int] = dict.fromkeys(PAYLOADS, 1)
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+# (type, from_version) -> function producing the data of from_version + 1
+UPCASTERS: dict[tuple[EventType, int], Upcaster] = {}
+
+
+class UnknownEventType(ValueError):
+    """The ``type`` field names no event this reader knows."""
+
+
+class Envelope(Model):
+    """CloudEvents-shaped envelope around one typed payload."""
+
+    specversion: Literal["1.0"] = "1.0"
+    id: uuid.UUID
+    type: EventType
+    source: str = Field(description="the service (or endpoint) that wrote the event")
+    time: AwareDatetime
+    subject: str | None = Field(default=None, description="the incident id, when there is one")
+    dataversion: Annotated[int, Field(ge=1)]
+    data: SerializeAsAny[Model]
+
+    @property
+    def incident_id(self) -> str | None:
+        return self.subject
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    def key(self) -> bytes | None:
+        return self.subject.encode() if self.subject else None
+
+
+def make_event(
+    event_type: EventType,
+    data: Model,
+    *,
+    source: str,
+    time: datetime,
+    subject: str | None = None,
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
+    expected = PAYLOADS[event_type]
+    if not isinstance(data, expected):
+        raise TypeError(f"{event_type} carries {expected.__name__}, not {type(data).__name__}")
+    return Envelope(
+        id=event_id or uuid.uuid4(),
+        type=event_type,
+        source=source,
+        time=time,
+        subject=subject,
+        dataversion=CURRENT_VERSION[event_type],
+        data=data,
+    )
+
+
+_HEAD = TypeAdapter(dict[str, Any])
+
+
+def parse_event(raw: bytes | str | dict[str, Any]) -> Envelope:
+    """Parse and validate an event; upgrade its data to the current version first.
+
+    Raises ``UnknownEventType`` for a type this reader doesn't know and pydantic's
+    ``ValidationError`` (which names the field) for a malformed event.
+    """
+    doc = raw if isinstance(raw, dict) else _HEAD.validate_python(orjson.loads(raw))
+    try:
+        event_type = EventType(doc.get("type"))
+    except ValueError:
+        raise UnknownEventType(f"type: unknown event type {doc.get('type')!r}") from None
+    version = doc.get("dataversion")
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"dataversion: expected a positive integer, got {version!r}")
+    data = doc.get("data")
+    if not isinstance(data, dict):
+        raise ValueError("data: expected an object")
+    current = CURRENT_VERSION[event_type]
+    if version > current:
+        raise ValueError(f"dataversion: {version} is newer than this reader's {current}")
+    while version < current:
+        data = UPCASTERS[(event_type, version)](data)
+        version += 1
+    payload = PAYLOADS[event_type].model_validate(data)
+    return Envelope.model_validate({**doc, "dataversion": version, "data": payload})

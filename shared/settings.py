@@ -1,0 +1,46 @@
+"""Settings: one frozen object per process, built from ``BATON_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.topics import Topic, topic_name
+
+ENV_PREFIX = "BATON_"
+DEFAULT_CONTRACT = Path(__file__).resolve().parent.parent / "examples" / "minimal" / "contract.yaml"
+
+
+class Settings(BaseSettings):
+    """Everything a Baton service needs to know about its surroundings."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = (
+        "PLAINTEXT"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    topic_prefix: str = "baton."
+    group_prefix: str = "baton."
+    pg_dsn: SecretStr = Field(
+        SecretStr("postgresql://baton@127.0.0.1:5433/baton"), description="PostgreSQL DSN"
+    )
+    contract_path: Path = DEFAULT_CONTRACT
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+
+    def topic(self, topic: Topic) -> str:
+        return topic_name(self.topic_prefix, topic)
+
+    def group(self, service: str) -> str:
+        return f"{self.group_prefix}{service}"

@@ -1,0 +1,49 @@
+"""Topic names and partition counts — the one list every service, the stack and compose use.
+
+Names carry a configurable prefix (``BATON_TOPIC_PREFIX``, default ``baton.``) so that tests can
+run on their own topics beside a live stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Topic(StrEnum):
+    """Logical topic names; the wire name is ``prefix + value``."""
+
+    ALERTS_RAW = "alerts.raw"
+    ALERTS = "alerts"
+    COMMANDS = "commands"
+    INCIDENTS = "incidents"
+    ASSIGNMENTS = "assignments"
+    SLA = "sla"
+    DEADLETTER = "deadletter"
+    CONTRACT = "contract"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    topic: Topic
+    partitions: int
+    key: str
+    writers: str
+    readers: str
+    compacted: bool = False
+
+
+TOPIC_SPECS: tuple[TopicSpec, ...] = (
+    TopicSpec(Topic.ALERTS_RAW, 3, "source fingerprint", "monitoring producers", "intake"),
+    TopicSpec(Topic.ALERTS, 3, "object id (or fingerprint)", "intake", "intake"),
+    TopicSpec(Topic.COMMANDS, 3, "incident id", "contractor systems, intake (HTTP)", "intake"),
+    TopicSpec(Topic.INCIDENTS, 3, "incident id", "intake", "router, sla-clock, reporting"),
+    TopicSpec(Topic.ASSIGNMENTS, 3, "incident id", "router", "contractor systems, reporting"),
+    TopicSpec(Topic.SLA, 3, "incident id", "sla-clock", "router, reporting"),
+    TopicSpec(Topic.DEADLETTER, 3, "source", "every service", "operators, reporting"),
+    TopicSpec(Topic.CONTRACT, 1, "contract id", "baton contract publish", "every service", True),
+)
+
+
+def topic_name(prefix: str, topic: Topic) -> str:
+    return f"{prefix}{topic.value}"
