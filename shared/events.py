@@ -176,6 +176,12 @@ class SlaClockStoppedV1(Model):
     margin: timedelta
 
 
+class SlaBreachedV1(Model):
+    clock: Clock
+    deadline: AwareDatetime
+    detected_at: AwareDatetime
+
+
 class DeadLetterV1(Model):
     reason: str
     origin: str = Field(description="where the payload came from: an endpoint or a topic")
@@ -197,6 +203,7 @@ class EventType(StrEnum):
     ASSIGNMENT_ISSUED = "baton.assignment.issued"
     SLA_CLOCK_STARTED = "baton.sla.clock_started"
     SLA_CLOCK_STOPPED = "baton.sla.clock_stopped"
+    SLA_BREACHED = "baton.sla.breached"
     DEAD_LETTER = "baton.deadletter"
 
 
@@ -211,6 +218,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.ASSIGNMENT_ISSUED: AssignmentIssuedV1,
     EventType.SLA_CLOCK_STARTED: SlaClockStartedV1,
     EventType.SLA_CLOCK_STOPPED: SlaClockStoppedV1,
+    EventType.SLA_BREACHED: SlaBreachedV1,
     EventType.DEAD_LETTER: DeadLetterV1,
 }
 CURRENT_VERSION: dict[EventType, int] = dict.fromkeys(PAYLOADS, 1)
@@ -281,7 +289,7 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> Envelope:
     """
     doc = raw if isinstance(raw, dict) else _HEAD.validate_python(orjson.loads(raw))
     try:
-        event_type = EventType(doc.get("type"))
+        event_type = EventType(str(doc.get("type")))
     except ValueError:
         raise UnknownEventType(f"type: unknown event type {doc.get('type')!r}") from None
     version = doc.get("dataversion")
@@ -289,7 +297,7 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> Envelope:
         raise ValueError(f"dataversion: expected a positive integer, got {version!r}")
     data = doc.get("data")
     if not isinstance(data, dict):
-        raise ValueError("data: expected an object")
+        raise ValueError("data: expected an object")  # noqa: TRY004 - callers catch ValueError
     current = CURRENT_VERSION[event_type]
     if version > current:
         raise ValueError(f"dataversion: {version} is newer than this reader's {current}")

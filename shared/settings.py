@@ -20,9 +20,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
-    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = (
-        "PLAINTEXT"
-    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
@@ -37,7 +35,10 @@ class Settings(BaseSettings):
     http_port: int = 8080
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
-    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_exporter: Literal["none", "console"] = "none"
+    sla_tick_seconds: float = Field(
+        1.0, gt=0, description="how often sla-clock looks for due deadlines"
+    )
 
     def topic(self, topic: Topic) -> str:
         return topic_name(self.topic_prefix, topic)

@@ -1,113 +1,696 @@
-"""Contract model (minimal walking-skeleton version; the full model is issue 3).
+"""The contract model: everything the seed says a 24/7 support contract must name.
 
-The services only ask the contract questions through the methods of ``Contract``:
-``object()``, ``primary_party()``, ``match_alert()``, ``priority()``, ``sla_target()``.
+The model is the *schema*: types, required fields, enumerations. It deliberately does not check
+cross-references (unknown parties, cycles, a layer with two primaries): those are lint rules
+(``shared.contract.lint``) so that one broken reference yields a precise finding with a code,
+file and line instead of hiding every other finding behind one validation error.
+``load_contract`` runs both and refuses a contract with errors, so services only ever see a
+contract whose references resolve.
+
+Services ask the contract questions only through ``Contract``'s methods: ``object()``,
+``primary_party()``, ``match_alert()``, ``priority()``, ``sla_target()``, ``sla_for()``,
+``on_duty()``, ``maintenance_at()``.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import orjson
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
-from shared.events import Category, Layer
+from shared.calendar import TWENTY_FOUR_SEVEN, BusinessCalendar, CalendarSpec, Weekday
+from shared.events import Category, Clock, Layer
 
 Criticality = Literal["critical", "high", "medium", "low"]
+CRITICALITIES: tuple[Criticality, ...] = ("critical", "high", "medium", "low")
+PartyKind = Literal["hardware", "os_dbms", "apps_integrations", "customer", "vendor", "other"]
+CORE_LAYERS: tuple[Layer, ...] = (
+    Layer.HARDWARE,
+    Layer.OS,
+    Layer.DBMS,
+    Layer.APPLICATION,
+    Layer.INTEGRATION,
+)
+"""Layers that must have a primary party in every contract; ``network`` only where used."""
 
 
 class ContractError(ValueError):
-    """The contract file cannot be loaded; the message names the file and the field."""
+    """The contract cannot be loaded; the message names the file, the line and the field."""
+
+
+class Environment(StrEnum):
+    PRODUCTION = "production"
+    TEST = "test"
+    STAGING = "staging"
+    DR = "dr"
+
+
+class ObjectKind(StrEnum):
+    SERVER = "server"
+    WORKSTATION = "workstation"
+    WORKSTATION_GROUP = "workstation_group"
+    CHECKOUT_TERMINAL = "checkout_terminal"
+    VM = "vm"
+    HYPERVISOR = "hypervisor"
+    DOMAIN_CONTROLLER = "domain_controller"
+    STORAGE = "storage"
+    TERMINAL_SERVER = "terminal_server"
+    MAIL = "mail"
+    OS = "os"
+    DBMS = "dbms"
+    APPLICATION = "application"
+    QUEUE = "queue"
+    API = "api"
+    CONNECTOR = "connector"
+    GATEWAY = "gateway"
+    FILE_EXCHANGE = "file_exchange"
+    SCHEDULED_TASK = "scheduled_task"
+    DIRECTORY = "directory"
+    BACKUP = "backup"
+    NETWORK_NODE = "network_node"
+    OTHER = "other"
+
+
+SCHEDULED_KINDS = frozenset({ObjectKind.FILE_EXCHANGE, ObjectKind.SCHEDULED_TASK})
+VERSIONED_LAYERS = frozenset({Layer.OS, Layer.DBMS, Layer.APPLICATION})
+
+
+class Period(StrEnum):
+    """How the contract classifies an instant for SLA purposes (see ``SlaPolicy``)."""
+
+    DAY = "day"
+    NIGHT = "night"
+    WEEKEND = "weekend"
+    HOLIDAY = "holiday"
+
+
+ALL_PERIODS: tuple[Period, ...] = tuple(Period)
+
+
+class ChannelKind(StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+    SMS = "sms"
+    MESSENGER = "messenger"
+    PAGER = "pager"
+    TICKET = "ticket"
+    KAFKA = "kafka"
+    HTTP = "http"
+
+
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+
+
+def _parse_duration(value: object) -> object:
+    """Accept ``15m``, ``4h``, ``1d 12h`` besides ISO 8601 (``PT15M``) and seconds."""
+    if isinstance(value, str) and value.strip() and not value.lstrip().upper().startswith("P"):
+        match = _DURATION.match(value.lower())
+        if match and any(match.groups()):
+            days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+            return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+ContactRef = Annotated[str, Field(pattern=r"^[^/\s]+/[^/\s]+$")]
+"""``party/contact``: a named contact of a party, e.g. ``customer/it-head``."""
+
+
+def _time_of_day(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 02:00 as the sexagesimal number 120.
+        raise ValueError("write times of day in quotes, e.g. '02:00'")
+    return value
+
+
+TimeOfDay = Annotated[time, BeforeValidator(_time_of_day)]
+
+
+def format_duration(value: timedelta) -> str:
+    """``timedelta(hours=4, minutes=30)`` -> ``"4h30m"``; for tables and the drill."""
+    total = int(value.total_seconds())
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s"))]
+    text = "".join(p for p in parts if not p.startswith("0"))
+    return text or "0m"
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# --------------------------------------------------------------------------- parties
+
+
+class Contact(_Strict):
+    name: str
+    role: str = ""
+    channels: dict[ChannelKind, str] = Field(default_factory=dict)
+
+    def reach(self) -> str:
+        """One line with every channel, for drills and tables."""
+        ways = ", ".join(f"{kind.value} {address}" for kind, address in self.channels.items())
+        return f"{self.name} ({ways})" if ways else self.name
+
+
+class DutyShift(_Strict):
+    """While ``calendar`` is open, ``contact`` answers for the party (first open shift wins)."""
+
+    calendar: str
+    contact: str = Field(description="a contact id of the same party")
+    note: str = ""
+
+
+class VendorHandling(_Strict):
+    """Who deals with this vendor: opens cases, collects logs, corresponds, decides fixes."""
+
+    opens_cases: str = Field(description="party id")
+    collects_logs: str = Field(description="party id")
+    correspondence: str = Field(description="party id")
+    decides_fixes: str = Field(description="party id")
+    support_contract: str = ""
+
+
 class Party(_Strict):
     name: str
-    kind: Literal["hardware", "os_dbms", "apps_integrations", "customer", "vendor", "other"]
-    contact: str
+    kind: PartyKind
+    contact: str = Field(description="the party's intake channel, where assignments go")
+    contacts: dict[str, Contact] = Field(default_factory=dict)
+    duty: list[DutyShift] = Field(
+        default_factory=list, description="who answers when; the first open shift wins"
+    )
+    backup_contacts: list[str] = Field(default_factory=list, description="contact ids")
+    responsible_for: list[str] = Field(default_factory=list)
+    not_responsible_for: list[str] = Field(default_factory=list)
+    products: list[str] = Field(default_factory=list, description="for vendors")
+    vendor_handling: VendorHandling | None = None
+
+
+class LayerAssignment(_Strict):
+    """One layer and its one primary party (two entries for a layer = two primaries: lint)."""
+
+    layer: Layer
+    primary: str = Field(description="party id")
+    boundary: str = Field("", description="where the layer's responsibility begins and ends")
+
+
+# --------------------------------------------------------------------------- objects
+
+
+class Location(_Strict):
+    name: str
+    kind: Literal["head_office", "branch", "datacenter", "cloud", "warehouse", "other"] = "other"
+    address: str = ""
+    timezone: str | None = None
+
+
+class AccessRule(_Strict):
+    """How a support engineer gets to an object (the seed's "order of access")."""
+
+    mode: Literal["remote", "on_site", "remote_or_on_site"]
+    issued_by: ContactRef
+    lead_time: Duration
+    after_hours_approval: bool = Field(
+        description="whether work outside business hours needs a separate approval"
+    )
+    approver: ContactRef | None = None
+    emergency: str = Field("", description="how emergency access to a critical node is granted")
+    confirms_completion: ContactRef | None = None
+
+
+class BackupDuty(_Strict):
+    made_by: str = Field(description="party id")
+    checked_by: str | None = Field(None, description="party id")
+    test_restore_by: str | None = Field(None, description="party id")
+    test_restore_every: Duration | None = None
+    schedule: str = ""
+
+
+class Schedule(_Strict):
+    """When a scheduled exchange or task is expected to run."""
+
+    cron: str = Field(pattern=r"^\S+ \S+ \S+ \S+ \S+$", description="five-field cron expression")
+    timezone: str = "UTC"
+    expected_duration: Duration | None = None
+    description: str = ""
 
 
 class SupportObject(_Strict):
-    id: str
+    id: str = Field(min_length=1)
     name: str
-    kind: str
+    kind: ObjectKind
+    role: str = ""
+    location: str | None = None
+    business_unit: str = ""
+    product: str = ""
+    version: str | None = None
+    edition: str | None = None
+    environment: Environment = Environment.PRODUCTION
     layer: Layer
     criticality: Criticality
-    calendar: str = "24x7"
+    calendar: str = Field("24x7", description="support hours: a calendar id")
+    owner: ContactRef | None = Field(None, description="customer-side owner")
+    executor: str | None = Field(None, description="party that does the work")
     depends_on: list[str] = Field(default_factory=list)
+    access: str | None = Field(None, description="an access rule id")
+    backup: BackupDuty | None = None
+    schedule: Schedule | None = None
+    vendor: str | None = Field(None, description="vendor party id")
     match: dict[str, str] = Field(
         default_factory=dict, description="alert labels that identify this object"
     )
+    notes: str = ""
+
+
+class Group(_Strict):
+    name: str
+    objects: list[str]
+
+
+class AlertRule(_Strict):
+    """Monitoring labels and/or host names that identify an object."""
+
+    object: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    hosts: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> AlertRule:
+        if not self.labels and not self.hosts:
+            raise ValueError("an alert rule needs labels or hosts")
+        return self
+
+
+# --------------------------------------------------------------------------- SLA and policy
 
 
 class SlaTarget(_Strict):
+    """Response and recovery for one category × priority in the listed periods."""
+
     category: Category
     priority: str
-    response: timedelta
-    recovery: timedelta
+    response: Duration
+    recovery: Duration
+    periods: list[Period] = Field(default_factory=lambda: list(ALL_PERIODS))
+    calendar: str | None = Field(
+        None, description="measure under this calendar instead of the object's"
+    )
+
+
+class SlaPolicy(_Strict):
+    """``period_calendar`` is the business-hours calendar that classifies instants: open = day;
+    a public/contract holiday = holiday; another closed day = weekend; the rest = night."""
+
+    period_calendar: str | None = None
+    targets: list[SlaTarget] = Field(default_factory=list)
+    warnings: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
+        default_factory=lambda: [0.75], description="fractions of a target that raise a warning"
+    )
+    clock_start: Literal["first_alert", "registered"] = Field(
+        "first_alert",
+        description="retroactive start: clocks start at the first alert, not at registration",
+    )
+    max_backdate: Duration = Field(
+        timedelta(hours=1), description="how far before registration a clock may start"
+    )
+
+
+def _sla_from_list(value: object) -> object:
+    """The walking skeleton wrote ``sla:`` as a bare list of targets."""
+    return {"targets": value} if isinstance(value, list) else value
+
+
+def _layers_from_mapping(value: object) -> object:
+    """Accept ``{layer: party}`` (the skeleton's form) besides the list of assignments."""
+    if isinstance(value, dict):
+        return [
+            {"layer": layer, **(party if isinstance(party, dict) else {"primary": party})}
+            for layer, party in value.items()
+        ]
+    return value
+
+
+class PauseReason(_Strict):
+    id: str
+    text: str
+    clocks: list[Clock] = Field(default_factory=list)
+    invoked_by: list[str] = Field(default_factory=list, description="party ids")
+    confirmed_by: str | None = Field(None, description="party id")
+    evidence: list[str] = Field(default_factory=list)
+
+
+class WeeklySlot(_Strict):
+    days: list[Weekday] = Field(min_length=1)
+    start: TimeOfDay
+    duration: Duration
+    timezone: str = "UTC"
+
+
+class MaintenanceWindow(_Strict):
+    """Recurring (``weekly``) or one-off (``start``/``end``), for objects and/or groups."""
+
+    id: str
+    description: str = ""
+    objects: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    weekly: WeeklySlot | None = None
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    approved_by: ContactRef | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> MaintenanceWindow:
+        one_off = self.start is not None or self.end is not None
+        if (self.weekly is None) == (not one_off):
+            raise ValueError("give either weekly, or start and end")
+        if one_off and (self.start is None or self.end is None or self.end <= self.start):
+            raise ValueError("a one-off window needs start before end")
+        return self
+
+    def covers(self, at: datetime) -> bool:
+        if self.start is not None and self.end is not None:
+            return self.start <= at < self.end
+        slot = self.weekly
+        if slot is None:  # pragma: no cover - excluded by the validator
+            return False
+        zone = ZoneInfo(slot.timezone)
+        local = at.astimezone(zone)
+        for back in range(slot.duration.days + 2):
+            day = local.date() - timedelta(days=back)
+            if day.strftime("%a").lower() not in slot.days:
+                continue
+            opens = datetime.combine(day, slot.start, tzinfo=zone)
+            if opens <= at < opens + slot.duration:
+                return True
+        return False
+
+
+class EscalationLevel(_Strict):
+    """Fires when the given fraction of a clock's target has passed (0 = at once)."""
+
+    level: int = Field(ge=1)
+    name: str
+    at: dict[Clock, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    contacts: list[ContactRef] = Field(default_factory=list)
+    emergency_approvers: list[ContactRef] = Field(default_factory=list)
+
+
+class Exclusion(_Strict):
+    id: str
+    text: str
+
+
+# --------------------------------------------------------------------------- the contract
 
 
 class Contract(_Strict):
     id: str
     version: str
+    title: str = ""
+    coordinator: str = Field(description="party that owns every incident until closure")
+    first_line: str | None = Field(None, description="who accepts tickets; the coordinator if unset")
+    environments: list[Environment] = Field(
+        default_factory=lambda: [Environment.PRODUCTION], description="environments in scope"
+    )
+    exclusions: list[Exclusion] = Field(default_factory=list)
+    locations: dict[str, Location] = Field(default_factory=dict)
     parties: dict[str, Party]
-    layers: dict[Layer, str] = Field(description="layer -> its one primary party")
-    coordinator: str
+    layers: Annotated[list[LayerAssignment], BeforeValidator(_layers_from_mapping)]
+    calendars: list[CalendarSpec] = Field(default_factory=list)
     objects: list[SupportObject]
+    groups: dict[str, Group] = Field(default_factory=dict)
+    access_rules: dict[str, AccessRule] = Field(default_factory=dict)
     priority_matrix: dict[Criticality, dict[Category, str]]
-    sla: list[SlaTarget]
+    sla: Annotated[SlaPolicy, BeforeValidator(_sla_from_list)] = Field(default_factory=SlaPolicy)
+    pause_reasons: list[PauseReason] = Field(default_factory=list)
+    maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
+    escalation: list[EscalationLevel] = Field(default_factory=list)
+    alert_rules: list[AlertRule] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _references(self) -> Contract:
-        for layer, party in self.layers.items():
-            if party not in self.parties:
-                raise ValueError(f"layers.{layer.value}: unknown party {party!r}")
-        if self.coordinator not in self.parties:
-            raise ValueError(f"coordinator: unknown party {self.coordinator!r}")
-        ids = {o.id for o in self.objects}
-        for obj in self.objects:
-            for dep in obj.depends_on:
-                if dep not in ids:
-                    raise ValueError(f"objects.{obj.id}.depends_on: unknown object {dep!r}")
-        return self
+    @field_validator("calendars")
+    @classmethod
+    def _no_builtin_shadow(cls, value: list[CalendarSpec]) -> list[CalendarSpec]:
+        for spec in value:
+            if spec.id == TWENTY_FOUR_SEVEN.id and spec.kind != "24x7":
+                raise ValueError("calendar id '24x7' is reserved for an always-open calendar")
+        return value
+
+    # -- lookups -------------------------------------------------------------------------------
 
     def object(self, object_id: str) -> SupportObject | None:
         return next((o for o in self.objects if o.id == object_id), None)
 
+    def primaries(self, layer: Layer) -> list[str]:
+        """Every party named primary for ``layer`` (a valid contract has exactly one)."""
+        return [a.primary for a in self.layers if a.layer == layer]
+
     def primary_party(self, layer: Layer) -> str:
-        return self.layers[layer]
+        """The one primary party id of ``layer``; ``KeyError`` if the layer has none."""
+        found = self.primaries(layer)
+        if not found:
+            raise KeyError(f"layer {layer.value!r} has no primary party")
+        return found[0]
+
+    @property
+    def intake(self) -> str:
+        """The party that accepts tickets (first line); the coordinator unless named."""
+        return self.first_line or self.coordinator
+
+    def contact(self, ref: str) -> tuple[Party, Contact] | None:
+        """Resolve ``party/contact``."""
+        party_id, _, contact_id = ref.partition("/")
+        party = self.parties.get(party_id)
+        if party is None or contact_id not in party.contacts:
+            return None
+        return party, party.contacts[contact_id]
+
+    def calendar_spec(self, calendar_id: str) -> CalendarSpec | None:
+        """A declared calendar, or the built-in always-open ``24x7`` one."""
+        found = next((c for c in self.calendars if c.id == calendar_id), None)
+        if found is None and calendar_id == TWENTY_FOUR_SEVEN.id:
+            return TWENTY_FOUR_SEVEN
+        return found
+
+    def business_calendar(self, calendar_id: str) -> BusinessCalendar:
+        spec = self.calendar_spec(calendar_id)
+        if spec is None:
+            raise KeyError(f"unknown calendar {calendar_id!r}")
+        return BusinessCalendar(spec)
+
+    def group_members(self, group_id: str) -> list[str]:
+        group = self.groups.get(group_id)
+        return list(group.objects) if group else []
+
+    # -- questions services ask ----------------------------------------------------------------
 
     def match_alert(self, labels: dict[str, str]) -> SupportObject | None:
-        """The object whose match labels all appear in ``labels`` (most specific wins)."""
-        best: SupportObject | None = None
+        """The object whose rule all ``labels`` satisfy; the most specific rule wins.
+
+        Rules are each object's ``match`` labels (``{"object": id}`` when it has none) and the
+        contract's ``alert_rules``; a host rule matches the ``instance``/``host``/``hostname``
+        label with any ``:port`` removed.
+        """
+        best: tuple[int, str] | None = None
+        for object_id, rule, hosts in self._alert_rules():
+            if not all(labels.get(k) == v for k, v in rule.items()):
+                continue
+            if hosts and not _host_of(labels) & hosts:
+                continue
+            weight = len(rule) + (1 if hosts else 0)
+            if best is None or weight > best[0]:
+                best = (weight, object_id)
+        return self.object(best[1]) if best else None
+
+    def _alert_rules(self) -> Iterator[tuple[str, dict[str, str], frozenset[str]]]:
         for obj in self.objects:
-            rule = obj.match or {"object": obj.id}
-            if all(labels.get(k) == v for k, v in rule.items()) and (
-                best is None or len(rule) > len(best.match or {"object": best.id})
-            ):
-                best = obj
-        return best
+            yield obj.id, obj.match or {"object": obj.id}, frozenset()
+        for rule in self.alert_rules:
+            yield rule.object, rule.labels, frozenset(h.lower() for h in rule.hosts)
 
     def priority(self, criticality: Criticality, category: Category) -> str:
         return self.priority_matrix[criticality][category]
 
-    def sla_target(self, category: Category, priority: str) -> SlaTarget | None:
+    def sla_target(
+        self, category: Category, priority: str, period: Period = Period.DAY
+    ) -> SlaTarget | None:
+        """The target for ``category`` × ``priority`` in ``period`` (daytime by default)."""
         return next(
-            (t for t in self.sla if t.category == category and t.priority == priority), None
+            (
+                t
+                for t in self.sla.targets
+                if t.category == category and t.priority == priority and period in t.periods
+            ),
+            None,
         )
 
+    def period(self, at: datetime) -> Period:
+        """Day, night, weekend or holiday at ``at`` under the SLA's period calendar."""
+        if self.sla.period_calendar is None:
+            return Period.DAY
+        spec = self.calendar_spec(self.sla.period_calendar)
+        if spec is None or spec.kind == "24x7":
+            return Period.DAY
+        return classify(BusinessCalendar(spec), at)
 
-def load_contract(path: Path) -> Contract:
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ContractError(f"{path}: {exc}") from exc
-    try:
-        return Contract.model_validate(doc)
-    except ValidationError as exc:
-        raise ContractError(f"{path}: {exc}") from exc
+    def sla_for(
+        self, obj: SupportObject, category: Category, at: datetime, priority: str | None = None
+    ) -> ResolvedSla | None:
+        """The target that applies to an incident on ``obj`` starting at ``at``, with its
+        calendar and the wall-clock deadlines; ``None`` if the contract has no target."""
+        prio = priority or self.priority(obj.criticality, category)
+        period = self.period(at)
+        target = self.sla_target(category, prio, period)
+        if target is None:
+            return None
+        calendar_id = target.calendar or obj.calendar
+        calendar = self.business_calendar(calendar_id)
+        return ResolvedSla(
+            target=target,
+            priority=prio,
+            period=period,
+            calendar=calendar_id,
+            response_due=calendar.add(at, target.response),
+            recovery_due=calendar.add(at, target.recovery),
+        )
+
+    def on_duty(self, party_id: str, at: datetime) -> tuple[DutyShift, Contact] | None:
+        """Who answers for ``party_id`` at ``at``: the first duty shift whose calendar is open."""
+        party = self.parties.get(party_id)
+        if party is None:
+            return None
+        for shift in party.duty:
+            spec = self.calendar_spec(shift.calendar)
+            contact = party.contacts.get(shift.contact)
+            if spec is not None and contact is not None and BusinessCalendar(spec).is_open(at):
+                return shift, contact
+        return None
+
+    def is_round_the_clock(self, party_id: str) -> bool:
+        """Whether one of the party's duty shifts runs on an always-open calendar."""
+        party = self.parties.get(party_id)
+        if party is None:
+            return False
+        for shift in party.duty:
+            spec = self.calendar_spec(shift.calendar)
+            if spec is not None and spec.kind == "24x7":
+                return True
+        return False
+
+    def maintenance_at(self, object_id: str, at: datetime) -> MaintenanceWindow | None:
+        """The maintenance window covering ``object_id`` at ``at``, if any."""
+        for window in self.maintenance_windows:
+            members = set(window.objects)
+            for group in window.groups:
+                members.update(self.group_members(group))
+            if object_id in members and window.covers(at):
+                return window
+        return None
+
+    def dependencies(self, object_id: str) -> list[str]:
+        """Everything ``object_id`` depends on, transitively, nearest first (cycle-safe)."""
+        return _closure(object_id, lambda o: self._depends_on(o))
+
+    def dependents(self, object_id: str) -> list[str]:
+        """Everything that depends on ``object_id``, transitively, nearest first."""
+        reverse: dict[str, list[str]] = {}
+        for obj in self.objects:
+            for dep in obj.depends_on:
+                reverse.setdefault(dep, []).append(obj.id)
+        return _closure(object_id, lambda o: reverse.get(o, []))
+
+    def _depends_on(self, object_id: str) -> list[str]:
+        obj = self.object(object_id)
+        return list(obj.depends_on) if obj else []
+
+    @property
+    def content_hash(self) -> str:
+        return contract_hash(self)
+
+
+class ResolvedSla(_Strict):
+    target: SlaTarget
+    priority: str
+    period: Period
+    calendar: str
+    response_due: datetime
+    recovery_due: datetime
+
+
+def classify(calendar: BusinessCalendar, at: datetime) -> Period:
+    """Open = day; a holiday = holiday; any other closed day = weekend; else night."""
+    if calendar.is_open(at):
+        return Period.DAY
+    day = at.astimezone(calendar.zone).date()
+    if calendar.holiday_name(day) is not None:
+        return Period.HOLIDAY
+    if not calendar.hours_on(day):
+        return Period.WEEKEND
+    return Period.NIGHT
+
+
+def _closure(start: str, step: Any) -> list[str]:
+    seen: list[str] = []
+    frontier = list(step(start))
+    while frontier:
+        nxt: list[str] = []
+        for item in frontier:
+            if item != start and item not in seen:
+                seen.append(item)
+                nxt.extend(step(item))
+        frontier = nxt
+    return seen
+
+
+def _host_of(labels: dict[str, str]) -> frozenset[str]:
+    found = set()
+    for key in ("instance", "host", "hostname"):
+        value = labels.get(key)
+        if value:
+            found.add(value.rsplit(":", 1)[0].lower() if value.count(":") == 1 else value.lower())
+    return frozenset(found)
+
+
+def contract_hash(contract: Contract) -> str:
+    """``sha256:<hex>`` of the contract's canonical JSON (sorted keys, normalised values).
+
+    Computed from the validated model, not the files: reformatting, comments or splitting the
+    contract over more files leave the hash unchanged; any change of meaning changes it.
+    """
+    canonical = orjson.dumps(contract.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+def load_contract(path: Path, *, lint: bool = False) -> Contract:
+    """Load a contract file or folder; raise ``ContractError`` naming file, line and field.
+
+    Schema errors and integrity errors (unknown references, a layer without exactly one primary,
+    dependency cycles) always refuse the contract; with ``lint=True`` every lint error does.
+    """
+    from shared.contract.load import load_checked
+
+    return load_checked(path, lint=lint)
+
+
+def utc(value: date | datetime) -> datetime:
+    """A ``date`` at 00:00 UTC, or an aware datetime converted to UTC."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.combine(value, time(), tzinfo=UTC)

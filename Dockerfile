@@ -1,0 +1,34 @@
+# One image for all four Baton services; docker-compose.yml picks the service with its command:
+#   python -m intake | python -m router | python -m sla_clock | python -m reporting
+# Build:  docker build -t baton .
+
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/baton/venv
+ENV PATH=/opt/baton/venv/bin:$PATH
+WORKDIR /src
+# Dependencies first (cached while only the code changes): install them from pyproject alone.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt
+RUN pip install -r /tmp/requirements.txt
+COPY baton/ baton/
+COPY shared/ shared/
+COPY services/ services/
+RUN pip install --no-deps .
+
+FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/opt/baton/venv/bin:$PATH \
+    BATON_HTTP_HOST=0.0.0.0 \
+    BATON_CONTRACT_PATH=/opt/baton/examples/minimal/contract.yaml
+RUN groupadd --system --gid 10001 baton \
+    && useradd --system --uid 10001 --gid baton --home-dir /opt/baton --shell /usr/sbin/nologin baton
+COPY --from=build /opt/baton/venv /opt/baton/venv
+# Example contracts: a fallback default; compose mounts the real contract over /etc/baton/contract.
+COPY examples/ /opt/baton/examples/
+WORKDIR /opt/baton
+USER baton:baton
+EXPOSE 8080 8081 8082 8083
+# No default service: each container names its own (see docker-compose.yml).
+CMD ["python", "-c", "raise SystemExit('choose a service: python -m intake|router|sla_clock|reporting')"]

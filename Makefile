@@ -1,0 +1,45 @@
+# Baton's two entry points (see README): `make run` and `make test`. Everything else is a step.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test unit integration lint bench venv tools down
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# promtool checks the Prometheus config, alert rules and every dashboard query in the tests.
+tools:
+	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+	@command -v promtool >/dev/null || { echo "promtool is missing: apt-get install prometheus"; exit 1; }
+
+## The main job: the whole stack (Kafka, PostgreSQL, four services) and a demo alert storm.
+run: venv
+	$(BIN)/baton stack up
+	$(BIN)/baton demo
+
+## The whole test suite: starts Kafka and PostgreSQL, runs unit and integration tests, stops them.
+test: venv tools
+	$(BIN)/baton stack up --infra-only
+	$(BIN)/pytest; rc=$$?; $(BIN)/baton stack down; exit $$rc
+
+unit: venv
+	$(BIN)/pytest -m "not integration"
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy .
+
+bench: venv
+	$(BIN)/baton stack up
+	$(BIN)/baton bench
+
+down: venv
+	$(BIN)/baton stack down

@@ -1,0 +1,1 @@
+"""Baton command line and local tooling."""

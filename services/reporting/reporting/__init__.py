@@ -1,0 +1,1 @@
+"""Reporting: the audit trail, incident read model and closure reports in PostgreSQL."""

@@ -1,0 +1,1 @@
+"""SLA clock: response and recovery clocks per incident, deadlines, breaches."""

@@ -1,0 +1,77 @@
+"""PostgreSQL plumbing: one pool per service, its own schema, migrations applied on start."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Conn: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+else:
+    Conn = Any
+
+log = logging.getLogger(__name__)
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+async def create_pool(dsn: str, schema: str) -> asyncpg.Pool:
+    """A pool whose connections see ``schema`` first; the schema is created if missing."""
+    if not _IDENT.match(schema):
+        raise ValueError(f"schema: {schema!r} is not a plain lower-case identifier")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    finally:
+        await conn.close()
+    return await asyncpg.create_pool(
+        dsn, min_size=1, max_size=5, server_settings={"search_path": schema}
+    )
+
+
+def _migrations(folder: Path) -> list[tuple[str, str]]:
+    return [(p.name, p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.sql"))]
+
+
+async def migrate(pool: asyncpg.Pool, folder: Path) -> list[str]:
+    """Apply ``folder/*.sql`` in name order, each once, each in its own transaction."""
+    applied: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        # One migrator at a time, even with several instances starting together.
+        await conn.execute("SELECT pg_advisory_lock(hashtext(current_schema()))")
+        try:
+            done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+            for name, sql in _migrations(folder):
+                if name in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(sql)
+                    await conn.execute("INSERT INTO schema_migrations(name) VALUES ($1)", name)
+                applied.append(name)
+                log.info("migration applied", extra={"migration": name})
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext(current_schema()))")
+    return applied
+
+
+async def mark_processed(conn: Conn, consumer: str, event_id: object) -> bool:
+    """Record that ``consumer`` handled ``event_id``; False if it already had.
+
+    Call it inside the transaction that holds the effect, so an effect and its record commit
+    together and redelivery is harmless.
+    """
+    status: str = await conn.execute(
+        "INSERT INTO processed_events(consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        consumer,
+        event_id,
+    )
+    return status.endswith(" 1")

@@ -1,0 +1,28 @@
+"""HTTP helpers shared by the services: problem responses that name the bad field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def describe(exc: ValidationError) -> str:
+    """One line naming every bad field, for logs and the dead-letter reason."""
+    return "; ".join(f"{e['field']}: {e['message']}" for e in field_errors(exc))
+
+
+def problem(status: int, title: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": title, **extra}, status_code=status)
+
+
+def validation_problem(exc: ValidationError) -> JSONResponse:
+    return problem(422, "invalid payload", fields=field_errors(exc))

@@ -1,0 +1,132 @@
+"""Kafka wiring shared by every service: the broker, publishing events, the dead-letter topic."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from datetime import datetime
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry, Counter
+
+from shared.events import DeadLetterV1, Envelope, EventType, make_event
+from shared.settings import Settings
+from shared.topics import Topic
+
+log = logging.getLogger(__name__)
+CONTENT_TYPE = "application/cloudevents+json"
+
+
+def kafka_security(settings: Settings) -> BaseSecurity | None:
+    """SASL/TLS from settings; None for a plaintext local broker."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = (
+        ssl.create_default_context(cafile=settings.kafka_ssl_cafile) if "SSL" in protocol else None
+    )
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    if settings.kafka_sasl_username is None or settings.kafka_sasl_password is None:
+        raise ValueError("kafka_sasl_username / kafka_sasl_password: required for SASL")
+    user, password = settings.kafka_sasl_username, settings.kafka_sasl_password.get_secret_value()
+    kind = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+    return kind[settings.kafka_sasl_mechanism](user, password, ssl_context=context)
+
+
+def build_broker(
+    settings: Settings,
+    service: str,
+    registry: CollectorRegistry,
+    tracer_provider: TracerProvider,
+) -> KafkaBroker:
+    """The service's broker: idempotent producer (acks=all), metrics and trace propagation."""
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=f"baton-{service}",
+        enable_idempotence=True,
+        security=kafka_security(settings),
+        allow_auto_create_topics=False,
+        graceful_timeout=15.0,
+        middlewares=(
+            KafkaPrometheusMiddleware(registry=registry, app_name=service),
+            KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+        ),
+        logger=logging.getLogger(f"faststream.{service}"),
+    )
+
+
+def message_topic(msg: KafkaMessage) -> str:
+    """The topic a (single, not batch) message came from."""
+    raw = msg.raw_message
+    if isinstance(raw, tuple):
+        raise TypeError("message_topic: a batch has no single topic")
+    topic: str = raw.topic
+    return topic
+
+
+async def publish_event(
+    broker: KafkaBroker, topic: str, event: Envelope, *, key: str | None = None
+) -> None:
+    """Publish one event and wait until the broker has it (acks=all).
+
+    The message key is ``key`` when given, else the event's subject (the incident id).
+    """
+    await broker.publish(
+        event.to_json(),
+        topic,
+        key=key.encode() if key is not None else event.key(),
+        headers={"content-type": CONTENT_TYPE, "ce_type": event.type.value, "ce_id": str(event.id)},
+    )
+
+
+class DeadLetters:
+    """Keeps every refused payload: a dead-letter event with the reason, and a metric."""
+
+    def __init__(
+        self, broker: KafkaBroker, settings: Settings, service: str, registry: CollectorRegistry
+    ) -> None:
+        self._broker = broker
+        self._topic = settings.topic(Topic.DEADLETTER)
+        self._service = service
+        self._count = Counter(
+            "baton_deadletter",
+            "Payloads refused and kept in the dead-letter topic",
+            ["service", "reason"],
+            registry=registry,
+        )
+
+    async def send(
+        self,
+        *,
+        reason: str,
+        kind: str,
+        origin: str,
+        payload: bytes,
+        now: datetime,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        event = make_event(
+            EventType.DEAD_LETTER,
+            DeadLetterV1(
+                reason=reason,
+                origin=origin,
+                payload=payload.decode("utf-8", errors="replace"),
+                headers=headers or {},
+            ),
+            source=self._service,
+            time=now,
+        )
+        await self._broker.publish(
+            event.to_json(),
+            self._topic,
+            key=self._service.encode(),
+            headers={"content-type": CONTENT_TYPE, "ce_type": event.type.value},
+        )
+        self._count.labels(self._service, kind).inc()
+        log.warning("dead-lettered", extra={"origin": origin, "reason": reason})

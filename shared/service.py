@@ -1,0 +1,209 @@
+"""The thin shell every service shares: settings, broker, pool, contract, HTTP, lifespan.
+
+A service module supplies a ``wire(runtime, router)`` function that declares its Kafka
+subscribers on ``runtime.broker`` and its HTTP routes on ``router``; ``create_app`` does the rest
+(``/healthz``, ``/metrics``, migrations, graceful start and stop).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
+from pydantic import ValidationError
+
+from shared.clock import Clock, SystemClock
+from shared.contract import Contract, load_contract
+from shared.db import create_pool, migrate
+from shared.events import Envelope, EventType, parse_event
+from shared.http import describe
+from shared.kafka import DeadLetters, build_broker, message_topic
+from shared.logs import setup_logging
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What a running service holds; handlers reach their resources through it."""
+
+    service: str
+    settings: Settings
+    registry: CollectorRegistry
+    broker: KafkaBroker
+    dead_letters: DeadLetters
+    contract: Contract
+    clock: Clock
+    _pool: asyncpg.Pool | None = field(default=None, repr=False)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the database pool is not open yet")
+        return self._pool
+
+    async def parse(self, msg: KafkaMessage, *expected: EventType) -> Envelope | None:
+        """The message's event, or None after dead-lettering it with the reason.
+
+        With ``expected`` types given, any other type is refused too.
+        """
+        reason = None
+        try:
+            event = parse_event(msg.body)
+        except ValidationError as exc:
+            reason = describe(exc)
+        except ValueError as exc:
+            reason = str(exc)
+        else:
+            if not expected or event.type in expected:
+                return event
+            reason = f"type: expected {'|'.join(expected)}, got {event.type.value}"
+        await self.dead_letters.send(
+            reason=reason,
+            kind="schema",
+            origin=f"kafka:{message_topic(msg)}",
+            payload=msg.body,
+            now=self.clock.now(),
+        )
+        return None
+
+
+Wire = Callable[[Runtime, APIRouter], None]
+Hook = Callable[[Runtime], Awaitable[None]]
+
+
+def tracer_provider(service: str, settings: Settings) -> TracerProvider:
+    provider = TracerProvider(resource=Resource.create({"service.name": f"baton-{service}"}))
+    if settings.otel_exporter == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    return provider
+
+
+def create_app(
+    service: str,
+    wire: Wire,
+    *,
+    schema: str,
+    migrations: Path,
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    on_start: Hook | None = None,
+    on_stop: Hook | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    setup_logging(service, settings.log_level, settings.log_format)
+    registry = CollectorRegistry()
+    broker = build_broker(settings, service, registry, tracer_provider(service, settings))
+    contract = load_contract(settings.contract_path)
+    runtime = Runtime(
+        service=service,
+        settings=settings,
+        registry=registry,
+        broker=broker,
+        dead_letters=DeadLetters(broker, settings, service, registry),
+        contract=contract,
+        clock=clock or SystemClock(),
+    )
+    Gauge(
+        "baton_contract_info",
+        "The contract version this service acts on",
+        ["contract", "version"],
+        registry=registry,
+    ).labels(contract.id, contract.version).set(1)
+    requests = Counter(
+        "baton_http_requests",
+        "HTTP requests served",
+        ["service", "route", "status"],
+        registry=registry,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runtime._pool = await create_pool(settings.pg_dsn.get_secret_value(), schema)
+        await migrate(runtime.pool, migrations)
+        await broker.start()
+        if on_start:
+            await on_start(runtime)
+        log.info(
+            "started",
+            extra={
+                "contract": contract.id,
+                "contract_version": contract.version,
+                "port": settings.http_port,
+            },
+        )
+        try:
+            yield
+        finally:
+            log.info("stopping: finishing in-flight messages")
+            if on_stop:
+                await on_stop(runtime)
+            await broker.stop()
+            await runtime.pool.close()
+            log.info("stopped")
+
+    app = FastAPI(title=f"Baton {service}", lifespan=lifespan)
+    app.state.runtime = runtime
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        requests.labels(service, getattr(route, "path", "unmatched"), response.status_code).inc()
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        ok = runtime._pool is not None and broker.running
+        return Response(
+            '{"status":"ok"}' if ok else '{"status":"starting"}',
+            status_code=200 if ok else 503,
+            media_type="application/json",
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    router = APIRouter()
+    wire(runtime, router)
+    app.include_router(router)
+    return app
+
+
+def serve(app: FastAPI) -> None:
+    """Run until SIGTERM/SIGINT; uvicorn then runs the lifespan's shutdown (graceful stop)."""
+    settings: Settings = app.state.runtime.settings
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+
+
+def elapsed_ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000

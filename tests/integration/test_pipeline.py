@@ -1,0 +1,198 @@
+"""The walking skeleton end to end on the real broker and database.
+
+Alertmanager webhook → intake → IncidentOpened → router (primary owner + coordinator) →
+sla-clock (response and recovery deadlines) → acknowledgement (HTTP), restoration (commands
+topic), customer confirmation (HTTP) → reporting's incident row, timeline and closure report.
+Every service is a real process; stop any one and this test fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from shared.events import (
+    ActionKind,
+    EventType,
+    PartyActionV1,
+    make_event,
+    parse_event,
+)
+from tests.integration.conftest import Isolated, ServiceProcs
+
+
+def alertmanager_payload(now: datetime) -> dict[str, Any]:
+    """Shaped like Alertmanager's documented webhook (version 4)."""
+    return {
+        "version": "4",
+        "groupKey": '{}:{alertname="PostgresDown"}',
+        "truncatedAlerts": 0,
+        "status": "firing",
+        "receiver": "baton",
+        "groupLabels": {"alertname": "PostgresDown"},
+        "commonLabels": {"alertname": "PostgresDown", "service": "postgres"},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {
+                    "alertname": "PostgresDown",
+                    "service": "postgres",
+                    "instance": "srv-db-01:5432",
+                    "severity": "critical",
+                },
+                "annotations": {"summary": "PostgreSQL main instance is down"},
+                "startsAt": (now - timedelta(minutes=2)).isoformat(),
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus:9090/graph?g0.expr=pg_up",
+                "fingerprint": uuid.uuid4().hex[:16],
+            }
+        ],
+    }
+
+
+async def collect(bootstrap: str, topic: str, want: int, timeout: float = 60) -> list[Any]:
+    """Read ``topic`` from the start until ``want`` events arrived (or fail on timeout)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"probe-{uuid.uuid4().hex[:8]}",
+    )
+    await consumer.start()
+    events: list[Any] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while len(events) < want:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    events.extend(parse_event(r.value) for r in records)
+    except TimeoutError:
+        raise AssertionError(f"{topic}: got {len(events)} of {want} events: {events}") from None
+    finally:
+        await consumer.stop()
+    return events
+
+
+async def poll_incident(client: httpx.AsyncClient, url: str, until: str) -> dict[str, Any]:
+    for _ in range(300):
+        response = await client.get(url)
+        if response.status_code == 200 and response.json()["incident"]["status"] == until:
+            body: dict[str, Any] = response.json()
+            return body
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{url} never reached status {until}: {response.text}")
+
+
+async def test_alert_to_closure_report(isolated: Isolated, services: ServiceProcs) -> None:
+    now = datetime.now(UTC)
+    bootstrap = isolated.infra.bootstrap
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            f"{services.urls['intake']}/v1/alerts/alertmanager", json=alertmanager_payload(now)
+        )
+        assert response.status_code == 202, response.text
+        assert response.json()["accepted"] == 1
+
+        # router: the DBMS layer's primary party and the coordinator, one message each
+        assignments = await collect(bootstrap, f"{isolated.prefix}assignments", 2)
+        incident_id = assignments[0].subject
+        by_role = {a.data.role.value: a.data for a in assignments}
+        assert {a.subject for a in assignments} == {incident_id}
+        assert by_role["primary"].party == "osdb"
+        assert by_role["primary"].layer == "dbms"
+        assert by_role["primary"].object_id == "pg-main"
+        assert by_role["primary"].priority == "P1"
+        assert by_role["coordinator"].party == "apps"
+
+        # sla-clock: response 15 min and recovery 4 h for an outage at P1 (the contract's row)
+        started = await collect(bootstrap, f"{isolated.prefix}sla", 2)
+        targets = {e.data.clock.value: e.data.target for e in started}
+        assert targets == {"response": timedelta(minutes=15), "recovery": timedelta(hours=4)}
+        for event in started:
+            assert event.data.deadline == event.data.started_at + event.data.target
+
+        actions = f"{services.urls['intake']}/v1/incidents/{incident_id}/actions"
+        ack = await client.post(
+            actions, json={"action": "acknowledge", "party": "osdb", "actor": "night.engineer"}
+        )
+        assert ack.status_code == 202, ack.text
+        incident_url = f"{services.urls['reporting']}/v1/incidents/{incident_id}"
+        await poll_incident(client, incident_url, "acknowledged")
+
+        # the contractor's system reports restoration over Kafka, on the commands topic
+        restored = make_event(
+            EventType.PARTY_ACTION,
+            PartyActionV1(
+                action=ActionKind.RESTORED,
+                party="osdb",
+                actor="night.engineer",
+                cause="data volume full: WAL archiving stalled",
+                actions_taken=["freed WAL space", "restarted archiver"],
+                recurrence_risk="medium until the volume is enlarged",
+            ),
+            source="contractor:osdb",
+            time=datetime.now(UTC),
+            subject=incident_id,
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                f"{isolated.prefix}commands", restored.to_json(), key=incident_id.encode()
+            )
+        finally:
+            await producer.stop()
+        await poll_incident(client, incident_url, "restored")
+
+        # a contractor cannot confirm: refused and recorded; the customer can
+        refused = await client.post(
+            actions, json={"action": "confirm", "party": "osdb", "actor": "night.engineer"}
+        )
+        assert refused.status_code == 202
+        confirm = await client.post(
+            actions, json={"action": "confirm", "party": "customer", "actor": "chief.accountant"}
+        )
+        assert confirm.status_code == 202, confirm.text
+        closed = await poll_incident(client, incident_url, "closed")
+
+    types = [e["type"] for e in closed["timeline"]]
+    for expected in (
+        EventType.INCIDENT_OPENED,
+        EventType.ASSIGNMENT_ISSUED,
+        EventType.SLA_CLOCK_STARTED,
+        EventType.ACTION_ACCEPTED,
+        EventType.ACTION_REFUSED,
+        EventType.SLA_CLOCK_STOPPED,
+        EventType.INCIDENT_CLOSED,
+    ):
+        assert expected.value in types, f"{expected} missing from timeline {types}"
+    assert types.count(EventType.ASSIGNMENT_ISSUED.value) == 2
+
+    conn = await asyncpg.connect(isolated.dsn)
+    try:
+        await conn.execute("SET search_path = reporting")
+        report = await conn.fetchrow(
+            "SELECT * FROM closure_reports WHERE incident_id = $1", incident_id
+        )
+        stopped = await conn.fetch(
+            "SELECT data FROM incident_events WHERE incident_id = $1 AND type = $2",
+            incident_id,
+            EventType.SLA_CLOCK_STOPPED.value,
+        )
+    finally:
+        await conn.close()
+    assert report is not None
+    assert report["cause"] == "data volume full: WAL archiving stalled"
+    assert report["confirmed_by"] == "customer:chief.accountant"
+    assert "osdb" in report["provider_participants"]
+    assert "apps" in report["provider_participants"]
+    assert report["downtime"] > timedelta(minutes=2)
+    assert len(stopped) == 2  # response met by the acknowledgement, recovery by restoration

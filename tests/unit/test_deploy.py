@@ -1,0 +1,469 @@
+"""Deployment files stay consistent with the code: docker-compose.yml, Dockerfile, Prometheus and
+Grafana provisioning. No Docker needed; PromQL and Prometheus config are checked with ``promtool``
+(Debian/Ubuntu: ``apt-get install -y prometheus``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from shared.settings import ENV_PREFIX, Settings
+from shared.topics import TOPIC_SPECS
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = REPO / "docker-compose.yml"
+DOCKERFILE = REPO / "Dockerfile"
+PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
+GRAFANA_DIR = REPO / "deploy" / "grafana"
+DASHBOARD = GRAFANA_DIR / "dashboards" / "baton-overview.json"
+
+# compose service -> (python module run with `python -m`, HTTP port)
+BATON_SERVICES: dict[str, tuple[str, int]] = {
+    "intake": ("intake", 8080),
+    "router": ("router", 8081),
+    "sla-clock": ("sla_clock", 8082),
+    "reporting": ("reporting", 8083),
+}
+
+# Settings whose defaults are wrong inside a container: compose must set them for every service.
+REQUIRED_SETTINGS = (
+    "kafka_bootstrap",
+    "pg_dsn",
+    "http_host",
+    "http_port",
+    "contract_path",
+    "topic_prefix",
+)
+
+# Every metric the dashboard and the rules may use (the services export these).
+KNOWN_METRICS = frozenset(
+    {
+        "faststream_received_messages_total",
+        "faststream_published_messages_total",
+        "faststream_received_processed_messages_total",
+        "faststream_received_processed_messages_duration_seconds_bucket",
+        "baton_alerts_received_total",
+        "baton_incidents_opened_total",
+        "baton_incidents_open",
+        "baton_incidents_closed_total",
+        "baton_assignments_total",
+        "baton_sla_clocks_started_total",
+        "baton_sla_breaches_total",
+        "baton_deadletter_total",
+        "baton_http_requests_total",
+    }
+)
+METRIC_NAME = re.compile(r"\b(?:baton|faststream)_[a-z0-9_]+")
+
+KAFKA_BROKER_SETTINGS = {
+    "KAFKA_PROCESS_ROLES": "broker,controller",
+    "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+    "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+    "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+    "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": "1",
+    "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": "1",
+    "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+    "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+}
+
+_VAR = re.compile(
+    r"\$\$|\$\{(?P<braced>[A-Za-z_]\w*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|\$(?P<bare>[A-Za-z_]\w*)"
+)
+
+
+def interpolate(text: str, env: Mapping[str, str] | None = None) -> str:
+    """Compose variable interpolation, as `docker compose` does it with an empty environment."""
+    env = env or {}
+
+    def sub(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group("braced") or match.group("bare")
+        value = env.get(name)
+        op, arg = match.group("op"), match.group("arg") or ""
+        if op in {":-", "-"}:
+            unset = value is None or (op == ":-" and value == "")
+            return arg if unset else str(value)
+        if op in {":?", "?"} and (value is None or (op == ":?" and value == "")):
+            raise KeyError(f"${{{name}}} is required: {arg}")
+        return value or ""
+
+    return _VAR.sub(sub, text)
+
+
+def env_of(service: Mapping[str, Any]) -> dict[str, str]:
+    raw = service.get("environment") or {}
+    if isinstance(raw, list):
+        raw = dict(item.split("=", 1) for item in raw)
+    return {str(k): interpolate(str(v)) for k, v in raw.items() if v is not None}
+
+
+def mounts_of(service: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(source, container path) of each volume, short or long syntax, interpolated."""
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, str):
+            source, target = interpolate(volume).split(":")[:2]
+        else:
+            source, target = interpolate(str(volume.get("source", ""))), volume["target"]
+        yield source, target
+
+
+def is_bind(source: str) -> bool:
+    return source.startswith((".", "/", "~"))
+
+
+def host_path(container_path: str, service: Mapping[str, Any]) -> Path | None:
+    """The repo path a container path of ``service`` comes from, through its bind mounts."""
+    wanted = PurePosixPath(container_path)
+    for source, target in mounts_of(service):
+        if not is_bind(source):
+            continue
+        mount = PurePosixPath(target)
+        if wanted == mount or mount in wanted.parents:
+            return (REPO / source / wanted.relative_to(mount)).resolve()
+    return None
+
+
+def run_promtool(promtool: str, *args: str | Path, cwd: Path | None = None) -> None:
+    result = subprocess.run(
+        [promtool, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"promtool {' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}"
+    )
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail(
+            "promtool not found on PATH: it checks PromQL in deploy/. Install it with "
+            "`sudo apt-get install -y prometheus` (Debian/Ubuntu) or put the promtool binary "
+            "from a Prometheus release on PATH."
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    assert isinstance(data.get("services"), dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]
+
+
+@pytest.fixture(scope="module")
+def dashboard() -> dict[str, Any]:
+    data = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def dashboard_targets(dashboard: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], dict]]:
+    def walk(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for panel in panels:
+            yield panel
+            yield from walk(panel.get("panels") or [])
+
+    for panel in walk(dashboard["panels"]):
+        for target in panel.get("targets") or []:
+            yield panel, target
+
+
+# --- compose: the Baton services ---------------------------------------------------------------
+
+
+def test_compose_has_the_whole_stack(services: dict[str, dict[str, Any]]) -> None:
+    expected = {"kafka", "kafka-init", "postgres", "prometheus", "grafana", *BATON_SERVICES}
+    assert expected <= services.keys()
+    built = {name for name, svc in services.items() if "build" in svc}
+    assert built == set(BATON_SERVICES), "only the four Baton services use the Dockerfile image"
+
+
+def test_required_settings_exist() -> None:
+    missing = set(REQUIRED_SETTINGS) - Settings.model_fields.keys()
+    assert not missing, f"REQUIRED_SETTINGS names fields Settings no longer has: {missing}"
+
+
+@pytest.mark.parametrize("name", BATON_SERVICES)
+def test_service_gets_every_setting(name: str, services: dict[str, dict[str, Any]]) -> None:
+    module, port = BATON_SERVICES[name]
+    service = services[name]
+    env = env_of(service)
+    baton = {k: v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+
+    unknown = {k for k in baton if k.removeprefix(ENV_PREFIX).lower() not in Settings.model_fields}
+    assert not unknown, f"{name}: BATON_* variables that Settings does not read: {unknown}"
+    missing = {f"{ENV_PREFIX}{f.upper()}" for f in REQUIRED_SETTINGS} - baton.keys()
+    assert not missing, (
+        f"{name}: settings left at defaults that are wrong in a container: {missing}"
+    )
+
+    settings = Settings(**{k.removeprefix(ENV_PREFIX).lower(): v for k, v in baton.items()})
+    assert service["command"] == ["python", "-m", module]
+    assert settings.http_host == "0.0.0.0"
+    assert settings.http_port == port
+    assert f"{port}:{port}" in [str(p) for p in service.get("ports", [])]
+    healthcheck = " ".join(service["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/healthz" in healthcheck
+
+    kafka_env = env_of(services["kafka"])
+    advertised = {urlsplit(u).netloc for u in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(",")}
+    for server in settings.kafka_bootstrap.split(","):
+        assert server in advertised, f"{name}: bootstrap {server} is not an advertised listener"
+        assert server.split(":")[0] in services
+
+    dsn = urlsplit(settings.pg_dsn.get_secret_value())
+    pg_env = env_of(services["postgres"])
+    assert dsn.hostname in services
+    assert dsn.hostname == "postgres"
+    assert dsn.port == 5432
+    assert dsn.username == pg_env["POSTGRES_USER"]
+    assert dsn.password == pg_env["POSTGRES_PASSWORD"]
+    assert dsn.path.lstrip("/") == pg_env["POSTGRES_DB"]
+
+    contract = host_path(str(settings.contract_path), service)
+    assert contract is not None, f"{name}: {settings.contract_path} is not on a mounted volume"
+    assert contract.is_file(), f"{name}: contract {contract} does not exist"
+
+    depends = service["depends_on"]
+    assert depends["kafka-init"]["condition"] == "service_completed_successfully"
+    assert depends["postgres"]["condition"] == "service_healthy"
+
+
+def test_depends_on_conditions_are_satisfiable(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        depends = service.get("depends_on") or {}
+        assert isinstance(depends, dict), f"{name}: use depends_on with conditions"
+        for other, spec in depends.items():
+            assert other in services, f"{name} depends on unknown service {other}"
+            if spec["condition"] == "service_healthy":
+                assert "healthcheck" in services[other], f"{other} has no healthcheck"
+
+
+# --- compose: Kafka and its topics ------------------------------------------------------------
+
+
+def test_kafka_broker_settings(services: dict[str, dict[str, Any]]) -> None:
+    kafka = services["kafka"]
+    assert kafka["image"] == "apache/kafka:4.1.1"
+    env = env_of(kafka)
+    for key, value in KAFKA_BROKER_SETTINGS.items():
+        assert env.get(key) == value, f"kafka: {key} should be {value}, is {env.get(key)}"
+    assert "healthcheck" in kafka
+
+
+def test_kafka_init_creates_exactly_the_topic_specs(services: dict[str, dict[str, Any]]) -> None:
+    init = services["kafka-init"]
+    assert init["depends_on"]["kafka"]["condition"] == "service_healthy"
+    prefixes = {env_of(services[name])[f"{ENV_PREFIX}TOPIC_PREFIX"] for name in BATON_SERVICES}
+    assert len(prefixes) == 1, f"services disagree on the topic prefix: {prefixes}"
+    prefix = prefixes.pop()
+
+    command = init["command"]
+    script = "\n".join(command) if isinstance(command, list) else command
+    created: dict[str, tuple[int, dict[str, str]]] = {}
+    for line in script.splitlines():
+        argv = shlex.split(line)
+        if not argv or not argv[0].endswith("kafka-topics.sh") or "--create" not in argv:
+            continue
+        opts: dict[str, list[str]] = {}
+        for flag, value in itertools.pairwise(argv):
+            if flag.startswith("--") and not value.startswith("--"):
+                opts.setdefault(flag, []).append(value)
+        assert opts["--bootstrap-server"] == ["kafka:9092"]
+        assert opts["--replication-factor"] == ["1"]
+        (topic,) = opts["--topic"]
+        assert topic not in created, f"topic {topic} created twice"
+        configs = dict(c.split("=", 1) for c in opts.get("--config", []))
+        created[topic] = (int(opts["--partitions"][0]), configs)
+
+    expected = {
+        f"{prefix}{spec.topic.value}": (
+            spec.partitions,
+            {"cleanup.policy": "compact"} if spec.compacted else {},
+        )
+        for spec in TOPIC_SPECS
+    }
+    assert created == expected
+
+
+# --- compose: files, volumes, image ---------------------------------------------------------------
+
+
+def test_every_mounted_file_exists(compose: dict[str, Any]) -> None:
+    declared = set(compose.get("volumes") or {})
+    for name, service in compose["services"].items():
+        for source, target in mounts_of(service):
+            if is_bind(source):
+                assert (REPO / source).exists(), f"{name}: {source} (-> {target}) is missing"
+            else:
+                assert source in declared, f"{name}: named volume {source} is not declared"
+
+
+def test_dockerfile_copies_existing_paths() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert re.search(r"^FROM python:3\.11-slim\b", text, re.MULTILINE)
+    assert re.search(r"^USER (?!root)\S+", text, re.MULTILINE), "the image must not run as root"
+    for line in text.splitlines():
+        argv = line.split()
+        if argv[:1] == ["COPY"] and not any(a.startswith("--from") for a in argv):
+            for source in argv[1:-1]:
+                assert (REPO / source).exists(), f"Dockerfile copies missing {source}"
+    packages = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    installed = set(packages["tool"]["setuptools"]["packages"])
+    assert {module for module, _ in BATON_SERVICES.values()} <= installed
+
+
+def test_image_install_ships_every_module_and_data_file() -> None:
+    """The Dockerfile runs a plain `pip install .`, which ships only the listed packages (not
+    their subpackages) and, besides .py files, only package-data: nothing the services import or
+    read at run time (subpackages, migrations) may fall outside them."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    setuptools = pyproject["tool"]["setuptools"]
+    package_dirs = setuptools.get("package-dir", {})
+    package_data = setuptools.get("package-data", {})
+    listed = set(setuptools["packages"])
+    missing = []
+    for package in setuptools["packages"]:
+        root = REPO / package_dirs.get(package, package)
+        globs = [*package_data.get(package, []), *package_data.get("*", [])]
+        for path in sorted(root.rglob("*")):
+            relative = path.relative_to(root)
+            if "__pycache__" in relative.parts or not path.is_file():
+                continue
+            if path.name == "__init__.py" and relative.parent.parts:
+                subpackage = ".".join((package, *relative.parent.parts))
+                if subpackage not in listed:
+                    missing.append(f"package {subpackage}")
+            elif path.suffix not in {".py", ".pyc"} and not any(
+                fnmatch.fnmatch(relative.as_posix(), g) for g in globs
+            ):
+                missing.append(f"{package}: {relative.as_posix()}")
+    assert not missing, (
+        "`pip install .` would leave these out of the image (list them in "
+        "[tool.setuptools] packages / package-data): " + ", ".join(missing)
+    )
+
+
+# --- Prometheus ---------------------------------------------------------------------------------
+
+
+def test_prometheus_config_is_valid(promtool: str) -> None:
+    run_promtool(promtool, "check", "config", PROMETHEUS_DIR / "prometheus.yml")
+
+
+def test_alert_rules_pass_their_unit_tests(promtool: str) -> None:
+    run_promtool(promtool, "test", "rules", "rules.test.yml", cwd=PROMETHEUS_DIR)
+
+
+def test_prometheus_scrapes_every_service(services: dict[str, dict[str, Any]]) -> None:
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text(encoding="utf-8"))
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "baton"]
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    targets = {t for group in job["static_configs"] for t in group["targets"]}
+    assert targets == {f"{name}:{port}" for name, (_, port) in BATON_SERVICES.items()}
+
+    prometheus = services["prometheus"]
+    config_arg = next(a for a in prometheus["command"] if a.startswith("--config.file="))
+    config_path = PurePosixPath(config_arg.split("=", 1)[1])
+    assert host_path(str(config_path), prometheus) == (PROMETHEUS_DIR / "prometheus.yml")
+    for rule_file in config["rule_files"]:
+        in_container = str(config_path.parent / rule_file)
+        assert host_path(in_container, prometheus) == (PROMETHEUS_DIR / rule_file).resolve()
+
+
+def test_required_alerts_exist() -> None:
+    rules = yaml.safe_load((PROMETHEUS_DIR / "rules.yml").read_text(encoding="utf-8"))
+    alerts = {r["alert"]: r["expr"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    assert re.search(r"\bup\{[^}]*\}\s*==\s*0", alerts["BatonServiceDown"])
+    assert "rate(baton_deadletter_total[5m])" in alerts["BatonDeadLetters"]
+    assert "increase(baton_sla_breaches_total[15m])" in alerts["BatonSlaBreach"]
+    for name, expr in alerts.items():
+        unknown = set(METRIC_NAME.findall(expr)) - KNOWN_METRICS
+        assert not unknown, f"alert {name} uses unknown metrics {unknown}"
+
+
+# --- Grafana ------------------------------------------------------------------------------------
+
+
+def test_grafana_provisioning(services: dict[str, dict[str, Any]], dashboard: dict) -> None:
+    grafana = services["grafana"]
+    provisioning = GRAFANA_DIR / "provisioning"
+    assert host_path("/etc/grafana/provisioning", grafana) == provisioning.resolve()
+
+    (datasources,) = (provisioning / "datasources").glob("*.yml")
+    sources = yaml.safe_load(datasources.read_text(encoding="utf-8"))["datasources"]
+    prometheus = next(s for s in sources if s["type"] == "prometheus")
+    assert urlsplit(prometheus["url"]).hostname in services
+
+    (providers_file,) = (provisioning / "dashboards").glob("*.yml")
+    providers = yaml.safe_load(providers_file.read_text(encoding="utf-8"))["providers"]
+    dashboard_dirs = {host_path(p["options"]["path"], grafana) for p in providers}
+    assert DASHBOARD.parent.resolve() in dashboard_dirs
+
+    home = env_of(grafana).get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH")
+    if home:
+        assert host_path(home, grafana) == DASHBOARD.resolve()
+
+    uids = {
+        t.get("datasource", p.get("datasource", {})).get("uid")
+        for p, t in dashboard_targets(dashboard)
+    }
+    assert uids == {prometheus["uid"]}
+
+
+def test_every_dashboard_panel_has_promql(dashboard: dict[str, Any]) -> None:
+    assert dashboard["uid"]
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
+    for panel in dashboard["panels"]:
+        if panel["type"] == "row":
+            continue
+        targets = panel.get("targets") or []
+        assert targets, f"panel {panel['title']!r} has no query"
+        for target in targets:
+            assert target.get("expr", "").strip(), f"panel {panel['title']!r} has an empty expr"
+
+    exprs = [t["expr"] for _, t in dashboard_targets(dashboard)]
+    used = {m for e in exprs for m in METRIC_NAME.findall(e)}
+    assert not used - KNOWN_METRICS, f"dashboard uses unknown metrics {used - KNOWN_METRICS}"
+    unused = KNOWN_METRICS - used
+    assert not unused, f"dashboard shows nothing of {unused}"
+
+
+def test_dashboard_promql_parses(promtool: str, dashboard: dict, tmp_path: Path) -> None:
+    rules = [
+        {"record": f"baton:dashboard:panel{panel['id']}_{target['refId']}", "expr": target["expr"]}
+        for panel, target in dashboard_targets(dashboard)
+    ]
+    rules_file = tmp_path / "dashboard-rules.yml"
+    rules_file.write_text(
+        yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}), encoding="utf-8"
+    )
+    run_promtool(promtool, "check", "rules", rules_file)

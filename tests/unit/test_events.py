@@ -1,0 +1,157 @@
+"""The shared event schemas: round trip, versioning, refusal of unknown or malformed events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from pydantic import ValidationError
+
+from shared import events
+from shared.events import (
+    CURRENT_VERSION,
+    PAYLOADS,
+    Alert,
+    AlertReceivedV1,
+    EventType,
+    SlaClockStartedV1,
+    UnknownEventType,
+    make_event,
+    parse_event,
+    stable_id,
+)
+
+NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+
+def _alert_event() -> events.Envelope:
+    alert = Alert(
+        source="alertmanager",
+        fingerprint="am:1",
+        status="firing",
+        object_id="pg-main",
+        starts_at=NOW,
+        labels={"service": "postgres"},
+    )
+    return make_event(
+        EventType.ALERT_RECEIVED,
+        AlertReceivedV1(alert=alert, received_at=NOW),
+        source="intake",
+        time=NOW,
+    )
+
+
+def test_round_trip_keeps_every_field() -> None:
+    event = _alert_event()
+    again = parse_event(event.to_json())
+    assert again == event
+    assert isinstance(again.data, AlertReceivedV1)
+    assert again.data.alert.labels == {"service": "postgres"}
+
+
+def test_timedelta_survives_the_wire() -> None:
+    data = SlaClockStartedV1(
+        clock=events.Clock.RESPONSE,
+        started_at=NOW,
+        target=timedelta(minutes=15),
+        deadline=NOW + timedelta(minutes=15),
+        calendar="24x7",
+    )
+    event = make_event(
+        EventType.SLA_CLOCK_STARTED, data, source="sla-clock", time=NOW, subject="inc-1"
+    )
+    assert parse_event(event.to_json()).data == data
+    assert event.key() == b"inc-1"
+
+
+def test_envelope_carries_cloudevents_attributes_and_version() -> None:
+    doc = orjson.loads(_alert_event().to_json())
+    assert {"specversion", "id", "type", "source", "time", "subject", "dataversion", "data"} <= set(
+        doc
+    )
+    assert doc["specversion"] == "1.0"
+    assert doc["dataversion"] == 1
+
+
+def test_every_event_type_has_a_payload_and_a_version() -> None:
+    assert set(PAYLOADS) == set(EventType)
+    assert set(CURRENT_VERSION) == set(EventType)
+
+
+def test_unknown_type_is_refused_by_name() -> None:
+    doc = orjson.loads(_alert_event().to_json())
+    doc["type"] = "baton.alert.exploded"
+    with pytest.raises(UnknownEventType, match=r"baton\.alert\.exploded"):
+        parse_event(orjson.dumps(doc))
+
+
+def test_newer_version_than_the_reader_is_refused() -> None:
+    doc = orjson.loads(_alert_event().to_json())
+    doc["dataversion"] = 2
+    with pytest.raises(ValueError, match="dataversion"):
+        parse_event(doc)
+
+
+def test_malformed_payload_names_the_field() -> None:
+    doc = orjson.loads(_alert_event().to_json())
+    doc["data"]["alert"]["status"] = "on fire"
+    with pytest.raises(ValidationError) as info:
+        parse_event(doc)
+    assert info.value.errors()[0]["loc"] == ("alert", "status")
+
+
+def test_extra_fields_on_our_own_events_are_refused() -> None:
+    doc = orjson.loads(_alert_event().to_json())
+    doc["data"]["surprise"] = 1
+    with pytest.raises(ValidationError, match="surprise"):
+        parse_event(doc)
+
+
+def test_old_versions_are_upcast_step_by_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A v1 payload reaches a v3 reader through upcast_v1_v2 then upcast_v2_v3."""
+    seen: list[int] = []
+
+    def v1_v2(data: dict[str, Any]) -> dict[str, Any]:
+        seen.append(1)
+        upgraded = dict(data)
+        upgraded["reason"] = upgraded.pop("why")
+        return upgraded
+
+    def v2_v3(data: dict[str, Any]) -> dict[str, Any]:
+        seen.append(2)
+        return data
+
+    monkeypatch.setitem(events.CURRENT_VERSION, EventType.DEAD_LETTER, 3)
+    monkeypatch.setitem(events.UPCASTERS, (EventType.DEAD_LETTER, 1), v1_v2)
+    monkeypatch.setitem(events.UPCASTERS, (EventType.DEAD_LETTER, 2), v2_v3)
+    doc = {
+        "specversion": "1.0",
+        "id": str(stable_id("x")),
+        "type": "baton.deadletter",
+        "source": "old-intake",
+        "time": NOW.isoformat(),
+        "subject": None,
+        "dataversion": 1,
+        "data": {"why": "bad json", "origin": "/v1/alerts", "payload": "{"},
+    }
+    event = parse_event(doc)
+    assert seen == [1, 2]
+    assert event.dataversion == 3
+    assert event.data.reason == "bad json"  # type: ignore[attr-defined]
+
+
+def test_stable_ids_are_deterministic() -> None:
+    assert stable_id("open", "a") == stable_id("open", "a")
+    assert stable_id("open", "a") != stable_id("open", "b")
+
+
+def test_make_event_refuses_the_wrong_payload() -> None:
+    with pytest.raises(TypeError, match="AlertReceivedV1"):
+        make_event(
+            EventType.ALERT_RECEIVED,
+            events.DeadLetterV1(reason="", origin="", payload=""),
+            source="x",
+            time=NOW,
+        )

@@ -1,0 +1,195 @@
+"""Pure rules of the skeleton pipeline: incident state machine, routing, SLA clocks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from intake.alertmanager import AlertmanagerWebhook, normalise
+from intake.incidents import IncidentState, Status, apply_action, open_or_attach
+from router.routing import assign
+from sla_clock.clocks import RunningClock, breach, start_clocks, stop_clock
+
+from shared.contract import Contract, load_contract
+from shared.events import (
+    ActionKind,
+    AlertReceivedV1,
+    Envelope,
+    EventType,
+    IncidentOpenedV1,
+    PartyActionV1,
+    Role,
+    make_event,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)  # a night
+
+
+@pytest.fixture(scope="module")
+def contract() -> Contract:
+    return load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+
+
+def webhook(labels: dict[str, str], fingerprint: str = "f1") -> AlertmanagerWebhook:
+    return AlertmanagerWebhook.model_validate(
+        {
+            "version": "4",
+            "groupKey": "g",
+            "status": "firing",
+            "alerts": [
+                {
+                    "status": "firing",
+                    "labels": labels,
+                    "annotations": {"summary": "down"},
+                    "startsAt": "2026-11-27T02:28:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z",
+                    "fingerprint": fingerprint,
+                }
+            ],
+        }
+    )
+
+
+def received(contract: Contract, labels: dict[str, str], fingerprint: str = "f1") -> Envelope:
+    (alert,) = normalise(webhook(labels, fingerprint), contract)
+    return make_event(
+        EventType.ALERT_RECEIVED,
+        AlertReceivedV1(alert=alert, received_at=NOW),
+        source="intake",
+        time=NOW,
+    )
+
+
+def command(incident: str, action: ActionKind, party: str) -> Envelope:
+    return make_event(
+        EventType.PARTY_ACTION,
+        PartyActionV1(action=action, party=party, actor="someone", cause="c"),
+        source="test",
+        time=NOW,
+        subject=incident,
+    )
+
+
+def test_alertmanager_labels_pick_the_most_specific_object(contract: Contract) -> None:
+    (alert,) = normalise(webhook({"instance": "srv-db-01", "job": "node"}), contract)
+    assert alert.object_id == "os-db-01"
+    (alert,) = normalise(webhook({"instance": "srv-db-01"}), contract)
+    assert alert.object_id == "srv-db-01"
+    assert alert.ends_at is None  # Alertmanager's zero time means "still firing"
+
+
+def test_alert_outside_the_perimeter_opens_an_incident_for_the_coordinator(
+    contract: Contract,
+) -> None:
+    _, opened = open_or_attach(received(contract, {"instance": "printer-7"}), None, contract, NOW)
+    assert isinstance(opened.data, IncidentOpenedV1)
+    assert opened.data.outside_perimeter
+    parties = {a.data.role: a.data.party for a in assign(opened, contract, NOW)}  # type: ignore[attr-defined]
+    assert parties == {Role.PRIMARY: "apps", Role.COORDINATOR: "apps"}
+
+
+def test_repeat_alert_attaches_and_redelivery_repeats_the_same_event(contract: Contract) -> None:
+    first = received(contract, {"service": "postgres", "severity": "critical"})
+    state, opened = open_or_attach(first, None, contract, NOW)
+    assert opened.type == EventType.INCIDENT_OPENED
+    assert open_or_attach(first, None, contract, NOW)[1].id == opened.id
+    again = received(contract, {"service": "postgres", "severity": "critical"})
+    state2, attached = open_or_attach(again, state, contract, NOW)
+    assert attached.type == EventType.ALERT_ATTACHED
+    assert state2.alerts == {"am:f1": 2}
+
+
+def _open(contract: Contract) -> IncidentState:
+    state, _ = open_or_attach(
+        received(contract, {"service": "postgres", "severity": "critical"}), None, contract, NOW
+    )
+    return state
+
+
+def test_lifecycle_to_closure_only_by_the_customer(contract: Contract) -> None:
+    state = _open(contract)
+    assert state.priority == "P1"
+    state, out = apply_action(
+        command(state.id, ActionKind.ACKNOWLEDGE, "osdb"), state, contract, NOW
+    )
+    assert state.status == Status.ACKNOWLEDGED
+    state, out = apply_action(command(state.id, ActionKind.RESTORED, "osdb"), state, contract, NOW)
+    assert state.status == Status.RESTORED
+    state, out = apply_action(command(state.id, ActionKind.CONFIRM, "osdb"), state, contract, NOW)
+    assert state.status == Status.RESTORED
+    assert out[0].type == EventType.ACTION_REFUSED
+    assert "only the customer" in out[0].data.reason  # type: ignore[attr-defined]
+    state, out = apply_action(
+        command(state.id, ActionKind.CONFIRM, "customer"), state, contract, NOW
+    )
+    assert state.status == Status.CLOSED
+    assert [e.type for e in out] == [EventType.ACTION_ACCEPTED, EventType.INCIDENT_CLOSED]
+    assert out[1].data.participants == ["osdb:someone", "customer:someone"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("action", "party", "reason"),
+    [
+        (ActionKind.CONFIRM, "customer", "cannot confirm an incident that is open"),
+        (ActionKind.ACKNOWLEDGE, "customer", "the customer does not acknowledge"),
+        (ActionKind.ACKNOWLEDGE, "mallory", "not a party"),
+    ],
+)
+def test_refusals_name_the_reason(
+    contract: Contract, action: ActionKind, party: str, reason: str
+) -> None:
+    state = _open(contract)
+    after, (out,) = apply_action(command(state.id, action, party), state, contract, NOW)
+    assert after == state
+    assert out.type == EventType.ACTION_REFUSED
+    assert reason in out.data.reason  # type: ignore[attr-defined]
+
+
+def test_router_assigns_layer_primary_and_coordinator_deterministically(
+    contract: Contract,
+) -> None:
+    _, opened = open_or_attach(received(contract, {"instance": "srv-db-01"}), None, contract, NOW)
+    first = assign(opened, contract, NOW)
+    parties = {a.data.role: a.data.party for a in first}  # type: ignore[attr-defined]
+    assert parties == {Role.PRIMARY: "hw", Role.COORDINATOR: "apps"}
+    assert [a.id for a in assign(opened, contract, NOW + timedelta(hours=1))] == [
+        a.id for a in first
+    ]
+
+
+def test_clocks_start_from_the_contract_and_stop_with_margin(contract: Contract) -> None:
+    _, opened = open_or_attach(
+        received(contract, {"service": "postgres", "severity": "critical"}), None, contract, NOW
+    )
+    started = {e.data.clock.value: e.data for e in start_clocks(opened, contract, NOW)}  # type: ignore[attr-defined]
+    assert started["response"].deadline == NOW + timedelta(minutes=15)
+    assert started["recovery"].deadline == NOW + timedelta(hours=4)
+    ack = make_event(
+        EventType.ACTION_ACCEPTED,
+        __import__("shared.events").events.IncidentActionAcceptedV1(
+            action=ActionKind.ACKNOWLEDGE,
+            party="osdb",
+            actor="x",
+            at=NOW + timedelta(minutes=20),
+            command_id=opened.id,
+        ),
+        source="intake",
+        time=NOW,
+        subject=opened.subject,
+    )
+    running = RunningClock(
+        opened.subject or "", started["response"].clock, started["response"].deadline
+    )
+    stopped = stop_clock(ack, running, NOW)
+    assert stopped.data.met is False  # type: ignore[attr-defined]
+    assert stopped.data.margin == timedelta(minutes=-5)  # type: ignore[attr-defined]
+    assert breach(running, NOW).id == breach(running, NOW + timedelta(seconds=5)).id
+
+
+def test_no_sla_row_means_no_clock(contract: Contract) -> None:
+    _, opened = open_or_attach(
+        received(contract, {"service": "accounting", "category": "request"}), None, contract, NOW
+    )
+    assert start_clocks(opened, contract, NOW) == []

@@ -1,0 +1,198 @@
+"""The local stack manager's pure parts: rendered configs, the service table, paths, pid files."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from baton import stack
+from shared.settings import Settings
+
+
+def _properties(text: str) -> dict[str, str]:
+    lines = (line for line in text.splitlines() if line and not line.startswith("#"))
+    return {key: value for key, _, value in (line.partition("=") for line in lines)}
+
+
+def test_server_properties_make_a_single_node_kraft_broker(tmp_path: Path) -> None:
+    props = _properties(stack.render_server_properties(tmp_path / "data"))
+
+    assert props["process.roles"] == "broker,controller"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092"
+    assert props["controller.quorum.bootstrap.servers"] == "127.0.0.1:9093"
+    assert props["controller.listener.names"] == "CONTROLLER"
+    assert props["log.dirs"] == str(tmp_path / "data")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("offsets.topic.replication.factor", "1"),
+        ("transaction.state.log.replication.factor", "1"),
+        ("transaction.state.log.min.isr", "1"),
+        ("share.coordinator.state.topic.replication.factor", "1"),
+        ("min.insync.replicas", "1"),
+        ("group.initial.rebalance.delay.ms", "0"),
+        ("auto.create.topics.enable", "false"),
+    ],
+)
+def test_server_properties_carry_the_one_node_settings(key: str, value: str) -> None:
+    assert _properties(stack.render_server_properties(Path("/d")))[key] == value
+
+
+def test_cluster_id_is_a_fresh_base64url_uuid() -> None:
+    first, second = stack.new_cluster_id(), stack.new_cluster_id()
+
+    assert len(first) == 22
+    assert "=" not in first
+    assert len(base64.urlsafe_b64decode(first + "==")) == 16
+    assert first != second
+
+
+def test_postgres_conf_listens_on_loopback_tcp_only() -> None:
+    conf = dict(
+        line.split(" = ", 1)
+        for line in stack.render_postgres_conf().splitlines()
+        if not line.startswith("#")
+    )
+
+    assert conf["listen_addresses"] == "'127.0.0.1'"
+    assert conf["port"] == "5433"
+    assert conf["unix_socket_directories"] == "''"
+
+
+def test_stack_addresses_are_the_settings_defaults() -> None:
+    assert Settings.model_fields["pg_dsn"].default.get_secret_value() == stack.PG_DSN
+    assert Settings.model_fields["kafka_bootstrap"].default == stack.KAFKA_BOOTSTRAP
+    assert stack.PG_DSN == "postgresql://baton@127.0.0.1:5433/baton"
+    assert stack.KAFKA_BOOTSTRAP == "127.0.0.1:9092"
+
+
+def test_service_table_has_four_services_on_distinct_ports() -> None:
+    assert [s.name for s in stack.SERVICES] == ["intake", "router", "sla-clock", "reporting"]
+    assert [s.port for s in stack.SERVICES] == [8080, 8081, 8082, 8083]
+    assert len({s.module for s in stack.SERVICES}) == 4
+
+
+@pytest.mark.parametrize("service", stack.SERVICES, ids=lambda s: s.name)
+def test_each_service_module_is_runnable_with_dash_m(service: stack.Service) -> None:
+    assert importlib.util.find_spec(f"{service.module}.__main__") is not None
+
+
+def test_service_urls() -> None:
+    intake = stack.SERVICES[0]
+
+    assert intake.url == "http://127.0.0.1:8080"
+    assert intake.metrics_url == "http://127.0.0.1:8080/metrics"
+    assert intake.health_url == "http://127.0.0.1:8080/healthz"
+
+
+def test_service_env_points_at_the_stack_and_keeps_the_rest() -> None:
+    router = stack.SERVICES[1]
+    base = {"PATH": "/bin", "BATON_HTTP_PORT": "1", "BATON_KAFKA_BOOTSTRAP": "elsewhere:9092"}
+
+    env = stack.service_env(router, base)
+
+    assert env["PATH"] == "/bin"
+    assert env["BATON_HTTP_PORT"] == "8081"
+    assert env["BATON_KAFKA_BOOTSTRAP"] == "127.0.0.1:9092"
+    assert env["BATON_PG_DSN"] == "postgresql://baton@127.0.0.1:5433/baton"
+    assert base["BATON_HTTP_PORT"] == "1"
+
+
+def test_service_argv_runs_the_module_with_this_interpreter() -> None:
+    assert stack.service_argv(stack.SERVICES[2]) == [sys.executable, "-m", "sla_clock"]
+
+
+def test_stack_dir_defaults_to_the_repo_and_follows_the_env(tmp_path: Path) -> None:
+    assert stack.stack_paths({}).root == stack.REPO_ROOT / ".baton"
+    paths = stack.stack_paths({"BATON_STACK_DIR": str(tmp_path)})
+
+    assert paths.root == tmp_path
+    assert paths.log("intake") == tmp_path / "logs" / "intake.log"
+    assert paths.pidfile("kafka") == tmp_path / "run" / "kafka.pid"
+
+
+def test_kafka_cache_follows_xdg(tmp_path: Path) -> None:
+    assert stack.kafka_cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == (
+        tmp_path / "baton" / f"kafka-{stack.KAFKA_VERSION}"
+    )
+    assert stack.kafka_cache_dir({}) == Path.home() / ".cache" / "baton" / "kafka-4.1.1"
+
+
+def test_pom_pulls_the_broker_of_our_version_and_nothing_extra() -> None:
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    pom = ET.parse(stack.KAFKA_DEPLOY_DIR / "pom.xml").getroot()
+    version = pom.findtext("m:properties/m:kafka.version", namespaces=ns)
+    artifacts = {a.text for a in pom.findall("m:dependencies/m:dependency/m:artifactId", ns)}
+
+    assert version == stack.KAFKA_VERSION
+    assert artifacts == {"kafka_2.13", "log4j-slf4j-impl"}
+
+
+def test_log4j2_config_writes_to_the_stack_log_dir() -> None:
+    root = ET.parse(stack.KAFKA_DEPLOY_DIR / "log4j2.xml").getroot()
+    appender = root.find("Appenders/RollingFile")
+
+    assert appender is not None
+    assert appender.get("fileName") == "${logDir}/kafka.log"
+    assert "${sys:kafka.logs.dir" in ET.tostring(root, encoding="unicode")
+    assert root.find("Appenders/Console") is None
+
+
+def test_pidfile_recognises_only_the_process_it_names(tmp_path: Path) -> None:
+    own_argv = Path("/proc/self/cmdline").read_bytes().decode().split("\0")[:-1]
+    pidfile = tmp_path / "me.pid"
+
+    stack._write_pidfile(pidfile, os.getpid(), own_argv)
+    assert stack._running_pid(pidfile) == os.getpid()
+
+    stack._write_pidfile(pidfile, os.getpid(), ["java", "kafka.Kafka"])
+    assert stack._running_pid(pidfile) is None
+
+    pidfile.write_text("not a pid\n")
+    assert stack._running_pid(pidfile) is None
+    assert stack._running_pid(tmp_path / "missing.pid") is None
+
+
+def test_status_of_an_empty_stack_is_all_stopped_and_json(tmp_path: Path) -> None:
+    current = stack.status(stack.StackPaths(tmp_path))
+
+    assert current["kafka"] == {"bootstrap": "127.0.0.1:9092", "running": False}
+    assert current["postgres"] == {
+        "dsn": "postgresql://baton@127.0.0.1:5433/baton",
+        "running": False,
+    }
+    assert current["services"]["reporting"] == {
+        "url": "http://127.0.0.1:8083",
+        "metrics": "http://127.0.0.1:8083/metrics",
+        "running": False,
+    }
+    assert list(current["services"]) == ["intake", "router", "sla-clock", "reporting"]
+    assert json.loads(json.dumps(current)) == current
+
+
+def test_down_refuses_a_folder_that_is_not_a_stack(tmp_path: Path) -> None:
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+
+    with pytest.raises(stack.StackError, match="not a stack folder"):
+        stack.down(stack.StackPaths(tmp_path), purge=True)
+    assert precious.read_text() == "keep me"
+
+
+def test_down_purges_an_idle_stack_folder(tmp_path: Path) -> None:
+    root = tmp_path / "stack"
+    stack._prepare(stack.StackPaths(root))
+
+    stack.down(stack.StackPaths(root), purge=True)
+
+    assert not root.exists()
