@@ -49,6 +49,7 @@ from aiokafka.errors import for_code as kafka_error_for_code
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
+from rich.text import Text
 
 from shared.settings import Settings
 from shared.topics import TOPIC_SPECS, TopicSpec, topic_name
@@ -221,10 +222,16 @@ def _read_pidfile(pidfile: Path) -> tuple[int, list[str]] | None:
         return None
 
 
+# The processes this Python process started, kept so that they are reaped once they exit.
+_spawned: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _cmdline(pid: int) -> list[str] | None:
     """The argv of a live process, or None when there is none (or it is a zombie)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own dead child
+    child = _spawned.get(pid)
+    if child is not None and child.poll() is not None:
+        del _spawned[pid]
+        return None
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -263,6 +270,7 @@ def _spawn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _spawned[process.pid] = process
     _write_pidfile(paths.pidfile(name), process.pid, argv)
     return process.pid
 
@@ -298,6 +306,9 @@ def _terminate(pids: Sequence[int], grace: float) -> None:
         _signal(pid, signal.SIGKILL)
     if _wait_gone(stubborn, 5.0):
         raise StackError(f"processes {stubborn} survived SIGKILL")
+    for pid in pids:  # whatever the leaders left behind in their process groups
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def _port_open(port: int, host: str = HOST) -> bool:
@@ -314,12 +325,22 @@ def _require_free_port(port: int, what: str) -> None:
         )
 
 
-def _tail(path: Path, lines: int = 40) -> str:
+def _size(path: Path) -> int:
     try:
-        text = path.read_text(errors="replace")
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _tail(path: Path, lines: int = 40, since: int = 0) -> str:
+    """The last ``lines`` lines of ``path``, of what was written after byte offset ``since``."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(since)
+            text = handle.read().decode(errors="replace")
     except OSError:
         return f"({path} does not exist)"
-    return "\n".join(text.splitlines()[-lines:]) or f"({path} is empty)"
+    return "\n".join(text.splitlines()[-lines:]) or f"({path}: nothing new)"
 
 
 def _require_tool(tool: str, package: str) -> str:
@@ -433,16 +454,17 @@ def _kafka_stdout(paths: StackPaths) -> Path:
     return paths.logs / "kafka.stdout.log"
 
 
-def _kafka_failure(paths: StackPaths, reason: str) -> StackError:
+def _kafka_failure(paths: StackPaths, reason: str, log_offset: int) -> StackError:
     return StackError(
         f"{reason}\n--- {_kafka_stdout(paths)} ---\n{_tail(_kafka_stdout(paths), 15)}"
-        f"\n--- {paths.log('kafka')} ---\n{_tail(paths.log('kafka'))}"
+        f"\n--- {paths.log('kafka')} ---\n{_tail(paths.log('kafka'), since=log_offset)}"
     )
 
 
 def start_kafka(paths: StackPaths, libs: Path, timeout: float = 90.0) -> None:
     """Start the broker unless it runs, then wait until it answers a metadata request."""
     pidfile = paths.pidfile("kafka")
+    log_offset = 0  # where this start's lines begin in kafka.log (log4j2 appends to it)
     if _running_pid(pidfile) is None:
         _require_free_port(KAFKA_PORT, "Kafka")
         _require_free_port(KAFKA_CONTROLLER_PORT, "Kafka's controller")
@@ -450,6 +472,7 @@ def start_kafka(paths: StackPaths, libs: Path, timeout: float = 90.0) -> None:
         paths.kafka_config.write_text(render_server_properties(paths.kafka_data))
         _format_kafka_storage(libs, paths)
         argv = _java_argv(libs, paths, KAFKA_MAIN, str(paths.kafka_config))
+        log_offset = _size(paths.log("kafka"))
         pid = _spawn(argv, name="kafka", paths=paths, env=os.environ, output=_kafka_stdout(paths))
         log.info("Started Kafka %s (pid %d)", KAFKA_VERSION, pid)
 
@@ -458,8 +481,8 @@ def start_kafka(paths: StackPaths, libs: Path, timeout: float = 90.0) -> None:
 
     try:
         asyncio.run(wait_kafka_async(KAFKA_BOOTSTRAP, timeout, alive=alive))
-    except TimeoutError as exc:
-        raise _kafka_failure(paths, str(exc)) from exc
+    except StackError as exc:
+        raise _kafka_failure(paths, str(exc), log_offset) from exc
 
 
 def stop_kafka(paths: StackPaths) -> None:
@@ -482,8 +505,8 @@ async def wait_kafka_async(
 ) -> None:
     """Return once ``bootstrap`` answers a metadata request listing a broker.
 
-    Raises TimeoutError after ``timeout`` seconds, or at once when ``alive()`` says the broker
-    process is gone.
+    Raises StackError after ``timeout`` seconds, naming the last failure, or at once when
+    ``alive()`` says the broker process is gone.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -505,9 +528,9 @@ async def wait_kafka_async(
             finally:
                 await admin.close()
         if alive is not None and not alive():
-            raise TimeoutError(f"the Kafka process exited before {bootstrap} became ready")
+            raise StackError(f"the Kafka process exited before {bootstrap} became ready")
         if loop.time() >= deadline:
-            raise TimeoutError(f"Kafka at {bootstrap} not ready in {timeout:.0f} s: {last_error}")
+            raise StackError(f"Kafka at {bootstrap} not ready in {timeout:.0f} s: {last_error}")
         await asyncio.sleep(0.2)
 
 
@@ -547,8 +570,8 @@ async def ensure_topics(
     """
     wanted = {topic_name(prefix, spec.topic): spec for spec in specs}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(name, spec.partitions, 1, topic_configs=_topic_configs(spec))
@@ -560,7 +583,8 @@ async def ensure_topics(
             for name, code, *message in response.topic_errors:
                 error = kafka_error_for_code(code)
                 if code != 0 and error is not TopicAlreadyExistsError:
-                    raise StackError(f"creating topic {name} failed: {error.__name__} {message}")
+                    detail = " ".join(str(part) for part in message if part)
+                    raise StackError(f"creating topic {name} failed: {error.__name__} {detail}")
             log.info("Created topics %s", ", ".join(sorted(nt.name for nt in missing)))
         await _wait_for_leaders(admin, wanted, timeout)
     finally:
@@ -686,30 +710,33 @@ def _postmaster_pid(paths: StackPaths) -> int | None:
 
 
 def start_postgres(paths: StackPaths) -> None:
-    """Initialise PGDATA once, start the server detached, make the ``baton`` database."""
-    if _postmaster_pid(paths) is not None:
-        return
-    _require_free_port(PG_PORT, "PostgreSQL")
+    """Initialise PGDATA once, start the server detached unless it runs, make the database."""
     paths.pg_dir.mkdir(parents=True, exist_ok=True)
     runner = _PgRunner.for_current_user(paths)
-    runner.own(paths.pg_dir)
-    if not (paths.pgdata / "PG_VERSION").exists():
-        runner.run(
-            "initdb", "-D", str(paths.pgdata), "-U", PG_USER, "--auth=trust",
-            "--encoding=UTF8", "--locale=C", "--no-instructions",
-        )  # fmt: skip
-        with (paths.pgdata / "postgresql.conf").open("a") as conf:
-            conf.write("\ninclude = 'baton.conf'\n")
-        log.info("Initialised PostgreSQL data in %s", paths.pgdata)
-    baton_conf = paths.pgdata / "baton.conf"
-    baton_conf.write_text(render_postgres_conf())
-    runner.own(baton_conf)
-    server_log = paths.log("postgres")
-    server_log.touch()
-    runner.own(server_log)
-    # pg_ctl starts the server in its own session, so it outlives this process.
-    runner.run("pg_ctl", "-D", str(paths.pgdata), "-l", str(server_log), "-w", "-t", "60", "start")
-    log.info("Started PostgreSQL on %s:%d", HOST, PG_PORT)
+    if _postmaster_pid(paths) is None:
+        _require_free_port(PG_PORT, "PostgreSQL")
+        runner.own(paths.pg_dir)
+        if not (paths.pgdata / "PG_VERSION").exists():
+            runner.run(
+                "initdb", "-D", str(paths.pgdata), "-U", PG_USER, "--auth=trust",
+                "--encoding=UTF8", "--locale=C", "--no-instructions",
+            )  # fmt: skip
+            with (paths.pgdata / "postgresql.conf").open("a") as conf:
+                conf.write("\ninclude = 'baton.conf'\n")
+            log.info("Initialised PostgreSQL data in %s", paths.pgdata)
+        baton_conf = paths.pgdata / "baton.conf"
+        baton_conf.write_text(render_postgres_conf())
+        runner.own(baton_conf)
+        server_log = paths.log("postgres")
+        server_log.touch()
+        runner.own(server_log)
+        log_offset = _size(server_log)
+        try:  # pg_ctl starts the server in a session of its own: it outlives this process
+            runner.run("pg_ctl", "-D", str(paths.pgdata), "-l", str(server_log), "-w", "start")
+        except StackError as exc:
+            tail = _tail(server_log, since=log_offset)
+            raise StackError(f"{exc}\n--- {server_log} ---\n{tail}") from None
+        log.info("Started PostgreSQL on %s:%d", HOST, PG_PORT)
     exists = runner.run(
         "psql", "-h", HOST, "-p", str(PG_PORT), "-U", PG_USER, "-d", "postgres", "-tAc",
         f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'",  # noqa: S608 (a constant)
@@ -907,7 +934,8 @@ def _run_step(step: Callable[[], None], label: str) -> None:
     try:
         step()
     except StackError as exc:
-        _console.print(f"[red]{label} failed:[/red] {exc}", markup=True, highlight=False)
+        # A Text, not markup: log lines are full of [brackets].
+        _console.print(Text.assemble((f"{label} failed: ", "red"), str(exc)), soft_wrap=True)
         raise typer.Exit(1) from exc
     _console.print(f"[green]{label}[/green] in {time.monotonic() - started:.1f} s")
 

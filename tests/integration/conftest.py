@@ -107,6 +107,7 @@ class ServiceProcs:
 
 def start_services(isolated: Isolated, tmp: Path, names: list[str] | None = None) -> ServiceProcs:
     urls, procs, logs = {}, {}, {}
+    tmp.mkdir(parents=True, exist_ok=True)
     for name in names or list(SERVICES):
         port = _free_port()
         env = {**os.environ, **isolated.env, "BATON_HTTP_PORT": str(port)}

@@ -1,0 +1,381 @@
+"""The drill: the seed's test question answered from the contract, for one object at one instant.
+
+"The database is unavailable at night and the cause is unknown — who accepts the ticket, who
+checks the server, the OS, the DBMS, the exchange, which deadlines apply, who is escalated to,
+who may pause, how access is obtained?" ``drill`` answers each part or records a ``Gap`` with
+the lint code of the rule that would have prevented it. ``drill_all`` asks it for every critical
+object at a night, a weekend and a public-holiday instant. Pure: the instant is an argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.calendar import BusinessCalendar
+from shared.contract.lint import find_cycles
+from shared.contract.model import Contract, Period, SupportObject, classify, format_duration
+from shared.events import Category, Clock
+
+_GapFn = Callable[[str, str], None]
+_SEARCH_DAYS = 400
+_SAMPLE_HOURS: dict[Period, time] = {
+    Period.NIGHT: time(3, 0),
+    Period.WEEKEND: time(14, 0),
+    Period.HOLIDAY: time(11, 0),
+}
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Gap(_Out):
+    code: str
+    message: str
+
+
+class Answerer(_Out):
+    """A party and who answers for it at the drilled instant (``None`` = nobody on duty)."""
+
+    party: str
+    name: str
+    on_duty: str | None
+    intake: str
+
+
+class LayerCheck(_Out):
+    object: str
+    name: str
+    layer: str
+    relation: Literal["object", "depends_on", "dependent"]
+    checked_by: Answerer | None
+
+
+class Deadline(_Out):
+    clock: Clock
+    target: str
+    calendar: str
+    due: datetime
+    due_local: str
+
+
+class EscalationStep(_Out):
+    level: int
+    name: str
+    fires: dict[Clock, str]
+    contacts: list[str]
+    emergency_approvers: list[str]
+
+
+class PauseOption(_Out):
+    id: str
+    text: str
+    clocks: list[Clock]
+    invoked_by: list[str]
+    evidence: list[str]
+
+
+class AccessAnswer(_Out):
+    rule: str
+    mode: str
+    issued_by: str
+    lead_time: str
+    ready_by_local: str
+    approval: str
+    emergency: str
+
+
+class VendorAnswer(_Out):
+    vendor: str
+    name: str
+    for_object: str
+    opens_cases: str
+    collects_logs: str
+    correspondence: str
+    decides_fixes: str
+
+
+class DrillReport(_Out):
+    object: str
+    object_name: str
+    layer: str
+    criticality: str
+    environment: str
+    at: datetime
+    at_local: str
+    period: Period
+    category: Category
+    priority: str | None
+    accepts: Answerer | None
+    coordinator: Answerer | None
+    primary: Answerer | None
+    executor: Answerer | None
+    checks: list[LayerCheck]
+    deadlines: list[Deadline]
+    escalation: list[EscalationStep]
+    pauses: list[PauseOption]
+    access: AccessAnswer | None
+    vendors: list[VendorAnswer]
+    maintenance: str | None
+    gaps: list[Gap]
+
+    @property
+    def ok(self) -> bool:
+        return not self.gaps
+
+
+def drill(
+    contract: Contract, object_id: str, at: datetime, category: Category = Category.OUTAGE
+) -> DrillReport:
+    """Answer the seed's questions for ``object_id`` when an incident of ``category`` starts
+    at ``at`` (an aware datetime)."""
+    obj = contract.object(object_id)
+    if obj is None:
+        raise KeyError(f"unknown object {object_id!r}")
+    gaps: list[Gap] = []
+    zone = _zone(contract, obj)
+    period = contract.period(at)
+    critical = obj.criticality == "critical"
+
+    def gap(code: str, message: str) -> None:
+        gaps.append(Gap(code=code, message=message))
+
+    def answerer(party_id: str | None, role: str, *, must_answer: bool) -> Answerer | None:
+        if party_id is None or party_id not in contract.parties:
+            gap("BTN005" if party_id else "BTN202", f"{role}: no such party {party_id!r}")
+            return None
+        party = contract.parties[party_id]
+        found = contract.on_duty(party_id, at)
+        if found is None and must_answer:
+            gap("BTN301", f"{role} {party_id}: nobody on duty at {_local(at, zone)}")
+        return Answerer(
+            party=party_id,
+            name=party.name,
+            on_duty=found[1].reach() if found else None,
+            intake=party.contact,
+        )
+
+    def layer_primary(target: SupportObject, role: str) -> Answerer | None:
+        primaries = contract.primaries(target.layer)
+        if not primaries:
+            gap("BTN101", f"{role}: layer {target.layer.value!r} of {target.id} has no primary")
+            return None
+        if len(primaries) > 1:
+            gap("BTN102", f"{role}: layer {target.layer.value!r} has primaries "
+                f"{', '.join(primaries)}: who checks {target.id} is disputed")
+            return None
+        return answerer(primaries[0], role, must_answer=critical)
+
+    accepts = answerer(contract.intake, "ticket intake", must_answer=critical)
+    coordinator = answerer(contract.coordinator, "coordinator", must_answer=critical)
+    primary = layer_primary(obj, "primary owner")
+    executor = answerer(obj.executor, "executor", must_answer=critical)
+
+    checks = [LayerCheck(object=obj.id, name=obj.name, layer=obj.layer.value, relation="object",
+                         checked_by=primary)]
+    for cycle in find_cycles(contract):
+        if obj.id in cycle or any(d in cycle for d in contract.dependencies(obj.id)):
+            gap("BTN205", "dependency cycle on the chain: " + " -> ".join([*cycle, cycle[0]]))
+    for relation, ids in (("depends_on", contract.dependencies(obj.id)),
+                          ("dependent", contract.dependents(obj.id))):
+        for other_id in ids:
+            other = contract.object(other_id)
+            if other is None:
+                gap("BTN204", f"chain names unknown object {other_id!r}")
+                continue
+            checks.append(LayerCheck(
+                object=other.id, name=other.name, layer=other.layer.value,
+                relation="depends_on" if relation == "depends_on" else "dependent",
+                checked_by=layer_primary(other, f"check of {other.id}"),
+            ))
+
+    priority = contract.priority_matrix.get(obj.criticality, {}).get(category)
+    deadlines: list[Deadline] = []
+    escalation: list[EscalationStep] = []
+    if priority is None:
+        gap("BTN303", f"no priority for {obj.criticality} × {category.value}")
+    else:
+        target = contract.sla_target(category, priority, period)
+        if target is None:
+            code = "BTN302" if critical and period is not Period.DAY else "BTN304"
+            gap(code, f"no SLA target for {category.value} {priority} at {period.value}")
+        else:
+            calendar_id = target.calendar or obj.calendar
+            spec = contract.calendar_spec(calendar_id)
+            if spec is None:
+                gap("BTN005", f"unknown calendar {calendar_id!r}")
+            else:
+                calendar = BusinessCalendar(spec)
+                targets = {Clock.RESPONSE: target.response, Clock.RECOVERY: target.recovery}
+                for clock, duration in targets.items():
+                    due = calendar.add(at, duration)
+                    deadlines.append(Deadline(clock=clock, target=format_duration(duration),
+                                              calendar=calendar_id, due=due,
+                                              due_local=_local(due, zone)))
+                for level in sorted(contract.escalation, key=lambda lv: lv.level):
+                    fires = {
+                        clock: _local(calendar.add(at, targets[clock] * fraction), zone)
+                        for clock, fraction in level.at.items()
+                    }
+                    escalation.append(EscalationStep(
+                        level=level.level, name=level.name, fires=fires,
+                        contacts=[_reach(contract, r) for r in level.contacts],
+                        emergency_approvers=[_reach(contract, r)
+                                             for r in level.emergency_approvers],
+                    ))
+    if len({lv.level for lv in contract.escalation}) < 2:
+        gap("BTN406", "no escalation level beyond first line")
+
+    pauses = [
+        PauseOption(id=r.id, text=r.text, clocks=list(r.clocks), invoked_by=list(r.invoked_by),
+                    evidence=list(r.evidence))
+        for r in contract.pause_reasons
+        if r.clocks
+    ]
+    if not pauses:
+        gap("BTN409" if not contract.pause_reasons else "BTN401",
+            "no pause reason that stops a clock")
+
+    access = _access(contract, obj, at, period, zone, gap)
+    vendors = _vendors(contract, obj, gap)
+    window = contract.maintenance_at(obj.id, at)
+    return DrillReport(
+        object=obj.id, object_name=obj.name, layer=obj.layer.value, criticality=obj.criticality,
+        environment=obj.environment.value, at=at, at_local=_local(at, zone), period=period,
+        category=category, priority=priority, accepts=accepts, coordinator=coordinator,
+        primary=primary, executor=executor, checks=checks, deadlines=deadlines,
+        escalation=escalation, pauses=pauses, access=access, vendors=vendors,
+        maintenance=f"{window.id}: {window.description}" if window else None, gaps=gaps,
+    )
+
+
+def _access(contract: Contract, obj: SupportObject, at: datetime, period: Period,
+            zone: BusinessCalendar, gap: _GapFn) -> AccessAnswer | None:
+    if obj.access is None:
+        if obj.criticality == "critical":
+            gap("BTN207", f"how to get access to {obj.id} is not said")
+        return None
+    rule = contract.access_rules.get(obj.access)
+    if rule is None:
+        gap("BTN005", f"unknown access rule {obj.access!r}")
+        return None
+    after_hours = period is not Period.DAY
+    if after_hours and rule.after_hours_approval:
+        if rule.approver is None:
+            gap("BTN210", f"access to {obj.id} after hours needs an approver nobody is named as")
+            approval = "approval needed, approver not named"
+        else:
+            approval = f"after-hours work approved by {_reach(contract, rule.approver)}"
+    elif after_hours:
+        approval = "after-hours work needs no separate approval"
+    else:
+        approval = "business hours: no separate approval"
+    return AccessAnswer(
+        rule=obj.access, mode=rule.mode, issued_by=_reach(contract, rule.issued_by),
+        lead_time=format_duration(rule.lead_time),
+        ready_by_local=_local(at + rule.lead_time, zone), approval=approval,
+        emergency=rule.emergency or "no emergency procedure",
+    )
+
+
+def _vendors(contract: Contract, obj: SupportObject, gap: _GapFn) -> list[VendorAnswer]:
+    answers = []
+    seen: set[str] = set()
+    for object_id in [obj.id, *contract.dependencies(obj.id)]:
+        other = contract.object(object_id)
+        if other is None or other.vendor is None or other.vendor in seen:
+            continue
+        seen.add(other.vendor)
+        vendor = contract.parties.get(other.vendor)
+        if vendor is None or vendor.vendor_handling is None:
+            gap("BTN105", f"who deals with vendor {other.vendor!r} (of {other.id}) is not said")
+            continue
+        handling = vendor.vendor_handling
+
+        def name(party_id: str) -> str:
+            party = contract.parties.get(party_id)
+            return party.name if party else f"unknown party {party_id!r}"
+
+        answers.append(VendorAnswer(
+            vendor=other.vendor, name=vendor.name, for_object=other.id,
+            opens_cases=name(handling.opens_cases), collects_logs=name(handling.collects_logs),
+            correspondence=name(handling.correspondence),
+            decides_fixes=name(handling.decides_fixes),
+        ))
+    return answers
+
+
+def _zone(contract: Contract, obj: SupportObject) -> BusinessCalendar:
+    """The calendar whose time zone shows local times: the period calendar, else the object's."""
+    for calendar_id in (contract.sla.period_calendar, obj.calendar):
+        spec = contract.calendar_spec(calendar_id) if calendar_id else None
+        if spec is not None:
+            return BusinessCalendar(spec)
+    return contract.business_calendar("24x7")
+
+
+def _local(instant: datetime, calendar: BusinessCalendar) -> str:
+    local = instant.astimezone(calendar.zone)
+    return f"{local:%a %Y-%m-%d %H:%M} {calendar.spec.timezone}"
+
+
+def _reach(contract: Contract, ref: str) -> str:
+    found = contract.contact(ref)
+    if found is None:
+        return f"{ref} (unknown contact)"
+    party, contact = found
+    return f"{contact.reach()} — {party.name}"
+
+
+# --------------------------------------------------------------------------- all objects
+
+
+def sample_times(contract: Contract, anchor: datetime) -> dict[Period, datetime | None]:
+    """The first night, weekend day and public holiday on or after ``anchor``'s local date,
+    under the SLA's period calendar (``None`` where there is none within a year)."""
+    out: dict[Period, datetime | None] = dict.fromkeys(_SAMPLE_HOURS)
+    if contract.sla.period_calendar is None:
+        return out
+    spec = contract.calendar_spec(contract.sla.period_calendar)
+    if spec is None or spec.kind == "24x7":
+        return out
+    calendar = BusinessCalendar(spec)
+    start = anchor.astimezone(calendar.zone).date()
+    for offset in range(_SEARCH_DAYS):
+        day = start + timedelta(days=offset)
+        for period, hour in _SAMPLE_HOURS.items():
+            if out[period] is not None:
+                continue
+            instant = datetime.combine(day, hour, tzinfo=calendar.zone)
+            if instant >= anchor and classify(calendar, instant) is period:
+                out[period] = instant
+        if all(v is not None for v in out.values()):
+            break
+    return out
+
+
+def drill_all(
+    contract: Contract, anchor: datetime, category: Category = Category.OUTAGE
+) -> tuple[list[DrillReport], list[Gap]]:
+    """Drill every critical object at the sample night, weekend and holiday after ``anchor``.
+
+    Returns the reports and the contract-wide gaps (a period with no sample instant).
+    """
+    times = sample_times(contract, anchor)
+    general = [
+        Gap(code="BTN307", message=f"no {period.value} instant to drill within a year")
+        for period, instant in times.items()
+        if instant is None
+    ]
+    reports = [
+        drill(contract, obj.id, instant, category)
+        for obj in contract.objects
+        if obj.criticality == "critical"
+        for instant in times.values()
+        if instant is not None
+    ]
+    return reports, general
