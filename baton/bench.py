@@ -21,6 +21,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.events import EventType, parse_event, stable_id
+from shared.topics import TOPIC_SPECS, Topic
+
+RAW_PARTITIONS = 3
 
 
 @dataclass(frozen=True)
@@ -67,26 +70,23 @@ def _webhook(run: str, i: int, now: datetime) -> dict[str, object]:
     }
 
 
-async def _end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+async def _tail_consumer(bootstrap: str, topic: str, partitions: int) -> AIOKafkaConsumer:
+    """A group-less consumer positioned at the current end of every partition of ``topic``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return dict(await consumer.end_offsets(parts))
-    finally:
-        await consumer.stop()
+    parts = [TopicPartition(topic, p) for p in range(partitions)]
+    consumer.assign(parts)
+    await consumer.seek_to_end(*parts)
+    for tp in parts:
+        await consumer.position(tp)  # resolve the end offset now, before anything is produced
+    return consumer
 
 
 async def raw_throughput(bootstrap: str, topic: str, n: int, size: int) -> float:
     """Produce n messages of ``size`` bytes (batched, not awaited one by one), consume them back."""
-    start_offsets = await _end_offsets(bootstrap, topic)
+    consumer = await _tail_consumer(bootstrap, topic, RAW_PARTITIONS)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await producer.start()
-    await consumer.start()
-    consumer.assign(list(start_offsets))
-    for tp, offset in start_offsets.items():
-        consumer.seek(tp, offset)
     payload = b"x" * size
     began = time.perf_counter()
     try:
@@ -106,12 +106,8 @@ async def baton_throughput(
     intake: str, bootstrap: str, assignments_topic: str, n: int, concurrency: int
 ) -> tuple[float, list[float]]:
     run = uuid.uuid4().hex[:8]
-    start_offsets = await _end_offsets(bootstrap, assignments_topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    consumer.assign(list(start_offsets))
-    for tp, offset in start_offsets.items():
-        consumer.seek(tp, offset)
+    spec = next(s for s in TOPIC_SPECS if s.topic == Topic.ASSIGNMENTS)
+    consumer = await _tail_consumer(bootstrap, assignments_topic, spec.partitions)
     posted: dict[str, float] = {}  # incident id -> POST start (epoch seconds)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(n):
@@ -169,7 +165,9 @@ async def run_bench(
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(raw_topic, num_partitions=3, replication_factor=1)])
+        await admin.create_topics(
+            [NewTopic(raw_topic, num_partitions=RAW_PARTITIONS, replication_factor=1)]
+        )
         await asyncio.sleep(1)  # let the new partitions elect their leader
         raw = await raw_throughput(bootstrap, raw_topic, n, len(sample))
         await admin.delete_topics([raw_topic])

@@ -56,15 +56,20 @@ def incidents_list(
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return
-    table = Table("id", "status", "priority", "layer", "object", "opened", "summary")
+    table = Table("id", "status", "prio", "layer", "object", "opened (UTC)", "summary")
+    for column in table.columns:
+        column.no_wrap = True
+        column.overflow = "ellipsis"
+    table.columns[0].min_width = 20
+    table.columns[-1].max_width = 40
     for r in rows:
         table.add_row(
             r["id"],
             r["status"],
             r["priority"],
             r["layer"] or "-",
-            r["object_id"] or "(outside perimeter)",
-            str(r["opened_at"]),
+            r["object_id"] or "(outside)",
+            str(r["opened_at"])[:16],
             r["summary"],
         )
     console.print(table)
@@ -114,7 +119,8 @@ def demo(
     )
     incidents_list(url=reporting["url"], state=None, as_json=False)
     console.print("\nWhere to look:")
-    console.print(f"  incidents:      baton incidents list | baton incidents show {closed[0]}")
+    console.print("  incidents:      baton incidents list")
+    console.print(f"                  baton incidents show {closed[0]}")
     console.print(
         f"  read API:       {reporting['url']}/v1/incidents  (OpenAPI: {reporting['url']}/docs)"
     )

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.calendar import BusinessCalendar
+from shared.calendar import WEEKDAYS, BusinessCalendar
 from shared.contract.lint import find_cycles
 from shared.contract.model import Contract, Period, SupportObject, classify, format_duration
 from shared.events import Category, Clock
@@ -165,8 +165,11 @@ def drill(
             gap("BTN101", f"{role}: layer {target.layer.value!r} of {target.id} has no primary")
             return None
         if len(primaries) > 1:
-            gap("BTN102", f"{role}: layer {target.layer.value!r} has primaries "
-                f"{', '.join(primaries)}: who checks {target.id} is disputed")
+            gap(
+                "BTN102",
+                f"{role}: layer {target.layer.value!r} has primaries "
+                f"{', '.join(primaries)}: who checks {target.id} is disputed",
+            )
             return None
         return answerer(primaries[0], role, must_answer=critical)
 
@@ -175,23 +178,36 @@ def drill(
     primary = layer_primary(obj, "primary owner")
     executor = answerer(obj.executor, "executor", must_answer=critical)
 
-    checks = [LayerCheck(object=obj.id, name=obj.name, layer=obj.layer.value, relation="object",
-                         checked_by=primary)]
+    checks = [
+        LayerCheck(
+            object=obj.id,
+            name=obj.name,
+            layer=obj.layer.value,
+            relation="object",
+            checked_by=primary,
+        )
+    ]
     for cycle in find_cycles(contract):
         if obj.id in cycle or any(d in cycle for d in contract.dependencies(obj.id)):
             gap("BTN205", "dependency cycle on the chain: " + " -> ".join([*cycle, cycle[0]]))
-    for relation, ids in (("depends_on", contract.dependencies(obj.id)),
-                          ("dependent", contract.dependents(obj.id))):
+    for relation, ids in (
+        ("depends_on", contract.dependencies(obj.id)),
+        ("dependent", contract.dependents(obj.id)),
+    ):
         for other_id in ids:
             other = contract.object(other_id)
             if other is None:
                 gap("BTN204", f"chain names unknown object {other_id!r}")
                 continue
-            checks.append(LayerCheck(
-                object=other.id, name=other.name, layer=other.layer.value,
-                relation="depends_on" if relation == "depends_on" else "dependent",
-                checked_by=layer_primary(other, f"check of {other.id}"),
-            ))
+            checks.append(
+                LayerCheck(
+                    object=other.id,
+                    name=other.name,
+                    layer=other.layer.value,
+                    relation="depends_on" if relation == "depends_on" else "dependent",
+                    checked_by=layer_primary(other, f"check of {other.id}"),
+                )
+            )
 
     priority = contract.priority_matrix.get(obj.criticality, {}).get(category)
     deadlines: list[Deadline] = []
@@ -213,48 +229,88 @@ def drill(
                 targets = {Clock.RESPONSE: target.response, Clock.RECOVERY: target.recovery}
                 for clock, duration in targets.items():
                     due = calendar.add(at, duration)
-                    deadlines.append(Deadline(clock=clock, target=format_duration(duration),
-                                              calendar=calendar_id, due=due,
-                                              due_local=_local(due, zone)))
+                    deadlines.append(
+                        Deadline(
+                            clock=clock,
+                            target=format_duration(duration),
+                            calendar=calendar_id,
+                            due=due,
+                            due_local=_local(due, zone),
+                        )
+                    )
                 for level in sorted(contract.escalation, key=lambda lv: lv.level):
                     fires = {
                         clock: _local(calendar.add(at, targets[clock] * fraction), zone)
                         for clock, fraction in level.at.items()
                     }
-                    escalation.append(EscalationStep(
-                        level=level.level, name=level.name, fires=fires,
-                        contacts=[_reach(contract, r) for r in level.contacts],
-                        emergency_approvers=[_reach(contract, r)
-                                             for r in level.emergency_approvers],
-                    ))
+                    escalation.append(
+                        EscalationStep(
+                            level=level.level,
+                            name=level.name,
+                            fires=fires,
+                            contacts=[_reach(contract, r) for r in level.contacts],
+                            emergency_approvers=[
+                                _reach(contract, r) for r in level.emergency_approvers
+                            ],
+                        )
+                    )
     if len({lv.level for lv in contract.escalation}) < 2:
         gap("BTN406", "no escalation level beyond first line")
 
     pauses = [
-        PauseOption(id=r.id, text=r.text, clocks=list(r.clocks), invoked_by=list(r.invoked_by),
-                    evidence=list(r.evidence))
+        PauseOption(
+            id=r.id,
+            text=r.text,
+            clocks=list(r.clocks),
+            invoked_by=list(r.invoked_by),
+            evidence=list(r.evidence),
+        )
         for r in contract.pause_reasons
         if r.clocks
     ]
     if not pauses:
-        gap("BTN409" if not contract.pause_reasons else "BTN401",
-            "no pause reason that stops a clock")
+        gap(
+            "BTN409" if not contract.pause_reasons else "BTN401",
+            "no pause reason that stops a clock",
+        )
 
     access = _access(contract, obj, at, period, zone, gap)
     vendors = _vendors(contract, obj, gap)
     window = contract.maintenance_at(obj.id, at)
     return DrillReport(
-        object=obj.id, object_name=obj.name, layer=obj.layer.value, criticality=obj.criticality,
-        environment=obj.environment.value, at=at, at_local=_local(at, zone), period=period,
-        category=category, priority=priority, accepts=accepts, coordinator=coordinator,
-        primary=primary, executor=executor, checks=checks, deadlines=deadlines,
-        escalation=escalation, pauses=pauses, access=access, vendors=vendors,
-        maintenance=f"{window.id}: {window.description}" if window else None, gaps=gaps,
+        object=obj.id,
+        object_name=obj.name,
+        layer=obj.layer.value,
+        criticality=obj.criticality,
+        environment=obj.environment.value,
+        at=at,
+        at_local=_local(at, zone),
+        period=period,
+        category=category,
+        priority=priority,
+        accepts=accepts,
+        coordinator=coordinator,
+        primary=primary,
+        executor=executor,
+        checks=checks,
+        deadlines=deadlines,
+        escalation=escalation,
+        pauses=pauses,
+        access=access,
+        vendors=vendors,
+        maintenance=f"{window.id}: {window.description}" if window else None,
+        gaps=gaps,
     )
 
 
-def _access(contract: Contract, obj: SupportObject, at: datetime, period: Period,
-            zone: BusinessCalendar, gap: _GapFn) -> AccessAnswer | None:
+def _access(
+    contract: Contract,
+    obj: SupportObject,
+    at: datetime,
+    period: Period,
+    zone: BusinessCalendar,
+    gap: _GapFn,
+) -> AccessAnswer | None:
     if obj.access is None:
         if obj.criticality == "critical":
             gap("BTN207", f"how to get access to {obj.id} is not said")
@@ -275,9 +331,12 @@ def _access(contract: Contract, obj: SupportObject, at: datetime, period: Period
     else:
         approval = "business hours: no separate approval"
     return AccessAnswer(
-        rule=obj.access, mode=rule.mode, issued_by=_reach(contract, rule.issued_by),
+        rule=obj.access,
+        mode=rule.mode,
+        issued_by=_reach(contract, rule.issued_by),
         lead_time=format_duration(rule.lead_time),
-        ready_by_local=_local(at + rule.lead_time, zone), approval=approval,
+        ready_by_local=_local(at + rule.lead_time, zone),
+        approval=approval,
         emergency=rule.emergency or "no emergency procedure",
     )
 
@@ -300,12 +359,17 @@ def _vendors(contract: Contract, obj: SupportObject, gap: _GapFn) -> list[Vendor
             party = contract.parties.get(party_id)
             return party.name if party else f"unknown party {party_id!r}"
 
-        answers.append(VendorAnswer(
-            vendor=other.vendor, name=vendor.name, for_object=other.id,
-            opens_cases=name(handling.opens_cases), collects_logs=name(handling.collects_logs),
-            correspondence=name(handling.correspondence),
-            decides_fixes=name(handling.decides_fixes),
-        ))
+        answers.append(
+            VendorAnswer(
+                vendor=other.vendor,
+                name=vendor.name,
+                for_object=other.id,
+                opens_cases=name(handling.opens_cases),
+                collects_logs=name(handling.collects_logs),
+                correspondence=name(handling.correspondence),
+                decides_fixes=name(handling.decides_fixes),
+            )
+        )
     return answers
 
 
@@ -335,8 +399,9 @@ def _reach(contract: Contract, ref: str) -> str:
 
 
 def sample_times(contract: Contract, anchor: datetime) -> dict[Period, datetime | None]:
-    """The first night, weekend day and public holiday on or after ``anchor``'s local date,
-    under the SLA's period calendar (``None`` where there is none within a year)."""
+    """The first night (03:00 of a working day), weekend day (14:00) and public holiday falling
+    on a working weekday (11:00) at or after ``anchor``, under the SLA's period calendar
+    (``None`` where there is none within a year)."""
     out: dict[Period, datetime | None] = dict.fromkeys(_SAMPLE_HOURS)
     if contract.sla.period_calendar is None:
         return out
@@ -351,6 +416,8 @@ def sample_times(contract: Contract, anchor: datetime) -> dict[Period, datetime 
             if out[period] is not None:
                 continue
             instant = datetime.combine(day, hour, tzinfo=calendar.zone)
+            if period is Period.HOLIDAY and not spec.weekly.get(WEEKDAYS[day.weekday()]):
+                continue  # a holiday on a working weekday, not one that falls on a weekend
             if instant >= anchor and classify(calendar, instant) is period:
                 out[period] = instant
         if all(v is not None for v in out.values()):

@@ -100,8 +100,9 @@ def check_unique_ids(contract: Contract) -> Iterator[Issue]:
         seen: set[str] = set()
         for index, item in enumerate(ids):
             if item in twice and item in seen:
-                yield Issue("BTN004", f"{section}: id {item!r} is used more than once",
-                            (section, index))
+                yield Issue(
+                    "BTN004", f"{section}: id {item!r} is used more than once", (section, index)
+                )
             seen.add(item)
 
 
@@ -115,20 +116,31 @@ def check_parties(contract: Contract) -> Iterator[Issue]:
         for index, shift in enumerate(party.duty):
             yield from _ref_calendar(contract, shift.calendar, (*here, "duty", index, "calendar"))
             if shift.contact not in party.contacts:
-                yield Issue("BTN106", f"{pid}: duty shift names unknown contact {shift.contact!r}",
-                            (*here, "duty", index, "contact"))
+                yield Issue(
+                    "BTN106",
+                    f"{pid}: duty shift names unknown contact {shift.contact!r}",
+                    (*here, "duty", index, "contact"),
+                )
         for index, contact in enumerate(party.backup_contacts):
             if contact not in party.contacts:
-                yield Issue("BTN106", f"{pid}: unknown backup contact {contact!r}",
-                            (*here, "backup_contacts", index))
+                yield Issue(
+                    "BTN106",
+                    f"{pid}: unknown backup contact {contact!r}",
+                    (*here, "backup_contacts", index),
+                )
         if contract.is_round_the_clock(pid) and not party.backup_contacts:
             yield Issue("BTN103", f"{pid} answers 24/7 but names no backup contact", here)
         if party.kind != "vendor" and not (party.responsible_for and party.not_responsible_for):
-            yield Issue("BTN104", f"{pid}: responsible_for / not_responsible_for not both filled",
-                        here)
+            yield Issue(
+                "BTN104", f"{pid}: responsible_for / not_responsible_for not both filled", here
+            )
         if party.kind == "vendor" and party.vendor_handling is None:
-            yield Issue("BTN105", f"vendor {pid}: who opens cases, collects logs, corresponds and "
-                        "decides fixes is not said", here)
+            yield Issue(
+                "BTN105",
+                f"vendor {pid}: who opens cases, collects logs, corresponds and "
+                "decides fixes is not said",
+                here,
+            )
         if party.vendor_handling is not None:
             for name, value in party.vendor_handling.model_dump().items():
                 if name != "support_contract":
@@ -138,27 +150,34 @@ def check_parties(contract: Contract) -> Iterator[Issue]:
 def check_layers(contract: Contract) -> Iterator[Issue]:
     for index, assignment in enumerate(contract.layers):
         yield from _ref_party(contract, assignment.primary, ("layers", index, "primary"))
-    needed = list(CORE_LAYERS) + [
-        o.layer for o in contract.objects if o.layer not in CORE_LAYERS
-    ]
+    needed = list(CORE_LAYERS) + [o.layer for o in contract.objects if o.layer not in CORE_LAYERS]
     for layer in dict.fromkeys(needed):
         entries = [i for i, a in enumerate(contract.layers) if a.layer == layer]
         if not entries:
             users = [o.id for o in contract.objects if o.layer == layer]
-            used = f" (used by {', '.join(users[:3])}{'…' if len(users) > 3 else ''})" if users else ""
+            used = (
+                f" (used by {', '.join(users[:3])}{'…' if len(users) > 3 else ''})" if users else ""
+            )
             yield Issue("BTN101", f"layer {layer.value!r} has no primary party{used}", ("layers",))
         for index in entries[1:]:
             names = ", ".join(contract.layers[i].primary for i in entries)
-            yield Issue("BTN102", f"layer {layer.value!r} has {len(entries)} primaries: {names}",
-                        ("layers", index))
+            yield Issue(
+                "BTN102",
+                f"layer {layer.value!r} has {len(entries)} primaries: {names}",
+                ("layers", index),
+            )
 
 
 def check_objects(contract: Contract) -> Iterator[Issue]:
     for index, obj in enumerate(contract.objects):
         here: FieldPath = ("objects", index)
         if obj.location is not None and obj.location not in contract.locations:
-            yield Issue("BTN005", f"{obj.id}: unknown location {obj.location!r}",
-                        (*here, "location"), obj.location)
+            yield Issue(
+                "BTN005",
+                f"{obj.id}: unknown location {obj.location!r}",
+                (*here, "location"),
+                obj.location,
+            )
         yield from _ref_calendar(contract, obj.calendar, (*here, "calendar"))
         if obj.executor is None:
             yield Issue("BTN202", f"{obj.id} has no executor", here)
@@ -174,8 +193,12 @@ def check_objects(contract: Contract) -> Iterator[Issue]:
             if obj.criticality == "critical":
                 yield Issue("BTN207", f"critical {obj.id} has no access rule", here)
         elif obj.access not in contract.access_rules:
-            yield Issue("BTN005", f"{obj.id}: unknown access rule {obj.access!r}",
-                        (*here, "access"), obj.access)
+            yield Issue(
+                "BTN005",
+                f"{obj.id}: unknown access rule {obj.access!r}",
+                (*here, "access"),
+                obj.access,
+            )
         if obj.vendor is not None:
             yield from _ref_party(contract, obj.vendor, (*here, "vendor"))
         if obj.backup is not None:
@@ -183,24 +206,36 @@ def check_objects(contract: Contract) -> Iterator[Issue]:
             for name in ("made_by", "checked_by", "test_restore_by"):
                 yield from _ref_party(contract, getattr(backup, name), (*here, "backup", name))
             if backup.test_restore_by is None or backup.test_restore_every is None:
-                yield Issue("BTN208", f"{obj.id}: backup has no test-restore owner and interval",
-                            (*here, "backup"))
+                yield Issue(
+                    "BTN208",
+                    f"{obj.id}: backup has no test-restore owner and interval",
+                    (*here, "backup"),
+                )
             if backup.checked_by is None:
                 yield Issue("BTN211", f"{obj.id}: nobody checks the backups", (*here, "backup"))
         if obj.kind in SCHEDULED_KINDS and obj.schedule is None:
             yield Issue("BTN209", f"{obj.id} ({obj.kind.value}) has no expected schedule", here)
         if obj.environment not in contract.environments:
-            yield Issue("BTN501", f"{obj.id} is in {obj.environment.value!r}, which is not in "
-                        "environments:", (*here, "environment"))
-        if obj.criticality == "critical" and not obj.match and not any(
-            r.object == obj.id for r in contract.alert_rules
+            yield Issue(
+                "BTN501",
+                f"{obj.id} is in {obj.environment.value!r}, which is not in environments:",
+                (*here, "environment"),
+            )
+        if (
+            obj.criticality == "critical"
+            and not obj.match
+            and not any(r.object == obj.id for r in contract.alert_rules)
         ):
             yield Issue("BTN503", f"critical {obj.id} has no match labels or alert rule", here)
     for gid, group in contract.groups.items():
         for index, member in enumerate(group.objects):
             if contract.object(member) is None:
-                yield Issue("BTN005", f"group {gid}: unknown object {member!r}",
-                            ("groups", gid, "objects", index), member)
+                yield Issue(
+                    "BTN005",
+                    f"group {gid}: unknown object {member!r}",
+                    ("groups", gid, "objects", index),
+                    member,
+                )
 
 
 def check_dependencies(contract: Contract) -> Iterator[Issue]:
@@ -208,12 +243,19 @@ def check_dependencies(contract: Contract) -> Iterator[Issue]:
     for index, obj in enumerate(contract.objects):
         for dep_index, dep in enumerate(obj.depends_on):
             if dep not in index_of:
-                yield Issue("BTN204", f"{obj.id} depends on unknown object {dep!r}",
-                            ("objects", index, "depends_on", dep_index), dep)
+                yield Issue(
+                    "BTN204",
+                    f"{obj.id} depends on unknown object {dep!r}",
+                    ("objects", index, "depends_on", dep_index),
+                    dep,
+                )
     for cycle in find_cycles(contract):
         first = cycle[0]
-        yield Issue("BTN205", "dependency cycle: " + " -> ".join([*cycle, first]),
-                    ("objects", index_of[first], "depends_on"))
+        yield Issue(
+            "BTN205",
+            "dependency cycle: " + " -> ".join([*cycle, first]),
+            ("objects", index_of[first], "depends_on"),
+        )
 
 
 def find_cycles(contract: Contract) -> list[list[str]]:
@@ -230,7 +272,7 @@ def find_cycles(contract: Contract) -> list[list[str]]:
             if nxt not in graph:
                 continue
             if state.get(nxt) == 1:
-                cycle = stack[stack.index(nxt):]
+                cycle = stack[stack.index(nxt) :]
                 start = cycle.index(min(cycle))
                 rotated = cycle[start:] + cycle[:start]
                 found.setdefault(tuple(rotated), rotated)
@@ -252,15 +294,22 @@ def check_cover(contract: Contract) -> Iterator[Issue]:
         here: FieldPath = ("objects", index)
         spec = contract.calendar_spec(obj.calendar)
         if spec is not None and spec.kind != "24x7":
-            yield Issue("BTN301", f"critical {obj.id} is supported on calendar {obj.calendar!r}, "
-                        "not 24x7", (*here, "calendar"))
-        answerers = {"layer primary": contract.primaries(obj.layer)[:1], "executor":
-                     [obj.executor] if obj.executor else [], "intake": [contract.intake]}
+            yield Issue(
+                "BTN301",
+                f"critical {obj.id} is supported on calendar {obj.calendar!r}, not 24x7",
+                (*here, "calendar"),
+            )
+        answerers = {
+            "layer primary": contract.primaries(obj.layer)[:1],
+            "executor": [obj.executor] if obj.executor else [],
+            "intake": [contract.intake],
+        }
         for role, parties in answerers.items():
             for party in parties:
                 if party in contract.parties and not contract.is_round_the_clock(party):
-                    yield Issue("BTN301", f"critical {obj.id}: {role} {party} has no 24x7 duty "
-                                "shift", here)
+                    yield Issue(
+                        "BTN301", f"critical {obj.id}: {role} {party} has no 24x7 duty shift", here
+                    )
 
 
 def check_sla(contract: Contract) -> Iterator[Issue]:
@@ -271,26 +320,38 @@ def check_sla(contract: Contract) -> Iterator[Issue]:
         yield from _ref_calendar(contract, sla.period_calendar, ("sla", "period_calendar"))
         spec = contract.calendar_spec(sla.period_calendar)
         if spec is not None and spec.kind == "24x7":
-            yield Issue("BTN307", "sla.period_calendar is always open: every instant is 'day'",
-                        ("sla", "period_calendar"))
+            yield Issue(
+                "BTN307",
+                "sla.period_calendar is always open: every instant is 'day'",
+                ("sla", "period_calendar"),
+            )
     for crit in CRITICALITIES:
         row = contract.priority_matrix.get(crit, {})
         missing = [c.value for c in Category if c not in row]
         if missing:
-            yield Issue("BTN303", f"priority_matrix.{crit} lacks {', '.join(missing)}",
-                        ("priority_matrix",))
+            yield Issue(
+                "BTN303", f"priority_matrix.{crit} lacks {', '.join(missing)}", ("priority_matrix",)
+            )
     seen: dict[tuple[Category, str, Period], int] = {}
     for index, target in enumerate(sla.targets):
         here: FieldPath = ("sla", "targets", index)
         yield from _ref_calendar(contract, target.calendar, (*here, "calendar"))
         if target.response > target.recovery:
-            yield Issue("BTN305", f"{target.category.value} {target.priority}: response "
-                        f"{target.response} exceeds recovery {target.recovery}", here)
+            yield Issue(
+                "BTN305",
+                f"{target.category.value} {target.priority}: response "
+                f"{target.response} exceeds recovery {target.recovery}",
+                here,
+            )
         for period in target.periods:
             key = (target.category, target.priority, period)
             if key in seen:
-                yield Issue("BTN306", f"{target.category.value} {target.priority} {period.value} "
-                            f"is also covered by sla.targets[{seen[key]}]", here)
+                yield Issue(
+                    "BTN306",
+                    f"{target.category.value} {target.priority} {period.value} "
+                    f"is also covered by sla.targets[{seen[key]}]",
+                    here,
+                )
             seen.setdefault(key, index)
     # critical objects: every category, every non-day period (BTN302); the rest: BTN304
     used = {(o.criticality, c) for o in contract.objects for c in Category}
@@ -304,8 +365,11 @@ def check_sla(contract: Contract) -> Iterator[Issue]:
             key = (category, priority, period)
             if key not in seen and key not in reported:
                 reported.add(key)
-                yield Issue("BTN304", f"no SLA target for {category.value} {priority} "
-                            f"({period.value})", ("sla", "targets"))
+                yield Issue(
+                    "BTN304",
+                    f"no SLA target for {category.value} {priority} ({period.value})",
+                    ("sla", "targets"),
+                )
     for index, obj in enumerate(contract.objects):
         if obj.criticality != "critical":
             continue
@@ -314,13 +378,19 @@ def check_sla(contract: Contract) -> Iterator[Issue]:
             priority = contract.priority_matrix.get("critical", {}).get(category)
             if priority is None:
                 continue
-            absent = [p.value for p in (Period.NIGHT, Period.WEEKEND, Period.HOLIDAY)
-                      if (category, priority, p) not in seen]
+            absent = [
+                p.value
+                for p in (Period.NIGHT, Period.WEEKEND, Period.HOLIDAY)
+                if (category, priority, p) not in seen
+            ]
             if absent:
                 gaps.append(f"{category.value} {priority} at {'/'.join(absent)}")
         if gaps:
-            yield Issue("BTN302", f"critical {obj.id}: no SLA for " + "; ".join(gaps),
-                        ("objects", index, "criticality"))
+            yield Issue(
+                "BTN302",
+                f"critical {obj.id}: no SLA for " + "; ".join(gaps),
+                ("objects", index, "criticality"),
+            )
 
 
 def check_access_rules(contract: Contract) -> Iterator[Issue]:
@@ -330,21 +400,29 @@ def check_access_rules(contract: Contract) -> Iterator[Issue]:
         yield from _ref_contact(contract, rule.approver, (*here, "approver"))
         yield from _ref_contact(contract, rule.confirms_completion, (*here, "confirms_completion"))
         if rule.after_hours_approval and rule.approver is None:
-            yield Issue("BTN210", f"access rule {rid} needs after-hours approval but names no "
-                        "approver", here)
+            yield Issue(
+                "BTN210",
+                f"access rule {rid} needs after-hours approval but names no approver",
+                here,
+            )
 
 
 def check_pauses(contract: Contract) -> Iterator[Issue]:
     if not contract.pause_reasons:
-        yield Issue("BTN409", "no pause reasons: the SLA clock can never stop fairly",
-                    ("pause_reasons",))
+        yield Issue(
+            "BTN409", "no pause reasons: the SLA clock can never stop fairly", ("pause_reasons",)
+        )
     for index, reason in enumerate(contract.pause_reasons):
         here: FieldPath = ("pause_reasons", index)
         if not reason.clocks:
             yield Issue("BTN401", f"pause reason {reason.id} names no clock", here)
         if not reason.invoked_by or not reason.evidence:
-            yield Issue("BTN402", f"pause reason {reason.id}: who may invoke it and what evidence "
-                        "is required must both be said", here)
+            yield Issue(
+                "BTN402",
+                f"pause reason {reason.id}: who may invoke it and what evidence "
+                "is required must both be said",
+                here,
+            )
         for p_index, party in enumerate(reason.invoked_by):
             yield from _ref_party(contract, party, (*here, "invoked_by", p_index))
         yield from _ref_party(contract, reason.confirmed_by, (*here, "confirmed_by"))
@@ -355,20 +433,32 @@ def check_windows(contract: Contract) -> Iterator[Issue]:
         here: FieldPath = ("maintenance_windows", index)
         for o_index, obj in enumerate(window.objects):
             if contract.object(obj) is None:
-                yield Issue("BTN403", f"window {window.id}: unknown object {obj!r}",
-                            (*here, "objects", o_index), obj)
+                yield Issue(
+                    "BTN403",
+                    f"window {window.id}: unknown object {obj!r}",
+                    (*here, "objects", o_index),
+                    obj,
+                )
         for g_index, group in enumerate(window.groups):
             if group not in contract.groups:
-                yield Issue("BTN403", f"window {window.id}: unknown group {group!r}",
-                            (*here, "groups", g_index), group)
+                yield Issue(
+                    "BTN403",
+                    f"window {window.id}: unknown group {group!r}",
+                    (*here, "groups", g_index),
+                    group,
+                )
         if window.approved_by is None:
             yield Issue("BTN405", f"window {window.id} has no approver", here)
         else:
             yield from _ref_contact(contract, window.approved_by, (*here, "approved_by"))
     for index, rule in enumerate(contract.alert_rules):
         if contract.object(rule.object) is None:
-            yield Issue("BTN404", f"alert rule names unknown object {rule.object!r}",
-                        ("alert_rules", index, "object"), rule.object)
+            yield Issue(
+                "BTN404",
+                f"alert rule names unknown object {rule.object!r}",
+                ("alert_rules", index, "object"),
+                rule.object,
+            )
 
 
 def check_escalation(contract: Contract) -> Iterator[Issue]:
@@ -377,8 +467,9 @@ def check_escalation(contract: Contract) -> Iterator[Issue]:
     for index, level in enumerate(contract.escalation):
         here: FieldPath = ("escalation", index)
         if not level.contacts or not level.at:
-            yield Issue("BTN408", f"escalation level {level.level} needs contacts and thresholds",
-                        here)
+            yield Issue(
+                "BTN408", f"escalation level {level.level} needs contacts and thresholds", here
+            )
         for c_index, ref in enumerate(level.contacts):
             yield from _ref_contact(contract, ref, (*here, "contacts", c_index))
         for c_index, ref in enumerate(level.emergency_approvers):

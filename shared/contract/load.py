@@ -91,7 +91,8 @@ def _schema_finding(parsed: Parsed, loc: FieldPath, error: Any) -> Finding:
 
 def _matches(loc: FieldPath, pattern: tuple[str, ...]) -> bool:
     return len(loc) == len(pattern) and all(
-        (p == "#" and isinstance(part, int)) or part == p for part, p in zip(loc, pattern, strict=True)
+        (p == "#" and isinstance(part, int)) or part == p
+        for part, p in zip(loc, pattern, strict=True)
     )
 
 
@@ -150,11 +151,7 @@ def load_checked(path: Path, *, lint: bool = False) -> Contract:
 
     parsed = parse_path(path)
     findings = lint_parsed(parsed)
-    bad = [
-        f
-        for f in findings
-        if f.severity is Severity.ERROR and (lint or f.rule.integrity)
-    ]
+    bad = [f for f in findings if f.severity is Severity.ERROR and (lint or f.rule.integrity)]
     if bad or parsed.contract is None:
         shown = "; ".join(str(f) for f in bad[:5]) or f"{path}: no contract could be built"
         more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""

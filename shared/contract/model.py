@@ -148,7 +148,9 @@ def format_duration(value: timedelta) -> str:
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
-    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s"))]
+    parts = [
+        f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s"))
+    ]
     text = "".join(p for p in parts if not p.startswith("0"))
     return text or "0m"
 
@@ -426,7 +428,9 @@ class Contract(_Strict):
     version: str
     title: str = ""
     coordinator: str = Field(description="party that owns every incident until closure")
-    first_line: str | None = Field(None, description="who accepts tickets; the coordinator if unset")
+    first_line: str | None = Field(
+        None, description="who accepts tickets; the coordinator if unset"
+    )
     environments: list[Environment] = Field(
         default_factory=lambda: [Environment.PRODUCTION], description="environments in scope"
     )

@@ -96,7 +96,9 @@ def _read_file(
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problems.append(Finding("BTN001", f"not valid YAML: {exc}".replace("\n", " "), (), file, line))
+        problems.append(
+            Finding("BTN001", f"not valid YAML: {exc}".replace("\n", " "), (), file, line)
+        )
         return None
     if not isinstance(data, dict):
         problems.append(

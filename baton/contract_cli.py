@@ -1,0 +1,279 @@
+"""`baton contract lint|appendix|hash|rules` and `baton drill`: the contract from the shell.
+
+Thin shell over ``shared.contract``: parse, ask the pure functions, print. The only clock read
+is the default anchor of ``drill --all`` (now), and it is passed down like any other instant.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shared.contract.appendix import FORMATS, build_appendix, render
+from shared.contract.drill import DrillReport, Gap, drill, drill_all
+from shared.contract.findings import RULES, Finding, Severity, has_errors
+from shared.contract.lint import lint_parsed
+from shared.contract.load import Parsed, parse_path
+from shared.contract.model import Contract
+from shared.events import Category
+
+contract_app = typer.Typer(
+    help="Lint the support contract, render its appendix, show its hash.", no_args_is_help=True
+)
+
+PathArg = Annotated[Path, typer.Argument(help="contract file or folder of YAML files")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def _echo_json(doc: Any) -> None:
+    typer.echo(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
+
+
+def _parse_or_exit(path: Path, *, as_json: bool) -> tuple[Parsed, Contract, list[Finding]]:
+    parsed = parse_path(path)
+    findings = lint_parsed(parsed)
+    if parsed.contract is None:
+        if as_json:
+            _echo_json({"ok": False, "findings": [f.to_json() for f in findings]})
+        else:
+            for finding in findings:
+                typer.echo(str(finding), err=True)
+            typer.echo(f"{path}: no contract could be built", err=True)
+        raise typer.Exit(2)
+    return parsed, parsed.contract, findings
+
+
+@contract_app.command("lint")
+def lint_command(path: PathArg, as_json: JsonOpt = False) -> None:
+    """Check the contract; exit 1 on any error (warnings alone exit 0)."""
+    parsed = parse_path(path)
+    findings = lint_parsed(parsed)
+    errors = sum(f.severity is Severity.ERROR for f in findings)
+    warnings = len(findings) - errors
+    if as_json:
+        contract = parsed.contract
+        _echo_json(
+            {
+                "ok": errors == 0,
+                "contract": contract.id if contract else None,
+                "version": contract.version if contract else None,
+                "hash": contract.content_hash if contract else None,
+                "errors": errors,
+                "warnings": warnings,
+                "findings": [f.to_json() for f in findings],
+            }
+        )
+    else:
+        for finding in findings:
+            typer.echo(str(finding))
+            typer.echo(f"    hint: {finding.hint}")
+        label = parsed.contract.id if parsed.contract else str(path)
+        typer.echo(f"{label}: {errors} error(s), {warnings} warning(s)")
+    if errors:
+        raise typer.Exit(1)
+
+
+@contract_app.command("appendix")
+def appendix_command(
+    path: PathArg,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, csv or html")] = "md",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write to FILE")] = None,
+) -> None:
+    """The contract appendix: objects, roles, layers, SLA, escalation, pauses, windows."""
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    _, contract, findings = _parse_or_exit(path, as_json=False)
+    if has_errors(findings):
+        errors = sum(f.severity is Severity.ERROR for f in findings)
+        typer.echo(
+            f"warning: the contract has {errors} lint error(s); run `baton contract lint`", err=True
+        )
+    text = render(build_appendix(contract), fmt)  # type: ignore[arg-type]
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
+
+
+@contract_app.command("hash")
+def hash_command(path: PathArg, as_json: JsonOpt = False) -> None:
+    """The contract's id, version and content hash."""
+    _, contract, _ = _parse_or_exit(path, as_json=as_json)
+    doc = {"id": contract.id, "version": contract.version, "hash": contract.content_hash}
+    if as_json:
+        _echo_json(doc)
+    else:
+        typer.echo(f"{contract.id} {contract.version} {contract.content_hash}")
+
+
+@contract_app.command("rules")
+def rules_command(as_json: JsonOpt = False) -> None:
+    """Every lint code with its severity, title and fix hint."""
+    if as_json:
+        _echo_json(
+            [
+                {
+                    "code": r.code,
+                    "severity": r.severity.value,
+                    "title": r.title,
+                    "hint": r.hint,
+                    "integrity": r.integrity,
+                }
+                for r in RULES.values()
+            ]
+        )
+        return
+    for rule in RULES.values():
+        typer.echo(f"{rule.code} {rule.severity.value:<7} {rule.title}")
+
+
+# --------------------------------------------------------------------------- drill
+
+
+def _parse_at(text: str, contract: Contract) -> datetime:
+    """ISO 8601; a time without offset is read in the contract's local time zone (the SLA
+    period calendar's)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--at: {text!r} is not an ISO 8601 date-time") from exc
+    if value.tzinfo is None:
+        spec = contract.calendar_spec(contract.sla.period_calendar or "24x7")
+        zone = contract.business_calendar(spec.id).zone if spec else UTC
+        value = value.replace(tzinfo=zone)
+    return value
+
+
+def _render(report: DrillReport) -> list[str]:
+    def who(answer: Any) -> str:
+        if answer is None:
+            return "NOBODY"
+        on_duty = answer.on_duty or "nobody on duty now"
+        return f"{answer.name} [{answer.party}] — {on_duty}"
+
+    lines = [
+        f"{report.object_name} ({report.object}) — {report.layer}, {report.criticality}, "
+        f"{report.environment}",
+        f"{report.category.value} at {report.at_local} ({report.period.value}), priority "
+        f"{report.priority or '?'}",
+        f"  accepts the ticket:  {who(report.accepts)}",
+        f"  coordinator:         {who(report.coordinator)}",
+        f"  primary owner:       {who(report.primary)}",
+        f"  executor:            {who(report.executor)}",
+        "  who checks what along the dependency chain:",
+    ]
+    for check in report.checks:
+        lines.append(
+            f"    {check.relation:<10} {check.object:<20} {check.layer:<12} {who(check.checked_by)}"
+        )
+    lines.append("  deadlines:")
+    for deadline in report.deadlines:
+        lines.append(
+            f"    {deadline.clock.value:<9} {deadline.target:>6} on {deadline.calendar}"
+            f" -> {deadline.due_local}"
+        )
+    lines.append("  escalation:")
+    for step in report.escalation:
+        fires = ", ".join(f"{clock.value} {when}" for clock, when in step.fires.items())
+        lines.append(f"    L{step.level} {step.name} ({fires}): {'; '.join(step.contacts)}")
+        if step.emergency_approvers:
+            lines.append(f"       emergency approval: {'; '.join(step.emergency_approvers)}")
+    lines.append("  may pause:")
+    for pause in report.pauses:
+        clocks = "+".join(c.value for c in pause.clocks)
+        lines.append(f"    {pause.id} ({clocks}; by {', '.join(pause.invoked_by)}): {pause.text}")
+    if report.access:
+        a = report.access
+        lines += [
+            f"  access ({a.rule}): {a.mode.replace('_', ' ')}, issued by {a.issued_by}, "
+            f"lead time {a.lead_time} (ready by {a.ready_by_local})",
+            f"    {a.approval}",
+            f"    emergency: {a.emergency}",
+        ]
+    for vendor in report.vendors:
+        lines.append(
+            f"  vendor {vendor.name} (for {vendor.for_object}): cases by "
+            f"{vendor.opens_cases}, logs by {vendor.collects_logs}, correspondence by "
+            f"{vendor.correspondence}, fix decided by {vendor.decides_fixes}"
+        )
+    if report.maintenance:
+        lines.append(f"  in maintenance window {report.maintenance}")
+    for gap in report.gaps:
+        lines.append(f"  GAP {gap.code}: {gap.message}")
+    return lines
+
+
+def drill_command(
+    path: PathArg,
+    object_id: Annotated[str | None, typer.Option("--object", help="object id to drill")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="ISO time; without offset = contract local time. "
+            "With --all: the anchor to search night/weekend/holiday from (default now)",
+        ),
+    ] = None,
+    category: Annotated[Category, typer.Option("--category", help="incident category")] = (
+        Category.OUTAGE
+    ),
+    all_objects: Annotated[
+        bool, typer.Option("--all", help="every critical object at a night, weekend, holiday")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The seed's test: who accepts, who checks each layer, deadlines, escalation, pauses,
+    access and vendors for an incident on OBJECT at TIME. Exit 1 if any question has no answer."""
+    _, contract, _ = _parse_or_exit(path, as_json=as_json)
+    if all_objects:
+        anchor = _parse_at(at, contract) if at else datetime.now(UTC)
+        reports, general = drill_all(contract, anchor, category)
+    elif object_id is None or at is None:
+        raise typer.BadParameter("give --object and --at, or --all")
+    else:
+        if contract.object(object_id) is None:
+            raise typer.BadParameter(f"--object: {object_id!r} is not in the contract")
+        reports, general = [drill(contract, object_id, _parse_at(at, contract), category)], []
+    failed = bool(general) or any(not r.ok for r in reports)
+    if as_json:
+        _echo_json(
+            {
+                "ok": not failed,
+                "contract": contract.id,
+                "version": contract.version,
+                "gaps": [g.model_dump() for g in general],
+                "reports": [r.model_dump(mode="json") for r in reports],
+            }
+        )
+    elif all_objects:
+        _print_summary(reports, general)
+    else:
+        typer.echo("\n".join(_render(reports[0])))
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_summary(reports: list[DrillReport], general: list[Gap]) -> None:
+    for gap in general:
+        typer.echo(f"GAP {gap.code}: {gap.message}")
+    for report in reports:
+        status = "ok " if report.ok else "GAP"
+        due = {d.clock.value: d.due_local for d in report.deadlines}
+        on_duty = report.primary.on_duty if report.primary and report.primary.on_duty else "-"
+        typer.echo(
+            f"{status} {report.object:<20} {report.period.value:<8} {report.at_local}  "
+            f"primary: {on_duty}; recovery by {due.get('recovery', '-')}"
+        )
+        for gap in report.gaps:
+            typer.echo(f"      {gap.code}: {gap.message}")
+    failed = sum(not r.ok for r in reports)
+    typer.echo(f"{len(reports)} drill(s), {failed} with gaps")
+
+
+drill_app = typer.Typer(help="Drill the contract: the seed's night test in one command.")
+drill_app.command("drill")(drill_command)
