@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from baton.contract_cli import contract_app, drill_command
 from baton.stack import stack_app, status
 from shared.settings import DEFAULT_CONTRACT
 
@@ -18,6 +19,8 @@ app = typer.Typer(
     help="Baton: the event backbone of a 24/7 support contract.", no_args_is_help=True
 )
 app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local stack.")
+app.add_typer(contract_app, name="contract", help="Lint, render and inspect a contract.")
+app.command("drill")(drill_command)
 incidents_app = typer.Typer(help="Read incidents from the reporting service.", no_args_is_help=True)
 app.add_typer(incidents_app, name="incidents")
 console = Console()

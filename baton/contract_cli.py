@@ -92,7 +92,7 @@ def appendix_command(
         typer.echo(
             f"warning: the contract has {errors} lint error(s); run `baton contract lint`", err=True
         )
-    text = render(build_appendix(contract), fmt)  # type: ignore[arg-type]
+    text = render(build_appendix(contract), fmt)
     if output is None:
         typer.echo(text, nl=False)
     else:
@@ -167,16 +167,15 @@ def _render(report: DrillReport) -> list[str]:
         f"  executor:            {who(report.executor)}",
         "  who checks what along the dependency chain:",
     ]
-    for check in report.checks:
-        lines.append(
-            f"    {check.relation:<10} {check.object:<20} {check.layer:<12} {who(check.checked_by)}"
-        )
+    lines.extend(
+        f"    {c.relation:<10} {c.object:<20} {c.layer:<12} {who(c.checked_by)}"
+        for c in report.checks
+    )
     lines.append("  deadlines:")
-    for deadline in report.deadlines:
-        lines.append(
-            f"    {deadline.clock.value:<9} {deadline.target:>6} on {deadline.calendar}"
-            f" -> {deadline.due_local}"
-        )
+    lines.extend(
+        f"    {d.clock.value:<9} {d.target:>6} on {d.calendar} -> {d.due_local}"
+        for d in report.deadlines
+    )
     lines.append("  escalation:")
     for step in report.escalation:
         fires = ", ".join(f"{clock.value} {when}" for clock, when in step.fires.items())
@@ -210,6 +209,7 @@ def _render(report: DrillReport) -> list[str]:
 
 def drill_command(
     path: PathArg,
+    *,
     object_id: Annotated[str | None, typer.Option("--object", help="object id to drill")] = None,
     at: Annotated[
         str | None,

@@ -248,18 +248,17 @@ def _layers_table(contract: Contract) -> Table:
 
 
 def _sla_table(contract: Contract) -> Table:
-    rows = []
-    for target in contract.sla.targets:
-        rows.append(
-            (
-                _CATEGORY_TITLES[target.category],
-                target.priority,
-                ", ".join(p.value for p in target.periods),
-                format_duration(target.response),
-                format_duration(target.recovery),
-                target.calendar or "the object's support hours",
-            )
+    rows = [
+        (
+            _CATEGORY_TITLES[target.category],
+            target.priority,
+            ", ".join(p.value for p in target.periods),
+            format_duration(target.response),
+            format_duration(target.recovery),
+            target.calendar or "the object's support hours",
         )
+        for target in contract.sla.targets
+    ]
     matrix = "; ".join(
         f"{crit}: " + ", ".join(f"{c.value} {p}" for c, p in row.items())
         for crit, row in contract.priority_matrix.items()

@@ -9,7 +9,6 @@ object at a night, a weekend and a public-holiday instant. Pure: the instant is 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Literal
 
@@ -20,7 +19,6 @@ from shared.contract.lint import find_cycles
 from shared.contract.model import Contract, Period, SupportObject, classify, format_duration
 from shared.events import Category, Clock
 
-_GapFn = Callable[[str, str], None]
 _SEARCH_DAYS = 400
 _SAMPLE_HOURS: dict[Period, time] = {
     Period.NIGHT: time(3, 0),
@@ -136,146 +134,18 @@ def drill(
     obj = contract.object(object_id)
     if obj is None:
         raise KeyError(f"unknown object {object_id!r}")
-    gaps: list[Gap] = []
-    zone = _zone(contract, obj)
-    period = contract.period(at)
+    run = _Drill(contract, obj, at)
     critical = obj.criticality == "critical"
-
-    def gap(code: str, message: str) -> None:
-        gaps.append(Gap(code=code, message=message))
-
-    def answerer(party_id: str | None, role: str, *, must_answer: bool) -> Answerer | None:
-        if party_id is None or party_id not in contract.parties:
-            gap("BTN005" if party_id else "BTN202", f"{role}: no such party {party_id!r}")
-            return None
-        party = contract.parties[party_id]
-        found = contract.on_duty(party_id, at)
-        if found is None and must_answer:
-            gap("BTN301", f"{role} {party_id}: nobody on duty at {_local(at, zone)}")
-        return Answerer(
-            party=party_id,
-            name=party.name,
-            on_duty=found[1].reach() if found else None,
-            intake=party.contact,
-        )
-
-    def layer_primary(target: SupportObject, role: str) -> Answerer | None:
-        primaries = contract.primaries(target.layer)
-        if not primaries:
-            gap("BTN101", f"{role}: layer {target.layer.value!r} of {target.id} has no primary")
-            return None
-        if len(primaries) > 1:
-            gap(
-                "BTN102",
-                f"{role}: layer {target.layer.value!r} has primaries "
-                f"{', '.join(primaries)}: who checks {target.id} is disputed",
-            )
-            return None
-        return answerer(primaries[0], role, must_answer=critical)
-
-    accepts = answerer(contract.intake, "ticket intake", must_answer=critical)
-    coordinator = answerer(contract.coordinator, "coordinator", must_answer=critical)
-    primary = layer_primary(obj, "primary owner")
-    executor = answerer(obj.executor, "executor", must_answer=critical)
-
-    checks = [
-        LayerCheck(
-            object=obj.id,
-            name=obj.name,
-            layer=obj.layer.value,
-            relation="object",
-            checked_by=primary,
-        )
-    ]
-    for cycle in find_cycles(contract):
-        if obj.id in cycle or any(d in cycle for d in contract.dependencies(obj.id)):
-            gap("BTN205", "dependency cycle on the chain: " + " -> ".join([*cycle, cycle[0]]))
-    for relation, ids in (
-        ("depends_on", contract.dependencies(obj.id)),
-        ("dependent", contract.dependents(obj.id)),
-    ):
-        for other_id in ids:
-            other = contract.object(other_id)
-            if other is None:
-                gap("BTN204", f"chain names unknown object {other_id!r}")
-                continue
-            checks.append(
-                LayerCheck(
-                    object=other.id,
-                    name=other.name,
-                    layer=other.layer.value,
-                    relation="depends_on" if relation == "depends_on" else "dependent",
-                    checked_by=layer_primary(other, f"check of {other.id}"),
-                )
-            )
-
+    accepts = run.answerer(contract.intake, "ticket intake", must_answer=critical)
+    coordinator = run.answerer(contract.coordinator, "coordinator", must_answer=critical)
+    primary = run.layer_primary(obj, "primary owner")
+    executor = run.answerer(obj.executor, "executor", must_answer=critical)
+    checks = run.checks(primary)
     priority = contract.priority_matrix.get(obj.criticality, {}).get(category)
-    deadlines: list[Deadline] = []
-    escalation: list[EscalationStep] = []
-    if priority is None:
-        gap("BTN303", f"no priority for {obj.criticality} × {category.value}")
-    else:
-        target = contract.sla_target(category, priority, period)
-        if target is None:
-            code = "BTN302" if critical and period is not Period.DAY else "BTN304"
-            gap(code, f"no SLA target for {category.value} {priority} at {period.value}")
-        else:
-            calendar_id = target.calendar or obj.calendar
-            spec = contract.calendar_spec(calendar_id)
-            if spec is None:
-                gap("BTN005", f"unknown calendar {calendar_id!r}")
-            else:
-                calendar = BusinessCalendar(spec)
-                targets = {Clock.RESPONSE: target.response, Clock.RECOVERY: target.recovery}
-                for clock, duration in targets.items():
-                    due = calendar.add(at, duration)
-                    deadlines.append(
-                        Deadline(
-                            clock=clock,
-                            target=format_duration(duration),
-                            calendar=calendar_id,
-                            due=due,
-                            due_local=_local(due, zone),
-                        )
-                    )
-                for level in sorted(contract.escalation, key=lambda lv: lv.level):
-                    fires = {
-                        clock: _local(calendar.add(at, targets[clock] * fraction), zone)
-                        for clock, fraction in level.at.items()
-                    }
-                    escalation.append(
-                        EscalationStep(
-                            level=level.level,
-                            name=level.name,
-                            fires=fires,
-                            contacts=[_reach(contract, r) for r in level.contacts],
-                            emergency_approvers=[
-                                _reach(contract, r) for r in level.emergency_approvers
-                            ],
-                        )
-                    )
-    if len({lv.level for lv in contract.escalation}) < 2:
-        gap("BTN406", "no escalation level beyond first line")
-
-    pauses = [
-        PauseOption(
-            id=r.id,
-            text=r.text,
-            clocks=list(r.clocks),
-            invoked_by=list(r.invoked_by),
-            evidence=list(r.evidence),
-        )
-        for r in contract.pause_reasons
-        if r.clocks
-    ]
-    if not pauses:
-        gap(
-            "BTN409" if not contract.pause_reasons else "BTN401",
-            "no pause reason that stops a clock",
-        )
-
-    access = _access(contract, obj, at, period, zone, gap)
-    vendors = _vendors(contract, obj, gap)
+    deadlines, escalation = run.deadlines(category, priority)
+    pauses = run.pauses()
+    access = run.access()
+    vendors = run.vendors()
     window = contract.maintenance_at(obj.id, at)
     return DrillReport(
         object=obj.id,
@@ -284,8 +154,8 @@ def drill(
         criticality=obj.criticality,
         environment=obj.environment.value,
         at=at,
-        at_local=_local(at, zone),
-        period=period,
+        at_local=run.local(at),
+        period=run.period,
         category=category,
         priority=priority,
         accepts=accepts,
@@ -299,78 +169,224 @@ def drill(
         access=access,
         vendors=vendors,
         maintenance=f"{window.id}: {window.description}" if window else None,
-        gaps=gaps,
+        gaps=run.gaps,
     )
 
 
-def _access(
-    contract: Contract,
-    obj: SupportObject,
-    at: datetime,
-    period: Period,
-    zone: BusinessCalendar,
-    gap: _GapFn,
-) -> AccessAnswer | None:
-    if obj.access is None:
-        if obj.criticality == "critical":
-            gap("BTN207", f"how to get access to {obj.id} is not said")
-        return None
-    rule = contract.access_rules.get(obj.access)
-    if rule is None:
-        gap("BTN005", f"unknown access rule {obj.access!r}")
-        return None
-    after_hours = period is not Period.DAY
-    if after_hours and rule.after_hours_approval:
-        if rule.approver is None:
-            gap("BTN210", f"access to {obj.id} after hours needs an approver nobody is named as")
-            approval = "approval needed, approver not named"
-        else:
-            approval = f"after-hours work approved by {_reach(contract, rule.approver)}"
-    elif after_hours:
-        approval = "after-hours work needs no separate approval"
-    else:
-        approval = "business hours: no separate approval"
-    return AccessAnswer(
-        rule=obj.access,
-        mode=rule.mode,
-        issued_by=_reach(contract, rule.issued_by),
-        lead_time=format_duration(rule.lead_time),
-        ready_by_local=_local(at + rule.lead_time, zone),
-        approval=approval,
-        emergency=rule.emergency or "no emergency procedure",
-    )
+class _Drill:
+    """One drill in progress: the questions, and the gaps found while answering them."""
 
+    def __init__(self, contract: Contract, obj: SupportObject, at: datetime) -> None:
+        self.contract = contract
+        self.obj = obj
+        self.at = at
+        self.critical = obj.criticality == "critical"
+        self.period = contract.period(at)
+        self.zone = _zone(contract, obj)
+        self.gaps: list[Gap] = []
 
-def _vendors(contract: Contract, obj: SupportObject, gap: _GapFn) -> list[VendorAnswer]:
-    answers = []
-    seen: set[str] = set()
-    for object_id in [obj.id, *contract.dependencies(obj.id)]:
-        other = contract.object(object_id)
-        if other is None or other.vendor is None or other.vendor in seen:
-            continue
-        seen.add(other.vendor)
-        vendor = contract.parties.get(other.vendor)
-        if vendor is None or vendor.vendor_handling is None:
-            gap("BTN105", f"who deals with vendor {other.vendor!r} (of {other.id}) is not said")
-            continue
-        handling = vendor.vendor_handling
+    def gap(self, code: str, message: str) -> None:
+        self.gaps.append(Gap(code=code, message=message))
 
-        def name(party_id: str) -> str:
-            party = contract.parties.get(party_id)
-            return party.name if party else f"unknown party {party_id!r}"
+    def local(self, instant: datetime) -> str:
+        return _local(instant, self.zone)
 
-        answers.append(
-            VendorAnswer(
-                vendor=other.vendor,
-                name=vendor.name,
-                for_object=other.id,
-                opens_cases=name(handling.opens_cases),
-                collects_logs=name(handling.collects_logs),
-                correspondence=name(handling.correspondence),
-                decides_fixes=name(handling.decides_fixes),
-            )
+    def answerer(self, party_id: str | None, role: str, *, must_answer: bool) -> Answerer | None:
+        party = self.contract.parties.get(party_id) if party_id else None
+        if party_id is None or party is None:
+            self.gap("BTN005" if party_id else "BTN202", f"{role}: no such party {party_id!r}")
+            return None
+        found = self.contract.on_duty(party_id, self.at)
+        if found is None and must_answer:
+            self.gap("BTN301", f"{role} {party_id}: nobody on duty at {self.local(self.at)}")
+        return Answerer(
+            party=party_id,
+            name=party.name,
+            on_duty=found[1].reach() if found else None,
+            intake=party.contact,
         )
-    return answers
+
+    def layer_primary(self, target: SupportObject, role: str) -> Answerer | None:
+        primaries = self.contract.primaries(target.layer)
+        if not primaries:
+            self.gap(
+                "BTN101", f"{role}: layer {target.layer.value!r} of {target.id} has no primary"
+            )
+            return None
+        if len(primaries) > 1:
+            self.gap(
+                "BTN102",
+                f"{role}: layer {target.layer.value!r} has primaries "
+                f"{', '.join(primaries)}: who checks {target.id} is disputed",
+            )
+            return None
+        return self.answerer(primaries[0], role, must_answer=self.critical)
+
+    def checks(self, primary: Answerer | None) -> list[LayerCheck]:
+        """Who checks each object along the chain: what it depends on, and what depends on it."""
+        obj, contract = self.obj, self.contract
+        out = [
+            LayerCheck(
+                object=obj.id,
+                name=obj.name,
+                layer=obj.layer.value,
+                relation="object",
+                checked_by=primary,
+            )
+        ]
+        below = contract.dependencies(obj.id)
+        for cycle in find_cycles(contract):
+            if obj.id in cycle or any(d in cycle for d in below):
+                self.gap(
+                    "BTN205", "dependency cycle on the chain: " + " -> ".join([*cycle, cycle[0]])
+                )
+        chain: list[tuple[Literal["depends_on", "dependent"], str]] = [
+            *(("depends_on", d) for d in below),
+            *(("dependent", d) for d in contract.dependents(obj.id)),
+        ]
+        for relation, other_id in chain:
+            other = contract.object(other_id)
+            if other is None:
+                self.gap("BTN204", f"chain names unknown object {other_id!r}")
+                continue
+            out.append(
+                LayerCheck(
+                    object=other.id,
+                    name=other.name,
+                    layer=other.layer.value,
+                    relation=relation,
+                    checked_by=self.layer_primary(other, f"check of {other.id}"),
+                )
+            )
+        return out
+
+    def deadlines(
+        self, category: Category, priority: str | None
+    ) -> tuple[list[Deadline], list[EscalationStep]]:
+        if len({lv.level for lv in self.contract.escalation}) < 2:
+            self.gap("BTN406", "no escalation level beyond first line")
+        if priority is None:
+            self.gap("BTN303", f"no priority for {self.obj.criticality} × {category.value}")
+            return [], []
+        target = self.contract.sla_target(category, priority, self.period)
+        if target is None:
+            code = "BTN302" if self.critical and self.period is not Period.DAY else "BTN304"
+            self.gap(code, f"no SLA target for {category.value} {priority} at {self.period.value}")
+            return [], []
+        calendar_id = target.calendar or self.obj.calendar
+        spec = self.contract.calendar_spec(calendar_id)
+        if spec is None:
+            self.gap("BTN005", f"unknown calendar {calendar_id!r}")
+            return [], []
+        calendar = BusinessCalendar(spec)
+        targets = {Clock.RESPONSE: target.response, Clock.RECOVERY: target.recovery}
+        deadlines = []
+        for clock, duration in targets.items():
+            due = calendar.add(self.at, duration)
+            deadlines.append(
+                Deadline(
+                    clock=clock,
+                    target=format_duration(duration),
+                    calendar=calendar_id,
+                    due=due,
+                    due_local=self.local(due),
+                )
+            )
+        steps = [
+            EscalationStep(
+                level=level.level,
+                name=level.name,
+                fires={
+                    clock: self.local(calendar.add(self.at, targets[clock] * fraction))
+                    for clock, fraction in level.at.items()
+                },
+                contacts=[_reach(self.contract, r) for r in level.contacts],
+                emergency_approvers=[_reach(self.contract, r) for r in level.emergency_approvers],
+            )
+            for level in sorted(self.contract.escalation, key=lambda lv: lv.level)
+        ]
+        return deadlines, steps
+
+    def pauses(self) -> list[PauseOption]:
+        reasons = self.contract.pause_reasons
+        out = [
+            PauseOption(
+                id=r.id,
+                text=r.text,
+                clocks=list(r.clocks),
+                invoked_by=list(r.invoked_by),
+                evidence=list(r.evidence),
+            )
+            for r in reasons
+            if r.clocks
+        ]
+        if not out:
+            self.gap("BTN401" if reasons else "BTN409", "no pause reason that stops a clock")
+        return out
+
+    def access(self) -> AccessAnswer | None:
+        obj, contract = self.obj, self.contract
+        if obj.access is None:
+            if self.critical:
+                self.gap("BTN207", f"how to get access to {obj.id} is not said")
+            return None
+        rule = contract.access_rules.get(obj.access)
+        if rule is None:
+            self.gap("BTN005", f"unknown access rule {obj.access!r}")
+            return None
+        after_hours = self.period is not Period.DAY
+        if after_hours and rule.after_hours_approval:
+            if rule.approver is None:
+                self.gap("BTN210", f"after-hours access to {obj.id} needs an unnamed approver")
+                approval = "approval needed, approver not named"
+            else:
+                approval = f"after-hours work approved by {_reach(contract, rule.approver)}"
+        elif after_hours:
+            approval = "after-hours work needs no separate approval"
+        else:
+            approval = "business hours: no separate approval"
+        return AccessAnswer(
+            rule=obj.access,
+            mode=rule.mode,
+            issued_by=_reach(contract, rule.issued_by),
+            lead_time=format_duration(rule.lead_time),
+            ready_by_local=self.local(self.at + rule.lead_time),
+            approval=approval,
+            emergency=rule.emergency or "no emergency procedure",
+        )
+
+    def vendors(self) -> list[VendorAnswer]:
+        """Who deals with the vendor of the object and of everything it depends on."""
+        contract = self.contract
+        answers = []
+        seen: set[str] = set()
+        for object_id in [self.obj.id, *contract.dependencies(self.obj.id)]:
+            other = contract.object(object_id)
+            if other is None or other.vendor is None or other.vendor in seen:
+                continue
+            seen.add(other.vendor)
+            vendor = contract.parties.get(other.vendor)
+            if vendor is None or vendor.vendor_handling is None:
+                self.gap("BTN105", f"who deals with vendor {other.vendor!r} ({other.id}) is unsaid")
+                continue
+            handling = vendor.vendor_handling
+            answers.append(
+                VendorAnswer(
+                    vendor=other.vendor,
+                    name=vendor.name,
+                    for_object=other.id,
+                    opens_cases=_party_name(contract, handling.opens_cases),
+                    collects_logs=_party_name(contract, handling.collects_logs),
+                    correspondence=_party_name(contract, handling.correspondence),
+                    decides_fixes=_party_name(contract, handling.decides_fixes),
+                )
+            )
+        return answers
+
+
+def _party_name(contract: Contract, party_id: str) -> str:
+    party = contract.parties.get(party_id)
+    return party.name if party else f"unknown party {party_id!r}"
 
 
 def _zone(contract: Contract, obj: SupportObject) -> BusinessCalendar:

@@ -48,7 +48,7 @@ RULES: dict[str, Rule] = _rules(
         "BTN002",
         E,
         "value does not match the contract schema",
-        "see the field's expected type in docs/contract.md; unknown keys are refused",
+        "see the expected type in the shared.contract docstring; unknown keys are refused",
         True,
     ),
     Rule(
@@ -194,7 +194,7 @@ RULES: dict[str, Rule] = _rules(
     ),
     Rule(
         "BTN307",
-        W,
+        E,
         "no period calendar: night, weekend and holiday are not distinguished",
         "set sla.period_calendar to the head office's business-hours calendar",
     ),

@@ -168,7 +168,7 @@ def check_layers(contract: Contract) -> Iterator[Issue]:
             )
 
 
-def check_objects(contract: Contract) -> Iterator[Issue]:
+def check_object_references(contract: Contract) -> Iterator[Issue]:
     for index, obj in enumerate(contract.objects):
         here: FieldPath = ("objects", index)
         if obj.location is not None and obj.location not in contract.locations:
@@ -179,54 +179,20 @@ def check_objects(contract: Contract) -> Iterator[Issue]:
                 obj.location,
             )
         yield from _ref_calendar(contract, obj.calendar, (*here, "calendar"))
-        if obj.executor is None:
-            yield Issue("BTN202", f"{obj.id} has no executor", here)
-        else:
-            yield from _ref_party(contract, obj.executor, (*here, "executor"))
-        if obj.owner is None:
-            yield Issue("BTN203", f"{obj.id} has no customer-side owner", here)
-        else:
-            yield from _ref_contact(contract, obj.owner, (*here, "owner"))
-        if obj.layer in VERSIONED_LAYERS and not obj.version:
-            yield Issue("BTN206", f"{obj.id} ({obj.layer.value}) names no version", here)
-        if obj.access is None:
-            if obj.criticality == "critical":
-                yield Issue("BTN207", f"critical {obj.id} has no access rule", here)
-        elif obj.access not in contract.access_rules:
+        yield from _ref_party(contract, obj.executor, (*here, "executor"))
+        yield from _ref_contact(contract, obj.owner, (*here, "owner"))
+        yield from _ref_party(contract, obj.vendor, (*here, "vendor"))
+        if obj.access is not None and obj.access not in contract.access_rules:
             yield Issue(
                 "BTN005",
                 f"{obj.id}: unknown access rule {obj.access!r}",
                 (*here, "access"),
                 obj.access,
             )
-        if obj.vendor is not None:
-            yield from _ref_party(contract, obj.vendor, (*here, "vendor"))
         if obj.backup is not None:
-            backup = obj.backup
             for name in ("made_by", "checked_by", "test_restore_by"):
-                yield from _ref_party(contract, getattr(backup, name), (*here, "backup", name))
-            if backup.test_restore_by is None or backup.test_restore_every is None:
-                yield Issue(
-                    "BTN208",
-                    f"{obj.id}: backup has no test-restore owner and interval",
-                    (*here, "backup"),
-                )
-            if backup.checked_by is None:
-                yield Issue("BTN211", f"{obj.id}: nobody checks the backups", (*here, "backup"))
-        if obj.kind in SCHEDULED_KINDS and obj.schedule is None:
-            yield Issue("BTN209", f"{obj.id} ({obj.kind.value}) has no expected schedule", here)
-        if obj.environment not in contract.environments:
-            yield Issue(
-                "BTN501",
-                f"{obj.id} is in {obj.environment.value!r}, which is not in environments:",
-                (*here, "environment"),
-            )
-        if (
-            obj.criticality == "critical"
-            and not obj.match
-            and not any(r.object == obj.id for r in contract.alert_rules)
-        ):
-            yield Issue("BTN503", f"critical {obj.id} has no match labels or alert rule", here)
+                party = getattr(obj.backup, name)
+                yield from _ref_party(contract, party, (*here, "backup", name))
     for gid, group in contract.groups.items():
         for index, member in enumerate(group.objects):
             if contract.object(member) is None:
@@ -236,6 +202,40 @@ def check_objects(contract: Contract) -> Iterator[Issue]:
                     ("groups", gid, "objects", index),
                     member,
                 )
+
+
+def check_object_completeness(contract: Contract) -> Iterator[Issue]:
+    alerted = {r.object for r in contract.alert_rules}
+    for index, obj in enumerate(contract.objects):
+        here: FieldPath = ("objects", index)
+        critical = obj.criticality == "critical"
+        if obj.executor is None:
+            yield Issue("BTN202", f"{obj.id} has no executor", here)
+        if obj.owner is None:
+            yield Issue("BTN203", f"{obj.id} has no customer-side owner", here)
+        if obj.layer in VERSIONED_LAYERS and not obj.version:
+            yield Issue("BTN206", f"{obj.id} ({obj.layer.value}) names no version", here)
+        if critical and obj.access is None:
+            yield Issue("BTN207", f"critical {obj.id} has no access rule", here)
+        backup = obj.backup
+        if backup is not None and (backup.test_restore_by is None or not backup.test_restore_every):
+            yield Issue(
+                "BTN208",
+                f"{obj.id}: backup has no test-restore owner and interval",
+                (*here, "backup"),
+            )
+        if backup is not None and backup.checked_by is None:
+            yield Issue("BTN211", f"{obj.id}: nobody checks the backups", (*here, "backup"))
+        if obj.kind in SCHEDULED_KINDS and obj.schedule is None:
+            yield Issue("BTN209", f"{obj.id} ({obj.kind.value}) has no expected schedule", here)
+        if obj.environment not in contract.environments:
+            yield Issue(
+                "BTN501",
+                f"{obj.id} is in {obj.environment.value!r}, which is not in environments:",
+                (*here, "environment"),
+            )
+        if critical and not obj.match and obj.id not in alerted:
+            yield Issue("BTN503", f"critical {obj.id} has no match labels or alert rule", here)
 
 
 def check_dependencies(contract: Contract) -> Iterator[Issue]:
@@ -260,7 +260,7 @@ def check_dependencies(contract: Contract) -> Iterator[Issue]:
 
 def find_cycles(contract: Contract) -> list[list[str]]:
     """Each elementary cycle once (as found by depth-first search), starting at its least id."""
-    graph = {o.id: [d for d in o.depends_on] for o in contract.objects}
+    graph = {o.id: list(o.depends_on) for o in contract.objects}
     state: dict[str, int] = {}  # 1 = on stack, 2 = done
     stack: list[str] = []
     found: dict[tuple[str, ...], list[str]] = {}
@@ -312,7 +312,7 @@ def check_cover(contract: Contract) -> Iterator[Issue]:
                     )
 
 
-def check_sla(contract: Contract) -> Iterator[Issue]:
+def check_sla_policy(contract: Contract) -> Iterator[Issue]:
     sla = contract.sla
     if sla.period_calendar is None:
         yield Issue("BTN307", "sla.period_calendar is not set", ("sla",))
@@ -332,8 +332,11 @@ def check_sla(contract: Contract) -> Iterator[Issue]:
             yield Issue(
                 "BTN303", f"priority_matrix.{crit} lacks {', '.join(missing)}", ("priority_matrix",)
             )
+
+
+def check_sla_targets(contract: Contract) -> Iterator[Issue]:
     seen: dict[tuple[Category, str, Period], int] = {}
-    for index, target in enumerate(sla.targets):
+    for index, target in enumerate(contract.sla.targets):
         here: FieldPath = ("sla", "targets", index)
         yield from _ref_calendar(contract, target.calendar, (*here, "calendar"))
         if target.response > target.recovery:
@@ -353,39 +356,38 @@ def check_sla(contract: Contract) -> Iterator[Issue]:
                     here,
                 )
             seen.setdefault(key, index)
-    # critical objects: every category, every non-day period (BTN302); the rest: BTN304
-    used = {(o.criticality, c) for o in contract.objects for c in Category}
+
+
+def check_sla_coverage(contract: Contract) -> Iterator[Issue]:
+    """Critical objects need every category at night, weekend and holiday (BTN302); every
+    priority in use needs a daytime target, and non-critical ones every period (BTN304)."""
+    covered = {(t.category, t.priority, p) for t in contract.sla.targets for p in t.periods}
+    used = sorted({(o.criticality, c) for o in contract.objects for c in Category})
     reported: set[tuple[Category, str, Period]] = set()
-    for crit, category in sorted(used):
+    for crit, category in used:
         priority = contract.priority_matrix.get(crit, {}).get(category)
-        if priority is None:
-            continue
         periods = (Period.DAY,) if crit == "critical" else ALL_PERIODS
-        for period in periods:
-            key = (category, priority, period)
-            if key not in seen and key not in reported:
+        for period in periods if priority is not None else ():
+            key = (category, str(priority), period)
+            if key not in covered and key not in reported:
                 reported.add(key)
                 yield Issue(
                     "BTN304",
                     f"no SLA target for {category.value} {priority} ({period.value})",
                     ("sla", "targets"),
                 )
+    row = contract.priority_matrix.get("critical", {})
+    gaps = []
+    for category, priority in row.items():
+        absent = [
+            p.value
+            for p in (Period.NIGHT, Period.WEEKEND, Period.HOLIDAY)
+            if (category, priority, p) not in covered
+        ]
+        if absent:
+            gaps.append(f"{category.value} {priority} at {'/'.join(absent)}")
     for index, obj in enumerate(contract.objects):
-        if obj.criticality != "critical":
-            continue
-        gaps = []
-        for category in Category:
-            priority = contract.priority_matrix.get("critical", {}).get(category)
-            if priority is None:
-                continue
-            absent = [
-                p.value
-                for p in (Period.NIGHT, Period.WEEKEND, Period.HOLIDAY)
-                if (category, priority, p) not in seen
-            ]
-            if absent:
-                gaps.append(f"{category.value} {priority} at {'/'.join(absent)}")
-        if gaps:
+        if obj.criticality == "critical" and gaps:
             yield Issue(
                 "BTN302",
                 f"critical {obj.id}: no SLA for " + "; ".join(gaps),
@@ -480,17 +482,20 @@ def check_escalation(contract: Contract) -> Iterator[Issue]:
 
 def check_scope(contract: Contract) -> Iterator[Issue]:
     if not contract.exclusions:
-        yield Issue("BTN502", "no exclusions: say what the contract does not cover", ())
+        yield Issue("BTN502", "no exclusions: say what is not covered", ("exclusions",))
 
 
 CHECKS: tuple[Check, ...] = (
     check_unique_ids,
     check_parties,
     check_layers,
-    check_objects,
+    check_object_references,
+    check_object_completeness,
     check_dependencies,
     check_cover,
-    check_sla,
+    check_sla_policy,
+    check_sla_targets,
+    check_sla_coverage,
     check_access_rules,
     check_pauses,
     check_windows,

@@ -54,6 +54,8 @@ class Parsed:
 
 def parse_source(source: Source) -> Parsed:
     parsed = Parsed(source, None, list(source.problems))
+    if any(p.code == "BTN001" for p in source.problems):
+        return parsed  # a file is missing or unreadable: validating the rest would mislead
     doc = copy.deepcopy(source.data)
     for _ in range(_MAX_ROUNDS):
         try:
@@ -97,30 +99,19 @@ def _matches(loc: FieldPath, pattern: tuple[str, ...]) -> bool:
 
 
 def _drop(parsed: Parsed, doc: dict[str, Any], locs: list[tuple[Any, ...]]) -> bool:
-    """Remove the outermost list item or id-keyed entry holding each error; False if none."""
+    """Remove the outermost list item or id-keyed entry holding each error; False if one
+    error is held by no such item (nothing left to salvage)."""
     list_drops: dict[FieldPath, set[int]] = {}
     key_drops: dict[FieldPath, set[str]] = {}
     for loc in locs:
-        container: Any = doc
-        done = False
-        for depth, part in enumerate(loc):
-            prefix = tuple(loc[:depth])
-            if isinstance(container, list) and isinstance(part, int) and part < len(container):
-                list_drops.setdefault(prefix, set()).add(part)
-                done = True
-                break
-            if prefix in _ID_KEYED and isinstance(container, dict) and part in container:
-                key_drops.setdefault(prefix, set()).add(str(part))
-                done = True
-                break
-            if isinstance(container, dict) and part in container:
-                container = container[part]
-            elif isinstance(container, list) and isinstance(part, int) and part < len(container):
-                container = container[part]
-            else:
-                break
-        if not done:
+        holder = _holder(doc, loc)
+        if holder is None:
             return False
+        prefix, part = holder
+        if isinstance(part, int):
+            list_drops.setdefault(prefix, set()).add(part)
+        else:
+            key_drops.setdefault(prefix, set()).add(part)
     for prefix, indexes in list_drops.items():
         items: list[Any] = _get(doc, prefix)
         kept = parsed.kept.get(prefix, list(range(len(items))))
@@ -136,6 +127,23 @@ def _drop(parsed: Parsed, doc: dict[str, Any], locs: list[tuple[Any, ...]]) -> b
             entries.pop(key, None)
             parsed.dropped_ids.add(key)
     return True
+
+
+def _holder(doc: dict[str, Any], loc: tuple[Any, ...]) -> tuple[FieldPath, int | str] | None:
+    """The (container path, index or key) of the outermost droppable item on ``loc``."""
+    container: Any = doc
+    for depth, part in enumerate(loc):
+        prefix = tuple(loc[:depth])
+        in_list = isinstance(container, list) and isinstance(part, int) and part < len(container)
+        in_dict = isinstance(container, dict) and part in container
+        if in_list:
+            return prefix, part
+        if in_dict and prefix in _ID_KEYED:
+            return prefix, str(part)
+        if not in_dict:
+            return None
+        container = container[part]
+    return None
 
 
 def _get(doc: dict[str, Any], path: FieldPath) -> Any:

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -33,6 +33,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from shared.calendar import TWENTY_FOUR_SEVEN, BusinessCalendar, CalendarSpec, Weekday
 from shared.events import Category, Clock, Layer
@@ -134,8 +135,8 @@ ContactRef = Annotated[str, Field(pattern=r"^[^/\s]+/[^/\s]+$")]
 
 def _time_of_day(value: object) -> object:
     if isinstance(value, int) and not isinstance(value, bool):
-        # YAML 1.1 reads an unquoted 02:00 as the sexagesimal number 120.
-        raise ValueError("write times of day in quotes, e.g. '02:00'")
+        # YAML 1.1 reads an unquoted 22:00 as the sexagesimal number 1320.
+        raise PydanticCustomError("time_unquoted", "write times of day in quotes, e.g. '02:00'")
     return value
 
 
@@ -610,7 +611,7 @@ class Contract(_Strict):
 
     def dependencies(self, object_id: str) -> list[str]:
         """Everything ``object_id`` depends on, transitively, nearest first (cycle-safe)."""
-        return _closure(object_id, lambda o: self._depends_on(o))
+        return _closure(object_id, self._depends_on)
 
     def dependents(self, object_id: str) -> list[str]:
         """Everything that depends on ``object_id``, transitively, nearest first."""
@@ -650,7 +651,7 @@ def classify(calendar: BusinessCalendar, at: datetime) -> Period:
     return Period.NIGHT
 
 
-def _closure(start: str, step: Any) -> list[str]:
+def _closure(start: str, step: Callable[[str], Iterable[str]]) -> list[str]:
     seen: list[str] = []
     frontier = list(step(start))
     while frontier:
@@ -691,10 +692,3 @@ def load_contract(path: Path, *, lint: bool = False) -> Contract:
     from shared.contract.load import load_checked
 
     return load_checked(path, lint=lint)
-
-
-def utc(value: date | datetime) -> datetime:
-    """A ``date`` at 00:00 UTC, or an aware datetime converted to UTC."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    return datetime.combine(value, time(), tzinfo=UTC)

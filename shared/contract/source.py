@@ -36,12 +36,16 @@ class Source:
     problems: list[Finding] = field(default_factory=list)
 
     def locate(self, path: FieldPath) -> Location | None:
-        """The location of ``path`` or of its nearest located ancestor."""
-        for end in range(len(path), -1, -1):
+        """The location of ``path`` or of its nearest located ancestor; for the contract as a
+        whole, the line that names its ``id``."""
+        for end in range(len(path), 0, -1):
             found = self.locations.get(path[:end])
             if found is not None:
                 return found
-        return None
+        root = self.locations.get(("id",))
+        if root is None and self.files:
+            root = Location(self.files[0], 1)
+        return root
 
     def finding(self, code: str, message: str, path: FieldPath = ()) -> Finding:
         where = self.locate(path)
@@ -149,11 +153,11 @@ def _merge(
         for loc_path, loc in locations.items():
             if loc_path[: len(prefix)] != prefix:
                 continue
-            if offset and len(loc_path) > len(prefix) and isinstance(loc_path[len(prefix)], int):
-                index = loc_path[len(prefix)]
-                assert isinstance(index, int)
-                loc_path = (*prefix, index + offset, *loc_path[len(prefix) + 1 :])
-            source.locations.setdefault(loc_path, loc)
+            target = loc_path
+            index = loc_path[len(prefix)] if len(loc_path) > len(prefix) else None
+            if offset and isinstance(index, int):
+                target = (*prefix, index + offset, *loc_path[len(prefix) + 1 :])
+            source.locations.setdefault(target, loc)
 
     for key, value in data.items():
         here = str(key)

@@ -31,22 +31,24 @@ class RunningClock:
     deadline: datetime
 
 
-def deadline(calendar: str, start: datetime, target: timedelta) -> datetime:
-    """When ``target`` of contract time has passed since ``start`` under ``calendar``."""
-    if calendar != DEFAULT_CALENDAR:
-        raise ValueError(f"calendar: {calendar!r} is not supported by this clock yet")
-    return start + target
-
-
 def start_clocks(opened: Envelope, contract: Contract, now: datetime) -> list[Envelope]:
     """Response and recovery clocks for a new incident, from the contract's SLA matrix."""
     data = opened.data
     assert isinstance(data, IncidentOpenedV1)
-    target = contract.sla_target(data.category, data.priority)
-    if target is None:
-        return []
+    start = data.opened_at
     obj = contract.object(data.object_id) if data.object_id else None
-    calendar = obj.calendar if obj else DEFAULT_CALENDAR
+    if obj is not None:
+        resolved = contract.sla_for(obj, data.category, start, data.priority)
+        if resolved is None:
+            return []
+        target, calendar = resolved.target, resolved.calendar
+        due = {Clock.RESPONSE: resolved.response_due, Clock.RECOVERY: resolved.recovery_due}
+    else:  # outside the perimeter: the contract's target for the period, round the clock
+        found = contract.sla_target(data.category, data.priority, contract.period(start))
+        if found is None:
+            return []
+        target, calendar = found, DEFAULT_CALENDAR
+        due = {Clock.RESPONSE: start + target.response, Clock.RECOVERY: start + target.recovery}
     out = []
     for clock, duration in ((Clock.RESPONSE, target.response), (Clock.RECOVERY, target.recovery)):
         out.append(
@@ -56,7 +58,7 @@ def start_clocks(opened: Envelope, contract: Contract, now: datetime) -> list[En
                     clock=clock,
                     started_at=data.opened_at,
                     target=duration,
-                    deadline=deadline(calendar, data.opened_at, duration),
+                    deadline=due[clock],
                     calendar=calendar,
                 ),
                 source=SOURCE,

@@ -1,0 +1,258 @@
+"""The drill answers the seed's night test from the example contract, and names the gaps of a
+broken one with the lint codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from baton.contract_cli import drill_app, drill_command
+from shared.contract import Contract, Period, load_contract
+from shared.contract.drill import DrillReport, drill, drill_all, sample_times
+from shared.contract.load import parse_path
+from shared.events import Category, Clock
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "contract"
+ALMATY = ZoneInfo("Asia/Almaty")
+NIGHT = datetime(2026, 3, 11, 3, 0, tzinfo=ALMATY)  # Wednesday
+WEEKEND = datetime(2026, 3, 15, 14, 0, tzinfo=ALMATY)  # Sunday
+HOLIDAY = datetime(2026, 12, 16, 11, 0, tzinfo=ALMATY)  # Independence Day, a Wednesday
+DAY = datetime(2026, 3, 11, 10, 0, tzinfo=ALMATY)
+
+SYSOPS_NIGHT = "Nomad SysOps duty engineer (phone +7 701 300 0202, messenger @nomad_duty)"
+INTEGRA_NIGHT = "Integra duty coordinator (phone +7 701 300 0302, messenger @integra_duty)"
+
+
+_EXAMPLE = load_contract(EXAMPLE, lint=True)
+
+
+@pytest.fixture(scope="module")
+def example() -> Contract:
+    return _EXAMPLE
+
+
+def _due(report: DrillReport) -> dict[Clock, datetime]:
+    return {d.clock: d.due for d in report.deadlines}
+
+
+def _checker(report: DrillReport, object_id: str) -> str | None:
+    check = next(c for c in report.checks if c.object == object_id)
+    return check.checked_by.party if check.checked_by else None
+
+
+@pytest.mark.parametrize(
+    ("at", "period"),
+    [(NIGHT, Period.NIGHT), (WEEKEND, Period.WEEKEND), (HOLIDAY, Period.HOLIDAY)],
+    ids=["night", "weekend", "holiday"],
+)
+def test_database_down_off_hours(example: Contract, at: datetime, period: Period) -> None:
+    """'The database is unavailable at night and the cause is unknown' — every answer."""
+    report = drill(example, "pg-acc", at)
+    assert report.ok, report.gaps
+    assert (report.period, report.priority) == (period, "P1")
+    # who accepts the ticket and who coordinates: the single desk's night coordinator
+    assert report.accepts is not None
+    assert report.coordinator is not None
+    assert (report.accepts.party, report.accepts.on_duty) == ("appint", INTEGRA_NIGHT)
+    assert report.coordinator.party == "appint"
+    # the DBMS owner and who is on duty for it
+    assert report.primary is not None
+    assert (report.primary.party, report.primary.on_duty) == ("sysops", SYSOPS_NIGHT)
+    # who checks the server, the OS, the DBMS, the exchange
+    assert _checker(report, "srv-pg-01") == "hw"
+    assert _checker(report, "os-pg-01") == "sysops"
+    assert _checker(report, "pg-acc") == "sysops"
+    assert _checker(report, "int-bank-exchange") == "appint"
+    relations = {c.object: c.relation for c in report.checks}
+    assert (relations["srv-pg-01"], relations["int-bank-exchange"]) == ("depends_on", "dependent")
+    # off-hours P1 targets on the 24x7 calendar
+    assert _due(report) == {
+        Clock.RESPONSE: at + timedelta(minutes=30),
+        Clock.RECOVERY: at + timedelta(hours=6),
+    }
+    # escalation: level 2 at half the response target, level 4 at 90% of recovery
+    steps = {s.level: s for s in report.escalation}
+    assert steps[2].fires[Clock.RESPONSE] == report.deadlines[0].due_local.replace(
+        f"{(at + timedelta(minutes=30)):%H:%M}", f"{(at + timedelta(minutes=15)):%H:%M}"
+    )
+    assert any("Yerlan Abenov" in c for c in steps[2].contacts)
+    assert any("IT duty manager" in c for c in steps[3].emergency_approvers)
+    # who may pause, and for which clock
+    pauses = {p.id: p for p in report.pauses}
+    assert pauses["no-access"].clocks == [Clock.RECOVERY]
+    assert "sysops" in pauses["no-access"].invoked_by
+    # access at this hour: privileged DB access, after-hours approval by the IT duty manager
+    assert report.access is not None
+    assert report.access.rule == "db-privileged"
+    assert report.access.approval.startswith("after-hours work approved by IT duty manager")
+    assert "break-glass" in report.access.emergency
+
+
+def test_database_down_in_the_day(example: Contract) -> None:
+    report = drill(example, "pg-acc", DAY)
+    assert report.ok, report.gaps
+    assert report.period is Period.DAY
+    assert report.primary is not None
+    assert report.primary.on_duty is not None
+    assert report.primary.on_duty.startswith("Nomad SysOps desk")
+    assert _due(report) == {
+        Clock.RESPONSE: DAY + timedelta(minutes=15),
+        Clock.RECOVERY: DAY + timedelta(hours=4),
+    }
+    assert report.access is not None
+    assert report.access.approval == "business hours: no separate approval"
+
+
+def test_vendor_handling_along_the_chain(example: Contract) -> None:
+    report = drill(example, "app-wms", NIGHT)
+    vendors = {v.vendor: v for v in report.vendors}
+    assert set(vendors) == {"msft"}  # via the SQL Server database and its Windows VM
+    assert vendors["msft"].opens_cases == "Nomad SysOps LLP"
+    assert vendors["msft"].decides_fixes == "Steppe Trade JSC — IT department"
+    accounting = drill(example, "app-1c-acc", NIGHT)
+    assert {v.vendor for v in accounting.vendors} == {"onec", "msft"}
+
+
+def test_business_hours_object_counts_office_time(example: Contract) -> None:
+    friday_night = datetime(2026, 3, 13, 20, 0, tzinfo=ALMATY)
+    report = drill(example, "pg-acc-test", friday_night, Category.REQUEST)
+    assert report.ok, report.gaps
+    assert report.priority == "P4"
+    # office hours only: 4h response = Monday 09:00-13:00; 40h recovery = 4 × 9h + 4h
+    assert _due(report)[Clock.RESPONSE] == datetime(2026, 3, 16, 13, 0, tzinfo=ALMATY)
+    assert _due(report)[Clock.RECOVERY] == datetime(2026, 3, 20, 13, 0, tzinfo=ALMATY)
+
+
+def test_maintenance_window_is_reported(example: Contract) -> None:
+    report = drill(example, "dc-01", datetime(2026, 3, 15, 2, 30, tzinfo=ALMATY))
+    assert report.maintenance is not None
+    assert report.maintenance.startswith("windows-patching")
+
+
+def test_sample_times_pick_a_night_a_weekend_and_a_weekday_holiday(example: Contract) -> None:
+    times = sample_times(example, datetime(2026, 3, 1, 0, 0, tzinfo=ALMATY))
+    assert times == {
+        Period.NIGHT: datetime(2026, 3, 2, 3, 0, tzinfo=ALMATY),
+        Period.WEEKEND: datetime(2026, 3, 1, 14, 0, tzinfo=ALMATY),
+        Period.HOLIDAY: datetime(2026, 3, 9, 11, 0, tzinfo=ALMATY),  # 8 March is a Sunday
+    }
+
+
+def test_drill_all_passes_on_the_example(example: Contract) -> None:
+    reports, general = drill_all(example, datetime(2026, 3, 1, tzinfo=ALMATY))
+    critical = [o.id for o in example.objects if o.criticality == "critical"]
+    assert general == []
+    assert len(reports) == 3 * len(critical)
+    assert {r.period for r in reports} == {Period.NIGHT, Period.WEEKEND, Period.HOLIDAY}
+    assert [r.object for r in reports if not r.ok] == []
+
+
+def _broken(tmp_path: Path) -> Path:
+    """The example without a primary for the OS layer, with a dependency cycle and without the
+    night SLA of critical outages."""
+    broken = tmp_path / "broken"
+    shutil.copytree(EXAMPLE, broken)
+    layers = broken / "layers.yaml"
+    doc = yaml.safe_load(layers.read_text(encoding="utf-8"))
+    doc["layers"] = [a for a in doc["layers"] if a["layer"] != "os"]
+    layers.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    system = broken / "objects-2-system.yaml"
+    system.write_text(
+        system.read_text(encoding="utf-8").replace(
+            "    depends_on: [os-pg-01]\n", "    depends_on: [os-pg-01, app-1c-acc]\n"
+        ),
+        encoding="utf-8",
+    )
+    sla = broken / "sla.yaml"
+    night = "{category: outage, priority: P1, periods: [night, weekend, holiday]"
+    sla.write_text(
+        sla.read_text(encoding="utf-8").replace(night, night.replace("night, ", "")),
+        encoding="utf-8",
+    )
+    return broken
+
+
+def test_broken_copy_fails_the_drill_with_the_right_codes(tmp_path: Path) -> None:
+    parsed = parse_path(_broken(tmp_path))
+    assert parsed.contract is not None
+    report = drill(parsed.contract, "pg-acc", NIGHT)
+    codes = {g.code for g in report.gaps}
+    assert codes == {"BTN101", "BTN205", "BTN302"}
+    assert any("pg-acc -> app-1c-acc" in g.message for g in report.gaps if g.code == "BTN205")
+    # in the daytime the night SLA is not needed, but the missing OS primary still is
+    day = drill(parsed.contract, "pg-acc", DAY)
+    assert {g.code for g in day.gaps} == {"BTN101", "BTN205"}
+
+
+def test_cli_drill_all_fails_naming_the_gaps(tmp_path: Path) -> None:
+    broken = _broken(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(drill_app, [str(broken), "--all", "--at", "2026-03-01T00:00"])
+    assert result.exit_code == 1
+    for code in ("BTN101", "BTN205", "BTN302"):
+        assert code in result.output
+    clean = runner.invoke(drill_app, [str(EXAMPLE), "--all", "--at", "2026-03-01T00:00"])
+    assert clean.exit_code == 0, clean.output
+    assert ", 0 with gaps" in clean.output
+
+
+def test_cli_drill_one_object_json_and_text() -> None:
+    runner = CliRunner()
+    args = [str(EXAMPLE), "--object", "pg-acc", "--at", "2026-03-11T03:00"]
+    text = runner.invoke(drill_app, args)
+    assert text.exit_code == 0, text.output
+    assert "accepts the ticket:  Integra Apps LLP [appint]" in text.output
+    assert "recovery      6h on 24x7 -> Wed 2026-03-11 09:00 Asia/Almaty" in text.output
+    as_json = runner.invoke(drill_app, [*args, "--json", "--category", "integration_issue"])
+    assert as_json.exit_code == 0, as_json.output
+    doc = json.loads(as_json.output)
+    assert doc["ok"] is True
+    (report,) = doc["reports"]
+    assert (report["category"], report["priority"], report["period"]) == (
+        "integration_issue",
+        "P1",
+        "night",
+    )
+
+
+def test_cli_drill_rejects_unknown_object_and_missing_arguments() -> None:
+    runner = CliRunner()
+    unknown = runner.invoke(drill_app, [str(EXAMPLE), "--object", "nope", "--at", "2026-03-11"])
+    assert unknown.exit_code == 2
+    assert "nope" in unknown.output
+    assert runner.invoke(drill_app, [str(EXAMPLE)]).exit_code == 2
+    assert callable(drill_command)
+
+
+INSTANTS = st.datetimes(
+    min_value=datetime(2026, 1, 1),
+    max_value=datetime(2026, 12, 31),
+    timezones=st.just(ALMATY),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(at=INSTANTS)
+def test_any_instant_drills_clean_and_deadlines_follow_the_period(at: datetime) -> None:
+    contract = _EXAMPLE
+    report = drill(contract, "pg-acc", at)
+    assert report.ok, report.gaps
+    assert report.period is contract.period(at)
+    expected = timedelta(minutes=15 if report.period is Period.DAY else 30)
+    assert _due(report)[Clock.RESPONSE] - at == expected
+    office = contract.business_calendar("office-almaty")
+    assert (report.period is Period.DAY) == office.is_open(at)
+    slow = drill(contract, "pg-acc-test", at, Category.REQUEST)
+    due = _due(slow)[Clock.RESPONSE]
+    assert office.elapsed(at, due) == timedelta(hours=4)
+    assert office.is_open(due - timedelta(seconds=1))
