@@ -59,8 +59,13 @@ class Role(StrEnum):
 
 class ActionKind(StrEnum):
     ACKNOWLEDGE = "acknowledge"
+    DIAGNOSIS = "diagnosis"
+    PAUSE = "pause"
+    RESUME = "resume"
     RESTORED = "restored"
     CONFIRM = "confirm"
+    REJECT = "reject"
+    REOPEN = "reopen"
     NOTE = "note"
 
 
@@ -110,7 +115,13 @@ class AlertAttachedV1(Model):
 
 
 class PartyActionV1(Model):
-    """A party's report on an incident: arrives on the commands topic or over HTTP."""
+    """A party's report on an incident: arrives on the commands topic or over HTTP.
+
+    Which fields matter depends on ``action``: ``diagnosis`` names ``layer`` and ``fault_found``
+    (False = "no fault in my layer"); ``pause``/``resume`` name ``clock`` (None = every clock the
+    reason pauses) and ``pause_reason`` (a contract pause reason id), with ``evidence``;
+    ``restored`` carries ``cause``, ``actions_taken`` and ``recurrence_risk``.
+    """
 
     action: ActionKind
     party: str
@@ -119,10 +130,16 @@ class PartyActionV1(Model):
     cause: str = ""
     actions_taken: list[str] = Field(default_factory=list)
     recurrence_risk: str = ""
+    layer: Layer | None = None
+    fault_found: bool | None = None
+    clock: Clock | None = None
+    pause_reason: str | None = None
+    evidence: list[str] = Field(default_factory=list)
 
 
 class IncidentActionAcceptedV1(Model):
-    """An action that the incident's state machine accepted."""
+    """An action that the incident's state machine accepted, with its details (see
+    ``PartyActionV1``); ``at`` is when the party reported it."""
 
     action: ActionKind
     party: str
@@ -130,6 +147,11 @@ class IncidentActionAcceptedV1(Model):
     at: AwareDatetime
     command_id: uuid.UUID
     note: str = ""
+    layer: Layer | None = None
+    fault_found: bool | None = None
+    clock: Clock | None = None
+    pause_reason: str | None = None
+    evidence: list[str] = Field(default_factory=list)
 
 
 class IncidentActionRefusedV1(Model):
@@ -176,6 +198,16 @@ class SlaClockStoppedV1(Model):
     margin: timedelta
 
 
+class SlaWarningV1(Model):
+    """A running clock crossed one of the contract's warning thresholds (percent of target)."""
+
+    clock: Clock
+    threshold: int = Field(ge=1, le=99)
+    deadline: AwareDatetime
+    remaining: timedelta
+    detected_at: AwareDatetime
+
+
 class SlaBreachedV1(Model):
     clock: Clock
     deadline: AwareDatetime
@@ -203,6 +235,7 @@ class EventType(StrEnum):
     ASSIGNMENT_ISSUED = "baton.assignment.issued"
     SLA_CLOCK_STARTED = "baton.sla.clock_started"
     SLA_CLOCK_STOPPED = "baton.sla.clock_stopped"
+    SLA_WARNING = "baton.sla.warning"
     SLA_BREACHED = "baton.sla.breached"
     DEAD_LETTER = "baton.deadletter"
 
@@ -218,6 +251,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.ASSIGNMENT_ISSUED: AssignmentIssuedV1,
     EventType.SLA_CLOCK_STARTED: SlaClockStartedV1,
     EventType.SLA_CLOCK_STOPPED: SlaClockStoppedV1,
+    EventType.SLA_WARNING: SlaWarningV1,
     EventType.SLA_BREACHED: SlaBreachedV1,
     EventType.DEAD_LETTER: DeadLetterV1,
 }

@@ -203,3 +203,61 @@ def test_no_sla_row_means_no_clock(contract: Contract) -> None:
         NOW,
     )
     assert start_clocks(opened, without_requests, NOW) == []
+
+
+def pause(
+    incident: str, party: str, action: ActionKind = ActionKind.PAUSE, **extra: object
+) -> Envelope:
+    data = PartyActionV1.model_validate(
+        {"action": action, "party": party, "actor": "eng", "pause_reason": "no-access", **extra}
+    )
+    return make_event(EventType.PARTY_ACTION, data, source="test", time=NOW, subject=incident)
+
+
+def test_pause_and_resume_by_contract_reason(contract: Contract) -> None:
+    state = _open(contract)
+    evidence = {"evidence": ["request #42 at 02:35"]}
+    state, (accepted,) = apply_action(pause(state.id, "osdb", **evidence), state, contract, NOW)
+    assert accepted.type == EventType.ACTION_ACCEPTED
+    assert accepted.data.pause_reason == "no-access"  # type: ignore[attr-defined]
+    assert state.paused == {"recovery": "no-access"}
+    _, (again,) = apply_action(pause(state.id, "osdb", **evidence), state, contract, NOW)
+    assert "already paused" in again.data.reason  # type: ignore[attr-defined]
+    state, (resumed,) = apply_action(
+        pause(state.id, "osdb", ActionKind.RESUME), state, contract, NOW
+    )
+    assert resumed.type == EventType.ACTION_ACCEPTED
+    assert state.paused == {}
+    _, (twice,) = apply_action(pause(state.id, "osdb", ActionKind.RESUME), state, contract, NOW)
+    assert "not paused" in twice.data.reason  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ({"pause_reason": "tea-break", "evidence": ["x"]}, "not in the contract"),
+        ({"clock": "response", "evidence": ["x"]}, "does not pause the response clock"),
+        ({}, "evidence: no-access requires"),
+        ({"party_override": "customer", "evidence": ["x"]}, "may not invoke"),
+    ],
+)
+def test_pause_refusals_name_the_reason(
+    contract: Contract, extra: dict[str, object], reason: str
+) -> None:
+    state = _open(contract)
+    party = str(extra.pop("party_override", "osdb"))
+    _, (out,) = apply_action(pause(state.id, party, **extra), state, contract, NOW)
+    assert out.type == EventType.ACTION_REFUSED
+    assert reason in out.data.reason  # type: ignore[attr-defined]
+
+
+def test_restoration_ends_a_pause_and_rejection_reopens_work(contract: Contract) -> None:
+    state = _open(contract)
+    state, _ = apply_action(pause(state.id, "osdb", evidence=["x"]), state, contract, NOW)
+    state, _ = apply_action(command(state.id, ActionKind.RESTORED, "osdb"), state, contract, NOW)
+    assert state.paused == {}
+    state, (out,) = apply_action(
+        command(state.id, ActionKind.REJECT, "customer"), state, contract, NOW
+    )
+    assert out.type == EventType.ACTION_ACCEPTED
+    assert state.status == Status.ACKNOWLEDGED

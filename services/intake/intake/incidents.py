@@ -18,6 +18,7 @@ from shared.events import (
     AlertAttachedV1,
     AlertReceivedV1,
     Category,
+    Clock,
     Envelope,
     EventType,
     IncidentActionAcceptedV1,
@@ -55,6 +56,9 @@ class IncidentState(BaseModel):
     cause: str = ""
     actions_taken: list[str] = Field(default_factory=list)
     recurrence_risk: str = ""
+    paused: dict[Clock, str] = Field(
+        default_factory=dict, description="clock -> the pause reason it is stopped for"
+    )
 
 
 class Refused(Exception):
@@ -132,12 +136,56 @@ def open_or_attach(
     return state, out
 
 
-_NEXT = {
-    ActionKind.ACKNOWLEDGE: ({Status.OPEN, Status.ACKNOWLEDGED}, Status.ACKNOWLEDGED),
-    ActionKind.RESTORED: ({Status.OPEN, Status.ACKNOWLEDGED}, Status.RESTORED),
+WORKING = {Status.OPEN, Status.ACKNOWLEDGED}
+# action -> (statuses it is allowed in, status after it; None = unchanged)
+_NEXT: dict[ActionKind, tuple[set[Status], Status | None]] = {
+    ActionKind.ACKNOWLEDGE: (WORKING, Status.ACKNOWLEDGED),
+    ActionKind.DIAGNOSIS: (WORKING, None),
+    ActionKind.PAUSE: (WORKING, None),
+    ActionKind.RESUME: (WORKING, None),
+    ActionKind.RESTORED: (WORKING, Status.RESTORED),
     ActionKind.CONFIRM: ({Status.RESTORED}, Status.CLOSED),
+    ActionKind.REJECT: ({Status.RESTORED}, Status.ACKNOWLEDGED),
+    ActionKind.REOPEN: ({Status.CLOSED}, Status.ACKNOWLEDGED),
     ActionKind.NOTE: ({Status.OPEN, Status.ACKNOWLEDGED, Status.RESTORED}, None),
 }
+CUSTOMER_ONLY = {ActionKind.CONFIRM, ActionKind.REJECT}
+PROVIDER_ONLY = {ActionKind.ACKNOWLEDGE, ActionKind.DIAGNOSIS, ActionKind.RESTORED}
+
+
+def running_clocks(incident: IncidentState) -> set[Clock]:
+    """Clocks not yet stopped by their action: response until acknowledged, recovery until
+    restored."""
+    if incident.status == Status.OPEN:
+        return {Clock.RESPONSE, Clock.RECOVERY}
+    return {Clock.RECOVERY} if incident.status == Status.ACKNOWLEDGED else set()
+
+
+def pause_clocks(action: PartyActionV1, incident: IncidentState, contract: Contract) -> set[Clock]:
+    """The clocks a pause or resume applies to, or ``Refused`` naming why not."""
+    reason = next((r for r in contract.pause_reasons if r.id == action.pause_reason), None)
+    if reason is None:
+        known = ", ".join(r.id for r in contract.pause_reasons) or "none"
+        raise Refused(f"pause_reason: {action.pause_reason!r} is not in the contract ({known})")
+    clocks = {action.clock} if action.clock else set(reason.clocks)
+    if not clocks <= set(reason.clocks):
+        raise Refused(f"clock: {reason.id} does not pause the {action.clock} clock")
+    if action.action == ActionKind.PAUSE:
+        if reason.invoked_by and action.party not in reason.invoked_by:
+            raise Refused(f"party: {action.party} may not invoke {reason.id}", forbidden=True)
+        stopped = clocks - running_clocks(incident)
+        if stopped:
+            raise Refused(f"clock: {', '.join(sorted(stopped))} already stopped")
+        already = {c for c in clocks if c in incident.paused}
+        if already:
+            raise Refused(f"clock: {', '.join(sorted(already))} already paused")
+        if reason.evidence and not action.evidence:
+            raise Refused(f"evidence: {reason.id} requires {', '.join(reason.evidence)}")
+    else:
+        not_paused = {c for c in clocks if incident.paused.get(c) != reason.id}
+        if not_paused:
+            raise Refused(f"clock: {', '.join(sorted(not_paused))} not paused for {reason.id}")
+    return clocks
 
 
 def check_action(action: PartyActionV1, incident: IncidentState, contract: Contract) -> Status:
@@ -148,13 +196,20 @@ def check_action(action: PartyActionV1, incident: IncidentState, contract: Contr
             f"party: {action.party!r} is not a party of contract {contract.id}", forbidden=True
         )
     is_customer = party.kind == "customer"
-    if action.action == ActionKind.CONFIRM and not is_customer:
-        raise Refused("only the customer confirms restoration", forbidden=True)
-    if action.action in (ActionKind.ACKNOWLEDGE, ActionKind.RESTORED) and is_customer:
+    if action.action in CUSTOMER_ONLY and not is_customer:
+        what = "confirms" if action.action == ActionKind.CONFIRM else "rejects"
+        raise Refused(f"only the customer {what} restoration", forbidden=True)
+    if action.action in PROVIDER_ONLY and is_customer:
         raise Refused(f"the customer does not {action.action.value} incidents", forbidden=True)
     allowed, target = _NEXT[action.action]
     if incident.status not in allowed:
         raise Refused(f"cannot {action.action.value} an incident that is {incident.status.value}")
+    if action.action == ActionKind.DIAGNOSIS and (
+        action.layer is None or action.fault_found is None
+    ):
+        raise Refused("layer, fault_found: a diagnosis names the layer and whether it is at fault")
+    if action.action in (ActionKind.PAUSE, ActionKind.RESUME):
+        pause_clocks(action, incident, contract)
     if incident.status == Status.ACKNOWLEDGED and target == Status.ACKNOWLEDGED:
         return incident.status
     return target or incident.status
@@ -192,6 +247,22 @@ def apply_action(
         "status": status,
         "participants": incident.participants + ([who] if who not in incident.participants else []),
     }
+    if action.action in (ActionKind.PAUSE, ActionKind.RESUME):
+        clocks = pause_clocks(action, incident, contract)
+        paused = dict(incident.paused)
+        for clock in clocks:
+            if action.action == ActionKind.PAUSE:
+                paused[clock] = action.pause_reason or ""
+            else:
+                paused.pop(clock, None)
+        update["paused"] = paused
+    elif action.action in (ActionKind.RESTORED, ActionKind.ACKNOWLEDGE):
+        # a clock that stops is no longer paused
+        update["paused"] = {
+            c: r
+            for c, r in incident.paused.items()
+            if c in running_clocks(incident.model_copy(update={"status": status}))
+        }
     if action.action == ActionKind.RESTORED:
         update |= {
             "cause": action.cause,
@@ -209,6 +280,11 @@ def apply_action(
                 at=at,
                 command_id=command.id,
                 note=action.note,
+                layer=action.layer,
+                fault_found=action.fault_found,
+                clock=action.clock,
+                pause_reason=action.pause_reason,
+                evidence=action.evidence,
             ),
             source=SOURCE,
             time=now,
