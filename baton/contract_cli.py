@@ -20,6 +20,7 @@ from shared.contract.lint import lint_parsed
 from shared.contract.load import Parsed, parse_path
 from shared.contract.model import Contract
 from shared.events import Category
+from shared.topics import Topic
 
 contract_app = typer.Typer(
     help="Lint the support contract, render its appendix, show its hash.", no_args_is_help=True
@@ -277,3 +278,40 @@ def _print_summary(reports: list[DrillReport], general: list[Gap]) -> None:
 
 drill_app = typer.Typer(help="Drill the contract: the seed's night test in one command.")
 drill_app.command("drill")(drill_command)
+
+
+@contract_app.command("publish")
+def publish_command(path: PathArg, as_json: JsonOpt = False) -> None:
+    """Lint the contract and, only if it has no error, publish it to the contract topic.
+
+    Every service adopts the newest published version without a restart. Kafka connection and
+    topic prefix come from the BATON_* settings (BATON_KAFKA_BOOTSTRAP, BATON_TOPIC_PREFIX).
+    """
+    import asyncio
+
+    from shared.contract_feed import publish_contract
+    from shared.settings import Settings
+
+    _, contract, findings = _parse_or_exit(path, as_json=as_json)
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    if errors:
+        for finding in errors:
+            typer.echo(str(finding), err=True)
+        typer.echo(f"{contract.id}: {len(errors)} error(s): not published", err=True)
+        raise typer.Exit(1)
+    settings = Settings()
+    event = asyncio.run(publish_contract(settings, contract, now=datetime.now(UTC)))
+    result = {
+        "contract": contract.id,
+        "version": contract.version,
+        "hash": contract.content_hash,
+        "event_id": str(event.id),
+        "topic": settings.topic(Topic.CONTRACT),
+    }
+    if as_json:
+        _echo_json(result)
+    else:
+        typer.echo(
+            f"published {contract.id} {contract.version} ({contract.content_hash}) "
+            f"to {result['topic']}"
+        )

@@ -214,6 +214,15 @@ class SlaBreachedV1(Model):
     detected_at: AwareDatetime
 
 
+class ContractPublishedV1(Model):
+    """A linted contract version, published whole to the compacted contract topic."""
+
+    contract_id: str
+    version: str
+    content_hash: str = Field(description="sha256 of the contract's canonical JSON")
+    document: dict[str, Any] = Field(description="the contract, as validated JSON")
+
+
 class DeadLetterV1(Model):
     reason: str
     origin: str = Field(description="where the payload came from: an endpoint or a topic")
@@ -237,6 +246,7 @@ class EventType(StrEnum):
     SLA_CLOCK_STOPPED = "baton.sla.clock_stopped"
     SLA_WARNING = "baton.sla.warning"
     SLA_BREACHED = "baton.sla.breached"
+    CONTRACT_PUBLISHED = "baton.contract.published"
     DEAD_LETTER = "baton.deadletter"
 
 
@@ -253,6 +263,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.SLA_CLOCK_STOPPED: SlaClockStoppedV1,
     EventType.SLA_WARNING: SlaWarningV1,
     EventType.SLA_BREACHED: SlaBreachedV1,
+    EventType.CONTRACT_PUBLISHED: ContractPublishedV1,
     EventType.DEAD_LETTER: DeadLetterV1,
 }
 CURRENT_VERSION: dict[EventType, int] = dict.fromkeys(PAYLOADS, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import ssl
 from datetime import datetime
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -37,6 +38,23 @@ def kafka_security(settings: Settings) -> BaseSecurity | None:
     user, password = settings.kafka_sasl_username, settings.kafka_sasl_password.get_secret_value()
     kind = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
     return kind[settings.kafka_sasl_mechanism](user, password, ssl_context=context)
+
+
+def aiokafka_kwargs(settings: Settings) -> dict[str, Any]:
+    """Connection settings for a plain aiokafka client, the same as the broker's."""
+    kwargs: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if "SSL" in settings.kafka_security_protocol:
+        kwargs["ssl_context"] = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+    if settings.kafka_security_protocol.startswith("SASL"):
+        kwargs["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        kwargs["sasl_plain_username"] = settings.kafka_sasl_username
+        kwargs["sasl_plain_password"] = (
+            settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
+        )
+    return kwargs
 
 
 def build_broker(

@@ -33,13 +33,15 @@ from prometheus_client import (
 from pydantic import ValidationError
 
 from shared.clock import Clock, SystemClock
-from shared.contract import Contract, load_contract
+from shared.contract import Contract, ContractError, load_contract
+from shared.contract_feed import contract_from_event, read_newest
 from shared.db import create_pool, migrate
 from shared.events import Envelope, EventType, parse_event
 from shared.http import describe
 from shared.kafka import DeadLetters, build_broker, message_topic
 from shared.logs import setup_logging
 from shared.settings import Settings
+from shared.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,28 @@ class Runtime:
     dead_letters: DeadLetters
     contract: Contract
     clock: Clock
+    contract_info: Gauge
     _pool: asyncpg.Pool | None = field(default=None, repr=False)
+
+    def adopt(self, contract: Contract) -> bool:
+        """Act on ``contract`` from now on; False if it is the one already in force.
+
+        Handlers read ``runtime.contract`` on every message, so the switch needs no restart.
+        """
+        if contract.content_hash == self.contract.content_hash:
+            return False
+        self.contract = contract
+        self.contract_info.clear()
+        self.contract_info.labels(contract.id, contract.version, contract.content_hash).set(1)
+        log.info(
+            "contract adopted",
+            extra={
+                "contract": contract.id,
+                "contract_version": contract.version,
+                "content_hash": contract.content_hash,
+            },
+        )
+        return True
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -116,6 +139,13 @@ def create_app(
     registry = CollectorRegistry()
     broker = build_broker(settings, service, registry, tracer_provider(service, settings))
     contract = load_contract(settings.contract_path)
+    contract_info = Gauge(
+        "baton_contract_info",
+        "The contract version this service acts on (1 for the one in force)",
+        ["contract", "version", "hash"],
+        registry=registry,
+    )
+    contract_info.labels(contract.id, contract.version, contract.content_hash).set(1)
     runtime = Runtime(
         service=service,
         settings=settings,
@@ -124,13 +154,26 @@ def create_app(
         dead_letters=DeadLetters(broker, settings, service, registry),
         contract=contract,
         clock=clock or SystemClock(),
+        contract_info=contract_info,
     )
-    Gauge(
-        "baton_contract_info",
-        "The contract version this service acts on",
-        ["contract", "version"],
-        registry=registry,
-    ).labels(contract.id, contract.version).set(1)
+
+    # Every instance follows the whole contract topic (no consumer group): the newest wins.
+    @broker.subscriber(settings.topic(Topic.CONTRACT), auto_offset_reset="earliest")
+    async def on_contract(msg: KafkaMessage) -> None:
+        event = await runtime.parse(msg, EventType.CONTRACT_PUBLISHED)
+        if event is None:
+            return
+        try:
+            runtime.adopt(contract_from_event(event))
+        except ContractError as exc:
+            await runtime.dead_letters.send(
+                reason=str(exc),
+                kind="contract",
+                origin=f"kafka:{message_topic(msg)}",
+                payload=msg.body,
+                now=runtime.clock.now(),
+            )
+
     requests = Counter(
         "baton_http_requests",
         "HTTP requests served",
@@ -142,14 +185,17 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         runtime._pool = await create_pool(settings.pg_dsn.get_secret_value(), schema)
         await migrate(runtime.pool, migrations)
+        published = await read_newest(settings)  # before any handler runs
+        if published is not None:
+            runtime.adopt(published)
         await broker.start()
         if on_start:
             await on_start(runtime)
         log.info(
             "started",
             extra={
-                "contract": contract.id,
-                "contract_version": contract.version,
+                "contract": runtime.contract.id,
+                "contract_version": runtime.contract.version,
                 "port": settings.http_port,
             },
         )

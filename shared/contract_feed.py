@@ -1,0 +1,93 @@
+"""The contract topic: publishing a linted contract and following the newest version.
+
+The topic is compacted and every record has the same key, so it keeps the newest contract; a
+service reads it to the end before it starts consuming, then follows it while it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from shared.contract import Contract, ContractError
+from shared.events import ContractPublishedV1, Envelope, EventType, make_event, parse_event
+from shared.kafka import CONTENT_TYPE, aiokafka_kwargs
+from shared.settings import Settings
+from shared.topics import Topic
+
+log = logging.getLogger(__name__)
+KEY = b"contract"  # one contract per deployment: compaction keeps its newest version
+
+
+def published_event(contract: Contract, *, source: str, now: datetime) -> Envelope:
+    return make_event(
+        EventType.CONTRACT_PUBLISHED,
+        ContractPublishedV1(
+            contract_id=contract.id,
+            version=contract.version,
+            content_hash=contract.content_hash,
+            document=contract.model_dump(mode="json"),
+        ),
+        source=source,
+        time=now,
+        subject=contract.id,
+    )
+
+
+def contract_from_event(event: Envelope) -> Contract:
+    """The contract an event carries, validated, its hash checked; ``ContractError`` if not."""
+    data = event.data
+    if not isinstance(data, ContractPublishedV1):
+        raise ContractError(f"type: {event.type.value} carries no contract")
+    try:
+        contract = Contract.model_validate(data.document)
+    except ValueError as exc:
+        raise ContractError(f"document: {exc}") from exc
+    if contract.content_hash != data.content_hash:
+        raise ContractError(
+            f"content_hash: {data.content_hash} announced, {contract.content_hash} received"
+        )
+    return contract
+
+
+async def publish_contract(settings: Settings, contract: Contract, *, now: datetime) -> Envelope:
+    event = published_event(contract, source="baton contract publish", now=now)
+    producer = AIOKafkaProducer(enable_idempotence=True, **aiokafka_kwargs(settings))
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.topic(Topic.CONTRACT),
+            event.to_json(),
+            key=KEY,
+            headers=[("content-type", CONTENT_TYPE.encode()), ("ce_type", event.type.encode())],
+        )
+    finally:
+        await producer.stop()
+    return event
+
+
+async def read_newest(settings: Settings) -> Contract | None:
+    """The newest valid contract on the topic, read to its current end; None if it is empty."""
+    tp = TopicPartition(settings.topic(Topic.CONTRACT), 0)
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **aiokafka_kwargs(settings))
+    await consumer.start()
+    newest: Contract | None = None
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        while await consumer.position(tp) < end:
+            for records in (await consumer.getmany(tp, timeout_ms=1000)).values():
+                for record in records:
+                    try:
+                        newest = contract_from_event(parse_event(record.value))
+                    except ValueError as exc:  # ContractError and schema errors alike
+                        log.warning(
+                            "unusable contract record skipped",
+                            extra={"offset": record.offset, "reason": str(exc)},
+                        )
+    finally:
+        await consumer.stop()
+    return newest

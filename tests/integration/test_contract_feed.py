@@ -1,0 +1,136 @@
+"""The published contract drives the services, and a new version applies without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from shared.contract import load_contract
+from shared.contract_feed import publish_contract, read_newest
+from shared.settings import Settings
+from tests.integration.conftest import (
+    Isolated,
+    start_services,
+    stop_services,
+    wait_healthy,
+)
+from tests.integration.helpers import alertmanager_payload, collect
+
+MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
+
+
+def variant(tmp: Path, name: str, change: Any) -> Path:
+    doc = yaml.safe_load(MINIMAL.read_text())
+    change(doc)
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+async def contract_version(client: httpx.AsyncClient, url: str) -> str | None:
+    for line in (await client.get(f"{url}/metrics")).text.splitlines():
+        if line.startswith("baton_contract_info{") and line.endswith(" 1.0"):
+            return line.split('version="')[1].split('"')[0]
+    return None
+
+
+async def test_services_follow_the_published_contract(isolated: Isolated, tmp_path: Path) -> None:
+    settings = Settings(kafka_bootstrap=isolated.infra.bootstrap, topic_prefix=isolated.prefix)
+
+    def v2_change(doc: dict[str, Any]) -> None:
+        doc["version"] = "2026.11.2"
+        doc["parties"]["apps"]["contact"] = "night-coordinator@appworks.example"
+
+    v2 = load_contract(variant(tmp_path, "v2", v2_change), lint=True)
+    sp = start_services(isolated, tmp_path / "first", ["intake", "router"])
+    late = None
+    try:
+        await wait_healthy(sp)
+        async with httpx.AsyncClient(timeout=30) as client:
+            assert await contract_version(client, sp.urls["router"]) == "2026.11.1"
+            now = datetime.now(UTC)
+            first = alertmanager_payload(now)
+            assert (
+                await client.post(f"{sp.urls['intake']}/v1/alerts/alertmanager", json=first)
+            ).status_code == 202
+            before = await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 2)
+
+            await publish_contract(settings, v2, now=now)
+            for _ in range(100):
+                if await contract_version(client, sp.urls["router"]) == "2026.11.2":
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("router did not adopt the published contract")
+
+            second = alertmanager_payload(
+                now,
+                labels={"alertname": "DiskFailed", "instance": "srv-db-01"},
+                fingerprint=uuid.uuid4().hex,
+            )
+            assert (
+                await client.post(f"{sp.urls['intake']}/v1/alerts/alertmanager", json=second)
+            ).status_code == 202
+            after = await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 4)
+
+            # a service that starts later acts on the newest published version from the start
+            late = start_services(isolated, tmp_path / "late", ["reporting"])
+            await wait_healthy(late)
+            assert await contract_version(client, late.urls["reporting"]) == "2026.11.2"
+    finally:
+        stop_services(sp)
+        if late:
+            stop_services(late)
+
+    coordinator = {
+        e.subject: e.data.contact  # type: ignore[attr-defined]
+        for e in after
+        if e.data.role.value == "coordinator"  # type: ignore[attr-defined]
+    }
+    first_incident = before[0].subject
+    assert coordinator[first_incident] == "oncall@appworks.example"
+    (second_incident,) = set(coordinator) - {first_incident}
+    assert coordinator[second_incident] == "night-coordinator@appworks.example"
+
+
+async def test_a_contract_that_fails_lint_is_never_published(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    def break_it(doc: dict[str, Any]) -> None:
+        doc["version"] = "2026.11.3-broken"
+        doc["objects"][0]["depends_on"] = [doc["objects"][-1]["id"]]  # a dependency cycle
+
+    env = {**os.environ, **isolated.env}
+
+    def publish(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "baton.cli", "contract", "publish", str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    broken = await asyncio.to_thread(publish, variant(tmp_path, "broken", break_it))
+    assert broken.returncode != 0
+    assert "BTN205" in broken.stderr
+    assert "not published" in broken.stderr
+    settings = Settings(kafka_bootstrap=isolated.infra.bootstrap, topic_prefix=isolated.prefix)
+    assert await read_newest(settings) is None
+
+    good = await asyncio.to_thread(publish, MINIMAL)
+    assert good.returncode == 0, good.stderr
+    assert "published minimal 2026.11.1" in good.stdout
+    newest = await read_newest(settings)
+    assert newest is not None
+    assert newest.version == "2026.11.1"
