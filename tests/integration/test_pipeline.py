@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from shared.events import (
@@ -22,12 +24,21 @@ from shared.events import (
     PartyActionV1,
     make_event,
 )
-from tests.integration.conftest import Isolated, ServiceProcs
+from tests.integration.conftest import (
+    SERVICES,
+    Isolated,
+    ServiceProcs,
+    start_services,
+    stop_services,
+    wait_healthy,
+)
 from tests.integration.helpers import alertmanager_payload, collect
 
 
-async def poll_incident(client: httpx.AsyncClient, url: str, until: str) -> dict[str, Any]:
-    for _ in range(300):
+async def poll_incident(
+    client: httpx.AsyncClient, url: str, until: str, timeout: float
+) -> dict[str, Any]:
+    for _ in range(int(timeout / 0.2)):
         response = await client.get(url)
         if response.status_code == 200 and response.json()["incident"]["status"] == until:
             body: dict[str, Any] = response.json()
@@ -37,17 +48,36 @@ async def poll_incident(client: httpx.AsyncClient, url: str, until: str) -> dict
 
 
 async def test_alert_to_closure_report(isolated: Isolated, services: ServiceProcs) -> None:
+    await drive_pipeline(isolated, services.urls)
+
+
+@pytest.mark.parametrize("missing", list(SERVICES))
+async def test_the_pipeline_needs_every_service(
+    isolated: Isolated, tmp_path: Path, missing: str
+) -> None:
+    """The end-to-end test above cannot pass with any one of the four services missing."""
+    sp = start_services(isolated, tmp_path, [s for s in SERVICES if s != missing])
+    try:
+        await wait_healthy(sp)
+        urls = {**sp.urls, missing: "http://127.0.0.1:9"}  # nothing listens there
+        with pytest.raises((AssertionError, httpx.TransportError)):
+            await drive_pipeline(isolated, urls, timeout=8)
+    finally:
+        stop_services(sp)
+
+
+async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: float = 60) -> None:
     now = datetime.now(UTC)
     bootstrap = isolated.infra.bootstrap
     async with httpx.AsyncClient(timeout=30) as client:
         response = await client.post(
-            f"{services.urls['intake']}/v1/alerts/alertmanager", json=alertmanager_payload(now)
+            f"{urls['intake']}/v1/alerts/alertmanager", json=alertmanager_payload(now)
         )
         assert response.status_code == 202, response.text
         assert response.json()["accepted"] == 1
 
         # router: the DBMS layer's primary party and the coordinator, one message each
-        assignments = await collect(bootstrap, f"{isolated.prefix}assignments", 2)
+        assignments = await collect(bootstrap, f"{isolated.prefix}assignments", 2, timeout)
         incident_id = assignments[0].subject
         by_role = {a.data.role.value: a.data for a in assignments}
         assert {a.subject for a in assignments} == {incident_id}
@@ -58,19 +88,19 @@ async def test_alert_to_closure_report(isolated: Isolated, services: ServiceProc
         assert by_role["coordinator"].party == "apps"
 
         # sla-clock: response 15 min and recovery 4 h for an outage at P1 (the contract's row)
-        started = await collect(bootstrap, f"{isolated.prefix}sla", 2)
+        started = await collect(bootstrap, f"{isolated.prefix}sla", 2, timeout)
         targets = {e.data.clock.value: e.data.target for e in started}
         assert targets == {"response": timedelta(minutes=15), "recovery": timedelta(hours=4)}
         for event in started:
             assert event.data.deadline == event.data.started_at + event.data.target
 
-        actions = f"{services.urls['intake']}/v1/incidents/{incident_id}/actions"
+        actions = f"{urls['intake']}/v1/incidents/{incident_id}/actions"
         ack = await client.post(
             actions, json={"action": "acknowledge", "party": "osdb", "actor": "night.engineer"}
         )
         assert ack.status_code == 202, ack.text
-        incident_url = f"{services.urls['reporting']}/v1/incidents/{incident_id}"
-        await poll_incident(client, incident_url, "acknowledged")
+        incident_url = f"{urls['reporting']}/v1/incidents/{incident_id}"
+        await poll_incident(client, incident_url, "acknowledged", timeout)
 
         # the contractor's system reports restoration over Kafka, on the commands topic
         restored = make_event(
@@ -95,7 +125,7 @@ async def test_alert_to_closure_report(isolated: Isolated, services: ServiceProc
             )
         finally:
             await producer.stop()
-        await poll_incident(client, incident_url, "restored")
+        await poll_incident(client, incident_url, "restored", timeout)
 
         # a contractor cannot confirm: refused and recorded; the customer can
         refused = await client.post(
@@ -106,7 +136,7 @@ async def test_alert_to_closure_report(isolated: Isolated, services: ServiceProc
             actions, json={"action": "confirm", "party": "customer", "actor": "chief.accountant"}
         )
         assert confirm.status_code == 202, confirm.text
-        closed = await poll_incident(client, incident_url, "closed")
+        closed = await poll_incident(client, incident_url, "closed", timeout)
 
     types = [e["type"] for e in closed["timeline"]]
     for expected in (
