@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +24,8 @@ app.add_typer(contract_app, name="contract", help="Lint, render and inspect a co
 app.command("drill")(drill_command)
 incidents_app = typer.Typer(help="Read incidents from the reporting service.", no_args_is_help=True)
 app.add_typer(incidents_app, name="incidents")
-console = Console()
+# Piped output (CI logs, `make run | tee`) gets a width that fits the incident table.
+console = Console(width=None if sys.stdout.isatty() else 150)
 
 UrlOption = Annotated[
     str | None, typer.Option("--url", help="reporting base URL (default: from the local stack)")
@@ -63,8 +65,9 @@ def incidents_list(
     for column in table.columns:
         column.no_wrap = True
         column.overflow = "ellipsis"
-    table.columns[0].min_width = 20
-    table.columns[-1].max_width = 40
+    for column, width in zip(table.columns, (20, 12, 4, 11, 16, 16), strict=False):
+        column.min_width = width
+    table.columns[-1].max_width = 48
     for r in rows:
         table.add_row(
             r["id"],
