@@ -55,6 +55,7 @@ class Clock(StrEnum):
 class Role(StrEnum):
     PRIMARY = "primary"
     COORDINATOR = "coordinator"
+    CHECK = "check"
 
 
 class ActionKind(StrEnum):
@@ -172,6 +173,42 @@ class IncidentClosedV1(Model):
     participants: list[str]
 
 
+class DutyContact(Model):
+    """A named contact of a party and how to reach them (router messages, issue 5)."""
+
+    party: str
+    contact: str = Field(description="the contact id within the party")
+    name: str
+    role: str = ""
+    channels: dict[str, str] = Field(default_factory=dict)
+    calendar: str | None = Field(
+        default=None, description="the duty calendar open at the time; None for a backup"
+    )
+
+
+class AccessProcedure(Model):
+    """How the engineer gets to the object at the time of the assignment."""
+
+    rule: str
+    mode: str
+    issued_by: str
+    lead_time: timedelta
+    ready_by: AwareDatetime
+    approval: str = Field(description="what approval the work needs at this hour")
+    emergency: str
+
+
+class Deadlines(Model):
+    """The SLA targets that apply to the incident and their wall-clock due times."""
+
+    period: str = Field(description="day, night, weekend or holiday at the start")
+    calendar: str
+    response_target: timedelta
+    recovery_target: timedelta
+    response_due: AwareDatetime
+    recovery_due: AwareDatetime
+
+
 class AssignmentIssuedV1(Model):
     party: str
     role: Role
@@ -181,6 +218,23 @@ class AssignmentIssuedV1(Model):
     category: Category
     contact: str
     summary: str
+    # -- everything a contractor needs to start (issue 5); optional for older writers
+    object_name: str = ""
+    object_kind: str | None = None
+    environment: str | None = None
+    versions: dict[str, str] = Field(
+        default_factory=dict, description="product, version, edition of the object"
+    )
+    location: str | None = None
+    on_duty: DutyContact | None = None
+    backup_contacts: list[DutyContact] = Field(default_factory=list)
+    access: AccessProcedure | None = None
+    deadlines: Deadlines | None = None
+    coordinator: str | None = None
+    coordinator_on_duty: DutyContact | None = None
+    coordinator_intake: str = ""
+    related_alerts: list[str] = Field(default_factory=list, description="alert fingerprints")
+    contract_version: str = ""
 
 
 class SlaClockStartedV1(Model):
@@ -230,6 +284,164 @@ class DeadLetterV1(Model):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
+class AlertResolvedV1(Model):
+    """Monitoring reports recovery of an alert attached to the incident. It does not close the
+    incident: only the customer's confirmation does."""
+
+    fingerprint: str
+    object_id: str | None
+    count: int
+    resolved_at: AwareDatetime
+
+
+class AlertCorrelatedV1(Model):
+    """An alert on another object, connected to the incident's objects in the contract's
+    dependency graph, joined the incident; ``origin_*`` and ``scope`` are as of now."""
+
+    fingerprint: str
+    object_id: str
+    layer: Layer | None
+    status: Literal["firing", "resolved"]
+    summary: str
+    origin_object: str | None
+    origin_layer: Layer | None
+    objects: list[str] = Field(description="every object with an alert in the incident")
+    scope: list[str] = Field(description="business units affected, from the dependents")
+    received_at: AwareDatetime
+
+
+class OriginMovedV1(Model):
+    """A later alert moved the incident's probable origin (the deepest failing dependency) to
+    another object, usually in another layer: the router hands the incident over."""
+
+    from_object: str | None
+    from_layer: Layer | None
+    to_object: str
+    to_layer: Layer | None
+    fingerprint: str = Field(description="the alert that moved it")
+    objects: list[str]
+    scope: list[str]
+    moved_at: AwareDatetime
+
+
+class CheckOpenedV1(Model):
+    """The diagnostic route: ``party`` checks ``layer`` (``object_id``) next to the incident's
+    origin and reports with a ``diagnosis`` action (fault found / no fault in my layer)."""
+
+    party: str
+    role: Role = Role.CHECK
+    layer: Layer
+    object_id: str
+    object_name: str = ""
+    relation: Literal["depends_on", "dependent"]
+    origin_object_id: str | None
+    origin_layer: Layer | None
+    priority: str
+    contact: str
+    summary: str
+    coordinator: str
+    on_duty: DutyContact | None = None
+    access: AccessProcedure | None = None
+
+
+class CheckClosedV1(Model):
+    """A check's result, from an accepted diagnosis."""
+
+    party: str
+    layer: Layer
+    object_id: str | None
+    fault_found: bool
+    reported_by: str = Field(description="party:actor")
+    at: AwareDatetime
+
+
+class HandoverV1(Model):
+    """Primary ownership moved to another layer's party; the coordinator stays."""
+
+    from_party: str
+    to_party: str
+    from_layer: Layer | None
+    to_layer: Layer
+    object_id: str | None
+    reason: str
+    coordinator: str
+    at: AwareDatetime
+
+
+class EscalationReason(StrEnum):
+    SLA_WARNING = "sla_warning"
+    SLA_BREACHED = "sla_breached"
+    UNACKNOWLEDGED = "unacknowledged"
+
+
+class AssignmentEscalatedV1(Model):
+    """An escalation level of the contract fired (or a party's backup contacts were called
+    because its assignment was not acknowledged in time)."""
+
+    reason: EscalationReason
+    level: int | None = Field(description="the contract's level; None for backup contacts")
+    name: str
+    clock: Clock | None = None
+    threshold: int | None = Field(default=None, description="percent of the target reached")
+    party: str | None = Field(default=None, description="the party that did not acknowledge")
+    contacts: list[DutyContact] = Field(default_factory=list)
+    emergency_approvers: list[DutyContact] = Field(default_factory=list)
+    coordinator: str
+    detected_at: AwareDatetime
+
+
+class IncidentReclassifiedV1(Model):
+    """The incident's priority and/or category changed (a recorded override); the SLA clocks
+    are recomputed from the incident's event log under the new classification."""
+
+    priority: str
+    category: Category
+    reason: str
+    by: str = Field(description="party:actor who reclassified")
+
+
+class SlaClockPausedV1(Model):
+    """A clock stopped counting for a contract pause reason (issue 6)."""
+
+    clock: Clock
+    paused_at: AwareDatetime
+    pause_reason: str
+    party: str
+    actor: str
+    evidence: list[str] = Field(default_factory=list)
+    remaining: timedelta = Field(description="business time left of the target")
+
+
+class SlaClockResumedV1(Model):
+    """A clock counts again: after a pause (``cause='resume'``), after the customer rejected a
+    restoration (``'reject'``: the time since the false restoration counts) or after a reopen
+    (``'reopen'``: counting resumes at the reopen)."""
+
+    clock: Clock
+    resumed_at: AwareDatetime
+    cause: Literal["resume", "reject", "reopen"]
+    pause_reason: str | None = None
+    paused: timedelta = Field(description="business time the ended pause excluded")
+    deadline: AwareDatetime
+    remaining: timedelta
+
+
+class SlaClockRecomputedV1(Model):
+    """The clock was recomputed from the event log under a new priority/category; elapsed and
+    paused business time are kept (pauses stay excluded)."""
+
+    clock: Clock
+    recomputed_at: AwareDatetime
+    priority: str
+    category: Category
+    target: timedelta
+    calendar: str
+    elapsed: timedelta
+    paused: timedelta
+    deadline: AwareDatetime | None = Field(description="None while paused or stopped")
+    reason: str
+
+
 # --------------------------------------------------------------------------- envelope
 
 
@@ -248,6 +460,17 @@ class EventType(StrEnum):
     SLA_BREACHED = "baton.sla.breached"
     CONTRACT_PUBLISHED = "baton.contract.published"
     DEAD_LETTER = "baton.deadletter"
+    ALERT_RESOLVED = "baton.incident.alert_resolved"
+    ALERT_CORRELATED = "baton.incident.alert_correlated"
+    ORIGIN_MOVED = "baton.incident.origin_moved"
+    CHECK_OPENED = "baton.assignment.check_opened"
+    CHECK_CLOSED = "baton.assignment.check_closed"
+    HANDOVER = "baton.assignment.handover"
+    ASSIGNMENT_ESCALATED = "baton.assignment.escalated"
+    INCIDENT_RECLASSIFIED = "baton.incident.reclassified"
+    SLA_CLOCK_PAUSED = "baton.sla.clock_paused"
+    SLA_CLOCK_RESUMED = "baton.sla.clock_resumed"
+    SLA_CLOCK_RECOMPUTED = "baton.sla.clock_recomputed"
 
 
 PAYLOADS: dict[EventType, type[Model]] = {
@@ -265,6 +488,17 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.SLA_BREACHED: SlaBreachedV1,
     EventType.CONTRACT_PUBLISHED: ContractPublishedV1,
     EventType.DEAD_LETTER: DeadLetterV1,
+    EventType.ALERT_RESOLVED: AlertResolvedV1,
+    EventType.ALERT_CORRELATED: AlertCorrelatedV1,
+    EventType.ORIGIN_MOVED: OriginMovedV1,
+    EventType.CHECK_OPENED: CheckOpenedV1,
+    EventType.CHECK_CLOSED: CheckClosedV1,
+    EventType.HANDOVER: HandoverV1,
+    EventType.ASSIGNMENT_ESCALATED: AssignmentEscalatedV1,
+    EventType.INCIDENT_RECLASSIFIED: IncidentReclassifiedV1,
+    EventType.SLA_CLOCK_PAUSED: SlaClockPausedV1,
+    EventType.SLA_CLOCK_RESUMED: SlaClockResumedV1,
+    EventType.SLA_CLOCK_RECOMPUTED: SlaClockRecomputedV1,
 }
 CURRENT_VERSION: dict[EventType, int] = dict.fromkeys(PAYLOADS, 1)
 

@@ -39,6 +39,37 @@ class Settings(BaseSettings):
     sla_tick_seconds: float = Field(
         1.0, gt=0, description="how often sla-clock looks for due deadlines"
     )
+    # -- intake (issue 4) ------------------------------------------------------------------
+    intake_max_body_bytes: int = Field(
+        512 * 1024, gt=0, description="larger request bodies are refused with 413"
+    )
+    intake_max_json_depth: int = Field(
+        32, gt=1, description="deeper JSON documents are refused with 422"
+    )
+    intake_correlation_window_seconds: float = Field(
+        900.0,
+        ge=0,
+        description="alerts on connected objects within this window join one incident",
+    )
+    intake_tick_seconds: float = Field(
+        5.0, gt=0, description="how often intake looks for maintenance windows that ended"
+    )
+    intake_source_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="receiver source -> bearer token; any entry here or in intake_hmac_secrets"
+        " turns receiver authentication on",
+    )
+    intake_hmac_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="receiver source -> HMAC-SHA256 secret for signed bodies",
+    )
+    intake_replay_window_seconds: float = Field(
+        300.0, gt=0, description="how old a signed timestamp may be"
+    )
+    intake_party_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="party id -> API token for actions; non-empty turns action auth on",
+    )
 
     def topic(self, topic: Topic) -> str:
         return topic_name(self.topic_prefix, topic)

@@ -47,3 +47,22 @@ TOPIC_SPECS: tuple[TopicSpec, ...] = (
 
 def topic_name(prefix: str, topic: Topic) -> str:
     return f"{prefix}{topic.value}"
+
+
+# Per-party assignment topics (issue 5): ``<prefix>assignments.<party_id>``. The set comes from
+# the contract, so the router creates them at start (and when a contract adds a party) rather
+# than TOPIC_SPECS; Kafka ACLs on this prefix give each contractor only its own topic.
+PARTY_TOPIC_PARTITIONS = 3
+_TOPIC_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def party_topic_name(prefix: str, party_id: str) -> str:
+    """The wire name of ``party_id``'s own assignment topic; ``ValueError`` names the field."""
+    if not party_id or not set(party_id) <= _TOPIC_CHARS or party_id.strip(".") != party_id:
+        raise ValueError(
+            f"party: {party_id!r} cannot name a Kafka topic (letters, digits, '.', '_', '-')"
+        )
+    name = f"{prefix}{Topic.ASSIGNMENTS.value}.{party_id}"
+    if len(name) > 249:
+        raise ValueError(f"party: topic name for {party_id!r} is longer than 249 characters")
+    return name

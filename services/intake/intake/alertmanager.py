@@ -11,10 +11,12 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from intake.labels import category_hint, make_alert
 from shared.contract import Contract
-from shared.events import Alert, Category
+from shared.events import Alert
 
-_UNSET_END = datetime.fromisoformat("0001-01-01T00:00:00+00:00")
+__all__ = ["AlertmanagerAlert", "AlertmanagerWebhook", "category_hint", "normalise"]
+SOURCE = "alertmanager"
 
 
 class _Foreign(BaseModel):
@@ -44,35 +46,22 @@ class AlertmanagerWebhook(_Foreign):
     alerts: list[AlertmanagerAlert] = Field(min_length=1)
 
 
-def category_hint(labels: dict[str, str]) -> Category:
-    """A ``category`` label wins; otherwise a critical severity is an outage."""
-    try:
-        return Category(labels["category"])
-    except (KeyError, ValueError):
-        pass
-    return Category.OUTAGE if labels.get("severity") == "critical" else Category.DEGRADATION
-
-
-def normalise(webhook: AlertmanagerWebhook, contract: Contract) -> list[Alert]:
-    alerts = []
-    for item in webhook.alerts:
-        obj = contract.match_alert(item.labels)
-        ends_at = item.endsAt if item.endsAt and item.endsAt > _UNSET_END else None
-        alerts.append(
-            Alert(
-                source="alertmanager",
-                fingerprint=f"am:{item.fingerprint}",
-                status=item.status,
-                object_id=obj.id if obj else None,
-                layer=obj.layer if obj else None,
-                severity=item.labels.get("severity", "unknown"),
-                category_hint=category_hint(item.labels),
-                summary=item.annotations.get("summary", item.labels.get("alertname", "")),
-                labels=item.labels,
-                annotations=item.annotations,
-                starts_at=item.startsAt,
-                ends_at=ends_at,
-                links=[item.generatorURL] if item.generatorURL else [],
-            )
+def normalise(
+    webhook: AlertmanagerWebhook, contract: Contract, now: datetime | None = None
+) -> list[Alert]:
+    del now  # Alertmanager dates every alert itself
+    return [
+        make_alert(
+            contract,
+            source=SOURCE,
+            fingerprint=f"am:{item.fingerprint}",
+            status=item.status,
+            labels=item.labels,
+            annotations=item.annotations,
+            summary=item.annotations.get("summary", item.labels.get("alertname", "")),
+            starts_at=item.startsAt,
+            ends_at=item.endsAt,
+            links=[item.generatorURL],
         )
-    return alerts
+        for item in webhook.alerts
+    ]

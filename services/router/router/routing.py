@@ -1,51 +1,545 @@
-"""Routing rules: a pure function of (contract, incident, now)."""
+"""Routing rules: pure functions of (contract, incident history, now).
+
+``RouteState`` is what the router remembers of one incident: who owns it (the primary party of
+the layer where the fault is believed to be, and the coordinator, who never changes), the checks
+opened along the dependency chain, who acknowledged, which escalation levels fired. Each
+function takes the state and one input event and returns the new state and the events to
+publish; every output id derives from the input (``stable_id``), so a redelivery or a replay
+produces the same ids and consumers recognise them.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from shared.contract import Contract
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from router import details
+from shared.contract import Contract, SupportObject
 from shared.events import (
+    ActionKind,
+    AssignmentEscalatedV1,
     AssignmentIssuedV1,
+    Category,
+    CheckClosedV1,
+    CheckOpenedV1,
+    Clock,
+    DutyContact,
     Envelope,
+    EscalationReason,
     EventType,
+    HandoverV1,
+    IncidentActionAcceptedV1,
     IncidentOpenedV1,
+    Layer,
+    OriginMovedV1,
     Role,
+    SlaBreachedV1,
+    SlaWarningV1,
     make_event,
     stable_id,
 )
 
 SOURCE = "router"
+TAKES_INTO_WORK = frozenset({ActionKind.ACKNOWLEDGE, ActionKind.DIAGNOSIS, ActionKind.RESTORED})
+"""Actions by which a party shows it took its assignment: its backup is not called then."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Check(_Frozen):
+    layer: Layer
+    object_id: str
+    party: str
+    relation: Literal["depends_on", "dependent"]
+    fault_found: bool | None = None
+    reported_by: str | None = None
+
+
+class RouteState(_Frozen):
+    incident_id: str
+    object_id: str | None
+    layer: Layer | None
+    category: Category
+    priority: str
+    summary: str
+    opened_at: AwareDatetime
+    fingerprints: list[str] = Field(default_factory=list)
+    contract_version: str
+    coordinator: str
+    primary: str
+    primary_layer: Layer | None
+    primary_object: str | None
+    checks: list[Check] = Field(default_factory=list)
+    acknowledged: list[str] = Field(default_factory=list)
+    ack_due: dict[str, AwareDatetime] = Field(
+        default_factory=dict, description="party -> when its backup contacts are called"
+    )
+    backup_called: list[str] = Field(default_factory=list)
+    escalated: list[int] = Field(default_factory=list, description="levels that fired")
+    closed: bool = False
+
+
+# --------------------------------------------------------------------------- assignments
+
+
+def _assignment(
+    state: RouteState,
+    contract: Contract,
+    *,
+    party: str,
+    role: Role,
+    layer: Layer | None,
+    obj: SupportObject | None,
+    at: datetime,
+    now: datetime,
+    event_id: tuple[object, ...],
+) -> Envelope:
+    """One party's assignment with everything it needs to start, as of ``at``."""
+    access = deadlines = None
+    if obj is not None:
+        drilled = details.report(contract, obj, at, state.category)
+        access = details.access(contract, obj, drilled)
+        deadlines = details.deadlines(contract, obj, state.category, state.priority, at)
+    return make_event(
+        EventType.ASSIGNMENT_ISSUED,
+        AssignmentIssuedV1(
+            party=party,
+            role=role,
+            layer=layer,
+            object_id=obj.id if obj else None,
+            priority=state.priority,
+            category=state.category,
+            contact=contract.parties[party].contact,
+            summary=state.summary,
+            object_name=obj.name if obj else "",
+            object_kind=obj.kind.value if obj else None,
+            environment=obj.environment.value if obj else None,
+            versions=details.versions(obj) if obj else {},
+            location=details.location(contract, obj) if obj else None,
+            on_duty=details.on_duty(contract, party, at),
+            backup_contacts=details.backups(contract, party),
+            access=access,
+            deadlines=deadlines,
+            coordinator=state.coordinator,
+            coordinator_on_duty=details.on_duty(contract, state.coordinator, at),
+            coordinator_intake=contract.parties[state.coordinator].contact,
+            related_alerts=list(state.fingerprints),
+            contract_version=state.contract_version,
+        ),
+        source=SOURCE,
+        time=now,
+        subject=state.incident_id,
+        event_id=stable_id(*event_id),
+    )
+
+
+def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
+    data = opened.data
+    assert isinstance(data, IncidentOpenedV1)
+    primary = contract.primary_party(data.layer) if data.layer else contract.coordinator
+    return RouteState(
+        incident_id=opened.subject or "",
+        object_id=data.object_id,
+        layer=data.layer,
+        category=data.category,
+        priority=data.priority,
+        summary=data.summary,
+        opened_at=data.opened_at,
+        fingerprints=list(data.fingerprints),
+        contract_version=contract.version,
+        coordinator=contract.coordinator,
+        primary=primary,
+        primary_layer=data.layer,
+        primary_object=data.object_id,
+    )
 
 
 def assign(opened: Envelope, contract: Contract, now: datetime) -> list[Envelope]:
     """The primary owner of the failing layer and the coordinator, one assignment each.
 
     An incident outside the perimeter has no layer: the coordinator takes it as primary too,
-    so it is never left without an owner.
+    so it is never left without an owner. Duty contacts, access and deadlines are those at the
+    incident's opening, so a replay yields the same messages.
     """
-    data = opened.data
-    assert isinstance(data, IncidentOpenedV1)
-    primary = contract.primary_party(data.layer) if data.layer else contract.coordinator
-    out = []
-    for role, party in ((Role.PRIMARY, primary), (Role.COORDINATOR, contract.coordinator)):
+    state = _initial_state(opened, contract)
+    obj = contract.object(state.object_id) if state.object_id else None
+    return [
+        _assignment(
+            state,
+            contract,
+            party=party,
+            role=role,
+            layer=state.layer,
+            obj=obj,
+            at=state.opened_at,
+            now=now,
+            event_id=("assignment", state.incident_id, role.value),
+        )
+        for role, party in ((Role.PRIMARY, state.primary), (Role.COORDINATOR, state.coordinator))
+    ]
+
+
+def checks_for(contract: Contract, obj: SupportObject, at: datetime) -> list[Check]:
+    """One check per neighbouring layer along the dependency chain, the nearest object of each
+    layer, by that layer's primary party (the drill's "who checks each layer")."""
+    drilled = details.report(contract, obj, at, Category.OUTAGE)
+    out: list[Check] = []
+    seen = {obj.layer}
+    for step in drilled.checks:
+        if step.relation == "object" or step.checked_by is None:
+            continue
+        layer = Layer(step.layer)
+        if layer in seen:
+            continue
+        seen.add(layer)
         out.append(
-            make_event(
-                EventType.ASSIGNMENT_ISSUED,
-                AssignmentIssuedV1(
-                    party=party,
-                    role=role,
-                    layer=data.layer,
-                    object_id=data.object_id,
-                    priority=data.priority,
-                    category=data.category,
-                    contact=contract.parties[party].contact,
-                    summary=data.summary,
-                ),
-                source=SOURCE,
-                time=now,
-                subject=opened.subject,
-                event_id=stable_id("assignment", opened.subject, role.value),
+            Check(
+                layer=layer,
+                object_id=step.object,
+                party=step.checked_by.party,
+                relation=step.relation,
             )
         )
     return out
+
+
+def open_route(
+    opened: Envelope, contract: Contract, now: datetime
+) -> tuple[RouteState, list[Envelope]]:
+    """A new incident: assignments to the primary and the coordinator, checks of the
+    neighbouring layers, and when each party's backup is called if it does not acknowledge."""
+    state = _initial_state(opened, contract)
+    events = assign(opened, contract, now)
+    obj = contract.object(state.object_id) if state.object_id else None
+    checks = checks_for(contract, obj, state.opened_at) if obj else []
+    for check in checks:
+        target = contract.object(check.object_id)
+        access = None
+        if target is not None:
+            access = details.access(
+                contract, target, details.report(contract, target, state.opened_at, state.category)
+            )
+        events.append(
+            make_event(
+                EventType.CHECK_OPENED,
+                CheckOpenedV1(
+                    party=check.party,
+                    layer=check.layer,
+                    object_id=check.object_id,
+                    object_name=target.name if target else "",
+                    relation=check.relation,
+                    origin_object_id=state.object_id,
+                    origin_layer=state.layer,
+                    priority=state.priority,
+                    contact=contract.parties[check.party].contact,
+                    summary=state.summary,
+                    coordinator=state.coordinator,
+                    on_duty=details.on_duty(contract, check.party, state.opened_at),
+                    access=access,
+                ),
+                source=SOURCE,
+                time=now,
+                subject=state.incident_id,
+                event_id=stable_id("check", state.incident_id, check.layer.value),
+            )
+        )
+    due = details.ack_due(contract, obj, state.category, state.priority, state.opened_at)
+    ack_due = dict.fromkeys({state.primary, state.coordinator}, due) if due else {}
+    return state.model_copy(update={"checks": checks, "ack_due": ack_due}), events
+
+
+# --------------------------------------------------------------------------- diagnosis, handover
+
+
+def _nearest_in_layer(contract: Contract, state: RouteState, layer: Layer) -> str | None:
+    if state.object_id is None:
+        return None
+    chain = [*contract.dependencies(state.object_id), *contract.dependents(state.object_id)]
+    for object_id in chain:
+        other = contract.object(object_id)
+        if other is not None and other.layer == layer:
+            return other.id
+    return None
+
+
+def _handover(
+    state: RouteState,
+    contract: Contract,
+    *,
+    layer: Layer,
+    object_id: str | None,
+    reason: str,
+    at: datetime,
+    now: datetime,
+    cause: object,
+) -> tuple[RouteState, list[Envelope]]:
+    """Primary ownership moves to ``layer``'s party; the coordinator stays. No event when the
+    same party owns the new layer too (only the layer is recorded)."""
+    primaries = contract.primaries(layer)
+    if not primaries:
+        return state, []
+    to_party = primaries[0]
+    moved = state.model_copy(
+        update={"primary": to_party, "primary_layer": layer, "primary_object": object_id}
+    )
+    if to_party == state.primary:
+        return moved, []
+    obj = contract.object(object_id) if object_id else None
+    handover = make_event(
+        EventType.HANDOVER,
+        HandoverV1(
+            from_party=state.primary,
+            to_party=to_party,
+            from_layer=state.primary_layer,
+            to_layer=layer,
+            object_id=object_id,
+            reason=reason,
+            coordinator=state.coordinator,
+            at=at,
+        ),
+        source=SOURCE,
+        time=now,
+        subject=state.incident_id,
+        event_id=stable_id("handover", cause),
+    )
+    assignment = _assignment(
+        moved,
+        contract,
+        party=to_party,
+        role=Role.PRIMARY,
+        layer=layer,
+        obj=obj,
+        at=at,
+        now=now,
+        event_id=("assignment", cause, to_party),
+    )
+    ack_due = dict(moved.ack_due)
+    if to_party not in moved.acknowledged and to_party not in moved.backup_called:
+        due = details.ack_due(contract, obj, moved.category, moved.priority, at)
+        if due is not None:
+            ack_due.setdefault(to_party, due)
+    return moved.model_copy(update={"ack_due": ack_due}), [handover, assignment]
+
+
+def on_action(
+    state: RouteState, event: Envelope, contract: Contract, now: datetime
+) -> tuple[RouteState, list[Envelope]]:
+    """An accepted party action: acknowledgements stop the backup timer; a diagnosis closes
+    the check of its layer and, when it finds the fault in another layer, hands over."""
+    action = event.data
+    assert isinstance(action, IncidentActionAcceptedV1)
+    events: list[Envelope] = []
+    if action.action in TAKES_INTO_WORK and action.party not in state.acknowledged:
+        state = state.model_copy(
+            update={
+                "acknowledged": [*state.acknowledged, action.party],
+                "ack_due": {p: d for p, d in state.ack_due.items() if p != action.party},
+            }
+        )
+    if action.action == ActionKind.RESTORED:
+        state = state.model_copy(update={"ack_due": {}})
+    if action.action != ActionKind.DIAGNOSIS or action.layer is None or action.fault_found is None:
+        return state, events
+    layer, found = action.layer, action.fault_found
+    who = f"{action.party}:{action.actor}"
+    index = next(
+        (i for i, c in enumerate(state.checks) if c.layer == layer and c.fault_found is None),
+        None,
+    )
+    object_id = None
+    if index is not None:
+        check = state.checks[index]
+        object_id = check.object_id
+        checks = list(state.checks)
+        checks[index] = check.model_copy(update={"fault_found": found, "reported_by": who})
+        state = state.model_copy(update={"checks": checks})
+    elif layer == state.primary_layer:
+        object_id = state.primary_object
+    events.append(
+        make_event(
+            EventType.CHECK_CLOSED,
+            CheckClosedV1(
+                party=action.party,
+                layer=layer,
+                object_id=object_id,
+                fault_found=found,
+                reported_by=who,
+                at=action.at,
+            ),
+            source=SOURCE,
+            time=now,
+            subject=state.incident_id,
+            event_id=stable_id("check-closed", event.id),
+        )
+    )
+    if found and layer != state.primary_layer:
+        target = object_id or _nearest_in_layer(contract, state, layer)
+        where = f"{layer.value} ({target})" if target else layer.value
+        state, moved = _handover(
+            state,
+            contract,
+            layer=layer,
+            object_id=target,
+            reason=f"diagnosis by {who}: fault found in {where}",
+            at=action.at,
+            now=now,
+            cause=event.id,
+        )
+        events.extend(moved)
+    return state, events
+
+
+def on_origin_moved(
+    state: RouteState, event: Envelope, contract: Contract, now: datetime
+) -> tuple[RouteState, list[Envelope]]:
+    """Intake moved the probable origin to another object: its layer's party takes over."""
+    data = event.data
+    assert isinstance(data, OriginMovedV1)
+    if data.to_layer is None or data.to_layer == state.primary_layer:
+        return state, []
+    return _handover(
+        state,
+        contract,
+        layer=data.to_layer,
+        object_id=data.to_object,
+        reason=f"alert {data.fingerprint} moved the probable origin to {data.to_object}",
+        at=data.moved_at,
+        now=now,
+        cause=event.id,
+    )
+
+
+def on_closed(state: RouteState) -> RouteState:
+    return state.model_copy(update={"closed": True, "ack_due": {}})
+
+
+# --------------------------------------------------------------------------- escalation
+
+
+def on_sla(
+    state: RouteState, event: Envelope, contract: Contract, now: datetime
+) -> tuple[RouteState, list[Envelope]]:
+    """An SLA warning or breach fires every escalation level of that clock whose threshold it
+    reached and that has not fired yet; each level fires once per incident (its id is
+    ``stable_id("escalation", incident, level)``). Levels at 0 are the first line: the
+    assignments themselves reach them."""
+    data = event.data
+    if isinstance(data, SlaWarningV1):
+        clock, percent, reason = data.clock, data.threshold, EscalationReason.SLA_WARNING
+    elif isinstance(data, SlaBreachedV1):
+        clock, percent, reason = data.clock, 100, EscalationReason.SLA_BREACHED
+    else:
+        raise TypeError(f"type: {event.type.value} is not an SLA warning or breach")
+    if state.closed:
+        return state, []
+    return _escalate(
+        state,
+        contract,
+        clock=clock,
+        percent=percent,
+        reason=reason,
+        detected_at=data.detected_at,
+        now=now,
+    )
+
+
+def _escalate(
+    state: RouteState,
+    contract: Contract,
+    *,
+    clock: Clock,
+    percent: int,
+    reason: EscalationReason,
+    detected_at: datetime,
+    now: datetime,
+) -> tuple[RouteState, list[Envelope]]:
+    events = []
+    fired = list(state.escalated)
+    for level in sorted(contract.escalation, key=lambda lv: lv.level):
+        fraction = level.at.get(clock)
+        if fraction is None or fraction <= 0 or fraction * 100 > percent + 1e-9:
+            continue
+        if level.level in fired:
+            continue
+        fired.append(level.level)
+        events.append(
+            make_event(
+                EventType.ASSIGNMENT_ESCALATED,
+                AssignmentEscalatedV1(
+                    reason=reason,
+                    level=level.level,
+                    name=level.name,
+                    clock=clock,
+                    threshold=percent,
+                    contacts=_refs(contract, level.contacts),
+                    emergency_approvers=_refs(contract, level.emergency_approvers),
+                    coordinator=state.coordinator,
+                    detected_at=detected_at,
+                ),
+                source=SOURCE,
+                time=now,
+                subject=state.incident_id,
+                event_id=stable_id("escalation", state.incident_id, level.level),
+            )
+        )
+    return state.model_copy(update={"escalated": fired}), events
+
+
+def _refs(contract: Contract, refs: list[str]) -> list[DutyContact]:
+    return [c for c in (details.contact_ref(contract, r) for r in refs) if c is not None]
+
+
+def on_ack_overdue(
+    state: RouteState, party: str, contract: Contract, now: datetime
+) -> tuple[RouteState, list[Envelope]]:
+    """``party`` did not take its assignment in time: call its backup contacts, once."""
+    if state.closed or party in state.acknowledged or party in state.backup_called:
+        return state.model_copy(
+            update={"ack_due": {p: d for p, d in state.ack_due.items() if p != party}}
+        ), []
+    name = contract.parties[party].name if party in contract.parties else party
+    event = make_event(
+        EventType.ASSIGNMENT_ESCALATED,
+        AssignmentEscalatedV1(
+            reason=EscalationReason.UNACKNOWLEDGED,
+            level=None,
+            name=f"backup contacts of {name}",
+            party=party,
+            contacts=details.backups(contract, party),
+            coordinator=state.coordinator,
+            detected_at=now,
+        ),
+        source=SOURCE,
+        time=now,
+        subject=state.incident_id,
+        event_id=stable_id("backup", state.incident_id, party),
+    )
+    return state.model_copy(
+        update={
+            "backup_called": [*state.backup_called, party],
+            "ack_due": {p: d for p, d in state.ack_due.items() if p != party},
+        }
+    ), [event]
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+def recipients(event: Envelope, coordinator: str) -> list[str]:
+    """The parties whose own topic receives ``event``: its addressee(s) and the coordinator."""
+    data = event.data
+    found: list[str] = []
+    if isinstance(data, AssignmentIssuedV1 | CheckOpenedV1 | CheckClosedV1):
+        found.append(data.party)
+    elif isinstance(data, HandoverV1):
+        found.extend((data.from_party, data.to_party))
+    elif isinstance(data, AssignmentEscalatedV1):
+        found.extend(c.party for c in [*data.contacts, *data.emergency_approvers])
+        if data.party:
+            found.append(data.party)
+    found.append(coordinator)
+    return list(dict.fromkeys(found))
