@@ -20,7 +20,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.events import EventType, parse_event, stable_id
+from shared.events import AssignmentIssuedV1, parse_event
 from shared.topics import TOPIC_SPECS, Topic
 
 RAW_PARTITIONS = 3
@@ -61,7 +61,7 @@ def _webhook(run: str, i: int, now: datetime) -> dict[str, object]:
                     "instance": f"bench-{run}-{i}",
                     "severity": "critical",
                 },
-                "annotations": {"summary": f"bench alert {i}"},
+                "annotations": {"summary": f"bench alert {run} {i}"},
                 "startsAt": now.isoformat(),
                 "endsAt": "0001-01-01T00:00:00Z",
                 "fingerprint": f"bench-{run}-{i}",
@@ -108,7 +108,7 @@ async def baton_throughput(
     run = uuid.uuid4().hex[:8]
     spec = next(s for s in TOPIC_SPECS if s.topic == Topic.ASSIGNMENTS)
     consumer = await _tail_consumer(bootstrap, assignments_topic, spec.partitions)
-    posted: dict[str, float] = {}  # incident id -> POST start (epoch seconds)
+    posted: dict[str, float] = {}  # alert summary (unique per alert) -> POST start (epoch s)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(n):
         queue.put_nowait(i)
@@ -121,8 +121,7 @@ async def baton_throughput(
                 f"{intake}/v1/alerts/alertmanager", json=_webhook(run, i, datetime.now(UTC))
             )
             response.raise_for_status()
-            for event_id in response.json()["ids"]:
-                posted[incident_id_for_id(event_id)] = sent
+            posted[f"bench alert {run} {i}"] = sent
 
     latencies: list[float] = []
     began = time.perf_counter()
@@ -136,25 +135,21 @@ async def baton_throughput(
                 for records in batch.values():
                     for record in records:
                         event = parse_event(record.value)
-                        if event.type != EventType.ASSIGNMENT_ISSUED or event.subject in done:
+                        data = event.data
+                        if not isinstance(data, AssignmentIssuedV1) or data.summary in done:
                             continue
-                        pending[event.subject or ""] = record.timestamp / 1000
-                for incident, at in list(pending.items()):
-                    if incident in posted:
-                        latencies.append((at - posted[incident]) * 1000)
-                        done.add(incident)
-                        del pending[incident]
+                        pending[data.summary] = record.timestamp / 1000
+                for summary, at in list(pending.items()):
+                    if summary in posted:
+                        latencies.append((at - posted[summary]) * 1000)
+                        done.add(summary)
+                        del pending[summary]
                 if posters.done() and posters.exception():
                     raise posters.exception()  # type: ignore[misc]
             await posters
         finally:
             await consumer.stop()
     return n / (time.perf_counter() - began), latencies
-
-
-def incident_id_for_id(event_id: str) -> str:
-    """The incident id intake derives from an alert event id (see ``incident_id_for``)."""
-    return f"inc-{stable_id('incident', uuid.UUID(event_id)).hex[:16]}"
 
 
 async def run_bench(

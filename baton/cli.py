@@ -13,8 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from baton.contract_cli import contract_app, drill_command
-from baton.stack import stack_app, status
-from shared.settings import DEFAULT_CONTRACT
+from baton.stack import EXAMPLE_CONTRACT, stack_app, status
 
 app = typer.Typer(
     help="Baton: the event backbone of a 24/7 support contract.", no_args_is_help=True
@@ -108,7 +107,7 @@ def incidents_show(
 @app.command()
 def demo(
     contract: Annotated[Path, typer.Option(help="the contract the services run with")] = (
-        DEFAULT_CONTRACT
+        EXAMPLE_CONTRACT
     ),
 ) -> None:
     """Feed an alert storm from the example environment and drive it to closure reports."""

@@ -57,6 +57,7 @@ from shared.topics import TOPIC_SPECS, TopicSpec, topic_name
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONTRACT = REPO_ROOT / "examples" / "contract"
 KAFKA_DEPLOY_DIR = REPO_ROOT / "deploy" / "kafka"
 STACK_DIR_ENV = "BATON_STACK_DIR"
 STACK_MARKER = ".baton-stack"  # only a folder holding this file is ever deleted by --purge
@@ -123,6 +124,8 @@ def service_env(service: Service, base: Mapping[str, str]) -> dict[str, str]:
         "BATON_HTTP_PORT": str(service.port),
         "BATON_KAFKA_BOOTSTRAP": KAFKA_BOOTSTRAP,
         "BATON_PG_DSN": PG_DSN,
+        # the realistic example environment, unless the operator names another contract
+        "BATON_CONTRACT_PATH": base.get("BATON_CONTRACT_PATH", str(EXAMPLE_CONTRACT)),
     }
 
 
