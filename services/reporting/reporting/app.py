@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 
-from reporting.projection import project, record
+from reporting.projection import project, record, sla_compliance
 from shared.kafka import message_topic
 from shared.service import Runtime, create_app
 from shared.topics import Topic
@@ -72,6 +72,15 @@ def wire(rt: Runtime, router: APIRouter) -> None:
             )
         return [_row(r) for r in rows]
 
+    @router.get("/v1/reports/sla", tags=["reports"])
+    async def sla_report(month: str) -> dict[str, Any]:
+        """SLA compliance for clocks started in ``month`` (YYYY-MM), per contractor (the
+        incident's primary party), category, priority and clock."""
+        period = _month(month)
+        async with rt.pool.acquire() as conn:
+            rows = await sla_compliance(conn, period)
+        return {"month": month, "rows": rows}
+
     @router.get("/v1/incidents/{incident_id}", tags=["incidents"])
     async def get_incident(incident_id: str) -> dict[str, Any]:
         """One incident with its full timeline and, once closed, its closure report."""
@@ -92,6 +101,13 @@ def wire(rt: Runtime, router: APIRouter) -> None:
             "timeline": [_row(r) for r in timeline],
             "closure_report": _row(report) if report else None,
         }
+
+
+def _month(value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m").replace(tzinfo=UTC).date()
+    except ValueError:
+        raise HTTPException(422, f"month: expected YYYY-MM, got {value!r}") from None
 
 
 def build_app() -> FastAPI:

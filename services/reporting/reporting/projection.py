@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import orjson
 
 from shared.db import Conn
 from shared.events import (
     ActionKind,
     AlertAttachedV1,
+    AssignmentIssuedV1,
     Envelope,
     EventType,
     IncidentActionAcceptedV1,
     IncidentClosedV1,
     IncidentOpenedV1,
+    Role,
+    SlaBreachedV1,
+    SlaClockStartedV1,
+    SlaClockStoppedV1,
 )
 
 
@@ -50,6 +57,17 @@ async def project(conn: Conn, event: Envelope) -> None:
             data.first_alert_at,
             data.opened_at,
         )
+        # assignments may have been recorded before the incident itself (another topic)
+        await conn.execute(
+            "UPDATE incidents SET"
+            " primary_party = (SELECT data->>'party' FROM incident_events WHERE incident_id = $1"
+            "   AND type = $2 AND data->>'role' = 'primary' ORDER BY time DESC LIMIT 1),"
+            " coordinator = (SELECT data->>'party' FROM incident_events WHERE incident_id = $1"
+            "   AND type = $2 AND data->>'role' = 'coordinator' ORDER BY time DESC LIMIT 1)"
+            " WHERE id = $1",
+            event.subject,
+            EventType.ASSIGNMENT_ISSUED.value,
+        )
     elif event.type == EventType.ALERT_ATTACHED:
         assert isinstance(data, AlertAttachedV1)
         await conn.execute(
@@ -71,9 +89,62 @@ async def project(conn: Conn, event: Envelope) -> None:
                 event.subject,
                 data.at,
             )
+        elif data.action == ActionKind.REJECT:  # the customer says it is not restored
+            await conn.execute(
+                "UPDATE incidents SET restored_at = NULL, status = 'acknowledged' WHERE id = $1",
+                event.subject,
+            )
+        elif data.action == ActionKind.REOPEN:
+            await conn.execute(
+                "UPDATE incidents SET restored_at = NULL, closed_at = NULL,"
+                " status = 'acknowledged' WHERE id = $1",
+                event.subject,
+            )
+            await conn.execute("DELETE FROM closure_reports WHERE incident_id = $1", event.subject)
     elif event.type == EventType.INCIDENT_CLOSED:
         assert isinstance(data, IncidentClosedV1)
         await _close(conn, event.subject or "", data)
+    elif event.type == EventType.ASSIGNMENT_ISSUED:
+        assert isinstance(data, AssignmentIssuedV1)
+        column = "primary_party" if data.role == Role.PRIMARY else "coordinator"
+        await conn.execute(
+            f"UPDATE incidents SET {column} = $2 WHERE id = $1",  # noqa: S608
+            event.subject,
+            data.party,
+        )
+    elif event.type == EventType.SLA_CLOCK_STARTED:
+        assert isinstance(data, SlaClockStartedV1)
+        await conn.execute(
+            "INSERT INTO sla_clocks(incident_id, clock, started_at, target, deadline, calendar)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (incident_id, clock) DO UPDATE"
+            " SET target = EXCLUDED.target, deadline = EXCLUDED.deadline",
+            event.subject,
+            data.clock.value,
+            data.started_at,
+            data.target,
+            data.deadline,
+            data.calendar,
+        )
+    elif event.type == EventType.SLA_CLOCK_STOPPED:
+        assert isinstance(data, SlaClockStoppedV1)
+        await conn.execute(
+            "UPDATE sla_clocks SET stopped_at = $3, met = $4, margin = $5"
+            " WHERE incident_id = $1 AND clock = $2",
+            event.subject,
+            data.clock.value,
+            data.stopped_at,
+            data.met,
+            data.margin,
+        )
+    elif event.type == EventType.SLA_BREACHED:
+        assert isinstance(data, SlaBreachedV1)
+        await conn.execute(
+            "UPDATE sla_clocks SET breached_at = coalesce(breached_at, $3)"
+            " WHERE incident_id = $1 AND clock = $2",
+            event.subject,
+            data.clock.value,
+            data.detected_at,
+        )
 
 
 async def _close(conn: Conn, incident_id: str, data: IncidentClosedV1) -> None:
@@ -111,3 +182,27 @@ async def _close(conn: Conn, incident_id: str, data: IncidentClosedV1) -> None:
         data.recurrence_risk,
         data.confirmed_by,
     )
+
+
+async def sla_compliance(conn: Conn, month: date) -> list[dict[str, object]]:
+    """SLA compliance of clocks started in ``month``, per primary party, category, priority
+    and clock. A clock is met when it stopped in time and never breached."""
+    start = datetime(month.year, month.month, 1, tzinfo=UTC)
+    end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
+    rows = await conn.fetch(
+        "SELECT coalesce(i.primary_party, '(unassigned)') AS party, i.category, i.priority,"
+        " c.clock, count(*) AS clocks,"
+        " count(*) FILTER (WHERE c.met AND c.breached_at IS NULL) AS met,"
+        " count(*) FILTER (WHERE c.breached_at IS NOT NULL OR c.met = false) AS breached,"
+        " count(*) FILTER (WHERE c.stopped_at IS NULL AND c.breached_at IS NULL) AS running"
+        " FROM sla_clocks c JOIN incidents i ON i.id = c.incident_id"
+        " WHERE c.started_at >= $1 AND c.started_at < $2"
+        " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+        start,
+        end,
+    )
+    out: list[dict[str, object]] = []
+    for r in rows:
+        decided = r["met"] + r["breached"]
+        out.append({**dict(r), "compliance": (r["met"] / decided) if decided else None})
+    return out
