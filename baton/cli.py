@@ -104,6 +104,45 @@ def incidents_show(
         console.print_json(json.dumps(doc["closure_report"], default=str))
 
 
+@app.command("sla-report")
+def sla_report(
+    month: Annotated[str, typer.Argument(help="YYYY-MM")],
+    url: UrlOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """SLA compliance for a month, per contractor, category, priority and clock."""
+    doc = _get(f"{_reporting_url(url)}/v1/reports/sla?month={month}")
+    if as_json:
+        print(json.dumps(doc, indent=2, default=str))
+        return
+    table = Table(
+        "contractor",
+        "category",
+        "prio",
+        "clock",
+        "clocks",
+        "met",
+        "breached",
+        "running",
+        "compliance",
+        title=f"SLA compliance {month}",
+    )
+    for r in doc["rows"]:
+        share = "-" if r["compliance"] is None else f"{r['compliance']:.0%}"
+        table.add_row(
+            r["party"],
+            r["category"],
+            r["priority"],
+            r["clock"],
+            str(r["clocks"]),
+            str(r["met"]),
+            str(r["breached"]),
+            str(r["running"]),
+            share,
+        )
+    console.print(table)
+
+
 @app.command()
 def demo(
     contract: Annotated[Path, typer.Option(help="the contract the services run with")] = (
