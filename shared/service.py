@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -116,10 +117,27 @@ Wire = Callable[[Runtime, APIRouter], None]
 Hook = Callable[[Runtime], Awaitable[None]]
 
 
+def _span_line(span: ReadableSpan) -> str:
+    """One span per line, JSON (span attributes may hold bytes, which the default rejects)."""
+    ctx = span.get_span_context()
+    parent = span.parent
+    doc = {
+        "span": span.name,
+        "trace_id": f"0x{ctx.trace_id:032x}" if ctx else None,
+        "span_id": f"0x{ctx.span_id:016x}" if ctx else None,
+        "parent_id": f"0x{parent.span_id:016x}" if parent else None,
+        "start": span.start_time,
+        "end": span.end_time,
+        "attributes": dict(span.attributes or {}),
+    }
+    return orjson.dumps(doc, default=str).decode() + "\n"
+
+
 def tracer_provider(service: str, settings: Settings) -> TracerProvider:
     provider = TracerProvider(resource=Resource.create({"service.name": f"baton-{service}"}))
     if settings.otel_exporter == "console":
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        exporter = ConsoleSpanExporter(formatter=_span_line)
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
 
 
@@ -137,7 +155,8 @@ def create_app(
     settings = settings or Settings()
     setup_logging(service, settings.log_level, settings.log_format)
     registry = CollectorRegistry()
-    broker = build_broker(settings, service, registry, tracer_provider(service, settings))
+    tracing = tracer_provider(service, settings)
+    broker = build_broker(settings, service, registry, tracing)
     contract = load_contract(settings.contract_path)
     contract_info = Gauge(
         "baton_contract_info",
@@ -207,6 +226,7 @@ def create_app(
                 await on_stop(runtime)
             await broker.stop()
             await runtime.pool.close()
+            tracing.shutdown()  # flushes the spans still batched
             log.info("stopped")
 
     app = FastAPI(title=f"Baton {service}", lifespan=lifespan)
