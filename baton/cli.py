@@ -104,6 +104,15 @@ def incidents_show(
         console.print_json(json.dumps(doc["closure_report"], default=str))
 
 
+@app.command("docs")
+def docs() -> None:
+    """Regenerate docs/asyncapi.yaml and docs/openapi/*.json from the code."""
+    from baton.apidocs import write
+
+    for path in write():
+        console.print(f"wrote {path}")
+
+
 @app.command("sla-report")
 def sla_report(
     month: Annotated[str, typer.Argument(help="YYYY-MM")],
