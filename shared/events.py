@@ -368,10 +368,31 @@ class HandoverV1(Model):
     at: AwareDatetime
 
 
+class VendorCaseOpenedV1(Model):
+    """The fault is in a vendor's product: ``party`` (the contract's ``opens_cases``) opens the
+    vendor case; who collects logs, corresponds and decides on fixes comes with it."""
+
+    party: str
+    vendor: str
+    vendor_name: str
+    vendor_contact: str
+    object_id: str
+    product: str = ""
+    version: str | None = None
+    collects_logs: str
+    correspondence: str
+    decides_fixes: str
+    support_contract: str = ""
+    reason: str
+    coordinator: str
+    at: AwareDatetime
+
+
 class EscalationReason(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
     UNACKNOWLEDGED = "unacknowledged"
+    DELIVERY_FAILED = "delivery_failed"
 
 
 class AssignmentEscalatedV1(Model):
@@ -467,6 +488,7 @@ class EventType(StrEnum):
     CHECK_CLOSED = "baton.assignment.check_closed"
     HANDOVER = "baton.assignment.handover"
     ASSIGNMENT_ESCALATED = "baton.assignment.escalated"
+    VENDOR_CASE_OPENED = "baton.assignment.vendor_case_opened"
     INCIDENT_RECLASSIFIED = "baton.incident.reclassified"
     SLA_CLOCK_PAUSED = "baton.sla.clock_paused"
     SLA_CLOCK_RESUMED = "baton.sla.clock_resumed"
@@ -495,6 +517,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.CHECK_CLOSED: CheckClosedV1,
     EventType.HANDOVER: HandoverV1,
     EventType.ASSIGNMENT_ESCALATED: AssignmentEscalatedV1,
+    EventType.VENDOR_CASE_OPENED: VendorCaseOpenedV1,
     EventType.INCIDENT_RECLASSIFIED: IncidentReclassifiedV1,
     EventType.SLA_CLOCK_PAUSED: SlaClockPausedV1,
     EventType.SLA_CLOCK_RESUMED: SlaClockResumedV1,

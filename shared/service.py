@@ -13,12 +13,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import orjson
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.sdk.resources import Resource
@@ -32,6 +31,7 @@ from prometheus_client import (
     generate_latest,
 )
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.clock import Clock, SystemClock
 from shared.contract import Contract, ContractError, load_contract
@@ -232,12 +232,7 @@ def create_app(
     app = FastAPI(title=f"Baton {service}", lifespan=lifespan)
     app.state.runtime = runtime
 
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        route = request.scope.get("route")
-        requests.labels(service, getattr(route, "path", "unmatched"), response.status_code).inc()
-        return response
+    app.add_middleware(RequestCounter, counter=requests, service=service)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
@@ -256,6 +251,34 @@ def create_app(
     wire(runtime, router)
     app.include_router(router)
     return app
+
+
+class RequestCounter:
+    """Counts HTTP requests per route and status. Plain ASGI: Starlette's ``@app.middleware``
+    wraps every request in a task and streams, which cost intake a third of its throughput."""
+
+    def __init__(self, app: ASGIApp, counter: Counter, service: str) -> None:
+        self.app = app
+        self.counter = counter
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.counter.labels(self.service, route, status).inc()
 
 
 def serve(app: FastAPI) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.topics import Topic, topic_name
@@ -69,6 +69,45 @@ class Settings(BaseSettings):
     intake_party_tokens: dict[str, SecretStr] = Field(
         default_factory=dict,
         description="party id -> API token for actions; non-empty turns action auth on",
+    )
+    intake_action_wait_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="how long an HTTP action waits for the commands consumer's verdict before"
+        " answering 202 pending",
+    )
+    # -- router (issue 5) ------------------------------------------------------------------
+    router_tick_seconds: float = Field(
+        1.0, gt=0, description="how often the router looks for unacknowledged assignments"
+    )
+    router_party_topic_replication: int = Field(
+        1, ge=1, description="replication factor of the per-party assignment topics it creates"
+    )
+    router_webhook_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="party id -> HMAC-SHA256 secret; a party whose contract contact is an"
+        " http(s) URL gets its messages pushed there, signed with it",
+    )
+    router_webhook_backoff_seconds: float = Field(
+        2.0, gt=0, description="first retry delay of a failed push; doubles up to 5 minutes"
+    )
+    router_webhook_max_attempts: int = Field(
+        8, ge=1, description="after this many failed pushes: dead letter, coordinator told"
+    )
+    # -- sla-clock (issue 6) ---------------------------------------------------------------
+    sla_fire_batch: int = Field(
+        500, gt=0, description="how many due SLA timers one tick transaction fires at most"
+    )
+    sla_test_now: AwareDatetime | None = Field(
+        None,
+        description="TEST ONLY: sla-clock's contract time at the real instant sla_test_anchor;"
+        " with sla_test_speed it lets tests run days of contract time in seconds",
+    )
+    sla_test_anchor: AwareDatetime | None = Field(
+        None, description="TEST ONLY: the real instant at which sla-clock's time is sla_test_now"
+    )
+    sla_test_speed: float = Field(
+        1.0, gt=0, description="TEST ONLY: contract seconds per real second (with sla_test_now)"
     )
 
     def topic(self, topic: Topic) -> str:

@@ -278,7 +278,7 @@ class _Drill:
         if spec is None:
             self.gap("BTN005", f"unknown calendar {calendar_id!r}")
             return [], []
-        calendar = BusinessCalendar(spec)
+        calendar = self.contract.business_calendar(calendar_id)
         targets = {Clock.RESPONSE: target.response, Clock.RECOVERY: target.recovery}
         deadlines = []
         for clock, duration in targets.items():
@@ -393,8 +393,8 @@ def _zone(contract: Contract, obj: SupportObject) -> BusinessCalendar:
     """The calendar whose time zone shows local times: the period calendar, else the object's."""
     for calendar_id in (contract.sla.period_calendar, obj.calendar):
         spec = contract.calendar_spec(calendar_id) if calendar_id else None
-        if spec is not None:
-            return BusinessCalendar(spec)
+        if spec is not None and calendar_id:
+            return contract.business_calendar(calendar_id)
     return contract.business_calendar("24x7")
 
 
@@ -424,7 +424,7 @@ def sample_times(contract: Contract, anchor: datetime) -> dict[Period, datetime 
     spec = contract.calendar_spec(contract.sla.period_calendar)
     if spec is None or spec.kind == "24x7":
         return out
-    calendar = BusinessCalendar(spec)
+    calendar = contract.business_calendar(contract.sla.period_calendar)
     start = anchor.astimezone(calendar.zone).date()
     for offset in range(_SEARCH_DAYS):
         day = start + timedelta(days=offset)

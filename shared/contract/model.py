@@ -14,6 +14,7 @@ Services ask the contract questions only through ``Contract``'s methods: ``objec
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -498,7 +499,7 @@ class Contract(_Strict):
         spec = self.calendar_spec(calendar_id)
         if spec is None:
             raise KeyError(f"unknown calendar {calendar_id!r}")
-        return BusinessCalendar(spec)
+        return _business_calendar(spec.model_dump_json())
 
     def group_members(self, group_id: str) -> list[str]:
         group = self.groups.get(group_id)
@@ -553,7 +554,7 @@ class Contract(_Strict):
         spec = self.calendar_spec(self.sla.period_calendar)
         if spec is None or spec.kind == "24x7":
             return Period.DAY
-        return classify(BusinessCalendar(spec), at)
+        return classify(self.business_calendar(spec.id), at)
 
     def sla_for(
         self, obj: SupportObject, category: Category, at: datetime, priority: str | None = None
@@ -582,9 +583,12 @@ class Contract(_Strict):
         if party is None:
             return None
         for shift in party.duty:
-            spec = self.calendar_spec(shift.calendar)
             contact = party.contacts.get(shift.contact)
-            if spec is not None and contact is not None and BusinessCalendar(spec).is_open(at):
+            if (
+                self.calendar_spec(shift.calendar) is not None
+                and contact is not None
+                and self.business_calendar(shift.calendar).is_open(at)
+            ):
                 return shift, contact
         return None
 
@@ -671,6 +675,13 @@ def _host_of(labels: dict[str, str]) -> frozenset[str]:
         if value:
             found.add(value.rsplit(":", 1)[0].lower() if value.count(":") == 1 else value.lower())
     return frozenset(found)
+
+
+@functools.lru_cache(maxsize=256)
+def _business_calendar(spec_json: str) -> BusinessCalendar:
+    """One calendar (with its holiday and day caches) per distinct spec, shared by every
+    contract version that has the same spec."""
+    return BusinessCalendar(CalendarSpec.model_validate_json(spec_json))
 
 
 def contract_hash(contract: Contract) -> str:

@@ -12,11 +12,14 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from intake.correlation import Graph
 from shared.contract import Contract
 from shared.events import (
     ActionKind,
     AlertAttachedV1,
+    AlertCorrelatedV1,
     AlertReceivedV1,
+    AlertResolvedV1,
     Category,
     Clock,
     Envelope,
@@ -26,6 +29,8 @@ from shared.events import (
     IncidentClosedV1,
     IncidentOpenedV1,
     Layer,
+    Model,
+    OriginMovedV1,
     PartyActionV1,
     make_event,
     stable_id,
@@ -59,6 +64,24 @@ class IncidentState(BaseModel):
     paused: dict[Clock, str] = Field(
         default_factory=dict, description="clock -> the pause reason it is stopped for"
     )
+    origin: str | None = Field(None, description="probable origin: the deepest failing object")
+    objects: list[str] = Field(default_factory=list, description="objects with firing alerts")
+    scope: list[str] = Field(default_factory=list, description="business units affected")
+    resolved: list[str] = Field(
+        default_factory=list, description="fingerprints monitoring reports recovered"
+    )
+    last_alert_at: AwareDatetime | None = None
+
+    @property
+    def failing(self) -> list[str]:
+        """Objects with firing alerts (rows written before correlation: the incident's object)."""
+        if self.objects:
+            return list(self.objects)
+        return [self.object_id] if self.object_id else []
+
+    @property
+    def probable_origin(self) -> str | None:
+        return self.origin or self.object_id
 
 
 class Refused(Exception):
@@ -134,6 +157,139 @@ def open_or_attach(
         event_id=stable_id("open", event.id),
     )
     return state, out
+
+
+class Match(StrEnum):
+    """How the store found the incident an alert belongs to."""
+
+    FINGERPRINT = "fingerprint"  # a repeat: deduplicated
+    OBJECT = "object"  # another alert on an object already in the incident
+    RELATED = "related"  # an object connected in the dependency graph, within the window
+    NONE = "none"
+
+
+def handle_alert(
+    event: Envelope,
+    found: IncidentState | None,
+    contract: Contract,
+    graph: Graph,
+    now: datetime,
+) -> tuple[IncidentState | None, list[Envelope]]:
+    """Open, deduplicate, record recovery or correlate: the new state (None = nothing to keep)
+    and the events to publish, with ids derived from the alert event's id."""
+    data = event.data
+    assert isinstance(data, AlertReceivedV1)
+    alert, at = data.alert, data.received_at
+    if found is None:
+        if alert.status == "resolved":
+            return None, []  # recovery of something Baton never opened: the alert is the record
+        state, opened = open_or_attach(event, None, contract, now)
+        objects = [alert.object_id] if alert.object_id else []
+        state = state.model_copy(
+            update={
+                "origin": alert.object_id,
+                "objects": objects,
+                "scope": graph.scope(objects, alert.object_id),
+                "last_alert_at": at,
+            }
+        )
+        return state, [opened]
+
+    count = found.alerts.get(alert.fingerprint, 0) + 1
+    objects = found.failing
+    resolved = [fp for fp in found.resolved if fp != alert.fingerprint]
+    new_object = (
+        alert.status == "firing" and bool(alert.object_id) and (alert.object_id not in objects)
+    )
+    if new_object and alert.object_id:
+        objects.append(alert.object_id)
+    if alert.status == "resolved":
+        resolved.append(alert.fingerprint)
+    before = found.probable_origin
+    origin = graph.origin(objects) or before
+    scope = graph.scope(objects, origin)
+    state = found.model_copy(
+        update={
+            "alerts": {**found.alerts, alert.fingerprint: count},
+            "objects": objects,
+            "origin": origin,
+            "scope": scope,
+            "resolved": resolved,
+            "last_alert_at": max(found.last_alert_at or at, at),
+        }
+    )
+
+    def emit(kind: EventType, payload: Model, tag: str) -> Envelope:
+        return make_event(
+            kind,
+            payload,
+            source=SOURCE,
+            time=now,
+            subject=found.id,
+            event_id=stable_id(tag, event.id),
+        )
+
+    events: list[Envelope] = []
+    if alert.status == "resolved":
+        events.append(
+            emit(
+                EventType.ALERT_RESOLVED,
+                AlertResolvedV1(
+                    fingerprint=alert.fingerprint,
+                    object_id=alert.object_id,
+                    count=count,
+                    resolved_at=alert.ends_at or at,
+                ),
+                "resolved",
+            )
+        )
+    elif new_object and alert.object_id:
+        events.append(
+            emit(
+                EventType.ALERT_CORRELATED,
+                AlertCorrelatedV1(
+                    fingerprint=alert.fingerprint,
+                    object_id=alert.object_id,
+                    layer=alert.layer,
+                    status=alert.status,
+                    summary=alert.summary,
+                    origin_object=origin,
+                    origin_layer=graph.layer(origin),
+                    objects=objects,
+                    scope=scope,
+                    received_at=at,
+                ),
+                "correlated",
+            )
+        )
+    else:
+        events.append(
+            emit(
+                EventType.ALERT_ATTACHED,
+                AlertAttachedV1(
+                    fingerprint=alert.fingerprint, status=alert.status, count=count, last_seen=at
+                ),
+                "attach",
+            )
+        )
+    if origin is not None and origin != before:
+        events.append(
+            emit(
+                EventType.ORIGIN_MOVED,
+                OriginMovedV1(
+                    from_object=before,
+                    from_layer=graph.layer(before),
+                    to_object=origin,
+                    to_layer=graph.layer(origin),
+                    fingerprint=alert.fingerprint,
+                    objects=objects,
+                    scope=scope,
+                    moved_at=at,
+                ),
+                "origin",
+            )
+        )
+    return state, events
 
 
 WORKING = {Status.OPEN, Status.ACKNOWLEDGED}
@@ -213,6 +369,16 @@ def check_action(action: PartyActionV1, incident: IncidentState, contract: Contr
     if incident.status == Status.ACKNOWLEDGED and target == Status.ACKNOWLEDGED:
         return incident.status
     return target or incident.status
+
+
+def verdict(action: PartyActionV1, incident: IncidentState, contract: Contract) -> tuple[int, str]:
+    """The HTTP answer for ``action`` on ``incident``: 202, or 403 (rights) / 409 (state) and
+    the reason."""
+    try:
+        check_action(action, incident, contract)
+    except Refused as refusal:
+        return (403 if refusal.forbidden else 409), refusal.reason
+    return 202, ""
 
 
 def apply_action(

@@ -2,41 +2,89 @@
 
 from __future__ import annotations
 
-from intake.incidents import IncidentState, Status
+import uuid
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from intake.incidents import IncidentState, Match, Status
 from shared.db import Conn
+from shared.events import Alert
+
+
+def _state(row: Any) -> IncidentState | None:
+    return IncidentState.model_validate_json(row["state"]) if row else None
 
 
 async def find_open(conn: Conn, fingerprint: str, object_id: str | None) -> IncidentState | None:
     """The open incident an alert belongs to: same fingerprint, else same object. Locks it."""
+    found, _ = await find_for_alert(conn, fingerprint, object_id, frozenset(), None)
+    return found
+
+
+async def find_for_alert(
+    conn: Conn,
+    fingerprint: str,
+    object_id: str | None,
+    related: frozenset[str],
+    since: datetime | None,
+) -> tuple[IncidentState | None, Match]:
+    """The open incident an alert belongs to, and how it was found; locks it.
+
+    Same fingerprint (deduplication); else an incident with an alert on the same object; else,
+    when ``since`` is given, the most recent incident with an alert on a ``related`` object at
+    or after ``since`` (correlation).
+    """
     row = await conn.fetchrow(
         "SELECT i.state FROM open_fingerprints f JOIN incidents i ON i.id = f.incident_id"
         " WHERE f.fingerprint = $1 FOR UPDATE OF i",
         fingerprint,
     )
-    if row is None and object_id is not None:
-        row = await conn.fetchrow(
-            "SELECT state FROM incidents WHERE object_id = $1 AND status <> 'closed'"
-            " ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
-            object_id,
-        )
-    return IncidentState.model_validate_json(row["state"]) if row else None
+    if row is not None:
+        return _state(row), Match.FINGERPRINT
+    if object_id is None:
+        return None, Match.NONE
+    row = await conn.fetchrow(
+        "SELECT state FROM incidents WHERE status <> 'closed'"
+        " AND (object_id = $1 OR $1 = ANY(objects))"
+        " ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
+        object_id,
+    )
+    if row is not None:
+        return _state(row), Match.OBJECT
+    if since is None or not related:
+        return None, Match.NONE
+    row = await conn.fetchrow(
+        "SELECT state FROM incidents WHERE status <> 'closed'"
+        " AND (objects && $1::text[] OR object_id = ANY($1::text[]))"
+        " AND coalesce(last_alert_at, opened_at) >= $2"
+        " ORDER BY coalesce(last_alert_at, opened_at) DESC LIMIT 1 FOR UPDATE",
+        sorted(related),
+        since,
+    )
+    return (_state(row), Match.RELATED) if row else (None, Match.NONE)
 
 
 async def load(conn: Conn, incident_id: str) -> IncidentState | None:
+    """The incident, locked for the rest of the transaction."""
     row = await conn.fetchrow("SELECT state FROM incidents WHERE id = $1 FOR UPDATE", incident_id)
-    return IncidentState.model_validate_json(row["state"]) if row else None
+    return _state(row)
 
 
 async def save(conn: Conn, state: IncidentState) -> None:
     await conn.execute(
-        "INSERT INTO incidents(id, object_id, status, opened_at, state)"
-        " VALUES ($1, $2, $3, $4, $5::jsonb)"
-        " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, state = EXCLUDED.state",
+        "INSERT INTO incidents(id, object_id, status, opened_at, state, objects, last_alert_at)"
+        " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)"
+        " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, state = EXCLUDED.state,"
+        " objects = EXCLUDED.objects, last_alert_at = EXCLUDED.last_alert_at",
         state.id,
         state.object_id,
         state.status.value,
         state.opened_at,
         state.model_dump_json(),
+        state.failing,
+        state.last_alert_at,
     )
     if state.status == Status.CLOSED:
         await conn.execute("DELETE FROM open_fingerprints WHERE incident_id = $1", state.id)
@@ -46,3 +94,104 @@ async def save(conn: Conn, state: IncidentState) -> None:
             " ON CONFLICT DO NOTHING",
             [(fp, state.id) for fp in state.alerts],
         )
+
+
+# ------------------------------------------------------------------ maintenance windows
+
+
+async def hold(conn: Conn, alert: Alert, window_id: str, at: datetime, event: bytes) -> None:
+    """Keep a firing alert that arrived inside an approved maintenance window."""
+    await conn.execute(
+        "INSERT INTO maintenance_alerts(fingerprint, object_id, window_id, received_at, event)"
+        " VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (fingerprint) DO UPDATE"
+        " SET window_id = EXCLUDED.window_id",
+        alert.fingerprint,
+        alert.object_id,
+        window_id,
+        at,
+        event.decode(),
+    )
+
+
+async def release(conn: Conn, fingerprint: str) -> bool:
+    """Forget a held alert (it recovered inside its window); False if none was held."""
+    status: str = await conn.execute(
+        "DELETE FROM maintenance_alerts WHERE fingerprint = $1", fingerprint
+    )
+    return status.endswith(" 1")
+
+
+async def held(conn: Conn, limit: int = 100) -> list[tuple[str, str, bytes]]:
+    """Held alerts, locked for this transaction (others skip them): fingerprint, object, event."""
+    rows = await conn.fetch(
+        "SELECT fingerprint, object_id, event::text AS event FROM maintenance_alerts"
+        " ORDER BY received_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+        limit,
+    )
+    return [(r["fingerprint"], r["object_id"], r["event"].encode()) for r in rows]
+
+
+async def record_change(
+    conn: Conn,
+    change_id: uuid.UUID,
+    *,
+    object_id: str | None,
+    summary: str,
+    source: str | None,
+    at: datetime,
+    event: dict[str, Any],
+) -> None:
+    await conn.execute(
+        "INSERT INTO object_changes(id, object_id, summary, source, at, event)"
+        " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING",
+        change_id,
+        object_id,
+        summary,
+        source,
+        at,
+        orjson.dumps(event).decode(),
+    )
+
+
+async def changes(conn: Conn, object_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The most recent change events recorded on an object, newest first."""
+    rows = await conn.fetch(
+        "SELECT summary, source, at, event::text AS event FROM object_changes"
+        " WHERE object_id = $1 ORDER BY at DESC LIMIT $2",
+        object_id,
+        limit,
+    )
+    return [
+        {
+            "summary": r["summary"],
+            "source": r["source"],
+            "at": r["at"].isoformat(),
+            "links": [link["href"] for link in orjson.loads(r["event"]).get("links", [])],
+        }
+        for r in rows
+    ]
+
+
+# ------------------------------------------------------------------ command verdicts
+
+
+async def record_outcome(
+    conn: Conn, command_id: uuid.UUID, incident_id: str, status: int, reason: str
+) -> None:
+    """The verdict on a command (202 accepted, 403/404/409 refused), in the deciding
+    transaction."""
+    await conn.execute(
+        "INSERT INTO command_outcomes(command_id, incident_id, status, reason)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        command_id,
+        incident_id,
+        status,
+        reason,
+    )
+
+
+async def outcome(conn: Conn, command_id: uuid.UUID) -> tuple[int, str] | None:
+    row = await conn.fetchrow(
+        "SELECT status, reason FROM command_outcomes WHERE command_id = $1", command_id
+    )
+    return (int(row["status"]), str(row["reason"])) if row else None

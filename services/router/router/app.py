@@ -1,66 +1,393 @@
-"""Router's shell: consumes incidents, publishes assignments."""
+"""Router's shell: incidents and SLA events in, assignments, checks, handovers and escalations
+out; the state of each incident's route in PostgreSQL.
+
+Each input is handled in one transaction: the processed-event record, the pure function's
+result published (with ids derived from the input), the new state saved, the timers synced. A
+tick calls a party's backup contacts when its assignment stays unacknowledged; it is fenced the
+way sla-clock's is: the route row is locked, the timer row re-checked and locked with
+``SKIP LOCKED``, and marked fired in the same transaction as the escalation.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter
 
-from router.routing import assign
-from shared.db import mark_processed
-from shared.events import AssignmentIssuedV1, EventType
-from shared.kafka import publish_event
+from router import webhook
+from router.delivery import Delivery
+from router.routing import (
+    RouteState,
+    on_ack_overdue,
+    on_action,
+    on_closed,
+    on_delivery_failed,
+    on_origin_moved,
+    on_sla,
+    open_route,
+    recipients,
+)
+from shared.db import Conn, mark_processed
+from shared.events import (
+    AssignmentEscalatedV1,
+    AssignmentIssuedV1,
+    Envelope,
+    EscalationReason,
+    EventType,
+)
 from shared.service import Runtime, create_app
 from shared.topics import Topic
 
 SERVICE = "router"
 log = logging.getLogger(SERVICE)
+INCIDENT_INPUTS = frozenset(
+    {
+        EventType.INCIDENT_OPENED,
+        EventType.ACTION_ACCEPTED,
+        EventType.ORIGIN_MOVED,
+        EventType.INCIDENT_CLOSED,
+    }
+)
+SLA_INPUTS = frozenset({EventType.SLA_WARNING, EventType.SLA_BREACHED})
 
 
-def wire(rt: Runtime, _: APIRouter) -> None:
-    settings, broker = rt.settings, rt.broker
-    assignments_topic = settings.topic(Topic.ASSIGNMENTS)
-    issued = Counter(
-        "baton_assignments", "Assignments issued", ["party", "role"], registry=rt.registry
+async def load(conn: Conn, incident_id: str | None) -> RouteState | None:
+    raw = await conn.fetchval(
+        "SELECT state FROM routes WHERE incident_id = $1 FOR UPDATE", incident_id
     )
+    return RouteState.model_validate_json(raw) if raw is not None else None
 
-    @broker.subscriber(
-        settings.topic(Topic.INCIDENTS),
-        group_id=settings.group(SERVICE),
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+
+async def save(conn: Conn, state: RouteState) -> None:
+    await conn.execute(
+        "INSERT INTO routes(incident_id, state, contract_version, primary_party, coordinator)"
+        " VALUES ($1, $2::jsonb, $3, $4, $5) ON CONFLICT (incident_id) DO UPDATE SET"
+        " state = excluded.state, primary_party = excluded.primary_party, updated_at = now()",
+        state.incident_id,
+        state.model_dump_json(),
+        state.contract_version,
+        state.primary,
+        state.coordinator,
     )
-    async def on_incident(msg: KafkaMessage) -> None:
+    # the timers follow the state: pending ones added, dropped ones (acknowledged) removed
+    await conn.execute(
+        "DELETE FROM ack_timers WHERE incident_id = $1 AND fired_at IS NULL"
+        " AND NOT (party = ANY($2::text[]))",
+        state.incident_id,
+        list(state.ack_due),
+    )
+    for party, due in state.ack_due.items():
+        await conn.execute(
+            "INSERT INTO ack_timers(incident_id, party, due_at) VALUES ($1, $2, $3)"
+            " ON CONFLICT (incident_id, party) DO NOTHING",
+            state.incident_id,
+            party,
+            due,
+        )
+
+
+class RouterService:
+    def __init__(self) -> None:
+        self._ticker: asyncio.Task[None] | None = None
+        self._http: httpx.AsyncClient | None = None
+
+    def wire(self, rt: Runtime, _: APIRouter) -> None:
+        self.rt = rt
+        self.delivery = Delivery(rt.broker, rt.settings)
+        self.issued = Counter(
+            "baton_assignments", "Assignments issued", ["party", "role"], registry=rt.registry
+        )
+        self.pushed = Counter(
+            "baton_router_webhook_pushes",
+            "Webhook pushes to parties, by outcome",
+            ["party", "outcome"],
+            registry=rt.registry,
+        )
+        self.sent = Counter(
+            "baton_router_events",
+            "Router events published (checks, handovers, escalations, assignments)",
+            ["type"],
+            registry=rt.registry,
+        )
+        rt.broker.subscriber(
+            rt.settings.topic(Topic.INCIDENTS),
+            group_id=rt.settings.group(SERVICE),
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+        )(self.on_incident)
+        rt.broker.subscriber(
+            rt.settings.topic(Topic.SLA),
+            group_id=rt.settings.group(f"{SERVICE}-sla"),
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+        )(self.on_sla_event)
+
+    async def _publish(self, conn: Conn, out: list[Envelope], coordinator: str) -> None:
+        if not out:
+            return
+        await self.delivery.send(out, coordinator)
+        for event in out:
+            await self._enqueue_pushes(conn, event, coordinator)
+            self.sent.labels(event.type.value).inc()
+            data = event.data
+            if isinstance(data, AssignmentIssuedV1):
+                await conn.execute(
+                    "INSERT INTO assignments(incident_id, role, party, event_id, issued_at)"
+                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (incident_id, role) DO UPDATE"
+                    " SET party = excluded.party, event_id = excluded.event_id,"
+                    " issued_at = excluded.issued_at",
+                    event.subject,
+                    data.role.value,
+                    data.party,
+                    event.id,
+                    event.time,
+                )
+                self.issued.labels(data.party, data.role.value).inc()
+
+    async def _enqueue_pushes(self, conn: Conn, event: Envelope, coordinator: str) -> None:
+        rt = self.rt
+        data = event.data
+        for party in recipients(event, coordinator):
+            url = webhook.endpoint(rt.contract, party)
+            if url is None or party not in rt.settings.router_webhook_secrets:
+                continue
+            if (
+                isinstance(data, AssignmentEscalatedV1)
+                and data.reason == EscalationReason.DELIVERY_FAILED
+                and data.party == party
+            ):
+                continue  # its endpoint is the one that failed: Kafka only
+            await conn.execute(
+                "INSERT INTO webhook_deliveries(event_id, party, incident_id, url, body, next_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                event.id,
+                party,
+                event.subject,
+                url,
+                event.to_json(),
+                rt.clock.now(),
+            )
+
+    async def push_due(self) -> int:
+        """Push every webhook delivery that fell due; returns how many were delivered."""
+        rt = self.rt
+        if self._http is None:
+            return 0
+        now = rt.clock.now()
+        base = timedelta(seconds=rt.settings.router_webhook_backoff_seconds)
+        delivered = 0
+        async with rt.pool.acquire() as conn:
+            due = await conn.fetch(
+                "SELECT event_id, party FROM webhook_deliveries WHERE delivered_at IS NULL"
+                " AND failed_at IS NULL AND next_at <= $1 ORDER BY next_at LIMIT 50",
+                now,
+            )
+            for key in due:
+                async with conn.transaction():
+                    row = await conn.fetchrow(
+                        "SELECT * FROM webhook_deliveries WHERE event_id = $1 AND party = $2"
+                        " AND delivered_at IS NULL AND failed_at IS NULL AND next_at <= $3"
+                        " FOR UPDATE SKIP LOCKED",
+                        key["event_id"],
+                        key["party"],
+                        now,
+                    )
+                    if row is None:
+                        continue
+                    error = await self._post(row["party"], row["url"], row["body"], row["event_id"])
+                    attempts = row["attempts"] + 1
+                    if error is None:
+                        await conn.execute(
+                            "UPDATE webhook_deliveries SET delivered_at = $3, attempts = $4"
+                            " WHERE event_id = $1 AND party = $2",
+                            row["event_id"], row["party"], now, attempts,
+                        )  # fmt: skip
+                        delivered += 1
+                        continue
+                    if attempts < rt.settings.router_webhook_max_attempts:
+                        await conn.execute(
+                            "UPDATE webhook_deliveries SET attempts = $3, next_at = $4,"
+                            " last_error = $5 WHERE event_id = $1 AND party = $2",
+                            row["event_id"], row["party"], attempts,
+                            webhook.next_attempt(now, attempts, base), error,
+                        )  # fmt: skip
+                        continue
+                    await self._give_up(conn, row, attempts, error)
+        return delivered
+
+    async def _post(self, party: str, url: str, body: bytes, event_id: object) -> str | None:
+        """None when the endpoint took it (2xx), else what went wrong."""
+        assert self._http is not None
+        secret = self.rt.settings.router_webhook_secrets.get(party)
+        if secret is None:
+            return "no webhook secret configured for the party"
+        signed = webhook.headers(
+            secret.get_secret_value(), self.rt.clock.now(), str(event_id), body
+        )
+        try:
+            response = await self._http.post(url, content=body, headers=signed)
+        except httpx.HTTPError as exc:
+            self.pushed.labels(party, "error").inc()
+            return f"{type(exc).__name__}: {exc}"
+        if response.is_success:
+            self.pushed.labels(party, "delivered").inc()
+            return None
+        self.pushed.labels(party, "refused").inc()
+        return f"HTTP {response.status_code}"
+
+    async def _give_up(self, conn: Conn, row: Any, attempts: int, error: str) -> None:
+        rt = self.rt
+        now = rt.clock.now()
+        await conn.execute(
+            "UPDATE webhook_deliveries SET attempts = $3, failed_at = $4, last_error = $5"
+            " WHERE event_id = $1 AND party = $2",
+            row["event_id"], row["party"], attempts, now, error,
+        )  # fmt: skip
+        await rt.dead_letters.send(
+            reason=f"webhook push to {row['party']} failed {attempts} times: {error}",
+            kind="webhook",
+            origin=row["url"],
+            payload=bytes(row["body"]),
+            now=now,
+        )
+        state = await load(conn, row["incident_id"])
+        if state is None:
+            return
+        state, out = on_delivery_failed(
+            state, rt.contract, party=row["party"], event_id=row["event_id"], reason=error, now=now
+        )
+        await self._publish(conn, out, state.coordinator)
+
+    async def on_incident(self, msg: KafkaMessage) -> None:
+        rt = self.rt
         event = await rt.parse(msg)
-        if event is None:
+        if event is None or event.type not in INCIDENT_INPUTS:
             return
-        if event.type != EventType.INCIDENT_OPENED:
-            return
+        now = rt.clock.now()
         async with rt.pool.acquire() as conn, conn.transaction():
             if not await mark_processed(conn, "incidents", event.id):
                 return
-            for assignment in assign(event, rt.contract, rt.clock.now()):
-                data = assignment.data
-                assert isinstance(data, AssignmentIssuedV1)
-                await publish_event(broker, assignments_topic, assignment)
-                await conn.execute(
-                    "INSERT INTO assignments(incident_id, role, party, event_id, issued_at)"
-                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                    assignment.subject,
-                    data.role.value,
-                    data.party,
-                    assignment.id,
-                    assignment.time,
+            state = await load(conn, event.subject)
+            if event.type == EventType.INCIDENT_OPENED:
+                if state is not None:
+                    return  # routed already (the open event is never re-emitted with a new id)
+                state, out = open_route(event, rt.contract, now)
+            elif state is None:
+                log.warning(
+                    "no route for incident", extra={"incident": event.subject, "type": event.type}
                 )
-                issued.labels(data.party, data.role.value).inc()
-        log.info("assigned", extra={"incident": event.subject})
+                return
+            elif event.type == EventType.ACTION_ACCEPTED:
+                state, out = on_action(state, event, rt.contract, now)
+            elif event.type == EventType.ORIGIN_MOVED:
+                state, out = on_origin_moved(state, event, rt.contract, now)
+            else:
+                state, out = on_closed(state), []
+            await self._publish(conn, out, state.coordinator)
+            await save(conn, state)
+        if out:
+            log.info("routed", extra={"incident": event.subject, "events": len(out)})
+
+    async def on_sla_event(self, msg: KafkaMessage) -> None:
+        rt = self.rt
+        event = await rt.parse(msg)
+        if event is None or event.type not in SLA_INPUTS:
+            return
+        now = rt.clock.now()
+        async with rt.pool.acquire() as conn, conn.transaction():
+            if not await mark_processed(conn, "sla", event.id):
+                return
+            state = await load(conn, event.subject)
+            if state is None:
+                log.warning(
+                    "SLA event for an incident without a route", extra={"incident": event.subject}
+                )
+                return
+            state, out = on_sla(state, event, rt.contract, now)
+            await self._publish(conn, out, state.coordinator)
+            await save(conn, state)
+
+    async def tick_once(self) -> int:
+        """Call the backup contacts of every party whose assignment is overdue; how many."""
+        rt = self.rt
+        now = rt.clock.now()
+        async with rt.pool.acquire() as conn:
+            due = await conn.fetch(
+                "SELECT incident_id, party FROM ack_timers WHERE fired_at IS NULL"
+                " AND due_at <= $1 ORDER BY due_at LIMIT 200",
+                now,
+            )
+            fired = 0
+            for row in due:
+                async with conn.transaction():
+                    # routes row first, then the timer row: the handlers' lock order
+                    state = await load(conn, row["incident_id"])
+                    locked = await conn.fetchval(
+                        "SELECT true FROM ack_timers WHERE incident_id = $1 AND party = $2"
+                        " AND fired_at IS NULL AND due_at <= $3 FOR UPDATE SKIP LOCKED",
+                        row["incident_id"],
+                        row["party"],
+                        now,
+                    )
+                    if state is None or not locked:
+                        continue  # another instance fired it, or it was acknowledged meanwhile
+                    state, out = on_ack_overdue(state, row["party"], rt.contract, now)
+                    await self._publish(conn, out, state.coordinator)
+                    await conn.execute(
+                        "UPDATE ack_timers SET fired_at = $3 WHERE incident_id = $1 AND party = $2",
+                        row["incident_id"],
+                        row["party"],
+                        now,
+                    )
+                    await save(conn, state)
+                    fired += len(out)
+        return fired
+
+    async def _tick_forever(self) -> None:
+        while True:
+            try:
+                await self.tick_once()
+                await self.push_due()
+            except Exception:  # the ticker must outlive a failed round; it retries next tick
+                log.exception("tick failed")
+            await asyncio.sleep(self.rt.settings.router_tick_seconds)
+
+    async def on_start(self, rt: Runtime) -> None:
+        await self.delivery.ensure(rt.contract.parties)
+        self._http = httpx.AsyncClient(timeout=5.0)
+        for party in rt.contract.parties:
+            if (
+                webhook.endpoint(rt.contract, party)
+                and party not in rt.settings.router_webhook_secrets
+            ):
+                log.warning("webhook endpoint without a secret: not pushed", extra={"party": party})
+        self._ticker = asyncio.create_task(self._tick_forever(), name="router-tick")
+
+    async def on_stop(self, rt: Runtime) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        if self._http is not None:
+            await self._http.aclose()
 
 
 def build_app() -> FastAPI:
+    service = RouterService()
     return create_app(
-        SERVICE, wire, schema="router", migrations=Path(__file__).parent / "migrations"
+        SERVICE,
+        service.wire,
+        schema="router",
+        migrations=Path(__file__).parent / "migrations",
+        on_start=service.on_start,
+        on_stop=service.on_stop,
     )

@@ -37,6 +37,7 @@ from shared.events import (
     Role,
     SlaBreachedV1,
     SlaWarningV1,
+    VendorCaseOpenedV1,
     make_event,
     stable_id,
 )
@@ -69,6 +70,11 @@ class RouteState(_Frozen):
     opened_at: AwareDatetime
     fingerprints: list[str] = Field(default_factory=list)
     contract_version: str
+    owners: dict[Layer, str] = Field(
+        default_factory=dict,
+        description="layer -> primary party, frozen when the incident opened: a later contract"
+        " version applies to new incidents, not to this one",
+    )
     coordinator: str
     primary: str
     primary_layer: Layer | None
@@ -80,6 +86,7 @@ class RouteState(_Frozen):
     )
     backup_called: list[str] = Field(default_factory=list)
     escalated: list[int] = Field(default_factory=list, description="levels that fired")
+    vendor_cases: list[str] = Field(default_factory=list, description="vendor/object opened")
     closed: bool = False
 
 
@@ -101,8 +108,7 @@ def _assignment(
     """One party's assignment with everything it needs to start, as of ``at``."""
     access = deadlines = None
     if obj is not None:
-        drilled = details.report(contract, obj, at, state.category)
-        access = details.access(contract, obj, drilled)
+        access = details.access(contract, obj, at)
         deadlines = details.deadlines(contract, obj, state.category, state.priority, at)
     return make_event(
         EventType.ASSIGNMENT_ISSUED,
@@ -151,6 +157,7 @@ def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
         opened_at=data.opened_at,
         fingerprints=list(data.fingerprints),
         contract_version=contract.version,
+        owners={a.layer: a.primary for a in reversed(contract.layers)},
         coordinator=contract.coordinator,
         primary=primary,
         primary_layer=data.layer,
@@ -186,10 +193,9 @@ def assign(opened: Envelope, contract: Contract, now: datetime) -> list[Envelope
 def checks_for(contract: Contract, obj: SupportObject, at: datetime) -> list[Check]:
     """One check per neighbouring layer along the dependency chain, the nearest object of each
     layer, by that layer's primary party (the drill's "who checks each layer")."""
-    drilled = details.report(contract, obj, at, Category.OUTAGE)
     out: list[Check] = []
     seen = {obj.layer}
-    for step in drilled.checks:
+    for step in details.chain(contract, obj, at):
         if step.relation == "object" or step.checked_by is None:
             continue
         layer = Layer(step.layer)
@@ -218,11 +224,7 @@ def open_route(
     checks = checks_for(contract, obj, state.opened_at) if obj else []
     for check in checks:
         target = contract.object(check.object_id)
-        access = None
-        if target is not None:
-            access = details.access(
-                contract, target, details.report(contract, target, state.opened_at, state.category)
-            )
+        access = details.access(contract, target, state.opened_at) if target else None
         events.append(
             make_event(
                 EventType.CHECK_OPENED,
@@ -248,7 +250,10 @@ def open_route(
             )
         )
     due = details.ack_due(contract, obj, state.category, state.priority, state.opened_at)
-    ack_due = dict.fromkeys({state.primary, state.coordinator}, due) if due else {}
+    # every party asked to do something is chased: the owners, and the checkers too (nobody
+    # being obliged to check the neighbouring layer is the seed's complaint)
+    asked = [state.primary, state.coordinator, *(c.party for c in checks)]
+    ack_due = dict.fromkeys(asked, due) if due else {}
     return state.model_copy(update={"checks": checks, "ack_due": ack_due}), events
 
 
@@ -279,10 +284,12 @@ def _handover(
 ) -> tuple[RouteState, list[Envelope]]:
     """Primary ownership moves to ``layer``'s party; the coordinator stays. No event when the
     same party owns the new layer too (only the layer is recorded)."""
-    primaries = contract.primaries(layer)
-    if not primaries:
-        return state, []
-    to_party = primaries[0]
+    to_party = state.owners.get(layer)
+    if to_party is None:  # a route stored before owners were frozen, or an unknown layer
+        primaries = contract.primaries(layer)
+        if not primaries:
+            return state, []
+        to_party = primaries[0]
     moved = state.model_copy(
         update={"primary": to_party, "primary_layer": layer, "primary_object": object_id}
     )
@@ -376,6 +383,12 @@ def on_action(
             event_id=stable_id("check-closed", event.id),
         )
     )
+    if found:
+        faulty = object_id or _nearest_in_layer(contract, state, layer)
+        state, case = _vendor_case(
+            state, contract, object_id=faulty, who=who, at=action.at, now=now
+        )
+        events.extend(case)
     if found and layer != state.primary_layer:
         target = object_id or _nearest_in_layer(contract, state, layer)
         where = f"{layer.value} ({target})" if target else layer.value
@@ -391,6 +404,51 @@ def on_action(
         )
         events.extend(moved)
     return state, events
+
+
+def _vendor_case(
+    state: RouteState,
+    contract: Contract,
+    *,
+    object_id: str | None,
+    who: str,
+    at: datetime,
+    now: datetime,
+) -> tuple[RouteState, list[Envelope]]:
+    """A fault in an object with a vendor: the party that opens that vendor's cases gets a
+    task, once per incident, vendor and object."""
+    obj = contract.object(object_id) if object_id else None
+    vendor = contract.parties.get(obj.vendor) if obj is not None and obj.vendor else None
+    if obj is None or obj.vendor is None or vendor is None or vendor.vendor_handling is None:
+        return state, []
+    key = f"{obj.vendor}/{obj.id}"
+    if key in state.vendor_cases:
+        return state, []
+    handling = vendor.vendor_handling
+    event = make_event(
+        EventType.VENDOR_CASE_OPENED,
+        VendorCaseOpenedV1(
+            party=handling.opens_cases,
+            vendor=obj.vendor,
+            vendor_name=vendor.name,
+            vendor_contact=vendor.contact,
+            object_id=obj.id,
+            product=obj.product,
+            version=obj.version,
+            collects_logs=handling.collects_logs,
+            correspondence=handling.correspondence,
+            decides_fixes=handling.decides_fixes,
+            support_contract=handling.support_contract,
+            reason=f"diagnosis by {who}: fault found in {obj.id} ({obj.product or vendor.name})",
+            coordinator=state.coordinator,
+            at=at,
+        ),
+        source=SOURCE,
+        time=now,
+        subject=state.incident_id,
+        event_id=stable_id("vendor-case", state.incident_id, obj.vendor, obj.id),
+    )
+    return state.model_copy(update={"vendor_cases": [*state.vendor_cases, key]}), [event]
 
 
 def on_origin_moved(
@@ -537,9 +595,41 @@ def recipients(event: Envelope, coordinator: str) -> list[str]:
         found.append(data.party)
     elif isinstance(data, HandoverV1):
         found.extend((data.from_party, data.to_party))
+    elif isinstance(data, VendorCaseOpenedV1):
+        found.extend((data.party, data.collects_logs, data.correspondence, data.decides_fixes))
     elif isinstance(data, AssignmentEscalatedV1):
         found.extend(c.party for c in [*data.contacts, *data.emergency_approvers])
         if data.party:
             found.append(data.party)
     found.append(coordinator)
     return list(dict.fromkeys(found))
+
+
+def on_delivery_failed(
+    state: RouteState,
+    contract: Contract,
+    *,
+    party: str,
+    event_id: object,
+    reason: str,
+    now: datetime,
+) -> tuple[RouteState, list[Envelope]]:
+    """A push to ``party``'s endpoint failed for good: the coordinator is told (over Kafka)."""
+    on_duty = details.on_duty(contract, state.coordinator, now)
+    event = make_event(
+        EventType.ASSIGNMENT_ESCALATED,
+        AssignmentEscalatedV1(
+            reason=EscalationReason.DELIVERY_FAILED,
+            level=None,
+            name=f"push to {party} failed: {reason}",
+            party=party,
+            contacts=[on_duty] if on_duty else [],
+            coordinator=state.coordinator,
+            detected_at=now,
+        ),
+        source=SOURCE,
+        time=now,
+        subject=state.incident_id,
+        event_id=stable_id("delivery-failed", event_id, party),
+    )
+    return state, [event]

@@ -1,0 +1,56 @@
+// Applies ACL lines ("principal|TOPIC|LITERAL|name|READ", one per line, '#' comments) through
+// Kafka's Admin API, with only kafka-clients on the class path (the local stack's jars have no
+// kafka-tools, hence no kafka-acls.sh). Java's source launcher runs it without a build step:
+//
+//   java -cp "$HOME/.cache/baton/kafka-4.1.1/libs/*" deploy/kafka/acl_apply.java admin.properties acls.txt
+//
+// admin.properties holds the admin client's connection (bootstrap.servers, security.protocol,
+// sasl.mechanism, sasl.jaas.config). Creating an ACL that exists is a no-op, so it is re-runnable.
+
+import java.io.FileInputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.common.acl.AccessControlEntry;
+import org.apache.kafka.common.acl.AclBinding;
+import org.apache.kafka.common.acl.AclOperation;
+import org.apache.kafka.common.acl.AclPermissionType;
+import org.apache.kafka.common.resource.PatternType;
+import org.apache.kafka.common.resource.ResourcePattern;
+import org.apache.kafka.common.resource.ResourceType;
+
+public class AclApply {
+    public static void main(String[] args) throws Exception {
+        if (args.length != 2) {
+            System.err.println("usage: acl_apply.java <admin.properties> <acl lines file>");
+            System.exit(2);
+        }
+        Properties config = new Properties();
+        try (FileInputStream in = new FileInputStream(args[0])) {
+            config.load(in);
+        }
+        List<AclBinding> acls = new ArrayList<>();
+        int number = 0;
+        for (String line : Files.readAllLines(Path.of(args[1]))) {
+            number++;
+            line = line.strip();
+            if (line.isEmpty() || line.startsWith("#")) continue;
+            String[] f = line.split("\\|");
+            if (f.length != 5) {
+                System.err.println(args[1] + ":" + number + ": expected 5 fields separated by |");
+                System.exit(2);
+            }
+            String name = f[1].equals("CLUSTER") ? "kafka-cluster" : f[3];
+            acls.add(new AclBinding(
+                new ResourcePattern(ResourceType.valueOf(f[1]), name, PatternType.valueOf(f[2])),
+                new AccessControlEntry(f[0], "*", AclOperation.valueOf(f[4]), AclPermissionType.ALLOW)));
+        }
+        try (Admin admin = Admin.create(config)) {
+            admin.createAcls(acls).all().get();
+        }
+        System.out.println("applied " + acls.size() + " ACLs");
+    }
+}

@@ -1,0 +1,125 @@
+"""Who may talk to intake: per-source credentials for receivers, per-party tokens for actions.
+
+Receivers: a bearer token (``Authorization: Bearer <token>``) or an HMAC-SHA256 signature of
+``<timestamp>.<body>`` (``X-Baton-Timestamp``: Unix seconds; ``X-Baton-Signature``:
+``sha256=<hex>``), the timestamp within the replay window and each signature accepted once.
+PagerDuty clients cannot add headers, so for ``pagerduty`` the event's ``routing_key`` counts
+as its bearer token. Authentication is on as soon as any receiver credential is configured; a
+source without credentials is then refused (403). Actions: a party's token must match the
+party named in the action. Secrets are ``SecretStr`` and never appear in a reason or a log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import OrderedDict
+from collections.abc import Mapping
+from datetime import datetime
+
+from pydantic import SecretStr
+
+from intake.guard import Refusal
+from shared.settings import Settings
+
+TIMESTAMP_HEADER = "x-baton-timestamp"
+SIGNATURE_HEADER = "x-baton-signature"
+SEEN_LIMIT = 100_000
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    value = headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _same(given: str, secret: SecretStr) -> bool:
+    return hmac.compare_digest(given.encode(), secret.get_secret_value().encode())
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-Baton-Signature`` value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"sha256={mac.hexdigest()}"
+
+
+def _unauthorized(reason: str) -> Refusal:
+    return Refusal(401, reason, kind="auth", headers={"www-authenticate": 'Bearer realm="baton"'})
+
+
+class Authenticator:
+    def __init__(self, settings: Settings) -> None:
+        self._tokens = settings.intake_source_tokens
+        self._secrets = settings.intake_hmac_secrets
+        self._window = settings.intake_replay_window_seconds
+        self._parties = settings.intake_party_tokens
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    @property
+    def receivers_on(self) -> bool:
+        return bool(self._tokens or self._secrets)
+
+    @property
+    def actions_on(self) -> bool:
+        return bool(self._parties)
+
+    def check_source(
+        self,
+        source: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        now: datetime,
+        routing_key: str | None = None,
+    ) -> None:
+        """Nothing, or a 401/403 ``Refusal`` naming why not."""
+        if not self.receivers_on:
+            return
+        token, secret = self._tokens.get(source), self._secrets.get(source)
+        if token is None and secret is None:
+            raise Refusal(403, f"source {source}: no credentials configured", kind="auth")
+        given = _bearer(headers) or routing_key
+        if token is not None and given is not None and _same(given, token):
+            return
+        if secret is not None and SIGNATURE_HEADER in headers:
+            self._check_signature(secret, headers, body, now)
+            return
+        if given is None and SIGNATURE_HEADER not in headers:
+            raise _unauthorized(f"source {source}: a bearer token or a signature is required")
+        raise _unauthorized(f"source {source}: the credentials do not match")
+
+    def _check_signature(
+        self, secret: SecretStr, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> None:
+        try:
+            stamp = int(headers.get(TIMESTAMP_HEADER, ""))
+        except ValueError:
+            raise _unauthorized(f"{TIMESTAMP_HEADER}: required, in Unix seconds") from None
+        age = now.timestamp() - stamp
+        if abs(age) > self._window:
+            raise _unauthorized(
+                f"{TIMESTAMP_HEADER}: {age:.0f}s from now, outside the {self._window:.0f}s window"
+            )
+        signature = headers.get(SIGNATURE_HEADER, "")
+        if not hmac.compare_digest(signature, sign(secret.get_secret_value(), stamp, body)):
+            raise _unauthorized(f"{SIGNATURE_HEADER}: does not match the body and timestamp")
+        cutoff = now.timestamp() - self._window
+        while self._seen and next(iter(self._seen.values())) < cutoff:
+            self._seen.popitem(last=False)
+        if signature in self._seen:
+            raise _unauthorized(f"{SIGNATURE_HEADER}: already used (replayed request)")
+        self._seen[signature] = float(stamp)
+        if len(self._seen) > SEEN_LIMIT:
+            self._seen.popitem(last=False)
+
+    def check_party(self, headers: Mapping[str, str], party: str) -> None:
+        """The bearer token must belong to ``party``; nothing when action auth is off."""
+        if not self.actions_on:
+            return
+        given = _bearer(headers)
+        if given is None:
+            raise _unauthorized("a party API token is required (Authorization: Bearer ...)")
+        owner = next((p for p, t in self._parties.items() if _same(given, t)), None)
+        if owner is None:
+            raise _unauthorized("the API token matches no party")
+        if owner != party:
+            raise Refusal(403, f"party: this token acts for {owner}, not {party}", kind="auth")

@@ -1,0 +1,380 @@
+"""Intake's HTTP surface: one receiver per format, user reports and party actions.
+
+Every body passes the same guard (size, content type, JSON, depth), then authentication, then
+the format's adapter; any refusal is answered with a status and a reason naming the field, and
+the payload is kept in the dead-letter topic. A receiver answers 2xx only after every alert is
+in Kafka (acks=all), so nothing acknowledged is lost.
+
+The routes depend on an ``Intake`` context, not on the running service, so that tests can drive
+them in-process with fakes for Kafka and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from pydantic import BaseModel, ValidationError
+
+from intake import alertmanager, generic, grafana, pagerduty, userreport, zabbix
+from intake.auth import Authenticator
+from intake.correlation import Graph, alert_key
+from intake.formats import FORMATS, Decode
+from intake.guard import (
+    Refusal,
+    check_content_type,
+    check_length,
+    fit_for_dead_letter,
+    parse_json,
+    read_limited,
+)
+from shared.clock import Clock
+from shared.contract import Contract
+from shared.events import (
+    Alert,
+    AlertReceivedV1,
+    Envelope,
+    EventType,
+    PartyActionV1,
+    make_event,
+)
+from shared.settings import Settings
+
+SERVICE = "intake"
+
+
+class DeadLetterSink(Protocol):
+    async def send(
+        self,
+        *,
+        reason: str,
+        kind: str,
+        origin: str,
+        payload: bytes,
+        now: datetime,
+        headers: dict[str, str] | None = None,
+    ) -> None: ...
+
+
+Publish = Callable[[str, Envelope, str | None], Awaitable[None]]
+"""(topic kind: "alerts" | "commands" | "incidents", event, key) -> acknowledged by Kafka."""
+
+
+RecordChange = Callable[[pagerduty.ChangeEvent, str | None, datetime], Awaitable[None]]
+
+
+@dataclass
+class Intake:
+    settings: Settings
+    contract: Contract
+    graph: Graph
+    clock: Clock
+    registry: CollectorRegistry
+    dead_letters: DeadLetterSink
+    publish: Publish
+    auth: Authenticator
+    await_outcome: Callable[[uuid.UUID], Awaitable[tuple[int, str] | None]] | None = None
+    record_change: RecordChange | None = None
+    list_changes: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
+
+
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI for a body the route reads itself (so that refusals are dead-lettered): the
+    model's JSON schema with its definitions inlined (none of these models is recursive)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    content = {"application/json": {"schema": inline(schema)}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def alert_events(
+    alerts: list[Alert], now: datetime, ids: list[uuid.UUID] | None = None
+) -> list[Envelope]:
+    return [
+        make_event(
+            EventType.ALERT_RECEIVED,
+            AlertReceivedV1(alert=alert, received_at=now),
+            source=SERVICE,
+            time=now,
+            event_id=ids[i] if ids else None,
+        )
+        for i, alert in enumerate(alerts)
+    ]
+
+
+def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per route, together
+    router = APIRouter()
+    settings = ix.settings
+    received = Counter(
+        "baton_alerts_received", "Alerts accepted at intake", ["source"], registry=ix.registry
+    )
+    outside = Counter(
+        "baton_alerts_outside_perimeter",
+        "Alerts that matched no contract object",
+        ["source"],
+        registry=ix.registry,
+    )
+    refused = Counter(
+        "baton_intake_refused",
+        "Payloads refused at intake",
+        ["source", "status"],
+        registry=ix.registry,
+    )
+    validation = Histogram(
+        "baton_intake_validation_seconds",
+        "Time spent checking, parsing and normalising one body",
+        ["source"],
+        registry=ix.registry,
+    )
+
+    async def refuse(request: Request, source: str, refusal: Refusal, payload: bytes) -> None:
+        kept, note = fit_for_dead_letter(payload)
+        refused.labels(source, refusal.status).inc()
+        await ix.dead_letters.send(
+            reason=refusal.reason + note,
+            kind=refusal.kind,
+            origin=request.url.path,
+            payload=kept,
+            now=ix.clock.now(),
+            headers={
+                "source": source,
+                "status": str(refusal.status),
+                "content-type": request.headers.get("content-type", ""),
+            },
+        )
+
+    async def read(request: Request) -> bytes:
+        check_content_type(request.headers.get("content-type"))
+        check_length(request.headers.get("content-length"), settings.intake_max_body_bytes)
+        return await read_limited(request.stream(), settings.intake_max_body_bytes)
+
+    async def take(
+        request: Request, source: str, decode: Decode, unique: str, *, routing_key: bool = False
+    ) -> tuple[list[Envelope], bytes] | JSONResponse:
+        """Guard, authenticate, decode and publish; the events and the body, or the refusal."""
+        body = b""
+        now = ix.clock.now()
+        try:
+            body = await read(request)
+            with validation.labels(source).time():
+                if not routing_key:
+                    ix.auth.check_source(source, request.headers, body, now)
+                doc = parse_json(body, settings.intake_max_json_depth)
+                if routing_key:
+                    key = doc.get("routing_key") if isinstance(doc, dict) else None
+                    ix.auth.check_source(
+                        source, request.headers, body, now, key if isinstance(key, str) else None
+                    )
+                try:
+                    alerts = decode(doc, ix.contract, now, unique)
+                except ValidationError as exc:
+                    raise Refusal.invalid(exc) from None
+        except Refusal as refusal:
+            await refuse(request, source, refusal, refusal.payload or body)
+            return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
+        events = alert_events(alerts, now)
+        await asyncio.gather(
+            *(
+                ix.publish("alerts", e, alert_key(ix.graph, a.object_id, a.fingerprint))
+                for e, a in zip(events, alerts, strict=True)
+            )
+        )
+        received.labels(source).inc(len(alerts))  # the receiver: bounded label values
+        outside.labels(source).inc(sum(1 for a in alerts if a.object_id is None))
+        return events, body
+
+    def accepted(events: list[Envelope]) -> JSONResponse:
+        return JSONResponse(
+            {"accepted": len(events), "ids": [str(e.id) for e in events]}, status_code=202
+        )
+
+    def receiver(name: str, path: str, doc: str, model: type[BaseModel]) -> None:
+        decode = FORMATS[name].decode
+
+        async def receive(request: Request) -> JSONResponse:
+            taken = await take(request, name, decode, uuid.uuid4().hex)
+            return taken if isinstance(taken, JSONResponse) else accepted(taken[0])
+
+        receive.__doc__ = doc
+        router.add_api_route(
+            path,
+            receive,
+            methods=["POST"],
+            status_code=202,
+            tags=["alerts"],
+            name=name,
+            openapi_extra=body_schema(model),
+        )
+
+    receiver(
+        "alertmanager",
+        "/v1/alerts/alertmanager",
+        "Prometheus Alertmanager webhook, payload version 4.",
+        alertmanager.AlertmanagerWebhook,
+    )
+    receiver(
+        "grafana",
+        "/v1/alerts/grafana",
+        "Grafana alerting contact-point webhook.",
+        grafana.GrafanaWebhook,
+    )
+    receiver(
+        "zabbix",
+        "/v1/alerts/zabbix",
+        "Zabbix problem and recovery events (deploy/zabbix/).",
+        zabbix.ZabbixEvent,
+    )
+    receiver(
+        "generic",
+        "/v1/alerts",
+        'Baton\'s own JSON alerts: {"alerts": [...]}.',
+        generic.GenericBatch,
+    )
+
+    @router.post(
+        "/v1/incidents",
+        status_code=202,
+        tags=["incidents"],
+        openapi_extra=body_schema(userreport.UserReport),
+    )
+    async def user_report(request: Request) -> JSONResponse:
+        """A person reports: who cannot use what, since when, how many people."""
+        report_id = uuid.uuid4().hex
+        taken = await take(request, userreport.SOURCE, FORMATS["user"].decode, report_id)
+        if isinstance(taken, JSONResponse):
+            return taken
+        return JSONResponse(
+            {"accepted": 1, "ids": [str(taken[0][0].id)], "report_id": report_id},
+            status_code=202,
+        )
+
+    def pd_refusal(response: JSONResponse) -> JSONResponse:
+        """PagerDuty's shape for a refusal: 400 for an invalid event."""
+        sent = orjson.loads(bytes(response.body))
+        errors = [f"{f['field']}: {f['message']}" for f in sent.get("fields", [])] or [
+            sent.get("error", "")
+        ]
+        status = 400 if response.status_code == 422 else response.status_code
+        keep = {k: v for k, v in response.headers.items() if k == "www-authenticate"}
+        return JSONResponse(pagerduty.invalid(errors), status, headers=keep)
+
+    @router.post(
+        "/v2/enqueue",
+        status_code=202,
+        tags=["pagerduty"],
+        openapi_extra=body_schema(pagerduty.Event),
+    )
+    async def pagerduty_enqueue(request: Request) -> JSONResponse:
+        """PagerDuty Events API v2: trigger, acknowledge or resolve an alert by dedup_key."""
+        new_key = uuid.uuid4().hex
+        taken = await take(
+            request, pagerduty.SOURCE, FORMATS["pagerduty"].decode, new_key, routing_key=True
+        )
+        if isinstance(taken, JSONResponse):
+            return pd_refusal(taken)
+        (event,) = taken[0]
+        assert isinstance(event.data, AlertReceivedV1)
+        dedup_key = event.data.alert.annotations["dedup_key"]
+        return JSONResponse(pagerduty.accepted(dedup_key), status_code=202)
+
+    @router.post(
+        "/v2/change/enqueue",
+        status_code=202,
+        tags=["pagerduty"],
+        openapi_extra=body_schema(pagerduty.ChangeEvent),
+    )
+    async def pagerduty_change(request: Request) -> JSONResponse:
+        """PagerDuty change events: kept as change context on the object they name."""
+        body = b""
+        now = ix.clock.now()
+        try:
+            body = await read(request)
+            doc = parse_json(body, settings.intake_max_json_depth)
+            key = doc.get("routing_key") if isinstance(doc, dict) else None
+            ix.auth.check_source(
+                pagerduty.SOURCE, request.headers, body, now, key if isinstance(key, str) else None
+            )
+            try:
+                change = pagerduty.ChangeEvent.model_validate(doc)
+            except ValidationError as exc:
+                raise Refusal.invalid(exc) from None
+        except Refusal as refusal:
+            await refuse(request, pagerduty.SOURCE, refusal, refusal.payload or body)
+            return pd_refusal(JSONResponse(refusal.body(), refusal.status, refusal.headers))
+        if ix.record_change is not None:
+            await ix.record_change(change, pagerduty.change_object(change, ix.contract), now)
+        return JSONResponse(
+            {"status": "success", "message": "Change event processed"}, status_code=202
+        )
+
+    @router.get("/v1/objects/{object_id}/changes", tags=["pagerduty"])
+    async def object_changes(object_id: str) -> JSONResponse:
+        """Change events (``/v2/change/enqueue``) recorded on a contract object, newest first:
+        the change context to look at when the object fails."""
+        if ix.contract.object(object_id) is None:
+            return JSONResponse({"error": f"object_id: {object_id!r} is not in the contract"}, 404)
+        found = await ix.list_changes(object_id) if ix.list_changes else []
+        return JSONResponse({"object_id": object_id, "changes": found})
+
+    @router.post(
+        "/v1/incidents/{incident_id}/actions",
+        status_code=202,
+        tags=["incidents"],
+        openapi_extra=body_schema(PartyActionV1),
+    )
+    async def action(incident_id: str, request: Request) -> JSONResponse:
+        """A party reports on an incident: acknowledge, diagnosis, pause, resume, restored,
+        confirm, reject, reopen, note. The action goes to the commands topic like a contractor
+        system's; the answer waits for the commands consumer's verdict: 202 accepted, 403 (the
+        party's rights) or 409 (the incident's state) with the reason — recorded as
+        ``baton.incident.action_refused`` — 404 for an unknown incident, or 202 ``pending``
+        when the verdict takes longer than ``BATON_INTAKE_ACTION_WAIT_SECONDS``."""
+        body = b""
+        now = ix.clock.now()
+        try:
+            body = await read(request)
+            doc = parse_json(body, settings.intake_max_json_depth)
+            try:
+                data = PartyActionV1.model_validate(doc)
+            except ValidationError as exc:
+                raise Refusal.invalid(exc) from None
+            ix.auth.check_party(request.headers, data.party)
+        except Refusal as refusal:
+            await refuse(request, "party-action", refusal, refusal.payload or body)
+            return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
+        command = make_event(
+            EventType.PARTY_ACTION, data, source=f"http:{data.party}", time=now, subject=incident_id
+        )
+        await ix.publish("commands", command, None)
+        found = await ix.await_outcome(command.id) if ix.await_outcome else None
+        if found is None:
+            return JSONResponse(
+                {"command_id": str(command.id), "status": "pending"}, status_code=202
+            )
+        status, reason = found
+        if status == 202:
+            return JSONResponse(
+                {"command_id": str(command.id), "status": "accepted"}, status_code=202
+            )
+        return JSONResponse({"error": reason, "command_id": str(command.id)}, status_code=status)
+
+    return router

@@ -1,0 +1,109 @@
+"""Delivery: every router event goes to the shared ``assignments`` topic (reporting's timeline,
+operators) and to the own topic of each party it concerns (``<prefix>assignments.<party>``),
+so that Kafka ACLs can give each contractor its own messages and nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+from faststream.kafka import KafkaBroker
+
+from router.routing import recipients
+from shared.events import Envelope
+from shared.kafka import aiokafka_kwargs, publish_event
+from shared.settings import Settings
+from shared.topics import PARTY_TOPIC_PARTITIONS, Topic, party_topic_name
+
+log = logging.getLogger(__name__)
+
+
+class PartyTopicError(RuntimeError):
+    """A party topic could not be created."""
+
+
+async def create_party_topics(settings: Settings, parties: Iterable[str]) -> list[str]:
+    """Create the party topics that do not exist yet (idempotent); returns every name."""
+    wanted = [party_topic_name(settings.topic_prefix, p) for p in parties]
+    admin = AIOKafkaAdminClient(**aiokafka_kwargs(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, PARTY_TOPIC_PARTITIONS, settings.router_party_topic_replication)
+            for name in wanted
+            if name not in existing
+        ]
+        if missing:
+            response = await admin.create_topics(missing)
+            for name, code, *_ in response.topic_errors:
+                error = for_code(code)
+                if code != 0 and error is not TopicAlreadyExistsError:
+                    raise PartyTopicError(f"party topic {name}: {error.__name__}")
+            log.info("party topics created", extra={"topics": sorted(t.name for t in missing)})
+    finally:
+        await admin.close()
+    return wanted
+
+
+class Delivery:
+    """Publishes router events; creates a party's topic the first time it is needed."""
+
+    def __init__(self, broker: KafkaBroker, settings: Settings) -> None:
+        self._broker = broker
+        self._settings = settings
+        self._shared = settings.topic(Topic.ASSIGNMENTS)
+        self._ready: set[str] = set()
+        self._invalid: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    def deliverable(self, party: str) -> bool:
+        """Whether ``party`` can have a topic; a contract party id that cannot name one is
+        logged once (naming the field) and gets its messages on the shared topic only."""
+        if party in self._invalid:
+            return False
+        reason = None
+        try:
+            party_topic_name(self._settings.topic_prefix, party)
+        except ValueError as exc:
+            reason = str(exc)
+        if reason is not None:
+            self._invalid.add(party)
+            log.error("no party topic", extra={"party": party, "reason": reason})
+            return False
+        return True
+
+    async def ensure(self, parties: Iterable[str]) -> None:
+        missing = sorted({p for p in parties if self.deliverable(p)} - self._ready)
+        if not missing:
+            return
+        async with self._lock:
+            missing = sorted(set(missing) - self._ready)
+            if missing:
+                await create_party_topics(self._settings, missing)
+                self._ready.update(missing)
+
+    async def send(self, events: list[Envelope], coordinator: str) -> None:
+        """Every event to the shared topic (in order), then to each party concerned."""
+        per_party: dict[str, list[Envelope]] = {}
+        for event in events:
+            for party in recipients(event, coordinator):
+                if self.deliverable(party):
+                    per_party.setdefault(party, []).append(event)
+        await self.ensure(per_party)
+        prefix = self._settings.topic_prefix
+
+        async def in_order(topic: str, batch: list[Envelope]) -> None:
+            for event in batch:
+                await publish_event(self._broker, topic, event)
+
+        await asyncio.gather(
+            in_order(self._shared, events),
+            *(
+                in_order(party_topic_name(prefix, party), batch)
+                for party, batch in per_party.items()
+            ),
+        )

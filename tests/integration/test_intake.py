@@ -1,0 +1,380 @@
+"""Intake on the real broker and database: every format's documented payload, the raw-alerts
+topic, deduplication and recovery, one incident for a storm across four layers, maintenance
+windows. Intake runs as a real process (router and the rest are not needed here)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from shared.events import (
+    AlertResolvedV1,
+    DeadLetterV1,
+    Envelope,
+    EventType,
+    IncidentOpenedV1,
+    OriginMovedV1,
+    stable_id,
+)
+from tests.integration.conftest import (
+    Isolated,
+    ServiceProcs,
+    start_services,
+    stop_services,
+    wait_healthy,
+)
+from tests.integration.helpers import collect
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
+CONTRACT = FIXTURES / "contract.yaml"
+
+
+def fixture(name: str) -> Any:
+    return orjson.loads((FIXTURES / name).read_bytes())
+
+
+async def start_intake(
+    isolated: Isolated, tmp: Path, contract: Path = CONTRACT, **env: str
+) -> ServiceProcs:
+    isolated.env |= {"BATON_CONTRACT_PATH": str(contract), "BATON_INTAKE_TICK_SECONDS": "0.5"}
+    isolated.env |= env
+    sp = start_services(isolated, tmp, ["intake"])
+    try:
+        await wait_healthy(sp)
+    except BaseException:
+        stop_services(sp)
+        raise
+    return sp
+
+
+async def settle(bootstrap: str, topic: str, want: int) -> list[Envelope]:
+    """``want`` events, then a second look after a pause: nothing more may have arrived."""
+    await collect(bootstrap, topic, want)
+    await asyncio.sleep(2)
+    events = await collect(bootstrap, topic, want)
+    assert len(events) == want, [(e.type.value, e.subject) for e in events]
+    return events
+
+
+async def test_every_format_opens_the_right_incident(isolated: Isolated, tmp_path: Path) -> None:
+    # no correlation window: each format's alert stands alone on its own object
+    sp = await start_intake(isolated, tmp_path, BATON_INTAKE_CORRELATION_WINDOW_SECONDS="0")
+    url = sp.urls["intake"]
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            posts = [
+                ("/v1/alerts/alertmanager", "alertmanager.json"),
+                ("/v1/alerts/grafana", "grafana.json"),
+                ("/v2/enqueue", "pagerduty-trigger.json"),
+                ("/v1/alerts/zabbix", "zabbix-problem.json"),
+                ("/v1/alerts", "generic.json"),
+                ("/v1/incidents", "user-report.json"),
+                ("/v2/change/enqueue", "pagerduty-change.json"),
+            ]
+            for path, name in posts:
+                response = await client.post(path, json=fixture(name))
+                assert response.status_code == 202, (path, response.text)
+            assert (
+                await client.post("/v1/alerts/alertmanager", json=fixture("alertmanager.json"))
+            ).status_code == 202
+
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+            await producer.start()
+            try:
+                raw = fixture("alertmanager.json")
+                raw["alerts"][0] |= {"labels": {"service": "mail"}, "fingerprint": "raw-mail"}
+                await producer.send_and_wait(
+                    f"{prefix}alerts.raw",
+                    orjson.dumps(raw),
+                    key=b"raw-mail",
+                    headers=[("format", b"alertmanager")],
+                )
+                await producer.send_and_wait(
+                    f"{prefix}alerts.raw", b"{not json", key=b"x", headers=[("format", b"zabbix")]
+                )
+                await producer.send_and_wait(
+                    f"{prefix}alerts.raw",
+                    orjson.dumps(raw),
+                    key=b"y",
+                    headers=[("format", b"snmp")],
+                )
+            finally:
+                await producer.stop()
+
+            opened = await settle(bootstrap, f"{prefix}incidents", 9)
+            by_object = {
+                e.data.object_id: e for e in opened if isinstance(e.data, IncidentOpenedV1)
+            }
+            assert set(by_object) == {
+                "pg-main",  # Alertmanager
+                "srv-db-01",  # Grafana, first alert
+                None,  # Grafana, second alert: outside the perimeter, flagged, not dropped
+                "stor-01",  # PagerDuty
+                "os-db-01",  # Zabbix
+                "bank-exchange",  # generic JSON
+                "acc-app",  # user report
+                "mail-01",  # raw-alerts topic
+            }
+            assert by_object[None].data.outside_perimeter  # type: ignore[attr-defined]
+            repeat = [e for e in opened if e.type == EventType.ALERT_ATTACHED]
+            assert len(repeat) == 1
+            assert repeat[0].subject == by_object["pg-main"].subject
+            assert repeat[0].data.count == 2  # type: ignore[attr-defined]
+
+            changes = (await client.get("/v1/objects/srv-db-01/changes")).json()["changes"]
+            assert [c["summary"] for c in changes] == [
+                fixture("pagerduty-change.json")["payload"]["summary"]
+            ]
+            assert changes[0]["links"] == ["https://acme.pagerduty.dev/build/2"]
+            assert (await client.get("/v1/objects/nope/changes")).status_code == 404
+
+            # recovery: recorded on the incident, which stays open
+            resolve = await client.post("/v2/enqueue", json=fixture("pagerduty-resolve.json"))
+            assert resolve.json() == {
+                "status": "success",
+                "message": "Event processed",
+                "dedup_key": "samplekeyhere",
+            }
+            recovery = await client.post("/v1/alerts/zabbix", json=fixture("zabbix-recovery.json"))
+            assert recovery.status_code == 202
+            events = await settle(bootstrap, f"{prefix}incidents", 11)
+            recovered = {e.subject: e.data for e in events if isinstance(e.data, AlertResolvedV1)}
+            assert set(recovered) == {by_object["stor-01"].subject, by_object["os-db-01"].subject}
+            assert not any(e.type == EventType.INCIDENT_CLOSED for e in events)
+
+        letters = await collect(bootstrap, f"{prefix}deadletter", 2)
+        reasons = {e.data.reason for e in letters if isinstance(e.data, DeadLetterV1)}
+        assert any("not JSON" in r for r in reasons)
+        assert any("headers.format" in r and "snmp" in r for r in reasons)
+    finally:
+        stop_services(sp)
+
+
+async def test_storm_across_four_layers_is_one_incident_with_origin_and_scope(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """Workstation login failures, accounting errors (a user report), PostgreSQL down, a
+    storage failure — each format a different monitoring system, twice each: one incident,
+    origin the storage, scope every unit above it."""
+    sp = await start_intake(isolated, tmp_path)
+    url = sp.urls["intake"]
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
+    now = datetime.now(UTC)
+    run = uuid.uuid4().hex[:6]
+    ws = {
+        "alerts": [
+            {
+                "source": "ad",
+                "fingerprint": f"logon-{run}",
+                "summary": "Logon failures",
+                "labels": {"group": "ws-accounting"},
+                "severity": "critical",
+            }
+        ]
+    }
+    report = fixture("user-report.json") | {"since": now.isoformat()}
+    pg = fixture("alertmanager.json")
+    pg["alerts"][0] |= {"fingerprint": f"pg-{run}", "startsAt": now.isoformat()}
+    storage = fixture("pagerduty-trigger.json") | {"dedup_key": f"stor-{run}"}
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            for path, body in [
+                ("/v1/alerts", ws),
+                ("/v1/incidents", report),
+                ("/v1/alerts/alertmanager", pg),
+                ("/v2/enqueue", storage),
+            ] * 2:
+                response = await client.post(path, json=body)
+                assert response.status_code == 202, response.text
+        # opened + 3 correlated + 3 origin moves + 3 repeats (the second user report is a new
+        # report on an object already in the incident: attached too) + 1 more = 11
+        events = await settle(bootstrap, f"{prefix}incidents", 11)
+    finally:
+        stop_services(sp)
+    types = [e.type for e in events]
+    assert types.count(EventType.INCIDENT_OPENED) == 1
+    assert len({e.subject for e in events}) == 1
+    moves = [e.data for e in events if isinstance(e.data, OriginMovedV1)]
+    assert moves[-1].to_object == "stor-01"
+    assert moves[-1].scope == ["Accounting", "Accounting department", "IT", "Treasury"]
+    assert types.count(EventType.ALERT_CORRELATED) == 3
+    assert types.count(EventType.ALERT_ATTACHED) == 4
+
+
+async def test_maintenance_window_holds_alerts_until_it_ends(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    ends = now + timedelta(seconds=12)
+    window = (
+        "maintenance_windows:\n"
+        "  - id: mail-now\n"
+        "    objects: [mail-01, bank-exchange]\n"
+        f"    start: {(now - timedelta(minutes=5)).isoformat()}\n"
+        f"    end: {ends.isoformat()}\n"
+        "    approved_by: customer/it-head\n"
+    )
+    text = CONTRACT.read_text().replace("maintenance_windows:\n", window, 1)
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(text)
+    sp = await start_intake(isolated, tmp_path / "run", contract)
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
+
+    def alert(service: str, fingerprint: str, status: str = "firing") -> dict[str, Any]:
+        return {
+            "alerts": [
+                {
+                    "source": "nagios",
+                    "fingerprint": fingerprint,
+                    "status": status,
+                    "summary": f"{service} check failed",
+                    "labels": {"service": service},
+                }
+            ]
+        }
+
+    try:
+        async with httpx.AsyncClient(base_url=sp.urls["intake"], timeout=30) as client:
+            for body in (
+                alert("mail", "mail-down"),  # still firing when the window ends: opens then
+                alert("bank-exchange", "bank-late"),  # recovers inside the window: never opens
+                alert("bank-exchange", "bank-late", "resolved"),
+                alert("accounting", "acc-slow"),  # not in the window: opens at once
+            ):
+                assert (await client.post("/v1/alerts", json=body)).status_code == 202
+            first = await collect(bootstrap, f"{prefix}incidents", 1)
+            assert [e.data.object_id for e in first] == ["acc-app"]  # type: ignore[attr-defined]
+            assert datetime.now(UTC) < ends, "the machine was too slow for this test's window"
+            events = await settle(bootstrap, f"{prefix}incidents", 2)
+    finally:
+        stop_services(sp)
+    opened = {e.data.object_id: e.data for e in events if isinstance(e.data, IncidentOpenedV1)}
+    assert set(opened) == {"acc-app", "mail-01"}
+    assert opened["mail-01"].opened_at >= ends
+    assert opened["mail-01"].first_alert_at >= ends  # the SLA counts from the window's end
+
+
+async def test_answered_ids_open_incidents_and_actions_get_a_verdict(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """The ids a receiver answers with are the alert events' ids: incidents derive from them."""
+    sp = await start_intake(isolated, tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=sp.urls["intake"], timeout=30) as client:
+            body = fixture("generic.json")
+            body["alerts"][0] |= {"labels": {"instance": "nowhere"}, "fingerprint": "lone"}
+            ids = (await client.post("/v1/alerts", json=body)).json()["ids"]
+            (event,) = await collect(isolated.infra.bootstrap, f"{isolated.prefix}incidents", 1)
+            assert event.id == stable_id("open", uuid.UUID(ids[0]))
+            actions = f"/v1/incidents/{event.subject}/actions"
+            # the answer is the commands consumer's verdict, with its reason
+            confirm = {"action": "confirm", "party": "customer", "actor": "it.head"}
+            refused = await client.post(actions, json=confirm)
+            assert refused.status_code == 409, refused.text
+            assert "cannot confirm an incident that is open" in refused.json()["error"]
+            ack = {"action": "acknowledge", "party": "apps", "actor": "duty"}
+            assert (await client.post(actions, json=ack)).json()["status"] == "accepted"
+            restored = ack | {"action": "restored", "cause": "c"}
+            assert (await client.post(actions, json=restored)).status_code == 202
+            confirmed = await client.post(actions, json=confirm)  # right after: no race
+            assert confirmed.json()["status"] == "accepted", confirmed.text
+            unknown = await client.post("/v1/incidents/inc-nope/actions", json=ack)
+            assert unknown.status_code == 404
+            assert "no incident 'inc-nope'" in unknown.json()["error"]
+            events = await settle(isolated.infra.bootstrap, f"{isolated.prefix}incidents", 6)
+    finally:
+        stop_services(sp)
+    assert [e.type for e in events[1:]] == [
+        EventType.ACTION_REFUSED,
+        EventType.ACTION_ACCEPTED,
+        EventType.ACTION_ACCEPTED,
+        EventType.ACTION_ACCEPTED,
+        EventType.INCIDENT_CLOSED,
+    ]
+
+
+def malformed_corpus(seed: int, per_receiver: int) -> list[tuple[str, bytes, str]]:
+    """(path, body, content type): random bytes, wrong JSON, the documented payload with a key
+    dropped or a value replaced, nesting too deep, a wrong content type."""
+    rng = random.Random(seed)
+    receivers = {
+        "/v1/alerts/alertmanager": "alertmanager.json",
+        "/v1/alerts/grafana": "grafana.json",
+        "/v2/enqueue": "pagerduty-trigger.json",
+        "/v2/change/enqueue": "pagerduty-change.json",
+        "/v1/alerts/zabbix": "zabbix-problem.json",
+        "/v1/alerts": "generic.json",
+        "/v1/incidents": "user-report.json",
+    }
+    junk: list[Any] = [
+        None,
+        7,
+        -1.5,
+        "",
+        "x" * 300,
+        [],
+        {},
+        [1, [2, [3]]],
+        {"a": {"b": None}},
+        2**70,
+    ]
+    corpus = []
+    for path, name in receivers.items():
+        for _ in range(per_receiver):
+            doc = fixture(name)
+            kind = rng.choice(["bytes", "json", "drop", "replace", "deep", "type"])
+            content_type = "application/json"
+            if kind == "bytes":
+                body = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 80)))
+            elif kind == "json":
+                body = json.dumps(rng.choice(junk)).encode()
+            elif kind == "drop":
+                doc.pop(rng.choice(sorted(doc)))
+                body = json.dumps(doc).encode()
+            elif kind == "replace":
+                doc[rng.choice(sorted(doc))] = rng.choice([*junk[:-1], "not-a-date"])
+                body = json.dumps(doc).encode()
+            elif kind == "deep":
+                n = rng.randrange(40, 3000)
+                body = b'{"alerts": ' + b"[" * n + b"]" * n + b"}"
+            else:
+                body = json.dumps(doc).encode()
+                content_type = rng.choice(["text/plain", "application/xml"])
+            corpus.append((path, body, content_type))
+    return corpus
+
+
+async def test_fuzz_against_the_real_process(isolated: Isolated, tmp_path: Path) -> None:
+    """Malformed bodies at every receiver of a running intake: never a 5xx, intake stays
+    healthy, and the dead-letter topic holds exactly one record per refusal."""
+    sp = await start_intake(isolated, tmp_path)
+    refused = accepted = 0
+    try:
+        async with httpx.AsyncClient(base_url=sp.urls["intake"], timeout=30) as client:
+            for path, body, content_type in malformed_corpus(seed=4, per_receiver=40):
+                response = await client.post(
+                    path, content=body, headers={"content-type": content_type}
+                )
+                assert response.status_code < 500, (path, body[:200], response.text)
+                if response.status_code >= 400:
+                    refused += 1
+                else:
+                    accepted += 1
+            assert (await client.get("/healthz")).status_code == 200
+        letters = await settle(isolated.infra.bootstrap, f"{isolated.prefix}deadletter", refused)
+    finally:
+        stop_services(sp)
+    assert refused > 200
+    assert all(isinstance(e.data, DeadLetterV1) and e.data.reason for e in letters)
+    origins = {e.data.origin for e in letters if isinstance(e.data, DeadLetterV1)}
+    assert len(origins) == 7  # every receiver refused something

@@ -1,0 +1,397 @@
+"""Routing and escalation on the real broker and database (issue 5's "Done when").
+
+The router runs as a real process on the test's own topics and database with the minimal
+contract; the test plays intake and sla-clock by writing their events to the incidents and sla
+topics, so what is checked is the router alone: assignments, the diagnostic route, handover,
+escalation, the backup call, the per-party topics, and a replay from the start changing nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.events import (
+    ActionKind,
+    AssignmentEscalatedV1,
+    AssignmentIssuedV1,
+    Category,
+    CheckClosedV1,
+    CheckOpenedV1,
+    Clock,
+    Envelope,
+    EventType,
+    HandoverV1,
+    IncidentActionAcceptedV1,
+    IncidentOpenedV1,
+    Layer,
+    SlaBreachedV1,
+    SlaWarningV1,
+    make_event,
+    parse_event,
+    stable_id,
+)
+from shared.topics import TOPIC_SPECS, Topic
+from tests.integration.conftest import (
+    Isolated,
+    ServiceProcs,
+    start_services,
+    stop_services,
+    wait_healthy,
+)
+from tests.integration.helpers import alertmanager_payload, collect
+
+T = TypeVar("T")
+
+# minimal contract: pg-main (dbms, osdb) <- acc-app (application, apps) <- bank-exchange;
+# pg-main -> os-db-01 (os, osdb) -> srv-db-01 (hardware, hw); coordinator apps
+ACK_AFTER = timedelta(minutes=12)  # 0.8 (level 2's response threshold) x 15 min (P1 response)
+
+
+def opened(incident: str, at: datetime) -> Envelope:
+    return make_event(
+        EventType.INCIDENT_OPENED,
+        IncidentOpenedV1(
+            object_id="pg-main",
+            layer=Layer.DBMS,
+            category=Category.OUTAGE,
+            priority="P1",
+            summary="PostgreSQL main instance is down",
+            opened_at=at,
+            first_alert_at=at,
+            fingerprints=["am:pg-down"],
+        ),
+        source="intake",
+        time=at,
+        subject=incident,
+        event_id=stable_id("test-open", incident),
+    )
+
+
+def action(
+    incident: str,
+    kind: ActionKind,
+    party: str,
+    *,
+    layer: Layer | None = None,
+    fault_found: bool | None = None,
+) -> Envelope:
+    command = uuid.uuid4()
+    now = datetime.now(UTC)
+    return make_event(
+        EventType.ACTION_ACCEPTED,
+        IncidentActionAcceptedV1(
+            action=kind,
+            party=party,
+            actor="duty",
+            at=now,
+            command_id=command,
+            layer=layer,
+            fault_found=fault_found,
+        ),
+        source="intake",
+        time=now,
+        subject=incident,
+        event_id=stable_id("accepted", command),
+    )
+
+
+async def publish(bootstrap: str, topic: str, *events: Envelope) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(topic, event.to_json(), key=event.key())
+    finally:
+        await producer.stop()
+
+
+async def drain(bootstrap: str, topic: str, quiet: float = 2.0) -> list[Envelope]:
+    """Everything on ``topic`` now: read from the start until nothing came for ``quiet`` s."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"probe-{uuid.uuid4().hex[:8]}",
+    )
+    await consumer.start()
+    events: list[Envelope] = []
+    try:
+        idle = 0.0
+        while idle < quiet:
+            batch = await consumer.getmany(timeout_ms=500)
+            got = [parse_event(r.value) for records in batch.values() for r in records]
+            events.extend(got)
+            idle = 0.0 if got else idle + 0.5
+    finally:
+        await consumer.stop()
+    return events
+
+
+async def caught_up(bootstrap: str, group: str, topic: str, timeout: float = 60) -> None:
+    """Wait until ``group`` committed every offset of ``topic`` (the incidents topic)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await probe.start()
+    try:
+        spec = next(s for s in TOPIC_SPECS if s.topic == Topic.INCIDENTS)
+        parts = [TopicPartition(topic, p) for p in range(spec.partitions)]
+        ends = await probe.end_offsets(parts)
+        async with asyncio.timeout(timeout):
+            while True:
+                committed = await admin.list_consumer_group_offsets(group)
+                if all(
+                    (committed.get(tp).offset if committed.get(tp) else 0) >= end
+                    for tp, end in ends.items()
+                ):
+                    return
+                await asyncio.sleep(0.5)
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+async def routes(dsn: str) -> dict[str, tuple[str, str]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT incident_id, primary_party, coordinator FROM router.routes")
+    finally:
+        await conn.close()
+    return {r["incident_id"]: (r["primary_party"], r["coordinator"]) for r in rows}
+
+
+def of_type(events: list[Envelope], kind: EventType) -> list[Envelope]:
+    return [e for e in events if e.type == kind]
+
+
+def payloads(events: list[Envelope], kind: type[T]) -> list[T]:
+    return [e.data for e in events if isinstance(e.data, kind)]
+
+
+async def test_database_incident_checks_neighbours_hands_over_and_replays_to_nothing(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
+    incident = f"inc-{uuid.uuid4().hex[:12]}"
+    sp = start_services(isolated, tmp_path / "first", ["router"])
+    replay: ServiceProcs | None = None
+    try:
+        await wait_healthy(sp)
+        await publish(bootstrap, f"{prefix}incidents", opened(incident, datetime.now(UTC)))
+
+        # the DBMS party and the coordinator; checks for every neighbouring layer
+        first = await collect(bootstrap, f"{prefix}assignments", 6)
+        issued = {a.role.value: a for a in payloads(first, AssignmentIssuedV1)}
+        primary = issued["primary"]
+        assert primary.party == "osdb"
+        assert issued["coordinator"].party == "apps"
+        assert primary.on_duty is not None
+        assert primary.on_duty.contact == "duty"
+        assert primary.deadlines is not None
+        assert primary.deadlines.response_target == timedelta(minutes=15)
+        assert primary.access is not None
+        assert primary.access.rule == "remote-vpn"
+        checks = {c.layer: c.party for c in payloads(first, CheckOpenedV1)}
+        assert checks == {
+            Layer.OS: "osdb",
+            Layer.HARDWARE: "hw",
+            Layer.APPLICATION: "apps",
+            Layer.INTEGRATION: "apps",
+        }
+
+        # the application finds nothing; the hardware party finds the fault
+        await publish(
+            bootstrap,
+            f"{prefix}incidents",
+            action(incident, ActionKind.ACKNOWLEDGE, "osdb"),
+            action(
+                incident, ActionKind.DIAGNOSIS, "apps", layer=Layer.APPLICATION, fault_found=False
+            ),
+            action(incident, ActionKind.DIAGNOSIS, "hw", layer=Layer.HARDWARE, fault_found=True),
+        )
+        every = await collect(bootstrap, f"{prefix}assignments", 10)
+        (handover,) = payloads(every, HandoverV1)
+        assert (handover.from_party, handover.to_party) == ("osdb", "hw")
+        assert handover.coordinator == "apps"
+        new_owner = payloads(every, AssignmentIssuedV1)[-1]
+        assert (new_owner.party, new_owner.role.value, new_owner.object_id) == (
+            "hw",
+            "primary",
+            "srv-db-01",
+        )
+        results = {c.layer: c.fault_found for c in payloads(every, CheckClosedV1)}
+        assert results == {Layer.APPLICATION: False, Layer.HARDWARE: True}
+        assert (await routes(isolated.dsn))[incident] == ("hw", "apps")
+
+        # each party's own topic: only what concerns it; the customer's stays empty
+        shared = await drain(bootstrap, f"{prefix}assignments")
+        hw_topic = await drain(bootstrap, f"{prefix}assignments.hw")
+        assert {e.type for e in hw_topic} == {
+            EventType.CHECK_OPENED,
+            EventType.CHECK_CLOSED,
+            EventType.HANDOVER,
+            EventType.ASSIGNMENT_ISSUED,
+        }
+        assert all(
+            getattr(e.data, "party", None) == "hw" or e.type == EventType.HANDOVER for e in hw_topic
+        )
+        assert await drain(bootstrap, f"{prefix}assignments.customer") == []
+        apps_topic = await drain(bootstrap, f"{prefix}assignments.apps")
+        assert {e.id for e in apps_topic} == {e.id for e in shared}  # the coordinator sees all
+
+        # replay: the same router on the same database, a new consumer group from the start
+        stop_services(sp)
+        replay_env = {**isolated.env, "BATON_GROUP_PREFIX": f"{prefix}replay."}
+        replayed = Isolated(infra=isolated.infra, prefix=prefix, dsn=isolated.dsn, env=replay_env)
+        replay = start_services(replayed, tmp_path / "replay", ["router"])
+        await wait_healthy(replay)
+        await caught_up(bootstrap, f"{prefix}replay.router", f"{prefix}incidents")
+        after = await drain(bootstrap, f"{prefix}assignments")
+        assert [e.id for e in after] == [e.id for e in shared], "a replay published again"
+        assert await drain(bootstrap, f"{prefix}assignments.hw") == hw_topic
+    finally:
+        stop_services(sp)
+        if replay is not None:
+            stop_services(replay)
+
+
+async def test_escalation_levels_fire_once_and_unacknowledged_parties_get_their_backups(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
+    incident = f"inc-{uuid.uuid4().hex[:12]}"
+    env = {**isolated.env, "BATON_ROUTER_TICK_SECONDS": "0.5"}
+    sp = start_services(
+        Isolated(infra=isolated.infra, prefix=prefix, dsn=isolated.dsn, env=env),
+        tmp_path,
+        ["router"],
+    )
+    try:
+        await wait_healthy(sp)
+        # opened long enough ago that the backup call falls due a few seconds from now
+        start = datetime.now(UTC) - ACK_AFTER + timedelta(seconds=6)
+        await publish(
+            bootstrap,
+            f"{prefix}incidents",
+            opened(incident, start),
+            action(incident, ActionKind.ACKNOWLEDGE, "osdb"),
+        )
+        await collect(bootstrap, f"{prefix}assignments", 6)
+        now = datetime.now(UTC)
+        warning = make_event(
+            EventType.SLA_WARNING,
+            SlaWarningV1(
+                clock=Clock.RESPONSE,
+                threshold=80,
+                deadline=start + timedelta(minutes=15),
+                remaining=timedelta(minutes=3),
+                detected_at=now,
+            ),
+            source="sla-clock",
+            time=now,
+            subject=incident,
+            event_id=stable_id("warning", incident, 80),
+        )
+        breach = make_event(
+            EventType.SLA_BREACHED,
+            SlaBreachedV1(clock=Clock.RESPONSE, deadline=now, detected_at=now),
+            source="sla-clock",
+            time=now,
+            subject=incident,
+            event_id=stable_id("breach", incident),
+        )
+        await publish(bootstrap, f"{prefix}sla", warning, warning, breach)
+        # level 2 once (warning, its redelivery and the breach all reach it); the backups of
+        # apps (coordinator) and hw (hardware check), who did not react; none for osdb
+        events = await collect(bootstrap, f"{prefix}assignments", 9, timeout=60)
+        await asyncio.sleep(3)  # anything doubled, or a backup call for osdb, would arrive now
+        events = await drain(bootstrap, f"{prefix}assignments")
+    finally:
+        stop_services(sp)
+    escalations = payloads(events, AssignmentEscalatedV1)
+    assert sorted((d.reason.value, d.level or 0, d.party or "") for d in escalations) == [
+        ("sla_warning", 2, ""),
+        ("unacknowledged", 0, "apps"),
+        ("unacknowledged", 0, "hw"),
+    ]
+    backup = next(d for d in escalations if d.party == "apps")
+    assert [c.contact for c in backup.contacts] == ["manager"]
+    customer = await drain(bootstrap, f"{prefix}assignments.customer")
+    assert [e.type for e in customer] == [EventType.ASSIGNMENT_ESCALATED]  # emergency approver
+
+
+async def test_through_intake_a_diagnosis_over_http_hands_the_incident_over(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """The same route with the real intake in front: alert in, diagnosis as a party action."""
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
+    sp = start_services(isolated, tmp_path, ["intake", "router"])
+    try:
+        await wait_healthy(sp)
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(
+                f"{sp.urls['intake']}/v1/alerts/alertmanager",
+                json=alertmanager_payload(datetime.now(UTC)),
+            )
+            assert response.status_code == 202, response.text
+            first = await collect(bootstrap, f"{prefix}assignments", 6)
+            incident = first[0].subject
+            checks = {c.layer: c.party for c in payloads(first, CheckOpenedV1)}
+            assert checks[Layer.HARDWARE] == "hw"
+            assert checks[Layer.APPLICATION] == "apps"
+            diagnosis = await client.post(
+                f"{sp.urls['intake']}/v1/incidents/{incident}/actions",
+                json={
+                    "action": "diagnosis",
+                    "party": "hw",
+                    "actor": "night.engineer",
+                    "layer": "hardware",
+                    "fault_found": True,
+                    "note": "RAID controller failed",
+                },
+            )
+            assert diagnosis.status_code == 202, diagnosis.text
+            every = await collect(bootstrap, f"{prefix}assignments", 9)
+    finally:
+        stop_services(sp)
+    (handover,) = payloads(every, HandoverV1)
+    assert (handover.from_party, handover.to_party, handover.coordinator) == ("osdb", "hw", "apps")
+    assert "hw:night.engineer" in handover.reason
+
+
+async def test_two_routers_ticking_on_one_database_call_each_backup_once(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """Scale-out: both instances' ticks see the same due timers; the fence lets one fire each."""
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
+    env = {**isolated.env, "BATON_ROUTER_TICK_SECONDS": "0.1"}
+    both = Isolated(infra=isolated.infra, prefix=prefix, dsn=isolated.dsn, env=env)
+    first = start_services(both, tmp_path / "a", ["router"])
+    second: ServiceProcs | None = None
+    try:
+        await wait_healthy(first)  # listening: the second cannot draw the same free port
+        second = start_services(both, tmp_path / "b", ["router"])
+        await wait_healthy(second)
+        start = datetime.now(UTC) - ACK_AFTER - timedelta(minutes=1)  # every timer already due
+        incidents = [f"inc-{uuid.uuid4().hex[:12]}" for _ in range(3)]
+        await publish(bootstrap, f"{prefix}incidents", *(opened(i, start) for i in incidents))
+        # per incident: 6 routing events and the backups of osdb, apps and hw
+        await collect(bootstrap, f"{prefix}assignments", 9 * len(incidents), timeout=60)
+        await asyncio.sleep(3)  # a second firing by the other instance would arrive now
+        events = await drain(bootstrap, f"{prefix}assignments")
+    finally:
+        stop_services(first)
+        if second is not None:
+            stop_services(second)
+    backups = [e for e in events if e.type == EventType.ASSIGNMENT_ESCALATED]
+    assert len(backups) == 3 * len(incidents)
+    assert len({e.id for e in backups}) == len(backups), "a backup call was published twice"

@@ -1,0 +1,261 @@
+"""Deduplication, recovery and correlation over the dependency graph: the pure core."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from intake.correlation import Graph, alert_key
+from intake.incidents import IncidentState, Status, handle_alert
+
+from shared.contract import Contract, load_contract
+from shared.events import (
+    Alert,
+    AlertCorrelatedV1,
+    AlertReceivedV1,
+    AlertResolvedV1,
+    Envelope,
+    EventType,
+    IncidentOpenedV1,
+    Layer,
+    OriginMovedV1,
+    make_event,
+)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
+NOW = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def contract() -> Contract:
+    return load_contract(FIXTURES / "contract.yaml")
+
+
+@pytest.fixture(scope="module")
+def graph(contract: Contract) -> Graph:
+    return Graph(contract)
+
+
+def received(
+    contract: Contract,
+    object_id: str | None,
+    fingerprint: str,
+    status: Literal["firing", "resolved"] = "firing",
+    at: datetime = NOW,
+) -> Envelope:
+    obj = contract.object(object_id) if object_id else None
+    alert = Alert(
+        source="test",
+        fingerprint=fingerprint,
+        status=status,
+        object_id=object_id,
+        layer=obj.layer if obj else None,
+        summary=f"{object_id} {status}",
+        starts_at=at - timedelta(minutes=1),
+    )
+    return make_event(
+        EventType.ALERT_RECEIVED,
+        AlertReceivedV1(alert=alert, received_at=at),
+        source="intake",
+        time=at,
+    )
+
+
+def test_origin_is_the_deepest_failing_dependency(graph: Graph) -> None:
+    assert graph.origin(["ws-accounting", "acc-app", "pg-main", "stor-01"]) == "stor-01"
+    assert graph.origin(["acc-app", "pg-main"]) == "pg-main"
+    # siblings without a failing common dependency: the one more failing objects depend on
+    assert graph.origin(["bank-exchange", "ws-accounting"]) in {"bank-exchange", "ws-accounting"}
+    assert graph.origin(["printer"]) is None
+
+
+def test_scope_comes_from_the_units_that_depend_on_the_origin(graph: Graph) -> None:
+    assert graph.scope(["ws-accounting"], "ws-accounting") == ["Accounting department"]
+    assert graph.scope(["pg-main"], "pg-main") == [
+        "Accounting",
+        "Accounting department",
+        "Treasury",
+    ]
+    assert graph.scope(["stor-01"], "stor-01") == [
+        "Accounting",
+        "Accounting department",
+        "IT",
+        "Treasury",
+    ]
+
+
+def test_related_and_partition_keys(graph: Graph) -> None:
+    assert "stor-01" in graph.related("ws-accounting")
+    assert "mail-01" not in graph.related("pg-main")
+    assert "bank-exchange" not in graph.related("ws-accounting")  # siblings
+    chain = {alert_key(graph, o, "fp") for o in ("stor-01", "pg-main", "bank-exchange")}
+    assert chain == {"component:acc-app"}  # named by its smallest object id
+    assert alert_key(graph, "mail-01", "fp") == "component:mail-01"
+    assert alert_key(graph, None, "fp") == "fingerprint:fp"
+
+
+def test_storm_up_a_dependency_chain_is_one_incident_whose_origin_moves_down(
+    contract: Contract, graph: Graph
+) -> None:
+    """Workstation login failures, then application errors, DBMS down, storage failure: the
+    first opens the incident, each later one joins it and moves the origin one layer down."""
+    state: IncidentState | None = None
+    emitted: list[Envelope] = []
+    storm = ["ws-accounting", "acc-app", "pg-main", "stor-01"]
+    for i, object_id in enumerate(storm):
+        event = received(contract, object_id, f"fp-{i}", at=NOW + timedelta(seconds=i))
+        state, out = handle_alert(event, state, contract, graph, NOW)
+        emitted.extend(out)
+    assert state is not None
+    types = [e.type for e in emitted]
+    assert types.count(EventType.INCIDENT_OPENED) == 1
+    assert types.count(EventType.ALERT_CORRELATED) == 3
+    moves = [e.data for e in emitted if isinstance(e.data, OriginMovedV1)]
+    assert [(m.from_object, m.to_object) for m in moves] == [
+        ("ws-accounting", "acc-app"),
+        ("acc-app", "pg-main"),
+        ("pg-main", "stor-01"),
+    ]
+    assert moves[-1].to_layer == Layer.HARDWARE
+    assert {e.subject for e in emitted} == {state.id}
+    assert state.origin == "stor-01"
+    assert state.objects == storm
+    assert state.scope == ["Accounting", "Accounting department", "IT", "Treasury"]
+    last = next(e.data for e in reversed(emitted) if isinstance(e.data, AlertCorrelatedV1))
+    assert last.origin_object == "stor-01"
+
+
+def test_storm_from_the_bottom_never_moves_the_origin(contract: Contract, graph: Graph) -> None:
+    state: IncidentState | None = None
+    emitted: list[Envelope] = []
+    for i, object_id in enumerate(["stor-01", "os-db-01", "pg-main", "acc-app"]):
+        state, out = handle_alert(
+            received(contract, object_id, f"fp-{i}"), state, contract, graph, NOW
+        )
+        emitted.extend(out)
+    assert not any(e.type == EventType.ORIGIN_MOVED for e in emitted)
+    assert state is not None
+    assert state.origin == "stor-01"
+    opened = emitted[0].data
+    assert isinstance(opened, IncidentOpenedV1)
+    assert opened.layer == Layer.HARDWARE
+
+
+def test_repeat_is_deduplicated(contract: Contract, graph: Graph) -> None:
+    first = received(contract, "pg-main", "fp")
+    state, _ = handle_alert(first, None, contract, graph, NOW)
+    state, out = handle_alert(received(contract, "pg-main", "fp"), state, contract, graph, NOW)
+    assert state is not None
+    assert [e.type for e in out] == [EventType.ALERT_ATTACHED]
+    assert state.alerts == {"fp": 2}
+
+
+def test_recovery_is_recorded_and_does_not_close_and_flapping_opens_nothing(
+    contract: Contract, graph: Graph
+) -> None:
+    state, _ = handle_alert(received(contract, "pg-main", "fp"), None, contract, graph, NOW)
+    assert state is not None
+    state, out = handle_alert(
+        received(contract, "pg-main", "fp", "resolved"), state, contract, graph, NOW
+    )
+    assert state is not None
+    assert [e.type for e in out] == [EventType.ALERT_RESOLVED]
+    assert isinstance(out[0].data, AlertResolvedV1)
+    assert state.status == Status.OPEN  # only the customer's confirmation closes
+    assert state.resolved == ["fp"]
+    state, out = handle_alert(received(contract, "pg-main", "fp"), state, contract, graph, NOW)
+    assert state is not None
+    assert [e.type for e in out] == [EventType.ALERT_ATTACHED]
+    assert state.resolved == []
+    assert state.alerts == {"fp": 3}
+
+
+def test_recovery_of_an_unknown_alert_opens_nothing(contract: Contract, graph: Graph) -> None:
+    event = received(contract, "pg-main", "fp", "resolved")
+    assert handle_alert(event, None, contract, graph, NOW) == (None, [])
+
+
+def test_redelivery_yields_the_same_event_ids(contract: Contract, graph: Graph) -> None:
+    state, _ = handle_alert(received(contract, "acc-app", "a"), None, contract, graph, NOW)
+    event = received(contract, "pg-main", "b")
+    _, once = handle_alert(event, state, contract, graph, NOW)
+    _, twice = handle_alert(event, state, contract, graph, NOW)
+    assert [e.id for e in once] == [e.id for e in twice]
+    assert len(once) == 2  # correlated + origin moved
+
+
+def test_rows_written_before_correlation_still_load(contract: Contract, graph: Graph) -> None:
+    old = IncidentState.model_validate(
+        {
+            "id": "inc-old",
+            "object_id": "acc-app",
+            "layer": "application",
+            "category": "outage",
+            "priority": "P2",
+            "status": "open",
+            "opened_at": NOW.isoformat(),
+            "alerts": {"a": 1},
+        }
+    )
+    state, out = handle_alert(received(contract, "pg-main", "b"), old, contract, graph, NOW)
+    assert state is not None
+    assert state.objects == ["acc-app", "pg-main"]
+    assert [e.type for e in out] == [EventType.ALERT_CORRELATED, EventType.ORIGIN_MOVED]
+
+
+def test_only_approved_maintenance_windows_hold_alerts(contract: Contract) -> None:
+    from intake.app import approved_window
+
+    sunday_night = datetime(2026, 11, 29, 2, 30, tzinfo=UTC)
+    window = approved_window(contract, "mail-01", sunday_night)
+    assert window is not None
+    assert window.id == "mail-patching"
+    assert contract.maintenance_at("bank-exchange", sunday_night) is not None  # declared …
+    assert approved_window(contract, "bank-exchange", sunday_night) is None  # … not approved
+    assert approved_window(contract, "mail-01", sunday_night + timedelta(hours=2)) is None
+
+
+CHAIN = ["stor-01", "srv-db-01", "os-db-01", "pg-main", "acc-app", "ws-accounting"]
+
+
+@st.composite
+def storms(draw: st.DrawFn) -> list[tuple[str, str, Literal["firing", "resolved"]]]:
+    """Alerts on every object of one dependency chain in any order, with repeats, recoveries
+    and flapping (fire, resolve, fire again) mixed in."""
+    order = draw(st.permutations(CHAIN))
+    steps: list[tuple[str, str, Literal["firing", "resolved"]]] = []
+    for object_id in order:
+        steps.append((object_id, f"fp-{object_id}", "firing"))
+        extra = draw(st.lists(st.sampled_from(["repeat", "resolve"]), max_size=3))
+        steps.extend(
+            (object_id, f"fp-{object_id}", "firing" if e == "repeat" else "resolved") for e in extra
+        )
+    return steps
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=storms())
+def test_any_storm_on_one_chain_is_one_incident_whose_origin_is_the_bottom(
+    contract: Contract, graph: Graph, steps: list[tuple[str, str, Literal["firing", "resolved"]]]
+) -> None:
+    state: IncidentState | None = None
+    emitted: list[Envelope] = []
+    for i, (object_id, fingerprint, status) in enumerate(steps):
+        event = received(contract, object_id, fingerprint, status, NOW + timedelta(seconds=i))
+        state, out = handle_alert(event, state, contract, graph, NOW)
+        emitted.extend(out)
+    assert state is not None
+    assert [e.type for e in emitted].count(EventType.INCIDENT_OPENED) == 1
+    assert state.origin == "stor-01"
+    assert set(state.objects) == set(CHAIN)
+    assert state.status == Status.OPEN  # recoveries never close it
+    moves = [e.data for e in emitted if isinstance(e.data, OriginMovedV1)]
+    for earlier, later in pairwise(moves):
+        assert earlier.to_object == later.from_object  # one origin at a time, moving down
+    if moves:
+        assert moves[-1].to_object == "stor-01"

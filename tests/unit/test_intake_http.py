@@ -1,0 +1,474 @@
+"""Intake's HTTP receivers in-process (httpx's ASGITransport over the FastAPI routes), with
+fakes for Kafka (a list of published events) and the dead-letter topic (a list of refusals).
+
+The real-process path is covered by tests/integration/test_intake*.py; here the point is the
+guard, authentication, the answers' shapes, and a fuzz test that throws thousands of malformed
+bodies at every receiver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from intake.auth import Authenticator, sign
+from intake.correlation import Graph
+from intake.incidents import IncidentState, Status, verdict
+from intake.receivers import Intake, build_router
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+from shared.clock import FixedClock
+from shared.contract import load_contract
+from shared.events import (
+    AlertReceivedV1,
+    Category,
+    Envelope,
+    EventType,
+    PartyActionV1,
+)
+from shared.settings import Settings
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
+CONTRACT = load_contract(FIXTURES / "contract.yaml")
+NOW = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)
+RECEIVERS = {
+    "/v1/alerts/alertmanager": "alertmanager.json",
+    "/v1/alerts/grafana": "grafana.json",
+    "/v2/enqueue": "pagerduty-trigger.json",
+    "/v2/change/enqueue": "pagerduty-change.json",
+    "/v1/alerts/zabbix": "zabbix-problem.json",
+    "/v1/alerts": "generic.json",
+    "/v1/incidents": "user-report.json",
+    "/v1/incidents/inc-1/actions": None,
+}
+ACTION = {"action": "acknowledge", "party": "osdb", "actor": "night.engineer"}
+
+
+class Client:
+    """A synchronous face on ``httpx.AsyncClient(transport=ASGITransport(app))``, so that
+    hypothesis can drive it from a plain test function."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://intake"
+        )
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        content = kwargs.get("content")
+        if content is not None and not isinstance(content, bytes):
+            chunks = list(content)
+
+            async def stream() -> Any:
+                for chunk in chunks:
+                    yield chunk
+
+            kwargs["content"] = stream()
+        return self._loop.run_until_complete(self._client.post(path, **kwargs))
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._client.aclose())
+        self._loop.close()
+
+
+@dataclass
+class Fakes:
+    letters: list[dict[str, Any]] = field(default_factory=list)
+    published: list[tuple[str, Envelope, str | None]] = field(default_factory=list)
+    changes: list[Any] = field(default_factory=list)
+    incidents: dict[str, IncidentState] = field(default_factory=dict)
+
+    async def send(self, **kwargs: Any) -> None:
+        self.letters.append(kwargs)
+
+    async def publish(self, kind: str, event: Envelope, key: str | None) -> None:
+        self.published.append((kind, event, key))
+
+
+CLIENTS: list[Client] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Any:
+    yield
+    while CLIENTS:
+        CLIENTS.pop().close()
+
+
+def make_client(**overrides: Any) -> tuple[Client, Fakes]:
+    fakes = Fakes()
+    config = Settings(**overrides)
+
+    async def await_outcome(command_id: uuid.UUID) -> tuple[int, str] | None:
+        """What the commands consumer would decide, from the fake incidents."""
+        kind, command, _ = fakes.published[-1]
+        assert kind == "commands"
+        assert command.id == command_id
+        assert isinstance(command.data, PartyActionV1)
+        incident = fakes.incidents.get(command.subject or "")
+        if incident is None:
+            return None  # nobody decided in time: pending
+        return verdict(command.data, incident, CONTRACT)
+
+    async def record_change(*args: Any) -> None:
+        fakes.changes.append(args)
+
+    ix = Intake(
+        settings=config,
+        contract=CONTRACT,
+        graph=Graph(CONTRACT),
+        clock=FixedClock(NOW),
+        registry=CollectorRegistry(),
+        dead_letters=fakes,
+        publish=fakes.publish,
+        auth=Authenticator(config),
+        await_outcome=await_outcome,
+        record_change=record_change,
+    )
+    app = FastAPI()
+    app.include_router(build_router(ix))
+    client = Client(app)
+    CLIENTS.append(client)
+    return client, fakes
+
+
+def body_of(path: str) -> bytes:
+    name = RECEIVERS[path]
+    return (FIXTURES / name).read_bytes() if name else orjson.dumps(ACTION)
+
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.mark.parametrize("path", list(RECEIVERS))
+def test_documented_payload_is_accepted_and_published(path: str) -> None:
+    client, fakes = make_client()
+    response = client.post(path, content=body_of(path), headers=JSON)
+    assert response.status_code == 202, response.text
+    assert not fakes.letters
+    if path == "/v2/change/enqueue":
+        assert response.json() == {"status": "success", "message": "Change event processed"}
+        assert len(fakes.changes) == 1
+        assert fakes.changes[0][1] == "srv-db-01"
+    elif path.endswith("/actions"):
+        assert [kind for kind, _, _ in fakes.published] == ["commands"]
+    else:
+        assert fakes.published
+        assert {kind for kind, _, _ in fakes.published} == {"alerts"}
+
+
+def test_pagerduty_answers_like_pagerduty() -> None:
+    client, fakes = make_client()
+    ok = client.post("/v2/enqueue", content=body_of("/v2/enqueue"), headers=JSON)
+    assert ok.json() == {
+        "status": "success",
+        "message": "Event processed",
+        "dedup_key": "samplekeyhere",
+    }
+    no_key = orjson.loads(body_of("/v2/enqueue"))
+    del no_key["dedup_key"]
+    generated = client.post("/v2/enqueue", json=no_key).json()["dedup_key"]
+    resolve = {"routing_key": "samplekeyhere", "dedup_key": generated, "event_action": "resolve"}
+    assert client.post("/v2/enqueue", json=resolve).status_code == 202
+    (_, _, _), (_, trigger, _), (_, resolved, _) = fakes.published
+    assert isinstance(trigger.data, AlertReceivedV1)
+    assert isinstance(resolved.data, AlertReceivedV1)
+    assert resolved.data.alert.status == "resolved"
+    assert resolved.data.alert.fingerprint == trigger.data.alert.fingerprint
+    bad = client.post("/v2/enqueue", json={"routing_key": "k", "event_action": "acknowledge"})
+    assert bad.status_code == 400
+    assert bad.headers["content-length"] == str(len(bad.content))
+    assert bad.json()["status"] == "invalid event"
+    assert any(
+        e.startswith("(body): Value error, dedup_key") or "dedup_key" in e
+        for e in bad.json()["errors"]
+    )
+    assert len(fakes.letters) == 1
+
+
+def test_alerts_are_keyed_by_the_dependency_graph_component() -> None:
+    client, fakes = make_client()
+    client.post("/v1/alerts/alertmanager", content=body_of("/v1/alerts/alertmanager"))
+    client.post("/v1/alerts/zabbix", content=body_of("/v1/alerts/zabbix"))
+    assert {key for _, _, key in fakes.published} == {"component:acc-app"}
+
+
+def test_schema_error_names_the_field_and_is_dead_lettered() -> None:
+    client, fakes = make_client()
+    body = orjson.loads(body_of("/v1/alerts/zabbix")) | {"event_value": "maybe"}
+    response = client.post("/v1/alerts/zabbix", json=body)
+    assert response.status_code == 422
+    assert [f["field"] for f in response.json()["fields"]] == ["event_value"]
+    (letter,) = fakes.letters
+    assert "event_value" in letter["reason"]
+    assert letter["origin"] == "/v1/alerts/zabbix"
+    assert letter["headers"]["source"] == "zabbix"
+    assert letter["now"] == NOW
+    assert orjson.loads(letter["payload"]) == body
+
+
+def test_body_size_limit_413_with_and_without_content_length() -> None:
+    client, fakes = make_client(intake_max_body_bytes=1000)
+    big = b'{"alerts": [' + b" " * 2000 + b"]}"
+    assert client.post("/v1/alerts", content=big, headers=JSON).status_code == 413
+
+    def chunks() -> Any:  # chunked: no content-length, the limit applies while reading
+        yield big[:800]
+        yield big[800:]
+
+    assert client.post("/v1/alerts", content=chunks(), headers=JSON).status_code == 413
+    assert [letter["kind"] for letter in fakes.letters] == ["size", "size"]
+    assert len(fakes.letters[1]["payload"]) > 1000 or fakes.letters[1]["payload"]
+
+
+def test_content_type_415_but_no_content_type_is_read_as_json() -> None:
+    client, fakes = make_client()
+    text = client.post(
+        "/v1/alerts/grafana",
+        content=body_of("/v1/alerts/grafana"),
+        headers={"content-type": "text/plain"},
+    )
+    assert text.status_code == 415
+    assert "content-type" in text.json()["error"]
+    assert (
+        client.post("/v1/alerts/grafana", content=body_of("/v1/alerts/grafana")).status_code == 202
+    )
+    assert [letter["kind"] for letter in fakes.letters] == ["content_type"]
+
+
+def test_json_depth_limit() -> None:
+    client, fakes = make_client(intake_max_json_depth=8)
+    deep = b'{"alerts": ' + b"[" * 20 + b"]" * 20 + b"}"
+    response = client.post("/v1/alerts", content=deep, headers=JSON)
+    assert response.status_code == 422
+    assert "nested 21 deep" in response.json()["error"]
+    assert fakes.letters[0]["kind"] == "depth"
+
+
+# ------------------------------------------------------------------------ authentication
+
+
+def test_bearer_tokens_per_source() -> None:
+    client, fakes = make_client(intake_source_tokens={"grafana": SecretStr("g-token")})
+    body = body_of("/v1/alerts/grafana")
+    missing = client.post("/v1/alerts/grafana", content=body)
+    assert missing.status_code == 401
+    assert "bearer token or a signature is required" in missing.json()["error"]
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    wrong = client.post("/v1/alerts/grafana", content=body, headers={"authorization": "Bearer x"})
+    assert wrong.status_code == 401
+    ok = client.post(
+        "/v1/alerts/grafana", content=body, headers={"authorization": "Bearer g-token"}
+    )
+    assert ok.status_code == 202
+    other = client.post("/v1/alerts/zabbix", content=body_of("/v1/alerts/zabbix"))
+    assert other.status_code == 403
+    assert "no credentials configured" in other.json()["error"]
+    assert len(fakes.letters) == 3
+    assert all("g-token" not in str(letter) for letter in fakes.letters)
+
+
+def test_pagerduty_routing_key_is_the_token() -> None:
+    client, _ = make_client(intake_source_tokens={"pagerduty": SecretStr("samplekeyhere")})
+    assert client.post("/v2/enqueue", content=body_of("/v2/enqueue")).status_code == 202
+    body = orjson.loads(body_of("/v2/enqueue")) | {"routing_key": "guess"}
+    refused = client.post("/v2/enqueue", json=body)
+    assert refused.status_code == 401
+    assert refused.json()["status"] == "invalid event"
+
+
+def test_hmac_signature_with_timestamp_and_replay_protection() -> None:
+    client, _ = make_client(intake_hmac_secrets={"zabbix": SecretStr("z-secret")})
+    body = body_of("/v1/alerts/zabbix")
+    stamp = int(NOW.timestamp())
+    headers = {"x-baton-timestamp": str(stamp), "x-baton-signature": sign("z-secret", stamp, body)}
+    assert client.post("/v1/alerts/zabbix", content=body, headers=headers).status_code == 202
+    replay = client.post("/v1/alerts/zabbix", content=body, headers=headers)
+    assert replay.status_code == 401
+    assert "replayed" in replay.json()["error"]
+    old = stamp - 3600
+    stale = {"x-baton-timestamp": str(old), "x-baton-signature": sign("z-secret", old, body)}
+    response = client.post("/v1/alerts/zabbix", content=body, headers=stale)
+    assert response.status_code == 401
+    assert "outside the 300s window" in response.json()["error"]
+    tampered = client.post(
+        "/v1/alerts/zabbix",
+        content=body.replace(b"31512", b"31513"),
+        headers={
+            "x-baton-timestamp": str(stamp + 1),
+            "x-baton-signature": sign("z-secret", stamp + 1, body),
+        },
+    )
+    assert tampered.status_code == 401
+    assert "does not match" in tampered.json()["error"]
+
+
+def test_party_tokens_must_match_the_acting_party() -> None:
+    client, fakes = make_client(
+        intake_party_tokens={"osdb": SecretStr("osdb-token"), "customer": SecretStr("c-token")}
+    )
+    path = "/v1/incidents/inc-1/actions"
+    assert client.post(path, json=ACTION).status_code == 401
+    as_customer = client.post(path, json=ACTION, headers={"authorization": "Bearer c-token"})
+    assert as_customer.status_code == 403
+    assert "acts for customer, not osdb" in as_customer.json()["error"]
+    ok = client.post(path, json=ACTION, headers={"authorization": "Bearer osdb-token"})
+    assert ok.status_code == 202
+    assert [kind for kind, _, _ in fakes.published] == ["commands"]
+
+
+def test_auth_is_off_without_tokens() -> None:
+    client, _ = make_client()
+    for path in RECEIVERS:
+        assert client.post(path, content=body_of(path)).status_code == 202
+
+
+# ------------------------------------------------------------------------ synchronous refusals
+
+
+def incident(status: Status) -> IncidentState:
+    return IncidentState(
+        id="inc-1",
+        object_id="pg-main",
+        layer=None,
+        category=Category.OUTAGE,
+        priority="P1",
+        status=status,
+        opened_at=NOW,
+        alerts={"fp": 1},
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "code", "reason"),
+    [
+        (
+            Status.RESTORED,
+            {"action": "confirm", "party": "osdb", "actor": "x"},
+            403,
+            "only the customer",
+        ),
+        (
+            Status.OPEN,
+            {"action": "confirm", "party": "customer", "actor": "x"},
+            409,
+            "cannot confirm",
+        ),
+        (
+            Status.OPEN,
+            {"action": "acknowledge", "party": "mallory", "actor": "x"},
+            403,
+            "not a party",
+        ),
+        (Status.OPEN, {"action": "acknowledge", "party": "osdb", "actor": "x"}, 202, ""),
+    ],
+)
+def test_actions_are_answered_with_the_consumers_verdict(
+    status: Status, action: dict[str, str], code: int, reason: str
+) -> None:
+    client, fakes = make_client()
+    fakes.incidents["inc-1"] = incident(status)
+    response = client.post("/v1/incidents/inc-1/actions", json=action)
+    assert response.status_code == code
+    assert reason in response.json().get("error", "")
+    ((kind, event, _),) = fakes.published  # the command path is the same either way
+    assert kind == "commands"
+    assert event.type == EventType.PARTY_ACTION
+    assert event.subject == "inc-1"
+    assert response.json()["command_id"] == str(event.id)
+
+
+def test_action_without_a_verdict_in_time_is_pending() -> None:
+    client, _ = make_client()
+    response = client.post("/v1/incidents/inc-unknown/actions", json=ACTION)
+    assert response.status_code == 202
+    assert response.json()["status"] == "pending"
+
+
+# ------------------------------------------------------------------------ fuzz
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@st.composite
+def malformed(draw: st.DrawFn, path: str) -> tuple[bytes, str | None]:
+    """A body that is wrong in one of many ways: bytes, JSON of the wrong shape, the documented
+    payload with a key dropped or a value replaced, too deep, or a wrong content type."""
+    valid = orjson.loads(body_of(path))
+    kind = draw(st.sampled_from(["bytes", "json", "drop", "replace", "deep", "type"]))
+    content_type: str | None = "application/json"
+    if kind == "bytes":
+        body = draw(st.binary(max_size=200))
+    elif kind == "json":
+        body = json.dumps(draw(JSON_VALUES)).encode()  # big integers too
+    elif kind in {"drop", "replace"}:
+        key = draw(st.sampled_from(sorted(valid)))
+        if kind == "drop":
+            valid.pop(key)
+        else:
+            valid[key] = draw(JSON_VALUES)
+        body = json.dumps(valid).encode()
+    elif kind == "deep":
+        n = draw(st.integers(40, 2000))
+        body = b'{"alerts": ' + b"[" * n + b"]" * n + b"}"
+    else:
+        body = orjson.dumps(valid)
+        content_type = draw(
+            st.sampled_from(["text/plain", "application/xml", "multipart/form-data"])
+        )
+    return body, content_type
+
+
+FUZZ_PER_RECEIVER = 400
+
+
+@pytest.mark.parametrize("path", list(RECEIVERS))
+def test_fuzz_no_5xx_and_every_refusal_dead_lettered(path: str) -> None:
+    """400 malformed bodies per receiver (3,200 in all): never a 5xx; every 4xx answer is in the
+    dead-letter sink with its reason; anything accepted was published."""
+    client, fakes = make_client()
+
+    @settings(
+        max_examples=FUZZ_PER_RECEIVER,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        derandomize=True,
+    )
+    @given(case=malformed(path))
+    def run(case: tuple[bytes, str | None]) -> None:
+        body, content_type = case
+        letters, published = len(fakes.letters), len(fakes.published) + len(fakes.changes)
+        headers = {"content-type": content_type} if content_type else {}
+        response = client.post(path, content=body, headers=headers)
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            assert len(fakes.letters) == letters + 1
+            letter = fakes.letters[-1]
+            assert letter["reason"]
+            assert letter["origin"] == path
+            assert letter["now"] == NOW
+        else:
+            assert len(fakes.published) + len(fakes.changes) > published
+
+    started = time.perf_counter()
+    run()
+    assert time.perf_counter() - started < 120

@@ -1,0 +1,485 @@
+"""Routing as data: table tests from tests/fixtures/routing/*.yaml, and the diagnostic route,
+handover, escalation and backup rules as pure functions of (contract, history, now)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import TypeAdapter
+from router.delivery import Delivery
+from router.routing import (
+    RouteState,
+    on_ack_overdue,
+    on_action,
+    on_closed,
+    on_sla,
+    open_route,
+    recipients,
+)
+
+from shared.contract import Contract, load_contract
+from shared.contract.model import Duration
+from shared.events import (
+    ActionKind,
+    AssignmentEscalatedV1,
+    AssignmentIssuedV1,
+    Category,
+    CheckClosedV1,
+    CheckOpenedV1,
+    Clock,
+    Envelope,
+    EscalationReason,
+    EventType,
+    HandoverV1,
+    IncidentActionAcceptedV1,
+    IncidentOpenedV1,
+    Layer,
+    Role,
+    SlaBreachedV1,
+    SlaWarningV1,
+    VendorCaseOpenedV1,
+    make_event,
+    stable_id,
+)
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "routing"
+DURATION: TypeAdapter[timedelta] = TypeAdapter(Duration)
+NIGHT = datetime(2026, 11, 26, 21, 30, tzinfo=UTC)  # 02:30 Friday in Almaty
+
+
+@cache
+def contract_at(path: str) -> Contract:
+    return load_contract(ROOT / path)
+
+
+def _cases() -> list[Any]:
+    out: list[Any] = []
+    for file in sorted(FIXTURES.glob("*.yaml")):
+        doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+        out.extend(
+            pytest.param(doc["contract"], case, id=f"{file.stem}: {case['name']}")
+            for case in doc["cases"]
+        )
+    return out
+
+
+def opened_event(
+    contract: Contract,
+    object_id: str | None,
+    at: datetime,
+    category: Category = Category.OUTAGE,
+    incident: str = "inc-1",
+) -> Envelope:
+    obj = contract.object(object_id) if object_id else None
+    return make_event(
+        EventType.INCIDENT_OPENED,
+        IncidentOpenedV1(
+            object_id=obj.id if obj else None,
+            layer=obj.layer if obj else None,
+            category=category,
+            priority=contract.priority(obj.criticality if obj else "critical", category),
+            summary="it is down",
+            opened_at=at,
+            first_alert_at=at,
+            fingerprints=["am:f1"],
+            outside_perimeter=obj is None,
+        ),
+        source="intake",
+        time=at,
+        subject=incident,
+        event_id=stable_id("open", incident),
+    )
+
+
+@pytest.mark.parametrize(("contract_path", "case"), _cases())
+def test_routing_table(contract_path: str, case: dict[str, Any]) -> None:
+    contract = contract_at(contract_path)
+    at = datetime.fromisoformat(case["at"])
+    expect = case["expect"]
+    state, events = open_route(opened_event(contract, case["object"], at), contract, at)
+    issued = {e.data.role: e.data for e in events if isinstance(e.data, AssignmentIssuedV1)}
+    primary, coordinator = issued[Role.PRIMARY], issued[Role.COORDINATOR]
+    assert primary.party == expect["primary"]
+    if "coordinator" in expect:
+        assert coordinator.party == expect["coordinator"]
+    if "priority" in expect:
+        assert primary.priority == expect["priority"]
+    for party, contact in expect.get("on_duty", {}).items():
+        found = contract.on_duty(party, at)
+        assert (found[0].contact if found else None) == contact, party
+        for data in (primary, coordinator):
+            if data.party == party:
+                assert data.on_duty is not None
+                assert data.on_duty.contact == contact
+            if state.coordinator == party:
+                assert data.coordinator_on_duty is not None
+                assert data.coordinator_on_duty.contact == contact
+    if "period" in expect:
+        assert primary.deadlines is not None
+        assert primary.deadlines.period == expect["period"]
+    if "response_target" in expect:
+        assert primary.deadlines is not None
+        assert primary.deadlines.response_target == DURATION.validate_python(
+            expect["response_target"]
+        )
+    if "response_due" in expect:
+        assert primary.deadlines is not None
+        assert primary.deadlines.response_due == datetime.fromisoformat(expect["response_due"])
+    if "approval" in expect:
+        assert primary.access is not None
+        assert primary.access.approval.startswith(expect["approval"])
+    if "checks" in expect:
+        checks = {e.data.layer.value: e.data for e in events if isinstance(e.data, CheckOpenedV1)}
+        assert set(checks) == set(expect["checks"])
+        for layer, want in expect["checks"].items():
+            check = checks[layer]
+            assert check.party == want["party"], layer
+            assert check.object_id == want["object"], layer
+            assert check.on_duty is not None
+            assert check.on_duty.contact == want["on_duty"], layer
+    if "backup_due" in expect:
+        due = datetime.fromisoformat(expect["backup_due"])
+        asked = {primary.party, coordinator.party} | {
+            e.data.party for e in events if isinstance(e.data, CheckOpenedV1)
+        }
+        assert state.ack_due == dict.fromkeys(asked, due)
+
+
+# --------------------------------------------------------------------------- the diagnostic route
+
+
+@pytest.fixture(scope="module")
+def minimal() -> Contract:
+    return contract_at("examples/minimal/contract.yaml")
+
+
+def accepted(
+    action: ActionKind,
+    party: str,
+    at: datetime,
+    *,
+    layer: Layer | None = None,
+    fault_found: bool | None = None,
+    key: str = "c1",
+) -> Envelope:
+    command = stable_id("command", key)
+    return make_event(
+        EventType.ACTION_ACCEPTED,
+        IncidentActionAcceptedV1(
+            action=action,
+            party=party,
+            actor="engineer",
+            at=at,
+            command_id=command,
+            layer=layer,
+            fault_found=fault_found,
+        ),
+        source="intake",
+        time=at,
+        subject="inc-1",
+        event_id=stable_id("accepted", command),
+    )
+
+
+def opened(minimal: Contract) -> tuple[RouteState, list[Envelope]]:
+    return open_route(opened_event(minimal, "pg-main", NIGHT), minimal, NIGHT)
+
+
+def test_database_incident_goes_to_dbms_and_coordinator_and_checks_the_neighbours(
+    minimal: Contract,
+) -> None:
+    state, events = opened(minimal)
+    assert [e.type for e in events[:2]] == [EventType.ASSIGNMENT_ISSUED] * 2
+    assert (state.primary, state.coordinator) == ("osdb", "apps")
+    checks = {(c.layer, c.party) for c in state.checks}
+    assert (Layer.APPLICATION, "apps") in checks
+    assert (Layer.HARDWARE, "hw") in checks
+    assert Layer.DBMS not in {c.layer for c in state.checks}
+    # the same input gives the same ids, whatever the time of the replay
+    _, again = open_route(
+        opened_event(minimal, "pg-main", NIGHT), minimal, NIGHT + timedelta(days=3)
+    )
+    assert [e.id for e in again] == [e.id for e in events]
+
+
+def test_hardware_finds_the_fault_and_takes_ownership_while_the_coordinator_stays(
+    minimal: Contract,
+) -> None:
+    state, _ = opened(minimal)
+    later = NIGHT + timedelta(minutes=10)
+    state, out = on_action(
+        state,
+        accepted(ActionKind.DIAGNOSIS, "apps", later, layer=Layer.APPLICATION, fault_found=False),
+        minimal,
+        later,
+    )
+    assert [e.type for e in out] == [EventType.CHECK_CLOSED]
+    assert state.primary == "osdb"
+    diagnosis = accepted(
+        ActionKind.DIAGNOSIS, "hw", later, layer=Layer.HARDWARE, fault_found=True, key="c2"
+    )
+    state, out = on_action(state, diagnosis, minimal, later)
+    assert [e.type for e in out] == [
+        EventType.CHECK_CLOSED,
+        EventType.HANDOVER,
+        EventType.ASSIGNMENT_ISSUED,
+    ]
+    closed, handover, assignment = (e.data for e in out)
+    assert isinstance(closed, CheckClosedV1)
+    assert closed.fault_found
+    assert closed.object_id == "srv-db-01"
+    assert isinstance(handover, HandoverV1)
+    assert (handover.from_party, handover.to_party) == ("osdb", "hw")
+    assert handover.coordinator == "apps"
+    assert "hw:engineer" in handover.reason
+    assert "srv-db-01" in handover.reason
+    assert isinstance(assignment, AssignmentIssuedV1)
+    assert (assignment.party, assignment.role, assignment.object_id) == (
+        "hw",
+        Role.PRIMARY,
+        "srv-db-01",
+    )
+    assert state.primary == "hw"
+    assert state.coordinator == "apps"
+    assert "hw" in state.acknowledged  # its diagnosis shows it took the work
+    results = {c.layer: c.fault_found for c in state.checks}
+    assert results[Layer.HARDWARE] is True
+    assert results[Layer.APPLICATION] is False
+    assert results[Layer.OS] is None
+    # redelivery of the same diagnosis: same ids
+    assert [e.id for e in on_action(state, diagnosis, minimal, later)[1]][:1] == [out[0].id]
+
+
+def test_coordinator_localising_the_fault_starts_the_new_owners_backup_timer(
+    minimal: Contract,
+) -> None:
+    state, _ = opened(minimal)
+    later = NIGHT + timedelta(minutes=5)
+    diagnosis = accepted(
+        ActionKind.DIAGNOSIS, "apps", later, layer=Layer.HARDWARE, fault_found=True
+    )
+    # hw was already chased for its check: the earlier time stands
+    moved, out = on_action(state, diagnosis, minimal, later)
+    assert EventType.HANDOVER in [e.type for e in out]
+    assert moved.ack_due["hw"] == NIGHT + timedelta(minutes=12)
+    # a new owner that was not asked before gets its own window from the handover
+    unasked = state.model_copy(
+        update={"ack_due": {p: d for p, d in state.ack_due.items() if p != "hw"}}
+    )
+    moved, _ = on_action(unasked, diagnosis, minimal, later)
+    assert moved.ack_due["hw"] == later + timedelta(minutes=12)
+
+
+def test_no_fault_in_my_layer_hands_nothing_over(minimal: Contract) -> None:
+    state, _ = opened(minimal)
+    state, out = on_action(
+        state,
+        accepted(ActionKind.DIAGNOSIS, "osdb", NIGHT, layer=Layer.DBMS, fault_found=False),
+        minimal,
+        NIGHT,
+    )
+    assert [e.type for e in out] == [EventType.CHECK_CLOSED]
+    assert state.primary == "osdb"
+
+
+def test_a_fault_in_a_layer_of_the_same_party_moves_the_layer_not_the_party(
+    minimal: Contract,
+) -> None:
+    state, _ = opened(minimal)
+    state, out = on_action(
+        state,
+        accepted(ActionKind.DIAGNOSIS, "osdb", NIGHT, layer=Layer.OS, fault_found=True),
+        minimal,
+        NIGHT,
+    )
+    assert [e.type for e in out] == [EventType.CHECK_CLOSED]
+    assert (state.primary, state.primary_layer, state.primary_object) == (
+        "osdb",
+        Layer.OS,
+        "os-db-01",
+    )
+
+
+# --------------------------------------------------------------------------- escalation
+
+
+def sla_event(kind: str, clock: Clock, threshold: int = 80) -> Envelope:
+    at = NIGHT + timedelta(minutes=12)
+    data: SlaWarningV1 | SlaBreachedV1
+    if kind == "warning":
+        data = SlaWarningV1(
+            clock=clock,
+            threshold=threshold,
+            deadline=NIGHT + timedelta(minutes=15),
+            remaining=timedelta(minutes=3),
+            detected_at=at,
+        )
+        event_type = EventType.SLA_WARNING
+    else:
+        data = SlaBreachedV1(clock=clock, deadline=at, detected_at=at)
+        event_type = EventType.SLA_BREACHED
+    return make_event(
+        event_type,
+        data,
+        source="sla-clock",
+        time=at,
+        subject="inc-1",
+        event_id=stable_id(kind, clock, threshold),
+    )
+
+
+def test_warning_fires_the_levels_it_reached_once(minimal: Contract) -> None:
+    state, _ = opened(minimal)
+    state, out = on_sla(state, sla_event("warning", Clock.RESPONSE, 50), minimal, NIGHT)
+    assert out == []  # level 2 fires at 80 % of the response target; level 1 (at 0) is first line
+    state, out = on_sla(state, sla_event("warning", Clock.RESPONSE, 80), minimal, NIGHT)
+    (escalated,) = out
+    data = escalated.data
+    assert isinstance(data, AssignmentEscalatedV1)
+    assert (data.reason, data.level, data.clock, data.threshold) == (
+        EscalationReason.SLA_WARNING,
+        2,
+        Clock.RESPONSE,
+        80,
+    )
+    assert [c.contact for c in data.contacts] == ["manager"]
+    assert [(c.party, c.contact) for c in data.emergency_approvers] == [("customer", "it-head")]
+    assert escalated.id == stable_id("escalation", "inc-1", 2)
+    assert sorted(recipients(escalated, state.coordinator)) == ["apps", "customer"]
+    # the breach and the recovery clock's 50 % reach the same level: it does not fire twice
+    state, out = on_sla(state, sla_event("breach", Clock.RESPONSE), minimal, NIGHT)
+    assert out == []
+    state, out = on_sla(state, sla_event("warning", Clock.RECOVERY, 50), minimal, NIGHT)
+    assert out == []
+    assert state.escalated == [2]
+
+
+def test_breach_fires_every_level_up_to_the_target(minimal: Contract) -> None:
+    state, _ = opened(minimal)
+    _, out = on_sla(state, sla_event("breach", Clock.RECOVERY), minimal, NIGHT)
+    assert [e.data.level for e in out] == [2]  # type: ignore[attr-defined]
+    assert out[0].data.reason == EscalationReason.SLA_BREACHED  # type: ignore[attr-defined]
+
+
+def test_escalations_stop_once_the_incident_is_closed(minimal: Contract) -> None:
+    state, _ = opened(minimal)
+    state = on_closed(state)
+    assert on_sla(state, sla_event("breach", Clock.RESPONSE), minimal, NIGHT)[1] == []
+    assert on_ack_overdue(state, "osdb", minimal, NIGHT)[1] == []
+
+
+def test_unacknowledged_assignment_calls_the_backup_contacts_once(minimal: Contract) -> None:
+    state, _ = opened(minimal)
+    due = NIGHT + timedelta(minutes=12)  # 0.8 of the 15-minute response target
+    assert state.ack_due == {"osdb": due, "apps": due, "hw": due}  # hw: its hardware check
+    state, out = on_action(state, accepted(ActionKind.ACKNOWLEDGE, "osdb", NIGHT), minimal, NIGHT)
+    assert out == []
+    assert state.ack_due == {"apps": due, "hw": due}
+    state, out = on_ack_overdue(state, "apps", minimal, due)
+    (escalated,) = out
+    data = escalated.data
+    assert isinstance(data, AssignmentEscalatedV1)
+    assert (data.reason, data.party, data.level) == (EscalationReason.UNACKNOWLEDGED, "apps", None)
+    assert [c.contact for c in data.contacts] == ["manager"]
+    assert state.ack_due == {"hw": due}
+    assert on_ack_overdue(state, "apps", minimal, due)[1] == []
+    # an acknowledged party's late timer is dropped silently
+    assert on_ack_overdue(state, "osdb", minimal, due)[1] == []
+
+
+def test_each_party_topic_gets_its_own_messages_and_the_coordinator_all(
+    minimal: Contract,
+) -> None:
+    state, events = opened(minimal)
+    by_party: dict[str, set[EventType]] = {}
+    for event in events:
+        for party in recipients(event, state.coordinator):
+            by_party.setdefault(party, set()).add(event.type)
+    assert set(by_party) == {"osdb", "apps", "hw"}
+    assert by_party["hw"] == {EventType.CHECK_OPENED}
+    assert "customer" not in by_party
+
+
+def test_a_fault_in_a_vendors_product_opens_a_case_for_the_party_that_handles_it() -> None:
+    steppe = contract_at("examples/contract")
+    at = datetime(2026, 3, 11, 3, 0, tzinfo=UTC)
+    state, _ = open_route(opened_event(steppe, "app-1c-acc", at), steppe, at)
+    diagnosis = accepted(
+        ActionKind.DIAGNOSIS, "appint", at, layer=Layer.APPLICATION, fault_found=True
+    )
+    state, out = on_action(state, diagnosis, steppe, at)
+    cases = [e for e in out if e.type == EventType.VENDOR_CASE_OPENED]
+    (case,) = cases
+    data = case.data
+    assert isinstance(data, VendorCaseOpenedV1)
+    assert (data.party, data.vendor, data.object_id, data.decides_fixes) == (
+        "appint",
+        "onec",
+        "app-1c-acc",
+        "customer",
+    )
+    assert set(recipients(case, state.coordinator)) == {"appint", "customer"}
+    again = accepted(
+        ActionKind.DIAGNOSIS, "appint", at, layer=Layer.APPLICATION, fault_found=True, key="c9"
+    )
+    _, out = on_action(state, again, steppe, at)
+    assert EventType.VENDOR_CASE_OPENED not in [e.type for e in out]
+
+
+def test_no_vendor_case_without_a_fault_or_a_vendor(minimal: Contract) -> None:
+    state, _ = opened(minimal)
+    _, out = on_action(
+        state,
+        accepted(ActionKind.DIAGNOSIS, "hw", NIGHT, layer=Layer.HARDWARE, fault_found=True),
+        minimal,
+        NIGHT,
+    )
+    assert EventType.VENDOR_CASE_OPENED not in [e.type for e in out]
+
+
+async def test_a_party_id_that_cannot_name_a_topic_gets_the_shared_topic_only() -> None:
+    class Broker:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        async def publish(self, _body: bytes, topic: str, **_: object) -> None:
+            self.sent.append(topic)
+
+    broker = Broker()
+    delivery = Delivery(broker, Settings())  # type: ignore[arg-type]
+    delivery._ready.add("apps")  # its topic "exists": no admin client in a unit test
+    minimal = contract_at("examples/minimal/contract.yaml")
+    _, events = open_route(opened_event(minimal, None, NIGHT), minimal, NIGHT)
+    assert not delivery.deliverable("bad party")
+    await delivery.send(events[:1], "bad party")
+    assert sorted(broker.sent) == ["baton.assignments", "baton.assignments.apps"]
+
+
+def test_an_open_incident_keeps_the_owners_of_the_contract_it_opened_under(
+    minimal: Contract,
+) -> None:
+    state, _ = opened(minimal)
+    doc = minimal.model_dump()
+    doc["version"] = "2026.12.1"
+    doc["parties"]["hw2"] = {**doc["parties"]["hw"], "name": "New hardware contractor"}
+    doc["layers"] = [
+        {**a, "primary": "hw2"} if a["layer"] == "hardware" else a for a in doc["layers"]
+    ]
+    newer = Contract.model_validate(doc)
+    diagnosis = accepted(
+        ActionKind.DIAGNOSIS, "apps", NIGHT, layer=Layer.HARDWARE, fault_found=True
+    )
+    state, out = on_action(state, diagnosis, newer, NIGHT)
+    (handover,) = [e.data for e in out if isinstance(e.data, HandoverV1)]
+    assert handover.to_party == "hw"
+    assert state.contract_version == minimal.version
+    # a new incident is routed under the new version
+    fresh, _ = open_route(opened_event(newer, "srv-db-01", NIGHT, incident="inc-2"), newer, NIGHT)
+    assert fresh.primary == "hw2"
