@@ -101,3 +101,44 @@ async def test_sla_compliance_counts_met_and_breached_clocks(
     assert {r["category"] for r in report["rows"]} == {"outage"}
     assert bad.status_code == 422
     assert "month" in bad.text
+
+
+async def test_read_model_follows_correlation_and_handover(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """A DBMS alert, then the server's hardware alert under it: one incident whose origin and
+    owner move to the hardware, with both objects and the units they serve."""
+    sp = start_services(isolated, tmp_path)
+    try:
+        await wait_healthy(sp)
+        async with httpx.AsyncClient(timeout=30) as client:
+            await open_incident(client, sp.urls["intake"], "srv-db-01:5432")
+            await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 2)
+            body = alertmanager_payload(
+                datetime.now(UTC),
+                labels={
+                    "alertname": "RaidDegraded",
+                    "instance": "srv-db-01",
+                    "severity": "critical",
+                },
+                fingerprint=uuid.uuid4().hex,
+            )
+            assert (
+                await client.post(f"{sp.urls['intake']}/v1/alerts/alertmanager", json=body)
+            ).status_code == 202
+            row: dict[str, Any] = {}
+            for _ in range(100):
+                rows = (await client.get(f"{sp.urls['reporting']}/v1/incidents")).json()
+                row = rows[0] if rows else {}
+                if row.get("origin_object") == "srv-db-01" and row.get("primary_party") == "hw":
+                    break
+                await asyncio.sleep(0.2)
+    finally:
+        stop_services(sp)
+    assert len(rows) == 1, rows
+    assert row["object_id"] == "pg-main"
+    assert row["origin_object"] == "srv-db-01"
+    assert row["primary_party"] == "hw", row
+    assert row["coordinator"] == "apps"
+    assert set(row["objects"]) == {"pg-main", "srv-db-01"}
+    assert row["alert_count"] == 2

@@ -22,7 +22,14 @@ log = logging.getLogger(SERVICE)
 Status = Literal["open", "acknowledged", "restored", "closed"]
 
 
-JSON_COLUMNS = {"actions_taken", "provider_participants", "customer_participants", "data"}
+JSON_COLUMNS = {
+    "actions_taken",
+    "provider_participants",
+    "customer_participants",
+    "data",
+    "objects",
+    "scope",
+}
 
 
 def _value(key: str, value: Any) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
+from typing import Any
 
 import orjson
 
@@ -10,12 +12,17 @@ from shared.db import Conn
 from shared.events import (
     ActionKind,
     AlertAttachedV1,
+    AlertCorrelatedV1,
+    AlertResolvedV1,
     AssignmentIssuedV1,
     Envelope,
     EventType,
+    HandoverV1,
     IncidentActionAcceptedV1,
     IncidentClosedV1,
     IncidentOpenedV1,
+    IncidentReclassifiedV1,
+    OriginMovedV1,
     Role,
     SlaBreachedV1,
     SlaClockStartedV1,
@@ -40,111 +47,195 @@ async def record(conn: Conn, topic: str, event: Envelope) -> bool:
 
 
 async def project(conn: Conn, event: Envelope) -> None:
-    data = event.data
-    if event.type == EventType.INCIDENT_OPENED:
-        assert isinstance(data, IncidentOpenedV1)
+    """Apply the event to the read model; events that change nothing there are only recorded."""
+    projector = PROJECTORS.get(event.type)
+    if projector is not None:
+        await projector(conn, event.subject, event.data)
+
+
+async def _incident_opened(conn: Conn, incident: str | None, data: IncidentOpenedV1) -> None:
+    await conn.execute(
+        "INSERT INTO incidents(id, object_id, layer, category, priority, status, summary,"
+        " outside_perimeter, first_alert_at, opened_at, origin_object, origin_layer, objects)"
+        " VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $2, $3,"
+        " CASE WHEN $2::text IS NULL THEN '[]'::jsonb ELSE jsonb_build_array($2::text) END)"
+        " ON CONFLICT DO NOTHING",
+        incident,
+        data.object_id,
+        data.layer.value if data.layer else None,
+        data.category.value,
+        data.priority,
+        data.summary,
+        data.outside_perimeter,
+        data.first_alert_at,
+        data.opened_at,
+    )
+    # assignments may have been recorded before the incident itself (another topic)
+    await conn.execute(
+        "UPDATE incidents SET"
+        " primary_party = (SELECT data->>'party' FROM incident_events WHERE incident_id = $1"
+        "   AND type = $2 AND data->>'role' = 'primary' ORDER BY time DESC LIMIT 1),"
+        " coordinator = (SELECT data->>'party' FROM incident_events WHERE incident_id = $1"
+        "   AND type = $2 AND data->>'role' = 'coordinator' ORDER BY time DESC LIMIT 1)"
+        " WHERE id = $1",
+        incident,
+        EventType.ASSIGNMENT_ISSUED.value,
+    )
+
+
+async def _alert_attached(conn: Conn, incident: str | None, data: AlertAttachedV1) -> None:
+    await conn.execute("UPDATE incidents SET alert_count = alert_count + 1 WHERE id = $1", incident)
+
+
+async def _action_accepted(
+    conn: Conn, incident: str | None, data: IncidentActionAcceptedV1
+) -> None:
+    if data.action == ActionKind.ACKNOWLEDGE:
         await conn.execute(
-            "INSERT INTO incidents(id, object_id, layer, category, priority, status, summary,"
-            " outside_perimeter, first_alert_at, opened_at)"
-            " VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-            event.subject,
-            data.object_id,
-            data.layer.value if data.layer else None,
-            data.category.value,
-            data.priority,
-            data.summary,
-            data.outside_perimeter,
-            data.first_alert_at,
-            data.opened_at,
-        )
-        # assignments may have been recorded before the incident itself (another topic)
-        await conn.execute(
-            "UPDATE incidents SET"
-            " primary_party = (SELECT data->>'party' FROM incident_events WHERE incident_id = $1"
-            "   AND type = $2 AND data->>'role' = 'primary' ORDER BY time DESC LIMIT 1),"
-            " coordinator = (SELECT data->>'party' FROM incident_events WHERE incident_id = $1"
-            "   AND type = $2 AND data->>'role' = 'coordinator' ORDER BY time DESC LIMIT 1)"
+            "UPDATE incidents SET acknowledged_at = coalesce(acknowledged_at, $2),"
+            " status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END"
             " WHERE id = $1",
-            event.subject,
-            EventType.ASSIGNMENT_ISSUED.value,
+            incident,
+            data.at,
         )
-    elif event.type == EventType.ALERT_ATTACHED:
-        assert isinstance(data, AlertAttachedV1)
+    elif data.action == ActionKind.RESTORED:
         await conn.execute(
-            "UPDATE incidents SET alert_count = alert_count + 1 WHERE id = $1", event.subject
+            "UPDATE incidents SET restored_at = $2, status = 'restored' WHERE id = $1",
+            incident,
+            data.at,
         )
-    elif event.type == EventType.ACTION_ACCEPTED:
-        assert isinstance(data, IncidentActionAcceptedV1)
-        if data.action == ActionKind.ACKNOWLEDGE:
-            await conn.execute(
-                "UPDATE incidents SET acknowledged_at = coalesce(acknowledged_at, $2),"
-                " status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END"
-                " WHERE id = $1",
-                event.subject,
-                data.at,
-            )
-        elif data.action == ActionKind.RESTORED:
-            await conn.execute(
-                "UPDATE incidents SET restored_at = $2, status = 'restored' WHERE id = $1",
-                event.subject,
-                data.at,
-            )
-        elif data.action == ActionKind.REJECT:  # the customer says it is not restored
-            await conn.execute(
-                "UPDATE incidents SET restored_at = NULL, status = 'acknowledged' WHERE id = $1",
-                event.subject,
-            )
-        elif data.action == ActionKind.REOPEN:
-            await conn.execute(
-                "UPDATE incidents SET restored_at = NULL, closed_at = NULL,"
-                " status = 'acknowledged' WHERE id = $1",
-                event.subject,
-            )
-            await conn.execute("DELETE FROM closure_reports WHERE incident_id = $1", event.subject)
-    elif event.type == EventType.INCIDENT_CLOSED:
-        assert isinstance(data, IncidentClosedV1)
-        await _close(conn, event.subject or "", data)
-    elif event.type == EventType.ASSIGNMENT_ISSUED:
-        assert isinstance(data, AssignmentIssuedV1)
-        column = "primary_party" if data.role == Role.PRIMARY else "coordinator"
+    elif data.action == ActionKind.REJECT:  # the customer says it is not restored
         await conn.execute(
-            f"UPDATE incidents SET {column} = $2 WHERE id = $1",  # noqa: S608
-            event.subject,
-            data.party,
+            "UPDATE incidents SET restored_at = NULL, status = 'acknowledged' WHERE id = $1",
+            incident,
         )
-    elif event.type == EventType.SLA_CLOCK_STARTED:
-        assert isinstance(data, SlaClockStartedV1)
+    elif data.action == ActionKind.REOPEN:
         await conn.execute(
-            "INSERT INTO sla_clocks(incident_id, clock, started_at, target, deadline, calendar)"
-            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (incident_id, clock) DO UPDATE"
-            " SET target = EXCLUDED.target, deadline = EXCLUDED.deadline",
-            event.subject,
-            data.clock.value,
-            data.started_at,
-            data.target,
-            data.deadline,
-            data.calendar,
+            "UPDATE incidents SET restored_at = NULL, closed_at = NULL,"
+            " status = 'acknowledged' WHERE id = $1",
+            incident,
         )
-    elif event.type == EventType.SLA_CLOCK_STOPPED:
-        assert isinstance(data, SlaClockStoppedV1)
-        await conn.execute(
-            "UPDATE sla_clocks SET stopped_at = $3, met = $4, margin = $5"
-            " WHERE incident_id = $1 AND clock = $2",
-            event.subject,
-            data.clock.value,
-            data.stopped_at,
-            data.met,
-            data.margin,
-        )
-    elif event.type == EventType.SLA_BREACHED:
-        assert isinstance(data, SlaBreachedV1)
-        await conn.execute(
-            "UPDATE sla_clocks SET breached_at = coalesce(breached_at, $3)"
-            " WHERE incident_id = $1 AND clock = $2",
-            event.subject,
-            data.clock.value,
-            data.detected_at,
-        )
+        await conn.execute("DELETE FROM closure_reports WHERE incident_id = $1", incident)
+
+
+async def _incident_closed(conn: Conn, incident: str | None, data: IncidentClosedV1) -> None:
+    await _close(conn, incident or "", data)
+
+
+async def _alert_correlated(conn: Conn, incident: str | None, data: AlertCorrelatedV1) -> None:
+    await conn.execute(
+        "UPDATE incidents SET alert_count = alert_count + 1, objects = $2::jsonb,"
+        " scope = $3::jsonb, origin_object = $4, origin_layer = $5 WHERE id = $1",
+        incident,
+        orjson.dumps(data.objects).decode(),
+        orjson.dumps(data.scope).decode(),
+        data.origin_object,
+        data.origin_layer.value if data.origin_layer else None,
+    )
+
+
+async def _origin_moved(conn: Conn, incident: str | None, data: OriginMovedV1) -> None:
+    await conn.execute(
+        "UPDATE incidents SET origin_object = $2, origin_layer = $3, objects = $4::jsonb,"
+        " scope = $5::jsonb WHERE id = $1",
+        incident,
+        data.to_object,
+        data.to_layer.value if data.to_layer else None,
+        orjson.dumps(data.objects).decode(),
+        orjson.dumps(data.scope).decode(),
+    )
+
+
+async def _alert_resolved(conn: Conn, incident: str | None, data: AlertResolvedV1) -> None:
+    """monitoring's word; it does not close"""
+    await conn.execute(
+        "UPDATE incidents SET monitoring_recovered_at = $2 WHERE id = $1",
+        incident,
+        data.resolved_at,
+    )
+
+
+async def _incident_reclassified(
+    conn: Conn, incident: str | None, data: IncidentReclassifiedV1
+) -> None:
+    await conn.execute(
+        "UPDATE incidents SET priority = $2, category = $3 WHERE id = $1",
+        incident,
+        data.priority,
+        data.category.value,
+    )
+
+
+async def _handover(conn: Conn, incident: str | None, data: HandoverV1) -> None:
+    await conn.execute(
+        "UPDATE incidents SET primary_party = $2, layer = $3 WHERE id = $1",
+        incident,
+        data.to_party,
+        data.to_layer.value,
+    )
+
+
+async def _assignment_issued(conn: Conn, incident: str | None, data: AssignmentIssuedV1) -> None:
+    column = "primary_party" if data.role == Role.PRIMARY else "coordinator"
+    await conn.execute(
+        f"UPDATE incidents SET {column} = $2 WHERE id = $1",  # noqa: S608
+        incident,
+        data.party,
+    )
+
+
+async def _sla_clock_started(conn: Conn, incident: str | None, data: SlaClockStartedV1) -> None:
+    await conn.execute(
+        "INSERT INTO sla_clocks(incident_id, clock, started_at, target, deadline, calendar)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (incident_id, clock) DO UPDATE"
+        " SET target = EXCLUDED.target, deadline = EXCLUDED.deadline",
+        incident,
+        data.clock.value,
+        data.started_at,
+        data.target,
+        data.deadline,
+        data.calendar,
+    )
+
+
+async def _sla_clock_stopped(conn: Conn, incident: str | None, data: SlaClockStoppedV1) -> None:
+    await conn.execute(
+        "UPDATE sla_clocks SET stopped_at = $3, met = $4, margin = $5"
+        " WHERE incident_id = $1 AND clock = $2",
+        incident,
+        data.clock.value,
+        data.stopped_at,
+        data.met,
+        data.margin,
+    )
+
+
+async def _sla_breached(conn: Conn, incident: str | None, data: SlaBreachedV1) -> None:
+    await conn.execute(
+        "UPDATE sla_clocks SET breached_at = coalesce(breached_at, $3)"
+        " WHERE incident_id = $1 AND clock = $2",
+        incident,
+        data.clock.value,
+        data.detected_at,
+    )
+
+
+Projector = Callable[[Conn, str | None, Any], Awaitable[None]]
+PROJECTORS: dict[EventType, Projector] = {
+    EventType.INCIDENT_OPENED: _incident_opened,
+    EventType.ALERT_ATTACHED: _alert_attached,
+    EventType.ACTION_ACCEPTED: _action_accepted,
+    EventType.INCIDENT_CLOSED: _incident_closed,
+    EventType.ALERT_CORRELATED: _alert_correlated,
+    EventType.ORIGIN_MOVED: _origin_moved,
+    EventType.ALERT_RESOLVED: _alert_resolved,
+    EventType.INCIDENT_RECLASSIFIED: _incident_reclassified,
+    EventType.HANDOVER: _handover,
+    EventType.ASSIGNMENT_ISSUED: _assignment_issued,
+    EventType.SLA_CLOCK_STARTED: _sla_clock_started,
+    EventType.SLA_CLOCK_STOPPED: _sla_clock_stopped,
+    EventType.SLA_BREACHED: _sla_breached,
+}
 
 
 async def _close(conn: Conn, incident_id: str, data: IncidentClosedV1) -> None:
