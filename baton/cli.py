@@ -60,11 +60,11 @@ def incidents_list(
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return
-    table = Table("id", "status", "prio", "layer", "object", "opened (UTC)", "summary")
+    table = Table("id", "status", "prio", "layer", "origin", "owner", "opened (UTC)", "summary")
     for column in table.columns:
         column.no_wrap = True
         column.overflow = "ellipsis"
-    for column, width in zip(table.columns, (20, 12, 4, 11, 16, 16), strict=False):
+    for column, width in zip(table.columns, (20, 12, 4, 11, 16, 8, 16), strict=False):
         column.min_width = width
     table.columns[-1].max_width = 48
     for r in rows:
@@ -73,7 +73,8 @@ def incidents_list(
             r["status"],
             r["priority"],
             r["layer"] or "-",
-            r["object_id"] or "(outside)",
+            r.get("origin_object") or r["object_id"] or "(outside)",
+            r.get("primary_party") or "-",
             str(r["opened_at"])[:16],
             r["summary"],
         )

@@ -13,15 +13,15 @@ import httpx
 from shared.contract import load_contract
 from shared.events import Layer
 
-# The seed article's night: storage fails under the accounting database; the DBMS, the accounting
-# system, the bank exchange and the accountants' workstations all notice. Labels are those the
-# example contract (examples/contract) matches. One alert is outside the perimeter.
+# The seed article's night: a disk fails in the accounting database's server; the OS, the DBMS,
+# the accounting system, the bank exchange and the accountants' workstations all notice. Labels
+# are those the example contract (examples/contract) matches. One alert is outside the perimeter.
 STORM = [
     # (alertname, labels, summary)
     (
-        "StorageDiskFailed",
-        {"instance": "stor-01", "severity": "critical"},
-        "Storage array stor-01: a disk failed, the RAID group is degraded",
+        "RaidDiskFailed",
+        {"instance": "srv-pg-01", "severity": "critical"},
+        "srv-pg-01: the RAID controller reports a failed disk",
     ),
     (
         "NodeFilesystemReadonly",
@@ -103,10 +103,15 @@ def run_demo(intake: str, reporting: str, contract_path: Path, *, log: Any = pri
         )
 
         ours = _settled(client, reporting, since=now)
-        log(
-            f"{2 * len(STORM)} alerts → {len(ours)} incidents open; acting as contractors and "
-            "customer…"
-        )
+        log(f"{2 * len(STORM)} alerts (each sent twice) → {len(ours)} incidents:")
+        for inc in ours:
+            log(
+                f"  {inc['id']}: origin {inc['origin_object'] or '(outside the perimeter)'}, "
+                f"{inc['alert_count']} alerts on {len(inc['objects'])} objects, "
+                f"owner {inc['primary_party']}, coordinator {inc['coordinator']}; "
+                f"units affected: {', '.join(inc['scope']) or '-'}"
+            )
+        log("acting as contractors and customer…")
         for inc in ours:
             layer = Layer(inc["layer"]) if inc["layer"] else None
             party = contract.primary_party(layer) if layer else contract.coordinator
@@ -138,20 +143,24 @@ def run_demo(intake: str, reporting: str, contract_path: Path, *, log: Any = pri
 def _settled(
     client: httpx.Client, reporting: str, since: datetime, quiet: float = 2.0, timeout: float = 60
 ) -> list[dict[str, Any]]:
-    """The incidents opened since ``since``, once no new one has appeared for ``quiet`` seconds
-    (correlation may fold several alerts into one incident, so their number is not known)."""
+    """The incidents opened since ``since``, once none has changed for ``quiet`` seconds
+    (correlation folds alerts into incidents, so neither number is known in advance)."""
     deadline = time.monotonic() + timeout
-    seen: dict[str, dict[str, Any]] = {}
+    last: object = None
     last_change = time.monotonic()
     while time.monotonic() < deadline:
-        for row in client.get(f"{reporting}/v1/incidents").json():
-            if datetime.fromisoformat(row["opened_at"]) >= since and row["id"] not in seen:
-                seen[row["id"]] = row
-                last_change = time.monotonic()
-        if seen and time.monotonic() - last_change >= quiet:
-            return list(seen.values())
+        rows = [
+            r
+            for r in client.get(f"{reporting}/v1/incidents").json()
+            if datetime.fromisoformat(r["opened_at"]) >= since
+        ]
+        signature = sorted((r["id"], r["alert_count"], r["primary_party"] or "") for r in rows)
+        if signature != last:
+            last, last_change = signature, time.monotonic()
+        elif rows and time.monotonic() - last_change >= quiet:
+            return rows
         time.sleep(0.3)
-    raise TimeoutError(f"demo: no incident from the storm reached reporting in {timeout}s")
+    raise TimeoutError(f"demo: the storm's incidents did not settle in {timeout}s")
 
 
 def _wait_for(client: httpx.Client, reporting: str, done: Any, timeout: float = 60) -> Any:

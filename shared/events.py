@@ -9,11 +9,12 @@ before validating, so a rolling upgrade never breaks a consumer.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializeAsAny, TypeAdapter
@@ -530,6 +531,9 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 UPCASTERS: dict[tuple[EventType, int], Upcaster] = {}
 
 
+P = TypeVar("P", bound=Model)
+
+
 class UnknownEventType(ValueError):
     """The ``type`` field names no event this reader knows."""
 
@@ -552,6 +556,13 @@ class Envelope(Model):
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))
+
+    def data_as(self, kind: builtins.type[P]) -> P:
+        """The payload as ``kind``; ``TypeError`` if the event carries another one."""
+        data = self.data
+        if not isinstance(data, kind):
+            raise TypeError(f"data: {self.type.value} carries {builtins.type(data).__name__}")
+        return data
 
     def key(self) -> bytes | None:
         return self.subject.encode() if self.subject else None

@@ -51,9 +51,8 @@ def aiokafka_kwargs(settings: Settings) -> dict[str, Any]:
     if settings.kafka_security_protocol.startswith("SASL"):
         kwargs["sasl_mechanism"] = settings.kafka_sasl_mechanism
         kwargs["sasl_plain_username"] = settings.kafka_sasl_username
-        kwargs["sasl_plain_password"] = (
-            settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
-        )
+        password = settings.kafka_sasl_password
+        kwargs["sasl_plain_password"] = password.get_secret_value() if password else None
     return kwargs
 
 

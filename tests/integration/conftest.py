@@ -8,6 +8,7 @@ silent skip.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -60,11 +61,18 @@ def infra() -> Infra:
     return Infra(bootstrap=st["kafka"]["bootstrap"], dsn=st["postgres"]["dsn"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def free_port() -> int:
+    (port,) = free_ports(1)
+    return port
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports: all bound at once, so none is handed out twice."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
 
 
 @pytest.fixture
@@ -108,8 +116,8 @@ class ServiceProcs:
 def start_services(isolated: Isolated, tmp: Path, names: list[str] | None = None) -> ServiceProcs:
     urls, procs, logs = {}, {}, {}
     tmp.mkdir(parents=True, exist_ok=True)
-    for name in names or list(SERVICES):
-        port = _free_port()
+    names = names or list(SERVICES)
+    for name, port in zip(names, free_ports(len(names)), strict=True):
         env = {**os.environ, **isolated.env, "BATON_HTTP_PORT": str(port)}
         log = tmp / f"{name}.log"
         logs[name] = log

@@ -20,8 +20,10 @@ from aiokafka import AIOKafkaProducer
 
 from shared.events import (
     ActionKind,
+    AssignmentIssuedV1,
     EventType,
     PartyActionV1,
+    SlaClockStartedV1,
     make_event,
 )
 from tests.integration.conftest import (
@@ -78,8 +80,9 @@ async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: floa
 
         # router: the DBMS layer's primary party and the coordinator, one message each
         assignments = await collect(bootstrap, f"{isolated.prefix}assignments", 2, timeout)
-        incident_id = assignments[0].subject
-        by_role = {a.data.role.value: a.data for a in assignments}
+        incident_id = str(assignments[0].subject)
+        issued = [a.data_as(AssignmentIssuedV1) for a in assignments]
+        by_role = {a.role.value: a for a in issued}
         assert {a.subject for a in assignments} == {incident_id}
         assert by_role["primary"].party == "osdb"
         assert by_role["primary"].layer == "dbms"
@@ -88,11 +91,14 @@ async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: floa
         assert by_role["coordinator"].party == "apps"
 
         # sla-clock: response 15 min and recovery 4 h for an outage at P1 (the contract's row)
-        started = await collect(bootstrap, f"{isolated.prefix}sla", 2, timeout)
-        targets = {e.data.clock.value: e.data.target for e in started}
+        started = [
+            e.data_as(SlaClockStartedV1)
+            for e in await collect(bootstrap, f"{isolated.prefix}sla", 2, timeout)
+        ]
+        targets = {clock.clock.value: clock.target for clock in started}
         assert targets == {"response": timedelta(minutes=15), "recovery": timedelta(hours=4)}
-        for event in started:
-            assert event.data.deadline == event.data.started_at + event.data.target
+        for clock in started:
+            assert clock.deadline == clock.started_at + clock.target
 
         actions = f"{urls['intake']}/v1/incidents/{incident_id}/actions"
         ack = await client.post(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -32,17 +31,11 @@ from router.acl import bindings, render_lines
 from baton.stack import fetch_kafka, new_cluster_id
 from shared.contract import load_contract
 from shared.topics import Topic, party_topic_name, topic_name
+from tests.integration.conftest import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORDS = {"admin": "admin-secret", "hw": "hw-secret", "osdb": "osdb-secret"}
 MECHANISM = "SCRAM-SHA-512"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -105,7 +98,7 @@ def _java() -> str:
 @pytest.fixture
 def sasl_broker(tmp_path: Path) -> Iterator[SaslBroker]:
     libs = fetch_kafka()
-    port, controller = _free_port(), _free_port()
+    port, controller = free_ports(2)
     config = tmp_path / "server.properties"
     config.write_text(_properties(tmp_path, port, controller))
     scram = [

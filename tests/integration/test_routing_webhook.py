@@ -20,7 +20,7 @@ from router import webhook
 from shared.events import AssignmentEscalatedV1, CheckOpenedV1, EscalationReason, parse_event
 from tests.integration.conftest import (
     Isolated,
-    _free_port,
+    free_port,
     start_services,
     stop_services,
     wait_healthy,
@@ -72,7 +72,7 @@ async def test_pushes_are_signed_retried_and_dead_lettered_with_the_coordinator_
 ) -> None:
     doc = yaml.safe_load((ROOT / "examples" / "minimal" / "contract.yaml").read_text())
     doc["parties"]["hw"]["contact"] = receiver
-    doc["parties"]["osdb"]["contact"] = f"http://127.0.0.1:{_free_port()}/nobody-listens"
+    doc["parties"]["osdb"]["contact"] = f"http://127.0.0.1:{free_port()}/nobody-listens"
     contract = tmp_path / "contract.yaml"
     contract.write_text(yaml.safe_dump(doc, sort_keys=False))
     env = {

@@ -1,4 +1,4 @@
-"""One alert, one trace: the W3C trace context travels in Kafka headers through all four services."""
+"""One alert, one trace: W3C trace context travels in Kafka headers through all four services."""
 
 from __future__ import annotations
 

@@ -174,7 +174,8 @@ def compose() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return compose["services"]
+    found: dict[str, dict[str, Any]] = compose["services"]
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +185,7 @@ def dashboard() -> dict[str, Any]:
     return data
 
 
-def dashboard_targets(dashboard: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], dict]]:
+def dashboard_targets(dashboard: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     def walk(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for panel in panels:
             yield panel
@@ -224,7 +225,9 @@ def test_service_gets_every_setting(name: str, services: dict[str, dict[str, Any
         f"{name}: settings left at defaults that are wrong in a container: {missing}"
     )
 
-    settings = Settings(**{k.removeprefix(ENV_PREFIX).lower(): v for k, v in baton.items()})
+    settings = Settings.model_validate(
+        {k.removeprefix(ENV_PREFIX).lower(): v for k, v in baton.items()}
+    )
     assert service["command"] == ["python", "-m", module]
     assert settings.http_host == "0.0.0.0"
     assert settings.http_port == port
@@ -412,7 +415,7 @@ def test_required_alerts_exist() -> None:
 # --- Grafana ------------------------------------------------------------------------------------
 
 
-def test_grafana_provisioning(services: dict[str, dict[str, Any]], dashboard: dict) -> None:
+def test_grafana_provisioning(services: dict[str, dict[str, Any]], dashboard: dict[str, Any]) -> None:
     grafana = services["grafana"]
     provisioning = GRAFANA_DIR / "provisioning"
     assert host_path("/etc/grafana/provisioning", grafana) == provisioning.resolve()
@@ -457,7 +460,7 @@ def test_every_dashboard_panel_has_promql(dashboard: dict[str, Any]) -> None:
     assert not unused, f"dashboard shows nothing of {unused}"
 
 
-def test_dashboard_promql_parses(promtool: str, dashboard: dict, tmp_path: Path) -> None:
+def test_dashboard_promql_parses(promtool: str, dashboard: dict[str, Any], tmp_path: Path) -> None:
     rules = [
         {"record": f"baton:dashboard:panel{panel['id']}_{target['refId']}", "expr": target["expr"]}
         for panel, target in dashboard_targets(dashboard)

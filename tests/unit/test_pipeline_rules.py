@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -206,10 +207,20 @@ def test_no_sla_row_means_no_clock(contract: Contract) -> None:
 
 
 def pause(
-    incident: str, party: str, action: ActionKind = ActionKind.PAUSE, **extra: object
+    incident: str,
+    party: str,
+    *,
+    action: ActionKind = ActionKind.PAUSE,
+    extra: Mapping[str, object] | None = None,
 ) -> Envelope:
     data = PartyActionV1.model_validate(
-        {"action": action, "party": party, "actor": "eng", "pause_reason": "no-access", **extra}
+        {
+            "action": action,
+            "party": party,
+            "actor": "eng",
+            "pause_reason": "no-access",
+            **(extra or {}),
+        }
     )
     return make_event(EventType.PARTY_ACTION, data, source="test", time=NOW, subject=incident)
 
@@ -217,18 +228,20 @@ def pause(
 def test_pause_and_resume_by_contract_reason(contract: Contract) -> None:
     state = _open(contract)
     evidence = {"evidence": ["request #42 at 02:35"]}
-    state, (accepted,) = apply_action(pause(state.id, "osdb", **evidence), state, contract, NOW)
+    state, (accepted,) = apply_action(pause(state.id, "osdb", extra=evidence), state, contract, NOW)
     assert accepted.type == EventType.ACTION_ACCEPTED
     assert accepted.data.pause_reason == "no-access"  # type: ignore[attr-defined]
     assert state.paused == {"recovery": "no-access"}
-    _, (again,) = apply_action(pause(state.id, "osdb", **evidence), state, contract, NOW)
+    _, (again,) = apply_action(pause(state.id, "osdb", extra=evidence), state, contract, NOW)
     assert "already paused" in again.data.reason  # type: ignore[attr-defined]
     state, (resumed,) = apply_action(
-        pause(state.id, "osdb", ActionKind.RESUME), state, contract, NOW
+        pause(state.id, "osdb", action=ActionKind.RESUME), state, contract, NOW
     )
     assert resumed.type == EventType.ACTION_ACCEPTED
     assert state.paused == {}
-    _, (twice,) = apply_action(pause(state.id, "osdb", ActionKind.RESUME), state, contract, NOW)
+    _, (twice,) = apply_action(
+        pause(state.id, "osdb", action=ActionKind.RESUME), state, contract, NOW
+    )
     assert "not paused" in twice.data.reason  # type: ignore[attr-defined]
 
 
@@ -246,14 +259,16 @@ def test_pause_refusals_name_the_reason(
 ) -> None:
     state = _open(contract)
     party = str(extra.pop("party_override", "osdb"))
-    _, (out,) = apply_action(pause(state.id, party, **extra), state, contract, NOW)
+    _, (out,) = apply_action(pause(state.id, party, extra=extra), state, contract, NOW)
     assert out.type == EventType.ACTION_REFUSED
     assert reason in out.data.reason  # type: ignore[attr-defined]
 
 
 def test_restoration_ends_a_pause_and_rejection_reopens_work(contract: Contract) -> None:
     state = _open(contract)
-    state, _ = apply_action(pause(state.id, "osdb", evidence=["x"]), state, contract, NOW)
+    state, _ = apply_action(
+        pause(state.id, "osdb", extra={"evidence": ["x"]}), state, contract, NOW
+    )
     state, _ = apply_action(command(state.id, ActionKind.RESTORED, "osdb"), state, contract, NOW)
     assert state.paused == {}
     state, (out,) = apply_action(

@@ -1,7 +1,7 @@
 """Intake's own benchmark: alerts accepted per second over HTTP and through the raw-alerts
 topic, the share of intake's time spent validating, and raw aiokafka beside them.
 
-    python services/intake/bench.py --url http://127.0.0.1:8080 --prefix baton. [--n 5000]
+    python -m intake.bench --url http://127.0.0.1:8080 --prefix baton. [--n 5000]
 
 Figures:
 - **HTTP accepted**: Alertmanager webhooks (``--per-request`` alerts each, every alert on its
