@@ -77,6 +77,14 @@ def build(prefix: str = "baton.") -> dict[str, Any]:
             },
         )
         channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
+    channels["assignments_party"] = {
+        "address": f"{prefix}assignments.{{party}}",
+        "description": "One topic per party of the contract, created by the router: the events "
+        "that concern that party (and the coordinator's copy). Kafka ACLs let a party's "
+        "credentials read only its own (deploy/kafka/acl.md).",
+        "parameters": {"party": {"description": "a party id of the contract"}},
+        "messages": {k: dict(v) for k, v in channels[Topic.ASSIGNMENTS.value]["messages"].items()},
+    }
     operations = {
         f"receive_{topic}": {"action": "receive", "channel": {"$ref": f"#/channels/{topic}"}}
         for topic in channels
