@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from datetime import datetime
@@ -100,6 +101,29 @@ async def publish_event(
         key=key.encode() if key is not None else event.key(),
         headers={"content-type": CONTENT_TYPE, "ce_type": event.type.value, "ce_id": str(event.id)},
     )
+
+
+async def publish_events(broker: KafkaBroker, topic: str, events: list[Envelope]) -> None:
+    """Publish several events in order and wait for the broker once.
+
+    Each send is queued before the next starts, so events with the same key keep their order
+    on the partition; the acknowledgements (acks=all) are awaited together, not one by one.
+    """
+    pending = [
+        await broker.publish(
+            event.to_json(),
+            topic,
+            key=event.key(),
+            headers={
+                "content-type": CONTENT_TYPE,
+                "ce_type": event.type.value,
+                "ce_id": str(event.id),
+            },
+            no_confirm=True,
+        )
+        for event in events
+    ]
+    await asyncio.gather(*pending)
 
 
 class DeadLetters:

@@ -60,6 +60,11 @@ class Runtime:
     clock: Clock
     contract_info: Gauge
     _pool: asyncpg.Pool | None = field(default=None, repr=False)
+    _contract_listeners: list[Callable[[Contract], None]] = field(default_factory=list)
+
+    def on_contract(self, listener: Callable[[Contract], None]) -> None:
+        """Call ``listener`` with each contract adopted after start (for derived state)."""
+        self._contract_listeners.append(listener)
 
     def adopt(self, contract: Contract) -> bool:
         """Act on ``contract`` from now on; False if it is the one already in force.
@@ -69,6 +74,8 @@ class Runtime:
         if contract.content_hash == self.contract.content_hash:
             return False
         self.contract = contract
+        for listener in self._contract_listeners:
+            listener(contract)
         self.contract_info.clear()
         self.contract_info.labels(contract.id, contract.version, contract.content_hash).set(1)
         log.info(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,6 +65,31 @@ async def collect(bootstrap: str, topic: str, want: int, timeout: float = 60) ->
                     events.extend(parse_event(r.value) for r in records)
     except TimeoutError:
         raise AssertionError(f"{topic}: got {len(events)} of {want} events: {events}") from None
+    finally:
+        await consumer.stop()
+    return events
+
+
+async def collect_until(
+    bootstrap: str, topic: str, done: Callable[[list[Envelope]], bool], timeout: float = 60
+) -> list[Envelope]:
+    """Read ``topic`` from the start until ``done(events)`` holds (or fail on timeout)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"probe-{uuid.uuid4().hex[:8]}",
+    )
+    await consumer.start()
+    events: list[Envelope] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while not done(events):
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    events.extend(parse_event(r.value) for r in records)
+    except TimeoutError:
+        raise AssertionError(f"{topic}: condition not met by {len(events)} events") from None
     finally:
         await consumer.stop()
     return events

@@ -16,6 +16,7 @@ import yaml
 
 from shared.contract import load_contract
 from shared.contract_feed import publish_contract, read_newest
+from shared.events import AssignmentIssuedV1
 from shared.settings import Settings
 from tests.integration.conftest import (
     Isolated,
@@ -23,7 +24,7 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import alertmanager_payload, collect
+from tests.integration.helpers import alertmanager_payload, collect, collect_until
 
 MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
 
@@ -49,6 +50,7 @@ async def test_services_follow_the_published_contract(isolated: Isolated, tmp_pa
     def v2_change(doc: dict[str, Any]) -> None:
         doc["version"] = "2026.11.2"
         doc["parties"]["apps"]["contact"] = "night-coordinator@appworks.example"
+        doc["priority_matrix"]["critical"]["outage"] = "P2"  # intake classifies by it
 
     v2 = load_contract(variant(tmp_path, "v2", v2_change), lint=True)
     sp = start_services(isolated, tmp_path / "first", ["intake", "router"])
@@ -82,7 +84,14 @@ async def test_services_follow_the_published_contract(isolated: Isolated, tmp_pa
             assert (
                 await client.post(f"{sp.urls['intake']}/v1/alerts/alertmanager", json=second)
             ).status_code == 202
-            after = await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 4)
+            after = await collect_until(
+                isolated.infra.bootstrap,
+                f"{isolated.prefix}assignments",
+                lambda events: (
+                    len({e.subject for e in events}) >= 2
+                    and sum(isinstance(e.data, AssignmentIssuedV1) for e in events) >= 4
+                ),
+            )
 
             # a service that starts later acts on the newest published version from the start
             late = start_services(isolated, tmp_path / "late", ["reporting"])
@@ -93,15 +102,15 @@ async def test_services_follow_the_published_contract(isolated: Isolated, tmp_pa
         if late:
             stop_services(late)
 
-    coordinator = {
-        e.subject: e.data.contact  # type: ignore[attr-defined]
-        for e in after
-        if e.data.role.value == "coordinator"  # type: ignore[attr-defined]
-    }
+    issued = [(e.subject, e.data) for e in after if isinstance(e.data, AssignmentIssuedV1)]
+    coordinator = {subject: a.contact for subject, a in issued if a.role.value == "coordinator"}
+    priority = {subject: a.priority for subject, a in issued}
     first_incident = before[0].subject
     assert coordinator[first_incident] == "oncall@appworks.example"
     (second_incident,) = set(coordinator) - {first_incident}
     assert coordinator[second_incident] == "night-coordinator@appworks.example"
+    assert priority[first_incident] == "P1"
+    assert priority[second_incident] == "P2"
 
 
 async def test_a_contract_that_fails_lint_is_never_published(

@@ -185,7 +185,9 @@ def dashboard() -> dict[str, Any]:
     return data
 
 
-def dashboard_targets(dashboard: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+def dashboard_targets(
+    dashboard: Mapping[str, Any],
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     def walk(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for panel in panels:
             yield panel
@@ -415,7 +417,9 @@ def test_required_alerts_exist() -> None:
 # --- Grafana ------------------------------------------------------------------------------------
 
 
-def test_grafana_provisioning(services: dict[str, dict[str, Any]], dashboard: dict[str, Any]) -> None:
+def test_grafana_provisioning(
+    services: dict[str, dict[str, Any]], dashboard: dict[str, Any]
+) -> None:
     grafana = services["grafana"]
     provisioning = GRAFANA_DIR / "provisioning"
     assert host_path("/etc/grafana/provisioning", grafana) == provisioning.resolve()

@@ -3,6 +3,7 @@ handover, escalation and backup rules as pure functions of (contract, history, n
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -449,8 +450,11 @@ async def test_a_party_id_that_cannot_name_a_topic_gets_the_shared_topic_only() 
         def __init__(self) -> None:
             self.sent: list[str] = []
 
-        async def publish(self, _body: bytes, topic: str, **_: object) -> None:
+        async def publish(self, _body: bytes, topic: str, **_: object) -> asyncio.Future[None]:
             self.sent.append(topic)
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done  # as with no_confirm=True: the broker's acknowledgement, to await
 
     broker = Broker()
     delivery = Delivery(broker, Settings())  # type: ignore[arg-type]

@@ -148,6 +148,12 @@ def wire(rt: Runtime, router: APIRouter) -> None:
         record_change=record_change,
         list_changes=list_changes,
     )
+
+    def adopt(new: Contract) -> None:
+        """A newly published contract: new alerts and actions are judged by it."""
+        ix.contract, ix.graph = new, Graph(new)
+
+    rt.on_contract(adopt)
     router.include_router(build_router(ix))
 
     # ---------------------------------------------------------------- raw alerts (Kafka)
@@ -176,7 +182,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
             fmt = headers.get(FORMAT_HEADER, "")
             try:
                 alerts = decode_raw(
-                    body, fmt, contract=contract, at=at, unique=unique, settings=settings
+                    body, fmt, contract=ix.contract, at=at, unique=unique, settings=settings
                 )
             except Refusal as refusal:
                 kept, note = fit_for_dead_letter(body)
@@ -191,7 +197,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                 continue
             ids = [stable_id("raw", unique, i) for i in range(len(alerts))]
             for event, alert in zip(alert_events(alerts, at, ids), alerts, strict=True):
-                key = alert_key(graph, alert.object_id, alert.fingerprint)
+                key = alert_key(ix.graph, alert.object_id, alert.fingerprint)
                 publishing.append(publish("alerts", event, key))
         await asyncio.gather(*publishing)
 
@@ -213,7 +219,9 @@ def wire(rt: Runtime, router: APIRouter) -> None:
         async with rt.pool.acquire() as conn, conn.transaction():
             if not await mark_processed(conn, "alerts", event.id):
                 return
-            related = graph.related(alert.object_id) if firing and alert.object_id else frozenset()
+            related = (
+                ix.graph.related(alert.object_id) if firing and alert.object_id else frozenset()
+            )
             found, match = await store.find_for_alert(
                 conn,
                 alert.fingerprint,
@@ -222,7 +230,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                 at - window if window else None,
             )
             if match != Match.FINGERPRINT and alert.object_id:
-                if firing and (held_by := approved_window(contract, alert.object_id, at)):
+                if firing and (held_by := approved_window(ix.contract, alert.object_id, at)):
                     await store.hold(conn, alert, held_by.id, at, msg.body)
                     held.inc()
                     log.info(
@@ -233,7 +241,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                 if not firing and await store.release(conn, alert.fingerprint):
                     outcomes.labels("recovered_in_maintenance").inc()
                     return
-            state, out = handle_alert(event, found, contract, graph, rt.clock.now())
+            state, out = handle_alert(event, found, ix.contract, ix.graph, rt.clock.now())
             for e in out:
                 await publish_event(broker, topics["incidents"], e)
             if state is not None:
@@ -277,8 +285,8 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                 )
                 return
             assert isinstance(command.data, PartyActionV1)
-            status, reason = verdict(command.data, incident, contract)
-            state, events = apply_action(command, incident, contract, rt.clock.now())
+            status, reason = verdict(command.data, incident, ix.contract)
+            state, events = apply_action(command, incident, ix.contract, rt.clock.now())
             for event in events:
                 await publish_event(broker, topics["incidents"], event)
             await store.save(conn, state)
@@ -332,11 +340,10 @@ def build_app() -> FastAPI:
     ticking: list[asyncio.Task[None]] = []
 
     async def tick(rt: Runtime) -> None:
-        graph = Graph(rt.contract)
         while True:
             await asyncio.sleep(rt.settings.intake_tick_seconds)
-            try:
-                released = await release_ended_windows(rt, graph)
+            try:  # the graph of the contract in force now (it may have been republished)
+                released = await release_ended_windows(rt, Graph(rt.contract))
             except Exception:
                 log.exception("maintenance tick failed; retrying at the next tick")
             else:

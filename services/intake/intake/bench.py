@@ -33,9 +33,9 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
 from intake.formats import FORMATS
 from intake.guard import parse_json
-
 from shared.contract import load_contract
 from shared.settings import DEFAULT_CONTRACT
 

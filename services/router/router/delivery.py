@@ -14,7 +14,7 @@ from faststream.kafka import KafkaBroker
 
 from router.routing import recipients
 from shared.events import Envelope
-from shared.kafka import aiokafka_kwargs, publish_event
+from shared.kafka import aiokafka_kwargs, publish_events
 from shared.settings import Settings
 from shared.topics import PARTY_TOPIC_PARTITIONS, Topic, party_topic_name
 
@@ -96,14 +96,10 @@ class Delivery:
         await self.ensure(per_party)
         prefix = self._settings.topic_prefix
 
-        async def in_order(topic: str, batch: list[Envelope]) -> None:
-            for event in batch:
-                await publish_event(self._broker, topic, event)
-
         await asyncio.gather(
-            in_order(self._shared, events),
+            publish_events(self._broker, self._shared, events),
             *(
-                in_order(party_topic_name(prefix, party), batch)
+                publish_events(self._broker, party_topic_name(prefix, party), batch)
                 for party, batch in per_party.items()
             ),
         )
