@@ -28,8 +28,9 @@ run: venv
 	$(BIN)/baton stack up
 	$(BIN)/baton demo
 
-## The whole test suite: starts Kafka and PostgreSQL, runs unit and integration tests, stops them.
-test: venv tools
+## The whole test suite: lint and types, then Kafka and PostgreSQL up, unit and integration
+## tests, and the stack down again.
+test: venv tools lint
 	$(BIN)/baton stack up --infra-only
 	$(BIN)/pytest; rc=$$?; $(BIN)/baton stack down; exit $$rc
 
@@ -38,6 +39,7 @@ unit: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
 bench: venv

@@ -68,6 +68,7 @@ class ActionKind(StrEnum):
     CONFIRM = "confirm"
     REJECT = "reject"
     REOPEN = "reopen"
+    RECLASSIFY = "reclassify"
     NOTE = "note"
 
 
@@ -122,7 +123,9 @@ class PartyActionV1(Model):
     Which fields matter depends on ``action``: ``diagnosis`` names ``layer`` and ``fault_found``
     (False = "no fault in my layer"); ``pause``/``resume`` name ``clock`` (None = every clock the
     reason pauses) and ``pause_reason`` (a contract pause reason id), with ``evidence``;
-    ``restored`` carries ``cause``, ``actions_taken`` and ``recurrence_risk``.
+    ``restored`` carries ``cause``, ``actions_taken`` and ``recurrence_risk``; ``reclassify``
+    (the coordinator or the customer) names a new ``priority`` and/or ``category`` and its
+    reason in ``note``.
     """
 
     action: ActionKind
@@ -137,6 +140,8 @@ class PartyActionV1(Model):
     clock: Clock | None = None
     pause_reason: str | None = None
     evidence: list[str] = Field(default_factory=list)
+    priority: str | None = Field(None, description="reclassify: the new priority")
+    category: Category | None = Field(None, description="reclassify: the new category")
 
 
 class IncidentActionAcceptedV1(Model):

@@ -136,6 +136,8 @@ def _span_line(span: ReadableSpan) -> str:
         "start": span.start_time,
         "end": span.end_time,
         "attributes": dict(span.attributes or {}),
+        # a batch consumer's span starts its own trace and links to each message's trace
+        "links": [f"0x{link.context.trace_id:032x}" for link in span.links or ()],
     }
     return orjson.dumps(doc, default=str).decode() + "\n"
 

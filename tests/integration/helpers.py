@@ -14,7 +14,10 @@ from shared.events import Envelope, parse_event
 
 
 def alertmanager_payload(
-    now: datetime, labels: dict[str, str] | None = None, fingerprint: str | None = None
+    now: datetime,
+    labels: dict[str, str] | None = None,
+    fingerprint: str | None = None,
+    age: timedelta = timedelta(minutes=2),
 ) -> dict[str, Any]:
     """Shaped like Alertmanager's documented webhook (version 4)."""
     return {
@@ -38,7 +41,7 @@ def alertmanager_payload(
                     "severity": "critical",
                 },
                 "annotations": {"summary": "PostgreSQL main instance is down"},
-                "startsAt": (now - timedelta(minutes=2)).isoformat(),
+                "startsAt": (now - age).isoformat(),
                 "endsAt": "0001-01-01T00:00:00Z",
                 "generatorURL": "http://prometheus:9090/graph?g0.expr=pg_up",
                 "fingerprint": fingerprint or uuid.uuid4().hex[:16],

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 
+from shared.events import Envelope, EventType, SlaClockRecomputedV1
 from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
-from tests.integration.helpers import alertmanager_payload, collect
+from tests.integration.helpers import alertmanager_payload, collect, collect_until
 
 MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
 
@@ -38,6 +39,7 @@ async def open_incident(client: httpx.AsyncClient, intake: str, instance: str) -
             "severity": "critical",
         },
         fingerprint=uuid.uuid4().hex,
+        age=timedelta(0),  # the contract starts clocks at the first alert: make that now
     )
     assert (await client.post(f"{intake}/v1/alerts/alertmanager", json=body)).status_code == 202
 
@@ -65,12 +67,20 @@ async def test_sla_compliance_counts_met_and_breached_clocks(
                 datetime.now(UTC),
                 labels={"alertname": "HostDown", "instance": "printer-9", "severity": "critical"},
                 fingerprint=uuid.uuid4().hex,
+                age=timedelta(0),
             )
             assert (
                 await client.post(f"{intake}/v1/alerts/alertmanager", json=body)
             ).status_code == 202
-            events = await collect(isolated.infra.bootstrap, f"{isolated.prefix}sla", 6, 30)
-            breached = [e for e in events if e.type.value == "baton.sla.breached"]
+
+            def a_breach(got: list[Envelope]) -> bool:
+                return any(e.type == EventType.SLA_BREACHED for e in got)
+
+            sla_topic = f"{isolated.prefix}sla"
+            await collect_until(isolated.infra.bootstrap, sla_topic, a_breach, 30)
+            await asyncio.sleep(4)  # past every 3 s target: any other breach would be out now
+            events = await collect_until(isolated.infra.bootstrap, sla_topic, a_breach, 30)
+            breached = [e for e in events if e.type == EventType.SLA_BREACHED]
             assert len(breached) == 1, [(e.type.value, e.subject, e.data) for e in events]
             second = breached[0].subject
             assert second != first
@@ -142,3 +152,48 @@ async def test_read_model_follows_correlation_and_handover(
     assert row["coordinator"] == "apps"
     assert set(row["objects"]) == {"pg-main", "srv-db-01"}
     assert row["alert_count"] == 2
+
+
+async def test_reclassification_recomputes_the_clocks_and_the_read_model(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    sp = start_services(isolated, tmp_path)
+    try:
+        await wait_healthy(sp)
+        async with httpx.AsyncClient(timeout=30) as client:
+            await open_incident(client, sp.urls["intake"], "srv-db-01:5432")
+            assigned = await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 1)
+            incident = assigned[0].subject
+            response = await client.post(
+                f"{sp.urls['intake']}/v1/incidents/{incident}/actions",
+                json={
+                    "action": "reclassify",
+                    "party": "apps",
+                    "actor": "coordinator",
+                    "priority": "P2",
+                    "note": "one branch only",
+                },
+            )
+            assert response.status_code == 202, response.text
+            events = await collect_until(
+                isolated.infra.bootstrap,
+                f"{isolated.prefix}sla",
+                lambda got: sum(e.type == EventType.SLA_CLOCK_RECOMPUTED for e in got) >= 2,
+            )
+            row: dict[str, Any] = {}
+            for _ in range(100):
+                row = (await client.get(f"{sp.urls['reporting']}/v1/incidents/{incident}")).json()
+                if row["incident"]["priority"] == "P2":
+                    break
+                await asyncio.sleep(0.2)
+    finally:
+        stop_services(sp)
+    targets = {
+        e.data_as(SlaClockRecomputedV1).clock.value: e.data_as(SlaClockRecomputedV1).target
+        for e in events
+        if e.type == EventType.SLA_CLOCK_RECOMPUTED
+    }
+    # the minimal contract's outage row for P2: 30 minutes and 8 hours
+    assert targets == {"response": timedelta(minutes=30), "recovery": timedelta(hours=8)}
+    assert row["incident"]["priority"] == "P2"
+    assert EventType.INCIDENT_RECLASSIFIED.value in {e["type"] for e in row["timeline"]}

@@ -65,6 +65,12 @@ KNOWN_METRICS = frozenset(
         "baton_sla_breaches_total",
         "baton_deadletter_total",
         "baton_http_requests_total",
+        "baton_sla_remaining_seconds",
+        "baton_sla_paused_clocks",
+        "baton_sla_paused_seconds_total",
+        "baton_sla_fire_lag_seconds_bucket",
+        "baton_mtta_seconds",
+        "baton_mttr_seconds",
     }
 )
 METRIC_NAME = re.compile(r"\b(?:baton|faststream)_[a-z0-9_]+")

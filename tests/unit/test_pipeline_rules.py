@@ -1,4 +1,6 @@
-"""Pure rules of the skeleton pipeline: incident state machine, routing, SLA clocks."""
+"""Pure rules of the pipeline: the incident state machine and the first assignment.
+
+The SLA clock's rules are tested in test_sla_timeline.py and test_sla_decide.py."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ import pytest
 from intake.alertmanager import AlertmanagerWebhook, normalise
 from intake.incidents import IncidentState, Status, apply_action, open_or_attach
 from router.routing import assign
-from sla_clock.clocks import RunningClock, breach, start_clocks, stop_clock
 
 from shared.contract import Contract, load_contract
 from shared.events import (
@@ -18,7 +19,9 @@ from shared.events import (
     AlertReceivedV1,
     Envelope,
     EventType,
+    IncidentActionRefusedV1,
     IncidentOpenedV1,
+    IncidentReclassifiedV1,
     PartyActionV1,
     Role,
     make_event,
@@ -160,52 +163,6 @@ def test_router_assigns_layer_primary_and_coordinator_deterministically(
     ]
 
 
-def test_clocks_start_from_the_contract_and_stop_with_margin(contract: Contract) -> None:
-    _, opened = open_or_attach(
-        received(contract, {"service": "postgres", "severity": "critical"}), None, contract, NOW
-    )
-    started = {e.data.clock.value: e.data for e in start_clocks(opened, contract, NOW)}  # type: ignore[attr-defined]
-    assert started["response"].deadline == NOW + timedelta(minutes=15)
-    assert started["recovery"].deadline == NOW + timedelta(hours=4)
-    ack = make_event(
-        EventType.ACTION_ACCEPTED,
-        __import__("shared.events").events.IncidentActionAcceptedV1(
-            action=ActionKind.ACKNOWLEDGE,
-            party="osdb",
-            actor="x",
-            at=NOW + timedelta(minutes=20),
-            command_id=opened.id,
-        ),
-        source="intake",
-        time=NOW,
-        subject=opened.subject,
-    )
-    running = RunningClock(
-        opened.subject or "", started["response"].clock, started["response"].deadline
-    )
-    stopped = stop_clock(ack, running, NOW)
-    assert stopped.data.met is False  # type: ignore[attr-defined]
-    assert stopped.data.margin == timedelta(minutes=-5)  # type: ignore[attr-defined]
-    assert breach(running, NOW).id == breach(running, NOW + timedelta(seconds=5)).id
-
-
-def test_no_sla_row_means_no_clock(contract: Contract) -> None:
-    without_requests = contract.model_copy(
-        update={
-            "sla": contract.sla.model_copy(
-                update={"targets": [t for t in contract.sla.targets if t.category != "request"]}
-            )
-        }
-    )
-    _, opened = open_or_attach(
-        received(without_requests, {"service": "accounting", "category": "request"}),
-        None,
-        without_requests,
-        NOW,
-    )
-    assert start_clocks(opened, without_requests, NOW) == []
-
-
 def pause(
     incident: str,
     party: str,
@@ -276,3 +233,45 @@ def test_restoration_ends_a_pause_and_rejection_reopens_work(contract: Contract)
     )
     assert out.type == EventType.ACTION_ACCEPTED
     assert state.status == Status.ACKNOWLEDGED
+
+
+def reclassify(incident: str, party: str, **fields: object) -> Envelope:
+    data = PartyActionV1.model_validate(
+        {"action": "reclassify", "party": party, "actor": "lead", **fields}
+    )
+    return make_event(EventType.PARTY_ACTION, data, source="test", time=NOW, subject=incident)
+
+
+def test_reclassification_is_a_recorded_override(contract: Contract) -> None:
+    state = _open(contract)
+    assert (state.priority, state.category) == ("P1", "outage")
+    command = reclassify(state.id, "apps", priority="P2", note="only one branch affected")
+    state, out = apply_action(command, state, contract, NOW)
+    assert (state.priority, state.category) == ("P2", "outage")
+    assert [e.type for e in out] == [EventType.ACTION_ACCEPTED, EventType.INCIDENT_RECLASSIFIED]
+    done = out[1].data_as(IncidentReclassifiedV1)
+    assert (done.priority, done.category, done.reason) == (
+        "P2",
+        "outage",
+        "only one branch affected",
+    )
+    assert done.by == "apps:lead"
+
+
+@pytest.mark.parametrize(
+    ("party", "fields", "reason"),
+    [
+        ("osdb", {"priority": "P2", "note": "x"}, "only the coordinator or the customer"),
+        ("apps", {"priority": "P2"}, "note: a reclassification records its reason"),
+        ("apps", {"priority": "P9", "note": "x"}, "priority: 'P9' is not in the contract"),
+        ("apps", {"note": "x"}, "names at least one"),
+        ("customer", {"priority": "P1", "note": "x"}, "already has them"),
+    ],
+)
+def test_reclassification_refusals(
+    contract: Contract, party: str, fields: dict[str, object], reason: str
+) -> None:
+    state = _open(contract)
+    after, (out,) = apply_action(reclassify(state.id, party, **fields), state, contract, NOW)
+    assert after == state
+    assert reason in out.data_as(IncidentActionRefusedV1).reason

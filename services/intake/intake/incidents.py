@@ -28,6 +28,7 @@ from shared.events import (
     IncidentActionRefusedV1,
     IncidentClosedV1,
     IncidentOpenedV1,
+    IncidentReclassifiedV1,
     Layer,
     Model,
     OriginMovedV1,
@@ -303,6 +304,7 @@ _NEXT: dict[ActionKind, tuple[set[Status], Status | None]] = {
     ActionKind.CONFIRM: ({Status.RESTORED}, Status.CLOSED),
     ActionKind.REJECT: ({Status.RESTORED}, Status.ACKNOWLEDGED),
     ActionKind.REOPEN: ({Status.CLOSED}, Status.ACKNOWLEDGED),
+    ActionKind.RECLASSIFY: ({Status.OPEN, Status.ACKNOWLEDGED, Status.RESTORED}, None),
     ActionKind.NOTE: ({Status.OPEN, Status.ACKNOWLEDGED, Status.RESTORED}, None),
 }
 CUSTOMER_ONLY = {ActionKind.CONFIRM, ActionKind.REJECT}
@@ -366,9 +368,32 @@ def check_action(action: PartyActionV1, incident: IncidentState, contract: Contr
         raise Refused("layer, fault_found: a diagnosis names the layer and whether it is at fault")
     if action.action in (ActionKind.PAUSE, ActionKind.RESUME):
         pause_clocks(action, incident, contract)
+    if action.action == ActionKind.RECLASSIFY:
+        check_reclassify(action, incident, contract, is_customer=is_customer)
     if incident.status == Status.ACKNOWLEDGED and target == Status.ACKNOWLEDGED:
         return incident.status
     return target or incident.status
+
+
+def check_reclassify(
+    action: PartyActionV1, incident: IncidentState, contract: Contract, *, is_customer: bool
+) -> None:
+    """A recorded override of priority or category: by the coordinator or the customer, with a
+    reason, to a priority the contract's matrix knows."""
+    if not is_customer and action.party != contract.coordinator:
+        raise Refused("only the coordinator or the customer reclassifies", forbidden=True)
+    if action.priority is None and action.category is None:
+        raise Refused("priority, category: a reclassification names at least one")
+    if not action.note.strip():
+        raise Refused("note: a reclassification records its reason")
+    known = {p for row in contract.priority_matrix.values() for p in row.values()}
+    if action.priority is not None and action.priority not in known:
+        raise Refused(f"priority: {action.priority!r} is not in the contract ({sorted(known)})")
+    if (action.priority or incident.priority, action.category or incident.category) == (
+        incident.priority,
+        incident.category,
+    ):
+        raise Refused("priority, category: the incident already has them")
 
 
 def verdict(action: PartyActionV1, incident: IncidentState, contract: Contract) -> tuple[int, str]:
@@ -429,6 +454,11 @@ def apply_action(
             for c, r in incident.paused.items()
             if c in running_clocks(incident.model_copy(update={"status": status}))
         }
+    if action.action == ActionKind.RECLASSIFY:
+        update |= {
+            "priority": action.priority or incident.priority,
+            "category": action.category or incident.category,
+        }
     if action.action == ActionKind.RESTORED:
         update |= {
             "cause": action.cause,
@@ -458,6 +488,19 @@ def apply_action(
             event_id=stable_id("accepted", command.id),
         )
     ]
+    if action.action == ActionKind.RECLASSIFY:
+        events.append(
+            make_event(
+                EventType.INCIDENT_RECLASSIFIED,
+                IncidentReclassifiedV1(
+                    priority=state.priority, category=state.category, reason=action.note, by=who
+                ),
+                source=SOURCE,
+                time=now,
+                subject=incident.id,
+                event_id=stable_id("reclassified", command.id),
+            )
+        )
     if status == Status.CLOSED:
         events.append(
             make_event(

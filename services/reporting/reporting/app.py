@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -11,6 +13,7 @@ import orjson
 from fastapi import APIRouter, FastAPI, HTTPException, Query
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import Gauge
 
 from reporting.projection import project, record, sla_compliance
 from shared.kafka import message_topic
@@ -117,7 +120,74 @@ def _month(value: str) -> date:
         raise HTTPException(422, f"month: expected YYYY-MM, got {value!r}") from None
 
 
+REFRESH_SECONDS = 5.0
+
+
+class BusinessGauges:
+    """Open incidents and mean times to acknowledge / restore, read from the read model every
+    few seconds (a scrape never waits on the database)."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    async def refresh(self, rt: Runtime) -> None:
+        async with rt.pool.acquire() as conn:
+            open_rows = await conn.fetch(
+                "SELECT priority, coalesce(layer, 'none') AS layer,"
+                " coalesce(primary_party, 'none') AS party, count(*) AS n FROM incidents"
+                " WHERE status <> 'closed' GROUP BY 1, 2, 3"
+            )
+            means = await conn.fetchrow(
+                "SELECT avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta,"
+                " avg(extract(epoch FROM restored_at - first_alert_at)) AS mttr FROM incidents"
+                " WHERE opened_at > now() - interval '30 days'"
+            )
+        self.open.clear()
+        for r in open_rows:
+            self.open.labels(r["priority"], r["layer"], r["party"]).set(r["n"])
+        if means is not None:  # an aggregate always returns its one row
+            self.mtta.set(float(means["mtta"] or 0))
+            self.mttr.set(float(means["mttr"] or 0))
+
+    async def _loop(self, rt: Runtime) -> None:
+        while True:
+            try:
+                await self.refresh(rt)
+            except Exception:  # a failed round is retried at the next one
+                log.exception("business gauges refresh failed")
+            await asyncio.sleep(REFRESH_SECONDS)
+
+    async def start(self, rt: Runtime) -> None:
+        self.open = Gauge(
+            "baton_incidents_open",
+            "Incidents not yet closed",
+            ["priority", "layer", "party"],
+            registry=rt.registry,
+        )
+        self.mtta = Gauge(
+            "baton_mtta_seconds", "Mean time to acknowledge, last 30 days", registry=rt.registry
+        )
+        self.mttr = Gauge(
+            "baton_mttr_seconds",
+            "Mean time from first alert to restoration, last 30 days",
+            registry=rt.registry,
+        )
+        self._task = asyncio.create_task(self._loop(rt), name="business-gauges")
+
+    async def stop(self, rt: Runtime) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
 def build_app() -> FastAPI:
+    gauges = BusinessGauges()
     return create_app(
-        SERVICE, wire, schema="reporting", migrations=Path(__file__).parent / "migrations"
+        SERVICE,
+        wire,
+        schema="reporting",
+        migrations=Path(__file__).parent / "migrations",
+        on_start=gauges.start,
+        on_stop=gauges.stop,
     )

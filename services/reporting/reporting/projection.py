@@ -25,6 +25,9 @@ from shared.events import (
     OriginMovedV1,
     Role,
     SlaBreachedV1,
+    SlaClockPausedV1,
+    SlaClockRecomputedV1,
+    SlaClockResumedV1,
     SlaClockStartedV1,
     SlaClockStoppedV1,
 )
@@ -220,6 +223,43 @@ async def _sla_breached(conn: Conn, incident: str | None, data: SlaBreachedV1) -
     )
 
 
+async def _sla_clock_paused(conn: Conn, incident: str | None, data: SlaClockPausedV1) -> None:
+    await conn.execute(
+        "UPDATE sla_clocks SET paused_reason = $3 WHERE incident_id = $1 AND clock = $2",
+        incident,
+        data.clock.value,
+        data.pause_reason,
+    )
+
+
+async def _sla_clock_resumed(conn: Conn, incident: str | None, data: SlaClockResumedV1) -> None:
+    """A resume, or a reject/reopen that restarts a stopped clock: it runs again."""
+    await conn.execute(
+        "UPDATE sla_clocks SET paused_reason = NULL, paused_for = paused_for + $3,"
+        " deadline = $4, stopped_at = NULL, met = NULL, margin = NULL"
+        " WHERE incident_id = $1 AND clock = $2",
+        incident,
+        data.clock.value,
+        data.paused,
+        data.deadline,
+    )
+
+
+async def _sla_clock_recomputed(
+    conn: Conn, incident: str | None, data: SlaClockRecomputedV1
+) -> None:
+    await conn.execute(
+        "UPDATE sla_clocks SET target = $3, calendar = $4, paused_for = $5,"
+        " deadline = coalesce($6, deadline) WHERE incident_id = $1 AND clock = $2",
+        incident,
+        data.clock.value,
+        data.target,
+        data.calendar,
+        data.paused,
+        data.deadline,
+    )
+
+
 Projector = Callable[[Conn, str | None, Any], Awaitable[None]]
 PROJECTORS: dict[EventType, Projector] = {
     EventType.INCIDENT_OPENED: _incident_opened,
@@ -235,6 +275,9 @@ PROJECTORS: dict[EventType, Projector] = {
     EventType.SLA_CLOCK_STARTED: _sla_clock_started,
     EventType.SLA_CLOCK_STOPPED: _sla_clock_stopped,
     EventType.SLA_BREACHED: _sla_breached,
+    EventType.SLA_CLOCK_PAUSED: _sla_clock_paused,
+    EventType.SLA_CLOCK_RESUMED: _sla_clock_resumed,
+    EventType.SLA_CLOCK_RECOMPUTED: _sla_clock_recomputed,
 }
 
 

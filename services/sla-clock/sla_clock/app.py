@@ -1,4 +1,12 @@
-"""SLA clock's shell: consumes incidents, keeps clocks in PostgreSQL, ticks for deadlines."""
+"""SLA clock's shell: consumes incidents, keeps clocks and timers in PostgreSQL, ticks for them.
+
+Per incident event, one transaction: record the event as processed, load the incident's record
+(locked), fold it before and after the new fact (``decide.apply``), publish the clock events
+(deterministic ids), store the record and reschedule its pending timers, commit. The tick fires
+due timers in its own transactions: lock them (``FOR UPDATE SKIP LOCKED``, so two instances never
+fire one row), publish the warning or breach, mark them fired, commit. A crash before the commit
+repeats the same event ids; consumers drop the repeat.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +15,40 @@ import contextlib
 import logging
 from pathlib import Path
 
+from aiokafka import ConsumerRecord
 from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import Counter
+from pydantic import ValidationError
 
-from shared.db import mark_processed
+from shared.clock import SystemClock
 from shared.events import (
     Clock,
+    Envelope,
     EventType,
-    IncidentActionAcceptedV1,
-    IncidentOpenedV1,
     SlaClockStartedV1,
+    SlaClockStoppedV1,
+    SlaWarningV1,
+    parse_event,
 )
+from shared.http import describe
 from shared.kafka import publish_event
 from shared.service import Runtime, create_app
+from shared.settings import Settings
 from shared.topics import Topic
-from sla_clock.clocks import STOPS, RunningClock, breach, start_clocks, stop_clock
+from sla_clock import store
+from sla_clock.decide import apply, fire, timers
+from sla_clock.metrics import OpenClock, SlaMetrics, build_metrics
+from sla_clock.ownership import Ownership
+from sla_clock.simclock import clock_from
+from sla_clock.timeline import BREACH, IncidentRecord, Rules, Status, ended_pauses, fold
 
 SERVICE = "sla-clock"
+HANDLED = frozenset(
+    {EventType.INCIDENT_OPENED, EventType.ACTION_ACCEPTED, EventType.INCIDENT_RECLASSIFIED}
+)
+MAX_BATCH = 200
+"""Incident events handled in one transaction (and one offset commit)."""
 log = logging.getLogger(SERVICE)
 
 
@@ -35,109 +58,144 @@ class SlaService:
 
     def wire(self, rt: Runtime, _: APIRouter) -> None:
         self.rt = rt
+        self.rules = Rules(rt.contract)
         self.topic = rt.settings.topic(Topic.SLA)
-        self.started = Counter(
-            "baton_sla_clocks_started", "SLA clocks started", ["clock"], registry=rt.registry
-        )
-        self.breaches = Counter(
-            "baton_sla_breaches",
-            "SLA deadlines breached",
-            ["clock", "party", "priority"],
-            registry=rt.registry,
-        )
-        rt.broker.subscriber(
+        self.metrics: SlaMetrics = build_metrics(rt.registry, rt.clock.now, self.rules.calendar)
+        self.ownership = Ownership(lambda: self.subscriber.consumer)
+        self.subscriber = rt.broker.subscriber(
             rt.settings.topic(Topic.INCIDENTS),
             group_id=rt.settings.group(SERVICE),
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
-        )(self.on_incident)
+            listener=self.ownership,
+            batch=True,
+            max_records=MAX_BATCH,
+        )
+        self.subscriber(self.on_incidents)
 
-    async def on_incident(self, msg: KafkaMessage) -> None:
+    async def on_incidents(self, msg: KafkaMessage) -> None:
+        """One batch of the incidents topic: one transaction, one offset commit.
+
+        A failure rolls the whole batch back and seeks every partition to its first record
+        (``NACK_ON_ERROR``); the replay repeats the same event ids.
+        """
+        raw = msg.raw_message
+        records = raw if isinstance(raw, tuple) else (raw,)
+        events: list[tuple[Envelope, int]] = []
+        for record in records:
+            event = await self.parse(record)
+            if event is not None and event.type in HANDLED and event.subject:
+                events.append((event, record.partition))
+        if events:
+            await self.handle(events)
+        # reached only when the handling did not raise: the offsets are about to be committed
+        for record in records:
+            self.ownership.processed(record.partition, record.offset)
+
+    async def parse(self, record: ConsumerRecord[bytes, bytes]) -> Envelope | None:
+        """The record's event, or None after dead-lettering it with the reason."""
+        try:
+            return parse_event(record.value or b"")
+        except ValidationError as exc:
+            reason = describe(exc)
+        except ValueError as exc:
+            reason = str(exc)
+        await self.rt.dead_letters.send(
+            reason=reason,
+            kind="schema",
+            origin=f"kafka:{record.topic}",
+            payload=record.value or b"",
+            now=self.rt.clock.now(),
+        )
+        return None
+
+    async def handle(self, events: list[tuple[Envelope, int]]) -> None:
         rt = self.rt
-        event = await rt.parse(msg)
-        if event is None:
-            return
-        if event.type not in (EventType.INCIDENT_OPENED, EventType.ACTION_ACCEPTED):
-            return
         now = rt.clock.now()
+        out: list[Envelope] = []
         async with rt.pool.acquire() as conn, conn.transaction():
-            if not await mark_processed(conn, "incidents", event.id):
-                return
-            if event.type == EventType.INCIDENT_OPENED:
-                opened = event.data
-                assert isinstance(opened, IncidentOpenedV1)
-                party = (
-                    rt.contract.primary_party(opened.layer)
-                    if opened.layer
-                    else rt.contract.coordinator
-                )
-                for started in start_clocks(event, rt.contract, now):
-                    data = started.data
-                    assert isinstance(data, SlaClockStartedV1)
-                    await publish_event(rt.broker, self.topic, started)
-                    await conn.execute(
-                        "INSERT INTO clocks(incident_id, clock, started_at, target, deadline,"
-                        " calendar, priority, party) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                        " ON CONFLICT DO NOTHING",
-                        started.subject,
-                        data.clock.value,
-                        data.started_at,
-                        data.target,
-                        data.deadline,
-                        data.calendar,
-                        opened.priority,
-                        party,
+            fresh = await store.new_events(conn, "incidents", [e.id for e, _ in events])
+            subjects = sorted({e.subject or "" for e, _ in events if e.id in fresh})
+            before: dict[str, IncidentRecord] = await store.load_many(conn, subjects)
+            current: dict[str, IncidentRecord | None] = dict(before)
+            parts: dict[str, int] = {}
+            for event, part in events:
+                if event.id not in fresh:
+                    continue
+                fresh.discard(event.id)  # a message repeated inside the batch counts once
+                subject = event.subject or ""
+                after, emitted = apply(current.get(subject), event, self.rules, now)
+                if after is None or after == current.get(subject):
+                    continue
+                current[subject] = after
+                parts[subject] = part
+                out.extend(emitted)
+            saved: list[store.Saved] = []
+            for subject, part in parts.items():
+                record = current[subject]
+                assert record is not None
+                views = fold(record, self.rules)
+                saved.append((record, views, timers(record, views, self.rules), part))
+            # publish (waiting for acks=all) while the rows are written; both finish before the
+            # commit, so a crash in between replays the batch and republishes the same ids
+            await asyncio.gather(store.save_many(conn, saved), self.publish(out))
+        for record, views, _, _ in saved:
+            self.metrics.open.update(record.incident_id, views)
+            old = before.get(record.incident_id)
+            if old is not None:
+                for clock, pause in ended_pauses(fold(old, self.rules), views):
+                    self.metrics.paused_seconds.labels(clock.value, pause.reason, pause.party).inc(
+                        pause.excluded.total_seconds()
                     )
-                    self.started.labels(data.clock.value).inc()
-                return
-            accepted = event.data
-            assert isinstance(accepted, IncidentActionAcceptedV1)
-            clock = STOPS.get(accepted.action)
-            if clock is None:
-                return
-            row = await conn.fetchrow(
-                "SELECT deadline FROM clocks WHERE incident_id = $1 AND clock = $2"
-                " AND stopped_at IS NULL FOR UPDATE",
-                event.subject,
-                clock.value,
-            )
-            if row is None:
-                return
-            stopped = stop_clock(
-                event, RunningClock(event.subject or "", clock, row["deadline"]), now
-            )
-            await publish_event(rt.broker, self.topic, stopped)
-            await conn.execute(
-                "UPDATE clocks SET stopped_at = $3, met = $4 WHERE incident_id = $1 AND clock = $2",
-                event.subject,
-                clock.value,
-                accepted.at,
-                accepted.at <= row["deadline"],
-            )
+        for e in out:
+            if isinstance(e.data, SlaClockStartedV1):
+                self.metrics.started.labels(e.data.clock.value).inc()
+            elif isinstance(e.data, SlaClockStoppedV1):
+                self.metrics.stopped.labels(e.data.clock.value, str(e.data.met).lower()).inc()
+
+    async def publish(self, events: list[Envelope]) -> None:
+        """Publish ``events`` and wait for the broker: in order per incident, incidents at once."""
+        by_incident: dict[str | None, list[Envelope]] = {}
+        for event in events:
+            by_incident.setdefault(event.subject, []).append(event)
+
+        async def in_order(batch: list[Envelope]) -> None:
+            for event in batch:
+                await publish_event(self.rt.broker, self.topic, event)
+
+        await asyncio.gather(*(in_order(batch) for batch in by_incident.values()))
 
     async def tick_once(self) -> int:
-        """Emit a breach for every running clock whose deadline has passed; returns how many."""
+        """Fire every timer that fell due, in batches; returns how many fired."""
+        total = 0
+        batch = self.rt.settings.sla_fire_batch
+        while True:
+            fired = await self._fire_batch(batch)
+            total += fired
+            if fired < batch:
+                return total
+
+    async def _fire_batch(self, limit: int) -> int:
         rt = self.rt
+        ready = self.ownership.ready()
+        if not ready:
+            return 0
         now = rt.clock.now()
-        fired = 0
         async with rt.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                "SELECT incident_id, clock, deadline, priority, party FROM clocks"
-                " WHERE stopped_at IS NULL AND NOT breached AND deadline <= $1"
-                " ORDER BY deadline LIMIT 500 FOR UPDATE SKIP LOCKED",
-                now,
-            )
-            for row in rows:
-                running = RunningClock(row["incident_id"], Clock(row["clock"]), row["deadline"])
-                await publish_event(rt.broker, self.topic, breach(running, now))
-                await conn.execute(
-                    "UPDATE clocks SET breached = true WHERE incident_id = $1 AND clock = $2",
-                    row["incident_id"],
-                    row["clock"],
-                )
-                self.breaches.labels(row["clock"], row["party"], row["priority"]).inc()
-                fired += 1
-        return fired
+            due = await store.due_timers(conn, now, limit, ready)
+            if not due:
+                return 0
+            events = [fire(t, now) for t in due]
+            await self.publish(events)
+            await store.mark_fired(conn, [(t, e.id) for t, e in zip(due, events, strict=True)], now)
+        for t, e in zip(due, events, strict=True):
+            self.metrics.fire_lag.observe(max((now - t.due).total_seconds(), 0.0))
+            if t.threshold == BREACH:
+                self.metrics.breaches.labels(t.clock.value, t.party, t.priority).inc()
+            else:
+                assert isinstance(e.data, SlaWarningV1)
+                self.metrics.warnings.labels(t.clock.value, str(t.threshold)).inc()
+        return len(due)
 
     async def _tick_forever(self) -> None:
         while True:
@@ -148,6 +206,23 @@ class SlaService:
             await asyncio.sleep(self.rt.settings.sla_tick_seconds)
 
     async def on_start(self, rt: Runtime) -> None:
+        async with rt.pool.acquire() as conn:
+            for row in await store.open_clocks(conn):
+                deadline = row["deadline"]
+                self.metrics.open.clocks[(str(row["incident_id"]), Clock(str(row["clock"])))] = (
+                    OpenClock(
+                        status=Status(str(row["status"])),
+                        reason=str(row["pause_reason"] or ""),
+                        deadline=deadline,  # type: ignore[arg-type]
+                        target=row["target"],  # type: ignore[arg-type]
+                        elapsed=row["elapsed"],  # type: ignore[arg-type]
+                        calendar=str(row["calendar"]),
+                        at_risk_share=min(
+                            self.rules.thresholds[Clock(str(row["clock"]))], default=BREACH
+                        )
+                        / 100,
+                    )
+                )
         self._ticker = asyncio.create_task(self._tick_forever(), name="sla-tick")
 
     async def on_stop(self, rt: Runtime) -> None:
@@ -157,13 +232,16 @@ class SlaService:
                 await self._ticker
 
 
-def build_app() -> FastAPI:
+def build_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
     service = SlaService()
     return create_app(
         SERVICE,
         service.wire,
         schema="sla_clock",
         migrations=Path(__file__).parent / "migrations",
+        settings=settings,
+        clock=clock_from(settings, SystemClock()),
         on_start=service.on_start,
         on_stop=service.on_stop,
     )

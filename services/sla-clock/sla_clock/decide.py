@@ -1,0 +1,331 @@
+"""From incident events to clock events and timers: pure functions of (record, event, now).
+
+``apply`` turns one incident event into the incident's new record and the clock events it
+causes (started, paused, resumed, stopped, recomputed), comparing the fold before and after.
+``timers`` lists, for every clock and threshold, when it falls (or fell) due; ``fire`` builds the
+warning or breach a due timer emits. Every event id follows from its input (``stable_id``), so a
+replay or a refire after a crash repeats the same ids, and consumers drop the repeat.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from shared.contract import Contract
+from shared.events import (
+    ActionKind,
+    Clock,
+    Envelope,
+    EventType,
+    IncidentActionAcceptedV1,
+    IncidentOpenedV1,
+    IncidentReclassifiedV1,
+    Model,
+    SlaBreachedV1,
+    SlaClockPausedV1,
+    SlaClockRecomputedV1,
+    SlaClockResumedV1,
+    SlaClockStartedV1,
+    SlaClockStoppedV1,
+    SlaWarningV1,
+    make_event,
+    stable_id,
+)
+from sla_clock.timeline import (
+    BREACH,
+    ClockView,
+    Fact,
+    FactKind,
+    IncidentRecord,
+    Rules,
+    Status,
+    fold,
+    share,
+)
+
+SOURCE = "sla-clock"
+
+_FACTS: dict[ActionKind, FactKind] = {
+    ActionKind.PAUSE: "pause",
+    ActionKind.RESUME: "resume",
+    ActionKind.ACKNOWLEDGE: "acknowledge",
+    ActionKind.RESTORED: "restored",
+    ActionKind.REJECT: "reject",
+    ActionKind.REOPEN: "reopen",
+}
+
+
+def opened_record(event: Envelope, contract: Contract) -> IncidentRecord:
+    data = event.data
+    assert isinstance(data, IncidentOpenedV1)
+    party = contract.primary_party(data.layer) if data.layer else contract.coordinator
+    return IncidentRecord(
+        incident_id=event.subject or "",
+        object_id=data.object_id,
+        layer=data.layer,
+        party=party,
+        category=data.category,
+        priority=data.priority,
+        opened_at=data.opened_at,
+        first_alert_at=data.first_alert_at,
+        opened_event=event.id,
+    )
+
+
+def fact_of(event: Envelope) -> Fact | None:
+    """The clock fact an incident event carries, or None for events that move no clock."""
+    data = event.data
+    if isinstance(data, IncidentActionAcceptedV1):
+        kind = _FACTS.get(data.action)
+        if kind is None:
+            return None
+        return Fact(
+            kind=kind,
+            at=data.at,
+            event_id=event.id,
+            clock=data.clock,
+            reason=data.pause_reason,
+            party=data.party,
+            actor=data.actor,
+            evidence=data.evidence,
+        )
+    if isinstance(data, IncidentReclassifiedV1):
+        return Fact(
+            kind="reclassified",
+            at=event.time,
+            event_id=event.id,
+            reason=data.reason,
+            party=data.by,
+            category=data.category,
+            priority=data.priority,
+        )
+    return None
+
+
+def apply(
+    record: IncidentRecord | None, event: Envelope, rules: Rules, now: datetime
+) -> tuple[IncidentRecord | None, list[Envelope]]:
+    """The incident's record after ``event`` and the clock events it causes."""
+    if event.type == EventType.INCIDENT_OPENED:
+        if record is not None:
+            return record, []
+        after = opened_record(event, rules.contract)
+        return after, transition(after, {}, fold(after, rules), fact=None, cause=event.id, now=now)
+    fact = fact_of(event)
+    if record is None or fact is None:
+        return record, []
+    after = record.with_fact(fact)
+    out = transition(
+        after,
+        fold(record, rules),
+        fold(after, rules),
+        fact=fact,
+        cause=event.id,
+        now=now,
+    )
+    return after, out
+
+
+def _event(
+    kind: EventType, data: Model, record: IncidentRecord, event_id: uuid.UUID, now: datetime
+) -> Envelope:
+    return make_event(
+        kind, data, source=SOURCE, time=now, subject=record.incident_id, event_id=event_id
+    )
+
+
+def transition(
+    record: IncidentRecord,
+    before: dict[Clock, ClockView],
+    after: dict[Clock, ClockView],
+    *,
+    fact: Fact | None,
+    cause: uuid.UUID,
+    now: datetime,
+) -> list[Envelope]:
+    """Clock events for the difference between two folds of one incident."""
+    out: list[Envelope] = []
+    inc = record.incident_id
+    for clock, new in after.items():
+        old = before.get(clock)
+        if old is None:
+            out.append(
+                _event(
+                    EventType.SLA_CLOCK_STARTED,
+                    SlaClockStartedV1(
+                        clock=clock,
+                        started_at=new.started_at,
+                        target=new.policy.target,
+                        deadline=new.deadline or new.started_at,
+                        calendar=new.policy.calendar,
+                    ),
+                    record,
+                    stable_id("clock-started", inc, clock.value),
+                    now,
+                )
+            )
+            continue
+        if old.policy != new.policy and fact is not None:
+            out.append(
+                _event(
+                    EventType.SLA_CLOCK_RECOMPUTED,
+                    SlaClockRecomputedV1(
+                        clock=clock,
+                        recomputed_at=fact.at,
+                        priority=new.policy.priority,
+                        category=new.policy.category,
+                        target=new.policy.target,
+                        calendar=new.policy.calendar,
+                        elapsed=new.elapsed,
+                        paused=new.paused,
+                        deadline=new.deadline,
+                        reason=fact.reason or "",
+                    ),
+                    record,
+                    stable_id("clock-recomputed", cause, clock.value),
+                    now,
+                )
+            )
+        if new.status == Status.STOPPED and new.stops > old.stops:
+            out.append(
+                _event(
+                    EventType.SLA_CLOCK_STOPPED,
+                    SlaClockStoppedV1(
+                        clock=clock,
+                        stopped_at=new.stopped_at or new.mark,
+                        met=new.met,
+                        margin=new.margin,
+                    ),
+                    record,
+                    stable_id("clock-stopped", inc, clock.value)
+                    if new.stops == 1
+                    else stable_id("clock-stopped", inc, clock.value, new.stops),
+                    now,
+                )
+            )
+        elif len(new.pauses) > len(old.pauses) and new.status == Status.PAUSED:
+            pause = new.pauses[-1]
+            out.append(
+                _event(
+                    EventType.SLA_CLOCK_PAUSED,
+                    SlaClockPausedV1(
+                        clock=clock,
+                        paused_at=pause.start,
+                        pause_reason=pause.reason,
+                        party=pause.party,
+                        actor=pause.actor,
+                        evidence=list(pause.evidence),
+                        remaining=new.policy.target - new.elapsed,
+                    ),
+                    record,
+                    stable_id("clock-paused", cause, clock.value),
+                    now,
+                )
+            )
+        elif new.status == Status.RUNNING and old.status != Status.RUNNING:
+            resumed = old.status == Status.PAUSED
+            ended = [p for p in new.pauses if p.end == new.mark] if resumed else []
+            out.append(
+                _event(
+                    EventType.SLA_CLOCK_RESUMED,
+                    SlaClockResumedV1(
+                        clock=clock,
+                        resumed_at=new.mark,
+                        cause=cause_of_restart(resumed, fact),
+                        pause_reason=fact.reason if resumed and fact else None,
+                        paused=sum((p.excluded for p in ended), timedelta(0)),
+                        deadline=new.deadline or new.mark,
+                        remaining=new.policy.target - new.elapsed,
+                    ),
+                    record,
+                    stable_id("clock-resumed", cause, clock.value),
+                    now,
+                )
+            )
+    return out
+
+
+def cause_of_restart(resumed: bool, fact: Fact | None) -> Literal["resume", "reject", "reopen"]:
+    if resumed:
+        return "resume"
+    return "reject" if fact is not None and fact.kind == "reject" else "reopen"
+
+
+# --------------------------------------------------------------------------- timers
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """One threshold of one clock and when it falls due, with what its event will say."""
+
+    incident_id: str
+    clock: Clock
+    threshold: int
+    due: datetime
+    deadline: datetime
+    remaining: timedelta
+    party: str
+    priority: str
+    category: str
+
+    @property
+    def id(self) -> uuid.UUID:
+        return stable_id("sla-timer", self.incident_id, self.clock.value, self.threshold)
+
+
+def timers(record: IncidentRecord, views: dict[Clock, ClockView], rules: Rules) -> list[Timer]:
+    """Every threshold that has a due instant now: crossed ones (fire if not fired yet) and the
+    projected ones of running clocks. Paused and stopped clocks project nothing."""
+    out = []
+    for clock, view in views.items():
+        cal = rules.calendar(view.policy.calendar)
+        target = view.policy.target
+        for th in (*view.thresholds, BREACH):
+            due = view.due(th, cal)
+            if due is None:
+                continue
+            left = target - share(target, th)
+            out.append(
+                Timer(
+                    incident_id=record.incident_id,
+                    clock=clock,
+                    threshold=th,
+                    due=due,
+                    deadline=cal.add(due, left) if th != BREACH else due,
+                    remaining=left,
+                    party=record.party,
+                    priority=view.policy.priority,
+                    category=view.policy.category.value,
+                )
+            )
+    return out
+
+
+def fire(timer: Timer, now: datetime) -> Envelope:
+    """The warning or breach a due timer emits; its id makes it exactly-once downstream."""
+    if timer.threshold == BREACH:
+        return make_event(
+            EventType.SLA_BREACHED,
+            SlaBreachedV1(clock=timer.clock, deadline=timer.deadline, detected_at=now),
+            source=SOURCE,
+            time=now,
+            subject=timer.incident_id,
+            event_id=stable_id("breach", timer.incident_id, timer.clock.value),
+        )
+    return make_event(
+        EventType.SLA_WARNING,
+        SlaWarningV1(
+            clock=timer.clock,
+            threshold=timer.threshold,
+            deadline=timer.deadline,
+            remaining=timer.remaining,
+            detected_at=now,
+        ),
+        source=SOURCE,
+        time=now,
+        subject=timer.incident_id,
+        event_id=stable_id("warning", timer.incident_id, timer.clock.value, timer.threshold),
+    )

@@ -1,0 +1,5 @@
+-- Issue 6: business time each clock was paused, per pause reason and per invoking party
+-- (seconds), for reporting and operators.
+ALTER TABLE clocks
+    ADD COLUMN paused_by_reason jsonb NOT NULL DEFAULT '{}',
+    ADD COLUMN paused_by_party jsonb NOT NULL DEFAULT '{}';

@@ -1,0 +1,487 @@
+"""The SLA clocks of one incident as a pure fold over its events.
+
+An incident's clock state is never updated in place: the service keeps the incident's *facts*
+(opened, pause, resume, acknowledge, restored, reject, reopen, reclassified — each with its
+instant, party and evidence) and derives both clocks from them with ``fold``. Everything is
+business time under the contract's calendar; ``now`` is always passed in.
+
+Rules, fixed here so reporting, escalation and tests agree:
+
+* **Start.** Both clocks start when the incident opens, or retroactively at the first alert when
+  the contract's ``sla.clock_start`` is ``first_alert`` — never more than ``sla.max_backdate``
+  before registration, never after it.
+* **Policy.** Target and calendar come from the contract's SLA matrix for the incident's category
+  × priority in the *period of the start instant* (day/night/weekend/holiday), under the target's
+  calendar or the object's. Outside the perimeter the clock runs round the clock.
+* **Counting.** A running clock accumulates the calendar's open time; a paused clock accumulates
+  nothing, and the open time it skipped is booked to the pause (per reason, per party). A pause
+  across a weekend under an office calendar therefore excludes only the office hours inside it
+  (GLPI 10594 excluded the whole wall-clock span). Overlapping pauses of one clock book the
+  shared time once, to the earliest open pause; the clock counts again when the last one ends.
+* **Stops.** ``acknowledge`` stops the response clock; ``restored`` stops recovery (and response,
+  if still running: restoring is taking into work). A clock reaching its target while running has
+  breached (``elapsed >= target``); a clock stopped before that is met, with margin
+  ``target - elapsed`` in business time.
+* **Reject and reopen** restart recovery. A customer's *reject* says the service was never
+  restored, so the time since the false restoration counts; a *reopen* follows the customer's own
+  confirmation, so counting resumes at the reopen.
+* **Reclassification** replays every fact under the new category × priority from the start:
+  pauses stay excluded and elapsed time is measured again under the new policy (GLPI 6902/15605
+  lost the paused time). The result depends only on the facts, never on the order of restarts.
+* **Thresholds.** Each warning fraction and 100 % (breach) is *crossed* at one instant that
+  follows from the facts; a crossing is final (later facts never un-cross it for firing
+  purposes: the timer table keeps "fired" once per clock and threshold).
+* Facts are applied in log order; an instant earlier than the previous fact's (a late report) is
+  taken as the previous instant, so time never runs backwards inside a clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.calendar import BusinessCalendar
+from shared.contract import Contract
+from shared.contract.model import Period, classify
+from shared.events import Category, Clock, Layer
+
+BREACH = 100
+"""The threshold number of the breach (percent of target)."""
+ZERO = timedelta(0)
+ROUND_THE_CLOCK = "24x7"
+_POLICY_CACHE = 65536
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+FactKind = Literal["pause", "resume", "acknowledge", "restored", "reject", "reopen", "reclassified"]
+
+
+class Fact(_Frozen):
+    """One input that can move an incident's clocks, as the fold sees it."""
+
+    kind: FactKind
+    at: AwareDatetime
+    event_id: uuid.UUID
+    clock: Clock | None = None
+    reason: str | None = Field(None, description="pause reason id, or why it was reclassified")
+    party: str = ""
+    actor: str = ""
+    evidence: list[str] = Field(default_factory=list)
+    category: Category | None = None
+    priority: str | None = None
+
+
+class IncidentRecord(_Frozen):
+    """What the service keeps per incident: how it opened, and every fact since, in order."""
+
+    incident_id: str
+    object_id: str | None
+    layer: Layer | None
+    party: str = Field(description="primary party of the layer (the coordinator outside it)")
+    category: Category
+    priority: str
+    opened_at: AwareDatetime
+    first_alert_at: AwareDatetime
+    opened_event: uuid.UUID
+    facts: list[Fact] = Field(default_factory=list)
+
+    def with_fact(self, fact: Fact) -> IncidentRecord:
+        return self.model_copy(update={"facts": [*self.facts, fact]})
+
+    @property
+    def classification(self) -> tuple[Category, str]:
+        """The category and priority in force: the last reclassification wins."""
+        category, priority = self.category, self.priority
+        for fact in self.facts:
+            if fact.kind == "reclassified":
+                category = fact.category or category
+                priority = fact.priority or priority
+        return category, priority
+
+
+class Status(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What a clock runs under: frozen at the start, changed only by reclassification."""
+
+    category: Category
+    priority: str
+    period: Period
+    target: timedelta
+    calendar: str
+
+
+@dataclass(frozen=True, slots=True)
+class PauseView:
+    reason: str
+    party: str
+    actor: str
+    start: datetime
+    end: datetime | None
+    evidence: tuple[str, ...]
+    excluded: timedelta = ZERO
+    """business time this pause kept off the clock"""
+
+
+@dataclass(frozen=True, slots=True)
+class ClockView:
+    """One clock, derived from the facts; ``mark`` is the instant accounted up to."""
+
+    clock: Clock
+    policy: Policy
+    started_at: datetime
+    status: Status
+    mark: datetime
+    elapsed: timedelta
+    pauses: tuple[PauseView, ...]
+    crossed: dict[int, datetime]
+    thresholds: tuple[int, ...]
+    stopped_at: datetime | None
+    stops: int
+    deadline: datetime | None = field(default=None)
+
+    @property
+    def paused(self) -> timedelta:
+        return sum((p.excluded for p in self.pauses), ZERO)
+
+    @property
+    def open_pause(self) -> PauseView | None:
+        return next((p for p in self.pauses if p.end is None), None)
+
+    @property
+    def met(self) -> bool:
+        return BREACH not in self.crossed
+
+    @property
+    def margin(self) -> timedelta:
+        return self.policy.target - self.elapsed
+
+    def paused_by(self, key: Literal["reason", "party"]) -> dict[str, timedelta]:
+        """Excluded business time per pause reason or per party that invoked the pause."""
+        out: dict[str, timedelta] = {}
+        for p in self.pauses:
+            name = p.reason if key == "reason" else p.party
+            out[name] = out.get(name, ZERO) + p.excluded
+        return out
+
+    def due(self, threshold: int, calendar: BusinessCalendar) -> datetime | None:
+        """When ``threshold`` percent of the target is (or was) reached; None if it is not
+        crossed and the clock is not running."""
+        if threshold in self.crossed:
+            return self.crossed[threshold]
+        if self.status != Status.RUNNING:
+            return None
+        return calendar.add(self.mark, share(self.policy.target, threshold) - self.elapsed)
+
+    def remaining(self, now: datetime, calendar: BusinessCalendar) -> timedelta:
+        """Business time left at ``now`` (negative once breached)."""
+        elapsed = self.elapsed
+        if self.status == Status.RUNNING and now > self.mark:
+            elapsed += calendar.elapsed(self.mark, now)
+        return self.policy.target - elapsed
+
+
+def share(target: timedelta, percent: int) -> timedelta:
+    """``percent`` % of ``target``, exact to the microsecond (integer arithmetic)."""
+    return timedelta(microseconds=(target // timedelta(microseconds=1)) * percent // 100)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class Rules:
+    """The contract's answers the fold needs, with calendars built once."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self._calendars: dict[str, BusinessCalendar] = {}
+        self._policies: dict[
+            tuple[str | None, Category, str, datetime], dict[Clock, Policy] | None
+        ] = {}
+        self.thresholds: dict[Clock, tuple[int, ...]] = {
+            clock: _percents(
+                [
+                    *contract.sla.warnings,
+                    *(lv.at[clock] for lv in contract.escalation if clock in lv.at),
+                ]
+            )
+            for clock in Clock
+        }
+        """Per clock: the contract's warning fractions and its escalation levels' fractions of
+        that clock (so a level at 80 % hears of 80 %, not only of the breach), in percent."""
+
+    def calendar(self, calendar_id: str) -> BusinessCalendar:
+        found = self._calendars.get(calendar_id)
+        if found is None:
+            found = self._calendars[calendar_id] = self.contract.business_calendar(calendar_id)
+        return found
+
+    def start_of(self, record: IncidentRecord) -> datetime:
+        """When the clocks start: registration, or the first alert if the contract says so."""
+        opened = record.opened_at
+        if self.contract.sla.clock_start != "first_alert":
+            return opened
+        earliest = opened - self.contract.sla.max_backdate
+        return min(opened, max(record.first_alert_at, earliest))
+
+    def policies(
+        self, object_id: str | None, category: Category, priority: str, at: datetime
+    ) -> dict[Clock, Policy] | None:
+        """Each clock's policy for an incident starting at ``at``; None without an SLA row."""
+        key = (object_id, category, priority, at)
+        if key in self._policies:
+            return self._policies[key]
+        contract = self.contract
+        obj = contract.object(object_id) if object_id else None
+        period = self.period(at)
+        target = contract.sla_target(category, priority, period)
+        found = None
+        if target is not None:
+            calendar = target.calendar or (obj.calendar if obj else ROUND_THE_CLOCK)
+            found = {
+                Clock.RESPONSE: Policy(category, priority, period, target.response, calendar),
+                Clock.RECOVERY: Policy(category, priority, period, target.recovery, calendar),
+            }
+        if len(self._policies) >= _POLICY_CACHE:
+            self._policies.clear()
+        self._policies[key] = found
+        return found
+
+    def period(self, at: datetime) -> Period:
+        """``Contract.period`` with the period calendar built once (same answers)."""
+        calendar_id = self.contract.sla.period_calendar
+        spec = self.contract.calendar_spec(calendar_id) if calendar_id else None
+        if calendar_id is None or spec is None or spec.kind == "24x7":
+            return Period.DAY
+        return classify(self.calendar(calendar_id), at)
+
+    def pause_clocks(self, fact: Fact) -> tuple[Clock, ...]:
+        if fact.clock is not None:
+            return (fact.clock,)
+        reason = next((r for r in self.contract.pause_reasons if r.id == fact.reason), None)
+        return tuple(reason.clocks) if reason else ()
+
+
+def _percents(fractions: list[float]) -> tuple[int, ...]:
+    """Fractions of a target as sorted whole percents strictly between 0 and 100."""
+    return tuple(sorted({p for p in (round(f * 100) for f in fractions) if 0 < p < BREACH}))
+
+
+# --------------------------------------------------------------------------- the fold
+
+
+@dataclass
+class _Pause:
+    reason: str
+    party: str
+    actor: str
+    start: datetime
+    evidence: tuple[str, ...]
+    end: datetime | None = None
+    excluded: timedelta = ZERO
+
+
+@dataclass
+class _Acc:
+    """One clock while the facts are applied (local mutation inside a pure function)."""
+
+    clock: Clock
+    policy: Policy
+    cal: BusinessCalendar
+    thresholds: tuple[int, ...]
+    started_at: datetime
+    mark: datetime
+    status: Status = Status.RUNNING
+    elapsed: timedelta = ZERO
+    pauses: list[_Pause] = field(default_factory=list)
+    crossed: dict[int, datetime] = field(default_factory=dict)
+    stopped_at: datetime | None = None
+    stops: int = 0
+
+    def advance(self, t: datetime) -> None:
+        if self.status == Status.STOPPED or t <= self.mark:
+            return
+        span = self.cal.elapsed(self.mark, t)
+        if self.status == Status.RUNNING:
+            for th in (*self.thresholds, BREACH):
+                need = share(self.policy.target, th)
+                if th not in self.crossed and self.elapsed < need <= self.elapsed + span:
+                    self.crossed[th] = self.cal.add(self.mark, need - self.elapsed)
+            self.elapsed += span
+        else:
+            first = next(p for p in self.pauses if p.end is None)
+            first.excluded += span
+        self.mark = t
+
+    def pause(self, fact: Fact, t: datetime) -> None:
+        if self.status == Status.STOPPED:
+            return
+        if any(p.end is None and p.reason == fact.reason for p in self.pauses):
+            return  # the same reason twice: one pause
+        self.advance(t)
+        self.pauses.append(
+            _Pause(fact.reason or "", fact.party, fact.actor, t, tuple(fact.evidence))
+        )
+        self.status = Status.PAUSED
+
+    def resume(self, fact: Fact, t: datetime) -> None:
+        ending = [p for p in self.pauses if p.end is None and p.reason == fact.reason]
+        if self.status != Status.PAUSED or not ending:
+            return
+        self.advance(t)
+        for p in ending:
+            p.end = t
+        if all(p.end is not None for p in self.pauses):
+            self.status = Status.RUNNING
+
+    def stop(self, t: datetime) -> None:
+        if self.status == Status.STOPPED:
+            return
+        self.advance(t)
+        for p in self.pauses:
+            if p.end is None:
+                p.end = t
+        self.status = Status.STOPPED
+        self.stopped_at = t
+        self.stops += 1
+
+    def restart(self, t: datetime, *, count_gap: bool) -> None:
+        if self.status != Status.STOPPED:
+            return
+        self.status = Status.RUNNING
+        self.stopped_at = None
+        if not count_gap:
+            self.mark = max(self.mark, t)
+        self.advance(t)
+
+    def view(self) -> ClockView:
+        pauses = tuple(
+            PauseView(p.reason, p.party, p.actor, p.start, p.end, p.evidence, p.excluded)
+            for p in self.pauses
+        )
+        deadline = None
+        if self.status == Status.RUNNING:
+            if BREACH in self.crossed:
+                deadline = self.crossed[BREACH]
+            else:
+                deadline = self.cal.add(self.mark, self.policy.target - self.elapsed)
+        return ClockView(
+            clock=self.clock,
+            policy=self.policy,
+            started_at=self.started_at,
+            status=self.status,
+            mark=self.mark,
+            elapsed=self.elapsed,
+            pauses=pauses,
+            crossed=dict(self.crossed),
+            thresholds=self.thresholds,
+            stopped_at=self.stopped_at,
+            stops=self.stops,
+            deadline=deadline,
+        )
+
+
+def fold(record: IncidentRecord, rules: Rules) -> dict[Clock, ClockView]:
+    """Both clocks of ``record`` after all its facts, under its current classification.
+
+    An incident whose category × priority has no row in the SLA matrix has no clocks.
+    """
+    category, priority = record.classification
+    start = rules.start_of(record)
+    policies = rules.policies(record.object_id, category, priority, start)
+    if policies is None:
+        return {}
+    accs = {
+        clock: _Acc(
+            clock=clock,
+            policy=policy,
+            cal=rules.calendar(policy.calendar),
+            thresholds=rules.thresholds[clock],
+            started_at=start,
+            mark=start,
+        )
+        for clock, policy in policies.items()
+    }
+    last = start
+    for fact in record.facts:
+        t = max(fact.at, last)
+        last = t
+        for acc in accs.values():  # every clock is accounted up to every fact's instant
+            acc.advance(t)
+        if fact.kind == "pause":
+            for clock in rules.pause_clocks(fact):
+                accs[clock].pause(fact, t)
+        elif fact.kind == "resume":
+            for clock in rules.pause_clocks(fact):
+                accs[clock].resume(fact, t)
+        elif fact.kind == "acknowledge":
+            accs[Clock.RESPONSE].stop(t)
+        elif fact.kind == "restored":
+            accs[Clock.RESPONSE].stop(t)
+            accs[Clock.RECOVERY].stop(t)
+        elif fact.kind in ("reject", "reopen"):
+            accs[Clock.RECOVERY].restart(t, count_gap=fact.kind == "reject")
+        # "reclassified" changes the classification, which the whole fold already uses
+    return {clock: acc.view() for clock, acc in accs.items()}
+
+
+def ended_pauses(
+    before: dict[Clock, ClockView], after: dict[Clock, ClockView]
+) -> list[tuple[Clock, PauseView]]:
+    """Pauses that were open in ``before`` and are closed in ``after`` (by a resume or a stop),
+    with the business time each excluded."""
+    out = []
+    for clock, view in after.items():
+        old = before.get(clock)
+        if old is None:
+            continue
+        # the same facts give the same pauses in the same order, whatever the policy
+        for was, now in zip(old.pauses, view.pauses, strict=False):
+            if was.end is None and now.end is not None:
+                out.append((clock, now))
+    return out
+
+
+def at_instant(record: IncidentRecord, rules: Rules, now: datetime) -> dict[Clock, ClockView]:
+    """The clocks as of ``now``: the fold, with running and paused clocks accounted up to
+    ``now`` (so elapsed, pause time and crossings include the time since the last fact)."""
+    views = fold(record, rules)
+    out: dict[Clock, ClockView] = {}
+    for clock, view in views.items():
+        if view.status == Status.STOPPED or now <= view.mark:
+            out[clock] = view
+            continue
+        cal = rules.calendar(view.policy.calendar)
+        acc = _Acc(
+            clock=clock,
+            policy=view.policy,
+            cal=cal,
+            thresholds=view.thresholds,
+            started_at=view.started_at,
+            mark=view.mark,
+            status=view.status,
+            elapsed=view.elapsed,
+            pauses=[
+                _Pause(p.reason, p.party, p.actor, p.start, p.evidence, p.end, p.excluded)
+                for p in view.pauses
+            ],
+            crossed=dict(view.crossed),
+            stopped_at=view.stopped_at,
+            stops=view.stops,
+        )
+        acc.advance(now)
+        out[clock] = acc.view()
+    return out

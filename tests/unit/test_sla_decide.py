@@ -1,0 +1,189 @@
+"""From incident events to clock events and timers: ids, exactly-once shape, replays."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sla_clock.decide import Timer, apply, fire, timers
+from sla_clock.timeline import BREACH, IncidentRecord, fold
+
+from shared.events import (
+    ActionKind,
+    Category,
+    Clock,
+    Envelope,
+    EventType,
+    IncidentActionAcceptedV1,
+    IncidentOpenedV1,
+    IncidentReclassifiedV1,
+    Layer,
+    make_event,
+)
+from tests.unit.test_sla_timeline import RULES
+
+OPENED = datetime(2026, 12, 2, 10, tzinfo=UTC)
+NOW = OPENED  # the processing instant only stamps envelopes
+H = timedelta(hours=1)
+
+
+def opened() -> Envelope:
+    return make_event(
+        EventType.INCIDENT_OPENED,
+        IncidentOpenedV1(
+            object_id="pg-main",
+            layer=Layer.DBMS,
+            category=Category.OUTAGE,
+            priority="P1",
+            summary="down",
+            opened_at=OPENED,
+            first_alert_at=OPENED,
+            fingerprints=["f"],
+        ),
+        source="intake",
+        time=OPENED,
+        subject="inc-7",
+        event_id=uuid.UUID(int=1),
+    )
+
+
+def action(kind: ActionKind, at: datetime, n: int, **extra: Any) -> Envelope:
+    return make_event(
+        EventType.ACTION_ACCEPTED,
+        IncidentActionAcceptedV1.model_validate(
+            {
+                "action": kind,
+                "party": "osdb",
+                "actor": "eng",
+                "at": at,
+                "command_id": uuid.UUID(int=100 + n),
+                **extra,
+            }
+        ),
+        source="intake",
+        time=at,
+        subject="inc-7",
+        event_id=uuid.UUID(int=n),
+    )
+
+
+def run(*events: Envelope) -> tuple[IncidentRecord | None, list[Envelope]]:
+    record: IncidentRecord | None = None
+    out: list[Envelope] = []
+    for event in events:
+        record, emitted = apply(record, event, RULES, NOW)
+        out.extend(emitted)
+    return record, out
+
+
+def story() -> list[Envelope]:
+    return [
+        opened(),
+        action(ActionKind.ACKNOWLEDGE, OPENED + timedelta(minutes=10), 2),
+        action(ActionKind.PAUSE, OPENED + H, 3, pause_reason="no-access", evidence=["req 1"]),
+        action(ActionKind.RESUME, OPENED + 2 * H, 4, pause_reason="no-access"),
+        make_event(
+            EventType.INCIDENT_RECLASSIFIED,
+            IncidentReclassifiedV1(
+                priority="P2", category=Category.OUTAGE, reason="one user", by="apps:lead"
+            ),
+            source="intake",
+            time=OPENED + 3 * H,
+            subject="inc-7",
+            event_id=uuid.UUID(int=5),
+        ),
+        action(ActionKind.RESTORED, OPENED + 4 * H, 6),
+    ]
+
+
+def test_a_story_emits_each_transition_once_with_stable_ids() -> None:
+    record, out = run(*story())
+    assert record is not None
+    assert [(e.type, e.data.clock) for e in out] == [  # type: ignore[attr-defined]
+        (EventType.SLA_CLOCK_STARTED, Clock.RESPONSE),
+        (EventType.SLA_CLOCK_STARTED, Clock.RECOVERY),
+        (EventType.SLA_CLOCK_STOPPED, Clock.RESPONSE),
+        (EventType.SLA_CLOCK_PAUSED, Clock.RECOVERY),
+        (EventType.SLA_CLOCK_RESUMED, Clock.RECOVERY),
+        (EventType.SLA_CLOCK_RECOMPUTED, Clock.RESPONSE),
+        (EventType.SLA_CLOCK_RECOMPUTED, Clock.RECOVERY),
+        (EventType.SLA_CLOCK_STOPPED, Clock.RECOVERY),
+    ]
+    resumed = out[4].data
+    assert resumed.paused == H  # type: ignore[attr-defined]
+    assert resumed.deadline == OPENED + 5 * H  # type: ignore[attr-defined]
+    recomputed = out[6].data
+    # P2 recovery 8h: 2h elapsed, 1h paused at 13:00 -> 13:00 + 6h = 19:00
+    assert recomputed.deadline == OPENED + 9 * H  # type: ignore[attr-defined]
+    assert (recomputed.elapsed, recomputed.paused) == (2 * H, H)  # type: ignore[attr-defined]
+    stopped = out[-1].data
+    assert (stopped.met, stopped.margin) == (True, 5 * H)  # type: ignore[attr-defined]
+    # the same inputs, replayed, give the same ids (redelivery is harmless downstream)
+    assert [e.id for e in run(*story())[1]] == [e.id for e in out]
+
+
+def test_redelivered_events_change_nothing_twice() -> None:
+    record, _ = run(opened())
+    again, out = apply(record, opened(), RULES, NOW)
+    assert (again, out) == (record, [])
+
+
+def test_actions_before_the_opening_or_without_clock_meaning_are_ignored() -> None:
+    note = action(ActionKind.NOTE, OPENED, 9)
+    assert apply(None, note, RULES, NOW) == (None, [])
+    record, _ = run(opened())
+    assert apply(record, note, RULES, NOW) == (record, [])
+
+
+def test_timers_cover_each_threshold_and_fire_with_stable_ids() -> None:
+    record, _ = run(opened())
+    assert record is not None
+    views = fold(record, RULES)
+    due = {(t.clock, t.threshold): t for t in timers(record, views, RULES)}
+    # the contract's warnings (50/75/90 %) and, for the response clock, its escalation level 2
+    # at 80 %: the router hears of 80 % when it happens, not at the breach
+    assert set(due) == {(c, th) for c in Clock for th in (50, 75, 90, BREACH)} | {
+        (Clock.RESPONSE, 80)
+    }
+    breach = due[(Clock.RECOVERY, BREACH)]
+    assert breach.due == breach.deadline == OPENED + 4 * H
+    warning = due[(Clock.RECOVERY, 75)]
+    assert (warning.due, warning.deadline, warning.remaining) == (OPENED + 3 * H, OPENED + 4 * H, H)
+    first, later = fire(warning, NOW), fire(warning, NOW + H)
+    assert first.id == later.id
+    assert first.type == EventType.SLA_WARNING
+    assert fire(breach, NOW).type == EventType.SLA_BREACHED
+    assert len({fire(t, NOW).id for t in due.values()}) == len(due)
+
+
+def test_a_paused_clock_schedules_nothing_but_keeps_crossed_thresholds() -> None:
+    record, _ = run(
+        opened(),
+        action(ActionKind.PAUSE, OPENED + 3 * H, 3, pause_reason="no-access", evidence=["x"]),
+    )
+    assert record is not None
+    recovery = {
+        t.threshold: t
+        for t in timers(record, fold(record, RULES), RULES)
+        if t.clock == Clock.RECOVERY
+    }
+    # 50 % (2h) and 75 % (3h) were crossed before the pause: they still fire; 90 % and the
+    # breach wait for the resume
+    assert set(recovery) == {50, 75}
+    assert isinstance(recovery[50], Timer)
+    assert recovery[50].due == OPENED + 2 * H
+
+
+def test_stored_records_fold_the_same_after_a_round_trip_through_json() -> None:
+    """The record lives in PostgreSQL as JSON between events: a restart folds what was stored."""
+    record: IncidentRecord | None = None
+    stored: IncidentRecord | None = None
+    for event in story():
+        record, direct = apply(record, event, RULES, NOW)
+        stored, replayed = apply(stored, event, RULES, NOW)
+        assert stored is not None
+        stored = IncidentRecord.model_validate_json(stored.model_dump_json())
+        assert [e.id for e in replayed] == [e.id for e in direct]
+        assert record is not None
+        assert fold(stored, RULES) == fold(record, RULES)
