@@ -152,6 +152,13 @@ async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: floa
         )
         assert confirm.status_code == 202, confirm.text
         closed = await poll_incident(client, incident_url, "closed", timeout)
+        # the sla topic reaches reporting on its own schedule: wait for both clocks' stops
+        for _ in range(int(timeout / 0.2)):
+            stops = [e for e in closed["timeline"] if e["type"] == "baton.sla.clock_stopped"]
+            if len(stops) >= 2:
+                break
+            await asyncio.sleep(0.2)
+            closed = (await client.get(incident_url)).json()
 
     types = [e["type"] for e in closed["timeline"]]
     for expected in (
