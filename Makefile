@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Java and Maven run the Kafka broker; promtool checks the Prometheus config, alert rules and
-# every dashboard query in the tests. Debian packages, installed only where missing.
+# every dashboard query; node runs the Zabbix media type's script. Debian packages, installed
+# only where missing.
 tools:
 	@command -v java >/dev/null && command -v mvn >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null; }
 	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+	@command -v node >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; }
 	@command -v promtool >/dev/null || { echo "promtool is missing: apt-get install prometheus"; exit 1; }
 
 ## The main job: the whole stack (Kafka, PostgreSQL, four services) and a demo alert storm.

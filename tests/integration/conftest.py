@@ -75,8 +75,9 @@ def free_ports(count: int) -> list[int]:
         return [s.getsockname()[1] for s in sockets]
 
 
-@pytest.fixture
-async def isolated(infra: Infra) -> AsyncIterator[Isolated]:
+@contextlib.asynccontextmanager
+async def isolated_slice(infra: Infra, **extra_env: str) -> AsyncIterator[Isolated]:
+    """Own topics (uuid prefix), consumer groups and database; the database is dropped after."""
     tag = uuid.uuid4().hex[:10]
     prefix = f"t{tag}."
     await ensure_topics(infra.bootstrap, prefix)
@@ -93,14 +94,22 @@ async def isolated(infra: Infra) -> AsyncIterator[Isolated]:
         "BATON_TOPIC_PREFIX": prefix,
         "BATON_GROUP_PREFIX": prefix,
         "BATON_LOG_FORMAT": "json",
-        "BATON_SLA_TICK_SECONDS": "0.5",
+        **extra_env,
     }
-    yield Isolated(infra=infra, prefix=prefix, dsn=dsn, env=env)
-    admin = await asyncpg.connect(infra.dsn)
     try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        yield Isolated(infra=infra, prefix=prefix, dsn=dsn, env=env)
     finally:
-        await admin.close()
+        admin = await asyncpg.connect(infra.dsn)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def isolated(infra: Infra) -> AsyncIterator[Isolated]:
+    async with isolated_slice(infra, BATON_SLA_TICK_SECONDS="0.5") as mine:
+        yield mine
 
 
 @dataclass

@@ -52,31 +52,18 @@ def alertmanager_payload(
 
 async def collect(bootstrap: str, topic: str, want: int, timeout: float = 60) -> list[Envelope]:
     """Read ``topic`` from the start until ``want`` events arrived (or fail on timeout)."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        group_id=f"probe-{uuid.uuid4().hex[:8]}",
-    )
-    await consumer.start()
-    events: list[Envelope] = []
-    try:
-        async with asyncio.timeout(timeout):
-            while len(events) < want:
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    events.extend(parse_event(r.value) for r in records)
-    except TimeoutError:
-        raise AssertionError(f"{topic}: got {len(events)} of {want} events: {events}") from None
-    finally:
-        await consumer.stop()
-    return events
+    return await collect_until(bootstrap, topic, lambda events: len(events) >= want, timeout)
 
 
 async def collect_until(
-    bootstrap: str, topic: str, done: Callable[[list[Envelope]], bool], timeout: float = 60
+    bootstrap: str,
+    topic: str,
+    done: Callable[[list[Envelope]], bool],
+    timeout: float = 60,
+    settle: float = 0.0,
 ) -> list[Envelope]:
-    """Read ``topic`` from the start until ``done(events)`` holds (or fail on timeout)."""
+    """Read ``topic`` from the start until ``done(events)`` holds, then ``settle`` seconds more
+    (anything doubled would arrive then); fail with what arrived on timeout."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -85,14 +72,22 @@ async def collect_until(
     )
     await consumer.start()
     events: list[Envelope] = []
+
+    async def read() -> None:
+        for records in (await consumer.getmany(timeout_ms=300)).values():
+            events.extend(parse_event(r.value) for r in records)
+
     try:
         async with asyncio.timeout(timeout):
             while not done(events):
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    events.extend(parse_event(r.value) for r in records)
+                await read()
+        loop = asyncio.get_running_loop()
+        settle_until = loop.time() + settle
+        while loop.time() < settle_until:
+            await read()
     except TimeoutError:
-        raise AssertionError(f"{topic}: condition not met by {len(events)} events") from None
+        got = [(e.type.value, e.subject) for e in events]
+        raise AssertionError(f"{topic}: condition not met by {len(events)} events: {got}") from None
     finally:
         await consumer.stop()
     return events

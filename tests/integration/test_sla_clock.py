@@ -12,12 +12,10 @@ The contract is the unit tests' one (``tests/unit/test_sla_timeline.py``) with M
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import time
 import uuid
-from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,11 +24,10 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from sla_clock.decide import apply, timers
 from sla_clock.timeline import IncidentRecord, Rules, fold
 
-from baton.stack import ensure_topics
 from shared.contract import Contract, load_contract
 from shared.db import create_pool, migrate
 from shared.events import (
@@ -46,17 +43,17 @@ from shared.events import (
     SlaClockRecomputedV1,
     SlaClockResumedV1,
     make_event,
-    parse_event,
     stable_id,
 )
 from tests.integration.conftest import (
-    Infra,
     Isolated,
     ServiceProcs,
+    isolated_slice,
     start_services,
     stop_services,
     wait_healthy,
 )
+from tests.integration.helpers import collect_until
 from tests.unit.test_sla_timeline import build_contract
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,36 +97,6 @@ def contract_now(start: datetime, anchor: float, speed: float) -> datetime:
     return start + timedelta(seconds=(time.time() - anchor) * speed)
 
 
-@contextlib.asynccontextmanager
-async def another_slice(infra: Infra) -> AsyncIterator[Isolated]:
-    """A second isolated slice (topics, groups, database), as the ``isolated`` fixture makes."""
-    tag = uuid.uuid4().hex[:10]
-    prefix = f"t{tag}."
-    await ensure_topics(infra.bootstrap, prefix)
-    db = f"baton_t{tag}"
-    admin = await asyncpg.connect(infra.dsn)
-    try:
-        await admin.execute(f"CREATE DATABASE {db}")
-    finally:
-        await admin.close()
-    dsn = infra.dsn.rsplit("/", 1)[0] + f"/{db}"
-    env = {
-        "BATON_KAFKA_BOOTSTRAP": infra.bootstrap,
-        "BATON_PG_DSN": dsn,
-        "BATON_TOPIC_PREFIX": prefix,
-        "BATON_GROUP_PREFIX": prefix,
-        "BATON_LOG_FORMAT": "json",
-    }
-    try:
-        yield Isolated(infra=infra, prefix=prefix, dsn=dsn, env=env)
-    finally:
-        admin = await asyncpg.connect(infra.dsn)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-        finally:
-            await admin.close()
-
-
 async def publish(bootstrap: str, topic: str, events: Iterable[Envelope]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
@@ -139,36 +106,6 @@ async def publish(bootstrap: str, topic: str, events: Iterable[Envelope]) -> Non
         await producer.flush()
     finally:
         await producer.stop()
-
-
-async def read_until(
-    bootstrap: str, topic: str, done: Any, timeout: float, settle: float = 2.0
-) -> list[Envelope]:
-    """Read ``topic`` from the start until ``done(events)`` holds, then ``settle`` seconds more
-    (anything doubled would arrive then); fail with what arrived on timeout."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        group_id=f"probe-{uuid.uuid4().hex[:8]}",
-    )
-    await consumer.start()
-    events: list[Envelope] = []
-    try:
-        async with asyncio.timeout(timeout):
-            while not done(events):
-                for records in (await consumer.getmany(timeout_ms=300)).values():
-                    events.extend(parse_event(r.value) for r in records)
-        settle_until = asyncio.get_running_loop().time() + settle
-        while asyncio.get_running_loop().time() < settle_until:
-            for records in (await consumer.getmany(timeout_ms=300)).values():
-                events.extend(parse_event(r.value) for r in records)
-    except TimeoutError:
-        summary = Counter((e.type.value, e.subject) for e in events)
-        raise AssertionError(f"{topic}: timed out with {len(events)} events: {summary}") from None
-    finally:
-        await consumer.stop()
-    return events
 
 
 def opened(
@@ -334,14 +271,15 @@ async def test_days_of_contract_time_fire_each_threshold_once_at_its_instant(
                 for e in got
             )
 
-        await read_until(isolated.infra.bootstrap, sla, c_response_breached, 30, settle=0)
+        await collect_until(isolated.infra.bootstrap, sla, c_response_breached, 30, settle=0)
         await publish(isolated.infra.bootstrap, f"{isolated.prefix}incidents", held_back)
         real_wait = (until - contract_now(start, anchor, speed)).total_seconds() / speed + 30
-        fired = await read_until(
+        fired = await collect_until(
             isolated.infra.bootstrap,
             sla,
             lambda got: sum(e.type in FIRES for e in got) >= len(expected_fire),
             timeout=real_wait,
+            settle=2.0,
         )
         metrics = await _metrics(sp)
     finally:
@@ -440,7 +378,7 @@ async def test_kill_9_during_a_storm_fires_exactly_what_an_unkilled_run_fires(
     until = start + 8 * H  # every threshold of every incident is due by then
     expected = predicted(contract, events, until)
     expected_fires = {k for k in expected if k[0] in {t.value for t in FIRES}}
-    async with another_slice(isolated.infra) as reference:
+    async with isolated_slice(isolated.infra) as reference:
         anchor = time.time() + 6
         env = fast_time(contract_path, start, anchor, speed)
         killed, calm = with_env(isolated, **env), with_env(reference, **env)
@@ -468,8 +406,12 @@ async def test_kill_9_during_a_storm_fires_exactly_what_an_unkilled_run_fires(
                 return expected_fires <= {key(e) for e in got}
 
             after_kill, unkilled = await asyncio.gather(
-                read_until(isolated.infra.bootstrap, f"{killed.prefix}sla", complete, wait),
-                read_until(reference.infra.bootstrap, f"{calm.prefix}sla", complete, wait),
+                collect_until(
+                    isolated.infra.bootstrap, f"{killed.prefix}sla", complete, wait, settle=2.0
+                ),
+                collect_until(
+                    reference.infra.bootstrap, f"{calm.prefix}sla", complete, wait, settle=2.0
+                ),
             )
         finally:
             stop_services(first)
@@ -536,11 +478,12 @@ async def test_a_second_instance_joining_and_leaving_shares_the_work_and_doubles
         b_fired = fired_count(await _metrics(b))
         stop_services(b)  # graceful leave: its partitions go back to A
         wait = (until - contract_now(start, anchor, speed)).total_seconds() / speed + 40
-        got = await read_until(
+        got = await collect_until(
             isolated.infra.bootstrap,
             f"{isolated.prefix}sla",
             lambda got: expected_fires <= {key(e) for e in got},
             wait,
+            settle=2.0,
         )
         a_fired = fired_count(await _metrics(a))
     finally:

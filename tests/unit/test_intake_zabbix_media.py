@@ -61,7 +61,10 @@ def resolved(fixture: str, **extra: str) -> dict[str, str]:
 
 def run(params: dict[str, str]) -> dict[str, Any]:
     if NODE is None:
-        pytest.skip("node is not installed: the media type's script cannot be run")
+        pytest.fail(
+            "node is not installed (`make tools` installs nodejs): the Zabbix media "
+            "type's script cannot be run"
+        )
     out = subprocess.run(
         [NODE, "-e", RUNNER, media()["script"], json.dumps(params)],
         capture_output=True,
