@@ -69,6 +69,7 @@ class ActionKind(StrEnum):
     REJECT = "reject"
     REOPEN = "reopen"
     RECLASSIFY = "reclassify"
+    REROUTE = "reroute"
     NOTE = "note"
 
 
@@ -125,7 +126,8 @@ class PartyActionV1(Model):
     reason pauses) and ``pause_reason`` (a contract pause reason id), with ``evidence``;
     ``restored`` carries ``cause``, ``actions_taken`` and ``recurrence_risk``; ``reclassify``
     (the coordinator or the customer) names a new ``priority`` and/or ``category`` and its
-    reason in ``note``.
+    reason in ``note``; ``reroute`` (the coordinator) applies the contract now in force to the
+    incident's layer owners, with its reason in ``note``.
     """
 
     action: ActionKind

@@ -275,3 +275,24 @@ def test_reclassification_refusals(
     after, (out,) = apply_action(reclassify(state.id, party, **fields), state, contract, NOW)
     assert after == state
     assert reason in out.data_as(IncidentActionRefusedV1).reason
+
+
+@pytest.mark.parametrize(
+    ("party", "note", "refusal"),
+    [
+        ("osdb", "new contract", "only the coordinator re-routes"),
+        ("apps", "", "note: a re-route records its reason"),
+        ("apps", "contract 2026.12 moved the DBMS layer", None),
+    ],
+)
+def test_only_the_coordinator_reroutes_with_a_reason(
+    contract: Contract, party: str, note: str, refusal: str | None
+) -> None:
+    state = _open(contract)
+    data = PartyActionV1(action=ActionKind.REROUTE, party=party, actor="lead", note=note)
+    command = make_event(EventType.PARTY_ACTION, data, source="test", time=NOW, subject=state.id)
+    _, (out,) = apply_action(command, state, contract, NOW)
+    if refusal is None:
+        assert out.type == EventType.ACTION_ACCEPTED
+    else:
+        assert refusal in out.data_as(IncidentActionRefusedV1).reason

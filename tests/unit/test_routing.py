@@ -487,3 +487,41 @@ def test_an_open_incident_keeps_the_owners_of_the_contract_it_opened_under(
     # a new incident is routed under the new version
     fresh, _ = open_route(opened_event(newer, "srv-db-01", NIGHT, incident="inc-2"), newer, NIGHT)
     assert fresh.primary == "hw2"
+
+
+def test_open_incidents_keep_their_owners_until_the_coordinator_reroutes() -> None:
+    minimal = contract_at("examples/minimal/contract.yaml")
+    state, _ = opened(minimal)
+    assert state.primary == "osdb"
+    # a new contract version gives the DBMS layer to the hardware contractor
+    layers = [
+        layer.model_copy(update={"primary": "hw"}) if layer.layer == Layer.DBMS else layer
+        for layer in minimal.layers
+    ]
+    v2 = minimal.model_copy(update={"version": "2026.12.1", "layers": layers})
+    later = NIGHT + timedelta(minutes=5)
+    # an ordinary action under the new version changes nothing about ownership
+    state, _ = on_action(state, accepted(ActionKind.ACKNOWLEDGE, "osdb", later), v2, later)
+    assert state.primary == "osdb"
+    assert state.owners[Layer.DBMS] == "osdb"
+
+    reroute = accepted(ActionKind.REROUTE, "apps", later, key="reroute")
+    state, out = on_action(state, reroute, v2, later)
+    assert state.primary == "hw"
+    assert state.coordinator == "apps"
+    assert state.contract_version == "2026.12.1"
+    handover = next(e.data_as(HandoverV1) for e in out if e.type == EventType.HANDOVER)
+    assert (handover.from_party, handover.to_party) == ("osdb", "hw")
+    assert "re-routed under contract 2026.12.1" in handover.reason
+    issued = [e.data_as(AssignmentIssuedV1) for e in out if e.type == EventType.ASSIGNMENT_ISSUED]
+    assert [(a.party, a.role) for a in issued] == [("hw", Role.PRIMARY)]
+    # the same re-route again (redelivery) gives the same ids; a second one under the same
+    # version moves nothing
+    assert [e.id for e in on_action(opened(minimal)[0], reroute, v2, later)[1]] == [
+        e.id for e in out
+    ]
+    again, nothing = on_action(
+        state, accepted(ActionKind.REROUTE, "apps", later, key="r2"), v2, later
+    )
+    assert nothing == []
+    assert again.primary == "hw"

@@ -305,6 +305,7 @@ _NEXT: dict[ActionKind, tuple[set[Status], Status | None]] = {
     ActionKind.REJECT: ({Status.RESTORED}, Status.ACKNOWLEDGED),
     ActionKind.REOPEN: ({Status.CLOSED}, Status.ACKNOWLEDGED),
     ActionKind.RECLASSIFY: ({Status.OPEN, Status.ACKNOWLEDGED, Status.RESTORED}, None),
+    ActionKind.REROUTE: (WORKING, None),
     ActionKind.NOTE: ({Status.OPEN, Status.ACKNOWLEDGED, Status.RESTORED}, None),
 }
 CUSTOMER_ONLY = {ActionKind.CONFIRM, ActionKind.REJECT}
@@ -370,6 +371,11 @@ def check_action(action: PartyActionV1, incident: IncidentState, contract: Contr
         pause_clocks(action, incident, contract)
     if action.action == ActionKind.RECLASSIFY:
         check_reclassify(action, incident, contract, is_customer=is_customer)
+    if action.action == ActionKind.REROUTE:
+        if action.party != contract.coordinator:
+            raise Refused("only the coordinator re-routes an incident", forbidden=True)
+        if not action.note.strip():
+            raise Refused("note: a re-route records its reason")
     if incident.status == Status.ACKNOWLEDGED and target == Status.ACKNOWLEDGED:
         return incident.status
     return target or incident.status

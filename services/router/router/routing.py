@@ -143,6 +143,11 @@ def _assignment(
     )
 
 
+def _owners(contract: Contract) -> dict[Layer, str]:
+    """Layer -> primary party under ``contract`` (frozen into a route when it opens)."""
+    return {a.layer: a.primary for a in reversed(contract.layers)}
+
+
 def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
     data = opened.data
     assert isinstance(data, IncidentOpenedV1)
@@ -157,7 +162,7 @@ def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
         opened_at=data.opened_at,
         fingerprints=list(data.fingerprints),
         contract_version=contract.version,
-        owners={a.layer: a.primary for a in reversed(contract.layers)},
+        owners=_owners(contract),
         coordinator=contract.coordinator,
         primary=primary,
         primary_layer=data.layer,
@@ -349,6 +354,8 @@ def on_action(
         )
     if action.action == ActionKind.RESTORED:
         state = state.model_copy(update={"ack_due": {}})
+    if action.action == ActionKind.REROUTE:
+        return reroute(state, event, contract, now)
     if action.action != ActionKind.DIAGNOSIS or action.layer is None or action.fault_found is None:
         return state, events
     layer, found = action.layer, action.fault_found
@@ -404,6 +411,31 @@ def on_action(
         )
         events.extend(moved)
     return state, events
+
+
+def reroute(
+    state: RouteState, event: Envelope, contract: Contract, now: datetime
+) -> tuple[RouteState, list[Envelope]]:
+    """The coordinator's explicit re-route: the contract in force now replaces the layer owners
+    frozen when the incident opened; the current layer's owner takes over if it changed. The
+    coordinator stays."""
+    action = event.data
+    assert isinstance(action, IncidentActionAcceptedV1)
+    state = state.model_copy(
+        update={"owners": _owners(contract), "contract_version": contract.version}
+    )
+    if state.primary_layer is None:  # outside the perimeter: the coordinator keeps it
+        return state, []
+    return _handover(
+        state,
+        contract,
+        layer=state.primary_layer,
+        object_id=state.primary_object,
+        reason=f"re-routed under contract {contract.version}: {action.note}",
+        at=action.at,
+        now=now,
+        cause=event.id,
+    )
 
 
 def _vendor_case(
