@@ -31,9 +31,9 @@ Semantics, fixed once so the SLA clock, the router and the drill agree:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal, Protocol, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -420,3 +420,57 @@ def _merge_minutes(intervals: list[tuple[int, int]]) -> tuple[tuple[int, int], .
 
 def _hhmm(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+class TimeCalendar(Protocol):
+    """What SLA arithmetic needs of a calendar: ``BusinessCalendar`` or ``ExcludingCalendar``."""
+
+    def add(self, start: datetime, duration: timedelta) -> datetime: ...
+
+    def elapsed(self, start: datetime, end: datetime) -> timedelta: ...
+
+
+Exclusions = Callable[[datetime, datetime], Iterable[tuple[datetime, datetime]]]
+
+
+class ExcludingCalendar:
+    """A business calendar minus intervals that do not count (approved maintenance windows
+    that the contract excludes from SLA time). Same ``add``/``elapsed`` contract as
+    ``BusinessCalendar``; ``exclusions(start, end)`` yields the intervals overlapping a span."""
+
+    def __init__(self, base: BusinessCalendar, exclusions: Exclusions) -> None:
+        self.base = base
+        self.exclusions = exclusions
+        self.zone = base.zone
+
+    @property
+    def id(self) -> str:
+        return self.base.id
+
+    def _excluded(self, start: datetime, end: datetime) -> timedelta:
+        """Business time inside the exclusions between ``start`` and ``end`` (merged)."""
+        total = timedelta(0)
+        reach = start
+        for opens, closes in sorted(self.exclusions(start, end)):
+            lo, hi = max(opens, reach, start), min(closes, end)
+            if lo < hi:  # overlapping exclusions count once
+                total += self.base.elapsed(lo, hi)
+                reach = hi
+        return total
+
+    def elapsed(self, start: datetime, end: datetime) -> timedelta:
+        if end <= start:
+            return timedelta(0)
+        return self.base.elapsed(start, end) - self._excluded(start, end)
+
+    def add(self, start: datetime, duration: timedelta) -> datetime:
+        """Walk forward: each step's excluded time is added again until a step loses none."""
+        if duration <= timedelta(0):
+            return self.base.add(start, duration)
+        at, left = start, duration
+        while True:
+            candidate = self.base.add(at, left)
+            lost = self._excluded(at, candidate)
+            if lost <= timedelta(0):
+                return candidate
+            at, left = candidate, lost

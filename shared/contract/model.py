@@ -379,6 +379,9 @@ class MaintenanceWindow(_Strict):
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
     approved_by: ContactRef | None = None
+    excludes_sla: bool = Field(
+        False, description="time inside the window does not count on the objects' SLA clocks"
+    )
 
     @model_validator(mode="after")
     def _one_shape(self) -> MaintenanceWindow:
@@ -388,6 +391,26 @@ class MaintenanceWindow(_Strict):
         if one_off and (self.start is None or self.end is None or self.end <= self.start):
             raise ValueError("a one-off window needs start before end")
         return self
+
+    def occurrences(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The window's intervals that overlap ``[start, end)``, in time order."""
+        if self.start is not None and self.end is not None:
+            return [(self.start, self.end)] if self.start < end and start < self.end else []
+        slot = self.weekly
+        if slot is None:  # pragma: no cover - excluded by the validator
+            return []
+        zone = ZoneInfo(slot.timezone)
+        first = start.astimezone(zone).date() - timedelta(days=slot.duration.days + 1)
+        out = []
+        for offset in range((end.astimezone(zone).date() - first).days + 1):
+            day = first + timedelta(days=offset)
+            if day.strftime("%a").lower() not in slot.days:
+                continue
+            opens = datetime.combine(day, slot.start, tzinfo=zone)
+            closes = opens + slot.duration
+            if opens < end and start < closes:
+                out.append((opens, closes))
+        return out
 
     def covers(self, at: datetime) -> bool:
         if self.start is not None and self.end is not None:
@@ -612,6 +635,32 @@ class Contract(_Strict):
             if object_id in members and window.covers(at):
                 return window
         return None
+
+    def _sla_excluding_windows(self) -> list[tuple[MaintenanceWindow, set[str]]]:
+        """Approved windows the contract excludes from SLA time, with the objects they cover."""
+        out = []
+        for window in self.maintenance_windows:
+            if window.excludes_sla and window.approved_by is not None:
+                members = set(window.objects)
+                for group in window.groups:
+                    members.update(self.group_members(group))
+                out.append((window, members))
+        return out
+
+    def sla_excluded_objects(self) -> set[str]:
+        """Objects that have a maintenance window excluded from their SLA time."""
+        return {o for _, members in self._sla_excluding_windows() for o in members}
+
+    def sla_exclusions(
+        self, object_id: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        """Intervals in ``[start, end)`` when ``object_id``'s SLA clocks do not count: its
+        approved maintenance windows that the contract marks ``excludes_sla``."""
+        out: list[tuple[datetime, datetime]] = []
+        for window, members in self._sla_excluding_windows():
+            if object_id in members:
+                out.extend(window.occurrences(start, end))
+        return sorted(out)
 
     def dependencies(self, object_id: str) -> list[str]:
         """Everything ``object_id`` depends on, transitively, nearest first (cycle-safe)."""

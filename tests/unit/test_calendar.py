@@ -17,7 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.calendar import TWENTY_FOUR_SEVEN, WEEKDAYS, BusinessCalendar, CalendarSpec
+from shared.calendar import (
+    TWENTY_FOUR_SEVEN,
+    WEEKDAYS,
+    BusinessCalendar,
+    CalendarSpec,
+    ExcludingCalendar,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -571,3 +577,19 @@ def test_24x7_is_plain_addition(start: datetime, duration: timedelta, other: dat
     assert cal.add(start, duration) == real_start + duration
     assert cal.elapsed(start, other) == max(other.astimezone(UTC) - real_start, timedelta(0))
     assert cal.is_open(other)
+
+
+def test_excluding_calendar_skips_its_intervals_once() -> None:
+    base = BusinessCalendar(CalendarSpec(id="24x7", kind="24x7"))
+    t = datetime(2026, 11, 24, 0, tzinfo=UTC)
+    windows = [
+        (t + timedelta(hours=2), t + timedelta(hours=4)),
+        (t + timedelta(hours=3), t + timedelta(hours=5)),
+    ]  # overlapping: 02:00–05:00
+    cal = ExcludingCalendar(base, lambda s, e: [w for w in windows if w[0] < e and s < w[1]])
+    assert cal.add(t + timedelta(hours=1), timedelta(hours=2)) == t + timedelta(hours=6)
+    assert cal.elapsed(t, t + timedelta(hours=6)) == timedelta(hours=3)
+    assert cal.add(t + timedelta(hours=3), timedelta(0)) == t + timedelta(hours=3)
+    for start_h, hours in [(0, 1), (1, 3), (2, 1), (4, 2), (6, 1)]:
+        start = t + timedelta(hours=start_h)
+        assert cal.elapsed(start, cal.add(start, timedelta(hours=hours))) == timedelta(hours=hours)

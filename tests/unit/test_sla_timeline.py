@@ -562,3 +562,45 @@ def test_thresholds_are_the_warnings_plus_each_clocks_escalation_levels() -> Non
     assert RULES.thresholds == {Clock.RESPONSE: (50, 75, 80, 90), Clock.RECOVERY: (50, 75, 90)}
     bare = Rules(build_contract(warnings=[0.75]).model_copy(update={"escalation": []}))
     assert bare.thresholds == {Clock.RESPONSE: (75,), Clock.RECOVERY: (75,)}
+
+
+def with_window(**window: Any) -> Rules:
+    doc = build_contract().model_dump(mode="json")
+    doc["maintenance_windows"] = [
+        {"id": "db-patching", "objects": ["pg-main"], "approved_by": "customer/it-head", **window}
+    ]
+    return Rules(Contract.model_validate(doc))
+
+
+def test_an_approved_window_the_contract_excludes_does_not_count() -> None:
+    # P1 outage on pg-main at Tue 01:00 UTC, 24x7: recovery 4 h → 05:00. A window 02:00–03:00
+    # excluded from SLA time moves the deadline one hour, to 06:00; the response (15 min,
+    # 01:15) is untouched.
+    opened = utc(2026, 11, 24, 1)
+    window = {"start": "2026-11-24T02:00:00Z", "end": "2026-11-24T03:00:00Z"}
+    clocks = fold(record(Category.OUTAGE, opened), with_window(excludes_sla=True, **window))
+    assert clocks[Clock.RECOVERY].deadline == utc(2026, 11, 24, 6)
+    assert clocks[Clock.RESPONSE].deadline == utc(2026, 11, 24, 1, 15)
+    # the same window without the exclusion, or not approved, counts as usual
+    counted = fold(record(Category.OUTAGE, opened), with_window(**window))
+    assert counted[Clock.RECOVERY].deadline == utc(2026, 11, 24, 5)
+    unapproved = with_window(excludes_sla=True, approved_by=None, **window)
+    assert fold(record(Category.OUTAGE, opened), unapproved)[Clock.RECOVERY].deadline == utc(
+        2026, 11, 24, 5
+    )
+
+
+def test_a_weekly_excluded_window_recurs() -> None:
+    # nightly 02:00–02:30 Berlin (01:00–01:30 UTC in November) on Tue and Wed: an outage at
+    # Tue 00:00 UTC with 4 h recovery loses 30 minutes → 04:30 UTC.
+    rules = with_window(
+        excludes_sla=True,
+        weekly={
+            "days": ["tue", "wed"],
+            "start": "02:00",
+            "duration": "30m",
+            "timezone": "Europe/Berlin",
+        },
+    )
+    clocks = fold(record(Category.OUTAGE, utc(2026, 11, 24, 0)), rules)
+    assert clocks[Clock.RECOVERY].deadline == utc(2026, 11, 24, 4, 30)

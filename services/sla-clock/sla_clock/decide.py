@@ -281,7 +281,7 @@ def timers(record: IncidentRecord, views: dict[Clock, ClockView], rules: Rules) 
     projected ones of running clocks. Paused and stopped clocks project nothing."""
     out = []
     for clock, view in views.items():
-        cal = rules.calendar(view.policy.calendar)
+        cal = rules.clock_calendar(view.policy.calendar, record.object_id)
         target = view.policy.target
         for th in (*view.thresholds, BREACH):
             due = view.due(th, cal)

@@ -45,7 +45,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.calendar import BusinessCalendar
+from shared.calendar import BusinessCalendar, ExcludingCalendar, TimeCalendar
 from shared.contract import Contract
 from shared.contract.model import Period, classify
 from shared.events import Category, Clock, Layer
@@ -177,7 +177,7 @@ class ClockView:
             out[name] = out.get(name, ZERO) + p.excluded
         return out
 
-    def due(self, threshold: int, calendar: BusinessCalendar) -> datetime | None:
+    def due(self, threshold: int, calendar: TimeCalendar) -> datetime | None:
         """When ``threshold`` percent of the target is (or was) reached; None if it is not
         crossed and the clock is not running."""
         if threshold in self.crossed:
@@ -186,7 +186,7 @@ class ClockView:
             return None
         return calendar.add(self.mark, share(self.policy.target, threshold) - self.elapsed)
 
-    def remaining(self, now: datetime, calendar: BusinessCalendar) -> timedelta:
+    def remaining(self, now: datetime, calendar: TimeCalendar) -> timedelta:
         """Business time left at ``now`` (negative once breached)."""
         elapsed = self.elapsed
         if self.status == Status.RUNNING and now > self.mark:
@@ -208,6 +208,7 @@ class Rules:
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
         self._calendars: dict[str, BusinessCalendar] = {}
+        self._excluding = contract.sla_excluded_objects()
         self._policies: dict[
             tuple[str | None, Category, str, datetime], dict[Clock, Policy] | None
         ] = {}
@@ -222,6 +223,19 @@ class Rules:
         }
         """Per clock: the contract's warning fractions and its escalation levels' fractions of
         that clock (so a level at 80 % hears of 80 %, not only of the breach), in percent."""
+
+    def clock_calendar(self, calendar_id: str, object_id: str | None) -> TimeCalendar:
+        """The calendar a clock counts on: the target's calendar, minus the object's approved
+        maintenance windows that the contract excludes from SLA time."""
+        base = self.calendar(calendar_id)
+        if object_id is None or object_id not in self._excluding:
+            return base
+        contract = self.contract
+
+        def windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+            return contract.sla_exclusions(object_id, start, end)
+
+        return ExcludingCalendar(base, windows)
 
     def calendar(self, calendar_id: str) -> BusinessCalendar:
         found = self._calendars.get(calendar_id)
@@ -300,7 +314,7 @@ class _Acc:
 
     clock: Clock
     policy: Policy
-    cal: BusinessCalendar
+    cal: TimeCalendar
     thresholds: tuple[int, ...]
     started_at: datetime
     mark: datetime
@@ -408,7 +422,7 @@ def fold(record: IncidentRecord, rules: Rules) -> dict[Clock, ClockView]:
         clock: _Acc(
             clock=clock,
             policy=policy,
-            cal=rules.calendar(policy.calendar),
+            cal=rules.clock_calendar(policy.calendar, record.object_id),
             thresholds=rules.thresholds[clock],
             started_at=start,
             mark=start,
@@ -464,7 +478,7 @@ def at_instant(record: IncidentRecord, rules: Rules, now: datetime) -> dict[Cloc
         if view.status == Status.STOPPED or now <= view.mark:
             out[clock] = view
             continue
-        cal = rules.calendar(view.policy.calendar)
+        cal = rules.clock_calendar(view.policy.calendar, record.object_id)
         acc = _Acc(
             clock=clock,
             policy=view.policy,
