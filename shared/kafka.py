@@ -88,6 +88,12 @@ def message_topic(msg: KafkaMessage) -> str:
     return topic
 
 
+def event_headers(event: Envelope) -> dict[str, str]:
+    """The headers every Baton event carries beside its body (trace context is added by the
+    telemetry middleware)."""
+    return {"content-type": CONTENT_TYPE, "ce_type": event.type.value, "ce_id": str(event.id)}
+
+
 async def publish_event(
     broker: KafkaBroker, topic: str, event: Envelope, *, key: str | None = None
 ) -> None:
@@ -99,7 +105,7 @@ async def publish_event(
         event.to_json(),
         topic,
         key=key.encode() if key is not None else event.key(),
-        headers={"content-type": CONTENT_TYPE, "ce_type": event.type.value, "ce_id": str(event.id)},
+        headers=event_headers(event),
     )
 
 
@@ -114,11 +120,7 @@ async def publish_events(broker: KafkaBroker, topic: str, events: list[Envelope]
             event.to_json(),
             topic,
             key=event.key(),
-            headers={
-                "content-type": CONTENT_TYPE,
-                "ce_type": event.type.value,
-                "ce_id": str(event.id),
-            },
+            headers=event_headers(event),
             no_confirm=True,
         )
         for event in events
@@ -167,7 +169,7 @@ class DeadLetters:
             event.to_json(),
             self._topic,
             key=self._service.encode(),
-            headers={"content-type": CONTENT_TYPE, "ce_type": event.type.value},
+            headers=event_headers(event),
         )
         self._count.labels(self._service, kind).inc()
         log.warning("dead-lettered", extra={"origin": origin, "reason": reason})
