@@ -26,7 +26,11 @@ async def create_pool(dsn: str, schema: str) -> asyncpg.Pool:
         raise ValueError(f"schema: {schema!r} is not a plain lower-case identifier")
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        # IF NOT EXISTS is not safe against a concurrent creator (two instances starting on a
+        # fresh database): serialise on a transaction-scoped advisory lock.
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"schema:{schema}")
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     finally:
         await conn.close()
     return await asyncpg.create_pool(
@@ -42,13 +46,14 @@ async def migrate(pool: asyncpg.Pool, folder: Path) -> list[str]:
     """Apply ``folder/*.sql`` in name order, each once, each in its own transaction."""
     applied: list[str] = []
     async with pool.acquire() as conn:
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        # One migrator at a time, even with several instances starting together.
+        # One migrator at a time, even with several instances starting together; the lock
+        # comes first, since CREATE TABLE IF NOT EXISTS races with a concurrent creator too.
         await conn.execute("SELECT pg_advisory_lock(hashtext(current_schema()))")
         try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
             done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
             for name, sql in _migrations(folder):
                 if name in done:
