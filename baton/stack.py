@@ -6,6 +6,7 @@ Everything lives under one folder, ``<repo>/.baton`` (or ``$BATON_STACK_DIR``)::
     kafka/cluster-id          the KRaft cluster id, made once
     kafka/data/               the broker's log dir (formatted once with StorageTool)
     postgres/data/            PGDATA, owned by the server's own user when we run as root
+    ports.json                the ports this stack listens on, chosen at its first ``up``
     logs/<name>.log           one log per process (Kafka: log4j2 in kafka.log, the JVM's own
                               stdout/stderr in kafka.stdout.log)
     run/<name>.pid            pid and argv of each process we started (PostgreSQL has its own)
@@ -62,8 +63,13 @@ KAFKA_DEPLOY_DIR = REPO_ROOT / "deploy" / "kafka"
 STACK_DIR_ENV = "BATON_STACK_DIR"
 STACK_MARKER = ".baton-stack"  # only a folder holding this file is ever deleted by --purge
 
+BASE_PORT_ENV = "BATON_STACK_BASE_PORT"
+PORTS_FILE = "ports.json"
+
 HOST = "127.0.0.1"
 KAFKA_VERSION = "4.1.1"  # keep equal to <kafka.version> in deploy/kafka/pom.xml
+# The default ports; a stack started with a base port or with free ports records its own in
+# <stack>/ports.json, and every command reads them from there (see StackPorts).
 KAFKA_PORT = 9092
 KAFKA_CONTROLLER_PORT = 9093
 KAFKA_BOOTSTRAP = f"{HOST}:{KAFKA_PORT}"
@@ -117,13 +123,88 @@ SERVICES: tuple[Service, ...] = (
 )
 
 
-def service_env(service: Service, base: Mapping[str, str]) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class StackPorts:
+    """Every port one stack listens on; two stacks with different ports run side by side."""
+
+    kafka: int = KAFKA_PORT
+    controller: int = KAFKA_CONTROLLER_PORT
+    postgres: int = PG_PORT
+    services: tuple[int, ...] = tuple(s.port for s in SERVICES)  # in SERVICES' order
+
+    def __post_init__(self) -> None:
+        ports = self.all()
+        if len(self.services) != len(SERVICES):
+            raise StackError(f"ports: {len(SERVICES)} service ports needed, got {self.services}")
+        if len(set(ports)) != len(ports) or not all(0 < p < 65536 for p in ports):
+            raise StackError(f"ports must be distinct and within 1–65535: {ports}")
+
+    @classmethod
+    def from_base(cls, base: int) -> StackPorts:
+        """Seven consecutive ports: Kafka, its controller, PostgreSQL, then the four services."""
+        return cls(base, base + 1, base + 2, tuple(base + 3 + i for i in range(len(SERVICES))))
+
+    @classmethod
+    def free(cls) -> StackPorts:
+        """Ports the kernel reports free right now, all bound at once so none comes twice."""
+        with contextlib.ExitStack() as sockets:
+            bound = [sockets.enter_context(socket.socket()) for _ in range(3 + len(SERVICES))]
+            for sock in bound:
+                sock.bind((HOST, 0))
+            kafka, controller, postgres, *services = (s.getsockname()[1] for s in bound)
+        return cls(kafka, controller, postgres, tuple(services))
+
+    def all(self) -> tuple[int, ...]:
+        return (self.kafka, self.controller, self.postgres, *self.services)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{HOST}:{self.kafka}"
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://{PG_USER}@{HOST}:{self.postgres}/{PG_DATABASE}"
+
+    def service_table(self) -> tuple[Service, ...]:
+        return tuple(
+            Service(s.name, s.module, port) for s, port in zip(SERVICES, self.services, strict=True)
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kafka": self.kafka,
+            "controller": self.controller,
+            "postgres": self.postgres,
+            "services": dict(zip((s.name for s in SERVICES), self.services, strict=True)),
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, object]) -> StackPorts:
+        try:
+            services = doc["services"]
+            assert isinstance(services, dict)
+            return cls(
+                int(str(doc["kafka"])),
+                int(str(doc["controller"])),
+                int(str(doc["postgres"])),
+                tuple(int(services[s.name]) for s in SERVICES),
+            )
+        except (KeyError, TypeError, ValueError, AssertionError) as exc:
+            raise StackError(f"{PORTS_FILE} is not a ports document: {exc!r}") from None
+
+
+DEFAULT_PORTS = StackPorts()
+
+
+def service_env(
+    service: Service, base: Mapping[str, str], ports: StackPorts = DEFAULT_PORTS
+) -> dict[str, str]:
     """The environment a service process gets: ``base`` plus the stack's addresses."""
     return {
         **base,
         "BATON_HTTP_PORT": str(service.port),
-        "BATON_KAFKA_BOOTSTRAP": KAFKA_BOOTSTRAP,
-        "BATON_PG_DSN": PG_DSN,
+        "BATON_KAFKA_BOOTSTRAP": ports.bootstrap,
+        "BATON_PG_DSN": ports.dsn,
         # the realistic example environment, unless the operator names another contract
         "BATON_CONTRACT_PATH": base.get("BATON_CONTRACT_PATH", str(EXAMPLE_CONTRACT)),
     }
@@ -184,6 +265,41 @@ class StackPaths:
 def stack_paths(environ: Mapping[str, str] = os.environ) -> StackPaths:
     root = environ.get(STACK_DIR_ENV) or REPO_ROOT / ".baton"
     return StackPaths(Path(root).resolve())
+
+
+def stack_ports(paths: StackPaths, environ: Mapping[str, str] = os.environ) -> StackPorts:
+    """The stack's ports: those recorded in its folder, else ``$BATON_STACK_BASE_PORT``'s, else
+    the defaults."""
+    recorded = paths.root / PORTS_FILE
+    if recorded.exists():
+        try:
+            return StackPorts.from_json(json.loads(recorded.read_text()))
+        except json.JSONDecodeError as exc:
+            raise StackError(f"{recorded} is not JSON: {exc}") from None
+    base = environ.get(BASE_PORT_ENV)
+    if base:
+        try:
+            return StackPorts.from_base(int(base))
+        except ValueError:
+            raise StackError(f"{BASE_PORT_ENV}={base!r} is not a port number") from None
+    return DEFAULT_PORTS
+
+
+def _record_ports(paths: StackPaths, wanted: StackPorts | None) -> StackPorts:
+    """Write the stack's ports to its folder once; a different wish later is refused, since the
+    Kafka metadata already names the controller's port (``down --purge`` starts afresh)."""
+    recorded = paths.root / PORTS_FILE
+    current = stack_ports(paths)
+    if recorded.exists():
+        if wanted is not None and wanted != current:
+            raise StackError(
+                f"this stack ({paths.root}) already uses the ports in {recorded}; "
+                "`baton stack down --purge` first to choose others"
+            )
+        return current
+    ports = wanted or current
+    recorded.write_text(json.dumps(ports.to_json(), indent=2) + "\n")
+    return ports
 
 
 def kafka_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -356,14 +472,14 @@ def _require_tool(tool: str, package: str) -> str:
 # --------------------------------------------------------------------------- Kafka
 
 
-def render_server_properties(data_dir: Path) -> str:
+def render_server_properties(data_dir: Path, ports: StackPorts = DEFAULT_PORTS) -> str:
     """``server.properties`` for one combined broker+controller node in KRaft mode."""
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
-        "controller.quorum.bootstrap.servers": f"{HOST}:{KAFKA_CONTROLLER_PORT}",
-        "listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT}",
+        "controller.quorum.bootstrap.servers": f"{HOST}:{ports.controller}",
+        "listeners": f"PLAINTEXT://{HOST}:{ports.kafka},CONTROLLER://{HOST}:{ports.controller}",
+        "advertised.listeners": f"PLAINTEXT://{HOST}:{ports.kafka}",
         "inter.broker.listener.name": "PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
@@ -464,15 +580,17 @@ def _kafka_failure(paths: StackPaths, reason: str, log_offset: int) -> StackErro
     )
 
 
-def start_kafka(paths: StackPaths, libs: Path, timeout: float = 90.0) -> None:
+def start_kafka(
+    paths: StackPaths, libs: Path, timeout: float = 90.0, ports: StackPorts = DEFAULT_PORTS
+) -> None:
     """Start the broker unless it runs, then wait until it answers a metadata request."""
     pidfile = paths.pidfile("kafka")
     log_offset = 0  # where this start's lines begin in kafka.log (log4j2 appends to it)
     if _running_pid(pidfile) is None:
-        _require_free_port(KAFKA_PORT, "Kafka")
-        _require_free_port(KAFKA_CONTROLLER_PORT, "Kafka's controller")
+        _require_free_port(ports.kafka, "Kafka")
+        _require_free_port(ports.controller, "Kafka's controller")
         paths.kafka_dir.mkdir(parents=True, exist_ok=True)
-        paths.kafka_config.write_text(render_server_properties(paths.kafka_data))
+        paths.kafka_config.write_text(render_server_properties(paths.kafka_data, ports))
         _format_kafka_storage(libs, paths)
         argv = _java_argv(libs, paths, KAFKA_MAIN, str(paths.kafka_config))
         log_offset = _size(paths.log("kafka"))
@@ -483,7 +601,7 @@ def start_kafka(paths: StackPaths, libs: Path, timeout: float = 90.0) -> None:
         return _running_pid(pidfile) is not None
 
     try:
-        asyncio.run(wait_kafka_async(KAFKA_BOOTSTRAP, timeout, alive=alive))
+        asyncio.run(wait_kafka_async(ports.bootstrap, timeout, alive=alive))
     except StackError as exc:
         raise _kafka_failure(paths, str(exc), log_offset) from exc
 
@@ -628,11 +746,11 @@ async def _wait_for_leaders(
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-def render_postgres_conf() -> str:
+def render_postgres_conf(port: int = PG_PORT) -> str:
     """Settings appended to the initdb-made postgresql.conf (through an ``include``)."""
     settings = {
         "listen_addresses": f"'{HOST}'",
-        "port": str(PG_PORT),
+        "port": str(port),
         "unix_socket_directories": "''",  # TCP only: no socket path length limits, no /tmp litter
         "max_connections": "200",  # four services' pools plus integration tests
         "timezone": "'UTC'",
@@ -712,12 +830,12 @@ def _postmaster_pid(paths: StackPaths) -> int | None:
     return pid if argv is not None and str(paths.pgdata) in argv else None
 
 
-def start_postgres(paths: StackPaths) -> None:
+def start_postgres(paths: StackPaths, ports: StackPorts = DEFAULT_PORTS) -> None:
     """Initialise PGDATA once, start the server detached unless it runs, make the database."""
     paths.pg_dir.mkdir(parents=True, exist_ok=True)
     runner = _PgRunner.for_current_user(paths)
     if _postmaster_pid(paths) is None:
-        _require_free_port(PG_PORT, "PostgreSQL")
+        _require_free_port(ports.postgres, "PostgreSQL")
         runner.own(paths.pg_dir)
         if not (paths.pgdata / "PG_VERSION").exists():
             runner.run(
@@ -728,7 +846,7 @@ def start_postgres(paths: StackPaths) -> None:
                 conf.write("\ninclude = 'baton.conf'\n")
             log.info("Initialised PostgreSQL data in %s", paths.pgdata)
         baton_conf = paths.pgdata / "baton.conf"
-        baton_conf.write_text(render_postgres_conf())
+        baton_conf.write_text(render_postgres_conf(ports.postgres))
         runner.own(baton_conf)
         server_log = paths.log("postgres")
         server_log.touch()
@@ -739,13 +857,15 @@ def start_postgres(paths: StackPaths) -> None:
         except StackError as exc:
             tail = _tail(server_log, since=log_offset)
             raise StackError(f"{exc}\n--- {server_log} ---\n{tail}") from None
-        log.info("Started PostgreSQL on %s:%d", HOST, PG_PORT)
+        log.info("Started PostgreSQL on %s:%d", HOST, ports.postgres)
     exists = runner.run(
-        "psql", "-h", HOST, "-p", str(PG_PORT), "-U", PG_USER, "-d", "postgres", "-tAc",
+        "psql", "-h", HOST, "-p", str(ports.postgres), "-U", PG_USER, "-d", "postgres", "-tAc",
         f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'",  # noqa: S608 (a constant)
     )  # fmt: skip
     if not exists.strip():
-        runner.run("createdb", "-h", HOST, "-p", str(PG_PORT), "-U", PG_USER, PG_DATABASE)
+        runner.run(
+            "createdb", "-h", HOST, "-p", str(ports.postgres), "-U", PG_USER, PG_DATABASE
+        )  # fmt: skip
         log.info("Created database %s", PG_DATABASE)
 
 
@@ -776,14 +896,17 @@ def _healthy(service: Service) -> bool:
 
 
 def start_services(
-    paths: StackPaths, services: Sequence[Service] = SERVICES, timeout: float = 60.0
+    paths: StackPaths,
+    services: Sequence[Service] = SERVICES,
+    timeout: float = 60.0,
+    ports: StackPorts = DEFAULT_PORTS,
 ) -> None:
     """Start the services that do not run yet, all at once; wait for each one's /healthz."""
     for service in services:
         if _running_pid(paths.pidfile(service.name)) is not None:
             continue
         _require_free_port(service.port, service.name)
-        env = service_env(service, os.environ)
+        env = service_env(service, os.environ, ports)
         argv = service_argv(service)
         pid = _spawn(argv, name=service.name, paths=paths, env=env, output=paths.log(service.name))
         log.info("Started %s (pid %d) on %s", service.name, pid, service.url)
@@ -831,32 +954,43 @@ def _timed(what: str) -> Iterator[None]:
     log.info("%s (%.1f s)", what, time.monotonic() - started)
 
 
-def up_infra(paths: StackPaths | None = None, timeout: float = 90.0) -> None:
-    """Start PostgreSQL and Kafka (fetching Kafka once), then create the topics."""
+def up_infra(
+    paths: StackPaths | None = None, timeout: float = 90.0, ports: StackPorts | None = None
+) -> None:
+    """Start PostgreSQL and Kafka (fetching Kafka once), then create the topics.
+
+    ``ports`` is only a wish for a new stack: one that has run keeps the ports it recorded.
+    """
     paths = paths or stack_paths()
     with _stack_lock(paths):
+        chosen = _record_ports(paths, ports)
         with _timed("Kafka jars ready"):
             libs = fetch_kafka()
         with _timed("PostgreSQL ready"):
-            start_postgres(paths)
+            start_postgres(paths, chosen)
         with _timed("Kafka ready"):
-            start_kafka(paths, libs, timeout)
+            start_kafka(paths, libs, timeout, chosen)
         with _timed("topics ready"):
-            asyncio.run(ensure_topics(KAFKA_BOOTSTRAP, Settings().topic_prefix))
+            asyncio.run(ensure_topics(chosen.bootstrap, Settings().topic_prefix))
 
 
 def up_services(
     paths: StackPaths | None = None,
-    services: Sequence[Service] = SERVICES,
+    services: Sequence[str] | None = None,
     timeout: float = 60.0,
 ) -> None:
-    """Start the services (infrastructure must be up) and wait until each is healthy."""
+    """Start the services (all, or those named) and wait until each is healthy.
+
+    Infrastructure must be up; the services get the stack's recorded ports.
+    """
     paths = paths or stack_paths()
     with _stack_lock(paths):
         current = status(paths)
         if not (current["kafka"]["running"] and current["postgres"]["running"]):
             raise StackError("Kafka and PostgreSQL must run first: `baton stack up --infra-only`")
-        start_services(paths, services, timeout)
+        ports = stack_ports(paths)
+        table = [s for s in ports.service_table() if services is None or s.name in services]
+        start_services(paths, table, timeout, ports)
 
 
 def down(paths: StackPaths | None = None, purge: bool = False) -> None:
@@ -891,7 +1025,16 @@ class ServiceStatus(TypedDict):
     running: bool
 
 
+class PortsStatus(TypedDict):
+    kafka: int
+    controller: int
+    postgres: int
+    services: dict[str, int]
+
+
 class StackStatus(TypedDict):
+    dir: str
+    ports: PortsStatus
     kafka: KafkaStatus
     postgres: PostgresStatus
     services: dict[str, ServiceStatus]
@@ -900,19 +1043,27 @@ class StackStatus(TypedDict):
 def status(paths: StackPaths | None = None) -> StackStatus:
     """What runs and where to reach it: the document ``baton stack status --json`` prints."""
     paths = paths or stack_paths()
+    ports = stack_ports(paths)
     return {
+        "dir": str(paths.root),
+        "ports": {
+            "kafka": ports.kafka,
+            "controller": ports.controller,
+            "postgres": ports.postgres,
+            "services": {s.name: s.port for s in ports.service_table()},
+        },
         "kafka": {
-            "bootstrap": KAFKA_BOOTSTRAP,
+            "bootstrap": ports.bootstrap,
             "running": _running_pid(paths.pidfile("kafka")) is not None,
         },
-        "postgres": {"dsn": PG_DSN, "running": _postmaster_pid(paths) is not None},
+        "postgres": {"dsn": ports.dsn, "running": _postmaster_pid(paths) is not None},
         "services": {
             service.name: {
                 "url": service.url,
                 "metrics": service.metrics_url,
                 "running": _running_pid(paths.pidfile(service.name)) is not None,
             }
-            for service in SERVICES
+            for service in ports.service_table()
         },
     }
 
@@ -949,10 +1100,29 @@ def up(
         bool, typer.Option("--infra-only", help="Kafka, PostgreSQL and topics; no services.")
     ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each readiness.")] = 90.0,
+    base_port: Annotated[
+        int | None,
+        typer.Option(
+            "--base-port",
+            envvar=BASE_PORT_ENV,
+            help="A new stack's ports: Kafka, controller, PostgreSQL, then the four services, "
+            "counting up from this one.",
+        ),
+    ] = None,
+    free_ports: Annotated[
+        bool, typer.Option("--free-ports", help="A new stack on ports that are free now.")
+    ] = False,
 ) -> None:
-    """Start the stack; what already runs is left as it is."""
+    """Start the stack; what already runs is left as it is.
+
+    A stack's ports are chosen at its first start and kept in its folder (``ports.json``):
+    defaults 9092/9093 (Kafka), 5433 (PostgreSQL), 8080–8083 (services).
+    """
     _setup_logging()
-    _run_step(lambda: up_infra(timeout=timeout), "Kafka, PostgreSQL and topics up")
+    ports = StackPorts.free() if free_ports else None
+    if base_port is not None:
+        ports = StackPorts.from_base(base_port)
+    _run_step(lambda: up_infra(timeout=timeout, ports=ports), "Kafka, PostgreSQL and topics up")
     if not infra_only:
         _run_step(lambda: up_services(timeout=timeout), "services up")
 

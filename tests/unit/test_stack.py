@@ -196,3 +196,76 @@ def test_down_purges_an_idle_stack_folder(tmp_path: Path) -> None:
     stack.down(stack.StackPaths(root), purge=True)
 
     assert not root.exists()
+
+
+def test_a_base_port_counts_up_for_kafka_controller_postgres_and_services() -> None:
+    ports = stack.StackPorts.from_base(19100)
+
+    assert ports.all() == (19100, 19101, 19102, 19103, 19104, 19105, 19106)
+    assert ports.bootstrap == "127.0.0.1:19100"
+    assert ports.dsn == "postgresql://baton@127.0.0.1:19102/baton"
+    assert ports.service_table()[0].url == "http://127.0.0.1:19103"
+
+
+def test_ports_must_be_distinct_and_valid() -> None:
+    with pytest.raises(stack.StackError, match="distinct"):
+        stack.StackPorts(9092, 9092)
+    with pytest.raises(stack.StackError, match="distinct"):
+        stack.StackPorts.from_base(65530)
+
+
+def test_free_ports_are_distinct_and_not_the_defaults() -> None:
+    ports = stack.StackPorts.free()
+
+    assert len(set(ports.all())) == 7
+    assert not set(ports.all()) & set(stack.DEFAULT_PORTS.all())
+
+
+def test_stack_ports_come_from_the_folder_then_the_env_then_the_defaults(tmp_path: Path) -> None:
+    paths = stack.stack_paths({"BATON_STACK_DIR": str(tmp_path)})
+
+    assert stack.stack_ports(paths, {}) == stack.DEFAULT_PORTS
+    assert stack.stack_ports(paths, {"BATON_STACK_BASE_PORT": "20000"}).kafka == 20000
+    with pytest.raises(stack.StackError, match="BATON_STACK_BASE_PORT"):
+        stack.stack_ports(paths, {"BATON_STACK_BASE_PORT": "x"})
+
+    (tmp_path / "ports.json").write_text(json.dumps(stack.StackPorts.from_base(21000).to_json()))
+
+    assert stack.stack_ports(paths, {"BATON_STACK_BASE_PORT": "20000"}).kafka == 21000
+
+
+def test_recorded_ports_are_kept_and_a_different_wish_is_refused(tmp_path: Path) -> None:
+    paths = stack.stack_paths({"BATON_STACK_DIR": str(tmp_path)})
+    wish = stack.StackPorts.from_base(22000)
+
+    assert stack._record_ports(paths, wish) == wish
+    assert stack._record_ports(paths, None) == wish
+    assert stack._record_ports(paths, wish) == wish
+    with pytest.raises(stack.StackError, match="--purge"):
+        stack._record_ports(paths, stack.StackPorts.from_base(23000))
+
+
+def test_status_reports_the_stacks_own_ports(tmp_path: Path) -> None:
+    paths = stack.stack_paths({"BATON_STACK_DIR": str(tmp_path)})
+    stack._record_ports(paths, stack.StackPorts.from_base(24000))
+
+    st = stack.status(paths)
+
+    assert st["ports"]["kafka"] == 24000
+    assert st["kafka"]["bootstrap"] == "127.0.0.1:24000"
+    assert st["postgres"]["dsn"] == "postgresql://baton@127.0.0.1:24002/baton"
+    assert st["services"]["reporting"]["url"] == "http://127.0.0.1:24006"
+    assert st["ports"]["services"]["reporting"] == 24006
+    assert not st["kafka"]["running"]
+
+
+def test_configs_and_service_env_follow_the_ports() -> None:
+    ports = stack.StackPorts.from_base(25000)
+    props = _properties(stack.render_server_properties(Path("/d"), ports))
+
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:25000,CONTROLLER://127.0.0.1:25001"
+    assert "port = 25002" in stack.render_postgres_conf(ports.postgres)
+    env = stack.service_env(ports.service_table()[1], {}, ports)
+    assert env["BATON_HTTP_PORT"] == "25004"
+    assert env["BATON_KAFKA_BOOTSTRAP"] == "127.0.0.1:25000"
+    assert env["BATON_PG_DSN"] == "postgresql://baton@127.0.0.1:25002/baton"
