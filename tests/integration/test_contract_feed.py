@@ -7,16 +7,17 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
+from pydantic import TypeAdapter
 
 from shared.contract import load_contract
 from shared.contract_feed import publish_contract, read_newest
-from shared.events import AssignmentIssuedV1
+from shared.events import AssignmentIssuedV1, SlaClockStartedV1
 from shared.settings import Settings
 from tests.integration.conftest import (
     Isolated,
@@ -26,6 +27,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.helpers import alertmanager_payload, collect, collect_until
 
+DURATION = TypeAdapter(timedelta)
 MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
 
 
@@ -51,9 +53,12 @@ async def test_services_follow_the_published_contract(isolated: Isolated, tmp_pa
         doc["version"] = "2026.11.2"
         doc["parties"]["apps"]["contact"] = "night-coordinator@appworks.example"
         doc["priority_matrix"]["critical"]["outage"] = "P2"  # intake classifies by it
+        for target in doc["sla"]["targets"]:  # sla-clock measures by it
+            if target["priority"] == "P2":
+                target["response"] = "PT25M"
 
     v2 = load_contract(variant(tmp_path, "v2", v2_change), lint=True)
-    sp = start_services(isolated, tmp_path / "first", ["intake", "router"])
+    sp = start_services(isolated, tmp_path / "first", ["intake", "router", "sla-clock"])
     late = None
     try:
         await wait_healthy(sp)
@@ -67,12 +72,13 @@ async def test_services_follow_the_published_contract(isolated: Isolated, tmp_pa
             before = await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 2)
 
             await publish_contract(settings, v2, now=now)
-            for _ in range(100):
-                if await contract_version(client, sp.urls["router"]) == "2026.11.2":
-                    break
-                await asyncio.sleep(0.2)
-            else:
-                raise AssertionError("router did not adopt the published contract")
+            for name in sp.urls:
+                for _ in range(100):
+                    if await contract_version(client, sp.urls[name]) == "2026.11.2":
+                        break
+                    await asyncio.sleep(0.2)
+                else:
+                    raise AssertionError(f"{name} did not adopt the published contract")
 
             # every object of the minimal contract is related, so an alert on another object
             # would join the first incident: the second comes from outside the perimeter
@@ -93,10 +99,21 @@ async def test_services_follow_the_published_contract(isolated: Isolated, tmp_pa
                 ),
             )
 
+            second_incident = next(e.subject or "" for e in after if e.subject != before[0].subject)
+            started = await collect_until(
+                isolated.infra.bootstrap,
+                f"{isolated.prefix}sla",
+                lambda events: (
+                    {e.subject for e in events if isinstance(e.data, SlaClockStartedV1)}
+                    >= {before[0].subject, second_incident}
+                ),
+            )
+
             # a service that starts later acts on the newest published version from the start
             late = start_services(isolated, tmp_path / "late", ["reporting"])
             await wait_healthy(late)
             assert await contract_version(client, late.urls["reporting"]) == "2026.11.2"
+            reported = await reported_targets(client, late.urls["reporting"], second_incident)
     finally:
         stop_services(sp)
         if late:
@@ -107,10 +124,37 @@ async def test_services_follow_the_published_contract(isolated: Isolated, tmp_pa
     priority = {subject: a.priority for subject, a in issued}
     first_incident = before[0].subject
     assert coordinator[first_incident] == "oncall@appworks.example"
-    (second_incident,) = set(coordinator) - {first_incident}
+    assert set(coordinator) == {first_incident, second_incident}
     assert coordinator[second_incident] == "night-coordinator@appworks.example"
     assert priority[first_incident] == "P1"
     assert priority[second_incident] == "P2"
+    # sla-clock measures each incident by the contract in force when it opened
+    targets = {
+        (e.subject, e.data.clock.value): e.data.target
+        for e in started
+        if isinstance(e.data, SlaClockStartedV1)
+    }
+    assert targets[(first_incident, "response")] == timedelta(minutes=15)
+    assert targets[(second_incident, "response")] == timedelta(minutes=25)
+    assert reported["response"] == timedelta(minutes=25)
+
+
+async def reported_targets(
+    client: httpx.AsyncClient, url: str, incident_id: str
+) -> dict[str, timedelta]:
+    """Each clock's target as reporting's read API shows the incident (polled: eventual)."""
+    for _ in range(150):
+        response = await client.get(f"{url}/v1/incidents/{incident_id}")
+        if response.status_code == 200:
+            found = {
+                item["data"]["clock"]: DURATION.validate_python(item["data"]["target"])
+                for item in response.json()["timeline"]
+                if item["type"] == "baton.sla.clock_started"
+            }
+            if "response" in found:
+                return found
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"reporting never showed the clocks of {incident_id}")
 
 
 async def test_a_contract_that_fails_lint_is_never_published(

@@ -21,7 +21,9 @@ from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
+from shared.calendar import BusinessCalendar
 from shared.clock import SystemClock
+from shared.contract import Contract
 from shared.events import (
     Clock,
     Envelope,
@@ -59,8 +61,11 @@ class SlaService:
     def wire(self, rt: Runtime, _: APIRouter) -> None:
         self.rt = rt
         self.rules = Rules(rt.contract)
+        # a contract published later (or found on the topic at start) replaces the rules the
+        # handlers and the tick read; registered here, before the lifespan reads the topic
+        rt.on_contract(self.adopt)
         self.topic = rt.settings.topic(Topic.SLA)
-        self.metrics: SlaMetrics = build_metrics(rt.registry, rt.clock.now, self.rules.calendar)
+        self.metrics: SlaMetrics = build_metrics(rt.registry, rt.clock.now, self.calendar)
         self.ownership = Ownership(lambda: self.subscriber.consumer)
         self.subscriber = rt.broker.subscriber(
             rt.settings.topic(Topic.INCIDENTS),
@@ -72,6 +77,13 @@ class SlaService:
             max_records=MAX_BATCH,
         )
         self.subscriber(self.on_incidents)
+
+    def adopt(self, contract: Contract) -> None:
+        self.rules = Rules(contract)
+
+    def calendar(self, calendar_id: str) -> BusinessCalendar:
+        """A calendar of the contract in force (the metrics ask at scrape time)."""
+        return self.rules.calendar(calendar_id)
 
     async def on_incidents(self, msg: KafkaMessage) -> None:
         """One batch of the incidents topic: one transaction, one offset commit.
