@@ -7,6 +7,7 @@ is the default anchor of ``drill --all`` (now), and it is passed down like any o
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -81,10 +82,11 @@ def lint_command(path: PathArg, as_json: JsonOpt = False) -> None:
 @contract_app.command("appendix")
 def appendix_command(
     path: PathArg,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md, csv or html")] = "md",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, csv, html, pdf or json")] = "md",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write to FILE")] = None,
 ) -> None:
-    """The contract appendix: objects, roles, layers, SLA, escalation, pauses, windows."""
+    """The contract appendix both sides sign: objects by location and layer, the SLA matrix,
+    roles, escalation, pauses, maintenance windows, expected events, open points, signatures."""
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     _, contract, findings = _parse_or_exit(path, as_json=False)
@@ -93,12 +95,19 @@ def appendix_command(
         typer.echo(
             f"warning: the contract has {errors} lint error(s); run `baton contract lint`", err=True
         )
-    text = render(build_appendix(contract), fmt)
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
+    write_document(render(build_appendix(contract), fmt), fmt, output)
+
+
+def write_document(data: bytes, fmt: str, output: Path | None) -> None:
+    """To FILE, or to standard output; a PDF is never written to a terminal."""
+    if output is not None:
+        output.write_bytes(data)
         typer.echo(f"wrote {output}", err=True)
+        return
+    if fmt == "pdf" and sys.stdout.isatty():
+        raise typer.BadParameter("a PDF goes to a file: give --output FILE (or redirect)")
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
 
 
 @contract_app.command("hash")

@@ -1,80 +1,135 @@
-"""The contract appendix: the seed's one-table registry plus roles, escalation, pauses, windows.
+"""The contract appendix both sides sign: one ``Document``, printed as HTML, PDF, Markdown, CSV
+or JSON.
 
-``build_appendix`` turns a contract into plain ``Table``s; ``render`` writes them as Markdown,
-CSV or a standalone HTML page — one content, three formats, readable by IT teams, lawyers and
-managers alike.
+Objects are grouped by location and layer; the SLA is its own matrix (priority by criticality
+and category, then response and recovery per period) instead of four cells repeated on every
+object; durations read as the contract means them (business hours and days on a business-hours
+calendar), schedules in words, and the document ends with what is still open and a signature
+block for each party.
 """
 
 from __future__ import annotations
 
 import csv
-import html
 import io
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Literal
 
-from shared.contract.model import (
-    ALL_PERIODS,
-    Contract,
-    Period,
-    SupportObject,
-    format_duration,
-)
+from shared.calendar import CalendarSpec
+from shared.contract.lint import check_contract
+from shared.contract.model import ALL_PERIODS, Contract, Period, SupportObject
+from shared.documents import Document, Fact, Section, Signature, Table, render_html, render_pdf
+from shared.documents import to_json as document_json
+from shared.documents.words import cron_words, duration_words
 from shared.events import Category
 
-Format = Literal["md", "csv", "html"]
-FORMATS: tuple[Format, ...] = ("md", "csv", "html")
-_CATEGORY_TITLES = {
+Format = Literal["md", "csv", "html", "pdf", "json"]
+FORMATS: tuple[Format, ...] = ("md", "csv", "html", "pdf", "json")
+CATEGORY_TITLES = {
     Category.OUTAGE: "Outage",
     Category.DEGRADATION: "Degradation",
     Category.REQUEST: "Request",
     Category.INTEGRATION_ISSUE: "Integration issue",
 }
+_DAY_NAMES = {
+    "mon": "Mon",
+    "tue": "Tue",
+    "wed": "Wed",
+    "thu": "Thu",
+    "fri": "Fri",
+    "sat": "Sat",
+    "sun": "Sun",
+}
 
 
-@dataclass(frozen=True, slots=True)
-class Table:
-    title: str
-    columns: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Appendix:
-    title: str
-    subtitle: str
-    tables: tuple[Table, ...]
-
-
-def build_appendix(contract: Contract) -> Appendix:
-    return Appendix(
+def build_appendix(contract: Contract) -> Document:
+    stamp = (
+        f"Appendix to contract {contract.id} · version {contract.version} · {contract.content_hash}"
+    )
+    return Document(
+        kind="appendix",
         title=f"Appendix — {contract.title or contract.id}",
         subtitle=f"Contract {contract.id}, version {contract.version}, {contract.content_hash}",
-        tables=(
-            _objects_table(contract),
-            _roles_table(contract),
-            _layers_table(contract),
-            _sla_table(contract),
-            _escalation_table(contract),
-            _pause_table(contract),
-            _windows_table(contract),
-            _access_table(contract),
-            _vendors_table(contract),
-            _scope_table(contract),
+        stamp=stamp,
+        facts=(
+            Fact("Contract", contract.id),
+            Fact("Version", contract.version),
+            Fact("Content hash", contract.content_hash),
+            Fact("Coordinator of every incident", _party(contract, contract.coordinator)),
+            Fact("Tickets accepted by", _party(contract, contract.intake)),
+            Fact("Environments in scope", ", ".join(e.value for e in contract.environments)),
         ),
+        sections=(
+            Section(
+                "Support objects",
+                (
+                    "Every object in the perimeter, by location and layer. Anything not listed "
+                    "is outside it.",
+                ),
+                tables=(_objects_table(contract),),
+            ),
+            Section(
+                "SLA",
+                _sla_paragraphs(contract),
+                tables=(_priority_table(contract), _sla_matrix(contract)),
+            ),
+            Section(
+                "Roles",
+                tables=(_roles_table(contract), _layers_table(contract)),
+            ),
+            Section("Escalation", tables=(_escalation_table(contract),)),
+            Section(
+                "Pauses",
+                (
+                    "The SLA clock stops for no other reason. Each clock is paused on its own, "
+                    "with who, when and the evidence recorded.",
+                ),
+                tables=(_pause_table(contract),),
+            ),
+            Section(
+                "Maintenance windows",
+                _maintenance_paragraphs(contract),
+                tables=(_windows_table(contract),),
+            ),
+            Section("Expected events", tables=_expected_tables(contract)),
+            Section(
+                "Access and vendors", tables=(_access_table(contract), _vendors_table(contract))
+            ),
+            Section("Scope and exclusions", tables=(_scope_table(contract),)),
+            Section("Open points", tables=(_open_points(contract),)),
+        ),
+        signatures=tuple(
+            Signature(party.name, _signature_role(contract, pid))
+            for pid, party in contract.parties.items()
+            if party.kind != "vendor"
+        ),
+        footnote=(
+            f"Generated from contract {contract.id} version {contract.version}; the content "
+            f"hash {contract.content_hash} identifies exactly the text both sides sign."
+        ),
+        landscape=True,
     )
 
 
-def render(appendix: Appendix, fmt: Format) -> str:
+def tables(doc: Document) -> list[Table]:
+    return [t for s in doc.sections for t in s.tables]
+
+
+def render(doc: Document, fmt: Format) -> bytes:
     if fmt == "md":
-        return _markdown(appendix)
+        return _markdown(doc).encode()
     if fmt == "csv":
-        return _csv(appendix)
-    return _html(appendix)
+        return _csv(doc).encode()
+    if fmt == "html":
+        return render_html(doc).encode()
+    if fmt == "pdf":
+        return render_pdf(doc)
+    return document_json(doc)
 
 
-# --------------------------------------------------------------------------- tables
+# --------------------------------------------------------------------------- words
 
 
 def _party(contract: Contract, party_id: str | None) -> str:
@@ -95,106 +150,231 @@ def _contact(contract: Contract, ref: str | None) -> str:
     return f"{contact.name}{role} ({party.name})"
 
 
-def _calendar_name(contract: Contract, calendar_id: str) -> str:
+def _hours(spec: CalendarSpec) -> str:
+    """``Mon–Fri 09:00–18:00, Sat 10:00–21:00`` — consecutive days with equal hours joined."""
+    runs: list[tuple[list[str], str]] = []
+    for day in _DAY_NAMES:
+        hours = spec.weekly.get(day)  # type: ignore[call-overload]
+        if not hours:
+            continue
+        text = ", ".join(f"{a}–{b}" for a, b in hours)
+        if runs and runs[-1][1] == text and _next_day(runs[-1][0][-1]) == day:
+            runs[-1][0].append(day)
+        else:
+            runs.append(([day], text))
+    return ", ".join(
+        (_DAY_NAMES[d[0]] if len(d) == 1 else f"{_DAY_NAMES[d[0]]}–{_DAY_NAMES[d[-1]]}") + f" {h}"
+        for d, h in runs
+    )
+
+
+def _next_day(day: str) -> str:
+    keys = list(_DAY_NAMES)
+    return keys[(keys.index(day) + 1) % 7]
+
+
+def calendar_words(contract: Contract, calendar_id: str) -> str:
     spec = contract.calendar_spec(calendar_id)
     if spec is None:
-        return f"{calendar_id} (unknown)"
+        return f"{calendar_id} (unknown calendar)"
     if spec.kind == "24x7":
         return "24/7"
-    days = ", ".join(
-        f"{d} {' '.join('-'.join(h) for h in hours)}" for d, hours in spec.weekly.items() if hours
-    )
-    holidays = f"; holidays {spec.holidays_country}" if spec.holidays_country else ""
-    return f"{calendar_id}: {days} ({spec.timezone}{holidays})"
+    holidays = ", closed on public holidays" if spec.holidays_country else ""
+    return f"{_hours(spec)} ({spec.timezone}){holidays}"
 
 
-def _sla_cell(contract: Contract, obj: SupportObject, category: Category) -> str:
-    priority = contract.priority_matrix.get(obj.criticality, {}).get(category)
-    if priority is None:
-        return "—"
-    parts: list[str] = []
-    by_value: dict[str, list[Period]] = {}
-    for period in ALL_PERIODS:
-        target = contract.sla_target(category, priority, period)
-        value = (
-            f"{format_duration(target.response)} / {format_duration(target.recovery)}"
-            if target
-            else "no target"
+def business_day(contract: Contract, calendar_id: str | None) -> timedelta | None:
+    """The usual length of an open day on a business-hours calendar; None for 24/7."""
+    spec = contract.calendar_spec(calendar_id) if calendar_id else None
+    if spec is None or spec.kind == "24x7":
+        return None
+    lengths = Counter(
+        sum(
+            (_minutes(b) - _minutes(a) for a, b in hours),
+            0,
         )
-        by_value.setdefault(value, []).append(period)
-    for value, periods in by_value.items():
-        scope = "" if len(by_value) == 1 else f"{'/'.join(p.value for p in periods)} "
-        parts.append(f"{scope}{value}")
-    return f"{priority}: " + "; ".join(parts)
+        for hours in spec.weekly.values()
+        if hours
+    )
+    if not lengths:
+        return None
+    minutes, _ = lengths.most_common(1)[0]
+    return timedelta(minutes=minutes)
+
+
+def _minutes(text: str) -> int:
+    hours, _, minutes = text.partition(":")
+    return int(hours) * 60 + int(minutes or 0)
+
+
+def _duration(contract: Contract, value: timedelta, calendar_id: str | None) -> str:
+    return duration_words(value, business_day=business_day(contract, calendar_id))
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _priorities(contract: Contract, obj: SupportObject) -> str:
+    row = contract.priority_matrix.get(obj.criticality, {})
+    return ", ".join(f"{CATEGORY_TITLES[c].lower()} {p}" for c, p in row.items())
+
+
+def _comments(contract: Contract, obj: SupportObject) -> str:
+    comments = []
+    software = " ".join(p for p in (obj.product, obj.version or "", obj.edition or "") if p)
+    if software:
+        comments.append(software)
+    if obj.business_unit:
+        comments.append(f"for {obj.business_unit}")
+    if obj.depends_on:
+        comments.append("depends on " + ", ".join(obj.depends_on))
+    if obj.access:
+        rule = contract.access_rules.get(obj.access)
+        comments.append(
+            f"access: {rule.mode.replace('_', ' ')}" if rule else f"access: {obj.access}"
+        )
+    if obj.backup:
+        comments.append(f"backups by {_party(contract, obj.backup.made_by)}")
+    if obj.schedule:
+        when = cron_words(obj.schedule.cron, obj.schedule.timezone)
+        comments.append("runs " + when[:1].lower() + when[1:])
+    if obj.vendor:
+        comments.append(f"vendor: {_party(contract, obj.vendor)}")
+    if obj.notes:
+        comments.append(obj.notes)
+    return "; ".join(comments)
 
 
 def _objects_table(contract: Contract) -> Table:
     columns = (
         "Object",
         "Kind / role",
-        "Location",
         "Environment",
-        "Layer",
         "Criticality",
+        "Priority by category",
         "Customer owner",
         "Executor",
-        "Layer primary",
         "Support hours",
-        *(f"{title} (priority: response / recovery)" for title in _CATEGORY_TITLES.values()),
         "Comments",
     )
-    rows = []
+    grouped: dict[tuple[str, int, str], list[tuple[str, ...]]] = {}
+    layer_order = {a.layer: i for i, a in enumerate(contract.layers)}
     for obj in contract.objects:
         location = contract.locations.get(obj.location) if obj.location else None
-        comments = []
-        software = " ".join(p for p in (obj.product, obj.version or "", obj.edition or "") if p)
-        if software:
-            comments.append(software)
-        if obj.depends_on:
-            comments.append("depends on " + ", ".join(obj.depends_on))
-        if obj.access:
-            rule = contract.access_rules.get(obj.access)
-            comments.append(
-                f"access: {rule.mode.replace('_', ' ')}" if rule else f"access: {obj.access}"
-            )
-        if obj.backup:
-            comments.append(
-                f"backups by {_party(contract, obj.backup.made_by)}, test restore by "
-                f"{_party(contract, obj.backup.test_restore_by)}"
-                + (
-                    f" every {format_duration(obj.backup.test_restore_every)}"
-                    if obj.backup.test_restore_every
-                    else ""
-                )
-            )
-        if obj.schedule:
-            comments.append(f"runs {obj.schedule.cron} ({obj.schedule.timezone})")
-        if obj.vendor:
-            comments.append(f"vendor: {_party(contract, obj.vendor)}")
-        if obj.notes:
-            comments.append(obj.notes)
-        primaries = contract.primaries(obj.layer)
-        rows.append(
+        where = location.name if location else (obj.location or "No location given")
+        primary = ", ".join(_party(contract, p) for p in contract.primaries(obj.layer)) or "—"
+        key = (
+            where,
+            layer_order.get(obj.layer, 99),
+            f"{obj.layer.value} layer — primary: {primary}",
+        )
+        grouped.setdefault(key, []).append(
             (
                 f"{obj.name} ({obj.id})",
-                f"{obj.kind.value.replace('_', ' ')}" + (f" — {obj.role}" if obj.role else ""),
-                location.name if location else (obj.location or "—"),
+                obj.kind.value.replace("_", " ") + (f" — {obj.role}" if obj.role else ""),
                 obj.environment.value,
-                obj.layer.value,
                 obj.criticality,
+                _priorities(contract, obj),
                 _contact(contract, obj.owner),
                 _party(contract, obj.executor),
-                ", ".join(_party(contract, p) for p in primaries) or "—",
-                _calendar_name(contract, obj.calendar),
-                *(_sla_cell(contract, obj, c) for c in _CATEGORY_TITLES),
-                "; ".join(comments),
+                calendar_words(contract, obj.calendar),
+                _comments(contract, obj),
             )
         )
+    location_order = {loc.name: i for i, loc in enumerate(contract.locations.values())}
+    keys = sorted(grouped, key=lambda k: (location_order.get(k[0], 99), k[0], k[1]))
+    groups = tuple(
+        (f"{where} · {layer}", tuple(grouped[(where, o, layer)])) for where, o, layer in keys
+    )
     return Table(
         "Support objects",
         columns,
+        tuple(row for _, rows in groups for row in rows),
+        groups=groups,
+    )
+
+
+def _sla_paragraphs(contract: Contract) -> tuple[str, ...]:
+    sla = contract.sla
+    out = [
+        "Two clocks run for every incident: response, until the incident is taken into "
+        "work, and recovery, until the service works again in the agreed scope. The "
+        "incident's priority comes from the object's criticality and the incident's category "
+        "(first table); the targets per priority and period are in the second.",
+    ]
+    if sla.period_calendar:
+        out.append(
+            f"The period of an incident is read from the calendar {sla.period_calendar} "
+            f"({calendar_words(contract, sla.period_calendar)}) at the moment its clock starts: "
+            "while that calendar is open it is day; on a public or contract holiday it is "
+            "holiday; on any other closed day it is weekend; outside opening hours on a "
+            "working day it is night."
+        )
+    else:
+        out.append("No period calendar is named, so every incident is measured as day.")
+    start = (
+        "the first alert that shows the fault"
+        if sla.clock_start == "first_alert"
+        else "the registration of the ticket"
+    )
+    out.append(
+        f"Clocks start at {start}, at most {duration_words(sla.max_backdate)} before the "
+        "ticket was registered. Warnings are raised at "
+        + ", ".join(f"{w:.0%}" for w in sla.warnings)
+        + " of a target. A target measured on a business-hours calendar counts only the "
+        "hours that calendar is open (business hours and business days); others count "
+        "the object's support hours."
+    )
+    excluded = [w.id for w, _ in contract._sla_excluding_windows()]
+    if excluded:
+        out.append(
+            "Approved maintenance time is excluded from the SLA: time inside the approved "
+            f"maintenance windows {', '.join(excluded)} does not count on the clocks of "
+            "their objects."
+        )
+    else:
+        out.append("No maintenance window is excluded from the SLA: its time counts.")
+    return tuple(out)
+
+
+def _priority_table(contract: Contract) -> Table:
+    columns = ("Criticality", *CATEGORY_TITLES.values())
+    rows = tuple(
+        (crit, *(row.get(c, "—") for c in CATEGORY_TITLES))
+        for crit, row in contract.priority_matrix.items()
+    )
+    return Table("Priority by criticality and category", columns, rows)
+
+
+def _sla_matrix(contract: Contract) -> Table:
+    keys: list[tuple[Category, str]] = []
+    for written in contract.sla.targets:
+        if (written.category, written.priority) not in keys:
+            keys.append((written.category, written.priority))
+    keys.sort(key=lambda k: (k[1], list(CATEGORY_TITLES).index(k[0])))
+    rows = []
+    for category, priority in keys:
+        cells = []
+        calendars: set[str] = set()
+        for period in ALL_PERIODS:
+            target = contract.sla_target(category, priority, period)
+            if target is None:
+                cells.append("no target")
+                continue
+            calendars.add(target.calendar or "")
+            cells.append(
+                f"response {_duration(contract, target.response, target.calendar)}; "
+                f"recovery {_duration(contract, target.recovery, target.calendar)}"
+            )
+        measured = "; ".join(
+            calendar_words(contract, c) if c else "the object's support hours"
+            for c in sorted(calendars)
+        )
+        rows.append((priority, CATEGORY_TITLES[category], *cells, measured))
+    return Table(
+        "Response and recovery targets",
+        ("Priority", "Category", *(p.value.capitalize() for p in ALL_PERIODS), "Measured on"),
         tuple(rows),
-        "Every object in the perimeter. Anything not listed is outside it.",
     )
 
 
@@ -203,7 +383,7 @@ def _roles_table(contract: Contract) -> Table:
     for pid, party in contract.parties.items():
         role = " (coordinator of every incident)" if pid == contract.coordinator else ""
         duty = "; ".join(
-            f"{shift.calendar}: {party.contacts[shift.contact].reach()}"
+            f"{calendar_words(contract, shift.calendar)}: {party.contacts[shift.contact].reach()}"
             for shift in party.duty
             if shift.contact in party.contacts
         )
@@ -222,14 +402,7 @@ def _roles_table(contract: Contract) -> Table:
         )
     return Table(
         "Roles",
-        (
-            "Party",
-            "Kind",
-            "Responsible for",
-            "Not responsible for",
-            "Who answers when",
-            "Backup contacts",
-        ),
+        ("Party", "Kind", "Responsible for", "Not responsible for", "Who answers when", "Backup"),
         tuple(rows),
     )
 
@@ -239,43 +412,11 @@ def _layers_table(contract: Contract) -> Table:
         (a.layer.value, _party(contract, a.primary), a.boundary or "—") for a in contract.layers
     )
     return Table(
-        "Layers and their primary party",
+        "Layers and their one primary party",
         ("Layer", "Primary party", "Boundary"),
         rows,
-        f"Coordinator until confirmed restoration: {_party(contract, contract.coordinator)}."
-        f" Tickets are accepted by: {_party(contract, contract.intake)}.",
-    )
-
-
-def _sla_table(contract: Contract) -> Table:
-    rows = [
-        (
-            _CATEGORY_TITLES[target.category],
-            target.priority,
-            ", ".join(p.value for p in target.periods),
-            format_duration(target.response),
-            format_duration(target.recovery),
-            target.calendar or "the object's support hours",
-        )
-        for target in contract.sla.targets
-    ]
-    matrix = "; ".join(
-        f"{crit}: " + ", ".join(f"{c.value} {p}" for c, p in row.items())
-        for crit, row in contract.priority_matrix.items()
-    )
-    warnings = ", ".join(f"{w:.0%}" for w in contract.sla.warnings)
-    note = (
-        f"Priority matrix — {matrix}. Warnings at {warnings} of a target. Clocks start at "
-        f"{contract.sla.clock_start.replace('_', ' ')} (at most "
-        f"{format_duration(contract.sla.max_backdate)} before registration). Periods by "
-        f"{contract.sla.period_calendar or 'none (always day)'}: open = day, holiday, "
-        "other closed day = weekend, rest = night."
-    )
-    return Table(
-        "SLA: response and recovery",
-        ("Category", "Priority", "Periods", "Response", "Recovery", "Measured on"),
-        tuple(rows),
-        note,
+        f"The coordinator ({_party(contract, contract.coordinator)}) owns every incident until "
+        "the customer confirms restoration, even while other teams work on it.",
     )
 
 
@@ -283,20 +424,20 @@ def _escalation_table(contract: Contract) -> Table:
     rows = []
     for level in sorted(contract.escalation, key=lambda lv: lv.level):
         threshold = ", ".join(
-            f"{clock.value} {fraction:.0%}" for clock, fraction in level.at.items()
+            f"{fraction:.0%} of the {clock.value} target" for clock, fraction in level.at.items()
         )
         rows.append(
             (
                 str(level.level),
                 level.name,
-                threshold or "—",
+                threshold or "at once",
                 "; ".join(_contact(contract, r) for r in level.contacts) or "—",
                 "; ".join(_contact(contract, r) for r in level.emergency_approvers) or "—",
             )
         )
     return Table(
         "Escalation levels",
-        ("Level", "Name", "Fires at (share of target)", "Contacts", "Emergency approvers"),
+        ("Level", "Name", "Fires at", "Contacts", "Emergency approvers"),
         tuple(rows),
     )
 
@@ -304,9 +445,8 @@ def _escalation_table(contract: Contract) -> Table:
 def _pause_table(contract: Contract) -> Table:
     rows = tuple(
         (
-            r.id,
             r.text,
-            ", ".join(c.value for c in r.clocks) or "—",
+            " and ".join(c.value for c in r.clocks) or "—",
             ", ".join(_party(contract, p) for p in r.invoked_by) or "—",
             _party(contract, r.confirmed_by),
             "; ".join(r.evidence) or "—",
@@ -315,9 +455,16 @@ def _pause_table(contract: Contract) -> Table:
     )
     return Table(
         "Pause rules",
-        ("Id", "Reason", "Pauses", "Who may invoke", "Confirmed by", "Evidence required"),
+        ("Reason", "Clocks paused", "Who may invoke", "Confirmed by", "Evidence required"),
         rows,
-        "The SLA clock stops for no other reason.",
+    )
+
+
+def _maintenance_paragraphs(contract: Contract) -> tuple[str, ...]:
+    return (
+        "During an approved window, alerts from its objects open no incident; an alert still "
+        "firing when the window ends opens one then. A window without an approver counts "
+        "for nothing. Where the table says so, the window's time is also excluded from the SLA.",
     )
 
 
@@ -326,23 +473,74 @@ def _windows_table(contract: Contract) -> Table:
     for w in contract.maintenance_windows:
         members = [*w.objects, *(f"group {g}" for g in w.groups)]
         if w.weekly is not None:
+            days = ", ".join(_DAY_NAMES[d] for d in w.weekly.days)
             when = (
-                f"every {', '.join(w.weekly.days)} {w.weekly.start:%H:%M} for "
-                f"{format_duration(w.weekly.duration)} ({w.weekly.timezone})"
+                f"every {days} from {w.weekly.start:%H:%M} for "
+                f"{duration_words(w.weekly.duration)} ({w.weekly.timezone})"
             )
         else:
-            when = f"{w.start:%Y-%m-%d %H:%M %z} – {w.end:%Y-%m-%d %H:%M %z}"
+            when = f"{_at(w.start)} – {_at(w.end)}"
         rows.append(
             (
-                w.id,
-                w.description or "—",
+                w.description or w.id,
                 ", ".join(members),
                 when,
-                _contact(contract, w.approved_by),
+                _contact(contract, w.approved_by) if w.approved_by else "not approved",
+                "yes" if w.excludes_sla and w.approved_by else "no",
             )
         )
     return Table(
-        "Maintenance windows", ("Id", "Work", "Objects", "When", "Approved by"), tuple(rows)
+        "Maintenance windows",
+        ("Work", "Objects", "When", "Approved by", "Excluded from SLA"),
+        tuple(rows),
+    )
+
+
+def _at(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M %z}" if value else "—"
+
+
+def _expected_tables(contract: Contract) -> tuple[Table, ...]:
+    runs = tuple(
+        (
+            f"{obj.name} ({obj.id})",
+            cron_words(obj.schedule.cron, obj.schedule.timezone),
+            duration_words(obj.schedule.expected_duration)
+            if obj.schedule.expected_duration
+            else "—",
+            _party(contract, obj.executor),
+            obj.schedule.description or "—",
+        )
+        for obj in contract.objects
+        if obj.schedule is not None
+    )
+    backups = tuple(
+        (
+            f"{obj.name} ({obj.id})",
+            obj.backup.schedule or "—",
+            _party(contract, obj.backup.made_by),
+            _party(contract, obj.backup.checked_by),
+            _party(contract, obj.backup.test_restore_by)
+            + (
+                f", every {duration_words(obj.backup.test_restore_every)}"
+                if obj.backup.test_restore_every
+                else ""
+            ),
+        )
+        for obj in contract.objects
+        if obj.backup is not None
+    )
+    return (
+        Table(
+            "Scheduled exchanges and jobs",
+            ("Object", "Runs", "Expected to take", "Executor", "Note"),
+            runs,
+        ),
+        Table(
+            "Backups, their checks and test restores",
+            ("Object", "Copies", "Made by", "Checked by", "Test restore by"),
+            backups,
+        ),
     )
 
 
@@ -352,7 +550,7 @@ def _access_table(contract: Contract) -> Table:
             rid,
             r.mode.replace("_", " "),
             _contact(contract, r.issued_by),
-            format_duration(r.lead_time),
+            duration_words(r.lead_time),
             f"yes — {_contact(contract, r.approver)}" if r.after_hours_approval else "no",
             r.emergency or "—",
             _contact(contract, r.confirms_completion),
@@ -404,74 +602,106 @@ def _vendors_table(contract: Contract) -> Table:
 
 
 def _scope_table(contract: Contract) -> Table:
-    rows = [("In scope", "environments", ", ".join(e.value for e in contract.environments))]
-    rows.extend(("Excluded", e.id, e.text) for e in contract.exclusions)
-    return Table("Scope and exclusions", ("", "Id", "Text"), tuple(rows))
+    rows = [("In scope", "environments: " + ", ".join(e.value for e in contract.environments))]
+    rows.extend(("Excluded", e.text) for e in contract.exclusions)
+    return Table("Scope", ("", "Text"), tuple(rows))
 
 
-# --------------------------------------------------------------------------- renderers
+def _open_points(contract: Contract) -> Table:
+    from shared.contract.findings import RULES
+
+    rows = tuple(
+        (issue.code, RULES[issue.code].severity.value, issue.message)
+        for issue in check_contract(contract)
+    )
+    return Table(
+        "Open points still to agree",
+        ("Check", "Severity", "What is missing"),
+        rows,
+        "From the contract checks (`baton contract lint`); none means every check passes.",
+    )
+
+
+def _signature_role(contract: Contract, party_id: str) -> str:
+    party = contract.parties[party_id]
+    if party.kind == "customer":
+        return "Customer"
+    layers = [a.layer.value for a in contract.layers if a.primary == party_id]
+    role = "Contractor" + (f", primary for {', '.join(layers)}" if layers else "")
+    if party_id == contract.coordinator:
+        role += "; coordinator"
+    return role
+
+
+# --------------------------------------------------------------------------- text formats
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ") or " "
+    """A Markdown cell that stays one cell and shows as written: pipes and line breaks
+    neutralised, HTML escaped so a renderer never runs markup from the contract."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("|", "\\|").replace("\n", " ") or " "
 
 
-def _markdown(appendix: Appendix) -> str:
-    out = [f"# {appendix.title}", "", f"_{appendix.subtitle}_", ""]
-    for table in appendix.tables:
-        out += [f"## {table.title}", ""]
-        if table.note:
-            out += [table.note, ""]
-        out.append("| " + " | ".join(_md_cell(c) for c in table.columns) + " |")
-        out.append("|" + "|".join("---" for _ in table.columns) + "|")
-        out.extend("| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows)
+def _markdown(doc: Document) -> str:
+    out = [f"# {_md_cell(doc.title)}", "", f"_{_md_cell(doc.subtitle)}_", ""]
+    for section in doc.sections:
+        out += [f"## {_md_cell(section.title)}", ""]
+        for paragraph in section.paragraphs:
+            out += [_md_cell(paragraph), ""]
+        for table in section.tables:
+            out += [f"### {_md_cell(table.title)}", ""]
+            out.append("| " + " | ".join(_md_cell(c) for c in table.columns) + " |")
+            out.append("|" + "|".join("---" for _ in table.columns) + "|")
+            out.extend("| " + " | ".join(_md_cell(c) for c in row) + " |" for row in _rows(table))
+            out.append("")
+            if table.note:
+                out += [_md_cell(table.note), ""]
+    if doc.signatures:
+        out += ["## Signatures", ""]
+        out.extend(
+            f"- {_md_cell(s.party)} ({_md_cell(s.role)}): ____________" for s in doc.signatures
+        )
         out.append("")
     return "\n".join(out)
 
 
-def _csv(appendix: Appendix) -> str:
+def _rows(table: Table) -> Iterable[tuple[str, ...]]:
+    if not table.groups:
+        return table.rows
+    return [
+        (f"**{heading}**", *("" for _ in table.columns[1:])) if i == 0 else row
+        for heading, rows in table.groups
+        for i, row in enumerate([(), *rows])
+    ]
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """A cell a spreadsheet shows as text: one starting like a formula gets a leading quote
+    (OWASP's advice against CSV injection)."""
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+def _csv(doc: Document) -> str:
     """One CSV file: each table starts with a row holding its title, then its header row;
-    tables are separated by an empty row."""
+    tables are separated by an empty row. Grouped tables carry the group in a first column."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([appendix.title, appendix.subtitle])
-    for table in appendix.tables:
+    writer.writerow([csv_cell(doc.title), csv_cell(doc.subtitle)])
+    for table in tables(doc):
         writer.writerow([])
-        writer.writerow([table.title])
-        writer.writerow(table.columns)
-        writer.writerows(table.rows)
+        writer.writerow([csv_cell(table.title)])
+        if table.groups:
+            writer.writerow([csv_cell(c) for c in ("Group", *table.columns)])
+            for heading, rows in table.groups:
+                writer.writerows([csv_cell(c) for c in (heading, *row)] for row in rows)
+        else:
+            writer.writerow([csv_cell(c) for c in table.columns])
+            writer.writerows([csv_cell(c) for c in row] for row in table.rows)
     return buffer.getvalue()
 
 
-_STYLE = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #1a1a1a; }
-table { border-collapse: collapse; margin: 0.5em 0 2em; }
-th, td { border: 1px solid #bbb; padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: #eef1f5; }
-caption { text-align: left; font-weight: 600; font-size: 1.15em; padding: 0.3em 0; }
-.note { color: #555; }
-"""
-
-
-def _html(appendix: Appendix) -> str:
-    esc = html.escape
-    out = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{esc(appendix.title)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{esc(appendix.title)}</h1>",
-        f'<p class="note">{esc(appendix.subtitle)}</p>',
-    ]
-    for table in appendix.tables:
-        out.append(f"<table><caption>{esc(table.title)}</caption>")
-        if table.note:
-            out.append(
-                f'<tr><td class="note" colspan="{len(table.columns)}">{esc(table.note)}</td></tr>'
-            )
-        out.append("<tr>" + "".join(f"<th>{esc(c)}</th>" for c in table.columns) + "</tr>")
-        out.extend(
-            "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in table.rows
-        )
-        out.append("</table>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+__all__ = ["FORMATS", "Format", "Period", "build_appendix", "csv_cell", "render", "tables"]

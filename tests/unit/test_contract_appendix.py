@@ -1,9 +1,10 @@
-"""The appendix renders the same content as Markdown, CSV and HTML."""
+"""The appendix: one content as Markdown, CSV, HTML, PDF and JSON, read as a signer would."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,21 +13,27 @@ from typer.testing import CliRunner
 
 from baton.contract_cli import contract_app
 from shared.contract import Contract, load_contract
-from shared.contract.appendix import build_appendix, render
+from shared.contract.appendix import build_appendix, csv_cell, render, tables
+from shared.documents import Document
+from tests.reader import assert_not_blank, pdf_pages, pdf_text, screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "contract"
 TITLES = [
     "Support objects",
+    "Priority by criticality and category",
+    "Response and recovery targets",
     "Roles",
-    "Layers and their primary party",
-    "SLA: response and recovery",
+    "Layers and their one primary party",
     "Escalation levels",
     "Pause rules",
     "Maintenance windows",
+    "Scheduled exchanges and jobs",
+    "Backups, their checks and test restores",
     "Access",
     "Vendors",
-    "Scope and exclusions",
+    "Scope",
+    "Open points still to agree",
 ]
 
 
@@ -35,47 +42,102 @@ def example() -> Contract:
     return load_contract(EXAMPLE, lint=True)
 
 
-def test_tables_hold_the_seed_columns_and_every_object(example: Contract) -> None:
-    appendix = build_appendix(example)
-    assert [t.title for t in appendix.tables] == TITLES
-    objects = appendix.tables[0]
-    for column in ("Object", "Customer owner", "Executor", "Support hours", "Comments"):
-        assert column in objects.columns
+@pytest.fixture(scope="module")
+def appendix(example: Contract) -> Document:
+    return build_appendix(example)
+
+
+def test_objects_are_grouped_by_location_and_layer_without_sla_cells(
+    example: Contract, appendix: Document
+) -> None:
+    objects = tables(appendix)[0]
+    assert [t.title for t in tables(appendix)] == TITLES
+    assert len(objects.columns) <= 9
+    assert not any("response" in c.lower() for c in objects.columns)
     assert len(objects.rows) == len(example.objects)
+    assert sum(len(rows) for _, rows in objects.groups) == len(example.objects)
+    headings = [heading for heading, _ in objects.groups]
+    assert len(headings) == len(set(headings))
+    assert any(h.startswith("Server room, head office basement · hardware layer") for h in headings)
     pg = next(r for r in objects.rows if r[0].endswith("(pg-acc)"))
     row = dict(zip(objects.columns, pg, strict=True))
     assert row["Executor"] == "Nomad SysOps LLP"
     assert row["Support hours"] == "24/7"
-    assert row["Outage (priority: response / recovery)"] == (
-        "P1: day 15m / 4h; night/weekend/holiday 30m / 6h"
+    assert row["Priority by category"].startswith("outage P1, degradation P2")
+
+
+def test_sla_matrix_states_durations_as_the_contract_means_them(appendix: Document) -> None:
+    matrix = tables(appendix)[2]
+    rows = {(r[0], r[1]): dict(zip(matrix.columns, r, strict=True)) for r in matrix.rows}
+    p1 = rows[("P1", "Outage")]
+    assert p1["Day"] == "response 15 minutes; recovery 4 hours"
+    assert p1["Night"] == "response 30 minutes; recovery 6 hours"
+    p4 = rows[("P4", "Request")]
+    # 40 h on office hours of 9 h a day is not "1d16h": it is business time
+    assert p4["Day"] == "response 4 business hours; recovery 40 business hours"
+    assert p4["Measured on"].startswith("Mon–Fri 09:00–18:00 (Asia/Almaty)")
+    sla = next(s for s in appendix.sections if s.title == "SLA")
+    text = " ".join(sla.paragraphs)
+    assert (
+        "while that calendar is open it is day; on a public or contract holiday it is holiday"
+        in text
     )
-    assert "test restore by Nomad SysOps LLP every 30d" in row["Comments"]
-    roles = {r[0]: r for r in appendix.tables[1].rows}
+    assert "Approved maintenance time is excluded from the SLA" in text
+    assert "db-maintenance" in text
+
+
+def test_schedules_roles_and_signatures_read_in_words(appendix: Document) -> None:
+    runs = tables(appendix)[8]
+    statements = next(r for r in runs.rows if "At 08:00, 12:00 and 16:00" in r[1])
+    assert statements[1] == "At 08:00, 12:00 and 16:00, Monday through Friday (Asia/Almaty)"
+    assert statements[2] == "10 minutes"
+    backups = tables(appendix)[9]
+    assert any("every 30 days" in r[4] for r in backups.rows)
+    roles = {r[0]: r for r in tables(appendix)[3].rows}
     coordinator = roles["Integra Apps LLP (coordinator of every incident)"]
     assert "Hardware faults" in coordinator[3]
-    assert len(appendix.tables[4].rows) == 4
-    assert {r[0] for r in appendix.tables[5].rows} >= {"no-access", "spare-part"}
-    assert example.version in appendix.subtitle
-    assert example.content_hash in appendix.subtitle
+    assert {s.party for s in appendix.signatures} == {
+        "Qazaq Hardware Service LLP",
+        "Nomad SysOps LLP",
+        "Integra Apps LLP",
+        "Steppe Trade JSC — IT department",
+    }
+    assert "sha256:" in appendix.stamp
 
 
-def test_markdown(example: Contract) -> None:
-    text = render(build_appendix(example), "md")
-    assert text.startswith("# Appendix — Steppe Trade JSC")
-    for title in TITLES:
-        assert f"\n## {title}\n" in text
-    assert "| Accounting database (PostgreSQL) (pg-acc) |" in text
+def test_open_points_list_what_the_checks_find(example: Contract) -> None:
+    gappy = example.model_copy(update={"pause_reasons": []})
+    points = tables(build_appendix(gappy))[-1]
+    assert points.rows, "a contract without pause reasons has something left to agree"
+    assert tables(build_appendix(example))[-1].rows == ()
+
+
+def test_markdown_escapes_html_and_keeps_one_cell_per_column(example: Contract) -> None:
+    tampered = example.model_copy(update={"title": "<img src=x onerror=alert(1)> | x"})
+    text = render(build_appendix(tampered), "md").decode()
+    assert "<img" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt; \\| x" in text
     header = next(line for line in text.splitlines() if line.startswith("| Object |"))
     body = next(line for line in text.splitlines() if "(pg-acc) |" in line)
     assert header.count(" | ") == body.count(" | ") - body.count("\\|")
 
 
-def test_csv_parses_back_into_the_same_rows(example: Contract) -> None:
-    appendix = build_appendix(example)
-    rows = list(csv.reader(io.StringIO(render(appendix, "csv"))))
+@pytest.mark.parametrize("value", ['=HYPERLINK("x")', "+1", "-2+3", "@SUM(A1)", "\tx"])
+def test_csv_neutralises_formulas(value: str) -> None:
+    assert csv_cell(value) == f"'{value}"
+    assert csv_cell("plain = text") == "plain = text"
+
+
+def test_csv_parses_back_into_the_same_rows(example: Contract, appendix: Document) -> None:
+    first = example.objects[0].model_copy(update={"name": "=cmd|' /C calc'!A0"})
+    tampered = example.model_copy(update={"objects": [first, *example.objects[1:]]})
+    rows = list(csv.reader(io.StringIO(render(build_appendix(tampered), "csv").decode())))
+    assert any(row[1:2] == [f"'=cmd|' /C calc'!A0 ({first.id})"] for row in rows)
+    assert not any(cell.startswith("=") for row in rows for cell in row)
+    objects = tables(appendix)[0]
     start = rows.index(["Support objects"])
-    assert tuple(rows[start + 1]) == appendix.tables[0].columns
-    assert tuple(rows[start + 2]) == appendix.tables[0].rows[0]
+    assert tuple(rows[start + 1]) == ("Group", *objects.columns)
+    assert tuple(rows[start + 2][1:]) == objects.groups[0][1][0]
     assert ["Pause rules"] in rows
 
 
@@ -83,7 +145,6 @@ class _Cells(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.captions: list[str] = []
-        self.cells: list[str] = []
         self._in: str | None = None
 
     def handle_starttag(self, tag: str, attrs: object) -> None:
@@ -95,28 +156,44 @@ class _Cells(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in == "caption":
             self.captions.append(data)
-        elif self._in in {"td", "th"}:
-            self.cells.append(data)
 
 
-def test_html_is_a_standalone_escaped_page(example: Contract) -> None:
-    text = render(build_appendix(example), "html")
-    assert text.startswith("<!doctype html>")
-    assert "Accounting ↔ warehouse message queue" in text
-    parser = _Cells()
-    parser.feed(text)
-    assert parser.captions == TITLES
-    assert "Accounting database (PostgreSQL) (pg-acc)" in parser.cells
-
-
-def test_html_escapes_markup(example: Contract) -> None:
+def test_html_escapes_markup_and_json_holds_the_same_data(
+    example: Contract, appendix: Document
+) -> None:
     tampered = example.model_copy(update={"title": "<script>alert(1)</script>"})
-    text = render(build_appendix(tampered), "html")
+    text = render(build_appendix(tampered), "html").decode()
     assert "<script>" not in text
     assert "&lt;script&gt;" in text
+    parser = _Cells()
+    parser.feed(render(appendix, "html").decode())
+    assert parser.captions == TITLES
+    doc = json.loads(render(appendix, "json"))
+    assert doc["stamp"] == appendix.stamp
+    assert [t["title"] for s in doc["sections"] for t in s["tables"]] == TITLES
 
 
-@pytest.mark.parametrize("fmt", ["md", "csv", "html"])
+def test_read_as_printed(tmp_path: Path, example: Contract, appendix: Document) -> None:
+    """Chromium shows the page; every PDF page has ink, the stamp and its page number."""
+    assert_not_blank(screenshot(render(appendix, "html").decode(), tmp_path / "appendix.png"))
+    pdf = render(appendix, "pdf")
+    pages = pdf_pages(pdf, tmp_path)
+    assert len(pages) >= 3
+    for page in pages:
+        assert_not_blank(page)
+    text = pdf_text(pdf)
+    printed = text.split("\f")[: len(pages)]
+    for number, page_text in enumerate(printed, start=1):
+        assert f"version {example.version}" in page_text, f"page {number} has no stamp"
+        assert example.content_hash[:30] in page_text
+        assert f"Page {number} of {len(pages)}" in page_text
+    flat = " ".join(text.split())
+    assert "response 15 minutes; recovery 4 hours" in flat
+    assert "40 business hours" in flat
+    assert "Signature" in printed[-1]
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv", "html", "json"])
 def test_cli_writes_each_format(tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"appendix.{fmt}"
     result = CliRunner().invoke(
@@ -127,5 +204,5 @@ def test_cli_writes_each_format(tmp_path: Path, fmt: str) -> None:
 
 
 def test_cli_refuses_an_unknown_format() -> None:
-    result = CliRunner().invoke(contract_app, ["appendix", str(EXAMPLE), "--format", "pdf"])
+    result = CliRunner().invoke(contract_app, ["appendix", str(EXAMPLE), "--format", "docx"])
     assert result.exit_code == 2

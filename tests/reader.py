@@ -1,0 +1,91 @@
+"""Read a document as a person would: Chromium shows the HTML page, poppler prints the PDF.
+
+Both are Debian packages that `make tools` installs; a test that needs them fails (never skips)
+when they are missing, so a machine without them cannot pass the suite by accident.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from PIL import Image, ImageStat
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+)
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    assert found, f"{name} is missing: `make tools` installs it (Debian package)"
+    return found
+
+
+def screenshot(html: str, out: Path, *, width: int = 1240, height: int = 1754) -> Path:
+    """The page as Chromium shows it, in a fresh profile that is thrown away afterwards."""
+    page = out.with_suffix(".html")
+    page.write_text(html, encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+        subprocess.run(
+            [
+                _tool("chromium"),
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--window-size={width},{height}",
+                f"--screenshot={out}",
+                page.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    assert out.exists(), "chromium wrote no screenshot"
+    return out
+
+
+def pdf_pages(pdf: bytes, folder: Path, *, dpi: int = 30) -> list[Path]:
+    """Every page of the PDF as a PNG, drawn by poppler's pdftoppm."""
+    source = folder / "document.pdf"
+    source.write_bytes(pdf)
+    subprocess.run(
+        [_tool("pdftoppm"), "-png", "-r", str(dpi), str(source), str(folder / "page")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return sorted(folder.glob("page-*.png"))
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text a reader (or a search) gets out of the PDF, in reading order."""
+    result = subprocess.run(
+        [_tool("pdftotext"), "-", "-"],
+        input=pdf,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return result.stdout.decode()
+
+
+def ink(png: Path) -> float:
+    """Share of the picture that is not background white: 0 for a blank page."""
+    with Image.open(png) as image:
+        grey = image.convert("L")
+        dark = grey.point(lambda v: 255 if v < 200 else 0)
+        return float(ImageStat.Stat(dark).mean[0]) / 255
+
+
+def assert_not_blank(png: Path, *, at_least: float = 0.005) -> None:
+    share = ink(png)
+    assert share >= at_least, f"{png.name} looks blank: {share:.2%} ink"
