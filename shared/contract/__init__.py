@@ -4,7 +4,8 @@ Modules: ``model`` (the schema, the questions services ask, ``contract_hash``,
 ``load_contract``), ``source`` (YAML with line numbers; folders merged), ``load`` (validation that
 keeps going past schema errors by dropping the broken item), ``findings`` (``Finding`` and the
 rule catalog ``RULES``, stable ``BTNnnn`` codes), ``lint`` (one pure check per concern),
-``appendix`` (the signed appendix as Markdown / CSV / HTML / PDF / JSON), ``drill`` (the seed's night test).
+``appendix`` (the signed appendix as Markdown / CSV / HTML / PDF / JSON), ``drill`` (the
+seed's night test).
 
 Calendars and business-time arithmetic live in `shared/calendar.py`.
 
