@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -80,3 +81,17 @@ async def mark_processed(conn: Conn, consumer: str, event_id: object) -> bool:
         event_id,
     )
     return status.endswith(" 1")
+
+
+async def mark_processed_many(
+    conn: Conn, consumer: str, event_ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Record that ``consumer`` handled ``event_ids`` (one statement); returns those it had
+    not handled yet. Same transaction rule as ``mark_processed``."""
+    rows = await conn.fetch(
+        "INSERT INTO processed_events(consumer, event_id) SELECT $1, unnest($2::uuid[])"
+        " ON CONFLICT DO NOTHING RETURNING event_id",
+        consumer,
+        event_ids,
+    )
+    return {r["event_id"] for r in rows}

@@ -6,8 +6,9 @@ import asyncio
 import logging
 import ssl
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
+from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -88,6 +89,16 @@ def message_topic(msg: KafkaMessage) -> str:
     return topic
 
 
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+
+def batch_records(msg: KafkaMessage) -> tuple[Record, ...]:
+    """The records of a batch subscriber's message (a single message counts as a batch of one),
+    in partition order."""
+    raw = msg.raw_message
+    return raw if isinstance(raw, tuple) else (raw,)
+
+
 def event_headers(event: Envelope) -> dict[str, str]:
     """The headers every Baton event carries beside its body (trace context is added by the
     telemetry middleware)."""
@@ -126,6 +137,46 @@ async def publish_events(broker: KafkaBroker, topic: str, events: list[Envelope]
         for event in events
     ]
     await asyncio.gather(*pending)
+
+
+class Outbox:
+    """What one batch publishes: every send queued in order, the acknowledgements awaited
+    together.
+
+    Queueing in order keeps the order of events with the same key on their partition; awaiting
+    all acknowledgements (acks=all) before the batch's offsets are committed means a crash
+    in between republishes the same events (same ids) and nothing is lost.
+    """
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+        self._pending: list[tuple[str, Envelope, str | None]] = []
+
+    def add(self, topic: str, event: Envelope, *, key: str | None = None) -> None:
+        """Queue ``event`` for ``topic``; its key is ``key`` or the event's subject."""
+        self._pending.append((topic, event, key))
+
+    def extend(self, topic: str, events: list[Envelope]) -> None:
+        for event in events:
+            self.add(topic, event)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    async def flush(self) -> None:
+        """Send everything queued and wait until the broker has all of it."""
+        pending, self._pending = self._pending, []
+        futures = [
+            await self._broker.publish(
+                event.to_json(),
+                topic,
+                key=key.encode() if key is not None else event.key(),
+                headers=event_headers(event),
+                no_confirm=True,
+            )
+            for topic, event, key in pending
+        ]
+        await asyncio.gather(*futures)
 
 
 class DeadLetters:

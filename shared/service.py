@@ -39,7 +39,7 @@ from shared.contract_feed import contract_from_event, read_newest
 from shared.db import create_pool, migrate
 from shared.events import Envelope, EventType, parse_event
 from shared.http import describe
-from shared.kafka import DeadLetters, build_broker, message_topic
+from shared.kafka import DeadLetters, Record, build_broker, message_topic
 from shared.logs import setup_logging
 from shared.settings import Settings
 from shared.topics import Topic
@@ -99,9 +99,18 @@ class Runtime:
 
         With ``expected`` types given, any other type is refused too.
         """
+        return await self._parse(msg.body, message_topic(msg), expected)
+
+    async def parse_record(self, record: Record, *expected: EventType) -> Envelope | None:
+        """``parse`` for one record of a batch."""
+        return await self._parse(record.value or b"", record.topic, expected)
+
+    async def _parse(
+        self, body: bytes, topic: str, expected: tuple[EventType, ...]
+    ) -> Envelope | None:
         reason = None
         try:
-            event = parse_event(msg.body)
+            event = parse_event(body)
         except ValidationError as exc:
             reason = describe(exc)
         except ValueError as exc:
@@ -113,8 +122,8 @@ class Runtime:
         await self.dead_letters.send(
             reason=reason,
             kind="schema",
-            origin=f"kafka:{message_topic(msg)}",
-            payload=msg.body,
+            origin=f"kafka:{topic}",
+            payload=body,
             now=self.clock.now(),
         )
         return None

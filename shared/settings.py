@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
     otel_exporter: Literal["none", "console"] = "none"
+    consumer_batch_max_records: int = Field(
+        500, gt=0, description="records a consumer takes (and handles in one transaction) at most"
+    )
+    consumer_batch_max_wait_ms: int = Field(
+        20,
+        gt=0,
+        description="how long a consumer waits for records when none are ready (an idle"
+        " consumer also pauses this long between polls: the latency floor)",
+    )
     sla_tick_seconds: float = Field(
         1.0, gt=0, description="how often sla-clock looks for due deadlines"
     )

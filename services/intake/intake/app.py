@@ -22,11 +22,11 @@ from intake.auth import Authenticator
 from intake.correlation import Graph, alert_key
 from intake.formats import FORMATS
 from intake.guard import Refusal, fit_for_dead_letter, parse_json
-from intake.incidents import Match, apply_action, handle_alert, verdict
+from intake.incidents import IncidentState, Match, apply_action, handle_alert, verdict
 from intake.receivers import SERVICE, Intake, alert_events, build_router
 from shared.contract import Contract
 from shared.contract.model import MaintenanceWindow
-from shared.db import mark_processed
+from shared.db import mark_processed_many
 from shared.events import (
     Alert,
     AlertReceivedV1,
@@ -37,13 +37,19 @@ from shared.events import (
     parse_event,
     stable_id,
 )
-from shared.kafka import message_topic, publish_event
+from shared.kafka import Outbox, Record, batch_records, publish_event
 from shared.service import Runtime, create_app
 from shared.settings import Settings
 from shared.topics import Topic
 
 log = logging.getLogger(SERVICE)
 FORMAT_HEADER = "format"
+OUTCOME = {
+    Match.NONE: "opened",
+    Match.FINGERPRINT: "deduplicated",
+    Match.OBJECT: "same_object",
+    Match.RELATED: "correlated",
+}
 ACTION_POLL_SECONDS = 0.02
 
 
@@ -208,54 +214,88 @@ def wire(rt: Runtime, router: APIRouter) -> None:
         group_id=settings.group("intake.alerts"),
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        batch=True,
+        max_records=settings.consumer_batch_max_records,
+        batch_timeout_ms=settings.consumer_batch_max_wait_ms,
     )
-    async def on_alert(msg: KafkaMessage) -> None:
-        event = await rt.parse(msg, EventType.ALERT_RECEIVED)
-        if event is None:
-            return
-        assert isinstance(event.data, AlertReceivedV1)
-        alert, at = event.data.alert, event.data.received_at
-        firing = alert.status == "firing"
+    async def on_alerts(msg: KafkaMessage) -> None:
+        """A batch of alerts in one transaction: the processed-event records, the incidents
+        they can reach read and locked once, each alert decided in turn (in partition order)
+        against the state the batch has built so far, the changed incidents written set-based,
+        the incident events published together; the offsets are committed after all of it."""
+        events: list[tuple[Envelope, bytes]] = []
+        for record in batch_records(msg):
+            event = await rt.parse_record(record, EventType.ALERT_RECEIVED)
+            if event is not None:
+                events.append((event, record.value or b""))
+        if events:
+            await decide_alerts(events)
+
+    async def decide_alerts(events: list[tuple[Envelope, bytes]]) -> None:
+        contract, graph = ix.contract, ix.graph
+        now = rt.clock.now()
+        outbox = Outbox(broker)
+        counted: list[tuple[str, IncidentState | None, bool]] = []
         async with rt.pool.acquire() as conn, conn.transaction():
-            if not await mark_processed(conn, "alerts", event.id):
+            fresh = await mark_processed_many(conn, "alerts", [e.id for e, _ in events])
+            todo: list[tuple[Envelope, Alert, datetime, bytes, frozenset[str]]] = []
+            for event, body in events:
+                if event.id not in fresh:
+                    continue
+                fresh.discard(event.id)  # the same event twice in one batch counts once
+                assert isinstance(event.data, AlertReceivedV1)
+                alert = event.data.alert
+                firing = alert.status == "firing"
+                related = graph.related(alert.object_id) if firing and alert.object_id else None
+                todo.append((event, alert, event.data.received_at, body, related or frozenset()))
+            if not todo:
                 return
-            related = (
-                ix.graph.related(alert.object_id) if firing and alert.object_id else frozenset()
+            reach = {a.object_id for _, a, _, _, _ in todo if a.object_id and a.status == "firing"}
+            for *_, related in todo:
+                reach |= related
+            incidents = await store.open_for_batch(
+                conn, sorted({a.fingerprint for _, a, _, _, _ in todo}), sorted(reach)
             )
-            found, match = await store.find_for_alert(
-                conn,
-                alert.fingerprint,
-                alert.object_id if firing else None,
-                related,
-                at - window if window else None,
+            held_now = await store.held_among(
+                conn, sorted({a.fingerprint for _, a, _, _, _ in todo})
             )
-            if match != Match.FINGERPRINT and alert.object_id:
-                if firing and (held_by := approved_window(ix.contract, alert.object_id, at)):
-                    await store.hold(conn, alert, held_by.id, at, msg.body)
-                    held.inc()
-                    log.info(
-                        "alert held: maintenance window",
-                        extra={"object": alert.object_id, "window": held_by.id},
-                    )
-                    return
-                if not firing and await store.release(conn, alert.fingerprint):
-                    outcomes.labels("recovered_in_maintenance").inc()
-                    return
-            state, out = handle_alert(event, found, ix.contract, ix.graph, rt.clock.now())
-            for e in out:
-                await publish_event(broker, topics["incidents"], e)
-            if state is not None:
-                await store.save(conn, state)
-        outcome = {
-            Match.NONE: "opened" if state else "ignored",
-            Match.FINGERPRINT: "deduplicated",
-            Match.OBJECT: "same_object",
-            Match.RELATED: "correlated",
-        }[match]
-        outcomes.labels(outcome).inc()
-        if state is not None and found is None:
-            opened.labels(state.layer or "none", state.priority).inc()
-            log.info("incident opened", extra={"incident": state.id, "object": state.object_id})
+            for event, alert, at, body, related in todo:
+                firing = alert.status == "firing"
+                found, match = incidents.find(
+                    alert.fingerprint,
+                    alert.object_id if firing else None,
+                    related,
+                    at - window if window else None,
+                )
+                if match != Match.FINGERPRINT and alert.object_id:
+                    if firing and (held_by := approved_window(contract, alert.object_id, at)):
+                        await store.hold(conn, alert, held_by.id, at, body)
+                        held_now.add(alert.fingerprint)
+                        held.inc()
+                        log.info(
+                            "alert held: maintenance window",
+                            extra={"object": alert.object_id, "window": held_by.id},
+                        )
+                        continue
+                    if not firing and alert.fingerprint in held_now:
+                        await store.release(conn, alert.fingerprint)
+                        held_now.discard(alert.fingerprint)
+                        outcomes.labels("recovered_in_maintenance").inc()
+                        continue
+                state, out = handle_alert(event, found, contract, graph, now)
+                outbox.extend(topics["incidents"], out)
+                if state is not None:
+                    incidents.put(state)
+                ignored = match == Match.NONE and state is None
+                counted.append(("ignored" if ignored else OUTCOME[match], state, found is None))
+            # rows written while the events go out; both finish before the commit, so a crash
+            # in between replays the batch and republishes the same event ids
+            await asyncio.gather(store.save_many(conn, incidents), outbox.flush())
+        for outcome, state, new in counted:
+            outcomes.labels(outcome).inc()
+            if state is not None and new:
+                opened.labels(state.layer or "none", state.priority).inc()
+                log.info("incident opened", extra={"incident": state.id, "object": state.object_id})
 
     # ---------------------------------------------------------------- commands
 
@@ -264,35 +304,63 @@ def wire(rt: Runtime, router: APIRouter) -> None:
         group_id=settings.group("intake.commands"),
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        batch=True,
+        max_records=settings.consumer_batch_max_records,
+        batch_timeout_ms=settings.consumer_batch_max_wait_ms,
     )
-    async def on_command(msg: KafkaMessage) -> None:
-        command = await rt.parse(msg, EventType.PARTY_ACTION)
-        if command is None:
+    async def on_commands(msg: KafkaMessage) -> None:
+        """A batch of party actions in one transaction, each decided in turn against the
+        incident as the batch left it; verdicts recorded, events published together."""
+        commands: list[tuple[Envelope, Record]] = []
+        for record in batch_records(msg):
+            command = await rt.parse_record(record, EventType.PARTY_ACTION)
+            if command is not None:
+                commands.append((command, record))
+        if not commands:
             return
+        contract = ix.contract
+        now = rt.clock.now()
+        outbox = Outbox(broker)
+        unknown: list[tuple[str, Record]] = []
+        closing = 0
         async with rt.pool.acquire() as conn, conn.transaction():
-            if not await mark_processed(conn, "commands", command.id):
-                return
-            incident = await store.load(conn, command.subject or "")
-            if incident is None:
-                reason = f"subject: no incident {command.subject!r}"
-                await store.record_outcome(conn, command.id, command.subject or "", 404, reason)
+            fresh = await mark_processed_many(conn, "commands", [c.id for c, _ in commands])
+            todo = [(c, r) for c, r in commands if c.id in fresh]
+            incidents = await store.load_many(conn, sorted({c.subject or "" for c, _ in todo}))
+            before = dict(incidents)
+            changed: dict[str, IncidentState] = {}
+            verdicts: list[tuple[uuid.UUID, str, int, str]] = []
+            for command, record in todo:
+                if command.id not in fresh:
+                    continue
+                fresh.discard(command.id)
+                incident = incidents.get(command.subject or "")
+                if incident is None:
+                    reason = f"subject: no incident {command.subject!r}"
+                    verdicts.append((command.id, command.subject or "", 404, reason))
+                    unknown.append((reason, record))
+                    continue
+                assert isinstance(command.data, PartyActionV1)
+                status, reason = verdict(command.data, incident, contract)
+                state, out = apply_action(command, incident, contract, now)
+                outbox.extend(topics["incidents"], out)
+                incidents[state.id] = changed[state.id] = state
+                verdicts.append((command.id, incident.id, status, reason))
+                closing += sum(e.type == EventType.INCIDENT_CLOSED for e in out)
+            await store.record_outcomes(conn, verdicts)
+            for reason, record in unknown:
                 await rt.dead_letters.send(
                     reason=reason,
                     kind="unknown_incident",
-                    origin=f"kafka:{message_topic(msg)}",
-                    payload=msg.body,
+                    origin=f"kafka:{record.topic}",
+                    payload=record.value or b"",
                     now=rt.clock.now(),
                 )
-                return
-            assert isinstance(command.data, PartyActionV1)
-            status, reason = verdict(command.data, incident, ix.contract)
-            state, events = apply_action(command, incident, ix.contract, rt.clock.now())
-            for event in events:
-                await publish_event(broker, topics["incidents"], event)
-            await store.save(conn, state)
-            await store.record_outcome(conn, command.id, incident.id, status, reason)
-        if any(e.type == EventType.INCIDENT_CLOSED for e in events):
-            closed.inc()
+            await asyncio.gather(
+                store.save_states(conn, list(changed.values()), before), outbox.flush()
+            )
+        if closing:
+            closed.inc(closing)
 
 
 async def release_ended_windows(rt: Runtime, graph: Graph) -> int:

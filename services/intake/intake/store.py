@@ -66,6 +66,158 @@ async def find_for_alert(
     return (_state(row), Match.RELATED) if row else (None, Match.NONE)
 
 
+class OpenIncidents:
+    """The open incidents a batch of alerts can reach, read (and locked) once per batch and
+    updated in memory as the batch's alerts change them; ``find`` answers exactly as
+    ``find_for_alert`` would against the rows written so far."""
+
+    def __init__(self, states: dict[str, IncidentState], fingerprints: dict[str, str]) -> None:
+        self.states = states
+        self._fingerprints = fingerprints
+        self.changed: dict[str, IncidentState] = {}
+        self.loaded = dict(states)
+
+    def find(
+        self,
+        fingerprint: str,
+        object_id: str | None,
+        related: frozenset[str],
+        since: datetime | None,
+    ) -> tuple[IncidentState | None, Match]:
+        owner = self._fingerprints.get(fingerprint)
+        if owner is not None and owner in self.states:
+            return self.states[owner], Match.FINGERPRINT
+        if object_id is None:
+            return None, Match.NONE
+        live = [s for s in self.states.values() if s.status != Status.CLOSED]
+        same = [s for s in live if s.object_id == object_id or object_id in s.failing]
+        if same:
+            return max(same, key=lambda s: s.opened_at), Match.OBJECT
+        if since is None or not related:
+            return None, Match.NONE
+        near = [
+            s
+            for s in live
+            if (s.object_id in related or not related.isdisjoint(s.failing))
+            and (s.last_alert_at or s.opened_at) >= since
+        ]
+        if near:
+            return max(near, key=lambda s: s.last_alert_at or s.opened_at), Match.RELATED
+        return None, Match.NONE
+
+    def put(self, state: IncidentState) -> None:
+        self.states[state.id] = state
+        self.changed[state.id] = state
+        if state.status == Status.CLOSED:
+            self._fingerprints = {
+                fp: owner for fp, owner in self._fingerprints.items() if owner != state.id
+            }
+        else:  # a fingerprint stays with the incident that had it first (ON CONFLICT DO NOTHING)
+            for fp in state.alerts:
+                self._fingerprints.setdefault(fp, state.id)
+
+
+async def open_for_batch(conn: Conn, fingerprints: list[str], objects: list[str]) -> OpenIncidents:
+    """The incidents holding any of ``fingerprints`` and the open ones on any of ``objects``,
+    locked in id order (one statement, so two instances never deadlock on them)."""
+    rows = await conn.fetch(
+        "SELECT id, state FROM incidents WHERE id IN"
+        " (SELECT incident_id FROM open_fingerprints WHERE fingerprint = ANY($1::text[]))"
+        " OR (status <> 'closed' AND (object_id = ANY($2::text[]) OR objects && $2::text[]))"
+        " ORDER BY id FOR UPDATE",
+        fingerprints,
+        objects,
+    )
+    owners = await conn.fetch(
+        "SELECT fingerprint, incident_id FROM open_fingerprints"
+        " WHERE fingerprint = ANY($1::text[])",
+        fingerprints,
+    )
+    return OpenIncidents(
+        {r["id"]: IncidentState.model_validate_json(r["state"]) for r in rows},
+        {r["fingerprint"]: r["incident_id"] for r in owners},
+    )
+
+
+async def save_many(conn: Conn, incidents: OpenIncidents) -> None:
+    """Write the incidents a batch of alerts changed."""
+    await save_states(conn, list(incidents.changed.values()), incidents.loaded)
+
+
+async def save_states(
+    conn: Conn, states: list[IncidentState], before: dict[str, IncidentState]
+) -> None:
+    """Write changed incidents (``before``: as they were read): rows upserted, the fingerprint
+    index kept, set-based."""
+    if not states:
+        return
+    await conn.executemany(
+        "INSERT INTO incidents(id, object_id, status, opened_at, state, objects, last_alert_at)"
+        " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)"
+        " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, state = EXCLUDED.state,"
+        " objects = EXCLUDED.objects, last_alert_at = EXCLUDED.last_alert_at",
+        [
+            (
+                s.id,
+                s.object_id,
+                s.status.value,
+                s.opened_at,
+                s.model_dump_json(),
+                s.failing,
+                s.last_alert_at,
+            )
+            for s in states
+        ],
+    )
+    closed = [s.id for s in states if s.status == Status.CLOSED]
+    if closed:
+        await conn.execute(
+            "DELETE FROM open_fingerprints WHERE incident_id = ANY($1::text[])", closed
+        )
+    new: list[tuple[str, str]] = []
+    for s in states:
+        if s.status == Status.CLOSED:
+            continue
+        old = before.get(s.id)
+        indexed = old.alerts if old is not None and old.status != Status.CLOSED else {}
+        new.extend((fp, s.id) for fp in s.alerts if fp not in indexed)
+    if new:
+        await conn.execute(
+            "INSERT INTO open_fingerprints(fingerprint, incident_id)"
+            " SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+            [fp for fp, _ in new],
+            [i for _, i in new],
+        )
+
+
+async def held_among(conn: Conn, fingerprints: list[str]) -> set[str]:
+    """Which of ``fingerprints`` a maintenance window holds."""
+    rows = await conn.fetch(
+        "SELECT fingerprint FROM maintenance_alerts WHERE fingerprint = ANY($1::text[])",
+        fingerprints,
+    )
+    return {r["fingerprint"] for r in rows}
+
+
+async def load_many(conn: Conn, incident_ids: list[str]) -> dict[str, IncidentState]:
+    """The incidents among ``incident_ids`` that exist, locked in id order."""
+    rows = await conn.fetch(
+        "SELECT id, state FROM incidents WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+        incident_ids,
+    )
+    return {r["id"]: IncidentState.model_validate_json(r["state"]) for r in rows}
+
+
+async def record_outcomes(conn: Conn, outcomes: list[tuple[uuid.UUID, str, int, str]]) -> None:
+    """The verdicts on a batch of commands: (command id, incident, status, reason)."""
+    if outcomes:
+        await conn.executemany(
+            "INSERT INTO command_outcomes(command_id, incident_id, status, reason)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            outcomes,
+        )
+
+
 async def load(conn: Conn, incident_id: str) -> IncidentState | None:
     """The incident, locked for the rest of the transaction."""
     row = await conn.fetchrow("SELECT state FROM incidents WHERE id = $1 FOR UPDATE", incident_id)

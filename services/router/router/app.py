@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from router.routing import (
     open_route,
     recipients,
 )
-from shared.db import Conn, mark_processed
+from shared.db import Conn, mark_processed_many
 from shared.events import (
     AssignmentEscalatedV1,
     AssignmentIssuedV1,
@@ -44,6 +45,7 @@ from shared.events import (
     EscalationReason,
     EventType,
 )
+from shared.kafka import Outbox, batch_records
 from shared.service import Runtime, create_app
 from shared.topics import Topic
 
@@ -95,6 +97,75 @@ async def save(conn: Conn, state: RouteState) -> None:
         )
 
 
+async def load_many(conn: Conn, incident_ids: list[str]) -> dict[str, RouteState]:
+    """The routes of ``incident_ids`` that exist, locked in id order."""
+    rows = await conn.fetch(
+        "SELECT incident_id, state FROM routes WHERE incident_id = ANY($1::text[])"
+        " ORDER BY incident_id FOR UPDATE",
+        incident_ids,
+    )
+    return {r["incident_id"]: RouteState.model_validate_json(r["state"]) for r in rows}
+
+
+async def save_many(conn: Conn, states: list[RouteState]) -> None:
+    """``save`` for a batch of routes, set-based."""
+    if not states:
+        return
+    await conn.executemany(
+        "INSERT INTO routes(incident_id, state, contract_version, primary_party, coordinator)"
+        " VALUES ($1, $2::jsonb, $3, $4, $5) ON CONFLICT (incident_id) DO UPDATE SET"
+        " state = excluded.state, primary_party = excluded.primary_party, updated_at = now()",
+        [
+            (s.incident_id, s.model_dump_json(), s.contract_version, s.primary, s.coordinator)
+            for s in states
+        ],
+    )
+    # pending timers of the batch's routes that their state no longer has (acknowledged)
+    pairs = [(s.incident_id, p) for s in states for p in s.ack_due]
+    await conn.execute(
+        "DELETE FROM ack_timers t WHERE t.incident_id = ANY($1::text[]) AND t.fired_at IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS k(i, p)"
+        " WHERE k.i = t.incident_id AND k.p = t.party)",
+        [s.incident_id for s in states],
+        [i for i, _ in pairs],
+        [p for _, p in pairs],
+    )
+    if pairs:
+        await conn.execute(
+            "INSERT INTO ack_timers(incident_id, party, due_at)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])"
+            " ON CONFLICT (incident_id, party) DO NOTHING",
+            [i for i, _ in pairs],
+            [p for _, p in pairs],
+            [s.ack_due[p] for s in states for p in s.ack_due],
+        )
+
+
+class Staged:
+    """The database rows a batch's router events add beside their publication: assignments
+    and webhook deliveries, written set-based before the commit."""
+
+    def __init__(self) -> None:
+        self.assignments: list[tuple[object, ...]] = []
+        self.pushes: list[tuple[object, ...]] = []
+
+    async def write(self, conn: Conn) -> None:
+        if self.assignments:
+            await conn.executemany(
+                "INSERT INTO assignments(incident_id, role, party, event_id, issued_at)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (incident_id, role) DO UPDATE"
+                " SET party = excluded.party, event_id = excluded.event_id,"
+                " issued_at = excluded.issued_at",
+                self.assignments,
+            )
+        if self.pushes:
+            await conn.executemany(
+                "INSERT INTO webhook_deliveries(event_id, party, incident_id, url, body, next_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                self.pushes,
+            )
+
+
 class RouterService:
     def __init__(self) -> None:
         self._ticker: asyncio.Task[None] | None = None
@@ -123,37 +194,46 @@ class RouterService:
             group_id=rt.settings.group(SERVICE),
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
-        )(self.on_incident)
+            batch=True,
+            max_records=rt.settings.consumer_batch_max_records,
+            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
+        )(self.on_incidents)
         rt.broker.subscriber(
             rt.settings.topic(Topic.SLA),
             group_id=rt.settings.group(f"{SERVICE}-sla"),
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
-        )(self.on_sla_event)
+            batch=True,
+            max_records=rt.settings.consumer_batch_max_records,
+            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
+        )(self.on_sla_events)
 
     async def _publish(self, conn: Conn, out: list[Envelope], coordinator: str) -> None:
+        """Publish one incident's events (waiting for the broker) and write their rows."""
         if not out:
             return
-        await self.delivery.send(out, coordinator)
+        outbox, staged = Outbox(self.rt.broker), Staged()
+        await self._stage(outbox, staged, out, coordinator)
+        await asyncio.gather(outbox.flush(), staged.write(conn))
+
+    async def _stage(
+        self, outbox: Outbox, staged: Staged, out: list[Envelope], coordinator: str
+    ) -> None:
+        """Queue one incident's events on ``outbox`` and their rows on ``staged``."""
+        if not out:
+            return
+        await self.delivery.stage(outbox, out, coordinator)
         for event in out:
-            await self._enqueue_pushes(conn, event, coordinator)
+            self._stage_pushes(staged, event, coordinator)
             self.sent.labels(event.type.value).inc()
             data = event.data
             if isinstance(data, AssignmentIssuedV1):
-                await conn.execute(
-                    "INSERT INTO assignments(incident_id, role, party, event_id, issued_at)"
-                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (incident_id, role) DO UPDATE"
-                    " SET party = excluded.party, event_id = excluded.event_id,"
-                    " issued_at = excluded.issued_at",
-                    event.subject,
-                    data.role.value,
-                    data.party,
-                    event.id,
-                    event.time,
+                staged.assignments.append(
+                    (event.subject, data.role.value, data.party, event.id, event.time)
                 )
                 self.issued.labels(data.party, data.role.value).inc()
 
-    async def _enqueue_pushes(self, conn: Conn, event: Envelope, coordinator: str) -> None:
+    def _stage_pushes(self, staged: Staged, event: Envelope, coordinator: str) -> None:
         rt = self.rt
         data = event.data
         for party in recipients(event, coordinator):
@@ -166,15 +246,8 @@ class RouterService:
                 and data.party == party
             ):
                 continue  # its endpoint is the one that failed: Kafka only
-            await conn.execute(
-                "INSERT INTO webhook_deliveries(event_id, party, incident_id, url, body, next_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                event.id,
-                party,
-                event.subject,
-                url,
-                event.to_json(),
-                rt.clock.now(),
+            staged.pushes.append(
+                (event.id, party, event.subject, url, event.to_json(), rt.clock.now())
             )
 
     async def push_due(self) -> int:
@@ -267,54 +340,93 @@ class RouterService:
         )
         await self._publish(conn, out, state.coordinator)
 
-    async def on_incident(self, msg: KafkaMessage) -> None:
-        rt = self.rt
-        event = await rt.parse(msg)
-        if event is None or event.type not in INCIDENT_INPUTS:
-            return
-        now = rt.clock.now()
-        async with rt.pool.acquire() as conn, conn.transaction():
-            if not await mark_processed(conn, "incidents", event.id):
-                return
-            state = await load(conn, event.subject)
-            if event.type == EventType.INCIDENT_OPENED:
-                if state is not None:
-                    return  # routed already (the open event is never re-emitted with a new id)
-                state, out = open_route(event, rt.contract, now)
-            elif state is None:
-                log.warning(
-                    "no route for incident", extra={"incident": event.subject, "type": event.type}
-                )
-                return
-            elif event.type == EventType.ACTION_ACCEPTED:
-                state, out = on_action(state, event, rt.contract, now)
-            elif event.type == EventType.ORIGIN_MOVED:
-                state, out = on_origin_moved(state, event, rt.contract, now)
-            else:
-                state, out = on_closed(state), []
-            await self._publish(conn, out, state.coordinator)
-            await save(conn, state)
-        if out:
-            log.info("routed", extra={"incident": event.subject, "events": len(out)})
+    async def on_incidents(self, msg: KafkaMessage) -> None:
+        """A batch of incident events: one transaction, each event decided in turn against
+        the route as the batch left it, all events published together before the commit."""
+        events = await self._parse_batch(msg, INCIDENT_INPUTS)
+        if events:
+            await self._handle(events, "incidents", self._decide_incident)
 
-    async def on_sla_event(self, msg: KafkaMessage) -> None:
+    async def on_sla_events(self, msg: KafkaMessage) -> None:
+        events = await self._parse_batch(msg, SLA_INPUTS)
+        if events:
+            await self._handle(events, "sla", self._decide_sla)
+
+    async def _parse_batch(self, msg: KafkaMessage, kinds: frozenset[EventType]) -> list[Envelope]:
+        events = []
+        for record in batch_records(msg):
+            event = await self.rt.parse_record(record)
+            if event is not None and event.type in kinds:
+                events.append(event)
+        return events
+
+    def _decide_incident(
+        self, state: RouteState | None, event: Envelope, now: datetime
+    ) -> tuple[RouteState, list[Envelope]] | None:
+        contract = self.rt.contract
+        if event.type == EventType.INCIDENT_OPENED:
+            if state is not None:
+                return None  # routed already (the open event is never re-emitted with a new id)
+            return open_route(event, contract, now)
+        if state is None:
+            log.warning(
+                "no route for incident", extra={"incident": event.subject, "type": event.type}
+            )
+            return None
+        if event.type == EventType.ACTION_ACCEPTED:
+            return on_action(state, event, contract, now)
+        if event.type == EventType.ORIGIN_MOVED:
+            return on_origin_moved(state, event, contract, now)
+        return on_closed(state), []
+
+    def _decide_sla(
+        self, state: RouteState | None, event: Envelope, now: datetime
+    ) -> tuple[RouteState, list[Envelope]] | None:
+        if state is None:
+            log.warning(
+                "SLA event for an incident without a route", extra={"incident": event.subject}
+            )
+            return None
+        return on_sla(state, event, self.rt.contract, now)
+
+    async def _handle(
+        self,
+        events: list[Envelope],
+        consumer: str,
+        decide: Callable[
+            [RouteState | None, Envelope, datetime], tuple[RouteState, list[Envelope]] | None
+        ],
+    ) -> None:
         rt = self.rt
-        event = await rt.parse(msg)
-        if event is None or event.type not in SLA_INPUTS:
-            return
         now = rt.clock.now()
+        outbox, staged = Outbox(rt.broker), Staged()
+        routed: list[tuple[str | None, int]] = []
         async with rt.pool.acquire() as conn, conn.transaction():
-            if not await mark_processed(conn, "sla", event.id):
-                return
-            state = await load(conn, event.subject)
-            if state is None:
-                log.warning(
-                    "SLA event for an incident without a route", extra={"incident": event.subject}
-                )
-                return
-            state, out = on_sla(state, event, rt.contract, now)
-            await self._publish(conn, out, state.coordinator)
-            await save(conn, state)
+            fresh = await mark_processed_many(conn, consumer, [e.id for e in events])
+            routes = await load_many(conn, sorted({e.subject or "" for e in events}))
+            changed: dict[str, RouteState] = {}
+            for event in events:
+                if event.id not in fresh:
+                    continue
+                fresh.discard(event.id)  # the same event twice in one batch counts once
+                decided = decide(routes.get(event.subject or ""), event, now)
+                if decided is None:
+                    continue
+                state, out = decided
+                routes[state.incident_id] = changed[state.incident_id] = state
+                await self._stage(outbox, staged, out, state.coordinator)
+                if out:
+                    routed.append((event.subject, len(out)))
+            # rows written while the events go out; both before the commit (a crash in between
+            # replays the batch, which republishes the same ids)
+            await asyncio.gather(self._write(conn, list(changed.values()), staged), outbox.flush())
+        for incident, count in routed:
+            log.info("routed", extra={"incident": incident, "events": count})
+
+    @staticmethod
+    async def _write(conn: Conn, states: list[RouteState], staged: Staged) -> None:
+        await save_many(conn, states)  # the routes first: ack timers reference them
+        await staged.write(conn)
 
     async def tick_once(self) -> int:
         """Call the backup contacts of every party whose assignment is overdue; how many."""

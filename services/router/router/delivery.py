@@ -14,7 +14,7 @@ from faststream.kafka import KafkaBroker
 
 from router.routing import recipients
 from shared.events import Envelope
-from shared.kafka import aiokafka_kwargs, publish_events
+from shared.kafka import Outbox, aiokafka_kwargs, publish_events
 from shared.settings import Settings
 from shared.topics import PARTY_TOPIC_PARTITIONS, Topic, party_topic_name
 
@@ -85,6 +85,20 @@ class Delivery:
             if missing:
                 await create_party_topics(self._settings, missing)
                 self._ready.update(missing)
+
+    async def stage(self, outbox: Outbox, events: list[Envelope], coordinator: str) -> None:
+        """Queue ``events`` on ``outbox`` as ``send`` would publish them (the party topics are
+        created first when missing); the caller flushes the outbox."""
+        per_party: dict[str, list[Envelope]] = {}
+        for event in events:
+            for party in recipients(event, coordinator):
+                if self.deliverable(party):
+                    per_party.setdefault(party, []).append(event)
+        await self.ensure(per_party)
+        prefix = self._settings.topic_prefix
+        outbox.extend(self._shared, events)
+        for party, batch in per_party.items():
+            outbox.extend(party_topic_name(prefix, party), batch)
 
     async def send(self, events: list[Envelope], coordinator: str) -> None:
         """Every event to the shared topic (in order), then to each party concerned."""
