@@ -1,0 +1,67 @@
+"""The alert consumer's per-batch view of open incidents answers as the SQL lookup does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from intake.incidents import IncidentState, Match, Status
+from intake.store import OpenIncidents
+
+from shared.events import Category
+
+T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+
+
+def incident(
+    iid: str, obj: str, fps: list[str], *, opened: int = 0, status: Status = Status.OPEN
+) -> IncidentState:
+    return IncidentState(
+        id=iid,
+        object_id=obj,
+        layer=None,
+        category=Category.OUTAGE,
+        priority="P1",
+        status=status,
+        opened_at=T0 + timedelta(minutes=opened),
+        alerts=dict.fromkeys(fps, 1),
+        objects=[obj],
+        last_alert_at=T0 + timedelta(minutes=opened),
+    )
+
+
+def view(*states: IncidentState) -> OpenIncidents:
+    owners = {fp: s.id for s in states if s.status != Status.CLOSED for fp in s.alerts}
+    return OpenIncidents({s.id: s for s in states}, owners)
+
+
+def test_fingerprint_first_then_newest_on_the_object_then_related_in_window() -> None:
+    a = incident("a", "db", ["fp-a"], opened=0)
+    b = incident("b", "db", ["fp-b"], opened=5)
+    c = incident("c", "app", ["fp-c"], opened=10)
+    v = view(a, b, c)
+    assert v.find("fp-a", "app", frozenset(), None) == (a, Match.FINGERPRINT)
+    assert v.find("new", "db", frozenset(), None) == (b, Match.OBJECT)
+    since = T0 + timedelta(minutes=8)
+    assert v.find("new", "os", frozenset({"app", "db"}), since) == (c, Match.RELATED)
+    assert v.find("new", "os", frozenset({"db"}), since) == (None, Match.NONE)  # too old
+    assert v.find("new", None, frozenset({"app"}), since) == (None, Match.NONE)
+
+
+def test_closed_incidents_are_not_found_and_a_put_state_is() -> None:
+    closed = incident("x", "db", ["fp-x"], status=Status.CLOSED)
+    v = view(closed)
+    assert v.find("fp-x", "db", frozenset(), None) == (None, Match.NONE)
+    opened = incident("y", "db", ["fp-y"], opened=1)
+    v.put(opened)
+    assert v.find("fp-y", None, frozenset(), None) == (opened, Match.FINGERPRINT)
+    assert v.find("other", "db", frozenset(), None) == (opened, Match.OBJECT)
+    assert v.changed == {"y": opened}
+
+
+def test_a_fingerprint_stays_with_the_incident_that_had_it_first() -> None:
+    a = incident("a", "db", ["shared"])
+    v = view(a)
+    v.put(incident("b", "app", ["shared"], opened=3))
+    assert v.find("shared", None, frozenset(), None) == (a, Match.FINGERPRINT)
+    v.put(a.model_copy(update={"status": Status.CLOSED}))
+    assert v.find("shared", None, frozenset(), None)[1] == Match.NONE
