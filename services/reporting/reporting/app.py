@@ -15,8 +15,9 @@ from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Gauge
 
-from reporting.projection import project, record, sla_compliance
-from shared.kafka import message_topic
+from reporting.projection import project, record_many, sla_compliance
+from shared.events import Envelope
+from shared.kafka import batch_records
 from shared.service import Runtime, create_app
 from shared.topics import Topic
 
@@ -57,15 +58,27 @@ def wire(rt: Runtime, router: APIRouter) -> None:
         group_id=settings.group(SERVICE),
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        batch=True,
+        max_records=settings.consumer_batch_max_records,
+        batch_timeout_ms=settings.consumer_batch_max_wait_ms,
     )
-    async def on_event(msg: KafkaMessage) -> None:
-        topic = message_topic(msg)
-        event = await rt.parse(msg)
-        if event is None:
+    async def on_events(msg: KafkaMessage) -> None:
+        """A batch in one transaction: the whole batch appended to the audit trail in one
+        statement (its conflict check is the processed-event record), then each new event
+        projected in partition order; the offsets are committed after the commit."""
+        events: list[tuple[str, Envelope]] = []
+        for record in batch_records(msg):
+            event = await rt.parse_record(record)
+            if event is not None:
+                events.append((record.topic, event))
+        if not events:
             return
         async with rt.pool.acquire() as conn, conn.transaction():
-            if await record(conn, topic, event):
-                await project(conn, event)
+            fresh = await record_many(conn, events)
+            for _, event in events:
+                if event.id in fresh:
+                    fresh.discard(event.id)  # the same event twice in one batch counts once
+                    await project(conn, event)
 
     @router.get("/v1/incidents", tags=["incidents"])
     async def list_incidents(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -33,20 +34,22 @@ from shared.events import (
 )
 
 
-async def record(conn: Conn, topic: str, event: Envelope) -> bool:
-    """Append the event to the audit trail; False if it was already there."""
-    status: str = await conn.execute(
+async def record_many(conn: Conn, events: list[tuple[str, Envelope]]) -> set[uuid.UUID]:
+    """Append a batch of (topic, event) to the audit trail in one statement; returns the ids
+    that were not there yet."""
+    rows = await conn.fetch(
         "INSERT INTO incident_events(event_id, incident_id, topic, type, source, time, data)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT DO NOTHING",
-        event.id,
-        event.subject,
-        topic,
-        event.type.value,
-        event.source,
-        event.time,
-        orjson.dumps(event.data.model_dump(mode="json")).decode(),
+        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
+        " $6::timestamptz[], $7::jsonb[]) ON CONFLICT DO NOTHING RETURNING event_id",
+        [e.id for _, e in events],
+        [e.subject for _, e in events],
+        [topic for topic, _ in events],
+        [e.type.value for _, e in events],
+        [e.source for _, e in events],
+        [e.time for _, e in events],
+        [orjson.dumps(e.data.model_dump(mode="json")).decode() for _, e in events],
     )
-    return status.endswith(" 1")
+    return {r["event_id"] for r in rows}
 
 
 async def project(conn: Conn, event: Envelope) -> None:

@@ -15,15 +15,14 @@ import contextlib
 import logging
 from pathlib import Path
 
-from aiokafka import ConsumerRecord
 from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 
 from shared.calendar import BusinessCalendar
 from shared.clock import SystemClock
 from shared.contract import Contract
+from shared.db import mark_processed_many
 from shared.events import (
     Clock,
     Envelope,
@@ -31,10 +30,8 @@ from shared.events import (
     SlaClockStartedV1,
     SlaClockStoppedV1,
     SlaWarningV1,
-    parse_event,
 )
-from shared.http import describe
-from shared.kafka import publish_event
+from shared.kafka import Outbox, batch_records
 from shared.service import Runtime, create_app
 from shared.settings import Settings
 from shared.topics import Topic
@@ -49,8 +46,6 @@ SERVICE = "sla-clock"
 HANDLED = frozenset(
     {EventType.INCIDENT_OPENED, EventType.ACTION_ACCEPTED, EventType.INCIDENT_RECLASSIFIED}
 )
-MAX_BATCH = 200
-"""Incident events handled in one transaction (and one offset commit)."""
 log = logging.getLogger(SERVICE)
 
 
@@ -74,7 +69,8 @@ class SlaService:
             ack_policy=AckPolicy.NACK_ON_ERROR,
             listener=self.ownership,
             batch=True,
-            max_records=MAX_BATCH,
+            max_records=rt.settings.consumer_batch_max_records,
+            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
         )
         self.subscriber(self.on_incidents)
 
@@ -91,11 +87,10 @@ class SlaService:
         A failure rolls the whole batch back and seeks every partition to its first record
         (``NACK_ON_ERROR``); the replay repeats the same event ids.
         """
-        raw = msg.raw_message
-        records = raw if isinstance(raw, tuple) else (raw,)
+        records = batch_records(msg)
         events: list[tuple[Envelope, int]] = []
         for record in records:
-            event = await self.parse(record)
+            event = await self.rt.parse_record(record)
             if event is not None and event.type in HANDLED and event.subject:
                 events.append((event, record.partition))
         if events:
@@ -104,29 +99,12 @@ class SlaService:
         for record in records:
             self.ownership.processed(record.partition, record.offset)
 
-    async def parse(self, record: ConsumerRecord[bytes, bytes]) -> Envelope | None:
-        """The record's event, or None after dead-lettering it with the reason."""
-        try:
-            return parse_event(record.value or b"")
-        except ValidationError as exc:
-            reason = describe(exc)
-        except ValueError as exc:
-            reason = str(exc)
-        await self.rt.dead_letters.send(
-            reason=reason,
-            kind="schema",
-            origin=f"kafka:{record.topic}",
-            payload=record.value or b"",
-            now=self.rt.clock.now(),
-        )
-        return None
-
     async def handle(self, events: list[tuple[Envelope, int]]) -> None:
         rt = self.rt
         now = rt.clock.now()
         out: list[Envelope] = []
         async with rt.pool.acquire() as conn, conn.transaction():
-            fresh = await store.new_events(conn, "incidents", [e.id for e, _ in events])
+            fresh = await mark_processed_many(conn, "incidents", [e.id for e, _ in events])
             subjects = sorted({e.subject or "" for e, _ in events if e.id in fresh})
             before: dict[str, IncidentRecord] = await store.load_many(conn, subjects)
             current: dict[str, IncidentRecord | None] = dict(before)
@@ -166,16 +144,11 @@ class SlaService:
                 self.metrics.stopped.labels(e.data.clock.value, str(e.data.met).lower()).inc()
 
     async def publish(self, events: list[Envelope]) -> None:
-        """Publish ``events`` and wait for the broker: in order per incident, incidents at once."""
-        by_incident: dict[str | None, list[Envelope]] = {}
-        for event in events:
-            by_incident.setdefault(event.subject, []).append(event)
-
-        async def in_order(batch: list[Envelope]) -> None:
-            for event in batch:
-                await publish_event(self.rt.broker, self.topic, event)
-
-        await asyncio.gather(*(in_order(batch) for batch in by_incident.values()))
+        """Publish ``events`` in order (per incident, on its partition) and wait for the broker
+        once."""
+        outbox = Outbox(self.rt.broker)
+        outbox.extend(self.topic, events)
+        await outbox.flush()
 
     async def tick_once(self) -> int:
         """Fire every timer that fell due, in batches; returns how many fired."""

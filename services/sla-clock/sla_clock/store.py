@@ -24,20 +24,6 @@ async def load(conn: Conn, incident_id: str) -> IncidentRecord | None:
     return None if raw is None else IncidentRecord.model_validate_json(raw)
 
 
-async def new_events(conn: Conn, consumer: str, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """Record that ``consumer`` handled ``event_ids``; returns those it had not handled yet.
-
-    Call it inside the transaction that holds the effects (see ``shared.db.mark_processed``).
-    """
-    rows = await conn.fetch(
-        "INSERT INTO processed_events(consumer, event_id) SELECT $1, unnest($2::uuid[])"
-        " ON CONFLICT DO NOTHING RETURNING event_id",
-        consumer,
-        event_ids,
-    )
-    return {r["event_id"] for r in rows}
-
-
 async def load_many(conn: Conn, incident_ids: list[str]) -> dict[str, IncidentRecord]:
     """The records of ``incident_ids`` that exist, locked for this transaction."""
     rows = await conn.fetch(
