@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, Counter
 
 from shared.events import DeadLetterV1, Envelope, EventType, make_event
+from shared.redact import redact_headers, redact_payload, sample
 from shared.settings import Settings
 from shared.topics import Topic
 
@@ -179,8 +180,17 @@ class Outbox:
         await asyncio.gather(*futures)
 
 
+# An unauthenticated caller gets no more of the dead-letter topic than this per refusal: enough
+# to see what was attempted, too little to use the topic as free storage.
+UNAUTHENTICATED_SAMPLE_BYTES = 2048
+
+
 class DeadLetters:
-    """Keeps every refused payload: a dead-letter event with the reason, and a metric."""
+    """Keeps every refused payload: a dead-letter event with the reason, and a metric.
+
+    What is kept holds no secret: routing keys, tokens, passwords, signatures and Authorization
+    values are redacted from the payload and the headers first; a body refused for its
+    credentials (``kind="auth"``) is kept only as a short sample."""
 
     def __init__(
         self, broker: KafkaBroker, settings: Settings, service: str, registry: CollectorRegistry
@@ -205,13 +215,17 @@ class DeadLetters:
         now: datetime,
         headers: dict[str, str] | None = None,
     ) -> None:
+        kept = redact_payload(payload)
+        if kind == "auth":
+            kept, note = sample(kept, UNAUTHENTICATED_SAMPLE_BYTES)
+            reason += note
         event = make_event(
             EventType.DEAD_LETTER,
             DeadLetterV1(
                 reason=reason,
                 origin=origin,
-                payload=payload.decode("utf-8", errors="replace"),
-                headers=headers or {},
+                payload=kept.decode("utf-8", errors="replace"),
+                headers=redact_headers(headers or {}),
             ),
             source=self._service,
             time=now,
