@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from baton.contract_cli import contract_app, drill_command
 from baton.stack import EXAMPLE_CONTRACT, stack_app, status
@@ -31,6 +33,16 @@ UrlOption = Annotated[
 ]
 
 
+# C0 and C1 control characters (escape sequences start with ESC, 0x1b, or CSI, 0x9b).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(value: object) -> Text:
+    """Text from the outside (alert summaries, object names, actors) as a terminal cell: control
+    characters shown as escapes, never executed; Rich markup shown as typed, never rendered."""
+    return Text(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value)))
+
+
 def _reporting_url(url: str | None) -> str:
     return url or str(status()["services"]["reporting"]["url"])
 
@@ -41,7 +53,7 @@ def _get(url: str) -> Any:
     except httpx.TransportError as exc:
         raise typer.BadParameter(f"reporting is not reachable at {url}: {exc}") from exc
     if response.status_code != 200:
-        console.print(f"[red]{response.status_code}[/red] {response.text}")
+        console.print(Text(f"{response.status_code} ", style="red") + safe(response.text))
         raise typer.Exit(1)
     return response.json()
 
@@ -69,14 +81,14 @@ def incidents_list(
     table.columns[-1].max_width = 48
     for r in rows:
         table.add_row(
-            r["id"],
-            r["status"],
-            r["priority"],
-            r["layer"] or "-",
-            r.get("origin_object") or r["object_id"] or "(outside)",
-            r.get("primary_party") or "-",
-            str(r["opened_at"])[:16],
-            r["summary"],
+            safe(r["id"]),
+            safe(r["status"]),
+            safe(r["priority"]),
+            safe(r["layer"] or "-"),
+            safe(r.get("origin_object") or r["object_id"] or "(outside)"),
+            safe(r.get("primary_party") or "-"),
+            safe(str(r["opened_at"])[:16]),
+            safe(r["summary"]),
         )
     console.print(table)
 
@@ -94,12 +106,20 @@ def incidents_show(
         return
     inc = doc["incident"]
     console.print(
-        f"[bold]{inc['id']}[/bold] {inc['status']} {inc['priority']} "
-        f"{inc['layer']} {inc['object_id']}: {inc['summary']}"
+        Text.assemble(
+            (safe(inc["id"]).plain, "bold"),
+            " ",
+            safe(
+                f"{inc['status']} {inc['priority']} {inc['layer']} {inc['object_id']}: "
+                f"{inc['summary']}"
+            ),
+        )
     )
     table = Table("time", "type", "source", "data")
     for e in doc["timeline"]:
-        table.add_row(str(e["time"]), e["type"], e["source"], json.dumps(e["data"])[:120])
+        table.add_row(
+            safe(e["time"]), safe(e["type"]), safe(e["source"]), safe(json.dumps(e["data"])[:120])
+        )
     console.print(table)
     if doc["closure_report"]:
         console.print_json(json.dumps(doc["closure_report"], default=str))
@@ -140,10 +160,10 @@ def sla_report(
     for r in doc["rows"]:
         share = "-" if r["compliance"] is None else f"{r['compliance']:.0%}"
         table.add_row(
-            r["party"],
-            r["category"],
-            r["priority"],
-            r["clock"],
+            safe(r["party"]),
+            safe(r["category"]),
+            safe(r["priority"]),
+            safe(r["clock"]),
             str(r["clocks"]),
             str(r["met"]),
             str(r["breached"]),

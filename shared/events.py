@@ -32,6 +32,20 @@ class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# Who, in person, did something: it lands in closure reports, timelines and terminals, so it is a
+# name or an address — letters, digits, spaces and . @ ' ( ) + - _ — never markup or control
+# characters.
+Actor = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=120,
+        pattern=r"^[\w .@'’()+-]+$",
+        description="the person acting: a name or an address (letters, digits, . @ ' ( ) + - _)",
+    ),
+]
+
+
 class Layer(StrEnum):
     HARDWARE = "hardware"
     OS = "os"
@@ -132,7 +146,7 @@ class PartyActionV1(Model):
 
     action: ActionKind
     party: str
-    actor: str
+    actor: Actor
     note: str = ""
     cause: str = ""
     actions_taken: list[str] = Field(default_factory=list)

@@ -155,3 +155,18 @@ def test_make_event_refuses_the_wrong_payload() -> None:
             source="x",
             time=NOW,
         )
+
+
+@pytest.mark.parametrize(
+    "actor", ["", "x" * 121, "eng\x1b[31m", "[bold]boss[/bold]", "a\nb", "=HYPERLINK(1)"]
+)
+def test_an_actor_is_a_name_not_markup_or_control_characters(actor: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        events.PartyActionV1(action="note", party="osdb", actor=actor)
+    assert err.value.errors()[0]["loc"] == ("actor",)
+
+
+@pytest.mark.parametrize("actor", ["night.engineer", "Иван Петров", "ops@customer.example"])
+def test_real_names_and_addresses_are_actors(actor: str) -> None:
+    action = events.PartyActionV1(action="note", party="osdb", actor=actor)
+    assert action.actor == actor
