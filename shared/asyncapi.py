@@ -21,6 +21,7 @@ FAMILY_TOPIC = {
     "sla": Topic.SLA,
     "contract": Topic.CONTRACT,
     "deadletter": Topic.DEADLETTER,
+    "checkin": Topic.CHECKINS,
 }
 
 
@@ -93,6 +94,11 @@ def build(prefix: str = "baton.") -> dict[str, Any]:
         "action": "send",
         "channel": {"$ref": f"#/channels/{Topic.COMMANDS.value}"},
         "description": "Contractor systems and the customer report on incidents here.",
+    }
+    operations["send_checkins"] = {
+        "action": "send",
+        "channel": {"$ref": f"#/channels/{Topic.CHECKINS.value}"},
+        "description": "Scheduled exchanges, jobs and backups report their runs here.",
     }
     return {
         "asyncapi": "3.0.0",

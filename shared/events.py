@@ -485,6 +485,18 @@ class SlaClockRecomputedV1(Model):
     reason: str
 
 
+class CheckinPingV1(Model):
+    """A run of an expected event reports (healthchecks.io's ping protocol over Kafka): on the
+    checkins topic, key = the check-in key. ``kind`` ``success`` (or ``exit_status`` 0),
+    ``start``, ``fail`` (or a non-zero ``exit_status``), ``log`` (kept, changes nothing)."""
+
+    key: str = Field(pattern=r"^[A-Za-z0-9_-]{8,128}$", description="the check-in key")
+    kind: Literal["success", "start", "fail", "log"] = "success"
+    exit_status: int | None = Field(None, ge=0, le=255)
+    at: AwareDatetime = Field(description="when the run reported (later than now is now)")
+    body: str = Field("", max_length=10_000, description="the run's log")
+
+
 # --------------------------------------------------------------------------- envelope
 
 
@@ -515,6 +527,7 @@ class EventType(StrEnum):
     SLA_CLOCK_PAUSED = "baton.sla.clock_paused"
     SLA_CLOCK_RESUMED = "baton.sla.clock_resumed"
     SLA_CLOCK_RECOMPUTED = "baton.sla.clock_recomputed"
+    CHECKIN_PING = "baton.checkin.ping"
 
 
 PAYLOADS: dict[EventType, type[Model]] = {
@@ -544,6 +557,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.SLA_CLOCK_PAUSED: SlaClockPausedV1,
     EventType.SLA_CLOCK_RESUMED: SlaClockResumedV1,
     EventType.SLA_CLOCK_RECOMPUTED: SlaClockRecomputedV1,
+    EventType.CHECKIN_PING: CheckinPingV1,
 }
 CURRENT_VERSION: dict[EventType, int] = dict.fromkeys(PAYLOADS, 1)
 

@@ -21,6 +21,7 @@ class Topic(StrEnum):
     SLA = "sla"
     DEADLETTER = "deadletter"
     CONTRACT = "contract"
+    CHECKINS = "checkins"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ TOPIC_SPECS: tuple[TopicSpec, ...] = (
     TopicSpec(Topic.ASSIGNMENTS, 3, "incident id", "router", "contractor systems, reporting"),
     TopicSpec(Topic.SLA, 3, "incident id", "sla-clock", "router, reporting"),
     TopicSpec(Topic.DEADLETTER, 3, "source", "every service", "operators, reporting"),
+    TopicSpec(Topic.CHECKINS, 3, "check-in key", "scheduled runs, sla-clock (HTTP)", "sla-clock"),
     TopicSpec(Topic.CONTRACT, 1, "contract id", "baton contract publish", "every service", True),
 )
 

@@ -25,6 +25,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 import orjson
+from croniter import croniter
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -240,21 +241,52 @@ class AccessRule(_Strict):
     confirms_completion: ContactRef | None = None
 
 
+class Schedule(_Strict):
+    """When a scheduled exchange, task or backup duty is expected to run (watched by check-ins:
+    a run missing at expected time + grace in ``timezone`` opens an incident)."""
+
+    cron: str = Field(pattern=r"^\S+ \S+ \S+ \S+ \S+$", description="five-field cron expression")
+    timezone: str = "UTC"
+    expected_duration: Duration | None = None
+    description: str = ""
+    grace: Duration | None = Field(None, description="how late a run may report; default 15m")
+    timeout: Duration | None = Field(
+        None,
+        description="a started run that has not finished by then failed; default: "
+        "expected_duration",
+    )
+    skip_holidays: str | None = Field(
+        None, description="a calendar id: no run is expected on its public and contract holidays"
+    )
+    key: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{8,128}$", description="the check-in key; default derived"
+    )
+
+    @field_validator("cron")
+    @classmethod
+    def _readable_cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError(f"not a valid cron expression: {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+
 class BackupDuty(_Strict):
     made_by: str = Field(description="party id")
     checked_by: str | None = Field(None, description="party id")
     test_restore_by: str | None = Field(None, description="party id")
     test_restore_every: Duration | None = None
     schedule: str = ""
-
-
-class Schedule(_Strict):
-    """When a scheduled exchange or task is expected to run."""
-
-    cron: str = Field(pattern=r"^\S+ \S+ \S+ \S+ \S+$", description="five-field cron expression")
-    timezone: str = "UTC"
-    expected_duration: Duration | None = None
-    description: str = ""
+    copies: Schedule | None = Field(None, description="when copies are expected (check-ins)")
+    check: Schedule | None = Field(None, description="when the copies' check is expected")
 
 
 class SupportObject(_Strict):

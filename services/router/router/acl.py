@@ -46,7 +46,10 @@ SERVICES: dict[str, tuple[tuple[Topic, ...], tuple[Topic, ...]]] = {
         (Topic.INCIDENTS, Topic.SLA, Topic.CONTRACT),
         (Topic.ASSIGNMENTS, Topic.DEADLETTER),
     ),
-    "sla-clock": ((Topic.INCIDENTS, Topic.CONTRACT), (Topic.SLA, Topic.DEADLETTER)),
+    "sla-clock": (
+        (Topic.INCIDENTS, Topic.CHECKINS, Topic.CONTRACT),
+        (Topic.SLA, Topic.DEADLETTER, Topic.CHECKINS, Topic.ALERTS_RAW),
+    ),
     "reporting": (
         (Topic.INCIDENTS, Topic.ASSIGNMENTS, Topic.SLA, Topic.CONTRACT),
         (Topic.DEADLETTER,),

@@ -41,6 +41,7 @@ from sla_clock.metrics import OpenClock, SlaMetrics, build_metrics
 from sla_clock.ownership import Ownership
 from sla_clock.simclock import clock_from
 from sla_clock.timeline import BREACH, IncidentRecord, Rules, Status, ended_pauses, fold
+from sla_clock.watchdog_app import Watchdog
 
 SERVICE = "sla-clock"
 HANDLED = frozenset(
@@ -53,8 +54,10 @@ class SlaService:
     def __init__(self) -> None:
         self._ticker: asyncio.Task[None] | None = None
 
-    def wire(self, rt: Runtime, _: APIRouter) -> None:
+    def wire(self, rt: Runtime, router: APIRouter) -> None:
         self.rt = rt
+        self.watchdog = Watchdog()
+        self.watchdog.wire(rt, router)
         self.rules = Rules(rt.contract)
         # a contract published later (or found on the topic at start) replaces the rules the
         # handlers and the tick read; registered here, before the lifespan reads the topic
@@ -188,6 +191,10 @@ class SlaService:
                 await self.tick_once()
             except Exception:  # the ticker must outlive a failed round; it retries next tick
                 log.exception("tick failed")
+            try:
+                await self.watchdog.tick_once()
+            except Exception:  # the same for the check-in watchdog's round
+                log.exception("check-in tick failed")
             await asyncio.sleep(self.rt.settings.sla_tick_seconds)
 
     async def on_start(self, rt: Runtime) -> None:

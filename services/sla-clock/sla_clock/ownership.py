@@ -46,7 +46,10 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
             self._target[tp.partition] = ends[tp]
         log.info(
             "partitions assigned",
-            extra={"partitions": sorted(self._target), "backlog_until": dict(self._target)},
+            extra={
+                "partitions": sorted(self._target),
+                "backlog_until": {str(p): end for p, end in self._target.items()},
+            },
         )
 
     def processed(self, partition: int, offset: int) -> None:

@@ -1,0 +1,349 @@
+"""The check-in watchdog's shell inside sla-clock (ADR 16): pings in, missed runs out as alerts.
+
+- HTTP ``/ping/<key>[/start|/fail|/log|/<exit status>]`` (GET, POST or HEAD; healthchecks.io's
+  protocol) publishes a ``baton.checkin.ping`` to the checkins topic, keyed by the check-in key,
+  and answers 200 once the broker has it; runs that speak Kafka write the same event there.
+- The checkins consumer applies each ping in one transaction with its processed record (the
+  ping row, keyed by event id): state, timers, and the resolved/failed alert published before
+  the commit.
+- The tick fires due timers of the partitions this instance owns and has caught up on, locked
+  ``FOR UPDATE SKIP LOCKED`` and marked fired in the same transaction as the publish.
+
+Alerts go to the raw alerts topic in Baton's generic format: intake stays the one writer of the
+incidents topic, and correlation, maintenance and routing treat them like any monitoring alert.
+The check-in key is a capability: it is never logged, put in a metric, an alert or a dead letter
+by this service; logs name the check-in as ``object/duty``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+import orjson
+from aiokafka.partitioner import murmur2
+from fastapi import APIRouter, Request, Response
+from faststream import AckPolicy
+from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
+
+from shared.checkins import Expectation, by_key
+from shared.contract import Contract
+from shared.events import CheckinPingV1, EventType, make_event, parse_event
+from shared.http import describe
+from shared.kafka import event_headers
+from shared.service import Runtime
+from shared.topics import TOPIC_SPECS, Topic
+from sla_clock import watchdog_store as store
+from sla_clock.ownership import Ownership
+from sla_clock.watchdog import Outcome, Ping, PingKind, on_ping, on_timer, plan
+
+SERVICE = "sla-clock"
+log = logging.getLogger("sla-clock.watchdog")
+MAX_BODY = 10_000
+"""Bytes of a ping's body kept as the run's log; the rest is not even read."""
+KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+PARTITIONS = next(s.partitions for s in TOPIC_SPECS if s.topic is Topic.CHECKINS)
+FIRE_BATCH = 100
+
+
+def partition_of(key: str) -> int:
+    """The checkins-topic partition Kafka's default partitioner gives ``key``."""
+    hashed: int = murmur2(key.encode())
+    return (hashed & 0x7FFFFFFF) % PARTITIONS
+
+
+class Watchdog:
+    def __init__(self) -> None:
+        self._replan = True
+
+    def wire(self, rt: Runtime, router: APIRouter) -> None:
+        self.rt = rt
+        self.topic = rt.settings.topic(Topic.CHECKINS)
+        self.alerts_topic = rt.settings.topic(Topic.ALERTS_RAW)
+        self.expected: dict[str, Expectation] = by_key(rt.contract)
+        rt.on_contract(self._adopt)
+        self.ownership = Ownership(lambda: self.subscriber.consumer)
+        self.subscriber = rt.broker.subscriber(
+            self.topic,
+            group_id=rt.settings.group(f"{SERVICE}.checkins"),
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            listener=self.ownership,
+        )
+        self.subscriber(self.on_message)
+        self.pings = Counter(
+            "baton_checkin_pings",
+            "Check-in pings applied, by check-in and kind",
+            ["checkin", "kind"],
+            registry=rt.registry,
+        )
+        self.fired = Counter(
+            "baton_checkin_fired",
+            "Missed or timed-out runs reported as alerts",
+            ["checkin", "kind"],
+            registry=rt.registry,
+        )
+        self.last_success = Gauge(
+            "baton_checkin_last_success_timestamp_seconds",
+            "When the check-in's last successful run reported (0: never)",
+            ["checkin", "object", "duty"],
+            registry=rt.registry,
+        )
+        self.next_expected = Gauge(
+            "baton_checkin_next_expected_timestamp_seconds",
+            "When the run awaited now is expected",
+            ["checkin", "object", "duty"],
+            registry=rt.registry,
+        )
+        self.deadline = Gauge(
+            "baton_checkin_deadline_timestamp_seconds",
+            "Expected time + grace of the run awaited now: past it, the run is overdue",
+            ["checkin", "object", "duty"],
+            registry=rt.registry,
+        )
+        self.overdue = Gauge(
+            "baton_checkin_overdue_seconds",
+            "How long past expected time + grace the awaited run is (0: not overdue)",
+            ["checkin", "object", "duty"],
+            registry=rt.registry,
+        )
+        self.down = Gauge(
+            "baton_checkin_down",
+            "1 while the check-in's last run was missed or failed (an alert is firing)",
+            ["checkin", "object", "duty"],
+            registry=rt.registry,
+        )
+        self._routes(router)
+
+    def _adopt(self, contract: Contract) -> None:
+        self.expected = by_key(contract)
+        self._replan = True
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _routes(self, router: APIRouter) -> None:
+        async def ping(key: str, request: Request) -> Response:
+            """A run finished well (healthchecks.io: success). The body is kept as its log."""
+            return await self.receive(key, "success", None, request)
+
+        async def ping_signal(key: str, signal: str, request: Request) -> Response:
+            """``start``, ``fail``, ``log``, or the run's exit status 0-255 (0 = success)."""
+            if signal in {"start", "fail", "log"}:
+                kind: PingKind = signal  # type: ignore[assignment]
+                return await self.receive(key, kind, None, request)
+            if signal.isdigit() and len(signal) <= 3 and int(signal) <= 255:
+                status = int(signal)
+                kind = "success" if status == 0 else "fail"
+                return await self.receive(key, kind, status, request)
+            return Response("not found", status_code=404, media_type="text/plain")
+
+        for method in ("GET", "POST", "HEAD"):
+            for path, handler in (("/ping/{key}", ping), ("/ping/{key}/{signal}", ping_signal)):
+                router.add_api_route(
+                    path,
+                    handler,
+                    methods=[method],
+                    tags=["check-ins"],
+                    operation_id=f"{handler.__name__}_{method.lower()}",
+                    response_class=Response,
+                    responses={
+                        200: {"description": "OK: the ping is stored"},
+                        404: {"description": "not found: no such check-in key"},
+                        503: {"description": "the broker is unavailable; retry"},
+                    },
+                )
+
+    async def receive(
+        self, key: str, kind: PingKind, exit_status: int | None, request: Request
+    ) -> Response:
+        if not KEY.match(key) or key not in self.expected:
+            return Response("not found", status_code=404, media_type="text/plain")
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk[: MAX_BODY - len(body)])
+            if len(body) >= MAX_BODY:
+                break
+        now = self.rt.clock.now()
+        event = make_event(
+            EventType.CHECKIN_PING,
+            CheckinPingV1(
+                key=key,
+                kind=kind,
+                exit_status=exit_status,
+                at=now,
+                body=bytes(body).decode("utf-8", errors="replace")[:MAX_BODY],
+            ),
+            source=f"{SERVICE}/ping",
+            time=now,
+        )
+        try:
+            await self.rt.broker.publish(
+                event.to_json(), self.topic, key=key.encode(), headers=event_headers(event)
+            )
+        except Exception:  # the broker is gone: say so fast, the run retries its ping
+            log.exception("ping not stored", extra={"checkin": self.expected[key].name})
+            return Response(
+                "unavailable",
+                status_code=503,
+                headers={"Retry-After": "5"},
+                media_type="text/plain",
+            )
+        return Response("OK", media_type="text/plain")
+
+    # ------------------------------------------------------------------ Kafka
+
+    async def on_message(self, msg: KafkaMessage) -> None:
+        record = msg.raw_message
+        assert not isinstance(record, tuple)
+        value: bytes = record.value or b""
+        ping = await self._parse(value, record.topic)
+        if ping is not None:
+            await self.apply(ping[0], ping[1])
+        self.ownership.processed(record.partition, record.offset)
+
+    async def _parse(self, value: bytes, topic: str) -> tuple[uuid.UUID, CheckinPingV1] | None:
+        reason = ""
+        try:
+            event = parse_event(value)
+            if event.type is not EventType.CHECKIN_PING:
+                reason = f"type: expected {EventType.CHECKIN_PING.value}, got {event.type.value}"
+            else:
+                data = event.data_as(CheckinPingV1)
+                if data.key in self.expected:
+                    return event.id, data
+                reason = "key: unknown check-in key"
+        except ValidationError as exc:
+            reason = describe(exc)
+        except ValueError as exc:
+            reason = str(exc)
+        await self.rt.dead_letters.send(
+            reason=reason,
+            kind="schema",
+            origin=f"kafka:{topic}",
+            payload=value,
+            now=self.rt.clock.now(),
+        )
+        return None
+
+    async def apply(self, event_id: uuid.UUID, data: CheckinPingV1) -> None:
+        rt = self.rt
+        exp = self.expected[data.key]
+        now = rt.clock.now()
+        at = min(data.at, now)  # a run cannot report from the future
+        ping = Ping(kind=data.kind, at=at, exit_status=data.exit_status, log=data.body)
+        async with rt.pool.acquire() as conn, conn.transaction():
+            fresh = await store.record_ping(
+                conn,
+                event_id,
+                key=data.key,
+                at=at,
+                kind=data.kind,
+                exit_status=data.exit_status,
+                body=data.body,
+            )
+            if not fresh:
+                return
+            state = await store.load(conn, data.key)
+            if state is None:
+                first = plan(rt.contract, exp, None, at)
+                await self._save(conn, exp, first)
+                state = first.state
+            outcome = on_ping(rt.contract, exp, state, ping)
+            await self._publish(outcome.alerts)
+            await self._save(conn, exp, outcome)
+        self.pings.labels(exp.name, data.kind).inc()
+        log.info("ping", extra={"checkin": exp.name, "kind": data.kind})
+
+    async def _save(self, conn: Any, exp: Expectation, outcome: Outcome) -> None:
+        await store.save(conn, outcome, name=exp.name, part=partition_of(exp.key), grace=exp.grace)
+
+    async def _publish(self, alerts: tuple[dict[str, Any], ...]) -> None:
+        """One generic-format message per alert, keyed by its fingerprint. The alert's
+        ``starts_at`` is the moment of contract time it stands for (expected time + grace)."""
+        for alert in alerts:
+            await self.rt.broker.publish(
+                orjson.dumps({"alerts": [alert]}),
+                self.alerts_topic,
+                key=str(alert["fingerprint"]).encode(),
+                headers={"format": "generic", "content-type": "application/json"},
+            )
+
+    # ------------------------------------------------------------------ tick
+
+    async def tick_once(self) -> int:
+        """Plan new or changed schedules, fire due timers, refresh the metrics."""
+        if self._replan:
+            await self.replan()
+        fired = 0
+        while True:
+            n = await self._fire_batch(FIRE_BATCH)
+            fired += n
+            if n < FIRE_BATCH:
+                break
+        await self.refresh_metrics()
+        return fired
+
+    async def replan(self) -> None:
+        """Start watching what the contract in force expects and is not watched yet (or whose
+        schedule changed); each key in its own transaction, under its row lock."""
+        rt = self.rt
+        now = rt.clock.now()
+        async with rt.pool.acquire() as conn:
+            known = await store.known(conn)
+            for key, exp in list(self.expected.items()):
+                if known.get(key) == exp.fingerprint_of_schedule():
+                    continue
+                async with conn.transaction():
+                    state = await store.load(conn, key)
+                    outcome = plan(rt.contract, exp, state, now)
+                    if outcome.state != state:
+                        await self._save(conn, exp, outcome)
+        self._replan = False
+
+    async def _fire_batch(self, limit: int) -> int:
+        rt = self.rt
+        ready = self.ownership.ready()
+        if not ready:
+            return 0
+        now = rt.clock.now()
+        async with rt.pool.acquire() as conn, conn.transaction():
+            due = await store.due_timers(conn, now, limit, ready)
+            for timer in due:
+                exp = self.expected.get(timer.key)
+                state = await store.load(conn, timer.key)
+                if exp is not None and state is not None:
+                    outcome = on_timer(rt.contract, exp, state, timer)
+                    await self._publish(outcome.alerts)
+                    await self._save(conn, exp, outcome)
+                    if outcome.alerts:
+                        self.fired.labels(exp.name, timer.kind).inc()
+                        log.info(
+                            "run missed" if timer.kind == "missed" else "run timed out",
+                            extra={"checkin": exp.name, "expected": timer.expected_at.isoformat()},
+                        )
+                # a key no longer in the contract: its timer is spent without an alert
+                await store.mark_fired(conn, timer, now)
+        return len(due)
+
+    async def refresh_metrics(self) -> None:
+        async with self.rt.pool.acquire() as conn:
+            rows = await store.snapshot(conn)
+        names = {e.name: e for e in self.expected.values()}
+        now = self.rt.clock.now()
+        for row in rows:
+            exp = names.get(row["name"])
+            if exp is None:
+                continue
+            labels = (exp.name, exp.object_id, exp.duty.value)
+            success = row["last_success"]
+            self.last_success.labels(*labels).set(success.timestamp() if success else 0)
+            expected = row["expected_at"]
+            self.next_expected.labels(*labels).set(expected.timestamp() if expected else 0)
+            self.deadline.labels(*labels).set((expected + exp.grace).timestamp() if expected else 0)
+            late = (now - (expected + exp.grace)).total_seconds() if expected else 0.0
+            self.overdue.labels(*labels).set(max(late, 0.0))
+            self.down.labels(*labels).set(1 if row["down"] else 0)

@@ -1,0 +1,246 @@
+"""Expected events: what the contract says must happen on a schedule, and when it is missed.
+
+Every object with an expected ``schedule`` (file exchanges, scheduled tasks) and every backup
+duty (copies and their check on a cron schedule, test restores every N days) is one
+*expectation* with a check-in key. Runs report to that key (healthchecks.io's ping protocol);
+the watchdog (sla-clock, ADR 16) asks this module when the next run is expected and turns a run
+that did not report by expected time + grace into an alert.
+
+Pure: every function takes ``now`` or an instant; nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from cron_descriptor import get_description
+from croniter import croniter
+
+from shared.contract import Contract
+from shared.contract.model import Schedule, SupportObject, format_duration
+from shared.events import Category
+
+DEFAULT_GRACE = timedelta(minutes=15)
+KEY_NAMESPACE = uuid.UUID("0c9f6a0e-3b8e-4d59-9d7e-6c1f2b7d5a10")
+MAX_STEPS = 2000
+"""Cron occurrences skipped (holidays, maintenance) before giving up on finding the next run."""
+
+
+class Duty(StrEnum):
+    RUN = "run"
+    """The object's own scheduled run (exchange, job)."""
+    BACKUP = "backup"
+    BACKUP_CHECK = "backup_check"
+    TEST_RESTORE = "test_restore"
+
+
+DUTY_WORDS = {
+    Duty.RUN: "scheduled run",
+    Duty.BACKUP: "backup copy",
+    Duty.BACKUP_CHECK: "backup check",
+    Duty.TEST_RESTORE: "test restore",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    key: str
+    object_id: str
+    duty: Duty
+    cron: str | None
+    every: timedelta | None
+    timezone: str
+    grace: timedelta
+    timeout: timedelta | None
+    skip_holidays: str | None
+    party: str | None
+    """The party whose duty the run is (the object's executor, or the backup duty's party)."""
+
+    @property
+    def category(self) -> Category:
+        """An overdue test restore is work to be done (a request); anything else that did not
+        run is an integration issue."""
+        return Category.REQUEST if self.duty is Duty.TEST_RESTORE else Category.INTEGRATION_ISSUE
+
+    @property
+    def name(self) -> str:
+        """``object/duty``: what logs, labels and alerts say instead of the key (a capability)."""
+        return f"{self.object_id}/{self.duty.value}"
+
+    @property
+    def fingerprint(self) -> str:
+        return f"checkin:{self.name}"
+
+    def fingerprint_of_schedule(self) -> str:
+        """Changes when the schedule does, so a new contract version re-plans the next run."""
+        return "|".join(
+            str(x) for x in (self.cron, self.every, self.timezone, self.grace, self.skip_holidays)
+        )
+
+
+def derive_key(contract: Contract, object_id: str, duty: Duty) -> str:
+    """A stable key per contract, object and duty; a contract can name its own instead."""
+    return str(uuid.uuid5(KEY_NAMESPACE, f"{contract.id}/{object_id}/{duty.value}"))
+
+
+def _from_schedule(
+    contract: Contract, obj: SupportObject, duty: Duty, schedule: Schedule, party: str | None
+) -> Expectation:
+    return Expectation(
+        key=schedule.key or derive_key(contract, obj.id, duty),
+        object_id=obj.id,
+        duty=duty,
+        cron=schedule.cron,
+        every=None,
+        timezone=schedule.timezone,
+        grace=schedule.grace if schedule.grace is not None else DEFAULT_GRACE,
+        timeout=schedule.timeout or schedule.expected_duration,
+        skip_holidays=schedule.skip_holidays,
+        party=party,
+    )
+
+
+def expectations(contract: Contract) -> list[Expectation]:
+    """Every expected event of the contract, in contract order."""
+    out: list[Expectation] = []
+    for obj in contract.objects:
+        if obj.schedule is not None:
+            out.append(_from_schedule(contract, obj, Duty.RUN, obj.schedule, obj.executor))
+        backup = obj.backup
+        if backup is None:
+            continue
+        if backup.copies is not None:
+            out.append(_from_schedule(contract, obj, Duty.BACKUP, backup.copies, backup.made_by))
+        if backup.check is not None:
+            party = backup.checked_by or backup.made_by
+            out.append(_from_schedule(contract, obj, Duty.BACKUP_CHECK, backup.check, party))
+        if backup.test_restore_every:
+            out.append(
+                Expectation(
+                    key=derive_key(contract, obj.id, Duty.TEST_RESTORE),
+                    object_id=obj.id,
+                    duty=Duty.TEST_RESTORE,
+                    cron=None,
+                    every=backup.test_restore_every,
+                    timezone=_zone_of(contract, obj),
+                    grace=timedelta(days=1),
+                    timeout=None,
+                    skip_holidays=None,
+                    party=backup.test_restore_by,
+                )
+            )
+    return out
+
+
+def by_key(contract: Contract) -> dict[str, Expectation]:
+    return {e.key: e for e in expectations(contract)}
+
+
+def _zone_of(contract: Contract, obj: SupportObject) -> str:
+    spec = contract.calendar_spec(obj.calendar)
+    return spec.timezone if spec is not None else "UTC"
+
+
+def _suppressed(contract: Contract, exp: Expectation, at: datetime) -> bool:
+    """No run is expected at ``at``: a holiday of the schedule's calendar, or a maintenance
+    window of the contract that covers the object."""
+    if exp.skip_holidays is not None:
+        calendar = contract.business_calendar(exp.skip_holidays)
+        local_day = at.astimezone(ZoneInfo(exp.timezone)).date()
+        if calendar.holiday_name(local_day) is not None:
+            return True
+    return contract.maintenance_at(exp.object_id, at) is not None
+
+
+def next_expected(contract: Contract, exp: Expectation, after: datetime) -> datetime | None:
+    """The first run expected strictly after ``after`` (None: the schedule never fires)."""
+    if exp.every is not None:
+        return after + exp.every
+    assert exp.cron is not None
+    zone = ZoneInfo(exp.timezone)
+    it = croniter(exp.cron, after.astimezone(zone))
+    for _ in range(MAX_STEPS):
+        at: datetime = it.get_next(datetime)
+        if not _suppressed(contract, exp, at):
+            return at
+    return None
+
+
+def skipped_between(
+    contract: Contract, exp: Expectation, after: datetime, until: datetime
+) -> list[datetime]:
+    """Cron occurrences in ``(after, until]`` that the contract suppresses (for the record)."""
+    if exp.cron is None:
+        return []
+    it = croniter(exp.cron, after.astimezone(ZoneInfo(exp.timezone)))
+    out: list[datetime] = []
+    for _ in range(MAX_STEPS):
+        at: datetime = it.get_next(datetime)
+        if at > until:
+            break
+        if _suppressed(contract, exp, at):
+            out.append(at)
+    return out
+
+
+def schedule_in_words(exp: Expectation) -> str:
+    """``At 02:00 AM`` rather than ``0 2 * * *``, with the zone."""
+    if exp.every is not None:
+        return f"every {format_duration(exp.every)} since the last one"
+    assert exp.cron is not None
+    words = get_description(exp.cron)
+    if exp.skip_holidays:
+        words += f", except holidays of {exp.skip_holidays}"
+    return f"{words} ({exp.timezone})"
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedEvent:
+    """One row of the appendix's and the drill's list of expected events."""
+
+    object_id: str
+    object_name: str
+    duty: str
+    schedule: str
+    cron: str | None
+    timezone: str
+    grace: str
+    party: str | None
+    paged: str
+    """Who is paged when it is missed: the object's layer owner (and its contact on duty)."""
+    category: str
+    key: str
+
+
+def expected_events(contract: Contract, at: datetime | None = None) -> list[ExpectedEvent]:
+    """Each expected event with its schedule in words, its grace and who is paged when missed
+    (the contact on duty at ``at`` when given)."""
+    rows = []
+    for exp in expectations(contract):
+        obj = contract.object(exp.object_id)
+        assert obj is not None
+        owner = contract.primary_party(obj.layer)
+        party = contract.parties.get(owner)
+        paged = f"{owner} ({party.name})" if party is not None else owner
+        if at is not None and (shift := contract.on_duty(owner, at)) is not None:
+            paged += f", on duty: {shift[1].reach()}"
+        rows.append(
+            ExpectedEvent(
+                object_id=obj.id,
+                object_name=obj.name,
+                duty=DUTY_WORDS[exp.duty],
+                schedule=schedule_in_words(exp),
+                cron=exp.cron,
+                timezone=exp.timezone,
+                grace=format_duration(exp.grace),
+                party=exp.party,
+                paged=paged,
+                category=exp.category.value,
+                key=exp.key,
+            )
+        )
+    return rows

@@ -1,0 +1,245 @@
+"""Check-ins on the real broker and database, with contract time running fast in sla-clock.
+
+The night of 16 December 2026 (Independence Day in Kazakhstan, a holiday of the contract's
+``office`` calendar) in Asia/Almaty: three jobs are expected at 02:00. The bank exchange is
+expected every night and reports nothing; the nightly 1C job skips the ``office`` calendar's
+holidays; directory sync lies in a maintenance window. Exactly one incident opens — the bank
+exchange's, at 02:00 + 30 min local — and a late ping resolves its alert (monitoring recovery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from shared.checkins import Duty, expectations
+from shared.contract import Contract, load_contract
+from shared.events import Envelope, EventType, IncidentOpenedV1
+from tests.integration.conftest import (
+    Isolated,
+    ServiceProcs,
+    start_services,
+    stop_services,
+    wait_healthy,
+)
+from tests.integration.helpers import collect_until
+from tests.integration.test_sla_clock import contract_now, fast_time, with_env
+
+ROOT = Path(__file__).resolve().parents[2]
+ALMATY = ZoneInfo("Asia/Almaty")
+
+
+def local(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 12, day, hour, minute, tzinfo=ALMATY)
+
+
+def write_contract(folder: Path) -> tuple[Path, Contract]:
+    doc = load_contract(ROOT / "examples" / "minimal" / "contract.yaml").model_dump(mode="json")
+    nightly = {"cron": "0 2 * * *", "timezone": "Asia/Almaty", "grace": "30m"}
+    for obj in doc["objects"]:
+        if obj["id"] == "bank-exchange":
+            obj["schedule"] = nightly
+        obj.pop("backup", None)  # only the nightly runs are watched here
+    common = {
+        "kind": "scheduled_task",
+        "layer": "integration",
+        "criticality": "medium",
+        "executor": "apps",
+        "owner": "customer/it-head",
+    }
+    doc["objects"] += [
+        {
+            "id": "job-1c-nightly",
+            "name": "1C nightly closing",
+            **common,
+            "schedule": {**nightly, "skip_holidays": "office"},
+        },
+        {"id": "dir-sync", "name": "Directory sync", **common, "schedule": nightly},
+    ]
+    doc["maintenance_windows"] = [
+        {
+            "id": "directory-upgrade",
+            "objects": ["dir-sync"],
+            "start": local(16, 1).isoformat(),
+            "end": local(16, 4).isoformat(),
+        }
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "checkin-contract.yaml"
+    path.write_bytes(orjson.dumps(doc))  # JSON is YAML
+    return path, load_contract(path)
+
+
+def key_of(contract: Contract, object_id: str) -> str:
+    return next(
+        e.key for e in expectations(contract) if e.object_id == object_id and e.duty is Duty.RUN
+    )
+
+
+async def raw_alerts(
+    bootstrap: str,
+    topic: str,
+    done: Callable[[list[dict[str, Any]]], bool],
+    timeout: float,
+    settle: float,
+) -> list[dict[str, Any]]:
+    """Generic-format alerts on the raw alerts topic, each with the record's timestamp."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"probe-{uuid.uuid4().hex[:8]}",
+    )
+    await consumer.start()
+    got: list[dict[str, Any]] = []
+
+    async def read() -> None:
+        for records in (await consumer.getmany(timeout_ms=300)).values():
+            got.extend(
+                {**alert, "_ts": r.timestamp}
+                for r in records
+                for alert in orjson.loads(r.value)["alerts"]
+            )
+
+    try:
+        async with asyncio.timeout(timeout):
+            while not done(got):
+                await read()
+        until = time.monotonic() + settle
+        while time.monotonic() < until:
+            await read()
+    except TimeoutError:
+        raise AssertionError(f"{topic}: condition not met: {got}") from None
+    finally:
+        await consumer.stop()
+    return got
+
+
+async def test_a_missed_night_run_opens_one_incident_at_grace_and_a_late_ping_resolves_it(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    path, contract = write_contract(tmp_path)
+    start, speed = local(16, 0), 1800.0  # half an hour of contract time per real second
+    anchor = time.time() + 8  # contract time reaches the night once both services are up
+    env = with_env(isolated, **fast_time(path, start, anchor, speed))
+    sp = start_services(env, tmp_path / "svc", ["sla-clock", "intake"])
+    try:
+        await wait_healthy(sp)
+        due = local(16, 2, 30)
+
+        def opened(events: list[Envelope]) -> bool:
+            return any(e.type is EventType.INCIDENT_OPENED for e in events)
+
+        wait = (due - contract_now(start, anchor, speed)).total_seconds() / speed + 40
+        events = await collect_until(
+            isolated.infra.bootstrap, f"{isolated.prefix}incidents", opened, wait
+        )
+        incident = next(e for e in events if e.type is EventType.INCIDENT_OPENED)
+        data = incident.data_as(IncidentOpenedV1)
+        assert data.object_id == "bank-exchange"
+        assert data.category.value == "integration_issue"
+        assert data.first_alert_at == due  # expected time + grace, in the object's zone
+        assert "2026-12-16 02:00 +05" in data.summary
+        assert "last seen run: never" in data.summary
+
+        # the bank's file arrives late: the run pings, the alert resolves
+        async with httpx.AsyncClient() as client:
+            url = sp.urls["sla-clock"]
+            assert (await client.post(f"{url}/ping/{'x' * 20}")).status_code == 404
+            log = b"file received late\n" * 5000  # 95 kB: the run's log is kept, bounded
+            reply = await client.post(
+                f"{url}/ping/{key_of(contract, 'bank-exchange')}", content=log
+            )
+            assert reply.status_code == 200, reply.text
+
+        def resolved(got: list[Envelope]) -> bool:
+            return any(e.type is EventType.ALERT_RESOLVED for e in got)
+
+        events = await collect_until(
+            isolated.infra.bootstrap, f"{isolated.prefix}incidents", resolved, 40, settle=1.0
+        )
+        assert [e.subject for e in events if e.type is EventType.INCIDENT_OPENED] == [
+            incident.subject
+        ]
+        assert not any(e.type is EventType.INCIDENT_CLOSED for e in events)  # the customer confirms
+        # the holiday and the maintenance window suppressed the other two: only one alert fired
+        alerts = await raw_alerts(
+            isolated.infra.bootstrap, f"{isolated.prefix}alerts.raw", lambda a: len(a) >= 2, 20, 0.5
+        )
+        assert [(a["fingerprint"], a["status"]) for a in alerts] == [
+            ("bank-exchange/run", "firing"),
+            ("bank-exchange/run", "resolved"),
+        ]
+        # the watchdog published it when its contract time reached the deadline (a few ticks)
+        fired_at = start + timedelta(seconds=(alerts[0]["_ts"] / 1000 - anchor) * speed)
+        assert due <= fired_at <= due + timedelta(seconds=3 * speed), fired_at
+        assert contract_now(start, anchor, speed) < local(17, 2)  # the next night is not judged yet
+        conn = await asyncpg.connect(isolated.dsn)
+        try:
+            kept = await conn.fetchval("SELECT body FROM sla_clock.checkin_pings")
+        finally:
+            await conn.close()
+        assert kept == log[:10_000].decode()
+    finally:
+        stop_services(sp)
+
+
+async def test_a_deadline_that_falls_due_while_the_watchdog_is_killed_fires_once_after_restart(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    path, _ = write_contract(tmp_path)
+    start, speed = local(15, 23), 1800.0
+    anchor = time.time() + 8
+    env = with_env(isolated, **fast_time(path, start, anchor, speed))
+    first = start_services(env, tmp_path / "first", ["sla-clock"])
+    second: ServiceProcs | None = None
+    try:
+        await wait_healthy(first)
+        conn = await asyncpg.connect(isolated.dsn)
+        try:
+            for _ in range(150):  # the watchdog planned the night's run (a timer row exists)
+                if await conn.fetchval(
+                    "SELECT count(*) FROM sla_clock.checkin_timers WHERE fired_at IS NULL"
+                ):
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("the watchdog planned nothing in 30 s")
+        finally:
+            await conn.close()
+        assert contract_now(start, anchor, speed) < local(16, 2)
+        first.procs["sla-clock"].send_signal(signal.SIGKILL)
+        await asyncio.to_thread(first.procs["sla-clock"].wait, 30)
+        # contract time passes 02:30 while nothing runs
+        await asyncio.sleep(
+            max(
+                0.0, (local(16, 2, 45) - contract_now(start, anchor, speed)).total_seconds() / speed
+            )
+        )
+        second = start_services(env, tmp_path / "second", ["sla-clock"])
+        await wait_healthy(second)
+        alerts = await raw_alerts(
+            isolated.infra.bootstrap, f"{isolated.prefix}alerts.raw", lambda a: len(a) >= 1, 40, 2.0
+        )
+        assert [
+            (a["fingerprint"], a["status"], datetime.fromisoformat(a["starts_at"])) for a in alerts
+        ] == [("bank-exchange/run", "firing", local(16, 2, 30))]
+        # published by the second process, after the deadline
+        fired_at = start + timedelta(seconds=(alerts[0]["_ts"] / 1000 - anchor) * speed)
+        assert fired_at >= local(16, 2, 45)
+    finally:
+        stop_services(first)
+        if second:
+            stop_services(second)

@@ -1,0 +1,208 @@
+"""Expected events: the schedule arithmetic and the watchdog's pure core."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+from sla_clock.watchdog import Ping, on_ping, on_timer, plan
+
+from shared.checkins import (
+    Duty,
+    Expectation,
+    expectations,
+    expected_events,
+    next_expected,
+    schedule_in_words,
+    skipped_between,
+)
+from shared.contract import Contract, load_contract
+
+ROOT = Path(__file__).resolve().parents[2]
+ALMATY = ZoneInfo("Asia/Almaty")
+
+
+def local(day: int, hour: int, minute: int = 0, month: int = 12) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=ALMATY)
+
+
+def contract_with(*, maintenance: bool = False, **schedule: Any) -> Contract:
+    doc = load_contract(ROOT / "examples" / "minimal" / "contract.yaml").model_dump(mode="json")
+    bank = next(o for o in doc["objects"] if o["id"] == "bank-exchange")
+    bank["schedule"] = {
+        "cron": "0 2 * * *",
+        "timezone": "Asia/Almaty",
+        "grace": "30m",
+        "timeout": "20m",
+        **schedule,
+    }
+    if maintenance:
+        doc["maintenance_windows"] = [
+            {
+                "id": "exchange-upgrade",
+                "objects": ["bank-exchange"],
+                "start": "2026-12-03T01:00:00+05:00",
+                "end": "2026-12-03T04:00:00+05:00",
+            }
+        ]
+    return Contract.model_validate(doc)
+
+
+def bank(contract: Contract) -> Expectation:
+    return next(e for e in expectations(contract) if e.object_id == "bank-exchange")
+
+
+def test_every_schedule_and_backup_duty_is_an_expected_event_with_a_stable_key() -> None:
+    contract = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+    found = {(e.object_id, e.duty): e for e in expectations(contract)}
+    assert set(found) == {("bank-exchange", Duty.RUN), ("pg-main", Duty.TEST_RESTORE)}
+    assert found["bank-exchange", Duty.RUN].category.value == "integration_issue"
+    assert found["pg-main", Duty.TEST_RESTORE].category.value == "request"
+    again = {(e.object_id, e.duty): e.key for e in expectations(contract)}
+    assert again == {k: e.key for k, e in found.items()}
+    assert len({e.key for e in found.values()}) == 2
+
+
+def test_a_contract_can_name_the_key_and_a_bad_cron_or_zone_names_the_field() -> None:
+    assert bank(contract_with(key="bank-night-run-0001")).key == "bank-night-run-0001"
+    with pytest.raises(ValidationError, match="cron"):
+        contract_with(cron="0 25 * * *")
+    with pytest.raises(ValidationError, match="timezone"):
+        contract_with(timezone="Mars/Olympus")
+
+
+def test_the_next_run_is_in_the_objects_zone_and_skips_maintenance_and_holidays() -> None:
+    contract = contract_with(maintenance=True, skip_holidays="office")
+    exp = bank(contract)
+    assert next_expected(contract, exp, local(1, 3)) == local(2, 2)
+    # 3 December 02:00 lies in the maintenance window; 16 December is Independence Day (KZ)
+    assert next_expected(contract, exp, local(2, 3)) == local(4, 2)
+    assert next_expected(contract, exp, local(15, 3)) == local(17, 2)
+    assert skipped_between(contract, exp, local(1, 3), local(17, 0)) == [local(3, 2), local(16, 2)]
+    # the same instant in UTC gives the same answer
+    assert next_expected(contract, exp, local(1, 3).astimezone(UTC)) == local(2, 2)
+
+
+def test_without_skip_holidays_a_holiday_run_is_still_expected() -> None:
+    contract = contract_with()
+    assert next_expected(contract, bank(contract), local(15, 3)) == local(16, 2)
+
+
+def test_a_missed_run_fires_at_expected_time_plus_grace_once_then_a_late_run_resolves() -> None:
+    contract = contract_with()
+    exp = bank(contract)
+    first = plan(contract, exp, None, local(1, 12))
+    (timer,) = first.timers
+    assert (timer.kind, timer.expected_at, timer.due) == ("missed", local(2, 2), local(2, 2, 30))
+    missed = on_timer(contract, exp, first.state, timer)
+    (alert,) = missed.alerts
+    assert alert["status"] == "firing"
+    assert alert["category"] == "integration_issue"
+    assert alert["object_id"] == "bank-exchange"
+    assert alert["starts_at"] == local(2, 2, 30).isoformat()
+    assert alert["annotations"]["expected_run"] == "2026-12-02 02:00 +05"
+    assert alert["annotations"]["last_seen_run"] == "never"
+    assert exp.key not in str(alert)  # the key is a capability: never in an alert
+    assert missed.state.down
+    assert [(t.expected_at, t.due) for t in missed.timers] == [(local(3, 2), local(3, 2, 30))]
+    late = on_ping(contract, exp, missed.state, Ping("success", local(2, 5)))
+    (resolved,) = late.alerts
+    assert resolved["status"] == "resolved"
+    assert resolved["fingerprint"] == alert["fingerprint"]
+    assert not late.state.down
+    assert late.state.last_success == local(2, 5)
+    assert late.cancel == ("missed", "timeout")
+    assert [t.expected_at for t in late.timers] == [local(3, 2)]
+    # the next on-time run raises nothing
+    assert on_ping(contract, exp, late.state, Ping("success", local(3, 2, 10))).alerts == ()
+
+
+def test_the_alert_names_the_last_seen_run() -> None:
+    contract = contract_with()
+    exp = bank(contract)
+    ok = on_ping(
+        contract,
+        exp,
+        plan(contract, exp, None, local(1, 12)).state,
+        Ping("success", local(2, 2, 5)),
+    )
+    (timer,) = ok.timers
+    (alert,) = on_timer(contract, exp, ok.state, timer).alerts
+    assert alert["annotations"]["last_seen_run"] == "2026-12-02 02:05 +05"
+    assert alert["annotations"]["expected_run"] == "2026-12-03 02:00 +05"
+
+
+def test_a_failed_run_fires_at_once_with_its_log_and_exit_status() -> None:
+    contract = contract_with()
+    exp = bank(contract)
+    state = plan(contract, exp, None, local(1, 12)).state
+    out = on_ping(contract, exp, state, Ping("fail", local(2, 2, 3), exit_status=2, log="no file"))
+    (alert,) = out.alerts
+    assert alert["status"] == "firing"
+    assert "exit status 2" in alert["summary"]
+    assert alert["annotations"]["run_log"] == "no file"
+    assert alert["starts_at"] == local(2, 2, 3).isoformat()
+    assert [t.expected_at for t in out.timers] == [local(3, 2)]
+
+
+def test_a_started_run_that_never_finishes_fails_after_its_timeout() -> None:
+    contract = contract_with()
+    exp = bank(contract)
+    state = plan(contract, exp, None, local(1, 12)).state
+    started = on_ping(contract, exp, state, Ping("start", local(2, 2)))
+    (timeout,) = started.timers
+    assert (timeout.kind, timeout.due) == ("timeout", local(2, 2, 20))
+    (alert,) = on_timer(contract, exp, started.state, timeout).alerts
+    assert "did not finish within 20m" in alert["summary"]
+    # a run that finished in time makes the same timer a no-op
+    done = on_ping(contract, exp, started.state, Ping("success", local(2, 2, 10)))
+    assert on_timer(contract, exp, done.state, timeout).alerts == ()
+
+
+def test_exit_status_zero_is_success_and_log_changes_nothing() -> None:
+    contract = contract_with()
+    exp = bank(contract)
+    state = plan(contract, exp, None, local(1, 12)).state
+    logged = on_ping(contract, exp, state, Ping("log", local(1, 13)))
+    assert (logged.timers, logged.alerts, logged.cancel) == ((), (), ())
+    assert logged.state.expected_at == state.expected_at
+
+
+def test_a_schedule_change_replans_and_an_unchanged_one_does_not() -> None:
+    contract = contract_with()
+    exp = bank(contract)
+    first = plan(contract, exp, None, local(1, 12))
+    assert plan(contract, exp, first.state, local(1, 13)).timers == ()
+    moved = contract_with(cron="30 3 * * *")
+    again = plan(moved, bank(moved), first.state, local(1, 13))
+    assert again.cancel == ("missed",)
+    assert [t.expected_at for t in again.timers] == [local(2, 3, 30)]
+
+
+def test_an_overdue_test_restore_is_a_request_every_n_days() -> None:
+    contract = contract_with()
+    exp = next(e for e in expectations(contract) if e.duty is Duty.TEST_RESTORE)
+    start = local(1, 12)
+    (timer,) = plan(contract, exp, None, start).timers
+    assert timer.due == start + timedelta(days=31)
+    (alert,) = on_timer(contract, exp, plan(contract, exp, None, start).state, timer).alerts
+    assert alert["category"] == "request"
+
+
+def test_the_listing_says_the_schedule_in_words_the_grace_and_who_is_paged() -> None:
+    contract = contract_with(skip_holidays="office")
+    rows = {r.object_id: r for r in expected_events(contract, at=local(2, 2))}
+    row = rows["bank-exchange"]
+    assert "0 2" not in row.schedule
+    assert "02:00 AM" in row.schedule
+    assert "Asia/Almaty" in row.schedule
+    assert "holidays of office" in row.schedule
+    assert row.grace == "30m"
+    assert row.paged.startswith("apps (AppWorks)")
+    assert "Applications duty engineer" in row.paged
+    assert rows["pg-main"].schedule == "every 30d since the last one"
+    assert schedule_in_words(bank(contract)) == row.schedule
