@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from cron_descriptor import get_description
+from cron_descriptor import ExpressionDescriptor, Options
 from croniter import croniter
 
 from shared.contract import Contract
@@ -187,15 +187,26 @@ def skipped_between(
     return out
 
 
+_WORDS = Options()
+_WORDS.use_24hour_time_format = True
+
+
+def cron_in_words(cron: str) -> str:
+    """``0 2 * * 1-5`` -> ``At 02:00, Monday through Friday`` (24-hour, as contracts say it)."""
+    return str(ExpressionDescriptor(cron, _WORDS).get_description())
+
+
 def schedule_in_words(exp: Expectation) -> str:
-    """``At 02:00 AM`` rather than ``0 2 * * *``, with the zone."""
+    """``At 02:00 (Asia/Almaty)`` rather than ``0 2 * * *``."""
     if exp.every is not None:
-        return f"every {format_duration(exp.every)} since the last one"
+        days = exp.every.days
+        span = f"{days} days" if days > 1 and not exp.every.seconds else format_duration(exp.every)
+        return f"every {span} since the last one"
     assert exp.cron is not None
-    words = get_description(exp.cron)
+    words = f"{cron_in_words(exp.cron)} ({exp.timezone})"
     if exp.skip_holidays:
         words += f", except holidays of {exp.skip_holidays}"
-    return f"{words} ({exp.timezone})"
+    return words
 
 
 @dataclass(frozen=True, slots=True)

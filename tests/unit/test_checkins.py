@@ -198,11 +198,11 @@ def test_the_listing_says_the_schedule_in_words_the_grace_and_who_is_paged() -> 
     rows = {r.object_id: r for r in expected_events(contract, at=local(2, 2))}
     row = rows["bank-exchange"]
     assert "0 2" not in row.schedule
-    assert "02:00 AM" in row.schedule
+    assert "At 02:00" in row.schedule
     assert "Asia/Almaty" in row.schedule
     assert "holidays of office" in row.schedule
     assert row.grace == "30m"
     assert row.paged.startswith("apps (AppWorks)")
     assert "Applications duty engineer" in row.paged
-    assert rows["pg-main"].schedule == "every 30d since the last one"
+    assert rows["pg-main"].schedule == "every 30 days since the last one"
     assert schedule_in_words(bank(contract)) == row.schedule
