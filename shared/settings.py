@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     intake_max_body_bytes: int = Field(
         512 * 1024, gt=0, description="larger request bodies are refused with 413"
     )
+    intake_max_group_body_bytes: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="larger bodies from the group senders (Alertmanager, Grafana) are refused"
+        " with 413: a whole alert group arrives in one webhook",
+    )
+    intake_max_alerts: int = Field(
+        50_000,
+        gt=0,
+        description="a webhook with more alerts is refused with 413 and kept in the dead-letter"
+        " topic; set Alertmanager's max_alerts (webhook_config) at or below it",
+    )
     intake_max_json_depth: int = Field(
         32, gt=1, description="deeper JSON documents are refused with 422"
     )

@@ -234,6 +234,34 @@ def test_body_size_limit_413_with_and_without_content_length() -> None:
     assert len(fakes.letters[1]["payload"]) > 1000 or fakes.letters[1]["payload"]
 
 
+def _group(n: int) -> dict[str, Any]:
+    alert = {
+        "status": "firing",
+        "labels": {"alertname": "Down", "instance": "x" * 400},
+        "annotations": {"summary": "down"},
+        "startsAt": NOW.isoformat(),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "fingerprint": "f",
+    }
+    return {"version": "4", "groupKey": "g", "status": "firing", "alerts": [alert] * n}
+
+
+def test_a_group_at_the_alert_limit_is_taken_one_above_is_413_and_kept_whole() -> None:
+    client, fakes = make_client(intake_max_alerts=1500)
+    at_limit = client.post("/v1/alerts/alertmanager", json=_group(1500))
+    assert at_limit.status_code == 202, at_limit.text
+    assert len(fakes.published) == 1500
+    body = orjson.dumps(_group(1501))  # bigger than one dead-letter event holds
+    over = client.post("/v1/alerts/alertmanager", content=body, headers=JSON)
+    assert over.status_code == 413
+    assert "alerts: 1501 alerts in one webhook, the limit is 1500" in over.json()["error"]
+    assert len(fakes.published) == 1500  # nothing of the refused group published
+    assert len(fakes.letters) > 1
+    assert {letter["kind"] for letter in fakes.letters} == {"too_many_alerts"}
+    parts = sorted(fakes.letters, key=lambda x: int(x["headers"]["part"].split("/")[0]))
+    assert b"".join(letter["payload"] for letter in parts) == body
+
+
 def test_content_type_415_but_no_content_type_is_read_as_json() -> None:
     client, fakes = make_client()
     text = client.post(

@@ -128,3 +128,25 @@ def fit_for_dead_letter(payload: bytes) -> tuple[bytes, str]:
         encoded = len(orjson.dumps(text))
     kept = text.encode()
     return kept, f" (payload cut to its first {len(kept)} of {len(payload)} bytes)"
+
+
+def dead_letter_parts(payload: bytes) -> list[tuple[bytes, str]] | None:
+    """A payload too big for one dead-letter event cut into parts that each fit (with a note
+    naming the part), or None when it fits whole. Cut on characters, so no part splits one."""
+    text = payload.decode("utf-8", errors="replace")
+    if len(orjson.dumps(text)) <= DEAD_LETTER_PAYLOAD_LIMIT:
+        return None
+    whole = len(orjson.dumps(text))
+    size = max(1, len(text) * DEAD_LETTER_PAYLOAD_LIMIT // whole * 9 // 10)
+    chunks: list[str] = []
+    start = 0
+    while start < len(text):
+        chunk = text[start : start + size]
+        while len(orjson.dumps(chunk)) > DEAD_LETTER_PAYLOAD_LIMIT:  # escapes bunched here
+            chunk = chunk[: len(chunk) // 2]
+        chunks.append(chunk)
+        start += len(chunk)
+    return [
+        (chunk.encode(), f" (part {n} of {len(chunks)} of the {len(payload)}-byte payload)")
+        for n, chunk in enumerate(chunks, start=1)
+    ]

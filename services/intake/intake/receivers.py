@@ -32,6 +32,7 @@ from intake.guard import (
     Refusal,
     check_content_type,
     check_length,
+    dead_letter_parts,
     fit_for_dead_letter,
     parse_json,
     read_limited,
@@ -147,38 +148,69 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
     )
 
     async def refuse(request: Request, source: str, refusal: Refusal, payload: bytes) -> None:
-        kept, note = fit_for_dead_letter(payload)
         refused.labels(source, refusal.status).inc()
-        await ix.dead_letters.send(
-            reason=refusal.reason + note,
-            kind=refusal.kind,
-            origin=request.url.path,
-            payload=kept,
-            now=ix.clock.now(),
-            headers={
-                "source": source,
-                "status": str(refusal.status),
-                "content-type": request.headers.get("content-type", ""),
-            },
+        headers = {
+            "source": source,
+            "status": str(refusal.status),
+            "content-type": request.headers.get("content-type", ""),
+        }
+        # a well-formed body refused for its number of alerts is kept whole, in parts
+        parts = dead_letter_parts(payload) if refusal.kind == "too_many_alerts" else None
+        if parts is None:
+            kept, note = fit_for_dead_letter(payload)
+            parts = [(kept, note)]
+        await asyncio.gather(
+            *(
+                ix.dead_letters.send(
+                    reason=refusal.reason + note,
+                    kind=refusal.kind,
+                    origin=request.url.path,
+                    payload=part,
+                    now=ix.clock.now(),
+                    headers=headers
+                    if len(parts) == 1
+                    else {**headers, "part": f"{i}/{len(parts)}"},
+                )
+                for i, (part, note) in enumerate(parts, start=1)
+            )
         )
 
-    async def read(request: Request) -> bytes:
+    async def read(request: Request, limit: int) -> bytes:
         check_content_type(request.headers.get("content-type"))
-        check_length(request.headers.get("content-length"), settings.intake_max_body_bytes)
-        return await read_limited(request.stream(), settings.intake_max_body_bytes)
+        check_length(request.headers.get("content-length"), limit)
+        return await read_limited(request.stream(), limit)
+
+    def count_alerts(doc: Any) -> None:
+        """A 413 naming the limit when a webhook carries more alerts than it."""
+        alerts = doc.get("alerts") if isinstance(doc, dict) else None
+        if isinstance(alerts, list) and len(alerts) > settings.intake_max_alerts:
+            raise Refusal(
+                413,
+                f"alerts: {len(alerts)} alerts in one webhook, the limit is"
+                f" {settings.intake_max_alerts} (intake_max_alerts; set the sender's max_alerts"
+                " at or below it)",
+                kind="too_many_alerts",
+            )
 
     async def take(
-        request: Request, source: str, decode: Decode, unique: str, *, routing_key: bool = False
+        request: Request,
+        source: str,
+        decode: Decode,
+        unique: str,
+        *,
+        routing_key: bool = False,
+        limit: int | None = None,
     ) -> tuple[list[Envelope], bytes] | JSONResponse:
         """Guard, authenticate, decode and publish; the events and the body, or the refusal."""
         body = b""
         now = ix.clock.now()
         try:
-            body = await read(request)
+            body = await read(request, limit or settings.intake_max_body_bytes)
             with validation.labels(source).time():
                 if not routing_key:
                     ix.auth.check_source(source, request.headers, body, now)
                 doc = parse_json(body, settings.intake_max_json_depth)
+                count_alerts(doc)
                 if routing_key:
                     key = doc.get("routing_key") if isinstance(doc, dict) else None
                     ix.auth.check_source(
@@ -207,11 +239,14 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             {"accepted": len(events), "ids": [str(e.id) for e in events]}, status_code=202
         )
 
-    def receiver(name: str, path: str, doc: str, model: type[BaseModel]) -> None:
+    def receiver(
+        name: str, path: str, doc: str, model: type[BaseModel], *, group: bool = False
+    ) -> None:
         decode = FORMATS[name].decode
+        limit = settings.intake_max_group_body_bytes if group else settings.intake_max_body_bytes
 
         async def receive(request: Request) -> JSONResponse:
-            taken = await take(request, name, decode, uuid.uuid4().hex)
+            taken = await take(request, name, decode, uuid.uuid4().hex, limit=limit)
             return taken if isinstance(taken, JSONResponse) else accepted(taken[0])
 
         receive.__doc__ = doc
@@ -230,12 +265,14 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         "/v1/alerts/alertmanager",
         "Prometheus Alertmanager webhook, payload version 4.",
         alertmanager.AlertmanagerWebhook,
+        group=True,
     )
     receiver(
         "grafana",
         "/v1/alerts/grafana",
         "Grafana alerting contact-point webhook.",
         grafana.GrafanaWebhook,
+        group=True,
     )
     receiver(
         "zabbix",
@@ -307,7 +344,7 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         body = b""
         now = ix.clock.now()
         try:
-            body = await read(request)
+            body = await read(request, settings.intake_max_body_bytes)
             doc = parse_json(body, settings.intake_max_json_depth)
             key = doc.get("routing_key") if isinstance(doc, dict) else None
             ix.auth.check_source(
@@ -351,7 +388,7 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         body = b""
         now = ix.clock.now()
         try:
-            body = await read(request)
+            body = await read(request, settings.intake_max_body_bytes)
             doc = parse_json(body, settings.intake_max_json_depth)
             try:
                 data = PartyActionV1.model_validate(doc)
