@@ -125,6 +125,53 @@ def incidents_show(
         console.print_json(json.dumps(doc["closure_report"], default=str))
 
 
+DocFormatOption = Annotated[str, typer.Option("--format", "-f", help="html, pdf or json")]
+OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="write to FILE")]
+
+
+def _document(url: str, fmt: str, output: Path | None) -> None:
+    """Fetch a document from reporting and write it out (a PDF never to a terminal)."""
+    from baton.contract_cli import write_document
+
+    if fmt not in {"html", "pdf", "json"}:
+        raise typer.BadParameter(f"--format must be html, pdf or json, not {fmt!r}")
+    try:
+        response = httpx.get(url, timeout=120)
+    except httpx.TransportError as exc:
+        raise typer.BadParameter(f"reporting is not reachable at {url}: {exc}") from exc
+    if response.status_code != 200:
+        console.print(f"[red]{response.status_code}[/red] {response.text}")
+        raise typer.Exit(1)
+    write_document(response.content, fmt, output)
+
+
+@incidents_app.command("report")
+def incidents_report(
+    incident_id: str,
+    url: UrlOption = None,
+    fmt: DocFormatOption = "html",
+    output: OutputOption = None,
+) -> None:
+    """The incident's closure report (a draft until it is closed)."""
+    _document(f"{_reporting_url(url)}/v1/incidents/{incident_id}/report.{fmt}", fmt, output)
+
+
+report_app = typer.Typer(help="Service reports from the reporting service.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("monthly")
+def report_monthly(
+    month: Annotated[str, typer.Argument(help="YYYY-MM")],
+    url: UrlOption = None,
+    fmt: DocFormatOption = "html",
+    output: OutputOption = None,
+) -> None:
+    """The monthly service report: compliance, breaches, pauses, MTTA/MTTR, recurring objects,
+    incidents outside the perimeter, with charts."""
+    _document(f"{_reporting_url(url)}/v1/reports/monthly?month={month}&format={fmt}", fmt, output)
+
+
 @app.command("docs")
 def docs() -> None:
     """Regenerate docs/asyncapi.yaml and docs/openapi/*.json from the code."""

@@ -15,6 +15,7 @@ from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Gauge
 
+from reporting.document_routes import add_document_routes
 from reporting.projection import project, record_many, sla_compliance
 from shared.events import Envelope
 from shared.kafka import batch_records
@@ -103,6 +104,8 @@ def wire(rt: Runtime, router: APIRouter) -> None:
         async with rt.pool.acquire() as conn:
             rows = await sla_compliance(conn, period)
         return {"month": month, "rows": rows}
+
+    add_document_routes(rt, router)
 
     @router.get("/v1/incidents/{incident_id}", tags=["incidents"])
     async def get_incident(incident_id: str) -> dict[str, Any]:

@@ -1,0 +1,78 @@
+"""Reporting's document routes: the closure report and the monthly service report.
+
+Who may call them: the same as the rest of reporting's read side, which is open today (no
+authentication; the read side's access control is a later piece of work and these routes must
+follow it). The PDF is printed in a worker thread so the event loop keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response
+
+from reporting.documents import closure_document, closure_facts, monthly_document, monthly_facts
+from shared.documents import Document, render_html, render_pdf, to_json
+from shared.service import Runtime
+
+DocFormat = Literal["html", "pdf", "json"]
+MEDIA = {
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "json": "application/json",
+}
+
+
+async def document_response(doc: Document, fmt: DocFormat, filename: str) -> Response:
+    if fmt == "pdf":
+        body = await asyncio.to_thread(render_pdf, doc)
+    elif fmt == "html":
+        body = (await asyncio.to_thread(render_html, doc)).encode()
+    else:
+        body = to_json(doc)
+    headers = {"Content-Disposition": f'inline; filename="{filename}.{fmt}"'}
+    return Response(body, media_type=MEDIA[fmt], headers=headers)
+
+
+def parse_month(value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m").replace(tzinfo=UTC).date()
+    except ValueError:
+        raise HTTPException(422, f"month: expected YYYY-MM, got {value!r}") from None
+
+
+def add_document_routes(rt: Runtime, router: APIRouter) -> None:
+    @router.get(
+        "/v1/incidents/{incident_id}/report.{fmt}",
+        tags=["documents"],
+        response_class=Response,
+        responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+    )
+    async def closure_report(incident_id: str, fmt: DocFormat) -> Response:
+        """The incident's closure report as HTML, PDF or JSON (a draft until it is closed)."""
+        async with rt.pool.acquire() as conn:
+            facts = await closure_facts(conn, incident_id)
+        if facts is None:
+            raise HTTPException(404, f"incident_id: no incident {incident_id!r}")
+        doc = closure_document(facts, rt.contract)
+        return await document_response(doc, fmt, f"closure-{incident_id}")
+
+    @router.get(
+        "/v1/reports/monthly",
+        tags=["documents"],
+        response_class=Response,
+        responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+    )
+    async def monthly_report(
+        month: Annotated[str, Query(description="YYYY-MM", pattern=r"^\d{4}-\d{2}$")],
+        fmt: Annotated[DocFormat, Query(alias="format")] = "html",
+    ) -> Response:
+        """The monthly service report: compliance, breaches, pauses, MTTA/MTTR per week,
+        recurring objects and origins, incidents outside the perimeter — with charts."""
+        period = parse_month(month)
+        async with rt.pool.acquire() as conn:
+            facts = await monthly_facts(conn, period)
+        doc = monthly_document(facts, rt.contract)
+        return await document_response(doc, fmt, f"service-report-{month}")

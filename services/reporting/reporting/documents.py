@@ -1,0 +1,763 @@
+"""Reporting's documents: the closure report of one incident and the monthly service report.
+
+The queries (``closure_facts``, ``monthly_facts``) only read the read model and the audit trail;
+the builders (``closure_document``, ``monthly_document``) are pure functions of those facts and
+the contract, so the same figures feed HTML, PDF and JSON (``shared.documents``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from pydantic import TypeAdapter
+
+from reporting.projection import sla_compliance
+from shared.contract.model import Contract
+from shared.db import Conn
+from shared.documents import Chart, Document, Fact, Section, Series, Signature, Table
+from shared.documents.words import duration_words, seconds_words
+from shared.events import EventType
+
+_SPAN = TypeAdapter(timedelta)
+JSON_COLUMNS = frozenset(
+    {"actions_taken", "provider_participants", "customer_participants", "data", "objects", "scope"}
+)
+
+
+def _row(record: Any) -> dict[str, Any]:
+    out = dict(record)
+    for key in JSON_COLUMNS & out.keys():
+        if isinstance(out[key], str):
+            out[key] = orjson.loads(out[key])
+    return out
+
+
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    """A calendar month in UTC, as the SLA report counts it."""
+    start = datetime(month.year, month.month, 1, tzinfo=UTC)
+    end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+# --------------------------------------------------------------------------- pauses
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    incident_id: str
+    clock: str
+    reason: str
+    party: str
+    actor: str
+    start: datetime
+    end: datetime | None
+    business: timedelta | None
+    """Business time the pause excluded (from the clock's resume); None while paused."""
+    evidence: tuple[str, ...] = ()
+
+
+def _when(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def pauses(events: Iterable[dict[str, Any]]) -> list[Pause]:
+    """Each pause of each clock, paired with the resume that ended it (events in time order)."""
+    open_: dict[tuple[str, str], dict[str, Any]] = {}
+    out: list[Pause] = []
+    for event in events:
+        data, incident = event["data"], event["incident_id"]
+        key = (incident, data.get("clock", ""))
+        if event["type"] == EventType.SLA_CLOCK_PAUSED.value:
+            open_[key] = data
+        elif (
+            event["type"] == EventType.SLA_CLOCK_RESUMED.value
+            and data.get("cause") == "resume"
+            and key in open_
+        ):
+            began = open_.pop(key)
+            out.append(_pause(incident, began, _when(data["resumed_at"]), data.get("paused")))
+    out.extend(_pause(incident, began, None, None) for (incident, _), began in open_.items())
+    return out
+
+
+def _pause(incident: str, began: dict[str, Any], end: datetime | None, paused: Any) -> Pause:
+    return Pause(
+        incident_id=incident,
+        clock=began["clock"],
+        reason=began["pause_reason"],
+        party=began["party"],
+        actor=began.get("actor", ""),
+        start=_when(began["paused_at"]),
+        end=end,
+        business=_SPAN.validate_python(paused) if paused is not None else None,
+        evidence=tuple(began.get("evidence", ())),
+    )
+
+
+# --------------------------------------------------------------------------- words
+
+
+def _party(contract: Contract, party_id: str | None) -> str:
+    if not party_id:
+        return "—"
+    party = contract.parties.get(party_id)
+    return party.name if party else party_id
+
+
+def _reason(contract: Contract, reason_id: str) -> str:
+    found = next((r for r in contract.pause_reasons if r.id == reason_id), None)
+    return found.text if found else reason_id
+
+
+def object_zone(contract: Contract, object_id: str | None) -> ZoneInfo:
+    """The zone an object's people read time in: its location's, else its support hours'."""
+    obj = contract.object(object_id) if object_id else None
+    if obj is not None:
+        location = contract.locations.get(obj.location) if obj.location else None
+        if location is not None and location.timezone:
+            return ZoneInfo(location.timezone)
+        spec = contract.calendar_spec(obj.calendar)
+        if spec is not None:
+            return ZoneInfo(spec.timezone)
+    spec = contract.calendar_spec(contract.sla.period_calendar or "24x7")
+    return ZoneInfo(spec.timezone) if spec is not None else ZoneInfo("UTC")
+
+
+def _local(value: datetime | None, zone: ZoneInfo) -> str:
+    return f"{value.astimezone(zone):%Y-%m-%d %H:%M}" if value else "—"
+
+
+def _object_name(contract: Contract, object_id: str | None) -> str:
+    if not object_id:
+        return "outside the perimeter"
+    obj = contract.object(object_id)
+    return f"{obj.name} ({object_id})" if obj else object_id
+
+
+# --------------------------------------------------------------------------- closure report
+
+
+@dataclass(frozen=True, slots=True)
+class ClosureFacts:
+    incident: dict[str, Any]
+    report: dict[str, Any] | None
+    clocks: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+async def closure_facts(conn: Conn, incident_id: str) -> ClosureFacts | None:
+    incident = await conn.fetchrow("SELECT * FROM incidents WHERE id = $1", incident_id)
+    if incident is None:
+        return None
+    report = await conn.fetchrow(
+        "SELECT * FROM closure_reports WHERE incident_id = $1", incident_id
+    )
+    clocks = await conn.fetch(
+        "SELECT * FROM sla_clocks WHERE incident_id = $1 ORDER BY started_at, clock", incident_id
+    )
+    events = await conn.fetch(
+        "SELECT incident_id, type, source, time, data FROM incident_events"
+        " WHERE incident_id = $1 ORDER BY time, recorded_at",
+        incident_id,
+    )
+    return ClosureFacts(
+        incident=_row(incident),
+        report=_row(report) if report else None,
+        clocks=[_row(c) for c in clocks],
+        events=[_row(e) for e in events],
+    )
+
+
+_ACTION_WORDS = {
+    "acknowledge": "took the incident into work",
+    "diagnosis": "reported a diagnosis",
+    "pause": "paused a clock",
+    "resume": "resumed a clock",
+    "restored": "reported the service restored",
+    "confirm": "confirmed restoration",
+    "reject": "rejected the restoration",
+    "reopen": "reopened the incident",
+    "reclassify": "reclassified the incident",
+    "reroute": "re-routed the incident",
+    "note": "added a note",
+}
+
+
+def _timeline_row(contract: Contract, event: dict[str, Any], zone: ZoneInfo) -> tuple[str, ...]:
+    data: dict[str, Any] = event["data"]
+    kind = str(event["type"]).removeprefix("baton.")
+    who = "—"
+    text = kind.replace("_", " ").replace(".", ": ")
+    if event["type"] == EventType.ACTION_ACCEPTED.value:
+        who = f"{data.get('actor', '')} ({_party(contract, data.get('party'))})"
+        text = _ACTION_WORDS.get(data.get("action", ""), str(data.get("action")))
+        if data.get("clock"):
+            text += f" ({data['clock']}"
+            text += (
+                f", {_reason(contract, data['pause_reason'])})" if data.get("pause_reason") else ")"
+            )
+        if data.get("layer"):
+            text += f"; layer {data['layer']}"
+        if data.get("note"):
+            text += f": {data['note']}"
+    elif event["type"] == EventType.ASSIGNMENT_ISSUED.value:
+        who = _party(contract, data.get("party"))
+        text = f"assigned as {data.get('role')}"
+    elif event["type"] == EventType.INCIDENT_OPENED.value:
+        text = f"incident opened: {data.get('summary', '')}"
+    elif event["type"] in {EventType.SLA_CLOCK_STARTED.value, EventType.SLA_CLOCK_STOPPED.value}:
+        text = f"{data.get('clock')} clock " + (
+            "started"
+            if event["type"] == EventType.SLA_CLOCK_STARTED.value
+            else ("stopped, met" if data.get("met") else "stopped, missed")
+        )
+    elif event["type"] == EventType.SLA_CLOCK_PAUSED.value:
+        text = (
+            f"{data.get('clock')} clock paused ({_reason(contract, data.get('pause_reason', ''))})"
+        )
+    elif event["type"] == EventType.SLA_CLOCK_RESUMED.value:
+        text = f"{data.get('clock')} clock counts again ({data.get('cause')})"
+    elif event["type"] == EventType.SLA_BREACHED.value:
+        text = f"{data.get('clock')} target breached"
+    elif event["type"] == EventType.INCIDENT_CLOSED.value:
+        who = data.get("confirmed_by", "—")
+        text = "closed on the customer's confirmation"
+    return (_local(event["time"], zone), text, who)
+
+
+def _clock_result(clock: dict[str, Any]) -> str:
+    if clock.get("breached_at") is not None or clock.get("met") is False:
+        return "breached" + (
+            f" at {clock['breached_at']:%Y-%m-%d %H:%M} UTC" if clock.get("breached_at") else ""
+        )
+    if clock.get("met"):
+        margin = clock.get("margin")
+        return "met" + (f", {duration_words(margin)} to spare" if margin else "")
+    if clock.get("paused_reason"):
+        return f"paused ({clock['paused_reason']})"
+    return "running"
+
+
+def closure_document(facts: ClosureFacts, contract: Contract) -> Document:
+    inc, report = facts.incident, facts.report
+    zone = object_zone(contract, inc.get("object_id"))
+    started = report["started_at"] if report else inc["first_alert_at"]
+    restored = report["restored_at"] if report else inc.get("restored_at")
+    closed = report["closed_at"] if report else inc.get("closed_at")
+    downtime = (restored - started).total_seconds() if restored and started else None
+    people: dict[str, set[str]] = defaultdict(set)
+    confirmation = None
+    for event in facts.events:
+        if event["type"] == EventType.ACTION_ACCEPTED.value:
+            people[event["data"]["party"]].add(event["data"]["actor"])
+            if event["data"]["action"] == "confirm":
+                confirmation = event["data"]
+    customer_ids = set(report["customer_participants"]) if report else set()
+    customer_ids |= {p for p, party in contract.parties.items() if party.kind == "customer"} & set(
+        people
+    )
+    provider_ids = (set(report["provider_participants"]) if report else set()) | (
+        set(people) - customer_ids
+    )
+    participants = [
+        (side, _party(contract, pid), ", ".join(sorted(people.get(pid, ()))) or "—")
+        for side, ids in (("Provider", provider_ids), ("Customer", customer_ids))
+        for pid in sorted(ids)
+    ]
+    clock_rows = tuple(
+        (
+            c["clock"],
+            _local(c["started_at"], zone),
+            duration_words(c["target"], business_day=_business_day(contract, c["calendar"])),
+            _local(c["deadline"], zone),
+            _local(c.get("stopped_at"), zone),
+            duration_words(c["paused_for"]) if c.get("paused_for") else "none",
+            _clock_result(c),
+        )
+        for c in facts.clocks
+    )
+    pause_rows = tuple(
+        (
+            p.clock,
+            _reason(contract, p.reason),
+            f"{p.actor} ({_party(contract, p.party)})",
+            _local(p.start, zone),
+            _local(p.end, zone) if p.end else "still paused",
+            duration_words(p.business) if p.business is not None else "—",
+            "; ".join(p.evidence) or "—",
+        )
+        for p in pauses(facts.events)
+    )
+    status = inc["status"]
+    draft = (
+        ()
+        if report
+        else (
+            f"This incident is {status}, not closed: this report is a draft until the customer "
+            "confirms restoration.",
+        )
+    )
+    if confirmation:
+        confirmed = (
+            f"Restoration confirmed by {confirmation['actor']} "
+            f"({_party(contract, confirmation['party'])}) at "
+            f"{_local(_when(confirmation['at']), zone)} ({zone.key})."
+        )
+    elif report:
+        confirmed = f"Restoration confirmed by {_party(contract, report['confirmed_by'])}."
+    else:
+        confirmed = "The customer has not confirmed restoration yet."
+    coordinator = inc.get("coordinator") or contract.coordinator
+    customer = next((p for p, party in contract.parties.items() if party.kind == "customer"), None)
+    return Document(
+        kind="closure-report",
+        title=f"Closure report — incident {inc['id']}",
+        subtitle=str(inc["summary"]),
+        stamp=(
+            f"Closure report · incident {inc['id']} · contract {contract.id} "
+            f"version {contract.version}"
+        ),
+        facts=(
+            Fact("Object", _object_name(contract, inc.get("object_id"))),
+            Fact(
+                "Origin",
+                f"{_object_name(contract, inc.get('origin_object'))}, "
+                f"{inc.get('origin_layer') or '—'} layer",
+            ),
+            Fact("Category / priority", f"{inc['category']} / {inc['priority']}"),
+            Fact("Status", status),
+            Fact("Coordinator", _party(contract, coordinator)),
+            Fact("Primary party", _party(contract, inc.get("primary_party"))),
+            Fact("Alerts", str(inc.get("alert_count", 1))),
+            Fact("Objects affected", ", ".join(inc.get("objects") or []) or "—"),
+        ),
+        sections=(
+            Section(
+                "Times",
+                (*draft, f"Times are in the object's zone, {zone.key}."),
+                facts=(
+                    Fact("Started (first alert)", _local(started, zone)),
+                    Fact("Registered", _local(inc["opened_at"], zone)),
+                    Fact("Taken into work", _local(inc.get("acknowledged_at"), zone)),
+                    Fact("Restored", _local(restored, zone)),
+                    Fact("Closed", _local(closed, zone)),
+                    Fact("Downtime", seconds_words(downtime)),
+                ),
+            ),
+            Section(
+                "Cause and actions",
+                (f"Cause: {report['cause']}" if report else "Cause: not yet stated.",),
+                tables=(
+                    Table(
+                        "Actions taken",
+                        ("#", "Action"),
+                        tuple(
+                            (str(i), a)
+                            for i, a in enumerate(report["actions_taken"] if report else [], 1)
+                        ),
+                    ),
+                ),
+            ),
+            Section(
+                "Participants and confirmation",
+                (confirmed,),
+                tables=(
+                    Table(
+                        "Participants of both sides",
+                        ("Side", "Party", "People"),
+                        tuple(participants),
+                    ),
+                ),
+            ),
+            Section(
+                "Recurrence risk",
+                (report["recurrence_risk"] if report else "Not yet assessed.",),
+            ),
+            Section(
+                "SLA clocks",
+                tables=(
+                    Table(
+                        "Clocks",
+                        ("Clock", "Started", "Target", "Deadline", "Stopped", "Paused", "Result"),
+                        clock_rows,
+                    ),
+                    Table(
+                        "Pauses by reason and party",
+                        ("Clock", "Reason", "Asked by", "From", "To", "Excluded", "Evidence"),
+                        pause_rows,
+                    ),
+                ),
+            ),
+            Section(
+                "Timeline",
+                tables=(
+                    Table(
+                        f"Every recorded event ({zone.key})",
+                        ("Time", "Event", "By"),
+                        tuple(_timeline_row(contract, e, zone) for e in facts.events),
+                    ),
+                ),
+            ),
+        ),
+        signatures=tuple(
+            Signature(_party(contract, pid), role)
+            for pid, role in ((coordinator, "Coordinator"), (customer, "Customer"))
+            if pid
+        ),
+    )
+
+
+def _business_day(contract: Contract, calendar_id: str | None) -> timedelta | None:
+    from shared.contract.appendix import business_day
+
+    return business_day(contract, calendar_id)
+
+
+# --------------------------------------------------------------------------- monthly report
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyFacts:
+    month: date
+    compliance: list[dict[str, Any]]
+    breaches: list[dict[str, Any]]
+    pause_events: list[dict[str, Any]]
+    weeks: list[dict[str, Any]]
+    top_objects: list[dict[str, Any]]
+    top_origins: list[dict[str, Any]]
+    outside: list[dict[str, Any]]
+    totals: dict[str, Any] = field(default_factory=dict)
+
+
+async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
+    start, end = month_bounds(month)
+    compliance = await sla_compliance(conn, month)
+    breaches = await conn.fetch(
+        "SELECT c.incident_id, c.clock, c.deadline, c.breached_at, c.stopped_at, i.summary,"
+        " i.priority, i.category, i.object_id, i.origin_object,"
+        " coalesce(i.primary_party, '(unassigned)') AS party, r.cause"
+        " FROM sla_clocks c JOIN incidents i ON i.id = c.incident_id"
+        " LEFT JOIN closure_reports r ON r.incident_id = c.incident_id"
+        " WHERE c.started_at >= $1 AND c.started_at < $2"
+        " AND (c.breached_at IS NOT NULL OR c.met = false)"
+        " ORDER BY c.deadline",
+        start,
+        end,
+    )
+    pause_events = await conn.fetch(
+        "SELECT e.incident_id, e.type, e.time, e.data FROM incident_events e"
+        " JOIN incidents i ON i.id = e.incident_id"
+        " WHERE i.opened_at >= $1 AND i.opened_at < $2 AND e.type = ANY($3::text[])"
+        " ORDER BY e.time, e.recorded_at",
+        start,
+        end,
+        [EventType.SLA_CLOCK_PAUSED.value, EventType.SLA_CLOCK_RESUMED.value],
+    )
+    weeks = await conn.fetch(
+        "SELECT date_trunc('week', opened_at AT TIME ZONE 'UTC')::date AS week,"
+        " count(*) AS incidents,"
+        " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta,"
+        " avg(extract(epoch FROM restored_at - first_alert_at)) AS mttr"
+        " FROM incidents WHERE opened_at >= $1 AND opened_at < $2 GROUP BY 1 ORDER BY 1",
+        start,
+        end,
+    )
+    top_objects = await conn.fetch(
+        "SELECT object_id, count(*) AS incidents FROM incidents"
+        " WHERE opened_at >= $1 AND opened_at < $2 AND object_id IS NOT NULL"
+        " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
+        start,
+        end,
+    )
+    top_origins = await conn.fetch(
+        "SELECT origin_object, origin_layer, count(*) AS incidents FROM incidents"
+        " WHERE opened_at >= $1 AND opened_at < $2 AND origin_object IS NOT NULL"
+        " GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 10",
+        start,
+        end,
+    )
+    outside = await conn.fetch(
+        "SELECT id, opened_at, summary, alert_count, status FROM incidents"
+        " WHERE opened_at >= $1 AND opened_at < $2 AND outside_perimeter ORDER BY opened_at",
+        start,
+        end,
+    )
+    totals = await conn.fetchrow(
+        "SELECT count(*) AS incidents, count(*) FILTER (WHERE status = 'closed') AS closed,"
+        " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta,"
+        " avg(extract(epoch FROM restored_at - first_alert_at)) AS mttr"
+        " FROM incidents WHERE opened_at >= $1 AND opened_at < $2",
+        start,
+        end,
+    )
+    return MonthlyFacts(
+        month=month,
+        compliance=[dict(r) for r in compliance],
+        breaches=[_row(r) for r in breaches],
+        pause_events=[_row(r) for r in pause_events],
+        weeks=[dict(r) for r in weeks],
+        top_objects=[dict(r) for r in top_objects],
+        top_origins=[dict(r) for r in top_origins],
+        outside=[dict(r) for r in outside],
+        totals=dict(totals) if totals else {},
+    )
+
+
+def _share(met: int, breached: int) -> str:
+    decided = met + breached
+    return f"{met / decided:.1%}" if decided else "—"
+
+
+def _compliance_by(
+    rows: Sequence[dict[str, Any]], key: str, name: Any = str
+) -> tuple[Table, dict[str, dict[str, float]]]:
+    sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for r in rows:
+        cell = sums[(str(r[key]), r["clock"])]
+        cell[0] += r["clocks"]
+        cell[1] += r["met"]
+        cell[2] += r["breached"]
+        cell[3] += r["running"]
+    table_rows = []
+    shares: dict[str, dict[str, float]] = defaultdict(dict)
+    for (group, clock), (clocks, met, breached, running) in sorted(sums.items()):
+        table_rows.append(
+            (
+                *((name(group),) if key != "clock" else ()),
+                clock,
+                str(clocks),
+                str(met),
+                str(breached),
+                str(running),
+                _share(met, breached),
+            )
+        )
+        if met + breached:
+            shares[clock][name(group)] = met / (met + breached)
+    title = {
+        "party": "contractor",
+        "category": "category",
+        "priority": "priority",
+        "clock": "clock",
+    }[key]
+    return (
+        Table(
+            f"Compliance per {title}",
+            (
+                *((title.capitalize(),) if key != "clock" else ()),
+                "Clock",
+                "Clocks",
+                "Met",
+                "Breached",
+                "Running",
+                "Compliance",
+            ),
+            tuple(table_rows),
+        ),
+        shares,
+    )
+
+
+def monthly_document(facts: MonthlyFacts, contract: Contract) -> Document:
+    label = f"{facts.month:%Y-%m}"
+
+    def party(pid: str | None) -> str:
+        return _party(contract, pid)
+
+    by_party, party_shares = _compliance_by(facts.compliance, "party", party)
+    by_category, _ = _compliance_by(facts.compliance, "category")
+    by_priority, _ = _compliance_by(facts.compliance, "priority")
+    by_clock, _ = _compliance_by(facts.compliance, "clock")
+    met = sum(r["met"] for r in facts.compliance)
+    breached = sum(r["breached"] for r in facts.compliance)
+    contractors = sorted({name for shares in party_shares.values() for name in shares})
+    compliance_chart = Chart(
+        "SLA compliance per contractor",
+        "bar",
+        tuple(contractors),
+        tuple(
+            Series(clock, tuple(party_shares[clock].get(c, 0.0) for c in contractors))
+            for clock in ("response", "recovery")
+            if clock in party_shares
+        ),
+        percent=True,
+    )
+    weeks = facts.weeks
+    week_labels = tuple(f"week of {w['week']:%d %b}" for w in weeks)
+    week_chart = Chart(
+        "MTTA and MTTR per week (minutes)",
+        "line",
+        week_labels,
+        (
+            Series("MTTA", tuple(float(w["mtta"] or 0) / 60 for w in weeks)),
+            Series("MTTR", tuple(float(w["mttr"] or 0) / 60 for w in weeks)),
+        ),
+        unit="minutes",
+    )
+    paused: dict[tuple[str, str], timedelta] = defaultdict(timedelta)
+    for p in pauses(facts.pause_events):
+        paused[(p.reason, p.party)] += p.business or timedelta(0)
+    pause_rows = sorted(paused.items(), key=lambda kv: kv[1], reverse=True)
+    by_reason: dict[str, timedelta] = defaultdict(timedelta)
+    for (reason, _), span in pause_rows:
+        by_reason[_reason(contract, reason)] += span
+    pause_chart = Chart(
+        "Paused business time by reason (hours)",
+        "barh",
+        tuple(by_reason),
+        (Series("paused", tuple(s.total_seconds() / 3600 for s in by_reason.values())),),
+        unit="hours",
+    )
+    objects_chart = Chart(
+        "Incidents per object (top 10)",
+        "barh",
+        tuple(_object_name(contract, r["object_id"]) for r in facts.top_objects),
+        (Series("incidents", tuple(float(r["incidents"]) for r in facts.top_objects)),),
+        unit="incidents",
+    )
+    totals = facts.totals
+    return Document(
+        kind="monthly-report",
+        title=f"Monthly service report — {label}",
+        subtitle=f"{contract.title or contract.id}",
+        stamp=f"Monthly service report {label} · contract {contract.id} version {contract.version}",
+        facts=(
+            Fact("Month", f"{label} (UTC)"),
+            Fact("Incidents opened", str(totals.get("incidents", 0))),
+            Fact("Closed", str(totals.get("closed", 0))),
+            Fact("SLA clocks met / breached", f"{met} / {breached}"),
+            Fact("SLA compliance", _share(met, breached)),
+            Fact("MTTA", seconds_words(_float(totals.get("mtta")))),
+            Fact("MTTR", seconds_words(_float(totals.get("mttr")))),
+            Fact("Outside the perimeter", str(len(facts.outside))),
+        ),
+        sections=(
+            Section(
+                "SLA compliance",
+                (
+                    "A clock is met when it stopped before its deadline and never breached; "
+                    "running clocks are not counted yet. Clocks are counted in the month they "
+                    "started.",
+                ),
+                tables=(by_party, by_category, by_priority, by_clock),
+                charts=(compliance_chart,),
+            ),
+            Section(
+                "Breaches and their causes",
+                tables=(
+                    Table(
+                        "Breached clocks",
+                        ("Incident", "Clock", "Priority", "Contractor", "Deadline (UTC)", "Cause"),
+                        tuple(
+                            (
+                                f"{b['incident_id']}: {b['summary']}",
+                                b["clock"],
+                                b["priority"],
+                                party(b["party"]),
+                                f"{b['deadline']:%Y-%m-%d %H:%M}",
+                                b.get("cause") or "not closed yet",
+                            )
+                            for b in facts.breaches
+                        ),
+                    ),
+                ),
+            ),
+            Section(
+                "Pauses",
+                (
+                    "Business time the clocks did not count, by the contract's pause reason and "
+                    "the party that asked for the pause.",
+                ),
+                tables=(
+                    Table(
+                        "Pause time by reason and party",
+                        ("Reason", "Party", "Paused (business time)"),
+                        tuple(
+                            (_reason(contract, reason), party(pid), duration_words(span))
+                            for (reason, pid), span in pause_rows
+                        ),
+                    ),
+                ),
+                charts=(pause_chart,) if by_reason else (),
+            ),
+            Section(
+                "Mean times per week",
+                (
+                    "MTTA: from registration to taken into work. MTTR: from the first alert to "
+                    "restoration. Weeks start on Monday.",
+                ),
+                tables=(
+                    Table(
+                        "MTTA and MTTR per week",
+                        ("Week", "Incidents", "MTTA", "MTTR"),
+                        tuple(
+                            (
+                                f"{w['week']:%Y-%m-%d}",
+                                str(w["incidents"]),
+                                seconds_words(_float(w["mtta"])),
+                                seconds_words(_float(w["mttr"])),
+                            )
+                            for w in weeks
+                        ),
+                    ),
+                ),
+                charts=(week_chart,),
+            ),
+            Section(
+                "Recurring objects and origins",
+                tables=(
+                    Table(
+                        "Objects with the most incidents",
+                        ("Object", "Incidents"),
+                        tuple(
+                            (_object_name(contract, r["object_id"]), str(r["incidents"]))
+                            for r in facts.top_objects
+                        ),
+                    ),
+                    Table(
+                        "Where incidents started (probable origin)",
+                        ("Origin object", "Layer", "Incidents"),
+                        tuple(
+                            (
+                                _object_name(contract, r["origin_object"]),
+                                r["origin_layer"] or "—",
+                                str(r["incidents"]),
+                            )
+                            for r in facts.top_origins
+                        ),
+                    ),
+                ),
+                charts=(objects_chart,),
+            ),
+            Section(
+                "Outside the perimeter",
+                ("Alerts from objects the contract does not name: candidates for the registry.",),
+                tables=(
+                    Table(
+                        "Incidents outside the perimeter",
+                        ("Incident", "Opened (UTC)", "Summary", "Alerts", "Status"),
+                        tuple(
+                            (
+                                r["id"],
+                                f"{r['opened_at']:%Y-%m-%d %H:%M}",
+                                r["summary"],
+                                str(r["alert_count"]),
+                                r["status"],
+                            )
+                            for r in facts.outside
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    )
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
