@@ -20,6 +20,15 @@ else:
 log = logging.getLogger(__name__)
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
+# Errors that mean "the database is not there right now", not "the request is wrong".
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,  # refused, reset, unreachable; TimeoutError (connect or acquire) is one too
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # e.g. the pool closing, a connection lost mid-query
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+)
+
 
 async def create_pool(dsn: str, schema: str) -> asyncpg.Pool:
     """A pool whose connections see ``schema`` first; the schema is created if missing."""
@@ -34,8 +43,9 @@ async def create_pool(dsn: str, schema: str) -> asyncpg.Pool:
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     finally:
         await conn.close()
+    # connect timeout: a database that hangs makes a request fail (503) in seconds, not minutes
     return await asyncpg.create_pool(
-        dsn, min_size=1, max_size=5, server_settings={"search_path": schema}
+        dsn, min_size=1, max_size=5, timeout=10, server_settings={"search_path": schema}
     )
 
 

@@ -26,3 +26,25 @@ def problem(status: int, title: str, **extra: Any) -> JSONResponse:
 
 def validation_problem(exc: ValidationError) -> JSONResponse:
     return problem(422, "invalid payload", fields=field_errors(exc))
+
+
+class Unavailable(Exception):
+    """A dependency (``postgresql`` or ``kafka``) did not answer in time: answered 503 with
+    ``Retry-After``; nothing of the request was kept."""
+
+    def __init__(self, dependency: str, detail: str = "") -> None:
+        super().__init__(f"{dependency}: {detail or 'unavailable'}")
+        self.dependency = dependency
+        self.detail = detail or "unavailable"
+
+
+def unavailable(dependency: str, retry_after: int, detail: str = "") -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": f"{dependency} unavailable, nothing was kept: retry later",
+            "dependency": dependency,
+            **({"detail": detail} if detail else {}),
+        },
+        status_code=503,
+        headers={"Retry-After": str(retry_after)},
+    )

@@ -17,7 +17,8 @@ from pathlib import Path
 import asyncpg
 import orjson
 import uvicorn
-from fastapi import APIRouter, FastAPI, Response
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, FastAPI, Request, Response
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.sdk.resources import Resource
@@ -36,9 +37,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.clock import Clock, SystemClock
 from shared.contract import Contract, ContractError, load_contract
 from shared.contract_feed import contract_from_event, read_newest
-from shared.db import create_pool, migrate
+from shared.db import DATABASE_UNAVAILABLE, create_pool, migrate
 from shared.events import Envelope, EventType, parse_event
-from shared.http import describe
+from shared.health import Health
+from shared.http import Unavailable, describe, unavailable
 from shared.kafka import DeadLetters, Record, build_broker, message_topic
 from shared.logs import setup_logging
 from shared.settings import Settings
@@ -59,6 +61,7 @@ class Runtime:
     contract: Contract
     clock: Clock
     contract_info: Gauge
+    health: Health = field(init=False, repr=False)
     _pool: asyncpg.Pool | None = field(default=None, repr=False)
     _contract_listeners: list[Callable[[Contract], None]] = field(default_factory=list)
 
@@ -193,6 +196,7 @@ def create_app(
         clock=clock or SystemClock(),
         contract_info=contract_info,
     )
+    runtime.health = Health(service, settings, registry, broker=broker, pool=lambda: runtime._pool)
 
     # Every instance follows the whole contract topic (no consumer group): the newest wins.
     @broker.subscriber(settings.topic(Topic.CONTRACT), auto_offset_reset="earliest")
@@ -228,6 +232,7 @@ def create_app(
         await broker.start()
         if on_start:
             await on_start(runtime)
+        runtime.health.start()
         log.info(
             "started",
             extra={
@@ -240,6 +245,7 @@ def create_app(
             yield
         finally:
             log.info("stopping: finishing in-flight messages")
+            await runtime.health.stop()
             if on_stop:
                 await on_stop(runtime)
             await broker.stop()
@@ -252,14 +258,7 @@ def create_app(
 
     app.add_middleware(RequestCounter, counter=requests, service=service)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> Response:
-        ok = runtime._pool is not None and broker.running
-        return Response(
-            '{"status":"ok"}' if ok else '{"status":"starting"}',
-            status_code=200 if ok else 503,
-            media_type="application/json",
-        )
+    add_health_routes(app, runtime)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -269,6 +268,54 @@ def create_app(
     wire(runtime, router)
     app.include_router(router)
     return app
+
+
+def add_health_routes(app: FastAPI, runtime: Runtime) -> None:
+    """``/livez``, ``/readyz`` (and ``/healthz``, its alias), and 503 + ``Retry-After`` for a
+    request that met a dependency that is down."""
+    broker, settings = runtime.broker, runtime.settings
+
+    @app.get("/livez", include_in_schema=False)
+    async def livez() -> Response:
+        """The process and its event loop answer (restart it when this fails)."""
+        return Response('{"status":"alive"}', media_type="application/json")
+
+    async def readyz() -> Response:
+        """PostgreSQL and Kafka answered in time and no consumer is stalled (send it work)."""
+        if runtime._pool is None or not broker.running:
+            return Response('{"status":"starting"}', 503, media_type="application/json")
+        found = await runtime.health.readiness()
+        return Response(
+            orjson.dumps(found.body()),
+            status_code=200 if found.ready else 503,
+            media_type="application/json",
+        )
+
+    # /healthz predates the split and is kept as an alias of /readyz: callers used it to wait
+    # until a service can do its work, which is readiness.
+    app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/healthz", readyz, methods=["GET"], include_in_schema=False)
+
+    retry_after = settings.retry_after_seconds
+
+    async def on_unavailable(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Unavailable)
+        return unavailable(exc.dependency, retry_after, exc.detail)
+
+    async def on_database_error(_: Request, exc: Exception) -> Response:
+        # The database went away under the request (refused, reset, restarting, too slow):
+        # nothing was committed, so the honest answer is "retry later", not 500.
+        log.warning("database unavailable", extra={"error": repr(exc)[:200]})
+        return unavailable("postgresql", retry_after)
+
+    async def on_kafka_error(_: Request, exc: Exception) -> Response:
+        log.warning("kafka unavailable", extra={"error": repr(exc)[:200]})
+        return unavailable("kafka", retry_after)
+
+    app.add_exception_handler(Unavailable, on_unavailable)
+    for kind in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(kind, on_database_error)
+    app.add_exception_handler(KafkaError, on_kafka_error)
 
 
 class RequestCounter:

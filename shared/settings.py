@@ -48,6 +48,28 @@ class Settings(BaseSettings):
     sla_tick_seconds: float = Field(
         1.0, gt=0, description="how often sla-clock looks for due deadlines"
     )
+    # -- health and failure answers ---------------------------------------------------------
+    ready_timeout_seconds: float = Field(
+        2.0, gt=0, description="how long /readyz waits for PostgreSQL and for Kafka each"
+    )
+    ready_stall_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="a consumer whose committed offset has not moved for this long while its"
+        " partition has lag makes the service unready",
+    )
+    health_interval_seconds: float = Field(
+        5.0, gt=0, description="how often the dependency checks and consumer lag are sampled"
+    )
+    publish_timeout_seconds: float = Field(
+        4.0,
+        gt=0,
+        description="how long an HTTP request waits for Kafka to acknowledge before answering"
+        " 503 with Retry-After",
+    )
+    retry_after_seconds: int = Field(
+        5, ge=1, description="the Retry-After of a 503 answered while a dependency is down"
+    )
     # -- intake (issue 4) ------------------------------------------------------------------
     intake_max_body_bytes: int = Field(
         512 * 1024, gt=0, description="larger request bodies are refused with 413"

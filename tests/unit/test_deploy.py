@@ -71,6 +71,12 @@ KNOWN_METRICS = frozenset(
         "baton_sla_fire_lag_seconds_bucket",
         "baton_mtta_seconds",
         "baton_mttr_seconds",
+        "baton_consumer_lag",
+        "baton_consumer_stalled_seconds",
+        "baton_dependency_up",
+        "baton_dependency_check_seconds",
+        "baton_ready",
+        "baton_deadletter_undelivered_total",
     }
 )
 METRIC_NAME = re.compile(r"\b(?:baton|faststream)_[a-z0-9_]+")
@@ -415,6 +421,9 @@ def test_required_alerts_exist() -> None:
     assert re.search(r"\bup\{[^}]*\}\s*==\s*0", alerts["BatonServiceDown"])
     assert "rate(baton_deadletter_total[5m])" in alerts["BatonDeadLetters"]
     assert "increase(baton_sla_breaches_total[15m])" in alerts["BatonSlaBreach"]
+    assert "baton_consumer_lag" in alerts["BatonConsumerLagGrowing"]
+    assert "baton_consumer_stalled_seconds" in alerts["BatonConsumerStalled"]
+    assert "baton_dependency_up" in alerts["BatonDependencyDown"]
     for name, expr in alerts.items():
         unknown = set(METRIC_NAME.findall(expr)) - KNOWN_METRICS
         assert not unknown, f"alert {name} uses unknown metrics {unknown}"

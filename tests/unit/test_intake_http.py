@@ -108,7 +108,9 @@ def _close_clients() -> Any:
         CLIENTS.pop().close()
 
 
-def make_client(**overrides: Any) -> tuple[Client, Fakes]:
+def make_client(
+    *, publish: Any = None, kafka_down: bool = False, change_sink: Any = None, **overrides: Any
+) -> tuple[Client, Fakes]:
     fakes = Fakes()
     config = Settings(**overrides)
 
@@ -133,10 +135,11 @@ def make_client(**overrides: Any) -> tuple[Client, Fakes]:
         clock=FixedClock(NOW),
         registry=CollectorRegistry(),
         dead_letters=fakes,
-        publish=fakes.publish,
+        publish=publish or fakes.publish,
         auth=Authenticator(config),
         await_outcome=await_outcome,
-        record_change=record_change,
+        record_change=change_sink or record_change,
+        kafka_down=lambda: kafka_down,
     )
     app = FastAPI()
     app.include_router(build_router(ix))
@@ -500,3 +503,72 @@ def test_fuzz_no_5xx_and_every_refusal_dead_lettered(path: str) -> None:
     started = time.perf_counter()
     run()
     assert time.perf_counter() - started < 120
+
+
+# --- dependencies down: 503 + Retry-After within the bound, never 202 for what is not durable
+
+PUBLISHING = [p for p in RECEIVERS if p != "/v2/change/enqueue"]
+
+
+@pytest.mark.parametrize("path", PUBLISHING)
+def test_kafka_that_does_not_acknowledge_is_answered_503_within_the_bound(path: str) -> None:
+    async def hang(*_: Any) -> None:
+        await asyncio.Event().wait()
+
+    client, _ = make_client(publish=hang, publish_timeout_seconds=0.3, retry_after_seconds=7)
+    start = time.perf_counter()
+    response = client.post(path, content=body_of(path), headers=JSON)
+    took = time.perf_counter() - start
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "7"
+    assert response.json()["dependency"] == "kafka"
+    assert took < 2, f"answered after {took:.1f} s"
+
+
+@pytest.mark.parametrize("path", PUBLISHING)
+def test_kafka_known_down_is_answered_503_at_once(path: str) -> None:
+    client, fakes = make_client(kafka_down=True)
+    start = time.perf_counter()
+    response = client.post(path, content=body_of(path), headers=JSON)
+    assert response.status_code == 503
+    assert "retry-after" in response.headers
+    assert time.perf_counter() - start < 0.5
+    assert not fakes.published
+
+
+def test_kafka_error_is_answered_503() -> None:
+    from aiokafka.errors import KafkaConnectionError
+
+    async def refuse(*_: Any) -> None:
+        raise KafkaConnectionError("broker gone")
+
+    client, _ = make_client(publish=refuse)
+    response = client.post("/v1/alerts", content=body_of("/v1/alerts"), headers=JSON)
+    assert response.status_code == 503
+    assert response.json()["dependency"] == "kafka"
+
+
+def test_refusal_is_still_answered_when_the_dead_letter_cannot_be_kept() -> None:
+    """A malformed body with Kafka away: the client hears 422 (and why) within the bound."""
+    client, fakes = make_client(publish_timeout_seconds=0.3)
+
+    async def hang(**_: Any) -> None:
+        await asyncio.Event().wait()
+
+    fakes.send = hang  # type: ignore[method-assign]
+    start = time.perf_counter()
+    response = client.post("/v1/alerts", content=b'{"alerts": 3}', headers=JSON)
+    assert response.status_code == 422
+    assert time.perf_counter() - start < 2
+
+
+def test_change_event_with_the_database_down_is_answered_503_not_lost() -> None:
+    async def refused(*_: Any) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    client, _ = make_client(change_sink=refused, retry_after_seconds=3)
+    path = "/v2/change/enqueue"
+    response = client.post(path, content=body_of(path), headers=JSON)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "3"
+    assert response.json()["dependency"] == "postgresql"

@@ -26,7 +26,7 @@ from intake.incidents import IncidentState, Match, apply_action, handle_alert, v
 from intake.receivers import SERVICE, Intake, alert_events, build_router
 from shared.contract import Contract
 from shared.contract.model import MaintenanceWindow
-from shared.db import mark_processed_many
+from shared.db import DATABASE_UNAVAILABLE, mark_processed_many
 from shared.events import (
     Alert,
     AlertReceivedV1,
@@ -116,12 +116,19 @@ def wire(rt: Runtime, router: APIRouter) -> None:
         longer than ``intake_action_wait_seconds``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.intake_action_wait_seconds
-        while True:
-            async with rt.pool.acquire() as conn:
-                found = await store.outcome(conn, command_id)
-            if found is not None or loop.time() >= deadline:
-                return found
-            await asyncio.sleep(ACTION_POLL_SECONDS)
+        try:
+            async with asyncio.timeout_at(deadline + ACTION_POLL_SECONDS):
+                while True:
+                    async with rt.pool.acquire() as conn:
+                        found = await store.outcome(conn, command_id)
+                    if found is not None or loop.time() >= deadline:
+                        return found
+                    await asyncio.sleep(ACTION_POLL_SECONDS)
+        except DATABASE_UNAVAILABLE as exc:
+            # The command is already durable in the commands topic and is applied exactly
+            # once when the database is back: the answer is 202 pending, not an error.
+            log.warning("action verdict unavailable", extra={"error": repr(exc)[:200]})
+            return None
 
     async def record_change(
         change: pagerduty.ChangeEvent, object_id: str | None, now: datetime
@@ -153,6 +160,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
         await_outcome=await_outcome,
         record_change=record_change,
         list_changes=list_changes,
+        kafka_down=lambda: rt.health.kafka_down,
     )
 
     def adopt(new: Contract) -> None:

@@ -12,6 +12,7 @@ them in-process with fakes for Kafka and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -39,6 +41,7 @@ from intake.guard import (
 )
 from shared.clock import Clock
 from shared.contract import Contract
+from shared.db import DATABASE_UNAVAILABLE
 from shared.events import (
     Alert,
     AlertReceivedV1,
@@ -47,9 +50,11 @@ from shared.events import (
     PartyActionV1,
     make_event,
 )
+from shared.http import Unavailable, unavailable
 from shared.settings import Settings
 
 SERVICE = "intake"
+log = logging.getLogger(SERVICE)
 
 
 class DeadLetterSink(Protocol):
@@ -85,6 +90,8 @@ class Intake:
     await_outcome: Callable[[uuid.UUID], Awaitable[tuple[int, str] | None]] | None = None
     record_change: RecordChange | None = None
     list_changes: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
+    kafka_down: Callable[[], bool] = lambda: False
+    """True while the health watch's last check found Kafka unreachable: answer 503 at once."""
 
 
 def body_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -140,6 +147,12 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         ["source", "status"],
         registry=ix.registry,
     )
+    undelivered = Counter(
+        "baton_deadletter_undelivered",
+        "Refusals answered to the client but not dead-lettered (Kafka unavailable)",
+        ["source"],
+        registry=ix.registry,
+    )
     validation = Histogram(
         "baton_intake_validation_seconds",
         "Time spent checking, parsing and normalising one body",
@@ -159,21 +172,54 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         if parts is None:
             kept, note = fit_for_dead_letter(payload)
             parts = [(kept, note)]
-        await asyncio.gather(
-            *(
-                ix.dead_letters.send(
-                    reason=refusal.reason + note,
-                    kind=refusal.kind,
-                    origin=request.url.path,
-                    payload=part,
-                    now=ix.clock.now(),
-                    headers=headers
-                    if len(parts) == 1
-                    else {**headers, "part": f"{i}/{len(parts)}"},
+        try:
+            async with asyncio.timeout(settings.publish_timeout_seconds):
+                await asyncio.gather(
+                    *(
+                        ix.dead_letters.send(
+                            reason=refusal.reason + note,
+                            kind=refusal.kind,
+                            origin=request.url.path,
+                            payload=part,
+                            now=ix.clock.now(),
+                            headers=headers
+                            if len(parts) == 1
+                            else {**headers, "part": f"{i}/{len(parts)}"},
+                        )
+                        for i, (part, note) in enumerate(parts, start=1)
+                    )
                 )
-                for i, (part, note) in enumerate(parts, start=1)
+        except (TimeoutError, KafkaError) as exc:
+            # Kafka is away: the refusal is still answered (the client learns it was refused,
+            # with the reason), only the operators' copy is missing; say so where they look.
+            undelivered.labels(source).inc()
+            log.warning(
+                "refused payload not dead-lettered: kafka unavailable",
+                extra={"source": source, "reason": refusal.reason, "error": repr(exc)[:200]},
             )
-        )
+
+    async def durably(*publishing: Awaitable[None]) -> None:
+        """Wait for Kafka's acknowledgement of every publish, at most
+        ``publish_timeout_seconds``; else ``Unavailable`` (answered 503 + Retry-After), so a
+        client is never told 2xx for what is not durable and never waits without bound."""
+        if ix.kafka_down():
+            for pending in publishing:  # never started: close them quietly
+                close = getattr(pending, "close", None)
+                if close is not None:
+                    close()
+            raise Unavailable("kafka", "unreachable at the last health check")
+        try:
+            async with asyncio.timeout(settings.publish_timeout_seconds):
+                await asyncio.gather(*publishing)
+        except TimeoutError:
+            raise Unavailable(
+                "kafka", f"no acknowledgement within {settings.publish_timeout_seconds:g} s"
+            ) from None
+        except KafkaError as exc:
+            raise Unavailable("kafka", type(exc).__name__) from None
+
+    def unavailable_answer(exc: Unavailable) -> JSONResponse:
+        return unavailable(exc.dependency, settings.retry_after_seconds, exc.detail)
 
     async def read(request: Request, limit: int) -> bytes:
         check_content_type(request.headers.get("content-type"))
@@ -201,7 +247,8 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         routing_key: bool = False,
         limit: int | None = None,
     ) -> tuple[list[Envelope], bytes] | JSONResponse:
-        """Guard, authenticate, decode and publish; the events and the body, or the refusal."""
+        """Guard, authenticate, decode and publish; the events and the body, or the refusal
+        (4xx, or 503 when Kafka did not acknowledge in time)."""
         body = b""
         now = ix.clock.now()
         try:
@@ -224,12 +271,15 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             await refuse(request, source, refusal, refusal.payload or body)
             return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
         events = alert_events(alerts, now)
-        await asyncio.gather(
-            *(
-                ix.publish("alerts", e, alert_key(ix.graph, a.object_id, a.fingerprint))
-                for e, a in zip(events, alerts, strict=True)
+        try:
+            await durably(
+                *(
+                    ix.publish("alerts", e, alert_key(ix.graph, a.object_id, a.fingerprint))
+                    for e, a in zip(events, alerts, strict=True)
+                )
             )
-        )
+        except Unavailable as exc:
+            return unavailable_answer(exc)
         received.labels(source).inc(len(alerts))  # the receiver: bounded label values
         outside.labels(source).inc(sum(1 for a in alerts if a.object_id is None))
         return events, body
@@ -305,7 +355,10 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         )
 
     def pd_refusal(response: JSONResponse) -> JSONResponse:
-        """PagerDuty's shape for a refusal: 400 for an invalid event."""
+        """PagerDuty's shape for a refusal: 400 for an invalid event (a 503 stays as it is:
+        PagerDuty clients retry on it after ``Retry-After``)."""
+        if response.status_code == 503:
+            return response
         sent = orjson.loads(bytes(response.body))
         errors = [f"{f['field']}: {f['message']}" for f in sent.get("fields", [])] or [
             sent.get("error", "")
@@ -358,7 +411,12 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             await refuse(request, pagerduty.SOURCE, refusal, refusal.payload or body)
             return pd_refusal(JSONResponse(refusal.body(), refusal.status, refusal.headers))
         if ix.record_change is not None:
-            await ix.record_change(change, pagerduty.change_object(change, ix.contract), now)
+            try:
+                await ix.record_change(change, pagerduty.change_object(change, ix.contract), now)
+            except DATABASE_UNAVAILABLE as exc:
+                # not kept: the client is told to retry (PagerDuty clients retry on 5xx)
+                log.warning("change event not recorded", extra={"error": repr(exc)[:200]})
+                return unavailable("postgresql", settings.retry_after_seconds)
         return JSONResponse(
             {"status": "success", "message": "Change event processed"}, status_code=202
         )
@@ -401,7 +459,12 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         command = make_event(
             EventType.PARTY_ACTION, data, source=f"http:{data.party}", time=now, subject=incident_id
         )
-        await ix.publish("commands", command, None)
+        try:
+            await durably(ix.publish("commands", command, None))
+        except Unavailable as exc:
+            return unavailable_answer(exc)
+        # From here the command is durable in the commands topic and will be applied exactly
+        # once (processed-event record); a verdict we cannot wait for is answered 202 pending.
         found = await ix.await_outcome(command.id) if ix.await_outcome else None
         if found is None:
             return JSONResponse(

@@ -1,0 +1,193 @@
+"""What a client is told while PostgreSQL is away (a service pointed at a proxy the test cuts;
+the shared database stays up): readiness goes 503 and names it, reads answer 503 with
+Retry-After (not 500), a change event is refused with 503 (not lost after a 2xx), an action
+already in the commands topic is answered 202 pending and applied exactly once when the
+database is back. Readiness also goes 503 while a consumer makes no progress."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import orjson
+
+from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
+from tests.integration.proxy import CuttableProxy
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
+
+
+async def poll(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+
+        await asyncio.sleep(0.2)
+
+
+async def test_database_down_is_told_honestly(isolated: Isolated, tmp_path: Path) -> None:
+    dsn = urlsplit(isolated.dsn)
+    proxy = CuttableProxy(dsn.hostname or "127.0.0.1", dsn.port or 5432)
+    await proxy.up()
+    isolated.env |= {
+        "BATON_PG_DSN": dsn._replace(netloc=f"{dsn.username}@127.0.0.1:{proxy.port}").geturl(),
+        "BATON_CONTRACT_PATH": str(FIXTURES / "contract.yaml"),
+        "BATON_HEALTH_INTERVAL_SECONDS": "0.5",
+        "BATON_READY_TIMEOUT_SECONDS": "1",
+        "BATON_INTAKE_ACTION_WAIT_SECONDS": "1",
+        "BATON_RETRY_AFTER_SECONDS": "4",
+    }
+    sp = start_services(isolated, tmp_path, ["intake", "reporting"])
+    try:
+        await wait_healthy(sp)
+        intake = httpx.AsyncClient(base_url=sp.urls["intake"], timeout=15)
+        reporting = httpx.AsyncClient(base_url=sp.urls["reporting"], timeout=15)
+        async with intake, reporting:
+            for client in (intake, reporting):
+                assert (await client.get("/livez")).status_code == 200
+                ready = await client.get("/readyz")
+                assert ready.status_code == 200, ready.text
+                assert ready.json()["checks"] == {
+                    "postgresql": "ok",
+                    "kafka": "ok",
+                    "consumers": "ok",
+                }
+            body = orjson.loads((FIXTURES / "generic.json").read_bytes())
+            body["alerts"][0] |= {"labels": {"instance": "nowhere"}, "fingerprint": "lone"}
+            assert (await intake.post("/v1/alerts", json=body)).status_code == 202
+
+            async def incident() -> str | None:
+                found = (await reporting.get("/v1/incidents")).json()
+                return str(found[0]["id"]) if found else None
+
+            incident_id = await poll(incident, 30, "the incident in reporting")
+
+            await proxy.down()
+            for client in (intake, reporting):
+                start = time.monotonic()
+                unready = await client.get("/readyz")
+                assert time.monotonic() - start < 3
+                assert unready.status_code == 503
+                assert unready.json()["checks"]["postgresql"] != "ok"
+                assert unready.json()["checks"]["kafka"] == "ok"
+                healthz = await client.get("/healthz")
+                assert healthz.status_code == 503, "/healthz is /readyz's alias"
+                assert (await client.get("/livez")).status_code == 200
+
+            for path in ("/v1/reports/sla?month=2026-11", "/v1/incidents"):
+                answer = await reporting.get(path)
+                assert answer.status_code == 503, (path, answer.text)
+                assert answer.headers["retry-after"] == "4"
+                assert answer.json()["dependency"] == "postgresql"
+
+            change = (FIXTURES / "pagerduty-change.json").read_bytes()
+            headers = {"content-type": "application/json"}
+            refused = await intake.post("/v2/change/enqueue", content=change, headers=headers)
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["retry-after"] == "4"
+
+            # Kafka is up: alerts are durable without the database and still accepted
+            body["alerts"][0] |= {"fingerprint": "second"}
+            assert (await intake.post("/v1/alerts", json=body)).status_code == 202
+
+            ack = {"action": "acknowledge", "party": "apps", "actor": "duty"}
+            actions = f"/v1/incidents/{incident_id}/actions"
+            queued = await intake.post(actions, json=ack)
+            assert queued.status_code == 202, queued.text
+            assert queued.json()["status"] == "pending"
+
+            await proxy.up()
+
+            async def ready_again() -> bool:
+                codes = [(await c.get("/readyz")).status_code for c in (intake, reporting)]
+                return codes == [200, 200]
+
+            await poll(ready_again, 60, "ready after the database came back")
+
+            async def acknowledged() -> list[Any] | None:
+                got = await reporting.get(f"/v1/incidents/{incident_id}")
+                if got.status_code != 200:
+                    return None
+                accepted = [
+                    e
+                    for e in got.json()["timeline"]
+                    if e["type"] == "baton.incident.action_accepted"
+                ]
+                return accepted or None
+
+            accepted = await poll(acknowledged, 60, "the queued action applied")
+            # the change event was refused, so retrying it now is the client's job
+            assert (
+                await intake.post("/v2/change/enqueue", content=change, headers=headers)
+            ).status_code == 202
+            got = (await reporting.get(f"/v1/incidents/{incident_id}")).json()
+            again = [e for e in got["timeline"] if e["type"] == "baton.incident.action_accepted"]
+            assert len(accepted) == len(again) == 1, "applied exactly once"
+            assert got["incident"]["status"] == "acknowledged"
+    finally:
+        # in a thread: the proxy runs on this loop, and the services' graceful stop needs it
+        await asyncio.to_thread(stop_services, sp)
+        await proxy.down()
+
+
+async def test_a_stalled_consumer_makes_the_service_unready(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """Reporting's handler hangs on a table lock (what a stuck consumer looks like from
+    outside: lag, no progress): /readyz goes 503 naming the partition, the lag is exported per
+    partition, and readiness comes back when the consumer moves again."""
+    isolated.env |= {
+        "BATON_CONTRACT_PATH": str(FIXTURES / "contract.yaml"),
+        "BATON_HEALTH_INTERVAL_SECONDS": "0.3",
+        "BATON_READY_STALL_SECONDS": "1.5",
+    }
+    sp = start_services(isolated, tmp_path, ["intake", "reporting"])
+    try:
+        await wait_healthy(sp)
+        intake = httpx.AsyncClient(base_url=sp.urls["intake"], timeout=15)
+        reporting = httpx.AsyncClient(base_url=sp.urls["reporting"], timeout=15)
+        locker = await asyncpg.connect(isolated.dsn)
+        async with intake, reporting:
+            try:
+                lock = locker.transaction()
+                await lock.start()
+                await locker.execute("LOCK TABLE reporting.incident_events IN EXCLUSIVE MODE")
+                body = orjson.loads((FIXTURES / "generic.json").read_bytes())
+                for i in range(6):  # distinct fingerprints: six incidents, six partitions' worth
+                    body["alerts"][0] |= {"labels": {"instance": "nowhere"}, "fingerprint": f"f{i}"}
+                    assert (await intake.post("/v1/alerts", json=body)).status_code == 202
+
+                async def stalled() -> dict[str, Any] | None:
+                    answer = await reporting.get("/readyz")
+                    return answer.json() if answer.status_code == 503 else None
+
+                unready = await poll(stalled, 30, "reporting unready while stuck")
+                assert unready["checks"]["postgresql"] == "ok"
+                assert unready["checks"]["consumers"] != "ok"
+                (first, *_) = unready["stalled"]
+                assert first["group"] == f"{isolated.prefix}reporting"
+                assert first["lag"] > 0
+                assert first["stalled_seconds"] >= 1.5
+                metrics = (await reporting.get("/metrics")).text
+                assert "baton_consumer_lag{" in metrics
+                assert 'baton_dependency_up{dependency="postgresql",service="reporting"} 1.0' in (
+                    metrics
+                )
+            finally:
+                await lock.rollback()
+                await locker.close()
+
+            async def ready() -> bool:
+                return (await reporting.get("/readyz")).status_code == 200
+
+            await poll(ready, 30, "reporting ready again once it moves")
+    finally:
+        await asyncio.to_thread(stop_services, sp)
