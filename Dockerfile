@@ -1,20 +1,25 @@
 # One image for all four Baton services; docker-compose.yml picks the service with its command:
 #   python -m intake | python -m router | python -m sla_clock | python -m reporting
 # Build:  docker build -t baton .
+#
+# Runtime dependencies only, exactly as locked (requirements.lock, with hashes): no embedded
+# PostgreSQL, no CLI libraries (those are the `local` extra, for `baton stack` on a laptop).
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/baton/venv
 ENV PATH=/opt/baton/venv/bin:$PATH
 WORKDIR /src
-# Dependencies first (cached while only the code changes): install them from pyproject alone.
+# Dependencies first (cached while only the code changes), every file checked against its hash.
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt
-RUN pip install -r /tmp/requirements.txt
 COPY baton/ baton/
 COPY shared/ shared/
 COPY services/ services/
-RUN pip install --no-deps .
+RUN pip install --no-deps . \
+    && find /opt/baton/venv -name '__pycache__' -prune -exec rm -rf {} + \
+    && pip uninstall -y pip
 
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \
@@ -30,5 +35,8 @@ COPY examples/ /opt/baton/examples/
 WORKDIR /opt/baton
 USER baton:baton
 EXPOSE 8080 8081 8082 8083
+# Healthy once the service answers on its own port (BATON_HTTP_PORT); no curl in a slim image.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=6 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('BATON_HTTP_PORT', '8080') + '/healthz', timeout=3)"]
 # No default service: each container names its own (see docker-compose.yml).
 CMD ["python", "-c", "raise SystemExit('choose a service: python -m intake|router|sla_clock|reporting')"]

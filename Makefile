@@ -5,15 +5,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit integration lint bench venv tools down
+.PHONY: run test test-parts unit integration lint bench venv lock tools down
 
-$(STAMP): pyproject.toml
+# Dependencies come from the lock files only, every file checked against its hash:
+# requirements.lock (runtime: the image) and requirements-dev.lock (runtime + CLI/local stack +
+# dev tools: this venv). After editing dependencies in pyproject.toml run `make lock`.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 --generate-hashes
+
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+## Re-resolve both lock files from pyproject.toml (existing pins are kept where they still fit;
+## `make lock UPGRADE=--upgrade` moves everything to the newest allowed versions).
+lock: venv
+	$(UV_COMPILE) $(UPGRADE) -o $(LOCK)
+	$(UV_COMPILE) $(UPGRADE) --extra dev -o $(DEV_LOCK)
+	$(MAKE) --no-print-directory venv
 
 # Java and Maven run the Kafka broker; promtool checks the Prometheus config, alert rules and
 # every dashboard query; node runs the Zabbix media type's script. Debian packages, installed
@@ -34,11 +48,26 @@ run: venv
 	$(BIN)/baton stack up
 	$(BIN)/baton demo
 
-## The whole test suite: lint and types, then Kafka and PostgreSQL up, unit and integration
-## tests, and the stack down again.
+## The whole test suite: lint and types, then Kafka and PostgreSQL up, the suite's parts (each
+## timed; their times are printed at the end), and the stack down again.
 test: venv tools lint
 	$(BIN)/baton stack up --infra-only
-	$(BIN)/pytest; rc=$$?; $(BIN)/baton stack down; exit $$rc
+	@export BATON_TEST_TIMES=$$(mktemp); rc=0; started=$$(date +%s); \
+	$(MAKE) --no-print-directory -k test-parts || rc=$$?; \
+	$(BIN)/baton stack down || rc=$$?; \
+	echo "== wall time of the suite's parts (this machine; other load slows them):"; \
+	cat $$BATON_TEST_TIMES; echo "== total $$(( $$(date +%s) - started )) s"; \
+	rm -f $$BATON_TEST_TIMES; exit $$rc
+
+# pytest workers: the integration tests mostly wait on the broker and on service processes, so
+# more workers than cores pay off; each test has its own topic prefix and database.
+TEST_WORKERS ?= 4
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist worksteal --durations=15 --durations-min=1
+
+# Each part of the suite is one `.ci/part NAME COMMAND` line: it is timed, and a part that
+# collects no test fails. Parts that need their own stack (chaos, three brokers) go below.
+test-parts:
+	.ci/part unit+integration $(BIN)/pytest $(PYTEST_PARALLEL)
 
 unit: venv
 	$(BIN)/pytest -m "not integration"

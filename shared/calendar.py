@@ -30,6 +30,7 @@ Semantics, fixed once so the SLA clock, the router and the drill agree:
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -46,10 +47,18 @@ __all__ = [
     "CalendarSpec",
     "Hours",
     "Weekday",
+    "holidays_data_version",
 ]
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
+
+
+def holidays_data_version() -> str:
+    """The ``holidays`` package's version, pinned in the lock file: its data decide which days
+    are public holidays, hence deadlines, so the contract hash includes it."""
+    return importlib.metadata.version("holidays")
+
 
 _HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 _MINUTES_PER_DAY = 24 * 60

@@ -8,8 +8,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from opentelemetry import trace
 
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class TraceContextFilter(logging.Filter):
+    """Puts the current span's ``trace_id`` and ``span_id`` on every record (None outside a span),
+    so a log line leads to its trace in Jaeger and back."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ctx = trace.get_current_span().get_span_context()
+        record.trace_id = f"{ctx.trace_id:032x}" if ctx.is_valid else None
+        record.span_id = f"{ctx.span_id:016x}" if ctx.is_valid else None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,7 +48,13 @@ def setup_logging(service: str, level: str, fmt: str) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter(service))
     else:
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(
+                f"%(asctime)s {service} %(levelname)s [trace=%(trace_id)s span=%(span_id)s] "
+                "%(message)s"
+            )
+        )
+    handler.addFilter(TraceContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

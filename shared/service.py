@@ -23,7 +23,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -157,8 +157,13 @@ def _span_line(span: ReadableSpan) -> str:
 def tracer_provider(service: str, settings: Settings) -> TracerProvider:
     provider = TracerProvider(resource=Resource.create({"service.name": f"baton-{service}"}))
     if settings.otel_exporter == "console":
-        exporter = ConsoleSpanExporter(formatter=_span_line)
+        exporter: SpanExporter = ConsoleSpanExporter(formatter=_span_line)
         provider.add_span_processor(BatchSpanProcessor(exporter))
+    elif settings.otel_exporter == "otlp":
+        # endpoint, headers, timeout and compression come from the standard OTEL_* variables
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return provider
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, SecretStr
+from pydantic import AliasChoices, AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.topics import Topic, topic_name
@@ -35,7 +35,14 @@ class Settings(BaseSettings):
     http_port: int = 8080
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
-    otel_exporter: Literal["none", "console"] = "none"
+    # "otlp" sends spans to OTEL_EXPORTER_OTLP_ENDPOINT (http/protobuf); the exporter reads the
+    # standard OTEL_* variables itself. OTEL_TRACES_EXPORTER=otlp|console|none works as well.
+    otel_exporter: Literal["none", "console", "otlp"] = Field(
+        "none",
+        validation_alias=AliasChoices(
+            "BATON_OTEL_EXPORTER", "OTEL_TRACES_EXPORTER", "otel_exporter"
+        ),
+    )
     consumer_batch_max_records: int = Field(
         500, gt=0, description="records a consumer takes (and handles in one transaction) at most"
     )

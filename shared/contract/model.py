@@ -37,7 +37,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from shared.calendar import TWENTY_FOUR_SEVEN, BusinessCalendar, CalendarSpec, Weekday
+from shared.calendar import (
+    TWENTY_FOUR_SEVEN,
+    BusinessCalendar,
+    CalendarSpec,
+    Weekday,
+    holidays_data_version,
+)
 from shared.events import Category, Clock, Layer
 
 Criticality = Literal["critical", "high", "medium", "low"]
@@ -769,9 +775,14 @@ def contract_hash(contract: Contract) -> str:
     """``sha256:<hex>`` of the contract's canonical JSON (sorted keys, normalised values).
 
     Computed from the validated model, not the files: reformatting, comments or splitting the
-    contract over more files leave the hash unchanged; any change of meaning changes it.
+    contract over more files leave the hash unchanged; any change of meaning changes it. A
+    contract whose calendars take public holidays from the ``holidays`` package also hashes that
+    package's version: its data decide deadlines, so a new release is a new contract in force.
     """
-    canonical = orjson.dumps(contract.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    document: dict[str, object] = contract.model_dump(mode="json")
+    if any(calendar.holidays_country for calendar in contract.calendars):
+        document = {"contract": document, "holidays_data": holidays_data_version()}
+    canonical = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
     return "sha256:" + hashlib.sha256(canonical).hexdigest()
 
 

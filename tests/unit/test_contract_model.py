@@ -162,6 +162,29 @@ def test_hash_ignores_layout_and_changes_with_meaning(tmp_path: Path, minimal: C
     assert contract_hash(load_contract(folder, lint=True)) != digest
 
 
+def test_hash_changes_with_the_holidays_data_only_when_holidays_are_used(
+    minimal: Contract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shared.contract.model
+
+    assert any(c.holidays_country == "KZ" for c in minimal.calendars)
+    no_holidays = minimal.model_copy(
+        update={
+            "calendars": [
+                c.model_copy(update={"holidays_country": None}) for c in minimal.calendars
+            ]
+        }
+    )
+    before, before_plain = contract_hash(minimal), contract_hash(no_holidays)
+
+    monkeypatch.setattr(
+        shared.contract.model, "holidays_data_version", lambda: "0.0-another-release"
+    )
+
+    assert contract_hash(minimal) != before
+    assert contract_hash(no_holidays) == before_plain
+
+
 def test_example_copy_hashes_the_same(tmp_path: Path, example: Contract) -> None:
     shutil.copytree(EXAMPLE, tmp_path / "copy")
     assert load_contract(tmp_path / "copy").content_hash == example.content_hash

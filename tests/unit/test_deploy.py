@@ -214,7 +214,10 @@ def dashboard_targets(
 
 
 def test_compose_has_the_whole_stack(services: dict[str, dict[str, Any]]) -> None:
-    expected = {"kafka", "kafka-init", "postgres", "prometheus", "grafana", *BATON_SERVICES}
+    expected = {
+        "kafka", "kafka-init", "postgres", "prometheus", "grafana", "otel-collector", "jaeger",
+        *BATON_SERVICES,
+    }  # fmt: skip
     assert expected <= services.keys()
     built = {name for name, svc in services.items() if "build" in svc}
     assert built == set(BATON_SERVICES), "only the four Baton services use the Dockerfile image"
@@ -429,6 +432,42 @@ def test_required_alerts_exist() -> None:
         assert not unknown, f"alert {name} uses unknown metrics {unknown}"
 
 
+# --- traces: services -> OpenTelemetry Collector -> Jaeger ----------------------------------
+
+
+def test_services_send_traces_to_the_collector_over_otlp(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    collector = services["otel-collector"]
+    config_arg = next(a for a in collector["command"] if a.startswith("--config="))
+    config_file = host_path(config_arg.split("=", 1)[1], collector)
+    assert config_file is not None
+    assert config_file.is_file()
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    http_receiver = config["receivers"]["otlp"]["protocols"]["http"]["endpoint"]
+    receiver_port = int(http_receiver.rsplit(":", 1)[1])
+
+    for name in BATON_SERVICES:
+        env = env_of(services[name])
+        assert env["OTEL_TRACES_EXPORTER"] == "otlp"
+        assert Settings.model_validate({"otel_exporter": env["OTEL_TRACES_EXPORTER"]})
+        endpoint = urlsplit(env["OTEL_EXPORTER_OTLP_ENDPOINT"])
+        assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+        assert endpoint.hostname == "otel-collector"
+        assert endpoint.port == receiver_port
+
+    pipeline = config["service"]["pipelines"]["traces"]
+    assert pipeline["receivers"] == ["otlp"]
+    (exporter,) = pipeline["exporters"]
+    assert exporter.startswith("otlp")
+    host, port = config["exporters"][exporter]["endpoint"].rsplit(":", 1)
+    assert host == "jaeger"
+    assert host in services
+    assert port == "4317", "Jaeger takes OTLP/gRPC on 4317"
+    for processor in pipeline.get("processors", []):
+        assert processor in config["processors"]
+
+
 # --- Grafana ------------------------------------------------------------------------------------
 
 
@@ -452,6 +491,10 @@ def test_grafana_provisioning(
     home = env_of(grafana).get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH")
     if home:
         assert host_path(home, grafana) == DASHBOARD.resolve()
+
+    jaeger = next(s for s in sources if s["type"] == "jaeger")
+    assert urlsplit(jaeger["url"]).hostname == "jaeger"
+    assert urlsplit(jaeger["url"]).port == 16686
 
     uids = {
         t.get("datasource", p.get("datasource", {})).get("uid")
