@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-parts unit integration lint bench venv lock tools down
+.PHONY: run test test-parts unit integration lint bench venv lock tools helm down
 
 # Dependencies come from the lock files only, every file checked against its hash:
 # requirements.lock (runtime: the image) and requirements-dev.lock (runtime + CLI/local stack +
@@ -30,8 +30,8 @@ lock: venv
 	$(MAKE) --no-print-directory venv
 
 # Java and Maven run the Kafka broker; promtool checks the Prometheus config, alert rules and
-# every dashboard query; node runs the Zabbix media type's script. Debian packages, installed
-# only where missing.
+# every dashboard query; node runs the Zabbix media type's script; helm renders the chart.
+# Installed only where missing.
 tools:
 	@command -v java >/dev/null && command -v mvn >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null; }
 	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
@@ -41,6 +41,14 @@ tools:
 	@ldconfig -p | grep -q libpango-1.0 && ldconfig -p | grep -q libpangoft2-1.0 && fc-list | grep -qi dejavu || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core fontconfig >/dev/null; }
 	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium poppler-utils >/dev/null; }
 	@command -v promtool >/dev/null || { echo "promtool is missing: apt-get install prometheus"; exit 1; }
+	@command -v helm >/dev/null || test -x $(BIN)/helm || $(MAKE) --no-print-directory helm
+
+# helm renders deploy/helm/baton in the suite; built from its Go module into .venv/bin (Go from
+# Debian where missing; GOTOOLCHAIN=auto fetches the Go release helm's go.mod asks for).
+HELM_VERSION := v3.19.5
+helm: venv
+	@command -v go >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null; }
+	GOTOOLCHAIN=auto GOBIN=$(abspath $(BIN)) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 ## The main job: the whole stack (Kafka, PostgreSQL, four services) and a demo alert storm.
 run: venv

@@ -9,6 +9,8 @@ Every service is a real process; stop any one and this test fails.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,24 @@ from tests.integration.conftest import (
 from tests.integration.helpers import alertmanager_payload, collect, collect_until
 
 
+class Unreached(Exception):
+    """The pipeline stopped at ``stage``: the service responsible never did its part."""
+
+    def __init__(self, stage: str, cause: BaseException) -> None:
+        super().__init__(f"{stage} never did its part: {cause}")
+        self.stage = stage
+
+
+@contextlib.asynccontextmanager
+async def reached(stage: str) -> AsyncIterator[None]:
+    """Wrap only the wait for ``stage``'s service (a request to it, or its output on a topic):
+    its absence becomes Unreached(stage); a wrong result, checked outside, stays a failure."""
+    try:
+        yield
+    except (AssertionError, httpx.TransportError) as exc:
+        raise Unreached(stage, exc) from exc
+
+
 async def poll_incident(
     client: httpx.AsyncClient, url: str, until: str, timeout: float
 ) -> dict[str, Any]:
@@ -57,13 +77,14 @@ async def test_alert_to_closure_report(isolated: Isolated, services: ServiceProc
 async def test_the_pipeline_needs_every_service(
     isolated: Isolated, tmp_path: Path, missing: str
 ) -> None:
-    """The end-to-end test above cannot pass with any one of the four services missing."""
+    """The end-to-end test above stops exactly where the missing service has its part."""
     sp = start_services(isolated, tmp_path, [s for s in SERVICES if s != missing])
     try:
         await wait_healthy(sp)
         urls = {**sp.urls, missing: "http://127.0.0.1:9"}  # nothing listens there
-        with pytest.raises((AssertionError, httpx.TransportError)):
+        with pytest.raises(Unreached) as stopped:
             await drive_pipeline(isolated, urls, timeout=8)
+        assert stopped.value.stage == missing, str(stopped.value)
     finally:
         stop_services(sp)
 
@@ -72,19 +93,21 @@ async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: floa
     now = datetime.now(UTC)
     bootstrap = isolated.infra.bootstrap
     async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(
-            f"{urls['intake']}/v1/alerts/alertmanager", json=alertmanager_payload(now)
-        )
+        async with reached("intake"):
+            response = await client.post(
+                f"{urls['intake']}/v1/alerts/alertmanager", json=alertmanager_payload(now)
+            )
         assert response.status_code == 202, response.text
         assert response.json()["accepted"] == 1
 
         # router: the DBMS layer's primary party and the coordinator, one message each
-        assignments = await collect_until(
-            bootstrap,
-            f"{isolated.prefix}assignments",
-            lambda events: sum(e.type == EventType.ASSIGNMENT_ISSUED for e in events) >= 2,
-            timeout,
-        )
+        async with reached("router"):
+            assignments = await collect_until(
+                bootstrap,
+                f"{isolated.prefix}assignments",
+                lambda events: sum(e.type == EventType.ASSIGNMENT_ISSUED for e in events) >= 2,
+                timeout,
+            )
         incident_id = str(assignments[0].subject)
         issued = [
             a.data_as(AssignmentIssuedV1)
@@ -100,10 +123,9 @@ async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: floa
         assert by_role["coordinator"].party == "apps"
 
         # sla-clock: response 15 min and recovery 4 h for an outage at P1 (the contract's row)
-        started = [
-            e.data_as(SlaClockStartedV1)
-            for e in await collect(bootstrap, f"{isolated.prefix}sla", 2, timeout)
-        ]
+        async with reached("sla-clock"):
+            sla_events = await collect(bootstrap, f"{isolated.prefix}sla", 2, timeout)
+        started = [e.data_as(SlaClockStartedV1) for e in sla_events]
         targets = {clock.clock.value: clock.target for clock in started}
         assert targets == {"response": timedelta(minutes=15), "recovery": timedelta(hours=4)}
         for clock in started:
@@ -115,7 +137,8 @@ async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: floa
         )
         assert ack.status_code == 202, ack.text
         incident_url = f"{urls['reporting']}/v1/incidents/{incident_id}"
-        await poll_incident(client, incident_url, "acknowledged", timeout)
+        async with reached("reporting"):
+            await poll_incident(client, incident_url, "acknowledged", timeout)
 
         # the contractor's system reports restoration over Kafka, on the commands topic
         restored = make_event(

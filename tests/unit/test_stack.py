@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import yaml
 
 from baton import stack
 from shared.settings import Settings
@@ -76,10 +77,22 @@ def test_stack_addresses_are_the_settings_defaults() -> None:
     assert stack.KAFKA_BOOTSTRAP == "127.0.0.1:9092"
 
 
-def test_service_table_has_four_services_on_distinct_ports() -> None:
-    assert [s.name for s in stack.SERVICES] == ["intake", "router", "sla-clock", "reporting"]
-    assert [s.port for s in stack.SERVICES] == [8080, 8081, 8082, 8083]
-    assert len({s.module for s in stack.SERVICES}) == 4
+def test_the_service_table_agrees_with_compose_and_the_chart() -> None:
+    """One service table, three places that run the services: they must not drift apart."""
+    compose = yaml.safe_load((stack.REPO_ROOT / "docker-compose.yml").read_text())["services"]
+    values = stack.REPO_ROOT / "deploy" / "helm" / "baton" / "values.yaml"
+    chart = yaml.safe_load(values.read_text())["services"]
+
+    assert set(chart) == {s.name for s in stack.SERVICES}
+    for service in stack.SERVICES:
+        assert compose[service.name]["command"] == ["python", "-m", service.module]
+        assert compose[service.name]["environment"]["BATON_HTTP_PORT"] == str(service.port)
+        assert (chart[service.name]["module"], chart[service.name]["port"]) == (
+            service.module,
+            service.port,
+        )
+    ports = [*stack.DEFAULT_PORTS.all()]
+    assert len(set(ports)) == len(ports), "a stack's ports collide"
 
 
 @pytest.mark.parametrize("service", stack.SERVICES, ids=lambda s: s.name)
