@@ -35,8 +35,9 @@ COPY examples/ /opt/baton/examples/
 WORKDIR /opt/baton
 USER baton:baton
 EXPOSE 8080 8081 8082 8083
-# Healthy once the service answers on its own port (BATON_HTTP_PORT); no curl in a slim image.
+# Healthy once the service is ready (/readyz: its database, broker and consumers answer) on its
+# own port (BATON_HTTP_PORT); no curl in a slim image, so Python asks.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=6 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('BATON_HTTP_PORT', '8080') + '/healthz', timeout=3)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('BATON_HTTP_PORT', '8080') + '/readyz', timeout=3)"]
 # No default service: each container names its own (see docker-compose.yml).
 CMD ["python", "-c", "raise SystemExit('choose a service: python -m intake|router|sla_clock|reporting')"]
