@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.clock import Clock, SystemClock
 from shared.contract import Contract, ContractError, load_contract
+from shared.contract.view import ContractView
 from shared.contract_feed import contract_from_event, read_newest
 from shared.db import DATABASE_UNAVAILABLE, create_pool, migrate
 from shared.events import Envelope, EventType, parse_event
@@ -77,6 +78,7 @@ class Runtime:
         if contract.content_hash == self.contract.content_hash:
             return False
         self.contract = contract
+        ContractView.of(contract)  # built here, once, not by the first message that asks
         for listener in self._contract_listeners:
             listener(contract)
         self.contract_info.clear()
@@ -90,6 +92,12 @@ class Runtime:
             },
         )
         return True
+
+    @property
+    def view(self) -> ContractView:
+        """The contract in force as its query object: one per version, shared by the pure
+        cores, so a swap by ``adopt`` reaches every answer at once."""
+        return ContractView.of(self.contract)
 
     @property
     def pool(self) -> asyncpg.Pool:

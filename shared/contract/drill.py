@@ -14,9 +14,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.calendar import WEEKDAYS, BusinessCalendar
+from shared.calendar import WEEKDAYS
 from shared.contract.lint import find_cycles
 from shared.contract.model import Contract, Period, SupportObject, classify, format_duration
+from shared.contract.view import ContractView
 from shared.events import Category, Clock
 
 _SEARCH_DAYS = 400
@@ -119,6 +120,9 @@ class DrillReport(_Out):
     access: AccessAnswer | None
     vendors: list[VendorAnswer]
     maintenance: str | None
+    held_until: datetime | None = None
+    """Intake holds an alert fired in an approved maintenance window: the incident, and its
+    clocks, start when the window ends."""
     gaps: list[Gap]
 
     @property
@@ -127,14 +131,20 @@ class DrillReport(_Out):
 
 
 def drill(
-    contract: Contract, object_id: str, at: datetime, category: Category = Category.OUTAGE
+    contract: Contract,
+    object_id: str,
+    at: datetime,
+    category: Category = Category.OUTAGE,
+    first_alert_at: datetime | None = None,
 ) -> DrillReport:
-    """Answer the seed's questions for ``object_id`` when an incident of ``category`` starts
-    at ``at`` (an aware datetime)."""
+    """Answer the seed's questions for ``object_id`` when an incident of ``category`` is
+    registered at ``at`` (an aware datetime), its first alert having fired at ``first_alert_at``
+    (``at`` by default). Deadlines are the ones the router and sla-clock use
+    (``ContractView.due``), including an alert held in a maintenance window."""
     obj = contract.object(object_id)
     if obj is None:
         raise KeyError(f"unknown object {object_id!r}")
-    run = _Drill(contract, obj, at)
+    run = _Drill(contract, obj, at, first_alert_at or at)
     critical = obj.criticality == "critical"
     accepts = run.answerer(contract.intake, "ticket intake", must_answer=critical)
     coordinator = run.answerer(contract.coordinator, "coordinator", must_answer=critical)
@@ -146,7 +156,7 @@ def drill(
     pauses = run.pauses()
     access = run.access()
     vendors = run.vendors()
-    window = contract.maintenance_at(obj.id, at)
+    window = run.view.maintenance_at(obj.id, at)
     return DrillReport(
         object=obj.id,
         object_name=obj.name,
@@ -169,6 +179,7 @@ def drill(
         access=access,
         vendors=vendors,
         maintenance=f"{window.id}: {window.description}" if window else None,
+        held_until=run.released,
         gaps=run.gaps,
     )
 
@@ -176,27 +187,35 @@ def drill(
 class _Drill:
     """One drill in progress: the questions, and the gaps found while answering them."""
 
-    def __init__(self, contract: Contract, obj: SupportObject, at: datetime) -> None:
+    def __init__(
+        self,
+        contract: Contract,
+        obj: SupportObject,
+        at: datetime,
+        first_alert_at: datetime | None = None,
+    ) -> None:
         self.contract = contract
+        self.view = ContractView.of(contract)
         self.obj = obj
         self.at = at
+        self.first_alert_at = first_alert_at or at
         self.critical = obj.criticality == "critical"
-        self.period = contract.period(at)
-        self.zone = _zone(contract, obj)
+        self.period = self.view.period(at, obj.id)
+        self.released = self.view.released_at(obj.id, at)
         self.gaps: list[Gap] = []
 
     def gap(self, code: str, message: str) -> None:
         self.gaps.append(Gap(code=code, message=message))
 
     def local(self, instant: datetime) -> str:
-        return _local(instant, self.zone)
+        return self.view.local(instant, self.obj.id)
 
     def answerer(self, party_id: str | None, role: str, *, must_answer: bool) -> Answerer | None:
         party = self.contract.parties.get(party_id) if party_id else None
         if party_id is None or party is None:
             self.gap("BTN005" if party_id else "BTN202", f"{role}: no such party {party_id!r}")
             return None
-        found = self.contract.on_duty(party_id, self.at)
+        found = self.view.on_duty(party_id, self.at)
         if found is None and must_answer:
             self.gap("BTN301", f"{role} {party_id}: nobody on duty at {self.local(self.at)}")
         return Answerer(
@@ -234,21 +253,15 @@ class _Drill:
                 checked_by=primary,
             )
         ]
-        below = contract.dependencies(obj.id)
+        below = self.view.graph.below(obj.id)
         for cycle in find_cycles(contract):
             if obj.id in cycle or any(d in cycle for d in below):
                 self.gap(
                     "BTN205", "dependency cycle on the chain: " + " -> ".join([*cycle, cycle[0]])
                 )
-        chain: list[tuple[Literal["depends_on", "dependent"], str]] = [
-            *(("depends_on", d) for d in below),
-            *(("dependent", d) for d in contract.dependents(obj.id)),
-        ]
-        for relation, other_id in chain:
-            other = contract.object(other_id)
-            if other is None:
-                self.gap("BTN204", f"chain names unknown object {other_id!r}")
-                continue
+        for unknown in sorted(set(obj.depends_on) - {o.id for o in contract.objects}):
+            self.gap("BTN204", f"chain names unknown object {unknown!r}")
+        for relation, other in self.view.chain(obj.id):
             out.append(
                 LayerCheck(
                     object=other.id,
@@ -268,42 +281,45 @@ class _Drill:
         if priority is None:
             self.gap("BTN303", f"no priority for {self.obj.criticality} × {category.value}")
             return [], []
-        target = self.contract.sla_target(category, priority, self.period)
-        if target is None:
-            code = "BTN302" if self.critical and self.period is not Period.DAY else "BTN304"
-            self.gap(code, f"no SLA target for {category.value} {priority} at {self.period.value}")
+        opened_at = self.released or self.at
+        due = self.view.due(
+            self.obj.id,
+            category,
+            priority,
+            opened_at=opened_at,
+            first_alert_at=opened_at if self.released else self.first_alert_at,
+        )
+        if due is None:
+            period = self.view.period(self.view.clock_start(opened_at, self.first_alert_at))
+            code = "BTN302" if self.critical and period is not Period.DAY else "BTN304"
+            self.gap(code, f"no SLA target for {category.value} {priority} at {period.value}")
             return [], []
-        calendar_id = target.calendar or self.obj.calendar
-        spec = self.contract.calendar_spec(calendar_id)
-        if spec is None:
-            self.gap("BTN005", f"unknown calendar {calendar_id!r}")
+        if self.contract.calendar_spec(due.calendar) is None:
+            self.gap("BTN005", f"unknown calendar {due.calendar!r}")
             return [], []
-        calendar = self.contract.business_calendar(calendar_id)
-        targets = {Clock.RESPONSE: target.response, Clock.RECOVERY: target.recovery}
-        deadlines = []
-        for clock, duration in targets.items():
-            due = calendar.add(self.at, duration)
-            deadlines.append(
-                Deadline(
-                    clock=clock,
-                    target=format_duration(duration),
-                    calendar=calendar_id,
-                    due=due,
-                    due_local=self.local(due),
-                )
+        calendar = self.view.clock_calendar(due.calendar, self.obj.id)
+        deadlines = [
+            Deadline(
+                clock=clock,
+                target=format_duration(due.target(clock)),
+                calendar=due.calendar,
+                due=due.deadline(clock),
+                due_local=self.local(due.deadline(clock)),
             )
+            for clock in Clock
+        ]
         steps = [
             EscalationStep(
                 level=level.level,
                 name=level.name,
                 fires={
-                    clock: self.local(calendar.add(self.at, targets[clock] * fraction))
+                    clock: self.local(calendar.add(due.start, due.target(clock) * fraction))
                     for clock, fraction in level.at.items()
                 },
-                contacts=[_reach(self.contract, r) for r in level.contacts],
-                emergency_approvers=[_reach(self.contract, r) for r in level.emergency_approvers],
+                contacts=[self.view.reach(r) for r in level.contacts],
+                emergency_approvers=[self.view.reach(r) for r in level.emergency_approvers],
             )
-            for level in sorted(self.contract.escalation, key=lambda lv: lv.level)
+            for level in self.view.levels
         ]
         return deadlines, steps
 
@@ -325,33 +341,25 @@ class _Drill:
         return out
 
     def access(self) -> AccessAnswer | None:
-        obj, contract = self.obj, self.contract
+        obj = self.obj
         if obj.access is None:
             if self.critical:
                 self.gap("BTN207", f"how to get access to {obj.id} is not said")
             return None
-        rule = contract.access_rules.get(obj.access)
-        if rule is None:
+        found = self.view.access(obj.id, self.at)
+        if found is None:
             self.gap("BTN005", f"unknown access rule {obj.access!r}")
             return None
-        after_hours = self.period is not Period.DAY
-        if after_hours and rule.after_hours_approval:
-            if rule.approver is None:
-                self.gap("BTN210", f"after-hours access to {obj.id} needs an unnamed approver")
-                approval = "approval needed, approver not named"
-            else:
-                approval = f"after-hours work approved by {_reach(contract, rule.approver)}"
-        elif after_hours:
-            approval = "after-hours work needs no separate approval"
-        else:
-            approval = "business hours: no separate approval"
+        rule = found.rule
+        if found.needs_approval and rule.approver is None:
+            self.gap("BTN210", f"after-hours access to {obj.id} needs an unnamed approver")
         return AccessAnswer(
-            rule=obj.access,
+            rule=found.rule_id,
             mode=rule.mode,
-            issued_by=_reach(contract, rule.issued_by),
+            issued_by=self.view.reach(rule.issued_by),
             lead_time=format_duration(rule.lead_time),
-            ready_by_local=self.local(self.at + rule.lead_time),
-            approval=approval,
+            ready_by_local=self.local(found.ready_by),
+            approval=self.view.approval(found),
             emergency=rule.emergency or "no emergency procedure",
         )
 
@@ -387,28 +395,6 @@ class _Drill:
 def _party_name(contract: Contract, party_id: str) -> str:
     party = contract.parties.get(party_id)
     return party.name if party else f"unknown party {party_id!r}"
-
-
-def _zone(contract: Contract, obj: SupportObject) -> BusinessCalendar:
-    """The calendar whose time zone shows local times: the period calendar, else the object's."""
-    for calendar_id in (contract.sla.period_calendar, obj.calendar):
-        spec = contract.calendar_spec(calendar_id) if calendar_id else None
-        if spec is not None and calendar_id:
-            return contract.business_calendar(calendar_id)
-    return contract.business_calendar("24x7")
-
-
-def _local(instant: datetime, calendar: BusinessCalendar) -> str:
-    local = instant.astimezone(calendar.zone)
-    return f"{local:%a %Y-%m-%d %H:%M} {calendar.spec.timezone}"
-
-
-def _reach(contract: Contract, ref: str) -> str:
-    found = contract.contact(ref)
-    if found is None:
-        return f"{ref} (unknown contact)"
-    party, contact = found
-    return f"{contact.reach()} — {party.name}"
 
 
 # --------------------------------------------------------------------------- all objects

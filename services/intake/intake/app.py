@@ -19,13 +19,14 @@ from pydantic import ValidationError
 
 from intake import pagerduty, store
 from intake.auth import Authenticator
-from intake.correlation import Graph, alert_key
+from intake.correlation import Graph, alert_key, graph_of
 from intake.formats import FORMATS
 from intake.guard import Refusal, fit_for_dead_letter, parse_json
 from intake.incidents import IncidentState, Match, apply_action, handle_alert, verdict
 from intake.receivers import SERVICE, Intake, alert_events, build_router
 from shared.contract import Contract
 from shared.contract.model import MaintenanceWindow
+from shared.contract.view import ContractView
 from shared.db import DATABASE_UNAVAILABLE, mark_processed_many
 from shared.events import (
     Alert,
@@ -56,8 +57,7 @@ ACTION_POLL_SECONDS = 0.02
 def approved_window(contract: Contract, object_id: str, at: datetime) -> MaintenanceWindow | None:
     """The approved maintenance window covering the object at ``at`` (unapproved ones count
     for nothing: the contract says a window needs the customer's approval)."""
-    window = contract.maintenance_at(object_id, at)
-    return window if window is not None and window.approved_by is not None else None
+    return ContractView.of(contract).holding_window(object_id, at)
 
 
 def decode_raw(
@@ -82,7 +82,7 @@ def decode_raw(
 
 def wire(rt: Runtime, router: APIRouter) -> None:
     settings, broker, contract = rt.settings, rt.broker, rt.contract
-    graph = Graph(contract)
+    graph = graph_of(contract)
     topics = {
         "alerts": settings.topic(Topic.ALERTS),
         "commands": settings.topic(Topic.COMMANDS),
@@ -165,7 +165,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
 
     def adopt(new: Contract) -> None:
         """A newly published contract: new alerts and actions are judged by it."""
-        ix.contract, ix.graph = new, Graph(new)
+        ix.contract, ix.graph = new, graph_of(new)
 
     rt.on_contract(adopt)
     router.include_router(build_router(ix))
@@ -419,7 +419,7 @@ def build_app() -> FastAPI:
         while True:
             await asyncio.sleep(rt.settings.intake_tick_seconds)
             try:  # the graph of the contract in force now (it may have been republished)
-                released = await release_ended_windows(rt, Graph(rt.contract))
+                released = await release_ended_windows(rt, graph_of(rt.contract))
             except Exception:
                 log.exception("maintenance tick failed; retrying at the next tick")
             else:

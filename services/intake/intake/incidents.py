@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from intake.correlation import Graph
 from shared.contract import Contract
+from shared.contract.view import ContractView
 from shared.events import (
     ActionKind,
     AlertAttachedV1,
@@ -128,7 +129,7 @@ def open_or_attach(
     obj = contract.object(alert.object_id) if alert.object_id else None
     category = alert.category_hint or Category.OUTAGE
     # Outside the perimeter: no criticality to look up; the coordinator triages at the top.
-    priority = contract.priority(obj.criticality if obj else "critical", category)
+    priority = ContractView.of(contract).priority(obj.id if obj else None, category)
     state = IncidentState(
         id=incident_id_for(event),
         object_id=obj.id if obj else None,

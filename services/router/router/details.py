@@ -1,22 +1,31 @@
 """What a router message tells its reader, looked up in the contract: pure, ``at`` is an input.
 
-Who is on duty, the backup contacts, how access is obtained at this hour and the deadlines; the
-drill (``shared.contract.drill``) already answers "access at this hour" and "who checks each
-neighbouring layer", so this module asks it rather than repeating its rules.
+Who is on duty, the backup contacts, how access is obtained at this hour and the deadlines: each
+answer is the contract version's ``ContractView``'s (the drill and sla-clock ask the same view),
+shaped into the event payloads here.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from shared.contract import Contract, SupportObject
-from shared.contract.drill import AccessAnswer, LayerCheck, _Drill
 from shared.contract.model import Contact
-from shared.events import AccessProcedure, Category, Clock, Deadlines, DutyContact
+from shared.contract.view import DEFAULT_ACK_FRACTION, ContractView
+from shared.events import AccessProcedure, Category, Deadlines, DutyContact
 
-DEFAULT_ACK_FRACTION = 0.5
-"""Backup contacts are called when this fraction of the response target passed without an
-acknowledgement, unless an escalation level names an earlier non-zero response threshold."""
+__all__ = [
+    "DEFAULT_ACK_FRACTION",
+    "access",
+    "ack_due",
+    "ack_fraction",
+    "backups",
+    "contact_ref",
+    "deadlines",
+    "location",
+    "on_duty",
+    "versions",
+]
 
 
 def _contact(party_id: str, contact_id: str, contact: Contact, calendar: str | None) -> DutyContact:
@@ -32,7 +41,7 @@ def _contact(party_id: str, contact_id: str, contact: Contact, calendar: str | N
 
 def on_duty(contract: Contract, party_id: str, at: datetime) -> DutyContact | None:
     """Who answers for ``party_id`` at ``at`` (the party's duty calendar, not the SLA's)."""
-    found = contract.on_duty(party_id, at)
+    found = ContractView.of(contract).on_duty(party_id, at)
     if found is None:
         return None
     shift, contact = found
@@ -59,53 +68,52 @@ def contact_ref(contract: Contract, ref: str) -> DutyContact | None:
     return _contact(party_id, contact_id, found[1], None)
 
 
-def chain(contract: Contract, obj: SupportObject, at: datetime) -> list[LayerCheck]:
-    """The drill's "who checks each object along the chain" (the object itself first)."""
-    return _Drill(contract, obj, at).checks(None)
-
-
 def access(contract: Contract, obj: SupportObject, at: datetime) -> AccessProcedure | None:
-    """The object's access rule as the drill reads it at ``at`` (approval at this hour).
-
-    Only the drill's access question is asked, not the whole drill: a full ``drill()`` per
-    message costs ~10 ms on the example contract (cycles, escalation, vendors).
-    """
-    answer: AccessAnswer | None = _Drill(contract, obj, at).access()
-    rule = contract.access_rules.get(obj.access) if obj.access else None
-    if answer is None or rule is None:
+    """The object's access rule at ``at`` (approval at this hour)."""
+    view = ContractView.of(contract)
+    found = view.access(obj.id, at)
+    if found is None:
         return None
+    rule = found.rule
     return AccessProcedure(
-        rule=answer.rule,
-        mode=answer.mode,
-        issued_by=answer.issued_by,
+        rule=found.rule_id,
+        mode=rule.mode,
+        issued_by=view.reach(rule.issued_by),
         lead_time=rule.lead_time,
-        ready_by=at + rule.lead_time,
-        approval=answer.approval,
-        emergency=answer.emergency,
+        ready_by=found.ready_by,
+        approval=view.approval(found),
+        emergency=rule.emergency or "no emergency procedure",
     )
 
 
 def deadlines(
-    contract: Contract, obj: SupportObject, category: Category, priority: str, at: datetime
+    contract: Contract,
+    obj: SupportObject,
+    category: Category,
+    priority: str,
+    *,
+    opened_at: datetime,
+    first_alert_at: datetime | None,
 ) -> Deadlines | None:
-    resolved = contract.sla_for(obj, category, at, priority)
-    if resolved is None:
+    """The incident's deadlines (``ContractView.due``): from its clock start, whatever the
+    instant of the message that carries them (a handover does not restart the clocks)."""
+    due = ContractView.of(contract).due(
+        obj.id, category, priority, opened_at=opened_at, first_alert_at=first_alert_at
+    )
+    if due is None:
         return None
     return Deadlines(
-        period=resolved.period.value,
-        calendar=resolved.calendar,
-        response_target=resolved.target.response,
-        recovery_target=resolved.target.recovery,
-        response_due=resolved.response_due,
-        recovery_due=resolved.recovery_due,
+        period=due.period.value,
+        calendar=due.calendar,
+        response_target=due.response_target,
+        recovery_target=due.recovery_target,
+        response_due=due.response_due,
+        recovery_due=due.recovery_due,
     )
 
 
 def ack_fraction(contract: Contract) -> float:
-    fractions = [
-        lv.at[Clock.RESPONSE] for lv in contract.escalation if lv.at.get(Clock.RESPONSE, 0) > 0
-    ]
-    return min(fractions, default=DEFAULT_ACK_FRACTION)
+    return ContractView.of(contract).ack_fraction
 
 
 def ack_due(
@@ -119,19 +127,9 @@ def ack_due(
 
     The contract has no separate "acknowledge within" time, so it is derived from what it does
     say: the response target times the earliest non-zero response threshold of its escalation
-    levels (``DEFAULT_ACK_FRACTION`` without one), on the target's calendar.
+    levels (``DEFAULT_ACK_FRACTION`` without one), on the clock calendar.
     """
-    fraction = ack_fraction(contract)
-    if obj is not None:
-        resolved = contract.sla_for(obj, category, at, priority)
-        if resolved is None:
-            return None
-        calendar = contract.business_calendar(resolved.calendar)
-        return calendar.add(at, resolved.target.response * fraction)
-    target = contract.sla_target(category, priority, contract.period(at))
-    if target is None:
-        return None
-    return at + timedelta(seconds=target.response.total_seconds() * fraction)
+    return ContractView.of(contract).ack_due(obj.id if obj else None, category, priority, at)
 
 
 def location(contract: Contract, obj: SupportObject) -> str | None:

@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from router import details
 from shared.contract import Contract, SupportObject
+from shared.contract.view import ContractView, handover_layer
 from shared.events import (
     ActionKind,
     AssignmentEscalatedV1,
@@ -68,6 +69,9 @@ class RouteState(_Frozen):
     priority: str
     summary: str
     opened_at: AwareDatetime
+    first_alert_at: AwareDatetime | None = Field(
+        None, description="the incident's first alert: its clocks may start there"
+    )
     fingerprints: list[str] = Field(default_factory=list)
     contract_version: str
     owners: dict[Layer, str] = Field(
@@ -109,7 +113,14 @@ def _assignment(
     access = deadlines = None
     if obj is not None:
         access = details.access(contract, obj, at)
-        deadlines = details.deadlines(contract, obj, state.category, state.priority, at)
+        deadlines = details.deadlines(
+            contract,
+            obj,
+            state.category,
+            state.priority,
+            opened_at=state.opened_at,
+            first_alert_at=state.first_alert_at,
+        )
     return make_event(
         EventType.ASSIGNMENT_ISSUED,
         AssignmentIssuedV1(
@@ -145,13 +156,13 @@ def _assignment(
 
 def _owners(contract: Contract) -> dict[Layer, str]:
     """Layer -> primary party under ``contract`` (frozen into a route when it opens)."""
-    return {a.layer: a.primary for a in reversed(contract.layers)}
+    return ContractView.of(contract).owners()
 
 
 def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
     data = opened.data
     assert isinstance(data, IncidentOpenedV1)
-    primary = contract.primary_party(data.layer) if data.layer else contract.coordinator
+    primary = ContractView.of(contract).primary_for(data.layer)
     return RouteState(
         incident_id=opened.subject or "",
         object_id=data.object_id,
@@ -160,6 +171,7 @@ def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
         priority=data.priority,
         summary=data.summary,
         opened_at=data.opened_at,
+        first_alert_at=data.first_alert_at,
         fingerprints=list(data.fingerprints),
         contract_version=contract.version,
         owners=_owners(contract),
@@ -198,23 +210,16 @@ def assign(opened: Envelope, contract: Contract, now: datetime) -> list[Envelope
 def checks_for(contract: Contract, obj: SupportObject, at: datetime) -> list[Check]:
     """One check per neighbouring layer along the dependency chain, the nearest object of each
     layer, by that layer's primary party (the drill's "who checks each layer")."""
+    del at  # who checks follows from the layers' owners, not from the hour
+    view = ContractView.of(contract)
     out: list[Check] = []
     seen = {obj.layer}
-    for step in details.chain(contract, obj, at):
-        if step.relation == "object" or step.checked_by is None:
+    for relation, other in view.chain(obj.id):
+        party = view.owner_of(other.layer, None)
+        if other.layer in seen or party is None:
             continue
-        layer = Layer(step.layer)
-        if layer in seen:
-            continue
-        seen.add(layer)
-        out.append(
-            Check(
-                layer=layer,
-                object_id=step.object,
-                party=step.checked_by.party,
-                relation=step.relation,
-            )
-        )
+        seen.add(other.layer)
+        out.append(Check(layer=other.layer, object_id=other.id, party=party, relation=relation))
     return out
 
 
@@ -266,14 +271,7 @@ def open_route(
 
 
 def _nearest_in_layer(contract: Contract, state: RouteState, layer: Layer) -> str | None:
-    if state.object_id is None:
-        return None
-    chain = [*contract.dependencies(state.object_id), *contract.dependents(state.object_id)]
-    for object_id in chain:
-        other = contract.object(object_id)
-        if other is not None and other.layer == layer:
-            return other.id
-    return None
+    return ContractView.of(contract).nearest_in_layer(state.object_id, layer)
 
 
 def _handover(
@@ -289,12 +287,11 @@ def _handover(
 ) -> tuple[RouteState, list[Envelope]]:
     """Primary ownership moves to ``layer``'s party; the coordinator stays. No event when the
     same party owns the new layer too (only the layer is recorded)."""
-    to_party = state.owners.get(layer)
-    if to_party is None:  # a route stored before owners were frozen, or an unknown layer
-        primaries = contract.primaries(layer)
-        if not primaries:
-            return state, []
-        to_party = primaries[0]
+    # the owner frozen in the route; this version's for a route stored before owners were
+    # frozen; nobody for a layer without an owner (no handover)
+    to_party = ContractView.of(contract).owner_of(layer, state.owners)
+    if to_party is None:
+        return state, []
     moved = state.model_copy(
         update={"primary": to_party, "primary_layer": layer, "primary_object": object_id}
     )
@@ -396,7 +393,7 @@ def on_action(
             state, contract, object_id=faulty, who=who, at=action.at, now=now
         )
         events.extend(case)
-    if found and layer != state.primary_layer:
+    if handover_layer(action, state.primary_layer) is not None:
         target = object_id or _nearest_in_layer(contract, state, layer)
         where = f"{layer.value} ({target})" if target else layer.value
         state, moved = _handover(
@@ -489,12 +486,13 @@ def on_origin_moved(
     """Intake moved the probable origin to another object: its layer's party takes over."""
     data = event.data
     assert isinstance(data, OriginMovedV1)
-    if data.to_layer is None or data.to_layer == state.primary_layer:
+    layer = handover_layer(data, state.primary_layer)
+    if layer is None:
         return state, []
     return _handover(
         state,
         contract,
-        layer=data.to_layer,
+        layer=layer,
         object_id=data.to_object,
         reason=f"alert {data.fingerprint} moved the probable origin to {data.to_object}",
         at=data.moved_at,

@@ -45,7 +45,12 @@ from sla_clock.watchdog_app import Watchdog
 
 SERVICE = "sla-clock"
 HANDLED = frozenset(
-    {EventType.INCIDENT_OPENED, EventType.ACTION_ACCEPTED, EventType.INCIDENT_RECLASSIFIED}
+    {
+        EventType.INCIDENT_OPENED,
+        EventType.ACTION_ACCEPTED,
+        EventType.INCIDENT_RECLASSIFIED,
+        EventType.ORIGIN_MOVED,  # moves the party the clocks are labelled with
+    }
 )
 log = logging.getLogger(SERVICE)
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from shared.contract import Contract
+from shared.contract.view import ContractView, handover_layer
 from shared.events import (
     ActionKind,
     Clock,
@@ -61,12 +62,13 @@ _FACTS: dict[ActionKind, FactKind] = {
 def opened_record(event: Envelope, contract: Contract) -> IncidentRecord:
     data = event.data
     assert isinstance(data, IncidentOpenedV1)
-    party = contract.primary_party(data.layer) if data.layer else contract.coordinator
+    view = ContractView.of(contract)
     return IncidentRecord(
         incident_id=event.subject or "",
         object_id=data.object_id,
         layer=data.layer,
-        party=party,
+        party=view.primary_for(data.layer),
+        owners=view.owners(),
         category=data.category,
         priority=data.priority,
         opened_at=data.opened_at,
@@ -114,6 +116,8 @@ def apply(
             return record, []
         after = opened_record(event, rules.contract)
         return after, transition(after, {}, fold(after, rules), fact=None, cause=event.id, now=now)
+    if record is not None:
+        record = owned(record, event, rules.view)
     fact = fact_of(event)
     if record is None or fact is None:
         return record, []
@@ -127,6 +131,26 @@ def apply(
         now=now,
     )
     return after, out
+
+
+def owned(record: IncidentRecord, event: Envelope, view: ContractView) -> IncidentRecord:
+    """``record`` with the party that owns it after ``event``: the same handover rule as the
+    router's (origin moved or fault found in another layer: that layer's frozen owner; an
+    explicit re-route: the owners of the contract in force)."""
+    data = event.data
+    layer = record.primary_layer or record.layer
+    owners = record.owners
+    if isinstance(data, IncidentActionAcceptedV1) and data.action == ActionKind.REROUTE:
+        owners = view.owners()
+        party = view.owner_of(layer, owners) if layer else None
+        return record.model_copy(update={"owners": owners, "party": party or record.party})
+    moved = handover_layer(data, layer)
+    if moved is None:
+        return record
+    party = view.owner_of(moved, owners)
+    if party is None:
+        return record
+    return record.model_copy(update={"party": party, "primary_layer": moved})
 
 
 def _event(

@@ -45,16 +45,29 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.calendar import BusinessCalendar, ExcludingCalendar, TimeCalendar
+from shared.calendar import BusinessCalendar, TimeCalendar
 from shared.contract import Contract
-from shared.contract.model import Period, classify
+from shared.contract.model import Period
+from shared.contract.view import BREACH, ContractView, Policy
 from shared.events import Category, Clock, Layer
 
-BREACH = 100
-"""The threshold number of the breach (percent of target)."""
 ZERO = timedelta(0)
-ROUND_THE_CLOCK = "24x7"
-_POLICY_CACHE = 65536
+__all__ = [  # BREACH and Policy are the view's, re-exported as the fold's vocabulary
+    "BREACH",
+    "ZERO",
+    "ClockView",
+    "Fact",
+    "FactKind",
+    "IncidentRecord",
+    "PauseView",
+    "Policy",
+    "Rules",
+    "Status",
+    "at_instant",
+    "ended_pauses",
+    "fold",
+    "share",
+]
 
 
 class _Frozen(BaseModel):
@@ -85,7 +98,14 @@ class IncidentRecord(_Frozen):
     incident_id: str
     object_id: str | None
     layer: Layer | None
-    party: str = Field(description="primary party of the layer (the coordinator outside it)")
+    party: str = Field(
+        description="primary party now: the layer's, the coordinator outside the perimeter,"
+        " then whoever a handover moved it to (breaches and warnings are labelled with it)"
+    )
+    owners: dict[Layer, str] | None = Field(
+        None, description="layer -> primary party, frozen at opening (None: stored before)"
+    )
+    primary_layer: Layer | None = Field(None, description="the layer owning it, once moved")
     category: Category
     priority: str
     opened_at: AwareDatetime
@@ -111,17 +131,6 @@ class Status(StrEnum):
     RUNNING = "running"
     PAUSED = "paused"
     STOPPED = "stopped"
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """What a clock runs under: frozen at the start, changed only by reclassification."""
-
-    category: Category
-    priority: str
-    period: Period
-    target: timedelta
-    calendar: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,95 +212,38 @@ def share(target: timedelta, percent: int) -> timedelta:
 
 
 class Rules:
-    """The contract's answers the fold needs, with calendars built once."""
+    """The contract's answers the fold needs: a thin face of the version's ``ContractView``
+    (policies, calendars, the start rule and SLA-excluded windows are answered there, the same
+    for the router's assignments and the drill)."""
 
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
-        self._calendars: dict[str, BusinessCalendar] = {}
-        self._excluding = contract.sla_excluded_objects()
-        self._policies: dict[
-            tuple[str | None, Category, str, datetime], dict[Clock, Policy] | None
-        ] = {}
-        self.thresholds: dict[Clock, tuple[int, ...]] = {
-            clock: _percents(
-                [
-                    *contract.sla.warnings,
-                    *(lv.at[clock] for lv in contract.escalation if clock in lv.at),
-                ]
-            )
-            for clock in Clock
-        }
-        """Per clock: the contract's warning fractions and its escalation levels' fractions of
-        that clock (so a level at 80 % hears of 80 %, not only of the breach), in percent."""
+        self.view = ContractView.of(contract)
+        self.thresholds: dict[Clock, tuple[int, ...]] = self.view.thresholds
 
     def clock_calendar(self, calendar_id: str, object_id: str | None) -> TimeCalendar:
-        """The calendar a clock counts on: the target's calendar, minus the object's approved
-        maintenance windows that the contract excludes from SLA time."""
-        base = self.calendar(calendar_id)
-        if object_id is None or object_id not in self._excluding:
-            return base
-        contract = self.contract
-
-        def windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-            return contract.sla_exclusions(object_id, start, end)
-
-        return ExcludingCalendar(base, windows)
+        return self.view.clock_calendar(calendar_id, object_id)
 
     def calendar(self, calendar_id: str) -> BusinessCalendar:
-        found = self._calendars.get(calendar_id)
-        if found is None:
-            found = self._calendars[calendar_id] = self.contract.business_calendar(calendar_id)
-        return found
+        return self.view.calendar(calendar_id)
 
     def start_of(self, record: IncidentRecord) -> datetime:
         """When the clocks start: registration, or the first alert if the contract says so."""
-        opened = record.opened_at
-        if self.contract.sla.clock_start != "first_alert":
-            return opened
-        earliest = opened - self.contract.sla.max_backdate
-        return min(opened, max(record.first_alert_at, earliest))
+        return self.view.clock_start(record.opened_at, record.first_alert_at)
 
     def policies(
         self, object_id: str | None, category: Category, priority: str, at: datetime
     ) -> dict[Clock, Policy] | None:
         """Each clock's policy for an incident starting at ``at``; None without an SLA row."""
-        key = (object_id, category, priority, at)
-        if key in self._policies:
-            return self._policies[key]
-        contract = self.contract
-        obj = contract.object(object_id) if object_id else None
-        period = self.period(at)
-        target = contract.sla_target(category, priority, period)
-        found = None
-        if target is not None:
-            calendar = target.calendar or (obj.calendar if obj else ROUND_THE_CLOCK)
-            found = {
-                Clock.RESPONSE: Policy(category, priority, period, target.response, calendar),
-                Clock.RECOVERY: Policy(category, priority, period, target.recovery, calendar),
-            }
-        if len(self._policies) >= _POLICY_CACHE:
-            self._policies.clear()
-        self._policies[key] = found
-        return found
+        return self.view.policy(object_id, category, priority, at)
 
     def period(self, at: datetime) -> Period:
-        """``Contract.period`` with the period calendar built once (same answers)."""
-        calendar_id = self.contract.sla.period_calendar
-        spec = self.contract.calendar_spec(calendar_id) if calendar_id else None
-        if calendar_id is None or spec is None or spec.kind == "24x7":
-            return Period.DAY
-        return classify(self.calendar(calendar_id), at)
+        return self.view.period(at)
 
     def pause_clocks(self, fact: Fact) -> tuple[Clock, ...]:
         if fact.clock is not None:
             return (fact.clock,)
-        reason = next((r for r in self.contract.pause_reasons if r.id == fact.reason), None)
-        return tuple(reason.clocks) if reason else ()
-
-
-def _percents(fractions: list[float]) -> tuple[int, ...]:
-    """Fractions of a target as sorted whole percents strictly between 0 and 100."""
-    return tuple(sorted({p for p in (round(f * 100) for f in fractions) if 0 < p < BREACH}))
+        return self.view.pause_clocks(fact.reason)
 
 
 # --------------------------------------------------------------------------- the fold
