@@ -52,6 +52,7 @@ class Case:
     summary: str
     pause: tuple[str, timedelta] | None = None  # reason, business time paused
     cause: str = "Disk controller firmware fault"
+    fingerprint: str = ""
 
 
 def _cases() -> list[Case]:
@@ -95,6 +96,8 @@ def _cases() -> list[Case]:
             15 * m,
             4 * h,
             "Bank statements not imported",
+            cause="The bank's SFTP host key changed; the exchange did not run",
+            fingerprint="checkin:int-bank-exchange/run",  # the watchdog saw the run missed
         ),
         Case(
             "INC-04",
@@ -245,7 +248,7 @@ def _incident(log: _Log, case: Case) -> None:
             summary=case.summary,
             opened_at=at,
             first_alert_at=at,
-            fingerprints=[f"fp-{i}"],
+            fingerprints=[case.fingerprint or f"fp-{i}"],
             outside_perimeter=case.object_id is None,
         ),
         at,

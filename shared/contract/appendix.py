@@ -501,19 +501,24 @@ def _at(value: datetime | None) -> str:
 
 
 def _expected_tables(contract: Contract) -> tuple[Table, ...]:
-    runs = tuple(
-        (
-            f"{obj.name} ({obj.id})",
-            cron_words(obj.schedule.cron, obj.schedule.timezone),
-            duration_words(obj.schedule.expected_duration)
-            if obj.schedule.expected_duration
-            else "—",
-            _party(contract, obj.executor),
-            obj.schedule.description or "—",
+    from shared.checkins import DUTY_WORDS, expectations, schedule_in_words
+
+    runs = []
+    for exp in expectations(contract):
+        obj = contract.object(exp.object_id)
+        if obj is None:
+            continue
+        paged = ", ".join(_party(contract, p) for p in contract.primaries(obj.layer)) or "—"
+        runs.append(
+            (
+                f"{obj.name} ({obj.id})",
+                DUTY_WORDS[exp.duty],
+                schedule_in_words(exp),
+                duration_words(exp.grace),
+                _party(contract, exp.party),
+                paged,
+            )
         )
-        for obj in contract.objects
-        if obj.schedule is not None
-    )
     backups = tuple(
         (
             f"{obj.name} ({obj.id})",
@@ -532,9 +537,12 @@ def _expected_tables(contract: Contract) -> tuple[Table, ...]:
     )
     return (
         Table(
-            "Scheduled exchanges and jobs",
-            ("Object", "Runs", "Expected to take", "Executor", "Note"),
-            runs,
+            "Expected events",
+            ("Object", "What", "When", "Grace", "Reported by", "Paged when missed"),
+            tuple(runs),
+            "Each run reports to its check-in key. A run not reported by its expected time "
+            "plus the grace opens an incident for the layer's primary party, at the object's "
+            "local time; a maintenance window or a skipped holiday expects no run.",
         ),
         Table(
             "Backups, their checks and test restores",

@@ -117,6 +117,8 @@ async def test_monthly_report_read_as_printed(
     assert "4 hours" in words  # no-access pauses of the hardware contractor
     assert "INC-OUT-12" in words
     assert "Printer-9 unreachable" in words
+    # the missed bank exchange run, seen by the check-in watchdog
+    assert "INC-03 Bank file exchange (int-bank-exchange) scheduled run" in words
 
 
 async def test_reporting_serves_both_documents(

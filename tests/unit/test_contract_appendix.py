@@ -28,7 +28,7 @@ TITLES = [
     "Escalation levels",
     "Pause rules",
     "Maintenance windows",
-    "Scheduled exchanges and jobs",
+    "Expected events",
     "Backups, their checks and test restores",
     "Access",
     "Vendors",
@@ -88,9 +88,12 @@ def test_sla_matrix_states_durations_as_the_contract_means_them(appendix: Docume
 
 def test_schedules_roles_and_signatures_read_in_words(appendix: Document) -> None:
     runs = tables(appendix)[8]
-    statements = next(r for r in runs.rows if "At 08:00, 12:00 and 16:00" in r[1])
-    assert statements[1] == "At 08:00, 12:00 and 16:00, Monday through Friday (Asia/Almaty)"
-    assert statements[2] == "10 minutes"
+    statements = next(r for r in runs.rows if "At 08:00, 12:00 and 16:00" in r[2])
+    assert statements[1] == "scheduled run"
+    assert statements[2].startswith(
+        "At 08:00, 12:00 and 16:00, Monday through Friday (Asia/Almaty)"
+    )
+    assert any(r[1] == "test restore" and "every 30 days" in r[2] for r in runs.rows)
     backups = tables(appendix)[9]
     assert any("every 30 days" in r[4] for r in backups.rows)
     roles = {r[0]: r for r in tables(appendix)[3].rows}

@@ -432,6 +432,7 @@ class MonthlyFacts:
     top_objects: list[dict[str, Any]]
     top_origins: list[dict[str, Any]]
     outside: list[dict[str, Any]]
+    missed: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, Any] = field(default_factory=dict)
 
 
@@ -488,6 +489,19 @@ async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
         start,
         end,
     )
+    # the check-in watchdog raises a missed run as an alert fingerprinted checkin:<object>/<duty>
+    missed = await conn.fetch(
+        "SELECT DISTINCT ON (i.id, f.fp) i.id, i.opened_at, i.object_id, i.status, f.fp"
+        " FROM incidents i JOIN incident_events e ON e.incident_id = i.id"
+        " CROSS JOIN LATERAL (SELECT jsonb_array_elements_text(CASE"
+        "   WHEN jsonb_typeof(e.data->'fingerprints') = 'array' THEN e.data->'fingerprints'"
+        "   ELSE jsonb_build_array(e.data->>'fingerprint') END) AS fp) f"
+        " WHERE i.opened_at >= $1 AND i.opened_at < $2 AND e.type = ANY($3::text[])"
+        " AND f.fp LIKE 'checkin:%' ORDER BY i.id, f.fp",
+        start,
+        end,
+        [EventType.INCIDENT_OPENED.value, EventType.ALERT_ATTACHED.value],
+    )
     totals = await conn.fetchrow(
         "SELECT count(*) AS incidents, count(*) FILTER (WHERE status = 'closed') AS closed,"
         " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta,"
@@ -505,6 +519,7 @@ async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
         top_objects=[dict(r) for r in top_objects],
         top_origins=[dict(r) for r in top_origins],
         outside=[dict(r) for r in outside],
+        missed=[dict(r) for r in missed],
         totals=dict(totals) if totals else {},
     )
 
@@ -636,6 +651,7 @@ def monthly_document(facts: MonthlyFacts, contract: Contract) -> Document:
             Fact("MTTA", seconds_words(_float(totals.get("mtta")))),
             Fact("MTTR", seconds_words(_float(totals.get("mttr")))),
             Fact("Outside the perimeter", str(len(facts.outside))),
+            Fact("Missed expected events", str(len(facts.missed))),
         ),
         sections=(
             Section(
@@ -736,6 +752,20 @@ def monthly_document(facts: MonthlyFacts, contract: Contract) -> Document:
                 charts=(objects_chart,),
             ),
             Section(
+                "Missed expected events",
+                (
+                    "Scheduled exchanges, jobs, backups, their checks and test restores that did "
+                    "not report in time (the check-in watchdog), each an incident.",
+                ),
+                tables=(
+                    Table(
+                        "Expected events that did not happen",
+                        ("Incident", "Object", "What", "Opened (UTC)", "Status"),
+                        tuple(_missed_row(contract, r) for r in facts.missed),
+                    ),
+                ),
+            ),
+            Section(
                 "Outside the perimeter",
                 ("Alerts from objects the contract does not name: candidates for the registry.",),
                 tables=(
@@ -756,6 +786,21 @@ def monthly_document(facts: MonthlyFacts, contract: Contract) -> Document:
                 ),
             ),
         ),
+    )
+
+
+def _missed_row(contract: Contract, row: dict[str, Any]) -> tuple[str, ...]:
+    from shared.checkins import DUTY_WORDS, Duty
+
+    name = str(row["fp"]).removeprefix("checkin:")
+    object_id, _, duty = name.rpartition("/")
+    what = DUTY_WORDS[Duty(duty)] if duty in Duty.__members__.values() else duty
+    return (
+        row["id"],
+        _object_name(contract, object_id or row["object_id"]),
+        what,
+        f"{row['opened_at']:%Y-%m-%d %H:%M}",
+        row["status"],
     )
 
 
