@@ -325,7 +325,7 @@ def _sla_paragraphs(contract: Contract) -> tuple[str, ...]:
         "hours that calendar is open (business hours and business days); others count "
         "the object's support hours."
     )
-    excluded = [w.id for w, _ in contract._sla_excluding_windows()]
+    excluded = [w.id for w in contract.maintenance_windows if w.excludes_sla and w.approved_by]
     if excluded:
         out.append(
             "Approved maintenance time is excluded from the SLA: time inside the approved "

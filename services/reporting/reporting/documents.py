@@ -19,6 +19,7 @@ from pydantic import TypeAdapter
 
 from reporting.projection import sla_compliance
 from shared.contract.model import Contract
+from shared.contract.view import ContractView
 from shared.db import Conn
 from shared.documents import Chart, Document, Fact, Section, Series, Signature, Table
 from shared.documents.words import duration_words, seconds_words
@@ -116,17 +117,8 @@ def _reason(contract: Contract, reason_id: str) -> str:
 
 
 def object_zone(contract: Contract, object_id: str | None) -> ZoneInfo:
-    """The zone an object's people read time in: its location's, else its support hours'."""
-    obj = contract.object(object_id) if object_id else None
-    if obj is not None:
-        location = contract.locations.get(obj.location) if obj.location else None
-        if location is not None and location.timezone:
-            return ZoneInfo(location.timezone)
-        spec = contract.calendar_spec(obj.calendar)
-        if spec is not None:
-            return ZoneInfo(spec.timezone)
-    spec = contract.calendar_spec(contract.sla.period_calendar or "24x7")
-    return ZoneInfo(spec.timezone) if spec is not None else ZoneInfo("UTC")
+    """The zone the object's people read time in, as the contract view answers it."""
+    return ZoneInfo(ContractView.of(contract).local_calendar(object_id).spec.timezone)
 
 
 def _local(value: datetime | None, zone: ZoneInfo) -> str:
