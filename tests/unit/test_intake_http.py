@@ -572,3 +572,40 @@ def test_change_event_with_the_database_down_is_answered_503_not_lost() -> None:
     assert response.status_code == 503
     assert response.headers["retry-after"] == "3"
     assert response.json()["dependency"] == "postgresql"
+
+
+def test_a_retried_action_with_an_idempotency_key_is_the_same_command() -> None:
+    client, fakes = make_client()
+    path = "/v1/incidents/inc-1/actions"
+    first = client.post(path, json=ACTION, headers={"idempotency-key": "k-1"})
+    retry = client.post(path, json=ACTION, headers={"idempotency-key": "k-1"})
+    other = client.post(path, json=ACTION, headers={"idempotency-key": "k-2"})
+    plain = [client.post(path, json=ACTION) for _ in range(2)]
+    ids = [r.json()["command_id"] for r in (first, retry, other, *plain)]
+    assert ids[0] == ids[1]  # the consumer's processed-event record drops the second
+    assert len(set(ids)) == 4
+    assert [e.id for _, e, _ in fakes.published][:2] == [uuid.UUID(ids[0])] * 2
+
+
+def test_a_retried_user_report_with_an_idempotency_key_yields_the_same_events() -> None:
+    client, fakes = make_client()
+    body = body_of("/v1/incidents")
+    first = client.post("/v1/incidents", content=body, headers={"idempotency-key": "r-1"})
+    retry = client.post("/v1/incidents", content=body, headers={"idempotency-key": "r-1"})
+    fresh = client.post("/v1/incidents", content=body)
+    assert first.status_code == retry.status_code == fresh.status_code == 202
+    assert first.json() == retry.json()
+    assert fresh.json()["ids"] != first.json()["ids"]
+    alerts = [e.data_as(AlertReceivedV1).alert for _, e, _ in fakes.published]
+    assert alerts[0].fingerprint == alerts[1].fingerprint != alerts[2].fingerprint
+
+
+@pytest.mark.parametrize("key", ["", "x" * 129, "ключ".encode(), "a\tb"])
+@pytest.mark.parametrize("path", ["/v1/incidents/inc-1/actions", "/v1/incidents"])
+def test_a_malformed_idempotency_key_is_refused_by_name(key: str | bytes, path: str) -> None:
+    client, fakes = make_client()
+    response = client.post(path, content=body_of(path), headers={"idempotency-key": key})
+    assert response.status_code == 422
+    assert response.json()["error"].startswith("Idempotency-Key:")
+    assert fakes.letters
+    assert not fakes.published

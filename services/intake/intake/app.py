@@ -18,7 +18,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from intake import pagerduty, store
-from intake.auth import Authenticator
+from intake.auth import Authenticator, Signed
 from intake.correlation import Graph, alert_key, graph_of
 from intake.formats import FORMATS
 from intake.guard import Refusal, fit_for_dead_letter, parse_json
@@ -130,6 +130,10 @@ def wire(rt: Runtime, router: APIRouter) -> None:
             log.warning("action verdict unavailable", extra={"error": repr(exc)[:200]})
             return None
 
+    async def first_use(signed: Signed, now: datetime) -> bool:
+        async with rt.pool.acquire() as conn:
+            return await store.first_use(conn, signed.signature, signed.expires_at, now)
+
     async def record_change(
         change: pagerduty.ChangeEvent, object_id: str | None, now: datetime
     ) -> None:
@@ -158,6 +162,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
         publish=publish,
         auth=Authenticator(settings),
         await_outcome=await_outcome,
+        first_use=first_use,
         record_change=record_change,
         list_changes=list_changes,
         kafka_down=lambda: rt.health.kafka_down,

@@ -2,7 +2,8 @@
 
 Receivers: a bearer token (``Authorization: Bearer <token>``) or an HMAC-SHA256 signature of
 ``<timestamp>.<body>`` (``X-Baton-Timestamp``: Unix seconds; ``X-Baton-Signature``:
-``sha256=<hex>``), the timestamp within the replay window and each signature accepted once.
+``sha256=<hex>``), the timestamp within the replay window and each signature accepted once —
+remembered in PostgreSQL by the service, so every instance and a restarted one know it.
 PagerDuty clients cannot add headers, so for ``pagerduty`` the event's ``routing_key`` counts
 as its bearer token. Authentication is on as soon as any receiver credential is configured; a
 source without credentials is then refused (403). Actions: a party's token must match the
@@ -15,7 +16,8 @@ import hashlib
 import hmac
 from collections import OrderedDict
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from pydantic import SecretStr
 
@@ -25,6 +27,19 @@ from shared.settings import Settings
 TIMESTAMP_HEADER = "x-baton-timestamp"
 SIGNATURE_HEADER = "x-baton-signature"
 SEEN_LIMIT = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """A request accepted on its signature: the signature must not be accepted again before
+    ``expires_at`` (the end of the replay window around its timestamp)."""
+
+    signature: str
+    expires_at: datetime
+
+
+def replayed() -> Refusal:
+    return _unauthorized(f"{SIGNATURE_HEADER}: already used (replayed request)")
 
 
 def _bearer(headers: Mapping[str, str]) -> str | None:
@@ -70,26 +85,26 @@ class Authenticator:
         body: bytes,
         now: datetime,
         routing_key: str | None = None,
-    ) -> None:
-        """Nothing, or a 401/403 ``Refusal`` naming why not."""
+    ) -> Signed | None:
+        """None (a token, or authentication off) or the ``Signed`` request to remember — or a
+        401/403 ``Refusal`` naming why not. The caller makes sure a signature is used once."""
         if not self.receivers_on:
-            return
+            return None
         token, secret = self._tokens.get(source), self._secrets.get(source)
         if token is None and secret is None:
             raise Refusal(403, f"source {source}: no credentials configured", kind="auth")
         given = _bearer(headers) or routing_key
         if token is not None and given is not None and _same(given, token):
-            return
+            return None
         if secret is not None and SIGNATURE_HEADER in headers:
-            self._check_signature(secret, headers, body, now)
-            return
+            return self._check_signature(secret, headers, body, now)
         if given is None and SIGNATURE_HEADER not in headers:
             raise _unauthorized(f"source {source}: a bearer token or a signature is required")
         raise _unauthorized(f"source {source}: the credentials do not match")
 
     def _check_signature(
         self, secret: SecretStr, headers: Mapping[str, str], body: bytes, now: datetime
-    ) -> None:
+    ) -> Signed:
         try:
             stamp = int(headers.get(TIMESTAMP_HEADER, ""))
         except ValueError:
@@ -102,14 +117,20 @@ class Authenticator:
         signature = headers.get(SIGNATURE_HEADER, "")
         if not hmac.compare_digest(signature, sign(secret.get_secret_value(), stamp, body)):
             raise _unauthorized(f"{SIGNATURE_HEADER}: does not match the body and timestamp")
-        cutoff = now.timestamp() - self._window
-        while self._seen and next(iter(self._seen.values())) < cutoff:
+        expires = datetime.fromtimestamp(stamp, now.tzinfo) + timedelta(seconds=self._window)
+        return Signed(signature, expires)
+
+    def remember(self, signed: Signed, now: datetime) -> bool:
+        """This process's own memory of used signatures, for an intake without a database
+        (unit tests); False when ``signed`` was used before."""
+        while self._seen and next(iter(self._seen.values())) < now.timestamp():
             self._seen.popitem(last=False)
-        if signature in self._seen:
-            raise _unauthorized(f"{SIGNATURE_HEADER}: already used (replayed request)")
-        self._seen[signature] = float(stamp)
+        if signed.signature in self._seen:
+            return False
+        self._seen[signed.signature] = signed.expires_at.timestamp()
         if len(self._seen) > SEEN_LIMIT:
             self._seen.popitem(last=False)
+        return True
 
     def check_party(self, headers: Mapping[str, str], party: str) -> None:
         """The bearer token must belong to ``party``; nothing when action auth is off."""

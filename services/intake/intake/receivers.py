@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, ValidationError
 
 from intake import alertmanager, generic, grafana, pagerduty, userreport, zabbix
-from intake.auth import Authenticator
+from intake.auth import Authenticator, Signed, replayed
 from intake.correlation import Graph, alert_key
 from intake.formats import FORMATS, Decode
 from intake.guard import (
@@ -49,6 +49,7 @@ from shared.events import (
     EventType,
     PartyActionV1,
     make_event,
+    stable_id,
 )
 from shared.http import Unavailable, unavailable
 from shared.settings import Settings
@@ -88,6 +89,8 @@ class Intake:
     publish: Publish
     auth: Authenticator
     await_outcome: Callable[[uuid.UUID], Awaitable[tuple[int, str] | None]] | None = None
+    first_use: Callable[[Signed, datetime], Awaitable[bool]] | None = None
+    """Records a signature shared by every instance; False for a replay. None: in process."""
     record_change: RecordChange | None = None
     list_changes: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
     kafka_down: Callable[[], bool] = lambda: False
@@ -127,6 +130,21 @@ def alert_events(
         )
         for i, alert in enumerate(alerts)
     ]
+
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+
+
+def idempotency_key(headers: Mapping[str, str]) -> str | None:
+    """The client's ``Idempotency-Key``: a retry with the same key is the same request."""
+    value = headers.get(IDEMPOTENCY_HEADER)
+    if value is None:
+        return None
+    if not 1 <= len(value) <= 128 or not (value.isascii() and value.isprintable()):
+        raise Refusal(
+            422, "Idempotency-Key: 1 to 128 printable ASCII characters", kind="idempotency"
+        )
+    return value
 
 
 def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per route, together
@@ -238,6 +256,11 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
                 kind="too_many_alerts",
             )
 
+    async def first_use(signed: Signed, now: datetime) -> bool:
+        if ix.first_use is not None:
+            return await ix.first_use(signed, now)
+        return ix.auth.remember(signed, now)
+
     async def take(
         request: Request,
         source: str,
@@ -246,23 +269,28 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         *,
         routing_key: bool = False,
         limit: int | None = None,
+        stable: bool = False,
     ) -> tuple[list[Envelope], bytes] | JSONResponse:
         """Guard, authenticate, decode and publish; the events and the body, or the refusal
-        (4xx, or 503 when Kafka did not acknowledge in time)."""
+        (4xx, or 503 when Kafka did not acknowledge in time). ``stable``: event ids follow
+        from ``unique`` (a retried request yields the same ids)."""
         body = b""
         now = ix.clock.now()
         try:
             body = await read(request, limit or settings.intake_max_body_bytes)
             with validation.labels(source).time():
+                signed = None
                 if not routing_key:
-                    ix.auth.check_source(source, request.headers, body, now)
+                    signed = ix.auth.check_source(source, request.headers, body, now)
                 doc = parse_json(body, settings.intake_max_json_depth)
                 count_alerts(doc)
                 if routing_key:
                     key = doc.get("routing_key") if isinstance(doc, dict) else None
-                    ix.auth.check_source(
+                    signed = ix.auth.check_source(
                         source, request.headers, body, now, key if isinstance(key, str) else None
                     )
+                if signed is not None and not await first_use(signed, now):
+                    raise replayed()
                 try:
                     alerts = decode(doc, ix.contract, now, unique)
                 except ValidationError as exc:
@@ -270,7 +298,8 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         except Refusal as refusal:
             await refuse(request, source, refusal, refusal.payload or body)
             return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
-        events = alert_events(alerts, now)
+        ids = [stable_id(source, unique, i) for i in range(len(alerts))] if stable else None
+        events = alert_events(alerts, now, ids)
         try:
             await durably(
                 *(
@@ -344,9 +373,17 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         openapi_extra=body_schema(userreport.UserReport),
     )
     async def user_report(request: Request) -> JSONResponse:
-        """A person reports: who cannot use what, since when, how many people."""
-        report_id = uuid.uuid4().hex
-        taken = await take(request, userreport.SOURCE, FORMATS["user"].decode, report_id)
+        """A person reports: who cannot use what, since when, how many people. With an
+        ``Idempotency-Key`` header a retry is the same report: same ids, nothing recorded twice."""
+        try:
+            key = idempotency_key(request.headers)
+        except Refusal as refusal:
+            await refuse(request, userreport.SOURCE, refusal, b"")
+            return JSONResponse(refusal.body(), refusal.status)
+        report_id = stable_id("user-report", key).hex if key else uuid.uuid4().hex
+        taken = await take(
+            request, userreport.SOURCE, FORMATS["user"].decode, report_id, stable=key is not None
+        )
         if isinstance(taken, JSONResponse):
             return taken
         return JSONResponse(
@@ -400,9 +437,11 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             body = await read(request, settings.intake_max_body_bytes)
             doc = parse_json(body, settings.intake_max_json_depth)
             key = doc.get("routing_key") if isinstance(doc, dict) else None
-            ix.auth.check_source(
+            signed = ix.auth.check_source(
                 pagerduty.SOURCE, request.headers, body, now, key if isinstance(key, str) else None
             )
+            if signed is not None and not await first_use(signed, now):
+                raise replayed()
             try:
                 change = pagerduty.ChangeEvent.model_validate(doc)
             except ValidationError as exc:
@@ -442,10 +481,13 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         system's; the answer waits for the commands consumer's verdict: 202 accepted, 403 (the
         party's rights) or 409 (the incident's state) with the reason — recorded as
         ``baton.incident.action_refused`` — 404 for an unknown incident, or 202 ``pending``
-        when the verdict takes longer than ``BATON_INTAKE_ACTION_WAIT_SECONDS``."""
+        when the verdict takes longer than ``BATON_INTAKE_ACTION_WAIT_SECONDS``. With an
+        ``Idempotency-Key`` header a retry is the same command: it answers the first verdict
+        and records nothing twice."""
         body = b""
         now = ix.clock.now()
         try:
+            key = idempotency_key(request.headers)
             body = await read(request, settings.intake_max_body_bytes)
             doc = parse_json(body, settings.intake_max_json_depth)
             try:
@@ -457,7 +499,12 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             await refuse(request, "party-action", refusal, refusal.payload or body)
             return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
         command = make_event(
-            EventType.PARTY_ACTION, data, source=f"http:{data.party}", time=now, subject=incident_id
+            EventType.PARTY_ACTION,
+            data,
+            source=f"http:{data.party}",
+            time=now,
+            subject=incident_id,
+            event_id=stable_id("action", data.party, incident_id, key) if key else None,
         )
         try:
             await durably(ix.publish("commands", command, None))

@@ -347,3 +347,16 @@ async def outcome(conn: Conn, command_id: uuid.UUID) -> tuple[int, str] | None:
         "SELECT status, reason FROM command_outcomes WHERE command_id = $1", command_id
     )
     return (int(row["status"]), str(row["reason"])) if row else None
+
+
+async def first_use(conn: Conn, signature: str, expires_at: datetime, now: datetime) -> bool:
+    """Record ``signature`` until ``expires_at``; False when it was recorded before and has not
+    expired (a replayed request). Expired signatures are dropped on the way."""
+    await conn.execute("DELETE FROM seen_signatures WHERE expires_at < $1", now)
+    inserted = await conn.fetchval(
+        "INSERT INTO seen_signatures(signature, expires_at) VALUES ($1, $2)"
+        " ON CONFLICT (signature) DO NOTHING RETURNING true",
+        signature,
+        expires_at,
+    )
+    return bool(inserted)
