@@ -115,9 +115,9 @@ def redact_payload(payload: bytes) -> bytes:
     where it does not."""
     try:
         doc = orjson.loads(payload)
-    except orjson.JSONDecodeError:
+        redacted = redact_value(doc)
+    except (orjson.JSONDecodeError, RecursionError):  # not JSON, or nested too deep to walk
         return redact_text(payload.decode("utf-8", errors="replace")).encode()
-    redacted = redact_value(doc)
     return payload if redacted == doc else orjson.dumps(redacted)
 
 

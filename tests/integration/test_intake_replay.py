@@ -19,8 +19,8 @@ SECRET = "zabbix-replay-secret"
 async def test_a_signed_alert_replayed_to_another_instance_or_after_a_restart_is_refused(
     isolated: Isolated, tmp_path: Path
 ) -> None:
-    env = {"BATON_INTAKE_HMAC_SECRETS": json.dumps({"zabbix": SECRET})}
-    first = await start_intake(isolated, tmp_path / "a", **env)
+    secrets = json.dumps({"zabbix": SECRET})
+    first = await start_intake(isolated, tmp_path / "a", BATON_INTAKE_HMAC_SECRETS=secrets)
     second: ServiceProcs | None = None
     body = (FIXTURES / "zabbix-problem.json").read_bytes()
     stamp = int(time.time())
@@ -33,7 +33,7 @@ async def test_a_signed_alert_replayed_to_another_instance_or_after_a_restart_is
         async with httpx.AsyncClient(timeout=15) as client:
             url = first.urls["intake"] + "/v1/alerts/zabbix"
             assert (await client.post(url, content=body, headers=signed)).status_code == 202
-            second = await start_intake(isolated, tmp_path / "b", **env)
+            second = await start_intake(isolated, tmp_path / "b", BATON_INTAKE_HMAC_SECRETS=secrets)
             other = second.urls["intake"] + "/v1/alerts/zabbix"
             replay = await client.post(other, content=body, headers=signed)
             assert replay.status_code == 401, replay.text

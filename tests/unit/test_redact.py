@@ -104,3 +104,9 @@ async def test_an_unauthenticated_body_is_kept_only_as_a_sample() -> None:
     kept = await _dead_letter(body, "auth", {})
     assert len(kept.payload.encode()) <= UNAUTHENTICATED_SAMPLE_BYTES
     assert f"a sample of {UNAUTHENTICATED_SAMPLE_BYTES} of {len(body)} bytes" in kept.reason
+
+
+def test_json_nested_too_deep_to_walk_is_scrubbed_as_text() -> None:
+    body = b'{"token": "abc", "x": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    kept = redact_payload(body)
+    assert b"abc" not in kept
