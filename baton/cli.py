@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from baton.checkins_cli import checkins_app
 from baton.contract_cli import contract_app, drill_command
 from baton.stack import EXAMPLE_CONTRACT, stack_app, status
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local stack.")
 app.add_typer(contract_app, name="contract", help="Lint, render and inspect a contract.")
 app.command("drill")(drill_command)
+app.add_typer(checkins_app, name="checkins")
 incidents_app = typer.Typer(help="Read incidents from the reporting service.", no_args_is_help=True)
 app.add_typer(incidents_app, name="incidents")
 # Piped output (CI logs, `make run | tee`) gets a width that fits the incident table.

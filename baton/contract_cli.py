@@ -6,6 +6,7 @@ is the default anchor of ``drill --all`` (now), and it is passed down like any o
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from shared.checkins import ExpectedEvent, expected_events
 from shared.contract.appendix import FORMATS, build_appendix, render
 from shared.contract.drill import DrillReport, Gap, drill, drill_all
 from shared.contract.findings import RULES, Finding, Severity, has_errors
@@ -250,6 +252,11 @@ def drill_command(
             raise typer.BadParameter(f"--object: {object_id!r} is not in the contract")
         reports, general = [drill(contract, object_id, _parse_at(at, contract), category)], []
     failed = bool(general) or any(not r.ok for r in reports)
+    drilled = {r.object for r in reports} | {c.object for r in reports for c in r.checks}
+    anchor_at = reports[0].at if reports else datetime.now(UTC)
+    expected = [
+        e for e in expected_events(contract, anchor_at) if all_objects or e.object_id in drilled
+    ]
     if as_json:
         _echo_json(
             {
@@ -258,14 +265,28 @@ def drill_command(
                 "version": contract.version,
                 "gaps": [g.model_dump() for g in general],
                 "reports": [r.model_dump(mode="json") for r in reports],
+                "expected_events": [dataclasses.asdict(e) for e in expected],
             }
         )
     elif all_objects:
         _print_summary(reports, general)
+        typer.echo("\n".join(_render_expected(expected)))
     else:
-        typer.echo("\n".join(_render(reports[0])))
+        typer.echo("\n".join(_render(reports[0]) + _render_expected(expected)))
     if failed:
         raise typer.Exit(1)
+
+
+def _render_expected(events: list[ExpectedEvent]) -> list[str]:
+    """The expected events on the drilled chain: when each must run, how late it may be, and
+    who is paged when it does not (the watchdog opens the incident; ADR 16)."""
+    if not events:
+        return []
+    lines = ["  expected events (a missed run opens an incident):"]
+    for e in events:
+        lines.append(f"    {e.object_id:<20} {e.duty:<14} {e.schedule}; grace {e.grace}")
+        lines.append(f"    {'':<20} {'':<14} {e.category}, pages {e.paged}")
+    return lines
 
 
 def _print_summary(reports: list[DrillReport], general: list[Gap]) -> None:

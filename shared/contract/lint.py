@@ -193,6 +193,16 @@ def check_object_references(contract: Contract) -> Iterator[Issue]:
             for name in ("made_by", "checked_by", "test_restore_by"):
                 party = getattr(obj.backup, name)
                 yield from _ref_party(contract, party, (*here, "backup", name))
+        # a schedule that skips holidays names the calendar whose holidays it skips
+        schedules = [((*here, "schedule"), obj.schedule)]
+        if obj.backup is not None:
+            schedules += [((*here, "backup", "copies"), obj.backup.copies)]
+            schedules += [((*here, "backup", "check"), obj.backup.check)]
+        for where, schedule in schedules:
+            if schedule is not None:
+                yield from _ref_calendar(
+                    contract, schedule.skip_holidays, (*where, "skip_holidays")
+                )
     for gid, group in contract.groups.items():
         for index, member in enumerate(group.objects):
             if contract.object(member) is None:

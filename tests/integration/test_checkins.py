@@ -26,7 +26,14 @@ from aiokafka import AIOKafkaConsumer
 
 from shared.checkins import Duty, expectations
 from shared.contract import Contract, load_contract
-from shared.events import Envelope, EventType, IncidentOpenedV1
+from shared.events import (
+    CheckinPingV1,
+    DeadLetterV1,
+    Envelope,
+    EventType,
+    IncidentOpenedV1,
+    make_event,
+)
 from tests.integration.conftest import (
     Isolated,
     ServiceProcs,
@@ -35,7 +42,7 @@ from tests.integration.conftest import (
     wait_healthy,
 )
 from tests.integration.helpers import collect_until
-from tests.integration.test_sla_clock import contract_now, fast_time, with_env
+from tests.integration.test_sla_clock import contract_now, fast_time, publish, with_env
 
 ROOT = Path(__file__).resolve().parents[2]
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -131,7 +138,7 @@ async def test_a_missed_night_run_opens_one_incident_at_grace_and_a_late_ping_re
     isolated: Isolated, tmp_path: Path
 ) -> None:
     path, contract = write_contract(tmp_path)
-    start, speed = local(16, 0), 1800.0  # half an hour of contract time per real second
+    start, speed = local(16, 0), 900.0  # a quarter of an hour of contract time per real second
     anchor = time.time() + 8  # contract time reaches the night once both services are up
     env = with_env(isolated, **fast_time(path, start, anchor, speed))
     sp = start_services(env, tmp_path / "svc", ["sla-clock", "intake"])
@@ -192,6 +199,23 @@ async def test_a_missed_night_run_opens_one_incident_at_grace_and_a_late_ping_re
         finally:
             await conn.close()
         assert kept == log[:10_000].decode()
+        # the dashboard's series: last run, next expected, not overdue, not failing
+        series: dict[str, float] = {}
+        async with httpx.AsyncClient() as client:
+            for _ in range(50):  # refreshed by the watchdog's tick
+                metrics = (await client.get(f"{sp.urls['sla-clock']}/metrics")).text
+                series = {
+                    line.split("{")[0]: float(line.rsplit(" ", 1)[1])
+                    for line in metrics.splitlines()
+                    if line.startswith("baton_checkin_") and 'checkin="bank-exchange/run"' in line
+                }
+                if series.get("baton_checkin_last_success_timestamp_seconds", 0) > 0:
+                    break
+                await asyncio.sleep(0.2)
+        assert series["baton_checkin_down"] == 0
+        assert series["baton_checkin_last_success_timestamp_seconds"] > due.timestamp()
+        assert series["baton_checkin_next_expected_timestamp_seconds"] == local(17, 2).timestamp()
+        assert series["baton_checkin_overdue_seconds"] == 0
     finally:
         stop_services(sp)
 
@@ -199,8 +223,8 @@ async def test_a_missed_night_run_opens_one_incident_at_grace_and_a_late_ping_re
 async def test_a_deadline_that_falls_due_while_the_watchdog_is_killed_fires_once_after_restart(
     isolated: Isolated, tmp_path: Path
 ) -> None:
-    path, _ = write_contract(tmp_path)
-    start, speed = local(15, 23), 1800.0
+    path, contract = write_contract(tmp_path)
+    start, speed = local(15, 23), 900.0
     anchor = time.time() + 8
     env = with_env(isolated, **fast_time(path, start, anchor, speed))
     first = start_services(env, tmp_path / "first", ["sla-clock"])
@@ -239,6 +263,28 @@ async def test_a_deadline_that_falls_due_while_the_watchdog_is_killed_fires_once
         # published by the second process, after the deadline
         fired_at = start + timedelta(seconds=(alerts[0]["_ts"] / 1000 - anchor) * speed)
         assert fired_at >= local(16, 2, 45)
+
+        # a run that speaks Kafka reports on the checkins topic; an unknown key is dead-lettered
+        now = contract_now(start, anchor, speed)
+        pings = [
+            make_event(
+                EventType.CHECKIN_PING,
+                CheckinPingV1(key=key, kind="success", at=now, body="statements fetched"),
+                source="bank-job",
+                time=now,
+            )
+            for key in ("not-a-known-key", key_of(contract, "bank-exchange"))
+        ]
+        await publish(isolated.infra.bootstrap, f"{isolated.prefix}checkins", pings)
+        alerts = await raw_alerts(
+            isolated.infra.bootstrap, f"{isolated.prefix}alerts.raw", lambda a: len(a) >= 2, 30, 0.5
+        )
+        assert [a["status"] for a in alerts] == ["firing", "resolved"]
+        dead = await collect_until(
+            isolated.infra.bootstrap, f"{isolated.prefix}deadletter", lambda e: len(e) >= 1, 30
+        )
+        (letter,) = [e.data_as(DeadLetterV1) for e in dead]
+        assert letter.reason == "key: unknown check-in key"
     finally:
         stop_services(first)
         if second:

@@ -21,6 +21,7 @@ from shared.checkins import (
     skipped_between,
 )
 from shared.contract import Contract, load_contract
+from shared.contract.lint import check_contract
 
 ROOT = Path(__file__).resolve().parents[2]
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -206,3 +207,34 @@ def test_the_listing_says_the_schedule_in_words_the_grace_and_who_is_paged() -> 
     assert "Applications duty engineer" in row.paged
     assert rows["pg-main"].schedule == "every 30 days since the last one"
     assert schedule_in_words(bank(contract)) == row.schedule
+
+
+def test_lint_names_an_unknown_holiday_calendar_of_a_schedule() -> None:
+    findings = check_contract(contract_with(skip_holidays="nowhere"))
+    (found,) = [f for f in findings if "nowhere" in f.message]
+    assert found.code == "BTN005"
+    assert "skip_holidays" in str(found.path)
+
+
+def test_baton_checkins_list_prints_each_key_and_the_drill_lists_the_expected_events() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from baton.cli import app
+
+    minimal = str(ROOT / "examples" / "minimal")
+    listed = CliRunner().invoke(app, ["checkins", "list", "--json", minimal])
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)
+    contract = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+    assert {(r["object_id"], r["key"]) for r in rows} == {
+        (e.object_id, e.key) for e in expectations(contract)
+    }
+    drilled = CliRunner().invoke(
+        app, ["drill", minimal, "--object", "acc-app", "--at", "2026-12-16T02:30"]
+    )
+    assert "expected events" in drilled.output
+    assert "bank-exchange" in drilled.output
+    assert "At 02:00, Monday through Friday (Asia/Almaty); grace 15m" in drilled.output
+    assert "pages apps (AppWorks)" in drilled.output

@@ -77,6 +77,13 @@ KNOWN_METRICS = frozenset(
         "baton_dependency_check_seconds",
         "baton_ready",
         "baton_deadletter_undelivered_total",
+        "baton_checkin_last_success_timestamp_seconds",
+        "baton_checkin_next_expected_timestamp_seconds",
+        "baton_checkin_deadline_timestamp_seconds",
+        "baton_checkin_overdue_seconds",
+        "baton_checkin_down",
+        "baton_checkin_fired_total",
+        "baton_checkin_pings_total",
     }
 )
 METRIC_NAME = re.compile(r"\b(?:baton|faststream)_[a-z0-9_]+")

@@ -1,0 +1,55 @@
+"""`baton checkins list`: every expected event of the contract with its check-in key.
+
+The keys are what scheduled jobs, exchanges and backup scripts ping
+(``curl -fsS -m 10 --retry 5 http://<sla-clock>/ping/<key>``, ``/start`` before, ``/fail`` or
+``/<exit status>`` after; ADR 16). A key is a capability: hand each one only to the job it is for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.checkins import expected_events
+from shared.contract import ContractError, load_contract
+
+checkins_app = typer.Typer(
+    help="Expected events (schedules, backups, test restores) and their check-in keys.",
+    no_args_is_help=True,
+)
+
+
+@checkins_app.command("list")
+def list_command(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="contract file or folder (default: the example contract)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Each expected event: object, duty, schedule in words, grace, who is paged, its key."""
+    from baton.stack import EXAMPLE_CONTRACT
+
+    try:
+        contract = load_contract(path or EXAMPLE_CONTRACT)
+    except ContractError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    rows = expected_events(contract, datetime.now(UTC))
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
+        return
+    table = Table("object", "duty", "schedule", "grace", "category", "paged", "key")
+    table.columns[-1].no_wrap = True
+    table.columns[-1].min_width = 36
+    for r in rows:
+        table.add_row(r.object_id, r.duty, r.schedule, r.grace, r.category, r.paged, r.key)
+    # piped output (scripts, CI logs) gets a width that keeps every key whole
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
