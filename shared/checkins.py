@@ -234,11 +234,15 @@ def expected_events(contract: Contract, at: datetime | None = None) -> list[Expe
     for exp in expectations(contract):
         obj = contract.object(exp.object_id)
         assert obj is not None
-        owner = contract.primary_party(obj.layer)
-        party = contract.parties.get(owner)
-        paged = f"{owner} ({party.name})" if party is not None else owner
-        if at is not None and (shift := contract.on_duty(owner, at)) is not None:
-            paged += f", on duty: {shift[1].reach()}"
+        owners = contract.primaries(obj.layer)
+        if not owners:  # a contract with lint errors: say so rather than fail the listing
+            paged = f"NOBODY (layer {obj.layer.value} has no primary party)"
+        else:
+            owner = owners[0]
+            party = contract.parties.get(owner)
+            paged = f"{owner} ({party.name})" if party is not None else owner
+            if at is not None and (shift := contract.on_duty(owner, at)) is not None:
+                paged += f", on duty: {shift[1].reach()}"
         rows.append(
             ExpectedEvent(
                 object_id=obj.id,

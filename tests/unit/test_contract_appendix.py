@@ -88,10 +88,10 @@ def test_sla_matrix_states_durations_as_the_contract_means_them(appendix: Docume
 
 def test_schedules_roles_and_signatures_read_in_words(appendix: Document) -> None:
     runs = tables(appendix)[8]
-    statements = next(r for r in runs.rows if "At 08:00, 12:00 and 16:00" in r[2])
+    statements = next(r for r in runs.rows if "At 02:00, 08:00, 12:00 and 16:00" in r[2])
     assert statements[1] == "scheduled run"
     assert statements[2].startswith(
-        "At 08:00, 12:00 and 16:00, Monday through Friday (Asia/Almaty)"
+        "At 02:00, 08:00, 12:00 and 16:00, Monday through Friday (Asia/Almaty)"
     )
     assert any(r[1] == "test restore" and "every 30 days" in r[2] for r in runs.rows)
     backups = tables(appendix)[9]
