@@ -245,6 +245,13 @@ def demo(
     console.print("  incidents:      baton incidents list")
     console.print(f"                  baton incidents show {closed[0]}")
     console.print(
+        f"  documents:      baton incidents report {closed[0]} --format pdf -o closure.pdf"
+    )
+    console.print("                  baton report monthly YYYY-MM --format pdf -o month.pdf")
+    console.print(
+        "                  baton contract appendix examples/contract --format pdf -o a.pdf"
+    )
+    console.print(
         f"  read API:       {reporting['url']}/v1/incidents  (OpenAPI: {reporting['url']}/docs)"
     )
     console.print(f"  intake API:     {intake['url']}/docs")

@@ -44,7 +44,7 @@ def chart_svg(chart: Chart, *, width: float = 7.0, height: float = 2.6) -> str:
             value_axis.set_major_locator(MaxNLocator(integer=True))
         if chart.unit:
             (ax.set_xlabel if chart.kind == "barh" else ax.set_ylabel)(chart.unit)
-        if len(chart.series) > 1:
+        if chart.labels and len(chart.series) > 1:
             ax.legend(frameon=False, fontsize=7)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None})

@@ -8,6 +8,7 @@ follow it). The PDF is printed in a worker thread so the event loop keeps servin
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
@@ -17,6 +18,7 @@ from reporting.documents import closure_document, closure_facts, monthly_documen
 from shared.documents import Document, render_html, render_pdf, to_json
 from shared.service import Runtime
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 DocFormat = Literal["html", "pdf", "json"]
 MEDIA = {
     "html": "text/html; charset=utf-8",
@@ -32,7 +34,9 @@ async def document_response(doc: Document, fmt: DocFormat, filename: str) -> Res
         body = (await asyncio.to_thread(render_html, doc)).encode()
     else:
         body = to_json(doc)
-    headers = {"Content-Disposition": f'inline; filename="{filename}.{fmt}"'}
+    # the name carries an incident id from the URL: only plain characters reach the header
+    safe = _UNSAFE.sub("_", filename)[:100]
+    headers = {"Content-Disposition": f'inline; filename="{safe}.{fmt}"'}
     return Response(body, media_type=MEDIA[fmt], headers=headers)
 
 

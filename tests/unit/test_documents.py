@@ -1,0 +1,112 @@
+"""The documents package and reporting's document builders, without a database."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from reporting.document_routes import document_response
+from reporting.documents import ClosureFacts, MonthlyFacts, closure_document, monthly_document
+
+from shared.contract import Contract, load_contract
+from shared.documents import Chart, Document, Section, Series, render_html, to_json
+from shared.documents.words import cron_words, duration_words, seconds_words
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "contract"
+
+
+@pytest.fixture(scope="module")
+def contract() -> Contract:
+    return load_contract(EXAMPLE)
+
+
+@pytest.mark.parametrize(
+    ("value", "business_day", "words"),
+    [
+        (timedelta(hours=27), timedelta(hours=9), "3 business days"),
+        (timedelta(hours=40), timedelta(hours=9), "40 business hours"),
+        (timedelta(hours=2, minutes=30), timedelta(hours=9), "2 business hours 30 minutes"),
+        (timedelta(days=1, hours=12), None, "1 day 12 hours"),
+        (timedelta(minutes=1), None, "1 minute"),
+        (timedelta(0), None, "none"),
+    ],
+)
+def test_durations_in_words(value: timedelta, business_day: timedelta | None, words: str) -> None:
+    assert duration_words(value, business_day=business_day) == words
+
+
+def test_measured_spans_and_schedules_in_words() -> None:
+    assert seconds_words(None) == "—"
+    assert seconds_words(12_900) == "3 hours 35 minutes"
+    assert seconds_words(20) == "under a minute"
+    assert cron_words("30 2 * * *", "Asia/Almaty") == "At 02:30 (Asia/Almaty)"
+    assert cron_words("not a cron") == "cron not a cron"
+
+
+def test_charts_on_one_page_keep_their_ids_apart() -> None:
+    charts = tuple(
+        Chart(title, "bar", ("a", "b"), (Series("s", (1.0, 2.0)),)) for title in ("one", "two")
+    )
+    html = render_html(
+        Document("monthly-report", "t", "s", "stamp", sections=(Section("charts", charts=charts),))
+    )
+    ids = Counter(re.findall(r'\bid="([^"]+)"', html))
+    assert ids
+    assert max(ids.values()) == 1, [i for i, n in ids.items() if n > 1][:5]
+    for ref in re.findall(r"url\(#([^)]+)\)", html):
+        assert ref in ids
+
+
+def test_an_open_incident_gets_a_draft_report(contract: Contract) -> None:
+    at = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+    facts = ClosureFacts(
+        incident={
+            "id": "INC-1",
+            "summary": "<b>db</b> down",
+            "object_id": "pg-acc",
+            "origin_object": "pg-acc",
+            "origin_layer": "dbms",
+            "category": "outage",
+            "priority": "P1",
+            "status": "acknowledged",
+            "first_alert_at": at,
+            "opened_at": at,
+            "acknowledged_at": at + timedelta(minutes=5),
+            "restored_at": None,
+            "closed_at": None,
+            "primary_party": "sysops",
+            "coordinator": "appint",
+            "alert_count": 2,
+            "objects": ["pg-acc"],
+        },
+        report=None,
+        clocks=[],
+        events=[],
+    )
+    doc = closure_document(facts, contract)
+    text = to_json(doc).decode()
+    assert "draft until the customer confirms restoration" in text
+    assert "07:00" in text  # 02:00 UTC in Almaty
+    html = render_html(doc)
+    assert "<b>db</b>" not in html
+    assert "&lt;b&gt;db&lt;/b&gt; down" in html
+
+
+def test_an_empty_month_still_reads(contract: Contract) -> None:
+    doc = monthly_document(
+        MonthlyFacts(date(2026, 10, 1), [], [], [], [], [], [], [], [], {"incidents": 0}),
+        contract,
+    )
+    html = render_html(doc)
+    assert "no data this period" in html
+    assert "Monthly service report — 2026-10" in html
+
+
+async def test_the_download_name_carries_no_header_injection() -> None:
+    doc = Document("closure-report", "t", "s", "stamp")
+    response = await document_response(doc, "json", 'x"\r\nSet-Cookie: a=1')
+    disposition = response.headers["content-disposition"]
+    assert disposition == 'inline; filename="x___Set-Cookie__a_1.json"'
