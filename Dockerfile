@@ -29,7 +29,8 @@ ENV PYTHONUNBUFFERED=1 \
     BATON_CONTRACT_PATH=/opt/baton/examples/minimal/contract.yaml
 # WeasyPrint prints reporting's PDF documents with Pango and needs one font (ADR 18).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
+       fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 baton \
     && useradd --system --uid 10001 --gid baton --home-dir /opt/baton --shell /usr/sbin/nologin baton
