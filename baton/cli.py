@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -263,31 +264,68 @@ def demo(
 
 
 @app.command()
-def bench(
-    n: Annotated[int, typer.Option("-n", help="alerts to push")] = 2000,
+def bench(  # noqa: PLR0917 - one parameter per CLI option
+    scenario: Annotated[
+        str | None,
+        typer.Option(help="unique | storm | steady: the whole pipeline (see baton/scenarios.py)"),
+    ] = None,
+    n: Annotated[
+        int | None, typer.Option("-n", help="alerts (unique 2,000; storm 50,000 by default)")
+    ] = None,
     concurrency: Annotated[int, typer.Option(help="concurrent HTTP clients")] = 32,
+    rate: Annotated[float, typer.Option(help="steady: alerts per second")] = 100.0,
+    seconds: Annotated[float, typer.Option(help="steady: how long")] = 60.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Throughput and alert-to-assignment latency, beside raw aiokafka on the same broker."""
+    """Throughput, latency and CPU per service beside raw aiokafka on the same broker."""
     import asyncio
 
     from baton.bench import run_bench
+    from baton.scenarios import SCENARIOS, Stack, run_scenario
+    from baton.stack import service_pids
+    from shared.contract import load_contract
     from shared.settings import Settings
 
     st = status()
     if not st["services"]["intake"]["running"]:
         console.print("[red]the stack is not running: `baton stack up` first[/red]")
         raise typer.Exit(1)
-    result = asyncio.run(
-        run_bench(
-            st["services"]["intake"]["url"],
-            st["kafka"]["bootstrap"],
-            Settings().topic_prefix,
-            n,
-            concurrency,
+    settings = Settings()
+    if scenario is None:  # the original figure: intake → router only
+        result = asyncio.run(
+            run_bench(
+                st["services"]["intake"]["url"],
+                st["kafka"]["bootstrap"],
+                settings.topic_prefix,
+                n or 2000,
+                concurrency,
+            )
+        )
+        for line in result.lines():
+            console.print(line)
+        return
+    if scenario not in SCENARIOS:
+        console.print(f"[red]--scenario: expected one of {', '.join(SCENARIOS)}[/red]")
+        raise typer.Exit(2)
+    stack = Stack(
+        intake=st["services"]["intake"]["url"],
+        reporting=st["services"]["reporting"]["url"],
+        bootstrap=st["kafka"]["bootstrap"],
+        settings=settings,
+        contract=load_contract(Path(os.environ.get("BATON_CONTRACT_PATH", EXAMPLE_CONTRACT))),
+        pids=service_pids(),
+    )
+    default_n = {"unique": 2000, "storm": 50_000, "steady": 0}[scenario]
+    outcome = asyncio.run(
+        run_scenario(
+            stack, scenario, n or default_n, concurrency=concurrency, rate=rate, seconds=seconds
         )
     )
-    for line in result.lines():
-        console.print(line)
+    if as_json:
+        typer.echo(json.dumps(outcome.as_json(), indent=2))
+    else:
+        for line in outcome.lines():
+            console.print(line)
 
 
 if __name__ == "__main__":

@@ -1040,6 +1040,15 @@ class StackStatus(TypedDict):
     services: dict[str, ServiceStatus]
 
 
+def service_pids(paths: StackPaths | None = None) -> dict[str, int]:
+    """The process id of each running service of the stack (for CPU accounting)."""
+    paths = paths or stack_paths()
+    found = {
+        s.name: _running_pid(paths.pidfile(s.name)) for s in stack_ports(paths).service_table()
+    }
+    return {name: pid for name, pid in found.items() if pid is not None}
+
+
 def status(paths: StackPaths | None = None) -> StackStatus:
     """What runs and where to reach it: the document ``baton stack status --json`` prints."""
     paths = paths or stack_paths()

@@ -70,6 +70,8 @@ def build_broker(
         settings.kafka_bootstrap,
         client_id=f"baton-{service}",
         enable_idempotence=True,
+        max_batch_size=settings.kafka_max_batch_bytes,
+        linger_ms=settings.kafka_linger_ms,
         security=kafka_security(settings),
         allow_auto_create_topics=False,
         graceful_timeout=15.0,

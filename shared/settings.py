@@ -43,6 +43,15 @@ class Settings(BaseSettings):
             "BATON_OTEL_EXPORTER", "OTEL_TRACES_EXPORTER", "otel_exporter"
         ),
     )
+    kafka_max_batch_bytes: int = Field(
+        512 * 1024,
+        gt=0,
+        description="producer batch per partition: a storm's alerts share one partition, and"
+        " aiokafka keeps one batch in flight per partition, so a small batch caps throughput",
+    )
+    kafka_linger_ms: int = Field(
+        0, ge=0, description="how long the producer holds a batch open for more messages"
+    )
     consumer_batch_max_records: int = Field(
         500, gt=0, description="records a consumer takes (and handles in one transaction) at most"
     )

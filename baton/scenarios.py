@@ -1,0 +1,495 @@
+"""`baton bench --scenario unique|storm|steady`: the whole pipeline on the local stack, beside
+raw aiokafka produce→consume measured in the same run on the same broker.
+
+- **unique**: every alert a new incident (one per Alertmanager webhook, ``--concurrency``
+  clients): alerts per second to the assignment (router's event on the assignments topic) and to
+  the reporting row (reporting's consumer group has committed everything), latency p50/p99 from
+  the POST to the assignment's broker timestamp.
+- **storm**: Alertmanager webhooks of 10 alerts, about 95 % repeats, in cascades along the
+  contract's dependency graph (an origin fails, then every object that depends on it); measured
+  until every consumer group of the pipeline has committed the end of its topics, i.e. every
+  incident's state, assignments, clocks and read model are final.
+- **steady**: one new incident every 1/rate seconds for ``--seconds``: latency from the POST to
+  the assignment and to the incident's row in reporting's read API.
+
+For every scenario: the CPU seconds each service process used per 1,000 alerts (from
+``/proc``), and the machine's load average at the start (the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from baton.bench import RAW_PARTITIONS, raw_throughput
+from shared.contract import Contract
+from shared.events import AssignmentIssuedV1, Role, parse_event
+from shared.settings import Settings
+from shared.topics import TOPIC_SPECS, Topic
+
+SCENARIOS = ("unique", "storm", "steady")
+STORM_PER_WEBHOOK = 10
+STORM_REPEATS = 20  # each distinct alert sent this many times: 95 % repeats
+POLL_S = 0.05
+
+
+# ------------------------------------------------------------------ measuring
+
+
+class CpuMeter:
+    """CPU seconds (user + system) each service process used between ``start`` and ``stop``."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self._pids = pids
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._start: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        out = {}
+        for name, pid in self._pids.items():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[name] = (int(fields[11]) + int(fields[12])) / self._tick  # utime, stime
+        return out
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def stop(self) -> dict[str, float]:
+        end = self._now()
+        return {name: end[name] - self._start.get(name, end[name]) for name in end}
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
+
+
+async def _tail(bootstrap: str, topic: str, partitions: int) -> AIOKafkaConsumer:
+    """A group-less consumer positioned at the current end of ``topic``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    parts = [TopicPartition(topic, p) for p in range(partitions)]
+    consumer.assign(parts)
+    await consumer.seek_to_end(*parts)
+    for tp in parts:
+        await consumer.position(tp)  # resolve the end now, before anything is produced
+    return consumer
+
+
+def _partitions(topic: Topic) -> int:
+    return next(s.partitions for s in TOPIC_SPECS if s.topic == topic)
+
+
+def pipeline_groups(settings: Settings) -> dict[str, list[Topic]]:
+    """Each consumer group of the alert path and the topics it reads."""
+    return {
+        settings.group("intake.alerts"): [Topic.ALERTS],
+        settings.group("router"): [Topic.INCIDENTS],
+        settings.group("router-sla"): [Topic.SLA],
+        settings.group("sla-clock"): [Topic.INCIDENTS],
+        settings.group("reporting"): [Topic.INCIDENTS, Topic.ASSIGNMENTS, Topic.SLA],
+    }
+
+
+class Lag:
+    """How many records each group still has to commit on its topics."""
+
+    def __init__(self, bootstrap: str, settings: Settings) -> None:
+        self._bootstrap = bootstrap
+        self._groups = {
+            group: [
+                TopicPartition(settings.topic(t), p) for t in topics for p in range(_partitions(t))
+            ]
+            for group, topics in pipeline_groups(settings).items()
+        }
+
+    async def __aenter__(self) -> Lag:
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap)
+        await self._admin.start()
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._consumer.stop()
+        await self._admin.close()
+
+    async def of(self, group: str) -> int:
+        parts = self._groups[group]
+        ends = await self._consumer.end_offsets(parts)
+        committed = await self._admin.list_consumer_group_offsets(group, partitions=parts)
+        return sum(
+            ends[tp] - max(committed[tp].offset if tp in committed else 0, 0) for tp in parts
+        )
+
+    async def wait_drained(self, groups: list[str], limit_s: float) -> dict[str, float]:
+        """Wait until each group has committed the end of its topics; when each did (perf
+        counter seconds)."""
+        done: dict[str, float] = {}
+        deadline = time.perf_counter() + limit_s
+        while len(done) < len(groups):
+            for group in groups:
+                if group not in done and await self.of(group) == 0:
+                    done[group] = time.perf_counter()
+            if time.perf_counter() > deadline:
+                left = sorted(set(groups) - set(done))
+                raise TimeoutError(f"consumer groups still behind after {limit_s} s: {left}")
+            await asyncio.sleep(POLL_S)
+        return done
+
+
+# ------------------------------------------------------------------ traffic
+
+
+def _alert(fingerprint: str, labels: dict[str, str], summary: str, now: datetime) -> dict[str, Any]:
+    return {
+        "status": "firing",
+        "labels": {"alertname": "BenchAlert", "severity": "critical", **labels},
+        "annotations": {"summary": summary},
+        "startsAt": now.isoformat(),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "fingerprint": fingerprint,
+    }
+
+
+def _webhook(run: str, alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"version": "4", "groupKey": f"bench-{run}", "status": "firing", "alerts": alerts}
+
+
+def unique_alert(run: str, i: int, now: datetime) -> dict[str, Any]:
+    """An alert on a host no contract object matches: it opens its own incident."""
+    return _alert(f"bench-{run}-{i}", {"instance": f"bench-{run}-{i}"}, summary(run, i), now)
+
+
+def summary(run: str, i: int) -> str:
+    return f"bench alert {run} {i}"
+
+
+def cascades(contract: Contract) -> list[list[str]]:
+    """For each object, the object then every object that depends on it (transitively)."""
+    dependants: dict[str, set[str]] = {o.id: set() for o in contract.objects}
+    for obj in contract.objects:
+        for dep in obj.depends_on:
+            dependants.setdefault(dep, set()).add(obj.id)
+    out = []
+    for obj in contract.objects:
+        seen, todo = [obj.id], [obj.id]
+        while todo:
+            for nxt in sorted(dependants.get(todo.pop(0), ())):
+                if nxt not in seen:
+                    seen.append(nxt)
+                    todo.append(nxt)
+        out.append(seen)
+    return sorted(out, key=len, reverse=True)
+
+
+def storm_webhooks(contract: Contract, run: str, n: int, now: datetime) -> list[dict[str, Any]]:
+    """``n`` alerts, ``n / STORM_REPEATS`` distinct, cascading along the dependency graph,
+    ``STORM_PER_WEBHOOK`` per webhook; every distinct alert is sent again each round."""
+    labels = {o.id: dict(o.match or {"object": o.id}) for o in contract.objects}
+    distinct: list[dict[str, Any]] = []
+    waves = cascades(contract)
+    wave = 0
+    while len(distinct) < max(1, n // STORM_REPEATS):
+        for object_id in waves[wave % len(waves)]:
+            i = len(distinct)
+            distinct.append(
+                _alert(f"storm-{run}-{i}", labels[object_id], f"storm {object_id} #{i}", now)
+            )
+        wave += 1
+    distinct = distinct[: max(1, n // STORM_REPEATS)]
+    sequence = [distinct[i % len(distinct)] for i in range(n)]
+    return [
+        _webhook(run, sequence[i : i + STORM_PER_WEBHOOK]) for i in range(0, n, STORM_PER_WEBHOOK)
+    ]
+
+
+async def _post_all(
+    client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]], concurrency: int
+) -> list[float]:
+    """POST every body (``concurrency`` at a time, in order); when each POST started."""
+    started = [0.0] * len(bodies)
+    queue = iter(range(len(bodies)))
+
+    async def worker() -> None:
+        for i in queue:
+            started[i] = time.time()
+            response = await client.post(url, json=bodies[i])
+            response.raise_for_status()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return started
+
+
+async def _assignments(
+    consumer: AIOKafkaConsumer, wanted: set[str], seen: dict[str, float], stop: asyncio.Event
+) -> None:
+    """Record the broker time of each primary assignment whose summary is ``wanted``."""
+    while len(seen) < len(wanted) and not stop.is_set():
+        batch = await consumer.getmany(timeout_ms=200)
+        for records in batch.values():
+            for record in records:
+                data = parse_event(record.value or b"").data
+                if (
+                    isinstance(data, AssignmentIssuedV1)
+                    and data.role == Role.PRIMARY
+                    and data.summary in wanted
+                    and data.summary not in seen
+                ):
+                    seen[data.summary] = record.timestamp / 1000
+
+
+# ------------------------------------------------------------------ results
+
+
+@dataclass
+class ScenarioResult:
+    scenario: str
+    alerts: int
+    raw_per_s: float
+    figures: dict[str, float]
+    cpu_per_1000: dict[str, float]
+    load: tuple[float, float, float]
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "alerts": self.alerts,
+            "raw_aiokafka_msg_per_s": round(self.raw_per_s, 1),
+            **{k: round(v, 3) for k, v in self.figures.items()},
+            "cpu_seconds_per_1000_alerts": {k: round(v, 3) for k, v in self.cpu_per_1000.items()},
+            "load_average": self.load,
+            "notes": self.notes,
+        }
+
+    def lines(self) -> list[str]:
+        out = [
+            f"scenario {self.scenario}: {self.alerts} alerts "
+            f"(load average at start {self.load[0]:.1f} on {os.cpu_count()} CPUs)",
+            f"  raw aiokafka produce→consume       {self.raw_per_s:>10,.0f} msg/s",
+        ]
+        for name, value in self.figures.items():
+            units = {"_ms": "ms", "_per_s": "/s", "_s": "s"}
+            unit = next((u for end, u in units.items() if name.endswith(end)), "")
+            out.append(f"  {name:<35}{value:>10,.3f} {unit}".rstrip())
+        cpu = ", ".join(f"{k} {v:.2f}" for k, v in self.cpu_per_1000.items())
+        out.append(f"  CPU s per 1,000 alerts: {cpu}")
+        out.extend(f"  note: {n}" for n in self.notes)
+        return out
+
+
+async def measure_raw(bootstrap: str, n: int, size: int) -> float:
+    topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, RAW_PARTITIONS, 1)])
+        await asyncio.sleep(1)  # let the new partitions elect their leader
+        return await raw_throughput(bootstrap, topic, n, size)
+    finally:
+        await admin.delete_topics([topic])
+        await admin.close()
+
+
+@dataclass
+class Stack:
+    intake: str
+    reporting: str
+    bootstrap: str
+    settings: Settings
+    contract: Contract
+    pids: dict[str, int]
+
+
+async def run_scenario(
+    stack: Stack,
+    scenario: str,
+    n: int,
+    *,
+    concurrency: int = 32,
+    rate: float = 100.0,
+    seconds: float = 60.0,
+    limit_s: float = 600.0,
+) -> ScenarioResult:
+    run = uuid.uuid4().hex[:8]
+    now = datetime.now(UTC)
+    load = os.getloadavg()
+    sample = len(str(_webhook(run, [unique_alert(run, 0, now)])))
+    raw = await measure_raw(stack.bootstrap, max(n, 2000), sample)
+    runners: dict[str, Callable[..., Any]] = {"unique": _unique, "storm": _storm, "steady": _steady}
+    runner = runners[scenario]
+    cpu = CpuMeter(stack.pids)
+    cpu.start()
+    alerts, figures, notes = await runner(
+        stack, run, n, concurrency=concurrency, rate=rate, seconds=seconds, limit_s=limit_s
+    )
+    used = cpu.stop()
+    for key in [k for k in figures if k.endswith("_per_s")]:
+        figures[f"ratio_{key.removesuffix('_per_s')}_to_raw"] = figures[key] / raw
+    return ScenarioResult(
+        scenario=scenario,
+        alerts=alerts,
+        raw_per_s=raw,
+        figures=figures,
+        cpu_per_1000={k: v * 1000 / alerts for k, v in used.items()},
+        load=load,
+        notes=notes,
+    )
+
+
+async def _unique(
+    stack: Stack, run: str, n: int, *, concurrency: int, limit_s: float, **_: Any
+) -> tuple[int, dict[str, float], list[str]]:
+    now = datetime.now(UTC)
+    bodies = [_webhook(run, [unique_alert(run, i, now)]) for i in range(n)]
+    wanted = {summary(run, i) for i in range(n)}
+    consumer = await _tail(
+        stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
+    )
+    seen: dict[str, float] = {}
+    stop = asyncio.Event()
+    began = time.perf_counter()
+    try:
+        async with (
+            httpx.AsyncClient(timeout=60) as client,
+            Lag(stack.bootstrap, stack.settings) as lag,
+        ):
+            watching = asyncio.create_task(_assignments(consumer, wanted, seen, stop))
+            started = await _post_all(
+                client, f"{stack.intake}/v1/alerts/alertmanager", bodies, concurrency
+            )
+            posted = time.perf_counter()
+            try:
+                await asyncio.wait_for(asyncio.shield(watching), limit_s)
+            finally:
+                stop.set()
+                await watching
+            assigned = time.perf_counter()
+            drained = await lag.wait_drained([stack.settings.group("reporting")], limit_s)
+    finally:
+        await consumer.stop()
+    latencies = [
+        (seen[summary(run, i)] - started[i]) * 1000 for i in range(n) if summary(run, i) in seen
+    ]
+    reported = max(drained.values())
+    return (
+        n,
+        {
+            "http_accepted_per_s": n / (posted - began),
+            "to_assignment_per_s": n / (assigned - began),
+            "to_reporting_per_s": n / (reported - began),
+            "alert_to_assignment_p50_ms": statistics.median(latencies),
+            "alert_to_assignment_p99_ms": _percentile(latencies, 0.99),
+        },
+        [],
+    )
+
+
+async def _storm(
+    stack: Stack, run: str, n: int, *, concurrency: int, limit_s: float, **_: Any
+) -> tuple[int, dict[str, float], list[str]]:
+    bodies = storm_webhooks(stack.contract, run, n, datetime.now(UTC))
+    alerts = sum(len(b["alerts"]) for b in bodies)
+    groups = list(pipeline_groups(stack.settings))
+    began = time.perf_counter()
+    async with httpx.AsyncClient(timeout=60) as client, Lag(stack.bootstrap, stack.settings) as lag:
+        await _post_all(client, f"{stack.intake}/v1/alerts/alertmanager", bodies, concurrency)
+        posted = time.perf_counter()
+        drained = await lag.wait_drained(groups, limit_s)
+    final = max(drained.values())
+    figures = {
+        "http_accepted_per_s": alerts / (posted - began),
+        "end_to_end_per_s": alerts / (final - began),
+    }
+    for group, at in drained.items():
+        name = group.removeprefix(stack.settings.group_prefix)
+        figures[f"{name}_done_after_s"] = at - began
+    distinct = max(1, n // STORM_REPEATS)
+    return alerts, figures, [f"{distinct} distinct alerts, each sent {STORM_REPEATS} times"]
+
+
+async def _steady(
+    stack: Stack, run: str, n: int, *, rate: float, seconds: float, limit_s: float, **_: Any
+) -> tuple[int, dict[str, float], list[str]]:
+    total = int(rate * seconds)
+    wanted = {summary(run, i) for i in range(total)}
+    consumer = await _tail(
+        stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
+    )
+    seen: dict[str, float] = {}
+    visible: dict[str, float] = {}
+    started: dict[str, float] = {}
+    stop = asyncio.Event()
+
+    async def poll_reporting(client: httpx.AsyncClient) -> None:
+        while len(visible) < total and not stop.is_set():
+            rows = (await client.get(f"{stack.reporting}/v1/incidents?limit=1000")).json()
+            at = time.time()
+            for row in rows:
+                text = row.get("summary")
+                if text in wanted and text not in visible:
+                    visible[text] = at
+            await asyncio.sleep(POLL_S)
+
+    async def send(client: httpx.AsyncClient) -> None:
+        t0 = time.perf_counter()
+        tasks = []
+        for i in range(total):
+            delay = t0 + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            body = _webhook(run, [unique_alert(run, i, datetime.now(UTC))])
+            started[summary(run, i)] = time.time()
+            tasks.append(
+                asyncio.create_task(
+                    client.post(f"{stack.intake}/v1/alerts/alertmanager", json=body)
+                )
+            )
+        for response in await asyncio.gather(*tasks):
+            response.raise_for_status()
+
+    try:
+        async with httpx.AsyncClient(timeout=60) as client:
+            watching = asyncio.create_task(_assignments(consumer, wanted, seen, stop))
+            polling = asyncio.create_task(poll_reporting(client))
+            await send(client)
+            try:
+                await asyncio.wait_for(asyncio.gather(watching, polling), limit_s)
+            finally:
+                stop.set()
+    finally:
+        await consumer.stop()
+    to_assignment = [(seen[s] - started[s]) * 1000 for s in seen]
+    to_reporting = [(visible[s] - started[s]) * 1000 for s in visible]
+    return (
+        total,
+        {
+            "alert_to_assignment_p50_ms": statistics.median(to_assignment),
+            "alert_to_assignment_p99_ms": _percentile(to_assignment, 0.99),
+            "alert_to_reporting_p50_ms": statistics.median(to_reporting),
+            "alert_to_reporting_p99_ms": _percentile(to_reporting, 0.99),
+        },
+        [
+            f"{rate:g} alerts/s for {seconds:g} s, each a new incident; reporting polled every"
+            f" {POLL_S * 1000:.0f} ms (its latency includes up to that much)"
+        ],
+    )
+
+
+__all__ = ["SCENARIOS", "ScenarioResult", "Stack", "run_scenario", "storm_webhooks"]
