@@ -232,6 +232,8 @@ class Deadlines(Model):
 
 
 class AssignmentIssuedV1(Model):
+    """The first shape of an assignment, kept for readers of old events (``upcast`` to v2)."""
+
     party: str
     role: Role
     layer: Layer | None
@@ -240,7 +242,21 @@ class AssignmentIssuedV1(Model):
     category: Category
     contact: str
     summary: str
-    # -- everything a contractor needs to start (issue 5); optional for older writers
+
+
+class AssignmentIssuedV2(Model):
+    """An assignment with everything its party needs to start (v2: object, duty, access,
+    deadlines, coordinator, related alerts and the contract version were added)."""
+
+    party: str
+    role: Role
+    layer: Layer | None
+    object_id: str | None
+    priority: str
+    category: Category
+    contact: str
+    summary: str
+    # -- everything a contractor needs to start (new in v2)
     object_name: str = ""
     object_kind: str | None = None
     environment: str | None = None
@@ -538,7 +554,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.ACTION_ACCEPTED: IncidentActionAcceptedV1,
     EventType.ACTION_REFUSED: IncidentActionRefusedV1,
     EventType.INCIDENT_CLOSED: IncidentClosedV1,
-    EventType.ASSIGNMENT_ISSUED: AssignmentIssuedV1,
+    EventType.ASSIGNMENT_ISSUED: AssignmentIssuedV2,
     EventType.SLA_CLOCK_STARTED: SlaClockStartedV1,
     EventType.SLA_CLOCK_STOPPED: SlaClockStoppedV1,
     EventType.SLA_WARNING: SlaWarningV1,
@@ -559,11 +575,42 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.SLA_CLOCK_RECOMPUTED: SlaClockRecomputedV1,
     EventType.CHECKIN_PING: CheckinPingV1,
 }
-CURRENT_VERSION: dict[EventType, int] = dict.fromkeys(PAYLOADS, 1)
+CURRENT_VERSION: dict[EventType, int] = {
+    **dict.fromkeys(PAYLOADS, 1),
+    EventType.ASSIGNMENT_ISSUED: 2,
+}
+EARLIER: dict[tuple[EventType, int], type[Model]] = {
+    (EventType.ASSIGNMENT_ISSUED, 1): AssignmentIssuedV1,
+}
+"""Payload models of earlier versions: what old writers wrote (their schemas are checked in)."""
+
+
+def upcast_assignment_issued_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 named the party, layer, object and classification only: v2's details are unknown."""
+    return {
+        "object_name": "",
+        "object_kind": None,
+        "environment": None,
+        "versions": {},
+        "location": None,
+        "on_duty": None,
+        "backup_contacts": [],
+        "access": None,
+        "deadlines": None,
+        "coordinator": None,
+        "coordinator_on_duty": None,
+        "coordinator_intake": "",
+        "related_alerts": [],
+        "contract_version": "",
+        **data,
+    }
+
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 # (type, from_version) -> function producing the data of from_version + 1
-UPCASTERS: dict[tuple[EventType, int], Upcaster] = {}
+UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
+    (EventType.ASSIGNMENT_ISSUED, 1): upcast_assignment_issued_v1_v2,
+}
 
 
 P = TypeVar("P", bound=Model)

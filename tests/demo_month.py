@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.events import (
     ActionKind,
-    AssignmentIssuedV1,
+    AssignmentIssuedV2,
     Category,
     Clock,
     Envelope,
@@ -257,7 +257,7 @@ def _incident(log: _Log, case: Case) -> None:
     for role, who in ((Role.PRIMARY, party), (Role.COORDINATOR, "appint")):
         log.add(
             EventType.ASSIGNMENT_ISSUED,
-            AssignmentIssuedV1(
+            AssignmentIssuedV2(
                 party=who,
                 role=role,
                 layer=layer,

@@ -21,7 +21,7 @@ from shared.contract import Contract, load_contract
 from shared.contract.drill import drill
 from shared.contract.view import ContractView
 from shared.events import (
-    AssignmentIssuedV1,
+    AssignmentIssuedV2,
     Category,
     Clock,
     Envelope,
@@ -90,7 +90,7 @@ def router_deadlines(contract: Contract, opened: Envelope) -> dict[Clock, dateti
     primary = next(
         e.data
         for e in events
-        if isinstance(e.data, AssignmentIssuedV1) and e.data.role == Role.PRIMARY
+        if isinstance(e.data, AssignmentIssuedV2) and e.data.role == Role.PRIMARY
     )
     d = primary.deadlines
     return None if d is None else {Clock.RESPONSE: d.response_due, Clock.RECOVERY: d.recovery_due}

@@ -28,7 +28,7 @@ from shared.contract.model import Duration
 from shared.events import (
     ActionKind,
     AssignmentEscalatedV1,
-    AssignmentIssuedV1,
+    AssignmentIssuedV2,
     Category,
     CheckClosedV1,
     CheckOpenedV1,
@@ -105,7 +105,7 @@ def test_routing_table(contract_path: str, case: dict[str, Any]) -> None:
     at = datetime.fromisoformat(case["at"])
     expect = case["expect"]
     state, events = open_route(opened_event(contract, case["object"], at), contract, at)
-    issued = {e.data.role: e.data for e in events if isinstance(e.data, AssignmentIssuedV1)}
+    issued = {e.data.role: e.data for e in events if isinstance(e.data, AssignmentIssuedV2)}
     primary, coordinator = issued[Role.PRIMARY], issued[Role.COORDINATOR]
     assert primary.party == expect["primary"]
     if "coordinator" in expect:
@@ -241,7 +241,7 @@ def test_hardware_finds_the_fault_and_takes_ownership_while_the_coordinator_stay
     assert handover.coordinator == "apps"
     assert "hw:engineer" in handover.reason
     assert "srv-db-01" in handover.reason
-    assert isinstance(assignment, AssignmentIssuedV1)
+    assert isinstance(assignment, AssignmentIssuedV2)
     assert (assignment.party, assignment.role, assignment.object_id) == (
         "hw",
         Role.PRIMARY,
@@ -513,7 +513,7 @@ def test_open_incidents_keep_their_owners_until_the_coordinator_reroutes() -> No
     handover = next(e.data_as(HandoverV1) for e in out if e.type == EventType.HANDOVER)
     assert (handover.from_party, handover.to_party) == ("osdb", "hw")
     assert "re-routed under contract 2026.12.1" in handover.reason
-    issued = [e.data_as(AssignmentIssuedV1) for e in out if e.type == EventType.ASSIGNMENT_ISSUED]
+    issued = [e.data_as(AssignmentIssuedV2) for e in out if e.type == EventType.ASSIGNMENT_ISSUED]
     assert [(a.party, a.role) for a in issued] == [("hw", Role.PRIMARY)]
     # the same re-route again (redelivery) gives the same ids; a second one under the same
     # version moves nothing

@@ -15,7 +15,7 @@ from shared.events import (
     AlertAttachedV1,
     AlertCorrelatedV1,
     AlertResolvedV1,
-    AssignmentIssuedV1,
+    AssignmentIssuedV2,
     Envelope,
     EventType,
     HandoverV1,
@@ -181,7 +181,7 @@ async def _handover(conn: Conn, incident: str | None, data: HandoverV1) -> None:
     )
 
 
-async def _assignment_issued(conn: Conn, incident: str | None, data: AssignmentIssuedV1) -> None:
+async def _assignment_issued(conn: Conn, incident: str | None, data: AssignmentIssuedV2) -> None:
     column = "primary_party" if data.role == Role.PRIMARY else "coordinator"
     await conn.execute(
         f"UPDATE incidents SET {column} = $2 WHERE id = $1",  # noqa: S608

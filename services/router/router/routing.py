@@ -21,7 +21,7 @@ from shared.contract.view import ContractView, handover_layer
 from shared.events import (
     ActionKind,
     AssignmentEscalatedV1,
-    AssignmentIssuedV1,
+    AssignmentIssuedV2,
     Category,
     CheckClosedV1,
     CheckOpenedV1,
@@ -123,7 +123,7 @@ def _assignment(
         )
     return make_event(
         EventType.ASSIGNMENT_ISSUED,
-        AssignmentIssuedV1(
+        AssignmentIssuedV2(
             party=party,
             role=role,
             layer=layer,
@@ -621,7 +621,7 @@ def recipients(event: Envelope, coordinator: str) -> list[str]:
     """The parties whose own topic receives ``event``: its addressee(s) and the coordinator."""
     data = event.data
     found: list[str] = []
-    if isinstance(data, AssignmentIssuedV1 | CheckOpenedV1 | CheckClosedV1):
+    if isinstance(data, AssignmentIssuedV2 | CheckOpenedV1 | CheckClosedV1):
         found.append(data.party)
     elif isinstance(data, HandoverV1):
         found.extend((data.from_party, data.to_party))

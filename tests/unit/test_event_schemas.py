@@ -1,0 +1,114 @@
+"""Event evolution as ADR 1 says: a payload never changes at the same dataversion.
+
+Each payload's schema is checked in (``docs/schemas``). A change to a payload model fails here
+until it is a new dataversion with an upcaster from the previous one, the previous model kept in
+``EARLIER`` and its snapshot beside the new one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from shared import event_schemas
+from shared.events import (
+    CURRENT_VERSION,
+    EARLIER,
+    PAYLOADS,
+    UPCASTERS,
+    AssignmentIssuedV2,
+    EventType,
+    Role,
+    parse_event,
+)
+
+
+@pytest.mark.parametrize("event_type", list(PAYLOADS), ids=lambda t: t.value)
+def test_the_current_payload_is_its_checked_in_snapshot(event_type: EventType) -> None:
+    version = CURRENT_VERSION[event_type]
+    file = event_schemas.path(event_type, version)
+    assert file.exists(), f"{file.name} missing: run python -m shared.event_schemas"
+    snapshot = orjson.loads(file.read_bytes())
+    assert snapshot == event_schemas.schema(PAYLOADS[event_type]), (
+        f"{event_type.value} changed at dataversion {version}: add version {version + 1}, an"
+        f" upcaster {version}->{version + 1}, keep the old model in EARLIER, and write its snapshot"
+    )
+
+
+@pytest.mark.parametrize("event_type", list(PAYLOADS), ids=lambda t: t.value)
+def test_every_earlier_version_has_its_model_snapshot_and_upcaster(event_type: EventType) -> None:
+    for version in range(1, CURRENT_VERSION[event_type]):
+        assert (event_type, version) in UPCASTERS, f"no upcaster {event_type.value} v{version}"
+        model = EARLIER.get((event_type, version))
+        assert model is not None, f"the v{version} model of {event_type.value} is not kept"
+        snapshot = orjson.loads(event_schemas.path(event_type, version).read_bytes())
+        assert snapshot == event_schemas.schema(model)
+
+
+def test_no_snapshot_without_a_payload() -> None:
+    expected = set(event_schemas.expected())
+    assert set(event_schemas.FOLDER.glob("*.json")) == expected
+
+
+def test_a_v1_assignment_is_read_as_v2() -> None:
+    """What a v1 writer wrote (the first, eight-field shape) is upcast, never dead-lettered."""
+    old = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "type": EventType.ASSIGNMENT_ISSUED.value,
+        "source": "router",
+        "time": datetime(2026, 11, 1, tzinfo=UTC).isoformat(),
+        "subject": "inc-1",
+        "dataversion": 1,
+        "data": {
+            "party": "osdb",
+            "role": "primary",
+            "layer": "dbms",
+            "object_id": "pg-main",
+            "priority": "P1",
+            "category": "outage",
+            "contact": "duty@sysdb.example",
+            "summary": "PostgreSQL down",
+        },
+    }
+    event = parse_event(orjson.dumps(old))
+    assert event.dataversion == 2
+    data = event.data_as(AssignmentIssuedV2)
+    assert data.role == Role.PRIMARY
+    assert data.deadlines is None
+    assert data.related_alerts == []
+
+
+def test_a_v2_assignment_with_v2_fields_is_refused_as_v1() -> None:
+    """Why the version was needed: a v1 reader (strict) cannot take v2's fields."""
+    v1 = EARLIER[(EventType.ASSIGNMENT_ISSUED, 1)]
+    with pytest.raises(ValueError, match="related_alerts"):
+        v1.model_validate(
+            {
+                "party": "osdb",
+                "role": "primary",
+                "layer": None,
+                "object_id": None,
+                "priority": "P1",
+                "category": "outage",
+                "contact": "x",
+                "summary": "s",
+                "related_alerts": ["f"],
+            }
+        )
+
+
+def test_the_writer_refuses_to_overwrite_a_changed_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(event_schemas, "FOLDER", tmp_path)
+    assert event_schemas.write() == []
+    target = event_schemas.path(EventType.SLA_BREACHED, 1)
+    target.write_bytes(b"{}\n")
+    problems = event_schemas.write()
+    assert problems
+    assert "baton.sla.breached.v1.json" in problems[0]
