@@ -2,7 +2,8 @@
 
 Who may call them: the same as the rest of reporting's read side, which is open today (no
 authentication; the read side's access control is a later piece of work and these routes must
-follow it). The PDF is printed in a worker thread so the event loop keeps serving.
+follow it). Documents are printed one at a time in a worker thread, so the event loop keeps
+serving.
 """
 
 from __future__ import annotations
@@ -27,13 +28,20 @@ MEDIA = {
 }
 
 
+# One document printed at a time: printing is CPU-bound and matplotlib is not thread-safe, and
+# the read side is open, so a burst of requests queues here instead of starving the consumer.
+_PRINTING = asyncio.Semaphore(1)
+
+
 async def document_response(doc: Document, fmt: DocFormat, filename: str) -> Response:
-    if fmt == "pdf":
-        body = await asyncio.to_thread(render_pdf, doc)
-    elif fmt == "html":
-        body = (await asyncio.to_thread(render_html, doc)).encode()
-    else:
+    if fmt == "json":
         body = to_json(doc)
+    else:
+        async with _PRINTING:
+            if fmt == "pdf":
+                body = await asyncio.to_thread(render_pdf, doc)
+            else:
+                body = (await asyncio.to_thread(render_html, doc)).encode()
     # the name carries an incident id from the URL: only plain characters reach the header
     safe = _UNSAFE.sub("_", filename)[:100]
     headers = {"Content-Disposition": f'inline; filename="{safe}.{fmt}"'}
