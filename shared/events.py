@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal, TypeVar
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializeAsAny, TypeAdapter
 
+from shared.instants import Instant
+
 NAMESPACE = uuid.UUID("6f0f7f3e-0c1b-4b5e-9a57-7a0f4b0e2a11")
 
 
@@ -103,8 +105,8 @@ class Alert(Model):
     summary: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant
+    ends_at: Instant | None = None
     links: list[str] = Field(default_factory=list)
 
 
@@ -281,6 +283,17 @@ class SlaClockStartedV1(Model):
     target: timedelta
     deadline: AwareDatetime
     calendar: str
+    first_alert_at: AwareDatetime | None = Field(
+        None,
+        description="the incident's first alert, as its monitoring system dated it (absent in"
+        " events written before this field)",
+    )
+    backdated: timedelta = Field(
+        timedelta(0),
+        description="how far before the incident's registration the clock starts: with"
+        " sla.clock_start first_alert, the first alert's time, but never more than"
+        " sla.max_backdate (an older first alert is recorded in first_alert_at, not used)",
+    )
 
 
 class SlaClockStoppedV1(Model):

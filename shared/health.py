@@ -109,23 +109,23 @@ def _consumers(broker: KafkaBroker) -> list[tuple[str, Any]]:
 async def sample_consumers(
     broker: KafkaBroker, progress: Progress, limit: float, now: float
 ) -> list[PartitionLag]:
-    """Lag per assigned partition: end offset minus the committed offset (the position for a
-    consumer without a group, which commits nothing)."""
+    """Lag per partition assigned to this instance: end offset minus the group's committed
+    offset. Committed offsets come from the admin client, never through the service's own
+    consumer, so sampling cannot interfere with its group membership or commits; a consumer
+    without a group (the contract topic) commits nothing and is left out."""
     lags: list[PartitionLag] = []
+    admin = broker.config.admin_client
     for group, consumer in _consumers(broker):
         assigned = sorted(consumer.assignment(), key=lambda tp: (tp.topic, tp.partition))
-        if not assigned:
+        if not group or not assigned:
             continue
         async with asyncio.timeout(limit):
             ends = await consumer.end_offsets(assigned)
-            for tp in assigned:
-                if group:
-                    done = await consumer.committed(tp)
-                else:
-                    done = await consumer.position(tp)
-                offset = done if done is not None else 0
-                key = (group, tp.topic, tp.partition)
-                lags.append(progress.observe(key, offset, ends[tp], now))
+            done = await admin.list_consumer_group_offsets(group, partitions=assigned)
+        for tp in assigned:
+            found = done.get(tp)
+            offset = found.offset if found is not None and found.offset >= 0 else 0
+            lags.append(progress.observe((group, tp.topic, tp.partition), offset, ends[tp], now))
     progress.forget_except((x.group, x.topic, x.partition) for x in lags)
     return lags
 

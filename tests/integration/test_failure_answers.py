@@ -69,6 +69,10 @@ async def test_database_down_is_told_honestly(isolated: Isolated, tmp_path: Path
                 return str(found[0]["id"]) if found else None
 
             incident_id = await poll(incident, 30, "the incident in reporting")
+            for path in ("/v1/reports/sla", "/v1/reports/monthly"):
+                silly = await reporting.get(path, params={"month": "9999-12"})
+                assert silly.status_code == 422, silly.text  # was 500: date overflow
+                assert "month" in silly.text
 
             await proxy.down()
             for client in (intake, reporting):

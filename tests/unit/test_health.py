@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from shared.health import Progress
+from shared.instants import parse_month
 
 KEY = ("baton.router", "baton.incidents", 0)
 
@@ -39,3 +42,10 @@ def test_partitions_handed_to_another_instance_are_forgotten() -> None:
     progress.forget_except([])
     # taken back later: the stall timer starts from the new sighting, not the old one
     assert not progress.stalled(progress.observe(KEY, offset=1, end=5, now=100))
+
+
+def test_months_outside_the_range_are_refused() -> None:
+    assert str(parse_month("2026-11")) == "2026-11-01"
+    for bad in ("9999-12", "1999-12", "2100-01", "0000-01", "2026-13", "26-11", ""):
+        with pytest.raises(ValueError, match=r"YYYY-MM|outside"):
+            parse_month(bad)

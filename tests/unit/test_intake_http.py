@@ -609,3 +609,52 @@ def test_a_malformed_idempotency_key_is_refused_by_name(key: str | bytes, path: 
     assert response.json()["error"].startswith("Idempotency-Key:")
     assert fakes.letters
     assert not fakes.published
+
+
+# --- timestamps outside the accepted range: 422 naming the field ------------------------------
+
+OUT_OF_RANGE = [
+    (
+        "/v1/alerts/alertmanager",
+        ("alerts", 0, "startsAt"),
+        "0001-01-01T00:00:00Z",
+        "alerts.0.startsAt",
+    ),
+    ("/v1/alerts/alertmanager", ("alerts", 0, "endsAt"), "9999-12-31T00:00:00Z", "alerts.0.endsAt"),
+    ("/v1/alerts/grafana", ("alerts", 0, "startsAt"), "1899-01-01T00:00:00Z", "alerts.0.startsAt"),
+    ("/v1/alerts", ("alerts", 0, "starts_at"), "9999-01-01T00:00:00+00:00", "alerts.0.starts_at"),
+    ("/v2/enqueue", ("payload", "timestamp"), "0001-01-01T00:00:00Z", "payload.timestamp"),
+    ("/v2/change/enqueue", ("payload", "timestamp"), "2150-01-01T00:00:00Z", "payload.timestamp"),
+    ("/v1/incidents", ("since",), "0001-01-01T00:00:00+00:00", "since"),
+    ("/v1/alerts/zabbix", ("event_date",), "1970.01.01", "event_date"),
+]
+
+
+@pytest.mark.parametrize(("path", "where", "value", "field_name"), OUT_OF_RANGE)
+def test_timestamps_outside_the_range_are_refused_naming_the_field(
+    path: str, where: tuple[str | int, ...], value: str, field_name: str
+) -> None:
+    client, fakes = make_client()
+    body = orjson.loads(body_of(path))
+    node = body
+    for step in where[:-1]:
+        node = node[step]
+    node[where[-1]] = value
+    response = client.post(path, json=body)
+    assert response.status_code in {400, 422}, response.text  # PagerDuty's shape: 400
+    text = response.text
+    assert field_name in text, text
+    assert "2000-01-01" in text or "outside" in text
+    assert not fakes.published
+    assert not fakes.changes
+    assert len(fakes.letters) == 1  # kept, with the reason
+
+
+def test_go_zero_time_still_means_no_end() -> None:
+    client, fakes = make_client()
+    body = orjson.loads(body_of("/v1/alerts/alertmanager"))
+    body["alerts"][0]["endsAt"] = "0001-01-01T00:00:00Z"
+    assert client.post("/v1/alerts/alertmanager", json=body).status_code == 202
+    (_, event, _), *_ = fakes.published
+    assert isinstance(event.data, AlertReceivedV1)
+    assert event.data.alert.ends_at is None

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sla_clock.decide import Timer, apply, fire, timers
-from sla_clock.timeline import BREACH, IncidentRecord, fold
+from sla_clock.timeline import BREACH, IncidentRecord, Rules, fold
 
 from shared.events import (
     ActionKind,
@@ -19,9 +19,10 @@ from shared.events import (
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
+    SlaClockStartedV1,
     make_event,
 )
-from tests.unit.test_sla_timeline import RULES
+from tests.unit.test_sla_timeline import RULES, build_contract
 
 OPENED = datetime(2026, 12, 2, 10, tzinfo=UTC)
 NOW = OPENED  # the processing instant only stamps envelopes
@@ -187,3 +188,20 @@ def test_stored_records_fold_the_same_after_a_round_trip_through_json() -> None:
         assert [e.id for e in replayed] == [e.id for e in direct]
         assert record is not None
         assert fold(stored, RULES) == fold(record, RULES)
+
+
+def test_clock_start_records_the_first_alert_and_the_bounded_backdate() -> None:
+    """An alert dated three hours before registration backdates the clocks by max_backdate
+    (one hour) only, and the started event says both: when the alert fired, how far back the
+    clock went."""
+    rules = Rules(build_contract(clock_start="first_alert", max_backdate="1h"))
+    event = opened()
+    assert isinstance(event.data, IncidentOpenedV1)
+    early = event.data.model_copy(update={"first_alert_at": OPENED - 3 * H})
+    _, out = apply(None, event.model_copy(update={"data": early}), rules, NOW)
+    started = [e.data for e in out if isinstance(e.data, SlaClockStartedV1)]
+    assert {s.clock for s in started} == {Clock.RESPONSE, Clock.RECOVERY}
+    for s in started:
+        assert s.first_alert_at == OPENED - 3 * H
+        assert s.backdated == H
+        assert s.started_at == OPENED - H

@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from intake.labels import category_hint, make_alert
 from shared.contract import Contract
 from shared.events import Alert
+from shared.instants import EndInstant, Instant
 
 __all__ = ["AlertmanagerAlert", "AlertmanagerWebhook", "category_hint", "normalise"]
 SOURCE = "alertmanager"
@@ -27,8 +28,8 @@ class AlertmanagerAlert(_Foreign):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: AwareDatetime  # noqa: N815 - the wire name
-    endsAt: AwareDatetime | None = None  # noqa: N815
+    startsAt: Instant  # noqa: N815 - the wire name
+    endsAt: EndInstant | None = None  # noqa: N815
     generatorURL: str = ""  # noqa: N815
     fingerprint: str = Field(min_length=1)
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from intake.labels import make_alert
 from shared.contract import Contract
 from shared.events import Alert, Category
+from shared.instants import Instant
 
 SOURCE = "generic"
 
@@ -32,8 +33,8 @@ class GenericAlert(_Ours):
     object_id: str | None = Field(None, description="a contract object id, when the sender knows")
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
     links: list[str] = Field(default_factory=list)
 
 

@@ -13,11 +13,12 @@ import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from intake.labels import make_alert
 from shared.contract import Contract
 from shared.events import Alert, Category
+from shared.instants import Instant
 
 SOURCE = "pagerduty"
 
@@ -35,7 +36,7 @@ class Payload(_Foreign):
     summary: str = Field(min_length=1, max_length=1024)
     source: str = Field(min_length=1, max_length=255)
     severity: Literal["critical", "error", "warning", "info"]
-    timestamp: AwareDatetime | None = None
+    timestamp: Instant | None = None
     component: str | None = None
     group: str | None = None
     class_: str | None = Field(None, alias="class")
@@ -62,7 +63,7 @@ class Event(_Foreign):
 
 class ChangePayload(_Foreign):
     summary: str = Field(min_length=1, max_length=1024)
-    timestamp: AwareDatetime | None = None
+    timestamp: Instant | None = None
     source: str | None = None
     custom_details: dict[str, Any] | None = None
 

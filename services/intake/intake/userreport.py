@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from intake.labels import make_alert
 from shared.contract import Contract
 from shared.events import Alert, Category
+from shared.instants import Instant
 
 SOURCE = "user"
 
@@ -29,7 +30,7 @@ class UserReport(BaseModel):
     )
     object_id: str | None = Field(None, description="the contract object, when known")
     description: str = Field("", max_length=4000)
-    since: AwareDatetime
+    since: Instant
     affected_users: int = Field(1, ge=1, le=1_000_000)
     cannot_work: bool = Field(True, description="False: it works, but badly")
 

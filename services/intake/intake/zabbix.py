@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from intake.labels import make_alert
 from shared.contract import Contract
 from shared.events import Alert, Category
+from shared.instants import in_range
 
 SOURCE = "zabbix"
 SEVERITIES = ("not_classified", "information", "warning", "average", "high", "disaster")
@@ -90,7 +91,11 @@ class ZabbixEvent(_Foreign):
             naive = datetime.strptime(f"{day} {clock}", "%Y.%m.%d %H:%M:%S")  # noqa: DTZ007
         except ValueError:
             raise ValueError(f"{name}: not a valid date and time: {day} {clock}") from None
-        return naive.replace(tzinfo=ZoneInfo(self.timezone))
+        at = naive.replace(tzinfo=ZoneInfo(self.timezone))
+        try:
+            return in_range(at)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
 
     def started(self) -> datetime:
         return self._at(self.event_date, self.event_time, "event_date, event_time")

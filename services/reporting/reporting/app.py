@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +18,7 @@ from prometheus_client import Gauge
 from reporting.document_routes import add_document_routes
 from reporting.projection import project, record_many, sla_compliance
 from shared.events import Envelope
+from shared.instants import parse_month
 from shared.kafka import batch_records
 from shared.service import Runtime, create_app
 from shared.topics import Topic
@@ -131,9 +132,9 @@ def wire(rt: Runtime, router: APIRouter) -> None:
 
 def _month(value: str) -> date:
     try:
-        return datetime.strptime(value, "%Y-%m").replace(tzinfo=UTC).date()
-    except ValueError:
-        raise HTTPException(422, f"month: expected YYYY-MM, got {value!r}") from None
+        return parse_month(value)
+    except ValueError as exc:
+        raise HTTPException(422, f"month: {exc}") from None
 
 
 REFRESH_SECONDS = 5.0

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from reporting.documents import closure_document, closure_facts, monthly_document, monthly_facts
 from shared.documents import Document, render_html, render_pdf, to_json
+from shared.instants import parse_month as month_start
 from shared.service import Runtime
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -50,9 +51,9 @@ async def document_response(doc: Document, fmt: DocFormat, filename: str) -> Res
 
 def parse_month(value: str) -> date:
     try:
-        return datetime.strptime(value, "%Y-%m").replace(tzinfo=UTC).date()
-    except ValueError:
-        raise HTTPException(422, f"month: expected YYYY-MM, got {value!r}") from None
+        return month_start(value)
+    except ValueError as exc:
+        raise HTTPException(422, f"month: {exc}") from None
 
 
 def add_document_routes(rt: Runtime, router: APIRouter) -> None:
