@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -26,7 +27,14 @@ from shared.contract import Contract, load_contract
 from shared.db import create_pool, migrate
 from shared.documents import render_html, render_pdf
 from tests.demo_month import demo_month
-from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
+from tests.integration.conftest import (
+    Infra,
+    Isolated,
+    isolated_slice,
+    start_services,
+    stop_services,
+    wait_healthy,
+)
 from tests.reader import assert_not_blank, pdf_pages, pdf_text, screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,22 +43,30 @@ MIGRATIONS = ROOT / "services" / "reporting" / "reporting" / "migrations"
 NOVEMBER = date(2026, 11, 1)
 
 
-@pytest.fixture
-async def month(isolated: Isolated) -> AsyncIterator[asyncpg.Pool]:
-    """The demo month recorded and projected exactly as reporting's consumer does it."""
-    pool = await create_pool(isolated.dsn, "reporting")
-    try:
-        await migrate(pool, MIGRATIONS)
-        async with pool.acquire() as conn:
-            events = demo_month()
-            async with conn.transaction():
-                fresh = await record_many(conn, [("demo", e) for e in events])
-                for event in events:
-                    if event.id in fresh:
-                        await project(conn, event)
-        yield pool
-    finally:
-        await pool.close()
+@dataclass
+class Month:
+    isolated: Isolated
+    pool: asyncpg.Pool
+
+
+@pytest.fixture(scope="module")
+async def month(infra: Infra) -> AsyncIterator[Month]:
+    """The demo month recorded and projected exactly as reporting's consumer does it, once for
+    the module (the tests only read it)."""
+    async with isolated_slice(infra) as isolated:
+        pool = await create_pool(isolated.dsn, "reporting")
+        try:
+            await migrate(pool, MIGRATIONS)
+            async with pool.acquire() as conn:
+                events = demo_month()
+                async with conn.transaction():
+                    fresh = await record_many(conn, [("demo", e) for e in events])
+                    for event in events:
+                        if event.id in fresh:
+                            await project(conn, event)
+            yield Month(isolated, pool)
+        finally:
+            await pool.close()
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +79,9 @@ def flat(text: str) -> str:
 
 
 async def test_closure_report_read_as_printed(
-    month: asyncpg.Pool, contract: Contract, tmp_path: Path
+    month: Month, contract: Contract, tmp_path: Path
 ) -> None:
-    async with month.acquire() as conn:
+    async with month.pool.acquire() as conn:
         facts = await closure_facts(conn, "INC-NIGHT-01")
     assert facts is not None
     doc = closure_document(facts, contract)
@@ -95,9 +111,9 @@ async def test_closure_report_read_as_printed(
 
 
 async def test_monthly_report_read_as_printed(
-    month: asyncpg.Pool, contract: Contract, tmp_path: Path
+    month: Month, contract: Contract, tmp_path: Path
 ) -> None:
-    async with month.acquire() as conn:
+    async with month.pool.acquire() as conn:
         facts = await monthly_facts(conn, NOVEMBER)
     doc = monthly_document(facts, contract)
     html = render_html(doc)
@@ -121,10 +137,10 @@ async def test_monthly_report_read_as_printed(
     assert "INC-03 Bank file exchange (int-bank-exchange) scheduled run" in words
 
 
-async def test_reporting_serves_both_documents(
-    month: asyncpg.Pool, isolated: Isolated, tmp_path: Path
-) -> None:
-    isolated.env["BATON_CONTRACT_PATH"] = str(EXAMPLE)
+async def test_reporting_serves_both_documents(month: Month, tmp_path: Path) -> None:
+    isolated = replace(
+        month.isolated, env={**month.isolated.env, "BATON_CONTRACT_PATH": str(EXAMPLE)}
+    )
     sp = start_services(isolated, tmp_path, ["reporting"])
     try:
         await wait_healthy(sp)
