@@ -237,7 +237,13 @@ def demo(
     if not (intake["running"] and reporting["running"]):
         console.print("[red]the stack is not running: `baton stack up` first[/red]")
         raise typer.Exit(1)
-    closed = run_demo(intake["url"], reporting["url"], contract, log=console.print)
+    closed = run_demo(
+        intake["url"],
+        reporting["url"],
+        contract,
+        sla_clock=st["services"]["sla-clock"]["url"],
+        log=console.print,
+    )
     console.print(
         f"[green]{len(closed)} incidents closed with closure reports in PostgreSQL[/green]"
     )

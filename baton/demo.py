@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
+from aiokafka import AIOKafkaProducer
 
-from shared.contract import load_contract
-from shared.events import Layer
+from shared.checkins import Duty, Expectation, expectations
+from shared.contract import Contract, load_contract
+from shared.contract.model import format_duration
+from shared.events import CheckinPingV1, EventType, Layer, make_event
+from shared.kafka import aiokafka_kwargs, event_headers
+from shared.settings import Settings
+from shared.topics import Topic
 
 # The seed article's night: a disk fails in the accounting database's server; the OS, the DBMS,
 # the accounting system, the bank exchange and the accountants' workstations all notice. Labels
@@ -37,11 +45,6 @@ STORM = [
         "AccountingErrors",
         {"service": "accounting", "severity": "critical"},
         "Accounting system: documents are not posted",
-    ),
-    (
-        "BankExchangeLate",
-        {"service": "bank-exchange", "severity": "warning", "category": "integration_issue"},
-        "No bank statement file since 02:00",
     ),
     (
         "LoginFailures",
@@ -83,11 +86,72 @@ def _webhook(
     }
 
 
-def run_demo(intake: str, reporting: str, contract_path: Path, *, log: Any = print) -> list[str]:
+def _night_run(contract: Contract) -> Expectation | None:
+    """The bank exchange's scheduled run (the example contract's file exchange with a timeout)."""
+    for exp in expectations(contract):
+        obj = contract.object(exp.object_id)
+        if exp.duty is Duty.RUN and obj is not None and obj.kind.value == "file_exchange":
+            return exp
+    return None
+
+
+async def _report_start(settings: Settings, exp: Expectation, at: datetime) -> None:
+    event = make_event(
+        EventType.CHECKIN_PING,
+        CheckinPingV1(key=exp.key, kind="start", at=at, body="fetching statements from the bank"),
+        source="demo/bank-exchange-job",
+        time=at,
+    )
+    producer = AIOKafkaProducer(**aiokafka_kwargs(settings), enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.topic(Topic.CHECKINS),
+            event.to_json(),
+            key=exp.key.encode(),
+            headers=[(k, v.encode()) for k, v in event_headers(event).items()],
+        )
+    finally:
+        await producer.stop()
+
+
+def miss_the_night_run(
+    contract: Contract, now: datetime, *, log: Any = print
+) -> Expectation | None:
+    """The bank exchange's night run started at 02:00 and never finished: its start report (sent
+    over Kafka, as a job that speaks Kafka does) arrives now; the run's timeout has long passed,
+    so sla-clock's watchdog reports the run as failed at its next tick — no monitoring rule
+    needed."""
+    exp = _night_run(contract)
+    if exp is None or exp.timeout is None:
+        return None
+    zone = ZoneInfo(exp.timezone)
+    local = now.astimezone(zone)
+    night = local.replace(hour=2, minute=0, second=0, microsecond=0)
+    if night > local - exp.timeout:
+        night -= timedelta(days=1)
+    asyncio.run(_report_start(Settings(), exp, night.astimezone(UTC)))
+    log(
+        f"bank exchange ({exp.object_id}): the night run started {night:%Y-%m-%d %H:%M %Z} "
+        f"and never finished (timeout {format_duration(exp.timeout)}) → sla-clock's watchdog "
+        "raises it"
+    )
+    return exp
+
+
+def run_demo(
+    intake: str,
+    reporting: str,
+    contract_path: Path,
+    *,
+    sla_clock: str | None = None,
+    log: Any = print,
+) -> list[str]:
     """Feed the storm, then act as contractors and customer until every incident is closed."""
     contract = load_contract(contract_path)
     now = datetime.now(UTC)
     run = uuid.uuid4().hex[:6]
+    night_run = miss_the_night_run(contract, now, log=log) if sla_clock else None
     with httpx.Client(timeout=30) as client:
         for i, (name, labels, summary) in enumerate(STORM):
             body = _webhook(name, labels, summary, now, f"demo-{run}-{i}")
@@ -111,6 +175,13 @@ def run_demo(intake: str, reporting: str, contract_path: Path, *, log: Any = pri
                 f"owner {inc['primary_party']}, coordinator {inc['coordinator']}; "
                 f"units affected: {', '.join(inc['scope']) or '-'}"
             )
+        if night_run is not None and sla_clock is not None:
+            # the exchange is rerun once the database is back: its success resolves the alert
+            # (monitoring recovery); the incident still closes only on the customer's word
+            client.post(
+                f"{sla_clock}/ping/{night_run.key}", content=b"statements fetched (rerun)"
+            ).raise_for_status()
+            log("bank exchange: the rerun reports success → its alert resolves")
         log("acting as contractors and customer…")
         for inc in ours:
             layer = Layer(inc["layer"]) if inc["layer"] else None

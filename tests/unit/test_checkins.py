@@ -238,3 +238,25 @@ def test_baton_checkins_list_prints_each_key_and_the_drill_lists_the_expected_ev
     assert "bank-exchange" in drilled.output
     assert "At 02:00, Monday through Friday (Asia/Almaty); grace 15m" in drilled.output
     assert "pages apps (AppWorks)" in drilled.output
+
+
+def test_a_report_older_than_the_last_success_changes_nothing() -> None:
+    contract = contract_with()
+    exp = bank(contract)
+    state = plan(contract, exp, None, local(1, 12)).state
+    ok = on_ping(contract, exp, state, Ping("success", local(2, 2, 10)))
+    for kind in ("start", "fail"):
+        late = on_ping(contract, exp, ok.state, Ping(kind, local(2, 2)))
+        assert (late.timers, late.alerts, late.cancel) == ((), (), ())
+        assert late.state == ok.state
+
+
+def test_a_start_reported_late_times_out_at_once_when_its_timeout_has_passed() -> None:
+    contract = contract_with()
+    exp = bank(contract)
+    state = plan(contract, exp, None, local(2, 9)).state
+    started = on_ping(contract, exp, state, Ping("start", local(2, 2)))
+    (timeout,) = started.timers
+    assert timeout.due == local(2, 2, 20)  # already past at 09:00: the tick fires it at once
+    (alert,) = on_timer(contract, exp, started.state, timeout).alerts
+    assert "the run started at 2026-12-02 02:00 +05 did not finish within 20m" in alert["summary"]

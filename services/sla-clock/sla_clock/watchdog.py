@@ -89,14 +89,15 @@ def plan(contract: Contract, exp: Expectation, state: State | None, now: datetim
 
 
 def on_ping(contract: Contract, exp: Expectation, state: State, ping: Ping) -> Outcome:
-    state = replace(
-        state,
-        last_ping_at=ping.at,
-        last_ping_kind=ping.kind,
-        last_exit_status=ping.exit_status,
-    )
-    if ping.kind == "log":
-        return Outcome(state)
+    if state.last_ping_at is None or ping.at >= state.last_ping_at:
+        state = replace(
+            state,
+            last_ping_at=ping.at,
+            last_ping_kind=ping.kind,
+            last_exit_status=ping.exit_status,
+        )
+    if ping.kind == "log" or (state.last_success is not None and ping.at < state.last_success):
+        return Outcome(state)  # a log line, or a report older than the last success: kept only
     if ping.kind == "start":
         state = replace(state, started_at=ping.at)
         timers = (
