@@ -285,6 +285,7 @@ async def test_a_deadline_that_falls_due_while_the_watchdog_is_killed_fires_once
         )
         (letter,) = [e.data_as(DeadLetterV1) for e in dead]
         assert letter.reason == "key: unknown check-in key"
+        assert "not-a-known-key" not in letter.payload  # a key is a capability: not kept
     finally:
         stop_services(first)
         if second:

@@ -260,3 +260,12 @@ def test_a_start_reported_late_times_out_at_once_when_its_timeout_has_passed() -
     assert timeout.due == local(2, 2, 20)  # already past at 09:00: the tick fires it at once
     (alert,) = on_timer(contract, exp, started.state, timeout).alerts
     assert "the run started at 2026-12-02 02:00 +05 did not finish within 20m" in alert["summary"]
+
+
+def test_a_refused_ping_is_dead_lettered_without_its_key() -> None:
+    from sla_clock.watchdog_app import _without_key
+
+    kept = _without_key(b'{"type": "baton.checkin.ping", "data": {"key": "s3cr3t-key-0001"}}')
+    assert b"s3cr3t" not in kept
+    assert b"[redacted]" in kept
+    assert b"s3cr3t" not in _without_key(b'{"data": {"key": "s3cr3t-key-0001", broken')

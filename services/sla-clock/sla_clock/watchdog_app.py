@@ -35,6 +35,7 @@ from shared.contract import Contract
 from shared.events import CheckinPingV1, EventType, make_event, parse_event
 from shared.http import describe
 from shared.kafka import event_headers
+from shared.redact import REDACTED
 from shared.service import Runtime
 from shared.topics import TOPIC_SPECS, Topic
 from sla_clock import watchdog_store as store
@@ -46,6 +47,7 @@ log = logging.getLogger("sla-clock.watchdog")
 MAX_BODY = 10_000
 """Bytes of a ping's body kept as the run's log; the rest is not even read."""
 KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+KEY_IN_TEXT = re.compile(rb'("key"\s*:\s*")[^"]*')
 PARTITIONS = next(s.partitions for s in TOPIC_SPECS if s.topic is Topic.CHECKINS)
 FIRE_BATCH = 100
 
@@ -224,7 +226,7 @@ class Watchdog:
             reason=reason,
             kind="schema",
             origin=f"kafka:{topic}",
-            payload=value,
+            payload=_without_key(value),
             now=self.rt.clock.now(),
         )
         return None
@@ -347,3 +349,15 @@ class Watchdog:
             late = (now - (expected + exp.grace)).total_seconds() if expected else 0.0
             self.overdue.labels(*labels).set(max(late, 0.0))
             self.down.labels(*labels).set(1 if row["down"] else 0)
+
+
+def _without_key(value: bytes) -> bytes:
+    """The refused ping with its check-in key replaced: a key is a capability, and a dead
+    letter is read by operators (an unknown key may be a mistyped real one)."""
+    try:
+        doc = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return KEY_IN_TEXT.sub(rb"\1[redacted]", value)
+    if isinstance(doc, dict) and isinstance(doc.get("data"), dict) and "key" in doc["data"]:
+        doc["data"]["key"] = REDACTED
+    return orjson.dumps(doc)
