@@ -175,7 +175,10 @@ def tracer_provider(service: str, settings: Settings) -> TracerProvider:
     return provider
 
 
-def create_app(
+# Hooks: ``before_start`` runs once the contract is adopted and before the consumers start (it
+# makes topics they subscribe to by pattern), ``on_start`` after they started, ``on_stop`` before
+# they stop.
+def create_app(  # noqa: PLR0915 - one place declares the whole shell, in start order
     service: str,
     wire: Wire,
     *,
@@ -183,6 +186,7 @@ def create_app(
     migrations: Path,
     settings: Settings | None = None,
     clock: Clock | None = None,
+    before_start: Hook | None = None,
     on_start: Hook | None = None,
     on_stop: Hook | None = None,
 ) -> FastAPI:
@@ -242,6 +246,8 @@ def create_app(
         published = await read_newest(settings)  # before any handler runs
         if published is not None:
             runtime.adopt(published)
+        if before_start:
+            await before_start(runtime)
         await broker.start()
         if on_start:
             await on_start(runtime)

@@ -6,6 +6,7 @@ run on their own topics beside a live stack.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -51,20 +52,39 @@ def topic_name(prefix: str, topic: Topic) -> str:
     return f"{prefix}{topic.value}"
 
 
-# Per-party assignment topics (issue 5): ``<prefix>assignments.<party_id>``. The set comes from
-# the contract, so the router creates them at start (and when a contract adds a party) rather
-# than TOPIC_SPECS; Kafka ACLs on this prefix give each contractor only its own topic.
+# Per-party topics, ``<prefix><base>.<party_id>``: each party's own assignment topic (written by
+# the router, read only by that party) and its own command inbox (written only by that party,
+# read by intake, which takes the acting party from the inbox's name, never from the command).
+# The set comes from the contract, so the services create them at start and when a contract adds
+# a party, rather than TOPIC_SPECS; Kafka ACLs on these names isolate the parties.
 PARTY_TOPIC_PARTITIONS = 3
 _TOPIC_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
-def party_topic_name(prefix: str, party_id: str) -> str:
-    """The wire name of ``party_id``'s own assignment topic; ``ValueError`` names the field."""
+def party_topic_name(prefix: str, party_id: str, base: Topic = Topic.ASSIGNMENTS) -> str:
+    """The wire name of ``party_id``'s own ``base`` topic; ``ValueError`` names the field."""
     if not party_id or not set(party_id) <= _TOPIC_CHARS or party_id.strip(".") != party_id:
         raise ValueError(
             f"party: {party_id!r} cannot name a Kafka topic (letters, digits, '.', '_', '-')"
         )
-    name = f"{prefix}{Topic.ASSIGNMENTS.value}.{party_id}"
+    name = f"{prefix}{base.value}.{party_id}"
     if len(name) > 249:
         raise ValueError(f"party: topic name for {party_id!r} is longer than 249 characters")
     return name
+
+
+def inbox_name(prefix: str, party_id: str) -> str:
+    """``party_id``'s command inbox: the only commands topic that party may write."""
+    return party_topic_name(prefix, party_id, Topic.COMMANDS)
+
+
+def inbox_party(prefix: str, topic: str) -> str | None:
+    """The party whose inbox ``topic`` is; None for the shared commands topic (intake's own
+    HTTP path writes it after checking the party's token) or any other topic."""
+    head = f"{prefix}{Topic.COMMANDS.value}."
+    return topic.removeprefix(head) or None if topic.startswith(head) else None
+
+
+def commands_pattern(prefix: str) -> str:
+    """A regular expression for the shared commands topic and every party inbox."""
+    return f"^{re.escape(topic_name(prefix, Topic.COMMANDS))}(\\.[A-Za-z0-9_-][A-Za-z0-9._-]*)?$"

@@ -28,6 +28,7 @@ from shared.events import (
     SlaClockStartedV1,
     make_event,
 )
+from shared.topics import inbox_name
 from tests.integration.conftest import (
     SERVICES,
     Isolated,
@@ -140,7 +141,7 @@ async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: floa
         async with reached("reporting"):
             await poll_incident(client, incident_url, "acknowledged", timeout)
 
-        # the contractor's system reports restoration over Kafka, on the commands topic
+        # the contractor's system reports restoration over Kafka, in its own command inbox
         restored = make_event(
             EventType.PARTY_ACTION,
             PartyActionV1(
@@ -159,7 +160,7 @@ async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: floa
         await producer.start()
         try:
             await producer.send_and_wait(
-                f"{isolated.prefix}commands", restored.to_json(), key=incident_id.encode()
+                inbox_name(isolated.prefix, "osdb"), restored.to_json(), key=incident_id.encode()
             )
         finally:
             await producer.stop()

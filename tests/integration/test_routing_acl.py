@@ -4,7 +4,8 @@ The test starts its own single-node broker on free ports (the shared stack's bro
 alone), creates SCRAM users for an admin and two contractors when it formats the storage, applies
 the ACLs that ``router.acl`` derives from the minimal contract with ``deploy/kafka/acl_apply.java``,
 and proves that a contractor reads its own assignment topic, cannot read another's, cannot write
-assignments and can write commands.
+assignments, writes its own command inbox and cannot write another party's inbox (the customer's
+included) nor the shared commands topic that only intake writes.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from router.acl import bindings, render_lines
 
 from baton.stack import fetch_kafka, new_cluster_id
 from shared.contract import load_contract
-from shared.topics import Topic, party_topic_name, topic_name
+from shared.topics import Topic, inbox_name, party_topic_name, topic_name
 from tests.integration.conftest import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,6 +156,7 @@ async def secured(sasl_broker: SaslBroker) -> tuple[SaslBroker, str, str]:
     prefix, groups = f"t{tag}.", f"t{tag}."
     contract = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
     names = [party_topic_name(prefix, p) for p in ("hw", "osdb")]
+    names += [inbox_name(prefix, p) for p in ("hw", "osdb", "customer")]
     names.append(topic_name(prefix, Topic.COMMANDS))
     admin = AIOKafkaAdminClient(**sasl_broker.client("admin"))
     await admin.start()
@@ -235,7 +237,7 @@ async def _write(broker: SaslBroker, user: str, topic: str, value: bytes) -> Non
         await producer.stop()
 
 
-async def test_a_contractor_reads_only_its_own_assignments_and_writes_only_commands(
+async def test_a_contractor_reads_only_its_own_assignments_and_writes_only_its_own_inbox(
     secured: tuple[SaslBroker, str, str],
 ) -> None:
     broker, prefix, groups = secured
@@ -250,7 +252,12 @@ async def test_a_contractor_reads_only_its_own_assignments_and_writes_only_comma
     with pytest.raises(GroupAuthorizationFailedError):
         await _read(broker, "hw", hw_topic, f"{groups}osdb.console")  # another party's group
 
-    await _write(broker, "hw", topic_name(prefix, Topic.COMMANDS), b'{"action": "acknowledge"}')
+    await _write(broker, "hw", inbox_name(prefix, "hw"), b'{"action": "acknowledge"}')
+    for foreign in (inbox_name(prefix, "osdb"), inbox_name(prefix, "customer")):
+        with pytest.raises(TopicAuthorizationFailedError):
+            await _write(broker, "hw", foreign, b'{"action": "confirm"}')
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _write(broker, "hw", topic_name(prefix, Topic.COMMANDS), b'{"action": "confirm"}')
     with pytest.raises(TopicAuthorizationFailedError):
         await _write(broker, "hw", hw_topic, b"forged assignment")
     with pytest.raises(TopicAuthorizationFailedError):

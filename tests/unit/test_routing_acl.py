@@ -1,4 +1,5 @@
-"""The Kafka ACLs derived from the contract: each party its own topic, commands, nothing else."""
+"""The Kafka ACLs derived from the contract: each party its own assignment topic and its own
+command inbox, nothing else."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ def acls() -> list[AclBinding]:
     return bindings(load_contract(ROOT / "examples" / "contract"), "baton.", "baton.")
 
 
-def test_each_party_reads_its_own_topic_and_writes_only_commands(acls: list[AclBinding]) -> None:
+def test_each_party_reads_its_own_topic_and_writes_only_its_own_inbox(
+    acls: list[AclBinding],
+) -> None:
     for party in ("hw", "sysops", "appint", "customer"):
         mine = {
             (a.resource, a.pattern, a.name, a.operation)
@@ -29,9 +32,18 @@ def test_each_party_reads_its_own_topic_and_writes_only_commands(acls: list[AclB
             ("TOPIC", "LITERAL", f"baton.assignments.{party}", "READ"),
             ("TOPIC", "LITERAL", f"baton.assignments.{party}", "DESCRIBE"),
             ("GROUP", "PREFIXED", f"baton.{party}.", "READ"),
-            ("TOPIC", "LITERAL", "baton.commands", "WRITE"),
-            ("TOPIC", "LITERAL", "baton.commands", "DESCRIBE"),
+            ("TOPIC", "LITERAL", f"baton.commands.{party}", "WRITE"),
+            ("TOPIC", "LITERAL", f"baton.commands.{party}", "DESCRIBE"),
         }
+
+
+def test_only_intake_writes_the_shared_commands_topic(acls: list[AclBinding]) -> None:
+    writers = {
+        a.principal
+        for a in acls
+        if a.name == "baton.commands" and a.operation == "WRITE" and a.resource == "TOPIC"
+    }
+    assert writers == {"User:baton-intake"}
 
 
 def test_vendors_get_no_credentials_and_nothing_is_prefixed_for_parties(

@@ -38,10 +38,10 @@ from shared.events import (
     parse_event,
     stable_id,
 )
-from shared.kafka import Outbox, Record, batch_records, publish_event
+from shared.kafka import Outbox, Record, batch_records, create_party_topics, publish_event
 from shared.service import Runtime, create_app
 from shared.settings import Settings
-from shared.topics import Topic
+from shared.topics import Topic, commands_pattern, inbox_party
 
 log = logging.getLogger(SERVICE)
 FORMAT_HEADER = "format"
@@ -312,8 +312,11 @@ def wire(rt: Runtime, router: APIRouter) -> None:
 
     # ---------------------------------------------------------------- commands
 
+    # The shared commands topic (only intake's HTTP path writes it, after checking the party's
+    # token) and every party's own inbox (only that party may write it: Kafka ACLs). A command
+    # from an inbox acts as the inbox's party whatever its ``party`` field says.
     @broker.subscriber(
-        topics["commands"],
+        pattern=commands_pattern(settings.topic_prefix),
         group_id=settings.group("intake.commands"),
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -335,6 +338,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
         now = rt.clock.now()
         outbox = Outbox(broker)
         unknown: list[tuple[str, Record]] = []
+        refused: list[tuple[str, Record]] = []
         closing = 0
         async with rt.pool.acquire() as conn, conn.transaction():
             fresh = await mark_processed_many(conn, "commands", [c.id for c, _ in commands])
@@ -347,13 +351,18 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                 if command.id not in fresh:
                     continue
                 fresh.discard(command.id)
+                assert isinstance(command.data, PartyActionV1)
+                forged = impersonation(settings.topic_prefix, record.topic, command.data.party)
+                if forged is not None:
+                    verdicts.append((command.id, command.subject or "", 403, forged))
+                    refused.append((forged, record))
+                    continue
                 incident = incidents.get(command.subject or "")
                 if incident is None:
                     reason = f"subject: no incident {command.subject!r}"
                     verdicts.append((command.id, command.subject or "", 404, reason))
                     unknown.append((reason, record))
                     continue
-                assert isinstance(command.data, PartyActionV1)
                 status, reason = verdict(command.data, incident, contract)
                 state, out = apply_action(command, incident, contract, now)
                 outbox.extend(topics["incidents"], out)
@@ -361,14 +370,15 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                 verdicts.append((command.id, incident.id, status, reason))
                 closing += sum(e.type == EventType.INCIDENT_CLOSED for e in out)
             await store.record_outcomes(conn, verdicts)
-            for reason, record in unknown:
-                await rt.dead_letters.send(
-                    reason=reason,
-                    kind="unknown_incident",
-                    origin=f"kafka:{record.topic}",
-                    payload=record.value or b"",
-                    now=rt.clock.now(),
-                )
+            for kind, letters in (("unknown_incident", unknown), ("impersonation", refused)):
+                for reason, record in letters:
+                    await rt.dead_letters.send(
+                        reason=reason,
+                        kind=kind,
+                        origin=f"kafka:{record.topic}",
+                        payload=record.value or b"",
+                        now=rt.clock.now(),
+                    )
             await asyncio.gather(
                 store.save_states(conn, list(changed.values()), before), outbox.flush()
             )
@@ -417,13 +427,44 @@ async def release_ended_windows(rt: Runtime, graph: Graph) -> int:
     return released
 
 
+def impersonation(prefix: str, topic: str, party: str) -> str | None:
+    """Why a command read from ``topic`` may not act as ``party``, or None: a party's inbox
+    speaks only for that party."""
+    owner = inbox_party(prefix, topic)
+    if owner is None or owner == party:
+        return None
+    return f"party: the inbox of {owner} acts only as {owner}, not as {party!r}"
+
+
+class Inboxes:
+    """Each party's own command inbox exists before the commands consumer subscribes (by
+    pattern), and a party that a republished contract adds gets one at the next tick."""
+
+    def __init__(self) -> None:
+        self._made: frozenset[str] = frozenset()
+
+    async def ensure(self, rt: Runtime) -> None:
+        parties = frozenset(inbox_parties(rt.contract))
+        if parties - self._made:
+            await create_party_topics(rt.settings, sorted(parties), Topic.COMMANDS)
+            self._made = parties
+
+
+def inbox_parties(contract: Contract) -> list[str]:
+    """Parties that act through Kafka: all but vendors, whose cases a party handles."""
+    return [p for p, party in contract.parties.items() if party.kind != "vendor"]
+
+
 def build_app() -> FastAPI:
     ticking: list[asyncio.Task[None]] = []
+
+    inboxes = Inboxes()
 
     async def tick(rt: Runtime) -> None:
         while True:
             await asyncio.sleep(rt.settings.intake_tick_seconds)
             try:  # the graph of the contract in force now (it may have been republished)
+                await inboxes.ensure(rt)
                 released = await release_ended_windows(rt, graph_of(rt.contract))
             except Exception:
                 log.exception("maintenance tick failed; retrying at the next tick")
@@ -446,6 +487,7 @@ def build_app() -> FastAPI:
         wire,
         schema="intake",
         migrations=Path(__file__).parent / "migrations",
+        before_start=inboxes.ensure,
         on_start=on_start,
         on_stop=on_stop,
     )

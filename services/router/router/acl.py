@@ -2,9 +2,12 @@
 
 Each party that connects (every party but vendors) authenticates as ``User:<party id>`` and may
 read only its own assignment topic (``<prefix>assignments.<party>``) with consumer groups named
-``<group prefix><party>.*``, and write only the commands topic. Baton's services get what their
-topics table says they read and write. Everything else is denied: the brokers run KRaft's
-``StandardAuthorizer`` with ``allow.everyone.if.no.acl.found=false``.
+``<group prefix><party>.*``, and write only its own command inbox (``<prefix>commands.<party>``):
+intake takes the acting party from the inbox's name, so a party cannot act as another through
+Kafka. The shared commands topic is intake's own (its HTTP path, after the party's token).
+Baton's services get what their topics table says they read and write. Everything else is
+denied: the brokers run KRaft's ``StandardAuthorizer`` with
+``allow.everyone.if.no.acl.found=false``.
 
 Pure: ``bindings(contract, prefix, group_prefix)``; ``render_kafka_acls`` writes them as
 ``kafka-acls.sh`` command lines and ``render_lines`` as the line format ``acl_apply.java`` reads.
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from shared.contract import Contract
-from shared.topics import Topic, party_topic_name, topic_name
+from shared.topics import Topic, inbox_name, party_topic_name, topic_name
 
 ResourceType = Literal["TOPIC", "GROUP", "CLUSTER"]
 PatternType = Literal["LITERAL", "PREFIXED"]
@@ -40,7 +43,7 @@ class AclBinding:
 SERVICES: dict[str, tuple[tuple[Topic, ...], tuple[Topic, ...]]] = {
     "intake": (
         (Topic.ALERTS_RAW, Topic.ALERTS, Topic.COMMANDS, Topic.CONTRACT),
-        (Topic.ALERTS, Topic.INCIDENTS, Topic.DEADLETTER),
+        (Topic.ALERTS, Topic.COMMANDS, Topic.INCIDENTS, Topic.DEADLETTER),
     ),
     "router": (
         (Topic.INCIDENTS, Topic.SLA, Topic.CONTRACT),
@@ -68,7 +71,6 @@ def service_principal(service: str) -> str:
 def bindings(contract: Contract, prefix: str, group_prefix: str) -> list[AclBinding]:
     """Every ACL a deployment of ``contract`` needs, sorted (the same input, the same list)."""
     out: set[AclBinding] = set()
-    commands = topic_name(prefix, Topic.COMMANDS)
     for party_id, party in contract.parties.items():
         if party.kind == "vendor":
             continue  # vendors do not connect: the party that handles their cases does
@@ -78,8 +80,8 @@ def bindings(contract: Contract, prefix: str, group_prefix: str) -> list[AclBind
             AclBinding(who, "TOPIC", "LITERAL", own, "READ"),
             AclBinding(who, "TOPIC", "LITERAL", own, "DESCRIBE"),
             AclBinding(who, "GROUP", "PREFIXED", f"{group_prefix}{party_id}.", "READ"),
-            AclBinding(who, "TOPIC", "LITERAL", commands, "WRITE"),
-            AclBinding(who, "TOPIC", "LITERAL", commands, "DESCRIBE"),
+            AclBinding(who, "TOPIC", "LITERAL", inbox_name(prefix, party_id), "WRITE"),
+            AclBinding(who, "TOPIC", "LITERAL", inbox_name(prefix, party_id), "DESCRIBE"),
         }
     for service, (reads, writes) in SERVICES.items():
         who = service_principal(service)
@@ -95,6 +97,11 @@ def bindings(contract: Contract, prefix: str, group_prefix: str) -> list[AclBind
     party_topics = f"{topic_name(prefix, Topic.ASSIGNMENTS)}."
     for operation in ("CREATE", "WRITE", "DESCRIBE"):
         out.add(AclBinding(router, "TOPIC", "PREFIXED", party_topics, operation))
+    # intake creates and reads every party's inbox (their set follows the contract)
+    intake = service_principal("intake")
+    inboxes = f"{topic_name(prefix, Topic.COMMANDS)}."
+    for operation in ("CREATE", "READ", "DESCRIBE"):
+        out.add(AclBinding(intake, "TOPIC", "PREFIXED", inboxes, operation))
     return sorted(out)
 
 

@@ -8,45 +8,15 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
 from faststream.kafka import KafkaBroker
 
 from router.routing import recipients
 from shared.events import Envelope
-from shared.kafka import Outbox, aiokafka_kwargs, publish_events
+from shared.kafka import Outbox, create_party_topics, publish_events
 from shared.settings import Settings
-from shared.topics import PARTY_TOPIC_PARTITIONS, Topic, party_topic_name
+from shared.topics import Topic, party_topic_name
 
 log = logging.getLogger(__name__)
-
-
-class PartyTopicError(RuntimeError):
-    """A party topic could not be created."""
-
-
-async def create_party_topics(settings: Settings, parties: Iterable[str]) -> list[str]:
-    """Create the party topics that do not exist yet (idempotent); returns every name."""
-    wanted = [party_topic_name(settings.topic_prefix, p) for p in parties]
-    admin = AIOKafkaAdminClient(**aiokafka_kwargs(settings))
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(name, PARTY_TOPIC_PARTITIONS, settings.router_party_topic_replication)
-            for name in wanted
-            if name not in existing
-        ]
-        if missing:
-            response = await admin.create_topics(missing)
-            for name, code, *_ in response.topic_errors:
-                error = for_code(code)
-                if code != 0 and error is not TopicAlreadyExistsError:
-                    raise PartyTopicError(f"party topic {name}: {error.__name__}")
-            log.info("party topics created", extra={"topics": sorted(t.name for t in missing)})
-    finally:
-        await admin.close()
-    return wanted
 
 
 class Delivery:
