@@ -100,8 +100,8 @@ def bindings(contract: Contract, prefix: str, group_prefix: str) -> list[AclBind
     # intake creates and reads every party's inbox (their set follows the contract)
     intake = service_principal("intake")
     inboxes = f"{topic_name(prefix, Topic.COMMANDS)}."
-    reads: tuple[Operation, ...] = ("CREATE", "READ", "DESCRIBE")
-    out |= {AclBinding(intake, "TOPIC", "PREFIXED", inboxes, op) for op in reads}
+    inbox_ops: tuple[Operation, ...] = ("CREATE", "READ", "DESCRIBE")
+    out |= {AclBinding(intake, "TOPIC", "PREFIXED", inboxes, op) for op in inbox_ops}
     return sorted(out)
 
 
