@@ -86,14 +86,25 @@ def build(prefix: str = "baton.") -> dict[str, Any]:
         "parameters": {"party": {"description": "a party id of the contract"}},
         "messages": {k: dict(v) for k, v in channels[Topic.ASSIGNMENTS.value]["messages"].items()},
     }
+    channels["commands_party"] = {
+        "address": f"{prefix}commands.{{party}}",
+        "description": "One inbox per party of the contract, created by intake: the party's "
+        "systems report on incidents here. Intake acts as the inbox's party whatever a "
+        "command's `party` field says (a mismatch is refused and dead-lettered); Kafka ACLs "
+        "let a party's credentials write only its own inbox (deploy/kafka/acl.md).",
+        "parameters": {"party": {"description": "a party id of the contract"}},
+        "messages": {k: dict(v) for k, v in channels[Topic.COMMANDS.value]["messages"].items()},
+    }
     operations = {
         f"receive_{topic}": {"action": "receive", "channel": {"$ref": f"#/channels/{topic}"}}
         for topic in channels
+        if topic != "commands_party"
     }
     operations["send_commands"] = {
         "action": "send",
-        "channel": {"$ref": f"#/channels/{Topic.COMMANDS.value}"},
-        "description": "Contractor systems and the customer report on incidents here.",
+        "channel": {"$ref": "#/channels/commands_party"},
+        "description": "Contractor systems and the customer report on incidents here, each in "
+        "its own inbox.",
     }
     operations["send_checkins"] = {
         "action": "send",
