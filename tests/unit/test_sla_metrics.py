@@ -15,35 +15,41 @@ from tests.unit.test_sla_timeline import RULES, pause, record, utc
 H = timedelta(hours=1)
 
 
-def test_remaining_time_is_business_time_and_stopped_clocks_leave_the_gauge() -> None:
+def test_remaining_time_is_business_time_and_stopped_clocks_leave_the_gauges() -> None:
     opened = utc(2026, 12, 4, 8)  # Fri 09:00 CET, office calendar: recovery 8h, response 2h
     clock = FixedClock(utc(2026, 12, 4, 16))  # Fri 17:00 CET
     registry = CollectorRegistry()
     metrics = build_metrics(registry, clock.now, RULES.calendar)
     paused = record(Category.DEGRADATION, opened, pause(utc(2026, 12, 4, 14)))
-    metrics.open.update("inc-1", fold(paused, RULES))
+    metrics.open.update("inc-1", fold(paused, RULES), priority="P3", party="osdb")
     text = generate_latest(registry).decode()
     # response (2h) breached at 11:00 CET: 6h of business time late at 17:00
     assert (
-        'baton_sla_remaining_seconds{clock="response",incident="inc-1",reason="",'
-        'state="breached"} -21600.0' in text
+        'baton_sla_remaining_seconds_min{clock="response",party="osdb",priority="P3"} -21600.0'
+        in text
     )
-    # recovery paused at 15:00 CET after 6h: 2h left, whatever the hour
     assert (
-        'baton_sla_remaining_seconds{clock="recovery",incident="inc-1",reason="no-access",'
-        'state="paused"} 7200.0' in text
+        'baton_sla_open_clocks{clock="response",party="osdb",priority="P3",state="breached"} 1.0'
+        in text
+    )
+    assert 'baton_sla_open_clocks_remaining{bucket="breached",clock="response"} 1.0' in text
+    # recovery paused at 15:00 CET: counted as paused, by reason, not among the running
+    assert (
+        'baton_sla_open_clocks{clock="recovery",party="osdb",priority="P3",state="paused"} 1.0'
+        in text
     )
     assert 'baton_sla_paused_clocks{clock="recovery",reason="no-access"} 1.0' in text
+    assert 'baton_sla_remaining_seconds_min{clock="recovery"' not in text
     # over the weekend the running response clock's lateness does not grow
     clock.set(utc(2026, 12, 6, 12))
-    assert 'state="breached"} -25200.0' in generate_latest(registry).decode()  # + Fri 17–18
+    assert 'priority="P3"} -25200.0' in generate_latest(registry).decode()  # + Fri 17–18
     acked = paused.with_fact(
         paused.facts[0].model_copy(update={"kind": "acknowledge", "at": utc(2026, 12, 4, 15)})
     )
-    metrics.open.update("inc-1", fold(acked, RULES))
+    metrics.open.update("inc-1", fold(acked, RULES), priority="P3", party="osdb")
     text = generate_latest(registry).decode()
-    assert 'clock="response",incident="inc-1"' not in text
-    assert 'clock="recovery",incident="inc-1"' in text
+    assert 'baton_sla_open_clocks{clock="response"' not in text
+    assert 'baton_sla_open_clocks{clock="recovery"' in text
 
 
 def test_at_risk_after_the_first_warning_threshold() -> None:
@@ -51,6 +57,45 @@ def test_at_risk_after_the_first_warning_threshold() -> None:
     clock = FixedClock(opened + 2 * H + timedelta(minutes=1))
     registry = CollectorRegistry()
     metrics = build_metrics(registry, clock.now, RULES.calendar)
-    metrics.open.update("inc-2", fold(record(Category.OUTAGE, opened), RULES))
+    metrics.open.update(
+        "inc-2", fold(record(Category.OUTAGE, opened), RULES), priority="P1", party="osdb"
+    )
     text = generate_latest(registry).decode()
-    assert 'clock="recovery",incident="inc-2",reason="",state="at_risk"} 7140.0' in text
+    assert 'baton_sla_open_clocks{clock="recovery",party="osdb",priority="P1",state="at_risk"}' in (
+        text
+    )
+    assert (
+        'baton_sla_remaining_seconds_min{clock="recovery",party="osdb",priority="P1"} 7140.0'
+        in (text)
+    )
+    assert 'baton_sla_open_clocks_remaining{bucket="4h",clock="recovery"} 1.0' in text
+
+
+def series(registry: CollectorRegistry) -> list[str]:
+    return [
+        line
+        for line in generate_latest(registry).decode().splitlines()
+        if line.startswith("baton_sla_") and not line.startswith("#")
+    ]
+
+
+def test_series_count_does_not_grow_with_open_incidents() -> None:
+    """60 or 2,000 open incidents over the same parties, priorities and states: the same
+    series, whose number the contract bounds (it was one series per incident and clock)."""
+    opened = utc(2026, 12, 2, 10)
+    counts = []
+    for n in (60, 2000):
+        clock = FixedClock(opened + 2 * H)
+        registry = CollectorRegistry()
+        metrics = build_metrics(registry, clock.now, RULES.calendar)
+        categories = [Category.OUTAGE, Category.DEGRADATION]
+        for i in range(n):
+            rec = record(categories[i % 2], opened - (i % 10) * H)
+            party = ("osdb", "apps", "net")[i % 3]
+            metrics.open.update(f"inc-{i}", fold(rec, RULES), priority=rec.priority, party=party)
+        lines = series(registry)
+        assert not any("incident=" in line for line in lines)
+        counts.append(len(lines))
+    assert counts[0] == counts[1]
+    # clocks × states × priorities × parties, plus minima, buckets and pauses: far below n
+    assert counts[1] < 80, counts

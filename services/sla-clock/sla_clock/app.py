@@ -138,7 +138,9 @@ class SlaService:
             # commit, so a crash in between replays the batch and republishes the same ids
             await asyncio.gather(store.save_many(conn, saved), self.publish(out))
         for record, views, _, _ in saved:
-            self.metrics.open.update(record.incident_id, views)
+            self.metrics.open.update(
+                record.incident_id, views, priority=record.priority, party=record.party
+            )
             old = before.get(record.incident_id)
             if old is not None:
                 for clock, pause in ended_pauses(fold(old, self.rules), views):
@@ -218,6 +220,8 @@ class SlaService:
                             self.rules.thresholds[Clock(str(row["clock"]))], default=BREACH
                         )
                         / 100,
+                        priority=str(row["priority"]),
+                        party=str(row["party"]),
                     )
                 )
         self._ticker = asyncio.create_task(self._tick_forever(), name="sla-tick")

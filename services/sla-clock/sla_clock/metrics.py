@@ -1,8 +1,10 @@
 """sla-clock's Prometheus metrics.
 
-Counters and the fire-lag histogram are plain; the per-clock remaining time is a collector over
-the open clocks held in memory (stopped clocks leave it, so its cardinality is the number of
-open clocks), computed at scrape time from each clock's deadline and calendar.
+Counters and the fire-lag histogram are plain. The open clocks are held in memory (stopped
+clocks leave) and exported only as aggregates computed at scrape time, never one series per
+incident: the number of series is bounded by the contract (clocks × states × priorities ×
+parties, and a fixed set of remaining-time buckets), not by how many incidents are open. Which
+incident is closest to breach is a question for reporting's read API, not for Prometheus.
 """
 
 from __future__ import annotations
@@ -20,6 +22,15 @@ from shared.events import Clock
 from sla_clock.timeline import BREACH, ClockView, Status
 
 FIRE_LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600)
+REMAINING_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
+    ("breached", timedelta(0)),
+    ("15m", timedelta(minutes=15)),
+    ("1h", timedelta(hours=1)),
+    ("4h", timedelta(hours=4)),
+    ("1d", timedelta(days=1)),
+    ("later", None),
+)
+"""Running clocks by business time left: each clock counts in the first bucket it fits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +42,26 @@ class OpenClock:
     elapsed: timedelta
     calendar: str
     at_risk_share: float
+    priority: str = ""
+    party: str = ""
+
+
+def bucket_of(left: timedelta) -> str:
+    for name, upper in REMAINING_BUCKETS:
+        if upper is None or left <= upper:
+            return name
+    raise AssertionError("the last bucket is open-ended")
 
 
 class OpenClocks(Collector):
-    """``baton_sla_remaining_seconds{incident,clock,state,reason}`` and
-    ``baton_sla_paused_clocks{clock,reason}``, for open clocks only.
+    """Aggregates over the open clocks, by contract-bounded labels only:
 
-    ``state`` is ``running``, ``at_risk`` (past the first warning threshold), ``breached`` or
-    ``paused``; ``reason`` is the pause reason of a paused clock, else empty.
+    * ``baton_sla_open_clocks{clock,state,priority,party}`` — how many, where ``state`` is
+      ``running``, ``at_risk`` (past the first warning threshold), ``breached`` or ``paused``;
+    * ``baton_sla_remaining_seconds_min{clock,priority,party}`` — the business time left on
+      the closest running clock (negative once breached);
+    * ``baton_sla_open_clocks_remaining{clock,bucket}`` — running clocks by time left;
+    * ``baton_sla_paused_clocks{clock,reason}`` — paused clocks by pause reason.
     """
 
     def __init__(
@@ -48,7 +71,14 @@ class OpenClocks(Collector):
         self._calendar = calendar
         self.clocks: dict[tuple[str, Clock], OpenClock] = {}
 
-    def update(self, incident_id: str, views: dict[Clock, ClockView]) -> None:
+    def update(
+        self,
+        incident_id: str,
+        views: dict[Clock, ClockView],
+        *,
+        priority: str = "",
+        party: str = "",
+    ) -> None:
         for clock, view in views.items():
             key = (incident_id, clock)
             if view.status == Status.STOPPED:
@@ -64,6 +94,8 @@ class OpenClocks(Collector):
                 elapsed=view.elapsed,
                 calendar=view.policy.calendar,
                 at_risk_share=first / 100,
+                priority=priority,
+                party=party,
             )
 
     def remaining(self, item: OpenClock, now: datetime) -> timedelta:
@@ -74,33 +106,66 @@ class OpenClocks(Collector):
             return cal.elapsed(now, item.deadline)
         return -cal.elapsed(item.deadline, now)
 
+    def state_of(self, item: OpenClock, left: timedelta) -> str:
+        if item.status == Status.PAUSED:
+            return "paused"
+        if left <= timedelta(0):
+            return "breached"
+        if item.target and left <= item.target * (1 - item.at_risk_share):
+            return "at_risk"
+        return item.status.value
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = self._now()
-        remaining = GaugeMetricFamily(
-            "baton_sla_remaining_seconds",
-            "Business time left on each open SLA clock (negative once breached)",
-            labels=["incident", "clock", "state", "reason"],
+        counts: dict[tuple[str, str, str, str], int] = {}
+        closest: dict[tuple[str, str, str], float] = {}
+        buckets: dict[tuple[str, str], int] = {
+            (c.value, name): 0 for c in Clock for name, _ in REMAINING_BUCKETS
+        }
+        paused: dict[tuple[str, str], int] = {}
+        for (_, clock), item in list(self.clocks.items()):
+            left = self.remaining(item, now)
+            state = self.state_of(item, left)
+            group = (clock.value, item.priority, item.party)
+            counts[(*group, state)] = counts.get((*group, state), 0) + 1
+            if state == "paused":
+                paused[(clock.value, item.reason)] = paused.get((clock.value, item.reason), 0) + 1
+                continue
+            seconds = left.total_seconds()
+            closest[group] = min(closest.get(group, seconds), seconds)
+            buckets[(clock.value, bucket_of(left))] += 1
+        open_clocks = GaugeMetricFamily(
+            "baton_sla_open_clocks",
+            "Open SLA clocks by clock, state, priority and primary party",
+            labels=["clock", "state", "priority", "party"],
         )
-        paused = GaugeMetricFamily(
+        for (clock_name, priority, party, state), n in sorted(counts.items()):
+            open_clocks.add_metric([clock_name, state, priority, party], n)
+        minimum = GaugeMetricFamily(
+            "baton_sla_remaining_seconds_min",
+            "Business time left on the closest running SLA clock (negative once breached)",
+            labels=["clock", "priority", "party"],
+        )
+        for (clock_name, priority, party), seconds in sorted(closest.items()):
+            minimum.add_metric([clock_name, priority, party], seconds)
+        remaining = GaugeMetricFamily(
+            "baton_sla_open_clocks_remaining",
+            "Running SLA clocks by business time left (breached, up to 15m, 1h, 4h, 1d, later)",
+            labels=["clock", "bucket"],
+        )
+        for (clock_name, name), n in sorted(buckets.items()):
+            remaining.add_metric([clock_name, name], n)
+        pauses = GaugeMetricFamily(
             "baton_sla_paused_clocks",
             "Open SLA clocks that are paused, by pause reason",
             labels=["clock", "reason"],
         )
-        counts: dict[tuple[str, str], int] = {}
-        for (incident, clock), item in list(self.clocks.items()):
-            left = self.remaining(item, now)
-            state = item.status.value
-            if item.status == Status.PAUSED:
-                counts[(clock.value, item.reason)] = counts.get((clock.value, item.reason), 0) + 1
-            elif left <= timedelta(0):
-                state = "breached"
-            elif item.target and left <= item.target * (1 - item.at_risk_share):
-                state = "at_risk"
-            remaining.add_metric([incident, clock.value, state, item.reason], left.total_seconds())
-        for (clock_name, reason), n in sorted(counts.items()):
-            paused.add_metric([clock_name, reason], n)
+        for (clock_name, reason), n in sorted(paused.items()):
+            pauses.add_metric([clock_name, reason], n)
+        yield open_clocks
+        yield minimum
         yield remaining
-        yield paused
+        yield pauses
 
 
 @dataclass

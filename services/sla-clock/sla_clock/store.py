@@ -167,7 +167,7 @@ async def mark_fired(conn: Conn, fired: list[tuple[Timer, uuid.UUID]], now: date
 async def open_clocks(conn: Conn) -> list[dict[str, object]]:
     """Every clock not stopped, for the metrics after a restart."""
     rows = await conn.fetch(
-        "SELECT incident_id, clock, status, deadline, target, elapsed, calendar, pause_reason"
-        " FROM clocks WHERE status <> 'stopped'"
+        "SELECT incident_id, clock, status, deadline, target, elapsed, calendar, pause_reason,"
+        " priority, party FROM clocks WHERE status <> 'stopped'"
     )
     return [dict(r) for r in rows]
