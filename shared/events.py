@@ -283,17 +283,6 @@ class SlaClockStartedV1(Model):
     target: timedelta
     deadline: AwareDatetime
     calendar: str
-    first_alert_at: AwareDatetime | None = Field(
-        None,
-        description="the incident's first alert, as its monitoring system dated it (absent in"
-        " events written before this field)",
-    )
-    backdated: timedelta = Field(
-        timedelta(0),
-        description="how far before the incident's registration the clock starts: with"
-        " sla.clock_start first_alert, the first alert's time, but never more than"
-        " sla.max_backdate (an older first alert is recorded in first_alert_at, not used)",
-    )
 
 
 class SlaClockStoppedV1(Model):

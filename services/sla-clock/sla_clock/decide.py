@@ -185,8 +185,6 @@ def transition(
                         target=new.policy.target,
                         deadline=new.deadline or new.started_at,
                         calendar=new.policy.calendar,
-                        first_alert_at=record.first_alert_at,
-                        backdated=max(record.opened_at - new.started_at, timedelta(0)),
                     ),
                     record,
                     stable_id("clock-started", inc, clock.value),
