@@ -53,3 +53,41 @@ def list_command(
         table.add_row(r.object_id, r.duty, r.schedule, r.grace, r.category, r.paged, r.key)
     # piped output (scripts, CI logs) gets a width that keeps every key whole
     Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+@checkins_app.command("status")
+def status_command(
+    url: Annotated[
+        str | None, typer.Option("--url", help="sla-clock base URL (default: the local stack)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """What the watchdog sees now: the run each expected event awaits, its deadline, the last
+    successful run, and what is overdue or failing."""
+    import httpx
+
+    from baton.stack import status
+
+    base = url or str(status()["services"]["sla-clock"]["url"])
+    try:
+        reply = httpx.get(f"{base}/v1/checkins", timeout=10)
+    except httpx.TransportError as exc:
+        raise typer.BadParameter(f"sla-clock is not reachable at {base}: {exc}") from exc
+    if reply.status_code != 200:
+        typer.echo(f"{reply.status_code} {reply.text[:200]!r}", err=True)
+        raise typer.Exit(1)
+    rows = reply.json()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("check-in", "awaited run", "deadline", "last success", "state")
+    for r in rows:
+        state = "FAILING" if r["failing"] else ("OVERDUE" if r["overdue_seconds"] else "ok")
+        table.add_row(
+            str(r["checkin"]),
+            str(r["expected_at"] or "-"),
+            str(r["deadline"] or "-"),
+            str(r["last_success"] or "never"),
+            state,
+        )
+    Console(width=None if sys.stdout.isatty() else 200).print(table)

@@ -212,6 +212,19 @@ async def test_a_missed_night_run_opens_one_incident_at_grace_and_a_late_ping_re
                 if series.get("baton_checkin_last_success_timestamp_seconds", 0) > 0:
                     break
                 await asyncio.sleep(0.2)
+        # the watchdog's view: the suppressed runs are next expected the next night
+        async with httpx.AsyncClient() as client:
+            view = {
+                r["checkin"]: r
+                for r in (await client.get(f"{sp.urls['sla-clock']}/v1/checkins")).json()
+            }
+        assert {k: datetime.fromisoformat(v["expected_at"]) for k, v in view.items()} == {
+            "bank-exchange/run": local(17, 2),
+            "job-1c-nightly/run": local(17, 2),
+            "dir-sync/run": local(17, 2),
+        }
+        assert not any(v["failing"] for v in view.values())  # suppressed, resolved
+        assert view["dir-sync/run"]["last_success"] is None
         assert series["baton_checkin_down"] == 0
         assert series["baton_checkin_last_success_timestamp_seconds"] > due.timestamp()
         assert series["baton_checkin_next_expected_timestamp_seconds"] == local(17, 2).timestamp()

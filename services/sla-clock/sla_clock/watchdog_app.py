@@ -143,6 +143,13 @@ class Watchdog:
                 return await self.receive(key, kind, status, request)
             return Response("not found", status_code=404, media_type="text/plain")
 
+        @router.get("/v1/checkins", tags=["check-ins"])
+        async def checkins() -> list[dict[str, Any]]:
+            """Each watched expected event by ``object/duty`` (never by key): the run awaited,
+            its deadline, the last successful run, the last ping, and whether it is overdue or
+            failing now."""
+            return await self.status()
+
         for method in ("GET", "POST", "HEAD"):
             for path, handler in (("/ping/{key}", ping), ("/ping/{key}/{signal}", ping_signal)):
                 router.add_api_route(
@@ -330,6 +337,36 @@ class Watchdog:
                 # a key no longer in the contract: its timer is spent without an alert
                 await store.mark_fired(conn, timer, now)
         return len(due)
+
+    async def status(self) -> list[dict[str, Any]]:
+        async with self.rt.pool.acquire() as conn:
+            rows = await store.snapshot(conn)
+        now = self.rt.clock.now()
+        names = {e.name: e for e in self.expected.values()}
+        out = []
+        for row in rows:
+            exp = names.get(row["name"])
+            if exp is None:
+                continue
+            expected = row["expected_at"]
+            deadline = expected + exp.grace if expected else None
+            out.append(
+                {
+                    "checkin": exp.name,
+                    "object": exp.object_id,
+                    "duty": exp.duty.value,
+                    "expected_at": expected,
+                    "deadline": deadline,
+                    "last_success": row["last_success"],
+                    "last_ping_at": row["last_ping_at"],
+                    "last_ping_kind": row["last_ping_kind"],
+                    "failing": row["down"],
+                    "overdue_seconds": max((now - deadline).total_seconds(), 0.0)
+                    if deadline
+                    else 0.0,
+                }
+            )
+        return out
 
     async def refresh_metrics(self) -> None:
         async with self.rt.pool.acquire() as conn:

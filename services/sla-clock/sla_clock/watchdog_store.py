@@ -133,6 +133,7 @@ async def known(conn: Conn) -> dict[str, str]:
 async def snapshot(conn: Conn) -> list[dict[str, Any]]:
     """What the metrics show per check-in (by name, never by key)."""
     rows = await conn.fetch(
-        "SELECT name, expected_at, last_success, down, grace FROM checkins ORDER BY name"
+        "SELECT name, expected_at, last_success, last_ping_at, last_ping_kind, down, grace"
+        " FROM checkins ORDER BY name"
     )
     return [dict(r) for r in rows]
