@@ -186,7 +186,9 @@ def test_redelivery_yields_the_same_event_ids(contract: Contract, graph: Graph) 
     _, once = handle_alert(event, state, contract, graph, NOW)
     _, twice = handle_alert(event, state, contract, graph, NOW)
     assert [e.id for e in once] == [e.id for e in twice]
-    assert len(once) == 2  # correlated + origin moved
+    # correlated + origin moved + reclassified (the high application's P2 follows the critical
+    # database's P1)
+    assert len(once) == 3
 
 
 def test_rows_written_before_correlation_still_load(contract: Contract, graph: Graph) -> None:
@@ -205,7 +207,11 @@ def test_rows_written_before_correlation_still_load(contract: Contract, graph: G
     state, out = handle_alert(received(contract, "pg-main", "b"), old, contract, graph, NOW)
     assert state is not None
     assert state.objects == ["acc-app", "pg-main"]
-    assert [e.type for e in out] == [EventType.ALERT_CORRELATED, EventType.ORIGIN_MOVED]
+    assert [e.type for e in out] == [
+        EventType.ALERT_CORRELATED,
+        EventType.ORIGIN_MOVED,
+        EventType.INCIDENT_RECLASSIFIED,  # the critical database's priority
+    ]
 
 
 def test_only_approved_maintenance_windows_hold_alerts(contract: Contract) -> None:

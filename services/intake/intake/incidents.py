@@ -7,6 +7,7 @@ the same input yields the same output events, which every consumer recognises.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 
@@ -291,7 +292,39 @@ def handle_alert(
                 "origin",
             )
         )
+        state, follows = follow_origin(state, contract, before, origin, emit)
+        events.extend(follows)
     return state, events
+
+
+ORIGIN_MOVED = "origin_moved"
+"""The reason recorded when the priority follows the probable origin."""
+
+
+def follow_origin(
+    state: IncidentState,
+    contract: Contract,
+    before: str | None,
+    origin: str,
+    emit: Callable[[EventType, Model, str], Envelope],
+) -> tuple[IncidentState, list[Envelope]]:
+    """The origin moved: the incident is classified by its new origin — the priority from that
+    object's criticality and the clocks on its calendar — recorded as a reclassification with
+    reason ``origin_moved`` (sla-clock recomputes, keeping elapsed and paused time)."""
+    view = ContractView.of(contract)
+    priority = view.priority(origin, state.category)
+    old, new = view.object(before), view.object(origin)
+    calendar_moved = old is not None and new is not None and old.calendar != new.calendar
+    if priority == state.priority and not calendar_moved:
+        return state, []
+    reclassified = emit(
+        EventType.INCIDENT_RECLASSIFIED,
+        IncidentReclassifiedV1(
+            priority=priority, category=state.category, reason=ORIGIN_MOVED, by="baton:correlation"
+        ),
+        "origin-reclassified",
+    )
+    return state.model_copy(update={"priority": priority}), [reclassified]
 
 
 WORKING = {Status.OPEN, Status.ACKNOWLEDGED}

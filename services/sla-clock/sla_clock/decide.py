@@ -25,6 +25,7 @@ from shared.events import (
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Model,
+    OriginMovedV1,
     SlaBreachedV1,
     SlaClockPausedV1,
     SlaClockRecomputedV1,
@@ -144,6 +145,8 @@ def owned(record: IncidentRecord, event: Envelope, view: ContractView) -> Incide
         owners = view.owners()
         party = view.owner_of(layer, owners) if layer else None
         return record.model_copy(update={"owners": owners, "party": party or record.party})
+    if isinstance(data, OriginMovedV1):
+        record = record.model_copy(update={"origin": data.to_object})
     moved = handover_layer(data, layer)
     if moved is None:
         return record
@@ -305,7 +308,7 @@ def timers(record: IncidentRecord, views: dict[Clock, ClockView], rules: Rules) 
     projected ones of running clocks. Paused and stopped clocks project nothing."""
     out = []
     for clock, view in views.items():
-        cal = rules.clock_calendar(view.policy.calendar, record.object_id)
+        cal = rules.clock_calendar(view.policy.calendar, record.policy_object)
         target = view.policy.target
         for th in (*view.thresholds, BREACH):
             due = view.due(th, cal)

@@ -106,12 +106,20 @@ class IncidentRecord(_Frozen):
         None, description="layer -> primary party, frozen at opening (None: stored before)"
     )
     primary_layer: Layer | None = Field(None, description="the layer owning it, once moved")
+    origin: str | None = Field(
+        None, description="the probable origin once correlation moved it (None: the object)"
+    )
     category: Category
     priority: str
     opened_at: AwareDatetime
     first_alert_at: AwareDatetime
     opened_event: uuid.UUID
     facts: list[Fact] = Field(default_factory=list)
+
+    @property
+    def policy_object(self) -> str | None:
+        """The object whose calendar and windows the clocks follow: the probable origin."""
+        return self.origin or self.object_id
 
     def with_fact(self, fact: Fact) -> IncidentRecord:
         return self.model_copy(update={"facts": [*self.facts, fact]})
@@ -367,14 +375,14 @@ def fold(record: IncidentRecord, rules: Rules) -> dict[Clock, ClockView]:
     """
     category, priority = record.classification
     start = rules.start_of(record)
-    policies = rules.policies(record.object_id, category, priority, start)
+    policies = rules.policies(record.policy_object, category, priority, start)
     if policies is None:
         return {}
     accs = {
         clock: _Acc(
             clock=clock,
             policy=policy,
-            cal=rules.clock_calendar(policy.calendar, record.object_id),
+            cal=rules.clock_calendar(policy.calendar, record.policy_object),
             thresholds=rules.thresholds[clock],
             started_at=start,
             mark=start,
@@ -430,7 +438,7 @@ def at_instant(record: IncidentRecord, rules: Rules, now: datetime) -> dict[Cloc
         if view.status == Status.STOPPED or now <= view.mark:
             out[clock] = view
             continue
-        cal = rules.clock_calendar(view.policy.calendar, record.object_id)
+        cal = rules.clock_calendar(view.policy.calendar, record.policy_object)
         acc = _Acc(
             clock=clock,
             policy=view.policy,
