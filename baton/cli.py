@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from rich.text import Text
 from baton.checkins_cli import checkins_app
 from baton.contract_cli import contract_app, drill_command
 from baton.stack import EXAMPLE_CONTRACT, stack_app, status
+from shared.contract.model import format_duration
 
 app = typer.Typer(
     help="Baton: the event backbone of a 24/7 support contract.", no_args_is_help=True
@@ -118,6 +120,11 @@ def incidents_show(
             ),
         )
     )
+    clocks = Table("clock", "state", "target", "deadline (local)", "remaining / margin", "why")
+    for c in doc.get("clocks", []):
+        clocks.add_row(*(safe(cell) for cell in clock_cells(c)))
+    if doc.get("clocks"):
+        console.print(clocks)
     table = Table("time", "type", "source", "data")
     for e in doc["timeline"]:
         table.add_row(
@@ -126,6 +133,37 @@ def incidents_show(
     console.print(table)
     if doc["closure_report"]:
         console.print_json(json.dumps(doc["closure_report"], default=str))
+
+
+def clock_cells(c: dict[str, Any]) -> list[str]:
+    """One clock of the read API as table cells: state in words, durations as ``1h30m``."""
+
+    def duration(seconds: float | None) -> str:
+        if seconds is None:
+            return ""
+        text = format_duration(timedelta(seconds=abs(seconds)))
+        return f"-{text}" if seconds < 0 else text
+
+    if c["state"] == "stopped":
+        state = "stopped, met" if c.get("met") else "stopped, breached"
+        left = f"margin {duration(c.get('margin'))}"
+        why = ""
+    elif c["state"] == "paused":
+        state, left = "paused", f"{duration(c.get('remaining'))} left at pause"
+        why = f"{c.get('paused_reason')} by {c.get('paused_by') or '?'}"
+    else:
+        remaining = c.get("remaining")
+        state = "running" if remaining is None or remaining >= 0 else "running, breached"
+        left = duration(remaining)
+        why = ""
+    return [
+        c["clock"],
+        state,
+        duration(c["target"]),
+        c.get("deadline_local") or "",
+        left,
+        why,
+    ]
 
 
 DocFormatOption = Annotated[str, typer.Option("--format", "-f", help="html, pdf or json")]

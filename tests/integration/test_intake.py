@@ -22,6 +22,7 @@ from shared.events import (
     Envelope,
     EventType,
     IncidentOpenedV1,
+    IncidentReclassifiedV1,
     OriginMovedV1,
     stable_id,
 )
@@ -196,9 +197,11 @@ async def test_storm_across_four_layers_is_one_incident_with_origin_and_scope(
             ] * 2:
                 response = await client.post(path, json=body)
                 assert response.status_code == 202, response.text
-        # opened + 3 correlated + 3 origin moves + 3 repeats (the second user report is a new
-        # report on an object already in the incident: attached too) + 1 more = 11
-        events = await settle(bootstrap, f"{prefix}incidents", 11)
+        # opened + 3 correlated + 3 origin moves + 2 reclassifications (the priority follows
+        # the origin: medium workstations P3, the high application P2, the critical database
+        # P1; the storage is P1 too) + 3 repeats (the second user report is a new report on an
+        # object already in the incident: attached too) + 1 more = 13
+        events = await settle(bootstrap, f"{prefix}incidents", 13)
     finally:
         stop_services(sp)
     types = [e.type for e in events]
@@ -209,6 +212,11 @@ async def test_storm_across_four_layers_is_one_incident_with_origin_and_scope(
     assert moves[-1].scope == ["Accounting", "Accounting department", "IT", "Treasury"]
     assert types.count(EventType.ALERT_CORRELATED) == 3
     assert types.count(EventType.ALERT_ATTACHED) == 4
+    follows = [e.data for e in events if isinstance(e.data, IncidentReclassifiedV1)]
+    assert [(r.priority, r.reason) for r in follows] == [
+        ("P2", "origin_moved"),
+        ("P1", "origin_moved"),
+    ]
 
 
 async def test_maintenance_window_holds_alerts_until_it_ends(

@@ -15,6 +15,7 @@ from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Gauge
 
+from reporting.clocks import clock_status
 from reporting.document_routes import add_document_routes
 from reporting.projection import project, record_many, sla_compliance
 from shared.events import Envelope
@@ -110,7 +111,9 @@ def wire(rt: Runtime, router: APIRouter) -> None:
 
     @router.get("/v1/incidents/{incident_id}", tags=["incidents"])
     async def get_incident(incident_id: str) -> dict[str, Any]:
-        """One incident with its full timeline and, once closed, its closure report."""
+        """One incident: each SLA clock's target, deadline (UTC and the object's local time),
+        state and remaining time or margin; the full timeline; once closed, its closure
+        report."""
         async with rt.pool.acquire() as conn:
             incident = await conn.fetchrow("SELECT * FROM incidents WHERE id = $1", incident_id)
             if incident is None:
@@ -123,8 +126,16 @@ def wire(rt: Runtime, router: APIRouter) -> None:
             report = await conn.fetchrow(
                 "SELECT * FROM closure_reports WHERE incident_id = $1", incident_id
             )
+            clocks = await conn.fetch(
+                "SELECT * FROM sla_clocks WHERE incident_id = $1 ORDER BY clock DESC", incident_id
+            )
+        where = incident["origin_object"] or incident["object_id"]
+        now = rt.clock.now()
         return {
             "incident": _row(incident),
+            "clocks": [
+                clock_status(dict(c), where, rt.view, now).model_dump(mode="json") for c in clocks
+            ],
             "timeline": [_row(r) for r in timeline],
             "closure_report": _row(report) if report else None,
         }

@@ -228,17 +228,21 @@ async def _sla_breached(conn: Conn, incident: str | None, data: SlaBreachedV1) -
 
 async def _sla_clock_paused(conn: Conn, incident: str | None, data: SlaClockPausedV1) -> None:
     await conn.execute(
-        "UPDATE sla_clocks SET paused_reason = $3 WHERE incident_id = $1 AND clock = $2",
+        "UPDATE sla_clocks SET paused_reason = $3, paused_party = $4, paused_remaining = $5"
+        " WHERE incident_id = $1 AND clock = $2",
         incident,
         data.clock.value,
         data.pause_reason,
+        data.party,
+        data.remaining,
     )
 
 
 async def _sla_clock_resumed(conn: Conn, incident: str | None, data: SlaClockResumedV1) -> None:
     """A resume, or a reject/reopen that restarts a stopped clock: it runs again."""
     await conn.execute(
-        "UPDATE sla_clocks SET paused_reason = NULL, paused_for = paused_for + $3,"
+        "UPDATE sla_clocks SET paused_reason = NULL, paused_party = NULL,"
+        " paused_remaining = NULL, paused_for = paused_for + $3,"
         " deadline = $4, stopped_at = NULL, met = NULL, margin = NULL"
         " WHERE incident_id = $1 AND clock = $2",
         incident,
