@@ -22,6 +22,7 @@ from croniter import croniter
 
 from shared.contract import Contract
 from shared.contract.model import Schedule, SupportObject, format_duration
+from shared.contract.view import ContractView
 from shared.events import Category
 
 DEFAULT_GRACE = timedelta(minutes=15)
@@ -146,14 +147,15 @@ def _zone_of(contract: Contract, obj: SupportObject) -> str:
 
 
 def _suppressed(contract: Contract, exp: Expectation, at: datetime) -> bool:
-    """No run is expected at ``at``: a holiday of the schedule's calendar, or a maintenance
-    window of the contract that covers the object."""
+    """No run is expected at ``at``: a holiday of the schedule's calendar, or an approved
+    maintenance window covering the object (the same windows in which intake holds alerts)."""
+    view = ContractView.of(contract)
     if exp.skip_holidays is not None:
-        calendar = contract.business_calendar(exp.skip_holidays)
+        calendar = view.calendar(exp.skip_holidays)
         local_day = at.astimezone(ZoneInfo(exp.timezone)).date()
         if calendar.holiday_name(local_day) is not None:
             return True
-    return contract.maintenance_at(exp.object_id, at) is not None
+    return view.holding_window(exp.object_id, at) is not None
 
 
 def next_expected(contract: Contract, exp: Expectation, after: datetime) -> datetime | None:
@@ -231,18 +233,16 @@ def expected_events(contract: Contract, at: datetime | None = None) -> list[Expe
     """Each expected event with its schedule in words, its grace and who is paged when missed
     (the contact on duty at ``at`` when given)."""
     rows = []
+    view = ContractView.of(contract)
     for exp in expectations(contract):
         obj = contract.object(exp.object_id)
         assert obj is not None
-        owners = contract.primaries(obj.layer)
-        if not owners:  # a contract with lint errors: say so rather than fail the listing
-            paged = f"NOBODY (layer {obj.layer.value} has no primary party)"
-        else:
-            owner = owners[0]
-            party = contract.parties.get(owner)
-            paged = f"{owner} ({party.name})" if party is not None else owner
-            if at is not None and (shift := contract.on_duty(owner, at)) is not None:
-                paged += f", on duty: {shift[1].reach()}"
+        # routed like any incident: the layer's primary party, else the coordinator
+        owner = view.primary_for(obj.layer)
+        party = contract.parties.get(owner)
+        paged = f"{owner} ({party.name})" if party is not None else owner
+        if at is not None and (shift := view.on_duty(owner, at)) is not None:
+            paged += f", on duty: {shift[1].reach()}"
         rows.append(
             ExpectedEvent(
                 object_id=obj.id,

@@ -79,6 +79,7 @@ def write_contract(folder: Path) -> tuple[Path, Contract]:
         {
             "id": "directory-upgrade",
             "objects": ["dir-sync"],
+            "approved_by": "customer/it-head",
             "start": local(16, 1).isoformat(),
             "end": local(16, 4).isoformat(),
         }
@@ -138,8 +139,11 @@ async def test_a_missed_night_run_opens_one_incident_at_grace_and_a_late_ping_re
     isolated: Isolated, tmp_path: Path
 ) -> None:
     path, contract = write_contract(tmp_path)
-    start, speed = local(16, 0), 900.0  # a quarter of an hour of contract time per real second
-    anchor = time.time() + 8  # contract time reaches the night once both services are up
+    # a quarter of an hour of contract time per real second; contract time is 01:00 twenty real
+    # seconds from now and was 20:00 the evening before at the start, so the watchdog plans the
+    # night's runs before 02:00 even when a busy machine takes long to start the services
+    start, speed = local(16, 1), 900.0
+    anchor = time.time() + 20
     env = with_env(isolated, **fast_time(path, start, anchor, speed))
     sp = start_services(env, tmp_path / "svc", ["sla-clock", "intake"])
     try:
@@ -149,7 +153,7 @@ async def test_a_missed_night_run_opens_one_incident_at_grace_and_a_late_ping_re
         def opened(events: list[Envelope]) -> bool:
             return any(e.type is EventType.INCIDENT_OPENED for e in events)
 
-        wait = (due - contract_now(start, anchor, speed)).total_seconds() / speed + 40
+        wait = max((due - contract_now(start, anchor, speed)).total_seconds() / speed, 0) + 60
         events = await collect_until(
             isolated.infra.bootstrap, f"{isolated.prefix}incidents", opened, wait
         )
@@ -238,7 +242,7 @@ async def test_a_deadline_that_falls_due_while_the_watchdog_is_killed_fires_once
 ) -> None:
     path, contract = write_contract(tmp_path)
     start, speed = local(15, 23), 900.0
-    anchor = time.time() + 8
+    anchor = time.time() + 16  # 02:00 is 28 real seconds away: time to start and plan
     env = with_env(isolated, **fast_time(path, start, anchor, speed))
     first = start_services(env, tmp_path / "first", ["sla-clock"])
     second: ServiceProcs | None = None

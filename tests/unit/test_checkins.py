@@ -31,7 +31,7 @@ def local(day: int, hour: int, minute: int = 0, month: int = 12) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=ALMATY)
 
 
-def contract_with(*, maintenance: bool = False, **schedule: Any) -> Contract:
+def contract_with(*, maintenance: bool = False, approved: bool = True, **schedule: Any) -> Contract:
     doc = load_contract(ROOT / "examples" / "minimal" / "contract.yaml").model_dump(mode="json")
     bank = next(o for o in doc["objects"] if o["id"] == "bank-exchange")
     bank["schedule"] = {
@@ -46,6 +46,7 @@ def contract_with(*, maintenance: bool = False, **schedule: Any) -> Contract:
             {
                 "id": "exchange-upgrade",
                 "objects": ["bank-exchange"],
+                "approved_by": "customer/it-head" if approved else None,
                 "start": "2026-12-03T01:00:00+05:00",
                 "end": "2026-12-03T04:00:00+05:00",
             }
@@ -269,3 +270,8 @@ def test_a_refused_ping_is_dead_lettered_without_its_key() -> None:
     assert b"s3cr3t" not in kept
     assert b"[redacted]" in kept
     assert b"s3cr3t" not in _without_key(b'{"data": {"key": "s3cr3t-key-0001", broken')
+
+
+def test_an_unapproved_maintenance_window_suppresses_nothing() -> None:
+    contract = contract_with(maintenance=True, approved=False)
+    assert next_expected(contract, bank(contract), local(2, 3)) == local(3, 2)
