@@ -8,6 +8,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from sla_clock.watchdog import Ping, on_ping, on_timer, plan
 
@@ -275,3 +277,45 @@ def test_a_refused_ping_is_dead_lettered_without_its_key() -> None:
 def test_an_unapproved_maintenance_window_suppresses_nothing() -> None:
     contract = contract_with(maintenance=True, approved=False)
     assert next_expected(contract, bank(contract), local(2, 3)) == local(3, 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    after=st.datetimes(
+        min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 1), timezones=st.just(UTC)
+    ),
+    hour=st.integers(0, 23),
+    minute=st.sampled_from([0, 15, 30, 45]),
+    days=st.sampled_from(["*", "1-5", "6,0", "3"]),
+)
+def test_next_expected_is_the_first_unsuppressed_cron_instant_after(
+    after: datetime, hour: int, minute: int, days: str
+) -> None:
+    """Against a plain walk over the minutes in the object's zone: the next expected run is a
+    cron match, later than ``after``, not on a holiday or in a window, and none is skipped."""
+    contract = contract_with(
+        maintenance=True, skip_holidays="office", cron=f"{minute} {hour} * * {days}"
+    )
+    exp = bank(contract)
+    office = contract.business_calendar("office")
+    found = next_expected(contract, exp, after)
+    assert found is not None
+    assert found > after
+    local_found = found.astimezone(ALMATY)
+    assert (local_found.hour, local_found.minute) == (hour, minute)
+    # no unsuppressed match between: walk the days in the zone
+    day = after.astimezone(ALMATY).date()
+    while True:
+        candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=ALMATY)
+        weekday = (candidate.weekday() + 1) % 7  # cron: 0 = Sunday
+        matches = days == "*" or (
+            str(weekday) in days.split(",")
+            if "-" not in days
+            else int(days.split("-", maxsplit=1)[0]) <= weekday <= int(days.split("-")[1])
+        )
+        in_window = local(3, 1) <= candidate < local(3, 4)
+        holiday = office.holiday_name(candidate.date()) is not None
+        if candidate > after and matches and not in_window and not holiday:
+            break
+        day += timedelta(days=1)
+    assert found == candidate
