@@ -280,6 +280,7 @@ def demo(
         reporting["url"],
         contract,
         sla_clock=st["services"]["sla-clock"]["url"],
+        kafka=str(st["kafka"]["bootstrap"]),
         log=console.print,
     )
     console.print(

@@ -116,7 +116,7 @@ async def _report_start(settings: Settings, exp: Expectation, at: datetime) -> N
 
 
 def miss_the_night_run(
-    contract: Contract, now: datetime, *, log: Any = print
+    contract: Contract, now: datetime, *, kafka: str | None = None, log: Any = print
 ) -> Expectation | None:
     """The bank exchange's night run started at 02:00 and never finished: its start report (sent
     over Kafka, as a job that speaks Kafka does) arrives now; the run's timeout has long passed,
@@ -130,7 +130,8 @@ def miss_the_night_run(
     night = local.replace(hour=2, minute=0, second=0, microsecond=0)
     if night > local - exp.timeout:
         night -= timedelta(days=1)
-    asyncio.run(_report_start(Settings(), exp, night.astimezone(UTC)))
+    settings = Settings(kafka_bootstrap=kafka) if kafka else Settings()
+    asyncio.run(_report_start(settings, exp, night.astimezone(UTC)))
     log(
         f"bank exchange ({exp.object_id}): the night run started {night:%Y-%m-%d %H:%M %Z} "
         f"and never finished (timeout {format_duration(exp.timeout)}) → sla-clock's watchdog "
@@ -145,13 +146,14 @@ def run_demo(
     contract_path: Path,
     *,
     sla_clock: str | None = None,
+    kafka: str | None = None,
     log: Any = print,
 ) -> list[str]:
     """Feed the storm, then act as contractors and customer until every incident is closed."""
     contract = load_contract(contract_path)
     now = datetime.now(UTC)
     run = uuid.uuid4().hex[:6]
-    night_run = miss_the_night_run(contract, now, log=log) if sla_clock else None
+    night_run = miss_the_night_run(contract, now, kafka=kafka, log=log) if sla_clock else None
     with httpx.Client(timeout=30) as client:
         for i, (name, labels, summary) in enumerate(STORM):
             body = _webhook(name, labels, summary, now, f"demo-{run}-{i}")
