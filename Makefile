@@ -35,6 +35,8 @@ lock: venv
 tools:
 	@command -v java >/dev/null && command -v mvn >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null; }
 	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+	@# The real-Alertmanager test drives Prometheus and Alertmanager into intake.
+	@command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager >/dev/null; }
 	@command -v node >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; }
 	@# Documents: WeasyPrint prints HTML to PDF with Pango; the tests read each document as a
 	@# person would, Chromium showing the HTML and poppler (pdftoppm, pdftotext) the PDF.

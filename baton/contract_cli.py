@@ -1,4 +1,4 @@
-"""`baton contract lint|appendix|hash|rules` and `baton drill`: the contract from the shell.
+"""`baton contract lint|appendix|hash|match|rules` and `baton drill`: the contract from the shell.
 
 Thin shell over ``shared.contract``: parse, ask the pure functions, print. The only clock read
 is the default anchor of ``drill --all`` (now), and it is passed down like any other instant.
@@ -121,6 +121,48 @@ def hash_command(path: PathArg, as_json: JsonOpt = False) -> None:
         _echo_json(doc)
     else:
         typer.echo(f"{contract.id} {contract.version} {contract.content_hash}")
+
+
+@contract_app.command("match")
+def match_command(
+    path: PathArg,
+    labels: Annotated[
+        str,
+        typer.Option(
+            "--labels", help='an alert\'s labels as JSON, e.g. \'{"instance": "h:9100"}\''
+        ),
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Which object an alert with these labels lands on, and why; exit 1 if none."""
+    try:
+        given = json.loads(labels)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="--labels") from exc
+    if not isinstance(given, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in given.items()
+    ):
+        raise typer.BadParameter("a JSON object of string labels", param_hint="--labels")
+    _, contract, _ = _parse_or_exit(path, as_json=as_json)
+    found = contract.explain_match(given)
+    if as_json:
+        _echo_json(
+            {
+                "object": found.object_id if found else None,
+                "rule": found.rule.where if found else None,
+                "matchers": found.rule.describe() if found else None,
+                "also": [
+                    {"object": r.object_id, "rule": r.where, "matchers": r.describe()}
+                    for r in (found.also if found else ())
+                ],
+            }
+        )
+    elif found is None:
+        typer.echo("outside the perimeter: no object's match, matchers or alert rule holds")
+    else:
+        typer.echo(found.explain())
+    if found is None:
+        raise typer.Exit(1)
 
 
 @contract_app.command("rules")

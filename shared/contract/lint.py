@@ -244,7 +244,7 @@ def check_object_completeness(contract: Contract) -> Iterator[Issue]:
                 f"{obj.id} is in {obj.environment.value!r}, which is not in environments:",
                 (*here, "environment"),
             )
-        if critical and not obj.match and obj.id not in alerted:
+        if critical and not obj.match and not obj.matchers and obj.id not in alerted:
             yield Issue("BTN503", f"critical {obj.id} has no match labels or alert rule", here)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from croniter import croniter
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -43,6 +44,14 @@ from shared.calendar import (
     CalendarSpec,
     Weekday,
     holidays_data_version,
+)
+from shared.contract.matching import (
+    Match,
+    Matcher,
+    Matching,
+    Rule,
+    check_matchers,
+    parse_matchers,
 )
 from shared.events import Category, Clock, Layer
 
@@ -149,6 +158,7 @@ def _time_of_day(value: object) -> object:
 
 
 TimeOfDay = Annotated[time, BeforeValidator(_time_of_day)]
+Matchers = Annotated[list[str], AfterValidator(check_matchers)]
 
 
 def format_duration(value: timedelta) -> str:
@@ -319,6 +329,10 @@ class SupportObject(_Strict):
     match: dict[str, str] = Field(
         default_factory=dict, description="alert labels that identify this object"
     )
+    matchers: Matchers = Field(
+        default_factory=list,
+        description='Alertmanager matchers that identify this object, e.g. alertname=~"Pg.*"',
+    )
     notes: str = ""
 
 
@@ -332,12 +346,13 @@ class AlertRule(_Strict):
 
     object: str
     labels: dict[str, str] = Field(default_factory=dict)
+    matchers: Matchers = Field(default_factory=list, description="Alertmanager matchers")
     hosts: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _says_something(self) -> AlertRule:
-        if not self.labels and not self.hosts:
-            raise ValueError("an alert rule needs labels or hosts")
+        if not self.labels and not self.hosts and not self.matchers:
+            raise ValueError("an alert rule needs labels, matchers or hosts")
         return self
 
 
@@ -571,26 +586,35 @@ class Contract(_Strict):
     def match_alert(self, labels: dict[str, str]) -> SupportObject | None:
         """The object whose rule all ``labels`` satisfy; the most specific rule wins.
 
-        Rules are each object's ``match`` labels (``{"object": id}`` when it has none) and the
-        contract's ``alert_rules``; a host rule matches the ``instance``/``host``/``hostname``
-        label with any ``:port`` removed.
+        Rules are each object's ``match`` labels and ``matchers`` (``{"object": id}`` when it
+        has neither) and the contract's ``alert_rules``; host labels compare as hosts (port,
+        case and domain aside). See ``shared.contract.matching``.
         """
-        best: tuple[int, str] | None = None
-        for object_id, rule, hosts in self._alert_rules():
-            if not all(labels.get(k) == v for k, v in rule.items()):
-                continue
-            if hosts and not _host_of(labels) & hosts:
-                continue
-            weight = len(rule) + (1 if hosts else 0)
-            if best is None or weight > best[0]:
-                best = (weight, object_id)
-        return self.object(best[1]) if best else None
+        found = self.explain_match(labels)
+        return self.object(found.object_id) if found else None
 
-    def _alert_rules(self) -> Iterator[tuple[str, dict[str, str], frozenset[str]]]:
-        for obj in self.objects:
-            yield obj.id, obj.match or {"object": obj.id}, frozenset()
-        for rule in self.alert_rules:
-            yield rule.object, rule.labels, frozenset(h.lower() for h in rule.hosts)
+    def explain_match(self, labels: dict[str, str]) -> Match | None:
+        """``match_alert`` with its reason: the winning rule and the others that also held."""
+        return self._matching.match(labels)
+
+    @functools.cached_property
+    def _matching(self) -> Matching:
+        rules: list[Rule] = []
+        for index, obj in enumerate(self.objects):
+            written = [Matcher(k, "=", v) for k, v in obj.match.items()]
+            matchers = written + parse_matchers(obj.matchers) or [Matcher("object", "=", obj.id)]
+            rules.append(Rule(obj.id, f"objects[{index}] ({obj.id})", tuple(matchers)))
+        for index, rule in enumerate(self.alert_rules):
+            written = [Matcher(k, "=", v) for k, v in rule.labels.items()]
+            rules.append(
+                Rule(
+                    rule.object,
+                    f"alert_rules[{index}]",
+                    tuple(written + parse_matchers(rule.matchers)),
+                    frozenset(rule.hosts),
+                )
+            )
+        return Matching(rules)
 
     def priority(self, criticality: Criticality, category: Category) -> str:
         return self.priority_matrix[criticality][category]
@@ -753,15 +777,6 @@ def _closure(start: str, step: Callable[[str], Iterable[str]]) -> list[str]:
                 nxt.extend(step(item))
         frontier = nxt
     return seen
-
-
-def _host_of(labels: dict[str, str]) -> frozenset[str]:
-    found = set()
-    for key in ("instance", "host", "hostname"):
-        value = labels.get(key)
-        if value:
-            found.add(value.rsplit(":", 1)[0].lower() if value.count(":") == 1 else value.lower())
-    return frozenset(found)
 
 
 @functools.lru_cache(maxsize=256)

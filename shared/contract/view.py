@@ -3,6 +3,7 @@
 ``ContractView.of(contract)`` is an immutable query object per contract version (cached by
 content hash, so every service, the drill and the CLI share one per version). It answers:
 
+* **matching** — ``match(labels)``: the object an alert lands on and why;
 * **owners and duty** — ``primary_for(layer)`` (the layer's primary party, else the coordinator:
   written here once), ``owners()``, ``on_duty(party, at)``;
 * **time** — ``period(at)``, ``clock_start(opened_at, first_alert_at)``, ``policy(...)``,
@@ -29,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from shared.calendar import BusinessCalendar, ExcludingCalendar, TimeCalendar
+from shared.contract.matching import Match
 from shared.contract.model import (
     AccessRule,
     Contact,
@@ -229,6 +231,11 @@ class ContractView:
 
     def object(self, object_id: str | None) -> SupportObject | None:
         return self._objects.get(object_id) if object_id else None
+
+    def match(self, labels: dict[str, str]) -> Match | None:
+        """The object an alert with ``labels`` lands on, the rule that won and the others that
+        also held (Alertmanager matchers; host labels compare as hosts)."""
+        return self.contract.explain_match(labels)
 
     def owners(self) -> dict[Layer, str]:
         """Layer -> its primary party (an incident freezes this when it opens)."""
