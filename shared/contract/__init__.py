@@ -21,7 +21,8 @@ is open answers —, `backup_contacts`, `responsible_for` / `not_responsible_for
 are two primaries), `calendars`, `objects`, `groups`, `access_rules`, `priority_matrix`, `sla`
 (`period_calendar`, `targets` with `periods`, `warnings`, `clock_start`, `max_backdate`),
 `pause_reasons`, `maintenance_windows` (`weekly` or `start`/`end`), `escalation` (levels with
-thresholds per clock as fractions of the target), `alert_rules` (labels, Alertmanager matchers and/or hosts).
+thresholds per clock as fractions of the target), `alert_rules` (labels, Alertmanager
+matchers and/or hosts); objects take `match` labels and `matchers` too.
 Contacts are referred to as `party/contact`. Durations: `15m`, `4h`, `1d 12h` or ISO `PT4H`.
 Quote times of day (`"22:00"`): YAML 1.1 reads an unquoted `22:00` as a number.
 

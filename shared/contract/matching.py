@@ -4,7 +4,8 @@ An object is identified by a **rule**: its own ``match`` (label = value, as Aler
 ``match:`` map) and ``matchers`` (Alertmanager's matcher syntax: ``name="value"``,
 ``name!="value"``, ``name=~"regex"``, ``name!~"regex"``), or a contract ``alert_rules`` entry
 (the same two plus ``hosts``). Every matcher of a rule must hold; among the rules that hold, the
-one with the most matchers wins (an equality beats a regex on a tie, then the first written).
+one with the most matchers wins; on a tie, the one with more matchers on labels other than the
+host, then more equalities, then the first written.
 
 As in Alertmanager, a missing label reads as the empty string and a regex is anchored at both
 ends. Unlike Alertmanager, **host labels** (``instance``, ``host``, ``hostname``) compare as
@@ -179,10 +180,14 @@ class Rule:
     hosts: frozenset[str] = frozenset()
 
     @property
-    def weight(self) -> tuple[int, int]:
+    def weight(self) -> tuple[int, int, int]:
+        """More matchers win; on a tie, more matchers on labels other than the host (the host
+        says where an alert comes from, the others what it is about — everything on a host
+        shares its host), then more equality matchers."""
         count = len(self.matchers) + (1 if self.hosts else 0)
+        about = sum(1 for m in self.matchers if m.name not in HOST_LABELS)
         exact = sum(1 for m in self.matchers if not m.is_regex) + (1 if self.hosts else 0)
-        return count, exact
+        return count, about, exact
 
     def holds(self, labels: dict[str, str]) -> bool:
         if not all(m.holds(labels) for m in self.matchers):

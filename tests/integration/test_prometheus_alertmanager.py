@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from shared.events import IncidentOpenedV1
+from shared.events import Envelope, IncidentOpenedV1
 from tests.integration.conftest import Isolated, free_ports, stop_services
 from tests.integration.helpers import collect_until
 from tests.integration.test_intake import start_intake
@@ -145,8 +145,8 @@ async def test_prometheus_rules_reach_intake_through_alertmanager(
             _running(prom_args, tmp_path / "prometheus.log"),
         ):
 
-            def opened_all(events: list[object]) -> bool:
-                seen = {e.data.object_id for e in events if isinstance(e.data, IncidentOpenedV1)}  # type: ignore[attr-defined]
+            def opened_all(events: list[Envelope]) -> bool:
+                seen = {e.data.object_id for e in events if isinstance(e.data, IncidentOpenedV1)}
                 return want <= seen
 
             try:
