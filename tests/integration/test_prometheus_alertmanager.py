@@ -137,6 +137,9 @@ async def test_prometheus_rules_reach_intake_through_alertmanager(
         f"--config.file={tmp_path / 'prometheus.yml'}",
         f"--storage.tsdb.path={tmp_path / 'prom-data'}",
         f"--web.listen-address=127.0.0.1:{prom_port}",
+        # Alerts evaluated before the notifier has found Alertmanager are sent again only after
+        # this delay (1 minute by default).
+        "--rules.alert.resend-delay=1s",
     ]
     want = {obj for _, _, obj in RULES}
     try:
@@ -154,7 +157,7 @@ async def test_prometheus_rules_reach_intake_through_alertmanager(
                     isolated.infra.bootstrap,
                     f"{isolated.prefix}incidents",
                     opened_all,
-                    timeout=60,
+                    timeout=45,
                 )
             except BaseException:
                 for log in ("alertmanager.log", "prometheus.log"):
