@@ -8,6 +8,8 @@ subscribers on ``runtime.broker`` and its HTTP routes on ``router``; ``create_ap
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -29,6 +31,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    Histogram,
     generate_latest,
 )
 from pydantic import ValidationError
@@ -42,7 +45,7 @@ from shared.db import DATABASE_UNAVAILABLE, create_pool, migrate
 from shared.events import Envelope, EventType, parse_event
 from shared.health import Health
 from shared.http import Unavailable, describe, unavailable
-from shared.kafka import DeadLetters, Record, build_broker, message_topic
+from shared.kafka import DeadLetters, Record, batch_records, build_broker, message_topic
 from shared.logs import setup_logging
 from shared.settings import Settings
 from shared.topics import Topic
@@ -64,6 +67,7 @@ class Runtime:
     contract_info: Gauge
     health: Health = field(init=False, repr=False)
     _pool: asyncpg.Pool | None = field(default=None, repr=False)
+    _batches: Histogram | None = field(default=None, repr=False)
     _contract_listeners: list[Callable[[Contract], None]] = field(default_factory=list)
 
     def on_contract(self, listener: Callable[[Contract], None]) -> None:
@@ -98,6 +102,29 @@ class Runtime:
         """The contract in force as its query object: one per version, shared by the pure
         cores, so a swap by ``adopt`` reaches every answer at once."""
         return ContractView.of(self.contract)
+
+    def records(self, msg: KafkaMessage, consumer: str) -> tuple[Record, ...]:
+        """A batch subscriber's records, counted per consumer (``baton_batch_records``: how
+        instances of one consumer group split the work, and how big the batches are)."""
+        records = batch_records(msg)
+        if self._batches is None:
+            self._batches = Histogram(
+                "baton_batch_records",
+                "Records per batch a consumer handled in one transaction",
+                ["consumer"],
+                buckets=(1, 5, 20, 50, 100, 200, 500, 1000, 5000),
+                registry=self.registry,
+            )
+        self._batches.labels(consumer).observe(len(records))
+        return records
+
+    def crash_point(self, consumer: str) -> None:
+        """TEST ONLY: with ``test_crash_after_publish`` naming ``consumer``, die at once
+        (SIGKILL: no rollback sent, no offsets committed) after the batch's publishes were
+        acknowledged and before its transaction and offsets commit."""
+        if self.settings.test_crash_after_publish == consumer:
+            log.warning("test crash point reached: killing this process", extra={"at": consumer})
+            os.kill(os.getpid(), signal.SIGKILL)
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -169,6 +169,12 @@ class Settings(BaseSettings):
         1.0, gt=0, description="TEST ONLY: contract seconds per real second (with sla_test_now)"
     )
 
+    test_crash_after_publish: str | None = Field(
+        None,
+        description="TEST ONLY: the consumer (intake.alerts, router, sla-clock) that kills its"
+        " process after a batch's publishes, before its commit",
+    )
+
     def topic(self, topic: Topic) -> str:
         return topic_name(self.topic_prefix, topic)
 

@@ -38,7 +38,7 @@ from shared.events import (
     parse_event,
     stable_id,
 )
-from shared.kafka import Outbox, Record, batch_records, create_party_topics, publish_event
+from shared.kafka import Outbox, Record, create_party_topics, publish_event
 from shared.service import Runtime, create_app
 from shared.settings import Settings
 from shared.topics import Topic, commands_pattern, inbox_party
@@ -237,7 +237,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
         against the state the batch has built so far, the changed incidents written set-based,
         the incident events published together; the offsets are committed after all of it."""
         events: list[tuple[Envelope, bytes]] = []
-        for record in batch_records(msg):
+        for record in rt.records(msg, "intake.alerts"):
             event = await rt.parse_record(record, EventType.ALERT_RECEIVED)
             if event is not None:
                 events.append((event, record.value or b""))
@@ -304,6 +304,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
             # rows written while the events go out; both finish before the commit, so a crash
             # in between replays the batch and republishes the same event ids
             await asyncio.gather(store.save_many(conn, incidents), outbox.flush())
+            rt.crash_point("intake.alerts")
         for outcome, state, new in counted:
             outcomes.labels(outcome).inc()
             if state is not None and new:
@@ -328,7 +329,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
         """A batch of party actions in one transaction, each decided in turn against the
         incident as the batch left it; verdicts recorded, events published together."""
         commands: list[tuple[Envelope, Record]] = []
-        for record in batch_records(msg):
+        for record in rt.records(msg, "intake.commands"):
             command = await rt.parse_record(record, EventType.PARTY_ACTION)
             if command is not None:
                 commands.append((command, record))

@@ -20,7 +20,6 @@ from reporting.document_routes import add_document_routes
 from reporting.projection import project, record_many, sla_compliance
 from shared.events import Envelope
 from shared.instants import parse_month
-from shared.kafka import batch_records
 from shared.service import Runtime, create_app
 from shared.topics import Topic
 
@@ -70,13 +69,20 @@ def wire(rt: Runtime, router: APIRouter) -> None:
         statement (its conflict check is the processed-event record), then each new event
         projected in partition order; the offsets are committed after the commit."""
         events: list[tuple[str, Envelope]] = []
-        for record in batch_records(msg):
+        for record in rt.records(msg, "reporting"):
             event = await rt.parse_record(record)
             if event is not None:
                 events.append((record.topic, event))
         if not events:
             return
         async with rt.pool.acquire() as conn, conn.transaction():
+            # an incident's events come from three topics, whose partitions another instance
+            # may hold: serialise on the incident, so each projection sees the other's rows
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(i) AS h"
+                " FROM unnest($1::text[]) AS i ORDER BY h) AS locks",
+                sorted({e.subject or "" for _, e in events}),
+            )
             fresh = await record_many(conn, events)
             for _, event in events:
                 if event.id in fresh:

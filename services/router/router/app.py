@@ -45,7 +45,7 @@ from shared.events import (
     EscalationReason,
     EventType,
 )
-from shared.kafka import Outbox, batch_records
+from shared.kafka import Outbox
 from shared.service import Runtime, create_app
 from shared.topics import Topic
 
@@ -343,18 +343,20 @@ class RouterService:
     async def on_incidents(self, msg: KafkaMessage) -> None:
         """A batch of incident events: one transaction, each event decided in turn against
         the route as the batch left it, all events published together before the commit."""
-        events = await self._parse_batch(msg, INCIDENT_INPUTS)
+        events = await self._parse_batch(msg, INCIDENT_INPUTS, SERVICE)
         if events:
             await self._handle(events, "incidents", self._decide_incident)
 
     async def on_sla_events(self, msg: KafkaMessage) -> None:
-        events = await self._parse_batch(msg, SLA_INPUTS)
+        events = await self._parse_batch(msg, SLA_INPUTS, f"{SERVICE}-sla")
         if events:
             await self._handle(events, "sla", self._decide_sla)
 
-    async def _parse_batch(self, msg: KafkaMessage, kinds: frozenset[EventType]) -> list[Envelope]:
+    async def _parse_batch(
+        self, msg: KafkaMessage, kinds: frozenset[EventType], consumer: str
+    ) -> list[Envelope]:
         events = []
-        for record in batch_records(msg):
+        for record in self.rt.records(msg, consumer):
             event = await self.rt.parse_record(record)
             if event is not None and event.type in kinds:
                 events.append(event)
@@ -420,6 +422,7 @@ class RouterService:
             # rows written while the events go out; both before the commit (a crash in between
             # replays the batch, which republishes the same ids)
             await asyncio.gather(self._write(conn, list(changed.values()), staged), outbox.flush())
+            rt.crash_point(SERVICE if consumer == "incidents" else f"{SERVICE}-sla")
         for incident, count in routed:
             log.info("routed", extra={"incident": incident, "events": count})
 

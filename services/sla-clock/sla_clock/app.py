@@ -31,7 +31,7 @@ from shared.events import (
     SlaClockStoppedV1,
     SlaWarningV1,
 )
-from shared.kafka import Outbox, batch_records
+from shared.kafka import Outbox
 from shared.service import Runtime, create_app
 from shared.settings import Settings
 from shared.topics import Topic
@@ -95,7 +95,7 @@ class SlaService:
         A failure rolls the whole batch back and seeks every partition to its first record
         (``NACK_ON_ERROR``); the replay repeats the same event ids.
         """
-        records = batch_records(msg)
+        records = self.rt.records(msg, SERVICE)
         events: list[tuple[Envelope, int]] = []
         for record in records:
             event = await self.rt.parse_record(record)
@@ -137,6 +137,7 @@ class SlaService:
             # publish (waiting for acks=all) while the rows are written; both finish before the
             # commit, so a crash in between replays the batch and republishes the same ids
             await asyncio.gather(store.save_many(conn, saved), self.publish(out))
+            rt.crash_point(SERVICE)
         for record, views, _, _ in saved:
             self.metrics.open.update(
                 record.incident_id, views, priority=record.priority, party=record.party
