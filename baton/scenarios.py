@@ -219,6 +219,19 @@ def storm_webhooks(contract: Contract, run: str, n: int, now: datetime) -> list[
     ]
 
 
+async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> None:
+    """POST, again after a dropped connection (a repeat is deduplicated by its fingerprint)."""
+    for attempt in range(3):
+        try:
+            response = await client.post(url, json=body)
+        except httpx.TransportError:
+            if attempt == 2:
+                raise
+            continue
+        response.raise_for_status()
+        return
+
+
 async def _post_all(
     client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]], concurrency: int
 ) -> list[float]:
@@ -229,8 +242,7 @@ async def _post_all(
     async def worker() -> None:
         for i in queue:
             started[i] = time.time()
-            response = await client.post(url, json=bodies[i])
-            response.raise_for_status()
+            await _post(client, url, bodies[i])
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return started
@@ -457,12 +469,9 @@ async def _steady(
             body = _webhook(run, [unique_alert(run, i, datetime.now(UTC))])
             started[summary(run, i)] = time.time()
             tasks.append(
-                asyncio.create_task(
-                    client.post(f"{stack.intake}/v1/alerts/alertmanager", json=body)
-                )
+                asyncio.create_task(_post(client, f"{stack.intake}/v1/alerts/alertmanager", body))
             )
-        for response in await asyncio.gather(*tasks):
-            response.raise_for_status()
+        await asyncio.gather(*tasks)
 
     try:
         async with httpx.AsyncClient(timeout=60) as client:
