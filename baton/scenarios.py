@@ -138,19 +138,24 @@ class Lag:
         )
 
     async def wait_drained(self, groups: list[str], limit_s: float) -> dict[str, float]:
-        """Wait until each group has committed the end of its topics; when each did (perf
+        """Wait until every group has committed the end of its topics, all at once (one
+        caught up earlier may get more work from another); when each last caught up (perf
         counter seconds)."""
         done: dict[str, float] = {}
         deadline = time.perf_counter() + limit_s
-        while len(done) < len(groups):
+        while True:
+            behind = []
             for group in groups:
-                if group not in done and await self.of(group) == 0:
-                    done[group] = time.perf_counter()
+                if await self.of(group) == 0:
+                    done.setdefault(group, time.perf_counter())
+                else:
+                    done.pop(group, None)
+                    behind.append(group)
+            if not behind:
+                return done
             if time.perf_counter() > deadline:
-                left = sorted(set(groups) - set(done))
-                raise TimeoutError(f"consumer groups still behind after {limit_s} s: {left}")
+                raise TimeoutError(f"consumer groups still behind after {limit_s} s: {behind}")
             await asyncio.sleep(POLL_S)
-        return done
 
 
 # ------------------------------------------------------------------ traffic
