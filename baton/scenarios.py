@@ -456,7 +456,7 @@ async def _steady(
 
     async def poll_reporting(client: httpx.AsyncClient) -> None:
         while len(visible) < total and not stop.is_set():
-            rows = (await client.get(f"{stack.reporting}/v1/incidents?limit=1000")).json()
+            rows = (await client.get(f"{stack.reporting}/v1/incidents?limit=300")).json()
             at = time.time()
             for row in rows:
                 text = row.get("summary")
