@@ -15,8 +15,9 @@ concatenated, top-level mappings merged key by key (a key defined twice is BTN00
 agree. See `examples/contract/` (realistic, split by section) and `examples/minimal/`.
 
 Sections: `id`, `version`, `title`, `coordinator`, `first_line`, `environments`, `exclusions`,
-`locations`, `parties` (contacts with channels, `duty` shifts — the first shift whose calendar
-is open answers —, `backup_contacts`, `responsible_for` / `not_responsible_for`,
+`locations` (a site's own `period_calendar`), `parties` (contacts with channels, `duty`
+shifts — the first shift whose calendar is open answers —, `backup_contacts`,
+`responsible_for` / `not_responsible_for`,
 `vendor_handling`), `layers` (a list of `{layer, primary, boundary}`; two entries for one layer
 are two primaries), `calendars`, `objects`, `groups`, `access_rules`, `priority_matrix`, `sla`
 (`period_calendar`, `targets` with `periods`, `warnings`, `clock_start`, `max_backdate`),

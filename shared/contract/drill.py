@@ -290,7 +290,8 @@ class _Drill:
             first_alert_at=opened_at if self.released else self.first_alert_at,
         )
         if due is None:
-            period = self.view.period(self.view.clock_start(opened_at, self.first_alert_at))
+            start = self.view.clock_start(opened_at, self.first_alert_at)
+            period = self.view.period(start, self.obj.id)
             code = "BTN302" if self.critical and period is not Period.DAY else "BTN304"
             self.gap(code, f"no SLA target for {category.value} {priority} at {period.value}")
             return [], []
@@ -400,17 +401,20 @@ def _party_name(contract: Contract, party_id: str) -> str:
 # --------------------------------------------------------------------------- all objects
 
 
-def sample_times(contract: Contract, anchor: datetime) -> dict[Period, datetime | None]:
+def sample_times(
+    contract: Contract, anchor: datetime, calendar_id: str | None = None
+) -> dict[Period, datetime | None]:
     """The first night (03:00 of a working day), weekend day (14:00) and public holiday falling
-    on a working weekday (11:00) at or after ``anchor``, under the SLA's period calendar
-    (``None`` where there is none within a year)."""
+    on a working weekday (11:00) at or after ``anchor``, under ``calendar_id`` (a site's period
+    calendar; the SLA's by default), in its zone (``None`` where there is none within a year)."""
     out: dict[Period, datetime | None] = dict.fromkeys(_SAMPLE_HOURS)
-    if contract.sla.period_calendar is None:
+    calendar_id = calendar_id or contract.sla.period_calendar
+    if calendar_id is None:
         return out
-    spec = contract.calendar_spec(contract.sla.period_calendar)
+    spec = contract.calendar_spec(calendar_id)
     if spec is None or spec.kind == "24x7":
         return out
-    calendar = contract.business_calendar(contract.sla.period_calendar)
+    calendar = contract.business_calendar(calendar_id)
     start = anchor.astimezone(calendar.zone).date()
     for offset in range(_SEARCH_DAYS):
         day = start + timedelta(days=offset)
@@ -430,21 +434,29 @@ def sample_times(contract: Contract, anchor: datetime) -> dict[Period, datetime 
 def drill_all(
     contract: Contract, anchor: datetime, category: Category = Category.OUTAGE
 ) -> tuple[list[DrillReport], list[Gap]]:
-    """Drill every critical object at the sample night, weekend and holiday after ``anchor``.
+    """Drill every critical object at the sample night, weekend and holiday after ``anchor``,
+    each in its own site's period calendar and zone.
 
     Returns the reports and the contract-wide gaps (a period with no sample instant).
     """
-    times = sample_times(contract, anchor)
+    critical = [obj for obj in contract.objects if obj.criticality == "critical"]
+    calendars = {contract.period_calendar_of(obj) for obj in critical}
+    calendars.add(contract.sla.period_calendar)
+    samples = {cid: sample_times(contract, anchor, cid) for cid in sorted(calendars, key=str)}
     general = [
-        Gap(code="BTN307", message=f"no {period.value} instant to drill within a year")
+        Gap(
+            code="BTN307",
+            message=f"no {period.value} instant to drill within a year"
+            + (f" on {cid}" if cid != contract.sla.period_calendar else ""),
+        )
+        for cid, times in samples.items()
         for period, instant in times.items()
         if instant is None
     ]
     reports = [
         drill(contract, obj.id, instant, category)
-        for obj in contract.objects
-        if obj.criticality == "critical"
-        for instant in times.values()
+        for obj in critical
+        for instant in samples[contract.period_calendar_of(obj)].values()
         if instant is not None
     ]
     return reports, general

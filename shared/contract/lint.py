@@ -335,6 +335,9 @@ def check_sla_policy(contract: Contract) -> Iterator[Issue]:
                 "sla.period_calendar is always open: every instant is 'day'",
                 ("sla", "period_calendar"),
             )
+    for location_id, location in contract.locations.items():
+        path: FieldPath = ("locations", location_id, "period_calendar")
+        yield from _ref_calendar(contract, location.period_calendar, path)
     for crit in CRITICALITIES:
         row = contract.priority_matrix.get(crit, {})
         missing = [c.value for c in Category if c not in row]

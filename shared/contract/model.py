@@ -241,6 +241,11 @@ class Location(_Strict):
     kind: Literal["head_office", "branch", "datacenter", "cloud", "warehouse", "other"] = "other"
     address: str = ""
     timezone: str | None = None
+    period_calendar: str | None = Field(
+        None,
+        description="a calendar id: classifies day/night/weekend/holiday for the objects here "
+        "(and shows their times in its zone); the SLA's period_calendar if unset",
+    )
 
 
 class AccessRule(_Strict):
@@ -632,11 +637,21 @@ class Contract(_Strict):
             None,
         )
 
-    def period(self, at: datetime) -> Period:
-        """Day, night, weekend or holiday at ``at`` under the SLA's period calendar."""
-        if self.sla.period_calendar is None:
+    def period_calendar_of(self, obj: SupportObject | None) -> str | None:
+        """The calendar that classifies instants for ``obj``: its location's period calendar,
+        else the SLA's."""
+        location = self.locations.get(obj.location) if obj and obj.location else None
+        if location is not None and location.period_calendar is not None:
+            return location.period_calendar
+        return self.sla.period_calendar
+
+    def period(self, at: datetime, obj: SupportObject | None = None) -> Period:
+        """Day, night, weekend or holiday at ``at`` under the period calendar of ``obj``'s
+        location, else the SLA's."""
+        calendar_id = self.period_calendar_of(obj)
+        if calendar_id is None:
             return Period.DAY
-        spec = self.calendar_spec(self.sla.period_calendar)
+        spec = self.calendar_spec(calendar_id)
         if spec is None or spec.kind == "24x7":
             return Period.DAY
         return classify(self.business_calendar(spec.id), at)
@@ -647,7 +662,7 @@ class Contract(_Strict):
         """The target that applies to an incident on ``obj`` starting at ``at``, with its
         calendar and the wall-clock deadlines; ``None`` if the contract has no target."""
         prio = priority or self.priority(obj.criticality, category)
-        period = self.period(at)
+        period = self.period(at, obj)
         target = self.sla_target(category, prio, period)
         if target is None:
             return None

@@ -284,10 +284,10 @@ class ContractView:
         return found
 
     def local_calendar(self, object_id: str | None) -> BusinessCalendar:
-        """The calendar whose time zone shows an object's local times: the period calendar,
-        else the object's, else UTC round the clock."""
+        """The calendar whose time zone shows an object's local times: its location's period
+        calendar, else the SLA's, else the object's, else UTC round the clock."""
         obj = self.object(object_id)
-        for calendar_id in (self.contract.sla.period_calendar, obj.calendar if obj else None):
+        for calendar_id in (self.contract.period_calendar_of(obj), obj.calendar if obj else None):
             if calendar_id and self._known(calendar_id):
                 return self.calendar(calendar_id)
         return self.calendar(ROUND_THE_CLOCK)
@@ -298,9 +298,9 @@ class ContractView:
         return f"{instant.astimezone(calendar.zone):%a %Y-%m-%d %H:%M} {calendar.spec.timezone}"
 
     def period(self, at: datetime, object_id: str | None = None) -> Period:
-        """Day, night, weekend or holiday at ``at`` under the SLA's period calendar."""
-        del object_id  # one period calendar per contract today; per location later
-        calendar_id = self.contract.sla.period_calendar
+        """Day, night, weekend or holiday at ``at`` under the period calendar of the object's
+        location, else the SLA's."""
+        calendar_id = self.contract.period_calendar_of(self.object(object_id))
         spec = self.contract.calendar_spec(calendar_id) if calendar_id else None
         if calendar_id is None or spec is None or spec.kind == "24x7":
             return Period.DAY

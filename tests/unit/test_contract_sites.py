@@ -1,0 +1,78 @@
+"""Sites in other time zones: each location's period calendar and wall clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shared.contract import Contract, ContractError, Period, load_contract
+from shared.contract.drill import drill_all
+from shared.contract.view import ContractView
+
+MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
+# --------------------------------------------------------------------------- sites in other zones
+
+
+def _two_sites(tmp_path: Path) -> Contract:
+    """The minimal contract with a warehouse hub in Europe/Berlin on its own office hours; the
+    accounting system runs there."""
+    doc = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    doc["calendars"].append(
+        {
+            "id": "hub-office",
+            "kind": "business_hours",
+            "timezone": "Europe/Berlin",
+            "weekly": {d: ["08:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+        }
+    )
+    doc["locations"] = {
+        "hq": {"name": "Head office", "kind": "head_office"},
+        "hub": {"name": "Hub", "kind": "warehouse", "period_calendar": "hub-office"},
+    }
+    for obj in doc["objects"]:
+        obj["location"] = "hub" if obj["id"] == "acc-app" else "hq"
+        if obj["id"] == "acc-app":
+            obj["criticality"] = "critical"
+    path = tmp_path / "contract.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return load_contract(path)
+
+
+def test_each_site_reads_day_and_night_on_its_own_calendar(tmp_path: Path) -> None:
+    contract = _two_sites(tmp_path)
+    view = ContractView.of(contract)
+    # Tuesday 10:00 in Berlin = 14:00 in Almaty (UTC+5): day at both sites
+    tuesday_10_berlin = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    assert view.period(tuesday_10_berlin, "acc-app") is Period.DAY
+    # Tuesday 07:00 in Berlin = 11:00 in Almaty: day at the head office, night at the hub
+    tuesday_07_berlin = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
+    assert view.period(tuesday_07_berlin, "pg-main") is Period.DAY
+    assert view.period(tuesday_07_berlin, "acc-app") is Period.NIGHT
+    assert view.local(tuesday_07_berlin, "acc-app") == "Tue 2026-03-10 07:00 Europe/Berlin"
+    assert view.local(tuesday_07_berlin, "pg-main") == "Tue 2026-03-10 11:00 Asia/Almaty"
+    acc = contract.object("acc-app")
+    assert acc is not None
+    assert contract.period(tuesday_07_berlin, acc) is Period.NIGHT
+
+
+def test_an_unknown_site_calendar_is_refused(tmp_path: Path) -> None:
+    doc = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    doc["locations"] = {"hub": {"name": "Hub", "period_calendar": "nowhere"}}
+    path = tmp_path / "contract.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    with pytest.raises(ContractError, match="nowhere"):
+        load_contract(path)
+
+
+def test_drill_all_drills_each_site_at_its_own_night_weekend_and_holiday(tmp_path: Path) -> None:
+    contract = _two_sites(tmp_path)
+    reports, _ = drill_all(contract, datetime(2026, 3, 1, tzinfo=UTC))
+    hub = {r.period: r for r in reports if r.object == "acc-app"}
+    hq = {r.period: r for r in reports if r.object == "pg-main"}
+    assert hub[Period.NIGHT].at_local.endswith("03:00 Europe/Berlin")
+    assert hub[Period.WEEKEND].at_local.endswith("14:00 Europe/Berlin")
+    assert hq[Period.NIGHT].at_local.endswith("03:00 Asia/Almaty")
+    assert hub[Period.NIGHT].at != hq[Period.NIGHT].at
