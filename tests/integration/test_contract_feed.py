@@ -13,7 +13,7 @@ import yaml
 
 from shared.contract import load_contract
 from shared.contract_feed import publish_contract
-from shared.events import AssignmentIssuedV2, SlaClockStartedV1
+from shared.events import AssignmentIssuedV2, SlaClockPausedV1, SlaClockStartedV1
 from shared.settings import Settings
 from tests.integration.conftest import (
     Isolated,
@@ -51,6 +51,8 @@ async def test_services_follow_the_published_contract(isolated: Isolated, tmp_pa
         for target in doc["sla"]["targets"]:  # sla-clock measures by it
             if target["priority"] == "P2":
                 target["response"] = "PT25M"
+            if target["priority"] == "P1":  # the open incident keeps v1's 4 h (frozen)
+                target["recovery"] = "PT5H"
 
     v2 = load_contract(variant(tmp_path, "v2", v2_change), lint=True)
     sp = start_services(isolated, tmp_path / "first", ["intake", "router", "sla-clock"])
@@ -65,6 +67,12 @@ async def test_services_follow_the_published_contract(isolated: Isolated, tmp_pa
                 await client.post(f"{sp.urls['intake']}/v1/alerts/alertmanager", json=first)
             ).status_code == 202
             before = await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 2)
+            # sla-clock started the first incident's clocks under v1 before v2 is published
+            await collect_until(
+                isolated.infra.bootstrap,
+                f"{isolated.prefix}sla",
+                lambda events: any(e.subject == before[0].subject for e in events),
+            )
 
             await publish_contract(settings, v2, now=now)
             for name in sp.urls:
@@ -104,6 +112,23 @@ async def test_services_follow_the_published_contract(isolated: Isolated, tmp_pa
                 ),
             )
 
+            # the incident opened under v1 keeps v1's policy: paused now, 4 h minus what ran
+            pause = {
+                "action": "pause",
+                "party": "osdb",
+                "actor": "eng",
+                "clock": "recovery",
+                "pause_reason": "no-access",
+                "evidence": ["access request 7 at 02:10"],
+            }
+            actions = f"{sp.urls['intake']}/v1/incidents/{before[0].subject}/actions"
+            assert (await client.post(actions, json=pause)).status_code == 202
+            paused = await collect_until(
+                isolated.infra.bootstrap,
+                f"{isolated.prefix}sla",
+                lambda events: any(isinstance(e.data, SlaClockPausedV1) for e in events),
+            )
+
             # a service that starts later acts on the newest published version from the start
             late = start_services(isolated, tmp_path / "late", ["reporting"])
             await wait_healthy(late)
@@ -132,6 +157,8 @@ async def test_services_follow_the_published_contract(isolated: Isolated, tmp_pa
     assert targets[(first_incident, "response")] == timedelta(minutes=15)
     assert targets[(second_incident, "response")] == timedelta(minutes=25)
     assert reported["response"] == timedelta(minutes=25)
+    (frozen,) = [e.data for e in paused if isinstance(e.data, SlaClockPausedV1)]
+    assert timedelta(hours=3) < frozen.remaining <= timedelta(hours=4)
 
 
 async def reported_targets(

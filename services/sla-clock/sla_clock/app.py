@@ -22,7 +22,7 @@ from faststream.kafka.annotations import KafkaMessage
 from shared.calendar import BusinessCalendar
 from shared.clock import SystemClock
 from shared.contract import Contract
-from shared.db import mark_processed_many
+from shared.db import Conn, mark_processed_many
 from shared.events import (
     Clock,
     Envelope,
@@ -63,7 +63,12 @@ class SlaService:
         self.rt = rt
         self.watchdog = Watchdog()
         self.watchdog.wire(rt, router)
-        self.rules = Rules(rt.contract)
+        # every version seen, by hash: an open incident's clocks keep the version they started
+        # under; stored so that a restart still knows the versions the topic no longer has
+        self.known: dict[str, Contract] = {}
+        self.unsaved: list[Contract] = [rt.contract]
+        self.versions_loaded = False
+        self.rules = Rules(rt.contract, self.known)
         # a contract published later (or found on the topic at start) replaces the rules the
         # handlers and the tick read; registered here, before the lifespan reads the topic
         rt.on_contract(self.adopt)
@@ -83,7 +88,18 @@ class SlaService:
         self.subscriber(self.on_incidents)
 
     def adopt(self, contract: Contract) -> None:
-        self.rules = Rules(contract)
+        self.rules = Rules(contract, self.known)
+        self.unsaved.append(contract)
+
+    async def versions(self, conn: Conn) -> None:
+        """Store the versions adopted since the last batch; load the stored ones once."""
+        if not self.versions_loaded:
+            for contract in await store.contract_versions(conn):
+                self.known.setdefault(contract.content_hash, contract)
+            self.versions_loaded = True
+        if self.unsaved:
+            await store.save_contract_versions(conn, self.unsaved)
+            self.unsaved = []
 
     def calendar(self, calendar_id: str) -> BusinessCalendar:
         """A calendar of the contract in force (the metrics ask at scrape time)."""
@@ -112,6 +128,7 @@ class SlaService:
         now = rt.clock.now()
         out: list[Envelope] = []
         async with rt.pool.acquire() as conn, conn.transaction():
+            await self.versions(conn)
             fresh = await mark_processed_many(conn, "incidents", [e.id for e, _ in events])
             subjects = sorted({e.subject or "" for e, _ in events if e.id in fresh})
             before: dict[str, IncidentRecord] = await store.load_many(conn, subjects)

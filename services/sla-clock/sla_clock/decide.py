@@ -70,6 +70,7 @@ def opened_record(event: Envelope, contract: Contract) -> IncidentRecord:
         layer=data.layer,
         party=view.primary_for(data.layer),
         owners=view.owners(),
+        contract_hash=view.content_hash,
         category=data.category,
         priority=data.priority,
         opened_at=data.opened_at,
@@ -123,6 +124,10 @@ def apply(
     if record is None or fact is None:
         return record, []
     after = record.with_fact(fact)
+    if fact.kind == "reclassified":
+        # a reclassification is the explicit change: the version in force applies from now,
+        # replayed from the start like the classification itself
+        after = after.model_copy(update={"contract_hash": rules.view.content_hash})
     out = transition(
         after,
         fold(record, rules),
@@ -306,6 +311,7 @@ class Timer:
 def timers(record: IncidentRecord, views: dict[Clock, ClockView], rules: Rules) -> list[Timer]:
     """Every threshold that has a due instant now: crossed ones (fire if not fired yet) and the
     projected ones of running clocks. Paused and stopped clocks project nothing."""
+    rules = rules.of(record)
     out = []
     for clock, view in views.items():
         cal = rules.clock_calendar(view.policy.calendar, record.policy_object)

@@ -109,6 +109,11 @@ class IncidentRecord(_Frozen):
     origin: str | None = Field(
         None, description="the probable origin once correlation moved it (None: the object)"
     )
+    contract_hash: str | None = Field(
+        None,
+        description="the contract version the clocks run under: frozen at opening, replaced"
+        " only by a reclassification (None: stored before versions were pinned)",
+    )
     category: Category
     priority: str
     opened_at: AwareDatetime
@@ -224,10 +229,28 @@ class Rules:
     (policies, calendars, the start rule and SLA-excluded windows are answered there, the same
     for the router's assignments and the drill)."""
 
-    def __init__(self, contract: Contract) -> None:
+    def __init__(self, contract: Contract, known: dict[str, Contract] | None = None) -> None:
         self.contract = contract
         self.view = ContractView.of(contract)
         self.thresholds: dict[Clock, tuple[int, ...]] = self.view.thresholds
+        self.known = known if known is not None else {}
+        """Every contract version seen, by content hash (shared by the rules of each)."""
+        self.known.setdefault(self.view.content_hash, contract)
+        self._pinned: dict[str, Rules] = {}
+
+    def of(self, record: IncidentRecord) -> Rules:
+        """The rules of the version ``record``'s clocks run under (the policy is frozen per
+        incident); the version in force for a record without one, or one never seen."""
+        pinned = record.contract_hash
+        if pinned is None or pinned == self.view.content_hash:
+            return self
+        found = self._pinned.get(pinned)
+        if found is None:
+            contract = self.known.get(pinned)
+            if contract is None:
+                return self
+            found = self._pinned[pinned] = Rules(contract, self.known)
+        return found
 
     def clock_calendar(self, calendar_id: str, object_id: str | None) -> TimeCalendar:
         return self.view.clock_calendar(calendar_id, object_id)
@@ -373,6 +396,7 @@ def fold(record: IncidentRecord, rules: Rules) -> dict[Clock, ClockView]:
 
     An incident whose category × priority has no row in the SLA matrix has no clocks.
     """
+    rules = rules.of(record)
     category, priority = record.classification
     start = rules.start_of(record)
     policies = rules.policies(record.policy_object, category, priority, start)
@@ -432,6 +456,7 @@ def ended_pauses(
 def at_instant(record: IncidentRecord, rules: Rules, now: datetime) -> dict[Clock, ClockView]:
     """The clocks as of ``now``: the fold, with running and paused clocks accounted up to
     ``now`` (so elapsed, pause time and crossings include the time since the last fact)."""
+    rules = rules.of(record)
     views = fold(record, rules)
     out: dict[Clock, ClockView] = {}
     for clock, view in views.items():

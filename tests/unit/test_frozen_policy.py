@@ -1,0 +1,104 @@
+"""The policy is frozen per incident: a newly published contract applies to new incidents; an
+open incident's clocks keep the version they started under until it is reclassified."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+from sla_clock.decide import apply
+from sla_clock.timeline import Rules, fold
+
+from shared.contract import Contract
+from shared.events import (
+    ActionKind,
+    Category,
+    Clock,
+    Envelope,
+    EventType,
+    IncidentActionAcceptedV1,
+    IncidentOpenedV1,
+    IncidentReclassifiedV1,
+    Layer,
+    SlaClockRecomputedV1,
+    make_event,
+)
+
+MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
+T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+
+
+def contract(p1_response: str, version: str) -> Contract:
+    doc = yaml.safe_load(MINIMAL.read_text())
+    doc["version"] = version
+    for target in doc["sla"]["targets"]:
+        if (target["category"], target["priority"]) == ("outage", "P1"):
+            target["response"] = p1_response
+    return Contract.model_validate(doc)
+
+
+def opened(incident: str, at: datetime) -> Envelope:
+    return make_event(
+        EventType.INCIDENT_OPENED,
+        IncidentOpenedV1(
+            object_id="pg-main",
+            layer=Layer.DBMS,
+            category=Category.OUTAGE,
+            priority="P1",
+            summary="down",
+            opened_at=at,
+            first_alert_at=at,
+            fingerprints=["f"],
+        ),
+        source="intake",
+        time=at,
+        subject=incident,
+    )
+
+
+def test_a_new_contract_applies_to_new_incidents_and_to_open_ones_only_by_reclassifying() -> None:
+    old_rules = Rules(contract("PT15M", "1"))
+    first, _ = apply(None, opened("inc-1", T0), old_rules, T0)
+    assert first is not None
+
+    # version 2 is adopted: the service keeps every version it has seen
+    new_rules = Rules(contract("PT25M", "2"), old_rules.known)
+    pause = make_event(
+        EventType.ACTION_ACCEPTED,
+        IncidentActionAcceptedV1(
+            action=ActionKind.PAUSE,
+            party="osdb",
+            actor="eng",
+            at=T0 + timedelta(minutes=5),
+            command_id=uuid.uuid4(),
+            pause_reason="no-access",
+        ),
+        source="intake",
+        time=T0 + timedelta(minutes=5),
+        subject="inc-1",
+    )
+    first, _ = apply(first, pause, new_rules, T0 + timedelta(minutes=5))
+    assert first is not None
+    assert fold(first, new_rules)[Clock.RESPONSE].policy.target == timedelta(minutes=15)
+
+    second, _ = apply(None, opened("inc-2", T0), new_rules, T0)
+    assert second is not None
+    assert fold(second, new_rules)[Clock.RESPONSE].policy.target == timedelta(minutes=25)
+
+    # the explicit change: a reclassification applies the version in force, recorded
+    reclassify = make_event(
+        EventType.INCIDENT_RECLASSIFIED,
+        IncidentReclassifiedV1(
+            priority="P1", category=Category.OUTAGE, reason="contract 2 applied", by="apps:lead"
+        ),
+        source="intake",
+        time=T0 + timedelta(minutes=6),
+        subject="inc-1",
+    )
+    first, out = apply(first, reclassify, new_rules, T0 + timedelta(minutes=6))
+    assert first is not None
+    assert fold(first, new_rules)[Clock.RESPONSE].policy.target == timedelta(minutes=25)
+    recomputed = [e.data for e in out if isinstance(e.data, SlaClockRecomputedV1)]
+    assert [(r.clock, r.target) for r in recomputed] == [(Clock.RESPONSE, timedelta(minutes=25))]
