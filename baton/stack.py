@@ -44,16 +44,17 @@ from typing import Annotated, TypedDict
 
 import httpx
 import typer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-from aiokafka.errors import for_code as kafka_error_for_code
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 from rich.text import Text
 
 from shared.settings import Settings
-from shared.topics import TOPIC_SPECS, TopicSpec, topic_name
+from shared.topic_admin import TopicAdminError, ensure_topics, wait_kafka
+
+# The topic helpers live in shared/topic_admin.py (the services use them too); these names stay
+# for the CLI and the tests.
+wait_kafka_async = wait_kafka
 
 log = logging.getLogger(__name__)
 
@@ -602,7 +603,7 @@ def start_kafka(
 
     try:
         asyncio.run(wait_kafka_async(ports.bootstrap, timeout, alive=alive))
-    except StackError as exc:
+    except TopicAdminError as exc:
         raise _kafka_failure(paths, str(exc), log_offset) from exc
 
 
@@ -612,135 +613,6 @@ def stop_kafka(paths: StackPaths) -> None:
         log.info("Stopping Kafka (pid %d)…", pid)
         _terminate([pid], KAFKA_STOP_GRACE_SECONDS)
     paths.pidfile("kafka").unlink(missing_ok=True)
-
-
-# The async helpers below take `timeout` (ASYNC109) rather than leaving it to `asyncio.timeout`:
-# on expiry they say what the last failure was, which a bare cancellation cannot.
-
-
-async def wait_kafka_async(
-    bootstrap: str,
-    timeout: float = 60.0,  # noqa: ASYNC109
-    *,
-    alive: Callable[[], bool] | None = None,
-) -> None:
-    """Return once ``bootstrap`` answers a metadata request listing a broker.
-
-    Raises StackError after ``timeout`` seconds, naming the last failure, or at once when
-    ``alive()`` says the broker process is gone.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    last_error = "no answer"
-    while True:
-        # A plain TCP probe first: aiokafka logs every refused connection as an error.
-        if not await _accepts_connections(bootstrap):
-            last_error = "connection refused"
-        else:
-            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
-            try:
-                await admin.start()
-                cluster = await admin.describe_cluster()
-                if cluster.get("brokers"):
-                    return
-                last_error = "metadata lists no broker yet"
-            except KafkaError as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
-            finally:
-                await admin.close()
-        if alive is not None and not alive():
-            raise StackError(f"the Kafka process exited before {bootstrap} became ready")
-        if loop.time() >= deadline:
-            raise StackError(f"Kafka at {bootstrap} not ready in {timeout:.0f} s: {last_error}")
-        await asyncio.sleep(0.2)
-
-
-async def _accepts_connections(bootstrap: str) -> bool:
-    """Whether any ``host:port`` of a bootstrap list accepts a TCP connection."""
-    for address in bootstrap.split(","):
-        host, _, port = address.strip().rpartition(":")
-        try:
-            async with asyncio.timeout(1.0):
-                _, writer = await asyncio.open_connection(host.strip("[]"), int(port))
-        except (OSError, TimeoutError):
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return True
-    return False
-
-
-def wait_kafka(bootstrap: str, timeout: float = 60.0) -> None:
-    """Blocking form of :func:`wait_kafka_async`, for code that runs no event loop."""
-    asyncio.run(wait_kafka_async(bootstrap, timeout))
-
-
-def _topic_configs(spec: TopicSpec) -> dict[str, str]:
-    return {"cleanup.policy": "compact"} if spec.compacted else {}
-
-
-async def ensure_topics(
-    bootstrap: str,
-    prefix: str,
-    specs: Sequence[TopicSpec] = TOPIC_SPECS,
-    timeout: float = 30.0,  # noqa: ASYNC109
-) -> list[str]:
-    """Create the topics of ``specs`` named with ``prefix``; those that exist are left alone.
-
-    Returns every topic name, once each has a leader for all its partitions.
-    """
-    wanted = {topic_name(prefix, spec.topic): spec for spec in specs}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        await admin.start()
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(name, spec.partitions, 1, topic_configs=_topic_configs(spec))
-            for name, spec in wanted.items()
-            if name not in existing
-        ]
-        if missing:
-            response = await admin.create_topics(missing, timeout_ms=int(timeout * 1000))
-            for name, code, *message in response.topic_errors:
-                error = kafka_error_for_code(code)
-                if code != 0 and error is not TopicAlreadyExistsError:
-                    detail = " ".join(str(part) for part in message if part)
-                    raise StackError(f"creating topic {name} failed: {error.__name__} {detail}")
-            log.info("Created topics %s", ", ".join(sorted(nt.name for nt in missing)))
-        await _wait_for_leaders(admin, wanted, timeout)
-    finally:
-        await admin.close()
-    return list(wanted)
-
-
-async def _wait_for_leaders(
-    admin: AIOKafkaAdminClient,
-    wanted: Mapping[str, TopicSpec],
-    timeout: float,  # noqa: ASYNC109
-) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        described = await admin.describe_topics(list(wanted))
-        pending = [
-            t["topic"]
-            for t in described
-            if t["error_code"] != 0
-            or not t["partitions"]
-            or any(p["leader"] < 0 for p in t["partitions"])
-        ]
-        if not pending:
-            break
-        if loop.time() >= deadline:
-            raise StackError(f"topics without a leader after {timeout:.0f} s: {pending}")
-        await asyncio.sleep(0.2)
-    for topic in described:
-        expected = wanted[topic["topic"]].partitions
-        if len(topic["partitions"]) != expected:
-            log.warning(
-                "topic %s has %d partitions, the spec says %d (not changed automatically)",
-                topic["topic"], len(topic["partitions"]), expected,
-            )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- PostgreSQL
@@ -1096,7 +968,7 @@ def _run_step(step: Callable[[], None], label: str) -> None:
     started = time.monotonic()
     try:
         step()
-    except StackError as exc:
+    except (StackError, TopicAdminError) as exc:
         # A Text, not markup: log lines are full of [brackets].
         _console.print(Text.assemble((f"{label} failed: ", "red"), str(exc)), soft_wrap=True)
         raise typer.Exit(1) from exc

@@ -10,8 +10,6 @@ from datetime import datetime
 from typing import Any, TypeAlias
 
 from aiokafka import ConsumerRecord
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -23,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter
 from shared.events import DeadLetterV1, Envelope, EventType, make_event
 from shared.redact import redact_headers, redact_payload, sample
 from shared.settings import Settings
+from shared.topic_admin import TopicAdminError, TopicWish, create_topics
 from shared.topics import PARTY_TOPIC_PARTITIONS, Topic, party_topic_name
 
 log = logging.getLogger(__name__)
@@ -254,23 +253,15 @@ async def create_party_topics(
 ) -> list[str]:
     """Create the parties' own ``base`` topics that do not exist yet (idempotent); returns
     every name."""
-    wanted = [party_topic_name(settings.topic_prefix, p, base) for p in parties]
-    admin = AIOKafkaAdminClient(**aiokafka_kwargs(settings))
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(name, PARTY_TOPIC_PARTITIONS, settings.router_party_topic_replication)
-            for name in wanted
-            if name not in existing
-        ]
-        if missing:
-            response = await admin.create_topics(missing)
-            for name, code, *_ in response.topic_errors:
-                error = for_code(code)
-                if code != 0 and error is not TopicAlreadyExistsError:
-                    raise PartyTopicError(f"party topic {name}: {error.__name__}")
-            log.info("party topics created", extra={"topics": sorted(t.name for t in missing)})
-    finally:
-        await admin.close()
-    return wanted
+    wishes = [
+        TopicWish(
+            party_topic_name(settings.topic_prefix, p, base),
+            PARTY_TOPIC_PARTITIONS,
+            settings.router_party_topic_replication,
+        )
+        for p in parties
+    ]
+    try:  # waits for the leaders too, so the first publish to a new topic does not fail
+        return await create_topics(aiokafka_kwargs(settings), wishes)
+    except TopicAdminError as exc:
+        raise PartyTopicError(f"party topics: {exc}") from exc

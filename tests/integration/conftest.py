@@ -22,7 +22,8 @@ import asyncpg
 import httpx
 import pytest
 
-from baton.stack import ensure_topics, status
+from baton.stack import status
+from shared.topic_admin import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {

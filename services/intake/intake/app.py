@@ -4,7 +4,6 @@ that opens incidents for alerts still firing when their maintenance window ends.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -41,6 +40,7 @@ from shared.events import (
 from shared.kafka import Outbox, Record, create_party_topics, publish_event
 from shared.service import Runtime, create_app
 from shared.settings import Settings
+from shared.ticker import Ticker
 from shared.topics import Topic, commands_pattern, inbox_party
 
 log = logging.getLogger(SERVICE)
@@ -457,31 +457,33 @@ def inbox_parties(contract: Contract) -> list[str]:
 
 
 def build_app() -> FastAPI:
-    ticking: list[asyncio.Task[None]] = []
+    tickers: list[Ticker] = []
 
     inboxes = Inboxes()
 
-    async def tick(rt: Runtime) -> None:
-        while True:
-            await asyncio.sleep(rt.settings.intake_tick_seconds)
-            try:  # the graph of the contract in force now (it may have been republished)
-                await inboxes.ensure(rt)
-                released = await release_ended_windows(rt, graph_of(rt.contract))
-            except Exception:
-                log.exception("maintenance tick failed; retrying at the next tick")
-            else:
-                if released:
-                    log.info("maintenance ended: alerts released", extra={"count": released})
-
     async def on_start(rt: Runtime) -> None:
-        ticking.append(asyncio.create_task(tick(rt), name="intake-maintenance-tick"))
+        async def release() -> None:
+            # the graph of the contract in force now (it may have been republished)
+            released = await release_ended_windows(rt, graph_of(rt.contract))
+            if released:
+                log.info("maintenance ended: alerts released", extra={"count": released})
+
+        async def ensure_inboxes() -> None:  # parties added by a republished contract
+            await inboxes.ensure(rt)
+
+        ticker = Ticker(
+            "intake-maintenance-tick",
+            rt.settings.intake_tick_seconds,
+            ("party inboxes", ensure_inboxes),
+            ("maintenance", release),
+        )
+        ticker.start()
+        tickers.append(ticker)
 
     async def on_stop(_: Runtime) -> None:
-        for task in ticking:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        ticking.clear()
+        for ticker in tickers:
+            await ticker.stop()
+        tickers.clear()
 
     return create_app(
         SERVICE,

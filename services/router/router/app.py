@@ -11,7 +11,6 @@ way sla-clock's is: the route row is locked, the timer row re-checked and locked
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -47,6 +46,7 @@ from shared.events import (
 )
 from shared.kafka import Outbox
 from shared.service import Runtime, create_app
+from shared.ticker import Ticker
 from shared.topics import Topic
 
 SERVICE = "router"
@@ -168,7 +168,7 @@ class Staged:
 
 class RouterService:
     def __init__(self) -> None:
-        self._ticker: asyncio.Task[None] | None = None
+        self.ticker: Ticker | None = None  # made in on_start
         self._http: httpx.AsyncClient | None = None
 
     def wire(self, rt: Runtime, _: APIRouter) -> None:
@@ -467,15 +467,6 @@ class RouterService:
                     fired += len(out)
         return fired
 
-    async def _tick_forever(self) -> None:
-        while True:
-            try:
-                await self.tick_once()
-                await self.push_due()
-            except Exception:  # the ticker must outlive a failed round; it retries next tick
-                log.exception("tick failed")
-            await asyncio.sleep(self.rt.settings.router_tick_seconds)
-
     async def on_start(self, rt: Runtime) -> None:
         await self.delivery.ensure(rt.contract.parties)
         self._http = httpx.AsyncClient(timeout=5.0)
@@ -485,13 +476,17 @@ class RouterService:
                 and party not in rt.settings.router_webhook_secrets
             ):
                 log.warning("webhook endpoint without a secret: not pushed", extra={"party": party})
-        self._ticker = asyncio.create_task(self._tick_forever(), name="router-tick")
+        self.ticker = Ticker(
+            "router-tick",
+            rt.settings.router_tick_seconds,
+            ("escalation tick", self.tick_once),
+            ("webhook push", self.push_due),
+        )
+        self.ticker.start()
 
     async def on_stop(self, rt: Runtime) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        if self.ticker is not None:
+            await self.ticker.stop()
         if self._http is not None:
             await self._http.aclose()
 

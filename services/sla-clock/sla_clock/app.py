@@ -11,7 +11,6 @@ repeats the same event ids; consumers drop the repeat.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from shared.events import (
 from shared.kafka import Outbox
 from shared.service import Runtime, create_app
 from shared.settings import Settings
+from shared.ticker import Ticker
 from shared.topics import Topic
 from sla_clock import store
 from sla_clock.decide import apply, fire, timers
@@ -57,7 +57,7 @@ log = logging.getLogger(SERVICE)
 
 class SlaService:
     def __init__(self) -> None:
-        self._ticker: asyncio.Task[None] | None = None
+        self.ticker: Ticker | None = None  # made in on_start, once the watchdog exists
 
     def wire(self, rt: Runtime, router: APIRouter) -> None:
         self.rt = rt
@@ -210,18 +210,6 @@ class SlaService:
                 self.metrics.warnings.labels(t.clock.value, str(t.threshold)).inc()
         return len(due)
 
-    async def _tick_forever(self) -> None:
-        while True:
-            try:
-                await self.tick_once()
-            except Exception:  # the ticker must outlive a failed round; it retries next tick
-                log.exception("tick failed")
-            try:
-                await self.watchdog.tick_once()
-            except Exception:  # the same for the check-in watchdog's round
-                log.exception("check-in tick failed")
-            await asyncio.sleep(self.rt.settings.sla_tick_seconds)
-
     async def on_start(self, rt: Runtime) -> None:
         async with rt.pool.acquire() as conn:
             for row in await store.open_clocks(conn):
@@ -242,13 +230,17 @@ class SlaService:
                         party=str(row["party"]),
                     )
                 )
-        self._ticker = asyncio.create_task(self._tick_forever(), name="sla-tick")
+        self.ticker = Ticker(
+            "sla-tick",
+            rt.settings.sla_tick_seconds,
+            ("tick", self.tick_once),
+            ("check-in tick", self.watchdog.tick_once),
+        )
+        self.ticker.start()
 
     async def on_stop(self, rt: Runtime) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        if self.ticker is not None:
+            await self.ticker.stop()
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:

@@ -2,8 +2,9 @@
 
     .venv/bin/python -m sla_clock.bench [--incidents 50000]
 
-Needs the local stack (`baton stack up --infra-only`); uses its own topic prefix and a
-throw-away database. Prints:
+Needs Kafka and PostgreSQL at BATON_KAFKA_BOOTSTRAP and BATON_PG_DSN (the local stack's
+defaults: `baton stack up --infra-only`); uses its own topic prefix and a throw-away database.
+Prints:
 
 * throughput of the pure core (``decide.apply``) for open/pause/resume/acknowledge events, and
   of the handler's database transaction (processed record, locked load, fold, save, timers);
@@ -47,7 +48,6 @@ from sla_clock import store
 from sla_clock.decide import apply, timers
 
 ROOT = Path(__file__).resolve().parents[3]
-from baton.stack import ensure_topics, status  # noqa: E402
 from shared.clock import FixedClock  # noqa: E402
 from shared.contract import load_contract  # noqa: E402
 from shared.db import create_pool, mark_processed, migrate  # noqa: E402
@@ -62,6 +62,8 @@ from shared.events import (  # noqa: E402
     make_event,
     stable_id,
 )
+from shared.settings import Settings  # noqa: E402
+from shared.topic_admin import TopicAdminError, ensure_topics, wait_kafka  # noqa: E402
 from sla_clock.metrics import OpenClocks  # noqa: E402
 from sla_clock.timeline import IncidentRecord, Rules, fold  # noqa: E402
 
@@ -329,9 +331,12 @@ async def wait_fired(pool: asyncpg.Pool, until: datetime) -> None:
 
 
 async def main(incidents: int) -> None:
-    st = status()
-    if not (st["kafka"]["running"] and st["postgres"]["running"]):
-        raise SystemExit("needs the local stack: baton stack up --infra-only")
+    settings = Settings()
+    bootstrap, admin_dsn = settings.kafka_bootstrap, settings.pg_dsn.get_secret_value()
+    try:
+        await wait_kafka(bootstrap, timeout=5)
+    except TopicAdminError as exc:
+        raise SystemExit(f"needs Kafka (`baton stack up --infra-only`): {exc}") from None
     contract = load_contract(CONTRACT)
     rules = Rules(contract)
     print(f"sla-clock bench: {incidents:,} incidents = {2 * incidents:,} clocks")
@@ -340,12 +345,11 @@ async def main(incidents: int) -> None:
 
     tag = uuid.uuid4().hex[:8]
     prefix, db = f"bench{tag}.", f"baton_bench_{tag}"
-    admin_dsn = st["postgres"]["dsn"]
     admin = await asyncpg.connect(admin_dsn)
     await admin.execute(f"CREATE DATABASE {db}")
     await admin.close()
     dsn = admin_dsn.rsplit("/", 1)[0] + f"/{db}"
-    await ensure_topics(st["kafka"]["bootstrap"], prefix)
+    await ensure_topics(bootstrap, prefix)
     pool = await create_pool(dsn, "sla_clock")
     log = Path(tempfile.gettempdir()) / f"sla-bench-{tag}.log"
     proc: subprocess.Popen[bytes] | None = None
@@ -362,7 +366,7 @@ async def main(incidents: int) -> None:
         await load_clocks(pool, incidents, first)
         print(f"bulk load of {2 * incidents:,} clocks: {time.perf_counter() - began:.1f} s")
         env = {
-            "BATON_KAFKA_BOOTSTRAP": st["kafka"]["bootstrap"],
+            "BATON_KAFKA_BOOTSTRAP": bootstrap,
             "BATON_PG_DSN": dsn,
             "BATON_TOPIC_PREFIX": prefix,
             "BATON_GROUP_PREFIX": prefix,
@@ -413,7 +417,7 @@ async def main(incidents: int) -> None:
         began = time.perf_counter()
         await wait_fired(pool, burst_due)
         print(f"burst: 50,000 timers due at once fired in {time.perf_counter() - began:.1f} s")
-        await bench_service_events(pool, st["kafka"]["bootstrap"], f"{prefix}incidents")
+        await bench_service_events(pool, bootstrap, f"{prefix}incidents")
     finally:
         if proc is not None and proc.poll() is None:
             proc.terminate()
