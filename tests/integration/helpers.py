@@ -8,7 +8,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.events import Envelope, parse_event
 
@@ -91,3 +92,41 @@ async def collect_until(
     finally:
         await consumer.stop()
     return events
+
+
+async def wait_consumed(bootstrap: str, reads: dict[str, str], timeout: float = 60) -> None:
+    """Poll until each consumer group of ``reads`` (group -> topic) has committed the end offset
+    of every partition of its topic: all input handled, and since services publish before they
+    commit, every output of that input is on its topic. Replaces "sleep, then look again"."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await probe.start()
+    behind: dict[str, list[tuple[int, int]]] = {}
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                behind = {}
+                for group, topic in reads.items():
+                    parts = probe.partitions_for_topic(topic) or set()
+                    if not parts:
+                        await probe.force_metadata_update()
+                        parts = probe.partitions_for_topic(topic) or set()
+                    tps = [TopicPartition(topic, p) for p in sorted(parts)]
+                    ends = await probe.end_offsets(tps)
+                    committed = await admin.list_consumer_group_offsets(group)
+                    lagging = [
+                        (tp.partition, ends[tp] - (committed[tp].offset if tp in committed else 0))
+                        for tp in tps
+                        if ends[tp] > (committed[tp].offset if tp in committed else 0)
+                    ]
+                    if lagging:
+                        behind[group] = lagging
+                if not behind:
+                    return
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"consumers still behind after {timeout} s: {behind}") from None
+    finally:
+        await probe.stop()
+        await admin.close()

@@ -4,7 +4,6 @@ windows. Intake runs as a real process (router and the rest are not needed here)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import uuid
@@ -33,7 +32,7 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import collect
+from tests.integration.helpers import collect, wait_consumed
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
 CONTRACT = FIXTURES / "contract.yaml"
@@ -58,9 +57,18 @@ async def start_intake(
 
 
 async def settle(bootstrap: str, topic: str, want: int) -> list[Envelope]:
-    """``want`` events, then a second look after a pause: nothing more may have arrived."""
+    """``want`` events, then a second look once intake has handled all its input (committed
+    offsets at the end of its topics): nothing more may have arrived."""
     await collect(bootstrap, topic, want)
-    await asyncio.sleep(2)
+    prefix = topic[: topic.index(".") + 1]
+    await wait_consumed(
+        bootstrap,
+        {
+            f"{prefix}intake.raw": f"{prefix}alerts.raw",
+            f"{prefix}intake.alerts": f"{prefix}alerts",
+            f"{prefix}intake.commands": f"{prefix}commands",
+        },
+    )
     events = await collect(bootstrap, topic, want)
     assert len(events) == want, [(e.type.value, e.subject) for e in events]
     return events

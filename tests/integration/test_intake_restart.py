@@ -25,7 +25,7 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import collect
+from tests.integration.helpers import collect, wait_consumed
 from tests.integration.test_intake import CONTRACT, settle, start_intake
 
 WORKERS = 8
@@ -82,7 +82,15 @@ async def test_kill_9_mid_storm_loses_no_acknowledged_alert(
         events = await collect(
             isolated.infra.bootstrap, f"{isolated.prefix}incidents", len(acknowledged), 120
         )
-        await asyncio.sleep(2)
+        prefix = isolated.prefix  # once the second instance has handled all input, look again
+        await wait_consumed(
+            isolated.infra.bootstrap,
+            {
+                f"{prefix}intake.raw": f"{prefix}alerts.raw",
+                f"{prefix}intake.alerts": f"{prefix}alerts",
+            },
+            120,
+        )
         events = await collect(
             isolated.infra.bootstrap, f"{isolated.prefix}incidents", len(acknowledged), 120
         )
