@@ -108,11 +108,8 @@ async def wait_consumed(bootstrap: str, reads: dict[str, str], timeout: float = 
             while True:
                 behind = {}
                 for group, topic in reads.items():
-                    parts = probe.partitions_for_topic(topic) or set()
-                    if not parts:
-                        await probe.force_metadata_update()
-                        parts = probe.partitions_for_topic(topic) or set()
-                    tps = [TopicPartition(topic, p) for p in sorted(parts)]
+                    (described,) = await admin.describe_topics([topic])
+                    tps = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
                     ends = await probe.end_offsets(tps)
                     committed = await admin.list_consumer_group_offsets(group)
                     lagging = [
