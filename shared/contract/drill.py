@@ -459,4 +459,30 @@ def drill_all(
         for instant in samples[contract.period_calendar_of(obj)].values()
         if instant is not None
     ]
+    reports += [drill(contract, oid, at, category) for oid, at in _event_samples(contract, anchor)]
     return reports, general
+
+
+def _event_samples(contract: Contract, anchor: datetime) -> list[tuple[str, datetime]]:
+    """Each scheduled run at its next expected time after ``anchor`` (when a missed run is
+    noticed, in the schedule's zone), and each maintenance window's next occurrence a minute
+    after it opens, for every object it covers."""
+    from shared.checkins import Duty, expectations, next_expected  # a cycle at import time
+
+    out: list[tuple[str, datetime]] = []
+    for exp in expectations(contract):
+        if exp.duty is Duty.RUN and contract.object(exp.object_id) is not None:
+            at = next_expected(contract, exp, anchor)
+            if at is not None:
+                out.append((exp.object_id, at + exp.grace))
+    for window in contract.maintenance_windows:
+        horizon = anchor + timedelta(days=_SEARCH_DAYS)
+        found = window.occurrences(anchor, horizon)
+        if not found:
+            continue
+        opens = max(found[0][0], anchor) + timedelta(minutes=1)
+        members = list(window.objects)
+        for group in window.groups:
+            members += [m for m in contract.group_members(group) if m not in members]
+        out += [(m, opens) for m in members if contract.object(m) is not None]
+    return out
