@@ -158,6 +158,11 @@ def test_drill_all_passes_on_the_example(example: Contract) -> None:
     assert [r.object for r in reports if not r.ok] == []
     # every scheduled exchange or job is drilled when its missed run would be noticed, and
     # every maintenance window on each object it covers
+    # the hub in Novosibirsk is drilled at its own night, weekend and holiday, in its zone
+    hub = {r.period: r.at_local for r in sampled if r.object == "app-wms"}
+    assert hub[Period.NIGHT].endswith("03:00 Asia/Novosibirsk")
+    assert hub[Period.HOLIDAY].endswith("11:00 Asia/Novosibirsk")
+    assert all(r.at_local.endswith("Asia/Almaty") for r in sampled if r.object == "pg-acc")
     scheduled = {o.id for o in example.objects if o.schedule is not None}
     assert scheduled
     assert scheduled <= {r.object for r in reports}
