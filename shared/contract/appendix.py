@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from shared.calendar import CalendarSpec
-from shared.contract.lint import check_contract
+from shared.contract.lint import check_contract, open_point_of
 from shared.contract.model import ALL_PERIODS, Contract, Period, SupportObject
 from shared.documents import Document, Fact, Section, Signature, Table, render_html, render_pdf
 from shared.documents import to_json as document_json
@@ -618,15 +618,29 @@ def _scope_table(contract: Contract) -> Table:
 def _open_points(contract: Contract) -> Table:
     from shared.contract.findings import RULES
 
-    rows = tuple(
-        (issue.code, RULES[issue.code].severity.value, issue.message)
-        for issue in check_contract(contract)
-    )
+    issues = check_contract(contract)
+    covered: dict[int, list[str]] = {i: [] for i in range(len(contract.open_points))}
+    rest = []
+    for issue in issues:
+        held_by = open_point_of(contract, issue)
+        if held_by is None:
+            rest.append((issue.code, RULES[issue.code].severity.value, issue.message))
+        else:
+            covered[held_by].append(issue.message)
+    agreed = []
+    for index, point in enumerate(contract.open_points):
+        words = [point.field + (f": {point.note}" if point.note else "")]
+        if point.owner:
+            words.append(f"answer from {_contact(contract, point.owner)}")
+        if covered[index]:
+            words.append("to settle: " + "; ".join(covered[index]))
+        agreed.append(("to be agreed", "open point", " — ".join(words)))
     return Table(
         "Open points still to agree",
         ("Check", "Severity", "What is missing"),
-        rows,
-        "From the contract checks (`baton contract lint`); none means every check passes.",
+        (*agreed, *rest),
+        "The fields the contract marks as to be agreed (open_points), then what the contract "
+        "checks (`baton contract lint`) still miss; none means every check passes.",
     )
 
 

@@ -269,6 +269,13 @@ RULES: dict[str, Rule] = _rules(
         "critical object not reached by any alert rule",
         "add match: labels or an alert_rules entry so alerts land on it",
     ),
+    # -- negotiation
+    Rule(
+        "BTN601",
+        W,
+        "open point: to be agreed",
+        "agree the field with the customer, write it and remove the open_points entry",
+    ),
 )
 
 

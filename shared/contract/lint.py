@@ -50,11 +50,45 @@ def lint_parsed(parsed: Parsed) -> list[Finding]:
     """Loader and schema findings, then every check on what could be built; sorted by place."""
     findings = list(parsed.findings)
     if parsed.contract is not None:
+        open_points = parsed.contract.open_points
+        deferred: dict[int, list[Issue]] = {i: [] for i in range(len(open_points))}
         for issue in check_contract(parsed.contract):
             if issue.code in _REFERENCE_CODES and issue.ref in parsed.dropped_ids:
                 continue  # the target was already reported as a schema error
+            held_by = open_point_of(parsed.contract, issue)
+            if held_by is not None:
+                deferred[held_by].append(issue)
+                continue
             findings.append(parsed.finding(issue.code, issue.message, issue.path))
+        for index, point_issues in deferred.items():
+            open_point = open_points[index]
+            covers = "; ".join(f"{i.code} {i.message}" for i in point_issues) or "nothing yet"
+            note = f" ({open_point.note})" if open_point.note else ""
+            findings.append(
+                parsed.finding(
+                    "BTN601",
+                    f"{open_point.field} to be agreed{note}; lint would demand: {covers}",
+                    ("open_points", index),
+                )
+            )
     return sorted(findings, key=lambda f: (str(f.file or ""), f.line or 0, f.code))
+
+
+def open_point_of(contract: Contract, issue: Issue) -> int | None:
+    """The index of the open point whose field holds ``issue`` (never an integrity rule:
+    services depend on those, so they cannot be left open)."""
+    if RULES[issue.code].integrity or not contract.open_points:
+        return None
+    path = issue.path
+    names = [".".join(str(p) for p in path)]
+    index = path[1] if len(path) >= 2 and path[0] == "objects" else None
+    if isinstance(index, int) and index < len(contract.objects):
+        names.append(".".join(str(p) for p in ("objects", contract.objects[index].id, *path[2:])))
+    for index, point in enumerate(contract.open_points):
+        for name in names:
+            if name == point.field or name.startswith(point.field + "."):
+                return index
+    return None
 
 
 def check_contract(contract: Contract) -> list[Issue]:

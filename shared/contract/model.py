@@ -498,6 +498,19 @@ class EscalationLevel(_Strict):
     emergency_approvers: list[ContactRef] = Field(default_factory=list)
 
 
+class OpenPoint(_Strict):
+    """A field still to be agreed: lint reports what it would demand at or below that field as
+    this open point (one warning, BTN601, listing them), not as errors. Integrity rules (the
+    references services depend on) cannot be left open."""
+
+    field: str = Field(
+        min_length=1,
+        description="the field, dotted: priority_matrix, objects.pg-acc, sla.targets, escalation",
+    )
+    note: str = ""
+    owner: ContactRef | None = Field(None, description="who brings the answer")
+
+
 class Exclusion(_Strict):
     id: str
     text: str
@@ -531,6 +544,9 @@ class Contract(_Strict):
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
     escalation: list[EscalationLevel] = Field(default_factory=list)
     alert_rules: list[AlertRule] = Field(default_factory=list)
+    open_points: list[OpenPoint] = Field(
+        default_factory=list, description="fields still to be agreed (to be agreed markers)"
+    )
 
     @field_validator("calendars")
     @classmethod

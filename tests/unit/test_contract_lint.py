@@ -130,6 +130,7 @@ MUTATIONS: dict[str, Callable[[Doc], None]] = {
     "BTN501": _set("objects.0.environment", "test"),
     "BTN502": _set("exclusions", []),
     "BTN503": _set("objects.0.match", ...),
+    "BTN601": _append("open_points", {"field": "exclusions", "note": "customer's list"}),
 }
 # codes covered by files in tests/fixtures/contracts (see the tests below)
 FILE_FIXTURES = {"BTN001", "BTN003"}
@@ -292,3 +293,43 @@ def test_broken_example_fails_lint_with_the_right_codes(tmp_path: Path) -> None:
     assert any("'os'" in f.message for f in findings if f.code == "BTN101")
     result = CliRunner().invoke(contract_app, ["lint", str(broken)])
     assert result.exit_code == 1
+
+
+def test_open_points_turn_what_lint_would_demand_into_one_warning_each(tmp_path: Path) -> None:
+    doc = copy.deepcopy(BASE)
+    del doc["priority_matrix"]["low"]["request"]
+    doc["objects"][2]["access"] = None
+    _, before = _lint_doc(tmp_path, doc)
+    assert {"BTN303", "BTN207"} <= {f.code for f in before if f.severity is Severity.ERROR}
+    doc["open_points"] = [
+        {"field": "priority_matrix", "note": "customer decides the low row"},
+        {"field": f"objects.{doc['objects'][2]['id']}", "owner": "customer/it-head"},
+        {"field": "objects.ghost.owner"},  # an integrity rule cannot be left open
+    ]
+    doc["objects"][1]["depends_on"] = ["ghost"]
+    _, after = _lint_doc(tmp_path, doc)
+    errors = {f.code for f in after if f.severity is Severity.ERROR}
+    assert "BTN303" not in errors
+    assert "BTN207" not in errors
+    assert "BTN204" in errors  # references must resolve, open point or not
+    points = [f for f in after if f.code == "BTN601"]
+    assert len(points) == 3
+    assert all(p.severity is Severity.WARNING for p in points)
+    assert "BTN303" in points[0].message
+    assert "customer decides the low row" in points[0].message
+    assert "BTN207" in points[1].message
+
+
+def test_the_appendix_lists_the_open_points_of_the_negotiation(tmp_path: Path) -> None:
+    from shared.contract import load_contract
+    from shared.contract.appendix import build_appendix, render
+
+    doc = copy.deepcopy(BASE)
+    del doc["priority_matrix"]["low"]["request"]
+    doc["open_points"] = [
+        {"field": "priority_matrix", "note": "low row", "owner": "customer/it-head"}
+    ]
+    path, _ = _lint_doc(tmp_path, doc)
+    text = render(build_appendix(load_contract(path)), "md").decode()
+    assert "priority_matrix: low row" in text
+    assert "to settle: priority_matrix.low lacks request" in text
