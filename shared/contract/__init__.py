@@ -24,7 +24,8 @@ are two primaries), `calendars`, `objects`, `groups`, `access_rules`, `priority_
 `pause_reasons`, `maintenance_windows` (`weekly` or `start`/`end`), `escalation` (levels with
 thresholds per clock as fractions of the target), `alert_rules` (labels, Alertmanager
 matchers and/or hosts); objects take `match` labels and `matchers` too.
-Contacts are referred to as `party/contact`. Durations: `15m`, `4h`, `1d 12h` or ISO `PT4H`.
+Contacts are referred to as `party/contact`. Durations: `15m`, `4h`, `1d 12h` or ISO `PT4H`;
+SLA targets also `4bh` / `3bd` (business hours / days of their calendar).
 Quote times of day (`"22:00"`): YAML 1.1 reads an unquoted `22:00` as a number.
 
 ## Periods

@@ -135,8 +135,17 @@ class ChannelKind(StrEnum):
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 
 
+_BUSINESS = re.compile(r"^\s*(\d+)\s*b([dh])\s*$", re.IGNORECASE)
+
+
 def _parse_duration(value: object) -> object:
     """Accept ``15m``, ``4h``, ``1d 12h`` besides ISO 8601 (``PT15M``) and seconds."""
+    if isinstance(value, str) and _BUSINESS.match(value):
+        raise PydanticCustomError(
+            "business_units",
+            "business days/hours (3bd, 4bh) are for SLA targets measured on a business-hours "
+            "calendar: name the target's calendar or sla.period_calendar",
+        )
     if isinstance(value, str) and value.strip() and not value.lstrip().upper().startswith("P"):
         match = _DURATION.match(value.lower())
         if match and any(match.groups()):
@@ -400,6 +409,63 @@ def _sla_from_list(value: object) -> object:
     return {"targets": value} if isinstance(value, list) else value
 
 
+def _minute_of(text: str) -> int:
+    hours, _, minutes = text.partition(":")
+    return int(hours) * 60 + int(minutes or 0)
+
+
+def business_day_length(spec: CalendarSpec) -> timedelta | None:
+    """The usual (most common) length of an open day of a business-hours calendar."""
+    if spec.kind == "24x7":
+        return None
+    lengths: dict[int, int] = {}
+    for hours in spec.weekly.values():
+        if hours:
+            minutes = sum(_minute_of(b) - _minute_of(a) for a, b in hours)
+            lengths[minutes] = lengths.get(minutes, 0) + 1
+    if not lengths:
+        return None
+    return timedelta(minutes=max(lengths, key=lambda m: lengths[m]))
+
+
+def _business_targets(data: object) -> object:
+    """``3bd`` / ``4bh`` in an SLA target: business days (of the usual open-day length) and
+    business hours of the target's calendar, else the SLA's period calendar — and the target is
+    then measured on that calendar, so "4 business hours" on a 24/7 object counts office hours."""
+    if not isinstance(data, dict):
+        return data
+    sla = _sla_from_list(data.get("sla"))
+    if not isinstance(sla, dict) or not isinstance(sla.get("targets"), list):
+        return data
+    specs = {c.get("id"): c for c in data.get("calendars") or [] if isinstance(c, dict)}
+    targets = []
+    for target in sla["targets"]:
+        if not isinstance(target, dict) or not any(
+            isinstance(target.get(k), str) and _BUSINESS.match(target[k])
+            for k in ("response", "recovery")
+        ):
+            targets.append(target)
+            continue
+        calendar_id = target.get("calendar") or sla.get("period_calendar")
+        try:
+            spec = CalendarSpec.model_validate(specs[calendar_id])
+        except (KeyError, ValueError):
+            targets.append(target)  # the field validator names the problem
+            continue
+        day = business_day_length(spec)
+        if day is None:
+            targets.append(target)
+            continue
+        converted = dict(target, calendar=calendar_id)
+        for key in ("response", "recovery"):
+            found = _BUSINESS.match(str(target.get(key, "")))
+            if found:
+                count, unit = int(found[1]), found[2].lower()
+                converted[key] = day * count if unit == "d" else timedelta(hours=count)
+        targets.append(converted)
+    return dict(data, sla=dict(sla, targets=targets))
+
+
 def _layers_from_mapping(value: object) -> object:
     """Accept ``{layer: party}`` (the skeleton's form) besides the list of assignments."""
     if isinstance(value, dict):
@@ -547,6 +613,11 @@ class Contract(_Strict):
     open_points: list[OpenPoint] = Field(
         default_factory=list, description="fields still to be agreed (to be agreed markers)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _business_units(cls, data: object) -> object:
+        return _business_targets(data)
 
     @field_validator("calendars")
     @classmethod

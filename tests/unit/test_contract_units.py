@@ -1,0 +1,62 @@
+"""Business days and business hours in SLA targets: ``3bd`` / ``4bh``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shared.contract import Contract, ContractError, load_contract
+from shared.contract.appendix import build_appendix, render
+from shared.contract.view import ContractView
+from shared.events import Category
+
+MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
+
+
+def _with_request_targets(tmp_path: Path, response: str, recovery: str) -> Contract:
+    doc = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    for target in doc["sla"]["targets"]:
+        if target["category"] == "request":
+            target["response"], target["recovery"] = response, recovery
+    path = tmp_path / "contract.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return load_contract(path)
+
+
+def test_business_units_count_office_time_even_on_a_round_the_clock_object(
+    tmp_path: Path,
+) -> None:
+    contract = _with_request_targets(tmp_path, "4bh", "3bd")
+    requests = [t for t in contract.sla.targets if t.category == Category.REQUEST]
+    assert requests
+    for target in requests:
+        # the office calendar is open 09:00-18:00: a business day is 9 hours
+        assert (target.response, target.recovery) == (timedelta(hours=4), timedelta(hours=27))
+        assert target.calendar == "office"
+    view = ContractView.of(contract)
+    # pg-main is supported 24x7; a request at Friday 17:00 Almaty (12:00 UTC) has 1 office
+    # hour that day, then 3 on Monday: due Monday 12:00 Almaty, not Friday 21:00
+    friday_17 = datetime(2026, 3, 13, 12, 0, tzinfo=UTC)
+    prio = requests[0].priority
+    due = view.due("pg-main", Category.REQUEST, prio, opened_at=friday_17)
+    assert due is not None
+    assert due.response_due == datetime(2026, 3, 16, 7, 0, tzinfo=UTC)
+
+
+def test_the_appendix_shows_them_as_written(tmp_path: Path) -> None:
+    contract = _with_request_targets(tmp_path, "4bh", "3bd")
+    text = render(build_appendix(contract), "md").decode()
+    assert "response 4 business hours; recovery 3 business days" in text
+
+
+def test_business_units_without_a_business_calendar_are_refused(tmp_path: Path) -> None:
+    doc = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    doc["sla"]["period_calendar"] = None
+    doc["sla"]["targets"][0]["response"] = "2bd"
+    path = tmp_path / "contract.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    with pytest.raises(ContractError, match="response"):
+        load_contract(path)
