@@ -122,6 +122,16 @@ class AccessAt:
 ChainStep = tuple[Literal["depends_on", "dependent"], SupportObject]
 
 
+@dataclass(frozen=True, slots=True)
+class CheckPlan:
+    """One neighbouring layer to check: its nearest object and the party that checks it."""
+
+    layer: Layer
+    object_id: str
+    party: str
+    relation: Literal["depends_on", "dependent"]
+
+
 class DependencyGraph:
     """The contract's dependency graph with the questions correlation asks of it.
 
@@ -463,6 +473,23 @@ class ContractView:
                 other = self.object(other_id)
                 if other is not None:
                     out.append((relation, other))  # type: ignore[arg-type]
+        return out
+
+    def checks(self, object_id: str) -> list[CheckPlan]:
+        """Who checks what when ``object_id`` fails: one check per neighbouring layer along the
+        chain, the nearest object of each layer, by that layer's primary party (the drill's
+        "who checks each layer"; the router opens them, intake lets their parties report)."""
+        obj = self.object(object_id)
+        if obj is None:
+            return []
+        out: list[CheckPlan] = []
+        seen = {obj.layer}
+        for relation, other in self.chain(object_id):
+            party = self.owner_of(other.layer, None)
+            if other.layer in seen or party is None:
+                continue
+            seen.add(other.layer)
+            out.append(CheckPlan(other.layer, other.id, party, relation))
         return out
 
     def nearest_in_layer(self, object_id: str | None, layer: Layer) -> str | None:

@@ -74,6 +74,10 @@ class IncidentState(BaseModel):
         default_factory=list, description="fingerprints monitoring reports recovered"
     )
     last_alert_at: AwareDatetime | None = None
+    handed_to: list[Layer] = Field(
+        default_factory=list,
+        description="layers a diagnosis found the fault in: their owners took the incident over",
+    )
 
     @property
     def failing(self) -> list[str]:
@@ -381,6 +385,94 @@ def pause_clocks(action: PartyActionV1, incident: IncidentState, contract: Contr
     return clocks
 
 
+class Part(StrEnum):
+    """How a party stands in one incident."""
+
+    PRIMARY = "primary owner"
+    COORDINATOR = "coordinator"
+    CHECK = "check party"
+    CUSTOMER = "customer"
+
+
+_MOVES = {ActionKind.ACKNOWLEDGE, ActionKind.DIAGNOSIS, ActionKind.PAUSE, ActionKind.RESUME}
+ROLE_ACTIONS: dict[Part, frozenset[ActionKind]] = {
+    Part.PRIMARY: frozenset({*_MOVES, ActionKind.RESTORED, ActionKind.NOTE}),
+    Part.COORDINATOR: frozenset(
+        {
+            *_MOVES,
+            ActionKind.RESTORED,
+            ActionKind.NOTE,
+            ActionKind.RECLASSIFY,
+            ActionKind.REROUTE,
+            ActionKind.REOPEN,
+        }
+    ),
+    Part.CHECK: frozenset({ActionKind.ACKNOWLEDGE, ActionKind.DIAGNOSIS, ActionKind.NOTE}),
+    Part.CUSTOMER: frozenset(
+        {
+            ActionKind.CONFIRM,
+            ActionKind.REJECT,
+            ActionKind.REOPEN,
+            ActionKind.PAUSE,
+            ActionKind.RESUME,
+            ActionKind.NOTE,
+            ActionKind.RECLASSIFY,
+        }
+    ),
+}
+"""What each part in an incident may do; pause reasons narrow pauses further (``invoked_by``)."""
+
+
+def standing(party_id: str, incident: IncidentState, contract: Contract) -> dict[Part, set[Layer]]:
+    """The parts ``party_id`` has in ``incident`` (a check party: with the layers it checks).
+
+    The same answers the router assigns by, asked of the contract view: the primary owner of
+    the incident's layer (and of its probable origin's, and of each layer a diagnosis handed it
+    to), the coordinator, the party of each neighbouring layer's check, and the customer."""
+    view = ContractView.of(contract)
+    parts: dict[Part, set[Layer]] = {}
+    party = contract.parties.get(party_id)
+    if party is not None and party.kind == "customer":
+        parts[Part.CUSTOMER] = set()
+    if party_id == view.coordinator:
+        parts[Part.COORDINATOR] = set()
+    objects = [o for o in dict.fromkeys((incident.object_id, incident.origin)) if o]
+    layers = {incident.layer, *incident.handed_to}
+    layers |= {obj.layer for obj in map(view.object, objects) if obj is not None}
+    if any(view.primary_for(layer) == party_id for layer in layers):
+        parts[Part.PRIMARY] = set()
+    checked = {c.layer for o in objects for c in view.checks(o) if c.party == party_id}
+    if checked:
+        parts[Part.CHECK] = checked
+    return parts
+
+
+def check_standing(action: PartyActionV1, incident: IncidentState, contract: Contract) -> None:
+    """``Refused`` (forbidden) unless the acting party is assigned to ``incident`` in a part
+    that may take ``action`` — a check party only on the layer it checks."""
+    if action.action in (ActionKind.RECLASSIFY, ActionKind.REROUTE):
+        return  # the coordinator's or the customer's, checked with their reasons below
+    parts = standing(action.party, incident, contract)
+    if not parts:
+        raise Refused(
+            f"party: {action.party} is not assigned to incident {incident.id}", forbidden=True
+        )
+    allowed = [p for p in parts if action.action in ROLE_ACTIONS[p]]
+    if not allowed:
+        as_what = ", ".join(p.value for p in parts)
+        raise Refused(
+            f"party: {action.party} ({as_what}) may not {action.action.value} this incident",
+            forbidden=True,
+        )
+    diagnosis = action.action == ActionKind.DIAGNOSIS
+    if allowed == [Part.CHECK] and diagnosis and action.layer not in parts[Part.CHECK]:
+        mine = ", ".join(sorted(layer.value for layer in parts[Part.CHECK]))
+        raise Refused(
+            f"layer: {action.party} checks {mine} on this incident, not {action.layer}",
+            forbidden=True,
+        )
+
+
 def check_action(action: PartyActionV1, incident: IncidentState, contract: Contract) -> Status:
     """The status after ``action``, or ``Refused`` naming why not."""
     party = contract.parties.get(action.party)
@@ -394,6 +486,7 @@ def check_action(action: PartyActionV1, incident: IncidentState, contract: Contr
         raise Refused(f"only the customer {what} restoration", forbidden=True)
     if action.action in PROVIDER_ONLY and is_customer:
         raise Refused(f"the customer does not {action.action.value} incidents", forbidden=True)
+    check_standing(action, incident, contract)
     allowed, target = _NEXT[action.action]
     if incident.status not in allowed:
         raise Refused(f"cannot {action.action.value} an incident that is {incident.status.value}")
@@ -478,6 +571,12 @@ def apply_action(
         "status": status,
         "participants": incident.participants + ([who] if who not in incident.participants else []),
     }
+    if (
+        action.action == ActionKind.DIAGNOSIS
+        and action.fault_found
+        and action.layer not in {incident.layer, *incident.handed_to, None}
+    ):
+        update["handed_to"] = [*incident.handed_to, action.layer]
     if action.action in (ActionKind.PAUSE, ActionKind.RESUME):
         clocks = pause_clocks(action, incident, contract)
         paused = dict(incident.paused)

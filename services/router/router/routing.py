@@ -208,19 +208,12 @@ def assign(opened: Envelope, contract: Contract, now: datetime) -> list[Envelope
 
 
 def checks_for(contract: Contract, obj: SupportObject, at: datetime) -> list[Check]:
-    """One check per neighbouring layer along the dependency chain, the nearest object of each
-    layer, by that layer's primary party (the drill's "who checks each layer")."""
+    """One check per neighbouring layer along the dependency chain (the contract view's plan)."""
     del at  # who checks follows from the layers' owners, not from the hour
-    view = ContractView.of(contract)
-    out: list[Check] = []
-    seen = {obj.layer}
-    for relation, other in view.chain(obj.id):
-        party = view.owner_of(other.layer, None)
-        if other.layer in seen or party is None:
-            continue
-        seen.add(other.layer)
-        out.append(Check(layer=other.layer, object_id=other.id, party=party, relation=relation))
-    return out
+    return [
+        Check(layer=c.layer, object_id=c.object_id, party=c.party, relation=c.relation)
+        for c in ContractView.of(contract).checks(obj.id)
+    ]
 
 
 def open_route(
