@@ -21,6 +21,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from baton.stack import status
 from shared.topic_admin import ensure_topics
@@ -78,7 +80,9 @@ def free_ports(count: int) -> list[int]:
 
 @contextlib.asynccontextmanager
 async def isolated_slice(infra: Infra, **extra_env: str) -> AsyncIterator[Isolated]:
-    """Own topics (uuid prefix), consumer groups and database; the database is dropped after."""
+    """Own topics (uuid prefix), consumer groups and database; all dropped after, so that a
+    long run (or several engineers' runs) does not pile thousands of partitions on the one
+    broker — a single node's controller stalls under them."""
     tag = uuid.uuid4().hex[:10]
     prefix = f"t{tag}."
     await ensure_topics(infra.bootstrap, prefix)
@@ -105,6 +109,22 @@ async def isolated_slice(infra: Infra, **extra_env: str) -> AsyncIterator[Isolat
             await admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         finally:
             await admin.close()
+        await drop_topics(infra.bootstrap, prefix)
+
+
+async def drop_topics(bootstrap: str, prefix: str) -> None:
+    """Delete every topic named ``prefix*`` (the slice's own and the party topics its services
+    made); a failure here is left to the broker, it does not fail the test."""
+    kafka = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await kafka.start()
+    try:
+        mine = [t for t in await kafka.list_topics() if t.startswith(prefix)]
+        if mine:
+            await kafka.delete_topics(mine)
+    except KafkaError:
+        pass  # leftovers cost the broker a little, never a result
+    finally:
+        await kafka.close()
 
 
 @pytest.fixture
