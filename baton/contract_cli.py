@@ -223,6 +223,7 @@ def _render(report: DrillReport) -> list[str]:
     ]
     lines.extend(
         f"    {c.relation:<10} {c.object:<20} {c.layer:<12} {who(c.checked_by)}"
+        + (f" (when its hours open: {c.engaged_at})" if c.engaged_at else "")
         for c in report.checks
     )
     lines.append("  deadlines:")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.calendar import WEEKDAYS
 from shared.contract.lint import find_cycles
@@ -52,6 +52,11 @@ class LayerCheck(_Out):
     layer: str
     relation: Literal["object", "depends_on", "dependent"]
     checked_by: Answerer | None
+    engaged_at: str | None = Field(
+        None,
+        description="a dependent outside its own support hours is checked when they open "
+        "(its local time); None = at once",
+    )
 
 
 class Deadline(_Out):
@@ -225,7 +230,9 @@ class _Drill:
             intake=party.contact,
         )
 
-    def layer_primary(self, target: SupportObject, role: str) -> Answerer | None:
+    def layer_primary(
+        self, target: SupportObject, role: str, *, must_answer: bool = True
+    ) -> Answerer | None:
         primaries = self.contract.primaries(target.layer)
         if not primaries:
             self.gap(
@@ -239,7 +246,7 @@ class _Drill:
                 f"{', '.join(primaries)}: who checks {target.id} is disputed",
             )
             return None
-        return self.answerer(primaries[0], role, must_answer=self.critical)
+        return self.answerer(primaries[0], role, must_answer=self.critical and must_answer)
 
     def checks(self, primary: Answerer | None) -> list[LayerCheck]:
         """Who checks each object along the chain: what it depends on, and what depends on it."""
@@ -262,13 +269,23 @@ class _Drill:
         for unknown in sorted(set(obj.depends_on) - {o.id for o in contract.objects}):
             self.gap("BTN204", f"chain names unknown object {unknown!r}")
         for relation, other in self.view.chain(obj.id):
+            engaged_at = None
+            if relation == "dependent" and self.contract.calendar_spec(other.calendar) is not None:
+                # a business-hours dependent is not checked in the night: its own support
+                # hours decide when its check party is engaged
+                hours = self.view.calendar(other.calendar)
+                if not hours.is_open(self.at):
+                    engaged_at = self.view.local(hours.next_open(self.at), other.id)
             out.append(
                 LayerCheck(
                     object=other.id,
                     name=other.name,
                     layer=other.layer.value,
                     relation=relation,
-                    checked_by=self.layer_primary(other, f"check of {other.id}"),
+                    checked_by=self.layer_primary(
+                        other, f"check of {other.id}", must_answer=engaged_at is None
+                    ),
+                    engaged_at=engaged_at,
                 )
             )
         return out

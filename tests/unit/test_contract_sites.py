@@ -76,3 +76,24 @@ def test_drill_all_drills_each_site_at_its_own_night_weekend_and_holiday(tmp_pat
     assert hub[Period.WEEKEND].at_local.endswith("14:00 Europe/Berlin")
     assert hq[Period.NIGHT].at_local.endswith("03:00 Asia/Almaty")
     assert hub[Period.NIGHT].at != hq[Period.NIGHT].at
+
+
+def test_a_business_hours_dependent_is_checked_when_its_own_hours_open(tmp_path: Path) -> None:
+    from shared.contract.drill import drill
+
+    contract = _two_sites(tmp_path)
+    doc_path = tmp_path / "contract.yaml"
+    doc = yaml.safe_load(doc_path.read_text(encoding="utf-8"))
+    for obj in doc["objects"]:
+        if obj["id"] == "acc-app":
+            obj["calendar"] = "hub-office"
+    doc_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    contract = load_contract(doc_path)
+    # pg-main fails at Tuesday 07:00 Berlin (11:00 Almaty): the accounting system above it, on
+    # the hub's 08:00-17:00 hours, is checked at 08:00 hub time, not at once
+    report = drill(contract, "pg-main", datetime(2026, 3, 10, 6, 0, tzinfo=UTC))
+    acc = next(c for c in report.checks if c.object == "acc-app")
+    assert acc.relation == "dependent"
+    assert acc.engaged_at == "Tue 2026-03-10 08:00 Europe/Berlin"
+    in_hours = drill(contract, "pg-main", datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
+    assert next(c for c in in_hours.checks if c.object == "acc-app").engaged_at is None
