@@ -353,6 +353,53 @@ drill_app = typer.Typer(help="Drill the contract: the seed's night test in one c
 drill_app.command("drill")(drill_command)
 
 
+@contract_app.command("apply-open")
+def apply_open_command(
+    path: PathArg,
+    *,
+    intake: Annotated[
+        str | None, typer.Option(help="intake's URL (default: the local stack)")
+    ] = None,
+    reporting: Annotated[
+        str | None, typer.Option(help="reporting's URL (default: the local stack)")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="BATON_COORDINATOR_TOKEN", help="the coordinator's API token"),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan only")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Apply the contract in force to the incidents already open, on the record: the
+    coordinator re-routes each (owners follow this version) and reclassifies those whose
+    priority this version sets otherwise. PATH is the published contract in force."""
+    import httpx
+
+    from baton.apply_open import apply, open_incidents, plan
+    from baton.stack import status
+
+    _, contract, _ = _parse_or_exit(path, as_json=as_json)
+    services = status()["services"] if intake is None or reporting is None else {}
+    intake = intake or str(services["intake"]["url"])
+    reporting = reporting or str(services["reporting"]["url"])
+    with httpx.Client(timeout=30) as client:
+        steps = plan(contract, open_incidents(client, reporting))
+        done = [] if dry_run else apply(client, intake, steps, token)
+    rows = [
+        {"incident": s.incident_id, "action": s.body["action"], "priority": s.body.get("priority")}
+        | ({"status": code, "answer": answer} if not dry_run else {})
+        for s, code, answer in (done or [(s, 0, "") for s in steps])
+    ]
+    if as_json:
+        _echo_json(rows)
+    else:
+        for row in rows:
+            typer.echo("  ".join(f"{k}={v}" for k, v in row.items() if v is not None))
+        typer.echo(f"{len(rows)} step(s) {'planned' if dry_run else 'sent'}")
+    if any(isinstance(r.get("status"), int) and r["status"] >= 300 for r in rows):
+        raise typer.Exit(1)
+
+
 @contract_app.command("publish")
 def publish_command(path: PathArg, as_json: JsonOpt = False) -> None:
     """Lint the contract and, only if it has no error, publish it to the contract topic.
