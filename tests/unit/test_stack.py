@@ -176,7 +176,10 @@ def test_pidfile_recognises_only_the_process_it_names(tmp_path: Path) -> None:
     assert stack._running_pid(tmp_path / "missing.pid") is None
 
 
-def test_status_of_an_empty_stack_is_all_stopped_and_json(tmp_path: Path) -> None:
+def test_status_of_an_empty_stack_is_all_stopped_and_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(stack.BASE_PORT_ENV, raising=False)  # the defaults, whoever runs it
     current = stack.status(stack.StackPaths(tmp_path))
 
     assert current["kafka"] == {"bootstrap": "127.0.0.1:9092", "running": False}
