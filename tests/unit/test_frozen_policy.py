@@ -14,6 +14,7 @@ from sla_clock.timeline import Rules, fold
 from shared.contract import Contract
 from shared.events import (
     ActionKind,
+    AssignmentIssuedV2,
     Category,
     Clock,
     Envelope,
@@ -102,3 +103,51 @@ def test_a_new_contract_applies_to_new_incidents_and_to_open_ones_only_by_reclas
     assert fold(first, new_rules)[Clock.RESPONSE].policy.target == timedelta(minutes=25)
     recomputed = [e.data for e in out if isinstance(e.data, SlaClockRecomputedV1)]
     assert [(r.clock, r.target) for r in recomputed] == [(Clock.RESPONSE, timedelta(minutes=25))]
+
+
+def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new_version() -> None:
+    """An assignment issued after a handover carries the deadlines the incident opened with,
+    not those of the contract in force by then; a reclassification re-pins them."""
+    from router import details
+    from router.routing import on_action, on_reclassified, open_route
+
+    v1, v2 = contract("15m", "v1"), contract("25m", "v2")
+    state, issued = open_route(opened("inc-r", T0), v1, T0)
+    first = [e.data_as(AssignmentIssuedV2) for e in issued if e.type == EventType.ASSIGNMENT_ISSUED]
+    assert {a.deadlines and a.deadlines.response_target for a in first} == {timedelta(minutes=15)}
+    diagnosis = make_event(
+        EventType.ACTION_ACCEPTED,
+        IncidentActionAcceptedV1(
+            action=ActionKind.DIAGNOSIS,
+            party="osdb",
+            actor="eng",
+            at=T0 + timedelta(minutes=5),
+            command_id=uuid.uuid4(),
+            layer=Layer.HARDWARE,
+            fault_found=True,
+        ),
+        source="intake",
+        time=T0 + timedelta(minutes=5),
+        subject="inc-r",
+    )
+    state, events = on_action(state, diagnosis, v2, T0 + timedelta(minutes=5))
+    handed = [
+        e.data_as(AssignmentIssuedV2) for e in events if e.type == EventType.ASSIGNMENT_ISSUED
+    ]
+    assert handed, [e.type for e in events]
+    assert {a.deadlines and a.deadlines.response_target for a in handed} == {timedelta(minutes=15)}
+
+    reclassified = make_event(
+        EventType.INCIDENT_RECLASSIFIED,
+        IncidentReclassifiedV1(
+            priority="P2", category=Category.OUTAGE, reason="agreed", by="customer:it.head"
+        ),
+        source="intake",
+        time=T0 + timedelta(minutes=6),
+        subject="inc-r",
+    )
+    state = on_reclassified(state, reclassified, v2)
+    pg = v2.object("pg-main")
+    assert pg is not None
+    expected = details.deadlines(v2, pg, Category.OUTAGE, "P2", opened_at=T0, first_alert_at=T0)
+    assert (state.priority, state.deadlines) == ("P2", expected)

@@ -32,6 +32,7 @@ from router.routing import (
     on_closed,
     on_delivery_failed,
     on_origin_moved,
+    on_reclassified,
     on_sla,
     open_route,
     recipients,
@@ -56,6 +57,7 @@ INCIDENT_INPUTS = frozenset(
         EventType.INCIDENT_OPENED,
         EventType.ACTION_ACCEPTED,
         EventType.ORIGIN_MOVED,
+        EventType.INCIDENT_RECLASSIFIED,
         EventType.INCIDENT_CLOSED,
     }
 )
@@ -379,7 +381,11 @@ class RouterService:
             return on_action(state, event, contract, now)
         if event.type == EventType.ORIGIN_MOVED:
             return on_origin_moved(state, event, contract, now)
-        return on_closed(state), []
+        if event.type == EventType.INCIDENT_RECLASSIFIED:
+            state = on_reclassified(state, event, contract)
+        else:
+            state = on_closed(state)
+        return state, []
 
     def _decide_sla(
         self, state: RouteState | None, event: Envelope, now: datetime

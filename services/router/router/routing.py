@@ -26,6 +26,7 @@ from shared.events import (
     CheckClosedV1,
     CheckOpenedV1,
     Clock,
+    Deadlines,
     DutyContact,
     Envelope,
     EscalationReason,
@@ -33,6 +34,7 @@ from shared.events import (
     HandoverV1,
     IncidentActionAcceptedV1,
     IncidentOpenedV1,
+    IncidentReclassifiedV1,
     Layer,
     OriginMovedV1,
     Role,
@@ -92,6 +94,13 @@ class RouteState(_Frozen):
     escalated: list[int] = Field(default_factory=list, description="levels that fired")
     vendor_cases: list[str] = Field(default_factory=list, description="vendor/object opened")
     closed: bool = False
+    origin: str | None = Field(None, description="the probable origin, when intake moved it")
+    deadlines: Deadlines | None = Field(
+        None,
+        description="the incident's deadlines as it opened (or was last reclassified, which"
+        " re-pins it to the contract then in force): every assignment carries these, whatever"
+        " version is in force when a handover or re-route issues it",
+    )
 
 
 # --------------------------------------------------------------------------- assignments
@@ -110,9 +119,11 @@ def _assignment(
     event_id: tuple[object, ...],
 ) -> Envelope:
     """One party's assignment with everything it needs to start, as of ``at``."""
-    access = deadlines = None
+    access = None
+    deadlines = state.deadlines
     if obj is not None:
         access = details.access(contract, obj, at)
+    if obj is not None and deadlines is None:
         deadlines = details.deadlines(
             contract,
             obj,
@@ -163,6 +174,19 @@ def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
     data = opened.data
     assert isinstance(data, IncidentOpenedV1)
     primary = ContractView.of(contract).primary_for(data.layer)
+    obj = contract.object(data.object_id) if data.object_id else None
+    frozen = (
+        details.deadlines(
+            contract,
+            obj,
+            data.category,
+            data.priority,
+            opened_at=data.opened_at,
+            first_alert_at=data.first_alert_at,
+        )
+        if obj is not None
+        else None
+    )
     return RouteState(
         incident_id=opened.subject or "",
         object_id=data.object_id,
@@ -179,6 +203,7 @@ def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
         primary=primary,
         primary_layer=data.layer,
         primary_object=data.object_id,
+        deadlines=frozen,
     )
 
 
@@ -479,6 +504,7 @@ def on_origin_moved(
     """Intake moved the probable origin to another object: its layer's party takes over."""
     data = event.data
     assert isinstance(data, OriginMovedV1)
+    state = state.model_copy(update={"origin": data.to_object})
     layer = handover_layer(data, state.primary_layer)
     if layer is None:
         return state, []
@@ -491,6 +517,30 @@ def on_origin_moved(
         at=data.moved_at,
         now=now,
         cause=event.id,
+    )
+
+
+def on_reclassified(state: RouteState, event: Envelope, contract: Contract) -> RouteState:
+    """A recorded reclassification (by a party, or because the origin moved): the incident's
+    priority and category change and its deadlines are those of the new classification under
+    the contract in force, as sla-clock re-pins and replays its clocks. No assignment is
+    re-issued; the next one (a handover, a re-route) carries them."""
+    data = event.data
+    assert isinstance(data, IncidentReclassifiedV1)
+    origin = state.origin or state.object_id
+    obj = contract.object(origin) if origin else None
+    deadlines = state.deadlines
+    if obj is not None:
+        deadlines = details.deadlines(
+            contract,
+            obj,
+            data.category,
+            data.priority,
+            opened_at=state.opened_at,
+            first_alert_at=state.first_alert_at,
+        )
+    return state.model_copy(
+        update={"priority": data.priority, "category": data.category, "deadlines": deadlines}
     )
 
 
