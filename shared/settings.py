@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     intake_replay_window_seconds: float = Field(
         300.0, gt=0, description="how old a signed timestamp may be"
     )
+    reporting_reader_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="reader (a party id, or operator) -> token for reporting's read API;"
+        " non-empty turns read auth on: a contractor then sees only its own incidents",
+    )
     intake_party_tokens: dict[str, SecretStr] = Field(
         default_factory=dict,
         description="party id -> API token for actions; non-empty turns action auth on",

@@ -79,6 +79,9 @@ class Client:
             kwargs["content"] = stream()
         return self._loop.run_until_complete(self._client.post(path, **kwargs))
 
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self._loop.run_until_complete(self._client.get(path, **kwargs))
+
     def close(self) -> None:
         self._loop.run_until_complete(self._client.aclose())
         self._loop.close()
@@ -658,3 +661,11 @@ def test_go_zero_time_still_means_no_end() -> None:
     (_, event, _), *_ = fakes.published
     assert isinstance(event.data, AlertReceivedV1)
     assert event.data.alert.ends_at is None
+
+
+def test_an_objects_change_history_needs_a_party_token_once_tokens_are_configured() -> None:
+    client, _ = make_client(intake_party_tokens={"osdb": SecretStr("osdb-token")})
+    path = f"/v1/objects/{CONTRACT.objects[0].id}/changes"
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers={"authorization": "Bearer nope"}).status_code == 401
+    assert client.get(path, headers={"authorization": "Bearer osdb-token"}).status_code == 200

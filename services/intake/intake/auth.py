@@ -132,6 +132,17 @@ class Authenticator:
             self._seen.popitem(last=False)
         return True
 
+    def check_reader(self, headers: Mapping[str, str]) -> None:
+        """Any party's token (reads such as an object's change history); nothing when action
+        auth is off."""
+        if not self.actions_on:
+            return
+        given = _bearer(headers)
+        if given is None:
+            raise _unauthorized("a party API token is required (Authorization: Bearer ...)")
+        if not any(_same(given, t) for t in self._parties.values()):
+            raise _unauthorized("the API token matches no party")
+
     def check_party(self, headers: Mapping[str, str], party: str) -> None:
         """The bearer token must belong to ``party``; nothing when action auth is off."""
         if not self.actions_on:

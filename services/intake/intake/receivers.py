@@ -461,9 +461,14 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         )
 
     @router.get("/v1/objects/{object_id}/changes", tags=["pagerduty"])
-    async def object_changes(object_id: str) -> JSONResponse:
+    async def object_changes(object_id: str, request: Request) -> JSONResponse:
         """Change events (``/v2/change/enqueue``) recorded on a contract object, newest first:
-        the change context to look at when the object fails."""
+        the change context to look at when the object fails. With party tokens configured, a
+        party's token is required."""
+        try:
+            ix.auth.check_reader(request.headers)
+        except Refusal as refusal:
+            return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
         if ix.contract.object(object_id) is None:
             return JSONResponse({"error": f"object_id: {object_id!r} is not in the contract"}, 404)
         found = await ix.list_changes(object_id) if ix.list_changes else []

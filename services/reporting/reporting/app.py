@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from fastapi import APIRouter, FastAPI, HTTPException, Query
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Gauge
 
+from reporting.access import LIST_INCIDENTS, Reader, may_see, reader
 from reporting.clocks import clock_status
 from reporting.document_routes import add_document_routes
 from reporting.projection import project, record_many, sla_compliance
@@ -89,40 +90,50 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                     fresh.discard(event.id)  # the same event twice in one batch counts once
                     await project(conn, event)
 
+    def get_reader(request: Request) -> Reader:
+        return reader(request, rt.settings, rt.contract)
+
     @router.get("/v1/incidents", tags=["incidents"])
     async def list_incidents(
+        request: Request,
         status: Status | None = None,
         limit: int = Query(100, ge=1, le=1000),
     ) -> list[dict[str, Any]]:
-        """Incidents, newest first."""
+        """Incidents, newest first (a contractor's token: those it is or was assigned to)."""
+        who = get_reader(request)
         async with rt.pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT * FROM incidents WHERE ($1::text IS NULL OR status = $1)"
-                " ORDER BY opened_at DESC LIMIT $2",
+                LIST_INCIDENTS,
                 status,
                 limit,
+                who.party,
             )
         return [_row(r) for r in rows]
 
     @router.get("/v1/reports/sla", tags=["reports"])
-    async def sla_report(month: str) -> dict[str, Any]:
+    async def sla_report(month: str, request: Request) -> dict[str, Any]:
         """SLA compliance for clocks started in ``month`` (YYYY-MM), per contractor (the
-        incident's primary party), category, priority and clock."""
+        incident's primary party), category, priority and clock (a contractor: its rows)."""
+        who = get_reader(request)
         period = _month(month)
         async with rt.pool.acquire() as conn:
             rows = await sla_compliance(conn, period)
+        if who.party is not None:  # a contractor: its own rows only
+            rows = [r for r in rows if r.get("party") == who.party]
         return {"month": month, "rows": rows}
 
-    add_document_routes(rt, router)
+    add_document_routes(rt, router, get_reader)
 
     @router.get("/v1/incidents/{incident_id}", tags=["incidents"])
-    async def get_incident(incident_id: str) -> dict[str, Any]:
+    async def get_incident(incident_id: str, request: Request) -> dict[str, Any]:
         """One incident: each SLA clock's target, deadline (UTC and the object's local time),
         state and remaining time or margin; the full timeline; once closed, its closure
-        report."""
+        report. An incident a contractor's token may not see is answered 404, as if it did not
+        exist."""
+        who = get_reader(request)
         async with rt.pool.acquire() as conn:
             incident = await conn.fetchrow("SELECT * FROM incidents WHERE id = $1", incident_id)
-            if incident is None:
+            if incident is None or not await may_see(conn, who, incident_id):
                 raise HTTPException(404, f"incident_id: no incident {incident_id!r}")
             timeline = await conn.fetch(
                 "SELECT event_id, topic, type, source, time, data FROM incident_events"

@@ -1,20 +1,21 @@
 """Reporting's document routes: the closure report and the monthly service report.
 
-Who may call them: the same as the rest of reporting's read side, which is open today (no
-authentication; the read side's access control is a later piece of work and these routes must
-follow it). Documents are printed one at a time in a worker thread, so the event loop keeps
-serving.
+Who may call them: the same readers as the rest of reporting's read side (``reporting.access``):
+a contractor's token gets the closure report of its own incidents only and no monthly report.
+Documents are printed one at a time in a worker thread, so the event loop keeps serving.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
+from reporting.access import Reader, may_see
 from reporting.documents import closure_document, closure_facts, monthly_document, monthly_facts
 from shared.documents import Document, render_html, render_pdf, to_json
 from shared.instants import parse_month as month_start
@@ -56,18 +57,23 @@ def parse_month(value: str) -> date:
         raise HTTPException(422, f"month: {exc}") from None
 
 
-def add_document_routes(rt: Runtime, router: APIRouter) -> None:
+def add_document_routes(
+    rt: Runtime, router: APIRouter, get_reader: Callable[[Request], Reader]
+) -> None:
+
     @router.get(
         "/v1/incidents/{incident_id}/report.{fmt}",
         tags=["documents"],
         response_class=Response,
         responses={200: {"content": {m: {} for m in MEDIA.values()}}},
     )
-    async def closure_report(incident_id: str, fmt: DocFormat) -> Response:
+    async def closure_report(incident_id: str, fmt: DocFormat, request: Request) -> Response:
         """The incident's closure report as HTML, PDF or JSON (a draft until it is closed)."""
+        who = get_reader(request)
         async with rt.pool.acquire() as conn:
             facts = await closure_facts(conn, incident_id)
-        if facts is None:
+            hidden = not await may_see(conn, who, incident_id)
+        if facts is None or hidden:
             raise HTTPException(404, f"incident_id: no incident {incident_id!r}")
         doc = closure_document(facts, rt.contract)
         return await document_response(doc, fmt, f"closure-{incident_id}")
@@ -80,10 +86,15 @@ def add_document_routes(rt: Runtime, router: APIRouter) -> None:
     )
     async def monthly_report(
         month: Annotated[str, Query(description="YYYY-MM", pattern=r"^\d{4}-\d{2}$")],
+        request: Request,
         fmt: Annotated[DocFormat, Query(alias="format")] = "html",
     ) -> Response:
         """The monthly service report: compliance, breaches, pauses, MTTA/MTTR per week,
-        recurring objects and origins, incidents outside the perimeter — with charts."""
+        recurring objects and origins, incidents outside the perimeter — with charts (an
+        operator's or the customer's token: it covers every contractor)."""
+        who = get_reader(request)
+        if who.party is not None:
+            raise HTTPException(403, f"reader: {who.name} sees its own incidents, not the month")
         period = parse_month(month)
         async with rt.pool.acquire() as conn:
             facts = await monthly_facts(conn, period)
