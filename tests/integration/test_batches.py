@@ -185,6 +185,8 @@ async def test_two_instances_of_each_service_split_a_storm_without_duplicates(
     assert len(rows) == incidents
     for consumer, counts in after.items():
         storm = [n - m for n, m in zip(counts, before[consumer], strict=True)]
-        # both instances took part; keys hash unevenly over a few partitions, so "equal" is
-        # loose: neither instance took less than a fifth of the storm's records
-        assert min(storm) >= 0.2 * sum(storm), f"{consumer}: {storm}"
+        # both instances took part. The split follows the partitions each one holds (3 per
+        # topic between 2 instances: one third against two thirds is already the expected
+        # shape) and the keys' hashes over them, so "equal" is loose: neither instance took
+        # less than a tenth of the storm's records (a fifth failed about once in ten runs)
+        assert min(storm) >= 0.1 * sum(storm), f"{consumer}: {storm}"
