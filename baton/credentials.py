@@ -1,0 +1,123 @@
+"""The local stack's credentials: generated once, kept in ``<stack>/secrets/``, used by everyone.
+
+``baton stack up`` makes (or tops up) ``<stack>/secrets/credentials.json`` — readable by its
+owner only, in the stack folder that git ignores — with a random secret for every identity the
+stack has:
+
+- ``sources``: one bearer token per monitoring source intake receives from;
+- ``parties``: one action token per contract party (intake's actions);
+- ``readers``: one read token per contract party and for ``operator`` (reporting's read API);
+- ``kafka``: one SASL/SCRAM user per service, per party (its inbox and assignment topics) and an
+  ``admin`` user for topic and ACL administration;
+- ``postgres``: the password of the database role the services use.
+
+A service gets its own share as ``BATON_*`` variables (:func:`service_env`), a client — demo,
+bench, tests, the CLI — reads the file. Rotation: ``baton stack down``, delete the file (or
+one entry), ``baton stack up``: what is missing is generated anew, what is there is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SECRETS_DIR = "secrets"
+CREDENTIALS_FILE = "credentials.json"
+OPERATOR = "operator"
+KAFKA_ADMIN = "admin"
+
+# intake's receivers, by the source name each authenticates as (intake.<format>.SOURCE)
+SOURCES: tuple[str, ...] = ("alertmanager", "grafana", "pagerduty", "zabbix", "generic", "user")
+SERVICE_NAMES: tuple[str, ...] = ("intake", "router", "sla-clock", "reporting")
+
+
+def new_secret() -> str:
+    """A URL-safe random secret of 256 bits."""
+    return secrets.token_urlsafe(32)
+
+
+class Credentials(BaseModel):
+    """Every secret of one local stack, by what it authenticates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sources: dict[str, str] = Field(default_factory=dict)
+    parties: dict[str, str] = Field(default_factory=dict)
+    readers: dict[str, str] = Field(default_factory=dict)
+    kafka: dict[str, str] = Field(
+        default_factory=dict,
+        description="SCRAM user -> password: admin, each service by name, each party by id",
+    )
+    postgres_password: str = ""
+
+    def completed(self, parties: Iterable[str]) -> Credentials:
+        """These credentials with a new secret for every identity that has none yet."""
+        party_ids = sorted(parties)
+
+        def fill(have: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
+            out = dict(have)
+            for name in names:
+                out.setdefault(name, new_secret())
+            return out
+
+        return Credentials(
+            sources=fill(self.sources, SOURCES),
+            parties=fill(self.parties, party_ids),
+            readers=fill(self.readers, (OPERATOR, *party_ids)),
+            kafka=fill(self.kafka, (KAFKA_ADMIN, *SERVICE_NAMES, *party_ids)),
+            postgres_password=self.postgres_password or new_secret(),
+        )
+
+
+def credentials_path(stack_dir: Path) -> Path:
+    return stack_dir / SECRETS_DIR / CREDENTIALS_FILE
+
+
+def load(stack_dir: Path) -> Credentials | None:
+    """The stack's credentials, or None when it has none yet."""
+    path = credentials_path(stack_dir)
+    if not path.exists():
+        return None
+    return Credentials.model_validate_json(path.read_bytes())
+
+
+def ensure(stack_dir: Path, parties: Iterable[str]) -> Credentials:
+    """The stack's credentials, completed for ``parties`` and written back (owner-only)."""
+    have = load(stack_dir) or Credentials()
+    creds = have.completed(parties)
+    if creds != have:
+        save(stack_dir, creds)
+    return creds
+
+
+def save(stack_dir: Path, creds: Credentials) -> Path:
+    path = credentials_path(stack_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(creds.model_dump_json(indent=2))
+    tmp.replace(path)
+    return path
+
+
+def _json(mapping: Mapping[str, str]) -> str:
+    return json.dumps(dict(mapping), sort_keys=True)
+
+
+def service_env(creds: Credentials, service: str) -> dict[str, str]:
+    """The ``BATON_*`` variables that give ``service`` its share of the credentials (Kafka and
+    PostgreSQL connection secrets are added by the stack, which knows the addresses)."""
+    env: dict[str, str] = {}
+    if service == "intake":
+        env["BATON_INTAKE_SOURCE_TOKENS"] = _json(creds.sources)
+        env["BATON_INTAKE_PARTY_TOKENS"] = _json(creds.parties)
+    if service == "reporting":
+        env["BATON_REPORTING_READER_TOKENS"] = _json(creds.readers)
+    return env
