@@ -42,6 +42,7 @@ from shared.contract import Contract, ContractError, load_contract
 from shared.contract.view import ContractView
 from shared.contract_feed import contract_from_event, read_newest
 from shared.db import DATABASE_UNAVAILABLE, create_pool, migrate
+from shared.doors import admit_or_exit
 from shared.events import Envelope, EventType, parse_event
 from shared.health import Health
 from shared.http import Unavailable, describe, unavailable
@@ -393,8 +394,13 @@ class RequestCounter:
 
 
 def serve(app: FastAPI) -> None:
-    """Run until SIGTERM/SIGINT; uvicorn then runs the lifespan's shutdown (graceful stop)."""
-    settings: Settings = app.state.runtime.settings
+    """Run until SIGTERM/SIGINT; uvicorn then runs the lifespan's shutdown (graceful stop).
+
+    Refuses to start (exit code 2) with an open door unless ``BATON_INSECURE=1`` (shared.doors).
+    """
+    runtime: Runtime = app.state.runtime
+    settings = runtime.settings
+    admit_or_exit(runtime.service, settings, runtime.registry)
     uvicorn.run(
         app,
         host=settings.http_host,

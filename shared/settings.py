@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     contract_path: Path = DEFAULT_CONTRACT
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    insecure: bool = Field(
+        False,
+        description="start even with open doors (no receiver, party or reader credentials):"
+        " each is logged as a warning and exported as baton_insecure_mode{reason} 1",
+    )
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
     # "otlp" sends spans to OTEL_EXPORTER_OTLP_ENDPOINT (http/protobuf); the exporter reads the

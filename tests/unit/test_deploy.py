@@ -76,6 +76,7 @@ KNOWN_METRICS = frozenset(
         "baton_consumer_lag",
         "baton_consumer_stalled_seconds",
         "baton_dependency_up",
+        "baton_insecure_mode",
         "baton_dependency_check_seconds",
         "baton_ready",
         "baton_deadletter_undelivered_total",
