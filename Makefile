@@ -80,9 +80,9 @@ test-parts:
 	.ci/part unit+integration $(BIN)/pytest $(PYTEST_PARALLEL)
 
 ## The chaos suite (tests/chaos/): an alert storm on a stack of its own (free ports, its own
-## folder) while each service is killed with SIGKILL, Kafka killed and PostgreSQL stopped, each
+## folder) while each service is killed with SIGKILL, Kafka killed and PostgreSQL crashed, each
 ## once and restarted; prints sent/accepted/landed/lost/doubled and recovery seconds. Minutes
-## long, so not yet a part of `make test`. Storm size: BATON_CHAOS_ALERTS (default 300).
+## long, so not yet a part of `make test`. Storm size: BATON_CHAOS_ALERTS (default 10,000).
 chaos: venv tools
 	BATON_CHAOS=1 .ci/part chaos $(BIN)/pytest tests/chaos -p no:xdist -s --timeout 1200
 
