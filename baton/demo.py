@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from shared.checkins import Duty, Expectation, expectations
 from shared.contract import Contract, load_contract
 from shared.contract.model import format_duration
-from shared.events import CheckinPingV1, EventType, Layer, make_event
+from shared.events import CheckinPingV1, Layer, make_event
 from shared.kafka import aiokafka_kwargs, event_headers
 from shared.settings import Settings
 from shared.topics import Topic
@@ -97,7 +97,6 @@ def _night_run(contract: Contract) -> Expectation | None:
 
 async def _report_start(settings: Settings, exp: Expectation, at: datetime) -> None:
     event = make_event(
-        EventType.CHECKIN_PING,
         CheckinPingV1(key=exp.key, kind="start", at=at, body="fetching statements from the bank"),
         source="demo/bank-exchange-job",
         time=at,

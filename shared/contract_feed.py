@@ -12,7 +12,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.contract import Contract, ContractError
-from shared.events import ContractPublishedV1, Envelope, EventType, make_event, parse_event
+from shared.events import ContractPublishedV1, Envelope, make_event, parse_event
 from shared.kafka import CONTENT_TYPE, aiokafka_kwargs
 from shared.settings import Settings
 from shared.topics import Topic
@@ -23,7 +23,6 @@ KEY = b"contract"  # one contract per deployment: compaction keeps its newest ve
 
 def published_event(contract: Contract, *, source: str, now: datetime) -> Envelope:
     return make_event(
-        EventType.CONTRACT_PUBLISHED,
         ContractPublishedV1(
             contract_id=contract.id,
             version=contract.version,

@@ -652,8 +652,11 @@ class Envelope(Model):
         return self.subject.encode() if self.subject else None
 
 
+EVENT_TYPE: dict[type[Model], EventType] = {payload: kind for kind, payload in PAYLOADS.items()}
+"""The event type each current payload class is written as: the payload names its type."""
+
+
 def make_event(
-    event_type: EventType,
     data: Model,
     *,
     source: str,
@@ -661,9 +664,11 @@ def make_event(
     subject: str | None = None,
     event_id: uuid.UUID | None = None,
 ) -> Envelope:
-    expected = PAYLOADS[event_type]
-    if not isinstance(data, expected):
-        raise TypeError(f"{event_type} carries {expected.__name__}, not {type(data).__name__}")
+    """The one way to build an event: its type and version follow from the payload's class."""
+    try:
+        event_type = EVENT_TYPE[type(data)]
+    except KeyError:
+        raise TypeError(f"data: {type(data).__name__} is not a current event payload") from None
     return Envelope(
         id=event_id or uuid.uuid4(),
         type=event_type,

@@ -18,7 +18,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, Counter
 
-from shared.events import DeadLetterV1, Envelope, EventType, make_event
+from shared.events import DeadLetterV1, Envelope, make_event
 from shared.redact import redact_headers, redact_payload, sample
 from shared.settings import Settings
 from shared.topic_admin import TopicAdminError, TopicWish, create_topics
@@ -224,7 +224,6 @@ class DeadLetters:
             kept, note = sample(kept, UNAUTHENTICATED_SAMPLE_BYTES)
             reason += note
         event = make_event(
-            EventType.DEAD_LETTER,
             DeadLetterV1(
                 reason=reason,
                 origin=origin,

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from shared.events import (
+    EVENT_TYPE,
     ActionKind,
     AssignmentIssuedV2,
     Category,
     Clock,
     Envelope,
-    EventType,
     IncidentActionAcceptedV1,
     IncidentClosedV1,
     IncidentOpenedV1,
@@ -220,10 +220,11 @@ class _Log:
     def __init__(self) -> None:
         self.events: list[Envelope] = []
 
-    def add(self, kind: EventType, data: Model, at: datetime, subject: str) -> None:
+    def add(self, data: Model, at: datetime, subject: str) -> None:
+        kind = EVENT_TYPE[type(data)]
         event_id = uuid.uuid5(NAMESPACE, f"{subject}/{kind.value}/{len(self.events)}")
         self.events.append(
-            make_event(kind, data, source="demo-month", time=at, subject=subject, event_id=event_id)
+            make_event(data, source="demo-month", time=at, subject=subject, event_id=event_id)
         )
 
 
@@ -239,7 +240,6 @@ def _incident(log: _Log, case: Case) -> None:
     layer = Layer(case.layer) if case.layer else None
     category = Category.OUTAGE
     log.add(
-        EventType.INCIDENT_OPENED,
         IncidentOpenedV1(
             object_id=case.object_id,
             layer=layer,
@@ -256,7 +256,6 @@ def _incident(log: _Log, case: Case) -> None:
     )
     for role, who in ((Role.PRIMARY, party), (Role.COORDINATOR, "appint")):
         log.add(
-            EventType.ASSIGNMENT_ISSUED,
             AssignmentIssuedV2(
                 party=who,
                 role=role,
@@ -273,7 +272,6 @@ def _incident(log: _Log, case: Case) -> None:
     calendar = "24x7"
     for clock, target in ((Clock.RESPONSE, case.response), (Clock.RECOVERY, case.recovery)):
         log.add(
-            EventType.SLA_CLOCK_STARTED,
             SlaClockStartedV1(
                 clock=clock, started_at=at, target=target, deadline=at + target, calendar=calendar
             ),
@@ -283,7 +281,6 @@ def _incident(log: _Log, case: Case) -> None:
 
     def action(kind: ActionKind, who: str, actor: str, when: datetime, **extra: object) -> None:
         log.add(
-            EventType.ACTION_ACCEPTED,
             IncidentActionAcceptedV1(
                 action=kind,
                 party=who,
@@ -299,7 +296,6 @@ def _incident(log: _Log, case: Case) -> None:
     ack = at + case.ack_after
     action(ActionKind.ACKNOWLEDGE, party, "Duty engineer", ack)
     log.add(
-        EventType.SLA_CLOCK_STOPPED,
         SlaClockStoppedV1(
             clock=Clock.RESPONSE,
             stopped_at=ack,
@@ -311,7 +307,6 @@ def _incident(log: _Log, case: Case) -> None:
     )
     if ack > at + case.response:
         log.add(
-            EventType.SLA_BREACHED,
             SlaBreachedV1(
                 clock=Clock.RESPONSE, deadline=at + case.response, detected_at=at + case.response
             ),
@@ -332,7 +327,6 @@ def _incident(log: _Log, case: Case) -> None:
             evidence=["photo of the failed part"],
         )
         log.add(
-            EventType.SLA_CLOCK_PAUSED,
             SlaClockPausedV1(
                 clock=Clock.RECOVERY,
                 paused_at=start,
@@ -346,7 +340,6 @@ def _incident(log: _Log, case: Case) -> None:
             i,
         )
         log.add(
-            EventType.SLA_CLOCK_RESUMED,
             SlaClockResumedV1(
                 clock=Clock.RECOVERY,
                 resumed_at=start + paused,
@@ -363,14 +356,12 @@ def _incident(log: _Log, case: Case) -> None:
     deadline = at + case.recovery + paused
     if restored > deadline:
         log.add(
-            EventType.SLA_BREACHED,
             SlaBreachedV1(clock=Clock.RECOVERY, deadline=deadline, detected_at=deadline),
             deadline,
             i,
         )
     action(ActionKind.RESTORED, party, "Duty engineer", restored)
     log.add(
-        EventType.SLA_CLOCK_STOPPED,
         SlaClockStoppedV1(
             clock=Clock.RECOVERY,
             stopped_at=restored,
@@ -383,7 +374,6 @@ def _incident(log: _Log, case: Case) -> None:
     closed = restored + timedelta(minutes=45)
     action(ActionKind.CONFIRM, "customer", "Aigerim Duty (customer IT)", closed)
     log.add(
-        EventType.INCIDENT_CLOSED,
         IncidentClosedV1(
             closed_at=closed,
             confirmed_by="customer",

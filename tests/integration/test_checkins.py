@@ -285,7 +285,6 @@ async def test_a_deadline_that_falls_due_while_the_watchdog_is_killed_fires_once
         now = contract_now(start, anchor, speed)
         pings = [
             make_event(
-                EventType.CHECKIN_PING,
                 CheckinPingV1(key=key, kind="success", at=now, body="statements fetched"),
                 source="bank-job",
                 time=now,

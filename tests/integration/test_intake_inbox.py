@@ -28,7 +28,6 @@ from tests.integration.test_intake import fixture, start_intake
 
 def command(incident_id: str, action: ActionKind, party: str, actor: str) -> bytes:
     return make_event(
-        EventType.PARTY_ACTION,
         PartyActionV1(action=action, party=party, actor=actor),
         source=f"contractor:{party}",
         time=datetime.now(UTC),

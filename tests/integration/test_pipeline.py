@@ -143,7 +143,6 @@ async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: floa
 
         # the contractor's system reports restoration over Kafka, in its own command inbox
         restored = make_event(
-            EventType.PARTY_ACTION,
             PartyActionV1(
                 action=ActionKind.RESTORED,
                 party="osdb",

@@ -58,7 +58,6 @@ ACK_AFTER = timedelta(minutes=12)  # 0.8 (level 2's response threshold) x 15 min
 
 def opened(incident: str, at: datetime) -> Envelope:
     return make_event(
-        EventType.INCIDENT_OPENED,
         IncidentOpenedV1(
             object_id="pg-main",
             layer=Layer.DBMS,
@@ -87,7 +86,6 @@ def action(
     command = uuid.uuid4()
     now = datetime.now(UTC)
     return make_event(
-        EventType.ACTION_ACCEPTED,
         IncidentActionAcceptedV1(
             action=kind,
             party=party,
@@ -288,7 +286,6 @@ async def test_escalation_levels_fire_once_and_unacknowledged_parties_get_their_
         await collect(bootstrap, f"{prefix}assignments", 6)
         now = datetime.now(UTC)
         warning = make_event(
-            EventType.SLA_WARNING,
             SlaWarningV1(
                 clock=Clock.RESPONSE,
                 threshold=80,
@@ -302,7 +299,6 @@ async def test_escalation_levels_fire_once_and_unacknowledged_parties_get_their_
             event_id=stable_id("warning", incident, 80),
         )
         breach = make_event(
-            EventType.SLA_BREACHED,
             SlaBreachedV1(clock=Clock.RESPONSE, deadline=now, detected_at=now),
             source="sla-clock",
             time=now,

@@ -112,7 +112,6 @@ def opened(
     incident: str, obj: str, layer: Layer, category: Category, prio: str, at: datetime
 ) -> Envelope:
     return make_event(
-        EventType.INCIDENT_OPENED,
         IncidentOpenedV1(
             object_id=obj,
             layer=layer,
@@ -132,7 +131,6 @@ def opened(
 
 def accepted(incident: str, kind: ActionKind, at: datetime, **extra: Any) -> Envelope:
     return make_event(
-        EventType.ACTION_ACCEPTED,
         IncidentActionAcceptedV1.model_validate(
             {
                 "action": kind,
@@ -152,7 +150,6 @@ def accepted(incident: str, kind: ActionKind, at: datetime, **extra: Any) -> Env
 
 def reclassified(incident: str, prio: str, at: datetime) -> Envelope:
     return make_event(
-        EventType.INCIDENT_RECLASSIFIED,
         IncidentReclassifiedV1(
             priority=prio, category=Category.OUTAGE, reason="scope", by="apps:m"
         ),

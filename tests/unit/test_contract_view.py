@@ -25,7 +25,6 @@ from shared.events import (
     Category,
     Clock,
     Envelope,
-    EventType,
     IncidentOpenedV1,
     Layer,
     OriginMovedV1,
@@ -54,7 +53,6 @@ def opened_event(
     obj = view.object(object_id)
     assert obj is not None
     return make_event(
-        EventType.INCIDENT_OPENED,
         IncidentOpenedV1(
             object_id=obj.id,
             layer=obj.layer,
@@ -185,7 +183,6 @@ def test_after_a_handover_sla_clock_labels_breaches_with_the_new_owner() -> None
     at = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
     opened = opened_event(MINIMAL, "pg-main", Category.OUTAGE, opened_at=at, first_alert_at=at)
     moved = make_event(
-        EventType.ORIGIN_MOVED,
         OriginMovedV1(
             from_object="pg-main",
             from_layer=Layer.DBMS,

@@ -36,7 +36,6 @@ def _alert_event() -> events.Envelope:
         labels={"service": "postgres"},
     )
     return make_event(
-        EventType.ALERT_RECEIVED,
         AlertReceivedV1(alert=alert, received_at=NOW),
         source="intake",
         time=NOW,
@@ -59,9 +58,7 @@ def test_timedelta_survives_the_wire() -> None:
         deadline=NOW + timedelta(minutes=15),
         calendar="24x7",
     )
-    event = make_event(
-        EventType.SLA_CLOCK_STARTED, data, source="sla-clock", time=NOW, subject="inc-1"
-    )
+    event = make_event(data, source="sla-clock", time=NOW, subject="inc-1")
     assert parse_event(event.to_json()).data == data
     assert event.key() == b"inc-1"
 
@@ -147,14 +144,26 @@ def test_stable_ids_are_deterministic() -> None:
     assert stable_id("open", "a") != stable_id("open", "b")
 
 
-def test_make_event_refuses_the_wrong_payload() -> None:
-    with pytest.raises(TypeError, match="AlertReceivedV1"):
-        make_event(
-            EventType.ALERT_RECEIVED,
-            events.DeadLetterV1(reason="", origin="", payload=""),
-            source="x",
-            time=NOW,
-        )
+def test_an_event_is_typed_by_its_payload() -> None:
+    """The payload's class names the event type and version: a caller cannot pair them wrong."""
+    event = make_event(events.DeadLetterV1(reason="", origin="", payload=""), source="x", time=NOW)
+    assert (event.type, event.dataversion) == (EventType.DEAD_LETTER, 1)
+    assert set(events.EVENT_TYPE.values()) == set(EventType)
+
+
+def test_make_event_refuses_a_payload_of_an_earlier_version() -> None:
+    old = events.AssignmentIssuedV1(
+        party="osdb",
+        role=events.Role.PRIMARY,
+        layer=None,
+        object_id=None,
+        priority="P1",
+        category=events.Category.OUTAGE,
+        contact="duty",
+        summary="down",
+    )
+    with pytest.raises(TypeError, match="data: AssignmentIssuedV1 is not a current event payload"):
+        make_event(old, source="x", time=NOW)
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,6 @@ def contract(p1_response: str, version: str) -> Contract:
 
 def opened(incident: str, at: datetime) -> Envelope:
     return make_event(
-        EventType.INCIDENT_OPENED,
         IncidentOpenedV1(
             object_id="pg-main",
             layer=Layer.DBMS,
@@ -67,7 +66,6 @@ def test_a_new_contract_applies_to_new_incidents_and_to_open_ones_only_by_reclas
     # version 2 is adopted: the service keeps every version it has seen
     new_rules = Rules(contract("PT25M", "2"), old_rules.known)
     pause = make_event(
-        EventType.ACTION_ACCEPTED,
         IncidentActionAcceptedV1(
             action=ActionKind.PAUSE,
             party="osdb",
@@ -90,7 +88,6 @@ def test_a_new_contract_applies_to_new_incidents_and_to_open_ones_only_by_reclas
 
     # the explicit change: a reclassification applies the version in force, recorded
     reclassify = make_event(
-        EventType.INCIDENT_RECLASSIFIED,
         IncidentReclassifiedV1(
             priority="P1", category=Category.OUTAGE, reason="contract 2 applied", by="apps:lead"
         ),
@@ -116,7 +113,6 @@ def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new
     first = [e.data_as(AssignmentIssuedV2) for e in issued if e.type == EventType.ASSIGNMENT_ISSUED]
     assert {a.deadlines and a.deadlines.response_target for a in first} == {timedelta(minutes=15)}
     diagnosis = make_event(
-        EventType.ACTION_ACCEPTED,
         IncidentActionAcceptedV1(
             action=ActionKind.DIAGNOSIS,
             party="osdb",
@@ -138,7 +134,6 @@ def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new
     assert {a.deadlines and a.deadlines.response_target for a in handed} == {timedelta(minutes=15)}
 
     reclassified = make_event(
-        EventType.INCIDENT_RECLASSIFIED,
         IncidentReclassifiedV1(
             priority="P2", category=Category.OUTAGE, reason="agreed", by="customer:it.head"
         ),

@@ -59,7 +59,6 @@ def received(
         starts_at=at - timedelta(minutes=1),
     )
     return make_event(
-        EventType.ALERT_RECEIVED,
         AlertReceivedV1(alert=alert, received_at=at),
         source="intake",
         time=at,

@@ -122,7 +122,7 @@ def test_a_contractor_cannot_restore_another_contractors_incident() -> None:
 
 def test_a_diagnosis_that_finds_the_fault_hands_the_incident_over() -> None:
     found = action(A.DIAGNOSIS, "osdb", Layer.DBMS).model_copy(update={"fault_found": True})
-    command = make_event(EventType.PARTY_ACTION, found, source="t", time=AT, subject="inc-1")
+    command = make_event(found, source="t", time=AT, subject="inc-1")
     state, events = apply_action(command, SERVER, CONTRACT, AT)
     assert [e.type for e in events] == [EventType.ACTION_ACCEPTED]
     assert state.handed_to == [Layer.DBMS]

@@ -49,7 +49,6 @@ def received(object_id: str, fingerprint: str, at: datetime) -> Envelope:
         starts_at=at,
     )
     return make_event(
-        EventType.ALERT_RECEIVED,
         AlertReceivedV1(alert=alert, received_at=at),
         source="intake",
         time=at,
@@ -100,7 +99,6 @@ def test_the_origin_moving_to_a_critical_database_reclassifies_and_recomputes() 
 
 def action_event(action: ActionKind, at: datetime) -> Envelope:
     return make_event(
-        EventType.ACTION_ACCEPTED,
         IncidentActionAcceptedV1(
             action=action,
             party="hw",

@@ -59,7 +59,6 @@ def webhook(labels: dict[str, str], fingerprint: str = "f1") -> AlertmanagerWebh
 def received(contract: Contract, labels: dict[str, str], fingerprint: str = "f1") -> Envelope:
     (alert,) = normalise(webhook(labels, fingerprint), contract)
     return make_event(
-        EventType.ALERT_RECEIVED,
         AlertReceivedV1(alert=alert, received_at=NOW),
         source="intake",
         time=NOW,
@@ -68,7 +67,6 @@ def received(contract: Contract, labels: dict[str, str], fingerprint: str = "f1"
 
 def command(incident: str, action: ActionKind, party: str) -> Envelope:
     return make_event(
-        EventType.PARTY_ACTION,
         PartyActionV1(action=action, party=party, actor="someone", cause="c"),
         source="test",
         time=NOW,
@@ -179,7 +177,7 @@ def pause(
             **(extra or {}),
         }
     )
-    return make_event(EventType.PARTY_ACTION, data, source="test", time=NOW, subject=incident)
+    return make_event(data, source="test", time=NOW, subject=incident)
 
 
 def test_pause_and_resume_by_contract_reason(contract: Contract) -> None:
@@ -239,7 +237,7 @@ def reclassify(incident: str, party: str, **fields: object) -> Envelope:
     data = PartyActionV1.model_validate(
         {"action": "reclassify", "party": party, "actor": "lead", **fields}
     )
-    return make_event(EventType.PARTY_ACTION, data, source="test", time=NOW, subject=incident)
+    return make_event(data, source="test", time=NOW, subject=incident)
 
 
 def test_reclassification_is_a_recorded_override(contract: Contract) -> None:
@@ -290,7 +288,7 @@ def test_only_the_coordinator_reroutes_with_a_reason(
 ) -> None:
     state = _open(contract)
     data = PartyActionV1(action=ActionKind.REROUTE, party=party, actor="lead", note=note)
-    command = make_event(EventType.PARTY_ACTION, data, source="test", time=NOW, subject=state.id)
+    command = make_event(data, source="test", time=NOW, subject=state.id)
     _, (out,) = apply_action(command, state, contract, NOW)
     if refusal is None:
         assert out.type == EventType.ACTION_ACCEPTED

@@ -80,7 +80,6 @@ def opened_event(
 ) -> Envelope:
     obj = contract.object(object_id) if object_id else None
     return make_event(
-        EventType.INCIDENT_OPENED,
         IncidentOpenedV1(
             object_id=obj.id if obj else None,
             layer=obj.layer if obj else None,
@@ -172,7 +171,6 @@ def accepted(
 ) -> Envelope:
     command = stable_id("command", key)
     return make_event(
-        EventType.ACTION_ACCEPTED,
         IncidentActionAcceptedV1(
             action=action,
             party=party,
@@ -322,12 +320,9 @@ def sla_event(kind: str, clock: Clock, threshold: int = 80) -> Envelope:
             remaining=timedelta(minutes=3),
             detected_at=at,
         )
-        event_type = EventType.SLA_WARNING
     else:
         data = SlaBreachedV1(clock=clock, deadline=at, detected_at=at)
-        event_type = EventType.SLA_BREACHED
     return make_event(
-        event_type,
         data,
         source="sla-clock",
         time=at,

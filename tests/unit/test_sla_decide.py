@@ -31,7 +31,6 @@ H = timedelta(hours=1)
 
 def opened() -> Envelope:
     return make_event(
-        EventType.INCIDENT_OPENED,
         IncidentOpenedV1(
             object_id="pg-main",
             layer=Layer.DBMS,
@@ -51,7 +50,6 @@ def opened() -> Envelope:
 
 def action(kind: ActionKind, at: datetime, n: int, **extra: Any) -> Envelope:
     return make_event(
-        EventType.ACTION_ACCEPTED,
         IncidentActionAcceptedV1.model_validate(
             {
                 "action": kind,
@@ -85,7 +83,6 @@ def story() -> list[Envelope]:
         action(ActionKind.PAUSE, OPENED + H, 3, pause_reason="no-access", evidence=["req 1"]),
         action(ActionKind.RESUME, OPENED + 2 * H, 4, pause_reason="no-access"),
         make_event(
-            EventType.INCIDENT_RECLASSIFIED,
             IncidentReclassifiedV1(
                 priority="P2", category=Category.OUTAGE, reason="one user", by="apps:lead"
             ),

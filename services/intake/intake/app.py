@@ -256,11 +256,11 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                 if event.id not in fresh:
                     continue
                 fresh.discard(event.id)  # the same event twice in one batch counts once
-                assert isinstance(event.data, AlertReceivedV1)
-                alert = event.data.alert
+                received = event.data_as(AlertReceivedV1)
+                alert = received.alert
                 firing = alert.status == "firing"
                 related = graph.related(alert.object_id) if firing and alert.object_id else None
-                todo.append((event, alert, event.data.received_at, body, related or frozenset()))
+                todo.append((event, alert, received.received_at, body, related or frozenset()))
             if not todo:
                 return
             reach = {a.object_id for _, a, _, _, _ in todo if a.object_id and a.status == "firing"}
@@ -352,8 +352,8 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                 if command.id not in fresh:
                     continue
                 fresh.discard(command.id)
-                assert isinstance(command.data, PartyActionV1)
-                forged = impersonation(settings.topic_prefix, record.topic, command.data.party)
+                action = command.data_as(PartyActionV1)
+                forged = impersonation(settings.topic_prefix, record.topic, action.party)
                 if forged is not None:
                     verdicts.append((command.id, command.subject or "", 403, forged))
                     refused.append((forged, record))
@@ -364,7 +364,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                     verdicts.append((command.id, command.subject or "", 404, reason))
                     unknown.append((reason, record))
                     continue
-                status, reason = verdict(command.data, incident, contract)
+                status, reason = verdict(action, incident, contract)
                 state, out = apply_action(command, incident, contract, now)
                 outbox.extend(topics["incidents"], out)
                 incidents[state.id] = changed[state.id] = state
@@ -399,8 +399,7 @@ async def release_ended_windows(rt: Runtime, graph: Graph) -> int:
             if approved_window(rt.contract, object_id, now) is not None:
                 continue
             original = parse_event(raw)
-            assert isinstance(original.data, AlertReceivedV1)
-            alert = original.data.alert
+            alert = original.data_as(AlertReceivedV1).alert
             alert = alert.model_copy(
                 update={
                     "starts_at": now,
@@ -411,7 +410,6 @@ async def release_ended_windows(rt: Runtime, graph: Graph) -> int:
                 }
             )
             event = make_event(
-                EventType.ALERT_RECEIVED,
                 AlertReceivedV1(alert=alert, received_at=now),
                 source=SERVICE,
                 time=now,

@@ -25,7 +25,6 @@ from shared.events import (
     Category,
     Clock,
     Envelope,
-    EventType,
     IncidentActionAcceptedV1,
     IncidentActionRefusedV1,
     IncidentClosedV1,
@@ -108,8 +107,7 @@ def open_or_attach(
     event: Envelope, incident: IncidentState | None, contract: Contract, now: datetime
 ) -> tuple[IncidentState, Envelope]:
     """A received alert either opens an incident or is attached to ``incident``."""
-    data = event.data
-    assert isinstance(data, AlertReceivedV1)
+    data = event.data_as(AlertReceivedV1)
     alert = data.alert
     if incident is not None:
         count = incident.alerts.get(alert.fingerprint, 0) + 1
@@ -117,7 +115,6 @@ def open_or_attach(
             update={"alerts": {**incident.alerts, alert.fingerprint: count}}
         )
         out = make_event(
-            EventType.ALERT_ATTACHED,
             AlertAttachedV1(
                 fingerprint=alert.fingerprint,
                 status=alert.status,
@@ -146,7 +143,6 @@ def open_or_attach(
         alerts={alert.fingerprint: 1},
     )
     out = make_event(
-        EventType.INCIDENT_OPENED,
         IncidentOpenedV1(
             object_id=state.object_id,
             layer=state.layer,
@@ -184,8 +180,7 @@ def handle_alert(
 ) -> tuple[IncidentState | None, list[Envelope]]:
     """Open, deduplicate, record recovery or correlate: the new state (None = nothing to keep)
     and the events to publish, with ids derived from the alert event's id."""
-    data = event.data
-    assert isinstance(data, AlertReceivedV1)
+    data = event.data_as(AlertReceivedV1)
     alert, at = data.alert, data.received_at
     if found is None:
         if alert.status == "resolved":
@@ -226,9 +221,8 @@ def handle_alert(
         }
     )
 
-    def emit(kind: EventType, payload: Model, tag: str) -> Envelope:
+    def emit(payload: Model, tag: str) -> Envelope:
         return make_event(
-            kind,
             payload,
             source=SOURCE,
             time=now,
@@ -240,7 +234,6 @@ def handle_alert(
     if alert.status == "resolved":
         events.append(
             emit(
-                EventType.ALERT_RESOLVED,
                 AlertResolvedV1(
                     fingerprint=alert.fingerprint,
                     object_id=alert.object_id,
@@ -253,7 +246,6 @@ def handle_alert(
     elif new_object and alert.object_id:
         events.append(
             emit(
-                EventType.ALERT_CORRELATED,
                 AlertCorrelatedV1(
                     fingerprint=alert.fingerprint,
                     object_id=alert.object_id,
@@ -272,7 +264,6 @@ def handle_alert(
     else:
         events.append(
             emit(
-                EventType.ALERT_ATTACHED,
                 AlertAttachedV1(
                     fingerprint=alert.fingerprint, status=alert.status, count=count, last_seen=at
                 ),
@@ -282,7 +273,6 @@ def handle_alert(
     if origin is not None and origin != before:
         events.append(
             emit(
-                EventType.ORIGIN_MOVED,
                 OriginMovedV1(
                     from_object=before,
                     from_layer=graph.layer(before),
@@ -310,7 +300,7 @@ def follow_origin(
     contract: Contract,
     before: str | None,
     origin: str,
-    emit: Callable[[EventType, Model, str], Envelope],
+    emit: Callable[[Model, str], Envelope],
 ) -> tuple[IncidentState, list[Envelope]]:
     """The origin moved: the incident is classified by its new origin — the priority from that
     object's criticality and the clocks on its calendar — recorded as a reclassification with
@@ -322,7 +312,6 @@ def follow_origin(
     if priority == state.priority and not calendar_moved:
         return state, []
     reclassified = emit(
-        EventType.INCIDENT_RECLASSIFIED,
         IncidentReclassifiedV1(
             priority=priority, category=state.category, reason=ORIGIN_MOVED, by="baton:correlation"
         ),
@@ -550,7 +539,6 @@ def apply_action(
         status = check_action(action, incident, contract)
     except Refused as refusal:
         refused = make_event(
-            EventType.ACTION_REFUSED,
             IncidentActionRefusedV1(
                 action=action.action,
                 party=action.party,
@@ -607,7 +595,6 @@ def apply_action(
     state = incident.model_copy(update=update)
     events = [
         make_event(
-            EventType.ACTION_ACCEPTED,
             IncidentActionAcceptedV1(
                 action=action.action,
                 party=action.party,
@@ -630,7 +617,6 @@ def apply_action(
     if action.action == ActionKind.RECLASSIFY:
         events.append(
             make_event(
-                EventType.INCIDENT_RECLASSIFIED,
                 IncidentReclassifiedV1(
                     priority=state.priority, category=state.category, reason=action.note, by=who
                 ),
@@ -643,7 +629,6 @@ def apply_action(
     if status == Status.CLOSED:
         events.append(
             make_event(
-                EventType.INCIDENT_CLOSED,
                 IncidentClosedV1(
                     closed_at=at,
                     confirmed_by=who,

@@ -46,7 +46,6 @@ from shared.events import (
     Alert,
     AlertReceivedV1,
     Envelope,
-    EventType,
     PartyActionV1,
     make_event,
     stable_id,
@@ -122,7 +121,6 @@ def alert_events(
 ) -> list[Envelope]:
     return [
         make_event(
-            EventType.ALERT_RECEIVED,
             AlertReceivedV1(alert=alert, received_at=now),
             source=SERVICE,
             time=now,
@@ -419,8 +417,7 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         if isinstance(taken, JSONResponse):
             return pd_refusal(taken)
         (event,) = taken[0]
-        assert isinstance(event.data, AlertReceivedV1)
-        dedup_key = event.data.alert.annotations["dedup_key"]
+        dedup_key = event.data_as(AlertReceivedV1).alert.annotations["dedup_key"]
         return JSONResponse(pagerduty.accepted(dedup_key), status_code=202)
 
     @router.post(
@@ -504,7 +501,6 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             await refuse(request, "party-action", refusal, refusal.payload or body)
             return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
         command = make_event(
-            EventType.PARTY_ACTION,
             data,
             source=f"http:{data.party}",
             time=now,

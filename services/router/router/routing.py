@@ -30,7 +30,6 @@ from shared.events import (
     DutyContact,
     Envelope,
     EscalationReason,
-    EventType,
     HandoverV1,
     IncidentActionAcceptedV1,
     IncidentOpenedV1,
@@ -133,7 +132,6 @@ def _assignment(
             first_alert_at=state.first_alert_at,
         )
     return make_event(
-        EventType.ASSIGNMENT_ISSUED,
         AssignmentIssuedV2(
             party=party,
             role=role,
@@ -171,8 +169,7 @@ def _owners(contract: Contract) -> dict[Layer, str]:
 
 
 def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
-    data = opened.data
-    assert isinstance(data, IncidentOpenedV1)
+    data = opened.data_as(IncidentOpenedV1)
     primary = ContractView.of(contract).primary_for(data.layer)
     obj = contract.object(data.object_id) if data.object_id else None
     frozen = (
@@ -255,7 +252,6 @@ def open_route(
         access = details.access(contract, target, state.opened_at) if target else None
         events.append(
             make_event(
-                EventType.CHECK_OPENED,
                 CheckOpenedV1(
                     party=check.party,
                     layer=check.layer,
@@ -317,7 +313,6 @@ def _handover(
         return moved, []
     obj = contract.object(object_id) if object_id else None
     handover = make_event(
-        EventType.HANDOVER,
         HandoverV1(
             from_party=state.primary,
             to_party=to_party,
@@ -390,7 +385,6 @@ def on_action(
         object_id = state.primary_object
     events.append(
         make_event(
-            EventType.CHECK_CLOSED,
             CheckClosedV1(
                 party=action.party,
                 layer=layer,
@@ -473,7 +467,6 @@ def _vendor_case(
         return state, []
     handling = vendor.vendor_handling
     event = make_event(
-        EventType.VENDOR_CASE_OPENED,
         VendorCaseOpenedV1(
             party=handling.opens_cases,
             vendor=obj.vendor,
@@ -502,8 +495,7 @@ def on_origin_moved(
     state: RouteState, event: Envelope, contract: Contract, now: datetime
 ) -> tuple[RouteState, list[Envelope]]:
     """Intake moved the probable origin to another object: its layer's party takes over."""
-    data = event.data
-    assert isinstance(data, OriginMovedV1)
+    data = event.data_as(OriginMovedV1)
     state = state.model_copy(update={"origin": data.to_object})
     layer = handover_layer(data, state.primary_layer)
     if layer is None:
@@ -525,8 +517,7 @@ def on_reclassified(state: RouteState, event: Envelope, contract: Contract) -> R
     priority and category change and its deadlines are those of the new classification under
     the contract in force, as sla-clock re-pins and replays its clocks. No assignment is
     re-issued; the next one (a handover, a re-route) carries them."""
-    data = event.data
-    assert isinstance(data, IncidentReclassifiedV1)
+    data = event.data_as(IncidentReclassifiedV1)
     origin = state.origin or state.object_id
     obj = contract.object(origin) if origin else None
     deadlines = state.deadlines
@@ -599,7 +590,6 @@ def _escalate(
         fired.append(level.level)
         events.append(
             make_event(
-                EventType.ASSIGNMENT_ESCALATED,
                 AssignmentEscalatedV1(
                     reason=reason,
                     level=level.level,
@@ -634,7 +624,6 @@ def on_ack_overdue(
         ), []
     name = contract.parties[party].name if party in contract.parties else party
     event = make_event(
-        EventType.ASSIGNMENT_ESCALATED,
         AssignmentEscalatedV1(
             reason=EscalationReason.UNACKNOWLEDGED,
             level=None,
@@ -690,7 +679,6 @@ def on_delivery_failed(
     """A push to ``party``'s endpoint failed for good: the coordinator is told (over Kafka)."""
     on_duty = details.on_duty(contract, state.coordinator, now)
     event = make_event(
-        EventType.ASSIGNMENT_ESCALATED,
         AssignmentEscalatedV1(
             reason=EscalationReason.DELIVERY_FAILED,
             level=None,

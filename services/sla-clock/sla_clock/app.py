@@ -28,7 +28,6 @@ from shared.events import (
     EventType,
     SlaClockStartedV1,
     SlaClockStoppedV1,
-    SlaWarningV1,
 )
 from shared.kafka import Outbox
 from shared.service import Runtime, create_app
@@ -201,12 +200,11 @@ class SlaService:
             events = [fire(t, now) for t in due]
             await self.publish(events)
             await store.mark_fired(conn, [(t, e.id) for t, e in zip(due, events, strict=True)], now)
-        for t, e in zip(due, events, strict=True):
+        for t in due:
             self.metrics.fire_lag.observe(max((now - t.due).total_seconds(), 0.0))
             if t.threshold == BREACH:
                 self.metrics.breaches.labels(t.clock.value, t.party, t.priority).inc()
             else:
-                assert isinstance(e.data, SlaWarningV1)
                 self.metrics.warnings.labels(t.clock.value, str(t.threshold)).inc()
         return len(due)
 

@@ -55,7 +55,6 @@ from shared.events import (  # noqa: E402
     ActionKind,
     Category,
     Envelope,
-    EventType,
     IncidentActionAcceptedV1,
     IncidentOpenedV1,
     Layer,
@@ -75,7 +74,6 @@ T0 = datetime(2026, 12, 2, 10, tzinfo=UTC)
 def opened(n: int, at: datetime) -> Envelope:
     inc = f"inc-bench-{n}"
     return make_event(
-        EventType.INCIDENT_OPENED,
         IncidentOpenedV1(
             object_id="pg-main",
             layer=Layer.DBMS,
@@ -105,7 +103,6 @@ def action(n: int, kind: ActionKind, at: datetime) -> Envelope:
         else {}
     )
     return make_event(
-        EventType.ACTION_ACCEPTED,
         IncidentActionAcceptedV1.model_validate(
             {
                 "action": kind,

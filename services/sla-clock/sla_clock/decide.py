@@ -61,8 +61,7 @@ _FACTS: dict[ActionKind, FactKind] = {
 
 
 def opened_record(event: Envelope, contract: Contract) -> IncidentRecord:
-    data = event.data
-    assert isinstance(data, IncidentOpenedV1)
+    data = event.data_as(IncidentOpenedV1)
     view = ContractView.of(contract)
     return IncidentRecord(
         incident_id=event.subject or "",
@@ -161,12 +160,8 @@ def owned(record: IncidentRecord, event: Envelope, view: ContractView) -> Incide
     return record.model_copy(update={"party": party, "primary_layer": moved})
 
 
-def _event(
-    kind: EventType, data: Model, record: IncidentRecord, event_id: uuid.UUID, now: datetime
-) -> Envelope:
-    return make_event(
-        kind, data, source=SOURCE, time=now, subject=record.incident_id, event_id=event_id
-    )
+def _event(data: Model, record: IncidentRecord, event_id: uuid.UUID, now: datetime) -> Envelope:
+    return make_event(data, source=SOURCE, time=now, subject=record.incident_id, event_id=event_id)
 
 
 def transition(
@@ -186,7 +181,6 @@ def transition(
         if old is None:
             out.append(
                 _event(
-                    EventType.SLA_CLOCK_STARTED,
                     SlaClockStartedV1(
                         clock=clock,
                         started_at=new.started_at,
@@ -203,7 +197,6 @@ def transition(
         if old.policy != new.policy and fact is not None:
             out.append(
                 _event(
-                    EventType.SLA_CLOCK_RECOMPUTED,
                     SlaClockRecomputedV1(
                         clock=clock,
                         recomputed_at=fact.at,
@@ -224,7 +217,6 @@ def transition(
         if new.status == Status.STOPPED and new.stops > old.stops:
             out.append(
                 _event(
-                    EventType.SLA_CLOCK_STOPPED,
                     SlaClockStoppedV1(
                         clock=clock,
                         stopped_at=new.stopped_at or new.mark,
@@ -242,7 +234,6 @@ def transition(
             pause = new.pauses[-1]
             out.append(
                 _event(
-                    EventType.SLA_CLOCK_PAUSED,
                     SlaClockPausedV1(
                         clock=clock,
                         paused_at=pause.start,
@@ -262,7 +253,6 @@ def transition(
             ended = [p for p in new.pauses if p.end == new.mark] if resumed else []
             out.append(
                 _event(
-                    EventType.SLA_CLOCK_RESUMED,
                     SlaClockResumedV1(
                         clock=clock,
                         resumed_at=new.mark,
@@ -341,7 +331,6 @@ def fire(timer: Timer, now: datetime) -> Envelope:
     """The warning or breach a due timer emits; its id makes it exactly-once downstream."""
     if timer.threshold == BREACH:
         return make_event(
-            EventType.SLA_BREACHED,
             SlaBreachedV1(clock=timer.clock, deadline=timer.deadline, detected_at=now),
             source=SOURCE,
             time=now,
@@ -349,7 +338,6 @@ def fire(timer: Timer, now: datetime) -> Envelope:
             event_id=stable_id("breach", timer.incident_id, timer.clock.value),
         )
     return make_event(
-        EventType.SLA_WARNING,
         SlaWarningV1(
             clock=timer.clock,
             threshold=timer.threshold,

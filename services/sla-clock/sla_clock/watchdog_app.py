@@ -178,7 +178,6 @@ class Watchdog:
                 break
         now = self.rt.clock.now()
         event = make_event(
-            EventType.CHECKIN_PING,
             CheckinPingV1(
                 key=key,
                 kind=kind,
