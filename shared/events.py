@@ -64,7 +64,7 @@ class Category(StrEnum):
     INTEGRATION_ISSUE = "integration_issue"
 
 
-class Clock(StrEnum):
+class ClockKind(StrEnum):
     RESPONSE = "response"
     RECOVERY = "recovery"
 
@@ -155,7 +155,7 @@ class PartyActionV1(Model):
     recurrence_risk: str = ""
     layer: Layer | None = None
     fault_found: bool | None = None
-    clock: Clock | None = None
+    clock: ClockKind | None = None
     pause_reason: str | None = None
     evidence: list[str] = Field(default_factory=list)
     priority: str | None = Field(None, description="reclassify: the new priority")
@@ -174,7 +174,7 @@ class IncidentActionAcceptedV1(Model):
     note: str = ""
     layer: Layer | None = None
     fault_found: bool | None = None
-    clock: Clock | None = None
+    clock: ClockKind | None = None
     pause_reason: str | None = None
     evidence: list[str] = Field(default_factory=list)
 
@@ -278,7 +278,7 @@ class AssignmentIssuedV2(Model):
 
 
 class SlaClockStartedV1(Model):
-    clock: Clock
+    clock: ClockKind
     started_at: AwareDatetime
     target: timedelta
     deadline: AwareDatetime
@@ -286,7 +286,7 @@ class SlaClockStartedV1(Model):
 
 
 class SlaClockStoppedV1(Model):
-    clock: Clock
+    clock: ClockKind
     stopped_at: AwareDatetime
     met: bool
     margin: timedelta
@@ -295,7 +295,7 @@ class SlaClockStoppedV1(Model):
 class SlaWarningV1(Model):
     """A running clock crossed one of the contract's warning thresholds (percent of target)."""
 
-    clock: Clock
+    clock: ClockKind
     threshold: int = Field(ge=1, le=99)
     deadline: AwareDatetime
     remaining: timedelta
@@ -303,7 +303,7 @@ class SlaWarningV1(Model):
 
 
 class SlaBreachedV1(Model):
-    clock: Clock
+    clock: ClockKind
     deadline: AwareDatetime
     detected_at: AwareDatetime
 
@@ -442,7 +442,7 @@ class AssignmentEscalatedV1(Model):
     reason: EscalationReason
     level: int | None = Field(description="the contract's level; None for backup contacts")
     name: str
-    clock: Clock | None = None
+    clock: ClockKind | None = None
     threshold: int | None = Field(default=None, description="percent of the target reached")
     party: str | None = Field(default=None, description="the party that did not acknowledge")
     contacts: list[DutyContact] = Field(default_factory=list)
@@ -464,7 +464,7 @@ class IncidentReclassifiedV1(Model):
 class SlaClockPausedV1(Model):
     """A clock stopped counting for a contract pause reason (issue 6)."""
 
-    clock: Clock
+    clock: ClockKind
     paused_at: AwareDatetime
     pause_reason: str
     party: str
@@ -478,7 +478,7 @@ class SlaClockResumedV1(Model):
     restoration (``'reject'``: the time since the false restoration counts) or after a reopen
     (``'reopen'``: counting resumes at the reopen)."""
 
-    clock: Clock
+    clock: ClockKind
     resumed_at: AwareDatetime
     cause: Literal["resume", "reject", "reopen"]
     pause_reason: str | None = None
@@ -491,7 +491,7 @@ class SlaClockRecomputedV1(Model):
     """The clock was recomputed from the event log under a new priority/category; elapsed and
     paused business time are kept (pauses stay excluded)."""
 
-    clock: Clock
+    clock: ClockKind
     recomputed_at: AwareDatetime
     priority: str
     category: Category

@@ -18,7 +18,7 @@ from shared.events import (
     ActionKind,
     AssignmentIssuedV2,
     Category,
-    Clock,
+    ClockKind,
     Envelope,
     IncidentActionAcceptedV1,
     IncidentClosedV1,
@@ -270,7 +270,7 @@ def _incident(log: _Log, case: Case) -> None:
             i,
         )
     calendar = "24x7"
-    for clock, target in ((Clock.RESPONSE, case.response), (Clock.RECOVERY, case.recovery)):
+    for clock, target in ((ClockKind.RESPONSE, case.response), (ClockKind.RECOVERY, case.recovery)):
         log.add(
             SlaClockStartedV1(
                 clock=clock, started_at=at, target=target, deadline=at + target, calendar=calendar
@@ -297,7 +297,7 @@ def _incident(log: _Log, case: Case) -> None:
     action(ActionKind.ACKNOWLEDGE, party, "Duty engineer", ack)
     log.add(
         SlaClockStoppedV1(
-            clock=Clock.RESPONSE,
+            clock=ClockKind.RESPONSE,
             stopped_at=ack,
             met=ack <= at + case.response,
             margin=at + case.response - ack,
@@ -308,7 +308,9 @@ def _incident(log: _Log, case: Case) -> None:
     if ack > at + case.response:
         log.add(
             SlaBreachedV1(
-                clock=Clock.RESPONSE, deadline=at + case.response, detected_at=at + case.response
+                clock=ClockKind.RESPONSE,
+                deadline=at + case.response,
+                detected_at=at + case.response,
             ),
             at + case.response,
             i,
@@ -322,13 +324,13 @@ def _incident(log: _Log, case: Case) -> None:
             party,
             "Duty engineer",
             start,
-            clock=Clock.RECOVERY,
+            clock=ClockKind.RECOVERY,
             pause_reason=reason,
             evidence=["photo of the failed part"],
         )
         log.add(
             SlaClockPausedV1(
-                clock=Clock.RECOVERY,
+                clock=ClockKind.RECOVERY,
                 paused_at=start,
                 pause_reason=reason,
                 party=party,
@@ -341,7 +343,7 @@ def _incident(log: _Log, case: Case) -> None:
         )
         log.add(
             SlaClockResumedV1(
-                clock=Clock.RECOVERY,
+                clock=ClockKind.RECOVERY,
                 resumed_at=start + paused,
                 cause="resume",
                 pause_reason=reason,
@@ -356,14 +358,14 @@ def _incident(log: _Log, case: Case) -> None:
     deadline = at + case.recovery + paused
     if restored > deadline:
         log.add(
-            SlaBreachedV1(clock=Clock.RECOVERY, deadline=deadline, detected_at=deadline),
+            SlaBreachedV1(clock=ClockKind.RECOVERY, deadline=deadline, detected_at=deadline),
             deadline,
             i,
         )
     action(ActionKind.RESTORED, party, "Duty engineer", restored)
     log.add(
         SlaClockStoppedV1(
-            clock=Clock.RECOVERY,
+            clock=ClockKind.RECOVERY,
             stopped_at=restored,
             met=restored <= deadline,
             margin=deadline - restored,

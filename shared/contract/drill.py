@@ -18,7 +18,7 @@ from shared.calendar import WEEKDAYS
 from shared.contract.lint import find_cycles
 from shared.contract.model import Contract, Period, SupportObject, classify, format_duration
 from shared.contract.view import ContractView
-from shared.events import Category, Clock
+from shared.events import Category, ClockKind
 
 _SEARCH_DAYS = 400
 _SAMPLE_HOURS: dict[Period, time] = {
@@ -60,7 +60,7 @@ class LayerCheck(_Out):
 
 
 class Deadline(_Out):
-    clock: Clock
+    clock: ClockKind
     target: str
     calendar: str
     due: datetime
@@ -70,7 +70,7 @@ class Deadline(_Out):
 class EscalationStep(_Out):
     level: int
     name: str
-    fires: dict[Clock, str]
+    fires: dict[ClockKind, str]
     contacts: list[str]
     emergency_approvers: list[str]
 
@@ -78,7 +78,7 @@ class EscalationStep(_Out):
 class PauseOption(_Out):
     id: str
     text: str
-    clocks: list[Clock]
+    clocks: list[ClockKind]
     invoked_by: list[str]
     evidence: list[str]
 
@@ -324,7 +324,7 @@ class _Drill:
                 due=due.deadline(clock),
                 due_local=self.local(due.deadline(clock)),
             )
-            for clock in Clock
+            for clock in ClockKind
         ]
         steps = [
             EscalationStep(

@@ -53,7 +53,7 @@ from shared.contract.matching import (
     check_matchers,
     parse_matchers,
 )
-from shared.events import Category, Clock, Layer
+from shared.events import Category, ClockKind, Layer
 
 Criticality = Literal["critical", "high", "medium", "low"]
 CRITICALITIES: tuple[Criticality, ...] = ("critical", "high", "medium", "low")
@@ -479,7 +479,7 @@ def _layers_from_mapping(value: object) -> object:
 class PauseReason(_Strict):
     id: str
     text: str
-    clocks: list[Clock] = Field(default_factory=list)
+    clocks: list[ClockKind] = Field(default_factory=list)
     invoked_by: list[str] = Field(default_factory=list, description="party ids")
     confirmed_by: str | None = Field(None, description="party id")
     evidence: list[str] = Field(default_factory=list)
@@ -559,7 +559,7 @@ class EscalationLevel(_Strict):
 
     level: int = Field(ge=1)
     name: str
-    at: dict[Clock, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    at: dict[ClockKind, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     contacts: list[ContactRef] = Field(default_factory=list)
     emergency_approvers: list[ContactRef] = Field(default_factory=list)
 

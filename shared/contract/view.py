@@ -45,7 +45,7 @@ from shared.contract.model import (
 from shared.events import (
     ActionKind,
     Category,
-    Clock,
+    ClockKind,
     IncidentActionAcceptedV1,
     Layer,
     OriginMovedV1,
@@ -98,11 +98,11 @@ class Due:
     response_due: datetime
     recovery_due: datetime
 
-    def target(self, clock: Clock) -> timedelta:
-        return self.response_target if clock == Clock.RESPONSE else self.recovery_target
+    def target(self, clock: ClockKind) -> timedelta:
+        return self.response_target if clock == ClockKind.RESPONSE else self.recovery_target
 
-    def deadline(self, clock: Clock) -> datetime:
-        return self.response_due if clock == Clock.RESPONSE else self.recovery_due
+    def deadline(self, clock: ClockKind) -> datetime:
+        return self.response_due if clock == ClockKind.RESPONSE else self.recovery_due
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,22 +213,24 @@ class ContractView:
         self._calendars: dict[str, BusinessCalendar] = {}
         self._clock_calendars: dict[tuple[str, str | None], TimeCalendar] = {}
         self._policies: dict[
-            tuple[str | None, Category, str, datetime], dict[Clock, Policy] | None
+            tuple[str | None, Category, str, datetime], dict[ClockKind, Policy] | None
         ] = {}
         self._excluding = _sla_excluding_windows(contract)
-        self.thresholds: dict[Clock, tuple[int, ...]] = {
+        self.thresholds: dict[ClockKind, tuple[int, ...]] = {
             clock: _percents(
                 [
                     *contract.sla.warnings,
                     *(lv.at[clock] for lv in contract.escalation if clock in lv.at),
                 ]
             )
-            for clock in Clock
+            for clock in ClockKind
         }
         """Per clock: the warning fractions and the escalation levels' fractions of that clock
         (so a level at 80 % hears of 80 %, not only of the breach), in whole percent."""
         fractions = [
-            lv.at[Clock.RESPONSE] for lv in contract.escalation if lv.at.get(Clock.RESPONSE, 0) > 0
+            lv.at[ClockKind.RESPONSE]
+            for lv in contract.escalation
+            if lv.at.get(ClockKind.RESPONSE, 0) > 0
         ]
         self.ack_fraction = min(fractions, default=DEFAULT_ACK_FRACTION)
 
@@ -332,7 +334,7 @@ class ContractView:
 
     def policy(
         self, object_id: str | None, category: Category, priority: str, start: datetime
-    ) -> dict[Clock, Policy] | None:
+    ) -> dict[ClockKind, Policy] | None:
         """Each clock's policy for an incident on ``object_id`` whose clocks start at ``start``:
         the target of category × priority in the period of ``start``, on the target's calendar
         or the object's (round the clock outside the perimeter); None without an SLA row."""
@@ -347,8 +349,12 @@ class ContractView:
                 obj = self.object(object_id)
                 calendar = target.calendar or (obj.calendar if obj else ROUND_THE_CLOCK)
                 found = {
-                    Clock.RESPONSE: Policy(category, priority, period, target.response, calendar),
-                    Clock.RECOVERY: Policy(category, priority, period, target.recovery, calendar),
+                    ClockKind.RESPONSE: Policy(
+                        category, priority, period, target.response, calendar
+                    ),
+                    ClockKind.RECOVERY: Policy(
+                        category, priority, period, target.recovery, calendar
+                    ),
                 }
             if len(self._policies) >= _CACHE:
                 self._policies.clear()
@@ -391,7 +397,7 @@ class ContractView:
         policies = self.policy(object_id, category, priority, start)
         if policies is None:
             return None
-        response, recovery = policies[Clock.RESPONSE], policies[Clock.RECOVERY]
+        response, recovery = policies[ClockKind.RESPONSE], policies[ClockKind.RECOVERY]
         calendar = self.clock_calendar(response.calendar, object_id)
         return Due(
             start=start,
@@ -411,7 +417,7 @@ class ContractView:
         policies = self.policy(object_id, category, priority, at)
         if policies is None:
             return None
-        response = policies[Clock.RESPONSE]
+        response = policies[ClockKind.RESPONSE]
         calendar = self.clock_calendar(response.calendar, object_id)
         return calendar.add(at, response.target * self.ack_fraction)
 
@@ -532,7 +538,7 @@ class ContractView:
         party, contact = found
         return f"{contact.reach()} — {party.name}"
 
-    def pause_clocks(self, reason_id: str | None) -> tuple[Clock, ...]:
+    def pause_clocks(self, reason_id: str | None) -> tuple[ClockKind, ...]:
         reason = next((r for r in self.contract.pause_reasons if r.id == reason_id), None)
         return tuple(reason.clocks) if reason else ()
 

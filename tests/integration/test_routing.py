@@ -26,7 +26,7 @@ from shared.events import (
     Category,
     CheckClosedV1,
     CheckOpenedV1,
-    Clock,
+    ClockKind,
     Envelope,
     EventType,
     HandoverV1,
@@ -287,7 +287,7 @@ async def test_escalation_levels_fire_once_and_unacknowledged_parties_get_their_
         now = datetime.now(UTC)
         warning = make_event(
             SlaWarningV1(
-                clock=Clock.RESPONSE,
+                clock=ClockKind.RESPONSE,
                 threshold=80,
                 deadline=start + timedelta(minutes=15),
                 remaining=timedelta(minutes=3),
@@ -299,7 +299,7 @@ async def test_escalation_levels_fire_once_and_unacknowledged_parties_get_their_
             event_id=stable_id("warning", incident, 80),
         )
         breach = make_event(
-            SlaBreachedV1(clock=Clock.RESPONSE, deadline=now, detected_at=now),
+            SlaBreachedV1(clock=ClockKind.RESPONSE, deadline=now, detected_at=now),
             source="sla-clock",
             time=now,
             subject=incident,

@@ -33,7 +33,7 @@ from shared.db import create_pool, migrate
 from shared.events import (
     ActionKind,
     Category,
-    Clock,
+    ClockKind,
     Envelope,
     EventType,
     IncidentActionAcceptedV1,
@@ -298,8 +298,11 @@ async def test_days_of_contract_time_fire_each_threshold_once_at_its_instant(
     stopped = [e for e in fired if e.type == EventType.SLA_CLOCK_STOPPED]
     assert [(e.subject, e.data.met, e.data.margin) for e in stopped] == [(b, True, 40 * M)]  # type: ignore[attr-defined]
     recomputed = {e.data.clock: e.data for e in fired if isinstance(e.data, SlaClockRecomputedV1)}
-    assert recomputed[Clock.RECOVERY].target == 8 * H
-    assert (recomputed[Clock.RECOVERY].elapsed, recomputed[Clock.RECOVERY].deadline) == (H, None)
+    assert recomputed[ClockKind.RECOVERY].target == 8 * H
+    assert (recomputed[ClockKind.RECOVERY].elapsed, recomputed[ClockKind.RECOVERY].deadline) == (
+        H,
+        None,
+    )
     resumed = [e.data for e in fired if isinstance(e.data, SlaClockResumedV1)]
     assert [(r.deadline, r.paused) for r in resumed] == [
         (utc(10, 26, 15), utc(10, 26, 8) - (start + H))

@@ -20,7 +20,7 @@ from shared.contract import Contract, Period, load_contract
 from shared.contract.drill import DrillReport, drill, drill_all, sample_times
 from shared.contract.load import parse_path
 from shared.contract.view import ContractView
-from shared.events import Category, Clock
+from shared.events import Category, ClockKind
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "contract"
@@ -42,7 +42,7 @@ def example() -> Contract:
     return _EXAMPLE
 
 
-def _due(report: DrillReport) -> dict[Clock, datetime]:
+def _due(report: DrillReport) -> dict[ClockKind, datetime]:
     return {d.clock: d.due for d in report.deadlines}
 
 
@@ -78,19 +78,19 @@ def test_database_down_off_hours(example: Contract, at: datetime, period: Period
     assert (relations["srv-pg-01"], relations["int-bank-exchange"]) == ("depends_on", "dependent")
     # off-hours P1 targets on the 24x7 calendar
     assert _due(report) == {
-        Clock.RESPONSE: at + timedelta(minutes=30),
-        Clock.RECOVERY: at + timedelta(hours=6),
+        ClockKind.RESPONSE: at + timedelta(minutes=30),
+        ClockKind.RECOVERY: at + timedelta(hours=6),
     }
     # escalation: level 2 at half the response target, level 4 at 90% of recovery
     steps = {s.level: s for s in report.escalation}
-    assert steps[2].fires[Clock.RESPONSE] == report.deadlines[0].due_local.replace(
+    assert steps[2].fires[ClockKind.RESPONSE] == report.deadlines[0].due_local.replace(
         f"{(at + timedelta(minutes=30)):%H:%M}", f"{(at + timedelta(minutes=15)):%H:%M}"
     )
     assert any("Yerlan Abenov" in c for c in steps[2].contacts)
     assert any("IT duty manager" in c for c in steps[3].emergency_approvers)
     # who may pause, and for which clock
     pauses = {p.id: p for p in report.pauses}
-    assert pauses["no-access"].clocks == [Clock.RECOVERY]
+    assert pauses["no-access"].clocks == [ClockKind.RECOVERY]
     assert "sysops" in pauses["no-access"].invoked_by
     # access at this hour: privileged DB access, after-hours approval by the IT duty manager
     assert report.access is not None
@@ -107,8 +107,8 @@ def test_database_down_in_the_day(example: Contract) -> None:
     assert report.primary.on_duty is not None
     assert report.primary.on_duty.startswith("Nomad SysOps desk")
     assert _due(report) == {
-        Clock.RESPONSE: DAY + timedelta(minutes=15),
-        Clock.RECOVERY: DAY + timedelta(hours=4),
+        ClockKind.RESPONSE: DAY + timedelta(minutes=15),
+        ClockKind.RECOVERY: DAY + timedelta(hours=4),
     }
     assert report.access is not None
     assert report.access.approval == "business hours: no separate approval"
@@ -130,8 +130,8 @@ def test_business_hours_object_counts_office_time(example: Contract) -> None:
     assert report.ok, report.gaps
     assert report.priority == "P4"
     # office hours only: 4h response = Monday 09:00-13:00; 40h recovery = 4 × 9h + 4h
-    assert _due(report)[Clock.RESPONSE] == datetime(2026, 3, 16, 13, 0, tzinfo=ALMATY)
-    assert _due(report)[Clock.RECOVERY] == datetime(2026, 3, 20, 13, 0, tzinfo=ALMATY)
+    assert _due(report)[ClockKind.RESPONSE] == datetime(2026, 3, 16, 13, 0, tzinfo=ALMATY)
+    assert _due(report)[ClockKind.RECOVERY] == datetime(2026, 3, 20, 13, 0, tzinfo=ALMATY)
 
 
 def test_maintenance_window_is_reported(example: Contract) -> None:
@@ -271,13 +271,13 @@ def test_any_instant_drills_clean_and_deadlines_follow_the_period(at: datetime) 
     view = ContractView.of(contract)
     expected = timedelta(minutes=15 if view.period(start) is Period.DAY else 30)
     counted = view.clock_calendar("24x7", "pg-acc")
-    assert counted.elapsed(start, _due(report)[Clock.RESPONSE]) == expected
+    assert counted.elapsed(start, _due(report)[ClockKind.RESPONSE]) == expected
     if report.held_until is None:
         window = contract.sla_exclusions("pg-acc", at, at + expected)
-        assert (_due(report)[Clock.RESPONSE] - at == expected) == (not window)
+        assert (_due(report)[ClockKind.RESPONSE] - at == expected) == (not window)
     office = contract.business_calendar("office-almaty")
     assert (report.period is Period.DAY) == office.is_open(at)
     slow = drill(contract, "pg-acc-test", at, Category.REQUEST)
-    due = _due(slow)[Clock.RESPONSE]
+    due = _due(slow)[ClockKind.RESPONSE]
     assert office.elapsed(at, due) == timedelta(hours=4)
     assert office.is_open(due - timedelta(seconds=1))

@@ -23,7 +23,7 @@ from shared.contract.view import ContractView
 from shared.events import (
     AssignmentIssuedV2,
     Category,
-    Clock,
+    ClockKind,
     Envelope,
     IncidentOpenedV1,
     Layer,
@@ -83,7 +83,7 @@ def as_intake_opens(
     return opened_event(contract, object_id, category, opened_at=at, first_alert_at=first_alert_at)
 
 
-def router_deadlines(contract: Contract, opened: Envelope) -> dict[Clock, datetime] | None:
+def router_deadlines(contract: Contract, opened: Envelope) -> dict[ClockKind, datetime] | None:
     _, events = open_route(opened, contract, NOW)
     primary = next(
         e.data
@@ -91,10 +91,14 @@ def router_deadlines(contract: Contract, opened: Envelope) -> dict[Clock, dateti
         if isinstance(e.data, AssignmentIssuedV2) and e.data.role == Role.PRIMARY
     )
     d = primary.deadlines
-    return None if d is None else {Clock.RESPONSE: d.response_due, Clock.RECOVERY: d.recovery_due}
+    return (
+        None
+        if d is None
+        else {ClockKind.RESPONSE: d.response_due, ClockKind.RECOVERY: d.recovery_due}
+    )
 
 
-def sla_deadlines(contract: Contract, opened: Envelope) -> dict[Clock, datetime] | None:
+def sla_deadlines(contract: Contract, opened: Envelope) -> dict[ClockKind, datetime] | None:
     rules = Rules(contract)
     record, events = apply(None, opened, rules, NOW)
     started = {
@@ -110,7 +114,7 @@ def sla_deadlines(contract: Contract, opened: Envelope) -> dict[Clock, datetime]
 
 def drill_deadlines(
     contract: Contract, object_id: str, category: Category, at: datetime, first_alert_at: datetime
-) -> dict[Clock, datetime] | None:
+) -> dict[ClockKind, datetime] | None:
     report = drill(contract, object_id, at, category, first_alert_at=first_alert_at)
     return {d.clock: d.due for d in report.deadlines} or None
 
@@ -147,7 +151,7 @@ def test_router_counts_from_the_first_alert_like_sla_clock() -> None:
     assert MINIMAL.sla.clock_start == "first_alert"
     due = router_deadlines(MINIMAL, opened)
     assert due is not None
-    assert due[Clock.RESPONSE] == first + timedelta(minutes=15)
+    assert due[ClockKind.RESPONSE] == first + timedelta(minutes=15)
     assert due == sla_deadlines(MINIMAL, opened)
     assert due == drill_deadlines(MINIMAL, "pg-main", Category.OUTAGE, registered, first)
 
@@ -160,7 +164,7 @@ def test_router_and_drill_leave_out_an_sla_excluded_maintenance_window() -> None
     assert due is not None
     recovery = EXAMPLE.sla_target(Category.OUTAGE, "P1", ContractView.of(EXAMPLE).period(at))
     assert recovery is not None
-    assert due[Clock.RECOVERY] == at + recovery.recovery + timedelta(hours=2)
+    assert due[ClockKind.RECOVERY] == at + recovery.recovery + timedelta(hours=2)
     assert due == sla_deadlines(EXAMPLE, opened)
     assert due == drill_deadlines(EXAMPLE, "pg-acc", Category.OUTAGE, at, at)
 
@@ -170,7 +174,7 @@ def test_drill_of_an_alert_held_in_a_maintenance_window_counts_from_its_end() ->
     report = drill(EXAMPLE, "pg-acc", at)
     window_end = datetime(2026, 11, 29, 5, 0, tzinfo=ALMATY)
     assert report.held_until == window_end
-    response = next(d for d in report.deadlines if d.clock == Clock.RESPONSE)
+    response = next(d for d in report.deadlines if d.clock == ClockKind.RESPONSE)
     view = ContractView.of(EXAMPLE)
     target = EXAMPLE.sla_target(Category.OUTAGE, "P1", view.period(window_end))
     assert target is not None

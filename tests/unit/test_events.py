@@ -52,7 +52,7 @@ def test_round_trip_keeps_every_field() -> None:
 
 def test_timedelta_survives_the_wire() -> None:
     data = SlaClockStartedV1(
-        clock=events.Clock.RESPONSE,
+        clock=events.ClockKind.RESPONSE,
         started_at=NOW,
         target=timedelta(minutes=15),
         deadline=NOW + timedelta(minutes=15),

@@ -16,7 +16,7 @@ from shared.events import (
     ActionKind,
     AssignmentIssuedV2,
     Category,
-    Clock,
+    ClockKind,
     Envelope,
     EventType,
     IncidentActionAcceptedV1,
@@ -80,11 +80,11 @@ def test_a_new_contract_applies_to_new_incidents_and_to_open_ones_only_by_reclas
     )
     first, _ = apply(first, pause, new_rules, T0 + timedelta(minutes=5))
     assert first is not None
-    assert fold(first, new_rules)[Clock.RESPONSE].policy.target == timedelta(minutes=15)
+    assert fold(first, new_rules)[ClockKind.RESPONSE].policy.target == timedelta(minutes=15)
 
     second, _ = apply(None, opened("inc-2", T0), new_rules, T0)
     assert second is not None
-    assert fold(second, new_rules)[Clock.RESPONSE].policy.target == timedelta(minutes=25)
+    assert fold(second, new_rules)[ClockKind.RESPONSE].policy.target == timedelta(minutes=25)
 
     # the explicit change: a reclassification applies the version in force, recorded
     reclassify = make_event(
@@ -97,9 +97,11 @@ def test_a_new_contract_applies_to_new_incidents_and_to_open_ones_only_by_reclas
     )
     first, out = apply(first, reclassify, new_rules, T0 + timedelta(minutes=6))
     assert first is not None
-    assert fold(first, new_rules)[Clock.RESPONSE].policy.target == timedelta(minutes=25)
+    assert fold(first, new_rules)[ClockKind.RESPONSE].policy.target == timedelta(minutes=25)
     recomputed = [e.data for e in out if isinstance(e.data, SlaClockRecomputedV1)]
-    assert [(r.clock, r.target) for r in recomputed] == [(Clock.RESPONSE, timedelta(minutes=25))]
+    assert [(r.clock, r.target) for r in recomputed] == [
+        (ClockKind.RESPONSE, timedelta(minutes=25))
+    ]
 
 
 def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new_version() -> None:

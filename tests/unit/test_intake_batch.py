@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from intake.incidents import IncidentState, Match, Status
+from intake.incidents import IncidentState, IncidentStatus, Match
 from intake.store import OpenIncidents
 
 from shared.events import Category
@@ -13,7 +13,12 @@ T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
 
 def incident(
-    iid: str, obj: str, fps: list[str], *, opened: int = 0, status: Status = Status.OPEN
+    iid: str,
+    obj: str,
+    fps: list[str],
+    *,
+    opened: int = 0,
+    status: IncidentStatus = IncidentStatus.OPEN,
 ) -> IncidentState:
     return IncidentState(
         id=iid,
@@ -30,7 +35,7 @@ def incident(
 
 
 def view(*states: IncidentState) -> OpenIncidents:
-    owners = {fp: s.id for s in states if s.status != Status.CLOSED for fp in s.alerts}
+    owners = {fp: s.id for s in states if s.status != IncidentStatus.CLOSED for fp in s.alerts}
     return OpenIncidents({s.id: s for s in states}, owners)
 
 
@@ -48,7 +53,7 @@ def test_fingerprint_first_then_newest_on_the_object_then_related_in_window() ->
 
 
 def test_closed_incidents_are_not_found_and_a_put_state_is() -> None:
-    closed = incident("x", "db", ["fp-x"], status=Status.CLOSED)
+    closed = incident("x", "db", ["fp-x"], status=IncidentStatus.CLOSED)
     v = view(closed)
     assert v.find("fp-x", "db", frozenset(), None) == (None, Match.NONE)
     opened = incident("y", "db", ["fp-y"], opened=1)
@@ -63,5 +68,5 @@ def test_a_fingerprint_stays_with_the_incident_that_had_it_first() -> None:
     v = view(a)
     v.put(incident("b", "app", ["shared"], opened=3))
     assert v.find("shared", None, frozenset(), None) == (a, Match.FINGERPRINT)
-    v.put(a.model_copy(update={"status": Status.CLOSED}))
+    v.put(a.model_copy(update={"status": IncidentStatus.CLOSED}))
     assert v.find("shared", None, frozenset(), None)[1] == Match.NONE

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from intake.correlation import Graph, alert_key
-from intake.incidents import IncidentState, Status, handle_alert
+from intake.incidents import IncidentState, IncidentStatus, handle_alert
 
 from shared.contract import Contract, load_contract
 from shared.events import (
@@ -165,7 +165,7 @@ def test_recovery_is_recorded_and_does_not_close_and_flapping_opens_nothing(
     assert state is not None
     assert [e.type for e in out] == [EventType.ALERT_RESOLVED]
     assert isinstance(out[0].data, AlertResolvedV1)
-    assert state.status == Status.OPEN  # only the customer's confirmation closes
+    assert state.status == IncidentStatus.OPEN  # only the customer's confirmation closes
     assert state.resolved == ["fp"]
     state, out = handle_alert(received(contract, "pg-main", "fp"), state, contract, graph, NOW)
     assert state is not None
@@ -258,7 +258,7 @@ def test_any_storm_on_one_chain_is_one_incident_whose_origin_is_the_bottom(
     assert [e.type for e in emitted].count(EventType.INCIDENT_OPENED) == 1
     assert state.origin == "stor-01"
     assert set(state.objects) == set(CHAIN)
-    assert state.status == Status.OPEN  # recoveries never close it
+    assert state.status == IncidentStatus.OPEN  # recoveries never close it
     moves = [e.data for e in emitted if isinstance(e.data, OriginMovedV1)]
     for earlier, later in pairwise(moves):
         assert earlier.to_object == later.from_object  # one origin at a time, moving down

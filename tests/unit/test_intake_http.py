@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from intake.auth import Authenticator, sign
 from intake.correlation import Graph
-from intake.incidents import IncidentState, Status, verdict
+from intake.incidents import IncidentState, IncidentStatus, verdict
 from intake.receivers import Intake, build_router
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
@@ -373,7 +373,7 @@ def test_auth_is_off_without_tokens() -> None:
 # ------------------------------------------------------------------------ synchronous refusals
 
 
-def incident(status: Status) -> IncidentState:
+def incident(status: IncidentStatus) -> IncidentState:
     return IncidentState(
         id="inc-1",
         object_id="pg-main",
@@ -390,28 +390,28 @@ def incident(status: Status) -> IncidentState:
     ("status", "action", "code", "reason"),
     [
         (
-            Status.RESTORED,
+            IncidentStatus.RESTORED,
             {"action": "confirm", "party": "osdb", "actor": "x"},
             403,
             "only the customer",
         ),
         (
-            Status.OPEN,
+            IncidentStatus.OPEN,
             {"action": "confirm", "party": "customer", "actor": "x"},
             409,
             "cannot confirm",
         ),
         (
-            Status.OPEN,
+            IncidentStatus.OPEN,
             {"action": "acknowledge", "party": "mallory", "actor": "x"},
             403,
             "not a party",
         ),
-        (Status.OPEN, {"action": "acknowledge", "party": "osdb", "actor": "x"}, 202, ""),
+        (IncidentStatus.OPEN, {"action": "acknowledge", "party": "osdb", "actor": "x"}, 202, ""),
     ],
 )
 def test_actions_are_answered_with_the_consumers_verdict(
-    status: Status, action: dict[str, str], code: int, reason: str
+    status: IncidentStatus, action: dict[str, str], code: int, reason: str
 ) -> None:
     client, fakes = make_client()
     fakes.incidents["inc-1"] = incident(status)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from intake.incidents import (
     IncidentState,
+    IncidentStatus,
     Refused,
-    Status,
     apply_action,
     check_standing,
     verdict,
@@ -34,7 +34,7 @@ def incident(object_id: str | None, layer: Layer | None) -> IncidentState:
         layer=layer,
         category=Category.OUTAGE,
         priority="P1",
-        status=Status.OPEN,
+        status=IncidentStatus.OPEN,
         opened_at=AT,
         alerts={"fp": 1},
     )

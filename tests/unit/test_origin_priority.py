@@ -20,7 +20,7 @@ from shared.events import (
     Alert,
     AlertReceivedV1,
     Category,
-    Clock,
+    ClockKind,
     Envelope,
     EventType,
     IncidentActionAcceptedV1,
@@ -81,20 +81,20 @@ def test_the_origin_moving_to_a_critical_database_reclassifies_and_recomputes() 
         record, _ = apply(record, action_event(action, T0 + timedelta(minutes=minute)), rules, T0)
     assert record is not None
     before = fold(record, rules)
-    assert before[Clock.RECOVERY].policy.calendar == "office"
+    assert before[ClockKind.RECOVERY].policy.calendar == "office"
     out: list[Envelope] = []
     for event in events:
         record, emitted = apply(record, event, rules, T0)
         out.extend(emitted)
     assert record is not None
     after = fold(record, rules)
-    assert after[Clock.RECOVERY].policy.priority == "P2"
-    assert after[Clock.RECOVERY].policy.calendar == "24x7"  # the database's calendar
+    assert after[ClockKind.RECOVERY].policy.priority == "P2"
+    assert after[ClockKind.RECOVERY].policy.calendar == "24x7"  # the database's calendar
     recomputed = {e.data.clock: e.data for e in out if isinstance(e.data, SlaClockRecomputedV1)}
-    assert recomputed[Clock.RECOVERY].reason == ORIGIN_MOVED
-    assert recomputed[Clock.RECOVERY].elapsed == timedelta(minutes=15)  # 20 minutes, 5 paused
-    assert recomputed[Clock.RECOVERY].paused == timedelta(minutes=5)
-    assert recomputed[Clock.RESPONSE].elapsed == timedelta(minutes=20)
+    assert recomputed[ClockKind.RECOVERY].reason == ORIGIN_MOVED
+    assert recomputed[ClockKind.RECOVERY].elapsed == timedelta(minutes=15)  # 20 minutes, 5 paused
+    assert recomputed[ClockKind.RECOVERY].paused == timedelta(minutes=5)
+    assert recomputed[ClockKind.RESPONSE].elapsed == timedelta(minutes=20)
 
 
 def action_event(action: ActionKind, at: datetime) -> Envelope:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from intake.alertmanager import AlertmanagerWebhook, normalise
-from intake.incidents import IncidentState, Status, apply_action, open_or_attach
+from intake.incidents import IncidentState, IncidentStatus, apply_action, open_or_attach
 from router.routing import assign
 
 from shared.contract import Contract, load_contract
@@ -116,17 +116,17 @@ def test_lifecycle_to_closure_only_by_the_customer(contract: Contract) -> None:
     state, out = apply_action(
         command(state.id, ActionKind.ACKNOWLEDGE, "osdb"), state, contract, NOW
     )
-    assert state.status == Status.ACKNOWLEDGED
+    assert state.status == IncidentStatus.ACKNOWLEDGED
     state, out = apply_action(command(state.id, ActionKind.RESTORED, "osdb"), state, contract, NOW)
-    assert state.status == Status.RESTORED
+    assert state.status == IncidentStatus.RESTORED
     state, out = apply_action(command(state.id, ActionKind.CONFIRM, "osdb"), state, contract, NOW)
-    assert state.status == Status.RESTORED
+    assert state.status == IncidentStatus.RESTORED
     assert out[0].type == EventType.ACTION_REFUSED
     assert "only the customer" in out[0].data.reason  # type: ignore[attr-defined]
     state, out = apply_action(
         command(state.id, ActionKind.CONFIRM, "customer"), state, contract, NOW
     )
-    assert state.status == Status.CLOSED
+    assert state.status == IncidentStatus.CLOSED
     assert [e.type for e in out] == [EventType.ACTION_ACCEPTED, EventType.INCIDENT_CLOSED]
     assert out[1].data.participants == ["osdb:someone", "customer:someone"]  # type: ignore[attr-defined]
 
@@ -230,7 +230,7 @@ def test_restoration_ends_a_pause_and_rejection_reopens_work(contract: Contract)
         command(state.id, ActionKind.REJECT, "customer"), state, contract, NOW
     )
     assert out.type == EventType.ACTION_ACCEPTED
-    assert state.status == Status.ACKNOWLEDGED
+    assert state.status == IncidentStatus.ACKNOWLEDGED
 
 
 def reclassify(incident: str, party: str, **fields: object) -> Envelope:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from reporting.clocks import clock_status
+from reporting.clocks import clock_reading
 
 from baton.cli import clock_cells
 from shared.contract import load_contract
@@ -37,12 +37,12 @@ def row(**over: Any) -> dict[str, Any]:
 
 
 def test_a_running_clock_shows_its_deadline_here_and_there_and_what_is_left() -> None:
-    status = clock_status(row(), "pg-main", VIEW, START + timedelta(minutes=5))
-    assert status.state == "running"
-    assert status.deadline == START + timedelta(minutes=15)
-    assert status.deadline_local == "Wed 2026-11-25 08:15 Asia/Almaty"
-    assert status.remaining == timedelta(minutes=10)
-    late = clock_status(row(), "pg-main", VIEW, START + timedelta(minutes=20))
+    reading = clock_reading(row(), "pg-main", VIEW, START + timedelta(minutes=5))
+    assert reading.state == "running"
+    assert reading.deadline == START + timedelta(minutes=15)
+    assert reading.deadline_local == "Wed 2026-11-25 08:15 Asia/Almaty"
+    assert reading.remaining == timedelta(minutes=10)
+    late = clock_reading(row(), "pg-main", VIEW, START + timedelta(minutes=20))
     assert late.remaining == -timedelta(minutes=5)
     assert clock_cells(late.model_dump(mode="json"))[1:5] == [
         "running, breached",
@@ -55,17 +55,17 @@ def test_a_running_clock_shows_its_deadline_here_and_there_and_what_is_left() ->
 def test_a_running_clock_on_office_hours_counts_business_time_left() -> None:
     evening = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)  # 18:00 Almaty: the office closed
     deadline = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)  # 10:00 next morning
-    status = clock_status(
+    reading = clock_reading(
         row(calendar="office", target=timedelta(hours=2), deadline=deadline),
         "acc-app",
         VIEW,
         evening - timedelta(minutes=30),
     )
-    assert status.remaining == timedelta(hours=1, minutes=30)  # 30 min tonight, 1 h tomorrow
+    assert reading.remaining == timedelta(hours=1, minutes=30)  # 30 min tonight, 1 h tomorrow
 
 
 def test_a_paused_clock_shows_why_who_and_what_was_left() -> None:
-    status = clock_status(
+    reading = clock_reading(
         row(
             clock="recovery",
             paused_reason="no-access",
@@ -76,16 +76,20 @@ def test_a_paused_clock_shows_why_who_and_what_was_left() -> None:
         VIEW,
         START + timedelta(hours=1),
     )
-    assert (status.state, status.paused_reason, status.paused_by) == ("paused", "no-access", "osdb")
-    assert status.deadline is None
-    assert status.remaining == timedelta(hours=3)
-    cells = clock_cells(status.model_dump(mode="json"))
+    assert (reading.state, reading.paused_reason, reading.paused_by) == (
+        "paused",
+        "no-access",
+        "osdb",
+    )
+    assert reading.deadline is None
+    assert reading.remaining == timedelta(hours=3)
+    cells = clock_cells(reading.model_dump(mode="json"))
     assert cells[1] == "paused"
     assert cells[5] == "no-access by osdb"
 
 
 def test_a_stopped_clock_shows_met_or_breached_with_its_margin() -> None:
-    met = clock_status(
+    met = clock_reading(
         row(stopped_at=START + timedelta(minutes=5), met=True, margin=timedelta(minutes=10)),
         "pg-main",
         VIEW,
@@ -93,7 +97,7 @@ def test_a_stopped_clock_shows_met_or_breached_with_its_margin() -> None:
     )
     assert (met.state, met.met, met.margin) == ("stopped", True, timedelta(minutes=10))
     assert clock_cells(met.model_dump(mode="json"))[1:5:3] == ["stopped, met", "margin 10m"]
-    breached = clock_status(
+    breached = clock_reading(
         row(stopped_at=START + timedelta(minutes=20), met=False, margin=-timedelta(minutes=5)),
         "pg-main",
         VIEW,

@@ -32,7 +32,7 @@ from shared.events import (
     Category,
     CheckClosedV1,
     CheckOpenedV1,
-    Clock,
+    ClockKind,
     Envelope,
     EscalationReason,
     EventType,
@@ -309,7 +309,7 @@ def test_a_fault_in_a_layer_of_the_same_party_moves_the_layer_not_the_party(
 # --------------------------------------------------------------------------- escalation
 
 
-def sla_event(kind: str, clock: Clock, threshold: int = 80) -> Envelope:
+def sla_event(kind: str, clock: ClockKind, threshold: int = 80) -> Envelope:
     at = NIGHT + timedelta(minutes=12)
     data: SlaWarningV1 | SlaBreachedV1
     if kind == "warning":
@@ -333,16 +333,16 @@ def sla_event(kind: str, clock: Clock, threshold: int = 80) -> Envelope:
 
 def test_warning_fires_the_levels_it_reached_once(minimal: Contract) -> None:
     state, _ = opened(minimal)
-    state, out = on_sla(state, sla_event("warning", Clock.RESPONSE, 50), minimal, NIGHT)
+    state, out = on_sla(state, sla_event("warning", ClockKind.RESPONSE, 50), minimal, NIGHT)
     assert out == []  # level 2 fires at 80 % of the response target; level 1 (at 0) is first line
-    state, out = on_sla(state, sla_event("warning", Clock.RESPONSE, 80), minimal, NIGHT)
+    state, out = on_sla(state, sla_event("warning", ClockKind.RESPONSE, 80), minimal, NIGHT)
     (escalated,) = out
     data = escalated.data
     assert isinstance(data, AssignmentEscalatedV1)
     assert (data.reason, data.level, data.clock, data.threshold) == (
         EscalationReason.SLA_WARNING,
         2,
-        Clock.RESPONSE,
+        ClockKind.RESPONSE,
         80,
     )
     assert [c.contact for c in data.contacts] == ["manager"]
@@ -350,16 +350,16 @@ def test_warning_fires_the_levels_it_reached_once(minimal: Contract) -> None:
     assert escalated.id == stable_id("escalation", "inc-1", 2)
     assert sorted(recipients(escalated, state.coordinator)) == ["apps", "customer"]
     # the breach and the recovery clock's 50 % reach the same level: it does not fire twice
-    state, out = on_sla(state, sla_event("breach", Clock.RESPONSE), minimal, NIGHT)
+    state, out = on_sla(state, sla_event("breach", ClockKind.RESPONSE), minimal, NIGHT)
     assert out == []
-    state, out = on_sla(state, sla_event("warning", Clock.RECOVERY, 50), minimal, NIGHT)
+    state, out = on_sla(state, sla_event("warning", ClockKind.RECOVERY, 50), minimal, NIGHT)
     assert out == []
     assert state.escalated == [2]
 
 
 def test_breach_fires_every_level_up_to_the_target(minimal: Contract) -> None:
     state, _ = opened(minimal)
-    _, out = on_sla(state, sla_event("breach", Clock.RECOVERY), minimal, NIGHT)
+    _, out = on_sla(state, sla_event("breach", ClockKind.RECOVERY), minimal, NIGHT)
     assert [e.data.level for e in out] == [2]  # type: ignore[attr-defined]
     assert out[0].data.reason == EscalationReason.SLA_BREACHED  # type: ignore[attr-defined]
 
@@ -367,7 +367,7 @@ def test_breach_fires_every_level_up_to_the_target(minimal: Contract) -> None:
 def test_escalations_stop_once_the_incident_is_closed(minimal: Contract) -> None:
     state, _ = opened(minimal)
     state = on_closed(state)
-    assert on_sla(state, sla_event("breach", Clock.RESPONSE), minimal, NIGHT)[1] == []
+    assert on_sla(state, sla_event("breach", ClockKind.RESPONSE), minimal, NIGHT)[1] == []
     assert on_ack_overdue(state, "osdb", minimal, NIGHT)[1] == []
 
 

@@ -12,7 +12,7 @@ from sla_clock.timeline import BREACH, IncidentRecord, Rules, fold
 from shared.events import (
     ActionKind,
     Category,
-    Clock,
+    ClockKind,
     Envelope,
     EventType,
     IncidentActionAcceptedV1,
@@ -99,14 +99,14 @@ def test_a_story_emits_each_transition_once_with_stable_ids() -> None:
     record, out = run(*story())
     assert record is not None
     assert [(e.type, e.data.clock) for e in out] == [  # type: ignore[attr-defined]
-        (EventType.SLA_CLOCK_STARTED, Clock.RESPONSE),
-        (EventType.SLA_CLOCK_STARTED, Clock.RECOVERY),
-        (EventType.SLA_CLOCK_STOPPED, Clock.RESPONSE),
-        (EventType.SLA_CLOCK_PAUSED, Clock.RECOVERY),
-        (EventType.SLA_CLOCK_RESUMED, Clock.RECOVERY),
-        (EventType.SLA_CLOCK_RECOMPUTED, Clock.RESPONSE),
-        (EventType.SLA_CLOCK_RECOMPUTED, Clock.RECOVERY),
-        (EventType.SLA_CLOCK_STOPPED, Clock.RECOVERY),
+        (EventType.SLA_CLOCK_STARTED, ClockKind.RESPONSE),
+        (EventType.SLA_CLOCK_STARTED, ClockKind.RECOVERY),
+        (EventType.SLA_CLOCK_STOPPED, ClockKind.RESPONSE),
+        (EventType.SLA_CLOCK_PAUSED, ClockKind.RECOVERY),
+        (EventType.SLA_CLOCK_RESUMED, ClockKind.RECOVERY),
+        (EventType.SLA_CLOCK_RECOMPUTED, ClockKind.RESPONSE),
+        (EventType.SLA_CLOCK_RECOMPUTED, ClockKind.RECOVERY),
+        (EventType.SLA_CLOCK_STOPPED, ClockKind.RECOVERY),
     ]
     resumed = out[4].data
     assert resumed.paused == H  # type: ignore[attr-defined]
@@ -141,12 +141,12 @@ def test_timers_cover_each_threshold_and_fire_with_stable_ids() -> None:
     due = {(t.clock, t.threshold): t for t in timers(record, views, RULES)}
     # the contract's warnings (50/75/90 %) and, for the response clock, its escalation level 2
     # at 80 %: the router hears of 80 % when it happens, not at the breach
-    assert set(due) == {(c, th) for c in Clock for th in (50, 75, 90, BREACH)} | {
-        (Clock.RESPONSE, 80)
+    assert set(due) == {(c, th) for c in ClockKind for th in (50, 75, 90, BREACH)} | {
+        (ClockKind.RESPONSE, 80)
     }
-    breach = due[(Clock.RECOVERY, BREACH)]
+    breach = due[(ClockKind.RECOVERY, BREACH)]
     assert breach.due == breach.deadline == OPENED + 4 * H
-    warning = due[(Clock.RECOVERY, 75)]
+    warning = due[(ClockKind.RECOVERY, 75)]
     assert (warning.due, warning.deadline, warning.remaining) == (OPENED + 3 * H, OPENED + 4 * H, H)
     first, later = fire(warning, NOW), fire(warning, NOW + H)
     assert first.id == later.id
@@ -164,7 +164,7 @@ def test_a_paused_clock_schedules_nothing_but_keeps_crossed_thresholds() -> None
     recovery = {
         t.threshold: t
         for t in timers(record, fold(record, RULES), RULES)
-        if t.clock == Clock.RECOVERY
+        if t.clock == ClockKind.RECOVERY
     }
     # 50 % (2h) and 75 % (3h) were crossed before the pause: they still fire; 90 % and the
     # breach wait for the resume
@@ -197,6 +197,6 @@ def test_an_old_first_alert_backdates_the_clocks_only_by_max_backdate() -> None:
     early = event.data.model_copy(update={"first_alert_at": OPENED - 3 * H})
     _, out = apply(None, event.model_copy(update={"data": early}), rules, NOW)
     started = [e.data for e in out if isinstance(e.data, SlaClockStartedV1)]
-    assert {s.clock for s in started} == {Clock.RESPONSE, Clock.RECOVERY}
+    assert {s.clock for s in started} == {ClockKind.RESPONSE, ClockKind.RECOVERY}
     for s in started:
         assert s.started_at == OPENED - H

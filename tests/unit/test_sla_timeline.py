@@ -25,11 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sla_clock.timeline import (
     BREACH,
+    ClockState,
     Fact,
     FactKind,
     IncidentRecord,
     Rules,
-    Status,
     at_instant,
     ended_pauses,
     fold,
@@ -37,7 +37,7 @@ from sla_clock.timeline import (
 )
 
 from shared.contract import Contract, load_contract
-from shared.events import Category, Clock, Layer
+from shared.events import Category, ClockKind, Layer
 
 ROOT = Path(__file__).resolve().parents[2]
 H = timedelta(hours=1)
@@ -203,8 +203,8 @@ def test_deadlines_under_the_contract_calendar(
     case: str, category: Category, opened: datetime, response_due: datetime, recovery_due: datetime
 ) -> None:
     clocks = fold(record(category, opened), RULES)
-    assert clocks[Clock.RESPONSE].deadline == response_due, case
-    assert clocks[Clock.RECOVERY].deadline == recovery_due, case
+    assert clocks[ClockKind.RESPONSE].deadline == response_due, case
+    assert clocks[ClockKind.RECOVERY].deadline == recovery_due, case
     # the contract model's own answer agrees for a fresh clock
     contract = RULES.contract
     obj = contract.object(OBJECTS[category][0])
@@ -224,15 +224,15 @@ def test_pause_across_a_weekend_excludes_only_business_hours() -> None:
         pause(utc(2026, 12, 4, 14)),
         resume(utc(2026, 12, 7, 9)),
     )
-    recovery = fold(rec, RULES)[Clock.RECOVERY]
-    assert recovery.status == Status.RUNNING
+    recovery = fold(rec, RULES)[ClockKind.RECOVERY]
+    assert recovery.status == ClockState.RUNNING
     assert recovery.elapsed == 6 * H
     assert recovery.paused == 4 * H
     assert recovery.paused_by("reason") == {"no-access": 4 * H}
     assert recovery.paused_by("party") == {"osdb": 4 * H}
     assert recovery.deadline == utc(2026, 12, 7, 11)
     # the response clock is not paused by no-access: 09:00 + 2h = 11:00 (10:00Z), breached
-    response = fold(rec, RULES)[Clock.RESPONSE]
+    response = fold(rec, RULES)[ClockKind.RESPONSE]
     assert response.paused == timedelta(0)
     assert response.crossed[BREACH] == utc(2026, 12, 4, 10)
 
@@ -243,7 +243,7 @@ def test_a_resume_reports_the_pause_it_ended_with_its_business_time() -> None:
     resumed = paused.with_fact(resume(utc(2026, 12, 7, 9)))
     ((clock, ended),) = ended_pauses(fold(paused, RULES), fold(resumed, RULES))
     assert (clock, ended.reason, ended.party, ended.excluded) == (
-        Clock.RECOVERY,
+        ClockKind.RECOVERY,
         "no-access",
         "osdb",
         4 * H,
@@ -262,14 +262,14 @@ def test_pause_time_is_kept_when_priority_changes() -> None:
         resume(utc(2026, 12, 2, 11, 30)),
         reclassify(utc(2026, 12, 2, 12), "P2"),
     )
-    recovery = fold(rec, RULES)[Clock.RECOVERY]
+    recovery = fold(rec, RULES)[ClockKind.RECOVERY]
     assert recovery.policy.priority == "P2"
     assert recovery.policy.target == 8 * H
     assert (recovery.elapsed, recovery.paused) == (1 * H, 1 * H)
     assert recovery.deadline == utc(2026, 12, 2, 19)
     # without the reclassification the P1 deadline is 10:00 + 4h + 1h paused = 15:00Z
     assert fold(record(Category.OUTAGE, utc(2026, 12, 2, 10), *rec.facts[:2]), RULES)[
-        Clock.RECOVERY
+        ClockKind.RECOVERY
     ].deadline == utc(2026, 12, 2, 15)
 
 
@@ -282,10 +282,10 @@ def test_reclassification_during_a_pause_keeps_the_pause_running() -> None:
         pause(utc(2026, 12, 2, 10, 30)),
         reclassify(utc(2026, 12, 2, 11), "P2"),
     )
-    paused = fold(rec, RULES)[Clock.RECOVERY]
-    assert paused.status == Status.PAUSED
+    paused = fold(rec, RULES)[ClockKind.RECOVERY]
+    assert paused.status == ClockState.PAUSED
     assert paused.deadline is None
-    resumed = fold(rec.with_fact(resume(utc(2026, 12, 2, 12))), RULES)[Clock.RECOVERY]
+    resumed = fold(rec.with_fact(resume(utc(2026, 12, 2, 12))), RULES)[ClockKind.RECOVERY]
     assert (resumed.elapsed, resumed.paused) == (30 * M, 90 * M)
     assert resumed.deadline == utc(2026, 12, 2, 19, 30)
 
@@ -313,7 +313,7 @@ def test_warnings_and_breach_cross_at_their_share_of_the_target() -> None:
     # office P3 recovery 8h from Mon 7 Dec 09:00 CET (08:00Z): 50% = 4h -> 13:00 (12:00Z),
     # 75% = 6h -> 15:00 (14:00Z), 90% = 7h12m -> 16:12 (15:12Z), 100% = 17:00 (16:00Z)
     rec = record(Category.DEGRADATION, utc(2026, 12, 7, 8))
-    recovery = at_instant(rec, RULES, utc(2026, 12, 8, 8))[Clock.RECOVERY]
+    recovery = at_instant(rec, RULES, utc(2026, 12, 8, 8))[ClockKind.RECOVERY]
     assert recovery.crossed == {
         50: utc(2026, 12, 7, 12),
         75: utc(2026, 12, 7, 14),
@@ -322,25 +322,25 @@ def test_warnings_and_breach_cross_at_their_share_of_the_target() -> None:
     }
     assert recovery.remaining(utc(2026, 12, 8, 8), RULES.calendar("office")) == timedelta(0) - H
     # nothing is crossed by the fold itself until a fact passes the instant
-    assert fold(rec, RULES)[Clock.RECOVERY].crossed == {}
+    assert fold(rec, RULES)[ClockKind.RECOVERY].crossed == {}
 
 
 def test_stopped_clock_is_met_with_its_margin_or_breached() -> None:
     opened = utc(2026, 12, 2, 10)
     rec = record(Category.OUTAGE, opened, fact("acknowledge", opened + 10 * M))
-    response = fold(rec, RULES)[Clock.RESPONSE]
-    assert (response.status, response.met, response.margin) == (Status.STOPPED, True, 5 * M)
+    response = fold(rec, RULES)[ClockKind.RESPONSE]
+    assert (response.status, response.met, response.margin) == (ClockState.STOPPED, True, 5 * M)
     late = fold(record(Category.OUTAGE, opened, fact("acknowledge", opened + 15 * M)), RULES)
-    assert late[Clock.RESPONSE].met is False  # stopped at the deadline: breached
-    assert late[Clock.RESPONSE].margin == timedelta(0)
+    assert late[ClockKind.RESPONSE].met is False  # stopped at the deadline: breached
+    assert late[ClockKind.RESPONSE].margin == timedelta(0)
 
 
 def test_restored_stops_both_clocks_and_ends_the_pause() -> None:
     opened = utc(2026, 12, 2, 10)
     rec = record(Category.OUTAGE, opened, pause(opened + H), fact("restored", opened + 2 * H))
     clocks = fold(rec, RULES)
-    assert {c.status for c in clocks.values()} == {Status.STOPPED}
-    recovery = clocks[Clock.RECOVERY]
+    assert {c.status for c in clocks.values()} == {ClockState.STOPPED}
+    recovery = clocks[ClockKind.RECOVERY]
     assert (recovery.elapsed, recovery.paused, recovery.margin) == (H, H, 3 * H)
     assert recovery.pauses[0].end == opened + 2 * H
 
@@ -352,16 +352,16 @@ def test_reject_counts_the_false_restoration_and_reopen_does_not() -> None:
         record(Category.OUTAGE, opened, restored, fact("reject", opened + 3 * H)), RULES
     )
     # the service was never restored: 10:00–13:00 all counts, deadline stays 14:00Z
-    assert rejected[Clock.RECOVERY].status == Status.RUNNING
-    assert rejected[Clock.RECOVERY].elapsed == 3 * H
-    assert rejected[Clock.RECOVERY].deadline == opened + 4 * H
+    assert rejected[ClockKind.RECOVERY].status == ClockState.RUNNING
+    assert rejected[ClockKind.RECOVERY].elapsed == 3 * H
+    assert rejected[ClockKind.RECOVERY].deadline == opened + 4 * H
     reopened = fold(
         record(Category.OUTAGE, opened, restored, fact("reopen", opened + 3 * H)), RULES
     )
     # confirmed and closed in between: counting resumes at 13:00 with 3h left -> 16:00Z
-    assert reopened[Clock.RECOVERY].elapsed == H
-    assert reopened[Clock.RECOVERY].deadline == opened + 6 * H
-    assert rejected[Clock.RESPONSE].status == Status.STOPPED
+    assert reopened[ClockKind.RECOVERY].elapsed == H
+    assert reopened[ClockKind.RECOVERY].deadline == opened + 6 * H
+    assert rejected[ClockKind.RESPONSE].status == ClockState.STOPPED
 
 
 def test_overlapping_pauses_book_shared_time_once() -> None:
@@ -373,16 +373,16 @@ def test_overlapping_pauses_book_shared_time_once() -> None:
         pause(opened + 2 * H, "no-approver", party="customer"),
         resume(opened + 3 * H, "no-access"),
     )
-    recovery = fold(rec, RULES)[Clock.RECOVERY]
-    assert recovery.status == Status.PAUSED  # no-approver still holds it
-    done = fold(rec.with_fact(resume(opened + 4 * H, "no-approver")), RULES)[Clock.RECOVERY]
-    assert done.status == Status.RUNNING
+    recovery = fold(rec, RULES)[ClockKind.RECOVERY]
+    assert recovery.status == ClockState.PAUSED  # no-approver still holds it
+    done = fold(rec.with_fact(resume(opened + 4 * H, "no-approver")), RULES)[ClockKind.RECOVERY]
+    assert done.status == ClockState.RUNNING
     assert done.paused == 3 * H
     assert done.paused_by("reason") == {"no-access": 2 * H, "no-approver": H}
     assert done.deadline == opened + 7 * H
     # no-approver pauses the response clock too, from 12:00 (it breached at 10:15 already)
-    response = fold(rec, RULES)[Clock.RESPONSE]
-    assert response.status == Status.PAUSED
+    response = fold(rec, RULES)[ClockKind.RESPONSE]
+    assert response.status == ClockState.PAUSED
     assert response.crossed[BREACH] == opened + 15 * M
 
 
@@ -393,7 +393,7 @@ def test_overlapping_pauses_book_shared_time_once() -> None:
         (
             [
                 fact("acknowledge", utc(2026, 12, 2, 10, 5)),
-                pause(utc(2026, 12, 2, 11), clock=Clock.RESPONSE),
+                pause(utc(2026, 12, 2, 11), clock=ClockKind.RESPONSE),
             ],
             "pause of a stopped clock",
         ),
@@ -411,16 +411,18 @@ def test_pauses_that_make_no_sense_change_nothing(facts: list[Fact], why: str) -
         RULES,
         now,
     )
-    assert with_noise[Clock.RESPONSE].status == expected[Clock.RESPONSE].status, why
-    assert with_noise[Clock.RECOVERY].elapsed == expected[Clock.RECOVERY].elapsed, why
-    assert with_noise[Clock.RECOVERY].deadline == expected[Clock.RECOVERY].deadline, why
-    assert len(with_noise[Clock.RECOVERY].pauses) == len(expected[Clock.RECOVERY].pauses), why
+    assert with_noise[ClockKind.RESPONSE].status == expected[ClockKind.RESPONSE].status, why
+    assert with_noise[ClockKind.RECOVERY].elapsed == expected[ClockKind.RECOVERY].elapsed, why
+    assert with_noise[ClockKind.RECOVERY].deadline == expected[ClockKind.RECOVERY].deadline, why
+    assert len(with_noise[ClockKind.RECOVERY].pauses) == len(expected[ClockKind.RECOVERY].pauses), (
+        why
+    )
 
 
 def test_a_late_report_never_runs_time_backwards() -> None:
     opened = utc(2026, 12, 2, 10)
     rec = record(Category.OUTAGE, opened, pause(opened + 2 * H), resume(opened + H))
-    recovery = fold(rec, RULES)[Clock.RECOVERY]
+    recovery = fold(rec, RULES)[ClockKind.RECOVERY]
     assert recovery.paused == timedelta(0)
     assert recovery.deadline == opened + 4 * H
 
@@ -436,7 +438,7 @@ def test_clocks_start_at_the_first_alert_where_the_contract_says_so(
     rules = Rules(build_contract(clock_start="first_alert", max_backdate="1h"))
     opened = utc(2026, 12, 2, 10)
     rec = record(Category.OUTAGE, opened, first=opened - first_alert_before)
-    response = fold(rec, rules)[Clock.RESPONSE]
+    response = fold(rec, rules)[ClockKind.RESPONSE]
     assert response.started_at == opened - started_before
     assert response.deadline == opened - started_before + 15 * M
 
@@ -497,7 +499,7 @@ def test_elapsed_plus_paused_is_the_calendar_time_until_the_stop(
         cal = RULES.calendar(view.policy.calendar)
         # a stopped clock is accounted up to its stop, the others up to now
         assert view.mark == (
-            view.stopped_at if view.status == Status.STOPPED else max(now, view.mark)
+            view.stopped_at if view.status == ClockState.STOPPED else max(now, view.mark)
         )
         assert view.elapsed + view.paused == cal.elapsed(view.started_at, view.mark)
 
@@ -508,7 +510,7 @@ def test_a_running_clock_has_exactly_its_target_elapsed_at_its_deadline(
     rec: IncidentRecord,
 ) -> None:
     for clock, view in fold(rec, RULES).items():
-        if view.status != Status.RUNNING or BREACH in view.crossed:
+        if view.status != ClockState.RUNNING or BREACH in view.crossed:
             continue
         assert view.deadline is not None
         at_deadline = at_instant(rec, RULES, view.deadline)[clock]
@@ -559,9 +561,12 @@ def test_the_cached_period_agrees_with_the_contract(minute: int) -> None:
 
 
 def test_thresholds_are_the_warnings_plus_each_clocks_escalation_levels() -> None:
-    assert RULES.thresholds == {Clock.RESPONSE: (50, 75, 80, 90), Clock.RECOVERY: (50, 75, 90)}
+    assert RULES.thresholds == {
+        ClockKind.RESPONSE: (50, 75, 80, 90),
+        ClockKind.RECOVERY: (50, 75, 90),
+    }
     bare = Rules(build_contract(warnings=[0.75]).model_copy(update={"escalation": []}))
-    assert bare.thresholds == {Clock.RESPONSE: (75,), Clock.RECOVERY: (75,)}
+    assert bare.thresholds == {ClockKind.RESPONSE: (75,), ClockKind.RECOVERY: (75,)}
 
 
 def with_window(**window: Any) -> Rules:
@@ -579,13 +584,13 @@ def test_an_approved_window_the_contract_excludes_does_not_count() -> None:
     opened = utc(2026, 11, 24, 1)
     window = {"start": "2026-11-24T02:00:00Z", "end": "2026-11-24T03:00:00Z"}
     clocks = fold(record(Category.OUTAGE, opened), with_window(excludes_sla=True, **window))
-    assert clocks[Clock.RECOVERY].deadline == utc(2026, 11, 24, 6)
-    assert clocks[Clock.RESPONSE].deadline == utc(2026, 11, 24, 1, 15)
+    assert clocks[ClockKind.RECOVERY].deadline == utc(2026, 11, 24, 6)
+    assert clocks[ClockKind.RESPONSE].deadline == utc(2026, 11, 24, 1, 15)
     # the same window without the exclusion, or not approved, counts as usual
     counted = fold(record(Category.OUTAGE, opened), with_window(**window))
-    assert counted[Clock.RECOVERY].deadline == utc(2026, 11, 24, 5)
+    assert counted[ClockKind.RECOVERY].deadline == utc(2026, 11, 24, 5)
     unapproved = with_window(excludes_sla=True, approved_by=None, **window)
-    assert fold(record(Category.OUTAGE, opened), unapproved)[Clock.RECOVERY].deadline == utc(
+    assert fold(record(Category.OUTAGE, opened), unapproved)[ClockKind.RECOVERY].deadline == utc(
         2026, 11, 24, 5
     )
 
@@ -603,4 +608,4 @@ def test_a_weekly_excluded_window_recurs() -> None:
         },
     )
     clocks = fold(record(Category.OUTAGE, utc(2026, 11, 24, 0)), rules)
-    assert clocks[Clock.RECOVERY].deadline == utc(2026, 11, 24, 4, 30)
+    assert clocks[ClockKind.RECOVERY].deadline == utc(2026, 11, 24, 4, 30)

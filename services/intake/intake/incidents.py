@@ -23,7 +23,7 @@ from shared.events import (
     AlertReceivedV1,
     AlertResolvedV1,
     Category,
-    Clock,
+    ClockKind,
     Envelope,
     IncidentActionAcceptedV1,
     IncidentActionRefusedV1,
@@ -41,7 +41,7 @@ from shared.events import (
 SOURCE = "intake"
 
 
-class Status(StrEnum):
+class IncidentStatus(StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
     RESTORED = "restored"
@@ -56,14 +56,14 @@ class IncidentState(BaseModel):
     layer: Layer | None
     category: Category
     priority: str
-    status: Status
+    status: IncidentStatus
     opened_at: AwareDatetime
     alerts: dict[str, int] = Field(description="fingerprint -> times seen")
     participants: list[str] = Field(default_factory=list)
     cause: str = ""
     actions_taken: list[str] = Field(default_factory=list)
     recurrence_risk: str = ""
-    paused: dict[Clock, str] = Field(
+    paused: dict[ClockKind, str] = Field(
         default_factory=dict, description="clock -> the pause reason it is stopped for"
     )
     origin: str | None = Field(None, description="probable origin: the deepest failing object")
@@ -138,7 +138,7 @@ def open_or_attach(
         layer=obj.layer if obj else None,
         category=category,
         priority=priority,
-        status=Status.OPEN,
+        status=IncidentStatus.OPEN,
         opened_at=data.received_at,
         alerts={alert.fingerprint: 1},
     )
@@ -320,34 +320,42 @@ def follow_origin(
     return state.model_copy(update={"priority": priority}), [reclassified]
 
 
-WORKING = {Status.OPEN, Status.ACKNOWLEDGED}
+WORKING = {IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED}
 # action -> (statuses it is allowed in, status after it; None = unchanged)
-_NEXT: dict[ActionKind, tuple[set[Status], Status | None]] = {
-    ActionKind.ACKNOWLEDGE: (WORKING, Status.ACKNOWLEDGED),
+_NEXT: dict[ActionKind, tuple[set[IncidentStatus], IncidentStatus | None]] = {
+    ActionKind.ACKNOWLEDGE: (WORKING, IncidentStatus.ACKNOWLEDGED),
     ActionKind.DIAGNOSIS: (WORKING, None),
     ActionKind.PAUSE: (WORKING, None),
     ActionKind.RESUME: (WORKING, None),
-    ActionKind.RESTORED: (WORKING, Status.RESTORED),
-    ActionKind.CONFIRM: ({Status.RESTORED}, Status.CLOSED),
-    ActionKind.REJECT: ({Status.RESTORED}, Status.ACKNOWLEDGED),
-    ActionKind.REOPEN: ({Status.CLOSED}, Status.ACKNOWLEDGED),
-    ActionKind.RECLASSIFY: ({Status.OPEN, Status.ACKNOWLEDGED, Status.RESTORED}, None),
+    ActionKind.RESTORED: (WORKING, IncidentStatus.RESTORED),
+    ActionKind.CONFIRM: ({IncidentStatus.RESTORED}, IncidentStatus.CLOSED),
+    ActionKind.REJECT: ({IncidentStatus.RESTORED}, IncidentStatus.ACKNOWLEDGED),
+    ActionKind.REOPEN: ({IncidentStatus.CLOSED}, IncidentStatus.ACKNOWLEDGED),
+    ActionKind.RECLASSIFY: (
+        {IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESTORED},
+        None,
+    ),
     ActionKind.REROUTE: (WORKING, None),
-    ActionKind.NOTE: ({Status.OPEN, Status.ACKNOWLEDGED, Status.RESTORED}, None),
+    ActionKind.NOTE: (
+        {IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESTORED},
+        None,
+    ),
 }
 CUSTOMER_ONLY = {ActionKind.CONFIRM, ActionKind.REJECT}
 PROVIDER_ONLY = {ActionKind.ACKNOWLEDGE, ActionKind.DIAGNOSIS, ActionKind.RESTORED}
 
 
-def running_clocks(incident: IncidentState) -> set[Clock]:
+def running_clocks(incident: IncidentState) -> set[ClockKind]:
     """Clocks not yet stopped by their action: response until acknowledged, recovery until
     restored."""
-    if incident.status == Status.OPEN:
-        return {Clock.RESPONSE, Clock.RECOVERY}
-    return {Clock.RECOVERY} if incident.status == Status.ACKNOWLEDGED else set()
+    if incident.status == IncidentStatus.OPEN:
+        return {ClockKind.RESPONSE, ClockKind.RECOVERY}
+    return {ClockKind.RECOVERY} if incident.status == IncidentStatus.ACKNOWLEDGED else set()
 
 
-def pause_clocks(action: PartyActionV1, incident: IncidentState, contract: Contract) -> set[Clock]:
+def pause_clocks(
+    action: PartyActionV1, incident: IncidentState, contract: Contract
+) -> set[ClockKind]:
     """The clocks a pause or resume applies to, or ``Refused`` naming why not."""
     reason = next((r for r in contract.pause_reasons if r.id == action.pause_reason), None)
     if reason is None:
@@ -462,7 +470,9 @@ def check_standing(action: PartyActionV1, incident: IncidentState, contract: Con
         )
 
 
-def check_action(action: PartyActionV1, incident: IncidentState, contract: Contract) -> Status:
+def check_action(
+    action: PartyActionV1, incident: IncidentState, contract: Contract
+) -> IncidentStatus:
     """The status after ``action``, or ``Refused`` naming why not."""
     party = contract.parties.get(action.party)
     if party is None:
@@ -492,7 +502,7 @@ def check_action(action: PartyActionV1, incident: IncidentState, contract: Contr
             raise Refused("only the coordinator re-routes an incident", forbidden=True)
         if not action.note.strip():
             raise Refused("note: a re-route records its reason")
-    if incident.status == Status.ACKNOWLEDGED and target == Status.ACKNOWLEDGED:
+    if incident.status == IncidentStatus.ACKNOWLEDGED and target == IncidentStatus.ACKNOWLEDGED:
         return incident.status
     return target or incident.status
 
@@ -626,7 +636,7 @@ def apply_action(
                 event_id=stable_id("reclassified", command.id),
             )
         )
-    if status == Status.CLOSED:
+    if status == IncidentStatus.CLOSED:
         events.append(
             make_event(
                 IncidentClosedV1(

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from intake.incidents import IncidentState, Match, Status
+from intake.incidents import IncidentState, IncidentStatus, Match
 from shared.db import Conn
 from shared.events import Alert
 
@@ -89,7 +89,7 @@ class OpenIncidents:
             return self.states[owner], Match.FINGERPRINT
         if object_id is None:
             return None, Match.NONE
-        live = [s for s in self.states.values() if s.status != Status.CLOSED]
+        live = [s for s in self.states.values() if s.status != IncidentStatus.CLOSED]
         same = [s for s in live if s.object_id == object_id or object_id in s.failing]
         if same:
             return max(same, key=lambda s: s.opened_at), Match.OBJECT
@@ -108,7 +108,7 @@ class OpenIncidents:
     def put(self, state: IncidentState) -> None:
         self.states[state.id] = state
         self.changed[state.id] = state
-        if state.status == Status.CLOSED:
+        if state.status == IncidentStatus.CLOSED:
             self._fingerprints = {
                 fp: owner for fp, owner in self._fingerprints.items() if owner != state.id
             }
@@ -169,17 +169,17 @@ async def save_states(
             for s in states
         ],
     )
-    closed = [s.id for s in states if s.status == Status.CLOSED]
+    closed = [s.id for s in states if s.status == IncidentStatus.CLOSED]
     if closed:
         await conn.execute(
             "DELETE FROM open_fingerprints WHERE incident_id = ANY($1::text[])", closed
         )
     new: list[tuple[str, str]] = []
     for s in states:
-        if s.status == Status.CLOSED:
+        if s.status == IncidentStatus.CLOSED:
             continue
         old = before.get(s.id)
-        indexed = old.alerts if old is not None and old.status != Status.CLOSED else {}
+        indexed = old.alerts if old is not None and old.status != IncidentStatus.CLOSED else {}
         new.extend((fp, s.id) for fp in s.alerts if fp not in indexed)
     if new:
         await conn.execute(
@@ -238,7 +238,7 @@ async def save(conn: Conn, state: IncidentState) -> None:
         state.failing,
         state.last_alert_at,
     )
-    if state.status == Status.CLOSED:
+    if state.status == IncidentStatus.CLOSED:
         await conn.execute("DELETE FROM open_fingerprints WHERE incident_id = $1", state.id)
     else:
         await conn.executemany(

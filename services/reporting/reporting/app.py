@@ -16,7 +16,7 @@ from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Gauge
 
 from reporting.access import LIST_INCIDENTS, Reader, may_see, reader
-from reporting.clocks import clock_status
+from reporting.clocks import clock_reading
 from reporting.document_routes import add_document_routes
 from reporting.projection import project, record_many, sla_compliance
 from shared.events import Envelope
@@ -26,7 +26,7 @@ from shared.topics import Topic
 
 SERVICE = "reporting"
 log = logging.getLogger(SERVICE)
-Status = Literal["open", "acknowledged", "restored", "closed"]
+IncidentStatus = Literal["open", "acknowledged", "restored", "closed"]
 
 
 JSON_COLUMNS = {
@@ -96,7 +96,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
     @router.get("/v1/incidents", tags=["incidents"])
     async def list_incidents(
         request: Request,
-        status: Status | None = None,
+        status: IncidentStatus | None = None,
         limit: int = Query(100, ge=1, le=1000),
     ) -> list[dict[str, Any]]:
         """Incidents, newest first (a contractor's token: those it is or was assigned to)."""
@@ -151,7 +151,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
         return {
             "incident": _row(incident),
             "clocks": [
-                clock_status(dict(c), where, rt.view, now).model_dump(mode="json") for c in clocks
+                clock_reading(dict(c), where, rt.view, now).model_dump(mode="json") for c in clocks
             ],
             "timeline": [_row(r) for r in timeline],
             "closure_report": _row(report) if report else None,

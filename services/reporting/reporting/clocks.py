@@ -17,16 +17,16 @@ from pydantic import BaseModel, ConfigDict
 from shared.contract.model import format_duration
 from shared.contract.view import ContractView
 
-State = Literal["running", "paused", "stopped"]
+ClockState = Literal["running", "paused", "stopped"]
 
 
-class ClockStatus(BaseModel):
+class ClockReading(BaseModel):
     """Durations in JSON are seconds, as everywhere else in the read API."""
 
     model_config = ConfigDict(frozen=True, ser_json_timedelta="float")
 
     clock: str
-    state: State
+    state: ClockState
     target: timedelta
     target_text: str
     calendar: str
@@ -43,10 +43,10 @@ class ClockStatus(BaseModel):
     breached_at: datetime | None = None
 
 
-def clock_status(
+def clock_reading(
     row: Mapping[str, Any], object_id: str | None, view: ContractView, now: datetime
-) -> ClockStatus:
-    """One ``sla_clocks`` row as ``ClockStatus`` at ``now``."""
+) -> ClockReading:
+    """One ``sla_clocks`` row as ``ClockReading`` at ``now``."""
     deadline: datetime | None = row["deadline"]
     common = {
         "clock": row["clock"],
@@ -57,7 +57,7 @@ def clock_status(
         "breached_at": row.get("breached_at"),
     }
     if row.get("stopped_at") is not None:
-        return ClockStatus(
+        return ClockReading(
             **common,
             state="stopped",
             deadline=deadline,
@@ -68,7 +68,7 @@ def clock_status(
         )
     if row.get("paused_reason"):
         # paused: no deadline until it resumes; what was left when it paused
-        return ClockStatus(
+        return ClockReading(
             **common,
             state="paused",
             deadline=None,
@@ -86,7 +86,7 @@ def clock_status(
                 if now <= deadline
                 else -calendar.elapsed(deadline, now)
             )
-    return ClockStatus(
+    return ClockReading(
         **common,
         state="running",
         deadline=deadline,

@@ -23,7 +23,7 @@ from shared.clock import SystemClock
 from shared.contract import Contract
 from shared.db import Conn, mark_processed_many
 from shared.events import (
-    Clock,
+    ClockKind,
     Envelope,
     EventType,
     SlaClockStartedV1,
@@ -39,7 +39,7 @@ from sla_clock.decide import apply, fire, timers
 from sla_clock.metrics import OpenClock, SlaMetrics, build_metrics
 from sla_clock.ownership import Ownership
 from sla_clock.simclock import clock_from
-from sla_clock.timeline import BREACH, IncidentRecord, Rules, Status, ended_pauses, fold
+from sla_clock.timeline import BREACH, ClockState, IncidentRecord, Rules, ended_pauses, fold
 from sla_clock.watchdog_app import Watchdog
 
 SERVICE = "sla-clock"
@@ -212,21 +212,21 @@ class SlaService:
         async with rt.pool.acquire() as conn:
             for row in await store.open_clocks(conn):
                 deadline = row["deadline"]
-                self.metrics.open.clocks[(str(row["incident_id"]), Clock(str(row["clock"])))] = (
-                    OpenClock(
-                        status=Status(str(row["status"])),
-                        reason=str(row["pause_reason"] or ""),
-                        deadline=deadline,  # type: ignore[arg-type]
-                        target=row["target"],  # type: ignore[arg-type]
-                        elapsed=row["elapsed"],  # type: ignore[arg-type]
-                        calendar=str(row["calendar"]),
-                        at_risk_share=min(
-                            self.rules.thresholds[Clock(str(row["clock"]))], default=BREACH
-                        )
-                        / 100,
-                        priority=str(row["priority"]),
-                        party=str(row["party"]),
+                self.metrics.open.clocks[
+                    (str(row["incident_id"]), ClockKind(str(row["clock"])))
+                ] = OpenClock(
+                    status=ClockState(str(row["status"])),
+                    reason=str(row["pause_reason"] or ""),
+                    deadline=deadline,  # type: ignore[arg-type]
+                    target=row["target"],  # type: ignore[arg-type]
+                    elapsed=row["elapsed"],  # type: ignore[arg-type]
+                    calendar=str(row["calendar"]),
+                    at_risk_share=min(
+                        self.rules.thresholds[ClockKind(str(row["clock"]))], default=BREACH
                     )
+                    / 100,
+                    priority=str(row["priority"]),
+                    party=str(row["party"]),
                 )
         self.ticker = Ticker(
             "sla-tick",

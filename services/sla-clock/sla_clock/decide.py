@@ -18,7 +18,7 @@ from shared.contract import Contract
 from shared.contract.view import ContractView, handover_layer
 from shared.events import (
     ActionKind,
-    Clock,
+    ClockKind,
     Envelope,
     EventType,
     IncidentActionAcceptedV1,
@@ -38,12 +38,12 @@ from shared.events import (
 )
 from sla_clock.timeline import (
     BREACH,
+    ClockState,
     ClockView,
     Fact,
     FactKind,
     IncidentRecord,
     Rules,
-    Status,
     fold,
     share,
 )
@@ -166,8 +166,8 @@ def _event(data: Model, record: IncidentRecord, event_id: uuid.UUID, now: dateti
 
 def transition(
     record: IncidentRecord,
-    before: dict[Clock, ClockView],
-    after: dict[Clock, ClockView],
+    before: dict[ClockKind, ClockView],
+    after: dict[ClockKind, ClockView],
     *,
     fact: Fact | None,
     cause: uuid.UUID,
@@ -214,7 +214,7 @@ def transition(
                     now,
                 )
             )
-        if new.status == Status.STOPPED and new.stops > old.stops:
+        if new.status == ClockState.STOPPED and new.stops > old.stops:
             out.append(
                 _event(
                     SlaClockStoppedV1(
@@ -230,7 +230,7 @@ def transition(
                     now,
                 )
             )
-        elif len(new.pauses) > len(old.pauses) and new.status == Status.PAUSED:
+        elif len(new.pauses) > len(old.pauses) and new.status == ClockState.PAUSED:
             pause = new.pauses[-1]
             out.append(
                 _event(
@@ -248,8 +248,8 @@ def transition(
                     now,
                 )
             )
-        elif new.status == Status.RUNNING and old.status != Status.RUNNING:
-            resumed = old.status == Status.PAUSED
+        elif new.status == ClockState.RUNNING and old.status != ClockState.RUNNING:
+            resumed = old.status == ClockState.PAUSED
             ended = [p for p in new.pauses if p.end == new.mark] if resumed else []
             out.append(
                 _event(
@@ -284,7 +284,7 @@ class Timer:
     """One threshold of one clock and when it falls due, with what its event will say."""
 
     incident_id: str
-    clock: Clock
+    clock: ClockKind
     threshold: int
     due: datetime
     deadline: datetime
@@ -298,7 +298,7 @@ class Timer:
         return stable_id("sla-timer", self.incident_id, self.clock.value, self.threshold)
 
 
-def timers(record: IncidentRecord, views: dict[Clock, ClockView], rules: Rules) -> list[Timer]:
+def timers(record: IncidentRecord, views: dict[ClockKind, ClockView], rules: Rules) -> list[Timer]:
     """Every threshold that has a due instant now: crossed ones (fire if not fired yet) and the
     projected ones of running clocks. Paused and stopped clocks project nothing."""
     rules = rules.of(record)

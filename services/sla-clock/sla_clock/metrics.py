@@ -18,8 +18,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from shared.calendar import BusinessCalendar
-from shared.events import Clock
-from sla_clock.timeline import BREACH, ClockView, Status
+from shared.events import ClockKind
+from sla_clock.timeline import BREACH, ClockState, ClockView
 
 FIRE_LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600)
 REMAINING_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
@@ -35,7 +35,7 @@ REMAINING_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class OpenClock:
-    status: Status
+    status: ClockState
     reason: str
     deadline: datetime | None
     target: timedelta
@@ -69,19 +69,19 @@ class OpenClocks(Collector):
     ) -> None:
         self._now = now
         self._calendar = calendar
-        self.clocks: dict[tuple[str, Clock], OpenClock] = {}
+        self.clocks: dict[tuple[str, ClockKind], OpenClock] = {}
 
     def update(
         self,
         incident_id: str,
-        views: dict[Clock, ClockView],
+        views: dict[ClockKind, ClockView],
         *,
         priority: str = "",
         party: str = "",
     ) -> None:
         for clock, view in views.items():
             key = (incident_id, clock)
-            if view.status == Status.STOPPED:
+            if view.status == ClockState.STOPPED:
                 self.clocks.pop(key, None)
                 continue
             first = min(view.thresholds, default=BREACH)
@@ -99,7 +99,7 @@ class OpenClocks(Collector):
             )
 
     def remaining(self, item: OpenClock, now: datetime) -> timedelta:
-        if item.status != Status.RUNNING or item.deadline is None:
+        if item.status != ClockState.RUNNING or item.deadline is None:
             return item.target - item.elapsed
         cal = self._calendar(item.calendar)
         if now <= item.deadline:
@@ -107,7 +107,7 @@ class OpenClocks(Collector):
         return -cal.elapsed(item.deadline, now)
 
     def state_of(self, item: OpenClock, left: timedelta) -> str:
-        if item.status == Status.PAUSED:
+        if item.status == ClockState.PAUSED:
             return "paused"
         if left <= timedelta(0):
             return "breached"
@@ -120,7 +120,7 @@ class OpenClocks(Collector):
         counts: dict[tuple[str, str, str, str], int] = {}
         closest: dict[tuple[str, str, str], float] = {}
         buckets: dict[tuple[str, str], int] = {
-            (c.value, name): 0 for c in Clock for name, _ in REMAINING_BUCKETS
+            (c.value, name): 0 for c in ClockKind for name, _ in REMAINING_BUCKETS
         }
         paused: dict[tuple[str, str], int] = {}
         for (_, clock), item in list(self.clocks.items()):

@@ -12,9 +12,9 @@ import orjson
 
 from shared.contract import Contract
 from shared.db import Conn
-from shared.events import Clock
+from shared.events import ClockKind
 from sla_clock.decide import Timer
-from sla_clock.timeline import BREACH, ClockView, IncidentRecord, Status
+from sla_clock.timeline import BREACH, ClockState, ClockView, IncidentRecord
 
 
 async def load(conn: Conn, incident_id: str) -> IncidentRecord | None:
@@ -35,7 +35,7 @@ async def load_many(conn: Conn, incident_ids: list[str]) -> dict[str, IncidentRe
     return {r["incident_id"]: IncidentRecord.model_validate_json(r["record"]) for r in rows}
 
 
-Saved = tuple[IncidentRecord, dict[Clock, ClockView], list[Timer], int]
+Saved = tuple[IncidentRecord, dict[ClockKind, ClockView], list[Timer], int]
 """An incident's record, its clocks, its due timers, and its incidents-topic partition."""
 
 
@@ -110,9 +110,9 @@ async def save_many(conn: Conn, items: list[Saved]) -> None:
                     v.elapsed,
                     v.paused,
                     v.open_pause.reason if v.open_pause else None,
-                    v.margin if v.status == Status.STOPPED else None,
+                    v.margin if v.status == ClockState.STOPPED else None,
                     v.stopped_at,
-                    v.met if v.status == Status.STOPPED else None,
+                    v.met if v.status == ClockState.STOPPED else None,
                     _seconds(v.paused_by("reason")),
                     _seconds(v.paused_by("party")),
                 )
@@ -139,7 +139,7 @@ async def due_timers(conn: Conn, now: datetime, limit: int, partitions: list[int
     return [
         Timer(
             incident_id=r["incident_id"],
-            clock=Clock(r["clock"]),
+            clock=ClockKind(r["clock"]),
             threshold=r["threshold"],
             due=r["due"],
             deadline=r["deadline"],

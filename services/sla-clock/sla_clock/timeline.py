@@ -49,12 +49,13 @@ from shared.calendar import BusinessCalendar, TimeCalendar
 from shared.contract import Contract
 from shared.contract.model import Period
 from shared.contract.view import BREACH, ContractView, Policy
-from shared.events import Category, Clock, Layer
+from shared.events import Category, ClockKind, Layer
 
 ZERO = timedelta(0)
 __all__ = [  # BREACH and Policy are the view's, re-exported as the fold's vocabulary
     "BREACH",
     "ZERO",
+    "ClockState",
     "ClockView",
     "Fact",
     "FactKind",
@@ -62,7 +63,6 @@ __all__ = [  # BREACH and Policy are the view's, re-exported as the fold's vocab
     "PauseView",
     "Policy",
     "Rules",
-    "Status",
     "at_instant",
     "ended_pauses",
     "fold",
@@ -83,7 +83,7 @@ class Fact(_Frozen):
     kind: FactKind
     at: AwareDatetime
     event_id: uuid.UUID
-    clock: Clock | None = None
+    clock: ClockKind | None = None
     reason: str | None = Field(None, description="pause reason id, or why it was reclassified")
     party: str = ""
     actor: str = ""
@@ -140,7 +140,7 @@ class IncidentRecord(_Frozen):
         return category, priority
 
 
-class Status(StrEnum):
+class ClockState(StrEnum):
     RUNNING = "running"
     PAUSED = "paused"
     STOPPED = "stopped"
@@ -162,10 +162,10 @@ class PauseView:
 class ClockView:
     """One clock, derived from the facts; ``mark`` is the instant accounted up to."""
 
-    clock: Clock
+    clock: ClockKind
     policy: Policy
     started_at: datetime
-    status: Status
+    status: ClockState
     mark: datetime
     elapsed: timedelta
     pauses: tuple[PauseView, ...]
@@ -204,14 +204,14 @@ class ClockView:
         crossed and the clock is not running."""
         if threshold in self.crossed:
             return self.crossed[threshold]
-        if self.status != Status.RUNNING:
+        if self.status != ClockState.RUNNING:
             return None
         return calendar.add(self.mark, share(self.policy.target, threshold) - self.elapsed)
 
     def remaining(self, now: datetime, calendar: TimeCalendar) -> timedelta:
         """Business time left at ``now`` (negative once breached)."""
         elapsed = self.elapsed
-        if self.status == Status.RUNNING and now > self.mark:
+        if self.status == ClockState.RUNNING and now > self.mark:
             elapsed += calendar.elapsed(self.mark, now)
         return self.policy.target - elapsed
 
@@ -232,7 +232,7 @@ class Rules:
     def __init__(self, contract: Contract, known: dict[str, Contract] | None = None) -> None:
         self.contract = contract
         self.view = ContractView.of(contract)
-        self.thresholds: dict[Clock, tuple[int, ...]] = self.view.thresholds
+        self.thresholds: dict[ClockKind, tuple[int, ...]] = self.view.thresholds
         self.known = known if known is not None else {}
         """Every contract version seen, by content hash (shared by the rules of each)."""
         self.known.setdefault(self.view.content_hash, contract)
@@ -264,14 +264,14 @@ class Rules:
 
     def policies(
         self, object_id: str | None, category: Category, priority: str, at: datetime
-    ) -> dict[Clock, Policy] | None:
+    ) -> dict[ClockKind, Policy] | None:
         """Each clock's policy for an incident starting at ``at``; None without an SLA row."""
         return self.view.policy(object_id, category, priority, at)
 
     def period(self, at: datetime) -> Period:
         return self.view.period(at)
 
-    def pause_clocks(self, fact: Fact) -> tuple[Clock, ...]:
+    def pause_clocks(self, fact: Fact) -> tuple[ClockKind, ...]:
         if fact.clock is not None:
             return (fact.clock,)
         return self.view.pause_clocks(fact.reason)
@@ -295,13 +295,13 @@ class _Pause:
 class _Acc:
     """One clock while the facts are applied (local mutation inside a pure function)."""
 
-    clock: Clock
+    clock: ClockKind
     policy: Policy
     cal: TimeCalendar
     thresholds: tuple[int, ...]
     started_at: datetime
     mark: datetime
-    status: Status = Status.RUNNING
+    status: ClockState = ClockState.RUNNING
     elapsed: timedelta = ZERO
     pauses: list[_Pause] = field(default_factory=list)
     crossed: dict[int, datetime] = field(default_factory=dict)
@@ -309,10 +309,10 @@ class _Acc:
     stops: int = 0
 
     def advance(self, t: datetime) -> None:
-        if self.status == Status.STOPPED or t <= self.mark:
+        if self.status == ClockState.STOPPED or t <= self.mark:
             return
         span = self.cal.elapsed(self.mark, t)
-        if self.status == Status.RUNNING:
+        if self.status == ClockState.RUNNING:
             for th in (*self.thresholds, BREACH):
                 need = share(self.policy.target, th)
                 if th not in self.crossed and self.elapsed < need <= self.elapsed + span:
@@ -324,7 +324,7 @@ class _Acc:
         self.mark = t
 
     def pause(self, fact: Fact, t: datetime) -> None:
-        if self.status == Status.STOPPED:
+        if self.status == ClockState.STOPPED:
             return
         if any(p.end is None and p.reason == fact.reason for p in self.pauses):
             return  # the same reason twice: one pause
@@ -332,33 +332,33 @@ class _Acc:
         self.pauses.append(
             _Pause(fact.reason or "", fact.party, fact.actor, t, tuple(fact.evidence))
         )
-        self.status = Status.PAUSED
+        self.status = ClockState.PAUSED
 
     def resume(self, fact: Fact, t: datetime) -> None:
         ending = [p for p in self.pauses if p.end is None and p.reason == fact.reason]
-        if self.status != Status.PAUSED or not ending:
+        if self.status != ClockState.PAUSED or not ending:
             return
         self.advance(t)
         for p in ending:
             p.end = t
         if all(p.end is not None for p in self.pauses):
-            self.status = Status.RUNNING
+            self.status = ClockState.RUNNING
 
     def stop(self, t: datetime) -> None:
-        if self.status == Status.STOPPED:
+        if self.status == ClockState.STOPPED:
             return
         self.advance(t)
         for p in self.pauses:
             if p.end is None:
                 p.end = t
-        self.status = Status.STOPPED
+        self.status = ClockState.STOPPED
         self.stopped_at = t
         self.stops += 1
 
     def restart(self, t: datetime, *, count_gap: bool) -> None:
-        if self.status != Status.STOPPED:
+        if self.status != ClockState.STOPPED:
             return
-        self.status = Status.RUNNING
+        self.status = ClockState.RUNNING
         self.stopped_at = None
         if not count_gap:
             self.mark = max(self.mark, t)
@@ -370,7 +370,7 @@ class _Acc:
             for p in self.pauses
         )
         deadline = None
-        if self.status == Status.RUNNING:
+        if self.status == ClockState.RUNNING:
             if BREACH in self.crossed:
                 deadline = self.crossed[BREACH]
             else:
@@ -391,7 +391,7 @@ class _Acc:
         )
 
 
-def fold(record: IncidentRecord, rules: Rules) -> dict[Clock, ClockView]:
+def fold(record: IncidentRecord, rules: Rules) -> dict[ClockKind, ClockView]:
     """Both clocks of ``record`` after all its facts, under its current classification.
 
     An incident whose category × priority has no row in the SLA matrix has no clocks.
@@ -426,19 +426,19 @@ def fold(record: IncidentRecord, rules: Rules) -> dict[Clock, ClockView]:
             for clock in rules.pause_clocks(fact):
                 accs[clock].resume(fact, t)
         elif fact.kind == "acknowledge":
-            accs[Clock.RESPONSE].stop(t)
+            accs[ClockKind.RESPONSE].stop(t)
         elif fact.kind == "restored":
-            accs[Clock.RESPONSE].stop(t)
-            accs[Clock.RECOVERY].stop(t)
+            accs[ClockKind.RESPONSE].stop(t)
+            accs[ClockKind.RECOVERY].stop(t)
         elif fact.kind in ("reject", "reopen"):
-            accs[Clock.RECOVERY].restart(t, count_gap=fact.kind == "reject")
+            accs[ClockKind.RECOVERY].restart(t, count_gap=fact.kind == "reject")
         # "reclassified" changes the classification, which the whole fold already uses
     return {clock: acc.view() for clock, acc in accs.items()}
 
 
 def ended_pauses(
-    before: dict[Clock, ClockView], after: dict[Clock, ClockView]
-) -> list[tuple[Clock, PauseView]]:
+    before: dict[ClockKind, ClockView], after: dict[ClockKind, ClockView]
+) -> list[tuple[ClockKind, PauseView]]:
     """Pauses that were open in ``before`` and are closed in ``after`` (by a resume or a stop),
     with the business time each excluded."""
     out = []
@@ -453,14 +453,14 @@ def ended_pauses(
     return out
 
 
-def at_instant(record: IncidentRecord, rules: Rules, now: datetime) -> dict[Clock, ClockView]:
+def at_instant(record: IncidentRecord, rules: Rules, now: datetime) -> dict[ClockKind, ClockView]:
     """The clocks as of ``now``: the fold, with running and paused clocks accounted up to
     ``now`` (so elapsed, pause time and crossings include the time since the last fact)."""
     rules = rules.of(record)
     views = fold(record, rules)
-    out: dict[Clock, ClockView] = {}
+    out: dict[ClockKind, ClockView] = {}
     for clock, view in views.items():
-        if view.status == Status.STOPPED or now <= view.mark:
+        if view.status == ClockState.STOPPED or now <= view.mark:
             out[clock] = view
             continue
         cal = rules.clock_calendar(view.policy.calendar, record.policy_object)
