@@ -23,7 +23,7 @@ from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter
 
-from router import webhook
+from router import store, webhook
 from router.delivery import Delivery
 from router.routing import (
     RouteState,
@@ -62,110 +62,6 @@ INCIDENT_INPUTS = frozenset(
     }
 )
 SLA_INPUTS = frozenset({EventType.SLA_WARNING, EventType.SLA_BREACHED})
-
-
-async def load(conn: Conn, incident_id: str | None) -> RouteState | None:
-    raw = await conn.fetchval(
-        "SELECT state FROM routes WHERE incident_id = $1 FOR UPDATE", incident_id
-    )
-    return RouteState.model_validate_json(raw) if raw is not None else None
-
-
-async def save(conn: Conn, state: RouteState) -> None:
-    await conn.execute(
-        "INSERT INTO routes(incident_id, state, contract_version, primary_party, coordinator)"
-        " VALUES ($1, $2::jsonb, $3, $4, $5) ON CONFLICT (incident_id) DO UPDATE SET"
-        " state = excluded.state, primary_party = excluded.primary_party, updated_at = now()",
-        state.incident_id,
-        state.model_dump_json(),
-        state.contract_version,
-        state.primary,
-        state.coordinator,
-    )
-    # the timers follow the state: pending ones added, dropped ones (acknowledged) removed
-    await conn.execute(
-        "DELETE FROM ack_timers WHERE incident_id = $1 AND fired_at IS NULL"
-        " AND NOT (party = ANY($2::text[]))",
-        state.incident_id,
-        list(state.ack_due),
-    )
-    for party, due in state.ack_due.items():
-        await conn.execute(
-            "INSERT INTO ack_timers(incident_id, party, due_at) VALUES ($1, $2, $3)"
-            " ON CONFLICT (incident_id, party) DO NOTHING",
-            state.incident_id,
-            party,
-            due,
-        )
-
-
-async def load_many(conn: Conn, incident_ids: list[str]) -> dict[str, RouteState]:
-    """The routes of ``incident_ids`` that exist, locked in id order."""
-    rows = await conn.fetch(
-        "SELECT incident_id, state FROM routes WHERE incident_id = ANY($1::text[])"
-        " ORDER BY incident_id FOR UPDATE",
-        incident_ids,
-    )
-    return {r["incident_id"]: RouteState.model_validate_json(r["state"]) for r in rows}
-
-
-async def save_many(conn: Conn, states: list[RouteState]) -> None:
-    """``save`` for a batch of routes, set-based."""
-    if not states:
-        return
-    await conn.executemany(
-        "INSERT INTO routes(incident_id, state, contract_version, primary_party, coordinator)"
-        " VALUES ($1, $2::jsonb, $3, $4, $5) ON CONFLICT (incident_id) DO UPDATE SET"
-        " state = excluded.state, primary_party = excluded.primary_party, updated_at = now()",
-        [
-            (s.incident_id, s.model_dump_json(), s.contract_version, s.primary, s.coordinator)
-            for s in states
-        ],
-    )
-    # pending timers of the batch's routes that their state no longer has (acknowledged)
-    pairs = [(s.incident_id, p) for s in states for p in s.ack_due]
-    await conn.execute(
-        "DELETE FROM ack_timers t WHERE t.incident_id = ANY($1::text[]) AND t.fired_at IS NULL"
-        " AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS k(i, p)"
-        " WHERE k.i = t.incident_id AND k.p = t.party)",
-        [s.incident_id for s in states],
-        [i for i, _ in pairs],
-        [p for _, p in pairs],
-    )
-    if pairs:
-        await conn.execute(
-            "INSERT INTO ack_timers(incident_id, party, due_at)"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])"
-            " ON CONFLICT (incident_id, party) DO NOTHING",
-            [i for i, _ in pairs],
-            [p for _, p in pairs],
-            [s.ack_due[p] for s in states for p in s.ack_due],
-        )
-
-
-class Staged:
-    """The database rows a batch's router events add beside their publication: assignments
-    and webhook deliveries, written set-based before the commit."""
-
-    def __init__(self) -> None:
-        self.assignments: list[tuple[object, ...]] = []
-        self.pushes: list[tuple[object, ...]] = []
-
-    async def write(self, conn: Conn) -> None:
-        if self.assignments:
-            await conn.executemany(
-                "INSERT INTO assignments(incident_id, role, party, event_id, issued_at)"
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (incident_id, role) DO UPDATE"
-                " SET party = excluded.party, event_id = excluded.event_id,"
-                " issued_at = excluded.issued_at",
-                self.assignments,
-            )
-        if self.pushes:
-            await conn.executemany(
-                "INSERT INTO webhook_deliveries(event_id, party, incident_id, url, body, next_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                self.pushes,
-            )
 
 
 class RouterService:
@@ -214,12 +110,12 @@ class RouterService:
         """Publish one incident's events (waiting for the broker) and write their rows."""
         if not out:
             return
-        outbox, staged = Outbox(self.rt.broker), Staged()
+        outbox, staged = Outbox(self.rt.broker), store.Staged()
         await self._stage(outbox, staged, out, coordinator)
         await asyncio.gather(outbox.flush(), staged.write(conn))
 
     async def _stage(
-        self, outbox: Outbox, staged: Staged, out: list[Envelope], coordinator: str
+        self, outbox: Outbox, staged: store.Staged, out: list[Envelope], coordinator: str
     ) -> None:
         """Queue one incident's events on ``outbox`` and their rows on ``staged``."""
         if not out:
@@ -235,7 +131,7 @@ class RouterService:
                 )
                 self.issued.labels(data.party, data.role.value).inc()
 
-    def _stage_pushes(self, staged: Staged, event: Envelope, coordinator: str) -> None:
+    def _stage_pushes(self, staged: store.Staged, event: Envelope, coordinator: str) -> None:
         rt = self.rt
         data = event.data
         for party in recipients(event, coordinator):
@@ -261,40 +157,27 @@ class RouterService:
         base = timedelta(seconds=rt.settings.router_webhook_backoff_seconds)
         delivered = 0
         async with rt.pool.acquire() as conn:
-            due = await conn.fetch(
-                "SELECT event_id, party FROM webhook_deliveries WHERE delivered_at IS NULL"
-                " AND failed_at IS NULL AND next_at <= $1 ORDER BY next_at LIMIT 50",
-                now,
-            )
+            due = await store.due_deliveries(conn, now)
             for key in due:
                 async with conn.transaction():
-                    row = await conn.fetchrow(
-                        "SELECT * FROM webhook_deliveries WHERE event_id = $1 AND party = $2"
-                        " AND delivered_at IS NULL AND failed_at IS NULL AND next_at <= $3"
-                        " FOR UPDATE SKIP LOCKED",
-                        key["event_id"],
-                        key["party"],
-                        now,
-                    )
+                    row = await store.lock_delivery(conn, key["event_id"], key["party"], now)
                     if row is None:
                         continue
                     error = await self._post(row["party"], row["url"], row["body"], row["event_id"])
                     attempts = row["attempts"] + 1
                     if error is None:
-                        await conn.execute(
-                            "UPDATE webhook_deliveries SET delivered_at = $3, attempts = $4"
-                            " WHERE event_id = $1 AND party = $2",
-                            row["event_id"], row["party"], now, attempts,
-                        )  # fmt: skip
+                        await store.delivered(conn, row["event_id"], row["party"], now, attempts)
                         delivered += 1
                         continue
                     if attempts < rt.settings.router_webhook_max_attempts:
-                        await conn.execute(
-                            "UPDATE webhook_deliveries SET attempts = $3, next_at = $4,"
-                            " last_error = $5 WHERE event_id = $1 AND party = $2",
-                            row["event_id"], row["party"], attempts,
-                            webhook.next_attempt(now, attempts, base), error,
-                        )  # fmt: skip
+                        await store.retry_later(
+                            conn,
+                            row["event_id"],
+                            row["party"],
+                            attempts=attempts,
+                            next_at=webhook.next_attempt(now, attempts, base),
+                            error=error,
+                        )
                         continue
                     await self._give_up(conn, row, attempts, error)
         return delivered
@@ -322,11 +205,9 @@ class RouterService:
     async def _give_up(self, conn: Conn, row: Any, attempts: int, error: str) -> None:
         rt = self.rt
         now = rt.clock.now()
-        await conn.execute(
-            "UPDATE webhook_deliveries SET attempts = $3, failed_at = $4, last_error = $5"
-            " WHERE event_id = $1 AND party = $2",
-            row["event_id"], row["party"], attempts, now, error,
-        )  # fmt: skip
+        await store.given_up(
+            conn, row["event_id"], row["party"], attempts=attempts, now=now, error=error
+        )
         await rt.dead_letters.send(
             reason=f"webhook push to {row['party']} failed {attempts} times: {error}",
             kind="webhook",
@@ -334,7 +215,7 @@ class RouterService:
             payload=bytes(row["body"]),
             now=now,
         )
-        state = await load(conn, row["incident_id"])
+        state = await store.load(conn, row["incident_id"])
         if state is None:
             return
         state, out = on_delivery_failed(
@@ -407,11 +288,11 @@ class RouterService:
     ) -> None:
         rt = self.rt
         now = rt.clock.now()
-        outbox, staged = Outbox(rt.broker), Staged()
+        outbox, staged = Outbox(rt.broker), store.Staged()
         routed: list[tuple[str | None, int]] = []
         async with rt.pool.acquire() as conn, conn.transaction():
             fresh = await mark_processed_many(conn, consumer, [e.id for e in events])
-            routes = await load_many(conn, sorted({e.subject or "" for e in events}))
+            routes = await store.load_many(conn, sorted({e.subject or "" for e in events}))
             changed: dict[str, RouteState] = {}
             for event in events:
                 if event.id not in fresh:
@@ -433,8 +314,8 @@ class RouterService:
             log.info("routed", extra={"incident": incident, "events": count})
 
     @staticmethod
-    async def _write(conn: Conn, states: list[RouteState], staged: Staged) -> None:
-        await save_many(conn, states)  # the routes first: ack timers reference them
+    async def _write(conn: Conn, states: list[RouteState], staged: store.Staged) -> None:
+        await store.save_many(conn, states)  # the routes first: ack timers reference them
         await staged.write(conn)
 
     async def tick_once(self) -> int:
@@ -442,34 +323,19 @@ class RouterService:
         rt = self.rt
         now = rt.clock.now()
         async with rt.pool.acquire() as conn:
-            due = await conn.fetch(
-                "SELECT incident_id, party FROM ack_timers WHERE fired_at IS NULL"
-                " AND due_at <= $1 ORDER BY due_at LIMIT 200",
-                now,
-            )
+            due = await store.due_ack_timers(conn, now)
             fired = 0
             for row in due:
                 async with conn.transaction():
                     # routes row first, then the timer row: the handlers' lock order
-                    state = await load(conn, row["incident_id"])
-                    locked = await conn.fetchval(
-                        "SELECT true FROM ack_timers WHERE incident_id = $1 AND party = $2"
-                        " AND fired_at IS NULL AND due_at <= $3 FOR UPDATE SKIP LOCKED",
-                        row["incident_id"],
-                        row["party"],
-                        now,
-                    )
+                    state = await store.load(conn, row["incident_id"])
+                    locked = await store.lock_ack_timer(conn, row["incident_id"], row["party"], now)
                     if state is None or not locked:
                         continue  # another instance fired it, or it was acknowledged meanwhile
                     state, out = on_ack_overdue(state, row["party"], rt.contract, now)
                     await self._publish(conn, out, state.coordinator)
-                    await conn.execute(
-                        "UPDATE ack_timers SET fired_at = $3 WHERE incident_id = $1 AND party = $2",
-                        row["incident_id"],
-                        row["party"],
-                        now,
-                    )
-                    await save(conn, state)
+                    await store.ack_timer_fired(conn, row["incident_id"], row["party"], now)
+                    await store.save(conn, state)
                     fired += len(out)
         return fired
 
