@@ -103,7 +103,13 @@ async def raw_throughput(bootstrap: str, topic: str, n: int, size: int) -> float
 
 
 async def baton_throughput(
-    intake: str, bootstrap: str, assignments_topic: str, n: int, concurrency: int
+    intake: str,
+    bootstrap: str,
+    assignments_topic: str,
+    n: int,
+    concurrency: int,
+    *,
+    auth: httpx.Auth | None = None,
 ) -> tuple[float, list[float]]:
     run = uuid.uuid4().hex[:8]
     spec = next(s for s in TOPIC_SPECS if s.topic == Topic.ASSIGNMENTS)
@@ -125,7 +131,7 @@ async def baton_throughput(
 
     latencies: list[float] = []
     began = time.perf_counter()
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=60, auth=auth) as client:
         posters = asyncio.gather(*(poster(client) for _ in range(concurrency)))
         done: set[str] = set()
         pending: dict[str, float] = {}  # assignments seen before their POST returned
@@ -153,7 +159,13 @@ async def baton_throughput(
 
 
 async def run_bench(
-    intake: str, bootstrap: str, prefix: str, n: int, concurrency: int = 32
+    intake: str,
+    bootstrap: str,
+    prefix: str,
+    n: int,
+    concurrency: int = 32,
+    *,
+    auth: httpx.Auth | None = None,
 ) -> BenchResult:
     sample = str(_webhook("x" * 8, 0, datetime.now(UTC)))
     raw_topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
@@ -169,7 +181,7 @@ async def run_bench(
     finally:
         await admin.close()
     baton, latencies = await baton_throughput(
-        intake, bootstrap, f"{prefix}assignments", n, concurrency
+        intake, bootstrap, f"{prefix}assignments", n, concurrency, auth=auth
     )
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]

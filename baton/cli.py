@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from datetime import timedelta
@@ -16,9 +15,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from baton import credentials
 from baton.checkins_cli import checkins_app
 from baton.contract_cli import contract_app, drill_command
-from baton.stack import EXAMPLE_CONTRACT, stack_app, status
+from baton.stack import stack_app, stack_contract, stack_paths, status
 from shared.contract.model import format_duration
 
 app = typer.Typer(
@@ -52,15 +52,30 @@ def _reporting_url(url: str | None) -> str:
     return url or str(status()["services"]["reporting"]["url"])
 
 
+def stack_auth() -> credentials.StackAuth | None:
+    """The local stack's credentials for the services' APIs (operator's reader token, each
+    source's and party's own), or None for a stack that has none (an open one)."""
+    creds = credentials.load(stack_paths().root)
+    return credentials.StackAuth(creds) if creds is not None else None
+
+
 def _get(url: str) -> Any:
     try:
-        response = httpx.get(url, timeout=10)
+        response = httpx.get(url, timeout=10, auth=stack_auth())
     except httpx.TransportError as exc:
         raise typer.BadParameter(f"reporting is not reachable at {url}: {exc}") from exc
     if response.status_code != 200:
         console.print(Text(f"{response.status_code} ", style="red") + safe(response.text))
         raise typer.Exit(1)
     return response.json()
+
+
+def _required_auth() -> credentials.StackAuth:
+    try:
+        return credentials.StackAuth(credentials.require(stack_paths().root))
+    except credentials.MissingCredentials as exc:
+        console.print(Text(str(exc), style="red"))
+        raise typer.Exit(1) from exc
 
 
 @incidents_app.command("list")
@@ -177,7 +192,7 @@ def _document(url: str, fmt: str, output: Path | None) -> None:
     if fmt not in {"html", "pdf", "json"}:
         raise typer.BadParameter(f"--format must be html, pdf or json, not {fmt!r}")
     try:
-        response = httpx.get(url, timeout=120)
+        response = httpx.get(url, timeout=120, auth=stack_auth())
     except httpx.TransportError as exc:
         raise typer.BadParameter(f"reporting is not reachable at {url}: {exc}") from exc
     if response.status_code != 200:
@@ -263,9 +278,10 @@ def sla_report(
 
 @app.command()
 def demo(
-    contract: Annotated[Path, typer.Option(help="the contract the services run with")] = (
-        EXAMPLE_CONTRACT
-    ),
+    contract: Annotated[
+        Path | None,
+        typer.Option(help="the contract the services run with (default: the stack's)"),
+    ] = None,
 ) -> None:
     """Feed an alert storm from the example environment and drive it to closure reports."""
     from baton.demo import run_demo
@@ -278,9 +294,10 @@ def demo(
     closed = run_demo(
         intake["url"],
         reporting["url"],
-        contract,
+        contract or stack_contract(),
         sla_clock=st["services"]["sla-clock"]["url"],
         kafka=str(st["kafka"]["bootstrap"]),
+        auth=_required_auth(),
         log=console.print,
     )
     console.print(
@@ -301,6 +318,12 @@ def demo(
         f"  read API:       {reporting['url']}/v1/incidents  (OpenAPI: {reporting['url']}/docs)"
     )
     console.print(f"  intake API:     {intake['url']}/docs")
+    where = credentials.credentials_path(stack_paths().root)
+    console.print(f"  credentials:    {where}  (owner-only: a token per source, party, reader)")
+    console.print(
+        f'                  curl -H "Authorization: Bearer $(jq -r .readers.operator {where})" '
+        f"{reporting['url']}/v1/incidents"
+    )
     for name, svc in st["services"].items():
         console.print(f"  metrics {name + ':':<10}{svc['metrics']}")
     console.print(f"  PostgreSQL:     {st['postgres']['dsn']}  (schema reporting)")
@@ -344,6 +367,7 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
                 settings.topic_prefix,
                 n or 2000,
                 concurrency,
+                auth=_required_auth(),
             )
         )
         for line in result.lines():
@@ -357,8 +381,9 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
         reporting=st["services"]["reporting"]["url"],
         bootstrap=st["kafka"]["bootstrap"],
         settings=settings,
-        contract=load_contract(Path(os.environ.get("BATON_CONTRACT_PATH", EXAMPLE_CONTRACT))),
+        contract=load_contract(stack_contract()),
         pids=service_pids(),
+        auth=_required_auth(),
     )
     default_n = {"unique": 2000, "storm": 50_000, "steady": 0}[scenario]
     outcome = asyncio.run(

@@ -376,13 +376,16 @@ def apply_open_command(
     import httpx
 
     from baton.apply_open import apply, open_incidents, plan
+    from baton.cli import stack_auth
     from baton.stack import status
 
     _, contract, _ = _parse_or_exit(path, as_json=as_json)
     services = status()["services"] if intake is None or reporting is None else {}
     intake = intake or str(services["intake"]["url"])
     reporting = reporting or str(services["reporting"]["url"])
-    with httpx.Client(timeout=30) as client:
+    # reads with the stack's operator token; each step acts as the coordinator: with --token,
+    # else with the coordinator's own token from the stack's credentials
+    with httpx.Client(timeout=30, auth=stack_auth()) as client:
         steps = plan(contract, open_incidents(client, reporting))
         done = [] if dry_run else apply(client, intake, steps, token)
     rows = [

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 SECRETS_DIR = "secrets"
@@ -74,6 +76,10 @@ class Credentials(BaseModel):
         )
 
 
+class MissingCredentials(Exception):
+    """A client needs a credential the stack folder does not hold."""
+
+
 def credentials_path(stack_dir: Path) -> Path:
     return stack_dir / SECRETS_DIR / CREDENTIALS_FILE
 
@@ -84,6 +90,17 @@ def load(stack_dir: Path) -> Credentials | None:
     if not path.exists():
         return None
     return Credentials.model_validate_json(path.read_bytes())
+
+
+def require(stack_dir: Path) -> Credentials:
+    """The stack's credentials for a client (demo, bench, CLI), or a clear error."""
+    creds = load(stack_dir)
+    if creds is None:
+        raise MissingCredentials(
+            f"no credentials at {credentials_path(stack_dir)}: `baton stack up` makes them"
+            " (with BATON_STACK_DIR naming the same stack folder)"
+        )
+    return creds
 
 
 def ensure(stack_dir: Path, parties: Iterable[str]) -> Credentials:
@@ -121,3 +138,74 @@ def service_env(creds: Credentials, service: str) -> dict[str, str]:
     if service == "reporting":
         env["BATON_REPORTING_READER_TOKENS"] = _json(creds.readers)
     return env
+
+
+# --------------------------------------------------------------------------- clients
+
+_ALERTS = re.compile(r"^/v1/alerts/(?P<source>[a-z]+)$")
+_ACTIONS = re.compile(r"^/v1/incidents/[^/]+/actions$")
+# receivers whose path does not name their source: PagerDuty's Events API, a user's report
+_SOURCE_OF_PATH = {
+    "/v1/alerts": "generic",
+    "/v2/enqueue": "pagerduty",
+    "/v2/change/enqueue": "pagerduty",
+    "/v1/incidents": "user",
+}
+_CHANGES = re.compile(r"^/v1/objects/[^/]+/changes$")
+_READS = ("/v1/incidents", "/v1/reports")
+
+
+class StackAuth(httpx.Auth):
+    """Puts on each request to the stack the credential its service asks for, from the stack's
+    credentials: a receiver's source token on alerts (``/v1/alerts/<source>``, PagerDuty's
+    ``/v2/*enqueue``, a user report ``POST /v1/incidents``), the acting party's own token on
+    an action (the party its JSON body names: each party acts with its own token, as intake
+    checks), a party's token on an object's change history, and the ``reader``'s token on
+    reporting's reads. A request that already carries ``Authorization`` is left alone; any
+    other path (health, metrics, check-in pings) gets nothing."""
+
+    requires_request_body = True
+
+    def __init__(self, creds: Credentials, reader: str = OPERATOR) -> None:
+        self.creds = creds
+        self.reader = reader
+
+    def secret_for(self, request: httpx.Request) -> str | None:
+        path = request.url.path
+        if request.method == "POST":
+            return self._sender(path, request.content)
+        if request.method == "GET" and _CHANGES.match(path):
+            return min(self.creds.parties.items())[1] if self.creds.parties else None
+        if request.method == "GET" and path.startswith(_READS):
+            return _named(self.creds.readers, "reader", self.reader)
+        return None
+
+    def _sender(self, path: str, body: bytes) -> str | None:
+        m = _ALERTS.match(path)
+        source = m["source"] if m else _SOURCE_OF_PATH.get(path)
+        if source is not None:
+            return _named(self.creds.sources, "source", source)
+        if not _ACTIONS.match(path):
+            return None
+        try:
+            party = json.loads(body or b"{}").get("party")
+        except (ValueError, AttributeError):
+            party = None
+        return _named(self.creds.parties, "party", str(party)) if party else None
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if "authorization" not in request.headers:
+            secret = self.secret_for(request)
+            if secret is not None:
+                request.headers["authorization"] = f"Bearer {secret}"
+        yield request
+
+
+def _named(table: Mapping[str, str], kind: str, name: str) -> str:
+    try:
+        return table[name]
+    except KeyError:
+        raise MissingCredentials(
+            f"no {kind} credential for {name!r} in the stack's credentials: `baton stack up`"
+            " with the contract that names it adds it"
+        ) from None

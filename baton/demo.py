@@ -146,6 +146,7 @@ def run_demo(
     *,
     sla_clock: str | None = None,
     kafka: str | None = None,
+    auth: httpx.Auth | None = None,
     log: Any = print,
 ) -> list[str]:
     """Feed the storm, then act as contractors and customer until every incident is closed."""
@@ -153,7 +154,7 @@ def run_demo(
     now = datetime.now(UTC)
     run = uuid.uuid4().hex[:6]
     night_run = miss_the_night_run(contract, now, kafka=kafka, log=log) if sla_clock else None
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, auth=auth) as client:
         for i, (name, labels, summary) in enumerate(STORM):
             body = _webhook(name, labels, summary, now, f"demo-{run}-{i}")
             for _ in range(2):  # every alert twice: the repeat is deduplicated

@@ -332,6 +332,7 @@ class Stack:
     settings: Settings
     contract: Contract
     pids: dict[str, int]
+    auth: httpx.Auth | None = None  # the stack's credentials (baton.credentials.StackAuth)
 
 
 async def run_scenario(
@@ -384,7 +385,7 @@ async def _unique(
     began = time.perf_counter()
     try:
         async with (
-            httpx.AsyncClient(timeout=60) as client,
+            httpx.AsyncClient(timeout=60, auth=stack.auth) as client,
             Lag(stack.bootstrap, stack.settings) as lag,
         ):
             watching = asyncio.create_task(_assignments(consumer, wanted, seen, stop))
@@ -425,7 +426,10 @@ async def _storm(
     alerts = sum(len(b["alerts"]) for b in bodies)
     groups = list(pipeline_groups(stack.settings))
     began = time.perf_counter()
-    async with httpx.AsyncClient(timeout=60) as client, Lag(stack.bootstrap, stack.settings) as lag:
+    async with (
+        httpx.AsyncClient(timeout=60, auth=stack.auth) as client,
+        Lag(stack.bootstrap, stack.settings) as lag,
+    ):
         await _post_all(client, f"{stack.intake}/v1/alerts/alertmanager", bodies, concurrency)
         posted = time.perf_counter()
         drained = await lag.wait_drained(groups, limit_s)
@@ -479,7 +483,7 @@ async def _steady(
         await asyncio.gather(*tasks)
 
     try:
-        async with httpx.AsyncClient(timeout=60) as client:
+        async with httpx.AsyncClient(timeout=60, auth=stack.auth) as client:
             watching = asyncio.create_task(_assignments(consumer, wanted, seen, stop))
             polling = asyncio.create_task(poll_reporting(client))
             await send(client)

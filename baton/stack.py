@@ -49,6 +49,8 @@ from rich.logging import RichHandler
 from rich.table import Table
 from rich.text import Text
 
+from baton import credentials
+from shared.contract import load_contract
 from shared.settings import Settings
 from shared.topic_admin import TopicAdminError, ensure_topics, wait_kafka
 
@@ -195,22 +197,39 @@ class StackPorts:
 
 
 DEFAULT_PORTS = StackPorts()
+_KIND = {s.module: s.name for s in SERVICES}
 
 
 def service_env(
-    service: Service, base: Mapping[str, str], ports: StackPorts = DEFAULT_PORTS
+    service: Service,
+    base: Mapping[str, str],
+    ports: StackPorts = DEFAULT_PORTS,
+    creds: credentials.Credentials | None = None,
 ) -> dict[str, str]:
-    """The environment a service process gets: ``base`` plus the stack's addresses."""
+    """The environment a service process gets: ``base`` plus the stack's addresses and the
+    service's share of the stack's credentials."""
     return {
         **base,
         "BATON_HTTP_PORT": str(service.port),
         "BATON_KAFKA_BOOTSTRAP": ports.bootstrap,
         "BATON_PG_DSN": ports.dsn,
-        # the realistic example environment, unless the operator names another contract
-        "BATON_CONTRACT_PATH": base.get("BATON_CONTRACT_PATH", str(EXAMPLE_CONTRACT)),
-        # interim, until the stack hands each service its credentials: open, and saying so
-        "BATON_INSECURE": base.get("BATON_INSECURE", "1"),
+        "BATON_CONTRACT_PATH": str(stack_contract(base)),
+        # by its module: a second instance (intake-2) gets the share of its kind
+        **(credentials.service_env(creds, _KIND[service.module]) if creds is not None else {}),
     }
+
+
+def stack_contract(environ: Mapping[str, str] = os.environ) -> Path:
+    """The contract the stack's services run: the realistic example environment, unless the
+    operator names another one (``BATON_CONTRACT_PATH``)."""
+    return Path(environ.get("BATON_CONTRACT_PATH") or EXAMPLE_CONTRACT)
+
+
+def ensure_credentials(paths: StackPaths, environ: Mapping[str, str] = os.environ) -> Path:
+    """Make or top up the stack's credentials for the parties of the contract it runs; where
+    they are (never the secrets: those stay in the owner-only file)."""
+    credentials.ensure(paths.root, load_contract(stack_contract(environ)).parties)
+    return credentials.credentials_path(paths.root)
 
 
 def service_argv(service: Service) -> list[str]:
@@ -780,7 +799,7 @@ def start_services(
         if _running_pid(paths.pidfile(service.name)) is not None:
             continue
         _require_free_port(service.port, service.name)
-        env = service_env(service, os.environ, ports)
+        env = service_env(service, os.environ, ports, credentials.load(paths.root))
         argv = service_argv(service)
         pid = _spawn(argv, name=service.name, paths=paths, env=env, output=paths.log(service.name))
         log.info("Started %s (pid %d) on %s", service.name, pid, service.url)
@@ -864,6 +883,8 @@ def up_services(
             raise StackError("Kafka and PostgreSQL must run first: `baton stack up --infra-only`")
         ports = stack_ports(paths)
         table = [s for s in ports.service_table() if services is None or s.name in services]
+        where = ensure_credentials(paths)
+        log.info("Credentials: %s (owner-only; demo, bench and CLI read them there)", where)
         start_services(paths, table, timeout, ports)
 
 

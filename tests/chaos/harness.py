@@ -40,7 +40,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sla_clock.decide import apply, timers
 from sla_clock.timeline import IncidentRecord, Rules, fold
 
-from baton import stack
+from baton import credentials, stack
 from shared.contract import Contract
 from shared.events import (
     AlertAttachedV1,
@@ -118,6 +118,10 @@ class ChaosStack:
 
     def intake_urls(self) -> list[str]:
         return [s.url for s in self.services() if s.module == "intake"]
+
+    def auth(self) -> httpx.Auth:
+        """The credentials its ``stack up`` made, for its services' APIs."""
+        return credentials.StackAuth(credentials.require(self.paths.root))
 
     def pid(self, name: str) -> int | None:
         return stack._running_pid(self.paths.pidfile(name))
@@ -235,6 +239,7 @@ class Storm:
     concurrency: int = 8
     timeout: float = 10.0
     per_request: int = 5
+    auth: httpx.Auth | None = None  # ChaosStack.auth(): the stack is secure by default
     released: int = 0  # alerts that may be sent so far (see release)
     sent: int = 0
     requests: int = 0
@@ -280,7 +285,7 @@ class Storm:
                 await self._send(client, n, batches[n])
 
         limits = httpx.Limits(max_connections=self.concurrency * len(self.urls))
-        async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as client:
+        async with httpx.AsyncClient(timeout=self.timeout, limits=limits, auth=self.auth) as client:
             await asyncio.gather(*(worker(client) for _ in range(self.concurrency)))
         self.seconds = time.monotonic() - started
 

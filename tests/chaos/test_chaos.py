@@ -114,7 +114,7 @@ async def test_nothing_is_lost_or_doubled_while_everything_fails_once(chaos: Cha
     run = f"c{int(time.time())}"
     alerts = storm_alerts(run, [o.id for o in contract.objects], datetime.now(UTC))
     wire = {f"chaos:{a['fingerprint']}" for a in alerts}  # intake prefixes the source
-    storm = Storm(chaos.intake_urls(), alerts, rate=RATE)
+    storm = Storm(chaos.intake_urls(), alerts, rate=RATE, auth=chaos.auth())
     faults = standard_faults(chaos)
     faults = [f for f in faults if f.name != "kill -9 intake-2"]  # intake-2 serves meanwhile
     part = -(-ALERTS // (len(faults) + 1))

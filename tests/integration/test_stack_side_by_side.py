@@ -19,7 +19,7 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from baton import stack
+from baton import credentials, stack
 from shared.settings import Settings
 from shared.topics import TOPIC_SPECS, topic_name
 from tests.integration.conftest import Infra
@@ -77,6 +77,11 @@ def test_a_second_stack_runs_beside_the_first(infra: Infra, second_stack: stack.
     reporting = st["services"]["reporting"]["url"]
     assert reporting.endswith(f":{ports.services[3]}")
     assert httpx.get(f"{reporting}/healthz", timeout=5).status_code == 200
+    # secure by default: the stack made its own credentials and gave reporting its readers'
+    assert (second_stack.root / "secrets" / "credentials.json").stat().st_mode & 0o077 == 0
+    auth = credentials.StackAuth(credentials.require(second_stack.root))
+    assert httpx.get(f"{reporting}/v1/incidents", timeout=5).status_code == 401
+    assert httpx.get(f"{reporting}/v1/incidents", timeout=5, auth=auth).status_code == 200
 
     # the first stack is still where it was, and still running
     first = stack.status()

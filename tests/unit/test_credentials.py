@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
 
 from baton import credentials
 from baton.credentials import KAFKA_ADMIN, OPERATOR, SOURCES, Credentials
@@ -58,3 +62,53 @@ def test_a_service_gets_only_its_share() -> None:
     assert "BATON_REPORTING_READER_TOKENS" not in intake
     assert set(credentials.service_env(creds, "reporting")) == {"BATON_REPORTING_READER_TOKENS"}
     assert credentials.service_env(creds, "router") == {}
+
+
+def _auth_header(auth: credentials.StackAuth, method: str, url: str, **kw: Any) -> str | None:
+    sent = next(auth.auth_flow(httpx.Request(method, url, **kw)))
+    return sent.headers.get("authorization")  # type: ignore[no-any-return]
+
+
+def test_stack_auth_puts_on_each_request_the_credential_its_service_asks_for() -> None:
+    creds = Credentials().completed(["customer", "dba"])
+    auth = credentials.StackAuth(creds)
+    intake, reporting = "http://127.0.0.1:8080", "http://127.0.0.1:8083"
+    bearer = "Bearer {}".format
+    assert _auth_header(auth, "POST", f"{intake}/v1/alerts/zabbix", json={}) == bearer(
+        creds.sources["zabbix"]
+    )
+    assert _auth_header(auth, "POST", f"{intake}/v1/alerts", json={}) == bearer(
+        creds.sources["generic"]
+    )
+    assert _auth_header(auth, "POST", f"{intake}/v2/enqueue", json={}) == bearer(
+        creds.sources["pagerduty"]
+    )
+    assert _auth_header(auth, "POST", f"{intake}/v1/incidents", json={}) == bearer(
+        creds.sources["user"]
+    )
+    action = {"action": "confirm", "party": "customer", "actor": "desk"}
+    assert _auth_header(
+        auth, "POST", f"{intake}/v1/incidents/INC-1/actions", json=action
+    ) == bearer(creds.parties["customer"])
+    assert _auth_header(auth, "GET", f"{reporting}/v1/incidents/INC-1") == bearer(
+        creds.readers[OPERATOR]
+    )
+    assert _auth_header(auth, "GET", f"{reporting}/v1/reports/sla?month=2026-11") == bearer(
+        creds.readers[OPERATOR]
+    )
+    assert _auth_header(auth, "GET", f"{intake}/healthz") is None
+    assert _auth_header(auth, "POST", "http://127.0.0.1:8082/ping/x") is None
+    mine = {"authorization": "Bearer given"}
+    assert _auth_header(auth, "GET", f"{reporting}/v1/incidents", headers=mine) == "Bearer given"
+
+
+def test_stack_auth_names_a_party_the_stack_has_no_token_for() -> None:
+    auth = credentials.StackAuth(Credentials().completed(["customer"]))
+    with pytest.raises(credentials.MissingCredentials, match="party credential for 'stranger'"):
+        _auth_header(auth, "POST", "http://i/v1/incidents/I/actions", json={"party": "stranger"})
+
+
+def test_require_names_the_file_and_the_command(tmp_path: Path) -> None:
+    with pytest.raises(credentials.MissingCredentials, match="baton stack up") as missing:
+        credentials.require(tmp_path)
+    assert str(credentials.credentials_path(tmp_path)) in str(missing.value)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from baton import stack
+from baton import credentials, stack
+from shared.contract import load_contract
 from shared.settings import Settings
 
 
@@ -285,3 +286,25 @@ def test_configs_and_service_env_follow_the_ports() -> None:
     assert env["BATON_HTTP_PORT"] == "25004"
     assert env["BATON_KAFKA_BOOTSTRAP"] == "127.0.0.1:25000"
     assert env["BATON_PG_DSN"] == "postgresql://baton@127.0.0.1:25002/baton"
+
+
+def test_each_service_gets_its_share_of_the_stack_credentials(tmp_path: Path) -> None:
+    paths = stack.stack_paths({"BATON_STACK_DIR": str(tmp_path)})
+    minimal = stack.REPO_ROOT / "examples" / "minimal" / "contract.yaml"
+    where = stack.ensure_credentials(paths, {"BATON_CONTRACT_PATH": str(minimal)})
+    assert where == tmp_path / "secrets" / "credentials.json"
+    creds = credentials.require(tmp_path)
+    assert set(creds.parties) == set(load_contract(minimal).parties)
+    intake, router, _, reporting = stack.SERVICES
+    intake_env = stack.service_env(intake, {}, creds=creds)
+    assert json.loads(intake_env["BATON_INTAKE_PARTY_TOKENS"]) == creds.parties
+    assert json.loads(intake_env["BATON_INTAKE_SOURCE_TOKENS"]) == creds.sources
+    reporting_env = stack.service_env(reporting, {}, creds=creds)
+    assert json.loads(reporting_env["BATON_REPORTING_READER_TOKENS"]) == creds.readers
+    assert not {k for k in stack.service_env(router, {}, creds=creds) if "TOKENS" in k}
+    assert "BATON_INSECURE" not in intake_env
+
+
+def test_the_stack_runs_the_example_contract_unless_told_otherwise() -> None:
+    assert stack.stack_contract({}) == stack.EXAMPLE_CONTRACT
+    assert stack.stack_contract({"BATON_CONTRACT_PATH": "/x.yaml"}) == Path("/x.yaml")
