@@ -13,13 +13,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from reporting.documents import (
-    closure_document,
-    closure_facts,
-    monthly_document,
-    monthly_facts,
-)
-from reporting.projection import project, record_many
+from reporting.documents import closure_document, monthly_document
+from reporting.store import closure_facts, monthly_facts, project, record_many
 from typer.testing import CliRunner
 
 from baton.cli import app

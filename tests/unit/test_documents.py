@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from reporting.document_routes import document_response
-from reporting.documents import ClosureFacts, MonthlyFacts, closure_document, monthly_document
+from reporting.documents import closure_document, monthly_document
+from reporting.store import ClosureFacts, MonthlyFacts
 
 from shared.contract import Contract, load_contract
 from shared.documents import Chart, Document, Section, Series, render_html, to_json

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
 
+from reporting import store
 from shared.contract import Contract
 from shared.db import Conn
 from shared.settings import Settings
@@ -56,33 +57,7 @@ def reader(request: Request, settings: Settings, contract: Contract) -> Reader:
     return Reader(name=name, party=None if sees_all else name)
 
 
-# An incident a party is or was assigned to: its primary party or coordinator in the read model,
-# or named by any of the router's events on it (assignment, check, handover, escalation).
-VISIBLE_TO = """(
-    $PARTY::text IS NULL
-    OR i.primary_party = $PARTY OR i.coordinator = $PARTY
-    OR EXISTS (
-        SELECT 1 FROM incident_events e
-        WHERE e.incident_id = i.id AND e.type LIKE 'baton.assignment.%'
-          AND (e.data->>'party' = $PARTY OR e.data->>'to_party' = $PARTY)
-    )
-)"""
-
-
-def visible(param: int) -> str:
-    """The SQL condition on incidents ``i`` for the reader's party bound at ``$param``."""
-    return VISIBLE_TO.replace("$PARTY", f"${param}")
-
-
-# Reporting's incident list: status filter ($1), limit ($2), the reader's party ($3).
-LIST_INCIDENTS = (
-    "SELECT * FROM incidents i WHERE ($1::text IS NULL OR status = $1) AND VISIBLE"
-    " ORDER BY opened_at DESC LIMIT $2"
-).replace("VISIBLE", visible(3))
-SEEN = "SELECT true FROM incidents i WHERE i.id = $1 AND VISIBLE".replace("VISIBLE", visible(2))
-
-
 async def may_see(conn: Conn, who: Reader, incident_id: str) -> bool:
     if who.party is None:
         return True
-    return bool(await conn.fetchval(SEEN, incident_id, who.party))
+    return await store.assigned(conn, incident_id, who.party)

@@ -16,7 +16,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from reporting.access import Reader, may_see
-from reporting.documents import closure_document, closure_facts, monthly_document, monthly_facts
+from reporting.documents import closure_document, monthly_document
+from reporting.store import closure_facts, monthly_facts
 from shared.documents import Document, render_html, render_pdf, to_json
 from shared.instants import parse_month as month_start
 from shared.service import Runtime

@@ -1,9 +1,15 @@
-"""The read model: how each event changes the incident row and when a closure report is due."""
+"""Reporting's PostgreSQL rows: the audit trail, the read model (how each event changes the
+incident row and when a closure report is due) and the queries the API and documents read.
+
+Only data moves here; what a reader may see is decided in ``access``, how a document reads in
+``documents``.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -32,6 +38,25 @@ from shared.events import (
     SlaClockStartedV1,
     SlaClockStoppedV1,
 )
+
+JSON_COLUMNS = frozenset(
+    {"actions_taken", "provider_participants", "customer_participants", "data", "objects", "scope"}
+)
+
+
+def _row(record: Any) -> dict[str, Any]:
+    out = dict(record)
+    for key in JSON_COLUMNS & out.keys():
+        if isinstance(out[key], str):
+            out[key] = orjson.loads(out[key])
+    return out
+
+
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    """A calendar month in UTC, as the SLA report counts it."""
+    start = datetime(month.year, month.month, 1, tzinfo=UTC)
+    end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
+    return start, end
 
 
 async def record_many(conn: Conn, events: list[tuple[str, Envelope]]) -> set[uuid.UUID]:
@@ -328,8 +353,7 @@ async def _close(conn: Conn, incident_id: str, data: IncidentClosedV1) -> None:
 async def sla_compliance(conn: Conn, month: date) -> list[dict[str, object]]:
     """SLA compliance of clocks started in ``month``, per primary party, category, priority
     and clock. A clock is met when it stopped in time and never breached."""
-    start = datetime(month.year, month.month, 1, tzinfo=UTC)
-    end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
+    start, end = month_bounds(month)
     rows = await conn.fetch(
         "SELECT coalesce(i.primary_party, '(unassigned)') AS party, i.category, i.priority,"
         " c.clock, count(*) AS clocks,"
@@ -347,3 +371,240 @@ async def sla_compliance(conn: Conn, month: date) -> list[dict[str, object]]:
         decided = r["met"] + r["breached"]
         out.append({**dict(r), "compliance": (r["met"] / decided) if decided else None})
     return out
+
+
+# --------------------------------------------------------------------------- the read API
+
+
+# An incident a party is or was assigned to: its primary party or coordinator in the read model,
+# or named by any of the router's events on it (assignment, check, handover, escalation).
+VISIBLE_TO = """(
+    $PARTY::text IS NULL
+    OR i.primary_party = $PARTY OR i.coordinator = $PARTY
+    OR EXISTS (
+        SELECT 1 FROM incident_events e
+        WHERE e.incident_id = i.id AND e.type LIKE 'baton.assignment.%'
+          AND (e.data->>'party' = $PARTY OR e.data->>'to_party' = $PARTY)
+    )
+)"""
+
+
+def visible(param: int) -> str:
+    """The SQL condition on incidents ``i`` for the reader's party bound at ``$param``."""
+    return VISIBLE_TO.replace("$PARTY", f"${param}")
+
+
+_LIST_INCIDENTS = (
+    "SELECT * FROM incidents i WHERE ($1::text IS NULL OR status = $1) AND VISIBLE"
+    " ORDER BY opened_at DESC LIMIT $2"
+).replace("VISIBLE", visible(3))
+_ASSIGNED = "SELECT true FROM incidents i WHERE i.id = $1 AND VISIBLE".replace(
+    "VISIBLE", visible(2)
+)
+
+
+async def incidents(conn: Conn, status: str | None, limit: int, party: str | None) -> list[Any]:
+    """Incidents, newest first, with ``status`` (None: any) that ``party`` is or was assigned
+    to (None: every incident)."""
+    return await conn.fetch(_LIST_INCIDENTS, status, limit, party)
+
+
+async def assigned(conn: Conn, incident_id: str, party: str) -> bool:
+    """Whether ``party`` is or was assigned to the incident."""
+    return bool(await conn.fetchval(_ASSIGNED, incident_id, party))
+
+
+async def lock_incidents(conn: Conn, incident_ids: list[str]) -> None:
+    """Serialise this transaction with any other on the same incidents (advisory locks, taken
+    in one order so two batches never deadlock)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(i) AS h"
+        " FROM unnest($1::text[]) AS i ORDER BY h) AS locks",
+        sorted(incident_ids),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRows:
+    """One incident as the read API shows it: its row, timeline, clocks and closure report."""
+
+    incident: Any
+    timeline: list[Any]
+    clocks: list[Any]
+    report: Any | None
+
+
+async def incident(conn: Conn, incident_id: str) -> IncidentRows | None:
+    row = await conn.fetchrow("SELECT * FROM incidents WHERE id = $1", incident_id)
+    if row is None:
+        return None
+    timeline = await conn.fetch(
+        "SELECT event_id, topic, type, source, time, data FROM incident_events"
+        " WHERE incident_id = $1 ORDER BY time, recorded_at",
+        incident_id,
+    )
+    report = await conn.fetchrow(
+        "SELECT * FROM closure_reports WHERE incident_id = $1", incident_id
+    )
+    clocks = await conn.fetch(
+        "SELECT * FROM sla_clocks WHERE incident_id = $1 ORDER BY clock DESC", incident_id
+    )
+    return IncidentRows(row, timeline, clocks, report)
+
+
+async def open_incidents(conn: Conn) -> list[Any]:
+    """Incidents not yet closed, counted per priority, layer and primary party."""
+    return await conn.fetch(
+        "SELECT priority, coalesce(layer, 'none') AS layer,"
+        " coalesce(primary_party, 'none') AS party, count(*) AS n FROM incidents"
+        " WHERE status <> 'closed' GROUP BY 1, 2, 3"
+    )
+
+
+async def mean_times(conn: Conn) -> tuple[float, float]:
+    """Mean seconds to acknowledge and from first alert to restoration, last 30 days (0 when
+    there is nothing to average)."""
+    means = await conn.fetchrow(
+        "SELECT avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta,"
+        " avg(extract(epoch FROM restored_at - first_alert_at)) AS mttr FROM incidents"
+        " WHERE opened_at > now() - interval '30 days'"
+    )
+    if means is None:  # an aggregate always returns its one row
+        return 0.0, 0.0
+    return float(means["mtta"] or 0), float(means["mttr"] or 0)
+
+
+# --------------------------------------------------------------------------- documents
+
+
+@dataclass(frozen=True, slots=True)
+class ClosureFacts:
+    incident: dict[str, Any]
+    report: dict[str, Any] | None
+    clocks: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+async def closure_facts(conn: Conn, incident_id: str) -> ClosureFacts | None:
+    incident = await conn.fetchrow("SELECT * FROM incidents WHERE id = $1", incident_id)
+    if incident is None:
+        return None
+    report = await conn.fetchrow(
+        "SELECT * FROM closure_reports WHERE incident_id = $1", incident_id
+    )
+    clocks = await conn.fetch(
+        "SELECT * FROM sla_clocks WHERE incident_id = $1 ORDER BY started_at, clock", incident_id
+    )
+    events = await conn.fetch(
+        "SELECT incident_id, type, source, time, data FROM incident_events"
+        " WHERE incident_id = $1 ORDER BY time, recorded_at",
+        incident_id,
+    )
+    return ClosureFacts(
+        incident=_row(incident),
+        report=_row(report) if report else None,
+        clocks=[_row(c) for c in clocks],
+        events=[_row(e) for e in events],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyFacts:
+    month: date
+    compliance: list[dict[str, Any]]
+    breaches: list[dict[str, Any]]
+    pause_events: list[dict[str, Any]]
+    weeks: list[dict[str, Any]]
+    top_objects: list[dict[str, Any]]
+    top_origins: list[dict[str, Any]]
+    outside: list[dict[str, Any]]
+    missed: list[dict[str, Any]] = field(default_factory=list)
+    totals: dict[str, Any] = field(default_factory=dict)
+
+
+async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
+    start, end = month_bounds(month)
+    compliance = await sla_compliance(conn, month)
+    breaches = await conn.fetch(
+        "SELECT c.incident_id, c.clock, c.deadline, c.breached_at, c.stopped_at, i.summary,"
+        " i.priority, i.category, i.object_id, i.origin_object,"
+        " coalesce(i.primary_party, '(unassigned)') AS party, r.cause"
+        " FROM sla_clocks c JOIN incidents i ON i.id = c.incident_id"
+        " LEFT JOIN closure_reports r ON r.incident_id = c.incident_id"
+        " WHERE c.started_at >= $1 AND c.started_at < $2"
+        " AND (c.breached_at IS NOT NULL OR c.met = false)"
+        " ORDER BY c.deadline",
+        start,
+        end,
+    )
+    pause_events = await conn.fetch(
+        "SELECT e.incident_id, e.type, e.time, e.data FROM incident_events e"
+        " JOIN incidents i ON i.id = e.incident_id"
+        " WHERE i.opened_at >= $1 AND i.opened_at < $2 AND e.type = ANY($3::text[])"
+        " ORDER BY e.time, e.recorded_at",
+        start,
+        end,
+        [EventType.SLA_CLOCK_PAUSED.value, EventType.SLA_CLOCK_RESUMED.value],
+    )
+    weeks = await conn.fetch(
+        "SELECT date_trunc('week', opened_at AT TIME ZONE 'UTC')::date AS week,"
+        " count(*) AS incidents,"
+        " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta,"
+        " avg(extract(epoch FROM restored_at - first_alert_at)) AS mttr"
+        " FROM incidents WHERE opened_at >= $1 AND opened_at < $2 GROUP BY 1 ORDER BY 1",
+        start,
+        end,
+    )
+    top_objects = await conn.fetch(
+        "SELECT object_id, count(*) AS incidents FROM incidents"
+        " WHERE opened_at >= $1 AND opened_at < $2 AND object_id IS NOT NULL"
+        " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
+        start,
+        end,
+    )
+    top_origins = await conn.fetch(
+        "SELECT origin_object, origin_layer, count(*) AS incidents FROM incidents"
+        " WHERE opened_at >= $1 AND opened_at < $2 AND origin_object IS NOT NULL"
+        " GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 10",
+        start,
+        end,
+    )
+    outside = await conn.fetch(
+        "SELECT id, opened_at, summary, alert_count, status FROM incidents"
+        " WHERE opened_at >= $1 AND opened_at < $2 AND outside_perimeter ORDER BY opened_at",
+        start,
+        end,
+    )
+    # the check-in watchdog raises a missed run as an alert fingerprinted checkin:<object>/<duty>
+    missed = await conn.fetch(
+        "SELECT DISTINCT ON (i.id, f.fp) i.id, i.opened_at, i.object_id, i.status, f.fp"
+        " FROM incidents i JOIN incident_events e ON e.incident_id = i.id"
+        " CROSS JOIN LATERAL (SELECT jsonb_array_elements_text(CASE"
+        "   WHEN jsonb_typeof(e.data->'fingerprints') = 'array' THEN e.data->'fingerprints'"
+        "   ELSE jsonb_build_array(e.data->>'fingerprint') END) AS fp) f"
+        " WHERE i.opened_at >= $1 AND i.opened_at < $2 AND e.type = ANY($3::text[])"
+        " AND f.fp LIKE 'checkin:%' ORDER BY i.id, f.fp",
+        start,
+        end,
+        [EventType.INCIDENT_OPENED.value, EventType.ALERT_ATTACHED.value],
+    )
+    totals = await conn.fetchrow(
+        "SELECT count(*) AS incidents, count(*) FILTER (WHERE status = 'closed') AS closed,"
+        " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta,"
+        " avg(extract(epoch FROM restored_at - first_alert_at)) AS mttr"
+        " FROM incidents WHERE opened_at >= $1 AND opened_at < $2",
+        start,
+        end,
+    )
+    return MonthlyFacts(
+        month=month,
+        compliance=[dict(r) for r in compliance],
+        breaches=[_row(r) for r in breaches],
+        pause_events=[_row(r) for r in pause_events],
+        weeks=[dict(r) for r in weeks],
+        top_objects=[dict(r) for r in top_objects],
+        top_origins=[dict(r) for r in top_origins],
+        outside=[dict(r) for r in outside],
+        missed=[dict(r) for r in missed],
+        totals=dict(totals) if totals else {},
+    )
