@@ -198,7 +198,7 @@ class IncidentClosedV1(Model):
 
 
 class DutyContact(Model):
-    """A named contact of a party and how to reach them (router messages, issue 5)."""
+    """A named contact of a party and how to reach them, as the router's messages name them."""
 
     party: str
     contact: str = Field(description="the contact id within the party")
@@ -462,7 +462,7 @@ class IncidentReclassifiedV1(Model):
 
 
 class SlaClockPausedV1(Model):
-    """A clock stopped counting for a contract pause reason (issue 6)."""
+    """A clock stopped counting for a contract pause reason."""
 
     clock: ClockKind
     paused_at: AwareDatetime

@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     retry_after_seconds: int = Field(
         5, ge=1, description="the Retry-After of a 503 answered while a dependency is down"
     )
-    # -- intake (issue 4) ------------------------------------------------------------------
+    # -- intake -----------------------------------------------------------------------------
     intake_max_body_bytes: int = Field(
         512 * 1024, gt=0, description="larger request bodies are refused with 413"
     )
@@ -145,7 +145,7 @@ class Settings(BaseSettings):
         description="how long an HTTP action waits for the commands consumer's verdict before"
         " answering 202 pending",
     )
-    # -- router (issue 5) ------------------------------------------------------------------
+    # -- router -----------------------------------------------------------------------------
     router_tick_seconds: float = Field(
         1.0, gt=0, description="how often the router looks for unacknowledged assignments"
     )
@@ -163,7 +163,7 @@ class Settings(BaseSettings):
     router_webhook_max_attempts: int = Field(
         8, ge=1, description="after this many failed pushes: dead letter, coordinator told"
     )
-    # -- sla-clock (issue 6) ---------------------------------------------------------------
+    # -- sla-clock --------------------------------------------------------------------------
     sla_fire_batch: int = Field(
         500, gt=0, description="how many due SLA timers one tick transaction fires at most"
     )

@@ -1,4 +1,4 @@
--- Issue 5: the router's own state per incident (the pure core's RouteState, as JSON) and the
+-- The router's own state per incident (the pure core's RouteState, as JSON) and the
 -- timers that call a party's backup contacts when its assignment is not acknowledged in time.
 CREATE TABLE routes (
     incident_id text PRIMARY KEY,

@@ -1,4 +1,4 @@
--- Issue 5: pushes to parties' webhook endpoints, one row per (event, party), written in the
+-- Pushes to parties' webhook endpoints, one row per (event, party), written in the
 -- transaction that publishes the event and worked off by the router's tick with backoff.
 CREATE TABLE webhook_deliveries (
     event_id uuid NOT NULL,

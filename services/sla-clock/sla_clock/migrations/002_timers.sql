@@ -1,4 +1,4 @@
--- Issue 6: each incident's clock facts, and one durable timer per clock and threshold.
+-- Each incident's clock facts, and one durable timer per clock and threshold.
 
 -- The incident's record (how it opened and every clock fact since); the clocks are a fold of it.
 CREATE TABLE incident_clocks (

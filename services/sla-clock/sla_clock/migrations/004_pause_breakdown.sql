@@ -1,4 +1,4 @@
--- Issue 6: business time each clock was paused, per pause reason and per invoking party
+-- Business time each clock was paused, per pause reason and per invoking party
 -- (seconds), for reporting and operators.
 ALTER TABLE clocks
     ADD COLUMN paused_by_reason jsonb NOT NULL DEFAULT '{}',

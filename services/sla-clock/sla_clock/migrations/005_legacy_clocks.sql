@@ -1,4 +1,4 @@
--- Issue 6: clocks started by the walking skeleton (before 002) have no incident record. Stopped
+-- Clocks started by the walking skeleton (before 002) have no incident record. Stopped
 -- ones say so in the read model; running ones keep their breach timer (fired already if the old
 -- tick breached them), which any instance may fire (part -1). Later facts about them are not
 -- applied; new incidents get the full treatment.
