@@ -24,10 +24,6 @@ def problem(status: int, title: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": title, **extra}, status_code=status)
 
 
-def validation_problem(exc: ValidationError) -> JSONResponse:
-    return problem(422, "invalid payload", fields=field_errors(exc))
-
-
 class Unavailable(Exception):
     """A dependency (``postgresql`` or ``kafka``) did not answer in time: answered 503 with
     ``Retry-After``; nothing of the request was kept."""

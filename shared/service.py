@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -409,7 +408,3 @@ def serve(app: FastAPI) -> None:
         access_log=False,
         timeout_graceful_shutdown=20,
     )
-
-
-def elapsed_ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000

@@ -811,10 +811,6 @@ class Contract(_Strict):
                 out.append((window, members))
         return out
 
-    def sla_excluded_objects(self) -> set[str]:
-        """Objects that have a maintenance window excluded from their SLA time."""
-        return {o for _, members in self._sla_excluding_windows() for o in members}
-
     def sla_exclusions(
         self, object_id: str, start: datetime, end: datetime
     ) -> list[tuple[datetime, datetime]]:

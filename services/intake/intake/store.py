@@ -17,12 +17,6 @@ def _state(row: Any) -> IncidentState | None:
     return IncidentState.model_validate_json(row["state"]) if row else None
 
 
-async def find_open(conn: Conn, fingerprint: str, object_id: str | None) -> IncidentState | None:
-    """The open incident an alert belongs to: same fingerprint, else same object. Locks it."""
-    found, _ = await find_for_alert(conn, fingerprint, object_id, frozenset(), None)
-    return found
-
-
 async def find_for_alert(
     conn: Conn,
     fingerprint: str,
@@ -325,21 +319,6 @@ async def changes(conn: Conn, object_id: str, limit: int = 50) -> list[dict[str,
 
 
 # ------------------------------------------------------------------ command verdicts
-
-
-async def record_outcome(
-    conn: Conn, command_id: uuid.UUID, incident_id: str, status: int, reason: str
-) -> None:
-    """The verdict on a command (202 accepted, 403/404/409 refused), in the deciding
-    transaction."""
-    await conn.execute(
-        "INSERT INTO command_outcomes(command_id, incident_id, status, reason)"
-        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        command_id,
-        incident_id,
-        status,
-        reason,
-    )
 
 
 async def outcome(conn: Conn, command_id: uuid.UUID) -> tuple[int, str] | None:

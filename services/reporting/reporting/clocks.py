@@ -100,10 +100,3 @@ def _calendar(view: ContractView, calendar_id: str, object_id: str | None) -> An
     if view.contract.calendar_spec(calendar_id) is None:
         return None
     return view.clock_calendar(calendar_id, object_id)
-
-
-def human(value: timedelta | None) -> str:
-    """``1h30m``, ``-5m`` for tables."""
-    if value is None:
-        return ""
-    return format_duration(value) if value >= timedelta(0) else "-" + format_duration(-value)

@@ -14,7 +14,7 @@ after the last successful ping (or after watching began), so a job pings when it
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -205,10 +205,3 @@ def _alert(  # noqa: PLR0917 - the alert's facts, each named at the call
     if status == "resolved":
         item["ends_at"] = at.isoformat()
     return item
-
-
-def overdue_since(state: State, exp: Expectation, now: datetime) -> timedelta | None:
-    """How long the awaited run is overdue at ``now`` (None: not overdue); for metrics."""
-    if state.expected_at is None or now < state.expected_at + exp.grace:
-        return None
-    return now - state.expected_at
