@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from intake import pagerduty, store
 from intake.auth import Authenticator, Signed
-from intake.correlation import Graph, alert_key, graph_of
+from intake.correlation import alert_key, graph_of
 from intake.formats import FORMATS
 from intake.guard import Refusal, fit_for_dead_letter, parse_json
 from intake.incidents import IncidentState, Match, apply_action, handle_alert, verdict
@@ -80,46 +80,135 @@ def decode_raw(
         raise Refusal.invalid(exc) from None
 
 
-def wire(rt: Runtime, router: APIRouter) -> None:
-    settings, broker, contract = rt.settings, rt.broker, rt.contract
-    graph = graph_of(contract)
-    topics = {
-        "alerts": settings.topic(Topic.ALERTS),
-        "commands": settings.topic(Topic.COMMANDS),
-        "incidents": settings.topic(Topic.INCIDENTS),
-    }
-    raw_topic = settings.topic(Topic.ALERTS_RAW)
-    window = timedelta(seconds=settings.intake_correlation_window_seconds)
-    opened = Counter(
-        "baton_incidents_opened", "Incidents opened", ["layer", "priority"], registry=rt.registry
-    )
-    closed = Counter(
-        "baton_incidents_closed", "Incidents closed on customer confirmation", registry=rt.registry
-    )
-    held = Counter(
-        "baton_alerts_in_maintenance",
-        "Firing alerts held back by an approved maintenance window",
-        registry=rt.registry,
-    )
-    outcomes = Counter(
-        "baton_alerts_outcome",
-        "What each alert did: opened, deduplicated, correlated, recovered, ignored",
-        ["outcome"],
-        registry=rt.registry,
-    )
+def impersonation(prefix: str, topic: str, party: str) -> str | None:
+    """Why a command read from ``topic`` may not act as ``party``, or None: a party's inbox
+    speaks only for that party."""
+    owner = inbox_party(prefix, topic)
+    if owner is None or owner == party:
+        return None
+    return f"party: the inbox of {owner} acts only as {owner}, not as {party!r}"
 
-    async def publish(kind: str, event: Envelope, key: str | None) -> None:
-        await publish_event(broker, topics[kind], event, key=key)
 
-    async def await_outcome(command_id: uuid.UUID) -> tuple[int, str] | None:
+class Inboxes:
+    """Each party's own command inbox exists before the commands consumer subscribes (by
+    pattern), and a party that a republished contract adds gets one at the next tick."""
+
+    def __init__(self) -> None:
+        self._made: frozenset[str] = frozenset()
+
+    async def ensure(self, rt: Runtime) -> None:
+        parties = frozenset(inbox_parties(rt.contract))
+        if parties - self._made:
+            await create_party_topics(rt.settings, sorted(parties), Topic.COMMANDS)
+            self._made = parties
+
+
+def inbox_parties(contract: Contract) -> list[str]:
+    """Parties that act through Kafka: all but vendors, whose cases a party handles."""
+    return [p for p, party in contract.parties.items() if party.kind != "vendor"]
+
+
+class IntakeService:
+    def __init__(self) -> None:
+        self.ticker: Ticker | None = None  # made in on_start
+        self.inboxes = Inboxes()
+
+    def wire(self, rt: Runtime, router: APIRouter) -> None:
+        self.rt = rt
+        settings = rt.settings
+        self.topics = {
+            "alerts": settings.topic(Topic.ALERTS),
+            "commands": settings.topic(Topic.COMMANDS),
+            "incidents": settings.topic(Topic.INCIDENTS),
+        }
+        self.window = timedelta(seconds=settings.intake_correlation_window_seconds)
+        self.opened = Counter(
+            "baton_incidents_opened",
+            "Incidents opened",
+            ["layer", "priority"],
+            registry=rt.registry,
+        )
+        self.closed = Counter(
+            "baton_incidents_closed",
+            "Incidents closed on customer confirmation",
+            registry=rt.registry,
+        )
+        self.held = Counter(
+            "baton_alerts_in_maintenance",
+            "Firing alerts held back by an approved maintenance window",
+            registry=rt.registry,
+        )
+        self.outcomes = Counter(
+            "baton_alerts_outcome",
+            "What each alert did: opened, deduplicated, correlated, recovered, ignored",
+            ["outcome"],
+            registry=rt.registry,
+        )
+        self.ix = Intake(
+            settings=settings,
+            contract=rt.contract,
+            graph=graph_of(rt.contract),
+            clock=rt.clock,
+            registry=rt.registry,
+            dead_letters=rt.dead_letters,
+            publish=self.publish,
+            auth=Authenticator(settings),
+            await_outcome=self.await_outcome,
+            first_use=self.first_use,
+            record_change=self.record_change,
+            list_changes=self.list_changes,
+            kafka_down=lambda: rt.health.kafka_down,
+        )
+        rt.on_contract(self.adopt)
+        router.include_router(build_router(self.ix))
+        rt.broker.subscriber(
+            settings.topic(Topic.ALERTS_RAW),
+            group_id=settings.group("intake.raw"),
+            max_records=500,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True,
+        )(self.on_raw)
+        rt.broker.subscriber(
+            self.topics["alerts"],
+            group_id=settings.group("intake.alerts"),
+            max_records=settings.consumer_batch_max_records,
+            batch_timeout_ms=settings.consumer_batch_max_wait_ms,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True,
+        )(self.on_alerts)
+        # The shared commands topic (only intake's HTTP path writes it, after checking the
+        # party's token) and every party's own inbox (only that party may write it: Kafka ACLs).
+        # A command from an inbox acts as the inbox's party whatever its ``party`` field says.
+        rt.broker.subscriber(
+            pattern=commands_pattern(settings.topic_prefix),
+            group_id=settings.group("intake.commands"),
+            max_records=settings.consumer_batch_max_records,
+            batch_timeout_ms=settings.consumer_batch_max_wait_ms,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True,
+        )(self.on_commands)
+
+    def adopt(self, new: Contract) -> None:
+        """A newly published contract: new alerts and actions are judged by it."""
+        self.ix.contract, self.ix.graph = new, graph_of(new)
+
+    # ---------------------------------------------------------------- what the HTTP side asks
+
+    async def publish(self, kind: str, event: Envelope, key: str | None) -> None:
+        await publish_event(self.rt.broker, self.topics[kind], event, key=key)
+
+    async def await_outcome(self, command_id: uuid.UUID) -> tuple[int, str] | None:
         """The commands consumer's verdict (whichever instance decides), or None when it takes
         longer than ``intake_action_wait_seconds``."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + settings.intake_action_wait_seconds
+        deadline = loop.time() + self.rt.settings.intake_action_wait_seconds
         try:
             async with asyncio.timeout_at(deadline + ACTION_POLL_SECONDS):
                 while True:
-                    async with rt.pool.acquire() as conn:
+                    async with self.rt.pool.acquire() as conn:
                         found = await store.outcome(conn, command_id)
                     if found is not None or loop.time() >= deadline:
                         return found
@@ -130,14 +219,14 @@ def wire(rt: Runtime, router: APIRouter) -> None:
             log.warning("action verdict unavailable", extra={"error": repr(exc)[:200]})
             return None
 
-    async def first_use(signed: Signed, now: datetime) -> bool:
-        async with rt.pool.acquire() as conn:
+    async def first_use(self, signed: Signed, now: datetime) -> bool:
+        async with self.rt.pool.acquire() as conn:
             return await store.first_use(conn, signed.signature, signed.expires_at, now)
 
     async def record_change(
-        change: pagerduty.ChangeEvent, object_id: str | None, now: datetime
+        self, change: pagerduty.ChangeEvent, object_id: str | None, now: datetime
     ) -> None:
-        async with rt.pool.acquire() as conn:
+        async with self.rt.pool.acquire() as conn:
             await store.record_change(
                 conn,
                 stable_id("change", change.model_dump_json()),
@@ -148,48 +237,18 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                 event=change.model_dump(mode="json", exclude={"routing_key"}),
             )
 
-    async def list_changes(object_id: str) -> list[dict[str, Any]]:
-        async with rt.pool.acquire() as conn:
+    async def list_changes(self, object_id: str) -> list[dict[str, Any]]:
+        async with self.rt.pool.acquire() as conn:
             return await store.changes(conn, object_id)
-
-    ix = Intake(
-        settings=settings,
-        contract=contract,
-        graph=graph,
-        clock=rt.clock,
-        registry=rt.registry,
-        dead_letters=rt.dead_letters,
-        publish=publish,
-        auth=Authenticator(settings),
-        await_outcome=await_outcome,
-        first_use=first_use,
-        record_change=record_change,
-        list_changes=list_changes,
-        kafka_down=lambda: rt.health.kafka_down,
-    )
-
-    def adopt(new: Contract) -> None:
-        """A newly published contract: new alerts and actions are judged by it."""
-        ix.contract, ix.graph = new, graph_of(new)
-
-    rt.on_contract(adopt)
-    router.include_router(build_router(ix))
 
     # ---------------------------------------------------------------- raw alerts (Kafka)
 
-    @broker.subscriber(
-        raw_topic,
-        group_id=settings.group("intake.raw"),
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        batch=True,
-        max_records=500,
-    )
-    async def on_raw(msg: KafkaMessage) -> None:
+    async def on_raw(self, msg: KafkaMessage) -> None:
         """Foreign payloads from producers that speak Kafka; the ``format`` header names one
         of the receivers' formats. A batch at a time: every alert published (acks=all) before
         the batch's offsets are committed; ids derive from each record's coordinates, so a
         redelivered batch republishes the same events."""
+        rt, ix = self.rt, self.ix
         records = msg.raw_message
         assert isinstance(records, tuple)
         publishing = []
@@ -201,7 +260,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
             fmt = headers.get(FORMAT_HEADER, "")
             try:
                 alerts = decode_raw(
-                    body, fmt, contract=ix.contract, at=at, unique=unique, settings=settings
+                    body, fmt, contract=ix.contract, at=at, unique=unique, settings=rt.settings
                 )
             except Refusal as refusal:
                 kept, note = fit_for_dead_letter(body)
@@ -217,37 +276,29 @@ def wire(rt: Runtime, router: APIRouter) -> None:
             ids = [stable_id("raw", unique, i) for i in range(len(alerts))]
             for event, alert in zip(alert_events(alerts, at, ids), alerts, strict=True):
                 key = alert_key(ix.graph, alert.object_id, alert.fingerprint)
-                publishing.append(publish("alerts", event, key))
+                publishing.append(self.publish("alerts", event, key))
         await asyncio.gather(*publishing)
 
     # ---------------------------------------------------------------- alerts → incidents
 
-    @broker.subscriber(
-        topics["alerts"],
-        group_id=settings.group("intake.alerts"),
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        batch=True,
-        max_records=settings.consumer_batch_max_records,
-        batch_timeout_ms=settings.consumer_batch_max_wait_ms,
-    )
-    async def on_alerts(msg: KafkaMessage) -> None:
+    async def on_alerts(self, msg: KafkaMessage) -> None:
         """A batch of alerts in one transaction: the processed-event records, the incidents
         they can reach read and locked once, each alert decided in turn (in partition order)
         against the state the batch has built so far, the changed incidents written set-based,
         the incident events published together; the offsets are committed after all of it."""
         events: list[tuple[Envelope, bytes]] = []
-        for record in rt.records(msg, "intake.alerts"):
-            event = await rt.parse_record(record, EventType.ALERT_RECEIVED)
+        for record in self.rt.records(msg, "intake.alerts"):
+            event = await self.rt.parse_record(record, EventType.ALERT_RECEIVED)
             if event is not None:
                 events.append((event, record.value or b""))
         if events:
-            await decide_alerts(events)
+            await self.decide_alerts(events)
 
-    async def decide_alerts(events: list[tuple[Envelope, bytes]]) -> None:
-        contract, graph = ix.contract, ix.graph
+    async def decide_alerts(self, events: list[tuple[Envelope, bytes]]) -> None:
+        rt, window = self.rt, self.window
+        contract, graph = self.ix.contract, self.ix.graph
         now = rt.clock.now()
-        outbox = Outbox(broker)
+        outbox = Outbox(rt.broker)
         counted: list[tuple[str, IncidentState | None, bool]] = []
         async with rt.pool.acquire() as conn, conn.transaction():
             fresh = await mark_processed_many(conn, "alerts", [e.id for e, _ in events])
@@ -284,7 +335,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                     if firing and (held_by := approved_window(contract, alert.object_id, at)):
                         await store.hold(conn, alert, held_by.id, at, body)
                         held_now.add(alert.fingerprint)
-                        held.inc()
+                        self.held.inc()
                         log.info(
                             "alert held: maintenance window",
                             extra={"object": alert.object_id, "window": held_by.id},
@@ -293,10 +344,10 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                     if not firing and alert.fingerprint in held_now:
                         await store.release(conn, alert.fingerprint)
                         held_now.discard(alert.fingerprint)
-                        outcomes.labels("recovered_in_maintenance").inc()
+                        self.outcomes.labels("recovered_in_maintenance").inc()
                         continue
                 state, out = handle_alert(event, found, contract, graph, now)
-                outbox.extend(topics["incidents"], out)
+                outbox.extend(self.topics["incidents"], out)
                 if state is not None:
                     incidents.put(state)
                 ignored = match == Match.NONE and state is None
@@ -306,28 +357,17 @@ def wire(rt: Runtime, router: APIRouter) -> None:
             await asyncio.gather(store.save_many(conn, incidents), outbox.flush())
             rt.crash_point("intake.alerts")
         for outcome, state, new in counted:
-            outcomes.labels(outcome).inc()
+            self.outcomes.labels(outcome).inc()
             if state is not None and new:
-                opened.labels(state.layer or "none", state.priority).inc()
+                self.opened.labels(state.layer or "none", state.priority).inc()
                 log.info("incident opened", extra={"incident": state.id, "object": state.object_id})
 
     # ---------------------------------------------------------------- commands
 
-    # The shared commands topic (only intake's HTTP path writes it, after checking the party's
-    # token) and every party's own inbox (only that party may write it: Kafka ACLs). A command
-    # from an inbox acts as the inbox's party whatever its ``party`` field says.
-    @broker.subscriber(
-        pattern=commands_pattern(settings.topic_prefix),
-        group_id=settings.group("intake.commands"),
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        batch=True,
-        max_records=settings.consumer_batch_max_records,
-        batch_timeout_ms=settings.consumer_batch_max_wait_ms,
-    )
-    async def on_commands(msg: KafkaMessage) -> None:
+    async def on_commands(self, msg: KafkaMessage) -> None:
         """A batch of party actions in one transaction, each decided in turn against the
         incident as the batch left it; verdicts recorded, events published together."""
+        rt = self.rt
         commands: list[tuple[Envelope, Record]] = []
         for record in rt.records(msg, "intake.commands"):
             command = await rt.parse_record(record, EventType.PARTY_ACTION)
@@ -335,9 +375,9 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                 commands.append((command, record))
         if not commands:
             return
-        contract = ix.contract
+        contract = self.ix.contract
         now = rt.clock.now()
-        outbox = Outbox(broker)
+        outbox = Outbox(rt.broker)
         unknown: list[tuple[str, Record]] = []
         refused: list[tuple[str, Record]] = []
         closing = 0
@@ -353,7 +393,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                     continue
                 fresh.discard(command.id)
                 action = command.data_as(PartyActionV1)
-                forged = impersonation(settings.topic_prefix, record.topic, action.party)
+                forged = impersonation(rt.settings.topic_prefix, record.topic, action.party)
                 if forged is not None:
                     verdicts.append((command.id, command.subject or "", 403, forged))
                     refused.append((forged, record))
@@ -366,7 +406,7 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                     continue
                 status, reason = verdict(action, incident, contract)
                 state, out = apply_action(command, incident, contract, now)
-                outbox.extend(topics["incidents"], out)
+                outbox.extend(self.topics["incidents"], out)
                 incidents[state.id] = changed[state.id] = state
                 verdicts.append((command.id, incident.id, status, reason))
                 closing += sum(e.type == EventType.INCIDENT_CLOSED for e in out)
@@ -384,114 +424,79 @@ def wire(rt: Runtime, router: APIRouter) -> None:
                 store.save_states(conn, list(changed.values()), before), outbox.flush()
             )
         if closing:
-            closed.inc(closing)
+            self.closed.inc(closing)
 
+    # ---------------------------------------------------------------- the tick
 
-async def release_ended_windows(rt: Runtime, graph: Graph) -> int:
-    """Alerts held by a maintenance window that has ended and still firing: republish each
-    one (dated now, a deterministic id) so that it opens its incident the normal way. The
-    row lock and the delete in one transaction fence the firing: two instances never both
-    release one alert, and a crash before commit republishes the same event id."""
-    now = rt.clock.now()
-    released = 0
-    async with rt.pool.acquire() as conn, conn.transaction():
-        for fingerprint, object_id, raw in await store.held(conn):
-            if approved_window(rt.contract, object_id, now) is not None:
-                continue
-            original = parse_event(raw)
-            alert = original.data_as(AlertReceivedV1).alert
-            alert = alert.model_copy(
-                update={
-                    "starts_at": now,
-                    "annotations": {
-                        **alert.annotations,
-                        "baton_maintenance_fired_at": alert.starts_at.isoformat(),
-                    },
-                }
-            )
-            event = make_event(
-                AlertReceivedV1(alert=alert, received_at=now),
-                source=SERVICE,
-                time=now,
-                event_id=stable_id("maintenance-ended", original.id),
-            )
-            await publish_event(
-                rt.broker,
-                rt.settings.topic(Topic.ALERTS),
-                event,
-                key=alert_key(graph, object_id, fingerprint),
-            )
-            await store.release(conn, fingerprint)
-            released += 1
-    return released
+    async def release_ended_windows(self) -> int:
+        """Alerts held by a maintenance window that has ended and still firing: republish each
+        one (dated now, a deterministic id) so that it opens its incident the normal way. The
+        row lock and the delete in one transaction fence the firing: two instances never both
+        release one alert, and a crash before commit republishes the same event id."""
+        rt = self.rt
+        graph = graph_of(rt.contract)  # the contract in force now (it may have been republished)
+        now = rt.clock.now()
+        released = 0
+        async with rt.pool.acquire() as conn, conn.transaction():
+            for fingerprint, object_id, raw in await store.held(conn):
+                if approved_window(rt.contract, object_id, now) is not None:
+                    continue
+                original = parse_event(raw)
+                alert = original.data_as(AlertReceivedV1).alert
+                alert = alert.model_copy(
+                    update={
+                        "starts_at": now,
+                        "annotations": {
+                            **alert.annotations,
+                            "baton_maintenance_fired_at": alert.starts_at.isoformat(),
+                        },
+                    }
+                )
+                event = make_event(
+                    AlertReceivedV1(alert=alert, received_at=now),
+                    source=SERVICE,
+                    time=now,
+                    event_id=stable_id("maintenance-ended", original.id),
+                )
+                await publish_event(
+                    rt.broker,
+                    self.topics["alerts"],
+                    event,
+                    key=alert_key(graph, object_id, fingerprint),
+                )
+                await store.release(conn, fingerprint)
+                released += 1
+        if released:
+            log.info("maintenance ended: alerts released", extra={"count": released})
+        return released
 
+    async def ensure_inboxes(self, rt: Runtime | None = None) -> None:
+        """Every party's command inbox: before the commands consumer subscribes, then at each
+        tick for parties a republished contract adds."""
+        await self.inboxes.ensure(rt or self.rt)
 
-def impersonation(prefix: str, topic: str, party: str) -> str | None:
-    """Why a command read from ``topic`` may not act as ``party``, or None: a party's inbox
-    speaks only for that party."""
-    owner = inbox_party(prefix, topic)
-    if owner is None or owner == party:
-        return None
-    return f"party: the inbox of {owner} acts only as {owner}, not as {party!r}"
+    async def on_start(self, rt: Runtime) -> None:
+        self.ticker = Ticker(
+            "intake-tick",
+            rt.settings.intake_tick_seconds,
+            ("party inboxes", self.ensure_inboxes),
+            ("maintenance", self.release_ended_windows),
+        )
+        self.ticker.start()
 
-
-class Inboxes:
-    """Each party's own command inbox exists before the commands consumer subscribes (by
-    pattern), and a party that a republished contract adds gets one at the next tick."""
-
-    def __init__(self) -> None:
-        self._made: frozenset[str] = frozenset()
-
-    async def ensure(self, rt: Runtime) -> None:
-        parties = frozenset(inbox_parties(rt.contract))
-        if parties - self._made:
-            await create_party_topics(rt.settings, sorted(parties), Topic.COMMANDS)
-            self._made = parties
-
-
-def inbox_parties(contract: Contract) -> list[str]:
-    """Parties that act through Kafka: all but vendors, whose cases a party handles."""
-    return [p for p, party in contract.parties.items() if party.kind != "vendor"]
+    async def on_stop(self, rt: Runtime) -> None:
+        if self.ticker is not None:
+            await self.ticker.stop()
 
 
 def build_app() -> FastAPI:
-    tickers: list[Ticker] = []
-
-    inboxes = Inboxes()
-
-    async def on_start(rt: Runtime) -> None:
-        async def release() -> None:
-            # the graph of the contract in force now (it may have been republished)
-            released = await release_ended_windows(rt, graph_of(rt.contract))
-            if released:
-                log.info("maintenance ended: alerts released", extra={"count": released})
-
-        async def ensure_inboxes() -> None:  # parties added by a republished contract
-            await inboxes.ensure(rt)
-
-        ticker = Ticker(
-            "intake-maintenance-tick",
-            rt.settings.intake_tick_seconds,
-            ("party inboxes", ensure_inboxes),
-            ("maintenance", release),
-        )
-        ticker.start()
-        tickers.append(ticker)
-
-    async def on_stop(_: Runtime) -> None:
-        for ticker in tickers:
-            await ticker.stop()
-        tickers.clear()
-
+    service = IntakeService()
     return create_app(
         SERVICE,
-        wire,
+        service.wire,
         schema="intake",
         migrations=Path(__file__).parent / "migrations",
-        before_start=inboxes.ensure,
-        on_start=on_start,
-        on_stop=on_stop,
+        before_start=service.ensure_inboxes,
+        on_start=service.on_start,
+        on_stop=service.on_stop,
     )
-
-
-__all__ = ["Refusal", "build_app", "fit_for_dead_letter", "release_ended_windows", "wire"]
