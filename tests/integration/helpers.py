@@ -51,6 +51,11 @@ def alertmanager_payload(
     }
 
 
+class NeverArrived(AssertionError):
+    """What a test waited for did not arrive in time (a failure like any assertion; tests that
+    expect a missing service to stop the pipeline catch this one and nothing broader)."""
+
+
 async def collect(bootstrap: str, topic: str, want: int, timeout: float = 60) -> list[Envelope]:
     """Read ``topic`` from the start until ``want`` events arrived (or fail on timeout)."""
     return await collect_until(bootstrap, topic, lambda events: len(events) >= want, timeout)
@@ -88,7 +93,7 @@ async def collect_until(
             await read()
     except TimeoutError:
         got = [(e.type.value, e.subject) for e in events]
-        raise AssertionError(f"{topic}: condition not met by {len(events)} events: {got}") from None
+        raise NeverArrived(f"{topic}: condition not met by {len(events)} events: {got}") from None
     finally:
         await consumer.stop()
     return events

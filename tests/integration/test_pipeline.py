@@ -37,7 +37,7 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import alertmanager_payload, collect, collect_until
+from tests.integration.helpers import NeverArrived, alertmanager_payload, collect, collect_until
 
 
 class Unreached(Exception):
@@ -51,10 +51,11 @@ class Unreached(Exception):
 @contextlib.asynccontextmanager
 async def reached(stage: str) -> AsyncIterator[None]:
     """Wrap only the wait for ``stage``'s service (a request to it, or its output on a topic):
-    its absence becomes Unreached(stage); a wrong result, checked outside, stays a failure."""
+    its absence — nothing arrived in time, or nothing listens — becomes Unreached(stage); any
+    other error, and a wrong result (checked outside), stays a failure."""
     try:
         yield
-    except (AssertionError, httpx.TransportError) as exc:
+    except (NeverArrived, httpx.ConnectError) as exc:
         raise Unreached(stage, exc) from exc
 
 
@@ -67,7 +68,7 @@ async def poll_incident(
             body: dict[str, Any] = response.json()
             return body
         await asyncio.sleep(0.2)
-    raise AssertionError(f"{url} never reached status {until}: {response.text}")
+    raise NeverArrived(f"{url} never reached status {until}: {response.text}")
 
 
 async def test_alert_to_closure_report(isolated: Isolated, services: ServiceProcs) -> None:
