@@ -78,6 +78,7 @@ PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist worksteal --durations=15 --durations
 # collects no test fails. Parts that need their own stack (chaos, three brokers) go below.
 test-parts:
 	.ci/part unit+integration $(BIN)/pytest $(PYTEST_PARALLEL)
+	.ci/part three-brokers env BATON_CHAOS=1 $(BIN)/pytest tests/chaos/test_three_brokers.py -p no:xdist -s --timeout 600
 
 ## The chaos suite (tests/chaos/): an alert storm on a stack of its own (free ports, its own
 ## folder) while each service is killed with SIGKILL, Kafka killed and PostgreSQL crashed, each

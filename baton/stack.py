@@ -22,12 +22,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
 import logging
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -77,6 +79,8 @@ KAFKA_PORT = 9092
 KAFKA_CONTROLLER_PORT = 9093
 KAFKA_BOOTSTRAP = f"{HOST}:{KAFKA_PORT}"
 KAFKA_HEAP = ("-Xms256m", "-Xmx512m")
+KAFKA_CLUSTER_HEAP = ("-Xms192m", "-Xmx384m")  # each of three nodes on a 2-core machine
+KAFKA_TOOL_HEAP = ("-Xms64m", "-Xmx256m")  # the storage formatter
 KAFKA_MAIN = "kafka.Kafka"
 KAFKA_STORAGE_TOOL = "kafka.tools.StorageTool"
 
@@ -127,13 +131,48 @@ SERVICES: tuple[Service, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class KafkaNode:
+    """One node of the stack's KRaft cluster: a broker and a controller in one JVM.
+
+    Node 1 keeps the single-broker stack's names (``kafka/``, ``run/kafka.pid``, ``kafka.log``),
+    so a stack made before there could be more than one node goes on as it was.
+    """
+
+    id: int
+    port: int
+    controller: int
+
+    @property
+    def name(self) -> str:
+        return "kafka" if self.id == 1 else f"kafka-{self.id}"
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    @property
+    def controller_address(self) -> str:
+        return f"{HOST}:{self.controller}"
+
+
+# `--brokers`: one node (the default), or three (replication factor 3, min.insync.replicas 2:
+# one node may fail without losing or refusing an acknowledged write).
+BROKER_COUNTS = (1, 3)
+
+
+@dataclass(frozen=True, slots=True)
 class StackPorts:
-    """Every port one stack listens on; two stacks with different ports run side by side."""
+    """Every port one stack listens on; two stacks with different ports run side by side.
+
+    ``kafka`` and ``controller`` are node 1's; ``more_brokers`` holds the (broker, controller)
+    ports of nodes 2, 3, … of a multi-broker stack.
+    """
 
     kafka: int = KAFKA_PORT
     controller: int = KAFKA_CONTROLLER_PORT
     postgres: int = PG_PORT
     services: tuple[int, ...] = tuple(s.port for s in SERVICES)  # in SERVICES' order
+    more_brokers: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         ports = self.all()
@@ -141,28 +180,52 @@ class StackPorts:
             raise StackError(f"ports: {len(SERVICES)} service ports needed, got {self.services}")
         if len(set(ports)) != len(ports) or not all(0 < p < 65536 for p in ports):
             raise StackError(f"ports must be distinct and within 1–65535: {ports}")
+        if self.brokers not in BROKER_COUNTS:
+            raise StackError(f"brokers: {self.brokers} nodes; a stack has one of {BROKER_COUNTS}")
 
     @classmethod
-    def from_base(cls, base: int) -> StackPorts:
-        """Seven consecutive ports: Kafka, its controller, PostgreSQL, then the four services."""
-        return cls(base, base + 1, base + 2, tuple(base + 3 + i for i in range(len(SERVICES))))
+    def from_base(cls, base: int, brokers: int = 1) -> StackPorts:
+        """Consecutive ports: Kafka, its controller, PostgreSQL, the four services, then the
+        broker and controller port of each further Kafka node."""
+        after = base + 3 + len(SERVICES)
+        return cls(
+            base,
+            base + 1,
+            base + 2,
+            tuple(base + 3 + i for i in range(len(SERVICES))),
+            tuple((after + 2 * i, after + 2 * i + 1) for i in range(brokers - 1)),
+        )
 
     @classmethod
-    def free(cls) -> StackPorts:
+    def free(cls, brokers: int = 1) -> StackPorts:
         """Ports the kernel reports free right now, all bound at once so none comes twice."""
+        count = 3 + len(SERVICES) + 2 * (brokers - 1)
         with contextlib.ExitStack() as sockets:
-            bound = [sockets.enter_context(socket.socket()) for _ in range(3 + len(SERVICES))]
+            bound = [sockets.enter_context(socket.socket()) for _ in range(count)]
             for sock in bound:
                 sock.bind((HOST, 0))
-            kafka, controller, postgres, *services = (s.getsockname()[1] for s in bound)
-        return cls(kafka, controller, postgres, tuple(services))
+            found = [s.getsockname()[1] for s in bound]
+        kafka, controller, postgres = found[:3]
+        services, rest = found[3 : 3 + len(SERVICES)], found[3 + len(SERVICES) :]
+        pairs = tuple((rest[i], rest[i + 1]) for i in range(0, len(rest), 2))
+        return cls(kafka, controller, postgres, tuple(services), pairs)
 
     def all(self) -> tuple[int, ...]:
-        return (self.kafka, self.controller, self.postgres, *self.services)
+        more = (port for pair in self.more_brokers for port in pair)
+        return (self.kafka, self.controller, self.postgres, *self.services, *more)
+
+    @property
+    def brokers(self) -> int:
+        return 1 + len(self.more_brokers)
+
+    def kafka_nodes(self) -> tuple[KafkaNode, ...]:
+        pairs = ((self.kafka, self.controller), *self.more_brokers)
+        return tuple(KafkaNode(i, port, ctl) for i, (port, ctl) in enumerate(pairs, start=1))
 
     @property
     def bootstrap(self) -> str:
-        return f"{HOST}:{self.kafka}"
+        """Every node's listener: a client reaches the cluster while any one of them runs."""
+        return ",".join(node.address for node in self.kafka_nodes())
 
     @property
     def dsn(self) -> str:
@@ -179,18 +242,31 @@ class StackPorts:
             "controller": self.controller,
             "postgres": self.postgres,
             "services": dict(zip((s.name for s in SERVICES), self.services, strict=True)),
+            "brokers": [
+                {"node": n.id, "kafka": n.port, "controller": n.controller}
+                for n in self.kafka_nodes()
+            ],
         }
 
     @classmethod
     def from_json(cls, doc: Mapping[str, object]) -> StackPorts:
+        """Read ``ports.json``; one written before ``brokers`` existed is a one-node stack."""
         try:
             services = doc["services"]
             assert isinstance(services, dict)
+            nodes = doc.get("brokers", [])
+            assert isinstance(nodes, list)
+            more = tuple(
+                (int(node["kafka"]), int(node["controller"]))
+                for node in sorted(nodes, key=lambda node: int(node["node"]))
+                if int(node["node"]) != 1
+            )
             return cls(
                 int(str(doc["kafka"])),
                 int(str(doc["controller"])),
                 int(str(doc["postgres"])),
                 tuple(int(services[s.name]) for s in SERVICES),
+                more,
             )
         except (KeyError, TypeError, ValueError, AssertionError) as exc:
             raise StackError(f"{PORTS_FILE} is not a ports document: {exc!r}") from None
@@ -198,6 +274,15 @@ class StackPorts:
 
 DEFAULT_PORTS = StackPorts()
 _KIND = {s.module: s.name for s in SERVICES}
+
+
+def default_ports(brokers: int = 1) -> StackPorts:
+    """The default ports; further Kafka nodes count up from the controller's (9094/9095, …)."""
+    more = tuple(
+        (KAFKA_CONTROLLER_PORT + 1 + 2 * i, KAFKA_CONTROLLER_PORT + 2 + 2 * i)
+        for i in range(brokers - 1)
+    )
+    return dataclasses.replace(DEFAULT_PORTS, more_brokers=more)
 
 
 def service_env(
@@ -247,19 +332,22 @@ class StackPaths:
 
     @property
     def kafka_dir(self) -> Path:
+        """Node 1's folder; it also keeps the cluster id."""
         return self.root / "kafka"
-
-    @property
-    def kafka_config(self) -> Path:
-        return self.kafka_dir / "server.properties"
 
     @property
     def kafka_cluster_id(self) -> Path:
         return self.kafka_dir / "cluster-id"
 
-    @property
-    def kafka_data(self) -> Path:
-        return self.kafka_dir / "data"
+    def node_dir(self, node: KafkaNode) -> Path:
+        """``kafka/`` for node 1, ``kafka-<id>/`` for the others."""
+        return self.root / node.name
+
+    def node_config(self, node: KafkaNode) -> Path:
+        return self.node_dir(node) / "server.properties"
+
+    def node_data(self, node: KafkaNode) -> Path:
+        return self.node_dir(node) / "data"
 
     @property
     def pg_dir(self) -> Path:
@@ -289,9 +377,11 @@ def stack_paths(environ: Mapping[str, str] = os.environ) -> StackPaths:
     return StackPaths(Path(root).resolve())
 
 
-def stack_ports(paths: StackPaths, environ: Mapping[str, str] = os.environ) -> StackPorts:
+def stack_ports(
+    paths: StackPaths, environ: Mapping[str, str] = os.environ, brokers: int = 1
+) -> StackPorts:
     """The stack's ports: those recorded in its folder, else ``$BATON_STACK_BASE_PORT``'s, else
-    the defaults."""
+    the defaults (``brokers`` counts the Kafka nodes of a stack not yet recorded)."""
     recorded = paths.root / PORTS_FILE
     if recorded.exists():
         try:
@@ -301,21 +391,32 @@ def stack_ports(paths: StackPaths, environ: Mapping[str, str] = os.environ) -> S
     base = environ.get(BASE_PORT_ENV)
     if base:
         try:
-            return StackPorts.from_base(int(base))
+            first = int(base)
         except ValueError:
             raise StackError(f"{BASE_PORT_ENV}={base!r} is not a port number") from None
-    return DEFAULT_PORTS
+        return StackPorts.from_base(first, brokers)
+    return default_ports(brokers)
 
 
-def _record_ports(paths: StackPaths, wanted: StackPorts | None) -> StackPorts:
-    """Write the stack's ports to its folder once; a different wish later is refused, since the
-    Kafka metadata already names the controller's port (``down --purge`` starts afresh)."""
+def _record_ports(
+    paths: StackPaths, wanted: StackPorts | None, brokers: int | None = None
+) -> StackPorts:
+    """Write the stack's ports to its folder once; a different wish later (other ports, another
+    number of Kafka nodes) is refused, since the Kafka metadata already names the controllers'
+    ports (``down --purge`` starts afresh)."""
     recorded = paths.root / PORTS_FILE
-    current = stack_ports(paths)
+    if brokers is not None and brokers not in BROKER_COUNTS:
+        raise StackError(f"--brokers: {brokers}; a stack has one of {BROKER_COUNTS} Kafka nodes")
+    if wanted is not None and brokers is not None and wanted.brokers != brokers:
+        raise StackError(f"--brokers {brokers}, but the ports name {wanted.brokers} Kafka nodes")
+    current = stack_ports(paths, brokers=brokers or 1)
     if recorded.exists():
-        if wanted is not None and wanted != current:
+        if (wanted is not None and wanted != current) or (
+            brokers is not None and brokers != current.brokers
+        ):
             raise StackError(
-                f"this stack ({paths.root}) already uses the ports in {recorded}; "
+                f"this stack ({paths.root}) already uses the ports in {recorded} "
+                f"({current.brokers} Kafka node{'s' if current.brokers > 1 else ''}); "
                 "`baton stack down --purge` first to choose others"
             )
         return current
@@ -494,32 +595,49 @@ def _require_tool(tool: str, package: str) -> str:
 # --------------------------------------------------------------------------- Kafka
 
 
-def render_server_properties(data_dir: Path, ports: StackPorts = DEFAULT_PORTS) -> str:
-    """``server.properties`` for one combined broker+controller node in KRaft mode."""
+def render_server_properties(
+    data_dir: Path, ports: StackPorts = DEFAULT_PORTS, node_id: int = 1
+) -> str:
+    """``server.properties`` for node ``node_id`` of the stack's KRaft cluster, each node a
+    combined broker+controller: the only node of a one-broker stack, or one of three."""
+    nodes = ports.kafka_nodes()
+    node = nodes[node_id - 1]
+    # Every topic has a replica on each node (Baton's topics take the cluster's default, see
+    # shared/topic_admin.py); with three, a write is acknowledged once two nodes have it, so one
+    # node may fail without losing an acknowledged write or refusing a new one.
+    replicas = str(len(nodes))
+    min_isr = "1" if len(nodes) == 1 else "2"
+    if len(nodes) == 1:  # a dynamic quorum of one, formatted with --standalone
+        quorum = {"controller.quorum.bootstrap.servers": node.controller_address}
+    else:  # a static quorum: each node formatted alike, no --initial-controllers to agree on
+        voters = ",".join(f"{n.id}@{n.controller_address}" for n in nodes)
+        quorum = {"controller.quorum.voters": voters}
     settings = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.bootstrap.servers": f"{HOST}:{ports.controller}",
-        "listeners": f"PLAINTEXT://{HOST}:{ports.kafka},CONTROLLER://{HOST}:{ports.controller}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{ports.kafka}",
+        "node.id": str(node.id),
+        **quorum,
+        "listeners": f"PLAINTEXT://{node.address},CONTROLLER://{node.controller_address}",
+        "advertised.listeners": f"PLAINTEXT://{node.address}",
         "inter.broker.listener.name": "PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         "log.dirs": str(data_dir),
         "num.partitions": "1",
-        # One node: every internal topic has exactly one replica, or groups and transactions hang.
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
-        "min.insync.replicas": "1",
+        "default.replication.factor": replicas,
+        # Internal topics too, or groups and transactions hang on one node and are lost with
+        # one node of three.
+        "offsets.topic.replication.factor": replicas,
+        "transaction.state.log.replication.factor": replicas,
+        "transaction.state.log.min.isr": min_isr,
+        "share.coordinator.state.topic.replication.factor": replicas,
+        "share.coordinator.state.topic.min.isr": min_isr,
+        "min.insync.replicas": min_isr,
         # No 3 s wait at each group's first join; topics exist only when we create them.
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "false",
         # A small footprint for a laptop or a 2-core CI machine.
         "num.network.threads": "2",
-        "num.io.threads": "4",
+        "num.io.threads": "4" if len(nodes) == 1 else "2",
         "log.retention.hours": "168",
         "log.segment.bytes": str(64 * 1024 * 1024),
     }
@@ -560,14 +678,23 @@ def fetch_kafka(environ: Mapping[str, str] = os.environ) -> Path:
     return libs
 
 
-def _java_argv(libs: Path, paths: StackPaths, main: str, *args: str) -> list[str]:
+def _java_argv(
+    libs: Path,
+    paths: StackPaths,
+    main: str,
+    *args: str,
+    node: KafkaNode | None = None,
+    heap: Sequence[str] = KAFKA_HEAP,
+) -> list[str]:
+    """A Kafka JVM; ``node`` names its log file (``kafka.log``, ``kafka-2.log``, …)."""
     return [
         _require_tool("java", "openjdk-17-jre-headless"),
-        *KAFKA_HEAP,
+        *heap,
         "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={KAFKA_DEPLOY_DIR / 'log4j2.xml'}",
         f"-Dkafka.logs.dir={paths.logs}",
+        f"-Dbaton.kafka.log={node.name if node else 'kafka'}",
         "-cp",
         f"{libs}/*",
         main,
@@ -575,65 +702,106 @@ def _java_argv(libs: Path, paths: StackPaths, main: str, *args: str) -> list[str
     ]
 
 
-def _format_kafka_storage(libs: Path, paths: StackPaths) -> None:
-    if (paths.kafka_data / "meta.properties").exists():
+def _format_kafka_storage(
+    libs: Path, paths: StackPaths, nodes: Sequence[KafkaNode], *, standalone: bool
+) -> None:
+    """Format the log folder of each node of ``nodes`` that has none yet, all at once;
+    ``standalone``: the only node, a dynamic quorum of itself (else the static voters of
+    server.properties)."""
+    todo = [node for node in nodes if not (paths.node_data(node) / "meta.properties").exists()]
+    if not todo:
         return
     if not paths.kafka_cluster_id.exists():
+        paths.kafka_dir.mkdir(parents=True, exist_ok=True)
         paths.kafka_cluster_id.write_text(new_cluster_id() + "\n")
     cluster_id = paths.kafka_cluster_id.read_text().strip()
-    argv = _java_argv(
-        libs, paths, KAFKA_STORAGE_TOOL,
-        "format", "-t", cluster_id, "-c", str(paths.kafka_config), "--standalone",
-    )  # fmt: skip
-    result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=180)
-    if result.returncode != 0:
-        raise StackError(f"Kafka storage format failed:\n{result.stdout}\n{result.stderr}")
-    log.info("Formatted Kafka storage (cluster id %s)", cluster_id)
+    quorum = ["--standalone"] if standalone else []
+    failures = []
+    with contextlib.ExitStack() as outputs:
+        runs = []
+        for node in todo:
+            argv = _java_argv(
+                libs, paths, KAFKA_STORAGE_TOOL,
+                "format", "-t", cluster_id, "-c", str(paths.node_config(node)), *quorum,
+                node=node, heap=KAFKA_TOOL_HEAP,
+            )  # fmt: skip
+            output = outputs.enter_context(tempfile.TemporaryFile("w+"))
+            runs.append((node, output, subprocess.Popen(argv, stdout=output, stderr=output)))
+        for node, output, run in runs:
+            if run.wait(timeout=180) != 0:
+                output.seek(0)
+                failures.append(f"{node.name}: {output.read()}")
+    if failures:
+        raise StackError("Kafka storage format failed:\n" + "\n".join(failures))
+    log.info("Formatted Kafka storage of %s (cluster id %s)", _names(todo), cluster_id)
 
 
-def _kafka_stdout(paths: StackPaths) -> Path:
-    return paths.logs / "kafka.stdout.log"
+def _names(nodes: Sequence[KafkaNode]) -> str:
+    return ", ".join(node.name for node in nodes)
 
 
-def _kafka_failure(paths: StackPaths, reason: str, log_offset: int) -> StackError:
-    return StackError(
-        f"{reason}\n--- {_kafka_stdout(paths)} ---\n{_tail(_kafka_stdout(paths), 15)}"
-        f"\n--- {paths.log('kafka')} ---\n{_tail(paths.log('kafka'), since=log_offset)}"
-    )
+def _kafka_stdout(paths: StackPaths, node: KafkaNode) -> Path:
+    return paths.logs / f"{node.name}.stdout.log"
+
+
+def _kafka_failure(
+    paths: StackPaths, nodes: Sequence[KafkaNode], reason: str, offsets: Mapping[str, int]
+) -> StackError:
+    tails = [
+        f"--- {_kafka_stdout(paths, n)} ---\n{_tail(_kafka_stdout(paths, n), 15)}"
+        f"\n--- {paths.log(n.name)} ---\n{_tail(paths.log(n.name), since=offsets.get(n.name, 0))}"
+        for n in nodes
+    ]
+    return StackError("\n".join([reason, *tails]))
 
 
 def start_kafka(
     paths: StackPaths, libs: Path, timeout: float = 90.0, ports: StackPorts = DEFAULT_PORTS
 ) -> None:
-    """Start the broker unless it runs, then wait until it answers a metadata request."""
-    pidfile = paths.pidfile("kafka")
-    log_offset = 0  # where this start's lines begin in kafka.log (log4j2 appends to it)
-    if _running_pid(pidfile) is None:
-        _require_free_port(ports.kafka, "Kafka")
-        _require_free_port(ports.controller, "Kafka's controller")
-        paths.kafka_dir.mkdir(parents=True, exist_ok=True)
-        paths.kafka_config.write_text(render_server_properties(paths.kafka_data, ports))
-        _format_kafka_storage(libs, paths)
-        argv = _java_argv(libs, paths, KAFKA_MAIN, str(paths.kafka_config))
-        log_offset = _size(paths.log("kafka"))
-        pid = _spawn(argv, name="kafka", paths=paths, env=os.environ, output=_kafka_stdout(paths))
-        log.info("Started Kafka %s (pid %d)", KAFKA_VERSION, pid)
+    """Start every node of the cluster that does not run, then wait until the cluster answers a
+    metadata request listing each node as a broker."""
+    nodes = ports.kafka_nodes()
+    offsets: dict[str, int] = {}  # where this start's lines begin in each log (log4j2 appends)
+    stopped = [node for node in nodes if _running_pid(paths.pidfile(node.name)) is None]
+    for node in stopped:
+        _require_free_port(node.port, f"Kafka {node.name}")
+        _require_free_port(node.controller, f"Kafka {node.name}'s controller")
+        paths.node_dir(node).mkdir(parents=True, exist_ok=True)
+        config = render_server_properties(paths.node_data(node), ports, node.id)
+        paths.node_config(node).write_text(config)
+    _format_kafka_storage(libs, paths, stopped, standalone=len(nodes) == 1)
+    heap = KAFKA_HEAP if len(nodes) == 1 else KAFKA_CLUSTER_HEAP
+    for node in stopped:
+        config = str(paths.node_config(node))
+        argv = _java_argv(libs, paths, KAFKA_MAIN, config, node=node, heap=heap)
+        offsets[node.name] = _size(paths.log(node.name))
+        output = _kafka_stdout(paths, node)
+        pid = _spawn(argv, name=node.name, paths=paths, env=os.environ, output=output)
+        log.info("Started Kafka %s %s (pid %d)", KAFKA_VERSION, node.name, pid)
 
     def alive() -> bool:
-        return _running_pid(pidfile) is not None
+        return all(_running_pid(paths.pidfile(node.name)) is not None for node in nodes)
 
     try:
-        asyncio.run(wait_kafka_async(ports.bootstrap, timeout, alive=alive))
+        asyncio.run(wait_kafka_async(ports.bootstrap, timeout, alive=alive, brokers=len(nodes)))
     except TopicAdminError as exc:
-        raise _kafka_failure(paths, str(exc), log_offset) from exc
+        raise _kafka_failure(paths, nodes, str(exc), offsets) from exc
+
+
+def _kafka_pidfiles(paths: StackPaths) -> list[Path]:
+    """The pid file of every Kafka node this stack folder has started (whatever ports.json says)."""
+    return sorted(p for p in paths.run.glob("kafka*.pid") if re.fullmatch(r"kafka(-\d+)?", p.stem))
 
 
 def stop_kafka(paths: StackPaths) -> None:
-    pid = _running_pid(paths.pidfile("kafka"))
-    if pid is not None:
-        log.info("Stopping Kafka (pid %d)…", pid)
-        _terminate([pid], KAFKA_STOP_GRACE_SECONDS)
-    paths.pidfile("kafka").unlink(missing_ok=True)
+    """Stop every Kafka node at once: each hands its leaderships over while a quorum remains."""
+    pidfiles = _kafka_pidfiles(paths)
+    running = {p.stem: pid for p in pidfiles if (pid := _running_pid(p)) is not None}
+    if running:
+        log.info("Stopping %s…", ", ".join(f"{name} (pid {pid})" for name, pid in running.items()))
+        _terminate(list(running.values()), KAFKA_STOP_GRACE_SECONDS)
+    for pidfile in pidfiles:
+        pidfile.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- PostgreSQL
@@ -827,7 +995,8 @@ def _service_failure(paths: StackPaths, service: Service, reason: str) -> StackE
 
 def stop_services(paths: StackPaths) -> None:
     """Stop every process this stack started except Kafka — the services, and any others."""
-    pidfiles = [p for p in sorted(paths.run.glob("*.pid")) if p != paths.pidfile("kafka")]
+    kafka = set(_kafka_pidfiles(paths))
+    pidfiles = [p for p in sorted(paths.run.glob("*.pid")) if p not in kafka]
     running = {pidfile: _running_pid(pidfile) for pidfile in pidfiles}
     pids = [pid for pid in running.values() if pid is not None]
     if pids:
@@ -848,15 +1017,19 @@ def _timed(what: str) -> Iterator[None]:
 
 
 def up_infra(
-    paths: StackPaths | None = None, timeout: float = 90.0, ports: StackPorts | None = None
+    paths: StackPaths | None = None,
+    timeout: float = 90.0,
+    ports: StackPorts | None = None,
+    brokers: int | None = None,
 ) -> None:
     """Start PostgreSQL and Kafka (fetching Kafka once), then create the topics.
 
-    ``ports`` is only a wish for a new stack: one that has run keeps the ports it recorded.
+    ``ports`` and ``brokers`` (Kafka nodes: 1 or 3) are only wishes for a new stack: one that
+    has run keeps the ports and nodes it recorded, and refuses a different wish.
     """
     paths = paths or stack_paths()
     with _stack_lock(paths):
-        chosen = _record_ports(paths, ports)
+        chosen = _record_ports(paths, ports, brokers)
         with _timed("Kafka jars ready"):
             libs = fetch_kafka()
         with _timed("PostgreSQL ready"):
@@ -904,9 +1077,17 @@ def down(paths: StackPaths | None = None, purge: bool = False) -> None:
             log.info("Deleted %s", paths.root)
 
 
+class KafkaNodeStatus(TypedDict):
+    node: int
+    address: str
+    controller: str
+    running: bool
+
+
 class KafkaStatus(TypedDict):
     bootstrap: str
-    running: bool
+    running: bool  # every node runs
+    brokers: list[KafkaNodeStatus]
 
 
 class PostgresStatus(TypedDict):
@@ -920,11 +1101,18 @@ class ServiceStatus(TypedDict):
     running: bool
 
 
+class BrokerPorts(TypedDict):
+    node: int
+    kafka: int
+    controller: int
+
+
 class PortsStatus(TypedDict):
     kafka: int
     controller: int
     postgres: int
     services: dict[str, int]
+    brokers: list[BrokerPorts]
 
 
 class StackStatus(TypedDict):
@@ -948,6 +1136,16 @@ def status(paths: StackPaths | None = None) -> StackStatus:
     """What runs and where to reach it: the document ``baton stack status --json`` prints."""
     paths = paths or stack_paths()
     ports = stack_ports(paths)
+    nodes = ports.kafka_nodes()
+    brokers: list[KafkaNodeStatus] = [
+        {
+            "node": node.id,
+            "address": node.address,
+            "controller": node.controller_address,
+            "running": _running_pid(paths.pidfile(node.name)) is not None,
+        }
+        for node in nodes
+    ]
     return {
         "dir": str(paths.root),
         "ports": {
@@ -955,10 +1153,12 @@ def status(paths: StackPaths | None = None) -> StackStatus:
             "controller": ports.controller,
             "postgres": ports.postgres,
             "services": {s.name: s.port for s in ports.service_table()},
+            "brokers": [{"node": n.id, "kafka": n.port, "controller": n.controller} for n in nodes],
         },
         "kafka": {
             "bootstrap": ports.bootstrap,
-            "running": _running_pid(paths.pidfile("kafka")) is not None,
+            "running": all(node["running"] for node in brokers),
+            "brokers": brokers,
         },
         "postgres": {"dsn": ports.dsn, "running": _postmaster_pid(paths) is not None},
         "services": {
@@ -1016,17 +1216,31 @@ def up(
     free_ports: Annotated[
         bool, typer.Option("--free-ports", help="A new stack on ports that are free now.")
     ] = False,
+    brokers: Annotated[
+        int | None,
+        typer.Option(
+            "--brokers",
+            help="Kafka nodes of a new stack: 1 (the default) or 3 (replication factor 3, "
+            "min.insync.replicas 2).",
+        ),
+    ] = None,
 ) -> None:
     """Start the stack; what already runs is left as it is.
 
     A stack's ports are chosen at its first start and kept in its folder (``ports.json``):
-    defaults 9092/9093 (Kafka), 5433 (PostgreSQL), 8080–8083 (services).
+    defaults 9092/9093 (Kafka), 5433 (PostgreSQL), 8080–8083 (services), and 9094–9097 for
+    Kafka nodes 2 and 3 of a ``--brokers 3`` stack (with a base port: after the services).
     """
     _setup_logging()
-    ports = StackPorts.free() if free_ports else None
-    if base_port is not None:
-        ports = StackPorts.from_base(base_port)
-    _run_step(lambda: up_infra(timeout=timeout, ports=ports), "Kafka, PostgreSQL and topics up")
+
+    def start_infra() -> None:  # inside the step: a bad --brokers is reported as its failure
+        nodes = brokers or stack_ports(stack_paths()).brokers  # a recorded stack keeps its own
+        wish = StackPorts.free(nodes) if free_ports else None
+        if base_port is not None:
+            wish = StackPorts.from_base(base_port, nodes)
+        up_infra(timeout=timeout, ports=wish, brokers=brokers)
+
+    _run_step(start_infra, "Kafka, PostgreSQL and topics up")
     if not infra_only:
         _run_step(lambda: up_services(timeout=timeout), "services up")
 
@@ -1055,7 +1269,12 @@ def status_command(
         state = "[green]running[/green]" if running else "[dim]stopped[/dim]"
         table.add_row(name, state, address)
 
-    row("kafka", current["kafka"]["running"], current["kafka"]["bootstrap"])
+    kafka = current["kafka"]
+    if len(kafka["brokers"]) == 1:
+        row("kafka", kafka["running"], kafka["bootstrap"])
+    for node in kafka["brokers"] if len(kafka["brokers"]) > 1 else ():
+        name = "kafka" if node["node"] == 1 else f"kafka-{node['node']}"
+        row(name, node["running"], f"{node['address']} (controller {node['controller']})")
     row("postgres", current["postgres"]["running"], current["postgres"]["dsn"])
     for name, service in current["services"].items():
         row(name, service["running"], service["url"])

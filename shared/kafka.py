@@ -45,10 +45,21 @@ def kafka_security(settings: Settings) -> BaseSecurity | None:
     return kind[settings.kafka_sasl_mechanism](user, password, ssl_context=context)
 
 
+def bootstrap_servers(settings: Settings) -> list[str]:
+    """``BATON_KAFKA_BOOTSTRAP`` as a list: one ``host:port`` or several, comma-separated.
+
+    FastStream takes a string for one address (``"a:9092,b:9092"`` would be one host named
+    ``a:9092,b``); a list is what reaches aiokafka as several."""
+    servers = [address.strip() for address in settings.kafka_bootstrap.split(",")]
+    if not all(servers):
+        raise ValueError(f"kafka_bootstrap: an empty address in {settings.kafka_bootstrap!r}")
+    return servers
+
+
 def aiokafka_kwargs(settings: Settings) -> dict[str, Any]:
     """Connection settings for a plain aiokafka client, the same as the broker's."""
     kwargs: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
+        "bootstrap_servers": bootstrap_servers(settings),
         "security_protocol": settings.kafka_security_protocol,
     }
     if "SSL" in settings.kafka_security_protocol:
@@ -69,7 +80,7 @@ def build_broker(
 ) -> KafkaBroker:
     """The service's broker: idempotent producer (acks=all), metrics and trace propagation."""
     return KafkaBroker(
-        settings.kafka_bootstrap,
+        bootstrap_servers(settings),
         client_id=f"baton-{service}",
         enable_idempotence=True,
         max_batch_size=settings.kafka_max_batch_bytes,

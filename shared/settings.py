@@ -19,7 +19,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
-    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers: host:port, comma-separated"
+    )
     kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
     kafka_sasl_username: str | None = None
@@ -149,8 +151,11 @@ class Settings(BaseSettings):
     router_tick_seconds: float = Field(
         1.0, gt=0, description="how often the router looks for unacknowledged assignments"
     )
-    router_party_topic_replication: int = Field(
-        1, ge=1, description="replication factor of the per-party assignment topics it creates"
+    router_party_topic_replication: int | None = Field(
+        None,
+        ge=1,
+        description="replication factor of the per-party topics it creates; unset: the"
+        " cluster's default.replication.factor",
     )
     router_webhook_secrets: dict[str, SecretStr] = Field(
         default_factory=dict,

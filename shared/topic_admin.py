@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.errors import for_code as kafka_error_for_code
 
@@ -30,9 +31,12 @@ class TopicAdminError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class TopicWish:
+    """A topic to create; ``replication`` None takes the cluster's ``default.replication.factor``
+    (1 on the one-node stack, 3 on a three-node one)."""
+
     name: str
     partitions: int
-    replication: int = 1
+    replication: int | None = None
     configs: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -61,10 +65,15 @@ async def create_topics(
     try:
         await admin.start()
         existing = set(await admin.list_topics())
+        todo = [wish for wish in wishes if wish.name not in existing]
+        default = (
+            await cluster_replication(admin)
+            if any(wish.replication is None for wish in todo)
+            else None
+        )
         missing = [
-            NewTopic(w.name, w.partitions, w.replication, topic_configs=dict(w.configs))
-            for w in wishes
-            if w.name not in existing
+            NewTopic(w.name, w.partitions, w.replication or default, topic_configs=dict(w.configs))
+            for w in todo
         ]
         if missing:
             response = await admin.create_topics(missing, timeout_ms=int(timeout * 1000))
@@ -80,6 +89,25 @@ async def create_topics(
     finally:
         await admin.close()
     return list(wanted)
+
+
+async def cluster_replication(admin: AIOKafkaAdminClient) -> int:
+    """The cluster's ``default.replication.factor``, as a broker of it reports it.
+
+    aiokafka's CreateTopics (v3 at most) cannot ask the broker to apply its default (-1 needs
+    v4), so it is read here and named explicitly."""
+    cluster = await admin.describe_cluster()
+    node = str(min(broker["node_id"] for broker in cluster["brokers"]))
+    key = "default.replication.factor"
+    resource = ConfigResource(ConfigResourceType.BROKER, node, {key: None})
+    for response in await admin.describe_configs([resource]):
+        for error, message, _type, _name, entries, *_more in response.resources:
+            if error:
+                raise TopicAdminError(f"describing broker {node}'s {key}: {error} {message}")
+            for name, value, *_flags in entries:
+                if name == key:
+                    return int(value)
+    raise TopicAdminError(f"broker {node} did not report {key}")
 
 
 async def ensure_topics(
@@ -127,8 +155,10 @@ async def wait_kafka(
     timeout: float = 60.0,  # noqa: ASYNC109
     *,
     alive: Callable[[], bool] | None = None,
+    brokers: int = 1,
 ) -> None:
-    """Return once ``bootstrap`` answers a metadata request listing a broker.
+    """Return once ``bootstrap`` answers a metadata request listing ``brokers`` brokers (a
+    cluster's metadata lists only those that are up and not fenced).
 
     Raises TopicAdminError after ``timeout`` seconds, naming the last failure, or at once when
     ``alive()`` says the broker process is gone.
@@ -145,9 +175,10 @@ async def wait_kafka(
             try:
                 await admin.start()
                 cluster = await admin.describe_cluster()
-                if cluster.get("brokers"):
+                listed = len(cluster.get("brokers") or ())
+                if listed >= brokers:
                     return
-                last_error = "metadata lists no broker yet"
+                last_error = f"metadata lists {listed} of {brokers} brokers"
             except KafkaError as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
             finally:

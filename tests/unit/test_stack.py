@@ -156,7 +156,8 @@ def test_log4j2_config_writes_to_the_stack_log_dir() -> None:
     appender = root.find("Appenders/RollingFile")
 
     assert appender is not None
-    assert appender.get("fileName") == "${logDir}/kafka.log"
+    # kafka.log, or kafka-2.log … for the further nodes of a three-broker stack
+    assert appender.get("fileName") == "${logDir}/${sys:baton.kafka.log:-kafka}.log"
     assert "${sys:kafka.logs.dir" in ET.tostring(root, encoding="unicode")
     assert root.find("Appenders/Console") is None
 
@@ -182,7 +183,18 @@ def test_status_of_an_empty_stack_is_all_stopped_and_json(
     monkeypatch.delenv(stack.BASE_PORT_ENV, raising=False)  # the defaults, whoever runs it
     current = stack.status(stack.StackPaths(tmp_path))
 
-    assert current["kafka"] == {"bootstrap": "127.0.0.1:9092", "running": False}
+    assert current["kafka"] == {
+        "bootstrap": "127.0.0.1:9092",
+        "running": False,
+        "brokers": [
+            {
+                "node": 1,
+                "address": "127.0.0.1:9092",
+                "controller": "127.0.0.1:9093",
+                "running": False,
+            }
+        ],
+    }
     assert current["postgres"] == {
         "dsn": "postgresql://baton@127.0.0.1:5433/baton",
         "running": False,
@@ -307,3 +319,103 @@ def test_each_service_gets_its_share_of_the_stack_credentials(tmp_path: Path) ->
 def test_the_stack_runs_the_example_contract_unless_told_otherwise() -> None:
     assert stack.stack_contract({}) == stack.EXAMPLE_CONTRACT
     assert stack.stack_contract({"BATON_CONTRACT_PATH": "/x.yaml"}) == Path("/x.yaml")
+
+
+def test_a_three_node_cluster_is_three_combined_nodes_with_a_static_quorum() -> None:
+    ports = stack.StackPorts.from_base(26000, brokers=3)
+    nodes = ports.kafka_nodes()
+    rendered = [
+        _properties(stack.render_server_properties(Path(f"/d{n.id}"), ports, n.id)) for n in nodes
+    ]
+
+    assert [n.name for n in nodes] == ["kafka", "kafka-2", "kafka-3"]
+    assert [props["node.id"] for props in rendered] == ["1", "2", "3"]
+    assert [props["listeners"] for props in rendered] == [
+        "PLAINTEXT://127.0.0.1:26000,CONTROLLER://127.0.0.1:26001",
+        "PLAINTEXT://127.0.0.1:26007,CONTROLLER://127.0.0.1:26008",
+        "PLAINTEXT://127.0.0.1:26009,CONTROLLER://127.0.0.1:26010",
+    ]
+    assert rendered[2]["advertised.listeners"] == "PLAINTEXT://127.0.0.1:26009"
+    assert rendered[1]["log.dirs"] == "/d2"
+    voters = "1@127.0.0.1:26001,2@127.0.0.1:26008,3@127.0.0.1:26010"
+    assert {props["controller.quorum.voters"] for props in rendered} == {voters}
+    assert not any("controller.quorum.bootstrap.servers" in props for props in rendered)
+    assert ports.bootstrap == "127.0.0.1:26000,127.0.0.1:26007,127.0.0.1:26009"
+
+
+@pytest.mark.parametrize(
+    ("key", "one", "three"),
+    [
+        ("default.replication.factor", "1", "3"),
+        ("offsets.topic.replication.factor", "1", "3"),
+        ("transaction.state.log.replication.factor", "1", "3"),
+        ("transaction.state.log.min.isr", "1", "2"),
+        ("share.coordinator.state.topic.replication.factor", "1", "3"),
+        ("min.insync.replicas", "1", "2"),
+    ],
+)
+def test_three_nodes_replicate_every_topic_three_times_and_acknowledge_at_two(
+    key: str, one: str, three: str
+) -> None:
+    single = stack.render_server_properties(Path("/d"))
+    cluster = stack.StackPorts.from_base(26000, brokers=3)
+
+    assert _properties(single)[key] == one
+    for node in (1, 2, 3):
+        assert _properties(stack.render_server_properties(Path("/d"), cluster, node))[key] == three
+
+
+def test_further_nodes_take_ports_after_the_services_and_are_recorded() -> None:
+    ports = stack.StackPorts.from_base(27000, brokers=3)
+    free = stack.StackPorts.free(brokers=3)
+
+    assert ports.all() == tuple(range(27000, 27011))
+    assert ports.more_brokers == ((27007, 27008), (27009, 27010))
+    assert len(set(free.all())) == 11
+    assert stack.StackPorts.from_json(json.loads(json.dumps(ports.to_json()))) == ports
+    assert stack.default_ports(3).bootstrap == "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096"
+    legacy = {
+        k: v for k, v in stack.StackPorts.from_base(27000).to_json().items() if k != "brokers"
+    }
+    assert stack.StackPorts.from_json(legacy) == stack.StackPorts.from_base(27000)
+
+
+def test_a_stack_has_one_or_three_kafka_nodes_and_keeps_its_number(tmp_path: Path) -> None:
+    paths = stack.stack_paths({"BATON_STACK_DIR": str(tmp_path)})
+
+    with pytest.raises(stack.StackError, match="brokers"):
+        stack.StackPorts.from_base(28000, brokers=2)
+    with pytest.raises(stack.StackError, match="--brokers"):
+        stack._record_ports(paths, None, brokers=2)
+    assert stack._record_ports(paths, None, brokers=3).brokers == 3
+    assert stack._record_ports(paths, None).brokers == 3  # the recorded stack, as it was
+    with pytest.raises(stack.StackError, match="--purge"):
+        stack._record_ports(paths, None, brokers=1)
+
+
+def test_status_lists_each_kafka_node(tmp_path: Path) -> None:
+    paths = stack.stack_paths({"BATON_STACK_DIR": str(tmp_path)})
+    stack._record_ports(paths, stack.StackPorts.from_base(29000, brokers=3))
+
+    st = stack.status(paths)
+
+    assert [b["address"] for b in st["kafka"]["brokers"]] == [
+        "127.0.0.1:29000",
+        "127.0.0.1:29007",
+        "127.0.0.1:29009",
+    ]
+    assert st["kafka"]["bootstrap"] == "127.0.0.1:29000,127.0.0.1:29007,127.0.0.1:29009"
+    assert st["ports"]["brokers"][2] == {"node": 3, "kafka": 29009, "controller": 29010}
+    assert not st["kafka"]["running"]
+
+
+def test_stopping_the_services_leaves_every_kafka_node_alone(tmp_path: Path) -> None:
+    paths = stack.StackPaths(tmp_path)
+    stack._prepare(paths)
+    for name in ("kafka", "kafka-2", "kafka-3", "intake"):
+        paths.pidfile(name).write_text("1\nnot-this-process\n")
+
+    assert sorted(p.stem for p in stack._kafka_pidfiles(paths)) == ["kafka", "kafka-2", "kafka-3"]
+    stack.stop_services(paths)  # none of them runs: only the services' pid files go
+
+    assert sorted(p.stem for p in paths.run.glob("*.pid")) == ["kafka", "kafka-2", "kafka-3"]
