@@ -779,8 +779,25 @@ def start_kafka(
         pid = _spawn(argv, name=node.name, paths=paths, env=os.environ, output=output)
         log.info("Started Kafka %s %s (pid %d)", KAFKA_VERSION, node.name, pid)
 
+    misses = 0
+
     def alive() -> bool:
-        return all(_running_pid(paths.pidfile(node.name)) is not None for node in nodes)
+        """False once some node has been seen gone three checks running: a start was twice
+        reported as an exit while every node ran on (load ~30), so one look is not believed."""
+        nonlocal misses
+        gone = [node for node in nodes if _running_pid(paths.pidfile(node.name)) is None]
+        misses = misses + 1 if gone else 0
+        for node in gone:
+            record = _read_pidfile(paths.pidfile(node.name))
+            pid = record[0] if record else None
+            child = _spawned.get(pid) if pid is not None else None
+            log.warning(
+                "Kafka %s looks gone (pid %s, exit status %s, command line %s)",
+                node.name, pid, child.returncode if child else "?",
+                "unchanged" if pid is not None and _cmdline(pid) == (record or (0, []))[1]
+                else "gone or changed",
+            )  # fmt: skip
+        return misses < 3
 
     try:
         asyncio.run(wait_kafka_async(ports.bootstrap, timeout, alive=alive, brokers=len(nodes)))
