@@ -20,7 +20,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.events import AssignmentIssuedV2, parse_event
+from shared.events import AssignmentIssuedV3, parse_event
 from shared.topics import TOPIC_SPECS, Topic
 
 RAW_PARTITIONS = 3
@@ -142,7 +142,7 @@ async def baton_throughput(
                     for record in records:
                         event = parse_event(record.value)
                         data = event.data
-                        if not isinstance(data, AssignmentIssuedV2) or data.summary in done:
+                        if not isinstance(data, AssignmentIssuedV3) or data.summary in done:
                             continue
                         pending[data.summary] = record.timestamp / 1000
                 for summary, at in list(pending.items()):

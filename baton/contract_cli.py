@@ -216,6 +216,7 @@ def _render(report: DrillReport) -> list[str]:
         f"{report.category.value} at {report.at_local} ({report.period.value}), priority "
         f"{report.priority or '?'}",
         f"  accepts the ticket:  {who(report.accepts)}",
+        *([f"    first line: {report.first_line}"] if report.first_line else []),
         f"  coordinator:         {who(report.coordinator)}",
         f"  primary owner:       {who(report.primary)}",
         f"  executor:            {who(report.executor)}",

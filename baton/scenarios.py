@@ -35,7 +35,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from baton.bench import RAW_PARTITIONS, raw_throughput
 from shared.contract import Contract
-from shared.events import AssignmentIssuedV2, Role, parse_event
+from shared.events import AssignmentIssuedV3, AssignmentRole, parse_event
 from shared.settings import Settings
 from shared.topics import TOPIC_SPECS, Topic
 
@@ -263,8 +263,8 @@ async def _assignments(
             for record in records:
                 data = parse_event(record.value or b"").data
                 if (
-                    isinstance(data, AssignmentIssuedV2)
-                    and data.role == Role.PRIMARY
+                    isinstance(data, AssignmentIssuedV3)
+                    and data.role == AssignmentRole.PRIMARY
                     and data.summary in wanted
                     and data.summary not in seen
                 ):

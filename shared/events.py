@@ -69,10 +69,23 @@ class ClockKind(StrEnum):
     RECOVERY = "recovery"
 
 
+# A party's part in an incident as ``baton.assignment.issued`` v1-v2 and
+# ``baton.assignment.check_opened`` carry it (a docstring would change their fixed schemas).
 class Role(StrEnum):
     PRIMARY = "primary"
     COORDINATOR = "coordinator"
     CHECK = "check"
+
+
+class AssignmentRole(StrEnum):
+    """A party's part in an incident as ``baton.assignment.issued`` v3 carries it: ``Role``'s
+    parts and the first line (the desk that accepts tickets, when it is not the coordinator;
+    ADR 25). Its members compare equal to ``Role``'s of the same value."""
+
+    PRIMARY = "primary"
+    COORDINATOR = "coordinator"
+    CHECK = "check"
+    FIRST_LINE = "first_line"
 
 
 class ActionKind(StrEnum):
@@ -275,6 +288,52 @@ class AssignmentIssuedV2(Model):
     coordinator_intake: str = ""
     related_alerts: list[str] = Field(default_factory=list, description="alert fingerprints")
     contract_version: str = ""
+
+
+class LocalTimes(Model):
+    """An assignment's instants on the object's wall clock: the same instants as the UTC ones
+    beside them, written with the offset of the object's site zone (``timezone``)."""
+
+    timezone: str = Field(description="IANA zone of the object's site, e.g. Asia/Novosibirsk")
+    opened_at: AwareDatetime
+    response_due: AwareDatetime | None = None
+    recovery_due: AwareDatetime | None = None
+    access_ready_by: AwareDatetime | None = None
+
+
+class AssignmentIssuedV3(Model):
+    """An assignment (v3: the first-line role, the incident's opening instant in UTC, and every
+    instant also on the object's wall clock with its zone; v2's times are UTC)."""
+
+    party: str
+    role: AssignmentRole
+    layer: Layer | None
+    object_id: str | None
+    priority: str
+    category: Category
+    contact: str
+    summary: str
+    object_name: str = ""
+    object_kind: str | None = None
+    environment: str | None = None
+    versions: dict[str, str] = Field(
+        default_factory=dict, description="product, version, edition of the object"
+    )
+    location: str | None = None
+    on_duty: DutyContact | None = None
+    backup_contacts: list[DutyContact] = Field(default_factory=list)
+    access: AccessProcedure | None = None
+    deadlines: Deadlines | None = None
+    coordinator: str | None = None
+    coordinator_on_duty: DutyContact | None = None
+    coordinator_intake: str = ""
+    related_alerts: list[str] = Field(default_factory=list, description="alert fingerprints")
+    contract_version: str = ""
+    # -- new in v3
+    opened_at: AwareDatetime | None = Field(None, description="the incident's opening, UTC")
+    local: LocalTimes | None = Field(
+        None, description="opened_at, the deadlines and access ready_by in the object's zone"
+    )
 
 
 class SlaClockStartedV1(Model):
@@ -556,7 +615,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.ACTION_ACCEPTED: IncidentActionAcceptedV1,
     EventType.ACTION_REFUSED: IncidentActionRefusedV1,
     EventType.INCIDENT_CLOSED: IncidentClosedV1,
-    EventType.ASSIGNMENT_ISSUED: AssignmentIssuedV2,
+    EventType.ASSIGNMENT_ISSUED: AssignmentIssuedV3,
     EventType.SLA_CLOCK_STARTED: SlaClockStartedV1,
     EventType.SLA_CLOCK_STOPPED: SlaClockStoppedV1,
     EventType.SLA_WARNING: SlaWarningV1,
@@ -579,10 +638,11 @@ PAYLOADS: dict[EventType, type[Model]] = {
 }
 CURRENT_VERSION: dict[EventType, int] = {
     **dict.fromkeys(PAYLOADS, 1),
-    EventType.ASSIGNMENT_ISSUED: 2,
+    EventType.ASSIGNMENT_ISSUED: 3,
 }
 EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.ASSIGNMENT_ISSUED, 1): AssignmentIssuedV1,
+    (EventType.ASSIGNMENT_ISSUED, 2): AssignmentIssuedV2,
 }
 """Payload models of earlier versions: what old writers wrote (their schemas are checked in)."""
 
@@ -608,10 +668,16 @@ def upcast_assignment_issued_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def upcast_assignment_issued_v2_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 did not say when the incident opened nor the object's local times: unknown."""
+    return {"opened_at": None, "local": None, **data}
+
+
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 # (type, from_version) -> function producing the data of from_version + 1
 UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
     (EventType.ASSIGNMENT_ISSUED, 1): upcast_assignment_issued_v1_v2,
+    (EventType.ASSIGNMENT_ISSUED, 2): upcast_assignment_issued_v2_v3,
 }
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from shared.events import (
     EVENT_TYPE,
     ActionKind,
-    AssignmentIssuedV2,
+    AssignmentIssuedV3,
     Category,
     ClockKind,
     Envelope,
@@ -256,7 +256,7 @@ def _incident(log: _Log, case: Case) -> None:
     )
     for role, who in ((Role.PRIMARY, party), (Role.COORDINATOR, "appint")):
         log.add(
-            AssignmentIssuedV2(
+            AssignmentIssuedV3(
                 party=who,
                 role=role,
                 layer=layer,

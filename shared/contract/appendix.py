@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal
 
-from shared.calendar import CalendarSpec
+from shared.calendar import CalendarSpec, holidays_data_version
 from shared.contract.lint import check_contract, open_point_of
 from shared.contract.model import ALL_PERIODS, Contract, Period, SupportObject
 from shared.documents import Document, Fact, Section, Signature, Table, render_html, render_pdf
@@ -73,7 +73,11 @@ def build_appendix(contract: Contract) -> Document:
             Section(
                 "SLA",
                 _sla_paragraphs(contract),
-                tables=(_priority_table(contract), _sla_matrix(contract)),
+                tables=(
+                    _sites_table(contract),
+                    _priority_table(contract),
+                    _sla_matrix(contract),
+                ),
             ),
             Section(
                 "Roles",
@@ -337,6 +341,58 @@ def _sla_paragraphs(contract: Contract) -> tuple[str, ...]:
     return tuple(out)
 
 
+def holidays_words(spec: CalendarSpec) -> str:
+    """Where a calendar's days off come from: the public-holiday set (``holidays`` package,
+    whose version the contract hash includes), contract days off, and worked weekend days."""
+    if spec.kind == "24x7":
+        return "none: open every day"
+    parts = []
+    if spec.holidays_country:
+        region = spec.holidays_country + (
+            f"-{spec.holidays_subdiv}" if spec.holidays_subdiv else ""
+        )
+        parts.append(f"public holidays of {region} (python holidays {holidays_data_version()})")
+    if spec.extra_holidays:
+        parts.append("contract days off " + ", ".join(f"{d:%Y-%m-%d}" for d in spec.extra_holidays))
+    if spec.moved_working_days:
+        parts.append(
+            "worked "
+            + ", ".join(
+                f"{d:%Y-%m-%d} (as {_DAY_NAMES[w]})" for d, w in spec.moved_working_days.items()
+            )
+        )
+    return "; ".join(parts) or "no holidays"
+
+
+def _sites_table(contract: Contract) -> Table:
+    """Each site's period calendar: the zone its objects' times are shown in, the hours that
+    are day there, and where its holidays come from (ADR 22)."""
+    rows = []
+    sites: list[tuple[str, str | None, int]] = [
+        (
+            f"{location.name} ({location_id})",
+            location.period_calendar or contract.sla.period_calendar,
+            sum(1 for o in contract.objects if o.location == location_id),
+        )
+        for location_id, location in contract.locations.items()
+    ]
+    elsewhere = sum(1 for o in contract.objects if o.location not in contract.locations)
+    if elsewhere:
+        sites.append(("No location given", contract.sla.period_calendar, elsewhere))
+    for name, calendar_id, count in sites:
+        spec = contract.calendar_spec(calendar_id) if calendar_id else None
+        if spec is None:
+            rows.append((name, "UTC", "every hour is day (no period calendar)", "—", str(count)))
+            continue
+        hours = "24/7: every hour is day" if spec.kind == "24x7" else _hours(spec)
+        rows.append((name, spec.timezone, f"{spec.id}: {hours}", holidays_words(spec), str(count)))
+    return Table(
+        "Sites: time zone and period calendar",
+        ("Site", "Time zone", "Day is (period calendar)", "Days off", "Objects"),
+        tuple(rows),
+    )
+
+
 def _priority_table(contract: Contract) -> Table:
     columns = ("Criticality", *CATEGORY_TITLES.values())
     rows = tuple(
@@ -382,6 +438,8 @@ def _roles_table(contract: Contract) -> Table:
     rows = []
     for pid, party in contract.parties.items():
         role = " (coordinator of every incident)" if pid == contract.coordinator else ""
+        if pid == contract.first_line and pid != contract.coordinator:
+            role = " (first line: accepts tickets, hands them to the coordinator)"
         duty = "; ".join(
             f"{calendar_words(contract, shift.calendar)}: {party.contacts[shift.contact].reach()}"
             for shift in party.duty

@@ -115,6 +115,11 @@ class DrillReport(_Out):
     category: Category
     priority: str | None
     accepts: Answerer | None
+    first_line: str | None = Field(
+        None,
+        description="what the contract's first-line desk does, when it is not the coordinator "
+        "(ADR 25)",
+    )
     coordinator: Answerer | None
     primary: Answerer | None
     executor: Answerer | None
@@ -151,7 +156,7 @@ def drill(
         raise KeyError(f"unknown object {object_id!r}")
     run = _Drill(contract, obj, at, first_alert_at or at)
     critical = obj.criticality == "critical"
-    accepts = run.answerer(contract.intake, "ticket intake", must_answer=critical)
+    accepts, first_line = run.first_line()
     coordinator = run.answerer(contract.coordinator, "coordinator", must_answer=critical)
     primary = run.layer_primary(obj, "primary owner")
     executor = run.answerer(obj.executor, "executor", must_answer=critical)
@@ -174,6 +179,7 @@ def drill(
         category=category,
         priority=priority,
         accepts=accepts,
+        first_line=first_line,
         coordinator=coordinator,
         primary=primary,
         executor=executor,
@@ -230,6 +236,31 @@ class _Drill:
             intake=party.contact,
         )
 
+    def first_line(self) -> tuple[Answerer | None, str | None]:
+        """Who accepts the ticket. A first-line desk other than the coordinator (the customer's
+        service desk, say) accepts while it is open and hands the incident to the coordinator:
+        the router tells it of every incident and it may record notes, but it owns no work and
+        no clock. While the desk is closed the coordinator accepts (ADR 25)."""
+        contract = self.contract
+        desk, coordinator = contract.intake, contract.coordinator
+        if desk == coordinator:
+            return self.answerer(desk, "ticket intake", must_answer=self.critical), None
+        answer = self.answerer(desk, "first line", must_answer=False)
+        if answer is None:
+            return None, None
+        lead = self.contract.parties.get(coordinator)
+        lead_name = lead.name if lead else coordinator
+        if answer.on_duty is None:
+            return self.answerer(coordinator, "ticket intake", must_answer=False), (
+                f"{answer.name} [{desk}] is closed at {self.local(self.at)}: the coordinator "
+                f"{lead_name} accepts; the desk is told of the incident when it opens"
+            )
+        return answer, (
+            f"{answer.name} [{desk}] accepts and hands the incident to the coordinator "
+            f"{lead_name} at once; the desk is told of it (assignment first_line) and records "
+            "what users report (notes); it owns no work and no SLA clock"
+        )
+
     def layer_primary(
         self, target: SupportObject, role: str, *, must_answer: bool = True
     ) -> Answerer | None:
@@ -269,13 +300,10 @@ class _Drill:
         for unknown in sorted(set(obj.depends_on) - {o.id for o in contract.objects}):
             self.gap("BTN204", f"chain names unknown object {unknown!r}")
         for relation, other in self.view.chain(obj.id):
-            engaged_at = None
-            if relation == "dependent" and self.contract.calendar_spec(other.calendar) is not None:
-                # a business-hours dependent is not checked in the night: its own support
-                # hours decide when its check party is engaged
-                hours = self.view.calendar(other.calendar)
-                if not hours.is_open(self.at):
-                    engaged_at = self.view.local(hours.next_open(self.at), other.id)
+            # a business-hours dependent is not checked in the night: its own support hours
+            # decide when its check party is engaged (the router chases it from then on)
+            engage = self.view.engaged_at(other.id, relation, self.at)
+            engaged_at = self.view.local(engage, other.id) if engage else None
             out.append(
                 LayerCheck(
                     object=other.id,

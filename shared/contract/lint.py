@@ -346,7 +346,8 @@ def check_cover(contract: Contract) -> Iterator[Issue]:
         answerers = {
             "layer primary": contract.primaries(obj.layer)[:1],
             "executor": [obj.executor] if obj.executor else [],
-            "intake": [contract.intake],
+            # a first-line desk of its own may close: the coordinator accepts then (ADR 25)
+            "intake": [contract.coordinator],
         }
         for role, parties in answerers.items():
             for party in parties:

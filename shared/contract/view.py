@@ -498,6 +498,17 @@ class ContractView:
             out.append(CheckPlan(other.layer, other.id, party, relation))
         return out
 
+    def engaged_at(self, object_id: str, relation: str, at: datetime) -> datetime | None:
+        """When the party checking ``object_id`` for an incident at ``at`` is engaged: at once
+        (None), unless the object is a dependent whose own support hours are closed at ``at`` —
+        then when they open. A business-hours device group above a failed server is checked
+        when its users are back, not in the night (the drill says it, the router chases it)."""
+        other = self.object(object_id)
+        if relation != "dependent" or other is None or not self._known(other.calendar):
+            return None
+        hours = self.calendar(other.calendar)
+        return None if hours.is_open(at) else hours.next_open(at)
+
     def nearest_in_layer(self, object_id: str | None, layer: Layer) -> str | None:
         """The nearest object of ``layer`` along the object's chain."""
         if object_id is None:

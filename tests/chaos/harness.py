@@ -45,7 +45,7 @@ from shared.contract import Contract
 from shared.events import (
     AlertAttachedV1,
     AlertCorrelatedV1,
-    AssignmentIssuedV2,
+    AssignmentIssuedV3,
     Envelope,
     EventType,
     IncidentOpenedV1,
@@ -393,7 +393,7 @@ class Record:
         """incident -> how many assignments of each role were issued (distinct ids)."""
         out: dict[str, Counter[str]] = {i: Counter() for i in self.incidents()}
         for e in self.assignments:
-            if isinstance(e.data, AssignmentIssuedV2):
+            if isinstance(e.data, AssignmentIssuedV3):
                 out.setdefault(e.subject or "", Counter())[e.data.role.value] += 1
         return out
 

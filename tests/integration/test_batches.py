@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from shared.events import AssignmentIssuedV2, Envelope, EventType
+from shared.events import AssignmentIssuedV3, Envelope, EventType
 from tests.integration.conftest import (
     Isolated,
     ServiceProcs,
@@ -56,7 +56,7 @@ def primaries(events: list[Envelope]) -> list[Envelope]:
     return [
         e
         for e in events
-        if isinstance(e.data, AssignmentIssuedV2) and e.data.role.value == "primary"
+        if isinstance(e.data, AssignmentIssuedV3) and e.data.role.value == "primary"
     ]
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from shared.contract import load_contract
 from shared.contract_feed import publish_contract
-from shared.events import AssignmentIssuedV2, SlaClockPausedV1, SlaClockStartedV1
+from shared.events import AssignmentIssuedV3, SlaClockPausedV1, SlaClockStartedV1
 from shared.settings import Settings
 from tests.integration.conftest import (
     Isolated,
@@ -98,7 +98,7 @@ async def test_services_follow_the_published_contract(isolated: Isolated, tmp_pa
                 f"{isolated.prefix}assignments",
                 lambda events: (
                     len({e.subject for e in events}) >= 2
-                    and sum(isinstance(e.data, AssignmentIssuedV2) for e in events) >= 4
+                    and sum(isinstance(e.data, AssignmentIssuedV3) for e in events) >= 4
                 ),
             )
 
@@ -139,7 +139,7 @@ async def test_services_follow_the_published_contract(isolated: Isolated, tmp_pa
         if late:
             stop_services(late)
 
-    issued = [(e.subject, e.data) for e in after if isinstance(e.data, AssignmentIssuedV2)]
+    issued = [(e.subject, e.data) for e in after if isinstance(e.data, AssignmentIssuedV3)]
     coordinator = {subject: a.contact for subject, a in issued if a.role.value == "coordinator"}
     priority = {subject: a.priority for subject, a in issued}
     first_incident = before[0].subject

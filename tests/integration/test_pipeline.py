@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.events import (
     ActionKind,
-    AssignmentIssuedV2,
+    AssignmentIssuedV3,
     EventType,
     PartyActionV1,
     SlaClockStartedV1,
@@ -112,7 +112,7 @@ async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: floa
             )
         incident_id = str(assignments[0].subject)
         issued = [
-            a.data_as(AssignmentIssuedV2)
+            a.data_as(AssignmentIssuedV3)
             for a in assignments
             if a.type == EventType.ASSIGNMENT_ISSUED
         ]

@@ -22,7 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from shared.events import (
     ActionKind,
     AssignmentEscalatedV1,
-    AssignmentIssuedV2,
+    AssignmentIssuedV3,
     Category,
     CheckClosedV1,
     CheckOpenedV1,
@@ -188,7 +188,7 @@ async def test_database_incident_checks_neighbours_hands_over_and_replays_to_not
 
         # the DBMS party and the coordinator; checks for every neighbouring layer
         first = await collect(bootstrap, f"{prefix}assignments", 6)
-        issued = {a.role.value: a for a in payloads(first, AssignmentIssuedV2)}
+        issued = {a.role.value: a for a in payloads(first, AssignmentIssuedV3)}
         primary = issued["primary"]
         assert primary.party == "osdb"
         assert issued["coordinator"].party == "apps"
@@ -220,7 +220,7 @@ async def test_database_incident_checks_neighbours_hands_over_and_replays_to_not
         (handover,) = payloads(every, HandoverV1)
         assert (handover.from_party, handover.to_party) == ("osdb", "hw")
         assert handover.coordinator == "apps"
-        new_owner = payloads(every, AssignmentIssuedV2)[-1]
+        new_owner = payloads(every, AssignmentIssuedV3)[-1]
         assert (new_owner.party, new_owner.role.value, new_owner.object_id) == (
             "hw",
             "primary",

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "contract"
 TITLES = [
     "Support objects",
+    "Sites: time zone and period calendar",
     "Priority by criticality and category",
     "Response and recovery targets",
     "Roles",
@@ -67,7 +68,7 @@ def test_objects_are_grouped_by_location_and_layer_without_sla_cells(
 
 
 def test_sla_matrix_states_durations_as_the_contract_means_them(appendix: Document) -> None:
-    matrix = tables(appendix)[2]
+    matrix = tables(appendix)[3]
     rows = {(r[0], r[1]): dict(zip(matrix.columns, r, strict=True)) for r in matrix.rows}
     p1 = rows[("P1", "Outage")]
     assert p1["Day"] == "response 15 minutes; recovery 4 hours"
@@ -86,17 +87,32 @@ def test_sla_matrix_states_durations_as_the_contract_means_them(appendix: Docume
     assert "db-maintenance" in text
 
 
+def test_each_site_shows_its_zone_hours_and_holidays(appendix: Document) -> None:
+    """Issue 16: the appendix shows each site's period calendar — its zone, the hours that are
+    day there and where its public holidays come from."""
+    sites = {r[0]: r for r in tables(appendix)[1].rows}
+    hub = sites["Logistics hub, Novosibirsk (hub-novosibirsk)"]
+    assert hub[1] == "Asia/Novosibirsk"
+    assert hub[2].startswith("office-novosibirsk: Mon–Fri")
+    assert hub[3].startswith("public holidays of RU (python holidays ")
+    assert hub[4] == "1"
+    office = sites["Head office, Almaty (hq-almaty)"]
+    assert (office[1], office[2].split(":")[0]) == ("Asia/Almaty", "office-almaty")
+    assert office[3].startswith("public holidays of KZ")
+    assert sum(int(r[4]) for r in sites.values()) == len(load_contract(EXAMPLE).objects)
+
+
 def test_schedules_roles_and_signatures_read_in_words(appendix: Document) -> None:
-    runs = tables(appendix)[8]
+    runs = tables(appendix)[9]
     statements = next(r for r in runs.rows if "At 02:00, 08:00, 12:00 and 16:00" in r[2])
     assert statements[1] == "scheduled run"
     assert statements[2].startswith(
         "At 02:00, 08:00, 12:00 and 16:00, Monday through Friday (Asia/Almaty)"
     )
     assert any(r[1] == "test restore" and "every 30 days" in r[2] for r in runs.rows)
-    backups = tables(appendix)[9]
+    backups = tables(appendix)[10]
     assert any("every 30 days" in r[4] for r in backups.rows)
-    roles = {r[0]: r for r in tables(appendix)[3].rows}
+    roles = {r[0]: r for r in tables(appendix)[4].rows}
     coordinator = roles["Integra Apps LLP (coordinator of every incident)"]
     assert "Hardware faults" in coordinator[3]
     assert {s.party for s in appendix.signatures} == {

@@ -21,14 +21,14 @@ from shared.contract import Contract, load_contract
 from shared.contract.drill import drill
 from shared.contract.view import ContractView
 from shared.events import (
-    AssignmentIssuedV2,
+    AssignmentIssuedV3,
+    AssignmentRole,
     Category,
     ClockKind,
     Envelope,
     IncidentOpenedV1,
     Layer,
     OriginMovedV1,
-    Role,
     SlaClockStartedV1,
     make_event,
     stable_id,
@@ -88,7 +88,7 @@ def router_deadlines(contract: Contract, opened: Envelope) -> dict[ClockKind, da
     primary = next(
         e.data
         for e in events
-        if isinstance(e.data, AssignmentIssuedV2) and e.data.role == Role.PRIMARY
+        if isinstance(e.data, AssignmentIssuedV3) and e.data.role == AssignmentRole.PRIMARY
     )
     d = primary.deadlines
     return (

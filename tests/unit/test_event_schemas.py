@@ -20,9 +20,9 @@ from shared.events import (
     EARLIER,
     PAYLOADS,
     UPCASTERS,
-    AssignmentIssuedV2,
+    AssignmentIssuedV3,
+    AssignmentRole,
     EventType,
-    Role,
     parse_event,
 )
 
@@ -54,7 +54,7 @@ def test_no_snapshot_without_a_payload() -> None:
     assert set(event_schemas.FOLDER.glob("*.json")) == expected
 
 
-def test_a_v1_assignment_is_read_as_v2() -> None:
+def test_a_v1_assignment_is_read_as_v3() -> None:
     """What a v1 writer wrote (the first, eight-field shape) is upcast, never dead-lettered."""
     old = {
         "specversion": "1.0",
@@ -76,11 +76,40 @@ def test_a_v1_assignment_is_read_as_v2() -> None:
         },
     }
     event = parse_event(orjson.dumps(old))
-    assert event.dataversion == 2
-    data = event.data_as(AssignmentIssuedV2)
-    assert data.role == Role.PRIMARY
+    assert event.dataversion == 3
+    data = event.data_as(AssignmentIssuedV3)
+    assert data.role == AssignmentRole.PRIMARY
     assert data.deadlines is None
     assert data.related_alerts == []
+    assert (data.opened_at, data.local) == (None, None)
+
+
+def test_a_v2_assignment_is_read_as_v3_with_its_roles() -> None:
+    """A v2 writer's assignment keeps its role; v3's local times are unknown, not invented."""
+    old = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "type": EventType.ASSIGNMENT_ISSUED.value,
+        "source": "router",
+        "time": datetime(2026, 11, 1, tzinfo=UTC).isoformat(),
+        "subject": "inc-1",
+        "dataversion": 2,
+        "data": {
+            "party": "appint",
+            "role": "coordinator",
+            "layer": None,
+            "object_id": None,
+            "priority": "P1",
+            "category": "outage",
+            "contact": "duty@integra.example",
+            "summary": "s",
+            "coordinator": "appint",
+            "contract_version": "2026.11.1",
+        },
+    }
+    data = parse_event(orjson.dumps(old)).data_as(AssignmentIssuedV3)
+    assert data.role == AssignmentRole.COORDINATOR
+    assert (data.coordinator, data.opened_at, data.local) == ("appint", None, None)
 
 
 def test_a_v2_assignment_with_v2_fields_is_refused_as_v1() -> None:

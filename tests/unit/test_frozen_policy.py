@@ -14,7 +14,7 @@ from sla_clock.timeline import Rules, fold
 from shared.contract import Contract
 from shared.events import (
     ActionKind,
-    AssignmentIssuedV2,
+    AssignmentIssuedV3,
     Category,
     ClockKind,
     Envelope,
@@ -112,7 +112,7 @@ def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new
 
     v1, v2 = contract("15m", "v1"), contract("25m", "v2")
     state, issued = open_route(opened("inc-r", T0), v1, T0)
-    first = [e.data_as(AssignmentIssuedV2) for e in issued if e.type == EventType.ASSIGNMENT_ISSUED]
+    first = [e.data_as(AssignmentIssuedV3) for e in issued if e.type == EventType.ASSIGNMENT_ISSUED]
     assert {a.deadlines and a.deadlines.response_target for a in first} == {timedelta(minutes=15)}
     diagnosis = make_event(
         IncidentActionAcceptedV1(
@@ -130,7 +130,7 @@ def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new
     )
     state, events = on_action(state, diagnosis, v2, T0 + timedelta(minutes=5))
     handed = [
-        e.data_as(AssignmentIssuedV2) for e in events if e.type == EventType.ASSIGNMENT_ISSUED
+        e.data_as(AssignmentIssuedV3) for e in events if e.type == EventType.ASSIGNMENT_ISSUED
     ]
     assert handed, [e.type for e in events]
     assert {a.deadlines and a.deadlines.response_target for a in handed} == {timedelta(minutes=15)}

@@ -28,7 +28,8 @@ from shared.contract.model import Duration
 from shared.events import (
     ActionKind,
     AssignmentEscalatedV1,
-    AssignmentIssuedV2,
+    AssignmentIssuedV3,
+    AssignmentRole,
     Category,
     CheckClosedV1,
     CheckOpenedV1,
@@ -40,7 +41,6 @@ from shared.events import (
     IncidentActionAcceptedV1,
     IncidentOpenedV1,
     Layer,
-    Role,
     SlaBreachedV1,
     SlaWarningV1,
     VendorCaseOpenedV1,
@@ -104,8 +104,8 @@ def test_routing_table(contract_path: str, case: dict[str, Any]) -> None:
     at = datetime.fromisoformat(case["at"])
     expect = case["expect"]
     state, events = open_route(opened_event(contract, case["object"], at), contract, at)
-    issued = {e.data.role: e.data for e in events if isinstance(e.data, AssignmentIssuedV2)}
-    primary, coordinator = issued[Role.PRIMARY], issued[Role.COORDINATOR]
+    issued = {e.data.role: e.data for e in events if isinstance(e.data, AssignmentIssuedV3)}
+    primary, coordinator = issued[AssignmentRole.PRIMARY], issued[AssignmentRole.COORDINATOR]
     assert primary.party == expect["primary"]
     if "coordinator" in expect:
         assert coordinator.party == expect["coordinator"]
@@ -239,10 +239,10 @@ def test_hardware_finds_the_fault_and_takes_ownership_while_the_coordinator_stay
     assert handover.coordinator == "apps"
     assert "hw:engineer" in handover.reason
     assert "srv-db-01" in handover.reason
-    assert isinstance(assignment, AssignmentIssuedV2)
+    assert isinstance(assignment, AssignmentIssuedV3)
     assert (assignment.party, assignment.role, assignment.object_id) == (
         "hw",
-        Role.PRIMARY,
+        AssignmentRole.PRIMARY,
         "srv-db-01",
     )
     assert state.primary == "hw"
@@ -508,8 +508,8 @@ def test_open_incidents_keep_their_owners_until_the_coordinator_reroutes() -> No
     handover = next(e.data_as(HandoverV1) for e in out if e.type == EventType.HANDOVER)
     assert (handover.from_party, handover.to_party) == ("osdb", "hw")
     assert "re-routed under contract 2026.12.1" in handover.reason
-    issued = [e.data_as(AssignmentIssuedV2) for e in out if e.type == EventType.ASSIGNMENT_ISSUED]
-    assert [(a.party, a.role) for a in issued] == [("hw", Role.PRIMARY)]
+    issued = [e.data_as(AssignmentIssuedV3) for e in out if e.type == EventType.ASSIGNMENT_ISSUED]
+    assert [(a.party, a.role) for a in issued] == [("hw", AssignmentRole.PRIMARY)]
     # the same re-route again (redelivery) gives the same ids; a second one under the same
     # version moves nothing
     assert [e.id for e in on_action(opened(minimal)[0], reroute, v2, later)[1]] == [
@@ -520,3 +520,29 @@ def test_open_incidents_keep_their_owners_until_the_coordinator_reroutes() -> No
     )
     assert nothing == []
     assert again.primary == "hw"
+
+
+def test_a_dependent_outside_its_hours_is_chased_from_when_they_open(minimal: Contract) -> None:
+    """Issue 16: a dependent object's own support hours decide when its check party is engaged.
+    The OS and the database above the failed server run on office hours (Almaty 09:00-18:00):
+    at 02:30 their checker (osdb) is told at once but chased only from 09:00; the owners at
+    once. On 24/7 dependents (the minimal contract as written) everyone is chased at once."""
+    office = {
+        "objects": [
+            o.model_copy(update={"calendar": "office"}) if o.id in ("os-db-01", "pg-main") else o
+            for o in minimal.objects
+        ]
+    }
+    hours = minimal.model_copy(update=office)
+    state, events = open_route(opened_event(hours, "srv-db-01", NIGHT), hours, NIGHT)
+    assert {c.party for c in state.checks} == {"osdb", "apps"}
+    assert any(isinstance(e.data, CheckOpenedV1) and e.data.party == "osdb" for e in events)
+    at_once = NIGHT + timedelta(minutes=12)  # 80 % of the P1 15-minute response target
+    opens = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)  # Friday 09:00 in Almaty
+    assert state.ack_due == {
+        "hw": at_once,
+        "apps": at_once,
+        "osdb": opens + timedelta(minutes=12),
+    }
+    as_written, _ = open_route(opened_event(minimal, "srv-db-01", NIGHT), minimal, NIGHT)
+    assert as_written.ack_due["osdb"] == at_once

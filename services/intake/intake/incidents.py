@@ -389,6 +389,7 @@ class Part(StrEnum):
     COORDINATOR = "coordinator"
     CHECK = "check party"
     CUSTOMER = "customer"
+    FIRST_LINE = "first line"
 
 
 _MOVES = {ActionKind.ACKNOWLEDGE, ActionKind.DIAGNOSIS, ActionKind.PAUSE, ActionKind.RESUME}
@@ -405,6 +406,9 @@ ROLE_ACTIONS: dict[Part, frozenset[ActionKind]] = {
         }
     ),
     Part.CHECK: frozenset({ActionKind.ACKNOWLEDGE, ActionKind.DIAGNOSIS, ActionKind.NOTE}),
+    # the desk that accepted the ticket records what users tell it; it owns no work and no
+    # clock, so it neither acknowledges nor pauses (ADR 25)
+    Part.FIRST_LINE: frozenset({ActionKind.NOTE}),
     Part.CUSTOMER: frozenset(
         {
             ActionKind.CONFIRM,
@@ -425,7 +429,8 @@ def standing(party_id: str, incident: IncidentState, contract: Contract) -> dict
 
     The same answers the router assigns by, asked of the contract view: the primary owner of
     the incident's layer (and of its probable origin's, and of each layer a diagnosis handed it
-    to), the coordinator, the party of each neighbouring layer's check, and the customer."""
+    to), the coordinator, the party of each neighbouring layer's check, the customer, and the
+    contract's first-line desk (``first_line``, when it is not the coordinator: ADR 25)."""
     view = ContractView.of(contract)
     parts: dict[Part, set[Layer]] = {}
     party = contract.parties.get(party_id)
@@ -433,6 +438,8 @@ def standing(party_id: str, incident: IncidentState, contract: Contract) -> dict
         parts[Part.CUSTOMER] = set()
     if party_id == view.coordinator:
         parts[Part.COORDINATOR] = set()
+    elif party is not None and party_id == contract.first_line:
+        parts[Part.FIRST_LINE] = set()
     objects = [o for o in dict.fromkeys((incident.object_id, incident.origin)) if o]
     layers = {incident.layer, *incident.handed_to}
     layers |= {obj.layer for obj in map(view.object, objects) if obj is not None}

@@ -21,7 +21,8 @@ from shared.events import (
     AlertAttachedV1,
     AlertCorrelatedV1,
     AlertResolvedV1,
-    AssignmentIssuedV2,
+    AssignmentIssuedV3,
+    AssignmentRole,
     Envelope,
     EventType,
     HandoverV1,
@@ -30,7 +31,6 @@ from shared.events import (
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     OriginMovedV1,
-    Role,
     SlaBreachedV1,
     SlaClockPausedV1,
     SlaClockRecomputedV1,
@@ -206,8 +206,10 @@ async def _handover(conn: Conn, incident: str | None, data: HandoverV1) -> None:
     )
 
 
-async def _assignment_issued(conn: Conn, incident: str | None, data: AssignmentIssuedV2) -> None:
-    column = "primary_party" if data.role == Role.PRIMARY else "coordinator"
+async def _assignment_issued(conn: Conn, incident: str | None, data: AssignmentIssuedV3) -> None:
+    if data.role not in (AssignmentRole.PRIMARY, AssignmentRole.COORDINATOR):
+        return  # the first-line desk is told, it owns nothing (ADR 25): the timeline shows it
+    column = "primary_party" if data.role == AssignmentRole.PRIMARY else "coordinator"
     await conn.execute(
         f"UPDATE incidents SET {column} = $2 WHERE id = $1",  # noqa: S608
         incident,

@@ -40,7 +40,7 @@ from router.routing import (
 from shared.db import Conn, mark_processed_many
 from shared.events import (
     AssignmentEscalatedV1,
-    AssignmentIssuedV2,
+    AssignmentIssuedV3,
     Envelope,
     EscalationReason,
     EventType,
@@ -125,7 +125,7 @@ class RouterService:
             self._stage_pushes(staged, event, coordinator)
             self.sent.labels(event.type.value).inc()
             data = event.data
-            if isinstance(data, AssignmentIssuedV2):
+            if isinstance(data, AssignmentIssuedV3):
                 staged.assignments.append(
                     (event.subject, data.role.value, data.party, event.id, event.time)
                 )

@@ -7,12 +7,12 @@ shaped into the event payloads here.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from shared.contract import Contract, SupportObject
 from shared.contract.model import Contact
 from shared.contract.view import DEFAULT_ACK_FRACTION, ContractView
-from shared.events import AccessProcedure, Category, Deadlines, DutyContact
+from shared.events import AccessProcedure, Category, Deadlines, DutyContact, LocalTimes
 
 __all__ = [
     "DEFAULT_ACK_FRACTION",
@@ -22,8 +22,10 @@ __all__ = [
     "backups",
     "contact_ref",
     "deadlines",
+    "local_times",
     "location",
     "on_duty",
+    "utc",
     "versions",
 ]
 
@@ -109,6 +111,38 @@ def deadlines(
         recovery_target=due.recovery_target,
         response_due=due.response_due,
         recovery_due=due.recovery_due,
+    )
+
+
+def utc(deadlines: Deadlines | None) -> Deadlines | None:
+    """The deadlines with their instants in UTC (a calendar answers in its own zone)."""
+    if deadlines is None:
+        return None
+    return deadlines.model_copy(
+        update={
+            "response_due": deadlines.response_due.astimezone(UTC),
+            "recovery_due": deadlines.recovery_due.astimezone(UTC),
+        }
+    )
+
+
+def local_times(
+    contract: Contract,
+    object_id: str | None,
+    opened_at: datetime,
+    deadlines: Deadlines | None,
+    access: AccessProcedure | None,
+) -> LocalTimes:
+    """The assignment's instants on the object's wall clock: the zone of its site's period
+    calendar (``ContractView.local_calendar``, what the drill and documents show)."""
+    calendar = ContractView.of(contract).local_calendar(object_id)
+    zone = calendar.zone
+    return LocalTimes(
+        timezone=calendar.spec.timezone,
+        opened_at=opened_at.astimezone(zone),
+        response_due=deadlines.response_due.astimezone(zone) if deadlines else None,
+        recovery_due=deadlines.recovery_due.astimezone(zone) if deadlines else None,
+        access_ready_by=access.ready_by.astimezone(zone) if access else None,
     )
 
 

@@ -10,7 +10,7 @@ produces the same ids and consumers recognise them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -21,7 +21,8 @@ from shared.contract.view import ContractView, handover_layer
 from shared.events import (
     ActionKind,
     AssignmentEscalatedV1,
-    AssignmentIssuedV2,
+    AssignmentIssuedV3,
+    AssignmentRole,
     Category,
     CheckClosedV1,
     CheckOpenedV1,
@@ -36,7 +37,6 @@ from shared.events import (
     IncidentReclassifiedV1,
     Layer,
     OriginMovedV1,
-    Role,
     SlaBreachedV1,
     SlaWarningV1,
     VendorCaseOpenedV1,
@@ -110,7 +110,7 @@ def _assignment(
     contract: Contract,
     *,
     party: str,
-    role: Role,
+    role: AssignmentRole,
     layer: Layer | None,
     obj: SupportObject | None,
     at: datetime,
@@ -131,8 +131,9 @@ def _assignment(
             opened_at=state.opened_at,
             first_alert_at=state.first_alert_at,
         )
+    deadlines = details.utc(deadlines)
     return make_event(
-        AssignmentIssuedV2(
+        AssignmentIssuedV3(
             party=party,
             role=role,
             layer=layer,
@@ -155,6 +156,10 @@ def _assignment(
             coordinator_intake=contract.parties[state.coordinator].contact,
             related_alerts=list(state.fingerprints),
             contract_version=state.contract_version,
+            opened_at=state.opened_at.astimezone(UTC),
+            local=details.local_times(
+                contract, obj.id if obj else None, state.opened_at, deadlines, access
+            ),
         ),
         source=SOURCE,
         time=now,
@@ -204,8 +209,19 @@ def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
     )
 
 
+def first_line(contract: Contract, state: RouteState) -> str | None:
+    """The desk that accepts tickets, when it is a party of its own in this incident: the
+    contract's ``first_line`` unless it is the coordinator or the primary (who have their own
+    assignment). It is told of every incident, chased by no timer and owns nothing (ADR 25)."""
+    desk = contract.first_line
+    if desk is None or desk not in contract.parties or desk in (state.coordinator, state.primary):
+        return None
+    return desk
+
+
 def assign(opened: Envelope, contract: Contract, now: datetime) -> list[Envelope]:
-    """The primary owner of the failing layer and the coordinator, one assignment each.
+    """The primary owner of the failing layer and the coordinator, one assignment each, and
+    the first-line desk's when the contract names one of its own (ADR 25).
 
     An incident outside the perimeter has no layer: the coordinator takes it as primary too,
     so it is never left without an owner. Duty contacts, access and deadlines are those at the
@@ -213,6 +229,13 @@ def assign(opened: Envelope, contract: Contract, now: datetime) -> list[Envelope
     """
     state = _initial_state(opened, contract)
     obj = contract.object(state.object_id) if state.object_id else None
+    parties = [
+        (AssignmentRole.PRIMARY, state.primary),
+        (AssignmentRole.COORDINATOR, state.coordinator),
+    ]
+    desk = first_line(contract, state)
+    if desk is not None:
+        parties.append((AssignmentRole.FIRST_LINE, desk))
     return [
         _assignment(
             state,
@@ -225,7 +248,7 @@ def assign(opened: Envelope, contract: Contract, now: datetime) -> list[Envelope
             now=now,
             event_id=("assignment", state.incident_id, role.value),
         )
-        for role, party in ((Role.PRIMARY, state.primary), (Role.COORDINATOR, state.coordinator))
+        for role, party in parties
     ]
 
 
@@ -275,9 +298,21 @@ def open_route(
         )
     due = details.ack_due(contract, obj, state.category, state.priority, state.opened_at)
     # every party asked to do something is chased: the owners, and the checkers too (nobody
-    # being obliged to check the neighbouring layer is the seed's complaint)
-    asked = [state.primary, state.coordinator, *(c.party for c in checks)]
-    ack_due = dict.fromkeys(asked, due) if due else {}
+    # being obliged to check the neighbouring layer is the seed's complaint) — a checker of a
+    # dependent outside its own support hours from when they open (ContractView.engaged_at)
+    ack_due: dict[str, datetime] = {}
+    if due is not None:
+        ack_due = dict.fromkeys((state.primary, state.coordinator), due)
+        view = ContractView.of(contract)
+        for check in checks:
+            engage = view.engaged_at(check.object_id, check.relation, state.opened_at)
+            when = (
+                details.ack_due(contract, obj, state.category, state.priority, engage)
+                if engage is not None
+                else due
+            )
+            if when is not None:
+                ack_due[check.party] = min(ack_due.get(check.party, when), when)
     return state.model_copy(update={"checks": checks, "ack_due": ack_due}), events
 
 
@@ -332,7 +367,7 @@ def _handover(
         moved,
         contract,
         party=to_party,
-        role=Role.PRIMARY,
+        role=AssignmentRole.PRIMARY,
         layer=layer,
         obj=obj,
         at=at,
@@ -653,7 +688,7 @@ def recipients(event: Envelope, coordinator: str) -> list[str]:
     """The parties whose own topic receives ``event``: its addressee(s) and the coordinator."""
     data = event.data
     found: list[str] = []
-    if isinstance(data, AssignmentIssuedV2 | CheckOpenedV1 | CheckClosedV1):
+    if isinstance(data, AssignmentIssuedV3 | CheckOpenedV1 | CheckClosedV1):
         found.append(data.party)
     elif isinstance(data, HandoverV1):
         found.extend((data.from_party, data.to_party))
