@@ -19,7 +19,7 @@ from typing import Literal
 
 from shared.calendar import CalendarSpec, holidays_data_version
 from shared.contract.lint import check_contract, open_point_of
-from shared.contract.model import ALL_PERIODS, Contract, Period, SupportObject
+from shared.contract.model import ALL_PERIODS, SITE_HOURS, Contract, Period, SupportObject
 from shared.documents import Document, Fact, Section, Signature, Table, render_html, render_pdf
 from shared.documents import to_json as document_json
 from shared.documents.words import cron_words, duration_words
@@ -179,6 +179,10 @@ def _next_day(day: str) -> str:
 
 def calendar_words(contract: Contract, calendar_id: str) -> str:
     spec = contract.calendar_spec(calendar_id)
+    if spec is None and calendar_id == SITE_HOURS:
+        fallback = contract.sla.period_calendar
+        usual = f", else {calendar_words(contract, fallback)}" if fallback else ""
+        return f"business hours of each object's site (its period calendar, see Sites{usual})"
     if spec is None:
         return f"{calendar_id} (unknown calendar)"
     if spec.kind == "24x7":
@@ -189,6 +193,8 @@ def calendar_words(contract: Contract, calendar_id: str) -> str:
 
 def business_day(contract: Contract, calendar_id: str | None) -> timedelta | None:
     """The usual length of an open day on a business-hours calendar; None for 24/7."""
+    if calendar_id == SITE_HOURS and contract.calendar_spec(SITE_HOURS) is None:
+        calendar_id = contract.sla.period_calendar  # what ``3bd`` at a site was converted with
     spec = contract.calendar_spec(calendar_id) if calendar_id else None
     if spec is None or spec.kind == "24x7":
         return None

@@ -19,6 +19,7 @@ from shared.contract.model import (
     CORE_LAYERS,
     CRITICALITIES,
     SCHEDULED_KINDS,
+    SITE_HOURS,
     VERSIONED_LAYERS,
     Contract,
     Period,
@@ -386,7 +387,8 @@ def check_sla_targets(contract: Contract) -> Iterator[Issue]:
     seen: dict[tuple[Category, str, Period], int] = {}
     for index, target in enumerate(contract.sla.targets):
         here: FieldPath = ("sla", "targets", index)
-        yield from _ref_calendar(contract, target.calendar, (*here, "calendar"))
+        if target.calendar != SITE_HOURS:  # the objects' sites' period calendars, checked there
+            yield from _ref_calendar(contract, target.calendar, (*here, "calendar"))
         if target.response > target.recovery:
             yield Issue(
                 "BTN305",

@@ -428,10 +428,17 @@ def business_day_length(spec: CalendarSpec) -> timedelta | None:
     return timedelta(minutes=max(lengths, key=lambda m: lengths[m]))
 
 
+SITE_HOURS = "site"
+"""A target's ``calendar: site``: the business hours of the object's site — its location's
+period calendar, else the SLA's (ADR 22). What ``3bd``/``4bh`` without a calendar count on."""
+
+
 def _business_targets(data: object) -> object:
     """``3bd`` / ``4bh`` in an SLA target: business days (of the usual open-day length) and
-    business hours of the target's calendar, else the SLA's period calendar — and the target is
-    then measured on that calendar, so "4 business hours" on a 24/7 object counts office hours."""
+    business hours of the target's calendar, else of the object's site (``calendar: site``: its
+    location's period calendar, else the SLA's) — and the target is then measured on that
+    calendar, so "4 business hours" on a 24/7 object counts office hours, at the hub the hub's.
+    A day's length is read from the named calendar, for ``site`` from the SLA's period one."""
     if not isinstance(data, dict):
         return data
     sla = _sla_from_list(data.get("sla"))
@@ -446,9 +453,12 @@ def _business_targets(data: object) -> object:
         ):
             targets.append(target)
             continue
-        calendar_id = target.get("calendar") or sla.get("period_calendar")
+        calendar_id = target.get("calendar") or SITE_HOURS
+        length_of = sla.get("period_calendar") if calendar_id == SITE_HOURS else calendar_id
+        if calendar_id == SITE_HOURS and SITE_HOURS in specs:
+            length_of = SITE_HOURS  # a calendar the contract itself calls "site"
         try:
-            spec = CalendarSpec.model_validate(specs[calendar_id])
+            spec = CalendarSpec.model_validate(specs[length_of])
         except (KeyError, ValueError):
             targets.append(target)  # the field validator names the problem
             continue
@@ -732,6 +742,14 @@ class Contract(_Strict):
             return location.period_calendar
         return self.sla.period_calendar
 
+    def target_calendar(self, target: SlaTarget, obj: SupportObject | None) -> str:
+        """The calendar a target counts on for ``obj``: the target's own; ``site`` = the
+        business hours of the object's site (its location's period calendar, else the SLA's);
+        none = the object's support hours (round the clock outside the perimeter)."""
+        if target.calendar == SITE_HOURS and self.calendar_spec(SITE_HOURS) is None:
+            return self.period_calendar_of(obj) or (obj.calendar if obj else "24x7")
+        return target.calendar or (obj.calendar if obj else "24x7")
+
     def period(self, at: datetime, obj: SupportObject | None = None) -> Period:
         """Day, night, weekend or holiday at ``at`` under the period calendar of ``obj``'s
         location, else the SLA's."""
@@ -753,7 +771,7 @@ class Contract(_Strict):
         target = self.sla_target(category, prio, period)
         if target is None:
             return None
-        calendar_id = target.calendar or obj.calendar
+        calendar_id = self.target_calendar(target, obj)
         calendar = self.business_calendar(calendar_id)
         return ResolvedSla(
             target=target,

@@ -346,8 +346,7 @@ class ContractView:
             period = self.period(start, object_id)
             target = self.contract.sla_target(category, priority, period)
             if target is not None:
-                obj = self.object(object_id)
-                calendar = target.calendar or (obj.calendar if obj else ROUND_THE_CLOCK)
+                calendar = self.contract.target_calendar(target, self.object(object_id))
                 found = {
                     ClockKind.RESPONSE: Policy(
                         category, priority, period, target.response, calendar

@@ -60,3 +60,47 @@ def test_business_units_without_a_business_calendar_are_refused(tmp_path: Path) 
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     with pytest.raises(ContractError, match="response"):
         load_contract(path)
+
+
+def test_business_units_without_a_calendar_count_each_sites_business_hours(
+    tmp_path: Path,
+) -> None:
+    """Issue 16: a target counted in the object's support hours — "4 business hours" without a
+    calendar counts the business hours of the object's site (``calendar: site``): at a hub in
+    Berlin the hub's 08:00-17:00, at the head office Almaty's 09:00-18:00."""
+    doc = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    doc["calendars"].append(
+        {
+            "id": "hub-office",
+            "kind": "business_hours",
+            "timezone": "Europe/Berlin",
+            "weekly": {d: ["08:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+        }
+    )
+    doc["locations"] = {
+        "hq": {"name": "Head office", "kind": "head_office"},
+        "hub": {"name": "Hub", "kind": "warehouse", "period_calendar": "hub-office"},
+    }
+    for obj in doc["objects"]:
+        obj["location"] = "hub" if obj["id"] == "acc-app" else "hq"
+    for target in doc["sla"]["targets"]:
+        if target["category"] == "request":
+            target.pop("calendar")
+            target["response"], target["recovery"] = "4bh", "3bd"
+    path = tmp_path / "contract.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    contract = load_contract(path, lint=True)
+    request = next(t for t in contract.sla.targets if t.category == Category.REQUEST)
+    assert (request.calendar, request.recovery) == ("site", timedelta(hours=27))
+    view = ContractView.of(contract)
+    tuesday = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)  # 07:00 Berlin, 11:00 Almaty
+    hub = view.due("acc-app", Category.REQUEST, request.priority, opened_at=tuesday)
+    hq = view.due("pg-main", Category.REQUEST, request.priority, opened_at=tuesday)
+    assert hub is not None
+    assert hq is not None
+    assert (hub.calendar, hq.calendar) == ("hub-office", "office")
+    assert hub.response_due == datetime(2026, 3, 10, 11, 0, tzinfo=UTC)  # 12:00 in Berlin
+    assert hq.response_due == datetime(2026, 3, 10, 10, 0, tzinfo=UTC)  # 15:00 in Almaty
+    text = render(build_appendix(contract), "md").decode()
+    assert "response 4 business hours; recovery 3 business days" in text
+    assert "business hours of each object's site" in text
