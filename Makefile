@@ -79,13 +79,16 @@ PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist worksteal --durations=15 --durations
 test-parts:
 	.ci/part unit+integration $(BIN)/pytest $(PYTEST_PARALLEL)
 	.ci/part three-brokers env BATON_CHAOS=1 $(BIN)/pytest tests/chaos/test_three_brokers.py -p no:xdist -s --timeout 600
+	.ci/part chaos env BATON_CHAOS=1 $(CHAOS_PYTEST)
 
-## The chaos suite (tests/chaos/): an alert storm on a stack of its own (free ports, its own
-## folder) while each service is killed with SIGKILL, Kafka killed and PostgreSQL crashed, each
-## once and restarted; prints sent/accepted/landed/lost/doubled and recovery seconds. Minutes
-## long, so not yet a part of `make test`. Storm size: BATON_CHAOS_ALERTS (default 10,000).
+## The chaos suite (tests/chaos/test_chaos.py, tests/chaos/harness.py): a 10,000-alert storm on a
+## stack of its own (free ports, its own folder) while each service is killed with SIGKILL,
+## Kafka killed and PostgreSQL crashed, each once and restarted; prints
+## sent/accepted/landed/lost/doubled and recovery seconds (docs/PERFORMANCE.md, "Chaos"). A part
+## of `make test`; alone: `make chaos`. Storm size: BATON_CHAOS_ALERTS (default 10,000).
+CHAOS_PYTEST = $(BIN)/pytest tests/chaos/test_chaos.py -p no:xdist -s --timeout 600
 chaos: venv tools
-	BATON_CHAOS=1 .ci/part chaos $(BIN)/pytest tests/chaos -p no:xdist -s --timeout 1200
+	.ci/part chaos env BATON_CHAOS=1 $(CHAOS_PYTEST)
 
 unit: venv
 	$(BIN)/pytest -m "not integration"

@@ -251,15 +251,22 @@ class Storm:
     _moved: asyncio.Event = field(default_factory=asyncio.Event)
 
     def release(self, upto: int) -> None:
-        """Let the storm send alerts up to ``upto`` (the gate a fault schedule moves)."""
+        """Let the storm send the batches that begin before alert ``upto`` (the gate a fault
+        schedule moves; a batch is never split)."""
         self.released = max(self.released, min(upto, len(self.alerts)))
         self._moved.set()
 
-    async def reached(self, count: int) -> None:
-        """Wait until ``count`` alerts have been answered (or given up on)."""
-        while len(self.accepted) + len(self.refused) < min(count, len(self.alerts)):
+    async def reached(self, count: int, stall: float = 60.0) -> None:
+        """Wait until ``count`` alerts have been answered (or given up on); fail when no
+        answer came for ``stall`` seconds."""
+        while (done := len(self.accepted) + len(self.refused)) < min(count, len(self.alerts)):
             self._moved.clear()
-            await self._moved.wait()
+            try:
+                await asyncio.wait_for(self._moved.wait(), stall)
+            except TimeoutError:
+                raise AssertionError(
+                    f"storm stalled: {done} of {count} answered, {self.released} released"
+                ) from None
 
     async def run(self) -> None:
         started = time.monotonic()
@@ -274,9 +281,7 @@ class Storm:
         async def worker(client: httpx.AsyncClient) -> None:
             nonlocal next_slot
             for n in queue:
-                while (n + 1) * self.per_request > self.released and self.released < len(
-                    self.alerts
-                ):
+                while n * self.per_request >= self.released:  # its first alert is held
                     self._moved.clear()
                     await self._moved.wait()
                 now = time.monotonic()
