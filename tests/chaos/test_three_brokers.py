@@ -200,6 +200,30 @@ async def kill_the_leader(chaos: ChaosStack, storm: Storm, recovery: Recovery) -
     recovery.accepted_after = len(storm.accepted) - accepted_before
 
 
+# What the services' clients said about the leader change (their logs, WARNING and up): the
+# errors they met and rode through.
+SIGNS = {
+    "produce retried": "Got error produce response",
+    "not leader": "NotLeaderForPartition",
+    "no connection": "Unable connect",
+    "coordinator dead": "Marking the coordinator dead",
+    "commit failed": "OffsetCommit failed",
+    "fetch failed": "Failed fetch messages",
+    "heartbeat failed": "Heartbeat failed",
+    "rejoin": "rejoin",
+}
+
+
+def client_signs(chaos: ChaosStack) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for service in chaos.services():
+        text = chaos.paths.log(service.name).read_text(errors="replace")
+        lines = text.splitlines()
+        found = {k: sum(sign in line for line in lines) for k, sign in SIGNS.items()}
+        out[service.name] = {k: n for k, n in found.items() if n}
+    return out
+
+
 async def test_the_leader_of_the_busiest_partition_dies_mid_storm_and_nothing_is_lost(
     chaos: ChaosStack,
 ) -> None:
@@ -244,7 +268,8 @@ async def test_the_leader_of_the_busiest_partition_dies_mid_storm_and_nothing_is
         f"\n== three brokers: killed {recovery.killed}, leader of {ALERTS_TOPIC}"
         f" partition {recovery.partition}: new leader in {recovery.leader_elected:.1f} s,"
         f" node back in every ISR in {recovery.node_back:.1f} s, every service ready in"
-        f" {recovery.all_ready:.1f} s; {recovery.accepted_after} alerts accepted after the kill",
+        f" {recovery.all_ready:.1f} s; {recovery.accepted_after} alerts accepted after the kill"
+        f"\n== three brokers: what the clients logged: {client_signs(chaos)}",
         flush=True,
     )
     assert storm.sent == ALERTS
