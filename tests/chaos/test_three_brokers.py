@@ -107,9 +107,14 @@ def storm_alerts(run: str, objects: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-async def partitions(bootstrap: str, topics: list[str] | None = None) -> list[Partition]:
+def kafka(chaos: ChaosStack) -> dict[str, Any]:
+    """How this test's own Kafka clients reach the cluster (the one place to say how)."""
+    return {"bootstrap_servers": chaos.bootstrap}
+
+
+async def partitions(chaos: ChaosStack, topics: list[str] | None = None) -> list[Partition]:
     """Each partition of ``topics`` (every topic when None, the internal ones too)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(**kafka(chaos), request_timeout_ms=5000)
     await admin.start()
     try:
         names = topics or list(await admin.list_topics())
@@ -124,10 +129,10 @@ async def partitions(bootstrap: str, topics: list[str] | None = None) -> list[Pa
         await admin.close()
 
 
-async def busiest_alerts_partition(bootstrap: str) -> Partition:
+async def busiest_alerts_partition(chaos: ChaosStack) -> Partition:
     """The partition of the alerts topic that holds the most records so far."""
-    described = await partitions(bootstrap, [ALERTS_TOPIC])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    described = await partitions(chaos, [ALERTS_TOPIC])
+    consumer = AIOKafkaConsumer(**kafka(chaos), enable_auto_commit=False)
     await consumer.start()
     try:
         ends = await consumer.end_offsets([TopicPartition(p.topic, p.partition) for p in described])
@@ -159,11 +164,10 @@ def kill_node(chaos: ChaosStack, node: stack.KafkaNode) -> None:
 
 
 async def kill_the_leader(chaos: ChaosStack, storm: Storm, recovery: Recovery) -> None:
-    bootstrap = chaos.bootstrap
     quarter = ALERTS // 4
     storm.release(quarter)
     await storm.reached(quarter)
-    busiest = await busiest_alerts_partition(bootstrap)
+    busiest = await busiest_alerts_partition(chaos)
     node = next(n for n in chaos.ports.kafka_nodes() if n.id == busiest.leader)
     recovery.killed, recovery.partition = node.name, busiest.partition
 
@@ -174,7 +178,7 @@ async def kill_the_leader(chaos: ChaosStack, storm: Storm, recovery: Recovery) -
 
     async def elected() -> bool:
         try:
-            found = await partitions(bootstrap, [ALERTS_TOPIC])
+            found = await partitions(chaos, [ALERTS_TOPIC])
         except KafkaError:  # asked while the metadata still names the dead node
             return False
         leader = next(p.leader for p in found if p.partition == busiest.partition)
@@ -185,7 +189,7 @@ async def kill_the_leader(chaos: ChaosStack, storm: Storm, recovery: Recovery) -
     await asyncio.to_thread(chaos.start_infra, DEADLINE)
 
     async def back_in_sync() -> bool:
-        return all(node.id in p.isr for p in await partitions(bootstrap))
+        return all(node.id in p.isr for p in await partitions(chaos))
 
     await poll(f"{node.name} in every in-sync replica set", back_in_sync)
     recovery.node_back = time.monotonic() - killed
@@ -229,7 +233,7 @@ async def test_the_leader_of_the_busiest_partition_dies_mid_storm_and_nothing_is
 ) -> None:
     assert chaos.ports.brokers == 3
     # Baton's topics and the internal ones (consumer offsets) alike
-    replicas = {(p.topic, len(p.replicas)) for p in await partitions(chaos.bootstrap)}
+    replicas = {(p.topic, len(p.replicas)) for p in await partitions(chaos)}
     assert {n for _, n in replicas} == {3}, f"replication factors: {sorted(replicas)}"
 
     contract = load_contract(stack.EXAMPLE_CONTRACT)
