@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from datetime import timedelta
@@ -34,7 +35,12 @@ app.add_typer(incidents_app, name="incidents")
 console = Console(width=None if sys.stdout.isatty() else 150)
 
 UrlOption = Annotated[
-    str | None, typer.Option("--url", help="reporting base URL (default: from the local stack)")
+    str | None,
+    typer.Option(
+        "--url",
+        help="reporting base URL (default: from the local stack); its reader token from"
+        " BATON_READER_TOKEN, else the stack's credentials",
+    ),
 ]
 
 
@@ -52,9 +58,15 @@ def _reporting_url(url: str | None) -> str:
     return url or str(status()["services"]["reporting"]["url"])
 
 
+READER_TOKEN_ENV = "BATON_READER_TOKEN"  # noqa: S105 - the variable's name, not a secret
+
+
 def stack_auth() -> credentials.StackAuth | None:
     """The local stack's credentials for the services' APIs (operator's reader token, each
-    source's and party's own), or None for a stack that has none (an open one)."""
+    source's and party's own), or None for a stack that has none (an open one). With
+    ``BATON_READER_TOKEN`` set (a reporting elsewhere, ``--url``), reads carry that token."""
+    if token := os.environ.get(READER_TOKEN_ENV):
+        return credentials.StackAuth(credentials.Credentials(readers={credentials.OPERATOR: token}))
     creds = credentials.load(stack_paths().root)
     return credentials.StackAuth(creds) if creds is not None else None
 

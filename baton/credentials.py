@@ -190,8 +190,8 @@ class StackAuth(httpx.Auth):
         try:
             party = json.loads(body or b"{}").get("party")
         except (ValueError, AttributeError):
-            party = None
-        return _named(self.creds.parties, "party", str(party)) if party else None
+            party = None  # not an action intake would take: sent as it is, refused there
+        return _named(self.creds.parties, "party", party) if isinstance(party, str) else None
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if "authorization" not in request.headers:

@@ -20,6 +20,7 @@ import orjson
 import uvicorn
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.sdk.resources import Resource
@@ -35,6 +36,7 @@ from prometheus_client import (
 )
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.config import STARTUP_FAILURE
 
 from shared.clock import Clock, SystemClock
 from shared.contract import Contract, ContractError, load_contract
@@ -303,6 +305,8 @@ def create_app(  # noqa: PLR0915 - one place declares the whole shell, in start 
     app.state.runtime = runtime
 
     app.add_middleware(RequestCounter, counter=requests, service=service)
+    if settings.admin_http_port is not None:
+        app.add_middleware(AdminSplit, admin_port=settings.admin_http_port)
 
     add_health_routes(app, runtime)
 
@@ -392,6 +396,30 @@ class RequestCounter:
             self.counter.labels(self.service, route, status).inc()
 
 
+# Served on the admin address when there is one (and nowhere else); health answers on both, for
+# probes that know either port.
+ADMIN_PATHS = frozenset({"/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+BOTH_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
+
+
+class AdminSplit:
+    """With ``admin_http_port`` set, one server listens on two sockets and this sorts the
+    requests by the port they came in on: admin paths only on the admin port, the API only on
+    the public one; anything else is the same 404 as an unknown path."""
+
+    def __init__(self, app: ASGIApp, admin_port: int) -> None:
+        self.app = app
+        self.admin_port = admin_port
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in BOTH_PATHS:
+            on_admin = (scope.get("server") or ("", None))[1] == self.admin_port
+            if (scope["path"] in ADMIN_PATHS) != on_admin:
+                await JSONResponse({"detail": "Not Found"}, 404)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def serve(app: FastAPI) -> None:
     """Run until SIGTERM/SIGINT; uvicorn then runs the lifespan's shutdown (graceful stop).
 
@@ -400,7 +428,7 @@ def serve(app: FastAPI) -> None:
     runtime: Runtime = app.state.runtime
     settings = runtime.settings
     admit_or_exit(runtime.service, settings, runtime.registry)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.http_host,
         port=settings.http_port,
@@ -408,3 +436,17 @@ def serve(app: FastAPI) -> None:
         access_log=False,
         timeout_graceful_shutdown=20,
     )
+    sockets = [config.bind_socket()]
+    if settings.admin_http_port is not None:  # one server, two sockets: see AdminSplit
+        admin = uvicorn.Config(
+            app, host=settings.admin_http_host, port=settings.admin_http_port, log_config=None
+        )
+        sockets.append(admin.bind_socket())
+        log.info(
+            "admin endpoints on their own address",
+            extra={"admin": f"{settings.admin_http_host}:{settings.admin_http_port}"},
+        )
+    server = uvicorn.Server(config)
+    server.run(sockets=sockets)
+    if not server.started:  # the lifespan failed (as uvicorn.run would say it)
+        raise SystemExit(STARTUP_FAILURE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, AwareDatetime, Field, SecretStr
+from pydantic import AliasChoices, AwareDatetime, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.topics import Topic, topic_name
@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     contract_path: Path = DEFAULT_CONTRACT
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    admin_http_host: str = Field(
+        "127.0.0.1", description="the address /metrics, /docs and /openapi.json are bound to"
+    )
+    admin_http_port: int | None = Field(
+        None,
+        description="when set, /metrics, /docs, /redoc and /openapi.json are served only on"
+        " this port (404 on http_port) and the API only on http_port; health on both",
+    )
     insecure: bool = Field(
         False,
         description="start even with open doors (no receiver, party or reader credentials):"
@@ -189,6 +197,14 @@ class Settings(BaseSettings):
         description="TEST ONLY: the consumer (intake.alerts, router, sla-clock) that kills its"
         " process after a batch's publishes, before its commit",
     )
+
+    @model_validator(mode="after")
+    def _admin_port_of_its_own(self) -> Settings:
+        if self.admin_http_port is not None and self.admin_http_port == self.http_port:
+            raise ValueError(
+                f"admin_http_port: {self.admin_http_port} is http_port too; give it its own"
+            )
+        return self
 
     def topic(self, topic: Topic) -> str:
         return topic_name(self.topic_prefix, topic)

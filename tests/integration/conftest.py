@@ -24,7 +24,10 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from baton.credentials import Credentials, StackAuth, service_env
 from baton.stack import status
+from shared.contract import load_contract
+from shared.settings import DEFAULT_CONTRACT
 from shared.topic_admin import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,12 +47,26 @@ class Infra:
 
 @dataclass
 class Isolated:
-    """One test's own slice of the stack: topic prefix, group prefix, database."""
+    """One test's own slice of the stack: topic prefix, group prefix, database — and its own
+    credentials, as ``baton stack up`` makes them: its services get their share (secure by
+    default), its clients send them with ``auth()``. A test that sets a credential setting in
+    ``env`` has that one instead; a test of open behaviour sets ``BATON_INSECURE=1``."""
 
     infra: Infra
     prefix: str
     dsn: str
     env: dict[str, str] = field(default_factory=dict)
+    creds: Credentials = field(default_factory=Credentials)
+
+    def credentials(self) -> Credentials:
+        """The slice's credentials, topped up for the parties of the contract in ``env``."""
+        contract = Path(self.env.get("BATON_CONTRACT_PATH") or DEFAULT_CONTRACT)
+        self.creds = self.creds.completed(load_contract(contract).parties)
+        return self.creds
+
+    def auth(self) -> StackAuth:
+        """For an httpx client: each request gets the credential its service asks for."""
+        return StackAuth(self.credentials())
 
 
 @pytest.fixture(scope="session")
@@ -99,8 +116,6 @@ async def isolated_slice(infra: Infra, **extra_env: str) -> AsyncIterator[Isolat
         "BATON_TOPIC_PREFIX": prefix,
         "BATON_GROUP_PREFIX": prefix,
         "BATON_LOG_FORMAT": "json",
-        # interim, until every test passes its slice's credentials: services start open
-        "BATON_INSECURE": "1",
         **extra_env,
     }
     try:
@@ -150,7 +165,8 @@ def start_services(isolated: Isolated, tmp: Path, names: list[str] | None = None
     tmp.mkdir(parents=True, exist_ok=True)
     names = names or list(SERVICES)
     for name, port in zip(names, free_ports(len(names)), strict=True):
-        env = {**os.environ, **isolated.env, "BATON_HTTP_PORT": str(port)}
+        share = service_env(isolated.credentials(), name)
+        env = {**os.environ, **share, **isolated.env, "BATON_HTTP_PORT": str(port)}
         log = tmp / f"{name}.log"
         logs[name] = log
         with log.open("wb") as out:

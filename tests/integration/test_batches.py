@@ -45,8 +45,8 @@ def storm_bodies(run: str) -> list[dict[str, Any]]:
     return bodies
 
 
-async def post_storm(intake: str, run: str) -> None:
-    async with httpx.AsyncClient(timeout=30) as client:
+async def post_storm(intake: str, run: str, auth: httpx.Auth) -> None:
+    async with httpx.AsyncClient(timeout=30, auth=auth) as client:
         for body in storm_bodies(run):
             response = await client.post(f"{intake}/v1/alerts/alertmanager", json=body)
             assert response.status_code == 202, response.text
@@ -60,9 +60,9 @@ def primaries(events: list[Envelope]) -> list[Envelope]:
     ]
 
 
-async def reporting_rows(url: str, want: int) -> list[dict[str, Any]]:
+async def reporting_rows(url: str, want: int, auth: httpx.Auth) -> list[dict[str, Any]]:
     """Reporting's incidents once ``want`` of them have their primary party (deadline 60 s)."""
-    async with httpx.AsyncClient(timeout=30) as client, asyncio.timeout(60):
+    async with httpx.AsyncClient(timeout=30, auth=auth) as client, asyncio.timeout(60):
         while True:
             rows = (await client.get(f"{url}/v1/incidents?limit=1000")).json()
             if sum(1 for r in rows if r["primary_party"]) >= want:
@@ -86,7 +86,7 @@ async def test_router_killed_between_publish_and_commit_loses_and_doubles_nothin
     try:
         await wait_healthy(others)
         await wait_healthy(first)
-        await post_storm(others.urls["intake"], run)
+        await post_storm(others.urls["intake"], run, isolated.auth())
         # the first router publishes its first batch's assignments, then dies before committing
         code = await asyncio.to_thread(first.procs["router"].wait, 60)
         assert code == -signal.SIGKILL, first.log_tail("router")
@@ -98,8 +98,8 @@ async def test_router_killed_between_publish_and_commit_loses_and_doubles_nothin
             lambda got: len({e.subject for e in primaries(got)}) >= STORM,
             settle=1.0,
         )
-        rows = await reporting_rows(others.urls["reporting"], STORM)
-        async with httpx.AsyncClient(timeout=30) as client:
+        rows = await reporting_rows(others.urls["reporting"], STORM, isolated.auth())
+        async with httpx.AsyncClient(timeout=30, auth=isolated.auth()) as client:
             timelines = [
                 (await client.get(f"{others.urls['reporting']}/v1/incidents/{r['id']}")).json()
                 for r in rows
@@ -162,12 +162,12 @@ async def test_two_instances_of_each_service_split_a_storm_without_duplicates(
                 if all(min(counts) > 0 for counts in before.values()):
                     break
                 if loop.time() >= next_post:  # another wave while some instance has none
-                    await post_storm(a.urls["intake"], f"{run}w{warm}")
+                    await post_storm(a.urls["intake"], f"{run}w{warm}", isolated.auth())
                     warm += 1
                     next_post = loop.time() + 3
                 await asyncio.sleep(0.2)
-        await post_storm(a.urls["intake"], run)
-        await post_storm(b.urls["intake"], f"{run}b")
+        await post_storm(a.urls["intake"], run, isolated.auth())
+        await post_storm(b.urls["intake"], f"{run}b", isolated.auth())
         incidents = (warm + 2) * STORM
         events = await collect_until(
             isolated.infra.bootstrap,
@@ -175,7 +175,7 @@ async def test_two_instances_of_each_service_split_a_storm_without_duplicates(
             lambda got: len({e.subject for e in primaries(got)}) >= incidents,
             settle=1.0,
         )
-        rows = await reporting_rows(a.urls["reporting"], incidents)
+        rows = await reporting_rows(a.urls["reporting"], incidents, isolated.auth())
         after = await split(a, b)
     finally:
         stop_services(a)

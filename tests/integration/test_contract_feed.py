@@ -59,7 +59,7 @@ async def test_services_follow_the_published_contract(isolated: Isolated, tmp_pa
     late = None
     try:
         await wait_healthy(sp)
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
             assert await contract_version(client, sp.urls["router"]) == "2026.11.1"
             now = datetime.now(UTC)
             first = alertmanager_payload(now)

@@ -16,7 +16,7 @@ async def test_malformed_input_is_refused_by_field_and_kept(
     bad_webhook = (
         b'{"version": "4", "groupKey": "g", "status": "firing", "alerts": [{"status": "on fire"}]}'
     )
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
         response = await client.post(
             f"{services.urls['intake']}/v1/alerts/alertmanager",
             content=bad_webhook,

@@ -140,7 +140,7 @@ async def test_reporting_serves_both_documents(month: Month, tmp_path: Path) -> 
     try:
         await wait_healthy(sp)
         base = sp.urls["reporting"]
-        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        async with httpx.AsyncClient(auth=isolated.auth(), base_url=base, timeout=60) as client:
             pdf = await client.get("/v1/incidents/INC-NIGHT-01/report.pdf")
             assert pdf.status_code == 200
             assert pdf.headers["content-type"] == "application/pdf"
@@ -169,7 +169,8 @@ async def test_reporting_serves_both_documents(month: Month, tmp_path: Path) -> 
             (["report", "monthly", "2026-11", "-f", "html"], "monthly.html"),
         ):
             out = tmp_path / name
-            result = CliRunner().invoke(app, [*args, "--url", base, "-o", str(out)])
+            reader = {"BATON_READER_TOKEN": isolated.creds.readers["operator"]}
+            result = CliRunner().invoke(app, [*args, "--url", base, "-o", str(out)], env=reader)
             assert result.exit_code == 0, result.output
             assert out.stat().st_size > 1000
         assert "87.5%" in (tmp_path / "monthly.html").read_text(encoding="utf-8")

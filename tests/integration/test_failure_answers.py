@@ -48,8 +48,10 @@ async def test_database_down_is_told_honestly(isolated: Isolated, tmp_path: Path
     sp = start_services(isolated, tmp_path, ["intake", "reporting"])
     try:
         await wait_healthy(sp)
-        intake = httpx.AsyncClient(base_url=sp.urls["intake"], timeout=15)
-        reporting = httpx.AsyncClient(base_url=sp.urls["reporting"], timeout=15)
+        intake = httpx.AsyncClient(auth=isolated.auth(), base_url=sp.urls["intake"], timeout=15)
+        reporting = httpx.AsyncClient(
+            auth=isolated.auth(), base_url=sp.urls["reporting"], timeout=15
+        )
         async with intake, reporting:
             for client in (intake, reporting):
                 assert (await client.get("/livez")).status_code == 200
@@ -155,8 +157,10 @@ async def test_a_stalled_consumer_makes_the_service_unready(
     sp = start_services(isolated, tmp_path, ["intake", "reporting"])
     try:
         await wait_healthy(sp)
-        intake = httpx.AsyncClient(base_url=sp.urls["intake"], timeout=15)
-        reporting = httpx.AsyncClient(base_url=sp.urls["reporting"], timeout=15)
+        intake = httpx.AsyncClient(auth=isolated.auth(), base_url=sp.urls["intake"], timeout=15)
+        reporting = httpx.AsyncClient(
+            auth=isolated.auth(), base_url=sp.urls["reporting"], timeout=15
+        )
         locker = await asyncpg.connect(isolated.dsn)
         async with intake, reporting:
             try:

@@ -80,7 +80,7 @@ async def test_every_format_opens_the_right_incident(isolated: Isolated, tmp_pat
     url = sp.urls["intake"]
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with httpx.AsyncClient(auth=isolated.auth(), base_url=url, timeout=30) as client:
             posts = [
                 ("/v1/alerts/alertmanager", "alertmanager.json"),
                 ("/v1/alerts/grafana", "grafana.json"),
@@ -196,7 +196,7 @@ async def test_storm_across_four_layers_is_one_incident_with_origin_and_scope(
     pg["alerts"][0] |= {"fingerprint": f"pg-{run}", "startsAt": now.isoformat()}
     storage = fixture("pagerduty-trigger.json") | {"dedup_key": f"stor-{run}"}
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with httpx.AsyncClient(auth=isolated.auth(), base_url=url, timeout=30) as client:
             for path, body in [
                 ("/v1/alerts", ws),
                 ("/v1/incidents", report),
@@ -260,7 +260,9 @@ async def test_maintenance_window_holds_alerts_until_it_ends(
         }
 
     try:
-        async with httpx.AsyncClient(base_url=sp.urls["intake"], timeout=30) as client:
+        async with httpx.AsyncClient(
+            auth=isolated.auth(), base_url=sp.urls["intake"], timeout=30
+        ) as client:
             for body in (
                 alert("mail", "mail-down"),  # still firing when the window ends: opens then
                 alert("bank-exchange", "bank-late"),  # recovers inside the window: never opens
@@ -286,7 +288,9 @@ async def test_answered_ids_open_incidents_and_actions_get_a_verdict(
     """The ids a receiver answers with are the alert events' ids: incidents derive from them."""
     sp = await start_intake(isolated, tmp_path)
     try:
-        async with httpx.AsyncClient(base_url=sp.urls["intake"], timeout=30) as client:
+        async with httpx.AsyncClient(
+            auth=isolated.auth(), base_url=sp.urls["intake"], timeout=30
+        ) as client:
             body = fixture("generic.json")
             body["alerts"][0] |= {"labels": {"instance": "nowhere"}, "fingerprint": "lone"}
             ids = (await client.post("/v1/alerts", json=body)).json()["ids"]
@@ -376,7 +380,9 @@ async def test_fuzz_against_the_real_process(isolated: Isolated, tmp_path: Path)
     sp = await start_intake(isolated, tmp_path)
     refused = accepted = 0
     try:
-        async with httpx.AsyncClient(base_url=sp.urls["intake"], timeout=30) as client:
+        async with httpx.AsyncClient(
+            auth=isolated.auth(), base_url=sp.urls["intake"], timeout=30
+        ) as client:
             for path, body, content_type in malformed_corpus(seed=4, per_receiver=40):
                 response = await client.post(
                     path, content=body, headers={"content-type": content_type}

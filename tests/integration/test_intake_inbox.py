@@ -43,7 +43,9 @@ async def test_a_contractor_cannot_act_as_the_customer_through_its_inbox(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
     try:
-        async with httpx.AsyncClient(base_url=sp.urls["intake"], timeout=30) as client:
+        async with httpx.AsyncClient(
+            auth=isolated.auth(), base_url=sp.urls["intake"], timeout=30
+        ) as client:
             body = fixture("generic.json")
             body["alerts"][0] |= {"labels": {"instance": "nowhere"}, "fingerprint": "inbox"}
             assert (await client.post("/v1/alerts", json=body)).status_code == 202

@@ -70,7 +70,9 @@ async def test_kill_9_mid_storm_loses_no_acknowledged_alert(
 
     second: ServiceProcs | None = None
     try:
-        async with httpx.AsyncClient(base_url=sp.urls["intake"], timeout=30) as client:
+        async with httpx.AsyncClient(
+            auth=isolated.auth(), base_url=sp.urls["intake"], timeout=30
+        ) as client:
             workers = [asyncio.create_task(worker(client)) for _ in range(WORKERS)]
             await asyncio.wait_for(enough.wait(), 60)
             sp.procs["intake"].send_signal(signal.SIGKILL)
@@ -143,7 +145,7 @@ async def test_two_instances_still_make_one_incident_per_failure(
 
     try:
         await wait_healthy(both)
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
             urls = [both.urls["a"], both.urls["b"]]
 
             async def post(url: str, body: dict[str, Any]) -> None:

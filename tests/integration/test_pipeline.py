@@ -94,7 +94,7 @@ async def test_the_pipeline_needs_every_service(
 async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: float = 60) -> None:
     now = datetime.now(UTC)
     bootstrap = isolated.infra.bootstrap
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, auth=isolated.auth()) as client:
         async with reached("intake"):
             response = await client.post(
                 f"{urls['intake']}/v1/alerts/alertmanager", json=alertmanager_payload(now)

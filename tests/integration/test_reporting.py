@@ -51,7 +51,7 @@ async def test_sla_compliance_counts_met_and_breached_clocks(
     sp = start_services(isolated, tmp_path)
     try:
         await wait_healthy(sp)
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
             intake = sp.urls["intake"]
             await open_incident(client, intake, "db-a")
             assigned = await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 2)
@@ -121,7 +121,7 @@ async def test_read_model_follows_correlation_and_handover(
     sp = start_services(isolated, tmp_path)
     try:
         await wait_healthy(sp)
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
             await open_incident(client, sp.urls["intake"], "srv-db-01:5432")
             await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 2)
             body = alertmanager_payload(
@@ -160,7 +160,7 @@ async def test_reclassification_recomputes_the_clocks_and_the_read_model(
     sp = start_services(isolated, tmp_path)
     try:
         await wait_healthy(sp)
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
             await open_incident(client, sp.urls["intake"], "srv-db-01:5432")
             assigned = await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 1)
             incident = assigned[0].subject

@@ -39,6 +39,7 @@ async def test_a_contractor_reads_only_its_own_incidents(
                 sent = await client.post(
                     f"{sp.urls['intake']}/v1/alerts/alertmanager",
                     json=alertmanager_payload(now, labels),
+                    auth=isolated.auth(),  # the slice's alertmanager token
                 )
                 assert sent.status_code == 202, sent.text
             incidents = f"{sp.urls['reporting']}/v1/incidents"

@@ -50,7 +50,7 @@ async def test_router_restart_mid_storm_loses_and_doubles_nothing(
     second: ServiceProcs | None = None
     try:
         await wait_healthy(sp)
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
             posting = asyncio.create_task(storm(client, sp.urls["intake"], run))
             await asyncio.sleep(0.3)
             sp.procs["router"].send_signal(sig)

@@ -333,7 +333,7 @@ async def test_through_intake_a_diagnosis_over_http_hands_the_incident_over(
     sp = start_services(isolated, tmp_path, ["intake", "router"])
     try:
         await wait_healthy(sp)
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
             response = await client.post(
                 f"{sp.urls['intake']}/v1/alerts/alertmanager",
                 json=alertmanager_payload(datetime.now(UTC)),

@@ -22,10 +22,12 @@ DOORS = {
     },
     "reporting": {"read API without reader tokens": "BATON_REPORTING_READER_TOKENS"},
 }
-CREDENTIALS = {
-    "BATON_INTAKE_SOURCE_TOKENS": json.dumps({"generic": "s" * 43}),
-    "BATON_INTAKE_PARTY_TOKENS": json.dumps({"customer": "p" * 43}),
-    "BATON_REPORTING_READER_TOKENS": json.dumps({"operator": "r" * 43}),
+# what a service started bare has: none of the credentials the slice would give it
+BARE = {
+    "BATON_INTAKE_SOURCE_TOKENS": "{}",
+    "BATON_INTAKE_HMAC_SECRETS": "{}",
+    "BATON_INTAKE_PARTY_TOKENS": "{}",
+    "BATON_REPORTING_READER_TOKENS": "{}",
 }
 
 
@@ -43,10 +45,10 @@ def _log_lines(path: Path) -> list[dict[str, object]]:
 def test_refuses_to_start_without_credentials(
     service: str, isolated: Isolated, tmp_path: Path
 ) -> None:
-    isolated.env.pop("BATON_INSECURE", None)
+    isolated.env |= BARE
     sp = start_services(isolated, tmp_path, [service])
     try:
-        code = sp.procs[service].wait(timeout=60)
+        code = sp.procs[service].wait(timeout=120)  # the refusal comes before any I/O
     except subprocess.TimeoutExpired:
         stop_services(sp)
         pytest.fail(f"{service} started without credentials:\n{sp.log_tail(service)}")
@@ -62,7 +64,7 @@ def test_refuses_to_start_without_credentials(
 async def test_starts_insecure_saying_so_in_log_and_metric(
     service: str, isolated: Isolated, tmp_path: Path
 ) -> None:
-    isolated.env["BATON_INSECURE"] = "1"
+    isolated.env |= BARE | {"BATON_INSECURE": "1"}
     sp = start_services(isolated, tmp_path, [service])
     try:
         await wait_healthy(sp)
@@ -81,8 +83,8 @@ async def test_starts_insecure_saying_so_in_log_and_metric(
 
 
 async def test_with_credentials_nothing_is_open(isolated: Isolated, tmp_path: Path) -> None:
-    isolated.env.pop("BATON_INSECURE", None)
-    isolated.env |= CREDENTIALS
+    """The slice gives each service its share, as `baton stack up` does: nothing open, and
+    the read side answers only a reader."""
     sp = start_services(isolated, tmp_path, sorted(DOORS))
     try:
         await wait_healthy(sp)
@@ -91,5 +93,8 @@ async def test_with_credentials_nothing_is_open(isolated: Isolated, tmp_path: Pa
                 metrics = (await client.get(f"{url}/metrics")).text
                 assert "baton_insecure_mode{" not in metrics, service
                 assert "INSECURE" not in sp.logs[service].read_text()
+            incidents = f"{sp.urls['reporting']}/v1/incidents"
+            assert (await client.get(incidents)).status_code == 401
+            assert (await client.get(incidents, auth=isolated.auth())).status_code == 200
     finally:
         stop_services(sp)

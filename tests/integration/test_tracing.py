@@ -31,7 +31,7 @@ async def test_one_alert_is_one_trace_across_the_four_services(
     sp = start_services(isolated, tmp_path)
     try:
         await wait_healthy(sp)
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
             response = await client.post(
                 f"{sp.urls['intake']}/v1/alerts/alertmanager",
                 json=alertmanager_payload(datetime.now(UTC)),
@@ -39,7 +39,8 @@ async def test_one_alert_is_one_trace_across_the_four_services(
             assert response.status_code == 202
         await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 2)
         await collect(isolated.infra.bootstrap, f"{isolated.prefix}sla", 2)
-        async with httpx.AsyncClient(timeout=30) as client:  # reporting has recorded them
+        # reporting has recorded them
+        async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
             for _ in range(100):
                 rows = (await client.get(f"{sp.urls['reporting']}/v1/incidents")).json()
                 if rows and rows[0]["primary_party"]:

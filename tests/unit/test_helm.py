@@ -8,6 +8,7 @@ missing. A missing helm fails these tests; it never skips them.
 from __future__ import annotations
 
 import itertools
+import json
 import shlex
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from shared.doors import open_doors
 from shared.settings import ENV_PREFIX, Settings
 from shared.topics import TOPIC_SPECS
 
@@ -34,6 +36,12 @@ OPTIONS = {  # the optional branches: inline contract, SASL, OTLP, extra setting
     "otlpEndpoint": "http://otel-collector:4318",
     "extraEnv.BATON_SLA_TICK_SECONDS": "2",
 }
+# secure by default: without these (or insecure=true, or existingSecret) the chart does not render
+CREDENTIALS = {
+    "credentials.sourceTokens.alertmanager": "source-token",
+    "credentials.partyTokens.customer": "party-token",
+    "credentials.readerTokens.operator": "reader-token",
+}
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +54,18 @@ def helm() -> str:
     return found
 
 
-def render(helm: str, replicas: int, options: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def helm_template(
+    helm: str, replicas: int, options: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     argv = [helm, "template", "baton", str(CHART), "--set", f"replicas={replicas}"]
-    for key, value in (options or {}).items():
+    for key, value in options.items():
         argv += ["--set-string", f"{key}={value}"]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, f"{shlex.join(argv)} failed:\n{result.stderr}"
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
+def render(helm: str, replicas: int, options: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    result = helm_template(helm, replicas, {**CREDENTIALS, **(options or {})})
+    assert result.returncode == 0, f"{shlex.join(result.args)} failed:\n{result.stderr}"
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
@@ -118,7 +132,7 @@ def test_settings_are_ones_the_services_read(rendered: tuple[int, list[dict[str,
     settings = by_kind(docs, "ConfigMap")["baton-settings"]["data"]
     (secret,) = by_kind(docs, "Secret").values()
     baton = {
-        k.removeprefix(ENV_PREFIX).lower(): v
+        k.removeprefix(ENV_PREFIX).lower(): json.loads(v) if v.startswith("{") else v
         for k, v in {**settings, **secret["stringData"]}.items()
         if k.startswith(ENV_PREFIX)
     }
@@ -129,6 +143,42 @@ def test_settings_are_ones_the_services_read(rendered: tuple[int, list[dict[str,
     assert parsed.kafka_bootstrap == "kafka:9092"
     assert "BATON_PG_DSN" not in settings, "the DSN holds a password: Secret only"
     assert "BATON_KAFKA_SASL_PASSWORD" not in settings
+    assert not {k for k in settings if "TOKENS" in k or "SECRETS" in k}, "Secret only"
+    assert open_doors("intake", parsed) == []
+    assert open_doors("reporting", parsed) == []
+    assert parsed.reporting_reader_tokens["operator"].get_secret_value() == "reader-token"
+    assert not parsed.insecure
+
+
+def test_without_credentials_the_chart_does_not_render(helm: str) -> None:
+    bare = helm_template(helm, 1, {})
+    assert bare.returncode != 0
+    assert "credentials.sourceTokens or credentials.hmacSecrets is required" in bare.stderr
+    no_readers = helm_template(helm, 1, {k: v for k, v in CREDENTIALS.items() if "reader" not in k})
+    assert "credentials.readerTokens is required" in no_readers.stderr
+
+
+def test_insecure_renders_without_credentials_and_says_so(helm: str) -> None:
+    result = helm_template(helm, 1, {"insecure": "true"})
+    assert result.returncode == 0, result.stderr
+    docs = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    assert by_kind(docs, "ConfigMap")["baton-settings"]["data"]["BATON_INSECURE"] == "1"
+
+
+def test_metrics_and_docs_on_the_admin_port(rendered: tuple[int, list[dict[str, Any]]]) -> None:
+    _, docs = rendered
+    settings = by_kind(docs, "ConfigMap")["baton-settings"]["data"]
+    assert settings["BATON_ADMIN_HTTP_PORT"] == "9100"
+    assert settings["BATON_ADMIN_HTTP_HOST"] == "0.0.0.0"
+    for name, port in SERVICES.items():
+        pod = by_kind(docs, "Deployment")[f"baton-{name}"]["spec"]["template"]
+        (container,) = pod["spec"]["containers"]
+        assert {"name": "admin", "containerPort": 9100, "protocol": "TCP"} in container["ports"]
+        notes = pod["metadata"]["annotations"]
+        assert notes["prometheus.io/port"] == "9100"
+        assert notes["prometheus.io/path"] == "/metrics"
+        service_ports = by_kind(docs, "Service")[f"baton-{name}"]["spec"]["ports"]
+        assert [p["port"] for p in service_ports] == [port], "metrics not exposed"
 
 
 def test_the_optional_branches_wire_through(helm: str) -> None:
