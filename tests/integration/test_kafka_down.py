@@ -99,7 +99,9 @@ async def test_kafka_down_is_answered_503_in_time_and_nothing_unkept_is_202(
     accepted, refused = [], []
     try:
         await wait_healthy(sp)
-        async with httpx.AsyncClient(base_url=sp.urls["intake"], timeout=20) as intake:
+        async with httpx.AsyncClient(
+            base_url=sp.urls["intake"], timeout=20, auth=isolated.auth()
+        ) as intake:
             assert (await timed_post(intake, "/v1/alerts", json=alert("before"))).status_code == 202
             accepted.append("before")
 
