@@ -83,7 +83,7 @@ test-parts:
 
 ## The chaos suite (tests/chaos/test_chaos.py, tests/chaos/harness.py): a 10,000-alert storm on a
 ## stack of its own (free ports, its own folder) while each service is killed with SIGKILL,
-## Kafka killed and PostgreSQL crashed, each once and restarted; prints
+## Kafka killed and PostgreSQL stopped, each once and restarted; prints
 ## sent/accepted/landed/lost/doubled and recovery seconds (docs/PERFORMANCE.md, "Chaos"). A part
 ## of `make test`; alone: `make chaos`. Storm size: BATON_CHAOS_ALERTS (default 10,000).
 CHAOS_PYTEST = $(BIN)/pytest tests/chaos/test_chaos.py -p no:xdist -s --timeout 600
