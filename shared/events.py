@@ -443,6 +443,40 @@ class CheckOpenedV1(Model):
     access: AccessProcedure | None = None
 
 
+class CheckOpenedV2(Model):
+    """A check of a neighbouring layer (v2: when the incident opened, when the check party is
+    engaged — a dependent outside its own support hours when they open — and those instants and
+    access ready-by again on the checked object's wall clock with its zone)."""
+
+    party: str
+    role: Role = Role.CHECK
+    layer: Layer
+    object_id: str
+    object_name: str = ""
+    relation: Literal["depends_on", "dependent"]
+    origin_object_id: str | None
+    origin_layer: Layer | None
+    priority: str
+    contact: str
+    summary: str
+    coordinator: str
+    on_duty: DutyContact | None = None
+    access: AccessProcedure | None = None
+    # -- new in v2
+    opened_at: AwareDatetime | None = Field(None, description="the incident's opening, UTC")
+    engage_at: AwareDatetime | None = Field(
+        None,
+        description="when the check party is expected to start, UTC: the checked object's own "
+        "support hours open then; None = at once",
+    )
+    engage_at_local: AwareDatetime | None = Field(
+        None, description="engage_at on the checked object's wall clock (local.timezone)"
+    )
+    local: LocalTimes | None = Field(
+        None, description="opened_at and access ready_by in the checked object's zone"
+    )
+
+
 class CheckClosedV1(Model):
     """A check's result, from an accepted diagnosis."""
 
@@ -625,7 +659,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.ALERT_RESOLVED: AlertResolvedV1,
     EventType.ALERT_CORRELATED: AlertCorrelatedV1,
     EventType.ORIGIN_MOVED: OriginMovedV1,
-    EventType.CHECK_OPENED: CheckOpenedV1,
+    EventType.CHECK_OPENED: CheckOpenedV2,
     EventType.CHECK_CLOSED: CheckClosedV1,
     EventType.HANDOVER: HandoverV1,
     EventType.ASSIGNMENT_ESCALATED: AssignmentEscalatedV1,
@@ -639,10 +673,12 @@ PAYLOADS: dict[EventType, type[Model]] = {
 CURRENT_VERSION: dict[EventType, int] = {
     **dict.fromkeys(PAYLOADS, 1),
     EventType.ASSIGNMENT_ISSUED: 3,
+    EventType.CHECK_OPENED: 2,
 }
 EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.ASSIGNMENT_ISSUED, 1): AssignmentIssuedV1,
     (EventType.ASSIGNMENT_ISSUED, 2): AssignmentIssuedV2,
+    (EventType.CHECK_OPENED, 1): CheckOpenedV1,
 }
 """Payload models of earlier versions: what old writers wrote (their schemas are checked in)."""
 
@@ -673,11 +709,17 @@ def upcast_assignment_issued_v2_v3(data: dict[str, Any]) -> dict[str, Any]:
     return {"opened_at": None, "local": None, **data}
 
 
+def upcast_check_opened_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 did not say when the incident opened nor when the check party is engaged: unknown."""
+    return {"opened_at": None, "engage_at": None, "engage_at_local": None, "local": None, **data}
+
+
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 # (type, from_version) -> function producing the data of from_version + 1
 UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
     (EventType.ASSIGNMENT_ISSUED, 1): upcast_assignment_issued_v1_v2,
     (EventType.ASSIGNMENT_ISSUED, 2): upcast_assignment_issued_v2_v3,
+    (EventType.CHECK_OPENED, 1): upcast_check_opened_v1_v2,
 }
 
 

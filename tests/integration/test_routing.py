@@ -25,7 +25,7 @@ from shared.events import (
     AssignmentIssuedV3,
     Category,
     CheckClosedV1,
-    CheckOpenedV1,
+    CheckOpenedV2,
     ClockKind,
     Envelope,
     EventType,
@@ -198,7 +198,7 @@ async def test_database_incident_checks_neighbours_hands_over_and_replays_to_not
         assert primary.deadlines.response_target == timedelta(minutes=15)
         assert primary.access is not None
         assert primary.access.rule == "remote-vpn"
-        checks = {c.layer: c.party for c in payloads(first, CheckOpenedV1)}
+        checks = {c.layer: c.party for c in payloads(first, CheckOpenedV2)}
         assert checks == {
             Layer.OS: "osdb",
             Layer.HARDWARE: "hw",
@@ -341,7 +341,7 @@ async def test_through_intake_a_diagnosis_over_http_hands_the_incident_over(
             assert response.status_code == 202, response.text
             first = await collect(bootstrap, f"{prefix}assignments", 6)
             incident = first[0].subject
-            checks = {c.layer: c.party for c in payloads(first, CheckOpenedV1)}
+            checks = {c.layer: c.party for c in payloads(first, CheckOpenedV2)}
             assert checks[Layer.HARDWARE] == "hw"
             assert checks[Layer.APPLICATION] == "apps"
             diagnosis = await client.post(

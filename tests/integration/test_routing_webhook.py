@@ -17,7 +17,7 @@ import pytest
 import yaml
 from router import webhook
 
-from shared.events import AssignmentEscalatedV1, CheckOpenedV1, EscalationReason, parse_event
+from shared.events import AssignmentEscalatedV1, CheckOpenedV2, EscalationReason, parse_event
 from tests.integration.conftest import (
     Isolated,
     free_port,
@@ -110,7 +110,7 @@ async def test_pushes_are_signed_retried_and_dead_lettered_with_the_coordinator_
             SECRETS["osdb"], headers, body, datetime.now(UTC), timedelta(minutes=5)
         )
         event = parse_event(body)
-        assert isinstance(event.data, CheckOpenedV1)
+        assert isinstance(event.data, CheckOpenedV2)
         assert event.data.party == "hw"
         ids.add(headers[webhook.EVENT_ID])
     assert len(ids) == 1

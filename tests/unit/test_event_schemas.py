@@ -22,6 +22,7 @@ from shared.events import (
     UPCASTERS,
     AssignmentIssuedV3,
     AssignmentRole,
+    CheckOpenedV2,
     EventType,
     parse_event,
 )
@@ -141,3 +142,37 @@ def test_the_writer_refuses_to_overwrite_a_changed_snapshot(
     problems = event_schemas.write()
     assert problems
     assert "baton.sla.breached.v1.json" in problems[0]
+
+
+def test_a_v1_check_is_read_as_v2_with_its_times_unknown() -> None:
+    old = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "type": EventType.CHECK_OPENED.value,
+        "source": "router",
+        "time": datetime(2026, 11, 1, tzinfo=UTC).isoformat(),
+        "subject": "inc-1",
+        "dataversion": 1,
+        "data": {
+            "party": "osdb",
+            "layer": "os",
+            "object_id": "os-db-01",
+            "relation": "dependent",
+            "origin_object_id": "srv-db-01",
+            "origin_layer": "hardware",
+            "priority": "P1",
+            "contact": "duty@sysdb.example",
+            "summary": "s",
+            "coordinator": "apps",
+        },
+    }
+    event = parse_event(orjson.dumps(old))
+    assert event.dataversion == 2
+    data = event.data_as(CheckOpenedV2)
+    assert (data.party, data.role) == ("osdb", "check")
+    assert (data.opened_at, data.engage_at, data.engage_at_local, data.local) == (
+        None,
+        None,
+        None,
+        None,
+    )

@@ -32,7 +32,7 @@ from shared.events import (
     AssignmentRole,
     Category,
     CheckClosedV1,
-    CheckOpenedV1,
+    CheckOpenedV2,
     ClockKind,
     Envelope,
     EscalationReason,
@@ -45,6 +45,7 @@ from shared.events import (
     SlaWarningV1,
     VendorCaseOpenedV1,
     make_event,
+    parse_event,
     stable_id,
 )
 from shared.settings import Settings
@@ -136,7 +137,7 @@ def test_routing_table(contract_path: str, case: dict[str, Any]) -> None:
         assert primary.access is not None
         assert primary.access.approval.startswith(expect["approval"])
     if "checks" in expect:
-        checks = {e.data.layer.value: e.data for e in events if isinstance(e.data, CheckOpenedV1)}
+        checks = {e.data.layer.value: e.data for e in events if isinstance(e.data, CheckOpenedV2)}
         assert set(checks) == set(expect["checks"])
         for layer, want in expect["checks"].items():
             check = checks[layer]
@@ -147,7 +148,7 @@ def test_routing_table(contract_path: str, case: dict[str, Any]) -> None:
     if "backup_due" in expect:
         due = datetime.fromisoformat(expect["backup_due"])
         asked = {primary.party, coordinator.party} | {
-            e.data.party for e in events if isinstance(e.data, CheckOpenedV1)
+            e.data.party for e in events if isinstance(e.data, CheckOpenedV2)
         }
         assert state.ack_due == dict.fromkeys(asked, due)
 
@@ -536,7 +537,7 @@ def test_a_dependent_outside_its_hours_is_chased_from_when_they_open(minimal: Co
     hours = minimal.model_copy(update=office)
     state, events = open_route(opened_event(hours, "srv-db-01", NIGHT), hours, NIGHT)
     assert {c.party for c in state.checks} == {"osdb", "apps"}
-    assert any(isinstance(e.data, CheckOpenedV1) and e.data.party == "osdb" for e in events)
+    assert any(isinstance(e.data, CheckOpenedV2) and e.data.party == "osdb" for e in events)
     at_once = NIGHT + timedelta(minutes=12)  # 80 % of the P1 15-minute response target
     opens = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)  # Friday 09:00 in Almaty
     assert state.ack_due == {
@@ -546,3 +547,19 @@ def test_a_dependent_outside_its_hours_is_chased_from_when_they_open(minimal: Co
     }
     as_written, _ = open_route(opened_event(minimal, "srv-db-01", NIGHT), minimal, NIGHT)
     assert as_written.ack_due["osdb"] == at_once
+    # the check itself says when its party is expected, in UTC and on the object's wall clock
+    told = {
+        e.data.party: parse_event(e.to_json()).data_as(CheckOpenedV2)
+        for e in events
+        if isinstance(e.data, CheckOpenedV2)
+    }
+    osdb, apps = told["osdb"], told["apps"]
+    assert (osdb.engage_at, osdb.opened_at) == (opens, NIGHT)
+    assert osdb.engage_at is not None
+    assert osdb.engage_at.utcoffset() == timedelta(0)
+    assert osdb.engage_at_local is not None
+    assert f"{osdb.engage_at_local:%a %H:%M %z}" == "Fri 09:00 +0500"
+    assert osdb.local is not None
+    assert osdb.local.timezone == "Asia/Almaty"
+    assert osdb.local.opened_at == NIGHT
+    assert (apps.engage_at, apps.engage_at_local) == (None, None)  # 24/7 accounting: at once

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -25,7 +26,7 @@ from shared.events import (
     AssignmentRole,
     Category,
     CheckClosedV1,
-    CheckOpenedV1,
+    CheckOpenedV2,
     ClockKind,
     Deadlines,
     DutyContact,
@@ -270,12 +271,15 @@ def open_route(
     events = assign(opened, contract, now)
     obj = contract.object(state.object_id) if state.object_id else None
     checks = checks_for(contract, obj, state.opened_at) if obj else []
+    view = ContractView.of(contract)
     for check in checks:
         target = contract.object(check.object_id)
         access = details.access(contract, target, state.opened_at) if target else None
+        engage = view.engaged_at(check.object_id, check.relation, state.opened_at)
+        local = details.local_times(contract, check.object_id, state.opened_at, None, access)
         events.append(
             make_event(
-                CheckOpenedV1(
+                CheckOpenedV2(
                     party=check.party,
                     layer=check.layer,
                     object_id=check.object_id,
@@ -287,8 +291,13 @@ def open_route(
                     contact=contract.parties[check.party].contact,
                     summary=state.summary,
                     coordinator=state.coordinator,
-                    on_duty=details.on_duty(contract, check.party, state.opened_at),
+                    # who answers for the party when it is expected to start
+                    on_duty=details.on_duty(contract, check.party, engage or state.opened_at),
                     access=access,
+                    opened_at=state.opened_at.astimezone(UTC),
+                    engage_at=engage.astimezone(UTC) if engage else None,
+                    engage_at_local=engage.astimezone(ZoneInfo(local.timezone)) if engage else None,
+                    local=local,
                 ),
                 source=SOURCE,
                 time=now,
@@ -303,7 +312,6 @@ def open_route(
     ack_due: dict[str, datetime] = {}
     if due is not None:
         ack_due = dict.fromkeys((state.primary, state.coordinator), due)
-        view = ContractView.of(contract)
         for check in checks:
             engage = view.engaged_at(check.object_id, check.relation, state.opened_at)
             when = (
@@ -688,7 +696,7 @@ def recipients(event: Envelope, coordinator: str) -> list[str]:
     """The parties whose own topic receives ``event``: its addressee(s) and the coordinator."""
     data = event.data
     found: list[str] = []
-    if isinstance(data, AssignmentIssuedV3 | CheckOpenedV1 | CheckClosedV1):
+    if isinstance(data, AssignmentIssuedV3 | CheckOpenedV2 | CheckClosedV1):
         found.append(data.party)
     elif isinstance(data, HandoverV1):
         found.extend((data.from_party, data.to_party))
