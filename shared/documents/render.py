@@ -9,7 +9,6 @@ import orjson
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from shared.documents.charts import chart_svg
 from shared.documents.model import Document
 
 
@@ -22,7 +21,10 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    # matplotlib escapes every label it writes into the SVG, so its markup is safe to embed
+    # matplotlib (imported here: a service that never draws a chart does not pay for it at
+    # start) escapes every label it writes into the SVG, so its markup is safe to embed
+    from shared.documents.charts import chart_svg
+
     env.globals["chart"] = lambda chart: Markup(chart_svg(chart))  # noqa: S704
     return env
 
