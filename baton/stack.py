@@ -1301,3 +1301,6 @@ def status_command(
     for name, service in current["services"].items():
         row(name, service["running"], service["url"])
     Console().print(table)
+    where = credentials.credentials_path(stack_paths().root)
+    if where.exists():  # the path only: the secrets stay in the owner-only file
+        Console().print(f"credentials: {where} (owner-only; `baton stack up` makes them)")

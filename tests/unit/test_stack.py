@@ -419,3 +419,21 @@ def test_stopping_the_services_leaves_every_kafka_node_alone(tmp_path: Path) -> 
     stack.stop_services(paths)  # none of them runs: only the services' pid files go
 
     assert sorted(p.stem for p in paths.run.glob("*.pid")) == ["kafka", "kafka-2", "kafka-3"]
+
+
+def test_status_says_where_the_credentials_are_and_none_of_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from baton.cli import app
+
+    monkeypatch.setenv("BATON_STACK_DIR", str(tmp_path))
+    paths = stack.stack_paths({"BATON_STACK_DIR": str(tmp_path)})
+    stack.ensure_credentials(paths, {})
+    creds = credentials.require(tmp_path)
+    shown = CliRunner().invoke(app, ["stack", "status"], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    assert str(credentials.credentials_path(tmp_path)) in shown.output
+    every = [*creds.sources.values(), *creds.parties.values(), *creds.readers.values()]
+    assert not [s for s in every if s in shown.output]
