@@ -3,7 +3,9 @@ accounting read back from the record (the Kafka topics) once the storm is over.
 
 - :class:`ChaosStack` — a stack in its own folder on its own ports (never the shared one), the
   four services plus extra instances (``intake-2`` …) on free ports; ``kill9``/``restart`` one
-  process, ``restart_kafka``/``restart_postgres``; ``not_ready`` lists what fails ``/readyz``.
+  process, ``kill_kafka``, ``stop_postgres``/``crash_postgres``, ``start_infra`` (whatever of
+  them is down); ``not_ready`` lists what fails ``/readyz``. :func:`standard_faults` and
+  :func:`run_fault` break, restore and time them.
 - :class:`Storm` — alerts over HTTP, loopback only: each alert sent once (a batch of
   ``per_request`` alerts per request), at most ``concurrency`` requests in flight, each bounded by
   ``timeout``, paced to ``rate`` alerts/s and gated (``release``) so that a fault can be made to
@@ -381,8 +383,7 @@ class Record:
             read_topic(bootstrap, f"{prefix}assignments"),
             read_topic(bootstrap, f"{prefix}sla"),
         )
-        facts, _ = _unique(incidents)
-        issued, _ = _unique(assignments)
+        facts, issued = _unique(incidents), _unique(assignments)
         return cls(
             facts=facts,
             assignments=issued,
@@ -431,14 +432,14 @@ class Record:
         return out
 
 
-def _unique(events: list[Envelope]) -> tuple[list[Envelope], int]:
+def _unique(events: list[Envelope]) -> list[Envelope]:
     seen: set[uuid.UUID] = set()
     out = []
     for e in events:
         if e.id not in seen:
             seen.add(e.id)
             out.append(e)
-    return out, len(events) - len(out)
+    return out
 
 
 def clock_key(e: Envelope) -> ClockKey | None:
