@@ -326,11 +326,14 @@ class Storm:
             url = self.urls[(n + attempt) % len(self.urls)]
             self.requests += 1
             try:
-                status = (await client.post(f"{url}/v1/alerts", json={"alerts": batch})).status_code
+                # httpx bounds each phase (connect, write, read) on its own; this bounds the whole
+                async with asyncio.timeout(self.timeout):
+                    answer = await client.post(f"{url}/v1/alerts", json={"alerts": batch})
+                status = answer.status_code
                 break
             except httpx.ConnectError:
                 continue  # nothing reached that instance: the next one may take it
-            except httpx.HTTPError:
+            except (httpx.HTTPError, TimeoutError):
                 break  # sent, no answer: maybe kept, maybe not; never sent again
         self.latencies.append(time.monotonic() - began)
         self.statuses[status] += 1
