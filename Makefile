@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-parts unit integration lint bench venv lock tools helm down chaos
+.PHONY: run test test-parts unit integration lint bench venv lock tools helm docker-compose down chaos
 
 # Dependencies come from the lock files only, every file checked against its hash:
 # requirements.lock (runtime: the image) and requirements-dev.lock (runtime + CLI/local stack +
@@ -30,7 +30,8 @@ lock: venv
 	$(MAKE) --no-print-directory venv
 
 # Java and Maven run the Kafka broker; promtool checks the Prometheus config, alert rules and
-# every dashboard query; node runs the Zabbix media type's script; helm renders the chart.
+# every dashboard query; node runs the Zabbix media type's script; helm renders the chart;
+# docker-compose checks docker-compose.yml.
 # Installed only where missing.
 tools:
 	@command -v java >/dev/null && command -v mvn >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null; }
@@ -44,6 +45,7 @@ tools:
 	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium poppler-utils >/dev/null; }
 	@command -v promtool >/dev/null || { echo "promtool is missing: apt-get install prometheus"; exit 1; }
 	@command -v helm >/dev/null || test -x $(BIN)/helm || $(MAKE) --no-print-directory helm
+	@command -v docker-compose >/dev/null || test -x $(BIN)/docker-compose || $(MAKE) --no-print-directory docker-compose
 
 # helm renders deploy/helm/baton in the suite; built from its Go module into .venv/bin (Go from
 # Debian where missing; GOTOOLCHAIN=auto fetches the Go release helm's go.mod asks for).
@@ -51,6 +53,14 @@ HELM_VERSION := v3.19.5
 helm: venv
 	@command -v go >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null; }
 	GOTOOLCHAIN=auto GOBIN=$(abspath $(BIN)) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+# docker-compose.yml is validated in the suite (`docker-compose config --quiet`): Docker Compose v2
+# built from its Go module (~4 min once), named docker-compose in .venv/bin. No Docker needed.
+COMPOSE_VERSION := v2.32.4
+docker-compose: venv
+	@command -v go >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null; }
+	GOTOOLCHAIN=auto GOBIN=$(abspath $(BIN))/.compose go install github.com/docker/compose/v2/cmd@$(COMPOSE_VERSION)
+	mv $(BIN)/.compose/cmd $(BIN)/docker-compose && rmdir $(BIN)/.compose
 
 ## The main job: the whole stack (Kafka, PostgreSQL, four services) and a demo alert storm.
 run: venv

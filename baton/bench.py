@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.events import AssignmentIssuedV3, parse_event
+from shared.topic_admin import KafkaClient, client_kwargs
 from shared.topics import TOPIC_SPECS, Topic
 
 RAW_PARTITIONS = 3
@@ -70,9 +71,9 @@ def _webhook(run: str, i: int, now: datetime) -> dict[str, object]:
     }
 
 
-async def _tail_consumer(bootstrap: str, topic: str, partitions: int) -> AIOKafkaConsumer:
+async def _tail_consumer(bootstrap: KafkaClient, topic: str, partitions: int) -> AIOKafkaConsumer:
     """A group-less consumer positioned at the current end of every partition of ``topic``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), enable_auto_commit=False)
     await consumer.start()
     parts = [TopicPartition(topic, p) for p in range(partitions)]
     consumer.assign(parts)
@@ -82,10 +83,10 @@ async def _tail_consumer(bootstrap: str, topic: str, partitions: int) -> AIOKafk
     return consumer
 
 
-async def raw_throughput(bootstrap: str, topic: str, n: int, size: int) -> float:
+async def raw_throughput(bootstrap: KafkaClient, topic: str, n: int, size: int) -> float:
     """Produce n messages of ``size`` bytes (batched, not awaited one by one), consume them back."""
     consumer = await _tail_consumer(bootstrap, topic, RAW_PARTITIONS)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap), enable_idempotence=True)
     await producer.start()
     payload = b"x" * size
     began = time.perf_counter()
@@ -104,7 +105,7 @@ async def raw_throughput(bootstrap: str, topic: str, n: int, size: int) -> float
 
 async def baton_throughput(
     intake: str,
-    bootstrap: str,
+    bootstrap: KafkaClient,
     assignments_topic: str,
     n: int,
     concurrency: int,
@@ -160,7 +161,7 @@ async def baton_throughput(
 
 async def run_bench(
     intake: str,
-    bootstrap: str,
+    bootstrap: KafkaClient,
     prefix: str,
     n: int,
     concurrency: int = 32,
@@ -169,7 +170,7 @@ async def run_bench(
 ) -> BenchResult:
     sample = str(_webhook("x" * 8, 0, datetime.now(UTC)))
     raw_topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
     await admin.start()
     try:
         await admin.create_topics(

@@ -240,6 +240,23 @@ def report_monthly(
     _document(f"{_reporting_url(url)}/v1/reports/monthly?month={month}&format={fmt}", fmt, output)
 
 
+@app.command("compose-secrets")
+def compose_secrets(
+    contract: Annotated[
+        Path, typer.Option(help="The contract compose runs (BATON_CONTRACT_DIR): its parties.")
+    ] = Path("examples/minimal"),
+    folder: Annotated[
+        Path | None, typer.Option(help="Where to write (default deploy/compose/secrets).")
+    ] = None,
+) -> None:
+    """Generate the secrets docker-compose.yml reads (Kafka users and ACLs, PostgreSQL and
+    Grafana passwords, the services' tokens) into a git-ignored, owner-only folder."""
+    from baton.compose_secrets import SECRETS_DIR, generate
+
+    written = generate(folder or SECRETS_DIR, contract)
+    console.print(f"wrote {len(written)} files to {(folder or SECRETS_DIR)} (owner-only)")
+
+
 @app.command("docs")
 def docs() -> None:
     """Regenerate docs/asyncapi.yaml and docs/openapi/*.json from the code."""
@@ -362,20 +379,21 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
 
     from baton.bench import run_bench
     from baton.scenarios import SCENARIOS, Stack, run_scenario
-    from baton.stack import service_pids
+    from baton.stack import client_settings, service_pids
     from shared.contract import load_contract
-    from shared.settings import Settings
+    from shared.kafka import aiokafka_kwargs
 
     st = status()
     if not st["services"]["intake"]["running"]:
         console.print("[red]the stack is not running: `baton stack up` first[/red]")
         raise typer.Exit(1)
-    settings = Settings()
+    settings = client_settings()
+    kafka = aiokafka_kwargs(settings)  # the stack's admin: the bench reads every topic
     if scenario is None:  # the original figure: intake → router only
         result = asyncio.run(
             run_bench(
                 st["services"]["intake"]["url"],
-                st["kafka"]["bootstrap"],
+                kafka,
                 settings.topic_prefix,
                 n or 2000,
                 concurrency,
@@ -391,7 +409,7 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
     stack = Stack(
         intake=st["services"]["intake"]["url"],
         reporting=st["services"]["reporting"]["url"],
-        bootstrap=st["kafka"]["bootstrap"],
+        bootstrap=kafka,
         settings=settings,
         contract=load_contract(stack_contract()),
         pids=service_pids(),

@@ -409,12 +409,13 @@ def publish_command(path: PathArg, as_json: JsonOpt = False) -> None:
     """Lint the contract and, only if it has no error, publish it to the contract topic.
 
     Every service adopts the newest published version without a restart. Kafka connection and
-    topic prefix come from the BATON_* settings (BATON_KAFKA_BOOTSTRAP, BATON_TOPIC_PREFIX).
+    topic prefix come from the BATON_* settings (BATON_KAFKA_BOOTSTRAP, BATON_TOPIC_PREFIX, the
+    BATON_KAFKA_SASL_* credentials); what they leave unset, the local stack fills (its admin).
     """
     import asyncio
 
+    from baton.stack import client_settings
     from shared.contract_feed import publish_contract
-    from shared.settings import Settings
 
     _, contract, findings = _parse_or_exit(path, as_json=as_json)
     errors = [f for f in findings if f.severity is Severity.ERROR]
@@ -423,7 +424,7 @@ def publish_command(path: PathArg, as_json: JsonOpt = False) -> None:
             typer.echo(str(finding), err=True)
         typer.echo(f"{contract.id}: {len(errors)} error(s): not published", err=True)
         raise typer.Exit(1)
-    settings = Settings()
+    settings = client_settings()  # BATON_* settings; the local stack fills what they leave unset
     event = asyncio.run(publish_contract(settings, contract, now=datetime.now(UTC)))
     result = {
         "contract": contract.id,

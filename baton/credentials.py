@@ -80,6 +80,17 @@ class MissingCredentials(Exception):
     """A client needs a credential the stack folder does not hold."""
 
 
+def kafka_username(entry: str) -> str:
+    """The SCRAM user name of a ``kafka`` entry: a service authenticates as ``baton-<service>``
+    (the principal ``router.acl`` grants), a party as its id, the administrator as ``admin``."""
+    return f"baton-{entry}" if entry in SERVICE_NAMES else entry
+
+
+def kafka_users(creds: Credentials) -> dict[str, str]:
+    """SCRAM user name -> password, for every ``kafka`` entry."""
+    return {kafka_username(entry): password for entry, password in creds.kafka.items()}
+
+
 def credentials_path(stack_dir: Path) -> Path:
     return stack_dir / SECRETS_DIR / CREDENTIALS_FILE
 

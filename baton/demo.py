@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from baton.stack import client_settings
 from shared.checkins import Duty, Expectation, expectations
 from shared.contract import Contract, load_contract
 from shared.contract.model import format_duration
@@ -129,7 +130,9 @@ def miss_the_night_run(
     night = local.replace(hour=2, minute=0, second=0, microsecond=0)
     if night > local - exp.timeout:
         night -= timedelta(days=1)
-    settings = Settings(kafka_bootstrap=kafka) if kafka else Settings()
+    settings = client_settings()  # the stack's address and admin credentials, unless set
+    if kafka:
+        settings = settings.model_copy(update={"kafka_bootstrap": kafka})
     asyncio.run(_report_start(settings, exp, night.astimezone(UTC)))
     log(
         f"bank exchange ({exp.object_id}): the night run started {night:%Y-%m-%d %H:%M %Z} "

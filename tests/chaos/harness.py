@@ -53,6 +53,7 @@ from shared.events import (
     IncidentOpenedV1,
     parse_event,
 )
+from shared.topic_admin import KafkaClient, client_kwargs
 
 SERVICES = ("intake", "router", "sla-clock", "reporting")
 FIRES = (EventType.SLA_WARNING, EventType.SLA_BREACHED)
@@ -110,11 +111,13 @@ class ChaosStack:
 
     @property
     def dsn(self) -> str:
-        return self.ports.dsn
+        """With the password its ``stack up`` made (never print it)."""
+        return self.ports.dsn_with(credentials.require(self.paths.root).postgres_password)
 
     @property
-    def bootstrap(self) -> str:
-        return self.ports.bootstrap
+    def kafka(self) -> dict[str, Any]:
+        """aiokafka keywords for its brokers, as its Kafka ``admin``."""
+        return stack.kafka_client(self.ports, credentials.require(self.paths.root))
 
     def services(self) -> list[stack.Service]:
         """Every service process: the four, then the extra instances."""
@@ -344,10 +347,10 @@ class Storm:
 # --------------------------------------------------------------------------- the record
 
 
-async def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> list[Envelope]:
+async def read_topic(bootstrap: KafkaClient, topic: str, timeout: float = 60.0) -> list[Envelope]:
     """Every event of ``topic`` from the start to its end as of now (all partitions, each in
     its own order; no consumer group, nothing committed)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         deadline = time.monotonic() + timeout
@@ -380,7 +383,7 @@ class Record:
     repeats: dict[str, int]  # per topic: records that repeated an id already read
 
     @classmethod
-    async def read(cls, bootstrap: str, prefix: str = "baton.") -> Record:
+    async def read(cls, bootstrap: KafkaClient, prefix: str = "baton.") -> Record:
         incidents, assignments, sla = await asyncio.gather(
             read_topic(bootstrap, f"{prefix}incidents"),
             read_topic(bootstrap, f"{prefix}assignments"),

@@ -106,7 +106,7 @@ async def poll_record(
     """Read the record until ``ready(record, began, ended)`` is empty or the deadline passed."""
     while True:
         began = datetime.now(UTC)
-        record = await Record.read(chaos.bootstrap)
+        record = await Record.read(chaos.kafka)
         ended = datetime.now(UTC)
         if not ready(record, began, ended) or time.monotonic() > deadline:
             return record, began, ended
@@ -179,7 +179,7 @@ async def test_nothing_is_lost_or_doubled_while_everything_fails_once(chaos: Cha
     band = len(hi - lo)
     # what fell due while the record was read must be published a tick later
     await asyncio.sleep(max(0.0, (ended + TICK_SLACK - datetime.now(UTC)).total_seconds()))
-    later = {k for e in await read_topic(chaos.bootstrap, "baton.sla") if (k := clock_key(e))}
+    later = {k for e in await read_topic(chaos.kafka, "baton.sla") if (k := clock_key(e))}
     band_missing = sorted(hi - later)
     reporting = await reporting_differences(chaos.dsn, record)
 

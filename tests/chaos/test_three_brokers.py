@@ -109,7 +109,7 @@ def storm_alerts(run: str, objects: list[str]) -> list[dict[str, Any]]:
 
 def kafka(chaos: ChaosStack) -> dict[str, Any]:
     """How this test's own Kafka clients reach the cluster (the one place to say how)."""
-    return {"bootstrap_servers": chaos.bootstrap}
+    return chaos.kafka  # the cluster's admin, from the credentials its `stack up` made
 
 
 async def partitions(chaos: ChaosStack, topics: list[str] | None = None) -> list[Partition]:
@@ -249,7 +249,7 @@ async def test_the_leader_of_the_busiest_partition_dies_mid_storm_and_nothing_is
 
     deadline = time.monotonic() + DEADLINE
     while True:  # the pipeline digests what was accepted: landed, assigned
-        record = await Record.read(chaos.bootstrap)
+        record = await Record.read(chaos.kafka)
         landings = {fp: ls for fp, ls in record.landings().items() if fp in wire}
         roles = record.roles()
         unassigned = [i for i, r in roles.items() if not (r["primary"] and r["coordinator"])]

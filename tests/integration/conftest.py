@@ -2,7 +2,8 @@
 
 Each test run gets its own topic prefix, consumer groups and database, so tests are independent
 and can run twice beside a live stack. A missing broker or database fails the test — never a
-silent skip.
+silent skip. Every client authenticates: Kafka as the stack's ``admin`` (SASL/SCRAM), PostgreSQL
+with the ``baton`` role's password — both from ``<stack>/secrets/credentials.json``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -25,9 +27,17 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from baton.credentials import Credentials, StackAuth, service_env
-from baton.stack import status
+from baton.stack import (
+    StackError,
+    kafka_client,
+    kafka_env,
+    stack_credentials,
+    stack_paths,
+    stack_ports,
+    status,
+)
 from shared.contract import load_contract
-from shared.settings import DEFAULT_CONTRACT
+from shared.settings import DEFAULT_CONTRACT, Settings
 from shared.topic_admin import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +52,9 @@ SERVICES = {
 @dataclass
 class Infra:
     bootstrap: str
-    dsn: str
+    dsn: str  # with the password: never print it
+    kafka: dict[str, Any]  # aiokafka keywords, as the stack's admin
+    kafka_env: dict[str, str]  # BATON_KAFKA_* for a service started by a test, as admin
 
 
 @dataclass
@@ -68,6 +80,15 @@ class Isolated:
         """For an httpx client: each request gets the credential its service asks for."""
         return StackAuth(self.credentials())
 
+    def settings(self) -> Settings:
+        """The settings a service of this slice runs with (its ``BATON_*`` environment)."""
+        values: dict[str, Any] = {
+            key.removeprefix("BATON_").lower(): value
+            for key, value in self.env.items()
+            if key.startswith("BATON_")
+        }
+        return Settings(**values)
+
 
 @pytest.fixture(scope="session")
 def infra() -> Infra:
@@ -78,7 +99,18 @@ def infra() -> Infra:
             f"(status: kafka running={st['kafka']['running']}, "
             f"postgres running={st['postgres']['running']})"
         )
-    return Infra(bootstrap=st["kafka"]["bootstrap"], dsn=st["postgres"]["dsn"])
+    paths = stack_paths()
+    try:
+        creds = stack_credentials(paths)
+    except StackError as exc:
+        pytest.fail(f"integration tests need the stack's credentials: {exc}")
+    ports = stack_ports(paths)
+    return Infra(
+        bootstrap=ports.bootstrap,
+        dsn=ports.dsn_with(creds.postgres_password),
+        kafka=kafka_client(ports, creds),
+        kafka_env=kafka_env(ports, creds),
+    )
 
 
 def free_port() -> int:
@@ -102,7 +134,7 @@ async def isolated_slice(infra: Infra, **extra_env: str) -> AsyncIterator[Isolat
     broker — a single node's controller stalls under them."""
     tag = uuid.uuid4().hex[:10]
     prefix = f"t{tag}."
-    await ensure_topics(infra.bootstrap, prefix)
+    await ensure_topics(infra.kafka, prefix)
     db = f"baton_t{tag}"
     admin = await asyncpg.connect(infra.dsn)
     try:
@@ -111,7 +143,7 @@ async def isolated_slice(infra: Infra, **extra_env: str) -> AsyncIterator[Isolat
         await admin.close()
     dsn = infra.dsn.rsplit("/", 1)[0] + f"/{db}"
     env = {
-        "BATON_KAFKA_BOOTSTRAP": infra.bootstrap,
+        **infra.kafka_env,
         "BATON_PG_DSN": dsn,
         "BATON_TOPIC_PREFIX": prefix,
         "BATON_GROUP_PREFIX": prefix,
@@ -126,13 +158,13 @@ async def isolated_slice(infra: Infra, **extra_env: str) -> AsyncIterator[Isolat
             await admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         finally:
             await admin.close()
-        await drop_topics(infra.bootstrap, prefix)
+        await drop_topics(infra.kafka, prefix)
 
 
-async def drop_topics(bootstrap: str, prefix: str) -> None:
+async def drop_topics(client: dict[str, Any], prefix: str) -> None:
     """Delete every topic named ``prefix*`` (the slice's own and the party topics its services
     made); a failure here is left to the broker, it does not fail the test."""
-    kafka = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    kafka = AIOKafkaAdminClient(**client)
     await kafka.start()
     try:
         mine = [t for t in await kafka.list_topics() if t.startswith(prefix)]

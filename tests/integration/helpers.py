@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -11,7 +12,20 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from baton.stack import kafka_client, stack_credentials, stack_paths, stack_ports
 from shared.events import Envelope, parse_event
+
+
+@functools.cache
+def _stack_admin() -> dict[str, Any]:
+    paths = stack_paths()
+    return kafka_client(stack_ports(paths), stack_credentials(paths))
+
+
+def kafka(bootstrap: str) -> dict[str, Any]:
+    """aiokafka keywords for the local stack's broker at ``bootstrap``, as its ``admin`` (SASL/
+    SCRAM; the tests look at every topic as an operator does)."""
+    return {**_stack_admin(), "bootstrap_servers": bootstrap}
 
 
 def alertmanager_payload(
@@ -72,7 +86,7 @@ async def collect_until(
     (anything doubled would arrive then); fail with what arrived on timeout."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka(bootstrap),
         auto_offset_reset="earliest",
         group_id=f"probe-{uuid.uuid4().hex[:8]}",
     )
@@ -103,8 +117,8 @@ async def wait_consumed(bootstrap: str, reads: dict[str, str], timeout: float = 
     """Poll until each consumer group of ``reads`` (group -> topic) has committed the end offset
     of every partition of its topic: all input handled, and since services publish before they
     commit, every output of that input is on its topic. Replaces "sleep, then look again"."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka(bootstrap))
+    probe = AIOKafkaConsumer(**kafka(bootstrap))
     await admin.start()
     await probe.start()
     behind: dict[str, list[tuple[int, int]]] = {}

@@ -41,7 +41,7 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import collect_until
+from tests.integration.helpers import collect_until, kafka
 from tests.integration.test_sla_clock import contract_now, fast_time, publish, with_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +106,7 @@ async def raw_alerts(
     """Generic-format alerts on the raw alerts topic, each with the record's timestamp."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka(bootstrap),
         auto_offset_reset="earliest",
         group_id=f"probe-{uuid.uuid4().hex[:8]}",
     )

@@ -14,7 +14,6 @@ import yaml
 from shared.contract import load_contract
 from shared.contract_feed import publish_contract
 from shared.events import AssignmentIssuedV3, SlaClockPausedV1, SlaClockStartedV1
-from shared.settings import Settings
 from tests.integration.conftest import (
     Isolated,
     start_services,
@@ -42,7 +41,7 @@ async def contract_version(client: httpx.AsyncClient, url: str) -> str | None:
 
 
 async def test_services_follow_the_published_contract(isolated: Isolated, tmp_path: Path) -> None:
-    settings = Settings(kafka_bootstrap=isolated.infra.bootstrap, topic_prefix=isolated.prefix)
+    settings = isolated.settings()
 
     def v2_change(doc: dict[str, Any]) -> None:
         doc["version"] = "2026.11.2"

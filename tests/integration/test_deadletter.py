@@ -32,7 +32,7 @@ async def test_malformed_input_is_refused_by_field_and_kept(
         assert not_json.status_code == 422
         assert (await client.get(f"{services.urls['intake']}/healthz")).status_code == 200
 
-    producer = AIOKafkaProducer(bootstrap_servers=isolated.infra.bootstrap)
+    producer = AIOKafkaProducer(**isolated.infra.kafka)
     await producer.start()
     try:  # garbage on a topic a service reads: dead-lettered, the consumer keeps going
         await producer.send_and_wait(f"{isolated.prefix}incidents", b"\x00garbage", key=b"k")

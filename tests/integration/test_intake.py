@@ -32,7 +32,7 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import collect, wait_consumed
+from tests.integration.helpers import collect, kafka, wait_consumed
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
 CONTRACT = FIXTURES / "contract.yaml"
@@ -97,7 +97,7 @@ async def test_every_format_opens_the_right_incident(isolated: Isolated, tmp_pat
                 await client.post("/v1/alerts/alertmanager", json=fixture("alertmanager.json"))
             ).status_code == 202
 
-            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+            producer = AIOKafkaProducer(**kafka(bootstrap), enable_idempotence=True)
             await producer.start()
             try:
                 raw = fixture("alertmanager.json")

@@ -3,7 +3,7 @@
 field says. A contractor that writes ``confirm`` as the customer into its own inbox closes
 nothing: the command is refused, recorded and dead-lettered; the customer's own inbox works.
 (Kafka's ACLs, which keep a contractor out of other parties' inboxes, are proven on a SASL broker
-in test_routing_acl.py.)"""
+in test_kafka_acl.py.)"""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from shared.events import (
 )
 from shared.topics import inbox_name
 from tests.integration.conftest import Isolated, stop_services
-from tests.integration.helpers import collect, collect_until
+from tests.integration.helpers import collect, collect_until, kafka
 from tests.integration.test_intake import fixture, start_intake
 
 
@@ -40,7 +40,7 @@ async def test_a_contractor_cannot_act_as_the_customer_through_its_inbox(
 ) -> None:
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
     sp = await start_intake(isolated, tmp_path)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka(bootstrap), enable_idempotence=True)
     await producer.start()
     try:
         async with httpx.AsyncClient(

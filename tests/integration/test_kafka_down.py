@@ -24,7 +24,7 @@ import httpx
 import orjson
 import pytest
 
-from baton import stack
+from baton import credentials, stack
 from shared.events import AlertReceivedV1
 from shared.topic_admin import ensure_topics
 from tests.chaos.harness import read_topic
@@ -43,7 +43,8 @@ def own_broker(tmp_path: Path) -> Iterator[stack.StackPaths]:
     ports = stack.StackPorts.free()
     (paths.root / stack.PORTS_FILE).write_bytes(orjson.dumps(ports.to_json()))
     try:
-        stack.start_kafka(paths, stack.fetch_kafka(), timeout=90, ports=ports)
+        creds = credentials.ensure(paths.root, [])  # its own admin and service users
+        stack.start_kafka(paths, stack.fetch_kafka(), timeout=90, ports=ports, creds=creds)
         yield paths
     finally:
         pid = stack._running_pid(paths.pidfile("kafka"))
@@ -82,10 +83,11 @@ async def poll(check: Any, timeout: float, what: str) -> Any:
 async def test_kafka_down_is_answered_503_in_time_and_nothing_unkept_is_202(
     isolated: Isolated, own_broker: stack.StackPaths, tmp_path: Path
 ) -> None:
-    bootstrap = stack.stack_ports(own_broker).bootstrap
+    ports, creds = stack.stack_ports(own_broker), stack.stack_credentials(own_broker)
+    bootstrap = stack.kafka_client(ports, creds)
     await ensure_topics(bootstrap, isolated.prefix)
+    isolated.env |= stack.kafka_env(ports, creds)
     isolated.env |= {
-        "BATON_KAFKA_BOOTSTRAP": bootstrap,
         "BATON_CONTRACT_PATH": str(FIXTURES / "contract.yaml"),
         "BATON_PUBLISH_TIMEOUT_SECONDS": str(PUBLISH_BOUND),
         "BATON_RETRY_AFTER_SECONDS": RETRY_AFTER,

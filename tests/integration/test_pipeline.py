@@ -37,7 +37,13 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import NeverArrived, alertmanager_payload, collect, collect_until
+from tests.integration.helpers import (
+    NeverArrived,
+    alertmanager_payload,
+    collect,
+    collect_until,
+    kafka,
+)
 
 
 class Unreached(Exception):
@@ -156,7 +162,7 @@ async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: floa
             time=datetime.now(UTC),
             subject=incident_id,
         )
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+        producer = AIOKafkaProducer(**kafka(bootstrap), enable_idempotence=True)
         await producer.start()
         try:
             await producer.send_and_wait(

@@ -47,7 +47,7 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import alertmanager_payload, collect
+from tests.integration.helpers import alertmanager_payload, collect, kafka
 
 T = TypeVar("T")
 
@@ -103,7 +103,7 @@ def action(
 
 
 async def publish(bootstrap: str, topic: str, *events: Envelope) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka(bootstrap), enable_idempotence=True)
     await producer.start()
     try:
         for event in events:
@@ -116,7 +116,7 @@ async def drain(bootstrap: str, topic: str, quiet: float = 2.0) -> list[Envelope
     """Everything on ``topic`` now: read from the start until nothing came for ``quiet`` s."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka(bootstrap),
         auto_offset_reset="earliest",
         group_id=f"probe-{uuid.uuid4().hex[:8]}",
     )
@@ -136,8 +136,8 @@ async def drain(bootstrap: str, topic: str, quiet: float = 2.0) -> list[Envelope
 
 async def caught_up(bootstrap: str, group: str, topic: str, timeout: float = 60) -> None:
     """Wait until ``group`` committed every offset of ``topic`` (the incidents topic)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka(bootstrap))
+    probe = AIOKafkaConsumer(**kafka(bootstrap))
     await admin.start()
     await probe.start()
     try:

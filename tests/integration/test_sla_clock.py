@@ -53,7 +53,7 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import collect_until
+from tests.integration.helpers import collect_until, kafka
 from tests.unit.test_sla_timeline import build_contract
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +98,7 @@ def contract_now(start: datetime, anchor: float, speed: float) -> datetime:
 
 
 async def publish(bootstrap: str, topic: str, events: Iterable[Envelope]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka(bootstrap), enable_idempotence=True)
     await producer.start()
     try:
         for event in events:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -34,8 +35,8 @@ def second_stack(tmp_path: Path) -> Iterator[stack.StackPaths]:
         stack.down(paths, purge=True)
 
 
-async def _answers(bootstrap: str, dsn: str) -> tuple[set[str], int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _answers(kafka: dict[str, Any], dsn: str) -> tuple[set[str], int]:
+    admin = AIOKafkaAdminClient(**kafka)
     await admin.start()
     try:
         topics = set(await admin.list_topics())
@@ -71,7 +72,9 @@ def test_a_second_stack_runs_beside_the_first(infra: Infra, second_stack: stack.
     assert st["services"]["intake"]["running"] is False
     assert json.loads((second_stack.root / "ports.json").read_text()) == ports.to_json()
 
-    topics, one = asyncio.run(_answers(ports.bootstrap, ports.dsn))
+    creds = stack.stack_credentials(second_stack)  # its own, not the first stack's
+    kafka = stack.kafka_client(ports, creds)
+    topics, one = asyncio.run(_answers(kafka, ports.dsn_with(creds.postgres_password)))
     prefix = Settings().topic_prefix
     assert {topic_name(prefix, spec.topic) for spec in TOPIC_SPECS} <= topics
     assert one == 1

@@ -21,6 +21,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from baton import compose_secrets
+from baton.credentials import Credentials
+from shared.doors import open_doors
 from shared.settings import ENV_PREFIX, Settings
 from shared.topics import TOPIC_SPECS
 
@@ -128,10 +131,26 @@ def interpolate(text: str, env: Mapping[str, str] | None = None) -> str:
 
 
 def env_of(service: Mapping[str, Any]) -> dict[str, str]:
+    """Its ``environment:`` and, under them, its ``env_file:`` as `baton compose-secrets` makes
+    it (rendered from a fresh set of credentials: the files themselves are git-ignored)."""
     raw = service.get("environment") or {}
     if isinstance(raw, list):
         raw = dict(item.split("=", 1) for item in raw)
-    return {str(k): interpolate(str(v)) for k, v in raw.items() if v is not None}
+    env = {str(k): interpolate(str(v)) for k, v in raw.items() if v is not None}
+    files = service.get("env_file") or []
+    for name in [files] if isinstance(files, str) else files:
+        path = Path(interpolate(name if isinstance(name, str) else name["path"]))
+        assert path.parent == Path("deploy/compose/secrets"), f"env_file {path}: not a secret"
+        text = SECRETS_FILES[path.name]
+        env = dict(line.split("=", 1) for line in text.splitlines() if line) | env
+    return env
+
+
+# What `baton compose-secrets` writes into deploy/compose/secrets/, from fresh credentials.
+COMPOSE_CREDS = Credentials().completed(["customer", "hw", "osdb", "apps"])
+SECRETS_FILES = compose_secrets.render(COMPOSE_CREDS, "# no ACLs\n") | {
+    "grafana_admin_password": "g" * 43
+}
 
 
 def mounts_of(service: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -252,8 +271,11 @@ def test_service_gets_every_setting(name: str, services: dict[str, dict[str, Any
         f"{name}: settings left at defaults that are wrong in a container: {missing}"
     )
 
-    settings = Settings.model_validate(
-        {k.removeprefix(ENV_PREFIX).lower(): v for k, v in baton.items()}
+    settings = Settings.model_validate(  # JSON values (token tables) as the env source reads them
+        {
+            k.removeprefix(ENV_PREFIX).lower(): json.loads(v) if v.startswith("{") else v
+            for k, v in baton.items()
+        }
     )
     assert service["command"] == ["python", "-m", module]
     assert settings.http_host == "0.0.0.0"
@@ -274,8 +296,19 @@ def test_service_gets_every_setting(name: str, services: dict[str, dict[str, Any
     assert dsn.hostname == "postgres"
     assert dsn.port == 5432
     assert dsn.username == pg_env["POSTGRES_USER"]
-    assert dsn.password == pg_env["POSTGRES_PASSWORD"]
+    assert "POSTGRES_PASSWORD" not in pg_env, "no password in the compose file"
+    secret = pg_env["POSTGRES_PASSWORD_FILE"].removeprefix("/run/secrets/")
+    assert secret in services["postgres"]["secrets"]
+    secret_file = Path(yaml.safe_load(COMPOSE.read_text())["secrets"][secret]["file"])
+    assert secret_file.parent == Path("deploy/compose/secrets")
+    assert dsn.password == SECRETS_FILES[secret_file.name]
     assert dsn.path.lstrip("/") == pg_env["POSTGRES_DB"]
+
+    # Kafka: the service's own SCRAM user (the principal router/acl.py grants), no door open
+    assert settings.kafka_security_protocol == "SASL_PLAINTEXT"
+    assert settings.kafka_sasl_mechanism == "SCRAM-SHA-512"
+    assert settings.kafka_sasl_username == f"baton-{name}"
+    assert open_doors(name, settings) == []  # its tokens come from its env_file too
 
     contract = host_path(str(settings.contract_path), service)
     assert contract is not None, f"{name}: {settings.contract_path} is not on a mounted volume"
@@ -350,7 +383,9 @@ def test_every_mounted_file_exists(compose: dict[str, Any]) -> None:
     declared = set(compose.get("volumes") or {})
     for name, service in compose["services"].items():
         for source, target in mounts_of(service):
-            if is_bind(source):
+            if is_bind(source) and Path(source).parent == Path("deploy/compose/secrets"):
+                assert Path(source).name in SECRETS_FILES, f"{name}: {source} is not generated"
+            elif is_bind(source):
                 assert (REPO / source).exists(), f"{name}: {source} (-> {target}) is missing"
             else:
                 assert source in declared, f"{name}: named volume {source} is not declared"
@@ -542,3 +577,57 @@ def test_dashboard_promql_parses(promtool: str, dashboard: dict[str, Any], tmp_p
         yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}), encoding="utf-8"
     )
     run_promtool(promtool, "check", "rules", rules_file)
+
+
+# --- compose: secrets -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def docker_compose() -> str:
+    found = shutil.which("docker-compose") or next(
+        (str(p) for p in (REPO / ".venv" / "bin" / "docker-compose",) if p.exists()), None
+    )
+    if found is None:
+        pytest.fail("docker-compose not found on PATH or in .venv/bin: `make tools` builds it")
+    return found
+
+
+def test_compose_file_holds_no_password() -> None:
+    text = COMPOSE.read_text(encoding="utf-8")
+    assigned = re.findall(r"^\s*([A-Z_]*(?:PASSWORD|SECRET|TOKEN)[A-Z_]*)\s*:", text, re.M)
+    assert all(name.endswith("_FILE") for name in assigned), f"set in the file: {assigned}"
+    assert ":-baton}" not in text, "a default password"
+    assert ":-admin}" not in text, "a default password"
+
+
+def test_compose_config_is_valid_with_the_generated_secrets(
+    docker_compose: str, tmp_path: Path
+) -> None:
+    """`docker-compose config` on the file with what `baton compose-secrets` generates beside
+    it (a copy: the real secrets folder is the operator's)."""
+    (tmp_path / "docker-compose.yml").write_bytes(COMPOSE.read_bytes())
+    written = compose_secrets.generate(
+        tmp_path / "deploy" / "compose" / "secrets", REPO / "examples" / "minimal"
+    )
+    assert all(p.stat().st_mode & 0o077 == 0 for p in written), "secrets must be owner-only"
+    checked = subprocess.run(
+        [docker_compose, "-f", str(tmp_path / "docker-compose.yml"), "config", "--quiet"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    resolved = subprocess.run(
+        [docker_compose, "-f", str(tmp_path / "docker-compose.yml"), "config", "--format", "json"],
+        capture_output=True, text=True, timeout=120, check=True, cwd=tmp_path,
+    )  # fmt: skip
+    config = json.loads(resolved.stdout)
+    creds = json.loads(
+        (tmp_path / "deploy" / "compose" / "secrets" / "credentials.json").read_text()
+    )
+    intake = config["services"]["intake"]["environment"]
+    assert intake["BATON_KAFKA_SASL_PASSWORD"] == creds["kafka"]["intake"]
+    assert creds["postgres_password"] in intake["BATON_PG_DSN"]
+    kafka = config["services"]["kafka"]["environment"]
+    assert creds["kafka"]["admin"] in kafka["KAFKA_LISTENER_NAME_CONTROLLER_PLAIN_SASL_JAAS_CONFIG"]
+    users = (tmp_path / "deploy" / "compose" / "secrets" / "kafka-users.sh").read_text()
+    for user in ("admin", "baton-intake", "baton-router", "hw", "customer"):
+        assert f"--entity-name {user} " in users

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -18,6 +19,13 @@ from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = {"x": SecretStr("t" * 40)}
+# Kafka with a SASL user and PostgreSQL with a password: those two doors closed
+CONNECTED: dict[str, Any] = {
+    "kafka_security_protocol": "SASL_PLAINTEXT",
+    "kafka_sasl_username": "baton-reporting",
+    "kafka_sasl_password": SecretStr("k" * 40),
+    "pg_dsn": SecretStr("postgresql://baton:p4ss@127.0.0.1:5433/baton"),
+}
 
 
 def reasons(service: str, settings: Settings) -> set[str]:
@@ -55,6 +63,38 @@ def test_a_door_belongs_to_its_services_only() -> None:
     assert "actions without party tokens" not in reasons("reporting", Settings())
 
 
+@pytest.mark.parametrize("service", ["intake", "router", "sla-clock", "reporting"])
+def test_every_service_has_the_kafka_and_postgresql_doors(service: str) -> None:
+    assert {"Kafka without authentication", "PostgreSQL without password"} <= reasons(
+        service, Settings()
+    )
+    assert not {"Kafka without authentication", "PostgreSQL without password"} & reasons(
+        service, Settings(**CONNECTED)
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "door"),
+    [
+        ({"kafka_security_protocol": "PLAINTEXT"}, "Kafka without authentication"),
+        ({"kafka_security_protocol": "SSL"}, "Kafka without authentication"),
+        ({"kafka_sasl_password": SecretStr("")}, "Kafka without authentication"),
+        ({"kafka_sasl_username": None}, "Kafka without authentication"),
+        (
+            {"pg_dsn": SecretStr("postgresql://baton@127.0.0.1/baton")},
+            "PostgreSQL without password",
+        ),
+    ],
+)
+def test_half_a_credential_leaves_the_door_open(change: dict[str, Any], door: str) -> None:
+    assert door in reasons("router", Settings(**{**CONNECTED, **change}))
+
+
+def test_a_password_parameter_closes_the_postgresql_door() -> None:
+    dsn = SecretStr("postgresql://baton@127.0.0.1/baton?password=p4ss")
+    assert "PostgreSQL without password" not in reasons("router", Settings(pg_dsn=dsn))
+
+
 def test_admit_refuses_open_doors_naming_each_setting() -> None:
     with pytest.raises(InsecureStart) as refused:
         admit("intake", Settings(intake_party_tokens=TOKEN), CollectorRegistry())
@@ -68,7 +108,7 @@ def test_admit_refuses_open_doors_naming_each_setting() -> None:
 def test_admit_with_insecure_warns_and_exports_each_door(caplog: pytest.LogCaptureFixture) -> None:
     registry = CollectorRegistry()
     with caplog.at_level(logging.WARNING, logger=doors.__name__):
-        found = admit("reporting", Settings(insecure=True), registry)
+        found = admit("reporting", Settings(insecure=True, **CONNECTED), registry)
     assert [d.reason for d in found] == ["read API without reader tokens"]
     warned = [r for r in caplog.records if getattr(r, "door", None)]
     assert [r.door for r in warned] == ["read API without reader tokens"]  # type: ignore[attr-defined]
@@ -82,7 +122,7 @@ def test_admit_with_insecure_warns_and_exports_each_door(caplog: pytest.LogCaptu
 
 def test_admit_with_every_door_closed_exports_nothing() -> None:
     registry = CollectorRegistry()
-    closed = Settings(reporting_reader_tokens=TOKEN, insecure=True)
+    closed = Settings(reporting_reader_tokens=TOKEN, insecure=True, **CONNECTED)
     assert admit("reporting", closed, registry) == []
     assert "baton_insecure_mode{" not in generate_latest(registry).decode()
 

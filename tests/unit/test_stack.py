@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from baton import credentials, stack
+from baton.credentials import Credentials
 from shared.contract import load_contract
 from shared.settings import Settings
 
@@ -23,12 +24,19 @@ def _properties(text: str) -> dict[str, str]:
     return {key: value for key, _, value in (line.partition("=") for line in lines)}
 
 
+ADMIN_SECRET = "s3cr3t-admin"
+
+
+def _render(data: Path, ports: stack.StackPorts = stack.DEFAULT_PORTS) -> dict[str, str]:
+    return _properties(stack.render_server_properties(data, ports, admin_password=ADMIN_SECRET))
+
+
 def test_server_properties_make_a_single_node_kraft_broker(tmp_path: Path) -> None:
-    props = _properties(stack.render_server_properties(tmp_path / "data"))
+    props = _render(tmp_path / "data")
 
     assert props["process.roles"] == "broker,controller"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
-    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092"
+    assert props["listeners"] == "CLIENTS://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert props["advertised.listeners"] == "CLIENTS://127.0.0.1:9092"
     assert props["controller.quorum.bootstrap.servers"] == "127.0.0.1:9093"
     assert props["controller.listener.names"] == "CONTROLLER"
     assert props["log.dirs"] == str(tmp_path / "data")
@@ -47,7 +55,27 @@ def test_server_properties_make_a_single_node_kraft_broker(tmp_path: Path) -> No
     ],
 )
 def test_server_properties_carry_the_one_node_settings(key: str, value: str) -> None:
-    assert _properties(stack.render_server_properties(Path("/d")))[key] == value
+    assert _render(Path("/d"))[key] == value
+
+
+def test_every_listener_authenticates_and_only_admin_is_super() -> None:
+    props = _render(Path("/d"))
+
+    protocols = dict(m.split(":") for m in props["listener.security.protocol.map"].split(","))
+    assert protocols == {"CLIENTS": "SASL_PLAINTEXT", "CONTROLLER": "SASL_PLAINTEXT"}
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["sasl.mechanism.inter.broker.protocol"] == "SCRAM-SHA-512"
+    assert props["listener.name.controller.sasl.enabled.mechanisms"] == "PLAIN"
+    assert (
+        f'password="{ADMIN_SECRET}"'
+        in props["listener.name.clients.scram-sha-512.sasl.jaas.config"]
+    )
+    assert (
+        f'user_admin="{ADMIN_SECRET}"' in props["listener.name.controller.plain.sasl.jaas.config"]
+    )
+    assert props["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert props["super.users"] == "User:admin"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
 
 
 def test_cluster_id_is_a_fresh_base64url_uuid() -> None:
@@ -119,6 +147,36 @@ def test_service_env_points_at_the_stack_and_keeps_the_rest() -> None:
     assert env["BATON_KAFKA_BOOTSTRAP"] == "127.0.0.1:9092"
     assert env["BATON_PG_DSN"] == "postgresql://baton@127.0.0.1:5433/baton"
     assert base["BATON_HTTP_PORT"] == "1"
+
+
+def test_a_service_connects_as_its_own_kafka_user_with_the_database_password() -> None:
+    creds = Credentials().completed(["hw"])
+    router = stack.SERVICES[1]
+
+    env = stack.service_env(router, {}, stack.DEFAULT_PORTS, creds)
+
+    assert env["BATON_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+    assert env["BATON_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    assert env["BATON_KAFKA_SASL_USERNAME"] == "baton-router"  # router.acl's principal
+    assert env["BATON_KAFKA_SASL_PASSWORD"] == creds.kafka["router"]
+    dsn = env["BATON_PG_DSN"]
+    assert dsn == f"postgresql://baton:{creds.postgres_password}@127.0.0.1:5433/baton"
+    assert creds.postgres_password not in stack.DEFAULT_PORTS.dsn  # the one shown
+
+
+def test_cli_settings_take_the_stack_unless_the_environment_says_otherwise(tmp_path: Path) -> None:
+    paths = stack.StackPaths(tmp_path)
+    creds = credentials.ensure(tmp_path, ["hw"])
+
+    mine = stack.client_settings(paths, environ={})
+    assert mine.kafka_bootstrap == "127.0.0.1:9092"
+    assert mine.kafka_sasl_username == "admin"
+    assert mine.kafka_sasl_password is not None
+    assert mine.kafka_sasl_password.get_secret_value() == creds.kafka["admin"]
+    assert creds.postgres_password in mine.pg_dsn.get_secret_value()
+
+    elsewhere = stack.client_settings(paths, environ={"BATON_KAFKA_BOOTSTRAP": "kafka.prod:9093"})
+    assert elsewhere.kafka_sasl_username != "admin"  # no local secret goes to another cluster
 
 
 def test_service_argv_runs_the_module_with_this_interpreter() -> None:
@@ -289,9 +347,9 @@ def test_status_reports_the_stacks_own_ports(tmp_path: Path) -> None:
 
 def test_configs_and_service_env_follow_the_ports() -> None:
     ports = stack.StackPorts.from_base(25000)
-    props = _properties(stack.render_server_properties(Path("/d"), ports))
+    props = _render(Path("/d"), ports)
 
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:25000,CONTROLLER://127.0.0.1:25001"
+    assert props["listeners"] == "CLIENTS://127.0.0.1:25000,CONTROLLER://127.0.0.1:25001"
     assert "port = 25002" in stack.render_postgres_conf(ports.postgres)
     env = stack.service_env(ports.service_table()[1], {}, ports)
     assert env["BATON_HTTP_PORT"] == "25004"
@@ -325,17 +383,28 @@ def test_a_three_node_cluster_is_three_combined_nodes_with_a_static_quorum() -> 
     ports = stack.StackPorts.from_base(26000, brokers=3)
     nodes = ports.kafka_nodes()
     rendered = [
-        _properties(stack.render_server_properties(Path(f"/d{n.id}"), ports, n.id)) for n in nodes
+        _properties(
+            stack.render_server_properties(
+                Path(f"/d{n.id}"), ports, n.id, admin_password=ADMIN_SECRET
+            )
+        )
+        for n in nodes
     ]
 
     assert [n.name for n in nodes] == ["kafka", "kafka-2", "kafka-3"]
     assert [props["node.id"] for props in rendered] == ["1", "2", "3"]
     assert [props["listeners"] for props in rendered] == [
-        "PLAINTEXT://127.0.0.1:26000,CONTROLLER://127.0.0.1:26001",
-        "PLAINTEXT://127.0.0.1:26007,CONTROLLER://127.0.0.1:26008",
-        "PLAINTEXT://127.0.0.1:26009,CONTROLLER://127.0.0.1:26010",
+        "CLIENTS://127.0.0.1:26000,CONTROLLER://127.0.0.1:26001",
+        "CLIENTS://127.0.0.1:26007,CONTROLLER://127.0.0.1:26008",
+        "CLIENTS://127.0.0.1:26009,CONTROLLER://127.0.0.1:26010",
     ]
-    assert rendered[2]["advertised.listeners"] == "PLAINTEXT://127.0.0.1:26009"
+    assert rendered[2]["advertised.listeners"] == "CLIENTS://127.0.0.1:26009"
+    # every node authenticates alike: SASL is one rendering, not a per-node afterthought
+    for props in rendered:
+        assert props["listener.security.protocol.map"] == (
+            "CONTROLLER:SASL_PLAINTEXT,CLIENTS:SASL_PLAINTEXT"
+        )
+        assert props["super.users"] == "User:admin"
     assert rendered[1]["log.dirs"] == "/d2"
     voters = "1@127.0.0.1:26001,2@127.0.0.1:26008,3@127.0.0.1:26010"
     assert {props["controller.quorum.voters"] for props in rendered} == {voters}
@@ -357,12 +426,15 @@ def test_a_three_node_cluster_is_three_combined_nodes_with_a_static_quorum() -> 
 def test_three_nodes_replicate_every_topic_three_times_and_acknowledge_at_two(
     key: str, one: str, three: str
 ) -> None:
-    single = stack.render_server_properties(Path("/d"))
+    single = stack.render_server_properties(Path("/d"), admin_password=ADMIN_SECRET)
     cluster = stack.StackPorts.from_base(26000, brokers=3)
 
     assert _properties(single)[key] == one
     for node in (1, 2, 3):
-        assert _properties(stack.render_server_properties(Path("/d"), cluster, node))[key] == three
+        rendered = stack.render_server_properties(
+            Path("/d"), cluster, node, admin_password=ADMIN_SECRET
+        )
+        assert _properties(rendered)[key] == three
 
 
 def test_further_nodes_take_ports_after_the_services_and_are_recorded() -> None:
