@@ -1023,16 +1023,19 @@ def start_kafka(
         for node in new:
             _render_kafka_config(paths, ports, node, users, plain_admin=False)
         _format_kafka_storage(libs, paths, new, standalone=len(nodes) == 1, users=users)
+        admin = kafka_client(ports, creds)
         if not _admin_known(paths, users):
             log.info("Kafka: this stack predates its SCRAM users; creating them once")
             stop_kafka(paths)
             offsets |= _launch_kafka(paths, libs, ports, nodes, users, plain_admin=True)
+            plain = {**admin, "sasl_mechanism": "PLAIN"}
+            asyncio.run(wait_kafka_async(plain, timeout, alive=alive, brokers=len(nodes)))
             secure_kafka(libs, paths, ports, users, acls, mechanism="PLAIN")
             stop_kafka(paths)
         offsets |= _launch_kafka(paths, libs, ports, stopped(), users, plain_admin=False)
-        secure_kafka(libs, paths, ports, users, acls)
-        admin = kafka_client(ports, creds)
+        # ready first: the Admin API (users, ACLs) waits only so long for a node
         asyncio.run(wait_kafka_async(admin, timeout, alive=alive, brokers=len(nodes)))
+        secure_kafka(libs, paths, ports, users, acls)
     except (StackError, TopicAdminError) as exc:
         raise _kafka_failure(paths, nodes, str(exc), offsets) from exc
 

@@ -92,6 +92,18 @@ def bindings(contract: Contract, prefix: str, group_prefix: str) -> list[AclBind
         for topic in writes:
             out.add(AclBinding(who, "TOPIC", "LITERAL", topic_name(prefix, topic), "WRITE"))
             out.add(AclBinding(who, "TOPIC", "LITERAL", topic_name(prefix, topic), "DESCRIBE"))
+    # intake and the router create topics: they read the cluster's default.replication.factor
+    # first (shared/topic_admin.py), a broker config
+    for creator in ("intake", "router"):
+        out.add(
+            AclBinding(
+                service_principal(creator),
+                "CLUSTER",
+                "LITERAL",
+                "kafka-cluster",
+                "DESCRIBE_CONFIGS",
+            )
+        )
     # the router creates and writes the per-party topics (their set follows the contract)
     router = service_principal("router")
     party_topics = f"{topic_name(prefix, Topic.ASSIGNMENTS)}."
