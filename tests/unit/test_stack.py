@@ -169,7 +169,7 @@ def test_cli_settings_take_the_stack_unless_the_environment_says_otherwise(tmp_p
     creds = credentials.ensure(tmp_path, ["hw"])
 
     mine = stack.client_settings(paths, environ={})
-    assert mine.kafka_bootstrap == "127.0.0.1:9092"
+    assert mine.kafka_bootstrap == stack.stack_ports(paths).bootstrap
     assert mine.kafka_sasl_username == "admin"
     assert mine.kafka_sasl_password is not None
     assert mine.kafka_sasl_password.get_secret_value() == creds.kafka["admin"]
