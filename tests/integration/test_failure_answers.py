@@ -37,8 +37,9 @@ async def test_database_down_is_told_honestly(isolated: Isolated, tmp_path: Path
     dsn = urlsplit(isolated.dsn)
     proxy = CuttableProxy(dsn.hostname or "127.0.0.1", dsn.port or 5432)
     await proxy.up()
+    through_proxy = f"{dsn.username}:{dsn.password}@127.0.0.1:{proxy.port}"
     isolated.env |= {
-        "BATON_PG_DSN": dsn._replace(netloc=f"{dsn.username}@127.0.0.1:{proxy.port}").geturl(),
+        "BATON_PG_DSN": dsn._replace(netloc=through_proxy).geturl(),
         "BATON_CONTRACT_PATH": str(FIXTURES / "contract.yaml"),
         "BATON_HEALTH_INTERVAL_SECONDS": "0.5",
         "BATON_READY_TIMEOUT_SECONDS": "2",

@@ -41,6 +41,9 @@ CREDENTIALS = {
     "credentials.sourceTokens.alertmanager": "source-token",
     "credentials.partyTokens.customer": "party-token",
     "credentials.readerTokens.operator": "reader-token",
+    "kafka.saslUsername": "baton",
+    "kafka.saslPassword": "kafka-password",
+    "postgres.dsn": "postgresql://baton:pg-password@postgres:5432/baton",
 }
 
 
@@ -156,10 +159,18 @@ def test_without_credentials_the_chart_does_not_render(helm: str) -> None:
     assert "credentials.sourceTokens or credentials.hmacSecrets is required" in bare.stderr
     no_readers = helm_template(helm, 1, {k: v for k, v in CREDENTIALS.items() if "reader" not in k})
     assert "credentials.readerTokens is required" in no_readers.stderr
+    no_kafka_user = helm_template(helm, 1, {**CREDENTIALS, "kafka.saslPassword": ""})
+    assert "kafka.saslUsername and kafka.saslPassword are required" in no_kafka_user.stderr
+    plaintext = helm_template(helm, 1, {**CREDENTIALS, "kafka.securityProtocol": "PLAINTEXT"})
+    assert "kafka.securityProtocol must be SASL_PLAINTEXT or SASL_SSL" in plaintext.stderr
+    no_dsn = helm_template(helm, 1, {**CREDENTIALS, "postgres.dsn": ""})
+    assert "postgres.dsn is required" in no_dsn.stderr
 
 
 def test_insecure_renders_without_credentials_and_says_so(helm: str) -> None:
-    result = helm_template(helm, 1, {"insecure": "true"})
+    result = helm_template(
+        helm, 1, {"insecure": "true", "postgres.dsn": "postgresql://baton@postgres:5432/baton"}
+    )
     assert result.returncode == 0, result.stderr
     docs = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
     assert by_kind(docs, "ConfigMap")["baton-settings"]["data"]["BATON_INSECURE"] == "1"
