@@ -231,7 +231,8 @@ async def test_maintenance_window_holds_alerts_until_it_ends(
     isolated: Isolated, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC)
-    ends = now + timedelta(seconds=12)
+    # long enough for intake to start under a full parallel suite (12 s was not: 1 run in 2)
+    ends = now + timedelta(seconds=30)
     window = (
         "maintenance_windows:\n"
         "  - id: mail-now\n"
