@@ -535,7 +535,9 @@ def test_kafka_known_down_is_answered_503_at_once(path: str) -> None:
     response = client.post(path, content=body_of(path), headers=JSON)
     assert response.status_code == 503
     assert "retry-after" in response.headers
-    assert time.perf_counter() - start < 0.5
+    # well inside the 4 s publish bound it would wait if it tried Kafka (0.5 s was a timing
+    # test: it failed at 0.63 s under a full parallel suite); nothing was tried either
+    assert time.perf_counter() - start < 2
     assert not fakes.published
 
 
