@@ -738,8 +738,13 @@ def _jaas(module: str, password: str, **users: str) -> str:
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: a random UUID, URL-safe base64 without padding (22 characters)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A KRaft cluster id: a random UUID, URL-safe base64 without padding (22 characters),
+    never starting with ``-`` (Kafka's own ``Uuid.randomUuid`` rule): the storage tool would
+    read such an id (1 in 64) as an option and refuse ``-t``."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _pom() -> Path:

@@ -30,6 +30,7 @@ Semantics, fixed once so the SLA clock, the router and the drill agree:
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -54,10 +55,11 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
 
 
+@functools.cache
 def holidays_data_version() -> str:
     """The ``holidays`` package's version, pinned in the lock file: its data decide which days
     are public holidays, hence deadlines, so the contract hash includes it."""
-    return importlib.metadata.version("holidays")
+    return importlib.metadata.version("holidays")  # parses the package's metadata: ~3 ms
 
 
 _HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")

@@ -574,16 +574,17 @@ def handover_layer(data: object, primary_layer: Layer | None) -> Layer | None:
     return moved if moved is not None and moved != primary_layer else None
 
 
-_BY_ID: dict[int, ContractView] = {}
+_BY_ID: dict[int, tuple[Contract, ContractView]] = {}
 _BY_HASH: dict[str, ContractView] = {}
 
 
 def _view(contract: Contract) -> ContractView:
-    """By identity first (hashing a contract costs a JSON dump), then by content hash; the
-    view keeps its contract alive, so an id is not reused while its entry exists."""
-    found = _BY_ID.get(id(contract))
-    if found is not None and found.contract is contract:
-        return found
+    """By identity first, then by content hash. Two objects of one version (the file loaded
+    twice, or read back from the contract feed) share the view; each keeps its own identity
+    entry, which holds the object alive so that its id is not reused while the entry exists."""
+    entry = _BY_ID.get(id(contract))
+    if entry is not None and entry[0] is contract:
+        return entry[1]
     digest = contract.content_hash
     found = _BY_HASH.get(digest)
     if found is None:
@@ -593,7 +594,7 @@ def _view(contract: Contract) -> ContractView:
         found = _BY_HASH[digest] = ContractView(contract)
     if len(_BY_ID) >= 4 * _VIEWS:
         _BY_ID.clear()
-    _BY_ID[id(contract)] = found
+    _BY_ID[id(contract)] = (contract, found)
     return found
 
 

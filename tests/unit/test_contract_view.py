@@ -11,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from router.routing import RouteState, on_origin_moved, open_route
 from sla_clock.decide import apply, timers
 from sla_clock.timeline import BREACH, Rules, fold
 
+import shared.contract.model
 from shared.contract import Contract, load_contract
 from shared.contract.drill import drill
 from shared.contract.view import ContractView
@@ -225,3 +227,20 @@ def test_one_view_per_contract_version() -> None:
     view = ContractView.of(MINIMAL)
     assert view.primary_for(Layer.DBMS) == "osdb"
     assert view.primary_for(None) == MINIMAL.coordinator
+
+
+def test_a_second_object_of_one_version_is_found_without_hashing_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hashing a contract costs a JSON dump of it (3-4 ms with the example): the router asks
+    ``ContractView.of`` several times per incident, so a second object of a version already
+    seen (the file loaded again, the contract read back from the feed) must not pay it each
+    time. It did: the suite's property test of deadlines took 28 s instead of 0.4 s."""
+    first, second = (load_contract(ROOT / "examples" / "contract") for _ in range(2))
+    assert ContractView.of(first) is ContractView.of(second)
+
+    def no_more_hashing(contract: Contract) -> str:
+        raise AssertionError(f"{contract.id} hashed again")
+
+    monkeypatch.setattr(shared.contract.model, "contract_hash", no_more_hashing)
+    assert ContractView.of(second) is ContractView.of(first)
