@@ -92,7 +92,7 @@ def test_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) ->
     """The storage tool reads ``-t -xyz`` as an option: a run of the suite failed once so."""
     dashed = uuid.UUID(bytes=base64.urlsafe_b64decode("-" + "A" * 21 + "=="))
     drawn = iter([dashed, uuid.UUID(int=1)])
-    monkeypatch.setattr(stack.uuid, "uuid4", lambda: next(drawn))
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(drawn))
 
     assert stack.new_cluster_id() == base64.urlsafe_b64encode(uuid.UUID(int=1).bytes).decode()[:22]
 
