@@ -82,7 +82,7 @@ test: venv tools lint
 # pytest workers: the integration tests mostly wait on the broker and on service processes, so
 # more workers than cores pay off (on 2 cores, idle: 4 workers 245 s, 6 workers 206 s, 6 with
 # loadgroup 169 s); each test has its own topic prefix and database. tests/conftest.py orders
-# the integration tests first and keeps each unit module on one worker (loadgroup).
+# the integration tests first; a module marked xdist_group stays on one worker.
 TEST_WORKERS ?= 6
 PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadgroup --durations=15 --durations-min=1
 
