@@ -1,5 +1,10 @@
 # Baton's two entry points (see README): `make run` and `make test`. Everything else is a step.
 SHELL := /bin/bash
+# Let Python keep compiled modules (__pycache__, git-ignored): with PYTHONDONTWRITEBYTECODE=1 in
+# the environment, every test worker and each of the ~200 service processes the suite starts
+# compiled the project again and pytest re-rewrote every test module (unit tests, 6 workers:
+# 85 -> 68 CPU-s, 73 -> 44-54 s wall).
+unexport PYTHONDONTWRITEBYTECODE
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
