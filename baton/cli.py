@@ -373,6 +373,12 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
     rate: Annotated[float, typer.Option(help="steady: alerts per second")] = 100.0,
     seconds: Annotated[float, typer.Option(help="steady: how long")] = 60.0,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    service: Annotated[
+        str | None,
+        typer.Option(
+            help="intake | sla-clock: that service's own bench (for sla-clock, -n is incidents)"
+        ),
+    ] = None,
 ) -> None:
     """Throughput, latency and CPU per service beside raw aiokafka on the same broker."""
     import asyncio
@@ -383,6 +389,9 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
     from shared.contract import load_contract
     from shared.kafka import aiokafka_kwargs
 
+    if service is not None:
+        _service_bench(service, n)
+        return
     st = status()
     if not st["services"]["intake"]["running"]:
         console.print("[red]the stack is not running: `baton stack up` first[/red]")
@@ -426,6 +435,46 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
     else:
         for line in outcome.lines():
             console.print(line)
+
+
+def _service_bench(service: str, n: int | None) -> None:
+    """A service's own bench against the local stack, with the stack's admin connection (it
+    makes and drops its own topics and database) and, for intake, the Alertmanager token."""
+    import asyncio
+
+    from baton.stack import client_settings
+
+    settings = client_settings()
+    if service == "sla-clock":
+        from sla_clock import bench as sla_bench
+
+        asyncio.run(sla_bench.main(settings, n or 50_000))
+        return
+    if service != "intake":
+        console.print("[red]--service: expected intake or sla-clock[/red]")
+        raise typer.Exit(2)
+    from intake import bench as intake_bench
+
+    from shared.kafka import aiokafka_kwargs
+
+    intake = status()["services"]["intake"]
+    if not intake["running"]:
+        console.print("[red]intake is not running: `baton stack up` first[/red]")
+        raise typer.Exit(1)
+    token = _required_auth().creds.sources.get("alertmanager")
+    result = asyncio.run(
+        intake_bench.run(
+            intake["url"],
+            aiokafka_kwargs(settings),
+            settings.topic_prefix,
+            token=token,
+            n=n or 5000,
+            per_request=1,
+            concurrency=32,
+        )
+    )
+    for line in result.lines():
+        console.print(line)
 
 
 if __name__ == "__main__":

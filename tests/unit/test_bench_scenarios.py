@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
+
+import pytest
+from pydantic import SecretStr
 
 from baton.scenarios import STORM_PER_WEBHOOK, cascades, storm_webhooks
 from baton.stack import EXAMPLE_CONTRACT
@@ -36,3 +40,28 @@ def _closure(contract: Contract, object_id: str) -> set[str]:
                 seen.add(dep)
                 todo.append(dep)
     return seen
+
+
+def test_the_sla_clock_bench_starts_its_process_on_the_same_kafka_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bench's sla-clock process must authenticate as the bench does (the default stack
+    refuses a client without SASL)."""
+    from sla_clock.bench import kafka_env
+
+    from shared.kafka import aiokafka_kwargs
+    from shared.settings import Settings
+
+    settings = Settings(
+        kafka_bootstrap="127.0.0.1:1,127.0.0.1:2",
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_username="admin",
+        kafka_sasl_password=SecretStr("s3cret"),
+    )
+    for name in list(os.environ):
+        if name.startswith("BATON_"):
+            monkeypatch.delenv(name)
+    for name, value in kafka_env(settings).items():
+        monkeypatch.setenv(name, value)
+
+    assert aiokafka_kwargs(Settings()) == aiokafka_kwargs(settings)

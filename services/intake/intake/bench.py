@@ -1,7 +1,11 @@
 """Intake's own benchmark: alerts accepted per second over HTTP and through the raw-alerts
 topic, the share of intake's time spent validating, and raw aiokafka beside them.
 
-    python -m intake.bench --url http://127.0.0.1:8080 --prefix baton. [--n 5000]
+    python -m intake.bench --url http://127.0.0.1:8080 [--n 5000]
+
+It reaches Kafka as intake does (``BATON_KAFKA_*`` with credentials, ``BATON_TOPIC_PREFIX``) and
+posts with intake's Alertmanager source token (``BATON_INTAKE_SOURCE_TOKENS``): run it with
+intake's environment, or against the local stack as ``baton bench --service intake``.
 
 Figures:
 - **HTTP accepted**: Alertmanager webhooks (``--per-request`` alerts each, every alert on its
@@ -25,6 +29,7 @@ import asyncio
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,7 +42,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from intake.formats import FORMATS
 from intake.guard import parse_json
 from shared.contract import load_contract
-from shared.settings import DEFAULT_CONTRACT
+from shared.kafka import aiokafka_kwargs
+from shared.settings import DEFAULT_CONTRACT, Settings
 
 PARTITIONS = 3
 _VALIDATION = re.compile(
@@ -104,18 +110,19 @@ async def _validation_seconds(client: httpx.AsyncClient, url: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-async def _post_many(url: str, path: str, bodies: list[bytes]) -> None:
+async def _post_many(url: str, path: str, bodies: list[bytes], token: str | None) -> None:
     """POST ``bodies`` one after another on one keep-alive HTTP/1.1 connection.
 
     A bare asyncio client: httpx costs about 3 ms of client CPU per request on this machine,
     which would measure the client rather than intake.
     """
     parsed = httpx.URL(url)
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
     reader, writer = await asyncio.open_connection(parsed.host, parsed.port or 80)
     try:
         for body in bodies:
             writer.write(
-                f"POST {path} HTTP/1.1\r\nHost: {parsed.host}\r\n"
+                f"POST {path} HTTP/1.1\r\nHost: {parsed.host}\r\n{auth}"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
                 + body
             )
@@ -132,7 +139,9 @@ async def _post_many(url: str, path: str, bodies: list[bytes]) -> None:
         writer.close()
 
 
-async def http_rate(url: str, n: int, per_request: int, concurrency: int) -> tuple[float, float]:
+async def http_rate(
+    url: str, token: str | None, n: int, per_request: int, concurrency: int
+) -> tuple[float, float]:
     """Alerts/s accepted over HTTP, and the validation share of intake's time."""
     run = uuid.uuid4().hex[:8]
     bodies = [
@@ -144,7 +153,7 @@ async def http_rate(url: str, n: int, per_request: int, concurrency: int) -> tup
         began = time.perf_counter()
         await asyncio.gather(
             *(
-                _post_many(url, "/v1/alerts/alertmanager", bodies[i::concurrency])
+                _post_many(url, "/v1/alerts/alertmanager", bodies[i::concurrency], token)
                 for i in range(concurrency)
             )
         )
@@ -153,8 +162,8 @@ async def http_rate(url: str, n: int, per_request: int, concurrency: int) -> tup
     return n / elapsed, spent / elapsed
 
 
-async def _tail(bootstrap: str, topic: str) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def _tail(kafka: Mapping[str, Any], topic: str) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False)
     await consumer.start()
     parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
     consumer.assign(parts)
@@ -164,11 +173,11 @@ async def _tail(bootstrap: str, topic: str) -> AIOKafkaConsumer:
     return consumer
 
 
-async def kafka_rate(bootstrap: str, prefix: str, n: int, per_request: int) -> float:
+async def kafka_rate(kafka: Mapping[str, Any], prefix: str, n: int, per_request: int) -> float:
     """Alerts/s from the raw-alerts topic to the alerts topic."""
     run = uuid.uuid4().hex[:8]
-    consumer = await _tail(bootstrap, f"{prefix}alerts")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    consumer = await _tail(kafka, f"{prefix}alerts")
+    producer = AIOKafkaProducer(**kafka, enable_idempotence=True)
     await producer.start()
     marker = f"bench-{run}-".encode()
     try:
@@ -196,15 +205,15 @@ async def kafka_rate(bootstrap: str, prefix: str, n: int, per_request: int) -> f
         await consumer.stop()
 
 
-async def raw_rate(bootstrap: str, n: int, size: int) -> float:
+async def raw_rate(kafka: Mapping[str, Any], n: int, size: int) -> float:
     topic = f"bench-intake-raw-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
         await asyncio.sleep(1)
-        consumer = await _tail(bootstrap, topic)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+        consumer = await _tail(kafka, topic)
+        producer = AIOKafkaProducer(**kafka, enable_idempotence=True)
         await producer.start()
         try:
             began = time.perf_counter()
@@ -225,19 +234,28 @@ async def raw_rate(bootstrap: str, n: int, size: int) -> float:
 
 
 async def run(
-    url: str, bootstrap: str, prefix: str, *, n: int, per_request: int, concurrency: int
+    url: str,
+    kafka: Mapping[str, Any],
+    prefix: str,
+    *,
+    token: str | None,
+    n: int,
+    per_request: int,
+    concurrency: int,
 ) -> IntakeBench:
+    """``kafka``: aiokafka connection keywords (``shared.kafka.aiokafka_kwargs``); ``token``:
+    the Alertmanager source's bearer token, when intake asks for one."""
     sample = orjson.dumps(webhook("x" * 8, 0, per_request))
-    raw = await raw_rate(bootstrap, max(n // per_request, 1), len(sample))
-    http, share = await http_rate(url, n, per_request, concurrency)
-    kafka = await kafka_rate(bootstrap, prefix, n, per_request)
+    raw = await raw_rate(kafka, max(n // per_request, 1), len(sample))
+    http, share = await http_rate(url, token, n, per_request, concurrency)
+    through_kafka = await kafka_rate(kafka, prefix, n, per_request)
     return IntakeBench(
         alerts=n,
         per_request=per_request,
         http_per_s=http,
         validation_share=share,
         validation_us_per_alert=validation_cost(sample, per_request) * 1e6,
-        kafka_per_s=kafka,
+        kafka_per_s=through_kafka,
         raw_per_s=raw * per_request,
     )
 
@@ -245,17 +263,18 @@ async def run(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:8080", help="intake's base URL")
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
-    parser.add_argument("--prefix", default="baton.", help="the topic prefix intake runs with")
     parser.add_argument("--n", type=int, default=5000, help="alerts per figure")
     parser.add_argument("--per-request", type=int, default=1, help="alerts per webhook")
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args(argv)
+    settings = Settings()
+    token = settings.intake_source_tokens.get("alertmanager")
     result = asyncio.run(
         run(
             args.url,
-            args.bootstrap,
-            args.prefix,
+            aiokafka_kwargs(settings),
+            settings.topic_prefix,
+            token=token.get_secret_value() if token else None,
             n=args.n,
             per_request=args.per_request,
             concurrency=args.concurrency,

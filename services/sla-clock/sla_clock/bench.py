@@ -2,8 +2,10 @@
 
     .venv/bin/python -m sla_clock.bench [--incidents 50000]
 
-Needs Kafka and PostgreSQL at BATON_KAFKA_BOOTSTRAP and BATON_PG_DSN (the local stack's
-defaults: `baton stack up --infra-only`); uses its own topic prefix and a throw-away database.
+Needs Kafka and PostgreSQL, reached as a service reaches them (``BATON_KAFKA_*`` with its
+credentials, ``BATON_PG_DSN``); against the local stack, ``baton bench --service sla-clock``
+fills them in (`baton stack up --infra-only` is enough). It uses its own topic prefix and a
+throw-away database.
 Prints:
 
 * throughput of the pure core (``decide.apply``) for open/pause/resume/acknowledge events, and
@@ -39,10 +41,12 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
+from pydantic import SecretStr
 
 from sla_clock import store
 from sla_clock.decide import apply, timers
@@ -61,6 +65,7 @@ from shared.events import (  # noqa: E402
     make_event,
     stable_id,
 )
+from shared.kafka import aiokafka_kwargs  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from shared.topic_admin import TopicAdminError, ensure_topics, wait_kafka  # noqa: E402
 from sla_clock.metrics import OpenClocks  # noqa: E402
@@ -171,7 +176,7 @@ async def bench_db(pool: asyncpg.Pool, rules: Rules, n: int) -> None:
         print(f"handler + PostgreSQL, {label:<6} {rate(n, time.perf_counter() - began)}")
 
 
-async def bench_service_events(pool: asyncpg.Pool, bootstrap: str, topic: str) -> None:
+async def bench_service_events(pool: asyncpg.Pool, kafka: dict[str, Any], topic: str) -> None:
     """The running service end to end: events produced to the incidents topic until each is
     recorded as processed (Kafka in, fold, PostgreSQL, clock events out to Kafka)."""
     n = 2000
@@ -193,7 +198,7 @@ async def bench_service_events(pool: asyncpg.Pool, bootstrap: str, topic: str) -
             ],
         ),
     ]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    producer = AIOKafkaProducer(**kafka, linger_ms=5)
     await producer.start()
     try:
         for name, events in stages:
@@ -327,11 +332,22 @@ async def wait_fired(pool: asyncpg.Pool, until: datetime) -> None:
         await asyncio.sleep(0.05)
 
 
-async def main(incidents: int) -> None:
-    settings = Settings()
-    bootstrap, admin_dsn = settings.kafka_bootstrap, settings.pg_dsn.get_secret_value()
+def kafka_env(settings: Settings) -> dict[str, str]:
+    """``settings``' Kafka connection (address, protocol, credentials) as the ``BATON_KAFKA_*``
+    variables the service process reads."""
+    env = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if name.startswith("kafka_") and value is not None:
+            shown = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            env[f"BATON_{name.upper()}"] = shown
+    return env
+
+
+async def main(settings: Settings, incidents: int) -> None:
+    kafka, admin_dsn = aiokafka_kwargs(settings), settings.pg_dsn.get_secret_value()
     try:
-        await wait_kafka(bootstrap, timeout=5)
+        await wait_kafka(kafka, timeout=5)
     except TopicAdminError as exc:
         raise SystemExit(f"needs Kafka (`baton stack up --infra-only`): {exc}") from None
     contract = load_contract(CONTRACT)
@@ -346,7 +362,7 @@ async def main(incidents: int) -> None:
     await admin.execute(f"CREATE DATABASE {db}")
     await admin.close()
     dsn = admin_dsn.rsplit("/", 1)[0] + f"/{db}"
-    await ensure_topics(bootstrap, prefix)
+    await ensure_topics(kafka, prefix)
     pool = await create_pool(dsn, "sla_clock")
     log = Path(tempfile.gettempdir()) / f"sla-bench-{tag}.log"
     proc: subprocess.Popen[bytes] | None = None
@@ -363,7 +379,7 @@ async def main(incidents: int) -> None:
         await load_clocks(pool, incidents, first)
         print(f"bulk load of {2 * incidents:,} clocks: {time.perf_counter() - began:.1f} s")
         env = {
-            "BATON_KAFKA_BOOTSTRAP": bootstrap,
+            **kafka_env(settings),
             "BATON_PG_DSN": dsn,
             "BATON_TOPIC_PREFIX": prefix,
             "BATON_GROUP_PREFIX": prefix,
@@ -414,7 +430,7 @@ async def main(incidents: int) -> None:
         began = time.perf_counter()
         await wait_fired(pool, burst_due)
         print(f"burst: 50,000 timers due at once fired in {time.perf_counter() - began:.1f} s")
-        await bench_service_events(pool, bootstrap, f"{prefix}incidents")
+        await bench_service_events(pool, kafka, f"{prefix}incidents")
     finally:
         if proc is not None and proc.poll() is None:
             proc.terminate()
@@ -428,4 +444,4 @@ async def main(incidents: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--incidents", type=int, default=50_000)
-    asyncio.run(main(parser.parse_args().incidents))
+    asyncio.run(main(Settings(), parser.parse_args().incidents))
