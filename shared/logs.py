@@ -24,6 +24,33 @@ class TraceContextFilter(logging.Filter):
         return True
 
 
+class RepeatFilter(logging.Filter):
+    """Lets the first of a run of lines with one template through, holds back the same template
+    for ``window`` seconds after it, and puts on the next line let through how many were held
+    back (``repeated``). For ``loggers`` only: aiokafka logs an ERROR for every reconnect attempt
+    of every client while a broker is down (hundreds a minute in the chaos runs), which buried
+    the service's own lines. Time is the record's own ``created``."""
+
+    def __init__(self, loggers: str = "aiokafka", window: float = 30.0) -> None:
+        super().__init__()
+        self._loggers = loggers
+        self._window = window
+        self._runs: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._loggers):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        run = self._runs.get(key)
+        if run is not None and record.created - run[0] < self._window:
+            self._runs[key] = (run[0], run[1] + 1)
+            return False
+        self._runs[key] = (record.created, 0)
+        if run is not None and run[1]:
+            record.repeated = run[1]
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -55,6 +82,7 @@ def setup_logging(service: str, level: str, fmt: str) -> None:
             )
         )
     handler.addFilter(TraceContextFilter())
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

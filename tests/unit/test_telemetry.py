@@ -11,7 +11,7 @@ import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 
-from shared.logs import JsonFormatter, TraceContextFilter
+from shared.logs import JsonFormatter, RepeatFilter, TraceContextFilter
 from shared.service import tracer_provider
 from shared.settings import Settings
 
@@ -77,3 +77,26 @@ def test_every_log_line_carries_the_current_trace_and_span() -> None:
     assert outside["trace_id"] is None
     assert outside["span_id"] is None
     assert "trace_id" in outside
+
+
+def _record(name: str, msg: str, created: float, *args: object) -> logging.LogRecord:
+    record = logging.LogRecord(name, logging.ERROR, __file__, 1, msg, args, None)
+    record.created = created
+    return record
+
+
+def test_a_run_of_aiokafka_reconnect_errors_is_one_line_per_window_with_its_count() -> None:
+    kept = RepeatFilter(window=30.0)
+    unable = 'Unable connect to "%s:%s": %s'
+    lines = [
+        _record("aiokafka.client", unable, 100.0 + second, "127.0.0.1", 9092, "refused")
+        for second in range(0, 61, 2)  # every 2 s for a minute, as while Kafka is down
+    ]
+    passed = [r for r in lines if kept.filter(r)]
+
+    assert [r.created for r in passed] == [100.0, 130.0, 160.0]
+    assert [getattr(r, "repeated", 0) for r in passed] == [0, 14, 14]
+    # another template, another level or a service's own logger is never held back
+    assert kept.filter(_record("aiokafka.client", "Unable to update metadata from %s", 101, [1]))
+    assert kept.filter(_record("shared.service", unable, 101.0, "h", 1, "x"))
+    assert kept.filter(_record("shared.service", unable, 101.5, "h", 1, "x"))
