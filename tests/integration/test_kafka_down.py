@@ -117,27 +117,35 @@ async def test_kafka_down_is_answered_503_in_time_and_nothing_unkept_is_202(
 
             incident_id = await poll(incident, 30, "the incident opened")
 
-            # -- frozen: the first request meets a broker that takes the bytes and never answers
+            # -- frozen: the first request meets a broker that takes the bytes and never answers;
+            # a malformed body beside it, and readiness polled meanwhile: each waits on its own
             os.kill(kafka, signal.SIGSTOP)
-            refused_for_kafka(await timed_post(intake, "/v1/alerts", json=alert("frozen-1")))
-            refused.append("frozen-1")
 
             async def unready() -> dict[str, Any] | None:
                 answer = await intake.get("/readyz")
                 return answer.json() if answer.status_code == 503 else None
 
-            checks = (await poll(unready, 10, "/readyz 503"))["checks"]
-            assert checks["kafka"] != "ok", checks
-            assert (await intake.get("/livez")).status_code == 200
-            for n in range(2, 6):
-                refused_for_kafka(await timed_post(intake, "/v1/alerts", json=alert(f"frozen-{n}")))
-                refused.append(f"frozen-{n}")
-            ack = {"action": "acknowledge", "party": "apps", "actor": "duty"}
-            action = await timed_post(intake, f"/v1/incidents/{incident_id}/actions", json=ack)
-            refused_for_kafka(action)
-            malformed = await timed_post(intake, "/v1/alerts", json={"alerts": [{"status": "x"}]})
+            first, malformed, unready_answer = await asyncio.gather(
+                timed_post(intake, "/v1/alerts", json=alert("frozen-1")),
+                timed_post(intake, "/v1/alerts", json={"alerts": [{"status": "x"}]}),
+                poll(unready, 10, "/readyz 503"),
+            )
+            refused_for_kafka(first)
+            refused.append("frozen-1")
             assert malformed.status_code == 422, malformed.text
             assert "fingerprint" in malformed.text
+            checks = unready_answer["checks"]
+            assert checks["kafka"] != "ok", checks
+            assert (await intake.get("/livez")).status_code == 200
+            ack = {"action": "acknowledge", "party": "apps", "actor": "duty"}
+            *frozen, action = await asyncio.gather(
+                *(timed_post(intake, "/v1/alerts", json=alert(f"frozen-{n}")) for n in range(2, 6)),
+                timed_post(intake, f"/v1/incidents/{incident_id}/actions", json=ack),
+            )
+            for n, answer in enumerate(frozen, start=2):
+                refused_for_kafka(answer)
+                refused.append(f"frozen-{n}")
+            refused_for_kafka(action)
 
             # -- back: ready again, accepted again
             os.kill(kafka, signal.SIGCONT)
@@ -155,10 +163,11 @@ async def test_kafka_down_is_answered_503_in_time_and_nothing_unkept_is_202(
 
             # -- killed: connections refused
             os.kill(kafka, signal.SIGKILL)
-            refused_for_kafka(await timed_post(intake, "/v1/alerts", json=alert("killed")))
-            refused_for_kafka(
-                await timed_post(intake, f"/v1/incidents/{incident_id}/actions", json=ack)
-            )
+            for answer in await asyncio.gather(
+                timed_post(intake, "/v1/alerts", json=alert("killed")),
+                timed_post(intake, f"/v1/incidents/{incident_id}/actions", json=ack),
+            ):
+                refused_for_kafka(answer)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(kafka, signal.SIGCONT)

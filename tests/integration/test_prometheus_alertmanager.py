@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from shared.events import Envelope, IncidentOpenedV1
-from tests.integration.conftest import Isolated, free_ports, stop_services
+from tests.integration.conftest import Isolated, ServiceProcs, free_ports, stop_services
 from tests.integration.helpers import collect_until
 from tests.integration.test_intake import start_intake
 
@@ -93,13 +93,50 @@ async def test_prometheus_rules_reach_intake_through_alertmanager(
         ),
         encoding="utf-8",
     )
-    sp = await start_intake(
-        isolated,
-        tmp_path,
-        EXAMPLE,
-        BATON_INTAKE_CORRELATION_WINDOW_SECONDS="0",
-        BATON_INTAKE_SOURCE_TOKENS=f'{{"alertmanager": "{TOKEN}"}}',
-    )
+    prom_args = [
+        prometheus,
+        f"--config.file={tmp_path / 'prometheus.yml'}",
+        f"--storage.tsdb.path={tmp_path / 'prom-data'}",
+        f"--web.listen-address=127.0.0.1:{prom_port}",
+        # Alerts evaluated before the notifier has found Alertmanager are sent again only after
+        # this delay (1 minute by default).
+        "--rules.alert.resend-delay=1s",
+    ]
+    want = {obj for _, _, obj in RULES}
+    # Prometheus first: its notifier learns Alertmanager's address only at its discovery
+    # manager's first update, 5 s after it starts; intake and Alertmanager start meanwhile.
+    with _running(prom_args, tmp_path / "prometheus.log"):
+        sp = await start_intake(
+            isolated,
+            tmp_path,
+            EXAMPLE,
+            BATON_INTAKE_CORRELATION_WINDOW_SECONDS="0",
+            BATON_INTAKE_SOURCE_TOKENS=f'{{"alertmanager": "{TOKEN}"}}',
+        )
+        try:
+            events = await through_alertmanager(sp, alertmanager, am_port, want, isolated, tmp_path)
+        finally:
+            stop_services(sp)
+    opened = [e.data for e in events if isinstance(e.data, IncidentOpenedV1)]
+    by_object = {o.object_id: o for o in opened}
+    assert set(by_object) == want
+    assert by_object[None].outside_perimeter
+    assert by_object["pg-acc"].layer is not None
+    assert by_object["pg-acc"].layer.value == "dbms"
+    assert "PostgresqlDown" in by_object["pg-acc"].summary
+    # one incident per alert: Alertmanager's repeats and Prometheus's re-sends open nothing more
+    assert len(opened) == len(RULES), [(o.object_id, o.summary) for o in opened]
+
+
+async def through_alertmanager(
+    sp: ServiceProcs,
+    alertmanager: str,
+    am_port: int,
+    want: set[str | None],
+    isolated: Isolated,
+    tmp_path: Path,
+) -> list[Envelope]:
+    """Alertmanager, posting to intake, until intake has opened an incident on each of ``want``."""
     (tmp_path / "alertmanager.yml").write_text(
         yaml.safe_dump(
             {
@@ -132,46 +169,18 @@ async def test_prometheus_rules_reach_intake_through_alertmanager(
         f"--web.listen-address=127.0.0.1:{am_port}",
         "--cluster.listen-address=",
     ]
-    prom_args = [
-        prometheus,
-        f"--config.file={tmp_path / 'prometheus.yml'}",
-        f"--storage.tsdb.path={tmp_path / 'prom-data'}",
-        f"--web.listen-address=127.0.0.1:{prom_port}",
-        # Alerts evaluated before the notifier has found Alertmanager are sent again only after
-        # this delay (1 minute by default).
-        "--rules.alert.resend-delay=1s",
-    ]
-    want = {obj for _, _, obj in RULES}
-    try:
-        with (
-            _running(am_args, tmp_path / "alertmanager.log"),
-            _running(prom_args, tmp_path / "prometheus.log"),
-        ):
 
-            def opened_all(events: list[Envelope]) -> bool:
-                seen = {e.data.object_id for e in events if isinstance(e.data, IncidentOpenedV1)}
-                return want <= seen
+    def opened_all(events: list[Envelope]) -> bool:
+        seen = {e.data.object_id for e in events if isinstance(e.data, IncidentOpenedV1)}
+        return want <= seen
 
-            try:
-                events = await collect_until(
-                    isolated.infra.bootstrap,
-                    f"{isolated.prefix}incidents",
-                    opened_all,
-                    timeout=45,
-                )
-            except BaseException:
-                for log in ("alertmanager.log", "prometheus.log"):
-                    print((tmp_path / log).read_text(encoding="utf-8")[-3000:])
-                print(sp.log_tail("intake"))
-                raise
-    finally:
-        stop_services(sp)
-    opened = [e.data for e in events if isinstance(e.data, IncidentOpenedV1)]
-    by_object = {o.object_id: o for o in opened}
-    assert set(by_object) == want
-    assert by_object[None].outside_perimeter
-    assert by_object["pg-acc"].layer is not None
-    assert by_object["pg-acc"].layer.value == "dbms"
-    assert "PostgresqlDown" in by_object["pg-acc"].summary
-    # one incident per alert: Alertmanager's repeats and Prometheus's re-sends open nothing more
-    assert len(opened) == len(RULES), [(o.object_id, o.summary) for o in opened]
+    with _running(am_args, tmp_path / "alertmanager.log"):
+        try:
+            return await collect_until(
+                isolated.infra.bootstrap, f"{isolated.prefix}incidents", opened_all, timeout=45
+            )
+        except BaseException:
+            for log in ("alertmanager.log", "prometheus.log"):
+                print((tmp_path / log).read_text(encoding="utf-8")[-3000:])
+            print(sp.log_tail("intake"))
+            raise
