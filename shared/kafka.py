@@ -7,7 +7,7 @@ import logging
 import ssl
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypedDict
 
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
@@ -93,6 +93,20 @@ def build_broker(
             KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
         ),
         logger=logging.getLogger(f"faststream.{service}"),
+    )
+
+
+class GroupTiming(TypedDict):
+    session_timeout_ms: int
+    heartbeat_interval_ms: int
+
+
+def group_timing(settings: Settings) -> GroupTiming:
+    """The session and heartbeat every consumer-group subscriber runs with (``**`` into
+    ``broker.subscriber``): how soon a killed instance's partitions move to another one."""
+    return GroupTiming(
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
     )
 
 

@@ -76,6 +76,21 @@ class Settings(BaseSettings):
         description="how long a consumer waits for records when none are ready (an idle"
         " consumer also pauses this long between polls: the latency floor)",
     )
+    kafka_session_timeout_ms: int = Field(
+        10_000,
+        gt=0,
+        description="consumer-group session: an instance silent this long (killed, frozen) is"
+        " dropped from its group and its partitions go to the others; shorter moves them"
+        " sooner after a crash, too short drops a busy instance. The broker accepts"
+        " group.min.session.timeout.ms to group.max.session.timeout.ms (6 s to 30 min by"
+        " default)",
+    )
+    kafka_heartbeat_interval_ms: int = Field(
+        3_000,
+        gt=0,
+        description="how often a consumer tells its group it lives, and learns of a rebalance"
+        " (another instance joining waits for it); at most a third of the session",
+    )
     sla_tick_seconds: float = Field(
         1.0, gt=0, description="how often sla-clock looks for due deadlines"
     )
@@ -197,6 +212,15 @@ class Settings(BaseSettings):
         description="TEST ONLY: the consumer (intake.alerts, router, sla-clock) that kills its"
         " process after a batch's publishes, before its commit",
     )
+
+    @model_validator(mode="after")
+    def _heartbeats_inside_the_session(self) -> Settings:
+        if 3 * self.kafka_heartbeat_interval_ms > self.kafka_session_timeout_ms:
+            raise ValueError(
+                f"kafka_heartbeat_interval_ms: {self.kafka_heartbeat_interval_ms} is more than a"
+                f" third of kafka_session_timeout_ms ({self.kafka_session_timeout_ms})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _admin_port_of_its_own(self) -> Settings:

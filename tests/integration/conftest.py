@@ -118,13 +118,21 @@ def free_port() -> int:
     return port
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_ports(count: int) -> list[int]:
-    """``count`` distinct free ports: all bound at once, so none is handed out twice."""
+    """``count`` distinct free ports: all bound at once, and none this process handed out
+    before, so services started back to back never draw the port of one still starting."""
     with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for s in sockets:
+        ports: list[int] = []
+        while len(ports) < count:
+            s = stack.enter_context(socket.socket())
             s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
+            if (port := s.getsockname()[1]) not in _HANDED_OUT:
+                ports.append(port)
+        _HANDED_OUT.update(ports)
+        return ports
 
 
 @contextlib.asynccontextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +14,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from baton.stack import kafka_client, stack_credentials, stack_paths, stack_ports
 from shared.events import Envelope, parse_event
+
+QUICK_REBALANCE = {
+    "BATON_KAFKA_SESSION_TIMEOUT_MS": "6000",
+    "BATON_KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
+}
+"""Service environment for tests that kill an instance and wait for another to take over its
+partitions, or start instances side by side: the group drops a silent member after 6 s (the
+broker's default minimum) instead of 10 s, and members hear of a rebalance within 1 s instead of
+3 s (a joining instance waits for them)."""
 
 
 @functools.cache
@@ -113,28 +122,103 @@ async def collect_until(
     return events
 
 
-async def wait_consumed(bootstrap: str, reads: dict[str, str], timeout: float = 60) -> None:
-    """Poll until each consumer group of ``reads`` (group -> topic) has committed the end offset
-    of every partition of its topic: all input handled, and since services publish before they
-    commit, every output of that input is on its topic. Replaces "sleep, then look again"."""
+async def read_topic(bootstrap: str, topic: str) -> list[Envelope]:
+    """Everything on ``topic`` now: each partition read from its start to the end offset it had
+    when called, in partition then offset order. No consumer group and no quiet spell to wait
+    out; once the writers are done (their input consumed, see ``wait_consumed``, or their
+    processes stopped) it is all they wrote."""
+    consumer = AIOKafkaConsumer(topic, **kafka(bootstrap), auto_offset_reset="earliest")
+    await consumer.start()  # no group: every partition assigned
+    by_partition: dict[int, list[Envelope]] = {}
+    try:
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+
+        async def short() -> bool:
+            return any([await consumer.position(tp) < end for tp, end in ends.items()])
+
+        async with asyncio.timeout(60):
+            while await short():
+                for tp, records in (await consumer.getmany(timeout_ms=300)).items():
+                    wanted = [r for r in records if r.offset < ends[tp]]
+                    by_partition.setdefault(tp.partition, []).extend(
+                        parse_event(r.value) for r in wanted
+                    )
+    finally:
+        await consumer.stop()
+    return [e for _, events in sorted(by_partition.items()) for e in events]
+
+
+ALERT_PATH_READS: dict[str, dict[str, str | tuple[str, ...]]] = {
+    "intake": {"intake.raw": "alerts.raw", "intake.alerts": "alerts"},
+    "sla-clock": {"sla-clock": "incidents"},
+    "router": {"router": "incidents", "router-sla": "sla"},
+    "reporting": {"reporting": ("incidents", "assignments", "sla")},
+}
+"""Per service: its consumer groups on the alert path and the topics each reads (unprefixed).
+Left out: intake's commands (the shared topic and every party's inbox) and sla-clock's
+check-ins."""
+
+
+def alert_path_reads(prefix: str, services: list[str]) -> dict[str, str | tuple[str, ...]]:
+    """``services``' consumer groups and their topics on the alert path: with ``wait_consumed``,
+    a proof that these services have handled every alert and event they were given."""
+    return {
+        f"{prefix}{group}": f"{prefix}{topics}"
+        if isinstance(topics, str)
+        else tuple(f"{prefix}{t}" for t in topics)
+        for name, groups in ALERT_PATH_READS.items()
+        if name in services
+        for group, topics in groups.items()
+    }
+
+
+async def wait_consumed(
+    bootstrap: str, reads: Mapping[str, str | Sequence[str]], timeout: float = 60
+) -> None:
+    """Poll until each consumer group of ``reads`` (group -> its topic or topics) has committed
+    the end offset of every partition of its topics: all input handled, and since services
+    publish before they commit, every output of that input is on its topic. Replaces "sleep,
+    then look again".
+
+    Each round reads every group's commits first and the end offsets after: a round in which
+    all are caught up saw no record arrive between the two readings and every group done with
+    all it had, so with no input from outside the groups' services are idle — together, whatever
+    the order of ``reads``."""
+    names = {
+        group: [topics] if isinstance(topics, str) else list(topics)
+        for group, topics in reads.items()
+    }
     admin = AIOKafkaAdminClient(**kafka(bootstrap))
     probe = AIOKafkaConsumer(**kafka(bootstrap))
     await admin.start()
     await probe.start()
-    behind: dict[str, list[tuple[int, int]]] = {}
+    behind: dict[str, list[tuple[str, int]]] = {}
     try:
         async with asyncio.timeout(timeout):
+            described = await admin.describe_topics(
+                sorted({t for ts in names.values() for t in ts})
+            )
+            parts = [
+                TopicPartition(t["topic"], p["partition"])
+                for t in described
+                for p in t["partitions"]
+            ]
+            # assigned for the metadata, paused so that no fetch holds up the offset requests
+            probe.assign(parts)
+            probe.pause(*parts)
+            tps = {group: [tp for tp in parts if tp.topic in ts] for group, ts in names.items()}
             while True:
+                commits = await asyncio.gather(
+                    *(admin.list_consumer_group_offsets(group) for group in reads)
+                )
+                ends = await probe.end_offsets([tp for group in reads for tp in tps[group]])
                 behind = {}
-                for group, topic in reads.items():
-                    (described,) = await admin.describe_topics([topic])
-                    tps = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-                    ends = await probe.end_offsets(tps)
-                    committed = await admin.list_consumer_group_offsets(group)
+                for group, committed in zip(reads, commits, strict=True):
+                    done = {tp: max(meta.offset, 0) for tp, meta in committed.items()}
                     lagging = [
-                        (tp.partition, ends[tp] - (committed[tp].offset if tp in committed else 0))
-                        for tp in tps
-                        if ends[tp] > (committed[tp].offset if tp in committed else 0)
+                        (f"{tp.topic}[{tp.partition}]", ends[tp] - done.get(tp, 0))
+                        for tp in tps[group]
+                        if ends[tp] > done.get(tp, 0)
                     ]
                     if lagging:
                         behind[group] = lagging

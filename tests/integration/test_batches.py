@@ -22,7 +22,14 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import alertmanager_payload, collect_until
+from tests.integration.helpers import (
+    QUICK_REBALANCE,
+    alert_path_reads,
+    alertmanager_payload,
+    collect_until,
+    read_topic,
+    wait_consumed,
+)
 
 STORM = 30
 
@@ -74,6 +81,7 @@ async def test_router_killed_between_publish_and_commit_loses_and_doubles_nothin
     isolated: Isolated, tmp_path: Path
 ) -> None:
     run = uuid.uuid4().hex[:6]
+    isolated.env.update(QUICK_REBALANCE)  # the killed router's partitions move after 6 s
     others = start_services(isolated, tmp_path / "others", ["intake", "reporting"])
     crashing = Isolated(
         infra=isolated.infra,
@@ -92,22 +100,27 @@ async def test_router_killed_between_publish_and_commit_loses_and_doubles_nothin
         assert code == -signal.SIGKILL, first.log_tail("router")
         second = start_services(isolated, tmp_path / "second", ["router"])
         await wait_healthy(second)
-        events = await collect_until(
+        await collect_until(
             isolated.infra.bootstrap,
             f"{isolated.prefix}assignments",
             lambda got: len({e.subject for e in primaries(got)}) >= STORM,
-            settle=1.0,
+        )
+        # every input handled (repeats included, by reporting too), then everyone stopped
+        await wait_consumed(
+            isolated.infra.bootstrap,
+            alert_path_reads(isolated.prefix, ["intake", "router", "reporting"]),
         )
         rows = await reporting_rows(others.urls["reporting"], STORM, isolated.auth())
         async with httpx.AsyncClient(timeout=30, auth=isolated.auth()) as client:
-            timelines = [
-                (await client.get(f"{others.urls['reporting']}/v1/incidents/{r['id']}")).json()
-                for r in rows
-            ]
+            answers = await asyncio.gather(
+                *(client.get(f"{others.urls['reporting']}/v1/incidents/{r['id']}") for r in rows)
+            )
+            timelines = [answer.json() for answer in answers]
     finally:
         for procs in (others, first, second):
             if procs is not None:
                 stop_services(procs)
+    events = await read_topic(isolated.infra.bootstrap, f"{isolated.prefix}assignments")
     ids = [e.id for e in events]
     assert len(ids) > len(set(ids)), "the killed batch's assignments were not republished"
     assert len({e.subject for e in primaries(events)}) == STORM  # nothing lost
@@ -147,6 +160,7 @@ async def test_two_instances_of_each_service_split_a_storm_without_duplicates(
     isolated: Isolated, tmp_path: Path
 ) -> None:
     run = uuid.uuid4().hex[:6]
+    isolated.env.update(QUICK_REBALANCE)  # b's instances join a's groups sooner
     a = start_services(isolated, tmp_path / "a", list(CONSUMERS))
     b = start_services(isolated, tmp_path / "b", list(CONSUMERS))
     try:
@@ -169,17 +183,21 @@ async def test_two_instances_of_each_service_split_a_storm_without_duplicates(
         await post_storm(a.urls["intake"], run, isolated.auth())
         await post_storm(b.urls["intake"], f"{run}b", isolated.auth())
         incidents = (warm + 2) * STORM
-        events = await collect_until(
+        await collect_until(
             isolated.infra.bootstrap,
             f"{isolated.prefix}assignments",
             lambda got: len({e.subject for e in primaries(got)}) >= incidents,
-            settle=1.0,
+        )
+        # every input handled, then everyone stopped: all that was published
+        await wait_consumed(
+            isolated.infra.bootstrap, alert_path_reads(isolated.prefix, list(CONSUMERS))
         )
         rows = await reporting_rows(a.urls["reporting"], incidents, isolated.auth())
         after = await split(a, b)
     finally:
         stop_services(a)
         stop_services(b)
+    events = await read_topic(isolated.infra.bootstrap, f"{isolated.prefix}assignments")
     ids = [e.id for e in primaries(events)]
     assert len(ids) == len(set(ids)) == incidents  # one primary assignment per incident
     assert len(rows) == incidents

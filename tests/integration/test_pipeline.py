@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 from shared.events import (
     ActionKind,
     AssignmentIssuedV3,
+    Envelope,
     EventType,
     PartyActionV1,
     SlaClockStartedV1,
@@ -39,10 +40,11 @@ from tests.integration.conftest import (
 )
 from tests.integration.helpers import (
     NeverArrived,
+    alert_path_reads,
     alertmanager_payload,
-    collect,
-    collect_until,
     kafka,
+    read_topic,
+    wait_consumed,
 )
 
 
@@ -65,6 +67,25 @@ async def reached(stage: str) -> AsyncIterator[None]:
         raise Unreached(stage, exc) from exc
 
 
+async def output(
+    isolated: Isolated,
+    topic: str,
+    done: Callable[[list[Envelope]], bool],
+    running: list[str],
+    timeout: float,
+) -> list[Envelope]:
+    """``topic``'s events once ``done`` holds for them. Waited for as the running services'
+    consumers handle all their input (each publishes before it commits), then read whole:
+    NeverArrived if ``done`` fails even then, as none of them will write more."""
+    bootstrap = isolated.infra.bootstrap
+    await wait_consumed(bootstrap, alert_path_reads(isolated.prefix, running), timeout)
+    events = await read_topic(bootstrap, topic)
+    if not done(events):
+        got = [(e.type.value, e.subject) for e in events]
+        raise NeverArrived(f"{topic}: nothing more will come, and not enough came: {got}")
+    return events
+
+
 async def poll_incident(
     client: httpx.AsyncClient, url: str, until: str, timeout: float
 ) -> dict[str, Any]:
@@ -78,7 +99,7 @@ async def poll_incident(
 
 
 async def test_alert_to_closure_report(isolated: Isolated, services: ServiceProcs) -> None:
-    await drive_pipeline(isolated, services.urls)
+    await drive_pipeline(isolated, services.urls, list(SERVICES))
 
 
 @pytest.mark.parametrize("missing", list(SERVICES))
@@ -86,18 +107,23 @@ async def test_the_pipeline_needs_every_service(
     isolated: Isolated, tmp_path: Path, missing: str
 ) -> None:
     """The end-to-end test above stops exactly where the missing service has its part."""
-    sp = start_services(isolated, tmp_path, [s for s in SERVICES if s != missing])
+    running = [s for s in SERVICES if s != missing]
+    sp = start_services(isolated, tmp_path, running)
     try:
         await wait_healthy(sp)
         urls = {**sp.urls, missing: "http://127.0.0.1:9"}  # nothing listens there
         with pytest.raises(Unreached) as stopped:
-            await drive_pipeline(isolated, urls, timeout=8)
+            await drive_pipeline(isolated, urls, running)
         assert stopped.value.stage == missing, str(stopped.value)
     finally:
         stop_services(sp)
 
 
-async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: float = 60) -> None:
+async def drive_pipeline(
+    isolated: Isolated, urls: dict[str, str], running: list[str], timeout: float = 60
+) -> None:
+    """One alert from webhook to closure report, each stage waited for; ``running`` are the
+    services started (a stage whose output waits on Kafka ends once they are idle)."""
     now = datetime.now(UTC)
     bootstrap = isolated.infra.bootstrap
     async with httpx.AsyncClient(timeout=30, auth=isolated.auth()) as client:
@@ -110,10 +136,11 @@ async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: floa
 
         # router: the DBMS layer's primary party and the coordinator, one message each
         async with reached("router"):
-            assignments = await collect_until(
-                bootstrap,
+            assignments = await output(
+                isolated,
                 f"{isolated.prefix}assignments",
                 lambda events: sum(e.type == EventType.ASSIGNMENT_ISSUED for e in events) >= 2,
+                running,
                 timeout,
             )
         incident_id = str(assignments[0].subject)
@@ -132,7 +159,9 @@ async def drive_pipeline(isolated: Isolated, urls: dict[str, str], timeout: floa
 
         # sla-clock: response 15 min and recovery 4 h for an outage at P1 (the contract's row)
         async with reached("sla-clock"):
-            sla_events = await collect(bootstrap, f"{isolated.prefix}sla", 2, timeout)
+            sla_events = await output(
+                isolated, f"{isolated.prefix}sla", lambda events: len(events) >= 2, running, timeout
+            )
         started = [e.data_as(SlaClockStartedV1) for e in sla_events]
         targets = {clock.clock.value: clock.target for clock in started}
         assert targets == {"response": timedelta(minutes=15), "recovery": timedelta(hours=4)}

@@ -8,12 +8,32 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import yaml
 
-from shared.events import Envelope, EventType, SlaClockRecomputedV1
-from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
-from tests.integration.helpers import alertmanager_payload, collect, collect_until
+from shared.events import (
+    AssignmentIssuedV3,
+    ClockKind,
+    Envelope,
+    EventType,
+    SlaClockRecomputedV1,
+)
+from tests.integration.conftest import (
+    SERVICES,
+    Isolated,
+    start_services,
+    stop_services,
+    wait_healthy,
+)
+from tests.integration.helpers import (
+    alert_path_reads,
+    alertmanager_payload,
+    collect,
+    collect_until,
+    read_topic,
+    wait_consumed,
+)
 
 MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
 
@@ -44,25 +64,49 @@ async def open_incident(client: httpx.AsyncClient, intake: str, instance: str) -
     assert (await client.post(f"{intake}/v1/alerts/alertmanager", json=body)).status_code == 202
 
 
+async def response_timers_settled(dsn: str, timeout: float = 60) -> None:
+    """Wait until sla-clock holds no pending response-clock timer: every response threshold
+    has fired (its event is on the sla topic by then: published before the transaction that
+    marks it fired commits) or went with its stopped clock."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                pending = await conn.fetchval(
+                    "SELECT count(*) FROM sla_clock.timers WHERE fired_at IS NULL AND clock = $1",
+                    ClockKind.RESPONSE.value,
+                )
+                if not pending:
+                    return
+                await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+
+
+def osdb_primary(events: list[Envelope]) -> str | None:
+    """The incident osdb was made the primary party of, if any yet."""
+    found = [
+        e.subject
+        for e in events
+        if isinstance(e.data, AssignmentIssuedV3)
+        and (e.data.role.value, e.data.party) == ("primary", "osdb")
+    ]
+    return found[0] if found else None
+
+
 async def test_sla_compliance_counts_met_and_breached_clocks(
     isolated: Isolated, tmp_path: Path
 ) -> None:
     isolated.env["BATON_CONTRACT_PATH"] = str(short_sla_contract(tmp_path))
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
     sp = start_services(isolated, tmp_path)
     try:
         await wait_healthy(sp)
         async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
             intake = sp.urls["intake"]
-            await open_incident(client, intake, "db-a")
-            assigned = await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 2)
-            first = assigned[0].subject
-            # acknowledged within 3 s: response met
-            ack = {"action": "acknowledge", "party": "osdb", "actor": "eng"}
-            assert (
-                await client.post(f"{intake}/v1/incidents/{first}/actions", json=ack)
-            ).status_code == 202
             # every object of the minimal contract depends on the others, so a second incident
-            # comes from outside the perimeter: the coordinator (apps) owns it, as a P1 outage
+            # comes from outside the perimeter: the coordinator (apps) owns it, as a P1 outage.
+            # Nobody acknowledges it; opened first, its 3 s run while the other is handled
             body = alertmanager_payload(
                 datetime.now(UTC),
                 labels={"alertname": "HostDown", "instance": "printer-9", "severity": "critical"},
@@ -72,31 +116,39 @@ async def test_sla_compliance_counts_met_and_breached_clocks(
             assert (
                 await client.post(f"{intake}/v1/alerts/alertmanager", json=body)
             ).status_code == 202
+            await open_incident(client, intake, "db-a")
+            assigned = await collect_until(
+                bootstrap, f"{prefix}assignments", lambda got: osdb_primary(got) is not None
+            )
+            first = osdb_primary(assigned)
+            # acknowledged within 3 s: response met
+            ack = {"action": "acknowledge", "party": "osdb", "actor": "eng"}
+            assert (
+                await client.post(f"{intake}/v1/incidents/{first}/actions", json=ack)
+            ).status_code == 202
 
             def a_breach(got: list[Envelope]) -> bool:
                 return any(e.type == EventType.SLA_BREACHED for e in got)
 
-            sla_topic = f"{isolated.prefix}sla"
-            await collect_until(isolated.infra.bootstrap, sla_topic, a_breach, 30)
-            await asyncio.sleep(4)  # past every 3 s target: any other breach would be out now
-            events = await collect_until(isolated.infra.bootstrap, sla_topic, a_breach, 30)
+            sla_topic = f"{prefix}sla"
+            await collect_until(bootstrap, sla_topic, a_breach, 30)
+            # both incidents' clocks running (their openings handled), then every response
+            # threshold fired or stopped: any other breach is out now; reporting has it all
+            reads = alert_path_reads(prefix, list(SERVICES))
+            await wait_consumed(bootstrap, reads)
+            await response_timers_settled(isolated.dsn)
+            await wait_consumed(bootstrap, reads)
+            events = await read_topic(bootstrap, sla_topic)
             breached = [e for e in events if e.type == EventType.SLA_BREACHED]
             assert len(breached) == 1, [(e.type.value, e.subject, e.data) for e in events]
             second = breached[0].subject
             assert second != first
 
             month = datetime.now(UTC).strftime("%Y-%m")
-            report: dict[str, Any] = {}
-            for _ in range(50):
-                report = (
-                    await client.get(
-                        f"{sp.urls['reporting']}/v1/reports/sla", params={"month": month}
-                    )
-                ).json()
-                rows = {(r["party"], r["clock"]): r for r in report["rows"]}
-                if rows.get(("apps", "response"), {}).get("breached") == 1:
-                    break
-                await asyncio.sleep(0.2)
+            report: dict[str, Any] = (
+                await client.get(f"{sp.urls['reporting']}/v1/reports/sla", params={"month": month})
+            ).json()
+            rows = {(r["party"], r["clock"]): r for r in report["rows"]}
             bad = await client.get(
                 f"{sp.urls['reporting']}/v1/reports/sla", params={"month": "November"}
             )

@@ -23,22 +23,35 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import alertmanager_payload, collect
+from tests.integration.helpers import (
+    QUICK_REBALANCE,
+    alert_path_reads,
+    alertmanager_payload,
+    collect,
+    read_topic,
+    wait_consumed,
+)
 
 STORM = 40
 
 
-async def storm(client: httpx.AsyncClient, intake: str, run: str) -> None:
-    """STORM alerts on distinct objects outside the perimeter: each opens its own incident."""
+async def storm(client: httpx.AsyncClient, intake: str, run: str, half: asyncio.Event) -> None:
+    """STORM alerts on distinct objects outside the perimeter: each opens its own incident;
+    ``half`` is set once half of them were accepted (or a post failed)."""
     now = datetime.now(UTC)
-    for i in range(STORM):
-        body = alertmanager_payload(
-            now,
-            labels={"alertname": "Storm", "instance": f"storm-{run}-{i}"},
-            fingerprint=f"{run}-{i}",
-        )
-        response = await client.post(f"{intake}/v1/alerts/alertmanager", json=body)
-        assert response.status_code == 202, response.text
+    try:
+        for i in range(STORM):
+            if i == STORM // 2:
+                half.set()
+            body = alertmanager_payload(
+                now,
+                labels={"alertname": "Storm", "instance": f"storm-{run}-{i}"},
+                fingerprint=f"{run}-{i}",
+            )
+            response = await client.post(f"{intake}/v1/alerts/alertmanager", json=body)
+            assert response.status_code == 202, response.text
+    finally:
+        half.set()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
@@ -46,25 +59,32 @@ async def test_router_restart_mid_storm_loses_and_doubles_nothing(
     isolated: Isolated, tmp_path: Path, sig: signal.Signals
 ) -> None:
     run = uuid.uuid4().hex[:6]
+    isolated.env.update(QUICK_REBALANCE)  # the killed router's partitions move after 6 s
     sp = start_services(isolated, tmp_path / "first", ["intake", "router"])
     second: ServiceProcs | None = None
     try:
         await wait_healthy(sp)
         async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
-            posting = asyncio.create_task(storm(client, sp.urls["intake"], run))
-            await asyncio.sleep(0.3)
+            half = asyncio.Event()
+            posting = asyncio.create_task(storm(client, sp.urls["intake"], run, half))
+            async with asyncio.timeout(60):
+                await half.wait()
             sp.procs["router"].send_signal(sig)
             await asyncio.to_thread(sp.procs["router"].wait, 30)
+            # the second instance starts while the rest of the storm still comes in
+            second = start_services(isolated, tmp_path / "second", ["router"])
             await posting
-        second = start_services(isolated, tmp_path / "second", ["router"])
         await wait_healthy(second)
-        events = await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 2 * STORM)
-        await asyncio.sleep(2)  # anything doubled would arrive now
-        events = await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 2 * STORM)
+        await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 2 * STORM)
+        # every alert and incident handled, then everyone stopped: all that was published
+        await wait_consumed(
+            isolated.infra.bootstrap, alert_path_reads(isolated.prefix, ["intake", "router"])
+        )
     finally:
         stop_services(sp)
         if second:
             stop_services(second)
+    events = await read_topic(isolated.infra.bootstrap, f"{isolated.prefix}assignments")
     incidents = {e.subject for e in events}
     assert len(incidents) == STORM
     ids = [e.id for e in events]

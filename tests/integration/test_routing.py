@@ -16,8 +16,7 @@ from typing import TypeVar
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer
 
 from shared.events import (
     ActionKind,
@@ -36,10 +35,8 @@ from shared.events import (
     SlaBreachedV1,
     SlaWarningV1,
     make_event,
-    parse_event,
     stable_id,
 )
-from shared.topics import TOPIC_SPECS, Topic
 from tests.integration.conftest import (
     Isolated,
     ServiceProcs,
@@ -47,13 +44,21 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import alertmanager_payload, collect, kafka
+from tests.integration.helpers import (
+    QUICK_REBALANCE,
+    alertmanager_payload,
+    collect,
+    kafka,
+    read_topic,
+    wait_consumed,
+)
 
 T = TypeVar("T")
 
 # minimal contract: pg-main (dbms, osdb) <- acc-app (application, apps) <- bank-exchange;
 # pg-main -> os-db-01 (os, osdb) -> srv-db-01 (hardware, hw); coordinator apps
 ACK_AFTER = timedelta(minutes=12)  # 0.8 (level 2's response threshold) x 15 min (P1 response)
+BACKUP_MARGIN = timedelta(seconds=3)  # how long the router has to take an acknowledgement
 
 
 def opened(incident: str, at: datetime) -> Envelope:
@@ -112,50 +117,29 @@ async def publish(bootstrap: str, topic: str, *events: Envelope) -> None:
         await producer.stop()
 
 
-async def drain(bootstrap: str, topic: str, quiet: float = 2.0) -> list[Envelope]:
-    """Everything on ``topic`` now: read from the start until nothing came for ``quiet`` s."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        **kafka(bootstrap),
-        auto_offset_reset="earliest",
-        group_id=f"probe-{uuid.uuid4().hex[:8]}",
-    )
-    await consumer.start()
-    events: list[Envelope] = []
-    try:
-        idle = 0.0
-        while idle < quiet:
-            batch = await consumer.getmany(timeout_ms=500)
-            got = [parse_event(r.value) for records in batch.values() for r in records]
-            events.extend(got)
-            idle = 0.0 if got else idle + 0.5
-    finally:
-        await consumer.stop()
-    return events
+def router_reads(prefix: str, group_prefix: str | None = None) -> dict[str, str]:
+    """The router's consumer groups and their topics (for ``wait_consumed``)."""
+    groups = group_prefix or prefix
+    return {f"{groups}router": f"{prefix}incidents", f"{groups}router-sla": f"{prefix}sla"}
 
 
-async def caught_up(bootstrap: str, group: str, topic: str, timeout: float = 60) -> None:
-    """Wait until ``group`` committed every offset of ``topic`` (the incidents topic)."""
-    admin = AIOKafkaAdminClient(**kafka(bootstrap))
-    probe = AIOKafkaConsumer(**kafka(bootstrap))
-    await admin.start()
-    await probe.start()
+async def timers_all_fired(dsn: str, timeout: float = 60) -> None:
+    """Wait until no acknowledgement timer that is due is still unfired: the router has called
+    every backup that fell due (a timer is marked fired in the transaction that published its
+    call, so every call is on its topics by then)."""
+    conn = await asyncpg.connect(dsn)
     try:
-        spec = next(s for s in TOPIC_SPECS if s.topic == Topic.INCIDENTS)
-        parts = [TopicPartition(topic, p) for p in range(spec.partitions)]
-        ends = await probe.end_offsets(parts)
         async with asyncio.timeout(timeout):
             while True:
-                committed = await admin.list_consumer_group_offsets(group)
-                if all(
-                    (committed.get(tp).offset if committed.get(tp) else 0) >= end
-                    for tp, end in ends.items()
-                ):
+                pending = await conn.fetchval(
+                    "SELECT count(*) FROM router.ack_timers"
+                    " WHERE fired_at IS NULL AND due_at <= now()"
+                )
+                if not pending:
                     return
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.1)
     finally:
-        await probe.stop()
-        await admin.close()
+        await conn.close()
 
 
 async def routes(dsn: str) -> dict[str, tuple[str, str]]:
@@ -217,6 +201,7 @@ async def test_database_incident_checks_neighbours_hands_over_and_replays_to_not
             action(incident, ActionKind.DIAGNOSIS, "hw", layer=Layer.HARDWARE, fault_found=True),
         )
         every = await collect(bootstrap, f"{prefix}assignments", 10)
+        await wait_consumed(bootstrap, router_reads(prefix))  # all it will write is out
         (handover,) = payloads(every, HandoverV1)
         assert (handover.from_party, handover.to_party) == ("osdb", "hw")
         assert handover.coordinator == "apps"
@@ -231,8 +216,8 @@ async def test_database_incident_checks_neighbours_hands_over_and_replays_to_not
         assert (await routes(isolated.dsn))[incident] == ("hw", "apps")
 
         # each party's own topic: only what concerns it; the customer's stays empty
-        shared = await drain(bootstrap, f"{prefix}assignments")
-        hw_topic = await drain(bootstrap, f"{prefix}assignments.hw")
+        shared = await read_topic(bootstrap, f"{prefix}assignments")
+        hw_topic = await read_topic(bootstrap, f"{prefix}assignments.hw")
         assert {e.type for e in hw_topic} == {
             EventType.CHECK_OPENED,
             EventType.CHECK_CLOSED,
@@ -242,8 +227,8 @@ async def test_database_incident_checks_neighbours_hands_over_and_replays_to_not
         assert all(
             getattr(e.data, "party", None) == "hw" or e.type == EventType.HANDOVER for e in hw_topic
         )
-        assert await drain(bootstrap, f"{prefix}assignments.customer") == []
-        apps_topic = await drain(bootstrap, f"{prefix}assignments.apps")
+        assert await read_topic(bootstrap, f"{prefix}assignments.customer") == []
+        apps_topic = await read_topic(bootstrap, f"{prefix}assignments.apps")
         assert {e.id for e in apps_topic} == {e.id for e in shared}  # the coordinator sees all
 
         # replay: the same router on the same database, a new consumer group from the start
@@ -252,10 +237,10 @@ async def test_database_incident_checks_neighbours_hands_over_and_replays_to_not
         replayed = Isolated(infra=isolated.infra, prefix=prefix, dsn=isolated.dsn, env=replay_env)
         replay = start_services(replayed, tmp_path / "replay", ["router"])
         await wait_healthy(replay)
-        await caught_up(bootstrap, f"{prefix}replay.router", f"{prefix}incidents")
-        after = await drain(bootstrap, f"{prefix}assignments")
+        await wait_consumed(bootstrap, router_reads(prefix, f"{prefix}replay."))
+        after = await read_topic(bootstrap, f"{prefix}assignments")
         assert [e.id for e in after] == [e.id for e in shared], "a replay published again"
-        assert await drain(bootstrap, f"{prefix}assignments.hw") == hw_topic
+        assert await read_topic(bootstrap, f"{prefix}assignments.hw") == hw_topic
     finally:
         stop_services(sp)
         if replay is not None:
@@ -275,15 +260,20 @@ async def test_escalation_levels_fire_once_and_unacknowledged_parties_get_their_
     )
     try:
         await wait_healthy(sp)
-        # opened long enough ago that the backup call falls due a few seconds from now
-        start = datetime.now(UTC) - ACK_AFTER + timedelta(seconds=6)
+        # opened long enough ago that the backup calls fall due a few seconds from now, once
+        # the router has handled the opening and osdb's acknowledgement (checked below)
+        start = datetime.now(UTC) - ACK_AFTER + BACKUP_MARGIN
         await publish(
             bootstrap,
             f"{prefix}incidents",
             opened(incident, start),
             action(incident, ActionKind.ACKNOWLEDGE, "osdb"),
         )
-        await collect(bootstrap, f"{prefix}assignments", 6)
+        await wait_consumed(bootstrap, router_reads(prefix))
+        assert datetime.now(UTC) < start + ACK_AFTER, (
+            f"the router took over {BACKUP_MARGIN} to route and take the acknowledgement:"
+            " too slow for this test (osdb's backup would have fallen due first)"
+        )
         now = datetime.now(UTC)
         warning = make_event(
             SlaWarningV1(
@@ -308,11 +298,14 @@ async def test_escalation_levels_fire_once_and_unacknowledged_parties_get_their_
         await publish(bootstrap, f"{prefix}sla", warning, warning, breach)
         # level 2 once (warning, its redelivery and the breach all reach it); the backups of
         # apps (coordinator) and hw (hardware check), who did not react; none for osdb
-        events = await collect(bootstrap, f"{prefix}assignments", 9, timeout=60)
-        await asyncio.sleep(3)  # anything doubled, or a backup call for osdb, would arrive now
-        events = await drain(bootstrap, f"{prefix}assignments")
+        await collect(bootstrap, f"{prefix}assignments", 9, timeout=60)
+        # every input handled and every due timer fired (osdb's too, had the acknowledgement
+        # not removed it), then the router stopped: nothing more can come
+        await wait_consumed(bootstrap, router_reads(prefix))
+        await timers_all_fired(isolated.dsn)
     finally:
         stop_services(sp)
+    events = await read_topic(bootstrap, f"{prefix}assignments")
     escalations = payloads(events, AssignmentEscalatedV1)
     assert sorted((d.reason.value, d.level or 0, d.party or "") for d in escalations) == [
         ("sla_warning", 2, ""),
@@ -321,7 +314,7 @@ async def test_escalation_levels_fire_once_and_unacknowledged_parties_get_their_
     ]
     backup = next(d for d in escalations if d.party == "apps")
     assert [c.contact for c in backup.contacts] == ["manager"]
-    customer = await drain(bootstrap, f"{prefix}assignments.customer")
+    customer = await read_topic(bootstrap, f"{prefix}assignments.customer")
     assert [e.type for e in customer] == [EventType.ASSIGNMENT_ESCALATED]  # emergency approver
 
 
@@ -369,25 +362,26 @@ async def test_two_routers_ticking_on_one_database_call_each_backup_once(
 ) -> None:
     """Scale-out: both instances' ticks see the same due timers; the fence lets one fire each."""
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
-    env = {**isolated.env, "BATON_ROUTER_TICK_SECONDS": "0.1"}
+    # QUICK_REBALANCE: the instance that joins its groups first hears of the second within 1 s
+    env = {**isolated.env, **QUICK_REBALANCE, "BATON_ROUTER_TICK_SECONDS": "0.1"}
     both = Isolated(infra=isolated.infra, prefix=prefix, dsn=isolated.dsn, env=env)
     first = start_services(both, tmp_path / "a", ["router"])
-    second: ServiceProcs | None = None
+    second = start_services(both, tmp_path / "b", ["router"])  # a port of its own (conftest)
     try:
-        await wait_healthy(first)  # listening: the second cannot draw the same free port
-        second = start_services(both, tmp_path / "b", ["router"])
+        await wait_healthy(first)
         await wait_healthy(second)
         start = datetime.now(UTC) - ACK_AFTER - timedelta(minutes=1)  # every timer already due
         incidents = [f"inc-{uuid.uuid4().hex[:12]}" for _ in range(3)]
         await publish(bootstrap, f"{prefix}incidents", *(opened(i, start) for i in incidents))
         # per incident: 6 routing events and the backups of osdb, apps and hw
         await collect(bootstrap, f"{prefix}assignments", 9 * len(incidents), timeout=60)
-        await asyncio.sleep(3)  # a second firing by the other instance would arrive now
-        events = await drain(bootstrap, f"{prefix}assignments")
+        # every timer fired, both instances stopped: a second firing by either would be out
+        await wait_consumed(bootstrap, router_reads(prefix))
+        await timers_all_fired(isolated.dsn)
     finally:
         stop_services(first)
-        if second is not None:
-            stop_services(second)
+        stop_services(second)
+    events = await read_topic(bootstrap, f"{prefix}assignments")
     backups = [e for e in events if e.type == EventType.ASSIGNMENT_ESCALATED]
     assert len(backups) == 3 * len(incidents)
     assert len({e.id for e in backups}) == len(backups), "a backup call was published twice"

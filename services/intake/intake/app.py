@@ -37,7 +37,7 @@ from shared.events import (
     parse_event,
     stable_id,
 )
-from shared.kafka import Outbox, Record, create_party_topics, publish_event
+from shared.kafka import Outbox, Record, create_party_topics, group_timing, publish_event
 from shared.service import Runtime, create_app
 from shared.settings import Settings
 from shared.ticker import Ticker
@@ -164,6 +164,7 @@ class IntakeService:
         rt.broker.subscriber(
             settings.topic(Topic.ALERTS_RAW),
             group_id=settings.group("intake.raw"),
+            **group_timing(settings),
             max_records=500,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -172,6 +173,7 @@ class IntakeService:
         rt.broker.subscriber(
             self.topics["alerts"],
             group_id=settings.group("intake.alerts"),
+            **group_timing(settings),
             max_records=settings.consumer_batch_max_records,
             batch_timeout_ms=settings.consumer_batch_max_wait_ms,
             auto_offset_reset="earliest",
@@ -184,6 +186,7 @@ class IntakeService:
         rt.broker.subscriber(
             pattern=commands_pattern(settings.topic_prefix),
             group_id=settings.group("intake.commands"),
+            **group_timing(settings),
             max_records=settings.consumer_batch_max_records,
             batch_timeout_ms=settings.consumer_batch_max_wait_ms,
             auto_offset_reset="earliest",

@@ -20,6 +20,7 @@ from reporting.clocks import clock_reading
 from reporting.document_routes import add_document_routes
 from shared.events import Envelope
 from shared.instants import parse_month
+from shared.kafka import group_timing
 from shared.service import Runtime, create_app
 from shared.ticker import Ticker
 from shared.topics import Topic
@@ -77,6 +78,7 @@ class ReportingService:
         rt.broker.subscriber(
             *(settings.topic(t) for t in (Topic.INCIDENTS, Topic.ASSIGNMENTS, Topic.SLA)),
             group_id=settings.group(SERVICE),
+            **group_timing(settings),
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             batch=True,

@@ -45,7 +45,7 @@ from shared.events import (
     EscalationReason,
     EventType,
 )
-from shared.kafka import Outbox
+from shared.kafka import Outbox, group_timing
 from shared.service import Runtime, create_app
 from shared.ticker import Ticker
 from shared.topics import Topic
@@ -90,6 +90,7 @@ class RouterService:
         rt.broker.subscriber(
             rt.settings.topic(Topic.INCIDENTS),
             group_id=rt.settings.group(SERVICE),
+            **group_timing(rt.settings),
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             batch=True,
@@ -99,6 +100,7 @@ class RouterService:
         rt.broker.subscriber(
             rt.settings.topic(Topic.SLA),
             group_id=rt.settings.group(f"{SERVICE}-sla"),
+            **group_timing(rt.settings),
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             batch=True,

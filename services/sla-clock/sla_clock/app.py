@@ -29,7 +29,7 @@ from shared.events import (
     SlaClockStartedV1,
     SlaClockStoppedV1,
 )
-from shared.kafka import Outbox
+from shared.kafka import Outbox, group_timing
 from shared.service import Runtime, create_app
 from shared.settings import Settings
 from shared.ticker import Ticker
@@ -77,6 +77,7 @@ class SlaService:
         self.subscriber = rt.broker.subscriber(
             rt.settings.topic(Topic.INCIDENTS),
             group_id=rt.settings.group(SERVICE),
+            **group_timing(rt.settings),
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             listener=self.ownership,

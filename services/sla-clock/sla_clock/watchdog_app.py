@@ -34,7 +34,7 @@ from shared.checkins import Expectation, by_key
 from shared.contract import Contract
 from shared.events import CheckinPingV1, EventType, make_event, parse_event
 from shared.http import describe
-from shared.kafka import event_headers
+from shared.kafka import event_headers, group_timing
 from shared.redact import REDACTED
 from shared.service import Runtime
 from shared.topics import TOPIC_SPECS, Topic
@@ -72,6 +72,7 @@ class Watchdog:
         self.subscriber = rt.broker.subscriber(
             self.topic,
             group_id=rt.settings.group(f"{SERVICE}.checkins"),
+            **group_timing(rt.settings),
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             listener=self.ownership,
