@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, AwareDatetime, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.topics import Topic, topic_name
@@ -195,16 +195,11 @@ class Settings(BaseSettings):
     sla_fire_batch: int = Field(
         500, gt=0, description="how many due SLA timers one tick transaction fires at most"
     )
-    sla_test_now: AwareDatetime | None = Field(
+    sla_test_clock: Path | None = Field(
         None,
-        description="TEST ONLY: sla-clock's contract time at the real instant sla_test_anchor;"
-        " with sla_test_speed it lets tests run days of contract time in seconds",
-    )
-    sla_test_anchor: AwareDatetime | None = Field(
-        None, description="TEST ONLY: the real instant at which sla-clock's time is sla_test_now"
-    )
-    sla_test_speed: float = Field(
-        1.0, gt=0, description="TEST ONLY: contract seconds per real second (with sla_test_now)"
+        description="TEST ONLY: a JSON file {now, anchor, speed} the test rewrites to move"
+        " sla-clock's contract time (now + (real - anchor) * speed; speed 0 stands still): days"
+        " of contract time in seconds, jumps while a process is down (sla_clock/simclock.py)",
     )
 
     test_crash_after_publish: str | None = Field(

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
-import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,14 +19,12 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer
 
 from shared.checkins import Duty, expectations
 from shared.contract import Contract, load_contract
 from shared.events import (
     CheckinPingV1,
     DeadLetterV1,
-    Envelope,
     EventType,
     IncidentOpenedV1,
     make_event,
@@ -41,8 +36,14 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import collect_until, kafka
-from tests.integration.test_sla_clock import contract_now, fast_time, publish, with_env
+from tests.integration.helpers import wait_consumed
+from tests.integration.test_sla_clock import (
+    ContractClock,
+    TopicReader,
+    group_members,
+    publish,
+    sla_clock_env,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -96,107 +97,131 @@ def key_of(contract: Contract, object_id: str) -> str:
     )
 
 
-async def raw_alerts(
-    bootstrap: str,
-    topic: str,
-    done: Callable[[list[dict[str, Any]]], bool],
-    timeout: float,
-    settle: float,
-) -> list[dict[str, Any]]:
-    """Generic-format alerts on the raw alerts topic, each with the record's timestamp."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        **kafka(bootstrap),
-        auto_offset_reset="earliest",
-        group_id=f"probe-{uuid.uuid4().hex[:8]}",
-    )
-    await consumer.start()
-    got: list[dict[str, Any]] = []
+def alerts_in(reader: TopicReader) -> list[dict[str, Any]]:
+    """Generic-format alerts read from the raw alerts topic, each with its record's timestamp."""
+    return [
+        {**alert, "_ts": r.timestamp}
+        for r in reader.records
+        for alert in orjson.loads(r.value)["alerts"]
+    ]
 
-    async def read() -> None:
-        for records in (await consumer.getmany(timeout_ms=300)).values():
-            got.extend(
-                {**alert, "_ts": r.timestamp}
-                for r in records
-                for alert in orjson.loads(r.value)["alerts"]
-            )
 
+async def planned(isolated: Isolated, due: datetime) -> None:
+    """Wait until the watchdog planned a run whose deadline (expected time + grace) is ``due``."""
+    conn = await asyncpg.connect(isolated.dsn)
     try:
-        async with asyncio.timeout(timeout):
-            while not done(got):
-                await read()
-        until = time.monotonic() + settle
-        while time.monotonic() < until:
-            await read()
+        async with asyncio.timeout(60):
+            while True:
+                found = await conn.fetchval(
+                    "SELECT count(*) FROM sla_clock.checkin_timers"
+                    " WHERE fired_at IS NULL AND due = $1",
+                    due,
+                )
+                if found:
+                    return
+                await asyncio.sleep(0.1)
     except TimeoutError:
-        raise AssertionError(f"{topic}: condition not met: {got}") from None
+        raise AssertionError(f"the watchdog planned no run due {due} in 60 s") from None
     finally:
-        await consumer.stop()
-    return got
+        await conn.close()
+
+
+async def checkin_timers_fired(isolated: Isolated, by: datetime) -> None:
+    """Wait until every check-in timer due by ``by`` fired. The alert is published before the
+    fired mark commits, so from here on the raw alerts topic holds every alert of those."""
+    conn = await asyncpg.connect(isolated.dsn)
+    pending = None
+    try:
+        async with asyncio.timeout(60):
+            while pending != 0:
+                pending = await conn.fetchval(
+                    "SELECT count(*) FROM sla_clock.checkin_timers"
+                    " WHERE fired_at IS NULL AND due <= $1",
+                    by,
+                )
+                if pending:
+                    await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"{pending} check-in timers due by {by} unfired") from None
+    finally:
+        await conn.close()
 
 
 async def test_a_missed_night_run_opens_one_incident_at_grace_and_a_late_ping_resolves_it(
     isolated: Isolated, tmp_path: Path
 ) -> None:
     path, contract = write_contract(tmp_path)
-    # a quarter of an hour of contract time per real second; contract time is 01:00 twenty real
-    # seconds from now and was 20:00 the evening before at the start, so the watchdog plans the
-    # night's runs before 02:00 even when a busy machine takes long to start the services
-    start, speed = local(16, 1), 900.0
-    anchor = time.time() + 20
-    env = with_env(isolated, **fast_time(path, start, anchor, speed))
-    sp = start_services(env, tmp_path / "svc", ["sla-clock", "intake"])
+    # contract time stands at 01:00 while the services start and the watchdog plans the night's
+    # runs, then runs from 02:25 at a quarter of an hour per real second
+    clock = ContractClock(tmp_path, local(16, 1))
+    speed = 900.0
+    due = local(16, 2, 30)
+    sp = start_services(
+        sla_clock_env(isolated, path, clock), tmp_path / "svc", ["sla-clock", "intake"]
+    )
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
     try:
         await wait_healthy(sp)
-        due = local(16, 2, 30)
-
-        def opened(events: list[Envelope]) -> bool:
-            return any(e.type is EventType.INCIDENT_OPENED for e in events)
-
-        wait = max((due - contract_now(start, anchor, speed)).total_seconds() / speed, 0) + 60
-        events = await collect_until(
-            isolated.infra.bootstrap, f"{isolated.prefix}incidents", opened, wait
-        )
-        incident = next(e for e in events if e.type is EventType.INCIDENT_OPENED)
-        data = incident.data_as(IncidentOpenedV1)
-        assert data.object_id == "bank-exchange"
-        assert data.category.value == "integration_issue"
-        assert data.first_alert_at == due  # expected time + grace, in the object's zone
-        assert "2026-12-16 02:00 +05" in data.summary
-        assert "last seen run: never" in data.summary
-
-        # the bank's file arrives late: the run pings, the alert resolves
-        async with httpx.AsyncClient() as client:
-            url = sp.urls["sla-clock"]
-            assert (await client.post(f"{url}/ping/{'x' * 20}")).status_code == 404
-            log = b"file received late\n" * 5000  # 95 kB: the run's log is kept, bounded
-            reply = await client.post(
-                f"{url}/ping/{key_of(contract, 'bank-exchange')}", content=log
+        await planned(isolated, due)
+        await group_members(isolated, "sla-clock.checkins", 1)  # it fires for the whole topic
+        async with (
+            TopicReader(bootstrap, f"{prefix}incidents") as incidents,
+            TopicReader(bootstrap, f"{prefix}alerts.raw") as raw,
+        ):
+            clock.run(speed, local(16, 2, 25))
+            await incidents.until(
+                lambda: any(e.type is EventType.INCIDENT_OPENED for e in incidents.events()),
+                "an incident",
             )
-            assert reply.status_code == 200, reply.text
+            incident = next(e for e in incidents.events() if e.type is EventType.INCIDENT_OPENED)
+            data = incident.data_as(IncidentOpenedV1)
+            assert data.object_id == "bank-exchange"
+            assert data.category.value == "integration_issue"
+            assert data.first_alert_at == due  # expected time + grace, in the object's zone
+            assert "2026-12-16 02:00 +05" in data.summary
+            assert "last seen run: never" in data.summary
 
-        def resolved(got: list[Envelope]) -> bool:
-            return any(e.type is EventType.ALERT_RESOLVED for e in got)
-
-        events = await collect_until(
-            isolated.infra.bootstrap, f"{isolated.prefix}incidents", resolved, 40, settle=1.0
-        )
+            # the bank's file arrives late: the run pings, the alert resolves
+            async with httpx.AsyncClient() as client:
+                url = sp.urls["sla-clock"]
+                assert (await client.post(f"{url}/ping/{'x' * 20}")).status_code == 404
+                log = b"file received late\n" * 5000  # 95 kB: the run's log is kept, bounded
+                reply = await client.post(
+                    f"{url}/ping/{key_of(contract, 'bank-exchange')}", content=log
+                )
+                assert reply.status_code == 200, reply.text
+            await incidents.until(
+                lambda: any(e.type is EventType.ALERT_RESOLVED for e in incidents.events()),
+                "the resolved alert",
+            )
+            # every due check-in timer fired, every ping applied and every alert handled by
+            # intake's two stages: what they published is all there is (no settle time)
+            await checkin_timers_fired(isolated, clock.now())
+            await wait_consumed(
+                bootstrap,
+                {
+                    f"{prefix}sla-clock.checkins": f"{prefix}checkins",
+                    f"{prefix}intake.raw": f"{prefix}alerts.raw",
+                    f"{prefix}intake.alerts": f"{prefix}alerts",
+                },
+            )
+            await incidents.to_end()
+            await raw.to_end()
+        events = incidents.events()
         assert [e.subject for e in events if e.type is EventType.INCIDENT_OPENED] == [
             incident.subject
         ]
         assert not any(e.type is EventType.INCIDENT_CLOSED for e in events)  # the customer confirms
         # the holiday and the maintenance window suppressed the other two: only one alert fired
-        alerts = await raw_alerts(
-            isolated.infra.bootstrap, f"{isolated.prefix}alerts.raw", lambda a: len(a) >= 2, 20, 0.5
-        )
+        alerts = alerts_in(raw)
         assert [(a["fingerprint"], a["status"]) for a in alerts] == [
             ("bank-exchange/run", "firing"),
             ("bank-exchange/run", "resolved"),
         ]
         # the watchdog published it when its contract time reached the deadline (a few ticks)
-        fired_at = start + timedelta(seconds=(alerts[0]["_ts"] / 1000 - anchor) * speed)
+        fired_at = clock.at(alerts[0]["_ts"] / 1000)
         assert due <= fired_at <= due + timedelta(seconds=3 * speed), fired_at
-        assert contract_now(start, anchor, speed) < local(17, 2)  # the next night is not judged yet
+        assert clock.now() < local(17, 2)  # the next night is not judged yet
         conn = await asyncpg.connect(isolated.dsn)
         try:
             kept = await conn.fetchval("SELECT body FROM sla_clock.checkin_pings")
@@ -241,65 +266,54 @@ async def test_a_deadline_that_falls_due_while_the_watchdog_is_killed_fires_once
     isolated: Isolated, tmp_path: Path
 ) -> None:
     path, contract = write_contract(tmp_path)
-    start, speed = local(15, 23), 900.0
-    anchor = time.time() + 16  # 02:00 is 28 real seconds away: time to start and plan
-    env = with_env(isolated, **fast_time(path, start, anchor, speed))
+    due, restart_at = local(16, 2, 30), local(16, 2, 45)
+    clock = ContractClock(tmp_path, local(16, 1))  # stands at 01:00 while the first one plans
+    env = sla_clock_env(isolated, path, clock)
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
     first = start_services(env, tmp_path / "first", ["sla-clock"])
     second: ServiceProcs | None = None
     try:
         await wait_healthy(first)
-        conn = await asyncpg.connect(isolated.dsn)
-        try:
-            for _ in range(150):  # the watchdog planned the night's run (a timer row exists)
-                if await conn.fetchval(
-                    "SELECT count(*) FROM sla_clock.checkin_timers WHERE fired_at IS NULL"
-                ):
-                    break
-                await asyncio.sleep(0.2)
-            else:
-                raise AssertionError("the watchdog planned nothing in 30 s")
-        finally:
-            await conn.close()
-        assert contract_now(start, anchor, speed) < local(16, 2)
+        await planned(isolated, due)  # the night's run is awaited: a timer row exists
         first.procs["sla-clock"].send_signal(signal.SIGKILL)
         await asyncio.to_thread(first.procs["sla-clock"].wait, 30)
-        # contract time passes 02:30 while nothing runs
-        await asyncio.sleep(
-            max(
-                0.0, (local(16, 2, 45) - contract_now(start, anchor, speed)).total_seconds() / speed
-            )
-        )
+        clock.stand(restart_at)  # contract time passes 02:30 while nothing runs
         second = start_services(env, tmp_path / "second", ["sla-clock"])
         await wait_healthy(second)
-        alerts = await raw_alerts(
-            isolated.infra.bootstrap, f"{isolated.prefix}alerts.raw", lambda a: len(a) >= 1, 40, 2.0
-        )
-        assert [
-            (a["fingerprint"], a["status"], datetime.fromisoformat(a["starts_at"])) for a in alerts
-        ] == [("bank-exchange/run", "firing", local(16, 2, 30))]
-        # published by the second process, after the deadline
-        fired_at = start + timedelta(seconds=(alerts[0]["_ts"] / 1000 - anchor) * speed)
-        assert fired_at >= local(16, 2, 45)
+        async with (
+            TopicReader(bootstrap, f"{prefix}alerts.raw") as raw,
+            TopicReader(bootstrap, f"{prefix}deadletter") as dead,
+        ):
+            await raw.until(lambda: len(alerts_in(raw)) >= 1, "the missed run's alert")
+            await checkin_timers_fired(isolated, restart_at)
+            await raw.to_end()  # fired once: nothing more can come
+            alerts = alerts_in(raw)
+            assert [
+                (a["fingerprint"], a["status"], datetime.fromisoformat(a["starts_at"]))
+                for a in alerts
+            ] == [("bank-exchange/run", "firing", due)]
+            # published by the second process, after the deadline
+            fired_at = clock.at(alerts[0]["_ts"] / 1000)
+            assert fired_at >= restart_at
 
-        # a run that speaks Kafka reports on the checkins topic; an unknown key is dead-lettered
-        now = contract_now(start, anchor, speed)
-        pings = [
-            make_event(
-                CheckinPingV1(key=key, kind="success", at=now, body="statements fetched"),
-                source="bank-job",
-                time=now,
-            )
-            for key in ("not-a-known-key", key_of(contract, "bank-exchange"))
-        ]
-        await publish(isolated.infra.bootstrap, f"{isolated.prefix}checkins", pings)
-        alerts = await raw_alerts(
-            isolated.infra.bootstrap, f"{isolated.prefix}alerts.raw", lambda a: len(a) >= 2, 30, 0.5
-        )
-        assert [a["status"] for a in alerts] == ["firing", "resolved"]
-        dead = await collect_until(
-            isolated.infra.bootstrap, f"{isolated.prefix}deadletter", lambda e: len(e) >= 1, 30
-        )
-        (letter,) = [e.data_as(DeadLetterV1) for e in dead]
+            # a run that speaks Kafka reports on the checkins topic; an unknown key is
+            # dead-lettered
+            now = clock.now()
+            pings = [
+                make_event(
+                    CheckinPingV1(key=key, kind="success", at=now, body="statements fetched"),
+                    source="bank-job",
+                    time=now,
+                )
+                for key in ("not-a-known-key", key_of(contract, "bank-exchange"))
+            ]
+            await publish(bootstrap, f"{prefix}checkins", pings)
+            await raw.until(lambda: len(alerts_in(raw)) >= 2, "the resolved alert")
+            await wait_consumed(bootstrap, {f"{prefix}sla-clock.checkins": f"{prefix}checkins"})
+            await raw.to_end()
+            await dead.to_end()
+        assert [a["status"] for a in alerts_in(raw)] == ["firing", "resolved"]
+        (letter,) = [e.data_as(DeadLetterV1) for e in dead.events()]
         assert letter.reason == "key: unknown check-in key"
         assert "not-a-known-key" not in letter.payload  # a key is a capability: not kept
     finally:
