@@ -164,11 +164,14 @@ class TopicReader:
 
     async def to_end(self, timeout: float = 60) -> None:
         """Read every record the topic holds at this moment."""
-        parts = self.consumer.partitions_for_topic(self.topic) or set()
-        ends = await self.consumer.end_offsets([TopicPartition(self.topic, p) for p in parts])
-        pending = dict(ends)
+        ends: dict[TopicPartition, int] = {}
         try:
             async with asyncio.timeout(timeout):
+                while not (parts := self.consumer.partitions_for_topic(self.topic)):
+                    await self._read()  # the topic's metadata is not in yet
+                tps = [TopicPartition(self.topic, p) for p in parts]
+                ends = await self.consumer.end_offsets(tps)
+                pending = dict(ends)
                 while pending:
                     await self._read()
                     for tp, end in list(pending.items()):
@@ -202,16 +205,21 @@ async def group_members(isolated: Isolated, service_group: str, count: int) -> N
         await admin.close()
 
 
-async def all_due_fired(isolated: Isolated, until: datetime, timeout: float = 60) -> None:
-    """Every incident fact handled (sla-clock's group committed the topic's end) and every timer
-    due by ``until`` fired. Publishing comes before both commits and contract time stands at
-    ``until``, so from here on nothing more is published: the sla topic read to its end is the
-    whole outcome, with no settle time."""
+async def consumed(isolated: Isolated, timeout: float = 60) -> None:
+    """sla-clock's group committed the end of the incidents topic: every fact is handled, its
+    clock events published and its timers stored."""
     await wait_consumed(
         isolated.infra.bootstrap,
         {f"{isolated.prefix}sla-clock": f"{isolated.prefix}incidents"},
         timeout,
     )
+
+
+async def all_due_fired(isolated: Isolated, until: datetime, timeout: float = 60) -> None:
+    """Every incident fact handled and every timer due by ``until`` fired. Publishing comes
+    before both commits and contract time stands at ``until``, so from here on nothing more is
+    published: the sla topic read to its end is the whole outcome, with no settle time."""
+    await consumed(isolated, timeout)
     conn = await asyncpg.connect(isolated.dsn)
     pending = None
     try:
@@ -563,6 +571,7 @@ async def test_kill_9_during_a_storm_fires_exactly_what_an_unkilled_run_fires(
         await wait_healthy(first)
         await publish(isolated.infra.bootstrap, f"{isolated.prefix}incidents", events[:half])
         await group_members(isolated, "sla-clock", 1)
+        await consumed(isolated)  # the first half's timers are stored before time runs
         async with TopicReader(isolated.infra.bootstrap, f"{isolated.prefix}sla") as sla:
             # ten contract minutes per real second: the response warnings (from start + 7.5 min)
             # fire some twenty a second; it is killed among them, just after the second half
@@ -650,6 +659,7 @@ async def test_a_second_instance_joining_and_leaving_shares_the_work_and_doubles
     try:
         await wait_healthy(a)
         await publish(isolated.infra.bootstrap, f"{isolated.prefix}incidents", events[:half])
+        await consumed(isolated)  # A stored the first half's timers: B's join takes some over
         b = start_services(env, tmp_path / "b", ["sla-clock"])
         await wait_healthy(b)
         await group_members(isolated, "sla-clock", 2)  # B holds partitions and their timers
