@@ -25,7 +25,7 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import collect, wait_consumed
+from tests.integration.helpers import QUICK_REBALANCE, collect, wait_consumed
 from tests.integration.test_intake import CONTRACT, settle, start_intake
 
 WORKERS = 8
@@ -52,6 +52,7 @@ async def test_kill_9_mid_storm_loses_no_acknowledged_alert(
     isolated: Isolated, tmp_path: Path
 ) -> None:
     run = uuid.uuid4().hex[:6]
+    isolated.env |= QUICK_REBALANCE  # the killed instance's partitions move after 6 s, not 10
     sp = await start_intake(isolated, tmp_path / "first")
     acknowledged: list[uuid.UUID] = []
     counter = iter(range(1_000_000))
@@ -112,7 +113,8 @@ async def test_kill_9_mid_storm_loses_no_acknowledged_alert(
 async def test_two_instances_still_make_one_incident_per_failure(
     isolated: Isolated, tmp_path: Path
 ) -> None:
-    isolated.env |= {"BATON_CONTRACT_PATH": str(CONTRACT)}
+    # each of the second instance's three groups waits for the first to heartbeat: 1 s, not 3
+    isolated.env |= {"BATON_CONTRACT_PATH": str(CONTRACT)} | QUICK_REBALANCE
     sp = start_services(isolated, tmp_path / "a", ["intake"])
     sp_b = start_services(isolated, tmp_path / "b", ["intake"])
     both = ServiceProcs(
