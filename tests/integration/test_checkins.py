@@ -36,7 +36,7 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import wait_consumed
+from tests.integration.helpers import QUICK_REBALANCE, wait_consumed
 from tests.integration.test_sla_clock import (
     ContractClock,
     TopicReader,
@@ -268,7 +268,7 @@ async def test_a_deadline_that_falls_due_while_the_watchdog_is_killed_fires_once
     path, contract = write_contract(tmp_path)
     due, restart_at = local(16, 2, 30), local(16, 2, 45)
     clock = ContractClock(tmp_path, local(16, 1))  # stands at 01:00 while the first one plans
-    env = sla_clock_env(isolated, path, clock)
+    env = sla_clock_env(isolated, path, clock, **QUICK_REBALANCE)  # the killed one drops in 6 s
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
     first = start_services(env, tmp_path / "first", ["sla-clock"])
     second: ServiceProcs | None = None

@@ -55,7 +55,7 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import kafka, wait_consumed
+from tests.integration.helpers import QUICK_REBALANCE, kafka, wait_consumed
 from tests.unit.test_sla_timeline import build_contract
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -564,7 +564,7 @@ async def test_kill_9_during_a_storm_fires_exactly_what_an_unkilled_run_fires(
     expected = predicted(contract, events, until)
     due_at = {k: due for k, (_, due) in expected.items() if due is not None}
     clock = ContractClock(tmp_path, start)
-    env = sla_clock_env(isolated, contract_path, clock)
+    env = sla_clock_env(isolated, contract_path, clock, **QUICK_REBALANCE)
     first = start_services(env, tmp_path / "first", ["sla-clock"])
     second: ServiceProcs | None = None
     try:
@@ -653,7 +653,7 @@ async def test_a_second_instance_joining_and_leaving_shares_the_work_and_doubles
     expected = predicted(contract, events, until)
     expected_fires = {k for k in expected if is_fire(k)}
     clock = ContractClock(tmp_path, start)  # stands at start while B joins
-    env = sla_clock_env(isolated, contract_path, clock)
+    env = sla_clock_env(isolated, contract_path, clock, **QUICK_REBALANCE)
     a = start_services(env, tmp_path / "a", ["sla-clock"])
     b: ServiceProcs | None = None
     try:
