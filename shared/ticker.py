@@ -24,6 +24,7 @@ class Ticker:
         self.every = every
         self.rounds = rounds
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def tick(self) -> None:
         """One tick: every round once, in order."""
@@ -34,17 +35,28 @@ class Ticker:
                 log.exception("%s failed; retrying at the next tick", label)
 
     async def _forever(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             await self.tick()
-            await asyncio.sleep(self.every)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.every)
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping.clear()
             self._task = asyncio.create_task(self._forever(), name=self.name)
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Ends the loop after the tick under way: a round cut off between its publish and its
+        commit (sla-clock firing a timer, the router an escalation) would be done again by the
+        instance that takes the work over, and the same event published twice. A tick still
+        running after ``grace`` seconds is cancelled."""
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        except TimeoutError:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
