@@ -84,12 +84,14 @@ test: venv tools lint
 	cat $$BATON_TEST_TIMES; echo "== total $$(( $$(date +%s) - started )) s"; \
 	rm -f $$BATON_TEST_TIMES; exit $$rc
 
-# pytest workers: the integration tests mostly wait on the broker and on service processes, so
-# more workers than cores pay off (on 2 cores, idle: 4 workers 245 s, 6 workers 206 s, 6 with
-# loadgroup 169 s); each test has its own topic prefix and database. tests/conftest.py orders
-# the integration tests first; a module marked xdist_group stays on one worker.
-TEST_WORKERS ?= 6
-PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadgroup --durations=15 --durations-min=1
+# pytest workers: each test has its own topic prefix and database. Since the integration tests
+# wait on facts instead of sleeping (ADR 29), the suite is CPU-bound on this 2-core machine:
+# with 6 workers and the integration tests handed out first, a fresh clone started 24 service
+# processes at once and services missed their 60 s start (549 s, 4 failures). worksteal hands
+# worker 0 the integration tests (they come first in collection order) and the others steal them
+# as they finish their unit tests, which staggers the starts.
+TEST_WORKERS ?= 4
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist worksteal --durations=15 --durations-min=1
 
 # Each part of the suite is one `.ci/part NAME COMMAND` line: it is timed, and a part that
 # collects no test fails. Parts that need their own stack (chaos, three brokers) go below.

@@ -38,10 +38,6 @@ MIGRATIONS = ROOT / "services" / "reporting" / "reporting" / "migrations"
 NOVEMBER = date(2026, 11, 1)
 
 
-# One worker runs the module: the month below is recorded once for all its tests.
-pytestmark = pytest.mark.xdist_group("documents")
-
-
 @dataclass
 class Month:
     isolated: Isolated
