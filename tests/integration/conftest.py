@@ -13,7 +13,6 @@ import contextlib
 import os
 import socket
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from baton.stack import (
 from shared.contract import load_contract
 from shared.settings import DEFAULT_CONTRACT, Settings
 from shared.topic_admin import ensure_topics
+from tests.integration.forked import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {
@@ -193,7 +193,7 @@ async def isolated(infra: Infra) -> AsyncIterator[Isolated]:
 @dataclass
 class ServiceProcs:
     urls: dict[str, str]
-    procs: dict[str, subprocess.Popen[bytes]]
+    procs: dict[str, ServiceProcess]
     logs: dict[str, Path]
 
     def log_tail(self, name: str, lines: int = 30) -> str:
@@ -207,16 +207,8 @@ def start_services(isolated: Isolated, tmp: Path, names: list[str] | None = None
     for name, port in zip(names, free_ports(len(names)), strict=True):
         share = service_env(isolated.credentials(), name)
         env = {**os.environ, **share, **isolated.env, "BATON_HTTP_PORT": str(port)}
-        log = tmp / f"{name}.log"
-        logs[name] = log
-        with log.open("wb") as out:
-            procs[name] = subprocess.Popen(
-                [sys.executable, "-m", SERVICES[name]],
-                env=env,
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        logs[name] = tmp / f"{name}.log"
+        procs[name] = ServiceProcess(SERVICES[name], env, ROOT, logs[name])
         urls[name] = f"http://127.0.0.1:{port}"
     return ServiceProcs(urls=urls, procs=procs, logs=logs)
 
