@@ -50,6 +50,7 @@ from shared.events import (
     AssignmentIssuedV3,
     Envelope,
     EventType,
+    HandoverV1,
     IncidentOpenedV1,
     parse_event,
 )
@@ -421,12 +422,27 @@ class Record:
         return out
 
     def roles(self) -> dict[str, Counter[str]]:
-        """incident -> how many assignments of each role were issued (distinct ids)."""
+        """incident -> how many assignments of each role were issued (distinct ids), and how
+        many handovers (``"handover"``) moved its primary."""
         out: dict[str, Counter[str]] = {i: Counter() for i in self.incidents()}
         for e in self.assignments:
             if isinstance(e.data, AssignmentIssuedV3):
                 out.setdefault(e.subject or "", Counter())[e.data.role.value] += 1
+            elif isinstance(e.data, HandoverV1):
+                out.setdefault(e.subject or "", Counter())["handover"] += 1
         return out
+
+    def wrong_owners(self) -> dict[str, dict[str, int]]:
+        """Incidents without exactly one coordinator, or whose primaries are not one plus one
+        per handover. A handover is legitimate in a storm: when an alert on a deeper failing
+        dependency joins an open incident, intake moves the origin and the router hands the
+        primary over to that layer's party (``router.routing.on_origin_moved``); with two
+        intake instances, which of two related alerts arrives first is a race."""
+        return {
+            i: dict(r)
+            for i, r in self.roles().items()
+            if (r["primary"] - r["handover"], r["coordinator"]) != (1, 1)
+        }
 
     def clock_events(self) -> dict[ClockKey, set[uuid.UUID]]:
         """(type, incident, clock, threshold) -> the ids sla-clock published it under."""

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -230,3 +231,24 @@ async def wait_consumed(
     finally:
         await probe.stop()
         await admin.close()
+
+
+async def timers_fired(dsn: str, table: str, by: datetime, timeout: float = 60) -> None:
+    """Poll until no timer of ``table`` (``sla_clock.timers``, ``sla_clock.checkin_timers``)
+    due by ``by`` is left unfired. sla-clock publishes before it marks a timer fired, so from
+    here on its topics hold every event of those timers."""
+    conn = await asyncpg.connect(dsn)
+    pending = None
+    try:
+        async with asyncio.timeout(timeout):
+            while pending != 0:
+                pending = await conn.fetchval(
+                    f"SELECT count(*) FROM {table} WHERE fired_at IS NULL AND due <= $1",
+                    by,
+                )
+                if pending:
+                    await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"{pending} timers of {table} due by {by} still unfired") from None
+    finally:
+        await conn.close()

@@ -36,7 +36,7 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import QUICK_REBALANCE, wait_consumed
+from tests.integration.helpers import QUICK_REBALANCE, timers_fired, wait_consumed
 from tests.integration.test_sla_clock import (
     ContractClock,
     TopicReader,
@@ -126,27 +126,6 @@ async def planned(isolated: Isolated, due: datetime) -> None:
         await conn.close()
 
 
-async def checkin_timers_fired(isolated: Isolated, by: datetime) -> None:
-    """Wait until every check-in timer due by ``by`` fired. The alert is published before the
-    fired mark commits, so from here on the raw alerts topic holds every alert of those."""
-    conn = await asyncpg.connect(isolated.dsn)
-    pending = None
-    try:
-        async with asyncio.timeout(60):
-            while pending != 0:
-                pending = await conn.fetchval(
-                    "SELECT count(*) FROM sla_clock.checkin_timers"
-                    " WHERE fired_at IS NULL AND due <= $1",
-                    by,
-                )
-                if pending:
-                    await asyncio.sleep(0.1)
-    except TimeoutError:
-        raise AssertionError(f"{pending} check-in timers due by {by} unfired") from None
-    finally:
-        await conn.close()
-
-
 async def test_a_missed_night_run_opens_one_incident_at_grace_and_a_late_ping_resolves_it(
     isolated: Isolated, tmp_path: Path
 ) -> None:
@@ -196,7 +175,7 @@ async def test_a_missed_night_run_opens_one_incident_at_grace_and_a_late_ping_re
             )
             # every due check-in timer fired, every ping applied and every alert handled by
             # intake's two stages: what they published is all there is (no settle time)
-            await checkin_timers_fired(isolated, clock.now())
+            await timers_fired(isolated.dsn, "sla_clock.checkin_timers", clock.now())
             await wait_consumed(
                 bootstrap,
                 {
@@ -285,7 +264,7 @@ async def test_a_deadline_that_falls_due_while_the_watchdog_is_killed_fires_once
             TopicReader(bootstrap, f"{prefix}deadletter") as dead,
         ):
             await raw.until(lambda: len(alerts_in(raw)) >= 1, "the missed run's alert")
-            await checkin_timers_fired(isolated, restart_at)
+            await timers_fired(isolated.dsn, "sla_clock.checkin_timers", restart_at)
             await raw.to_end()  # fired once: nothing more can come
             alerts = alerts_in(raw)
             assert [

@@ -55,7 +55,7 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import QUICK_REBALANCE, kafka, wait_consumed
+from tests.integration.helpers import QUICK_REBALANCE, kafka, timers_fired, wait_consumed
 from tests.unit.test_sla_timeline import build_contract
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,21 +220,7 @@ async def all_due_fired(isolated: Isolated, until: datetime, timeout: float = 60
     before both commits and contract time stands at ``until``, so from here on nothing more is
     published: the sla topic read to its end is the whole outcome, with no settle time."""
     await consumed(isolated, timeout)
-    conn = await asyncpg.connect(isolated.dsn)
-    pending = None
-    try:
-        async with asyncio.timeout(timeout):
-            while pending != 0:
-                pending = await conn.fetchval(
-                    "SELECT count(*) FROM sla_clock.timers WHERE fired_at IS NULL AND due <= $1",
-                    until,
-                )
-                if pending:
-                    await asyncio.sleep(0.1)
-    except TimeoutError:
-        raise AssertionError(f"{pending} timers due by {until} still unfired") from None
-    finally:
-        await conn.close()
+    await timers_fired(isolated.dsn, "sla_clock.timers", until, timeout)
 
 
 def write_contract(folder: Path) -> tuple[Path, Contract]:
