@@ -17,6 +17,7 @@ value without its port or the short name.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -32,6 +33,13 @@ _MATCHER = re.compile(
 )
 
 
+# Every rule with hosts compares an alert's host labels with its own: tens of comparisons per
+# alert, each parsing both sides as IP addresses (a ValueError for a host name). The answers are
+# pure functions of the text, cached (bounded: labels come from outside).
+_HOST_CACHE = 16384
+
+
+@functools.lru_cache(maxsize=_HOST_CACHE)
 def host_key(value: str) -> str:
     """A host label's value as a comparable host name: lower case, no port, no trailing dot."""
     text = value.strip().lower()
@@ -44,6 +52,7 @@ def host_key(value: str) -> str:
     return text.rstrip(".")
 
 
+@functools.lru_cache(maxsize=_HOST_CACHE)
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
