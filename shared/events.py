@@ -301,6 +301,14 @@ class LocalTimes(Model):
     access_ready_by: AwareDatetime | None = None
 
 
+class LocalInstant(Model):
+    """One instant on the object's wall clock: the UTC instant beside it, written with the
+    offset of the object's site zone (``timezone``); the contract's zone for no object."""
+
+    timezone: str = Field(description="IANA zone of the object's site, e.g. Asia/Novosibirsk")
+    at: AwareDatetime
+
+
 class AssignmentIssuedV3(Model):
     """An assignment (v3: the first-line role, the incident's opening instant in UTC, and every
     instant also on the object's wall clock with its zone; v2's times are UTC)."""
@@ -521,6 +529,18 @@ class VendorCaseOpenedV1(Model):
     at: AwareDatetime
 
 
+class HandoverV2(HandoverV1):
+    """A handover (v2: ``local``, its instant on the wall clock of the object taken over)."""
+
+    local: LocalInstant | None = Field(None, description="at, in the object's zone")
+
+
+class VendorCaseOpenedV2(VendorCaseOpenedV1):
+    """A vendor case to open (v2: ``local``, its instant on the faulty object's wall clock)."""
+
+    local: LocalInstant | None = Field(None, description="at, in the object's zone")
+
+
 class EscalationReason(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
@@ -542,6 +562,13 @@ class AssignmentEscalatedV1(Model):
     emergency_approvers: list[DutyContact] = Field(default_factory=list)
     coordinator: str
     detected_at: AwareDatetime
+
+
+class AssignmentEscalatedV2(AssignmentEscalatedV1):
+    """An escalation (v2: ``local``, when it was detected on the incident object's wall
+    clock)."""
+
+    local: LocalInstant | None = Field(None, description="detected_at, in the object's zone")
 
 
 class IncidentReclassifiedV1(Model):
@@ -661,9 +688,9 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.ORIGIN_MOVED: OriginMovedV1,
     EventType.CHECK_OPENED: CheckOpenedV2,
     EventType.CHECK_CLOSED: CheckClosedV1,
-    EventType.HANDOVER: HandoverV1,
-    EventType.ASSIGNMENT_ESCALATED: AssignmentEscalatedV1,
-    EventType.VENDOR_CASE_OPENED: VendorCaseOpenedV1,
+    EventType.HANDOVER: HandoverV2,
+    EventType.ASSIGNMENT_ESCALATED: AssignmentEscalatedV2,
+    EventType.VENDOR_CASE_OPENED: VendorCaseOpenedV2,
     EventType.INCIDENT_RECLASSIFIED: IncidentReclassifiedV1,
     EventType.SLA_CLOCK_PAUSED: SlaClockPausedV1,
     EventType.SLA_CLOCK_RESUMED: SlaClockResumedV1,
@@ -674,11 +701,17 @@ CURRENT_VERSION: dict[EventType, int] = {
     **dict.fromkeys(PAYLOADS, 1),
     EventType.ASSIGNMENT_ISSUED: 3,
     EventType.CHECK_OPENED: 2,
+    EventType.HANDOVER: 2,
+    EventType.ASSIGNMENT_ESCALATED: 2,
+    EventType.VENDOR_CASE_OPENED: 2,
 }
 EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.ASSIGNMENT_ISSUED, 1): AssignmentIssuedV1,
     (EventType.ASSIGNMENT_ISSUED, 2): AssignmentIssuedV2,
     (EventType.CHECK_OPENED, 1): CheckOpenedV1,
+    (EventType.HANDOVER, 1): HandoverV1,
+    (EventType.ASSIGNMENT_ESCALATED, 1): AssignmentEscalatedV1,
+    (EventType.VENDOR_CASE_OPENED, 1): VendorCaseOpenedV1,
 }
 """Payload models of earlier versions: what old writers wrote (their schemas are checked in)."""
 
@@ -714,12 +747,20 @@ def upcast_check_opened_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {"opened_at": None, "engage_at": None, "engage_at_local": None, "local": None, **data}
 
 
+def upcast_local_unknown(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 of a handover, an escalation or a vendor case gave its instant in UTC only."""
+    return {"local": None, **data}
+
+
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 # (type, from_version) -> function producing the data of from_version + 1
 UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
     (EventType.ASSIGNMENT_ISSUED, 1): upcast_assignment_issued_v1_v2,
     (EventType.ASSIGNMENT_ISSUED, 2): upcast_assignment_issued_v2_v3,
     (EventType.CHECK_OPENED, 1): upcast_check_opened_v1_v2,
+    (EventType.HANDOVER, 1): upcast_local_unknown,
+    (EventType.ASSIGNMENT_ESCALATED, 1): upcast_local_unknown,
+    (EventType.VENDOR_CASE_OPENED, 1): upcast_local_unknown,
 }
 
 

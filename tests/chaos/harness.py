@@ -50,7 +50,7 @@ from shared.events import (
     AssignmentIssuedV3,
     Envelope,
     EventType,
-    HandoverV1,
+    HandoverV2,
     IncidentOpenedV1,
     parse_event,
 )
@@ -428,7 +428,7 @@ class Record:
         for e in self.assignments:
             if isinstance(e.data, AssignmentIssuedV3):
                 out.setdefault(e.subject or "", Counter())[e.data.role.value] += 1
-            elif isinstance(e.data, HandoverV1):
+            elif isinstance(e.data, HandoverV2):
                 out.setdefault(e.subject or "", Counter())["handover"] += 1
         return out
 

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.events import (
     ActionKind,
-    AssignmentEscalatedV1,
+    AssignmentEscalatedV2,
     AssignmentIssuedV3,
     Category,
     CheckClosedV1,
@@ -28,7 +28,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    HandoverV1,
+    HandoverV2,
     IncidentActionAcceptedV1,
     IncidentOpenedV1,
     Layer,
@@ -202,7 +202,7 @@ async def test_database_incident_checks_neighbours_hands_over_and_replays_to_not
         )
         every = await collect(bootstrap, f"{prefix}assignments", 10)
         await wait_consumed(bootstrap, router_reads(prefix))  # all it will write is out
-        (handover,) = payloads(every, HandoverV1)
+        (handover,) = payloads(every, HandoverV2)
         assert (handover.from_party, handover.to_party) == ("osdb", "hw")
         assert handover.coordinator == "apps"
         new_owner = payloads(every, AssignmentIssuedV3)[-1]
@@ -306,7 +306,7 @@ async def test_escalation_levels_fire_once_and_unacknowledged_parties_get_their_
     finally:
         stop_services(sp)
     events = await read_topic(bootstrap, f"{prefix}assignments")
-    escalations = payloads(events, AssignmentEscalatedV1)
+    escalations = payloads(events, AssignmentEscalatedV2)
     assert sorted((d.reason.value, d.level or 0, d.party or "") for d in escalations) == [
         ("sla_warning", 2, ""),
         ("unacknowledged", 0, "apps"),
@@ -352,7 +352,7 @@ async def test_through_intake_a_diagnosis_over_http_hands_the_incident_over(
             every = await collect(bootstrap, f"{prefix}assignments", 9)
     finally:
         stop_services(sp)
-    (handover,) = payloads(every, HandoverV1)
+    (handover,) = payloads(every, HandoverV2)
     assert (handover.from_party, handover.to_party, handover.coordinator) == ("osdb", "hw", "apps")
     assert "hw:night.engineer" in handover.reason
 

@@ -139,6 +139,62 @@ def test_old_versions_are_upcast_step_by_step(monkeypatch: pytest.MonkeyPatch) -
     assert event.data.reason == "bad json"  # type: ignore[attr-defined]
 
 
+V1_INSTANTS = {
+    "baton.assignment.handover": {
+        "from_party": "osdb",
+        "to_party": "hw",
+        "from_layer": "dbms",
+        "to_layer": "hardware",
+        "object_id": "srv-db-01",
+        "reason": "diagnosis",
+        "coordinator": "apps",
+        "at": "2026-11-26T21:40:00Z",
+    },
+    "baton.assignment.escalated": {
+        "reason": "sla_warning",
+        "level": 2,
+        "name": "manager",
+        "coordinator": "apps",
+        "detected_at": "2026-11-26T21:42:00Z",
+    },
+    "baton.assignment.vendor_case_opened": {
+        "party": "appint",
+        "vendor": "onec",
+        "vendor_name": "1C",
+        "vendor_contact": "support@1c.example",
+        "object_id": "app-1c-acc",
+        "collects_logs": "appint",
+        "correspondence": "appint",
+        "decides_fixes": "customer",
+        "reason": "diagnosis",
+        "coordinator": "apps",
+        "at": "2026-03-11T03:00:00Z",
+    },
+}
+
+
+@pytest.mark.parametrize("kind", sorted(V1_INSTANTS))
+def test_a_v1_handover_escalation_or_vendor_case_is_read_with_its_local_time_unknown(
+    kind: str,
+) -> None:
+    """v2 adds ``local`` (the instant on the object's wall clock); what a v1 router wrote is
+    upcast with it unknown, never dead-lettered."""
+    doc = {
+        "specversion": "1.0",
+        "id": str(stable_id(kind)),
+        "type": kind,
+        "source": "router",
+        "time": NOW.isoformat(),
+        "subject": "inc-1",
+        "dataversion": 1,
+        "data": V1_INSTANTS[kind],
+    }
+    event = parse_event(orjson.dumps(doc))
+    assert event.dataversion == 2
+    assert event.data.local is None  # type: ignore[attr-defined]
+    assert type(event.data) is events.PAYLOADS[EventType(kind)]
+
+
 def test_stable_ids_are_deterministic() -> None:
     assert stable_id("open", "a") == stable_id("open", "a")
     assert stable_id("open", "a") != stable_id("open", "b")

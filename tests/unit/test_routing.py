@@ -27,7 +27,7 @@ from shared.contract import Contract, load_contract
 from shared.contract.model import Duration
 from shared.events import (
     ActionKind,
-    AssignmentEscalatedV1,
+    AssignmentEscalatedV2,
     AssignmentIssuedV3,
     AssignmentRole,
     Category,
@@ -37,13 +37,13 @@ from shared.events import (
     Envelope,
     EscalationReason,
     EventType,
-    HandoverV1,
+    HandoverV2,
     IncidentActionAcceptedV1,
     IncidentOpenedV1,
     Layer,
     SlaBreachedV1,
     SlaWarningV1,
-    VendorCaseOpenedV1,
+    VendorCaseOpenedV2,
     make_event,
     parse_event,
     stable_id,
@@ -235,11 +235,15 @@ def test_hardware_finds_the_fault_and_takes_ownership_while_the_coordinator_stay
     assert isinstance(closed, CheckClosedV1)
     assert closed.fault_found
     assert closed.object_id == "srv-db-01"
-    assert isinstance(handover, HandoverV1)
+    assert isinstance(handover, HandoverV2)
     assert (handover.from_party, handover.to_party) == ("osdb", "hw")
     assert handover.coordinator == "apps"
     assert "hw:engineer" in handover.reason
     assert "srv-db-01" in handover.reason
+    # its instant also on the wall clock of the object taken over (Almaty, UTC+5)
+    assert handover.local is not None
+    assert handover.local.timezone == "Asia/Almaty"
+    assert handover.local.at.isoformat() == "2026-11-27T02:40:00+05:00"
     assert isinstance(assignment, AssignmentIssuedV3)
     assert (assignment.party, assignment.role, assignment.object_id) == (
         "hw",
@@ -339,7 +343,7 @@ def test_warning_fires_the_levels_it_reached_once(minimal: Contract) -> None:
     state, out = on_sla(state, sla_event("warning", ClockKind.RESPONSE, 80), minimal, NIGHT)
     (escalated,) = out
     data = escalated.data
-    assert isinstance(data, AssignmentEscalatedV1)
+    assert isinstance(data, AssignmentEscalatedV2)
     assert (data.reason, data.level, data.clock, data.threshold) == (
         EscalationReason.SLA_WARNING,
         2,
@@ -349,6 +353,11 @@ def test_warning_fires_the_levels_it_reached_once(minimal: Contract) -> None:
     assert [c.contact for c in data.contacts] == ["manager"]
     assert [(c.party, c.contact) for c in data.emergency_approvers] == [("customer", "it-head")]
     assert escalated.id == stable_id("escalation", "inc-1", 2)
+    assert data.local is not None  # detected 21:42 UTC: 02:42 at the database's site
+    assert (data.local.timezone, data.local.at.isoformat()) == (
+        "Asia/Almaty",
+        "2026-11-27T02:42:00+05:00",
+    )
     assert sorted(recipients(escalated, state.coordinator)) == ["apps", "customer"]
     # the breach and the recovery clock's 50 % reach the same level: it does not fire twice
     state, out = on_sla(state, sla_event("breach", ClockKind.RESPONSE), minimal, NIGHT)
@@ -382,8 +391,10 @@ def test_unacknowledged_assignment_calls_the_backup_contacts_once(minimal: Contr
     state, out = on_ack_overdue(state, "apps", minimal, due)
     (escalated,) = out
     data = escalated.data
-    assert isinstance(data, AssignmentEscalatedV1)
+    assert isinstance(data, AssignmentEscalatedV2)
     assert (data.reason, data.party, data.level) == (EscalationReason.UNACKNOWLEDGED, "apps", None)
+    assert data.local is not None
+    assert data.local.at.isoformat() == "2026-11-27T02:42:00+05:00"
     assert [c.contact for c in data.contacts] == ["manager"]
     assert state.ack_due == {"hw": due}
     assert on_ack_overdue(state, "apps", minimal, due)[1] == []
@@ -415,12 +426,17 @@ def test_a_fault_in_a_vendors_product_opens_a_case_for_the_party_that_handles_it
     cases = [e for e in out if e.type == EventType.VENDOR_CASE_OPENED]
     (case,) = cases
     data = case.data
-    assert isinstance(data, VendorCaseOpenedV1)
+    assert isinstance(data, VendorCaseOpenedV2)
     assert (data.party, data.vendor, data.object_id, data.decides_fixes) == (
         "appint",
         "onec",
         "app-1c-acc",
         "customer",
+    )
+    assert data.local is not None  # 03:00 UTC is 08:00 in Almaty
+    assert (data.local.timezone, data.local.at.isoformat()) == (
+        "Asia/Almaty",
+        "2026-03-11T08:00:00+05:00",
     )
     assert set(recipients(case, state.coordinator)) == {"appint", "customer"}
     again = accepted(
@@ -477,7 +493,7 @@ def test_an_open_incident_keeps_the_owners_of_the_contract_it_opened_under(
         ActionKind.DIAGNOSIS, "apps", NIGHT, layer=Layer.HARDWARE, fault_found=True
     )
     state, out = on_action(state, diagnosis, newer, NIGHT)
-    (handover,) = [e.data for e in out if isinstance(e.data, HandoverV1)]
+    (handover,) = [e.data for e in out if isinstance(e.data, HandoverV2)]
     assert handover.to_party == "hw"
     assert state.contract_version == minimal.version
     # a new incident is routed under the new version
@@ -506,7 +522,7 @@ def test_open_incidents_keep_their_owners_until_the_coordinator_reroutes() -> No
     assert state.primary == "hw"
     assert state.coordinator == "apps"
     assert state.contract_version == "2026.12.1"
-    handover = next(e.data_as(HandoverV1) for e in out if e.type == EventType.HANDOVER)
+    handover = next(e.data_as(HandoverV2) for e in out if e.type == EventType.HANDOVER)
     assert (handover.from_party, handover.to_party) == ("osdb", "hw")
     assert "re-routed under contract 2026.12.1" in handover.reason
     issued = [e.data_as(AssignmentIssuedV3) for e in out if e.type == EventType.ASSIGNMENT_ISSUED]

@@ -25,7 +25,7 @@ from shared.events import (
     AssignmentRole,
     Envelope,
     EventType,
-    HandoverV1,
+    HandoverV2,
     IncidentActionAcceptedV1,
     IncidentClosedV1,
     IncidentOpenedV1,
@@ -197,7 +197,7 @@ async def _incident_reclassified(
     )
 
 
-async def _handover(conn: Conn, incident: str | None, data: HandoverV1) -> None:
+async def _handover(conn: Conn, incident: str | None, data: HandoverV2) -> None:
     await conn.execute(
         "UPDATE incidents SET primary_party = $2, layer = $3 WHERE id = $1",
         incident,

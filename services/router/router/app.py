@@ -39,7 +39,7 @@ from router.routing import (
 )
 from shared.db import Conn, mark_processed_many
 from shared.events import (
-    AssignmentEscalatedV1,
+    AssignmentEscalatedV2,
     AssignmentIssuedV3,
     Envelope,
     EscalationReason,
@@ -141,7 +141,7 @@ class RouterService:
             if url is None or party not in rt.settings.router_webhook_secrets:
                 continue
             if (
-                isinstance(data, AssignmentEscalatedV1)
+                isinstance(data, AssignmentEscalatedV2)
                 and data.reason == EscalationReason.DELIVERY_FAILED
                 and data.party == party
             ):

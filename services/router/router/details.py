@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 from shared.contract import Contract, SupportObject
 from shared.contract.model import Contact
 from shared.contract.view import DEFAULT_ACK_FRACTION, ContractView
-from shared.events import AccessProcedure, Category, Deadlines, DutyContact, LocalTimes
+from shared.events import (
+    AccessProcedure,
+    Category,
+    Deadlines,
+    DutyContact,
+    LocalInstant,
+    LocalTimes,
+)
 
 __all__ = [
     "DEFAULT_ACK_FRACTION",
@@ -144,6 +151,13 @@ def local_times(
         recovery_due=deadlines.recovery_due.astimezone(zone) if deadlines else None,
         access_ready_by=access.ready_by.astimezone(zone) if access else None,
     )
+
+
+def local_instant(contract: Contract, object_id: str | None, at: datetime) -> LocalInstant:
+    """``at`` on ``object_id``'s wall clock (the contract's zone for no object), as
+    ``local_times`` does for an assignment."""
+    calendar = ContractView.of(contract).local_calendar(object_id)
+    return LocalInstant(timezone=calendar.spec.timezone, at=at.astimezone(calendar.zone))
 
 
 def ack_fraction(contract: Contract) -> float:

@@ -21,7 +21,7 @@ from shared.contract import Contract, SupportObject
 from shared.contract.view import ContractView, handover_layer
 from shared.events import (
     ActionKind,
-    AssignmentEscalatedV1,
+    AssignmentEscalatedV2,
     AssignmentIssuedV3,
     AssignmentRole,
     Category,
@@ -32,15 +32,16 @@ from shared.events import (
     DutyContact,
     Envelope,
     EscalationReason,
-    HandoverV1,
+    HandoverV2,
     IncidentActionAcceptedV1,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
+    LocalInstant,
     OriginMovedV1,
     SlaBreachedV1,
     SlaWarningV1,
-    VendorCaseOpenedV1,
+    VendorCaseOpenedV2,
     make_event,
     stable_id,
 )
@@ -356,7 +357,7 @@ def _handover(
         return moved, []
     obj = contract.object(object_id) if object_id else None
     handover = make_event(
-        HandoverV1(
+        HandoverV2(
             from_party=state.primary,
             to_party=to_party,
             from_layer=state.primary_layer,
@@ -365,6 +366,7 @@ def _handover(
             reason=reason,
             coordinator=state.coordinator,
             at=at,
+            local=details.local_instant(contract, object_id, at),
         ),
         source=SOURCE,
         time=now,
@@ -510,7 +512,7 @@ def _vendor_case(
         return state, []
     handling = vendor.vendor_handling
     event = make_event(
-        VendorCaseOpenedV1(
+        VendorCaseOpenedV2(
             party=handling.opens_cases,
             vendor=obj.vendor,
             vendor_name=vendor.name,
@@ -525,6 +527,7 @@ def _vendor_case(
             reason=f"diagnosis by {who}: fault found in {obj.id} ({obj.product or vendor.name})",
             coordinator=state.coordinator,
             at=at,
+            local=details.local_instant(contract, obj.id, at),
         ),
         source=SOURCE,
         time=now,
@@ -633,7 +636,7 @@ def _escalate(
         fired.append(level.level)
         events.append(
             make_event(
-                AssignmentEscalatedV1(
+                AssignmentEscalatedV2(
                     reason=reason,
                     level=level.level,
                     name=level.name,
@@ -643,6 +646,7 @@ def _escalate(
                     emergency_approvers=_refs(contract, level.emergency_approvers),
                     coordinator=state.coordinator,
                     detected_at=detected_at,
+                    local=_local(contract, state, detected_at),
                 ),
                 source=SOURCE,
                 time=now,
@@ -651,6 +655,11 @@ def _escalate(
             )
         )
     return state.model_copy(update={"escalated": fired}), events
+
+
+def _local(contract: Contract, state: RouteState, at: datetime) -> LocalInstant:
+    """An escalation's instant on the wall clock of the object its primary works on."""
+    return details.local_instant(contract, state.primary_object or state.object_id, at)
 
 
 def _refs(contract: Contract, refs: list[str]) -> list[DutyContact]:
@@ -667,7 +676,7 @@ def on_ack_overdue(
         ), []
     name = contract.parties[party].name if party in contract.parties else party
     event = make_event(
-        AssignmentEscalatedV1(
+        AssignmentEscalatedV2(
             reason=EscalationReason.UNACKNOWLEDGED,
             level=None,
             name=f"backup contacts of {name}",
@@ -675,6 +684,7 @@ def on_ack_overdue(
             contacts=details.backups(contract, party),
             coordinator=state.coordinator,
             detected_at=now,
+            local=_local(contract, state, now),
         ),
         source=SOURCE,
         time=now,
@@ -698,11 +708,11 @@ def recipients(event: Envelope, coordinator: str) -> list[str]:
     found: list[str] = []
     if isinstance(data, AssignmentIssuedV3 | CheckOpenedV2 | CheckClosedV1):
         found.append(data.party)
-    elif isinstance(data, HandoverV1):
+    elif isinstance(data, HandoverV2):
         found.extend((data.from_party, data.to_party))
-    elif isinstance(data, VendorCaseOpenedV1):
+    elif isinstance(data, VendorCaseOpenedV2):
         found.extend((data.party, data.collects_logs, data.correspondence, data.decides_fixes))
-    elif isinstance(data, AssignmentEscalatedV1):
+    elif isinstance(data, AssignmentEscalatedV2):
         found.extend(c.party for c in [*data.contacts, *data.emergency_approvers])
         if data.party:
             found.append(data.party)
@@ -722,7 +732,7 @@ def on_delivery_failed(
     """A push to ``party``'s endpoint failed for good: the coordinator is told (over Kafka)."""
     on_duty = details.on_duty(contract, state.coordinator, now)
     event = make_event(
-        AssignmentEscalatedV1(
+        AssignmentEscalatedV2(
             reason=EscalationReason.DELIVERY_FAILED,
             level=None,
             name=f"push to {party} failed: {reason}",
@@ -730,6 +740,7 @@ def on_delivery_failed(
             contacts=[on_duty] if on_duty else [],
             coordinator=state.coordinator,
             detected_at=now,
+            local=_local(contract, state, now),
         ),
         source=SOURCE,
         time=now,
