@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import hmac
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.topics import Topic, topic_name
 
 ENV_PREFIX = "BATON_"
 DEFAULT_CONTRACT = Path(__file__).resolve().parent.parent / "examples" / "minimal" / "contract.yaml"
+
+
+def _one_or_more(value: object) -> object:
+    return [value] if isinstance(value, str | SecretStr) else value
+
+
+Credential = Annotated[tuple[SecretStr, ...], BeforeValidator(_one_or_more), Field(min_length=1)]
+"""One secret (``"s3cret"``), or several while it is rotated (``["new", "old"]``, the new one
+first): each is accepted, so clients move to the new one before the old one is removed."""
+
+
+def matches(given: str, credential: Credential) -> bool:
+    """Whether ``given`` is one of ``credential``'s secrets (constant time for each)."""
+    candidate = given.encode()
+    return any(hmac.compare_digest(candidate, s.get_secret_value().encode()) for s in credential)
 
 
 class Settings(BaseSettings):
@@ -143,26 +159,29 @@ class Settings(BaseSettings):
     intake_tick_seconds: float = Field(
         5.0, gt=0, description="how often intake looks for maintenance windows that ended"
     )
-    intake_source_tokens: dict[str, SecretStr] = Field(
+    intake_source_tokens: dict[str, Credential] = Field(
         default_factory=dict,
-        description="receiver source -> bearer token; any entry here or in intake_hmac_secrets"
-        " turns receiver authentication on",
+        description="receiver source -> bearer token (or a list while it is rotated); any entry"
+        " here or in intake_hmac_secrets turns receiver authentication on",
     )
-    intake_hmac_secrets: dict[str, SecretStr] = Field(
+    intake_hmac_secrets: dict[str, Credential] = Field(
         default_factory=dict,
-        description="receiver source -> HMAC-SHA256 secret for signed bodies",
+        description="receiver source -> HMAC-SHA256 secret for signed bodies (or a list while"
+        " it is rotated)",
     )
     intake_replay_window_seconds: float = Field(
         300.0, gt=0, description="how old a signed timestamp may be"
     )
-    reporting_reader_tokens: dict[str, SecretStr] = Field(
+    reporting_reader_tokens: dict[str, Credential] = Field(
         default_factory=dict,
-        description="reader (a party id, or operator) -> token for reporting's read API;"
-        " non-empty turns read auth on: a contractor then sees only its own incidents",
+        description="reader (a party id, or operator) -> token for reporting's read API (or a"
+        " list while it is rotated); non-empty turns read auth on: a contractor then sees only"
+        " its own incidents",
     )
-    intake_party_tokens: dict[str, SecretStr] = Field(
+    intake_party_tokens: dict[str, Credential] = Field(
         default_factory=dict,
-        description="party id -> API token for actions; non-empty turns action auth on",
+        description="party id -> API token for actions (or a list while it is rotated);"
+        " non-empty turns action auth on",
     )
     intake_action_wait_seconds: float = Field(
         5.0,

@@ -149,7 +149,7 @@ def test_settings_are_ones_the_services_read(rendered: tuple[int, list[dict[str,
     assert not {k for k in settings if "TOKENS" in k or "SECRETS" in k}, "Secret only"
     assert open_doors("intake", parsed) == []
     assert open_doors("reporting", parsed) == []
-    assert parsed.reporting_reader_tokens["operator"].get_secret_value() == "reader-token"
+    assert parsed.reporting_reader_tokens["operator"][0].get_secret_value() == "reader-token"
     assert not parsed.insecure
 
 

@@ -8,6 +8,8 @@ PagerDuty clients cannot add headers, so for ``pagerduty`` the event's ``routing
 as its bearer token. Authentication is on as soon as any receiver credential is configured; a
 source without credentials is then refused (403). Actions: a party's token must match the
 party named in the action. Secrets are ``SecretStr`` and never appear in a reason or a log.
+Each credential may hold several secrets while it is rotated (``shared.settings.Credential``):
+any of them is accepted.
 """
 
 from __future__ import annotations
@@ -19,10 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import SecretStr
-
 from intake.guard import Refusal
-from shared.settings import Settings
+from shared.settings import Credential, Settings, matches
 
 TIMESTAMP_HEADER = "x-baton-timestamp"
 SIGNATURE_HEADER = "x-baton-signature"
@@ -46,10 +46,6 @@ def _bearer(headers: Mapping[str, str]) -> str | None:
     value = headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def _same(given: str, secret: SecretStr) -> bool:
-    return hmac.compare_digest(given.encode(), secret.get_secret_value().encode())
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -94,7 +90,7 @@ class Authenticator:
         if token is None and secret is None:
             raise Refusal(403, f"source {source}: no credentials configured", kind="auth")
         given = _bearer(headers) or routing_key
-        if token is not None and given is not None and _same(given, token):
+        if token is not None and given is not None and matches(given, token):
             return None
         if secret is not None and SIGNATURE_HEADER in headers:
             return self._check_signature(secret, headers, body, now)
@@ -103,7 +99,7 @@ class Authenticator:
         raise _unauthorized(f"source {source}: the credentials do not match")
 
     def _check_signature(
-        self, secret: SecretStr, headers: Mapping[str, str], body: bytes, now: datetime
+        self, secret: Credential, headers: Mapping[str, str], body: bytes, now: datetime
     ) -> Signed:
         try:
             stamp = int(headers.get(TIMESTAMP_HEADER, ""))
@@ -115,7 +111,10 @@ class Authenticator:
                 f"{TIMESTAMP_HEADER}: {age:.0f}s from now, outside the {self._window:.0f}s window"
             )
         signature = headers.get(SIGNATURE_HEADER, "")
-        if not hmac.compare_digest(signature, sign(secret.get_secret_value(), stamp, body)):
+        if not any(
+            hmac.compare_digest(signature, sign(one.get_secret_value(), stamp, body))
+            for one in secret
+        ):
             raise _unauthorized(f"{SIGNATURE_HEADER}: does not match the body and timestamp")
         expires = datetime.fromtimestamp(stamp, now.tzinfo) + timedelta(seconds=self._window)
         return Signed(signature, expires)
@@ -140,7 +139,7 @@ class Authenticator:
         given = _bearer(headers)
         if given is None:
             raise _unauthorized("a party API token is required (Authorization: Bearer ...)")
-        if not any(_same(given, t) for t in self._parties.values()):
+        if not any(matches(given, t) for t in self._parties.values()):
             raise _unauthorized("the API token matches no party")
 
     def check_party(self, headers: Mapping[str, str], party: str) -> None:
@@ -150,7 +149,7 @@ class Authenticator:
         given = _bearer(headers)
         if given is None:
             raise _unauthorized("a party API token is required (Authorization: Bearer ...)")
-        owner = next((p for p, t in self._parties.items() if _same(given, t)), None)
+        owner = next((p for p, t in self._parties.items() if matches(given, t)), None)
         if owner is None:
             raise _unauthorized("the API token matches no party")
         if owner != party:

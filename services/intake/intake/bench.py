@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
             args.url,
             aiokafka_kwargs(settings),
             settings.topic_prefix,
-            token=token.get_secret_value() if token else None,
+            token=token[0].get_secret_value() if token else None,  # the new one comes first
             n=args.n,
             per_request=args.per_request,
             concurrency=args.concurrency,

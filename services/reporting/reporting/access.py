@@ -10,7 +10,6 @@ side is open, as it was — say so in the deployment (README, Security).
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
@@ -18,7 +17,7 @@ from fastapi import HTTPException, Request
 from reporting import store
 from shared.contract import Contract
 from shared.db import Conn
-from shared.settings import Settings
+from shared.settings import Settings, matches
 
 OPERATOR = "operator"
 
@@ -45,11 +44,7 @@ def reader(request: Request, settings: Settings, contract: Contract) -> Reader:
             401, "a reader token is required (Authorization: Bearer ...)",
             headers={"www-authenticate": 'Bearer realm="baton"'},
         )  # fmt: skip
-    name = next(
-        (n for n, t in tokens.items() if hmac.compare_digest(given.strip().encode(),
-                                                             t.get_secret_value().encode())),
-        None,
-    )  # fmt: skip
+    name = next((n for n, t in tokens.items() if matches(given.strip(), t)), None)
     if name is None:
         raise HTTPException(401, "the reader token matches no reader")
     party = contract.parties.get(name)
