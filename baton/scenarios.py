@@ -426,24 +426,74 @@ async def _storm(
     bodies = storm_webhooks(stack.contract, run, n, datetime.now(UTC))
     alerts = sum(len(b["alerts"]) for b in bodies)
     groups = list(pipeline_groups(stack.settings))
+    consumer = await _tail(
+        stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
+    )
     began = time.perf_counter()
-    async with (
-        httpx.AsyncClient(timeout=60, auth=stack.auth) as client,
-        Lag(stack.bootstrap, stack.settings) as lag,
-    ):
-        await _post_all(client, f"{stack.intake}/v1/alerts/alertmanager", bodies, concurrency)
-        posted = time.perf_counter()
-        drained = await lag.wait_drained(groups, limit_s)
+    try:
+        async with (
+            httpx.AsyncClient(timeout=60, auth=stack.auth) as client,
+            Lag(stack.bootstrap, stack.settings) as lag,
+        ):
+            started = await _post_all(
+                client, f"{stack.intake}/v1/alerts/alertmanager", bodies, concurrency
+            )
+            posted = time.perf_counter()
+            drained = await lag.wait_drained(groups, limit_s)
+        assigned = await _first_primaries(consumer)
+    finally:
+        await consumer.stop()
     final = max(drained.values())
     figures = {
         "http_accepted_per_s": alerts / (posted - began),
         "end_to_end_per_s": alerts / (final - began),
     }
+    # each incident's first primary assignment, from the first send of the alerts it names
+    first_sent: dict[str, float] = {}
+    for body, at in zip(bodies, started, strict=True):
+        for alert in body["alerts"]:
+            first_sent.setdefault(f"am:{alert['fingerprint']}", at)
+    latencies = [
+        (at - min(first_sent[f] for f in named)) * 1000
+        for fingerprints, at in assigned
+        if (named := [f for f in fingerprints if f in first_sent])
+    ]
+    if latencies:
+        figures["first_alert_to_assignment_p50_ms"] = statistics.median(latencies)
+        figures["first_alert_to_assignment_p99_ms"] = _percentile(latencies, 0.99)
     for group, at in drained.items():
         name = group.removeprefix(stack.settings.group_prefix)
         figures[f"{name}_done_after_s"] = at - began
     distinct = max(1, n // STORM_REPEATS)
-    return alerts, figures, [f"{distinct} distinct alerts, each sent {STORM_REPEATS} times"]
+    return (
+        alerts,
+        figures,
+        [
+            f"{distinct} distinct alerts, each sent {STORM_REPEATS} times, into {len(latencies)}"
+            " incidents (time to assignment: from the first send of an incident's alerts to its"
+            " first primary assignment)"
+        ],
+    )
+
+
+async def _first_primaries(consumer: AIOKafkaConsumer) -> list[tuple[list[str], float]]:
+    """Read the assignments topic to its end: for each incident's first primary assignment, the
+    alerts it names and its broker time (the pipeline has drained: everything is there)."""
+    parts = list(consumer.assignment())
+    ends = await consumer.end_offsets(parts)
+    firsts: dict[str, tuple[list[str], float]] = {}
+    while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
+        for records in (await consumer.getmany(timeout_ms=200)).values():
+            for record in records:
+                event = parse_event(record.value or b"")
+                data = event.data
+                if (
+                    isinstance(data, AssignmentIssuedV3)
+                    and data.role == AssignmentRole.PRIMARY
+                    and event.subject not in firsts
+                ):
+                    firsts[event.subject or ""] = (data.related_alerts, record.timestamp / 1000)
+    return list(firsts.values())
 
 
 async def _steady(
