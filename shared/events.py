@@ -375,6 +375,17 @@ class SlaBreachedV1(Model):
     detected_at: AwareDatetime
 
 
+class SlaOverdueV1(Model):
+    """A running clock went past its target by an escalation level's share: ``threshold``
+    percent of the target, above 100 (the breach at 100 is ``SlaBreachedV1``)."""
+
+    clock: ClockKind
+    threshold: int = Field(gt=100)
+    deadline: AwareDatetime = Field(description="the deadline that was breached")
+    overdue: timedelta = Field(description="how far past the deadline, in the clock's own time")
+    detected_at: AwareDatetime
+
+
 class ContractPublishedV1(Model):
     """A linted contract version, published whole to the compacted contract topic."""
 
@@ -665,6 +676,7 @@ class EventType(StrEnum):
     SLA_CLOCK_PAUSED = "baton.sla.clock_paused"
     SLA_CLOCK_RESUMED = "baton.sla.clock_resumed"
     SLA_CLOCK_RECOMPUTED = "baton.sla.clock_recomputed"
+    SLA_OVERDUE = "baton.sla.overdue"
     CHECKIN_PING = "baton.checkin.ping"
 
 
@@ -695,6 +707,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.SLA_CLOCK_PAUSED: SlaClockPausedV1,
     EventType.SLA_CLOCK_RESUMED: SlaClockResumedV1,
     EventType.SLA_CLOCK_RECOMPUTED: SlaClockRecomputedV1,
+    EventType.SLA_OVERDUE: SlaOverdueV1,
     EventType.CHECKIN_PING: CheckinPingV1,
 }
 CURRENT_VERSION: dict[EventType, int] = {

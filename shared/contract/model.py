@@ -565,7 +565,8 @@ class MaintenanceWindow(_Strict):
 
 
 class EscalationLevel(_Strict):
-    """Fires when the given fraction of a clock's target has passed (0 = at once)."""
+    """Fires when the given fraction of a clock's target has passed (0 = at once; 1 = at the
+    breach; above 1 = that far overdue, e.g. 1.5 when half the target again has passed)."""
 
     level: int = Field(ge=1)
     name: str

@@ -226,7 +226,8 @@ class ContractView:
             for clock in ClockKind
         }
         """Per clock: the warning fractions and the escalation levels' fractions of that clock
-        (so a level at 80 % hears of 80 %, not only of the breach), in whole percent."""
+        (so a level at 80 % hears of 80 %, not only of the breach, and a level at 150 % of
+        150 %), in whole percent; the breach (100) is always a threshold and not listed."""
         fractions = [
             lv.at[ClockKind.RESPONSE]
             for lv in contract.escalation
@@ -610,5 +611,6 @@ def _sla_excluding_windows(contract: Contract) -> list[tuple[MaintenanceWindow, 
 
 
 def _percents(fractions: list[float]) -> tuple[int, ...]:
-    """Fractions of a target as sorted whole percents strictly between 0 and 100."""
-    return tuple(sorted({p for p in (round(f * 100) for f in fractions) if 0 < p < BREACH}))
+    """Fractions of a target as sorted whole percents above 0, the breach (100) left out: the
+    warnings below it, and the escalation levels past the target above it."""
+    return tuple(sorted({p for p in (round(f * 100) for f in fractions) if 0 < p != BREACH}))

@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sla_clock.decide import apply, timers
+from sla_clock.decide import apply, fire, timers
 from sla_clock.timeline import IncidentRecord, Rules, fold
 
 from baton import credentials, stack
@@ -57,7 +57,7 @@ from shared.events import (
 from shared.topic_admin import KafkaClient, client_kwargs
 
 SERVICES = ("intake", "router", "sla-clock", "reporting")
-FIRES = (EventType.SLA_WARNING, EventType.SLA_BREACHED)
+FIRES = (EventType.SLA_WARNING, EventType.SLA_BREACHED, EventType.SLA_OVERDUE)
 # (event type, incident, clock, threshold): one sla event; a warning's threshold, else None
 ClockKey = tuple[str, str, str, int | None]
 
@@ -489,8 +489,6 @@ def expected_clock_events(
         if record is None:
             continue
         for t in timers(record, fold(record, rules), rules):
-            if t.due <= until:
-                kind = EventType.SLA_BREACHED if t.threshold == 100 else EventType.SLA_WARNING
-                threshold = None if t.threshold == 100 else t.threshold
-                out.add((kind.value, t.incident_id, t.clock.value, threshold))
+            if t.due <= until and (k := clock_key(fire(t, until))) is not None:
+                out.add(k)
     return out

@@ -42,6 +42,7 @@ from shared.events import (
     IncidentOpenedV1,
     Layer,
     SlaBreachedV1,
+    SlaOverdueV1,
     SlaWarningV1,
     VendorCaseOpenedV2,
     make_event,
@@ -579,3 +580,40 @@ def test_a_dependent_outside_its_hours_is_chased_from_when_they_open(minimal: Co
     assert osdb.local.timezone == "Asia/Almaty"
     assert osdb.local.opened_at == NIGHT
     assert (apps.engage_at, apps.engage_at_local) == (None, None)  # 24/7 accounting: at once
+
+
+def test_a_level_past_the_target_fires_when_the_clock_is_that_far_overdue_not_at_the_breach() -> (
+    None
+):
+    doc = contract_at("examples/minimal/contract.yaml").model_dump(mode="json")
+    doc["escalation"].append(
+        {"level": 3, "name": "Director", "at": {"recovery": 1.5}, "contacts": ["apps/manager"]}
+    )
+    contract = Contract.model_validate(doc)
+    state, _ = open_route(opened_event(contract, "pg-main", NIGHT), contract, NIGHT)
+    state, out = on_sla(state, sla_event("breach", ClockKind.RECOVERY), contract, NIGHT)
+    assert [e.data.level for e in out] == [2]  # type: ignore[attr-defined]
+    at = NIGHT + timedelta(hours=6)
+    overdue = make_event(
+        SlaOverdueV1(
+            clock=ClockKind.RECOVERY,
+            threshold=150,
+            deadline=NIGHT + timedelta(hours=4),
+            overdue=timedelta(hours=2),
+            detected_at=at,
+        ),
+        source="sla-clock",
+        time=at,
+        subject="inc-1",
+        event_id=stable_id("overdue", "inc-1", 150),
+    )
+    state, out = on_sla(state, overdue, contract, at)
+    (escalated,) = out
+    data = escalated.data_as(AssignmentEscalatedV2)
+    assert (data.level, data.name, data.reason, data.threshold) == (
+        3,
+        "Director",
+        EscalationReason.SLA_BREACHED,
+        150,
+    )
+    assert on_sla(state, overdue, contract, at)[1] == []  # once per incident

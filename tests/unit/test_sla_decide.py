@@ -9,6 +9,7 @@ from typing import Any
 from sla_clock.decide import Timer, apply, fire, timers
 from sla_clock.timeline import BREACH, IncidentRecord, Rules, fold
 
+from shared.contract import Contract
 from shared.events import (
     ActionKind,
     Category,
@@ -20,6 +21,7 @@ from shared.events import (
     IncidentReclassifiedV1,
     Layer,
     SlaClockStartedV1,
+    SlaOverdueV1,
     make_event,
 )
 from tests.unit.test_sla_timeline import RULES, build_contract
@@ -200,3 +202,34 @@ def test_an_old_first_alert_backdates_the_clocks_only_by_max_backdate() -> None:
     assert {s.clock for s in started} == {ClockKind.RESPONSE, ClockKind.RECOVERY}
     for s in started:
         assert s.started_at == OPENED - H
+
+
+def test_an_escalation_level_past_the_target_fires_once_the_clock_is_that_far_overdue() -> None:
+    """A level at 150 % of the recovery target (4 h): its timer falls due 2 h after the breach,
+    names the breached deadline, and fires ``SlaOverdueV1`` — the breach itself stays one
+    ``SlaBreachedV1`` at 100 %."""
+    doc = build_contract().model_dump(mode="json")
+    doc["escalation"].append(
+        {"level": 3, "name": "Director", "at": {"recovery": 1.5}, "contacts": ["apps/manager"]}
+    )
+    contract = Contract.model_validate(doc)
+    rules = Rules(contract)
+    record, _ = apply(None, opened(), rules, NOW)
+    assert record is not None
+    due = {(t.clock, t.threshold): t for t in timers(record, fold(record, rules), rules)}
+    assert (ClockKind.RESPONSE, 150) not in due  # the level names the recovery clock only
+    late = due[(ClockKind.RECOVERY, 150)]
+    assert (late.due, late.deadline, late.remaining) == (OPENED + 6 * H, OPENED + 4 * H, -2 * H)
+    event = fire(late, OPENED + 6 * H)
+    assert event.type == EventType.SLA_OVERDUE
+    data = event.data_as(SlaOverdueV1)
+    assert (data.threshold, data.deadline, data.overdue) == (150, OPENED + 4 * H, 2 * H)
+    assert event.id == fire(late, OPENED + 7 * H).id  # exactly once downstream
+    assert fire(due[(ClockKind.RECOVERY, BREACH)], NOW).type == EventType.SLA_BREACHED
+    # a clock stopped before it fell that far behind never reports it
+    restored = action(ActionKind.RESTORED, OPENED + 5 * H, 9)
+    record, _ = apply(record, restored, rules, OPENED + 5 * H)
+    assert record is not None
+    left = {(t.clock, t.threshold) for t in timers(record, fold(record, rules), rules)}
+    assert (ClockKind.RECOVERY, 150) not in left
+    assert (ClockKind.RECOVERY, BREACH) in left  # crossed at 4 h: still fires once

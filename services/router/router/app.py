@@ -61,7 +61,7 @@ INCIDENT_INPUTS = frozenset(
         EventType.INCIDENT_CLOSED,
     }
 )
-SLA_INPUTS = frozenset({EventType.SLA_WARNING, EventType.SLA_BREACHED})
+SLA_INPUTS = frozenset({EventType.SLA_WARNING, EventType.SLA_BREACHED, EventType.SLA_OVERDUE})
 
 
 class RouterService:

@@ -40,6 +40,7 @@ from shared.events import (
     LocalInstant,
     OriginMovedV1,
     SlaBreachedV1,
+    SlaOverdueV1,
     SlaWarningV1,
     VendorCaseOpenedV2,
     make_event,
@@ -591,17 +592,20 @@ def on_closed(state: RouteState) -> RouteState:
 def on_sla(
     state: RouteState, event: Envelope, contract: Contract, now: datetime
 ) -> tuple[RouteState, list[Envelope]]:
-    """An SLA warning or breach fires every escalation level of that clock whose threshold it
-    reached and that has not fired yet; each level fires once per incident (its id is
-    ``stable_id("escalation", incident, level)``). Levels at 0 are the first line: the
-    assignments themselves reach them."""
+    """An SLA warning, breach or overdue level fires every escalation level of that clock
+    whose threshold it reached and that has not fired yet; each level fires once per incident
+    (its id is ``stable_id("escalation", incident, level)``). Levels at 0 are the first line:
+    the assignments themselves reach them; levels past the target (``at`` above 1) hear of
+    ``SlaOverdueV1`` and are told as breaches."""
     data = event.data
     if isinstance(data, SlaWarningV1):
         clock, percent, reason = data.clock, data.threshold, EscalationReason.SLA_WARNING
     elif isinstance(data, SlaBreachedV1):
         clock, percent, reason = data.clock, 100, EscalationReason.SLA_BREACHED
+    elif isinstance(data, SlaOverdueV1):
+        clock, percent, reason = data.clock, data.threshold, EscalationReason.SLA_BREACHED
     else:
-        raise TypeError(f"type: {event.type.value} is not an SLA warning or breach")
+        raise TypeError(f"type: {event.type.value} is not an SLA warning, breach or overdue")
     if state.closed:
         return state, []
     return _escalate(

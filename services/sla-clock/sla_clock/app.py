@@ -36,7 +36,7 @@ from shared.ticker import Ticker
 from shared.topics import Topic
 from sla_clock import store
 from sla_clock.decide import apply, fire, timers
-from sla_clock.metrics import OpenClock, SlaMetrics, build_metrics
+from sla_clock.metrics import OpenClock, SlaMetrics, at_risk, build_metrics
 from sla_clock.ownership import Ownership
 from sla_clock.simclock import clock_from
 from sla_clock.timeline import BREACH, ClockState, IncidentRecord, Rules, ended_pauses, fold
@@ -222,10 +222,7 @@ class SlaService:
                     target=row["target"],  # type: ignore[arg-type]
                     elapsed=row["elapsed"],  # type: ignore[arg-type]
                     calendar=str(row["calendar"]),
-                    at_risk_share=min(
-                        self.rules.thresholds[ClockKind(str(row["clock"]))], default=BREACH
-                    )
-                    / 100,
+                    at_risk_share=at_risk(self.rules.thresholds[ClockKind(str(row["clock"]))]),
                     priority=str(row["priority"]),
                     party=str(row["party"]),
                 )

@@ -32,6 +32,7 @@ from shared.events import (
     SlaClockResumedV1,
     SlaClockStartedV1,
     SlaClockStoppedV1,
+    SlaOverdueV1,
     SlaWarningV1,
     make_event,
     stable_id,
@@ -310,14 +311,18 @@ def timers(record: IncidentRecord, views: dict[ClockKind, ClockView], rules: Rul
             due = view.due(th, cal)
             if due is None:
                 continue
-            left = target - share(target, th)
+            left = target - share(target, th)  # negative past the breach
+            if th < BREACH:
+                deadline = cal.add(due, left)
+            else:  # the breach itself, or a level past it: the deadline that was breached
+                deadline = due if th == BREACH else view.due(BREACH, cal) or due
             out.append(
                 Timer(
                     incident_id=record.incident_id,
                     clock=clock,
                     threshold=th,
                     due=due,
-                    deadline=cal.add(due, left) if th != BREACH else due,
+                    deadline=deadline,
                     remaining=left,
                     party=record.party,
                     priority=view.policy.priority,
@@ -328,7 +333,22 @@ def timers(record: IncidentRecord, views: dict[ClockKind, ClockView], rules: Rul
 
 
 def fire(timer: Timer, now: datetime) -> Envelope:
-    """The warning or breach a due timer emits; its id makes it exactly-once downstream."""
+    """The warning, breach or overdue level a due timer emits; its id makes it exactly-once
+    downstream."""
+    if timer.threshold > BREACH:
+        return make_event(
+            SlaOverdueV1(
+                clock=timer.clock,
+                threshold=timer.threshold,
+                deadline=timer.deadline,
+                overdue=-timer.remaining,
+                detected_at=now,
+            ),
+            source=SOURCE,
+            time=now,
+            subject=timer.incident_id,
+            event_id=stable_id("overdue", timer.incident_id, timer.clock.value, timer.threshold),
+        )
     if timer.threshold == BREACH:
         return make_event(
             SlaBreachedV1(clock=timer.clock, deadline=timer.deadline, detected_at=now),

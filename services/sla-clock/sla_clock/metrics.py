@@ -33,6 +33,12 @@ REMAINING_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
 """Running clocks by business time left: each clock counts in the first bucket it fits."""
 
 
+def at_risk(thresholds: tuple[int, ...]) -> float:
+    """The share of its target at which a clock counts as at risk: its first warning (not an
+    escalation level past the breach), else the breach."""
+    return min((t for t in thresholds if t < BREACH), default=BREACH) / 100
+
+
 @dataclass(frozen=True, slots=True)
 class OpenClock:
     status: ClockState
@@ -84,7 +90,6 @@ class OpenClocks(Collector):
             if view.status == ClockState.STOPPED:
                 self.clocks.pop(key, None)
                 continue
-            first = min(view.thresholds, default=BREACH)
             pause = view.open_pause
             self.clocks[key] = OpenClock(
                 status=view.status,
@@ -93,7 +98,7 @@ class OpenClocks(Collector):
                 target=view.policy.target,
                 elapsed=view.elapsed,
                 calendar=view.policy.calendar,
-                at_risk_share=first / 100,
+                at_risk_share=at_risk(view.thresholds),
                 priority=priority,
                 party=party,
             )
