@@ -191,7 +191,7 @@ def run_demo(
                 f"  {inc['id']}: origin {inc['origin_object'] or '(outside the perimeter)'}, "
                 f"{inc['alert_count']} alerts on {len(inc['objects'])} objects, "
                 f"owner {inc['primary_party']}, coordinator {inc['coordinator']}; "
-                f"units affected: {', '.join(inc['scope']) or '-'}"
+                f"units affected: {'; '.join(inc['scope']) or '-'}"
             )
         if night_run is not None and sla_clock is not None:
             # the exchange is rerun once the database is back: its success resolves the alert
