@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import shutil
 import signal
 import time
 import uuid
@@ -37,8 +38,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from intake.app import approved_window
 from sla_clock.decide import apply, fire, timers
 from sla_clock.timeline import IncidentRecord, Rules, fold
 
@@ -100,10 +103,12 @@ class ChaosStack:
 
     def down(self) -> None:
         """Gone and deleted: every process killed (nothing in it is kept, so no graceful stop
-        that waits out consumers and the broker's shutdown), then ``stack down --purge``."""
+        that waits out consumers and the broker's shutdown), then ``stack down --purge``; its
+        logs are kept beside it (``keep_logs``)."""
         for pidfile in self.paths.run.glob("*.pid"):
             if (pid := stack._running_pid(pidfile)) is not None:
                 os.kill(pid, signal.SIGKILL)
+        keep_logs(self.paths)
         stack.down(self.paths, purge=True)
 
     @property
@@ -376,19 +381,24 @@ async def read_topic(bootstrap: KafkaClient, topic: str, timeout: float = 60.0) 
 
 @dataclass
 class Record:
-    """The three topics that say what happened, read once the storm is over."""
+    """The three topics that say what happened, read once the storm is over, and the alerts
+    intake holds back for a maintenance window."""
 
     facts: list[Envelope]  # incidents topic, each id once, in partition order
     assignments: list[Envelope]  # assignments topic, each id once
     sla: list[Envelope]  # sla topic, every record (doubles are the point)
     repeats: dict[str, int]  # per topic: records that repeated an id already read
+    held: frozenset[str] = frozenset()  # fingerprints held by an approved maintenance window
 
     @classmethod
-    async def read(cls, bootstrap: KafkaClient, prefix: str = "baton.") -> Record:
-        incidents, assignments, sla = await asyncio.gather(
+    async def read(
+        cls, bootstrap: KafkaClient, dsn: str, contract: Contract, prefix: str = "baton."
+    ) -> Record:
+        incidents, assignments, sla, held = await asyncio.gather(
             read_topic(bootstrap, f"{prefix}incidents"),
             read_topic(bootstrap, f"{prefix}assignments"),
             read_topic(bootstrap, f"{prefix}sla"),
+            held_alerts(dsn, contract),
         )
         facts, issued = _unique(incidents), _unique(assignments)
         return cls(
@@ -400,6 +410,7 @@ class Record:
                 "assignments": len(assignments) - len(issued),
                 "sla": len(sla) - len({e.id for e in sla}),
             },
+            held=held,
         )
 
     def incidents(self) -> set[str]:
@@ -492,3 +503,32 @@ def expected_clock_events(
             if t.due <= until and (k := clock_key(fire(t, until))) is not None:
                 out.add(k)
     return out
+
+
+def keep_logs(paths: stack.StackPaths) -> Path | None:
+    """Copy a stack's logs beside its folder (``<folder>-logs``, under pytest's temporary
+    directory, which keeps the last runs) before the folder is purged: what the services and
+    brokers said is what explains a failed run."""
+    if not paths.logs.is_dir():
+        return None
+    kept = paths.root.parent / f"{paths.root.name}-logs"
+    shutil.copytree(paths.logs, kept, dirs_exist_ok=True)
+    return kept
+
+
+async def held_alerts(dsn: str, contract: Contract) -> frozenset[str]:
+    """The fingerprints intake holds back because an approved maintenance window covers their
+    object (the example contract's checkouts: Mondays and Thursdays 22:00–23:00 in Almaty),
+    each checked to be in such a window when it arrived: kept, not lost."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT fingerprint, object_id, window_id, received_at FROM intake.maintenance_alerts"
+        )
+    finally:
+        await conn.close()
+    for row in rows:
+        window = approved_window(contract, row["object_id"], row["received_at"])
+        assert window is not None, f"held outside any approved window: {dict(row)}"
+        assert window.id == row["window_id"], f"held by the wrong window: {dict(row)}"
+    return frozenset(row["fingerprint"] for row in rows)
