@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import ssl
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeAlias, TypedDict
 
@@ -92,8 +93,38 @@ def build_broker(
             KafkaPrometheusMiddleware(registry=registry, app_name=service),
             KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
         ),
+        parser=readable_headers,
         logger=logging.getLogger(f"faststream.{service}"),
     )
+
+
+def _utf8(value: bytes | None) -> bool:
+    try:
+        (value or b"").decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _readable(record: Record) -> Record:
+    if all(_utf8(value) for _, value in record.headers):
+        return record
+    headers = tuple(
+        (key, (value or b"").decode("utf-8", "replace").encode()) for key, value in record.headers
+    )
+    return dataclasses.replace(record, headers=headers)
+
+
+async def readable_headers(message: Any, parse: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Every subscriber's parser (``KafkaBroker(parser=...)``): header values that are not
+    UTF-8 get U+FFFD for their bad bytes before FastStream's own parser decodes them strictly.
+    Without it, one such record — any producer may send any bytes as a header value — failed
+    its whole batch before a handler saw it, and the batch was read again for ever: a stalled
+    consumer. Now the handler judges the record (an unknown format, a bad event) and
+    dead-letters it like any other. Header keys are decoded by aiokafka itself."""
+    if isinstance(message, tuple):
+        return await parse(tuple(_readable(record) for record in message))
+    return await parse(_readable(message))
 
 
 class GroupTiming(TypedDict):

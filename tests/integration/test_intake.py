@@ -19,6 +19,8 @@ from aiokafka import AIOKafkaProducer
 from shared.contract import load_contract
 from shared.contract_feed import publish_contract
 from shared.events import (
+    AlertAttachedV1,
+    AlertCorrelatedV1,
     AlertResolvedV1,
     DeadLetterV1,
     Envelope,
@@ -35,7 +37,7 @@ from tests.integration.conftest import (
     stop_services,
     wait_healthy,
 )
-from tests.integration.helpers import collect, kafka, wait_consumed
+from tests.integration.helpers import collect, kafka, read_topic, wait_consumed
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
 CONTRACT = FIXTURES / "contract.yaml"
@@ -430,3 +432,56 @@ async def test_fuzz_against_the_real_process(isolated: Isolated, tmp_path: Path)
     assert all(isinstance(e.data, DeadLetterV1) and e.data.reason for e in letters)
     origins = {e.data.origin for e in letters if isinstance(e.data, DeadLetterV1)}
     assert len(origins) == 7  # every receiver refused something
+
+
+async def test_a_header_that_is_not_utf8_is_dead_lettered_and_stalls_nothing(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """Anyone who may write alerts.raw may send any bytes as a header value. One record with a
+    header that is not UTF-8 must not fail its whole batch (read again for ever: the consumer
+    stalled); it is dead-lettered by name, and the alerts around it open their incidents."""
+    sp = await start_intake(isolated, tmp_path, BATON_INTAKE_CORRELATION_WINDOW_SECONDS="0")
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
+    try:
+        producer = AIOKafkaProducer(**kafka(bootstrap), enable_idempotence=True)
+        await producer.start()
+        try:
+            for i, headers in enumerate(
+                [
+                    [("format", b"alertmanager")],
+                    [("format", b"\xffalertmanager\xfe"), ("note", b"\xc3\x28")],
+                    [("format", b"alertmanager"), ("note", b"\x80")],
+                ]
+            ):
+                raw = fixture("alertmanager.json")
+                raw["alerts"][0] |= {"labels": {"service": "mail"}, "fingerprint": f"bytes-{i}"}
+                await producer.send_and_wait(
+                    f"{prefix}alerts.raw", orjson.dumps(raw), key=b"k", headers=headers
+                )
+        finally:
+            await producer.stop()
+        letters = await collect(bootstrap, f"{prefix}deadletter", 1)
+        await wait_consumed(
+            bootstrap,
+            {
+                f"{prefix}intake.raw": f"{prefix}alerts.raw",
+                f"{prefix}intake.alerts": f"{prefix}alerts",
+            },
+        )
+        facts = await read_topic(bootstrap, f"{prefix}incidents")
+    finally:
+        stop_services(sp)
+    landed = sorted(
+        fp
+        for e in facts
+        for fp in (
+            e.data.fingerprints
+            if isinstance(e.data, IncidentOpenedV1)
+            else [e.data.fingerprint]
+            if isinstance(e.data, AlertAttachedV1 | AlertCorrelatedV1)
+            else []
+        )
+    )
+    assert landed == ["am:bytes-0", "am:bytes-2"], [e.type.value for e in facts]
+    (letter,) = letters
+    assert "format" in letter.data_as(DeadLetterV1).reason, letter.data
