@@ -307,15 +307,15 @@ def timers(record: IncidentRecord, views: dict[ClockKind, ClockView], rules: Rul
     for clock, view in views.items():
         cal = rules.clock_calendar(view.policy.calendar, record.policy_object)
         target = view.policy.target
-        for th in (*view.thresholds, BREACH):
+        breached_at = None  # the breach comes before the levels past it: their deadline
+        for th in sorted((*view.thresholds, BREACH)):
             due = view.due(th, cal)
             if due is None:
                 continue
             left = target - share(target, th)  # negative past the breach
-            if th < BREACH:
-                deadline = cal.add(due, left)
-            else:  # the breach itself, or a level past it: the deadline that was breached
-                deadline = due if th == BREACH else view.due(BREACH, cal) or due
+            if th == BREACH:
+                breached_at = due
+            deadline = cal.add(due, left) if th < BREACH else breached_at or due
             out.append(
                 Timer(
                     incident_id=record.incident_id,
