@@ -13,7 +13,6 @@ from typing import Any, TypeAlias, TypedDict
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from opentelemetry.sdk.trace import TracerProvider
@@ -22,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter
 from shared.events import DeadLetterV1, Envelope, make_event
 from shared.redact import redact_headers, redact_payload, sample
 from shared.settings import Settings
+from shared.telemetry import KafkaTracing
 from shared.topic_admin import TopicAdminError, TopicWish, create_topics
 from shared.topics import PARTY_TOPIC_PARTITIONS, Topic, party_topic_name
 
@@ -91,7 +91,7 @@ def build_broker(
         graceful_timeout=15.0,
         middlewares=(
             KafkaPrometheusMiddleware(registry=registry, app_name=service),
-            KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+            KafkaTracing(tracer_provider),
         ),
         parser=readable_headers,
         logger=logging.getLogger(f"faststream.{service}"),
@@ -161,8 +161,8 @@ def batch_records(msg: KafkaMessage) -> tuple[Record, ...]:
 
 
 def event_headers(event: Envelope) -> dict[str, str]:
-    """The headers every Baton event carries beside its body (trace context is added by the
-    telemetry middleware)."""
+    """The headers every Baton event carries beside its body (``traceparent`` is added by the
+    broker's ``KafkaTracing`` middleware)."""
     return {"content-type": CONTENT_TYPE, "ce_type": event.type.value, "ce_id": str(event.id)}
 
 
