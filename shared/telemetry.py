@@ -18,6 +18,7 @@ spans per publish: one alert became five traces, none spanning two services.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import TracebackType
 from typing import Any
 
 from fastapi.telemetry import TelemetryConfig
@@ -26,10 +27,20 @@ from faststream._internal.basic_types import AsyncFuncAny
 from faststream._internal.context.repository import ContextRepo
 from faststream.kafka.response import KafkaPublishCommand
 from faststream.message import StreamMessage
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import Link, NonRecordingSpan, ProxyTracerProvider, SpanContext, SpanKind
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    ProxyTracerProvider,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,17 +95,24 @@ class KafkaTracing:
 
 
 class _KafkaTrace(BaseMiddleware[KafkaPublishCommand, Any]):
+    """The span opens when the message arrives (before FastStream logs "Received") and is
+    current until the handler's middlewares are done; "Processed", logged after, names it
+    through FastStream's ``log_context``."""
+
     def __init__(self, msg: Any, /, *, context: ContextRepo, tracer: trace.Tracer) -> None:
         super().__init__(msg, context=context)
         self.tracer = tracer
+        self._span: Span | None = None
+        self._token: object = None
 
-    async def consume_scope(self, call_next: AsyncFuncAny, msg: StreamMessage[Any]) -> Any:
-        carriers = msg.batch_headers or [msg.headers]
-        parent, links = parent_and_links(carriers)
-        raw = msg.raw_message
-        first = raw[0] if isinstance(raw, tuple) else raw
-        topic = getattr(first, "topic", "?")
-        with self.tracer.start_as_current_span(
+    async def on_receive(self) -> None:
+        if self.msg is None:  # a publisher's instance
+            return
+        records = self.msg if isinstance(self.msg, tuple) else (self.msg,)
+        parent, links = parent_and_links(_traceparent(record) for record in records)
+        # a subscriber of several topics (reporting) gets batches that mix them
+        topic = ",".join(sorted({getattr(record, "topic", "?") for record in records}))
+        self._span = self.tracer.start_span(
             f"{topic} process",
             context=parent,
             kind=SpanKind.CONSUMER,
@@ -103,14 +121,45 @@ class _KafkaTrace(BaseMiddleware[KafkaPublishCommand, Any]):
                 "messaging.system": "kafka",
                 "messaging.operation.type": "process",
                 "messaging.destination.name": topic,
-                "messaging.batch.message_count": len(carriers),
+                "messaging.batch.message_count": len(records),
             },
-        ):
-            return await call_next(msg)
+        )
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+
+    async def consume_scope(self, call_next: AsyncFuncAny, msg: StreamMessage[Any]) -> Any:
+        log_context = self.context.get_local("log_context")
+        if self._span is not None and isinstance(log_context, dict):
+            ctx = self._span.get_span_context()
+            log_context["trace_id"] = f"{ctx.trace_id:032x}"
+            log_context["span_id"] = f"{ctx.span_id:016x}"
+        return await call_next(msg)
+
+    async def after_processed(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: TracebackType | None = None,
+    ) -> bool | None:
+        if self._span is not None:
+            if exc_val is not None:
+                self._span.record_exception(exc_val)
+                self._span.set_status(Status(StatusCode.ERROR, type(exc_val).__name__))
+            self._span.end()
+            otel_context.detach(self._token)  # type: ignore[arg-type]
+            self._span = None
+        return False
 
     async def publish_scope(self, call_next: AsyncFuncAny, cmd: KafkaPublishCommand) -> Any:
         PROPAGATOR.inject(cmd.headers)  # nothing when no span is current
         return await call_next(cmd)
+
+
+def _traceparent(record: Any) -> dict[str, str]:
+    """A record's ``traceparent`` header as a carrier (headers are raw bytes here)."""
+    for key, value in getattr(record, "headers", None) or ():
+        if key == "traceparent":
+            return {key: (value or b"").decode("latin-1")}
+    return {}
 
 
 class TraceRequests:
