@@ -27,8 +27,8 @@ DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "baton-overview.json"
 RECORDED = REPO / "tests" / "fixtures" / "metrics" / "healthy-secure"
 
 
-def targets(dashboard: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """``(panel title / refId, expr)`` of every query, rows' nested panels included."""
+def panel_targets(dashboard: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """``(panel, target)`` of every query, rows' nested panels included."""
 
     def walk(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for panel in panels:
@@ -37,7 +37,7 @@ def targets(dashboard: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
     for panel in walk(dashboard["panels"]):
         for target in panel.get("targets") or []:
-            yield f"{panel['title']} / {target['refId']}", target["expr"]
+            yield panel, target
 
 
 def _selector(name: str, labels: Mapping[str, str]) -> str:
@@ -89,11 +89,11 @@ def empty_panels(scrapes: Mapping[str, list[str]], folder: Path) -> str:
     at = f"{max(len(texts) for texts in scrapes.values()) - 1}m"  # the last scrape
     tests = [
         {
-            "expr": f"count({expr}) > bool 0",  # 1 when it returns a series, nothing when not
+            "expr": f"count({target['expr']}) > bool 0",  # 1 with a series, else nothing
             "eval_time": at,
             "exp_samples": [{"labels": "{}", "value": 1}],
         }
-        for _, expr in targets(dashboard)
+        for _, target in panel_targets(dashboard)
     ]
     spec = {
         "rule_files": [],

@@ -5,14 +5,13 @@ scraped before and after one alert went through, answer every dashboard query
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
 from tests.dashboards import empty_panels, states
 from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
-from tests.integration.helpers import alertmanager_payload, collect
+from tests.integration.one_alert import one_alert_through
 
 
 async def test_every_dashboard_query_returns_a_series_on_a_healthy_secure_stack(
@@ -33,16 +32,7 @@ async def test_every_dashboard_query_returns_a_series_on_a_healthy_secure_stack(
         await wait_healthy(sp)
         async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
             await scrape(client)
-            response = await client.post(
-                f"{sp.urls['intake']}/v1/alerts/alertmanager",
-                json=alertmanager_payload(datetime.now(UTC)),
-            )
-            assert response.status_code == 202
-            await collect(isolated.infra.bootstrap, f"{isolated.prefix}sla", 2)
-            for _ in range(100):  # reporting has the incident with its owner
-                rows = (await client.get(f"{sp.urls['reporting']}/v1/incidents")).json()
-                if rows and rows[0]["primary_party"]:
-                    break
+            await one_alert_through(isolated, sp)
             for _ in range(200):  # reporting's gauges refresh on a tick
                 text = (await client.get(f"{sp.urls['reporting']}/metrics")).text
                 if "baton_incidents_open{" in text:

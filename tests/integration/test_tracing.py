@@ -7,11 +7,9 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -19,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
-from tests.integration.helpers import alertmanager_payload, collect
+from tests.integration.one_alert import one_alert_through
 
 
 @dataclass(frozen=True)
@@ -92,19 +90,7 @@ async def test_one_alert_is_one_trace_across_the_four_services(
     sp = start_services(isolated, tmp_path)
     try:
         await wait_healthy(sp)
-        async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
-            response = await client.post(
-                f"{sp.urls['intake']}/v1/alerts/alertmanager",
-                json=alertmanager_payload(datetime.now(UTC)),
-            )
-            assert response.status_code == 202
-        await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 2)
-        await collect(isolated.infra.bootstrap, f"{isolated.prefix}sla", 2)
-        async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
-            for _ in range(100):  # reporting has recorded them
-                rows = (await client.get(f"{sp.urls['reporting']}/v1/incidents")).json()
-                if rows and rows[0]["primary_party"]:
-                    break
+        await one_alert_through(isolated, sp)
     finally:
         stop_services(sp)  # a graceful stop flushes the batched spans
 
@@ -136,13 +122,7 @@ async def test_every_line_of_every_service_log_is_json_with_its_trace(
     sp = start_services(isolated, tmp_path)
     try:
         await wait_healthy(sp)
-        async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
-            response = await client.post(
-                f"{sp.urls['intake']}/v1/alerts/alertmanager",
-                json=alertmanager_payload(datetime.now(UTC)),
-            )
-            assert response.status_code == 202
-        await collect(isolated.infra.bootstrap, f"{isolated.prefix}sla", 2)
+        await one_alert_through(isolated, sp)
     finally:
         stop_services(sp)
 

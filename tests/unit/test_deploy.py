@@ -229,17 +229,7 @@ def dashboard() -> dict[str, Any]:
     return data
 
 
-def dashboard_targets(
-    dashboard: Mapping[str, Any],
-) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    def walk(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        for panel in panels:
-            yield panel
-            yield from walk(panel.get("panels") or [])
-
-    for panel in walk(dashboard["panels"]):
-        for target in panel.get("targets") or []:
-            yield panel, target
+dashboard_targets = dashboards.panel_targets
 
 
 # --- compose: the Baton services ---------------------------------------------------------------
