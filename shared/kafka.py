@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
@@ -23,7 +24,7 @@ from shared.redact import redact_headers, redact_payload, sample
 from shared.settings import Settings
 from shared.telemetry import KafkaTracing
 from shared.topic_admin import TopicAdminError, TopicWish, create_topics
-from shared.topics import PARTY_TOPIC_PARTITIONS, Topic, party_topic_name
+from shared.topics import PARTY_TOPIC_PARTITIONS, Topic, commands_pattern, party_topic_name
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "application/cloudevents+json"
@@ -91,11 +92,19 @@ def build_broker(
         graceful_timeout=15.0,
         middlewares=(
             KafkaPrometheusMiddleware(registry=registry, app_name=service),
-            KafkaTracing(tracer_provider),
+            KafkaTracing(tracer_provider, outside=written_outside(settings)),
         ),
         parser=readable_headers,
         logger=logging.getLogger(f"faststream.{service}"),
     )
+
+
+def written_outside(settings: Settings) -> Callable[[str], bool]:
+    """Whether producers outside Baton write ``topic``: alerts.raw, check-ins, the commands
+    topic and the parties' inboxes (their trace context is a link, ADR 0043)."""
+    own = {settings.topic(Topic.ALERTS_RAW), settings.topic(Topic.CHECKINS)}
+    commands = re.compile(commands_pattern(settings.topic_prefix))
+    return lambda topic: topic in own or commands.match(topic) is not None
 
 
 def _utf8(value: bytes | None) -> bool:

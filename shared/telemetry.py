@@ -17,7 +17,7 @@ spans per publish: one alert became five traces, none spanning two services.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -85,13 +85,19 @@ def parent_and_links(carriers: Iterable[Mapping[str, Any]]) -> tuple[Context, li
 
 
 class KafkaTracing:
-    """The broker's middleware factory (``KafkaBroker(middlewares=...)``)."""
+    """The broker's middleware factory (``KafkaBroker(middlewares=...)``). ``outside(topic)``
+    names the topics producers outside Baton write (alerts.raw, check-ins, contractors'
+    commands): a batch from one starts a new trace linked to what its records carry, as an
+    HTTP caller's ``traceparent`` is only a link."""
 
-    def __init__(self, provider: TracerProvider) -> None:
+    def __init__(
+        self, provider: TracerProvider, outside: Callable[[str], bool] = lambda _: False
+    ) -> None:
         self.tracer = provider.get_tracer(TRACER)
+        self.outside = outside
 
     def __call__(self, msg: Any, /, *, context: ContextRepo) -> _KafkaTrace:
-        return _KafkaTrace(msg, context=context, tracer=self.tracer)
+        return _KafkaTrace(msg, context=context, tracer=self.tracer, outside=self.outside)
 
 
 class _KafkaTrace(BaseMiddleware[KafkaPublishCommand, Any]):
@@ -99,9 +105,18 @@ class _KafkaTrace(BaseMiddleware[KafkaPublishCommand, Any]):
     current until the handler's middlewares are done; "Processed", logged after, names it
     through FastStream's ``log_context``."""
 
-    def __init__(self, msg: Any, /, *, context: ContextRepo, tracer: trace.Tracer) -> None:
+    def __init__(
+        self,
+        msg: Any,
+        /,
+        *,
+        context: ContextRepo,
+        tracer: trace.Tracer,
+        outside: Callable[[str], bool],
+    ) -> None:
         super().__init__(msg, context=context)
         self.tracer = tracer
+        self.outside = outside
         self._span: Span | None = None
         self._token: object = None
 
@@ -110,8 +125,12 @@ class _KafkaTrace(BaseMiddleware[KafkaPublishCommand, Any]):
             return
         records = self.msg if isinstance(self.msg, tuple) else (self.msg,)
         parent, links = parent_and_links(_traceparent(record) for record in records)
+        topics = sorted({getattr(record, "topic", "?") for record in records})
+        if any(self.outside(t) for t in topics) and parent:
+            first = trace.get_current_span(parent).get_span_context()
+            parent, links = Context(), [Link(first), *links]
         # a subscriber of several topics (reporting) gets batches that mix them
-        topic = ",".join(sorted({getattr(record, "topic", "?") for record in records}))
+        topic = ",".join(topics)
         self._span = self.tracer.start_span(
             f"{topic} process",
             context=parent,

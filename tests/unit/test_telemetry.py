@@ -3,6 +3,7 @@ on every log line."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -21,6 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanContext, SpanKind
 from router import webhook
 
+from shared.kafka import written_outside
 from shared.logs import JsonFormatter, RepeatFilter, TraceContextFilter
 from shared.service import tracer_provider
 from shared.settings import Settings
@@ -197,3 +199,44 @@ async def test_a_webhook_push_is_a_client_span_whose_context_goes_along() -> Non
     }
     assert _ids(carried(seen[0].headers)) == _ids(span.get_span_context())
     assert seen[0].headers["X-Baton-Event-Id"] == "e1"
+
+
+@dataclasses.dataclass
+class _Record:
+    topic: str
+    headers: list[tuple[str, bytes]]
+
+
+async def _consume(tracing: KafkaTracing, records: tuple[_Record, ...]) -> None:
+    middleware = tracing(records, context=ContextRepo())
+    async with middleware:
+        pass
+
+
+async def test_a_record_from_outside_is_linked_never_the_parent() -> None:
+    """Producers outside Baton (alerts.raw, check-ins, contractors' commands) do not choose
+    our trace ids: their context is a link of a new trace; Baton's own topics continue it."""
+    provider, exporter = _provider()
+    tracing = KafkaTracing(provider, outside=lambda topic: topic == "t.alerts.raw")
+    carried_in = [("traceparent", f"00-{7:032x}-{70:016x}-01".encode())]
+
+    await _consume(tracing, (_Record("t.alerts.raw", carried_in),))
+    await _consume(tracing, (_Record("t.alerts", carried_in),))
+
+    outside, inside = exporter.get_finished_spans()
+    assert outside.context.trace_id != 7
+    assert outside.parent is None
+    assert [(link.context.trace_id, link.context.span_id) for link in outside.links] == [(7, 70)]
+    assert inside.context.trace_id == 7
+    assert inside.parent is not None
+    assert inside.parent.span_id == 70
+    assert outside.name == "t.alerts.raw process"
+
+
+def test_the_topics_written_from_outside_are_the_inboxes() -> None:
+    outside = written_outside(Settings(topic_prefix="t."))
+
+    for topic in ("t.alerts.raw", "t.checkins", "t.commands", "t.commands.hw"):
+        assert outside(topic), topic
+    for topic in ("t.alerts", "t.incidents", "t.sla", "t.assignments.hw", "t.contract"):
+        assert not outside(topic), topic
