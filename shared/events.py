@@ -100,6 +100,27 @@ class ActionKind(StrEnum):
     RECLASSIFY = "reclassify"
     REROUTE = "reroute"
     NOTE = "note"
+    UPDATE = "update"  # the coordinator's news for the customer (ADR 46); new in v2 of the three
+
+
+# ``ActionKind`` as the v1 payloads wrote it (no ``update``), kept for their schemas (a docstring
+# would change them)
+class ActionKindV1(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    DIAGNOSIS = "diagnosis"
+    PAUSE = "pause"
+    RESUME = "resume"
+    RESTORED = "restored"
+    CONFIRM = "confirm"
+    REJECT = "reject"
+    REOPEN = "reopen"
+    RECLASSIFY = "reclassify"
+    REROUTE = "reroute"
+    NOTE = "note"
+
+
+# the v1 schemas name their enum ActionKind: the checked-in snapshots stay what v1 writers wrote
+ActionKindV1.__name__ = ActionKindV1.__qualname__ = "ActionKind"
 
 
 # --------------------------------------------------------------------------- payloads
@@ -159,7 +180,7 @@ class PartyActionV1(Model):
     incident's layer owners, with its reason in ``note``.
     """
 
-    action: ActionKind
+    action: ActionKindV1
     party: str
     actor: Actor
     note: str = ""
@@ -179,7 +200,7 @@ class IncidentActionAcceptedV1(Model):
     """An action that the incident's state machine accepted, with its details (see
     ``PartyActionV1``); ``at`` is when the party reported it."""
 
-    action: ActionKind
+    action: ActionKindV1
     party: str
     actor: str
     at: AwareDatetime
@@ -193,6 +214,61 @@ class IncidentActionAcceptedV1(Model):
 
 
 class IncidentActionRefusedV1(Model):
+    action: ActionKindV1
+    party: str
+    actor: str
+    at: AwareDatetime
+    command_id: uuid.UUID
+    reason: str
+
+
+class PartyActionV2(Model):
+    """A party's report on an incident: arrives on the commands topic or over HTTP.
+
+    Which fields matter depends on ``action``: ``diagnosis`` names ``layer`` and ``fault_found``
+    (False = "no fault in my layer"); ``pause``/``resume`` name ``clock`` (None = every clock the
+    reason pauses) and ``pause_reason`` (a contract pause reason id), with ``evidence``;
+    ``restored`` carries ``cause``, ``actions_taken`` and ``recurrence_risk``; ``reclassify``
+    (the coordinator or the customer) names a new ``priority`` and/or ``category`` and its
+    reason in ``note``; ``reroute`` (the coordinator) applies the contract now in force to the
+    incident's layer owners, with its reason in ``note``; ``update`` (the coordinator) is news
+    for the customer, its text in ``note`` (v2; ADR 46).
+    """
+
+    action: ActionKind
+    party: str
+    actor: Actor
+    note: str = ""
+    cause: str = ""
+    actions_taken: list[str] = Field(default_factory=list)
+    recurrence_risk: str = ""
+    layer: Layer | None = None
+    fault_found: bool | None = None
+    clock: ClockKind | None = None
+    pause_reason: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+    priority: str | None = Field(None, description="reclassify: the new priority")
+    category: Category | None = Field(None, description="reclassify: the new category")
+
+
+class IncidentActionAcceptedV2(Model):
+    """An action that the incident's state machine accepted, with its details (see
+    ``PartyActionV2``); ``at`` is when the party reported it."""
+
+    action: ActionKind
+    party: str
+    actor: str
+    at: AwareDatetime
+    command_id: uuid.UUID
+    note: str = ""
+    layer: Layer | None = None
+    fault_found: bool | None = None
+    clock: ClockKind | None = None
+    pause_reason: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+
+
+class IncidentActionRefusedV2(Model):
     action: ActionKind
     party: str
     actor: str
@@ -383,6 +459,29 @@ class SlaOverdueV1(Model):
     threshold: int = Field(gt=100)
     deadline: AwareDatetime = Field(description="the deadline that was breached")
     overdue: timedelta = Field(description="how far past the deadline, in the clock's own time")
+    detected_at: AwareDatetime
+
+
+class UpdateDueV1(Model):
+    """The customer's next update from the coordinator is due soon (the contract's
+    ``sla.update_every`` for the incident's priority): a reminder to the coordinator (ADR 46)."""
+
+    coordinator: str
+    priority: str
+    due: AwareDatetime = Field(description="when the update is due")
+    every: timedelta = Field(description="the cadence the contract sets for the priority")
+    last_update_at: AwareDatetime | None = Field(None, description="None: none yet")
+    detected_at: AwareDatetime
+
+
+class UpdateOverdueV1(Model):
+    """No update reached the customer by its due instant: an escalation event (ADR 46)."""
+
+    coordinator: str
+    priority: str
+    due: AwareDatetime
+    every: timedelta
+    last_update_at: AwareDatetime | None = Field(None, description="None: none yet")
     detected_at: AwareDatetime
 
 
@@ -678,15 +777,17 @@ class EventType(StrEnum):
     SLA_CLOCK_RECOMPUTED = "baton.sla.clock_recomputed"
     SLA_OVERDUE = "baton.sla.overdue"
     CHECKIN_PING = "baton.checkin.ping"
+    UPDATE_DUE = "baton.sla.update_due"
+    UPDATE_OVERDUE = "baton.sla.update_overdue"
 
 
 PAYLOADS: dict[EventType, type[Model]] = {
     EventType.ALERT_RECEIVED: AlertReceivedV1,
     EventType.INCIDENT_OPENED: IncidentOpenedV1,
     EventType.ALERT_ATTACHED: AlertAttachedV1,
-    EventType.PARTY_ACTION: PartyActionV1,
-    EventType.ACTION_ACCEPTED: IncidentActionAcceptedV1,
-    EventType.ACTION_REFUSED: IncidentActionRefusedV1,
+    EventType.PARTY_ACTION: PartyActionV2,
+    EventType.ACTION_ACCEPTED: IncidentActionAcceptedV2,
+    EventType.ACTION_REFUSED: IncidentActionRefusedV2,
     EventType.INCIDENT_CLOSED: IncidentClosedV1,
     EventType.ASSIGNMENT_ISSUED: AssignmentIssuedV3,
     EventType.SLA_CLOCK_STARTED: SlaClockStartedV1,
@@ -709,6 +810,8 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.SLA_CLOCK_RECOMPUTED: SlaClockRecomputedV1,
     EventType.SLA_OVERDUE: SlaOverdueV1,
     EventType.CHECKIN_PING: CheckinPingV1,
+    EventType.UPDATE_DUE: UpdateDueV1,
+    EventType.UPDATE_OVERDUE: UpdateOverdueV1,
 }
 CURRENT_VERSION: dict[EventType, int] = {
     **dict.fromkeys(PAYLOADS, 1),
@@ -717,6 +820,9 @@ CURRENT_VERSION: dict[EventType, int] = {
     EventType.HANDOVER: 2,
     EventType.ASSIGNMENT_ESCALATED: 2,
     EventType.VENDOR_CASE_OPENED: 2,
+    EventType.PARTY_ACTION: 2,
+    EventType.ACTION_ACCEPTED: 2,
+    EventType.ACTION_REFUSED: 2,
 }
 EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.ASSIGNMENT_ISSUED, 1): AssignmentIssuedV1,
@@ -725,6 +831,9 @@ EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.HANDOVER, 1): HandoverV1,
     (EventType.ASSIGNMENT_ESCALATED, 1): AssignmentEscalatedV1,
     (EventType.VENDOR_CASE_OPENED, 1): VendorCaseOpenedV1,
+    (EventType.PARTY_ACTION, 1): PartyActionV1,
+    (EventType.ACTION_ACCEPTED, 1): IncidentActionAcceptedV1,
+    (EventType.ACTION_REFUSED, 1): IncidentActionRefusedV1,
 }
 """Payload models of earlier versions: what old writers wrote (their schemas are checked in)."""
 
@@ -765,6 +874,11 @@ def upcast_local_unknown(data: dict[str, Any]) -> dict[str, Any]:
     return {"local": None, **data}
 
 
+def upcast_actions_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 only adds ``update`` to the actions: every v1 action reads the same."""
+    return data
+
+
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 # (type, from_version) -> function producing the data of from_version + 1
 UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
@@ -774,6 +888,9 @@ UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
     (EventType.HANDOVER, 1): upcast_local_unknown,
     (EventType.ASSIGNMENT_ESCALATED, 1): upcast_local_unknown,
     (EventType.VENDOR_CASE_OPENED, 1): upcast_local_unknown,
+    (EventType.PARTY_ACTION, 1): upcast_actions_v1_v2,
+    (EventType.ACTION_ACCEPTED, 1): upcast_actions_v1_v2,
+    (EventType.ACTION_REFUSED, 1): upcast_actions_v1_v2,
 }
 
 

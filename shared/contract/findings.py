@@ -198,6 +198,12 @@ RULES: dict[str, Rule] = _rules(
         "no period calendar: night, weekend and holiday are not distinguished",
         "set sla.period_calendar to the head office's business-hours calendar",
     ),
+    Rule(
+        "BTN320",
+        E,
+        "a 24/7 priority without an update cadence: nothing says when the customer hears next",
+        "add sla.update_every: {<priority>: 30m} (Baton's defaults cover P1 30m and P2 2h)",
+    ),
     # -- pauses, windows, escalation, alert rules
     Rule("BTN401", E, "pause reason names no clock", "add clocks: [response] and/or [recovery]"),
     Rule(

@@ -386,6 +386,10 @@ class SlaTarget(_Strict):
     )
 
 
+UPDATE_EVERY: dict[str, timedelta] = {"P1": timedelta(minutes=30), "P2": timedelta(hours=2)}
+"""Baton's default update cadence for the priorities most contracts name (ADR 46)."""
+
+
 class SlaPolicy(_Strict):
     """``period_calendar`` is the business-hours calendar that classifies instants: open = day;
     a public/contract holiday = holiday; another closed day = weekend; the rest = night."""
@@ -402,6 +406,19 @@ class SlaPolicy(_Strict):
     max_backdate: Duration = Field(
         timedelta(hours=1), description="how far before registration a clock may start"
     )
+    update_every: dict[str, Duration] = Field(
+        default_factory=dict,
+        description="per priority: how often the coordinator updates the customer while an"
+        " incident is open; a priority not named takes Baton's default (UPDATE_EVERY)",
+    )
+    update_remind_before: Duration = Field(
+        timedelta(minutes=10),
+        description="how long before an update is due the coordinator is reminded",
+    )
+
+    def update_cadence(self, priority: str) -> timedelta | None:
+        """How often the customer hears of an open incident of ``priority`` (None: no cadence)."""
+        return self.update_every.get(priority, UPDATE_EVERY.get(priority))
 
 
 def _sla_from_list(value: object) -> object:

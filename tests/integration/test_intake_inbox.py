@@ -17,7 +17,7 @@ from shared.events import (
     ActionKind,
     DeadLetterV1,
     EventType,
-    PartyActionV1,
+    PartyActionV2,
     make_event,
 )
 from shared.topics import inbox_name
@@ -28,7 +28,7 @@ from tests.integration.test_intake import fixture, start_intake
 
 def command(incident_id: str, action: ActionKind, party: str, actor: str) -> bytes:
     return make_event(
-        PartyActionV1(action=action, party=party, actor=actor),
+        PartyActionV2(action=action, party=party, actor=actor),
         source=f"contractor:{party}",
         time=datetime.now(UTC),
         subject=incident_id,

@@ -38,7 +38,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentActionAcceptedV1,
+    IncidentActionAcceptedV2,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
@@ -283,7 +283,7 @@ def opened(
 
 def accepted(incident: str, kind: ActionKind, at: datetime, **extra: Any) -> Envelope:
     return make_event(
-        IncidentActionAcceptedV1.model_validate(
+        IncidentActionAcceptedV2.model_validate(
             {
                 "action": kind,
                 "party": "osdb",

@@ -37,7 +37,7 @@ from shared.events import (
     Category,
     Envelope,
     EventType,
-    PartyActionV1,
+    PartyActionV2,
 )
 from shared.settings import Settings
 
@@ -122,7 +122,7 @@ def make_client(
         kind, command, _ = fakes.published[-1]
         assert kind == "commands"
         assert command.id == command_id
-        assert isinstance(command.data, PartyActionV1)
+        assert isinstance(command.data, PartyActionV2)
         incident = fakes.incidents.get(command.subject or "")
         if incident is None:
             return None  # nobody decided in time: pending

@@ -32,7 +32,7 @@ from shared.events import (
     AlertReceivedV1,
     Envelope,
     EventType,
-    PartyActionV1,
+    PartyActionV2,
     make_event,
     parse_event,
     stable_id,
@@ -395,7 +395,7 @@ class IntakeService:
                 if command.id not in fresh:
                     continue
                 fresh.discard(command.id)
-                action = command.data_as(PartyActionV1)
+                action = command.data_as(PartyActionV2)
                 forged = impersonation(rt.settings.topic_prefix, record.topic, action.party)
                 if forged is not None:
                     verdicts.append((command.id, command.subject or "", 403, forged))

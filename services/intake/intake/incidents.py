@@ -25,15 +25,15 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    IncidentActionAcceptedV1,
-    IncidentActionRefusedV1,
+    IncidentActionAcceptedV2,
+    IncidentActionRefusedV2,
     IncidentClosedV1,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
     Model,
     OriginMovedV1,
-    PartyActionV1,
+    PartyActionV2,
     make_event,
     stable_id,
 )
@@ -340,6 +340,11 @@ _NEXT: dict[ActionKind, tuple[set[IncidentStatus], IncidentStatus | None]] = {
         {IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESTORED},
         None,
     ),
+    # the customer hears from the coordinator until it confirms (ADR 46)
+    ActionKind.UPDATE: (
+        {IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESTORED},
+        None,
+    ),
 }
 CUSTOMER_ONLY = {ActionKind.CONFIRM, ActionKind.REJECT}
 PROVIDER_ONLY = {ActionKind.ACKNOWLEDGE, ActionKind.DIAGNOSIS, ActionKind.RESTORED}
@@ -354,7 +359,7 @@ def running_clocks(incident: IncidentState) -> set[ClockKind]:
 
 
 def pause_clocks(
-    action: PartyActionV1, incident: IncidentState, contract: Contract
+    action: PartyActionV2, incident: IncidentState, contract: Contract
 ) -> set[ClockKind]:
     """The clocks a pause or resume applies to, or ``Refused`` naming why not."""
     reason = next((r for r in contract.pause_reasons if r.id == action.pause_reason), None)
@@ -403,6 +408,7 @@ ROLE_ACTIONS: dict[Part, frozenset[ActionKind]] = {
             ActionKind.RECLASSIFY,
             ActionKind.REROUTE,
             ActionKind.REOPEN,
+            ActionKind.UPDATE,
         }
     ),
     Part.CHECK: frozenset({ActionKind.ACKNOWLEDGE, ActionKind.DIAGNOSIS, ActionKind.NOTE}),
@@ -451,7 +457,7 @@ def standing(party_id: str, incident: IncidentState, contract: Contract) -> dict
     return parts
 
 
-def check_standing(action: PartyActionV1, incident: IncidentState, contract: Contract) -> None:
+def check_standing(action: PartyActionV2, incident: IncidentState, contract: Contract) -> None:
     """``Refused`` (forbidden) unless the acting party is assigned to ``incident`` in a part
     that may take ``action`` — a check party only on the layer it checks."""
     if action.action in (ActionKind.RECLASSIFY, ActionKind.REROUTE):
@@ -478,7 +484,7 @@ def check_standing(action: PartyActionV1, incident: IncidentState, contract: Con
 
 
 def check_action(
-    action: PartyActionV1, incident: IncidentState, contract: Contract
+    action: PartyActionV2, incident: IncidentState, contract: Contract
 ) -> IncidentStatus:
     """The status after ``action``, or ``Refused`` naming why not."""
     party = contract.parties.get(action.party)
@@ -509,13 +515,15 @@ def check_action(
             raise Refused("only the coordinator re-routes an incident", forbidden=True)
         if not action.note.strip():
             raise Refused("note: a re-route records its reason")
+    if action.action == ActionKind.UPDATE and not action.note.strip():
+        raise Refused("note: an update carries its text for the customer")
     if incident.status == IncidentStatus.ACKNOWLEDGED and target == IncidentStatus.ACKNOWLEDGED:
         return incident.status
     return target or incident.status
 
 
 def check_reclassify(
-    action: PartyActionV1, incident: IncidentState, contract: Contract, *, is_customer: bool
+    action: PartyActionV2, incident: IncidentState, contract: Contract, *, is_customer: bool
 ) -> None:
     """A recorded override of priority or category: by the coordinator or the customer, with a
     reason, to a priority the contract's matrix knows."""
@@ -535,7 +543,7 @@ def check_reclassify(
         raise Refused("priority, category: the incident already has them")
 
 
-def verdict(action: PartyActionV1, incident: IncidentState, contract: Contract) -> tuple[int, str]:
+def verdict(action: PartyActionV2, incident: IncidentState, contract: Contract) -> tuple[int, str]:
     """The HTTP answer for ``action`` on ``incident``: 202, or 403 (rights) / 409 (state) and
     the reason."""
     try:
@@ -550,13 +558,13 @@ def apply_action(
 ) -> tuple[IncidentState, list[Envelope]]:
     """Apply a party's action; a refused action is recorded as an event too."""
     action = command.data
-    assert isinstance(action, PartyActionV1)
+    assert isinstance(action, PartyActionV2)
     at = command.time
     try:
         status = check_action(action, incident, contract)
     except Refused as refusal:
         refused = make_event(
-            IncidentActionRefusedV1(
+            IncidentActionRefusedV2(
                 action=action.action,
                 party=action.party,
                 actor=action.actor,
@@ -612,7 +620,7 @@ def apply_action(
     state = incident.model_copy(update=update)
     events = [
         make_event(
-            IncidentActionAcceptedV1(
+            IncidentActionAcceptedV2(
                 action=action.action,
                 party=action.party,
                 actor=action.actor,

@@ -46,7 +46,7 @@ from shared.events import (
     Alert,
     AlertReceivedV1,
     Envelope,
-    PartyActionV1,
+    PartyActionV2,
     make_event,
     stable_id,
 )
@@ -475,7 +475,7 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         "/v1/incidents/{incident_id}/actions",
         status_code=202,
         tags=["incidents"],
-        openapi_extra=body_schema(PartyActionV1),
+        openapi_extra=body_schema(PartyActionV2),
     )
     async def action(incident_id: str, request: Request) -> JSONResponse:
         """A party reports on an incident: acknowledge, diagnosis, pause, resume, restored,
@@ -493,7 +493,7 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             body = await read(request, settings.intake_max_body_bytes)
             doc = parse_json(body, settings.intake_max_json_depth)
             try:
-                data = PartyActionV1.model_validate(doc)
+                data = PartyActionV2.model_validate(doc)
             except ValidationError as exc:
                 raise Refusal.invalid(exc) from None
             ix.auth.check_party(request.headers, data.party)

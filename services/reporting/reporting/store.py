@@ -26,7 +26,7 @@ from shared.events import (
     Envelope,
     EventType,
     HandoverV2,
-    IncidentActionAcceptedV1,
+    IncidentActionAcceptedV2,
     IncidentClosedV1,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
@@ -119,7 +119,7 @@ async def _alert_attached(conn: Conn, incident: str | None, data: AlertAttachedV
 
 
 async def _action_accepted(
-    conn: Conn, incident: str | None, data: IncidentActionAcceptedV1
+    conn: Conn, incident: str | None, data: IncidentActionAcceptedV2
 ) -> None:
     if data.action == ActionKind.ACKNOWLEDGE:
         await conn.execute(

@@ -33,7 +33,7 @@ from shared.events import (
     Envelope,
     EscalationReason,
     HandoverV2,
-    IncidentActionAcceptedV1,
+    IncidentActionAcceptedV2,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
@@ -399,7 +399,7 @@ def on_action(
     """An accepted party action: acknowledgements stop the backup timer; a diagnosis closes
     the check of its layer and, when it finds the fault in another layer, hands over."""
     action = event.data
-    assert isinstance(action, IncidentActionAcceptedV1)
+    assert isinstance(action, IncidentActionAcceptedV2)
     events: list[Envelope] = []
     if action.action in TAKES_INTO_WORK and action.party not in state.acknowledged:
         state = state.model_copy(
@@ -475,7 +475,7 @@ def reroute(
     frozen when the incident opened; the current layer's owner takes over if it changed. The
     coordinator stays."""
     action = event.data
-    assert isinstance(action, IncidentActionAcceptedV1)
+    assert isinstance(action, IncidentActionAcceptedV2)
     state = state.model_copy(
         update={"owners": _owners(contract), "contract_version": contract.version}
     )

@@ -21,7 +21,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentActionAcceptedV1,
+    IncidentActionAcceptedV2,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Model,
@@ -82,7 +82,7 @@ def opened_record(event: Envelope, contract: Contract) -> IncidentRecord:
 def fact_of(event: Envelope) -> Fact | None:
     """The clock fact an incident event carries, or None for events that move no clock."""
     data = event.data
-    if isinstance(data, IncidentActionAcceptedV1):
+    if isinstance(data, IncidentActionAcceptedV2):
         kind = _FACTS.get(data.action)
         if kind is None:
             return None
@@ -146,7 +146,7 @@ def owned(record: IncidentRecord, event: Envelope, view: ContractView) -> Incide
     data = event.data
     layer = record.primary_layer or record.layer
     owners = record.owners
-    if isinstance(data, IncidentActionAcceptedV1) and data.action == ActionKind.REROUTE:
+    if isinstance(data, IncidentActionAcceptedV2) and data.action == ActionKind.REROUTE:
         owners = view.owners()
         party = view.owner_of(layer, owners) if layer else None
         return record.model_copy(update={"owners": owners, "party": party or record.party})
