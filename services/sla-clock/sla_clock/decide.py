@@ -120,6 +120,10 @@ def apply(
         return after, transition(after, {}, fold(after, rules), fact=None, cause=event.id, now=now)
     if record is not None:
         record = owned(record, event, rules.view)
+        data = event.data
+        if isinstance(data, IncidentActionAcceptedV2) and data.action == ActionKind.UPDATE:
+            # the customer heard from the coordinator: the next update is due from now (ADR 46)
+            return record.model_copy(update={"updates": [*record.updates, data.at]}), []
     fact = fact_of(event)
     if record is None or fact is None:
         return record, []
