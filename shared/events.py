@@ -100,7 +100,7 @@ class ActionKind(StrEnum):
     RECLASSIFY = "reclassify"
     REROUTE = "reroute"
     NOTE = "note"
-    UPDATE = "update"  # the coordinator's news for the customer (ADR 46); new in v2 of the three
+    UPDATE = "update"  # the coordinator's news for the customer (ADR 47); new in v2 of the three
 
 
 # ``ActionKind`` as the v1 payloads wrote it (no ``update``), kept for their schemas (a docstring
@@ -232,7 +232,7 @@ class PartyActionV2(Model):
     (the coordinator or the customer) names a new ``priority`` and/or ``category`` and its
     reason in ``note``; ``reroute`` (the coordinator) applies the contract now in force to the
     incident's layer owners, with its reason in ``note``; ``update`` (the coordinator) is news
-    for the customer, its text in ``note`` (v2; ADR 46).
+    for the customer, its text in ``note`` (v2; ADR 47).
     """
 
     action: ActionKind
@@ -464,7 +464,7 @@ class SlaOverdueV1(Model):
 
 class UpdateDueV1(Model):
     """The customer's next update from the coordinator is due soon (the contract's
-    ``sla.update_every`` for the incident's priority): a reminder to the coordinator (ADR 46)."""
+    ``sla.update_every`` for the incident's priority): a reminder to the coordinator (ADR 47)."""
 
     coordinator: str
     priority: str
@@ -475,7 +475,7 @@ class UpdateDueV1(Model):
 
 
 class UpdateOverdueV1(Model):
-    """No update reached the customer by its due instant: an escalation event (ADR 46)."""
+    """No update reached the customer by its due instant: an escalation event (ADR 47)."""
 
     coordinator: str
     priority: str

@@ -447,7 +447,7 @@ def check_sla_coverage(contract: Contract) -> Iterator[Issue]:
 
 def check_update_cadence(contract: Contract) -> Iterator[Issue]:
     """Every priority a critical (24/7) object's failure can have — any category but a request —
-    needs an update cadence, the contract's or Baton's default (BTN320, ADR 46)."""
+    needs an update cadence, the contract's or Baton's default (BTN320, ADR 47)."""
     row = contract.priority_matrix.get("critical", {})
     if not any(o.criticality == "critical" for o in contract.objects):
         return

@@ -387,7 +387,7 @@ class SlaTarget(_Strict):
 
 
 UPDATE_EVERY: dict[str, timedelta] = {"P1": timedelta(minutes=30), "P2": timedelta(hours=2)}
-"""Baton's default update cadence for the priorities most contracts name (ADR 46)."""
+"""Baton's default update cadence for the priorities most contracts name (ADR 47)."""
 
 
 class SlaPolicy(_Strict):

@@ -124,7 +124,7 @@ class ContractClock:
 
 
 UPDATE_CADENCE = frozenset({EventType.UPDATE_DUE, EventType.UPDATE_OVERDUE})
-"""The update cadence's events (ADR 46, ``test_update_cadence``): not what the clock tests
+"""The update cadence's events (ADR 47, ``test_update_cadence``): not what the clock tests
 here count, so their reader leaves them out."""
 
 

@@ -1,18 +1,26 @@
-"""The update cadence on the real broker and database, in contract time (issue 27, ADR 46).
+"""The update cadence on the real broker and database, in contract time (issue 27, ADR 47).
 
 A P1 opens at 02:00; nobody updates the customer: sla-clock reminds the coordinator at 02:20
 (ten minutes before, Baton's default) and publishes the overdue update at 02:30, each once. The
 coordinator's update at 02:40 stops the cadence running late: the next update is due at 03:10,
 and nothing more fires before then. The test plays intake (the incidents topic's one writer) and
-moves sla-clock's time with the contract clock of ``test_sla_clock``.
+moves sla-clock's time with the contract clock of ``test_sla_clock``. Reporting, beside it,
+puts the late update and the update given in the incident's closure report.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from reporting.documents import closure_document
+from reporting.store import closure_facts
+
+from shared.contract import Contract
+from shared.db import create_pool
+from shared.documents import to_json
 from shared.events import (
     ActionKind,
     Category,
@@ -53,7 +61,9 @@ async def test_a_p1_without_update_reminds_then_is_overdue_and_an_update_stops_i
     inc = f"inc-u-{uuid.uuid4().hex[:6]}"
     incidents = f"{isolated.prefix}incidents"
     sp = start_services(
-        sla_clock_env(isolated, contract_path, clock), tmp_path / "run", ["sla-clock"]
+        sla_clock_env(isolated, contract_path, clock),
+        tmp_path / "run",
+        ["sla-clock", "reporting"],
     )
     try:
         await wait_healthy(sp)
@@ -102,5 +112,25 @@ async def test_a_p1_without_update_reminds_then_is_overdue_and_an_update_stops_i
             await sla.until(lambda: len(cadence()) == 3, "the next reminder at 03:00")
             nxt = sla.events()[-1].data_as(UpdateDueV1)
             assert (nxt.due, nxt.last_update_at) == (OPEN + 70 * M, OPEN + 40 * M)
+        report = await closure_report(isolated, inc, contract)
     finally:
         stop_services(sp)
+    assert "at 02:50" in report  # the update given
+    assert "overdue: no update by its due time (every 30 minutes)" in report
+    assert "1 update given, 1 overdue." in report
+
+
+async def closure_report(isolated: Isolated, inc: str, contract: Contract) -> str:
+    """The incident's closure report (JSON) once reporting recorded the update and the late one."""
+    pool = await create_pool(isolated.dsn, "reporting")
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                async with pool.acquire() as conn:
+                    facts = await closure_facts(conn, inc)
+                text = to_json(closure_document(facts, contract)).decode() if facts else ""
+                if "1 update given, 1 overdue." in text:
+                    return text
+                await asyncio.sleep(0.2)
+    finally:
+        await pool.close()

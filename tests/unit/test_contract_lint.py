@@ -339,7 +339,7 @@ def test_the_appendix_lists_the_open_points_of_the_negotiation(tmp_path: Path) -
 
 
 def test_update_cadence_is_the_contracts_else_batons_default(tmp_path: Path) -> None:
-    """ADR 46: a contract that names a cadence for P3 satisfies BTN320; P1 and P2 fall back to
+    """ADR 47: a contract that names a cadence for P3 satisfies BTN320; P1 and P2 fall back to
     Baton's defaults (30 min, 2 h); the example names its own."""
     doc = copy.deepcopy(BASE)
     doc["priority_matrix"]["critical"]["degradation"] = "P3"

@@ -1,4 +1,4 @@
-"""The coordinator keeps the customer informed (issue 27, ADR 46): ``update`` is the
+"""The coordinator keeps the customer informed (issue 27, ADR 47): ``update`` is the
 coordinator's action only, carries its text, and is taken while the incident is not closed; every
 other party, an empty text and a closed incident are refused with the reason."""
 

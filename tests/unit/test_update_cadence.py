@@ -1,4 +1,4 @@
-"""The update cadence in contract time (issue 27, ADR 46): sla_clock/cadence.py over the pure
+"""The update cadence in contract time (issue 27, ADR 47): sla_clock/cadence.py over the pure
 core. The contract is the unit tests' one (``test_sla_timeline``): no ``update_every``, so P1 has
 Baton's default (every 30 min, reminded 10 min before)."""
 

@@ -340,7 +340,7 @@ _NEXT: dict[ActionKind, tuple[set[IncidentStatus], IncidentStatus | None]] = {
         {IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESTORED},
         None,
     ),
-    # the customer hears from the coordinator until it confirms (ADR 46)
+    # the customer hears from the coordinator until it confirms (ADR 47)
     ActionKind.UPDATE: (
         {IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESTORED},
         None,

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
 
+from reporting import updates
 from reporting.store import ClosureFacts, MonthlyFacts
 from shared.contract.model import Contract
 from shared.contract.view import ContractView
@@ -125,6 +126,7 @@ _ACTION_WORDS = {
     "reclassify": "reclassified the incident",
     "reroute": "re-routed the incident",
     "note": "added a note",
+    "update": "updated the customer",
 }
 
 
@@ -253,6 +255,7 @@ def closure_document(facts: ClosureFacts, contract: Contract) -> Document:
     else:
         confirmed = "The customer has not confirmed restoration yet."
     coordinator = inc.get("coordinator") or contract.coordinator
+    told = updates.customer_updates(facts.events)
     customer = next((p for p, party in contract.parties.items() if party.kind == "customer"), None)
     return Document(
         kind="closure-report",
@@ -330,6 +333,17 @@ def closure_document(facts: ClosureFacts, contract: Contract) -> Document:
                         "Pauses by reason and party",
                         ("Clock", "Reason", "Asked by", "From", "To", "Excluded", "Evidence"),
                         pause_rows,
+                    ),
+                ),
+            ),
+            Section(
+                "Updates to the customer",
+                (updates.summary(told),),
+                tables=(
+                    Table(
+                        f"Updates to the customer ({zone.key})",
+                        ("Time", "By", "Update"),
+                        tuple((_local(u.at, zone), u.actor, u.text) for u in told),
                     ),
                 ),
             ),
@@ -599,6 +613,23 @@ def monthly_document(facts: MonthlyFacts, contract: Contract) -> Document:
                         "Expected events that did not happen",
                         ("Incident", "Object", "What", "Opened (UTC)", "Status"),
                         tuple(_missed_row(contract, r) for r in facts.missed),
+                    ),
+                ),
+            ),
+            Section(
+                "Updates to the customer",
+                (
+                    "Updates the coordinators did not give by the time the contract's cadence "
+                    "(sla.update_every) set, each an escalation.",
+                ),
+                tables=(
+                    Table(
+                        "Overdue updates per coordinator",
+                        ("Coordinator", "Priority", "Overdue updates"),
+                        tuple(
+                            (_party(contract, r["coordinator"]), r["priority"], str(r["overdue"]))
+                            for r in facts.overdue_updates
+                        ),
                     ),
                 ),
             ),

@@ -522,6 +522,7 @@ class MonthlyFacts:
     outside: list[dict[str, Any]]
     missed: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, Any] = field(default_factory=dict)
+    overdue_updates: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
@@ -590,6 +591,15 @@ async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
         end,
         [EventType.INCIDENT_OPENED.value, EventType.ALERT_ATTACHED.value],
     )
+    # sla-clock's overdue customer updates of the month, per coordinator (ADR 47)
+    overdue_updates = await conn.fetch(
+        "SELECT data->>'coordinator' AS coordinator, data->>'priority' AS priority,"
+        " count(*) AS overdue FROM incident_events WHERE type = $3 AND time >= $1 AND time < $2"
+        " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+        start,
+        end,
+        EventType.UPDATE_OVERDUE.value,
+    )
     totals = await conn.fetchrow(
         "SELECT count(*) AS incidents, count(*) FILTER (WHERE status = 'closed') AS closed,"
         " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta,"
@@ -609,4 +619,5 @@ async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
         outside=[dict(r) for r in outside],
         missed=[dict(r) for r in missed],
         totals=dict(totals) if totals else {},
+        overdue_updates=[dict(r) for r in overdue_updates],
     )

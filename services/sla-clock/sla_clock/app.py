@@ -221,7 +221,7 @@ class SlaService:
         return len(due)
 
     async def updates_once(self) -> int:
-        """Fire every update reminder and overdue that fell due (ADR 46); returns how many."""
+        """Fire every update reminder and overdue that fell due (ADR 47); returns how many."""
         total = 0
         batch = self.rt.settings.sla_fire_batch
         while True:

@@ -1,4 +1,4 @@
-"""When the customer must next hear from the coordinator: the update cadence (ADR 46).
+"""When the customer must next hear from the coordinator: the update cadence (ADR 47).
 
 Rules, fixed here so the reminder, the overdue escalation and the reports agree:
 

@@ -122,7 +122,7 @@ def apply(
         record = owned(record, event, rules.view)
         data = event.data
         if isinstance(data, IncidentActionAcceptedV2) and data.action == ActionKind.UPDATE:
-            # the customer heard from the coordinator: the next update is due from now (ADR 46)
+            # the customer heard from the coordinator: the next update is due from now (ADR 47)
             return record.model_copy(update={"updates": [*record.updates, data.at]}), []
     fact = fact_of(event)
     if record is None or fact is None:

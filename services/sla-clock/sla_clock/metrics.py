@@ -230,7 +230,7 @@ def build_metrics(
         updates=Counter(
             "baton_sla_update_timers",
             "Customer updates the coordinator was reminded of (reminder) or did not give in"
-            " time (overdue), by coordinator and priority (ADR 46)",
+            " time (overdue), by coordinator and priority (ADR 47)",
             ["kind", "coordinator", "priority"],
             registry=registry,
         ),

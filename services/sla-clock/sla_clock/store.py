@@ -197,7 +197,7 @@ async def contract_versions(conn: Conn) -> list[Contract]:
 
 async def save_update_timers(conn: Conn, items: list[tuple[str, list[UpdateTimer], int]]) -> None:
     """Reschedule the pending update timers of each (incident, timers, partition); fired rows
-    stay fired (ADR 46)."""
+    stay fired (ADR 47)."""
     if not items:
         return
     await conn.execute(

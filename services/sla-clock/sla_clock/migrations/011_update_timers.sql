@@ -1,4 +1,4 @@
--- The update cadence (ADR 46): per open incident, the reminder and the overdue instant of the
+-- The update cadence (ADR 47): per open incident, the reminder and the overdue instant of the
 -- customer's next update, one row each, fired once ever like `timers` (a pending row is
 -- rewritten with the incident's record; a fired one is never touched again).
 CREATE TABLE IF NOT EXISTS update_timers (
