@@ -34,7 +34,15 @@ OPERATOR = "operator"
 KAFKA_ADMIN = "admin"
 
 # intake's receivers, by the source name each authenticates as (intake.<format>.SOURCE)
-SOURCES: tuple[str, ...] = ("alertmanager", "grafana", "pagerduty", "zabbix", "generic", "user")
+SOURCES: tuple[str, ...] = (
+    "alertmanager",
+    "grafana",
+    "pagerduty",
+    "zabbix",
+    "generic",
+    "user",
+    "changes",  # CI/CD and change-management tools: POST /v1/changes (ADR 46)
+)
 SERVICE_NAMES: tuple[str, ...] = ("intake", "router", "sla-clock", "reporting")
 
 
@@ -160,10 +168,11 @@ _SOURCE_OF_PATH = {
     "/v1/alerts": "generic",
     "/v2/enqueue": "pagerduty",
     "/v2/change/enqueue": "pagerduty",
+    "/v1/changes": "changes",
     "/v1/incidents": "user",
 }
 _CHANGES = re.compile(r"^/v1/objects/[^/]+/changes$")
-_READS = ("/v1/incidents", "/v1/reports")
+_READS = ("/v1/incidents", "/v1/reports", "/v1/changes")
 
 
 class StackAuth(httpx.Auth):

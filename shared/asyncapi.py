@@ -22,6 +22,7 @@ FAMILY_TOPIC = {
     "contract": Topic.CONTRACT,
     "deadletter": Topic.DEADLETTER,
     "checkin": Topic.CHECKINS,
+    "change": Topic.CHANGES,
 }
 
 

@@ -485,6 +485,20 @@ class UpdateOverdueV1(Model):
     detected_at: AwareDatetime
 
 
+class ChangeRecordedV1(Model):
+    """A change beside the incidents (ADR 46): a PagerDuty change event, a CI/CD or change
+    management tool's ``POST /v1/changes``, or a contract publication — on one object, or on
+    every object (``object_id`` None: a contract publication, a change no matcher placed)."""
+
+    change_id: uuid.UUID = Field(description="stable per change: a repeat is the same change")
+    object_id: str | None = Field(None, description="the contract object changed")
+    at: AwareDatetime = Field(description="when the change was made")
+    summary: str = Field(min_length=1, max_length=1024)
+    link: str | None = Field(None, max_length=2048)
+    source: str = Field(description="pagerduty, a change source's name, or contract")
+    by: str | None = Field(None, max_length=200, description="who made it, as the source says")
+
+
 class ContractPublishedV1(Model):
     """A linted contract version, published whole to the compacted contract topic."""
 
@@ -779,6 +793,7 @@ class EventType(StrEnum):
     CHECKIN_PING = "baton.checkin.ping"
     UPDATE_DUE = "baton.sla.update_due"
     UPDATE_OVERDUE = "baton.sla.update_overdue"
+    CHANGE_RECORDED = "baton.change.recorded"
 
 
 PAYLOADS: dict[EventType, type[Model]] = {
@@ -812,6 +827,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.CHECKIN_PING: CheckinPingV1,
     EventType.UPDATE_DUE: UpdateDueV1,
     EventType.UPDATE_OVERDUE: UpdateOverdueV1,
+    EventType.CHANGE_RECORDED: ChangeRecordedV1,
 }
 CURRENT_VERSION: dict[EventType, int] = {
     **dict.fromkeys(PAYLOADS, 1),

@@ -23,6 +23,7 @@ class Topic(StrEnum):
     DEADLETTER = "deadletter"
     CONTRACT = "contract"
     CHECKINS = "checkins"
+    CHANGES = "changes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ TOPIC_SPECS: tuple[TopicSpec, ...] = (
     TopicSpec(Topic.SLA, 3, "incident id", "sla-clock", "router, reporting"),
     TopicSpec(Topic.DEADLETTER, 3, "source", "every service", "operators, reporting"),
     TopicSpec(Topic.CHECKINS, 3, "check-in key", "scheduled runs, sla-clock (HTTP)", "sla-clock"),
+    TopicSpec(Topic.CHANGES, 3, "object id", "intake, baton contract publish", "reporting"),
     TopicSpec(Topic.CONTRACT, 1, "contract id", "baton contract publish", "every service", True),
 )
 

@@ -120,6 +120,7 @@ class IntakeService:
             "alerts": settings.topic(Topic.ALERTS),
             "commands": settings.topic(Topic.COMMANDS),
             "incidents": settings.topic(Topic.INCIDENTS),
+            "changes": settings.topic(Topic.CHANGES),
         }
         self.window = timedelta(seconds=settings.intake_correlation_window_seconds)
         self.opened = Counter(

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, ValidationError
 
-from intake import alertmanager, generic, grafana, pagerduty, userreport, zabbix
+from intake import alertmanager, changes, generic, grafana, pagerduty, userreport, zabbix
 from intake.auth import Authenticator, Signed, replayed
 from intake.correlation import Graph, alert_key
 from intake.formats import FORMATS, Decode
@@ -446,6 +446,11 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         except Refusal as refusal:
             await refuse(request, pagerduty.SOURCE, refusal, refusal.payload or body)
             return pd_refusal(JSONResponse(refusal.body(), refusal.status, refusal.headers))
+        record = changes.from_pagerduty(change, ix.contract, now)
+        try:
+            await durably(ix.publish("changes", record, changes.key(record)))
+        except Unavailable as exc:
+            return pd_refusal(unavailable_answer(exc))
         if ix.record_change is not None:
             try:
                 await ix.record_change(change, pagerduty.change_object(change, ix.contract), now)
@@ -456,6 +461,44 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         return JSONResponse(
             {"status": "success", "message": "Change event processed"}, status_code=202
         )
+
+    def known_change(doc: Any) -> changes.ChangeIn:
+        """The change a tool posted, on an object of the contract; else a 422 naming the field."""
+        try:
+            change = changes.ChangeIn.model_validate(doc)
+        except ValidationError as exc:
+            raise Refusal.invalid(exc) from None
+        if ix.contract.object(change.object) is None:
+            raise Refusal(422, f"object: {change.object!r} is not in the contract", kind="schema")
+        return change
+
+    @router.post(
+        "/v1/changes",
+        status_code=202,
+        tags=["changes"],
+        openapi_extra=body_schema(changes.ChangeIn),
+    )
+    async def post_change(request: Request) -> JSONResponse:
+        """A change a CI/CD or change-management tool made on a contract object (ADR 46): kept
+        as a change record beside the incidents. Authenticated as the ``changes`` source."""
+        body = b""
+        now = ix.clock.now()
+        try:
+            body = await read(request, settings.intake_max_body_bytes)
+            signed = ix.auth.check_source(changes.SOURCE, request.headers, body, now)
+            if signed is not None and not await first_use(signed, now):
+                raise replayed()
+            doc = parse_json(body, settings.intake_max_json_depth)
+            change = known_change(doc)
+        except Refusal as refusal:
+            await refuse(request, changes.SOURCE, refusal, refusal.payload or body)
+            return JSONResponse(refusal.body(), refusal.status, refusal.headers)
+        record = changes.from_tool(change, changes.SOURCE, now)
+        try:
+            await durably(ix.publish("changes", record, changes.key(record)))
+        except Unavailable as exc:
+            return unavailable_answer(exc)
+        return JSONResponse({"status": "accepted", "change_id": str(record.id)}, status_code=202)
 
     @router.get("/v1/objects/{object_id}/changes", tags=["pagerduty"])
     async def object_changes(object_id: str, request: Request) -> JSONResponse:

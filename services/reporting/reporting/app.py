@@ -18,8 +18,8 @@ from reporting import store
 from reporting.access import Reader, may_see, reader
 from reporting.clocks import clock_reading
 from reporting.document_routes import add_document_routes
-from shared.events import Envelope
-from shared.instants import parse_month
+from shared.events import ChangeRecordedV1, Envelope
+from shared.instants import Instant, parse_month
 from shared.kafka import group_timing
 from shared.service import Runtime, create_app
 from shared.ticker import Ticker
@@ -85,9 +85,20 @@ class ReportingService:
             max_records=settings.consumer_batch_max_records,
             batch_timeout_ms=settings.consumer_batch_max_wait_ms,
         )(self.on_events)
+        rt.broker.subscriber(
+            settings.topic(Topic.CHANGES),
+            group_id=settings.group(f"{SERVICE}.changes"),
+            **group_timing(settings),
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True,
+            max_records=settings.consumer_batch_max_records,
+            batch_timeout_ms=settings.consumer_batch_max_wait_ms,
+        )(self.on_changes)
         router.add_api_route(
             "/v1/incidents", self.list_incidents, methods=["GET"], tags=["incidents"]
         )
+        router.add_api_route("/v1/changes", self.list_changes, methods=["GET"], tags=["changes"])
         router.add_api_route("/v1/reports/sla", self.sla_report, methods=["GET"], tags=["reports"])
         add_document_routes(rt, router, self.reader)
         router.add_api_route(
@@ -115,6 +126,34 @@ class ReportingService:
                 if event.id in fresh:
                     fresh.discard(event.id)  # the same event twice in one batch counts once
                     await store.project(conn, event)
+
+    async def on_changes(self, msg: KafkaMessage) -> None:
+        """A batch of change records (ADR 46), kept in one statement; a repeat is the same row."""
+        rt = self.rt
+        found = []
+        for record in rt.records(msg, "reporting"):
+            event = await rt.parse_record(record)
+            if event is not None and isinstance(event.data, ChangeRecordedV1):
+                found.append(event.data)
+        if found:
+            async with rt.pool.acquire() as conn:
+                await store.record_changes(conn, found)
+
+    async def list_changes(
+        self,
+        request: Request,
+        object_id: str | None = Query(None, alias="object", max_length=200),
+        since: Instant | None = None,
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> list[dict[str, Any]]:
+        """Change records, newest first: of one object (and those on every object, contract
+        publications), made since an instant. An operator's or the customer's token."""
+        who = self.reader(request)
+        if who.party is not None:
+            raise HTTPException(403, "reader: the change history is the operator's and customer's")
+        async with self.rt.pool.acquire() as conn:
+            rows = await store.changes_list(conn, object_id, since, limit)
+        return [_row(r) for r in rows]
 
     def reader(self, request: Request) -> Reader:
         return reader(request, self.rt.settings, self.rt.contract)
@@ -153,6 +192,7 @@ class ReportingService:
             found = await store.incident(conn, incident_id)
             if found is None or not await may_see(conn, who, incident_id):
                 raise HTTPException(404, f"incident_id: no incident {incident_id!r}")
+            beside = await store.changes_before(conn, rt.contract, dict(found.incident))
         incident = found.incident
         where = incident["origin_object"] or incident["object_id"]
         now = rt.clock.now()
@@ -163,6 +203,7 @@ class ReportingService:
                 for c in found.clocks
             ],
             "timeline": [_row(r) for r in found.timeline],
+            "changes": [_row(r) for r in beside],
             "closure_report": _row(found.report) if found.report else None,
         }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from typing import Annotated, Literal
 
@@ -17,7 +18,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from reporting.access import Reader, may_see
 from reporting.documents import closure_document, monthly_document
-from reporting.store import closure_facts, monthly_facts
+from reporting.store import changes_before, closure_facts, monthly_facts
 from shared.documents import Document, render_html, render_pdf, to_json
 from shared.instants import parse_month as month_start
 from shared.service import Runtime
@@ -74,6 +75,9 @@ def add_document_routes(
         async with rt.pool.acquire() as conn:
             facts = await closure_facts(conn, incident_id)
             hidden = not await may_see(conn, who, incident_id)
+            if facts is not None and not hidden:
+                beside = await changes_before(conn, rt.contract, facts.incident)
+                facts = replace(facts, changes=beside)
         if facts is None or hidden:
             raise HTTPException(404, f"incident_id: no incident {incident_id!r}")
         doc = closure_document(facts, rt.contract)

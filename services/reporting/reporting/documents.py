@@ -172,6 +172,18 @@ def _timeline_row(contract: Contract, event: dict[str, Any], zone: ZoneInfo) -> 
     return (_local(event["time"], zone), text, who)
 
 
+def _change_row(contract: Contract, change: dict[str, Any], zone: ZoneInfo) -> tuple[str, ...]:
+    text = str(change["summary"]) + (f" ({change['link']})" if change.get("link") else "")
+    obj = change.get("object_id")
+    return (
+        _local(change["at"], zone),
+        seconds_words(change["before_seconds"]),
+        _object_name(contract, obj) if obj else "every object",
+        text,
+        str(change["source"]) + (f", {change['by_whom']}" if change.get("by_whom") else ""),
+    )
+
+
 def _clock_result(clock: dict[str, Any]) -> str:
     if clock.get("breached_at") is not None or clock.get("met") is False:
         return "breached" + (
@@ -333,6 +345,20 @@ def closure_document(facts: ClosureFacts, contract: Contract) -> Document:
                         "Pauses by reason and party",
                         ("Clock", "Reason", "Asked by", "From", "To", "Excluded", "Evidence"),
                         pause_rows,
+                    ),
+                ),
+            ),
+            Section(
+                "What changed before the first alert",
+                (
+                    "Changes on the origin and on what it depends on in the 24 hours before the"
+                    " first alert, nearest first.",
+                ),
+                tables=(
+                    Table(
+                        f"Changes ({zone.key})",
+                        ("Time", "Before the alert", "Object", "Change", "Source"),
+                        tuple(_change_row(contract, c, zone) for c in facts.changes),
                     ),
                 ),
             ),

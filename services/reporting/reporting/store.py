@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from reporting import changes
+from shared.contract import Contract
 from shared.db import Conn
 from shared.events import (
     ActionKind,
@@ -23,6 +25,7 @@ from shared.events import (
     AlertResolvedV1,
     AssignmentIssuedV3,
     AssignmentRole,
+    ChangeRecordedV1,
     Envelope,
     EventType,
     HandoverV2,
@@ -485,6 +488,8 @@ class ClosureFacts:
     report: dict[str, Any] | None
     clocks: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    """What changed on the origin and what it depends on before the first alert (ADR 46)."""
 
 
 async def closure_facts(conn: Conn, incident_id: str) -> ClosureFacts | None:
@@ -621,3 +626,56 @@ async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
         totals=dict(totals) if totals else {},
         overdue_updates=[dict(r) for r in overdue_updates],
     )
+
+
+# --------------------------------------------------------------------------- changes (ADR 46)
+
+
+async def record_changes(conn: Conn, changes: list[ChangeRecordedV1]) -> None:
+    await conn.executemany(
+        "INSERT INTO changes(id, object_id, at, summary, link, source, by_whom)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        [(c.change_id, c.object_id, c.at, c.summary, c.link, c.source, c.by) for c in changes],
+    )
+
+
+async def changes_on(
+    conn: Conn, objects: list[str], start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Changes on ``objects`` (or on every object) made in ``[start, end]``, newest first."""
+    rows = await conn.fetch(
+        "SELECT at, object_id, summary, link, source, by_whom FROM changes"
+        " WHERE (object_id = ANY($1::text[]) OR object_id IS NULL) AND at >= $2 AND at <= $3"
+        " ORDER BY at DESC, id",
+        objects,
+        start,
+        end,
+    )
+    return [dict(r) for r in rows]
+
+
+async def changes_list(
+    conn: Conn, object_id: str | None, since: datetime | None, limit: int
+) -> list[dict[str, Any]]:
+    """Change records, newest first: of one object (and those on every object) or all."""
+    rows = await conn.fetch(
+        "SELECT id, at, object_id, summary, link, source, by_whom FROM changes"
+        " WHERE ($1::text IS NULL OR object_id = $1 OR object_id IS NULL)"
+        " AND ($2::timestamptz IS NULL OR at >= $2) ORDER BY at DESC, id LIMIT $3",
+        object_id,
+        since,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def changes_before(
+    conn: Conn, contract: Contract, incident: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The changes in the 24 h before ``incident``'s first alert on its origin and what the
+    origin depends on, nearest first: the recorded ones and the approved maintenance windows."""
+    objects = changes.scope(contract, incident.get("origin_object") or incident.get("object_id"))
+    first = incident["first_alert_at"]
+    start, end = changes.period(first)
+    recorded = await changes_on(conn, objects, start, end)
+    return changes.beside(first, recorded, changes.maintenance(contract, objects, start, end))

@@ -43,7 +43,7 @@ class AclBinding:
 SERVICES: dict[str, tuple[tuple[Topic, ...], tuple[Topic, ...]]] = {
     "intake": (
         (Topic.ALERTS_RAW, Topic.ALERTS, Topic.COMMANDS, Topic.CONTRACT),
-        (Topic.ALERTS, Topic.COMMANDS, Topic.INCIDENTS, Topic.DEADLETTER),
+        (Topic.ALERTS, Topic.COMMANDS, Topic.INCIDENTS, Topic.DEADLETTER, Topic.CHANGES),
     ),
     "router": (
         (Topic.INCIDENTS, Topic.SLA, Topic.CONTRACT),
@@ -54,7 +54,7 @@ SERVICES: dict[str, tuple[tuple[Topic, ...], tuple[Topic, ...]]] = {
         (Topic.SLA, Topic.DEADLETTER, Topic.CHECKINS, Topic.ALERTS_RAW),
     ),
     "reporting": (
-        (Topic.INCIDENTS, Topic.ASSIGNMENTS, Topic.SLA, Topic.CONTRACT),
+        (Topic.INCIDENTS, Topic.ASSIGNMENTS, Topic.SLA, Topic.CONTRACT, Topic.CHANGES),
         (Topic.DEADLETTER,),
     ),
 }
