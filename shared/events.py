@@ -499,6 +499,35 @@ class ChangeRecordedV1(Model):
     by: str | None = Field(None, max_length=200, description="who made it, as the source says")
 
 
+class ProblemOpenedV1(Model):
+    """Incidents keep recurring on one origin: a problem record opens, owned by the origin
+    layer's primary, told to it and to the coordinator (ADR 48). Subject: the incident that
+    made the count."""
+
+    problem_id: str
+    origin_object: str
+    layer: Layer | None
+    owner: str = Field(description="the primary party of the origin's layer")
+    coordinator: str
+    incidents: list[str] = Field(description="the recurring incidents, oldest first")
+    threshold: int = Field(description="the contract's problems.incidents")
+    within: timedelta = Field(description="the contract's problems.within")
+    opened_at: AwareDatetime
+    fix_due: AwareDatetime = Field(description="when the fix is due (problems.fix_due)")
+
+
+class ProblemLinkedV1(Model):
+    """One more incident on the origin of an open problem record: linked to it (ADR 48)."""
+
+    problem_id: str
+    origin_object: str
+    owner: str
+    coordinator: str
+    incident_id: str
+    incidents: int = Field(description="how many incidents the problem links now")
+    linked_at: AwareDatetime
+
+
 class ContractPublishedV1(Model):
     """A linted contract version, published whole to the compacted contract topic."""
 
@@ -794,6 +823,8 @@ class EventType(StrEnum):
     UPDATE_DUE = "baton.sla.update_due"
     UPDATE_OVERDUE = "baton.sla.update_overdue"
     CHANGE_RECORDED = "baton.change.recorded"
+    PROBLEM_OPENED = "baton.assignment.problem_opened"
+    PROBLEM_LINKED = "baton.assignment.problem_linked"
 
 
 PAYLOADS: dict[EventType, type[Model]] = {
@@ -828,6 +859,8 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.UPDATE_DUE: UpdateDueV1,
     EventType.UPDATE_OVERDUE: UpdateOverdueV1,
     EventType.CHANGE_RECORDED: ChangeRecordedV1,
+    EventType.PROBLEM_OPENED: ProblemOpenedV1,
+    EventType.PROBLEM_LINKED: ProblemLinkedV1,
 }
 CURRENT_VERSION: dict[EventType, int] = {
     **dict.fromkeys(PAYLOADS, 1),

@@ -613,6 +613,16 @@ class Exclusion(_Strict):
 # --------------------------------------------------------------------------- the contract
 
 
+class ProblemPolicy(_Strict):
+    """When recurring incidents become a problem record (ADR 48): ``incidents`` on the same
+    origin within ``within`` open one, owned by the origin layer's primary, its fix due
+    ``fix_due`` after it opened. Baton's defaults: 3 incidents within 30 days, fix due in 14."""
+
+    incidents: int = Field(3, ge=2)
+    within: Duration = timedelta(days=30)
+    fix_due: Duration = timedelta(days=14)
+
+
 class Contract(_Strict):
     id: str
     version: str
@@ -637,6 +647,10 @@ class Contract(_Strict):
     pause_reasons: list[PauseReason] = Field(default_factory=list)
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
     escalation: list[EscalationLevel] = Field(default_factory=list)
+    problems: ProblemPolicy = Field(
+        default_factory=ProblemPolicy,
+        description="when recurring incidents on one origin open a problem record (ADR 48)",
+    )
     alert_rules: list[AlertRule] = Field(default_factory=list)
     open_points: list[OpenPoint] = Field(
         default_factory=list, description="fields still to be agreed (to be agreed markers)"

@@ -629,6 +629,31 @@ def monthly_document(facts: MonthlyFacts, contract: Contract) -> Document:
                 charts=(objects_chart,),
             ),
             Section(
+                "Problem records",
+                (
+                    "Incidents that kept recurring on one origin, each owned by its layer's "
+                    "primary until its cause is known and fixed (ADR 48).",
+                ),
+                tables=(
+                    Table(
+                        "Open and closed problems",
+                        ("Problem", "Origin", "Owner", "Opened", "Fix due", "Status", "Incidents"),
+                        tuple(
+                            (
+                                r["id"],
+                                _object_name(contract, r["origin_object"]),
+                                _party(contract, r["owner"]),
+                                f"{r['opened_at']:%Y-%m-%d}",
+                                f"{r['fix_due']:%Y-%m-%d}",
+                                r["status"] + (f": {r['cause']}" if r.get("cause") else ""),
+                                ", ".join(r["incidents"]),
+                            )
+                            for r in facts.problems
+                        ),
+                    ),
+                ),
+            ),
+            Section(
                 "Missed expected events",
                 (
                     "Scheduled exchanges, jobs, backups, their checks and test restores that did "

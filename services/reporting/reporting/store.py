@@ -34,6 +34,8 @@ from shared.events import (
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     OriginMovedV1,
+    ProblemLinkedV1,
+    ProblemOpenedV1,
     SlaBreachedV1,
     SlaClockPausedV1,
     SlaClockRecomputedV1,
@@ -528,6 +530,7 @@ class MonthlyFacts:
     missed: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, Any] = field(default_factory=dict)
     overdue_updates: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
@@ -625,6 +628,7 @@ async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
         missed=[dict(r) for r in missed],
         totals=dict(totals) if totals else {},
         overdue_updates=[dict(r) for r in overdue_updates],
+        problems=await problems_of_month(conn, month),
     )
 
 
@@ -679,3 +683,49 @@ async def changes_before(
     start, end = changes.period(first)
     recorded = await changes_on(conn, objects, start, end)
     return changes.beside(first, recorded, changes.maintenance(contract, objects, start, end))
+
+
+# --------------------------------------------------------------------------- problems (ADR 48)
+
+
+async def _problem_opened(conn: Conn, incident: str | None, data: ProblemOpenedV1) -> None:
+    await conn.execute(
+        "INSERT INTO problems(id, origin_object, layer, owner, coordinator, incidents,"
+        " opened_at, fix_due) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)"
+        " ON CONFLICT (id) DO NOTHING",
+        data.problem_id,
+        data.origin_object,
+        data.layer.value if data.layer else None,
+        data.owner,
+        data.coordinator,
+        orjson.dumps(data.incidents).decode(),
+        data.opened_at,
+        data.fix_due,
+    )
+
+
+async def _problem_linked(conn: Conn, incident: str | None, data: ProblemLinkedV1) -> None:
+    await conn.execute(
+        "UPDATE problems SET incidents = incidents || jsonb_build_array($2::text)"
+        " WHERE id = $1 AND NOT incidents ? $2",
+        data.problem_id,
+        data.incident_id,
+    )
+
+
+PROJECTORS[EventType.PROBLEM_OPENED] = _problem_opened
+PROJECTORS[EventType.PROBLEM_LINKED] = _problem_linked
+
+
+async def problems_of_month(conn: Conn, month: date) -> list[dict[str, Any]]:
+    """The problems open at some time in ``month``: opened before its end, not closed before
+    its start."""
+    start, end = month_bounds(month)
+    rows = await conn.fetch(
+        "SELECT id, origin_object, layer, owner, coordinator, incidents, opened_at, fix_due,"
+        " status, cause, closed_at FROM problems WHERE opened_at < $2"
+        " AND (closed_at IS NULL OR closed_at >= $1) ORDER BY opened_at, id",
+        start,
+        end,
+    )
+    return [{**dict(r), "incidents": orjson.loads(r["incidents"])} for r in rows]

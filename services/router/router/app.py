@@ -23,7 +23,7 @@ from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter
 
-from router import store, webhook
+from router import problems, store, webhook
 from router.delivery import Delivery
 from router.routing import (
     RouteState,
@@ -44,6 +44,8 @@ from shared.events import (
     Envelope,
     EscalationReason,
     EventType,
+    IncidentOpenedV1,
+    OriginMovedV1,
 )
 from shared.kafka import Outbox, group_timing
 from shared.service import Runtime, create_app
@@ -310,12 +312,34 @@ class RouterService:
                 await self._stage(outbox, staged, out, state.coordinator)
                 if out:
                     routed.append((event.subject, len(out)))
+                if consumer == "incidents":
+                    told = await self._count_problem(conn, event, state, now)
+                    await self._stage(outbox, staged, told, state.coordinator)
             # rows written while the events go out; both before the commit (a crash in between
             # replays the batch, which republishes the same ids)
             await asyncio.gather(self._write(conn, list(changed.values()), staged), outbox.flush())
             rt.crash_point(SERVICE if consumer == "incidents" else f"{SERVICE}-sla")
         for incident, count in routed:
             log.info("routed", extra={"incident": incident, "events": count})
+
+    async def _count_problem(
+        self, conn: Conn, event: Envelope, state: RouteState, now: datetime
+    ) -> list[Envelope]:
+        """An incident opened on, or moved to, an origin counts there; recurring ones open a
+        problem record or link to the open one (``router/problems.py``, ADR 48)."""
+        data = event.data
+        if isinstance(data, IncidentOpenedV1) and data.object_id:
+            origin, opened_at = data.object_id, data.opened_at
+        elif isinstance(data, OriginMovedV1) and data.to_object:
+            origin, opened_at = data.to_object, state.opened_at
+        else:
+            return []
+        history = await store.count_on_origin(conn, state.incident_id, origin, opened_at)
+        found = await store.open_problem(conn, origin)
+        problem, out = problems.decide(found, history, state.incident_id, self.rt.contract, now)
+        if problem is not None and problem != found:
+            await store.save_problem(conn, problem)
+        return out
 
     @staticmethod
     async def _write(conn: Conn, states: list[RouteState], staged: store.Staged) -> None:
