@@ -483,10 +483,12 @@ def reroute(
     )
     if state.primary_layer is None:  # outside the perimeter: the coordinator keeps it
         return state, []
+    # an object the version in force puts in another layer goes to that layer's owner
+    moved = contract.object(state.primary_object) if state.primary_object else None
     return _handover(
         state,
         contract,
-        layer=state.primary_layer,
+        layer=moved.layer if moved is not None else state.primary_layer,
         object_id=state.primary_object,
         reason=f"re-routed under contract {contract.version}: {action.note}",
         at=action.at,

@@ -152,8 +152,13 @@ def owned(record: IncidentRecord, event: Envelope, view: ContractView) -> Incide
     owners = record.owners
     if isinstance(data, IncidentActionAcceptedV2) and data.action == ActionKind.REROUTE:
         owners = view.owners()
+        # the router's rule: an object the version in force moved to another layer goes there
+        obj = view.object(record.policy_object)
+        layer = obj.layer if obj is not None and layer is not None else layer
         party = view.owner_of(layer, owners) if layer else None
-        return record.model_copy(update={"owners": owners, "party": party or record.party})
+        return record.model_copy(
+            update={"owners": owners, "party": party or record.party, "primary_layer": layer}
+        )
     if isinstance(data, OriginMovedV1):
         record = record.model_copy(update={"origin": data.to_object})
     moved = handover_layer(data, layer)
