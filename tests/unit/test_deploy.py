@@ -93,6 +93,8 @@ KNOWN_METRICS = frozenset(
         "baton_checkin_down",
         "baton_checkin_fired_total",
         "baton_checkin_pings_total",
+        "baton_sla_update_timers_total",
+        "baton_problems_open",
     }
 )
 METRIC_NAME = re.compile(r"\b(?:baton|faststream)_[a-z0-9_]+")

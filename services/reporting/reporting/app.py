@@ -70,6 +70,12 @@ class ReportingService:
         self.mtta = Gauge(
             "baton_mtta_seconds", "Mean time to acknowledge, last 30 days", registry=rt.registry
         )
+        self.problems = Gauge(
+            "baton_problems_open",
+            "Problem records open, by owner (ADR 48)",
+            ["owner"],
+            registry=rt.registry,
+        )
         self.mttr = Gauge(
             "baton_mttr_seconds",
             "Mean time from first alert to restoration, last 30 days",
@@ -212,6 +218,10 @@ class ReportingService:
         async with self.rt.pool.acquire() as conn:
             open_rows = await store.open_incidents(conn)
             mtta, mttr = await store.mean_times(conn)
+            problems = await store.open_problems_by_owner(conn)
+        self.problems.clear()
+        for owner, count in problems.items():
+            self.problems.labels(owner).set(count)
         self.open.clear()
         for r in open_rows:
             self.open.labels(r["priority"], r["layer"], r["party"]).set(r["n"])

@@ -729,3 +729,10 @@ async def problems_of_month(conn: Conn, month: date) -> list[dict[str, Any]]:
         end,
     )
     return [{**dict(r), "incidents": orjson.loads(r["incidents"])} for r in rows]
+
+
+async def open_problems_by_owner(conn: Conn) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT owner, count(*) AS n FROM problems WHERE status = 'open' GROUP BY owner"
+    )
+    return {r["owner"]: r["n"] for r in rows}
