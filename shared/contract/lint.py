@@ -374,12 +374,54 @@ def check_sla_policy(contract: Contract) -> Iterator[Issue]:
     for location_id, location in contract.locations.items():
         path: FieldPath = ("locations", location_id, "period_calendar")
         yield from _ref_calendar(contract, location.period_calendar, path)
+    yield from _sites_on_their_own_clock(contract)
     for crit in CRITICALITIES:
         row = contract.priority_matrix.get(crit, {})
         missing = [c.value for c in Category if c not in row]
         if missing:
             yield Issue(
                 "BTN303", f"priority_matrix.{crit} lacks {', '.join(missing)}", ("priority_matrix",)
+            )
+
+
+def _sites_on_their_own_clock(contract: Contract) -> Iterator[Issue]:
+    """A site's written zone and holidays are those of the calendar that reads its day and
+    night (BTN308), and of the business hours its objects are supported on (BTN309): ADR 40."""
+    for location_id, location in contract.locations.items():
+        here: FieldPath = ("locations", location_id)
+        calendar_id = location.period_calendar or contract.sla.period_calendar
+        spec = contract.calendar_spec(calendar_id) if calendar_id else None
+        if spec is None or spec.kind == "24x7":
+            continue
+        whose = "its period_calendar" if location.period_calendar else "sla.period_calendar"
+        wrong = []
+        if location.timezone is not None and location.timezone != spec.timezone:
+            wrong.append(f"timezone {location.timezone} but {whose} {spec.id} is {spec.timezone}")
+        if location.holidays_country is not None and (
+            location.holidays_country != spec.holidays_country
+        ):
+            wrong.append(
+                f"holidays_country {location.holidays_country} but {whose} {spec.id} keeps "
+                f"{spec.holidays_country or 'no public holidays'}"
+            )
+        if wrong:
+            yield Issue(
+                "BTN308",
+                f"site {location_id} has {'; '.join(wrong)}: its objects would be read on "
+                f"{spec.id}'s day and night",
+                here,
+            )
+    for index, obj in enumerate(contract.objects):
+        location = contract.locations.get(obj.location) if obj.location else None
+        spec = contract.calendar_spec(obj.calendar)
+        if location is None or location.timezone is None or spec is None or spec.kind == "24x7":
+            continue
+        if spec.timezone != location.timezone:
+            yield Issue(
+                "BTN309",
+                f"{obj.id} at site {obj.location} ({location.timezone}) is supported on "
+                f"{spec.id}, whose hours are in {spec.timezone}",
+                ("objects", index, "calendar"),
             )
 
 

@@ -33,7 +33,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -246,15 +248,49 @@ class LayerAssignment(_Strict):
 
 
 class Location(_Strict):
+    """A site. Its ``timezone`` and ``holidays_country`` are what the customer knows of it;
+    the calendar that classifies day and night there is ``period_calendar`` (else the SLA's),
+    and lint refuses a site whose written zone or holidays that calendar does not keep
+    (BTN308, ADR 40): the contract never runs a site on another site's clock unnoticed."""
+
     name: str
     kind: Literal["head_office", "branch", "datacenter", "cloud", "warehouse", "other"] = "other"
     address: str = ""
-    timezone: str | None = None
+    timezone: str | None = Field(None, description="the site's IANA time zone")
+    holidays_country: str | None = Field(
+        None, description="the site's public holidays (ISO 3166-1 alpha-2), as in calendars"
+    )
     period_calendar: str | None = Field(
         None,
         description="a calendar id: classifies day/night/weekend/holiday for the objects here "
         "(and shows their times in its zone); the SLA's period_calendar if unset",
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ValueError, KeyError) as exc:
+                raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("holidays_country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is not None:
+            CalendarSpec(id="site", kind="24x7", holidays_country=value)  # the same check
+        return value
+
+    @model_serializer(mode="wrap")
+    def _unwritten_country_left_out(self, handler: SerializerFunctionWrapHandler) -> object:
+        """A contract that does not name a site's holidays hashes as it did before the field
+        existed (``contract_hash`` dumps the model)."""
+        dumped = handler(self)
+        if isinstance(dumped, dict) and dumped.get("holidays_country") is None:
+            dumped.pop("holidays_country", None)
+        return dumped
 
 
 class AccessRule(_Strict):
