@@ -214,7 +214,7 @@ def _render(report: DrillReport) -> list[str]:
         f"{report.object_name} ({report.object}) — {report.layer}, {report.criticality}, "
         f"{report.environment}",
         f"{report.category.value} at {report.at_local} ({report.period.value}), priority "
-        f"{report.priority or '?'}",
+        f"{report.priority or '?'}" + (f" — {report.trigger}" if report.trigger else ""),
         f"  accepts the ticket:  {who(report.accepts)}",
         *([f"    first line: {report.first_line}"] if report.first_line else []),
         f"  coordinator:         {who(report.coordinator)}",
@@ -342,7 +342,9 @@ def _print_summary(reports: list[DrillReport], general: list[Gap]) -> None:
         on_duty = report.primary.on_duty if report.primary and report.primary.on_duty else "-"
         typer.echo(
             f"{status} {report.object:<20} {report.period.value:<8} {report.at_local}  "
-            f"primary: {on_duty}; recovery by {due.get('recovery', '-')}"
+            f"{report.category.value} {report.priority or '?'}; primary: {on_duty}; "
+            f"recovery by {due.get('recovery', '-')}"
+            + (f"  [{report.trigger}]" if report.trigger else "")
         )
         for gap in report.gaps:
             typer.echo(f"      {gap.code}: {gap.message}")

@@ -412,14 +412,14 @@ def _sites_on_their_own_clock(contract: Contract) -> Iterator[Issue]:
                 here,
             )
     for index, obj in enumerate(contract.objects):
-        location = contract.locations.get(obj.location) if obj.location else None
+        site = contract.locations.get(obj.location) if obj.location else None
         spec = contract.calendar_spec(obj.calendar)
-        if location is None or location.timezone is None or spec is None or spec.kind == "24x7":
+        if site is None or site.timezone is None or spec is None or spec.kind == "24x7":
             continue
-        if spec.timezone != location.timezone:
+        if spec.timezone != site.timezone:
             yield Issue(
                 "BTN309",
-                f"{obj.id} at site {obj.location} ({location.timezone}) is supported on "
+                f"{obj.id} at site {obj.location} ({site.timezone}) is supported on "
                 f"{spec.id}, whose hours are in {spec.timezone}",
                 ("objects", index, "calendar"),
             )

@@ -88,12 +88,15 @@ WINDOW = {
     "approved_by": "customer/it-head",
 }
 
+
 # code -> a mutation of the minimal contract that must produce that code (and file + line)
 def _site_on_another_zones_hours(doc: Doc) -> None:
     """A hub in Berlin with its own period calendar, whose object is supported on the Almaty
     office's hours."""
     doc["calendars"].append({**doc["calendars"][1], "id": "hub", "timezone": "Europe/Berlin"})
-    doc["locations"] = {"hub": {"name": "Hub", "timezone": "Europe/Berlin", "period_calendar": "hub"}}
+    doc["locations"] = {
+        "hub": {"name": "Hub", "timezone": "Europe/Berlin", "period_calendar": "hub"}
+    }
     doc["objects"][0].update(location="hub", calendar="office")
 
 

@@ -184,7 +184,8 @@ def test_objects_supported_on_hours_of_another_zone_than_their_site_are_warned(
     doc_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     findings = [f for f in lint_path(doc_path) if f.code == "BTN309"]
     assert len(findings) == 1, findings
-    assert "acc-app" in findings[0].message and "Europe/Berlin" in findings[0].message
+    assert "acc-app" in findings[0].message
+    assert "Europe/Berlin" in findings[0].message
 
 
 def test_the_example_contracts_sites_keep_their_calendars() -> None:
