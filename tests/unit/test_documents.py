@@ -111,3 +111,22 @@ async def test_the_download_name_carries_no_header_injection() -> None:
     response = await document_response(doc, "json", 'x"\r\nSet-Cookie: a=1')
     disposition = response.headers["content-disposition"]
     assert disposition == 'inline; filename="x___Set-Cookie__a_1.json"'
+
+
+def test_a_source_acknowledgement_reads_as_one_in_the_timeline(contract: Contract) -> None:
+    from zoneinfo import ZoneInfo
+
+    from reporting.documents import _timeline_row
+
+    row = _timeline_row(
+        contract,
+        {
+            "type": "baton.incident.source_acknowledged",
+            "time": datetime(2026, 11, 27, 2, 33, tzinfo=UTC),
+            "data": {"fingerprint": "pd:x:disk", "source": "pagerduty", "client": "ops-bot"},
+        },
+        ZoneInfo("UTC"),
+    )
+    assert "acknowledged at the monitoring source" in row[1]
+    assert "response clock runs on" in row[1]
+    assert row[2] == "ops-bot"
