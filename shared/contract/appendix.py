@@ -58,7 +58,7 @@ def build_appendix(contract: Contract) -> Document:
             Fact("Version", contract.version),
             Fact("Content hash", contract.content_hash),
             Fact("Coordinator of every incident", _party(contract, contract.coordinator)),
-            Fact("Tickets accepted by", _party(contract, contract.intake)),
+            Fact("Tickets accepted by", _first_line(contract)),
             Fact("Environments in scope", ", ".join(e.value for e in contract.environments)),
         ),
         sections=(
@@ -141,6 +141,26 @@ def _party(contract: Contract, party_id: str | None) -> str:
         return "—"
     party = contract.parties.get(party_id)
     return party.name if party else f"{party_id} (unknown)"
+
+
+def _first_line(contract: Contract) -> str:
+    """The first line as written: a party, or one of its contacts in its own hours (the
+    coordinator accepts while they are closed)."""
+    named = contract.contact(contract.first_line) if contract.first_line else None
+    if named is None or contract.intake == contract.coordinator:
+        return _party(contract, contract.intake)
+    party, contact = named
+    hours = contact.hours or next(
+        (
+            s.calendar
+            for s in party.duty
+            if f"{contract.first_line_party}/{s.contact}" == contract.first_line
+        ),
+        None,
+    )
+    when = f", {calendar_words(contract, hours)}" if hours else ", round the clock"
+    coordinator = _party(contract, contract.coordinator)
+    return f"{contact.name} ({party.name}{when}; otherwise {coordinator})"
 
 
 def _contact(contract: Contract, ref: str | None) -> str:
@@ -444,7 +464,7 @@ def _roles_table(contract: Contract) -> Table:
     rows = []
     for pid, party in contract.parties.items():
         role = " (coordinator of every incident)" if pid == contract.coordinator else ""
-        if pid == contract.first_line and pid != contract.coordinator:
+        if pid == contract.first_line_party and pid != contract.coordinator:
             role = " (first line: accepts tickets, hands them to the coordinator)"
         duty = "; ".join(
             f"{calendar_words(contract, shift.calendar)}: {party.contacts[shift.contact].reach()}"

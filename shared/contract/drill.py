@@ -263,15 +263,21 @@ class _Drill:
         answer = self.answerer(desk, "first line", must_answer=False)
         if answer is None:
             return None, None
+        # a first line written as party/contact answers in the contact's own hours, not as
+        # whoever is on the party's duty (the customer's night approver takes no tickets)
+        on_duty = contract.desk_on_duty(self.at)
+        answer = answer.model_copy(update={"on_duty": on_duty.reach() if on_duty else None})
+        named = contract.contact(contract.first_line or "")
+        who = f"{named[1].name} of {answer.name}" if named else answer.name
         lead = self.contract.parties.get(coordinator)
         lead_name = lead.name if lead else coordinator
         if answer.on_duty is None:
             return self.answerer(coordinator, "ticket intake", must_answer=False), (
-                f"{answer.name} [{desk}] is closed at {self.local(self.at)}: the coordinator "
-                f"{lead_name} accepts; the desk is told of the incident when it opens"
+                f"{who} [{contract.first_line}] is closed at {self.local(self.at)}: the "
+                f"coordinator {lead_name} accepts; the desk is told of the incident when it opens"
             )
         return answer, (
-            f"{answer.name} [{desk}] accepts and hands the incident to the coordinator "
+            f"{who} [{contract.first_line}] accepts and hands the incident to the coordinator "
             f"{lead_name} at once; the desk is told of it (assignment first_line) and records "
             "what users report (notes); it owns no work and no SLA clock"
         )

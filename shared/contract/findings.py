@@ -117,6 +117,12 @@ RULES: dict[str, Rule] = _rules(
         "no customer party",
         "add a party of kind customer: approvals, access and confirmation come from it",
     ),
+    Rule(
+        "BTN108",
+        W,
+        "first line is a contact without hours",
+        "give the contact hours: <calendar id>, or a duty shift of its party",
+    ),
     # -- objects
     Rule("BTN201", E, "object has no layer", "add layer: hardware|os|dbms|application|..."),
     Rule("BTN202", E, "object has no executor", "add executor: <party id>"),

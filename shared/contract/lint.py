@@ -141,9 +141,35 @@ def check_unique_ids(contract: Contract) -> Iterator[Issue]:
             seen.add(item)
 
 
+def _first_line_desk(contract: Contract) -> Iterator[Issue]:
+    """``first_line``: a party, or ``party/contact`` with hours of its own (BTN108 if none);
+    every contact's own hours name a calendar."""
+    for pid, party in contract.parties.items():
+        for contact_id, person in party.contacts.items():
+            path: FieldPath = ("parties", pid, "contacts", contact_id, "hours")
+            yield from _ref_calendar(contract, person.hours, path)
+    desk = contract.first_line
+    if desk is None or "/" not in desk:
+        yield from _ref_party(contract, desk, ("first_line",))
+        return
+    yield from _ref_contact(contract, desk, ("first_line",))
+    resolved = contract.contact(desk)
+    contact_id = desk.partition("/")[2]
+    if (
+        resolved is not None
+        and not resolved[1].hours
+        and not any(shift.contact == contact_id for shift in resolved[0].duty)
+    ):
+        yield Issue(
+            "BTN108",
+            f"first_line {desk} has no hours: it is taken to accept tickets round the clock",
+            ("first_line",),
+        )
+
+
 def check_parties(contract: Contract) -> Iterator[Issue]:
     yield from _ref_party(contract, contract.coordinator, ("coordinator",))
-    yield from _ref_party(contract, contract.first_line, ("first_line",))
+    yield from _first_line_desk(contract)
     if not any(p.kind == "customer" for p in contract.parties.values()):
         yield Issue("BTN107", "no party has kind: customer", ("parties",))
     for pid, party in contract.parties.items():

@@ -196,6 +196,19 @@ class Contact(_Strict):
     name: str
     role: str = ""
     channels: dict[ChannelKind, str] = Field(default_factory=dict)
+    hours: str | None = Field(
+        None,
+        description="a calendar id: when this contact answers (a service desk's own hours); "
+        "else when a duty shift of its party names it",
+    )
+
+    @model_serializer(mode="wrap")
+    def _unwritten_hours_left_out(self, handler: SerializerFunctionWrapHandler) -> object:
+        """Contracts that give no contact hours hash as before the field existed."""
+        dumped = handler(self)
+        if isinstance(dumped, dict) and dumped.get("hours") is None:
+            dumped.pop("hours", None)
+        return dumped
 
     def reach(self) -> str:
         """One line with every channel, for drills and tables."""
@@ -638,7 +651,9 @@ class Contract(_Strict):
     title: str = ""
     coordinator: str = Field(description="party that owns every incident until closure")
     first_line: str | None = Field(
-        None, description="who accepts tickets; the coordinator if unset"
+        None,
+        description="who accepts tickets: a party id, or a party's contact (party/contact, "
+        "e.g. customer/service-desk) answering in its own hours; the coordinator if unset",
     )
     environments: list[Environment] = Field(
         default_factory=lambda: [Environment.PRODUCTION], description="environments in scope"
@@ -693,7 +708,34 @@ class Contract(_Strict):
     @property
     def intake(self) -> str:
         """The party that accepts tickets (first line); the coordinator unless named."""
-        return self.first_line or self.coordinator
+        return self.first_line_party or self.coordinator
+
+    @property
+    def first_line_party(self) -> str | None:
+        """The party of ``first_line`` (written as a party or as ``party/contact``)."""
+        return self.first_line.partition("/")[0] if self.first_line else None
+
+    def desk_on_duty(self, at: datetime) -> Contact | None:
+        """Who accepts tickets for the first line at ``at``: a first-line contact while its own
+        hours are open; a first-line party's duty contact. ``None``: the desk is closed."""
+        if self.first_line is None:
+            return None
+        if "/" not in self.first_line:
+            found = self.on_duty(self.first_line, at)
+            return found[1] if found else None
+        resolved = self.contact(self.first_line)
+        if resolved is None:
+            return None
+        party, contact = resolved
+        contact_id = self.first_line.partition("/")[2]
+        hours = [contact.hours] if contact.hours else []
+        hours += [s.calendar for s in party.duty if s.contact == contact_id and not contact.hours]
+        if not hours:
+            return contact  # no hours written: it answers whenever (lint BTN108 says so)
+        for calendar_id in hours:
+            if self.calendar_spec(calendar_id) and self.business_calendar(calendar_id).is_open(at):
+                return contact
+        return None
 
     def contact(self, ref: str) -> tuple[Party, Contact] | None:
         """Resolve ``party/contact``."""

@@ -100,6 +100,11 @@ def _site_on_another_zones_hours(doc: Doc) -> None:
     doc["objects"][0].update(location="hub", calendar="office")
 
 
+def _desk_without_hours(doc: Doc) -> None:
+    doc["parties"]["customer"]["contacts"]["desk"] = {"name": "Service desk"}
+    doc["first_line"] = "customer/desk"
+
+
 MUTATIONS: dict[str, Callable[[Doc], None]] = {
     "BTN002": _set("objects.0.criticality", "urgent"),
     "BTN004": _dup_object,
@@ -129,6 +134,7 @@ MUTATIONS: dict[str, Callable[[Doc], None]] = {
     "BTN305": _set("sla.targets.0.response", "5h"),
     "BTN306": lambda d: d["sla"]["targets"].append(copy.deepcopy(d["sla"]["targets"][0])),
     "BTN307": _set("sla.period_calendar", ...),
+    "BTN108": _desk_without_hours,
     "BTN308": _set("locations", {"hub": {"name": "Hub", "timezone": "Europe/Berlin"}}),
     "BTN309": _site_on_another_zones_hours,
     "BTN401": _set("pause_reasons.0.clocks", []),

@@ -463,7 +463,7 @@ def standing(party_id: str, incident: IncidentState, contract: Contract) -> dict
         parts[Part.CUSTOMER] = set()
     if party_id == view.coordinator:
         parts[Part.COORDINATOR] = set()
-    elif party is not None and party_id == contract.first_line:
+    elif party is not None and party_id == contract.first_line_party:
         parts[Part.FIRST_LINE] = set()
     objects = [o for o in dict.fromkeys((incident.object_id, incident.origin)) if o]
     layers = {incident.layer, *incident.handed_to}
