@@ -368,7 +368,7 @@ class _Drill:
         deadlines = [
             Deadline(
                 clock=clock,
-                target=format_duration(due.target(clock)),
+                target=self.contract.target_text(due.target(clock), due.calendar),
                 calendar=due.calendar,
                 due=due.deadline(clock),
                 due_local=self.local(due.deadline(clock)),

@@ -185,6 +185,20 @@ def format_duration(value: timedelta) -> str:
     return text or "0m"
 
 
+def format_target(value: timedelta, business_day: timedelta | None) -> str:
+    """An SLA target as contracts write it: on a business-hours calendar (``business_day``, its
+    usual open day) in business units — 27 h on a 9-hour day is ``3bd``, 4 h is ``4bh`` — since
+    that is what it counts; round the clock (``None``) as ``format_duration``."""
+    if business_day is None:
+        return format_duration(value)
+    total, day = int(value.total_seconds()), int(business_day.total_seconds())
+    if day and total and total % day == 0:
+        return f"{total // day}bd"
+    hours, rest = divmod(total, 3600)
+    minutes = rest // 60
+    return (f"{hours}bh" if hours else "") + (f"{minutes}m" if minutes else "") or "0m"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -751,6 +765,11 @@ class Contract(_Strict):
         if found is None and calendar_id == TWENTY_FOUR_SEVEN.id:
             return TWENTY_FOUR_SEVEN
         return found
+
+    def target_text(self, value: timedelta, calendar_id: str | None) -> str:
+        """A target measured on ``calendar_id`` as the contract writes it (``format_target``)."""
+        spec = self.calendar_spec(calendar_id) if calendar_id else None
+        return format_target(value, business_day_length(spec) if spec else None)
 
     def business_calendar(self, calendar_id: str) -> BusinessCalendar:
         spec = self.calendar_spec(calendar_id)
