@@ -347,14 +347,32 @@ def _sla_paragraphs(contract: Contract) -> tuple[str, ...]:
         if sla.clock_start == "first_alert"
         else "the registration of the ticket"
     )
+    written = sla.model_fields_set  # a rule the contract does not write is Baton's default
+    backdate = f"at most {duration_words(sla.max_backdate)} before the ticket was registered"
+    warnings = ", ".join(f"{w:.0%}" for w in sla.warnings)
     out.append(
-        f"Clocks start at {start}, at most {duration_words(sla.max_backdate)} before the "
-        "ticket was registered. Warnings are raised at "
-        + ", ".join(f"{w:.0%}" for w in sla.warnings)
-        + " of a target. A target measured on a business-hours calendar counts only the "
-        "hours that calendar is open (business hours and business days); others count "
-        "the object's support hours."
+        " ".join(
+            (
+                f"Clocks start at {start}."
+                if "clock_start" in written
+                else f"Baton's default: clocks start at {start} (sla.clock_start).",
+                f"A clock starts {backdate}."
+                if "max_backdate" in written
+                else f"Baton's default: a clock starts {backdate} (sla.max_backdate).",
+                f"Warnings are raised at {warnings} of a target."
+                if "warnings" in written
+                else f"Baton's default: warnings at {warnings} of a target (sla.warnings).",
+                "A target measured on a business-hours calendar counts only the hours that "
+                "calendar is open (business hours and business days); others count the "
+                "object's support hours.",
+            )
+        )
     )
+    if not {"clock_start", "max_backdate", "warnings"} <= written:
+        out.append(
+            'A rule marked "Baton\'s default" is not written in this contract: it applies '
+            "until the contract sets the field named beside it."
+        )
     excluded = [w.id for w in contract.maintenance_windows if w.excludes_sla and w.approved_by]
     if excluded:
         out.append(

@@ -130,3 +130,38 @@ def test_a_source_acknowledgement_reads_as_one_in_the_timeline(contract: Contrac
     assert "acknowledged at the monitoring source" in row[1]
     assert "response clock runs on" in row[1]
     assert row[2] == "ops-bot"
+
+
+def test_no_text_of_the_closure_or_monthly_pdf_is_printed_over_other_text(
+    contract: Contract,
+) -> None:
+    from shared.documents import render_pdf
+    from tests.reader import overlapping_words
+
+    at = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+    incident = {
+        "id": "inc-0123456789abcdef",
+        "summary": "PostgreSQL of the accounting system is down",
+        "object_id": "pg-acc",
+        "origin_object": "pg-acc",
+        "origin_layer": "dbms",
+        "category": "outage",
+        "priority": "P1",
+        "status": "acknowledged",
+        "first_alert_at": at,
+        "opened_at": at,
+        "acknowledged_at": at + timedelta(minutes=5),
+        "restored_at": None,
+        "closed_at": None,
+        "primary_party": "sysops",
+        "coordinator": "appint",
+        "alert_count": 2,
+        "objects": ["pg-acc"],
+    }
+    closure = closure_document(ClosureFacts(incident, None, [], []), contract)
+    monthly = monthly_document(
+        MonthlyFacts(date(2026, 10, 1), [], [], [], [], [], [], [], [], {"incidents": 0}),
+        contract,
+    )
+    for doc in (closure, monthly):
+        assert overlapping_words(render_pdf(doc)) == [], doc.title
