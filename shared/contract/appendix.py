@@ -412,24 +412,28 @@ def _sites_table(contract: Contract) -> Table:
     """Each site's period calendar: the zone its objects' times are shown in, the hours that
     are day there, and where its holidays come from (ADR 22)."""
     rows = []
-    sites: list[tuple[str, str | None, int]] = [
+    sites: list[tuple[str, str | None, int, str | None]] = [
         (
             f"{location.name} ({location_id})",
             location.period_calendar or contract.sla.period_calendar,
             sum(1 for o in contract.objects if o.location == location_id),
+            location.timezone,
         )
         for location_id, location in contract.locations.items()
     ]
     elsewhere = sum(1 for o in contract.objects if o.location not in contract.locations)
     if elsewhere:
-        sites.append(("No location given", contract.sla.period_calendar, elsewhere))
-    for name, calendar_id, count in sites:
+        sites.append(("No location given", contract.sla.period_calendar, elsewhere, None))
+    for name, calendar_id, count, written in sites:
         spec = contract.calendar_spec(calendar_id) if calendar_id else None
         if spec is None:
             rows.append((name, "UTC", "every hour is day (no period calendar)", "—", str(count)))
             continue
         hours = "24/7: every hour is day" if spec.kind == "24x7" else _hours(spec)
-        rows.append((name, spec.timezone, f"{spec.id}: {hours}", holidays_words(spec), str(count)))
+        zone = spec.timezone
+        if written is not None and written != spec.timezone and spec.kind != "24x7":
+            zone += f" (the site is written in {written}: lint BTN308)"  # never silently
+        rows.append((name, zone, f"{spec.id}: {hours}", holidays_words(spec), str(count)))
     return Table(
         "Sites: time zone and period calendar",
         ("Site", "Time zone", "Day is (period calendar)", "Days off", "Objects"),

@@ -193,3 +193,11 @@ def test_the_example_contracts_sites_keep_their_calendars() -> None:
 
     example = Path(__file__).resolve().parents[2] / "examples" / "contract"
     assert [f for f in lint_path(example) if f.code in {"BTN308", "BTN309"}] == []
+
+
+def test_the_appendix_does_not_print_a_site_in_another_zone_silently(tmp_path: Path) -> None:
+    from shared.contract.appendix import build_appendix, render
+
+    contract = load_contract(_hub_written_as_zone(tmp_path, timezone="Europe/Berlin"))
+    text = render(build_appendix(contract), "md").decode()
+    assert "Asia/Almaty (the site is written in Europe/Berlin: lint BTN308)" in text
