@@ -332,3 +332,34 @@ def test_drill_all_samples_every_sites_calendar_even_without_a_critical_object(
         and r.at_local.endswith("Asia/Novosibirsk")
     }
     assert hub >= {Period.NIGHT, Period.WEEKEND, Period.HOLIDAY}
+
+
+def test_the_drill_and_the_watchdog_give_a_missed_run_the_same_category_and_priority(
+    example: Contract,
+) -> None:
+    """The watchdog's alert for a missed run, taken in by intake's generic receiver, opens an
+    incident of the category and priority the drill answers for that run."""
+    from intake.formats import FORMATS
+    from intake.incidents import open_or_attach
+    from sla_clock.watchdog import on_timer, plan
+
+    from shared.checkins import Duty, expectations
+    from shared.events import AlertReceivedV1, make_event
+
+    anchor = datetime(2026, 3, 1, tzinfo=ALMATY)
+    reports, _ = drill_all(example, anchor)
+    drilled = {r.object: r for r in reports if r.trigger and "missed" in r.trigger}
+    for exp in (e for e in expectations(example) if e.duty is Duty.RUN):
+        first = plan(example, exp, None, anchor)
+        (timer,) = first.timers
+        (alert,) = on_timer(example, exp, first.state, timer).alerts
+        (normalised,) = FORMATS["generic"].decode({"alerts": [alert]}, example, timer.due, "u")
+        received = make_event(
+            AlertReceivedV1(alert=normalised, received_at=timer.due),
+            source="intake",
+            time=timer.due,
+        )
+        incident, _ = open_or_attach(received, None, example, timer.due)
+        report = drilled[exp.object_id]
+        assert (incident.category, incident.priority) == (report.category, report.priority)
+        assert report.at == timer.due
