@@ -15,7 +15,7 @@ import io
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from shared.calendar import CalendarSpec, holidays_data_version
 from shared.contract.lint import check_contract, open_point_of
@@ -24,6 +24,9 @@ from shared.documents import Document, Fact, Section, Signature, Table, render_h
 from shared.documents import to_json as document_json
 from shared.documents.words import cron_words, duration_words
 from shared.events import Category
+
+if TYPE_CHECKING:
+    from shared.checkins import Expectation
 
 Format = Literal["md", "csv", "html", "pdf", "json"]
 FORMATS: tuple[Format, ...] = ("md", "csv", "html", "pdf", "json")
@@ -606,6 +609,22 @@ def _at(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M %z}" if value else "—"
 
 
+def _grace_words(obj: SupportObject, exp: Expectation) -> str:
+    """How late a run may report; Baton's default where the contract writes none."""
+    from shared.checkins import Duty
+
+    backup = obj.backup
+    written = {
+        Duty.RUN: obj.schedule,
+        Duty.BACKUP: backup.copies if backup else None,
+        Duty.BACKUP_CHECK: backup.check if backup else None,
+    }.get(exp.duty)
+    words = duration_words(exp.grace)
+    if written is None:
+        return f"{words} (Baton's default)"  # a test restore: a day, not settable
+    return words if written.grace is not None else f"{words} (Baton's default; schedule.grace)"
+
+
 def _expected_tables(contract: Contract) -> tuple[Table, ...]:
     from shared.checkins import DUTY_WORDS, expectations, schedule_in_words
 
@@ -620,7 +639,7 @@ def _expected_tables(contract: Contract) -> tuple[Table, ...]:
                 f"{obj.name} ({obj.id})",
                 DUTY_WORDS[exp.duty],
                 schedule_in_words(exp),
-                duration_words(exp.grace),
+                _grace_words(obj, exp),
                 _party(contract, exp.party),
                 paged,
             )

@@ -248,7 +248,7 @@ def test_defaults_are_printed_as_baton_defaults_and_terms_as_terms(tmp_path: Pat
     doc["sla"] |= {"max_backdate": "30m", "clock_start": "first_alert", "warnings": [0.5, 0.9]}
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     written = render(build_appendix(load_contract(path)), "md").decode()
-    assert "Baton's default" not in written
+    assert "Baton's default:" not in written  # the SLA's rules; a test restore's grace stays
     assert "at most 30 minutes before the ticket was registered" in written
     assert "Warnings are raised at 50%, 90% of a target" in written
 
@@ -265,3 +265,15 @@ def test_no_text_of_the_appendix_pdf_is_printed_over_other_text(path: Path) -> N
 
     pdf = render(build_appendix(load_contract(path)), "pdf")
     assert overlapping_words(pdf) == []
+
+
+def test_a_grace_the_contract_does_not_write_is_printed_as_batons_default() -> None:
+    contract = load_contract(EXAMPLE)
+    expected = next(t for t in tables(build_appendix(contract)) if t.title == "Expected events")
+    grace = {row[0]: row[3] for row in expected.rows if row[1] == "scheduled run"}
+    written = next(o for o in contract.objects if o.schedule and o.schedule.grace is not None)
+    unwritten = next(o for o in contract.objects if o.schedule and o.schedule.grace is None)
+    assert grace[f"{written.name} ({written.id})"] == "20 minutes"
+    assert grace[f"{unwritten.name} ({unwritten.id})"] == (
+        "15 minutes (Baton's default; schedule.grace)"
+    )
