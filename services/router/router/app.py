@@ -21,9 +21,9 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
-from router import store, webhook
+from router import notify, outbox, store, webhook
 from router.delivery import Delivery
 from router.routing import (
     RouteState,
@@ -37,6 +37,7 @@ from router.routing import (
     open_route,
     recipients,
 )
+from shared import links
 from shared.db import Conn, mark_processed_many
 from shared.events import (
     AssignmentEscalatedV2,
@@ -67,6 +68,7 @@ SLA_INPUTS = frozenset({EventType.SLA_WARNING, EventType.SLA_BREACHED, EventType
 class RouterService:
     def __init__(self) -> None:
         self.ticker: Ticker | None = None  # made in on_start
+        self.notifier: Ticker | None = None  # the notification worker's own loop
         self._http: httpx.AsyncClient | None = None
 
     def wire(self, rt: Runtime, _: APIRouter) -> None:
@@ -87,6 +89,7 @@ class RouterService:
             ["type"],
             registry=rt.registry,
         )
+        self._wire_notifications(rt)
         rt.broker.subscriber(
             rt.settings.topic(Topic.INCIDENTS),
             group_id=rt.settings.group(SERVICE),
@@ -108,23 +111,58 @@ class RouterService:
             batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
         )(self.on_sla_events)
 
-    async def _publish(self, conn: Conn, out: list[Envelope], coordinator: str) -> None:
+    def _wire_notifications(self, rt: Runtime) -> None:
+        settings = rt.settings
+        self.sender = outbox.Sender(
+            {k: v.get_secret_value() for k, v in settings.notify_senders.items()},
+            settings.notify_send_timeout_seconds,
+        )
+        secret = settings.links_secret[0].get_secret_value() if settings.links_secret else None
+        base = settings.links_base_url.rstrip("/")
+        self.links = notify.Links(
+            (lambda claims: f"{base}/v1/links/{links.sign(secret, claims)}") if secret else None,
+            timedelta(hours=settings.links_ttl_hours),
+        )
+        self.worker = outbox.Worker(
+            rt,
+            self.sender,
+            counted=Counter(
+                "baton_notifications",
+                "Messages to people, by channel kind and outcome (sent, retried, failed)",
+                ["channel", "outcome"],
+                registry=rt.registry,
+            ),
+            oldest=Gauge(
+                "baton_notifications_oldest_unsent_seconds",
+                "Age of the oldest notification not yet sent (0: none waiting)",
+                registry=rt.registry,
+            ),
+        )
+
+    def _notices(self, event: Envelope, state: RouteState) -> list[notify.Notice]:
+        return notify.notices(
+            event, state, self.rt.contract, senders=self.sender.kinds, links=self.links
+        )
+
+    async def _publish(self, conn: Conn, out: list[Envelope], state: RouteState) -> None:
         """Publish one incident's events (waiting for the broker) and write their rows."""
         if not out:
             return
-        outbox, staged = Outbox(self.rt.broker), store.Staged()
-        await self._stage(outbox, staged, out, coordinator)
-        await asyncio.gather(outbox.flush(), staged.write(conn))
+        outbox_, staged = Outbox(self.rt.broker), store.Staged()
+        await self._stage(outbox_, staged, out, state)
+        await asyncio.gather(outbox_.flush(), staged.write(conn))
 
     async def _stage(
-        self, outbox: Outbox, staged: store.Staged, out: list[Envelope], coordinator: str
+        self, outbox: Outbox, staged: store.Staged, out: list[Envelope], state: RouteState
     ) -> None:
         """Queue one incident's events on ``outbox`` and their rows on ``staged``."""
         if not out:
             return
+        coordinator = state.coordinator
         await self.delivery.stage(outbox, out, coordinator)
         for event in out:
             self._stage_pushes(staged, event, coordinator)
+            staged.notices.extend(self._notices(event, state))
             self.sent.labels(event.type.value).inc()
             data = event.data
             if isinstance(data, AssignmentIssuedV3):
@@ -223,7 +261,7 @@ class RouterService:
         state, out = on_delivery_failed(
             state, rt.contract, party=row["party"], event_id=row["event_id"], reason=error, now=now
         )
-        await self._publish(conn, out, state.coordinator)
+        await self._publish(conn, out, state)
 
     async def on_incidents(self, msg: KafkaMessage) -> None:
         """A batch of incident events: one transaction, each event decided in turn against
@@ -305,7 +343,8 @@ class RouterService:
                     continue
                 state, out = decided
                 routes[state.incident_id] = changed[state.incident_id] = state
-                await self._stage(outbox, staged, out, state.coordinator)
+                await self._stage(outbox, staged, out, state)
+                staged.notices.extend(self._notices(event, state))  # restored: confirm asked
                 if out:
                     routed.append((event.subject, len(out)))
             # rows written while the events go out; both before the commit (a crash in between
@@ -335,7 +374,7 @@ class RouterService:
                     if state is None or not locked:
                         continue  # another instance fired it, or it was acknowledged meanwhile
                     state, out = on_ack_overdue(state, row["party"], rt.contract, now)
-                    await self._publish(conn, out, state.coordinator)
+                    await self._publish(conn, out, state)
                     await store.ack_timer_fired(conn, row["incident_id"], row["party"], now)
                     await store.save(conn, state)
                     fired += len(out)
@@ -357,10 +396,19 @@ class RouterService:
             ("webhook push", self.push_due),
         )
         self.ticker.start()
+        # people are told from a loop of its own: a slow SMTP relay never delays escalations
+        self.notifier = Ticker(
+            "router-notify",
+            rt.settings.notify_tick_seconds,
+            ("notifications", self.worker.round),
+        )
+        self.notifier.start()
 
     async def on_stop(self, rt: Runtime) -> None:
         if self.ticker is not None:
             await self.ticker.stop()
+        if self.notifier is not None:
+            await self.notifier.stop()
         if self._http is not None:
             await self._http.aclose()
 

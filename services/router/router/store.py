@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from router import outbox
+from router.notify import Notice
 from router.routing import RouteState
 from shared.db import Conn
 
@@ -99,6 +101,7 @@ class Staged:
     def __init__(self) -> None:
         self.assignments: list[tuple[object, ...]] = []
         self.pushes: list[tuple[object, ...]] = []
+        self.notices: list[Notice] = []
 
     async def write(self, conn: Conn) -> None:
         if self.assignments:
@@ -115,6 +118,7 @@ class Staged:
                 " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
                 self.pushes,
             )
+        await outbox.write(conn, self.notices)
 
 
 async def due_deliveries(conn: Conn, now: datetime, limit: int = 50) -> list[Any]:

@@ -1,0 +1,221 @@
+"""The notification outbox and its delivery worker (ADR 0031).
+
+Rows are written by the handlers in the transaction of the route change (``write``); the
+worker, on its own ticker (never the escalation tick's), works them off in three steps so no
+lock or transaction is held while a message is on the wire:
+
+1. **claim** — one statement: the due rows (``queued``, or ``sending`` whose lease ran out after
+   a crash) are locked ``FOR UPDATE SKIP LOCKED`` (another instance takes others), set
+   ``sending`` with ``next_at`` = now + lease and one more attempt, and committed;
+2. **send** — each over Apprise with the operator's URL template for its channel kind, with a
+   timeout, concurrently, no connection held;
+3. **record** — ``sent``; or ``queued`` again after ``webhook.next_attempt``'s backoff; or, after
+   the last try, ``failed`` with the coordinator told over its other channels (rows of their
+   own, in the same transaction).
+
+A send that happened but whose record was lost (a crash between 2 and 3) is sent again when the
+lease runs out: at least once, like every other delivery of Baton's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import urllib.parse
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import apprise
+
+from router import notify, webhook
+from router.routing import RouteState
+from shared.db import Conn
+
+log = logging.getLogger("router.notify")
+LEASE = timedelta(minutes=2)
+FAILED_KIND = "delivery_failed"
+
+
+async def write(conn: Conn, notices: list[notify.Notice]) -> None:
+    """Queue ``notices``, due at once (a notice already there — a redelivered input — is left
+    alone)."""
+    if not notices:
+        return
+    await conn.executemany(
+        "INSERT INTO notifications(id, incident_id, event_id, kind, party, recipient, channel,"
+        " address, subject, body, created_at, next_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT DO NOTHING",
+        [
+            (
+                n.id,
+                n.incident_id,
+                n.event_id,
+                n.kind,
+                n.party,
+                n.recipient,
+                n.channel,
+                n.address,
+                n.subject,
+                n.body,
+                n.at,
+            )
+            for n in notices
+        ],
+    )
+
+
+async def claim(conn: Conn, now: datetime, limit: int) -> list[Any]:
+    """Take up to ``limit`` due rows for sending (committed on return)."""
+    return await conn.fetch(
+        "UPDATE notifications SET state = 'sending', attempts = attempts + 1, next_at = $2"
+        " WHERE id IN (SELECT id FROM notifications WHERE state IN ('queued', 'sending')"
+        " AND next_at <= $1 ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
+        " RETURNING id, incident_id, event_id, kind, party, recipient, channel, address,"
+        " subject, body, attempts",
+        now,
+        now + LEASE,
+        limit,
+    )
+
+
+async def oldest_unsent(conn: Conn) -> datetime | None:
+    value: datetime | None = await conn.fetchval(
+        "SELECT min(created_at) FROM notifications WHERE state IN ('queued', 'sending')"
+    )
+    return value
+
+
+def sender_url(template: str, address: str) -> str:
+    """The Apprise URL for ``address``: the template with ``{address}`` filled in, quoted."""
+    return template.replace("{address}", urllib.parse.quote(address, safe="@+"))
+
+
+class Sender:
+    """Sends one message over Apprise: None when it went, else what went wrong (no secrets:
+    Apprise's own log lines name the service, not the URL's credentials)."""
+
+    def __init__(self, templates: Mapping[str, str], timeout: float) -> None:
+        self.templates = dict(templates)
+        self.timeout = timeout
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset(self.templates)
+
+    async def send(self, channel: str, address: str, subject: str, body: str) -> str | None:
+        template = self.templates.get(channel)
+        if template is None:
+            return f"no sender for channel {channel}"
+        ap = apprise.Apprise()
+        if not ap.add(sender_url(template, address)):
+            return f"the {channel} sender's URL template is not understood by Apprise"
+        with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
+            try:
+                ok = await asyncio.wait_for(
+                    ap.async_notify(
+                        body=body, title=subject, body_format=apprise.NotifyFormat.TEXT
+                    ),
+                    self.timeout,
+                )
+            except TimeoutError:
+                return f"no answer within {self.timeout:.0f}s"
+            said = str(captured.getvalue()).strip().splitlines()
+        if ok:
+            return None
+        return (said[-1] if said else "the sender refused the message")[:300]
+
+
+class Worker:
+    """One round: claim, send outside any transaction, record."""
+
+    def __init__(
+        self,
+        rt: Any,
+        sender: Sender,
+        *,
+        counted: Any,
+        oldest: Any,
+        batch: int = 50,
+    ) -> None:
+        self.rt = rt
+        self.sender = sender
+        self.counted = counted  # Counter[channel, outcome]
+        self.oldest = oldest  # Gauge
+        self.batch = batch
+
+    async def round(self) -> int:
+        """Send every due notification once; how many went."""
+        rt = self.rt
+        now: datetime = rt.clock.now()
+        async with rt.pool.acquire() as conn:
+            rows = await claim(conn, now, self.batch)
+            first = await oldest_unsent(conn)
+        self.oldest.set(max((now - first).total_seconds(), 0.0) if first else 0.0)
+        if not rows:
+            return 0
+        errors = await asyncio.gather(
+            *(self.sender.send(r["channel"], r["address"], r["subject"], r["body"]) for r in rows)
+        )
+        done = rt.clock.now()
+        async with rt.pool.acquire() as conn:
+            for row, error in zip(rows, errors, strict=True):
+                async with conn.transaction():
+                    await self._record(conn, row, error, done)
+        return sum(1 for e in errors if e is None)
+
+    async def _record(self, conn: Conn, row: Any, error: str | None, now: datetime) -> None:
+        settings = self.rt.settings
+        if error is None:
+            await conn.execute(
+                "UPDATE notifications SET state = 'sent', sent_at = $2, last_error = NULL"
+                " WHERE id = $1 AND state = 'sending'",
+                row["id"],
+                now,
+            )
+            self.counted.labels(row["channel"], "sent").inc()
+            return
+        attempts = row["attempts"]
+        if attempts < settings.notify_max_attempts:
+            base = timedelta(seconds=settings.notify_backoff_seconds)
+            await conn.execute(
+                "UPDATE notifications SET state = 'queued', next_at = $2, last_error = $3"
+                " WHERE id = $1 AND state = 'sending'",
+                row["id"],
+                webhook.next_attempt(now, attempts, base),
+                error,
+            )
+            self.counted.labels(row["channel"], "retried").inc()
+            log.warning(
+                "notification not sent; retrying",
+                extra={"recipient": row["recipient"], "channel": row["channel"], "error": error},
+            )
+            return
+        await conn.execute(
+            "UPDATE notifications SET state = 'failed', last_error = $2 WHERE id = $1",
+            row["id"],
+            error,
+        )
+        self.counted.labels(row["channel"], "failed").inc()
+        log.error(
+            "notification failed for good",
+            extra={"recipient": row["recipient"], "channel": row["channel"], "error": error},
+        )
+        if row["kind"] == FAILED_KIND:
+            return  # the coordinator's own failure notice: its log line and metric say it
+        raw = await conn.fetchval(
+            "SELECT state FROM routes WHERE incident_id = $1", row["incident_id"]
+        )
+        if raw is None:
+            return
+        state = RouteState.model_validate_json(raw)
+        told = notify.failed(
+            dict(row),
+            state,
+            self.rt.contract,
+            senders=self.sender.kinds,
+            now=now,
+            attempts=attempts,
+            error=error,
+        )
+        await write(conn, told)
