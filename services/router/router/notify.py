@@ -290,7 +290,8 @@ def notices(
                     recipient=ask.person.ref,
                     channel=channel,
                     address=address,
-                    subject=f"[Baton {state.priority}] {state.incident_id}: {title}",
+                    subject=f"[Baton {state.priority}] {state.incident_id}: {title}"
+                    + ("" if ask.actions else " (for information)"),
                     body=body,
                     at=event.time,
                 )

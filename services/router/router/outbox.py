@@ -110,7 +110,7 @@ class Sender:
         ap = apprise.Apprise()
         if not ap.add(sender_url(template, address)):
             return f"the {channel} sender's URL template is not understood by Apprise"
-        with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:  # type: ignore[no-untyped-call]
             try:
                 ok = await asyncio.wait_for(
                     ap.async_notify(
