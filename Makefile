@@ -78,6 +78,7 @@ docker-compose: venv
 ## The main job: the whole stack (Kafka, PostgreSQL, four services) and a demo alert storm.
 run: venv
 	@command -v java >/dev/null && command -v mvn >/dev/null || $(MAKE) tools
+	@test -x $(BIN)/mailpit || command -v mailpit >/dev/null || $(MAKE) --no-print-directory mailpit
 	$(BIN)/baton stack up
 	$(BIN)/baton demo
 

@@ -206,6 +206,21 @@ async def test_an_emailed_acknowledge_link_pressed_in_chromium_stops_the_respons
         assert refused.status_code == 403
         assert "altered" in refused.text
         assert "cannot act" in (await client.get(forged)).text
+        # an authentic link for an action the party's part does not allow: the API's 403
+        secret = isolated.credentials().links_secret
+        not_mine = links.sign(
+            secret,
+            links.Claims(
+                incident=incident,
+                party="hw",  # checks the hardware layer; only the owner reports restored
+                action=ActionKind.RESTORED,
+                nonce="not-mine",
+                expires=int((now + timedelta(hours=1)).timestamp()),
+            ),
+        )
+        forbidden = await client.post(f"{sp.urls['intake']}/v1/links/{not_mine}")
+        assert forbidden.status_code == 403
+        assert "may not restored" in forbidden.text
         # an authentic link that expired is refused
         expired = links.sign(
             isolated.credentials().links_secret,
