@@ -189,27 +189,31 @@ class RouterService:
             )
 
     async def push_due(self) -> int:
-        """Push every webhook delivery that fell due; returns how many were delivered."""
+        """Push every webhook delivery that fell due; returns how many were delivered.
+
+        The notification worker's manner (ADR 31): the due rows are claimed with a lease in
+        one committed statement, posted concurrently with no transaction or lock held, and
+        each outcome recorded in its own transaction."""
         rt = self.rt
         if self._http is None:
             return 0
         now = rt.clock.now()
         base = timedelta(seconds=rt.settings.router_webhook_backoff_seconds)
-        delivered = 0
         async with rt.pool.acquire() as conn:
-            due = await store.due_deliveries(conn, now)
-            for key in due:
+            rows = await store.claim_deliveries(conn, now, now + outbox.LEASE)
+        if not rows:
+            return 0
+        errors = await asyncio.gather(
+            *(self._post(r["party"], r["url"], r["body"], r["event_id"]) for r in rows)
+        )
+        now = rt.clock.now()
+        async with rt.pool.acquire() as conn:
+            for row, error in zip(rows, errors, strict=True):
+                attempts = row["attempts"]  # counted by the claim
                 async with conn.transaction():
-                    row = await store.lock_delivery(conn, key["event_id"], key["party"], now)
-                    if row is None:
-                        continue
-                    error = await self._post(row["party"], row["url"], row["body"], row["event_id"])
-                    attempts = row["attempts"] + 1
                     if error is None:
                         await store.delivered(conn, row["event_id"], row["party"], now, attempts)
-                        delivered += 1
-                        continue
-                    if attempts < rt.settings.router_webhook_max_attempts:
+                    elif attempts < rt.settings.router_webhook_max_attempts:
                         await store.retry_later(
                             conn,
                             row["event_id"],
@@ -218,9 +222,9 @@ class RouterService:
                             next_at=webhook.next_attempt(now, attempts, base),
                             error=error,
                         )
-                        continue
-                    await self._give_up(conn, row, attempts, error)
-        return delivered
+                    else:
+                        await self._give_up(conn, row, attempts, error)
+        return sum(1 for e in errors if e is None)
 
     async def _post(self, party: str, url: str, body: bytes, event_id: object) -> str | None:
         """None when the endpoint took it (2xx), else what went wrong."""
@@ -390,17 +394,16 @@ class RouterService:
             ):
                 log.warning("webhook endpoint without a secret: not pushed", extra={"party": party})
         self.ticker = Ticker(
-            "router-tick",
-            rt.settings.router_tick_seconds,
-            ("escalation tick", self.tick_once),
-            ("webhook push", self.push_due),
+            "router-tick", rt.settings.router_tick_seconds, ("escalation tick", self.tick_once)
         )
         self.ticker.start()
-        # people are told from a loop of its own: a slow SMTP relay never delays escalations
+        # people and webhooks are sent to from one loop of its own, outside any transaction:
+        # a slow SMTP relay or endpoint never delays an escalation
         self.notifier = Ticker(
-            "router-notify",
-            rt.settings.notify_tick_seconds,
+            "router-delivery",
+            min(rt.settings.notify_tick_seconds, rt.settings.router_tick_seconds),
             ("notifications", self.worker.round),
+            ("webhook push", self.push_due),
         )
         self.notifier.start()
 
