@@ -292,3 +292,47 @@ async def test_with_the_smtp_server_stopped_messages_wait_and_are_all_sent_when_
             await conn.close()
         assert len(delivered) == total  # none lost, none doubled
         assert took < 30, f"the first assignment took {took:.1f}s with the relay down"
+
+
+async def test_a_message_that_fails_every_try_is_failed_and_the_coordinator_is_told(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """No relay at all, two tries: every message ends ``failed`` with its error, and for each one
+    the coordinator gets a message of its own (``delivery_failed``) naming who was not reached."""
+    (smtp,) = free_ports(1)
+    isolated.env["BATON_NOTIFY_MAX_ATTEMPTS"] = "2"
+    async with (
+        _pipeline(isolated, tmp_path, smtp) as sp,
+        httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client,
+    ):
+        body = alertmanager_payload(datetime.now(UTC), labels={**PG_DOWN, "severity": "critical"})
+        alerts = f"{sp.urls['intake']}/v1/alerts/alertmanager"
+        (await client.post(alerts, json=body)).raise_for_status()
+        conn = await asyncpg.connect(isolated.dsn)
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 90
+            while True:
+                rows = await conn.fetch(
+                    "SELECT id, kind, recipient, state, attempts, last_error, body"
+                    " FROM router.notifications"
+                )
+                first = [r for r in rows if r["kind"] != "delivery_failed"]
+                told = [r for r in rows if r["kind"] == "delivery_failed"]
+                settled = all(r["state"] == "failed" for r in rows)
+                # the coordinator's own mailbox failing has no other channel to tell it by
+                others = [r for r in first if r["recipient"] != "appint/mailbox"]
+                if first and settled and len(told) == len(others):
+                    break
+                assert loop.time() < deadline, [dict(r) for r in rows]
+                await asyncio.sleep(0.3)
+            metrics = (await client.get(f"{sp.urls['router']}/metrics")).text
+        finally:
+            await conn.close()
+    assert all(r["attempts"] == 2 for r in first)
+    assert all(r["last_error"] for r in rows)
+    assert {r["recipient"] for r in told} == {"appint/mailbox"}  # the coordinator's mailbox
+    failed_primary = next(r for r in first if r["recipient"] == "sysops/mailbox")
+    assert any("could not deliver a message to sysops/mailbox" in r["body"] for r in told)
+    assert failed_primary["state"] == "failed"
+    assert 'baton_notifications_total{channel="email",outcome="failed"}' in metrics
