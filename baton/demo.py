@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -270,18 +271,28 @@ async def told(dsn: str, incidents: list[str]) -> list[str]:
         )
     finally:
         await conn.close()
-    lines = []
-    for r in rows:
-        what = r["subject"].split(": ", 1)[-1]
-        lines.append(
-            f"  {r['incident_id']}: {r['recipient']} via {r['channel']} ({r['address']}):"
-            f" {what} [{r['state']}]"
-        )
-        lines.extend(
-            f"      by hand: {line.strip()}"
+    lines: list[str] = []
+    for incident in dict.fromkeys(r["incident_id"] for r in rows):
+        mine = [r for r in rows if r["incident_id"] == incident]
+        lines.append(f"  {incident}:")
+        by_person: dict[tuple[str, str, str], list[Any]] = {}
+        for r in mine:
+            by_person.setdefault((r["recipient"], r["channel"], r["address"]), []).append(r)
+        for (recipient, channel, address), sent in by_person.items():
+            what = "; ".join(r["subject"].split(": ", 1)[-1] for r in sent)
+            states = ", ".join(
+                f"{n} {state}" for state, n in Counter(r["state"] for r in sent).most_common()
+            )
+            lines.append(f"    {recipient} via {channel} ({address}): {what} — {states}")
+        by_hand = dict.fromkeys(
+            line.strip()
+            for r in mine
             for line in r["body"].splitlines()
             if line.startswith("  ") and " — " in line and line.strip().split()[0] in _VERBS
         )
+        if by_hand:
+            lines.append("    no sender for these; the coordinator was asked to reach them:")
+            lines.extend(f"      {line}" for line in by_hand)
     return lines
 
 

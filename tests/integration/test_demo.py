@@ -94,4 +94,4 @@ async def test_the_demo_closes_what_its_storm_opened_and_what_it_joined(
     who = "\n".join(told_lines)
     assert "customer/mailbox via email (it@steppetrade.example): confirm restoration" in who, who
     assert "appint/mailbox via email" in who, who  # the coordinator, on everything
-    assert "by hand: call +7 701 300 0302" in who, who  # its duty coordinator has no e-mail
+    assert "call +7 701 300 0302 — Integra duty coordinator" in who, who  # it has no e-mail
