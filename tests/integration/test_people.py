@@ -194,6 +194,14 @@ async def test_an_emailed_acknowledge_link_pressed_in_chromium_stops_the_respons
             assert loop.time() < deadline, f"the response clock did not stop as met: {clock}"
             await asyncio.sleep(0.5)
 
+        # each message's outcome is on the incident's timeline
+        while True:
+            doc = (await client.get(f"{sp.urls['reporting']}/v1/incidents/{incident}")).json()
+            told = [e["data"] for e in doc["timeline"] if e["type"] == EventType.NOTIFICATION]
+            if any(t["recipient"] == "sysops/mailbox" and t["outcome"] == "sent" for t in told):
+                break
+            assert loop.time() < deadline + 30, doc["timeline"]
+            await asyncio.sleep(0.5)
         # the same link pressed again is refused
         again = await client.post(ack)
         assert again.status_code == 410

@@ -46,7 +46,7 @@ from shared.events import (
     EscalationReason,
     EventType,
 )
-from shared.kafka import Outbox, group_timing
+from shared.kafka import Outbox, group_timing, publish_events
 from shared.service import Runtime, create_app
 from shared.ticker import Ticker
 from shared.topics import Topic
@@ -136,6 +136,9 @@ class RouterService:
                 "baton_notifications_oldest_unsent_seconds",
                 "Age of the oldest notification not yet sent (0: none waiting)",
                 registry=rt.registry,
+            ),
+            publish=lambda events: publish_events(
+                rt.broker, rt.settings.topic(Topic.ASSIGNMENTS), events
             ),
         )
 

@@ -11,7 +11,11 @@ lock or transaction is held while a message is on the wire:
    timeout, concurrently, no connection held;
 3. **record** — ``sent``; or ``queued`` again after ``webhook.next_attempt``'s backoff; or, after
    the last try, ``failed`` with the coordinator told over its other channels (rows of their
-   own, in the same transaction).
+   own, in the same transaction);
+4. **report** — each settled row's outcome goes to the incident's timeline as a
+   ``baton.assignment.notification`` event (id ``stable_id`` of the row and its outcome), and
+   the row is marked reported in the transaction that waited for the broker: with Kafka away
+   the outcomes wait, the messages do not.
 
 A send that happened but whose record was lost (a crash between 2 and 3) is sent again when the
 lease runs out: at least once, like every other delivery of Baton's.
@@ -22,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +35,7 @@ import apprise
 from router import notify, webhook
 from router.routing import RouteState
 from shared.db import Conn
+from shared.events import Envelope, NotificationOutcomeV1, make_event, stable_id
 
 log = logging.getLogger("router.notify")
 LEASE = timedelta(minutes=2)
@@ -126,6 +131,27 @@ class Sender:
         return (said[-1] if said else "the sender refused the message")[:300]
 
 
+def outcome_event(row: Any, now: datetime) -> Envelope:
+    """A settled notification row as its timeline event."""
+    return make_event(
+        NotificationOutcomeV1(
+            notification=row["id"],
+            cause=row["kind"],
+            recipient_party=row["party"],
+            recipient=row["recipient"],
+            channel=row["channel"],
+            outcome=row["state"],
+            attempts=max(row["attempts"], 1),
+            error=(row["last_error"] or "")[:300] if row["state"] == "failed" else "",
+            at=row["at"] or now,
+        ),
+        source="router",
+        time=now,
+        subject=row["incident_id"],
+        event_id=stable_id("notification-outcome", row["id"], row["state"]),
+    )
+
+
 class Worker:
     """One round: claim, send outside any transaction, record."""
 
@@ -136,10 +162,12 @@ class Worker:
         *,
         counted: Any,
         oldest: Any,
+        publish: Callable[[list[Envelope]], Awaitable[None]],
         batch: int = 50,
     ) -> None:
         self.rt = rt
         self.sender = sender
+        self.publish = publish
         self.counted = counted  # Counter[channel, outcome]
         self.oldest = oldest  # Gauge
         self.batch = batch
@@ -153,6 +181,7 @@ class Worker:
             first = await oldest_unsent(conn)
         self.oldest.set(max((now - first).total_seconds(), 0.0) if first else 0.0)
         if not rows:
+            await self.report()
             return 0
         errors = await asyncio.gather(
             *(self.sender.send(r["channel"], r["address"], r["subject"], r["body"]) for r in rows)
@@ -162,7 +191,29 @@ class Worker:
             for row, error in zip(rows, errors, strict=True):
                 async with conn.transaction():
                     await self._record(conn, row, error, done)
+        await self.report()
         return sum(1 for e in errors if e is None)
+
+    async def report(self, limit: int = 200) -> int:
+        """Put settled outcomes on the incidents' timelines; how many."""
+        rt = self.rt
+        async with rt.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, incident_id, kind, party, recipient, channel, state, attempts,"
+                " last_error, coalesce(sent_at, failed_at) AS at FROM notifications"
+                " WHERE state IN ('sent', 'failed') AND NOT reported ORDER BY created_at"
+                " LIMIT $1 FOR UPDATE SKIP LOCKED",
+                limit,
+            )
+            if not rows:
+                return 0
+            now = rt.clock.now()
+            await self.publish([outcome_event(r, now) for r in rows])
+            await conn.execute(
+                "UPDATE notifications SET reported = true WHERE id = ANY($1::uuid[])",
+                [r["id"] for r in rows],
+            )
+        return len(rows)
 
     async def _record(self, conn: Conn, row: Any, error: str | None, now: datetime) -> None:
         settings = self.rt.settings
@@ -192,9 +243,11 @@ class Worker:
             )
             return
         await conn.execute(
-            "UPDATE notifications SET state = 'failed', last_error = $2 WHERE id = $1",
+            "UPDATE notifications SET state = 'failed', failed_at = $3, last_error = $2"
+            " WHERE id = $1",
             row["id"],
             error,
+            now,
         )
         self.counted.labels(row["channel"], "failed").inc()
         log.error(

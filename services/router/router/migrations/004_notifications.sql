@@ -2,7 +2,8 @@
 -- written in the transaction of the route change (the id is stable_id of the event, person
 -- and channel: redelivery writes nothing new), sent by the notification worker outside any
 -- transaction (router/outbox.py): queued -> sending (claimed, with a lease) -> sent, or back to
--- queued with a later next_at, or failed after the last try.
+-- queued with a later next_at, or failed after the last try. Once settled, its outcome goes to
+-- the incident's timeline (baton.assignment.notification) and reported is set.
 CREATE TABLE notifications (
     id uuid PRIMARY KEY,
     incident_id text NOT NULL,
@@ -20,7 +21,11 @@ CREATE TABLE notifications (
     created_at timestamptz NOT NULL,
     next_at timestamptz NOT NULL,
     sent_at timestamptz,
-    last_error text
+    failed_at timestamptz,
+    last_error text,
+    reported boolean NOT NULL DEFAULT false
 );
 CREATE INDEX notifications_due ON notifications (next_at) WHERE state IN ('queued', 'sending');
 CREATE INDEX notifications_incident ON notifications (incident_id);
+CREATE INDEX notifications_unreported ON notifications (created_at)
+    WHERE state IN ('sent', 'failed') AND NOT reported;
