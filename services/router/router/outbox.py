@@ -172,8 +172,20 @@ class Worker:
         self.oldest = oldest  # Gauge
         self.batch = batch
 
-    async def round(self) -> int:
-        """Send every due notification once; how many went."""
+    async def round(self, most: int = 20) -> int:
+        """Send what is due, batch after batch while batches come full (a storm's backlog
+        drains within one tick, up to ``most`` batches); how many went."""
+        sent = 0
+        for _ in range(most):
+            went, full = await self._batch()
+            sent += went
+            if not full:
+                break
+        await self.report()
+        return sent
+
+    async def _batch(self) -> tuple[int, bool]:
+        """One claim, its sends and their records: (how many went, whether it came full)."""
         rt = self.rt
         now: datetime = rt.clock.now()
         async with rt.pool.acquire() as conn:
@@ -181,8 +193,7 @@ class Worker:
             first = await oldest_unsent(conn)
         self.oldest.set(max((now - first).total_seconds(), 0.0) if first else 0.0)
         if not rows:
-            await self.report()
-            return 0
+            return 0, False
         errors = await asyncio.gather(
             *(self.sender.send(r["channel"], r["address"], r["subject"], r["body"]) for r in rows)
         )
@@ -191,8 +202,7 @@ class Worker:
             for row, error in zip(rows, errors, strict=True):
                 async with conn.transaction():
                     await self._record(conn, row, error, done)
-        await self.report()
-        return sum(1 for e in errors if e is None)
+        return sum(1 for e in errors if e is None), len(rows) == self.batch
 
     async def report(self, limit: int = 200) -> int:
         """Put settled outcomes on the incidents' timelines; how many."""
