@@ -80,6 +80,7 @@ def test_an_assignment_reaches_the_party_mailbox_and_the_coordinators_and_names_
     primary = next(n for n in sent if n.recipient == "sysops/mailbox" and "(primary)" in n.subject)
     assert "Acknowledge: I take it: https://baton.example/v1/links/" in primary.body
     assert "Service restored: https://" in primary.body
+    assert "  checking: " in primary.body
     assert "Asia/Almaty" in primary.body
     assert "Respond by:" in primary.body
     # the coordinator is told by hand whom no sender reaches: the night engineer's phone

@@ -362,6 +362,10 @@ def render(
         reach = ", ".join(f"{k} {v}" for k, v in sorted(person.channels.items())) if person else ""
         name = f"{person.name} ({reach})" if person else "nobody on duty"
         lines.append(f"  {role}: {party} — {name}")
+    open_checks = [c for c in state.checks if c.fault_found is None]
+    if open_checks:
+        checks = ", ".join(f"{c.layer.value} ({c.party})" for c in open_checks)
+        lines.append(f"  checking: {checks}")
     if by_hand:
         lines.append("")
         lines.append("Baton could not send these; reach them by hand:")
