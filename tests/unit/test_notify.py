@@ -222,3 +222,11 @@ def test_lint_names_the_channel_kinds_without_a_sender() -> None:
     phone = next(f for f in found if f.message.startswith("phone"))
     assert "hw/night" in phone.message
     assert phone.line is not None
+
+
+def test_the_person_on_duty_when_the_message_goes_is_told_not_the_one_at_the_opening() -> None:
+    day = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)  # Friday 10:00 in Almaty: the desks are open
+    state, events = open_route(_opened(), steppe(), day)  # opened at 02:30, routed at 10:00
+    sent = _all(state, events)
+    assert ("sysops/desk", "desk@nomadsysops.example") in {(n.recipient, n.address) for n in sent}
+    assert not any(n.recipient == "sysops/night" for n in sent)

@@ -3,7 +3,8 @@
 The rules (ADR 0031), for each router event of an incident:
 
 - **Who.** The addressee party's person **on duty at that instant** (its duty calendar,
-  ``ContractView.on_duty``; an assignment carries the one it was issued with) and the party's
+  ``ContractView.on_duty`` at the event's time; a check names who answers when the checked
+  object's hours open, and that person is told) and the party's
   ``contact`` mailbox (ticket systems take e-mail): for an assignment, a check, the old owner
   of a handover, the parties of a vendor case. The named contacts and emergency approvers of an
   escalation level, or the backup contacts of a party that did not acknowledge. The customer's
@@ -212,7 +213,9 @@ def _asks(event: Envelope, state: RouteState, contract: Contract) -> tuple[str, 
     if isinstance(data, AssignmentIssuedV3):
         asked, actions = ASKED_OF.get(data.role, DESK)
         title = f"assignment ({data.role.value})"
-        _tell_party(plan, contract, data.party, at, asked, actions=actions, duty=data.on_duty)
+        # whoever is on duty now (a handover's assignment comes hours after the opening whose
+        # duty contact the payload names)
+        _tell_party(plan, contract, data.party, at, asked, actions=actions)
     elif isinstance(data, CheckOpenedV2):
         where = data.object_name or data.object_id
         asked = f"Check your layer {data.layer.value} at {where} ({data.relation}) and report."
