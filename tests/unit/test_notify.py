@@ -10,16 +10,18 @@ from pathlib import Path
 
 import pytest
 from router import notify
-from router.routing import RouteState, on_ack_overdue, on_action, open_route
+from router.routing import RouteState, on_ack_overdue, on_action, on_sla, open_route
 
 from shared import links
 from shared.contract import Contract, load_contract
 from shared.events import (
     ActionKind,
     Category,
+    ClockKind,
     Envelope,
     IncidentActionAcceptedV1,
     IncidentOpenedV1,
+    SlaBreachedV1,
     make_event,
     stable_id,
 )
@@ -230,3 +232,51 @@ def test_the_person_on_duty_when_the_message_goes_is_told_not_the_one_at_the_ope
     sent = _all(state, events)
     assert ("sysops/desk", "desk@nomadsysops.example") in {(n.recipient, n.address) for n in sent}
     assert not any(n.recipient == "sysops/night" for n in sent)
+
+
+def test_a_breach_reaches_the_level_contacts_and_lists_the_phones_for_the_coordinator() -> None:
+    state, _ = open_route(_opened(), steppe(), NIGHT)
+    at = NIGHT + timedelta(hours=1)
+    breach = make_event(
+        SlaBreachedV1(clock=ClockKind.RESPONSE, deadline=at, detected_at=at),
+        source="sla-clock",
+        time=at,
+        subject="inc-1",
+        event_id=stable_id("breach"),
+    )
+    state, out = on_sla(state, breach, steppe(), at)
+    sent = _all(state, out)
+    to = {(n.recipient, n.address) for n in sent}
+    # level 3: the service managers have e-mail; the customer's IT duty manager a phone only
+    assert ("sysops/manager", "t.bekov@nomadsysops.example") in to
+    assert ("hw/manager", "d.omarova@qhs.example") in to
+    coordinator = " ".join(n.body for n in sent if n.recipient == "appint/mailbox")
+    assert "call +7 701 400 0001 — IT duty manager (customer)" in coordinator
+    managers = [n for n in sent if n.recipient == "sysops/manager"]
+    assert all("/v1/links/" not in n.body for n in managers)  # escalations inform, not act
+
+
+def test_a_vendor_case_tells_the_party_that_opens_it() -> None:
+    contract = steppe()
+    at = datetime(2026, 3, 11, 3, 0, tzinfo=UTC)
+    state, _ = open_route(_opened("app-1c-acc"), contract, at)
+    found = make_event(
+        IncidentActionAcceptedV1(
+            action=ActionKind.DIAGNOSIS,
+            party="appint",
+            actor="engineer",
+            at=at,
+            command_id=stable_id("c-vendor"),
+            layer=state.layer,
+            fault_found=True,
+        ),
+        source="intake",
+        time=at,
+        subject="inc-1",
+        event_id=stable_id("vendor"),
+    )
+    state, out = on_action(state, found, contract, at)
+    sent = _all(state, out)
+    case = [n for n in sent if "vendor case" in n.subject]
+    assert {n.recipient for n in case} >= {"appint/mailbox"}
+    assert any("Open a case with" in n.body for n in case)
