@@ -6,10 +6,11 @@ import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from reporting.document_routes import document_response
-from reporting.documents import closure_document, monthly_document
+from reporting.documents import _timeline_row, closure_document, monthly_document
 from reporting.store import ClosureFacts, MonthlyFacts
 
 from shared.contract import Contract, load_contract
@@ -111,3 +112,24 @@ async def test_the_download_name_carries_no_header_injection() -> None:
     response = await document_response(doc, "json", 'x"\r\nSet-Cookie: a=1')
     disposition = response.headers["content-disposition"]
     assert disposition == 'inline; filename="x___Set-Cookie__a_1.json"'
+
+
+def test_a_message_to_a_person_reads_in_the_timeline(contract: Contract) -> None:
+    at = datetime(2026, 11, 26, 21, 30, tzinfo=UTC)
+    data = {
+        "cause": "baton.assignment.issued",
+        "recipient_party": "sysops",
+        "recipient": "sysops/mailbox",
+        "channel": "email",
+        "outcome": "sent",
+        "attempts": 1,
+    }
+    sent = {"type": "baton.assignment.notification", "time": at, "data": data}
+    zone = ZoneInfo("Asia/Almaty")
+    assert (
+        _timeline_row(contract, sent, zone)[1] == "told sysops/mailbox by email (assignment.issued)"
+    )
+    failed = {**sent, "data": {**data, "outcome": "failed", "attempts": 8}}
+    assert _timeline_row(contract, failed, zone)[1] == (
+        "could not reach sysops/mailbox by email after 8 tries (assignment.issued)"
+    )

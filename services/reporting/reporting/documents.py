@@ -167,6 +167,15 @@ def _timeline_row(contract: Contract, event: dict[str, Any], zone: ZoneInfo) -> 
     elif event["type"] == EventType.INCIDENT_CLOSED.value:
         who = data.get("confirmed_by", "—")
         text = "closed on the customer's confirmation"
+    elif event["type"] == EventType.NOTIFICATION.value:
+        who = _party(contract, data.get("recipient_party"))
+        about = str(data.get("cause", "")).removeprefix("baton.").replace("_", " ")
+        text = (
+            f"told {data.get('recipient')} by {data.get('channel')} ({about})"
+            if data.get("outcome") == "sent"
+            else f"could not reach {data.get('recipient')} by {data.get('channel')}"
+            f" after {data.get('attempts')} tries ({about})"
+        )
     return (_local(event["time"], zone), text, who)
 
 
