@@ -267,6 +267,7 @@ def notices(
         return []
     title, plan = found
     by_hand = _by_hand(plan.asks, senders)
+    incident: list[str] | None = None  # made for the first message that goes
     out: list[Notice] = []
     for ask in plan.asks:
         coordinator_here = ask.person.party == state.coordinator
@@ -274,11 +275,13 @@ def notices(
             if channel not in senders:
                 continue
             nid = stable_id("notice", event.id, ask.person.ref, channel)
+            if incident is None:
+                incident = incident_text(event, state, contract)
             body = render(
                 event,
                 state,
-                contract,
                 ask,
+                incident=incident,
                 notice_id=nid,
                 links=links,
                 by_hand=by_hand if coordinator_here else [],
@@ -318,26 +321,15 @@ def _fmt(at: datetime | None) -> str:
     return f"{at:%a %d %b %H:%M}" if at is not None else "—"
 
 
-def render(
-    event: Envelope,
-    state: RouteState,
-    contract: Contract,
-    ask: Ask,
-    *,
-    notice_id: uuid.UUID,
-    links: Links,
-    by_hand: list[str],
-) -> str:
-    """The message's plain text (links included)."""
+def incident_text(event: Envelope, state: RouteState, contract: Contract) -> list[str]:
+    """What every message of ``event`` says of the incident (computed once per event): the
+    incident, the object and its place, the affected unit, access now, the deadlines on the
+    object's clock, who is on it."""
     view = ContractView.of(contract)
     object_id = state.primary_object or state.object_id
     obj = view.object(object_id)
     zone = view.local_calendar(object_id)
     lines = [
-        f"Hello {ask.person.name},",
-        "",
-        ask.asked,
-        "",
         f"Incident {state.incident_id}, priority {state.priority}, {state.category.value}:",
         f"  {state.summary}",
     ]
@@ -369,6 +361,21 @@ def render(
     if open_checks:
         checks = ", ".join(f"{c.layer.value} ({c.party})" for c in open_checks)
         lines.append(f"  checking: {checks}")
+    return lines
+
+
+def render(
+    event: Envelope,
+    state: RouteState,
+    ask: Ask,
+    *,
+    incident: list[str],
+    notice_id: uuid.UUID,
+    links: Links,
+    by_hand: list[str],
+) -> str:
+    """One message's plain text: greeting, what is asked, ``incident``, links."""
+    lines = [f"Hello {ask.person.name},", "", ask.asked, "", *incident]
     if by_hand:
         lines.append("")
         lines.append("Baton could not send these; reach them by hand:")
