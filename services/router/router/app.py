@@ -6,6 +6,10 @@ result published (with ids derived from the input), the new state saved, the tim
 tick calls a party's backup contacts when its assignment stays unacknowledged; it is fenced the
 way sla-clock's is: the route row is locked, the timer row re-checked and locked with
 ``SKIP LOCKED``, and marked fired in the same transaction as the escalation.
+
+Each router event also writes, in its transaction, the messages it makes for people
+(``notify``: who, over which channel, what) into ``router.notifications``; a delivery loop of
+its own sends them and the webhook pushes outside any transaction (``outbox``, ADR 31).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter, Gauge
 
-from router import notify, outbox, store, webhook
+from router import notify, store, webhook
+from router import outbox as notification_outbox
 from router.delivery import Delivery
 from router.routing import (
     RouteState,
@@ -113,7 +118,7 @@ class RouterService:
 
     def _wire_notifications(self, rt: Runtime) -> None:
         settings = rt.settings
-        self.sender = outbox.Sender(
+        self.sender = notification_outbox.Sender(
             {k: v.get_secret_value() for k, v in settings.notify_senders.items()},
             settings.notify_send_timeout_seconds,
         )
@@ -123,7 +128,7 @@ class RouterService:
             (lambda claims: f"{base}/v1/links/{links.sign(secret, claims)}") if secret else None,
             timedelta(hours=settings.links_ttl_hours),
         )
-        self.worker = outbox.Worker(
+        self.worker = notification_outbox.Worker(
             rt,
             self.sender,
             counted=Counter(
@@ -151,9 +156,9 @@ class RouterService:
         """Publish one incident's events (waiting for the broker) and write their rows."""
         if not out:
             return
-        outbox_, staged = Outbox(self.rt.broker), store.Staged()
-        await self._stage(outbox_, staged, out, state)
-        await asyncio.gather(outbox_.flush(), staged.write(conn))
+        outbox, staged = Outbox(self.rt.broker), store.Staged()
+        await self._stage(outbox, staged, out, state)
+        await asyncio.gather(outbox.flush(), staged.write(conn))
 
     async def _stage(
         self, outbox: Outbox, staged: store.Staged, out: list[Envelope], state: RouteState
@@ -203,7 +208,7 @@ class RouterService:
         now = rt.clock.now()
         base = timedelta(seconds=rt.settings.router_webhook_backoff_seconds)
         async with rt.pool.acquire() as conn:
-            rows = await store.claim_deliveries(conn, now, now + outbox.LEASE)
+            rows = await store.claim_deliveries(conn, now, now + notification_outbox.LEASE)
         if not rows:
             return 0
         errors = await asyncio.gather(
