@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from router import notify
+from router import notify, outbox
 from router.routing import RouteState, on_ack_overdue, on_action, on_sla, open_route
 
 from shared import links
@@ -280,3 +280,24 @@ def test_a_vendor_case_tells_the_party_that_opens_it() -> None:
     case = [n for n in sent if "vendor case" in n.subject]
     assert {n.recipient for n in case} >= {"appint/mailbox"}
     assert any("Open a case with" in n.body for n in case)
+
+
+# --------------------------------------------------------------------------- senders
+
+
+def test_a_sender_url_is_the_template_with_the_address_quoted() -> None:
+    template = "mailtos://user:pw@smtp.example.org?from=baton@example.org&to={address}"
+    assert outbox.sender_url(template, "a b&c@x.example") == (
+        "mailtos://user:pw@smtp.example.org?from=baton@example.org&to=a%20b%26c@x.example"
+    )
+    assert outbox.sender_url("tgram://bot/{address}", "+7 701") == "tgram://bot/+7%20701"
+
+
+async def test_a_kind_without_sender_or_with_a_bad_template_says_so_without_the_url() -> None:
+    sender = outbox.Sender({"email": "nonsense://secret-password@x/{address}"}, 1.0)
+    assert sender.kinds == {"email"}
+    assert await sender.send("sms", "+7", "s", "b") == "no sender for channel sms"
+    bad = await sender.send("email", "a@x.example", "s", "b")
+    assert bad is not None
+    assert "not understood" in bad
+    assert "secret-password" not in bad
