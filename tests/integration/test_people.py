@@ -349,3 +349,59 @@ async def test_a_message_that_fails_every_try_is_failed_and_the_coordinator_is_t
     assert any("could not deliver a message to sysops/mailbox" in r["body"] for r in told)
     assert failed_primary["state"] == "failed"
     assert 'baton_notifications_total{channel="email",outcome="failed"}' in metrics
+
+
+@contextlib.asynccontextmanager
+async def _silent_relay(port: int) -> AsyncIterator[list[asyncio.StreamWriter]]:
+    """A TCP server on ``port`` that takes connections and never answers (an SMTP relay hung)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", port)
+    try:
+        yield held
+    finally:
+        server.close()
+        for writer in held:
+            writer.close()
+        await server.wait_closed()
+
+
+async def test_a_hung_relay_delays_no_assignment(isolated: Isolated, tmp_path: Path) -> None:
+    """While the worker waits on a relay that never answers, a new incident's assignment is
+    published at once: sending to people is not on the routing path."""
+    (smtp,) = free_ports(1)
+    isolated.env["BATON_NOTIFY_SEND_TIMEOUT_SECONDS"] = "25"
+    async with (
+        _silent_relay(smtp) as held,
+        _pipeline(isolated, tmp_path, smtp) as sp,
+        httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client,
+    ):
+        alerts = f"{sp.urls['intake']}/v1/alerts/alertmanager"
+        now = datetime.now(UTC)
+        first = alertmanager_payload(now, labels={**PG_DOWN, "severity": "critical"})
+        (await client.post(alerts, json=first)).raise_for_status()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while not held:  # the worker is now stuck on the relay
+            assert loop.time() < deadline, "the worker never reached the relay"
+            await asyncio.sleep(0.1)
+        printer = {"alertname": "PrinterOffline", "instance": "prn-branch-7", "severity": "warning"}
+        posted = loop.time()
+        (
+            await client.post(alerts, json=alertmanager_payload(now, labels=printer))
+        ).raise_for_status()
+
+        def two_incidents(events: list[Any]) -> bool:
+            issued = {e.subject for e in events if e.type == EventType.ASSIGNMENT_ISSUED}
+            return len(issued) >= 2
+
+        await collect_until(
+            isolated.infra.bootstrap, f"{isolated.prefix}assignments", two_incidents, timeout=60
+        )
+        took = loop.time() - posted
+        print(f"second incident's assignment {took:.2f}s after its alert, relay hung")
+        assert held  # the relay still holds the worker's connections
+        assert took < 20, f"the assignment waited {took:.1f}s on the hung relay"
