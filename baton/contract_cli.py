@@ -59,11 +59,36 @@ def _parse_or_exit(path: Path, *, as_json: bool) -> tuple[Parsed, Contract, list
     return parsed, parsed.contract, findings
 
 
+def _deployment_senders(given: str | None) -> frozenset[str] | None:
+    """The channel kinds the deployment sends: ``--senders``, else the kinds of
+    ``BATON_NOTIFY_SENDERS`` when it is set, else unknown (None: BTN701 is not checked)."""
+    if given is not None:
+        return frozenset(k.strip() for k in given.split(",") if k.strip())
+    raw = os.environ.get("BATON_NOTIFY_SENDERS")
+    if raw is None:
+        return None
+    try:
+        return frozenset(json.loads(raw))
+    except (ValueError, TypeError):
+        raise typer.BadParameter("BATON_NOTIFY_SENDERS is not a JSON object") from None
+
+
 @contract_app.command("lint")
-def lint_command(path: PathArg, as_json: JsonOpt = False) -> None:
+def lint_command(
+    path: PathArg,
+    as_json: JsonOpt = False,
+    senders: Annotated[
+        str | None,
+        typer.Option(
+            "--senders",
+            help="channel kinds this deployment can send, comma-separated (default: those of"
+            " BATON_NOTIFY_SENDERS when set): the others are reported (BTN701)",
+        ),
+    ] = None,
+) -> None:
     """Check the contract; exit 1 on any error (warnings alone exit 0)."""
     parsed = parse_path(path)
-    findings = lint_parsed(parsed)
+    findings = lint_parsed(parsed, _deployment_senders(senders))
     errors = sum(f.severity is Severity.ERROR for f in findings)
     warnings = len(findings) - errors
     if as_json:

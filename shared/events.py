@@ -507,6 +507,24 @@ class CheckOpenedV2(Model):
     )
 
 
+class NotificationOutcomeV1(Model):
+    """A message to a person settled: sent over its channel, or failed after every try
+    (router/outbox.py, ADR 31). The incident's timeline shows who was reached and who not."""
+
+    notification: uuid.UUID = Field(description="the router.notifications row")
+    cause: str = Field(description="what the message was about: the causing event's type")
+    recipient_party: str = Field(
+        description="the recipient's party (not 'party': being told does not widen what a"
+        " party may read of the incident, reporting's VISIBLE_TO)"
+    )
+    recipient: str = Field(description="party/contact, or party/mailbox for its contact mailbox")
+    channel: str = Field(description="the contract's channel kind: email, messenger, sms, ...")
+    outcome: Literal["sent", "failed"]
+    attempts: int = Field(ge=1)
+    error: str = Field("", max_length=300, description="the last failure, as the sender said it")
+    at: AwareDatetime
+
+
 class CheckClosedV1(Model):
     """A check's result, from an accepted diagnosis."""
 
@@ -690,6 +708,7 @@ class EventType(StrEnum):
     SLA_OVERDUE = "baton.sla.overdue"
     CHECKIN_PING = "baton.checkin.ping"
     SOURCE_ACKNOWLEDGED = "baton.incident.source_acknowledged"
+    NOTIFICATION = "baton.assignment.notification"
 
 
 PAYLOADS: dict[EventType, type[Model]] = {
@@ -722,6 +741,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.SLA_OVERDUE: SlaOverdueV1,
     EventType.CHECKIN_PING: CheckinPingV1,
     EventType.SOURCE_ACKNOWLEDGED: SourceAcknowledgedV1,
+    EventType.NOTIFICATION: NotificationOutcomeV1,
 }
 CURRENT_VERSION: dict[EventType, int] = {
     **dict.fromkeys(PAYLOADS, 1),

@@ -288,6 +288,14 @@ RULES: dict[str, Rule] = _rules(
         "critical object not reached by any alert rule",
         "add match: labels or an alert_rules entry so alerts land on it",
     ),
+    # -- the deployment (checked when its settings are known: `baton contract lint --senders`)
+    Rule(
+        "BTN701",
+        W,
+        "channel kind with no sender in this deployment: its people are reached by hand",
+        "configure BATON_NOTIFY_SENDERS for the kind (an Apprise URL template), or accept that"
+        " the coordinator's message tells someone to call them",
+    ),
     # -- negotiation
     Rule(
         "BTN601",

@@ -47,9 +47,15 @@ def lint_path(path: Path) -> list[Finding]:
     return lint_parsed(parse_path(path))
 
 
-def lint_parsed(parsed: Parsed) -> list[Finding]:
-    """Loader and schema findings, then every check on what could be built; sorted by place."""
+def lint_parsed(parsed: Parsed, senders: frozenset[str] | None = None) -> list[Finding]:
+    """Loader and schema findings, then every check on what could be built; sorted by place.
+    With ``senders`` (the channel kinds this deployment can send), BTN701 for the others."""
     findings = list(parsed.findings)
+    if parsed.contract is not None and senders is not None:
+        findings.extend(
+            parsed.finding(i.code, i.message, i.path)
+            for i in unsent_channels(parsed.contract, senders)
+        )
     if parsed.contract is not None:
         open_points = parsed.contract.open_points
         deferred: dict[int, list[Issue]] = {i: [] for i in range(len(open_points))}
@@ -73,6 +79,29 @@ def lint_parsed(parsed: Parsed) -> list[Finding]:
                 )
             )
     return sorted(findings, key=lambda f: (str(f.file or ""), f.line or 0, f.code))
+
+
+# channels of machines, not people: Kafka topics and webhooks are delivered by the router itself
+MACHINE_CHANNELS = frozenset({"kafka", "http"})
+
+
+def unsent_channels(contract: Contract, senders: frozenset[str]) -> Iterator[Issue]:
+    """BTN701: one finding per channel kind the contract's people have and no sender serves,
+    naming who has it (at the first such contact)."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for party_id, party in contract.parties.items():
+        for contact_id, contact in party.contacts.items():
+            for channel in contact.channels:
+                if channel.value not in senders and channel.value not in MACHINE_CHANNELS:
+                    found.setdefault(channel.value, []).append((party_id, contact_id))
+    for kind, who in sorted(found.items()):
+        party_id, contact_id = who[0]
+        names = ", ".join(f"{p}/{c}" for p, c in who[:6]) + (" …" if len(who) > 6 else "")
+        yield Issue(
+            "BTN701",
+            f"{kind}: no sender configured; {len(who)} contact(s) reached by hand ({names})",
+            ("parties", party_id, "contacts", contact_id, "channels", kind),
+        )
 
 
 def open_point_of(contract: Contract, issue: Issue) -> int | None:

@@ -7,10 +7,11 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from reporting.document_routes import document_response
-from reporting.documents import closure_document, monthly_document
+from reporting.documents import _timeline_row, closure_document, monthly_document
 from reporting.store import ClosureFacts, MonthlyFacts
 
 from shared.contract import Contract, load_contract
@@ -149,3 +150,24 @@ def test_no_text_of_the_closure_or_monthly_pdf_is_printed_over_other_text(
     )
     for doc in (closure, monthly):
         assert overlapping_words(render_pdf(doc)) == [], doc.title
+
+
+def test_a_message_to_a_person_reads_in_the_timeline(contract: Contract) -> None:
+    at = datetime(2026, 11, 26, 21, 30, tzinfo=UTC)
+    data = {
+        "cause": "baton.assignment.issued",
+        "recipient_party": "sysops",
+        "recipient": "sysops/mailbox",
+        "channel": "email",
+        "outcome": "sent",
+        "attempts": 1,
+    }
+    sent = {"type": "baton.assignment.notification", "time": at, "data": data}
+    zone = ZoneInfo("Asia/Almaty")
+    assert (
+        _timeline_row(contract, sent, zone)[1] == "told sysops/mailbox by email (assignment.issued)"
+    )
+    failed = {**sent, "data": {**data, "outcome": "failed", "attempts": 8}}
+    assert _timeline_row(contract, failed, zone)[1] == (
+        "could not reach sysops/mailbox by email after 8 tries (assignment.issued)"
+    )

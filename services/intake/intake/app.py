@@ -22,6 +22,7 @@ from intake.correlation import alert_key, graph_of
 from intake.formats import FORMATS
 from intake.guard import Refusal, fit_for_dead_letter, parse_json
 from intake.incidents import IncidentState, Match, apply_action, handle_alert, verdict
+from intake.links import ServiceHost, build_link_router
 from intake.receivers import SERVICE, Intake, alert_events, build_router
 from shared.contract import Contract
 from shared.contract.model import MaintenanceWindow
@@ -162,6 +163,7 @@ class IntakeService:
         )
         rt.on_contract(self.adopt)
         router.include_router(build_router(self.ix))
+        router.include_router(build_link_router(ServiceHost(self), rt.registry))
         rt.broker.subscriber(
             settings.topic(Topic.ALERTS_RAW),
             group_id=settings.group("intake.raw"),
