@@ -61,7 +61,14 @@ INCIDENT_INPUTS = frozenset(
         EventType.INCIDENT_CLOSED,
     }
 )
-SLA_INPUTS = frozenset({EventType.SLA_WARNING, EventType.SLA_BREACHED, EventType.SLA_OVERDUE})
+SLA_INPUTS = frozenset(
+    {
+        EventType.SLA_WARNING,
+        EventType.SLA_BREACHED,
+        EventType.SLA_OVERDUE,
+        EventType.SLA_CLOCK_RECOMPUTED,
+    }
+)
 
 
 class RouterService:

@@ -27,7 +27,6 @@ __all__ = [
     "ack_due",
     "ack_fraction",
     "backups",
-    "contact_ref",
     "deadlines",
     "local_times",
     "location",
@@ -66,15 +65,6 @@ def backups(contract: Contract, party_id: str) -> list[DutyContact]:
         for cid in party.backup_contacts
         if cid in party.contacts
     ]
-
-
-def contact_ref(contract: Contract, ref: str) -> DutyContact | None:
-    """``party/contact`` as a ``DutyContact``; None if the contract does not know it."""
-    found = contract.contact(ref)
-    if found is None:
-        return None
-    party_id, _, contact_id = ref.partition("/")
-    return _contact(party_id, contact_id, found[1], None)
 
 
 def access(contract: Contract, obj: SupportObject, at: datetime) -> AccessProcedure | None:
