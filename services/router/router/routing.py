@@ -100,9 +100,9 @@ class RouteState(_Frozen):
     origin: str | None = Field(None, description="the probable origin, when intake moved it")
     deadlines: Deadlines | None = Field(
         None,
-        description="the incident's deadlines as it opened (or was last reclassified, which"
-        " re-pins it to the contract then in force): every assignment carries these, whatever"
-        " version is in force when a handover or re-route issues it",
+        description="the incident's deadlines as it opened, then as sla-clock last published"
+        " them (baton.sla.clock_recomputed): every assignment carries these, whatever version"
+        " is in force when a handover or re-route issues it",
     )
     policy: IncidentPolicy | None = Field(
         None,
@@ -581,30 +581,13 @@ def on_origin_moved(
 
 def on_reclassified(state: RouteState, event: Envelope, contract: Contract) -> RouteState:
     """A recorded reclassification (by a party, or because the origin moved): the incident's
-    priority and category change and its deadlines are those of the new classification under
-    the contract in force, as sla-clock re-pins and replays its clocks. No assignment is
-    re-issued; the next one (a handover, a re-route) carries them."""
+    priority and category change, and its policy is taken again under the contract in force
+    (as sla-clock re-pins). Its deadlines are not computed here: sla-clock replays the clocks
+    (pauses kept) and publishes the result, which ``on_recomputed`` takes and re-issues."""
     data = event.data_as(IncidentReclassifiedV1)
-    origin = state.origin or state.object_id
-    obj = contract.object(origin) if origin else None
-    deadlines = state.deadlines
-    if obj is not None:
-        deadlines = details.deadlines(
-            contract,
-            obj,
-            data.category,
-            data.priority,
-            opened_at=state.opened_at,
-            first_alert_at=state.first_alert_at,
-        )
     policy = _repolicy(state, contract, data.category, data.priority, state.owners)
     return state.model_copy(
-        update={
-            "priority": data.priority,
-            "category": data.category,
-            "deadlines": deadlines,
-            "policy": policy,
-        }
+        update={"priority": data.priority, "category": data.category, "policy": policy}
     )
 
 
