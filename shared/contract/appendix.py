@@ -335,6 +335,16 @@ def _sla_paragraphs(contract: Contract) -> tuple[str, ...]:
         "hours that calendar is open (business hours and business days); others count "
         "the object's support hours."
     )
+    out.append(
+        "An incident's priority follows the worst of what joins it: an alert whose category "
+        "on its object has a more urgent priority in the matrix (an outage joining a "
+        "degradation) reclassifies the incident, recorded with the alert as the reason. "
+        "A priority is never lowered automatically."
+        if sla.priority_follows_worst
+        else "An incident keeps the priority it opened with when other alerts join it "
+        "(sla.priority_follows_worst is off); a more critical probable origin still raises "
+        "it, and a priority is never lowered automatically."
+    )
     excluded = [w.id for w in contract.maintenance_windows if w.excludes_sla and w.approved_by]
     if excluded:
         out.append(

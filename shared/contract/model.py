@@ -402,6 +402,12 @@ class SlaPolicy(_Strict):
     max_backdate: Duration = Field(
         timedelta(hours=1), description="how far before registration a clock may start"
     )
+    priority_follows_worst: bool = Field(
+        True,
+        description="an alert joining an incident raises its priority to the matrix's for that"
+        " alert's category and object when more urgent (an outage joining a degradation);"
+        " never lowers it",
+    )
 
 
 def _sla_from_list(value: object) -> object:

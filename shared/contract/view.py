@@ -333,6 +333,15 @@ class ContractView:
         obj = self.object(object_id)
         return self.contract.priority(obj.criticality if obj else "critical", category)
 
+    def urgency(self, priority: str) -> tuple[timedelta, str]:
+        """How urgent ``priority`` is, for comparing two (smaller is more urgent): its shortest
+        response target in the SLA matrix, then its name; a priority without targets last."""
+        targets = [t.response for t in self.contract.sla.targets if t.priority == priority]
+        return (min(targets, default=timedelta.max), priority)
+
+    def more_urgent(self, priority: str, than: str) -> bool:
+        return self.urgency(priority) < self.urgency(than)
+
     def policy(
         self, object_id: str | None, category: Category, priority: str, start: datetime
     ) -> dict[ClockKind, Policy] | None:
