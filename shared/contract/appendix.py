@@ -336,6 +336,14 @@ def _sla_paragraphs(contract: Contract) -> tuple[str, ...]:
         "the object's support hours."
     )
     out.append(
+        "An incident on nothing in the perimeter is taken by the coordinator and measured as "
+        "on a critical object: the matrix's critical row for its category, round the clock "
+        "unless the target names a calendar; its assignment carries those deadlines."
+        if sla.outside_perimeter == "matrix"
+        else "No SLA applies to an incident on nothing in the perimeter: the coordinator "
+        "triages it, no clock runs and its assignment carries no deadlines."
+    )
+    out.append(
         "An incident's priority follows the worst of what joins it: an alert whose category "
         "on its object has a more urgent priority in the matrix (an outage joining a "
         "degradation) reclassifies the incident, recorded with the alert as the reason. "

@@ -347,8 +347,11 @@ class ContractView:
     ) -> dict[ClockKind, Policy] | None:
         """Each clock's policy for an incident on ``object_id`` whose clocks start at ``start``:
         the target of category × priority in the period of ``start``, on the target's calendar
-        or the object's (round the clock outside the perimeter); None without an SLA row."""
+        or the object's (round the clock outside the perimeter); None without an SLA row, and
+        outside the perimeter when the contract says ``sla.outside_perimeter: none``."""
         key = (object_id, category, priority, start)
+        if object_id is None and self.contract.sla.outside_perimeter == "none":
+            return None  # the contract applies no SLA outside its perimeter
         if key in self._policies:
             found = self._policies[key]
         else:

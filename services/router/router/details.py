@@ -87,7 +87,7 @@ def access(contract: Contract, obj: SupportObject, at: datetime) -> AccessProced
 
 def deadlines(
     contract: Contract,
-    obj: SupportObject,
+    obj: SupportObject | None,
     category: Category,
     priority: str,
     *,
@@ -95,9 +95,14 @@ def deadlines(
     first_alert_at: datetime | None,
 ) -> Deadlines | None:
     """The incident's deadlines (``ContractView.due``): from its clock start, whatever the
-    instant of the message that carries them (a handover does not restart the clocks)."""
+    instant of the message that carries them (a handover does not restart the clocks); for
+    no object, those outside the perimeter (as sla-clock runs them)."""
     due = ContractView.of(contract).due(
-        obj.id, category, priority, opened_at=opened_at, first_alert_at=first_alert_at
+        obj.id if obj else None,
+        category,
+        priority,
+        opened_at=opened_at,
+        first_alert_at=first_alert_at,
     )
     if due is None:
         return None

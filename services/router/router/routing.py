@@ -132,7 +132,7 @@ def _assignment(
     deadlines = state.deadlines
     if obj is not None:
         access = details.access(contract, obj, at)
-    if obj is not None and deadlines is None:
+    if deadlines is None:
         deadlines = details.deadlines(
             contract,
             obj,
@@ -187,17 +187,13 @@ def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
     data = opened.data_as(IncidentOpenedV1)
     primary = ContractView.of(contract).primary_for(data.layer)
     obj = contract.object(data.object_id) if data.object_id else None
-    frozen = (
-        details.deadlines(
-            contract,
-            obj,
-            data.category,
-            data.priority,
-            opened_at=data.opened_at,
-            first_alert_at=data.first_alert_at,
-        )
-        if obj is not None
-        else None
+    frozen = details.deadlines(  # outside the perimeter too: the clocks run there
+        contract,
+        obj,
+        data.category,
+        data.priority,
+        opened_at=data.opened_at,
+        first_alert_at=data.first_alert_at,
     )
     return RouteState(
         incident_id=opened.subject or "",
