@@ -206,10 +206,19 @@ async def _assignment_issued(conn: Conn, incident: str | None, data: AssignmentI
         return  # the first-line desk is told, it owns nothing (ADR 25): the timeline shows it
     column = "primary_party" if data.role == AssignmentRole.PRIMARY else "coordinator"
     await conn.execute(
-        f"UPDATE incidents SET {column} = $2 WHERE id = $1",  # noqa: S608
+        f"UPDATE incidents SET {column} = $2, contract_version = $3 WHERE id = $1",  # noqa: S608
         incident,
         data.party,
+        data.contract_version,
     )
+
+
+async def contract_version(conn: Conn, incident_id: str) -> str | None:
+    """The contract version an incident runs under, as its last assignment said."""
+    found: str | None = await conn.fetchval(
+        "SELECT contract_version FROM incidents WHERE id = $1", incident_id
+    )
+    return found
 
 
 async def _sla_clock(conn: Conn, incident: str | None, data: Any) -> None:

@@ -583,7 +583,12 @@ def on_reclassified(state: RouteState, event: Envelope, contract: Contract) -> R
     data = event.data_as(IncidentReclassifiedV1)
     policy = _repolicy(state, contract, data.category, data.priority, state.owners)
     return state.model_copy(
-        update={"priority": data.priority, "category": data.category, "policy": policy}
+        update={
+            "priority": data.priority,
+            "category": data.category,
+            "policy": policy,
+            "contract_version": contract.version,
+        }
     )
 
 
