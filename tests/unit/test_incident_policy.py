@@ -106,3 +106,62 @@ def test_a_reroute_takes_the_policy_in_force() -> None:
     assert state.policy is not None
     assert state.policy.contract_hash == v2.content_hash
     assert [lv.at for lv in state.policy.levels if lv.level == 2] == [{ClockKind.RESPONSE: 1.2}]
+
+
+def test_an_open_incident_answers_to_its_pinned_version_except_for_explicit_changes() -> None:
+    """Duty, access and contacts of a handover or escalation come from the incident's version;
+    an opening, a reclassification and a re-route take the version in force."""
+    import uuid
+
+    from router.routing import contract_for
+
+    from shared.events import (
+        ActionKind,
+        IncidentActionAcceptedV1,
+        IncidentReclassifiedV1,
+        OriginMovedV1,
+    )
+
+    v1, v2 = contract(0.8, "v1"), contract(1.2, "v2")
+    known = {v1.content_hash: v1, v2.content_hash: v2}
+    event = opened("inc-3", T0)
+    state, _ = open_route(event, v1, T0)
+
+    def action(kind: ActionKind) -> Envelope:
+        return make_event(
+            IncidentActionAcceptedV1(
+                action=kind, party="apps", actor="lead", at=T0, command_id=uuid.uuid4()
+            ),
+            source="intake",
+            time=T0,
+            subject="inc-3",
+        )
+
+    moved = make_event(
+        OriginMovedV1(
+            from_object="pg-main",
+            from_layer=Layer.DBMS,
+            to_object="srv-db-01",
+            to_layer=Layer.HARDWARE,
+            fingerprint="f2",
+            objects=["pg-main"],
+            scope=[],
+            moved_at=T0,
+        ),
+        source="intake",
+        time=T0,
+        subject="inc-3",
+    )
+    reclassified = make_event(
+        IncidentReclassifiedV1(priority="P2", category=Category.OUTAGE, reason="r", by="a:b"),
+        source="intake",
+        time=T0,
+        subject="inc-3",
+    )
+    assert contract_for(None, event, v2, known) is v2
+    assert contract_for(state, moved, v2, known) is v1
+    assert contract_for(state, action(ActionKind.DIAGNOSIS), v2, known) is v1
+    assert contract_for(state, action(ActionKind.REROUTE), v2, known) is v2
+    assert contract_for(state, reclassified, v2, known) is v2
+    assert contract_for(state, None, v2, known) is v1  # a tick: backups, failed deliveries
+    assert contract_for(state, moved, v2, {}) is v2  # a version never seen: the one in force

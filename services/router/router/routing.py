@@ -10,6 +10,7 @@ produces the same ids and consumers recognise them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -110,6 +111,33 @@ class RouteState(_Frozen):
         " contacts are read here, not from the version in force; taken when the incident"
         " opens, again on a reclassification or re-route (None: stored before)",
     )
+
+
+# --------------------------------------------------------------------------- which version
+
+
+def contract_for(
+    state: RouteState | None,
+    event: Envelope | None,
+    in_force: Contract,
+    known: Mapping[str, Contract],
+) -> Contract:
+    """The contract version that answers for an incident on ``event`` (None: a tick): the
+    version in force for an opening and for the explicit changes that re-pin it (a
+    reclassification, a re-route); otherwise the version its policy snapshot was taken under, so
+    that a handover's duty contacts and access, a backup call and an escalation follow the
+    incident's own version (ADR 37). The version in force for a route without a snapshot or a
+    version this router never kept."""
+    if state is None or state.policy is None or (event is not None and _re_pins(event)):
+        return in_force
+    return known.get(state.policy.contract_hash, in_force)
+
+
+def _re_pins(event: Envelope) -> bool:
+    data = event.data
+    if isinstance(data, IncidentActionAcceptedV1):
+        return data.action == ActionKind.REROUTE
+    return isinstance(data, IncidentOpenedV1 | IncidentReclassifiedV1)
 
 
 # --------------------------------------------------------------------------- assignments
