@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contract.model import AccessRule, Period
+from shared.contract.model import AccessRule, Contact, Period
 from shared.contract.view import ContractView
 from shared.events import Category, ClockKind, DutyContact, Layer
 
-__all__ = ["ClockPolicy", "IncidentPolicy", "LevelPolicy", "incident_policy"]
+__all__ = ["ClockPolicy", "IncidentPolicy", "LevelPolicy", "duty_contact", "incident_policy"]
 
 
 class _Frozen(BaseModel):
@@ -66,19 +66,26 @@ class IncidentPolicy(_Frozen):
     access: dict[str, AccessRule] = Field(default_factory=dict, description="rule id -> rule")
 
 
-def _contact(view: ContractView, ref: str) -> DutyContact | None:
-    found = view.contract.contact(ref)
-    if found is None:
-        return None
-    party_id, _, contact_id = ref.partition("/")
-    contact = found[1]
+def duty_contact(
+    party_id: str, contact_id: str, contact: Contact, calendar: str | None = None
+) -> DutyContact:
+    """A contract contact as the messages name it (``calendar``: the duty calendar open)."""
     return DutyContact(
         party=party_id,
         contact=contact_id,
         name=contact.name,
         role=contact.role,
         channels={kind.value: address for kind, address in contact.channels.items()},
+        calendar=calendar,
     )
+
+
+def _contact(view: ContractView, ref: str) -> DutyContact | None:
+    found = view.contract.contact(ref)
+    if found is None:
+        return None
+    party_id, _, contact_id = ref.partition("/")
+    return duty_contact(party_id, contact_id, found[1])
 
 
 def _contacts(view: ContractView, refs: list[str]) -> list[DutyContact]:

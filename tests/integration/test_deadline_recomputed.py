@@ -5,7 +5,6 @@ new deadline, reporting shows it, and the router re-issues it to the database's 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from shared.events import (
     SlaClockRecomputedV1,
 )
 from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
-from tests.integration.helpers import NeverArrived, read_topic
+from tests.integration.helpers import read_topic, until
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -48,15 +47,6 @@ def closed_office_contract(now: datetime) -> dict[str, Any]:
     doc["version"] = f"recompute-{uuid.uuid4().hex[:6]}"
     out: dict[str, Any] = doc
     return out
-
-
-async def until(what: str, check: Any, timeout: float = 90) -> Any:
-    for _ in range(int(timeout / 0.5)):
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.5)
-    raise NeverArrived(what)
 
 
 async def test_origin_moving_to_a_24x7_object_is_published_shown_and_reissued(

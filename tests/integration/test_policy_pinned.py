@@ -4,10 +4,8 @@ clocks keep it in sla-clock."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import yaml
@@ -16,16 +14,7 @@ from shared.contract import Contract
 from shared.contract_feed import publish_contract
 from shared.settings import DEFAULT_CONTRACT
 from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
-from tests.integration.helpers import NeverArrived, alertmanager_payload
-
-
-async def until(what: str, check: Any, timeout: float = 90) -> Any:
-    for _ in range(int(timeout / 0.5)):
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.5)
-    raise NeverArrived(what)
+from tests.integration.helpers import alertmanager_payload, until
 
 
 async def test_an_open_incidents_closure_report_keeps_its_version(

@@ -25,14 +25,13 @@ from sla_clock.timeline import BREACH, IncidentRecord, Rules, at_instant
 from shared.contract import Contract
 from shared.events import (
     ActionKind,
-    Alert,
-    AlertReceivedV1,
     Category,
     ClockKind,
     Envelope,
     IncidentActionAcceptedV1,
     make_event,
 )
+from tests.factories import alert_received
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "intake" / "contract.yaml"
 CALENDARS = {"ws-accounting": "office", "acc-app": "office"}  # the rest round the clock
@@ -53,26 +52,7 @@ OBJECTS = ["ws-accounting", "acc-app", "pg-main", "os-db-01", "mail-01"]
 
 
 def alert(object_id: str, category: Category, at: datetime) -> Envelope:
-    obj = CONTRACT.object(object_id)
-    assert obj is not None
-    return make_event(
-        AlertReceivedV1(
-            alert=Alert(
-                source="test",
-                fingerprint=f"{object_id}-{category.value}",
-                status="firing",
-                object_id=object_id,
-                layer=obj.layer,
-                summary=f"{object_id} {category.value}",
-                category_hint=category,
-                starts_at=at,
-            ),
-            received_at=at,
-        ),
-        source="intake",
-        time=at,
-        event_id=uuid.uuid4(),
-    )
+    return alert_received(CONTRACT, object_id, category, at)
 
 
 def action(kind: ActionKind, incident: str, at: datetime) -> Envelope:

@@ -21,13 +21,13 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    IncidentOpenedV1,
     Layer,
     OriginMovedV1,
     SlaClockRecomputedV1,
     SlaClockStartedV1,
     make_event,
 )
+from tests import factories
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "intake" / "contract.yaml"
 
@@ -49,20 +49,15 @@ SATURDAY = datetime(2026, 11, 28, 10, 0, tzinfo=ALMATY)
 
 
 def opened(at: datetime) -> Envelope:
-    return make_event(
-        IncidentOpenedV1(
-            object_id="ws-accounting",
-            layer=Layer.HARDWARE,
-            category=Category.DEGRADATION,
-            priority="P3",
-            summary="workstations slow",
-            opened_at=at,
-            first_alert_at=at,
-            fingerprints=["ws"],
-        ),
-        source="intake",
-        time=at,
-        subject="inc-sat",
+    return factories.opened(
+        "inc-sat",
+        at,
+        object_id="ws-accounting",
+        layer=Layer.HARDWARE,
+        category=Category.DEGRADATION,
+        priority="P3",
+        summary="workstations slow",
+        fingerprint="ws",
     )
 
 

@@ -18,10 +18,10 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    IncidentOpenedV1,
     Layer,
     make_event,
 )
+from tests.factories import opened
 
 MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -34,24 +34,6 @@ def contract(level_2_at: float, version: str) -> Contract:
         if level["level"] == 2:
             level["at"] = {"response": level_2_at}
     return Contract.model_validate(doc)
-
-
-def opened(incident: str, at: datetime) -> Envelope:
-    return make_event(
-        IncidentOpenedV1(
-            object_id="pg-main",
-            layer=Layer.DBMS,
-            category=Category.OUTAGE,
-            priority="P1",
-            summary="down",
-            opened_at=at,
-            first_alert_at=at,
-            fingerprints=["f"],
-        ),
-        source="intake",
-        time=at,
-        subject=incident,
-    )
 
 
 def test_level_2_fires_for_an_incident_open_across_a_republish() -> None:

@@ -18,10 +18,9 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    IncidentOpenedV1,
     SlaClockStartedV1,
-    make_event,
 )
+from tests import factories
 
 MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # a Saturday night
@@ -34,22 +33,14 @@ def contract(**sla: object) -> Contract:
 
 
 def opened(c: Contract) -> Envelope:
-    priority = c.priority("critical", Category.OUTAGE)
-    return make_event(
-        IncidentOpenedV1(
-            object_id=None,
-            layer=None,
-            category=Category.OUTAGE,
-            priority=priority,
-            summary="something nobody contracted for is down",
-            opened_at=T0,
-            first_alert_at=T0,
-            fingerprints=["x"],
-            outside_perimeter=True,
-        ),
-        source="intake",
-        time=T0,
-        subject="inc-out",
+    return factories.opened(
+        "inc-out",
+        T0,
+        object_id=None,
+        layer=None,
+        priority=c.priority("critical", Category.OUTAGE),
+        summary="something nobody contracted for is down",
+        fingerprint="x",
     )
 
 

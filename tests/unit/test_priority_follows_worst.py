@@ -4,7 +4,6 @@ never an automatic downgrade; the contract may turn it off."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,13 +14,11 @@ from intake.incidents import handle_alert
 
 from shared.contract import Contract
 from shared.events import (
-    Alert,
-    AlertReceivedV1,
     Category,
     Envelope,
     IncidentReclassifiedV1,
-    make_event,
 )
+from tests.factories import alert_received
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "intake" / "contract.yaml"
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Almaty"))
@@ -36,29 +33,6 @@ def contract(medium: tuple[str, ...] = (), **sla: object) -> Contract:
     return Contract.model_validate(doc)
 
 
-def received(c: Contract, object_id: str, category: Category, at: datetime) -> Envelope:
-    obj = c.object(object_id)
-    assert obj is not None
-    return make_event(
-        AlertReceivedV1(
-            alert=Alert(
-                source="test",
-                fingerprint=f"{object_id}-{category.value}",
-                status="firing",
-                object_id=object_id,
-                layer=obj.layer,
-                summary=f"{object_id} {category.value}",
-                category_hint=category,
-                starts_at=at,
-            ),
-            received_at=at,
-        ),
-        source="intake",
-        time=at,
-        event_id=uuid.uuid4(),
-    )
-
-
 def reclassified(events: list[Envelope]) -> list[IncidentReclassifiedV1]:
     return [e.data for e in events if isinstance(e.data, IncidentReclassifiedV1)]
 
@@ -66,12 +40,14 @@ def reclassified(events: list[Envelope]) -> list[IncidentReclassifiedV1]:
 def test_an_outage_alert_joining_a_degradation_incident_reclassifies_it() -> None:
     c = contract()
     graph = graph_of(c)
-    state, _ = handle_alert(received(c, "pg-main", Category.DEGRADATION, T0), None, c, graph, T0)
+    state, _ = handle_alert(
+        alert_received(c, "pg-main", Category.DEGRADATION, T0), None, c, graph, T0
+    )
     assert state is not None
     assert (state.category, state.priority) == (Category.DEGRADATION, "P2")  # critical x degr.
     later = T0 + timedelta(minutes=5)
     state, events = handle_alert(
-        received(c, "pg-main", Category.OUTAGE, later), state, c, graph, later
+        alert_received(c, "pg-main", Category.OUTAGE, later), state, c, graph, later
     )
     assert state is not None
     assert (state.category, state.priority) == (Category.OUTAGE, "P1")  # critical x outage
@@ -84,13 +60,13 @@ def test_an_outage_alert_joining_a_degradation_incident_reclassifies_it() -> Non
 def test_never_an_automatic_downgrade() -> None:
     c = contract()
     graph = graph_of(c)
-    state, _ = handle_alert(received(c, "pg-main", Category.OUTAGE, T0), None, c, graph, T0)
+    state, _ = handle_alert(alert_received(c, "pg-main", Category.OUTAGE, T0), None, c, graph, T0)
     assert state is not None
     assert state.priority == "P1"
     later = T0 + timedelta(minutes=5)
     # a degradation on a medium workstation group joins (related through the accounting app)
     state, events = handle_alert(
-        received(c, "ws-accounting", Category.DEGRADATION, later), state, c, graph, later
+        alert_received(c, "ws-accounting", Category.DEGRADATION, later), state, c, graph, later
     )
     assert state is not None
     assert (state.category, state.priority) == (Category.OUTAGE, "P1")
@@ -100,10 +76,12 @@ def test_never_an_automatic_downgrade() -> None:
 def test_the_origin_moving_to_a_less_critical_object_does_not_downgrade() -> None:
     c = contract(medium=("os-db-01",))
     graph = graph_of(c)
-    state, _ = handle_alert(received(c, "pg-main", Category.DEGRADATION, T0), None, c, graph, T0)
+    state, _ = handle_alert(
+        alert_received(c, "pg-main", Category.DEGRADATION, T0), None, c, graph, T0
+    )
     later = T0 + timedelta(minutes=5)
     state, events = handle_alert(
-        received(c, "os-db-01", Category.DEGRADATION, later), state, c, graph, later
+        alert_received(c, "os-db-01", Category.DEGRADATION, later), state, c, graph, later
     )
     assert state is not None
     assert state.origin == "os-db-01"
@@ -114,10 +92,12 @@ def test_the_origin_moving_to_a_less_critical_object_does_not_downgrade() -> Non
 def test_the_contract_may_turn_it_off() -> None:
     c = contract(priority_follows_worst=False)
     graph = graph_of(c)
-    state, _ = handle_alert(received(c, "pg-main", Category.DEGRADATION, T0), None, c, graph, T0)
+    state, _ = handle_alert(
+        alert_received(c, "pg-main", Category.DEGRADATION, T0), None, c, graph, T0
+    )
     later = T0 + timedelta(minutes=5)
     state, events = handle_alert(
-        received(c, "pg-main", Category.OUTAGE, later), state, c, graph, later
+        alert_received(c, "pg-main", Category.OUTAGE, later), state, c, graph, later
     )
     assert state is not None
     assert (state.category, state.priority) == (Category.DEGRADATION, "P2")

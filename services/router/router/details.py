@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shared.contract import Contract, SupportObject
-from shared.contract.model import Contact
+from shared.contract.policy import duty_contact
 from shared.contract.view import DEFAULT_ACK_FRACTION, ContractView
 from shared.events import (
     AccessProcedure,
@@ -36,24 +36,13 @@ __all__ = [
 ]
 
 
-def _contact(party_id: str, contact_id: str, contact: Contact, calendar: str | None) -> DutyContact:
-    return DutyContact(
-        party=party_id,
-        contact=contact_id,
-        name=contact.name,
-        role=contact.role,
-        channels={kind.value: address for kind, address in contact.channels.items()},
-        calendar=calendar,
-    )
-
-
 def on_duty(contract: Contract, party_id: str, at: datetime) -> DutyContact | None:
     """Who answers for ``party_id`` at ``at`` (the party's duty calendar, not the SLA's)."""
     found = ContractView.of(contract).on_duty(party_id, at)
     if found is None:
         return None
     shift, contact = found
-    return _contact(party_id, shift.contact, contact, shift.calendar)
+    return duty_contact(party_id, shift.contact, contact, shift.calendar)
 
 
 def backups(contract: Contract, party_id: str) -> list[DutyContact]:
@@ -61,7 +50,7 @@ def backups(contract: Contract, party_id: str) -> list[DutyContact]:
     if party is None:
         return []
     return [
-        _contact(party_id, cid, party.contacts[cid], None)
+        duty_contact(party_id, cid, party.contacts[cid], None)
         for cid in party.backup_contacts
         if cid in party.contacts
     ]

@@ -157,19 +157,10 @@ def _assignment(
 ) -> Envelope:
     """One party's assignment with everything it needs to start, as of ``at``."""
     access = None
-    deadlines = state.deadlines
     if obj is not None:
         access = details.access(contract, obj, at)
-    if deadlines is None:
-        deadlines = details.deadlines(
-            contract,
-            obj,
-            state.category,
-            state.priority,
-            opened_at=state.opened_at,
-            first_alert_at=state.first_alert_at,
-        )
-    deadlines = details.utc(deadlines)
+    # the route's: computed once when it opened, then as sla-clock published them
+    deadlines = details.utc(state.deadlines)
     return make_event(
         AssignmentIssuedV3(
             party=party,
