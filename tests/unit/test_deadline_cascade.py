@@ -34,15 +34,34 @@ from shared.events import (
 from tests.factories import alert_received
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "intake" / "contract.yaml"
-CALENDARS = {"ws-accounting": "office", "acc-app": "office"}  # the rest round the clock
+CALENDARS = {"ws-accounting": "office-hub", "acc-app": "office"}  # the rest round the clock
 
 
 def _contract() -> Contract:
+    """The intake fixture on two sites: the workstations at a hub four hours east of the head
+    office (its own office hours and periods), the application on the head office's hours,
+    everything else round the clock; every target on its object's calendar."""
     doc = yaml.safe_load(FIXTURE.read_text())
+    doc["calendars"].append(
+        {
+            "id": "office-hub",
+            "kind": "business_hours",
+            "timezone": "Asia/Vladivostok",
+            "weekly": {day: ["08:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+        }
+    )
+    doc.setdefault("locations", {})["hub"] = {
+        "name": "Hub",
+        "kind": "warehouse",
+        "timezone": "Asia/Vladivostok",
+        "period_calendar": "office-hub",
+    }
     for target in doc["sla"]["targets"]:
-        target.pop("calendar", None)  # every target on its object's calendar
+        target.pop("calendar", None)
     for obj in doc["objects"]:
         obj["calendar"] = CALENDARS.get(obj["id"], "24x7")
+        if obj["id"] == "ws-accounting":
+            obj["location"] = "hub"
     return Contract.model_validate(doc)
 
 
@@ -94,7 +113,7 @@ def check(record: IncidentRecord, rows: dict[ClockKind, dict[str, Any]], now: da
             assert row["target"] == views[clock].policy.target
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     start=st.datetimes(
         min_value=datetime(2026, 11, 1), max_value=datetime(2026, 12, 31), timezones=st.just(UTC)
