@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from shared.contract import Contract
 from shared.contract.view import ContractView, handover_layer
 from shared.events import (
     ActionKind,
@@ -62,9 +61,9 @@ _FACTS: dict[ActionKind, FactKind] = {
 }
 
 
-def opened_record(event: Envelope, contract: Contract) -> IncidentRecord:
+def opened_record(event: Envelope, view: ContractView) -> IncidentRecord:
+    """The record of an incident opening under ``view``'s version (pinned by its hash)."""
     data = event.data_as(IncidentOpenedV1)
-    view = ContractView.of(contract)
     return IncidentRecord(
         incident_id=event.subject or "",
         object_id=data.object_id,
@@ -117,7 +116,7 @@ def apply(
     if event.type == EventType.INCIDENT_OPENED:
         if record is not None:
             return record, []
-        after = opened_record(event, rules.contract)
+        after = opened_record(event, rules.view)
         return after, transition(after, {}, fold(after, rules), fact=None, cause=event.id, now=now)
     if record is None:
         return record, []
