@@ -445,6 +445,24 @@ def stack_ports(
     return default_ports(brokers)
 
 
+def wished_ports(
+    paths: StackPaths,
+    *,
+    free_ports: bool = False,
+    base_port: int | None = None,
+    brokers: int | None = None,
+) -> StackPorts | None:
+    """The ports ``stack up`` asks for: a base port's, or ports free now for a new stack. A
+    stack that has run keeps the ports it recorded (its Kafka metadata names them), so
+    ``--free-ports`` restarts it on its own ports with its data (None: no other wish)."""
+    nodes = brokers or stack_ports(paths).brokers  # a recorded stack keeps its own
+    if base_port is not None:
+        return StackPorts.from_base(base_port, nodes)
+    if free_ports and not (paths.root / PORTS_FILE).exists():
+        return StackPorts.free(nodes)
+    return None
+
+
 def _record_ports(
     paths: StackPaths, wanted: StackPorts | None, brokers: int | None = None
 ) -> StackPorts:
@@ -463,8 +481,10 @@ def _record_ports(
         ):
             raise StackError(
                 f"this stack ({paths.root}) already uses the ports in {recorded} "
-                f"({current.brokers} Kafka node{'s' if current.brokers > 1 else ''}); "
-                "`baton stack down --purge` first to choose others"
+                f"({current.brokers} Kafka node{'s' if current.brokers > 1 else ''}): "
+                "`baton stack up` (or --free-ports) restarts it on them with its data; other "
+                "ports need a new stack — another BATON_STACK_DIR, or `baton stack down "
+                "--purge`, which deletes its data"
             )
         return current
     ports = wanted or current
@@ -1652,11 +1672,9 @@ def up(
     _setup_logging()
 
     def start_infra() -> None:  # inside the step: a bad --brokers is reported as its failure
-        nodes = brokers or stack_ports(stack_paths()).brokers  # a recorded stack keeps its own
-        wish = StackPorts.free(nodes) if free_ports else None
-        if base_port is not None:
-            wish = StackPorts.from_base(base_port, nodes)
-        up_infra(timeout=timeout, ports=wish, brokers=brokers)
+        paths = stack_paths()
+        wish = wished_ports(paths, free_ports=free_ports, base_port=base_port, brokers=brokers)
+        up_infra(paths, timeout=timeout, ports=wish, brokers=brokers)
 
     _run_step(start_infra, "Kafka, PostgreSQL and topics up")
     if not infra_only:

@@ -412,6 +412,17 @@ class AlertResolvedV1(Model):
     resolved_at: AwareDatetime
 
 
+class SourceAcknowledgedV1(Model):
+    """The monitoring source says someone acknowledged an alert of the incident there
+    (PagerDuty Events v2 ``acknowledge``). A fact on the incident's timeline only: it is not
+    the contractor's acknowledgement, so no clock stops and no state changes (ADR 41)."""
+
+    fingerprint: str
+    source: str = Field(description="the receiver it came through, e.g. 'pagerduty'")
+    client: str | None = Field(None, description="the sending client's name, as it gave it")
+    acknowledged_at: AwareDatetime
+
+
 class AlertCorrelatedV1(Model):
     """An alert on another object, connected to the incident's objects in the contract's
     dependency graph, joined the incident; ``origin_*`` and ``scope`` are as of now."""
@@ -678,6 +689,7 @@ class EventType(StrEnum):
     SLA_CLOCK_RECOMPUTED = "baton.sla.clock_recomputed"
     SLA_OVERDUE = "baton.sla.overdue"
     CHECKIN_PING = "baton.checkin.ping"
+    SOURCE_ACKNOWLEDGED = "baton.incident.source_acknowledged"
 
 
 PAYLOADS: dict[EventType, type[Model]] = {
@@ -709,6 +721,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.SLA_CLOCK_RECOMPUTED: SlaClockRecomputedV1,
     EventType.SLA_OVERDUE: SlaOverdueV1,
     EventType.CHECKIN_PING: CheckinPingV1,
+    EventType.SOURCE_ACKNOWLEDGED: SourceAcknowledgedV1,
 }
 CURRENT_VERSION: dict[EventType, int] = {
     **dict.fromkeys(PAYLOADS, 1),

@@ -117,6 +117,12 @@ RULES: dict[str, Rule] = _rules(
         "no customer party",
         "add a party of kind customer: approvals, access and confirmation come from it",
     ),
+    Rule(
+        "BTN108",
+        W,
+        "first line is a contact without hours",
+        "give the contact hours: <calendar id>, or a duty shift of its party",
+    ),
     # -- objects
     Rule("BTN201", E, "object has no layer", "add layer: hardware|os|dbms|application|..."),
     Rule("BTN202", E, "object has no executor", "add executor: <party id>"),
@@ -197,6 +203,19 @@ RULES: dict[str, Rule] = _rules(
         E,
         "no period calendar: night, weekend and holiday are not distinguished",
         "set sla.period_calendar to the head office's business-hours calendar",
+    ),
+    Rule(
+        "BTN308",
+        E,
+        "a site's time zone or holidays differ from the calendar that reads its day and night",
+        "give the location a period_calendar in its zone (and holidays_country), or correct "
+        "the location's timezone / holidays_country",
+    ),
+    Rule(
+        "BTN309",
+        W,
+        "an object is supported on business hours of another zone than its site's",
+        "name a calendar in the site's zone, or keep it if the support really works those hours",
     ),
     # -- pauses, windows, escalation, alert rules
     Rule("BTN401", E, "pause reason names no clock", "add clocks: [response] and/or [recovery]"),

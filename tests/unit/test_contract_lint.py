@@ -88,7 +88,23 @@ WINDOW = {
     "approved_by": "customer/it-head",
 }
 
+
 # code -> a mutation of the minimal contract that must produce that code (and file + line)
+def _site_on_another_zones_hours(doc: Doc) -> None:
+    """A hub in Berlin with its own period calendar, whose object is supported on the Almaty
+    office's hours."""
+    doc["calendars"].append({**doc["calendars"][1], "id": "hub", "timezone": "Europe/Berlin"})
+    doc["locations"] = {
+        "hub": {"name": "Hub", "timezone": "Europe/Berlin", "period_calendar": "hub"}
+    }
+    doc["objects"][0].update(location="hub", calendar="office")
+
+
+def _desk_without_hours(doc: Doc) -> None:
+    doc["parties"]["customer"]["contacts"]["desk"] = {"name": "Service desk"}
+    doc["first_line"] = "customer/desk"
+
+
 MUTATIONS: dict[str, Callable[[Doc], None]] = {
     "BTN002": _set("objects.0.criticality", "urgent"),
     "BTN004": _dup_object,
@@ -118,6 +134,9 @@ MUTATIONS: dict[str, Callable[[Doc], None]] = {
     "BTN305": _set("sla.targets.0.response", "5h"),
     "BTN306": lambda d: d["sla"]["targets"].append(copy.deepcopy(d["sla"]["targets"][0])),
     "BTN307": _set("sla.period_calendar", ...),
+    "BTN108": _desk_without_hours,
+    "BTN308": _set("locations", {"hub": {"name": "Hub", "timezone": "Europe/Berlin"}}),
+    "BTN309": _site_on_another_zones_hours,
     "BTN401": _set("pause_reasons.0.clocks", []),
     "BTN402": _set("pause_reasons.0.evidence", []),
     "BTN403": _append("maintenance_windows", {**WINDOW, "objects": ["ghost"]}),

@@ -140,7 +140,8 @@ class IntakeService:
         )
         self.outcomes = Counter(
             "baton_alerts_outcome",
-            "What each alert did: opened, deduplicated, correlated, recovered, ignored",
+            "What each alert did: opened, deduplicated, correlated, recovered, ignored, "
+            "source_acknowledged",
             ["outcome"],
             registry=rt.registry,
         )
@@ -312,7 +313,7 @@ class IntakeService:
                 fresh.discard(event.id)  # the same event twice in one batch counts once
                 received = event.data_as(AlertReceivedV1)
                 alert = received.alert
-                firing = alert.status == "firing"
+                firing = alert.status == "firing" and not pagerduty.is_acknowledgement(alert)
                 related = graph.related(alert.object_id) if firing and alert.object_id else None
                 todo.append((event, alert, received.received_at, body, related or frozenset()))
             if not todo:
@@ -327,7 +328,7 @@ class IntakeService:
                 conn, sorted({a.fingerprint for _, a, _, _, _ in todo})
             )
             for event, alert, at, body, related in todo:
-                firing = alert.status == "firing"
+                firing = alert.status == "firing" and not pagerduty.is_acknowledgement(alert)
                 found, match = incidents.find(
                     alert.fingerprint,
                     alert.object_id if firing else None,
@@ -353,8 +354,10 @@ class IntakeService:
                 outbox.extend(self.topics["incidents"], out)
                 if state is not None:
                     incidents.put(state)
-                ignored = match == Match.NONE and state is None
-                counted.append(("ignored" if ignored else OUTCOME[match], state, found is None))
+                outcome = "ignored" if match == Match.NONE and state is None else OUTCOME[match]
+                if pagerduty.is_acknowledgement(alert) and state is not None:
+                    outcome = "source_acknowledged"
+                counted.append((outcome, state, found is None))
             # rows written while the events go out; both finish before the commit, so a crash
             # in between replays the batch and republishes the same event ids
             await asyncio.gather(store.save_many(conn, incidents), outbox.flush())

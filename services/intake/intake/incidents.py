@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from intake import pagerduty
 from intake.correlation import Graph
 from shared.contract import Contract
 from shared.contract.view import ContractView
@@ -35,6 +36,7 @@ from shared.events import (
     Model,
     OriginMovedV1,
     PartyActionV1,
+    SourceAcknowledgedV1,
     make_event,
     stable_id,
 )
@@ -183,6 +185,8 @@ def handle_alert(
     and the events to publish, with ids derived from the alert event's id."""
     data = event.data_as(AlertReceivedV1)
     alert, at = data.alert, data.received_at
+    if pagerduty.is_acknowledgement(alert):
+        return source_acknowledged(event, found, now)
     if found is None:
         if alert.status == "resolved":
             return None, []  # recovery of something Baton never opened: the alert is the record
@@ -293,6 +297,27 @@ def handle_alert(
         state, worse = follow_worst(state, contract, alert, emit)
         events.extend(worse)
     return state, events
+
+
+def source_acknowledged(
+    event: Envelope, found: IncidentState | None, now: datetime
+) -> tuple[IncidentState | None, list[Envelope]]:
+    """The monitoring source's acknowledgement (PagerDuty ``acknowledge``), on the incident that
+    holds its alert: a timeline fact and nothing else — the contractor acknowledges, so its
+    response clock runs on (ADR 41). Without such an incident there is nothing to record."""
+    if found is None:
+        return None, []
+    data = event.data_as(AlertReceivedV1)
+    fact = SourceAcknowledgedV1(
+        fingerprint=data.alert.fingerprint,
+        source=data.alert.source,
+        client=data.alert.annotations.get("client"),
+        acknowledged_at=data.received_at,
+    )
+    out = make_event(
+        fact, source=SOURCE, time=now, subject=found.id, event_id=stable_id("src-ack", event.id)
+    )
+    return found, [out]
 
 
 ORIGIN_MOVED = "origin_moved"
@@ -478,7 +503,7 @@ def standing(party_id: str, incident: IncidentState, contract: Contract) -> dict
         parts[Part.CUSTOMER] = set()
     if party_id == view.coordinator:
         parts[Part.COORDINATOR] = set()
-    elif party is not None and party_id == contract.first_line:
+    elif party is not None and party_id == contract.first_line_party:
         parts[Part.FIRST_LINE] = set()
     objects = [o for o in dict.fromkeys((incident.object_id, incident.origin)) if o]
     layers = {incident.layer, *incident.handed_to}

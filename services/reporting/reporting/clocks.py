@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.contract.model import format_duration
 from shared.contract.view import ContractView
 from shared.events import (
     Model,
@@ -60,7 +59,7 @@ def clock_reading(
     common = {
         "clock": row["clock"],
         "target": row["target"],
-        "target_text": format_duration(row["target"]),
+        "target_text": view.contract.target_text(row["target"], row["calendar"]),
         "calendar": row["calendar"],
         "started_at": row["started_at"],
         "breached_at": row.get("breached_at"),

@@ -162,6 +162,9 @@ def _timeline_row(contract: Contract, event: dict[str, Any], zone: ZoneInfo) -> 
         )
     elif event["type"] == EventType.SLA_CLOCK_RESUMED.value:
         text = f"{data.get('clock')} clock counts again ({data.get('cause')})"
+    elif event["type"] == EventType.SOURCE_ACKNOWLEDGED.value:
+        who = data.get("client") or data.get("source", "—")
+        text = "acknowledged at the monitoring source (the response clock runs on)"
     elif event["type"] == EventType.SLA_BREACHED.value:
         text = f"{data.get('clock')} target breached"
     elif event["type"] == EventType.INCIDENT_CLOSED.value:

@@ -207,7 +207,9 @@ class RouterService:
             secret.get_secret_value(), self.rt.clock.now(), str(event_id), body
         )
         try:
-            response = await self._http.post(url, content=body, headers=signed)
+            response = await webhook.post(
+                self._http, url, body, signed, party=party, event_id=str(event_id)
+            )
         except httpx.HTTPError as exc:
             self.pushed.labels(party, "error").inc()
             return f"{type(exc).__name__}: {exc}"

@@ -246,7 +246,7 @@ def first_line(contract: Contract, state: RouteState) -> str | None:
     """The desk that accepts tickets, when it is a party of its own in this incident: the
     contract's ``first_line`` unless it is the coordinator or the primary (who have their own
     assignment). It is told of every incident, chased by no timer and owns nothing (ADR 25)."""
-    desk = contract.first_line
+    desk = contract.first_line_party
     if desk is None or desk not in contract.parties or desk in (state.coordinator, state.primary):
         return None
     return desk
