@@ -371,7 +371,40 @@ def _sla_paragraphs(contract: Contract) -> tuple[str, ...]:
             )
         )
     )
-    if not {"clock_start", "max_backdate", "warnings"} <= written:
+    outside = (
+        "an incident on nothing in the perimeter is taken by the coordinator and measured as "
+        "on a critical object: the matrix's critical row for its category, round the clock "
+        "unless the target names a calendar; its assignment carries those deadlines."
+        if sla.outside_perimeter == "matrix"
+        else "no SLA applies to an incident on nothing in the perimeter: the coordinator "
+        "triages it, no clock runs and its assignment carries no deadlines."
+    )
+    worst = (
+        "an incident's priority follows the worst of what joins it: an alert whose category "
+        "on its object has a more urgent priority in the matrix (an outage joining a "
+        "degradation) reclassifies the incident, recorded with the alert as the reason; a "
+        "priority is never lowered automatically."
+        if sla.priority_follows_worst
+        else "an incident keeps the priority it opened with when other alerts join it; a more "
+        "critical probable origin still raises it, and a priority is never lowered "
+        "automatically."
+    )
+    for field, text in (("outside_perimeter", outside), ("priority_follows_worst", worst)):
+        out.append(
+            text[0].upper() + text[1:]
+            if field in written
+            else f"Baton's default: {text[:-1]} (sla.{field})."
+        )
+    if (
+        not {
+            "clock_start",
+            "max_backdate",
+            "warnings",
+            "outside_perimeter",
+            "priority_follows_worst",
+        }
+        <= written
+    ):
         out.append(
             'A rule marked "Baton\'s default" is not written in this contract: it applies '
             "until the contract sets the field named beside it."

@@ -465,6 +465,18 @@ class SlaPolicy(_Strict):
     max_backdate: Duration = Field(
         timedelta(hours=1), description="how far before registration a clock may start"
     )
+    outside_perimeter: Literal["matrix", "none"] = Field(
+        "matrix",
+        description="the SLA of an incident on no object of the contract: matrix = the"
+        " matrix's critical row for its category, round the clock (or on the target's own"
+        " calendar); none = no clocks, the coordinator triages it without deadlines",
+    )
+    priority_follows_worst: bool = Field(
+        True,
+        description="an alert joining an incident raises its priority to the matrix's for that"
+        " alert's category and object when more urgent (an outage joining a degradation);"
+        " never lowers it",
+    )
 
 
 def _sla_from_list(value: object) -> object:

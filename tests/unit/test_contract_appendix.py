@@ -245,12 +245,22 @@ def test_defaults_are_printed_as_baton_defaults_and_terms_as_terms(tmp_path: Pat
     assert "Baton's default: clocks start at the first alert that shows the fault" in text
     assert "at most 1 hour before the ticket was registered (sla.max_backdate)" in text
     assert "Baton's default: warnings at 75% of a target (sla.warnings)" in text
-    doc["sla"] |= {"max_backdate": "30m", "clock_start": "first_alert", "warnings": [0.5, 0.9]}
+    assert "(sla.outside_perimeter)" in text
+    assert "(sla.priority_follows_worst)" in text
+    doc["sla"] |= {
+        "max_backdate": "30m",
+        "clock_start": "first_alert",
+        "warnings": [0.5, 0.9],
+        "outside_perimeter": "none",
+        "priority_follows_worst": False,
+    }
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     written = render(build_appendix(load_contract(path)), "md").decode()
     assert "Baton's default:" not in written  # the SLA's rules; a test restore's grace stays
     assert "at most 30 minutes before the ticket was registered" in written
     assert "Warnings are raised at 50%, 90% of a target" in written
+    assert "No SLA applies to an incident on nothing in the perimeter" in written
+    assert "keeps the priority it opened with when other alerts join it" in written
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
     ActionKind,
+    Alert,
     AlertAttachedV1,
     AlertCorrelatedV1,
     AlertReceivedV1,
@@ -292,6 +293,9 @@ def handle_alert(
         )
         state, follows = follow_origin(state, contract, before, origin, emit)
         events.extend(follows)
+    if count == 1:  # a new alert joined (a repeat of one already counted changes nothing)
+        state, worse = follow_worst(state, contract, alert, emit)
+        events.extend(worse)
     return state, events
 
 
@@ -332,6 +336,8 @@ def follow_origin(
     reason ``origin_moved`` (sla-clock recomputes, keeping elapsed and paused time)."""
     view = ContractView.of(contract)
     priority = view.priority(origin, state.category)
+    if not view.more_urgent(priority, state.priority):
+        priority = state.priority  # never an automatic downgrade
     old, new = view.object(before), view.object(origin)
     calendar_moved = old is not None and new is not None and old.calendar != new.calendar
     if priority == state.priority and not calendar_moved:
@@ -343,6 +349,40 @@ def follow_origin(
         "origin-reclassified",
     )
     return state.model_copy(update={"priority": priority}), [reclassified]
+
+
+WORSE_ALERT = "worse_alert"
+"""The reason recorded when a joining alert raises the priority."""
+
+
+def follow_worst(
+    state: IncidentState,
+    contract: Contract,
+    alert: Alert,
+    emit: Callable[[Model, str], Envelope],
+) -> tuple[IncidentState, list[Envelope]]:
+    """A new firing alert joined: when the matrix gives its category on its object a more
+    urgent priority than the incident's (an outage joining a degradation), the incident takes
+    that category and priority, recorded with the alert as the reason; never lower. The
+    contract's ``sla.priority_follows_worst: false`` turns it off."""
+    if alert.status != "firing" or not contract.sla.priority_follows_worst:
+        return state, []
+    view = ContractView.of(contract)
+    category = alert.category_hint or Category.OUTAGE  # as an incident opens on it
+    priority = view.priority(alert.object_id, category)
+    if not view.more_urgent(priority, state.priority):
+        return state, []
+    where = alert.object_id or "outside the perimeter"
+    reclassified = emit(
+        IncidentReclassifiedV1(
+            priority=priority,
+            category=category,
+            reason=f"{WORSE_ALERT}: {alert.fingerprint} ({category.value} on {where})",
+            by="baton:correlation",
+        ),
+        "worse-reclassified",
+    )
+    return state.model_copy(update={"priority": priority, "category": category}), [reclassified]
 
 
 WORKING = {IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED}

@@ -32,6 +32,7 @@ from router import outbox as notification_outbox
 from router.delivery import Delivery
 from router.routing import (
     RouteState,
+    contract_for,
     on_ack_overdue,
     on_action,
     on_closed,
@@ -43,6 +44,8 @@ from router.routing import (
     recipients,
 )
 from shared import links
+from shared.contract import Contract
+from shared.contract.versions import ContractVersions
 from shared.db import Conn, mark_processed_many
 from shared.events import (
     AssignmentEscalatedV2,
@@ -67,7 +70,14 @@ INCIDENT_INPUTS = frozenset(
         EventType.INCIDENT_CLOSED,
     }
 )
-SLA_INPUTS = frozenset({EventType.SLA_WARNING, EventType.SLA_BREACHED, EventType.SLA_OVERDUE})
+SLA_INPUTS = frozenset(
+    {
+        EventType.SLA_WARNING,
+        EventType.SLA_BREACHED,
+        EventType.SLA_OVERDUE,
+        EventType.SLA_CLOCK_RECOMPUTED,
+    }
+)
 
 
 class RouterService:
@@ -78,6 +88,9 @@ class RouterService:
 
     def wire(self, rt: Runtime, _: APIRouter) -> None:
         self.rt = rt
+        # every version adopted: an open incident answers to its own (routing.contract_for)
+        self.contracts = ContractVersions(rt.contract)
+        rt.on_contract(self.contracts.adopt)
         self.delivery = Delivery(rt.broker, rt.settings)
         self.issued = Counter(
             "baton_assignments", "Assignments issued", ["party", "role"], registry=rt.registry
@@ -272,8 +285,14 @@ class RouterService:
         state = await store.load(conn, row["incident_id"])
         if state is None:
             return
+        await self.contracts.sync(conn)
         state, out = on_delivery_failed(
-            state, rt.contract, party=row["party"], event_id=row["event_id"], reason=error, now=now
+            state,
+            self._contract(state, None),
+            party=row["party"],
+            event_id=row["event_id"],
+            reason=error,
+            now=now,
         )
         await self._publish(conn, out, state)
 
@@ -299,10 +318,14 @@ class RouterService:
                 events.append(event)
         return events
 
+    def _contract(self, state: RouteState | None, event: Envelope | None) -> Contract:
+        """The incident's own version, or the one in force (``routing.contract_for``)."""
+        return contract_for(state, event, self.rt.contract, self.contracts.known)
+
     def _decide_incident(
         self, state: RouteState | None, event: Envelope, now: datetime
     ) -> tuple[RouteState, list[Envelope]] | None:
-        contract = self.rt.contract
+        contract = self._contract(state, event)
         if event.type == EventType.INCIDENT_OPENED:
             if state is not None:
                 return None  # routed already (the open event is never re-emitted with a new id)
@@ -330,7 +353,7 @@ class RouterService:
                 "SLA event for an incident without a route", extra={"incident": event.subject}
             )
             return None
-        return on_sla(state, event, self.rt.contract, now)
+        return on_sla(state, event, self._contract(state, event), now)
 
     async def _handle(
         self,
@@ -346,6 +369,7 @@ class RouterService:
         routed: list[tuple[str | None, int]] = []
         async with rt.pool.acquire() as conn, conn.transaction():
             fresh = await mark_processed_many(conn, consumer, [e.id for e in events])
+            await self.contracts.sync(conn)
             routes = await store.load_many(conn, sorted({e.subject or "" for e in events}))
             changed: dict[str, RouteState] = {}
             for event in events:
@@ -387,7 +411,9 @@ class RouterService:
                     locked = await store.lock_ack_timer(conn, row["incident_id"], row["party"], now)
                     if state is None or not locked:
                         continue  # another instance fired it, or it was acknowledged meanwhile
-                    state, out = on_ack_overdue(state, row["party"], rt.contract, now)
+                    await self.contracts.sync(conn)
+                    contract = self._contract(state, None)
+                    state, out = on_ack_overdue(state, row["party"], contract, now)
                     await self._publish(conn, out, state)
                     await store.ack_timer_fired(conn, row["incident_id"], row["party"], now)
                     await store.save(conn, state)
