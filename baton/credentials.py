@@ -9,7 +9,9 @@ stack has:
 - ``readers``: one read token per contract party and for ``operator`` (reporting's read API);
 - ``kafka``: one SASL/SCRAM user per service, per party (its inbox and assignment topics) and an
   ``admin`` user for topic and ACL administration;
-- ``postgres``: the password of the database role the services use.
+- ``postgres``: the password of the database role the services use;
+- ``links``: the HMAC secret of the action links in messages to people (router signs, intake
+  checks).
 
 A service gets its own share as ``BATON_*`` variables (:func:`service_env`), a client — demo,
 bench, tests, the CLI — reads the file. Rotation: ``baton stack down``, delete the file (or
@@ -64,6 +66,7 @@ class Credentials(BaseModel):
         description="SCRAM user -> password: admin, each service by name, each party by id",
     )
     postgres_password: str = ""
+    links_secret: str = ""
 
     def completed(self, parties: Iterable[str]) -> Credentials:
         """These credentials with a new secret for every identity that has none yet."""
@@ -81,6 +84,7 @@ class Credentials(BaseModel):
             readers=fill(self.readers, (OPERATOR, *party_ids)),
             kafka=fill(self.kafka, (KAFKA_ADMIN, *SERVICE_NAMES, *party_ids)),
             postgres_password=self.postgres_password or new_secret(),
+            links_secret=self.links_secret or new_secret(),
         )
 
 
@@ -154,6 +158,8 @@ def service_env(creds: Credentials, service: str) -> dict[str, str]:
     if service == "intake":
         env["BATON_INTAKE_SOURCE_TOKENS"] = _json(creds.sources)
         env["BATON_INTAKE_PARTY_TOKENS"] = _json(creds.parties)
+    if service in ("intake", "router") and creds.links_secret:
+        env["BATON_LINKS_SECRET"] = creds.links_secret
     if service == "reporting":
         env["BATON_REPORTING_READER_TOKENS"] = _json(creds.readers)
     return env

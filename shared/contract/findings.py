@@ -117,6 +117,12 @@ RULES: dict[str, Rule] = _rules(
         "no customer party",
         "add a party of kind customer: approvals, access and confirmation come from it",
     ),
+    Rule(
+        "BTN108",
+        W,
+        "first line is a contact without hours",
+        "give the contact hours: <calendar id>, or a duty shift of its party",
+    ),
     # -- objects
     Rule("BTN201", E, "object has no layer", "add layer: hardware|os|dbms|application|..."),
     Rule("BTN202", E, "object has no executor", "add executor: <party id>"),
@@ -199,6 +205,19 @@ RULES: dict[str, Rule] = _rules(
         "set sla.period_calendar to the head office's business-hours calendar",
     ),
     Rule(
+        "BTN308",
+        E,
+        "a site's time zone or holidays differ from the calendar that reads its day and night",
+        "give the location a period_calendar in its zone (and holidays_country), or correct "
+        "the location's timezone / holidays_country",
+    ),
+    Rule(
+        "BTN309",
+        W,
+        "an object is supported on business hours of another zone than its site's",
+        "name a calendar in the site's zone, or keep it if the support really works those hours",
+    ),
+    Rule(
         "BTN320",
         E,
         "a 24/7 priority without an update cadence: nothing says when the customer hears next",
@@ -274,6 +293,14 @@ RULES: dict[str, Rule] = _rules(
         W,
         "critical object not reached by any alert rule",
         "add match: labels or an alert_rules entry so alerts land on it",
+    ),
+    # -- the deployment (checked when its settings are known: `baton contract lint --senders`)
+    Rule(
+        "BTN701",
+        W,
+        "channel kind with no sender in this deployment: its people are reached by hand",
+        "configure BATON_NOTIFY_SENDERS for the kind (an Apprise URL template), or accept that"
+        " the coordinator's message tells someone to call them",
     ),
     # -- negotiation
     Rule(

@@ -95,6 +95,10 @@ KNOWN_METRICS = frozenset(
         "baton_checkin_pings_total",
         "baton_sla_update_timers_total",
         "baton_problems_open",
+        "baton_notifications_total",
+        "baton_notifications_oldest_unsent_seconds",
+        "baton_intake_link_actions_total",
+        "baton_intake_link_refusals_total",
     }
 )
 METRIC_NAME = re.compile(r"\b(?:baton|faststream)_[a-z0-9_]+")

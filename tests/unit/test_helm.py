@@ -210,6 +210,26 @@ def test_the_optional_branches_wire_through(helm: str) -> None:
     assert volumes["contract"]["configMap"]["name"] == "baton-contract"
 
 
+def test_channel_senders_and_the_links_secret_go_to_the_secret(helm: str) -> None:
+    relay = "mailtos://user:relay-password@smtp.example.org:587?to={address}"
+    docs = render(
+        helm,
+        1,
+        {
+            "notifications.senders.email": relay,
+            "notifications.linksSecret": "links-secret",
+            "notifications.linksBaseUrl": "https://baton.example.org",
+        },
+    )
+    settings = by_kind(docs, "ConfigMap")["baton-settings"]["data"]
+    (secret,) = by_kind(docs, "Secret").values()
+    assert json.loads(secret["stringData"]["BATON_NOTIFY_SENDERS"]) == {"email": relay}
+    assert secret["stringData"]["BATON_LINKS_SECRET"] == "links-secret"
+    assert settings["BATON_LINKS_BASE_URL"] == "https://baton.example.org"
+    assert "relay-password" not in json.dumps(settings)
+    assert "links-secret" not in json.dumps(settings)
+
+
 def test_an_existing_secret_replaces_the_charts_own(helm: str) -> None:
     docs = render(helm, 1, {"existingSecret": "ops-managed"})
     assert not by_kind(docs, "Secret")

@@ -22,6 +22,7 @@ from intake.correlation import alert_key, graph_of
 from intake.formats import FORMATS
 from intake.guard import Refusal, fit_for_dead_letter, parse_json
 from intake.incidents import IncidentState, Match, apply_action, handle_alert, verdict
+from intake.links import ServiceHost, build_link_router
 from intake.receivers import SERVICE, Intake, alert_events, build_router
 from shared.contract import Contract
 from shared.contract.model import MaintenanceWindow
@@ -141,7 +142,8 @@ class IntakeService:
         )
         self.outcomes = Counter(
             "baton_alerts_outcome",
-            "What each alert did: opened, deduplicated, correlated, recovered, ignored",
+            "What each alert did: opened, deduplicated, correlated, recovered, ignored, "
+            "source_acknowledged",
             ["outcome"],
             registry=rt.registry,
         )
@@ -162,6 +164,7 @@ class IntakeService:
         )
         rt.on_contract(self.adopt)
         router.include_router(build_router(self.ix))
+        router.include_router(build_link_router(ServiceHost(self), rt.registry))
         rt.broker.subscriber(
             settings.topic(Topic.ALERTS_RAW),
             group_id=settings.group("intake.raw"),
@@ -313,7 +316,7 @@ class IntakeService:
                 fresh.discard(event.id)  # the same event twice in one batch counts once
                 received = event.data_as(AlertReceivedV1)
                 alert = received.alert
-                firing = alert.status == "firing"
+                firing = alert.status == "firing" and not pagerduty.is_acknowledgement(alert)
                 related = graph.related(alert.object_id) if firing and alert.object_id else None
                 todo.append((event, alert, received.received_at, body, related or frozenset()))
             if not todo:
@@ -328,7 +331,7 @@ class IntakeService:
                 conn, sorted({a.fingerprint for _, a, _, _, _ in todo})
             )
             for event, alert, at, body, related in todo:
-                firing = alert.status == "firing"
+                firing = alert.status == "firing" and not pagerduty.is_acknowledgement(alert)
                 found, match = incidents.find(
                     alert.fingerprint,
                     alert.object_id if firing else None,
@@ -354,8 +357,10 @@ class IntakeService:
                 outbox.extend(self.topics["incidents"], out)
                 if state is not None:
                     incidents.put(state)
-                ignored = match == Match.NONE and state is None
-                counted.append(("ignored" if ignored else OUTCOME[match], state, found is None))
+                outcome = "ignored" if match == Match.NONE and state is None else OUTCOME[match]
+                if pagerduty.is_acknowledgement(alert) and state is not None:
+                    outcome = "source_acknowledged"
+                counted.append((outcome, state, found is None))
             # rows written while the events go out; both finish before the commit, so a crash
             # in between replays the batch and republishes the same event ids
             await asyncio.gather(store.save_many(conn, incidents), outbox.flush())

@@ -4,8 +4,9 @@ there, signed with HMAC-SHA256 over ``<timestamp>.<body>``.
 The receiver checks ``X-Baton-Signature: sha256=<hex>`` with its secret and refuses a
 ``X-Baton-Timestamp`` older than its replay window; ``X-Baton-Event-Id`` lets it drop repeats
 (the same event may be pushed again after a crash). Pushes are rows in ``webhook_deliveries``,
-written in the transaction that publishes the event, retried by the router's tick with
-exponential backoff, and after the last attempt dead-lettered with the coordinator told.
+written in the transaction that publishes the event, posted by the router's delivery worker
+outside any transaction, retried with exponential backoff, and after the last attempt
+dead-lettered with the coordinator told.
 """
 
 from __future__ import annotations
