@@ -5,16 +5,20 @@ A P1 opens at 02:00; nobody updates the customer: sla-clock reminds the coordina
 coordinator's update at 02:40 stops the cadence running late: the next update is due at 03:10,
 and nothing more fires before then. The test plays intake (the incidents topic's one writer) and
 moves sla-clock's time with the contract clock of ``test_sla_clock``. Reporting, beside it,
-puts the late update and the update given in the incident's closure report.
+puts the late update and the update given in the incident's closure report; the router's
+notification outbox holds the reminder and the overdue for the coordinator and the update for
+the customer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 from reporting.documents import closure_document
 from reporting.store import closure_facts
 
@@ -61,9 +65,15 @@ async def test_a_p1_without_update_reminds_then_is_overdue_and_an_update_stops_i
     inc = f"inc-u-{uuid.uuid4().hex[:6]}"
     incidents = f"{isolated.prefix}incidents"
     sp = start_services(
-        sla_clock_env(isolated, contract_path, clock),
+        sla_clock_env(
+            isolated,
+            contract_path,
+            clock,
+            # rows of the router's notification outbox are what is checked; nothing is sent
+            BATON_NOTIFY_SENDERS=json.dumps({"email": "mailto://127.0.0.1:9?to={address}"}),
+        ),
         tmp_path / "run",
-        ["sla-clock", "reporting"],
+        ["sla-clock", "reporting", "router"],
     )
     try:
         await wait_healthy(sp)
@@ -113,8 +123,13 @@ async def test_a_p1_without_update_reminds_then_is_overdue_and_an_update_stops_i
             nxt = sla.events()[-1].data_as(UpdateDueV1)
             assert (nxt.due, nxt.last_update_at) == (OPEN + 70 * M, OPEN + 40 * M)
         report = await closure_report(isolated, inc, contract)
+        told = await notified(isolated, inc, 3)
     finally:
         stop_services(sp)
+    customers = {p for p, party in contract.parties.items() if party.kind == "customer"}
+    assert any("customer update due" in s for p, s, _ in told if p == contract.coordinator)
+    assert any("customer update overdue" in s for p, s, _ in told if p == contract.coordinator)
+    assert any("at 02:50" in body for p, _, body in told if p in customers)  # the update itself
     assert "at 02:50" in report  # the update given
     assert "overdue: no update by its due time (every 30 minutes)" in report
     assert "1 update given, 1 overdue." in report
@@ -134,3 +149,23 @@ async def closure_report(isolated: Isolated, inc: str, contract: Contract) -> st
                 await asyncio.sleep(0.2)
     finally:
         await pool.close()
+
+
+async def notified(isolated: Isolated, inc: str, kinds: int) -> list[tuple[str, str, str]]:
+    """(party, subject, body) of the router's notifications on ``inc`` once the reminder, the
+    overdue and the update are among them."""
+    wanted = ("customer update due", "customer update overdue", "update from the coordinator")
+    conn = await asyncpg.connect(isolated.dsn)
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                rows = await conn.fetch(
+                    "SELECT party, subject, body FROM router.notifications WHERE incident_id = $1",
+                    inc,
+                )
+                found = [(r["party"], r["subject"], r["body"]) for r in rows]
+                if sum(any(w in s for _, s, _ in found) for w in wanted) >= kinds:
+                    return found
+                await asyncio.sleep(0.2)
+    finally:
+        await conn.close()

@@ -78,6 +78,8 @@ SLA_INPUTS = frozenset(
         EventType.SLA_BREACHED,
         EventType.SLA_OVERDUE,
         EventType.SLA_CLOCK_RECOMPUTED,
+        EventType.UPDATE_DUE,  # the coordinator reminded, and told when late (ADR 47)
+        EventType.UPDATE_OVERDUE,
     }
 )
 
@@ -355,6 +357,8 @@ class RouterService:
                 "SLA event for an incident without a route", extra={"incident": event.subject}
             )
             return None
+        if event.type in (EventType.UPDATE_DUE, EventType.UPDATE_OVERDUE):
+            return state, []  # people are told (notify.py); no route change
         return on_sla(state, event, self._contract(state, event), now)
 
     async def _handle(
