@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from router.routing import open_route
+from router.routing import RouteState, open_route
 
 from shared.events import (
     ActionKind,
@@ -21,7 +21,7 @@ from tests.unit.test_notify import NIGHT, _all, _opened, steppe
 M = timedelta(minutes=1)
 
 
-def _state():  # type: ignore[no-untyped-def]
+def _state() -> RouteState:
     state, _ = open_route(_opened(), steppe(), NIGHT)
     return state
 
@@ -59,14 +59,14 @@ def test_the_reminder_and_the_overdue_reach_the_coordinator() -> None:
         "last_update_at": None,
     }
     due = make_event(
-        UpdateDueV1(**fields, detected_at=NIGHT + 20 * M),  # type: ignore[arg-type]
+        UpdateDueV1(**fields, detected_at=NIGHT + 20 * M),
         source="sla-clock",
         time=NIGHT + 20 * M,
         subject=state.incident_id,
         event_id=stable_id("due", 1),
     )
     late = make_event(
-        UpdateOverdueV1(**fields, detected_at=NIGHT + 30 * M),  # type: ignore[arg-type]
+        UpdateOverdueV1(**fields, detected_at=NIGHT + 30 * M),
         source="sla-clock",
         time=NIGHT + 30 * M,
         subject=state.incident_id,
