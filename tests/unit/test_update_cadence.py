@@ -17,13 +17,12 @@ from shared.events import (
     Category,
     Envelope,
     IncidentActionAcceptedV2,
-    IncidentOpenedV1,
     IncidentReclassifiedV1,
-    Layer,
     UpdateDueV1,
     UpdateOverdueV1,
     make_event,
 )
+from tests import factories
 from tests.unit.test_sla_timeline import RULES
 
 OPENED = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
@@ -31,22 +30,7 @@ M = timedelta(minutes=1)
 
 
 def opened() -> Envelope:
-    return make_event(
-        IncidentOpenedV1(
-            object_id="pg-main",
-            layer=Layer.DBMS,
-            category=Category.OUTAGE,
-            priority="P1",
-            summary="down",
-            opened_at=OPENED,
-            first_alert_at=OPENED,
-            fingerprints=["f"],
-        ),
-        source="intake",
-        time=OPENED,
-        subject="inc-9",
-        event_id=uuid.UUID(int=1),
-    )
+    return factories.opened("inc-9", OPENED)
 
 
 def accepted(kind: ActionKind, at: datetime, n: int, **extra: Any) -> Envelope:

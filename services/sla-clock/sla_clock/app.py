@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
@@ -184,10 +185,14 @@ class SlaService:
 
     async def tick_once(self) -> int:
         """Fire every timer that fell due, in batches; returns how many fired."""
+        return await self._drain(self._fire_batch)
+
+    async def _drain(self, fire_batch: Callable[[int], Awaitable[int]]) -> int:
+        """Call ``fire_batch`` until a batch comes back short; how many fired in all."""
         total = 0
         batch = self.rt.settings.sla_fire_batch
         while True:
-            fired = await self._fire_batch(batch)
+            fired = await fire_batch(batch)
             total += fired
             if fired < batch:
                 return total
@@ -215,13 +220,7 @@ class SlaService:
 
     async def updates_once(self) -> int:
         """Fire every update reminder and overdue that fell due (ADR 47); returns how many."""
-        total = 0
-        batch = self.rt.settings.sla_fire_batch
-        while True:
-            fired = await self._fire_updates(batch)
-            total += fired
-            if fired < batch:
-                return total
+        return await self._drain(self._fire_updates)
 
     async def _fire_updates(self, limit: int) -> int:
         rt = self.rt
