@@ -91,3 +91,27 @@ def test_a_closed_incident_takes_no_update() -> None:
         refused.data_as(IncidentActionRefusedV2).reason
         == "cannot update an incident that is closed"
     )
+
+
+def test_the_appendix_says_the_cadence_and_the_problem_rule_and_whose_defaults() -> None:
+    """Signed terms: how often the customer hears of an open incident, and when recurring
+    incidents become a problem record — Baton's defaults marked as such (ADR 47, 48)."""
+    from shared.contract.appendix import build_appendix, render
+
+    text = render(build_appendix(CONTRACT), "md").decode()  # the minimal contract writes none
+    assert (
+        "Baton's default: while an incident is open the coordinator updates the customer"
+        " P1 every 30 minutes, P2 every 2 hours (sla.update_every)" in text
+    )
+    assert "reminded 10 minutes before an update is due" in text
+    assert "(an escalation) (sla.update_remind_before)" in text
+    assert (
+        "Baton's default: 3 incidents on one origin within 30 days open a problem record"
+        in text
+    )
+    example = load_contract(ROOT / "examples" / "contract")
+    written = render(build_appendix(example), "md").decode()
+    assert (
+        "While an incident is open the coordinator updates the customer P1 every 30 minutes,"
+        " P2 every 2 hours, P3 every 4 hours." in written
+    )
