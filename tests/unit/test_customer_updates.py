@@ -105,10 +105,7 @@ def test_the_appendix_says_the_cadence_and_the_problem_rule_and_whose_defaults()
     )
     assert "reminded 10 minutes before an update is due" in text
     assert "(an escalation) (sla.update_remind_before)" in text
-    assert (
-        "Baton's default: 3 incidents on one origin within 30 days open a problem record"
-        in text
-    )
+    assert "Baton's default: 3 incidents on one origin within 30 days open a problem record" in text
     example = load_contract(ROOT / "examples" / "contract")
     written = render(build_appendix(example), "md").decode()
     assert (
