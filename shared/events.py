@@ -192,6 +192,18 @@ class IncidentActionAcceptedV1(Model):
     evidence: list[str] = Field(default_factory=list)
 
 
+class IncidentActionAcceptedV2(IncidentActionAcceptedV1):
+    """An accepted action (see ``PartyActionV1``); ``at`` is when intake accepted it, whatever
+    the channel (ADR 34). v1's ``at`` was the command's own ``time``, which a party's inbox
+    writer chooses."""
+
+    claimed_at: AwareDatetime | None = Field(
+        None,
+        description="when the party says it acted (its command's time) when that is not when "
+        "intake accepted it: a claim, shown as such, never what a clock folds",
+    )
+
+
 class IncidentActionRefusedV1(Model):
     action: ActionKind
     party: str
@@ -199,6 +211,14 @@ class IncidentActionRefusedV1(Model):
     at: AwareDatetime
     command_id: uuid.UUID
     reason: str
+
+
+class IncidentActionRefusedV2(IncidentActionRefusedV1):
+    """A refused action; ``at`` is when intake received it (ADR 34)."""
+
+    claimed_at: AwareDatetime | None = Field(
+        None, description="the command's own time when it is not when intake received it"
+    )
 
 
 class IncidentClosedV1(Model):
@@ -685,8 +705,8 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.INCIDENT_OPENED: IncidentOpenedV1,
     EventType.ALERT_ATTACHED: AlertAttachedV1,
     EventType.PARTY_ACTION: PartyActionV1,
-    EventType.ACTION_ACCEPTED: IncidentActionAcceptedV1,
-    EventType.ACTION_REFUSED: IncidentActionRefusedV1,
+    EventType.ACTION_ACCEPTED: IncidentActionAcceptedV2,
+    EventType.ACTION_REFUSED: IncidentActionRefusedV2,
     EventType.INCIDENT_CLOSED: IncidentClosedV1,
     EventType.ASSIGNMENT_ISSUED: AssignmentIssuedV3,
     EventType.SLA_CLOCK_STARTED: SlaClockStartedV1,
@@ -717,6 +737,8 @@ CURRENT_VERSION: dict[EventType, int] = {
     EventType.HANDOVER: 2,
     EventType.ASSIGNMENT_ESCALATED: 2,
     EventType.VENDOR_CASE_OPENED: 2,
+    EventType.ACTION_ACCEPTED: 2,
+    EventType.ACTION_REFUSED: 2,
 }
 EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.ASSIGNMENT_ISSUED, 1): AssignmentIssuedV1,
@@ -725,6 +747,8 @@ EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.HANDOVER, 1): HandoverV1,
     (EventType.ASSIGNMENT_ESCALATED, 1): AssignmentEscalatedV1,
     (EventType.VENDOR_CASE_OPENED, 1): VendorCaseOpenedV1,
+    (EventType.ACTION_ACCEPTED, 1): IncidentActionAcceptedV1,
+    (EventType.ACTION_REFUSED, 1): IncidentActionRefusedV1,
 }
 """Payload models of earlier versions: what old writers wrote (their schemas are checked in)."""
 
@@ -765,6 +789,12 @@ def upcast_local_unknown(data: dict[str, Any]) -> dict[str, Any]:
     return {"local": None, **data}
 
 
+def upcast_action_claim_unknown(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 of an accepted or refused action carried one instant: which of the two it was is
+    unknown (over HTTP it was intake's; from an inbox, the writer's)."""
+    return {"claimed_at": None, **data}
+
+
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 # (type, from_version) -> function producing the data of from_version + 1
 UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
@@ -774,6 +804,8 @@ UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
     (EventType.HANDOVER, 1): upcast_local_unknown,
     (EventType.ASSIGNMENT_ESCALATED, 1): upcast_local_unknown,
     (EventType.VENDOR_CASE_OPENED, 1): upcast_local_unknown,
+    (EventType.ACTION_ACCEPTED, 1): upcast_action_claim_unknown,
+    (EventType.ACTION_REFUSED, 1): upcast_action_claim_unknown,
 }
 
 

@@ -7,7 +7,7 @@ in test_kafka_acl.py.)"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -17,6 +17,7 @@ from shared.events import (
     ActionKind,
     DeadLetterV1,
     EventType,
+    IncidentActionAcceptedV2,
     PartyActionV1,
     make_event,
 )
@@ -81,3 +82,47 @@ async def test_a_contractor_cannot_act_as_the_customer_through_its_inbox(
     confirms = [a for a in accepted if a.action == ActionKind.CONFIRM]  # type: ignore[attr-defined]
     assert [c.actor for c in confirms] == ["chief.accountant"]  # type: ignore[attr-defined]
     assert sum(e.type == EventType.INCIDENT_CLOSED for e in events) == 1
+
+
+async def test_a_backdated_inbox_acknowledge_is_dated_when_intake_accepted_it(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """The inbox's writer chooses its command's ``time``; the acknowledge happened when intake
+    read it (ADR 34): the clock folds that instant, the writer's date is kept as a claim."""
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
+    sp = await start_intake(isolated, tmp_path)
+    producer = AIOKafkaProducer(**kafka(bootstrap), enable_idempotence=True)
+    await producer.start()
+    try:
+        async with httpx.AsyncClient(
+            auth=isolated.auth(), base_url=sp.urls["intake"], timeout=30
+        ) as client:
+            body = fixture("generic.json")
+            body["alerts"][0] |= {"labels": {"instance": "nowhere"}, "fingerprint": "backdated"}
+            assert (await client.post("/v1/alerts", json=body)).status_code == 202
+        (opened,) = await collect(bootstrap, f"{prefix}incidents", 1)
+        incident = opened.subject or ""
+        claimed = opened.time - timedelta(hours=1)
+        ack = make_event(
+            PartyActionV1(action=ActionKind.ACKNOWLEDGE, party="apps", actor="duty"),
+            source="contractor:apps",
+            time=claimed,
+            subject=incident,
+        )
+        sent = datetime.now(UTC)
+        await producer.send_and_wait(
+            inbox_name(prefix, "apps"), ack.to_json(), key=incident.encode()
+        )
+        events = await collect_until(
+            bootstrap,
+            f"{prefix}incidents",
+            lambda got: any(e.type == EventType.ACTION_ACCEPTED for e in got),
+        )
+    finally:
+        await producer.stop()
+        stop_services(sp)
+    (accepted,) = [
+        e.data_as(IncidentActionAcceptedV2) for e in events if e.type == EventType.ACTION_ACCEPTED
+    ]
+    assert accepted.claimed_at == claimed
+    assert accepted.at >= sent - timedelta(seconds=1)  # intake's clock, not the writer's

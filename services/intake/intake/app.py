@@ -89,6 +89,15 @@ def impersonation(prefix: str, topic: str, party: str) -> str | None:
     return f"party: the inbox of {owner} acts only as {owner}, not as {party!r}"
 
 
+def accepted_at(prefix: str, topic: str, command: Envelope, now: datetime) -> datetime:
+    """When intake accepted ``command``: the shared commands topic's commands carry the time
+    intake's HTTP path stamped on them (no party writes that topic); a party's inbox is the
+    writer's own, so its command's time is only a claim and the action happened now (ADR 34)."""
+    if inbox_party(prefix, topic) is None:
+        return min(command.time, now)
+    return now
+
+
 class Inboxes:
     """Each party's own command inbox exists before the commands consumer subscribes (by
     pattern), and a party that a republished contract adds gets one at the next tick."""
@@ -408,7 +417,8 @@ class IntakeService:
                     unknown.append((reason, record))
                     continue
                 status, reason = verdict(action, incident, contract)
-                state, out = apply_action(command, incident, contract, now)
+                at = accepted_at(rt.settings.topic_prefix, record.topic, command, now)
+                state, out = apply_action(command, incident, contract, now, at)
                 outbox.extend(self.topics["incidents"], out)
                 incidents[state.id] = changed[state.id] = state
                 verdicts.append((command.id, incident.id, status, reason))

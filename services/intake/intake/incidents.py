@@ -25,8 +25,8 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    IncidentActionAcceptedV1,
-    IncidentActionRefusedV1,
+    IncidentActionAcceptedV2,
+    IncidentActionRefusedV2,
     IncidentClosedV1,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
@@ -546,21 +546,32 @@ def verdict(action: PartyActionV1, incident: IncidentState, contract: Contract) 
 
 
 def apply_action(
-    command: Envelope, incident: IncidentState, contract: Contract, now: datetime
+    command: Envelope,
+    incident: IncidentState,
+    contract: Contract,
+    now: datetime,
+    accepted_at: datetime | None = None,
 ) -> tuple[IncidentState, list[Envelope]]:
-    """Apply a party's action; a refused action is recorded as an event too."""
+    """Apply a party's action; a refused action is recorded as an event too.
+
+    The action happened when intake accepted it: ``accepted_at`` (intake's HTTP path stamps its
+    own time on the command it writes), ``now`` when not given. The command's own ``time`` is
+    the writer's to choose — a party's inbox could date an acknowledge before its deadline or a
+    pause hours back — so it is kept only as ``claimed_at`` and no clock folds it (ADR 34)."""
     action = command.data
     assert isinstance(action, PartyActionV1)
-    at = command.time
+    at = accepted_at or now
+    claimed_at = command.time if command.time != at else None
     try:
         status = check_action(action, incident, contract)
     except Refused as refusal:
         refused = make_event(
-            IncidentActionRefusedV1(
+            IncidentActionRefusedV2(
                 action=action.action,
                 party=action.party,
                 actor=action.actor,
                 at=at,
+                claimed_at=claimed_at,
                 command_id=command.id,
                 reason=refusal.reason,
             ),
@@ -612,11 +623,12 @@ def apply_action(
     state = incident.model_copy(update=update)
     events = [
         make_event(
-            IncidentActionAcceptedV1(
+            IncidentActionAcceptedV2(
                 action=action.action,
                 party=action.party,
                 actor=action.actor,
                 at=at,
+                claimed_at=claimed_at,
                 command_id=command.id,
                 note=action.note,
                 layer=action.layer,
