@@ -9,7 +9,8 @@ stack has:
 - ``readers``: one read token per contract party and for ``operator`` (reporting's read API);
 - ``kafka``: one SASL/SCRAM user per service, per party (its inbox and assignment topics) and an
   ``admin`` user for topic and ACL administration;
-- ``postgres``: the password of the database role the services use.
+- ``postgres``: the password of the database role the services use;
+- ``checkin_secret``: the secret check-in keys are derived under (sla-clock's pings, ADR 35).
 
 A service gets its own share as ``BATON_*`` variables (:func:`service_env`), a client — demo,
 bench, tests, the CLI — reads the file. Rotation: ``baton stack down``, delete the file (or
@@ -56,6 +57,7 @@ class Credentials(BaseModel):
         description="SCRAM user -> password: admin, each service by name, each party by id",
     )
     postgres_password: str = ""
+    checkin_secret: str = ""
 
     def completed(self, parties: Iterable[str]) -> Credentials:
         """These credentials with a new secret for every identity that has none yet."""
@@ -73,6 +75,7 @@ class Credentials(BaseModel):
             readers=fill(self.readers, (OPERATOR, *party_ids)),
             kafka=fill(self.kafka, (KAFKA_ADMIN, *SERVICE_NAMES, *party_ids)),
             postgres_password=self.postgres_password or new_secret(),
+            checkin_secret=self.checkin_secret or new_secret(),
         )
 
 
@@ -146,8 +149,10 @@ def service_env(creds: Credentials, service: str) -> dict[str, str]:
     if service == "intake":
         env["BATON_INTAKE_SOURCE_TOKENS"] = _json(creds.sources)
         env["BATON_INTAKE_PARTY_TOKENS"] = _json(creds.parties)
-    if service == "reporting":
+    if service in ("reporting", "sla-clock"):  # sla-clock: its check-in status
         env["BATON_REPORTING_READER_TOKENS"] = _json(creds.readers)
+    if service == "sla-clock":
+        env["BATON_CHECKIN_SECRET"] = creds.checkin_secret
     return env
 
 
@@ -163,7 +168,7 @@ _SOURCE_OF_PATH = {
     "/v1/incidents": "user",
 }
 _CHANGES = re.compile(r"^/v1/objects/[^/]+/changes$")
-_READS = ("/v1/incidents", "/v1/reports")
+_READS = ("/v1/incidents", "/v1/reports", "/v1/checkins")
 
 
 class StackAuth(httpx.Auth):

@@ -183,6 +183,12 @@ class Settings(BaseSettings):
         description="party id -> API token for actions (or a list while it is rotated);"
         " non-empty turns action auth on",
     )
+    checkin_secret: Credential | None = Field(
+        None,
+        description="the secret check-in keys are derived under (HMAC of each check-in's name;"
+        " or a list while it is rotated, the new one first: the old keys are still accepted);"
+        " sla-clock's pings need it, `baton checkins list` prints the keys",
+    )
     intake_action_wait_seconds: float = Field(
         5.0,
         ge=0,
