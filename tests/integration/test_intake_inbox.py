@@ -18,8 +18,11 @@ from shared.events import (
     DeadLetterV1,
     EventType,
     IncidentActionAcceptedV2,
+    IncidentOpenedV1,
+    IncidentReclassifiedV1,
     PartyActionV1,
     make_event,
+    stable_id,
 )
 from shared.topics import inbox_name
 from tests.integration.conftest import Isolated, stop_services
@@ -126,3 +129,67 @@ async def test_a_backdated_inbox_acknowledge_is_dated_when_intake_accepted_it(
     ]
     assert accepted.claimed_at == claimed
     assert accepted.at >= sent - timedelta(seconds=1)  # intake's clock, not the writer's
+
+
+async def test_an_inbox_command_cannot_take_the_id_of_another_partys_request(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """Issue 25: the HTTP id of an ``Idempotency-Key`` is predictable; a contractor wrote a
+    command with that id into its own inbox first, and the coordinator's reclassify was answered
+    with the contractor's verdict and never applied. An inbox command's id is its channel's own
+    now (ADR 36): the coordinator's reclassify is applied."""
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
+    sp = await start_intake(isolated, tmp_path)
+    producer = AIOKafkaProducer(**kafka(bootstrap), enable_idempotence=True)
+    await producer.start()
+    try:
+        async with httpx.AsyncClient(
+            auth=isolated.auth(), base_url=sp.urls["intake"], timeout=30
+        ) as client:
+            body = fixture("generic.json")
+            body["alerts"][0] |= {"labels": {"instance": "nowhere"}, "fingerprint": "pre-empt"}
+            assert (await client.post("/v1/alerts", json=body)).status_code == 202
+            (opened,) = await collect(bootstrap, f"{prefix}incidents", 1)
+            incident = opened.subject or ""
+            key = "reclassify-1"
+            target = "P2" if opened.data_as(IncidentOpenedV1).priority == "P1" else "P1"
+            predicted = stable_id("action", "apps", incident, key)
+            squatter = make_event(
+                PartyActionV1(action=ActionKind.NOTE, party="osdb", actor="squatter", note="x"),
+                source="contractor:osdb",
+                time=datetime.now(UTC),
+                subject=incident,
+                event_id=predicted,
+            )
+            await producer.send_and_wait(
+                inbox_name(prefix, "osdb"), squatter.to_json(), key=incident.encode()
+            )
+            await collect_until(
+                bootstrap,
+                f"{prefix}incidents",
+                lambda got: any(e.type == EventType.ACTION_REFUSED for e in got),
+            )  # osdb has no part in this incident: refused, and decided before the coordinator
+            reclassify = {
+                "action": "reclassify",
+                "party": "apps",
+                "actor": "coordinator",
+                "priority": target,
+                "note": "the whole accounting department",
+            }
+            answer = await client.post(
+                f"/v1/incidents/{incident}/actions",
+                json=reclassify,
+                headers={"idempotency-key": key},
+            )
+            assert answer.status_code == 202, answer.text
+            assert answer.json() == {"command_id": str(predicted), "status": "accepted"}
+        events = await collect_until(
+            bootstrap,
+            f"{prefix}incidents",
+            lambda got: any(e.type == EventType.INCIDENT_RECLASSIFIED for e in got),
+        )
+    finally:
+        await producer.stop()
+        stop_services(sp)
+    (reclassified,) = [e for e in events if e.type == EventType.INCIDENT_RECLASSIFIED]
+    assert reclassified.data_as(IncidentReclassifiedV1).priority == target

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from intake.auth import Authenticator, sign
 from intake.correlation import Graph
-from intake.incidents import IncidentState, IncidentStatus, verdict
+from intake.incidents import IncidentState, IncidentStatus, action_digest, verdict
 from intake.receivers import Intake, build_router
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
@@ -117,16 +117,20 @@ def make_client(
     fakes = Fakes()
     config = Settings(**overrides)
 
-    async def await_outcome(command_id: uuid.UUID) -> tuple[int, str] | None:
-        """What the commands consumer would decide, from the fake incidents."""
+    async def await_outcome(command_id: uuid.UUID, party: str) -> tuple[int, str, str] | None:
+        """What the commands consumer would decide, from the fake incidents: the first command
+        published with this id and party is the one decided (the processed-event record)."""
         kind, command, _ = fakes.published[-1]
         assert kind == "commands"
         assert command.id == command_id
-        assert isinstance(command.data, PartyActionV1)
+        first = next(e for k, e, _ in fakes.published if k == "commands" and e.id == command_id)
+        action = first.data
+        assert isinstance(action, PartyActionV1)
+        assert action.party == party
         incident = fakes.incidents.get(command.subject or "")
         if incident is None:
             return None  # nobody decided in time: pending
-        return verdict(command.data, incident, CONTRACT)
+        return (*verdict(action, incident, CONTRACT), action_digest(action))
 
     async def record_change(*args: Any) -> None:
         fakes.changes.append(args)
@@ -603,6 +607,35 @@ def test_a_retried_user_report_with_an_idempotency_key_yields_the_same_events() 
     assert fresh.json()["ids"] != first.json()["ids"]
     alerts = [e.data_as(AlertReceivedV1).alert for _, e, _ in fakes.published]
     assert alerts[0].fingerprint == alerts[1].fingerprint != alerts[2].fingerprint
+
+
+def test_an_idempotency_key_reused_with_another_action_is_422() -> None:
+    """Issue 25: the same key with another body silently answered the first verdict."""
+    client, fakes = make_client()
+    fakes.incidents["inc-1"] = incident(IncidentStatus.OPEN)
+    path = "/v1/incidents/inc-1/actions"
+    first = client.post(path, json=ACTION, headers={"idempotency-key": "k-1"})
+    assert first.status_code == 202
+    note = {**ACTION, "action": "note", "note": "something else"}
+    reused = client.post(path, json=note, headers={"idempotency-key": "k-1"})
+    assert reused.status_code == 422
+    assert reused.json()["error"].startswith("Idempotency-Key: already used")
+    assert client.post(path, json=ACTION, headers={"idempotency-key": "k-1"}).status_code == 202
+
+
+def test_a_user_report_key_is_the_reporters_own() -> None:
+    """Another reporter's report with the same key is another report, never the first's."""
+    client, _ = make_client()
+    body = orjson.loads(body_of("/v1/incidents"))
+    mine = client.post("/v1/incidents", json=body, headers={"idempotency-key": "r-1"})
+    theirs = client.post(
+        "/v1/incidents",
+        json={**body, "reporter": "someone else"},
+        headers={"idempotency-key": "r-1"},
+    )
+    assert mine.status_code == theirs.status_code == 202
+    assert mine.json()["report_id"] != theirs.json()["report_id"]
+    assert mine.json()["ids"] != theirs.json()["ids"]
 
 
 @pytest.mark.parametrize("key", ["", "x" * 129, "ключ".encode(), "a\tb"])

@@ -21,7 +21,14 @@ from intake.auth import Authenticator, Signed
 from intake.correlation import alert_key, graph_of
 from intake.formats import FORMATS
 from intake.guard import Refusal, fit_for_dead_letter, parse_json
-from intake.incidents import IncidentState, Match, apply_action, handle_alert, verdict
+from intake.incidents import (
+    IncidentState,
+    Match,
+    action_digest,
+    apply_action,
+    handle_alert,
+    verdict,
+)
 from intake.receivers import SERVICE, Intake, alert_events, build_router
 from shared.contract import Contract
 from shared.contract.model import MaintenanceWindow
@@ -96,6 +103,16 @@ def accepted_at(prefix: str, topic: str, command: Envelope, now: datetime) -> da
     if inbox_party(prefix, topic) is None:
         return min(command.time, now)
     return now
+
+
+def scoped(prefix: str, topic: str, command: Envelope) -> Envelope:
+    """``command`` with an id of its channel's own: a party chooses the ids it writes to its
+    inbox, so an inbox command's id is derived from (inbox party, its id) and can never be the
+    id another party's HTTP request will use (ADR 36)."""
+    owner = inbox_party(prefix, topic)
+    if owner is None:
+        return command  # the shared topic: intake's HTTP path chose the id
+    return command.model_copy(update={"id": stable_id("inbox", owner, command.id)})
 
 
 class Inboxes:
@@ -212,16 +229,16 @@ class IntakeService:
     async def publish(self, kind: str, event: Envelope, key: str | None) -> None:
         await publish_event(self.rt.broker, self.topics[kind], event, key=key)
 
-    async def await_outcome(self, command_id: uuid.UUID) -> tuple[int, str] | None:
-        """The commands consumer's verdict (whichever instance decides), or None when it takes
-        longer than ``intake_action_wait_seconds``."""
+    async def await_outcome(self, command_id: uuid.UUID, party: str) -> tuple[int, str, str] | None:
+        """The commands consumer's verdict on ``party``'s command (whichever instance decides),
+        or None when it takes longer than ``intake_action_wait_seconds``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.rt.settings.intake_action_wait_seconds
         try:
             async with asyncio.timeout_at(deadline + ACTION_POLL_SECONDS):
                 while True:
                     async with self.rt.pool.acquire() as conn:
-                        found = await store.outcome(conn, command_id)
+                        found = await store.outcome(conn, command_id, party)
                     if found is not None or loop.time() >= deadline:
                         return found
                     await asyncio.sleep(ACTION_POLL_SECONDS)
@@ -384,7 +401,7 @@ class IntakeService:
         for record in rt.records(msg, "intake.commands"):
             command = await rt.parse_record(record, EventType.PARTY_ACTION)
             if command is not None:
-                commands.append((command, record))
+                commands.append((scoped(rt.settings.topic_prefix, record.topic, command), record))
         if not commands:
             return
         contract = self.ix.contract
@@ -399,21 +416,24 @@ class IntakeService:
             incidents = await store.load_many(conn, sorted({c.subject or "" for c, _ in todo}))
             before = dict(incidents)
             changed: dict[str, IncidentState] = {}
-            verdicts: list[tuple[uuid.UUID, str, int, str]] = []
+            verdicts: list[store.Verdict] = []
             for command, record in todo:
                 if command.id not in fresh:
                     continue
                 fresh.discard(command.id)
                 action = command.data_as(PartyActionV1)
+                digest = action_digest(action)
                 forged = impersonation(rt.settings.topic_prefix, record.topic, action.party)
                 if forged is not None:
-                    verdicts.append((command.id, command.subject or "", 403, forged))
+                    verdicts.append((command.id, command.subject or "", 403, forged, "", digest))
                     refused.append((forged, record))
                     continue
                 incident = incidents.get(command.subject or "")
                 if incident is None:
                     reason = f"subject: no incident {command.subject!r}"
-                    verdicts.append((command.id, command.subject or "", 404, reason))
+                    verdicts.append(
+                        (command.id, command.subject or "", 404, reason, action.party, digest)
+                    )
                     unknown.append((reason, record))
                     continue
                 status, reason = verdict(action, incident, contract)
@@ -421,7 +441,7 @@ class IntakeService:
                 state, out = apply_action(command, incident, contract, now, at)
                 outbox.extend(self.topics["incidents"], out)
                 incidents[state.id] = changed[state.id] = state
-                verdicts.append((command.id, incident.id, status, reason))
+                verdicts.append((command.id, incident.id, status, reason, action.party, digest))
                 closing += sum(e.type == EventType.INCIDENT_CLOSED for e in out)
             await store.record_outcomes(conn, verdicts)
             for kind, letters in (("unknown_incident", unknown), ("impersonation", refused)):

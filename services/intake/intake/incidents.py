@@ -7,6 +7,7 @@ the same input yields the same output events, which every consumer recognises.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -533,6 +534,11 @@ def check_reclassify(
         incident.category,
     ):
         raise Refused("priority, category: the incident already has them")
+
+
+def action_digest(action: PartyActionV1) -> str:
+    """What an ``Idempotency-Key`` is bound to: the action's canonical JSON, hashed."""
+    return hashlib.sha256(action.model_dump_json().encode()).hexdigest()
 
 
 def verdict(action: PartyActionV1, incident: IncidentState, contract: Contract) -> tuple[int, str]:

@@ -39,6 +39,7 @@ from intake.guard import (
     parse_json,
     read_limited,
 )
+from intake.incidents import action_digest
 from shared.clock import Clock
 from shared.contract import Contract
 from shared.db import DATABASE_UNAVAILABLE
@@ -87,7 +88,8 @@ class Intake:
     dead_letters: DeadLetterSink
     publish: Publish
     auth: Authenticator
-    await_outcome: Callable[[uuid.UUID], Awaitable[tuple[int, str] | None]] | None = None
+    await_outcome: Callable[[uuid.UUID, str], Awaitable[tuple[int, str, str] | None]] | None = None
+    """The verdict on a party's command: status, reason and the digest of the action decided."""
     first_use: Callable[[Signed, datetime], Awaitable[bool]] | None = None
     """Records a signature shared by every instance; False for a replay. None: in process."""
     record_change: RecordChange | None = None
@@ -267,11 +269,12 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         *,
         routing_key: bool = False,
         limit: int | None = None,
-        stable: bool = False,
+        unique_of: Callable[[Any], str] | None = None,
     ) -> tuple[list[Envelope], bytes] | JSONResponse:
         """Guard, authenticate, decode and publish; the events and the body, or the refusal
-        (4xx, or 503 when Kafka did not acknowledge in time). ``stable``: event ids follow
-        from ``unique`` (a retried request yields the same ids)."""
+        (4xx, or 503 when Kafka did not acknowledge in time). ``unique_of``: ``unique`` follows
+        from the parsed body and event ids follow from it (a retried request yields the same
+        ids)."""
         body = b""
         now = ix.clock.now()
         try:
@@ -289,6 +292,8 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
                     )
                 if signed is not None and not await first_use(signed, now):
                     raise replayed()
+                if unique_of is not None:
+                    unique = unique_of(doc)
                 try:
                     alerts = decode(doc, ix.contract, now, unique)
                 except ValidationError as exc:
@@ -296,7 +301,7 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         except Refusal as refusal:
             await refuse(request, source, refusal, refusal.payload or body)
             return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
-        ids = [stable_id(source, unique, i) for i in range(len(alerts))] if stable else None
+        ids = [stable_id(source, unique, i) for i in range(len(alerts))] if unique_of else None
         events = alert_events(alerts, now, ids)
         try:
             await durably(
@@ -378,14 +383,30 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         except Refusal as refusal:
             await refuse(request, userreport.SOURCE, refusal, b"")
             return JSONResponse(refusal.body(), refusal.status)
-        report_id = stable_id("user-report", key).hex if key else uuid.uuid4().hex
+
+        def report_id(doc: Any) -> str:
+            """A retry is the same report of the same reporter: another reporter's key is
+            another report (ADR 36)."""
+            reporter = doc.get("reporter") if isinstance(doc, dict) else None
+            return stable_id("user-report", reporter, key).hex
+
         taken = await take(
-            request, userreport.SOURCE, FORMATS["user"].decode, report_id, stable=key is not None
+            request,
+            userreport.SOURCE,
+            FORMATS["user"].decode,
+            uuid.uuid4().hex,
+            unique_of=report_id if key is not None else None,
         )
         if isinstance(taken, JSONResponse):
             return taken
+        (event,) = taken[0]
+        fingerprint = event.data_as(AlertReceivedV1).alert.fingerprint
         return JSONResponse(
-            {"accepted": 1, "ids": [str(taken[0][0].id)], "report_id": report_id},
+            {
+                "accepted": 1,
+                "ids": [str(event.id)],
+                "report_id": fingerprint.removeprefix("user:"),
+            },
             status_code=202,
         )
 
@@ -485,7 +506,8 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         ``baton.incident.action_refused`` — 404 for an unknown incident, or 202 ``pending``
         when the verdict takes longer than ``BATON_INTAKE_ACTION_WAIT_SECONDS``. With an
         ``Idempotency-Key`` header a retry is the same command: it answers the first verdict
-        and records nothing twice."""
+        and records nothing twice; the same key with another action is 422. A key is the
+        party's own: another party's key never reaches this party's command (ADR 36)."""
         body = b""
         now = ix.clock.now()
         try:
@@ -513,12 +535,21 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             return unavailable_answer(exc)
         # From here the command is durable in the commands topic and will be applied exactly
         # once (processed-event record); a verdict we cannot wait for is answered 202 pending.
-        found = await ix.await_outcome(command.id) if ix.await_outcome else None
+        found = await ix.await_outcome(command.id, data.party) if ix.await_outcome else None
         if found is None:
             return JSONResponse(
                 {"command_id": str(command.id), "status": "pending"}, status_code=202
             )
-        status, reason = found
+        status, reason, digest = found
+        if digest != action_digest(data):
+            reused = Refusal(
+                422,
+                "Idempotency-Key: already used for another action on this incident; a retry"
+                " sends the same body, a new action a new key",
+                kind="idempotency",
+            )
+            await refuse(request, "party-action", reused, body)
+            return JSONResponse(reused.body(), reused.status)
         if status == 202:
             return JSONResponse(
                 {"command_id": str(command.id), "status": "accepted"}, status_code=202

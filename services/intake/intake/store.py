@@ -202,12 +202,16 @@ async def load_many(conn: Conn, incident_ids: list[str]) -> dict[str, IncidentSt
     return {r["id"]: IncidentState.model_validate_json(r["state"]) for r in rows}
 
 
-async def record_outcomes(conn: Conn, outcomes: list[tuple[uuid.UUID, str, int, str]]) -> None:
-    """The verdicts on a batch of commands: (command id, incident, status, reason)."""
+Verdict = tuple[uuid.UUID, str, int, str, str, str]
+"""(command id, incident, status, reason, party, digest of the action)"""
+
+
+async def record_outcomes(conn: Conn, outcomes: list[Verdict]) -> None:
+    """The verdicts on a batch of commands."""
     if outcomes:
         await conn.executemany(
-            "INSERT INTO command_outcomes(command_id, incident_id, status, reason)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            "INSERT INTO command_outcomes(command_id, incident_id, status, reason, party, digest)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
             outcomes,
         )
 
@@ -321,11 +325,14 @@ async def changes(conn: Conn, object_id: str, limit: int = 50) -> list[dict[str,
 # ------------------------------------------------------------------ command verdicts
 
 
-async def outcome(conn: Conn, command_id: uuid.UUID) -> tuple[int, str] | None:
+async def outcome(conn: Conn, command_id: uuid.UUID, party: str) -> tuple[int, str, str] | None:
+    """The verdict on ``party``'s command ``command_id``: status, reason, the action's digest."""
     row = await conn.fetchrow(
-        "SELECT status, reason FROM command_outcomes WHERE command_id = $1", command_id
+        "SELECT status, reason, digest FROM command_outcomes WHERE command_id = $1 AND party = $2",
+        command_id,
+        party,
     )
-    return (int(row["status"]), str(row["reason"])) if row else None
+    return (int(row["status"]), str(row["reason"]), str(row["digest"])) if row else None
 
 
 async def first_use(conn: Conn, signature: str, expires_at: datetime, now: datetime) -> bool:
