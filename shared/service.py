@@ -7,6 +7,7 @@ subscribers on ``runtime.broker`` and its HTTP routes on ``router``; ``create_ap
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -270,7 +271,9 @@ def create_app(  # noqa: PLR0915 - one place declares the whole shell, in start 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        runtime._pool = await create_pool(settings.pg_dsn.get_secret_value(), schema)
+        runtime._pool = await create_pool(
+            settings.pg_dsn.get_secret_value(), schema, settings.pg_command_timeout_seconds
+        )
         await migrate(runtime.pool, migrations)
         published = await read_newest(settings)  # before any handler runs
         if published is not None:
@@ -304,6 +307,11 @@ def create_app(  # noqa: PLR0915 - one place declares the whole shell, in start 
     app = FastAPI(title=f"Baton {service}", lifespan=lifespan)
     app.state.runtime = runtime
 
+    app.add_middleware(
+        RequestDeadline,
+        seconds=settings.http_request_timeout_seconds,
+        retry_after=settings.retry_after_seconds,
+    )
     app.add_middleware(RequestCounter, counter=requests, service=service)
     if settings.admin_http_port is not None:
         app.add_middleware(AdminSplit, admin_port=settings.admin_http_port)
@@ -394,6 +402,45 @@ class RequestCounter:
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             self.counter.labels(self.service, route, status).inc()
+
+
+class RequestDeadline:
+    """Every request is answered within ``seconds``: one that has no answer by then (a pool
+    acquire behind frozen connections, a publish, anything a dependency holds) is cancelled
+    and answered 503 + ``Retry-After``. Health routes have their own timeouts and are left
+    alone. Plain ASGI, like ``RequestCounter`` (ADR 36)."""
+
+    def __init__(self, app: ASGIApp, seconds: float, retry_after: int) -> None:
+        self.app = app
+        self.seconds = seconds
+        self.retry_after = retry_after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in BOTH_PATHS:
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_started(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.seconds):
+                await self.app(scope, receive, send_started)
+        except TimeoutError:
+            log.warning(
+                "request answered 503: no answer in time",
+                extra={"path": scope["path"], "seconds": self.seconds},
+            )
+            if not started:
+                answer = unavailable(
+                    "a dependency",
+                    self.retry_after,
+                    f"no answer within {self.seconds:g} s",
+                )
+                await answer(scope, receive, send)
 
 
 # Served on the admin address when there is one (and nowhere else); health answers on both, for

@@ -129,6 +129,20 @@ class Settings(BaseSettings):
         description="how long an HTTP request waits for Kafka to acknowledge before answering"
         " 503 with Retry-After",
     )
+    pg_command_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="every database call waits at most this long (asyncpg's command_timeout;"
+        " the server's statement_timeout just under it): a frozen PostgreSQL is unavailable,"
+        " not a hang",
+    )
+    http_request_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="every HTTP request (health routes aside) is answered within this: 503 +"
+        " Retry-After when it has no answer by then; keep it above publish_timeout_seconds +"
+        " intake_action_wait_seconds",
+    )
     retry_after_seconds: int = Field(
         5, ge=1, description="the Retry-After of a 503 answered while a dependency is down"
     )

@@ -19,6 +19,7 @@ check-ins that are its duty or its layer's).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -204,16 +205,19 @@ class Watchdog:
             source=f"{SERVICE}/ping",
             time=now,
         )
+        settings = self.rt.settings
         try:
-            await self.rt.broker.publish(
-                event.to_json(), self.topic, key=exp.key.encode(), headers=event_headers(event)
-            )
-        except Exception:  # the broker is gone: say so fast, the run retries its ping
+            # bounded like intake's receivers: a frozen broker is a fast 503, not a hang
+            async with asyncio.timeout(settings.publish_timeout_seconds):
+                await self.rt.broker.publish(
+                    event.to_json(), self.topic, key=exp.key.encode(), headers=event_headers(event)
+                )
+        except Exception:  # the broker is gone or silent: say so fast, the run retries its ping
             log.exception("ping not stored", extra={"checkin": exp.name})
             return Response(
-                "unavailable",
+                "unavailable: the ping may have been kept; retry it",
                 status_code=503,
-                headers={"Retry-After": "5"},
+                headers={"Retry-After": str(settings.retry_after_seconds)},
                 media_type="text/plain",
             )
         return Response("OK", media_type="text/plain")
