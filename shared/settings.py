@@ -156,6 +156,14 @@ class Settings(BaseSettings):
         description="larger bodies from the group senders (Alertmanager, Grafana) are refused"
         " with 413: a whole alert group arrives in one webhook",
     )
+    intake_max_alert_bytes: int = Field(
+        256 * 1024,
+        gt=0,
+        le=900 * 1024,
+        description="one alert's event larger than this is refused (413 naming it, a capped"
+        " sample dead-lettered) while the rest of its group is kept; below the broker's message"
+        " limit (message.max.bytes, 1 MiB by default)",
+    )
     intake_max_alerts: int = Field(
         50_000,
         gt=0,

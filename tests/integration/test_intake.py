@@ -21,6 +21,7 @@ from shared.contract_feed import publish_contract
 from shared.events import (
     AlertAttachedV1,
     AlertCorrelatedV1,
+    AlertReceivedV1,
     AlertResolvedV1,
     DeadLetterV1,
     Envelope,
@@ -485,3 +486,43 @@ async def test_a_header_that_is_not_utf8_is_dead_lettered_and_stalls_nothing(
     assert landed == ["am:bytes-0", "am:bytes-2"], [e.type.value for e in facts]
     (letter,) = letters
     assert "format" in letter.data_as(DeadLetterV1).reason, letter.data
+
+
+async def test_an_alert_over_the_message_size_is_refused_by_name_and_the_rest_of_its_group_lands(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """An alert too large for the broker was answered 503 for ever (MessageSizeTooLargeError
+    read as "Kafka unavailable": Alertmanager retried the group without end, the big alert was
+    never kept). Now: 413 naming it, a capped sample dead-lettered, the other alerts kept."""
+    sp = await start_intake(isolated, tmp_path)
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
+    webhook = fixture("alertmanager.json")
+    (template,) = webhook["alerts"]
+    webhook["alerts"] = [
+        {**template, "fingerprint": f"group-{n}", "labels": {**template["labels"], "n": str(n)}}
+        for n in range(3)
+    ]
+    huge = "x" * (2 * 1024 * 1024)  # 2 MiB: over the broker's 1 MiB message.max.bytes
+    webhook["alerts"][1]["annotations"] = {**template["annotations"], "description": huge}
+    try:
+        async with httpx.AsyncClient(
+            auth=isolated.auth(), base_url=sp.urls["intake"], timeout=30
+        ) as client:
+            answer = await client.post("/v1/alerts/alertmanager", json=webhook)
+        assert answer.status_code == 413, answer.text[:300]
+        assert "alerts[1] (am:group-1)" in answer.json()["error"]
+        assert answer.json()["accepted"] == 2
+        await wait_consumed(bootstrap, {f"{prefix}intake.alerts": f"{prefix}alerts"})
+        kept = await read_topic(bootstrap, f"{prefix}alerts")
+        letters = await read_topic(bootstrap, f"{prefix}deadletter")
+    finally:
+        stop_services(sp)
+    assert sorted(e.data_as(AlertReceivedV1).alert.fingerprint for e in kept) == [
+        "am:group-0",
+        "am:group-2",
+    ]
+    (letter,) = [e.data_as(DeadLetterV1) for e in letters]
+    assert letter.origin == "/v1/alerts/alertmanager"
+    assert letter.reason.startswith("alerts[1]: too large to keep")
+    assert "cut to its first" in letter.reason  # a capped sample, not 2 MiB
+    assert len(letter.payload) < 1024 * 1024

@@ -557,6 +557,35 @@ def test_kafka_error_is_answered_503() -> None:
     assert response.json()["dependency"] == "kafka"
 
 
+@pytest.mark.parametrize("path", ["/v1/alerts", "/v1/incidents/inc-1/actions"])
+def test_a_message_the_broker_refuses_as_too_large_is_413_never_unavailable(path: str) -> None:
+    """A retry meets the same refusal for ever: it is no outage (issue 25)."""
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    async def refuse(*_: Any) -> None:
+        raise MessageSizeTooLargeError("too large")
+
+    client, fakes = make_client(publish=refuse)
+    response = client.post(path, content=body_of(path), headers=JSON)
+    assert response.status_code == 413, response.text
+    assert "too large" in response.json()["error"]
+    assert fakes.letters
+
+
+def test_one_oversized_alert_is_refused_by_name_and_the_others_are_kept() -> None:
+    client, fakes = make_client(intake_max_alert_bytes=4096)
+    body = orjson.loads(body_of("/v1/alerts"))
+    (first,) = body["alerts"]
+    big = {**first, "fingerprint": "big", "annotations": {"description": "y" * 8000}}
+    body["alerts"] = [first, big]
+    response = client.post("/v1/alerts", json=body)
+    assert response.status_code == 413
+    assert response.json()["error"].startswith("alerts[1] (")
+    assert response.json()["accepted"] == 1
+    assert len(fakes.published) == 1
+    assert len(fakes.letters) == 1
+
+
 def test_refusal_is_still_answered_when_the_dead_letter_cannot_be_kept() -> None:
     """A malformed body with Kafka away: the client hears 422 (and why) within the bound."""
     client, fakes = make_client(publish_timeout_seconds=0.3)

@@ -20,7 +20,7 @@ from intake import pagerduty, store
 from intake.auth import Authenticator, Signed
 from intake.correlation import alert_key, graph_of
 from intake.formats import FORMATS
-from intake.guard import Refusal, fit_for_dead_letter, parse_json
+from intake.guard import Refusal, fit_for_dead_letter, oversized, parse_json
 from intake.incidents import (
     IncidentState,
     Match,
@@ -303,7 +303,23 @@ class IntakeService:
                 )
                 continue
             ids = [stable_id("raw", unique, i) for i in range(len(alerts))]
-            for event, alert in zip(alert_events(alerts, at, ids), alerts, strict=True):
+            events = alert_events(alerts, at, ids)
+            limit = rt.settings.intake_max_alert_bytes
+            too_big = oversized([e.to_json() for e in events], limit)
+            for i, size in too_big.items():  # the broker would refuse it for ever: kept apart
+                kept, note = fit_for_dead_letter(events[i].to_json())
+                await rt.dead_letters.send(
+                    reason=f"alerts[{i}]: {size} bytes as an event, the limit is {limit}"
+                    f" (intake_max_alert_bytes){note}",
+                    kind="too_large",
+                    origin=f"kafka:{record.topic}",
+                    payload=kept,
+                    now=rt.clock.now(),
+                    headers={"source": fmt or "(none)", "record": unique},
+                )
+            for i, (event, alert) in enumerate(zip(events, alerts, strict=True)):
+                if i in too_big:
+                    continue
                 key = alert_key(ix.graph, alert.object_id, alert.fingerprint)
                 publishing.append(self.publish("alerts", event, key))
         await asyncio.gather(*publishing)

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -36,6 +36,7 @@ from intake.guard import (
     check_length,
     dead_letter_parts,
     fit_for_dead_letter,
+    oversized,
     parse_json,
     read_limited,
 )
@@ -233,11 +234,29 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             raise Unavailable(
                 "kafka", f"no acknowledgement within {settings.publish_timeout_seconds:g} s"
             ) from None
+        except MessageSizeTooLargeError:
+            # not a dependency that is away: a retry would meet the same refusal for ever
+            raise Refusal(
+                413,
+                "the broker refused a message as too large (its message.max.bytes is below"
+                " intake_max_alert_bytes): nothing of it was kept",
+                kind="too_large",
+            ) from None
         except KafkaError as exc:
             raise Unavailable("kafka", type(exc).__name__) from None
 
     def unavailable_answer(exc: Unavailable) -> JSONResponse:
         return unavailable(exc.dependency, settings.retry_after_seconds, exc.detail)
+
+    async def not_published(
+        request: Request, source: str, exc: Unavailable | Refusal, body: bytes
+    ) -> JSONResponse:
+        """503 for a broker that is away; the refusal (dead-lettered) for one that will never
+        take the message (too large)."""
+        if isinstance(exc, Unavailable):
+            return unavailable_answer(exc)
+        await refuse(request, source, exc, body)
+        return JSONResponse(exc.body(), exc.status)
 
     async def read(request: Request, limit: int) -> bytes:
         check_content_type(request.headers.get("content-type"))
@@ -303,18 +322,52 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
         ids = [stable_id(source, unique, i) for i in range(len(alerts))] if unique_of else None
         events = alert_events(alerts, now, ids)
+        too_big = oversized([e.to_json() for e in events], settings.intake_max_alert_bytes)
+        kept = [
+            (e, a) for i, (e, a) in enumerate(zip(events, alerts, strict=True)) if i not in too_big
+        ]
         try:
             await durably(
                 *(
                     ix.publish("alerts", e, alert_key(ix.graph, a.object_id, a.fingerprint))
-                    for e, a in zip(events, alerts, strict=True)
+                    for e, a in kept
                 )
             )
-        except Unavailable as exc:
-            return unavailable_answer(exc)
-        received.labels(source).inc(len(alerts))  # the receiver: bounded label values
-        outside.labels(source).inc(sum(1 for a in alerts if a.object_id is None))
+        except (Unavailable, Refusal) as exc:
+            return await not_published(request, source, exc, body)
+        received.labels(source).inc(len(kept))  # the receiver: bounded label values
+        outside.labels(source).inc(sum(1 for _, a in kept if a.object_id is None))
+        if too_big:
+            return await refuse_oversized(request, source, events, too_big, [e for e, _ in kept])
         return events, body
+
+    async def refuse_oversized(
+        request: Request,
+        source: str,
+        events: list[Envelope],
+        too_big: dict[int, int],
+        kept: list[Envelope],
+    ) -> JSONResponse:
+        """413 naming each alert too large to keep, each dead-lettered as a capped sample; the
+        rest of its group was kept (and is listed), so the sender need not retry it."""
+        limit = settings.intake_max_alert_bytes
+        named = [
+            f"alerts[{i}] ({events[i].data_as(AlertReceivedV1).alert.fingerprint}): {size} bytes"
+            for i, size in too_big.items()
+        ]
+        reason = (
+            f"{'; '.join(named)} as an event, the limit is {limit} (intake_max_alert_bytes):"
+            f" not kept; the other {len(kept)} alert(s) of the request were"
+        )
+        for i, size in too_big.items():
+            refusal = Refusal(
+                413, f"alerts[{i}]: too large to keep ({size} bytes)", kind="too_large"
+            )
+            await refuse(request, source, refusal, events[i].to_json())
+        return JSONResponse(
+            {"error": reason, "accepted": len(kept), "ids": [str(e.id) for e in kept]},
+            status_code=413,
+        )
 
     def accepted(events: list[Envelope]) -> JSONResponse:
         return JSONResponse(
@@ -531,8 +584,8 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         )
         try:
             await durably(ix.publish("commands", command, None))
-        except Unavailable as exc:
-            return unavailable_answer(exc)
+        except (Unavailable, Refusal) as exc:
+            return await not_published(request, "party-action", exc, body)
         # From here the command is durable in the commands topic and will be applied exactly
         # once (processed-event record); a verdict we cannot wait for is answered 202 pending.
         found = await ix.await_outcome(command.id, data.party) if ix.await_outcome else None
