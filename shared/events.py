@@ -432,6 +432,16 @@ class AlertResolvedV1(Model):
     resolved_at: AwareDatetime
 
 
+class AlertResolvedV2(AlertResolvedV1):
+    """An alert's recovery, and whether it was the last of the incident's alerts still firing:
+    monitoring reports the incident recovered only then (issue 25)."""
+
+    all_recovered: bool | None = Field(
+        None,
+        description="every alert of the incident is resolved now (None: not said, v1)",
+    )
+
+
 class AlertCorrelatedV1(Model):
     """An alert on another object, connected to the incident's objects in the contract's
     dependency graph, joined the incident; ``origin_*`` and ``scope`` are as of now."""
@@ -715,7 +725,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.SLA_BREACHED: SlaBreachedV1,
     EventType.CONTRACT_PUBLISHED: ContractPublishedV1,
     EventType.DEAD_LETTER: DeadLetterV1,
-    EventType.ALERT_RESOLVED: AlertResolvedV1,
+    EventType.ALERT_RESOLVED: AlertResolvedV2,
     EventType.ALERT_CORRELATED: AlertCorrelatedV1,
     EventType.ORIGIN_MOVED: OriginMovedV1,
     EventType.CHECK_OPENED: CheckOpenedV2,
@@ -739,6 +749,7 @@ CURRENT_VERSION: dict[EventType, int] = {
     EventType.VENDOR_CASE_OPENED: 2,
     EventType.ACTION_ACCEPTED: 2,
     EventType.ACTION_REFUSED: 2,
+    EventType.ALERT_RESOLVED: 2,
 }
 EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.ASSIGNMENT_ISSUED, 1): AssignmentIssuedV1,
@@ -749,6 +760,7 @@ EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.VENDOR_CASE_OPENED, 1): VendorCaseOpenedV1,
     (EventType.ACTION_ACCEPTED, 1): IncidentActionAcceptedV1,
     (EventType.ACTION_REFUSED, 1): IncidentActionRefusedV1,
+    (EventType.ALERT_RESOLVED, 1): AlertResolvedV1,
 }
 """Payload models of earlier versions: what old writers wrote (their schemas are checked in)."""
 
@@ -795,6 +807,11 @@ def upcast_action_claim_unknown(data: dict[str, Any]) -> dict[str, Any]:
     return {"claimed_at": None, **data}
 
 
+def upcast_recovery_unknown(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 did not say whether other alerts of the incident still fired."""
+    return {"all_recovered": None, **data}
+
+
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 # (type, from_version) -> function producing the data of from_version + 1
 UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
@@ -806,6 +823,7 @@ UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
     (EventType.VENDOR_CASE_OPENED, 1): upcast_local_unknown,
     (EventType.ACTION_ACCEPTED, 1): upcast_action_claim_unknown,
     (EventType.ACTION_REFUSED, 1): upcast_action_claim_unknown,
+    (EventType.ALERT_RESOLVED, 1): upcast_recovery_unknown,
 }
 
 

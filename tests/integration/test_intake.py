@@ -22,7 +22,7 @@ from shared.events import (
     AlertAttachedV1,
     AlertCorrelatedV1,
     AlertReceivedV1,
-    AlertResolvedV1,
+    AlertResolvedV2,
     DeadLetterV1,
     Envelope,
     EventType,
@@ -163,7 +163,7 @@ async def test_every_format_opens_the_right_incident(isolated: Isolated, tmp_pat
             recovery = await client.post("/v1/alerts/zabbix", json=fixture("zabbix-recovery.json"))
             assert recovery.status_code == 202
             events = await settle(bootstrap, f"{prefix}incidents", 11)
-            recovered = {e.subject: e.data for e in events if isinstance(e.data, AlertResolvedV1)}
+            recovered = {e.subject: e.data for e in events if isinstance(e.data, AlertResolvedV2)}
             assert set(recovered) == {by_object["stor-01"].subject, by_object["os-db-01"].subject}
             assert not any(e.type == EventType.INCIDENT_CLOSED for e in events)
 

@@ -22,7 +22,7 @@ from shared.events import (
     AlertAttachedV1,
     AlertCorrelatedV1,
     AlertReceivedV1,
-    AlertResolvedV1,
+    AlertResolvedV2,
     Category,
     ClockKind,
     Envelope,
@@ -235,11 +235,12 @@ def handle_alert(
     if alert.status == "resolved":
         events.append(
             emit(
-                AlertResolvedV1(
+                AlertResolvedV2(
                     fingerprint=alert.fingerprint,
                     object_id=alert.object_id,
                     count=count,
                     resolved_at=alert.ends_at or at,
+                    all_recovered=set(state.alerts) <= set(resolved),
                 ),
                 "resolved",
             )
