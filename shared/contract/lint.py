@@ -141,8 +141,23 @@ def check_unique_ids(contract: Contract) -> Iterator[Issue]:
             seen.add(item)
 
 
+RESERVED_PARTY_IDS = frozenset({"intake", "router", "sla-clock", "reporting", "admin", "operator"})
+"""Identities of Baton's own: each service's Kafka user and consumer groups, the Kafka
+administrator, the operator's reader token (``baton.credentials``). A party named like one would
+be granted that identity's rights; services authenticate as ``baton-<service>``, so ``baton-*``
+is reserved too."""
+
+
+def reserved_party_id(pid: str) -> bool:
+    low = pid.lower()
+    return low in RESERVED_PARTY_IDS or low.startswith("baton")
+
+
 def check_parties(contract: Contract) -> Iterator[Issue]:
     yield from _ref_party(contract, contract.coordinator, ("coordinator",))
+    for pid in contract.parties:
+        if reserved_party_id(pid):
+            yield Issue("BTN108", f"party id {pid!r} is reserved for Baton", ("parties", pid))
     yield from _ref_party(contract, contract.first_line, ("first_line",))
     if not any(p.kind == "customer" for p in contract.parties.values()):
         yield Issue("BTN107", "no party has kind: customer", ("parties",))
