@@ -153,11 +153,14 @@ def reserved_party_id(pid: str) -> bool:
     return low in RESERVED_PARTY_IDS or low.startswith("baton")
 
 
-def check_parties(contract: Contract) -> Iterator[Issue]:
-    yield from _ref_party(contract, contract.coordinator, ("coordinator",))
+def check_party_ids(contract: Contract) -> Iterator[Issue]:
     for pid in contract.parties:
         if reserved_party_id(pid):
             yield Issue("BTN108", f"party id {pid!r} is reserved for Baton", ("parties", pid))
+
+
+def check_parties(contract: Contract) -> Iterator[Issue]:
+    yield from _ref_party(contract, contract.coordinator, ("coordinator",))
     yield from _ref_party(contract, contract.first_line, ("first_line",))
     if not any(p.kind == "customer" for p in contract.parties.values()):
         yield Issue("BTN107", "no party has kind: customer", ("parties",))
@@ -552,6 +555,7 @@ def check_scope(contract: Contract) -> Iterator[Issue]:
 
 CHECKS: tuple[Check, ...] = (
     check_unique_ids,
+    check_party_ids,
     check_parties,
     check_layers,
     check_object_references,

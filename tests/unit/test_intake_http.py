@@ -733,3 +733,13 @@ def test_an_objects_change_history_needs_a_party_token_once_tokens_are_configure
     assert client.get(path).status_code == 401
     assert client.get(path, headers={"authorization": "Bearer nope"}).status_code == 401
     assert client.get(path, headers={"authorization": "Bearer osdb-token"}).status_code == 200
+
+
+def test_an_action_with_a_note_over_its_bound_is_422_naming_it() -> None:
+    client, fakes = make_client()
+    fakes.incidents["inc-1"] = incident(IncidentStatus.OPEN)
+    note = {**ACTION, "action": "note", "note": "x" * 400_000}
+    response = client.post("/v1/incidents/inc-1/actions", json=note)
+    assert response.status_code == 422
+    assert response.json()["error"] == "note: 400000 characters, at most 4000"
+    assert not fakes.published

@@ -355,6 +355,10 @@ def running_clocks(incident: IncidentState) -> set[ClockKind]:
     return {ClockKind.RECOVERY} if incident.status == IncidentStatus.ACKNOWLEDGED else set()
 
 
+MIN_EVIDENCE = 3
+"""Letters or digits a piece of evidence has at least: "." is not a reference nor a time."""
+
+
 def pause_clocks(
     action: PartyActionV1, incident: IncidentState, contract: Contract
 ) -> set[ClockKind]:
@@ -375,8 +379,14 @@ def pause_clocks(
         already = {c for c in clocks if c in incident.paused}
         if already:
             raise Refused(f"clock: {', '.join(sorted(already))} already paused")
-        if reason.evidence and not action.evidence:
-            raise Refused(f"evidence: {reason.id} requires {', '.join(reason.evidence)}")
+        given = [e for e in action.evidence if sum(c.isalnum() for c in e) >= MIN_EVIDENCE]
+        if len(given) < len(reason.evidence):
+            demanded = "; ".join(f"({n}) {e}" for n, e in enumerate(reason.evidence, start=1))
+            raise Refused(
+                f"evidence: {reason.id} requires {len(reason.evidence)} piece(s), one per item:"
+                f" {demanded}; {len(given)} given (each names it in at least {MIN_EVIDENCE}"
+                " letters or digits)"
+            )
     else:
         not_paused = {c for c in clocks if incident.paused.get(c) != reason.id}
         if not_paused:
@@ -479,10 +489,33 @@ def check_standing(action: PartyActionV1, incident: IncidentState, contract: Con
         )
 
 
+MAX_TEXT = 4000
+"""Characters of one free text of an action (note, cause, recurrence risk, one action taken,
+one piece of evidence): closure reports and timelines print them, and one 400 KB note made its
+closure PDF take 20 s (issue 25)."""
+MAX_ITEMS = 50
+"""Actions taken or pieces of evidence one action lists at most."""
+
+
+def text_too_long(action: PartyActionV1) -> str | None:
+    """Why ``action``'s free text is over the bounds, naming the field, or None."""
+    texts = {"note": action.note, "cause": action.cause, "recurrence_risk": action.recurrence_risk}
+    for name, items in (("actions_taken", action.actions_taken), ("evidence", action.evidence)):
+        if len(items) > MAX_ITEMS:
+            return f"{name}: {len(items)} items, at most {MAX_ITEMS}"
+        texts |= {f"{name}.{i}": item for i, item in enumerate(items)}
+    for name, text in texts.items():
+        if len(text) > MAX_TEXT:
+            return f"{name}: {len(text)} characters, at most {MAX_TEXT}"
+    return None
+
+
 def check_action(
     action: PartyActionV1, incident: IncidentState, contract: Contract
 ) -> IncidentStatus:
     """The status after ``action``, or ``Refused`` naming why not."""
+    if (too_long := text_too_long(action)) is not None:
+        raise Refused(too_long)
     party = contract.parties.get(action.party)
     if party is None:
         raise Refused(

@@ -40,7 +40,7 @@ from intake.guard import (
     parse_json,
     read_limited,
 )
-from intake.incidents import action_digest
+from intake.incidents import action_digest, text_too_long
 from shared.clock import Clock
 from shared.contract import Contract
 from shared.db import DATABASE_UNAVAILABLE
@@ -134,6 +134,12 @@ def alert_events(
 
 
 IDEMPOTENCY_HEADER = "idempotency-key"
+
+
+def check_text(action: PartyActionV1) -> None:
+    """422 naming the field when an action's free text is over its bounds."""
+    if (too_long := text_too_long(action)) is not None:
+        raise Refusal(422, too_long, kind="schema")
 
 
 def idempotency_key(headers: Mapping[str, str]) -> str | None:
@@ -572,6 +578,7 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             except ValidationError as exc:
                 raise Refusal.invalid(exc) from None
             ix.auth.check_party(request.headers, data.party)
+            check_text(data)
         except Refusal as refusal:
             await refuse(request, "party-action", refusal, refusal.payload or body)
             return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
