@@ -743,3 +743,18 @@ def test_an_action_with_a_note_over_its_bound_is_422_naming_it() -> None:
     assert response.status_code == 422
     assert response.json()["error"] == "note: 400000 characters, at most 4000"
     assert not fakes.published
+
+
+def test_an_objects_change_history_is_read_only_by_that_objects_parties() -> None:
+    """Issue 25: any party's token read any object's change history."""
+    tokens = {"hw": SecretStr("hw-token"), "apps": SecretStr("apps-token")}
+    client, _ = make_client(intake_party_tokens=tokens)
+    path = "/v1/objects/mail-01/changes"  # apps runs it; hardware has no part in it
+    assert client.get(path, headers={"authorization": "Bearer apps-token"}).status_code == 200
+    other = client.get(path, headers={"authorization": "Bearer hw-token"})
+    assert other.status_code == 404  # as an unknown object: ids are not disclosed
+    unknown = client.get(
+        "/v1/objects/nowhere/changes", headers={"authorization": "Bearer hw-token"}
+    )
+    assert other.json() == {"error": "object_id: 'mail-01' is not in the contract"}
+    assert unknown.status_code == 404

@@ -131,16 +131,18 @@ class Authenticator:
             self._seen.popitem(last=False)
         return True
 
-    def check_reader(self, headers: Mapping[str, str]) -> None:
-        """Any party's token (reads such as an object's change history); nothing when action
+    def check_reader(self, headers: Mapping[str, str]) -> str | None:
+        """The party whose token reads (an object's change history), or None when action
         auth is off."""
         if not self.actions_on:
-            return
+            return None
         given = _bearer(headers)
         if given is None:
             raise _unauthorized("a party API token is required (Authorization: Bearer ...)")
-        if not any(matches(given, t) for t in self._parties.values()):
+        party = next((p for p, t in self._parties.items() if matches(given, t)), None)
+        if party is None:
             raise _unauthorized("the API token matches no party")
+        return party
 
     def check_party(self, headers: Mapping[str, str], party: str) -> None:
         """The bearer token must belong to ``party``; nothing when action auth is off."""

@@ -43,6 +43,7 @@ from intake.guard import (
 from intake.incidents import action_digest, text_too_long
 from shared.clock import Clock
 from shared.contract import Contract
+from shared.contract.view import ContractView
 from shared.db import DATABASE_UNAVAILABLE
 from shared.events import (
     Alert,
@@ -134,6 +135,22 @@ def alert_events(
 
 
 IDEMPOTENCY_HEADER = "idempotency-key"
+
+
+def object_party(contract: Contract, party: str | None, object_id: str) -> bool:
+    """Whether ``party`` has a part in ``object_id`` (None: reads are open)."""
+    if party is None:
+        return True
+    view = ContractView.of(contract)
+    obj = view.object(object_id)
+    if obj is None:
+        return False
+    found = contract.parties.get(party)
+    return (
+        (found is not None and found.kind == "customer")
+        or party in {view.coordinator, obj.executor, view.primary_for(obj.layer)}
+        or any(c.party == party for c in view.checks(object_id))
+    )
 
 
 def check_text(action: PartyActionV1) -> None:
@@ -541,12 +558,14 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
     async def object_changes(object_id: str, request: Request) -> JSONResponse:
         """Change events (``/v2/change/enqueue``) recorded on a contract object, newest first:
         the change context to look at when the object fails. With party tokens configured, a
-        party's token is required."""
+        token of one of the object's parties is required (its layer's owner, its executor, a
+        party checking it, the coordinator, the customer); any other party's is answered 404."""
         try:
-            ix.auth.check_reader(request.headers)
+            party = ix.auth.check_reader(request.headers)
         except Refusal as refusal:
             return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
-        if ix.contract.object(object_id) is None:
+        if ix.contract.object(object_id) is None or not object_party(ix.contract, party, object_id):
+            # another party's object is answered as an unknown one: ids are not disclosed
             return JSONResponse({"error": f"object_id: {object_id!r} is not in the contract"}, 404)
         found = await ix.list_changes(object_id) if ix.list_changes else []
         return JSONResponse({"object_id": object_id, "changes": found})
