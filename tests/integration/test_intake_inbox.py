@@ -164,11 +164,14 @@ async def test_an_inbox_command_cannot_take_the_id_of_another_partys_request(
             await producer.send_and_wait(
                 inbox_name(prefix, "osdb"), squatter.to_json(), key=incident.encode()
             )
-            await collect_until(
+            # osdb has no part in this incident: answered as for an unknown incident, recorded
+            # apart from its timeline (a dead letter), decided before the coordinator acts
+            letters = await collect_until(
                 bootstrap,
-                f"{prefix}incidents",
-                lambda got: any(e.type == EventType.ACTION_REFUSED for e in got),
-            )  # osdb has no part in this incident: refused, and decided before the coordinator
+                f"{prefix}deadletter",
+                lambda got: any("osdb has no part" in e.data_as(DeadLetterV1).reason for e in got),
+            )
+            assert any(e.data_as(DeadLetterV1).origin.endswith(".commands.osdb") for e in letters)
             reclassify = {
                 "action": "reclassify",
                 "party": "apps",
@@ -192,4 +195,5 @@ async def test_an_inbox_command_cannot_take_the_id_of_another_partys_request(
         await producer.stop()
         stop_services(sp)
     (reclassified,) = [e for e in events if e.type == EventType.INCIDENT_RECLASSIFIED]
+    assert not any(e.type == EventType.ACTION_REFUSED for e in events)  # not in its timeline
     assert reclassified.data_as(IncidentReclassifiedV1).priority == target

@@ -27,6 +27,7 @@ from intake.incidents import (
     action_digest,
     apply_action,
     handle_alert,
+    hidden,
     verdict,
 )
 from intake.receivers import SERVICE, Intake, alert_events, build_router
@@ -445,11 +446,15 @@ class IntakeService:
                     refused.append((forged, record))
                     continue
                 incident = incidents.get(command.subject or "")
-                if incident is None:
+                if incident is None or hidden(action, incident, contract):
                     reason = f"subject: no incident {command.subject!r}"
                     verdicts.append(
                         (command.id, command.subject or "", 404, reason, action.party, digest)
                     )
+                    if incident is not None:  # for the operators: what it really was
+                        reason = (
+                            f"party: {action.party} has no part in {incident.id} (answered 404)"
+                        )
                     unknown.append((reason, record))
                     continue
                 status, reason = verdict(action, incident, contract)

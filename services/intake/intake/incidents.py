@@ -463,6 +463,14 @@ def standing(party_id: str, incident: IncidentState, contract: Contract) -> dict
     return parts
 
 
+def hidden(action: PartyActionV1, incident: IncidentState, contract: Contract) -> bool:
+    """Whether ``incident`` is none of the acting party's business: it has no part in it
+    (nor is it the coordinator or the customer). Its action is answered as for an unknown
+    incident (404: which ids exist is not disclosed) and recorded apart from the incident's
+    timeline, in the dead-letter topic (issue 25)."""
+    return not standing(action.party, incident, contract)
+
+
 def check_standing(action: PartyActionV1, incident: IncidentState, contract: Contract) -> None:
     """``Refused`` (forbidden) unless the acting party is assigned to ``incident`` in a part
     that may take ``action`` — a check party only on the layer it checks."""
