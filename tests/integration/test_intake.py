@@ -526,3 +526,29 @@ async def test_an_alert_over_the_message_size_is_refused_by_name_and_the_rest_of
     assert letter.reason.startswith("alerts[1]: too large to keep")
     assert "cut to its first" in letter.reason  # a capped sample, not 2 MiB
     assert len(letter.payload) < 1024 * 1024
+
+
+async def test_an_unauthenticated_request_is_refused_before_its_body_is_read(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """Issue 25: up to 64 MB of an anonymous request was read before its 401. The headers alone
+    are answered now: the client sends them and 1 KB of a 60 MB body, and gets its 401."""
+    sp = await start_intake(isolated, tmp_path)
+    port = int(sp.urls["intake"].rsplit(":", 1)[1])
+    try:
+        for path in ("/v1/alerts/alertmanager", "/v1/incidents/inc-x/actions"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(
+                f"POST {path} HTTP/1.1\r\nhost: intake\r\ncontent-type: application/json\r\n"
+                f"content-length: {60 * 1024 * 1024}\r\n\r\n".encode()
+                + b"[" * 1024
+            )
+            await writer.drain()
+            try:
+                async with asyncio.timeout(10):
+                    status = await reader.readline()
+            finally:
+                writer.close()
+            assert status.startswith(b"HTTP/1.1 401"), (path, status)
+    finally:
+        stop_services(sp)

@@ -320,6 +320,8 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         body = b""
         now = ix.clock.now()
         try:
+            if not routing_key:  # PagerDuty's key is in the body
+                ix.auth.before_body(source, request.headers)
             body = await read(request, limit or settings.intake_max_body_bytes)
             with validation.labels(source).time():
                 signed = None
@@ -590,6 +592,7 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         now = ix.clock.now()
         try:
             key = idempotency_key(request.headers)
+            ix.auth.party_before_body(request.headers)
             body = await read(request, settings.intake_max_body_bytes)
             doc = parse_json(body, settings.intake_max_json_depth)
             try:
