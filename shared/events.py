@@ -140,6 +140,16 @@ class IncidentOpenedV1(Model):
     outside_perimeter: bool = False
 
 
+class IncidentOpenedV2(IncidentOpenedV1):
+    """An incident opened; ``follows`` links it to a restored incident (awaiting the customer's
+    confirmation) whose objects failed again: such an incident absorbs no new failure (ADR 36)."""
+
+    follows: str | None = Field(
+        None,
+        description="the restored, unconfirmed incident whose objects failed again (None: none)",
+    )
+
+
 class AlertAttachedV1(Model):
     fingerprint: str
     status: Literal["firing", "resolved"]
@@ -712,7 +722,7 @@ class EventType(StrEnum):
 
 PAYLOADS: dict[EventType, type[Model]] = {
     EventType.ALERT_RECEIVED: AlertReceivedV1,
-    EventType.INCIDENT_OPENED: IncidentOpenedV1,
+    EventType.INCIDENT_OPENED: IncidentOpenedV2,
     EventType.ALERT_ATTACHED: AlertAttachedV1,
     EventType.PARTY_ACTION: PartyActionV1,
     EventType.ACTION_ACCEPTED: IncidentActionAcceptedV2,
@@ -750,6 +760,7 @@ CURRENT_VERSION: dict[EventType, int] = {
     EventType.ACTION_ACCEPTED: 2,
     EventType.ACTION_REFUSED: 2,
     EventType.ALERT_RESOLVED: 2,
+    EventType.INCIDENT_OPENED: 2,
 }
 EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.ASSIGNMENT_ISSUED, 1): AssignmentIssuedV1,
@@ -761,6 +772,7 @@ EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.ACTION_ACCEPTED, 1): IncidentActionAcceptedV1,
     (EventType.ACTION_REFUSED, 1): IncidentActionRefusedV1,
     (EventType.ALERT_RESOLVED, 1): AlertResolvedV1,
+    (EventType.INCIDENT_OPENED, 1): IncidentOpenedV1,
 }
 """Payload models of earlier versions: what old writers wrote (their schemas are checked in)."""
 
@@ -812,6 +824,11 @@ def upcast_recovery_unknown(data: dict[str, Any]) -> dict[str, Any]:
     return {"all_recovered": None, **data}
 
 
+def upcast_follows_nothing(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 opened no incident after a restored one."""
+    return {"follows": None, **data}
+
+
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 # (type, from_version) -> function producing the data of from_version + 1
 UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
@@ -824,6 +841,7 @@ UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
     (EventType.ACTION_ACCEPTED, 1): upcast_action_claim_unknown,
     (EventType.ACTION_REFUSED, 1): upcast_action_claim_unknown,
     (EventType.ALERT_RESOLVED, 1): upcast_recovery_unknown,
+    (EventType.INCIDENT_OPENED, 1): upcast_follows_nothing,
 }
 
 
@@ -866,6 +884,12 @@ class Envelope(Model):
 
 EVENT_TYPE: dict[type[Model], EventType] = {payload: kind for kind, payload in PAYLOADS.items()}
 """The event type each current payload class is written as: the payload names its type."""
+EXTENDED: dict[type[Model], EventType] = {
+    payload: kind
+    for (kind, _), payload in EARLIER.items()
+    if issubclass(PAYLOADS[kind], payload) and PAYLOADS[kind] is not payload
+}
+"""Earlier payload classes the current one extends with defaulted fields only."""
 
 
 def make_event(
@@ -876,11 +900,16 @@ def make_event(
     subject: str | None = None,
     event_id: uuid.UUID | None = None,
 ) -> Envelope:
-    """The one way to build an event: its type and version follow from the payload's class."""
-    try:
-        event_type = EVENT_TYPE[type(data)]
-    except KeyError:
-        raise TypeError(f"data: {type(data).__name__} is not a current event payload") from None
+    """The one way to build an event: its type and version follow from the payload's class.
+    An earlier version is refused, unless the current one only extends it (a subclass whose
+    added fields have defaults: building the earlier is building the current one with them)."""
+    event_type = EVENT_TYPE.get(type(data))
+    if event_type is None:
+        extended = EXTENDED.get(type(data))
+        if extended is None:
+            raise TypeError(f"data: {type(data).__name__} is not a current event payload")
+        event_type = extended
+        data = PAYLOADS[event_type].model_validate(data.model_dump())
     return Envelope(
         id=event_id or uuid.uuid4(),
         type=event_type,

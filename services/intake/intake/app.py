@@ -23,11 +23,13 @@ from intake.formats import FORMATS
 from intake.guard import Refusal, fit_for_dead_letter, oversized, parse_json
 from intake.incidents import (
     IncidentState,
+    IncidentStatus,
     Match,
     action_digest,
     apply_action,
     handle_alert,
     hidden,
+    linked,
     verdict,
 )
 from intake.receivers import SERVICE, Intake, alert_events, build_router
@@ -95,6 +97,25 @@ def impersonation(prefix: str, topic: str, party: str) -> str | None:
     if owner is None or owner == party:
         return None
     return f"party: the inbox of {owner} acts only as {owner}, not as {party!r}"
+
+
+def past_restored(
+    incidents: store.OpenIncidents,
+    alert: Alert,
+    found: IncidentState | None,
+    match: Match,
+    *,
+    related: frozenset[str],
+    since: datetime | None,
+) -> tuple[IncidentState | None, Match, str | None]:
+    """A restored incident awaiting the customer absorbs no new failure (ADR 36): a firing
+    alert its fingerprint matched is placed as if it had none, and a new incident on a restored
+    one's object names it (``follows``)."""
+    if alert.status != "firing" or not alert.object_id:
+        return found, match, None
+    if found is not None and found.status == IncidentStatus.RESTORED:
+        found, match = incidents.find("", alert.object_id, related, since)
+    return found, match, incidents.restored_on(alert.object_id) if found is None else None
 
 
 def accepted_at(prefix: str, topic: str, command: Envelope, now: datetime) -> datetime:
@@ -392,7 +413,17 @@ class IntakeService:
                         held_now.discard(alert.fingerprint)
                         self.outcomes.labels("recovered_in_maintenance").inc()
                         continue
+                found, match, follows = past_restored(
+                    incidents,
+                    alert,
+                    found,
+                    match,
+                    related=related,
+                    since=at - window if window else None,
+                )
                 state, out = handle_alert(event, found, contract, graph, now)
+                if follows is not None and out and out[0].type == EventType.INCIDENT_OPENED:
+                    out = [linked(out[0], follows), *out[1:]]
                 outbox.extend(self.topics["incidents"], out)
                 if state is not None:
                     incidents.put(state)

@@ -29,7 +29,7 @@ from shared.events import (
     IncidentActionAcceptedV2,
     IncidentActionRefusedV2,
     IncidentClosedV1,
-    IncidentOpenedV1,
+    IncidentOpenedV2,
     IncidentReclassifiedV1,
     Layer,
     Model,
@@ -144,7 +144,7 @@ def open_or_attach(
         alerts={alert.fingerprint: 1},
     )
     out = make_event(
-        IncidentOpenedV1(
+        IncidentOpenedV2(
             object_id=state.object_id,
             layer=state.layer,
             category=category,
@@ -161,6 +161,12 @@ def open_or_attach(
         event_id=stable_id("open", event.id),
     )
     return state, out
+
+
+def linked(opened: Envelope, follows: str) -> Envelope:
+    """``opened`` with the restored incident it follows named (ADR 36)."""
+    data = opened.data_as(IncidentOpenedV2)
+    return opened.model_copy(update={"data": data.model_copy(update={"follows": follows})})
 
 
 class Match(StrEnum):

@@ -40,7 +40,7 @@ async def find_for_alert(
     if object_id is None:
         return None, Match.NONE
     row = await conn.fetchrow(
-        "SELECT state FROM incidents WHERE status <> 'closed'"
+        "SELECT state FROM incidents WHERE status NOT IN ('closed', 'restored')"
         " AND (object_id = $1 OR $1 = ANY(objects))"
         " ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
         object_id,
@@ -58,6 +58,9 @@ async def find_for_alert(
         since,
     )
     return (_state(row), Match.RELATED) if row else (None, Match.NONE)
+
+
+ABSORBS_NOTHING = frozenset({IncidentStatus.CLOSED, IncidentStatus.RESTORED})
 
 
 class OpenIncidents:
@@ -83,7 +86,8 @@ class OpenIncidents:
             return self.states[owner], Match.FINGERPRINT
         if object_id is None:
             return None, Match.NONE
-        live = [s for s in self.states.values() if s.status != IncidentStatus.CLOSED]
+        # a restored incident awaiting the customer absorbs no new failure (ADR 36)
+        live = [s for s in self.states.values() if s.status not in ABSORBS_NOTHING]
         same = [s for s in live if s.object_id == object_id or object_id in s.failing]
         if same:
             return max(same, key=lambda s: s.opened_at), Match.OBJECT
@@ -98,6 +102,17 @@ class OpenIncidents:
         if near:
             return max(near, key=lambda s: s.last_alert_at or s.opened_at), Match.RELATED
         return None, Match.NONE
+
+    def restored_on(self, object_id: str) -> str | None:
+        """The newest restored incident (awaiting the customer's confirmation) whose objects
+        include ``object_id``: what a new incident on it follows."""
+        restored = [
+            s
+            for s in self.states.values()
+            if s.status == IncidentStatus.RESTORED
+            and (s.object_id == object_id or object_id in s.failing)
+        ]
+        return max(restored, key=lambda s: s.opened_at).id if restored else None
 
     def put(self, state: IncidentState) -> None:
         self.states[state.id] = state
