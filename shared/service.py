@@ -482,6 +482,8 @@ def serve(app: FastAPI) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=20,
+        timeout_keep_alive=int(settings.http_keepalive_seconds),
+        backlog=4096,
     )
     sockets = [config.bind_socket()]
     if settings.admin_http_port is not None:  # one server, two sockets: see AdminSplit

@@ -143,6 +143,13 @@ class Settings(BaseSettings):
         " Retry-After when it has no answer by then; keep it above publish_timeout_seconds +"
         " intake_action_wait_seconds",
     )
+    http_keepalive_seconds: float = Field(
+        100.0,
+        gt=0,
+        description="an idle keep-alive connection is closed after this: longer than clients"
+        " keep theirs (httpx 5 s, Go's net/http 90 s), so a client never sends a request on a"
+        " connection the server is closing at that moment (it would get no answer)",
+    )
     retry_after_seconds: int = Field(
         5, ge=1, description="the Retry-After of a 503 answered while a dependency is down"
     )
