@@ -22,7 +22,7 @@ from shared.events import (
     Envelope,
     IncidentActionAcceptedV2,
     IncidentClosedV1,
-    IncidentOpenedV1,
+    IncidentOpenedV2,
     Layer,
     Model,
     Role,
@@ -240,7 +240,7 @@ def _incident(log: _Log, case: Case) -> None:
     layer = Layer(case.layer) if case.layer else None
     category = Category.OUTAGE
     log.add(
-        IncidentOpenedV1(
+        IncidentOpenedV2(
             object_id=case.object_id,
             layer=layer,
             category=category,

@@ -35,6 +35,8 @@ async def test_the_demo_closes_what_its_storm_opened_and_what_it_joined(
     drives it to closure too."""
     isolated.env["BATON_CONTRACT_PATH"] = str(EXAMPLE_CONTRACT)
     monkeypatch.setenv("BATON_TOPIC_PREFIX", isolated.prefix)  # the night run's check-in topic
+    # the demo pings with the keys of the services' check-in secret (ADR 35)
+    monkeypatch.setenv("BATON_CHECKIN_SECRET", isolated.credentials().checkin_secret)
     sp = start_services(isolated, tmp_path)
     lines: list[str] = []
     try:
