@@ -35,7 +35,9 @@ async def poll(check: Any, timeout: float, what: str) -> Any:
         await asyncio.sleep(0.2)
 
 
-async def test_database_down_is_told_honestly(isolated: Isolated, tmp_path: Path) -> None:
+async def database_through_proxy(isolated: Isolated) -> CuttableProxy:
+    """A proxy in front of the shared PostgreSQL for this test's services (cut or frozen by
+    the test), and the settings that make their answers quick to observe."""
     dsn = urlsplit(isolated.dsn)
     proxy = CuttableProxy(dsn.hostname or "127.0.0.1", dsn.port or 5432)
     await proxy.up()
@@ -48,6 +50,11 @@ async def test_database_down_is_told_honestly(isolated: Isolated, tmp_path: Path
         "BATON_INTAKE_ACTION_WAIT_SECONDS": "1",
         "BATON_RETRY_AFTER_SECONDS": "4",
     }
+    return proxy
+
+
+async def test_database_down_is_told_honestly(isolated: Isolated, tmp_path: Path) -> None:
+    proxy = await database_through_proxy(isolated)
     sp = start_services(isolated, tmp_path, ["intake", "reporting"])
     try:
         await wait_healthy(sp)
@@ -215,17 +222,8 @@ async def test_a_frozen_database_is_answered_within_the_bound_on_every_route(
     request on an open connection for the whole outage (75 s seen: issue 25). Every route that
     reads or writes the database now answers within ``BATON_HTTP_REQUEST_TIMEOUT_SECONDS``:
     503 + Retry-After, or 202 pending for an action already durable in Kafka."""
-    dsn = urlsplit(isolated.dsn)
-    proxy = CuttableProxy(dsn.hostname or "127.0.0.1", dsn.port or 5432)
-    await proxy.up()
-    through_proxy = f"{dsn.username}:{dsn.password}@127.0.0.1:{proxy.port}"
+    proxy = await database_through_proxy(isolated)
     isolated.env |= {
-        "BATON_PG_DSN": dsn._replace(netloc=through_proxy).geturl(),
-        "BATON_CONTRACT_PATH": str(FIXTURES / "contract.yaml"),
-        "BATON_HEALTH_INTERVAL_SECONDS": "0.5",
-        "BATON_READY_TIMEOUT_SECONDS": "2",
-        "BATON_INTAKE_ACTION_WAIT_SECONDS": "1",
-        "BATON_RETRY_AFTER_SECONDS": "4",
         "BATON_PG_COMMAND_TIMEOUT_SECONDS": "2",
         "BATON_HTTP_REQUEST_TIMEOUT_SECONDS": str(FROZEN_BOUND),
         "BATON_INTAKE_HMAC_SECRETS": orjson.dumps({"zabbix": HMAC_SECRET}).decode(),
