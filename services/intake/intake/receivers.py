@@ -583,7 +583,8 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         confirm, reject, reopen, note. The action goes to the commands topic like a contractor
         system's; the answer waits for the commands consumer's verdict: 202 accepted, 403 (the
         party's rights) or 409 (the incident's state) with the reason — recorded as
-        ``baton.incident.action_refused`` — 404 for an unknown incident, or 202 ``pending``
+        ``baton.incident.action_refused`` — 404 for an unknown incident or one the party has no
+        part in (dead-lettered, not in its timeline), or 202 ``pending``
         when the verdict takes longer than ``BATON_INTAKE_ACTION_WAIT_SECONDS``. With an
         ``Idempotency-Key`` header a retry is the same command: it answers the first verdict
         and records nothing twice; the same key with another action is 422. A key is the
