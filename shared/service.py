@@ -467,6 +467,26 @@ class AdminSplit:
         await self.app(scope, receive, send)
 
 
+BACKLOG = 4096
+"""Connections the kernel queues for accept (uvicorn's default is 2048)."""
+
+
+def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    """The API socket's server: an idle keep-alive connection outlives the clients' own
+    (``http_keepalive_seconds``; uvicorn's 5 s equals httpx's, so a request sent on a connection
+    the server was closing got no answer and no log line: issue 25)."""
+    return uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+        timeout_keep_alive=int(settings.http_keepalive_seconds),
+        backlog=BACKLOG,
+    )
+
+
 def serve(app: FastAPI) -> None:
     """Run until SIGTERM/SIGINT; uvicorn then runs the lifespan's shutdown (graceful stop).
 
@@ -475,16 +495,7 @@ def serve(app: FastAPI) -> None:
     runtime: Runtime = app.state.runtime
     settings = runtime.settings
     admit_or_exit(runtime.service, settings, runtime.registry)
-    config = uvicorn.Config(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=20,
-        timeout_keep_alive=int(settings.http_keepalive_seconds),
-        backlog=4096,
-    )
+    config = server_config(app, settings)
     sockets = [config.bind_socket()]
     if settings.admin_http_port is not None:  # one server, two sockets: see AdminSplit
         admin = uvicorn.Config(
