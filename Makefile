@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-parts unit integration lint bench venv lock tools helm docker-compose down chaos
+.PHONY: run test test-parts unit integration lint bench venv lock tools helm docker-compose mailpit down chaos
 
 # Dependencies come from the lock files only, every file checked against its hash:
 # requirements.lock (runtime: the image) and requirements-dev.lock (runtime + CLI/local stack +
@@ -51,6 +51,7 @@ tools:
 	@command -v promtool >/dev/null || { echo "promtool is missing: apt-get install prometheus"; exit 1; }
 	@command -v helm >/dev/null || test -x $(BIN)/helm || $(MAKE) --no-print-directory helm
 	@command -v docker-compose >/dev/null || test -x $(BIN)/docker-compose || $(MAKE) --no-print-directory docker-compose
+	@test -x $(BIN)/mailpit || command -v mailpit >/dev/null || $(MAKE) --no-print-directory mailpit
 
 # helm renders deploy/helm/baton in the suite; built from its Go module into .venv/bin (Go from
 # Debian where missing; GOTOOLCHAIN=auto fetches the Go release helm's go.mod asks for).
@@ -58,6 +59,13 @@ HELM_VERSION := v3.19.5
 helm: venv
 	@command -v go >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null; }
 	GOTOOLCHAIN=auto GOBIN=$(abspath $(BIN)) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+# Mailpit: the local stack's SMTP relay with an HTTP API and a web UI (people's e-mail; the
+# integration tests read it). Built from its Go module into .venv/bin (~1 min), like helm.
+MAILPIT_VERSION := v1.33.1
+mailpit: venv
+	@command -v go >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null; }
+	GOTOOLCHAIN=auto GOBIN=$(abspath $(BIN)) go install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
 # docker-compose.yml is validated in the suite (`docker-compose config --quiet`): Docker Compose v2
 # built from its Go module (~4 min once), named docker-compose in .venv/bin. No Docker needed.
@@ -70,6 +78,7 @@ docker-compose: venv
 ## The main job: the whole stack (Kafka, PostgreSQL, four services) and a demo alert storm.
 run: venv
 	@command -v java >/dev/null && command -v mvn >/dev/null || $(MAKE) tools
+	@test -x $(BIN)/mailpit || command -v mailpit >/dev/null || $(MAKE) --no-print-directory mailpit
 	$(BIN)/baton stack up
 	$(BIN)/baton demo
 

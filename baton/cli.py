@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -335,10 +336,17 @@ def demo(
         kafka=str(st["kafka"]["bootstrap"]),
         auth=_required_auth(),
         log=console.print,
+        mailpit=st["mailpit"]["web"] if st.get("mailpit", {}).get("running") else None,
     )
     console.print(
         f"[green]{len(closed)} incidents closed with closure reports in PostgreSQL[/green]"
     )
+    from baton.demo import told
+    from baton.stack import client_settings
+
+    console.print("\nWho was told what, through which channel:")
+    for line in asyncio.run(told(client_settings().pg_dsn.get_secret_value(), closed)):
+        console.print(line, markup=False, highlight=False)
     incidents_list(url=reporting["url"], state=None, as_json=False)
     console.print("\nWhere to look:")
     console.print("  incidents:      baton incidents list")
@@ -354,6 +362,8 @@ def demo(
         f"  read API:       {reporting['url']}/v1/incidents  (OpenAPI: {reporting['url']}/docs)"
     )
     console.print(f"  intake API:     {intake['url']}/docs")
+    if "mailpit" in st:
+        console.print(f"  people's mail:  {st['mailpit']['web']}  (Mailpit: every e-mail sent)")
     where = credentials.credentials_path(stack_paths().root)
     console.print(f"  credentials:    {where}  (owner-only: a token per source, party, reader)")
     console.print(

@@ -6,15 +6,20 @@ is the default anchor of ``drill --all`` (now), and it is passed down like any o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from aiokafka.errors import KafkaError
 
+from baton.credentials import Credentials
 from shared.checkins import ExpectedEvent, expected_events
 from shared.contract.appendix import FORMATS, build_appendix, render
 from shared.contract.drill import DrillReport, Gap, drill, drill_all
@@ -22,12 +27,15 @@ from shared.contract.findings import RULES, Finding, Severity, has_errors
 from shared.contract.lint import lint_parsed
 from shared.contract.load import Parsed, parse_path
 from shared.contract.model import Contract
-from shared.events import Category
+from shared.events import Category, Envelope
 from shared.topics import Topic
 
 contract_app = typer.Typer(
     help="Lint the support contract, render its appendix, show its hash.", no_args_is_help=True
 )
+
+IN_FORCE_WAIT_SECONDS = 20.0
+"""How long ``publish`` reads the version in force on another cluster (to name new parties)."""
 
 PathArg = Annotated[Path, typer.Argument(help="contract file or folder of YAML files")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -51,11 +59,36 @@ def _parse_or_exit(path: Path, *, as_json: bool) -> tuple[Parsed, Contract, list
     return parsed, parsed.contract, findings
 
 
+def _deployment_senders(given: str | None) -> frozenset[str] | None:
+    """The channel kinds the deployment sends: ``--senders``, else the kinds of
+    ``BATON_NOTIFY_SENDERS`` when it is set, else unknown (None: BTN701 is not checked)."""
+    if given is not None:
+        return frozenset(k.strip() for k in given.split(",") if k.strip())
+    raw = os.environ.get("BATON_NOTIFY_SENDERS")
+    if raw is None:
+        return None
+    try:
+        return frozenset(json.loads(raw))
+    except (ValueError, TypeError):
+        raise typer.BadParameter("BATON_NOTIFY_SENDERS is not a JSON object") from None
+
+
 @contract_app.command("lint")
-def lint_command(path: PathArg, as_json: JsonOpt = False) -> None:
+def lint_command(
+    path: PathArg,
+    as_json: JsonOpt = False,
+    senders: Annotated[
+        str | None,
+        typer.Option(
+            "--senders",
+            help="channel kinds this deployment can send, comma-separated (default: those of"
+            " BATON_NOTIFY_SENDERS when set): the others are reported (BTN701)",
+        ),
+    ] = None,
+) -> None:
     """Check the contract; exit 1 on any error (warnings alone exit 0)."""
     parsed = parse_path(path)
-    findings = lint_parsed(parsed)
+    findings = lint_parsed(parsed, _deployment_senders(senders))
     errors = sum(f.severity is Severity.ERROR for f in findings)
     warnings = len(findings) - errors
     if as_json:
@@ -214,7 +247,7 @@ def _render(report: DrillReport) -> list[str]:
         f"{report.object_name} ({report.object}) — {report.layer}, {report.criticality}, "
         f"{report.environment}",
         f"{report.category.value} at {report.at_local} ({report.period.value}), priority "
-        f"{report.priority or '?'}",
+        f"{report.priority or '?'}" + (f" — {report.trigger}" if report.trigger else ""),
         f"  accepts the ticket:  {who(report.accepts)}",
         *([f"    first line: {report.first_line}"] if report.first_line else []),
         f"  coordinator:         {who(report.coordinator)}",
@@ -342,7 +375,9 @@ def _print_summary(reports: list[DrillReport], general: list[Gap]) -> None:
         on_duty = report.primary.on_duty if report.primary and report.primary.on_duty else "-"
         typer.echo(
             f"{status} {report.object:<20} {report.period.value:<8} {report.at_local}  "
-            f"primary: {on_duty}; recovery by {due.get('recovery', '-')}"
+            f"{report.category.value} {report.priority or '?'}; primary: {on_duty}; "
+            f"recovery by {due.get('recovery', '-')}"
+            + (f"  [{report.trigger}]" if report.trigger else "")
         )
         for gap in report.gaps:
             typer.echo(f"      {gap.code}: {gap.message}")
@@ -404,6 +439,52 @@ def apply_open_command(
         raise typer.Exit(1)
 
 
+def local_stack_credentials(environ: Mapping[str, str]) -> Credentials | None:
+    """The local stack's credentials when a CLI command talks to it (no ``BATON_KAFKA_BOOTSTRAP``
+    naming another cluster, as ``client_settings`` decides); None otherwise."""
+    from baton import credentials
+    from baton.stack import kafka_env, stack_paths, stack_ports
+
+    paths = stack_paths(environ)
+    creds = credentials.load(paths.root)
+    if creds is None:
+        return None
+    own = kafka_env(stack_ports(paths, environ), creds)["BATON_KAFKA_BOOTSTRAP"]
+    return creds if environ.get("BATON_KAFKA_BOOTSTRAP", own) == own else None
+
+
+def uncredentialed_parties(
+    contract: Contract,
+    path: Path,
+    environ: Mapping[str, str],
+    in_force: Contract | None = None,
+) -> tuple[list[str], str]:
+    """The parties of ``contract`` this deployment has no credentials for, and what to run.
+
+    Services get every party's tokens and Kafka user when they start, so a party new in a
+    published contract is refused (401/403) until they restart with it. Publishing to the
+    local stack, its credentials file says who has credentials; to another cluster, nothing
+    here can read its secrets: the parties new since the version ``in_force`` are named.
+    """
+    creds = local_stack_credentials(environ)
+    if creds is not None:
+        missing = sorted(set(contract.parties) - set(creds.parties))
+        todo = (
+            f"baton stack down && BATON_CONTRACT_PATH={path} baton stack up "
+            "(the stack keeps its data; the services restart with the new parties' tokens, "
+            "Kafka users and ACLs)"
+        )
+    else:
+        known = set(in_force.parties) if in_force is not None else set(contract.parties)
+        missing = sorted(set(contract.parties) - known)
+        todo = (
+            f"docker compose: baton compose-secrets --contract {path} && docker compose up -d; "
+            "Helm: give the chart's secret the new parties' tokens and Kafka users, then "
+            "helm upgrade"
+        )
+    return missing, todo if missing else ""
+
+
 @contract_app.command("publish")
 def publish_command(path: PathArg, as_json: JsonOpt = False) -> None:
     """Lint the contract and, only if it has no error, publish it to the contract topic.
@@ -415,7 +496,7 @@ def publish_command(path: PathArg, as_json: JsonOpt = False) -> None:
     import asyncio
 
     from baton.stack import client_settings
-    from shared.contract_feed import publish_contract
+    from shared.contract_feed import publish_contract, read_newest
 
     _, contract, findings = _parse_or_exit(path, as_json=as_json)
     errors = [f for f in findings if f.severity is Severity.ERROR]
@@ -425,13 +506,24 @@ def publish_command(path: PathArg, as_json: JsonOpt = False) -> None:
         typer.echo(f"{contract.id}: {len(errors)} error(s): not published", err=True)
         raise typer.Exit(1)
     settings = client_settings()  # BATON_* settings; the local stack fills what they leave unset
-    event = asyncio.run(publish_contract(settings, contract, now=datetime.now(UTC)))
+
+    async def publish() -> tuple[Contract | None, Envelope]:
+        in_force = None
+        if local_stack_credentials(os.environ) is None:  # another cluster: what is in force?
+            with contextlib.suppress(KafkaError, TimeoutError):
+                in_force = await asyncio.wait_for(read_newest(settings), IN_FORCE_WAIT_SECONDS)
+        return in_force, await publish_contract(settings, contract, now=datetime.now(UTC))
+
+    in_force, event = asyncio.run(publish())
+    missing, todo = uncredentialed_parties(contract, path, os.environ, in_force)
     result = {
         "contract": contract.id,
         "version": contract.version,
         "hash": contract.content_hash,
         "event_id": str(event.id),
         "topic": settings.topic(Topic.CONTRACT),
+        "parties_without_credentials": missing,
+        "to_run": todo or None,
     }
     if as_json:
         _echo_json(result)
@@ -439,4 +531,10 @@ def publish_command(path: PathArg, as_json: JsonOpt = False) -> None:
         typer.echo(
             f"published {contract.id} {contract.version} ({contract.content_hash}) "
             f"to {result['topic']}"
+        )
+    if missing and not as_json:
+        typer.echo(
+            f"warning: no credentials in this deployment for {', '.join(missing)}: they are "
+            f"refused (401/403) until the services restart with them. Run: {todo}",
+            err=True,
         )

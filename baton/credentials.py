@@ -10,7 +10,9 @@ stack has:
 - ``kafka``: one SASL/SCRAM user per service, per party (its inbox and assignment topics) and an
   ``admin`` user for topic and ACL administration;
 - ``postgres``: the password of the database role the services use;
-- ``checkin_secret``: the secret check-in keys are derived under (sla-clock's pings, ADR 35).
+- ``checkin_secret``: the secret check-in keys are derived under (sla-clock's pings, ADR 35);
+- ``links``: the HMAC secret of the action links in messages to people (router signs, intake
+  checks).
 
 A service gets its own share as ``BATON_*`` variables (:func:`service_env`), a client — demo,
 bench, tests, the CLI — reads the file. Rotation: ``baton stack down``, delete the file (or
@@ -58,6 +60,7 @@ class Credentials(BaseModel):
     )
     postgres_password: str = ""
     checkin_secret: str = ""
+    links_secret: str = ""
 
     def completed(self, parties: Iterable[str]) -> Credentials:
         """These credentials with a new secret for every identity that has none yet."""
@@ -76,6 +79,7 @@ class Credentials(BaseModel):
             kafka=fill(self.kafka, (KAFKA_ADMIN, *SERVICE_NAMES, *party_ids)),
             postgres_password=self.postgres_password or new_secret(),
             checkin_secret=self.checkin_secret or new_secret(),
+            links_secret=self.links_secret or new_secret(),
         )
 
 
@@ -149,6 +153,8 @@ def service_env(creds: Credentials, service: str) -> dict[str, str]:
     if service == "intake":
         env["BATON_INTAKE_SOURCE_TOKENS"] = _json(creds.sources)
         env["BATON_INTAKE_PARTY_TOKENS"] = _json(creds.parties)
+    if service in ("intake", "router") and creds.links_secret:
+        env["BATON_LINKS_SECRET"] = creds.links_secret
     if service in ("reporting", "sla-clock"):  # sla-clock: its check-in status
         env["BATON_REPORTING_READER_TOKENS"] = _json(creds.readers)
     if service == "sla-clock":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -154,6 +155,7 @@ def run_demo(
     kafka: str | None = None,
     auth: httpx.Auth | None = None,
     log: Any = print,
+    mailpit: str | None = None,
 ) -> list[str]:
     """Feed the storm, then act as contractors and customer until every incident is closed."""
     contract = load_contract(contract_path)
@@ -203,10 +205,11 @@ def run_demo(
             ).raise_for_status()
             log("bank exchange: the rerun reports success → its alert resolves")
         log("acting as contractors and customer…")
+        customer = next(p for p, v in contract.parties.items() if v.kind == "customer")
+        mailbox = contract.parties[customer].contact
         for inc in ours:
             layer = Layer(inc["layer"]) if inc["layer"] else None
             party = contract.primary_party(layer) if layer else contract.coordinator
-            customer = next(p for p, v in contract.parties.items() if v.kind == "customer")
             url = f"{intake}/v1/incidents/{inc['id']}/actions"
             for body in (
                 {"action": "acknowledge", "party": party, "actor": "duty.engineer"},
@@ -218,10 +221,18 @@ def run_demo(
                     "actions_taken": ["diagnosed", "fixed"],
                     "recurrence_risk": "low",
                 },
-                {"action": "confirm", "party": customer, "actor": "it.desk"},
             ):
                 client.post(url, json=body).raise_for_status()
                 time.sleep(0.05)
+            # the customer confirms as a phone would: the link in the e-mail Baton sent it
+            link = confirm_link(mailpit, mailbox, inc["id"]) if mailpit else None
+            if link is not None:
+                page = httpx.post(link, timeout=30)
+                log(f"  {inc['id']}: confirmed through the e-mailed link → {page.status_code}")
+                page.raise_for_status()
+            else:
+                confirm = {"action": "confirm", "party": customer, "actor": "it.desk"}
+                client.post(url, json=confirm).raise_for_status()
         ids = [inc["id"] for inc in ours]
         _wait_for(
             client,
@@ -229,6 +240,65 @@ def run_demo(
             lambda rows: all(r["status"] == "closed" for r in rows if r["id"] in ids),
         )
     return ids
+
+
+def confirm_link(mailpit: str, to: str, incident: str, timeout: float = 60) -> str | None:
+    """The "Confirm" link of the e-mail asking ``to`` to confirm ``incident``'s restoration,
+    read from Mailpit's HTTP API (None when none arrives within ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=mailpit, timeout=10) as mp:
+        while time.monotonic() < deadline:
+            for msg in mp.get("/api/v1/messages", params={"limit": 500}).json()["messages"]:
+                to_us = any(a["Address"] == to for a in msg["To"])
+                if to_us and incident in msg["Subject"] and "confirm" in msg["Subject"]:
+                    text = mp.get(f"/api/v1/message/{msg['ID']}").json()["Text"]
+                    for line in text.splitlines():
+                        if line.strip().startswith("Confirm:") and "/v1/links/" in line:
+                            return str(line.rsplit(" ", 1)[1].strip())
+            time.sleep(0.5)
+    return None
+
+
+async def told(dsn: str, incidents: list[str]) -> list[str]:
+    """Who was told what, through which channel: the router's notifications of ``incidents``."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT incident_id, recipient, channel, address, state, subject, body"
+            " FROM router.notifications WHERE incident_id = ANY($1::text[])"
+            " ORDER BY incident_id, created_at, recipient, channel",
+            incidents,
+        )
+    finally:
+        await conn.close()
+    lines: list[str] = []
+    for incident in dict.fromkeys(r["incident_id"] for r in rows):
+        mine = [r for r in rows if r["incident_id"] == incident]
+        lines.append(f"  {incident}:")
+        by_person: dict[tuple[str, str, str], list[Any]] = {}
+        for r in mine:
+            by_person.setdefault((r["recipient"], r["channel"], r["address"]), []).append(r)
+        for (recipient, channel, address), sent in by_person.items():
+            what = "; ".join(r["subject"].split(": ", 1)[-1] for r in sent)
+            states = ", ".join(
+                f"{n} {state}" for state, n in Counter(r["state"] for r in sent).most_common()
+            )
+            lines.append(f"    {recipient} via {channel} ({address}): {what} — {states}")
+        by_hand = dict.fromkeys(
+            line.strip()
+            for r in mine
+            for line in r["body"].splitlines()
+            if line.startswith("  ") and " — " in line and line.strip().split()[0] in _VERBS
+        )
+        if by_hand:
+            lines.append("    no sender for these; the coordinator was asked to reach them:")
+            lines.extend(f"      {line}" for line in by_hand)
+    return lines
+
+
+_VERBS = frozenset({"call", "text", "page", "message", "mail", "reach"})
 
 
 def _incidents(client: httpx.Client, reporting: str) -> list[dict[str, Any]]:

@@ -42,7 +42,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 from urllib.parse import quote
 
 import httpx
@@ -445,6 +445,24 @@ def stack_ports(
     return default_ports(brokers)
 
 
+def wished_ports(
+    paths: StackPaths,
+    *,
+    free_ports: bool = False,
+    base_port: int | None = None,
+    brokers: int | None = None,
+) -> StackPorts | None:
+    """The ports ``stack up`` asks for: a base port's, or ports free now for a new stack. A
+    stack that has run keeps the ports it recorded (its Kafka metadata names them), so
+    ``--free-ports`` restarts it on its own ports with its data (None: no other wish)."""
+    nodes = brokers or stack_ports(paths).brokers  # a recorded stack keeps its own
+    if base_port is not None:
+        return StackPorts.from_base(base_port, nodes)
+    if free_ports and not (paths.root / PORTS_FILE).exists():
+        return StackPorts.free(nodes)
+    return None
+
+
 def _record_ports(
     paths: StackPaths, wanted: StackPorts | None, brokers: int | None = None
 ) -> StackPorts:
@@ -463,8 +481,10 @@ def _record_ports(
         ):
             raise StackError(
                 f"this stack ({paths.root}) already uses the ports in {recorded} "
-                f"({current.brokers} Kafka node{'s' if current.brokers > 1 else ''}); "
-                "`baton stack down --purge` first to choose others"
+                f"({current.brokers} Kafka node{'s' if current.brokers > 1 else ''}): "
+                "`baton stack up` (or --free-ports) restarts it on them with its data; other "
+                "ports need a new stack — another BATON_STACK_DIR, or `baton stack down "
+                "--purge`, which deletes its data"
             )
         return current
     ports = wanted or current
@@ -1333,6 +1353,7 @@ def start_services(
             continue
         _require_free_port(service.port, service.name)
         env = service_env(service, os.environ, ports, credentials.load(paths.root))
+        env |= _mailpit().service_env(paths, _KIND[service.module], ports, env)
         argv = service_argv(service)
         pid = _spawn(argv, name=service.name, paths=paths, env=env, output=paths.log(service.name))
         log.info("Started %s (pid %d) on %s", service.name, pid, service.url)
@@ -1407,6 +1428,7 @@ def up_infra(
             start_kafka(paths, libs, timeout, chosen, creds=creds, acls=acls)
         with _timed("topics ready"):
             asyncio.run(ensure_topics(kafka_client(chosen, creds), settings.topic_prefix))
+        _mailpit().start(paths)  # the SMTP relay people's e-mail goes through
         log.info(
             "Credentials (Kafka users, PostgreSQL password, tokens): %s (owner-only)",
             credentials.credentials_path(paths.root),
@@ -1491,6 +1513,7 @@ def down(paths: StackPaths | None = None, purge: bool = False) -> None:
         raise StackError(f"{paths.root} has no {STACK_MARKER}: not a stack folder, not touched")
     with _stack_lock(paths):
         stop_services(paths)
+        _mailpit().stop(paths)
         stop_kafka(paths)
         stop_postgres(paths)
         if purge:
@@ -1536,12 +1559,19 @@ class PortsStatus(TypedDict):
     brokers: list[BrokerPorts]
 
 
+class MailpitStatus(TypedDict):
+    web: str
+    smtp: str
+    running: bool
+
+
 class StackStatus(TypedDict):
     dir: str
     ports: PortsStatus
     kafka: KafkaStatus
     postgres: PostgresStatus
     services: dict[str, ServiceStatus]
+    mailpit: NotRequired[MailpitStatus]  # a stack without the binary has none
 
 
 def service_pids(paths: StackPaths | None = None) -> dict[str, int]:
@@ -1567,7 +1597,7 @@ def status(paths: StackPaths | None = None) -> StackStatus:
         }
         for node in nodes
     ]
-    return {
+    found: StackStatus = {
         "dir": str(paths.root),
         "ports": {
             "kafka": ports.kafka,
@@ -1591,6 +1621,20 @@ def status(paths: StackPaths | None = None) -> StackStatus:
             for service in ports.service_table()
         },
     }
+    relay = _mailpit().recorded(paths)
+    if relay is not None:
+        found["mailpit"] = {
+            "web": relay.web_url,
+            "smtp": relay.smtp_address,
+            "running": _mailpit().running(paths),
+        }
+    return found
+
+
+def _mailpit() -> Any:
+    from baton import mailpit
+
+    return mailpit
 
 
 # --------------------------------------------------------------------------- the CLI
@@ -1655,11 +1699,9 @@ def up(
     _setup_logging()
 
     def start_infra() -> None:  # inside the step: a bad --brokers is reported as its failure
-        nodes = brokers or stack_ports(stack_paths()).brokers  # a recorded stack keeps its own
-        wish = StackPorts.free(nodes) if free_ports else None
-        if base_port is not None:
-            wish = StackPorts.from_base(base_port, nodes)
-        up_infra(timeout=timeout, ports=wish, brokers=brokers)
+        paths = stack_paths()
+        wish = wished_ports(paths, free_ports=free_ports, base_port=base_port, brokers=brokers)
+        up_infra(paths, timeout=timeout, ports=wish, brokers=brokers)
 
     _run_step(start_infra, "Kafka, PostgreSQL and topics up")
     if not infra_only:
@@ -1699,6 +1741,9 @@ def status_command(
     row("postgres", current["postgres"]["running"], current["postgres"]["dsn"])
     for name, service in current["services"].items():
         row(name, service["running"], service["url"])
+    if "mailpit" in current:
+        relay = current["mailpit"]
+        row("mailpit", relay["running"], f"{relay['web']} (SMTP {relay['smtp']}: people's e-mail)")
     Console().print(table)
     where = credentials.credentials_path(stack_paths().root)
     if where.exists():  # the path only: the secrets stay in the owner-only file

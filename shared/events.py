@@ -452,6 +452,17 @@ class AlertResolvedV2(AlertResolvedV1):
     )
 
 
+class SourceAcknowledgedV1(Model):
+    """The monitoring source says someone acknowledged an alert of the incident there
+    (PagerDuty Events v2 ``acknowledge``). A fact on the incident's timeline only: it is not
+    the contractor's acknowledgement, so no clock stops and no state changes (ADR 41)."""
+
+    fingerprint: str
+    source: str = Field(description="the receiver it came through, e.g. 'pagerduty'")
+    client: str | None = Field(None, description="the sending client's name, as it gave it")
+    acknowledged_at: AwareDatetime
+
+
 class AlertCorrelatedV1(Model):
     """An alert on another object, connected to the incident's objects in the contract's
     dependency graph, joined the incident; ``origin_*`` and ``scope`` are as of now."""
@@ -534,6 +545,24 @@ class CheckOpenedV2(Model):
     local: LocalTimes | None = Field(
         None, description="opened_at and access ready_by in the checked object's zone"
     )
+
+
+class NotificationOutcomeV1(Model):
+    """A message to a person settled: sent over its channel, or failed after every try
+    (router/outbox.py, ADR 31). The incident's timeline shows who was reached and who not."""
+
+    notification: uuid.UUID = Field(description="the router.notifications row")
+    cause: str = Field(description="what the message was about: the causing event's type")
+    recipient_party: str = Field(
+        description="the recipient's party (not 'party': being told does not widen what a"
+        " party may read of the incident, reporting's VISIBLE_TO)"
+    )
+    recipient: str = Field(description="party/contact, or party/mailbox for its contact mailbox")
+    channel: str = Field(description="the contract's channel kind: email, messenger, sms, ...")
+    outcome: Literal["sent", "failed"]
+    attempts: int = Field(ge=1)
+    error: str = Field("", max_length=300, description="the last failure, as the sender said it")
+    at: AwareDatetime
 
 
 class CheckClosedV1(Model):
@@ -718,6 +747,8 @@ class EventType(StrEnum):
     SLA_CLOCK_RECOMPUTED = "baton.sla.clock_recomputed"
     SLA_OVERDUE = "baton.sla.overdue"
     CHECKIN_PING = "baton.checkin.ping"
+    SOURCE_ACKNOWLEDGED = "baton.incident.source_acknowledged"
+    NOTIFICATION = "baton.assignment.notification"
 
 
 PAYLOADS: dict[EventType, type[Model]] = {
@@ -749,6 +780,8 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.SLA_CLOCK_RECOMPUTED: SlaClockRecomputedV1,
     EventType.SLA_OVERDUE: SlaOverdueV1,
     EventType.CHECKIN_PING: CheckinPingV1,
+    EventType.SOURCE_ACKNOWLEDGED: SourceAcknowledgedV1,
+    EventType.NOTIFICATION: NotificationOutcomeV1,
 }
 CURRENT_VERSION: dict[EventType, int] = {
     **dict.fromkeys(PAYLOADS, 1),

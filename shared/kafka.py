@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
@@ -13,7 +14,6 @@ from typing import Any, TypeAlias, TypedDict
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from opentelemetry.sdk.trace import TracerProvider
@@ -22,8 +22,9 @@ from prometheus_client import CollectorRegistry, Counter
 from shared.events import DeadLetterV1, Envelope, make_event
 from shared.redact import redact_headers, redact_payload, sample
 from shared.settings import Settings
+from shared.telemetry import KafkaTracing
 from shared.topic_admin import TopicAdminError, TopicWish, create_topics
-from shared.topics import PARTY_TOPIC_PARTITIONS, Topic, party_topic_name
+from shared.topics import PARTY_TOPIC_PARTITIONS, Topic, commands_pattern, party_topic_name
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "application/cloudevents+json"
@@ -91,11 +92,19 @@ def build_broker(
         graceful_timeout=15.0,
         middlewares=(
             KafkaPrometheusMiddleware(registry=registry, app_name=service),
-            KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+            KafkaTracing(tracer_provider, outside=written_outside(settings)),
         ),
         parser=readable_headers,
         logger=logging.getLogger(f"faststream.{service}"),
     )
+
+
+def written_outside(settings: Settings) -> Callable[[str], bool]:
+    """Whether producers outside Baton write ``topic``: alerts.raw, check-ins, the commands
+    topic and the parties' inboxes (their trace context is a link, ADR 0043)."""
+    own = {settings.topic(Topic.ALERTS_RAW), settings.topic(Topic.CHECKINS)}
+    commands = re.compile(commands_pattern(settings.topic_prefix))
+    return lambda topic: topic in own or commands.match(topic) is not None
 
 
 def _utf8(value: bytes | None) -> bool:
@@ -161,8 +170,8 @@ def batch_records(msg: KafkaMessage) -> tuple[Record, ...]:
 
 
 def event_headers(event: Envelope) -> dict[str, str]:
-    """The headers every Baton event carries beside its body (trace context is added by the
-    telemetry middleware)."""
+    """The headers every Baton event carries beside its body (``traceparent`` is added by the
+    broker's ``KafkaTracing`` middleware)."""
     return {"content-type": CONTENT_TYPE, "ce_type": event.type.value, "ce_id": str(event.id)}
 
 

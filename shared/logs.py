@@ -14,13 +14,18 @@ _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 class TraceContextFilter(logging.Filter):
-    """Puts the current span's ``trace_id`` and ``span_id`` on every record (None outside a span),
-    so a log line leads to its trace in Jaeger and back."""
+    """Puts the current span's ``trace_id`` and ``span_id`` on every record (None outside a span,
+    unless the line names its span itself, as FastStream's "Processed" does), so a log line
+    leads to its trace in Jaeger and back."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         ctx = trace.get_current_span().get_span_context()
-        record.trace_id = f"{ctx.trace_id:032x}" if ctx.is_valid else None
-        record.span_id = f"{ctx.span_id:016x}" if ctx.is_valid else None
+        if ctx.is_valid:
+            record.trace_id = f"{ctx.trace_id:032x}"
+            record.span_id = f"{ctx.span_id:016x}"
+        else:
+            record.trace_id = getattr(record, "trace_id", None)
+            record.span_id = getattr(record, "span_id", None)
         return True
 
 
@@ -86,4 +91,11 @@ def setup_logging(service: str, level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # FastStream gives its "faststream" logger a coloured handler of its own and stops it from
+    # propagating: its per-message lines ("Received", "Processed", "waiting for messages")
+    # were plain text without trace ids. They go through the root's handler now.
+    own = logging.getLogger("faststream")
+    own.handlers.clear()
+    own.propagate = True
+    logging.captureWarnings(True)  # a library's warning is a log line too, not bare stderr
     logging.getLogger("aiokafka").setLevel(logging.WARNING)

@@ -51,6 +51,7 @@ from shared.http import Unavailable, describe, unavailable
 from shared.kafka import DeadLetters, Record, batch_records, build_broker, message_topic
 from shared.logs import setup_logging
 from shared.settings import Settings
+from shared.telemetry import NO_FASTAPI_TELEMETRY, TraceRequests, use_globally
 from shared.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -224,6 +225,7 @@ def create_app(  # noqa: PLR0915 - one place declares the whole shell, in start 
     setup_logging(service, settings.log_level, settings.log_format)
     registry = CollectorRegistry()
     tracing = tracer_provider(service, settings)
+    use_globally(tracing)
     broker = build_broker(settings, service, registry, tracing)
     contract = load_contract(settings.contract_path)
     contract_info = Gauge(
@@ -304,7 +306,8 @@ def create_app(  # noqa: PLR0915 - one place declares the whole shell, in start 
             tracing.shutdown()  # flushes the spans still batched
             log.info("stopped")
 
-    app = FastAPI(title=f"Baton {service}", lifespan=lifespan)
+    # FastAPI's own telemetry is off: TraceRequests is the one server span (ADR 0043).
+    app = FastAPI(title=f"Baton {service}", lifespan=lifespan, telemetry=NO_FASTAPI_TELEMETRY)
     app.state.runtime = runtime
 
     app.add_middleware(
@@ -313,6 +316,7 @@ def create_app(  # noqa: PLR0915 - one place declares the whole shell, in start 
         retry_after=settings.retry_after_seconds,
     )
     app.add_middleware(RequestCounter, counter=requests, service=service)
+    app.add_middleware(TraceRequests, provider=tracing)
     if settings.admin_http_port is not None:
         app.add_middleware(AdminSplit, admin_port=settings.admin_http_port)
 

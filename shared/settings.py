@@ -245,6 +245,36 @@ class Settings(BaseSettings):
     router_webhook_max_attempts: int = Field(
         8, ge=1, description="after this many failed pushes: dead letter, coordinator told"
     )
+    # -- people: notifications and action links (router/notify.py, intake/links.py) ----------
+    notify_senders: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="channel kind (email, messenger, sms, pager, phone) -> Apprise URL template;"
+        " {address} is replaced by the contact's address, e.g. email:"
+        " mailto://relay:1025?from=baton@example.org&to={address}. A kind without one is named"
+        " in the coordinator's message to be reached by hand",
+    )
+    notify_tick_seconds: float = Field(
+        1.0, gt=0, description="how often the router's notification worker looks for due rows"
+    )
+    notify_backoff_seconds: float = Field(
+        5.0, gt=0, description="first retry delay of a failed notification; doubles up to 5 min"
+    )
+    notify_max_attempts: int = Field(
+        8, ge=1, description="after this many failed sends: failed, the coordinator told"
+    )
+    notify_send_timeout_seconds: float = Field(
+        30.0, gt=0, description="one send may take this long before it counts as failed"
+    )
+    links_secret: Credential | None = Field(
+        None,
+        description="HMAC secret of the action links in messages (or a list while it is"
+        " rotated: the router signs with the first, intake accepts any); unset: no links",
+    )
+    links_base_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="intake's address as people reach it: action links point there",
+    )
+    links_ttl_hours: float = Field(24.0, gt=0, description="how long an action link works")
     # -- sla-clock --------------------------------------------------------------------------
     sla_fire_batch: int = Field(
         500, gt=0, description="how many due SLA timers one tick transaction fires at most"

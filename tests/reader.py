@@ -89,3 +89,42 @@ def ink(png: Path) -> float:
 def assert_not_blank(png: Path, *, at_least: float = 0.005) -> None:
     share = ink(png)
     assert share >= at_least, f"{png.name} looks blank: {share:.2%} ink"
+
+
+def overlapping_words(pdf: bytes, *, tolerance: float = 0.5) -> list[str]:
+    """Pairs of words whose boxes overlap on a page, as poppler's ``pdftotext -bbox`` places
+    them: text printed over other text (a long value running into the next label). Boxes
+    that only touch, or overlap by less than ``tolerance`` points, do not count."""
+    import xml.etree.ElementTree as ET
+
+    result = subprocess.run(
+        [_tool("pdftotext"), "-bbox", "-", "-"],
+        input=pdf,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    root = ET.fromstring(result.stdout)
+    found = []
+    for number, page in enumerate(root.iter("{http://www.w3.org/1999/xhtml}page"), 1):
+        words = sorted(
+            (
+                (
+                    float(w.get("yMin", 0)),
+                    float(w.get("yMax", 0)),
+                    float(w.get("xMin", 0)),
+                    float(w.get("xMax", 0)),
+                    w.text or "",
+                )
+                for w in page.iter("{http://www.w3.org/1999/xhtml}word")
+            ),
+        )
+        for i, (y0, y1, x0, x1, text) in enumerate(words):
+            for oy0, oy1, ox0, ox1, other in words[i + 1 :]:
+                if oy0 >= y1 - tolerance:
+                    break  # sorted by top: every later word starts below this one
+                if min(y1, oy1) - max(y0, oy0) > tolerance and (
+                    min(x1, ox1) - max(x0, ox0) > tolerance
+                ):
+                    found.append(f"page {number}: {text!r} overlaps {other!r}")
+    return found

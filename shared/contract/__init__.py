@@ -14,8 +14,10 @@ One YAML file, or a folder of `*.yaml` files merged in path order: top-level lis
 concatenated, top-level mappings merged key by key (a key defined twice is BTN003), scalars must
 agree. See `examples/contract/` (realistic, split by section) and `examples/minimal/`.
 
-Sections: `id`, `version`, `title`, `coordinator`, `first_line`, `environments`, `exclusions`,
-`locations` (a site's own `period_calendar`), `parties` (contacts with channels, `duty`
+Sections: `id`, `version`, `title`, `coordinator`, `first_line` (a party, or `party/contact`
+answering in the contact's `hours`), `environments`, `exclusions`, `locations` (a site's own
+`period_calendar`; its written `timezone` and `holidays_country` must be that calendar's, BTN308),
+`parties` (contacts with channels and optional `hours`, `duty`
 shifts — the first shift whose calendar is open answers —, `backup_contacts`,
 `responsible_for` / `not_responsible_for`,
 `vendor_handling`), `layers` (a list of `{layer, primary, boundary}`; two entries for one layer

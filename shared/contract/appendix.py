@@ -15,7 +15,7 @@ import io
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from shared.calendar import CalendarSpec, holidays_data_version
 from shared.contract.lint import check_contract, open_point_of
@@ -24,6 +24,9 @@ from shared.documents import Document, Fact, Section, Signature, Table, render_h
 from shared.documents import to_json as document_json
 from shared.documents.words import cron_words, duration_words
 from shared.events import Category
+
+if TYPE_CHECKING:
+    from shared.checkins import Expectation
 
 Format = Literal["md", "csv", "html", "pdf", "json"]
 FORMATS: tuple[Format, ...] = ("md", "csv", "html", "pdf", "json")
@@ -58,7 +61,7 @@ def build_appendix(contract: Contract) -> Document:
             Fact("Version", contract.version),
             Fact("Content hash", contract.content_hash),
             Fact("Coordinator of every incident", _party(contract, contract.coordinator)),
-            Fact("Tickets accepted by", _party(contract, contract.intake)),
+            Fact("Tickets accepted by", _first_line(contract)),
             Fact("Environments in scope", ", ".join(e.value for e in contract.environments)),
         ),
         sections=(
@@ -141,6 +144,26 @@ def _party(contract: Contract, party_id: str | None) -> str:
         return "—"
     party = contract.parties.get(party_id)
     return party.name if party else f"{party_id} (unknown)"
+
+
+def _first_line(contract: Contract) -> str:
+    """The first line as written: a party, or one of its contacts in its own hours (the
+    coordinator accepts while they are closed)."""
+    named = contract.contact(contract.first_line) if contract.first_line else None
+    if named is None or contract.intake == contract.coordinator:
+        return _party(contract, contract.intake)
+    party, contact = named
+    hours = contact.hours or next(
+        (
+            s.calendar
+            for s in party.duty
+            if f"{contract.first_line_party}/{s.contact}" == contract.first_line
+        ),
+        None,
+    )
+    when = f", {calendar_words(contract, hours)}" if hours else ", round the clock"
+    coordinator = _party(contract, contract.coordinator)
+    return f"{contact.name} ({party.name}{when}; otherwise {coordinator})"
 
 
 def _contact(contract: Contract, ref: str | None) -> str:
@@ -327,14 +350,65 @@ def _sla_paragraphs(contract: Contract) -> tuple[str, ...]:
         if sla.clock_start == "first_alert"
         else "the registration of the ticket"
     )
+    written = sla.model_fields_set  # a rule the contract does not write is Baton's default
+    backdate = f"at most {duration_words(sla.max_backdate)} before the ticket was registered"
+    warnings = ", ".join(f"{w:.0%}" for w in sla.warnings)
     out.append(
-        f"Clocks start at {start}, at most {duration_words(sla.max_backdate)} before the "
-        "ticket was registered. Warnings are raised at "
-        + ", ".join(f"{w:.0%}" for w in sla.warnings)
-        + " of a target. A target measured on a business-hours calendar counts only the "
-        "hours that calendar is open (business hours and business days); others count "
-        "the object's support hours."
+        " ".join(
+            (
+                f"Clocks start at {start}."
+                if "clock_start" in written
+                else f"Baton's default: clocks start at {start} (sla.clock_start).",
+                f"A clock starts {backdate}."
+                if "max_backdate" in written
+                else f"Baton's default: a clock starts {backdate} (sla.max_backdate).",
+                f"Warnings are raised at {warnings} of a target."
+                if "warnings" in written
+                else f"Baton's default: warnings at {warnings} of a target (sla.warnings).",
+                "A target measured on a business-hours calendar counts only the hours that "
+                "calendar is open (business hours and business days); others count the "
+                "object's support hours.",
+            )
+        )
     )
+    outside = (
+        "an incident on nothing in the perimeter is taken by the coordinator and measured as "
+        "on a critical object: the matrix's critical row for its category, round the clock "
+        "unless the target names a calendar; its assignment carries those deadlines."
+        if sla.outside_perimeter == "matrix"
+        else "no SLA applies to an incident on nothing in the perimeter: the coordinator "
+        "triages it, no clock runs and its assignment carries no deadlines."
+    )
+    worst = (
+        "an incident's priority follows the worst of what joins it: an alert whose category "
+        "on its object has a more urgent priority in the matrix (an outage joining a "
+        "degradation) reclassifies the incident, recorded with the alert as the reason; a "
+        "priority is never lowered automatically."
+        if sla.priority_follows_worst
+        else "an incident keeps the priority it opened with when other alerts join it; a more "
+        "critical probable origin still raises it, and a priority is never lowered "
+        "automatically."
+    )
+    for field, text in (("outside_perimeter", outside), ("priority_follows_worst", worst)):
+        out.append(
+            text[0].upper() + text[1:]
+            if field in written
+            else f"Baton's default: {text[:-1]} (sla.{field})."
+        )
+    if (
+        not {
+            "clock_start",
+            "max_backdate",
+            "warnings",
+            "outside_perimeter",
+            "priority_follows_worst",
+        }
+        <= written
+    ):
+        out.append(
+            'A rule marked "Baton\'s default" is not written in this contract: it applies '
+            "until the contract sets the field named beside it."
+        )
     excluded = [w.id for w in contract.maintenance_windows if w.excludes_sla and w.approved_by]
     if excluded:
         out.append(
@@ -374,24 +448,28 @@ def _sites_table(contract: Contract) -> Table:
     """Each site's period calendar: the zone its objects' times are shown in, the hours that
     are day there, and where its holidays come from (ADR 22)."""
     rows = []
-    sites: list[tuple[str, str | None, int]] = [
+    sites: list[tuple[str, str | None, int, str | None]] = [
         (
             f"{location.name} ({location_id})",
             location.period_calendar or contract.sla.period_calendar,
             sum(1 for o in contract.objects if o.location == location_id),
+            location.timezone,
         )
         for location_id, location in contract.locations.items()
     ]
     elsewhere = sum(1 for o in contract.objects if o.location not in contract.locations)
     if elsewhere:
-        sites.append(("No location given", contract.sla.period_calendar, elsewhere))
-    for name, calendar_id, count in sites:
+        sites.append(("No location given", contract.sla.period_calendar, elsewhere, None))
+    for name, calendar_id, count, written in sites:
         spec = contract.calendar_spec(calendar_id) if calendar_id else None
         if spec is None:
             rows.append((name, "UTC", "every hour is day (no period calendar)", "—", str(count)))
             continue
         hours = "24/7: every hour is day" if spec.kind == "24x7" else _hours(spec)
-        rows.append((name, spec.timezone, f"{spec.id}: {hours}", holidays_words(spec), str(count)))
+        zone = spec.timezone
+        if written is not None and written != spec.timezone and spec.kind != "24x7":
+            zone += f" (the site is written in {written}: lint BTN308)"  # never silently
+        rows.append((name, zone, f"{spec.id}: {hours}", holidays_words(spec), str(count)))
     return Table(
         "Sites: time zone and period calendar",
         ("Site", "Time zone", "Day is (period calendar)", "Days off", "Objects"),
@@ -444,7 +522,7 @@ def _roles_table(contract: Contract) -> Table:
     rows = []
     for pid, party in contract.parties.items():
         role = " (coordinator of every incident)" if pid == contract.coordinator else ""
-        if pid == contract.first_line and pid != contract.coordinator:
+        if pid == contract.first_line_party and pid != contract.coordinator:
             role = " (first line: accepts tickets, hands them to the coordinator)"
         duty = "; ".join(
             f"{calendar_words(contract, shift.calendar)}: {party.contacts[shift.contact].reach()}"
@@ -564,6 +642,22 @@ def _at(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M %z}" if value else "—"
 
 
+def _grace_words(obj: SupportObject, exp: Expectation) -> str:
+    """How late a run may report; Baton's default where the contract writes none."""
+    from shared.checkins import Duty
+
+    backup = obj.backup
+    written = {
+        Duty.RUN: obj.schedule,
+        Duty.BACKUP: backup.copies if backup else None,
+        Duty.BACKUP_CHECK: backup.check if backup else None,
+    }.get(exp.duty)
+    words = duration_words(exp.grace)
+    if written is None:
+        return f"{words} (Baton's default)"  # a test restore: a day, not settable
+    return words if written.grace is not None else f"{words} (Baton's default; schedule.grace)"
+
+
 def _expected_tables(contract: Contract) -> tuple[Table, ...]:
     from shared.checkins import DUTY_WORDS, expectations, schedule_in_words
 
@@ -578,7 +672,7 @@ def _expected_tables(contract: Contract) -> tuple[Table, ...]:
                 f"{obj.name} ({obj.id})",
                 DUTY_WORDS[exp.duty],
                 schedule_in_words(exp),
-                duration_words(exp.grace),
+                _grace_words(obj, exp),
                 _party(contract, exp.party),
                 paged,
             )

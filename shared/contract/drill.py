@@ -16,7 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.calendar import WEEKDAYS
 from shared.contract.lint import find_cycles
-from shared.contract.model import Contract, Period, SupportObject, classify, format_duration
+from shared.contract.model import (
+    CRITICALITIES,
+    Contract,
+    Period,
+    SupportObject,
+    classify,
+    format_duration,
+)
 from shared.contract.view import ContractView
 from shared.events import Category, ClockKind
 
@@ -130,6 +137,11 @@ class DrillReport(_Out):
     access: AccessAnswer | None
     vendors: list[VendorAnswer]
     maintenance: str | None
+    trigger: str | None = Field(
+        None,
+        description="what drill --all drilled here when it is not a plain outage at a sample "
+        "instant: a missed scheduled run (the watchdog's category) or a maintenance window",
+    )
     held_until: datetime | None = None
     """Intake holds an alert fired in an approved maintenance window: the incident, and its
     clocks, start when the window ends."""
@@ -146,6 +158,8 @@ def drill(
     at: datetime,
     category: Category = Category.OUTAGE,
     first_alert_at: datetime | None = None,
+    *,
+    trigger: str | None = None,
 ) -> DrillReport:
     """Answer the seed's questions for ``object_id`` when an incident of ``category`` is
     registered at ``at`` (an aware datetime), its first alert having fired at ``first_alert_at``
@@ -190,6 +204,7 @@ def drill(
         access=access,
         vendors=vendors,
         maintenance=f"{window.id}: {window.description}" if window else None,
+        trigger=trigger,
         held_until=run.released,
         gaps=run.gaps,
     )
@@ -248,15 +263,21 @@ class _Drill:
         answer = self.answerer(desk, "first line", must_answer=False)
         if answer is None:
             return None, None
+        # a first line written as party/contact answers in the contact's own hours, not as
+        # whoever is on the party's duty (the customer's night approver takes no tickets)
+        on_duty = contract.desk_on_duty(self.at)
+        answer = answer.model_copy(update={"on_duty": on_duty.reach() if on_duty else None})
+        named = contract.contact(contract.first_line or "")
+        who = f"{named[1].name} of {answer.name}" if named else answer.name
         lead = self.contract.parties.get(coordinator)
         lead_name = lead.name if lead else coordinator
         if answer.on_duty is None:
             return self.answerer(coordinator, "ticket intake", must_answer=False), (
-                f"{answer.name} [{desk}] is closed at {self.local(self.at)}: the coordinator "
-                f"{lead_name} accepts; the desk is told of the incident when it opens"
+                f"{who} [{contract.first_line}] is closed at {self.local(self.at)}: the "
+                f"coordinator {lead_name} accepts; the desk is told of the incident when it opens"
             )
         return answer, (
-            f"{answer.name} [{desk}] accepts and hands the incident to the coordinator "
+            f"{who} [{contract.first_line}] accepts and hands the incident to the coordinator "
             f"{lead_name} at once; the desk is told of it (assignment first_line) and records "
             "what users report (notes); it owns no work and no SLA clock"
         )
@@ -347,7 +368,7 @@ class _Drill:
         deadlines = [
             Deadline(
                 clock=clock,
-                target=format_duration(due.target(clock)),
+                target=self.contract.target_text(due.target(clock), due.calendar),
                 calendar=due.calendar,
                 due=due.deadline(clock),
                 due_local=self.local(due.deadline(clock)),
@@ -480,12 +501,22 @@ def drill_all(
     contract: Contract, anchor: datetime, category: Category = Category.OUTAGE
 ) -> tuple[list[DrillReport], list[Gap]]:
     """Drill every critical object at the sample night, weekend and holiday after ``anchor``,
-    each in its own site's period calendar and zone.
+    each in its own site's period calendar and zone; a site calendar that no critical object
+    runs on is drilled on its most critical object, so every site's night is drilled.
 
     Returns the reports and the contract-wide gaps (a period with no sample instant).
     """
     critical = [obj for obj in contract.objects if obj.criticality == "critical"]
-    calendars = {contract.period_calendar_of(obj) for obj in critical}
+    drilled = list(critical)
+    by_calendar: dict[str | None, list[SupportObject]] = {}
+    for obj in contract.objects:
+        by_calendar.setdefault(contract.period_calendar_of(obj), []).append(obj)
+    drilled += [
+        min(objects, key=lambda o: CRITICALITIES.index(o.criticality))
+        for objects in by_calendar.values()
+        if not any(o.criticality == "critical" for o in objects)
+    ]
+    calendars = {contract.period_calendar_of(obj) for obj in drilled}
     calendars.add(contract.sla.period_calendar)
     samples = {cid: sample_times(contract, anchor, cid) for cid in sorted(calendars, key=str)}
     general = [
@@ -500,26 +531,33 @@ def drill_all(
     ]
     reports = [
         drill(contract, obj.id, instant, category)
-        for obj in critical
+        for obj in drilled
         for instant in samples[contract.period_calendar_of(obj)].values()
         if instant is not None
     ]
-    reports += [drill(contract, oid, at, category) for oid, at in _event_samples(contract, anchor)]
+    reports += [
+        drill(contract, oid, at, sample_category or category, trigger=trigger)
+        for oid, at, sample_category, trigger in _event_samples(contract, anchor)
+    ]
     return reports, general
 
 
-def _event_samples(contract: Contract, anchor: datetime) -> list[tuple[str, datetime]]:
+def _event_samples(
+    contract: Contract, anchor: datetime
+) -> list[tuple[str, datetime, Category | None, str]]:
     """Each scheduled run at its next expected time after ``anchor`` (when a missed run is
-    noticed, in the schedule's zone), and each maintenance window's next occurrence a minute
-    after it opens, for every object it covers."""
+    noticed, in the schedule's zone) with the category the check-in watchdog's alert carries
+    (``Expectation.category``, which intake takes for the incident), and each maintenance
+    window's next occurrence a minute after it opens, for every object it covers."""
     from shared.checkins import Duty, expectations, next_expected  # a cycle at import time
 
-    out: list[tuple[str, datetime]] = []
+    out: list[tuple[str, datetime, Category | None, str]] = []
     for exp in expectations(contract):
         if exp.duty is Duty.RUN and contract.object(exp.object_id) is not None:
             at = next_expected(contract, exp, anchor)
             if at is not None:
-                out.append((exp.object_id, at + exp.grace))
+                trigger = f"missed scheduled run {exp.name} (check-in watchdog)"
+                out.append((exp.object_id, at + exp.grace, exp.category, trigger))
     for window in contract.maintenance_windows:
         horizon = anchor + timedelta(days=_SEARCH_DAYS)
         found = window.occurrences(anchor, horizon)
@@ -529,5 +567,6 @@ def _event_samples(contract: Contract, anchor: datetime) -> list[tuple[str, date
         members = list(window.objects)
         for group in window.groups:
             members += [m for m in contract.group_members(group) if m not in members]
-        out += [(m, opens) for m in members if contract.object(m) is not None]
+        trigger = f"alert in maintenance window {window.id}"
+        out += [(m, opens, None, trigger) for m in members if contract.object(m) is not None]
     return out

@@ -119,6 +119,12 @@ RULES: dict[str, Rule] = _rules(
     ),
     Rule(
         "BTN108",
+        W,
+        "first line is a contact without hours",
+        "give the contact hours: <calendar id>, or a duty shift of its party",
+    ),
+    Rule(
+        "BTN109",
         E,
         "party id reserved for Baton's own identities",
         "rename the party: a service's name (intake, router, sla-clock, reporting), admin,"
@@ -205,6 +211,19 @@ RULES: dict[str, Rule] = _rules(
         "no period calendar: night, weekend and holiday are not distinguished",
         "set sla.period_calendar to the head office's business-hours calendar",
     ),
+    Rule(
+        "BTN308",
+        E,
+        "a site's time zone or holidays differ from the calendar that reads its day and night",
+        "give the location a period_calendar in its zone (and holidays_country), or correct "
+        "the location's timezone / holidays_country",
+    ),
+    Rule(
+        "BTN309",
+        W,
+        "an object is supported on business hours of another zone than its site's",
+        "name a calendar in the site's zone, or keep it if the support really works those hours",
+    ),
     # -- pauses, windows, escalation, alert rules
     Rule("BTN401", E, "pause reason names no clock", "add clocks: [response] and/or [recovery]"),
     Rule(
@@ -275,6 +294,14 @@ RULES: dict[str, Rule] = _rules(
         W,
         "critical object not reached by any alert rule",
         "add match: labels or an alert_rules entry so alerts land on it",
+    ),
+    # -- the deployment (checked when its settings are known: `baton contract lint --senders`)
+    Rule(
+        "BTN701",
+        W,
+        "channel kind with no sender in this deployment: its people are reached by hand",
+        "configure BATON_NOTIFY_SENDERS for the kind (an Apprise URL template), or accept that"
+        " the coordinator's message tells someone to call them",
     ),
     # -- negotiation
     Rule(

@@ -47,9 +47,15 @@ def lint_path(path: Path) -> list[Finding]:
     return lint_parsed(parse_path(path))
 
 
-def lint_parsed(parsed: Parsed) -> list[Finding]:
-    """Loader and schema findings, then every check on what could be built; sorted by place."""
+def lint_parsed(parsed: Parsed, senders: frozenset[str] | None = None) -> list[Finding]:
+    """Loader and schema findings, then every check on what could be built; sorted by place.
+    With ``senders`` (the channel kinds this deployment can send), BTN701 for the others."""
     findings = list(parsed.findings)
+    if parsed.contract is not None and senders is not None:
+        findings.extend(
+            parsed.finding(i.code, i.message, i.path)
+            for i in unsent_channels(parsed.contract, senders)
+        )
     if parsed.contract is not None:
         open_points = parsed.contract.open_points
         deferred: dict[int, list[Issue]] = {i: [] for i in range(len(open_points))}
@@ -73,6 +79,29 @@ def lint_parsed(parsed: Parsed) -> list[Finding]:
                 )
             )
     return sorted(findings, key=lambda f: (str(f.file or ""), f.line or 0, f.code))
+
+
+# channels of machines, not people: Kafka topics and webhooks are delivered by the router itself
+MACHINE_CHANNELS = frozenset({"kafka", "http"})
+
+
+def unsent_channels(contract: Contract, senders: frozenset[str]) -> Iterator[Issue]:
+    """BTN701: one finding per channel kind the contract's people have and no sender serves,
+    naming who has it (at the first such contact)."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for party_id, party in contract.parties.items():
+        for contact_id, contact in party.contacts.items():
+            for channel in contact.channels:
+                if channel.value not in senders and channel.value not in MACHINE_CHANNELS:
+                    found.setdefault(channel.value, []).append((party_id, contact_id))
+    for kind, who in sorted(found.items()):
+        party_id, contact_id = who[0]
+        names = ", ".join(f"{p}/{c}" for p, c in who[:6]) + (" …" if len(who) > 6 else "")
+        yield Issue(
+            "BTN701",
+            f"{kind}: no sender configured; {len(who)} contact(s) reached by hand ({names})",
+            ("parties", party_id, "contacts", contact_id, "channels", kind),
+        )
 
 
 def open_point_of(contract: Contract, issue: Issue) -> int | None:
@@ -141,6 +170,32 @@ def check_unique_ids(contract: Contract) -> Iterator[Issue]:
             seen.add(item)
 
 
+def _first_line_desk(contract: Contract) -> Iterator[Issue]:
+    """``first_line``: a party, or ``party/contact`` with hours of its own (BTN108 if none);
+    every contact's own hours name a calendar."""
+    for pid, party in contract.parties.items():
+        for contact_id, person in party.contacts.items():
+            path: FieldPath = ("parties", pid, "contacts", contact_id, "hours")
+            yield from _ref_calendar(contract, person.hours, path)
+    desk = contract.first_line
+    if desk is None or "/" not in desk:
+        yield from _ref_party(contract, desk, ("first_line",))
+        return
+    yield from _ref_contact(contract, desk, ("first_line",))
+    resolved = contract.contact(desk)
+    contact_id = desk.partition("/")[2]
+    if (
+        resolved is not None
+        and not resolved[1].hours
+        and not any(shift.contact == contact_id for shift in resolved[0].duty)
+    ):
+        yield Issue(
+            "BTN108",
+            f"first_line {desk} has no hours: it is taken to accept tickets round the clock",
+            ("first_line",),
+        )
+
+
 RESERVED_PARTY_IDS = frozenset({"intake", "router", "sla-clock", "reporting", "admin", "operator"})
 """Identities of Baton's own: each service's Kafka user and consumer groups, the Kafka
 administrator, the operator's reader token (``baton.credentials``). A party named like one would
@@ -156,12 +211,12 @@ def reserved_party_id(pid: str) -> bool:
 def check_party_ids(contract: Contract) -> Iterator[Issue]:
     for pid in contract.parties:
         if reserved_party_id(pid):
-            yield Issue("BTN108", f"party id {pid!r} is reserved for Baton", ("parties", pid))
+            yield Issue("BTN109", f"party id {pid!r} is reserved for Baton", ("parties", pid))
 
 
 def check_parties(contract: Contract) -> Iterator[Issue]:
     yield from _ref_party(contract, contract.coordinator, ("coordinator",))
-    yield from _ref_party(contract, contract.first_line, ("first_line",))
+    yield from _first_line_desk(contract)
     if not any(p.kind == "customer" for p in contract.parties.values()):
         yield Issue("BTN107", "no party has kind: customer", ("parties",))
     for pid, party in contract.parties.items():
@@ -392,12 +447,54 @@ def check_sla_policy(contract: Contract) -> Iterator[Issue]:
     for location_id, location in contract.locations.items():
         path: FieldPath = ("locations", location_id, "period_calendar")
         yield from _ref_calendar(contract, location.period_calendar, path)
+    yield from _sites_on_their_own_clock(contract)
     for crit in CRITICALITIES:
         row = contract.priority_matrix.get(crit, {})
         missing = [c.value for c in Category if c not in row]
         if missing:
             yield Issue(
                 "BTN303", f"priority_matrix.{crit} lacks {', '.join(missing)}", ("priority_matrix",)
+            )
+
+
+def _sites_on_their_own_clock(contract: Contract) -> Iterator[Issue]:
+    """A site's written zone and holidays are those of the calendar that reads its day and
+    night (BTN308), and of the business hours its objects are supported on (BTN309): ADR 40."""
+    for location_id, location in contract.locations.items():
+        here: FieldPath = ("locations", location_id)
+        calendar_id = location.period_calendar or contract.sla.period_calendar
+        spec = contract.calendar_spec(calendar_id) if calendar_id else None
+        if spec is None or spec.kind == "24x7":
+            continue
+        whose = "its period_calendar" if location.period_calendar else "sla.period_calendar"
+        wrong = []
+        if location.timezone is not None and location.timezone != spec.timezone:
+            wrong.append(f"timezone {location.timezone} but {whose} {spec.id} is {spec.timezone}")
+        if location.holidays_country is not None and (
+            location.holidays_country != spec.holidays_country
+        ):
+            wrong.append(
+                f"holidays_country {location.holidays_country} but {whose} {spec.id} keeps "
+                f"{spec.holidays_country or 'no public holidays'}"
+            )
+        if wrong:
+            yield Issue(
+                "BTN308",
+                f"site {location_id} has {'; '.join(wrong)}: its objects would be read on "
+                f"{spec.id}'s day and night",
+                here,
+            )
+    for index, obj in enumerate(contract.objects):
+        site = contract.locations.get(obj.location) if obj.location else None
+        spec = contract.calendar_spec(obj.calendar)
+        if site is None or site.timezone is None or spec is None or spec.kind == "24x7":
+            continue
+        if spec.timezone != site.timezone:
+            yield Issue(
+                "BTN309",
+                f"{obj.id} at site {obj.location} ({site.timezone}) is supported on "
+                f"{spec.id}, whose hours are in {spec.timezone}",
+                ("objects", index, "calendar"),
             )
 
 

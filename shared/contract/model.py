@@ -33,7 +33,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -183,6 +185,20 @@ def format_duration(value: timedelta) -> str:
     return text or "0m"
 
 
+def format_target(value: timedelta, business_day: timedelta | None) -> str:
+    """An SLA target as contracts write it: on a business-hours calendar (``business_day``, its
+    usual open day) in business units — 27 h on a 9-hour day is ``3bd``, 4 h is ``4bh`` — since
+    that is what it counts; round the clock (``None``) as ``format_duration``."""
+    if business_day is None:
+        return format_duration(value)
+    total, day = int(value.total_seconds()), int(business_day.total_seconds())
+    if day and total and total % day == 0:
+        return f"{total // day}bd"
+    hours, rest = divmod(total, 3600)
+    minutes = rest // 60
+    return (f"{hours}bh" if hours else "") + (f"{minutes}m" if minutes else "") or "0m"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -194,6 +210,19 @@ class Contact(_Strict):
     name: str
     role: str = ""
     channels: dict[ChannelKind, str] = Field(default_factory=dict)
+    hours: str | None = Field(
+        None,
+        description="a calendar id: when this contact answers (a service desk's own hours); "
+        "else when a duty shift of its party names it",
+    )
+
+    @model_serializer(mode="wrap")
+    def _unwritten_hours_left_out(self, handler: SerializerFunctionWrapHandler) -> object:
+        """Contracts that give no contact hours hash as before the field existed."""
+        dumped = handler(self)
+        if isinstance(dumped, dict) and dumped.get("hours") is None:
+            dumped.pop("hours", None)
+        return dumped
 
     def reach(self) -> str:
         """One line with every channel, for drills and tables."""
@@ -246,15 +275,49 @@ class LayerAssignment(_Strict):
 
 
 class Location(_Strict):
+    """A site. Its ``timezone`` and ``holidays_country`` are what the customer knows of it;
+    the calendar that classifies day and night there is ``period_calendar`` (else the SLA's),
+    and lint refuses a site whose written zone or holidays that calendar does not keep
+    (BTN308, ADR 40): the contract never runs a site on another site's clock unnoticed."""
+
     name: str
     kind: Literal["head_office", "branch", "datacenter", "cloud", "warehouse", "other"] = "other"
     address: str = ""
-    timezone: str | None = None
+    timezone: str | None = Field(None, description="the site's IANA time zone")
+    holidays_country: str | None = Field(
+        None, description="the site's public holidays (ISO 3166-1 alpha-2), as in calendars"
+    )
     period_calendar: str | None = Field(
         None,
         description="a calendar id: classifies day/night/weekend/holiday for the objects here "
         "(and shows their times in its zone); the SLA's period_calendar if unset",
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ValueError, KeyError) as exc:
+                raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("holidays_country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is not None:
+            CalendarSpec(id="site", kind="24x7", holidays_country=value)  # the same check
+        return value
+
+    @model_serializer(mode="wrap")
+    def _unwritten_country_left_out(self, handler: SerializerFunctionWrapHandler) -> object:
+        """A contract that does not name a site's holidays hashes as it did before the field
+        existed (``contract_hash`` dumps the model)."""
+        dumped = handler(self)
+        if isinstance(dumped, dict) and dumped.get("holidays_country") is None:
+            dumped.pop("holidays_country", None)
+        return dumped
 
 
 class AccessRule(_Strict):
@@ -401,6 +464,18 @@ class SlaPolicy(_Strict):
     )
     max_backdate: Duration = Field(
         timedelta(hours=1), description="how far before registration a clock may start"
+    )
+    outside_perimeter: Literal["matrix", "none"] = Field(
+        "matrix",
+        description="the SLA of an incident on no object of the contract: matrix = the"
+        " matrix's critical row for its category, round the clock (or on the target's own"
+        " calendar); none = no clocks, the coordinator triages it without deadlines",
+    )
+    priority_follows_worst: bool = Field(
+        True,
+        description="an alert joining an incident raises its priority to the matrix's for that"
+        " alert's category and object when more urgent (an outage joining a degradation);"
+        " never lowers it",
     )
 
 
@@ -602,7 +677,9 @@ class Contract(_Strict):
     title: str = ""
     coordinator: str = Field(description="party that owns every incident until closure")
     first_line: str | None = Field(
-        None, description="who accepts tickets; the coordinator if unset"
+        None,
+        description="who accepts tickets: a party id, or a party's contact (party/contact, "
+        "e.g. customer/service-desk) answering in its own hours; the coordinator if unset",
     )
     environments: list[Environment] = Field(
         default_factory=lambda: [Environment.PRODUCTION], description="environments in scope"
@@ -657,7 +734,34 @@ class Contract(_Strict):
     @property
     def intake(self) -> str:
         """The party that accepts tickets (first line); the coordinator unless named."""
-        return self.first_line or self.coordinator
+        return self.first_line_party or self.coordinator
+
+    @property
+    def first_line_party(self) -> str | None:
+        """The party of ``first_line`` (written as a party or as ``party/contact``)."""
+        return self.first_line.partition("/")[0] if self.first_line else None
+
+    def desk_on_duty(self, at: datetime) -> Contact | None:
+        """Who accepts tickets for the first line at ``at``: a first-line contact while its own
+        hours are open; a first-line party's duty contact. ``None``: the desk is closed."""
+        if self.first_line is None:
+            return None
+        if "/" not in self.first_line:
+            found = self.on_duty(self.first_line, at)
+            return found[1] if found else None
+        resolved = self.contact(self.first_line)
+        if resolved is None:
+            return None
+        party, contact = resolved
+        contact_id = self.first_line.partition("/")[2]
+        hours = [contact.hours] if contact.hours else []
+        hours += [s.calendar for s in party.duty if s.contact == contact_id and not contact.hours]
+        if not hours:
+            return contact  # no hours written: it answers whenever (lint BTN108 says so)
+        for calendar_id in hours:
+            if self.calendar_spec(calendar_id) and self.business_calendar(calendar_id).is_open(at):
+                return contact
+        return None
 
     def contact(self, ref: str) -> tuple[Party, Contact] | None:
         """Resolve ``party/contact``."""
@@ -673,6 +777,11 @@ class Contract(_Strict):
         if found is None and calendar_id == TWENTY_FOUR_SEVEN.id:
             return TWENTY_FOUR_SEVEN
         return found
+
+    def target_text(self, value: timedelta, calendar_id: str | None) -> str:
+        """A target measured on ``calendar_id`` as the contract writes it (``format_target``)."""
+        spec = self.calendar_spec(calendar_id) if calendar_id else None
+        return format_target(value, business_day_length(spec) if spec else None)
 
     def business_calendar(self, calendar_id: str) -> BusinessCalendar:
         spec = self.calendar_spec(calendar_id)

@@ -333,13 +333,25 @@ class ContractView:
         obj = self.object(object_id)
         return self.contract.priority(obj.criticality if obj else "critical", category)
 
+    def urgency(self, priority: str) -> tuple[timedelta, str]:
+        """How urgent ``priority`` is, for comparing two (smaller is more urgent): its shortest
+        response target in the SLA matrix, then its name; a priority without targets last."""
+        targets = [t.response for t in self.contract.sla.targets if t.priority == priority]
+        return (min(targets, default=timedelta.max), priority)
+
+    def more_urgent(self, priority: str, than: str) -> bool:
+        return self.urgency(priority) < self.urgency(than)
+
     def policy(
         self, object_id: str | None, category: Category, priority: str, start: datetime
     ) -> dict[ClockKind, Policy] | None:
         """Each clock's policy for an incident on ``object_id`` whose clocks start at ``start``:
         the target of category × priority in the period of ``start``, on the target's calendar
-        or the object's (round the clock outside the perimeter); None without an SLA row."""
+        or the object's (round the clock outside the perimeter); None without an SLA row, and
+        outside the perimeter when the contract says ``sla.outside_perimeter: none``."""
         key = (object_id, category, priority, start)
+        if object_id is None and self.contract.sla.outside_perimeter == "none":
+            return None  # the contract applies no SLA outside its perimeter
         if key in self._policies:
             found = self._policies[key]
         else:

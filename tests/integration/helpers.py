@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -252,3 +252,14 @@ async def timers_fired(dsn: str, table: str, by: datetime, timeout: float = 60) 
         raise AssertionError(f"{pending} timers of {table} due by {by} still unfired") from None
     finally:
         await conn.close()
+
+
+async def until(what: str, check: Callable[[], Awaitable[Any]], timeout: float = 90) -> Any:
+    """``check()``'s first truthy answer, asked every half second; NeverArrived(``what``) if
+    none comes within ``timeout`` seconds (for facts read over HTTP, not from topics)."""
+    for _ in range(int(timeout / 0.5)):
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(0.5)
+    raise NeverArrived(what)

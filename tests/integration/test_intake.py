@@ -29,6 +29,7 @@ from shared.events import (
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     OriginMovedV1,
+    SourceAcknowledgedV1,
     stable_id,
 )
 from tests.integration.conftest import (
@@ -231,6 +232,41 @@ async def test_storm_across_four_layers_is_one_incident_with_origin_and_scope(
         ("P2", "origin_moved"),
         ("P1", "origin_moved"),
     ]
+
+
+async def test_a_pagerduty_acknowledge_is_recorded_as_the_source_acknowledging(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """What a PagerDuty client sends for ``acknowledge`` (routing key, dedup key, action): a
+    ``source_acknowledged`` fact on the incident holding the dedup key — no repeat of the
+    alert, no new incident for a key Baton never opened."""
+    sp = await start_intake(isolated, tmp_path)
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
+    run = uuid.uuid4().hex[:6]
+    trigger = fixture("pagerduty-trigger.json") | {"dedup_key": f"disk-{run}"}
+    ack = fixture("pagerduty-acknowledge.json") | {"dedup_key": f"disk-{run}"}
+    stray = fixture("pagerduty-acknowledge.json") | {"dedup_key": f"never-{run}"}
+    try:
+        async with httpx.AsyncClient(
+            auth=isolated.auth(), base_url=sp.urls["intake"], timeout=30
+        ) as client:
+            response = await client.post("/v2/enqueue", json=trigger)
+            assert response.status_code == 202, response.text
+            await collect(bootstrap, f"{prefix}incidents", 1)
+            for body in (ack, stray):
+                response = await client.post("/v2/enqueue", json=body)
+                assert response.status_code == 202, response.text
+                assert response.json()["dedup_key"] == body["dedup_key"]
+        events = await settle(bootstrap, f"{prefix}incidents", 2)
+    finally:
+        stop_services(sp)
+    opened, acknowledged = events
+    assert opened.type == EventType.INCIDENT_OPENED
+    assert acknowledged.type == EventType.SOURCE_ACKNOWLEDGED
+    assert acknowledged.subject == opened.subject
+    assert isinstance(acknowledged.data, SourceAcknowledgedV1)
+    assert acknowledged.data.source == "pagerduty"
+    assert acknowledged.data.fingerprint.endswith(f":disk-{run}")
 
 
 def with_window(ends: datetime, start: datetime, version: str) -> str:

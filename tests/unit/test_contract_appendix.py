@@ -225,3 +225,65 @@ def test_cli_writes_each_format(tmp_path: Path, fmt: str) -> None:
 def test_cli_refuses_an_unknown_format() -> None:
     result = CliRunner().invoke(contract_app, ["appendix", str(EXAMPLE), "--format", "docx"])
     assert result.exit_code == 2
+
+
+def test_defaults_are_printed_as_baton_defaults_and_terms_as_terms(tmp_path: Path) -> None:
+    """A rule the contract does not write is Baton's default, and says where to set it; once
+    written, it reads as a term of the contract."""
+    import yaml
+
+    from shared.contract import load_contract
+    from shared.contract.appendix import build_appendix, render
+
+    minimal = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
+    doc = yaml.safe_load(minimal.read_text(encoding="utf-8"))
+    for key in ("max_backdate", "clock_start", "warnings"):
+        doc["sla"].pop(key, None)
+    path = tmp_path / "contract.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    text = render(build_appendix(load_contract(path)), "md").decode()
+    assert "Baton's default: clocks start at the first alert that shows the fault" in text
+    assert "at most 1 hour before the ticket was registered (sla.max_backdate)" in text
+    assert "Baton's default: warnings at 75% of a target (sla.warnings)" in text
+    assert "(sla.outside_perimeter)" in text
+    assert "(sla.priority_follows_worst)" in text
+    doc["sla"] |= {
+        "max_backdate": "30m",
+        "clock_start": "first_alert",
+        "warnings": [0.5, 0.9],
+        "outside_perimeter": "none",
+        "priority_follows_worst": False,
+    }
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    written = render(build_appendix(load_contract(path)), "md").decode()
+    assert "Baton's default:" not in written  # the SLA's rules; a test restore's grace stays
+    assert "at most 30 minutes before the ticket was registered" in written
+    assert "Warnings are raised at 50%, 90% of a target" in written
+    assert "No SLA applies to an incident on nothing in the perimeter" in written
+    assert "keeps the priority it opened with when other alerts join it" in written
+
+
+@pytest.mark.parametrize(
+    "path",
+    [ROOT / "examples" / "contract", ROOT / "examples" / "minimal" / "contract.yaml"],
+    ids=["example", "minimal"],
+)
+def test_no_text_of_the_appendix_pdf_is_printed_over_other_text(path: Path) -> None:
+    """Every word box poppler finds, on every page: none overlaps another (page 1's content
+    hash ran into the next label)."""
+    from tests.reader import overlapping_words
+
+    pdf = render(build_appendix(load_contract(path)), "pdf")
+    assert overlapping_words(pdf) == []
+
+
+def test_a_grace_the_contract_does_not_write_is_printed_as_batons_default() -> None:
+    contract = load_contract(EXAMPLE)
+    expected = next(t for t in tables(build_appendix(contract)) if t.title == "Expected events")
+    grace = {row[0]: row[3] for row in expected.rows if row[1] == "scheduled run"}
+    written = next(o for o in contract.objects if o.schedule and o.schedule.grace is not None)
+    unwritten = next(o for o in contract.objects if o.schedule and o.schedule.grace is None)
+    assert grace[f"{written.name} ({written.id})"] == "20 minutes"
+    assert grace[f"{unwritten.name} ({unwritten.id})"] == (
+        "15 minutes (Baton's default; schedule.grace)"
+    )

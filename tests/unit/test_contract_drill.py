@@ -281,3 +281,85 @@ def test_any_instant_drills_clean_and_deadlines_follow_the_period(at: datetime) 
     due = _due(slow)[ClockKind.RESPONSE]
     assert office.elapsed(at, due) == timedelta(hours=4)
     assert office.is_open(due - timedelta(seconds=1))
+
+
+def test_drill_all_answers_a_missed_run_with_the_watchdogs_category(example: Contract) -> None:
+    """The watchdog's alert for a missed run carries its expectation's category, which intake
+    takes for the incident: the drill answers with the same category and priority."""
+    from shared.checkins import Duty, expectations
+
+    anchor = datetime(2026, 3, 1, tzinfo=ALMATY)
+    reports, _ = drill_all(example, anchor)
+    runs = {e.object_id: e for e in expectations(example) if e.duty is Duty.RUN}
+    assert runs
+    missed = [r for r in reports if r.trigger and "missed" in r.trigger]
+    assert {r.object for r in missed} == set(runs)
+    for report in missed:
+        category = runs[report.object].category
+        assert category is Category.INTEGRATION_ISSUE
+        assert report.category is category, report.object
+        obj = example.object(report.object)
+        assert obj is not None
+        assert report.priority == example.priority(obj.criticality, category)
+
+
+def test_drill_all_samples_every_sites_calendar_even_without_a_critical_object(
+    tmp_path: Path,
+) -> None:
+    """A site whose period calendar has no critical object is still drilled at its own night,
+    weekend and holiday, on its most critical object."""
+    from shared.checkins import Duty, expectations
+
+    folder = tmp_path / "contract"
+    shutil.copytree(EXAMPLE, folder)
+    apps = folder / "objects-3-applications.yaml"
+    doc = yaml.safe_load(apps.read_text(encoding="utf-8"))
+    at_hub = [o for o in doc["objects"] if o.get("location") == "hub-novosibirsk"]
+    assert at_hub
+    for obj in at_hub:
+        obj["criticality"] = "high"
+    apps.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    contract = load_contract(folder)
+    reports, general = drill_all(contract, datetime(2026, 3, 1, tzinfo=ALMATY))
+    assert general == []
+    runs = {e.object_id for e in expectations(contract) if e.duty is Duty.RUN}
+    hub = {
+        r.period
+        for r in reports
+        if r.object in {o["id"] for o in at_hub}
+        and r.object not in runs
+        and r.maintenance is None
+        and r.at_local.endswith("Asia/Novosibirsk")
+    }
+    assert hub >= {Period.NIGHT, Period.WEEKEND, Period.HOLIDAY}
+
+
+def test_the_drill_and_the_watchdog_give_a_missed_run_the_same_category_and_priority(
+    example: Contract,
+) -> None:
+    """The watchdog's alert for a missed run, taken in by intake's generic receiver, opens an
+    incident of the category and priority the drill answers for that run."""
+    from intake.formats import FORMATS
+    from intake.incidents import open_or_attach
+    from sla_clock.watchdog import on_timer, plan
+
+    from shared.checkins import Duty, expectations
+    from shared.events import AlertReceivedV1, make_event
+
+    anchor = datetime(2026, 3, 1, tzinfo=ALMATY)
+    reports, _ = drill_all(example, anchor)
+    drilled = {r.object: r for r in reports if r.trigger and "missed" in r.trigger}
+    for exp in (e for e in expectations(example) if e.duty is Duty.RUN):
+        first = plan(example, exp, None, anchor)
+        (timer,) = first.timers
+        (alert,) = on_timer(example, exp, first.state, timer).alerts
+        (normalised,) = FORMATS["generic"].decode({"alerts": [alert]}, example, timer.due, "u")
+        received = make_event(
+            AlertReceivedV1(alert=normalised, received_at=timer.due),
+            source="intake",
+            time=timer.due,
+        )
+        incident, _ = open_or_attach(received, None, example, timer.due)
+        report = drilled[exp.object_id]
+        assert (incident.category, incident.priority) == (report.category, report.priority)
+        assert report.at == timer.due

@@ -93,7 +93,23 @@ WINDOW = {
     "approved_by": "customer/it-head",
 }
 
+
 # code -> a mutation of the minimal contract that must produce that code (and file + line)
+def _site_on_another_zones_hours(doc: Doc) -> None:
+    """A hub in Berlin with its own period calendar, whose object is supported on the Almaty
+    office's hours."""
+    doc["calendars"].append({**doc["calendars"][1], "id": "hub", "timezone": "Europe/Berlin"})
+    doc["locations"] = {
+        "hub": {"name": "Hub", "timezone": "Europe/Berlin", "period_calendar": "hub"}
+    }
+    doc["objects"][0].update(location="hub", calendar="office")
+
+
+def _desk_without_hours(doc: Doc) -> None:
+    doc["parties"]["customer"]["contacts"]["desk"] = {"name": "Service desk"}
+    doc["first_line"] = "customer/desk"
+
+
 MUTATIONS: dict[str, Callable[[Doc], None]] = {
     "BTN002": _set("objects.0.criticality", "urgent"),
     "BTN004": _dup_object,
@@ -105,7 +121,7 @@ MUTATIONS: dict[str, Callable[[Doc], None]] = {
     "BTN105": _vendor_without_handling,
     "BTN106": _set("parties.hw.duty.0.contact", "ghost"),
     "BTN107": _set("parties.customer.kind", "other"),
-    "BTN108": _party_named_like_a_service,
+    "BTN109": _party_named_like_a_service,
     "BTN201": _set("objects.0.layer", ...),
     "BTN202": _set("objects.0.executor", ...),
     "BTN203": _set("objects.0.owner", ...),
@@ -124,6 +140,9 @@ MUTATIONS: dict[str, Callable[[Doc], None]] = {
     "BTN305": _set("sla.targets.0.response", "5h"),
     "BTN306": lambda d: d["sla"]["targets"].append(copy.deepcopy(d["sla"]["targets"][0])),
     "BTN307": _set("sla.period_calendar", ...),
+    "BTN108": _desk_without_hours,
+    "BTN308": _set("locations", {"hub": {"name": "Hub", "timezone": "Europe/Berlin"}}),
+    "BTN309": _site_on_another_zones_hours,
     "BTN401": _set("pause_reasons.0.clocks", []),
     "BTN402": _set("pause_reasons.0.evidence", []),
     "BTN403": _append("maintenance_windows", {**WINDOW, "objects": ["ghost"]}),
@@ -140,6 +159,8 @@ MUTATIONS: dict[str, Callable[[Doc], None]] = {
 }
 # codes covered by files in tests/fixtures/contracts (see the tests below)
 FILE_FIXTURES = {"BTN001", "BTN003"}
+# codes that need the deployment's settings (tests/unit/test_notify.py)
+DEPLOYMENT_RULES = {"BTN701"}
 
 
 def _lint_doc(tmp_path: Path, doc: Doc) -> tuple[Path, list[Finding]]:
@@ -149,7 +170,7 @@ def _lint_doc(tmp_path: Path, doc: Doc) -> tuple[Path, list[Finding]]:
 
 
 def test_every_rule_has_a_failing_fixture() -> None:
-    assert set(MUTATIONS) | FILE_FIXTURES == set(RULES)
+    assert set(MUTATIONS) | FILE_FIXTURES | DEPLOYMENT_RULES == set(RULES)
 
 
 @pytest.mark.parametrize("clean", [MINIMAL, EXAMPLE], ids=["minimal", "example"])

@@ -97,3 +97,107 @@ def test_a_business_hours_dependent_is_checked_when_its_own_hours_open(tmp_path:
     assert acc.engaged_at == "Tue 2026-03-10 08:00 Europe/Berlin"
     in_hours = drill(contract, "pg-main", datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
     assert next(c for c in in_hours.checks if c.object == "acc-app").engaged_at is None
+
+
+# --------------------------------------------------------------------------- a site's written zone
+
+
+def _hub_written_as_zone(tmp_path: Path, **hub: str) -> Path:
+    """The minimal contract (head office hours in Asia/Almaty) with a hub that names only its
+    zone (and holidays country): what a customer writes, without a ``period_calendar``."""
+    doc = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    doc["locations"] = {
+        "hq": {"name": "Head office", "kind": "head_office", "timezone": "Asia/Almaty"},
+        "hub": {"name": "Hub", "kind": "warehouse", **hub},
+    }
+    for obj in doc["objects"]:
+        obj["location"] = "hub" if obj["id"] == "acc-app" else "hq"
+    path = tmp_path / "contract.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_a_site_zone_that_its_period_calendar_does_not_keep_fails_lint_naming_both(
+    tmp_path: Path,
+) -> None:
+    from shared.contract.lint import lint_path
+
+    path = _hub_written_as_zone(tmp_path, timezone="Europe/Berlin")
+    findings = [f for f in lint_path(path) if f.code == "BTN308"]
+    assert len(findings) == 1, findings
+    message = findings[0].message
+    assert "hub" in message
+    assert "Europe/Berlin" in message
+    assert "office" in message
+    assert "Asia/Almaty" in message
+    assert findings[0].line is not None  # points at the location as written
+
+
+def test_a_site_holidays_country_its_period_calendar_does_not_keep_fails_lint(
+    tmp_path: Path,
+) -> None:
+    from shared.contract.lint import lint_path
+
+    path = _hub_written_as_zone(tmp_path, timezone="Asia/Almaty", holidays_country="RU")
+    findings = [f for f in lint_path(path) if f.code == "BTN308"]
+    assert len(findings) == 1, findings
+    assert "RU" in findings[0].message
+    assert "KZ" in findings[0].message
+
+
+def test_a_site_in_the_period_calendars_zone_lints_clean(tmp_path: Path) -> None:
+    from shared.contract.lint import lint_path
+
+    path = _hub_written_as_zone(tmp_path, timezone="Asia/Almaty", holidays_country="KZ")
+    assert [f for f in lint_path(path) if f.code in {"BTN308", "BTN309"}] == []
+
+
+def test_an_unknown_site_zone_is_refused(tmp_path: Path) -> None:
+    path = _hub_written_as_zone(tmp_path, timezone="Asia/Nowhere")
+    with pytest.raises(ContractError, match="Asia/Nowhere"):
+        load_contract(path)
+
+
+def test_a_site_holidays_country_leaves_the_hash_of_a_contract_without_one(
+    tmp_path: Path,
+) -> None:
+    """Adding the field must not change the content hash of contracts that do not use it."""
+    plain = load_contract(_hub_written_as_zone(tmp_path, timezone="Asia/Almaty"))
+    dumped = plain.model_dump(mode="json")
+    assert "holidays_country" not in dumped["locations"]["hub"]
+    with_country = load_contract(
+        _hub_written_as_zone(tmp_path, timezone="Asia/Almaty", holidays_country="KZ")
+    )
+    assert with_country.content_hash != plain.content_hash
+
+
+def test_objects_supported_on_hours_of_another_zone_than_their_site_are_warned(
+    tmp_path: Path,
+) -> None:
+    from shared.contract.lint import lint_path
+
+    doc_path = _hub_written_as_zone(tmp_path, timezone="Europe/Berlin")
+    doc = yaml.safe_load(doc_path.read_text(encoding="utf-8"))
+    for obj in doc["objects"]:
+        if obj["id"] == "acc-app":
+            obj["calendar"] = "office"
+    doc_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    findings = [f for f in lint_path(doc_path) if f.code == "BTN309"]
+    assert len(findings) == 1, findings
+    assert "acc-app" in findings[0].message
+    assert "Europe/Berlin" in findings[0].message
+
+
+def test_the_example_contracts_sites_keep_their_calendars() -> None:
+    from shared.contract.lint import lint_path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "contract"
+    assert [f for f in lint_path(example) if f.code in {"BTN308", "BTN309"}] == []
+
+
+def test_the_appendix_does_not_print_a_site_in_another_zone_silently(tmp_path: Path) -> None:
+    from shared.contract.appendix import build_appendix, render
+
+    contract = load_contract(_hub_written_as_zone(tmp_path, timezone="Europe/Berlin"))
+    text = render(build_appendix(contract), "md").decode()
+    assert "Asia/Almaty (the site is written in Europe/Berlin: lint BTN308)" in text

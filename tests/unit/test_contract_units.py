@@ -104,3 +104,40 @@ def test_business_units_without_a_calendar_count_each_sites_business_hours(
     text = render(build_appendix(contract), "md").decode()
     assert "response 4 business hours; recovery 3 business days" in text
     assert "business hours of each object's site" in text
+
+
+def test_the_drill_and_the_cli_print_them_as_written(tmp_path: Path) -> None:
+    """``3bd`` is "3bd" in the drill, not the 27 hours it counts ("1d3h")."""
+    from typer.testing import CliRunner
+
+    from baton.contract_cli import drill_app
+    from shared.contract.drill import drill
+
+    contract = _with_request_targets(tmp_path, "4bh", "3bd")
+    report = drill(contract, "pg-main", datetime(2026, 3, 13, 12, 0, tzinfo=UTC), Category.REQUEST)
+    assert {d.clock.value: d.target for d in report.deadlines} == {
+        "response": "4bh",
+        "recovery": "3bd",
+    }
+    out = CliRunner().invoke(
+        drill_app,
+        [
+            str(tmp_path / "contract.yaml"),
+            "--object",
+            "pg-main",
+            "--at",
+            "2026-03-13T17:00",
+            "--category",
+            "request",
+        ],
+    )
+    assert "3bd on office" in out.output
+    assert "1d3h" not in out.output
+
+
+def test_round_the_clock_targets_print_as_before() -> None:
+    from shared.contract.model import format_target
+
+    assert format_target(timedelta(hours=4), None) == "4h"
+    assert format_target(timedelta(hours=27), timedelta(hours=9)) == "3bd"
+    assert format_target(timedelta(hours=4, minutes=30), timedelta(hours=9)) == "4bh30m"

@@ -61,7 +61,10 @@ def test_a_service_gets_only_its_share() -> None:
     assert json.loads(intake["BATON_INTAKE_SOURCE_TOKENS"]) == creds.sources
     assert "BATON_REPORTING_READER_TOKENS" not in intake
     assert set(credentials.service_env(creds, "reporting")) == {"BATON_REPORTING_READER_TOKENS"}
-    assert credentials.service_env(creds, "router") == {}
+    # the action links' secret: the router signs them, intake checks them; nobody else has it
+    assert credentials.service_env(creds, "router") == {"BATON_LINKS_SECRET": creds.links_secret}
+    assert intake["BATON_LINKS_SECRET"] == creds.links_secret
+    assert "BATON_LINKS_SECRET" not in credentials.service_env(creds, "sla-clock")
 
 
 def _auth_header(auth: credentials.StackAuth, method: str, url: str, **kw: Any) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import json
+import os
 import re
 import shlex
 import shutil
@@ -23,9 +24,11 @@ import yaml
 
 from baton import compose_secrets
 from baton.credentials import Credentials
+from shared.contract import load_contract
 from shared.doors import open_doors
 from shared.settings import ENV_PREFIX, Settings
 from shared.topics import TOPIC_SPECS
+from tests import dashboards
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -92,6 +95,10 @@ KNOWN_METRICS = frozenset(
         "baton_checkin_down",
         "baton_checkin_fired_total",
         "baton_checkin_pings_total",
+        "baton_notifications_total",
+        "baton_notifications_oldest_unsent_seconds",
+        "baton_intake_link_actions_total",
+        "baton_intake_link_refusals_total",
     }
 )
 METRIC_NAME = re.compile(r"\b(?:baton|faststream)_[a-z0-9_]+")
@@ -228,17 +235,7 @@ def dashboard() -> dict[str, Any]:
     return data
 
 
-def dashboard_targets(
-    dashboard: Mapping[str, Any],
-) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    def walk(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        for panel in panels:
-            yield panel
-            yield from walk(panel.get("panels") or [])
-
-    for panel in walk(dashboard["panels"]):
-        for target in panel.get("targets") or []:
-            yield panel, target
+dashboard_targets = dashboards.panel_targets
 
 
 # --- compose: the Baton services ---------------------------------------------------------------
@@ -317,7 +314,8 @@ def test_service_gets_every_setting(name: str, services: dict[str, dict[str, Any
 
     contract = host_path(str(settings.contract_path), service)
     assert contract is not None, f"{name}: {settings.contract_path} is not on a mounted volume"
-    assert contract.is_file(), f"{name}: contract {contract} does not exist"
+    assert contract.exists(), f"{name}: contract {contract} does not exist"
+    load_contract(contract)  # the services' loader takes it as mounted (a file or a folder)
 
     depends = service["depends_on"]
     assert depends["kafka-init"]["condition"] == "service_completed_successfully"
@@ -636,3 +634,45 @@ def test_compose_config_is_valid_with_the_generated_secrets(
     users = (tmp_path / "deploy" / "compose" / "secrets" / "kafka-users.sh").read_text()
     for user in ("admin", "baton-intake", "baton-router", "hw", "customer"):
         assert f"--entity-name {user} " in users
+
+
+def test_compose_runs_a_folder_contract_as_mounted(docker_compose: str, tmp_path: Path) -> None:
+    """A contract written as a folder (the example) runs under compose: every Baton service's
+    ``BATON_CONTRACT_PATH``, followed through its bind mount, is the folder given in
+    ``BATON_CONTRACT_DIR``, and the contract loader loads it from the mounted layout."""
+    example = REPO / "examples" / "contract"
+    (tmp_path / "docker-compose.yml").write_bytes(COMPOSE.read_bytes())
+    compose_secrets.generate(tmp_path / "deploy" / "compose" / "secrets", example)
+    resolved = subprocess.run(
+        [docker_compose, "-f", str(tmp_path / "docker-compose.yml"), "config", "--format", "json"],
+        capture_output=True, text=True, timeout=120, check=True, cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", ""), "BATON_CONTRACT_DIR": str(example)},
+    )  # fmt: skip
+    config = json.loads(resolved.stdout)
+    container = tmp_path / "container"  # the files as the service sees them
+    for name in BATON_SERVICES:
+        service = config["services"][name]
+        inside = PurePosixPath(service["environment"]["BATON_CONTRACT_PATH"])
+        (mount,) = [
+            v for v in service["volumes"] if inside.is_relative_to(PurePosixPath(v["target"]))
+        ]
+        assert mount["type"] == "bind", mount
+        assert mount.get("read_only"), f"{name}: the contract is mounted writable"
+        host = Path(mount["source"]) / inside.relative_to(mount["target"])
+        assert host.resolve() == example.resolve(), f"{name}: {inside} is {host}, not the folder"
+        seen = container / name / str(inside.relative_to("/"))
+        shutil.copytree(Path(mount["source"]), container / name / mount["target"].lstrip("/"))
+        assert load_contract(seen).id == load_contract(example).id == "steppe-trade-247"
+
+
+@pytest.mark.parametrize("state", ["idle", "after one alert"])
+def test_no_panel_reads_no_data_on_a_healthy_secure_stack(
+    promtool: str, state: str, tmp_path: Path
+) -> None:
+    """Every dashboard query returns a series over the recorded metrics of a healthy secure
+    stack (tests/fixtures/metrics/healthy-secure, recorded by
+    tests/integration/test_dashboards.py), evaluated by promtool."""
+    recording = dashboards.states(dashboards.recorded())[state]
+    assert set(recording) == set(BATON_SERVICES)
+    report = dashboards.empty_panels(recording, tmp_path)
+    assert not report, f"panels that read 'No data' ({state}):\n{report}"

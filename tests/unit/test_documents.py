@@ -6,10 +6,12 @@ import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from reporting.document_routes import document_response
-from reporting.documents import closure_document, monthly_document
+from reporting.documents import _timeline_row, closure_document, monthly_document
 from reporting.store import ClosureFacts, MonthlyFacts
 
 from shared.contract import Contract, load_contract
@@ -61,32 +63,33 @@ def test_charts_on_one_page_keep_their_ids_apart() -> None:
         assert ref in ids
 
 
+def _open_incident(at: datetime, **over: Any) -> dict[str, Any]:
+    """An acknowledged, not yet restored incident on pg-acc, as reporting's row reads."""
+    return {
+        "id": "INC-1",
+        "summary": "<b>db</b> down",
+        "object_id": "pg-acc",
+        "origin_object": "pg-acc",
+        "origin_layer": "dbms",
+        "category": "outage",
+        "priority": "P1",
+        "status": "acknowledged",
+        "first_alert_at": at,
+        "opened_at": at,
+        "acknowledged_at": at + timedelta(minutes=5),
+        "restored_at": None,
+        "closed_at": None,
+        "primary_party": "sysops",
+        "coordinator": "appint",
+        "alert_count": 2,
+        "objects": ["pg-acc"],
+        **over,
+    }
+
+
 def test_an_open_incident_gets_a_draft_report(contract: Contract) -> None:
     at = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
-    facts = ClosureFacts(
-        incident={
-            "id": "INC-1",
-            "summary": "<b>db</b> down",
-            "object_id": "pg-acc",
-            "origin_object": "pg-acc",
-            "origin_layer": "dbms",
-            "category": "outage",
-            "priority": "P1",
-            "status": "acknowledged",
-            "first_alert_at": at,
-            "opened_at": at,
-            "acknowledged_at": at + timedelta(minutes=5),
-            "restored_at": None,
-            "closed_at": None,
-            "primary_party": "sysops",
-            "coordinator": "appint",
-            "alert_count": 2,
-            "objects": ["pg-acc"],
-        },
-        report=None,
-        clocks=[],
-        events=[],
-    )
+    facts = ClosureFacts(incident=_open_incident(at), report=None, clocks=[], events=[])
     doc = closure_document(facts, contract)
     text = to_json(doc).decode()
     assert "draft until the customer confirms restoration" in text
@@ -145,3 +148,60 @@ async def test_a_print_whose_request_stopped_waiting_still_keeps_the_next_one_ou
     second = await document_response(doc, "html", "b")
     assert second.status_code == 200
     assert most == 1
+
+
+def test_a_source_acknowledgement_reads_as_one_in_the_timeline(contract: Contract) -> None:
+    from zoneinfo import ZoneInfo
+
+    from reporting.documents import _timeline_row
+
+    row = _timeline_row(
+        contract,
+        {
+            "type": "baton.incident.source_acknowledged",
+            "time": datetime(2026, 11, 27, 2, 33, tzinfo=UTC),
+            "data": {"fingerprint": "pd:x:disk", "source": "pagerduty", "client": "ops-bot"},
+        },
+        ZoneInfo("UTC"),
+    )
+    assert "acknowledged at the monitoring source" in row[1]
+    assert "response clock runs on" in row[1]
+    assert row[2] == "ops-bot"
+
+
+def test_no_text_of_the_closure_or_monthly_pdf_is_printed_over_other_text(
+    contract: Contract,
+) -> None:
+    from shared.documents import render_pdf
+    from tests.reader import overlapping_words
+
+    at = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+    incident = _open_incident(at, id="inc-0123456789abcdef", summary="PostgreSQL is down")
+    closure = closure_document(ClosureFacts(incident, None, [], []), contract)
+    monthly = monthly_document(
+        MonthlyFacts(date(2026, 10, 1), [], [], [], [], [], [], [], [], {"incidents": 0}),
+        contract,
+    )
+    for doc in (closure, monthly):
+        assert overlapping_words(render_pdf(doc)) == [], doc.title
+
+
+def test_a_message_to_a_person_reads_in_the_timeline(contract: Contract) -> None:
+    at = datetime(2026, 11, 26, 21, 30, tzinfo=UTC)
+    data = {
+        "cause": "baton.assignment.issued",
+        "recipient_party": "sysops",
+        "recipient": "sysops/mailbox",
+        "channel": "email",
+        "outcome": "sent",
+        "attempts": 1,
+    }
+    sent = {"type": "baton.assignment.notification", "time": at, "data": data}
+    zone = ZoneInfo("Asia/Almaty")
+    assert (
+        _timeline_row(contract, sent, zone)[1] == "told sysops/mailbox by email (assignment.issued)"
+    )
+    failed = {**sent, "data": {**data, "outcome": "failed", "attempts": 8}}
+    assert _timeline_row(contract, failed, zone)[1] == (
+        "could not reach sysops/mailbox by email after 8 tries (assignment.issued)"
+    )

@@ -208,3 +208,98 @@ def test_lint_asks_the_coordinator_not_an_office_hours_desk_to_answer_round_the_
         first_line="desk", parties={**MINIMAL["parties"], "desk": DESK_PARTY, "apps": daytime}
     )
     assert any(i.code == "BTN301" and "intake apps" in i.message for i in check_contract(closed))
+
+
+# --------------------------------------------------------------------------- a party's contact
+
+
+# The customer's service desk is one of the customer's contacts, with its own hours (a long
+# day); the customer's duty at night is its night approver, who does not take tickets.
+EXTENDED = {
+    "id": "desk-hours",
+    "kind": "business_hours",
+    "timezone": "Asia/Almaty",
+    "weekly": {d: ["07:00-23:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+}
+CUSTOMER_WITH_DESK = {
+    **MINIMAL["parties"]["customer"],
+    "contacts": {
+        **MINIMAL["parties"]["customer"]["contacts"],
+        "night-approver": {"name": "Night approver", "channels": {"phone": "+7 700 000 0099"}},
+        "service-desk": {
+            "name": "Customer service desk",
+            "channels": {"phone": "+7 700 000 0100"},
+            "hours": "desk-hours",
+        },
+    },
+    "duty": [
+        {"calendar": "office", "contact": "it-head"},
+        {"calendar": "24x7", "contact": "night-approver"},
+    ],
+}
+WITH_CONTACT_DESK = contract(
+    first_line="customer/service-desk",
+    calendars=[*MINIMAL["calendars"], EXTENDED],
+    parties={**MINIMAL["parties"], "customer": CUSTOMER_WITH_DESK},
+)
+EVENING = datetime(2026, 11, 26, 16, 30, tzinfo=UTC)  # 21:30 Thursday in Almaty: desk open
+
+
+def test_first_line_may_name_a_contact_who_accepts_in_its_own_hours() -> None:
+    """At 21:30 the customer's duty is its night approver, but the ticket goes to the service
+    desk, open until 23:00: the drill names the desk, not the approver."""
+    report = drill(WITH_CONTACT_DESK, "srv-db-01", EVENING)
+    assert report.accepts is not None
+    assert report.accepts.party == "customer"
+    assert report.accepts.on_duty == "Customer service desk (phone +7 700 000 0100)"
+    assert report.first_line is not None
+    assert "Customer service desk" in report.first_line
+    assert "Night approver" not in report.first_line
+
+
+def test_a_contact_desk_outside_its_hours_leaves_the_ticket_to_the_coordinator() -> None:
+    report = drill(WITH_CONTACT_DESK, "srv-db-01", NIGHT)  # 02:30: the desk is closed
+    assert report.accepts is not None
+    assert report.accepts.party == "apps"
+    assert report.first_line is not None
+    assert "Customer service desk" in report.first_line
+    assert "closed" in report.first_line
+
+
+def test_the_router_and_intake_treat_a_contact_desk_as_its_party() -> None:
+    _, events = open_route(
+        opened(WITH_CONTACT_DESK, "srv-db-01", EVENING), WITH_CONTACT_DESK, EVENING
+    )
+    assert issued(events)[AssignmentRole.FIRST_LINE].party == "customer"
+    assert WITH_CONTACT_DESK.intake == "customer"
+    codes = {i.code for i in check_contract(WITH_CONTACT_DESK)}
+    assert not codes & {"BTN005", "BTN106", "BTN108"}
+
+
+def test_lint_names_an_unknown_first_line_contact_and_an_unknown_hours_calendar() -> None:
+    unknown = contract(first_line="customer/nobody")
+    assert any(
+        i.code == "BTN005" and "customer/nobody" in i.message for i in check_contract(unknown)
+    )
+    bad_hours = {
+        **CUSTOMER_WITH_DESK,
+        "contacts": {
+            **CUSTOMER_WITH_DESK["contacts"],
+            "service-desk": {"name": "Desk", "hours": "nowhere"},
+        },
+    }
+    broken = contract(
+        first_line="customer/service-desk",
+        parties={**MINIMAL["parties"], "customer": bad_hours},
+    )
+    assert any(i.code == "BTN005" and "nowhere" in i.message for i in check_contract(broken))
+
+
+def test_the_appendix_names_the_contact_desk_and_its_hours() -> None:
+    from shared.contract.appendix import build_appendix
+
+    doc = build_appendix(WITH_CONTACT_DESK)
+    accepted = next(f.value for f in doc.facts if f.label == "Tickets accepted by")
+    assert accepted.startswith("Customer service desk (Customer IT, ")
+    assert "07:00" in accepted
+    assert "otherwise AppWorks" in accepted

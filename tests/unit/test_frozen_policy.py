@@ -108,7 +108,7 @@ def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new
     """An assignment issued after a handover carries the deadlines the incident opened with,
     not those of the contract in force by then; a reclassification re-pins them."""
     from router import details
-    from router.routing import on_action, on_reclassified, open_route
+    from router.routing import on_action, on_reclassified, on_recomputed, open_route
 
     v1, v2 = contract("15m", "v1"), contract("25m", "v2")
     state, issued = open_route(opened("inc-r", T0), v1, T0)
@@ -143,8 +143,19 @@ def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new
         time=T0 + timedelta(minutes=6),
         subject="inc-r",
     )
+    before = state.deadlines
     state = on_reclassified(state, reclassified, v2)
+    assert (state.priority, state.deadlines) == ("P2", before)  # sla-clock recomputes them
+    # sla-clock replays the clocks under v2 and publishes them; the router takes those
+    rules = Rules(v2, Rules(v1).known)
+    record, _ = apply(None, opened("inc-r", T0), Rules(v1), T0)
+    record, out = apply(record, reclassified, rules, T0 + timedelta(minutes=6))
+    for event in out:
+        state, _ = on_recomputed(state, event, v2, T0 + timedelta(minutes=6))
     pg = v2.object("pg-main")
     assert pg is not None
     expected = details.deadlines(v2, pg, Category.OUTAGE, "P2", opened_at=T0, first_alert_at=T0)
-    assert (state.priority, state.deadlines) == ("P2", expected)
+    assert expected is not None
+    assert state.deadlines is not None
+    assert state.deadlines.response_due == expected.response_due
+    assert state.deadlines.recovery_due == expected.recovery_due

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -213,6 +214,26 @@ def test_the_optional_branches_wire_through(helm: str) -> None:
     assert volumes["contract"]["configMap"]["name"] == "baton-contract"
 
 
+def test_channel_senders_and_the_links_secret_go_to_the_secret(helm: str) -> None:
+    relay = "mailtos://user:relay-password@smtp.example.org:587?to={address}"
+    docs = render(
+        helm,
+        1,
+        {
+            "notifications.senders.email": relay,
+            "notifications.linksSecret": "links-secret",
+            "notifications.linksBaseUrl": "https://baton.example.org",
+        },
+    )
+    settings = by_kind(docs, "ConfigMap")["baton-settings"]["data"]
+    (secret,) = by_kind(docs, "Secret").values()
+    assert json.loads(secret["stringData"]["BATON_NOTIFY_SENDERS"]) == {"email": relay}
+    assert secret["stringData"]["BATON_LINKS_SECRET"] == "links-secret"
+    assert settings["BATON_LINKS_BASE_URL"] == "https://baton.example.org"
+    assert "relay-password" not in json.dumps(settings)
+    assert "links-secret" not in json.dumps(settings)
+
+
 def test_an_existing_secret_replaces_the_charts_own(helm: str) -> None:
     docs = render(helm, 1, {"existingSecret": "ops-managed"})
     assert not by_kind(docs, "Secret")
@@ -251,3 +272,30 @@ def test_the_job_creates_exactly_the_topic_specs(
         )
         for spec in TOPIC_SPECS
     }
+
+
+def documented_commands() -> list[list[str]]:
+    """The ``helm template`` commands in values.yaml's header, with each ``<...>`` filled."""
+    header = itertools.takewhile(
+        lambda line: line.startswith("#"), (CHART / "values.yaml").read_text().splitlines()
+    )
+    text = "\n".join(line.removeprefix("#").strip() for line in header)
+    commands = text.replace("\\\n", " ").splitlines()
+    found = [
+        shlex.split(re.sub(r"<([^>]+)>", r"example-\1", c))
+        for c in commands
+        if c.startswith("helm template")
+    ]
+    assert len(found) == 2, text
+    return found
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["chart-secret", "existing-secret"])
+def test_the_commands_in_values_header_render(helm: str, index: int) -> None:
+    argv = documented_commands()[index]
+    chart = argv.index("deploy/helm/baton")
+    argv[0], argv[chart] = helm, str(CHART)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, f"{shlex.join(argv)} failed:\n{result.stderr}"
+    kinds = Counter(doc["kind"] for doc in yaml.safe_load_all(result.stdout) if doc)
+    assert kinds["Deployment"] == len(SERVICES), kinds

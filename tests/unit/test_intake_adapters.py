@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
+from intake import pagerduty
 from intake.formats import FORMATS
 from pydantic import ValidationError
 
@@ -68,6 +69,28 @@ def test_pagerduty_trigger_and_resolve_share_the_dedup_key(contract: Contract) -
     assert trigger.starts_at == datetime(2015, 7, 17, 8, 42, 58, 315000, tzinfo=UTC)
     assert trigger.links == ["https://monitoring.service.com", "https://example.com/"]
     assert resolve.ends_at == NOW
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},  # PagerDuty's documented example, pdpyras/pagerduty EventsApiV2Client.acknowledge
+        {"payload": {"summary": "ack", "source": "other-host", "severity": "info"}},  # Go client
+    ],
+    ids=["documented", "with-payload"],
+)
+def test_pagerduty_acknowledge_is_the_source_acknowledging_not_a_firing(
+    contract: Contract, extra: dict[str, Any]
+) -> None:
+    """PagerDuty Events v2: ``acknowledge`` says someone acknowledged the alert at the source;
+    it is neither a new firing nor a recovery, and it is found by its dedup key only."""
+    (trigger,) = FORMATS["pagerduty"].decode(doc("pagerduty-trigger.json"), contract, NOW, "x")
+    body = doc("pagerduty-acknowledge.json") | extra
+    (ack,) = FORMATS["pagerduty"].decode(body, contract, NOW, "y")
+    assert ack.fingerprint == trigger.fingerprint
+    assert pagerduty.is_acknowledgement(ack)
+    assert not pagerduty.is_acknowledgement(trigger)
+    assert ack.object_id is None  # never matched to an object: the dedup key names the alert
 
 
 def test_pagerduty_trigger_without_dedup_key_gets_one(contract: Contract) -> None:

@@ -24,6 +24,7 @@ from shared.events import (
     IncidentOpenedV1,
     Layer,
     OriginMovedV1,
+    SourceAcknowledgedV1,
     make_event,
 )
 
@@ -177,6 +178,49 @@ def test_recovery_is_recorded_and_does_not_close_and_flapping_opens_nothing(
 def test_recovery_of_an_unknown_alert_opens_nothing(contract: Contract, graph: Graph) -> None:
     event = received(contract, "pg-main", "fp", "resolved")
     assert handle_alert(event, None, contract, graph, NOW) == (None, [])
+
+
+def _acknowledged(fingerprint: str, at: datetime = NOW) -> Envelope:
+    """A PagerDuty ``acknowledge`` as the adapter normalises it (no payload, so no object)."""
+    alert = Alert(
+        source="pagerduty",
+        fingerprint=fingerprint,
+        status="firing",
+        object_id=None,
+        summary=f"acknowledge {fingerprint}",
+        annotations={"dedup_key": fingerprint, "event_action": "acknowledge", "client": "ops"},
+        starts_at=at,
+    )
+    return make_event(AlertReceivedV1(alert=alert, received_at=at), source="intake", time=at)
+
+
+def test_a_source_acknowledgement_is_recorded_on_the_incident_and_changes_nothing_else(
+    contract: Contract, graph: Graph
+) -> None:
+    """The monitoring source's acknowledgement is a fact on the incident's timeline: not a
+    repeat of the alert, not the contractor's acknowledgement (its response clock runs on)."""
+    state, _ = handle_alert(received(contract, "pg-main", "fp"), None, contract, graph, NOW)
+    assert state is not None
+    later = NOW + timedelta(minutes=3)
+    ack = _acknowledged("fp", later)
+    after, out = handle_alert(ack, state, contract, graph, later)
+    assert after == state  # no count, no object, no status: the contractor acknowledges
+    assert [e.type for e in out] == [EventType.SOURCE_ACKNOWLEDGED]
+    fact = out[0].data
+    assert isinstance(fact, SourceAcknowledgedV1)
+    assert fact.fingerprint == "fp"
+    assert fact.source == "pagerduty"
+    assert fact.acknowledged_at == later
+    assert fact.client == "ops"
+    assert out[0].subject == state.id
+    _, repeat = handle_alert(ack, state, contract, graph, later)
+    assert repeat[0].id == out[0].id  # redelivery: the same event id
+
+
+def test_a_source_acknowledgement_of_an_unknown_alert_opens_nothing(
+    contract: Contract, graph: Graph
+) -> None:
+    assert handle_alert(_acknowledged("fp"), None, contract, graph, NOW) == (None, [])
 
 
 def test_redelivery_yields_the_same_event_ids(contract: Contract, graph: Graph) -> None:

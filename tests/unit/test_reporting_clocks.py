@@ -108,3 +108,15 @@ def test_a_stopped_clock_shows_met_or_breached_with_its_margin() -> None:
         "margin -5m",
     ]
     assert breached.model_dump(mode="json")["margin"] == -300.0  # seconds, like the read API
+
+
+def test_a_target_on_office_hours_reads_in_business_units() -> None:
+    """``3bd`` on the 9-hour office day is shown "3bd", not the "1d3h" it counts."""
+    reading = clock_reading(
+        row(calendar="office", target=timedelta(hours=27), deadline=None),
+        "acc-app",
+        VIEW,
+        START,
+    )
+    assert reading.target_text == "3bd"
+    assert clock_reading(row(), "pg-main", VIEW, START).target_text == "15m"

@@ -233,3 +233,21 @@ def test_an_escalation_level_past_the_target_fires_once_the_clock_is_that_far_ov
     left = {(t.clock, t.threshold) for t in timers(record, fold(record, rules), rules)}
     assert (ClockKind.RECOVERY, 150) not in left
     assert (ClockKind.RECOVERY, BREACH) in left  # crossed at 4 h: still fires once
+
+
+def test_a_source_acknowledgement_does_not_stop_the_response_clock() -> None:
+    """PagerDuty's ``acknowledge`` is the monitoring source's, not the contractor's (ADR 41)."""
+    from shared.events import SourceAcknowledgedV1
+
+    record, _ = run(opened())
+    acknowledged = make_event(
+        SourceAcknowledgedV1(fingerprint="f", source="pagerduty", acknowledged_at=OPENED + H),
+        source="intake",
+        time=OPENED + H,
+        subject="inc-7",
+        event_id=uuid.UUID(int=50),
+    )
+    assert record is not None
+    after, out = apply(record, acknowledged, RULES, NOW)
+    assert out == []
+    assert after == record

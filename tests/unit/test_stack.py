@@ -519,3 +519,23 @@ def test_status_says_where_the_credentials_are_and_none_of_them(
     assert str(credentials.credentials_path(tmp_path)) in shown.output
     every = [*creds.sources.values(), *creds.parties.values(), *creds.readers.values()]
     assert not [s for s in every if s in shown.output]
+
+
+def test_free_ports_on_an_existing_stack_keep_its_own_ports_and_data(tmp_path: Path) -> None:
+    """`stack up --free-ports` a second time: the stack restarts on the ports it recorded (its
+    Kafka metadata names them) instead of refusing and advising --purge, which deletes data."""
+    paths = stack.StackPaths(tmp_path)
+    first = stack.StackPorts.free()
+    assert stack.wished_ports(paths, free_ports=True) is not None  # a new stack: free ports
+    stack._record_ports(paths, first)
+    wish = stack.wished_ports(paths, free_ports=True)
+    assert stack._record_ports(paths, wish) == first
+
+
+def test_other_ports_for_an_existing_stack_are_refused_naming_what_purge_costs(
+    tmp_path: Path,
+) -> None:
+    paths = stack.StackPaths(tmp_path)
+    stack._record_ports(paths, stack.StackPorts.free())
+    with pytest.raises(stack.StackError, match="deletes its data"):
+        stack._record_ports(paths, stack.wished_ports(paths, base_port=41000))

@@ -3,17 +3,30 @@ on every log line."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
 
+import httpx
 import pytest
+from faststream._internal.context.repository import ContextRepo
+from faststream.kafka.response import KafkaPublishCommand
+from faststream.response.publish_type import PublishType
+from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanContext, SpanKind
+from router import webhook
 
+from shared.kafka import written_outside
 from shared.logs import JsonFormatter, RepeatFilter, TraceContextFilter
 from shared.service import tracer_provider
 from shared.settings import Settings
+from shared.telemetry import KafkaTracing, carried, parent_and_links
 
 
 def _exporters(provider: TracerProvider) -> list[object]:
@@ -100,3 +113,130 @@ def test_a_run_of_aiokafka_reconnect_errors_is_one_line_per_window_with_its_coun
     assert kept.filter(_record("aiokafka.client", "Unable to update metadata from %s", 101, [1]))
     assert kept.filter(_record("shared.service", unable, 101.0, "h", 1, "x"))
     assert kept.filter(_record("shared.service", unable, 101.5, "h", 1, "x"))
+
+
+def _provider() -> tuple[TracerProvider, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def _ids(ctx: SpanContext | None) -> tuple[int, int]:
+    assert ctx is not None
+    return ctx.trace_id, ctx.span_id
+
+
+def _traceparent(trace_id: int, span_id: int) -> dict[str, str]:
+    return {"traceparent": f"00-{trace_id:032x}-{span_id:016x}-01"}
+
+
+def test_a_batch_continues_its_first_records_trace_and_links_the_others() -> None:
+    carriers = [
+        {},  # a record from a producer that does not trace
+        _traceparent(1, 10),
+        _traceparent(2, 20),
+        _traceparent(1, 10),  # the same context twice: one link at most
+        {"traceparent": "00-garbage"},
+    ]
+    parent, links = parent_and_links(carriers)
+
+    found = trace.get_current_span(parent).get_span_context()
+    assert (found.trace_id, found.span_id) == (1, 10)
+    assert [(link.context.trace_id, link.context.span_id) for link in links] == [(2, 20)]
+    assert parent_and_links([{}, {"traceparent": "nonsense"}]) == (Context(), [])
+
+
+async def test_a_published_message_carries_the_current_span_and_nothing_outside_one() -> None:
+    provider, _ = _provider()
+    tracing = KafkaTracing(provider)
+    sent: list[dict[str, str]] = []
+
+    async def publish(cmd: KafkaPublishCommand) -> None:
+        sent.append(dict(cmd.headers))
+
+    middleware = tracing(None, context=ContextRepo())
+    with provider.get_tracer("test").start_as_current_span("handle") as span:
+        await middleware.publish_scope(
+            publish, KafkaPublishCommand(b"{}", topic="t", _publish_type=PublishType.PUBLISH)
+        )
+    await middleware.publish_scope(
+        publish, KafkaPublishCommand(b"{}", topic="t", _publish_type=PublishType.PUBLISH)
+    )
+
+    assert _ids(carried(sent[0])) == _ids(span.get_span_context())
+    assert "traceparent" not in sent[1]
+
+
+async def test_a_webhook_push_is_a_client_span_whose_context_goes_along() -> None:
+    provider, exporter = _provider()
+    seen: list[httpx.Request] = []
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(endpoint)) as http:
+        response = await webhook.post(
+            http,
+            "https://hooks.example/in?token=secret",
+            b"{}",
+            {"X-Baton-Event-Id": "e1"},
+            party="sysops",
+            event_id="e1",
+            tracer=provider.get_tracer("test"),
+        )
+
+    assert response.status_code == 204
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "webhook push"
+    assert span.kind is SpanKind.CLIENT
+    assert dict(span.attributes or {}) == {
+        "baton.party": "sysops",
+        "baton.event_id": "e1",
+        "http.request.method": "POST",
+        "http.response.status_code": 204,
+    }
+    assert _ids(carried(seen[0].headers)) == _ids(span.get_span_context())
+    assert seen[0].headers["X-Baton-Event-Id"] == "e1"
+
+
+@dataclasses.dataclass
+class _Record:
+    topic: str
+    headers: list[tuple[str, bytes]]
+
+
+async def _consume(tracing: KafkaTracing, records: tuple[_Record, ...]) -> None:
+    middleware = tracing(records, context=ContextRepo())
+    async with middleware:
+        pass
+
+
+async def test_a_record_from_outside_is_linked_never_the_parent() -> None:
+    """Producers outside Baton (alerts.raw, check-ins, contractors' commands) do not choose
+    our trace ids: their context is a link of a new trace; Baton's own topics continue it."""
+    provider, exporter = _provider()
+    tracing = KafkaTracing(provider, outside=lambda topic: topic == "t.alerts.raw")
+    carried_in = [("traceparent", f"00-{7:032x}-{70:016x}-01".encode())]
+
+    await _consume(tracing, (_Record("t.alerts.raw", carried_in),))
+    await _consume(tracing, (_Record("t.alerts", carried_in),))
+
+    outside, inside = exporter.get_finished_spans()
+    assert outside.context.trace_id != 7
+    assert outside.parent is None
+    assert [(link.context.trace_id, link.context.span_id) for link in outside.links] == [(7, 70)]
+    assert inside.context.trace_id == 7
+    assert inside.parent is not None
+    assert inside.parent.span_id == 70
+    assert outside.name == "t.alerts.raw process"
+
+
+def test_the_topics_written_from_outside_are_the_inboxes() -> None:
+    outside = written_outside(Settings(topic_prefix="t."))
+
+    for topic in ("t.alerts.raw", "t.checkins", "t.commands", "t.commands.hw"):
+        assert outside(topic), topic
+    for topic in ("t.alerts", "t.incidents", "t.sla", "t.assignments.hw", "t.contract"):
+        assert not outside(topic), topic

@@ -32,6 +32,7 @@ from intake.incidents import (
     linked,
     verdict,
 )
+from intake.links import ServiceHost, build_link_router
 from intake.receivers import SERVICE, Intake, alert_events, build_router
 from shared.contract import Contract
 from shared.contract.model import MaintenanceWindow
@@ -101,7 +102,7 @@ def impersonation(prefix: str, topic: str, party: str) -> str | None:
 
 def past_restored(
     incidents: store.OpenIncidents,
-    alert: Alert,
+    alert: Alert | None,
     found: IncidentState | None,
     match: Match,
     *,
@@ -110,8 +111,8 @@ def past_restored(
 ) -> tuple[IncidentState | None, Match, str | None]:
     """A restored incident awaiting the customer absorbs no new failure (ADR 36): a firing
     alert its fingerprint matched is placed as if it had none, and a new incident on a restored
-    one's object names it (``follows``)."""
-    if alert.status != "firing" or not alert.object_id:
+    one's object names it (``follows``). ``alert``: a firing one (None: nothing new failed)."""
+    if alert is None or alert.status != "firing" or not alert.object_id:
         return found, match, None
     if found is not None and found.status == IncidentStatus.RESTORED:
         found, match = incidents.find("", alert.object_id, related, since)
@@ -188,7 +189,8 @@ class IntakeService:
         )
         self.outcomes = Counter(
             "baton_alerts_outcome",
-            "What each alert did: opened, deduplicated, correlated, recovered, ignored",
+            "What each alert did: opened, deduplicated, correlated, recovered, ignored, "
+            "source_acknowledged",
             ["outcome"],
             registry=rt.registry,
         )
@@ -209,6 +211,7 @@ class IntakeService:
         )
         rt.on_contract(self.adopt)
         router.include_router(build_router(self.ix))
+        router.include_router(build_link_router(ServiceHost(self), rt.registry))
         rt.broker.subscriber(
             settings.topic(Topic.ALERTS_RAW),
             group_id=settings.group("intake.raw"),
@@ -376,7 +379,7 @@ class IntakeService:
                 fresh.discard(event.id)  # the same event twice in one batch counts once
                 received = event.data_as(AlertReceivedV1)
                 alert = received.alert
-                firing = alert.status == "firing"
+                firing = alert.status == "firing" and not pagerduty.is_acknowledgement(alert)
                 related = graph.related(alert.object_id) if firing and alert.object_id else None
                 todo.append((event, alert, received.received_at, body, related or frozenset()))
             if not todo:
@@ -391,7 +394,7 @@ class IntakeService:
                 conn, sorted({a.fingerprint for _, a, _, _, _ in todo})
             )
             for event, alert, at, body, related in todo:
-                firing = alert.status == "firing"
+                firing = alert.status == "firing" and not pagerduty.is_acknowledgement(alert)
                 found, match = incidents.find(
                     alert.fingerprint,
                     alert.object_id if firing else None,
@@ -415,20 +418,20 @@ class IntakeService:
                         continue
                 found, match, follows = past_restored(
                     incidents,
-                    alert,
+                    alert if firing else None,
                     found,
                     match,
                     related=related,
                     since=at - window if window else None,
                 )
                 state, out = handle_alert(event, found, contract, graph, now)
-                if follows is not None and out and out[0].type == EventType.INCIDENT_OPENED:
-                    out = [linked(out[0], follows), *out[1:]]
-                outbox.extend(self.topics["incidents"], out)
+                outbox.extend(self.topics["incidents"], linked(out, follows))
                 if state is not None:
                     incidents.put(state)
-                ignored = match == Match.NONE and state is None
-                counted.append(("ignored" if ignored else OUTCOME[match], state, found is None))
+                outcome = "ignored" if match == Match.NONE and state is None else OUTCOME[match]
+                if pagerduty.is_acknowledgement(alert) and state is not None:
+                    outcome = "source_acknowledged"
+                counted.append((outcome, state, found is None))
             # rows written while the events go out; both finish before the commit, so a crash
             # in between replays the batch and republishes the same event ids
             await asyncio.gather(store.save_many(conn, incidents), outbox.flush())

@@ -14,11 +14,13 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from intake import pagerduty
 from intake.correlation import Graph
 from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
     ActionKind,
+    Alert,
     AlertAttachedV1,
     AlertCorrelatedV1,
     AlertReceivedV1,
@@ -26,6 +28,7 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
+    EventType,
     IncidentActionAcceptedV2,
     IncidentActionRefusedV2,
     IncidentClosedV1,
@@ -35,6 +38,7 @@ from shared.events import (
     Model,
     OriginMovedV1,
     PartyActionV1,
+    SourceAcknowledgedV1,
     make_event,
     stable_id,
 )
@@ -163,10 +167,13 @@ def open_or_attach(
     return state, out
 
 
-def linked(opened: Envelope, follows: str) -> Envelope:
-    """``opened`` with the restored incident it follows named (ADR 36)."""
-    data = opened.data_as(IncidentOpenedV2)
-    return opened.model_copy(update={"data": data.model_copy(update={"follows": follows})})
+def linked(out: list[Envelope], follows: str | None) -> list[Envelope]:
+    """``out`` with the incident it opens naming the restored incident it follows (ADR 36)."""
+    if follows is None or not out or out[0].type != EventType.INCIDENT_OPENED:
+        return out
+    opened = out[0]
+    data = opened.data_as(IncidentOpenedV2).model_copy(update={"follows": follows})
+    return [opened.model_copy(update={"data": data}), *out[1:]]
 
 
 class Match(StrEnum):
@@ -189,6 +196,8 @@ def handle_alert(
     and the events to publish, with ids derived from the alert event's id."""
     data = event.data_as(AlertReceivedV1)
     alert, at = data.alert, data.received_at
+    if pagerduty.is_acknowledgement(alert):
+        return source_acknowledged(event, found, now)
     if found is None:
         if alert.status == "resolved":
             return None, []  # recovery of something Baton never opened: the alert is the record
@@ -296,7 +305,31 @@ def handle_alert(
         )
         state, follows = follow_origin(state, contract, before, origin, emit)
         events.extend(follows)
+    if count == 1:  # a new alert joined (a repeat of one already counted changes nothing)
+        state, worse = follow_worst(state, contract, alert, emit)
+        events.extend(worse)
     return state, events
+
+
+def source_acknowledged(
+    event: Envelope, found: IncidentState | None, now: datetime
+) -> tuple[IncidentState | None, list[Envelope]]:
+    """The monitoring source's acknowledgement (PagerDuty ``acknowledge``), on the incident that
+    holds its alert: a timeline fact and nothing else — the contractor acknowledges, so its
+    response clock runs on (ADR 41). Without such an incident there is nothing to record."""
+    if found is None:
+        return None, []
+    data = event.data_as(AlertReceivedV1)
+    fact = SourceAcknowledgedV1(
+        fingerprint=data.alert.fingerprint,
+        source=data.alert.source,
+        client=data.alert.annotations.get("client"),
+        acknowledged_at=data.received_at,
+    )
+    out = make_event(
+        fact, source=SOURCE, time=now, subject=found.id, event_id=stable_id("src-ack", event.id)
+    )
+    return found, [out]
 
 
 ORIGIN_MOVED = "origin_moved"
@@ -315,6 +348,8 @@ def follow_origin(
     reason ``origin_moved`` (sla-clock recomputes, keeping elapsed and paused time)."""
     view = ContractView.of(contract)
     priority = view.priority(origin, state.category)
+    if not view.more_urgent(priority, state.priority):
+        priority = state.priority  # never an automatic downgrade
     old, new = view.object(before), view.object(origin)
     calendar_moved = old is not None and new is not None and old.calendar != new.calendar
     if priority == state.priority and not calendar_moved:
@@ -326,6 +361,40 @@ def follow_origin(
         "origin-reclassified",
     )
     return state.model_copy(update={"priority": priority}), [reclassified]
+
+
+WORSE_ALERT = "worse_alert"
+"""The reason recorded when a joining alert raises the priority."""
+
+
+def follow_worst(
+    state: IncidentState,
+    contract: Contract,
+    alert: Alert,
+    emit: Callable[[Model, str], Envelope],
+) -> tuple[IncidentState, list[Envelope]]:
+    """A new firing alert joined: when the matrix gives its category on its object a more
+    urgent priority than the incident's (an outage joining a degradation), the incident takes
+    that category and priority, recorded with the alert as the reason; never lower. The
+    contract's ``sla.priority_follows_worst: false`` turns it off."""
+    if alert.status != "firing" or not contract.sla.priority_follows_worst:
+        return state, []
+    view = ContractView.of(contract)
+    category = alert.category_hint or Category.OUTAGE  # as an incident opens on it
+    priority = view.priority(alert.object_id, category)
+    if not view.more_urgent(priority, state.priority):
+        return state, []
+    where = alert.object_id or "outside the perimeter"
+    reclassified = emit(
+        IncidentReclassifiedV1(
+            priority=priority,
+            category=category,
+            reason=f"{WORSE_ALERT}: {alert.fingerprint} ({category.value} on {where})",
+            by="baton:correlation",
+        ),
+        "worse-reclassified",
+    )
+    return state.model_copy(update={"priority": priority, "category": category}), [reclassified]
 
 
 WORKING = {IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED}
@@ -456,7 +525,7 @@ def standing(party_id: str, incident: IncidentState, contract: Contract) -> dict
         parts[Part.CUSTOMER] = set()
     if party_id == view.coordinator:
         parts[Part.COORDINATOR] = set()
-    elif party is not None and party_id == contract.first_line:
+    elif party is not None and party_id == contract.first_line_party:
         parts[Part.FIRST_LINE] = set()
     objects = [o for o in dict.fromkeys((incident.object_id, incident.origin)) if o]
     layers = {incident.layer, *incident.handed_to}

@@ -5,6 +5,13 @@
 202 ``{status, message, dedup_key}``, and 400 ``{status: "invalid event", message, errors}``.
 The routing key names the integration; Baton never stores it, only a short hash of it in the
 fingerprint, so that two integrations' dedup keys never collide.
+
+The actions mean what PagerDuty says they mean: ``trigger`` fires (or repeats) the alert,
+``resolve`` reports its recovery, ``acknowledge`` says someone acknowledged it at the source —
+the alert still fires, nothing new happened to the object. Intake records an acknowledgement on
+the incident holding the dedup key (``baton.incident.source_acknowledged``) and does nothing
+else: it is not the contractor's acknowledgement, so the response clock runs on; one for an
+alert Baton never opened is dropped, like a recovery of one (ADR 41).
 """
 
 from __future__ import annotations
@@ -105,8 +112,10 @@ def normalise(event: Event, contract: Contract, now: datetime, new_key: str) -> 
     if event.client:
         annotations["client"] = event.client
     category = None
-    if payload is not None:
+    if payload is not None and event.event_action == "trigger":
         category = Category.OUTAGE if payload.severity == "critical" else None
+    if event.event_action == "acknowledge":
+        labels = {}  # the dedup key names the alert; a payload never moves it to an object
     return make_alert(
         contract,
         source=SOURCE,
@@ -120,6 +129,12 @@ def normalise(event: Event, contract: Contract, now: datetime, new_key: str) -> 
         links=[event.client_url or "", *(link.href for link in event.links)],
         category=category,
     )
+
+
+def is_acknowledgement(alert: Alert) -> bool:
+    """Whether ``alert`` is a PagerDuty ``acknowledge``: the source acknowledging an alert that
+    still fires (``normalise`` keeps the action in the annotations)."""
+    return alert.source == SOURCE and alert.annotations.get("event_action") == "acknowledge"
 
 
 def change_object(change: ChangeEvent, contract: Contract) -> str | None:

@@ -18,6 +18,10 @@ from reporting import store
 from reporting.access import Reader, may_see, reader
 from reporting.clocks import clock_reading
 from reporting.document_routes import add_document_routes
+from shared.contract import Contract
+from shared.contract.versions import ContractVersions
+from shared.contract.view import ContractView
+from shared.db import Conn
 from shared.events import Envelope
 from shared.instants import parse_month
 from shared.kafka import group_timing
@@ -61,6 +65,9 @@ class ReportingService:
     def wire(self, rt: Runtime, router: APIRouter) -> None:
         self.rt = rt
         settings = rt.settings
+        # every version seen: an incident's documents use the version it runs under (ADR 37)
+        self.contracts = ContractVersions(rt.contract)
+        rt.on_contract(self.contracts.adopt)
         self.open = Gauge(
             "baton_incidents_open",
             "Incidents not yet closed",
@@ -89,7 +96,7 @@ class ReportingService:
             "/v1/incidents", self.list_incidents, methods=["GET"], tags=["incidents"]
         )
         router.add_api_route("/v1/reports/sla", self.sla_report, methods=["GET"], tags=["reports"])
-        add_document_routes(rt, router, self.reader)
+        add_document_routes(rt, router, self.reader, self.contract_of)
         router.add_api_route(
             "/v1/incidents/{incident_id}", self.get_incident, methods=["GET"], tags=["incidents"]
         )
@@ -110,11 +117,19 @@ class ReportingService:
             # an incident's events come from three topics, whose partitions another instance
             # may hold: serialise on the incident, so each projection sees the other's rows
             await store.lock_incidents(conn, list({e.subject or "" for _, e in events}))
+            await self.contracts.sync(conn)
             fresh = await store.record_many(conn, events)
             for _, event in events:
                 if event.id in fresh:
                     fresh.discard(event.id)  # the same event twice in one batch counts once
                     await store.project(conn, event)
+
+    async def contract_of(self, conn: Conn, incident_id: str) -> Contract:
+        """The contract version ``incident_id`` runs under, else the one in force (an incident
+        stored before versions were kept, or a version this service never saw)."""
+        await self.contracts.sync(conn)
+        version = await store.contract_version(conn, incident_id)
+        return self.contracts.by_version(version) or self.rt.contract
 
     def reader(self, request: Request) -> Reader:
         return reader(request, self.rt.settings, self.rt.contract)
@@ -153,13 +168,14 @@ class ReportingService:
             found = await store.incident(conn, incident_id)
             if found is None or not await may_see(conn, who, incident_id):
                 raise HTTPException(404, f"incident_id: no incident {incident_id!r}")
+            view = ContractView.of(await self.contract_of(conn, incident_id))
         incident = found.incident
         where = incident["origin_object"] or incident["object_id"]
         now = rt.clock.now()
         return {
             "incident": _row(incident),
             "clocks": [
-                clock_reading(dict(c), where, rt.view, now).model_dump(mode="json")
+                clock_reading(dict(c), where, view, now).model_dump(mode="json")
                 for c in found.clocks
             ],
             "timeline": [_row(r) for r in found.timeline],

@@ -14,8 +14,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.contract.model import format_duration
 from shared.contract.view import ContractView
+from shared.events import (
+    Model,
+    SlaBreachedV1,
+    SlaClockPausedV1,
+    SlaClockRecomputedV1,
+    SlaClockResumedV1,
+    SlaClockStartedV1,
+    SlaClockStoppedV1,
+)
 
 ClockState = Literal["running", "paused", "stopped"]
 
@@ -51,7 +59,7 @@ def clock_reading(
     common = {
         "clock": row["clock"],
         "target": row["target"],
-        "target_text": format_duration(row["target"]),
+        "target_text": view.contract.target_text(row["target"], row["calendar"]),
         "calendar": row["calendar"],
         "started_at": row["started_at"],
         "breached_at": row.get("breached_at"),
@@ -100,3 +108,60 @@ def _calendar(view: ContractView, calendar_id: str, object_id: str | None) -> An
     if view.contract.calendar_spec(calendar_id) is None:
         return None
     return view.clock_calendar(calendar_id, object_id)
+
+
+ROW_COLUMNS = (
+    "started_at",
+    "target",
+    "deadline",
+    "calendar",
+    "stopped_at",
+    "met",
+    "margin",
+    "breached_at",
+    "paused_for",
+    "paused_reason",
+    "paused_party",
+    "paused_remaining",
+)
+"""The ``sla_clocks`` columns a clock event writes (besides the key, incident and clock)."""
+
+
+def project_clock(row: Mapping[str, Any] | None, data: Model) -> dict[str, Any] | None:
+    """The ``sla_clocks`` row of one clock after one of sla-clock's events: pure, so the row
+    reporting shows is tested against the timers sla-clock fires. A clock reporting never saw
+    start stays unknown (None); the deadline is always the last one sla-clock published."""
+    if isinstance(data, SlaClockStartedV1):
+        base = dict(row) if row is not None else dict.fromkeys(ROW_COLUMNS)
+        if row is None:
+            base.update(started_at=data.started_at, calendar=data.calendar, paused_for=timedelta(0))
+        return {**base, "target": data.target, "deadline": data.deadline}
+    if row is None:
+        return None
+    out = dict(row)
+    if isinstance(data, SlaClockStoppedV1):
+        out.update(stopped_at=data.stopped_at, met=data.met, margin=data.margin)
+    elif isinstance(data, SlaBreachedV1):
+        out["breached_at"] = out.get("breached_at") or data.detected_at
+    elif isinstance(data, SlaClockPausedV1):
+        out.update(
+            paused_reason=data.pause_reason,
+            paused_party=data.party,
+            paused_remaining=data.remaining,
+        )
+    elif isinstance(data, SlaClockResumedV1):
+        out.update(
+            paused_reason=None,
+            paused_party=None,
+            paused_remaining=None,
+            paused_for=(out.get("paused_for") or timedelta(0)) + data.paused,
+            deadline=data.deadline,
+            stopped_at=None,
+            met=None,
+            margin=None,
+        )
+    elif isinstance(data, SlaClockRecomputedV1):
+        out.update(target=data.target, calendar=data.calendar, paused_for=data.paused)
+        if data.deadline is not None:
+            out["deadline"] = data.deadline
+    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Literal, TypeVar
 
@@ -21,6 +21,8 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from reporting.access import Reader, may_see
 from reporting.documents import closure_document, monthly_document
 from reporting.store import closure_facts, monthly_facts
+from shared.contract import Contract
+from shared.db import Conn
 from shared.documents import Document, render_html, render_pdf, to_json
 from shared.instants import parse_month as month_start
 from shared.service import Runtime
@@ -68,7 +70,10 @@ def parse_month(value: str) -> date:
 
 
 def add_document_routes(
-    rt: Runtime, router: APIRouter, get_reader: Callable[[Request], Reader]
+    rt: Runtime,
+    router: APIRouter,
+    get_reader: Callable[[Request], Reader],
+    contract_of: Callable[[Conn, str], Awaitable[Contract]],
 ) -> None:
 
     @router.get(
@@ -83,9 +88,10 @@ def add_document_routes(
         async with rt.pool.acquire() as conn:
             facts = await closure_facts(conn, incident_id)
             hidden = not await may_see(conn, who, incident_id)
+            contract = await contract_of(conn, incident_id)
         if facts is None or hidden:
             raise HTTPException(404, f"incident_id: no incident {incident_id!r}")
-        doc = closure_document(facts, rt.contract)
+        doc = closure_document(facts, contract)  # under the incident's own version
         return await document_response(doc, fmt, f"closure-{incident_id}")
 
     @router.get(

@@ -8,7 +8,7 @@ those facts and the contract, so the same figures feed HTML, PDF and JSON (``sha
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -128,45 +128,73 @@ _ACTION_WORDS = {
 }
 
 
+def _action_row(contract: Contract, data: dict[str, Any]) -> tuple[str, str]:
+    who = f"{data.get('actor', '')} ({_party(contract, data.get('party'))})"
+    text = _ACTION_WORDS.get(data.get("action", ""), str(data.get("action")))
+    if data.get("clock"):
+        text += f" ({data['clock']}"
+        text += f", {_reason(contract, data['pause_reason'])})" if data.get("pause_reason") else ")"
+    if data.get("layer"):
+        text += f"; layer {data['layer']}"
+    if data.get("note"):
+        text += f": {data['note']}"
+    return text, who
+
+
+def _notification_row(contract: Contract, data: dict[str, Any]) -> tuple[str, str]:
+    about = str(data.get("cause", "")).removeprefix("baton.").replace("_", " ")
+    text = (
+        f"told {data.get('recipient')} by {data.get('channel')} ({about})"
+        if data.get("outcome") == "sent"
+        else f"could not reach {data.get('recipient')} by {data.get('channel')}"
+        f" after {data.get('attempts')} tries ({about})"
+    )
+    return text, _party(contract, data.get("recipient_party"))
+
+
+# What each event says in the timeline, and who did it ("—": nobody in particular).
+_ROWS: dict[str, Callable[[Contract, dict[str, Any]], tuple[str, str]]] = {
+    EventType.ACTION_ACCEPTED.value: _action_row,
+    EventType.NOTIFICATION.value: _notification_row,
+    EventType.ASSIGNMENT_ISSUED.value: lambda c, d: (
+        f"assigned as {d.get('role')}",
+        _party(c, d.get("party")),
+    ),
+    EventType.INCIDENT_OPENED.value: lambda _, d: (
+        f"incident opened: {d.get('summary', '')}",
+        "—",
+    ),
+    EventType.SLA_CLOCK_STARTED.value: lambda _, d: (f"{d.get('clock')} clock started", "—"),
+    EventType.SLA_CLOCK_STOPPED.value: lambda _, d: (
+        f"{d.get('clock')} clock " + ("stopped, met" if d.get("met") else "stopped, missed"),
+        "—",
+    ),
+    EventType.SLA_CLOCK_PAUSED.value: lambda c, d: (
+        f"{d.get('clock')} clock paused ({_reason(c, d.get('pause_reason', ''))})",
+        "—",
+    ),
+    EventType.SLA_CLOCK_RESUMED.value: lambda _, d: (
+        f"{d.get('clock')} clock counts again ({d.get('cause')})",
+        "—",
+    ),
+    EventType.SOURCE_ACKNOWLEDGED.value: lambda _, d: (
+        "acknowledged at the monitoring source (the response clock runs on)",
+        d.get("client") or d.get("source", "—"),
+    ),
+    EventType.SLA_BREACHED.value: lambda _, d: (f"{d.get('clock')} target breached", "—"),
+    EventType.INCIDENT_CLOSED.value: lambda _, d: (
+        "closed on the customer's confirmation",
+        d.get("confirmed_by", "—"),
+    ),
+}
+
+
 def _timeline_row(contract: Contract, event: dict[str, Any], zone: ZoneInfo) -> tuple[str, ...]:
-    data: dict[str, Any] = event["data"]
-    kind = str(event["type"]).removeprefix("baton.")
-    who = "—"
-    text = kind.replace("_", " ").replace(".", ": ")
-    if event["type"] == EventType.ACTION_ACCEPTED.value:
-        who = f"{data.get('actor', '')} ({_party(contract, data.get('party'))})"
-        text = _ACTION_WORDS.get(data.get("action", ""), str(data.get("action")))
-        if data.get("clock"):
-            text += f" ({data['clock']}"
-            text += (
-                f", {_reason(contract, data['pause_reason'])})" if data.get("pause_reason") else ")"
-            )
-        if data.get("layer"):
-            text += f"; layer {data['layer']}"
-        if data.get("note"):
-            text += f": {data['note']}"
-    elif event["type"] == EventType.ASSIGNMENT_ISSUED.value:
-        who = _party(contract, data.get("party"))
-        text = f"assigned as {data.get('role')}"
-    elif event["type"] == EventType.INCIDENT_OPENED.value:
-        text = f"incident opened: {data.get('summary', '')}"
-    elif event["type"] in {EventType.SLA_CLOCK_STARTED.value, EventType.SLA_CLOCK_STOPPED.value}:
-        text = f"{data.get('clock')} clock " + (
-            "started"
-            if event["type"] == EventType.SLA_CLOCK_STARTED.value
-            else ("stopped, met" if data.get("met") else "stopped, missed")
-        )
-    elif event["type"] == EventType.SLA_CLOCK_PAUSED.value:
-        text = (
-            f"{data.get('clock')} clock paused ({_reason(contract, data.get('pause_reason', ''))})"
-        )
-    elif event["type"] == EventType.SLA_CLOCK_RESUMED.value:
-        text = f"{data.get('clock')} clock counts again ({data.get('cause')})"
-    elif event["type"] == EventType.SLA_BREACHED.value:
-        text = f"{data.get('clock')} target breached"
-    elif event["type"] == EventType.INCIDENT_CLOSED.value:
-        who = data.get("confirmed_by", "—")
-        text = "closed on the customer's confirmation"
+    row = _ROWS.get(str(event["type"]))
+    if row is None:
+        kind = str(event["type"]).removeprefix("baton.")
+        return (_local(event["time"], zone), kind.replace("_", " ").replace(".", ": "), "—")
+    text, who = row(contract, event["data"])
     return (_local(event["time"], zone), text, who)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from reporting.clocks import ROW_COLUMNS, project_clock
 from shared.db import Conn
 from shared.events import (
     ActionKind,
@@ -31,12 +32,6 @@ from shared.events import (
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     OriginMovedV1,
-    SlaBreachedV1,
-    SlaClockPausedV1,
-    SlaClockRecomputedV1,
-    SlaClockResumedV1,
-    SlaClockStartedV1,
-    SlaClockStoppedV1,
 )
 
 JSON_COLUMNS = frozenset(
@@ -219,86 +214,41 @@ async def _assignment_issued(conn: Conn, incident: str | None, data: AssignmentI
         return  # the first-line desk is told, it owns nothing (ADR 25): the timeline shows it
     column = "primary_party" if data.role == AssignmentRole.PRIMARY else "coordinator"
     await conn.execute(
-        f"UPDATE incidents SET {column} = $2 WHERE id = $1",  # noqa: S608
+        f"UPDATE incidents SET {column} = $2, contract_version = $3 WHERE id = $1",  # noqa: S608
         incident,
         data.party,
+        data.contract_version,
     )
 
 
-async def _sla_clock_started(conn: Conn, incident: str | None, data: SlaClockStartedV1) -> None:
-    await conn.execute(
-        "INSERT INTO sla_clocks(incident_id, clock, started_at, target, deadline, calendar)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (incident_id, clock) DO UPDATE"
-        " SET target = EXCLUDED.target, deadline = EXCLUDED.deadline",
-        incident,
-        data.clock.value,
-        data.started_at,
-        data.target,
-        data.deadline,
-        data.calendar,
+async def contract_version(conn: Conn, incident_id: str) -> str | None:
+    """The contract version an incident runs under, as its last assignment said."""
+    found: str | None = await conn.fetchval(
+        "SELECT contract_version FROM incidents WHERE id = $1", incident_id
     )
+    return found
 
 
-async def _sla_clock_stopped(conn: Conn, incident: str | None, data: SlaClockStoppedV1) -> None:
-    await conn.execute(
-        "UPDATE sla_clocks SET stopped_at = $3, met = $4, margin = $5"
-        " WHERE incident_id = $1 AND clock = $2",
+async def _sla_clock(conn: Conn, incident: str | None, data: Any) -> None:
+    """One of sla-clock's clock events on its ``sla_clocks`` row, through the pure
+    ``clocks.project_clock`` (the same function the cascade property test drives)."""
+    before = await conn.fetchrow(
+        "SELECT * FROM sla_clocks WHERE incident_id = $1 AND clock = $2 FOR UPDATE",
         incident,
         data.clock.value,
-        data.stopped_at,
-        data.met,
-        data.margin,
     )
-
-
-async def _sla_breached(conn: Conn, incident: str | None, data: SlaBreachedV1) -> None:
+    after = project_clock(dict(before) if before is not None else None, data)
+    if after is None:
+        return
+    names = ", ".join(ROW_COLUMNS)
+    places = ", ".join(f"${i}" for i in range(3, len(ROW_COLUMNS) + 3))
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in ROW_COLUMNS)
     await conn.execute(
-        "UPDATE sla_clocks SET breached_at = coalesce(breached_at, $3)"
-        " WHERE incident_id = $1 AND clock = $2",
+        f"INSERT INTO sla_clocks(incident_id, clock, {names}) VALUES ($1, $2, {places})"  # noqa: S608
+        f" ON CONFLICT (incident_id, clock) DO UPDATE SET {updates}",
         incident,
         data.clock.value,
-        data.detected_at,
-    )
-
-
-async def _sla_clock_paused(conn: Conn, incident: str | None, data: SlaClockPausedV1) -> None:
-    await conn.execute(
-        "UPDATE sla_clocks SET paused_reason = $3, paused_party = $4, paused_remaining = $5"
-        " WHERE incident_id = $1 AND clock = $2",
-        incident,
-        data.clock.value,
-        data.pause_reason,
-        data.party,
-        data.remaining,
-    )
-
-
-async def _sla_clock_resumed(conn: Conn, incident: str | None, data: SlaClockResumedV1) -> None:
-    """A resume, or a reject/reopen that restarts a stopped clock: it runs again."""
-    await conn.execute(
-        "UPDATE sla_clocks SET paused_reason = NULL, paused_party = NULL,"
-        " paused_remaining = NULL, paused_for = paused_for + $3,"
-        " deadline = $4, stopped_at = NULL, met = NULL, margin = NULL"
-        " WHERE incident_id = $1 AND clock = $2",
-        incident,
-        data.clock.value,
-        data.paused,
-        data.deadline,
-    )
-
-
-async def _sla_clock_recomputed(
-    conn: Conn, incident: str | None, data: SlaClockRecomputedV1
-) -> None:
-    await conn.execute(
-        "UPDATE sla_clocks SET target = $3, calendar = $4, paused_for = $5,"
-        " deadline = coalesce($6, deadline) WHERE incident_id = $1 AND clock = $2",
-        incident,
-        data.clock.value,
-        data.target,
-        data.calendar,
-        data.paused,
-        data.deadline,
+        *(after[c] for c in ROW_COLUMNS),
     )
 
 
@@ -314,12 +264,12 @@ PROJECTORS: dict[EventType, Projector] = {
     EventType.INCIDENT_RECLASSIFIED: _incident_reclassified,
     EventType.HANDOVER: _handover,
     EventType.ASSIGNMENT_ISSUED: _assignment_issued,
-    EventType.SLA_CLOCK_STARTED: _sla_clock_started,
-    EventType.SLA_CLOCK_STOPPED: _sla_clock_stopped,
-    EventType.SLA_BREACHED: _sla_breached,
-    EventType.SLA_CLOCK_PAUSED: _sla_clock_paused,
-    EventType.SLA_CLOCK_RESUMED: _sla_clock_resumed,
-    EventType.SLA_CLOCK_RECOMPUTED: _sla_clock_recomputed,
+    EventType.SLA_CLOCK_STARTED: _sla_clock,
+    EventType.SLA_CLOCK_STOPPED: _sla_clock,
+    EventType.SLA_BREACHED: _sla_clock,
+    EventType.SLA_CLOCK_PAUSED: _sla_clock,
+    EventType.SLA_CLOCK_RESUMED: _sla_clock,
+    EventType.SLA_CLOCK_RECOMPUTED: _sla_clock,
 }
 
 

@@ -6,6 +6,10 @@ result published (with ids derived from the input), the new state saved, the tim
 tick calls a party's backup contacts when its assignment stays unacknowledged; it is fenced the
 way sla-clock's is: the route row is locked, the timer row re-checked and locked with
 ``SKIP LOCKED``, and marked fired in the same transaction as the escalation.
+
+Each router event also writes, in its transaction, the messages it makes for people
+(``notify``: who, over which channel, what) into ``router.notifications``; a delivery loop of
+its own sends them and the webhook pushes outside any transaction (``outbox``, ADR 31).
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
-from router import store, webhook
+from router import notify, store, webhook
+from router import outbox as notification_outbox
 from router.delivery import Delivery
 from router.routing import (
     RouteState,
+    contract_for,
     on_ack_overdue,
     on_action,
     on_closed,
@@ -37,6 +43,9 @@ from router.routing import (
     open_route,
     recipients,
 )
+from shared import links
+from shared.contract import Contract
+from shared.contract.versions import ContractVersions
 from shared.db import Conn, mark_processed_many
 from shared.events import (
     AssignmentEscalatedV2,
@@ -45,7 +54,7 @@ from shared.events import (
     EscalationReason,
     EventType,
 )
-from shared.kafka import Outbox, group_timing
+from shared.kafka import Outbox, group_timing, publish_events
 from shared.service import Runtime, create_app
 from shared.ticker import Ticker
 from shared.topics import Topic
@@ -61,16 +70,27 @@ INCIDENT_INPUTS = frozenset(
         EventType.INCIDENT_CLOSED,
     }
 )
-SLA_INPUTS = frozenset({EventType.SLA_WARNING, EventType.SLA_BREACHED, EventType.SLA_OVERDUE})
+SLA_INPUTS = frozenset(
+    {
+        EventType.SLA_WARNING,
+        EventType.SLA_BREACHED,
+        EventType.SLA_OVERDUE,
+        EventType.SLA_CLOCK_RECOMPUTED,
+    }
+)
 
 
 class RouterService:
     def __init__(self) -> None:
         self.ticker: Ticker | None = None  # made in on_start
+        self.notifier: Ticker | None = None  # the notification worker's own loop
         self._http: httpx.AsyncClient | None = None
 
     def wire(self, rt: Runtime, _: APIRouter) -> None:
         self.rt = rt
+        # every version adopted: an open incident answers to its own (routing.contract_for)
+        self.contracts = ContractVersions(rt.contract)
+        rt.on_contract(self.contracts.adopt)
         self.delivery = Delivery(rt.broker, rt.settings)
         self.issued = Counter(
             "baton_assignments", "Assignments issued", ["party", "role"], registry=rt.registry
@@ -87,6 +107,7 @@ class RouterService:
             ["type"],
             registry=rt.registry,
         )
+        self._wire_notifications(rt)
         rt.broker.subscriber(
             rt.settings.topic(Topic.INCIDENTS),
             group_id=rt.settings.group(SERVICE),
@@ -108,23 +129,61 @@ class RouterService:
             batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
         )(self.on_sla_events)
 
-    async def _publish(self, conn: Conn, out: list[Envelope], coordinator: str) -> None:
+    def _wire_notifications(self, rt: Runtime) -> None:
+        settings = rt.settings
+        self.sender = notification_outbox.Sender(
+            {k: v.get_secret_value() for k, v in settings.notify_senders.items()},
+            settings.notify_send_timeout_seconds,
+        )
+        secret = settings.links_secret[0].get_secret_value() if settings.links_secret else None
+        base = settings.links_base_url.rstrip("/")
+        self.links = notify.Links(
+            (lambda claims: f"{base}/v1/links/{links.sign(secret, claims)}") if secret else None,
+            timedelta(hours=settings.links_ttl_hours),
+        )
+        self.worker = notification_outbox.Worker(
+            rt,
+            self.sender,
+            counted=Counter(
+                "baton_notifications",
+                "Messages to people, by channel kind and outcome (sent, retried, failed)",
+                ["channel", "outcome"],
+                registry=rt.registry,
+            ),
+            oldest=Gauge(
+                "baton_notifications_oldest_unsent_seconds",
+                "Age of the oldest notification not yet sent (0: none waiting)",
+                registry=rt.registry,
+            ),
+            publish=lambda events: publish_events(
+                rt.broker, rt.settings.topic(Topic.ASSIGNMENTS), events
+            ),
+        )
+
+    def _notices(self, event: Envelope, state: RouteState) -> list[notify.Notice]:
+        return notify.notices(
+            event, state, self.rt.contract, senders=self.sender.kinds, links=self.links
+        )
+
+    async def _publish(self, conn: Conn, out: list[Envelope], state: RouteState) -> None:
         """Publish one incident's events (waiting for the broker) and write their rows."""
         if not out:
             return
         outbox, staged = Outbox(self.rt.broker), store.Staged()
-        await self._stage(outbox, staged, out, coordinator)
+        await self._stage(outbox, staged, out, state)
         await asyncio.gather(outbox.flush(), staged.write(conn))
 
     async def _stage(
-        self, outbox: Outbox, staged: store.Staged, out: list[Envelope], coordinator: str
+        self, outbox: Outbox, staged: store.Staged, out: list[Envelope], state: RouteState
     ) -> None:
         """Queue one incident's events on ``outbox`` and their rows on ``staged``."""
         if not out:
             return
+        coordinator = state.coordinator
         await self.delivery.stage(outbox, out, coordinator)
         for event in out:
             self._stage_pushes(staged, event, coordinator)
+            staged.notices.extend(self._notices(event, state))
             self.sent.labels(event.type.value).inc()
             data = event.data
             if isinstance(data, AssignmentIssuedV3):
@@ -151,27 +210,31 @@ class RouterService:
             )
 
     async def push_due(self) -> int:
-        """Push every webhook delivery that fell due; returns how many were delivered."""
+        """Push every webhook delivery that fell due; returns how many were delivered.
+
+        The notification worker's manner (ADR 31): the due rows are claimed with a lease in
+        one committed statement, posted concurrently with no transaction or lock held, and
+        each outcome recorded in its own transaction."""
         rt = self.rt
         if self._http is None:
             return 0
         now = rt.clock.now()
         base = timedelta(seconds=rt.settings.router_webhook_backoff_seconds)
-        delivered = 0
         async with rt.pool.acquire() as conn:
-            due = await store.due_deliveries(conn, now)
-            for key in due:
+            rows = await store.claim_deliveries(conn, now, now + notification_outbox.LEASE)
+        if not rows:
+            return 0
+        errors = await asyncio.gather(
+            *(self._post(r["party"], r["url"], r["body"], r["event_id"]) for r in rows)
+        )
+        now = rt.clock.now()
+        async with rt.pool.acquire() as conn:
+            for row, error in zip(rows, errors, strict=True):
+                attempts = row["attempts"]  # counted by the claim
                 async with conn.transaction():
-                    row = await store.lock_delivery(conn, key["event_id"], key["party"], now)
-                    if row is None:
-                        continue
-                    error = await self._post(row["party"], row["url"], row["body"], row["event_id"])
-                    attempts = row["attempts"] + 1
                     if error is None:
                         await store.delivered(conn, row["event_id"], row["party"], now, attempts)
-                        delivered += 1
-                        continue
-                    if attempts < rt.settings.router_webhook_max_attempts:
+                    elif attempts < rt.settings.router_webhook_max_attempts:
                         await store.retry_later(
                             conn,
                             row["event_id"],
@@ -180,9 +243,9 @@ class RouterService:
                             next_at=webhook.next_attempt(now, attempts, base),
                             error=error,
                         )
-                        continue
-                    await self._give_up(conn, row, attempts, error)
-        return delivered
+                    else:
+                        await self._give_up(conn, row, attempts, error)
+        return sum(1 for e in errors if e is None)
 
     async def _post(self, party: str, url: str, body: bytes, event_id: object) -> str | None:
         """None when the endpoint took it (2xx), else what went wrong."""
@@ -194,7 +257,9 @@ class RouterService:
             secret.get_secret_value(), self.rt.clock.now(), str(event_id), body
         )
         try:
-            response = await self._http.post(url, content=body, headers=signed)
+            response = await webhook.post(
+                self._http, url, body, signed, party=party, event_id=str(event_id)
+            )
         except httpx.HTTPError as exc:
             self.pushed.labels(party, "error").inc()
             return f"{type(exc).__name__}: {exc}"
@@ -220,10 +285,16 @@ class RouterService:
         state = await store.load(conn, row["incident_id"])
         if state is None:
             return
+        await self.contracts.sync(conn)
         state, out = on_delivery_failed(
-            state, rt.contract, party=row["party"], event_id=row["event_id"], reason=error, now=now
+            state,
+            self._contract(state, None),
+            party=row["party"],
+            event_id=row["event_id"],
+            reason=error,
+            now=now,
         )
-        await self._publish(conn, out, state.coordinator)
+        await self._publish(conn, out, state)
 
     async def on_incidents(self, msg: KafkaMessage) -> None:
         """A batch of incident events: one transaction, each event decided in turn against
@@ -247,10 +318,14 @@ class RouterService:
                 events.append(event)
         return events
 
+    def _contract(self, state: RouteState | None, event: Envelope | None) -> Contract:
+        """The incident's own version, or the one in force (``routing.contract_for``)."""
+        return contract_for(state, event, self.rt.contract, self.contracts.known)
+
     def _decide_incident(
         self, state: RouteState | None, event: Envelope, now: datetime
     ) -> tuple[RouteState, list[Envelope]] | None:
-        contract = self.rt.contract
+        contract = self._contract(state, event)
         if event.type == EventType.INCIDENT_OPENED:
             if state is not None:
                 return None  # routed already (the open event is never re-emitted with a new id)
@@ -278,7 +353,7 @@ class RouterService:
                 "SLA event for an incident without a route", extra={"incident": event.subject}
             )
             return None
-        return on_sla(state, event, self.rt.contract, now)
+        return on_sla(state, event, self._contract(state, event), now)
 
     async def _handle(
         self,
@@ -294,6 +369,7 @@ class RouterService:
         routed: list[tuple[str | None, int]] = []
         async with rt.pool.acquire() as conn, conn.transaction():
             fresh = await mark_processed_many(conn, consumer, [e.id for e in events])
+            await self.contracts.sync(conn)
             routes = await store.load_many(conn, sorted({e.subject or "" for e in events}))
             changed: dict[str, RouteState] = {}
             for event in events:
@@ -305,7 +381,8 @@ class RouterService:
                     continue
                 state, out = decided
                 routes[state.incident_id] = changed[state.incident_id] = state
-                await self._stage(outbox, staged, out, state.coordinator)
+                await self._stage(outbox, staged, out, state)
+                staged.notices.extend(self._notices(event, state))  # restored: confirm asked
                 if out:
                     routed.append((event.subject, len(out)))
             # rows written while the events go out; both before the commit (a crash in between
@@ -334,8 +411,10 @@ class RouterService:
                     locked = await store.lock_ack_timer(conn, row["incident_id"], row["party"], now)
                     if state is None or not locked:
                         continue  # another instance fired it, or it was acknowledged meanwhile
-                    state, out = on_ack_overdue(state, row["party"], rt.contract, now)
-                    await self._publish(conn, out, state.coordinator)
+                    await self.contracts.sync(conn)
+                    contract = self._contract(state, None)
+                    state, out = on_ack_overdue(state, row["party"], contract, now)
+                    await self._publish(conn, out, state)
                     await store.ack_timer_fired(conn, row["incident_id"], row["party"], now)
                     await store.save(conn, state)
                     fired += len(out)
@@ -351,16 +430,24 @@ class RouterService:
             ):
                 log.warning("webhook endpoint without a secret: not pushed", extra={"party": party})
         self.ticker = Ticker(
-            "router-tick",
-            rt.settings.router_tick_seconds,
-            ("escalation tick", self.tick_once),
-            ("webhook push", self.push_due),
+            "router-tick", rt.settings.router_tick_seconds, ("escalation tick", self.tick_once)
         )
         self.ticker.start()
+        # people and webhooks are sent to from one loop of its own, outside any transaction:
+        # a slow SMTP relay or endpoint never delays an escalation
+        self.notifier = Ticker(
+            "router-delivery",
+            min(rt.settings.notify_tick_seconds, rt.settings.router_tick_seconds),
+            ("notifications", self.worker.round),
+            ("webhook push", self.push_due),
+        )
+        self.notifier.start()
 
     async def on_stop(self, rt: Runtime) -> None:
         if self.ticker is not None:
             await self.ticker.stop()
+        if self.notifier is not None:
+            await self.notifier.stop()
         if self._http is not None:
             await self._http.aclose()
 

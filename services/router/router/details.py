@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shared.contract import Contract, SupportObject
-from shared.contract.model import Contact
+from shared.contract.policy import duty_contact
 from shared.contract.view import DEFAULT_ACK_FRACTION, ContractView
 from shared.events import (
     AccessProcedure,
@@ -27,7 +27,6 @@ __all__ = [
     "ack_due",
     "ack_fraction",
     "backups",
-    "contact_ref",
     "deadlines",
     "local_times",
     "location",
@@ -37,24 +36,13 @@ __all__ = [
 ]
 
 
-def _contact(party_id: str, contact_id: str, contact: Contact, calendar: str | None) -> DutyContact:
-    return DutyContact(
-        party=party_id,
-        contact=contact_id,
-        name=contact.name,
-        role=contact.role,
-        channels={kind.value: address for kind, address in contact.channels.items()},
-        calendar=calendar,
-    )
-
-
 def on_duty(contract: Contract, party_id: str, at: datetime) -> DutyContact | None:
     """Who answers for ``party_id`` at ``at`` (the party's duty calendar, not the SLA's)."""
     found = ContractView.of(contract).on_duty(party_id, at)
     if found is None:
         return None
     shift, contact = found
-    return _contact(party_id, shift.contact, contact, shift.calendar)
+    return duty_contact(party_id, shift.contact, contact, shift.calendar)
 
 
 def backups(contract: Contract, party_id: str) -> list[DutyContact]:
@@ -62,19 +50,10 @@ def backups(contract: Contract, party_id: str) -> list[DutyContact]:
     if party is None:
         return []
     return [
-        _contact(party_id, cid, party.contacts[cid], None)
+        duty_contact(party_id, cid, party.contacts[cid], None)
         for cid in party.backup_contacts
         if cid in party.contacts
     ]
-
-
-def contact_ref(contract: Contract, ref: str) -> DutyContact | None:
-    """``party/contact`` as a ``DutyContact``; None if the contract does not know it."""
-    found = contract.contact(ref)
-    if found is None:
-        return None
-    party_id, _, contact_id = ref.partition("/")
-    return _contact(party_id, contact_id, found[1], None)
 
 
 def access(contract: Contract, obj: SupportObject, at: datetime) -> AccessProcedure | None:
@@ -97,7 +76,7 @@ def access(contract: Contract, obj: SupportObject, at: datetime) -> AccessProced
 
 def deadlines(
     contract: Contract,
-    obj: SupportObject,
+    obj: SupportObject | None,
     category: Category,
     priority: str,
     *,
@@ -105,9 +84,14 @@ def deadlines(
     first_alert_at: datetime | None,
 ) -> Deadlines | None:
     """The incident's deadlines (``ContractView.due``): from its clock start, whatever the
-    instant of the message that carries them (a handover does not restart the clocks)."""
+    instant of the message that carries them (a handover does not restart the clocks); for
+    no object, those outside the perimeter (as sla-clock runs them)."""
     due = ContractView.of(contract).due(
-        obj.id, category, priority, opened_at=opened_at, first_alert_at=first_alert_at
+        obj.id if obj else None,
+        category,
+        priority,
+        opened_at=opened_at,
+        first_alert_at=first_alert_at,
     )
     if due is None:
         return None

@@ -10,6 +10,7 @@ produces the same ids and consumers recognise them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from router import details
 from shared.contract import Contract, SupportObject
+from shared.contract.policy import IncidentPolicy, incident_policy
 from shared.contract.view import ContractView, handover_layer
 from shared.events import (
     ActionKind,
@@ -29,7 +31,6 @@ from shared.events import (
     CheckOpenedV2,
     ClockKind,
     Deadlines,
-    DutyContact,
     Envelope,
     EscalationReason,
     HandoverV2,
@@ -40,6 +41,7 @@ from shared.events import (
     LocalInstant,
     OriginMovedV1,
     SlaBreachedV1,
+    SlaClockRecomputedV1,
     SlaOverdueV1,
     SlaWarningV1,
     VendorCaseOpenedV2,
@@ -99,10 +101,43 @@ class RouteState(_Frozen):
     origin: str | None = Field(None, description="the probable origin, when intake moved it")
     deadlines: Deadlines | None = Field(
         None,
-        description="the incident's deadlines as it opened (or was last reclassified, which"
-        " re-pins it to the contract then in force): every assignment carries these, whatever"
-        " version is in force when a handover or re-route issues it",
+        description="the incident's deadlines as it opened, then as sla-clock last published"
+        " them (baton.sla.clock_recomputed): every assignment carries these, whatever version"
+        " is in force when a handover or re-route issues it",
     )
+    policy: IncidentPolicy | None = Field(
+        None,
+        description="the incident's policy snapshot (ADR 37): escalation levels and their"
+        " contacts are read here, not from the version in force; taken when the incident"
+        " opens, again on a reclassification or re-route (None: stored before)",
+    )
+
+
+# --------------------------------------------------------------------------- which version
+
+
+def contract_for(
+    state: RouteState | None,
+    event: Envelope | None,
+    in_force: Contract,
+    known: Mapping[str, Contract],
+) -> Contract:
+    """The contract version that answers for an incident on ``event`` (None: a tick): the
+    version in force for an opening and for the explicit changes that re-pin it (a
+    reclassification, a re-route); otherwise the version its policy snapshot was taken under, so
+    that a handover's duty contacts and access, a backup call and an escalation follow the
+    incident's own version (ADR 37). The version in force for a route without a snapshot or a
+    version this router never kept."""
+    if state is None or state.policy is None or (event is not None and _re_pins(event)):
+        return in_force
+    return known.get(state.policy.contract_hash, in_force)
+
+
+def _re_pins(event: Envelope) -> bool:
+    data = event.data
+    if isinstance(data, IncidentActionAcceptedV1):
+        return data.action == ActionKind.REROUTE
+    return isinstance(data, IncidentOpenedV1 | IncidentReclassifiedV1)
 
 
 # --------------------------------------------------------------------------- assignments
@@ -122,19 +157,10 @@ def _assignment(
 ) -> Envelope:
     """One party's assignment with everything it needs to start, as of ``at``."""
     access = None
-    deadlines = state.deadlines
     if obj is not None:
         access = details.access(contract, obj, at)
-    if obj is not None and deadlines is None:
-        deadlines = details.deadlines(
-            contract,
-            obj,
-            state.category,
-            state.priority,
-            opened_at=state.opened_at,
-            first_alert_at=state.first_alert_at,
-        )
-    deadlines = details.utc(deadlines)
+    # the route's: computed once when it opened, then as sla-clock published them
+    deadlines = details.utc(state.deadlines)
     return make_event(
         AssignmentIssuedV3(
             party=party,
@@ -180,17 +206,13 @@ def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
     data = opened.data_as(IncidentOpenedV1)
     primary = ContractView.of(contract).primary_for(data.layer)
     obj = contract.object(data.object_id) if data.object_id else None
-    frozen = (
-        details.deadlines(
-            contract,
-            obj,
-            data.category,
-            data.priority,
-            opened_at=data.opened_at,
-            first_alert_at=data.first_alert_at,
-        )
-        if obj is not None
-        else None
+    frozen = details.deadlines(  # outside the perimeter too: the clocks run there
+        contract,
+        obj,
+        data.category,
+        data.priority,
+        opened_at=data.opened_at,
+        first_alert_at=data.first_alert_at,
     )
     return RouteState(
         incident_id=opened.subject or "",
@@ -209,6 +231,14 @@ def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
         primary_layer=data.layer,
         primary_object=data.object_id,
         deadlines=frozen,
+        policy=incident_policy(
+            ContractView.of(contract),
+            object_id=data.object_id,
+            category=data.category,
+            priority=data.priority,
+            opened_at=data.opened_at,
+            first_alert_at=data.first_alert_at,
+        ),
     )
 
 
@@ -216,7 +246,7 @@ def first_line(contract: Contract, state: RouteState) -> str | None:
     """The desk that accepts tickets, when it is a party of its own in this incident: the
     contract's ``first_line`` unless it is the coordinator or the primary (who have their own
     assignment). It is told of every incident, chased by no timer and owns nothing (ADR 25)."""
-    desk = contract.first_line
+    desk = contract.first_line_party
     if desk is None or desk not in contract.parties or desk in (state.coordinator, state.primary):
         return None
     return desk
@@ -476,8 +506,13 @@ def reroute(
     coordinator stays."""
     action = event.data
     assert isinstance(action, IncidentActionAcceptedV1)
+    owners = _owners(contract)
     state = state.model_copy(
-        update={"owners": _owners(contract), "contract_version": contract.version}
+        update={
+            "owners": owners,
+            "contract_version": contract.version,
+            "policy": _repolicy(state, contract, state.category, state.priority, owners),
+        }
     )
     if state.primary_layer is None:  # outside the perimeter: the coordinator keeps it
         return state, []
@@ -561,25 +596,73 @@ def on_origin_moved(
 
 def on_reclassified(state: RouteState, event: Envelope, contract: Contract) -> RouteState:
     """A recorded reclassification (by a party, or because the origin moved): the incident's
-    priority and category change and its deadlines are those of the new classification under
-    the contract in force, as sla-clock re-pins and replays its clocks. No assignment is
-    re-issued; the next one (a handover, a re-route) carries them."""
+    priority and category change, and its policy is taken again under the contract in force
+    (as sla-clock re-pins). Its deadlines are not computed here: sla-clock replays the clocks
+    (pauses kept) and publishes the result, which ``on_recomputed`` takes and re-issues."""
     data = event.data_as(IncidentReclassifiedV1)
-    origin = state.origin or state.object_id
-    obj = contract.object(origin) if origin else None
-    deadlines = state.deadlines
-    if obj is not None:
-        deadlines = details.deadlines(
-            contract,
-            obj,
-            data.category,
-            data.priority,
-            opened_at=state.opened_at,
-            first_alert_at=state.first_alert_at,
-        )
+    policy = _repolicy(state, contract, data.category, data.priority, state.owners)
     return state.model_copy(
-        update={"priority": data.priority, "category": data.category, "deadlines": deadlines}
+        update={
+            "priority": data.priority,
+            "category": data.category,
+            "policy": policy,
+            "contract_version": contract.version,
+        }
     )
+
+
+def _repolicy(
+    state: RouteState,
+    contract: Contract,
+    category: Category,
+    priority: str,
+    owners: dict[Layer, str],
+) -> IncidentPolicy:
+    """The incident's policy taken again under ``contract`` (a reclassification or a re-route,
+    the only changes that re-pin it; ADR 37)."""
+    return incident_policy(
+        ContractView.of(contract),
+        object_id=state.origin or state.object_id,
+        category=category,
+        priority=priority,
+        opened_at=state.opened_at,
+        first_alert_at=state.first_alert_at,
+        owners=owners or None,
+    )
+
+
+def on_recomputed(
+    state: RouteState, event: Envelope, contract: Contract, now: datetime
+) -> tuple[RouteState, list[Envelope]]:
+    """sla-clock moved a clock's deadline (the origin moved, the incident was reclassified):
+    the route takes the deadline sla-clock enforces and the owner gets its assignment again
+    with it, so no party is measured against a deadline it was not told (issue 23)."""
+    data = event.data_as(SlaClockRecomputedV1)
+    old = state.deadlines
+    if state.closed or old is None or data.deadline is None:
+        return state, []
+    deadline = data.deadline.astimezone(UTC)
+    if data.clock == ClockKind.RESPONSE:
+        update = {"response_target": data.target, "response_due": deadline}
+    else:
+        update = {"recovery_target": data.target, "recovery_due": deadline}
+    new = old.model_copy(update={**update, "calendar": data.calendar})
+    if new == old:
+        return state, []
+    state = state.model_copy(update={"deadlines": new})
+    obj = contract.object(state.primary_object) if state.primary_object else None
+    assignment = _assignment(
+        state,
+        contract,
+        party=state.primary,
+        role=AssignmentRole.PRIMARY,
+        layer=state.primary_layer,
+        obj=obj,
+        at=data.recomputed_at,
+        now=now,
+        event_id=("assignment", event.id, state.primary),
+    )
+    return state, [assignment]
 
 
 def on_closed(state: RouteState) -> RouteState:
@@ -604,6 +687,8 @@ def on_sla(
         clock, percent, reason = data.clock, 100, EscalationReason.SLA_BREACHED
     elif isinstance(data, SlaOverdueV1):
         clock, percent, reason = data.clock, data.threshold, EscalationReason.SLA_BREACHED
+    elif isinstance(data, SlaClockRecomputedV1):
+        return on_recomputed(state, event, contract, now)
     else:
         raise TypeError(f"type: {event.type.value} is not an SLA warning, breach or overdue")
     if state.closed:
@@ -631,7 +716,9 @@ def _escalate(
 ) -> tuple[RouteState, list[Envelope]]:
     events = []
     fired = list(state.escalated)
-    for level in sorted(contract.escalation, key=lambda lv: lv.level):
+    # the incident's own levels and contacts (its policy snapshot), not the version in force
+    policy = state.policy or _repolicy(state, contract, state.category, state.priority, {})
+    for level in policy.levels:
         fraction = level.at.get(clock)
         if fraction is None or fraction <= 0 or fraction * 100 > percent + 1e-9:
             continue
@@ -646,8 +733,8 @@ def _escalate(
                     name=level.name,
                     clock=clock,
                     threshold=percent,
-                    contacts=_refs(contract, level.contacts),
-                    emergency_approvers=_refs(contract, level.emergency_approvers),
+                    contacts=list(level.contacts),
+                    emergency_approvers=list(level.emergency_approvers),
                     coordinator=state.coordinator,
                     detected_at=detected_at,
                     local=_local(contract, state, detected_at),
@@ -664,10 +751,6 @@ def _escalate(
 def _local(contract: Contract, state: RouteState, at: datetime) -> LocalInstant:
     """An escalation's instant on the wall clock of the object its primary works on."""
     return details.local_instant(contract, state.primary_object or state.object_id, at)
-
-
-def _refs(contract: Contract, refs: list[str]) -> list[DutyContact]:
-    return [c for c in (details.contact_ref(contract, r) for r in refs) if c is not None]
 
 
 def on_ack_overdue(

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from router import outbox
+from router.notify import Notice
 from router.routing import RouteState
 from shared.db import Conn
 
@@ -99,6 +101,7 @@ class Staged:
     def __init__(self) -> None:
         self.assignments: list[tuple[object, ...]] = []
         self.pushes: list[tuple[object, ...]] = []
+        self.notices: list[Notice] = []
 
     async def write(self, conn: Conn) -> None:
         if self.assignments:
@@ -115,27 +118,23 @@ class Staged:
                 " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
                 self.pushes,
             )
+        await outbox.write(conn, self.notices)
 
 
-async def due_deliveries(conn: Conn, now: datetime, limit: int = 50) -> list[Any]:
-    """The keys (event_id, party) of webhook deliveries due at ``now``, oldest first."""
+async def claim_deliveries(
+    conn: Conn, now: datetime, lease_until: datetime, limit: int = 50
+) -> list[Any]:
+    """Take up to ``limit`` due webhook deliveries (oldest first; rows another instance holds
+    are skipped): one more attempt counted, due again at ``lease_until`` should this instance
+    die before recording the outcome. Committed on return."""
     return await conn.fetch(
-        "SELECT event_id, party FROM webhook_deliveries WHERE delivered_at IS NULL"
-        " AND failed_at IS NULL AND next_at <= $1 ORDER BY next_at LIMIT $2",
+        "UPDATE webhook_deliveries SET attempts = attempts + 1, next_at = $2"
+        " WHERE (event_id, party) IN (SELECT event_id, party FROM webhook_deliveries"
+        " WHERE delivered_at IS NULL AND failed_at IS NULL AND next_at <= $1"
+        " ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING *",
         now,
+        lease_until,
         limit,
-    )
-
-
-async def lock_delivery(conn: Conn, event_id: object, party: str, now: datetime) -> Any:
-    """The delivery row, locked, if it is still due and no other instance holds it."""
-    return await conn.fetchrow(
-        "SELECT * FROM webhook_deliveries WHERE event_id = $1 AND party = $2"
-        " AND delivered_at IS NULL AND failed_at IS NULL AND next_at <= $3"
-        " FOR UPDATE SKIP LOCKED",
-        event_id,
-        party,
-        now,
     )
 
 

@@ -21,6 +21,7 @@ from faststream.kafka.annotations import KafkaMessage
 from shared.calendar import BusinessCalendar
 from shared.clock import SystemClock
 from shared.contract import Contract
+from shared.contract.versions import ContractVersions
 from shared.db import Conn, mark_processed_many
 from shared.events import (
     ClockKind,
@@ -64,10 +65,8 @@ class SlaService:
         self.watchdog.wire(rt, router)
         # every version seen, by hash: an open incident's clocks keep the version they started
         # under; stored so that a restart still knows the versions the topic no longer has
-        self.known: dict[str, Contract] = {}
-        self.unsaved: list[Contract] = [rt.contract]
-        self.versions_loaded = False
-        self.rules = Rules(rt.contract, self.known)
+        self.contracts = ContractVersions(rt.contract)
+        self.rules = Rules(rt.contract, self.contracts.known)
         # a contract published later (or found on the topic at start) replaces the rules the
         # handlers and the tick read; registered here, before the lifespan reads the topic
         rt.on_contract(self.adopt)
@@ -88,18 +87,12 @@ class SlaService:
         self.subscriber(self.on_incidents)
 
     def adopt(self, contract: Contract) -> None:
-        self.rules = Rules(contract, self.known)
-        self.unsaved.append(contract)
+        self.contracts.adopt(contract)
+        self.rules = Rules(contract, self.contracts.known)
 
     async def versions(self, conn: Conn) -> None:
         """Store the versions adopted since the last batch; load the stored ones once."""
-        if not self.versions_loaded:
-            for contract in await store.contract_versions(conn):
-                self.known.setdefault(contract.content_hash, contract)
-            self.versions_loaded = True
-        if self.unsaved:
-            await store.save_contract_versions(conn, self.unsaved)
-            self.unsaved = []
+        await self.contracts.sync(conn)
 
     def calendar(self, calendar_id: str) -> BusinessCalendar:
         """A calendar of the contract in force (the metrics ask at scrape time)."""

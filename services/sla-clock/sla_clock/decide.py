@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from shared.contract import Contract
 from shared.contract.view import ContractView, handover_layer
 from shared.events import (
     ActionKind,
@@ -50,6 +49,7 @@ from sla_clock.timeline import (
 )
 
 SOURCE = "sla-clock"
+ORIGIN_MOVED = "origin_moved"
 
 _FACTS: dict[ActionKind, FactKind] = {
     ActionKind.PAUSE: "pause",
@@ -61,9 +61,9 @@ _FACTS: dict[ActionKind, FactKind] = {
 }
 
 
-def opened_record(event: Envelope, contract: Contract) -> IncidentRecord:
+def opened_record(event: Envelope, view: ContractView) -> IncidentRecord:
+    """The record of an incident opening under ``view``'s version (pinned by its hash)."""
     data = event.data_as(IncidentOpenedV1)
-    view = ContractView.of(contract)
     return IncidentRecord(
         incident_id=event.subject or "",
         object_id=data.object_id,
@@ -116,13 +116,29 @@ def apply(
     if event.type == EventType.INCIDENT_OPENED:
         if record is not None:
             return record, []
-        after = opened_record(event, rules.contract)
+        after = opened_record(event, rules.view)
         return after, transition(after, {}, fold(after, rules), fact=None, cause=event.id, now=now)
-    if record is not None:
-        record = owned(record, event, rules.view)
-    fact = fact_of(event)
-    if record is None or fact is None:
+    if record is None:
         return record, []
+    moved = owned(record, event, rules.view)
+    fact = fact_of(event)
+    if fact is None:
+        if moved.policy_object == record.policy_object:
+            return moved, []
+        # the clocks follow the probable origin's calendar and windows: a new origin can move
+        # every deadline, and whoever is measured against them is told (issue 23)
+        data = event.data_as(OriginMovedV1)
+        out = transition(
+            moved,
+            fold(record, rules),
+            fold(moved, rules),
+            change=Change(at=data.moved_at, reason=f"{ORIGIN_MOVED}: {data.to_object}"),
+            fact=None,
+            cause=event.id,
+            now=now,
+        )
+        return moved, out
+    record = moved
     after = record.with_fact(fact)
     if fact.kind == "reclassified":
         # a reclassification is the explicit change: the version in force applies from now,
@@ -132,6 +148,9 @@ def apply(
         after,
         fold(record, rules),
         fold(after, rules),
+        change=Change(at=fact.at, reason=fact.reason or "")
+        if fact.kind == "reclassified"
+        else None,
         fact=fact,
         cause=event.id,
         now=now,
@@ -165,6 +184,14 @@ def _event(data: Model, record: IncidentRecord, event_id: uuid.UUID, now: dateti
     return make_event(data, source=SOURCE, time=now, subject=record.incident_id, event_id=event_id)
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A change of what the clocks run under (classification, origin): when, and why."""
+
+    at: datetime
+    reason: str
+
+
 def transition(
     record: IncidentRecord,
     before: dict[ClockKind, ClockView],
@@ -173,8 +200,10 @@ def transition(
     fact: Fact | None,
     cause: uuid.UUID,
     now: datetime,
+    change: Change | None = None,
 ) -> list[Envelope]:
-    """Clock events for the difference between two folds of one incident."""
+    """Clock events for the difference between two folds of one incident; ``change`` (a
+    reclassification, a moved origin) publishes every clock whose policy or deadline it moved."""
     out: list[Envelope] = []
     inc = record.incident_id
     for clock, new in after.items():
@@ -195,12 +224,12 @@ def transition(
                 )
             )
             continue
-        if old.policy != new.policy and fact is not None:
+        if change is not None and (old.policy != new.policy or old.deadline != new.deadline):
             out.append(
                 _event(
                     SlaClockRecomputedV1(
                         clock=clock,
-                        recomputed_at=fact.at,
+                        recomputed_at=change.at,
                         priority=new.policy.priority,
                         category=new.policy.category,
                         target=new.policy.target,
@@ -208,7 +237,7 @@ def transition(
                         elapsed=new.elapsed,
                         paused=new.paused,
                         deadline=new.deadline,
-                        reason=fact.reason or "",
+                        reason=change.reason,
                     ),
                     record,
                     stable_id("clock-recomputed", cause, clock.value),

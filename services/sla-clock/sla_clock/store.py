@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from shared.contract import Contract
 from shared.db import Conn
 from shared.events import ClockKind
 from sla_clock.decide import Timer
@@ -172,20 +171,3 @@ async def open_clocks(conn: Conn) -> list[dict[str, object]]:
         " priority, party FROM clocks WHERE status <> 'stopped'"
     )
     return [dict(r) for r in rows]
-
-
-async def save_contract_versions(conn: Conn, contracts: list[Contract]) -> None:
-    """Keep each adopted contract version (an incident's clocks may still run under it)."""
-    await conn.executemany(
-        "INSERT INTO contract_versions(content_hash, version, document) VALUES ($1, $2, $3)"
-        " ON CONFLICT (content_hash) DO NOTHING",
-        [
-            (c.content_hash, c.version, orjson.dumps(c.model_dump(mode="json")).decode())
-            for c in contracts
-        ],
-    )
-
-
-async def contract_versions(conn: Conn) -> list[Contract]:
-    rows = await conn.fetch("SELECT document FROM contract_versions ORDER BY adopted_at")
-    return [Contract.model_validate_json(r["document"]) for r in rows]

@@ -1,0 +1,450 @@
+"""Who is told what, over which channel: the router's messages to people, decided purely.
+
+The rules (ADR 0031), for each router event of an incident:
+
+- **Who.** The addressee party's person **on duty at that instant** (its duty calendar,
+  ``ContractView.on_duty`` at the event's time; a check names who answers when the checked
+  object's hours open, and that person is told) and the party's
+  ``contact`` mailbox (ticket systems take e-mail): for an assignment, a check, the old owner
+  of a handover, the parties of a vendor case. The named contacts and emergency approvers of an
+  escalation level, or the backup contacts of a party that did not acknowledge. The customer's
+  person on duty and mailbox when a party reports the service restored (asked to confirm).
+  Always the coordinator's person on duty and mailbox, for everything on its incidents.
+- **Over what.** One notification per person × channel the contract lists for them whose kind
+  has a sender in this deployment (``BATON_NOTIFY_SENDERS``: an Apprise URL template per kind).
+  A channel without a sender (a phone without an SMS or voice gateway) is never dropped: the
+  coordinator's message of the same event lists it ("call +7 701 300 0102 — QHS duty
+  engineer"), so a person can do by hand what the deployment cannot.
+- **What.** Plain text: the incident, the object and where it is, the affected unit, what is
+  asked of this person, the deadlines and the access rule at this hour on the object's wall
+  clock, who else is on it — and one signed, expiring, single-use link per action this
+  person's part allows (``shared.links``). Only a person of the acting party gets links.
+- **Once.** A notification's id is ``stable_id`` of the event, the person and the channel, so
+  a redelivered input, a replay or a repeated alert of the same incident (which produces no new
+  router event) writes nothing new; the rows go in the transaction of the route change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from router import details
+from router.routing import RouteState
+from shared.contract import Contract
+from shared.contract.view import ContractView
+from shared.events import (
+    ActionKind,
+    AssignmentEscalatedV2,
+    AssignmentIssuedV3,
+    AssignmentRole,
+    CheckOpenedV2,
+    DutyContact,
+    Envelope,
+    EscalationReason,
+    HandoverV2,
+    IncidentActionAcceptedV1,
+    Layer,
+    VendorCaseOpenedV2,
+    stable_id,
+)
+from shared.links import Claims
+
+# channel kinds that are machines, not people: Kafka topics and webhooks have their own paths
+MACHINE_CHANNELS = frozenset({"kafka", "http"})
+MAILBOX = "mailbox"
+HOW = {"phone": "call", "sms": "text", "pager": "page", "messenger": "message", "email": "mail"}
+
+Linker = Callable[[Claims], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    party: str
+    contact: str  # the contact id within the party, or MAILBOX
+    name: str
+    channels: Mapping[str, str]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.party}/{self.contact}"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkAction:
+    action: ActionKind
+    label: str
+    layer: Layer | None = None
+    fault_found: bool | None = None
+
+
+@dataclass(slots=True)
+class Ask:
+    """What one event asks of one person, and the links that answer it (as ``acts_as``)."""
+
+    person: Person
+    asked: str
+    acts_as: str | None = None
+    actions: tuple[LinkAction, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One message to one person over one channel: a row of ``router.notifications``."""
+
+    id: uuid.UUID
+    incident_id: str
+    event_id: uuid.UUID
+    kind: str
+    party: str
+    recipient: str
+    channel: str
+    address: str
+    subject: str
+    body: str
+    at: datetime  # when it was asked for: created and first due then
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """How links are made: the signer (None: messages carry no links) and how long they last."""
+
+    sign: Linker | None
+    ttl: timedelta = timedelta(hours=24)
+
+
+@dataclass(slots=True)
+class _Plan:
+    asks: list[Ask] = field(default_factory=list)
+
+    def add(self, ask: Ask) -> None:
+        for have in self.asks:
+            if have.person.ref == ask.person.ref:
+                if ask.actions and not have.actions:  # the part that acts wins
+                    have.asked, have.acts_as, have.actions = ask.asked, ask.acts_as, ask.actions
+                return
+        self.asks.append(ask)
+
+
+def _person(contact: DutyContact) -> Person:
+    return Person(contact.party, contact.contact, contact.name, dict(contact.channels))
+
+
+def mailbox(contract: Contract, party_id: str) -> Person | None:
+    """The party's ``contact`` as a person to mail, when it is a mailbox (not a URL)."""
+    party = contract.parties.get(party_id)
+    if party is None or "@" not in party.contact or "://" in party.contact:
+        return None
+    return Person(party_id, MAILBOX, f"{party.name} (ticket mailbox)", {"email": party.contact})
+
+
+def on_duty(contract: Contract, party_id: str, at: datetime) -> Person | None:
+    found = details.on_duty(contract, party_id, at)
+    return _person(found) if found is not None else None
+
+
+def _party_people(
+    contract: Contract, party_id: str, at: datetime, duty: DutyContact | None = None
+) -> list[Person]:
+    person = _person(duty) if duty is not None else on_duty(contract, party_id, at)
+    return [p for p in (person, mailbox(contract, party_id)) if p is not None]
+
+
+def _tell_party(
+    plan: _Plan,
+    contract: Contract,
+    party_id: str,
+    at: datetime,
+    asked: str,
+    *,
+    actions: tuple[LinkAction, ...] = (),
+    duty: DutyContact | None = None,
+) -> None:
+    for person in _party_people(contract, party_id, at, duty):
+        plan.add(Ask(person, asked, party_id if actions else None, actions))
+
+
+ACK = LinkAction(ActionKind.ACKNOWLEDGE, "Acknowledge: I take it")
+RESTORED = LinkAction(ActionKind.RESTORED, "Service restored")
+CONFIRM = LinkAction(ActionKind.CONFIRM, "Confirm: it works again")
+REJECT = LinkAction(ActionKind.REJECT, "Reject: it still does not work")
+
+
+def _check_actions(layer: Layer) -> tuple[LinkAction, ...]:
+    return (
+        ACK,
+        LinkAction(ActionKind.DIAGNOSIS, f"Check done: no fault in {layer.value}", layer, False),
+        LinkAction(ActionKind.DIAGNOSIS, f"Fault found in {layer.value}", layer, True),
+    )
+
+
+ASKED_OF = {
+    AssignmentRole.PRIMARY: (
+        "You own this incident: acknowledge, restore the service, report it restored.",
+        (ACK, RESTORED),
+    ),
+    AssignmentRole.COORDINATOR: (
+        "You coordinate this incident: acknowledge it and follow it to the end.",
+        (ACK,),
+    ),
+}
+DESK = ("For your desk: a new incident (the primary owner has it).", ())
+
+
+def _escalated(plan: _Plan, data: AssignmentEscalatedV2) -> None:
+    if data.reason == EscalationReason.UNACKNOWLEDGED and data.party:
+        asked = f"{data.party} has not acknowledged its assignment: take it over."
+        acts_as: str | None = data.party
+    else:
+        asked = f"Escalation level {data.level}: {data.name}."
+        acts_as = None
+    for contact in data.contacts:
+        own = acts_as if contact.party == acts_as else None
+        plan.add(Ask(_person(contact), asked, own, (ACK,) if own else ()))
+    for contact in data.emergency_approvers:
+        plan.add(Ask(_person(contact), asked + " Emergency work may need your approval."))
+
+
+def _asks(event: Envelope, state: RouteState, contract: Contract) -> tuple[str, _Plan] | None:
+    """What ``event`` asks of whom; None for an event that tells no person."""
+    data, at, plan = event.data, event.time, _Plan()
+    if isinstance(data, AssignmentIssuedV3):
+        asked, actions = ASKED_OF.get(data.role, DESK)
+        title = f"assignment ({data.role.value})"
+        # whoever is on duty now (a handover's assignment comes hours after the opening whose
+        # duty contact the payload names)
+        _tell_party(plan, contract, data.party, at, asked, actions=actions)
+    elif isinstance(data, CheckOpenedV2):
+        where = data.object_name or data.object_id
+        asked = f"Check your layer {data.layer.value} at {where} ({data.relation}) and report."
+        if data.engage_at_local is not None:
+            asked += f" Its support hours open at {data.engage_at_local:%a %H:%M}."
+        title = f"check of {data.layer.value}"
+        actions = _check_actions(data.layer)
+        _tell_party(plan, contract, data.party, at, asked, actions=actions, duty=data.on_duty)
+    elif isinstance(data, HandoverV2):
+        title = f"handover to {data.to_party}"
+        asked = f"The incident moved from {data.from_party} to {data.to_party}: {data.reason}."
+        _tell_party(plan, contract, data.from_party, at, asked + " You are released from it.")
+    elif isinstance(data, VendorCaseOpenedV2):
+        title = f"vendor case with {data.vendor_name}"
+        asked = (
+            f"Open a case with {data.vendor_name} ({data.vendor_contact}) for {data.object_id}:"
+            f" {data.reason}. Logs: {data.collects_logs}; correspondence: {data.correspondence};"
+            f" fixes decided by {data.decides_fixes}."
+        )
+        for party in dict.fromkeys((data.party, data.collects_logs, data.correspondence)):
+            _tell_party(plan, contract, party, at, asked)
+    elif isinstance(data, AssignmentEscalatedV2):
+        title = f"escalation: {data.name}"
+        _escalated(plan, data)
+    elif isinstance(data, IncidentActionAcceptedV1) and data.action == ActionKind.RESTORED:
+        title = "confirm restoration"
+        asked = f"{data.party} reports the service restored. Does it work for you again?"
+        for party_id, one in contract.parties.items():
+            if one.kind == "customer":
+                _tell_party(plan, contract, party_id, at, asked, actions=(CONFIRM, REJECT))
+    else:
+        return None
+    informed = f"For your information as coordinator: {title}."
+    _tell_party(plan, contract, state.coordinator, at, informed)
+    return title, plan
+
+
+def notices(
+    event: Envelope,
+    state: RouteState,
+    contract: Contract,
+    *,
+    senders: frozenset[str],
+    links: Links,
+) -> list[Notice]:
+    """Every notification ``event`` makes, in a stable order."""
+    found = _asks(event, state, contract)
+    if found is None:
+        return []
+    title, plan = found
+    by_hand = _by_hand(plan.asks, senders)
+    incident: list[str] | None = None  # made for the first message that goes
+    out: list[Notice] = []
+    for ask in plan.asks:
+        coordinator_here = ask.person.party == state.coordinator
+        for channel, address in sorted(ask.person.channels.items()):
+            if channel not in senders:
+                continue
+            nid = stable_id("notice", event.id, ask.person.ref, channel)
+            if incident is None:
+                incident = incident_text(event, state, contract)
+            body = render(
+                event,
+                state,
+                ask,
+                incident=incident,
+                notice_id=nid,
+                links=links,
+                by_hand=by_hand if coordinator_here else [],
+            )
+            out.append(
+                Notice(
+                    id=nid,
+                    incident_id=state.incident_id,
+                    event_id=event.id,
+                    kind=str(event.type),
+                    party=ask.person.party,
+                    recipient=ask.person.ref,
+                    channel=channel,
+                    address=address,
+                    subject=f"[Baton {state.priority}] {state.incident_id}: {title}"
+                    + ("" if ask.actions else " (for information)"),
+                    body=body,
+                    at=event.time,
+                )
+            )
+    return out
+
+
+def _by_hand(asks: list[Ask], senders: frozenset[str]) -> list[str]:
+    """The channels of this event's people that no sender serves: for the coordinator."""
+    lines = []
+    for ask in asks:
+        for channel, address in sorted(ask.person.channels.items()):
+            if channel in senders or channel in MACHINE_CHANNELS:
+                continue
+            verb = HOW.get(channel, f"reach ({channel})")
+            lines.append(f"{verb} {address} — {ask.person.name} ({ask.person.party})")
+    return lines
+
+
+def _fmt(at: datetime | None) -> str:
+    return f"{at:%a %d %b %H:%M}" if at is not None else "—"
+
+
+def incident_text(event: Envelope, state: RouteState, contract: Contract) -> list[str]:
+    """What every message of ``event`` says of the incident (computed once per event): the
+    incident, the object and its place, the affected unit, access now, the deadlines on the
+    object's clock, who is on it."""
+    view = ContractView.of(contract)
+    object_id = state.primary_object or state.object_id
+    obj = view.object(object_id)
+    zone = view.local_calendar(object_id)
+    lines = [
+        f"Incident {state.incident_id}, priority {state.priority}, {state.category.value}:",
+        f"  {state.summary}",
+    ]
+    if obj is not None:
+        where = details.location(contract, obj) or "location not stated"
+        lines.append(f"Object: {obj.name} ({obj.id}, {obj.kind}) at {where}")
+        if obj.business_unit:
+            lines.append(f"Affected unit: {obj.business_unit}")
+        access = details.access(contract, obj, event.time)
+        if access is not None:
+            lines.append(
+                f"Access now: {access.mode} ({access.rule}), issued by {access.issued_by},"
+                f" ready by {_fmt(access.ready_by.astimezone(zone.zone))}; {access.approval}"
+            )
+    lines.append(f"Times are on the object's clock ({zone.spec.timezone}).")
+    lines.append(f"Opened: {_fmt(state.opened_at.astimezone(zone.zone))}")
+    if state.deadlines is not None:
+        d = state.deadlines
+        lines.append(f"Respond by: {_fmt(d.response_due.astimezone(zone.zone))}")
+        lines.append(f"Restore by: {_fmt(d.recovery_due.astimezone(zone.zone))}")
+    lines.append("")
+    lines.append("Who is on it:")
+    for role, party in (("owner", state.primary), ("coordinator", state.coordinator)):
+        person = on_duty(contract, party, event.time)
+        reach = ", ".join(f"{k} {v}" for k, v in sorted(person.channels.items())) if person else ""
+        name = f"{person.name} ({reach})" if person else "nobody on duty"
+        lines.append(f"  {role}: {party} — {name}")
+    open_checks = [c for c in state.checks if c.fault_found is None]
+    if open_checks:
+        checks = ", ".join(f"{c.layer.value} ({c.party})" for c in open_checks)
+        lines.append(f"  checking: {checks}")
+    return lines
+
+
+def render(
+    event: Envelope,
+    state: RouteState,
+    ask: Ask,
+    *,
+    incident: list[str],
+    notice_id: uuid.UUID,
+    links: Links,
+    by_hand: list[str],
+) -> str:
+    """One message's plain text: greeting, what is asked, ``incident``, links."""
+    lines = [f"Hello {ask.person.name},", "", ask.asked, "", *incident]
+    if by_hand:
+        lines.append("")
+        lines.append("Baton could not send these; reach them by hand:")
+        lines.extend(f"  {line}" for line in by_hand)
+    if ask.acts_as and ask.actions and links.sign is not None:
+        lines.append("")
+        lines.append(f"Act as {ask.acts_as} (each link works once, until it expires):")
+        expires = int((event.time + links.ttl).timestamp())
+        for action in ask.actions:
+            claims = Claims(
+                incident=state.incident_id,
+                party=ask.acts_as,
+                action=action.action,
+                layer=action.layer,
+                fault_found=action.fault_found,
+                nonce=notice_id.hex,
+                expires=expires,
+                to=ask.person.contact,
+            )
+            lines.append(f"  {action.label}: {links.sign(claims)}")
+    lines.append("")
+    lines.append("— Baton")
+    return "\n".join(lines) + "\n"
+
+
+def failed(
+    notice: Mapping[str, object],
+    state: RouteState,
+    contract: Contract,
+    *,
+    senders: frozenset[str],
+    now: datetime,
+    attempts: int,
+    error: str,
+) -> list[Notice]:
+    """A notification that failed for good: the coordinator's person on duty and mailbox are
+    told over their other channels (never the one that failed), with the failed person's
+    channels to reach by hand."""
+    recipient, channel = str(notice["recipient"]), str(notice["channel"])
+    party_id, _, contact_id = recipient.partition("/")
+    reach: list[str] = []
+    party = contract.parties.get(party_id)
+    person = party.contacts.get(contact_id) if party is not None else None
+    if person is not None:
+        reach = [f"{HOW.get(k, k)} {v}" for k, v in sorted(person.channels.items()) if k != channel]
+    text = (
+        f"Baton could not deliver a message to {recipient} over {channel} after {attempts}"
+        f" tries ({error[:200]}). Subject: {notice['subject']}."
+    )
+    if reach:
+        text += " Reach them by hand: " + "; ".join(reach) + "."
+    out = []
+    for who in _party_people(contract, state.coordinator, now):
+        for kind, address in sorted(who.channels.items()):
+            if kind not in senders or (who.ref == recipient and kind == channel):
+                continue
+            out.append(
+                Notice(
+                    id=stable_id("notice-failed", notice["id"], who.ref, kind),
+                    incident_id=state.incident_id,
+                    event_id=uuid.UUID(str(notice["event_id"])),
+                    kind="delivery_failed",
+                    party=who.party,
+                    recipient=who.ref,
+                    channel=kind,
+                    address=address,
+                    subject=f"[Baton {state.priority}] {state.incident_id}: message not delivered",
+                    body=f"Hello {who.name},\n\n{text}\n\n— Baton\n",
+                    at=now,
+                )
+            )
+    return out

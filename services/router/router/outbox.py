@@ -1,0 +1,280 @@
+"""The notification outbox and its delivery worker (ADR 0031).
+
+Rows are written by the handlers in the transaction of the route change (``write``); the
+worker, on its own ticker (never the escalation tick's), works them off in three steps so no
+lock or transaction is held while a message is on the wire:
+
+1. **claim** — one statement: the due rows (``queued``, or ``sending`` whose lease ran out after
+   a crash) are locked ``FOR UPDATE SKIP LOCKED`` (another instance takes others), set
+   ``sending`` with ``next_at`` = now + lease and one more attempt, and committed;
+2. **send** — each over Apprise with the operator's URL template for its channel kind, with a
+   timeout, concurrently, no connection held;
+3. **record** — ``sent``; or ``queued`` again after ``webhook.next_attempt``'s backoff; or, after
+   the last try, ``failed`` with the coordinator told over its other channels (rows of their
+   own, in the same transaction);
+4. **report** — each settled row's outcome goes to the incident's timeline as a
+   ``baton.assignment.notification`` event (id ``stable_id`` of the row and its outcome), and
+   the row is marked reported in the transaction that waited for the broker: with Kafka away
+   the outcomes wait, the messages do not.
+
+A send that happened but whose record was lost (a crash between 2 and 3) is sent again when the
+lease runs out: at least once, like every other delivery of Baton's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import urllib.parse
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import apprise
+
+from router import notify, webhook
+from router.routing import RouteState
+from shared.db import Conn
+from shared.events import Envelope, NotificationOutcomeV1, make_event, stable_id
+
+log = logging.getLogger("router.notify")
+LEASE = timedelta(minutes=2)
+FAILED_KIND = "delivery_failed"
+
+
+async def write(conn: Conn, notices: list[notify.Notice]) -> None:
+    """Queue ``notices``, due at once (a notice already there — a redelivered input — is left
+    alone)."""
+    if not notices:
+        return
+    await conn.executemany(
+        "INSERT INTO notifications(id, incident_id, event_id, kind, party, recipient, channel,"
+        " address, subject, body, created_at, next_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT DO NOTHING",
+        [
+            (
+                n.id,
+                n.incident_id,
+                n.event_id,
+                n.kind,
+                n.party,
+                n.recipient,
+                n.channel,
+                n.address,
+                n.subject,
+                n.body,
+                n.at,
+            )
+            for n in notices
+        ],
+    )
+
+
+async def claim(conn: Conn, now: datetime, limit: int) -> list[Any]:
+    """Take up to ``limit`` due rows for sending (committed on return)."""
+    return await conn.fetch(
+        "UPDATE notifications SET state = 'sending', attempts = attempts + 1, next_at = $2"
+        " WHERE id IN (SELECT id FROM notifications WHERE state IN ('queued', 'sending')"
+        " AND next_at <= $1 ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
+        " RETURNING id, incident_id, event_id, kind, party, recipient, channel, address,"
+        " subject, body, attempts",
+        now,
+        now + LEASE,
+        limit,
+    )
+
+
+async def oldest_unsent(conn: Conn) -> datetime | None:
+    value: datetime | None = await conn.fetchval(
+        "SELECT min(created_at) FROM notifications WHERE state IN ('queued', 'sending')"
+    )
+    return value
+
+
+def sender_url(template: str, address: str) -> str:
+    """The Apprise URL for ``address``: the template with ``{address}`` filled in, quoted."""
+    return template.replace("{address}", urllib.parse.quote(address, safe="@+"))
+
+
+class Sender:
+    """Sends one message over Apprise: None when it went, else what went wrong (never the
+    URL, which may hold a relay password or a bot token)."""
+
+    def __init__(self, templates: Mapping[str, str], timeout: float) -> None:
+        self.templates = dict(templates)
+        self.timeout = timeout
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset(self.templates)
+
+    async def send(self, channel: str, address: str, subject: str, body: str) -> str | None:
+        template = self.templates.get(channel)
+        if template is None:
+            return f"no sender for channel {channel}"
+        ap = apprise.Apprise()
+        if not ap.add(sender_url(template, address)):
+            return f"the {channel} sender's URL template is not understood by Apprise"
+        try:
+            sending = ap.async_notify(
+                body=body, title=subject, body_format=apprise.NotifyFormat.TEXT
+            )
+            ok = await asyncio.wait_for(sending, self.timeout)
+        except TimeoutError:
+            return f"no answer within {self.timeout:.0f}s"
+        # Apprise answers yes or no; its reason is its own warning in this service's log (a
+        # capture per send would mix the reasons of the batch's concurrent sends)
+        return None if ok else f"the {channel} sender did not take it (its reason: router log)"
+
+
+def outcome_event(row: Any, now: datetime) -> Envelope:
+    """A settled notification row as its timeline event."""
+    return make_event(
+        NotificationOutcomeV1(
+            notification=row["id"],
+            cause=row["kind"],
+            recipient_party=row["party"],
+            recipient=row["recipient"],
+            channel=row["channel"],
+            outcome=row["state"],
+            attempts=max(row["attempts"], 1),
+            error=(row["last_error"] or "")[:300] if row["state"] == "failed" else "",
+            at=row["at"] or now,
+        ),
+        source="router",
+        time=now,
+        subject=row["incident_id"],
+        event_id=stable_id("notification-outcome", row["id"], row["state"]),
+    )
+
+
+class Worker:
+    """One round: claim, send outside any transaction, record."""
+
+    def __init__(
+        self,
+        rt: Any,
+        sender: Sender,
+        *,
+        counted: Any,
+        oldest: Any,
+        publish: Callable[[list[Envelope]], Awaitable[None]],
+        batch: int = 50,
+    ) -> None:
+        self.rt = rt
+        self.sender = sender
+        self.publish = publish
+        self.counted = counted  # Counter[channel, outcome]
+        self.oldest = oldest  # Gauge
+        self.batch = batch
+
+    async def round(self, most: int = 20) -> int:
+        """Send what is due, batch after batch while batches come full (a storm's backlog
+        drains within one tick, up to ``most`` batches); how many went."""
+        sent = 0
+        for _ in range(most):
+            went, full = await self._batch()
+            sent += went
+            if not full:
+                break
+        await self.report()
+        return sent
+
+    async def _batch(self) -> tuple[int, bool]:
+        """One claim, its sends and their records: (how many went, whether it came full)."""
+        rt = self.rt
+        now: datetime = rt.clock.now()
+        async with rt.pool.acquire() as conn:
+            rows = await claim(conn, now, self.batch)
+            first = await oldest_unsent(conn)
+        self.oldest.set(max((now - first).total_seconds(), 0.0) if first else 0.0)
+        if not rows:
+            return 0, False
+        errors = await asyncio.gather(
+            *(self.sender.send(r["channel"], r["address"], r["subject"], r["body"]) for r in rows)
+        )
+        done = rt.clock.now()
+        async with rt.pool.acquire() as conn:
+            for row, error in zip(rows, errors, strict=True):
+                async with conn.transaction():
+                    await self._record(conn, row, error, done)
+        return sum(1 for e in errors if e is None), len(rows) == self.batch
+
+    async def report(self, limit: int = 200) -> int:
+        """Put settled outcomes on the incidents' timelines; how many."""
+        rt = self.rt
+        async with rt.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, incident_id, kind, party, recipient, channel, state, attempts,"
+                " last_error, coalesce(sent_at, failed_at) AS at FROM notifications"
+                " WHERE state IN ('sent', 'failed') AND NOT reported ORDER BY created_at"
+                " LIMIT $1 FOR UPDATE SKIP LOCKED",
+                limit,
+            )
+            if not rows:
+                return 0
+            now = rt.clock.now()
+            await self.publish([outcome_event(r, now) for r in rows])
+            await conn.execute(
+                "UPDATE notifications SET reported = true WHERE id = ANY($1::uuid[])",
+                [r["id"] for r in rows],
+            )
+        return len(rows)
+
+    async def _record(self, conn: Conn, row: Any, error: str | None, now: datetime) -> None:
+        settings = self.rt.settings
+        if error is None:
+            await conn.execute(
+                "UPDATE notifications SET state = 'sent', sent_at = $2, last_error = NULL"
+                " WHERE id = $1 AND state = 'sending'",
+                row["id"],
+                now,
+            )
+            self.counted.labels(row["channel"], "sent").inc()
+            return
+        attempts = row["attempts"]
+        if attempts < settings.notify_max_attempts:
+            base = timedelta(seconds=settings.notify_backoff_seconds)
+            await conn.execute(
+                "UPDATE notifications SET state = 'queued', next_at = $2, last_error = $3"
+                " WHERE id = $1 AND state = 'sending'",
+                row["id"],
+                webhook.next_attempt(now, attempts, base),
+                error,
+            )
+            self.counted.labels(row["channel"], "retried").inc()
+            log.warning(
+                "notification not sent; retrying",
+                extra={"recipient": row["recipient"], "channel": row["channel"], "error": error},
+            )
+            return
+        await conn.execute(
+            "UPDATE notifications SET state = 'failed', failed_at = $3, last_error = $2"
+            " WHERE id = $1",
+            row["id"],
+            error,
+            now,
+        )
+        self.counted.labels(row["channel"], "failed").inc()
+        log.error(
+            "notification failed for good",
+            extra={"recipient": row["recipient"], "channel": row["channel"], "error": error},
+        )
+        if row["kind"] == FAILED_KIND:
+            return  # the coordinator's own failure notice: its log line and metric say it
+        raw = await conn.fetchval(
+            "SELECT state FROM routes WHERE incident_id = $1", row["incident_id"]
+        )
+        if raw is None:
+            return
+        state = RouteState.model_validate_json(raw)
+        told = notify.failed(
+            dict(row),
+            state,
+            self.rt.contract,
+            senders=self.sender.kinds,
+            now=now,
+            attempts=attempts,
+            error=error,
+        )
+        await write(conn, told)

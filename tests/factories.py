@@ -1,0 +1,76 @@
+"""Events the tests build again and again, in one place: an incident opening, an alert as
+intake receives it. Keyword arguments with the common defaults; a test names what it varies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from shared.contract import Contract
+from shared.events import (
+    Alert,
+    AlertReceivedV1,
+    Category,
+    Envelope,
+    IncidentOpenedV1,
+    Layer,
+    make_event,
+)
+
+
+def opened(
+    incident: str,
+    at: datetime,
+    *,
+    object_id: str | None = "pg-main",
+    layer: Layer | None = Layer.DBMS,
+    category: Category = Category.OUTAGE,
+    priority: str = "P1",
+    summary: str = "down",
+    fingerprint: str = "f",
+) -> Envelope:
+    """``baton.incident.opened`` for ``incident`` at ``at`` (first alert then too); no object
+    is an incident outside the perimeter."""
+    return make_event(
+        IncidentOpenedV1(
+            object_id=object_id,
+            layer=layer,
+            category=category,
+            priority=priority,
+            summary=summary,
+            opened_at=at,
+            first_alert_at=at,
+            fingerprints=[fingerprint],
+            outside_perimeter=object_id is None,
+        ),
+        source="intake",
+        time=at,
+        subject=incident,
+    )
+
+
+def alert_received(
+    contract: Contract, object_id: str, category: Category, at: datetime
+) -> Envelope:
+    """A firing alert on ``object_id`` of ``contract`` with a fingerprint of object and category
+    (the same pair again is a repeat), received at ``at``."""
+    obj = contract.object(object_id)
+    assert obj is not None, object_id
+    return make_event(
+        AlertReceivedV1(
+            alert=Alert(
+                source="test",
+                fingerprint=f"{object_id}-{category.value}",
+                status="firing",
+                object_id=object_id,
+                layer=obj.layer,
+                summary=f"{object_id} {category.value}",
+                category_hint=category,
+                starts_at=at,
+            ),
+            received_at=at,
+        ),
+        source="intake",
+        time=at,
+        event_id=uuid.uuid4(),
+    )

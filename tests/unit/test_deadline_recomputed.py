@@ -1,0 +1,121 @@
+"""Deadlines have one value at every moment, and everyone is told when it changes (issue 23):
+any change of the calendar, policy, origin or priority under which a clock runs makes sla-clock
+publish the new deadline and why; the router re-issues it to the owner."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+from router.routing import on_recomputed, open_route
+from sla_clock.decide import apply, timers
+from sla_clock.timeline import BREACH, Rules, at_instant
+
+from shared.contract import Contract
+from shared.events import (
+    AssignmentIssuedV3,
+    AssignmentRole,
+    Category,
+    ClockKind,
+    Envelope,
+    Layer,
+    OriginMovedV1,
+    SlaClockRecomputedV1,
+    SlaClockStartedV1,
+    make_event,
+)
+from tests import factories
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "intake" / "contract.yaml"
+
+
+def _on_object_calendars() -> Contract:
+    """The fixture with the P3 targets on the object's calendar: the workstations keep office
+    hours, the database runs round the clock (the issue's hub and its critical server)."""
+    doc = yaml.safe_load(FIXTURE.read_text())
+    for target in doc["sla"]["targets"]:
+        target.pop("calendar", None)
+    for obj in doc["objects"]:
+        obj["calendar"] = "office" if obj["id"] == "ws-accounting" else "24x7"
+    return Contract.model_validate(doc)
+
+
+CONTRACT = _on_object_calendars()
+ALMATY = ZoneInfo("Asia/Almaty")
+SATURDAY = datetime(2026, 11, 28, 10, 0, tzinfo=ALMATY)
+
+
+def opened(at: datetime) -> Envelope:
+    return factories.opened(
+        "inc-sat",
+        at,
+        object_id="ws-accounting",
+        layer=Layer.HARDWARE,
+        category=Category.DEGRADATION,
+        priority="P3",
+        summary="workstations slow",
+        fingerprint="ws",
+    )
+
+
+def moved(at: datetime) -> Envelope:
+    return make_event(
+        OriginMovedV1(
+            from_object="ws-accounting",
+            from_layer=Layer.HARDWARE,
+            to_object="pg-main",
+            to_layer=Layer.DBMS,
+            fingerprint="pg",
+            objects=["ws-accounting", "pg-main"],
+            scope=["Accounting"],
+            moved_at=at,
+        ),
+        source="intake",
+        time=at,
+        subject="inc-sat",
+        event_id=uuid.uuid4(),
+    )
+
+
+def test_the_origin_moving_to_a_24x7_object_publishes_the_deadline_sla_clock_enforces() -> None:
+    rules = Rules(CONTRACT)
+    record, started = apply(None, opened(SATURDAY), rules, SATURDAY)
+    assert record is not None
+    first = {d.clock: d.deadline for d in (e.data_as(SlaClockStartedV1) for e in started)}
+    assert first[ClockKind.RESPONSE] > SATURDAY + timedelta(days=1)  # the office opens Monday
+
+    at = SATURDAY + timedelta(minutes=20)
+    record, out = apply(record, moved(at), rules, at)
+    assert record is not None
+    recomputed = {e.data.clock: e.data for e in out if isinstance(e.data, SlaClockRecomputedV1)}
+    assert set(recomputed) == {ClockKind.RESPONSE, ClockKind.RECOVERY}
+    breach = {
+        t.clock: t.due
+        for t in timers(record, at_instant(record, rules, at), rules)
+        if t.threshold == BREACH
+    }
+    for clock, data in recomputed.items():
+        assert data.deadline == breach[clock]  # what is published is what fires
+        assert data.calendar == "24x7"
+        assert data.reason.startswith("origin_moved")
+    response = recomputed[ClockKind.RESPONSE].deadline
+    assert response is not None
+    assert response < SATURDAY + timedelta(days=1)
+
+    # the router re-issues the deadlines to the owner
+    state, _ = open_route(opened(SATURDAY), CONTRACT, SATURDAY)
+    reissued: list[AssignmentIssuedV3] = []
+    for event in out:
+        if isinstance(event.data, SlaClockRecomputedV1):
+            state, issued = on_recomputed(state, event, CONTRACT, at)
+            reissued += [e.data for e in issued if isinstance(e.data, AssignmentIssuedV3)]
+    assert state.deadlines is not None
+    assert state.deadlines.response_due == recomputed[ClockKind.RESPONSE].deadline
+    assert state.deadlines.recovery_due == recomputed[ClockKind.RECOVERY].deadline
+    primary = [a for a in reissued if a.role == AssignmentRole.PRIMARY]
+    assert primary
+    assert primary[-1].party == state.primary
+    assert primary[-1].deadlines == state.deadlines

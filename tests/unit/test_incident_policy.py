@@ -1,0 +1,149 @@
+"""One policy per incident (issue 24): the escalation levels, contacts and clocks an incident
+answers to are those of the version it opened under, in every service, until it is explicitly
+reclassified or re-routed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+from router.routing import on_sla, open_route
+from sla_clock.decide import apply, fire, timers
+from sla_clock.timeline import Rules, at_instant
+
+from shared.contract import Contract
+from shared.events import (
+    AssignmentEscalatedV2,
+    Category,
+    ClockKind,
+    Envelope,
+    Layer,
+    make_event,
+)
+from tests.factories import opened
+
+MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
+T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+
+
+def contract(level_2_at: float, version: str) -> Contract:
+    doc = yaml.safe_load(MINIMAL.read_text())
+    doc["version"] = version
+    for level in doc["escalation"]:
+        if level["level"] == 2:
+            level["at"] = {"response": level_2_at}
+    return Contract.model_validate(doc)
+
+
+def test_level_2_fires_for_an_incident_open_across_a_republish() -> None:
+    """Opened under v1 (level 2 at 0.8 of the response target); v2 moves level 2 to 1.2.
+    sla-clock, pinned to v1, times 75/80/100 %; the router must escalate level 2 at 80 %."""
+    v1, v2 = contract(0.8, "v1"), contract(1.2, "v2")
+    event = opened("inc-1", T0)
+    record, _ = apply(None, event, Rules(v1), T0)
+    assert record is not None
+    state, _ = open_route(event, v1, T0)
+
+    rules = Rules(v2, Rules(v1).known)  # v2 adopted: sla-clock keeps v1 for this incident
+    due = timers(record, at_instant(record, rules, T0), rules)
+    response = sorted(t.threshold for t in due if t.clock == ClockKind.RESPONSE)
+    assert response == [75, 80, 100]
+
+    fired: list[int | None] = []
+    for timer in sorted(due, key=lambda t: t.due):
+        if timer.clock != ClockKind.RESPONSE:
+            continue
+        state, out = on_sla(state, fire(timer, timer.due), v2, timer.due)
+        fired += [e.data.level for e in out if isinstance(e.data, AssignmentEscalatedV2)]
+    assert fired == [2]  # at 80 %, with v1's contacts (level 1 is the assignment itself)
+    assert state.policy is not None
+    assert state.policy.contract_hash == v1.content_hash
+
+
+def test_a_reroute_takes_the_policy_in_force() -> None:
+    """The explicit change: a re-route re-pins the incident to the version in force."""
+    import uuid
+
+    from router.routing import reroute
+
+    from shared.events import ActionKind, IncidentActionAcceptedV1
+
+    v1, v2 = contract(0.8, "v1"), contract(1.2, "v2")
+    state, _ = open_route(opened("inc-2", T0), v1, T0)
+    action = make_event(
+        IncidentActionAcceptedV1(
+            action=ActionKind.REROUTE,
+            party="customer",
+            actor="it.head",
+            at=T0 + timedelta(minutes=1),
+            command_id=uuid.uuid4(),
+            note="v2 applies",
+        ),
+        source="intake",
+        time=T0 + timedelta(minutes=1),
+        subject="inc-2",
+    )
+    state, _ = reroute(state, action, v2, T0 + timedelta(minutes=1))
+    assert state.policy is not None
+    assert state.policy.contract_hash == v2.content_hash
+    assert [lv.at for lv in state.policy.levels if lv.level == 2] == [{ClockKind.RESPONSE: 1.2}]
+
+
+def test_an_open_incident_answers_to_its_pinned_version_except_for_explicit_changes() -> None:
+    """Duty, access and contacts of a handover or escalation come from the incident's version;
+    an opening, a reclassification and a re-route take the version in force."""
+    import uuid
+
+    from router.routing import contract_for
+
+    from shared.events import (
+        ActionKind,
+        IncidentActionAcceptedV1,
+        IncidentReclassifiedV1,
+        OriginMovedV1,
+    )
+
+    v1, v2 = contract(0.8, "v1"), contract(1.2, "v2")
+    known = {v1.content_hash: v1, v2.content_hash: v2}
+    event = opened("inc-3", T0)
+    state, _ = open_route(event, v1, T0)
+
+    def action(kind: ActionKind) -> Envelope:
+        return make_event(
+            IncidentActionAcceptedV1(
+                action=kind, party="apps", actor="lead", at=T0, command_id=uuid.uuid4()
+            ),
+            source="intake",
+            time=T0,
+            subject="inc-3",
+        )
+
+    moved = make_event(
+        OriginMovedV1(
+            from_object="pg-main",
+            from_layer=Layer.DBMS,
+            to_object="srv-db-01",
+            to_layer=Layer.HARDWARE,
+            fingerprint="f2",
+            objects=["pg-main"],
+            scope=[],
+            moved_at=T0,
+        ),
+        source="intake",
+        time=T0,
+        subject="inc-3",
+    )
+    reclassified = make_event(
+        IncidentReclassifiedV1(priority="P2", category=Category.OUTAGE, reason="r", by="a:b"),
+        source="intake",
+        time=T0,
+        subject="inc-3",
+    )
+    assert contract_for(None, event, v2, known) is v2
+    assert contract_for(state, moved, v2, known) is v1
+    assert contract_for(state, action(ActionKind.DIAGNOSIS), v2, known) is v1
+    assert contract_for(state, action(ActionKind.REROUTE), v2, known) is v2
+    assert contract_for(state, reclassified, v2, known) is v2
+    assert contract_for(state, None, v2, known) is v1  # a tick: backups, failed deliveries
+    assert contract_for(state, moved, v2, {}) is v2  # a version never seen: the one in force

@@ -1,0 +1,303 @@
+"""Who is told what over which channel (router/notify.py), and the links they carry
+(shared/links.py): pure, on the example contract at 02:30 in Almaty."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+import pytest
+from router import notify, outbox
+from router.routing import RouteState, on_ack_overdue, on_action, on_sla, open_route
+
+from shared import links
+from shared.contract import Contract, load_contract
+from shared.events import (
+    ActionKind,
+    Category,
+    ClockKind,
+    Envelope,
+    IncidentActionAcceptedV1,
+    IncidentOpenedV1,
+    SlaBreachedV1,
+    make_event,
+    stable_id,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+NIGHT = datetime(2026, 11, 26, 21, 30, tzinfo=UTC)  # 02:30 Friday in Almaty
+SECRET = "s3cret-for-links"
+EMAIL = frozenset({"email"})
+LINKS = notify.Links(lambda c: "https://baton.example/v1/links/" + links.sign(SECRET, c))
+
+
+@cache
+def steppe() -> Contract:
+    return load_contract(ROOT / "examples" / "contract")
+
+
+def _opened(object_id: str = "os-pg-01", incident: str = "inc-1") -> Envelope:
+    contract = steppe()
+    obj = contract.object(object_id)
+    assert obj is not None
+    return make_event(
+        IncidentOpenedV1(
+            object_id=obj.id,
+            layer=obj.layer,
+            category=Category.OUTAGE,
+            priority=contract.priority(obj.criticality, Category.OUTAGE),
+            summary="PostgreSQL is down",
+            opened_at=NIGHT,
+            first_alert_at=NIGHT,
+            fingerprints=["am:f1"],
+            outside_perimeter=False,
+        ),
+        source="intake",
+        time=NIGHT,
+        subject=incident,
+        event_id=stable_id("open", incident),
+    )
+
+
+def _all(
+    state: RouteState, events: list[Envelope], senders: frozenset[str] = EMAIL
+) -> list[notify.Notice]:
+    return [
+        n for e in events for n in notify.notices(e, state, steppe(), senders=senders, links=LINKS)
+    ]
+
+
+def test_an_assignment_reaches_the_party_mailbox_and_the_coordinators_and_names_the_phones() -> (
+    None
+):
+    state, events = open_route(_opened(), steppe(), NIGHT)
+    sent = _all(state, events)
+    to = {(n.recipient, n.address) for n in sent}
+    # at 02:30 the night duty engineers have no e-mail: their mailboxes are mailed
+    assert ("sysops/mailbox", "duty@nomadsysops.example") in to
+    assert ("appint/mailbox", "duty@integra.example") in to
+    assert {n.channel for n in sent} == {"email"}
+    primary = next(n for n in sent if n.recipient == "sysops/mailbox" and "(primary)" in n.subject)
+    assert "Acknowledge: I take it: https://baton.example/v1/links/" in primary.body
+    assert "Service restored: https://" in primary.body
+    assert "  checking: " in primary.body
+    assert "Asia/Almaty" in primary.body
+    assert "Respond by:" in primary.body
+    # the coordinator is told by hand whom no sender reaches: the night engineer's phone
+    coordinator = [n for n in sent if n.recipient == "appint/mailbox"]
+    assert any("call +7 701 300 0202" in n.body for n in coordinator)
+    assert any("message @nomad_duty" in n.body for n in coordinator)
+    # nobody but the acting party gets links to act as it
+    assert not any("links/" in n.body for n in sent if "information" in n.body)
+
+
+def test_the_same_event_makes_the_same_notifications_and_repeats_add_none() -> None:
+    state, events = open_route(_opened(), steppe(), NIGHT)
+    first, again = _all(state, events), _all(state, events)
+    assert [(n.id, n.body) for n in first] == [(n.id, n.body) for n in again]
+    assert len({n.id for n in first}) == len(first)
+
+
+def test_a_channel_with_a_sender_gets_its_own_row() -> None:
+    state, events = open_route(_opened(), steppe(), NIGHT)
+    sent = _all(state, events, frozenset({"email", "messenger"}))
+    assert ("sysops/night", "messenger", "@nomad_duty") in {
+        (n.recipient, n.channel, n.address) for n in sent
+    }
+    assert not any("message @nomad_duty" in n.body for n in sent)
+
+
+def test_restored_asks_the_customer_to_confirm_with_confirm_and_reject_links() -> None:
+    state, _ = open_route(_opened(), steppe(), NIGHT)
+    restored = make_event(
+        IncidentActionAcceptedV1(
+            action=ActionKind.RESTORED,
+            party="sysops",
+            actor="engineer",
+            at=NIGHT,
+            command_id=stable_id("c"),
+        ),
+        source="intake",
+        time=NIGHT,
+        subject="inc-1",
+        event_id=stable_id("restored"),
+    )
+    state, _ = on_action(state, restored, steppe(), NIGHT)
+    sent = notify.notices(restored, state, steppe(), senders=EMAIL, links=LINKS)
+    customer = [n for n in sent if n.party == "customer"]
+    assert [n.address for n in customer] == ["it@steppetrade.example"]
+    body = customer[0].body
+    tokens = [line.rsplit("/", 1)[1] for line in body.splitlines() if "/v1/links/" in line]
+    claims = [links.verify([SECRET], t, NIGHT) for t in tokens]
+    assert [(c.action, c.party) for c in claims] == [
+        (ActionKind.CONFIRM, "customer"),
+        (ActionKind.REJECT, "customer"),
+    ]
+
+
+def test_an_unacknowledged_assignment_gives_the_backups_a_link_to_take_it() -> None:
+    state, _ = open_route(_opened(), steppe(), NIGHT)
+    due = state.ack_due["sysops"]
+    state, out = on_ack_overdue(state, "sysops", steppe(), due)
+    sent = _all(state, out)
+    # nomad's backups (dba, lead) have phones only: the coordinator is told to call them
+    coordinator = " ".join(n.body for n in sent if n.party == "appint")
+    assert "call +7 701 300 0203" in coordinator
+    assert "call +7 701 300 0204" in coordinator
+
+
+def test_a_failed_notification_tells_the_coordinator_over_its_other_channels() -> None:
+    state, events = open_route(_opened(), steppe(), NIGHT)
+    sent = _all(state, events)
+    row = next(n for n in sent if n.recipient == "sysops/mailbox")
+    told = notify.failed(
+        dataclasses.asdict(row),
+        state,
+        steppe(),
+        senders=EMAIL,
+        now=NIGHT,
+        attempts=8,
+        error="connection refused",
+    )
+    assert [n.recipient for n in told] == ["appint/mailbox"]
+    assert "after 8 tries" in told[0].body
+    assert told[0].kind == "delivery_failed"
+
+
+# --------------------------------------------------------------------------- links
+
+
+def _claims(**over: object) -> links.Claims:
+    base: dict[str, object] = {
+        "i": "inc-1",
+        "p": "sysops",
+        "a": "acknowledge",
+        "n": "abc",
+        "e": int((NIGHT + timedelta(hours=1)).timestamp()),
+        "t": "night",
+    }
+    return links.Claims.model_validate(base | over)
+
+
+def test_a_signed_link_verifies_and_any_changed_character_is_refused() -> None:
+    token = links.sign(SECRET, _claims())
+    assert links.verify([SECRET], token, NIGHT).party == "sysops"
+    for i in range(len(token)):
+        if token[i] == ".":
+            continue
+        changed = token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :]
+        with pytest.raises(links.LinkRefused) as refused:
+            links.verify([SECRET], changed, NIGHT)
+        assert refused.value.reason in ("forged", "malformed")
+
+
+def test_an_expired_link_and_one_of_another_secret_are_refused() -> None:
+    token = links.sign(SECRET, _claims())
+    with pytest.raises(links.LinkRefused, match="expired"):
+        links.verify([SECRET], token, NIGHT + timedelta(hours=1))
+    with pytest.raises(links.LinkRefused) as refused:
+        links.verify(["another"], token, NIGHT)
+    assert refused.value.reason == "forged"
+    assert links.verify(["another", SECRET], token, NIGHT).action == ActionKind.ACKNOWLEDGE
+
+
+def test_a_link_cannot_carry_an_action_that_needs_a_typed_reason() -> None:
+    token = links.sign(SECRET, _claims(a="reroute"))
+    with pytest.raises(links.LinkRefused, match="cannot reroute"):
+        links.verify([SECRET], token, NIGHT)
+
+
+# --------------------------------------------------------------------------- lint
+
+
+def test_lint_names_the_channel_kinds_without_a_sender() -> None:
+    from shared.contract.lint import lint_parsed
+    from shared.contract.load import parse_path
+
+    parsed = parse_path(ROOT / "examples" / "contract")
+    assert not [f for f in lint_parsed(parsed) if f.code == "BTN701"]  # settings unknown
+    found = [f for f in lint_parsed(parsed, frozenset({"email"})) if f.code == "BTN701"]
+    kinds = sorted(f.message.split(":")[0] for f in found)
+    assert kinds == ["messenger", "phone", "ticket"]
+    phone = next(f for f in found if f.message.startswith("phone"))
+    assert "hw/night" in phone.message
+    assert phone.line is not None
+
+
+def test_the_person_on_duty_when_the_message_goes_is_told_not_the_one_at_the_opening() -> None:
+    day = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)  # Friday 10:00 in Almaty: the desks are open
+    state, events = open_route(_opened(), steppe(), day)  # opened at 02:30, routed at 10:00
+    sent = _all(state, events)
+    assert ("sysops/desk", "desk@nomadsysops.example") in {(n.recipient, n.address) for n in sent}
+    assert not any(n.recipient == "sysops/night" for n in sent)
+
+
+def test_a_breach_reaches_the_level_contacts_and_lists_the_phones_for_the_coordinator() -> None:
+    state, _ = open_route(_opened(), steppe(), NIGHT)
+    at = NIGHT + timedelta(hours=1)
+    breach = make_event(
+        SlaBreachedV1(clock=ClockKind.RESPONSE, deadline=at, detected_at=at),
+        source="sla-clock",
+        time=at,
+        subject="inc-1",
+        event_id=stable_id("breach"),
+    )
+    state, out = on_sla(state, breach, steppe(), at)
+    sent = _all(state, out)
+    to = {(n.recipient, n.address) for n in sent}
+    # level 3: the service managers have e-mail; the customer's IT duty manager a phone only
+    assert ("sysops/manager", "t.bekov@nomadsysops.example") in to
+    assert ("hw/manager", "d.omarova@qhs.example") in to
+    coordinator = " ".join(n.body for n in sent if n.recipient == "appint/mailbox")
+    assert "call +7 701 400 0001 — IT duty manager (customer)" in coordinator
+    managers = [n for n in sent if n.recipient == "sysops/manager"]
+    assert all("/v1/links/" not in n.body for n in managers)  # escalations inform, not act
+
+
+def test_a_vendor_case_tells_the_party_that_opens_it() -> None:
+    contract = steppe()
+    at = datetime(2026, 3, 11, 3, 0, tzinfo=UTC)
+    state, _ = open_route(_opened("app-1c-acc"), contract, at)
+    found = make_event(
+        IncidentActionAcceptedV1(
+            action=ActionKind.DIAGNOSIS,
+            party="appint",
+            actor="engineer",
+            at=at,
+            command_id=stable_id("c-vendor"),
+            layer=state.layer,
+            fault_found=True,
+        ),
+        source="intake",
+        time=at,
+        subject="inc-1",
+        event_id=stable_id("vendor"),
+    )
+    state, out = on_action(state, found, contract, at)
+    sent = _all(state, out)
+    case = [n for n in sent if "vendor case" in n.subject]
+    assert {n.recipient for n in case} >= {"appint/mailbox"}
+    assert any("Open a case with" in n.body for n in case)
+
+
+# --------------------------------------------------------------------------- senders
+
+
+def test_a_sender_url_is_the_template_with_the_address_quoted() -> None:
+    template = "mailtos://user:pw@smtp.example.org?from=baton@example.org&to={address}"
+    assert outbox.sender_url(template, "a b&c@x.example") == (
+        "mailtos://user:pw@smtp.example.org?from=baton@example.org&to=a%20b%26c@x.example"
+    )
+    assert outbox.sender_url("tgram://bot/{address}", "+7 701") == "tgram://bot/+7%20701"
+
+
+async def test_a_kind_without_sender_or_with_a_bad_template_says_so_without_the_url() -> None:
+    sender = outbox.Sender({"email": "nonsense://secret-password@x/{address}"}, 1.0)
+    assert sender.kinds == {"email"}
+    assert await sender.send("sms", "+7", "s", "b") == "no sender for channel sms"
+    bad = await sender.send("email", "a@x.example", "s", "b")
+    assert bad is not None
+    assert "not understood" in bad
+    assert "secret-password" not in bad
