@@ -38,7 +38,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
@@ -292,7 +292,7 @@ def opened(
 
 def accepted(incident: str, kind: ActionKind, at: datetime, **extra: Any) -> Envelope:
     return make_event(
-        IncidentActionAcceptedV2.model_validate(
+        IncidentActionAcceptedV3.model_validate(
             {
                 "action": kind,
                 "party": "osdb",

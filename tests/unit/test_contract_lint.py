@@ -66,6 +66,11 @@ def _drop_layer(layer: str) -> Callable[[Doc], None]:
     return apply
 
 
+def _party_named_like_a_service(doc: Doc) -> None:
+    """Issue 25: a party ``intake`` passed lint and got that service's Kafka rights."""
+    doc["parties"]["intake"] = copy.deepcopy(doc["parties"]["hw"])
+
+
 def _vendor_without_handling(doc: Doc) -> None:
     doc["parties"]["vendor"] = {"name": "Vendor", "kind": "vendor", "contact": "v@example"}
 
@@ -116,6 +121,7 @@ MUTATIONS: dict[str, Callable[[Doc], None]] = {
     "BTN105": _vendor_without_handling,
     "BTN106": _set("parties.hw.duty.0.contact", "ghost"),
     "BTN107": _set("parties.customer.kind", "other"),
+    "BTN109": _party_named_like_a_service,
     "BTN201": _set("objects.0.layer", ...),
     "BTN202": _set("objects.0.executor", ...),
     "BTN203": _set("objects.0.owner", ...),
@@ -373,3 +379,13 @@ def test_update_cadence_is_the_contracts_else_batons_default(tmp_path: Path) -> 
     assert example.sla.update_every["P1"].total_seconds() == 30 * 60
     assert example.sla.update_cadence("P2") is not None
     assert load_contract(MINIMAL).sla.update_cadence("P1").total_seconds() == 30 * 60  # type: ignore[union-attr]
+
+
+def test_every_identity_of_batons_own_is_reserved() -> None:
+    from baton.credentials import KAFKA_ADMIN, OPERATOR, SERVICE_NAMES, kafka_username
+    from shared.contract.lint import reserved_party_id
+
+    for name in (*SERVICE_NAMES, KAFKA_ADMIN, OPERATOR):
+        assert reserved_party_id(name), name
+        assert reserved_party_id(kafka_username(name)), name
+    assert not reserved_party_id("osdb")

@@ -14,8 +14,8 @@ from shared.contract import load_contract
 from shared.events import (
     ActionKind,
     Category,
-    IncidentActionAcceptedV2,
-    IncidentActionRefusedV2,
+    IncidentActionAcceptedV3,
+    IncidentActionRefusedV3,
     Layer,
     PartyActionV2,
     make_event,
@@ -54,7 +54,7 @@ def test_an_update_is_on_the_timeline_with_its_text_and_changes_no_status() -> N
     state, events = apply_action(command, SERVER, CONTRACT, AT)
     assert state.status == IncidentStatus.OPEN
     [accepted] = events
-    data = accepted.data_as(IncidentActionAcceptedV2)
+    data = accepted.data_as(IncidentActionAcceptedV3)
     assert (data.action, data.party, data.note) == (
         ActionKind.UPDATE,
         "apps",
@@ -88,7 +88,7 @@ def test_a_closed_incident_takes_no_update() -> None:
     state, [refused] = apply_action(command, closed, CONTRACT, AT)
     assert state == closed
     assert (
-        refused.data_as(IncidentActionRefusedV2).reason
+        refused.data_as(IncidentActionRefusedV3).reason
         == "cannot update an incident that is closed"
     )
 

@@ -19,7 +19,7 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     SlaBreachedV1,
     make_event,
@@ -112,7 +112,7 @@ def test_a_channel_with_a_sender_gets_its_own_row() -> None:
 def test_restored_asks_the_customer_to_confirm_with_confirm_and_reject_links() -> None:
     state, _ = open_route(_opened(), steppe(), NIGHT)
     restored = make_event(
-        IncidentActionAcceptedV2(
+        IncidentActionAcceptedV3(
             action=ActionKind.RESTORED,
             party="sysops",
             actor="engineer",
@@ -261,7 +261,7 @@ def test_a_vendor_case_tells_the_party_that_opens_it() -> None:
     at = datetime(2026, 3, 11, 3, 0, tzinfo=UTC)
     state, _ = open_route(_opened("app-1c-acc"), contract, at)
     found = make_event(
-        IncidentActionAcceptedV2(
+        IncidentActionAcceptedV3(
             action=ActionKind.DIAGNOSIS,
             party="appint",
             actor="engineer",

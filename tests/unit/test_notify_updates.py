@@ -9,7 +9,7 @@ from router.routing import RouteState, open_route
 
 from shared.events import (
     ActionKind,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     ProblemOpenedV1,
     UpdateDueV1,
     UpdateOverdueV1,
@@ -29,7 +29,7 @@ def _state() -> RouteState:
 def test_an_update_reaches_the_customer_with_its_text() -> None:
     state = _state()
     update = make_event(
-        IncidentActionAcceptedV2(
+        IncidentActionAcceptedV3(
             action=ActionKind.UPDATE,
             party=steppe().coordinator,
             actor="Duty coordinator",

@@ -16,7 +16,7 @@ from shared.events import (
     ActionKind,
     Category,
     Envelope,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     IncidentReclassifiedV1,
     UpdateDueV1,
     UpdateOverdueV1,
@@ -35,7 +35,7 @@ def opened() -> Envelope:
 
 def accepted(kind: ActionKind, at: datetime, n: int, **extra: Any) -> Envelope:
     return make_event(
-        IncidentActionAcceptedV2.model_validate(
+        IncidentActionAcceptedV3.model_validate(
             {
                 "action": kind,
                 "party": "apps",

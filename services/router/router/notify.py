@@ -45,7 +45,7 @@ from shared.events import (
     Envelope,
     EscalationReason,
     HandoverV2,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     Layer,
     ProblemLinkedV1,
     ProblemOpenedV1,
@@ -217,7 +217,7 @@ def _coordination(
     """What the customer's updates, their cadence and problem records ask of whom (ADR 47,
     48); None for any other event."""
     data, at, plan = event.data, event.time, _Plan()
-    if isinstance(data, IncidentActionAcceptedV2) and data.action == ActionKind.UPDATE:
+    if isinstance(data, IncidentActionAcceptedV3) and data.action == ActionKind.UPDATE:
         title = "update from the coordinator"  # the customer hears it (ADR 47)
         asked = f"{data.actor} ({data.party}): {data.note}"
         for party_id, one in contract.parties.items():
@@ -291,7 +291,7 @@ def _asks(event: Envelope, state: RouteState, contract: Contract) -> tuple[str, 
     elif isinstance(data, AssignmentEscalatedV2):
         title = f"escalation: {data.name}"
         _escalated(plan, data)
-    elif isinstance(data, IncidentActionAcceptedV2) and data.action == ActionKind.RESTORED:
+    elif isinstance(data, IncidentActionAcceptedV3) and data.action == ActionKind.RESTORED:
         title = "confirm restoration"
         asked = f"{data.party} reports the service restored. Does it work for you again?"
         for party_id, one in contract.parties.items():

@@ -34,7 +34,7 @@ from shared.events import (
     Envelope,
     EscalationReason,
     HandoverV2,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
@@ -137,7 +137,7 @@ def contract_for(
 
 def _re_pins(event: Envelope) -> bool:
     data = event.data
-    if isinstance(data, IncidentActionAcceptedV2):
+    if isinstance(data, IncidentActionAcceptedV3):
         return data.action == ActionKind.REROUTE
     return isinstance(data, IncidentOpenedV1 | IncidentReclassifiedV1)
 
@@ -431,7 +431,7 @@ def on_action(
     """An accepted party action: acknowledgements stop the backup timer; a diagnosis closes
     the check of its layer and, when it finds the fault in another layer, hands over."""
     action = event.data
-    assert isinstance(action, IncidentActionAcceptedV2)
+    assert isinstance(action, IncidentActionAcceptedV3)
     events: list[Envelope] = []
     if action.action in TAKES_INTO_WORK and action.party not in state.acknowledged:
         state = state.model_copy(
@@ -507,7 +507,7 @@ def reroute(
     frozen when the incident opened; the current layer's owner takes over if it changed. The
     coordinator stays."""
     action = event.data
-    assert isinstance(action, IncidentActionAcceptedV2)
+    assert isinstance(action, IncidentActionAcceptedV3)
     owners = _owners(contract)
     state = state.model_copy(
         update={

@@ -20,7 +20,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Model,
@@ -82,7 +82,7 @@ def opened_record(event: Envelope, view: ContractView) -> IncidentRecord:
 def fact_of(event: Envelope) -> Fact | None:
     """The clock fact an incident event carries, or None for events that move no clock."""
     data = event.data
-    if isinstance(data, IncidentActionAcceptedV2):
+    if isinstance(data, IncidentActionAcceptedV3):
         kind = _FACTS.get(data.action)
         if kind is None:
             return None
@@ -162,7 +162,7 @@ def told_customer(record: IncidentRecord, event: Envelope) -> IncidentRecord:
     """``record`` with the coordinator's update to the customer, if ``event`` is one: it moves
     no clock, only when the next update is due (``cadence.py``, ADR 47)."""
     data = event.data
-    if isinstance(data, IncidentActionAcceptedV2) and data.action == ActionKind.UPDATE:
+    if isinstance(data, IncidentActionAcceptedV3) and data.action == ActionKind.UPDATE:
         return record.model_copy(update={"updates": [*record.updates, data.at]})
     return record
 
@@ -174,7 +174,7 @@ def owned(record: IncidentRecord, event: Envelope, view: ContractView) -> Incide
     data = event.data
     layer = record.primary_layer or record.layer
     owners = record.owners
-    if isinstance(data, IncidentActionAcceptedV2) and data.action == ActionKind.REROUTE:
+    if isinstance(data, IncidentActionAcceptedV3) and data.action == ActionKind.REROUTE:
         owners = view.owners()
         # the router's rule: an object the version in force moved to another layer goes there
         obj = view.object(record.policy_object)
