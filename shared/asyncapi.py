@@ -23,6 +23,7 @@ FAMILY_TOPIC = {
     "deadletter": Topic.DEADLETTER,
     "checkin": Topic.CHECKINS,
     "change": Topic.CHANGES,
+    "problem": Topic.PROBLEMS,
 }
 
 

@@ -569,6 +569,46 @@ class ProblemLinkedV1(Model):
     linked_at: AwareDatetime
 
 
+class ProblemCloseRequestedV1(Model):
+    """A party asks to close a problem record (``POST /v1/problems/{id}/close`` at intake,
+    its token checked there): the router decides (ADR 48)."""
+
+    problem_id: str = Field(min_length=1, max_length=64)
+    party: str
+    actor: Actor
+    cause: str = Field(max_length=4000, description="the root cause found")
+    changed: list[Annotated[str, Field(max_length=1000)]] = Field(
+        max_length=50, description="what was changed so that it does not recur"
+    )
+    at: AwareDatetime
+
+
+class ProblemClosedV1(Model):
+    """A problem record closed, with its cause and what was changed (ADR 48)."""
+
+    problem_id: str
+    origin_object: str
+    owner: str
+    coordinator: str
+    closed_by: str = Field(description="party:actor")
+    cause: str
+    changed: list[str]
+    incidents: list[str]
+    closed_at: AwareDatetime
+
+
+class ProblemCloseRefusedV1(Model):
+    """A close the router refused, with the reason (ADR 48)."""
+
+    problem_id: str
+    owner: str
+    coordinator: str
+    party: str
+    actor: str
+    reason: str
+    at: AwareDatetime
+
+
 class ContractPublishedV1(Model):
     """A linted contract version, published whole to the compacted contract topic."""
 
@@ -905,6 +945,9 @@ class EventType(StrEnum):
     CHANGE_RECORDED = "baton.change.recorded"
     PROBLEM_OPENED = "baton.assignment.problem_opened"
     PROBLEM_LINKED = "baton.assignment.problem_linked"
+    PROBLEM_CLOSED = "baton.assignment.problem_closed"
+    PROBLEM_CLOSE_REFUSED = "baton.assignment.problem_close_refused"
+    PROBLEM_CLOSE_REQUESTED = "baton.problem.close_requested"
     SOURCE_ACKNOWLEDGED = "baton.incident.source_acknowledged"
     NOTIFICATION = "baton.assignment.notification"
 
@@ -943,6 +986,9 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.CHANGE_RECORDED: ChangeRecordedV1,
     EventType.PROBLEM_OPENED: ProblemOpenedV1,
     EventType.PROBLEM_LINKED: ProblemLinkedV1,
+    EventType.PROBLEM_CLOSED: ProblemClosedV1,
+    EventType.PROBLEM_CLOSE_REFUSED: ProblemCloseRefusedV1,
+    EventType.PROBLEM_CLOSE_REQUESTED: ProblemCloseRequestedV1,
     EventType.SOURCE_ACKNOWLEDGED: SourceAcknowledgedV1,
     EventType.NOTIFICATION: NotificationOutcomeV1,
 }

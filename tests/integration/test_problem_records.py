@@ -3,8 +3,10 @@
 The test plays intake (the incidents topic's one writer): four incidents open on the example
 contract's accounting database pg-acc, days apart. The router counts them on their origin: the
 third opens one problem record owned by the DBMS layer's primary, told on its own assignment
-topic and the coordinator's; the fourth links to it. Reporting lists the problem, with its four
-incidents, in the month's service report.
+topic and the coordinator's; the fourth links to it. A party that does not own it cannot close it;
+the owner closes it with the root cause and what was changed (through intake, decided by the
+router). Reporting lists the problem, closed with its cause and its four incidents, in the
+month's service report.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from reporting.documents import monthly_document
 from reporting.store import monthly_facts
 
@@ -24,6 +27,7 @@ from shared.events import (
     Category,
     EventType,
     Layer,
+    ProblemCloseRefusedV1,
     ProblemLinkedV1,
     ProblemOpenedV1,
 )
@@ -50,7 +54,7 @@ async def test_three_incidents_on_one_origin_open_one_problem_and_the_fourth_lin
     fourth = opened(
         f"inc-{run}-3", "pg-acc", Layer.DBMS, Category.OUTAGE, "P1", T0 + timedelta(days=20)
     )
-    sp = start_services(isolated, tmp_path, ["router", "reporting"])
+    sp = start_services(isolated, tmp_path, ["intake", "router", "reporting"])
     try:
         await wait_healthy(sp)
         bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
@@ -64,6 +68,9 @@ async def test_three_incidents_on_one_origin_open_one_problem_and_the_fourth_lin
             def told() -> list[EventType]:
                 return [e.type for e in everything.events() if e.type in PROBLEMS]
 
+            def told_all() -> list[EventType]:
+                return [e.type for e in everything.events()]
+
             await everything.until(lambda: len(told()) == 1, "the problem opened")
             await publish(bootstrap, f"{prefix}incidents", [fourth])
             await everything.until(lambda: len(told()) == 2, "the fourth incident linked")
@@ -73,6 +80,40 @@ async def test_three_incidents_on_one_origin_open_one_problem_and_the_fourth_lin
                     f"both problem events on {reader.topic}",
                 )
             events = [e for e in everything.events() if e.type in PROBLEMS]
+            problem_id = events[0].data_as(ProblemOpenedV1).problem_id
+            close = f"{sp.urls['intake']}/v1/problems/{problem_id}/close"
+            async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
+                # the check party of the OS layer is not the problem's owner: refused
+                stranger = await client.post(
+                    close,
+                    json={"party": "hw", "actor": "lead", "cause": "x", "changed": ["y"]},
+                )
+                assert stranger.status_code == 202, stranger.text  # the router decides
+                nothing_changed = await client.post(
+                    close,
+                    json={"party": DBMS_PRIMARY, "actor": "lead", "cause": "x", "changed": []},
+                )
+                assert nothing_changed.status_code == 422  # intake: changed names the field
+                assert "changed" in nothing_changed.text
+                await everything.until(
+                    lambda: EventType.PROBLEM_CLOSE_REFUSED in told_all(), "the refusal"
+                )
+                closed = await client.post(
+                    close,
+                    json={
+                        "party": DBMS_PRIMARY,
+                        "actor": "DBA lead",
+                        "cause": "WAL archive volume filled at night",
+                        "changed": ["archive volume doubled", "alert at 80% full"],
+                    },
+                )
+                assert closed.status_code == 202, closed.text
+                await everything.until(
+                    lambda: EventType.PROBLEM_CLOSED in told_all(), "the problem closed"
+                )
+            refusal = next(
+                e for e in everything.events() if e.type == EventType.PROBLEM_CLOSE_REFUSED
+            )
         report = await month_report(isolated, date(2026, 11, 1))
     finally:
         stop_services(sp)
@@ -96,7 +137,13 @@ async def test_three_incidents_on_one_origin_open_one_problem_and_the_fourth_lin
         t for s in report.sections for t in s.tables if t.title == "Open and closed problems"
     )
     ((problem_id, _, owner_name, _, _, status, listed),) = table.rows
-    assert (problem_id, status) == (problem.problem_id, "open")
+    assert refusal.data_as(ProblemCloseRefusedV1).reason == (
+        "only the problem's owner or the coordinator closes it"
+    )
+    assert (problem_id, status) == (
+        problem.problem_id,
+        "closed: WAL archive volume filled at night",
+    )
     assert owner_name.startswith(CONTRACT.parties[DBMS_PRIMARY].name)
     assert listed == ", ".join([*(e.subject or "" for e in incidents), fourth.subject or ""])
 
@@ -109,7 +156,8 @@ async def month_report(isolated: Isolated, month: date) -> Document:
             while True:
                 async with pool.acquire() as conn:
                     facts = await monthly_facts(conn, month)
-                if facts.problems and len(facts.problems[0]["incidents"]) == 4:
+                found = facts.problems[0] if facts.problems else {}
+                if len(found.get("incidents", [])) == 4 and found["status"] == "closed":
                     return monthly_document(facts, CONTRACT)
                 await asyncio.sleep(0.2)
     finally:

@@ -10,10 +10,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from router.problems import OriginIncident, Problem, decide, recipients
+import pytest
+from router.problems import OriginIncident, Problem, close, decide, recipients
 
 from shared.contract import load_contract
-from shared.events import EventType, ProblemLinkedV1, ProblemOpenedV1
+from shared.events import (
+    EventType,
+    ProblemClosedV1,
+    ProblemCloseRefusedV1,
+    ProblemCloseRequestedV1,
+    ProblemLinkedV1,
+    ProblemOpenedV1,
+)
 
 CONTRACT = load_contract(Path(__file__).resolve().parents[2] / "examples" / "contract")
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
@@ -80,3 +88,64 @@ def test_the_count_does_not_depend_on_the_order_incidents_arrive_in() -> None:
     assert problem is not None
     assert problem.incidents == ["inc-0", "inc-6", "inc-13"]
     assert event.subject == "inc-6"
+
+
+def _open_problem() -> Problem:
+    problem, _ = decide(None, seen(0, 5, 9), "inc-9", CONTRACT, T0 + 9 * D)
+    assert problem is not None
+    return problem
+
+
+def _request(
+    party: str, cause: str = "WAL disk filled", changed: tuple[str, ...] = ("alert at 80%",)
+) -> ProblemCloseRequestedV1:
+    return ProblemCloseRequestedV1(
+        problem_id=_open_problem().id,
+        party=party,
+        actor="lead",
+        cause=cause,
+        changed=list(changed),
+        at=T0 + 20 * D,
+    )
+
+
+def test_the_owner_closes_a_problem_with_its_cause_and_what_was_changed() -> None:
+    problem = _open_problem()
+    closed, [event] = close(problem, _request(DBMS_PRIMARY), CONTRACT, T0 + 20 * D)
+    assert (closed.status, closed.cause, closed.changed) == (
+        "closed",
+        "WAL disk filled",
+        ["alert at 80%"],
+    )
+    data = event.data_as(ProblemClosedV1)
+    assert (data.problem_id, data.closed_by, data.cause) == (
+        problem.id,
+        f"{DBMS_PRIMARY}:lead",
+        "WAL disk filled",
+    )
+    assert event.subject == "inc-9"  # on the timeline of its latest incident
+    assert recipients(event) == [DBMS_PRIMARY, CONTRACT.coordinator]
+
+
+@pytest.mark.parametrize(
+    ("party", "cause", "changed", "why"),
+    [
+        ("hw", "x", ("y",), "only the problem's owner or the coordinator closes it"),
+        (DBMS_PRIMARY, " ", ("y",), "cause: a problem closes with its root cause"),
+        (DBMS_PRIMARY, "x", (), "changed: a problem closes with what was changed"),
+    ],
+)
+def test_a_close_without_its_party_cause_or_changes_is_refused(
+    party: str, cause: str, changed: tuple[str, ...], why: str
+) -> None:
+    problem = _open_problem()
+    same, [event] = close(problem, _request(party, cause, changed), CONTRACT, T0 + 20 * D)
+    assert same == problem
+    assert event.data_as(ProblemCloseRefusedV1).reason == why
+
+
+def test_a_closed_problem_is_not_closed_again() -> None:
+    closed, _ = close(_open_problem(), _request(DBMS_PRIMARY), CONTRACT, T0 + 20 * D)
+    again, [event] = close(closed, _request(CONTRACT.coordinator), CONTRACT, T0 + 21 * D)
+    assert again == closed
+    assert event.data_as(ProblemCloseRefusedV1).reason == "problem: already closed"

@@ -170,6 +170,7 @@ class IntakeService:
             "commands": settings.topic(Topic.COMMANDS),
             "incidents": settings.topic(Topic.INCIDENTS),
             "changes": settings.topic(Topic.CHANGES),
+            "problems": settings.topic(Topic.PROBLEMS),
         }
         self.window = timedelta(seconds=settings.intake_correlation_window_seconds)
         self.opened = Counter(

@@ -15,7 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from intake import pagerduty
 from shared.contract import Contract
-from shared.events import ChangeRecordedV1, Envelope, make_event, stable_id
+from shared.events import (
+    Actor,
+    ChangeRecordedV1,
+    Envelope,
+    ProblemCloseRequestedV1,
+    make_event,
+    stable_id,
+)
 from shared.instants import Instant
 
 SOURCE = "changes"
@@ -68,3 +75,25 @@ def _event(record: ChangeRecordedV1, now: datetime) -> Envelope:
 
 def key(event: Envelope) -> str | None:
     return event.data_as(ChangeRecordedV1).object_id
+
+
+class ProblemClose(BaseModel):
+    """A party closing a problem record (ADR 48): who, the root cause, what was changed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    party: str = Field(min_length=1, max_length=200)
+    actor: Actor
+    cause: str = Field(min_length=1, max_length=4000)
+    changed: list[str] = Field(min_length=1, max_length=50)
+
+
+def close_requested(problem_id: str, asked: ProblemClose, now: datetime) -> Envelope:
+    """The request the router decides, with intake's instant (ADR 34)."""
+    request = ProblemCloseRequestedV1(problem_id=problem_id[:64], **asked.model_dump(), at=now)
+    return make_event(
+        request,
+        source=f"http:{asked.party}",
+        time=now,
+        event_id=stable_id("problem-close", problem_id, asked.model_dump_json()),
+    )

@@ -599,6 +599,39 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             return unavailable_answer(exc)
         return JSONResponse({"status": "accepted", "change_id": str(record.id)}, status_code=202)
 
+    @router.post(
+        "/v1/problems/{problem_id}/close",
+        status_code=202,
+        tags=["problems"],
+        openapi_extra=body_schema(changes.ProblemClose),
+    )
+    async def close_problem(problem_id: str, request: Request) -> JSONResponse:
+        """The owner of a problem record (or the coordinator) closes it with its root cause and
+        what was changed (ADR 48). Checked here: the party's token and the body; the router,
+        which keeps the problems, decides and records ``problem_closed`` or
+        ``problem_close_refused`` with the reason on the problem's latest incident. 202
+        pending once Kafka has the request."""
+        body = b""
+        now = ix.clock.now()
+        try:
+            ix.auth.party_before_body(request.headers)
+            body = await read(request, settings.intake_max_body_bytes)
+            doc = parse_json(body, settings.intake_max_json_depth)
+            try:
+                asked = changes.ProblemClose.model_validate(doc)
+            except ValidationError as exc:
+                raise Refusal.invalid(exc) from None
+            ix.auth.check_party(request.headers, asked.party)
+        except Refusal as refusal:
+            await refuse(request, "problem-close", refusal, refusal.payload or body)
+            return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
+        event = changes.close_requested(problem_id, asked, now)
+        try:
+            await durably(ix.publish("problems", event, problem_id))
+        except (Unavailable, Refusal) as exc:
+            return await not_published(request, "problem-close", exc, body)
+        return JSONResponse({"status": "pending", "request_id": str(event.id)}, status_code=202)
+
     @router.get("/v1/objects/{object_id}/changes", tags=["pagerduty"])
     async def object_changes(object_id: str, request: Request) -> JSONResponse:
         """Change events (``/v2/change/enqueue``) recorded on a contract object, newest first:

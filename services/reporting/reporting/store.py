@@ -35,6 +35,7 @@ from shared.events import (
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     OriginMovedV1,
+    ProblemClosedV1,
     ProblemLinkedV1,
     ProblemOpenedV1,
 )
@@ -671,6 +672,18 @@ async def _problem_linked(conn: Conn, incident: str | None, data: ProblemLinkedV
     )
 
 
+async def _problem_closed(conn: Conn, incident: str | None, data: ProblemClosedV1) -> None:
+    await conn.execute(
+        "UPDATE problems SET status = 'closed', cause = $2, changed = $3::jsonb, closed_at = $4"
+        " WHERE id = $1",
+        data.problem_id,
+        data.cause,
+        orjson.dumps(data.changed).decode(),
+        data.closed_at,
+    )
+
+
+PROJECTORS[EventType.PROBLEM_CLOSED] = _problem_closed
 PROJECTORS[EventType.PROBLEM_OPENED] = _problem_opened
 PROJECTORS[EventType.PROBLEM_LINKED] = _problem_linked
 

@@ -43,10 +43,17 @@ class AclBinding:
 SERVICES: dict[str, tuple[tuple[Topic, ...], tuple[Topic, ...]]] = {
     "intake": (
         (Topic.ALERTS_RAW, Topic.ALERTS, Topic.COMMANDS, Topic.CONTRACT),
-        (Topic.ALERTS, Topic.COMMANDS, Topic.INCIDENTS, Topic.DEADLETTER, Topic.CHANGES),
+        (
+            Topic.ALERTS,
+            Topic.COMMANDS,
+            Topic.INCIDENTS,
+            Topic.DEADLETTER,
+            Topic.CHANGES,
+            Topic.PROBLEMS,
+        ),
     ),
     "router": (
-        (Topic.INCIDENTS, Topic.SLA, Topic.CONTRACT),
+        (Topic.INCIDENTS, Topic.SLA, Topic.CONTRACT, Topic.PROBLEMS),
         (Topic.ASSIGNMENTS, Topic.DEADLETTER),
     ),
     "sla-clock": (

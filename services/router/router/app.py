@@ -55,6 +55,7 @@ from shared.events import (
     EventType,
     IncidentOpenedV1,
     OriginMovedV1,
+    ProblemCloseRequestedV1,
 )
 from shared.kafka import Outbox, group_timing, publish_events
 from shared.service import Runtime, create_app
@@ -82,6 +83,9 @@ SLA_INPUTS = frozenset(
         EventType.UPDATE_OVERDUE,
     }
 )
+
+
+PROBLEM_INPUTS = frozenset({EventType.PROBLEM_CLOSE_REQUESTED})
 
 
 class RouterService:
@@ -132,6 +136,52 @@ class RouterService:
             max_records=rt.settings.consumer_batch_max_records,
             batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
         )(self.on_sla_events)
+        rt.broker.subscriber(
+            rt.settings.topic(Topic.PROBLEMS),
+            group_id=rt.settings.group(f"{SERVICE}-problems"),
+            **group_timing(rt.settings),
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True,
+            max_records=rt.settings.consumer_batch_max_records,
+            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
+        )(self.on_problem_requests)
+
+    async def on_problem_requests(self, msg: KafkaMessage) -> None:
+        """Requests to close problem records (ADR 48), one transaction per batch: each decided
+        against the problem as the batch left it; the events published before the commit."""
+        rt = self.rt
+        requests = await self._parse_batch(msg, PROBLEM_INPUTS, f"{SERVICE}-problems")
+        if not requests:
+            return
+        now = rt.clock.now()
+        outbox, staged = Outbox(rt.broker), store.Staged()
+        async with rt.pool.acquire() as conn, conn.transaction():
+            fresh = await mark_processed_many(conn, "problems", [e.id for e in requests])
+            for event in requests:
+                if event.id not in fresh:
+                    continue
+                fresh.discard(event.id)
+                request = event.data_as(ProblemCloseRequestedV1)
+                found = await store.problem(conn, request.problem_id)
+                if found is None:
+                    await rt.dead_letters.send(
+                        reason=f"problem_id: no problem {request.problem_id!r}",
+                        kind="problem",
+                        origin=rt.settings.topic(Topic.PROBLEMS),
+                        payload=event.to_json(),
+                        now=now,
+                    )
+                    continue
+                problem, out = problems.close(found, request, rt.contract, now)
+                if problem != found:
+                    await store.save_problem(conn, problem)
+                state = await store.load(conn, out[0].subject or "")
+                if state is None:
+                    await self.delivery.stage(outbox, out, problem.coordinator)
+                else:
+                    await self._stage(outbox, staged, out, state)
+            await asyncio.gather(staged.write(conn), outbox.flush())
 
     def _wire_notifications(self, rt: Runtime) -> None:
         settings = rt.settings
@@ -414,6 +464,8 @@ class RouterService:
         else:
             return []
         history = await store.count_on_origin(conn, state.incident_id, origin, opened_at)
+        closed = await store.closed_problem_incidents(conn, origin)
+        history = [h for h in history if h.incident_id not in closed]  # a closed one counts no more
         found = await store.open_problem(conn, origin)
         problem, out = problems.decide(found, history, state.incident_id, self.rt.contract, now)
         if problem is not None and problem != found:

@@ -47,6 +47,8 @@ from shared.events import (
     HandoverV2,
     IncidentActionAcceptedV3,
     Layer,
+    ProblemClosedV1,
+    ProblemCloseRefusedV1,
     ProblemLinkedV1,
     ProblemOpenedV1,
     UpdateDueV1,
@@ -248,6 +250,15 @@ def _coordination(
                 f" {data.problem_id} ({data.incidents} incidents); its root cause is still open."
             )
         _tell_party(plan, contract, data.owner, at, asked)
+    elif isinstance(data, ProblemClosedV1):
+        title = f"problem {data.problem_id} closed"
+        changed = "; ".join(data.changed)
+        asked = f"Closed by {data.closed_by}. Cause: {data.cause}. Changed: {changed}."
+        _tell_party(plan, contract, data.owner, at, asked)
+    elif isinstance(data, ProblemCloseRefusedV1):
+        title = f"problem {data.problem_id} not closed"
+        asked = f"{data.party}:{data.actor} asked to close it: refused, {data.reason}."
+        _tell_party(plan, contract, data.party, at, asked)
     else:
         return None
     _tell_party(

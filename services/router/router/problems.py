@@ -14,6 +14,11 @@ origin, and writes what ``decide`` returns):
   owner's and the coordinator's assignment topics.
 * Each later incident on that origin links to the open problem
   (``baton.assignment.problem_linked``), told to the same two.
+* A problem closes only on a request of its owner or the coordinator that names the root
+  cause and what was changed (``close``): ``baton.assignment.problem_closed``, else
+  ``baton.assignment.problem_close_refused`` with the reason, on the timeline of its latest
+  incident and told to the owner and the coordinator. A closed problem stays closed; the next
+  incident on its origin counts towards a new one.
 * Ids follow from the input (the problem's from its origin and first incident), so a replay
   decides the same problem and the same events.
 """
@@ -28,6 +33,9 @@ from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
     Envelope,
+    ProblemClosedV1,
+    ProblemCloseRefusedV1,
+    ProblemCloseRequestedV1,
     ProblemLinkedV1,
     ProblemOpenedV1,
     make_event,
@@ -135,8 +143,59 @@ def decide(
     return opened, [event]
 
 
+def close(
+    problem: Problem, request: ProblemCloseRequestedV1, contract: Contract, now: datetime
+) -> tuple[Problem, list[Envelope]]:
+    """``problem`` after a request to close it, and the event: closed, or refused with why."""
+    reason = ""
+    if problem.status == "closed":
+        reason = "problem: already closed"
+    elif request.party not in (problem.owner, contract.coordinator):
+        reason = "only the problem's owner or the coordinator closes it"
+    elif not request.cause.strip():
+        reason = "cause: a problem closes with its root cause"
+    elif not [c for c in request.changed if c.strip()]:
+        reason = "changed: a problem closes with what was changed"
+    subject = problem.incidents[-1]
+    if reason:
+        refused = ProblemCloseRefusedV1(
+            problem_id=problem.id,
+            owner=problem.owner,
+            coordinator=problem.coordinator,
+            party=request.party,
+            actor=request.actor,
+            reason=reason,
+            at=request.at,
+        )
+        event_id = stable_id("problem-close-refused", problem.id, request.model_dump_json())
+        return problem, [
+            make_event(refused, source=SOURCE, time=now, subject=subject, event_id=event_id)
+        ]
+    closed = replace(problem, status="closed", cause=request.cause, changed=list(request.changed))
+    event = make_event(
+        ProblemClosedV1(
+            problem_id=problem.id,
+            origin_object=problem.origin,
+            owner=problem.owner,
+            coordinator=problem.coordinator,
+            closed_by=f"{request.party}:{request.actor}",
+            cause=request.cause,
+            changed=list(request.changed),
+            incidents=problem.incidents,
+            closed_at=request.at,
+        ),
+        source=SOURCE,
+        time=now,
+        subject=subject,
+        event_id=stable_id("problem-closed", problem.id),
+    )
+    return closed, [event]
+
+
 def recipients(event: Envelope) -> list[str]:
     """The parties told of a problem event: its owner and the coordinator."""
     data = event.data
-    assert isinstance(data, ProblemOpenedV1 | ProblemLinkedV1)
+    assert isinstance(
+        data, ProblemOpenedV1 | ProblemLinkedV1 | ProblemClosedV1 | ProblemCloseRefusedV1
+    )
     return list(dict.fromkeys((data.owner, data.coordinator)))

@@ -40,6 +40,8 @@ from shared.events import (
     Layer,
     LocalInstant,
     OriginMovedV1,
+    ProblemClosedV1,
+    ProblemCloseRefusedV1,
     ProblemLinkedV1,
     ProblemOpenedV1,
     SlaBreachedV1,
@@ -807,7 +809,9 @@ def recipients(event: Envelope, coordinator: str) -> list[str]:
         found.extend(c.party for c in [*data.contacts, *data.emergency_approvers])
         if data.party:
             found.append(data.party)
-    elif isinstance(data, ProblemOpenedV1 | ProblemLinkedV1):
+    elif isinstance(
+        data, ProblemOpenedV1 | ProblemLinkedV1 | ProblemClosedV1 | ProblemCloseRefusedV1
+    ):
         found.append(data.owner)  # a problem record's owner (ADR 48)
     found.append(coordinator)
     return list(dict.fromkeys(found))

@@ -230,8 +230,10 @@ async def open_problem(conn: Conn, origin: str) -> Problem | None:
     raw = await conn.fetchval(
         "SELECT record FROM problems WHERE origin = $1 AND status = 'open'", origin
     )
-    if raw is None:
-        return None
+    return None if raw is None else _problem(raw)
+
+
+def _problem(raw: str) -> Problem:
     doc = orjson.loads(raw)
     return Problem(
         **{
@@ -252,3 +254,17 @@ async def save_problem(conn: Conn, problem: Problem) -> None:
         problem.status,
         record,
     )
+
+
+async def problem(conn: Conn, problem_id: str) -> Problem | None:
+    """The problem record ``problem_id``, locked for this transaction."""
+    raw = await conn.fetchval("SELECT record FROM problems WHERE id = $1 FOR UPDATE", problem_id)
+    return None if raw is None else _problem(raw)
+
+
+async def closed_problem_incidents(conn: Conn, origin: str) -> set[str]:
+    """The incidents of ``origin``'s closed problems: they count towards no new one."""
+    rows = await conn.fetch(
+        "SELECT record FROM problems WHERE origin = $1 AND status = 'closed'", origin
+    )
+    return {i for r in rows for i in orjson.loads(r["record"])["incidents"]}
