@@ -267,7 +267,12 @@ def _render(report: DrillReport) -> list[str]:
     )
     lines.append("  escalation:")
     for step in report.escalation:
-        fires = ", ".join(f"{clock.value} {when}" for clock, when in step.fires.items())
+        fires = ", ".join(
+            [
+                *(f"{clock.value} {when}" for clock, when in step.fires.items()),
+                *(f"each {trigger.value.replace('_', ' ')}" for trigger in step.triggers),
+            ]
+        )
         lines.append(f"    L{step.level} {step.name} ({fires}): {'; '.join(step.contacts)}")
         if step.emergency_approvers:
             lines.append(f"       emergency approval: {'; '.join(step.emergency_approvers)}")

@@ -819,13 +819,26 @@ class EscalationReason(StrEnum):
     SLA_BREACHED = "sla_breached"
     UNACKNOWLEDGED = "unacknowledged"
     DELIVERY_FAILED = "delivery_failed"
+    UPDATE_OVERDUE = "update_overdue"  # a level naming the trigger (ADR 54): escalated v3
+
+
+# ``EscalationReason`` as escalated v1 and v2 wrote it (no ``update_overdue``), kept for their
+# schemas
+class EscalationReasonV1(StrEnum):
+    SLA_WARNING = "sla_warning"
+    SLA_BREACHED = "sla_breached"
+    UNACKNOWLEDGED = "unacknowledged"
+    DELIVERY_FAILED = "delivery_failed"
+
+
+EscalationReasonV1.__name__ = EscalationReasonV1.__qualname__ = "EscalationReason"
 
 
 class AssignmentEscalatedV1(Model):
     """An escalation level of the contract fired (or a party's backup contacts were called
     because its assignment was not acknowledged in time)."""
 
-    reason: EscalationReason
+    reason: EscalationReasonV1
     level: int | None = Field(description="the contract's level; None for backup contacts")
     name: str
     clock: ClockKind | None = None
@@ -841,6 +854,28 @@ class AssignmentEscalatedV2(AssignmentEscalatedV1):
     """An escalation (v2: ``local``, when it was detected on the incident object's wall
     clock)."""
 
+    local: LocalInstant | None = Field(None, description="detected_at, in the object's zone")
+
+
+class AssignmentEscalatedV3(Model):
+    """An escalation level of the contract fired: a clock reached its threshold, or an event
+    the level names happened (``update_overdue``: the customer's update was late, ADR 54); or a
+    party's backup contacts were called (``unacknowledged``), or the coordinator is told a push
+    failed (``delivery_failed``). v3: ``update_overdue`` and ``update_due``."""
+
+    reason: EscalationReason
+    level: int | None = Field(description="the contract's level; None for backup contacts")
+    name: str
+    clock: ClockKind | None = None
+    threshold: int | None = Field(default=None, description="percent of the target reached")
+    update_due: AwareDatetime | None = Field(
+        default=None, description="update_overdue: when the customer's update was due"
+    )
+    party: str | None = Field(default=None, description="the party that did not acknowledge")
+    contacts: list[DutyContact] = Field(default_factory=list)
+    emergency_approvers: list[DutyContact] = Field(default_factory=list)
+    coordinator: str
+    detected_at: AwareDatetime
     local: LocalInstant | None = Field(None, description="detected_at, in the object's zone")
 
 
@@ -973,7 +1008,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.CHECK_OPENED: CheckOpenedV2,
     EventType.CHECK_CLOSED: CheckClosedV1,
     EventType.HANDOVER: HandoverV2,
-    EventType.ASSIGNMENT_ESCALATED: AssignmentEscalatedV2,
+    EventType.ASSIGNMENT_ESCALATED: AssignmentEscalatedV3,
     EventType.VENDOR_CASE_OPENED: VendorCaseOpenedV2,
     EventType.INCIDENT_RECLASSIFIED: IncidentReclassifiedV1,
     EventType.SLA_CLOCK_PAUSED: SlaClockPausedV1,
@@ -997,7 +1032,7 @@ CURRENT_VERSION: dict[EventType, int] = {
     EventType.ASSIGNMENT_ISSUED: 3,
     EventType.CHECK_OPENED: 2,
     EventType.HANDOVER: 2,
-    EventType.ASSIGNMENT_ESCALATED: 2,
+    EventType.ASSIGNMENT_ESCALATED: 3,
     EventType.VENDOR_CASE_OPENED: 2,
     EventType.PARTY_ACTION: 2,
     EventType.ACTION_ACCEPTED: 3,
@@ -1011,6 +1046,7 @@ EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.CHECK_OPENED, 1): CheckOpenedV1,
     (EventType.HANDOVER, 1): HandoverV1,
     (EventType.ASSIGNMENT_ESCALATED, 1): AssignmentEscalatedV1,
+    (EventType.ASSIGNMENT_ESCALATED, 2): AssignmentEscalatedV2,
     (EventType.VENDOR_CASE_OPENED, 1): VendorCaseOpenedV1,
     (EventType.PARTY_ACTION, 1): PartyActionV1,
     (EventType.ACTION_ACCEPTED, 1): IncidentActionAcceptedV1,
@@ -1059,6 +1095,11 @@ def upcast_local_unknown(data: dict[str, Any]) -> dict[str, Any]:
     return {"local": None, **data}
 
 
+def upcast_escalation_update_added(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 had no ``update_overdue`` reason: no escalation of v2 was about a late update."""
+    return {"update_due": None, **data}
+
+
 def upcast_update_added(data: dict[str, Any]) -> dict[str, Any]:
     """The next version only adds ``update`` to the actions: every earlier one reads the same
     (party_action v1 to v2, action_accepted and action_refused v2 to v3; ADR 47)."""
@@ -1089,6 +1130,7 @@ UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
     (EventType.CHECK_OPENED, 1): upcast_check_opened_v1_v2,
     (EventType.HANDOVER, 1): upcast_local_unknown,
     (EventType.ASSIGNMENT_ESCALATED, 1): upcast_local_unknown,
+    (EventType.ASSIGNMENT_ESCALATED, 2): upcast_escalation_update_added,
     (EventType.VENDOR_CASE_OPENED, 1): upcast_local_unknown,
     (EventType.PARTY_ACTION, 1): upcast_update_added,
     (EventType.ACTION_ACCEPTED, 1): upcast_action_claim_unknown,

@@ -24,7 +24,8 @@ shifts — the first shift whose calendar is open answers —, `backup_contacts`
 are two primaries), `calendars`, `objects`, `groups`, `access_rules`, `priority_matrix`, `sla`
 (`period_calendar`, `targets` with `periods`, `warnings`, `clock_start`, `max_backdate`),
 `pause_reasons`, `maintenance_windows` (`weekly` or `start`/`end`), `escalation` (levels with
-thresholds per clock as fractions of the target), `alert_rules` (labels, Alertmanager
+thresholds per clock as fractions of the target, and/or `triggers: [update_overdue]`: each late
+customer update, ADR 54), `alert_rules` (labels, Alertmanager
 matchers and/or hosts); objects take `match` labels and `matchers` too.
 Contacts are referred to as `party/contact`. Durations: `15m`, `4h`, `1d 12h` or ISO `PT4H`;
 SLA targets also `4bh` / `3bd` (business hours / days of their calendar).

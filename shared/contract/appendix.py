@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Literal
 
 from shared.calendar import CalendarSpec, holidays_data_version
 from shared.contract.lint import check_contract, open_point_of
-from shared.contract.model import ALL_PERIODS, SITE_HOURS, Contract, Period, SupportObject
+from shared.contract.model import (
+    ALL_PERIODS,
+    SITE_HOURS,
+    Contract,
+    EscalationTrigger,
+    Period,
+    SupportObject,
+)
 from shared.documents import Document, Fact, Section, Signature, Table, render_html, render_pdf
 from shared.documents import to_json as document_json
 from shared.documents.words import cron_words, duration_words
@@ -601,12 +608,17 @@ def _layers_table(contract: Contract) -> Table:
     )
 
 
+TRIGGER_TEXT = {
+    EscalationTrigger.UPDATE_OVERDUE: "each customer update not given by its due time",
+}
+"""What a level's trigger means, in the appendix's words (ADR 54)."""
+
+
 def _escalation_table(contract: Contract) -> Table:
     rows = []
     for level in sorted(contract.escalation, key=lambda lv: lv.level):
-        threshold = ", ".join(
-            f"{fraction:.0%} of the {clock.value} target" for clock, fraction in level.at.items()
-        )
+        fires = [f"{share:.0%} of the {clock.value} target" for clock, share in level.at.items()]
+        threshold = ", ".join([*fires, *(TRIGGER_TEXT[t] for t in level.triggers)])
         rows.append(
             (
                 str(level.level),

@@ -19,6 +19,7 @@ from shared.contract.lint import find_cycles
 from shared.contract.model import (
     CRITICALITIES,
     Contract,
+    EscalationTrigger,
     Period,
     SupportObject,
     classify,
@@ -78,6 +79,9 @@ class EscalationStep(_Out):
     level: int
     name: str
     fires: dict[ClockKind, str]
+    triggers: list[EscalationTrigger] = Field(
+        default_factory=list, description="events that fire it each time (ADR 54)"
+    )
     contacts: list[str]
     emergency_approvers: list[str]
 
@@ -383,6 +387,7 @@ class _Drill:
                     clock: self.local(calendar.add(due.start, due.target(clock) * fraction))
                     for clock, fraction in level.at.items()
                 },
+                triggers=list(level.triggers),
                 contacts=[self.view.reach(r) for r in level.contacts],
                 emergency_approvers=[self.view.reach(r) for r in level.emergency_approvers],
             )

@@ -274,13 +274,20 @@ RULES: dict[str, Rule] = _rules(
         "BTN408",
         E,
         "escalation level without contacts or thresholds",
-        "give each level contacts and at: {response|recovery: fraction}",
+        "give each level contacts, and at: {response|recovery: fraction} or triggers: [...]",
     ),
     Rule(
         "BTN409",
         E,
         "no pause reasons: the SLA clock can never stop fairly",
         "list the agreed reasons (no access, no approver, power/telecom provider, spare part)",
+    ),
+    Rule(
+        "BTN410",
+        E,
+        "escalation level names an unknown trigger",
+        "name a trigger Baton knows in triggers: [update_overdue] (a late customer update)",
+        True,
     ),
     # -- scope
     Rule(

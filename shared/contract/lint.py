@@ -649,9 +649,11 @@ def check_escalation(contract: Contract) -> Iterator[Issue]:
         yield Issue("BTN406", "escalation has no level beyond first line", ("escalation",))
     for index, level in enumerate(contract.escalation):
         here: FieldPath = ("escalation", index)
-        if not level.contacts or not level.at:
+        if not level.contacts or not (level.at or level.triggers):
             yield Issue(
-                "BTN408", f"escalation level {level.level} needs contacts and thresholds", here
+                "BTN408",
+                f"escalation level {level.level} needs contacts and thresholds or triggers",
+                here,
             )
         for c_index, ref in enumerate(level.contacts):
             yield from _ref_contact(contract, ref, (*here, "contacts", c_index))

@@ -26,6 +26,7 @@ _MAX_ROUNDS = 25
 # (path pattern, pydantic error type) -> a more specific code than BTN002
 _SPECIFIC: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("objects", "#", "layer"), "missing", "BTN201"),
+    (("escalation", "#", "triggers", "#"), "enum", "BTN410"),
 )
 
 

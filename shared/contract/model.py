@@ -657,13 +657,26 @@ class MaintenanceWindow(_Strict):
         return False
 
 
+class EscalationTrigger(StrEnum):
+    """Events beyond the clocks' thresholds that an escalation level may name (ADR 54)."""
+
+    UPDATE_OVERDUE = "update_overdue"
+    """The coordinator's update to the customer was not given by its due instant (ADR 47)."""
+
+
 class EscalationLevel(_Strict):
     """Fires when the given fraction of a clock's target has passed (0 = at once; 1 = at the
-    breach; above 1 = that far overdue, e.g. 1.5 when half the target again has passed)."""
+    breach; above 1 = that far overdue, e.g. 1.5 when half the target again has passed), once
+    per incident; and on each event it names in ``triggers`` (ADR 54)."""
 
     level: int = Field(ge=1)
     name: str
     at: dict[ClockKind, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    triggers: list[EscalationTrigger] = Field(
+        default_factory=list,
+        description="events that fire this level each time they happen: update_overdue (the"
+        " customer's update from the coordinator is late)",
+    )
     contacts: list[ContactRef] = Field(default_factory=list)
     emergency_approvers: list[ContactRef] = Field(default_factory=list)
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contract.model import AccessRule, Contact, Period
+from shared.contract.model import AccessRule, Contact, EscalationTrigger, Period
 from shared.contract.view import ContractView
 from shared.events import Category, ClockKind, DutyContact, Layer
 
@@ -44,6 +44,9 @@ class LevelPolicy(_Frozen):
     level: int
     name: str
     at: dict[ClockKind, float]
+    triggers: list[EscalationTrigger] = Field(
+        default_factory=list, description="events beyond the clocks that fire it (ADR 54)"
+    )
     contacts: list[DutyContact] = Field(default_factory=list)
     emergency_approvers: list[DutyContact] = Field(default_factory=list)
 
@@ -129,6 +132,7 @@ def incident_policy(
                 level=lv.level,
                 name=lv.name,
                 at=dict(lv.at),
+                triggers=list(lv.triggers),
                 contacts=_contacts(view, lv.contacts),
                 emergency_approvers=_contacts(view, lv.emergency_approvers),
             )

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.events import (
     ActionKind,
-    AssignmentEscalatedV2,
+    AssignmentEscalatedV3,
     AssignmentIssuedV3,
     Category,
     CheckClosedV1,
@@ -306,7 +306,7 @@ async def test_escalation_levels_fire_once_and_unacknowledged_parties_get_their_
     finally:
         stop_services(sp)
     events = await read_topic(bootstrap, f"{prefix}assignments")
-    escalations = payloads(events, AssignmentEscalatedV2)
+    escalations = payloads(events, AssignmentEscalatedV3)
     assert sorted((d.reason.value, d.level or 0, d.party or "") for d in escalations) == [
         ("sla_warning", 2, ""),
         ("unacknowledged", 0, "apps"),

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from router import webhook
 
-from shared.events import AssignmentEscalatedV2, CheckOpenedV2, EscalationReason, parse_event
+from shared.events import AssignmentEscalatedV3, CheckOpenedV2, EscalationReason, parse_event
 from tests.integration.conftest import (
     Isolated,
     free_port,
@@ -115,7 +115,7 @@ async def test_pushes_are_signed_retried_and_dead_lettered_with_the_coordinator_
         ids.add(headers[webhook.EVENT_ID])
     assert len(ids) == 1
 
-    failed = [e.data for e in events if isinstance(e.data, AssignmentEscalatedV2)]
+    failed = [e.data for e in events if isinstance(e.data, AssignmentEscalatedV3)]
     assert [(d.reason, d.party, d.coordinator) for d in failed] == [
         (EscalationReason.DELIVERY_FAILED, "osdb", "apps")
     ] * 2

@@ -7,7 +7,8 @@ and nothing more fires before then. The test plays intake (the incidents topic's
 moves sla-clock's time with the contract clock of ``test_sla_clock``. Reporting, beside it,
 puts the late update and the update given in the incident's closure report; the router's
 notification outbox holds the reminder and the overdue for the coordinator and the update for
-the customer.
+the customer. The contract's level 3 names ``update_overdue`` (ADR 54): the router escalates the
+late update to it, once, and its service manager is told.
 """
 
 from __future__ import annotations
@@ -19,15 +20,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import orjson
 from reporting.documents import closure_document
 from reporting.store import closure_facts
 
-from shared.contract import Contract
+from shared.contract import Contract, load_contract
 from shared.db import create_pool
 from shared.documents import to_json
 from shared.events import (
     ActionKind,
+    AssignmentEscalatedV3,
     Category,
+    Envelope,
+    EscalationReason,
     EventType,
     Layer,
     UpdateDueV1,
@@ -57,10 +62,38 @@ async def settled(isolated: Isolated, at: datetime) -> None:
     await timers_fired(isolated.dsn, "sla_clock.update_timers", at)
 
 
+UPDATE_LEVEL = {
+    "level": 3,
+    "name": "Coordinator's service manager",
+    "triggers": ["update_overdue"],
+    "contacts": ["apps/manager"],
+}
+
+
+def write_cadence_contract(folder: Path) -> tuple[Path, Contract]:
+    """test_sla_clock's contract with a level that hears of late customer updates."""
+    path, _ = write_contract(folder)
+    doc = orjson.loads(path.read_bytes())
+    doc["escalation"].append(UPDATE_LEVEL)
+    doc["parties"]["apps"]["contacts"]["manager"]["channels"]["email"] = "sm@appworks.example"
+    path.write_bytes(orjson.dumps(doc))
+    return path, load_contract(path)
+
+
+def late_updates(events: list[Envelope], inc: str) -> list[AssignmentEscalatedV3]:
+    return [
+        e.data
+        for e in events
+        if e.subject == inc
+        and isinstance(e.data, AssignmentEscalatedV3)
+        and e.data.reason == EscalationReason.UPDATE_OVERDUE
+    ]
+
+
 async def test_a_p1_without_update_reminds_then_is_overdue_and_an_update_stops_it(
     isolated: Isolated, tmp_path: Path
 ) -> None:
-    contract_path, contract = write_contract(tmp_path)
+    contract_path, contract = write_cadence_contract(tmp_path)
     clock = ContractClock(tmp_path, OPEN)
     inc = f"inc-u-{uuid.uuid4().hex[:6]}"
     incidents = f"{isolated.prefix}incidents"
@@ -77,9 +110,12 @@ async def test_a_p1_without_update_reminds_then_is_overdue_and_an_update_stops_i
     )
     try:
         await wait_healthy(sp)
-        async with TopicReader(
-            isolated.infra.bootstrap, f"{isolated.prefix}sla", skip=frozenset()
-        ) as sla:
+        async with (
+            TopicReader(isolated.infra.bootstrap, f"{isolated.prefix}sla", skip=frozenset()) as sla,
+            TopicReader(
+                isolated.infra.bootstrap, f"{isolated.prefix}assignments", skip=frozenset()
+            ) as assignments,
+        ):
 
             def cadence() -> list[tuple[EventType, datetime]]:
                 return [(e.type, e.time) for e in sla.events() if e.type in CADENCE]
@@ -108,6 +144,13 @@ async def test_a_p1_without_update_reminds_then_is_overdue_and_an_update_stops_i
                 contract.coordinator,
             )
             assert overdue.subject == inc
+            # the level naming update_overdue hears of it, from the router
+            await assignments.until(
+                lambda: bool(late_updates(assignments.events(), inc)), "the late update's level"
+            )
+            (escalated,) = late_updates(assignments.events(), inc)
+            assert (escalated.level, escalated.update_due) == (3, OPEN + 30 * M)
+            assert [(c.party, c.contact) for c in escalated.contacts] == [("apps", "manager")]
 
             update = accepted(
                 inc, ActionKind.UPDATE, OPEN + 40 * M, party=contract.coordinator, note="at 02:50"
@@ -118,18 +161,23 @@ async def test_a_p1_without_update_reminds_then_is_overdue_and_an_update_stops_i
             await settled(isolated, OPEN + 59 * M)
             await sla.to_end()
             assert len(cadence()) == 2  # the update stopped it: nothing more was late
+            await assignments.to_end()
+            assert len(late_updates(assignments.events(), inc)) == 1
             clock.stand(OPEN + 60 * M)
             await sla.until(lambda: len(cadence()) == 3, "the next reminder at 03:00")
             nxt = sla.events()[-1].data_as(UpdateDueV1)
             assert (nxt.due, nxt.last_update_at) == (OPEN + 70 * M, OPEN + 40 * M)
         report = await closure_report(isolated, inc, contract)
-        told = await notified(isolated, inc, 3)
+        told = await notified(isolated, inc, 4)
     finally:
         stop_services(sp)
     customers = {p for p, party in contract.parties.items() if party.kind == "customer"}
     assert any("customer update due" in s for p, s, _ in told if p == contract.coordinator)
     assert any("customer update overdue" in s for p, s, _ in told if p == contract.coordinator)
     assert any("at 02:50" in body for p, _, body in told if p in customers)  # the update itself
+    manager = [b for p, s, b in told if "escalation: Coordinator's service manager" in s]
+    said = "was due by Wed 28 Oct 03:30 (Europe/Berlin) and was not given"
+    assert any(said in body for body in manager)
     assert "at 02:50" in report  # the update given
     assert "overdue: no update by its due time (every 30 minutes)" in report
     assert "1 update given, 1 overdue." in report
@@ -152,9 +200,14 @@ async def closure_report(isolated: Isolated, inc: str, contract: Contract) -> st
 
 
 async def notified(isolated: Isolated, inc: str, kinds: int) -> list[tuple[str, str, str]]:
-    """(party, subject, body) of the router's notifications on ``inc`` once the reminder, the
-    overdue and the update are among them."""
-    wanted = ("customer update due", "customer update overdue", "update from the coordinator")
+    """(party, subject, body) of the router's notifications on ``inc`` once ``kinds`` of the
+    reminder, the overdue, the update and the late update's escalation are among them."""
+    wanted = (
+        "customer update due",
+        "customer update overdue",
+        "update from the coordinator",
+        "escalation: Coordinator's service manager",
+    )
     conn = await asyncpg.connect(isolated.dsn)
     try:
         async with asyncio.timeout(60):

@@ -290,3 +290,12 @@ def test_a_grace_the_contract_does_not_write_is_printed_as_batons_default() -> N
     assert grace[f"{unwritten.name} ({unwritten.id})"] == (
         "15 minutes (Baton's default; schedule.grace)"
     )
+
+
+def test_a_level_that_hears_of_late_customer_updates_says_so(appendix: Document) -> None:
+    """ADR 54: the example's level 5 names update_overdue; the signer reads when it fires."""
+    levels = next(t for t in tables(appendix) if t.title == "Escalation levels")
+    rows = {r[0]: dict(zip(levels.columns, r, strict=True)) for r in levels.rows}
+    assert rows["5"]["Fires at"] == "each customer update not given by its due time"
+    assert rows["5"]["Contacts"].startswith("Ruslan Akhmetov")
+    assert rows["3"]["Fires at"] == "100% of the response target, 50% of the recovery target"

@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 from baton.contract_cli import contract_app
 from shared.contract.findings import RULES, Finding, Severity
 from shared.contract.lint import lint_path
+from shared.contract.load import load_checked
+from shared.contract.model import ContractError
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = ROOT / "examples" / "minimal" / "contract.yaml"
@@ -155,6 +157,7 @@ MUTATIONS: dict[str, Callable[[Doc], None]] = {
     "BTN407": _set("escalation.1.emergency_approvers", []),
     "BTN408": _set("escalation.1.contacts", []),
     "BTN409": _set("pause_reasons", []),
+    "BTN410": _set("escalation.1.triggers", ["update_late"]),
     "BTN501": _set("objects.0.environment", "test"),
     "BTN502": _set("exclusions", []),
     "BTN503": _set("objects.0.match", ...),
@@ -389,3 +392,32 @@ def test_every_identity_of_batons_own_is_reserved() -> None:
         assert reserved_party_id(name), name
         assert reserved_party_id(kafka_username(name)), name
     assert not reserved_party_id("osdb")
+
+
+def test_a_level_naming_an_unknown_trigger_is_refused_by_name(tmp_path: Path) -> None:
+    """An escalation level may name events beyond the clocks (``triggers``); one Baton does not
+    know is an error that says which ones it knows, and no service loads the contract (the
+    level would otherwise be dropped silently)."""
+    doc = copy.deepcopy(BASE)
+    doc["escalation"][1]["triggers"] = ["update_late"]
+    path, findings = _lint_doc(tmp_path, doc)
+    (finding,) = [f for f in findings if f.code == "BTN410"]
+    assert "escalation[1].triggers[0]" in str(finding)
+    assert "update_overdue" in finding.message
+    assert "update_late" in finding.message
+    with pytest.raises(ContractError, match="BTN410"):
+        load_checked(path)
+
+
+def test_a_level_with_a_trigger_and_no_threshold_is_complete(tmp_path: Path) -> None:
+    """A level that hears only of late customer updates needs no clock threshold (BTN408)."""
+    doc = copy.deepcopy(BASE)
+    doc["escalation"].append(
+        {
+            "level": 3,
+            "name": "Coordinator's service manager",
+            "triggers": ["update_overdue"],
+            "contacts": ["apps/manager"],
+        }
+    )
+    assert _lint_doc(tmp_path, doc)[1] == []

@@ -190,9 +190,42 @@ def test_a_v1_handover_escalation_or_vendor_case_is_read_with_its_local_time_unk
         "data": V1_INSTANTS[kind],
     }
     event = parse_event(orjson.dumps(doc))
-    assert event.dataversion == 2
+    assert event.dataversion == events.CURRENT_VERSION[EventType(kind)]
     assert event.data.local is None  # type: ignore[attr-defined]
     assert type(event.data) is events.PAYLOADS[EventType(kind)]
+
+
+def test_a_v2_escalation_reads_as_v3_with_no_update_due() -> None:
+    """v3 adds the reason ``update_overdue`` and ``update_due`` (ADR 54): a v2 escalation was
+    never about a late update; it reads unchanged, and a v2 payload with the new reason is not
+    valid v2."""
+    data = {
+        "reason": "sla_warning",
+        "level": 2,
+        "name": "manager",
+        "coordinator": "apps",
+        "detected_at": "2026-11-26T21:42:00Z",
+        "local": None,
+    }
+    doc = {
+        "specversion": "1.0",
+        "id": str(stable_id("v2-escalation")),
+        "type": "baton.assignment.escalated",
+        "source": "router",
+        "time": NOW.isoformat(),
+        "subject": "inc-1",
+        "dataversion": 2,
+        "data": data,
+    }
+    event = parse_event(orjson.dumps(doc))
+    escalated = event.data_as(events.AssignmentEscalatedV3)
+    assert (event.dataversion, escalated.reason, escalated.update_due) == (
+        3,
+        events.EscalationReason.SLA_WARNING,
+        None,
+    )
+    with pytest.raises(ValueError, match="reason"):
+        events.AssignmentEscalatedV2.model_validate({**data, "reason": "update_overdue"})
 
 
 def test_stable_ids_are_deterministic() -> None:

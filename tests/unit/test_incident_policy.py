@@ -14,7 +14,7 @@ from sla_clock.timeline import Rules, at_instant
 
 from shared.contract import Contract
 from shared.events import (
-    AssignmentEscalatedV2,
+    AssignmentEscalatedV3,
     Category,
     ClockKind,
     Envelope,
@@ -55,7 +55,7 @@ def test_level_2_fires_for_an_incident_open_across_a_republish() -> None:
         if timer.clock != ClockKind.RESPONSE:
             continue
         state, out = on_sla(state, fire(timer, timer.due), v2, timer.due)
-        fired += [e.data.level for e in out if isinstance(e.data, AssignmentEscalatedV2)]
+        fired += [e.data.level for e in out if isinstance(e.data, AssignmentEscalatedV3)]
     assert fired == [2]  # at 80 %, with v1's contacts (level 1 is the assignment itself)
     assert state.policy is not None
     assert state.policy.contract_hash == v1.content_hash

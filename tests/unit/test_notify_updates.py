@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from router.routing import RouteState, open_route
+from router.routing import RouteState, on_sla, open_route
 
 from shared.events import (
     ActionKind,
+    AssignmentEscalatedV3,
     IncidentActionAcceptedV3,
     ProblemOpenedV1,
     UpdateDueV1,
@@ -105,3 +106,30 @@ def test_a_problem_reaches_its_owner() -> None:
     sent = _all(state, [opened])
     assert "sysops" in {n.party for n in sent}
     assert any("root cause" in n.body for n in sent if n.party == "sysops")
+
+
+def test_a_late_update_reaches_the_level_that_names_it() -> None:
+    """Issue 27.1 (ADR 54): the example's level 5 names update_overdue — the coordinator's
+    service delivery manager hears that the customer was not updated, with the due time on the
+    object's clock; the coordinator is told as before."""
+    state = _state()
+    late = make_event(
+        UpdateOverdueV1(
+            coordinator=steppe().coordinator,
+            priority="P1",
+            due=NIGHT + 30 * M,
+            every=30 * M,
+            detected_at=NIGHT + 31 * M,
+        ),
+        source="sla-clock",
+        time=NIGHT + 31 * M,
+        subject=state.incident_id,
+        event_id=stable_id("late", 1),
+    )
+    state, escalations = on_sla(state, late, steppe(), NIGHT + 31 * M)
+    assert [e.data_as(AssignmentEscalatedV3).level for e in escalations] == [5]
+    sent = _all(state, escalations)
+    manager = [n for n in sent if n.recipient == "appint/manager"]
+    assert manager, [(n.party, n.recipient) for n in sent]
+    assert "03:00 (Asia/Almaty)" in manager[0].body  # due 21:30 UTC + 30 min
+    assert "was not given" in manager[0].body

@@ -27,7 +27,7 @@ from shared.contract import Contract, load_contract
 from shared.contract.model import Duration
 from shared.events import (
     ActionKind,
-    AssignmentEscalatedV2,
+    AssignmentEscalatedV3,
     AssignmentIssuedV3,
     AssignmentRole,
     Category,
@@ -44,6 +44,7 @@ from shared.events import (
     SlaBreachedV1,
     SlaOverdueV1,
     SlaWarningV1,
+    UpdateOverdueV1,
     VendorCaseOpenedV2,
     make_event,
     parse_event,
@@ -344,7 +345,7 @@ def test_warning_fires_the_levels_it_reached_once(minimal: Contract) -> None:
     state, out = on_sla(state, sla_event("warning", ClockKind.RESPONSE, 80), minimal, NIGHT)
     (escalated,) = out
     data = escalated.data
-    assert isinstance(data, AssignmentEscalatedV2)
+    assert isinstance(data, AssignmentEscalatedV3)
     assert (data.reason, data.level, data.clock, data.threshold) == (
         EscalationReason.SLA_WARNING,
         2,
@@ -392,7 +393,7 @@ def test_unacknowledged_assignment_calls_the_backup_contacts_once(minimal: Contr
     state, out = on_ack_overdue(state, "apps", minimal, due)
     (escalated,) = out
     data = escalated.data
-    assert isinstance(data, AssignmentEscalatedV2)
+    assert isinstance(data, AssignmentEscalatedV3)
     assert (data.reason, data.party, data.level) == (EscalationReason.UNACKNOWLEDGED, "apps", None)
     assert data.local is not None
     assert data.local.at.isoformat() == "2026-11-27T02:42:00+05:00"
@@ -609,7 +610,7 @@ def test_a_level_past_the_target_fires_when_the_clock_is_that_far_overdue_not_at
     )
     state, out = on_sla(state, overdue, contract, at)
     (escalated,) = out
-    data = escalated.data_as(AssignmentEscalatedV2)
+    data = escalated.data_as(AssignmentEscalatedV3)
     assert (data.level, data.name, data.reason, data.threshold) == (
         3,
         "Director",
@@ -636,3 +637,96 @@ def test_a_reroute_follows_an_object_moved_to_another_layer() -> None:
     assert (state.primary, state.primary_layer) == ("apps", Layer.APPLICATION)
     handover = next(e.data_as(HandoverV2) for e in out if e.type == EventType.HANDOVER)
     assert (handover.from_party, handover.to_party) == ("osdb", "apps")
+
+
+# --------------------------------------------------------------------------- update overdue
+
+
+def _with_update_level(minimal: Contract) -> Contract:
+    """The minimal contract with a third level that hears of late customer updates only."""
+    doc = minimal.model_dump(mode="json")
+    doc["escalation"].append(
+        {
+            "level": 3,
+            "name": "Coordinator's service manager",
+            "triggers": ["update_overdue"],
+            "contacts": ["apps/manager"],
+            "emergency_approvers": ["customer/it-head"],
+        }
+    )
+    return Contract.model_validate(doc)
+
+
+def _update_overdue(n: int, due: datetime, incident: str = "inc-1") -> Envelope:
+    return make_event(
+        UpdateOverdueV1(
+            coordinator="apps",
+            priority="P1",
+            due=due,
+            every=timedelta(minutes=30),
+            detected_at=due,
+        ),
+        source="sla-clock",
+        time=due,
+        subject=incident,
+        event_id=stable_id("update-overdue", incident, n),
+    )
+
+
+def test_an_overdue_update_escalates_to_the_levels_that_name_it(minimal: Contract) -> None:
+    """Issue 27.1: an overdue customer update is an escalation event the contract's levels act
+    on — the levels naming ``update_overdue`` hear of each late update, the others do not, and
+    the clock levels' once-per-incident record is untouched."""
+    contract = _with_update_level(minimal)
+    state, _ = open_route(opened_event(contract, "pg-main", NIGHT), contract, NIGHT)
+    due = NIGHT + timedelta(minutes=30)
+    state, out = on_sla(state, _update_overdue(0, due), contract, due)
+    (escalated,) = out
+    data = escalated.data_as(AssignmentEscalatedV3)
+    assert (data.reason, data.level, data.name, data.clock, data.threshold) == (
+        EscalationReason.UPDATE_OVERDUE,
+        3,
+        "Coordinator's service manager",
+        None,
+        None,
+    )
+    assert data.update_due == due
+    assert [(c.party, c.contact) for c in data.contacts] == [("apps", "manager")]
+    assert [(c.party, c.contact) for c in data.emergency_approvers] == [("customer", "it-head")]
+    assert data.local is not None
+    assert data.local.at.isoformat() == "2026-11-27T03:00:00+05:00"  # the database's site
+    assert sorted(recipients(escalated, state.coordinator)) == ["apps", "customer"]
+    assert state.escalated == []  # the clock levels may still fire
+    # a replay of the same overdue gives the same event; the next late update escalates again
+    assert on_sla(state, _update_overdue(0, due), contract, due)[1] == out
+    later = due + timedelta(minutes=30)
+    _, again = on_sla(state, _update_overdue(1, later), contract, later)
+    assert [e.data_as(AssignmentEscalatedV3).update_due for e in again] == [later]
+    assert again[0].id != escalated.id
+    # the clock's thresholds still reach level 2 as before
+    state, out = on_sla(state, sla_event("breach", ClockKind.RESPONSE), contract, NIGHT)
+    assert [e.data_as(AssignmentEscalatedV3).level for e in out] == [2]
+
+
+def test_an_overdue_update_escalates_nowhere_when_no_level_names_it(minimal: Contract) -> None:
+    state, _ = opened(minimal)
+    due = NIGHT + timedelta(minutes=30)
+    assert on_sla(state, _update_overdue(0, due), minimal, due) == (state, [])
+
+
+def test_an_overdue_update_follows_the_incidents_own_levels(minimal: Contract) -> None:
+    """The levels are the incident's policy snapshot (ADR 37): a version in force that dropped
+    the trigger does not silence an incident opened under one that had it, nor the reverse."""
+    contract = _with_update_level(minimal)
+    due = NIGHT + timedelta(minutes=30)
+    state, _ = open_route(opened_event(contract, "pg-main", NIGHT), contract, NIGHT)
+    assert len(on_sla(state, _update_overdue(0, due), minimal, due)[1]) == 1
+    state, _ = opened(minimal)
+    assert on_sla(state, _update_overdue(0, due), contract, due)[1] == []
+
+
+def test_no_escalation_for_a_late_update_of_a_closed_incident(minimal: Contract) -> None:
+    contract = _with_update_level(minimal)
+    state, _ = open_route(opened_event(contract, "pg-main", NIGHT), contract, NIGHT)
+    due = NIGHT + timedelta(minutes=30)
+    assert on_sla(on_closed(state), _update_overdue(0, due), contract, due)[1] == []

@@ -9,7 +9,7 @@ from router import webhook
 from router.routing import on_delivery_failed, open_route, recipients
 
 from shared.contract import load_contract
-from shared.events import AssignmentEscalatedV2, EscalationReason
+from shared.events import AssignmentEscalatedV3, EscalationReason
 from tests.unit.test_routing import NIGHT, opened_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +66,7 @@ def test_a_failed_push_tells_the_coordinator_once_per_event_and_party() -> None:
     )
     assert first.id == again.id
     data = first.data
-    assert isinstance(data, AssignmentEscalatedV2)
+    assert isinstance(data, AssignmentEscalatedV3)
     assert (data.reason, data.party, data.coordinator) == (
         EscalationReason.DELIVERY_FAILED,
         "osdb",

@@ -48,7 +48,7 @@ from shared.contract import Contract
 from shared.contract.versions import ContractVersions
 from shared.db import Conn, mark_processed_many
 from shared.events import (
-    AssignmentEscalatedV2,
+    AssignmentEscalatedV3,
     AssignmentIssuedV3,
     Envelope,
     EscalationReason,
@@ -79,8 +79,8 @@ SLA_INPUTS = frozenset(
         EventType.SLA_BREACHED,
         EventType.SLA_OVERDUE,
         EventType.SLA_CLOCK_RECOMPUTED,
-        EventType.UPDATE_DUE,  # the coordinator reminded, and told when late (ADR 47)
-        EventType.UPDATE_OVERDUE,
+        EventType.UPDATE_DUE,  # the coordinator reminded (ADR 47)
+        EventType.UPDATE_OVERDUE,  # told when late, and the levels that name it (ADR 54)
     }
 )
 
@@ -254,7 +254,7 @@ class RouterService:
             if url is None or party not in rt.settings.router_webhook_secrets:
                 continue
             if (
-                isinstance(data, AssignmentEscalatedV2)
+                isinstance(data, AssignmentEscalatedV3)
                 and data.reason == EscalationReason.DELIVERY_FAILED
                 and data.party == party
             ):
@@ -407,8 +407,8 @@ class RouterService:
                 "SLA event for an incident without a route", extra={"incident": event.subject}
             )
             return None
-        if event.type in (EventType.UPDATE_DUE, EventType.UPDATE_OVERDUE):
-            return state, []  # people are told (notify.py); no route change
+        if event.type == EventType.UPDATE_DUE:
+            return state, []  # the coordinator is reminded (notify.py); no route change
         return on_sla(state, event, self._contract(state, event), now)
 
     async def _handle(

@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from router import details
 from router.routing import RouteState
@@ -37,7 +38,7 @@ from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
     ActionKind,
-    AssignmentEscalatedV2,
+    AssignmentEscalatedV3,
     AssignmentIssuedV3,
     AssignmentRole,
     CheckOpenedV2,
@@ -199,10 +200,18 @@ ASKED_OF = {
 DESK = ("For your desk: a new incident (the primary owner has it).", ())
 
 
-def _escalated(plan: _Plan, data: AssignmentEscalatedV2) -> None:
+def _escalated(plan: _Plan, data: AssignmentEscalatedV3) -> None:
     if data.reason == EscalationReason.UNACKNOWLEDGED and data.party:
         asked = f"{data.party} has not acknowledged its assignment: take it over."
         acts_as: str | None = data.party
+    elif data.reason == EscalationReason.UPDATE_OVERDUE and data.update_due is not None:
+        zone = data.local.timezone if data.local is not None else "UTC"
+        due = data.update_due.astimezone(ZoneInfo(zone))
+        asked = (
+            f"Escalation level {data.level}: {data.name}. The customer's update from"
+            f" {data.coordinator} was due by {_fmt(due)} ({zone}) and was not given."
+        )
+        acts_as = None
     else:
         asked = f"Escalation level {data.level}: {data.name}."
         acts_as = None
@@ -299,7 +308,7 @@ def _asks(event: Envelope, state: RouteState, contract: Contract) -> tuple[str, 
         )
         for party in dict.fromkeys((data.party, data.collects_logs, data.correspondence)):
             _tell_party(plan, contract, party, at, asked)
-    elif isinstance(data, AssignmentEscalatedV2):
+    elif isinstance(data, AssignmentEscalatedV3):
         title = f"escalation: {data.name}"
         _escalated(plan, data)
     elif isinstance(data, IncidentActionAcceptedV3) and data.action == ActionKind.RESTORED:

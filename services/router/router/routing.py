@@ -19,11 +19,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from router import details
 from shared.contract import Contract, SupportObject
+from shared.contract.model import EscalationTrigger
 from shared.contract.policy import IncidentPolicy, incident_policy
 from shared.contract.view import ContractView, handover_layer
 from shared.events import (
     ActionKind,
-    AssignmentEscalatedV2,
+    AssignmentEscalatedV3,
     AssignmentIssuedV3,
     AssignmentRole,
     Category,
@@ -48,6 +49,7 @@ from shared.events import (
     SlaClockRecomputedV1,
     SlaOverdueV1,
     SlaWarningV1,
+    UpdateOverdueV1,
     VendorCaseOpenedV2,
     make_event,
     stable_id,
@@ -685,7 +687,8 @@ def on_sla(
     whose threshold it reached and that has not fired yet; each level fires once per incident
     (its id is ``stable_id("escalation", incident, level)``). Levels at 0 are the first line:
     the assignments themselves reach them; levels past the target (``at`` above 1) hear of
-    ``SlaOverdueV1`` and are told as breaches."""
+    ``SlaOverdueV1`` and are told as breaches. A late customer update goes to the levels that
+    name it (``on_update_overdue``)."""
     data = event.data
     if isinstance(data, SlaWarningV1):
         clock, percent, reason = data.clock, data.threshold, EscalationReason.SLA_WARNING
@@ -695,6 +698,8 @@ def on_sla(
         clock, percent, reason = data.clock, data.threshold, EscalationReason.SLA_BREACHED
     elif isinstance(data, SlaClockRecomputedV1):
         return on_recomputed(state, event, contract, now)
+    elif isinstance(data, UpdateOverdueV1):
+        return on_update_overdue(state, event, contract, now)
     else:
         raise TypeError(f"type: {event.type.value} is not an SLA warning, breach or overdue")
     if state.closed:
@@ -733,7 +738,7 @@ def _escalate(
         fired.append(level.level)
         events.append(
             make_event(
-                AssignmentEscalatedV2(
+                AssignmentEscalatedV3(
                     reason=reason,
                     level=level.level,
                     name=level.name,
@@ -754,6 +759,42 @@ def _escalate(
     return state.model_copy(update={"escalated": fired}), events
 
 
+def on_update_overdue(
+    state: RouteState, event: Envelope, contract: Contract, now: datetime
+) -> tuple[RouteState, list[Envelope]]:
+    """The customer's update was not given by its due instant (sla-clock, ADR 47): every level
+    of the incident's policy that names ``update_overdue`` is told, for each late update (its
+    id follows from the overdue event's, which sla-clock fires once per due update). Unlike a
+    clock's threshold, which fires a level once per incident, each late update is news: the
+    customer waits again. The clock levels' record (``escalated``) is not touched (ADR 54)."""
+    data = event.data_as(UpdateOverdueV1)
+    if state.closed:
+        return state, []
+    policy = state.policy or _repolicy(state, contract, state.category, state.priority, {})
+    events = [
+        make_event(
+            AssignmentEscalatedV3(
+                reason=EscalationReason.UPDATE_OVERDUE,
+                level=level.level,
+                name=level.name,
+                update_due=data.due,
+                contacts=list(level.contacts),
+                emergency_approvers=list(level.emergency_approvers),
+                coordinator=state.coordinator,
+                detected_at=data.detected_at,
+                local=_local(contract, state, data.detected_at),
+            ),
+            source=SOURCE,
+            time=now,
+            subject=state.incident_id,
+            event_id=stable_id("update-escalation", event.id, level.level),
+        )
+        for level in policy.levels
+        if EscalationTrigger.UPDATE_OVERDUE in level.triggers
+    ]
+    return state, events
+
+
 def _local(contract: Contract, state: RouteState, at: datetime) -> LocalInstant:
     """An escalation's instant on the wall clock of the object its primary works on."""
     return details.local_instant(contract, state.primary_object or state.object_id, at)
@@ -769,7 +810,7 @@ def on_ack_overdue(
         ), []
     name = contract.parties[party].name if party in contract.parties else party
     event = make_event(
-        AssignmentEscalatedV2(
+        AssignmentEscalatedV3(
             reason=EscalationReason.UNACKNOWLEDGED,
             level=None,
             name=f"backup contacts of {name}",
@@ -805,7 +846,7 @@ def recipients(event: Envelope, coordinator: str) -> list[str]:
         found.extend((data.from_party, data.to_party))
     elif isinstance(data, VendorCaseOpenedV2):
         found.extend((data.party, data.collects_logs, data.correspondence, data.decides_fixes))
-    elif isinstance(data, AssignmentEscalatedV2):
+    elif isinstance(data, AssignmentEscalatedV3):
         found.extend(c.party for c in [*data.contacts, *data.emergency_approvers])
         if data.party:
             found.append(data.party)
@@ -829,7 +870,7 @@ def on_delivery_failed(
     """A push to ``party``'s endpoint failed for good: the coordinator is told (over Kafka)."""
     on_duty = details.on_duty(contract, state.coordinator, now)
     event = make_event(
-        AssignmentEscalatedV2(
+        AssignmentEscalatedV3(
             reason=EscalationReason.DELIVERY_FAILED,
             level=None,
             name=f"push to {party} failed: {reason}",
