@@ -319,11 +319,22 @@ def drill_command(
     all_objects: Annotated[
         bool, typer.Option("--all", help="every critical object at a night, weekend, holiday")
     ] = False,
+    reporting: Annotated[
+        str | None,
+        typer.Option(
+            "--reporting",
+            help="reporting's URL for the changes recorded before TIME (default: the local"
+            " stack's; its reader token from BATON_READER_TOKEN, else the stack's credentials)",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The seed's test: who accepts, who checks each layer, deadlines, escalation, pauses,
-    access and vendors for an incident on OBJECT at TIME. Exit 1 if any question has no answer."""
+    access and vendors for an incident on OBJECT at TIME, and what changed on it and on what
+    it depends on in the 24 h before (with a stack; offline, the contract's maintenance windows
+    only). Exit 1 if any question has no answer."""
     _, contract, _ = _parse_or_exit(path, as_json=as_json)
+    beside: DrillChanges | None = None
     if all_objects:
         anchor = _parse_at(at, contract) if at else datetime.now(UTC)
         reports, general = drill_all(contract, anchor, category)
@@ -333,6 +344,7 @@ def drill_command(
         if contract.object(object_id) is None:
             raise typer.BadParameter(f"--object: {object_id!r} is not in the contract")
         reports, general = [drill(contract, object_id, _parse_at(at, contract), category)], []
+        beside = _drill_changes(contract, reports[0], reporting)
     failed = bool(general) or any(not r.ok for r in reports)
     drilled = {r.object for r in reports} | {c.object for r in reports for c in r.checks}
     anchor_at = reports[0].at if reports else datetime.now(UTC)
@@ -348,15 +360,84 @@ def drill_command(
                 "gaps": [g.model_dump() for g in general],
                 "reports": [r.model_dump(mode="json") for r in reports],
                 "expected_events": [dataclasses.asdict(e) for e in expected],
+                **({"changes": beside.as_json()} if beside is not None else {}),
             }
         )
     elif all_objects:
         _print_summary(reports, general)
         typer.echo("\n".join(_render_expected(expected)))
     else:
-        typer.echo("\n".join(_render(reports[0]) + _render_expected(expected)))
+        shown = _render_changes(beside) if beside is not None else []
+        typer.echo("\n".join(_render(reports[0]) + shown + _render_expected(expected)))
     if failed:
         raise typer.Exit(1)
+
+
+@dataclasses.dataclass(frozen=True)
+class DrillChanges:
+    """The changes the drill shows (issue 27.2): ``read`` when reporting's records were read;
+    ``note`` says why not (the contract's maintenance windows are shown either way)."""
+
+    rows: list[dict[str, Any]]
+    read: bool
+    note: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        rows = [{**r, "at": r["at"].isoformat()} for r in self.rows]
+        return {"rows": rows, "read": self.read, "note": self.note}
+
+
+def _drill_changes(contract: Contract, report: DrillReport, reporting: str | None) -> DrillChanges:
+    """The changes on the drilled object and what it depends on in the 24 h before the drilled
+    instant (``reporting.changes.drilled``), read from reporting's ``GET /v1/changes`` with
+    the reader's token, one request per object of the chain; without a stack, the contract's
+    maintenance windows only and a note that says so."""
+    import httpx
+    from reporting import changes
+
+    from baton.cli import stack_auth
+
+    start, end = changes.period(report.at)
+    base, why = _stack_reporting(reporting)
+    if base is None:
+        rows = changes.drilled(contract, report.object, report.at, [])
+        note = f"none to show, {why} (give --reporting URL to read the recorded ones)"
+        return DrillChanges(rows, read=False, note=note)
+    recorded: list[dict[str, Any]] = []
+    window = {"since": start.astimezone(UTC).isoformat(), "until": end.astimezone(UTC).isoformat()}
+    try:
+        with httpx.Client(timeout=30, auth=stack_auth()) as client:
+            for obj in changes.scope(contract, report.object):
+                answer = client.get(
+                    f"{base}/v1/changes", params={"object": obj, **window, "limit": 1000}
+                )
+                answer.raise_for_status()
+                recorded.extend({**r, "at": datetime.fromisoformat(r["at"])} for r in answer.json())
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        rows = changes.drilled(contract, report.object, report.at, [])
+        return DrillChanges(rows, read=False, note=f"none to show, reporting at {base}: {exc}")
+    return DrillChanges(changes.drilled(contract, report.object, report.at, recorded), read=True)
+
+
+def _render_changes(beside: DrillChanges) -> list[str]:
+    from baton.cli import safe
+    from shared.documents.words import seconds_words
+
+    head = "  changes in the 24 h before"
+    if not beside.rows:
+        return [f"{head}: {beside.note or 'none'}"]
+    lines = [f"{head} (nearest first):"]
+    for r in beside.rows:
+        by = f", {r['by_whom']}" if r.get("by_whom") else ""
+        link = f"  {r['link']}" if r.get("link") else ""
+        text = (
+            f"{seconds_words(r['before_seconds'])} before  {r['object_id'] or 'every object'}"
+            f"  {r['source']}{by}: {r['summary']}{link}"
+        )
+        lines.append(f"    {safe(text).plain}")
+    if beside.note:
+        lines.append(f"    recorded changes: {beside.note}")
+    return lines
 
 
 def _render_expected(events: list[ExpectedEvent]) -> list[str]:
@@ -498,6 +579,19 @@ ReportingOpt = Annotated[
 ]
 
 
+def _stack_reporting(reporting: str | None) -> tuple[str | None, str]:
+    """Reporting's base URL: ``reporting``, else the local stack's when it runs; or None and
+    why not."""
+    from baton.stack import status
+
+    if reporting is not None:
+        return reporting.rstrip("/"), ""
+    service = status()["services"]["reporting"]
+    if not service.get("running"):
+        return None, "no stack running"
+    return str(service["url"]).rstrip("/"), ""
+
+
 def _open_incidents(reporting: str | None) -> tuple[list[dict[str, Any]] | None, str]:
     """The open incidents from reporting (``reporting``, else the local stack's when it runs),
     or None and why not."""
@@ -505,16 +599,13 @@ def _open_incidents(reporting: str | None) -> tuple[list[dict[str, Any]] | None,
 
     from baton.apply_open import open_incidents
     from baton.cli import stack_auth
-    from baton.stack import status
 
-    if reporting is None:
-        service = status()["services"]["reporting"]
-        if not service.get("running"):
-            return None, "no stack running: open incidents not read (--reporting URL)"
-        reporting = str(service["url"])
+    base, why = _stack_reporting(reporting)
+    if base is None:
+        return None, f"{why}: open incidents not read (--reporting URL)"
     try:
         with httpx.Client(timeout=30, auth=stack_auth()) as client:
-            return open_incidents(client, reporting), ""
+            return open_incidents(client, base), ""
     except httpx.HTTPError as exc:
         return None, f"reporting at {reporting} not read: {exc}"
 

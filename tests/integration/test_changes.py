@@ -5,7 +5,8 @@ The example contract: the accounting database pg-acc runs on os-pg-01 on the ser
 A PagerDuty change event on srv-pg-01 at 01:40 and a deployment a CI/CD tool posts on os-pg-01
 at 01:50 go through intake to the changes topic; a PostgreSQL alert at 02:05 opens an incident on
 pg-acc. Reporting's incident view and its closure report show both changes, nearest first, and
-not a change on an object pg-acc does not depend on.
+not a change on an object pg-acc does not depend on; ``baton drill`` of pg-acc at the alert's
+instant shows the same, read from reporting with the reader's token (issue 27.2).
 """
 
 from __future__ import annotations
@@ -113,6 +114,22 @@ async def test_a_change_on_the_server_shows_on_the_database_incident_and_its_rep
                 ],
                 env={"BATON_READER_TOKEN": isolated.credentials().readers["operator"]},
             )
+            # the drill of pg-acc at the alert's instant shows what the incident shows
+            drilled = CliRunner().invoke(
+                app,
+                [
+                    "drill",
+                    str(EXAMPLE),
+                    "--object",
+                    "pg-acc",
+                    "--at",
+                    alert_at.isoformat(),
+                    "--reporting",
+                    reporting,
+                    "--json",
+                ],
+                env={"BATON_READER_TOKEN": isolated.credentials().readers["operator"]},
+            )
     finally:
         stop_services(sp)
     assert view["incident"]["object_id"] == "pg-acc"
@@ -138,6 +155,12 @@ async def test_a_change_on_the_server_shows_on_the_database_incident_and_its_rep
         f"contract {published.id} version {published.version} published"
         f" ({published.content_hash[:12]})",
         "kernel parameters changed by pipeline #812",
+    ]
+    assert drilled.exit_code == 0, drilled.output
+    beside = json.loads(drilled.output)["changes"]
+    assert beside["read"] is True
+    assert [(c["object_id"], c["summary"], c["before_seconds"]) for c in beside["rows"]] == [
+        (c["object_id"], c["summary"], c["before_seconds"]) for c in view["changes"]
     ]
 
 

@@ -93,3 +93,40 @@ def test_the_closure_report_lists_the_changes() -> None:
     )
     assert "srv-pg-01" in obj
     assert "BIOS update" in to_json(doc).decode()
+
+
+def test_the_drill_shows_the_changes_before_its_instant_on_the_chain() -> None:
+    """Issue 27.2: the drill answers for an object at an instant; of the change records it was
+    given (reporting's ``GET /v1/changes`` per object of the chain, which repeats the records
+    on every object) it shows those on the object and what it depends on, made in the 24 h
+    before the instant, each once, nearest first — with the approved maintenance windows of
+    those objects that began then, as beside an incident."""
+    recorded = [
+        {**change("srv-pg-01", FIRST - 25 * M, "BIOS update"), "id": 1},
+        {**change(None, FIRST - 3 * M, "contract 2026.12 published"), "id": 2},
+        {**change(None, FIRST - 3 * M, "contract 2026.12 published"), "id": 2},  # again
+        {**change("app-1c-acc", FIRST - 5 * M, "1C release"), "id": 3},  # depends on pg-acc
+        {**change("pg-acc", FIRST - 25 * 60 * M, "vacuum settings"), "id": 4},  # too early
+        {**change("pg-acc", FIRST + M, "restart"), "id": 5},  # after the instant
+    ]
+    rows = changes.drilled(CONTRACT, "pg-acc", FIRST, recorded)
+    assert [(r["summary"], r["before_seconds"]) for r in rows] == [
+        ("contract 2026.12 published", 180.0),
+        ("BIOS update", 1500.0),
+    ]
+
+
+def test_the_drill_shows_maintenance_windows_without_records() -> None:
+    """No stack, no records: the contract's approved windows that began on the chain in the
+    24 h before are still shown (they are in the contract), as a change beside an incident."""
+    window = next(
+        w for w in CONTRACT.maintenance_windows if w.id == "core-network-firmware-2026-12"
+    )
+    began = window.start
+    assert began is not None
+    (obj, *_) = window.objects
+    rows = changes.drilled(CONTRACT, obj, began + 30 * M, [])
+    assert [(r["source"], r["object_id"], r["before_seconds"]) for r in rows] == [
+        ("maintenance", obj, 1800.0)
+    ]
+    assert rows[0]["summary"].startswith("maintenance window core-network-firmware-2026-12")

@@ -3,16 +3,22 @@ broken one with the lint codes."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import shutil
+import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reporting.changes import scope
 from typer.testing import CliRunner
 
 from baton.contract_cli import drill_app, drill_command
@@ -363,3 +369,112 @@ def test_the_drill_and_the_watchdog_give_a_missed_run_the_same_category_and_prio
         report = drilled[exp.object_id]
         assert (incident.category, incident.priority) == (report.category, report.priority)
         assert report.at == timer.due
+
+
+class _Reporting(http.server.BaseHTTPRequestHandler):
+    """reporting's ``GET /v1/changes`` as the drill reads it: records per ``object`` (and the
+    one on every object), each request noted with its query and Authorization."""
+
+    seen: ClassVar[list[tuple[dict[str, list[str]], str | None]]] = []
+    records: ClassVar[dict[str, list[dict[str, object]]]] = {
+        "srv-pg-01": [
+            {
+                "id": 7,
+                "at": "2026-03-10T21:35:00+00:00",  # 02:35 in Almaty: 25 min before
+                "object_id": "srv-pg-01",
+                "summary": "BIOS update",
+                "link": "https://pd.example/c/7",
+                "source": "pagerduty",
+                "by_whom": "hw",
+            }
+        ],
+    }
+    everywhere: ClassVar[dict[str, object]] = {
+        "id": 8,
+        "at": "2026-03-10T21:57:00+00:00",  # 3 min before
+        "object_id": None,
+        "summary": "contract 2026.03 published",
+        "link": None,
+        "source": "contract",
+        "by_whom": None,
+    }
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        type(self).seen.append((query, self.headers.get("Authorization")))
+        rows = [*self.records.get(query["object"][0], []), self.everywhere]
+        body = json.dumps(rows).encode() if url.path == "/v1/changes" else b"[]"
+        self.send_response(200 if url.path == "/v1/changes" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        del args
+
+
+@pytest.fixture
+def reporting() -> Iterator[str]:
+    _Reporting.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Reporting)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cli_drill_shows_the_changes_before_its_instant(
+    reporting: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 27.2: with a stack the drill lists the changes recorded on the object and what it
+    depends on in the 24 h before the drilled instant, nearest first, read from reporting with
+    the reader's token, one request per object of the chain."""
+    monkeypatch.setenv("BATON_READER_TOKEN", "reader-secret")
+    args = [str(EXAMPLE), "--object", "pg-acc", "--at", "2026-03-11T03:00"]
+    text = CliRunner().invoke(drill_app, [*args, "--reporting", reporting])
+    assert text.exit_code == 0, text.output
+    lines = text.output.splitlines()
+    start = lines.index("  changes in the 24 h before (nearest first):")
+    assert lines[start + 1 : start + 4] == [
+        "    3 minutes before  every object  contract: contract 2026.03 published",
+        "    25 minutes before  srv-pg-01  pagerduty, hw: BIOS update  https://pd.example/c/7",
+        "  expected events (a missed run opens an incident):",
+    ]
+    asked = {q["object"][0] for q, _ in _Reporting.seen}
+    assert asked == set(scope(_EXAMPLE, "pg-acc"))
+    assert {auth for _, auth in _Reporting.seen} == {"Bearer reader-secret"}
+    assert {(q["since"][0], q["until"][0]) for q, _ in _Reporting.seen} == {
+        ("2026-03-09T22:00:00+00:00", "2026-03-10T22:00:00+00:00")  # 03:00 in Almaty
+    }
+    as_json = CliRunner().invoke(drill_app, [*args, "--reporting", reporting, "--json"])
+    doc = json.loads(as_json.output)
+    assert [c["summary"] for c in doc["changes"]["rows"]] == [
+        "contract 2026.03 published",
+        "BIOS update",
+    ]
+
+
+def test_cli_drill_without_a_stack_says_it_has_no_changes_to_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline (no stack, no --reporting) the drill says it has no recorded changes to show,
+    rather than showing silently nothing."""
+    monkeypatch.setenv("BATON_STACK_DIR", str(tmp_path / "no-stack"))
+    args = [str(EXAMPLE), "--object", "pg-acc", "--at", "2026-03-11T03:00"]
+    text = CliRunner().invoke(drill_app, args)
+    assert text.exit_code == 0, text.output
+    assert (
+        "  changes in the 24 h before: none to show, no stack running"
+        " (give --reporting URL to read the recorded ones)"
+    ) in text.output.splitlines()
+    doc = json.loads(CliRunner().invoke(drill_app, [*args, "--json"]).output)
+    assert doc["changes"] == {
+        "rows": [],
+        "read": False,
+        "note": "none to show, no stack running (give --reporting URL to read the recorded ones)",
+    }

@@ -158,15 +158,17 @@ class ReportingService:
         request: Request,
         object_id: str | None = Query(None, alias="object", max_length=200),
         since: Instant | None = None,
+        until: Instant | None = None,
         limit: int = Query(100, ge=1, le=1000),
     ) -> list[dict[str, Any]]:
         """Change records, newest first: of one object (and those on every object, contract
-        publications), made since an instant. An operator's or the customer's token."""
+        publications), made since an instant and/or until one (both included). An operator's
+        or the customer's token."""
         who = self.reader(request)
         if who.party is not None:
             raise HTTPException(403, "reader: the change history is the operator's and customer's")
         async with self.rt.pool.acquire() as conn:
-            rows = await store.changes_list(conn, object_id, since, limit)
+            rows = await store.changes_list(conn, object_id, since, limit, until)
         return [_row(r) for r in rows]
 
     async def contract_of(self, conn: Conn, incident_id: str) -> Contract:

@@ -5,7 +5,8 @@ made in the 24 hours before its first alert on its probable origin and on everyt
 depends on (the contract's dependency graph, transitively), nearest first: the change records of
 the ``changes`` topic (PagerDuty change events, tools' ``POST /v1/changes``, contract
 publications — those on every object) and the contract's approved maintenance windows that
-began then on those objects.
+began then on those objects. ``baton contract drill`` shows the same for an object at an instant
+(``drilled``), from the records reporting's ``GET /v1/changes`` gives it.
 """
 
 from __future__ import annotations
@@ -65,3 +66,25 @@ def beside(
     rows = [{**r, "before_seconds": (first_alert - r["at"]).total_seconds()} for r in recorded]
     rows += [{**w, "before_seconds": (first_alert - w["at"]).total_seconds()} for w in windows]
     return sorted(rows, key=lambda r: (r["before_seconds"], str(r.get("object_id"))))
+
+
+def drilled(
+    contract: Contract, object_id: str, at: datetime, recorded: Iterable[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """What an incident on ``object_id`` whose first alert fired at ``at`` would be shown
+    beside it, from ``recorded`` change records of any object and time (the drill asks
+    ``GET /v1/changes`` once per object of the chain, so a record on every object comes once
+    per request): those on the object, what it depends on or every object, made in the 24 h
+    before ``at``, each once; with the approved maintenance windows that began then."""
+    objects = scope(contract, object_id)
+    start, end = period(at)
+    wanted, seen = set(objects), set()
+    kept = []
+    for row in recorded:
+        key = row.get("id", id(row))
+        if key in seen or not (row["object_id"] is None or row["object_id"] in wanted):
+            continue
+        if start <= row["at"] <= end:
+            seen.add(key)
+            kept.append(row)
+    return beside(at, kept, maintenance(contract, objects, start, end))

@@ -618,16 +618,23 @@ async def changes_on(
 
 
 async def changes_list(
-    conn: Conn, object_id: str | None, since: datetime | None, limit: int
+    conn: Conn,
+    object_id: str | None,
+    since: datetime | None,
+    limit: int,
+    until: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Change records, newest first: of one object (and those on every object) or all."""
+    """Change records, newest first: of one object (and those on every object) or all, made
+    in ``[since, until]`` (either end open)."""
     rows = await conn.fetch(
         "SELECT id, at, object_id, summary, link, source, by_whom FROM changes"
         " WHERE ($1::text IS NULL OR object_id = $1 OR object_id IS NULL)"
-        " AND ($2::timestamptz IS NULL OR at >= $2) ORDER BY at DESC, id LIMIT $3",
+        " AND ($2::timestamptz IS NULL OR at >= $2) AND ($4::timestamptz IS NULL OR at <= $4)"
+        " ORDER BY at DESC, id LIMIT $3",
         object_id,
         since,
         limit,
+        until,
     )
     return [dict(r) for r in rows]
 
