@@ -557,6 +557,15 @@ class ProblemOpenedV1(Model):
     fix_due: AwareDatetime = Field(description="when the fix is due (problems.fix_due)")
 
 
+class ProblemOpenedV2(ProblemOpenedV1):
+    """A problem record opened (v2: ``group``, when the contract counts incidents per group of
+    objects and ``origin_object`` is the group's object that made the count; ADR 55)."""
+
+    group: str | None = Field(
+        None, description="the contract's group counted as one origin (problems.group_by)"
+    )
+
+
 class ProblemLinkedV1(Model):
     """One more incident on the origin of an open problem record: linked to it (ADR 48)."""
 
@@ -1019,7 +1028,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.UPDATE_DUE: UpdateDueV1,
     EventType.UPDATE_OVERDUE: UpdateOverdueV1,
     EventType.CHANGE_RECORDED: ChangeRecordedV1,
-    EventType.PROBLEM_OPENED: ProblemOpenedV1,
+    EventType.PROBLEM_OPENED: ProblemOpenedV2,
     EventType.PROBLEM_LINKED: ProblemLinkedV1,
     EventType.PROBLEM_CLOSED: ProblemClosedV1,
     EventType.PROBLEM_CLOSE_REFUSED: ProblemCloseRefusedV1,
@@ -1039,6 +1048,7 @@ CURRENT_VERSION: dict[EventType, int] = {
     EventType.ACTION_REFUSED: 3,
     EventType.ALERT_RESOLVED: 2,
     EventType.INCIDENT_OPENED: 2,
+    EventType.PROBLEM_OPENED: 2,
 }
 EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.ASSIGNMENT_ISSUED, 1): AssignmentIssuedV1,
@@ -1055,6 +1065,7 @@ EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.ACTION_REFUSED, 2): IncidentActionRefusedV2,
     (EventType.ALERT_RESOLVED, 1): AlertResolvedV1,
     (EventType.INCIDENT_OPENED, 1): IncidentOpenedV1,
+    (EventType.PROBLEM_OPENED, 1): ProblemOpenedV1,
 }
 """Payload models of earlier versions: what old writers wrote (their schemas are checked in)."""
 
@@ -1122,6 +1133,11 @@ def upcast_follows_nothing(data: dict[str, Any]) -> dict[str, Any]:
     return {"follows": None, **data}
 
 
+def upcast_problem_per_object(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 problems were counted per object: no group."""
+    return {"group": None, **data}
+
+
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 # (type, from_version) -> function producing the data of from_version + 1
 UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
@@ -1139,6 +1155,7 @@ UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
     (EventType.ACTION_REFUSED, 2): upcast_update_added,
     (EventType.ALERT_RESOLVED, 1): upcast_recovery_unknown,
     (EventType.INCIDENT_OPENED, 1): upcast_follows_nothing,
+    (EventType.PROBLEM_OPENED, 1): upcast_problem_per_object,
 }
 
 

@@ -414,7 +414,7 @@ def _sla_paragraphs(contract: Contract) -> tuple[str, ...]:
             "update_remind_before",
         }
         <= written
-        or "problems" not in contract.model_fields_set
+        or "group_by" not in contract.problems.model_fields_set
     ):
         out.append(
             'A rule marked "Baton\'s default" is not written in this contract: it applies '
@@ -454,6 +454,12 @@ def _coordination_terms(contract: Contract) -> list[str]:
         " open a problem record owned by the primary of the origin's layer, its fix due"
         f" {duration_words(problems.fix_due)} later"
     )
+    grouping = (
+        "incidents count together per group of the contract: the objects of one group are one"
+        " origin (an object in no group counts alone)"
+        if problems.group_by == "group"
+        else "incidents count together per object"
+    )
     return [
         f"{text[0].upper()}{text[1:]}."
         if "update_every" in written
@@ -464,6 +470,9 @@ def _coordination_terms(contract: Contract) -> list[str]:
         f"{problem[0].upper()}{problem[1:]}."
         if "problems" in contract.model_fields_set
         else f"Baton's default: {problem} (problems).",
+        f"{grouping[0].upper()}{grouping[1:]}."
+        if "group_by" in problems.model_fields_set
+        else f"Baton's default: {grouping} (problems.group_by).",
     ]
 
 

@@ -704,12 +704,19 @@ class Exclusion(_Strict):
 
 class ProblemPolicy(_Strict):
     """When recurring incidents become a problem record (ADR 48): ``incidents`` on the same
-    origin within ``within`` open one, owned by the origin layer's primary, its fix due
-    ``fix_due`` after it opened. Baton's defaults: 3 incidents within 30 days, fix due in 14."""
+    origin (``group_by``: an object, or a group of objects; ADR 55) within ``within`` open one,
+    owned by the origin layer's primary, its fix due ``fix_due`` after it opened. Baton's
+    defaults: 3 incidents on one object within 30 days, fix due in 14."""
 
     incidents: int = Field(3, ge=2)
     within: Duration = timedelta(days=30)
     fix_due: Duration = timedelta(days=14)
+    group_by: Literal["object", "group"] = Field(
+        "object",
+        description="what one origin is: an object (Baton's default), or a group of the"
+        " contract's groups (its objects count together; an object in no group counts alone,"
+        " one in several in the first the contract lists; ADR 55)",
+    )
 
 
 class Contract(_Strict):

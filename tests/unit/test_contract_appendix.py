@@ -256,7 +256,7 @@ def test_defaults_are_printed_as_baton_defaults_and_terms_as_terms(tmp_path: Pat
         "update_every": {"P1": "30m"},
         "update_remind_before": "5m",
     }
-    doc["problems"] = {"incidents": 4}
+    doc["problems"] = {"incidents": 4, "group_by": "group"}
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     written = render(build_appendix(load_contract(path)), "md").decode()
     assert "Baton's default:" not in written  # the SLA's rules; a test restore's grace stays
@@ -299,3 +299,18 @@ def test_a_level_that_hears_of_late_customer_updates_says_so(appendix: Document)
     assert rows["5"]["Fires at"] == "each customer update not given by its due time"
     assert rows["5"]["Contacts"].startswith("Ruslan Akhmetov")
     assert rows["3"]["Fires at"] == "100% of the response target, 50% of the recovery target"
+
+
+def test_the_problem_grouping_is_a_signed_term_with_its_default(example: Contract) -> None:
+    """Issue 27.3: how incidents count together for a problem record — per object, Baton's
+    default, or per group of the contract — is printed, the default named with its field."""
+    text = render(build_appendix(example), "md").decode()
+    assert "Baton's default: incidents count together per object (problems.group_by)." in text
+    doc = example.model_dump(mode="json", exclude_unset=True)
+    doc["problems"] = {"group_by": "group"}
+    grouped = Contract.model_validate(doc)
+    text = render(build_appendix(grouped), "md").decode()
+    assert (
+        "Incidents count together per group of the contract: the objects of one group are one"
+        " origin (an object in no group counts alone)."
+    ) in text

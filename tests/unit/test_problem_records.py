@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from router.problems import OriginIncident, Problem, close, decide, recipients
+from router.problems import OriginIncident, Problem, close, decide, origin_of, recipients
 
-from shared.contract import load_contract
+from shared.contract import Contract, load_contract
 from shared.events import (
     EventType,
     ProblemClosedV1,
@@ -21,6 +21,7 @@ from shared.events import (
     ProblemCloseRequestedV1,
     ProblemLinkedV1,
     ProblemOpenedV1,
+    ProblemOpenedV2,
 )
 
 CONTRACT = load_contract(Path(__file__).resolve().parents[2] / "examples" / "contract")
@@ -149,3 +150,66 @@ def test_a_closed_problem_is_not_closed_again() -> None:
     again, [event] = close(closed, _request(CONTRACT.coordinator), CONTRACT, T0 + 21 * D)
     assert again == closed
     assert event.data_as(ProblemCloseRefusedV1).reason == "problem: already closed"
+
+
+# --------------------------------------------------------------------------- grouping
+
+
+def grouped(group_by: str) -> Contract:
+    return CONTRACT.model_copy(
+        update={"problems": CONTRACT.problems.model_copy(update={"group_by": group_by})}
+    )
+
+
+def test_by_default_an_origin_is_one_object() -> None:
+    """Baton's default (``problems.group_by: object``): each object counts alone, even when
+    the contract groups it with others."""
+    assert CONTRACT.problems.group_by == "object"
+    assert origin_of(CONTRACT, "pos-astana") == ("pos-astana", None)
+
+
+def test_the_contracts_grouping_counts_a_groups_objects_together() -> None:
+    """Issue 27.3 "the same origin (object, or the contract's grouping)": with
+    ``problems.group_by: group`` the objects of one of the contract's groups are one origin —
+    the checkout terminals of two stores failing in turn open one problem, on the object that
+    made the count, owned by its layer's primary, and the group is named."""
+    contract = grouped("group")
+    key, group = origin_of(contract, "pos-astana")
+    assert (key, group) == ("group:checkouts", "checkouts")
+    assert origin_of(contract, "pos-shymkent") == (key, group)
+    assert origin_of(contract, "srv-pg-01") == ("srv-pg-01", None)  # in no group: alone
+    history = [
+        OriginIncident("inc-0", key, T0),
+        OriginIncident("inc-5", key, T0 + 5 * D),
+        OriginIncident("inc-9", key, T0 + 9 * D),
+    ]
+    problem, [event] = decide(
+        None, history, "inc-9", contract, T0 + 9 * D, object_id="pos-shymkent"
+    )
+    assert problem is not None
+    assert (problem.origin, problem.origin_object) == (key, "pos-shymkent")
+    data = event.data_as(ProblemOpenedV2)
+    hardware = next(a.primary for a in CONTRACT.layers if a.layer == "hardware")
+    assert (data.origin_object, data.group, data.owner) == ("pos-shymkent", "checkouts", hardware)
+    assert data.incidents == ["inc-0", "inc-5", "inc-9"]
+    linked, [more] = decide(
+        problem,
+        [*history, OriginIncident("inc-12", key, T0 + 12 * D)],
+        "inc-12",
+        contract,
+        T0 + 12 * D,
+        object_id="pos-astana",
+    )
+    assert linked is not None
+    assert more.data_as(ProblemLinkedV1).origin_object == "pos-shymkent"  # where it opened
+
+
+def test_an_object_in_two_groups_counts_in_the_first_the_contract_lists() -> None:
+    doc = CONTRACT.model_dump(mode="json")
+    doc["groups"] = {
+        "stores": {"name": "Store equipment", "objects": ["pos-shymkent", "pos-astana"]},
+        **doc["groups"],
+    }
+    doc["problems"]["group_by"] = "group"
+    contract = Contract.model_validate(doc)
+    assert origin_of(contract, "pos-astana") == ("group:stores", "stores")

@@ -458,16 +458,19 @@ class RouterService:
         problem record or link to the open one (``router/problems.py``, ADR 48)."""
         data = event.data
         if isinstance(data, IncidentOpenedV1) and data.object_id:
-            origin, opened_at = data.object_id, data.opened_at
+            object_id, opened_at = data.object_id, data.opened_at
         elif isinstance(data, OriginMovedV1) and data.to_object:
-            origin, opened_at = data.to_object, state.opened_at
+            object_id, opened_at = data.to_object, state.opened_at
         else:
             return []
+        origin, _ = problems.origin_of(self.rt.contract, object_id)  # an object, or its group
         history = await store.count_on_origin(conn, state.incident_id, origin, opened_at)
         closed = await store.closed_problem_incidents(conn, origin)
         history = [h for h in history if h.incident_id not in closed]  # a closed one counts no more
         found = await store.open_problem(conn, origin)
-        problem, out = problems.decide(found, history, state.incident_id, self.rt.contract, now)
+        problem, out = problems.decide(
+            found, history, state.incident_id, self.rt.contract, now, object_id=object_id
+        )
         if problem is not None and problem != found:
             await store.save_problem(conn, problem)
         return out

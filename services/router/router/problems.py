@@ -4,7 +4,11 @@ Rules (pure; the router's shell reads the origin's incidents and its open proble
 origin, and writes what ``decide`` returns):
 
 * An incident counts on its probable origin (the object it opened on, then wherever
-  correlation moved the origin).
+  correlation moved the origin) — or, when the contract counts per group
+  (``problems.group_by: group``, ADR 55), on the first of the contract's groups that lists that
+  object (``origin_of``; an object in no group counts alone). The problem then opens on the
+  object whose incident made the count, owned by the primary of that object's layer, and names
+  the group.
 * When an origin has ``problems.incidents`` incidents (default 3) opened within
   ``problems.within`` (default 30 days) of its newest one (whatever order they are read in)
   and no open problem, one problem record
@@ -38,6 +42,7 @@ from shared.events import (
     ProblemCloseRequestedV1,
     ProblemLinkedV1,
     ProblemOpenedV1,
+    ProblemOpenedV2,
     make_event,
     stable_id,
 )
@@ -52,10 +57,21 @@ class OriginIncident:
     opened_at: datetime
 
 
+def origin_of(contract: Contract, object_id: str) -> tuple[str, str | None]:
+    """What ``object_id``'s incidents count on (the key the router keeps them under) and the
+    contract's group that is, if any: the object itself by default; under
+    ``problems.group_by: group``, ``group:<id>`` of the first group the contract lists it in."""
+    if contract.problems.group_by == "group":
+        for group_id, group in contract.groups.items():
+            if object_id in group.objects:
+                return f"group:{group_id}", group_id
+    return object_id, None
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     id: str
-    origin: str
+    origin: str  # what its incidents count on: origin_of's key
     owner: str
     coordinator: str
     incidents: list[str]
@@ -64,6 +80,11 @@ class Problem:
     status: Literal["open", "closed"] = "open"
     cause: str = ""
     changed: list[str] = field(default_factory=list)
+    origin_object: str = ""  # the object it opened on ("": the origin, stored before ADR 55)
+
+    @property
+    def on_object(self) -> str:
+        return self.origin_object or self.origin
 
 
 def decide(
@@ -72,9 +93,12 @@ def decide(
     incident_id: str,
     contract: Contract,
     now: datetime,
+    *,
+    object_id: str | None = None,
 ) -> tuple[Problem | None, list[Envelope]]:
     """``incident_id`` counted on its origin, whose incidents are ``history`` (this one
-    included) and whose open problem is ``problem``: the problem after it, and the events."""
+    included) and whose open problem is ``problem``: the problem after it, and the events.
+    ``object_id``: the incident's object when the origin is a group (default: the origin)."""
     mine = next((h for h in history if h.incident_id == incident_id), None)
     if mine is None:
         return problem, []
@@ -85,7 +109,7 @@ def decide(
         event = make_event(
             ProblemLinkedV1(
                 problem_id=problem.id,
-                origin_object=problem.origin,
+                origin_object=problem.on_object,
                 owner=problem.owner,
                 coordinator=problem.coordinator,
                 incident_id=incident_id,
@@ -109,7 +133,8 @@ def decide(
     if len(recent) < policy.incidents or mine not in recent:
         return problem, []
     view = ContractView.of(contract)
-    obj = view.object(mine.origin)
+    on_object = object_id or mine.origin
+    obj = view.object(on_object)
     layer = obj.layer if obj is not None else None
     owner = view.primary_for(layer)
     first = recent[0].incident_id
@@ -121,11 +146,13 @@ def decide(
         incidents=[h.incident_id for h in recent],
         opened_at=newest,
         fix_due=newest + policy.fix_due,
+        origin_object=on_object,
     )
     event = make_event(
-        ProblemOpenedV1(
+        ProblemOpenedV2(
             problem_id=opened.id,
-            origin_object=opened.origin,
+            origin_object=on_object,
+            group=origin_of(contract, on_object)[1],
             layer=layer,
             owner=owner,
             coordinator=opened.coordinator,
@@ -175,7 +202,7 @@ def close(
     event = make_event(
         ProblemClosedV1(
             problem_id=problem.id,
-            origin_object=problem.origin,
+            origin_object=problem.on_object,
             owner=problem.owner,
             coordinator=problem.coordinator,
             closed_by=f"{request.party}:{request.actor}",
