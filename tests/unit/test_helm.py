@@ -25,6 +25,8 @@ from shared.doors import open_doors
 from shared.settings import ENV_PREFIX, Settings
 from shared.topics import TOPIC_SPECS
 
+pytestmark = pytest.mark.tools  # every test here runs helm
+
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "baton"
 KUBERNETES_VERSIONS = ("1.30.0", "1.34.0")  # an older and a recent cluster
