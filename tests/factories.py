@@ -28,9 +28,11 @@ def opened(
     priority: str = "P1",
     summary: str = "down",
     fingerprint: str = "f",
+    first_alert_at: datetime | None = None,
+    event_id: uuid.UUID | None = None,
 ) -> Envelope:
-    """``baton.incident.opened`` for ``incident`` at ``at`` (first alert then too); no object
-    is an incident outside the perimeter."""
+    """``baton.incident.opened`` for ``incident`` at ``at`` (first alert then too, unless
+    told); no object is an incident outside the perimeter."""
     return make_event(
         IncidentOpenedV1(
             object_id=object_id,
@@ -39,13 +41,43 @@ def opened(
             priority=priority,
             summary=summary,
             opened_at=at,
-            first_alert_at=at,
+            first_alert_at=first_alert_at or at,
             fingerprints=[fingerprint],
             outside_perimeter=object_id is None,
         ),
         source="intake",
         time=at,
         subject=incident,
+        event_id=event_id,
+    )
+
+
+def opened_on(
+    contract: Contract,
+    object_id: str | None,
+    at: datetime,
+    *,
+    incident: str = "inc-1",
+    category: Category = Category.OUTAGE,
+    priority: str | None = None,
+    summary: str = "down",
+    fingerprint: str = "am:f1",
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
+    """``opened`` on an object of ``contract``: its layer, and the priority of its criticality
+    (``critical`` outside the perimeter) unless told; an object the contract lacks, or none, is
+    an incident outside the perimeter."""
+    obj = contract.object(object_id) if object_id else None
+    return opened(
+        incident,
+        at,
+        object_id=obj.id if obj else None,
+        layer=obj.layer if obj else None,
+        category=category,
+        priority=priority or contract.priority(obj.criticality if obj else "critical", category),
+        summary=summary,
+        fingerprint=fingerprint,
+        event_id=event_id,
     )
 
 

@@ -39,7 +39,6 @@ from shared.events import (
     Envelope,
     EventType,
     IncidentActionAcceptedV1,
-    IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
     SlaClockRecomputedV1,
@@ -48,6 +47,7 @@ from shared.events import (
     parse_event,
     stable_id,
 )
+from tests import factories
 from tests.integration.conftest import (
     Isolated,
     ServiceProcs,
@@ -263,20 +263,15 @@ async def publish(bootstrap: str, topic: str, events: Iterable[Envelope]) -> Non
 def opened(
     incident: str, obj: str, layer: Layer, category: Category, prio: str, at: datetime
 ) -> Envelope:
-    return make_event(
-        IncidentOpenedV1(
-            object_id=obj,
-            layer=layer,
-            category=category,
-            priority=prio,
-            summary="test",
-            opened_at=at,
-            first_alert_at=at,
-            fingerprints=[incident],
-        ),
-        source="intake",
-        time=at,
-        subject=incident,
+    return factories.opened(
+        incident,
+        at,
+        object_id=obj,
+        layer=layer,
+        category=category,
+        priority=prio,
+        summary="test",
+        fingerprint=incident,
         event_id=stable_id("test-open", incident),
     )
 

@@ -28,13 +28,13 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    IncidentOpenedV1,
     Layer,
     OriginMovedV1,
     SlaClockStartedV1,
     make_event,
     stable_id,
 )
+from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = load_contract(ROOT / "examples" / "contract")
@@ -54,20 +54,14 @@ def opened_event(
     view = ContractView.of(contract)
     obj = view.object(object_id)
     assert obj is not None
-    return make_event(
-        IncidentOpenedV1(
-            object_id=obj.id,
-            layer=obj.layer,
-            category=category,
-            priority=view.priority(obj.id, category),
-            summary="down",
-            opened_at=opened_at,
-            first_alert_at=first_alert_at,
-            fingerprints=["f"],
-        ),
-        source="intake",
-        time=opened_at,
-        subject="inc-1",
+    return factories.opened(
+        "inc-1",
+        opened_at,
+        object_id=obj.id,
+        layer=obj.layer,
+        category=category,
+        priority=view.priority(obj.id, category),
+        first_alert_at=first_alert_at,
         event_id=stable_id("test-open", object_id, opened_at, first_alert_at, category),
     )
 

@@ -22,13 +22,12 @@ from shared.events import (
     AssignmentIssuedV3,
     AssignmentRole,
     Category,
-    IncidentOpenedV1,
     Layer,
     PartyActionV1,
-    make_event,
     parse_event,
     stable_id,
 )
+from tests.factories import opened_on
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL: dict[str, Any] = yaml.safe_load(
@@ -56,22 +55,12 @@ WITHOUT_DESK = contract()
 
 
 def opened(c: Contract, object_id: str | None, at: datetime) -> Any:
-    obj = c.object(object_id) if object_id else None
-    return make_event(
-        IncidentOpenedV1(
-            object_id=object_id,
-            layer=obj.layer if obj else None,
-            category=Category.OUTAGE,
-            priority="P1",
-            summary="the database server is down",
-            opened_at=at,
-            first_alert_at=at,
-            fingerprints=["am:f1"],
-            outside_perimeter=obj is None,
-        ),
-        source="intake",
-        time=at,
-        subject="inc-1",
+    return opened_on(
+        c,
+        object_id,
+        at,
+        priority="P1",
+        summary="the database server is down",
         event_id=stable_id("open", "inc-1"),
     )
 

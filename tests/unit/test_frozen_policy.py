@@ -17,15 +17,14 @@ from shared.events import (
     AssignmentIssuedV3,
     Category,
     ClockKind,
-    Envelope,
     EventType,
     IncidentActionAcceptedV1,
-    IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
     SlaClockRecomputedV1,
     make_event,
 )
+from tests.factories import opened
 
 MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -38,24 +37,6 @@ def contract(p1_response: str, version: str) -> Contract:
         if (target["category"], target["priority"]) == ("outage", "P1"):
             target["response"] = p1_response
     return Contract.model_validate(doc)
-
-
-def opened(incident: str, at: datetime) -> Envelope:
-    return make_event(
-        IncidentOpenedV1(
-            object_id="pg-main",
-            layer=Layer.DBMS,
-            category=Category.OUTAGE,
-            priority="P1",
-            summary="down",
-            opened_at=at,
-            first_alert_at=at,
-            fingerprints=["f"],
-        ),
-        source="intake",
-        time=at,
-        subject=incident,
-    )
 
 
 def test_a_new_contract_applies_to_new_incidents_and_to_open_ones_only_by_reclassifying() -> None:

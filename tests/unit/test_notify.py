@@ -16,15 +16,14 @@ from shared import links
 from shared.contract import Contract, load_contract
 from shared.events import (
     ActionKind,
-    Category,
     ClockKind,
     Envelope,
     IncidentActionAcceptedV1,
-    IncidentOpenedV1,
     SlaBreachedV1,
     make_event,
     stable_id,
 )
+from tests.factories import opened_on
 
 ROOT = Path(__file__).resolve().parents[2]
 NIGHT = datetime(2026, 11, 26, 21, 30, tzinfo=UTC)  # 02:30 Friday in Almaty
@@ -39,24 +38,12 @@ def steppe() -> Contract:
 
 
 def _opened(object_id: str = "os-pg-01", incident: str = "inc-1") -> Envelope:
-    contract = steppe()
-    obj = contract.object(object_id)
-    assert obj is not None
-    return make_event(
-        IncidentOpenedV1(
-            object_id=obj.id,
-            layer=obj.layer,
-            category=Category.OUTAGE,
-            priority=contract.priority(obj.criticality, Category.OUTAGE),
-            summary="PostgreSQL is down",
-            opened_at=NIGHT,
-            first_alert_at=NIGHT,
-            fingerprints=["am:f1"],
-            outside_perimeter=False,
-        ),
-        source="intake",
-        time=NIGHT,
-        subject=incident,
+    return opened_on(
+        steppe(),
+        object_id,
+        NIGHT,
+        incident=incident,
+        summary="PostgreSQL is down",
         event_id=stable_id("open", incident),
     )
 

@@ -19,11 +19,11 @@ from shared.events import (
     IncidentActionAcceptedV1,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
-    Layer,
     SlaClockStartedV1,
     SlaOverdueV1,
     make_event,
 )
+from tests import factories
 from tests.unit.test_sla_timeline import RULES, build_contract
 
 OPENED = datetime(2026, 12, 2, 10, tzinfo=UTC)
@@ -32,22 +32,7 @@ H = timedelta(hours=1)
 
 
 def opened() -> Envelope:
-    return make_event(
-        IncidentOpenedV1(
-            object_id="pg-main",
-            layer=Layer.DBMS,
-            category=Category.OUTAGE,
-            priority="P1",
-            summary="down",
-            opened_at=OPENED,
-            first_alert_at=OPENED,
-            fingerprints=["f"],
-        ),
-        source="intake",
-        time=OPENED,
-        subject="inc-7",
-        event_id=uuid.UUID(int=1),
-    )
+    return factories.opened("inc-7", OPENED, event_id=uuid.UUID(int=1))
 
 
 def action(kind: ActionKind, at: datetime, n: int, **extra: Any) -> Envelope:
