@@ -1,10 +1,16 @@
-"""Events the tests build again and again, in one place: an incident opening, an alert as
-intake receives it. Keyword arguments with the common defaults; a test names what it varies."""
+"""What the tests build again and again, in one place: an incident opening, an alert as intake
+receives it, intake's state of an open incident, the minimal contract with a second site.
+Keyword arguments with the common defaults; a test names what it varies."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from intake.incidents import IncidentState, IncidentStatus
 
 from shared.contract import Contract
 from shared.events import (
@@ -106,3 +112,41 @@ def alert_received(
         time=at,
         event_id=uuid.uuid4(),
     )
+
+
+def open_incident(object_id: str | None, layer: Layer | None, at: datetime) -> IncidentState:
+    """Intake's state of ``inc-1``, a P1 outage open since ``at`` with one alert."""
+    return IncidentState(
+        id="inc-1",
+        object_id=object_id,
+        layer=layer,
+        category=Category.OUTAGE,
+        priority="P1",
+        status=IncidentStatus.OPEN,
+        opened_at=at,
+        alerts={"fp": 1},
+    )
+
+
+MINIMAL = Path(__file__).resolve().parents[1] / "examples" / "minimal" / "contract.yaml"
+
+
+def two_sites_doc() -> dict[str, Any]:
+    """The minimal contract's document with a warehouse hub in Europe/Berlin on its own office
+    hours (08:00-17:00) beside the head office; the accounting system runs at the hub."""
+    doc: dict[str, Any] = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    doc["calendars"].append(
+        {
+            "id": "hub-office",
+            "kind": "business_hours",
+            "timezone": "Europe/Berlin",
+            "weekly": {d: ["08:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+        }
+    )
+    doc["locations"] = {
+        "hq": {"name": "Head office", "kind": "head_office"},
+        "hub": {"name": "Hub", "kind": "warehouse", "period_calendar": "hub-office"},
+    }
+    for obj in doc["objects"]:
+        obj["location"] = "hub" if obj["id"] == "acc-app" else "hq"
+    return doc

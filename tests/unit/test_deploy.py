@@ -29,6 +29,7 @@ from shared.doors import open_doors
 from shared.settings import ENV_PREFIX, Settings
 from shared.topics import TOPIC_SPECS
 from tests import dashboards
+from tests.tools import tool
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -585,12 +586,7 @@ def test_dashboard_promql_parses(promtool: str, dashboard: dict[str, Any], tmp_p
 
 @pytest.fixture(scope="module")
 def docker_compose() -> str:
-    found = shutil.which("docker-compose") or next(
-        (str(p) for p in (REPO / ".venv" / "bin" / "docker-compose",) if p.exists()), None
-    )
-    if found is None:
-        pytest.fail("docker-compose not found on PATH or in .venv/bin: `make tools` builds it")
-    return found
+    return tool("docker-compose")
 
 
 def test_compose_file_holds_no_password() -> None:
