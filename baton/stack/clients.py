@@ -39,15 +39,20 @@ def kafka_env(ports: StackPorts, creds: Credentials, entry: str = KAFKA_ADMIN) -
     }
 
 
+# kafka_env's variables as aiokafka's keywords: one list of what a Kafka client needs
+_AIOKAFKA_KEYWORDS = {
+    "BATON_KAFKA_BOOTSTRAP": "bootstrap_servers",
+    "BATON_KAFKA_SECURITY_PROTOCOL": "security_protocol",
+    "BATON_KAFKA_SASL_MECHANISM": "sasl_mechanism",
+    "BATON_KAFKA_SASL_USERNAME": "sasl_plain_username",
+    "BATON_KAFKA_SASL_PASSWORD": "sasl_plain_password",
+}
+
+
 def kafka_client(ports: StackPorts, creds: Credentials, entry: str = KAFKA_ADMIN) -> dict[str, Any]:
     """aiokafka keywords (``AIOKafkaProducer(**kafka_client(...))``) for ``entry``."""
-    return {
-        "bootstrap_servers": ports.bootstrap,
-        "security_protocol": KAFKA_SECURITY_PROTOCOL,
-        "sasl_mechanism": KAFKA_MECHANISM,
-        "sasl_plain_username": credentials.kafka_username(entry),
-        "sasl_plain_password": creds.kafka[entry],
-    }
+    env = kafka_env(ports, creds, entry)
+    return {keyword: env[name] for name, keyword in _AIOKAFKA_KEYWORDS.items()}
 
 
 def service_env(
