@@ -139,7 +139,7 @@ def render_server_properties(
             "plain.PlainLoginModule", admin_password, user_admin=admin_password
         )
     lines = [
-        "# Rendered by baton/stack.py at every `baton stack up`; edits are overwritten.",
+        "# Rendered by baton/stack/kafka.py at every `baton stack up`; edits are overwritten.",
         "# Holds the Kafka admin password: owner-only, like secrets/credentials.json.",
     ]
     lines += [f"{key}={value}" for key, value in settings.items()]

@@ -41,7 +41,7 @@ def render_postgres_conf(port: int = PG_PORT) -> str:
         "timezone": "'UTC'",
         "log_timezone": "'UTC'",
     }
-    lines = ["# Rendered by baton/stack.py at every `baton stack up`; edits are overwritten."]
+    lines = ["# Rendered by baton/stack/postgres.py at every `baton stack up`; edits are overwritten."]
     lines += [f"{key} = {value}" for key, value in settings.items()]
     return "\n".join(lines) + "\n"
 
@@ -50,7 +50,7 @@ def render_pg_hba() -> str:
     """``pg_hba.conf``: TCP on loopback only (there is no socket), every role with its password
     (SCRAM-SHA-256); no ``trust`` line, so a client without the password is refused."""
     lines = [
-        "# Rendered by baton/stack.py at every `baton stack up`; edits are overwritten.",
+        "# Rendered by baton/stack/postgres.py at every `baton stack up`; edits are overwritten.",
         "# TYPE  DATABASE  USER  ADDRESS       METHOD",
         "host    all       all   127.0.0.1/32  scram-sha-256",
         "host    all       all   ::1/128       scram-sha-256",
