@@ -14,10 +14,12 @@ from intake.incidents import IncidentState, IncidentStatus
 
 from shared.contract import Contract
 from shared.events import (
+    ActionKind,
     Alert,
     AlertReceivedV1,
     Category,
     Envelope,
+    IncidentActionAcceptedV1,
     IncidentOpenedV1,
     Layer,
     make_event,
@@ -83,6 +85,37 @@ def opened_on(
         priority=priority or contract.priority(obj.criticality if obj else "critical", category),
         summary=summary,
         fingerprint=fingerprint,
+        event_id=event_id,
+    )
+
+
+def accepted(
+    incident: str,
+    kind: ActionKind,
+    at: datetime,
+    *,
+    party: str = "osdb",
+    actor: str = "eng",
+    command_id: uuid.UUID | None = None,
+    event_id: uuid.UUID | None = None,
+    **fields: Any,
+) -> Envelope:
+    """``baton.incident.action.accepted``: ``party``'s ``actor`` did ``kind`` on ``incident`` at
+    ``at``; ``fields`` are the action's own (``layer``, ``fault_found``, ``pause_reason``, …)."""
+    return make_event(
+        IncidentActionAcceptedV1.model_validate(
+            {
+                "action": kind,
+                "party": party,
+                "actor": actor,
+                "at": at,
+                "command_id": command_id or uuid.uuid4(),
+                **fields,
+            }
+        ),
+        source="intake",
+        time=at,
+        subject=incident,
         event_id=event_id,
     )
 

@@ -28,7 +28,6 @@ from shared.events import (
     Envelope,
     EventType,
     HandoverV2,
-    IncidentActionAcceptedV1,
     Layer,
     SlaBreachedV1,
     SlaWarningV1,
@@ -36,6 +35,7 @@ from shared.events import (
     stable_id,
 )
 from tests import factories
+from tests.factories import accepted
 from tests.integration.conftest import (
     Isolated,
     ServiceProcs,
@@ -80,20 +80,16 @@ def action(
 ) -> Envelope:
     command = uuid.uuid4()
     now = datetime.now(UTC)
-    return make_event(
-        IncidentActionAcceptedV1(
-            action=kind,
-            party=party,
-            actor="duty",
-            at=now,
-            command_id=command,
-            layer=layer,
-            fault_found=fault_found,
-        ),
-        source="intake",
-        time=now,
-        subject=incident,
+    return accepted(
+        incident,
+        kind,
+        now,
+        party=party,
+        actor="duty",
+        command_id=command,
         event_id=stable_id("accepted", command),
+        layer=layer,
+        fault_found=fault_found,
     )
 
 

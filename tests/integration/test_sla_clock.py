@@ -38,7 +38,6 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentActionAcceptedV1,
     IncidentReclassifiedV1,
     Layer,
     SlaClockRecomputedV1,
@@ -277,21 +276,13 @@ def opened(
 
 
 def accepted(incident: str, kind: ActionKind, at: datetime, **extra: Any) -> Envelope:
-    return make_event(
-        IncidentActionAcceptedV1.model_validate(
-            {
-                "action": kind,
-                "party": "osdb",
-                "actor": "eng",
-                "at": at,
-                "command_id": stable_id("test-cmd", incident, kind, at),
-                **extra,
-            }
-        ),
-        source="intake",
-        time=at,
-        subject=incident,
+    return factories.accepted(
+        incident,
+        kind,
+        at,
+        command_id=stable_id("test-cmd", incident, kind, at),
         event_id=stable_id("test-action", incident, kind, at),
+        **extra,
     )
 
 

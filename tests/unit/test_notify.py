@@ -18,12 +18,11 @@ from shared.events import (
     ActionKind,
     ClockKind,
     Envelope,
-    IncidentActionAcceptedV1,
     SlaBreachedV1,
     make_event,
     stable_id,
 )
-from tests.factories import opened_on
+from tests.factories import accepted, opened_on
 
 ROOT = Path(__file__).resolve().parents[2]
 NIGHT = datetime(2026, 11, 26, 21, 30, tzinfo=UTC)  # 02:30 Friday in Almaty
@@ -98,17 +97,13 @@ def test_a_channel_with_a_sender_gets_its_own_row() -> None:
 
 def test_restored_asks_the_customer_to_confirm_with_confirm_and_reject_links() -> None:
     state, _ = open_route(_opened(), steppe(), NIGHT)
-    restored = make_event(
-        IncidentActionAcceptedV1(
-            action=ActionKind.RESTORED,
-            party="sysops",
-            actor="engineer",
-            at=NIGHT,
-            command_id=stable_id("c"),
-        ),
-        source="intake",
-        time=NIGHT,
-        subject="inc-1",
+    restored = accepted(
+        "inc-1",
+        ActionKind.RESTORED,
+        NIGHT,
+        party="sysops",
+        actor="engineer",
+        command_id=stable_id("c"),
         event_id=stable_id("restored"),
     )
     state, _ = on_action(state, restored, steppe(), NIGHT)
@@ -247,20 +242,16 @@ def test_a_vendor_case_tells_the_party_that_opens_it() -> None:
     contract = steppe()
     at = datetime(2026, 3, 11, 3, 0, tzinfo=UTC)
     state, _ = open_route(_opened("app-1c-acc"), contract, at)
-    found = make_event(
-        IncidentActionAcceptedV1(
-            action=ActionKind.DIAGNOSIS,
-            party="appint",
-            actor="engineer",
-            at=at,
-            command_id=stable_id("c-vendor"),
-            layer=state.layer,
-            fault_found=True,
-        ),
-        source="intake",
-        time=at,
-        subject="inc-1",
+    found = accepted(
+        "inc-1",
+        ActionKind.DIAGNOSIS,
+        at,
+        party="appint",
+        actor="engineer",
+        command_id=stable_id("c-vendor"),
         event_id=stable_id("vendor"),
+        layer=state.layer,
+        fault_found=True,
     )
     state, out = on_action(state, found, contract, at)
     sent = _all(state, out)

@@ -38,7 +38,6 @@ from shared.events import (
     EscalationReason,
     EventType,
     HandoverV2,
-    IncidentActionAcceptedV1,
     Layer,
     SlaBreachedV1,
     SlaOverdueV1,
@@ -49,6 +48,7 @@ from shared.events import (
     stable_id,
 )
 from shared.settings import Settings
+from tests import factories
 from tests.factories import opened_on
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,20 +163,16 @@ def accepted(
     key: str = "c1",
 ) -> Envelope:
     command = stable_id("command", key)
-    return make_event(
-        IncidentActionAcceptedV1(
-            action=action,
-            party=party,
-            actor="engineer",
-            at=at,
-            command_id=command,
-            layer=layer,
-            fault_found=fault_found,
-        ),
-        source="intake",
-        time=at,
-        subject="inc-1",
+    return factories.accepted(
+        "inc-1",
+        action,
+        at,
+        party=party,
+        actor="engineer",
+        command_id=command,
         event_id=stable_id("accepted", command),
+        layer=layer,
+        fault_found=fault_found,
     )
 
 

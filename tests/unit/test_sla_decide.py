@@ -16,7 +16,6 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentActionAcceptedV1,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     SlaClockStartedV1,
@@ -36,21 +35,8 @@ def opened() -> Envelope:
 
 
 def action(kind: ActionKind, at: datetime, n: int, **extra: Any) -> Envelope:
-    return make_event(
-        IncidentActionAcceptedV1.model_validate(
-            {
-                "action": kind,
-                "party": "osdb",
-                "actor": "eng",
-                "at": at,
-                "command_id": uuid.UUID(int=100 + n),
-                **extra,
-            }
-        ),
-        source="intake",
-        time=at,
-        subject="inc-7",
-        event_id=uuid.UUID(int=n),
+    return factories.accepted(
+        "inc-7", kind, at, command_id=uuid.UUID(int=100 + n), event_id=uuid.UUID(int=n), **extra
     )
 
 
