@@ -22,6 +22,7 @@ from shared.events import (
     IncidentActionAcceptedV1,
     IncidentOpenedV1,
     Layer,
+    OriginMovedV1,
     make_event,
 )
 
@@ -112,6 +113,39 @@ def accepted(
                 "command_id": command_id or uuid.uuid4(),
                 **fields,
             }
+        ),
+        source="intake",
+        time=at,
+        subject=incident,
+        event_id=event_id,
+    )
+
+
+def origin_moved(
+    incident: str,
+    at: datetime,
+    *,
+    from_object: str = "pg-main",
+    from_layer: Layer = Layer.DBMS,
+    to_object: str = "srv-db-01",
+    to_layer: Layer = Layer.HARDWARE,
+    fingerprint: str = "f2",
+    objects: tuple[str, ...] = ("pg-main",),
+    scope: tuple[str, ...] = (),
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
+    """``baton.incident.origin_moved``: an alert (``fingerprint``) on ``to_object`` shows the
+    fault lies there, not on ``from_object``; by default the database's server."""
+    return make_event(
+        OriginMovedV1(
+            from_object=from_object,
+            from_layer=from_layer,
+            to_object=to_object,
+            to_layer=to_layer,
+            fingerprint=fingerprint,
+            objects=list(objects),
+            scope=list(scope),
+            moved_at=at,
         ),
         source="intake",
         time=at,

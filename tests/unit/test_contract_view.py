@@ -29,9 +29,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     Layer,
-    OriginMovedV1,
     SlaClockStartedV1,
-    make_event,
     stable_id,
 )
 from tests import factories
@@ -182,20 +180,11 @@ def test_after_a_handover_sla_clock_labels_breaches_with_the_new_owner() -> None
     party, and sla-clock's timers (the labels of its warnings and breaches) follow."""
     at = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
     opened = opened_event(MINIMAL, "pg-main", Category.OUTAGE, opened_at=at, first_alert_at=at)
-    moved = make_event(
-        OriginMovedV1(
-            from_object="pg-main",
-            from_layer=Layer.DBMS,
-            to_object="srv-db-01",
-            to_layer=Layer.HARDWARE,
-            fingerprint="g",
-            objects=["pg-main", "srv-db-01"],
-            scope=[],
-            moved_at=at + timedelta(minutes=1),
-        ),
-        source="intake",
-        time=at + timedelta(minutes=1),
-        subject="inc-1",
+    moved = factories.origin_moved(
+        "inc-1",
+        at + timedelta(minutes=1),
+        fingerprint="g",
+        objects=("pg-main", "srv-db-01"),
         event_id=uuid.UUID(int=2),
     )
     state, _ = open_route(opened, MINIMAL, NOW)

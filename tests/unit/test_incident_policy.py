@@ -18,10 +18,9 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    Layer,
     make_event,
 )
-from tests.factories import accepted, opened
+from tests.factories import accepted, opened, origin_moved
 
 MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -93,7 +92,6 @@ def test_an_open_incident_answers_to_its_pinned_version_except_for_explicit_chan
     from shared.events import (
         ActionKind,
         IncidentReclassifiedV1,
-        OriginMovedV1,
     )
 
     v1, v2 = contract(0.8, "v1"), contract(1.2, "v2")
@@ -104,21 +102,7 @@ def test_an_open_incident_answers_to_its_pinned_version_except_for_explicit_chan
     def action(kind: ActionKind) -> Envelope:
         return accepted("inc-3", kind, T0, party="apps", actor="lead")
 
-    moved = make_event(
-        OriginMovedV1(
-            from_object="pg-main",
-            from_layer=Layer.DBMS,
-            to_object="srv-db-01",
-            to_layer=Layer.HARDWARE,
-            fingerprint="f2",
-            objects=["pg-main"],
-            scope=[],
-            moved_at=T0,
-        ),
-        source="intake",
-        time=T0,
-        subject="inc-3",
-    )
+    moved = origin_moved("inc-3", T0)
     reclassified = make_event(
         IncidentReclassifiedV1(priority="P2", category=Category.OUTAGE, reason="r", by="a:b"),
         source="intake",
