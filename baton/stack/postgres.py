@@ -41,7 +41,9 @@ def render_postgres_conf(port: int = PG_PORT) -> str:
         "timezone": "'UTC'",
         "log_timezone": "'UTC'",
     }
-    lines = ["# Rendered by baton/stack/postgres.py at every `baton stack up`; edits are overwritten."]
+    lines = [
+        "# Rendered by baton/stack/postgres.py at every `baton stack up`; edits are overwritten."
+    ]
     lines += [f"{key} = {value}" for key, value in settings.items()]
     return "\n".join(lines) + "\n"
 

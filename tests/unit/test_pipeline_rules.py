@@ -294,3 +294,54 @@ def test_only_the_coordinator_reroutes_with_a_reason(
         assert out.type == EventType.ACTION_ACCEPTED
     else:
         assert refusal in out.data_as(IncidentActionRefusedV1).reason
+
+
+@pytest.mark.parametrize(
+    ("evidence", "refused"),
+    [
+        ([], True),
+        (["."], True),  # issue 25: one "." satisfied the reason's demand
+        (["request #42 at 02:35"], False),
+    ],
+)
+def test_a_pause_carries_each_piece_of_evidence_its_reason_demands(
+    contract: Contract, evidence: list[str], refused: bool
+) -> None:
+    state = _open(contract)
+    _, (out,) = apply_action(
+        pause(state.id, "osdb", extra={"evidence": evidence}), state, contract, NOW
+    )
+    assert (out.type == EventType.ACTION_REFUSED) == refused
+    if refused:
+        assert out.data.reason.startswith("evidence: no-access requires 1 piece(s)")  # type: ignore[attr-defined]
+
+
+def test_two_demanded_pieces_need_two(contract: Contract) -> None:
+    demanding = contract.model_copy(
+        update={
+            "pause_reasons": [
+                r.model_copy(update={"evidence": [*r.evidence, "the lead time that passed"]})
+                for r in contract.pause_reasons
+            ]
+        }
+    )
+    state = _open(demanding)
+    one = {"evidence": ["request #42 at 02:35"]}
+    _, (out,) = apply_action(pause(state.id, "osdb", extra=one), state, demanding, NOW)
+    assert "requires 2 piece(s)" in out.data.reason  # type: ignore[attr-defined]
+    two = {"evidence": ["request #42 at 02:35", "lead time 4h passed at 06:35"]}
+    _, (out,) = apply_action(pause(state.id, "osdb", extra=two), state, demanding, NOW)
+    assert out.type == EventType.ACTION_ACCEPTED
+
+
+def test_an_actions_free_text_is_bounded(contract: Contract) -> None:
+    state = _open(contract)
+    huge = make_event(
+        PartyActionV1(action=ActionKind.NOTE, party="osdb", actor="eng", note="x" * 400_000),
+        source="test",
+        time=NOW,
+        subject=state.id,
+    )
+    _, (out,) = apply_action(huge, state, contract, NOW)
+    assert out.type == EventType.ACTION_REFUSED
+    assert out.data.reason == "note: 400000 characters, at most 4000"  # type: ignore[attr-defined]
