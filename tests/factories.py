@@ -19,7 +19,7 @@ from shared.events import (
     AlertReceivedV1,
     Category,
     Envelope,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     Layer,
     OriginMovedV1,
@@ -104,7 +104,7 @@ def accepted(
     """``baton.incident.action.accepted``: ``party``'s ``actor`` did ``kind`` on ``incident`` at
     ``at``; ``fields`` are the action's own (``layer``, ``fault_found``, ``pause_reason``, …)."""
     return make_event(
-        IncidentActionAcceptedV2.model_validate(
+        IncidentActionAcceptedV3.model_validate(
             {
                 "action": kind,
                 "party": party,

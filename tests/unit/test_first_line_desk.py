@@ -22,7 +22,7 @@ from shared.events import (
     AssignmentIssuedV3,
     AssignmentRole,
     Layer,
-    PartyActionV1,
+    PartyActionV2,
     parse_event,
     stable_id,
 )
@@ -109,8 +109,8 @@ def incident(object_id: str | None, layer: Layer | None) -> IncidentState:
     return open_incident(object_id, layer, NIGHT)
 
 
-def action(kind: ActionKind, party: str = "desk") -> PartyActionV1:
-    return PartyActionV1(action=kind, party=party, actor="agent", note="3 more users call")
+def action(kind: ActionKind, party: str = "desk") -> PartyActionV2:
+    return PartyActionV2(action=kind, party=party, actor="agent", note="3 more users call")
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ from shared.events import (
     AlertReceivedV1,
     Envelope,
     EventType,
-    PartyActionV1,
+    PartyActionV2,
     make_event,
     parse_event,
     stable_id,
@@ -169,6 +169,8 @@ class IntakeService:
             "alerts": settings.topic(Topic.ALERTS),
             "commands": settings.topic(Topic.COMMANDS),
             "incidents": settings.topic(Topic.INCIDENTS),
+            "changes": settings.topic(Topic.CHANGES),
+            "problems": settings.topic(Topic.PROBLEMS),
         }
         self.window = timedelta(seconds=settings.intake_correlation_window_seconds)
         self.opened = Counter(
@@ -472,7 +474,7 @@ class IntakeService:
                 if command.id not in fresh:
                     continue
                 fresh.discard(command.id)
-                action = command.data_as(PartyActionV1)
+                action = command.data_as(PartyActionV2)
                 digest = action_digest(action)
                 forged = impersonation(rt.settings.topic_prefix, record.topic, action.party)
                 if forged is not None:

@@ -6,7 +6,7 @@
 - **POST acts once, as the link's party, by the API's rules.** The link is checked
   (``shared.links.verify``: signature, expiry), then remembered as used (the replay memory the
   signed receivers use, so every intake instance knows it); the action goes to the commands
-  topic as a ``PartyActionV1`` whose id is the link's own — the commands consumer decides it
+  topic as a ``PartyActionV2`` whose id is the link's own — the commands consumer decides it
   exactly as an HTTP action (403 with the reason when the party's part no longer allows it,
   409 for the incident's state) and the page shows that verdict.
 - **Refusals are recorded**: a forged, altered, malformed, expired or reused link answers a
@@ -33,7 +33,7 @@ from intake import store
 from intake.incidents import IncidentState
 from shared.contract import Contract
 from shared.contract.view import ContractView
-from shared.events import ActionKind, Envelope, PartyActionV1, make_event, stable_id
+from shared.events import ActionKind, Envelope, PartyActionV2, make_event, stable_id
 from shared.http import Unavailable
 from shared.links import Claims, LinkRefused, mac_of, verify
 from shared.settings import Settings
@@ -227,7 +227,7 @@ def build_link_router(host: LinkHost, registry: CollectorRegistry) -> APIRouter:
         mac = mac_of(token)
         if not await host.use(mac, claims.expires_at(), now):
             return refusal(LinkRefused("used", "this link was used already: each link works once"))
-        action = PartyActionV1(
+        action = PartyActionV2(
             action=claims.action,
             party=claims.party,
             actor=f"{claims.to or 'mailbox'} (link)",
