@@ -17,6 +17,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from intake import pagerduty, store
+from intake.access import apply_access
 from intake.auth import Authenticator, Signed
 from intake.correlation import alert_key, graph_of
 from intake.formats import FORMATS
@@ -29,6 +30,7 @@ from shared.contract.model import MaintenanceWindow
 from shared.contract.view import ContractView
 from shared.db import DATABASE_UNAVAILABLE, mark_processed_many
 from shared.events import (
+    AccessActionV1,
     Alert,
     AlertReceivedV1,
     Envelope,
@@ -378,7 +380,7 @@ class IntakeService:
         rt = self.rt
         commands: list[tuple[Envelope, Record]] = []
         for record in rt.records(msg, "intake.commands"):
-            command = await rt.parse_record(record, EventType.PARTY_ACTION)
+            command = await rt.parse_record(record, EventType.PARTY_ACTION, EventType.ACCESS_ACTION)
             if command is not None:
                 commands.append((command, record))
         if not commands:
@@ -400,7 +402,8 @@ class IntakeService:
                 if command.id not in fresh:
                     continue
                 fresh.discard(command.id)
-                action = command.data_as(PartyActionV1)
+                action = command.data
+                assert isinstance(action, PartyActionV1 | AccessActionV1)
                 forged = impersonation(rt.settings.topic_prefix, record.topic, action.party)
                 if forged is not None:
                     verdicts.append((command.id, command.subject or "", 403, forged))
@@ -412,8 +415,11 @@ class IntakeService:
                     verdicts.append((command.id, command.subject or "", 404, reason))
                     unknown.append((reason, record))
                     continue
-                status, reason = verdict(action, incident, contract)
-                state, out = apply_action(command, incident, contract, now)
+                if isinstance(action, AccessActionV1):
+                    state, out, (status, reason) = apply_access(command, incident, contract, now)
+                else:
+                    status, reason = verdict(action, incident, contract)
+                    state, out = apply_action(command, incident, contract, now)
                 outbox.extend(self.topics["incidents"], out)
                 incidents[state.id] = changed[state.id] = state
                 verdicts.append((command.id, incident.id, status, reason))

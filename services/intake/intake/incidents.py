@@ -18,6 +18,7 @@ from intake.correlation import Graph
 from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
+    AccessRequestV1,
     ActionKind,
     Alert,
     AlertAttachedV1,
@@ -79,6 +80,9 @@ class IncidentState(BaseModel):
     handed_to: list[Layer] = Field(
         default_factory=list,
         description="layers a diagnosis found the fault in: their owners took the incident over",
+    )
+    access: dict[str, AccessRequestV1] = Field(
+        default_factory=dict, description="access requests by id, as their last step left them"
     )
 
     @property

@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, ValidationError
 
 from intake import alertmanager, generic, grafana, pagerduty, userreport, zabbix
+from intake.access import request_id_for
 from intake.auth import Authenticator, Signed, replayed
 from intake.correlation import Graph, alert_key
 from intake.formats import FORMATS, Decode
@@ -43,6 +44,7 @@ from shared.clock import Clock
 from shared.contract import Contract
 from shared.db import DATABASE_UNAVAILABLE
 from shared.events import (
+    AccessActionV1,
     Alert,
     AlertReceivedV1,
     Envelope,
@@ -471,6 +473,52 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         found = await ix.list_changes(object_id) if ix.list_changes else []
         return JSONResponse({"object_id": object_id, "changes": found})
 
+    async def act(
+        incident_id: str, request: Request, model: type[PartyActionV1 | AccessActionV1]
+    ) -> JSONResponse:
+        """A command from HTTP: validated, bound to the token's party, published, its verdict
+        awaited (the two routes below)."""
+        body = b""
+        now = ix.clock.now()
+        try:
+            key = idempotency_key(request.headers)
+            body = await read(request, settings.intake_max_body_bytes)
+            doc = parse_json(body, settings.intake_max_json_depth)
+            try:
+                data = model.model_validate(doc)
+            except ValidationError as exc:
+                raise Refusal.invalid(exc) from None
+            ix.auth.check_party(request.headers, data.party)
+        except Refusal as refusal:
+            await refuse(request, "party-action", refusal, refusal.payload or body)
+            return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
+        tag = "access" if isinstance(data, AccessActionV1) else "action"
+        command = make_event(
+            data,
+            source=f"http:{data.party}",
+            time=now,
+            subject=incident_id,
+            event_id=stable_id(tag, data.party, incident_id, key) if key else None,
+        )
+        try:
+            await durably(ix.publish("commands", command, None))
+        except Unavailable as exc:
+            return unavailable_answer(exc)
+        # From here the command is durable in the commands topic and will be applied exactly
+        # once (processed-event record); a verdict we cannot wait for is answered 202 pending.
+        found = await ix.await_outcome(command.id) if ix.await_outcome else None
+        if found is None:
+            return JSONResponse(
+                {"command_id": str(command.id), "status": "pending"}, status_code=202
+            )
+        status, reason = found
+        if status == 202:
+            answer = {"command_id": str(command.id), "status": "accepted"}
+            if isinstance(data, AccessActionV1) and data.request_id is None:
+                answer["request_id"] = request_id_for(command)  # a new request's id
+            return JSONResponse(answer, status_code=202)
+        return JSONResponse({"error": reason, "command_id": str(command.id)}, status_code=status)
+
     @router.post(
         "/v1/incidents/{incident_id}/actions",
         status_code=202,
@@ -486,43 +534,21 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         when the verdict takes longer than ``BATON_INTAKE_ACTION_WAIT_SECONDS``. With an
         ``Idempotency-Key`` header a retry is the same command: it answers the first verdict
         and records nothing twice."""
-        body = b""
-        now = ix.clock.now()
-        try:
-            key = idempotency_key(request.headers)
-            body = await read(request, settings.intake_max_body_bytes)
-            doc = parse_json(body, settings.intake_max_json_depth)
-            try:
-                data = PartyActionV1.model_validate(doc)
-            except ValidationError as exc:
-                raise Refusal.invalid(exc) from None
-            ix.auth.check_party(request.headers, data.party)
-        except Refusal as refusal:
-            await refuse(request, "party-action", refusal, refusal.payload or body)
-            return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
-        command = make_event(
-            data,
-            source=f"http:{data.party}",
-            time=now,
-            subject=incident_id,
-            event_id=stable_id("action", data.party, incident_id, key) if key else None,
-        )
-        try:
-            await durably(ix.publish("commands", command, None))
-        except Unavailable as exc:
-            return unavailable_answer(exc)
-        # From here the command is durable in the commands topic and will be applied exactly
-        # once (processed-event record); a verdict we cannot wait for is answered 202 pending.
-        found = await ix.await_outcome(command.id) if ix.await_outcome else None
-        if found is None:
-            return JSONResponse(
-                {"command_id": str(command.id), "status": "pending"}, status_code=202
-            )
-        status, reason = found
-        if status == 202:
-            return JSONResponse(
-                {"command_id": str(command.id), "status": "accepted"}, status_code=202
-            )
-        return JSONResponse({"error": reason, "command_id": str(command.id)}, status_code=status)
+        return await act(incident_id, request, PartyActionV1)
+
+    @router.post(
+        "/v1/incidents/{incident_id}/access",
+        status_code=202,
+        tags=["incidents"],
+        openapi_extra=body_schema(AccessActionV1),
+    )
+    async def access(incident_id: str, request: Request) -> JSONResponse:
+        """A step of an access request (ADR 49): ``request_access`` or ``emergency_access`` by
+        the incident's primary owner or a check party; ``grant``/``deny`` by the rule's issuer,
+        ``approve``/``reject`` by its approver (the actor names the contact). Answered as
+        ``/actions`` is: 202 with the command id, 403 or 409 with the reason (recorded as
+        ``baton.incident.access_refused``), 404, or 202 ``pending``; ``Idempotency-Key`` makes a
+        retry the same command. The request's id is in ``baton.incident.access_request``."""
+        return await act(incident_id, request, AccessActionV1)
 
     return router
