@@ -15,6 +15,7 @@ from router.routing import RouteState, on_ack_overdue, on_action, on_sla, open_r
 from shared import links
 from shared.contract import Contract, load_contract
 from shared.events import (
+    AccessRequestV1,
     ActionKind,
     Category,
     ClockKind,
@@ -301,3 +302,66 @@ async def test_a_kind_without_sender_or_with_a_bad_template_says_so_without_the_
     assert bad is not None
     assert "not understood" in bad
     assert "secret-password" not in bad
+
+
+def _access(status: str, tell: list[str], **over: object) -> Envelope:
+    at = NIGHT
+    request = AccessRequestV1.model_validate(
+        {
+            "request_id": "acc-1",
+            "step": "request_access",
+            "status": status,
+            "at": at,
+            "by": "sysops:dba",
+            "command_id": stable_id("cmd"),
+            "rule": "db-privileged",
+            "object_id": "pg-acc",
+            "mode": "remote",
+            "requested_by": "sysops:dba",
+            "requested_at": at,
+            "purpose": "restore the database",
+            "issued_by": "customer/security",
+            "lead_time": timedelta(minutes=15),
+            "due_at": at + timedelta(minutes=15),
+            "after_hours": True,
+            "needs_approval": True,
+            "approver": "customer/it-duty",
+            "tell": tell,
+            **over,
+        }
+    )
+    return make_event(
+        request, source="intake", time=at, subject="inc-1", event_id=stable_id("acc", status)
+    )
+
+
+def test_an_access_request_tells_the_issuer_and_the_approver_needed_at_night() -> None:
+    state, _ = open_route(_opened("pg-acc"), steppe(), NIGHT)
+    event = _access("requested", ["customer/security", "customer/it-duty"])
+    sent = _all(state, [event], frozenset({"email", "phone"}))
+    told = {n.recipient for n in sent}
+    assert {"customer/security", "customer/it-duty"} <= told
+    issuer = next(n for n in sent if n.recipient == "customer/security")
+    assert "needs approval by customer/it-duty" in issuer.body
+    assert "ready by" in issuer.body
+    assert "acc-1" in issuer.subject
+    # the coordinator is told too, for information
+    assert any(n.party == "appint" and "information" in n.subject for n in sent)
+
+
+def test_break_glass_tells_the_approver_and_security_at_once() -> None:
+    state, _ = open_route(_opened("pg-acc"), steppe(), NIGHT)
+    event = _access(
+        "emergency",
+        ["customer/it-duty", "customer/security"],
+        step="emergency_access",
+        needs_approval=False,
+        approver=None,
+        reason="data loss in progress",
+        emergency="DBA break-glass role",
+    )
+    sent = _all(state, [event], frozenset({"email", "phone"}))
+    for ref in ("customer/it-duty", "customer/security"):
+        body = next(n.body for n in sent if n.recipient == ref)
+        assert "without prior approval: data loss in progress" in body
+        assert "DBA break-glass role" in body

@@ -34,8 +34,11 @@ from datetime import datetime, timedelta
 from router import details
 from router.routing import RouteState
 from shared.contract import Contract
+from shared.contract.policy import duty_contact
 from shared.contract.view import ContractView
 from shared.events import (
+    AccessRequestV1,
+    AccessStatus,
     ActionKind,
     AssignmentEscalatedV2,
     AssignmentIssuedV3,
@@ -246,11 +249,66 @@ def _asks(event: Envelope, state: RouteState, contract: Contract) -> tuple[str, 
         for party_id, one in contract.parties.items():
             if one.kind == "customer":
                 _tell_party(plan, contract, party_id, at, asked, actions=(CONFIRM, REJECT))
+    elif isinstance(data, AccessRequestV1) and data.tell:
+        title = _tell_access(plan, contract, data)
     else:
         return None
     informed = f"For your information as coordinator: {title}."
     _tell_party(plan, contract, state.coordinator, at, informed)
     return title, plan
+
+
+def contact_person(contract: Contract, ref: str) -> Person | None:
+    """The contract contact ``party/contact`` as a person to tell."""
+    found = contract.contact(ref)
+    if found is None:
+        return None
+    party_id, _, contact_id = ref.partition("/")
+    return _person(duty_contact(party_id, contact_id, found[1]))
+
+
+def _tell_access(plan: _Plan, contract: Contract, data: AccessRequestV1) -> str:
+    title, asked = _access_asked(data)
+    for ref in data.tell:
+        person = contact_person(contract, ref)
+        if person is not None:
+            plan.add(Ask(person, asked))
+    return title
+
+
+def _access_asked(data: AccessRequestV1) -> tuple[str, str]:
+    """The title and the ask of an access request's step (ADR 49): the issuer is asked to grant
+    (after the approval where one is needed), the approver to approve; break glass is told."""
+    what = (
+        f"{data.mode} access to {data.object_id} under {data.rule} for {data.requested_by}"
+        + (f": {data.purpose}" if data.purpose else "")
+        + (f" (for {data.duration})" if data.duration else "")
+    )
+    ref = f"Request {data.request_id}"
+    if data.status == AccessStatus.EMERGENCY:
+        return (
+            f"emergency access to {data.object_id}",
+            f"{data.requested_by} invoked the emergency procedure of {data.rule} on"
+            f" {data.object_id} at {_fmt(data.at)}, without prior approval: {data.reason}."
+            f" Procedure: {data.emergency}",
+        )
+    if data.status == AccessStatus.APPROVED:
+        return (
+            f"access approved: {data.request_id}",
+            f"{ref} is approved by {data.approved_by}: {what}. {data.issued_by}: grant it"
+            f" (POST /v1/incidents/{{id}}/access with action grant, request_id"
+            f" {data.request_id}).",
+        )
+    lines = [f"{ref}: {what}. Lead time {data.lead_time}: ready by {_fmt(data.due_at)}."]
+    if data.needs_approval:
+        lines.append(f"Work at this hour needs approval by {data.approver} first.")
+    lines.append(
+        f"{data.issued_by} grants or denies, {data.approver} approves or rejects"
+        f" (action request_id {data.request_id})."
+        if data.needs_approval
+        else f"{data.issued_by} grants or denies (action request_id {data.request_id})."
+    )
+    return f"access request {data.request_id}", " ".join(lines)
 
 
 def notices(
