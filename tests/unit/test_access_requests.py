@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from intake.access import apply_access, speaks_for
-from intake.incidents import IncidentState, IncidentStatus
+from intake.incidents import IncidentState, IncidentStatus, verdict
 
 from shared.contract import load_contract
 from shared.events import (
@@ -21,10 +21,13 @@ from shared.events import (
     AccessRequestV1,
     AccessStatus,
     AccessStep,
+    ActionKind,
     Category,
+    ClockKind,
     Envelope,
     EventType,
     Layer,
+    PartyActionV1,
     make_event,
 )
 
@@ -264,3 +267,27 @@ def test_the_actor_names_the_contact() -> None:
     assert not speaks_for(act("customer", "it-duty-2 (link)"), ref, CONTRACT)
     assert not speaks_for(act("appint", "it-duty"), ref, CONTRACT)
     assert not speaks_for(act("customer", "it-duty"), None, CONTRACT)
+
+
+def pause(reason: str, evidence: list[str]) -> PartyActionV1:
+    return PartyActionV1(
+        action=ActionKind.PAUSE,
+        party="sysops",
+        actor="dba",
+        clock=ClockKind.RECOVERY,
+        pause_reason=reason,
+        evidence=evidence,
+    )
+
+
+def test_a_manual_no_access_pause_without_a_request_is_refused() -> None:
+    acked = P1.model_copy(update={"status": IncidentStatus.ACKNOWLEDGED})
+    status, reason = verdict(
+        pause("no-access", ["asked security by phone at 02:10"]), acked, CONTRACT
+    )
+    assert status == 409
+    assert "no-access must point at an access request of inc-acc" in reason
+    state, request = requested()
+    state = state.model_copy(update={"status": IncidentStatus.ACKNOWLEDGED})
+    named = [f"request {request.request_id} at 02:10", "lead time 15m passed at 02:25"]
+    assert verdict(pause("no-approver", named), state, CONTRACT) == (202, "")

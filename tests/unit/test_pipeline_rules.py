@@ -9,12 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from intake.access import apply_access, request_id_for
 from intake.alertmanager import AlertmanagerWebhook, normalise
 from intake.incidents import IncidentState, IncidentStatus, apply_action, open_or_attach
 from router.routing import assign
 
 from shared.contract import Contract, load_contract
 from shared.events import (
+    AccessActionV1,
+    AccessStep,
     ActionKind,
     AlertReceivedV1,
     Envelope,
@@ -182,7 +185,12 @@ def pause(
 
 def test_pause_and_resume_by_contract_reason(contract: Contract) -> None:
     state = _open(contract)
-    evidence = {"evidence": ["request #42 at 02:35"]}
+    # a no-access pause names an access request of the incident (ADR 50)
+    ask = AccessActionV1(action=AccessStep.REQUEST, party="osdb", actor="eng", rule="remote-vpn")
+    asked = make_event(ask, source="test", time=NOW, subject=state.id)
+    state, _, verdict = apply_access(asked, state, contract, NOW)
+    assert verdict == (202, "")
+    evidence = {"evidence": [f"request {request_id_for(asked)} at 02:35"]}
     state, (accepted,) = apply_action(pause(state.id, "osdb", extra=evidence), state, contract, NOW)
     assert accepted.type == EventType.ACTION_ACCEPTED
     assert accepted.data.pause_reason == "no-access"  # type: ignore[attr-defined]

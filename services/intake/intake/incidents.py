@@ -444,11 +444,22 @@ def pause_clocks(
             raise Refused(f"clock: {', '.join(sorted(already))} already paused")
         if reason.evidence and not action.evidence:
             raise Refused(f"evidence: {reason.id} requires {', '.join(reason.evidence)}")
+        if reason.id in ACCESS_REASONS and not any(
+            rid in item for item in action.evidence for rid in incident.access
+        ):
+            raise Refused(
+                f"evidence: {reason.id} must point at an access request of {incident.id}"
+                " (its id in the evidence): request access first (ADR 50)"
+            )
     else:
         not_paused = {c for c in clocks if incident.paused.get(c) != reason.id}
         if not_paused:
             raise Refused(f"clock: {', '.join(sorted(not_paused))} not paused for {reason.id}")
     return clocks
+
+
+ACCESS_REASONS = frozenset({"no-access", "no-approver"})
+"""Pause reasons that wait for access: a manual pause with one names an access request."""
 
 
 class Part(StrEnum):
