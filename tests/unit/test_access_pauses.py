@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from intake.access import apply_access
 from intake.incidents import IncidentState, IncidentStatus
+from reporting.documents import closure_document
+from reporting.store import ClosureFacts
 from sla_clock import access_timers
 from sla_clock.access_timers import NO_ACCESS, NO_APPROVER, AccessTimer
 from sla_clock.decide import opened_record
@@ -218,3 +220,57 @@ def test_a_denial_after_the_lead_time_leaves_the_clock_paused() -> None:
     assert len(paused_events(events)) == 1
     assert resumed_events(events) == []
     assert fold(rec, RULES)[ClockKind.RECOVERY].open_pause is not None
+
+
+def test_the_closure_report_lists_the_request_who_approved_and_the_15_minutes_paused() -> None:
+    state, request = night_request()
+    timer = planned(request)
+    rec, paused = access_timers.with_facts(
+        record(), access_timers.on_fire(timer, REASONS), RULES, at(2, 25)
+    )
+    approved = approve(state, request.request_id, at(2, 40))
+    fired = dataclasses.replace(timer, fired_at=at(2, 25))
+    plan = access_timers.on_request(fired, approved, INC, 0, REASONS)
+    _, resumed = access_timers.with_facts(rec, plan.facts, RULES, at(2, 40))
+    asked = make_event(request, source="intake", time=at(2, 10), subject=INC)
+    answered = make_event(approved, source="intake", time=at(2, 40), subject=INC)
+    events = [
+        {
+            "incident_id": INC,
+            "type": e.type.value,
+            "time": e.time,
+            "data": e.data.model_dump(mode="json"),
+        }
+        for e in (asked, *paused, answered, *resumed)
+    ]
+    incident = {
+        "id": INC,
+        "summary": "accounting database down",
+        "object_id": "pg-acc",
+        "origin_object": "pg-acc",
+        "origin_layer": "dbms",
+        "category": "outage",
+        "priority": "P1",
+        "status": "acknowledged",
+        "first_alert_at": at(2, 5),
+        "opened_at": at(2, 5),
+        "acknowledged_at": at(2, 8),
+        "restored_at": None,
+        "closed_at": None,
+        "primary_party": "sysops",
+        "coordinator": "appint",
+        "alert_count": 1,
+        "objects": ["pg-acc"],
+    }
+    doc = closure_document(ClosureFacts(incident, None, [], events), CONTRACT)
+    section = next(s for s in doc.sections if s.title == "Access and approvals")
+    [row] = section.tables[0].rows
+    assert row[0] == request.request_id
+    assert row[2] == "sysops:dba at 2026-03-11 02:10"
+    assert row[4] == "customer:it-duty at 2026-03-11 02:40 (waited 30 minutes)"
+    assert row[6] == "15 minutes"
+    clocks = next(s for s in doc.sections if s.title == "SLA clocks")
+    [pause] = clocks.tables[1].rows
+    assert pause[3:6] == ("2026-03-11 02:25", "2026-03-11 02:40", "15 minutes")
+    assert request.request_id in pause[6]
+    assert "lead time 0:15:00 of db-privileged passed" in pause[6]

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
 
+from reporting import access_view
 from reporting.store import ClosureFacts, MonthlyFacts
 from shared.contract.model import Contract
 from shared.contract.view import ContractView
@@ -358,6 +359,16 @@ def closure_document(facts: ClosureFacts, contract: Contract) -> Document:
                         "Pauses by reason and party",
                         ("Clock", "Reason", "Asked by", "From", "To", "Excluded", "Evidence"),
                         pause_rows,
+                    ),
+                ),
+            ),
+            Section(
+                "Access and approvals",
+                tables=(
+                    Table(
+                        f"Access requests ({zone.key})",
+                        access_view.COLUMNS,
+                        access_view.rows(facts.events, lambda t: _local(t, zone)),
                     ),
                 ),
             ),

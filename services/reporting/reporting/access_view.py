@@ -1,0 +1,93 @@
+"""Access requests where people look (ADR 49): each request of an incident with its times, its
+waits and the pause it caused, for the closure report and the incident view.
+
+Built from the incident's recorded events: the last ``baton.incident.access_request`` of each
+request is the request (the whole record after its last step); the ``no-access`` /
+``no-approver`` pauses sla-clock booked for it name it in their evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from shared.documents.words import duration_words
+from shared.events import AccessRequestV1, EventType
+
+_SPAN = TypeAdapter(timedelta)
+Local = Callable[[datetime | None], str]
+
+
+def requests(events: Iterable[dict[str, Any]]) -> list[AccessRequestV1]:
+    """Each access request as its last step left it, in the order they were made."""
+    last: dict[str, AccessRequestV1] = {}
+    for event in events:
+        if str(event["type"]) == EventType.ACCESS_REQUEST.value:
+            request = AccessRequestV1.model_validate(event["data"])
+            last[request.request_id] = request
+    return sorted(last.values(), key=lambda r: r.requested_at)
+
+
+def paused_for(events: Iterable[dict[str, Any]]) -> dict[str, timedelta]:
+    """Business time each request's automatic pause excluded (by request id; ongoing: 0)."""
+    began: dict[tuple[str, str], str] = {}
+    out: dict[str, timedelta] = {}
+    for event in events:
+        data, kind = event["data"], str(event["type"])
+        key = (str(data.get("clock")), str(data.get("pause_reason")))
+        if kind == EventType.SLA_CLOCK_PAUSED.value and data.get("actor") == "baton":
+            evidence = " ".join(data.get("evidence", []))
+            rid = next((w for w in evidence.split() if w.startswith("acc-")), None)
+            if rid is not None:
+                began[key] = rid
+                out.setdefault(rid, timedelta(0))
+        elif kind == EventType.SLA_CLOCK_RESUMED.value and key in began:
+            rid = began.pop(key)
+            out[rid] += _SPAN.validate_python(data.get("paused") or 0)
+    return out
+
+
+def _wait(start: datetime, end: datetime | None) -> str:
+    return duration_words(end - start) if end is not None else "still waiting"
+
+
+def _answer(who: str | None, at: datetime | None, since: datetime, local: Local) -> str:
+    return f"{who} at {local(at)} (waited {_wait(since, at)})"
+
+
+def rows(events: list[dict[str, Any]], local: Local) -> tuple[tuple[str, ...], ...]:
+    """One row per request: what, asked by/at, approval, grant, waits, pause caused."""
+    paused = paused_for(events)
+    out = []
+    for r in requests(events):
+        approval = (
+            _answer(r.approved_by, r.approved_at, r.requested_at, local)
+            if r.approved_by
+            else (f"needed from {r.approver}, none" if r.needs_approval else "not needed")
+        )
+        grant = _answer(r.granted_by, r.granted_at, r.requested_at, local) if r.granted_by else "—"
+        if r.status.value in ("denied", "rejected"):
+            grant = f"{r.status.value} by {r.closed_by} at {local(r.closed_at)}: {r.reason}"
+        if r.status.value == "emergency":
+            approval = f"break glass, no prior approval: {r.reason}"
+            grant = r.emergency
+        pause = paused.get(r.request_id)
+        out.append(
+            (
+                r.request_id,
+                f"{r.mode} access to {r.object_id} under {r.rule}"
+                + (f": {r.purpose}" if r.purpose else ""),
+                f"{r.requested_by} at {local(r.requested_at)}",
+                f"{duration_words(r.lead_time)} (by {local(r.due_at)})",
+                approval,
+                grant,
+                duration_words(pause) if pause is not None else "none",
+            )
+        )
+    return tuple(out)
+
+
+COLUMNS = ("Request", "What", "Asked", "Lead time", "Approval", "Grant", "Clock paused")
