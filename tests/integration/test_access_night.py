@@ -23,6 +23,7 @@ import orjson
 from intake.access import apply_access
 from intake.incidents import IncidentState, IncidentStatus
 
+from shared import links
 from shared.contract import load_contract
 from shared.events import (
     AccessActionV1,
@@ -280,16 +281,52 @@ async def test_approval_through_the_api_and_each_refusal(
             assert twice.status_code == 409, twice.text
             assert "already answered" in twice.json()["error"]
 
+            # a second request, approved through a signed link as the router mails it
+            again = await post(
+                access,
+                {
+                    "action": "request_access",
+                    "party": "sysops",
+                    "actor": "dba",
+                    "rule": "db-privileged",
+                    "purpose": "check the replica",
+                },
+            )
+            assert again.status_code == 202, again.text
+            claims = {
+                "incident": incident,
+                "party": "customer",
+                "step": AccessStep.APPROVE,
+                "request": again.json()["request_id"],
+                "nonce": "n-approve",
+                "expires": int((now + timedelta(hours=1)).timestamp()),
+                "to": "it-duty",
+            }
+            token = links.sign(isolated.credentials().links_secret, links.Claims(**claims))
+            page = await client.get(f"{intake}/v1/links/{token}")
+            assert "Approve access request" in page.text
+            pressed = await client.post(f"{intake}/v1/links/{token}")
+            assert pressed.status_code == 200, pressed.text
+            assert "Done" in pressed.text
+            used = await client.post(f"{intake}/v1/links/{token}")
+            assert used.status_code == 410
+
             async def recorded() -> list[Envelope]:
                 events = await read_topic(isolated.infra.bootstrap, f"{isolated.prefix}incidents")
                 kinds = {EventType.ACCESS_REQUEST, EventType.ACCESS_REFUSED}
                 found = [e for e in events if e.subject == incident and e.type in kinds]
-                return found if len(found) >= 6 else []
+                return found if len(found) >= 8 else []
 
             events = await until("the steps recorded", recorded)
             steps = [e.data for e in events if isinstance(e.data, AccessRequestV1)]
-            assert [s.status.value for s in steps] == ["requested", "approved"]
+            assert [s.status.value for s in steps] == [
+                "requested",
+                "approved",
+                "requested",
+                "approved",
+            ]
             assert steps[0].needs_approval
             assert steps[1].approved_by == "customer:it-duty"
+            assert steps[3].approved_by == "customer:it-duty (link)"
     finally:
         stop_services(sp)

@@ -16,6 +16,7 @@ from shared import links
 from shared.contract import Contract, load_contract
 from shared.events import (
     AccessRequestV1,
+    AccessStep,
     ActionKind,
     Category,
     ClockKind,
@@ -347,6 +348,30 @@ def test_an_access_request_tells_the_issuer_and_the_approver_needed_at_night() -
     assert "acc-1" in issuer.subject
     # the coordinator is told too, for information
     assert any(n.party == "appint" and "information" in n.subject for n in sent)
+    # the approver gets one link: approve, as the contact it was sent to; the issuer none yet
+    approver = [n for n in sent if n.recipient == "customer/it-duty"]
+    tokens = [
+        ln.rsplit("/", 1)[1] for n in approver for ln in n.body.splitlines() if "/v1/links/" in ln
+    ]
+    claims = [links.verify([SECRET], t, NIGHT) for t in tokens]
+    assert [(c.step, c.request, c.party, c.to) for c in claims] == [
+        (AccessStep.APPROVE, "acc-1", "customer", "it-duty")
+    ]
+    assert "/v1/links/" not in issuer.body
+
+
+def test_once_approved_the_issuer_gets_a_grant_link() -> None:
+    state, _ = open_route(_opened("pg-acc"), steppe(), NIGHT)
+    event = _access(
+        "approved", ["customer/security"], approved_at=NIGHT, approved_by="customer:it-duty"
+    )
+    sent = _all(state, [event], frozenset({"email", "phone"}))
+    issuer = [n for n in sent if n.recipient == "customer/security"]
+    tokens = [
+        ln.rsplit("/", 1)[1] for n in issuer for ln in n.body.splitlines() if "/v1/links/" in ln
+    ]
+    claims = [links.verify([SECRET], t, NIGHT) for t in tokens]
+    assert {(c.step, c.to) for c in claims} == {(AccessStep.GRANT, "security")}
 
 
 def test_break_glass_tells_the_approver_and_security_at_once() -> None:

@@ -39,6 +39,7 @@ from shared.contract.view import ContractView
 from shared.events import (
     AccessRequestV1,
     AccessStatus,
+    AccessStep,
     ActionKind,
     AssignmentEscalatedV2,
     AssignmentIssuedV3,
@@ -77,10 +78,12 @@ class Person:
 
 @dataclass(frozen=True, slots=True)
 class LinkAction:
-    action: ActionKind
+    action: ActionKind | None
     label: str
     layer: Layer | None = None
     fault_found: bool | None = None
+    step: AccessStep | None = None  # or a step of an access request (ADR 49)
+    request: str | None = None
 
 
 @dataclass(slots=True)
@@ -268,10 +271,24 @@ def contact_person(contract: Contract, ref: str) -> Person | None:
 
 
 def _tell_access(plan: _Plan, contract: Contract, data: AccessRequestV1) -> str:
+    """The contacts the step is for; the one whose answer is awaited gets its link (the
+    approver's approval first, then the issuer's grant), acting as its own contact."""
     title, asked = _access_asked(data)
+    waiting = data.waiting_for
+    answers = {
+        "approval": (data.approver, AccessStep.APPROVE),
+        "grant": (data.issued_by, AccessStep.GRANT),
+    }
+    owner, step = answers[waiting] if waiting else (None, None)
     for ref in data.tell:
         person = contact_person(contract, ref)
-        if person is not None:
+        if person is None:
+            continue
+        if ref == owner and step is not None:
+            label = f"{step.value.capitalize()} access request {data.request_id}"
+            link = LinkAction(None, label, step=step, request=data.request_id)
+            plan.add(Ask(person, asked, person.party, (link,)))
+        else:
             plan.add(Ask(person, asked))
     return title
 
@@ -447,6 +464,8 @@ def render(
                 incident=state.incident_id,
                 party=ask.acts_as,
                 action=action.action,
+                step=action.step,
+                request=action.request,
                 layer=action.layer,
                 fault_found=action.fault_found,
                 nonce=notice_id.hex,
