@@ -274,3 +274,40 @@ def test_the_closure_report_lists_the_request_who_approved_and_the_15_minutes_pa
     assert pause[3:6] == ("2026-03-11 02:25", "2026-03-11 02:40", "15 minutes")
     assert request.request_id in pause[6]
     assert "lead time 0:15:00 of db-privileged passed" in pause[6]
+
+
+def test_the_closure_report_says_the_rules_contact_confirmed_completion() -> None:
+    confirm = {
+        "incident_id": INC,
+        "type": "baton.incident.action_accepted",
+        "time": at(3, 0),
+        "data": {
+            "action": "confirm",
+            "party": "customer",
+            "actor": "it-duty (link)",
+            "at": at(3, 0).isoformat(),
+            "command_id": str(uuid.uuid4()),
+        },
+    }
+    incident = {
+        "id": INC,
+        "summary": "accounting database down",
+        "object_id": "pg-acc",
+        "origin_object": "pg-acc",
+        "origin_layer": "dbms",
+        "category": "outage",
+        "priority": "P1",
+        "status": "restored",
+        "first_alert_at": at(2, 5),
+        "opened_at": at(2, 5),
+        "primary_party": "sysops",
+        "coordinator": "appint",
+        "objects": ["pg-acc"],
+    }
+    doc = closure_document(ClosureFacts(incident, None, [], [confirm]), CONTRACT)
+    section = next(s for s in doc.sections if s.title == "Participants and confirmation")
+    assert "Completion of work on pg-acc confirmed by customer/it-duty" in section.paragraphs[0]
+    other = {**confirm, "data": {**confirm["data"], "actor": "it-head"}}
+    doc = closure_document(ClosureFacts(incident, None, [], [other]), CONTRACT)
+    section = next(s for s in doc.sections if s.title == "Participants and confirmation")
+    assert "confirmed by customer/it-duty under db-privileged: not yet" in section.paragraphs[0]

@@ -390,3 +390,31 @@ def test_break_glass_tells_the_approver_and_security_at_once() -> None:
         body = next(n.body for n in sent if n.recipient == ref)
         assert "without prior approval: data loss in progress" in body
         assert "DBA break-glass role" in body
+
+
+def test_restored_asks_the_rules_completion_contact_to_confirm() -> None:
+    state, _ = open_route(_opened("pg-acc"), steppe(), NIGHT)
+    restored = make_event(
+        IncidentActionAcceptedV1(
+            action=ActionKind.RESTORED,
+            party="sysops",
+            actor="dba",
+            at=NIGHT,
+            command_id=stable_id("c2"),
+        ),
+        source="intake",
+        time=NIGHT,
+        subject="inc-1",
+        event_id=stable_id("restored-pg-acc"),
+    )
+    state, _ = on_action(state, restored, steppe(), NIGHT)
+    sent = notify.notices(restored, state, steppe(), senders=frozenset({"phone"}), links=LINKS)
+    duty = [n for n in sent if n.recipient == "customer/it-duty"]  # db-privileged's confirmer
+    assert duty
+    assert "you confirm completion of work on pg-acc (customer/it-duty)" in duty[0].body
+    tokens = [ln.rsplit("/", 1)[1] for ln in duty[0].body.splitlines() if "/v1/links/" in ln]
+    claims = [links.verify([SECRET], t, NIGHT) for t in tokens]
+    assert {(c.action, c.party, c.to) for c in claims} == {
+        (ActionKind.CONFIRM, "customer", "it-duty"),
+        (ActionKind.REJECT, "customer", "it-duty"),
+    }

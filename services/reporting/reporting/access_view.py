@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from shared.contract import Contract
 from shared.documents.words import duration_words
 from shared.events import AccessRequestV1, EventType
 
@@ -91,3 +92,20 @@ def rows(events: list[dict[str, Any]], local: Local) -> tuple[tuple[str, ...], .
 
 
 COLUMNS = ("Request", "What", "Asked", "Lead time", "Approval", "Grant", "Clock paused")
+
+
+def completion(contract: Contract, object_id: str | None, confirmation: dict[str, Any]) -> str:
+    """Who confirmed what: whether the confirming person is the contact the object's access
+    rule names to confirm completion of work on it (ADR 51)."""
+    obj = contract.object(object_id) if object_id else None
+    rule = contract.access_rules.get(obj.access) if obj and obj.access else None
+    ref = rule.confirms_completion if rule else None
+    if obj is None or ref is None:
+        return ""
+    party_id, _, contact_id = ref.partition("/")
+    found = contract.contact(ref)
+    names = {contact_id} | ({found[1].name} if found else set())
+    actor = str(confirmation.get("actor", "")).removesuffix(" (link)")
+    if confirmation.get("party") == party_id and actor in names:
+        return f" Completion of work on {obj.id} confirmed by {ref}, as {obj.access} names."
+    return f" Completion of work on {obj.id} is confirmed by {ref} under {obj.access}: not yet."

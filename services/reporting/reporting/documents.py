@@ -276,7 +276,7 @@ def closure_document(facts: ClosureFacts, contract: Contract) -> Document:
             f"Restoration confirmed by {confirmation['actor']} "
             f"({_party(contract, confirmation['party'])}) at "
             f"{_local(_when(confirmation['at']), zone)} ({zone.key})."
-        )
+        ) + access_view.completion(contract, inc.get("object_id"), confirmation)
     elif report:
         confirmed = f"Restoration confirmed by {_party(contract, report['confirmed_by'])}."
     else:

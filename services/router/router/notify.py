@@ -249,6 +249,7 @@ def _asks(event: Envelope, state: RouteState, contract: Contract) -> tuple[str, 
     elif isinstance(data, IncidentActionAcceptedV1) and data.action == ActionKind.RESTORED:
         title = "confirm restoration"
         asked = f"{data.party} reports the service restored. Does it work for you again?"
+        _ask_completion(plan, contract, state, asked)
         for party_id, one in contract.parties.items():
             if one.kind == "customer":
                 _tell_party(plan, contract, party_id, at, asked, actions=(CONFIRM, REJECT))
@@ -268,6 +269,23 @@ def contact_person(contract: Contract, ref: str) -> Person | None:
         return None
     party_id, _, contact_id = ref.partition("/")
     return _person(duty_contact(party_id, contact_id, found[1]))
+
+
+def _ask_completion(plan: _Plan, contract: Contract, state: RouteState, asked: str) -> None:
+    """The object's access rule names who confirms completion of work on it: that contact is
+    asked first (with the links), with the customer's confirmation of restoration (ADR 51)."""
+    object_id = state.primary_object or state.object_id
+    obj = contract.object(object_id) if object_id else None
+    rule = contract.access_rules.get(obj.access) if obj and obj.access else None
+    ref = rule.confirms_completion if rule else None
+    person = contact_person(contract, ref) if ref else None
+    if obj is None or person is None:
+        return
+    party = contract.parties.get(person.party)
+    if party is None or party.kind != "customer":
+        return  # only the customer confirms restoration (the API's rule)
+    what = f"{asked} Under {obj.access}, you confirm completion of work on {obj.id} ({ref})."
+    plan.add(Ask(person, what, person.party, (CONFIRM, REJECT)))
 
 
 def _tell_access(plan: _Plan, contract: Contract, data: AccessRequestV1) -> str:
