@@ -10,6 +10,7 @@ import dataclasses
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from intake.access import apply_access
@@ -277,7 +278,7 @@ def test_the_closure_report_lists_the_request_who_approved_and_the_15_minutes_pa
 
 
 def test_the_closure_report_says_the_rules_contact_confirmed_completion() -> None:
-    confirm = {
+    confirm: dict[str, Any] = {
         "incident_id": INC,
         "type": "baton.incident.action_accepted",
         "time": at(3, 0),
