@@ -174,6 +174,7 @@ async def test_the_clock_waits_for_the_approver_15_minutes_with_its_evidence(
                 return doc
 
             doc = await until("the closure report with the pause", report)
+            view = (await client.get(f"{sp.urls['reporting']}/v1/incidents/{incident}")).json()
         sections = {s["title"]: s for s in doc["sections"]}
         [row] = sections["Access and approvals"]["tables"][0]["rows"]
         assert row[0] == request.request_id
@@ -182,6 +183,11 @@ async def test_the_clock_waits_for_the_approver_15_minutes_with_its_evidence(
         [pause] = sections["SLA clocks"]["tables"][1]["rows"]
         assert pause[3:6] == ["2026-03-11 02:25", "2026-03-11 02:40", "15 minutes"]
         assert request.request_id in pause[6]
+        [listed] = view["access"]  # the incident view lists the request, its waits, its pause
+        assert (listed["request_id"], listed["status"]) == (request.request_id, "approved")
+        assert listed["approved_by"] == "customer:it-duty"
+        assert listed["approval_wait_seconds"] == 30 * 60
+        assert listed["paused_seconds"] == 15 * 60
     finally:
         stop_services(sp)
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter
 
 from shared.contract import Contract
@@ -22,12 +23,17 @@ _SPAN = TypeAdapter(timedelta)
 Local = Callable[[datetime | None], str]
 
 
+def _data(event: dict[str, Any]) -> dict[str, Any]:
+    data = event["data"]
+    return orjson.loads(data) if isinstance(data, str | bytes) else dict(data)
+
+
 def requests(events: Iterable[dict[str, Any]]) -> list[AccessRequestV1]:
     """Each access request as its last step left it, in the order they were made."""
     last: dict[str, AccessRequestV1] = {}
     for event in events:
         if str(event["type"]) == EventType.ACCESS_REQUEST.value:
-            request = AccessRequestV1.model_validate(event["data"])
+            request = AccessRequestV1.model_validate(_data(event))
             last[request.request_id] = request
     return sorted(last.values(), key=lambda r: r.requested_at)
 
@@ -37,7 +43,7 @@ def paused_for(events: Iterable[dict[str, Any]]) -> dict[str, timedelta]:
     began: dict[tuple[str, str], str] = {}
     out: dict[str, timedelta] = {}
     for event in events:
-        data, kind = event["data"], str(event["type"])
+        data, kind = _data(event), str(event["type"])
         key = (str(data.get("clock")), str(data.get("pause_reason")))
         if kind == EventType.SLA_CLOCK_PAUSED.value and data.get("actor") == "baton":
             evidence = " ".join(data.get("evidence", []))
@@ -109,3 +115,26 @@ def completion(contract: Contract, object_id: str | None, confirmation: dict[str
     if confirmation.get("party") == party_id and actor in names:
         return f" Completion of work on {obj.id} confirmed by {ref}, as {obj.access} names."
     return f" Completion of work on {obj.id} is confirmed by {ref} under {obj.access}: not yet."
+
+
+def _seconds(start: datetime, end: datetime | None) -> float | None:
+    return (end - start).total_seconds() if end is not None else None
+
+
+def listing(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The incident view's access requests: each as its last step left it, with how long it
+    waited for the approval and the grant (seconds; None while waiting) and the clock time its
+    automatic pause excluded."""
+    paused = paused_for(events)
+    return [
+        {
+            **r.model_dump(mode="json"),
+            "waiting_for": r.waiting_for,
+            "approval_wait_seconds": _seconds(r.requested_at, r.approved_at),
+            "grant_wait_seconds": _seconds(r.requested_at, r.granted_at),
+            "paused_seconds": paused[r.request_id].total_seconds()
+            if r.request_id in paused
+            else None,
+        }
+        for r in requests(events)
+    ]
