@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from intake.access import apply_access
 from intake.incidents import IncidentState, IncidentStatus
-from reporting.documents import closure_document
-from reporting.store import ClosureFacts
+from reporting.documents import closure_document, monthly_document
+from reporting.store import ClosureFacts, MonthlyFacts
 from sla_clock import access_timers
 from sla_clock.access_timers import NO_ACCESS, NO_APPROVER, AccessTimer
 from sla_clock.decide import opened_record
@@ -312,3 +312,36 @@ def test_the_closure_report_says_the_rules_contact_confirmed_completion() -> Non
     doc = closure_document(ClosureFacts(incident, None, [], [other]), CONTRACT)
     section = next(s for s in doc.sections if s.title == "Participants and confirmation")
     assert "confirmed by customer/it-duty under db-privileged: not yet" in section.paragraphs[0]
+
+
+def test_the_monthly_report_sums_the_waits_per_rule_and_party() -> None:
+    state, request = night_request()
+    timer = planned(request)
+    rec, paused = access_timers.with_facts(
+        record(), access_timers.on_fire(timer, REASONS), RULES, at(2, 25)
+    )
+    approved = approve(state, request.request_id, at(2, 40))
+    fired = dataclasses.replace(timer, fired_at=at(2, 25))
+    plan = access_timers.on_request(fired, approved, INC, 0, REASONS)
+    _, resumed = access_timers.with_facts(rec, plan.facts, RULES, at(2, 40))
+    events = [
+        {
+            "incident_id": INC,
+            "type": e.type.value,
+            "time": e.time,
+            "data": e.data.model_dump(mode="json"),
+        }
+        for e in (
+            make_event(request, source="intake", time=at(2, 10), subject=INC),
+            *paused,
+            make_event(approved, source="intake", time=at(2, 40), subject=INC),
+            *resumed,
+        )
+    ]
+    facts = MonthlyFacts(date(2026, 3, 1), [], [], events, [], [], [], [], [], {"incidents": 1})
+    doc = monthly_document(facts, CONTRACT)
+    section = next(s for s in doc.sections if s.title == "Waiting for access and approvals")
+    [row] = section.tables[0].rows
+    assert row[0] == "db-privileged"
+    assert "sysops" in row[1] or "SysOps" in row[1]
+    assert row[2:] == ("1", "30 minutes", "none", "15 minutes")  # not granted yet

@@ -40,11 +40,15 @@ def requests(events: Iterable[dict[str, Any]]) -> list[AccessRequestV1]:
 
 def paused_for(events: Iterable[dict[str, Any]]) -> dict[str, timedelta]:
     """Business time each request's automatic pause excluded (by request id; ongoing: 0)."""
-    began: dict[tuple[str, str], str] = {}
+    began: dict[tuple[str, str, str], str] = {}
     out: dict[str, timedelta] = {}
     for event in events:
         data, kind = _data(event), str(event["type"])
-        key = (str(data.get("clock")), str(data.get("pause_reason")))
+        key = (
+            str(event.get("incident_id", "")),
+            str(data.get("clock")),
+            str(data.get("pause_reason")),
+        )
         if kind == EventType.SLA_CLOCK_PAUSED.value and data.get("actor") == "baton":
             evidence = " ".join(data.get("evidence", []))
             rid = next((w for w in evidence.split() if w.startswith("acc-")), None)
@@ -138,3 +142,37 @@ def listing(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for r in requests(events)
     ]
+
+
+WAIT_COLUMNS = (
+    "Rule",
+    "Asked by",
+    "Requests",
+    "Waited for approval",
+    "Waited for the grant",
+    "Clock paused",
+)
+
+
+def waits(events: list[dict[str, Any]], party: Callable[[str], str]) -> tuple[tuple[str, ...], ...]:
+    """The month's waiting for access and approvals, per rule and requesting party: answered
+    waits summed (a request still waiting counts in Requests only), and the clock time the
+    requests' automatic pauses excluded."""
+    by_incident: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        by_incident.setdefault(str(event.get("incident_id", "")), []).append(event)
+    zero = timedelta(0)
+    sums: dict[tuple[str, str], list[Any]] = {}
+    for incident_events in by_incident.values():
+        paused = paused_for(incident_events)
+        for r in requests(incident_events):
+            key = (r.rule, r.requested_by.partition(":")[0])
+            row = sums.setdefault(key, [0, zero, zero, zero])
+            row[0] += 1
+            row[1] += (r.approved_at - r.requested_at) if r.approved_at else zero
+            row[2] += (r.granted_at - r.requested_at) if r.granted_at else zero
+            row[3] += paused.get(r.request_id, zero)
+    return tuple(
+        (rule, party(pid), str(n), duration_words(a), duration_words(g), duration_words(p))
+        for (rule, pid), (n, a, g, p) in sorted(sums.items())
+    )

@@ -579,6 +579,21 @@ def monthly_document(facts: MonthlyFacts, contract: Contract) -> Document:
                 charts=(pause_chart,) if by_reason else (),
             ),
             Section(
+                "Waiting for access and approvals",
+                (
+                    "Access requests of the month's incidents, per access rule and the party "
+                    "that asked: how long the answers took, and the clock time the automatic "
+                    "no-access / no-approver pauses excluded.",
+                ),
+                tables=(
+                    Table(
+                        "Access waits by rule and party",
+                        access_view.WAIT_COLUMNS,
+                        access_view.waits(facts.pause_events, party),
+                    ),
+                ),
+            ),
+            Section(
                 "Mean times per week",
                 (
                     "MTTA: from registration to taken into work. MTTR: from the first alert to "
