@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,8 @@ from rich.table import Table
 
 from shared.checkins import expected_events
 from shared.contract import ContractError, load_contract
+
+SECRET_ENV = "BATON_CHECKIN_SECRET"  # noqa: S105 - the variable's name, not a secret
 
 checkins_app = typer.Typer(
     help="Expected events (schedules, backups, test restores) and their check-in keys.",
@@ -35,14 +38,21 @@ def list_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
-    """Each expected event: object, duty, schedule in words, grace, who is paged, its key."""
-    from baton.stack import EXAMPLE_CONTRACT
+    """Each expected event: object, duty, schedule in words, grace, who is paged, its key.
+
+    A key is a secret (ADR 35): it is derived under ``BATON_CHECKIN_SECRET`` (else the local
+    stack's credentials); without either the key column stays empty."""
+    from baton import credentials
+    from baton.stack import EXAMPLE_CONTRACT, stack_paths
 
     try:
         contract = load_contract(path or EXAMPLE_CONTRACT)
     except ContractError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    rows = expected_events(contract, datetime.now(UTC))
+    secret = os.environ.get(SECRET_ENV)
+    if not secret and (creds := credentials.load(stack_paths().root)) is not None:
+        secret = creds.checkin_secret
+    rows = expected_events(contract, datetime.now(UTC), secret or None)
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
         return
@@ -66,11 +76,12 @@ def status_command(
     successful run, and what is overdue or failing."""
     import httpx
 
+    from baton.cli import stack_auth
     from baton.stack import status
 
     base = url or str(status()["services"]["sla-clock"]["url"])
     try:
-        reply = httpx.get(f"{base}/v1/checkins", timeout=10)
+        reply = httpx.get(f"{base}/v1/checkins", timeout=10, auth=stack_auth())
     except httpx.TransportError as exc:
         raise typer.BadParameter(f"sla-clock is not reachable at {base}: {exc}") from exc
     if reply.status_code != 200:

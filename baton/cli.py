@@ -45,14 +45,21 @@ UrlOption = Annotated[
 ]
 
 
-# C0 and C1 control characters (escape sequences start with ESC, 0x1b, or CSI, 0x9b).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 and C1 controls, and the bidirectional controls that reorder what a terminal shows
+# (U+061C, U+200E-F, U+202A-E, U+2066-9: "Trojan Source", CVE-2021-42574)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def safe(value: object) -> Text:
     """Text from the outside (alert summaries, object names, actors) as a terminal cell: control
-    characters shown as escapes, never executed; Rich markup shown as typed, never rendered."""
-    return Text(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value)))
+    and bidi characters shown as escapes, never executed nor reordering the line; Rich markup
+    shown as typed, never rendered."""
+    return Text(_CONTROL.sub(_escaped, str(value)))
 
 
 def _reporting_url(url: str | None) -> str:

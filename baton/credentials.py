@@ -10,6 +10,7 @@ stack has:
 - ``kafka``: one SASL/SCRAM user per service, per party (its inbox and assignment topics) and an
   ``admin`` user for topic and ACL administration;
 - ``postgres``: the password of the database role the services use;
+- ``checkin_secret``: the secret check-in keys are derived under (sla-clock's pings, ADR 35);
 - ``links``: the HMAC secret of the action links in messages to people (router signs, intake
   checks).
 
@@ -58,6 +59,7 @@ class Credentials(BaseModel):
         description="SCRAM user -> password: admin, each service by name, each party by id",
     )
     postgres_password: str = ""
+    checkin_secret: str = ""
     links_secret: str = ""
 
     def completed(self, parties: Iterable[str]) -> Credentials:
@@ -76,6 +78,7 @@ class Credentials(BaseModel):
             readers=fill(self.readers, (OPERATOR, *party_ids)),
             kafka=fill(self.kafka, (KAFKA_ADMIN, *SERVICE_NAMES, *party_ids)),
             postgres_password=self.postgres_password or new_secret(),
+            checkin_secret=self.checkin_secret or new_secret(),
             links_secret=self.links_secret or new_secret(),
         )
 
@@ -152,8 +155,10 @@ def service_env(creds: Credentials, service: str) -> dict[str, str]:
         env["BATON_INTAKE_PARTY_TOKENS"] = _json(creds.parties)
     if service in ("intake", "router") and creds.links_secret:
         env["BATON_LINKS_SECRET"] = creds.links_secret
-    if service == "reporting":
+    if service in ("reporting", "sla-clock"):  # sla-clock: its check-in status
         env["BATON_REPORTING_READER_TOKENS"] = _json(creds.readers)
+    if service == "sla-clock":
+        env["BATON_CHECKIN_SECRET"] = creds.checkin_secret
     return env
 
 
@@ -169,7 +174,7 @@ _SOURCE_OF_PATH = {
     "/v1/incidents": "user",
 }
 _CHANGES = re.compile(r"^/v1/objects/[^/]+/changes$")
-_READS = ("/v1/incidents", "/v1/reports")
+_READS = ("/v1/incidents", "/v1/reports", "/v1/checkins")
 
 
 class StackAuth(httpx.Auth):

@@ -89,9 +89,11 @@ def _webhook(
     }
 
 
-def _night_run(contract: Contract) -> Expectation | None:
-    """The bank exchange's scheduled run (the example contract's file exchange with a timeout)."""
-    for exp in expectations(contract):
+def _night_run(contract: Contract, settings: Settings) -> Expectation | None:
+    """The bank exchange's scheduled run (the example contract's file exchange with a timeout),
+    keyed under the stack's check-in secret."""
+    secrets = [s.get_secret_value() for s in settings.checkin_secret or ()]
+    for exp in expectations(contract, secrets[0] if secrets else None):
         obj = contract.object(exp.object_id)
         if exp.duty is Duty.RUN and obj is not None and obj.kind.value == "file_exchange":
             return exp
@@ -124,7 +126,8 @@ def miss_the_night_run(
     over Kafka, as a job that speaks Kafka does) arrives now; the run's timeout has long passed,
     so sla-clock's watchdog reports the run as failed at its next tick — no monitoring rule
     needed."""
-    exp = _night_run(contract)
+    settings = client_settings()  # the stack's address and admin credentials, unless set
+    exp = _night_run(contract, settings)
     if exp is None or exp.timeout is None:
         return None
     zone = ZoneInfo(exp.timezone)
@@ -132,7 +135,6 @@ def miss_the_night_run(
     night = local.replace(hour=2, minute=0, second=0, microsecond=0)
     if night > local - exp.timeout:
         night -= timedelta(days=1)
-    settings = client_settings()  # the stack's address and admin credentials, unless set
     if kafka:
         settings = settings.model_copy(update={"kafka_bootstrap": kafka})
     asyncio.run(_report_start(settings, exp, night.astimezone(UTC)))

@@ -1452,10 +1452,13 @@ def client_env(paths: StackPaths | None = None, entry: str = KAFKA_ADMIN) -> dic
     paths = paths or stack_paths()
     ports = stack_ports(paths)
     creds = stack_credentials(paths)
-    return {
+    env = {
         **kafka_env(ports, creds, entry),
         "BATON_PG_DSN": ports.dsn_with(creds.postgres_password),
     }
+    if creds.checkin_secret:  # the check-in keys a client prints or pings with (ADR 35)
+        env["BATON_CHECKIN_SECRET"] = creds.checkin_secret
+    return env
 
 
 def client_settings(

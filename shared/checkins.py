@@ -2,16 +2,24 @@
 
 Every object with an expected ``schedule`` (file exchanges, scheduled tasks) and every backup
 duty (copies and their check on a cron schedule, test restores every N days) is one
-*expectation* with a check-in key. Runs report to that key (healthchecks.io's ping protocol);
-the watchdog (sla-clock, ADR 16) asks this module when the next run is expected and turns a run
-that did not report by expected time + grace into an alert.
+*expectation* with a check-in key. The key is a capability: whoever holds it can report the
+run done and clear its alert, so it is an HMAC of the check-in's name (``<contract>/<object>/
+<duty>``, or the ``key`` the contract gives the schedule) under the stack's check-in secret
+(``BATON_CHECKIN_SECRET``, generated with the other credentials: ADR 35). Every party holds the
+contract; nobody rebuilds a key from it without the secret. Runs report to that key
+(healthchecks.io's ping protocol); the watchdog (sla-clock, ADR 16) asks this module when the
+next run is expected and turns a run that did not report by expected time + grace into an alert.
 
 Pure: every function takes ``now`` or an instant; nothing here reads the clock.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -84,15 +92,34 @@ class Expectation:
 
 
 def derive_key(contract: Contract, object_id: str, duty: Duty) -> str:
-    """A stable key per contract, object and duty; a contract can name its own instead."""
+    """The public key of a stack without a check-in secret (an open door: ``BATON_INSECURE``):
+    anyone holding the contract computes it."""
     return str(uuid.uuid5(KEY_NAMESPACE, f"{contract.id}/{object_id}/{duty.value}"))
 
 
+def checkin_key(secret: str, name: str) -> str:
+    """The check-in key of ``name`` under ``secret``: HMAC-SHA256, base64url (43 characters)."""
+    digest = hmac.new(secret.encode(), name.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _key(contract: Contract, obj_id: str, duty: Duty, named: str | None, secret: str | None) -> str:
+    if secret is None:
+        return named or derive_key(contract, obj_id, duty)
+    return checkin_key(secret, named or f"{contract.id}/{obj_id}/{duty.value}")
+
+
 def _from_schedule(
-    contract: Contract, obj: SupportObject, duty: Duty, schedule: Schedule, party: str | None
+    contract: Contract,
+    obj: SupportObject,
+    duty: Duty,
+    schedule: Schedule,
+    party: str | None,
+    *,
+    secret: str | None,
 ) -> Expectation:
     return Expectation(
-        key=schedule.key or derive_key(contract, obj.id, duty),
+        key=_key(contract, obj.id, duty, schedule.key, secret),
         object_id=obj.id,
         duty=duty,
         cron=schedule.cron,
@@ -105,24 +132,33 @@ def _from_schedule(
     )
 
 
-def expectations(contract: Contract) -> list[Expectation]:
-    """Every expected event of the contract, in contract order."""
+def expectations(contract: Contract, secret: str | None = None) -> list[Expectation]:
+    """Every expected event of the contract, in contract order, with its key under ``secret``
+    (None: the public keys of a stack started open)."""
     out: list[Expectation] = []
     for obj in contract.objects:
         if obj.schedule is not None:
-            out.append(_from_schedule(contract, obj, Duty.RUN, obj.schedule, obj.executor))
+            out.append(
+                _from_schedule(contract, obj, Duty.RUN, obj.schedule, obj.executor, secret=secret)
+            )
         backup = obj.backup
         if backup is None:
             continue
         if backup.copies is not None:
-            out.append(_from_schedule(contract, obj, Duty.BACKUP, backup.copies, backup.made_by))
+            out.append(
+                _from_schedule(
+                    contract, obj, Duty.BACKUP, backup.copies, backup.made_by, secret=secret
+                )
+            )
         if backup.check is not None:
             party = backup.checked_by or backup.made_by
-            out.append(_from_schedule(contract, obj, Duty.BACKUP_CHECK, backup.check, party))
+            out.append(
+                _from_schedule(contract, obj, Duty.BACKUP_CHECK, backup.check, party, secret=secret)
+            )
         if backup.test_restore_every:
             out.append(
                 Expectation(
-                    key=derive_key(contract, obj.id, Duty.TEST_RESTORE),
+                    key=_key(contract, obj.id, Duty.TEST_RESTORE, None, secret),
                     object_id=obj.id,
                     duty=Duty.TEST_RESTORE,
                     cron=None,
@@ -137,8 +173,18 @@ def expectations(contract: Contract) -> list[Expectation]:
     return out
 
 
-def by_key(contract: Contract) -> dict[str, Expectation]:
-    return {e.key: e for e in expectations(contract)}
+def by_key(contract: Contract, secrets: Sequence[str] = ()) -> dict[str, Expectation]:
+    """Each key a run may report to -> its expectation, keyed under the first secret. While the
+    secret is rotated (``[new, old]``) the old keys still find their expectation, whose ``key``
+    is the new one: runs move to the new key before the old secret is removed."""
+    if not secrets:
+        return {e.key: e for e in expectations(contract)}
+    current = expectations(contract, secrets[0])
+    found: dict[str, Expectation] = {}
+    for secret in reversed(secrets):
+        for exp, old in zip(current, expectations(contract, secret), strict=True):
+            found[old.key] = exp
+    return found
 
 
 def _zone_of(contract: Contract, obj: SupportObject) -> str:
@@ -229,12 +275,14 @@ class ExpectedEvent:
     key: str
 
 
-def expected_events(contract: Contract, at: datetime | None = None) -> list[ExpectedEvent]:
+def expected_events(
+    contract: Contract, at: datetime | None = None, secret: str | None = None
+) -> list[ExpectedEvent]:
     """Each expected event with its schedule in words, its grace and who is paged when missed
-    (the contact on duty at ``at`` when given)."""
+    (the contact on duty at ``at`` when given); its key under ``secret`` (without it: no key)."""
     rows = []
     view = ContractView.of(contract)
-    for exp in expectations(contract):
+    for exp in expectations(contract, secret):
         obj = contract.object(exp.object_id)
         assert obj is not None
         # routed like any incident: the layer's primary party, else the coordinator
@@ -255,7 +303,7 @@ def expected_events(contract: Contract, at: datetime | None = None) -> list[Expe
                 party=exp.party,
                 paged=paged,
                 category=exp.category.value,
-                key=exp.key,
+                key=exp.key if secret else "",
             )
         )
     return rows

@@ -30,11 +30,21 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
-async def create_pool(dsn: str, schema: str) -> asyncpg.Pool:
-    """A pool whose connections see ``schema`` first; the schema is created if missing."""
+DEFAULT_COMMAND_TIMEOUT = 10.0
+
+
+async def create_pool(
+    dsn: str, schema: str, command_timeout: float = DEFAULT_COMMAND_TIMEOUT
+) -> asyncpg.Pool:
+    """A pool whose connections see ``schema`` first; the schema is created if missing.
+
+    Every call on its connections waits at most ``command_timeout`` (asyncpg raises
+    ``TimeoutError``, one of ``DATABASE_UNAVAILABLE``), and the server ends a statement a little
+    before that (``statement_timeout``): a frozen or overloaded PostgreSQL is an unavailable one,
+    never a request or a consumer held for the whole outage (ADR 36)."""
     if not _IDENT.match(schema):
         raise ValueError(f"schema: {schema!r} is not a plain lower-case identifier")
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, timeout=command_timeout, command_timeout=command_timeout)
     try:
         # IF NOT EXISTS is not safe against a concurrent creator (two instances starting on a
         # fresh database): serialise on a transaction-scoped advisory lock.
@@ -44,8 +54,14 @@ async def create_pool(dsn: str, schema: str) -> asyncpg.Pool:
     finally:
         await conn.close()
     # connect timeout: a database that hangs makes a request fail (503) in seconds, not minutes
+    statement_ms = max(int(command_timeout * 900), 1)  # the server gives up first
     return await asyncpg.create_pool(
-        dsn, min_size=1, max_size=5, timeout=10, server_settings={"search_path": schema}
+        dsn,
+        min_size=1,
+        max_size=5,
+        timeout=10,
+        command_timeout=command_timeout,
+        server_settings={"search_path": schema, "statement_timeout": str(statement_ms)},
     )
 
 

@@ -87,6 +87,21 @@ DOORS: list[Door] = [
         opens="anyone can read every incident, timeline, SLA report and document",
         is_open=lambda s: not s.reporting_reader_tokens,
     ),
+    Door(
+        reason="check-in keys without a secret",
+        services=frozenset({"sla-clock"}),
+        closed_by=("BATON_CHECKIN_SECRET",),
+        opens="every check-in key follows from the contract every party holds: anyone can"
+        " report a backup or an exchange done and clear its alert",
+        is_open=lambda s: not s.checkin_secret,
+    ),
+    Door(
+        reason="check-in status without reader tokens",
+        services=frozenset({"sla-clock"}),
+        closed_by=("BATON_REPORTING_READER_TOKENS",),
+        opens="anyone can list the watched check-ins, their schedule and their state",
+        is_open=lambda s: not s.reporting_reader_tokens,
+    ),
 ]
 
 

@@ -140,6 +140,16 @@ class IncidentOpenedV1(Model):
     outside_perimeter: bool = False
 
 
+class IncidentOpenedV2(IncidentOpenedV1):
+    """An incident opened; ``follows`` links it to a restored incident (awaiting the customer's
+    confirmation) whose objects failed again: such an incident absorbs no new failure (ADR 36)."""
+
+    follows: str | None = Field(
+        None,
+        description="the restored, unconfirmed incident whose objects failed again (None: none)",
+    )
+
+
 class AlertAttachedV1(Model):
     fingerprint: str
     status: Literal["firing", "resolved"]
@@ -190,6 +200,18 @@ class IncidentActionAcceptedV1(Model):
     clock: ClockKind | None = None
     pause_reason: str | None = None
     evidence: list[str] = Field(default_factory=list)
+
+
+class IncidentActionAcceptedV2(IncidentActionAcceptedV1):
+    """An accepted action (see ``PartyActionV1``); ``at`` is when intake accepted it, whatever
+    the channel (ADR 34). v1's ``at`` was the command's own ``time``, which a party's inbox
+    writer chooses."""
+
+    claimed_at: AwareDatetime | None = Field(
+        None,
+        description="when the party says it acted (its command's time) when that is not when "
+        "intake accepted it: a claim, shown as such, never what a clock folds",
+    )
 
 
 class AccessStep(StrEnum):
@@ -297,6 +319,14 @@ class IncidentActionRefusedV1(Model):
     at: AwareDatetime
     command_id: uuid.UUID
     reason: str
+
+
+class IncidentActionRefusedV2(IncidentActionRefusedV1):
+    """A refused action; ``at`` is when intake received it (ADR 34)."""
+
+    claimed_at: AwareDatetime | None = Field(
+        None, description="the command's own time when it is not when intake received it"
+    )
 
 
 class IncidentClosedV1(Model):
@@ -508,6 +538,16 @@ class AlertResolvedV1(Model):
     object_id: str | None
     count: int
     resolved_at: AwareDatetime
+
+
+class AlertResolvedV2(AlertResolvedV1):
+    """An alert's recovery, and whether it was the last of the incident's alerts still firing:
+    monitoring reports the incident recovered only then (issue 25)."""
+
+    all_recovered: bool | None = Field(
+        None,
+        description="every alert of the incident is resolved now (None: not said, v1)",
+    )
 
 
 class SourceAcknowledgedV1(Model):
@@ -814,11 +854,11 @@ class EventType(StrEnum):
 
 PAYLOADS: dict[EventType, type[Model]] = {
     EventType.ALERT_RECEIVED: AlertReceivedV1,
-    EventType.INCIDENT_OPENED: IncidentOpenedV1,
+    EventType.INCIDENT_OPENED: IncidentOpenedV2,
     EventType.ALERT_ATTACHED: AlertAttachedV1,
     EventType.PARTY_ACTION: PartyActionV1,
-    EventType.ACTION_ACCEPTED: IncidentActionAcceptedV1,
-    EventType.ACTION_REFUSED: IncidentActionRefusedV1,
+    EventType.ACTION_ACCEPTED: IncidentActionAcceptedV2,
+    EventType.ACTION_REFUSED: IncidentActionRefusedV2,
     EventType.INCIDENT_CLOSED: IncidentClosedV1,
     EventType.ASSIGNMENT_ISSUED: AssignmentIssuedV3,
     EventType.SLA_CLOCK_STARTED: SlaClockStartedV1,
@@ -827,7 +867,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.SLA_BREACHED: SlaBreachedV1,
     EventType.CONTRACT_PUBLISHED: ContractPublishedV1,
     EventType.DEAD_LETTER: DeadLetterV1,
-    EventType.ALERT_RESOLVED: AlertResolvedV1,
+    EventType.ALERT_RESOLVED: AlertResolvedV2,
     EventType.ALERT_CORRELATED: AlertCorrelatedV1,
     EventType.ORIGIN_MOVED: OriginMovedV1,
     EventType.CHECK_OPENED: CheckOpenedV2,
@@ -854,6 +894,10 @@ CURRENT_VERSION: dict[EventType, int] = {
     EventType.HANDOVER: 2,
     EventType.ASSIGNMENT_ESCALATED: 2,
     EventType.VENDOR_CASE_OPENED: 2,
+    EventType.ACTION_ACCEPTED: 2,
+    EventType.ACTION_REFUSED: 2,
+    EventType.ALERT_RESOLVED: 2,
+    EventType.INCIDENT_OPENED: 2,
 }
 EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.ASSIGNMENT_ISSUED, 1): AssignmentIssuedV1,
@@ -862,6 +906,10 @@ EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.HANDOVER, 1): HandoverV1,
     (EventType.ASSIGNMENT_ESCALATED, 1): AssignmentEscalatedV1,
     (EventType.VENDOR_CASE_OPENED, 1): VendorCaseOpenedV1,
+    (EventType.ACTION_ACCEPTED, 1): IncidentActionAcceptedV1,
+    (EventType.ACTION_REFUSED, 1): IncidentActionRefusedV1,
+    (EventType.ALERT_RESOLVED, 1): AlertResolvedV1,
+    (EventType.INCIDENT_OPENED, 1): IncidentOpenedV1,
 }
 """Payload models of earlier versions: what old writers wrote (their schemas are checked in)."""
 
@@ -902,6 +950,22 @@ def upcast_local_unknown(data: dict[str, Any]) -> dict[str, Any]:
     return {"local": None, **data}
 
 
+def upcast_action_claim_unknown(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 of an accepted or refused action carried one instant: which of the two it was is
+    unknown (over HTTP it was intake's; from an inbox, the writer's)."""
+    return {"claimed_at": None, **data}
+
+
+def upcast_recovery_unknown(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 did not say whether other alerts of the incident still fired."""
+    return {"all_recovered": None, **data}
+
+
+def upcast_follows_nothing(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 opened no incident after a restored one."""
+    return {"follows": None, **data}
+
+
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 # (type, from_version) -> function producing the data of from_version + 1
 UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
@@ -911,6 +975,10 @@ UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
     (EventType.HANDOVER, 1): upcast_local_unknown,
     (EventType.ASSIGNMENT_ESCALATED, 1): upcast_local_unknown,
     (EventType.VENDOR_CASE_OPENED, 1): upcast_local_unknown,
+    (EventType.ACTION_ACCEPTED, 1): upcast_action_claim_unknown,
+    (EventType.ACTION_REFUSED, 1): upcast_action_claim_unknown,
+    (EventType.ALERT_RESOLVED, 1): upcast_recovery_unknown,
+    (EventType.INCIDENT_OPENED, 1): upcast_follows_nothing,
 }
 
 
@@ -953,6 +1021,12 @@ class Envelope(Model):
 
 EVENT_TYPE: dict[type[Model], EventType] = {payload: kind for kind, payload in PAYLOADS.items()}
 """The event type each current payload class is written as: the payload names its type."""
+EXTENDED: dict[type[Model], EventType] = {
+    payload: kind
+    for (kind, _), payload in EARLIER.items()
+    if issubclass(PAYLOADS[kind], payload) and PAYLOADS[kind] is not payload
+}
+"""Earlier payload classes the current one extends with defaulted fields only."""
 
 
 def make_event(
@@ -963,11 +1037,16 @@ def make_event(
     subject: str | None = None,
     event_id: uuid.UUID | None = None,
 ) -> Envelope:
-    """The one way to build an event: its type and version follow from the payload's class."""
-    try:
-        event_type = EVENT_TYPE[type(data)]
-    except KeyError:
-        raise TypeError(f"data: {type(data).__name__} is not a current event payload") from None
+    """The one way to build an event: its type and version follow from the payload's class.
+    An earlier version is refused, unless the current one only extends it (a subclass whose
+    added fields have defaults: building the earlier is building the current one with them)."""
+    event_type = EVENT_TYPE.get(type(data))
+    if event_type is None:
+        extended = EXTENDED.get(type(data))
+        if extended is None:
+            raise TypeError(f"data: {type(data).__name__} is not a current event payload")
+        event_type = extended
+        data = PAYLOADS[event_type].model_validate(data.model_dump())
     return Envelope(
         id=event_id or uuid.uuid4(),
         type=event_type,

@@ -26,7 +26,8 @@ def problem(status: int, title: str, **extra: Any) -> JSONResponse:
 
 class Unavailable(Exception):
     """A dependency (``postgresql`` or ``kafka``) did not answer in time: answered 503 with
-    ``Retry-After``; nothing of the request was kept."""
+    ``Retry-After``. Whether the request was kept is not known for every path (a publish
+    acknowledged after its deadline, a command decided later): the answer says so."""
 
     def __init__(self, dependency: str, detail: str = "") -> None:
         super().__init__(f"{dependency}: {detail or 'unavailable'}")
@@ -37,7 +38,8 @@ class Unavailable(Exception):
 def unavailable(dependency: str, retry_after: int, detail: str = "") -> JSONResponse:
     return JSONResponse(
         {
-            "error": f"{dependency} unavailable, nothing was kept: retry later",
+            "error": f"{dependency} unavailable: the request may have been kept; retry after"
+            " Retry-After with the same request (and the same Idempotency-Key)",
             "dependency": dependency,
             **({"detail": detail} if detail else {}),
         },

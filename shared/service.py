@@ -7,6 +7,7 @@ subscribers on ``runtime.broker`` and its HTTP routes on ``router``; ``create_ap
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -272,7 +273,9 @@ def create_app(  # noqa: PLR0915 - one place declares the whole shell, in start 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        runtime._pool = await create_pool(settings.pg_dsn.get_secret_value(), schema)
+        runtime._pool = await create_pool(
+            settings.pg_dsn.get_secret_value(), schema, settings.pg_command_timeout_seconds
+        )
         await migrate(runtime.pool, migrations)
         published = await read_newest(settings)  # before any handler runs
         if published is not None:
@@ -307,6 +310,11 @@ def create_app(  # noqa: PLR0915 - one place declares the whole shell, in start 
     app = FastAPI(title=f"Baton {service}", lifespan=lifespan, telemetry=NO_FASTAPI_TELEMETRY)
     app.state.runtime = runtime
 
+    app.add_middleware(
+        RequestDeadline,
+        seconds=settings.http_request_timeout_seconds,
+        retry_after=settings.retry_after_seconds,
+    )
     app.add_middleware(RequestCounter, counter=requests, service=service)
     app.add_middleware(TraceRequests, provider=tracing)
     if settings.admin_http_port is not None:
@@ -400,6 +408,45 @@ class RequestCounter:
             self.counter.labels(self.service, route, status).inc()
 
 
+class RequestDeadline:
+    """Every request is answered within ``seconds``: one that has no answer by then (a pool
+    acquire behind frozen connections, a publish, anything a dependency holds) is cancelled
+    and answered 503 + ``Retry-After``. Health routes have their own timeouts and are left
+    alone. Plain ASGI, like ``RequestCounter`` (ADR 36)."""
+
+    def __init__(self, app: ASGIApp, seconds: float, retry_after: int) -> None:
+        self.app = app
+        self.seconds = seconds
+        self.retry_after = retry_after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in BOTH_PATHS:
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_started(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.seconds):
+                await self.app(scope, receive, send_started)
+        except TimeoutError:
+            log.warning(
+                "request answered 503: no answer in time",
+                extra={"path": scope["path"], "seconds": self.seconds},
+            )
+            if not started:
+                answer = unavailable(
+                    "a dependency",
+                    self.retry_after,
+                    f"no answer within {self.seconds:g} s",
+                )
+                await answer(scope, receive, send)
+
+
 # Served on the admin address when there is one (and nowhere else); health answers on both, for
 # probes that know either port.
 ADMIN_PATHS = frozenset({"/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
@@ -424,6 +471,26 @@ class AdminSplit:
         await self.app(scope, receive, send)
 
 
+BACKLOG = 4096
+"""Connections the kernel queues for accept (uvicorn's default is 2048)."""
+
+
+def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    """The API socket's server: an idle keep-alive connection outlives the clients' own
+    (``http_keepalive_seconds``; uvicorn's 5 s equals httpx's, so a request sent on a connection
+    the server was closing got no answer and no log line: issue 25)."""
+    return uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+        timeout_keep_alive=int(settings.http_keepalive_seconds),
+        backlog=BACKLOG,
+    )
+
+
 def serve(app: FastAPI) -> None:
     """Run until SIGTERM/SIGINT; uvicorn then runs the lifespan's shutdown (graceful stop).
 
@@ -432,14 +499,7 @@ def serve(app: FastAPI) -> None:
     runtime: Runtime = app.state.runtime
     settings = runtime.settings
     admit_or_exit(runtime.service, settings, runtime.registry)
-    config = uvicorn.Config(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=20,
-    )
+    config = server_config(app, settings)
     sockets = [config.bind_socket()]
     if settings.admin_http_port is not None:  # one server, two sockets: see AdminSplit
         admin = uvicorn.Config(

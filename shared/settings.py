@@ -129,6 +129,27 @@ class Settings(BaseSettings):
         description="how long an HTTP request waits for Kafka to acknowledge before answering"
         " 503 with Retry-After",
     )
+    pg_command_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="every database call waits at most this long (asyncpg's command_timeout;"
+        " the server's statement_timeout just under it): a frozen PostgreSQL is unavailable,"
+        " not a hang",
+    )
+    http_request_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="every HTTP request (health routes aside) is answered within this: 503 +"
+        " Retry-After when it has no answer by then; keep it above publish_timeout_seconds +"
+        " intake_action_wait_seconds",
+    )
+    http_keepalive_seconds: float = Field(
+        100.0,
+        gt=0,
+        description="an idle keep-alive connection is closed after this: longer than clients"
+        " keep theirs (httpx 5 s, Go's net/http 90 s), so a client never sends a request on a"
+        " connection the server is closing at that moment (it would get no answer)",
+    )
     retry_after_seconds: int = Field(
         5, ge=1, description="the Retry-After of a 503 answered while a dependency is down"
     )
@@ -141,6 +162,14 @@ class Settings(BaseSettings):
         gt=0,
         description="larger bodies from the group senders (Alertmanager, Grafana) are refused"
         " with 413: a whole alert group arrives in one webhook",
+    )
+    intake_max_alert_bytes: int = Field(
+        256 * 1024,
+        gt=0,
+        le=900 * 1024,
+        description="one alert's event larger than this is refused (413 naming it, a capped"
+        " sample dead-lettered) while the rest of its group is kept; below the broker's message"
+        " limit (message.max.bytes, 1 MiB by default)",
     )
     intake_max_alerts: int = Field(
         50_000,
@@ -182,6 +211,12 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="party id -> API token for actions (or a list while it is rotated);"
         " non-empty turns action auth on",
+    )
+    checkin_secret: Credential | None = Field(
+        None,
+        description="the secret check-in keys are derived under (HMAC of each check-in's name;"
+        " or a list while it is rotated, the new one first: the old keys are still accepted);"
+        " sla-clock's pings need it, `baton checkins list` prints the keys",
     )
     intake_action_wait_seconds: float = Field(
         5.0,

@@ -20,9 +20,9 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    IncidentActionAcceptedV1,
+    IncidentActionAcceptedV2,
     IncidentClosedV1,
-    IncidentOpenedV1,
+    IncidentOpenedV2,
     Layer,
     Model,
     Role,
@@ -240,7 +240,7 @@ def _incident(log: _Log, case: Case) -> None:
     layer = Layer(case.layer) if case.layer else None
     category = Category.OUTAGE
     log.add(
-        IncidentOpenedV1(
+        IncidentOpenedV2(
             object_id=case.object_id,
             layer=layer,
             category=category,
@@ -281,7 +281,7 @@ def _incident(log: _Log, case: Case) -> None:
 
     def action(kind: ActionKind, who: str, actor: str, when: datetime, **extra: object) -> None:
         log.add(
-            IncidentActionAcceptedV1(
+            IncidentActionAcceptedV2(
                 action=kind,
                 party=who,
                 actor=actor,

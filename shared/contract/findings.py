@@ -123,6 +123,13 @@ RULES: dict[str, Rule] = _rules(
         "first line is a contact without hours",
         "give the contact hours: <calendar id>, or a duty shift of its party",
     ),
+    Rule(
+        "BTN109",
+        E,
+        "party id reserved for Baton's own identities",
+        "rename the party: a service's name (intake, router, sla-clock, reporting), admin,"
+        " operator or baton-* is a Kafka principal, consumer group or reader of Baton's own",
+    ),
     # -- objects
     Rule("BTN201", E, "object has no layer", "add layer: hardware|os|dbms|application|..."),
     Rule("BTN202", E, "object has no executor", "add executor: <party id>"),

@@ -196,6 +196,24 @@ def _first_line_desk(contract: Contract) -> Iterator[Issue]:
         )
 
 
+RESERVED_PARTY_IDS = frozenset({"intake", "router", "sla-clock", "reporting", "admin", "operator"})
+"""Identities of Baton's own: each service's Kafka user and consumer groups, the Kafka
+administrator, the operator's reader token (``baton.credentials``). A party named like one would
+be granted that identity's rights; services authenticate as ``baton-<service>``, so ``baton-*``
+is reserved too."""
+
+
+def reserved_party_id(pid: str) -> bool:
+    low = pid.lower()
+    return low in RESERVED_PARTY_IDS or low.startswith("baton")
+
+
+def check_party_ids(contract: Contract) -> Iterator[Issue]:
+    for pid in contract.parties:
+        if reserved_party_id(pid):
+            yield Issue("BTN109", f"party id {pid!r} is reserved for Baton", ("parties", pid))
+
+
 def check_parties(contract: Contract) -> Iterator[Issue]:
     yield from _ref_party(contract, contract.coordinator, ("coordinator",))
     yield from _first_line_desk(contract)
@@ -634,6 +652,7 @@ def check_scope(contract: Contract) -> Iterator[Issue]:
 
 CHECKS: tuple[Check, ...] = (
     check_unique_ids,
+    check_party_ids,
     check_parties,
     check_layers,
     check_object_references,

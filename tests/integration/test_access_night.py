@@ -250,7 +250,7 @@ async def test_approval_through_the_api_and_each_refusal(
                 "actor": "dba",
                 "clock": "recovery",
                 "pause_reason": "no-access",
-                "evidence": ["asked security by phone"],
+                "evidence": ["asked security by phone at 02:10", "lead time 15m passed"],
             }
             refused = await post(actions, pause)
             assert refused.status_code == 409, refused.text

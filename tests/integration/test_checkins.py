@@ -20,7 +20,7 @@ import asyncpg
 import httpx
 import orjson
 
-from shared.checkins import Duty, expectations
+from shared.checkins import Duty, derive_key, expectations
 from shared.contract import Contract, load_contract
 from shared.events import (
     CheckinPingV1,
@@ -91,9 +91,11 @@ def write_contract(folder: Path) -> tuple[Path, Contract]:
     return path, load_contract(path)
 
 
-def key_of(contract: Contract, object_id: str) -> str:
+def key_of(contract: Contract, object_id: str, secret: str) -> str:
     return next(
-        e.key for e in expectations(contract) if e.object_id == object_id and e.duty is Duty.RUN
+        e.key
+        for e in expectations(contract, secret)
+        if e.object_id == object_id and e.duty is Duty.RUN
     )
 
 
@@ -135,10 +137,10 @@ async def test_a_missed_night_run_opens_one_incident_at_grace_and_a_late_ping_re
     clock = ContractClock(tmp_path, local(16, 1))
     speed = 900.0
     due = local(16, 2, 30)
-    sp = start_services(
-        sla_clock_env(isolated, path, clock), tmp_path / "svc", ["sla-clock", "intake"]
-    )
+    env = sla_clock_env(isolated, path, clock)
+    sp = start_services(env, tmp_path / "svc", ["sla-clock", "intake"])
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
+    secret = env.credentials().checkin_secret  # sla-clock's share of the credentials
     try:
         await wait_healthy(sp)
         await planned(isolated, due)
@@ -164,9 +166,12 @@ async def test_a_missed_night_run_opens_one_incident_at_grace_and_a_late_ping_re
             async with httpx.AsyncClient() as client:
                 url = sp.urls["sla-clock"]
                 assert (await client.post(f"{url}/ping/{'x' * 20}")).status_code == 404
+                # the key an outsider rebuilds from the contract (issue 25) reports nothing
+                public = derive_key(contract, "bank-exchange", Duty.RUN)
+                assert (await client.post(f"{url}/ping/{public}")).status_code == 404
                 log = b"file received late\n" * 5000  # 95 kB: the run's log is kept, bounded
                 reply = await client.post(
-                    f"{url}/ping/{key_of(contract, 'bank-exchange')}", content=log
+                    f"{url}/ping/{key_of(contract, 'bank-exchange', secret)}", content=log
                 )
                 assert reply.status_code == 200, reply.text
             await incidents.until(
@@ -220,8 +225,12 @@ async def test_a_missed_night_run_opens_one_incident_at_grace_and_a_late_ping_re
                 if series.get("baton_checkin_last_success_timestamp_seconds", 0) > 0:
                     break
                 await asyncio.sleep(0.2)
-        # the watchdog's view: the suppressed runs are next expected the next night
+        # the watchdog's view, for reader tokens only: the suppressed runs are next expected
+        # the next night
         async with httpx.AsyncClient() as client:
+            anonymous = await client.get(f"{sp.urls['sla-clock']}/v1/checkins")
+            assert anonymous.status_code == 401
+        async with httpx.AsyncClient(auth=env.auth()) as client:
             view = {
                 r["checkin"]: r
                 for r in (await client.get(f"{sp.urls['sla-clock']}/v1/checkins")).json()
@@ -284,7 +293,11 @@ async def test_a_deadline_that_falls_due_while_the_watchdog_is_killed_fires_once
                     source="bank-job",
                     time=now,
                 )
-                for key in ("not-a-known-key", key_of(contract, "bank-exchange"))
+                for key in (
+                    "not-a-known-key",
+                    derive_key(contract, "bank-exchange", Duty.RUN),  # rebuilt from the contract
+                    key_of(contract, "bank-exchange", env.credentials().checkin_secret),
+                )
             ]
             await publish(bootstrap, f"{prefix}checkins", pings)
             await raw.until(lambda: len(alerts_in(raw)) >= 2, "the resolved alert")
@@ -292,9 +305,9 @@ async def test_a_deadline_that_falls_due_while_the_watchdog_is_killed_fires_once
             await raw.to_end()
             await dead.to_end()
         assert [a["status"] for a in alerts_in(raw)] == ["firing", "resolved"]
-        (letter,) = [e.data_as(DeadLetterV1) for e in dead.events()]
-        assert letter.reason == "key: unknown check-in key"
-        assert "not-a-known-key" not in letter.payload  # a key is a capability: not kept
+        letters = [e.data_as(DeadLetterV1) for e in dead.events()]
+        assert [letter.reason for letter in letters] == ["key: unknown check-in key"] * 2
+        assert not any("not-a-known-key" in letter.payload for letter in letters)  # not kept
     finally:
         stop_services(first)
         if second:

@@ -26,8 +26,12 @@ async def test_malformed_input_is_refused_by_field_and_kept(
         fields = {f["field"] for f in response.json()["fields"]}
         assert "alerts.0.status" in fields
         assert "alerts.0.labels" in fields
+        # a party's token (checked before the body is read), then a body that is not JSON
+        token = next(iter(isolated.credentials().parties.values()))
         not_json = await client.post(
-            f"{services.urls['intake']}/v1/incidents/inc-x/actions", content=b"{nope"
+            f"{services.urls['intake']}/v1/incidents/inc-x/actions",
+            content=b"{nope",
+            headers={"authorization": f"Bearer {token}"},
         )
         assert not_json.status_code == 422
         assert (await client.get(f"{services.urls['intake']}/healthz")).status_code == 200

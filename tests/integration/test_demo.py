@@ -52,6 +52,8 @@ async def test_the_demo_closes_what_its_storm_opened_and_what_it_joined(
     sp.urls |= rest.urls
     sp.procs |= rest.procs
     sp.logs |= rest.logs
+    # the demo pings with the keys of the services' check-in secret (ADR 35)
+    monkeypatch.setenv("BATON_CHECKIN_SECRET", isolated.credentials().checkin_secret)
     lines: list[str] = []
     try:
         await wait_healthy(sp)

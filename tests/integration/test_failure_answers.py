@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import orjson
+from intake.auth import sign
 
+from shared.contract import load_contract
 from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
 from tests.integration.proxy import CuttableProxy
 
@@ -33,7 +35,9 @@ async def poll(check: Any, timeout: float, what: str) -> Any:
         await asyncio.sleep(0.2)
 
 
-async def test_database_down_is_told_honestly(isolated: Isolated, tmp_path: Path) -> None:
+async def database_through_proxy(isolated: Isolated) -> CuttableProxy:
+    """A proxy in front of the shared PostgreSQL for this test's services (cut or frozen by
+    the test), and the settings that make their answers quick to observe."""
     dsn = urlsplit(isolated.dsn)
     proxy = CuttableProxy(dsn.hostname or "127.0.0.1", dsn.port or 5432)
     await proxy.up()
@@ -46,6 +50,11 @@ async def test_database_down_is_told_honestly(isolated: Isolated, tmp_path: Path
         "BATON_INTAKE_ACTION_WAIT_SECONDS": "1",
         "BATON_RETRY_AFTER_SECONDS": "4",
     }
+    return proxy
+
+
+async def test_database_down_is_told_honestly(isolated: Isolated, tmp_path: Path) -> None:
+    proxy = await database_through_proxy(isolated)
     sp = start_services(isolated, tmp_path, ["intake", "reporting"])
     try:
         await wait_healthy(sp)
@@ -199,3 +208,105 @@ async def test_a_stalled_consumer_makes_the_service_unready(
             await poll(ready, 30, "reporting ready again once it moves")
     finally:
         await asyncio.to_thread(stop_services, sp)
+
+
+FROZEN_BOUND = 5.0  # BATON_HTTP_REQUEST_TIMEOUT_SECONDS for the frozen-database test
+FROZEN_ANSWER = FROZEN_BOUND + 1.5  # the answer's bound, with room for a busy machine
+HMAC_SECRET = "zabbix-frozen-secret"
+
+
+async def test_a_frozen_database_is_answered_within_the_bound_on_every_route(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """PostgreSQL frozen (connections open, nothing answered: what SIGSTOP does) used to hold a
+    request on an open connection for the whole outage (75 s seen: issue 25). Every route that
+    reads or writes the database now answers within ``BATON_HTTP_REQUEST_TIMEOUT_SECONDS``:
+    503 + Retry-After, or 202 pending for an action already durable in Kafka."""
+    proxy = await database_through_proxy(isolated)
+    isolated.env |= {
+        "BATON_PG_COMMAND_TIMEOUT_SECONDS": "2",
+        "BATON_HTTP_REQUEST_TIMEOUT_SECONDS": str(FROZEN_BOUND),
+        "BATON_INTAKE_HMAC_SECRETS": orjson.dumps({"zabbix": HMAC_SECRET}).decode(),
+    }
+    sp = start_services(isolated, tmp_path, ["intake", "reporting", "sla-clock"])
+    try:
+        await wait_healthy(sp)
+        clients = {
+            name: httpx.AsyncClient(auth=isolated.auth(), base_url=url, timeout=30)
+            for name, url in sp.urls.items()
+        }
+        intake, reporting, sla = clients["intake"], clients["reporting"], clients["sla-clock"]
+        signer = httpx.AsyncClient(base_url=sp.urls["intake"], timeout=30)  # HMAC, no token
+        body = orjson.loads((FIXTURES / "generic.json").read_bytes())
+        body["alerts"][0] |= {"labels": {"instance": "nowhere"}, "fingerprint": "frozen"}
+        assert (await intake.post("/v1/alerts", json=body)).status_code == 202
+
+        async def incident() -> str | None:
+            found = (await reporting.get("/v1/incidents")).json()
+            return str(found[0]["id"]) if found else None
+
+        incident_id = await poll(incident, 30, "the incident in reporting")
+        zabbix = (FIXTURES / "zabbix-problem.json").read_bytes()
+        stamp = int(time.time())
+        signed = {
+            "content-type": "application/json",
+            "x-baton-timestamp": str(stamp),
+            "x-baton-signature": sign(HMAC_SECRET, stamp, zabbix),
+        }
+        change = (FIXTURES / "pagerduty-change.json").read_bytes()
+        json_type = {"content-type": "application/json"}
+        ack = {"action": "acknowledge", "party": "apps", "actor": "duty"}
+        object_id = load_contract(FIXTURES / "contract.yaml").objects[0].id
+
+        proxy.freeze()
+        routes: list[tuple[str, httpx.AsyncClient, str, str, dict[str, Any]]] = [
+            ("GET", reporting, "/v1/incidents", "503", {}),
+            ("GET", reporting, f"/v1/incidents/{incident_id}", "503", {}),
+            ("GET", reporting, "/v1/reports/sla?month=2026-11", "503", {}),
+            ("GET", sla, "/v1/checkins", "503", {}),
+            ("GET", intake, f"/v1/objects/{object_id}/changes", "503", {}),
+            (
+                "POST",
+                intake,
+                "/v2/change/enqueue",
+                "503",
+                {"content": change, "headers": json_type},
+            ),
+            ("POST", signer, "/v1/alerts/zabbix", "503", {"content": zabbix, "headers": signed}),
+            ("POST", intake, f"/v1/incidents/{incident_id}/actions", "202", {"json": ack}),
+        ]
+
+        async def timed(
+            method: str, client: httpx.AsyncClient, path: str, kwargs: dict[str, Any]
+        ) -> tuple[httpx.Response, float]:
+            began = time.monotonic()
+            answer = await client.request(method, path, **kwargs)
+            return answer, time.monotonic() - began
+
+        # twice: the second round meets the connections the first one left frozen
+        for _ in range(2):
+            answers = await asyncio.gather(
+                *(timed(method, client, path, kwargs) for method, client, path, _, kwargs in routes)
+            )
+            for (_, _, path, want, _), (answer, seconds) in zip(routes, answers, strict=True):
+                assert seconds < FROZEN_ANSWER, (
+                    f"{path}: {answer.status_code} after {seconds:.1f} s"
+                )
+                assert str(answer.status_code) == want, (path, answer.text)
+                if want == "503":
+                    assert answer.headers["retry-after"] == "4", path
+                    assert "may have been kept" in answer.json()["error"], path
+        proxy.thaw()
+
+        async def ready_again() -> bool:
+            codes = [(await c.get("/readyz")).status_code for c in clients.values()]
+            return codes == [200] * len(codes)
+
+        await poll(ready_again, 60, "ready after the database thawed")
+        assert (await reporting.get("/v1/incidents")).status_code == 200
+        for client in (*clients.values(), signer):
+            await client.aclose()
+    finally:
+        proxy.thaw()
+        await asyncio.to_thread(stop_services, sp)
+        await proxy.down()

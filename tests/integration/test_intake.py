@@ -21,7 +21,8 @@ from shared.contract_feed import publish_contract
 from shared.events import (
     AlertAttachedV1,
     AlertCorrelatedV1,
-    AlertResolvedV1,
+    AlertReceivedV1,
+    AlertResolvedV2,
     DeadLetterV1,
     Envelope,
     EventType,
@@ -163,7 +164,7 @@ async def test_every_format_opens_the_right_incident(isolated: Isolated, tmp_pat
             recovery = await client.post("/v1/alerts/zabbix", json=fixture("zabbix-recovery.json"))
             assert recovery.status_code == 202
             events = await settle(bootstrap, f"{prefix}incidents", 11)
-            recovered = {e.subject: e.data for e in events if isinstance(e.data, AlertResolvedV1)}
+            recovered = {e.subject: e.data for e in events if isinstance(e.data, AlertResolvedV2)}
             assert set(recovered) == {by_object["stor-01"].subject, by_object["os-db-01"].subject}
             assert not any(e.type == EventType.INCIDENT_CLOSED for e in events)
 
@@ -521,3 +522,69 @@ async def test_a_header_that_is_not_utf8_is_dead_lettered_and_stalls_nothing(
     assert landed == ["am:bytes-0", "am:bytes-2"], [e.type.value for e in facts]
     (letter,) = letters
     assert "format" in letter.data_as(DeadLetterV1).reason, letter.data
+
+
+async def test_an_alert_over_the_message_size_is_refused_by_name_and_the_rest_of_its_group_lands(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """An alert too large for the broker was answered 503 for ever (MessageSizeTooLargeError
+    read as "Kafka unavailable": Alertmanager retried the group without end, the big alert was
+    never kept). Now: 413 naming it, a capped sample dead-lettered, the other alerts kept."""
+    sp = await start_intake(isolated, tmp_path)
+    bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
+    webhook = fixture("alertmanager.json")
+    (template,) = webhook["alerts"]
+    webhook["alerts"] = [
+        {**template, "fingerprint": f"group-{n}", "labels": {**template["labels"], "n": str(n)}}
+        for n in range(3)
+    ]
+    huge = "x" * (2 * 1024 * 1024)  # 2 MiB: over the broker's 1 MiB message.max.bytes
+    webhook["alerts"][1]["annotations"] = {**template["annotations"], "description": huge}
+    try:
+        async with httpx.AsyncClient(
+            auth=isolated.auth(), base_url=sp.urls["intake"], timeout=30
+        ) as client:
+            answer = await client.post("/v1/alerts/alertmanager", json=webhook)
+        assert answer.status_code == 413, answer.text[:300]
+        assert "alerts[1] (am:group-1)" in answer.json()["error"]
+        assert answer.json()["accepted"] == 2
+        await wait_consumed(bootstrap, {f"{prefix}intake.alerts": f"{prefix}alerts"})
+        kept = await read_topic(bootstrap, f"{prefix}alerts")
+        letters = await read_topic(bootstrap, f"{prefix}deadletter")
+    finally:
+        stop_services(sp)
+    assert sorted(e.data_as(AlertReceivedV1).alert.fingerprint for e in kept) == [
+        "am:group-0",
+        "am:group-2",
+    ]
+    (letter,) = [e.data_as(DeadLetterV1) for e in letters]
+    assert letter.origin == "/v1/alerts/alertmanager"
+    assert letter.reason.startswith("alerts[1]: too large to keep")
+    assert "cut to its first" in letter.reason  # a capped sample, not 2 MiB
+    assert len(letter.payload) < 1024 * 1024
+
+
+async def test_an_unauthenticated_request_is_refused_before_its_body_is_read(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """Issue 25: up to 64 MB of an anonymous request was read before its 401. The headers alone
+    are answered now: the client sends them and 1 KB of a 60 MB body, and gets its 401."""
+    sp = await start_intake(isolated, tmp_path)
+    port = int(sp.urls["intake"].rsplit(":", 1)[1])
+    try:
+        for path in ("/v1/alerts/alertmanager", "/v1/incidents/inc-x/actions"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(
+                f"POST {path} HTTP/1.1\r\nhost: intake\r\ncontent-type: application/json\r\n"
+                f"content-length: {60 * 1024 * 1024}\r\n\r\n".encode()
+                + b"[" * 1024
+            )
+            await writer.drain()
+            try:
+                async with asyncio.timeout(10):
+                    status = await reader.readline()
+            finally:
+                writer.close()
+            assert status.startswith(b"HTTP/1.1 401"), (path, status)
+    finally:
+        stop_services(sp)

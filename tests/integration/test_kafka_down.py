@@ -2,7 +2,7 @@
 up for everyone else), first frozen (SIGSTOP: connections stay open and nothing answers — the case
 in which requests used to hang past clients' 15 s timeouts), then killed (connections refused).
 
-Each alert, action and malformed body gets its answer within the configured bound
+Each alert, action, check-in ping and malformed body gets its answer within the configured bound
 (``BATON_PUBLISH_TIMEOUT_SECONDS`` plus a second): 503 with ``Retry-After`` for what Kafka did not
 take, the refusal (4xx naming the field) for a malformed body, never 202 for what is not durable;
 every alert that got 202 is in the alerts topic. Readiness goes 503 naming Kafka and comes back.
@@ -25,6 +25,8 @@ import orjson
 import pytest
 
 from baton import credentials, stack
+from shared.checkins import Duty, expectations
+from shared.contract import load_contract
 from shared.events import AlertReceivedV1
 from shared.topic_admin import ensure_topics
 from tests.chaos.harness import read_topic
@@ -95,7 +97,10 @@ async def test_kafka_down_is_answered_503_in_time_and_nothing_unkept_is_202(
         "BATON_READY_TIMEOUT_SECONDS": "1",
         "BATON_INTAKE_ACTION_WAIT_SECONDS": "1",
     }
-    sp = start_services(isolated, tmp_path, ["intake"])
+    sp = start_services(isolated, tmp_path, ["intake", "sla-clock"])
+    contract = load_contract(FIXTURES / "contract.yaml")
+    secret = isolated.credentials().checkin_secret
+    (run,) = [e for e in expectations(contract, secret) if e.duty is Duty.RUN]
     kafka = stack._running_pid(own_broker.pidfile("kafka"))
     assert kafka is not None
     accepted, refused = [], []
@@ -146,6 +151,10 @@ async def test_kafka_down_is_answered_503_in_time_and_nothing_unkept_is_202(
                 refused_for_kafka(answer)
                 refused.append(f"frozen-{n}")
             refused_for_kafka(action)
+            # sla-clock's ping publish is bounded the same way (it hung 30-39 s: issue 25)
+            ping = await timed_post(intake, f"{sp.urls['sla-clock']}/ping/{run.key}")
+            assert ping.status_code == 503, ping.text
+            assert ping.headers["retry-after"] == RETRY_AFTER
 
             # -- back: ready again, accepted again
             os.kill(kafka, signal.SIGCONT)

@@ -282,9 +282,8 @@ def pause(reason: str, evidence: list[str]) -> PartyActionV1:
 
 def test_a_manual_no_access_pause_without_a_request_is_refused() -> None:
     acked = P1.model_copy(update={"status": IncidentStatus.ACKNOWLEDGED})
-    status, reason = verdict(
-        pause("no-access", ["asked security by phone at 02:10"]), acked, CONTRACT
-    )
+    two = ["asked security by phone at 02:10", "lead time 15m passed at 02:25"]
+    status, reason = verdict(pause("no-access", two), acked, CONTRACT)
     assert status == 409
     assert "no-access must point at an access request of inc-acc" in reason
     state, request = requested()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,12 @@ from pydantic import ValidationError
 from sla_clock.watchdog import Ping, on_ping, on_timer, plan
 
 from shared.checkins import (
+    KEY_NAMESPACE,
     Duty,
     Expectation,
+    by_key,
+    checkin_key,
+    derive_key,
     expectations,
     expected_events,
     next_expected,
@@ -69,6 +74,36 @@ def test_every_schedule_and_backup_duty_is_an_expected_event_with_a_stable_key()
     again = {(e.object_id, e.duty): e.key for e in expectations(contract)}
     assert again == {k: e.key for k, e in found.items()}
     assert len({e.key for e in found.values()}) == 2
+
+
+SECRET = "a-check-in-secret-for-tests-only"
+
+
+def test_a_key_is_a_secret_nobody_rebuilds_from_the_contract() -> None:
+    """Issue 25: every key was UUIDv5 of a constant namespace and ``contract/object/duty``;
+    an outsider rebuilt them all. Under a secret, the rebuilt key finds no check-in."""
+    contract = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+    keyed = by_key(contract, [SECRET])
+    rebuilt = str(uuid.uuid5(KEY_NAMESPACE, f"{contract.id}/bank-exchange/run"))
+    assert rebuilt not in keyed
+    assert derive_key(contract, "bank-exchange", Duty.RUN) not in keyed
+    (exp,) = [e for e in keyed.values() if e.object_id == "bank-exchange"]
+    assert exp.key == checkin_key(SECRET, f"{contract.id}/bank-exchange/run")
+    assert len(exp.key) == 43
+    assert {e.key for e in expectations(contract, "another")}.isdisjoint(keyed)
+    # a key the contract names is a name too: public, so it is keyed under the secret as well
+    named = contract_with(key="bank-night-run-0001")
+    (mine,) = [e for e in expectations(named, SECRET) if e.object_id == "bank-exchange"]
+    assert mine.key == checkin_key(SECRET, "bank-night-run-0001")
+
+
+def test_while_the_secret_is_rotated_the_old_keys_report_to_the_new_ones() -> None:
+    contract = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+    new, old = expectations(contract, "new-secret"), expectations(contract, SECRET)
+    keyed = by_key(contract, ["new-secret", SECRET])
+    assert len(keyed) == 2 * len(new)
+    for now, before in zip(new, old, strict=True):
+        assert keyed[before.key].key == keyed[now.key].key == now.key
 
 
 def test_a_contract_can_name_the_key_and_a_bad_cron_or_zone_names_the_field() -> None:
@@ -227,12 +262,14 @@ def test_baton_checkins_list_prints_each_key_and_the_drill_lists_the_expected_ev
     from baton.cli import app
 
     minimal = str(ROOT / "examples" / "minimal")
-    listed = CliRunner().invoke(app, ["checkins", "list", "--json", minimal])
+    listed = CliRunner().invoke(
+        app, ["checkins", "list", "--json", minimal], env={"BATON_CHECKIN_SECRET": SECRET}
+    )
     assert listed.exit_code == 0, listed.output
     rows = json.loads(listed.output)
     contract = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
     assert {(r["object_id"], r["key"]) for r in rows} == {
-        (e.object_id, e.key) for e in expectations(contract)
+        (e.object_id, e.key) for e in expectations(contract, SECRET)
     }
     drilled = CliRunner().invoke(
         app, ["drill", minimal, "--object", "acc-app", "--at", "2026-12-16T02:30"]

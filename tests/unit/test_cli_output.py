@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from baton import cli
 
-HOSTILE = "\x1b[2J\x1b]0;owned\x07[bold red]pwned[/bold red] \x9b31m"
+HOSTILE = "\x1b[2J\x1b]0;owned\x07[bold red]pwned[/bold red] \x9b31m \u202egpj.exe\u2066"
 
 
 @pytest.fixture
@@ -49,4 +49,6 @@ def test_outside_text_cannot_drive_the_terminal(argv: list[str]) -> None:
     assert "\x1b" not in result.output
     assert "\x9b" not in result.output
     assert "\x07" not in result.output
+    assert "\u202e" not in result.output  # bidi override: the line would read reversed
+    assert "\u2066" not in result.output
     assert "[bold red]pwned" in result.output  # markup shown as typed

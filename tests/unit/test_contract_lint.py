@@ -66,6 +66,11 @@ def _drop_layer(layer: str) -> Callable[[Doc], None]:
     return apply
 
 
+def _party_named_like_a_service(doc: Doc) -> None:
+    """Issue 25: a party ``intake`` passed lint and got that service's Kafka rights."""
+    doc["parties"]["intake"] = copy.deepcopy(doc["parties"]["hw"])
+
+
 def _vendor_without_handling(doc: Doc) -> None:
     doc["parties"]["vendor"] = {"name": "Vendor", "kind": "vendor", "contact": "v@example"}
 
@@ -116,6 +121,7 @@ MUTATIONS: dict[str, Callable[[Doc], None]] = {
     "BTN105": _vendor_without_handling,
     "BTN106": _set("parties.hw.duty.0.contact", "ghost"),
     "BTN107": _set("parties.customer.kind", "other"),
+    "BTN109": _party_named_like_a_service,
     "BTN201": _set("objects.0.layer", ...),
     "BTN202": _set("objects.0.executor", ...),
     "BTN203": _set("objects.0.owner", ...),
@@ -354,3 +360,13 @@ def test_the_appendix_lists_the_open_points_of_the_negotiation(tmp_path: Path) -
     text = render(build_appendix(load_contract(path)), "md").decode()
     assert "priority_matrix: low row" in text
     assert "to settle: priority_matrix.low lacks request" in text
+
+
+def test_every_identity_of_batons_own_is_reserved() -> None:
+    from baton.credentials import KAFKA_ADMIN, OPERATOR, SERVICE_NAMES, kafka_username
+    from shared.contract.lint import reserved_party_id
+
+    for name in (*SERVICE_NAMES, KAFKA_ADMIN, OPERATOR):
+        assert reserved_party_id(name), name
+        assert reserved_party_id(kafka_username(name)), name
+    assert not reserved_party_id("osdb")

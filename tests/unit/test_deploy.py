@@ -45,6 +45,8 @@ BATON_SERVICES: dict[str, tuple[str, int]] = {
     "reporting": ("reporting", 8083),
 }
 
+ADMIN_PORT = 9100  # BATON_ADMIN_HTTP_PORT of every service, inside the compose network only
+
 # Settings whose defaults are wrong inside a container: compose must set them for every service.
 REQUIRED_SETTINGS = (
     "kafka_bootstrap",
@@ -278,6 +280,9 @@ def test_service_gets_every_setting(name: str, services: dict[str, dict[str, Any
     assert settings.http_host == "0.0.0.0"
     assert settings.http_port == port
     assert f"{port}:{port}" in [str(p) for p in service.get("ports", [])]
+    # the admin paths on a port of their own that is not published (issue 25)
+    assert settings.admin_http_port == ADMIN_PORT
+    assert not any(str(ADMIN_PORT) in str(p) for p in service.get("ports", []))
     healthcheck = " ".join(service["healthcheck"]["test"])
     assert f"http://127.0.0.1:{port}/healthz" in healthcheck
 
@@ -450,7 +455,7 @@ def test_prometheus_scrapes_every_service(services: dict[str, dict[str, Any]]) -
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "baton"]
     assert job.get("metrics_path", "/metrics") == "/metrics"
     targets = {t for group in job["static_configs"] for t in group["targets"]}
-    assert targets == {f"{name}:{port}" for name, (_, port) in BATON_SERVICES.items()}
+    assert targets == {f"{name}:{ADMIN_PORT}" for name in BATON_SERVICES}
 
     prometheus = services["prometheus"]
     config_arg = next(a for a in prometheus["command"] if a.startswith("--config.file="))

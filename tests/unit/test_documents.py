@@ -116,6 +116,40 @@ async def test_the_download_name_carries_no_header_injection() -> None:
     assert disposition == 'inline; filename="x___Set-Cookie__a_1.json"'
 
 
+async def test_a_print_whose_request_stopped_waiting_still_keeps_the_next_one_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The request deadline cancels a slow document's request; its print goes on in its
+    thread, and the next print (matplotlib is not thread-safe) starts only after it."""
+    import asyncio
+    import threading
+    import time
+
+    from reporting import document_routes
+
+    running, most = 0, 0
+    count = threading.Lock()
+
+    def slow(_: Document) -> str:
+        nonlocal running, most
+        with count:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.5)
+        with count:
+            running -= 1
+        return "<html/>"
+
+    monkeypatch.setattr(document_routes, "render_html", slow)
+    doc = Document("closure-report", "t", "s", "stamp")
+    first = asyncio.ensure_future(document_response(doc, "html", "a"))
+    await asyncio.sleep(0.1)
+    first.cancel()  # what the request deadline does
+    second = await document_response(doc, "html", "b")
+    assert second.status_code == 200
+    assert most == 1
+
+
 def test_a_source_acknowledgement_reads_as_one_in_the_timeline(contract: Contract) -> None:
     from zoneinfo import ZoneInfo
 

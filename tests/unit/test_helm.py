@@ -42,6 +42,7 @@ CREDENTIALS = {
     "credentials.sourceTokens.alertmanager": "source-token",
     "credentials.partyTokens.customer": "party-token",
     "credentials.readerTokens.operator": "reader-token",
+    "credentials.checkinSecret": "checkin-secret",
     "kafka.saslUsername": "baton",
     "kafka.saslPassword": "kafka-password",
     "postgres.dsn": "postgresql://baton:pg-password@postgres:5432/baton",
@@ -150,6 +151,7 @@ def test_settings_are_ones_the_services_read(rendered: tuple[int, list[dict[str,
     assert not {k for k in settings if "TOKENS" in k or "SECRETS" in k}, "Secret only"
     assert open_doors("intake", parsed) == []
     assert open_doors("reporting", parsed) == []
+    assert open_doors("sla-clock", parsed) == []
     assert parsed.reporting_reader_tokens["operator"][0].get_secret_value() == "reader-token"
     assert not parsed.insecure
 
@@ -160,6 +162,8 @@ def test_without_credentials_the_chart_does_not_render(helm: str) -> None:
     assert "credentials.sourceTokens or credentials.hmacSecrets is required" in bare.stderr
     no_readers = helm_template(helm, 1, {k: v for k, v in CREDENTIALS.items() if "reader" not in k})
     assert "credentials.readerTokens is required" in no_readers.stderr
+    no_checkins = helm_template(helm, 1, {**CREDENTIALS, "credentials.checkinSecret": ""})
+    assert "credentials.checkinSecret is required" in no_checkins.stderr
     no_kafka_user = helm_template(helm, 1, {**CREDENTIALS, "kafka.saslPassword": ""})
     assert "kafka.saslUsername and kafka.saslPassword are required" in no_kafka_user.stderr
     plaintext = helm_template(helm, 1, {**CREDENTIALS, "kafka.securityProtocol": "PLAINTEXT"})

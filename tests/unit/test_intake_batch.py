@@ -70,3 +70,38 @@ def test_a_fingerprint_stays_with_the_incident_that_had_it_first() -> None:
     assert v.find("shared", None, frozenset(), None) == (a, Match.FINGERPRINT)
     v.put(a.model_copy(update={"status": IncidentStatus.CLOSED}))
     assert v.find("shared", None, frozenset(), None)[1] == Match.NONE
+
+
+def test_a_restored_incident_awaiting_the_customer_absorbs_no_new_failure() -> None:
+    """Issue 25: a restored, unconfirmed incident kept absorbing new alerts on its objects (no
+    new incident, no clock). A firing alert there opens a new incident that follows it."""
+    from intake.app import past_restored
+
+    from shared.events import Alert
+
+    restored = incident("r", "db", ["fp-r"], status=IncidentStatus.RESTORED)
+    v = view(restored)
+
+    def firing(fingerprint: str, status: str = "firing") -> Alert:
+        return Alert.model_validate(
+            {
+                "source": "t",
+                "fingerprint": fingerprint,
+                "status": status,
+                "object_id": "db",
+                "starts_at": T0,
+            }
+        )
+
+    for fingerprint in ("new", "fp-r"):  # another alert, or its own firing again
+        found, match = v.find(fingerprint, "db", frozenset(), None)
+        placed = past_restored(
+            v, firing(fingerprint), found, match, related=frozenset(), since=None
+        )
+        assert placed == (None, Match.NONE, "r"), fingerprint
+    # monitoring's recovery of its own alert still reaches it
+    found, match = v.find("fp-r", None, frozenset(), None)
+    resolved = past_restored(
+        v, firing("fp-r", "resolved"), found, match, related=frozenset(), since=None
+    )
+    assert resolved == (restored, Match.FINGERPRINT, None)

@@ -18,7 +18,7 @@ from shared.events import (
     Alert,
     AlertCorrelatedV1,
     AlertReceivedV1,
-    AlertResolvedV1,
+    AlertResolvedV2,
     Envelope,
     EventType,
     IncidentOpenedV1,
@@ -165,7 +165,7 @@ def test_recovery_is_recorded_and_does_not_close_and_flapping_opens_nothing(
     )
     assert state is not None
     assert [e.type for e in out] == [EventType.ALERT_RESOLVED]
-    assert isinstance(out[0].data, AlertResolvedV1)
+    assert isinstance(out[0].data, AlertResolvedV2)
     assert state.status == IncidentStatus.OPEN  # only the customer's confirmation closes
     assert state.resolved == ["fp"]
     state, out = handle_alert(received(contract, "pg-main", "fp"), state, contract, graph, NOW)
@@ -308,3 +308,20 @@ def test_any_storm_on_one_chain_is_one_incident_whose_origin_is_the_bottom(
         assert earlier.to_object == later.from_object  # one origin at a time, moving down
     if moves:
         assert moves[-1].to_object == "stor-01"
+
+
+def test_the_incident_is_recovered_only_when_its_last_alert_resolves(
+    contract: Contract, graph: Graph
+) -> None:
+    """Issue 25: ``monitoring_recovered_at`` was set when any one alert resolved while others
+    still fired. Intake says which resolution was the last."""
+    state, _ = handle_alert(received(contract, "pg-main", "a"), None, contract, graph, NOW)
+    state, _ = handle_alert(received(contract, "pg-main", "b"), state, contract, graph, NOW)
+    state, (first,) = handle_alert(
+        received(contract, "pg-main", "a", "resolved"), state, contract, graph, NOW
+    )
+    assert first.data_as(AlertResolvedV2).all_recovered is False
+    state, (last,) = handle_alert(
+        received(contract, "pg-main", "b", "resolved"), state, contract, graph, NOW
+    )
+    assert last.data_as(AlertResolvedV2).all_recovered is True

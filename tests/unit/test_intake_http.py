@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from intake.auth import Authenticator, sign
 from intake.correlation import Graph
-from intake.incidents import IncidentState, IncidentStatus, verdict
+from intake.incidents import IncidentState, IncidentStatus, action_digest, verdict
 from intake.receivers import Intake, build_router
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
@@ -117,16 +117,20 @@ def make_client(
     fakes = Fakes()
     config = Settings(**overrides)
 
-    async def await_outcome(command_id: uuid.UUID) -> tuple[int, str] | None:
-        """What the commands consumer would decide, from the fake incidents."""
+    async def await_outcome(command_id: uuid.UUID, party: str) -> tuple[int, str, str] | None:
+        """What the commands consumer would decide, from the fake incidents: the first command
+        published with this id and party is the one decided (the processed-event record)."""
         kind, command, _ = fakes.published[-1]
         assert kind == "commands"
         assert command.id == command_id
-        assert isinstance(command.data, PartyActionV1)
+        first = next(e for k, e, _ in fakes.published if k == "commands" and e.id == command_id)
+        action = first.data
+        assert isinstance(action, PartyActionV1)
+        assert action.party == party
         incident = fakes.incidents.get(command.subject or "")
         if incident is None:
             return None  # nobody decided in time: pending
-        return verdict(command.data, incident, CONTRACT)
+        return (*verdict(action, incident, CONTRACT), action_digest(action))
 
     async def record_change(*args: Any) -> None:
         fakes.changes.append(args)
@@ -553,6 +557,35 @@ def test_kafka_error_is_answered_503() -> None:
     assert response.json()["dependency"] == "kafka"
 
 
+@pytest.mark.parametrize("path", ["/v1/alerts", "/v1/incidents/inc-1/actions"])
+def test_a_message_the_broker_refuses_as_too_large_is_413_never_unavailable(path: str) -> None:
+    """A retry meets the same refusal for ever: it is no outage (issue 25)."""
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    async def refuse(*_: Any) -> None:
+        raise MessageSizeTooLargeError("too large")
+
+    client, fakes = make_client(publish=refuse)
+    response = client.post(path, content=body_of(path), headers=JSON)
+    assert response.status_code == 413, response.text
+    assert "too large" in response.json()["error"]
+    assert fakes.letters
+
+
+def test_one_oversized_alert_is_refused_by_name_and_the_others_are_kept() -> None:
+    client, fakes = make_client(intake_max_alert_bytes=4096)
+    body = orjson.loads(body_of("/v1/alerts"))
+    (first,) = body["alerts"]
+    big = {**first, "fingerprint": "big", "annotations": {"description": "y" * 8000}}
+    body["alerts"] = [first, big]
+    response = client.post("/v1/alerts", json=body)
+    assert response.status_code == 413
+    assert response.json()["error"].startswith("alerts[1] (")
+    assert response.json()["accepted"] == 1
+    assert len(fakes.published) == 1
+    assert len(fakes.letters) == 1
+
+
 def test_refusal_is_still_answered_when_the_dead_letter_cannot_be_kept() -> None:
     """A malformed body with Kafka away: the client hears 422 (and why) within the bound."""
     client, fakes = make_client(publish_timeout_seconds=0.3)
@@ -603,6 +636,35 @@ def test_a_retried_user_report_with_an_idempotency_key_yields_the_same_events() 
     assert fresh.json()["ids"] != first.json()["ids"]
     alerts = [e.data_as(AlertReceivedV1).alert for _, e, _ in fakes.published]
     assert alerts[0].fingerprint == alerts[1].fingerprint != alerts[2].fingerprint
+
+
+def test_an_idempotency_key_reused_with_another_action_is_422() -> None:
+    """Issue 25: the same key with another body silently answered the first verdict."""
+    client, fakes = make_client()
+    fakes.incidents["inc-1"] = incident(IncidentStatus.OPEN)
+    path = "/v1/incidents/inc-1/actions"
+    first = client.post(path, json=ACTION, headers={"idempotency-key": "k-1"})
+    assert first.status_code == 202
+    note = {**ACTION, "action": "note", "note": "something else"}
+    reused = client.post(path, json=note, headers={"idempotency-key": "k-1"})
+    assert reused.status_code == 422
+    assert reused.json()["error"].startswith("Idempotency-Key: already used")
+    assert client.post(path, json=ACTION, headers={"idempotency-key": "k-1"}).status_code == 202
+
+
+def test_a_user_report_key_is_the_reporters_own() -> None:
+    """Another reporter's report with the same key is another report, never the first's."""
+    client, _ = make_client()
+    body = orjson.loads(body_of("/v1/incidents"))
+    mine = client.post("/v1/incidents", json=body, headers={"idempotency-key": "r-1"})
+    theirs = client.post(
+        "/v1/incidents",
+        json={**body, "reporter": "someone else"},
+        headers={"idempotency-key": "r-1"},
+    )
+    assert mine.status_code == theirs.status_code == 202
+    assert mine.json()["report_id"] != theirs.json()["report_id"]
+    assert mine.json()["ids"] != theirs.json()["ids"]
 
 
 @pytest.mark.parametrize("key", ["", "x" * 129, "ключ".encode(), "a\tb"])
@@ -671,3 +733,28 @@ def test_an_objects_change_history_needs_a_party_token_once_tokens_are_configure
     assert client.get(path).status_code == 401
     assert client.get(path, headers={"authorization": "Bearer nope"}).status_code == 401
     assert client.get(path, headers={"authorization": "Bearer osdb-token"}).status_code == 200
+
+
+def test_an_action_with_a_note_over_its_bound_is_422_naming_it() -> None:
+    client, fakes = make_client()
+    fakes.incidents["inc-1"] = incident(IncidentStatus.OPEN)
+    note = {**ACTION, "action": "note", "note": "x" * 400_000}
+    response = client.post("/v1/incidents/inc-1/actions", json=note)
+    assert response.status_code == 422
+    assert response.json()["error"] == "note: 400000 characters, at most 4000"
+    assert not fakes.published
+
+
+def test_an_objects_change_history_is_read_only_by_that_objects_parties() -> None:
+    """Issue 25: any party's token read any object's change history."""
+    tokens = {"hw": SecretStr("hw-token"), "apps": SecretStr("apps-token")}
+    client, _ = make_client(intake_party_tokens=tokens)
+    path = "/v1/objects/mail-01/changes"  # apps runs it; hardware has no part in it
+    assert client.get(path, headers={"authorization": "Bearer apps-token"}).status_code == 200
+    other = client.get(path, headers={"authorization": "Bearer hw-token"})
+    assert other.status_code == 404  # as an unknown object: ids are not disclosed
+    unknown = client.get(
+        "/v1/objects/nowhere/changes", headers={"authorization": "Bearer hw-token"}
+    )
+    assert other.json() == {"error": "object_id: 'mail-01' is not in the contract"}
+    assert unknown.status_code == 404

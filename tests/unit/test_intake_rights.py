@@ -16,6 +16,7 @@ from intake.incidents import (
     Refused,
     apply_action,
     check_standing,
+    hidden,
     verdict,
 )
 
@@ -112,6 +113,15 @@ def test_part_by_action_by_assignment(
 def test_an_unassigned_contractor_is_told_why() -> None:
     status, reason = verdict(action(A.ACKNOWLEDGE, "hw"), OUTSIDE, CONTRACT)
     assert (status, reason) == (403, "party: hw is not assigned to incident inc-1")
+
+
+def test_an_incident_an_unassigned_contractor_has_no_part_in_is_hidden_from_it() -> None:
+    """Issue 25: its refused actions went into the incident's timeline and 403-vs-404 told
+    which incident ids exist; the commands consumer answers 404 for a hidden incident."""
+    assert hidden(action(A.ACKNOWLEDGE, "hw"), OUTSIDE, CONTRACT)
+    assert not hidden(action(A.ACKNOWLEDGE, "apps"), OUTSIDE, CONTRACT)  # the coordinator
+    assert not hidden(action(A.CONFIRM, "customer"), OUTSIDE, CONTRACT)
+    assert not hidden(action(A.RESTORED, "osdb"), SERVER, CONTRACT)  # a check party: told why
 
 
 def test_a_contractor_cannot_restore_another_contractors_incident() -> None:

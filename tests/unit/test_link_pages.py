@@ -57,7 +57,7 @@ class FakeHost:
             raise Unavailable("kafka", "down")
         self.sent.append(command)
 
-    async def verdict(self, command_id: Any) -> tuple[int, str] | None:
+    async def verdict(self, command_id: Any, party: str) -> tuple[int, str] | None:
         return self.verdict_
 
 

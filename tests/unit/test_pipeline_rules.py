@@ -183,14 +183,19 @@ def pause(
     return make_event(data, source="test", time=NOW, subject=incident)
 
 
-def test_pause_and_resume_by_contract_reason(contract: Contract) -> None:
-    state = _open(contract)
-    # a no-access pause names an access request of the incident (ADR 50)
+def _asked(state: IncidentState, contract: Contract) -> tuple[IncidentState, str]:
+    """``state`` with an access request (a no-access pause names one: ADR 50), and its id."""
     ask = AccessActionV1(action=AccessStep.REQUEST, party="osdb", actor="eng", rule="remote-vpn")
     asked = make_event(ask, source="test", time=NOW, subject=state.id)
     state, _, verdict = apply_access(asked, state, contract, NOW)
     assert verdict == (202, "")
-    evidence = {"evidence": [f"request {request_id_for(asked)} at 02:35"]}
+    return state, request_id_for(asked)
+
+
+def test_pause_and_resume_by_contract_reason(contract: Contract) -> None:
+    state = _open(contract)
+    state, rid = _asked(state, contract)
+    evidence = {"evidence": [f"request {rid} at 02:35"]}
     state, (accepted,) = apply_action(pause(state.id, "osdb", extra=evidence), state, contract, NOW)
     assert accepted.type == EventType.ACTION_ACCEPTED
     assert accepted.data.pause_reason == "no-access"  # type: ignore[attr-defined]
@@ -302,3 +307,55 @@ def test_only_the_coordinator_reroutes_with_a_reason(
         assert out.type == EventType.ACTION_ACCEPTED
     else:
         assert refusal in out.data_as(IncidentActionRefusedV1).reason
+
+
+@pytest.mark.parametrize(
+    ("evidence", "refused"),
+    [
+        ([], True),
+        (["."], True),  # issue 25: one "." satisfied the reason's demand
+        (["request {rid} at 02:35"], False),
+    ],
+)
+def test_a_pause_carries_each_piece_of_evidence_its_reason_demands(
+    contract: Contract, evidence: list[str], refused: bool
+) -> None:
+    state, rid = _asked(_open(contract), contract)
+    named = [e.format(rid=rid) for e in evidence]
+    _, (out,) = apply_action(
+        pause(state.id, "osdb", extra={"evidence": named}), state, contract, NOW
+    )
+    assert (out.type == EventType.ACTION_REFUSED) == refused
+    if refused:
+        assert out.data.reason.startswith("evidence: no-access requires 1 piece(s)")  # type: ignore[attr-defined]
+
+
+def test_two_demanded_pieces_need_two(contract: Contract) -> None:
+    demanding = contract.model_copy(
+        update={
+            "pause_reasons": [
+                r.model_copy(update={"evidence": [*r.evidence, "the lead time that passed"]})
+                for r in contract.pause_reasons
+            ]
+        }
+    )
+    state, rid = _asked(_open(demanding), demanding)
+    one = {"evidence": [f"request {rid} at 02:35"]}
+    _, (out,) = apply_action(pause(state.id, "osdb", extra=one), state, demanding, NOW)
+    assert "requires 2 piece(s)" in out.data.reason  # type: ignore[attr-defined]
+    two = {"evidence": [f"request {rid} at 02:35", "lead time 4h passed at 06:35"]}
+    _, (out,) = apply_action(pause(state.id, "osdb", extra=two), state, demanding, NOW)
+    assert out.type == EventType.ACTION_ACCEPTED
+
+
+def test_an_actions_free_text_is_bounded(contract: Contract) -> None:
+    state = _open(contract)
+    huge = make_event(
+        PartyActionV1(action=ActionKind.NOTE, party="osdb", actor="eng", note="x" * 400_000),
+        source="test",
+        time=NOW,
+        subject=state.id,
+    )
+    _, (out,) = apply_action(huge, state, contract, NOW)
+    assert out.type == EventType.ACTION_REFUSED
+    assert out.data.reason == "note: 400000 characters, at most 4000"  # type: ignore[attr-defined]

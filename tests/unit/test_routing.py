@@ -38,7 +38,7 @@ from shared.events import (
     EscalationReason,
     EventType,
     HandoverV2,
-    IncidentActionAcceptedV1,
+    IncidentActionAcceptedV2,
     IncidentOpenedV1,
     Layer,
     SlaBreachedV1,
@@ -173,7 +173,7 @@ def accepted(
 ) -> Envelope:
     command = stable_id("command", key)
     return make_event(
-        IncidentActionAcceptedV1(
+        IncidentActionAcceptedV2(
             action=action,
             party=party,
             actor="engineer",

@@ -16,7 +16,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentActionAcceptedV1,
+    IncidentActionAcceptedV2,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
@@ -52,7 +52,7 @@ def opened() -> Envelope:
 
 def action(kind: ActionKind, at: datetime, n: int, **extra: Any) -> Envelope:
     return make_event(
-        IncidentActionAcceptedV1.model_validate(
+        IncidentActionAcceptedV2.model_validate(
             {
                 "action": kind,
                 "party": "osdb",

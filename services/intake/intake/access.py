@@ -29,7 +29,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from intake.incidents import WORKING, IncidentState, Part, Refused, standing
+from intake.incidents import (
+    WORKING,
+    IncidentState,
+    Part,
+    Refused,
+    apply_action,
+    standing,
+    verdict,
+)
 from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
@@ -39,6 +47,7 @@ from shared.events import (
     AccessStatus,
     AccessStep,
     Envelope,
+    PartyActionV1,
     make_event,
     stable_id,
 )
@@ -102,14 +111,16 @@ def _asker(action: AccessActionV1, incident: IncidentState, contract: Contract) 
         raise Refused(f"cannot {action.action.value}: the incident is {incident.status.value}")
 
 
-def _opened(command: Envelope, incident: IncidentState, contract: Contract) -> AccessRequestV1:
+def _opened(
+    command: Envelope, incident: IncidentState, contract: Contract, when: datetime
+) -> AccessRequestV1:
     """A new request (or break glass) from ``request_access``/``emergency_access``."""
     action = command.data
     assert isinstance(action, AccessActionV1)
     _asker(action, incident, contract)
     object_id = _object_for(action, incident, contract)
     view = ContractView.of(contract)
-    found = view.access(object_id, command.time)
+    found = view.access(object_id, when)
     assert found is not None  # _object_for checked the rule
     rule = found.rule
     emergency = action.action == AccessStep.EMERGENCY
@@ -127,14 +138,14 @@ def _opened(command: Envelope, incident: IncidentState, contract: Contract) -> A
         request_id=request_id_for(command),
         step=action.action,
         status=AccessStatus.EMERGENCY if emergency else AccessStatus.REQUESTED,
-        at=command.time,
+        at=when,
         by=who,
         command_id=command.id,
         rule=found.rule_id,
         object_id=object_id,
         mode=rule.mode,
         requested_by=who,
-        requested_at=command.time,
+        requested_at=when,
         purpose=action.purpose,
         duration=action.duration,
         issued_by=rule.issued_by,
@@ -149,14 +160,16 @@ def _opened(command: Envelope, incident: IncidentState, contract: Contract) -> A
     )
 
 
-def _answered(command: Envelope, incident: IncidentState, contract: Contract) -> AccessRequestV1:
+def _answered(
+    command: Envelope, incident: IncidentState, contract: Contract, when: datetime
+) -> AccessRequestV1:
     """The request after a grant, deny, approve or reject."""
     action = command.data
     assert isinstance(action, AccessActionV1)
     request = incident.access.get(action.request_id or "")
     if request is None:
         raise Refused(f"request_id: no access request {action.request_id!r} on {incident.id}")
-    step, at, who = action.action, command.time, f"{action.party}:{action.actor}"
+    step, at, who = action.action, when, f"{action.party}:{action.actor}"
     issuer_steps = {AccessStep.GRANT, AccessStep.DENY}
     owner = request.issued_by if step in issuer_steps else request.approver
     if step not in issuer_steps and not request.needs_approval:
@@ -205,8 +218,10 @@ def _answered(command: Envelope, incident: IncidentState, contract: Contract) ->
     )
 
 
-def decide(command: Envelope, incident: IncidentState, contract: Contract) -> AccessRequestV1:
-    """The request after ``command``'s step, or ``Refused`` naming why not."""
+def decide(
+    command: Envelope, incident: IncidentState, contract: Contract, when: datetime
+) -> AccessRequestV1:
+    """The request after ``command``'s step taken at ``when``, or ``Refused`` naming why not."""
     action = command.data
     assert isinstance(action, AccessActionV1)
     if action.party not in contract.parties:
@@ -214,25 +229,33 @@ def decide(command: Envelope, incident: IncidentState, contract: Contract) -> Ac
             f"party: {action.party!r} is not a party of contract {contract.id}", forbidden=True
         )
     if action.action in (AccessStep.REQUEST, AccessStep.EMERGENCY):
-        return _opened(command, incident, contract)
-    return _answered(command, incident, contract)
+        return _opened(command, incident, contract, when)
+    return _answered(command, incident, contract, when)
 
 
 def apply_access(
-    command: Envelope, incident: IncidentState, contract: Contract, now: datetime
+    command: Envelope,
+    incident: IncidentState,
+    contract: Contract,
+    now: datetime,
+    accepted_at: datetime | None = None,
 ) -> tuple[IncidentState, list[Envelope], tuple[int, str]]:
-    """Apply one access step: the new state, the events, and the verdict (202, 403, 409)."""
+    """Apply one access step: the new state, the events, and the verdict (202, 403, 409).
+
+    The step happened when intake accepted it (``accepted_at``, else ``now``), as every action
+    (ADR 34): an inbox writer's own command time never dates a request or its lead time."""
     action = command.data
     assert isinstance(action, AccessActionV1)
+    when = accepted_at or now
     try:
-        request = decide(command, incident, contract)
+        request = decide(command, incident, contract, when)
     except Refused as refusal:
         refused = make_event(
             AccessRefusedV1(
                 action=action.action,
                 party=action.party,
                 actor=action.actor,
-                at=command.time,
+                at=when,
                 command_id=command.id,
                 request_id=action.request_id,
                 reason=refusal.reason,
@@ -259,3 +282,20 @@ def apply_access(
         event_id=stable_id("access", command.id),
     )
     return state, [out], (202, "")
+
+
+def apply_command(
+    command: Envelope,
+    incident: IncidentState,
+    contract: Contract,
+    now: datetime,
+    accepted_at: datetime | None = None,
+) -> tuple[IncidentState, list[Envelope], tuple[int, str]]:
+    """A command of either kind on ``incident``: the new state, its events and the verdict."""
+    action = command.data
+    if isinstance(action, AccessActionV1):
+        return apply_access(command, incident, contract, now, accepted_at)
+    assert isinstance(action, PartyActionV1)
+    answer = verdict(action, incident, contract)
+    state, out = apply_action(command, incident, contract, now, accepted_at)
+    return state, out, answer

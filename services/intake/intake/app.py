@@ -17,12 +17,20 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from intake import pagerduty, store
-from intake.access import apply_access
+from intake.access import apply_command
 from intake.auth import Authenticator, Signed
 from intake.correlation import alert_key, graph_of
 from intake.formats import FORMATS
-from intake.guard import Refusal, fit_for_dead_letter, parse_json
-from intake.incidents import IncidentState, Match, apply_action, handle_alert, verdict
+from intake.guard import Refusal, fit_for_dead_letter, oversized, parse_json
+from intake.incidents import (
+    IncidentState,
+    IncidentStatus,
+    Match,
+    action_digest,
+    handle_alert,
+    hidden,
+    linked,
+)
 from intake.links import ServiceHost, build_link_router
 from intake.receivers import SERVICE, Intake, alert_events, build_router
 from shared.contract import Contract
@@ -90,6 +98,44 @@ def impersonation(prefix: str, topic: str, party: str) -> str | None:
     if owner is None or owner == party:
         return None
     return f"party: the inbox of {owner} acts only as {owner}, not as {party!r}"
+
+
+def past_restored(
+    incidents: store.OpenIncidents,
+    alert: Alert | None,
+    found: IncidentState | None,
+    match: Match,
+    *,
+    related: frozenset[str],
+    since: datetime | None,
+) -> tuple[IncidentState | None, Match, str | None]:
+    """A restored incident awaiting the customer absorbs no new failure (ADR 36): a firing
+    alert its fingerprint matched is placed as if it had none, and a new incident on a restored
+    one's object names it (``follows``). ``alert``: a firing one (None: nothing new failed)."""
+    if alert is None or alert.status != "firing" or not alert.object_id:
+        return found, match, None
+    if found is not None and found.status == IncidentStatus.RESTORED:
+        found, match = incidents.find("", alert.object_id, related, since)
+    return found, match, incidents.restored_on(alert.object_id) if found is None else None
+
+
+def accepted_at(prefix: str, topic: str, command: Envelope, now: datetime) -> datetime:
+    """When intake accepted ``command``: the shared commands topic's commands carry the time
+    intake's HTTP path stamped on them (no party writes that topic); a party's inbox is the
+    writer's own, so its command's time is only a claim and the action happened now (ADR 34)."""
+    if inbox_party(prefix, topic) is None:
+        return min(command.time, now)
+    return now
+
+
+def scoped(prefix: str, topic: str, command: Envelope) -> Envelope:
+    """``command`` with an id of its channel's own: a party chooses the ids it writes to its
+    inbox, so an inbox command's id is derived from (inbox party, its id) and can never be the
+    id another party's HTTP request will use (ADR 36)."""
+    owner = inbox_party(prefix, topic)
+    if owner is None:
+        return command  # the shared topic: intake's HTTP path chose the id
+    return command.model_copy(update={"id": stable_id("inbox", owner, command.id)})
 
 
 class Inboxes:
@@ -208,16 +254,16 @@ class IntakeService:
     async def publish(self, kind: str, event: Envelope, key: str | None) -> None:
         await publish_event(self.rt.broker, self.topics[kind], event, key=key)
 
-    async def await_outcome(self, command_id: uuid.UUID) -> tuple[int, str] | None:
-        """The commands consumer's verdict (whichever instance decides), or None when it takes
-        longer than ``intake_action_wait_seconds``."""
+    async def await_outcome(self, command_id: uuid.UUID, party: str) -> tuple[int, str, str] | None:
+        """The commands consumer's verdict on ``party``'s command (whichever instance decides),
+        or None when it takes longer than ``intake_action_wait_seconds``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.rt.settings.intake_action_wait_seconds
         try:
             async with asyncio.timeout_at(deadline + ACTION_POLL_SECONDS):
                 while True:
                     async with self.rt.pool.acquire() as conn:
-                        found = await store.outcome(conn, command_id)
+                        found = await store.outcome(conn, command_id, party)
                     if found is not None or loop.time() >= deadline:
                         return found
                     await asyncio.sleep(ACTION_POLL_SECONDS)
@@ -282,7 +328,23 @@ class IntakeService:
                 )
                 continue
             ids = [stable_id("raw", unique, i) for i in range(len(alerts))]
-            for event, alert in zip(alert_events(alerts, at, ids), alerts, strict=True):
+            events = alert_events(alerts, at, ids)
+            limit = rt.settings.intake_max_alert_bytes
+            too_big = oversized([e.to_json() for e in events], limit)
+            for i, size in too_big.items():  # the broker would refuse it for ever: kept apart
+                kept, note = fit_for_dead_letter(events[i].to_json())
+                await rt.dead_letters.send(
+                    reason=f"alerts[{i}]: {size} bytes as an event, the limit is {limit}"
+                    f" (intake_max_alert_bytes){note}",
+                    kind="too_large",
+                    origin=f"kafka:{record.topic}",
+                    payload=kept,
+                    now=rt.clock.now(),
+                    headers={"source": fmt or "(none)", "record": unique},
+                )
+            for i, (event, alert) in enumerate(zip(events, alerts, strict=True)):
+                if i in too_big:
+                    continue
                 key = alert_key(ix.graph, alert.object_id, alert.fingerprint)
                 publishing.append(self.publish("alerts", event, key))
         await asyncio.gather(*publishing)
@@ -354,8 +416,16 @@ class IntakeService:
                         held_now.discard(alert.fingerprint)
                         self.outcomes.labels("recovered_in_maintenance").inc()
                         continue
+                found, match, follows = past_restored(
+                    incidents,
+                    alert if firing else None,
+                    found,
+                    match,
+                    related=related,
+                    since=at - window if window else None,
+                )
                 state, out = handle_alert(event, found, contract, graph, now)
-                outbox.extend(self.topics["incidents"], out)
+                outbox.extend(self.topics["incidents"], linked(out, follows))
                 if state is not None:
                     incidents.put(state)
                 outcome = "ignored" if match == Match.NONE and state is None else OUTCOME[match]
@@ -382,7 +452,7 @@ class IntakeService:
         for record in rt.records(msg, "intake.commands"):
             command = await rt.parse_record(record, EventType.PARTY_ACTION, EventType.ACCESS_ACTION)
             if command is not None:
-                commands.append((command, record))
+                commands.append((scoped(rt.settings.topic_prefix, record.topic, command), record))
         if not commands:
             return
         contract = self.ix.contract
@@ -397,32 +467,36 @@ class IntakeService:
             incidents = await store.load_many(conn, sorted({c.subject or "" for c, _ in todo}))
             before = dict(incidents)
             changed: dict[str, IncidentState] = {}
-            verdicts: list[tuple[uuid.UUID, str, int, str]] = []
+            verdicts: list[store.Verdict] = []
             for command, record in todo:
                 if command.id not in fresh:
                     continue
                 fresh.discard(command.id)
                 action = command.data
                 assert isinstance(action, PartyActionV1 | AccessActionV1)
+                digest = action_digest(action)
                 forged = impersonation(rt.settings.topic_prefix, record.topic, action.party)
                 if forged is not None:
-                    verdicts.append((command.id, command.subject or "", 403, forged))
+                    verdicts.append((command.id, command.subject or "", 403, forged, "", digest))
                     refused.append((forged, record))
                     continue
                 incident = incidents.get(command.subject or "")
-                if incident is None:
+                if incident is None or hidden(action, incident, contract):
                     reason = f"subject: no incident {command.subject!r}"
-                    verdicts.append((command.id, command.subject or "", 404, reason))
+                    verdicts.append(
+                        (command.id, command.subject or "", 404, reason, action.party, digest)
+                    )
+                    if incident is not None:  # for the operators: what it really was
+                        reason = (
+                            f"party: {action.party} has no part in {incident.id} (answered 404)"
+                        )
                     unknown.append((reason, record))
                     continue
-                if isinstance(action, AccessActionV1):
-                    state, out, (status, reason) = apply_access(command, incident, contract, now)
-                else:
-                    status, reason = verdict(action, incident, contract)
-                    state, out = apply_action(command, incident, contract, now)
+                at = accepted_at(rt.settings.topic_prefix, record.topic, command, now)
+                state, out, (status, reason) = apply_command(command, incident, contract, now, at)
                 outbox.extend(self.topics["incidents"], out)
                 incidents[state.id] = changed[state.id] = state
-                verdicts.append((command.id, incident.id, status, reason))
+                verdicts.append((command.id, incident.id, status, reason, action.party, digest))
                 closing += sum(e.type == EventType.INCIDENT_CLOSED for e in out)
             await store.record_outcomes(conn, verdicts)
             for kind, letters in (("unknown_incident", unknown), ("impersonation", refused)):

@@ -98,6 +98,28 @@ class Authenticator:
             raise _unauthorized(f"source {source}: a bearer token or a signature is required")
         raise _unauthorized(f"source {source}: the credentials do not match")
 
+    def before_body(self, source: str, headers: Mapping[str, str]) -> None:
+        """What can be refused before the body is read: no credential for ``source``, or a
+        bearer token that is not its own with no signature to check instead. Nothing of an
+        unauthenticated request's body is read (up to 64 MB for a group sender: issue 25)."""
+        if not self.receivers_on:
+            return
+        token, secret = self._tokens.get(source), self._secrets.get(source)
+        if token is None and secret is None:
+            raise Refusal(403, f"source {source}: no credentials configured", kind="auth")
+        if secret is not None and SIGNATURE_HEADER in headers:
+            return  # the signature covers the body: checked once it is read
+        given = _bearer(headers)
+        if given is None:
+            raise _unauthorized(f"source {source}: a bearer token or a signature is required")
+        if token is None or not matches(given, token):
+            raise _unauthorized(f"source {source}: the credentials do not match")
+
+    def party_before_body(self, headers: Mapping[str, str]) -> None:
+        """An action's token must be some party's before its body is read (which party it
+        acts for is checked against the body)."""
+        self.check_reader(headers)
+
     def _check_signature(
         self, secret: Credential, headers: Mapping[str, str], body: bytes, now: datetime
     ) -> Signed:
@@ -131,16 +153,18 @@ class Authenticator:
             self._seen.popitem(last=False)
         return True
 
-    def check_reader(self, headers: Mapping[str, str]) -> None:
-        """Any party's token (reads such as an object's change history); nothing when action
+    def check_reader(self, headers: Mapping[str, str]) -> str | None:
+        """The party whose token reads (an object's change history), or None when action
         auth is off."""
         if not self.actions_on:
-            return
+            return None
         given = _bearer(headers)
         if given is None:
             raise _unauthorized("a party API token is required (Authorization: Bearer ...)")
-        if not any(matches(given, t) for t in self._parties.values()):
+        party = next((p for p, t in self._parties.items() if matches(given, t)), None)
+        if party is None:
             raise _unauthorized("the API token matches no party")
+        return party
 
     def check_party(self, headers: Mapping[str, str], party: str) -> None:
         """The bearer token must belong to ``party``; nothing when action auth is off."""

@@ -6,7 +6,7 @@ the receiver answers with it and keeps the payload in the dead-letter topic.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import orjson
@@ -115,6 +115,12 @@ def parse_json(body: bytes, max_depth: int) -> Any:
             422, f"(body): JSON nested {found} deep, the limit is {max_depth}", kind="depth"
         )
     return doc
+
+
+def oversized(events: Sequence[bytes], limit: int) -> dict[int, int]:
+    """Index -> size of each serialised event over ``limit`` bytes: what the broker would refuse
+    (or what would crowd a batch) is refused by name instead, and the others are kept."""
+    return {i: len(e) for i, e in enumerate(events) if len(e) > limit}
 
 
 def fit_for_dead_letter(payload: bytes) -> tuple[bytes, str]:

@@ -7,6 +7,7 @@ the same input yields the same output events, which every consumer recognises.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -18,20 +19,22 @@ from intake.correlation import Graph
 from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
+    AccessActionV1,
     AccessRequestV1,
     ActionKind,
     Alert,
     AlertAttachedV1,
     AlertCorrelatedV1,
     AlertReceivedV1,
-    AlertResolvedV1,
+    AlertResolvedV2,
     Category,
     ClockKind,
     Envelope,
-    IncidentActionAcceptedV1,
-    IncidentActionRefusedV1,
+    EventType,
+    IncidentActionAcceptedV2,
+    IncidentActionRefusedV2,
     IncidentClosedV1,
-    IncidentOpenedV1,
+    IncidentOpenedV2,
     IncidentReclassifiedV1,
     Layer,
     Model,
@@ -150,7 +153,7 @@ def open_or_attach(
         alerts={alert.fingerprint: 1},
     )
     out = make_event(
-        IncidentOpenedV1(
+        IncidentOpenedV2(
             object_id=state.object_id,
             layer=state.layer,
             category=category,
@@ -167,6 +170,15 @@ def open_or_attach(
         event_id=stable_id("open", event.id),
     )
     return state, out
+
+
+def linked(out: list[Envelope], follows: str | None) -> list[Envelope]:
+    """``out`` with the incident it opens naming the restored incident it follows (ADR 36)."""
+    if follows is None or not out or out[0].type != EventType.INCIDENT_OPENED:
+        return out
+    opened = out[0]
+    data = opened.data_as(IncidentOpenedV2).model_copy(update={"follows": follows})
+    return [opened.model_copy(update={"data": data}), *out[1:]]
 
 
 class Match(StrEnum):
@@ -243,11 +255,12 @@ def handle_alert(
     if alert.status == "resolved":
         events.append(
             emit(
-                AlertResolvedV1(
+                AlertResolvedV2(
                     fingerprint=alert.fingerprint,
                     object_id=alert.object_id,
                     count=count,
                     resolved_at=alert.ends_at or at,
+                    all_recovered=set(state.alerts) <= set(resolved),
                 ),
                 "resolved",
             )
@@ -422,6 +435,10 @@ def running_clocks(incident: IncidentState) -> set[ClockKind]:
     return {ClockKind.RECOVERY} if incident.status == IncidentStatus.ACKNOWLEDGED else set()
 
 
+MIN_EVIDENCE = 3
+"""Letters or digits a piece of evidence has at least: "." is not a reference nor a time."""
+
+
 def pause_clocks(
     action: PartyActionV1, incident: IncidentState, contract: Contract
 ) -> set[ClockKind]:
@@ -442,8 +459,14 @@ def pause_clocks(
         already = {c for c in clocks if c in incident.paused}
         if already:
             raise Refused(f"clock: {', '.join(sorted(already))} already paused")
-        if reason.evidence and not action.evidence:
-            raise Refused(f"evidence: {reason.id} requires {', '.join(reason.evidence)}")
+        given = [e for e in action.evidence if sum(c.isalnum() for c in e) >= MIN_EVIDENCE]
+        if len(given) < len(reason.evidence):
+            demanded = "; ".join(f"({n}) {e}" for n, e in enumerate(reason.evidence, start=1))
+            raise Refused(
+                f"evidence: {reason.id} requires {len(reason.evidence)} piece(s), one per item:"
+                f" {demanded}; {len(given)} given (each names it in at least {MIN_EVIDENCE}"
+                " letters or digits)"
+            )
         if reason.id in ACCESS_REASONS and not any(
             rid in item for item in action.evidence for rid in incident.access
         ):
@@ -531,6 +554,16 @@ def standing(party_id: str, incident: IncidentState, contract: Contract) -> dict
     return parts
 
 
+def hidden(
+    action: PartyActionV1 | AccessActionV1, incident: IncidentState, contract: Contract
+) -> bool:
+    """Whether ``incident`` is none of the acting party's business: it has no part in it
+    (nor is it the coordinator or the customer). Its action is answered as for an unknown
+    incident (404: which ids exist is not disclosed) and recorded apart from the incident's
+    timeline, in the dead-letter topic (issue 25)."""
+    return not standing(action.party, incident, contract)
+
+
 def check_standing(action: PartyActionV1, incident: IncidentState, contract: Contract) -> None:
     """``Refused`` (forbidden) unless the acting party is assigned to ``incident`` in a part
     that may take ``action`` — a check party only on the layer it checks."""
@@ -557,10 +590,33 @@ def check_standing(action: PartyActionV1, incident: IncidentState, contract: Con
         )
 
 
+MAX_TEXT = 4000
+"""Characters of one free text of an action (note, cause, recurrence risk, one action taken,
+one piece of evidence): closure reports and timelines print them, and one 400 KB note made its
+closure PDF take 20 s (issue 25)."""
+MAX_ITEMS = 50
+"""Actions taken or pieces of evidence one action lists at most."""
+
+
+def text_too_long(action: PartyActionV1) -> str | None:
+    """Why ``action``'s free text is over the bounds, naming the field, or None."""
+    texts = {"note": action.note, "cause": action.cause, "recurrence_risk": action.recurrence_risk}
+    for name, items in (("actions_taken", action.actions_taken), ("evidence", action.evidence)):
+        if len(items) > MAX_ITEMS:
+            return f"{name}: {len(items)} items, at most {MAX_ITEMS}"
+        texts |= {f"{name}.{i}": item for i, item in enumerate(items)}
+    for name, text in texts.items():
+        if len(text) > MAX_TEXT:
+            return f"{name}: {len(text)} characters, at most {MAX_TEXT}"
+    return None
+
+
 def check_action(
     action: PartyActionV1, incident: IncidentState, contract: Contract
 ) -> IncidentStatus:
     """The status after ``action``, or ``Refused`` naming why not."""
+    if (too_long := text_too_long(action)) is not None:
+        raise Refused(too_long)
     party = contract.parties.get(action.party)
     if party is None:
         raise Refused(
@@ -615,6 +671,11 @@ def check_reclassify(
         raise Refused("priority, category: the incident already has them")
 
 
+def action_digest(action: PartyActionV1 | AccessActionV1) -> str:
+    """What an ``Idempotency-Key`` is bound to: the action's canonical JSON, hashed."""
+    return hashlib.sha256(action.model_dump_json().encode()).hexdigest()
+
+
 def verdict(action: PartyActionV1, incident: IncidentState, contract: Contract) -> tuple[int, str]:
     """The HTTP answer for ``action`` on ``incident``: 202, or 403 (rights) / 409 (state) and
     the reason."""
@@ -626,21 +687,32 @@ def verdict(action: PartyActionV1, incident: IncidentState, contract: Contract) 
 
 
 def apply_action(
-    command: Envelope, incident: IncidentState, contract: Contract, now: datetime
+    command: Envelope,
+    incident: IncidentState,
+    contract: Contract,
+    now: datetime,
+    accepted_at: datetime | None = None,
 ) -> tuple[IncidentState, list[Envelope]]:
-    """Apply a party's action; a refused action is recorded as an event too."""
+    """Apply a party's action; a refused action is recorded as an event too.
+
+    The action happened when intake accepted it: ``accepted_at`` (intake's HTTP path stamps its
+    own time on the command it writes), ``now`` when not given. The command's own ``time`` is
+    the writer's to choose — a party's inbox could date an acknowledge before its deadline or a
+    pause hours back — so it is kept only as ``claimed_at`` and no clock folds it (ADR 34)."""
     action = command.data
     assert isinstance(action, PartyActionV1)
-    at = command.time
+    at = accepted_at or now
+    claimed_at = command.time if command.time != at else None
     try:
         status = check_action(action, incident, contract)
     except Refused as refusal:
         refused = make_event(
-            IncidentActionRefusedV1(
+            IncidentActionRefusedV2(
                 action=action.action,
                 party=action.party,
                 actor=action.actor,
                 at=at,
+                claimed_at=claimed_at,
                 command_id=command.id,
                 reason=refusal.reason,
             ),
@@ -692,11 +764,12 @@ def apply_action(
     state = incident.model_copy(update=update)
     events = [
         make_event(
-            IncidentActionAcceptedV1(
+            IncidentActionAcceptedV2(
                 action=action.action,
                 party=action.party,
                 actor=action.actor,
                 at=at,
+                claimed_at=claimed_at,
                 command_id=command.id,
                 note=action.note,
                 layer=action.layer,

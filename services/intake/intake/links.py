@@ -70,7 +70,7 @@ class LinkHost(Protocol):
     async def use(self, mac: str, expires_at: datetime, now: datetime) -> bool: ...
     async def forget(self, mac: str) -> None: ...
     async def send(self, command: Envelope) -> None: ...
-    async def verdict(self, command_id: Any) -> tuple[int, str] | None: ...
+    async def verdict(self, command_id: Any, party: str) -> tuple[int, str] | None: ...
 
 
 class ServiceHost:
@@ -111,8 +111,10 @@ class ServiceHost:
         except KafkaError as exc:
             raise Unavailable("kafka", type(exc).__name__) from None
 
-    async def verdict(self, command_id: Any) -> tuple[int, str] | None:
-        return await self.service.await_outcome(command_id)  # type: ignore[no-any-return]
+    async def verdict(self, command_id: Any, party: str) -> tuple[int, str] | None:
+        """The verdict on ``party``'s command (looked up with its party: ADR 36)."""
+        found = await self.service.await_outcome(command_id, party)
+        return (found[0], found[1]) if found is not None else None
 
 
 def _label(claims: Claims) -> str:
@@ -265,7 +267,7 @@ def build_link_router(host: LinkHost, registry: CollectorRegistry) -> APIRouter:
         except Unavailable as exc:
             await host.forget(mac)  # nothing was kept: the person may press again
             return _page("Not done yet", f"<p class=bad>Baton is busy ({exc}); try again.</p>", 503)
-        found = await host.verdict(command.id)
+        found = await host.verdict(command.id, claims.party)
         status, reason = found if found is not None else (202, "")
         acted.labels(claims.verb, str(status)).inc()
         label = html.escape(_label(claims))

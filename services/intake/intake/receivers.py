@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -37,11 +37,14 @@ from intake.guard import (
     check_length,
     dead_letter_parts,
     fit_for_dead_letter,
+    oversized,
     parse_json,
     read_limited,
 )
+from intake.incidents import action_digest, text_too_long
 from shared.clock import Clock
 from shared.contract import Contract
+from shared.contract.view import ContractView
 from shared.db import DATABASE_UNAVAILABLE
 from shared.events import (
     AccessActionV1,
@@ -89,7 +92,8 @@ class Intake:
     dead_letters: DeadLetterSink
     publish: Publish
     auth: Authenticator
-    await_outcome: Callable[[uuid.UUID], Awaitable[tuple[int, str] | None]] | None = None
+    await_outcome: Callable[[uuid.UUID, str], Awaitable[tuple[int, str, str] | None]] | None = None
+    """The verdict on a party's command: status, reason and the digest of the action decided."""
     first_use: Callable[[Signed, datetime], Awaitable[bool]] | None = None
     """Records a signature shared by every instance; False for a replay. None: in process."""
     record_change: RecordChange | None = None
@@ -133,6 +137,28 @@ def alert_events(
 
 
 IDEMPOTENCY_HEADER = "idempotency-key"
+
+
+def object_party(contract: Contract, party: str | None, object_id: str) -> bool:
+    """Whether ``party`` has a part in ``object_id`` (None: reads are open)."""
+    if party is None:
+        return True
+    view = ContractView.of(contract)
+    obj = view.object(object_id)
+    if obj is None:
+        return False
+    found = contract.parties.get(party)
+    return (
+        (found is not None and found.kind == "customer")
+        or party in {view.coordinator, obj.executor, view.primary_for(obj.layer)}
+        or any(c.party == party for c in view.checks(object_id))
+    )
+
+
+def check_text(action: PartyActionV1) -> None:
+    """422 naming the field when an action's free text is over its bounds."""
+    if (too_long := text_too_long(action)) is not None:
+        raise Refusal(422, too_long, kind="schema")
 
 
 def idempotency_key(headers: Mapping[str, str]) -> str | None:
@@ -233,11 +259,29 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             raise Unavailable(
                 "kafka", f"no acknowledgement within {settings.publish_timeout_seconds:g} s"
             ) from None
+        except MessageSizeTooLargeError:
+            # not a dependency that is away: a retry would meet the same refusal for ever
+            raise Refusal(
+                413,
+                "the broker refused a message as too large (its message.max.bytes is below"
+                " intake_max_alert_bytes): nothing of it was kept",
+                kind="too_large",
+            ) from None
         except KafkaError as exc:
             raise Unavailable("kafka", type(exc).__name__) from None
 
     def unavailable_answer(exc: Unavailable) -> JSONResponse:
         return unavailable(exc.dependency, settings.retry_after_seconds, exc.detail)
+
+    async def not_published(
+        request: Request, source: str, exc: Unavailable | Refusal, body: bytes
+    ) -> JSONResponse:
+        """503 for a broker that is away; the refusal (dead-lettered) for one that will never
+        take the message (too large)."""
+        if isinstance(exc, Unavailable):
+            return unavailable_answer(exc)
+        await refuse(request, source, exc, body)
+        return JSONResponse(exc.body(), exc.status)
 
     async def read(request: Request, limit: int) -> bytes:
         check_content_type(request.headers.get("content-type"))
@@ -269,14 +313,17 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         *,
         routing_key: bool = False,
         limit: int | None = None,
-        stable: bool = False,
+        unique_of: Callable[[Any], str] | None = None,
     ) -> tuple[list[Envelope], bytes] | JSONResponse:
         """Guard, authenticate, decode and publish; the events and the body, or the refusal
-        (4xx, or 503 when Kafka did not acknowledge in time). ``stable``: event ids follow
-        from ``unique`` (a retried request yields the same ids)."""
+        (4xx, or 503 when Kafka did not acknowledge in time). ``unique_of``: ``unique`` follows
+        from the parsed body and event ids follow from it (a retried request yields the same
+        ids)."""
         body = b""
         now = ix.clock.now()
         try:
+            if not routing_key:  # PagerDuty's key is in the body
+                ix.auth.before_body(source, request.headers)
             body = await read(request, limit or settings.intake_max_body_bytes)
             with validation.labels(source).time():
                 signed = None
@@ -291,6 +338,8 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
                     )
                 if signed is not None and not await first_use(signed, now):
                     raise replayed()
+                if unique_of is not None:
+                    unique = unique_of(doc)
                 try:
                     alerts = decode(doc, ix.contract, now, unique)
                 except ValidationError as exc:
@@ -298,20 +347,54 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         except Refusal as refusal:
             await refuse(request, source, refusal, refusal.payload or body)
             return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
-        ids = [stable_id(source, unique, i) for i in range(len(alerts))] if stable else None
+        ids = [stable_id(source, unique, i) for i in range(len(alerts))] if unique_of else None
         events = alert_events(alerts, now, ids)
+        too_big = oversized([e.to_json() for e in events], settings.intake_max_alert_bytes)
+        kept = [
+            (e, a) for i, (e, a) in enumerate(zip(events, alerts, strict=True)) if i not in too_big
+        ]
         try:
             await durably(
                 *(
                     ix.publish("alerts", e, alert_key(ix.graph, a.object_id, a.fingerprint))
-                    for e, a in zip(events, alerts, strict=True)
+                    for e, a in kept
                 )
             )
-        except Unavailable as exc:
-            return unavailable_answer(exc)
-        received.labels(source).inc(len(alerts))  # the receiver: bounded label values
-        outside.labels(source).inc(sum(1 for a in alerts if a.object_id is None))
+        except (Unavailable, Refusal) as exc:
+            return await not_published(request, source, exc, body)
+        received.labels(source).inc(len(kept))  # the receiver: bounded label values
+        outside.labels(source).inc(sum(1 for _, a in kept if a.object_id is None))
+        if too_big:
+            return await refuse_oversized(request, source, events, too_big, [e for e, _ in kept])
         return events, body
+
+    async def refuse_oversized(
+        request: Request,
+        source: str,
+        events: list[Envelope],
+        too_big: dict[int, int],
+        kept: list[Envelope],
+    ) -> JSONResponse:
+        """413 naming each alert too large to keep, each dead-lettered as a capped sample; the
+        rest of its group was kept (and is listed), so the sender need not retry it."""
+        limit = settings.intake_max_alert_bytes
+        named = [
+            f"alerts[{i}] ({events[i].data_as(AlertReceivedV1).alert.fingerprint}): {size} bytes"
+            for i, size in too_big.items()
+        ]
+        reason = (
+            f"{'; '.join(named)} as an event, the limit is {limit} (intake_max_alert_bytes):"
+            f" not kept; the other {len(kept)} alert(s) of the request were"
+        )
+        for i, size in too_big.items():
+            refusal = Refusal(
+                413, f"alerts[{i}]: too large to keep ({size} bytes)", kind="too_large"
+            )
+            await refuse(request, source, refusal, events[i].to_json())
+        return JSONResponse(
+            {"error": reason, "accepted": len(kept), "ids": [str(e.id) for e in kept]},
+            status_code=413,
+        )
 
     def accepted(events: list[Envelope]) -> JSONResponse:
         return JSONResponse(
@@ -380,14 +463,30 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         except Refusal as refusal:
             await refuse(request, userreport.SOURCE, refusal, b"")
             return JSONResponse(refusal.body(), refusal.status)
-        report_id = stable_id("user-report", key).hex if key else uuid.uuid4().hex
+
+        def report_id(doc: Any) -> str:
+            """A retry is the same report of the same reporter: another reporter's key is
+            another report (ADR 36)."""
+            reporter = doc.get("reporter") if isinstance(doc, dict) else None
+            return stable_id("user-report", reporter, key).hex
+
         taken = await take(
-            request, userreport.SOURCE, FORMATS["user"].decode, report_id, stable=key is not None
+            request,
+            userreport.SOURCE,
+            FORMATS["user"].decode,
+            uuid.uuid4().hex,
+            unique_of=report_id if key is not None else None,
         )
         if isinstance(taken, JSONResponse):
             return taken
+        (event,) = taken[0]
+        fingerprint = event.data_as(AlertReceivedV1).alert.fingerprint
         return JSONResponse(
-            {"accepted": 1, "ids": [str(taken[0][0].id)], "report_id": report_id},
+            {
+                "accepted": 1,
+                "ids": [str(event.id)],
+                "report_id": fingerprint.removeprefix("user:"),
+            },
             status_code=202,
         )
 
@@ -463,12 +562,14 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
     async def object_changes(object_id: str, request: Request) -> JSONResponse:
         """Change events (``/v2/change/enqueue``) recorded on a contract object, newest first:
         the change context to look at when the object fails. With party tokens configured, a
-        party's token is required."""
+        token of one of the object's parties is required (its layer's owner, its executor, a
+        party checking it, the coordinator, the customer); any other party's is answered 404."""
         try:
-            ix.auth.check_reader(request.headers)
+            party = ix.auth.check_reader(request.headers)
         except Refusal as refusal:
             return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
-        if ix.contract.object(object_id) is None:
+        if ix.contract.object(object_id) is None or not object_party(ix.contract, party, object_id):
+            # another party's object is answered as an unknown one: ids are not disclosed
             return JSONResponse({"error": f"object_id: {object_id!r} is not in the contract"}, 404)
         found = await ix.list_changes(object_id) if ix.list_changes else []
         return JSONResponse({"object_id": object_id, "changes": found})
@@ -476,12 +577,13 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
     async def act(
         incident_id: str, request: Request, model: type[PartyActionV1 | AccessActionV1]
     ) -> JSONResponse:
-        """A command from HTTP: validated, bound to the token's party, published, its verdict
+        """A command from HTTP: bound to the token's party, validated, published, its verdict
         awaited (the two routes below)."""
         body = b""
         now = ix.clock.now()
         try:
             key = idempotency_key(request.headers)
+            ix.auth.party_before_body(request.headers)
             body = await read(request, settings.intake_max_body_bytes)
             doc = parse_json(body, settings.intake_max_json_depth)
             try:
@@ -489,6 +591,8 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             except ValidationError as exc:
                 raise Refusal.invalid(exc) from None
             ix.auth.check_party(request.headers, data.party)
+            if isinstance(data, PartyActionV1):
+                check_text(data)  # an access step's texts are bounded by its model
         except Refusal as refusal:
             await refuse(request, "party-action", refusal, refusal.payload or body)
             return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
@@ -502,16 +606,25 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         )
         try:
             await durably(ix.publish("commands", command, None))
-        except Unavailable as exc:
-            return unavailable_answer(exc)
+        except (Unavailable, Refusal) as exc:
+            return await not_published(request, "party-action", exc, body)
         # From here the command is durable in the commands topic and will be applied exactly
         # once (processed-event record); a verdict we cannot wait for is answered 202 pending.
-        found = await ix.await_outcome(command.id) if ix.await_outcome else None
+        found = await ix.await_outcome(command.id, data.party) if ix.await_outcome else None
         if found is None:
             return JSONResponse(
                 {"command_id": str(command.id), "status": "pending"}, status_code=202
             )
-        status, reason = found
+        status, reason, digest = found
+        if digest != action_digest(data):
+            reused = Refusal(
+                422,
+                "Idempotency-Key: already used for another action on this incident; a retry"
+                " sends the same body, a new action a new key",
+                kind="idempotency",
+            )
+            await refuse(request, "party-action", reused, body)
+            return JSONResponse(reused.body(), reused.status)
         if status == 202:
             answer = {"command_id": str(command.id), "status": "accepted"}
             if isinstance(data, AccessActionV1) and data.request_id is None:
@@ -530,10 +643,12 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         confirm, reject, reopen, note. The action goes to the commands topic like a contractor
         system's; the answer waits for the commands consumer's verdict: 202 accepted, 403 (the
         party's rights) or 409 (the incident's state) with the reason — recorded as
-        ``baton.incident.action_refused`` — 404 for an unknown incident, or 202 ``pending``
+        ``baton.incident.action_refused`` — 404 for an unknown incident or one the party has no
+        part in (dead-lettered, not in its timeline), or 202 ``pending``
         when the verdict takes longer than ``BATON_INTAKE_ACTION_WAIT_SECONDS``. With an
         ``Idempotency-Key`` header a retry is the same command: it answers the first verdict
-        and records nothing twice."""
+        and records nothing twice; the same key with another action is 422. A key is the
+        party's own: another party's key never reaches this party's command (ADR 36)."""
         return await act(incident_id, request, PartyActionV1)
 
     @router.post(

@@ -40,7 +40,7 @@ async def find_for_alert(
     if object_id is None:
         return None, Match.NONE
     row = await conn.fetchrow(
-        "SELECT state FROM incidents WHERE status <> 'closed'"
+        "SELECT state FROM incidents WHERE status NOT IN ('closed', 'restored')"
         " AND (object_id = $1 OR $1 = ANY(objects))"
         " ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
         object_id,
@@ -58,6 +58,9 @@ async def find_for_alert(
         since,
     )
     return (_state(row), Match.RELATED) if row else (None, Match.NONE)
+
+
+ABSORBS_NOTHING = frozenset({IncidentStatus.CLOSED, IncidentStatus.RESTORED})
 
 
 class OpenIncidents:
@@ -83,7 +86,8 @@ class OpenIncidents:
             return self.states[owner], Match.FINGERPRINT
         if object_id is None:
             return None, Match.NONE
-        live = [s for s in self.states.values() if s.status != IncidentStatus.CLOSED]
+        # a restored incident awaiting the customer absorbs no new failure (ADR 36)
+        live = [s for s in self.states.values() if s.status not in ABSORBS_NOTHING]
         same = [s for s in live if s.object_id == object_id or object_id in s.failing]
         if same:
             return max(same, key=lambda s: s.opened_at), Match.OBJECT
@@ -98,6 +102,17 @@ class OpenIncidents:
         if near:
             return max(near, key=lambda s: s.last_alert_at or s.opened_at), Match.RELATED
         return None, Match.NONE
+
+    def restored_on(self, object_id: str) -> str | None:
+        """The newest restored incident (awaiting the customer's confirmation) whose objects
+        include ``object_id``: what a new incident on it follows."""
+        restored = [
+            s
+            for s in self.states.values()
+            if s.status == IncidentStatus.RESTORED
+            and (s.object_id == object_id or object_id in s.failing)
+        ]
+        return max(restored, key=lambda s: s.opened_at).id if restored else None
 
     def put(self, state: IncidentState) -> None:
         self.states[state.id] = state
@@ -202,12 +217,16 @@ async def load_many(conn: Conn, incident_ids: list[str]) -> dict[str, IncidentSt
     return {r["id"]: IncidentState.model_validate_json(r["state"]) for r in rows}
 
 
-async def record_outcomes(conn: Conn, outcomes: list[tuple[uuid.UUID, str, int, str]]) -> None:
-    """The verdicts on a batch of commands: (command id, incident, status, reason)."""
+Verdict = tuple[uuid.UUID, str, int, str, str, str]
+"""(command id, incident, status, reason, party, digest of the action)"""
+
+
+async def record_outcomes(conn: Conn, outcomes: list[Verdict]) -> None:
+    """The verdicts on a batch of commands."""
     if outcomes:
         await conn.executemany(
-            "INSERT INTO command_outcomes(command_id, incident_id, status, reason)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            "INSERT INTO command_outcomes(command_id, incident_id, status, reason, party, digest)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
             outcomes,
         )
 
@@ -321,11 +340,14 @@ async def changes(conn: Conn, object_id: str, limit: int = 50) -> list[dict[str,
 # ------------------------------------------------------------------ command verdicts
 
 
-async def outcome(conn: Conn, command_id: uuid.UUID) -> tuple[int, str] | None:
+async def outcome(conn: Conn, command_id: uuid.UUID, party: str) -> tuple[int, str, str] | None:
+    """The verdict on ``party``'s command ``command_id``: status, reason, the action's digest."""
     row = await conn.fetchrow(
-        "SELECT status, reason FROM command_outcomes WHERE command_id = $1", command_id
+        "SELECT status, reason, digest FROM command_outcomes WHERE command_id = $1 AND party = $2",
+        command_id,
+        party,
     )
-    return (int(row["status"]), str(row["reason"])) if row else None
+    return (int(row["status"]), str(row["reason"]), str(row["digest"])) if row else None
 
 
 async def first_use(conn: Conn, signature: str, expires_at: datetime, now: datetime) -> bool:

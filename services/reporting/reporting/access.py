@@ -10,46 +10,11 @@ side is open, as it was — say so in the deployment (README, Security).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from fastapi import HTTPException, Request
-
 from reporting import store
-from shared.contract import Contract
 from shared.db import Conn
-from shared.settings import Settings, matches
+from shared.readers import EVERYONE, OPERATOR, Reader, reader
 
-OPERATOR = "operator"
-
-
-@dataclass(frozen=True, slots=True)
-class Reader:
-    """Who reads; ``party`` is None for a reader who sees everything."""
-
-    name: str
-    party: str | None
-
-
-EVERYONE = Reader(name="(read side open)", party=None)
-
-
-def reader(request: Request, settings: Settings, contract: Contract) -> Reader:
-    """The reader behind ``request``'s bearer token, or 401 naming why not."""
-    tokens = settings.reporting_reader_tokens
-    if not tokens:
-        return EVERYONE
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
-        raise HTTPException(
-            401, "a reader token is required (Authorization: Bearer ...)",
-            headers={"www-authenticate": 'Bearer realm="baton"'},
-        )  # fmt: skip
-    name = next((n for n, t in tokens.items() if matches(given.strip(), t)), None)
-    if name is None:
-        raise HTTPException(401, "the reader token matches no reader")
-    party = contract.parties.get(name)
-    sees_all = name == OPERATOR or (party is not None and party.kind == "customer")
-    return Reader(name=name, party=None if sees_all else name)
+__all__ = ["EVERYONE", "OPERATOR", "Reader", "may_see", "reader"]
 
 
 async def may_see(conn: Conn, who: Reader, incident_id: str) -> bool:

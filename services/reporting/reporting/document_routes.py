@@ -2,16 +2,19 @@
 
 Who may call them: the same readers as the rest of reporting's read side (``reporting.access``):
 a contractor's token gets the closure report of its own incidents only and no monthly report.
-Documents are printed one at a time in a worker thread, so the event loop keeps serving.
+Documents are printed one at a time in a worker thread, so the event loop keeps serving; a
+request waits for its document at most the request deadline (``BATON_HTTP_REQUEST_TIMEOUT_SECONDS``,
+then 503 + Retry-After), and a print it stopped waiting for finishes before the next one starts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
@@ -26,6 +29,7 @@ from shared.service import Runtime
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 DocFormat = Literal["html", "pdf", "json"]
+T = TypeVar("T")
 MEDIA = {
     "html": "text/html; charset=utf-8",
     "pdf": "application/pdf",
@@ -33,20 +37,25 @@ MEDIA = {
 }
 
 
-# One document printed at a time: printing is CPU-bound and matplotlib is not thread-safe, and
-# the read side is open, so a burst of requests queues here instead of starving the consumer.
-_PRINTING = asyncio.Semaphore(1)
+# One document printed at a time: printing is CPU-bound and matplotlib is not thread-safe, so a
+# burst of requests queues here instead of starving the consumer. The lock is taken in the
+# worker thread: a request that stops waiting (its deadline) leaves its print holding it until
+# it is done, and no second print runs beside it (an asyncio lock would be released at once).
+_PRINTING = threading.Lock()
+
+
+def _printed(render: Callable[[Document], T], doc: Document) -> T:
+    with _PRINTING:
+        return render(doc)
 
 
 async def document_response(doc: Document, fmt: DocFormat, filename: str) -> Response:
     if fmt == "json":
         body = to_json(doc)
+    elif fmt == "pdf":
+        body = await asyncio.to_thread(_printed, render_pdf, doc)
     else:
-        async with _PRINTING:
-            if fmt == "pdf":
-                body = await asyncio.to_thread(render_pdf, doc)
-            else:
-                body = (await asyncio.to_thread(render_html, doc)).encode()
+        body = (await asyncio.to_thread(_printed, render_html, doc)).encode()
     # the name carries an incident id from the URL: only plain characters reach the header
     safe = _UNSAFE.sub("_", filename)[:100]
     headers = {"Content-Disposition": f'inline; filename="{safe}.{fmt}"'}

@@ -21,7 +21,7 @@ from shared.events import (
     ActionKind,
     AlertAttachedV1,
     AlertCorrelatedV1,
-    AlertResolvedV1,
+    AlertResolvedV2,
     AssignmentIssuedV3,
     AssignmentRole,
     Envelope,
@@ -110,7 +110,13 @@ async def _incident_opened(conn: Conn, incident: str | None, data: IncidentOpene
 
 
 async def _alert_attached(conn: Conn, incident: str | None, data: AlertAttachedV1) -> None:
-    await conn.execute("UPDATE incidents SET alert_count = alert_count + 1 WHERE id = $1", incident)
+    # an alert firing again: monitoring no longer says the incident recovered
+    await conn.execute(
+        "UPDATE incidents SET alert_count = alert_count + 1, monitoring_recovered_at = CASE"
+        " WHEN $2 THEN NULL ELSE monitoring_recovered_at END WHERE id = $1",
+        incident,
+        data.status == "firing",
+    )
 
 
 async def _action_accepted(
@@ -151,7 +157,8 @@ async def _incident_closed(conn: Conn, incident: str | None, data: IncidentClose
 async def _alert_correlated(conn: Conn, incident: str | None, data: AlertCorrelatedV1) -> None:
     await conn.execute(
         "UPDATE incidents SET alert_count = alert_count + 1, objects = $2::jsonb,"
-        " scope = $3::jsonb, origin_object = $4, origin_layer = $5 WHERE id = $1",
+        " scope = $3::jsonb, origin_object = $4, origin_layer = $5,"
+        " monitoring_recovered_at = NULL WHERE id = $1",
         incident,
         orjson.dumps(data.objects).decode(),
         orjson.dumps(data.scope).decode(),
@@ -172,12 +179,13 @@ async def _origin_moved(conn: Conn, incident: str | None, data: OriginMovedV1) -
     )
 
 
-async def _alert_resolved(conn: Conn, incident: str | None, data: AlertResolvedV1) -> None:
-    """monitoring's word; it does not close"""
+async def _alert_resolved(conn: Conn, incident: str | None, data: AlertResolvedV2) -> None:
+    """monitoring's word, once every alert of the incident is resolved; it does not close"""
+    recovered = data.all_recovered is not False  # v1 did not say: as before, its own word
     await conn.execute(
         "UPDATE incidents SET monitoring_recovered_at = $2 WHERE id = $1",
         incident,
-        data.resolved_at,
+        data.resolved_at if recovered else None,
     )
 
 

@@ -59,7 +59,7 @@ from shared.events import (  # noqa: E402
     ActionKind,
     Category,
     Envelope,
-    IncidentActionAcceptedV1,
+    IncidentActionAcceptedV2,
     IncidentOpenedV1,
     Layer,
     make_event,
@@ -108,7 +108,7 @@ def action(n: int, kind: ActionKind, at: datetime) -> Envelope:
         else {}
     )
     return make_event(
-        IncidentActionAcceptedV1.model_validate(
+        IncidentActionAcceptedV2.model_validate(
             {
                 "action": kind,
                 "party": "osdb",

@@ -11,12 +11,15 @@
 
 Alerts go to the raw alerts topic in Baton's generic format: intake stays the one writer of the
 incidents topic, and correlation, maintenance and routing treat them like any monitoring alert.
-The check-in key is a capability: it is never logged, put in a metric, an alert or a dead letter
-by this service; logs name the check-in as ``object/duty``.
+The check-in key is a capability: an HMAC of the check-in's name under ``BATON_CHECKIN_SECRET``
+(ADR 35), never logged, put in a metric, an alert or a dead letter by this service; logs name
+the check-in as ``object/duty``. ``/v1/checkins`` answers reader tokens only (a contractor: the
+check-ins that are its duty or its layer's).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -32,9 +35,11 @@ from pydantic import ValidationError
 
 from shared.checkins import Expectation, by_key
 from shared.contract import Contract
+from shared.contract.view import ContractView
 from shared.events import CheckinPingV1, EventType, make_event, parse_event
 from shared.http import describe
 from shared.kafka import event_headers, group_timing
+from shared.readers import Reader, reader
 from shared.redact import REDACTED
 from shared.service import Runtime
 from shared.topics import TOPIC_SPECS, Topic
@@ -66,7 +71,7 @@ class Watchdog:
         self.rt = rt
         self.topic = rt.settings.topic(Topic.CHECKINS)
         self.alerts_topic = rt.settings.topic(Topic.ALERTS_RAW)
-        self.expected: dict[str, Expectation] = by_key(rt.contract)
+        self.expected: dict[str, Expectation] = by_key(rt.contract, self.secrets())
         rt.on_contract(self._adopt)
         self.ownership = Ownership(lambda: self.subscriber.consumer)
         self.subscriber = rt.broker.subscriber(
@@ -122,8 +127,16 @@ class Watchdog:
         )
         self._routes(router)
 
+    def secrets(self) -> list[str]:
+        return [s.get_secret_value() for s in self.rt.settings.checkin_secret or ()]
+
+    def current(self) -> dict[str, Expectation]:
+        """Each watched expectation by its current key (without the keys of a rotated-out
+        secret, which ``expected`` still accepts)."""
+        return {e.key: e for e in self.expected.values()}
+
     def _adopt(self, contract: Contract) -> None:
-        self.expected = by_key(contract)
+        self.expected = by_key(contract, self.secrets())
         self._replan = True
 
     # ------------------------------------------------------------------ HTTP
@@ -145,11 +158,13 @@ class Watchdog:
             return Response("not found", status_code=404, media_type="text/plain")
 
         @router.get("/v1/checkins", tags=["check-ins"])
-        async def checkins() -> list[dict[str, Any]]:
+        async def checkins(request: Request) -> list[dict[str, Any]]:
             """Each watched expected event by ``object/duty`` (never by key): the run awaited,
             its deadline, the last successful run, the last ping, and whether it is overdue or
-            failing now."""
-            return await self.status()
+            failing now. A reader token is required (``BATON_REPORTING_READER_TOKENS``); a
+            contractor's shows the check-ins that are its duty or its layer's."""
+            who = reader(request, self.rt.settings, self.rt.contract)
+            return await self.status(who)
 
         for method in ("GET", "POST", "HEAD"):
             for path, handler in (("/ping/{key}", ping), ("/ping/{key}/{signal}", ping_signal)):
@@ -178,9 +193,10 @@ class Watchdog:
             if len(body) >= MAX_BODY:
                 break
         now = self.rt.clock.now()
+        exp = self.expected[key]
         event = make_event(
             CheckinPingV1(
-                key=key,
+                key=exp.key,  # a key of a rotated-out secret reports to the current one
                 kind=kind,
                 exit_status=exit_status,
                 at=now,
@@ -189,16 +205,19 @@ class Watchdog:
             source=f"{SERVICE}/ping",
             time=now,
         )
+        settings = self.rt.settings
         try:
-            await self.rt.broker.publish(
-                event.to_json(), self.topic, key=key.encode(), headers=event_headers(event)
-            )
-        except Exception:  # the broker is gone: say so fast, the run retries its ping
-            log.exception("ping not stored", extra={"checkin": self.expected[key].name})
+            # bounded like intake's receivers: a frozen broker is a fast 503, not a hang
+            async with asyncio.timeout(settings.publish_timeout_seconds):
+                await self.rt.broker.publish(
+                    event.to_json(), self.topic, key=exp.key.encode(), headers=event_headers(event)
+                )
+        except Exception:  # the broker is gone or silent: say so fast, the run retries its ping
+            log.exception("ping not stored", extra={"checkin": exp.name})
             return Response(
-                "unavailable",
+                "unavailable: the ping may have been kept; retry it",
                 status_code=503,
-                headers={"Retry-After": "5"},
+                headers={"Retry-After": str(settings.retry_after_seconds)},
                 media_type="text/plain",
             )
         return Response("OK", media_type="text/plain")
@@ -222,8 +241,8 @@ class Watchdog:
                 reason = f"type: expected {EventType.CHECKIN_PING.value}, got {event.type.value}"
             else:
                 data = event.data_as(CheckinPingV1)
-                if data.key in self.expected:
-                    return event.id, data
+                if (exp := self.expected.get(data.key)) is not None:
+                    return event.id, data.model_copy(update={"key": exp.key})
                 reason = "key: unknown check-in key"
         except ValidationError as exc:
             reason = describe(exc)
@@ -303,7 +322,7 @@ class Watchdog:
         now = rt.clock.now()
         async with rt.pool.acquire() as conn:
             known = await store.known(conn)
-            for key, exp in list(self.expected.items()):
+            for key, exp in list(self.current().items()):
                 if known.get(key) == exp.fingerprint_of_schedule():
                     continue
                 async with conn.transaction():
@@ -322,7 +341,7 @@ class Watchdog:
         async with rt.pool.acquire() as conn, conn.transaction():
             due = await store.due_timers(conn, now, limit, ready)
             for timer in due:
-                exp = self.expected.get(timer.key)
+                exp = self.current().get(timer.key)
                 state = await store.load(conn, timer.key)
                 if exp is not None and state is not None:
                     outcome = on_timer(rt.contract, exp, state, timer)
@@ -338,7 +357,17 @@ class Watchdog:
                 await store.mark_fired(conn, timer, now)
         return len(due)
 
-    async def status(self) -> list[dict[str, Any]]:
+    def visible(self, who: Reader, exp: Expectation) -> bool:
+        """A contractor sees the check-ins that are its duty or whose object is its layer's."""
+        if who.party is None or exp.party == who.party:
+            return True
+        obj = self.rt.contract.object(exp.object_id)
+        return (
+            obj is not None
+            and ContractView.of(self.rt.contract).primary_for(obj.layer) == who.party
+        )
+
+    async def status(self, who: Reader) -> list[dict[str, Any]]:
         async with self.rt.pool.acquire() as conn:
             rows = await store.snapshot(conn)
         now = self.rt.clock.now()
@@ -346,7 +375,7 @@ class Watchdog:
         out = []
         for row in rows:
             exp = names.get(row["name"])
-            if exp is None:
+            if exp is None or not self.visible(who, exp):
                 continue
             expected = row["expected_at"]
             deadline = expected + exp.grace if expected else None

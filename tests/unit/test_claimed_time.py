@@ -1,0 +1,93 @@
+"""A party's inbox chooses its command's ``time``: intake keeps it only as a claim (ADR 34).
+
+The action happened when intake accepted it. An acknowledge written 29 minutes after the
+response deadline but dated before it stays a breach, and a pause dated an hour back moves no
+deadline: the clock folds intake's instant, never the writer's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from intake.incidents import IncidentState, IncidentStatus, apply_action
+from sla_clock.timeline import fold
+
+from shared.events import (
+    ActionKind,
+    Category,
+    ClockKind,
+    Envelope,
+    IncidentActionAcceptedV2,
+    Layer,
+    PartyActionV1,
+    make_event,
+)
+from tests.unit.test_sla_decide import OPENED, opened, run
+from tests.unit.test_sla_timeline import RULES
+
+M = timedelta(minutes=1)
+CONTRACT = RULES.contract
+
+
+def incident() -> IncidentState:
+    return IncidentState(
+        id="inc-7",
+        object_id="pg-main",
+        layer=Layer.DBMS,
+        category=Category.OUTAGE,
+        priority="P1",
+        status=IncidentStatus.OPEN,
+        opened_at=OPENED,
+        alerts={"f": 1},
+    )
+
+
+def inbox_command(action: PartyActionV1, claimed: object) -> Envelope:
+    return make_event(action, source="contractor:osdb", time=claimed, subject="inc-7")  # type: ignore[arg-type]
+
+
+def test_a_backdated_acknowledge_cannot_turn_a_breach_into_met() -> None:
+    now = OPENED + 44 * M  # the P1 response target is 15 minutes: breached 29 minutes ago
+    claimed = OPENED + 5 * M
+    ack = inbox_command(
+        PartyActionV1(action=ActionKind.ACKNOWLEDGE, party="osdb", actor="eng"), claimed
+    )
+    _, (accepted,) = apply_action(ack, incident(), CONTRACT, now)
+    data = accepted.data_as(IncidentActionAcceptedV2)
+    assert (data.at, data.claimed_at) == (now, claimed)
+    record, _ = run(opened(), accepted)
+    assert record is not None
+    response = fold(record, RULES)[ClockKind.RESPONSE]
+    assert response.stopped_at == now
+    assert not response.met
+    assert response.margin == -29 * M
+
+
+def test_a_backdated_pause_moves_no_deadline() -> None:
+    now = OPENED + 2 * timedelta(hours=1)
+    pause = PartyActionV1(
+        action=ActionKind.PAUSE,
+        party="osdb",
+        actor="eng",
+        pause_reason="no-access",
+        evidence=["request REQ-1 at 10:05"],
+    )
+    acknowledged = incident().model_copy(update={"status": IncidentStatus.ACKNOWLEDGED})
+    _, (accepted,) = apply_action(inbox_command(pause, OPENED + 3 * M), acknowledged, CONTRACT, now)
+    record, _ = run(opened(), accepted)
+    assert record is not None
+    recovery = fold(record, RULES)[ClockKind.RECOVERY]
+    (held,) = recovery.pauses
+    assert held.start == now
+    assert recovery.elapsed == 2 * timedelta(hours=1)
+
+
+def test_intakes_own_instant_is_not_a_claim() -> None:
+    http = make_event(
+        PartyActionV1(action=ActionKind.ACKNOWLEDGE, party="osdb", actor="eng"),
+        source="http:osdb",
+        time=OPENED + 5 * M,
+        subject="inc-7",
+    )
+    _, (accepted,) = apply_action(http, incident(), CONTRACT, OPENED + 6 * M, OPENED + 5 * M)
+    data = accepted.data_as(IncidentActionAcceptedV2)
+    assert (data.at, data.claimed_at) == (OPENED + 5 * M, None)
