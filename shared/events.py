@@ -300,6 +300,48 @@ class AccessRequestV1(Model):
         return "grant" if self.granted_at is None else None
 
 
+class PauseVerdict(StrEnum):
+    CONFIRM = "confirm"
+    DISPUTE = "dispute"
+
+
+class PauseAnswerV1(Model):
+    """The customer's answer to a clock pause whose reason the contract says it confirms
+    (``confirmed_by``): the pause is named by its clock, reason and the instant it began (as
+    ``baton.sla.clock_paused`` says); a dispute records why in ``note`` (ADR 50)."""
+
+    verdict: PauseVerdict
+    party: str
+    actor: Actor
+    clock: ClockKind
+    pause_reason: str = Field(max_length=200)
+    paused_at: AwareDatetime
+    note: str = Field("", max_length=2000)
+
+
+class PauseAnsweredV1(Model):
+    """A pause confirmed or disputed by the party its reason names (see ``PauseAnswerV1``)."""
+
+    verdict: PauseVerdict
+    party: str
+    actor: str
+    clock: ClockKind
+    pause_reason: str
+    paused_at: AwareDatetime
+    at: AwareDatetime = Field(description="when intake accepted the answer")
+    command_id: uuid.UUID
+    note: str = ""
+
+
+class PauseAnswerRefusedV1(Model):
+    verdict: PauseVerdict
+    party: str
+    actor: str
+    at: AwareDatetime
+    command_id: uuid.UUID
+    reason: str
+
+
 class AccessRefusedV1(Model):
     """An access step the request's state or the party's rights do not allow, with why."""
 
@@ -850,6 +892,9 @@ class EventType(StrEnum):
     ACCESS_ACTION = "baton.command.access_action"
     ACCESS_REQUEST = "baton.incident.access_request"
     ACCESS_REFUSED = "baton.incident.access_refused"
+    PAUSE_ANSWER = "baton.command.pause_answer"
+    PAUSE_ANSWERED = "baton.incident.pause_answered"
+    PAUSE_ANSWER_REFUSED = "baton.incident.pause_answer_refused"
 
 
 PAYLOADS: dict[EventType, type[Model]] = {
@@ -886,6 +931,9 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.ACCESS_ACTION: AccessActionV1,
     EventType.ACCESS_REQUEST: AccessRequestV1,
     EventType.ACCESS_REFUSED: AccessRefusedV1,
+    EventType.PAUSE_ANSWER: PauseAnswerV1,
+    EventType.PAUSE_ANSWERED: PauseAnsweredV1,
+    EventType.PAUSE_ANSWER_REFUSED: PauseAnswerRefusedV1,
 }
 CURRENT_VERSION: dict[EventType, int] = {
     **dict.fromkeys(PAYLOADS, 1),

@@ -317,6 +317,21 @@ async def test_approval_through_the_api_and_each_refusal(
             used = await client.post(f"{intake}/v1/links/{token}")
             assert used.status_code == 410
 
+            # the customer confirms an automatic pause; a contractor may not
+            pauses = f"{intake}/v1/incidents/{incident}/pauses"
+            confirm = {
+                "verdict": "confirm",
+                "party": "customer",
+                "actor": "it-duty",
+                "clock": "recovery",
+                "pause_reason": "no-approver",
+                "paused_at": now.isoformat(),
+            }
+            confirmed = await post(pauses, confirm)
+            assert confirmed.status_code == 202, confirmed.text
+            forbidden = await post(pauses, {**confirm, "party": "sysops", "actor": "dba"})
+            assert forbidden.status_code == 403, forbidden.text
+
             async def recorded() -> list[Envelope]:
                 events = await read_topic(isolated.infra.bootstrap, f"{isolated.prefix}incidents")
                 kinds = {EventType.ACCESS_REQUEST, EventType.ACCESS_REFUSED}

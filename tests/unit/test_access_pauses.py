@@ -32,6 +32,8 @@ from shared.events import (
     Envelope,
     IncidentOpenedV1,
     Layer,
+    PauseAnsweredV1,
+    PauseVerdict,
     SlaClockPausedV1,
     SlaClockResumedV1,
     make_event,
@@ -345,3 +347,86 @@ def test_the_monthly_report_sums_the_waits_per_rule_and_party() -> None:
     assert row[0] == "db-privileged"
     assert "sysops" in row[1] or "SysOps" in row[1]
     assert row[2:] == ("1", "30 minutes", "none", "15 minutes")  # not granted yet
+
+
+def _night_events() -> list[dict[str, Any]]:
+    state, request = night_request()
+    timer = planned(request)
+    rec, paused = access_timers.with_facts(
+        record(), access_timers.on_fire(timer, REASONS), RULES, at(2, 25)
+    )
+    approved = approve(state, request.request_id, at(2, 40))
+    fired = dataclasses.replace(timer, fired_at=at(2, 25))
+    plan = access_timers.on_request(fired, approved, INC, 0, REASONS)
+    _, resumed = access_timers.with_facts(rec, plan.facts, RULES, at(2, 40))
+    return [
+        {
+            "incident_id": INC,
+            "type": e.type.value,
+            "time": e.time,
+            "data": e.data.model_dump(mode="json"),
+        }
+        for e in (*paused, *resumed)
+    ]
+
+
+def _answered(verdict: str, note: str = "") -> dict[str, Any]:
+    data = PauseAnsweredV1(
+        verdict=PauseVerdict(verdict),
+        party="customer",
+        actor="it-duty",
+        clock=ClockKind.RECOVERY,
+        pause_reason=NO_APPROVER,
+        paused_at=at(2, 25),
+        at=at(3, 0),
+        command_id=uuid.uuid4(),
+        note=note,
+    )
+    return {
+        "incident_id": INC,
+        "type": "baton.incident.pause_answered",
+        "time": at(3, 0),
+        "data": data.model_dump(mode="json"),
+    }
+
+
+def _monthly_pauses(events: list[dict[str, Any]]) -> tuple[str, ...]:
+    facts = MonthlyFacts(date(2026, 3, 1), [], [], events, [], [], [], [], [], {"incidents": 1})
+    section = next(s for s in monthly_document(facts, CONTRACT).sections if s.title == "Pauses")
+    [row] = section.tables[0].rows
+    return row
+
+
+def test_a_pause_the_customer_confirms_shows_unconfirmed_until_it_answers() -> None:
+    events = _night_events()
+    incident = {
+        "id": INC,
+        "summary": "down",
+        "object_id": "pg-acc",
+        "origin_object": "pg-acc",
+        "origin_layer": "dbms",
+        "category": "outage",
+        "priority": "P1",
+        "status": "acknowledged",
+        "first_alert_at": at(2, 5),
+        "opened_at": at(2, 5),
+        "primary_party": "sysops",
+        "coordinator": "appint",
+        "objects": ["pg-acc"],
+    }
+
+    def customer_column(evs: list[dict[str, Any]]) -> str:
+        doc = closure_document(ClosureFacts(incident, None, [], evs), CONTRACT)
+        clocks = next(s for s in doc.sections if s.title == "SLA clocks")
+        [pause] = clocks.tables[1].rows
+        return pause[7]
+
+    assert customer_column(events) == "unconfirmed"
+    assert customer_column([*events, _answered("confirm")]).startswith("confirmed by it-duty")
+    disputed = customer_column([*events, _answered("dispute", "reachable at 02:20")])
+    assert disputed.startswith("disputed by it-duty")
+    assert disputed.endswith(": reachable at 02:20")
+    # the monthly report counts unconfirmed and disputed pause time apart
+    assert _monthly_pauses(events)[2:] == ("15 minutes", "15 minutes", "none")
+    assert _monthly_pauses([*events, _answered("confirm")])[3:] == ("none", "none")
+    assert _monthly_pauses([*events, _answered("dispute", "no")])[3:] == ("none", "15 minutes")

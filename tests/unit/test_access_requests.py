@@ -11,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from intake.access import apply_access, speaks_for
+from intake.access import apply_access, apply_command, speaks_for
 from intake.incidents import IncidentState, IncidentStatus, verdict
 
 from shared.contract import load_contract
@@ -28,6 +28,8 @@ from shared.events import (
     EventType,
     Layer,
     PartyActionV1,
+    PauseAnsweredV1,
+    PauseAnswerV1,
     make_event,
 )
 
@@ -290,3 +292,49 @@ def test_a_manual_no_access_pause_without_a_request_is_refused() -> None:
     state = state.model_copy(update={"status": IncidentStatus.ACKNOWLEDGED})
     named = [f"request {request.request_id} at 02:10", "lead time 15m passed at 02:25"]
     assert verdict(pause("no-approver", named), state, CONTRACT) == (202, "")
+
+
+def answer(verdict: str, party: str, **over: object) -> Envelope:
+    data = PauseAnswerV1.model_validate(
+        {
+            "verdict": verdict,
+            "party": party,
+            "actor": "it-duty",
+            "clock": "recovery",
+            "pause_reason": "no-approver",
+            "paused_at": at(2, 25),
+            **over,
+        }
+    )
+    return make_event(data, source="test", time=at(3, 0), subject=P1.id, event_id=uuid.uuid4())
+
+
+def test_the_customer_confirms_or_disputes_a_pause_its_reason_names_it_for() -> None:
+    _, (event,), verdict_ = apply_command(answer("confirm", "customer"), P1, CONTRACT, at(3, 0))
+    assert verdict_ == (202, "")
+    answered = event.data_as(PauseAnsweredV1)
+    assert (answered.verdict, answered.paused_at, answered.at) == ("confirm", at(2, 25), at(3, 0))
+    why = {"note": "the IT duty manager was reachable by phone at 02:20"}
+    _, (event,), verdict_ = apply_command(
+        answer("dispute", "customer", **why), P1, CONTRACT, at(3, 0)
+    )
+    assert verdict_ == (202, "")
+
+
+@pytest.mark.parametrize(
+    ("party", "over", "status", "says"),
+    [
+        ("sysops", {}, 403, "confirmed by customer, not sysops"),
+        ("customer", {"pause_reason": "tea"}, 409, "'tea' is not in the contract"),
+        ("customer", {"clock": "response"}, 409, "does not pause the response clock"),
+        ("customer", {"verdict": "dispute"}, 409, "note: a dispute records why"),
+    ],
+)
+def test_a_pause_answer_by_another_party_or_without_its_reason_is_refused(
+    party: str, over: dict[str, object], status: int, says: str
+) -> None:
+    cmd = answer(str(over.pop("verdict", "confirm")), party, **over)
+    _, (event,), verdict_ = apply_command(cmd, P1, CONTRACT, at(3, 0))
+    assert verdict_[0] == status
+    assert says in verdict_[1]
+    assert event.type == EventType.PAUSE_ANSWER_REFUSED

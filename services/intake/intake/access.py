@@ -38,6 +38,7 @@ from intake.incidents import (
     standing,
     verdict,
 )
+from intake.pause_answers import apply_pause_answer
 from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
@@ -48,6 +49,7 @@ from shared.events import (
     AccessStep,
     Envelope,
     PartyActionV1,
+    PauseAnswerV1,
     make_event,
     stable_id,
 )
@@ -295,6 +297,8 @@ def apply_command(
     action = command.data
     if isinstance(action, AccessActionV1):
         return apply_access(command, incident, contract, now, accepted_at)
+    if isinstance(action, PauseAnswerV1):
+        return apply_pause_answer(command, incident, contract, now, accepted_at)
     assert isinstance(action, PartyActionV1)
     answer = verdict(action, incident, contract)
     state, out = apply_action(command, incident, contract, now, accepted_at)

@@ -44,6 +44,7 @@ from shared.events import (
     Envelope,
     EventType,
     PartyActionV1,
+    PauseAnswerV1,
     make_event,
     parse_event,
     stable_id,
@@ -55,6 +56,8 @@ from shared.ticker import Ticker
 from shared.topics import Topic, commands_pattern, inbox_party
 
 log = logging.getLogger(SERVICE)
+COMMANDS = (EventType.PARTY_ACTION, EventType.ACCESS_ACTION, EventType.PAUSE_ANSWER)
+"""What the commands topics carry: actions, access steps (ADR 49), answers to pauses (ADR 50)."""
 FORMAT_HEADER = "format"
 OUTCOME = {
     Match.NONE: "opened",
@@ -450,7 +453,9 @@ class IntakeService:
         rt = self.rt
         commands: list[tuple[Envelope, Record]] = []
         for record in rt.records(msg, "intake.commands"):
-            command = await rt.parse_record(record, EventType.PARTY_ACTION, EventType.ACCESS_ACTION)
+            command = await rt.parse_record(
+                record, EventType.PARTY_ACTION, EventType.ACCESS_ACTION, EventType.PAUSE_ANSWER
+            )
             if command is not None:
                 commands.append((scoped(rt.settings.topic_prefix, record.topic, command), record))
         if not commands:
@@ -473,7 +478,7 @@ class IntakeService:
                     continue
                 fresh.discard(command.id)
                 action = command.data
-                assert isinstance(action, PartyActionV1 | AccessActionV1)
+                assert isinstance(action, PartyActionV1 | AccessActionV1 | PauseAnswerV1)
                 digest = action_digest(action)
                 forged = impersonation(rt.settings.topic_prefix, record.topic, action.party)
                 if forged is not None:

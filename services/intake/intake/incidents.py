@@ -40,6 +40,7 @@ from shared.events import (
     Model,
     OriginMovedV1,
     PartyActionV1,
+    PauseAnswerV1,
     SourceAcknowledgedV1,
     make_event,
     stable_id,
@@ -555,7 +556,9 @@ def standing(party_id: str, incident: IncidentState, contract: Contract) -> dict
 
 
 def hidden(
-    action: PartyActionV1 | AccessActionV1, incident: IncidentState, contract: Contract
+    action: PartyActionV1 | AccessActionV1 | PauseAnswerV1,
+    incident: IncidentState,
+    contract: Contract,
 ) -> bool:
     """Whether ``incident`` is none of the acting party's business: it has no part in it
     (nor is it the coordinator or the customer). Its action is answered as for an unknown
@@ -671,7 +674,7 @@ def check_reclassify(
         raise Refused("priority, category: the incident already has them")
 
 
-def action_digest(action: PartyActionV1 | AccessActionV1) -> str:
+def action_digest(action: PartyActionV1 | AccessActionV1 | PauseAnswerV1) -> str:
     """What an ``Idempotency-Key`` is bound to: the action's canonical JSON, hashed."""
     return hashlib.sha256(action.model_dump_json().encode()).hexdigest()
 

@@ -52,6 +52,7 @@ from shared.events import (
     AlertReceivedV1,
     Envelope,
     PartyActionV1,
+    PauseAnswerV1,
     make_event,
     stable_id,
 )
@@ -575,7 +576,9 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         return JSONResponse({"object_id": object_id, "changes": found})
 
     async def act(
-        incident_id: str, request: Request, model: type[PartyActionV1 | AccessActionV1]
+        incident_id: str,
+        request: Request,
+        model: type[PartyActionV1 | AccessActionV1 | PauseAnswerV1],
     ) -> JSONResponse:
         """A command from HTTP: bound to the token's party, validated, published, its verdict
         awaited (the two routes below)."""
@@ -596,7 +599,7 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         except Refusal as refusal:
             await refuse(request, "party-action", refusal, refusal.payload or body)
             return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
-        tag = "access" if isinstance(data, AccessActionV1) else "action"
+        tag = {AccessActionV1: "access", PauseAnswerV1: "pause-answer"}.get(type(data), "action")
         command = make_event(
             data,
             source=f"http:{data.party}",
@@ -665,5 +668,18 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         ``baton.incident.access_refused``), 404, or 202 ``pending``; ``Idempotency-Key`` makes a
         retry the same command. The request's id is in ``baton.incident.access_request``."""
         return await act(incident_id, request, AccessActionV1)
+
+    @router.post(
+        "/v1/incidents/{incident_id}/pauses",
+        status_code=202,
+        tags=["incidents"],
+        openapi_extra=body_schema(PauseAnswerV1),
+    )
+    async def pause_answer(incident_id: str, request: Request) -> JSONResponse:
+        """The customer confirms or disputes a pause whose reason it confirms (the contract's
+        ``confirmed_by``), naming it by clock, reason and ``paused_at`` as sla-clock published
+        it; a dispute says why in ``note`` (ADR 50). Answered as ``/actions`` is; recorded as
+        ``baton.incident.pause_answered`` (refused: ``.pause_answer_refused``)."""
+        return await act(incident_id, request, PauseAnswerV1)
 
     return router

@@ -508,6 +508,7 @@ async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
             EventType.SLA_CLOCK_PAUSED.value,
             EventType.SLA_CLOCK_RESUMED.value,
             EventType.ACCESS_REQUEST.value,  # the month's access waits (ADR 51)
+            EventType.PAUSE_ANSWERED.value,  # confirmed and disputed pause time apart (ADR 50)
         ],
     )
     weeks = await conn.fetch(
