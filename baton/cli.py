@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from baton import credentials
+from baton.changes_cli import changes_app
 from baton.checkins_cli import checkins_app
 from baton.contract_cli import contract_app, drill_command
 from baton.stack import stack_app, stack_contract, stack_paths, status
@@ -30,6 +31,7 @@ app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local s
 app.add_typer(contract_app, name="contract", help="Lint, render and inspect a contract.")
 app.command("drill")(drill_command)
 app.add_typer(checkins_app, name="checkins")
+app.add_typer(changes_app, name="changes")
 incidents_app = typer.Typer(help="Read incidents from the reporting service.", no_args_is_help=True)
 app.add_typer(incidents_app, name="incidents")
 # Piped output (CI logs, `make run | tee`) gets a width that fits the incident table.
@@ -160,6 +162,17 @@ def incidents_show(
         clocks.add_row(*(safe(cell) for cell in clock_cells(c)))
     if doc.get("clocks"):
         console.print(clocks)
+    beside = Table("changed (UTC)", "before the alert", "object", "source", "summary")
+    for c in doc.get("changes", []):
+        beside.add_row(
+            safe(str(c["at"])[:16]),
+            safe(format_duration(timedelta(seconds=c["before_seconds"]))),
+            safe(c["object_id"] or "(every object)"),
+            safe(c["source"]),
+            safe(c["summary"]),
+        )
+    if doc.get("changes"):
+        console.print(beside)
     table = Table("time", "type", "source", "data")
     for e in doc["timeline"]:
         table.add_row(

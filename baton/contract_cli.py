@@ -27,7 +27,7 @@ from shared.contract.findings import RULES, Finding, Severity, has_errors
 from shared.contract.lint import lint_parsed
 from shared.contract.load import Parsed, parse_path
 from shared.contract.model import Contract
-from shared.events import Category, Envelope
+from shared.events import Category
 from shared.topics import Topic
 
 contract_app = typer.Typer(
@@ -485,8 +485,81 @@ def uncredentialed_parties(
     return missing, todo if missing else ""
 
 
+ReportingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--reporting", help="reporting's URL for the open incidents (default: the local stack's)"
+    ),
+]
+
+
+def _open_incidents(reporting: str | None) -> tuple[list[dict[str, Any]] | None, str]:
+    """The open incidents from reporting (``reporting``, else the local stack's when it runs),
+    or None and why not."""
+    import httpx
+
+    from baton.apply_open import open_incidents
+    from baton.cli import stack_auth
+    from baton.stack import status
+
+    if reporting is None:
+        service = status()["services"]["reporting"]
+        if not service.get("running"):
+            return None, "no stack running: open incidents not read (--reporting URL)"
+        reporting = str(service["url"])
+    try:
+        with httpx.Client(timeout=30, auth=stack_auth()) as client:
+            return open_incidents(client, reporting), ""
+    except httpx.HTTPError as exc:
+        return None, f"reporting at {reporting} not read: {exc}"
+
+
+def _preview(old: Contract, new: Contract, reporting: str | None) -> tuple[list[str], list[str]]:
+    """The changes a person signs and, with a stack, the open incidents apply-open would
+    change (``baton/contract_diff.py``), as lines; the second list is empty without a move."""
+    from baton.contract_diff import diff, impact
+
+    changes = [str(c) for c in diff(old, new)] or ["no change"]
+    rows, why = _open_incidents(reporting)
+    if rows is None:
+        return [*changes, why], []
+    moves = [str(m) for m in impact(old, new, rows)]
+    return changes, moves
+
+
+@contract_app.command("diff")
+def diff_command(
+    old: PathArg,
+    new: PathArg,
+    reporting: ReportingOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every change from OLD to NEW a person signs (objects, owners, support hours, SLA rows,
+    pause reasons, escalation, access rules, ...) and, with a stack, which open incidents
+    would change owner, coordinator, priority or deadline under apply-open."""
+    _, before, _ = _parse_or_exit(old, as_json=as_json)
+    _, after, _ = _parse_or_exit(new, as_json=as_json)
+    changes, moves = _preview(before, after, reporting)
+    if as_json:
+        _echo_json({"changes": changes, "open_incidents": moves})
+        return
+    for line in changes:
+        typer.echo(line)
+    if moves:
+        typer.echo(f"under apply-open, {len(moves)} change(s) to open incidents:")
+        for line in moves:
+            typer.echo(f"  {line}")
+
+
 @contract_app.command("publish")
-def publish_command(path: PathArg, as_json: JsonOpt = False) -> None:
+def publish_command(
+    path: PathArg,
+    as_json: JsonOpt = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="publish although open incidents would change")
+    ] = False,
+    reporting: ReportingOpt = None,
+) -> None:
     """Lint the contract and, only if it has no error, publish it to the contract topic.
 
     Every service adopts the newest published version without a restart. Kafka connection and
@@ -507,14 +580,27 @@ def publish_command(path: PathArg, as_json: JsonOpt = False) -> None:
         raise typer.Exit(1)
     settings = client_settings()  # BATON_* settings; the local stack fills what they leave unset
 
-    async def publish() -> tuple[Contract | None, Envelope]:
-        in_force = None
-        if local_stack_credentials(os.environ) is None:  # another cluster: what is in force?
-            with contextlib.suppress(KafkaError, TimeoutError):
-                in_force = await asyncio.wait_for(read_newest(settings), IN_FORCE_WAIT_SECONDS)
-        return in_force, await publish_contract(settings, contract, now=datetime.now(UTC))
+    async def newest() -> Contract | None:
+        """The version in force on the contract topic, if Kafka answers in time."""
+        with contextlib.suppress(KafkaError, TimeoutError):
+            return await asyncio.wait_for(read_newest(settings), IN_FORCE_WAIT_SECONDS)
+        return None
 
-    in_force, event = asyncio.run(publish())
+    in_force = asyncio.run(newest())
+    if in_force is not None:  # what a person signs, and what apply-open would move (issue 27)
+        changes, moves = _preview(in_force, contract, reporting)
+        if not as_json:
+            typer.echo(f"from {in_force.id} {in_force.version} in force:")
+            for line in changes:
+                typer.echo(f"  {line}")
+        if moves:
+            typer.echo(f"under apply-open, {len(moves)} change(s) to open incidents:", err=True)
+            for line in moves:
+                typer.echo(f"  {line}", err=True)
+            if not yes:
+                typer.echo("not published: run again with --yes to publish", err=True)
+                raise typer.Exit(1)
+    event = asyncio.run(publish_contract(settings, contract, now=datetime.now(UTC)))
     missing, todo = uncredentialed_parties(contract, path, os.environ, in_force)
     result = {
         "contract": contract.id,

@@ -37,7 +37,15 @@ OPERATOR = "operator"
 KAFKA_ADMIN = "admin"
 
 # intake's receivers, by the source name each authenticates as (intake.<format>.SOURCE)
-SOURCES: tuple[str, ...] = ("alertmanager", "grafana", "pagerduty", "zabbix", "generic", "user")
+SOURCES: tuple[str, ...] = (
+    "alertmanager",
+    "grafana",
+    "pagerduty",
+    "zabbix",
+    "generic",
+    "user",
+    "changes",  # CI/CD and change-management tools: POST /v1/changes (ADR 46)
+)
 SERVICE_NAMES: tuple[str, ...] = ("intake", "router", "sla-clock", "reporting")
 
 
@@ -165,16 +173,17 @@ def service_env(creds: Credentials, service: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- clients
 
 _ALERTS = re.compile(r"^/v1/alerts/(?P<source>[a-z]+)$")
-_ACTIONS = re.compile(r"^/v1/incidents/[^/]+/(actions|access|pauses)$")
+_ACTIONS = re.compile(r"^/v1/(incidents/[^/]+/(actions|access|pauses)|problems/[^/]+/close)$")
 # receivers whose path does not name their source: PagerDuty's Events API, a user's report
 _SOURCE_OF_PATH = {
     "/v1/alerts": "generic",
     "/v2/enqueue": "pagerduty",
     "/v2/change/enqueue": "pagerduty",
+    "/v1/changes": "changes",
     "/v1/incidents": "user",
 }
 _CHANGES = re.compile(r"^/v1/objects/[^/]+/changes$")
-_READS = ("/v1/incidents", "/v1/reports", "/v1/checkins")
+_READS = ("/v1/incidents", "/v1/reports", "/v1/checkins", "/v1/changes")
 
 
 class StackAuth(httpx.Auth):

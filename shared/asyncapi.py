@@ -22,6 +22,8 @@ FAMILY_TOPIC = {
     "contract": Topic.CONTRACT,
     "deadletter": Topic.DEADLETTER,
     "checkin": Topic.CHECKINS,
+    "change": Topic.CHANGES,
+    "problem": Topic.PROBLEMS,
 }
 
 

@@ -12,7 +12,14 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.contract import Contract, ContractError
-from shared.events import ContractPublishedV1, Envelope, make_event, parse_event
+from shared.events import (
+    ChangeRecordedV1,
+    ContractPublishedV1,
+    Envelope,
+    make_event,
+    parse_event,
+    stable_id,
+)
 from shared.kafka import CONTENT_TYPE, aiokafka_kwargs
 from shared.settings import Settings
 from shared.topics import Topic
@@ -62,9 +69,26 @@ async def publish_contract(settings: Settings, contract: Contract, *, now: datet
             key=KEY,
             headers=[("content-type", CONTENT_TYPE.encode()), ("ce_type", event.type.encode())],
         )
+        # a publication is a change beside the incidents on every object (ADR 46)
+        change = publication_change(contract, event, now)
+        await producer.send_and_wait(settings.topic(Topic.CHANGES), change.to_json())
     finally:
         await producer.stop()
     return event
+
+
+def publication_change(contract: Contract, published: Envelope, now: datetime) -> Envelope:
+    """The change record of a contract publication: on every object (``object_id`` None)."""
+    record = ChangeRecordedV1(
+        change_id=stable_id("contract-change", published.id),
+        object_id=None,
+        at=now,
+        summary=f"contract {contract.id} version {contract.version} published"
+        f" ({contract.content_hash[:12]})",
+        source="contract",
+        by="baton contract publish",
+    )
+    return make_event(record, source="baton contract publish", time=now, event_id=record.change_id)
 
 
 async def read_newest(settings: Settings) -> Contract | None:

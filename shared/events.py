@@ -100,6 +100,28 @@ class ActionKind(StrEnum):
     RECLASSIFY = "reclassify"
     REROUTE = "reroute"
     NOTE = "note"
+    UPDATE = "update"  # the coordinator's news for the customer (ADR 47): party_action v2,
+    # action_accepted and action_refused v3
+
+
+# ``ActionKind`` as the v1 payloads wrote it (no ``update``), kept for their schemas (a docstring
+# would change them)
+class ActionKindV1(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    DIAGNOSIS = "diagnosis"
+    PAUSE = "pause"
+    RESUME = "resume"
+    RESTORED = "restored"
+    CONFIRM = "confirm"
+    REJECT = "reject"
+    REOPEN = "reopen"
+    RECLASSIFY = "reclassify"
+    REROUTE = "reroute"
+    NOTE = "note"
+
+
+# the v1 schemas name their enum ActionKind: the checked-in snapshots stay what v1 writers wrote
+ActionKindV1.__name__ = ActionKindV1.__qualname__ = "ActionKind"
 
 
 # --------------------------------------------------------------------------- payloads
@@ -169,7 +191,7 @@ class PartyActionV1(Model):
     incident's layer owners, with its reason in ``note``.
     """
 
-    action: ActionKind
+    action: ActionKindV1
     party: str
     actor: Actor
     note: str = ""
@@ -189,7 +211,7 @@ class IncidentActionAcceptedV1(Model):
     """An action that the incident's state machine accepted, with its details (see
     ``PartyActionV1``); ``at`` is when the party reported it."""
 
-    action: ActionKind
+    action: ActionKindV1
     party: str
     actor: str
     at: AwareDatetime
@@ -355,7 +377,7 @@ class AccessRefusedV1(Model):
 
 
 class IncidentActionRefusedV1(Model):
-    action: ActionKind
+    action: ActionKindV1
     party: str
     actor: str
     at: AwareDatetime
@@ -363,9 +385,74 @@ class IncidentActionRefusedV1(Model):
     reason: str
 
 
+class PartyActionV2(Model):
+    """A party's report on an incident: arrives on the commands topic or over HTTP.
+
+    Which fields matter depends on ``action``: ``diagnosis`` names ``layer`` and ``fault_found``
+    (False = "no fault in my layer"); ``pause``/``resume`` name ``clock`` (None = every clock the
+    reason pauses) and ``pause_reason`` (a contract pause reason id), with ``evidence``;
+    ``restored`` carries ``cause``, ``actions_taken`` and ``recurrence_risk``; ``reclassify``
+    (the coordinator or the customer) names a new ``priority`` and/or ``category`` and its
+    reason in ``note``; ``reroute`` (the coordinator) applies the contract now in force to the
+    incident's layer owners, with its reason in ``note``; ``update`` (the coordinator) is news
+    for the customer, its text in ``note`` (v2; ADR 47).
+    """
+
+    action: ActionKind
+    party: str
+    actor: Actor
+    note: str = ""
+    cause: str = ""
+    actions_taken: list[str] = Field(default_factory=list)
+    recurrence_risk: str = ""
+    layer: Layer | None = None
+    fault_found: bool | None = None
+    clock: ClockKind | None = None
+    pause_reason: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+    priority: str | None = Field(None, description="reclassify: the new priority")
+    category: Category | None = Field(None, description="reclassify: the new category")
+
+
 class IncidentActionRefusedV2(IncidentActionRefusedV1):
     """A refused action; ``at`` is when intake received it (ADR 34)."""
 
+    claimed_at: AwareDatetime | None = Field(
+        None, description="the command's own time when it is not when intake received it"
+    )
+
+
+class IncidentActionAcceptedV3(Model):
+    """An accepted action (see ``PartyActionV2``); ``at`` is when intake accepted it, whatever
+    the channel (ADR 34). v3 adds the ``update`` action (ADR 47)."""
+
+    action: ActionKind
+    party: str
+    actor: str
+    at: AwareDatetime
+    command_id: uuid.UUID
+    note: str = ""
+    layer: Layer | None = None
+    fault_found: bool | None = None
+    clock: ClockKind | None = None
+    pause_reason: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+    claimed_at: AwareDatetime | None = Field(
+        None,
+        description="when the party says it acted (its command's time) when that is not when "
+        "intake accepted it: a claim, shown as such, never what a clock folds",
+    )
+
+
+class IncidentActionRefusedV3(Model):
+    """A refused action; ``at`` is when intake received it (ADR 34). v3 adds ``update``."""
+
+    action: ActionKind
+    party: str
+    actor: str
+    at: AwareDatetime
+    command_id: uuid.UUID
+    reason: str
     claimed_at: AwareDatetime | None = Field(
         None, description="the command's own time when it is not when intake received it"
     )
@@ -554,6 +641,112 @@ class SlaOverdueV1(Model):
     deadline: AwareDatetime = Field(description="the deadline that was breached")
     overdue: timedelta = Field(description="how far past the deadline, in the clock's own time")
     detected_at: AwareDatetime
+
+
+class UpdateDueV1(Model):
+    """The customer's next update from the coordinator is due soon (the contract's
+    ``sla.update_every`` for the incident's priority): a reminder to the coordinator (ADR 47)."""
+
+    coordinator: str
+    priority: str
+    due: AwareDatetime = Field(description="when the update is due")
+    every: timedelta = Field(description="the cadence the contract sets for the priority")
+    last_update_at: AwareDatetime | None = Field(None, description="None: none yet")
+    detected_at: AwareDatetime
+
+
+class UpdateOverdueV1(Model):
+    """No update reached the customer by its due instant: an escalation event (ADR 47)."""
+
+    coordinator: str
+    priority: str
+    due: AwareDatetime
+    every: timedelta
+    last_update_at: AwareDatetime | None = Field(None, description="None: none yet")
+    detected_at: AwareDatetime
+
+
+class ChangeRecordedV1(Model):
+    """A change beside the incidents (ADR 46): a PagerDuty change event, a CI/CD or change
+    management tool's ``POST /v1/changes``, or a contract publication — on one object, or on
+    every object (``object_id`` None: a contract publication, a change no matcher placed)."""
+
+    change_id: uuid.UUID = Field(description="stable per change: a repeat is the same change")
+    object_id: str | None = Field(None, description="the contract object changed")
+    at: AwareDatetime = Field(description="when the change was made")
+    summary: str = Field(min_length=1, max_length=1024)
+    link: str | None = Field(None, max_length=2048)
+    source: str = Field(description="pagerduty, a change source's name, or contract")
+    by: str | None = Field(None, max_length=200, description="who made it, as the source says")
+
+
+class ProblemOpenedV1(Model):
+    """Incidents keep recurring on one origin: a problem record opens, owned by the origin
+    layer's primary, told to it and to the coordinator (ADR 48). Subject: the incident that
+    made the count."""
+
+    problem_id: str
+    origin_object: str
+    layer: Layer | None
+    owner: str = Field(description="the primary party of the origin's layer")
+    coordinator: str
+    incidents: list[str] = Field(description="the recurring incidents, oldest first")
+    threshold: int = Field(description="the contract's problems.incidents")
+    within: timedelta = Field(description="the contract's problems.within")
+    opened_at: AwareDatetime
+    fix_due: AwareDatetime = Field(description="when the fix is due (problems.fix_due)")
+
+
+class ProblemLinkedV1(Model):
+    """One more incident on the origin of an open problem record: linked to it (ADR 48)."""
+
+    problem_id: str
+    origin_object: str
+    owner: str
+    coordinator: str
+    incident_id: str
+    incidents: int = Field(description="how many incidents the problem links now")
+    linked_at: AwareDatetime
+
+
+class ProblemCloseRequestedV1(Model):
+    """A party asks to close a problem record (``POST /v1/problems/{id}/close`` at intake,
+    its token checked there): the router decides (ADR 48)."""
+
+    problem_id: str = Field(min_length=1, max_length=64)
+    party: str
+    actor: Actor
+    cause: str = Field(max_length=4000, description="the root cause found")
+    changed: list[Annotated[str, Field(max_length=1000)]] = Field(
+        max_length=50, description="what was changed so that it does not recur"
+    )
+    at: AwareDatetime
+
+
+class ProblemClosedV1(Model):
+    """A problem record closed, with its cause and what was changed (ADR 48)."""
+
+    problem_id: str
+    origin_object: str
+    owner: str
+    coordinator: str
+    closed_by: str = Field(description="party:actor")
+    cause: str
+    changed: list[str]
+    incidents: list[str]
+    closed_at: AwareDatetime
+
+
+class ProblemCloseRefusedV1(Model):
+    """A close the router refused, with the reason (ADR 48)."""
+
+    problem_id: str
+    owner: str
+    coordinator: str
+    party: str
+    actor: str
+    reason: str
+    at: AwareDatetime
 
 
 class ContractPublishedV1(Model):
@@ -887,6 +1080,14 @@ class EventType(StrEnum):
     SLA_CLOCK_RECOMPUTED = "baton.sla.clock_recomputed"
     SLA_OVERDUE = "baton.sla.overdue"
     CHECKIN_PING = "baton.checkin.ping"
+    UPDATE_DUE = "baton.sla.update_due"
+    UPDATE_OVERDUE = "baton.sla.update_overdue"
+    CHANGE_RECORDED = "baton.change.recorded"
+    PROBLEM_OPENED = "baton.assignment.problem_opened"
+    PROBLEM_LINKED = "baton.assignment.problem_linked"
+    PROBLEM_CLOSED = "baton.assignment.problem_closed"
+    PROBLEM_CLOSE_REFUSED = "baton.assignment.problem_close_refused"
+    PROBLEM_CLOSE_REQUESTED = "baton.problem.close_requested"
     SOURCE_ACKNOWLEDGED = "baton.incident.source_acknowledged"
     NOTIFICATION = "baton.assignment.notification"
     ACCESS_ACTION = "baton.command.access_action"
@@ -901,9 +1102,9 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.ALERT_RECEIVED: AlertReceivedV1,
     EventType.INCIDENT_OPENED: IncidentOpenedV2,
     EventType.ALERT_ATTACHED: AlertAttachedV1,
-    EventType.PARTY_ACTION: PartyActionV1,
-    EventType.ACTION_ACCEPTED: IncidentActionAcceptedV2,
-    EventType.ACTION_REFUSED: IncidentActionRefusedV2,
+    EventType.PARTY_ACTION: PartyActionV2,
+    EventType.ACTION_ACCEPTED: IncidentActionAcceptedV3,
+    EventType.ACTION_REFUSED: IncidentActionRefusedV3,
     EventType.INCIDENT_CLOSED: IncidentClosedV1,
     EventType.ASSIGNMENT_ISSUED: AssignmentIssuedV3,
     EventType.SLA_CLOCK_STARTED: SlaClockStartedV1,
@@ -926,6 +1127,14 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.SLA_CLOCK_RECOMPUTED: SlaClockRecomputedV1,
     EventType.SLA_OVERDUE: SlaOverdueV1,
     EventType.CHECKIN_PING: CheckinPingV1,
+    EventType.UPDATE_DUE: UpdateDueV1,
+    EventType.UPDATE_OVERDUE: UpdateOverdueV1,
+    EventType.CHANGE_RECORDED: ChangeRecordedV1,
+    EventType.PROBLEM_OPENED: ProblemOpenedV1,
+    EventType.PROBLEM_LINKED: ProblemLinkedV1,
+    EventType.PROBLEM_CLOSED: ProblemClosedV1,
+    EventType.PROBLEM_CLOSE_REFUSED: ProblemCloseRefusedV1,
+    EventType.PROBLEM_CLOSE_REQUESTED: ProblemCloseRequestedV1,
     EventType.SOURCE_ACKNOWLEDGED: SourceAcknowledgedV1,
     EventType.NOTIFICATION: NotificationOutcomeV1,
     EventType.ACCESS_ACTION: AccessActionV1,
@@ -942,8 +1151,9 @@ CURRENT_VERSION: dict[EventType, int] = {
     EventType.HANDOVER: 2,
     EventType.ASSIGNMENT_ESCALATED: 2,
     EventType.VENDOR_CASE_OPENED: 2,
-    EventType.ACTION_ACCEPTED: 2,
-    EventType.ACTION_REFUSED: 2,
+    EventType.PARTY_ACTION: 2,
+    EventType.ACTION_ACCEPTED: 3,
+    EventType.ACTION_REFUSED: 3,
     EventType.ALERT_RESOLVED: 2,
     EventType.INCIDENT_OPENED: 2,
 }
@@ -954,8 +1164,11 @@ EARLIER: dict[tuple[EventType, int], type[Model]] = {
     (EventType.HANDOVER, 1): HandoverV1,
     (EventType.ASSIGNMENT_ESCALATED, 1): AssignmentEscalatedV1,
     (EventType.VENDOR_CASE_OPENED, 1): VendorCaseOpenedV1,
+    (EventType.PARTY_ACTION, 1): PartyActionV1,
     (EventType.ACTION_ACCEPTED, 1): IncidentActionAcceptedV1,
+    (EventType.ACTION_ACCEPTED, 2): IncidentActionAcceptedV2,
     (EventType.ACTION_REFUSED, 1): IncidentActionRefusedV1,
+    (EventType.ACTION_REFUSED, 2): IncidentActionRefusedV2,
     (EventType.ALERT_RESOLVED, 1): AlertResolvedV1,
     (EventType.INCIDENT_OPENED, 1): IncidentOpenedV1,
 }
@@ -998,6 +1211,12 @@ def upcast_local_unknown(data: dict[str, Any]) -> dict[str, Any]:
     return {"local": None, **data}
 
 
+def upcast_update_added(data: dict[str, Any]) -> dict[str, Any]:
+    """The next version only adds ``update`` to the actions: every earlier one reads the same
+    (party_action v1 to v2, action_accepted and action_refused v2 to v3; ADR 47)."""
+    return data
+
+
 def upcast_action_claim_unknown(data: dict[str, Any]) -> dict[str, Any]:
     """v1 of an accepted or refused action carried one instant: which of the two it was is
     unknown (over HTTP it was intake's; from an inbox, the writer's)."""
@@ -1023,8 +1242,11 @@ UPCASTERS: dict[tuple[EventType, int], Upcaster] = {
     (EventType.HANDOVER, 1): upcast_local_unknown,
     (EventType.ASSIGNMENT_ESCALATED, 1): upcast_local_unknown,
     (EventType.VENDOR_CASE_OPENED, 1): upcast_local_unknown,
+    (EventType.PARTY_ACTION, 1): upcast_update_added,
     (EventType.ACTION_ACCEPTED, 1): upcast_action_claim_unknown,
+    (EventType.ACTION_ACCEPTED, 2): upcast_update_added,
     (EventType.ACTION_REFUSED, 1): upcast_action_claim_unknown,
+    (EventType.ACTION_REFUSED, 2): upcast_update_added,
     (EventType.ALERT_RESOLVED, 1): upcast_recovery_unknown,
     (EventType.INCIDENT_OPENED, 1): upcast_follows_nothing,
 }

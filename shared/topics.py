@@ -23,6 +23,8 @@ class Topic(StrEnum):
     DEADLETTER = "deadletter"
     CONTRACT = "contract"
     CHECKINS = "checkins"
+    CHANGES = "changes"
+    PROBLEMS = "problems"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,8 @@ TOPIC_SPECS: tuple[TopicSpec, ...] = (
     TopicSpec(Topic.SLA, 3, "incident id", "sla-clock", "router, reporting"),
     TopicSpec(Topic.DEADLETTER, 3, "source", "every service", "operators, reporting"),
     TopicSpec(Topic.CHECKINS, 3, "check-in key", "scheduled runs, sla-clock (HTTP)", "sla-clock"),
+    TopicSpec(Topic.CHANGES, 3, "object id", "intake, baton contract publish", "reporting"),
+    TopicSpec(Topic.PROBLEMS, 3, "problem id", "intake (HTTP close requests)", "router"),
     TopicSpec(Topic.CONTRACT, 1, "contract id", "baton contract publish", "every service", True),
 )
 

@@ -20,7 +20,7 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     IncidentClosedV1,
     IncidentOpenedV2,
     Layer,
@@ -281,7 +281,7 @@ def _incident(log: _Log, case: Case) -> None:
 
     def action(kind: ActionKind, who: str, actor: str, when: datetime, **extra: object) -> None:
         log.add(
-            IncidentActionAcceptedV2(
+            IncidentActionAcceptedV3(
                 action=kind,
                 party=who,
                 actor=actor,

@@ -395,6 +395,7 @@ def _sla_paragraphs(contract: Contract) -> tuple[str, ...]:
             if field in written
             else f"Baton's default: {text[:-1]} (sla.{field})."
         )
+    out.extend(_coordination_terms(contract))
     if (
         not {
             "clock_start",
@@ -402,8 +403,11 @@ def _sla_paragraphs(contract: Contract) -> tuple[str, ...]:
             "warnings",
             "outside_perimeter",
             "priority_follows_worst",
+            "update_every",
+            "update_remind_before",
         }
         <= written
+        or "problems" not in contract.model_fields_set
     ):
         out.append(
             'A rule marked "Baton\'s default" is not written in this contract: it applies '
@@ -419,6 +423,41 @@ def _sla_paragraphs(contract: Contract) -> tuple[str, ...]:
     else:
         out.append("No maintenance window is excluded from the SLA: its time counts.")
     return tuple(out)
+
+
+def _coordination_terms(contract: Contract) -> list[str]:
+    """The customer's update cadence (ADR 47) and when recurring incidents become a problem
+    record (ADR 48), each marked Baton's default where the contract does not write it."""
+    sla, written = contract.sla, contract.sla.model_fields_set
+    priorities = sorted({p for row in contract.priority_matrix.values() for p in row.values()})
+    every = [(p, sla.update_cadence(p)) for p in priorities]
+    cadence = ", ".join(f"{p} every {duration_words(e)}" for p, e in every if e is not None)
+    text = (
+        f"while an incident is open the coordinator updates the customer {cadence}"
+        if cadence
+        else "no priority has an update cadence"
+    )
+    remind = (
+        f"the coordinator is reminded {duration_words(sla.update_remind_before)} before an"
+        " update is due, and an update not given by then is overdue (an escalation)"
+    )
+    problems = contract.problems
+    problem = (
+        f"{problems.incidents} incidents on one origin within {duration_words(problems.within)}"
+        " open a problem record owned by the primary of the origin's layer, its fix due"
+        f" {duration_words(problems.fix_due)} later"
+    )
+    return [
+        f"{text[0].upper()}{text[1:]}."
+        if "update_every" in written
+        else f"Baton's default: {text} (sla.update_every).",
+        f"{remind[0].upper()}{remind[1:]}."
+        if "update_remind_before" in written
+        else f"Baton's default: {remind} (sla.update_remind_before).",
+        f"{problem[0].upper()}{problem[1:]}."
+        if "problems" in contract.model_fields_set
+        else f"Baton's default: {problem} (problems).",
+    ]
 
 
 def holidays_words(spec: CalendarSpec) -> str:

@@ -224,6 +224,12 @@ RULES: dict[str, Rule] = _rules(
         "an object is supported on business hours of another zone than its site's",
         "name a calendar in the site's zone, or keep it if the support really works those hours",
     ),
+    Rule(
+        "BTN320",
+        E,
+        "a 24/7 priority without an update cadence: nothing says when the customer hears next",
+        "add sla.update_every: {<priority>: 30m} (Baton's defaults cover P1 30m and P2 2h)",
+    ),
     # -- pauses, windows, escalation, alert rules
     Rule("BTN401", E, "pause reason names no clock", "add clocks: [response] and/or [recovery]"),
     Rule(

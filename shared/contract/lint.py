@@ -560,6 +560,22 @@ def check_sla_coverage(contract: Contract) -> Iterator[Issue]:
             )
 
 
+def check_update_cadence(contract: Contract) -> Iterator[Issue]:
+    """Every priority a critical (24/7) object's failure can have — any category but a request —
+    needs an update cadence, the contract's or Baton's default (BTN320, ADR 47)."""
+    row = contract.priority_matrix.get("critical", {})
+    if not any(o.criticality == "critical" for o in contract.objects):
+        return
+    priorities = sorted({p for c, p in row.items() if c != Category.REQUEST})
+    for priority in priorities:
+        if contract.sla.update_cadence(priority) is None:
+            yield Issue(
+                "BTN320",
+                f"{priority}: no sla.update_every and no Baton default for it",
+                ("sla", "update_every"),
+            )
+
+
 def check_access_rules(contract: Contract) -> Iterator[Issue]:
     for rid, rule in contract.access_rules.items():
         here: FieldPath = ("access_rules", rid)
@@ -662,6 +678,7 @@ CHECKS: tuple[Check, ...] = (
     check_sla_policy,
     check_sla_targets,
     check_sla_coverage,
+    check_update_cadence,
     check_access_rules,
     check_pauses,
     check_windows,

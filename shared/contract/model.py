@@ -449,6 +449,10 @@ class SlaTarget(_Strict):
     )
 
 
+UPDATE_EVERY: dict[str, timedelta] = {"P1": timedelta(minutes=30), "P2": timedelta(hours=2)}
+"""Baton's default update cadence for the priorities most contracts name (ADR 47)."""
+
+
 class SlaPolicy(_Strict):
     """``period_calendar`` is the business-hours calendar that classifies instants: open = day;
     a public/contract holiday = holiday; another closed day = weekend; the rest = night."""
@@ -465,6 +469,20 @@ class SlaPolicy(_Strict):
     max_backdate: Duration = Field(
         timedelta(hours=1), description="how far before registration a clock may start"
     )
+    update_every: dict[str, Duration] = Field(
+        default_factory=dict,
+        description="per priority: how often the coordinator updates the customer while an"
+        " incident is open; a priority not named takes Baton's default (UPDATE_EVERY)",
+    )
+    update_remind_before: Duration = Field(
+        timedelta(minutes=10),
+        description="how long before an update is due the coordinator is reminded",
+    )
+
+    def update_cadence(self, priority: str) -> timedelta | None:
+        """How often the customer hears of an open incident of ``priority`` (None: no cadence)."""
+        return self.update_every.get(priority, UPDATE_EVERY.get(priority))
+
     outside_perimeter: Literal["matrix", "none"] = Field(
         "matrix",
         description="the SLA of an incident on no object of the contract: matrix = the"
@@ -671,6 +689,16 @@ class Exclusion(_Strict):
 # --------------------------------------------------------------------------- the contract
 
 
+class ProblemPolicy(_Strict):
+    """When recurring incidents become a problem record (ADR 48): ``incidents`` on the same
+    origin within ``within`` open one, owned by the origin layer's primary, its fix due
+    ``fix_due`` after it opened. Baton's defaults: 3 incidents within 30 days, fix due in 14."""
+
+    incidents: int = Field(3, ge=2)
+    within: Duration = timedelta(days=30)
+    fix_due: Duration = timedelta(days=14)
+
+
 class Contract(_Strict):
     id: str
     version: str
@@ -697,6 +725,10 @@ class Contract(_Strict):
     pause_reasons: list[PauseReason] = Field(default_factory=list)
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
     escalation: list[EscalationLevel] = Field(default_factory=list)
+    problems: ProblemPolicy = Field(
+        default_factory=ProblemPolicy,
+        description="when recurring incidents on one origin open a problem record (ADR 48)",
+    )
     alert_rules: list[AlertRule] = Field(default_factory=list)
     open_points: list[OpenPoint] = Field(
         default_factory=list, description="fields still to be agreed (to be agreed markers)"

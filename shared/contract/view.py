@@ -46,7 +46,7 @@ from shared.events import (
     ActionKind,
     Category,
     ClockKind,
-    IncidentActionAcceptedV1,
+    IncidentActionAcceptedV3,
     Layer,
     OriginMovedV1,
 )
@@ -581,7 +581,7 @@ def handover_layer(data: object, primary_layer: Layer | None) -> Layer | None:
     if isinstance(data, OriginMovedV1):
         moved = data.to_layer
     elif (
-        isinstance(data, IncidentActionAcceptedV1)
+        isinstance(data, IncidentActionAcceptedV3)
         and data.action == ActionKind.DIAGNOSIS
         and data.fault_found
     ):

@@ -21,10 +21,10 @@ from shared.events import (
     DeadLetterV1,
     Envelope,
     EventType,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
-    PartyActionV1,
+    PartyActionV2,
     make_event,
     stable_id,
 )
@@ -36,7 +36,7 @@ from tests.integration.test_intake import fixture, start_intake
 
 def command(incident_id: str, action: ActionKind, party: str, actor: str) -> bytes:
     return make_event(
-        PartyActionV1(action=action, party=party, actor=actor),
+        PartyActionV2(action=action, party=party, actor=actor),
         source=f"contractor:{party}",
         time=datetime.now(UTC),
         subject=incident_id,
@@ -128,7 +128,7 @@ async def test_a_backdated_inbox_acknowledge_is_dated_when_intake_accepted_it(
     async with one_incident(isolated, tmp_path, "backdated") as world:
         claimed = world.opened.time - timedelta(hours=1)
         ack = make_event(
-            PartyActionV1(action=ActionKind.ACKNOWLEDGE, party="apps", actor="duty"),
+            PartyActionV2(action=ActionKind.ACKNOWLEDGE, party="apps", actor="duty"),
             source="contractor:apps",
             time=claimed,
             subject=world.incident,
@@ -139,7 +139,7 @@ async def test_a_backdated_inbox_acknowledge_is_dated_when_intake_accepted_it(
             lambda got: any(e.type == EventType.ACTION_ACCEPTED for e in got)
         )
     (accepted,) = [
-        e.data_as(IncidentActionAcceptedV2) for e in events if e.type == EventType.ACTION_ACCEPTED
+        e.data_as(IncidentActionAcceptedV3) for e in events if e.type == EventType.ACTION_ACCEPTED
     ]
     assert accepted.claimed_at == claimed
     assert accepted.at >= sent - timedelta(seconds=1)  # intake's clock, not the writer's
@@ -157,7 +157,7 @@ async def test_an_inbox_command_cannot_take_the_id_of_another_partys_request(
         target = "P2" if world.opened.data_as(IncidentOpenedV1).priority == "P1" else "P1"
         predicted = stable_id("action", "apps", world.incident, key)
         squatter = make_event(
-            PartyActionV1(action=ActionKind.NOTE, party="osdb", actor="squatter", note="x"),
+            PartyActionV2(action=ActionKind.NOTE, party="osdb", actor="squatter", note="x"),
             source="contractor:osdb",
             time=datetime.now(UTC),
             subject=world.incident,

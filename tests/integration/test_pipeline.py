@@ -25,7 +25,7 @@ from shared.events import (
     AssignmentIssuedV3,
     Envelope,
     EventType,
-    PartyActionV1,
+    PartyActionV2,
     SlaClockStartedV1,
     make_event,
 )
@@ -179,7 +179,7 @@ async def drive_pipeline(
 
         # the contractor's system reports restoration over Kafka, in its own command inbox
         restored = make_event(
-            PartyActionV1(
+            PartyActionV2(
                 action=ActionKind.RESTORED,
                 party="osdb",
                 actor="night.engineer",

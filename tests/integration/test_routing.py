@@ -29,7 +29,7 @@ from shared.events import (
     Envelope,
     EventType,
     HandoverV2,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     Layer,
     SlaBreachedV1,
@@ -91,7 +91,7 @@ def action(
     command = uuid.uuid4()
     now = datetime.now(UTC)
     return make_event(
-        IncidentActionAcceptedV2(
+        IncidentActionAcceptedV3(
             action=kind,
             party=party,
             actor="duty",

@@ -27,7 +27,7 @@ from shared.events import (
     Envelope,
     EventType,
     Layer,
-    PartyActionV1,
+    PartyActionV2,
     PauseAnsweredV1,
     PauseAnswerV1,
     make_event,
@@ -271,8 +271,8 @@ def test_the_actor_names_the_contact() -> None:
     assert not speaks_for(act("customer", "it-duty"), None, CONTRACT)
 
 
-def pause(reason: str, evidence: list[str]) -> PartyActionV1:
-    return PartyActionV1(
+def pause(reason: str, evidence: list[str]) -> PartyActionV2:
+    return PartyActionV2(
         action=ActionKind.PAUSE,
         party="sysops",
         actor="dba",

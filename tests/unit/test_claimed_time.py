@@ -17,9 +17,9 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     Layer,
-    PartyActionV1,
+    PartyActionV2,
     make_event,
 )
 from tests.unit.test_sla_decide import OPENED, opened, run
@@ -65,7 +65,7 @@ def access_request() -> AccessRequestV1:
     )
 
 
-def inbox_command(action: PartyActionV1, claimed: object) -> Envelope:
+def inbox_command(action: PartyActionV2, claimed: object) -> Envelope:
     return make_event(action, source="contractor:osdb", time=claimed, subject="inc-7")  # type: ignore[arg-type]
 
 
@@ -73,10 +73,10 @@ def test_a_backdated_acknowledge_cannot_turn_a_breach_into_met() -> None:
     now = OPENED + 44 * M  # the P1 response target is 15 minutes: breached 29 minutes ago
     claimed = OPENED + 5 * M
     ack = inbox_command(
-        PartyActionV1(action=ActionKind.ACKNOWLEDGE, party="osdb", actor="eng"), claimed
+        PartyActionV2(action=ActionKind.ACKNOWLEDGE, party="osdb", actor="eng"), claimed
     )
     _, (accepted,) = apply_action(ack, incident(), CONTRACT, now)
-    data = accepted.data_as(IncidentActionAcceptedV2)
+    data = accepted.data_as(IncidentActionAcceptedV3)
     assert (data.at, data.claimed_at) == (now, claimed)
     record, _ = run(opened(), accepted)
     assert record is not None
@@ -88,7 +88,7 @@ def test_a_backdated_acknowledge_cannot_turn_a_breach_into_met() -> None:
 
 def test_a_backdated_pause_moves_no_deadline() -> None:
     now = OPENED + 2 * timedelta(hours=1)
-    pause = PartyActionV1(
+    pause = PartyActionV2(
         action=ActionKind.PAUSE,
         party="osdb",
         actor="eng",
@@ -110,11 +110,11 @@ def test_a_backdated_pause_moves_no_deadline() -> None:
 
 def test_intakes_own_instant_is_not_a_claim() -> None:
     http = make_event(
-        PartyActionV1(action=ActionKind.ACKNOWLEDGE, party="osdb", actor="eng"),
+        PartyActionV2(action=ActionKind.ACKNOWLEDGE, party="osdb", actor="eng"),
         source="http:osdb",
         time=OPENED + 5 * M,
         subject="inc-7",
     )
     _, (accepted,) = apply_action(http, incident(), CONTRACT, OPENED + 6 * M, OPENED + 5 * M)
-    data = accepted.data_as(IncidentActionAcceptedV2)
+    data = accepted.data_as(IncidentActionAcceptedV3)
     assert (data.at, data.claimed_at) == (OPENED + 5 * M, None)

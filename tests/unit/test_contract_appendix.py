@@ -253,7 +253,10 @@ def test_defaults_are_printed_as_baton_defaults_and_terms_as_terms(tmp_path: Pat
         "warnings": [0.5, 0.9],
         "outside_perimeter": "none",
         "priority_follows_worst": False,
+        "update_every": {"P1": "30m"},
+        "update_remind_before": "5m",
     }
+    doc["problems"] = {"incidents": 4}
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     written = render(build_appendix(load_contract(path)), "md").decode()
     assert "Baton's default:" not in written  # the SLA's rules; a test restore's grace stays

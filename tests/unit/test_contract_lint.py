@@ -140,6 +140,9 @@ MUTATIONS: dict[str, Callable[[Doc], None]] = {
     "BTN305": _set("sla.targets.0.response", "5h"),
     "BTN306": lambda d: d["sla"]["targets"].append(copy.deepcopy(d["sla"]["targets"][0])),
     "BTN307": _set("sla.period_calendar", ...),
+    # P3 on a critical object's degradation: neither the contract nor Baton's defaults say
+    # how often the customer hears of it
+    "BTN320": _set("priority_matrix.critical.degradation", "P3"),
     "BTN108": _desk_without_hours,
     "BTN308": _set("locations", {"hub": {"name": "Hub", "timezone": "Europe/Berlin"}}),
     "BTN309": _site_on_another_zones_hours,
@@ -360,6 +363,22 @@ def test_the_appendix_lists_the_open_points_of_the_negotiation(tmp_path: Path) -
     text = render(build_appendix(load_contract(path)), "md").decode()
     assert "priority_matrix: low row" in text
     assert "to settle: priority_matrix.low lacks request" in text
+
+
+def test_update_cadence_is_the_contracts_else_batons_default(tmp_path: Path) -> None:
+    """ADR 47: a contract that names a cadence for P3 satisfies BTN320; P1 and P2 fall back to
+    Baton's defaults (30 min, 2 h); the example names its own."""
+    doc = copy.deepcopy(BASE)
+    doc["priority_matrix"]["critical"]["degradation"] = "P3"
+    doc["sla"]["update_every"] = {"P3": "4h"}
+    _, findings = _lint_doc(tmp_path, doc)
+    assert [f for f in findings if f.code == "BTN320"] == []
+    from shared.contract import load_contract
+
+    example = load_contract(EXAMPLE)
+    assert example.sla.update_every["P1"].total_seconds() == 30 * 60
+    assert example.sla.update_cadence("P2") is not None
+    assert load_contract(MINIMAL).sla.update_cadence("P1").total_seconds() == 30 * 60  # type: ignore[union-attr]
 
 
 def test_every_identity_of_batons_own_is_reserved() -> None:

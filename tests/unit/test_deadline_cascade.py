@@ -28,7 +28,7 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    IncidentActionAcceptedV1,
+    IncidentActionAcceptedV3,
     make_event,
 )
 from tests.factories import alert_received
@@ -76,7 +76,7 @@ def alert(object_id: str, category: Category, at: datetime) -> Envelope:
 
 def action(kind: ActionKind, incident: str, at: datetime) -> Envelope:
     return make_event(
-        IncidentActionAcceptedV1(
+        IncidentActionAcceptedV3(
             action=kind,
             party="hw",
             actor="duty",

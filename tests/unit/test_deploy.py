@@ -95,6 +95,8 @@ KNOWN_METRICS = frozenset(
         "baton_checkin_down",
         "baton_checkin_fired_total",
         "baton_checkin_pings_total",
+        "baton_sla_update_timers_total",
+        "baton_problems_open",
         "baton_notifications_total",
         "baton_notifications_oldest_unsent_seconds",
         "baton_intake_link_actions_total",

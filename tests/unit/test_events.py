@@ -227,11 +227,11 @@ def test_make_event_refuses_a_payload_of_an_earlier_version() -> None:
 )
 def test_an_actor_is_a_name_not_markup_or_control_characters(actor: str) -> None:
     with pytest.raises(ValidationError) as err:
-        events.PartyActionV1(action="note", party="osdb", actor=actor)
+        events.PartyActionV2(action="note", party="osdb", actor=actor)
     assert err.value.errors()[0]["loc"] == ("actor",)
 
 
 @pytest.mark.parametrize("actor", ["night.engineer", "Иван Петров", "ops@customer.example"])
 def test_real_names_and_addresses_are_actors(actor: str) -> None:
-    action = events.PartyActionV1(action="note", party="osdb", actor=actor)
+    action = events.PartyActionV2(action="note", party="osdb", actor=actor)
     assert action.actor == actor

@@ -24,7 +24,7 @@ from shared.events import (
     Category,
     IncidentOpenedV1,
     Layer,
-    PartyActionV1,
+    PartyActionV2,
     make_event,
     parse_event,
     stable_id,
@@ -130,8 +130,8 @@ def incident(object_id: str | None, layer: Layer | None) -> IncidentState:
     )
 
 
-def action(kind: ActionKind, party: str = "desk") -> PartyActionV1:
-    return PartyActionV1(action=kind, party=party, actor="agent", note="3 more users call")
+def action(kind: ActionKind, party: str = "desk") -> PartyActionV2:
+    return PartyActionV2(action=kind, party=party, actor="agent", note="3 more users call")
 
 
 @pytest.mark.parametrize(

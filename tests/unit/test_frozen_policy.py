@@ -19,7 +19,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
@@ -66,7 +66,7 @@ def test_a_new_contract_applies_to_new_incidents_and_to_open_ones_only_by_reclas
     # version 2 is adopted: the service keeps every version it has seen
     new_rules = Rules(contract("PT25M", "2"), old_rules.known)
     pause = make_event(
-        IncidentActionAcceptedV2(
+        IncidentActionAcceptedV3(
             action=ActionKind.PAUSE,
             party="osdb",
             actor="eng",
@@ -115,7 +115,7 @@ def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new
     first = [e.data_as(AssignmentIssuedV3) for e in issued if e.type == EventType.ASSIGNMENT_ISSUED]
     assert {a.deadlines and a.deadlines.response_target for a in first} == {timedelta(minutes=15)}
     diagnosis = make_event(
-        IncidentActionAcceptedV2(
+        IncidentActionAcceptedV3(
             action=ActionKind.DIAGNOSIS,
             party="osdb",
             actor="eng",

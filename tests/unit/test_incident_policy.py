@@ -67,12 +67,12 @@ def test_a_reroute_takes_the_policy_in_force() -> None:
 
     from router.routing import reroute
 
-    from shared.events import ActionKind, IncidentActionAcceptedV1
+    from shared.events import ActionKind, IncidentActionAcceptedV3
 
     v1, v2 = contract(0.8, "v1"), contract(1.2, "v2")
     state, _ = open_route(opened("inc-2", T0), v1, T0)
     action = make_event(
-        IncidentActionAcceptedV1(
+        IncidentActionAcceptedV3(
             action=ActionKind.REROUTE,
             party="customer",
             actor="it.head",
@@ -99,7 +99,7 @@ def test_an_open_incident_answers_to_its_pinned_version_except_for_explicit_chan
 
     from shared.events import (
         ActionKind,
-        IncidentActionAcceptedV1,
+        IncidentActionAcceptedV3,
         IncidentReclassifiedV1,
         OriginMovedV1,
     )
@@ -111,7 +111,7 @@ def test_an_open_incident_answers_to_its_pinned_version_except_for_explicit_chan
 
     def action(kind: ActionKind) -> Envelope:
         return make_event(
-            IncidentActionAcceptedV1(
+            IncidentActionAcceptedV3(
                 action=kind, party="apps", actor="lead", at=T0, command_id=uuid.uuid4()
             ),
             source="intake",

@@ -37,7 +37,7 @@ from shared.events import (
     Category,
     Envelope,
     EventType,
-    PartyActionV1,
+    PartyActionV2,
 )
 from shared.settings import Settings
 
@@ -125,7 +125,7 @@ def make_client(
         assert command.id == command_id
         first = next(e for k, e, _ in fakes.published if k == "commands" and e.id == command_id)
         action = first.data
-        assert isinstance(action, PartyActionV1)
+        assert isinstance(action, PartyActionV2)
         assert action.party == party
         incident = fakes.incidents.get(command.subject or "")
         if incident is None:

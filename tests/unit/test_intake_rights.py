@@ -21,7 +21,7 @@ from intake.incidents import (
 )
 
 from shared.contract import load_contract
-from shared.events import ActionKind, Category, EventType, Layer, PartyActionV1, make_event
+from shared.events import ActionKind, Category, EventType, Layer, PartyActionV2, make_event
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
@@ -45,8 +45,8 @@ SERVER = incident("srv-db-01", Layer.HARDWARE)  # hw primary; osdb, apps check; 
 OUTSIDE = incident(None, None)  # outside the perimeter: the coordinator owns it, nobody checks
 
 
-def action(kind: ActionKind, party: str, layer: Layer | None = None) -> PartyActionV1:
-    return PartyActionV1(
+def action(kind: ActionKind, party: str, layer: Layer | None = None) -> PartyActionV2:
+    return PartyActionV2(
         action=kind,
         party=party,
         actor="eng",

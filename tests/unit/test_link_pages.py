@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from shared import links
 from shared.contract import Contract, load_contract
-from shared.events import AccessActionV1, AccessStep, ActionKind, Envelope, PartyActionV1
+from shared.events import AccessActionV1, AccessStep, ActionKind, Envelope, PartyActionV2
 from shared.http import Unavailable
 from shared.settings import Settings
 from tests.unit.test_intake_http import Client
@@ -95,7 +95,7 @@ def test_pressing_acts_once_as_the_links_party_and_again_is_refused() -> None:
     assert "Done" in done.text
     (command,) = host.sent
     action = command.data
-    assert isinstance(action, PartyActionV1)
+    assert isinstance(action, PartyActionV2)
     assert (action.action, action.party, command.subject) == (
         ActionKind.ACKNOWLEDGE,
         "sysops",

@@ -21,7 +21,7 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    IncidentActionAcceptedV1,
+    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     SlaBreachedV1,
     make_event,
@@ -114,7 +114,7 @@ def test_a_channel_with_a_sender_gets_its_own_row() -> None:
 def test_restored_asks_the_customer_to_confirm_with_confirm_and_reject_links() -> None:
     state, _ = open_route(_opened(), steppe(), NIGHT)
     restored = make_event(
-        IncidentActionAcceptedV1(
+        IncidentActionAcceptedV3(
             action=ActionKind.RESTORED,
             party="sysops",
             actor="engineer",
@@ -263,7 +263,7 @@ def test_a_vendor_case_tells_the_party_that_opens_it() -> None:
     at = datetime(2026, 3, 11, 3, 0, tzinfo=UTC)
     state, _ = open_route(_opened("app-1c-acc"), contract, at)
     found = make_event(
-        IncidentActionAcceptedV1(
+        IncidentActionAcceptedV3(
             action=ActionKind.DIAGNOSIS,
             party="appint",
             actor="engineer",
@@ -395,7 +395,7 @@ def test_break_glass_tells_the_approver_and_security_at_once() -> None:
 def test_restored_asks_the_rules_completion_contact_to_confirm() -> None:
     state, _ = open_route(_opened("pg-acc"), steppe(), NIGHT)
     restored = make_event(
-        IncidentActionAcceptedV1(
+        IncidentActionAcceptedV3(
             action=ActionKind.RESTORED,
             party="sysops",
             actor="dba",

@@ -23,7 +23,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     IncidentReclassifiedV1,
     SlaClockRecomputedV1,
     make_event,
@@ -99,7 +99,7 @@ def test_the_origin_moving_to_a_critical_database_reclassifies_and_recomputes() 
 
 def action_event(action: ActionKind, at: datetime) -> Envelope:
     return make_event(
-        IncidentActionAcceptedV2(
+        IncidentActionAcceptedV3(
             action=action,
             party="hw",
             actor="duty",

@@ -22,10 +22,10 @@ from shared.events import (
     AlertReceivedV1,
     Envelope,
     EventType,
-    IncidentActionRefusedV1,
+    IncidentActionRefusedV3,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
-    PartyActionV1,
+    PartyActionV2,
     Role,
     make_event,
 )
@@ -70,7 +70,7 @@ def received(contract: Contract, labels: dict[str, str], fingerprint: str = "f1"
 
 def command(incident: str, action: ActionKind, party: str) -> Envelope:
     return make_event(
-        PartyActionV1(action=action, party=party, actor="someone", cause="c"),
+        PartyActionV2(action=action, party=party, actor="someone", cause="c"),
         source="test",
         time=NOW,
         subject=incident,
@@ -171,7 +171,7 @@ def pause(
     action: ActionKind = ActionKind.PAUSE,
     extra: Mapping[str, object] | None = None,
 ) -> Envelope:
-    data = PartyActionV1.model_validate(
+    data = PartyActionV2.model_validate(
         {
             "action": action,
             "party": party,
@@ -247,7 +247,7 @@ def test_restoration_ends_a_pause_and_rejection_reopens_work(contract: Contract)
 
 
 def reclassify(incident: str, party: str, **fields: object) -> Envelope:
-    data = PartyActionV1.model_validate(
+    data = PartyActionV2.model_validate(
         {"action": "reclassify", "party": party, "actor": "lead", **fields}
     )
     return make_event(data, source="test", time=NOW, subject=incident)
@@ -285,7 +285,7 @@ def test_reclassification_refusals(
     state = _open(contract)
     after, (out,) = apply_action(reclassify(state.id, party, **fields), state, contract, NOW)
     assert after == state
-    assert reason in out.data_as(IncidentActionRefusedV1).reason
+    assert reason in out.data_as(IncidentActionRefusedV3).reason
 
 
 @pytest.mark.parametrize(
@@ -300,13 +300,13 @@ def test_only_the_coordinator_reroutes_with_a_reason(
     contract: Contract, party: str, note: str, refusal: str | None
 ) -> None:
     state = _open(contract)
-    data = PartyActionV1(action=ActionKind.REROUTE, party=party, actor="lead", note=note)
+    data = PartyActionV2(action=ActionKind.REROUTE, party=party, actor="lead", note=note)
     command = make_event(data, source="test", time=NOW, subject=state.id)
     _, (out,) = apply_action(command, state, contract, NOW)
     if refusal is None:
         assert out.type == EventType.ACTION_ACCEPTED
     else:
-        assert refusal in out.data_as(IncidentActionRefusedV1).reason
+        assert refusal in out.data_as(IncidentActionRefusedV3).reason
 
 
 @pytest.mark.parametrize(
@@ -351,7 +351,7 @@ def test_two_demanded_pieces_need_two(contract: Contract) -> None:
 def test_an_actions_free_text_is_bounded(contract: Contract) -> None:
     state = _open(contract)
     huge = make_event(
-        PartyActionV1(action=ActionKind.NOTE, party="osdb", actor="eng", note="x" * 400_000),
+        PartyActionV2(action=ActionKind.NOTE, party="osdb", actor="eng", note="x" * 400_000),
         source="test",
         time=NOW,
         subject=state.id,

@@ -38,7 +38,7 @@ from shared.events import (
     EscalationReason,
     EventType,
     HandoverV2,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     Layer,
     SlaBreachedV1,
@@ -173,7 +173,7 @@ def accepted(
 ) -> Envelope:
     command = stable_id("command", key)
     return make_event(
-        IncidentActionAcceptedV2(
+        IncidentActionAcceptedV3(
             action=action,
             party=party,
             actor="engineer",
@@ -617,3 +617,22 @@ def test_a_level_past_the_target_fires_when_the_clock_is_that_far_overdue_not_at
         150,
     )
     assert on_sla(state, overdue, contract, at)[1] == []  # once per incident
+
+
+def test_a_reroute_follows_an_object_moved_to_another_layer() -> None:
+    """Issue 27.4: a new version moves the incident's object to another layer (another
+    contractor): the coordinator's re-route hands the incident to that layer's primary — what
+    ``baton contract diff`` previews for apply-open."""
+    minimal = contract_at("examples/minimal/contract.yaml")
+    state, _ = opened(minimal)
+    assert (state.primary, state.primary_layer) == ("osdb", Layer.DBMS)
+    objects = [
+        o.model_copy(update={"layer": Layer.APPLICATION}) if o.id == state.primary_object else o
+        for o in minimal.objects
+    ]
+    v2 = minimal.model_copy(update={"version": "2026.12.2", "objects": objects})
+    later = NIGHT + timedelta(minutes=5)
+    state, out = on_action(state, accepted(ActionKind.REROUTE, "apps", later, key="mv"), v2, later)
+    assert (state.primary, state.primary_layer) == ("apps", Layer.APPLICATION)
+    handover = next(e.data_as(HandoverV2) for e in out if e.type == EventType.HANDOVER)
+    assert (handover.from_party, handover.to_party) == ("osdb", "apps")

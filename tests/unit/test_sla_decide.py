@@ -16,7 +16,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
@@ -52,7 +52,7 @@ def opened() -> Envelope:
 
 def action(kind: ActionKind, at: datetime, n: int, **extra: Any) -> Envelope:
     return make_event(
-        IncidentActionAcceptedV2.model_validate(
+        IncidentActionAcceptedV3.model_validate(
             {
                 "action": kind,
                 "party": "osdb",

@@ -48,7 +48,7 @@ from shared.events import (
     AccessStatus,
     AccessStep,
     Envelope,
-    PartyActionV1,
+    PartyActionV2,
     PauseAnswerV1,
     make_event,
     stable_id,
@@ -299,7 +299,7 @@ def apply_command(
         return apply_access(command, incident, contract, now, accepted_at)
     if isinstance(action, PauseAnswerV1):
         return apply_pause_answer(command, incident, contract, now, accepted_at)
-    assert isinstance(action, PartyActionV1)
+    assert isinstance(action, PartyActionV2)
     answer = verdict(action, incident, contract)
     state, out = apply_action(command, incident, contract, now, accepted_at)
     return state, out, answer

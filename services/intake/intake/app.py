@@ -43,7 +43,7 @@ from shared.events import (
     AlertReceivedV1,
     Envelope,
     EventType,
-    PartyActionV1,
+    PartyActionV2,
     PauseAnswerV1,
     make_event,
     parse_event,
@@ -172,6 +172,8 @@ class IntakeService:
             "alerts": settings.topic(Topic.ALERTS),
             "commands": settings.topic(Topic.COMMANDS),
             "incidents": settings.topic(Topic.INCIDENTS),
+            "changes": settings.topic(Topic.CHANGES),
+            "problems": settings.topic(Topic.PROBLEMS),
         }
         self.window = timedelta(seconds=settings.intake_correlation_window_seconds)
         self.opened = Counter(
@@ -478,7 +480,7 @@ class IntakeService:
                     continue
                 fresh.discard(command.id)
                 action = command.data
-                assert isinstance(action, PartyActionV1 | AccessActionV1 | PauseAnswerV1)
+                assert isinstance(action, PartyActionV2 | AccessActionV1 | PauseAnswerV1)
                 digest = action_digest(action)
                 forged = impersonation(rt.settings.topic_prefix, record.topic, action.party)
                 if forged is not None:

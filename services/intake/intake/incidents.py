@@ -31,15 +31,15 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentActionAcceptedV2,
-    IncidentActionRefusedV2,
+    IncidentActionAcceptedV3,
+    IncidentActionRefusedV3,
     IncidentClosedV1,
     IncidentOpenedV2,
     IncidentReclassifiedV1,
     Layer,
     Model,
     OriginMovedV1,
-    PartyActionV1,
+    PartyActionV2,
     PauseAnswerV1,
     SourceAcknowledgedV1,
     make_event,
@@ -423,6 +423,11 @@ _NEXT: dict[ActionKind, tuple[set[IncidentStatus], IncidentStatus | None]] = {
         {IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESTORED},
         None,
     ),
+    # the customer hears from the coordinator until it confirms (ADR 47)
+    ActionKind.UPDATE: (
+        {IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESTORED},
+        None,
+    ),
 }
 CUSTOMER_ONLY = {ActionKind.CONFIRM, ActionKind.REJECT}
 PROVIDER_ONLY = {ActionKind.ACKNOWLEDGE, ActionKind.DIAGNOSIS, ActionKind.RESTORED}
@@ -441,7 +446,7 @@ MIN_EVIDENCE = 3
 
 
 def pause_clocks(
-    action: PartyActionV1, incident: IncidentState, contract: Contract
+    action: PartyActionV2, incident: IncidentState, contract: Contract
 ) -> set[ClockKind]:
     """The clocks a pause or resume applies to, or ``Refused`` naming why not."""
     reason = next((r for r in contract.pause_reasons if r.id == action.pause_reason), None)
@@ -507,6 +512,7 @@ ROLE_ACTIONS: dict[Part, frozenset[ActionKind]] = {
             ActionKind.RECLASSIFY,
             ActionKind.REROUTE,
             ActionKind.REOPEN,
+            ActionKind.UPDATE,
         }
     ),
     Part.CHECK: frozenset({ActionKind.ACKNOWLEDGE, ActionKind.DIAGNOSIS, ActionKind.NOTE}),
@@ -556,7 +562,7 @@ def standing(party_id: str, incident: IncidentState, contract: Contract) -> dict
 
 
 def hidden(
-    action: PartyActionV1 | AccessActionV1 | PauseAnswerV1,
+    action: PartyActionV2 | AccessActionV1 | PauseAnswerV1,
     incident: IncidentState,
     contract: Contract,
 ) -> bool:
@@ -567,7 +573,7 @@ def hidden(
     return not standing(action.party, incident, contract)
 
 
-def check_standing(action: PartyActionV1, incident: IncidentState, contract: Contract) -> None:
+def check_standing(action: PartyActionV2, incident: IncidentState, contract: Contract) -> None:
     """``Refused`` (forbidden) unless the acting party is assigned to ``incident`` in a part
     that may take ``action`` — a check party only on the layer it checks."""
     if action.action in (ActionKind.RECLASSIFY, ActionKind.REROUTE):
@@ -601,7 +607,7 @@ MAX_ITEMS = 50
 """Actions taken or pieces of evidence one action lists at most."""
 
 
-def text_too_long(action: PartyActionV1) -> str | None:
+def text_too_long(action: PartyActionV2) -> str | None:
     """Why ``action``'s free text is over the bounds, naming the field, or None."""
     texts = {"note": action.note, "cause": action.cause, "recurrence_risk": action.recurrence_risk}
     for name, items in (("actions_taken", action.actions_taken), ("evidence", action.evidence)):
@@ -614,8 +620,14 @@ def text_too_long(action: PartyActionV1) -> str | None:
     return None
 
 
+NOTE_REQUIRED = {
+    ActionKind.REROUTE: "note: a re-route records its reason",
+    ActionKind.UPDATE: "note: an update carries its text for the customer",  # ADR 47
+}
+
+
 def check_action(
-    action: PartyActionV1, incident: IncidentState, contract: Contract
+    action: PartyActionV2, incident: IncidentState, contract: Contract
 ) -> IncidentStatus:
     """The status after ``action``, or ``Refused`` naming why not."""
     if (too_long := text_too_long(action)) is not None:
@@ -643,18 +655,17 @@ def check_action(
         pause_clocks(action, incident, contract)
     if action.action == ActionKind.RECLASSIFY:
         check_reclassify(action, incident, contract, is_customer=is_customer)
-    if action.action == ActionKind.REROUTE:
-        if action.party != contract.coordinator:
-            raise Refused("only the coordinator re-routes an incident", forbidden=True)
-        if not action.note.strip():
-            raise Refused("note: a re-route records its reason")
+    if action.action == ActionKind.REROUTE and action.party != contract.coordinator:
+        raise Refused("only the coordinator re-routes an incident", forbidden=True)
+    if action.action in NOTE_REQUIRED and not action.note.strip():
+        raise Refused(NOTE_REQUIRED[action.action])
     if incident.status == IncidentStatus.ACKNOWLEDGED and target == IncidentStatus.ACKNOWLEDGED:
         return incident.status
     return target or incident.status
 
 
 def check_reclassify(
-    action: PartyActionV1, incident: IncidentState, contract: Contract, *, is_customer: bool
+    action: PartyActionV2, incident: IncidentState, contract: Contract, *, is_customer: bool
 ) -> None:
     """A recorded override of priority or category: by the coordinator or the customer, with a
     reason, to a priority the contract's matrix knows."""
@@ -674,12 +685,12 @@ def check_reclassify(
         raise Refused("priority, category: the incident already has them")
 
 
-def action_digest(action: PartyActionV1 | AccessActionV1 | PauseAnswerV1) -> str:
+def action_digest(action: PartyActionV2 | AccessActionV1 | PauseAnswerV1) -> str:
     """What an ``Idempotency-Key`` is bound to: the action's canonical JSON, hashed."""
     return hashlib.sha256(action.model_dump_json().encode()).hexdigest()
 
 
-def verdict(action: PartyActionV1, incident: IncidentState, contract: Contract) -> tuple[int, str]:
+def verdict(action: PartyActionV2, incident: IncidentState, contract: Contract) -> tuple[int, str]:
     """The HTTP answer for ``action`` on ``incident``: 202, or 403 (rights) / 409 (state) and
     the reason."""
     try:
@@ -703,14 +714,14 @@ def apply_action(
     the writer's to choose — a party's inbox could date an acknowledge before its deadline or a
     pause hours back — so it is kept only as ``claimed_at`` and no clock folds it (ADR 34)."""
     action = command.data
-    assert isinstance(action, PartyActionV1)
+    assert isinstance(action, PartyActionV2)
     at = accepted_at or now
     claimed_at = command.time if command.time != at else None
     try:
         status = check_action(action, incident, contract)
     except Refused as refusal:
         refused = make_event(
-            IncidentActionRefusedV2(
+            IncidentActionRefusedV3(
                 action=action.action,
                 party=action.party,
                 actor=action.actor,
@@ -767,7 +778,7 @@ def apply_action(
     state = incident.model_copy(update=update)
     events = [
         make_event(
-            IncidentActionAcceptedV2(
+            IncidentActionAcceptedV3(
                 action=action.action,
                 party=action.party,
                 actor=action.actor,

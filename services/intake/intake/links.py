@@ -6,7 +6,7 @@
 - **POST acts once, as the link's party, by the API's rules.** The link is checked
   (``shared.links.verify``: signature, expiry), then remembered as used (the replay memory the
   signed receivers use, so every intake instance knows it); the action goes to the commands
-  topic as a ``PartyActionV1`` whose id is the link's own — the commands consumer decides it
+  topic as a ``PartyActionV2`` whose id is the link's own — the commands consumer decides it
   exactly as an HTTP action (403 with the reason when the party's part no longer allows it,
   409 for the incident's state) and the page shows that verdict.
 - **Refusals are recorded**: a forged, altered, malformed, expired or reused link answers a
@@ -38,7 +38,7 @@ from shared.events import (
     AccessStep,
     ActionKind,
     Envelope,
-    PartyActionV1,
+    PartyActionV2,
     make_event,
     stable_id,
 )
@@ -240,14 +240,14 @@ def build_link_router(host: LinkHost, registry: CollectorRegistry) -> APIRouter:
         if not await host.use(mac, claims.expires_at(), now):
             return refusal(LinkRefused("used", "this link was used already: each link works once"))
         actor = f"{claims.to or 'mailbox'} (link)"
-        action: PartyActionV1 | AccessActionV1
+        action: PartyActionV2 | AccessActionV1
         if claims.step is not None:  # an access request's approval or grant (ADR 49)
             action = AccessActionV1(
                 action=claims.step, party=claims.party, actor=actor, request_id=claims.request
             )
         else:
             assert claims.action is not None  # verify: one of the two
-            action = PartyActionV1(
+            action = PartyActionV2(
                 action=claims.action,
                 party=claims.party,
                 actor=actor,

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, ValidationError
 
-from intake import alertmanager, generic, grafana, pagerduty, userreport, zabbix
+from intake import alertmanager, changes, generic, grafana, pagerduty, userreport, zabbix
 from intake.access import request_id_for
 from intake.auth import Authenticator, Signed, replayed
 from intake.correlation import Graph, alert_key
@@ -51,7 +51,7 @@ from shared.events import (
     Alert,
     AlertReceivedV1,
     Envelope,
-    PartyActionV1,
+    PartyActionV2,
     PauseAnswerV1,
     make_event,
     stable_id,
@@ -156,7 +156,7 @@ def object_party(contract: Contract, party: str | None, object_id: str) -> bool:
     )
 
 
-def check_text(action: PartyActionV1) -> None:
+def check_text(action: PartyActionV2) -> None:
     """422 naming the field when an action's free text is over its bounds."""
     if (too_long := text_too_long(action)) is not None:
         raise Refusal(422, too_long, kind="schema")
@@ -548,6 +548,11 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         except Refusal as refusal:
             await refuse(request, pagerduty.SOURCE, refusal, refusal.payload or body)
             return pd_refusal(JSONResponse(refusal.body(), refusal.status, refusal.headers))
+        record = changes.from_pagerduty(change, ix.contract, now)
+        try:
+            await durably(ix.publish("changes", record, changes.key(record)))
+        except Unavailable as exc:
+            return pd_refusal(unavailable_answer(exc))
         if ix.record_change is not None:
             try:
                 await ix.record_change(change, pagerduty.change_object(change, ix.contract), now)
@@ -558,6 +563,77 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         return JSONResponse(
             {"status": "success", "message": "Change event processed"}, status_code=202
         )
+
+    def known_change(doc: Any) -> changes.ChangeIn:
+        """The change a tool posted, on an object of the contract; else a 422 naming the field."""
+        try:
+            change = changes.ChangeIn.model_validate(doc)
+        except ValidationError as exc:
+            raise Refusal.invalid(exc) from None
+        if ix.contract.object(change.object) is None:
+            raise Refusal(422, f"object: {change.object!r} is not in the contract", kind="schema")
+        return change
+
+    @router.post(
+        "/v1/changes",
+        status_code=202,
+        tags=["changes"],
+        openapi_extra=body_schema(changes.ChangeIn),
+    )
+    async def post_change(request: Request) -> JSONResponse:
+        """A change a CI/CD or change-management tool made on a contract object (ADR 46): kept
+        as a change record beside the incidents. Authenticated as the ``changes`` source."""
+        body = b""
+        now = ix.clock.now()
+        try:
+            body = await read(request, settings.intake_max_body_bytes)
+            signed = ix.auth.check_source(changes.SOURCE, request.headers, body, now)
+            if signed is not None and not await first_use(signed, now):
+                raise replayed()
+            doc = parse_json(body, settings.intake_max_json_depth)
+            change = known_change(doc)
+        except Refusal as refusal:
+            await refuse(request, changes.SOURCE, refusal, refusal.payload or body)
+            return JSONResponse(refusal.body(), refusal.status, refusal.headers)
+        record = changes.from_tool(change, changes.SOURCE, now)
+        try:
+            await durably(ix.publish("changes", record, changes.key(record)))
+        except Unavailable as exc:
+            return unavailable_answer(exc)
+        return JSONResponse({"status": "accepted", "change_id": str(record.id)}, status_code=202)
+
+    @router.post(
+        "/v1/problems/{problem_id}/close",
+        status_code=202,
+        tags=["problems"],
+        openapi_extra=body_schema(changes.ProblemClose),
+    )
+    async def close_problem(problem_id: str, request: Request) -> JSONResponse:
+        """The owner of a problem record (or the coordinator) closes it with its root cause and
+        what was changed (ADR 48). Checked here: the party's token and the body; the router,
+        which keeps the problems, decides and records ``problem_closed`` or
+        ``problem_close_refused`` with the reason on the problem's latest incident. 202
+        pending once Kafka has the request."""
+        body = b""
+        now = ix.clock.now()
+        try:
+            ix.auth.party_before_body(request.headers)
+            body = await read(request, settings.intake_max_body_bytes)
+            doc = parse_json(body, settings.intake_max_json_depth)
+            try:
+                asked = changes.ProblemClose.model_validate(doc)
+            except ValidationError as exc:
+                raise Refusal.invalid(exc) from None
+            ix.auth.check_party(request.headers, asked.party)
+        except Refusal as refusal:
+            await refuse(request, "problem-close", refusal, refusal.payload or body)
+            return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
+        event = changes.close_requested(problem_id, asked, now)
+        try:
+            await durably(ix.publish("problems", event, problem_id))
+        except (Unavailable, Refusal) as exc:
+            return await not_published(request, "problem-close", exc, body)
+        return JSONResponse({"status": "pending", "request_id": str(event.id)}, status_code=202)
 
     @router.get("/v1/objects/{object_id}/changes", tags=["pagerduty"])
     async def object_changes(object_id: str, request: Request) -> JSONResponse:
@@ -578,7 +654,7 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
     async def act(
         incident_id: str,
         request: Request,
-        model: type[PartyActionV1 | AccessActionV1 | PauseAnswerV1],
+        model: type[PartyActionV2 | AccessActionV1 | PauseAnswerV1],
     ) -> JSONResponse:
         """A command from HTTP: bound to the token's party, validated, published, its verdict
         awaited (the two routes below)."""
@@ -594,7 +670,7 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             except ValidationError as exc:
                 raise Refusal.invalid(exc) from None
             ix.auth.check_party(request.headers, data.party)
-            if isinstance(data, PartyActionV1):
+            if isinstance(data, PartyActionV2):
                 check_text(data)  # an access step's texts are bounded by its model
         except Refusal as refusal:
             await refuse(request, "party-action", refusal, refusal.payload or body)
@@ -639,7 +715,7 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         "/v1/incidents/{incident_id}/actions",
         status_code=202,
         tags=["incidents"],
-        openapi_extra=body_schema(PartyActionV1),
+        openapi_extra=body_schema(PartyActionV2),
     )
     async def action(incident_id: str, request: Request) -> JSONResponse:
         """A party reports on an incident: acknowledge, diagnosis, pause, resume, restored,
@@ -652,7 +728,7 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         ``Idempotency-Key`` header a retry is the same command: it answers the first verdict
         and records nothing twice; the same key with another action is 422. A key is the
         party's own: another party's key never reaches this party's command (ADR 36)."""
-        return await act(incident_id, request, PartyActionV1)
+        return await act(incident_id, request, PartyActionV2)
 
     @router.post(
         "/v1/incidents/{incident_id}/access",

@@ -22,8 +22,8 @@ from shared.contract import Contract
 from shared.contract.versions import ContractVersions
 from shared.contract.view import ContractView
 from shared.db import Conn
-from shared.events import Envelope
-from shared.instants import parse_month
+from shared.events import ChangeRecordedV1, Envelope
+from shared.instants import Instant, parse_month
 from shared.kafka import group_timing
 from shared.service import Runtime, create_app
 from shared.ticker import Ticker
@@ -77,6 +77,12 @@ class ReportingService:
         self.mtta = Gauge(
             "baton_mtta_seconds", "Mean time to acknowledge, last 30 days", registry=rt.registry
         )
+        self.problems = Gauge(
+            "baton_problems_open",
+            "Problem records open, by owner (ADR 48)",
+            ["owner"],
+            registry=rt.registry,
+        )
         self.mttr = Gauge(
             "baton_mttr_seconds",
             "Mean time from first alert to restoration, last 30 days",
@@ -92,9 +98,20 @@ class ReportingService:
             max_records=settings.consumer_batch_max_records,
             batch_timeout_ms=settings.consumer_batch_max_wait_ms,
         )(self.on_events)
+        rt.broker.subscriber(
+            settings.topic(Topic.CHANGES),
+            group_id=settings.group(f"{SERVICE}.changes"),
+            **group_timing(settings),
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True,
+            max_records=settings.consumer_batch_max_records,
+            batch_timeout_ms=settings.consumer_batch_max_wait_ms,
+        )(self.on_changes)
         router.add_api_route(
             "/v1/incidents", self.list_incidents, methods=["GET"], tags=["incidents"]
         )
+        router.add_api_route("/v1/changes", self.list_changes, methods=["GET"], tags=["changes"])
         router.add_api_route("/v1/reports/sla", self.sla_report, methods=["GET"], tags=["reports"])
         add_document_routes(rt, router, self.reader, self.contract_of)
         router.add_api_route(
@@ -123,6 +140,34 @@ class ReportingService:
                 if event.id in fresh:
                     fresh.discard(event.id)  # the same event twice in one batch counts once
                     await store.project(conn, event)
+
+    async def on_changes(self, msg: KafkaMessage) -> None:
+        """A batch of change records (ADR 46), kept in one statement; a repeat is the same row."""
+        rt = self.rt
+        found = []
+        for record in rt.records(msg, "reporting"):
+            event = await rt.parse_record(record)
+            if event is not None and isinstance(event.data, ChangeRecordedV1):
+                found.append(event.data)
+        if found:
+            async with rt.pool.acquire() as conn:
+                await store.record_changes(conn, found)
+
+    async def list_changes(
+        self,
+        request: Request,
+        object_id: str | None = Query(None, alias="object", max_length=200),
+        since: Instant | None = None,
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> list[dict[str, Any]]:
+        """Change records, newest first: of one object (and those on every object, contract
+        publications), made since an instant. An operator's or the customer's token."""
+        who = self.reader(request)
+        if who.party is not None:
+            raise HTTPException(403, "reader: the change history is the operator's and customer's")
+        async with self.rt.pool.acquire() as conn:
+            rows = await store.changes_list(conn, object_id, since, limit)
+        return [_row(r) for r in rows]
 
     async def contract_of(self, conn: Conn, incident_id: str) -> Contract:
         """The contract version ``incident_id`` runs under, else the one in force (an incident
@@ -168,7 +213,9 @@ class ReportingService:
             found = await store.incident(conn, incident_id)
             if found is None or not await may_see(conn, who, incident_id):
                 raise HTTPException(404, f"incident_id: no incident {incident_id!r}")
-            view = ContractView.of(await self.contract_of(conn, incident_id))
+            contract = await self.contract_of(conn, incident_id)
+            view = ContractView.of(contract)
+            beside = await store.changes_before(conn, contract, dict(found.incident))
         incident = found.incident
         where = incident["origin_object"] or incident["object_id"]
         now = rt.clock.now()
@@ -180,6 +227,7 @@ class ReportingService:
             ],
             "timeline": [_row(r) for r in found.timeline],
             "access": access_view.listing([dict(r) for r in found.timeline]),
+            "changes": [_row(r) for r in beside],
             "closure_report": _row(found.report) if found.report else None,
         }
 
@@ -188,6 +236,10 @@ class ReportingService:
         async with self.rt.pool.acquire() as conn:
             open_rows = await store.open_incidents(conn)
             mtta, mttr = await store.mean_times(conn)
+            problems = await store.open_problems_by_owner(conn)
+        self.problems.clear()
+        for owner, count in problems.items():
+            self.problems.labels(owner).set(count)
         self.open.clear()
         for r in open_rows:
             self.open.labels(r["priority"], r["layer"], r["party"]).set(r["n"])

@@ -13,6 +13,7 @@ import asyncio
 import re
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date
 from typing import Annotated, Literal, TypeVar
 
@@ -20,7 +21,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from reporting.access import Reader, may_see
 from reporting.documents import closure_document, monthly_document
-from reporting.store import closure_facts, monthly_facts
+from reporting.store import changes_before, closure_facts, monthly_facts
 from shared.contract import Contract
 from shared.db import Conn
 from shared.documents import Document, render_html, render_pdf, to_json
@@ -89,6 +90,9 @@ def add_document_routes(
             facts = await closure_facts(conn, incident_id)
             hidden = not await may_see(conn, who, incident_id)
             contract = await contract_of(conn, incident_id)
+            if facts is not None and not hidden:
+                beside = await changes_before(conn, contract, facts.incident)
+                facts = replace(facts, changes=beside)
         if facts is None or hidden:
             raise HTTPException(404, f"incident_id: no incident {incident_id!r}")
         doc = closure_document(facts, contract)  # under the incident's own version

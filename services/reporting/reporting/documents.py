@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
 
-from reporting import access_view
+from reporting import access_view, updates
 from reporting.store import ClosureFacts, MonthlyFacts
 from shared.contract.model import Contract
 from shared.contract.view import ContractView
@@ -151,6 +151,7 @@ _ACTION_WORDS = {
     "reclassify": "reclassified the incident",
     "reroute": "re-routed the incident",
     "note": "added a note",
+    "update": "updated the customer",
 }
 
 
@@ -222,6 +223,18 @@ def _timeline_row(contract: Contract, event: dict[str, Any], zone: ZoneInfo) -> 
         return (_local(event["time"], zone), kind.replace("_", " ").replace(".", ": "), "—")
     text, who = row(contract, event["data"])
     return (_local(event["time"], zone), text, who)
+
+
+def _change_row(contract: Contract, change: dict[str, Any], zone: ZoneInfo) -> tuple[str, ...]:
+    text = str(change["summary"]) + (f" ({change['link']})" if change.get("link") else "")
+    obj = change.get("object_id")
+    return (
+        _local(change["at"], zone),
+        seconds_words(change["before_seconds"]),
+        _object_name(contract, obj) if obj else "every object",
+        text,
+        str(change["source"]) + (f", {change['by_whom']}" if change.get("by_whom") else ""),
+    )
 
 
 def _clock_result(clock: dict[str, Any]) -> str:
@@ -308,6 +321,7 @@ def closure_document(facts: ClosureFacts, contract: Contract) -> Document:
     else:
         confirmed = "The customer has not confirmed restoration yet."
     coordinator = inc.get("coordinator") or contract.coordinator
+    told = updates.customer_updates(facts.events)
     customer = next((p for p, party in contract.parties.items() if party.kind == "customer"), None)
     return Document(
         kind="closure-report",
@@ -404,6 +418,31 @@ def closure_document(facts: ClosureFacts, contract: Contract) -> Document:
                         f"Access requests ({zone.key})",
                         access_view.COLUMNS,
                         access_view.rows(facts.events, lambda t: _local(t, zone)),
+                    ),
+                ),
+            ),
+            Section(
+                "What changed before the first alert",
+                (
+                    "Changes on the origin and on what it depends on in the 24 hours before the"
+                    " first alert, nearest first.",
+                ),
+                tables=(
+                    Table(
+                        f"Changes ({zone.key})",
+                        ("Time", "Before the alert", "Object", "Change", "Source"),
+                        tuple(_change_row(contract, c, zone) for c in facts.changes),
+                    ),
+                ),
+            ),
+            Section(
+                "Updates to the customer",
+                (updates.summary(told),),
+                tables=(
+                    Table(
+                        f"Updates to the customer ({zone.key})",
+                        ("Time", "By", "Update"),
+                        tuple((_local(u.at, zone), u.actor, u.text) for u in told),
                     ),
                 ),
             ),
@@ -686,6 +725,31 @@ def monthly_document(facts: MonthlyFacts, contract: Contract) -> Document:
                 charts=(objects_chart,),
             ),
             Section(
+                "Problem records",
+                (
+                    "Incidents that kept recurring on one origin, each owned by its layer's "
+                    "primary until its cause is known and fixed (ADR 48).",
+                ),
+                tables=(
+                    Table(
+                        "Open and closed problems",
+                        ("Problem", "Origin", "Owner", "Opened", "Fix due", "Status", "Incidents"),
+                        tuple(
+                            (
+                                r["id"],
+                                _object_name(contract, r["origin_object"]),
+                                _party(contract, r["owner"]),
+                                f"{r['opened_at']:%Y-%m-%d}",
+                                f"{r['fix_due']:%Y-%m-%d}",
+                                r["status"] + (f": {r['cause']}" if r.get("cause") else ""),
+                                ", ".join(r["incidents"]),
+                            )
+                            for r in facts.problems
+                        ),
+                    ),
+                ),
+            ),
+            Section(
                 "Missed expected events",
                 (
                     "Scheduled exchanges, jobs, backups, their checks and test restores that did "
@@ -696,6 +760,23 @@ def monthly_document(facts: MonthlyFacts, contract: Contract) -> Document:
                         "Expected events that did not happen",
                         ("Incident", "Object", "What", "Opened (UTC)", "Status"),
                         tuple(_missed_row(contract, r) for r in facts.missed),
+                    ),
+                ),
+            ),
+            Section(
+                "Updates to the customer",
+                (
+                    "Updates the coordinators did not give by the time the contract's cadence "
+                    "(sla.update_every) set, each an escalation.",
+                ),
+                tables=(
+                    Table(
+                        "Overdue updates per coordinator",
+                        ("Coordinator", "Priority", "Overdue updates"),
+                        tuple(
+                            (_party(contract, r["coordinator"]), r["priority"], str(r["overdue"]))
+                            for r in facts.overdue_updates
+                        ),
                     ),
                 ),
             ),

@@ -15,7 +15,9 @@ from typing import Any
 
 import orjson
 
+from reporting import changes
 from reporting.clocks import ROW_COLUMNS, project_clock
+from shared.contract import Contract
 from shared.db import Conn
 from shared.events import (
     ActionKind,
@@ -24,14 +26,18 @@ from shared.events import (
     AlertResolvedV2,
     AssignmentIssuedV3,
     AssignmentRole,
+    ChangeRecordedV1,
     Envelope,
     EventType,
     HandoverV2,
-    IncidentActionAcceptedV1,
+    IncidentActionAcceptedV3,
     IncidentClosedV1,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     OriginMovedV1,
+    ProblemClosedV1,
+    ProblemLinkedV1,
+    ProblemOpenedV1,
 )
 
 JSON_COLUMNS = frozenset(
@@ -120,7 +126,7 @@ async def _alert_attached(conn: Conn, incident: str | None, data: AlertAttachedV
 
 
 async def _action_accepted(
-    conn: Conn, incident: str | None, data: IncidentActionAcceptedV1
+    conn: Conn, incident: str | None, data: IncidentActionAcceptedV3
 ) -> None:
     if data.action == ActionKind.ACKNOWLEDGE:
         await conn.execute(
@@ -443,6 +449,8 @@ class ClosureFacts:
     report: dict[str, Any] | None
     clocks: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    """What changed on the origin and what it depends on before the first alert (ADR 46)."""
 
 
 async def closure_facts(conn: Conn, incident_id: str) -> ClosureFacts | None:
@@ -480,6 +488,8 @@ class MonthlyFacts:
     outside: list[dict[str, Any]]
     missed: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, Any] = field(default_factory=dict)
+    overdue_updates: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
@@ -553,6 +563,15 @@ async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
         end,
         [EventType.INCIDENT_OPENED.value, EventType.ALERT_ATTACHED.value],
     )
+    # sla-clock's overdue customer updates of the month, per coordinator (ADR 47)
+    overdue_updates = await conn.fetch(
+        "SELECT data->>'coordinator' AS coordinator, data->>'priority' AS priority,"
+        " count(*) AS overdue FROM incident_events WHERE type = $3 AND time >= $1 AND time < $2"
+        " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+        start,
+        end,
+        EventType.UPDATE_OVERDUE.value,
+    )
     totals = await conn.fetchrow(
         "SELECT count(*) AS incidents, count(*) FILTER (WHERE status = 'closed') AS closed,"
         " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta,"
@@ -572,4 +591,124 @@ async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
         outside=[dict(r) for r in outside],
         missed=[dict(r) for r in missed],
         totals=dict(totals) if totals else {},
+        overdue_updates=[dict(r) for r in overdue_updates],
+        problems=await problems_of_month(conn, month),
     )
+
+
+# --------------------------------------------------------------------------- changes (ADR 46)
+
+
+async def record_changes(conn: Conn, changes: list[ChangeRecordedV1]) -> None:
+    await conn.executemany(
+        "INSERT INTO changes(id, object_id, at, summary, link, source, by_whom)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        [(c.change_id, c.object_id, c.at, c.summary, c.link, c.source, c.by) for c in changes],
+    )
+
+
+async def changes_on(
+    conn: Conn, objects: list[str], start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Changes on ``objects`` (or on every object) made in ``[start, end]``, newest first."""
+    rows = await conn.fetch(
+        "SELECT at, object_id, summary, link, source, by_whom FROM changes"
+        " WHERE (object_id = ANY($1::text[]) OR object_id IS NULL) AND at >= $2 AND at <= $3"
+        " ORDER BY at DESC, id",
+        objects,
+        start,
+        end,
+    )
+    return [dict(r) for r in rows]
+
+
+async def changes_list(
+    conn: Conn, object_id: str | None, since: datetime | None, limit: int
+) -> list[dict[str, Any]]:
+    """Change records, newest first: of one object (and those on every object) or all."""
+    rows = await conn.fetch(
+        "SELECT id, at, object_id, summary, link, source, by_whom FROM changes"
+        " WHERE ($1::text IS NULL OR object_id = $1 OR object_id IS NULL)"
+        " AND ($2::timestamptz IS NULL OR at >= $2) ORDER BY at DESC, id LIMIT $3",
+        object_id,
+        since,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def changes_before(
+    conn: Conn, contract: Contract, incident: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The changes in the 24 h before ``incident``'s first alert on its origin and what the
+    origin depends on, nearest first: the recorded ones and the approved maintenance windows."""
+    objects = changes.scope(contract, incident.get("origin_object") or incident.get("object_id"))
+    first = incident["first_alert_at"]
+    start, end = changes.period(first)
+    recorded = await changes_on(conn, objects, start, end)
+    return changes.beside(first, recorded, changes.maintenance(contract, objects, start, end))
+
+
+# --------------------------------------------------------------------------- problems (ADR 48)
+
+
+async def _problem_opened(conn: Conn, incident: str | None, data: ProblemOpenedV1) -> None:
+    await conn.execute(
+        "INSERT INTO problems(id, origin_object, layer, owner, coordinator, incidents,"
+        " opened_at, fix_due) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)"
+        " ON CONFLICT (id) DO NOTHING",
+        data.problem_id,
+        data.origin_object,
+        data.layer.value if data.layer else None,
+        data.owner,
+        data.coordinator,
+        orjson.dumps(data.incidents).decode(),
+        data.opened_at,
+        data.fix_due,
+    )
+
+
+async def _problem_linked(conn: Conn, incident: str | None, data: ProblemLinkedV1) -> None:
+    await conn.execute(
+        "UPDATE problems SET incidents = incidents || jsonb_build_array($2::text)"
+        " WHERE id = $1 AND NOT incidents ? $2",
+        data.problem_id,
+        data.incident_id,
+    )
+
+
+async def _problem_closed(conn: Conn, incident: str | None, data: ProblemClosedV1) -> None:
+    await conn.execute(
+        "UPDATE problems SET status = 'closed', cause = $2, changed = $3::jsonb, closed_at = $4"
+        " WHERE id = $1",
+        data.problem_id,
+        data.cause,
+        orjson.dumps(data.changed).decode(),
+        data.closed_at,
+    )
+
+
+PROJECTORS[EventType.PROBLEM_CLOSED] = _problem_closed
+PROJECTORS[EventType.PROBLEM_OPENED] = _problem_opened
+PROJECTORS[EventType.PROBLEM_LINKED] = _problem_linked
+
+
+async def problems_of_month(conn: Conn, month: date) -> list[dict[str, Any]]:
+    """The problems open at some time in ``month``: opened before its end, not closed before
+    its start."""
+    start, end = month_bounds(month)
+    rows = await conn.fetch(
+        "SELECT id, origin_object, layer, owner, coordinator, incidents, opened_at, fix_due,"
+        " status, cause, closed_at FROM problems WHERE opened_at < $2"
+        " AND (closed_at IS NULL OR closed_at >= $1) ORDER BY opened_at, id",
+        start,
+        end,
+    )
+    return [{**dict(r), "incidents": orjson.loads(r["incidents"])} for r in rows]
+
+
+async def open_problems_by_owner(conn: Conn) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT owner, count(*) AS n FROM problems WHERE status = 'open' GROUP BY owner"
+    )
+    return {r["owner"]: r["n"] for r in rows}

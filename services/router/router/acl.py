@@ -43,10 +43,17 @@ class AclBinding:
 SERVICES: dict[str, tuple[tuple[Topic, ...], tuple[Topic, ...]]] = {
     "intake": (
         (Topic.ALERTS_RAW, Topic.ALERTS, Topic.COMMANDS, Topic.CONTRACT),
-        (Topic.ALERTS, Topic.COMMANDS, Topic.INCIDENTS, Topic.DEADLETTER),
+        (
+            Topic.ALERTS,
+            Topic.COMMANDS,
+            Topic.INCIDENTS,
+            Topic.DEADLETTER,
+            Topic.CHANGES,
+            Topic.PROBLEMS,
+        ),
     ),
     "router": (
-        (Topic.INCIDENTS, Topic.SLA, Topic.CONTRACT),
+        (Topic.INCIDENTS, Topic.SLA, Topic.CONTRACT, Topic.PROBLEMS),
         (Topic.ASSIGNMENTS, Topic.DEADLETTER),
     ),
     "sla-clock": (
@@ -54,7 +61,7 @@ SERVICES: dict[str, tuple[tuple[Topic, ...], tuple[Topic, ...]]] = {
         (Topic.SLA, Topic.DEADLETTER, Topic.CHECKINS, Topic.ALERTS_RAW),
     ),
     "reporting": (
-        (Topic.INCIDENTS, Topic.ASSIGNMENTS, Topic.SLA, Topic.CONTRACT),
+        (Topic.INCIDENTS, Topic.ASSIGNMENTS, Topic.SLA, Topic.CONTRACT, Topic.CHANGES),
         (Topic.DEADLETTER,),
     ),
 }

@@ -27,7 +27,7 @@ from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter, Gauge
 
-from router import notify, store, webhook
+from router import notify, problems, store, webhook
 from router import outbox as notification_outbox
 from router.delivery import Delivery
 from router.routing import (
@@ -53,6 +53,9 @@ from shared.events import (
     Envelope,
     EscalationReason,
     EventType,
+    IncidentOpenedV1,
+    OriginMovedV1,
+    ProblemCloseRequestedV1,
 )
 from shared.kafka import Outbox, group_timing, publish_events
 from shared.service import Runtime, create_app
@@ -77,8 +80,13 @@ SLA_INPUTS = frozenset(
         EventType.SLA_BREACHED,
         EventType.SLA_OVERDUE,
         EventType.SLA_CLOCK_RECOMPUTED,
+        EventType.UPDATE_DUE,  # the coordinator reminded, and told when late (ADR 47)
+        EventType.UPDATE_OVERDUE,
     }
 )
+
+
+PROBLEM_INPUTS = frozenset({EventType.PROBLEM_CLOSE_REQUESTED})
 
 
 class RouterService:
@@ -129,6 +137,52 @@ class RouterService:
             max_records=rt.settings.consumer_batch_max_records,
             batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
         )(self.on_sla_events)
+        rt.broker.subscriber(
+            rt.settings.topic(Topic.PROBLEMS),
+            group_id=rt.settings.group(f"{SERVICE}-problems"),
+            **group_timing(rt.settings),
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True,
+            max_records=rt.settings.consumer_batch_max_records,
+            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
+        )(self.on_problem_requests)
+
+    async def on_problem_requests(self, msg: KafkaMessage) -> None:
+        """Requests to close problem records (ADR 48), one transaction per batch: each decided
+        against the problem as the batch left it; the events published before the commit."""
+        rt = self.rt
+        requests = await self._parse_batch(msg, PROBLEM_INPUTS, f"{SERVICE}-problems")
+        if not requests:
+            return
+        now = rt.clock.now()
+        outbox, staged = Outbox(rt.broker), store.Staged()
+        async with rt.pool.acquire() as conn, conn.transaction():
+            fresh = await mark_processed_many(conn, "problems", [e.id for e in requests])
+            for event in requests:
+                if event.id not in fresh:
+                    continue
+                fresh.discard(event.id)
+                request = event.data_as(ProblemCloseRequestedV1)
+                found = await store.problem(conn, request.problem_id)
+                if found is None:
+                    await rt.dead_letters.send(
+                        reason=f"problem_id: no problem {request.problem_id!r}",
+                        kind="problem",
+                        origin=rt.settings.topic(Topic.PROBLEMS),
+                        payload=event.to_json(),
+                        now=now,
+                    )
+                    continue
+                problem, out = problems.close(found, request, rt.contract, now)
+                if problem != found:
+                    await store.save_problem(conn, problem)
+                state = await store.load(conn, out[0].subject or "")
+                if state is None:
+                    await self.delivery.stage(outbox, out, problem.coordinator)
+                else:
+                    await self._stage(outbox, staged, out, state)
+            await asyncio.gather(staged.write(conn), outbox.flush())
 
     def _wire_notifications(self, rt: Runtime) -> None:
         settings = rt.settings
@@ -354,6 +408,8 @@ class RouterService:
                 "SLA event for an incident without a route", extra={"incident": event.subject}
             )
             return None
+        if event.type in (EventType.UPDATE_DUE, EventType.UPDATE_OVERDUE):
+            return state, []  # people are told (notify.py); no route change
         return on_sla(state, event, self._contract(state, event), now)
 
     async def _handle(
@@ -386,12 +442,36 @@ class RouterService:
                 staged.notices.extend(self._notices(event, state))  # restored: confirm asked
                 if out:
                     routed.append((event.subject, len(out)))
+                if consumer == "incidents":
+                    told = await self._count_problem(conn, event, state, now)
+                    await self._stage(outbox, staged, told, state)
             # rows written while the events go out; both before the commit (a crash in between
             # replays the batch, which republishes the same ids)
             await asyncio.gather(self._write(conn, list(changed.values()), staged), outbox.flush())
             rt.crash_point(SERVICE if consumer == "incidents" else f"{SERVICE}-sla")
         for incident, count in routed:
             log.info("routed", extra={"incident": incident, "events": count})
+
+    async def _count_problem(
+        self, conn: Conn, event: Envelope, state: RouteState, now: datetime
+    ) -> list[Envelope]:
+        """An incident opened on, or moved to, an origin counts there; recurring ones open a
+        problem record or link to the open one (``router/problems.py``, ADR 48)."""
+        data = event.data
+        if isinstance(data, IncidentOpenedV1) and data.object_id:
+            origin, opened_at = data.object_id, data.opened_at
+        elif isinstance(data, OriginMovedV1) and data.to_object:
+            origin, opened_at = data.to_object, state.opened_at
+        else:
+            return []
+        history = await store.count_on_origin(conn, state.incident_id, origin, opened_at)
+        closed = await store.closed_problem_incidents(conn, origin)
+        history = [h for h in history if h.incident_id not in closed]  # a closed one counts no more
+        found = await store.open_problem(conn, origin)
+        problem, out = problems.decide(found, history, state.incident_id, self.rt.contract, now)
+        if problem is not None and problem != found:
+            await store.save_problem(conn, problem)
+        return out
 
     @staticmethod
     async def _write(conn: Conn, states: list[RouteState], staged: store.Staged) -> None:

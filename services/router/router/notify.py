@@ -49,8 +49,14 @@ from shared.events import (
     Envelope,
     EscalationReason,
     HandoverV2,
-    IncidentActionAcceptedV1,
+    IncidentActionAcceptedV3,
     Layer,
+    ProblemClosedV1,
+    ProblemCloseRefusedV1,
+    ProblemLinkedV1,
+    ProblemOpenedV1,
+    UpdateDueV1,
+    UpdateOverdueV1,
     VendorCaseOpenedV2,
     stable_id,
 )
@@ -213,8 +219,64 @@ def _escalated(plan: _Plan, data: AssignmentEscalatedV2) -> None:
         plan.add(Ask(_person(contact), asked + " Emergency work may need your approval."))
 
 
+def _coordination(
+    event: Envelope, state: RouteState, contract: Contract
+) -> tuple[str, _Plan] | None:
+    """What the customer's updates, their cadence and problem records ask of whom (ADR 47,
+    48); None for any other event."""
+    data, at, plan = event.data, event.time, _Plan()
+    if isinstance(data, IncidentActionAcceptedV3) and data.action == ActionKind.UPDATE:
+        title = "update from the coordinator"  # the customer hears it (ADR 47)
+        asked = f"{data.actor} ({data.party}): {data.note}"
+        for party_id, one in contract.parties.items():
+            if one.kind == "customer":
+                _tell_party(plan, contract, party_id, at, asked)
+    elif isinstance(data, UpdateDueV1 | UpdateOverdueV1):
+        local = details.local_instant(contract, state.primary_object or state.object_id, data.due)
+        due = f"{_fmt(local.at)} ({local.timezone})"
+        if isinstance(data, UpdateDueV1):
+            title = "customer update due"
+            asked = f"The customer's next update is due by {due}: record it as an update."
+        else:
+            title = "customer update overdue"
+            asked = f"No update reached the customer by {due}: give one now, as an update."
+        _tell_party(plan, contract, data.coordinator, at, asked)
+    elif isinstance(data, ProblemOpenedV1 | ProblemLinkedV1):
+        if isinstance(data, ProblemOpenedV1):
+            title = f"problem {data.problem_id} opened"
+            asked = (
+                f"Incidents keep recurring on {data.origin_object} ({len(data.incidents)} within"
+                f" {data.within.days} days): problem {data.problem_id} is yours. Find the root"
+                f" cause and fix it by {_fmt(data.fix_due)} UTC."
+            )
+        else:
+            title = f"problem {data.problem_id}: one more incident"
+            asked = (
+                f"Incident {data.incident_id} recurs on {data.origin_object}: linked to problem"
+                f" {data.problem_id} ({data.incidents} incidents); its root cause is still open."
+            )
+        _tell_party(plan, contract, data.owner, at, asked)
+    elif isinstance(data, ProblemClosedV1):
+        title = f"problem {data.problem_id} closed"
+        changed = "; ".join(data.changed)
+        asked = f"Closed by {data.closed_by}. Cause: {data.cause}. Changed: {changed}."
+        _tell_party(plan, contract, data.owner, at, asked)
+    elif isinstance(data, ProblemCloseRefusedV1):
+        title = f"problem {data.problem_id} not closed"
+        asked = f"{data.party}:{data.actor} asked to close it: refused, {data.reason}."
+        _tell_party(plan, contract, data.party, at, asked)
+    else:
+        return None
+    _tell_party(
+        plan, contract, state.coordinator, at, f"For your information as coordinator: {title}."
+    )
+    return title, plan
+
+
 def _asks(event: Envelope, state: RouteState, contract: Contract) -> tuple[str, _Plan] | None:
     """What ``event`` asks of whom; None for an event that tells no person."""
+    if (coordination := _coordination(event, state, contract)) is not None:
+        return coordination
     data, at, plan = event.data, event.time, _Plan()
     if isinstance(data, AssignmentIssuedV3):
         asked, actions = ASKED_OF.get(data.role, DESK)
@@ -246,13 +308,8 @@ def _asks(event: Envelope, state: RouteState, contract: Contract) -> tuple[str, 
     elif isinstance(data, AssignmentEscalatedV2):
         title = f"escalation: {data.name}"
         _escalated(plan, data)
-    elif isinstance(data, IncidentActionAcceptedV1) and data.action == ActionKind.RESTORED:
-        title = "confirm restoration"
-        asked = f"{data.party} reports the service restored. Does it work for you again?"
-        _ask_completion(plan, contract, state, asked)
-        for party_id, one in contract.parties.items():
-            if one.kind == "customer":
-                _tell_party(plan, contract, party_id, at, asked, actions=(CONFIRM, REJECT))
+    elif isinstance(data, IncidentActionAcceptedV3) and data.action == ActionKind.RESTORED:
+        title = _ask_restored(plan, contract, state, data.party, at)
     elif isinstance(data, AccessRequestV1) and data.tell:
         title = _tell_access(plan, contract, data)
     else:
@@ -269,6 +326,19 @@ def contact_person(contract: Contract, ref: str) -> Person | None:
         return None
     party_id, _, contact_id = ref.partition("/")
     return _person(duty_contact(party_id, contact_id, found[1]))
+
+
+def _ask_restored(
+    plan: _Plan, contract: Contract, state: RouteState, party: str, at: datetime
+) -> str:
+    """Restored: the completion contact of the object's rule first, then the customer's person
+    on duty and mailbox, asked to confirm (confirm and reject links)."""
+    asked = f"{party} reports the service restored. Does it work for you again?"
+    _ask_completion(plan, contract, state, asked)
+    for party_id, one in contract.parties.items():
+        if one.kind == "customer":
+            _tell_party(plan, contract, party_id, at, asked, actions=(CONFIRM, REJECT))
+    return "confirm restoration"
 
 
 def _ask_completion(plan: _Plan, contract: Contract, state: RouteState, asked: str) -> None:

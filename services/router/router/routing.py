@@ -34,12 +34,16 @@ from shared.events import (
     Envelope,
     EscalationReason,
     HandoverV2,
-    IncidentActionAcceptedV1,
+    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
     LocalInstant,
     OriginMovedV1,
+    ProblemClosedV1,
+    ProblemCloseRefusedV1,
+    ProblemLinkedV1,
+    ProblemOpenedV1,
     SlaBreachedV1,
     SlaClockRecomputedV1,
     SlaOverdueV1,
@@ -135,7 +139,7 @@ def contract_for(
 
 def _re_pins(event: Envelope) -> bool:
     data = event.data
-    if isinstance(data, IncidentActionAcceptedV1):
+    if isinstance(data, IncidentActionAcceptedV3):
         return data.action == ActionKind.REROUTE
     return isinstance(data, IncidentOpenedV1 | IncidentReclassifiedV1)
 
@@ -429,7 +433,7 @@ def on_action(
     """An accepted party action: acknowledgements stop the backup timer; a diagnosis closes
     the check of its layer and, when it finds the fault in another layer, hands over."""
     action = event.data
-    assert isinstance(action, IncidentActionAcceptedV1)
+    assert isinstance(action, IncidentActionAcceptedV3)
     events: list[Envelope] = []
     if action.action in TAKES_INTO_WORK and action.party not in state.acknowledged:
         state = state.model_copy(
@@ -505,7 +509,7 @@ def reroute(
     frozen when the incident opened; the current layer's owner takes over if it changed. The
     coordinator stays."""
     action = event.data
-    assert isinstance(action, IncidentActionAcceptedV1)
+    assert isinstance(action, IncidentActionAcceptedV3)
     owners = _owners(contract)
     state = state.model_copy(
         update={
@@ -516,10 +520,12 @@ def reroute(
     )
     if state.primary_layer is None:  # outside the perimeter: the coordinator keeps it
         return state, []
+    # an object the version in force puts in another layer goes to that layer's owner
+    moved = contract.object(state.primary_object) if state.primary_object else None
     return _handover(
         state,
         contract,
-        layer=state.primary_layer,
+        layer=moved.layer if moved is not None else state.primary_layer,
         object_id=state.primary_object,
         reason=f"re-routed under contract {contract.version}: {action.note}",
         at=action.at,
@@ -803,6 +809,10 @@ def recipients(event: Envelope, coordinator: str) -> list[str]:
         found.extend(c.party for c in [*data.contacts, *data.emergency_approvers])
         if data.party:
             found.append(data.party)
+    elif isinstance(
+        data, ProblemOpenedV1 | ProblemLinkedV1 | ProblemClosedV1 | ProblemCloseRefusedV1
+    ):
+        found.append(data.owner)  # a problem record's owner (ADR 48)
     found.append(coordinator)
     return list(dict.fromkeys(found))
 

@@ -6,11 +6,15 @@ Only data moves here; every decision is in ``routing``.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from router import outbox
 from router.notify import Notice
+from router.problems import OriginIncident, Problem
 from router.routing import RouteState
 from shared.db import Conn
 
@@ -196,3 +200,71 @@ async def ack_timer_fired(conn: Conn, incident_id: str, party: str, now: datetim
         party,
         now,
     )
+
+
+# --------------------------------------------------------------------------- problems (ADR 48)
+
+
+async def count_on_origin(
+    conn: Conn, incident_id: str, origin: str, opened_at: datetime
+) -> list[OriginIncident]:
+    """Record that ``incident_id`` counts on ``origin`` (a moved origin replaces the earlier
+    one) and return the origin's incidents, the origin locked for this transaction."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('problem:' || $1))", origin)
+    await conn.execute(
+        "INSERT INTO origin_incidents(incident_id, origin, opened_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT (incident_id) DO UPDATE SET origin = EXCLUDED.origin",
+        incident_id,
+        origin,
+        opened_at,
+    )
+    rows = await conn.fetch(
+        "SELECT incident_id, origin, opened_at FROM origin_incidents WHERE origin = $1"
+        " ORDER BY opened_at, incident_id",
+        origin,
+    )
+    return [OriginIncident(r["incident_id"], r["origin"], r["opened_at"]) for r in rows]
+
+
+async def open_problem(conn: Conn, origin: str) -> Problem | None:
+    raw = await conn.fetchval(
+        "SELECT record FROM problems WHERE origin = $1 AND status = 'open'", origin
+    )
+    return None if raw is None else _problem(raw)
+
+
+def _problem(raw: str) -> Problem:
+    doc = orjson.loads(raw)
+    return Problem(
+        **{
+            **doc,
+            "opened_at": datetime.fromisoformat(doc["opened_at"]),
+            "fix_due": datetime.fromisoformat(doc["fix_due"]),
+        }
+    )
+
+
+async def save_problem(conn: Conn, problem: Problem) -> None:
+    record = orjson.dumps(asdict(problem)).decode()
+    await conn.execute(
+        "INSERT INTO problems(id, origin, status, record) VALUES ($1, $2, $3, $4::jsonb)"
+        " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, record = EXCLUDED.record",
+        problem.id,
+        problem.origin,
+        problem.status,
+        record,
+    )
+
+
+async def problem(conn: Conn, problem_id: str) -> Problem | None:
+    """The problem record ``problem_id``, locked for this transaction."""
+    raw = await conn.fetchval("SELECT record FROM problems WHERE id = $1 FOR UPDATE", problem_id)
+    return None if raw is None else _problem(raw)
+
+
+async def closed_problem_incidents(conn: Conn, origin: str) -> set[str]:
+    """The incidents of ``origin``'s closed problems: they count towards no new one."""
+    rows = await conn.fetch(
+        "SELECT record FROM problems WHERE origin = $1 AND status = 'closed'", origin
+    )
+    return {i for r in rows for i in orjson.loads(r["record"])["incidents"]}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
@@ -36,6 +37,7 @@ from shared.settings import Settings
 from shared.ticker import Ticker
 from shared.topics import Topic
 from sla_clock import access_timers, store
+from sla_clock.cadence import UpdateTimer, fire_update, update_timers
 from sla_clock.decide import apply, fire, timers
 from sla_clock.metrics import OpenClock, SlaMetrics, at_risk, build_metrics
 from sla_clock.ownership import Ownership
@@ -150,14 +152,16 @@ class SlaService:
                 parts[subject] = part
                 out.extend(emitted)
             saved: list[store.Saved] = []
+            cadence: list[tuple[str, list[UpdateTimer], int]] = []
             for subject, part in parts.items():
                 record = current[subject]
                 assert record is not None
                 views = fold(record, self.rules)
                 saved.append((record, views, timers(record, views, self.rules), part))
+                cadence.append((subject, update_timers(record, views, self.rules), part))
             # publish (waiting for acks=all) while the rows are written; both finish before the
             # commit, so a crash in between replays the batch and republishes the same ids
-            await asyncio.gather(store.save_many(conn, saved), self.publish(out))
+            await asyncio.gather(self.save(conn, saved, cadence), self.publish(out))
             rt.crash_point(SERVICE)
         for record, views, _, _ in saved:
             self.metrics.open.update(
@@ -175,6 +179,14 @@ class SlaService:
             elif isinstance(e.data, SlaClockStoppedV1):
                 self.metrics.stopped.labels(e.data.clock.value, str(e.data.met).lower()).inc()
 
+    @staticmethod
+    async def save(
+        conn: Conn, saved: list[store.Saved], cadence: list[tuple[str, list[UpdateTimer], int]]
+    ) -> None:
+        """The records, their clock timers, then their update timers (the tick's lock order)."""
+        await store.save_many(conn, saved)
+        await store.save_update_timers(conn, cadence)
+
     async def publish(self, events: list[Envelope]) -> None:
         """Publish ``events`` in order (per incident, on its partition) and wait for the broker
         once."""
@@ -184,10 +196,14 @@ class SlaService:
 
     async def tick_once(self) -> int:
         """Fire every timer that fell due, in batches; returns how many fired."""
+        return await self._drain(self._fire_batch)
+
+    async def _drain(self, fire_batch: Callable[[int], Awaitable[int]]) -> int:
+        """Call ``fire_batch`` until a batch comes back short; how many fired in all."""
         total = 0
         batch = self.rt.settings.sla_fire_batch
         while True:
-            fired = await self._fire_batch(batch)
+            fired = await fire_batch(batch)
             total += fired
             if fired < batch:
                 return total
@@ -231,6 +247,29 @@ class SlaService:
                 self.metrics.warnings.labels(t.clock.value, str(t.threshold)).inc()
         return len(due)
 
+    async def updates_once(self) -> int:
+        """Fire every update reminder and overdue that fell due (ADR 47); returns how many."""
+        return await self._drain(self._fire_updates)
+
+    async def _fire_updates(self, limit: int) -> int:
+        rt = self.rt
+        ready = self.ownership.ready()
+        if not ready:
+            return 0
+        now = rt.clock.now()
+        async with rt.pool.acquire() as conn, conn.transaction():
+            due = await store.due_update_timers(conn, now, limit, ready)
+            if not due:
+                return 0
+            events = [fire_update(t, now) for t in due]
+            await self.publish(events)
+            await store.mark_update_timers_fired(
+                conn, [(t, e.id) for t, e in zip(due, events, strict=True)], now
+            )
+        for t in due:
+            self.metrics.updates.labels(t.kind, t.coordinator, t.priority).inc()
+        return len(due)
+
     async def on_start(self, rt: Runtime) -> None:
         async with rt.pool.acquire() as conn:
             for row in await store.open_clocks(conn):
@@ -253,6 +292,7 @@ class SlaService:
             rt.settings.sla_tick_seconds,
             ("tick", self.tick_once),
             ("access tick", self.fire_access),
+            ("update cadence", self.updates_once),
             ("check-in tick", self.watchdog.tick_once),
         )
         self.ticker.start()

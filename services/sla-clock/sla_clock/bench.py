@@ -59,7 +59,7 @@ from shared.events import (  # noqa: E402
     ActionKind,
     Category,
     Envelope,
-    IncidentActionAcceptedV2,
+    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     Layer,
     make_event,
@@ -108,7 +108,7 @@ def action(n: int, kind: ActionKind, at: datetime) -> Envelope:
         else {}
     )
     return make_event(
-        IncidentActionAcceptedV2.model_validate(
+        IncidentActionAcceptedV3.model_validate(
             {
                 "action": kind,
                 "party": "osdb",

@@ -20,7 +20,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentActionAcceptedV1,
+    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Model,
@@ -82,7 +82,7 @@ def opened_record(event: Envelope, view: ContractView) -> IncidentRecord:
 def fact_of(event: Envelope) -> Fact | None:
     """The clock fact an incident event carries, or None for events that move no clock."""
     data = event.data
-    if isinstance(data, IncidentActionAcceptedV1):
+    if isinstance(data, IncidentActionAcceptedV3):
         kind = _FACTS.get(data.action)
         if kind is None:
             return None
@@ -120,7 +120,7 @@ def apply(
         return after, transition(after, {}, fold(after, rules), fact=None, cause=event.id, now=now)
     if record is None:
         return record, []
-    moved = owned(record, event, rules.view)
+    moved = told_customer(owned(record, event, rules.view), event)
     fact = fact_of(event)
     if fact is None:
         if moved.policy_object == record.policy_object:
@@ -158,6 +158,15 @@ def apply(
     return after, out
 
 
+def told_customer(record: IncidentRecord, event: Envelope) -> IncidentRecord:
+    """``record`` with the coordinator's update to the customer, if ``event`` is one: it moves
+    no clock, only when the next update is due (``cadence.py``, ADR 47)."""
+    data = event.data
+    if isinstance(data, IncidentActionAcceptedV3) and data.action == ActionKind.UPDATE:
+        return record.model_copy(update={"updates": [*record.updates, data.at]})
+    return record
+
+
 def owned(record: IncidentRecord, event: Envelope, view: ContractView) -> IncidentRecord:
     """``record`` with the party that owns it after ``event``: the same handover rule as the
     router's (origin moved or fault found in another layer: that layer's frozen owner; an
@@ -165,10 +174,15 @@ def owned(record: IncidentRecord, event: Envelope, view: ContractView) -> Incide
     data = event.data
     layer = record.primary_layer or record.layer
     owners = record.owners
-    if isinstance(data, IncidentActionAcceptedV1) and data.action == ActionKind.REROUTE:
+    if isinstance(data, IncidentActionAcceptedV3) and data.action == ActionKind.REROUTE:
         owners = view.owners()
+        # the router's rule: an object the version in force moved to another layer goes there
+        obj = view.object(record.policy_object)
+        layer = obj.layer if obj is not None and layer is not None else layer
         party = view.owner_of(layer, owners) if layer else None
-        return record.model_copy(update={"owners": owners, "party": party or record.party})
+        return record.model_copy(
+            update={"owners": owners, "party": party or record.party, "primary_layer": layer}
+        )
     if isinstance(data, OriginMovedV1):
         record = record.model_copy(update={"origin": data.to_object})
     moved = handover_layer(data, layer)

@@ -182,6 +182,7 @@ class SlaMetrics:
     fire_lag: Histogram
     paused_seconds: Counter
     open: OpenClocks
+    updates: Counter
 
 
 def build_metrics(
@@ -226,4 +227,11 @@ def build_metrics(
             registry=registry,
         ),
         open=open_clocks,
+        updates=Counter(
+            "baton_sla_update_timers",
+            "Customer updates the coordinator was reminded of (reminder) or did not give in"
+            " time (overdue), by coordinator and priority (ADR 47)",
+            ["kind", "coordinator", "priority"],
+            registry=registry,
+        ),
     )

@@ -12,6 +12,7 @@ import orjson
 
 from shared.db import Conn
 from shared.events import ClockKind
+from sla_clock.cadence import UpdateTimer
 from sla_clock.decide import Timer
 from sla_clock.timeline import BREACH, ClockState, ClockView, IncidentRecord
 
@@ -171,3 +172,78 @@ async def open_clocks(conn: Conn) -> list[dict[str, object]]:
         " priority, party FROM clocks WHERE status <> 'stopped'"
     )
     return [dict(r) for r in rows]
+
+
+# --------------------------------------------------------------------------- update cadence
+
+
+async def save_update_timers(conn: Conn, items: list[tuple[str, list[UpdateTimer], int]]) -> None:
+    """Reschedule the pending update timers of each (incident, timers, partition); fired rows
+    stay fired (ADR 47)."""
+    if not items:
+        return
+    await conn.execute(
+        "DELETE FROM update_timers WHERE incident_id = ANY($1::text[]) AND fired_at IS NULL",
+        sorted(incident for incident, _, _ in items),
+    )
+    rows = [
+        (
+            t.incident_id,
+            t.seq,
+            t.kind,
+            t.due,
+            t.update_due,
+            t.every,
+            t.last_update_at,
+            t.coordinator,
+            t.priority,
+            part,
+        )
+        for _, timers, part in items
+        for t in timers
+    ]
+    if rows:
+        await conn.executemany(
+            "INSERT INTO update_timers(incident_id, seq, kind, due, update_due, every,"
+            " last_update_at, coordinator, priority, part)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            rows,
+        )
+
+
+async def due_update_timers(
+    conn: Conn, now: datetime, limit: int, partitions: list[int]
+) -> list[UpdateTimer]:
+    """Pending update timers of ``partitions`` due by ``now``, locked (``SKIP LOCKED``)."""
+    rows = await conn.fetch(
+        "SELECT incident_id, seq, kind, due, update_due, every, last_update_at, coordinator,"
+        " priority FROM update_timers WHERE fired_at IS NULL AND due <= $1"
+        " AND part = ANY($3::int[]) ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED",
+        now,
+        limit,
+        partitions,
+    )
+    return [
+        UpdateTimer(
+            incident_id=r["incident_id"],
+            seq=r["seq"],
+            kind=r["kind"],
+            due=r["due"],
+            update_due=r["update_due"],
+            every=r["every"],
+            last_update_at=r["last_update_at"],
+            coordinator=r["coordinator"],
+            priority=r["priority"],
+        )
+        for r in rows
+    ]
+
+
+async def mark_update_timers_fired(
+    conn: Conn, fired: list[tuple[UpdateTimer, uuid.UUID]], now: datetime
+) -> None:
+    await conn.executemany(
+        "UPDATE update_timers SET fired_at = $4, event_id = $5"
+        " WHERE incident_id = $1 AND seq = $2 AND kind = $3",
+        [(t.incident_id, t.seq, t.kind, now, eid) for t, eid in fired],
+    )

@@ -120,6 +120,11 @@ class IncidentRecord(_Frozen):
     first_alert_at: AwareDatetime
     opened_event: uuid.UUID
     facts: list[Fact] = Field(default_factory=list)
+    updates: list[AwareDatetime] = Field(
+        default_factory=list,
+        description="when the coordinator updated the customer (accepted update actions; they"
+        " move no clock, only the update cadence: sla_clock/cadence.py)",
+    )
 
     @property
     def policy_object(self) -> str | None:

@@ -1,0 +1,171 @@
+"""The update cadence on the real broker and database, in contract time (issue 27, ADR 47).
+
+A P1 opens at 02:00; nobody updates the customer: sla-clock reminds the coordinator at 02:20
+(ten minutes before, Baton's default) and publishes the overdue update at 02:30, each once. The
+coordinator's update at 02:40 stops the cadence running late: the next update is due at 03:10,
+and nothing more fires before then. The test plays intake (the incidents topic's one writer) and
+moves sla-clock's time with the contract clock of ``test_sla_clock``. Reporting, beside it,
+puts the late update and the update given in the incident's closure report; the router's
+notification outbox holds the reminder and the overdue for the coordinator and the update for
+the customer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+from reporting.documents import closure_document
+from reporting.store import closure_facts
+
+from shared.contract import Contract
+from shared.db import create_pool
+from shared.documents import to_json
+from shared.events import (
+    ActionKind,
+    Category,
+    EventType,
+    Layer,
+    UpdateDueV1,
+    UpdateOverdueV1,
+)
+from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
+from tests.integration.helpers import timers_fired
+from tests.integration.test_sla_clock import (
+    ContractClock,
+    TopicReader,
+    accepted,
+    consumed,
+    opened,
+    publish,
+    sla_clock_env,
+    write_contract,
+)
+
+M = timedelta(minutes=1)
+OPEN = datetime(2026, 10, 28, 2, 0, tzinfo=UTC)
+CADENCE = (EventType.UPDATE_DUE, EventType.UPDATE_OVERDUE)
+
+
+async def settled(isolated: Isolated, at: datetime) -> None:
+    """Every incident fact handled and every update timer due by ``at`` fired."""
+    await consumed(isolated)
+    await timers_fired(isolated.dsn, "sla_clock.update_timers", at)
+
+
+async def test_a_p1_without_update_reminds_then_is_overdue_and_an_update_stops_it(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    contract_path, contract = write_contract(tmp_path)
+    clock = ContractClock(tmp_path, OPEN)
+    inc = f"inc-u-{uuid.uuid4().hex[:6]}"
+    incidents = f"{isolated.prefix}incidents"
+    sp = start_services(
+        sla_clock_env(
+            isolated,
+            contract_path,
+            clock,
+            # rows of the router's notification outbox are what is checked; nothing is sent
+            BATON_NOTIFY_SENDERS=json.dumps({"email": "mailto://127.0.0.1:9?to={address}"}),
+        ),
+        tmp_path / "run",
+        ["sla-clock", "reporting", "router"],
+    )
+    try:
+        await wait_healthy(sp)
+        async with TopicReader(
+            isolated.infra.bootstrap, f"{isolated.prefix}sla", skip=frozenset()
+        ) as sla:
+
+            def cadence() -> list[tuple[EventType, datetime]]:
+                return [(e.type, e.time) for e in sla.events() if e.type in CADENCE]
+
+            await publish(
+                isolated.infra.bootstrap,
+                incidents,
+                [opened(inc, "pg-main", Layer.DBMS, Category.OUTAGE, "P1", OPEN)],
+            )
+            clock.stand(OPEN + 19 * M)
+            await settled(isolated, OPEN + 19 * M)
+            await sla.to_end()
+            assert cadence() == []  # nothing due yet
+
+            clock.stand(OPEN + 20 * M)
+            await sla.until(lambda: len(cadence()) == 1, "the reminder at 02:20")
+            clock.stand(OPEN + 30 * M)
+            await sla.until(lambda: len(cadence()) == 2, "the overdue update at 02:30")
+            reminder, overdue = (e for e in sla.events() if e.type in CADENCE)
+            assert reminder.data_as(UpdateDueV1).due == OPEN + 30 * M
+            assert reminder.time == OPEN + 20 * M  # before it is due
+            late = overdue.data_as(UpdateOverdueV1)
+            assert (late.due, late.detected_at, late.coordinator) == (
+                OPEN + 30 * M,
+                OPEN + 30 * M,
+                contract.coordinator,
+            )
+            assert overdue.subject == inc
+
+            update = accepted(
+                inc, ActionKind.UPDATE, OPEN + 40 * M, party=contract.coordinator, note="at 02:50"
+            )
+            clock.stand(OPEN + 40 * M)
+            await publish(isolated.infra.bootstrap, incidents, [update])
+            clock.stand(OPEN + 59 * M)  # the next reminder is 03:00, the next due 03:10
+            await settled(isolated, OPEN + 59 * M)
+            await sla.to_end()
+            assert len(cadence()) == 2  # the update stopped it: nothing more was late
+            clock.stand(OPEN + 60 * M)
+            await sla.until(lambda: len(cadence()) == 3, "the next reminder at 03:00")
+            nxt = sla.events()[-1].data_as(UpdateDueV1)
+            assert (nxt.due, nxt.last_update_at) == (OPEN + 70 * M, OPEN + 40 * M)
+        report = await closure_report(isolated, inc, contract)
+        told = await notified(isolated, inc, 3)
+    finally:
+        stop_services(sp)
+    customers = {p for p, party in contract.parties.items() if party.kind == "customer"}
+    assert any("customer update due" in s for p, s, _ in told if p == contract.coordinator)
+    assert any("customer update overdue" in s for p, s, _ in told if p == contract.coordinator)
+    assert any("at 02:50" in body for p, _, body in told if p in customers)  # the update itself
+    assert "at 02:50" in report  # the update given
+    assert "overdue: no update by its due time (every 30 minutes)" in report
+    assert "1 update given, 1 overdue." in report
+
+
+async def closure_report(isolated: Isolated, inc: str, contract: Contract) -> str:
+    """The incident's closure report (JSON) once reporting recorded the update and the late one."""
+    pool = await create_pool(isolated.dsn, "reporting")
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                async with pool.acquire() as conn:
+                    facts = await closure_facts(conn, inc)
+                text = to_json(closure_document(facts, contract)).decode() if facts else ""
+                if "1 update given, 1 overdue." in text:
+                    return text
+                await asyncio.sleep(0.2)
+    finally:
+        await pool.close()
+
+
+async def notified(isolated: Isolated, inc: str, kinds: int) -> list[tuple[str, str, str]]:
+    """(party, subject, body) of the router's notifications on ``inc`` once the reminder, the
+    overdue and the update are among them."""
+    wanted = ("customer update due", "customer update overdue", "update from the coordinator")
+    conn = await asyncpg.connect(isolated.dsn)
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                rows = await conn.fetch(
+                    "SELECT party, subject, body FROM router.notifications WHERE incident_id = $1",
+                    inc,
+                )
+                found = [(r["party"], r["subject"], r["body"]) for r in rows]
+                if sum(any(w in s for _, s, _ in found) for w in wanted) >= kinds:
+                    return found
+                await asyncio.sleep(0.2)
+    finally:
+        await conn.close()

@@ -1,0 +1,122 @@
+"""The customer's updates in reporting's documents (issue 27, ADR 47): the closure report lists
+each update the coordinator gave and each one that came late; the monthly report counts the
+overdue updates per coordinator."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from reporting.documents import closure_document, monthly_document
+from reporting.store import ClosureFacts, MonthlyFacts
+from reporting.updates import customer_updates
+
+from shared.contract import load_contract
+from shared.documents import Document, Table, to_json
+
+CONTRACT = load_contract(Path(__file__).resolve().parents[2] / "examples" / "contract")
+AT = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)  # 07:00 in Almaty
+M = timedelta(minutes=1)
+
+
+def event(kind: str, when: datetime, **data: Any) -> dict[str, Any]:
+    return {"incident_id": "INC-1", "type": kind, "source": "x", "time": when, "data": data}
+
+
+EVENTS = [
+    event("baton.incident.opened", AT, summary="db down"),
+    event(
+        "baton.sla.update_due",
+        AT + 20 * M,
+        coordinator="appint",
+        priority="P1",
+        due=(AT + 30 * M).isoformat(),
+        every=1800.0,
+        last_update_at=None,
+        detected_at=(AT + 20 * M).isoformat(),
+    ),
+    event(
+        "baton.sla.update_overdue",
+        AT + 30 * M,
+        coordinator="appint",
+        priority="P1",
+        due=(AT + 30 * M).isoformat(),
+        every=1800.0,
+        last_update_at=None,
+        detected_at=(AT + 30 * M).isoformat(),
+    ),
+    event(
+        "baton.incident.action_accepted",
+        AT + 40 * M,
+        action="update",
+        party="appint",
+        actor="Duty Coordinator",
+        at=(AT + 40 * M).isoformat(),
+        note="Failover to the replica under way; next update by 07:10",
+    ),
+]
+
+
+def table(doc: Document, title: str) -> Table:
+    return next(t for s in doc.sections for t in s.tables if t.title == title)
+
+
+def test_the_updates_and_the_late_one_are_in_the_closure_report() -> None:
+    facts = ClosureFacts(
+        incident={
+            "id": "INC-1",
+            "summary": "db down",
+            "object_id": "pg-acc",
+            "origin_object": "pg-acc",
+            "origin_layer": "dbms",
+            "category": "outage",
+            "priority": "P1",
+            "status": "acknowledged",
+            "first_alert_at": AT,
+            "opened_at": AT,
+            "acknowledged_at": AT + 5 * M,
+            "restored_at": None,
+            "closed_at": None,
+            "primary_party": "sysops",
+            "coordinator": "appint",
+            "alert_count": 1,
+            "objects": ["pg-acc"],
+        },
+        report=None,
+        clocks=[],
+        events=EVENTS,
+    )
+    doc = closure_document(facts, CONTRACT)
+    rows = table(doc, "Updates to the customer (Asia/Almaty)").rows
+    assert rows == (
+        ("2026-11-03 07:30", "—", "overdue: no update by its due time (every 30 minutes)"),
+        (
+            "2026-11-03 07:40",
+            "Duty Coordinator",
+            "Failover to the replica under way; next update by 07:10",
+        ),
+    )
+    assert "1 update given, 1 overdue" in to_json(doc).decode()
+
+
+def test_the_monthly_report_counts_overdue_updates_per_coordinator() -> None:
+    assert [(u.actor, u.overdue) for u in customer_updates(EVENTS)] == [
+        ("—", True),
+        ("Duty Coordinator", False),
+    ]
+    facts = MonthlyFacts(
+        date(2026, 11, 1),
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        {"incidents": 1},
+        overdue_updates=[{"coordinator": "appint", "priority": "P1", "overdue": 3}],
+    )
+    rows = table(monthly_document(facts, CONTRACT), "Overdue updates per coordinator").rows
+    assert rows == ((CONTRACT.parties["appint"].name, "P1", "3"),)
