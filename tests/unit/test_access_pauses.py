@@ -23,6 +23,7 @@ from sla_clock.decide import opened_record
 from sla_clock.timeline import IncidentRecord, Rules, fold
 
 from shared.contract import load_contract
+from shared.documents import Section
 from shared.events import (
     AccessActionV1,
     AccessRequestV1,
@@ -225,7 +226,9 @@ def test_a_denial_after_the_lead_time_leaves_the_clock_paused() -> None:
     assert fold(rec, RULES)[ClockKind.RECOVERY].open_pause is not None
 
 
-def test_the_closure_report_lists_the_request_who_approved_and_the_15_minutes_paused() -> None:
+def night() -> tuple[AccessRequestV1, list[dict[str, Any]]]:
+    """The night as reporting records it: the request at 02:10, the pause at 02:25, the
+    approval and the resume at 02:40."""
     state, request = night_request()
     timer = planned(request)
     rec, paused = access_timers.with_facts(
@@ -246,34 +249,40 @@ def test_the_closure_report_lists_the_request_who_approved_and_the_15_minutes_pa
         }
         for e in (asked, *paused, answered, *resumed)
     ]
-    incident = {
-        "id": INC,
-        "summary": "accounting database down",
-        "object_id": "pg-acc",
-        "origin_object": "pg-acc",
-        "origin_layer": "dbms",
-        "category": "outage",
-        "priority": "P1",
-        "status": "acknowledged",
-        "first_alert_at": at(2, 5),
-        "opened_at": at(2, 5),
-        "acknowledged_at": at(2, 8),
-        "restored_at": None,
-        "closed_at": None,
-        "primary_party": "sysops",
-        "coordinator": "appint",
-        "alert_count": 1,
-        "objects": ["pg-acc"],
-    }
-    doc = closure_document(ClosureFacts(incident, None, [], events), CONTRACT)
-    section = next(s for s in doc.sections if s.title == "Access and approvals")
-    [row] = section.tables[0].rows
+    return request, events
+
+
+ROW = {
+    "id": INC,
+    "summary": "accounting database down",
+    "object_id": "pg-acc",
+    "origin_object": "pg-acc",
+    "origin_layer": "dbms",
+    "category": "outage",
+    "priority": "P1",
+    "status": "acknowledged",
+    "first_alert_at": at(2, 5),
+    "opened_at": at(2, 5),
+    "primary_party": "sysops",
+    "coordinator": "appint",
+    "objects": ["pg-acc"],
+}
+"""The incident as reporting's row reads."""
+
+
+def section(events: list[dict[str, Any]], title: str) -> Section:
+    doc = closure_document(ClosureFacts(ROW, None, [], events), CONTRACT)
+    return next(s for s in doc.sections if s.title == title)
+
+
+def test_the_closure_report_lists_the_request_who_approved_and_the_15_minutes_paused() -> None:
+    request, events = night()
+    [row] = section(events, "Access and approvals").tables[0].rows
     assert row[0] == request.request_id
     assert row[2] == "sysops:dba at 2026-03-11 02:10"
     assert row[4] == "customer:it-duty at 2026-03-11 02:40 (waited 30 minutes)"
     assert row[6] == "15 minutes"
-    clocks = next(s for s in doc.sections if s.title == "SLA clocks")
-    [pause] = clocks.tables[1].rows
+    [pause] = section(events, "SLA clocks").tables[1].rows
     assert pause[3:6] == ("2026-03-11 02:25", "2026-03-11 02:40", "15 minutes")
     assert request.request_id in pause[6]
     assert "lead time 0:15:00 of db-privileged passed" in pause[6]
@@ -292,82 +301,26 @@ def test_the_closure_report_says_the_rules_contact_confirmed_completion() -> Non
             "command_id": str(uuid.uuid4()),
         },
     }
-    incident = {
-        "id": INC,
-        "summary": "accounting database down",
-        "object_id": "pg-acc",
-        "origin_object": "pg-acc",
-        "origin_layer": "dbms",
-        "category": "outage",
-        "priority": "P1",
-        "status": "restored",
-        "first_alert_at": at(2, 5),
-        "opened_at": at(2, 5),
-        "primary_party": "sysops",
-        "coordinator": "appint",
-        "objects": ["pg-acc"],
-    }
-    doc = closure_document(ClosureFacts(incident, None, [], [confirm]), CONTRACT)
-    section = next(s for s in doc.sections if s.title == "Participants and confirmation")
-    assert "Completion of work on pg-acc confirmed by customer/it-duty" in section.paragraphs[0]
+    said = section([confirm], "Participants and confirmation").paragraphs[0]
+    assert "Completion of work on pg-acc confirmed by customer/it-duty" in said
     other = {**confirm, "data": {**confirm["data"], "actor": "it-head"}}
-    doc = closure_document(ClosureFacts(incident, None, [], [other]), CONTRACT)
-    section = next(s for s in doc.sections if s.title == "Participants and confirmation")
-    assert "confirmed by customer/it-duty under db-privileged: not yet" in section.paragraphs[0]
+    said = section([other], "Participants and confirmation").paragraphs[0]
+    assert "confirmed by customer/it-duty under db-privileged: not yet" in said
+
+
+def monthly(events: list[dict[str, Any]], title: str) -> tuple[str, ...]:
+    facts = MonthlyFacts(date(2026, 3, 1), [], [], events, [], [], [], [], [], {"incidents": 1})
+    found = next(s for s in monthly_document(facts, CONTRACT).sections if s.title == title)
+    [row] = found.tables[0].rows
+    return row
 
 
 def test_the_monthly_report_sums_the_waits_per_rule_and_party() -> None:
-    state, request = night_request()
-    timer = planned(request)
-    rec, paused = access_timers.with_facts(
-        record(), access_timers.on_fire(timer, REASONS), RULES, at(2, 25)
-    )
-    approved = approve(state, request.request_id, at(2, 40))
-    fired = dataclasses.replace(timer, fired_at=at(2, 25))
-    plan = access_timers.on_request(fired, approved, INC, 0, REASONS)
-    _, resumed = access_timers.with_facts(rec, plan.facts, RULES, at(2, 40))
-    events = [
-        {
-            "incident_id": INC,
-            "type": e.type.value,
-            "time": e.time,
-            "data": e.data.model_dump(mode="json"),
-        }
-        for e in (
-            make_event(request, source="intake", time=at(2, 10), subject=INC),
-            *paused,
-            make_event(approved, source="intake", time=at(2, 40), subject=INC),
-            *resumed,
-        )
-    ]
-    facts = MonthlyFacts(date(2026, 3, 1), [], [], events, [], [], [], [], [], {"incidents": 1})
-    doc = monthly_document(facts, CONTRACT)
-    section = next(s for s in doc.sections if s.title == "Waiting for access and approvals")
-    [row] = section.tables[0].rows
+    _, events = night()
+    row = monthly(events, "Waiting for access and approvals")
     assert row[0] == "db-privileged"
-    assert "sysops" in row[1] or "SysOps" in row[1]
+    assert "SysOps" in row[1]
     assert row[2:] == ("1", "30 minutes", "none", "15 minutes")  # not granted yet
-
-
-def _night_events() -> list[dict[str, Any]]:
-    state, request = night_request()
-    timer = planned(request)
-    rec, paused = access_timers.with_facts(
-        record(), access_timers.on_fire(timer, REASONS), RULES, at(2, 25)
-    )
-    approved = approve(state, request.request_id, at(2, 40))
-    fired = dataclasses.replace(timer, fired_at=at(2, 25))
-    plan = access_timers.on_request(fired, approved, INC, 0, REASONS)
-    _, resumed = access_timers.with_facts(rec, plan.facts, RULES, at(2, 40))
-    return [
-        {
-            "incident_id": INC,
-            "type": e.type.value,
-            "time": e.time,
-            "data": e.data.model_dump(mode="json"),
-        }
-        for e in (*paused, *resumed)
-    ]
 
 
 def _answered(verdict: str, note: str = "") -> dict[str, Any]:
@@ -390,35 +343,11 @@ def _answered(verdict: str, note: str = "") -> dict[str, Any]:
     }
 
 
-def _monthly_pauses(events: list[dict[str, Any]]) -> tuple[str, ...]:
-    facts = MonthlyFacts(date(2026, 3, 1), [], [], events, [], [], [], [], [], {"incidents": 1})
-    section = next(s for s in monthly_document(facts, CONTRACT).sections if s.title == "Pauses")
-    [row] = section.tables[0].rows
-    return row
-
-
 def test_a_pause_the_customer_confirms_shows_unconfirmed_until_it_answers() -> None:
-    events = _night_events()
-    incident = {
-        "id": INC,
-        "summary": "down",
-        "object_id": "pg-acc",
-        "origin_object": "pg-acc",
-        "origin_layer": "dbms",
-        "category": "outage",
-        "priority": "P1",
-        "status": "acknowledged",
-        "first_alert_at": at(2, 5),
-        "opened_at": at(2, 5),
-        "primary_party": "sysops",
-        "coordinator": "appint",
-        "objects": ["pg-acc"],
-    }
+    _, events = night()
 
     def customer_column(evs: list[dict[str, Any]]) -> str:
-        doc = closure_document(ClosureFacts(incident, None, [], evs), CONTRACT)
-        clocks = next(s for s in doc.sections if s.title == "SLA clocks")
-        [pause] = clocks.tables[1].rows
+        [pause] = section(evs, "SLA clocks").tables[1].rows
         return pause[7]
 
     assert customer_column(events) == "unconfirmed"
@@ -427,6 +356,6 @@ def test_a_pause_the_customer_confirms_shows_unconfirmed_until_it_answers() -> N
     assert disputed.startswith("disputed by it-duty")
     assert disputed.endswith(": reachable at 02:20")
     # the monthly report counts unconfirmed and disputed pause time apart
-    assert _monthly_pauses(events)[2:] == ("15 minutes", "15 minutes", "none")
-    assert _monthly_pauses([*events, _answered("confirm")])[3:] == ("none", "none")
-    assert _monthly_pauses([*events, _answered("dispute", "no")])[3:] == ("none", "15 minutes")
+    assert monthly(events, "Pauses")[2:] == ("15 minutes", "15 minutes", "none")
+    assert monthly([*events, _answered("confirm")], "Pauses")[3:] == ("none", "none")
+    assert monthly([*events, _answered("dispute", "no")], "Pauses")[3:] == ("none", "15 minutes")
