@@ -226,6 +226,11 @@ def test_a_denial_after_the_lead_time_leaves_the_clock_paused() -> None:
     assert fold(rec, RULES)[ClockKind.RECOVERY].open_pause is not None
 
 
+def stored(event: Envelope) -> dict[str, Any]:
+    """An event's data as reporting's audit trail keeps it (JSON)."""
+    return event.data.model_dump(mode="json")
+
+
 def night() -> tuple[AccessRequestV1, list[dict[str, Any]]]:
     """The night as reporting records it: the request at 02:10, the pause at 02:25, the
     approval and the resume at 02:40."""
@@ -245,7 +250,7 @@ def night() -> tuple[AccessRequestV1, list[dict[str, Any]]]:
             "incident_id": INC,
             "type": e.type.value,
             "time": e.time,
-            "data": e.data.model_dump(mode="json"),
+            "data": stored(e),
         }
         for e in (asked, *paused, answered, *resumed)
     ]
@@ -359,3 +364,21 @@ def test_a_pause_the_customer_confirms_shows_unconfirmed_until_it_answers() -> N
     assert monthly(events, "Pauses")[2:] == ("15 minutes", "15 minutes", "none")
     assert monthly([*events, _answered("confirm")], "Pauses")[3:] == ("none", "none")
     assert monthly([*events, _answered("dispute", "no")], "Pauses")[3:] == ("none", "15 minutes")
+
+
+def test_break_glass_is_listed_in_the_closure_report_with_who_and_why() -> None:
+    _, glass = step(
+        STATE,
+        AccessStep.EMERGENCY,
+        "sysops",
+        "dba",
+        at(2, 12),
+        rule="db-privileged",
+        reason="data loss in progress",
+    )
+    event = make_event(glass, source="intake", time=at(2, 12), subject=INC)
+    row = {"incident_id": INC, "type": event.type.value, "time": event.time, "data": stored(event)}
+    [listed] = section([row], "Access and approvals").tables[0].rows
+    assert listed[2] == "sysops:dba at 2026-03-11 02:12"
+    assert listed[4] == "break glass, no prior approval: data loss in progress"
+    assert listed[5].startswith("DBA break-glass role")
