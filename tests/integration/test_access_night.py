@@ -281,8 +281,13 @@ async def test_approval_through_the_api_and_each_refusal(
             stranger = await post(access, step("approve", "customer", "security"))
             assert stranger.status_code == 403, stranger.text
             assert "only the rule's approver customer/it-duty" in stranger.json()["error"]
-            approved = await post(access, step("approve", "customer", "it-duty"))
+            key = {"Idempotency-Key": f"approve-{run}"}
+            body = step("approve", "customer", "it-duty")
+            approved = await client.post(access, json=body, headers=key)
             assert approved.status_code == 202, approved.text
+            retried = await client.post(access, json=body, headers=key)  # the same command
+            assert retried.status_code == 202, retried.text
+            assert retried.json()["command_id"] == approved.json()["command_id"]
             twice = await post(access, step("approve", "customer", "it-duty"))
             assert twice.status_code == 409, twice.text
             assert "already answered" in twice.json()["error"]
