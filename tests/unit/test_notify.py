@@ -372,17 +372,13 @@ def test_break_glass_tells_the_approver_and_security_at_once() -> None:
 
 def test_restored_asks_the_rules_completion_contact_to_confirm() -> None:
     state, _ = open_route(_opened("pg-acc"), steppe(), NIGHT)
-    restored = make_event(
-        IncidentActionAcceptedV3(
-            action=ActionKind.RESTORED,
-            party="sysops",
-            actor="dba",
-            at=NIGHT,
-            command_id=stable_id("c2"),
-        ),
-        source="intake",
-        time=NIGHT,
-        subject="inc-1",
+    restored = accepted(
+        "inc-1",
+        ActionKind.RESTORED,
+        NIGHT,
+        party="sysops",
+        actor="dba",
+        command_id=stable_id("c2"),
         event_id=stable_id("restored-pg-acc"),
     )
     state, _ = on_action(state, restored, steppe(), NIGHT)
