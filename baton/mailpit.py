@@ -131,3 +131,24 @@ def stop(paths: stack.StackPaths) -> None:
     if pid is not None:
         stack._terminate([pid], stack.STOP_GRACE_SECONDS)
     pidfile.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """The stack's Mailpit as the bench uses it: where to read it, and stop and start it (an
+    SMTP outage during a storm: ``baton bench --scenario storm --smtp-outage 60``)."""
+
+    paths: stack.StackPaths
+    web_url: str
+
+    def stop(self) -> None:
+        stop(self.paths)
+
+    def start(self) -> None:
+        start(self.paths)
+
+
+def relay(paths: stack.StackPaths) -> Relay | None:
+    """The stack's Mailpit, or None when it has none (no binary at ``stack up``)."""
+    found = recorded(paths)
+    return None if found is None else Relay(paths, found.web_url)
