@@ -368,6 +368,11 @@ class Outage:
     down_at: float = 0.0
     up_at: float = 0.0
 
+    @property
+    def window(self) -> tuple[float, float]:
+        """From the stop to the start (the planned end while it is still away)."""
+        return self.down_at, self.up_at or self.down_at + self.seconds
+
     async def begin(self, relay: Relay) -> None:
         await asyncio.to_thread(relay.stop)
         self.down_at = time.time()
@@ -403,18 +408,29 @@ async def run_scenario(
     runners: dict[str, Callable[..., Any]] = {"unique": _unique, "storm": _storm, "steady": _steady}
     runner = runners[scenario]
     cpu = CpuMeter(stack.pids)
-    cpu.start()
-    alerts, figures, notes = await runner(
-        stack,
-        run,
-        n,
-        concurrency=concurrency,
-        rate=rate,
-        seconds=seconds,
-        limit_s=limit_s,
-        outage=outage,
-    )
-    used = cpu.stop()  # before waiting for the outbox: the figures compare with earlier runs
+    away: asyncio.Task[None] | None = None
+    if outage is not None and stack.relay is not None:
+        await outage.begin(stack.relay)  # down before the first alert
+        away = asyncio.create_task(outage.end_later(stack.relay))
+    try:
+        cpu.start()
+        alerts, figures, notes = await runner(
+            stack,
+            run,
+            n,
+            concurrency=concurrency,
+            rate=rate,
+            seconds=seconds,
+            limit_s=limit_s,
+            outage=outage,
+        )
+        used = cpu.stop()  # the pipeline's work: not the outage's wait, not the outbox's
+        if away is not None:
+            await away  # the relay is back before the outbox is measured
+    finally:
+        if away is not None and not away.done():
+            away.cancel()
+            await asyncio.gather(away, return_exceptions=True)
     for key in [k for k in figures if k.endswith("_per_s")]:
         figures[f"ratio_{key.removesuffix('_per_s')}_to_raw"] = figures[key] / raw
     notes += await _people_told(stack, now, figures, outage, limit_s)
@@ -520,10 +536,6 @@ async def _storm(
     consumer = await _tail(
         stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
     )
-    away: asyncio.Task[None] | None = None
-    if outage is not None and stack.relay is not None:
-        await outage.begin(stack.relay)  # down before the first alert
-        away = asyncio.create_task(outage.end_later(stack.relay))
     began = time.perf_counter()
     try:
         async with (
@@ -536,13 +548,8 @@ async def _storm(
             posted = time.perf_counter()
             drained = await lag.wait_drained(groups, limit_s)
         assigned = await _first_primaries(consumer)
-        if away is not None:
-            await away  # the relay is back before the outbox is measured
     finally:
         await consumer.stop()
-        if away is not None and not away.done():
-            away.cancel()
-            await asyncio.gather(away, return_exceptions=True)
     final = max(drained.values())
     figures = {
         "http_accepted_per_s": alerts / (posted - began),
@@ -563,7 +570,7 @@ async def _storm(
         figures["first_alert_to_assignment_p50_ms"] = statistics.median(latencies)
         figures["first_alert_to_assignment_p99_ms"] = _percentile(latencies, 0.99)
     if outage is not None:
-        during, outside = notify_bench.split_by_window(incidents, (outage.down_at, outage.up_at))
+        during, outside = notify_bench.split_by_window(incidents, outage.window)
         for name, values in (("relay_down", during), ("relay_up", outside)):
             if values:
                 figures[f"{name}_first_alert_to_assignment_p50_ms"] = statistics.median(values)

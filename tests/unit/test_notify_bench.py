@@ -3,6 +3,7 @@ messages against Mailpit, the router's sender kinds, the outage's latency split.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -17,6 +18,7 @@ from baton.notify_bench import (
     split_by_window,
     summarise,
 )
+from baton.scenarios import Outage
 
 SUBJECT = "[Baton P1] inc-1: assignment (primary)"
 
@@ -114,3 +116,31 @@ def test_latencies_split_by_whether_the_first_alert_came_while_the_relay_was_awa
     inside, outside = split_by_window(incidents, (9.0, 30.0))
     assert inside == pytest.approx([500.0, 200.0])
     assert outside == pytest.approx([1000.0])
+
+
+class _Relay:
+    web_url = "http://127.0.0.1:1"
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+
+    def start(self) -> None:
+        self.calls.append("start")
+
+
+async def test_an_outage_stops_the_relay_and_starts_it_again_even_when_cut_short() -> None:
+    relay = _Relay()
+    outage = Outage(30.0)
+    await outage.begin(relay)
+    assert relay.calls == ["stop"]
+    assert outage.window == (outage.down_at, outage.down_at + 30.0)  # planned while away
+    ending = asyncio.create_task(outage.end_later(relay))
+    await asyncio.sleep(0)
+    ending.cancel()  # the bench failed: the relay must not stay stopped
+    with pytest.raises(asyncio.CancelledError):
+        await ending
+    assert relay.calls == ["stop", "start"]
+    assert outage.window == (outage.down_at, outage.up_at)
