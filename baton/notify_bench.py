@@ -159,7 +159,10 @@ async def wait_drained(
     passes); the last figures and when it drained (``time.time()``; None: it did not)."""
     deadline = time.monotonic() + limit_s
     while True:
-        figures = await measure(dsn, web, since)
+        rows = await fetch_rows(dsn, since)
+        waiting = any(r.state in UNSENT for r in rows)  # Mailpit is read once none waits
+        mails = await fetch_mails(web) if web and not waiting and rows else []
+        figures = summarise(rows, mails)
         if figures.unsent == 0 and (web is None or figures.mailpit_missing == 0):
             return figures, time.time()
         if time.monotonic() > deadline:
