@@ -39,7 +39,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from baton import notify_bench
-from baton.bench import RAW_PARTITIONS, raw_throughput
+from baton.bench import RAW_PARTITIONS, raw_throughput, tail_consumer
 from shared.contract import Contract
 from shared.events import AssignmentIssuedV3, AssignmentRole, parse_event
 from shared.settings import Settings
@@ -84,18 +84,6 @@ class CpuMeter:
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
-
-
-async def _tail(bootstrap: KafkaClient, topic: str, partitions: int) -> AIOKafkaConsumer:
-    """A group-less consumer positioned at the current end of ``topic``."""
-    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), enable_auto_commit=False)
-    await consumer.start()
-    parts = [TopicPartition(topic, p) for p in range(partitions)]
-    consumer.assign(parts)
-    await consumer.seek_to_end(*parts)
-    for tp in parts:
-        await consumer.position(tp)  # resolve the end now, before anything is produced
-    return consumer
 
 
 def _partitions(topic: Topic) -> int:
@@ -478,7 +466,7 @@ async def _unique(
     now = datetime.now(UTC)
     bodies = [_webhook(run, [unique_alert(run, i, now)]) for i in range(n)]
     wanted = {summary(run, i) for i in range(n)}
-    consumer = await _tail(
+    consumer = await tail_consumer(
         stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
     )
     seen: dict[str, float] = {}
@@ -533,7 +521,7 @@ async def _storm(
     bodies = storm_webhooks(stack.contract, run, n, datetime.now(UTC))
     alerts = sum(len(b["alerts"]) for b in bodies)
     groups = list(pipeline_groups(stack.settings))
-    consumer = await _tail(
+    consumer = await tail_consumer(
         stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
     )
     began = time.perf_counter()
@@ -619,7 +607,7 @@ async def _steady(
 ) -> tuple[int, dict[str, float], list[str]]:
     total = int(rate * seconds)
     wanted = {summary(run, i) for i in range(total)}
-    consumer = await _tail(
+    consumer = await tail_consumer(
         stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
     )
     seen: dict[str, float] = {}

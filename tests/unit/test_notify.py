@@ -16,15 +16,13 @@ from shared import links
 from shared.contract import Contract, load_contract
 from shared.events import (
     ActionKind,
-    Category,
     ClockKind,
     Envelope,
-    IncidentActionAcceptedV3,
-    IncidentOpenedV1,
     SlaBreachedV1,
     make_event,
     stable_id,
 )
+from tests.factories import accepted, opened_on
 
 ROOT = Path(__file__).resolve().parents[2]
 NIGHT = datetime(2026, 11, 26, 21, 30, tzinfo=UTC)  # 02:30 Friday in Almaty
@@ -39,24 +37,12 @@ def steppe() -> Contract:
 
 
 def _opened(object_id: str = "os-pg-01", incident: str = "inc-1") -> Envelope:
-    contract = steppe()
-    obj = contract.object(object_id)
-    assert obj is not None
-    return make_event(
-        IncidentOpenedV1(
-            object_id=obj.id,
-            layer=obj.layer,
-            category=Category.OUTAGE,
-            priority=contract.priority(obj.criticality, Category.OUTAGE),
-            summary="PostgreSQL is down",
-            opened_at=NIGHT,
-            first_alert_at=NIGHT,
-            fingerprints=["am:f1"],
-            outside_perimeter=False,
-        ),
-        source="intake",
-        time=NIGHT,
-        subject=incident,
+    return opened_on(
+        steppe(),
+        object_id,
+        NIGHT,
+        incident=incident,
+        summary="PostgreSQL is down",
         event_id=stable_id("open", incident),
     )
 
@@ -111,17 +97,13 @@ def test_a_channel_with_a_sender_gets_its_own_row() -> None:
 
 def test_restored_asks_the_customer_to_confirm_with_confirm_and_reject_links() -> None:
     state, _ = open_route(_opened(), steppe(), NIGHT)
-    restored = make_event(
-        IncidentActionAcceptedV3(
-            action=ActionKind.RESTORED,
-            party="sysops",
-            actor="engineer",
-            at=NIGHT,
-            command_id=stable_id("c"),
-        ),
-        source="intake",
-        time=NIGHT,
-        subject="inc-1",
+    restored = accepted(
+        "inc-1",
+        ActionKind.RESTORED,
+        NIGHT,
+        party="sysops",
+        actor="engineer",
+        command_id=stable_id("c"),
         event_id=stable_id("restored"),
     )
     state, _ = on_action(state, restored, steppe(), NIGHT)
@@ -260,20 +242,16 @@ def test_a_vendor_case_tells_the_party_that_opens_it() -> None:
     contract = steppe()
     at = datetime(2026, 3, 11, 3, 0, tzinfo=UTC)
     state, _ = open_route(_opened("app-1c-acc"), contract, at)
-    found = make_event(
-        IncidentActionAcceptedV3(
-            action=ActionKind.DIAGNOSIS,
-            party="appint",
-            actor="engineer",
-            at=at,
-            command_id=stable_id("c-vendor"),
-            layer=state.layer,
-            fault_found=True,
-        ),
-        source="intake",
-        time=at,
-        subject="inc-1",
+    found = accepted(
+        "inc-1",
+        ActionKind.DIAGNOSIS,
+        at,
+        party="appint",
+        actor="engineer",
+        command_id=stable_id("c-vendor"),
         event_id=stable_id("vendor"),
+        layer=state.layer,
+        fault_found=True,
     )
     state, out = on_action(state, found, contract, at)
     sent = _all(state, out)
