@@ -71,7 +71,7 @@ def _webhook(run: str, i: int, now: datetime) -> dict[str, object]:
     }
 
 
-async def _tail_consumer(bootstrap: KafkaClient, topic: str, partitions: int) -> AIOKafkaConsumer:
+async def tail_consumer(bootstrap: KafkaClient, topic: str, partitions: int) -> AIOKafkaConsumer:
     """A group-less consumer positioned at the current end of every partition of ``topic``."""
     consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), enable_auto_commit=False)
     await consumer.start()
@@ -85,7 +85,7 @@ async def _tail_consumer(bootstrap: KafkaClient, topic: str, partitions: int) ->
 
 async def raw_throughput(bootstrap: KafkaClient, topic: str, n: int, size: int) -> float:
     """Produce n messages of ``size`` bytes (batched, not awaited one by one), consume them back."""
-    consumer = await _tail_consumer(bootstrap, topic, RAW_PARTITIONS)
+    consumer = await tail_consumer(bootstrap, topic, RAW_PARTITIONS)
     producer = AIOKafkaProducer(**client_kwargs(bootstrap), enable_idempotence=True)
     await producer.start()
     payload = b"x" * size
@@ -114,7 +114,7 @@ async def baton_throughput(
 ) -> tuple[float, list[float]]:
     run = uuid.uuid4().hex[:8]
     spec = next(s for s in TOPIC_SPECS if s.topic == Topic.ASSIGNMENTS)
-    consumer = await _tail_consumer(bootstrap, assignments_topic, spec.partitions)
+    consumer = await tail_consumer(bootstrap, assignments_topic, spec.partitions)
     posted: dict[str, float] = {}  # alert summary (unique per alert) -> POST start (epoch s)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(n):

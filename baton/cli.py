@@ -402,6 +402,13 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
     concurrency: Annotated[int, typer.Option(help="concurrent HTTP clients")] = 32,
     rate: Annotated[float, typer.Option(help="steady: alerts per second")] = 100.0,
     seconds: Annotated[float, typer.Option(help="steady: how long")] = 60.0,
+    smtp_outage: Annotated[
+        float,
+        typer.Option(
+            help="storm: stop the stack's Mailpit for this many seconds when the storm begins,"
+            " then start it; reports messages lost and the outbox's drain time"
+        ),
+    ] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     service: Annotated[
         str | None,
@@ -413,7 +420,9 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
     """Throughput, latency and CPU per service beside raw aiokafka on the same broker."""
     import asyncio
 
+    from baton import mailpit
     from baton.bench import run_bench
+    from baton.notify_bench import sender_kinds
     from baton.scenarios import SCENARIOS, Stack, run_scenario
     from baton.stack import client_settings, service_pids
     from shared.contract import load_contract
@@ -445,19 +454,40 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
     if scenario not in SCENARIOS:
         console.print(f"[red]--scenario: expected one of {', '.join(SCENARIOS)}[/red]")
         raise typer.Exit(2)
+    relay = mailpit.relay(stack_paths())
+    if smtp_outage and (scenario != "storm" or relay is None):
+        console.print(
+            "[red]--smtp-outage: only with --scenario storm on a stack with Mailpit[/red]"
+        )
+        raise typer.Exit(2)
+    pids = service_pids()
+    try:  # which kinds the router can send (the names only: the templates may hold secrets)
+        senders: list[str] | None = sender_kinds(
+            Path(f"/proc/{pids['router']}/environ").read_bytes()
+        )
+    except (KeyError, OSError):
+        senders = None
     stack = Stack(
         intake=st["services"]["intake"]["url"],
         reporting=st["services"]["reporting"]["url"],
         bootstrap=kafka,
         settings=settings,
         contract=load_contract(stack_contract()),
-        pids=service_pids(),
+        pids=pids,
         auth=_required_auth(),
+        relay=relay,
+        senders=senders,
     )
     default_n = {"unique": 2000, "storm": 50_000, "steady": 0}[scenario]
     outcome = asyncio.run(
         run_scenario(
-            stack, scenario, n or default_n, concurrency=concurrency, rate=rate, seconds=seconds
+            stack,
+            scenario,
+            n or default_n,
+            concurrency=concurrency,
+            rate=rate,
+            seconds=seconds,
+            smtp_outage=smtp_outage,
         )
     )
     if as_json:

@@ -173,7 +173,7 @@ def service_env(creds: Credentials, service: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- clients
 
 _ALERTS = re.compile(r"^/v1/alerts/(?P<source>[a-z]+)$")
-_ACTIONS = re.compile(r"^/v1/(incidents/[^/]+/actions|problems/[^/]+/close)$")
+_ACTIONS = re.compile(r"^/v1/(incidents/[^/]+/(actions|access|pauses)|problems/[^/]+/close)$")
 # receivers whose path does not name their source: PagerDuty's Events API, a user's report
 _SOURCE_OF_PATH = {
     "/v1/alerts": "generic",

@@ -79,6 +79,13 @@ def running(paths: stack.StackPaths) -> bool:
     return stack._running_pid(_folder(paths) / "mailpit.pid") is not None
 
 
+def argv(exe: str, chosen: Mailpit, folder: Path) -> list[str]:
+    """Mailpit's command line: its ports, its database in ``folder``, and every message kept
+    (it prunes to the newest 500 unless told; a storm's e-mail must all be there to count)."""
+    command = [exe, "--smtp", chosen.smtp_address, "--listen", f"{stack.HOST}:{chosen.http}"]
+    return [*command, "--database", str(folder / "mailpit.db"), "--max", "0", "--quiet"]
+
+
 def start(paths: stack.StackPaths, timeout: float = 30.0) -> Mailpit | None:
     """Start Mailpit unless it runs; None (and a log line) when there is no binary."""
     exe = binary()
@@ -91,15 +98,14 @@ def start(paths: stack.StackPaths, timeout: float = 30.0) -> Mailpit | None:
         return chosen
     for port in (chosen.smtp, chosen.http):
         stack._require_free_port(port, "mailpit")
-    argv = [exe, "--smtp", chosen.smtp_address, "--listen", f"{stack.HOST}:{chosen.http}"]
-    argv += ["--database", str(_folder(paths) / "mailpit.db"), "--quiet"]
+    command = argv(exe, chosen, _folder(paths))
     with (_folder(paths) / "mailpit.log").open("ab") as out:
         process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
     stack._spawned[process.pid] = process
-    stack._write_pidfile(pidfile, process.pid, argv)
+    stack._write_pidfile(pidfile, process.pid, command)
     deadline = time.monotonic() + timeout
     while not (stack._port_open(chosen.smtp) and stack._port_open(chosen.http)):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -131,3 +137,24 @@ def stop(paths: stack.StackPaths) -> None:
     if pid is not None:
         stack._terminate([pid], stack.STOP_GRACE_SECONDS)
     pidfile.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """The stack's Mailpit as the bench uses it: where to read it, and stop and start it (an
+    SMTP outage during a storm: ``baton bench --scenario storm --smtp-outage 60``)."""
+
+    paths: stack.StackPaths
+    web_url: str
+
+    def stop(self) -> None:
+        stop(self.paths)
+
+    def start(self) -> None:
+        start(self.paths)
+
+
+def relay(paths: stack.StackPaths) -> Relay | None:
+    """The stack's Mailpit, or None when it has none (no binary at ``stack up``)."""
+    found = recorded(paths)
+    return None if found is None else Relay(paths, found.web_url)

@@ -13,7 +13,12 @@ raw aiokafka produce→consume measured in the same run on the same broker.
   the assignment and to the incident's row in reporting's read API.
 
 For every scenario: the CPU seconds each service process used per 1,000 alerts (from
-``/proc``), and the machine's load average at the start (the machine may be shared).
+``/proc``), and the machine's load average at the start (the machine may be shared); then the
+people told (``baton/notify_bench.py``): the router's notification rows of the run, waited for
+(bounded) until none is queued, how many were sent, failed or repeated, and what Mailpit received.
+With ``smtp_outage`` (storm only) the stack's Mailpit is stopped when the storm begins and
+started again that many seconds later: the messages lost, the time the outbox took to drain after
+the relay returned, and the latency to assignment of the incidents opened while it was away.
 """
 
 from __future__ import annotations
@@ -27,13 +32,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from baton.bench import RAW_PARTITIONS, raw_throughput
+from baton import notify_bench
+from baton.bench import RAW_PARTITIONS, raw_throughput, tail_consumer
 from shared.contract import Contract
 from shared.events import AssignmentIssuedV3, AssignmentRole, parse_event
 from shared.settings import Settings
@@ -78,18 +84,6 @@ class CpuMeter:
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
-
-
-async def _tail(bootstrap: KafkaClient, topic: str, partitions: int) -> AIOKafkaConsumer:
-    """A group-less consumer positioned at the current end of ``topic``."""
-    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), enable_auto_commit=False)
-    await consumer.start()
-    parts = [TopicPartition(topic, p) for p in range(partitions)]
-    consumer.assign(parts)
-    await consumer.seek_to_end(*parts)
-    for tp in parts:
-        await consumer.position(tp)  # resolve the end now, before anything is produced
-    return consumer
 
 
 def _partitions(topic: Topic) -> int:
@@ -284,6 +278,7 @@ class ScenarioResult:
     cpu_per_1000: dict[str, float]
     load: tuple[float, float, float]
     notes: list[str] = field(default_factory=list)
+    people: notify_bench.Figures | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -294,6 +289,7 @@ class ScenarioResult:
             "cpu_seconds_per_1000_alerts": {k: round(v, 3) for k, v in self.cpu_per_1000.items()},
             "load_average": self.load,
             "notes": self.notes,
+            **(self.people.as_dict() if self.people is not None else {}),
         }
 
     def lines(self) -> list[str]:
@@ -308,6 +304,8 @@ class ScenarioResult:
             out.append(f"  {name:<35}{value:>10,.3f} {unit}".rstrip())
         cpu = ", ".join(f"{k} {v:.2f}" for k, v in self.cpu_per_1000.items())
         out.append(f"  CPU s per 1,000 alerts: {cpu}")
+        if self.people is not None:
+            out.extend(notify_bench.lines(self.people))
         out.extend(f"  note: {n}" for n in self.notes)
         return out
 
@@ -325,6 +323,17 @@ async def measure_raw(bootstrap: KafkaClient, n: int, size: int) -> float:
         await admin.close()
 
 
+class Relay(Protocol):
+    """The stack's SMTP relay (``baton.mailpit.Relay``): read over HTTP, stopped and started."""
+
+    @property
+    def web_url(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+    def start(self) -> None: ...
+
+
 @dataclass
 class Stack:
     intake: str
@@ -334,6 +343,35 @@ class Stack:
     contract: Contract
     pids: dict[str, int]
     auth: httpx.Auth | None = None  # the stack's credentials (baton.credentials.StackAuth)
+    relay: Relay | None = None  # the stack's Mailpit, when it has one
+    senders: list[str] | None = None  # the router's sender kinds; None: not known
+
+
+@dataclass
+class Outage:
+    """An SMTP outage during the storm: how long, and when (``time.time()``) it began and
+    ended."""
+
+    seconds: float
+    down_at: float = 0.0
+    up_at: float = 0.0
+
+    @property
+    def window(self) -> tuple[float, float]:
+        """From the stop to the start (the planned end while it is still away)."""
+        return self.down_at, self.up_at or self.down_at + self.seconds
+
+    async def begin(self, relay: Relay) -> None:
+        await asyncio.to_thread(relay.stop)
+        self.down_at = time.time()
+
+    async def end_later(self, relay: Relay) -> None:
+        """Start the relay again after the outage (at once when cancelled)."""
+        try:
+            await asyncio.sleep(self.seconds)
+        finally:
+            await asyncio.to_thread(relay.start)
+            self.up_at = time.time()
 
 
 async def run_scenario(
@@ -345,22 +383,45 @@ async def run_scenario(
     rate: float = 100.0,
     seconds: float = 60.0,
     limit_s: float = 600.0,
+    smtp_outage: float = 0.0,
 ) -> ScenarioResult:
     run = uuid.uuid4().hex[:8]
     now = datetime.now(UTC)
+    if smtp_outage and (scenario != "storm" or stack.relay is None):
+        raise ValueError("smtp_outage: only for the storm, on a stack with Mailpit")
+    outage = Outage(smtp_outage) if smtp_outage else None
     load = os.getloadavg()
     sample = len(str(_webhook(run, [unique_alert(run, 0, now)])))
     raw = await measure_raw(stack.bootstrap, max(n, 2000), sample)
     runners: dict[str, Callable[..., Any]] = {"unique": _unique, "storm": _storm, "steady": _steady}
     runner = runners[scenario]
     cpu = CpuMeter(stack.pids)
-    cpu.start()
-    alerts, figures, notes = await runner(
-        stack, run, n, concurrency=concurrency, rate=rate, seconds=seconds, limit_s=limit_s
-    )
-    used = cpu.stop()
+    away: asyncio.Task[None] | None = None
+    if outage is not None and stack.relay is not None:
+        await outage.begin(stack.relay)  # down before the first alert
+        away = asyncio.create_task(outage.end_later(stack.relay))
+    try:
+        cpu.start()
+        alerts, figures, notes = await runner(
+            stack,
+            run,
+            n,
+            concurrency=concurrency,
+            rate=rate,
+            seconds=seconds,
+            limit_s=limit_s,
+            outage=outage,
+        )
+        used = cpu.stop()  # the pipeline's work: not the outage's wait, not the outbox's
+        if away is not None:
+            await away  # the relay is back before the outbox is measured
+    finally:
+        if away is not None and not away.done():
+            away.cancel()
+            await asyncio.gather(away, return_exceptions=True)
     for key in [k for k in figures if k.endswith("_per_s")]:
         figures[f"ratio_{key.removesuffix('_per_s')}_to_raw"] = figures[key] / raw
+    notes += await _people_told(stack, now, figures, outage, limit_s)
     return ScenarioResult(
         scenario=scenario,
         alerts=alerts,
@@ -369,7 +430,34 @@ async def run_scenario(
         cpu_per_1000={k: v * 1000 / alerts for k, v in used.items()},
         load=load,
         notes=notes,
+        people=await _people_figures(stack, now),
     )
+
+
+async def _people_told(
+    stack: Stack, since: datetime, figures: dict[str, float], outage: Outage | None, limit_s: float
+) -> list[str]:
+    """Wait (bounded) until the run's notifications are settled and Mailpit holds every e-mail
+    sent; the drain times into ``figures``, notes on what was configured."""
+    dsn = stack.settings.pg_dsn.get_secret_value()
+    web = stack.relay.web_url if stack.relay is not None else None
+    kinds = "none: delivery off" if stack.senders == [] else ", ".join(stack.senders or ["?"])
+    notes = [f"senders configured in the router: {kinds}"]
+    ended = time.time()
+    _, drained = await notify_bench.wait_drained(dsn, web, since, limit_s)
+    if drained is None:
+        notes.append(f"notifications still queued {limit_s:.0f} s after the run: see the figures")
+    elif outage is None:
+        figures["notifications_drained_after_run_s"] = max(drained - ended, 0.0)
+    else:
+        figures["smtp_outage_s"] = outage.up_at - outage.down_at
+        figures["notifications_drained_after_relay_back_s"] = max(drained - outage.up_at, 0.0)
+    return notes
+
+
+async def _people_figures(stack: Stack, since: datetime) -> notify_bench.Figures:
+    web = stack.relay.web_url if stack.relay is not None else None
+    return await notify_bench.measure(stack.settings.pg_dsn.get_secret_value(), web, since)
 
 
 async def _unique(
@@ -378,7 +466,7 @@ async def _unique(
     now = datetime.now(UTC)
     bodies = [_webhook(run, [unique_alert(run, i, now)]) for i in range(n)]
     wanted = {summary(run, i) for i in range(n)}
-    consumer = await _tail(
+    consumer = await tail_consumer(
         stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
     )
     seen: dict[str, float] = {}
@@ -421,12 +509,19 @@ async def _unique(
 
 
 async def _storm(
-    stack: Stack, run: str, n: int, *, concurrency: int, limit_s: float, **_: Any
+    stack: Stack,
+    run: str,
+    n: int,
+    *,
+    concurrency: int,
+    limit_s: float,
+    outage: Outage | None = None,
+    **_: Any,
 ) -> tuple[int, dict[str, float], list[str]]:
     bodies = storm_webhooks(stack.contract, run, n, datetime.now(UTC))
     alerts = sum(len(b["alerts"]) for b in bodies)
     groups = list(pipeline_groups(stack.settings))
-    consumer = await _tail(
+    consumer = await tail_consumer(
         stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
     )
     began = time.perf_counter()
@@ -453,27 +548,38 @@ async def _storm(
     for body, at in zip(bodies, started, strict=True):
         for alert in body["alerts"]:
             first_sent.setdefault(f"am:{alert['fingerprint']}", at)
-    latencies = [
-        (at - min(first_sent[f] for f in named)) * 1000
+    incidents = [
+        (min(first_sent[f] for f in named), at)
         for fingerprints, at in assigned
         if (named := [f for f in fingerprints if f in first_sent])
     ]
+    latencies = [(at - sent) * 1000 for sent, at in incidents]
     if latencies:
         figures["first_alert_to_assignment_p50_ms"] = statistics.median(latencies)
         figures["first_alert_to_assignment_p99_ms"] = _percentile(latencies, 0.99)
+    if outage is not None:
+        during, outside = notify_bench.split_by_window(incidents, outage.window)
+        for name, values in (("relay_down", during), ("relay_up", outside)):
+            if values:
+                figures[f"{name}_first_alert_to_assignment_p50_ms"] = statistics.median(values)
+                figures[f"{name}_first_alert_to_assignment_p99_ms"] = _percentile(values, 0.99)
+                figures[f"{name}_incidents"] = len(values)
     for group, at in drained.items():
         name = group.removeprefix(stack.settings.group_prefix)
         figures[f"{name}_done_after_s"] = at - began
     distinct = max(1, n // STORM_REPEATS)
-    return (
-        alerts,
-        figures,
-        [
-            f"{distinct} distinct alerts, each sent {STORM_REPEATS} times, into {len(latencies)}"
-            " incidents (time to assignment: from the first send of an incident's alerts to its"
-            " first primary assignment)"
-        ],
-    )
+    notes = [
+        f"{distinct} distinct alerts, each sent {STORM_REPEATS} times, into {len(latencies)}"
+        " incidents (time to assignment: from the first send of an incident's alerts to its"
+        " first primary assignment)"
+    ]
+    if not latencies:
+        notes.append(
+            "no new incident: the storm's alerts joined incidents an earlier run left open"
+            " (intake_correlation_window_seconds); run each storm on a fresh stack"
+            " (`baton stack down --purge`, `baton stack up`)"
+        )
+    return alerts, figures, notes
 
 
 async def _first_primaries(consumer: AIOKafkaConsumer) -> list[tuple[list[str], float]]:
@@ -501,7 +607,7 @@ async def _steady(
 ) -> tuple[int, dict[str, float], list[str]]:
     total = int(rate * seconds)
     wanted = {summary(run, i) for i in range(total)}
-    consumer = await _tail(
+    consumer = await tail_consumer(
         stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
     )
     seen: dict[str, float] = {}

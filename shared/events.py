@@ -236,6 +236,146 @@ class IncidentActionAcceptedV2(IncidentActionAcceptedV1):
     )
 
 
+class AccessStep(StrEnum):
+    """A step of an access request (ADR 49): asked by the incident's primary or a check party,
+    granted or denied by the rule's issuer, approved or rejected by its approver; or the rule's
+    emergency procedure invoked without prior approval."""
+
+    REQUEST = "request_access"
+    GRANT = "grant"
+    DENY = "deny"
+    APPROVE = "approve"
+    REJECT = "reject"
+    EMERGENCY = "emergency_access"
+
+
+class AccessActionV1(Model):
+    """A party's step on an access request: arrives on the commands topic or over HTTP.
+
+    ``request_access`` and ``emergency_access`` name the ``rule`` (an access rule of an object
+    of the incident; ``object_id`` picks the object when several share it), ``purpose`` and
+    ``duration``; ``grant``, ``deny``, ``approve`` and ``reject`` name the ``request_id``, and
+    ``deny``/``reject``/``emergency_access`` their ``reason``."""
+
+    action: AccessStep
+    party: str
+    actor: Actor
+    request_id: str | None = Field(None, max_length=64)
+    rule: str | None = Field(None, max_length=200)
+    object_id: str | None = Field(None, max_length=200)
+    purpose: str = Field("", max_length=2000, description="what the access is for")
+    duration: timedelta | None = Field(None, description="for how long it is needed")
+    reason: str = Field("", max_length=2000)
+
+
+class AccessStatus(StrEnum):
+    REQUESTED = "requested"  # waiting for the issuer (and the approver where one is needed)
+    APPROVED = "approved"  # approved, waiting for the issuer
+    GRANTED = "granted"
+    DENIED = "denied"
+    REJECTED = "rejected"
+    EMERGENCY = "emergency"  # the rule's emergency procedure, invoked without prior approval
+
+
+class AccessRequestV1(Model):
+    """An access request as it stands after one step (``step`` at ``at`` by ``by``): the whole
+    record, so a reader needs no other event to know it."""
+
+    request_id: str
+    step: AccessStep
+    status: AccessStatus
+    at: AwareDatetime = Field(description="when this step was reported")
+    by: str = Field(description="party:actor of this step")
+    command_id: uuid.UUID
+    rule: str
+    object_id: str
+    mode: str
+    requested_by: str = Field(description="party:actor who asked")
+    requested_at: AwareDatetime
+    purpose: str = ""
+    duration: timedelta | None = None
+    issued_by: str = Field(description="the rule's issuer: party/contact")
+    lead_time: timedelta
+    due_at: AwareDatetime = Field(description="requested_at + lead_time")
+    after_hours: bool
+    needs_approval: bool
+    approver: str | None = Field(None, description="party/contact, when approval is needed")
+    approved_at: AwareDatetime | None = None
+    approved_by: str | None = None
+    granted_at: AwareDatetime | None = None
+    granted_by: str | None = None
+    closed_at: AwareDatetime | None = Field(None, description="denied or rejected at")
+    closed_by: str | None = None
+    reason: str = ""
+    emergency: str = Field("", description="the rule's emergency procedure, when invoked")
+    tell: list[str] = Field(
+        default_factory=list, description="contacts (party/contact) this step is for"
+    )
+
+    @property
+    def waiting_for(self) -> Literal["approval", "grant"] | None:
+        """What the request still waits for: the approval first, then the grant."""
+        if self.status in (AccessStatus.DENIED, AccessStatus.REJECTED, AccessStatus.EMERGENCY):
+            return None
+        if self.needs_approval and self.approved_at is None:
+            return "approval"
+        return "grant" if self.granted_at is None else None
+
+
+class PauseVerdict(StrEnum):
+    CONFIRM = "confirm"
+    DISPUTE = "dispute"
+
+
+class PauseAnswerV1(Model):
+    """The customer's answer to a clock pause whose reason the contract says it confirms
+    (``confirmed_by``): the pause is named by its clock, reason and the instant it began (as
+    ``baton.sla.clock_paused`` says); a dispute records why in ``note`` (ADR 50)."""
+
+    verdict: PauseVerdict
+    party: str
+    actor: Actor
+    clock: ClockKind
+    pause_reason: str = Field(max_length=200)
+    paused_at: AwareDatetime
+    note: str = Field("", max_length=2000)
+
+
+class PauseAnsweredV1(Model):
+    """A pause confirmed or disputed by the party its reason names (see ``PauseAnswerV1``)."""
+
+    verdict: PauseVerdict
+    party: str
+    actor: str
+    clock: ClockKind
+    pause_reason: str
+    paused_at: AwareDatetime
+    at: AwareDatetime = Field(description="when intake accepted the answer")
+    command_id: uuid.UUID
+    note: str = ""
+
+
+class PauseAnswerRefusedV1(Model):
+    verdict: PauseVerdict
+    party: str
+    actor: str
+    at: AwareDatetime
+    command_id: uuid.UUID
+    reason: str
+
+
+class AccessRefusedV1(Model):
+    """An access step the request's state or the party's rights do not allow, with why."""
+
+    action: AccessStep
+    party: str
+    actor: str
+    at: AwareDatetime
+    command_id: uuid.UUID
+    request_id: str | None = None
+    reason: str
+
+
 class IncidentActionRefusedV1(Model):
     action: ActionKindV1
     party: str
@@ -994,6 +1134,12 @@ class EventType(StrEnum):
     PROBLEM_CLOSE_REQUESTED = "baton.problem.close_requested"
     SOURCE_ACKNOWLEDGED = "baton.incident.source_acknowledged"
     NOTIFICATION = "baton.assignment.notification"
+    ACCESS_ACTION = "baton.command.access_action"
+    ACCESS_REQUEST = "baton.incident.access_request"
+    ACCESS_REFUSED = "baton.incident.access_refused"
+    PAUSE_ANSWER = "baton.command.pause_answer"
+    PAUSE_ANSWERED = "baton.incident.pause_answered"
+    PAUSE_ANSWER_REFUSED = "baton.incident.pause_answer_refused"
 
 
 PAYLOADS: dict[EventType, type[Model]] = {
@@ -1035,6 +1181,12 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.PROBLEM_CLOSE_REQUESTED: ProblemCloseRequestedV1,
     EventType.SOURCE_ACKNOWLEDGED: SourceAcknowledgedV1,
     EventType.NOTIFICATION: NotificationOutcomeV1,
+    EventType.ACCESS_ACTION: AccessActionV1,
+    EventType.ACCESS_REQUEST: AccessRequestV1,
+    EventType.ACCESS_REFUSED: AccessRefusedV1,
+    EventType.PAUSE_ANSWER: PauseAnswerV1,
+    EventType.PAUSE_ANSWERED: PauseAnsweredV1,
+    EventType.PAUSE_ANSWER_REFUSED: PauseAnswerRefusedV1,
 }
 CURRENT_VERSION: dict[EventType, int] = {
     **dict.fromkeys(PAYLOADS, 1),

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.events import ActionKind, Layer
+from shared.events import AccessStep, ActionKind, Layer
 
 # The actions a link may carry: taking an assignment, reporting a check, restoring, and the
 # customer's answer. Pause, reclassify and re-route need a reason typed by a person: the API.
@@ -43,6 +43,10 @@ LINK_ACTIONS = frozenset(
     }
 )
 
+# The access-request steps a link may carry (ADR 49): the approver's approval and the issuer's
+# grant. A denial or a rejection records a reason a person types: the API.
+LINK_STEPS = frozenset({AccessStep.APPROVE, AccessStep.GRANT})
+
 
 class Claims(BaseModel):
     """What one link asks for. Short field names: the link is read on a phone."""
@@ -51,12 +55,19 @@ class Claims(BaseModel):
 
     incident: str = Field(alias="i", max_length=200)
     party: str = Field(alias="p", max_length=200)
-    action: ActionKind = Field(alias="a")
+    action: ActionKind | None = Field(None, alias="a", description="an incident action")
+    step: AccessStep | None = Field(None, alias="s", description="or a step of an access request")
+    request: str | None = Field(None, alias="r", max_length=64, description="its request id")
     layer: Layer | None = Field(None, alias="l", description="diagnosis: the layer checked")
     fault_found: bool | None = Field(None, alias="f", description="diagnosis: the finding")
     nonce: str = Field(alias="n", max_length=64, description="the notification's id")
     expires: int = Field(alias="e", description="Unix seconds")
     to: str = Field("", alias="t", max_length=200, description="who it was sent to (party/contact)")
+
+    @property
+    def verb(self) -> str:
+        """What the link does, in a word: the action or the access step."""
+        return self.step.value if self.step is not None else str(getattr(self.action, "value", ""))
 
     def expires_at(self) -> datetime:
         return datetime.fromtimestamp(self.expires, UTC)
@@ -106,8 +117,12 @@ def verify(secrets: Iterable[str], token: str, now: datetime) -> Claims:
         claims = Claims.model_validate(orjson.loads(_unb64(body)))
     except (ValueError, binascii.Error, ValidationError, orjson.JSONDecodeError):
         raise LinkRefused("malformed", "this link's content is not readable") from None
-    if claims.action not in LINK_ACTIONS:
+    if (claims.action is None) == (claims.step is None):
+        raise LinkRefused("malformed", "a link names one action or one access step")
+    if claims.action is not None and claims.action not in LINK_ACTIONS:
         raise LinkRefused("malformed", f"a link cannot {claims.action.value}")
+    if claims.step is not None and (claims.step not in LINK_STEPS or not claims.request):
+        raise LinkRefused("malformed", f"a link cannot {claims.step.value} (or names no request)")
     if now.timestamp() >= claims.expires:
         raise LinkRefused(
             "expired", f"this link expired at {claims.expires_at():%Y-%m-%d %H:%M} UTC"

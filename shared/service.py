@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,10 +206,84 @@ def tracer_provider(service: str, settings: Settings) -> TracerProvider:
     return provider
 
 
+def _follow_contract(runtime: Runtime) -> None:
+    """Every instance follows the whole contract topic (no consumer group): the newest wins; a
+    version that does not load is dead-lettered."""
+    settings, broker = runtime.settings, runtime.broker
+
+    @broker.subscriber(settings.topic(Topic.CONTRACT), auto_offset_reset="earliest")
+    async def on_contract(msg: KafkaMessage) -> None:
+        event = await runtime.parse(msg, EventType.CONTRACT_PUBLISHED)
+        if event is None:
+            return
+        try:
+            runtime.adopt(contract_from_event(event))
+        except ContractError as exc:
+            await runtime.dead_letters.send(
+                reason=str(exc),
+                kind="contract",
+                origin=f"kafka:{message_topic(msg)}",
+                payload=msg.body,
+                now=runtime.clock.now(),
+            )
+
+
+def _lifespan(
+    runtime: Runtime,
+    *,
+    schema: str,
+    migrations: Path,
+    tracing: TracerProvider,
+    before_start: Hook | None,
+    on_start: Hook | None,
+    on_stop: Hook | None,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start in order (pool, migrations, the newest published contract, ``before_start``, the
+    broker, ``on_start``, health) and stop in reverse, finishing in-flight messages."""
+    settings, broker = runtime.settings, runtime.broker
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runtime._pool = await create_pool(
+            settings.pg_dsn.get_secret_value(), schema, settings.pg_command_timeout_seconds
+        )
+        await migrate(runtime.pool, migrations)
+        published = await read_newest(settings)  # before any handler runs
+        if published is not None:
+            runtime.adopt(published)
+        if before_start:
+            await before_start(runtime)
+        await broker.start()
+        if on_start:
+            await on_start(runtime)
+        runtime.health.start()
+        log.info(
+            "started",
+            extra={
+                "contract": runtime.contract.id,
+                "contract_version": runtime.contract.version,
+                "port": settings.http_port,
+            },
+        )
+        try:
+            yield
+        finally:
+            log.info("stopping: finishing in-flight messages")
+            await runtime.health.stop()
+            if on_stop:
+                await on_stop(runtime)
+            await broker.stop()
+            await runtime.pool.close()
+            tracing.shutdown()  # flushes the spans still batched
+            log.info("stopped")
+
+    return lifespan
+
+
 # Hooks: ``before_start`` runs once the contract is adopted and before the consumers start (it
 # makes topics they subscribe to by pattern), ``on_start`` after they started, ``on_stop`` before
 # they stop.
-def create_app(  # noqa: PLR0915 - one place declares the whole shell, in start order
+def create_app(
     service: str,
     wire: Wire,
     *,
@@ -247,22 +321,7 @@ def create_app(  # noqa: PLR0915 - one place declares the whole shell, in start 
     )
     runtime.health = Health(service, settings, registry, broker=broker, pool=lambda: runtime._pool)
 
-    # Every instance follows the whole contract topic (no consumer group): the newest wins.
-    @broker.subscriber(settings.topic(Topic.CONTRACT), auto_offset_reset="earliest")
-    async def on_contract(msg: KafkaMessage) -> None:
-        event = await runtime.parse(msg, EventType.CONTRACT_PUBLISHED)
-        if event is None:
-            return
-        try:
-            runtime.adopt(contract_from_event(event))
-        except ContractError as exc:
-            await runtime.dead_letters.send(
-                reason=str(exc),
-                kind="contract",
-                origin=f"kafka:{message_topic(msg)}",
-                payload=msg.body,
-                now=runtime.clock.now(),
-            )
+    _follow_contract(runtime)
 
     requests = Counter(
         "baton_http_requests",
@@ -271,40 +330,15 @@ def create_app(  # noqa: PLR0915 - one place declares the whole shell, in start 
         registry=registry,
     )
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        runtime._pool = await create_pool(
-            settings.pg_dsn.get_secret_value(), schema, settings.pg_command_timeout_seconds
-        )
-        await migrate(runtime.pool, migrations)
-        published = await read_newest(settings)  # before any handler runs
-        if published is not None:
-            runtime.adopt(published)
-        if before_start:
-            await before_start(runtime)
-        await broker.start()
-        if on_start:
-            await on_start(runtime)
-        runtime.health.start()
-        log.info(
-            "started",
-            extra={
-                "contract": runtime.contract.id,
-                "contract_version": runtime.contract.version,
-                "port": settings.http_port,
-            },
-        )
-        try:
-            yield
-        finally:
-            log.info("stopping: finishing in-flight messages")
-            await runtime.health.stop()
-            if on_stop:
-                await on_stop(runtime)
-            await broker.stop()
-            await runtime.pool.close()
-            tracing.shutdown()  # flushes the spans still batched
-            log.info("stopped")
+    lifespan = _lifespan(
+        runtime,
+        schema=schema,
+        migrations=migrations,
+        tracing=tracing,
+        before_start=before_start,
+        on_start=on_start,
+        on_stop=on_stop,
+    )
 
     # FastAPI's own telemetry is off: TraceRequests is the one server span (ADR 0043).
     app = FastAPI(title=f"Baton {service}", lifespan=lifespan, telemetry=NO_FASTAPI_TELEMETRY)

@@ -1,19 +1,28 @@
-"""Events the tests build again and again, in one place: an incident opening, an alert as
-intake receives it. Keyword arguments with the common defaults; a test names what it varies."""
+"""What the tests build again and again, in one place: an incident opening, an alert as intake
+receives it, intake's state of an open incident, the minimal contract with a second site.
+Keyword arguments with the common defaults; a test names what it varies."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from intake.incidents import IncidentState, IncidentStatus
 
 from shared.contract import Contract
 from shared.events import (
+    ActionKind,
     Alert,
     AlertReceivedV1,
     Category,
     Envelope,
+    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     Layer,
+    OriginMovedV1,
     make_event,
 )
 
@@ -28,9 +37,11 @@ def opened(
     priority: str = "P1",
     summary: str = "down",
     fingerprint: str = "f",
+    first_alert_at: datetime | None = None,
+    event_id: uuid.UUID | None = None,
 ) -> Envelope:
-    """``baton.incident.opened`` for ``incident`` at ``at`` (first alert then too); no object
-    is an incident outside the perimeter."""
+    """``baton.incident.opened`` for ``incident`` at ``at`` (first alert then too, unless
+    told); no object is an incident outside the perimeter."""
     return make_event(
         IncidentOpenedV1(
             object_id=object_id,
@@ -39,13 +50,107 @@ def opened(
             priority=priority,
             summary=summary,
             opened_at=at,
-            first_alert_at=at,
+            first_alert_at=first_alert_at or at,
             fingerprints=[fingerprint],
             outside_perimeter=object_id is None,
         ),
         source="intake",
         time=at,
         subject=incident,
+        event_id=event_id,
+    )
+
+
+def opened_on(
+    contract: Contract,
+    object_id: str | None,
+    at: datetime,
+    *,
+    incident: str = "inc-1",
+    category: Category = Category.OUTAGE,
+    priority: str | None = None,
+    summary: str = "down",
+    fingerprint: str = "am:f1",
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
+    """``opened`` on an object of ``contract``: its layer, and the priority of its criticality
+    (``critical`` outside the perimeter) unless told; an object the contract lacks, or none, is
+    an incident outside the perimeter."""
+    obj = contract.object(object_id) if object_id else None
+    return opened(
+        incident,
+        at,
+        object_id=obj.id if obj else None,
+        layer=obj.layer if obj else None,
+        category=category,
+        priority=priority or contract.priority(obj.criticality if obj else "critical", category),
+        summary=summary,
+        fingerprint=fingerprint,
+        event_id=event_id,
+    )
+
+
+def accepted(
+    incident: str,
+    kind: ActionKind,
+    at: datetime,
+    *,
+    party: str = "osdb",
+    actor: str = "eng",
+    command_id: uuid.UUID | None = None,
+    event_id: uuid.UUID | None = None,
+    **fields: Any,
+) -> Envelope:
+    """``baton.incident.action.accepted``: ``party``'s ``actor`` did ``kind`` on ``incident`` at
+    ``at``; ``fields`` are the action's own (``layer``, ``fault_found``, ``pause_reason``, …)."""
+    return make_event(
+        IncidentActionAcceptedV3.model_validate(
+            {
+                "action": kind,
+                "party": party,
+                "actor": actor,
+                "at": at,
+                "command_id": command_id or uuid.uuid4(),
+                **fields,
+            }
+        ),
+        source="intake",
+        time=at,
+        subject=incident,
+        event_id=event_id,
+    )
+
+
+def origin_moved(
+    incident: str,
+    at: datetime,
+    *,
+    from_object: str = "pg-main",
+    from_layer: Layer = Layer.DBMS,
+    to_object: str = "srv-db-01",
+    to_layer: Layer = Layer.HARDWARE,
+    fingerprint: str = "f2",
+    objects: tuple[str, ...] = ("pg-main",),
+    scope: tuple[str, ...] = (),
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
+    """``baton.incident.origin_moved``: an alert (``fingerprint``) on ``to_object`` shows the
+    fault lies there, not on ``from_object``; by default the database's server."""
+    return make_event(
+        OriginMovedV1(
+            from_object=from_object,
+            from_layer=from_layer,
+            to_object=to_object,
+            to_layer=to_layer,
+            fingerprint=fingerprint,
+            objects=list(objects),
+            scope=list(scope),
+            moved_at=at,
+        ),
+        source="intake",
+        time=at,
+        subject=incident,
+        event_id=event_id,
     )
 
 
@@ -74,3 +179,41 @@ def alert_received(
         time=at,
         event_id=uuid.uuid4(),
     )
+
+
+def open_incident(object_id: str | None, layer: Layer | None, at: datetime) -> IncidentState:
+    """Intake's state of ``inc-1``, a P1 outage open since ``at`` with one alert."""
+    return IncidentState(
+        id="inc-1",
+        object_id=object_id,
+        layer=layer,
+        category=Category.OUTAGE,
+        priority="P1",
+        status=IncidentStatus.OPEN,
+        opened_at=at,
+        alerts={"fp": 1},
+    )
+
+
+MINIMAL = Path(__file__).resolve().parents[1] / "examples" / "minimal" / "contract.yaml"
+
+
+def two_sites_doc() -> dict[str, Any]:
+    """The minimal contract's document with a warehouse hub in Europe/Berlin on its own office
+    hours (08:00-17:00) beside the head office; the accounting system runs at the hub."""
+    doc: dict[str, Any] = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    doc["calendars"].append(
+        {
+            "id": "hub-office",
+            "kind": "business_hours",
+            "timezone": "Europe/Berlin",
+            "weekly": {d: ["08:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+        }
+    )
+    doc["locations"] = {
+        "hq": {"name": "Head office", "kind": "head_office"},
+        "hub": {"name": "Hub", "kind": "warehouse", "period_calendar": "hub-office"},
+    }
+    for obj in doc["objects"]:
+        obj["location"] = "hub" if obj["id"] == "acc-app" else "hq"
+    return doc

@@ -548,7 +548,11 @@ class ContractView:
         if access.needs_approval:
             if rule.approver is None:
                 return "approval needed, approver not named"
-            return f"after-hours work approved by {self.reach(rule.approver)}"
+            return (
+                f"after-hours work approved by {self.reach(rule.approver)}: approval by"
+                f" {rule.approver} needed now (request_access, then {rule.approver} approves and"
+                f" {rule.issued_by} grants)"
+            )
         if access.after_hours:
             return "after-hours work needs no separate approval"
         return "business hours: no separate approval"

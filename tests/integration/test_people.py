@@ -24,6 +24,7 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright
 
+from baton import notify_bench
 from baton.stack import status
 from shared import links
 from shared.events import ActionKind, EventType
@@ -261,6 +262,7 @@ async def test_with_the_smtp_server_stopped_messages_wait_and_are_all_sent_when_
         now = datetime.now(UTC)
         body = alertmanager_payload(now, labels={**PG_DOWN, "severity": "critical"})
         posted = asyncio.get_running_loop().time()
+        since = datetime.now(UTC) - timedelta(seconds=1)
         for _ in range(3):  # the alert and two repeats of it (monitoring re-sends)
             (
                 await client.post(f"{sp.urls['intake']}/v1/alerts/alertmanager", json=body)
@@ -296,6 +298,8 @@ async def test_with_the_smtp_server_stopped_messages_wait_and_are_all_sent_when_
                     assert loop.time() < deadline, rows
                     await asyncio.sleep(0.5)
                 delivered = await _messages(f"http://127.0.0.1:{web}")
+                # the bench's report of the same (baton bench --smtp-outage)
+                told = await notify_bench.measure(isolated.dsn, f"http://127.0.0.1:{web}", since)
             total = await conn.fetchval("SELECT count(*) FROM router.notifications")
             distinct = await conn.fetchval(
                 "SELECT count(DISTINCT (recipient, channel, subject)) FROM router.notifications"
@@ -304,6 +308,8 @@ async def test_with_the_smtp_server_stopped_messages_wait_and_are_all_sent_when_
             await conn.close()
         assert len(delivered) == total  # none lost, none doubled
         assert distinct == total  # the alert's repeats sent no repeated message
+        assert (told.written, told.sent, told.mailpit_received) == (total, total, total)
+        assert (told.lost, told.repeated_rows, told.mailpit_doubled) == (0, 0, 0)
         assert took < 30, f"the first assignment took {took:.1f}s with the relay down"
 
 

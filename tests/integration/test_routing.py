@@ -22,21 +22,20 @@ from shared.events import (
     ActionKind,
     AssignmentEscalatedV3,
     AssignmentIssuedV3,
-    Category,
     CheckClosedV1,
     CheckOpenedV2,
     ClockKind,
     Envelope,
     EventType,
     HandoverV2,
-    IncidentActionAcceptedV3,
-    IncidentOpenedV1,
     Layer,
     SlaBreachedV1,
     SlaWarningV1,
     make_event,
     stable_id,
 )
+from tests import factories
+from tests.factories import accepted
 from tests.integration.conftest import (
     Isolated,
     ServiceProcs,
@@ -62,20 +61,11 @@ BACKUP_MARGIN = timedelta(seconds=3)  # how long the router has to take an ackno
 
 
 def opened(incident: str, at: datetime) -> Envelope:
-    return make_event(
-        IncidentOpenedV1(
-            object_id="pg-main",
-            layer=Layer.DBMS,
-            category=Category.OUTAGE,
-            priority="P1",
-            summary="PostgreSQL main instance is down",
-            opened_at=at,
-            first_alert_at=at,
-            fingerprints=["am:pg-down"],
-        ),
-        source="intake",
-        time=at,
-        subject=incident,
+    return factories.opened(
+        incident,
+        at,
+        summary="PostgreSQL main instance is down",
+        fingerprint="am:pg-down",
         event_id=stable_id("test-open", incident),
     )
 
@@ -90,20 +80,16 @@ def action(
 ) -> Envelope:
     command = uuid.uuid4()
     now = datetime.now(UTC)
-    return make_event(
-        IncidentActionAcceptedV3(
-            action=kind,
-            party=party,
-            actor="duty",
-            at=now,
-            command_id=command,
-            layer=layer,
-            fault_found=fault_found,
-        ),
-        source="intake",
-        time=now,
-        subject=incident,
+    return accepted(
+        incident,
+        kind,
+        now,
+        party=party,
+        actor="duty",
+        command_id=command,
         event_id=stable_id("accepted", command),
+        layer=layer,
+        fault_found=fault_found,
     )
 
 

@@ -38,8 +38,6 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentActionAcceptedV3,
-    IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
     SlaClockRecomputedV1,
@@ -48,6 +46,7 @@ from shared.events import (
     parse_event,
     stable_id,
 )
+from tests import factories
 from tests.integration.conftest import (
     Isolated,
     ServiceProcs,
@@ -272,40 +271,27 @@ async def publish(bootstrap: str, topic: str, events: Iterable[Envelope]) -> Non
 def opened(
     incident: str, obj: str, layer: Layer, category: Category, prio: str, at: datetime
 ) -> Envelope:
-    return make_event(
-        IncidentOpenedV1(
-            object_id=obj,
-            layer=layer,
-            category=category,
-            priority=prio,
-            summary="test",
-            opened_at=at,
-            first_alert_at=at,
-            fingerprints=[incident],
-        ),
-        source="intake",
-        time=at,
-        subject=incident,
+    return factories.opened(
+        incident,
+        at,
+        object_id=obj,
+        layer=layer,
+        category=category,
+        priority=prio,
+        summary="test",
+        fingerprint=incident,
         event_id=stable_id("test-open", incident),
     )
 
 
 def accepted(incident: str, kind: ActionKind, at: datetime, **extra: Any) -> Envelope:
-    return make_event(
-        IncidentActionAcceptedV3.model_validate(
-            {
-                "action": kind,
-                "party": "osdb",
-                "actor": "eng",
-                "at": at,
-                "command_id": stable_id("test-cmd", incident, kind, at),
-                **extra,
-            }
-        ),
-        source="intake",
-        time=at,
-        subject=incident,
+    return factories.accepted(
+        incident,
+        kind,
+        at,
+        command_id=stable_id("test-cmd", incident, kind, at),
         event_id=stable_id("test-action", incident, kind, at),
+        **extra,
     )
 
 

@@ -12,6 +12,7 @@ from intake.incidents import IncidentState, IncidentStatus, apply_action
 from sla_clock.timeline import fold
 
 from shared.events import (
+    AccessRequestV1,
     ActionKind,
     Category,
     ClockKind,
@@ -38,6 +39,29 @@ def incident() -> IncidentState:
         status=IncidentStatus.OPEN,
         opened_at=OPENED,
         alerts={"f": 1},
+    )
+
+
+def access_request() -> AccessRequestV1:
+    return AccessRequestV1.model_validate(
+        {
+            "request_id": "REQ-1",
+            "step": "request_access",
+            "status": "requested",
+            "at": OPENED,
+            "by": "osdb:eng",
+            "command_id": "00000000-0000-0000-0000-000000000001",
+            "rule": "remote",
+            "object_id": "pg-main",
+            "mode": "remote",
+            "requested_by": "osdb:eng",
+            "requested_at": OPENED,
+            "issued_by": "customer/it",
+            "lead_time": "PT15M",
+            "due_at": OPENED + 15 * M,
+            "after_hours": False,
+            "needs_approval": False,
+        }
     )
 
 
@@ -71,7 +95,10 @@ def test_a_backdated_pause_moves_no_deadline() -> None:
         pause_reason="no-access",
         evidence=["request REQ-1 at 10:05"],
     )
-    acknowledged = incident().model_copy(update={"status": IncidentStatus.ACKNOWLEDGED})
+    # a no-access pause names an access request of the incident (ADR 50)
+    acknowledged = incident().model_copy(
+        update={"status": IncidentStatus.ACKNOWLEDGED, "access": {"REQ-1": access_request()}}
+    )
     _, (accepted,) = apply_action(inbox_command(pause, OPENED + 3 * M), acknowledged, CONTRACT, now)
     record, _ = run(opened(), accepted)
     assert record is not None

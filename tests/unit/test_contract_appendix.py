@@ -192,6 +192,7 @@ def test_html_escapes_markup_and_json_holds_the_same_data(
     assert [t["title"] for s in doc["sections"] for t in s["tables"]] == TITLES
 
 
+@pytest.mark.tools
 def test_read_as_printed(tmp_path: Path, example: Contract, appendix: Document) -> None:
     """Chromium shows the page; every PDF page has ink, the stamp and its page number."""
     assert_not_blank(screenshot(render(appendix, "html").decode(), tmp_path / "appendix.png"))
@@ -266,6 +267,7 @@ def test_defaults_are_printed_as_baton_defaults_and_terms_as_terms(tmp_path: Pat
     assert "keeps the priority it opened with when other alerts join it" in written
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize(
     "path",
     [ROOT / "examples" / "contract", ROOT / "examples" / "minimal" / "contract.yaml"],

@@ -103,6 +103,9 @@ def test_database_down_off_hours(example: Contract, at: datetime, period: Period
     assert report.access.rule == "db-privileged"
     assert report.access.approval.startswith("after-hours work approved by IT duty manager")
     assert "break-glass" in report.access.emergency
+    # the approval path named as the access request will need it (issue 26)
+    assert "approval by customer/it-duty needed now" in report.access.approval
+    assert "request_access" in report.access.approval
 
 
 def test_database_down_in_the_day(example: Contract) -> None:

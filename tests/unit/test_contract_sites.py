@@ -11,6 +11,7 @@ import yaml
 from shared.contract import Contract, ContractError, Period, load_contract
 from shared.contract.drill import drill_all
 from shared.contract.view import ContractView
+from tests.factories import two_sites_doc
 
 MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
 # --------------------------------------------------------------------------- sites in other zones
@@ -19,21 +20,8 @@ MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contra
 def _two_sites(tmp_path: Path) -> Contract:
     """The minimal contract with a warehouse hub in Europe/Berlin on its own office hours; the
     accounting system runs there."""
-    doc = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
-    doc["calendars"].append(
-        {
-            "id": "hub-office",
-            "kind": "business_hours",
-            "timezone": "Europe/Berlin",
-            "weekly": {d: ["08:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
-        }
-    )
-    doc["locations"] = {
-        "hq": {"name": "Head office", "kind": "head_office"},
-        "hub": {"name": "Hub", "kind": "warehouse", "period_calendar": "hub-office"},
-    }
+    doc = two_sites_doc()
     for obj in doc["objects"]:
-        obj["location"] = "hub" if obj["id"] == "acc-app" else "hq"
         if obj["id"] == "acc-app":
             obj["criticality"] = "critical"
     path = tmp_path / "contract.yaml"

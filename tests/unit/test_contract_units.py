@@ -12,6 +12,7 @@ from shared.contract import Contract, ContractError, load_contract
 from shared.contract.appendix import build_appendix, render
 from shared.contract.view import ContractView
 from shared.events import Category
+from tests.factories import two_sites_doc
 
 MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
 
@@ -68,21 +69,7 @@ def test_business_units_without_a_calendar_count_each_sites_business_hours(
     """Issue 16: a target counted in the object's support hours — "4 business hours" without a
     calendar counts the business hours of the object's site (``calendar: site``): at a hub in
     Berlin the hub's 08:00-17:00, at the head office Almaty's 09:00-18:00."""
-    doc = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
-    doc["calendars"].append(
-        {
-            "id": "hub-office",
-            "kind": "business_hours",
-            "timezone": "Europe/Berlin",
-            "weekly": {d: ["08:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
-        }
-    )
-    doc["locations"] = {
-        "hq": {"name": "Head office", "kind": "head_office"},
-        "hub": {"name": "Hub", "kind": "warehouse", "period_calendar": "hub-office"},
-    }
-    for obj in doc["objects"]:
-        obj["location"] = "hub" if obj["id"] == "acc-app" else "hq"
+    doc = two_sites_doc()
     for target in doc["sla"]["targets"]:
         if target["category"] == "request":
             target.pop("calendar")

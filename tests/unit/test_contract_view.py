@@ -28,13 +28,11 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    IncidentOpenedV1,
     Layer,
-    OriginMovedV1,
     SlaClockStartedV1,
-    make_event,
     stable_id,
 )
+from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = load_contract(ROOT / "examples" / "contract")
@@ -54,20 +52,14 @@ def opened_event(
     view = ContractView.of(contract)
     obj = view.object(object_id)
     assert obj is not None
-    return make_event(
-        IncidentOpenedV1(
-            object_id=obj.id,
-            layer=obj.layer,
-            category=category,
-            priority=view.priority(obj.id, category),
-            summary="down",
-            opened_at=opened_at,
-            first_alert_at=first_alert_at,
-            fingerprints=["f"],
-        ),
-        source="intake",
-        time=opened_at,
-        subject="inc-1",
+    return factories.opened(
+        "inc-1",
+        opened_at,
+        object_id=obj.id,
+        layer=obj.layer,
+        category=category,
+        priority=view.priority(obj.id, category),
+        first_alert_at=first_alert_at,
         event_id=stable_id("test-open", object_id, opened_at, first_alert_at, category),
     )
 
@@ -188,20 +180,11 @@ def test_after_a_handover_sla_clock_labels_breaches_with_the_new_owner() -> None
     party, and sla-clock's timers (the labels of its warnings and breaches) follow."""
     at = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
     opened = opened_event(MINIMAL, "pg-main", Category.OUTAGE, opened_at=at, first_alert_at=at)
-    moved = make_event(
-        OriginMovedV1(
-            from_object="pg-main",
-            from_layer=Layer.DBMS,
-            to_object="srv-db-01",
-            to_layer=Layer.HARDWARE,
-            fingerprint="g",
-            objects=["pg-main", "srv-db-01"],
-            scope=[],
-            moved_at=at + timedelta(minutes=1),
-        ),
-        source="intake",
-        time=at + timedelta(minutes=1),
-        subject="inc-1",
+    moved = factories.origin_moved(
+        "inc-1",
+        at + timedelta(minutes=1),
+        fingerprint="g",
+        objects=("pg-main", "srv-db-01"),
         event_id=uuid.UUID(int=2),
     )
     state, _ = open_route(opened, MINIMAL, NOW)

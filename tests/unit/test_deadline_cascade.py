@@ -8,7 +8,6 @@ read API, closure and monthly reports read."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,8 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    IncidentActionAcceptedV3,
-    make_event,
 )
-from tests.factories import alert_received
+from tests.factories import accepted, alert_received
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "intake" / "contract.yaml"
 CALENDARS = {"ws-accounting": "office-hub", "acc-app": "office"}  # the rest round the clock
@@ -75,18 +72,13 @@ def alert(object_id: str, category: Category, at: datetime) -> Envelope:
 
 
 def action(kind: ActionKind, incident: str, at: datetime) -> Envelope:
-    return make_event(
-        IncidentActionAcceptedV3(
-            action=kind,
-            party="hw",
-            actor="duty",
-            at=at,
-            command_id=uuid.uuid4(),
-            pause_reason="no-access" if kind in (ActionKind.PAUSE, ActionKind.RESUME) else None,
-        ),
-        source="intake",
-        time=at,
-        subject=incident,
+    return accepted(
+        incident,
+        kind,
+        at,
+        party="hw",
+        actor="duty",
+        pause_reason="no-access" if kind in (ActionKind.PAUSE, ActionKind.RESUME) else None,
     )
 
 

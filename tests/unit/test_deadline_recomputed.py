@@ -4,7 +4,6 @@ publish the new deadline and why; the router re-issues it to the owner."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,10 +21,8 @@ from shared.events import (
     ClockKind,
     Envelope,
     Layer,
-    OriginMovedV1,
     SlaClockRecomputedV1,
     SlaClockStartedV1,
-    make_event,
 )
 from tests import factories
 
@@ -62,21 +59,16 @@ def opened(at: datetime) -> Envelope:
 
 
 def moved(at: datetime) -> Envelope:
-    return make_event(
-        OriginMovedV1(
-            from_object="ws-accounting",
-            from_layer=Layer.HARDWARE,
-            to_object="pg-main",
-            to_layer=Layer.DBMS,
-            fingerprint="pg",
-            objects=["ws-accounting", "pg-main"],
-            scope=["Accounting"],
-            moved_at=at,
-        ),
-        source="intake",
-        time=at,
-        subject="inc-sat",
-        event_id=uuid.uuid4(),
+    return factories.origin_moved(
+        "inc-sat",
+        at,
+        from_object="ws-accounting",
+        from_layer=Layer.HARDWARE,
+        to_object="pg-main",
+        to_layer=Layer.DBMS,
+        fingerprint="pg",
+        objects=("ws-accounting", "pg-main"),
+        scope=("Accounting",),
     )
 
 

@@ -29,6 +29,7 @@ from shared.doors import open_doors
 from shared.settings import ENV_PREFIX, Settings
 from shared.topics import TOPIC_SPECS
 from tests import dashboards
+from tests.tools import tool
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -444,10 +445,12 @@ def test_image_install_ships_every_module_and_data_file() -> None:
 # --- Prometheus ---------------------------------------------------------------------------------
 
 
+@pytest.mark.tools
 def test_prometheus_config_is_valid(promtool: str) -> None:
     run_promtool(promtool, "check", "config", PROMETHEUS_DIR / "prometheus.yml")
 
 
+@pytest.mark.tools
 def test_alert_rules_pass_their_unit_tests(promtool: str) -> None:
     run_promtool(promtool, "test", "rules", "rules.test.yml", cwd=PROMETHEUS_DIR)
 
@@ -572,6 +575,7 @@ def test_every_dashboard_panel_has_promql(dashboard: dict[str, Any]) -> None:
     assert not unused, f"dashboard shows nothing of {unused}"
 
 
+@pytest.mark.tools
 def test_dashboard_promql_parses(promtool: str, dashboard: dict[str, Any], tmp_path: Path) -> None:
     rules = [
         {"record": f"baton:dashboard:panel{panel['id']}_{target['refId']}", "expr": target["expr"]}
@@ -589,12 +593,7 @@ def test_dashboard_promql_parses(promtool: str, dashboard: dict[str, Any], tmp_p
 
 @pytest.fixture(scope="module")
 def docker_compose() -> str:
-    found = shutil.which("docker-compose") or next(
-        (str(p) for p in (REPO / ".venv" / "bin" / "docker-compose",) if p.exists()), None
-    )
-    if found is None:
-        pytest.fail("docker-compose not found on PATH or in .venv/bin: `make tools` builds it")
-    return found
+    return tool("docker-compose")
 
 
 def test_compose_file_holds_no_password() -> None:
@@ -605,6 +604,7 @@ def test_compose_file_holds_no_password() -> None:
     assert ":-admin}" not in text, "a default password"
 
 
+@pytest.mark.tools
 def test_compose_config_is_valid_with_the_generated_secrets(
     docker_compose: str, tmp_path: Path
 ) -> None:
@@ -638,6 +638,7 @@ def test_compose_config_is_valid_with_the_generated_secrets(
         assert f"--entity-name {user} " in users
 
 
+@pytest.mark.tools
 def test_compose_runs_a_folder_contract_as_mounted(docker_compose: str, tmp_path: Path) -> None:
     """A contract written as a folder (the example) runs under compose: every Baton service's
     ``BATON_CONTRACT_PATH``, followed through its bind mount, is the folder given in
@@ -667,6 +668,7 @@ def test_compose_runs_a_folder_contract_as_mounted(docker_compose: str, tmp_path
         assert load_contract(seen).id == load_contract(example).id == "steppe-trade-247"
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("state", ["idle", "after one alert"])
 def test_no_panel_reads_no_data_on_a_healthy_secure_stack(
     promtool: str, state: str, tmp_path: Path

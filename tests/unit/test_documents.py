@@ -169,6 +169,7 @@ def test_a_source_acknowledgement_reads_as_one_in_the_timeline(contract: Contrac
     assert row[2] == "ops-bot"
 
 
+@pytest.mark.tools
 def test_no_text_of_the_closure_or_monthly_pdf_is_printed_over_other_text(
     contract: Contract,
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -26,6 +27,20 @@ from shared.events import (
     EventType,
     parse_event,
 )
+
+
+def written_by_router(event_type: EventType, version: int, data: dict[str, Any]) -> dict[str, Any]:
+    """A router event as an earlier writer put it on the wire, ``data`` at ``version``."""
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "type": event_type.value,
+        "source": "router",
+        "time": datetime(2026, 11, 1, tzinfo=UTC).isoformat(),
+        "subject": "inc-1",
+        "dataversion": version,
+        "data": data,
+    }
 
 
 @pytest.mark.parametrize("event_type", list(PAYLOADS), ids=lambda t: t.value)
@@ -57,15 +72,10 @@ def test_no_snapshot_without_a_payload() -> None:
 
 def test_a_v1_assignment_is_read_as_v3() -> None:
     """What a v1 writer wrote (the first, eight-field shape) is upcast, never dead-lettered."""
-    old = {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "type": EventType.ASSIGNMENT_ISSUED.value,
-        "source": "router",
-        "time": datetime(2026, 11, 1, tzinfo=UTC).isoformat(),
-        "subject": "inc-1",
-        "dataversion": 1,
-        "data": {
+    old = written_by_router(
+        EventType.ASSIGNMENT_ISSUED,
+        1,
+        {
             "party": "osdb",
             "role": "primary",
             "layer": "dbms",
@@ -75,7 +85,7 @@ def test_a_v1_assignment_is_read_as_v3() -> None:
             "contact": "duty@sysdb.example",
             "summary": "PostgreSQL down",
         },
-    }
+    )
     event = parse_event(orjson.dumps(old))
     assert event.dataversion == 3
     data = event.data_as(AssignmentIssuedV3)
@@ -87,15 +97,10 @@ def test_a_v1_assignment_is_read_as_v3() -> None:
 
 def test_a_v2_assignment_is_read_as_v3_with_its_roles() -> None:
     """A v2 writer's assignment keeps its role; v3's local times are unknown, not invented."""
-    old = {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "type": EventType.ASSIGNMENT_ISSUED.value,
-        "source": "router",
-        "time": datetime(2026, 11, 1, tzinfo=UTC).isoformat(),
-        "subject": "inc-1",
-        "dataversion": 2,
-        "data": {
+    old = written_by_router(
+        EventType.ASSIGNMENT_ISSUED,
+        2,
+        {
             "party": "appint",
             "role": "coordinator",
             "layer": None,
@@ -107,7 +112,7 @@ def test_a_v2_assignment_is_read_as_v3_with_its_roles() -> None:
             "coordinator": "appint",
             "contract_version": "2026.11.1",
         },
-    }
+    )
     data = parse_event(orjson.dumps(old)).data_as(AssignmentIssuedV3)
     assert data.role == AssignmentRole.COORDINATOR
     assert (data.coordinator, data.opened_at, data.local) == ("appint", None, None)
@@ -145,15 +150,10 @@ def test_the_writer_refuses_to_overwrite_a_changed_snapshot(
 
 
 def test_a_v1_check_is_read_as_v2_with_its_times_unknown() -> None:
-    old = {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "type": EventType.CHECK_OPENED.value,
-        "source": "router",
-        "time": datetime(2026, 11, 1, tzinfo=UTC).isoformat(),
-        "subject": "inc-1",
-        "dataversion": 1,
-        "data": {
+    old = written_by_router(
+        EventType.CHECK_OPENED,
+        1,
+        {
             "party": "osdb",
             "layer": "os",
             "object_id": "os-db-01",
@@ -165,7 +165,7 @@ def test_a_v1_check_is_read_as_v2_with_its_times_unknown() -> None:
             "summary": "s",
             "coordinator": "apps",
         },
-    }
+    )
     event = parse_event(orjson.dumps(old))
     assert event.dataversion == 2
     data = event.data_as(CheckOpenedV2)

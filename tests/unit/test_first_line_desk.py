@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from intake.incidents import IncidentState, IncidentStatus, Refused, check_standing, verdict
+from intake.incidents import IncidentState, Refused, check_standing, verdict
 from router.routing import open_route
 
 from shared.contract import Contract
@@ -21,14 +21,12 @@ from shared.events import (
     ActionKind,
     AssignmentIssuedV3,
     AssignmentRole,
-    Category,
-    IncidentOpenedV1,
     Layer,
     PartyActionV2,
-    make_event,
     parse_event,
     stable_id,
 )
+from tests.factories import open_incident, opened_on
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL: dict[str, Any] = yaml.safe_load(
@@ -56,22 +54,12 @@ WITHOUT_DESK = contract()
 
 
 def opened(c: Contract, object_id: str | None, at: datetime) -> Any:
-    obj = c.object(object_id) if object_id else None
-    return make_event(
-        IncidentOpenedV1(
-            object_id=object_id,
-            layer=obj.layer if obj else None,
-            category=Category.OUTAGE,
-            priority="P1",
-            summary="the database server is down",
-            opened_at=at,
-            first_alert_at=at,
-            fingerprints=["am:f1"],
-            outside_perimeter=obj is None,
-        ),
-        source="intake",
-        time=at,
-        subject="inc-1",
+    return opened_on(
+        c,
+        object_id,
+        at,
+        priority="P1",
+        summary="the database server is down",
         event_id=stable_id("open", "inc-1"),
     )
 
@@ -118,16 +106,7 @@ def test_without_a_desk_of_its_own_two_assignments_as_before() -> None:
 
 
 def incident(object_id: str | None, layer: Layer | None) -> IncidentState:
-    return IncidentState(
-        id="inc-1",
-        object_id=object_id,
-        layer=layer,
-        category=Category.OUTAGE,
-        priority="P1",
-        status=IncidentStatus.OPEN,
-        opened_at=NIGHT,
-        alerts={"fp": 1},
-    )
+    return open_incident(object_id, layer, NIGHT)
 
 
 def action(kind: ActionKind, party: str = "desk") -> PartyActionV2:

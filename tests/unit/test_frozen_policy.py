@@ -3,7 +3,6 @@ open incident's clocks keep the version they started under until it is reclassif
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,15 +16,13 @@ from shared.events import (
     AssignmentIssuedV3,
     Category,
     ClockKind,
-    Envelope,
     EventType,
-    IncidentActionAcceptedV3,
-    IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
     SlaClockRecomputedV1,
     make_event,
 )
+from tests.factories import accepted, opened
 
 MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -40,24 +37,6 @@ def contract(p1_response: str, version: str) -> Contract:
     return Contract.model_validate(doc)
 
 
-def opened(incident: str, at: datetime) -> Envelope:
-    return make_event(
-        IncidentOpenedV1(
-            object_id="pg-main",
-            layer=Layer.DBMS,
-            category=Category.OUTAGE,
-            priority="P1",
-            summary="down",
-            opened_at=at,
-            first_alert_at=at,
-            fingerprints=["f"],
-        ),
-        source="intake",
-        time=at,
-        subject=incident,
-    )
-
-
 def test_a_new_contract_applies_to_new_incidents_and_to_open_ones_only_by_reclassifying() -> None:
     old_rules = Rules(contract("PT15M", "1"))
     first, _ = apply(None, opened("inc-1", T0), old_rules, T0)
@@ -65,19 +44,7 @@ def test_a_new_contract_applies_to_new_incidents_and_to_open_ones_only_by_reclas
 
     # version 2 is adopted: the service keeps every version it has seen
     new_rules = Rules(contract("PT25M", "2"), old_rules.known)
-    pause = make_event(
-        IncidentActionAcceptedV3(
-            action=ActionKind.PAUSE,
-            party="osdb",
-            actor="eng",
-            at=T0 + timedelta(minutes=5),
-            command_id=uuid.uuid4(),
-            pause_reason="no-access",
-        ),
-        source="intake",
-        time=T0 + timedelta(minutes=5),
-        subject="inc-1",
-    )
+    pause = accepted("inc-1", ActionKind.PAUSE, T0 + timedelta(minutes=5), pause_reason="no-access")
     first, _ = apply(first, pause, new_rules, T0 + timedelta(minutes=5))
     assert first is not None
     assert fold(first, new_rules)[ClockKind.RESPONSE].policy.target == timedelta(minutes=15)
@@ -114,19 +81,12 @@ def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new
     state, issued = open_route(opened("inc-r", T0), v1, T0)
     first = [e.data_as(AssignmentIssuedV3) for e in issued if e.type == EventType.ASSIGNMENT_ISSUED]
     assert {a.deadlines and a.deadlines.response_target for a in first} == {timedelta(minutes=15)}
-    diagnosis = make_event(
-        IncidentActionAcceptedV3(
-            action=ActionKind.DIAGNOSIS,
-            party="osdb",
-            actor="eng",
-            at=T0 + timedelta(minutes=5),
-            command_id=uuid.uuid4(),
-            layer=Layer.HARDWARE,
-            fault_found=True,
-        ),
-        source="intake",
-        time=T0 + timedelta(minutes=5),
-        subject="inc-r",
+    diagnosis = accepted(
+        "inc-r",
+        ActionKind.DIAGNOSIS,
+        T0 + timedelta(minutes=5),
+        layer=Layer.HARDWARE,
+        fault_found=True,
     )
     state, events = on_action(state, diagnosis, v2, T0 + timedelta(minutes=5))
     handed = [

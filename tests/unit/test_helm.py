@@ -11,7 +11,6 @@ import itertools
 import json
 import re
 import shlex
-import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -24,6 +23,9 @@ import yaml
 from shared.doors import open_doors
 from shared.settings import ENV_PREFIX, Settings
 from shared.topics import TOPIC_SPECS
+from tests.tools import tool
+
+pytestmark = pytest.mark.tools  # every test here runs helm
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "baton"
@@ -51,12 +53,7 @@ CREDENTIALS = {
 
 @pytest.fixture(scope="module")
 def helm() -> str:
-    found = shutil.which("helm") or next(
-        (str(p) for p in (REPO / ".venv" / "bin" / "helm",) if p.exists()), None
-    )
-    if found is None:
-        pytest.fail("helm not found on PATH or in .venv/bin: `make tools` builds it")
-    return found
+    return tool("helm")
 
 
 def helm_template(

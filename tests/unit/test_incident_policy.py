@@ -18,10 +18,9 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    Layer,
     make_event,
 )
-from tests.factories import opened
+from tests.factories import accepted, opened, origin_moved
 
 MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -63,26 +62,20 @@ def test_level_2_fires_for_an_incident_open_across_a_republish() -> None:
 
 def test_a_reroute_takes_the_policy_in_force() -> None:
     """The explicit change: a re-route re-pins the incident to the version in force."""
-    import uuid
 
     from router.routing import reroute
 
-    from shared.events import ActionKind, IncidentActionAcceptedV3
+    from shared.events import ActionKind
 
     v1, v2 = contract(0.8, "v1"), contract(1.2, "v2")
     state, _ = open_route(opened("inc-2", T0), v1, T0)
-    action = make_event(
-        IncidentActionAcceptedV3(
-            action=ActionKind.REROUTE,
-            party="customer",
-            actor="it.head",
-            at=T0 + timedelta(minutes=1),
-            command_id=uuid.uuid4(),
-            note="v2 applies",
-        ),
-        source="intake",
-        time=T0 + timedelta(minutes=1),
-        subject="inc-2",
+    action = accepted(
+        "inc-2",
+        ActionKind.REROUTE,
+        T0 + timedelta(minutes=1),
+        party="customer",
+        actor="it.head",
+        note="v2 applies",
     )
     state, _ = reroute(state, action, v2, T0 + timedelta(minutes=1))
     assert state.policy is not None
@@ -93,15 +86,12 @@ def test_a_reroute_takes_the_policy_in_force() -> None:
 def test_an_open_incident_answers_to_its_pinned_version_except_for_explicit_changes() -> None:
     """Duty, access and contacts of a handover or escalation come from the incident's version;
     an opening, a reclassification and a re-route take the version in force."""
-    import uuid
 
     from router.routing import contract_for
 
     from shared.events import (
         ActionKind,
-        IncidentActionAcceptedV3,
         IncidentReclassifiedV1,
-        OriginMovedV1,
     )
 
     v1, v2 = contract(0.8, "v1"), contract(1.2, "v2")
@@ -110,30 +100,9 @@ def test_an_open_incident_answers_to_its_pinned_version_except_for_explicit_chan
     state, _ = open_route(event, v1, T0)
 
     def action(kind: ActionKind) -> Envelope:
-        return make_event(
-            IncidentActionAcceptedV3(
-                action=kind, party="apps", actor="lead", at=T0, command_id=uuid.uuid4()
-            ),
-            source="intake",
-            time=T0,
-            subject="inc-3",
-        )
+        return accepted("inc-3", kind, T0, party="apps", actor="lead")
 
-    moved = make_event(
-        OriginMovedV1(
-            from_object="pg-main",
-            from_layer=Layer.DBMS,
-            to_object="srv-db-01",
-            to_layer=Layer.HARDWARE,
-            fingerprint="f2",
-            objects=["pg-main"],
-            scope=[],
-            moved_at=T0,
-        ),
-        source="intake",
-        time=T0,
-        subject="inc-3",
-    )
+    moved = origin_moved("inc-3", T0)
     reclassified = make_event(
         IncidentReclassifiedV1(priority="P2", category=Category.OUTAGE, reason="r", by="a:b"),
         source="intake",

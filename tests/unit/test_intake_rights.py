@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from intake.incidents import (
     IncidentState,
-    IncidentStatus,
     Refused,
     apply_action,
     check_standing,
@@ -21,7 +20,8 @@ from intake.incidents import (
 )
 
 from shared.contract import load_contract
-from shared.events import ActionKind, Category, EventType, Layer, PartyActionV2, make_event
+from shared.events import ActionKind, EventType, Layer, PartyActionV2, make_event
+from tests.factories import open_incident
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
@@ -29,16 +29,7 @@ AT = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 
 
 def incident(object_id: str | None, layer: Layer | None) -> IncidentState:
-    return IncidentState(
-        id="inc-1",
-        object_id=object_id,
-        layer=layer,
-        category=Category.OUTAGE,
-        priority="P1",
-        status=IncidentStatus.OPEN,
-        opened_at=AT,
-        alerts={"fp": 1},
-    )
+    return open_incident(object_id, layer, AT)
 
 
 SERVER = incident("srv-db-01", Layer.HARDWARE)  # hw primary; osdb, apps check; apps coordinates

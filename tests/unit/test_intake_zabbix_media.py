@@ -93,6 +93,7 @@ def test_media_type_is_a_webhook_with_every_field_the_receiver_requires() -> Non
     assert modes == {"PROBLEM", "RECOVERY"}
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("fixture", ["zabbix-problem.json", "zabbix-recovery.json"])
 def test_script_posts_what_the_receiver_accepts(fixture: str) -> None:
     out = run(resolved(fixture))
@@ -108,6 +109,7 @@ def test_script_posts_what_the_receiver_accepts(fixture: str) -> None:
     assert "baton_token" not in json.loads(sent["body"])
 
 
+@pytest.mark.tools
 def test_script_skips_updates_and_other_event_sources() -> None:
     assert run(resolved("zabbix-problem.json", event_update_status="1"))["sent"] is None
     assert run(resolved("zabbix-problem.json", event_source="3"))["sent"] is None

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from shared import links
 from shared.contract import Contract, load_contract
-from shared.events import ActionKind, Envelope, PartyActionV2
+from shared.events import AccessActionV1, AccessStep, ActionKind, Envelope, PartyActionV2
 from shared.http import Unavailable
 from shared.settings import Settings
 from tests.unit.test_intake_http import Client
@@ -138,3 +138,39 @@ def test_a_link_kafka_did_not_take_may_be_pressed_again() -> None:
     host.kafka_down = False
     assert client.post(f"/v1/links/{token}").status_code == 200
     assert len(host.sent) == 1
+
+
+def _access_token(step: str, request: str | None = "acc-1") -> str:
+    doc: dict[str, object] = {"i": "inc-1", "p": "customer", "s": step, "n": "n2", "t": "it-duty"}
+    doc |= {"e": int((NOW + timedelta(hours=1)).timestamp())}
+    if request is not None:
+        doc["r"] = request
+    return links.sign(SECRET, links.Claims.model_validate(doc))
+
+
+def test_an_approve_link_approves_the_request_as_the_contact_it_was_sent_to() -> None:
+    client, host, _ = _app()
+    token = _access_token("approve")
+    page = client.get(f"/v1/links/{token}")
+    assert page.status_code == 200
+    assert "Approve access request acc-1" in page.text
+    assert host.sent == []
+    done = client.post(f"/v1/links/{token}")
+    assert done.status_code == 200, done.text
+    (command,) = host.sent
+    action = command.data
+    assert isinstance(action, AccessActionV1)
+    assert (action.action, action.party, action.actor, action.request_id) == (
+        AccessStep.APPROVE,
+        "customer",
+        "it-duty (link)",
+        "acc-1",
+    )
+
+
+def test_an_access_link_without_a_request_or_that_needs_a_reason_is_refused() -> None:
+    client, host, _ = _app()
+    for token in (_access_token("approve", None), _access_token("deny")):
+        refused = client.post(f"/v1/links/{token}")
+        assert refused.status_code == 403
+    assert host.sent == []

@@ -35,3 +35,11 @@ def test_status_shows_the_relay_web_address(tmp_path: Path) -> None:
     (tmp_path / "mailpit" / "ports.json").write_text(json.dumps({"smtp": 41100, "http": 41101}))
     found = stack.status(stack.StackPaths(tmp_path))["mailpit"]
     assert found == {"web": "http://127.0.0.1:41101", "smtp": "127.0.0.1:41100", "running": False}
+
+
+def test_the_relay_keeps_every_message_so_a_storms_mail_can_be_counted(tmp_path: Path) -> None:
+    """Mailpit prunes to its newest 500 messages unless told: a storm's e-mail would look lost."""
+    argv = mailpit.argv("mailpit", mailpit.Mailpit(41100, 41101), tmp_path)
+    assert argv[argv.index("--max") + 1] == "0"
+    assert argv[argv.index("--smtp") + 1] == "127.0.0.1:41100"
+    assert argv[argv.index("--listen") + 1] == "127.0.0.1:41101"

@@ -15,16 +15,16 @@ from router.routing import RouteState, on_ack_overdue, on_action, on_sla, open_r
 from shared import links
 from shared.contract import Contract, load_contract
 from shared.events import (
+    AccessRequestV1,
+    AccessStep,
     ActionKind,
-    Category,
     ClockKind,
     Envelope,
-    IncidentActionAcceptedV3,
-    IncidentOpenedV1,
     SlaBreachedV1,
     make_event,
     stable_id,
 )
+from tests.factories import accepted, opened_on
 
 ROOT = Path(__file__).resolve().parents[2]
 NIGHT = datetime(2026, 11, 26, 21, 30, tzinfo=UTC)  # 02:30 Friday in Almaty
@@ -39,24 +39,12 @@ def steppe() -> Contract:
 
 
 def _opened(object_id: str = "os-pg-01", incident: str = "inc-1") -> Envelope:
-    contract = steppe()
-    obj = contract.object(object_id)
-    assert obj is not None
-    return make_event(
-        IncidentOpenedV1(
-            object_id=obj.id,
-            layer=obj.layer,
-            category=Category.OUTAGE,
-            priority=contract.priority(obj.criticality, Category.OUTAGE),
-            summary="PostgreSQL is down",
-            opened_at=NIGHT,
-            first_alert_at=NIGHT,
-            fingerprints=["am:f1"],
-            outside_perimeter=False,
-        ),
-        source="intake",
-        time=NIGHT,
-        subject=incident,
+    return opened_on(
+        steppe(),
+        object_id,
+        NIGHT,
+        incident=incident,
+        summary="PostgreSQL is down",
         event_id=stable_id("open", incident),
     )
 
@@ -111,17 +99,13 @@ def test_a_channel_with_a_sender_gets_its_own_row() -> None:
 
 def test_restored_asks_the_customer_to_confirm_with_confirm_and_reject_links() -> None:
     state, _ = open_route(_opened(), steppe(), NIGHT)
-    restored = make_event(
-        IncidentActionAcceptedV3(
-            action=ActionKind.RESTORED,
-            party="sysops",
-            actor="engineer",
-            at=NIGHT,
-            command_id=stable_id("c"),
-        ),
-        source="intake",
-        time=NIGHT,
-        subject="inc-1",
+    restored = accepted(
+        "inc-1",
+        ActionKind.RESTORED,
+        NIGHT,
+        party="sysops",
+        actor="engineer",
+        command_id=stable_id("c"),
         event_id=stable_id("restored"),
     )
     state, _ = on_action(state, restored, steppe(), NIGHT)
@@ -260,20 +244,16 @@ def test_a_vendor_case_tells_the_party_that_opens_it() -> None:
     contract = steppe()
     at = datetime(2026, 3, 11, 3, 0, tzinfo=UTC)
     state, _ = open_route(_opened("app-1c-acc"), contract, at)
-    found = make_event(
-        IncidentActionAcceptedV3(
-            action=ActionKind.DIAGNOSIS,
-            party="appint",
-            actor="engineer",
-            at=at,
-            command_id=stable_id("c-vendor"),
-            layer=state.layer,
-            fault_found=True,
-        ),
-        source="intake",
-        time=at,
-        subject="inc-1",
+    found = accepted(
+        "inc-1",
+        ActionKind.DIAGNOSIS,
+        at,
+        party="appint",
+        actor="engineer",
+        command_id=stable_id("c-vendor"),
         event_id=stable_id("vendor"),
+        layer=state.layer,
+        fault_found=True,
     )
     state, out = on_action(state, found, contract, at)
     sent = _all(state, out)
@@ -301,3 +281,114 @@ async def test_a_kind_without_sender_or_with_a_bad_template_says_so_without_the_
     assert bad is not None
     assert "not understood" in bad
     assert "secret-password" not in bad
+
+
+def _access(status: str, tell: list[str], **over: object) -> Envelope:
+    at = NIGHT
+    request = AccessRequestV1.model_validate(
+        {
+            "request_id": "acc-1",
+            "step": "request_access",
+            "status": status,
+            "at": at,
+            "by": "sysops:dba",
+            "command_id": stable_id("cmd"),
+            "rule": "db-privileged",
+            "object_id": "pg-acc",
+            "mode": "remote",
+            "requested_by": "sysops:dba",
+            "requested_at": at,
+            "purpose": "restore the database",
+            "issued_by": "customer/security",
+            "lead_time": timedelta(minutes=15),
+            "due_at": at + timedelta(minutes=15),
+            "after_hours": True,
+            "needs_approval": True,
+            "approver": "customer/it-duty",
+            "tell": tell,
+            **over,
+        }
+    )
+    return make_event(
+        request, source="intake", time=at, subject="inc-1", event_id=stable_id("acc", status)
+    )
+
+
+def test_an_access_request_tells_the_issuer_and_the_approver_needed_at_night() -> None:
+    state, _ = open_route(_opened("pg-acc"), steppe(), NIGHT)
+    event = _access("requested", ["customer/security", "customer/it-duty"])
+    sent = _all(state, [event], frozenset({"email", "phone"}))
+    told = {n.recipient for n in sent}
+    assert {"customer/security", "customer/it-duty"} <= told
+    issuer = next(n for n in sent if n.recipient == "customer/security")
+    assert "needs approval by customer/it-duty" in issuer.body
+    assert "ready by" in issuer.body
+    assert "acc-1" in issuer.subject
+    # the coordinator is told too, for information
+    assert any(n.party == "appint" and "information" in n.subject for n in sent)
+    # the approver gets one link: approve, as the contact it was sent to; the issuer none yet
+    approver = [n for n in sent if n.recipient == "customer/it-duty"]
+    tokens = [
+        ln.rsplit("/", 1)[1] for n in approver for ln in n.body.splitlines() if "/v1/links/" in ln
+    ]
+    claims = [links.verify([SECRET], t, NIGHT) for t in tokens]
+    assert [(c.step, c.request, c.party, c.to) for c in claims] == [
+        (AccessStep.APPROVE, "acc-1", "customer", "it-duty")
+    ]
+    assert "/v1/links/" not in issuer.body
+
+
+def test_once_approved_the_issuer_gets_a_grant_link() -> None:
+    state, _ = open_route(_opened("pg-acc"), steppe(), NIGHT)
+    event = _access(
+        "approved", ["customer/security"], approved_at=NIGHT, approved_by="customer:it-duty"
+    )
+    sent = _all(state, [event], frozenset({"email", "phone"}))
+    issuer = [n for n in sent if n.recipient == "customer/security"]
+    tokens = [
+        ln.rsplit("/", 1)[1] for n in issuer for ln in n.body.splitlines() if "/v1/links/" in ln
+    ]
+    claims = [links.verify([SECRET], t, NIGHT) for t in tokens]
+    assert {(c.step, c.to) for c in claims} == {(AccessStep.GRANT, "security")}
+
+
+def test_break_glass_tells_the_approver_and_security_at_once() -> None:
+    state, _ = open_route(_opened("pg-acc"), steppe(), NIGHT)
+    event = _access(
+        "emergency",
+        ["customer/it-duty", "customer/security"],
+        step="emergency_access",
+        needs_approval=False,
+        approver=None,
+        reason="data loss in progress",
+        emergency="DBA break-glass role",
+    )
+    sent = _all(state, [event], frozenset({"email", "phone"}))
+    for ref in ("customer/it-duty", "customer/security"):
+        body = next(n.body for n in sent if n.recipient == ref)
+        assert "without prior approval: data loss in progress" in body
+        assert "DBA break-glass role" in body
+
+
+def test_restored_asks_the_rules_completion_contact_to_confirm() -> None:
+    state, _ = open_route(_opened("pg-acc"), steppe(), NIGHT)
+    restored = accepted(
+        "inc-1",
+        ActionKind.RESTORED,
+        NIGHT,
+        party="sysops",
+        actor="dba",
+        command_id=stable_id("c2"),
+        event_id=stable_id("restored-pg-acc"),
+    )
+    state, _ = on_action(state, restored, steppe(), NIGHT)
+    sent = notify.notices(restored, state, steppe(), senders=frozenset({"phone"}), links=LINKS)
+    duty = [n for n in sent if n.recipient == "customer/it-duty"]  # db-privileged's confirmer
+    assert duty
+    assert "you confirm completion of work on pg-acc (customer/it-duty)" in duty[0].body
+    tokens = [ln.rsplit("/", 1)[1] for ln in duty[0].body.splitlines() if "/v1/links/" in ln]
+    claims = [links.verify([SECRET], t, NIGHT) for t in tokens]
+    assert {(c.action, c.party, c.to) for c in claims} == {
+        (ActionKind.CONFIRM, "customer", "it-duty"),
+        (ActionKind.REJECT, "customer", "it-duty"),
+    }

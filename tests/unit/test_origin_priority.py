@@ -23,11 +23,11 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentActionAcceptedV3,
     IncidentReclassifiedV1,
     SlaClockRecomputedV1,
     make_event,
 )
+from tests.factories import accepted
 
 CONTRACT: Contract = load_contract(
     Path(__file__).resolve().parents[1] / "fixtures" / "intake" / "contract.yaml"
@@ -98,16 +98,4 @@ def test_the_origin_moving_to_a_critical_database_reclassifies_and_recomputes() 
 
 
 def action_event(action: ActionKind, at: datetime) -> Envelope:
-    return make_event(
-        IncidentActionAcceptedV3(
-            action=action,
-            party="hw",
-            actor="duty",
-            at=at,
-            command_id=uuid.uuid4(),
-            pause_reason="no-access",
-        ),
-        source="intake",
-        time=at,
-        subject="x",
-    )
+    return accepted("x", action, at, party="hw", actor="duty", pause_reason="no-access")

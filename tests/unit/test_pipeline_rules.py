@@ -9,12 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from intake.access import apply_access, request_id_for
 from intake.alertmanager import AlertmanagerWebhook, normalise
 from intake.incidents import IncidentState, IncidentStatus, apply_action, open_or_attach
 from router.routing import assign
 
 from shared.contract import Contract, load_contract
 from shared.events import (
+    AccessActionV1,
+    AccessStep,
     ActionKind,
     AlertReceivedV1,
     Envelope,
@@ -180,9 +183,19 @@ def pause(
     return make_event(data, source="test", time=NOW, subject=incident)
 
 
+def _asked(state: IncidentState, contract: Contract) -> tuple[IncidentState, str]:
+    """``state`` with an access request (a no-access pause names one: ADR 50), and its id."""
+    ask = AccessActionV1(action=AccessStep.REQUEST, party="osdb", actor="eng", rule="remote-vpn")
+    asked = make_event(ask, source="test", time=NOW, subject=state.id)
+    state, _, verdict = apply_access(asked, state, contract, NOW)
+    assert verdict == (202, "")
+    return state, request_id_for(asked)
+
+
 def test_pause_and_resume_by_contract_reason(contract: Contract) -> None:
     state = _open(contract)
-    evidence = {"evidence": ["request #42 at 02:35"]}
+    state, rid = _asked(state, contract)
+    evidence = {"evidence": [f"request {rid} at 02:35"]}
     state, (accepted,) = apply_action(pause(state.id, "osdb", extra=evidence), state, contract, NOW)
     assert accepted.type == EventType.ACTION_ACCEPTED
     assert accepted.data.pause_reason == "no-access"  # type: ignore[attr-defined]
@@ -301,15 +314,16 @@ def test_only_the_coordinator_reroutes_with_a_reason(
     [
         ([], True),
         (["."], True),  # issue 25: one "." satisfied the reason's demand
-        (["request #42 at 02:35"], False),
+        (["request {rid} at 02:35"], False),
     ],
 )
 def test_a_pause_carries_each_piece_of_evidence_its_reason_demands(
     contract: Contract, evidence: list[str], refused: bool
 ) -> None:
-    state = _open(contract)
+    state, rid = _asked(_open(contract), contract)
+    named = [e.format(rid=rid) for e in evidence]
     _, (out,) = apply_action(
-        pause(state.id, "osdb", extra={"evidence": evidence}), state, contract, NOW
+        pause(state.id, "osdb", extra={"evidence": named}), state, contract, NOW
     )
     assert (out.type == EventType.ACTION_REFUSED) == refused
     if refused:
@@ -325,11 +339,11 @@ def test_two_demanded_pieces_need_two(contract: Contract) -> None:
             ]
         }
     )
-    state = _open(demanding)
-    one = {"evidence": ["request #42 at 02:35"]}
+    state, rid = _asked(_open(demanding), demanding)
+    one = {"evidence": [f"request {rid} at 02:35"]}
     _, (out,) = apply_action(pause(state.id, "osdb", extra=one), state, demanding, NOW)
     assert "requires 2 piece(s)" in out.data.reason  # type: ignore[attr-defined]
-    two = {"evidence": ["request #42 at 02:35", "lead time 4h passed at 06:35"]}
+    two = {"evidence": [f"request {rid} at 02:35", "lead time 4h passed at 06:35"]}
     _, (out,) = apply_action(pause(state.id, "osdb", extra=two), state, demanding, NOW)
     assert out.type == EventType.ACTION_ACCEPTED
 

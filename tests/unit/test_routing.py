@@ -38,8 +38,6 @@ from shared.events import (
     EscalationReason,
     EventType,
     HandoverV2,
-    IncidentActionAcceptedV3,
-    IncidentOpenedV1,
     Layer,
     SlaBreachedV1,
     SlaOverdueV1,
@@ -51,6 +49,8 @@ from shared.events import (
     stable_id,
 )
 from shared.settings import Settings
+from tests import factories
+from tests.factories import opened_on
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "routing"
@@ -81,22 +81,13 @@ def opened_event(
     category: Category = Category.OUTAGE,
     incident: str = "inc-1",
 ) -> Envelope:
-    obj = contract.object(object_id) if object_id else None
-    return make_event(
-        IncidentOpenedV1(
-            object_id=obj.id if obj else None,
-            layer=obj.layer if obj else None,
-            category=category,
-            priority=contract.priority(obj.criticality if obj else "critical", category),
-            summary="it is down",
-            opened_at=at,
-            first_alert_at=at,
-            fingerprints=["am:f1"],
-            outside_perimeter=obj is None,
-        ),
-        source="intake",
-        time=at,
-        subject=incident,
+    return opened_on(
+        contract,
+        object_id,
+        at,
+        incident=incident,
+        category=category,
+        summary="it is down",
         event_id=stable_id("open", incident),
     )
 
@@ -173,20 +164,16 @@ def accepted(
     key: str = "c1",
 ) -> Envelope:
     command = stable_id("command", key)
-    return make_event(
-        IncidentActionAcceptedV3(
-            action=action,
-            party=party,
-            actor="engineer",
-            at=at,
-            command_id=command,
-            layer=layer,
-            fault_found=fault_found,
-        ),
-        source="intake",
-        time=at,
-        subject="inc-1",
+    return factories.accepted(
+        "inc-1",
+        action,
+        at,
+        party=party,
+        actor="engineer",
+        command_id=command,
         event_id=stable_id("accepted", command),
+        layer=layer,
+        fault_found=fault_found,
     )
 
 

@@ -16,14 +16,13 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentActionAcceptedV3,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
-    Layer,
     SlaClockStartedV1,
     SlaOverdueV1,
     make_event,
 )
+from tests import factories
 from tests.unit.test_sla_timeline import RULES, build_contract
 
 OPENED = datetime(2026, 12, 2, 10, tzinfo=UTC)
@@ -32,40 +31,12 @@ H = timedelta(hours=1)
 
 
 def opened() -> Envelope:
-    return make_event(
-        IncidentOpenedV1(
-            object_id="pg-main",
-            layer=Layer.DBMS,
-            category=Category.OUTAGE,
-            priority="P1",
-            summary="down",
-            opened_at=OPENED,
-            first_alert_at=OPENED,
-            fingerprints=["f"],
-        ),
-        source="intake",
-        time=OPENED,
-        subject="inc-7",
-        event_id=uuid.UUID(int=1),
-    )
+    return factories.opened("inc-7", OPENED, event_id=uuid.UUID(int=1))
 
 
 def action(kind: ActionKind, at: datetime, n: int, **extra: Any) -> Envelope:
-    return make_event(
-        IncidentActionAcceptedV3.model_validate(
-            {
-                "action": kind,
-                "party": "osdb",
-                "actor": "eng",
-                "at": at,
-                "command_id": uuid.UUID(int=100 + n),
-                **extra,
-            }
-        ),
-        source="intake",
-        time=at,
-        subject="inc-7",
-        event_id=uuid.UUID(int=n),
+    return factories.accepted(
+        "inc-7", kind, at, command_id=uuid.UUID(int=100 + n), event_id=uuid.UUID(int=n), **extra
     )
 
 

@@ -240,3 +240,33 @@ def test_the_topics_written_from_outside_are_the_inboxes() -> None:
         assert outside(topic), topic
     for topic in ("t.alerts", "t.incidents", "t.sla", "t.assignments.hw", "t.contract"):
         assert not outside(topic), topic
+
+
+async def test_a_notification_send_is_a_client_span_without_address_or_text() -> None:
+    from router.outbox import Sender, send_one
+
+    provider, exporter = _provider()
+    row = {
+        "incident_id": "inc-1",
+        "event_id": "e1",
+        "party": "sysops",
+        "channel": "sms",
+        "address": "+7 700 000 00 00",
+        "subject": "P1 on pg-acc",
+        "body": "secret-ish text",
+    }
+
+    error = await send_one(Sender({}, timeout=1.0), row, provider.get_tracer("test"))
+
+    assert error == "no sender for channel sms"
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "notification send"
+    assert span.kind is SpanKind.CLIENT
+    assert dict(span.attributes or {}) == {
+        "baton.incident": "inc-1",
+        "baton.event_id": "e1",
+        "baton.party": "sysops",
+        "baton.channel": "sms",
+        "baton.outcome": "not sent",
+    }
+    assert span.status.description == "no sender for channel sms"

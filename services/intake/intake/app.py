@@ -17,6 +17,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from intake import pagerduty, store
+from intake.access import apply_command
 from intake.auth import Authenticator, Signed
 from intake.correlation import alert_key, graph_of
 from intake.formats import FORMATS
@@ -26,11 +27,9 @@ from intake.incidents import (
     IncidentStatus,
     Match,
     action_digest,
-    apply_action,
     handle_alert,
     hidden,
     linked,
-    verdict,
 )
 from intake.links import ServiceHost, build_link_router
 from intake.receivers import SERVICE, Intake, alert_events, build_router
@@ -39,11 +38,13 @@ from shared.contract.model import MaintenanceWindow
 from shared.contract.view import ContractView
 from shared.db import DATABASE_UNAVAILABLE, mark_processed_many
 from shared.events import (
+    AccessActionV1,
     Alert,
     AlertReceivedV1,
     Envelope,
     EventType,
     PartyActionV2,
+    PauseAnswerV1,
     make_event,
     parse_event,
     stable_id,
@@ -55,6 +56,8 @@ from shared.ticker import Ticker
 from shared.topics import Topic, commands_pattern, inbox_party
 
 log = logging.getLogger(SERVICE)
+COMMANDS = (EventType.PARTY_ACTION, EventType.ACCESS_ACTION, EventType.PAUSE_ANSWER)
+"""What the commands topics carry: actions, access steps (ADR 49), answers to pauses (ADR 50)."""
 FORMAT_HEADER = "format"
 OUTCOME = {
     Match.NONE: "opened",
@@ -452,7 +455,9 @@ class IntakeService:
         rt = self.rt
         commands: list[tuple[Envelope, Record]] = []
         for record in rt.records(msg, "intake.commands"):
-            command = await rt.parse_record(record, EventType.PARTY_ACTION)
+            command = await rt.parse_record(
+                record, EventType.PARTY_ACTION, EventType.ACCESS_ACTION, EventType.PAUSE_ANSWER
+            )
             if command is not None:
                 commands.append((scoped(rt.settings.topic_prefix, record.topic, command), record))
         if not commands:
@@ -474,7 +479,8 @@ class IntakeService:
                 if command.id not in fresh:
                     continue
                 fresh.discard(command.id)
-                action = command.data_as(PartyActionV2)
+                action = command.data
+                assert isinstance(action, PartyActionV2 | AccessActionV1 | PauseAnswerV1)
                 digest = action_digest(action)
                 forged = impersonation(rt.settings.topic_prefix, record.topic, action.party)
                 if forged is not None:
@@ -493,9 +499,8 @@ class IntakeService:
                         )
                     unknown.append((reason, record))
                     continue
-                status, reason = verdict(action, incident, contract)
                 at = accepted_at(rt.settings.topic_prefix, record.topic, command, now)
-                state, out = apply_action(command, incident, contract, now, at)
+                state, out, (status, reason) = apply_command(command, incident, contract, now, at)
                 outbox.extend(self.topics["incidents"], out)
                 incidents[state.id] = changed[state.id] = state
                 verdicts.append((command.id, incident.id, status, reason, action.party, digest))

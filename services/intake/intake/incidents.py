@@ -19,6 +19,8 @@ from intake.correlation import Graph
 from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
+    AccessActionV1,
+    AccessRequestV1,
     ActionKind,
     Alert,
     AlertAttachedV1,
@@ -38,6 +40,7 @@ from shared.events import (
     Model,
     OriginMovedV1,
     PartyActionV2,
+    PauseAnswerV1,
     SourceAcknowledgedV1,
     make_event,
     stable_id,
@@ -81,6 +84,9 @@ class IncidentState(BaseModel):
     handed_to: list[Layer] = Field(
         default_factory=list,
         description="layers a diagnosis found the fault in: their owners took the incident over",
+    )
+    access: dict[str, AccessRequestV1] = Field(
+        default_factory=dict, description="access requests by id, as their last step left them"
     )
 
     @property
@@ -467,11 +473,22 @@ def pause_clocks(
                 f" {demanded}; {len(given)} given (each names it in at least {MIN_EVIDENCE}"
                 " letters or digits)"
             )
+        if reason.id in ACCESS_REASONS and not any(
+            rid in item for item in action.evidence for rid in incident.access
+        ):
+            raise Refused(
+                f"evidence: {reason.id} must point at an access request of {incident.id}"
+                " (its id in the evidence): request access first (ADR 50)"
+            )
     else:
         not_paused = {c for c in clocks if incident.paused.get(c) != reason.id}
         if not_paused:
             raise Refused(f"clock: {', '.join(sorted(not_paused))} not paused for {reason.id}")
     return clocks
+
+
+ACCESS_REASONS = frozenset({"no-access", "no-approver"})
+"""Pause reasons that wait for access: a manual pause with one names an access request."""
 
 
 class Part(StrEnum):
@@ -544,7 +561,11 @@ def standing(party_id: str, incident: IncidentState, contract: Contract) -> dict
     return parts
 
 
-def hidden(action: PartyActionV2, incident: IncidentState, contract: Contract) -> bool:
+def hidden(
+    action: PartyActionV2 | AccessActionV1 | PauseAnswerV1,
+    incident: IncidentState,
+    contract: Contract,
+) -> bool:
     """Whether ``incident`` is none of the acting party's business: it has no part in it
     (nor is it the coordinator or the customer). Its action is answered as for an unknown
     incident (404: which ids exist is not disclosed) and recorded apart from the incident's
@@ -664,7 +685,7 @@ def check_reclassify(
         raise Refused("priority, category: the incident already has them")
 
 
-def action_digest(action: PartyActionV2) -> str:
+def action_digest(action: PartyActionV2 | AccessActionV1 | PauseAnswerV1) -> str:
     """What an ``Idempotency-Key`` is bound to: the action's canonical JSON, hashed."""
     return hashlib.sha256(action.model_dump_json().encode()).hexdigest()
 

@@ -33,7 +33,15 @@ from intake import store
 from intake.incidents import IncidentState
 from shared.contract import Contract
 from shared.contract.view import ContractView
-from shared.events import ActionKind, Envelope, PartyActionV2, make_event, stable_id
+from shared.events import (
+    AccessActionV1,
+    AccessStep,
+    ActionKind,
+    Envelope,
+    PartyActionV2,
+    make_event,
+    stable_id,
+)
 from shared.http import Unavailable
 from shared.links import Claims, LinkRefused, mac_of, verify
 from shared.settings import Settings
@@ -46,6 +54,8 @@ VERBS = {
     ActionKind.CONFIRM: "Confirm: it works again",
     ActionKind.REJECT: "Reject: it still does not work",
 }
+
+STEP_VERBS = {AccessStep.APPROVE: "Approve", AccessStep.GRANT: "Grant"}
 
 
 class LinkHost(Protocol):
@@ -112,7 +122,9 @@ def _label(claims: Claims) -> str:
         if claims.fault_found:
             return f"Report: fault found in {claims.layer.value}"
         return f"Report: check done, no fault in {claims.layer.value}"
-    return VERBS.get(claims.action, claims.action.value)
+    if claims.step is not None:
+        return f"{STEP_VERBS.get(claims.step, claims.step.value)} access request {claims.request}"
+    return VERBS.get(claims.action, claims.verb) if claims.action else claims.verb
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -227,14 +239,22 @@ def build_link_router(host: LinkHost, registry: CollectorRegistry) -> APIRouter:
         mac = mac_of(token)
         if not await host.use(mac, claims.expires_at(), now):
             return refusal(LinkRefused("used", "this link was used already: each link works once"))
-        action = PartyActionV2(
-            action=claims.action,
-            party=claims.party,
-            actor=f"{claims.to or 'mailbox'} (link)",
-            layer=claims.layer,
-            fault_found=claims.fault_found,
-            note="by an action link",
-        )
+        actor = f"{claims.to or 'mailbox'} (link)"
+        action: PartyActionV2 | AccessActionV1
+        if claims.step is not None:  # an access request's approval or grant (ADR 49)
+            action = AccessActionV1(
+                action=claims.step, party=claims.party, actor=actor, request_id=claims.request
+            )
+        else:
+            assert claims.action is not None  # verify: one of the two
+            action = PartyActionV2(
+                action=claims.action,
+                party=claims.party,
+                actor=actor,
+                layer=claims.layer,
+                fault_found=claims.fault_found,
+                note="by an action link",
+            )
         command = make_event(
             action,
             source=f"link:{claims.party}",
@@ -249,7 +269,7 @@ def build_link_router(host: LinkHost, registry: CollectorRegistry) -> APIRouter:
             return _page("Not done yet", f"<p class=bad>Baton is busy ({exc}); try again.</p>", 503)
         found = await host.verdict(command.id, claims.party)
         status, reason = found if found is not None else (202, "")
-        acted.labels(claims.action.value, str(status)).inc()
+        acted.labels(claims.verb, str(status)).inc()
         label = html.escape(_label(claims))
         if status == 202:
             done = "Done" if found is not None else "Received; it is being applied"

@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, ValidationError
 
 from intake import alertmanager, changes, generic, grafana, pagerduty, userreport, zabbix
+from intake.access import request_id_for
 from intake.auth import Authenticator, Signed, replayed
 from intake.correlation import Graph, alert_key
 from intake.formats import FORMATS, Decode
@@ -46,10 +47,12 @@ from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.db import DATABASE_UNAVAILABLE
 from shared.events import (
+    AccessActionV1,
     Alert,
     AlertReceivedV1,
     Envelope,
     PartyActionV2,
+    PauseAnswerV1,
     make_event,
     stable_id,
 )
@@ -648,23 +651,13 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
         found = await ix.list_changes(object_id) if ix.list_changes else []
         return JSONResponse({"object_id": object_id, "changes": found})
 
-    @router.post(
-        "/v1/incidents/{incident_id}/actions",
-        status_code=202,
-        tags=["incidents"],
-        openapi_extra=body_schema(PartyActionV2),
-    )
-    async def action(incident_id: str, request: Request) -> JSONResponse:
-        """A party reports on an incident: acknowledge, diagnosis, pause, resume, restored,
-        confirm, reject, reopen, note. The action goes to the commands topic like a contractor
-        system's; the answer waits for the commands consumer's verdict: 202 accepted, 403 (the
-        party's rights) or 409 (the incident's state) with the reason — recorded as
-        ``baton.incident.action_refused`` — 404 for an unknown incident or one the party has no
-        part in (dead-lettered, not in its timeline), or 202 ``pending``
-        when the verdict takes longer than ``BATON_INTAKE_ACTION_WAIT_SECONDS``. With an
-        ``Idempotency-Key`` header a retry is the same command: it answers the first verdict
-        and records nothing twice; the same key with another action is 422. A key is the
-        party's own: another party's key never reaches this party's command (ADR 36)."""
+    async def act(
+        incident_id: str,
+        request: Request,
+        model: type[PartyActionV2 | AccessActionV1 | PauseAnswerV1],
+    ) -> JSONResponse:
+        """A command from HTTP: bound to the token's party, validated, published, its verdict
+        awaited (the two routes below)."""
         body = b""
         now = ix.clock.now()
         try:
@@ -673,20 +666,22 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             body = await read(request, settings.intake_max_body_bytes)
             doc = parse_json(body, settings.intake_max_json_depth)
             try:
-                data = PartyActionV2.model_validate(doc)
+                data = model.model_validate(doc)
             except ValidationError as exc:
                 raise Refusal.invalid(exc) from None
             ix.auth.check_party(request.headers, data.party)
-            check_text(data)
+            if isinstance(data, PartyActionV2):
+                check_text(data)  # an access step's texts are bounded by its model
         except Refusal as refusal:
             await refuse(request, "party-action", refusal, refusal.payload or body)
             return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
+        tag = {AccessActionV1: "access", PauseAnswerV1: "pause-answer"}.get(type(data), "action")
         command = make_event(
             data,
             source=f"http:{data.party}",
             time=now,
             subject=incident_id,
-            event_id=stable_id("action", data.party, incident_id, key) if key else None,
+            event_id=stable_id(tag, data.party, incident_id, key) if key else None,
         )
         try:
             await durably(ix.publish("commands", command, None))
@@ -710,9 +705,57 @@ def build_router(ix: Intake) -> APIRouter:  # noqa: PLR0915 - one closure per ro
             await refuse(request, "party-action", reused, body)
             return JSONResponse(reused.body(), reused.status)
         if status == 202:
-            return JSONResponse(
-                {"command_id": str(command.id), "status": "accepted"}, status_code=202
-            )
+            answer = {"command_id": str(command.id), "status": "accepted"}
+            if isinstance(data, AccessActionV1) and data.request_id is None:
+                answer["request_id"] = request_id_for(command)  # a new request's id
+            return JSONResponse(answer, status_code=202)
         return JSONResponse({"error": reason, "command_id": str(command.id)}, status_code=status)
+
+    @router.post(
+        "/v1/incidents/{incident_id}/actions",
+        status_code=202,
+        tags=["incidents"],
+        openapi_extra=body_schema(PartyActionV2),
+    )
+    async def action(incident_id: str, request: Request) -> JSONResponse:
+        """A party reports on an incident: acknowledge, diagnosis, pause, resume, restored,
+        confirm, reject, reopen, note. The action goes to the commands topic like a contractor
+        system's; the answer waits for the commands consumer's verdict: 202 accepted, 403 (the
+        party's rights) or 409 (the incident's state) with the reason — recorded as
+        ``baton.incident.action_refused`` — 404 for an unknown incident or one the party has no
+        part in (dead-lettered, not in its timeline), or 202 ``pending``
+        when the verdict takes longer than ``BATON_INTAKE_ACTION_WAIT_SECONDS``. With an
+        ``Idempotency-Key`` header a retry is the same command: it answers the first verdict
+        and records nothing twice; the same key with another action is 422. A key is the
+        party's own: another party's key never reaches this party's command (ADR 36)."""
+        return await act(incident_id, request, PartyActionV2)
+
+    @router.post(
+        "/v1/incidents/{incident_id}/access",
+        status_code=202,
+        tags=["incidents"],
+        openapi_extra=body_schema(AccessActionV1),
+    )
+    async def access(incident_id: str, request: Request) -> JSONResponse:
+        """A step of an access request (ADR 49): ``request_access`` or ``emergency_access`` by
+        the incident's primary owner or a check party; ``grant``/``deny`` by the rule's issuer,
+        ``approve``/``reject`` by its approver (the actor names the contact). Answered as
+        ``/actions`` is: 202 with the command id, 403 or 409 with the reason (recorded as
+        ``baton.incident.access_refused``), 404, or 202 ``pending``; ``Idempotency-Key`` makes a
+        retry the same command. The request's id is in ``baton.incident.access_request``."""
+        return await act(incident_id, request, AccessActionV1)
+
+    @router.post(
+        "/v1/incidents/{incident_id}/pauses",
+        status_code=202,
+        tags=["incidents"],
+        openapi_extra=body_schema(PauseAnswerV1),
+    )
+    async def pause_answer(incident_id: str, request: Request) -> JSONResponse:
+        """The customer confirms or disputes a pause whose reason it confirms (the contract's
+        ``confirmed_by``), naming it by clock, reason and ``paused_at`` as sla-clock published
+        it; a dispute says why in ``note`` (ADR 50). Answered as ``/actions`` is; recorded as
+        ``baton.incident.pause_answered`` (refused: ``.pause_answer_refused``)."""
+        return await act(incident_id, request, PauseAnswerV1)
 
     return router

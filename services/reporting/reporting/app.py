@@ -14,7 +14,7 @@ from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Gauge
 
-from reporting import store
+from reporting import access_view, store
 from reporting.access import Reader, may_see, reader
 from reporting.clocks import clock_reading
 from reporting.document_routes import add_document_routes
@@ -228,6 +228,7 @@ class ReportingService:
                 for c in found.clocks
             ],
             "timeline": [_row(r) for r in found.timeline],
+            "access": access_view.listing([dict(r) for r in found.timeline]),
             "changes": [_row(r) for r in beside],
             "closure_report": _row(found.report) if found.report else None,
         }

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
 
-from reporting import updates
+from reporting import access_view, updates
 from reporting.store import ClosureFacts, MonthlyFacts
 from shared.contract.model import Contract
 from shared.contract.view import ContractView
@@ -40,6 +40,15 @@ class Pause:
     business: timedelta | None
     """Business time the pause excluded (from the clock's resume); None while paused."""
     evidence: tuple[str, ...] = ()
+    answer: dict[str, Any] | None = None
+    """The customer's confirmation or dispute (``baton.incident.pause_answered``), if any."""
+
+    def confirmation(self, contract: Contract) -> str:
+        """ "confirmed", "disputed", "unconfirmed" — or "" when nobody confirms its reason."""
+        reason = next((r for r in contract.pause_reasons if r.id == self.reason), None)
+        if self.answer is not None:
+            return "confirmed" if self.answer.get("verdict") == "confirm" else "disputed"
+        return "unconfirmed" if reason is not None and reason.confirmed_by else ""
 
 
 def _when(value: Any) -> datetime:
@@ -50,6 +59,12 @@ def pauses(events: Iterable[dict[str, Any]]) -> list[Pause]:
     """Each pause of each clock, paired with the resume that ended it (events in time order)."""
     open_: dict[tuple[str, str], dict[str, Any]] = {}
     out: list[Pause] = []
+    events = list(events)
+    answers = {
+        (e["incident_id"], e["data"].get("clock"), _when(e["data"]["paused_at"])): e["data"]
+        for e in events
+        if e["type"] == EventType.PAUSE_ANSWERED.value
+    }
     for event in events:
         data, incident = event["data"], event["incident_id"]
         key = (incident, data.get("clock", ""))
@@ -63,7 +78,7 @@ def pauses(events: Iterable[dict[str, Any]]) -> list[Pause]:
             began = open_.pop(key)
             out.append(_pause(incident, began, _when(data["resumed_at"]), data.get("paused")))
     out.extend(_pause(incident, began, None, None) for (incident, _), began in open_.items())
-    return out
+    return [replace(p, answer=answers.get((p.incident_id, p.clock, p.start))) for p in out]
 
 
 def _pause(incident: str, began: dict[str, Any], end: datetime | None, paused: Any) -> Pause:
@@ -81,6 +96,16 @@ def _pause(incident: str, began: dict[str, Any], end: datetime | None, paused: A
 
 
 # --------------------------------------------------------------------------- words
+
+
+def _answer_words(p: Pause, contract: Contract) -> str:
+    """The customer's answer to a pause, as the closure report says it."""
+    state = p.confirmation(contract)
+    if p.answer is None:
+        return state or "—"
+    who = f"{p.answer.get('actor')} ({_party(contract, p.answer.get('party'))})"
+    note = f": {p.answer['note']}" if p.answer.get("note") else ""
+    return f"{state} by {who}{note}"
 
 
 def _party(contract: Contract, party_id: str | None) -> str:
@@ -272,6 +297,7 @@ def closure_document(facts: ClosureFacts, contract: Contract) -> Document:
             _local(p.end, zone) if p.end else "still paused",
             duration_words(p.business) if p.business is not None else "—",
             "; ".join(p.evidence) or "—",
+            _answer_words(p, contract),
         )
         for p in pauses(facts.events)
     )
@@ -289,7 +315,7 @@ def closure_document(facts: ClosureFacts, contract: Contract) -> Document:
             f"Restoration confirmed by {confirmation['actor']} "
             f"({_party(contract, confirmation['party'])}) at "
             f"{_local(_when(confirmation['at']), zone)} ({zone.key})."
-        )
+        ) + access_view.completion(contract, inc.get("object_id"), confirmation)
     elif report:
         confirmed = f"Restoration confirmed by {_party(contract, report['confirmed_by'])}."
     else:
@@ -371,8 +397,27 @@ def closure_document(facts: ClosureFacts, contract: Contract) -> Document:
                     ),
                     Table(
                         "Pauses by reason and party",
-                        ("Clock", "Reason", "Asked by", "From", "To", "Excluded", "Evidence"),
+                        (
+                            "Clock",
+                            "Reason",
+                            "Asked by",
+                            "From",
+                            "To",
+                            "Excluded",
+                            "Evidence",
+                            "Customer",
+                        ),
                         pause_rows,
+                    ),
+                ),
+            ),
+            Section(
+                "Access and approvals",
+                tables=(
+                    Table(
+                        f"Access requests ({zone.key})",
+                        access_view.COLUMNS,
+                        access_view.rows(facts.events, lambda t: _local(t, zone)),
                     ),
                 ),
             ),
@@ -521,8 +566,10 @@ def monthly_document(facts: MonthlyFacts, contract: Contract) -> Document:
         unit="minutes",
     )
     paused: dict[tuple[str, str], timedelta] = defaultdict(timedelta)
+    apart: dict[tuple[str, str, str], timedelta] = defaultdict(timedelta)
     for p in pauses(facts.pause_events):
         paused[(p.reason, p.party)] += p.business or timedelta(0)
+        apart[(p.reason, p.party, p.confirmation(contract))] += p.business or timedelta(0)
     pause_rows = sorted(paused.items(), key=lambda kv: kv[1], reverse=True)
     by_reason: dict[str, timedelta] = defaultdict(timedelta)
     for (reason, _), span in pause_rows:
@@ -598,14 +645,35 @@ def monthly_document(facts: MonthlyFacts, contract: Contract) -> Document:
                 tables=(
                     Table(
                         "Pause time by reason and party",
-                        ("Reason", "Party", "Paused (business time)"),
+                        ("Reason", "Party", "Paused (business time)", "Unconfirmed", "Disputed"),
                         tuple(
-                            (_reason(contract, reason), party(pid), duration_words(span))
+                            (
+                                _reason(contract, reason),
+                                party(pid),
+                                duration_words(span),
+                                duration_words(apart[(reason, pid, "unconfirmed")]),
+                                duration_words(apart[(reason, pid, "disputed")]),
+                            )
                             for (reason, pid), span in pause_rows
                         ),
                     ),
                 ),
                 charts=(pause_chart,) if by_reason else (),
+            ),
+            Section(
+                "Waiting for access and approvals",
+                (
+                    "Access requests of the month's incidents, per access rule and the party "
+                    "that asked: how long the answers took, and the clock time the automatic "
+                    "no-access / no-approver pauses excluded.",
+                ),
+                tables=(
+                    Table(
+                        "Access waits by rule and party",
+                        access_view.WAIT_COLUMNS,
+                        access_view.waits(facts.pause_events, party),
+                    ),
+                ),
             ),
             Section(
                 "Mean times per week",

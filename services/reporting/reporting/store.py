@@ -514,7 +514,12 @@ async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
         " ORDER BY e.time, e.recorded_at",
         start,
         end,
-        [EventType.SLA_CLOCK_PAUSED.value, EventType.SLA_CLOCK_RESUMED.value],
+        [
+            EventType.SLA_CLOCK_PAUSED.value,
+            EventType.SLA_CLOCK_RESUMED.value,
+            EventType.ACCESS_REQUEST.value,  # the month's access waits (ADR 51)
+            EventType.PAUSE_ANSWERED.value,  # confirmed and disputed pause time apart (ADR 50)
+        ],
     )
     weeks = await conn.fetch(
         "SELECT date_trunc('week', opened_at AT TIME ZONE 'UTC')::date AS week,"

@@ -71,6 +71,7 @@ INCIDENT_INPUTS = frozenset(
         EventType.ORIGIN_MOVED,
         EventType.INCIDENT_RECLASSIFIED,
         EventType.INCIDENT_CLOSED,
+        EventType.ACCESS_REQUEST,
     }
 )
 SLA_INPUTS = frozenset(
@@ -395,9 +396,9 @@ class RouterService:
             return on_origin_moved(state, event, contract, now)
         if event.type == EventType.INCIDENT_RECLASSIFIED:
             state = on_reclassified(state, event, contract)
-        else:
+        elif event.type == EventType.INCIDENT_CLOSED:
             state = on_closed(state)
-        return state, []
+        return state, []  # an access request: the route stands, the contacts are told
 
     def _decide_sla(
         self, state: RouteState | None, event: Envelope, now: datetime

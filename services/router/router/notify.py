@@ -35,8 +35,12 @@ from zoneinfo import ZoneInfo
 from router import details
 from router.routing import RouteState
 from shared.contract import Contract
+from shared.contract.policy import duty_contact
 from shared.contract.view import ContractView
 from shared.events import (
+    AccessRequestV1,
+    AccessStatus,
+    AccessStep,
     ActionKind,
     AssignmentEscalatedV3,
     AssignmentIssuedV3,
@@ -81,10 +85,12 @@ class Person:
 
 @dataclass(frozen=True, slots=True)
 class LinkAction:
-    action: ActionKind
+    action: ActionKind | None
     label: str
     layer: Layer | None = None
     fault_found: bool | None = None
+    step: AccessStep | None = None  # or a step of an access request (ADR 49)
+    request: str | None = None
 
 
 @dataclass(slots=True)
@@ -312,16 +318,111 @@ def _asks(event: Envelope, state: RouteState, contract: Contract) -> tuple[str, 
         title = f"escalation: {data.name}"
         _escalated(plan, data)
     elif isinstance(data, IncidentActionAcceptedV3) and data.action == ActionKind.RESTORED:
-        title = "confirm restoration"
-        asked = f"{data.party} reports the service restored. Does it work for you again?"
-        for party_id, one in contract.parties.items():
-            if one.kind == "customer":
-                _tell_party(plan, contract, party_id, at, asked, actions=(CONFIRM, REJECT))
+        title = _ask_restored(plan, contract, state, data.party, at)
+    elif isinstance(data, AccessRequestV1) and data.tell:
+        title = _tell_access(plan, contract, data)
     else:
         return None
     informed = f"For your information as coordinator: {title}."
     _tell_party(plan, contract, state.coordinator, at, informed)
     return title, plan
+
+
+def contact_person(contract: Contract, ref: str) -> Person | None:
+    """The contract contact ``party/contact`` as a person to tell."""
+    found = contract.contact(ref)
+    if found is None:
+        return None
+    party_id, _, contact_id = ref.partition("/")
+    return _person(duty_contact(party_id, contact_id, found[1]))
+
+
+def _ask_restored(
+    plan: _Plan, contract: Contract, state: RouteState, party: str, at: datetime
+) -> str:
+    """Restored: the completion contact of the object's rule first, then the customer's person
+    on duty and mailbox, asked to confirm (confirm and reject links)."""
+    asked = f"{party} reports the service restored. Does it work for you again?"
+    _ask_completion(plan, contract, state, asked)
+    for party_id, one in contract.parties.items():
+        if one.kind == "customer":
+            _tell_party(plan, contract, party_id, at, asked, actions=(CONFIRM, REJECT))
+    return "confirm restoration"
+
+
+def _ask_completion(plan: _Plan, contract: Contract, state: RouteState, asked: str) -> None:
+    """The object's access rule names who confirms completion of work on it: that contact is
+    asked first (with the links), with the customer's confirmation of restoration (ADR 51)."""
+    object_id = state.primary_object or state.object_id
+    obj = contract.object(object_id) if object_id else None
+    rule = contract.access_rules.get(obj.access) if obj and obj.access else None
+    ref = rule.confirms_completion if rule else None
+    person = contact_person(contract, ref) if ref else None
+    if obj is None or person is None:
+        return
+    party = contract.parties.get(person.party)
+    if party is None or party.kind != "customer":
+        return  # only the customer confirms restoration (the API's rule)
+    what = f"{asked} Under {obj.access}, you confirm completion of work on {obj.id} ({ref})."
+    plan.add(Ask(person, what, person.party, (CONFIRM, REJECT)))
+
+
+def _tell_access(plan: _Plan, contract: Contract, data: AccessRequestV1) -> str:
+    """The contacts the step is for; the one whose answer is awaited gets its link (the
+    approver's approval first, then the issuer's grant), acting as its own contact."""
+    title, asked = _access_asked(data)
+    waiting = data.waiting_for
+    answers = {
+        "approval": (data.approver, AccessStep.APPROVE),
+        "grant": (data.issued_by, AccessStep.GRANT),
+    }
+    owner, step = answers[waiting] if waiting else (None, None)
+    for ref in data.tell:
+        person = contact_person(contract, ref)
+        if person is None:
+            continue
+        if ref == owner and step is not None:
+            label = f"{step.value.capitalize()} access request {data.request_id}"
+            link = LinkAction(None, label, step=step, request=data.request_id)
+            plan.add(Ask(person, asked, person.party, (link,)))
+        else:
+            plan.add(Ask(person, asked))
+    return title
+
+
+def _access_asked(data: AccessRequestV1) -> tuple[str, str]:
+    """The title and the ask of an access request's step (ADR 49): the issuer is asked to grant
+    (after the approval where one is needed), the approver to approve; break glass is told."""
+    what = (
+        f"{data.mode} access to {data.object_id} under {data.rule} for {data.requested_by}"
+        + (f": {data.purpose}" if data.purpose else "")
+        + (f" (for {data.duration})" if data.duration else "")
+    )
+    ref = f"Request {data.request_id}"
+    if data.status == AccessStatus.EMERGENCY:
+        return (
+            f"emergency access to {data.object_id}",
+            f"{data.requested_by} invoked the emergency procedure of {data.rule} on"
+            f" {data.object_id} at {_fmt(data.at)}, without prior approval: {data.reason}."
+            f" Procedure: {data.emergency}",
+        )
+    if data.status == AccessStatus.APPROVED:
+        return (
+            f"access approved: {data.request_id}",
+            f"{ref} is approved by {data.approved_by}: {what}. {data.issued_by}: grant it"
+            f" (POST /v1/incidents/{{id}}/access with action grant, request_id"
+            f" {data.request_id}).",
+        )
+    lines = [f"{ref}: {what}. Lead time {data.lead_time}: ready by {_fmt(data.due_at)}."]
+    if data.needs_approval:
+        lines.append(f"Work at this hour needs approval by {data.approver} first.")
+    lines.append(
+        f"{data.issued_by} grants or denies, {data.approver} approves or rejects"
+        f" (action request_id {data.request_id})."
+        if data.needs_approval
+        else f"{data.issued_by} grants or denies (action request_id {data.request_id})."
+    )
+    return f"access request {data.request_id}", " ".join(lines)
 
 
 def notices(
@@ -460,6 +561,8 @@ def render(
                 incident=state.incident_id,
                 party=ask.acts_as,
                 action=action.action,
+                step=action.step,
+                request=action.request,
                 layer=action.layer,
                 fault_found=action.fault_found,
                 nonce=notice_id.hex,

@@ -31,6 +31,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import apprise
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
 
 from router import notify, webhook
 from router.routing import RouteState
@@ -127,6 +129,28 @@ class Sender:
         return None if ok else f"the {channel} sender did not take it (its reason: router log)"
 
 
+async def send_one(sender: Sender, row: Any, tracer: trace.Tracer | None = None) -> str | None:
+    """One message, as a CLIENT span (``notification send``: the incident, the event, the
+    party, the channel kind and the outcome; never the address or the text). Sends run on the
+    worker's tick after their transaction, so each is a trace of its own, as a webhook push
+    is; ``baton.event_id`` leads to the event's trace."""
+    with (tracer or trace.get_tracer(__name__)).start_as_current_span(
+        "notification send",
+        kind=SpanKind.CLIENT,
+        attributes={
+            "baton.incident": row["incident_id"],
+            "baton.event_id": str(row["event_id"]),
+            "baton.party": row["party"],
+            "baton.channel": row["channel"],
+        },
+    ) as span:
+        error = await sender.send(row["channel"], row["address"], row["subject"], row["body"])
+        span.set_attribute("baton.outcome", "sent" if error is None else "not sent")
+        if error is not None:
+            span.set_status(StatusCode.ERROR, error)
+        return error
+
+
 def outcome_event(row: Any, now: datetime) -> Envelope:
     """A settled notification row as its timeline event."""
     return make_event(
@@ -190,9 +214,7 @@ class Worker:
         self.oldest.set(max((now - first).total_seconds(), 0.0) if first else 0.0)
         if not rows:
             return 0, False
-        errors = await asyncio.gather(
-            *(self.sender.send(r["channel"], r["address"], r["subject"], r["body"]) for r in rows)
-        )
+        errors = await asyncio.gather(*(send_one(self.sender, r) for r in rows))
         done = rt.clock.now()
         async with rt.pool.acquire() as conn:
             for row, error in zip(rows, errors, strict=True):

@@ -36,7 +36,7 @@ from shared.service import Runtime, create_app
 from shared.settings import Settings
 from shared.ticker import Ticker
 from shared.topics import Topic
-from sla_clock import store
+from sla_clock import access_timers, store
 from sla_clock.cadence import UpdateTimer, fire_update, update_timers
 from sla_clock.decide import apply, fire, timers
 from sla_clock.metrics import OpenClock, SlaMetrics, at_risk, build_metrics
@@ -52,6 +52,7 @@ HANDLED = frozenset(
         EventType.ACTION_ACCEPTED,
         EventType.INCIDENT_RECLASSIFIED,
         EventType.ORIGIN_MOVED,  # moves the party the clocks are labelled with
+        EventType.ACCESS_REQUEST,  # late access or approval pauses recovery (ADR 50)
     }
 )
 log = logging.getLogger(SERVICE)
@@ -134,7 +135,17 @@ class SlaService:
                     continue
                 fresh.discard(event.id)  # a message repeated inside the batch counts once
                 subject = event.subject or ""
-                after, emitted = apply(current.get(subject), event, self.rules, now)
+                if event.type == EventType.ACCESS_REQUEST:
+                    after, emitted = await access_timers.on_event(
+                        conn,
+                        record=current.get(subject),
+                        event=event,
+                        part=part,
+                        rules=self.rules,
+                        now=now,
+                    )
+                else:
+                    after, emitted = apply(current.get(subject), event, self.rules, now)
                 if after is None or after == current.get(subject):
                     continue
                 current[subject] = after
@@ -196,6 +207,24 @@ class SlaService:
             total += fired
             if fired < batch:
                 return total
+
+    async def fire_access(self) -> int:
+        """Pause the clocks of incidents whose access request's lead time passed unanswered."""
+        ready = self.ownership.ready()
+        if not ready:
+            return 0
+        now = self.rt.clock.now()
+        async with self.rt.pool.acquire() as conn, conn.transaction():
+            saved, out = await access_timers.fire_due(
+                conn,
+                now=now,
+                limit=self.rt.settings.sla_fire_batch,
+                partitions=ready,
+                rules=self.rules,
+            )
+            if saved:
+                await asyncio.gather(store.save_many(conn, saved), self.publish(out))
+        return len(saved)
 
     async def _fire_batch(self, limit: int) -> int:
         rt = self.rt
@@ -262,6 +291,7 @@ class SlaService:
             "sla-tick",
             rt.settings.sla_tick_seconds,
             ("tick", self.tick_once),
+            ("access tick", self.fire_access),
             ("update cadence", self.updates_once),
             ("check-in tick", self.watchdog.tick_once),
         )

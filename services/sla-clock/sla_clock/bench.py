@@ -249,11 +249,11 @@ async def load_clocks(pool: asyncpg.Pool, n: int, due_at: list[datetime]) -> Non
         )
         records.append((inc, rec.model_dump_json(), 0))
         for clock in ("response", "recovery"):
-            for th in (75, 100):
+            for threshold in (75, 100):
                 k = 2 * i + (clock == "recovery")
-                due = due_at[k] if th == 100 and k < len(due_at) else far
+                due = due_at[k] if threshold == 100 and k < len(due_at) else far
                 timer_rows.append(
-                    (inc, clock, th, due, due, timedelta(0), "osdb", "P1", "outage", i % 3)
+                    (inc, clock, threshold, due, due, timedelta(0), "osdb", "P1", "outage", i % 3)
                 )
             clock_rows.append(
                 (inc, clock, T0, timedelta(hours=4), far, "24x7", "P1", "osdb", "running")

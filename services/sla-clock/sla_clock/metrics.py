@@ -106,10 +106,10 @@ class OpenClocks(Collector):
     def remaining(self, item: OpenClock, now: datetime) -> timedelta:
         if item.status != ClockState.RUNNING or item.deadline is None:
             return item.target - item.elapsed
-        cal = self._calendar(item.calendar)
+        business = self._calendar(item.calendar)
         if now <= item.deadline:
-            return cal.elapsed(now, item.deadline)
-        return -cal.elapsed(item.deadline, now)
+            return business.elapsed(now, item.deadline)
+        return -business.elapsed(item.deadline, now)
 
     def state_of(self, item: OpenClock, left: timedelta) -> str:
         if item.status == ClockState.PAUSED:

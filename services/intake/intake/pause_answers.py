@@ -1,0 +1,98 @@
+"""The customer confirms or disputes a pause (ADR 50): the contract's pause reasons say which
+party confirms each (``confirmed_by``); until it answers, reporting shows the pause as
+unconfirmed and the monthly report counts unconfirmed and disputed pause time apart.
+
+Intake checks who answers — the reason's ``confirmed_by`` party, for a reason of the contract
+on a clock it pauses, a dispute with its reason in ``note`` — and records the answer
+(``baton.incident.pause_answered``); which pause it names (clock, reason, ``paused_at``, as
+sla-clock published it) reporting pairs. Pure, like every decision of intake.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from intake.incidents import IncidentState, Refused
+from shared.contract import Contract
+from shared.events import (
+    Envelope,
+    PauseAnsweredV1,
+    PauseAnswerRefusedV1,
+    PauseAnswerV1,
+    PauseVerdict,
+    make_event,
+    stable_id,
+)
+
+SOURCE = "intake"
+
+
+def check(answer: PauseAnswerV1, contract: Contract) -> None:
+    """``Refused`` unless ``answer`` is the confirming party's, for a reason and clock of the
+    contract, a dispute with its reason."""
+    reason = next((r for r in contract.pause_reasons if r.id == answer.pause_reason), None)
+    if reason is None:
+        known = ", ".join(r.id for r in contract.pause_reasons) or "none"
+        raise Refused(f"pause_reason: {answer.pause_reason!r} is not in the contract ({known})")
+    if reason.confirmed_by is None:
+        raise Refused(f"pause_reason: nobody confirms {reason.id} pauses in this contract")
+    if answer.party != reason.confirmed_by:
+        raise Refused(
+            f"party: {reason.id} pauses are confirmed by {reason.confirmed_by}, not {answer.party}",
+            forbidden=True,
+        )
+    if answer.clock not in reason.clocks:
+        raise Refused(f"clock: {reason.id} does not pause the {answer.clock} clock")
+    if answer.verdict == PauseVerdict.DISPUTE and not answer.note.strip():
+        raise Refused("note: a dispute records why")
+
+
+def apply_pause_answer(
+    command: Envelope,
+    incident: IncidentState,
+    contract: Contract,
+    now: datetime,
+    accepted_at: datetime | None = None,
+) -> tuple[IncidentState, list[Envelope], tuple[int, str]]:
+    """Record the answer, or its refusal; the incident's state is unchanged."""
+    answer = command.data
+    assert isinstance(answer, PauseAnswerV1)
+    when = accepted_at or now
+    try:
+        check(answer, contract)
+    except Refused as refusal:
+        refused = PauseAnswerRefusedV1(
+            verdict=answer.verdict,
+            party=answer.party,
+            actor=answer.actor,
+            at=when,
+            command_id=command.id,
+            reason=refusal.reason,
+        )
+        out = make_event(
+            refused,
+            source=SOURCE,
+            time=now,
+            subject=incident.id,
+            event_id=stable_id("refused", command.id),
+        )
+        return incident, [out], (403 if refusal.forbidden else 409, refusal.reason)
+    answered = PauseAnsweredV1(
+        verdict=answer.verdict,
+        party=answer.party,
+        actor=answer.actor,
+        clock=answer.clock,
+        pause_reason=answer.pause_reason,
+        paused_at=answer.paused_at,
+        at=when,
+        command_id=command.id,
+        note=answer.note,
+    )
+    out = make_event(
+        answered,
+        source=SOURCE,
+        time=now,
+        subject=incident.id,
+        event_id=stable_id("pause-answered", command.id),
+    )
+    return incident, [out], (202, "")
