@@ -8,7 +8,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -27,6 +27,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.helpers import collect
 from tests.integration.test_routing import opened, publish
+from tests.local_http import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {"hw": "hw-hook-secret", "osdb": "osdb-hook-secret"}
@@ -57,14 +58,8 @@ class Receiver(BaseHTTPRequestHandler):
 def receiver() -> Iterator[str]:
     Receiver.received = []
     Receiver.taken = threading.Event()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/baton/hw"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Receiver) as url:
+        yield f"{url}/baton/hw"
 
 
 async def test_pushes_are_signed_retried_and_dead_lettered_with_the_coordinator_told(

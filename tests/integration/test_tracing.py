@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
 from tests.integration.one_alert import one_alert_through
+from tests.local_http import serving
 
 
 @dataclass(frozen=True)
@@ -71,14 +72,8 @@ def otlp() -> Iterator[Receiver]:
         def log_message(self, *_: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Receiver(f"http://127.0.0.1:{server.server_port}", spans)
-    finally:
-        server.shutdown()
-        thread.join()
+    with serving(Handler) as url:
+        yield Receiver(url, spans)
 
 
 async def test_one_alert_is_one_trace_across_the_four_services(

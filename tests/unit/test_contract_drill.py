@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.server
 import json
 import shutil
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ from shared.contract.drill import DrillReport, drill, drill_all, sample_times
 from shared.contract.load import parse_path
 from shared.contract.view import ContractView
 from shared.events import Category, ClockKind
+from tests.local_http import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "contract"
@@ -421,14 +421,8 @@ class _Reporting(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def reporting() -> Iterator[str]:
     _Reporting.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Reporting)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Reporting) as url:
+        yield url
 
 
 def test_cli_drill_shows_the_changes_before_its_instant(
