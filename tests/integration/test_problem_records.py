@@ -17,8 +17,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import orjson
 from reporting.documents import monthly_document
-from reporting.store import monthly_facts
+from reporting.store import MonthlyFacts, monthly_facts
 
 from shared.contract import load_contract
 from shared.db import create_pool
@@ -30,6 +31,7 @@ from shared.events import (
     ProblemCloseRefusedV1,
     ProblemLinkedV1,
     ProblemOpenedV1,
+    ProblemOpenedV2,
 )
 from shared.topics import party_topic_name
 from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
@@ -159,6 +161,64 @@ async def month_report(isolated: Isolated, month: date) -> Document:
                 found = facts.problems[0] if facts.problems else {}
                 if len(found.get("incidents", [])) == 4 and found["status"] == "closed":
                     return monthly_document(facts, CONTRACT)
+                await asyncio.sleep(0.2)
+    finally:
+        await pool.close()
+
+
+async def test_under_the_contracts_grouping_a_groups_objects_count_as_one_origin(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """ADR 55: with ``problems.group_by: group`` the example's "Production databases" (pg-acc
+    and mssql-wms) are one origin: two incidents on one and one on the other open one problem,
+    which names the group, and the month's report says it was counted with it."""
+    doc = CONTRACT.model_dump(mode="json", exclude_unset=True)
+    doc["problems"] = {"group_by": "group"}
+    path = tmp_path / "grouped.json"
+    path.write_bytes(orjson.dumps(doc))  # JSON is YAML
+    grouped = load_contract(path)
+    isolated = with_env(isolated, BATON_CONTRACT_PATH=str(path))
+    run = uuid.uuid4().hex[:6]
+    incidents = [
+        opened(f"inc-{run}-{n}", obj, Layer.DBMS, Category.OUTAGE, "P1", T0 + timedelta(days=day))
+        for n, (obj, day) in enumerate((("pg-acc", 0), ("mssql-wms", 6), ("pg-acc", 13)))
+    ]
+    sp = start_services(isolated, tmp_path / "run", ["intake", "router", "reporting"])
+    try:
+        await wait_healthy(sp)
+        bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
+        async with TopicReader(bootstrap, f"{prefix}assignments") as everything:
+            await publish(bootstrap, f"{prefix}incidents", incidents)
+            await everything.until(
+                lambda: any(e.type == EventType.PROBLEM_OPENED for e in everything.events()),
+                "the group's problem opened",
+            )
+            (event,) = [e for e in everything.events() if e.type == EventType.PROBLEM_OPENED]
+        rows = await problems_of_month(isolated, date(2026, 11, 1))
+    finally:
+        stop_services(sp)
+    problem = event.data_as(ProblemOpenedV2)
+    assert (problem.group, problem.owner) == ("databases", DBMS_PRIMARY)
+    assert sorted(problem.incidents) == sorted(e.subject or "" for e in incidents)
+    assert problem.origin_object in {"pg-acc", "mssql-wms"}  # the one that made the count
+    report = monthly_document(rows, grouped)
+    table = next(
+        t for s in report.sections for t in s.tables if t.title == "Open and closed problems"
+    )
+    ((_, origin, *_),) = table.rows
+    assert origin.endswith("counted with its group Production databases")
+
+
+async def problems_of_month(isolated: Isolated, month: date) -> MonthlyFacts:
+    """The month's facts once reporting holds a problem record."""
+    pool = await create_pool(isolated.dsn, "reporting")
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                async with pool.acquire() as conn:
+                    facts = await monthly_facts(conn, month)
+                if facts.problems:
+                    return facts
                 await asyncio.sleep(0.2)
     finally:
         await pool.close()

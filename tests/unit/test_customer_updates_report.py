@@ -120,3 +120,33 @@ def test_the_monthly_report_counts_overdue_updates_per_coordinator() -> None:
     )
     rows = table(monthly_document(facts, CONTRACT), "Overdue updates per coordinator").rows
     assert rows == ((CONTRACT.parties["appint"].name, "P1", "3"),)
+
+
+def test_the_monthly_report_names_the_group_a_problem_was_counted_on() -> None:
+    """ADR 55: a problem counted per group of the contract shows its object and the group."""
+    opened = datetime(2026, 11, 9, 2, 0, tzinfo=UTC)
+    problem = {
+        "id": "prb-1",
+        "origin_object": "pos-shymkent",
+        "group_id": "checkouts",
+        "owner": "hw",
+        "opened_at": opened,
+        "fix_due": opened + timedelta(days=14),
+        "status": "open",
+        "cause": "",
+        "incidents": ["inc-0", "inc-5", "inc-9"],
+    }
+    facts = MonthlyFacts(
+        date(2026, 11, 1), [], [], [], [], [], [], [], [], {"incidents": 3}, problems=[problem]
+    )
+    (row,) = table(monthly_document(facts, CONTRACT), "Open and closed problems").rows
+    shymkent = CONTRACT.object("pos-shymkent")
+    assert shymkent is not None
+    group = CONTRACT.groups["checkouts"].name
+    assert row[1] == f"{shymkent.name} (pos-shymkent), counted with its group {group}"
+    per_object = {**problem, "group_id": None}
+    facts = MonthlyFacts(
+        date(2026, 11, 1), [], [], [], [], [], [], [], [], {"incidents": 3}, problems=[per_object]
+    )
+    (row,) = table(monthly_document(facts, CONTRACT), "Open and closed problems").rows
+    assert row[1] == f"{shymkent.name} (pos-shymkent)"

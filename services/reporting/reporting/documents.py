@@ -129,6 +129,16 @@ def _local(value: datetime | None, zone: ZoneInfo) -> str:
     return f"{value.astimezone(zone):%Y-%m-%d %H:%M}" if value else "—"
 
 
+def _problem_origin(contract: Contract, problem: dict[str, Any]) -> str:
+    """The object a problem opened on, and the contract's group it was counted on (ADR 55)."""
+    name = _object_name(contract, problem["origin_object"])
+    group_id = problem.get("group_id")
+    if not group_id:
+        return name
+    group = contract.groups.get(group_id)
+    return f"{name}, counted with its group {group.name if group else group_id}"
+
+
 def _object_name(contract: Contract, object_id: str | None) -> str:
     if not object_id:
         return "outside the perimeter"
@@ -737,7 +747,7 @@ def monthly_document(facts: MonthlyFacts, contract: Contract) -> Document:
                         tuple(
                             (
                                 r["id"],
-                                _object_name(contract, r["origin_object"]),
+                                _problem_origin(contract, r),
                                 _party(contract, r["owner"]),
                                 f"{r['opened_at']:%Y-%m-%d}",
                                 f"{r['fix_due']:%Y-%m-%d}",

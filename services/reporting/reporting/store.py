@@ -37,7 +37,7 @@ from shared.events import (
     OriginMovedV1,
     ProblemClosedV1,
     ProblemLinkedV1,
-    ProblemOpenedV1,
+    ProblemOpenedV2,
 )
 
 JSON_COLUMNS = frozenset(
@@ -659,10 +659,10 @@ async def changes_before(
 # --------------------------------------------------------------------------- problems (ADR 48)
 
 
-async def _problem_opened(conn: Conn, incident: str | None, data: ProblemOpenedV1) -> None:
+async def _problem_opened(conn: Conn, incident: str | None, data: ProblemOpenedV2) -> None:
     await conn.execute(
         "INSERT INTO problems(id, origin_object, layer, owner, coordinator, incidents,"
-        " opened_at, fix_due) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)"
+        " opened_at, fix_due, group_id) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)"
         " ON CONFLICT (id) DO NOTHING",
         data.problem_id,
         data.origin_object,
@@ -672,6 +672,7 @@ async def _problem_opened(conn: Conn, incident: str | None, data: ProblemOpenedV
         orjson.dumps(data.incidents).decode(),
         data.opened_at,
         data.fix_due,
+        data.group,
     )
 
 
@@ -705,8 +706,8 @@ async def problems_of_month(conn: Conn, month: date) -> list[dict[str, Any]]:
     its start."""
     start, end = month_bounds(month)
     rows = await conn.fetch(
-        "SELECT id, origin_object, layer, owner, coordinator, incidents, opened_at, fix_due,"
-        " status, cause, closed_at FROM problems WHERE opened_at < $2"
+        "SELECT id, origin_object, group_id, layer, owner, coordinator, incidents, opened_at,"
+        " fix_due, status, cause, closed_at FROM problems WHERE opened_at < $2"
         " AND (closed_at IS NULL OR closed_at >= $1) ORDER BY opened_at, id",
         start,
         end,
