@@ -45,6 +45,7 @@ from shared.service import Runtime
 from shared.topics import TOPIC_SPECS, Topic
 from sla_clock import watchdog_store as store
 from sla_clock.ownership import Ownership
+from sla_clock.timer_port import drain
 from sla_clock.watchdog import Outcome, Ping, PingKind, on_ping, on_timer, plan
 
 SERVICE = "sla-clock"
@@ -306,12 +307,7 @@ class Watchdog:
         """Plan new or changed schedules, fire due timers, refresh the metrics."""
         if self._replan:
             await self.replan()
-        fired = 0
-        while True:
-            n = await self._fire_batch(FIRE_BATCH)
-            fired += n
-            if n < FIRE_BATCH:
-                break
+        fired = await drain(self._fire_batch, FIRE_BATCH)
         await self.refresh_metrics()
         return fired
 
@@ -339,7 +335,7 @@ class Watchdog:
             return 0
         now = rt.clock.now()
         async with rt.pool.acquire() as conn, conn.transaction():
-            due = await store.due_timers(conn, now, limit, ready)
+            due = await store.CHECKIN_TIMERS.due(conn, now, partitions=ready, limit=limit)
             for timer in due:
                 exp = self.current().get(timer.key)
                 state = await store.load(conn, timer.key)
@@ -353,8 +349,8 @@ class Watchdog:
                             "run missed" if timer.kind == "missed" else "run timed out",
                             extra={"checkin": exp.name, "expected": timer.expected_at.isoformat()},
                         )
-                # a key no longer in the contract: its timer is spent without an alert
-                await store.mark_fired(conn, timer, now)
+            # a key no longer in the contract: its timer is spent without an alert
+            await store.CHECKIN_TIMERS.mark_fired(conn, [(t, None) for t in due], now)
         return len(due)
 
     def visible(self, who: Reader, exp: Expectation) -> bool:

@@ -10,22 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.db import Conn
+from sla_clock.timer_port import table
 from sla_clock.watchdog import Outcome, State, Timer
 
-
-def _state(row: Any) -> State:
-    return State(
-        key=row["key"],
-        schedule=row["schedule"],
-        watch_since=row["watch_since"],
-        expected_at=row["expected_at"],
-        last_success=row["last_success"],
-        last_ping_at=row["last_ping_at"],
-        last_ping_kind=row["last_ping_kind"],
-        last_exit_status=row["last_exit_status"],
-        started_at=row["started_at"],
-        down=row["down"],
-    )
+CHECKIN_TIMERS = table(Timer, "checkin_timers", ("key", "kind", "expected_at"))
+"""Each check-in's missed and timed-out instants (ADR 16); they raise alerts, not events."""
 
 
 async def load(conn: Conn, key: str) -> State | None:
@@ -36,7 +25,7 @@ async def load(conn: Conn, key: str) -> State | None:
         " FROM checkins WHERE key = $1 FOR UPDATE",
         key,
     )
-    return None if row is None else _state(row)
+    return None if row is None else State(**row)
 
 
 async def save(conn: Conn, outcome: Outcome, *, name: str, part: int, grace: timedelta) -> None:
@@ -65,18 +54,8 @@ async def save(conn: Conn, outcome: Outcome, *, name: str, part: int, grace: tim
         grace,
     )
     if outcome.cancel:
-        await conn.execute(
-            "DELETE FROM checkin_timers WHERE key = $1 AND kind = ANY($2::text[])"
-            " AND fired_at IS NULL",
-            s.key,
-            list(outcome.cancel),
-        )
-    if outcome.timers:
-        await conn.executemany(
-            "INSERT INTO checkin_timers (key, kind, expected_at, due, part)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            [(t.key, t.kind, t.expected_at, t.due, part) for t in outcome.timers],
-        )
+        await CHECKIN_TIMERS.cancel(conn, [s.key], kind=outcome.cancel)
+    await CHECKIN_TIMERS.schedule(conn, [(t, part) for t in outcome.timers])
 
 
 async def record_ping(
@@ -101,28 +80,6 @@ async def record_ping(
         body,
     )
     return bool(done)
-
-
-async def due_timers(conn: Conn, now: datetime, limit: int, parts: list[int]) -> list[Timer]:
-    rows = await conn.fetch(
-        "SELECT key, kind, expected_at, due FROM checkin_timers"
-        " WHERE fired_at IS NULL AND due <= $1 AND part = ANY($3::int[])"
-        " ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED",
-        now,
-        limit,
-        parts,
-    )
-    return [Timer(r["key"], r["kind"], r["expected_at"], r["due"]) for r in rows]
-
-
-async def mark_fired(conn: Conn, timer: Timer, now: datetime) -> None:
-    await conn.execute(
-        "UPDATE checkin_timers SET fired_at = $4 WHERE key = $1 AND kind = $2 AND expected_at = $3",
-        timer.key,
-        timer.kind,
-        timer.expected_at,
-        now,
-    )
 
 
 async def known(conn: Conn) -> dict[str, str]:
