@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from intake.access import apply_access, apply_command, speaks_for
-from intake.incidents import IncidentState, IncidentStatus, verdict
+from intake.incidents import IncidentState, verdict
 
 from shared.contract import load_contract
 from shared.events import (
@@ -26,6 +26,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
+    IncidentStatus,
     Layer,
     PartyActionV2,
     PauseAnsweredV1,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from intake.incidents import IncidentState, IncidentStatus, apply_action
+from intake.incidents import IncidentState, apply_action
 from sla_clock.timeline import fold
 
 from shared.events import (
@@ -18,6 +18,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     IncidentActionAcceptedV3,
+    IncidentStatus,
     Layer,
     PartyActionV2,
     make_event,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from intake.incidents import IncidentState, IncidentStatus, apply_action, verdict
+from intake.incidents import IncidentState, apply_action, verdict
 
 from shared.contract import load_contract
 from shared.events import (
@@ -16,6 +16,7 @@ from shared.events import (
     Category,
     IncidentActionAcceptedV3,
     IncidentActionRefusedV3,
+    IncidentStatus,
     Layer,
     PartyActionV2,
     make_event,

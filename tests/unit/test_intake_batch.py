@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from intake.incidents import IncidentState, IncidentStatus, Match
+from intake.incidents import IncidentState, Match
 from intake.store import OpenIncidents
 
-from shared.events import Category
+from shared.events import Category, IncidentStatus
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from intake.correlation import Graph, alert_key
-from intake.incidents import IncidentState, IncidentStatus, handle_alert
+from intake.incidents import IncidentState, handle_alert
 
 from shared.contract import Contract, load_contract
 from shared.events import (
@@ -22,6 +22,7 @@ from shared.events import (
     Envelope,
     EventType,
     IncidentOpenedV1,
+    IncidentStatus,
     Layer,
     OriginMovedV1,
     SourceAcknowledgedV1,

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from intake.auth import Authenticator, sign
 from intake.correlation import Graph
-from intake.incidents import IncidentState, IncidentStatus, action_digest, verdict
+from intake.incidents import IncidentState, action_digest, verdict
 from intake.receivers import Intake, build_router
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
@@ -37,6 +37,7 @@ from shared.events import (
     Category,
     Envelope,
     EventType,
+    IncidentStatus,
     PartyActionV2,
 )
 from shared.settings import Settings

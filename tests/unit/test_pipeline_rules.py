@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from intake.access import apply_access, request_id_for
 from intake.alertmanager import AlertmanagerWebhook, normalise
-from intake.incidents import IncidentState, IncidentStatus, apply_action, open_or_attach
+from intake.incidents import IncidentState, apply_action, open_or_attach
 from router.routing import assign
 
 from shared.contract import Contract, load_contract
@@ -25,6 +25,7 @@ from shared.events import (
     IncidentActionRefusedV3,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
+    IncidentStatus,
     PartyActionV2,
     Role,
     make_event,

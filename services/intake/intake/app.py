@@ -24,7 +24,6 @@ from intake.formats import FORMATS
 from intake.guard import Refusal, fit_for_dead_letter, oversized, parse_json
 from intake.incidents import (
     IncidentState,
-    IncidentStatus,
     Match,
     action_digest,
     handle_alert,
@@ -43,6 +42,7 @@ from shared.events import (
     AlertReceivedV1,
     Envelope,
     EventType,
+    IncidentStatus,
     PartyActionV2,
     PauseAnswerV1,
     make_event,

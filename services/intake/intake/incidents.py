@@ -36,6 +36,7 @@ from shared.events import (
     IncidentClosedV1,
     IncidentOpenedV2,
     IncidentReclassifiedV1,
+    IncidentStatus,
     Layer,
     Model,
     OriginMovedV1,
@@ -47,13 +48,6 @@ from shared.events import (
 )
 
 SOURCE = "intake"
-
-
-class IncidentStatus(StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    RESTORED = "restored"
-    CLOSED = "closed"
 
 
 class IncidentState(BaseModel):

@@ -8,9 +8,9 @@ from typing import Any
 
 import orjson
 
-from intake.incidents import IncidentState, IncidentStatus, Match
+from intake.incidents import IncidentState, Match
 from shared.db import Conn
-from shared.events import Alert
+from shared.events import Alert, IncidentStatus
 
 
 def _state(row: Any) -> IncidentState | None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from router import details
 from shared.contract import Contract, SupportObject
@@ -54,17 +54,14 @@ from shared.events import (
     make_event,
     stable_id,
 )
+from shared.model import Model
 
 SOURCE = "router"
 TAKES_INTO_WORK = frozenset({ActionKind.ACKNOWLEDGE, ActionKind.DIAGNOSIS, ActionKind.RESTORED})
 """Actions by which a party shows it took its assignment: its backup is not called then."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Check(_Frozen):
+class Check(Model):
     layer: Layer
     object_id: str
     party: str
@@ -73,7 +70,7 @@ class Check(_Frozen):
     reported_by: str | None = None
 
 
-class RouteState(_Frozen):
+class RouteState(Model):
     incident_id: str
     object_id: str | None
     layer: Layer | None

@@ -348,22 +348,22 @@ def timers(record: IncidentRecord, views: dict[ClockKind, ClockView], rules: Rul
     rules = rules.of(record)
     out = []
     for clock, view in views.items():
-        cal = rules.clock_calendar(view.policy.calendar, record.policy_object)
+        calendar = rules.clock_calendar(view.policy.calendar, record.policy_object)
         target = view.policy.target
         breached_at = None  # the breach comes before the levels past it: their deadline
-        for th in sorted((*view.thresholds, BREACH)):
-            due = view.due(th, cal)
+        for threshold in sorted((*view.thresholds, BREACH)):
+            due = view.due(threshold, calendar)
             if due is None:
                 continue
-            left = target - share(target, th)  # negative past the breach
-            if th == BREACH:
+            left = target - share(target, threshold)  # negative past the breach
+            if threshold == BREACH:
                 breached_at = due
-            deadline = cal.add(due, left) if th < BREACH else breached_at or due
+            deadline = calendar.add(due, left) if threshold < BREACH else breached_at or due
             out.append(
                 Timer(
                     incident_id=record.incident_id,
                     clock=clock,
-                    threshold=th,
+                    threshold=threshold,
                     due=due,
                     deadline=deadline,
                     remaining=left,
