@@ -269,7 +269,7 @@ class _Drill:
             return None, None
         # a first line written as party/contact answers in the contact's own hours, not as
         # whoever is on the party's duty (the customer's night approver takes no tickets)
-        on_duty = contract.desk_on_duty(self.at)
+        on_duty = self.view.desk_on_duty(self.at)
         answer = answer.model_copy(update={"on_duty": on_duty.reach() if on_duty else None})
         named = contract.contact(contract.first_line or "")
         who = f"{named[1].name} of {answer.name}" if named else answer.name

@@ -7,9 +7,9 @@ file and line instead of hiding every other finding behind one validation error.
 ``load_contract`` runs both and refuses a contract with errors, so services only ever see a
 contract whose references resolve.
 
-Services ask the contract questions only through ``Contract``'s methods: ``object()``,
-``primary_party()``, ``match_alert()``, ``priority()``, ``sla_target()``, ``sla_for()``,
-``on_duty()``, ``maintenance_at()``.
+``Contract`` answers schema-level look-ups only (an object, a party's contact, a calendar by id,
+a target row); every question about an incident — its period, deadlines, who is on duty, which
+window holds it — goes to the version's ``ContractView`` (``shared.contract.view``, ADR 8).
 """
 
 from __future__ import annotations
@@ -793,28 +793,6 @@ class Contract(_Strict):
         """The party of ``first_line`` (written as a party or as ``party/contact``)."""
         return self.first_line.partition("/")[0] if self.first_line else None
 
-    def desk_on_duty(self, at: datetime) -> Contact | None:
-        """Who accepts tickets for the first line at ``at``: a first-line contact while its own
-        hours are open; a first-line party's duty contact. ``None``: the desk is closed."""
-        if self.first_line is None:
-            return None
-        if "/" not in self.first_line:
-            found = self.on_duty(self.first_line, at)
-            return found[1] if found else None
-        resolved = self.contact(self.first_line)
-        if resolved is None:
-            return None
-        party, contact = resolved
-        contact_id = self.first_line.partition("/")[2]
-        hours = [contact.hours] if contact.hours else []
-        hours += [s.calendar for s in party.duty if s.contact == contact_id and not contact.hours]
-        if not hours:
-            return contact  # no hours written: it answers whenever (lint BTN108 says so)
-        for calendar_id in hours:
-            if self.calendar_spec(calendar_id) and self.business_calendar(calendar_id).is_open(at):
-                return contact
-        return None
-
     def contact(self, ref: str) -> tuple[Party, Contact] | None:
         """Resolve ``party/contact``."""
         party_id, _, contact_id = ref.partition("/")
@@ -912,53 +890,6 @@ class Contract(_Strict):
             return self.period_calendar_of(obj) or (obj.calendar if obj else "24x7")
         return target.calendar or (obj.calendar if obj else "24x7")
 
-    def period(self, at: datetime, obj: SupportObject | None = None) -> Period:
-        """Day, night, weekend or holiday at ``at`` under the period calendar of ``obj``'s
-        location, else the SLA's."""
-        calendar_id = self.period_calendar_of(obj)
-        if calendar_id is None:
-            return Period.DAY
-        spec = self.calendar_spec(calendar_id)
-        if spec is None or spec.kind == "24x7":
-            return Period.DAY
-        return classify(self.business_calendar(spec.id), at)
-
-    def sla_for(
-        self, obj: SupportObject, category: Category, at: datetime, priority: str | None = None
-    ) -> ResolvedSla | None:
-        """The target that applies to an incident on ``obj`` starting at ``at``, with its
-        calendar and the wall-clock deadlines; ``None`` if the contract has no target."""
-        prio = priority or self.priority(obj.criticality, category)
-        period = self.period(at, obj)
-        target = self.sla_target(category, prio, period)
-        if target is None:
-            return None
-        calendar_id = self.target_calendar(target, obj)
-        calendar = self.business_calendar(calendar_id)
-        return ResolvedSla(
-            target=target,
-            priority=prio,
-            period=period,
-            calendar=calendar_id,
-            response_due=calendar.add(at, target.response),
-            recovery_due=calendar.add(at, target.recovery),
-        )
-
-    def on_duty(self, party_id: str, at: datetime) -> tuple[DutyShift, Contact] | None:
-        """Who answers for ``party_id`` at ``at``: the first duty shift whose calendar is open."""
-        party = self.parties.get(party_id)
-        if party is None:
-            return None
-        for shift in party.duty:
-            contact = party.contacts.get(shift.contact)
-            if (
-                self.calendar_spec(shift.calendar) is not None
-                and contact is not None
-                and self.business_calendar(shift.calendar).is_open(at)
-            ):
-                return shift, contact
-        return None
-
     def is_round_the_clock(self, party_id: str) -> bool:
         """Whether one of the party's duty shifts runs on an always-open calendar."""
         party = self.parties.get(party_id)
@@ -969,38 +900,6 @@ class Contract(_Strict):
             if spec is not None and spec.kind == "24x7":
                 return True
         return False
-
-    def maintenance_at(self, object_id: str, at: datetime) -> MaintenanceWindow | None:
-        """The maintenance window covering ``object_id`` at ``at``, if any."""
-        for window in self.maintenance_windows:
-            members = set(window.objects)
-            for group in window.groups:
-                members.update(self.group_members(group))
-            if object_id in members and window.covers(at):
-                return window
-        return None
-
-    def _sla_excluding_windows(self) -> list[tuple[MaintenanceWindow, set[str]]]:
-        """Approved windows the contract excludes from SLA time, with the objects they cover."""
-        out = []
-        for window in self.maintenance_windows:
-            if window.excludes_sla and window.approved_by is not None:
-                members = set(window.objects)
-                for group in window.groups:
-                    members.update(self.group_members(group))
-                out.append((window, members))
-        return out
-
-    def sla_exclusions(
-        self, object_id: str, start: datetime, end: datetime
-    ) -> list[tuple[datetime, datetime]]:
-        """Intervals in ``[start, end)`` when ``object_id``'s SLA clocks do not count: its
-        approved maintenance windows that the contract marks ``excludes_sla``."""
-        out: list[tuple[datetime, datetime]] = []
-        for window, members in self._sla_excluding_windows():
-            if object_id in members:
-                out.extend(window.occurrences(start, end))
-        return sorted(out)
 
     def dependencies(self, object_id: str) -> list[str]:
         """Everything ``object_id`` depends on, transitively, nearest first (cycle-safe)."""
@@ -1021,15 +920,6 @@ class Contract(_Strict):
     @property
     def content_hash(self) -> str:
         return contract_hash(self)
-
-
-class ResolvedSla(_Strict):
-    target: SlaTarget
-    priority: str
-    period: Period
-    calendar: str
-    response_due: datetime
-    recovery_due: datetime
 
 
 def classify(calendar: BusinessCalendar, at: datetime) -> Period:

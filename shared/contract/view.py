@@ -285,6 +285,29 @@ class ContractView:
                 return shift, contact
         return None
 
+    def desk_on_duty(self, at: datetime) -> Contact | None:
+        """Who accepts tickets for the first line at ``at``: a first-line contact while its own
+        hours are open; a first-line party's duty contact. ``None``: the desk is closed."""
+        first_line = self.contract.first_line
+        if first_line is None:
+            return None
+        if "/" not in first_line:
+            found = self.on_duty(first_line, at)
+            return found[1] if found else None
+        resolved = self.contract.contact(first_line)
+        if resolved is None:
+            return None
+        party, contact = resolved
+        contact_id = first_line.partition("/")[2]
+        hours = [contact.hours] if contact.hours else []
+        hours += [s.calendar for s in party.duty if s.contact == contact_id and not contact.hours]
+        if not hours:
+            return contact  # no hours written: it answers whenever (lint BTN108 says so)
+        for calendar_id in hours:
+            if self._known(calendar_id) and self.calendar(calendar_id).is_open(at):
+                return contact
+        return None
+
     # -- time ------------------------------------------------------------------------------
 
     def _known(self, calendar_id: str) -> bool:
@@ -387,7 +410,7 @@ class ContractView:
         else:
 
             def exclusions(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-                return sorted(span for w in windows for span in w.occurrences(start, end))
+                return self.sla_exclusions(object_id, start, end)
 
             found = ExcludingCalendar(base, exclusions)
         self._clock_calendars[key] = found
@@ -437,7 +460,22 @@ class ContractView:
 
     def maintenance_at(self, object_id: str, at: datetime) -> MaintenanceWindow | None:
         """A maintenance window covering ``object_id`` at ``at``, approved or not."""
-        return self.contract.maintenance_at(object_id, at)
+        for window in self.contract.maintenance_windows:
+            if object_id in self._members(window) and window.covers(at):
+                return window
+        return None
+
+    def sla_exclusions(
+        self, object_id: str | None, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        """Intervals in ``[start, end)`` when the object's SLA clocks do not count: its
+        approved maintenance windows that the contract marks ``excludes_sla``."""
+        return sorted(
+            span
+            for window, members in self._excluding
+            if object_id in members
+            for span in window.occurrences(start, end)
+        )
 
     def holding_window(self, object_id: str | None, at: datetime) -> MaintenanceWindow | None:
         """The approved maintenance window in which intake holds a firing alert on the object

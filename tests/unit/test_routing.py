@@ -25,6 +25,7 @@ from router.routing import (
 
 from shared.contract import Contract, load_contract
 from shared.contract.model import Duration
+from shared.contract.view import ContractView
 from shared.events import (
     ActionKind,
     AssignmentEscalatedV3,
@@ -106,7 +107,7 @@ def test_routing_table(contract_path: str, case: dict[str, Any]) -> None:
     if "priority" in expect:
         assert primary.priority == expect["priority"]
     for party, contact in expect.get("on_duty", {}).items():
-        found = contract.on_duty(party, at)
+        found = ContractView.of(contract).on_duty(party, at)
         assert (found[0].contact if found else None) == contact, party
         for data in (primary, coordinator):
             if data.party == party:

@@ -99,7 +99,7 @@ class SlaService:
 
     def calendar(self, calendar_id: str) -> BusinessCalendar:
         """A calendar of the contract in force (the metrics ask at scrape time)."""
-        return self.rules.calendar(calendar_id)
+        return self.rules.view.calendar(calendar_id)
 
     async def on_incidents(self, msg: KafkaMessage) -> None:
         """One batch of the incidents topic: one transaction, one offset commit.
@@ -283,7 +283,7 @@ class SlaService:
                     target=row["target"],  # type: ignore[arg-type]
                     elapsed=row["elapsed"],  # type: ignore[arg-type]
                     calendar=str(row["calendar"]),
-                    at_risk_share=at_risk(self.rules.thresholds[ClockKind(str(row["clock"]))]),
+                    at_risk_share=at_risk(self.rules.view.thresholds[ClockKind(str(row["clock"]))]),
                     priority=str(row["priority"]),
                     party=str(row["party"]),
                 )

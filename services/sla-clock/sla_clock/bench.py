@@ -220,7 +220,7 @@ def bench_memory(rules: Rules, records: dict[str, IncidentRecord]) -> None:
         views[inc] = fold(r.model_copy(update={"facts": r.facts[:2]}), rules)
     tracemalloc.start()
     base = tracemalloc.take_snapshot()
-    table = OpenClocks(FixedClock(T0).now, rules.calendar)
+    table = OpenClocks(FixedClock(T0).now, rules.view.calendar)
     for inc, v in views.items():
         table.update(inc, v)
     used = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(base, "filename"))
