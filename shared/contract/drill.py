@@ -23,8 +23,8 @@ from shared.contract.model import (
     Period,
     SupportObject,
     classify,
-    format_duration,
 )
+from shared.contract.model_validators import format_duration
 from shared.contract.view import ContractView
 from shared.events import Category, ClockKind
 

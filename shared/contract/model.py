@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
-from collections.abc import Callable, Iterable
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -38,7 +36,6 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from shared.calendar import (
     TWENTY_FOUR_SEVEN,
@@ -54,6 +51,18 @@ from shared.contract.matching import (
     Rule,
     check_matchers,
     parse_matchers,
+)
+from shared.contract.model_validators import (
+    SITE_HOURS,
+    business_day_length,
+    business_targets,
+    cached_calendar,
+    closure,
+    format_target,
+    layers_from_mapping,
+    parse_duration,
+    sla_from_list,
+    time_of_day,
 )
 from shared.events import Category, ClockKind, Layer
 
@@ -134,69 +143,13 @@ class ChannelKind(StrEnum):
     HTTP = "http"
 
 
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
-
-
-_BUSINESS = re.compile(r"^\s*(\d+)\s*b([dh])\s*$", re.IGNORECASE)
-
-
-def _parse_duration(value: object) -> object:
-    """Accept ``15m``, ``4h``, ``1d 12h`` besides ISO 8601 (``PT15M``) and seconds."""
-    if isinstance(value, str) and _BUSINESS.match(value):
-        raise PydanticCustomError(
-            "business_units",
-            "business days/hours (3bd, 4bh) are for SLA targets measured on a business-hours "
-            "calendar: name the target's calendar or sla.period_calendar",
-        )
-    if isinstance(value, str) and value.strip() and not value.lstrip().upper().startswith("P"):
-        match = _DURATION.match(value.lower())
-        if match and any(match.groups()):
-            days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-            return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 ContactRef = Annotated[str, Field(pattern=r"^[^/\s]+/[^/\s]+$")]
 """``party/contact``: a named contact of a party, e.g. ``customer/it-head``."""
 
 
-def _time_of_day(value: object) -> object:
-    if isinstance(value, int) and not isinstance(value, bool):
-        # YAML 1.1 reads an unquoted 22:00 as the sexagesimal number 1320.
-        raise PydanticCustomError("time_unquoted", "write times of day in quotes, e.g. '02:00'")
-    return value
-
-
-TimeOfDay = Annotated[time, BeforeValidator(_time_of_day)]
+TimeOfDay = Annotated[time, BeforeValidator(time_of_day)]
 Matchers = Annotated[list[str], AfterValidator(check_matchers)]
-
-
-def format_duration(value: timedelta) -> str:
-    """``timedelta(hours=4, minutes=30)`` -> ``"4h30m"``; for tables and the drill."""
-    total = int(value.total_seconds())
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [
-        f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s"))
-    ]
-    text = "".join(p for p in parts if not p.startswith("0"))
-    return text or "0m"
-
-
-def format_target(value: timedelta, business_day: timedelta | None) -> str:
-    """An SLA target as contracts write it: on a business-hours calendar (``business_day``, its
-    usual open day) in business units — 27 h on a 9-hour day is ``3bd``, 4 h is ``4bh`` — since
-    that is what it counts; round the clock (``None``) as ``format_duration``."""
-    if business_day is None:
-        return format_duration(value)
-    total, day = int(value.total_seconds()), int(business_day.total_seconds())
-    if day and total and total % day == 0:
-        return f"{total // day}bd"
-    hours, rest = divmod(total, 3600)
-    minutes = rest // 60
-    return (f"{hours}bh" if hours else "") + (f"{minutes}m" if minutes else "") or "0m"
 
 
 class _Strict(BaseModel):
@@ -497,88 +450,6 @@ class SlaPolicy(_Strict):
     )
 
 
-def _sla_from_list(value: object) -> object:
-    """The walking skeleton wrote ``sla:`` as a bare list of targets."""
-    return {"targets": value} if isinstance(value, list) else value
-
-
-def _minute_of(text: str) -> int:
-    hours, _, minutes = text.partition(":")
-    return int(hours) * 60 + int(minutes or 0)
-
-
-def business_day_length(spec: CalendarSpec) -> timedelta | None:
-    """The usual (most common) length of an open day of a business-hours calendar."""
-    if spec.kind == "24x7":
-        return None
-    lengths: dict[int, int] = {}
-    for hours in spec.weekly.values():
-        if hours:
-            minutes = sum(_minute_of(b) - _minute_of(a) for a, b in hours)
-            lengths[minutes] = lengths.get(minutes, 0) + 1
-    if not lengths:
-        return None
-    return timedelta(minutes=max(lengths, key=lambda m: lengths[m]))
-
-
-SITE_HOURS = "site"
-"""A target's ``calendar: site``: the business hours of the object's site — its location's
-period calendar, else the SLA's (ADR 22). What ``3bd``/``4bh`` without a calendar count on."""
-
-
-def _business_targets(data: object) -> object:
-    """``3bd`` / ``4bh`` in an SLA target: business days (of the usual open-day length) and
-    business hours of the target's calendar, else of the object's site (``calendar: site``: its
-    location's period calendar, else the SLA's) — and the target is then measured on that
-    calendar, so "4 business hours" on a 24/7 object counts office hours, at the hub the hub's.
-    A day's length is read from the named calendar, for ``site`` from the SLA's period one."""
-    if not isinstance(data, dict):
-        return data
-    sla = _sla_from_list(data.get("sla"))
-    if not isinstance(sla, dict) or not isinstance(sla.get("targets"), list):
-        return data
-    specs = {c.get("id"): c for c in data.get("calendars") or [] if isinstance(c, dict)}
-    targets = []
-    for target in sla["targets"]:
-        if not isinstance(target, dict) or not any(
-            isinstance(target.get(k), str) and _BUSINESS.match(target[k])
-            for k in ("response", "recovery")
-        ):
-            targets.append(target)
-            continue
-        calendar_id = target.get("calendar") or SITE_HOURS
-        length_of = sla.get("period_calendar") if calendar_id == SITE_HOURS else calendar_id
-        if calendar_id == SITE_HOURS and SITE_HOURS in specs:
-            length_of = SITE_HOURS  # a calendar the contract itself calls "site"
-        try:
-            spec = CalendarSpec.model_validate(specs[length_of])
-        except (KeyError, ValueError):
-            targets.append(target)  # the field validator names the problem
-            continue
-        day = business_day_length(spec)
-        if day is None:
-            targets.append(target)
-            continue
-        converted = dict(target, calendar=calendar_id)
-        for key in ("response", "recovery"):
-            found = _BUSINESS.match(str(target.get(key, "")))
-            if found:
-                count, unit = int(found[1]), found[2].lower()
-                converted[key] = day * count if unit == "d" else timedelta(hours=count)
-        targets.append(converted)
-    return dict(data, sla=dict(sla, targets=targets))
-
-
-def _layers_from_mapping(value: object) -> object:
-    """Accept ``{layer: party}`` (the skeleton's form) besides the list of assignments."""
-    if isinstance(value, dict):
-        return [
-            {"layer": layer, **(party if isinstance(party, dict) else {"primary": party})}
-            for layer, party in value.items()
-        ]
-    return value
-
-
 class PauseReason(_Strict):
     id: str
     text: str
@@ -735,13 +606,13 @@ class Contract(_Strict):
     exclusions: list[Exclusion] = Field(default_factory=list)
     locations: dict[str, Location] = Field(default_factory=dict)
     parties: dict[str, Party]
-    layers: Annotated[list[LayerAssignment], BeforeValidator(_layers_from_mapping)]
+    layers: Annotated[list[LayerAssignment], BeforeValidator(layers_from_mapping)]
     calendars: list[CalendarSpec] = Field(default_factory=list)
     objects: list[SupportObject]
     groups: dict[str, Group] = Field(default_factory=dict)
     access_rules: dict[str, AccessRule] = Field(default_factory=dict)
     priority_matrix: dict[Criticality, dict[Category, str]]
-    sla: Annotated[SlaPolicy, BeforeValidator(_sla_from_list)] = Field(default_factory=SlaPolicy)
+    sla: Annotated[SlaPolicy, BeforeValidator(sla_from_list)] = Field(default_factory=SlaPolicy)
     pause_reasons: list[PauseReason] = Field(default_factory=list)
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
     escalation: list[EscalationLevel] = Field(default_factory=list)
@@ -757,7 +628,7 @@ class Contract(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _business_units(cls, data: object) -> object:
-        return _business_targets(data)
+        return business_targets(data)
 
     @field_validator("calendars")
     @classmethod
@@ -817,7 +688,7 @@ class Contract(_Strict):
         spec = self.calendar_spec(calendar_id)
         if spec is None:
             raise KeyError(f"unknown calendar {calendar_id!r}")
-        return _business_calendar(spec.model_dump_json())
+        return cached_calendar(spec.model_dump_json())
 
     def group_members(self, group_id: str) -> list[str]:
         group = self.groups.get(group_id)
@@ -903,7 +774,7 @@ class Contract(_Strict):
 
     def dependencies(self, object_id: str) -> list[str]:
         """Everything ``object_id`` depends on, transitively, nearest first (cycle-safe)."""
-        return _closure(object_id, self._depends_on)
+        return closure(object_id, self._depends_on)
 
     def dependents(self, object_id: str) -> list[str]:
         """Everything that depends on ``object_id``, transitively, nearest first."""
@@ -911,7 +782,7 @@ class Contract(_Strict):
         for obj in self.objects:
             for dep in obj.depends_on:
                 reverse.setdefault(dep, []).append(obj.id)
-        return _closure(object_id, lambda o: reverse.get(o, []))
+        return closure(object_id, lambda o: reverse.get(o, []))
 
     def _depends_on(self, object_id: str) -> list[str]:
         obj = self.object(object_id)
@@ -932,26 +803,6 @@ def classify(calendar: BusinessCalendar, at: datetime) -> Period:
     if not calendar.hours_on(day):
         return Period.WEEKEND
     return Period.NIGHT
-
-
-def _closure(start: str, step: Callable[[str], Iterable[str]]) -> list[str]:
-    seen: list[str] = []
-    frontier = list(step(start))
-    while frontier:
-        nxt: list[str] = []
-        for item in frontier:
-            if item != start and item not in seen:
-                seen.append(item)
-                nxt.extend(step(item))
-        frontier = nxt
-    return seen
-
-
-@functools.lru_cache(maxsize=256)
-def _business_calendar(spec_json: str) -> BusinessCalendar:
-    """One calendar (with its holiday and day caches) per distinct spec, shared by every
-    contract version that has the same spec."""
-    return BusinessCalendar(CalendarSpec.model_validate_json(spec_json))
 
 
 def contract_hash(contract: Contract) -> str:

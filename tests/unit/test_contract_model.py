@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from shared.contract import Contract, ContractError, Period, contract_hash, load_contract
-from shared.contract.model import format_duration
+from shared.contract.model_validators import format_duration
 from shared.contract.view import ContractView
 from shared.events import Category, Layer
 

@@ -123,7 +123,7 @@ def test_the_drill_and_the_cli_print_them_as_written(tmp_path: Path) -> None:
 
 
 def test_round_the_clock_targets_print_as_before() -> None:
-    from shared.contract.model import format_target
+    from shared.contract.model_validators import format_target
 
     assert format_target(timedelta(hours=4), None) == "4h"
     assert format_target(timedelta(hours=27), timedelta(hours=9)) == "3bd"
