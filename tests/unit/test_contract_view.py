@@ -78,7 +78,7 @@ def as_intake_opens(
 
 
 def router_deadlines(contract: Contract, opened: Envelope) -> dict[ClockKind, datetime] | None:
-    _, events = open_route(opened, contract, NOW)
+    _, events = open_route(opened, ContractView.of(contract), NOW)
     primary = next(
         e.data
         for e in events
@@ -187,8 +187,8 @@ def test_after_a_handover_sla_clock_labels_breaches_with_the_new_owner() -> None
         objects=("pg-main", "srv-db-01"),
         event_id=uuid.UUID(int=2),
     )
-    state, _ = open_route(opened, MINIMAL, NOW)
-    routed, _ = on_origin_moved(state, moved, MINIMAL, NOW)
+    state, _ = open_route(opened, ContractView.of(MINIMAL), NOW)
+    routed, _ = on_origin_moved(state, moved, ContractView.of(MINIMAL), NOW)
     assert isinstance(routed, RouteState)
     assert routed.primary == "hw"
 

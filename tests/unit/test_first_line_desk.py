@@ -17,6 +17,7 @@ from router.routing import open_route
 from shared.contract import Contract
 from shared.contract.drill import drill
 from shared.contract.lint import check_contract
+from shared.contract.view import ContractView
 from shared.events import (
     ActionKind,
     AssignmentIssuedV3,
@@ -73,7 +74,9 @@ def issued(events: list[Any]) -> dict[AssignmentRole, AssignmentIssuedV3]:
 
 @pytest.mark.parametrize("object_id", ["srv-db-01", None], ids=["object", "outside"])
 def test_the_desk_is_told_of_every_incident_and_chased_by_nobody(object_id: str | None) -> None:
-    state, events = open_route(opened(WITH_DESK, object_id, NIGHT), WITH_DESK, NIGHT)
+    state, events = open_route(
+        opened(WITH_DESK, object_id, NIGHT), ContractView.of(WITH_DESK), NIGHT
+    )
     roles = issued(events)
     assert set(roles) == {
         AssignmentRole.PRIMARY,
@@ -95,10 +98,12 @@ def test_the_desk_is_told_of_every_incident_and_chased_by_nobody(object_id: str 
 
 
 def test_without_a_desk_of_its_own_two_assignments_as_before() -> None:
-    _, events = open_route(opened(WITHOUT_DESK, "srv-db-01", DAY), WITHOUT_DESK, DAY)
+    _, events = open_route(
+        opened(WITHOUT_DESK, "srv-db-01", DAY), ContractView.of(WITHOUT_DESK), DAY
+    )
     assert set(issued(events)) == {AssignmentRole.PRIMARY, AssignmentRole.COORDINATOR}
     same = contract(first_line="apps")  # the coordinator's own desk: nothing extra
-    _, events = open_route(opened(same, "srv-db-01", DAY), same, DAY)
+    _, events = open_route(opened(same, "srv-db-01", DAY), ContractView.of(same), DAY)
     assert set(issued(events)) == {AssignmentRole.PRIMARY, AssignmentRole.COORDINATOR}
 
 
@@ -171,7 +176,7 @@ def test_the_coordinator_accepts_while_the_desk_is_closed() -> None:
 
 
 def test_a_v3_first_line_assignment_round_trips() -> None:
-    _, events = open_route(opened(WITH_DESK, "srv-db-01", DAY), WITH_DESK, DAY)
+    _, events = open_route(opened(WITH_DESK, "srv-db-01", DAY), ContractView.of(WITH_DESK), DAY)
     desk = next(e for e in events if getattr(e.data, "role", None) == "first_line")
     back = parse_event(desk.to_json())
     assert back.dataversion == 3
@@ -247,7 +252,7 @@ def test_a_contact_desk_outside_its_hours_leaves_the_ticket_to_the_coordinator()
 
 def test_the_router_and_intake_treat_a_contact_desk_as_its_party() -> None:
     _, events = open_route(
-        opened(WITH_CONTACT_DESK, "srv-db-01", EVENING), WITH_CONTACT_DESK, EVENING
+        opened(WITH_CONTACT_DESK, "srv-db-01", EVENING), ContractView.of(WITH_CONTACT_DESK), EVENING
     )
     assert issued(events)[AssignmentRole.FIRST_LINE].party == "customer"
     assert WITH_CONTACT_DESK.intake == "customer"

@@ -12,6 +12,7 @@ from sla_clock.decide import apply
 from sla_clock.timeline import Rules, fold
 
 from shared.contract import Contract
+from shared.contract.view import ContractView
 from shared.events import (
     AssignmentIssuedV3,
     AssignmentRole,
@@ -53,7 +54,7 @@ def test_by_default_the_assignment_carries_the_deadlines_the_clocks_run_to() -> 
     assert set(clocks) == {ClockKind.RESPONSE, ClockKind.RECOVERY}
     assert clocks[ClockKind.RESPONSE].calendar == "24x7"
 
-    _, issued = open_route(event, c, T0)
+    _, issued = open_route(event, ContractView.of(c), T0)
     assignments = [e.data for e in issued if isinstance(e.data, AssignmentIssuedV3)]
     assert {a.role for a in assignments} == {AssignmentRole.PRIMARY, AssignmentRole.COORDINATOR}
     assignment = assignments[0]
@@ -71,7 +72,7 @@ def test_the_contract_may_say_no_sla_applies_outside_the_perimeter() -> None:
     assert record is not None
     assert started == []
     assert fold(record, Rules(c)) == {}
-    _, issued = open_route(event, c, T0)
+    _, issued = open_route(event, ContractView.of(c), T0)
     assignments = [e.data for e in issued if isinstance(e.data, AssignmentIssuedV3)]
     assert {a.role for a in assignments} == {AssignmentRole.PRIMARY, AssignmentRole.COORDINATOR}
     assert all(a.deadlines is None for a in assignments)
