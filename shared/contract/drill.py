@@ -157,7 +157,7 @@ class DrillReport(_Out):
 
 
 def drill(
-    contract: Contract,
+    view: ContractView,
     object_id: str,
     at: datetime,
     category: Category = Category.OUTAGE,
@@ -168,11 +168,13 @@ def drill(
     """Answer the seed's questions for ``object_id`` when an incident of ``category`` is
     registered at ``at`` (an aware datetime), its first alert having fired at ``first_alert_at``
     (``at`` by default). Deadlines are the ones the router and sla-clock use
-    (``ContractView.due``), including an alert held in a maintenance window."""
+    (``ContractView.due``), including an alert held in a maintenance window: ``view``'s version
+    answers (the CLI passes the contract in force, or the file it was given)."""
+    contract = view.contract
     obj = contract.object(object_id)
     if obj is None:
         raise KeyError(f"unknown object {object_id!r}")
-    run = _Drill(contract, obj, at, first_alert_at or at)
+    run = _Drill(view, obj, at, first_alert_at or at)
     critical = obj.criticality == "critical"
     accepts, first_line = run.first_line()
     coordinator = run.answerer(contract.coordinator, "coordinator", must_answer=critical)
@@ -219,13 +221,13 @@ class _Drill:
 
     def __init__(
         self,
-        contract: Contract,
+        view: ContractView,
         obj: SupportObject,
         at: datetime,
         first_alert_at: datetime | None = None,
     ) -> None:
-        self.contract = contract
-        self.view = ContractView.of(contract)
+        self.contract = view.contract
+        self.view = view
         self.obj = obj
         self.at = at
         self.first_alert_at = first_alert_at or at
@@ -503,7 +505,7 @@ def sample_times(
 
 
 def drill_all(
-    contract: Contract, anchor: datetime, category: Category = Category.OUTAGE
+    view: ContractView, anchor: datetime, category: Category = Category.OUTAGE
 ) -> tuple[list[DrillReport], list[Gap]]:
     """Drill every critical object at the sample night, weekend and holiday after ``anchor``,
     each in its own site's period calendar and zone; a site calendar that no critical object
@@ -511,6 +513,7 @@ def drill_all(
 
     Returns the reports and the contract-wide gaps (a period with no sample instant).
     """
+    contract = view.contract
     critical = [obj for obj in contract.objects if obj.criticality == "critical"]
     drilled = list(critical)
     by_calendar: dict[str | None, list[SupportObject]] = {}
@@ -535,13 +538,13 @@ def drill_all(
         if instant is None
     ]
     reports = [
-        drill(contract, obj.id, instant, category)
+        drill(view, obj.id, instant, category)
         for obj in drilled
         for instant in samples[contract.period_calendar_of(obj)].values()
         if instant is not None
     ]
     reports += [
-        drill(contract, oid, at, sample_category or category, trigger=trigger)
+        drill(view, oid, at, sample_category or category, trigger=trigger)
         for oid, at, sample_category, trigger in _event_samples(contract, anchor)
     ]
     return reports, general

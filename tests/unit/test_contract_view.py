@@ -109,7 +109,9 @@ def sla_deadlines(contract: Contract, opened: Envelope) -> dict[ClockKind, datet
 def drill_deadlines(
     contract: Contract, object_id: str, category: Category, at: datetime, first_alert_at: datetime
 ) -> dict[ClockKind, datetime] | None:
-    report = drill(contract, object_id, at, category, first_alert_at=first_alert_at)
+    report = drill(
+        ContractView.of(contract), object_id, at, category, first_alert_at=first_alert_at
+    )
     return {d.clock: d.due for d in report.deadlines} or None
 
 
@@ -165,7 +167,7 @@ def test_router_and_drill_leave_out_an_sla_excluded_maintenance_window() -> None
 
 def test_drill_of_an_alert_held_in_a_maintenance_window_counts_from_its_end() -> None:
     at = datetime(2026, 11, 29, 3, 30, tzinfo=ALMATY)  # inside the databases' window
-    report = drill(EXAMPLE, "pg-acc", at)
+    report = drill(ContractView.of(EXAMPLE), "pg-acc", at)
     window_end = datetime(2026, 11, 29, 5, 0, tzinfo=ALMATY)
     assert report.held_until == window_end
     response = next(d for d in report.deadlines if d.clock == ClockKind.RESPONSE)

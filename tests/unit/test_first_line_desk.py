@@ -154,7 +154,7 @@ def test_without_first_line_the_same_party_is_not_assigned() -> None:
 
 
 def test_the_drill_says_the_desk_accepts_and_hands_to_the_coordinator() -> None:
-    report = drill(WITH_DESK, "srv-db-01", DAY)
+    report = drill(ContractView.of(WITH_DESK), "srv-db-01", DAY)
     assert report.accepts is not None
     assert (report.accepts.party, report.accepts.on_duty) == (
         "desk",
@@ -166,13 +166,13 @@ def test_the_drill_says_the_desk_accepts_and_hands_to_the_coordinator() -> None:
 
 
 def test_the_coordinator_accepts_while_the_desk_is_closed() -> None:
-    report = drill(WITH_DESK, "srv-db-01", NIGHT)
+    report = drill(ContractView.of(WITH_DESK), "srv-db-01", NIGHT)
     assert report.accepts is not None
     assert report.accepts.party == "apps"
     assert report.first_line is not None
     assert "is closed at Fri 2026-11-27 02:30 Asia/Almaty" in report.first_line
     assert not [g for g in report.gaps if g.code == "BTN301"]
-    assert drill(WITHOUT_DESK, "srv-db-01", NIGHT).first_line is None
+    assert drill(ContractView.of(WITHOUT_DESK), "srv-db-01", NIGHT).first_line is None
 
 
 def test_a_v3_first_line_assignment_round_trips() -> None:
@@ -232,7 +232,7 @@ EVENING = datetime(2026, 11, 26, 16, 30, tzinfo=UTC)  # 21:30 Thursday in Almaty
 def test_first_line_may_name_a_contact_who_accepts_in_its_own_hours() -> None:
     """At 21:30 the customer's duty is its night approver, but the ticket goes to the service
     desk, open until 23:00: the drill names the desk, not the approver."""
-    report = drill(WITH_CONTACT_DESK, "srv-db-01", EVENING)
+    report = drill(ContractView.of(WITH_CONTACT_DESK), "srv-db-01", EVENING)
     assert report.accepts is not None
     assert report.accepts.party == "customer"
     assert report.accepts.on_duty == "Customer service desk (phone +7 700 000 0100)"
@@ -242,7 +242,9 @@ def test_first_line_may_name_a_contact_who_accepts_in_its_own_hours() -> None:
 
 
 def test_a_contact_desk_outside_its_hours_leaves_the_ticket_to_the_coordinator() -> None:
-    report = drill(WITH_CONTACT_DESK, "srv-db-01", NIGHT)  # 02:30: the desk is closed
+    report = drill(
+        ContractView.of(WITH_CONTACT_DESK), "srv-db-01", NIGHT
+    )  # 02:30: the desk is closed
     assert report.accepts is not None
     assert report.accepts.party == "apps"
     assert report.first_line is not None

@@ -471,7 +471,7 @@ class RouterService:
         history = [h for h in history if h.incident_id not in closed]  # a closed one counts no more
         found = await store.open_problem(conn, origin)
         problem, out = problems.decide(
-            found, history, state.incident_id, self.rt.contract, now, object_id=object_id
+            found, history, state.incident_id, self.rt.view, now, object_id=object_id
         )
         if problem is not None and problem != found:
             await store.save_problem(conn, problem)
