@@ -43,7 +43,7 @@ from shared.events import (
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = load_contract(ROOT / "examples" / "contract")
-RULES = Rules(CONTRACT)
+RULES = Rules(ContractView.of(CONTRACT))
 REASONS = {r.id: list(r.clocks) for r in CONTRACT.pause_reasons}
 ALMATY = ZoneInfo("Asia/Almaty")
 INC = "inc-acc"

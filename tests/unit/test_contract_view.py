@@ -93,7 +93,7 @@ def router_deadlines(contract: Contract, opened: Envelope) -> dict[ClockKind, da
 
 
 def sla_deadlines(contract: Contract, opened: Envelope) -> dict[ClockKind, datetime] | None:
-    rules = Rules(contract)
+    rules = Rules(ContractView.of(contract))
     record, events = apply(None, opened, rules, NOW)
     started = {
         e.data.clock: e.data.deadline for e in events if isinstance(e.data, SlaClockStartedV1)
@@ -194,7 +194,7 @@ def test_after_a_handover_sla_clock_labels_breaches_with_the_new_owner() -> None
     assert isinstance(routed, RouteState)
     assert routed.primary == "hw"
 
-    rules = Rules(MINIMAL)
+    rules = Rules(ContractView.of(MINIMAL))
     record, _ = apply(None, opened, rules, NOW)
     assert record is not None
     assert record.party == "osdb"

@@ -74,7 +74,7 @@ def moved(at: datetime) -> Envelope:
 
 
 def test_the_origin_moving_to_a_24x7_object_publishes_the_deadline_sla_clock_enforces() -> None:
-    rules = Rules(CONTRACT)
+    rules = Rules(ContractView.of(CONTRACT))
     record, started = apply(None, opened(SATURDAY), rules, SATURDAY)
     assert record is not None
     first = {d.clock: d.deadline for d in (e.data_as(SlaClockStartedV1) for e in started)}

@@ -39,12 +39,12 @@ def contract(p1_response: str, version: str) -> Contract:
 
 
 def test_a_new_contract_applies_to_new_incidents_and_to_open_ones_only_by_reclassifying() -> None:
-    old_rules = Rules(contract("PT15M", "1"))
+    old_rules = Rules(ContractView.of(contract("PT15M", "1")))
     first, _ = apply(None, opened("inc-1", T0), old_rules, T0)
     assert first is not None
 
     # version 2 is adopted: the service keeps every version it has seen
-    new_rules = Rules(contract("PT25M", "2"), old_rules.known)
+    new_rules = Rules(ContractView.of(contract("PT25M", "2")), old_rules.known)
     pause = accepted("inc-1", ActionKind.PAUSE, T0 + timedelta(minutes=5), pause_reason="no-access")
     first, _ = apply(first, pause, new_rules, T0 + timedelta(minutes=5))
     assert first is not None
@@ -108,8 +108,8 @@ def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new
     state = on_reclassified(state, reclassified, ContractView.of(v2))
     assert (state.priority, state.deadlines) == ("P2", before)  # sla-clock recomputes them
     # sla-clock replays the clocks under v2 and publishes them; the router takes those
-    rules = Rules(v2, Rules(v1).known)
-    record, _ = apply(None, opened("inc-r", T0), Rules(v1), T0)
+    rules = Rules(ContractView.of(v2), Rules(ContractView.of(v1)).known)
+    record, _ = apply(None, opened("inc-r", T0), Rules(ContractView.of(v1)), T0)
     record, out = apply(record, reclassified, rules, T0 + timedelta(minutes=6))
     for event in out:
         state, _ = on_recomputed(state, event, ContractView.of(v2), T0 + timedelta(minutes=6))

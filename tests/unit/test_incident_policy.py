@@ -41,11 +41,13 @@ def test_level_2_fires_for_an_incident_open_across_a_republish() -> None:
     sla-clock, pinned to v1, times 75/80/100 %; the router must escalate level 2 at 80 %."""
     v1, v2 = contract(0.8, "v1"), contract(1.2, "v2")
     event = opened("inc-1", T0)
-    record, _ = apply(None, event, Rules(v1), T0)
+    record, _ = apply(None, event, Rules(ContractView.of(v1)), T0)
     assert record is not None
     state, _ = open_route(event, ContractView.of(v1), T0)
 
-    rules = Rules(v2, Rules(v1).known)  # v2 adopted: sla-clock keeps v1 for this incident
+    rules = Rules(
+        ContractView.of(v2), Rules(ContractView.of(v1)).known
+    )  # v2 adopted: sla-clock keeps v1 for this incident
     due = timers(record, at_instant(record, rules, T0), rules)
     response = sorted(t.threshold for t in due if t.clock == ClockKind.RESPONSE)
     assert response == [75, 80, 100]

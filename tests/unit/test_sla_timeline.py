@@ -38,6 +38,7 @@ from sla_clock.timeline import (
 
 from shared.contract import Contract, load_contract
 from shared.contract.model import classify
+from shared.contract.view import ContractView
 from shared.events import Category, ClockKind, Layer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +101,7 @@ def build_contract(**sla: Any) -> Contract:
     return Contract.model_validate(base)
 
 
-RULES = Rules(build_contract())
+RULES = Rules(ContractView.of(build_contract()))
 
 OBJECTS = {
     # category -> (object, layer, priority)
@@ -437,7 +438,7 @@ def test_a_late_report_never_runs_time_backwards() -> None:
 def test_clocks_start_at_the_first_alert_where_the_contract_says_so(
     first_alert_before: timedelta, started_before: timedelta
 ) -> None:
-    rules = Rules(build_contract(clock_start="first_alert", max_backdate="1h"))
+    rules = Rules(ContractView.of(build_contract(clock_start="first_alert", max_backdate="1h")))
     opened = utc(2026, 12, 2, 10)
     rec = record(Category.OUTAGE, opened, first=opened - first_alert_before)
     response = fold(rec, rules)[ClockKind.RESPONSE]
@@ -569,7 +570,9 @@ def test_thresholds_are_the_warnings_plus_each_clocks_escalation_levels() -> Non
         ClockKind.RESPONSE: (50, 75, 80, 90),
         ClockKind.RECOVERY: (50, 75, 90),
     }
-    bare = Rules(build_contract(warnings=[0.75]).model_copy(update={"escalation": []}))
+    bare = Rules(
+        ContractView.of(build_contract(warnings=[0.75]).model_copy(update={"escalation": []}))
+    )
     assert bare.view.thresholds == {ClockKind.RESPONSE: (75,), ClockKind.RECOVERY: (75,)}
 
 
@@ -578,7 +581,7 @@ def with_window(**window: Any) -> Rules:
     doc["maintenance_windows"] = [
         {"id": "db-patching", "objects": ["pg-main"], "approved_by": "customer/it-head", **window}
     ]
-    return Rules(Contract.model_validate(doc))
+    return Rules(ContractView.of(Contract.model_validate(doc)))
 
 
 def test_an_approved_window_the_contract_excludes_does_not_count() -> None:

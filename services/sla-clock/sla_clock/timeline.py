@@ -233,12 +233,12 @@ class Rules:
     (policies, calendars, the start rule and SLA-excluded windows are answered there, the same
     for the router's assignments and the drill)."""
 
-    def __init__(self, contract: Contract, known: dict[str, Contract] | None = None) -> None:
-        self.contract = contract
-        self.view = ContractView.of(contract)
+    def __init__(self, view: ContractView, known: dict[str, Contract] | None = None) -> None:
+        self.contract = view.contract
+        self.view = view
         self.known = known if known is not None else {}
         """Every contract version seen, by content hash (shared by the rules of each)."""
-        self.known.setdefault(self.view.content_hash, contract)
+        self.known.setdefault(view.content_hash, view.contract)
         self._pinned: dict[str, Rules] = {}
 
     def of(self, record: IncidentRecord) -> Rules:
@@ -252,7 +252,8 @@ class Rules:
             contract = self.known.get(pinned)
             if contract is None:
                 return self
-            found = self._pinned[pinned] = Rules(contract, self.known)
+            # a pinned version is resolved from its hash: the shared view of that version
+            found = self._pinned[pinned] = Rules(ContractView.of(contract), self.known)
         return found
 
     def pause_clocks(self, fact: Fact) -> tuple[ClockKind, ...]:
