@@ -1,7 +1,8 @@
 """The support contract as code: the model, its loader, lint, appendix and drill.
 
 Modules: ``model`` (the schema with its schema-level look-ups, ``contract_hash``,
-``load_contract``), ``model_validators`` (value parsing and helpers the schema uses), ``view``
+``load_contract``), ``terms`` (the vocabulary: criticalities, kinds, periods),
+``model_validators`` (value parsing and helpers the schema uses), ``view``
 (``ContractView``: every question about an incident, a facade over ``timing``, ``windows``,
 ``duty``, ``graph``, ``escalation`` and ``matching``; ADR 8, ADR 59), ``source`` (YAML with
 line numbers; folders merged), ``load`` (validation that keeps going past schema errors by

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.calendar import WEEKDAYS
+from shared.contract.graph import dependencies
 from shared.contract.lint import find_cycles
 from shared.contract.model import (
     CRITICALITIES,
@@ -442,7 +443,7 @@ class _Drill:
         contract = self.contract
         answers = []
         seen: set[str] = set()
-        for object_id in [self.obj.id, *contract.dependencies(self.obj.id)]:
+        for object_id in [self.obj.id, *dependencies(contract, self.obj.id)]:
             other = contract.object(object_id)
             if other is None or other.vendor is None or other.vendor in seen:
                 continue
@@ -518,13 +519,13 @@ def drill_all(
     drilled = list(critical)
     by_calendar: dict[str | None, list[SupportObject]] = {}
     for obj in contract.objects:
-        by_calendar.setdefault(contract.period_calendar_of(obj), []).append(obj)
+        by_calendar.setdefault(view.timing.period_calendar_of(obj), []).append(obj)
     drilled += [
         min(objects, key=lambda o: CRITICALITIES.index(o.criticality))
         for objects in by_calendar.values()
         if not any(o.criticality == "critical" for o in objects)
     ]
-    calendars = {contract.period_calendar_of(obj) for obj in drilled}
+    calendars = {view.timing.period_calendar_of(obj) for obj in drilled}
     calendars.add(contract.sla.period_calendar)
     samples = {cid: sample_times(contract, anchor, cid) for cid in sorted(calendars, key=str)}
     general = [
@@ -540,7 +541,7 @@ def drill_all(
     reports = [
         drill(view, obj.id, instant, category)
         for obj in drilled
-        for instant in samples[contract.period_calendar_of(obj)].values()
+        for instant in samples[view.timing.period_calendar_of(obj)].values()
         if instant is not None
     ]
     reports += [

@@ -11,6 +11,7 @@ from typing import Literal
 
 from shared.contract.duty import Duty
 from shared.contract.model import Contract, SupportObject
+from shared.contract.model_validators import closure
 from shared.contract.timing import Timing
 from shared.events import Layer
 
@@ -27,6 +28,21 @@ LAYER_ORDER = {
         )
     )
 }
+
+
+def dependencies(contract: Contract, object_id: str) -> list[str]:
+    """Everything ``object_id`` depends on, transitively, nearest first (cycle-safe)."""
+    below = {o.id: list(o.depends_on) for o in contract.objects}
+    return closure(object_id, lambda o: below.get(o, []))
+
+
+def dependents(contract: Contract, object_id: str) -> list[str]:
+    """Everything that depends on ``object_id``, transitively, nearest first."""
+    reverse: dict[str, list[str]] = {}
+    for obj in contract.objects:
+        for dep in obj.depends_on:
+            reverse.setdefault(dep, []).append(obj.id)
+    return closure(object_id, lambda o: reverse.get(o, []))
 
 
 ChainStep = tuple[Literal["depends_on", "dependent"], SupportObject]
@@ -55,8 +71,8 @@ class DependencyGraph:
 
     def __init__(self, contract: Contract) -> None:
         ids = [o.id for o in contract.objects]
-        self._below = {i: frozenset(contract.dependencies(i)) for i in ids}
-        self._above = {i: frozenset(contract.dependents(i)) for i in ids}
+        self._below = {i: frozenset(dependencies(contract, i)) for i in ids}
+        self._above = {i: frozenset(dependents(contract, i)) for i in ids}
         self._layer = {o.id: o.layer for o in contract.objects}
         self._unit = {o.id: o.business_unit for o in contract.objects}
         parent = {i: i for i in ids}
@@ -125,8 +141,8 @@ class Relations:
         (nearest first), then everything that depends on it."""
         out: list[ChainStep] = []
         for relation, ids in (
-            ("depends_on", self._contract.dependencies(object_id)),
-            ("dependent", self._contract.dependents(object_id)),
+            ("depends_on", dependencies(self._contract, object_id)),
+            ("dependent", dependents(self._contract, object_id)),
         ):
             for other_id in ids:
                 other = self._objects.get(other_id)

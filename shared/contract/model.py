@@ -44,104 +44,51 @@ from shared.calendar import (
     Weekday,
     holidays_data_version,
 )
-from shared.contract.matching import (
-    Match,
-    Matcher,
-    Matching,
-    Rule,
-    check_matchers,
-    parse_matchers,
-)
+from shared.contract.matching import Match, Matching, check_matchers, contract_matching
 from shared.contract.model_validators import (
-    SITE_HOURS,
     business_day_length,
     business_targets,
     cached_calendar,
-    closure,
     format_target,
     layers_from_mapping,
     parse_duration,
     sla_from_list,
     time_of_day,
+    weekly_covers,
+    weekly_occurrences,
+)
+from shared.contract.terms import (
+    ALL_PERIODS,
+    CORE_LAYERS,
+    CRITICALITIES,
+    SCHEDULED_KINDS,
+    VERSIONED_LAYERS,
+    ChannelKind,
+    ContractError,
+    Criticality,
+    Environment,
+    ObjectKind,
+    PartyKind,
+    Period,
+    classify,
 )
 from shared.events import Category, ClockKind, Layer
 
-Criticality = Literal["critical", "high", "medium", "low"]
-CRITICALITIES: tuple[Criticality, ...] = ("critical", "high", "medium", "low")
-PartyKind = Literal["hardware", "os_dbms", "apps_integrations", "customer", "vendor", "other"]
-CORE_LAYERS: tuple[Layer, ...] = (
-    Layer.HARDWARE,
-    Layer.OS,
-    Layer.DBMS,
-    Layer.APPLICATION,
-    Layer.INTEGRATION,
-)
-"""Layers that must have a primary party in every contract; ``network`` only where used."""
-
-
-class ContractError(ValueError):
-    """The contract cannot be loaded; the message names the file, the line and the field."""
-
-
-class Environment(StrEnum):
-    PRODUCTION = "production"
-    TEST = "test"
-    STAGING = "staging"
-    DR = "dr"
-
-
-class ObjectKind(StrEnum):
-    SERVER = "server"
-    WORKSTATION = "workstation"
-    WORKSTATION_GROUP = "workstation_group"
-    CHECKOUT_TERMINAL = "checkout_terminal"
-    VM = "vm"
-    HYPERVISOR = "hypervisor"
-    DOMAIN_CONTROLLER = "domain_controller"
-    STORAGE = "storage"
-    TERMINAL_SERVER = "terminal_server"
-    MAIL = "mail"
-    OS = "os"
-    DBMS = "dbms"
-    APPLICATION = "application"
-    QUEUE = "queue"
-    API = "api"
-    CONNECTOR = "connector"
-    GATEWAY = "gateway"
-    FILE_EXCHANGE = "file_exchange"
-    SCHEDULED_TASK = "scheduled_task"
-    DIRECTORY = "directory"
-    BACKUP = "backup"
-    NETWORK_NODE = "network_node"
-    OTHER = "other"
-
-
-SCHEDULED_KINDS = frozenset({ObjectKind.FILE_EXCHANGE, ObjectKind.SCHEDULED_TASK})
-VERSIONED_LAYERS = frozenset({Layer.OS, Layer.DBMS, Layer.APPLICATION})
-
-
-class Period(StrEnum):
-    """How the contract classifies an instant for SLA purposes (see ``SlaPolicy``)."""
-
-    DAY = "day"
-    NIGHT = "night"
-    WEEKEND = "weekend"
-    HOLIDAY = "holiday"
-
-
-ALL_PERIODS: tuple[Period, ...] = tuple(Period)
-
-
-class ChannelKind(StrEnum):
-    PHONE = "phone"
-    EMAIL = "email"
-    SMS = "sms"
-    MESSENGER = "messenger"
-    PAGER = "pager"
-    TICKET = "ticket"
-    KAFKA = "kafka"
-    HTTP = "http"
-
+__all__ = [  # the vocabulary lives in shared.contract.terms; re-exported for the model's callers
+    "ALL_PERIODS",
+    "CORE_LAYERS",
+    "CRITICALITIES",
+    "SCHEDULED_KINDS",
+    "VERSIONED_LAYERS",
+    "ChannelKind",
+    "ContractError",
+    "Criticality",
+    "Environment",
+    "ObjectKind",
+    "PartyKind",
+    "Period",
+    "classify",
+]
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 ContactRef = Annotated[str, Field(pattern=r"^[^/\s]+/[^/\s]+$")]
@@ -494,38 +441,12 @@ class MaintenanceWindow(_Strict):
         """The window's intervals that overlap ``[start, end)``, in time order."""
         if self.start is not None and self.end is not None:
             return [(self.start, self.end)] if self.start < end and start < self.end else []
-        slot = self.weekly
-        if slot is None:  # pragma: no cover - excluded by the validator
-            return []
-        zone = ZoneInfo(slot.timezone)
-        first = start.astimezone(zone).date() - timedelta(days=slot.duration.days + 1)
-        out = []
-        for offset in range((end.astimezone(zone).date() - first).days + 1):
-            day = first + timedelta(days=offset)
-            if day.strftime("%a").lower() not in slot.days:
-                continue
-            opens = datetime.combine(day, slot.start, tzinfo=zone)
-            closes = opens + slot.duration
-            if opens < end and start < closes:
-                out.append((opens, closes))
-        return out
+        return weekly_occurrences(self.weekly, start, end) if self.weekly else []
 
     def covers(self, at: datetime) -> bool:
         if self.start is not None and self.end is not None:
             return self.start <= at < self.end
-        slot = self.weekly
-        if slot is None:  # pragma: no cover - excluded by the validator
-            return False
-        zone = ZoneInfo(slot.timezone)
-        local = at.astimezone(zone)
-        for back in range(slot.duration.days + 2):
-            day = local.date() - timedelta(days=back)
-            if day.strftime("%a").lower() not in slot.days:
-                continue
-            opens = datetime.combine(day, slot.start, tzinfo=zone)
-            if opens <= at < opens + slot.duration:
-                return True
-        return False
+        return weekly_covers(self.weekly, at) if self.weekly else False
 
 
 class EscalationTrigger(StrEnum):
@@ -712,22 +633,7 @@ class Contract(_Strict):
 
     @functools.cached_property
     def _matching(self) -> Matching:
-        rules: list[Rule] = []
-        for index, obj in enumerate(self.objects):
-            written = [Matcher(k, "=", v) for k, v in obj.match.items()]
-            matchers = written + parse_matchers(obj.matchers) or [Matcher("object", "=", obj.id)]
-            rules.append(Rule(obj.id, f"objects[{index}] ({obj.id})", tuple(matchers)))
-        for index, rule in enumerate(self.alert_rules):
-            written = [Matcher(k, "=", v) for k, v in rule.labels.items()]
-            rules.append(
-                Rule(
-                    rule.object,
-                    f"alert_rules[{index}]",
-                    tuple(written + parse_matchers(rule.matchers)),
-                    frozenset(rule.hosts),
-                )
-            )
-        return Matching(rules)
+        return contract_matching(self)
 
     def priority(self, criticality: Criticality, category: Category) -> str:
         return self.priority_matrix[criticality][category]
@@ -745,22 +651,6 @@ class Contract(_Strict):
             None,
         )
 
-    def period_calendar_of(self, obj: SupportObject | None) -> str | None:
-        """The calendar that classifies instants for ``obj``: its location's period calendar,
-        else the SLA's."""
-        location = self.locations.get(obj.location) if obj and obj.location else None
-        if location is not None and location.period_calendar is not None:
-            return location.period_calendar
-        return self.sla.period_calendar
-
-    def target_calendar(self, target: SlaTarget, obj: SupportObject | None) -> str:
-        """The calendar a target counts on for ``obj``: the target's own; ``site`` = the
-        business hours of the object's site (its location's period calendar, else the SLA's);
-        none = the object's support hours (round the clock outside the perimeter)."""
-        if target.calendar == SITE_HOURS and self.calendar_spec(SITE_HOURS) is None:
-            return self.period_calendar_of(obj) or (obj.calendar if obj else "24x7")
-        return target.calendar or (obj.calendar if obj else "24x7")
-
     def is_round_the_clock(self, party_id: str) -> bool:
         """Whether one of the party's duty shifts runs on an always-open calendar."""
         party = self.parties.get(party_id)
@@ -772,37 +662,9 @@ class Contract(_Strict):
                 return True
         return False
 
-    def dependencies(self, object_id: str) -> list[str]:
-        """Everything ``object_id`` depends on, transitively, nearest first (cycle-safe)."""
-        return closure(object_id, self._depends_on)
-
-    def dependents(self, object_id: str) -> list[str]:
-        """Everything that depends on ``object_id``, transitively, nearest first."""
-        reverse: dict[str, list[str]] = {}
-        for obj in self.objects:
-            for dep in obj.depends_on:
-                reverse.setdefault(dep, []).append(obj.id)
-        return closure(object_id, lambda o: reverse.get(o, []))
-
-    def _depends_on(self, object_id: str) -> list[str]:
-        obj = self.object(object_id)
-        return list(obj.depends_on) if obj else []
-
     @property
     def content_hash(self) -> str:
         return contract_hash(self)
-
-
-def classify(calendar: BusinessCalendar, at: datetime) -> Period:
-    """Open = day; a holiday = holiday; any other closed day = weekend; else night."""
-    if calendar.is_open(at):
-        return Period.DAY
-    day = at.astimezone(calendar.zone).date()
-    if calendar.holiday_name(day) is not None:
-        return Period.HOLIDAY
-    if not calendar.hours_on(day):
-        return Period.WEEKEND
-    return Period.NIGHT
 
 
 def contract_hash(contract: Contract) -> str:

@@ -8,11 +8,16 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from pydantic_core import PydanticCustomError
 
 from shared.calendar import BusinessCalendar, CalendarSpec
+
+if TYPE_CHECKING:
+    from shared.contract.model import WeeklySlot
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 
@@ -170,3 +175,35 @@ def cached_calendar(spec_json: str) -> BusinessCalendar:
     """One calendar (with its holiday and day caches) per distinct spec, shared by every
     contract version that has the same spec."""
     return BusinessCalendar(CalendarSpec.model_validate_json(spec_json))
+
+
+def weekly_occurrences(
+    slot: WeeklySlot, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """A weekly window's intervals that overlap ``[start, end)``, in time order."""
+    zone = ZoneInfo(slot.timezone)
+    first = start.astimezone(zone).date() - timedelta(days=slot.duration.days + 1)
+    out = []
+    for offset in range((end.astimezone(zone).date() - first).days + 1):
+        day = first + timedelta(days=offset)
+        if day.strftime("%a").lower() not in slot.days:
+            continue
+        opens = datetime.combine(day, slot.start, tzinfo=zone)
+        closes = opens + slot.duration
+        if opens < end and start < closes:
+            out.append((opens, closes))
+    return out
+
+
+def weekly_covers(slot: WeeklySlot, at: datetime) -> bool:
+    """Whether a weekly window is open at ``at``."""
+    zone = ZoneInfo(slot.timezone)
+    local = at.astimezone(zone)
+    for back in range(slot.duration.days + 2):
+        day = local.date() - timedelta(days=back)
+        if day.strftime("%a").lower() not in slot.days:
+            continue
+        opens = datetime.combine(day, slot.start, tzinfo=zone)
+        if opens <= at < opens + slot.duration:
+            return True
+    return False

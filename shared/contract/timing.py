@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.calendar import BusinessCalendar, ExcludingCalendar, TimeCalendar
-from shared.contract.model import Contract, Period, SupportObject, classify
+from shared.contract.model import Contract, SlaTarget, SupportObject
+from shared.contract.model_validators import SITE_HOURS
+from shared.contract.terms import Period, classify
 from shared.contract.windows import Windows
 from shared.events import Category, ClockKind
 
@@ -68,6 +70,23 @@ class Timing:
     def _object(self, object_id: str | None) -> SupportObject | None:
         return self._objects.get(object_id) if object_id else None
 
+    def period_calendar_of(self, obj: SupportObject | None) -> str | None:
+        """The calendar that classifies instants for ``obj``: its location's period calendar,
+        else the SLA's."""
+        contract = self._contract
+        location = contract.locations.get(obj.location) if obj and obj.location else None
+        if location is not None and location.period_calendar is not None:
+            return location.period_calendar
+        return contract.sla.period_calendar
+
+    def target_calendar(self, target: SlaTarget, obj: SupportObject | None) -> str:
+        """The calendar a target counts on for ``obj``: the target's own; ``site`` = the
+        business hours of the object's site (its location's period calendar, else the SLA's);
+        none = the object's support hours (round the clock outside the perimeter)."""
+        if target.calendar == SITE_HOURS and self._contract.calendar_spec(SITE_HOURS) is None:
+            return self.period_calendar_of(obj) or (obj.calendar if obj else ROUND_THE_CLOCK)
+        return target.calendar or (obj.calendar if obj else ROUND_THE_CLOCK)
+
     def known(self, calendar_id: str) -> bool:
         return self._contract.calendar_spec(calendar_id) is not None
 
@@ -81,7 +100,7 @@ class Timing:
         """The calendar whose time zone shows an object's local times: its location's period
         calendar, else the SLA's, else the object's, else UTC round the clock."""
         obj = self._object(object_id)
-        for calendar_id in (self._contract.period_calendar_of(obj), obj.calendar if obj else None):
+        for calendar_id in (self.period_calendar_of(obj), obj.calendar if obj else None):
             if calendar_id and self.known(calendar_id):
                 return self.calendar(calendar_id)
         return self.calendar(ROUND_THE_CLOCK)
@@ -94,7 +113,7 @@ class Timing:
     def period(self, at: datetime, object_id: str | None = None) -> Period:
         """Day, night, weekend or holiday at ``at`` under the period calendar of the object's
         location, else the SLA's."""
-        calendar_id = self._contract.period_calendar_of(self._object(object_id))
+        calendar_id = self.period_calendar_of(self._object(object_id))
         spec = self._contract.calendar_spec(calendar_id) if calendar_id else None
         if calendar_id is None or spec is None or spec.kind == "24x7":
             return Period.DAY
@@ -140,7 +159,7 @@ class Timing:
             period = self.period(start, object_id)
             target = self._contract.sla_target(category, priority, period)
             if target is not None:
-                calendar = self._contract.target_calendar(target, self._object(object_id))
+                calendar = self.target_calendar(target, self._object(object_id))
                 found = {
                     ClockKind.RESPONSE: Policy(
                         category, priority, period, target.response, calendar

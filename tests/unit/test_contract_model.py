@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from shared.contract import Contract, ContractError, Period, contract_hash, load_contract
+from shared.contract.graph import dependencies, dependents
 from shared.contract.model_validators import format_duration
 from shared.contract.view import ContractView
 from shared.events import Category, Layer
@@ -289,9 +290,9 @@ def test_maintenance_windows_weekly_and_one_off(example: Contract) -> None:
 
 
 def test_dependency_closures(example: Contract) -> None:
-    below = example.dependencies("pg-acc")
+    below = dependencies(example, "pg-acc")
     assert below[:2] == ["os-pg-01", "srv-pg-01"]
     assert "net-core-hq" in below
-    above = example.dependents("pg-acc")
+    above = dependents(example, "pg-acc")
     assert {"app-1c-acc", "int-bank-exchange", "int-mq-acc-wms"} <= set(above)
     assert "pg-acc" not in above
