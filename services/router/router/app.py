@@ -189,6 +189,7 @@ class RouterService:
         self.sender = notification_outbox.Sender(
             {k: v.get_secret_value() for k, v in settings.notify_senders.items()},
             settings.notify_send_timeout_seconds,
+            logging_as=(settings.log_level, settings.log_format),
         )
         secret = settings.links_secret[0].get_secret_value() if settings.links_secret else None
         base = settings.links_base_url.rstrip("/")
@@ -533,6 +534,7 @@ class RouterService:
             await self.ticker.stop()
         if self.notifier is not None:
             await self.notifier.stop()
+        self.sender.close()
         if self._http is not None:
             await self._http.aclose()
 
