@@ -15,6 +15,7 @@ from intake.incidents import IncidentState, apply_action, open_or_attach
 from router.routing import assign
 
 from shared.contract import Contract, load_contract
+from shared.contract.view import ContractView
 from shared.events import (
     AccessActionV1,
     AccessStep,
@@ -92,7 +93,7 @@ def test_alert_outside_the_perimeter_opens_an_incident_for_the_coordinator(
     _, opened = open_or_attach(received(contract, {"instance": "printer-7"}), None, contract, NOW)
     assert isinstance(opened.data, IncidentOpenedV1)
     assert opened.data.outside_perimeter
-    parties = {a.data.role: a.data.party for a in assign(opened, contract, NOW)}  # type: ignore[attr-defined]
+    parties = {a.data.role: a.data.party for a in assign(opened, ContractView.of(contract), NOW)}  # type: ignore[attr-defined]
     assert parties == {Role.PRIMARY: "apps", Role.COORDINATOR: "apps"}
 
 
@@ -157,10 +158,10 @@ def test_router_assigns_layer_primary_and_coordinator_deterministically(
     contract: Contract,
 ) -> None:
     _, opened = open_or_attach(received(contract, {"instance": "srv-db-01"}), None, contract, NOW)
-    first = assign(opened, contract, NOW)
+    first = assign(opened, ContractView.of(contract), NOW)
     parties = {a.data.role: a.data.party for a in first}  # type: ignore[attr-defined]
     assert parties == {Role.PRIMARY: "hw", Role.COORDINATOR: "apps"}
-    assert [a.id for a in assign(opened, contract, NOW + timedelta(hours=1))] == [
+    assert [a.id for a in assign(opened, ContractView.of(contract), NOW + timedelta(hours=1))] == [
         a.id for a in first
     ]
 

@@ -10,6 +10,7 @@ from router.escalation import on_delivery_failed, recipients
 from router.routing import open_route
 
 from shared.contract import load_contract
+from shared.contract.view import ContractView
 from shared.events import AssignmentEscalatedV3, EscalationReason
 from tests.unit.test_routing import NIGHT, opened_event
 
@@ -58,12 +59,13 @@ def test_only_http_contacts_of_non_vendors_are_endpoints() -> None:
 
 def test_a_failed_push_tells_the_coordinator_once_per_event_and_party() -> None:
     minimal = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
-    state, events = open_route(opened_event(minimal, "pg-main", NIGHT), minimal, NIGHT)
+    view = ContractView.of(minimal)
+    state, events = open_route(opened_event(minimal, "pg-main", NIGHT), view, NIGHT)
     _, (first,) = on_delivery_failed(
-        state, minimal, party="osdb", event_id=events[0].id, reason="HTTP 503", now=NOW
+        state, view, party="osdb", event_id=events[0].id, reason="HTTP 503", now=NOW
     )
     _, (again,) = on_delivery_failed(
-        state, minimal, party="osdb", event_id=events[0].id, reason="HTTP 503", now=NOW
+        state, view, party="osdb", event_id=events[0].id, reason="HTTP 503", now=NOW
     )
     assert first.id == again.id
     data = first.data

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from router import details
 from router.routing import SOURCE, RouteState, on_recomputed, repolicy
-from shared.contract import Contract
 from shared.contract.model import EscalationTrigger
+from shared.contract.view import ContractView
 from shared.events import (
     AssignmentEscalatedV3,
     AssignmentIssuedV3,
@@ -43,7 +43,7 @@ from shared.events import (
 
 
 def on_sla(
-    state: RouteState, event: Envelope, contract: Contract, now: datetime
+    state: RouteState, event: Envelope, view: ContractView, now: datetime
 ) -> tuple[RouteState, list[Envelope]]:
     """An SLA warning, breach or overdue level fires every escalation level of that clock
     whose threshold it reached and that has not fired yet; each level fires once per incident
@@ -59,16 +59,16 @@ def on_sla(
     elif isinstance(data, SlaOverdueV1):
         clock, percent, reason = data.clock, data.threshold, EscalationReason.SLA_BREACHED
     elif isinstance(data, SlaClockRecomputedV1):
-        return on_recomputed(state, event, contract, now)
+        return on_recomputed(state, event, view, now)
     elif isinstance(data, UpdateOverdueV1):
-        return on_update_overdue(state, event, contract, now)
+        return on_update_overdue(state, event, view, now)
     else:
         raise TypeError(f"type: {event.type.value} is not an SLA warning, breach or overdue")
     if state.closed:
         return state, []
     return _escalate(
         state,
-        contract,
+        view,
         clock=clock,
         percent=percent,
         reason=reason,
@@ -79,7 +79,7 @@ def on_sla(
 
 def _escalate(
     state: RouteState,
-    contract: Contract,
+    view: ContractView,
     *,
     clock: ClockKind,
     percent: int,
@@ -90,7 +90,7 @@ def _escalate(
     events = []
     fired = list(state.escalated)
     # the incident's own levels and contacts (its policy snapshot), not the version in force
-    policy = state.policy or repolicy(state, contract, state.category, state.priority, {})
+    policy = state.policy or repolicy(state, view, state.category, state.priority, {})
     for level in policy.levels:
         fraction = level.at.get(clock)
         if fraction is None or fraction <= 0 or fraction * 100 > percent + 1e-9:
@@ -110,7 +110,7 @@ def _escalate(
                     emergency_approvers=list(level.emergency_approvers),
                     coordinator=state.coordinator,
                     detected_at=detected_at,
-                    local=_local(contract, state, detected_at),
+                    local=_local(view, state, detected_at),
                 ),
                 source=SOURCE,
                 time=now,
@@ -122,7 +122,7 @@ def _escalate(
 
 
 def on_update_overdue(
-    state: RouteState, event: Envelope, contract: Contract, now: datetime
+    state: RouteState, event: Envelope, view: ContractView, now: datetime
 ) -> tuple[RouteState, list[Envelope]]:
     """The customer's update was not given by its due instant (sla-clock, ADR 47): every level
     of the incident's policy that names ``update_overdue`` is told, for each late update (its
@@ -132,7 +132,7 @@ def on_update_overdue(
     data = event.data_as(UpdateOverdueV1)
     if state.closed:
         return state, []
-    policy = state.policy or repolicy(state, contract, state.category, state.priority, {})
+    policy = state.policy or repolicy(state, view, state.category, state.priority, {})
     events = [
         make_event(
             AssignmentEscalatedV3(
@@ -144,7 +144,7 @@ def on_update_overdue(
                 emergency_approvers=list(level.emergency_approvers),
                 coordinator=state.coordinator,
                 detected_at=data.detected_at,
-                local=_local(contract, state, data.detected_at),
+                local=_local(view, state, data.detected_at),
             ),
             source=SOURCE,
             time=now,
@@ -157,30 +157,30 @@ def on_update_overdue(
     return state, events
 
 
-def _local(contract: Contract, state: RouteState, at: datetime) -> LocalInstant:
+def _local(view: ContractView, state: RouteState, at: datetime) -> LocalInstant:
     """An escalation's instant on the wall clock of the object its primary works on."""
-    return details.local_instant(contract, state.primary_object or state.object_id, at)
+    return details.local_instant(view, state.primary_object or state.object_id, at)
 
 
 def on_ack_overdue(
-    state: RouteState, party: str, contract: Contract, now: datetime
+    state: RouteState, party: str, view: ContractView, now: datetime
 ) -> tuple[RouteState, list[Envelope]]:
     """``party`` did not take its assignment in time: call its backup contacts, once."""
     if state.closed or party in state.acknowledged or party in state.backup_called:
         return state.model_copy(
             update={"ack_due": {p: d for p, d in state.ack_due.items() if p != party}}
         ), []
-    name = contract.parties[party].name if party in contract.parties else party
+    name = view.contract.parties[party].name if party in view.contract.parties else party
     event = make_event(
         AssignmentEscalatedV3(
             reason=EscalationReason.UNACKNOWLEDGED,
             level=None,
             name=f"backup contacts of {name}",
             party=party,
-            contacts=details.backups(contract, party),
+            contacts=details.backups(view, party),
             coordinator=state.coordinator,
             detected_at=now,
-            local=_local(contract, state, now),
+            local=_local(view, state, now),
         ),
         source=SOURCE,
         time=now,
@@ -222,7 +222,7 @@ def recipients(event: Envelope, coordinator: str) -> list[str]:
 
 def on_delivery_failed(
     state: RouteState,
-    contract: Contract,
+    view: ContractView,
     *,
     party: str,
     event_id: object,
@@ -230,7 +230,7 @@ def on_delivery_failed(
     now: datetime,
 ) -> tuple[RouteState, list[Envelope]]:
     """A push to ``party``'s endpoint failed for good: the coordinator is told (over Kafka)."""
-    on_duty = details.on_duty(contract, state.coordinator, now)
+    on_duty = details.on_duty(view, state.coordinator, now)
     event = make_event(
         AssignmentEscalatedV3(
             reason=EscalationReason.DELIVERY_FAILED,
@@ -240,7 +240,7 @@ def on_delivery_failed(
             contacts=[on_duty] if on_duty else [],
             coordinator=state.coordinator,
             detected_at=now,
-            local=_local(contract, state, now),
+            local=_local(view, state, now),
         ),
         source=SOURCE,
         time=now,
