@@ -47,6 +47,7 @@ from router.routing import RouteState
 from shared.db import Conn
 from shared.events import Envelope, NotificationOutcomeV1, make_event, stable_id
 from shared.logs import setup_logging
+from shared.service import Runtime
 
 log = logging.getLogger("router.notify")
 LEASE = timedelta(minutes=2)
@@ -118,37 +119,48 @@ def _sending_process(log_level: str, log_format: str) -> None:
     setup_logging("router", log_level, log_format)
 
 
-def _notify(url: str, subject: str, body: str, timeout: float) -> bool:
-    """In a sending process: one message over Apprise (its plugins and their own sockets)."""
-    ap = apprise.Apprise()
-    if not ap.add(url):
-        return False
-    return bool(
-        ap.notify(body=body, title=subject, body_format=apprise.NotifyFormat.TEXT, timeout=timeout)
-    )
+def _notify_all(messages: list[tuple[str, str, str]], timeout: float) -> list[bool]:
+    """In the sending process: a worker round's messages over Apprise, concurrently (its
+    plugins run in threads of this process, not the router's), each within ``timeout``."""
+
+    async def one(url: str, subject: str, body: str) -> bool:
+        ap = apprise.Apprise()
+        if not ap.add(url):
+            return False
+        sent = await ap.async_notify(
+            body=body, title=subject, body_format=apprise.NotifyFormat.TEXT, timeout=timeout
+        )
+        return bool(sent)
+
+    async def every() -> list[bool]:
+        return list(await asyncio.gather(*(one(*m) for m in messages)))
+
+    return asyncio.run(every())
+
+
+Message = tuple[str, str, str, str]  # channel, address, subject, body
 
 
 class Sender:
-    """Sends one message over Apprise: None when it went, else what went wrong (never the
-    URL, which may hold a relay password or a bot token).
+    """Sends messages over Apprise: for each, None when it went, else what went wrong (never
+    the URL, which may hold a relay password or a bot token).
 
-    The sends run in ``processes`` processes of their own (spawned at the first send, niced by
-    ``SENDER_NICENESS``), at most that many at once, so the router's consumers keep their
-    interpreter and their CPU share while a storm's messages go out."""
+    A round's messages go to a process of its own (spawned at the first send, niced by
+    ``SENDER_NICENESS``) that sends them concurrently, so the router's consumers keep their
+    interpreter and their CPU share while a storm's messages go out. A process that does not
+    answer within the timeout (a relay that accepts and never answers) is ended and replaced
+    at the next round."""
 
     def __init__(
         self,
         templates: Mapping[str, str],
         timeout: float,
-        processes: int = 2,
         logging_as: tuple[str, str] = ("INFO", "json"),
     ) -> None:
         self.templates = dict(templates)
         self.timeout = timeout
-        self.processes = processes
         self.logging_as = logging_as
         self._pool: ProcessPoolExecutor | None = None
-        self._slots = asyncio.Semaphore(processes)
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -157,7 +169,7 @@ class Sender:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                self.processes,
+                1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_sending_process,
                 initargs=self.logging_as,
@@ -165,60 +177,94 @@ class Sender:
         return self._pool
 
     def close(self) -> None:
-        """Stop the sending processes, a send under way included (its row is sent again when
-        its lease runs out)."""
+        """End the sending process, a round under way included (its rows are sent again when
+        their lease runs out)."""
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        # the executor cannot stop one process, and one stuck on a relay that never answers
-        # would never take another message: end them all; the next send starts new ones
+        # the executor has no way to stop a task, and a process stuck on a relay that never
+        # answers would take no other message: end it; the next round starts another
         for process in list(pool._processes.values()):
             process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
 
     async def send(self, channel: str, address: str, subject: str, body: str) -> str | None:
-        template = self.templates.get(channel)
-        if template is None:
-            return f"no sender for channel {channel}"
-        url = sender_url(template, address)
-        if not apprise.Apprise().add(url):
-            return f"the {channel} sender's URL template is not understood by Apprise"
-        # a slot per process: the timeout measures the send, not a wait for a free process
-        async with self._slots:
-            sending = asyncio.get_running_loop().run_in_executor(
-                self._executor(), _notify, url, subject, body, self.timeout
-            )
-            try:
-                ok = await asyncio.wait_for(sending, self.timeout + 5)
-            except TimeoutError:
-                self.close()  # its process is stuck on the relay: replaced at the next send
-                return f"no answer within {self.timeout:.0f}s"
-            except BrokenProcessPool:
-                return "its sending process was stopped (another send hung); sent again later"
-        # Apprise answers yes or no; its reason is its own warning in the sending process's log
-        return None if ok else f"the {channel} sender did not take it"
+        (error,) = await self.send_all([(channel, address, subject, body)])
+        return error
+
+    async def send_all(self, messages: list[Message]) -> list[str | None]:
+        errors: list[str | None] = [None] * len(messages)
+        todo: list[tuple[int, tuple[str, str, str]]] = []
+        for i, (channel, address, subject, body) in enumerate(messages):
+            template = self.templates.get(channel)
+            if template is None:
+                errors[i] = f"no sender for channel {channel}"
+                continue
+            url = sender_url(template, address)
+            if not apprise.Apprise().add(url):
+                errors[i] = f"the {channel} sender's URL template is not understood by Apprise"
+                continue
+            todo.append((i, (url, subject, body)))
+        if not todo:
+            return errors
+        sending = asyncio.get_running_loop().run_in_executor(
+            self._executor(), _notify_all, [m for _, m in todo], self.timeout
+        )
+        try:
+            went = await asyncio.wait_for(sending, self.timeout + 10)
+        except TimeoutError:
+            self.close()
+            went = None
+            why = f"no answer within {self.timeout:.0f}s"
+        except BrokenProcessPool:
+            went = None
+            why = "its sending process was ended; sent again later"
+        for n, (i, _) in enumerate(todo):
+            channel = messages[i][0]
+            if went is None:
+                errors[i] = why
+            elif not went[n]:
+                # Apprise answers yes or no; its reason is a warning in the router's log
+                errors[i] = f"the {channel} sender did not take it"
+        return errors
 
 
-async def send_one(sender: Sender, row: Any, tracer: trace.Tracer | None = None) -> str | None:
-    """One message, as a CLIENT span (``notification send``: the incident, the event, the
-    party, the channel kind and the outcome; never the address or the text). Sends run on the
-    worker's tick after their transaction, so each is a trace of its own, as a webhook push
-    is; ``baton.event_id`` leads to the event's trace."""
-    with (tracer or trace.get_tracer(__name__)).start_as_current_span(
-        "notification send",
-        kind=SpanKind.CLIENT,
-        attributes={
-            "baton.incident": row["incident_id"],
-            "baton.event_id": str(row["event_id"]),
-            "baton.party": row["party"],
-            "baton.channel": row["channel"],
-        },
-    ) as span:
-        error = await sender.send(row["channel"], row["address"], row["subject"], row["body"])
+def _span_attributes(row: Any) -> dict[str, str]:
+    return {
+        "baton.incident": row["incident_id"],
+        "baton.event_id": str(row["event_id"]),
+        "baton.party": row["party"],
+        "baton.channel": row["channel"],
+    }
+
+
+async def send_rows(
+    sender: Sender, rows: list[Any], tracer: trace.Tracer | None = None
+) -> list[str | None]:
+    """A round's rows, each as a CLIENT span (``notification send``: the incident, the event,
+    the party, the channel kind and the outcome; never the address or the text). Sends run on
+    the worker's tick after their transaction, so each is a trace of its own, as a webhook
+    push is; ``baton.event_id`` leads to the event's trace."""
+    tracer = tracer or trace.get_tracer(__name__)
+    spans = [
+        tracer.start_span("notification send", kind=SpanKind.CLIENT, attributes=_span_attributes(r))
+        for r in rows
+    ]
+    errors = await sender.send_all(
+        [(r["channel"], r["address"], r["subject"], r["body"]) for r in rows]
+    )
+    for span, error in zip(spans, errors, strict=True):
         span.set_attribute("baton.outcome", "sent" if error is None else "not sent")
         if error is not None:
             span.set_status(StatusCode.ERROR, error)
-        return error
+        span.end()
+    return errors
+
+
+async def send_one(sender: Sender, row: Any, tracer: trace.Tracer | None = None) -> str | None:
+    """One row, as ``send_rows`` sends a round's."""
+    (error,) = await send_rows(sender, [row], tracer)
+    return error
 
 
 def outcome_event(row: Any, now: datetime) -> Envelope:
@@ -247,7 +293,7 @@ class Worker:
 
     def __init__(
         self,
-        rt: Any,
+        rt: Runtime,
         sender: Sender,
         *,
         counted: Any,
@@ -284,7 +330,7 @@ class Worker:
         self.oldest.set(max((now - first).total_seconds(), 0.0) if first else 0.0)
         if not rows:
             return 0, False
-        errors = await asyncio.gather(*(send_one(self.sender, r) for r in rows))
+        errors = await send_rows(self.sender, list(rows))
         done = rt.clock.now()
         async with rt.pool.acquire() as conn:
             for row, error in zip(rows, errors, strict=True):
@@ -363,7 +409,7 @@ class Worker:
         told = notify.failed(
             dict(row),
             state,
-            self.rt.contract,
+            self.rt.view,
             senders=self.sender.kinds,
             now=now,
             attempts=attempts,
