@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 from intake.access import apply_access, request_id_for
 from intake.alertmanager import AlertmanagerWebhook, normalise
-from intake.incidents import IncidentState, IncidentStatus, apply_action, open_or_attach
+from intake.decide import handle_alert
+from intake.decide import opened as opened_by
+from intake.incidents import IncidentState, IncidentStatus, apply_action
 from router.routing import assign
 
 from shared.contract import Contract, load_contract
+from shared.contract.view import ContractView
 from shared.events import (
     AccessActionV1,
     AccessStep,
@@ -88,7 +91,9 @@ def test_alertmanager_labels_pick_the_most_specific_object(contract: Contract) -
 def test_alert_outside_the_perimeter_opens_an_incident_for_the_coordinator(
     contract: Contract,
 ) -> None:
-    _, opened = open_or_attach(received(contract, {"instance": "printer-7"}), None, contract, NOW)
+    _, opened = opened_by(
+        received(contract, {"instance": "printer-7"}), ContractView.of(contract), NOW
+    )
     assert isinstance(opened.data, IncidentOpenedV1)
     assert opened.data.outside_perimeter
     parties = {a.data.role: a.data.party for a in assign(opened, contract, NOW)}  # type: ignore[attr-defined]
@@ -97,18 +102,21 @@ def test_alert_outside_the_perimeter_opens_an_incident_for_the_coordinator(
 
 def test_repeat_alert_attaches_and_redelivery_repeats_the_same_event(contract: Contract) -> None:
     first = received(contract, {"service": "postgres", "severity": "critical"})
-    state, opened = open_or_attach(first, None, contract, NOW)
+    state, opened = opened_by(first, ContractView.of(contract), NOW)
     assert opened.type == EventType.INCIDENT_OPENED
-    assert open_or_attach(first, None, contract, NOW)[1].id == opened.id
+    assert opened_by(first, ContractView.of(contract), NOW)[1].id == opened.id
     again = received(contract, {"service": "postgres", "severity": "critical"})
-    state2, attached = open_or_attach(again, state, contract, NOW)
+    state2, (attached,) = handle_alert(again, state, ContractView.of(contract), NOW)
     assert attached.type == EventType.ALERT_ATTACHED
+    assert state2 is not None
     assert state2.alerts == {"am:f1": 2}
 
 
 def _open(contract: Contract) -> IncidentState:
-    state, _ = open_or_attach(
-        received(contract, {"service": "postgres", "severity": "critical"}), None, contract, NOW
+    state, _ = opened_by(
+        received(contract, {"service": "postgres", "severity": "critical"}),
+        ContractView.of(contract),
+        NOW,
     )
     return state
 
@@ -155,7 +163,9 @@ def test_refusals_name_the_reason(
 def test_router_assigns_layer_primary_and_coordinator_deterministically(
     contract: Contract,
 ) -> None:
-    _, opened = open_or_attach(received(contract, {"instance": "srv-db-01"}), None, contract, NOW)
+    _, opened = opened_by(
+        received(contract, {"instance": "srv-db-01"}), ContractView.of(contract), NOW
+    )
     first = assign(opened, contract, NOW)
     parties = {a.data.role: a.data.party for a in first}  # type: ignore[attr-defined]
     assert parties == {Role.PRIMARY: "hw", Role.COORDINATOR: "apps"}

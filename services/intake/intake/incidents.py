@@ -8,40 +8,27 @@ the same input yields the same output events, which every consumer recognises.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from intake import pagerduty
-from intake.correlation import Graph
 from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
     AccessActionV1,
     AccessRequestV1,
     ActionKind,
-    Alert,
-    AlertAttachedV1,
-    AlertCorrelatedV1,
-    AlertReceivedV1,
-    AlertResolvedV2,
     Category,
     ClockKind,
     Envelope,
-    EventType,
     IncidentActionAcceptedV3,
     IncidentActionRefusedV3,
     IncidentClosedV1,
-    IncidentOpenedV2,
     IncidentReclassifiedV1,
     Layer,
-    Model,
-    OriginMovedV1,
     PartyActionV2,
     PauseAnswerV1,
-    SourceAcknowledgedV1,
     make_event,
     stable_id,
 )
@@ -108,299 +95,6 @@ class Refused(Exception):
         super().__init__(reason)
         self.reason = reason
         self.forbidden = forbidden
-
-
-def incident_id_for(alert_event: Envelope) -> str:
-    return f"inc-{stable_id('incident', alert_event.id).hex[:16]}"
-
-
-def open_or_attach(
-    event: Envelope, incident: IncidentState | None, contract: Contract, now: datetime
-) -> tuple[IncidentState, Envelope]:
-    """A received alert either opens an incident or is attached to ``incident``."""
-    data = event.data_as(AlertReceivedV1)
-    alert = data.alert
-    if incident is not None:
-        count = incident.alerts.get(alert.fingerprint, 0) + 1
-        state = incident.model_copy(
-            update={"alerts": {**incident.alerts, alert.fingerprint: count}}
-        )
-        out = make_event(
-            AlertAttachedV1(
-                fingerprint=alert.fingerprint,
-                status=alert.status,
-                count=count,
-                last_seen=data.received_at,
-            ),
-            source=SOURCE,
-            time=now,
-            subject=incident.id,
-            event_id=stable_id("attach", event.id),
-        )
-        return state, out
-
-    obj = contract.object(alert.object_id) if alert.object_id else None
-    category = alert.category_hint or Category.OUTAGE
-    # Outside the perimeter: no criticality to look up; the coordinator triages at the top.
-    priority = ContractView.of(contract).priority(obj.id if obj else None, category)
-    state = IncidentState(
-        id=incident_id_for(event),
-        object_id=obj.id if obj else None,
-        layer=obj.layer if obj else None,
-        category=category,
-        priority=priority,
-        status=IncidentStatus.OPEN,
-        opened_at=data.received_at,
-        alerts={alert.fingerprint: 1},
-    )
-    out = make_event(
-        IncidentOpenedV2(
-            object_id=state.object_id,
-            layer=state.layer,
-            category=category,
-            priority=priority,
-            summary=alert.summary,
-            opened_at=data.received_at,
-            first_alert_at=alert.starts_at,
-            fingerprints=[alert.fingerprint],
-            outside_perimeter=obj is None,
-        ),
-        source=SOURCE,
-        time=now,
-        subject=state.id,
-        event_id=stable_id("open", event.id),
-    )
-    return state, out
-
-
-def linked(out: list[Envelope], follows: str | None) -> list[Envelope]:
-    """``out`` with the incident it opens naming the restored incident it follows (ADR 36)."""
-    if follows is None or not out or out[0].type != EventType.INCIDENT_OPENED:
-        return out
-    opened = out[0]
-    data = opened.data_as(IncidentOpenedV2).model_copy(update={"follows": follows})
-    return [opened.model_copy(update={"data": data}), *out[1:]]
-
-
-class Match(StrEnum):
-    """How the store found the incident an alert belongs to."""
-
-    FINGERPRINT = "fingerprint"  # a repeat: deduplicated
-    OBJECT = "object"  # another alert on an object already in the incident
-    RELATED = "related"  # an object connected in the dependency graph, within the window
-    NONE = "none"
-
-
-def handle_alert(
-    event: Envelope,
-    found: IncidentState | None,
-    contract: Contract,
-    graph: Graph,
-    now: datetime,
-) -> tuple[IncidentState | None, list[Envelope]]:
-    """Open, deduplicate, record recovery or correlate: the new state (None = nothing to keep)
-    and the events to publish, with ids derived from the alert event's id."""
-    data = event.data_as(AlertReceivedV1)
-    alert, at = data.alert, data.received_at
-    if pagerduty.is_acknowledgement(alert):
-        return source_acknowledged(event, found, now)
-    if found is None:
-        if alert.status == "resolved":
-            return None, []  # recovery of something Baton never opened: the alert is the record
-        state, opened = open_or_attach(event, None, contract, now)
-        objects = [alert.object_id] if alert.object_id else []
-        state = state.model_copy(
-            update={
-                "origin": alert.object_id,
-                "objects": objects,
-                "scope": graph.scope(objects, alert.object_id),
-                "last_alert_at": at,
-            }
-        )
-        return state, [opened]
-
-    count = found.alerts.get(alert.fingerprint, 0) + 1
-    objects = found.failing
-    resolved = [fp for fp in found.resolved if fp != alert.fingerprint]
-    new_object = (
-        alert.status == "firing" and bool(alert.object_id) and (alert.object_id not in objects)
-    )
-    if new_object and alert.object_id:
-        objects.append(alert.object_id)
-    if alert.status == "resolved":
-        resolved.append(alert.fingerprint)
-    before = found.probable_origin
-    origin = graph.origin(objects) or before
-    scope = graph.scope(objects, origin)
-    state = found.model_copy(
-        update={
-            "alerts": {**found.alerts, alert.fingerprint: count},
-            "objects": objects,
-            "origin": origin,
-            "scope": scope,
-            "resolved": resolved,
-            "last_alert_at": max(found.last_alert_at or at, at),
-        }
-    )
-
-    def emit(payload: Model, tag: str) -> Envelope:
-        return make_event(
-            payload,
-            source=SOURCE,
-            time=now,
-            subject=found.id,
-            event_id=stable_id(tag, event.id),
-        )
-
-    events: list[Envelope] = []
-    if alert.status == "resolved":
-        events.append(
-            emit(
-                AlertResolvedV2(
-                    fingerprint=alert.fingerprint,
-                    object_id=alert.object_id,
-                    count=count,
-                    resolved_at=alert.ends_at or at,
-                    all_recovered=set(state.alerts) <= set(resolved),
-                ),
-                "resolved",
-            )
-        )
-    elif new_object and alert.object_id:
-        events.append(
-            emit(
-                AlertCorrelatedV1(
-                    fingerprint=alert.fingerprint,
-                    object_id=alert.object_id,
-                    layer=alert.layer,
-                    status=alert.status,
-                    summary=alert.summary,
-                    origin_object=origin,
-                    origin_layer=graph.layer(origin),
-                    objects=objects,
-                    scope=scope,
-                    received_at=at,
-                ),
-                "correlated",
-            )
-        )
-    else:
-        events.append(
-            emit(
-                AlertAttachedV1(
-                    fingerprint=alert.fingerprint, status=alert.status, count=count, last_seen=at
-                ),
-                "attach",
-            )
-        )
-    if origin is not None and origin != before:
-        events.append(
-            emit(
-                OriginMovedV1(
-                    from_object=before,
-                    from_layer=graph.layer(before),
-                    to_object=origin,
-                    to_layer=graph.layer(origin),
-                    fingerprint=alert.fingerprint,
-                    objects=objects,
-                    scope=scope,
-                    moved_at=at,
-                ),
-                "origin",
-            )
-        )
-        state, follows = follow_origin(state, contract, before, origin, emit)
-        events.extend(follows)
-    if count == 1:  # a new alert joined (a repeat of one already counted changes nothing)
-        state, worse = follow_worst(state, contract, alert, emit)
-        events.extend(worse)
-    return state, events
-
-
-def source_acknowledged(
-    event: Envelope, found: IncidentState | None, now: datetime
-) -> tuple[IncidentState | None, list[Envelope]]:
-    """The monitoring source's acknowledgement (PagerDuty ``acknowledge``), on the incident that
-    holds its alert: a timeline fact and nothing else — the contractor acknowledges, so its
-    response clock runs on (ADR 41). Without such an incident there is nothing to record."""
-    if found is None:
-        return None, []
-    data = event.data_as(AlertReceivedV1)
-    fact = SourceAcknowledgedV1(
-        fingerprint=data.alert.fingerprint,
-        source=data.alert.source,
-        client=data.alert.annotations.get("client"),
-        acknowledged_at=data.received_at,
-    )
-    out = make_event(
-        fact, source=SOURCE, time=now, subject=found.id, event_id=stable_id("src-ack", event.id)
-    )
-    return found, [out]
-
-
-ORIGIN_MOVED = "origin_moved"
-"""The reason recorded when the priority follows the probable origin."""
-
-
-def follow_origin(
-    state: IncidentState,
-    contract: Contract,
-    before: str | None,
-    origin: str,
-    emit: Callable[[Model, str], Envelope],
-) -> tuple[IncidentState, list[Envelope]]:
-    """The origin moved: the incident is classified by its new origin — the priority from that
-    object's criticality and the clocks on its calendar — recorded as a reclassification with
-    reason ``origin_moved`` (sla-clock recomputes, keeping elapsed and paused time)."""
-    view = ContractView.of(contract)
-    priority = view.priority(origin, state.category)
-    if not view.more_urgent(priority, state.priority):
-        priority = state.priority  # never an automatic downgrade
-    old, new = view.object(before), view.object(origin)
-    calendar_moved = old is not None and new is not None and old.calendar != new.calendar
-    if priority == state.priority and not calendar_moved:
-        return state, []
-    reclassified = emit(
-        IncidentReclassifiedV1(
-            priority=priority, category=state.category, reason=ORIGIN_MOVED, by="baton:correlation"
-        ),
-        "origin-reclassified",
-    )
-    return state.model_copy(update={"priority": priority}), [reclassified]
-
-
-WORSE_ALERT = "worse_alert"
-"""The reason recorded when a joining alert raises the priority."""
-
-
-def follow_worst(
-    state: IncidentState,
-    contract: Contract,
-    alert: Alert,
-    emit: Callable[[Model, str], Envelope],
-) -> tuple[IncidentState, list[Envelope]]:
-    """A new firing alert joined: when the matrix gives its category on its object a more
-    urgent priority than the incident's (an outage joining a degradation), the incident takes
-    that category and priority, recorded with the alert as the reason; never lower. The
-    contract's ``sla.priority_follows_worst: false`` turns it off."""
-    if alert.status != "firing" or not contract.sla.priority_follows_worst:
-        return state, []
-    view = ContractView.of(contract)
-    category = alert.category_hint or Category.OUTAGE  # as an incident opens on it
-    priority = view.priority(alert.object_id, category)
-    if not view.more_urgent(priority, state.priority):
-        return state, []
-    where = alert.object_id or "outside the perimeter"
-    reclassified = emit(
-        IncidentReclassifiedV1(
-            priority=priority,
-            category=category,
-            reason=f"{WORSE_ALERT}: {alert.fingerprint} ({category.value} on {where})",
-            by="baton:correlation",
-        ),
-        "worse-reclassified",
-    )
-    return state.model_copy(update={"priority": priority, "category": category}), [reclassified]
 
 
 WORKING = {IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED}
