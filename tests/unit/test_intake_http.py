@@ -23,9 +23,10 @@ import pytest
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from intake.actions import action_digest, verdict
 from intake.auth import Authenticator, sign
 from intake.correlation import Graph
-from intake.incidents import IncidentState, IncidentStatus, action_digest, verdict
+from intake.incidents import IncidentState, IncidentStatus
 from intake.receivers import Intake, build_router
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 from intake.access import apply_access, request_id_for
+from intake.actions import apply_action
 from intake.alertmanager import AlertmanagerWebhook, normalise
 from intake.decide import handle_alert
 from intake.decide import opened as opened_by
-from intake.incidents import IncidentState, IncidentStatus, apply_action
+from intake.incidents import IncidentState, IncidentStatus
 from router.routing import assign
 
 from shared.contract import Contract, load_contract

@@ -18,12 +18,13 @@ from pydantic import ValidationError
 
 from intake import pagerduty, store
 from intake.access import apply_command
+from intake.actions import action_digest, hidden
 from intake.auth import Authenticator, Signed
 from intake.correlation import alert_key, graph_of
 from intake.decide import MaintenanceMuter, Received, Release, decide, reach
 from intake.formats import FORMATS
 from intake.guard import Refusal, fit_for_dead_letter, oversized, parse_json
-from intake.incidents import IncidentState, action_digest, hidden
+from intake.incidents import IncidentState
 from intake.links import ServiceHost, build_link_router
 from intake.receivers import SERVICE, Intake, alert_events, build_router
 from shared.contract import Contract

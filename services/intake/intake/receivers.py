@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from intake import alertmanager, changes, generic, grafana, pagerduty, userreport, zabbix
 from intake.access import request_id_for
+from intake.actions import action_digest, text_too_long
 from intake.auth import Authenticator, Signed, replayed
 from intake.correlation import Graph, alert_key
 from intake.formats import FORMATS, Decode
@@ -41,7 +42,6 @@ from intake.guard import (
     parse_json,
     read_limited,
 )
-from intake.incidents import action_digest, text_too_long
 from shared.clock import Clock
 from shared.contract import Contract
 from shared.contract.view import ContractView
