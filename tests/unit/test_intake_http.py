@@ -26,8 +26,9 @@ from hypothesis import strategies as st
 from intake.actions import action_digest, verdict
 from intake.auth import Authenticator, sign
 from intake.correlation import Graph
+from intake.gate import Intake
 from intake.incidents import IncidentState, IncidentStatus
-from intake.receivers import Intake, build_router
+from intake.receivers import build_router
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 

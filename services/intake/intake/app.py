@@ -23,10 +23,11 @@ from intake.auth import Authenticator, Signed
 from intake.correlation import alert_key, graph_of
 from intake.decide import MaintenanceMuter, Received, Release, decide, reach
 from intake.formats import FORMATS
+from intake.gate import SERVICE, Intake, alert_events
 from intake.guard import Refusal, fit_for_dead_letter, oversized, parse_json
 from intake.incidents import IncidentState
 from intake.links import ServiceHost, build_link_router
-from intake.receivers import SERVICE, Intake, alert_events, build_router
+from intake.receivers import build_router
 from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.db import DATABASE_UNAVAILABLE, mark_processed_many
