@@ -28,6 +28,7 @@ from intake.guard import Refusal, fit_for_dead_letter, oversized, parse_json
 from intake.incidents import IncidentState
 from intake.links import ServiceHost, build_link_router
 from intake.receivers import build_router
+from intake.verdicts import Verdicts
 from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.db import DATABASE_UNAVAILABLE, mark_processed_many
@@ -53,7 +54,6 @@ log = logging.getLogger(SERVICE)
 COMMANDS = (EventType.PARTY_ACTION, EventType.ACCESS_ACTION, EventType.PAUSE_ANSWER)
 """What the commands topics carry: actions, access steps (ADR 49), answers to pauses (ADR 50)."""
 FORMAT_HEADER = "format"
-ACTION_POLL_SECONDS = 0.02
 
 
 def decode_raw(
@@ -83,6 +83,13 @@ def impersonation(prefix: str, topic: str, party: str) -> str | None:
     if owner is None or owner == party:
         return None
     return f"party: the inbox of {owner} acts only as {owner}, not as {party!r}"
+
+
+def party_of(command: Envelope) -> str:
+    """The party a command's verdict is recorded for (what its HTTP request waits on)."""
+    action = command.data
+    assert isinstance(action, PartyActionV2 | AccessActionV1 | PauseAnswerV1)
+    return action.party
 
 
 def accepted_at(prefix: str, topic: str, command: Envelope, now: datetime) -> datetime:
@@ -126,6 +133,7 @@ def inbox_parties(contract: Contract) -> list[str]:
 class IntakeService:
     def __init__(self) -> None:
         self.ticker: Ticker | None = None  # made in on_start
+        self.verdicts = Verdicts(self.recorded_outcome)
         self.inboxes = Inboxes()
 
     def wire(self, rt: Runtime, router: APIRouter) -> None:
@@ -228,23 +236,28 @@ class IntakeService:
         await publish_event(self.rt.broker, self.topics[kind], event, key=key)
 
     async def await_outcome(self, command_id: uuid.UUID, party: str) -> tuple[int, str, str] | None:
-        """The commands consumer's verdict on ``party``'s command (whichever instance decides),
-        or None when it takes longer than ``intake_action_wait_seconds``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.rt.settings.intake_action_wait_seconds
+        """The commands consumer's verdict on ``party``'s command, or None when it takes longer
+        than ``intake_action_wait_seconds``: settled by this instance's consumer, else read from
+        ``command_outcomes`` at a low rate (another instance decided it)."""
         try:
-            async with asyncio.timeout_at(deadline + ACTION_POLL_SECONDS):
-                while True:
-                    async with self.rt.pool.acquire() as conn:
-                        found = await store.outcome(conn, command_id, party)
-                    if found is not None or loop.time() >= deadline:
-                        return found
-                    await asyncio.sleep(ACTION_POLL_SECONDS)
+            return await self.verdicts.wait(
+                command_id, party, self.rt.settings.intake_action_wait_seconds
+            )
         except DATABASE_UNAVAILABLE as exc:
             # The command is already durable in the commands topic and is applied exactly
             # once when the database is back: the answer is 202 pending, not an error.
             log.warning("action verdict unavailable", extra={"error": repr(exc)[:200]})
             return None
+
+    async def recorded_outcome(
+        self, command_id: uuid.UUID, party: str
+    ) -> tuple[int, str, str] | None:
+        """The verdict recorded in ``command_outcomes`` (whichever instance decided), bounded as
+        every database call is: a connection that cannot be had in time is an unavailable
+        database, answered 202 pending (a frozen PostgreSQL: issue 25)."""
+        async with asyncio.timeout(self.rt.settings.pg_command_timeout_seconds):
+            async with self.rt.pool.acquire() as conn:
+                return await store.outcome(conn, command_id, party)
 
     async def first_use(self, signed: Signed, now: datetime) -> bool:
         async with self.rt.pool.acquire() as conn:
@@ -402,6 +415,7 @@ class IntakeService:
         async with rt.pool.acquire() as conn, conn.transaction():
             fresh = await mark_processed_many(conn, "commands", [c.id for c, _ in commands])
             todo = [(c, r) for c, r in commands if c.id in fresh]
+            seen = [(c.id, party_of(c)) for c, _ in commands if c.id not in fresh]
             incidents = await store.load_many(conn, sorted({c.subject or "" for c, _ in todo}))
             before = dict(incidents)
             changed: dict[str, IncidentState] = {}
@@ -449,6 +463,9 @@ class IntakeService:
             await asyncio.gather(
                 store.save_states(conn, list(changed.values()), before), outbox.flush()
             )
+        # committed: this instance's waiting HTTP actions get their verdicts without a query
+        self.verdicts.settle(((v[0], v[4]), (v[2], v[3], v[5])) for v in verdicts)
+        self.verdicts.recheck(seen)
         if closing:
             self.closed.inc(closing)
 
