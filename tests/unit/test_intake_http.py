@@ -137,7 +137,7 @@ def make_client(
     async def record_change(*args: Any) -> None:
         fakes.changes.append(args)
 
-    ix = Intake(
+    intake = Intake(
         settings=config,
         contract=CONTRACT,
         graph=Graph(CONTRACT),
@@ -151,7 +151,7 @@ def make_client(
         kafka_down=lambda: kafka_down,
     )
     app = FastAPI()
-    app.include_router(build_router(ix))
+    app.include_router(build_router(intake))
     client = Client(app)
     CLIENTS.append(client)
     return client, fakes

@@ -110,15 +110,14 @@ def body_schema(model: type[BaseModel]) -> dict[str, Any]:
 IDEMPOTENCY_HEADER = "idempotency-key"
 
 
-def object_party(contract: Contract, party: str | None, object_id: str) -> bool:
+def object_party(view: ContractView, party: str | None, object_id: str) -> bool:
     """Whether ``party`` has a part in ``object_id`` (None: reads are open)."""
     if party is None:
         return True
-    view = ContractView.of(contract)
     obj = view.object(object_id)
     if obj is None:
         return False
-    found = contract.parties.get(party)
+    found = view.contract.parties.get(party)
     return (
         (found is not None and found.kind == "customer")
         or party in {view.coordinator, obj.executor, view.primary_for(obj.layer)}
@@ -394,9 +393,8 @@ async def object_changes(object_id: str, request: Request, gate: Gated) -> JSONR
         party = gate.intake.auth.check_reader(request.headers)
     except Refusal as refusal:
         return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
-    if gate.intake.contract.object(object_id) is None or not object_party(
-        gate.intake.contract, party, object_id
-    ):
+    view = ContractView.of(gate.intake.contract)
+    if view.object(object_id) is None or not object_party(view, party, object_id):
         # another party's object is answered as an unknown one: ids are not disclosed
         return JSONResponse({"error": f"object_id: {object_id!r} is not in the contract"}, 404)
     found = await gate.intake.list_changes(object_id) if gate.intake.list_changes else []
