@@ -22,7 +22,7 @@ from baton.changes_cli import changes_app
 from baton.checkins_cli import checkins_app
 from baton.contract_cli import contract_app, drill_command
 from baton.stack import stack_app, stack_contract, stack_paths, status
-from shared.contract.model import format_duration
+from shared.contract.model_validators import format_duration
 
 app = typer.Typer(
     help="Baton: the event backbone of a 24/7 support contract.", no_args_is_help=True

@@ -27,6 +27,7 @@ from shared.contract.findings import RULES, Finding, Severity, has_errors
 from shared.contract.lint import lint_parsed
 from shared.contract.load import Parsed, parse_path
 from shared.contract.model import Contract
+from shared.contract.view import ContractView
 from shared.events import Category
 from shared.topics import Topic
 
@@ -337,13 +338,16 @@ def drill_command(
     beside: DrillChanges | None = None
     if all_objects:
         anchor = _parse_at(at, contract) if at else datetime.now(UTC)
-        reports, general = drill_all(contract, anchor, category)
+        reports, general = drill_all(ContractView.of(contract), anchor, category)
     elif object_id is None or at is None:
         raise typer.BadParameter("give --object and --at, or --all")
     else:
         if contract.object(object_id) is None:
             raise typer.BadParameter(f"--object: {object_id!r} is not in the contract")
-        reports, general = [drill(contract, object_id, _parse_at(at, contract), category)], []
+        reports, general = (
+            [drill(ContractView.of(contract), object_id, _parse_at(at, contract), category)],
+            [],
+        )
         beside = _drill_changes(contract, reports[0], reporting)
     failed = bool(general) or any(not r.ok for r in reports)
     drilled = {r.object for r in reports} | {c.object for r in reports for c in r.checks}

@@ -19,7 +19,7 @@ from typing import Any
 
 from baton.apply_open import OPEN_STATUSES
 from shared.contract import Contract
-from shared.contract.model import format_duration
+from shared.contract.model_validators import format_duration
 from shared.contract.view import ContractView
 from shared.events import Category, ClockKind
 

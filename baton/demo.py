@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from baton.stack import client_settings
 from shared.checkins import Duty, Expectation, expectations
 from shared.contract import Contract, load_contract
-from shared.contract.model import format_duration
+from shared.contract.model_validators import format_duration
 from shared.events import CheckinPingV1, Layer, make_event
 from shared.kafka import aiokafka_kwargs, event_headers
 from shared.settings import Settings

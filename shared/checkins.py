@@ -29,7 +29,8 @@ from cron_descriptor import ExpressionDescriptor, Options
 from croniter import croniter
 
 from shared.contract import Contract
-from shared.contract.model import Schedule, SupportObject, format_duration
+from shared.contract.model import Schedule, SupportObject
+from shared.contract.model_validators import format_duration
 from shared.contract.view import ContractView
 from shared.events import Category
 

@@ -1,11 +1,14 @@
 """The support contract as code: the model, its loader, lint, appendix and drill.
 
-Modules: ``model`` (the schema, the questions services ask, ``contract_hash``,
-``load_contract``), ``source`` (YAML with line numbers; folders merged), ``load`` (validation that
-keeps going past schema errors by dropping the broken item), ``findings`` (``Finding`` and the
-rule catalog ``RULES``, stable ``BTNnnn`` codes), ``lint`` (one pure check per concern),
-``appendix`` (the signed appendix as Markdown / CSV / HTML / PDF / JSON), ``drill`` (the
-seed's night test).
+Modules: ``model`` (the schema with its schema-level look-ups, ``contract_hash``,
+``load_contract``), ``terms`` (the vocabulary: criticalities, kinds, periods),
+``model_validators`` (value parsing and helpers the schema uses), ``view``
+(``ContractView``: every question about an incident, a facade over ``timing``, ``windows``,
+``duty``, ``graph``, ``escalation`` and ``matching``; ADR 8, ADR 59), ``source`` (YAML with
+line numbers; folders merged), ``load`` (validation that keeps going past schema errors by
+dropping the broken item), ``findings`` (``Finding`` and the rule catalog ``RULES``, stable
+``BTNnnn`` codes), ``lint`` (one pure check per concern), ``appendix`` (the signed appendix as
+Markdown / CSV / HTML / PDF / JSON), ``drill`` (the seed's night test).
 
 Calendars and business-time arithmetic live in `shared/calendar.py`.
 
@@ -56,7 +59,6 @@ from shared.contract.model import (
     ObjectKind,
     Party,
     Period,
-    ResolvedSla,
     SlaTarget,
     SupportObject,
     contract_hash,
@@ -71,7 +73,6 @@ __all__ = [
     "ObjectKind",
     "Party",
     "Period",
-    "ResolvedSla",
     "SlaTarget",
     "SupportObject",
     "contract_hash",

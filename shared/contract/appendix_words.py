@@ -8,7 +8,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from shared.calendar import CalendarSpec
-from shared.contract.model import SITE_HOURS, Contract
+from shared.contract.model import Contract
+from shared.contract.model_validators import SITE_HOURS
 from shared.documents.words import duration_words
 
 if TYPE_CHECKING:

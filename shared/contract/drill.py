@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.calendar import WEEKDAYS
+from shared.contract.graph import dependencies
 from shared.contract.lint import find_cycles
 from shared.contract.model import (
     CRITICALITIES,
@@ -23,8 +24,8 @@ from shared.contract.model import (
     Period,
     SupportObject,
     classify,
-    format_duration,
 )
+from shared.contract.model_validators import format_duration
 from shared.contract.view import ContractView
 from shared.events import Category, ClockKind
 
@@ -157,7 +158,7 @@ class DrillReport(_Out):
 
 
 def drill(
-    contract: Contract,
+    view: ContractView,
     object_id: str,
     at: datetime,
     category: Category = Category.OUTAGE,
@@ -168,11 +169,13 @@ def drill(
     """Answer the seed's questions for ``object_id`` when an incident of ``category`` is
     registered at ``at`` (an aware datetime), its first alert having fired at ``first_alert_at``
     (``at`` by default). Deadlines are the ones the router and sla-clock use
-    (``ContractView.due``), including an alert held in a maintenance window."""
+    (``ContractView.due``), including an alert held in a maintenance window: ``view``'s version
+    answers (the CLI passes the contract in force, or the file it was given)."""
+    contract = view.contract
     obj = contract.object(object_id)
     if obj is None:
         raise KeyError(f"unknown object {object_id!r}")
-    run = _Drill(contract, obj, at, first_alert_at or at)
+    run = _Drill(view, obj, at, first_alert_at or at)
     critical = obj.criticality == "critical"
     accepts, first_line = run.first_line()
     coordinator = run.answerer(contract.coordinator, "coordinator", must_answer=critical)
@@ -219,13 +222,13 @@ class _Drill:
 
     def __init__(
         self,
-        contract: Contract,
+        view: ContractView,
         obj: SupportObject,
         at: datetime,
         first_alert_at: datetime | None = None,
     ) -> None:
-        self.contract = contract
-        self.view = ContractView.of(contract)
+        self.contract = view.contract
+        self.view = view
         self.obj = obj
         self.at = at
         self.first_alert_at = first_alert_at or at
@@ -269,7 +272,7 @@ class _Drill:
             return None, None
         # a first line written as party/contact answers in the contact's own hours, not as
         # whoever is on the party's duty (the customer's night approver takes no tickets)
-        on_duty = contract.desk_on_duty(self.at)
+        on_duty = self.view.desk_on_duty(self.at)
         answer = answer.model_copy(update={"on_duty": on_duty.reach() if on_duty else None})
         named = contract.contact(contract.first_line or "")
         who = f"{named[1].name} of {answer.name}" if named else answer.name
@@ -440,7 +443,7 @@ class _Drill:
         contract = self.contract
         answers = []
         seen: set[str] = set()
-        for object_id in [self.obj.id, *contract.dependencies(self.obj.id)]:
+        for object_id in [self.obj.id, *dependencies(contract, self.obj.id)]:
             other = contract.object(object_id)
             if other is None or other.vendor is None or other.vendor in seen:
                 continue
@@ -503,7 +506,7 @@ def sample_times(
 
 
 def drill_all(
-    contract: Contract, anchor: datetime, category: Category = Category.OUTAGE
+    view: ContractView, anchor: datetime, category: Category = Category.OUTAGE
 ) -> tuple[list[DrillReport], list[Gap]]:
     """Drill every critical object at the sample night, weekend and holiday after ``anchor``,
     each in its own site's period calendar and zone; a site calendar that no critical object
@@ -511,17 +514,18 @@ def drill_all(
 
     Returns the reports and the contract-wide gaps (a period with no sample instant).
     """
+    contract = view.contract
     critical = [obj for obj in contract.objects if obj.criticality == "critical"]
     drilled = list(critical)
     by_calendar: dict[str | None, list[SupportObject]] = {}
     for obj in contract.objects:
-        by_calendar.setdefault(contract.period_calendar_of(obj), []).append(obj)
+        by_calendar.setdefault(view.timing.period_calendar_of(obj), []).append(obj)
     drilled += [
         min(objects, key=lambda o: CRITICALITIES.index(o.criticality))
         for objects in by_calendar.values()
         if not any(o.criticality == "critical" for o in objects)
     ]
-    calendars = {contract.period_calendar_of(obj) for obj in drilled}
+    calendars = {view.timing.period_calendar_of(obj) for obj in drilled}
     calendars.add(contract.sla.period_calendar)
     samples = {cid: sample_times(contract, anchor, cid) for cid in sorted(calendars, key=str)}
     general = [
@@ -535,13 +539,13 @@ def drill_all(
         if instant is None
     ]
     reports = [
-        drill(contract, obj.id, instant, category)
+        drill(view, obj.id, instant, category)
         for obj in drilled
-        for instant in samples[contract.period_calendar_of(obj)].values()
+        for instant in samples[view.timing.period_calendar_of(obj)].values()
         if instant is not None
     ]
     reports += [
-        drill(contract, oid, at, sample_category or category, trigger=trigger)
+        drill(view, oid, at, sample_category or category, trigger=trigger)
         for oid, at, sample_category, trigger in _event_samples(contract, anchor)
     ]
     return reports, general

@@ -19,11 +19,11 @@ from shared.contract.model import (
     CORE_LAYERS,
     CRITICALITIES,
     SCHEDULED_KINDS,
-    SITE_HOURS,
     VERSIONED_LAYERS,
     Contract,
     Period,
 )
+from shared.contract.model_validators import SITE_HOURS
 from shared.events import Category
 
 _REFERENCE_CODES = frozenset({"BTN005", "BTN204", "BTN403", "BTN404"})

@@ -23,7 +23,10 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from shared.contract.model import Contract
 
 Op = Literal["=", "!=", "=~", "!~"]
 HOST_LABELS = frozenset({"instance", "host", "hostname"})
@@ -248,3 +251,24 @@ class Matching:
             if rule.weight > best.weight:
                 best = rule
         return Match(best.object_id, best, tuple(r for r in held if r is not best))
+
+
+def contract_matching(contract: Contract) -> Matching:
+    """The contract's alert rules in matching order: each object's ``match`` labels and
+    ``matchers`` (``{"object": id}`` when it has neither), then the contract's ``alert_rules``."""
+    rules: list[Rule] = []
+    for index, obj in enumerate(contract.objects):
+        written = [Matcher(k, "=", v) for k, v in obj.match.items()]
+        matchers = written + parse_matchers(obj.matchers) or [Matcher("object", "=", obj.id)]
+        rules.append(Rule(obj.id, f"objects[{index}] ({obj.id})", tuple(matchers)))
+    for index, rule in enumerate(contract.alert_rules):
+        written = [Matcher(k, "=", v) for k, v in rule.labels.items()]
+        rules.append(
+            Rule(
+                rule.object,
+                f"alert_rules[{index}]",
+                tuple(written + parse_matchers(rule.matchers)),
+                frozenset(rule.hosts),
+            )
+        )
+    return Matching(rules)

@@ -7,17 +7,15 @@ file and line instead of hiding every other finding behind one validation error.
 ``load_contract`` runs both and refuses a contract with errors, so services only ever see a
 contract whose references resolve.
 
-Services ask the contract questions only through ``Contract``'s methods: ``object()``,
-``primary_party()``, ``match_alert()``, ``priority()``, ``sla_target()``, ``sla_for()``,
-``on_duty()``, ``maintenance_at()``.
+``Contract`` answers schema-level look-ups only (an object, a party's contact, a calendar by id,
+a target row); every question about an incident — its period, deadlines, who is on duty, which
+window holds it — goes to the version's ``ContractView`` (``shared.contract.view``, ADR 8).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import re
-from collections.abc import Callable, Iterable
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -38,7 +36,6 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from shared.calendar import (
     TWENTY_FOUR_SEVEN,
@@ -47,156 +44,59 @@ from shared.calendar import (
     Weekday,
     holidays_data_version,
 )
-from shared.contract.matching import (
-    Match,
-    Matcher,
-    Matching,
-    Rule,
-    check_matchers,
-    parse_matchers,
+from shared.contract.matching import Match, Matching, check_matchers, contract_matching
+from shared.contract.model_validators import (
+    business_day_length,
+    business_targets,
+    cached_calendar,
+    format_target,
+    layers_from_mapping,
+    parse_duration,
+    sla_from_list,
+    time_of_day,
+    weekly_covers,
+    weekly_occurrences,
+)
+from shared.contract.terms import (
+    ALL_PERIODS,
+    CORE_LAYERS,
+    CRITICALITIES,
+    SCHEDULED_KINDS,
+    VERSIONED_LAYERS,
+    ChannelKind,
+    ContractError,
+    Criticality,
+    Environment,
+    ObjectKind,
+    PartyKind,
+    Period,
+    classify,
 )
 from shared.events import Category, ClockKind, Layer
 
-Criticality = Literal["critical", "high", "medium", "low"]
-CRITICALITIES: tuple[Criticality, ...] = ("critical", "high", "medium", "low")
-PartyKind = Literal["hardware", "os_dbms", "apps_integrations", "customer", "vendor", "other"]
-CORE_LAYERS: tuple[Layer, ...] = (
-    Layer.HARDWARE,
-    Layer.OS,
-    Layer.DBMS,
-    Layer.APPLICATION,
-    Layer.INTEGRATION,
-)
-"""Layers that must have a primary party in every contract; ``network`` only where used."""
+__all__ = [  # the vocabulary lives in shared.contract.terms; re-exported for the model's callers
+    "ALL_PERIODS",
+    "CORE_LAYERS",
+    "CRITICALITIES",
+    "SCHEDULED_KINDS",
+    "VERSIONED_LAYERS",
+    "ChannelKind",
+    "ContractError",
+    "Criticality",
+    "Environment",
+    "ObjectKind",
+    "PartyKind",
+    "Period",
+    "classify",
+]
 
-
-class ContractError(ValueError):
-    """The contract cannot be loaded; the message names the file, the line and the field."""
-
-
-class Environment(StrEnum):
-    PRODUCTION = "production"
-    TEST = "test"
-    STAGING = "staging"
-    DR = "dr"
-
-
-class ObjectKind(StrEnum):
-    SERVER = "server"
-    WORKSTATION = "workstation"
-    WORKSTATION_GROUP = "workstation_group"
-    CHECKOUT_TERMINAL = "checkout_terminal"
-    VM = "vm"
-    HYPERVISOR = "hypervisor"
-    DOMAIN_CONTROLLER = "domain_controller"
-    STORAGE = "storage"
-    TERMINAL_SERVER = "terminal_server"
-    MAIL = "mail"
-    OS = "os"
-    DBMS = "dbms"
-    APPLICATION = "application"
-    QUEUE = "queue"
-    API = "api"
-    CONNECTOR = "connector"
-    GATEWAY = "gateway"
-    FILE_EXCHANGE = "file_exchange"
-    SCHEDULED_TASK = "scheduled_task"
-    DIRECTORY = "directory"
-    BACKUP = "backup"
-    NETWORK_NODE = "network_node"
-    OTHER = "other"
-
-
-SCHEDULED_KINDS = frozenset({ObjectKind.FILE_EXCHANGE, ObjectKind.SCHEDULED_TASK})
-VERSIONED_LAYERS = frozenset({Layer.OS, Layer.DBMS, Layer.APPLICATION})
-
-
-class Period(StrEnum):
-    """How the contract classifies an instant for SLA purposes (see ``SlaPolicy``)."""
-
-    DAY = "day"
-    NIGHT = "night"
-    WEEKEND = "weekend"
-    HOLIDAY = "holiday"
-
-
-ALL_PERIODS: tuple[Period, ...] = tuple(Period)
-
-
-class ChannelKind(StrEnum):
-    PHONE = "phone"
-    EMAIL = "email"
-    SMS = "sms"
-    MESSENGER = "messenger"
-    PAGER = "pager"
-    TICKET = "ticket"
-    KAFKA = "kafka"
-    HTTP = "http"
-
-
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
-
-
-_BUSINESS = re.compile(r"^\s*(\d+)\s*b([dh])\s*$", re.IGNORECASE)
-
-
-def _parse_duration(value: object) -> object:
-    """Accept ``15m``, ``4h``, ``1d 12h`` besides ISO 8601 (``PT15M``) and seconds."""
-    if isinstance(value, str) and _BUSINESS.match(value):
-        raise PydanticCustomError(
-            "business_units",
-            "business days/hours (3bd, 4bh) are for SLA targets measured on a business-hours "
-            "calendar: name the target's calendar or sla.period_calendar",
-        )
-    if isinstance(value, str) and value.strip() and not value.lstrip().upper().startswith("P"):
-        match = _DURATION.match(value.lower())
-        if match and any(match.groups()):
-            days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-            return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 ContactRef = Annotated[str, Field(pattern=r"^[^/\s]+/[^/\s]+$")]
 """``party/contact``: a named contact of a party, e.g. ``customer/it-head``."""
 
 
-def _time_of_day(value: object) -> object:
-    if isinstance(value, int) and not isinstance(value, bool):
-        # YAML 1.1 reads an unquoted 22:00 as the sexagesimal number 1320.
-        raise PydanticCustomError("time_unquoted", "write times of day in quotes, e.g. '02:00'")
-    return value
-
-
-TimeOfDay = Annotated[time, BeforeValidator(_time_of_day)]
+TimeOfDay = Annotated[time, BeforeValidator(time_of_day)]
 Matchers = Annotated[list[str], AfterValidator(check_matchers)]
-
-
-def format_duration(value: timedelta) -> str:
-    """``timedelta(hours=4, minutes=30)`` -> ``"4h30m"``; for tables and the drill."""
-    total = int(value.total_seconds())
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [
-        f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s"))
-    ]
-    text = "".join(p for p in parts if not p.startswith("0"))
-    return text or "0m"
-
-
-def format_target(value: timedelta, business_day: timedelta | None) -> str:
-    """An SLA target as contracts write it: on a business-hours calendar (``business_day``, its
-    usual open day) in business units — 27 h on a 9-hour day is ``3bd``, 4 h is ``4bh`` — since
-    that is what it counts; round the clock (``None``) as ``format_duration``."""
-    if business_day is None:
-        return format_duration(value)
-    total, day = int(value.total_seconds()), int(business_day.total_seconds())
-    if day and total and total % day == 0:
-        return f"{total // day}bd"
-    hours, rest = divmod(total, 3600)
-    minutes = rest // 60
-    return (f"{hours}bh" if hours else "") + (f"{minutes}m" if minutes else "") or "0m"
 
 
 class _Strict(BaseModel):
@@ -497,88 +397,6 @@ class SlaPolicy(_Strict):
     )
 
 
-def _sla_from_list(value: object) -> object:
-    """The walking skeleton wrote ``sla:`` as a bare list of targets."""
-    return {"targets": value} if isinstance(value, list) else value
-
-
-def _minute_of(text: str) -> int:
-    hours, _, minutes = text.partition(":")
-    return int(hours) * 60 + int(minutes or 0)
-
-
-def business_day_length(spec: CalendarSpec) -> timedelta | None:
-    """The usual (most common) length of an open day of a business-hours calendar."""
-    if spec.kind == "24x7":
-        return None
-    lengths: dict[int, int] = {}
-    for hours in spec.weekly.values():
-        if hours:
-            minutes = sum(_minute_of(b) - _minute_of(a) for a, b in hours)
-            lengths[minutes] = lengths.get(minutes, 0) + 1
-    if not lengths:
-        return None
-    return timedelta(minutes=max(lengths, key=lambda m: lengths[m]))
-
-
-SITE_HOURS = "site"
-"""A target's ``calendar: site``: the business hours of the object's site — its location's
-period calendar, else the SLA's (ADR 22). What ``3bd``/``4bh`` without a calendar count on."""
-
-
-def _business_targets(data: object) -> object:
-    """``3bd`` / ``4bh`` in an SLA target: business days (of the usual open-day length) and
-    business hours of the target's calendar, else of the object's site (``calendar: site``: its
-    location's period calendar, else the SLA's) — and the target is then measured on that
-    calendar, so "4 business hours" on a 24/7 object counts office hours, at the hub the hub's.
-    A day's length is read from the named calendar, for ``site`` from the SLA's period one."""
-    if not isinstance(data, dict):
-        return data
-    sla = _sla_from_list(data.get("sla"))
-    if not isinstance(sla, dict) or not isinstance(sla.get("targets"), list):
-        return data
-    specs = {c.get("id"): c for c in data.get("calendars") or [] if isinstance(c, dict)}
-    targets = []
-    for target in sla["targets"]:
-        if not isinstance(target, dict) or not any(
-            isinstance(target.get(k), str) and _BUSINESS.match(target[k])
-            for k in ("response", "recovery")
-        ):
-            targets.append(target)
-            continue
-        calendar_id = target.get("calendar") or SITE_HOURS
-        length_of = sla.get("period_calendar") if calendar_id == SITE_HOURS else calendar_id
-        if calendar_id == SITE_HOURS and SITE_HOURS in specs:
-            length_of = SITE_HOURS  # a calendar the contract itself calls "site"
-        try:
-            spec = CalendarSpec.model_validate(specs[length_of])
-        except (KeyError, ValueError):
-            targets.append(target)  # the field validator names the problem
-            continue
-        day = business_day_length(spec)
-        if day is None:
-            targets.append(target)
-            continue
-        converted = dict(target, calendar=calendar_id)
-        for key in ("response", "recovery"):
-            found = _BUSINESS.match(str(target.get(key, "")))
-            if found:
-                count, unit = int(found[1]), found[2].lower()
-                converted[key] = day * count if unit == "d" else timedelta(hours=count)
-        targets.append(converted)
-    return dict(data, sla=dict(sla, targets=targets))
-
-
-def _layers_from_mapping(value: object) -> object:
-    """Accept ``{layer: party}`` (the skeleton's form) besides the list of assignments."""
-    if isinstance(value, dict):
-        return [
-            {"layer": layer, **(party if isinstance(party, dict) else {"primary": party})}
-            for layer, party in value.items()
-        ]
-    return value
-
-
 class PauseReason(_Strict):
     id: str
     text: str
@@ -623,38 +441,12 @@ class MaintenanceWindow(_Strict):
         """The window's intervals that overlap ``[start, end)``, in time order."""
         if self.start is not None and self.end is not None:
             return [(self.start, self.end)] if self.start < end and start < self.end else []
-        slot = self.weekly
-        if slot is None:  # pragma: no cover - excluded by the validator
-            return []
-        zone = ZoneInfo(slot.timezone)
-        first = start.astimezone(zone).date() - timedelta(days=slot.duration.days + 1)
-        out = []
-        for offset in range((end.astimezone(zone).date() - first).days + 1):
-            day = first + timedelta(days=offset)
-            if day.strftime("%a").lower() not in slot.days:
-                continue
-            opens = datetime.combine(day, slot.start, tzinfo=zone)
-            closes = opens + slot.duration
-            if opens < end and start < closes:
-                out.append((opens, closes))
-        return out
+        return weekly_occurrences(self.weekly, start, end) if self.weekly else []
 
     def covers(self, at: datetime) -> bool:
         if self.start is not None and self.end is not None:
             return self.start <= at < self.end
-        slot = self.weekly
-        if slot is None:  # pragma: no cover - excluded by the validator
-            return False
-        zone = ZoneInfo(slot.timezone)
-        local = at.astimezone(zone)
-        for back in range(slot.duration.days + 2):
-            day = local.date() - timedelta(days=back)
-            if day.strftime("%a").lower() not in slot.days:
-                continue
-            opens = datetime.combine(day, slot.start, tzinfo=zone)
-            if opens <= at < opens + slot.duration:
-                return True
-        return False
+        return weekly_covers(self.weekly, at) if self.weekly else False
 
 
 class EscalationTrigger(StrEnum):
@@ -735,13 +527,13 @@ class Contract(_Strict):
     exclusions: list[Exclusion] = Field(default_factory=list)
     locations: dict[str, Location] = Field(default_factory=dict)
     parties: dict[str, Party]
-    layers: Annotated[list[LayerAssignment], BeforeValidator(_layers_from_mapping)]
+    layers: Annotated[list[LayerAssignment], BeforeValidator(layers_from_mapping)]
     calendars: list[CalendarSpec] = Field(default_factory=list)
     objects: list[SupportObject]
     groups: dict[str, Group] = Field(default_factory=dict)
     access_rules: dict[str, AccessRule] = Field(default_factory=dict)
     priority_matrix: dict[Criticality, dict[Category, str]]
-    sla: Annotated[SlaPolicy, BeforeValidator(_sla_from_list)] = Field(default_factory=SlaPolicy)
+    sla: Annotated[SlaPolicy, BeforeValidator(sla_from_list)] = Field(default_factory=SlaPolicy)
     pause_reasons: list[PauseReason] = Field(default_factory=list)
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
     escalation: list[EscalationLevel] = Field(default_factory=list)
@@ -757,7 +549,7 @@ class Contract(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _business_units(cls, data: object) -> object:
-        return _business_targets(data)
+        return business_targets(data)
 
     @field_validator("calendars")
     @classmethod
@@ -793,28 +585,6 @@ class Contract(_Strict):
         """The party of ``first_line`` (written as a party or as ``party/contact``)."""
         return self.first_line.partition("/")[0] if self.first_line else None
 
-    def desk_on_duty(self, at: datetime) -> Contact | None:
-        """Who accepts tickets for the first line at ``at``: a first-line contact while its own
-        hours are open; a first-line party's duty contact. ``None``: the desk is closed."""
-        if self.first_line is None:
-            return None
-        if "/" not in self.first_line:
-            found = self.on_duty(self.first_line, at)
-            return found[1] if found else None
-        resolved = self.contact(self.first_line)
-        if resolved is None:
-            return None
-        party, contact = resolved
-        contact_id = self.first_line.partition("/")[2]
-        hours = [contact.hours] if contact.hours else []
-        hours += [s.calendar for s in party.duty if s.contact == contact_id and not contact.hours]
-        if not hours:
-            return contact  # no hours written: it answers whenever (lint BTN108 says so)
-        for calendar_id in hours:
-            if self.calendar_spec(calendar_id) and self.business_calendar(calendar_id).is_open(at):
-                return contact
-        return None
-
     def contact(self, ref: str) -> tuple[Party, Contact] | None:
         """Resolve ``party/contact``."""
         party_id, _, contact_id = ref.partition("/")
@@ -839,7 +609,7 @@ class Contract(_Strict):
         spec = self.calendar_spec(calendar_id)
         if spec is None:
             raise KeyError(f"unknown calendar {calendar_id!r}")
-        return _business_calendar(spec.model_dump_json())
+        return cached_calendar(spec.model_dump_json())
 
     def group_members(self, group_id: str) -> list[str]:
         group = self.groups.get(group_id)
@@ -863,22 +633,7 @@ class Contract(_Strict):
 
     @functools.cached_property
     def _matching(self) -> Matching:
-        rules: list[Rule] = []
-        for index, obj in enumerate(self.objects):
-            written = [Matcher(k, "=", v) for k, v in obj.match.items()]
-            matchers = written + parse_matchers(obj.matchers) or [Matcher("object", "=", obj.id)]
-            rules.append(Rule(obj.id, f"objects[{index}] ({obj.id})", tuple(matchers)))
-        for index, rule in enumerate(self.alert_rules):
-            written = [Matcher(k, "=", v) for k, v in rule.labels.items()]
-            rules.append(
-                Rule(
-                    rule.object,
-                    f"alert_rules[{index}]",
-                    tuple(written + parse_matchers(rule.matchers)),
-                    frozenset(rule.hosts),
-                )
-            )
-        return Matching(rules)
+        return contract_matching(self)
 
     def priority(self, criticality: Criticality, category: Category) -> str:
         return self.priority_matrix[criticality][category]
@@ -896,69 +651,6 @@ class Contract(_Strict):
             None,
         )
 
-    def period_calendar_of(self, obj: SupportObject | None) -> str | None:
-        """The calendar that classifies instants for ``obj``: its location's period calendar,
-        else the SLA's."""
-        location = self.locations.get(obj.location) if obj and obj.location else None
-        if location is not None and location.period_calendar is not None:
-            return location.period_calendar
-        return self.sla.period_calendar
-
-    def target_calendar(self, target: SlaTarget, obj: SupportObject | None) -> str:
-        """The calendar a target counts on for ``obj``: the target's own; ``site`` = the
-        business hours of the object's site (its location's period calendar, else the SLA's);
-        none = the object's support hours (round the clock outside the perimeter)."""
-        if target.calendar == SITE_HOURS and self.calendar_spec(SITE_HOURS) is None:
-            return self.period_calendar_of(obj) or (obj.calendar if obj else "24x7")
-        return target.calendar or (obj.calendar if obj else "24x7")
-
-    def period(self, at: datetime, obj: SupportObject | None = None) -> Period:
-        """Day, night, weekend or holiday at ``at`` under the period calendar of ``obj``'s
-        location, else the SLA's."""
-        calendar_id = self.period_calendar_of(obj)
-        if calendar_id is None:
-            return Period.DAY
-        spec = self.calendar_spec(calendar_id)
-        if spec is None or spec.kind == "24x7":
-            return Period.DAY
-        return classify(self.business_calendar(spec.id), at)
-
-    def sla_for(
-        self, obj: SupportObject, category: Category, at: datetime, priority: str | None = None
-    ) -> ResolvedSla | None:
-        """The target that applies to an incident on ``obj`` starting at ``at``, with its
-        calendar and the wall-clock deadlines; ``None`` if the contract has no target."""
-        prio = priority or self.priority(obj.criticality, category)
-        period = self.period(at, obj)
-        target = self.sla_target(category, prio, period)
-        if target is None:
-            return None
-        calendar_id = self.target_calendar(target, obj)
-        calendar = self.business_calendar(calendar_id)
-        return ResolvedSla(
-            target=target,
-            priority=prio,
-            period=period,
-            calendar=calendar_id,
-            response_due=calendar.add(at, target.response),
-            recovery_due=calendar.add(at, target.recovery),
-        )
-
-    def on_duty(self, party_id: str, at: datetime) -> tuple[DutyShift, Contact] | None:
-        """Who answers for ``party_id`` at ``at``: the first duty shift whose calendar is open."""
-        party = self.parties.get(party_id)
-        if party is None:
-            return None
-        for shift in party.duty:
-            contact = party.contacts.get(shift.contact)
-            if (
-                self.calendar_spec(shift.calendar) is not None
-                and contact is not None
-                and self.business_calendar(shift.calendar).is_open(at)
-            ):
-                return shift, contact
-        return None
-
     def is_round_the_clock(self, party_id: str) -> bool:
         """Whether one of the party's duty shifts runs on an always-open calendar."""
         party = self.parties.get(party_id)
@@ -970,98 +662,9 @@ class Contract(_Strict):
                 return True
         return False
 
-    def maintenance_at(self, object_id: str, at: datetime) -> MaintenanceWindow | None:
-        """The maintenance window covering ``object_id`` at ``at``, if any."""
-        for window in self.maintenance_windows:
-            members = set(window.objects)
-            for group in window.groups:
-                members.update(self.group_members(group))
-            if object_id in members and window.covers(at):
-                return window
-        return None
-
-    def _sla_excluding_windows(self) -> list[tuple[MaintenanceWindow, set[str]]]:
-        """Approved windows the contract excludes from SLA time, with the objects they cover."""
-        out = []
-        for window in self.maintenance_windows:
-            if window.excludes_sla and window.approved_by is not None:
-                members = set(window.objects)
-                for group in window.groups:
-                    members.update(self.group_members(group))
-                out.append((window, members))
-        return out
-
-    def sla_exclusions(
-        self, object_id: str, start: datetime, end: datetime
-    ) -> list[tuple[datetime, datetime]]:
-        """Intervals in ``[start, end)`` when ``object_id``'s SLA clocks do not count: its
-        approved maintenance windows that the contract marks ``excludes_sla``."""
-        out: list[tuple[datetime, datetime]] = []
-        for window, members in self._sla_excluding_windows():
-            if object_id in members:
-                out.extend(window.occurrences(start, end))
-        return sorted(out)
-
-    def dependencies(self, object_id: str) -> list[str]:
-        """Everything ``object_id`` depends on, transitively, nearest first (cycle-safe)."""
-        return _closure(object_id, self._depends_on)
-
-    def dependents(self, object_id: str) -> list[str]:
-        """Everything that depends on ``object_id``, transitively, nearest first."""
-        reverse: dict[str, list[str]] = {}
-        for obj in self.objects:
-            for dep in obj.depends_on:
-                reverse.setdefault(dep, []).append(obj.id)
-        return _closure(object_id, lambda o: reverse.get(o, []))
-
-    def _depends_on(self, object_id: str) -> list[str]:
-        obj = self.object(object_id)
-        return list(obj.depends_on) if obj else []
-
     @property
     def content_hash(self) -> str:
         return contract_hash(self)
-
-
-class ResolvedSla(_Strict):
-    target: SlaTarget
-    priority: str
-    period: Period
-    calendar: str
-    response_due: datetime
-    recovery_due: datetime
-
-
-def classify(calendar: BusinessCalendar, at: datetime) -> Period:
-    """Open = day; a holiday = holiday; any other closed day = weekend; else night."""
-    if calendar.is_open(at):
-        return Period.DAY
-    day = at.astimezone(calendar.zone).date()
-    if calendar.holiday_name(day) is not None:
-        return Period.HOLIDAY
-    if not calendar.hours_on(day):
-        return Period.WEEKEND
-    return Period.NIGHT
-
-
-def _closure(start: str, step: Callable[[str], Iterable[str]]) -> list[str]:
-    seen: list[str] = []
-    frontier = list(step(start))
-    while frontier:
-        nxt: list[str] = []
-        for item in frontier:
-            if item != start and item not in seen:
-                seen.append(item)
-                nxt.extend(step(item))
-        frontier = nxt
-    return seen
-
-
-@functools.lru_cache(maxsize=256)
-def _business_calendar(spec_json: str) -> BusinessCalendar:
-    """One calendar (with its holiday and day caches) per distinct spec, shared by every
-    contract version that has the same spec."""
-    return BusinessCalendar(CalendarSpec.model_validate_json(spec_json))
 
 
 def contract_hash(contract: Contract) -> str:

@@ -488,7 +488,7 @@ def expected_clock_events(
     """What sla-clock, unharmed, has published for ``facts`` once its clock reads ``until``:
     the events each fact causes (``apply``) and every warning and breach due by then
     (``timers``), from the pure core the service itself runs."""
-    rules = Rules(contract)
+    rules = Rules(ContractView.of(contract))
     records: dict[str, IncidentRecord | None] = {}
     out: set[ClockKey] = set()
     for event in facts:

@@ -48,6 +48,9 @@ def _run(module: str, env: dict[str, str], cwd: str, log: str) -> None:
     os.environ.clear()
     os.environ.update(env)
     sys.argv = [module]
+    # a service started by `python -m` is no daemon: it may start processes of its own (the
+    # router's notification senders, router/outbox.py), which a daemonic process may not
+    multiprocessing.current_process().daemon = False
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     finally:

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from baton.cli import app
 from shared.contract import Contract, load_contract
+from shared.contract.view import ContractView
 from shared.db import create_pool, migrate
 from shared.documents import render_html, render_pdf
 from tests.demo_month import demo_month
@@ -79,7 +80,7 @@ async def test_closure_report_read_as_printed(
     async with month.pool.acquire() as conn:
         facts = await closure_facts(conn, "INC-NIGHT-01")
     assert facts is not None
-    doc = closure_document(facts, contract)
+    doc = closure_document(facts, ContractView.of(contract))
     assert_not_blank(screenshot(render_html(doc), tmp_path / "closure.png"))
     pdf = render_pdf(doc)
     pages = pdf_pages(pdf, tmp_path)

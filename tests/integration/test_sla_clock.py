@@ -31,6 +31,7 @@ from sla_clock.decide import apply, fire, timers
 from sla_clock.timeline import IncidentRecord, Rules, fold
 
 from shared.contract import Contract, load_contract
+from shared.contract.view import ContractView
 from shared.db import create_pool, migrate
 from shared.events import (
     ActionKind,
@@ -318,7 +319,7 @@ def predicted(
     """What the pure core — the code an unkilled sla-clock runs — says the sla topic holds once
     contract time reached ``until``: each event's key and id, and for a warning or breach the
     instant it falls due."""
-    rules = Rules(contract)
+    rules = Rules(ContractView.of(contract))
     records: dict[str, IncidentRecord | None] = {}
     out: dict[Key, tuple[uuid.UUID, datetime | None]] = {}
     for event in events:

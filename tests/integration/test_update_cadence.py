@@ -25,6 +25,7 @@ from reporting.documents import closure_document
 from reporting.store import closure_facts
 
 from shared.contract import Contract, load_contract
+from shared.contract.view import ContractView
 from shared.db import create_pool
 from shared.documents import to_json
 from shared.events import (
@@ -191,7 +192,11 @@ async def closure_report(isolated: Isolated, inc: str, contract: Contract) -> st
             while True:
                 async with pool.acquire() as conn:
                     facts = await closure_facts(conn, inc)
-                text = to_json(closure_document(facts, contract)).decode() if facts else ""
+                text = (
+                    to_json(closure_document(facts, ContractView.of(contract))).decode()
+                    if facts
+                    else ""
+                )
                 if "1 update given, 1 overdue." in text:
                     return text
                 await asyncio.sleep(0.2)

@@ -23,6 +23,7 @@ from sla_clock.decide import opened_record
 from sla_clock.timeline import IncidentRecord, Rules, fold
 
 from shared.contract import load_contract
+from shared.contract.view import ContractView
 from shared.documents import Section
 from shared.events import (
     AccessActionV1,
@@ -42,7 +43,7 @@ from shared.events import (
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = load_contract(ROOT / "examples" / "contract")
-RULES = Rules(CONTRACT)
+RULES = Rules(ContractView.of(CONTRACT))
 REASONS = {r.id: list(r.clocks) for r in CONTRACT.pause_reasons}
 ALMATY = ZoneInfo("Asia/Almaty")
 INC = "inc-acc"
@@ -276,7 +277,7 @@ ROW = {
 
 
 def section(events: list[dict[str, Any]], title: str) -> Section:
-    doc = closure_document(ClosureFacts(ROW, None, [], events), CONTRACT)
+    doc = closure_document(ClosureFacts(ROW, None, [], events), ContractView.of(CONTRACT))
     return next(s for s in doc.sections if s.title == title)
 
 

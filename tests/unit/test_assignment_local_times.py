@@ -11,6 +11,7 @@ import pytest
 from router.routing import open_route
 
 from shared.contract import Contract, load_contract
+from shared.contract.view import ContractView
 from shared.events import (
     AssignmentIssuedV3,
     AssignmentRole,
@@ -46,7 +47,7 @@ def assignments(contract: Contract, object_id: str, at: datetime) -> list[Assign
         subject="inc-1",
         event_id=stable_id("open", "inc-1"),
     )
-    _, events = open_route(opened, contract, at)
+    _, events = open_route(opened, ContractView.of(contract), at)
     # what a reader gets: through the wire format
     return [
         parse_event(e.to_json()).data_as(AssignmentIssuedV3)

@@ -14,6 +14,7 @@ from reporting.documents import closure_document
 from reporting.store import ClosureFacts
 
 from shared.contract import load_contract
+from shared.contract.view import ContractView
 from shared.documents import to_json
 
 CONTRACT = load_contract(Path(__file__).resolve().parents[2] / "examples" / "contract")
@@ -82,7 +83,7 @@ def test_the_closure_report_lists_the_changes() -> None:
         events=[],
         changes=rows,
     )
-    doc = closure_document(facts, CONTRACT)
+    doc = closure_document(facts, ContractView.of(CONTRACT))
     table = next(t for s in doc.sections for t in s.tables if t.title.startswith("Changes"))
     ((when, before, obj, what, source),) = table.rows
     assert (when, before, what, source) == (

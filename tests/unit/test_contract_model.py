@@ -11,7 +11,9 @@ import pytest
 import yaml
 
 from shared.contract import Contract, ContractError, Period, contract_hash, load_contract
-from shared.contract.model import format_duration
+from shared.contract.graph import dependencies, dependents
+from shared.contract.model_validators import format_duration
+from shared.contract.view import ContractView
 from shared.events import Category, Layer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -237,55 +239,60 @@ def test_unquoted_time_of_day_gets_a_clear_message(tmp_path: Path) -> None:
 def test_periods_follow_the_head_office_calendar(
     example: Contract, local: datetime, period: Period
 ) -> None:
-    assert example.period(local.replace(tzinfo=ALMATY)) is period
+    assert ContractView.of(example).period(local.replace(tzinfo=ALMATY)) is period
 
 
-def test_sla_for_picks_the_period_target_and_calendar(example: Contract) -> None:
-    pg = example.object("pg-acc")
-    assert pg is not None
+def test_due_picks_the_period_target_and_calendar(example: Contract) -> None:
+    view = ContractView.of(example)
     night = datetime(2026, 3, 11, 3, 0, tzinfo=ALMATY)
-    resolved = example.sla_for(pg, Category.OUTAGE, night)
+    priority = view.priority("pg-acc", Category.OUTAGE)
+    resolved = view.due("pg-acc", Category.OUTAGE, priority, opened_at=night)
     assert resolved is not None
-    assert (resolved.priority, resolved.period, resolved.calendar) == ("P1", Period.NIGHT, "24x7")
+    assert (priority, resolved.period, resolved.calendar) == ("P1", Period.NIGHT, "24x7")
     assert resolved.response_due == night + timedelta(minutes=30)
     assert resolved.recovery_due == night + timedelta(hours=6)
-    test_db = example.object("pg-acc-test")
-    assert test_db is not None
     friday_evening = datetime(2026, 3, 13, 17, 0, tzinfo=ALMATY)
-    slow = example.sla_for(test_db, Category.REQUEST, friday_evening)
+    slow = view.due(
+        "pg-acc-test",
+        Category.REQUEST,
+        view.priority("pg-acc-test", Category.REQUEST),
+        opened_at=friday_evening,
+    )
     assert slow is not None
     # 4h of office time: 17:00-18:00 on Friday, then 09:00-12:00 on Monday
     assert slow.response_due == datetime(2026, 3, 16, 12, 0, tzinfo=ALMATY)
 
 
 def test_on_duty_switches_from_desk_to_night_engineer(example: Contract) -> None:
-    day = example.on_duty("sysops", datetime(2026, 3, 11, 10, 0, tzinfo=ALMATY))
-    night = example.on_duty("sysops", datetime(2026, 3, 11, 23, 0, tzinfo=ALMATY))
+    view = ContractView.of(example)
+    day = view.on_duty("sysops", datetime(2026, 3, 11, 10, 0, tzinfo=ALMATY))
+    night = view.on_duty("sysops", datetime(2026, 3, 11, 23, 0, tzinfo=ALMATY))
     assert day is not None
     assert night is not None
     assert (day[0].contact, night[0].contact) == ("desk", "night")
-    assert example.on_duty("ghost", datetime(2026, 3, 11, 23, 0, tzinfo=ALMATY)) is None
+    assert view.on_duty("ghost", datetime(2026, 3, 11, 23, 0, tzinfo=ALMATY)) is None
 
 
 def test_maintenance_windows_weekly_and_one_off(example: Contract) -> None:
+    view = ContractView.of(example)
     sunday_night = datetime(2026, 3, 15, 2, 30, tzinfo=ALMATY)
-    window = example.maintenance_at("dc-01", sunday_night)
+    window = view.maintenance_at("dc-01", sunday_night)
     assert window is not None
     assert window.id == "windows-patching"
-    assert example.maintenance_at("dc-01", sunday_night + timedelta(hours=3)) is None
-    assert example.maintenance_at("dc-01", sunday_night + timedelta(days=1)) is None
-    assert example.maintenance_at("app-wms", sunday_night) is None
+    assert view.maintenance_at("dc-01", sunday_night + timedelta(hours=3)) is None
+    assert view.maintenance_at("dc-01", sunday_night + timedelta(days=1)) is None
+    assert view.maintenance_at("app-wms", sunday_night) is None
     firmware = datetime(2026, 12, 6, 4, 59, tzinfo=ALMATY)
-    found = example.maintenance_at("net-core-hq", firmware)
+    found = view.maintenance_at("net-core-hq", firmware)
     assert found is not None
     assert found.id == "core-network-firmware-2026-12"
-    assert example.maintenance_at("net-core-hq", firmware + timedelta(minutes=1)) is None
+    assert view.maintenance_at("net-core-hq", firmware + timedelta(minutes=1)) is None
 
 
 def test_dependency_closures(example: Contract) -> None:
-    below = example.dependencies("pg-acc")
+    below = dependencies(example, "pg-acc")
     assert below[:2] == ["os-pg-01", "srv-pg-01"]
     assert "net-core-hq" in below
-    above = example.dependents("pg-acc")
+    above = dependents(example, "pg-acc")
     assert {"app-1c-acc", "int-bank-exchange", "int-mq-acc-wms"} <= set(above)
     assert "pg-acc" not in above

@@ -101,7 +101,12 @@ def test_the_drill_and_the_cli_print_them_as_written(tmp_path: Path) -> None:
     from shared.contract.drill import drill
 
     contract = _with_request_targets(tmp_path, "4bh", "3bd")
-    report = drill(contract, "pg-main", datetime(2026, 3, 13, 12, 0, tzinfo=UTC), Category.REQUEST)
+    report = drill(
+        ContractView.of(contract),
+        "pg-main",
+        datetime(2026, 3, 13, 12, 0, tzinfo=UTC),
+        Category.REQUEST,
+    )
     assert {d.clock.value: d.target for d in report.deadlines} == {
         "response": "4bh",
         "recovery": "3bd",
@@ -123,7 +128,7 @@ def test_the_drill_and_the_cli_print_them_as_written(tmp_path: Path) -> None:
 
 
 def test_round_the_clock_targets_print_as_before() -> None:
-    from shared.contract.model import format_target
+    from shared.contract.model_validators import format_target
 
     assert format_target(timedelta(hours=4), None) == "4h"
     assert format_target(timedelta(hours=27), timedelta(hours=9)) == "3bd"

@@ -78,7 +78,7 @@ def as_intake_opens(
 
 
 def router_deadlines(contract: Contract, opened: Envelope) -> dict[ClockKind, datetime] | None:
-    _, events = open_route(opened, contract, NOW)
+    _, events = open_route(opened, ContractView.of(contract), NOW)
     primary = next(
         e.data
         for e in events
@@ -93,7 +93,7 @@ def router_deadlines(contract: Contract, opened: Envelope) -> dict[ClockKind, da
 
 
 def sla_deadlines(contract: Contract, opened: Envelope) -> dict[ClockKind, datetime] | None:
-    rules = Rules(contract)
+    rules = Rules(ContractView.of(contract))
     record, events = apply(None, opened, rules, NOW)
     started = {
         e.data.clock: e.data.deadline for e in events if isinstance(e.data, SlaClockStartedV1)
@@ -109,7 +109,9 @@ def sla_deadlines(contract: Contract, opened: Envelope) -> dict[ClockKind, datet
 def drill_deadlines(
     contract: Contract, object_id: str, category: Category, at: datetime, first_alert_at: datetime
 ) -> dict[ClockKind, datetime] | None:
-    report = drill(contract, object_id, at, category, first_alert_at=first_alert_at)
+    report = drill(
+        ContractView.of(contract), object_id, at, category, first_alert_at=first_alert_at
+    )
     return {d.clock: d.due for d in report.deadlines} or None
 
 
@@ -165,7 +167,7 @@ def test_router_and_drill_leave_out_an_sla_excluded_maintenance_window() -> None
 
 def test_drill_of_an_alert_held_in_a_maintenance_window_counts_from_its_end() -> None:
     at = datetime(2026, 11, 29, 3, 30, tzinfo=ALMATY)  # inside the databases' window
-    report = drill(EXAMPLE, "pg-acc", at)
+    report = drill(ContractView.of(EXAMPLE), "pg-acc", at)
     window_end = datetime(2026, 11, 29, 5, 0, tzinfo=ALMATY)
     assert report.held_until == window_end
     response = next(d for d in report.deadlines if d.clock == ClockKind.RESPONSE)
@@ -187,12 +189,12 @@ def test_after_a_handover_sla_clock_labels_breaches_with_the_new_owner() -> None
         objects=("pg-main", "srv-db-01"),
         event_id=uuid.UUID(int=2),
     )
-    state, _ = open_route(opened, MINIMAL, NOW)
-    routed, _ = on_origin_moved(state, moved, MINIMAL, NOW)
+    state, _ = open_route(opened, ContractView.of(MINIMAL), NOW)
+    routed, _ = on_origin_moved(state, moved, ContractView.of(MINIMAL), NOW)
     assert isinstance(routed, RouteState)
     assert routed.primary == "hw"
 
-    rules = Rules(MINIMAL)
+    rules = Rules(ContractView.of(MINIMAL))
     record, _ = apply(None, opened, rules, NOW)
     assert record is not None
     assert record.party == "osdb"

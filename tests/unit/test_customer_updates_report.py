@@ -13,6 +13,7 @@ from reporting.store import ClosureFacts, MonthlyFacts
 from reporting.updates import customer_updates
 
 from shared.contract import load_contract
+from shared.contract.view import ContractView
 from shared.documents import Document, Table, to_json
 
 CONTRACT = load_contract(Path(__file__).resolve().parents[2] / "examples" / "contract")
@@ -87,7 +88,7 @@ def test_the_updates_and_the_late_one_are_in_the_closure_report() -> None:
         clocks=[],
         events=EVENTS,
     )
-    doc = closure_document(facts, CONTRACT)
+    doc = closure_document(facts, ContractView.of(CONTRACT))
     rows = table(doc, "Updates to the customer (Asia/Almaty)").rows
     assert rows == (
         ("2026-11-03 07:30", "—", "overdue: no update by its due time (every 30 minutes)"),

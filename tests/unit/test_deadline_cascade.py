@@ -95,7 +95,7 @@ step = st.one_of(
 
 def check(record: IncidentRecord, rows: dict[ClockKind, dict[str, Any]], now: datetime) -> None:
     """Every clock reporting shows running has the deadline sla-clock's breach timer fires at."""
-    rules = Rules(CONTRACT)
+    rules = Rules(ContractView.of(CONTRACT))
     views = at_instant(record, rules, now)
     breach = {t.clock: t.due for t in timers(record, views, rules) if t.threshold == BREACH}
     for clock, row in rows.items():
@@ -117,7 +117,7 @@ def check(record: IncidentRecord, rows: dict[ClockKind, dict[str, Any]], now: da
 def test_reporting_shows_the_deadline_sla_clock_fires(
     start: datetime, first: str, steps: list[tuple[str, Category | None, int]]
 ) -> None:
-    rules = Rules(CONTRACT)
+    rules = Rules(ContractView.of(CONTRACT))
     now = start
     opening = alert(first, Category.DEGRADATION, now)
     state, events = handle_alert(opening, None, ContractView.of(CONTRACT), now)

@@ -14,6 +14,7 @@ from sla_clock.decide import apply, timers
 from sla_clock.timeline import BREACH, Rules, at_instant
 
 from shared.contract import Contract
+from shared.contract.view import ContractView
 from shared.events import (
     AssignmentIssuedV3,
     AssignmentRole,
@@ -73,7 +74,7 @@ def moved(at: datetime) -> Envelope:
 
 
 def test_the_origin_moving_to_a_24x7_object_publishes_the_deadline_sla_clock_enforces() -> None:
-    rules = Rules(CONTRACT)
+    rules = Rules(ContractView.of(CONTRACT))
     record, started = apply(None, opened(SATURDAY), rules, SATURDAY)
     assert record is not None
     first = {d.clock: d.deadline for d in (e.data_as(SlaClockStartedV1) for e in started)}
@@ -98,11 +99,11 @@ def test_the_origin_moving_to_a_24x7_object_publishes_the_deadline_sla_clock_enf
     assert response < SATURDAY + timedelta(days=1)
 
     # the router re-issues the deadlines to the owner
-    state, _ = open_route(opened(SATURDAY), CONTRACT, SATURDAY)
+    state, _ = open_route(opened(SATURDAY), ContractView.of(CONTRACT), SATURDAY)
     reissued: list[AssignmentIssuedV3] = []
     for event in out:
         if isinstance(event.data, SlaClockRecomputedV1):
-            state, issued = on_recomputed(state, event, CONTRACT, at)
+            state, issued = on_recomputed(state, event, ContractView.of(CONTRACT), at)
             reissued += [e.data for e in issued if isinstance(e.data, AssignmentIssuedV3)]
     assert state.deadlines is not None
     assert state.deadlines.response_due == recomputed[ClockKind.RESPONSE].deadline

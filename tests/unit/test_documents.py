@@ -15,6 +15,7 @@ from reporting.documents import _timeline_row, closure_document, monthly_documen
 from reporting.store import ClosureFacts, MonthlyFacts
 
 from shared.contract import Contract, load_contract
+from shared.contract.view import ContractView
 from shared.documents import Chart, Document, Section, Series, render_html, to_json
 from shared.documents.words import cron_words, duration_words, seconds_words
 
@@ -90,7 +91,7 @@ def _open_incident(at: datetime, **over: Any) -> dict[str, Any]:
 def test_an_open_incident_gets_a_draft_report(contract: Contract) -> None:
     at = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
     facts = ClosureFacts(incident=_open_incident(at), report=None, clocks=[], events=[])
-    doc = closure_document(facts, contract)
+    doc = closure_document(facts, ContractView.of(contract))
     text = to_json(doc).decode()
     assert "draft until the customer confirms restoration" in text
     assert "07:00" in text  # 02:00 UTC in Almaty
@@ -178,7 +179,7 @@ def test_no_text_of_the_closure_or_monthly_pdf_is_printed_over_other_text(
 
     at = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
     incident = _open_incident(at, id="inc-0123456789abcdef", summary="PostgreSQL is down")
-    closure = closure_document(ClosureFacts(incident, None, [], []), contract)
+    closure = closure_document(ClosureFacts(incident, None, [], []), ContractView.of(contract))
     monthly = monthly_document(
         MonthlyFacts(date(2026, 10, 1), [], [], [], [], [], [], [], [], {"incidents": 0}),
         contract,

@@ -18,6 +18,7 @@ from router.routing import open_route
 from shared.contract import Contract
 from shared.contract.drill import drill
 from shared.contract.lint import check_contract
+from shared.contract.view import ContractView
 from shared.events import (
     ActionKind,
     AssignmentIssuedV3,
@@ -74,7 +75,9 @@ def issued(events: list[Any]) -> dict[AssignmentRole, AssignmentIssuedV3]:
 
 @pytest.mark.parametrize("object_id", ["srv-db-01", None], ids=["object", "outside"])
 def test_the_desk_is_told_of_every_incident_and_chased_by_nobody(object_id: str | None) -> None:
-    state, events = open_route(opened(WITH_DESK, object_id, NIGHT), WITH_DESK, NIGHT)
+    state, events = open_route(
+        opened(WITH_DESK, object_id, NIGHT), ContractView.of(WITH_DESK), NIGHT
+    )
     roles = issued(events)
     assert set(roles) == {
         AssignmentRole.PRIMARY,
@@ -96,10 +99,12 @@ def test_the_desk_is_told_of_every_incident_and_chased_by_nobody(object_id: str 
 
 
 def test_without_a_desk_of_its_own_two_assignments_as_before() -> None:
-    _, events = open_route(opened(WITHOUT_DESK, "srv-db-01", DAY), WITHOUT_DESK, DAY)
+    _, events = open_route(
+        opened(WITHOUT_DESK, "srv-db-01", DAY), ContractView.of(WITHOUT_DESK), DAY
+    )
     assert set(issued(events)) == {AssignmentRole.PRIMARY, AssignmentRole.COORDINATOR}
     same = contract(first_line="apps")  # the coordinator's own desk: nothing extra
-    _, events = open_route(opened(same, "srv-db-01", DAY), same, DAY)
+    _, events = open_route(opened(same, "srv-db-01", DAY), ContractView.of(same), DAY)
     assert set(issued(events)) == {AssignmentRole.PRIMARY, AssignmentRole.COORDINATOR}
 
 
@@ -150,7 +155,7 @@ def test_without_first_line_the_same_party_is_not_assigned() -> None:
 
 
 def test_the_drill_says_the_desk_accepts_and_hands_to_the_coordinator() -> None:
-    report = drill(WITH_DESK, "srv-db-01", DAY)
+    report = drill(ContractView.of(WITH_DESK), "srv-db-01", DAY)
     assert report.accepts is not None
     assert (report.accepts.party, report.accepts.on_duty) == (
         "desk",
@@ -162,17 +167,17 @@ def test_the_drill_says_the_desk_accepts_and_hands_to_the_coordinator() -> None:
 
 
 def test_the_coordinator_accepts_while_the_desk_is_closed() -> None:
-    report = drill(WITH_DESK, "srv-db-01", NIGHT)
+    report = drill(ContractView.of(WITH_DESK), "srv-db-01", NIGHT)
     assert report.accepts is not None
     assert report.accepts.party == "apps"
     assert report.first_line is not None
     assert "is closed at Fri 2026-11-27 02:30 Asia/Almaty" in report.first_line
     assert not [g for g in report.gaps if g.code == "BTN301"]
-    assert drill(WITHOUT_DESK, "srv-db-01", NIGHT).first_line is None
+    assert drill(ContractView.of(WITHOUT_DESK), "srv-db-01", NIGHT).first_line is None
 
 
 def test_a_v3_first_line_assignment_round_trips() -> None:
-    _, events = open_route(opened(WITH_DESK, "srv-db-01", DAY), WITH_DESK, DAY)
+    _, events = open_route(opened(WITH_DESK, "srv-db-01", DAY), ContractView.of(WITH_DESK), DAY)
     desk = next(e for e in events if getattr(e.data, "role", None) == "first_line")
     back = parse_event(desk.to_json())
     assert back.dataversion == 3
@@ -228,7 +233,7 @@ EVENING = datetime(2026, 11, 26, 16, 30, tzinfo=UTC)  # 21:30 Thursday in Almaty
 def test_first_line_may_name_a_contact_who_accepts_in_its_own_hours() -> None:
     """At 21:30 the customer's duty is its night approver, but the ticket goes to the service
     desk, open until 23:00: the drill names the desk, not the approver."""
-    report = drill(WITH_CONTACT_DESK, "srv-db-01", EVENING)
+    report = drill(ContractView.of(WITH_CONTACT_DESK), "srv-db-01", EVENING)
     assert report.accepts is not None
     assert report.accepts.party == "customer"
     assert report.accepts.on_duty == "Customer service desk (phone +7 700 000 0100)"
@@ -238,7 +243,9 @@ def test_first_line_may_name_a_contact_who_accepts_in_its_own_hours() -> None:
 
 
 def test_a_contact_desk_outside_its_hours_leaves_the_ticket_to_the_coordinator() -> None:
-    report = drill(WITH_CONTACT_DESK, "srv-db-01", NIGHT)  # 02:30: the desk is closed
+    report = drill(
+        ContractView.of(WITH_CONTACT_DESK), "srv-db-01", NIGHT
+    )  # 02:30: the desk is closed
     assert report.accepts is not None
     assert report.accepts.party == "apps"
     assert report.first_line is not None
@@ -248,7 +255,7 @@ def test_a_contact_desk_outside_its_hours_leaves_the_ticket_to_the_coordinator()
 
 def test_the_router_and_intake_treat_a_contact_desk_as_its_party() -> None:
     _, events = open_route(
-        opened(WITH_CONTACT_DESK, "srv-db-01", EVENING), WITH_CONTACT_DESK, EVENING
+        opened(WITH_CONTACT_DESK, "srv-db-01", EVENING), ContractView.of(WITH_CONTACT_DESK), EVENING
     )
     assert issued(events)[AssignmentRole.FIRST_LINE].party == "customer"
     assert WITH_CONTACT_DESK.intake == "customer"

@@ -11,6 +11,7 @@ from sla_clock.decide import apply
 from sla_clock.timeline import Rules, fold
 
 from shared.contract import Contract
+from shared.contract.view import ContractView
 from shared.events import (
     ActionKind,
     AssignmentIssuedV3,
@@ -38,12 +39,12 @@ def contract(p1_response: str, version: str) -> Contract:
 
 
 def test_a_new_contract_applies_to_new_incidents_and_to_open_ones_only_by_reclassifying() -> None:
-    old_rules = Rules(contract("PT15M", "1"))
+    old_rules = Rules(ContractView.of(contract("PT15M", "1")))
     first, _ = apply(None, opened("inc-1", T0), old_rules, T0)
     assert first is not None
 
     # version 2 is adopted: the service keeps every version it has seen
-    new_rules = Rules(contract("PT25M", "2"), old_rules.known)
+    new_rules = Rules(ContractView.of(contract("PT25M", "2")), old_rules.known)
     pause = accepted("inc-1", ActionKind.PAUSE, T0 + timedelta(minutes=5), pause_reason="no-access")
     first, _ = apply(first, pause, new_rules, T0 + timedelta(minutes=5))
     assert first is not None
@@ -78,7 +79,7 @@ def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new
     from router.routing import on_action, on_reclassified, on_recomputed, open_route
 
     v1, v2 = contract("15m", "v1"), contract("25m", "v2")
-    state, issued = open_route(opened("inc-r", T0), v1, T0)
+    state, issued = open_route(opened("inc-r", T0), ContractView.of(v1), T0)
     first = [e.data_as(AssignmentIssuedV3) for e in issued if e.type == EventType.ASSIGNMENT_ISSUED]
     assert {a.deadlines and a.deadlines.response_target for a in first} == {timedelta(minutes=15)}
     diagnosis = accepted(
@@ -88,7 +89,7 @@ def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new
         layer=Layer.HARDWARE,
         fault_found=True,
     )
-    state, events = on_action(state, diagnosis, v2, T0 + timedelta(minutes=5))
+    state, events = on_action(state, diagnosis, ContractView.of(v2), T0 + timedelta(minutes=5))
     handed = [
         e.data_as(AssignmentIssuedV3) for e in events if e.type == EventType.ASSIGNMENT_ISSUED
     ]
@@ -104,17 +105,19 @@ def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new
         subject="inc-r",
     )
     before = state.deadlines
-    state = on_reclassified(state, reclassified, v2)
+    state = on_reclassified(state, reclassified, ContractView.of(v2))
     assert (state.priority, state.deadlines) == ("P2", before)  # sla-clock recomputes them
     # sla-clock replays the clocks under v2 and publishes them; the router takes those
-    rules = Rules(v2, Rules(v1).known)
-    record, _ = apply(None, opened("inc-r", T0), Rules(v1), T0)
+    rules = Rules(ContractView.of(v2), Rules(ContractView.of(v1)).known)
+    record, _ = apply(None, opened("inc-r", T0), Rules(ContractView.of(v1)), T0)
     record, out = apply(record, reclassified, rules, T0 + timedelta(minutes=6))
     for event in out:
-        state, _ = on_recomputed(state, event, v2, T0 + timedelta(minutes=6))
+        state, _ = on_recomputed(state, event, ContractView.of(v2), T0 + timedelta(minutes=6))
     pg = v2.object("pg-main")
     assert pg is not None
-    expected = details.deadlines(v2, pg, Category.OUTAGE, "P2", opened_at=T0, first_alert_at=T0)
+    expected = details.deadlines(
+        ContractView.of(v2), pg, Category.OUTAGE, "P2", opened_at=T0, first_alert_at=T0
+    )
     assert expected is not None
     assert state.deadlines is not None
     assert state.deadlines.response_due == expected.response_due

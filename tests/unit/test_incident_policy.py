@@ -13,6 +13,7 @@ from sla_clock.decide import apply, fire, timers
 from sla_clock.timeline import Rules, at_instant
 
 from shared.contract import Contract
+from shared.contract.view import ContractView
 from shared.events import (
     AssignmentEscalatedV3,
     Category,
@@ -40,11 +41,13 @@ def test_level_2_fires_for_an_incident_open_across_a_republish() -> None:
     sla-clock, pinned to v1, times 75/80/100 %; the router must escalate level 2 at 80 %."""
     v1, v2 = contract(0.8, "v1"), contract(1.2, "v2")
     event = opened("inc-1", T0)
-    record, _ = apply(None, event, Rules(v1), T0)
+    record, _ = apply(None, event, Rules(ContractView.of(v1)), T0)
     assert record is not None
-    state, _ = open_route(event, v1, T0)
+    state, _ = open_route(event, ContractView.of(v1), T0)
 
-    rules = Rules(v2, Rules(v1).known)  # v2 adopted: sla-clock keeps v1 for this incident
+    rules = Rules(
+        ContractView.of(v2), Rules(ContractView.of(v1)).known
+    )  # v2 adopted: sla-clock keeps v1 for this incident
     due = timers(record, at_instant(record, rules, T0), rules)
     response = sorted(t.threshold for t in due if t.clock == ClockKind.RESPONSE)
     assert response == [75, 80, 100]
@@ -53,7 +56,7 @@ def test_level_2_fires_for_an_incident_open_across_a_republish() -> None:
     for timer in sorted(due, key=lambda t: t.due):
         if timer.clock != ClockKind.RESPONSE:
             continue
-        state, out = on_sla(state, fire(timer, timer.due), v2, timer.due)
+        state, out = on_sla(state, fire(timer, timer.due), ContractView.of(v2), timer.due)
         fired += [e.data.level for e in out if isinstance(e.data, AssignmentEscalatedV3)]
     assert fired == [2]  # at 80 %, with v1's contacts (level 1 is the assignment itself)
     assert state.policy is not None
@@ -68,7 +71,7 @@ def test_a_reroute_takes_the_policy_in_force() -> None:
     from shared.events import ActionKind
 
     v1, v2 = contract(0.8, "v1"), contract(1.2, "v2")
-    state, _ = open_route(opened("inc-2", T0), v1, T0)
+    state, _ = open_route(opened("inc-2", T0), ContractView.of(v1), T0)
     action = accepted(
         "inc-2",
         ActionKind.REROUTE,
@@ -77,7 +80,7 @@ def test_a_reroute_takes_the_policy_in_force() -> None:
         actor="it.head",
         note="v2 applies",
     )
-    state, _ = reroute(state, action, v2, T0 + timedelta(minutes=1))
+    state, _ = reroute(state, action, ContractView.of(v2), T0 + timedelta(minutes=1))
     assert state.policy is not None
     assert state.policy.contract_hash == v2.content_hash
     assert [lv.at for lv in state.policy.levels if lv.level == 2] == [{ClockKind.RESPONSE: 1.2}]
@@ -97,7 +100,7 @@ def test_an_open_incident_answers_to_its_pinned_version_except_for_explicit_chan
     v1, v2 = contract(0.8, "v1"), contract(1.2, "v2")
     known = {v1.content_hash: v1, v2.content_hash: v2}
     event = opened("inc-3", T0)
-    state, _ = open_route(event, v1, T0)
+    state, _ = open_route(event, ContractView.of(v1), T0)
 
     def action(kind: ActionKind) -> Envelope:
         return accepted("inc-3", kind, T0, party="apps", actor="lead")

@@ -14,6 +14,7 @@ from router.routing import RouteState, on_ack_overdue, on_action, on_sla, open_r
 
 from shared import links
 from shared.contract import Contract, load_contract
+from shared.contract.view import ContractView
 from shared.events import (
     AccessRequestV1,
     AccessStep,
@@ -53,14 +54,16 @@ def _all(
     state: RouteState, events: list[Envelope], senders: frozenset[str] = EMAIL
 ) -> list[notify.Notice]:
     return [
-        n for e in events for n in notify.notices(e, state, steppe(), senders=senders, links=LINKS)
+        n
+        for e in events
+        for n in notify.notices(e, state, ContractView.of(steppe()), senders=senders, links=LINKS)
     ]
 
 
 def test_an_assignment_reaches_the_party_mailbox_and_the_coordinators_and_names_the_phones() -> (
     None
 ):
-    state, events = open_route(_opened(), steppe(), NIGHT)
+    state, events = open_route(_opened(), ContractView.of(steppe()), NIGHT)
     sent = _all(state, events)
     to = {(n.recipient, n.address) for n in sent}
     # at 02:30 the night duty engineers have no e-mail: their mailboxes are mailed
@@ -82,14 +85,14 @@ def test_an_assignment_reaches_the_party_mailbox_and_the_coordinators_and_names_
 
 
 def test_the_same_event_makes_the_same_notifications_and_repeats_add_none() -> None:
-    state, events = open_route(_opened(), steppe(), NIGHT)
+    state, events = open_route(_opened(), ContractView.of(steppe()), NIGHT)
     first, again = _all(state, events), _all(state, events)
     assert [(n.id, n.body) for n in first] == [(n.id, n.body) for n in again]
     assert len({n.id for n in first}) == len(first)
 
 
 def test_a_channel_with_a_sender_gets_its_own_row() -> None:
-    state, events = open_route(_opened(), steppe(), NIGHT)
+    state, events = open_route(_opened(), ContractView.of(steppe()), NIGHT)
     sent = _all(state, events, frozenset({"email", "messenger"}))
     assert ("sysops/night", "messenger", "@nomad_duty") in {
         (n.recipient, n.channel, n.address) for n in sent
@@ -98,7 +101,7 @@ def test_a_channel_with_a_sender_gets_its_own_row() -> None:
 
 
 def test_restored_asks_the_customer_to_confirm_with_confirm_and_reject_links() -> None:
-    state, _ = open_route(_opened(), steppe(), NIGHT)
+    state, _ = open_route(_opened(), ContractView.of(steppe()), NIGHT)
     restored = accepted(
         "inc-1",
         ActionKind.RESTORED,
@@ -108,8 +111,8 @@ def test_restored_asks_the_customer_to_confirm_with_confirm_and_reject_links() -
         command_id=stable_id("c"),
         event_id=stable_id("restored"),
     )
-    state, _ = on_action(state, restored, steppe(), NIGHT)
-    sent = notify.notices(restored, state, steppe(), senders=EMAIL, links=LINKS)
+    state, _ = on_action(state, restored, ContractView.of(steppe()), NIGHT)
+    sent = notify.notices(restored, state, ContractView.of(steppe()), senders=EMAIL, links=LINKS)
     customer = [n for n in sent if n.party == "customer"]
     assert [n.address for n in customer] == ["it@steppetrade.example"]
     body = customer[0].body
@@ -122,9 +125,9 @@ def test_restored_asks_the_customer_to_confirm_with_confirm_and_reject_links() -
 
 
 def test_an_unacknowledged_assignment_gives_the_backups_a_link_to_take_it() -> None:
-    state, _ = open_route(_opened(), steppe(), NIGHT)
+    state, _ = open_route(_opened(), ContractView.of(steppe()), NIGHT)
     due = state.ack_due["sysops"]
-    state, out = on_ack_overdue(state, "sysops", steppe(), due)
+    state, out = on_ack_overdue(state, "sysops", ContractView.of(steppe()), due)
     sent = _all(state, out)
     # nomad's backups (dba, lead) have phones only: the coordinator is told to call them
     coordinator = " ".join(n.body for n in sent if n.party == "appint")
@@ -133,13 +136,13 @@ def test_an_unacknowledged_assignment_gives_the_backups_a_link_to_take_it() -> N
 
 
 def test_a_failed_notification_tells_the_coordinator_over_its_other_channels() -> None:
-    state, events = open_route(_opened(), steppe(), NIGHT)
+    state, events = open_route(_opened(), ContractView.of(steppe()), NIGHT)
     sent = _all(state, events)
     row = next(n for n in sent if n.recipient == "sysops/mailbox")
     told = notify.failed(
         dataclasses.asdict(row),
         state,
-        steppe(),
+        ContractView.of(steppe()),
         senders=EMAIL,
         now=NIGHT,
         attempts=8,
@@ -212,14 +215,16 @@ def test_lint_names_the_channel_kinds_without_a_sender() -> None:
 
 def test_the_person_on_duty_when_the_message_goes_is_told_not_the_one_at_the_opening() -> None:
     day = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)  # Friday 10:00 in Almaty: the desks are open
-    state, events = open_route(_opened(), steppe(), day)  # opened at 02:30, routed at 10:00
+    state, events = open_route(
+        _opened(), ContractView.of(steppe()), day
+    )  # opened at 02:30, routed at 10:00
     sent = _all(state, events)
     assert ("sysops/desk", "desk@nomadsysops.example") in {(n.recipient, n.address) for n in sent}
     assert not any(n.recipient == "sysops/night" for n in sent)
 
 
 def test_a_breach_reaches_the_level_contacts_and_lists_the_phones_for_the_coordinator() -> None:
-    state, _ = open_route(_opened(), steppe(), NIGHT)
+    state, _ = open_route(_opened(), ContractView.of(steppe()), NIGHT)
     at = NIGHT + timedelta(hours=1)
     breach = make_event(
         SlaBreachedV1(clock=ClockKind.RESPONSE, deadline=at, detected_at=at),
@@ -228,7 +233,7 @@ def test_a_breach_reaches_the_level_contacts_and_lists_the_phones_for_the_coordi
         subject="inc-1",
         event_id=stable_id("breach"),
     )
-    state, out = on_sla(state, breach, steppe(), at)
+    state, out = on_sla(state, breach, ContractView.of(steppe()), at)
     sent = _all(state, out)
     to = {(n.recipient, n.address) for n in sent}
     # level 3: the service managers have e-mail; the customer's IT duty manager a phone only
@@ -243,7 +248,7 @@ def test_a_breach_reaches_the_level_contacts_and_lists_the_phones_for_the_coordi
 def test_a_vendor_case_tells_the_party_that_opens_it() -> None:
     contract = steppe()
     at = datetime(2026, 3, 11, 3, 0, tzinfo=UTC)
-    state, _ = open_route(_opened("app-1c-acc"), contract, at)
+    state, _ = open_route(_opened("app-1c-acc"), ContractView.of(contract), at)
     found = accepted(
         "inc-1",
         ActionKind.DIAGNOSIS,
@@ -255,7 +260,7 @@ def test_a_vendor_case_tells_the_party_that_opens_it() -> None:
         layer=state.layer,
         fault_found=True,
     )
-    state, out = on_action(state, found, contract, at)
+    state, out = on_action(state, found, ContractView.of(contract), at)
     sent = _all(state, out)
     case = [n for n in sent if "vendor case" in n.subject]
     assert {n.recipient for n in case} >= {"appint/mailbox"}
@@ -315,7 +320,7 @@ def _access(status: str, tell: list[str], **over: object) -> Envelope:
 
 
 def test_an_access_request_tells_the_issuer_and_the_approver_needed_at_night() -> None:
-    state, _ = open_route(_opened("pg-acc"), steppe(), NIGHT)
+    state, _ = open_route(_opened("pg-acc"), ContractView.of(steppe()), NIGHT)
     event = _access("requested", ["customer/security", "customer/it-duty"])
     sent = _all(state, [event], frozenset({"email", "phone"}))
     told = {n.recipient for n in sent}
@@ -339,7 +344,7 @@ def test_an_access_request_tells_the_issuer_and_the_approver_needed_at_night() -
 
 
 def test_once_approved_the_issuer_gets_a_grant_link() -> None:
-    state, _ = open_route(_opened("pg-acc"), steppe(), NIGHT)
+    state, _ = open_route(_opened("pg-acc"), ContractView.of(steppe()), NIGHT)
     event = _access(
         "approved", ["customer/security"], approved_at=NIGHT, approved_by="customer:it-duty"
     )
@@ -353,7 +358,7 @@ def test_once_approved_the_issuer_gets_a_grant_link() -> None:
 
 
 def test_break_glass_tells_the_approver_and_security_at_once() -> None:
-    state, _ = open_route(_opened("pg-acc"), steppe(), NIGHT)
+    state, _ = open_route(_opened("pg-acc"), ContractView.of(steppe()), NIGHT)
     event = _access(
         "emergency",
         ["customer/it-duty", "customer/security"],
@@ -371,7 +376,7 @@ def test_break_glass_tells_the_approver_and_security_at_once() -> None:
 
 
 def test_restored_asks_the_rules_completion_contact_to_confirm() -> None:
-    state, _ = open_route(_opened("pg-acc"), steppe(), NIGHT)
+    state, _ = open_route(_opened("pg-acc"), ContractView.of(steppe()), NIGHT)
     restored = accepted(
         "inc-1",
         ActionKind.RESTORED,
@@ -381,8 +386,10 @@ def test_restored_asks_the_rules_completion_contact_to_confirm() -> None:
         command_id=stable_id("c2"),
         event_id=stable_id("restored-pg-acc"),
     )
-    state, _ = on_action(state, restored, steppe(), NIGHT)
-    sent = notify.notices(restored, state, steppe(), senders=frozenset({"phone"}), links=LINKS)
+    state, _ = on_action(state, restored, ContractView.of(steppe()), NIGHT)
+    sent = notify.notices(
+        restored, state, ContractView.of(steppe()), senders=frozenset({"phone"}), links=LINKS
+    )
     duty = [n for n in sent if n.recipient == "customer/it-duty"]  # db-privileged's confirmer
     assert duty
     assert "you confirm completion of work on pg-acc (customer/it-duty)" in duty[0].body

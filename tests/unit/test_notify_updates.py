@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from router.routing import RouteState, on_sla, open_route
 
+from shared.contract.view import ContractView
 from shared.events import (
     ActionKind,
     AssignmentEscalatedV3,
@@ -23,7 +24,7 @@ M = timedelta(minutes=1)
 
 
 def _state() -> RouteState:
-    state, _ = open_route(_opened(), steppe(), NIGHT)
+    state, _ = open_route(_opened(), ContractView.of(steppe()), NIGHT)
     return state
 
 
@@ -126,7 +127,7 @@ def test_a_late_update_reaches_the_level_that_names_it() -> None:
         subject=state.incident_id,
         event_id=stable_id("late", 1),
     )
-    state, escalations = on_sla(state, late, steppe(), NIGHT + 31 * M)
+    state, escalations = on_sla(state, late, ContractView.of(steppe()), NIGHT + 31 * M)
     assert [e.data_as(AssignmentEscalatedV3).level for e in escalations] == [5]
     sent = _all(state, escalations)
     manager = [n for n in sent if n.recipient == "appint/manager"]

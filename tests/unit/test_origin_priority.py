@@ -75,7 +75,7 @@ def test_the_origin_moving_to_a_critical_database_reclassifies_and_recomputes() 
     assert types.index(EventType.ORIGIN_MOVED) < types.index(EventType.INCIDENT_RECLASSIFIED)
 
     # sla-clock: the clocks ran under the office calendar at P3, with a five-minute pause
-    rules = Rules(CONTRACT)
+    rules = Rules(ContractView.of(CONTRACT))
     (opened_event,) = opened
     record, _ = apply(None, opened_event, rules, T0)
     for minute, action in ((10, ActionKind.PAUSE), (15, ActionKind.RESUME)):

@@ -12,6 +12,7 @@ from sla_clock.decide import apply
 from sla_clock.timeline import Rules, fold
 
 from shared.contract import Contract
+from shared.contract.view import ContractView
 from shared.events import (
     AssignmentIssuedV3,
     AssignmentRole,
@@ -47,13 +48,13 @@ def opened(c: Contract) -> Envelope:
 def test_by_default_the_assignment_carries_the_deadlines_the_clocks_run_to() -> None:
     c = contract()
     event = opened(c)
-    record, started = apply(None, event, Rules(c), T0)
+    record, started = apply(None, event, Rules(ContractView.of(c)), T0)
     assert record is not None
     clocks = {d.clock: d for d in (e.data_as(SlaClockStartedV1) for e in started)}
     assert set(clocks) == {ClockKind.RESPONSE, ClockKind.RECOVERY}
     assert clocks[ClockKind.RESPONSE].calendar == "24x7"
 
-    _, issued = open_route(event, c, T0)
+    _, issued = open_route(event, ContractView.of(c), T0)
     assignments = [e.data for e in issued if isinstance(e.data, AssignmentIssuedV3)]
     assert {a.role for a in assignments} == {AssignmentRole.PRIMARY, AssignmentRole.COORDINATOR}
     assignment = assignments[0]
@@ -67,11 +68,11 @@ def test_by_default_the_assignment_carries_the_deadlines_the_clocks_run_to() -> 
 def test_the_contract_may_say_no_sla_applies_outside_the_perimeter() -> None:
     c = contract(outside_perimeter="none")
     event = opened(c)
-    record, started = apply(None, event, Rules(c), T0)
+    record, started = apply(None, event, Rules(ContractView.of(c)), T0)
     assert record is not None
     assert started == []
-    assert fold(record, Rules(c)) == {}
-    _, issued = open_route(event, c, T0)
+    assert fold(record, Rules(ContractView.of(c))) == {}
+    _, issued = open_route(event, ContractView.of(c), T0)
     assignments = [e.data for e in issued if isinstance(e.data, AssignmentIssuedV3)]
     assert {a.role for a in assignments} == {AssignmentRole.PRIMARY, AssignmentRole.COORDINATOR}
     assert all(a.deadlines is None for a in assignments)

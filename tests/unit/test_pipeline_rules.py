@@ -97,7 +97,7 @@ def test_alert_outside_the_perimeter_opens_an_incident_for_the_coordinator(
     )
     assert isinstance(opened.data, IncidentOpenedV1)
     assert opened.data.outside_perimeter
-    parties = {a.data.role: a.data.party for a in assign(opened, contract, NOW)}  # type: ignore[attr-defined]
+    parties = {a.data.role: a.data.party for a in assign(opened, ContractView.of(contract), NOW)}  # type: ignore[attr-defined]
     assert parties == {Role.PRIMARY: "apps", Role.COORDINATOR: "apps"}
 
 
@@ -167,10 +167,10 @@ def test_router_assigns_layer_primary_and_coordinator_deterministically(
     _, opened = opened_by(
         received(contract, {"instance": "srv-db-01"}), ContractView.of(contract), NOW
     )
-    first = assign(opened, contract, NOW)
+    first = assign(opened, ContractView.of(contract), NOW)
     parties = {a.data.role: a.data.party for a in first}  # type: ignore[attr-defined]
     assert parties == {Role.PRIMARY: "hw", Role.COORDINATOR: "apps"}
-    assert [a.id for a in assign(opened, contract, NOW + timedelta(hours=1))] == [
+    assert [a.id for a in assign(opened, ContractView.of(contract), NOW + timedelta(hours=1))] == [
         a.id for a in first
     ]
 

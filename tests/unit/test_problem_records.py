@@ -14,6 +14,7 @@ import pytest
 from router.problems import OriginIncident, Problem, close, decide, origin_of, recipients
 
 from shared.contract import Contract, load_contract
+from shared.contract.view import ContractView
 from shared.events import (
     EventType,
     ProblemClosedV1,
@@ -35,11 +36,11 @@ def seen(*days: int, origin: str = "pg-acc") -> list[OriginIncident]:
 
 
 def test_two_incidents_open_no_problem() -> None:
-    assert decide(None, seen(0, 5), "inc-5", CONTRACT, T0 + 5 * D) == (None, [])
+    assert decide(None, seen(0, 5), "inc-5", ContractView.of(CONTRACT), T0 + 5 * D) == (None, [])
 
 
 def test_the_third_within_the_window_opens_one_problem_owned_by_the_layer_primary() -> None:
-    problem, [event] = decide(None, seen(0, 5, 9), "inc-9", CONTRACT, T0 + 9 * D)
+    problem, [event] = decide(None, seen(0, 5, 9), "inc-9", ContractView.of(CONTRACT), T0 + 9 * D)
     assert problem is not None
     assert (problem.owner, problem.coordinator) == (DBMS_PRIMARY, CONTRACT.coordinator)
     assert problem.incidents == ["inc-0", "inc-5", "inc-9"]
@@ -49,14 +50,16 @@ def test_the_third_within_the_window_opens_one_problem_owned_by_the_layer_primar
     assert (data.origin_object, data.owner, data.threshold) == ("pg-acc", DBMS_PRIMARY, 3)
     assert event.subject == "inc-9"
     assert recipients(event) == [DBMS_PRIMARY, CONTRACT.coordinator]
-    again, [same] = decide(None, seen(0, 5, 9), "inc-9", CONTRACT, T0 + 9 * D)
+    again, [same] = decide(None, seen(0, 5, 9), "inc-9", ContractView.of(CONTRACT), T0 + 9 * D)
     assert same.id == event.id
     assert again == problem
 
 
 def test_the_fourth_links_to_the_open_problem() -> None:
-    problem, _ = decide(None, seen(0, 5, 9), "inc-9", CONTRACT, T0 + 9 * D)
-    linked, [event] = decide(problem, seen(0, 5, 9, 12), "inc-12", CONTRACT, T0 + 12 * D)
+    problem, _ = decide(None, seen(0, 5, 9), "inc-9", ContractView.of(CONTRACT), T0 + 9 * D)
+    linked, [event] = decide(
+        problem, seen(0, 5, 9, 12), "inc-12", ContractView.of(CONTRACT), T0 + 12 * D
+    )
     assert linked is not None
     assert linked.incidents == ["inc-0", "inc-5", "inc-9", "inc-12"]
     data = event.data_as(ProblemLinkedV1)
@@ -66,33 +69,39 @@ def test_the_fourth_links_to_the_open_problem() -> None:
         4,
     )
     assert event.type == EventType.PROBLEM_LINKED
-    assert decide(linked, seen(0, 5, 9, 12), "inc-12", CONTRACT, T0 + 12 * D) == (linked, [])
+    assert decide(linked, seen(0, 5, 9, 12), "inc-12", ContractView.of(CONTRACT), T0 + 12 * D) == (
+        linked,
+        [],
+    )
 
 
 def test_incidents_outside_the_window_do_not_count() -> None:
     # day 0 is 31 days before day 31: only two inside 30 days
-    assert decide(None, seen(0, 25, 31), "inc-31", CONTRACT, T0 + 31 * D) == (None, [])
+    assert decide(None, seen(0, 25, 31), "inc-31", ContractView.of(CONTRACT), T0 + 31 * D) == (
+        None,
+        [],
+    )
 
 
 def test_a_contract_sets_its_own_threshold() -> None:
     strict = CONTRACT.model_copy(
         update={"problems": CONTRACT.problems.model_copy(update={"incidents": 2})}
     )
-    problem, _ = decide(None, seen(0, 1), "inc-1", strict, T0 + D)
+    problem, _ = decide(None, seen(0, 1), "inc-1", ContractView.of(strict), T0 + D)
     assert isinstance(problem, Problem)
 
 
 def test_the_count_does_not_depend_on_the_order_incidents_arrive_in() -> None:
     """The router reads incidents from three partitions: day 13 may come before day 6; the
     window ends at the newest incident, not at the one just read."""
-    problem, [event] = decide(None, seen(0, 13, 6), "inc-6", CONTRACT, T0 + 13 * D)
+    problem, [event] = decide(None, seen(0, 13, 6), "inc-6", ContractView.of(CONTRACT), T0 + 13 * D)
     assert problem is not None
     assert problem.incidents == ["inc-0", "inc-6", "inc-13"]
     assert event.subject == "inc-6"
 
 
 def _open_problem() -> Problem:
-    problem, _ = decide(None, seen(0, 5, 9), "inc-9", CONTRACT, T0 + 9 * D)
+    problem, _ = decide(None, seen(0, 5, 9), "inc-9", ContractView.of(CONTRACT), T0 + 9 * D)
     assert problem is not None
     return problem
 
@@ -184,7 +193,7 @@ def test_the_contracts_grouping_counts_a_groups_objects_together() -> None:
         OriginIncident("inc-9", key, T0 + 9 * D),
     ]
     problem, [event] = decide(
-        None, history, "inc-9", contract, T0 + 9 * D, object_id="pos-shymkent"
+        None, history, "inc-9", ContractView.of(contract), T0 + 9 * D, object_id="pos-shymkent"
     )
     assert problem is not None
     assert (problem.origin, problem.origin_object) == (key, "pos-shymkent")
@@ -196,7 +205,7 @@ def test_the_contracts_grouping_counts_a_groups_objects_together() -> None:
         problem,
         [*history, OriginIncident("inc-12", key, T0 + 12 * D)],
         "inc-12",
-        contract,
+        ContractView.of(contract),
         T0 + 12 * D,
         object_id="pos-astana",
     )

@@ -25,6 +25,7 @@ from router.routing import (
 
 from shared.contract import Contract, load_contract
 from shared.contract.model import Duration
+from shared.contract.view import ContractView
 from shared.events import (
     ActionKind,
     AssignmentEscalatedV3,
@@ -97,7 +98,9 @@ def test_routing_table(contract_path: str, case: dict[str, Any]) -> None:
     contract = contract_at(contract_path)
     at = datetime.fromisoformat(case["at"])
     expect = case["expect"]
-    state, events = open_route(opened_event(contract, case["object"], at), contract, at)
+    state, events = open_route(
+        opened_event(contract, case["object"], at), ContractView.of(contract), at
+    )
     issued = {e.data.role: e.data for e in events if isinstance(e.data, AssignmentIssuedV3)}
     primary, coordinator = issued[AssignmentRole.PRIMARY], issued[AssignmentRole.COORDINATOR]
     assert primary.party == expect["primary"]
@@ -106,7 +109,7 @@ def test_routing_table(contract_path: str, case: dict[str, Any]) -> None:
     if "priority" in expect:
         assert primary.priority == expect["priority"]
     for party, contact in expect.get("on_duty", {}).items():
-        found = contract.on_duty(party, at)
+        found = ContractView.of(contract).on_duty(party, at)
         assert (found[0].contact if found else None) == contact, party
         for data in (primary, coordinator):
             if data.party == party:
@@ -178,7 +181,7 @@ def accepted(
 
 
 def opened(minimal: Contract) -> tuple[RouteState, list[Envelope]]:
-    return open_route(opened_event(minimal, "pg-main", NIGHT), minimal, NIGHT)
+    return open_route(opened_event(minimal, "pg-main", NIGHT), ContractView.of(minimal), NIGHT)
 
 
 def test_database_incident_goes_to_dbms_and_coordinator_and_checks_the_neighbours(
@@ -193,7 +196,7 @@ def test_database_incident_goes_to_dbms_and_coordinator_and_checks_the_neighbour
     assert Layer.DBMS not in {c.layer for c in state.checks}
     # the same input gives the same ids, whatever the time of the replay
     _, again = open_route(
-        opened_event(minimal, "pg-main", NIGHT), minimal, NIGHT + timedelta(days=3)
+        opened_event(minimal, "pg-main", NIGHT), ContractView.of(minimal), NIGHT + timedelta(days=3)
     )
     assert [e.id for e in again] == [e.id for e in events]
 
@@ -206,7 +209,7 @@ def test_hardware_finds_the_fault_and_takes_ownership_while_the_coordinator_stay
     state, out = on_action(
         state,
         accepted(ActionKind.DIAGNOSIS, "apps", later, layer=Layer.APPLICATION, fault_found=False),
-        minimal,
+        ContractView.of(minimal),
         later,
     )
     assert [e.type for e in out] == [EventType.CHECK_CLOSED]
@@ -214,7 +217,7 @@ def test_hardware_finds_the_fault_and_takes_ownership_while_the_coordinator_stay
     diagnosis = accepted(
         ActionKind.DIAGNOSIS, "hw", later, layer=Layer.HARDWARE, fault_found=True, key="c2"
     )
-    state, out = on_action(state, diagnosis, minimal, later)
+    state, out = on_action(state, diagnosis, ContractView.of(minimal), later)
     assert [e.type for e in out] == [
         EventType.CHECK_CLOSED,
         EventType.HANDOVER,
@@ -247,7 +250,9 @@ def test_hardware_finds_the_fault_and_takes_ownership_while_the_coordinator_stay
     assert results[Layer.APPLICATION] is False
     assert results[Layer.OS] is None
     # redelivery of the same diagnosis: same ids
-    assert [e.id for e in on_action(state, diagnosis, minimal, later)[1]][:1] == [out[0].id]
+    assert [e.id for e in on_action(state, diagnosis, ContractView.of(minimal), later)[1]][:1] == [
+        out[0].id
+    ]
 
 
 def test_coordinator_localising_the_fault_starts_the_new_owners_backup_timer(
@@ -259,14 +264,14 @@ def test_coordinator_localising_the_fault_starts_the_new_owners_backup_timer(
         ActionKind.DIAGNOSIS, "apps", later, layer=Layer.HARDWARE, fault_found=True
     )
     # hw was already chased for its check: the earlier time stands
-    moved, out = on_action(state, diagnosis, minimal, later)
+    moved, out = on_action(state, diagnosis, ContractView.of(minimal), later)
     assert EventType.HANDOVER in [e.type for e in out]
     assert moved.ack_due["hw"] == NIGHT + timedelta(minutes=12)
     # a new owner that was not asked before gets its own window from the handover
     unasked = state.model_copy(
         update={"ack_due": {p: d for p, d in state.ack_due.items() if p != "hw"}}
     )
-    moved, _ = on_action(unasked, diagnosis, minimal, later)
+    moved, _ = on_action(unasked, diagnosis, ContractView.of(minimal), later)
     assert moved.ack_due["hw"] == later + timedelta(minutes=12)
 
 
@@ -275,7 +280,7 @@ def test_no_fault_in_my_layer_hands_nothing_over(minimal: Contract) -> None:
     state, out = on_action(
         state,
         accepted(ActionKind.DIAGNOSIS, "osdb", NIGHT, layer=Layer.DBMS, fault_found=False),
-        minimal,
+        ContractView.of(minimal),
         NIGHT,
     )
     assert [e.type for e in out] == [EventType.CHECK_CLOSED]
@@ -289,7 +294,7 @@ def test_a_fault_in_a_layer_of_the_same_party_moves_the_layer_not_the_party(
     state, out = on_action(
         state,
         accepted(ActionKind.DIAGNOSIS, "osdb", NIGHT, layer=Layer.OS, fault_found=True),
-        minimal,
+        ContractView.of(minimal),
         NIGHT,
     )
     assert [e.type for e in out] == [EventType.CHECK_CLOSED]
@@ -327,9 +332,13 @@ def sla_event(kind: str, clock: ClockKind, threshold: int = 80) -> Envelope:
 
 def test_warning_fires_the_levels_it_reached_once(minimal: Contract) -> None:
     state, _ = opened(minimal)
-    state, out = on_sla(state, sla_event("warning", ClockKind.RESPONSE, 50), minimal, NIGHT)
+    state, out = on_sla(
+        state, sla_event("warning", ClockKind.RESPONSE, 50), ContractView.of(minimal), NIGHT
+    )
     assert out == []  # level 2 fires at 80 % of the response target; level 1 (at 0) is first line
-    state, out = on_sla(state, sla_event("warning", ClockKind.RESPONSE, 80), minimal, NIGHT)
+    state, out = on_sla(
+        state, sla_event("warning", ClockKind.RESPONSE, 80), ContractView.of(minimal), NIGHT
+    )
     (escalated,) = out
     data = escalated.data
     assert isinstance(data, AssignmentEscalatedV3)
@@ -349,16 +358,20 @@ def test_warning_fires_the_levels_it_reached_once(minimal: Contract) -> None:
     )
     assert sorted(recipients(escalated, state.coordinator)) == ["apps", "customer"]
     # the breach and the recovery clock's 50 % reach the same level: it does not fire twice
-    state, out = on_sla(state, sla_event("breach", ClockKind.RESPONSE), minimal, NIGHT)
+    state, out = on_sla(
+        state, sla_event("breach", ClockKind.RESPONSE), ContractView.of(minimal), NIGHT
+    )
     assert out == []
-    state, out = on_sla(state, sla_event("warning", ClockKind.RECOVERY, 50), minimal, NIGHT)
+    state, out = on_sla(
+        state, sla_event("warning", ClockKind.RECOVERY, 50), ContractView.of(minimal), NIGHT
+    )
     assert out == []
     assert state.escalated == [2]
 
 
 def test_breach_fires_every_level_up_to_the_target(minimal: Contract) -> None:
     state, _ = opened(minimal)
-    _, out = on_sla(state, sla_event("breach", ClockKind.RECOVERY), minimal, NIGHT)
+    _, out = on_sla(state, sla_event("breach", ClockKind.RECOVERY), ContractView.of(minimal), NIGHT)
     assert [e.data.level for e in out] == [2]  # type: ignore[attr-defined]
     assert out[0].data.reason == EscalationReason.SLA_BREACHED  # type: ignore[attr-defined]
 
@@ -366,18 +379,23 @@ def test_breach_fires_every_level_up_to_the_target(minimal: Contract) -> None:
 def test_escalations_stop_once_the_incident_is_closed(minimal: Contract) -> None:
     state, _ = opened(minimal)
     state = on_closed(state)
-    assert on_sla(state, sla_event("breach", ClockKind.RESPONSE), minimal, NIGHT)[1] == []
-    assert on_ack_overdue(state, "osdb", minimal, NIGHT)[1] == []
+    assert (
+        on_sla(state, sla_event("breach", ClockKind.RESPONSE), ContractView.of(minimal), NIGHT)[1]
+        == []
+    )
+    assert on_ack_overdue(state, "osdb", ContractView.of(minimal), NIGHT)[1] == []
 
 
 def test_unacknowledged_assignment_calls_the_backup_contacts_once(minimal: Contract) -> None:
     state, _ = opened(minimal)
     due = NIGHT + timedelta(minutes=12)  # 0.8 of the 15-minute response target
     assert state.ack_due == {"osdb": due, "apps": due, "hw": due}  # hw: its hardware check
-    state, out = on_action(state, accepted(ActionKind.ACKNOWLEDGE, "osdb", NIGHT), minimal, NIGHT)
+    state, out = on_action(
+        state, accepted(ActionKind.ACKNOWLEDGE, "osdb", NIGHT), ContractView.of(minimal), NIGHT
+    )
     assert out == []
     assert state.ack_due == {"apps": due, "hw": due}
-    state, out = on_ack_overdue(state, "apps", minimal, due)
+    state, out = on_ack_overdue(state, "apps", ContractView.of(minimal), due)
     (escalated,) = out
     data = escalated.data
     assert isinstance(data, AssignmentEscalatedV3)
@@ -386,9 +404,9 @@ def test_unacknowledged_assignment_calls_the_backup_contacts_once(minimal: Contr
     assert data.local.at.isoformat() == "2026-11-27T02:42:00+05:00"
     assert [c.contact for c in data.contacts] == ["manager"]
     assert state.ack_due == {"hw": due}
-    assert on_ack_overdue(state, "apps", minimal, due)[1] == []
+    assert on_ack_overdue(state, "apps", ContractView.of(minimal), due)[1] == []
     # an acknowledged party's late timer is dropped silently
-    assert on_ack_overdue(state, "osdb", minimal, due)[1] == []
+    assert on_ack_overdue(state, "osdb", ContractView.of(minimal), due)[1] == []
 
 
 def test_each_party_topic_gets_its_own_messages_and_the_coordinator_all(
@@ -407,11 +425,11 @@ def test_each_party_topic_gets_its_own_messages_and_the_coordinator_all(
 def test_a_fault_in_a_vendors_product_opens_a_case_for_the_party_that_handles_it() -> None:
     steppe = contract_at("examples/contract")
     at = datetime(2026, 3, 11, 3, 0, tzinfo=UTC)
-    state, _ = open_route(opened_event(steppe, "app-1c-acc", at), steppe, at)
+    state, _ = open_route(opened_event(steppe, "app-1c-acc", at), ContractView.of(steppe), at)
     diagnosis = accepted(
         ActionKind.DIAGNOSIS, "appint", at, layer=Layer.APPLICATION, fault_found=True
     )
-    state, out = on_action(state, diagnosis, steppe, at)
+    state, out = on_action(state, diagnosis, ContractView.of(steppe), at)
     cases = [e for e in out if e.type == EventType.VENDOR_CASE_OPENED]
     (case,) = cases
     data = case.data
@@ -431,7 +449,7 @@ def test_a_fault_in_a_vendors_product_opens_a_case_for_the_party_that_handles_it
     again = accepted(
         ActionKind.DIAGNOSIS, "appint", at, layer=Layer.APPLICATION, fault_found=True, key="c9"
     )
-    _, out = on_action(state, again, steppe, at)
+    _, out = on_action(state, again, ContractView.of(steppe), at)
     assert EventType.VENDOR_CASE_OPENED not in [e.type for e in out]
 
 
@@ -440,7 +458,7 @@ def test_no_vendor_case_without_a_fault_or_a_vendor(minimal: Contract) -> None:
     _, out = on_action(
         state,
         accepted(ActionKind.DIAGNOSIS, "hw", NIGHT, layer=Layer.HARDWARE, fault_found=True),
-        minimal,
+        ContractView.of(minimal),
         NIGHT,
     )
     assert EventType.VENDOR_CASE_OPENED not in [e.type for e in out]
@@ -461,7 +479,7 @@ async def test_a_party_id_that_cannot_name_a_topic_gets_the_shared_topic_only() 
     delivery = Delivery(broker, Settings())  # type: ignore[arg-type]
     delivery._ready.add("apps")  # its topic "exists": no admin client in a unit test
     minimal = contract_at("examples/minimal/contract.yaml")
-    _, events = open_route(opened_event(minimal, None, NIGHT), minimal, NIGHT)
+    _, events = open_route(opened_event(minimal, None, NIGHT), ContractView.of(minimal), NIGHT)
     assert not delivery.deliverable("bad party")
     await delivery.send(events[:1], "bad party")
     assert sorted(broker.sent) == ["baton.assignments", "baton.assignments.apps"]
@@ -481,12 +499,14 @@ def test_an_open_incident_keeps_the_owners_of_the_contract_it_opened_under(
     diagnosis = accepted(
         ActionKind.DIAGNOSIS, "apps", NIGHT, layer=Layer.HARDWARE, fault_found=True
     )
-    state, out = on_action(state, diagnosis, newer, NIGHT)
+    state, out = on_action(state, diagnosis, ContractView.of(newer), NIGHT)
     (handover,) = [e.data for e in out if isinstance(e.data, HandoverV2)]
     assert handover.to_party == "hw"
     assert state.contract_version == minimal.version
     # a new incident is routed under the new version
-    fresh, _ = open_route(opened_event(newer, "srv-db-01", NIGHT, incident="inc-2"), newer, NIGHT)
+    fresh, _ = open_route(
+        opened_event(newer, "srv-db-01", NIGHT, incident="inc-2"), ContractView.of(newer), NIGHT
+    )
     assert fresh.primary == "hw2"
 
 
@@ -502,12 +522,14 @@ def test_open_incidents_keep_their_owners_until_the_coordinator_reroutes() -> No
     v2 = minimal.model_copy(update={"version": "2026.12.1", "layers": layers})
     later = NIGHT + timedelta(minutes=5)
     # an ordinary action under the new version changes nothing about ownership
-    state, _ = on_action(state, accepted(ActionKind.ACKNOWLEDGE, "osdb", later), v2, later)
+    state, _ = on_action(
+        state, accepted(ActionKind.ACKNOWLEDGE, "osdb", later), ContractView.of(v2), later
+    )
     assert state.primary == "osdb"
     assert state.owners[Layer.DBMS] == "osdb"
 
     reroute = accepted(ActionKind.REROUTE, "apps", later, key="reroute")
-    state, out = on_action(state, reroute, v2, later)
+    state, out = on_action(state, reroute, ContractView.of(v2), later)
     assert state.primary == "hw"
     assert state.coordinator == "apps"
     assert state.contract_version == "2026.12.1"
@@ -518,11 +540,11 @@ def test_open_incidents_keep_their_owners_until_the_coordinator_reroutes() -> No
     assert [(a.party, a.role) for a in issued] == [("hw", AssignmentRole.PRIMARY)]
     # the same re-route again (redelivery) gives the same ids; a second one under the same
     # version moves nothing
-    assert [e.id for e in on_action(opened(minimal)[0], reroute, v2, later)[1]] == [
-        e.id for e in out
-    ]
+    assert [
+        e.id for e in on_action(opened(minimal)[0], reroute, ContractView.of(v2), later)[1]
+    ] == [e.id for e in out]
     again, nothing = on_action(
-        state, accepted(ActionKind.REROUTE, "apps", later, key="r2"), v2, later
+        state, accepted(ActionKind.REROUTE, "apps", later, key="r2"), ContractView.of(v2), later
     )
     assert nothing == []
     assert again.primary == "hw"
@@ -540,7 +562,9 @@ def test_a_dependent_outside_its_hours_is_chased_from_when_they_open(minimal: Co
         ]
     }
     hours = minimal.model_copy(update=office)
-    state, events = open_route(opened_event(hours, "srv-db-01", NIGHT), hours, NIGHT)
+    state, events = open_route(
+        opened_event(hours, "srv-db-01", NIGHT), ContractView.of(hours), NIGHT
+    )
     assert {c.party for c in state.checks} == {"osdb", "apps"}
     assert any(isinstance(e.data, CheckOpenedV2) and e.data.party == "osdb" for e in events)
     at_once = NIGHT + timedelta(minutes=12)  # 80 % of the P1 15-minute response target
@@ -550,7 +574,9 @@ def test_a_dependent_outside_its_hours_is_chased_from_when_they_open(minimal: Co
         "apps": at_once,
         "osdb": opens + timedelta(minutes=12),
     }
-    as_written, _ = open_route(opened_event(minimal, "srv-db-01", NIGHT), minimal, NIGHT)
+    as_written, _ = open_route(
+        opened_event(minimal, "srv-db-01", NIGHT), ContractView.of(minimal), NIGHT
+    )
     assert as_written.ack_due["osdb"] == at_once
     # the check itself says when its party is expected, in UTC and on the object's wall clock
     told = {
@@ -578,8 +604,12 @@ def test_a_level_past_the_target_fires_when_the_clock_is_that_far_overdue_not_at
         {"level": 3, "name": "Director", "at": {"recovery": 1.5}, "contacts": ["apps/manager"]}
     )
     contract = Contract.model_validate(doc)
-    state, _ = open_route(opened_event(contract, "pg-main", NIGHT), contract, NIGHT)
-    state, out = on_sla(state, sla_event("breach", ClockKind.RECOVERY), contract, NIGHT)
+    state, _ = open_route(
+        opened_event(contract, "pg-main", NIGHT), ContractView.of(contract), NIGHT
+    )
+    state, out = on_sla(
+        state, sla_event("breach", ClockKind.RECOVERY), ContractView.of(contract), NIGHT
+    )
     assert [e.data.level for e in out] == [2]  # type: ignore[attr-defined]
     at = NIGHT + timedelta(hours=6)
     overdue = make_event(
@@ -595,7 +625,7 @@ def test_a_level_past_the_target_fires_when_the_clock_is_that_far_overdue_not_at
         subject="inc-1",
         event_id=stable_id("overdue", "inc-1", 150),
     )
-    state, out = on_sla(state, overdue, contract, at)
+    state, out = on_sla(state, overdue, ContractView.of(contract), at)
     (escalated,) = out
     data = escalated.data_as(AssignmentEscalatedV3)
     assert (data.level, data.name, data.reason, data.threshold) == (
@@ -604,7 +634,7 @@ def test_a_level_past_the_target_fires_when_the_clock_is_that_far_overdue_not_at
         EscalationReason.SLA_BREACHED,
         150,
     )
-    assert on_sla(state, overdue, contract, at)[1] == []  # once per incident
+    assert on_sla(state, overdue, ContractView.of(contract), at)[1] == []  # once per incident
 
 
 def test_a_reroute_follows_an_object_moved_to_another_layer() -> None:
@@ -620,7 +650,9 @@ def test_a_reroute_follows_an_object_moved_to_another_layer() -> None:
     ]
     v2 = minimal.model_copy(update={"version": "2026.12.2", "objects": objects})
     later = NIGHT + timedelta(minutes=5)
-    state, out = on_action(state, accepted(ActionKind.REROUTE, "apps", later, key="mv"), v2, later)
+    state, out = on_action(
+        state, accepted(ActionKind.REROUTE, "apps", later, key="mv"), ContractView.of(v2), later
+    )
     assert (state.primary, state.primary_layer) == ("apps", Layer.APPLICATION)
     handover = next(e.data_as(HandoverV2) for e in out if e.type == EventType.HANDOVER)
     assert (handover.from_party, handover.to_party) == ("osdb", "apps")
@@ -665,9 +697,11 @@ def test_an_overdue_update_escalates_to_the_levels_that_name_it(minimal: Contrac
     on — the levels naming ``update_overdue`` hear of each late update, the others do not, and
     the clock levels' once-per-incident record is untouched."""
     contract = _with_update_level(minimal)
-    state, _ = open_route(opened_event(contract, "pg-main", NIGHT), contract, NIGHT)
+    state, _ = open_route(
+        opened_event(contract, "pg-main", NIGHT), ContractView.of(contract), NIGHT
+    )
     due = NIGHT + timedelta(minutes=30)
-    state, out = on_sla(state, _update_overdue(0, due), contract, due)
+    state, out = on_sla(state, _update_overdue(0, due), ContractView.of(contract), due)
     (escalated,) = out
     data = escalated.data_as(AssignmentEscalatedV3)
     assert (data.reason, data.level, data.name, data.clock, data.threshold) == (
@@ -685,20 +719,22 @@ def test_an_overdue_update_escalates_to_the_levels_that_name_it(minimal: Contrac
     assert sorted(recipients(escalated, state.coordinator)) == ["apps", "customer"]
     assert state.escalated == []  # the clock levels may still fire
     # a replay of the same overdue gives the same event; the next late update escalates again
-    assert on_sla(state, _update_overdue(0, due), contract, due)[1] == out
+    assert on_sla(state, _update_overdue(0, due), ContractView.of(contract), due)[1] == out
     later = due + timedelta(minutes=30)
-    _, again = on_sla(state, _update_overdue(1, later), contract, later)
+    _, again = on_sla(state, _update_overdue(1, later), ContractView.of(contract), later)
     assert [e.data_as(AssignmentEscalatedV3).update_due for e in again] == [later]
     assert again[0].id != escalated.id
     # the clock's thresholds still reach level 2 as before
-    state, out = on_sla(state, sla_event("breach", ClockKind.RESPONSE), contract, NIGHT)
+    state, out = on_sla(
+        state, sla_event("breach", ClockKind.RESPONSE), ContractView.of(contract), NIGHT
+    )
     assert [e.data_as(AssignmentEscalatedV3).level for e in out] == [2]
 
 
 def test_an_overdue_update_escalates_nowhere_when_no_level_names_it(minimal: Contract) -> None:
     state, _ = opened(minimal)
     due = NIGHT + timedelta(minutes=30)
-    assert on_sla(state, _update_overdue(0, due), minimal, due) == (state, [])
+    assert on_sla(state, _update_overdue(0, due), ContractView.of(minimal), due) == (state, [])
 
 
 def test_an_overdue_update_follows_the_incidents_own_levels(minimal: Contract) -> None:
@@ -706,14 +742,20 @@ def test_an_overdue_update_follows_the_incidents_own_levels(minimal: Contract) -
     the trigger does not silence an incident opened under one that had it, nor the reverse."""
     contract = _with_update_level(minimal)
     due = NIGHT + timedelta(minutes=30)
-    state, _ = open_route(opened_event(contract, "pg-main", NIGHT), contract, NIGHT)
-    assert len(on_sla(state, _update_overdue(0, due), minimal, due)[1]) == 1
+    state, _ = open_route(
+        opened_event(contract, "pg-main", NIGHT), ContractView.of(contract), NIGHT
+    )
+    assert len(on_sla(state, _update_overdue(0, due), ContractView.of(minimal), due)[1]) == 1
     state, _ = opened(minimal)
-    assert on_sla(state, _update_overdue(0, due), contract, due)[1] == []
+    assert on_sla(state, _update_overdue(0, due), ContractView.of(contract), due)[1] == []
 
 
 def test_no_escalation_for_a_late_update_of_a_closed_incident(minimal: Contract) -> None:
     contract = _with_update_level(minimal)
-    state, _ = open_route(opened_event(contract, "pg-main", NIGHT), contract, NIGHT)
+    state, _ = open_route(
+        opened_event(contract, "pg-main", NIGHT), ContractView.of(contract), NIGHT
+    )
     due = NIGHT + timedelta(minutes=30)
-    assert on_sla(on_closed(state), _update_overdue(0, due), contract, due)[1] == []
+    assert (
+        on_sla(on_closed(state), _update_overdue(0, due), ContractView.of(contract), due)[1] == []
+    )

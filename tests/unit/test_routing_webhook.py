@@ -9,6 +9,7 @@ from router import webhook
 from router.routing import on_delivery_failed, open_route, recipients
 
 from shared.contract import load_contract
+from shared.contract.view import ContractView
 from shared.events import AssignmentEscalatedV3, EscalationReason
 from tests.unit.test_routing import NIGHT, opened_event
 
@@ -57,12 +58,13 @@ def test_only_http_contacts_of_non_vendors_are_endpoints() -> None:
 
 def test_a_failed_push_tells_the_coordinator_once_per_event_and_party() -> None:
     minimal = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
-    state, events = open_route(opened_event(minimal, "pg-main", NIGHT), minimal, NIGHT)
+    view = ContractView.of(minimal)
+    state, events = open_route(opened_event(minimal, "pg-main", NIGHT), view, NIGHT)
     _, (first,) = on_delivery_failed(
-        state, minimal, party="osdb", event_id=events[0].id, reason="HTTP 503", now=NOW
+        state, view, party="osdb", event_id=events[0].id, reason="HTTP 503", now=NOW
     )
     _, (again,) = on_delivery_failed(
-        state, minimal, party="osdb", event_id=events[0].id, reason="HTTP 503", now=NOW
+        state, view, party="osdb", event_id=events[0].id, reason="HTTP 503", now=NOW
     )
     assert first.id == again.id
     data = first.data

@@ -10,6 +10,7 @@ from sla_clock.decide import Timer, apply, fire, timers
 from sla_clock.timeline import BREACH, IncidentRecord, Rules, fold
 
 from shared.contract import Contract
+from shared.contract.view import ContractView
 from shared.events import (
     ActionKind,
     Category,
@@ -164,7 +165,7 @@ def test_an_old_first_alert_backdates_the_clocks_only_by_max_backdate() -> None:
     """An alert dated three hours before registration backdates the clocks by max_backdate
     (one hour) only: the opened event keeps the alert's own time, the started event the
     bounded start, so the audit trail shows both."""
-    rules = Rules(build_contract(clock_start="first_alert", max_backdate="1h"))
+    rules = Rules(ContractView.of(build_contract(clock_start="first_alert", max_backdate="1h")))
     event = opened()
     assert isinstance(event.data, IncidentOpenedV1)
     early = event.data.model_copy(update={"first_alert_at": OPENED - 3 * H})
@@ -184,7 +185,7 @@ def test_an_escalation_level_past_the_target_fires_once_the_clock_is_that_far_ov
         {"level": 3, "name": "Director", "at": {"recovery": 1.5}, "contacts": ["apps/manager"]}
     )
     contract = Contract.model_validate(doc)
-    rules = Rules(contract)
+    rules = Rules(ContractView.of(contract))
     record, _ = apply(None, opened(), rules, NOW)
     assert record is not None
     due = {(t.clock, t.threshold): t for t in timers(record, fold(record, rules), rules)}

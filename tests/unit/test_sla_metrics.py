@@ -19,7 +19,7 @@ def test_remaining_time_is_business_time_and_stopped_clocks_leave_the_gauges() -
     opened = utc(2026, 12, 4, 8)  # Fri 09:00 CET, office calendar: recovery 8h, response 2h
     clock = FixedClock(utc(2026, 12, 4, 16))  # Fri 17:00 CET
     registry = CollectorRegistry()
-    metrics = build_metrics(registry, clock.now, RULES.calendar)
+    metrics = build_metrics(registry, clock.now, RULES.view.calendar)
     paused = record(Category.DEGRADATION, opened, pause(utc(2026, 12, 4, 14)))
     metrics.open.update("inc-1", fold(paused, RULES), priority="P3", party="osdb")
     text = generate_latest(registry).decode()
@@ -56,7 +56,7 @@ def test_at_risk_after_the_first_warning_threshold() -> None:
     opened = utc(2026, 12, 2, 10)  # outage P1 round the clock: recovery 4h, warning at 50 %
     clock = FixedClock(opened + 2 * H + timedelta(minutes=1))
     registry = CollectorRegistry()
-    metrics = build_metrics(registry, clock.now, RULES.calendar)
+    metrics = build_metrics(registry, clock.now, RULES.view.calendar)
     metrics.open.update(
         "inc-2", fold(record(Category.OUTAGE, opened), RULES), priority="P1", party="osdb"
     )
@@ -87,7 +87,7 @@ def test_series_count_does_not_grow_with_open_incidents() -> None:
     for n in (60, 2000):
         clock = FixedClock(opened + 2 * H)
         registry = CollectorRegistry()
-        metrics = build_metrics(registry, clock.now, RULES.calendar)
+        metrics = build_metrics(registry, clock.now, RULES.view.calendar)
         categories = [Category.OUTAGE, Category.DEGRADATION]
         for i in range(n):
             rec = record(categories[i % 2], opened - (i % 10) * H)

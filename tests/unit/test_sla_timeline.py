@@ -37,6 +37,8 @@ from sla_clock.timeline import (
 )
 
 from shared.contract import Contract, load_contract
+from shared.contract.model import classify
+from shared.contract.view import ContractView
 from shared.events import Category, ClockKind, Layer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +101,7 @@ def build_contract(**sla: Any) -> Contract:
     return Contract.model_validate(base)
 
 
-RULES = Rules(build_contract())
+RULES = Rules(ContractView.of(build_contract()))
 
 OBJECTS = {
     # category -> (object, layer, priority)
@@ -206,10 +208,9 @@ def test_deadlines_under_the_contract_calendar(
     assert clocks[ClockKind.RESPONSE].deadline == response_due, case
     assert clocks[ClockKind.RECOVERY].deadline == recovery_due, case
     # the contract model's own answer agrees for a fresh clock
-    contract = RULES.contract
-    obj = contract.object(OBJECTS[category][0])
-    assert obj is not None
-    resolved = contract.sla_for(obj, category, opened, OBJECTS[category][2])
+    resolved = RULES.view.due(
+        OBJECTS[category][0], category, OBJECTS[category][2], opened_at=opened
+    )
     assert resolved is not None
     assert (resolved.response_due, resolved.recovery_due) == (response_due, recovery_due)
 
@@ -320,7 +321,9 @@ def test_warnings_and_breach_cross_at_their_share_of_the_target() -> None:
         90: utc(2026, 12, 7, 15, 12),
         BREACH: utc(2026, 12, 7, 16),
     }
-    assert recovery.remaining(utc(2026, 12, 8, 8), RULES.calendar("office")) == timedelta(0) - H
+    assert (
+        recovery.remaining(utc(2026, 12, 8, 8), RULES.view.calendar("office")) == timedelta(0) - H
+    )
     # nothing is crossed by the fold itself until a fact passes the instant
     assert fold(rec, RULES)[ClockKind.RECOVERY].crossed == {}
 
@@ -435,7 +438,7 @@ def test_a_late_report_never_runs_time_backwards() -> None:
 def test_clocks_start_at_the_first_alert_where_the_contract_says_so(
     first_alert_before: timedelta, started_before: timedelta
 ) -> None:
-    rules = Rules(build_contract(clock_start="first_alert", max_backdate="1h"))
+    rules = Rules(ContractView.of(build_contract(clock_start="first_alert", max_backdate="1h")))
     opened = utc(2026, 12, 2, 10)
     rec = record(Category.OUTAGE, opened, first=opened - first_alert_before)
     response = fold(rec, rules)[ClockKind.RESPONSE]
@@ -496,7 +499,7 @@ def test_elapsed_plus_paused_is_the_calendar_time_until_the_stop(
     for view in at_instant(rec, RULES, now).values():
         if any(f.kind == "reopen" for f in rec.facts):
             continue
-        cal = RULES.calendar(view.policy.calendar)
+        cal = RULES.view.calendar(view.policy.calendar)
         # a stopped clock is accounted up to its stop, the others up to now
         assert view.mark == (
             view.stopped_at if view.status == ClockState.STOPPED else max(now, view.mark)
@@ -557,16 +560,20 @@ def test_share_is_exact_and_monotone(target: int, percent: int) -> None:
 @given(minute=st.integers(0, 366 * 24 * 60))
 def test_the_cached_period_agrees_with_the_contract(minute: int) -> None:
     at = utc(2026, 1, 1) + minute * M
-    assert RULES.period(at) == RULES.contract.period(at)
+    calendar_id = RULES.contract.sla.period_calendar
+    assert calendar_id is not None
+    assert RULES.view.period(at) == classify(RULES.contract.business_calendar(calendar_id), at)
 
 
 def test_thresholds_are_the_warnings_plus_each_clocks_escalation_levels() -> None:
-    assert RULES.thresholds == {
+    assert RULES.view.thresholds == {
         ClockKind.RESPONSE: (50, 75, 80, 90),
         ClockKind.RECOVERY: (50, 75, 90),
     }
-    bare = Rules(build_contract(warnings=[0.75]).model_copy(update={"escalation": []}))
-    assert bare.thresholds == {ClockKind.RESPONSE: (75,), ClockKind.RECOVERY: (75,)}
+    bare = Rules(
+        ContractView.of(build_contract(warnings=[0.75]).model_copy(update={"escalation": []}))
+    )
+    assert bare.view.thresholds == {ClockKind.RESPONSE: (75,), ClockKind.RECOVERY: (75,)}
 
 
 def with_window(**window: Any) -> Rules:
@@ -574,7 +581,7 @@ def with_window(**window: Any) -> Rules:
     doc["maintenance_windows"] = [
         {"id": "db-patching", "objects": ["pg-main"], "approved_by": "customer/it-head", **window}
     ]
-    return Rules(Contract.model_validate(doc))
+    return Rules(ContractView.of(Contract.model_validate(doc)))
 
 
 def test_an_approved_window_the_contract_excludes_does_not_count() -> None:

@@ -16,13 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.contract import Contract
+from shared.contract.graph import dependencies
 
 LOOKBACK = timedelta(hours=24)
 
 
 def scope(contract: Contract, origin: str | None) -> list[str]:
     """The origin and every object it depends on."""
-    return [origin, *contract.dependencies(origin)] if origin else []
+    return [origin, *dependencies(contract, origin)] if origin else []
 
 
 def period(first_alert: datetime) -> tuple[datetime, datetime]:

@@ -23,6 +23,7 @@ from reporting.access import Reader, may_see
 from reporting.documents import closure_document, monthly_document
 from reporting.store import changes_before, closure_facts, monthly_facts
 from shared.contract import Contract
+from shared.contract.view import ContractView
 from shared.db import Conn
 from shared.documents import Document, render_html, render_pdf, to_json
 from shared.instants import parse_month as month_start
@@ -95,7 +96,7 @@ def add_document_routes(
                 facts = replace(facts, changes=beside)
         if facts is None or hidden:
             raise HTTPException(404, f"incident_id: no incident {incident_id!r}")
-        doc = closure_document(facts, contract)  # under the incident's own version
+        doc = closure_document(facts, ContractView.of(contract))  # the incident's own version
         return await document_response(doc, fmt, f"closure-{incident_id}")
 
     @router.get(

@@ -120,9 +120,9 @@ def _reason(contract: Contract, reason_id: str) -> str:
     return found.text if found else reason_id
 
 
-def object_zone(contract: Contract, object_id: str | None) -> ZoneInfo:
+def object_zone(view: ContractView, object_id: str | None) -> ZoneInfo:
     """The zone the object's people read time in, as the contract view answers it."""
-    return ZoneInfo(ContractView.of(contract).local_calendar(object_id).spec.timezone)
+    return ZoneInfo(view.local_calendar(object_id).spec.timezone)
 
 
 def _local(value: datetime | None, zone: ZoneInfo) -> str:
@@ -260,9 +260,11 @@ def _clock_result(clock: dict[str, Any]) -> str:
     return "running"
 
 
-def closure_document(facts: ClosureFacts, contract: Contract) -> Document:
+def closure_document(facts: ClosureFacts, view: ContractView) -> Document:
+    """The closure report under ``view``'s version (the incident's own, chosen by the shell)."""
+    contract = view.contract
     inc, report = facts.incident, facts.report
-    zone = object_zone(contract, inc.get("object_id"))
+    zone = object_zone(view, inc.get("object_id"))
     started = report["started_at"] if report else inc["first_alert_at"]
     restored = report["restored_at"] if report else inc.get("restored_at")
     closed = report["closed_at"] if report else inc.get("closed_at")

@@ -44,8 +44,8 @@ from router.routing import (
     recipients,
 )
 from shared import links
-from shared.contract import Contract
 from shared.contract.versions import ContractVersions
+from shared.contract.view import ContractView
 from shared.db import Conn, mark_processed_many
 from shared.events import (
     AssignmentEscalatedV3,
@@ -189,6 +189,7 @@ class RouterService:
         self.sender = notification_outbox.Sender(
             {k: v.get_secret_value() for k, v in settings.notify_senders.items()},
             settings.notify_send_timeout_seconds,
+            logging_as=(settings.log_level, settings.log_format),
         )
         secret = settings.links_secret[0].get_secret_value() if settings.links_secret else None
         base = settings.links_base_url.rstrip("/")
@@ -217,7 +218,7 @@ class RouterService:
 
     def _notices(self, event: Envelope, state: RouteState) -> list[notify.Notice]:
         return notify.notices(
-            event, state, self.rt.contract, senders=self.sender.kinds, links=self.links
+            event, state, self.rt.view, senders=self.sender.kinds, links=self.links
         )
 
     async def _publish(self, conn: Conn, out: list[Envelope], state: RouteState) -> None:
@@ -343,7 +344,7 @@ class RouterService:
         await self.contracts.sync(conn)
         state, out = on_delivery_failed(
             state,
-            self._contract(state, None),
+            self._view(state, None),
             party=row["party"],
             event_id=row["event_id"],
             reason=error,
@@ -373,29 +374,30 @@ class RouterService:
                 events.append(event)
         return events
 
-    def _contract(self, state: RouteState | None, event: Envelope | None) -> Contract:
-        """The incident's own version, or the one in force (``routing.contract_for``)."""
-        return contract_for(state, event, self.rt.contract, self.contracts.known)
+    def _view(self, state: RouteState | None, event: Envelope | None) -> ContractView:
+        """The view of the incident's own version, or of the one in force
+        (``routing.contract_for``): the shell picks it, the pure cores take it."""
+        return ContractView.of(contract_for(state, event, self.rt.contract, self.contracts.known))
 
     def _decide_incident(
         self, state: RouteState | None, event: Envelope, now: datetime
     ) -> tuple[RouteState, list[Envelope]] | None:
-        contract = self._contract(state, event)
+        view = self._view(state, event)
         if event.type == EventType.INCIDENT_OPENED:
             if state is not None:
                 return None  # routed already (the open event is never re-emitted with a new id)
-            return open_route(event, contract, now)
+            return open_route(event, view, now)
         if state is None:
             log.warning(
                 "no route for incident", extra={"incident": event.subject, "type": event.type}
             )
             return None
         if event.type == EventType.ACTION_ACCEPTED:
-            return on_action(state, event, contract, now)
+            return on_action(state, event, view, now)
         if event.type == EventType.ORIGIN_MOVED:
-            return on_origin_moved(state, event, contract, now)
+            return on_origin_moved(state, event, view, now)
         if event.type == EventType.INCIDENT_RECLASSIFIED:
-            state = on_reclassified(state, event, contract)
+            state = on_reclassified(state, event, view)
         elif event.type == EventType.INCIDENT_CLOSED:
             state = on_closed(state)
         return state, []  # an access request: the route stands, the contacts are told
@@ -410,7 +412,7 @@ class RouterService:
             return None
         if event.type == EventType.UPDATE_DUE:
             return state, []  # the coordinator is reminded (notify.py); no route change
-        return on_sla(state, event, self._contract(state, event), now)
+        return on_sla(state, event, self._view(state, event), now)
 
     async def _handle(
         self,
@@ -470,7 +472,7 @@ class RouterService:
         history = [h for h in history if h.incident_id not in closed]  # a closed one counts no more
         found = await store.open_problem(conn, origin)
         problem, out = problems.decide(
-            found, history, state.incident_id, self.rt.contract, now, object_id=object_id
+            found, history, state.incident_id, self.rt.view, now, object_id=object_id
         )
         if problem is not None and problem != found:
             await store.save_problem(conn, problem)
@@ -496,8 +498,8 @@ class RouterService:
                     if state is None or not locked:
                         continue  # another instance fired it, or it was acknowledged meanwhile
                     await self.contracts.sync(conn)
-                    contract = self._contract(state, None)
-                    state, out = on_ack_overdue(state, row["party"], contract, now)
+                    view = self._view(state, None)
+                    state, out = on_ack_overdue(state, row["party"], view, now)
                     await self._publish(conn, out, state)
                     await store.ack_timer_fired(conn, row["incident_id"], row["party"], now)
                     await store.save(conn, state)
@@ -532,6 +534,7 @@ class RouterService:
             await self.ticker.stop()
         if self.notifier is not None:
             await self.notifier.stop()
+        self.sender.close()
         if self._http is not None:
             await self._http.aclose()
 

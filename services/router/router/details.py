@@ -1,15 +1,15 @@
 """What a router message tells its reader, looked up in the contract: pure, ``at`` is an input.
 
 Who is on duty, the backup contacts, how access is obtained at this hour and the deadlines: each
-answer is the contract version's ``ContractView``'s (the drill and sla-clock ask the same view),
-shaped into the event payloads here.
+answer is the ``ContractView`` the caller passes (the shell picks the incident's version; the
+drill and sla-clock ask the same view), shaped into the event payloads here.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.contract import Contract, SupportObject
+from shared.contract import SupportObject
 from shared.contract.policy import duty_contact
 from shared.contract.view import DEFAULT_ACK_FRACTION, ContractView
 from shared.events import (
@@ -36,17 +36,17 @@ __all__ = [
 ]
 
 
-def on_duty(contract: Contract, party_id: str, at: datetime) -> DutyContact | None:
+def on_duty(view: ContractView, party_id: str, at: datetime) -> DutyContact | None:
     """Who answers for ``party_id`` at ``at`` (the party's duty calendar, not the SLA's)."""
-    found = ContractView.of(contract).on_duty(party_id, at)
+    found = view.on_duty(party_id, at)
     if found is None:
         return None
     shift, contact = found
     return duty_contact(party_id, shift.contact, contact, shift.calendar)
 
 
-def backups(contract: Contract, party_id: str) -> list[DutyContact]:
-    party = contract.parties.get(party_id)
+def backups(view: ContractView, party_id: str) -> list[DutyContact]:
+    party = view.contract.parties.get(party_id)
     if party is None:
         return []
     return [
@@ -56,9 +56,8 @@ def backups(contract: Contract, party_id: str) -> list[DutyContact]:
     ]
 
 
-def access(contract: Contract, obj: SupportObject, at: datetime) -> AccessProcedure | None:
+def access(view: ContractView, obj: SupportObject, at: datetime) -> AccessProcedure | None:
     """The object's access rule at ``at`` (approval at this hour)."""
-    view = ContractView.of(contract)
     found = view.access(obj.id, at)
     if found is None:
         return None
@@ -75,7 +74,7 @@ def access(contract: Contract, obj: SupportObject, at: datetime) -> AccessProced
 
 
 def deadlines(
-    contract: Contract,
+    view: ContractView,
     obj: SupportObject | None,
     category: Category,
     priority: str,
@@ -86,7 +85,7 @@ def deadlines(
     """The incident's deadlines (``ContractView.due``): from its clock start, whatever the
     instant of the message that carries them (a handover does not restart the clocks); for
     no object, those outside the perimeter (as sla-clock runs them)."""
-    due = ContractView.of(contract).due(
+    due = view.due(
         obj.id if obj else None,
         category,
         priority,
@@ -118,7 +117,7 @@ def utc(deadlines: Deadlines | None) -> Deadlines | None:
 
 
 def local_times(
-    contract: Contract,
+    view: ContractView,
     object_id: str | None,
     opened_at: datetime,
     deadlines: Deadlines | None,
@@ -126,7 +125,7 @@ def local_times(
 ) -> LocalTimes:
     """The assignment's instants on the object's wall clock: the zone of its site's period
     calendar (``ContractView.local_calendar``, what the drill and documents show)."""
-    calendar = ContractView.of(contract).local_calendar(object_id)
+    calendar = view.local_calendar(object_id)
     zone = calendar.zone
     return LocalTimes(
         timezone=calendar.spec.timezone,
@@ -137,19 +136,19 @@ def local_times(
     )
 
 
-def local_instant(contract: Contract, object_id: str | None, at: datetime) -> LocalInstant:
+def local_instant(view: ContractView, object_id: str | None, at: datetime) -> LocalInstant:
     """``at`` on ``object_id``'s wall clock (the contract's zone for no object), as
     ``local_times`` does for an assignment."""
-    calendar = ContractView.of(contract).local_calendar(object_id)
+    calendar = view.local_calendar(object_id)
     return LocalInstant(timezone=calendar.spec.timezone, at=at.astimezone(calendar.zone))
 
 
-def ack_fraction(contract: Contract) -> float:
-    return ContractView.of(contract).ack_fraction
+def ack_fraction(view: ContractView) -> float:
+    return view.ack_fraction
 
 
 def ack_due(
-    contract: Contract,
+    view: ContractView,
     obj: SupportObject | None,
     category: Category,
     priority: str,
@@ -161,13 +160,13 @@ def ack_due(
     say: the response target times the earliest non-zero response threshold of its escalation
     levels (``DEFAULT_ACK_FRACTION`` without one), on the clock calendar.
     """
-    return ContractView.of(contract).ack_due(obj.id if obj else None, category, priority, at)
+    return view.ack_due(obj.id if obj else None, category, priority, at)
 
 
-def location(contract: Contract, obj: SupportObject) -> str | None:
+def location(view: ContractView, obj: SupportObject) -> str | None:
     if obj.location is None:
         return None
-    place = contract.locations.get(obj.location)
+    place = view.contract.locations.get(obj.location)
     if place is None:
         return obj.location
     return f"{place.name}, {place.address}" if place.address else place.name

@@ -34,7 +34,6 @@ from zoneinfo import ZoneInfo
 
 from router import details
 from router.routing import RouteState
-from shared.contract import Contract
 from shared.contract.policy import duty_contact
 from shared.contract.view import ContractView
 from shared.events import (
@@ -145,29 +144,29 @@ def _person(contact: DutyContact) -> Person:
     return Person(contact.party, contact.contact, contact.name, dict(contact.channels))
 
 
-def mailbox(contract: Contract, party_id: str) -> Person | None:
+def mailbox(view: ContractView, party_id: str) -> Person | None:
     """The party's ``contact`` as a person to mail, when it is a mailbox (not a URL)."""
-    party = contract.parties.get(party_id)
+    party = view.contract.parties.get(party_id)
     if party is None or "@" not in party.contact or "://" in party.contact:
         return None
     return Person(party_id, MAILBOX, f"{party.name} (ticket mailbox)", {"email": party.contact})
 
 
-def on_duty(contract: Contract, party_id: str, at: datetime) -> Person | None:
-    found = details.on_duty(contract, party_id, at)
+def on_duty(view: ContractView, party_id: str, at: datetime) -> Person | None:
+    found = details.on_duty(view, party_id, at)
     return _person(found) if found is not None else None
 
 
 def _party_people(
-    contract: Contract, party_id: str, at: datetime, duty: DutyContact | None = None
+    view: ContractView, party_id: str, at: datetime, duty: DutyContact | None = None
 ) -> list[Person]:
-    person = _person(duty) if duty is not None else on_duty(contract, party_id, at)
-    return [p for p in (person, mailbox(contract, party_id)) if p is not None]
+    person = _person(duty) if duty is not None else on_duty(view, party_id, at)
+    return [p for p in (person, mailbox(view, party_id)) if p is not None]
 
 
 def _tell_party(
     plan: _Plan,
-    contract: Contract,
+    view: ContractView,
     party_id: str,
     at: datetime,
     asked: str,
@@ -175,7 +174,7 @@ def _tell_party(
     actions: tuple[LinkAction, ...] = (),
     duty: DutyContact | None = None,
 ) -> None:
-    for person in _party_people(contract, party_id, at, duty):
+    for person in _party_people(view, party_id, at, duty):
         plan.add(Ask(person, asked, party_id if actions else None, actions))
 
 
@@ -229,7 +228,7 @@ def _escalated(plan: _Plan, data: AssignmentEscalatedV3) -> None:
 
 
 def _coordination(
-    event: Envelope, state: RouteState, contract: Contract
+    event: Envelope, state: RouteState, view: ContractView
 ) -> tuple[str, _Plan] | None:
     """What the customer's updates, their cadence and problem records ask of whom (ADR 47,
     48); None for any other event."""
@@ -237,11 +236,11 @@ def _coordination(
     if isinstance(data, IncidentActionAcceptedV3) and data.action == ActionKind.UPDATE:
         title = "update from the coordinator"  # the customer hears it (ADR 47)
         asked = f"{data.actor} ({data.party}): {data.note}"
-        for party_id, one in contract.parties.items():
+        for party_id, one in view.contract.parties.items():
             if one.kind == "customer":
-                _tell_party(plan, contract, party_id, at, asked)
+                _tell_party(plan, view, party_id, at, asked)
     elif isinstance(data, UpdateDueV1 | UpdateOverdueV1):
-        local = details.local_instant(contract, state.primary_object or state.object_id, data.due)
+        local = details.local_instant(view, state.primary_object or state.object_id, data.due)
         due = f"{_fmt(local.at)} ({local.timezone})"
         if isinstance(data, UpdateDueV1):
             title = "customer update due"
@@ -249,7 +248,7 @@ def _coordination(
         else:
             title = "customer update overdue"
             asked = f"No update reached the customer by {due}: give one now, as an update."
-        _tell_party(plan, contract, data.coordinator, at, asked)
+        _tell_party(plan, view, data.coordinator, at, asked)
     elif isinstance(data, ProblemOpenedV1 | ProblemLinkedV1):
         if isinstance(data, ProblemOpenedV1):
             title = f"problem {data.problem_id} opened"
@@ -264,27 +263,25 @@ def _coordination(
                 f"Incident {data.incident_id} recurs on {data.origin_object}: linked to problem"
                 f" {data.problem_id} ({data.incidents} incidents); its root cause is still open."
             )
-        _tell_party(plan, contract, data.owner, at, asked)
+        _tell_party(plan, view, data.owner, at, asked)
     elif isinstance(data, ProblemClosedV1):
         title = f"problem {data.problem_id} closed"
         changed = "; ".join(data.changed)
         asked = f"Closed by {data.closed_by}. Cause: {data.cause}. Changed: {changed}."
-        _tell_party(plan, contract, data.owner, at, asked)
+        _tell_party(plan, view, data.owner, at, asked)
     elif isinstance(data, ProblemCloseRefusedV1):
         title = f"problem {data.problem_id} not closed"
         asked = f"{data.party}:{data.actor} asked to close it: refused, {data.reason}."
-        _tell_party(plan, contract, data.party, at, asked)
+        _tell_party(plan, view, data.party, at, asked)
     else:
         return None
-    _tell_party(
-        plan, contract, state.coordinator, at, f"For your information as coordinator: {title}."
-    )
+    _tell_party(plan, view, state.coordinator, at, f"For your information as coordinator: {title}.")
     return title, plan
 
 
-def _asks(event: Envelope, state: RouteState, contract: Contract) -> tuple[str, _Plan] | None:
+def _asks(event: Envelope, state: RouteState, view: ContractView) -> tuple[str, _Plan] | None:
     """What ``event`` asks of whom; None for an event that tells no person."""
-    if (coordination := _coordination(event, state, contract)) is not None:
+    if (coordination := _coordination(event, state, view)) is not None:
         return coordination
     data, at, plan = event.data, event.time, _Plan()
     if isinstance(data, AssignmentIssuedV3):
@@ -292,7 +289,7 @@ def _asks(event: Envelope, state: RouteState, contract: Contract) -> tuple[str, 
         title = f"assignment ({data.role.value})"
         # whoever is on duty now (a handover's assignment comes hours after the opening whose
         # duty contact the payload names)
-        _tell_party(plan, contract, data.party, at, asked, actions=actions)
+        _tell_party(plan, view, data.party, at, asked, actions=actions)
     elif isinstance(data, CheckOpenedV2):
         where = data.object_name or data.object_id
         asked = f"Check your layer {data.layer.value} at {where} ({data.relation}) and report."
@@ -300,11 +297,11 @@ def _asks(event: Envelope, state: RouteState, contract: Contract) -> tuple[str, 
             asked += f" Its support hours open at {data.engage_at_local:%a %H:%M}."
         title = f"check of {data.layer.value}"
         actions = _check_actions(data.layer)
-        _tell_party(plan, contract, data.party, at, asked, actions=actions, duty=data.on_duty)
+        _tell_party(plan, view, data.party, at, asked, actions=actions, duty=data.on_duty)
     elif isinstance(data, HandoverV2):
         title = f"handover to {data.to_party}"
         asked = f"The incident moved from {data.from_party} to {data.to_party}: {data.reason}."
-        _tell_party(plan, contract, data.from_party, at, asked + " You are released from it.")
+        _tell_party(plan, view, data.from_party, at, asked + " You are released from it.")
     elif isinstance(data, VendorCaseOpenedV2):
         title = f"vendor case with {data.vendor_name}"
         asked = (
@@ -313,24 +310,24 @@ def _asks(event: Envelope, state: RouteState, contract: Contract) -> tuple[str, 
             f" fixes decided by {data.decides_fixes}."
         )
         for party in dict.fromkeys((data.party, data.collects_logs, data.correspondence)):
-            _tell_party(plan, contract, party, at, asked)
+            _tell_party(plan, view, party, at, asked)
     elif isinstance(data, AssignmentEscalatedV3):
         title = f"escalation: {data.name}"
         _escalated(plan, data)
     elif isinstance(data, IncidentActionAcceptedV3) and data.action == ActionKind.RESTORED:
-        title = _ask_restored(plan, contract, state, data.party, at)
+        title = _ask_restored(plan, view, state, data.party, at)
     elif isinstance(data, AccessRequestV1) and data.tell:
-        title = _tell_access(plan, contract, data)
+        title = _tell_access(plan, view, data)
     else:
         return None
     informed = f"For your information as coordinator: {title}."
-    _tell_party(plan, contract, state.coordinator, at, informed)
+    _tell_party(plan, view, state.coordinator, at, informed)
     return title, plan
 
 
-def contact_person(contract: Contract, ref: str) -> Person | None:
+def contact_person(view: ContractView, ref: str) -> Person | None:
     """The contract contact ``party/contact`` as a person to tell."""
-    found = contract.contact(ref)
+    found = view.contract.contact(ref)
     if found is None:
         return None
     party_id, _, contact_id = ref.partition("/")
@@ -338,36 +335,36 @@ def contact_person(contract: Contract, ref: str) -> Person | None:
 
 
 def _ask_restored(
-    plan: _Plan, contract: Contract, state: RouteState, party: str, at: datetime
+    plan: _Plan, view: ContractView, state: RouteState, party: str, at: datetime
 ) -> str:
     """Restored: the completion contact of the object's rule first, then the customer's person
     on duty and mailbox, asked to confirm (confirm and reject links)."""
     asked = f"{party} reports the service restored. Does it work for you again?"
-    _ask_completion(plan, contract, state, asked)
-    for party_id, one in contract.parties.items():
+    _ask_completion(plan, view, state, asked)
+    for party_id, one in view.contract.parties.items():
         if one.kind == "customer":
-            _tell_party(plan, contract, party_id, at, asked, actions=(CONFIRM, REJECT))
+            _tell_party(plan, view, party_id, at, asked, actions=(CONFIRM, REJECT))
     return "confirm restoration"
 
 
-def _ask_completion(plan: _Plan, contract: Contract, state: RouteState, asked: str) -> None:
+def _ask_completion(plan: _Plan, view: ContractView, state: RouteState, asked: str) -> None:
     """The object's access rule names who confirms completion of work on it: that contact is
     asked first (with the links), with the customer's confirmation of restoration (ADR 51)."""
     object_id = state.primary_object or state.object_id
-    obj = contract.object(object_id) if object_id else None
-    rule = contract.access_rules.get(obj.access) if obj and obj.access else None
+    obj = view.object(object_id) if object_id else None
+    rule = view.contract.access_rules.get(obj.access) if obj and obj.access else None
     ref = rule.confirms_completion if rule else None
-    person = contact_person(contract, ref) if ref else None
+    person = contact_person(view, ref) if ref else None
     if obj is None or person is None:
         return
-    party = contract.parties.get(person.party)
+    party = view.contract.parties.get(person.party)
     if party is None or party.kind != "customer":
         return  # only the customer confirms restoration (the API's rule)
     what = f"{asked} Under {obj.access}, you confirm completion of work on {obj.id} ({ref})."
     plan.add(Ask(person, what, person.party, (CONFIRM, REJECT)))
 
 
-def _tell_access(plan: _Plan, contract: Contract, data: AccessRequestV1) -> str:
+def _tell_access(plan: _Plan, view: ContractView, data: AccessRequestV1) -> str:
     """The contacts the step is for; the one whose answer is awaited gets its link (the
     approver's approval first, then the issuer's grant), acting as its own contact."""
     title, asked = _access_asked(data)
@@ -378,7 +375,7 @@ def _tell_access(plan: _Plan, contract: Contract, data: AccessRequestV1) -> str:
     }
     owner, step = answers[waiting] if waiting else (None, None)
     for ref in data.tell:
-        person = contact_person(contract, ref)
+        person = contact_person(view, ref)
         if person is None:
             continue
         if ref == owner and step is not None:
@@ -428,13 +425,13 @@ def _access_asked(data: AccessRequestV1) -> tuple[str, str]:
 def notices(
     event: Envelope,
     state: RouteState,
-    contract: Contract,
+    view: ContractView,
     *,
     senders: frozenset[str],
     links: Links,
 ) -> list[Notice]:
     """Every notification ``event`` makes, in a stable order."""
-    found = _asks(event, state, contract)
+    found = _asks(event, state, view)
     if found is None:
         return []
     title, plan = found
@@ -448,7 +445,7 @@ def notices(
                 continue
             nid = stable_id("notice", event.id, ask.person.ref, channel)
             if incident is None:
-                incident = incident_text(event, state, contract)
+                incident = incident_text(event, state, view)
             body = render(
                 event,
                 state,
@@ -493,11 +490,10 @@ def _fmt(at: datetime | None) -> str:
     return f"{at:%a %d %b %H:%M}" if at is not None else "—"
 
 
-def incident_text(event: Envelope, state: RouteState, contract: Contract) -> list[str]:
+def incident_text(event: Envelope, state: RouteState, view: ContractView) -> list[str]:
     """What every message of ``event`` says of the incident (computed once per event): the
     incident, the object and its place, the affected unit, access now, the deadlines on the
     object's clock, who is on it."""
-    view = ContractView.of(contract)
     object_id = state.primary_object or state.object_id
     obj = view.object(object_id)
     zone = view.local_calendar(object_id)
@@ -506,11 +502,11 @@ def incident_text(event: Envelope, state: RouteState, contract: Contract) -> lis
         f"  {state.summary}",
     ]
     if obj is not None:
-        where = details.location(contract, obj) or "location not stated"
+        where = details.location(view, obj) or "location not stated"
         lines.append(f"Object: {obj.name} ({obj.id}, {obj.kind}) at {where}")
         if obj.business_unit:
             lines.append(f"Affected unit: {obj.business_unit}")
-        access = details.access(contract, obj, event.time)
+        access = details.access(view, obj, event.time)
         if access is not None:
             lines.append(
                 f"Access now: {access.mode} ({access.rule}), issued by {access.issued_by},"
@@ -525,7 +521,7 @@ def incident_text(event: Envelope, state: RouteState, contract: Contract) -> lis
     lines.append("")
     lines.append("Who is on it:")
     for role, party in (("owner", state.primary), ("coordinator", state.coordinator)):
-        person = on_duty(contract, party, event.time)
+        person = on_duty(view, party, event.time)
         reach = ", ".join(f"{k} {v}" for k, v in sorted(person.channels.items())) if person else ""
         name = f"{person.name} ({reach})" if person else "nobody on duty"
         lines.append(f"  {role}: {party} — {name}")
@@ -578,7 +574,7 @@ def render(
 def failed(
     notice: Mapping[str, object],
     state: RouteState,
-    contract: Contract,
+    view: ContractView,
     *,
     senders: frozenset[str],
     now: datetime,
@@ -591,7 +587,7 @@ def failed(
     recipient, channel = str(notice["recipient"]), str(notice["channel"])
     party_id, _, contact_id = recipient.partition("/")
     reach: list[str] = []
-    party = contract.parties.get(party_id)
+    party = view.contract.parties.get(party_id)
     person = party.contacts.get(contact_id) if party is not None else None
     if person is not None:
         reach = [f"{HOW.get(k, k)} {v}" for k, v in sorted(person.channels.items()) if k != channel]
@@ -602,7 +598,7 @@ def failed(
     if reach:
         text += " Reach them by hand: " + "; ".join(reach) + "."
     out = []
-    for who in _party_people(contract, state.coordinator, now):
+    for who in _party_people(view, state.coordinator, now):
         for kind, address in sorted(who.channels.items()):
             if kind not in senders or (who.ref == recipient and kind == channel):
                 continue

@@ -91,7 +91,7 @@ def decide(
     problem: Problem | None,
     history: list[OriginIncident],
     incident_id: str,
-    contract: Contract,
+    view: ContractView,
     now: datetime,
     *,
     object_id: str | None = None,
@@ -122,6 +122,7 @@ def decide(
             event_id=stable_id("problem-linked", problem.id, incident_id),
         )
         return linked, [event]
+    contract = view.contract
     policy = contract.problems
     # the window ends at the newest incident: the router reads three partitions, so a later
     # incident may be counted before an earlier one
@@ -132,7 +133,6 @@ def decide(
     )
     if len(recent) < policy.incidents or mine not in recent:
         return problem, []
-    view = ContractView.of(contract)
     on_object = object_id or mine.origin
     obj = view.object(on_object)
     layer = obj.layer if obj is not None else None

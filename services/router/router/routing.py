@@ -1,4 +1,4 @@
-"""Routing rules: pure functions of (contract, incident history, now).
+"""Routing rules: pure functions of (view, incident history, now).
 
 ``RouteState`` is what the router remembers of one incident: who owns it (the primary party of
 the layer where the fault is believed to be, and the coordinator, who never changes), the checks
@@ -151,7 +151,7 @@ def _re_pins(event: Envelope) -> bool:
 
 def _assignment(
     state: RouteState,
-    contract: Contract,
+    view: ContractView,
     *,
     party: str,
     role: AssignmentRole,
@@ -164,7 +164,7 @@ def _assignment(
     """One party's assignment with everything it needs to start, as of ``at``."""
     access = None
     if obj is not None:
-        access = details.access(contract, obj, at)
+        access = details.access(view, obj, at)
     # the route's: computed once when it opened, then as sla-clock published them
     deadlines = details.utc(state.deadlines)
     return make_event(
@@ -175,25 +175,25 @@ def _assignment(
             object_id=obj.id if obj else None,
             priority=state.priority,
             category=state.category,
-            contact=contract.parties[party].contact,
+            contact=view.contract.parties[party].contact,
             summary=state.summary,
             object_name=obj.name if obj else "",
             object_kind=obj.kind.value if obj else None,
             environment=obj.environment.value if obj else None,
             versions=details.versions(obj) if obj else {},
-            location=details.location(contract, obj) if obj else None,
-            on_duty=details.on_duty(contract, party, at),
-            backup_contacts=details.backups(contract, party),
+            location=details.location(view, obj) if obj else None,
+            on_duty=details.on_duty(view, party, at),
+            backup_contacts=details.backups(view, party),
             access=access,
             deadlines=deadlines,
             coordinator=state.coordinator,
-            coordinator_on_duty=details.on_duty(contract, state.coordinator, at),
-            coordinator_intake=contract.parties[state.coordinator].contact,
+            coordinator_on_duty=details.on_duty(view, state.coordinator, at),
+            coordinator_intake=view.contract.parties[state.coordinator].contact,
             related_alerts=list(state.fingerprints),
             contract_version=state.contract_version,
             opened_at=state.opened_at.astimezone(UTC),
             local=details.local_times(
-                contract, obj.id if obj else None, state.opened_at, deadlines, access
+                view, obj.id if obj else None, state.opened_at, deadlines, access
             ),
         ),
         source=SOURCE,
@@ -203,17 +203,17 @@ def _assignment(
     )
 
 
-def _owners(contract: Contract) -> dict[Layer, str]:
-    """Layer -> primary party under ``contract`` (frozen into a route when it opens)."""
-    return ContractView.of(contract).owners()
+def _owners(view: ContractView) -> dict[Layer, str]:
+    """Layer -> primary party under ``view``'s version (frozen into a route when it opens)."""
+    return view.owners()
 
 
-def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
+def _initial_state(opened: Envelope, view: ContractView) -> RouteState:
     data = opened.data_as(IncidentOpenedV1)
-    primary = ContractView.of(contract).primary_for(data.layer)
-    obj = contract.object(data.object_id) if data.object_id else None
+    primary = view.primary_for(data.layer)
+    obj = view.object(data.object_id) if data.object_id else None
     frozen = details.deadlines(  # outside the perimeter too: the clocks run there
-        contract,
+        view,
         obj,
         data.category,
         data.priority,
@@ -230,15 +230,15 @@ def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
         opened_at=data.opened_at,
         first_alert_at=data.first_alert_at,
         fingerprints=list(data.fingerprints),
-        contract_version=contract.version,
-        owners=_owners(contract),
-        coordinator=contract.coordinator,
+        contract_version=view.version,
+        owners=_owners(view),
+        coordinator=view.coordinator,
         primary=primary,
         primary_layer=data.layer,
         primary_object=data.object_id,
         deadlines=frozen,
         policy=incident_policy(
-            ContractView.of(contract),
+            view,
             object_id=data.object_id,
             category=data.category,
             priority=data.priority,
@@ -248,17 +248,21 @@ def _initial_state(opened: Envelope, contract: Contract) -> RouteState:
     )
 
 
-def first_line(contract: Contract, state: RouteState) -> str | None:
+def first_line(view: ContractView, state: RouteState) -> str | None:
     """The desk that accepts tickets, when it is a party of its own in this incident: the
     contract's ``first_line`` unless it is the coordinator or the primary (who have their own
     assignment). It is told of every incident, chased by no timer and owns nothing (ADR 25)."""
-    desk = contract.first_line_party
-    if desk is None or desk not in contract.parties or desk in (state.coordinator, state.primary):
+    desk = view.contract.first_line_party
+    if (
+        desk is None
+        or desk not in view.contract.parties
+        or desk in (state.coordinator, state.primary)
+    ):
         return None
     return desk
 
 
-def assign(opened: Envelope, contract: Contract, now: datetime) -> list[Envelope]:
+def assign(opened: Envelope, view: ContractView, now: datetime) -> list[Envelope]:
     """The primary owner of the failing layer and the coordinator, one assignment each, and
     the first-line desk's when the contract names one of its own (ADR 25).
 
@@ -266,19 +270,19 @@ def assign(opened: Envelope, contract: Contract, now: datetime) -> list[Envelope
     so it is never left without an owner. Duty contacts, access and deadlines are those at the
     incident's opening, so a replay yields the same messages.
     """
-    state = _initial_state(opened, contract)
-    obj = contract.object(state.object_id) if state.object_id else None
+    state = _initial_state(opened, view)
+    obj = view.object(state.object_id) if state.object_id else None
     parties = [
         (AssignmentRole.PRIMARY, state.primary),
         (AssignmentRole.COORDINATOR, state.coordinator),
     ]
-    desk = first_line(contract, state)
+    desk = first_line(view, state)
     if desk is not None:
         parties.append((AssignmentRole.FIRST_LINE, desk))
     return [
         _assignment(
             state,
-            contract,
+            view,
             party=party,
             role=role,
             layer=state.layer,
@@ -291,30 +295,29 @@ def assign(opened: Envelope, contract: Contract, now: datetime) -> list[Envelope
     ]
 
 
-def checks_for(contract: Contract, obj: SupportObject, at: datetime) -> list[Check]:
+def checks_for(view: ContractView, obj: SupportObject, at: datetime) -> list[Check]:
     """One check per neighbouring layer along the dependency chain (the contract view's plan)."""
     del at  # who checks follows from the layers' owners, not from the hour
     return [
         Check(layer=c.layer, object_id=c.object_id, party=c.party, relation=c.relation)
-        for c in ContractView.of(contract).checks(obj.id)
+        for c in view.checks(obj.id)
     ]
 
 
 def open_route(
-    opened: Envelope, contract: Contract, now: datetime
+    opened: Envelope, view: ContractView, now: datetime
 ) -> tuple[RouteState, list[Envelope]]:
     """A new incident: assignments to the primary and the coordinator, checks of the
     neighbouring layers, and when each party's backup is called if it does not acknowledge."""
-    state = _initial_state(opened, contract)
-    events = assign(opened, contract, now)
-    obj = contract.object(state.object_id) if state.object_id else None
-    checks = checks_for(contract, obj, state.opened_at) if obj else []
-    view = ContractView.of(contract)
+    state = _initial_state(opened, view)
+    events = assign(opened, view, now)
+    obj = view.object(state.object_id) if state.object_id else None
+    checks = checks_for(view, obj, state.opened_at) if obj else []
     for check in checks:
-        target = contract.object(check.object_id)
-        access = details.access(contract, target, state.opened_at) if target else None
+        target = view.object(check.object_id)
+        access = details.access(view, target, state.opened_at) if target else None
         engage = view.engaged_at(check.object_id, check.relation, state.opened_at)
-        local = details.local_times(contract, check.object_id, state.opened_at, None, access)
+        local = details.local_times(view, check.object_id, state.opened_at, None, access)
         events.append(
             make_event(
                 CheckOpenedV2(
@@ -326,11 +329,11 @@ def open_route(
                     origin_object_id=state.object_id,
                     origin_layer=state.layer,
                     priority=state.priority,
-                    contact=contract.parties[check.party].contact,
+                    contact=view.contract.parties[check.party].contact,
                     summary=state.summary,
                     coordinator=state.coordinator,
                     # who answers for the party when it is expected to start
-                    on_duty=details.on_duty(contract, check.party, engage or state.opened_at),
+                    on_duty=details.on_duty(view, check.party, engage or state.opened_at),
                     access=access,
                     opened_at=state.opened_at.astimezone(UTC),
                     engage_at=engage.astimezone(UTC) if engage else None,
@@ -343,7 +346,7 @@ def open_route(
                 event_id=stable_id("check", state.incident_id, check.layer.value),
             )
         )
-    due = details.ack_due(contract, obj, state.category, state.priority, state.opened_at)
+    due = details.ack_due(view, obj, state.category, state.priority, state.opened_at)
     # every party asked to do something is chased: the owners, and the checkers too (nobody
     # being obliged to check the neighbouring layer is the seed's complaint) — a checker of a
     # dependent outside its own support hours from when they open (ContractView.engaged_at)
@@ -353,7 +356,7 @@ def open_route(
         for check in checks:
             engage = view.engaged_at(check.object_id, check.relation, state.opened_at)
             when = (
-                details.ack_due(contract, obj, state.category, state.priority, engage)
+                details.ack_due(view, obj, state.category, state.priority, engage)
                 if engage is not None
                 else due
             )
@@ -365,13 +368,13 @@ def open_route(
 # --------------------------------------------------------------------------- diagnosis, handover
 
 
-def _nearest_in_layer(contract: Contract, state: RouteState, layer: Layer) -> str | None:
-    return ContractView.of(contract).nearest_in_layer(state.object_id, layer)
+def _nearest_in_layer(view: ContractView, state: RouteState, layer: Layer) -> str | None:
+    return view.nearest_in_layer(state.object_id, layer)
 
 
 def _handover(
     state: RouteState,
-    contract: Contract,
+    view: ContractView,
     *,
     layer: Layer,
     object_id: str | None,
@@ -384,7 +387,7 @@ def _handover(
     same party owns the new layer too (only the layer is recorded)."""
     # the owner frozen in the route; this version's for a route stored before owners were
     # frozen; nobody for a layer without an owner (no handover)
-    to_party = ContractView.of(contract).owner_of(layer, state.owners)
+    to_party = view.owner_of(layer, state.owners)
     if to_party is None:
         return state, []
     moved = state.model_copy(
@@ -392,7 +395,7 @@ def _handover(
     )
     if to_party == state.primary:
         return moved, []
-    obj = contract.object(object_id) if object_id else None
+    obj = view.object(object_id) if object_id else None
     handover = make_event(
         HandoverV2(
             from_party=state.primary,
@@ -403,7 +406,7 @@ def _handover(
             reason=reason,
             coordinator=state.coordinator,
             at=at,
-            local=details.local_instant(contract, object_id, at),
+            local=details.local_instant(view, object_id, at),
         ),
         source=SOURCE,
         time=now,
@@ -412,7 +415,7 @@ def _handover(
     )
     assignment = _assignment(
         moved,
-        contract,
+        view,
         party=to_party,
         role=AssignmentRole.PRIMARY,
         layer=layer,
@@ -423,14 +426,14 @@ def _handover(
     )
     ack_due = dict(moved.ack_due)
     if to_party not in moved.acknowledged and to_party not in moved.backup_called:
-        due = details.ack_due(contract, obj, moved.category, moved.priority, at)
+        due = details.ack_due(view, obj, moved.category, moved.priority, at)
         if due is not None:
             ack_due.setdefault(to_party, due)
     return moved.model_copy(update={"ack_due": ack_due}), [handover, assignment]
 
 
 def on_action(
-    state: RouteState, event: Envelope, contract: Contract, now: datetime
+    state: RouteState, event: Envelope, view: ContractView, now: datetime
 ) -> tuple[RouteState, list[Envelope]]:
     """An accepted party action: acknowledgements stop the backup timer; a diagnosis closes
     the check of its layer and, when it finds the fault in another layer, hands over."""
@@ -447,7 +450,7 @@ def on_action(
     if action.action == ActionKind.RESTORED:
         state = state.model_copy(update={"ack_due": {}})
     if action.action == ActionKind.REROUTE:
-        return reroute(state, event, contract, now)
+        return reroute(state, event, view, now)
     if action.action != ActionKind.DIAGNOSIS or action.layer is None or action.fault_found is None:
         return state, events
     layer, found = action.layer, action.fault_found
@@ -482,17 +485,15 @@ def on_action(
         )
     )
     if found:
-        faulty = object_id or _nearest_in_layer(contract, state, layer)
-        state, case = _vendor_case(
-            state, contract, object_id=faulty, who=who, at=action.at, now=now
-        )
+        faulty = object_id or _nearest_in_layer(view, state, layer)
+        state, case = _vendor_case(state, view, object_id=faulty, who=who, at=action.at, now=now)
         events.extend(case)
     if handover_layer(action, state.primary_layer) is not None:
-        target = object_id or _nearest_in_layer(contract, state, layer)
+        target = object_id or _nearest_in_layer(view, state, layer)
         where = f"{layer.value} ({target})" if target else layer.value
         state, moved = _handover(
             state,
-            contract,
+            view,
             layer=layer,
             object_id=target,
             reason=f"diagnosis by {who}: fault found in {where}",
@@ -505,31 +506,31 @@ def on_action(
 
 
 def reroute(
-    state: RouteState, event: Envelope, contract: Contract, now: datetime
+    state: RouteState, event: Envelope, view: ContractView, now: datetime
 ) -> tuple[RouteState, list[Envelope]]:
     """The coordinator's explicit re-route: the contract in force now replaces the layer owners
     frozen when the incident opened; the current layer's owner takes over if it changed. The
     coordinator stays."""
     action = event.data
     assert isinstance(action, IncidentActionAcceptedV3)
-    owners = _owners(contract)
+    owners = _owners(view)
     state = state.model_copy(
         update={
             "owners": owners,
-            "contract_version": contract.version,
-            "policy": _repolicy(state, contract, state.category, state.priority, owners),
+            "contract_version": view.version,
+            "policy": _repolicy(state, view, state.category, state.priority, owners),
         }
     )
     if state.primary_layer is None:  # outside the perimeter: the coordinator keeps it
         return state, []
     # an object the version in force puts in another layer goes to that layer's owner
-    moved = contract.object(state.primary_object) if state.primary_object else None
+    moved = view.object(state.primary_object) if state.primary_object else None
     return _handover(
         state,
-        contract,
+        view,
         layer=moved.layer if moved is not None else state.primary_layer,
         object_id=state.primary_object,
-        reason=f"re-routed under contract {contract.version}: {action.note}",
+        reason=f"re-routed under contract {view.version}: {action.note}",
         at=action.at,
         now=now,
         cause=event.id,
@@ -538,7 +539,7 @@ def reroute(
 
 def _vendor_case(
     state: RouteState,
-    contract: Contract,
+    view: ContractView,
     *,
     object_id: str | None,
     who: str,
@@ -547,8 +548,8 @@ def _vendor_case(
 ) -> tuple[RouteState, list[Envelope]]:
     """A fault in an object with a vendor: the party that opens that vendor's cases gets a
     task, once per incident, vendor and object."""
-    obj = contract.object(object_id) if object_id else None
-    vendor = contract.parties.get(obj.vendor) if obj is not None and obj.vendor else None
+    obj = view.object(object_id) if object_id else None
+    vendor = view.contract.parties.get(obj.vendor) if obj is not None and obj.vendor else None
     if obj is None or obj.vendor is None or vendor is None or vendor.vendor_handling is None:
         return state, []
     key = f"{obj.vendor}/{obj.id}"
@@ -571,7 +572,7 @@ def _vendor_case(
             reason=f"diagnosis by {who}: fault found in {obj.id} ({obj.product or vendor.name})",
             coordinator=state.coordinator,
             at=at,
-            local=details.local_instant(contract, obj.id, at),
+            local=details.local_instant(view, obj.id, at),
         ),
         source=SOURCE,
         time=now,
@@ -582,7 +583,7 @@ def _vendor_case(
 
 
 def on_origin_moved(
-    state: RouteState, event: Envelope, contract: Contract, now: datetime
+    state: RouteState, event: Envelope, view: ContractView, now: datetime
 ) -> tuple[RouteState, list[Envelope]]:
     """Intake moved the probable origin to another object: its layer's party takes over."""
     data = event.data_as(OriginMovedV1)
@@ -592,7 +593,7 @@ def on_origin_moved(
         return state, []
     return _handover(
         state,
-        contract,
+        view,
         layer=layer,
         object_id=data.to_object,
         reason=f"alert {data.fingerprint} moved the probable origin to {data.to_object}",
@@ -602,34 +603,34 @@ def on_origin_moved(
     )
 
 
-def on_reclassified(state: RouteState, event: Envelope, contract: Contract) -> RouteState:
+def on_reclassified(state: RouteState, event: Envelope, view: ContractView) -> RouteState:
     """A recorded reclassification (by a party, or because the origin moved): the incident's
     priority and category change, and its policy is taken again under the contract in force
     (as sla-clock re-pins). Its deadlines are not computed here: sla-clock replays the clocks
     (pauses kept) and publishes the result, which ``on_recomputed`` takes and re-issues."""
     data = event.data_as(IncidentReclassifiedV1)
-    policy = _repolicy(state, contract, data.category, data.priority, state.owners)
+    policy = _repolicy(state, view, data.category, data.priority, state.owners)
     return state.model_copy(
         update={
             "priority": data.priority,
             "category": data.category,
             "policy": policy,
-            "contract_version": contract.version,
+            "contract_version": view.version,
         }
     )
 
 
 def _repolicy(
     state: RouteState,
-    contract: Contract,
+    view: ContractView,
     category: Category,
     priority: str,
     owners: dict[Layer, str],
 ) -> IncidentPolicy:
-    """The incident's policy taken again under ``contract`` (a reclassification or a re-route,
-    the only changes that re-pin it; ADR 37)."""
+    """The incident's policy taken again under ``view``'s version (a reclassification or a
+    re-route, the only changes that re-pin it; ADR 37)."""
     return incident_policy(
-        ContractView.of(contract),
+        view,
         object_id=state.origin or state.object_id,
         category=category,
         priority=priority,
@@ -640,7 +641,7 @@ def _repolicy(
 
 
 def on_recomputed(
-    state: RouteState, event: Envelope, contract: Contract, now: datetime
+    state: RouteState, event: Envelope, view: ContractView, now: datetime
 ) -> tuple[RouteState, list[Envelope]]:
     """sla-clock moved a clock's deadline (the origin moved, the incident was reclassified):
     the route takes the deadline sla-clock enforces and the owner gets its assignment again
@@ -658,10 +659,10 @@ def on_recomputed(
     if new == old:
         return state, []
     state = state.model_copy(update={"deadlines": new})
-    obj = contract.object(state.primary_object) if state.primary_object else None
+    obj = view.object(state.primary_object) if state.primary_object else None
     assignment = _assignment(
         state,
-        contract,
+        view,
         party=state.primary,
         role=AssignmentRole.PRIMARY,
         layer=state.primary_layer,
@@ -681,7 +682,7 @@ def on_closed(state: RouteState) -> RouteState:
 
 
 def on_sla(
-    state: RouteState, event: Envelope, contract: Contract, now: datetime
+    state: RouteState, event: Envelope, view: ContractView, now: datetime
 ) -> tuple[RouteState, list[Envelope]]:
     """An SLA warning, breach or overdue level fires every escalation level of that clock
     whose threshold it reached and that has not fired yet; each level fires once per incident
@@ -697,16 +698,16 @@ def on_sla(
     elif isinstance(data, SlaOverdueV1):
         clock, percent, reason = data.clock, data.threshold, EscalationReason.SLA_BREACHED
     elif isinstance(data, SlaClockRecomputedV1):
-        return on_recomputed(state, event, contract, now)
+        return on_recomputed(state, event, view, now)
     elif isinstance(data, UpdateOverdueV1):
-        return on_update_overdue(state, event, contract, now)
+        return on_update_overdue(state, event, view, now)
     else:
         raise TypeError(f"type: {event.type.value} is not an SLA warning, breach or overdue")
     if state.closed:
         return state, []
     return _escalate(
         state,
-        contract,
+        view,
         clock=clock,
         percent=percent,
         reason=reason,
@@ -717,7 +718,7 @@ def on_sla(
 
 def _escalate(
     state: RouteState,
-    contract: Contract,
+    view: ContractView,
     *,
     clock: ClockKind,
     percent: int,
@@ -728,7 +729,7 @@ def _escalate(
     events = []
     fired = list(state.escalated)
     # the incident's own levels and contacts (its policy snapshot), not the version in force
-    policy = state.policy or _repolicy(state, contract, state.category, state.priority, {})
+    policy = state.policy or _repolicy(state, view, state.category, state.priority, {})
     for level in policy.levels:
         fraction = level.at.get(clock)
         if fraction is None or fraction <= 0 or fraction * 100 > percent + 1e-9:
@@ -748,7 +749,7 @@ def _escalate(
                     emergency_approvers=list(level.emergency_approvers),
                     coordinator=state.coordinator,
                     detected_at=detected_at,
-                    local=_local(contract, state, detected_at),
+                    local=_local(view, state, detected_at),
                 ),
                 source=SOURCE,
                 time=now,
@@ -760,7 +761,7 @@ def _escalate(
 
 
 def on_update_overdue(
-    state: RouteState, event: Envelope, contract: Contract, now: datetime
+    state: RouteState, event: Envelope, view: ContractView, now: datetime
 ) -> tuple[RouteState, list[Envelope]]:
     """The customer's update was not given by its due instant (sla-clock, ADR 47): every level
     of the incident's policy that names ``update_overdue`` is told, for each late update (its
@@ -770,7 +771,7 @@ def on_update_overdue(
     data = event.data_as(UpdateOverdueV1)
     if state.closed:
         return state, []
-    policy = state.policy or _repolicy(state, contract, state.category, state.priority, {})
+    policy = state.policy or _repolicy(state, view, state.category, state.priority, {})
     events = [
         make_event(
             AssignmentEscalatedV3(
@@ -782,7 +783,7 @@ def on_update_overdue(
                 emergency_approvers=list(level.emergency_approvers),
                 coordinator=state.coordinator,
                 detected_at=data.detected_at,
-                local=_local(contract, state, data.detected_at),
+                local=_local(view, state, data.detected_at),
             ),
             source=SOURCE,
             time=now,
@@ -795,30 +796,30 @@ def on_update_overdue(
     return state, events
 
 
-def _local(contract: Contract, state: RouteState, at: datetime) -> LocalInstant:
+def _local(view: ContractView, state: RouteState, at: datetime) -> LocalInstant:
     """An escalation's instant on the wall clock of the object its primary works on."""
-    return details.local_instant(contract, state.primary_object or state.object_id, at)
+    return details.local_instant(view, state.primary_object or state.object_id, at)
 
 
 def on_ack_overdue(
-    state: RouteState, party: str, contract: Contract, now: datetime
+    state: RouteState, party: str, view: ContractView, now: datetime
 ) -> tuple[RouteState, list[Envelope]]:
     """``party`` did not take its assignment in time: call its backup contacts, once."""
     if state.closed or party in state.acknowledged or party in state.backup_called:
         return state.model_copy(
             update={"ack_due": {p: d for p, d in state.ack_due.items() if p != party}}
         ), []
-    name = contract.parties[party].name if party in contract.parties else party
+    name = view.contract.parties[party].name if party in view.contract.parties else party
     event = make_event(
         AssignmentEscalatedV3(
             reason=EscalationReason.UNACKNOWLEDGED,
             level=None,
             name=f"backup contacts of {name}",
             party=party,
-            contacts=details.backups(contract, party),
+            contacts=details.backups(view, party),
             coordinator=state.coordinator,
             detected_at=now,
-            local=_local(contract, state, now),
+            local=_local(view, state, now),
         ),
         source=SOURCE,
         time=now,
@@ -860,7 +861,7 @@ def recipients(event: Envelope, coordinator: str) -> list[str]:
 
 def on_delivery_failed(
     state: RouteState,
-    contract: Contract,
+    view: ContractView,
     *,
     party: str,
     event_id: object,
@@ -868,7 +869,7 @@ def on_delivery_failed(
     now: datetime,
 ) -> tuple[RouteState, list[Envelope]]:
     """A push to ``party``'s endpoint failed for good: the coordinator is told (over Kafka)."""
-    on_duty = details.on_duty(contract, state.coordinator, now)
+    on_duty = details.on_duty(view, state.coordinator, now)
     event = make_event(
         AssignmentEscalatedV3(
             reason=EscalationReason.DELIVERY_FAILED,
@@ -878,7 +879,7 @@ def on_delivery_failed(
             contacts=[on_duty] if on_duty else [],
             coordinator=state.coordinator,
             detected_at=now,
-            local=_local(contract, state, now),
+            local=_local(view, state, now),
         ),
         source=SOURCE,
         time=now,

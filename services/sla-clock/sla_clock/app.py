@@ -23,6 +23,7 @@ from shared.calendar import BusinessCalendar
 from shared.clock import SystemClock
 from shared.contract import Contract
 from shared.contract.versions import ContractVersions
+from shared.contract.view import ContractView
 from shared.db import Conn, mark_processed_many
 from shared.events import (
     ClockKind,
@@ -69,7 +70,7 @@ class SlaService:
         # every version seen, by hash: an open incident's clocks keep the version they started
         # under; stored so that a restart still knows the versions the topic no longer has
         self.contracts = ContractVersions(rt.contract)
-        self.rules = Rules(rt.contract, self.contracts.known)
+        self.rules = Rules(rt.view, self.contracts.known)
         # a contract published later (or found on the topic at start) replaces the rules the
         # handlers and the tick read; registered here, before the lifespan reads the topic
         rt.on_contract(self.adopt)
@@ -91,7 +92,7 @@ class SlaService:
 
     def adopt(self, contract: Contract) -> None:
         self.contracts.adopt(contract)
-        self.rules = Rules(contract, self.contracts.known)
+        self.rules = Rules(ContractView.of(contract), self.contracts.known)
 
     async def versions(self, conn: Conn) -> None:
         """Store the versions adopted since the last batch; load the stored ones once."""
@@ -99,7 +100,7 @@ class SlaService:
 
     def calendar(self, calendar_id: str) -> BusinessCalendar:
         """A calendar of the contract in force (the metrics ask at scrape time)."""
-        return self.rules.calendar(calendar_id)
+        return self.rules.view.calendar(calendar_id)
 
     async def on_incidents(self, msg: KafkaMessage) -> None:
         """One batch of the incidents topic: one transaction, one offset commit.
@@ -283,7 +284,7 @@ class SlaService:
                     target=row["target"],  # type: ignore[arg-type]
                     elapsed=row["elapsed"],  # type: ignore[arg-type]
                     calendar=str(row["calendar"]),
-                    at_risk_share=at_risk(self.rules.thresholds[ClockKind(str(row["clock"]))]),
+                    at_risk_share=at_risk(self.rules.view.thresholds[ClockKind(str(row["clock"]))]),
                     priority=str(row["priority"]),
                     party=str(row["party"]),
                 )

@@ -54,6 +54,7 @@ from sla_clock.decide import apply, timers
 ROOT = Path(__file__).resolve().parents[3]
 from shared.clock import FixedClock  # noqa: E402
 from shared.contract import load_contract  # noqa: E402
+from shared.contract.view import ContractView  # noqa: E402
 from shared.db import create_pool, mark_processed, migrate  # noqa: E402
 from shared.events import (  # noqa: E402
     ActionKind,
@@ -220,7 +221,7 @@ def bench_memory(rules: Rules, records: dict[str, IncidentRecord]) -> None:
         views[inc] = fold(r.model_copy(update={"facts": r.facts[:2]}), rules)
     tracemalloc.start()
     base = tracemalloc.take_snapshot()
-    table = OpenClocks(FixedClock(T0).now, rules.calendar)
+    table = OpenClocks(FixedClock(T0).now, rules.view.calendar)
     for inc, v in views.items():
         table.update(inc, v)
     used = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(base, "filename"))
@@ -351,7 +352,7 @@ async def main(settings: Settings, incidents: int) -> None:
     except TopicAdminError as exc:
         raise SystemExit(f"needs Kafka (`baton stack up --infra-only`): {exc}") from None
     contract = load_contract(CONTRACT)
-    rules = Rules(contract)
+    rules = Rules(ContractView.of(contract))
     print(f"sla-clock bench: {incidents:,} incidents = {2 * incidents:,} clocks")
     records = bench_pure(rules, incidents)
     bench_memory(rules, records)

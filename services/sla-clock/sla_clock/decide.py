@@ -348,7 +348,7 @@ def timers(record: IncidentRecord, views: dict[ClockKind, ClockView], rules: Rul
     rules = rules.of(record)
     out = []
     for clock, view in views.items():
-        cal = rules.clock_calendar(view.policy.calendar, record.policy_object)
+        cal = rules.view.clock_calendar(view.policy.calendar, record.policy_object)
         target = view.policy.target
         breached_at = None  # the breach comes before the levels past it: their deadline
         for th in sorted((*view.thresholds, BREACH)):

@@ -45,9 +45,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.calendar import BusinessCalendar, TimeCalendar
+from shared.calendar import TimeCalendar
 from shared.contract import Contract
-from shared.contract.model import Period
 from shared.contract.view import BREACH, ContractView, Policy
 from shared.events import Category, ClockKind, Layer
 
@@ -234,13 +233,12 @@ class Rules:
     (policies, calendars, the start rule and SLA-excluded windows are answered there, the same
     for the router's assignments and the drill)."""
 
-    def __init__(self, contract: Contract, known: dict[str, Contract] | None = None) -> None:
-        self.contract = contract
-        self.view = ContractView.of(contract)
-        self.thresholds: dict[ClockKind, tuple[int, ...]] = self.view.thresholds
+    def __init__(self, view: ContractView, known: dict[str, Contract] | None = None) -> None:
+        self.contract = view.contract
+        self.view = view
         self.known = known if known is not None else {}
         """Every contract version seen, by content hash (shared by the rules of each)."""
-        self.known.setdefault(self.view.content_hash, contract)
+        self.known.setdefault(view.content_hash, view.contract)
         self._pinned: dict[str, Rules] = {}
 
     def of(self, record: IncidentRecord) -> Rules:
@@ -254,27 +252,9 @@ class Rules:
             contract = self.known.get(pinned)
             if contract is None:
                 return self
-            found = self._pinned[pinned] = Rules(contract, self.known)
+            # a pinned version is resolved from its hash: the shared view of that version
+            found = self._pinned[pinned] = Rules(ContractView.of(contract), self.known)
         return found
-
-    def clock_calendar(self, calendar_id: str, object_id: str | None) -> TimeCalendar:
-        return self.view.clock_calendar(calendar_id, object_id)
-
-    def calendar(self, calendar_id: str) -> BusinessCalendar:
-        return self.view.calendar(calendar_id)
-
-    def start_of(self, record: IncidentRecord) -> datetime:
-        """When the clocks start: registration, or the first alert if the contract says so."""
-        return self.view.clock_start(record.opened_at, record.first_alert_at)
-
-    def policies(
-        self, object_id: str | None, category: Category, priority: str, at: datetime
-    ) -> dict[ClockKind, Policy] | None:
-        """Each clock's policy for an incident starting at ``at``; None without an SLA row."""
-        return self.view.policy(object_id, category, priority, at)
-
-    def period(self, at: datetime) -> Period:
-        return self.view.period(at)
 
     def pause_clocks(self, fact: Fact) -> tuple[ClockKind, ...]:
         if fact.clock is not None:
@@ -403,16 +383,16 @@ def fold(record: IncidentRecord, rules: Rules) -> dict[ClockKind, ClockView]:
     """
     rules = rules.of(record)
     category, priority = record.classification
-    start = rules.start_of(record)
-    policies = rules.policies(record.policy_object, category, priority, start)
+    start = rules.view.clock_start(record.opened_at, record.first_alert_at)
+    policies = rules.view.policy(record.policy_object, category, priority, start)
     if policies is None:
         return {}
     accs = {
         clock: _Acc(
             clock=clock,
             policy=policy,
-            cal=rules.clock_calendar(policy.calendar, record.policy_object),
-            thresholds=rules.thresholds[clock],
+            cal=rules.view.clock_calendar(policy.calendar, record.policy_object),
+            thresholds=rules.view.thresholds[clock],
             started_at=start,
             mark=start,
         )
@@ -468,7 +448,7 @@ def at_instant(record: IncidentRecord, rules: Rules, now: datetime) -> dict[Cloc
         if view.status == ClockState.STOPPED or now <= view.mark:
             out[clock] = view
             continue
-        cal = rules.clock_calendar(view.policy.calendar, record.policy_object)
+        cal = rules.view.clock_calendar(view.policy.calendar, record.policy_object)
         acc = _Acc(
             clock=clock,
             policy=view.policy,

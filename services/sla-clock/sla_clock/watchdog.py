@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from shared.checkins import DUTY_WORDS, Expectation, next_expected, schedule_in_words
 from shared.contract import Contract
-from shared.contract.model import format_duration
+from shared.contract.model_validators import format_duration
 
 PingKind = Literal["success", "start", "fail", "log"]
 TimerKind = Literal["missed", "timeout"]
