@@ -39,7 +39,9 @@ from typing import Annotated, Literal, Protocol, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from shared.model import Model
 
 __all__ = [
     "TWENTY_FOUR_SEVEN",
@@ -94,7 +96,7 @@ def _minutes(text: str, *, where: str, is_end: bool) -> int:
     return value
 
 
-class CalendarSpec(BaseModel):
+class CalendarSpec(Model):
     """A contract calendar, as written in the contract files.
 
     ``weekly`` maps weekday keys (``mon`` … ``sun``) to the day's open intervals; a missing or
@@ -105,8 +107,6 @@ class CalendarSpec(BaseModel):
     (Kazakhstan's working Saturday 2024-05-04 that paid for the 2024-05-08 day off, for
     example). A ``24x7`` calendar ignores hours and holidays.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(min_length=1)
     kind: Literal["24x7", "business_hours"]

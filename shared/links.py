@@ -27,9 +27,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from shared.events import AccessStep, ActionKind, Layer
+from shared.model import Model
 
 # The actions a link may carry: taking an assignment, reporting a check, restoring, and the
 # customer's answer. Pause, reclassify and re-route need a reason typed by a person: the API.
@@ -48,10 +49,10 @@ LINK_ACTIONS = frozenset(
 LINK_STEPS = frozenset({AccessStep.APPROVE, AccessStep.GRANT})
 
 
-class Claims(BaseModel):
+class Claims(Model):
     """What one link asks for. Short field names: the link is read on a phone."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)  # frozen, forbidding extras: Model's
 
     incident: str = Field(alias="i", max_length=200)
     party: str = Field(alias="p", max_length=200)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from intake.incidents import IncidentState, IncidentStatus
+from intake.incidents import IncidentState
 
 from shared.contract import Contract
 from shared.events import (
@@ -21,6 +21,7 @@ from shared.events import (
     Envelope,
     IncidentActionAcceptedV3,
     IncidentOpenedV1,
+    IncidentStatus,
     Layer,
     OriginMovedV1,
     make_event,

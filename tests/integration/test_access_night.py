@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import orjson
 from intake.access import apply_access
-from intake.incidents import IncidentState, IncidentStatus
+from intake.incidents import IncidentState
 
 from shared import links
 from shared.contract import load_contract
@@ -33,6 +33,7 @@ from shared.events import (
     Envelope,
     EventType,
     IncidentOpenedV1,
+    IncidentStatus,
     Layer,
     SlaClockPausedV1,
     SlaClockResumedV1,

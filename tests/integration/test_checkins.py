@@ -312,3 +312,48 @@ async def test_a_deadline_that_falls_due_while_the_watchdog_is_killed_fires_once
         stop_services(first)
         if second:
             stop_services(second)
+
+
+async def test_a_batch_of_pings_is_applied_in_one_transaction(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """ADR 10: the pings waiting on the topic when the watchdog starts are one batch, applied in
+    one transaction (every ping row written by the same transaction: one ``xmin``)."""
+    path, contract = write_contract(tmp_path)
+    clock = ContractClock(tmp_path, local(16, 1))
+    env = sla_clock_env(isolated, path, clock)
+    key = key_of(contract, "bank-exchange", env.credentials().checkin_secret)
+    now = clock.now()
+    pings = [
+        make_event(
+            CheckinPingV1(key=key, kind=kind, at=now - timedelta(minutes=9 - i), body=f"step {i}"),
+            source="bank-job",
+            time=now,
+            subject=key,  # keyed by the check-in key, as the receiver keys them: one partition
+        )
+        for i, kind in enumerate(["start", "log", "log", "success", "start", "fail"])
+    ]
+    await publish(isolated.infra.bootstrap, f"{isolated.prefix}checkins", pings)
+    sp = start_services(env, tmp_path / "svc", ["sla-clock"])
+    try:
+        await wait_healthy(sp)
+        await wait_consumed(
+            isolated.infra.bootstrap,
+            {f"{isolated.prefix}sla-clock.checkins": f"{isolated.prefix}checkins"},
+        )
+        conn = await asyncpg.connect(isolated.dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT body, xmin::text AS tx FROM sla_clock.checkin_pings ORDER BY at"
+            )
+            state = await conn.fetchrow(
+                "SELECT last_ping_kind, down FROM sla_clock.checkins WHERE key = $1", key
+            )
+        finally:
+            await conn.close()
+        assert [r["body"] for r in rows] == [f"step {i}" for i in range(6)]
+        assert len({r["tx"] for r in rows}) == 1  # one transaction for the whole batch
+        assert state is not None
+        assert (state["last_ping_kind"], state["down"]) == ("fail", True)  # applied in order
+    finally:
+        stop_services(sp)

@@ -112,7 +112,7 @@ async def test_one_alert_is_one_trace_across_the_four_services(
 async def test_every_line_of_every_service_log_is_json_with_its_trace(
     isolated: Isolated, tmp_path: Path
 ) -> None:
-    """README: every log line is one JSON object with ``trace_id`` and ``span_id`` (null
+    """ADR 44: every log line is one JSON object with ``trace_id`` and ``span_id`` (null
     outside a span) — FastStream's own per-message lines too (they were coloured text)."""
     sp = start_services(isolated, tmp_path)
     try:

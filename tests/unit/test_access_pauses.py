@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from intake.access import apply_access
-from intake.incidents import IncidentState, IncidentStatus
+from intake.incidents import IncidentState
 from reporting.documents import closure_document, monthly_document
 from reporting.store import ClosureFacts, MonthlyFacts
 from sla_clock import access_timers
@@ -33,6 +33,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     IncidentOpenedV1,
+    IncidentStatus,
     Layer,
     PauseAnsweredV1,
     PauseVerdict,

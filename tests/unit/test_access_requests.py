@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from intake.access import apply_access, apply_command, speaks_for
 from intake.actions import verdict
-from intake.incidents import IncidentState, IncidentStatus
+from intake.incidents import IncidentState
 
 from shared.contract import load_contract
 from shared.events import (
@@ -27,6 +27,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
+    IncidentStatus,
     Layer,
     PartyActionV2,
     PauseAnsweredV1,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from intake.actions import apply_action
-from intake.incidents import IncidentState, IncidentStatus
+from intake.incidents import IncidentState
 from sla_clock.timeline import fold
 
 from shared.events import (
@@ -19,6 +19,7 @@ from shared.events import (
     ClockKind,
     Envelope,
     IncidentActionAcceptedV3,
+    IncidentStatus,
     Layer,
     PartyActionV2,
     make_event,

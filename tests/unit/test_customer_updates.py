@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from intake.actions import apply_action, verdict
-from intake.incidents import IncidentState, IncidentStatus
+from intake.incidents import IncidentState
 
 from shared.contract import load_contract
 from shared.events import (
@@ -17,6 +17,7 @@ from shared.events import (
     Category,
     IncidentActionAcceptedV3,
     IncidentActionRefusedV3,
+    IncidentStatus,
     Layer,
     PartyActionV2,
     make_event,

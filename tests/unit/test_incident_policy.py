@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
-from router.routing import on_sla, open_route
+from router.escalation import on_sla
+from router.routing import open_route
 from sla_clock.decide import apply, fire, timers
 from sla_clock.timeline import Rules, at_instant
 

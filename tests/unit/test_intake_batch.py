@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from intake.decide import Match, OpenIncidents
-from intake.incidents import IncidentState, IncidentStatus
+from intake.incidents import IncidentState
 
-from shared.events import Category
+from shared.events import Category, IncidentStatus
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 

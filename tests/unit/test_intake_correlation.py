@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from intake.correlation import Graph, alert_key
 from intake.decide import Hold, OpenIncidents, Received, Release, decide, handle_alert
-from intake.incidents import IncidentState, IncidentStatus
+from intake.incidents import IncidentState
 
 from shared.contract import Contract, load_contract
 from shared.contract.model import MaintenanceWindow
@@ -25,6 +25,7 @@ from shared.events import (
     Envelope,
     EventType,
     IncidentOpenedV1,
+    IncidentStatus,
     Layer,
     OriginMovedV1,
     SourceAcknowledgedV1,

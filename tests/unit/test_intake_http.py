@@ -27,7 +27,7 @@ from intake.actions import action_digest, verdict
 from intake.auth import Authenticator, sign
 from intake.correlation import Graph
 from intake.gate import Intake
-from intake.incidents import IncidentState, IncidentStatus
+from intake.incidents import IncidentState
 from intake.receivers import build_router
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
@@ -39,6 +39,7 @@ from shared.events import (
     Category,
     Envelope,
     EventType,
+    IncidentStatus,
     PartyActionV2,
 )
 from shared.settings import Settings

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from router import notify, outbox
-from router.routing import RouteState, on_ack_overdue, on_action, on_sla, open_route
+from router.escalation import on_ack_overdue, on_sla
+from router.routing import RouteState, on_action, open_route
 
 from shared import links
 from shared.contract import Contract, load_contract

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from router.routing import RouteState, on_sla, open_route
+from router.escalation import on_sla
+from router.routing import RouteState, open_route
 
 from shared.contract.view import ContractView
 from shared.events import (

@@ -14,7 +14,7 @@ from intake.actions import apply_action
 from intake.alertmanager import AlertmanagerWebhook, normalise
 from intake.decide import handle_alert
 from intake.decide import opened as opened_by
-from intake.incidents import IncidentState, IncidentStatus
+from intake.incidents import IncidentState
 from router.routing import assign
 
 from shared.contract import Contract, load_contract
@@ -29,6 +29,7 @@ from shared.events import (
     IncidentActionRefusedV3,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
+    IncidentStatus,
     PartyActionV2,
     Role,
     make_event,

@@ -13,15 +13,8 @@ import pytest
 import yaml
 from pydantic import TypeAdapter
 from router.delivery import Delivery
-from router.routing import (
-    RouteState,
-    on_ack_overdue,
-    on_action,
-    on_closed,
-    on_sla,
-    open_route,
-    recipients,
-)
+from router.escalation import on_ack_overdue, on_sla, recipients
+from router.routing import RouteState, on_action, on_closed, open_route
 
 from shared.contract import Contract, load_contract
 from shared.contract.model import Duration

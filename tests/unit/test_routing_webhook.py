@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from router import webhook
-from router.routing import on_delivery_failed, open_route, recipients
+from router.escalation import on_delivery_failed, recipients
+from router.routing import open_route
 
 from shared.contract import load_contract
 from shared.contract.view import ContractView

@@ -13,7 +13,7 @@ import hashlib
 from datetime import datetime
 from enum import StrEnum
 
-from intake.incidents import SOURCE, IncidentState, IncidentStatus, Refused
+from intake.incidents import SOURCE, IncidentState, Refused
 from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
@@ -25,6 +25,7 @@ from shared.events import (
     IncidentActionRefusedV3,
     IncidentClosedV1,
     IncidentReclassifiedV1,
+    IncidentStatus,
     Layer,
     Model,
     PartyActionV2,

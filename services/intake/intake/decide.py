@@ -21,7 +21,7 @@ from typing import Protocol
 
 from intake import pagerduty
 from intake.correlation import Graph
-from intake.incidents import SOURCE, IncidentState, IncidentStatus
+from intake.incidents import SOURCE, IncidentState
 from shared.contract.model import MaintenanceWindow
 from shared.contract.view import ContractView
 from shared.events import (
@@ -35,6 +35,7 @@ from shared.events import (
     EventType,
     IncidentOpenedV2,
     IncidentReclassifiedV1,
+    IncidentStatus,
     Model,
     OriginMovedV1,
     SourceAcknowledgedV1,

@@ -7,25 +7,17 @@ the same input yields the same output events, which every consumer recognises.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events import (
     AccessRequestV1,
     Category,
     ClockKind,
+    IncidentStatus,
     Layer,
 )
 
 SOURCE = "intake"
-
-
-class IncidentStatus(StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    RESTORED = "restored"
-    CLOSED = "closed"
 
 
 class IncidentState(BaseModel):

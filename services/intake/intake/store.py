@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 
 from intake.decide import OpenIncidents
-from intake.incidents import IncidentState, IncidentStatus
+from intake.incidents import IncidentState
 from shared.db import Conn
-from shared.events import Alert
+from shared.events import Alert, IncidentStatus
 
 
 def _state(row: Any) -> IncidentState | None:

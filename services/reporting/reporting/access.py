@@ -5,7 +5,7 @@ contract or ``operator``), every read needs ``Authorization: Bearer <token>``: a
 customer party sees every incident and report; a contractor sees only the incidents it is or was
 assigned to (primary, coordinator, a check, a handover, an escalation), only its own rows of the
 SLA report, and no monthly report (it covers every contractor). Without the setting the read
-side is open, as it was — say so in the deployment (README, Security).
+side is open, as it was — say so in the deployment (docs/SECURITY.md).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
@@ -22,7 +22,7 @@ from shared.contract import Contract
 from shared.contract.versions import ContractVersions
 from shared.contract.view import ContractView
 from shared.db import Conn
-from shared.events import ChangeRecordedV1, Envelope
+from shared.events import ChangeRecordedV1, Envelope, IncidentStatus
 from shared.instants import Instant, parse_month
 from shared.kafka import group_timing
 from shared.service import Runtime, create_app
@@ -31,7 +31,6 @@ from shared.topics import Topic
 
 SERVICE = "reporting"
 log = logging.getLogger(SERVICE)
-IncidentStatus = Literal["open", "acknowledged", "restored", "closed"]
 
 
 def _value(key: str, value: Any) -> Any:

@@ -261,7 +261,8 @@ def _clock_result(clock: dict[str, Any]) -> str:
 
 
 def closure_document(facts: ClosureFacts, view: ContractView) -> Document:
-    """The closure report under ``view``'s version (the incident's own, chosen by the shell)."""
+    """The closure report under ``view``'s version (the incident's own, chosen by the shell): its
+    facts, its times, what the parties did and said, and what the record shows."""
     contract = view.contract
     inc, report = facts.incident, facts.report
     zone = object_zone(view, inc.get("object_id"))
@@ -269,6 +270,68 @@ def closure_document(facts: ClosureFacts, view: ContractView) -> Document:
     restored = report["restored_at"] if report else inc.get("restored_at")
     closed = report["closed_at"] if report else inc.get("closed_at")
     downtime = (restored - started).total_seconds() if restored and started else None
+    participants, confirmation = _participants(facts, contract)
+    status = inc["status"]
+    draft = (
+        ()
+        if report
+        else (
+            f"This incident is {status}, not closed: this report is a draft until the customer "
+            "confirms restoration.",
+        )
+    )
+    confirmed = _confirmed(facts, contract, confirmation, zone)
+    coordinator = inc.get("coordinator") or contract.coordinator
+    told = updates.customer_updates(facts.events)
+    customer = next((p for p, party in contract.parties.items() if party.kind == "customer"), None)
+    times = (
+        Fact("Started (first alert)", _local(started, zone)),
+        Fact("Registered", _local(inc["opened_at"], zone)),
+        Fact("Taken into work", _local(inc.get("acknowledged_at"), zone)),
+        Fact("Restored", _local(restored, zone)),
+        Fact("Closed", _local(closed, zone)),
+        Fact("Downtime", seconds_words(downtime)),
+    )
+    return Document(
+        kind="closure-report",
+        title=f"Closure report — incident {inc['id']}",
+        subtitle=str(inc["summary"]),
+        stamp=(
+            f"Closure report · incident {inc['id']} · contract {contract.id} "
+            f"version {contract.version}"
+        ),
+        facts=(
+            Fact("Object", _object_name(contract, inc.get("object_id"))),
+            Fact(
+                "Origin",
+                f"{_object_name(contract, inc.get('origin_object'))}, "
+                f"{inc.get('origin_layer') or '—'} layer",
+            ),
+            Fact("Category / priority", f"{inc['category']} / {inc['priority']}"),
+            Fact("Status", status),
+            Fact("Coordinator", _party(contract, coordinator)),
+            Fact("Primary party", _party(contract, inc.get("primary_party"))),
+            Fact("Alerts", str(inc.get("alert_count", 1))),
+            Fact("Objects affected", ", ".join(inc.get("objects") or []) or "—"),
+        ),
+        sections=(
+            Section("Times", (*draft, f"Times are in the object's zone, {zone.key}."), facts=times),
+            *_account_sections(facts, participants, confirmed),
+            *_record_sections(facts, contract, zone, told),
+        ),
+        signatures=tuple(
+            Signature(_party(contract, pid), role)
+            for pid, role in ((coordinator, "Coordinator"), (customer, "Customer"))
+            if pid
+        ),
+    )
+
+
+def _participants(
+    facts: ClosureFacts, contract: Contract
+) -> tuple[list[tuple[str, str, str]], dict[str, Any] | None]:
+    """Who took part, side by side, and the customer's confirmation (if any)."""
+    report = facts.report
     people: dict[str, set[str]] = defaultdict(set)
     confirmation = None
     for event in facts.events:
@@ -288,6 +351,69 @@ def closure_document(facts: ClosureFacts, view: ContractView) -> Document:
         for side, ids in (("Provider", provider_ids), ("Customer", customer_ids))
         for pid in sorted(ids)
     ]
+    return participants, confirmation
+
+
+def _confirmed(
+    facts: ClosureFacts, contract: Contract, confirmation: dict[str, Any] | None, zone: ZoneInfo
+) -> str:
+    """Who confirmed restoration, or that nobody has yet."""
+    inc, report = facts.incident, facts.report
+    if confirmation:
+        confirmed = (
+            f"Restoration confirmed by {confirmation['actor']} "
+            f"({_party(contract, confirmation['party'])}) at "
+            f"{_local(_when(confirmation['at']), zone)} ({zone.key})."
+        ) + access_view.completion(contract, inc.get("object_id"), confirmation)
+    elif report:
+        confirmed = f"Restoration confirmed by {_party(contract, report['confirmed_by'])}."
+    else:
+        confirmed = "The customer has not confirmed restoration yet."
+    return confirmed
+
+
+def _account_sections(
+    facts: ClosureFacts, participants: list[tuple[str, str, str]], confirmed: str
+) -> tuple[Section, ...]:
+    """What the parties state: cause and actions, who took part and confirmed, the risk."""
+    report = facts.report
+    return (
+        Section(
+            "Cause and actions",
+            (f"Cause: {report['cause']}" if report else "Cause: not yet stated.",),
+            tables=(
+                Table(
+                    "Actions taken",
+                    ("#", "Action"),
+                    tuple(
+                        (str(i), a)
+                        for i, a in enumerate(report["actions_taken"] if report else [], 1)
+                    ),
+                ),
+            ),
+        ),
+        Section(
+            "Participants and confirmation",
+            (confirmed,),
+            tables=(
+                Table(
+                    "Participants of both sides",
+                    ("Side", "Party", "People"),
+                    tuple(participants),
+                ),
+            ),
+        ),
+        Section(
+            "Recurrence risk",
+            (report["recurrence_risk"] if report else "Not yet assessed.",),
+        ),
+    )
+
+
+def _record_sections(
+    facts: ClosureFacts, contract: Contract, zone: ZoneInfo, told: list[updates.CustomerUpdate]
+) -> tuple[Section, ...]:
+    """What the record shows: clocks and pauses, access, changes, customer updates, timeline."""
     clock_rows = tuple(
         (
             c["clock"],
@@ -313,166 +439,75 @@ def closure_document(facts: ClosureFacts, view: ContractView) -> Document:
         )
         for p in pauses(facts.events)
     )
-    status = inc["status"]
-    draft = (
-        ()
-        if report
-        else (
-            f"This incident is {status}, not closed: this report is a draft until the customer "
-            "confirms restoration.",
-        )
-    )
-    if confirmation:
-        confirmed = (
-            f"Restoration confirmed by {confirmation['actor']} "
-            f"({_party(contract, confirmation['party'])}) at "
-            f"{_local(_when(confirmation['at']), zone)} ({zone.key})."
-        ) + access_view.completion(contract, inc.get("object_id"), confirmation)
-    elif report:
-        confirmed = f"Restoration confirmed by {_party(contract, report['confirmed_by'])}."
-    else:
-        confirmed = "The customer has not confirmed restoration yet."
-    coordinator = inc.get("coordinator") or contract.coordinator
-    told = updates.customer_updates(facts.events)
-    customer = next((p for p, party in contract.parties.items() if party.kind == "customer"), None)
-    return Document(
-        kind="closure-report",
-        title=f"Closure report — incident {inc['id']}",
-        subtitle=str(inc["summary"]),
-        stamp=(
-            f"Closure report · incident {inc['id']} · contract {contract.id} "
-            f"version {contract.version}"
-        ),
-        facts=(
-            Fact("Object", _object_name(contract, inc.get("object_id"))),
-            Fact(
-                "Origin",
-                f"{_object_name(contract, inc.get('origin_object'))}, "
-                f"{inc.get('origin_layer') or '—'} layer",
-            ),
-            Fact("Category / priority", f"{inc['category']} / {inc['priority']}"),
-            Fact("Status", status),
-            Fact("Coordinator", _party(contract, coordinator)),
-            Fact("Primary party", _party(contract, inc.get("primary_party"))),
-            Fact("Alerts", str(inc.get("alert_count", 1))),
-            Fact("Objects affected", ", ".join(inc.get("objects") or []) or "—"),
-        ),
-        sections=(
-            Section(
-                "Times",
-                (*draft, f"Times are in the object's zone, {zone.key}."),
-                facts=(
-                    Fact("Started (first alert)", _local(started, zone)),
-                    Fact("Registered", _local(inc["opened_at"], zone)),
-                    Fact("Taken into work", _local(inc.get("acknowledged_at"), zone)),
-                    Fact("Restored", _local(restored, zone)),
-                    Fact("Closed", _local(closed, zone)),
-                    Fact("Downtime", seconds_words(downtime)),
+    return (
+        Section(
+            "SLA clocks",
+            tables=(
+                Table(
+                    "Clocks",
+                    ("Clock", "Started", "Target", "Deadline", "Stopped", "Paused", "Result"),
+                    clock_rows,
                 ),
-            ),
-            Section(
-                "Cause and actions",
-                (f"Cause: {report['cause']}" if report else "Cause: not yet stated.",),
-                tables=(
-                    Table(
-                        "Actions taken",
-                        ("#", "Action"),
-                        tuple(
-                            (str(i), a)
-                            for i, a in enumerate(report["actions_taken"] if report else [], 1)
-                        ),
+                Table(
+                    "Pauses by reason and party",
+                    (
+                        "Clock",
+                        "Reason",
+                        "Asked by",
+                        "From",
+                        "To",
+                        "Excluded",
+                        "Evidence",
+                        "Customer",
                     ),
-                ),
-            ),
-            Section(
-                "Participants and confirmation",
-                (confirmed,),
-                tables=(
-                    Table(
-                        "Participants of both sides",
-                        ("Side", "Party", "People"),
-                        tuple(participants),
-                    ),
-                ),
-            ),
-            Section(
-                "Recurrence risk",
-                (report["recurrence_risk"] if report else "Not yet assessed.",),
-            ),
-            Section(
-                "SLA clocks",
-                tables=(
-                    Table(
-                        "Clocks",
-                        ("Clock", "Started", "Target", "Deadline", "Stopped", "Paused", "Result"),
-                        clock_rows,
-                    ),
-                    Table(
-                        "Pauses by reason and party",
-                        (
-                            "Clock",
-                            "Reason",
-                            "Asked by",
-                            "From",
-                            "To",
-                            "Excluded",
-                            "Evidence",
-                            "Customer",
-                        ),
-                        pause_rows,
-                    ),
-                ),
-            ),
-            Section(
-                "Access and approvals",
-                tables=(
-                    Table(
-                        f"Access requests ({zone.key})",
-                        access_view.COLUMNS,
-                        access_view.rows(facts.events, lambda t: _local(t, zone)),
-                    ),
-                ),
-            ),
-            Section(
-                "What changed before the first alert",
-                (
-                    "Changes on the origin and on what it depends on in the 24 hours before the"
-                    " first alert, nearest first.",
-                ),
-                tables=(
-                    Table(
-                        f"Changes ({zone.key})",
-                        ("Time", "Before the alert", "Object", "Change", "Source"),
-                        tuple(_change_row(contract, c, zone) for c in facts.changes),
-                    ),
-                ),
-            ),
-            Section(
-                "Updates to the customer",
-                (updates.summary(told),),
-                tables=(
-                    Table(
-                        f"Updates to the customer ({zone.key})",
-                        ("Time", "By", "Update"),
-                        tuple((_local(u.at, zone), u.actor, u.text) for u in told),
-                    ),
-                ),
-            ),
-            Section(
-                "Timeline",
-                tables=(
-                    Table(
-                        f"Every recorded event ({zone.key})",
-                        ("Time", "Event", "By"),
-                        tuple(_timeline_row(contract, e, zone) for e in facts.events),
-                    ),
+                    pause_rows,
                 ),
             ),
         ),
-        signatures=tuple(
-            Signature(_party(contract, pid), role)
-            for pid, role in ((coordinator, "Coordinator"), (customer, "Customer"))
-            if pid
+        Section(
+            "Access and approvals",
+            tables=(
+                Table(
+                    f"Access requests ({zone.key})",
+                    access_view.COLUMNS,
+                    access_view.rows(facts.events, lambda t: _local(t, zone)),
+                ),
+            ),
+        ),
+        Section(
+            "What changed before the first alert",
+            (
+                "Changes on the origin and on what it depends on in the 24 hours before the"
+                " first alert, nearest first.",
+            ),
+            tables=(
+                Table(
+                    f"Changes ({zone.key})",
+                    ("Time", "Before the alert", "Object", "Change", "Source"),
+                    tuple(_change_row(contract, c, zone) for c in facts.changes),
+                ),
+            ),
+        ),
+        Section(
+            "Updates to the customer",
+            (updates.summary(told),),
+            tables=(
+                Table(
+                    f"Updates to the customer ({zone.key})",
+                    ("Time", "By", "Update"),
+                    tuple((_local(u.at, zone), u.actor, u.text) for u in told),
+                ),
+            ),
+        ),
+        Section(
+            "Timeline",
+            tables=(
+                Table(
+                    f"Every recorded event ({zone.key})",
+                    ("Time", "Event", "By"),
+                    tuple(_timeline_row(contract, e, zone) for e in facts.events),
+                ),
+            ),
         ),
     )
 

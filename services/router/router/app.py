@@ -30,18 +30,15 @@ from prometheus_client import Counter, Gauge
 from router import notify, problems, store, webhook
 from router import outbox as notification_outbox
 from router.delivery import Delivery
+from router.escalation import on_ack_overdue, on_delivery_failed, on_sla, recipients
 from router.routing import (
     RouteState,
     contract_for,
-    on_ack_overdue,
     on_action,
     on_closed,
-    on_delivery_failed,
     on_origin_moved,
     on_reclassified,
-    on_sla,
     open_route,
-    recipients,
 )
 from shared import links
 from shared.contract.versions import ContractVersions

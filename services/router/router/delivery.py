@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from faststream.kafka import KafkaBroker
 
-from router.routing import recipients
+from router.escalation import recipients
 from shared.events import Envelope
 from shared.kafka import Outbox, create_party_topics, publish_events
 from shared.settings import Settings

@@ -15,16 +15,14 @@ from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from router import details
 from shared.contract import Contract, SupportObject
-from shared.contract.model import EscalationTrigger
 from shared.contract.policy import IncidentPolicy, incident_policy
 from shared.contract.view import ContractView, handover_layer
 from shared.events import (
     ActionKind,
-    AssignmentEscalatedV3,
     AssignmentIssuedV3,
     AssignmentRole,
     Category,
@@ -33,38 +31,25 @@ from shared.events import (
     ClockKind,
     Deadlines,
     Envelope,
-    EscalationReason,
     HandoverV2,
     IncidentActionAcceptedV3,
     IncidentOpenedV1,
     IncidentReclassifiedV1,
     Layer,
-    LocalInstant,
     OriginMovedV1,
-    ProblemClosedV1,
-    ProblemCloseRefusedV1,
-    ProblemLinkedV1,
-    ProblemOpenedV1,
-    SlaBreachedV1,
     SlaClockRecomputedV1,
-    SlaOverdueV1,
-    SlaWarningV1,
-    UpdateOverdueV1,
     VendorCaseOpenedV2,
     make_event,
     stable_id,
 )
+from shared.model import Model
 
 SOURCE = "router"
 TAKES_INTO_WORK = frozenset({ActionKind.ACKNOWLEDGE, ActionKind.DIAGNOSIS, ActionKind.RESTORED})
 """Actions by which a party shows it took its assignment: its backup is not called then."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Check(_Frozen):
+class Check(Model):
     layer: Layer
     object_id: str
     party: str
@@ -73,7 +58,7 @@ class Check(_Frozen):
     reported_by: str | None = None
 
 
-class RouteState(_Frozen):
+class RouteState(Model):
     incident_id: str
     object_id: str | None
     layer: Layer | None
@@ -518,7 +503,7 @@ def reroute(
         update={
             "owners": owners,
             "contract_version": view.version,
-            "policy": _repolicy(state, view, state.category, state.priority, owners),
+            "policy": repolicy(state, view, state.category, state.priority, owners),
         }
     )
     if state.primary_layer is None:  # outside the perimeter: the coordinator keeps it
@@ -609,7 +594,7 @@ def on_reclassified(state: RouteState, event: Envelope, view: ContractView) -> R
     (as sla-clock re-pins). Its deadlines are not computed here: sla-clock replays the clocks
     (pauses kept) and publishes the result, which ``on_recomputed`` takes and re-issues."""
     data = event.data_as(IncidentReclassifiedV1)
-    policy = _repolicy(state, view, data.category, data.priority, state.owners)
+    policy = repolicy(state, view, data.category, data.priority, state.owners)
     return state.model_copy(
         update={
             "priority": data.priority,
@@ -620,7 +605,7 @@ def on_reclassified(state: RouteState, event: Envelope, view: ContractView) -> R
     )
 
 
-def _repolicy(
+def repolicy(
     state: RouteState,
     view: ContractView,
     category: Category,
@@ -676,214 +661,3 @@ def on_recomputed(
 
 def on_closed(state: RouteState) -> RouteState:
     return state.model_copy(update={"closed": True, "ack_due": {}})
-
-
-# --------------------------------------------------------------------------- escalation
-
-
-def on_sla(
-    state: RouteState, event: Envelope, view: ContractView, now: datetime
-) -> tuple[RouteState, list[Envelope]]:
-    """An SLA warning, breach or overdue level fires every escalation level of that clock
-    whose threshold it reached and that has not fired yet; each level fires once per incident
-    (its id is ``stable_id("escalation", incident, level)``). Levels at 0 are the first line:
-    the assignments themselves reach them; levels past the target (``at`` above 1) hear of
-    ``SlaOverdueV1`` and are told as breaches. A late customer update goes to the levels that
-    name it (``on_update_overdue``)."""
-    data = event.data
-    if isinstance(data, SlaWarningV1):
-        clock, percent, reason = data.clock, data.threshold, EscalationReason.SLA_WARNING
-    elif isinstance(data, SlaBreachedV1):
-        clock, percent, reason = data.clock, 100, EscalationReason.SLA_BREACHED
-    elif isinstance(data, SlaOverdueV1):
-        clock, percent, reason = data.clock, data.threshold, EscalationReason.SLA_BREACHED
-    elif isinstance(data, SlaClockRecomputedV1):
-        return on_recomputed(state, event, view, now)
-    elif isinstance(data, UpdateOverdueV1):
-        return on_update_overdue(state, event, view, now)
-    else:
-        raise TypeError(f"type: {event.type.value} is not an SLA warning, breach or overdue")
-    if state.closed:
-        return state, []
-    return _escalate(
-        state,
-        view,
-        clock=clock,
-        percent=percent,
-        reason=reason,
-        detected_at=data.detected_at,
-        now=now,
-    )
-
-
-def _escalate(
-    state: RouteState,
-    view: ContractView,
-    *,
-    clock: ClockKind,
-    percent: int,
-    reason: EscalationReason,
-    detected_at: datetime,
-    now: datetime,
-) -> tuple[RouteState, list[Envelope]]:
-    events = []
-    fired = list(state.escalated)
-    # the incident's own levels and contacts (its policy snapshot), not the version in force
-    policy = state.policy or _repolicy(state, view, state.category, state.priority, {})
-    for level in policy.levels:
-        fraction = level.at.get(clock)
-        if fraction is None or fraction <= 0 or fraction * 100 > percent + 1e-9:
-            continue
-        if level.level in fired:
-            continue
-        fired.append(level.level)
-        events.append(
-            make_event(
-                AssignmentEscalatedV3(
-                    reason=reason,
-                    level=level.level,
-                    name=level.name,
-                    clock=clock,
-                    threshold=percent,
-                    contacts=list(level.contacts),
-                    emergency_approvers=list(level.emergency_approvers),
-                    coordinator=state.coordinator,
-                    detected_at=detected_at,
-                    local=_local(view, state, detected_at),
-                ),
-                source=SOURCE,
-                time=now,
-                subject=state.incident_id,
-                event_id=stable_id("escalation", state.incident_id, level.level),
-            )
-        )
-    return state.model_copy(update={"escalated": fired}), events
-
-
-def on_update_overdue(
-    state: RouteState, event: Envelope, view: ContractView, now: datetime
-) -> tuple[RouteState, list[Envelope]]:
-    """The customer's update was not given by its due instant (sla-clock, ADR 47): every level
-    of the incident's policy that names ``update_overdue`` is told, for each late update (its
-    id follows from the overdue event's, which sla-clock fires once per due update). Unlike a
-    clock's threshold, which fires a level once per incident, each late update is news: the
-    customer waits again. The clock levels' record (``escalated``) is not touched (ADR 54)."""
-    data = event.data_as(UpdateOverdueV1)
-    if state.closed:
-        return state, []
-    policy = state.policy or _repolicy(state, view, state.category, state.priority, {})
-    events = [
-        make_event(
-            AssignmentEscalatedV3(
-                reason=EscalationReason.UPDATE_OVERDUE,
-                level=level.level,
-                name=level.name,
-                update_due=data.due,
-                contacts=list(level.contacts),
-                emergency_approvers=list(level.emergency_approvers),
-                coordinator=state.coordinator,
-                detected_at=data.detected_at,
-                local=_local(view, state, data.detected_at),
-            ),
-            source=SOURCE,
-            time=now,
-            subject=state.incident_id,
-            event_id=stable_id("update-escalation", event.id, level.level),
-        )
-        for level in policy.levels
-        if EscalationTrigger.UPDATE_OVERDUE in level.triggers
-    ]
-    return state, events
-
-
-def _local(view: ContractView, state: RouteState, at: datetime) -> LocalInstant:
-    """An escalation's instant on the wall clock of the object its primary works on."""
-    return details.local_instant(view, state.primary_object or state.object_id, at)
-
-
-def on_ack_overdue(
-    state: RouteState, party: str, view: ContractView, now: datetime
-) -> tuple[RouteState, list[Envelope]]:
-    """``party`` did not take its assignment in time: call its backup contacts, once."""
-    if state.closed or party in state.acknowledged or party in state.backup_called:
-        return state.model_copy(
-            update={"ack_due": {p: d for p, d in state.ack_due.items() if p != party}}
-        ), []
-    name = view.contract.parties[party].name if party in view.contract.parties else party
-    event = make_event(
-        AssignmentEscalatedV3(
-            reason=EscalationReason.UNACKNOWLEDGED,
-            level=None,
-            name=f"backup contacts of {name}",
-            party=party,
-            contacts=details.backups(view, party),
-            coordinator=state.coordinator,
-            detected_at=now,
-            local=_local(view, state, now),
-        ),
-        source=SOURCE,
-        time=now,
-        subject=state.incident_id,
-        event_id=stable_id("backup", state.incident_id, party),
-    )
-    return state.model_copy(
-        update={
-            "backup_called": [*state.backup_called, party],
-            "ack_due": {p: d for p, d in state.ack_due.items() if p != party},
-        }
-    ), [event]
-
-
-# --------------------------------------------------------------------------- delivery
-
-
-def recipients(event: Envelope, coordinator: str) -> list[str]:
-    """The parties whose own topic receives ``event``: its addressee(s) and the coordinator."""
-    data = event.data
-    found: list[str] = []
-    if isinstance(data, AssignmentIssuedV3 | CheckOpenedV2 | CheckClosedV1):
-        found.append(data.party)
-    elif isinstance(data, HandoverV2):
-        found.extend((data.from_party, data.to_party))
-    elif isinstance(data, VendorCaseOpenedV2):
-        found.extend((data.party, data.collects_logs, data.correspondence, data.decides_fixes))
-    elif isinstance(data, AssignmentEscalatedV3):
-        found.extend(c.party for c in [*data.contacts, *data.emergency_approvers])
-        if data.party:
-            found.append(data.party)
-    elif isinstance(
-        data, ProblemOpenedV1 | ProblemLinkedV1 | ProblemClosedV1 | ProblemCloseRefusedV1
-    ):
-        found.append(data.owner)  # a problem record's owner (ADR 48)
-    found.append(coordinator)
-    return list(dict.fromkeys(found))
-
-
-def on_delivery_failed(
-    state: RouteState,
-    view: ContractView,
-    *,
-    party: str,
-    event_id: object,
-    reason: str,
-    now: datetime,
-) -> tuple[RouteState, list[Envelope]]:
-    """A push to ``party``'s endpoint failed for good: the coordinator is told (over Kafka)."""
-    on_duty = details.on_duty(view, state.coordinator, now)
-    event = make_event(
-        AssignmentEscalatedV3(
-            reason=EscalationReason.DELIVERY_FAILED,
-            level=None,
-            name=f"push to {party} failed: {reason}",
-            party=party,
-            contacts=[on_duty] if on_duty else [],
-            coordinator=state.coordinator,
-            detected_at=now,
-            local=_local(view, state, now),
-        ),
-        source=SOURCE,
-        time=now,
-        subject=state.incident_id,
-        event_id=stable_id("delivery-failed", event_id, party),
-    )
-    return state, [event]

@@ -29,8 +29,10 @@ the clock events they cause come out of the same fold and ``transition`` as ever
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 
@@ -47,6 +49,7 @@ from sla_clock import store
 from sla_clock.decide import timers, transition
 from sla_clock.store import Saved
 from sla_clock.timeline import Fact, IncidentRecord, Rules, fold
+from sla_clock.timer_port import table
 
 NO_ACCESS = "no-access"
 NO_APPROVER = "no-approver"
@@ -191,20 +194,25 @@ def on_fire(timer: AccessTimer, pause_reasons: dict[str, list[ClockKind]]) -> li
 # --------------------------------------------------------------------------- rows
 
 
-def _row(r: object) -> AccessTimer:
-    row: dict[str, object] = dict(r)  # type: ignore[call-overload]
-    return AccessTimer(
-        request_id=str(row["request_id"]),
-        incident_id=str(row["incident_id"]),
-        reason=str(row["reason"]),
-        due=row["due"],  # type: ignore[arg-type]
-        part=int(row["part"]),  # type: ignore[call-overload]
-        request=AccessRequestV1.model_validate_json(str(row["request"])),
-        fired_at=row["fired_at"],  # type: ignore[arg-type]
-    )
+def _row(row: Mapping[str, Any]) -> AccessTimer:
+    return AccessTimer(**{**row, "request": AccessRequestV1.model_validate_json(row["request"])})
 
 
-_COLUMNS = "request_id, incident_id, reason, due, part, request, fired_at"
+def _values(timer: AccessTimer, part: int) -> tuple[object, ...]:
+    request = orjson.dumps(timer.request.model_dump(mode="json")).decode()
+    return (timer.request_id, timer.incident_id, timer.reason, timer.due, part, request)
+
+
+ACCESS_TIMERS = table(
+    AccessTimer,
+    "access_timers",
+    ("request_id",),
+    subject="incident_id",
+    read=_row,
+    write=lambda t, part: (*_values(t, part), t.fired_at),
+)
+"""One automatic pause per access request, due when its lead time passes unanswered."""
+_COLUMNS = ", ".join(ACCESS_TIMERS.columns)
 
 
 async def load(conn: Conn, request_id: str) -> AccessTimer | None:
@@ -212,7 +220,7 @@ async def load(conn: Conn, request_id: str) -> AccessTimer | None:
         f"SELECT {_COLUMNS} FROM access_timers WHERE request_id = $1 FOR UPDATE",  # noqa: S608
         request_id,
     )
-    return None if row is None else _row(row)
+    return None if row is None else _row(dict(row))
 
 
 async def save(conn: Conn, request_id: str, timer: AccessTimer | None) -> None:
@@ -226,33 +234,8 @@ async def save(conn: Conn, request_id: str, timer: AccessTimer | None) -> None:
         " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) ON CONFLICT (request_id) DO UPDATE SET"
         " reason = EXCLUDED.reason, due = EXCLUDED.due, request = EXCLUDED.request,"
         " fired_at = EXCLUDED.fired_at",
-        timer.request_id,
-        timer.incident_id,
-        timer.reason,
-        timer.due,
-        timer.part,
-        orjson.dumps(timer.request.model_dump(mode="json")).decode(),
+        *_values(timer, timer.part),
         timer.fired_at,
-    )
-
-
-async def due(conn: Conn, now: datetime, limit: int, partitions: list[int]) -> list[AccessTimer]:
-    """Pending rows due by ``now`` of ``partitions``, locked; rows another transaction holds
-    are skipped."""
-    rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM access_timers WHERE fired_at IS NULL AND due <= $1"  # noqa: S608
-        " AND part = ANY($3::int[]) ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED",
-        now,
-        limit,
-        partitions,
-    )
-    return [_row(r) for r in rows]
-
-
-async def mark_fired(conn: Conn, timers: list[AccessTimer], now: datetime) -> None:
-    await conn.executemany(
-        "UPDATE access_timers SET fired_at = $2 WHERE request_id = $1",
-        [(t.request_id, now) for t in timers],
     )
 
 
@@ -303,23 +286,11 @@ async def fire_due(
 ) -> tuple[list[Saved], list[Envelope]]:
     """Fire the due rows of ``partitions``: the incidents' records are locked first (the order
     the consumer locks them: record, then row), then the rows still pending."""
-    ids = await conn.fetch(
-        "SELECT DISTINCT incident_id FROM access_timers WHERE fired_at IS NULL AND due <= $1"
-        " AND part = ANY($2::int[]) LIMIT $3",
-        now,
-        partitions,
-        limit,
-    )
+    ids = await ACCESS_TIMERS.due_subjects(conn, now, partitions=partitions, limit=limit)
     if not ids:
         return [], []
-    records = await store.load_many(conn, sorted(r["incident_id"] for r in ids))
-    rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM access_timers WHERE fired_at IS NULL AND due <= $1"  # noqa: S608
-        " AND incident_id = ANY($2::text[]) ORDER BY due FOR UPDATE SKIP LOCKED",
-        now,
-        sorted(records),
-    )
-    ready = [_row(r) for r in rows]
+    records = await store.load_many(conn, ids)
+    ready = await ACCESS_TIMERS.due(conn, now, subjects=sorted(records))
     out: list[Envelope] = []
     changed: dict[str, tuple[IncidentRecord, int]] = {}
     for timer in ready:
@@ -327,7 +298,7 @@ async def fire_due(
         after, events = with_facts(record, on_fire(timer, reasons_of(rules, record)), rules, now)
         changed[timer.incident_id] = (after, timer.part)
         out += events
-    await mark_fired(conn, ready, now)
+    await ACCESS_TIMERS.mark_fired(conn, [(t, None) for t in ready], now)
     saved: list[Saved] = []
     for record, part in changed.values():
         views = fold(record, rules)

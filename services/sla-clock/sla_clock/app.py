@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
@@ -44,6 +46,7 @@ from sla_clock.metrics import OpenClock, SlaMetrics, at_risk, build_metrics
 from sla_clock.ownership import Ownership
 from sla_clock.simclock import clock_from
 from sla_clock.timeline import BREACH, ClockState, IncidentRecord, Rules, ended_pauses, fold
+from sla_clock.timer_port import TimerTable, drain
 from sla_clock.watchdog_app import Watchdog
 
 SERVICE = "sla-clock"
@@ -57,6 +60,7 @@ HANDLED = frozenset(
     }
 )
 log = logging.getLogger(SERVICE)
+T = TypeVar("T")
 
 
 class SlaService:
@@ -196,18 +200,8 @@ class SlaService:
         await outbox.flush()
 
     async def tick_once(self) -> int:
-        """Fire every timer that fell due, in batches; returns how many fired."""
-        return await self._drain(self._fire_batch)
-
-    async def _drain(self, fire_batch: Callable[[int], Awaitable[int]]) -> int:
-        """Call ``fire_batch`` until a batch comes back short; how many fired in all."""
-        total = 0
-        batch = self.rt.settings.sla_fire_batch
-        while True:
-            fired = await fire_batch(batch)
-            total += fired
-            if fired < batch:
-                return total
+        """Fire every SLA timer that fell due, in batches; returns how many fired."""
+        return await drain(self._fire_batch, self.rt.settings.sla_fire_batch)
 
     async def fire_access(self) -> int:
         """Pause the clocks of incidents whose access request's lead time passed unanswered."""
@@ -227,19 +221,32 @@ class SlaService:
                 await asyncio.gather(store.save_many(conn, saved), self.publish(out))
         return len(saved)
 
-    async def _fire_batch(self, limit: int) -> int:
-        rt = self.rt
+    async def _fire_due(
+        self,
+        table: TimerTable[T],
+        fire_one: Callable[[T, datetime], Envelope],
+        limit: int,
+        then: Callable[[Conn, list[T]], Awaitable[None]] | None = None,
+    ) -> tuple[list[T], datetime]:
+        """One batch of ``table``'s due timers of the partitions owned and caught up on: locked,
+        their events published, marked fired with the events' ids (and ``then``), committed."""
         ready = self.ownership.ready()
+        now = self.rt.clock.now()
         if not ready:
-            return 0
-        now = rt.clock.now()
-        async with rt.pool.acquire() as conn, conn.transaction():
-            due = await store.due_timers(conn, now, limit, ready)
+            return [], now
+        async with self.rt.pool.acquire() as conn, conn.transaction():
+            due = await table.due(conn, now, partitions=ready, limit=limit)
             if not due:
-                return 0
-            events = [fire(t, now) for t in due]
+                return [], now
+            events = [fire_one(t, now) for t in due]
             await self.publish(events)
-            await store.mark_fired(conn, [(t, e.id) for t, e in zip(due, events, strict=True)], now)
+            await table.mark_fired(conn, [(t, e.id) for t, e in zip(due, events, strict=True)], now)
+            if then is not None:
+                await then(conn, due)
+        return due, now
+
+    async def _fire_batch(self, limit: int) -> int:
+        due, now = await self._fire_due(store.SLA_TIMERS, fire, limit, store.mark_breached)
         for t in due:
             self.metrics.fire_lag.observe(max((now - t.due).total_seconds(), 0.0))
             if t.threshold == BREACH:
@@ -250,23 +257,10 @@ class SlaService:
 
     async def updates_once(self) -> int:
         """Fire every update reminder and overdue that fell due (ADR 47); returns how many."""
-        return await self._drain(self._fire_updates)
+        return await drain(self._fire_updates, self.rt.settings.sla_fire_batch)
 
     async def _fire_updates(self, limit: int) -> int:
-        rt = self.rt
-        ready = self.ownership.ready()
-        if not ready:
-            return 0
-        now = rt.clock.now()
-        async with rt.pool.acquire() as conn, conn.transaction():
-            due = await store.due_update_timers(conn, now, limit, ready)
-            if not due:
-                return 0
-            events = [fire_update(t, now) for t in due]
-            await self.publish(events)
-            await store.mark_update_timers_fired(
-                conn, [(t, e.id) for t, e in zip(due, events, strict=True)], now
-            )
+        due, _ = await self._fire_due(store.UPDATE_TIMERS, fire_update, limit)
         for t in due:
             self.metrics.updates.labels(t.kind, t.coordinator, t.priority).inc()
         return len(due)

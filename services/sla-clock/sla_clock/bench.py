@@ -264,20 +264,7 @@ async def load_clocks(pool: asyncpg.Pool, n: int, due_at: list[datetime]) -> Non
             "incident_clocks", records=records, columns=["incident_id", "record", "facts"]
         )
         await conn.copy_records_to_table(
-            "timers",
-            records=timer_rows,
-            columns=[
-                "incident_id",
-                "clock",
-                "threshold",
-                "due",
-                "deadline",
-                "remaining",
-                "party",
-                "priority",
-                "category",
-                "part",
-            ],
+            "timers", records=timer_rows, columns=list(store.SLA_TIMERS.columns)
         )
         await conn.copy_records_to_table(
             "clocks",

@@ -219,99 +219,108 @@ def transition(
     """Clock events for the difference between two folds of one incident; ``change`` (a
     reclassification, a moved origin) publishes every clock whose policy or deadline it moved."""
     out: list[Envelope] = []
-    inc = record.incident_id
     for clock, new in after.items():
         old = before.get(clock)
         if old is None:
-            out.append(
-                _event(
-                    SlaClockStartedV1(
-                        clock=clock,
-                        started_at=new.started_at,
-                        target=new.policy.target,
-                        deadline=new.deadline or new.started_at,
-                        calendar=new.policy.calendar,
-                    ),
-                    record,
-                    stable_id("clock-started", inc, clock.value),
-                    now,
-                )
-            )
+            out.append(_started(record, clock, new, now))
             continue
         if change is not None and (old.policy != new.policy or old.deadline != new.deadline):
-            out.append(
-                _event(
-                    SlaClockRecomputedV1(
-                        clock=clock,
-                        recomputed_at=change.at,
-                        priority=new.policy.priority,
-                        category=new.policy.category,
-                        target=new.policy.target,
-                        calendar=new.policy.calendar,
-                        elapsed=new.elapsed,
-                        paused=new.paused,
-                        deadline=new.deadline,
-                        reason=change.reason,
-                    ),
-                    record,
-                    stable_id("clock-recomputed", cause, clock.value),
-                    now,
-                )
-            )
+            out.append(_recomputed(record, clock, new, change=change, cause=cause, now=now))
         if new.status == ClockState.STOPPED and new.stops > old.stops:
-            out.append(
-                _event(
-                    SlaClockStoppedV1(
-                        clock=clock,
-                        stopped_at=new.stopped_at or new.mark,
-                        met=new.met,
-                        margin=new.margin,
-                    ),
-                    record,
-                    stable_id("clock-stopped", inc, clock.value)
-                    if new.stops == 1
-                    else stable_id("clock-stopped", inc, clock.value, new.stops),
-                    now,
-                )
-            )
+            out.append(_stopped(record, clock, new, now))
         elif len(new.pauses) > len(old.pauses) and new.status == ClockState.PAUSED:
-            pause = new.pauses[-1]
-            out.append(
-                _event(
-                    SlaClockPausedV1(
-                        clock=clock,
-                        paused_at=pause.start,
-                        pause_reason=pause.reason,
-                        party=pause.party,
-                        actor=pause.actor,
-                        evidence=list(pause.evidence),
-                        remaining=new.policy.target - new.elapsed,
-                    ),
-                    record,
-                    stable_id("clock-paused", cause, clock.value),
-                    now,
-                )
-            )
+            out.append(_paused(record, clock, new, cause, now))
         elif new.status == ClockState.RUNNING and old.status != ClockState.RUNNING:
-            resumed = old.status == ClockState.PAUSED
-            ended = [p for p in new.pauses if p.end == new.mark] if resumed else []
-            out.append(
-                _event(
-                    SlaClockResumedV1(
-                        clock=clock,
-                        resumed_at=new.mark,
-                        cause=cause_of_restart(resumed, fact),
-                        pause_reason=fact.reason if resumed and fact else None,
-                        paused=sum((p.excluded for p in ended), timedelta(0)),
-                        deadline=new.deadline or new.mark,
-                        remaining=new.policy.target - new.elapsed,
-                    ),
-                    record,
-                    stable_id("clock-resumed", cause, clock.value),
-                    now,
-                )
-            )
+            out.append(_resumed(record, clock, old, new, fact=fact, cause=cause, now=now))
     return out
+
+
+def _started(record: IncidentRecord, clock: ClockKind, new: ClockView, now: datetime) -> Envelope:
+    started = SlaClockStartedV1(
+        clock=clock,
+        started_at=new.started_at,
+        target=new.policy.target,
+        deadline=new.deadline or new.started_at,
+        calendar=new.policy.calendar,
+    )
+    return _event(started, record, stable_id("clock-started", record.incident_id, clock.value), now)
+
+
+def _recomputed(
+    record: IncidentRecord,
+    clock: ClockKind,
+    new: ClockView,
+    *,
+    change: Change,
+    cause: uuid.UUID,
+    now: datetime,
+) -> Envelope:
+    recomputed = SlaClockRecomputedV1(
+        clock=clock,
+        recomputed_at=change.at,
+        priority=new.policy.priority,
+        category=new.policy.category,
+        target=new.policy.target,
+        calendar=new.policy.calendar,
+        elapsed=new.elapsed,
+        paused=new.paused,
+        deadline=new.deadline,
+        reason=change.reason,
+    )
+    return _event(recomputed, record, stable_id("clock-recomputed", cause, clock.value), now)
+
+
+def _stopped(record: IncidentRecord, clock: ClockKind, new: ClockView, now: datetime) -> Envelope:
+    stopped = SlaClockStoppedV1(
+        clock=clock, stopped_at=new.stopped_at or new.mark, met=new.met, margin=new.margin
+    )
+    inc = record.incident_id
+    event_id = (
+        stable_id("clock-stopped", inc, clock.value)
+        if new.stops == 1
+        else stable_id("clock-stopped", inc, clock.value, new.stops)
+    )
+    return _event(stopped, record, event_id, now)
+
+
+def _paused(
+    record: IncidentRecord, clock: ClockKind, new: ClockView, cause: uuid.UUID, now: datetime
+) -> Envelope:
+    pause = new.pauses[-1]
+    paused = SlaClockPausedV1(
+        clock=clock,
+        paused_at=pause.start,
+        pause_reason=pause.reason,
+        party=pause.party,
+        actor=pause.actor,
+        evidence=list(pause.evidence),
+        remaining=new.policy.target - new.elapsed,
+    )
+    return _event(paused, record, stable_id("clock-paused", cause, clock.value), now)
+
+
+def _resumed(
+    record: IncidentRecord,
+    clock: ClockKind,
+    old: ClockView,
+    new: ClockView,
+    *,
+    fact: Fact | None,
+    cause: uuid.UUID,
+    now: datetime,
+) -> Envelope:
+    resumed = old.status == ClockState.PAUSED
+    ended = [p for p in new.pauses if p.end == new.mark] if resumed else []
+    data = SlaClockResumedV1(
+        clock=clock,
+        resumed_at=new.mark,
+        cause=cause_of_restart(resumed, fact),
+        pause_reason=fact.reason if resumed and fact else None,
+        paused=sum((p.excluded for p in ended), timedelta(0)),
+        deadline=new.deadline or new.mark,
+        remaining=new.policy.target - new.elapsed,
+    )
+    return _event(data, record, stable_id("clock-resumed", cause, clock.value), now)
 
 
 def cause_of_restart(resumed: bool, fact: Fact | None) -> Literal["resume", "reject", "reopen"]:
@@ -348,22 +357,22 @@ def timers(record: IncidentRecord, views: dict[ClockKind, ClockView], rules: Rul
     rules = rules.of(record)
     out = []
     for clock, view in views.items():
-        cal = rules.view.clock_calendar(view.policy.calendar, record.policy_object)
+        calendar = rules.view.clock_calendar(view.policy.calendar, record.policy_object)
         target = view.policy.target
         breached_at = None  # the breach comes before the levels past it: their deadline
-        for th in sorted((*view.thresholds, BREACH)):
-            due = view.due(th, cal)
+        for threshold in sorted((*view.thresholds, BREACH)):
+            due = view.due(threshold, calendar)
             if due is None:
                 continue
-            left = target - share(target, th)  # negative past the breach
-            if th == BREACH:
+            left = target - share(target, threshold)  # negative past the breach
+            if threshold == BREACH:
                 breached_at = due
-            deadline = cal.add(due, left) if th < BREACH else breached_at or due
+            deadline = calendar.add(due, left) if threshold < BREACH else breached_at or due
             out.append(
                 Timer(
                     incident_id=record.incident_id,
                     clock=clock,
-                    threshold=th,
+                    threshold=threshold,
                     due=due,
                     deadline=deadline,
                     remaining=left,

@@ -5,8 +5,7 @@ Only data moves here; every decision is in ``timeline`` and ``decide``.
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import orjson
 
@@ -15,6 +14,21 @@ from shared.events import ClockKind
 from sla_clock.cadence import UpdateTimer
 from sla_clock.decide import Timer
 from sla_clock.timeline import BREACH, ClockState, ClockView, IncidentRecord
+from sla_clock.timer_port import table
+
+SLA_TIMERS = table(
+    Timer,
+    "timers",
+    ("incident_id", "clock", "threshold"),
+    read=lambda r: Timer(**{**r, "clock": ClockKind(r["clock"])}),
+    keeps_event_id=True,
+)
+"""The SLA thresholds of each clock (50/75/90 ... and 100 = breach)."""
+
+UPDATE_TIMERS = table(
+    UpdateTimer, "update_timers", ("incident_id", "seq", "kind"), keeps_event_id=True
+)
+"""The reminder and overdue instant of each open incident's next customer update (ADR 47)."""
 
 
 async def load(conn: Conn, incident_id: str) -> IncidentRecord | None:
@@ -53,32 +67,8 @@ async def save_many(conn: Conn, items: list[Saved]) -> None:
         " facts = EXCLUDED.facts, updated_at = now()",
         [(r.incident_id, r.model_dump_json(), len(r.facts)) for r, _, _, _ in items],
     )
-    await conn.execute(
-        "DELETE FROM timers WHERE incident_id = ANY($1::text[]) AND fired_at IS NULL",
-        sorted(r.incident_id for r, _, _, _ in items),
-    )
-    timers = [(t, part) for _, _, ts, part in items for t in ts]
-    if timers:
-        await conn.executemany(
-            "INSERT INTO timers(incident_id, clock, threshold, due, deadline, remaining, party,"
-            " priority, category, part) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            " ON CONFLICT DO NOTHING",
-            [
-                (
-                    t.incident_id,
-                    t.clock.value,
-                    t.threshold,
-                    t.due,
-                    t.deadline,
-                    t.remaining,
-                    t.party,
-                    t.priority,
-                    t.category,
-                    part,
-                )
-                for t, part in timers
-            ],
-        )
+    await SLA_TIMERS.cancel(conn, [r.incident_id for r, _, _, _ in items])
+    await SLA_TIMERS.schedule(conn, [(t, part) for _, _, ts, part in items for t in ts])
     clocks = [(record, clock, v) for record, views, _, _ in items for clock, v in views.items()]
     if clocks:
         await conn.executemany(
@@ -125,40 +115,9 @@ def _seconds(by: dict[str, timedelta]) -> str:
     return orjson.dumps({k: v.total_seconds() for k, v in by.items()}).decode()
 
 
-async def due_timers(conn: Conn, now: datetime, limit: int, partitions: list[int]) -> list[Timer]:
-    """Pending timers of ``partitions`` due by ``now``, locked; rows another transaction holds
-    are skipped (and a row fired meanwhile no longer matches ``fired_at IS NULL``)."""
-    rows = await conn.fetch(
-        "SELECT incident_id, clock, threshold, due, deadline, remaining, party, priority,"
-        " category FROM timers WHERE fired_at IS NULL AND due <= $1 AND part = ANY($3::int[])"
-        " ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED",
-        now,
-        limit,
-        partitions,
-    )
-    return [
-        Timer(
-            incident_id=r["incident_id"],
-            clock=ClockKind(r["clock"]),
-            threshold=r["threshold"],
-            due=r["due"],
-            deadline=r["deadline"],
-            remaining=r["remaining"],
-            party=r["party"],
-            priority=r["priority"],
-            category=r["category"],
-        )
-        for r in rows
-    ]
-
-
-async def mark_fired(conn: Conn, fired: list[tuple[Timer, uuid.UUID]], now: datetime) -> None:
-    await conn.executemany(
-        "UPDATE timers SET fired_at = $4, event_id = $5"
-        " WHERE incident_id = $1 AND clock = $2 AND threshold = $3",
-        [(t.incident_id, t.clock.value, t.threshold, now, eid) for t, eid in fired],
-    )
-    breached = [(t.incident_id, t.clock.value) for t, _ in fired if t.threshold == BREACH]
+async def mark_breached(conn: Conn, fired: list[Timer]) -> None:
+    """The clocks whose breach fired are breached in the read model."""
+    breached = [(t.incident_id, t.clock.value) for t in fired if t.threshold == BREACH]
     if breached:
         await conn.executemany(
             "UPDATE clocks SET breached = true WHERE incident_id = $1 AND clock = $2", breached
@@ -182,68 +141,5 @@ async def save_update_timers(conn: Conn, items: list[tuple[str, list[UpdateTimer
     stay fired (ADR 47)."""
     if not items:
         return
-    await conn.execute(
-        "DELETE FROM update_timers WHERE incident_id = ANY($1::text[]) AND fired_at IS NULL",
-        sorted(incident for incident, _, _ in items),
-    )
-    rows = [
-        (
-            t.incident_id,
-            t.seq,
-            t.kind,
-            t.due,
-            t.update_due,
-            t.every,
-            t.last_update_at,
-            t.coordinator,
-            t.priority,
-            part,
-        )
-        for _, timers, part in items
-        for t in timers
-    ]
-    if rows:
-        await conn.executemany(
-            "INSERT INTO update_timers(incident_id, seq, kind, due, update_due, every,"
-            " last_update_at, coordinator, priority, part)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
-            rows,
-        )
-
-
-async def due_update_timers(
-    conn: Conn, now: datetime, limit: int, partitions: list[int]
-) -> list[UpdateTimer]:
-    """Pending update timers of ``partitions`` due by ``now``, locked (``SKIP LOCKED``)."""
-    rows = await conn.fetch(
-        "SELECT incident_id, seq, kind, due, update_due, every, last_update_at, coordinator,"
-        " priority FROM update_timers WHERE fired_at IS NULL AND due <= $1"
-        " AND part = ANY($3::int[]) ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED",
-        now,
-        limit,
-        partitions,
-    )
-    return [
-        UpdateTimer(
-            incident_id=r["incident_id"],
-            seq=r["seq"],
-            kind=r["kind"],
-            due=r["due"],
-            update_due=r["update_due"],
-            every=r["every"],
-            last_update_at=r["last_update_at"],
-            coordinator=r["coordinator"],
-            priority=r["priority"],
-        )
-        for r in rows
-    ]
-
-
-async def mark_update_timers_fired(
-    conn: Conn, fired: list[tuple[UpdateTimer, uuid.UUID]], now: datetime
-) -> None:
-    await conn.executemany(
-        "UPDATE update_timers SET fired_at = $4, event_id = $5"
-        " WHERE incident_id = $1 AND seq = $2 AND kind = $3",
-        [(t.incident_id, t.seq, t.kind, now, eid) for t, eid in fired],
-    )
+    await UPDATE_TIMERS.cancel(conn, [incident for incident, _, _ in items])
+    await UPDATE_TIMERS.schedule(conn, [(t, part) for _, timers, part in items for t in timers])

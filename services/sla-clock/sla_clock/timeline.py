@@ -43,12 +43,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from shared.calendar import TimeCalendar
 from shared.contract import Contract
 from shared.contract.view import BREACH, ContractView, Policy
 from shared.events import Category, ClockKind, Layer
+from shared.model import Model
 
 ZERO = timedelta(0)
 __all__ = [  # BREACH and Policy are the view's, re-exported as the fold's vocabulary
@@ -69,14 +70,10 @@ __all__ = [  # BREACH and Policy are the view's, re-exported as the fold's vocab
 ]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
 FactKind = Literal["pause", "resume", "acknowledge", "restored", "reject", "reopen", "reclassified"]
 
 
-class Fact(_Frozen):
+class Fact(Model):
     """One input that can move an incident's clocks, as the fold sees it."""
 
     kind: FactKind
@@ -91,7 +88,7 @@ class Fact(_Frozen):
     priority: str | None = None
 
 
-class IncidentRecord(_Frozen):
+class IncidentRecord(Model):
     """What the service keeps per incident: how it opened, and every fact since, in order."""
 
     incident_id: str
@@ -277,12 +274,12 @@ class _Pause:
 
 
 @dataclass
-class _Acc:
+class RunningClock:
     """One clock while the facts are applied (local mutation inside a pure function)."""
 
     clock: ClockKind
     policy: Policy
-    cal: TimeCalendar
+    calendar: TimeCalendar
     thresholds: tuple[int, ...]
     started_at: datetime
     mark: datetime
@@ -296,12 +293,12 @@ class _Acc:
     def advance(self, t: datetime) -> None:
         if self.status == ClockState.STOPPED or t <= self.mark:
             return
-        span = self.cal.elapsed(self.mark, t)
+        span = self.calendar.elapsed(self.mark, t)
         if self.status == ClockState.RUNNING:
-            for th in (*self.thresholds, BREACH):
-                need = share(self.policy.target, th)
-                if th not in self.crossed and self.elapsed < need <= self.elapsed + span:
-                    self.crossed[th] = self.cal.add(self.mark, need - self.elapsed)
+            for threshold in (*self.thresholds, BREACH):
+                need = share(self.policy.target, threshold)
+                if threshold not in self.crossed and self.elapsed < need <= self.elapsed + span:
+                    self.crossed[threshold] = self.calendar.add(self.mark, need - self.elapsed)
             self.elapsed += span
         else:
             first = next(p for p in self.pauses if p.end is None)
@@ -359,7 +356,7 @@ class _Acc:
             if BREACH in self.crossed:
                 deadline = self.crossed[BREACH]
             else:
-                deadline = self.cal.add(self.mark, self.policy.target - self.elapsed)
+                deadline = self.calendar.add(self.mark, self.policy.target - self.elapsed)
         return ClockView(
             clock=self.clock,
             policy=self.policy,
@@ -387,11 +384,11 @@ def fold(record: IncidentRecord, rules: Rules) -> dict[ClockKind, ClockView]:
     policies = rules.view.policy(record.policy_object, category, priority, start)
     if policies is None:
         return {}
-    accs = {
-        clock: _Acc(
+    clocks = {
+        clock: RunningClock(
             clock=clock,
             policy=policy,
-            cal=rules.view.clock_calendar(policy.calendar, record.policy_object),
+            calendar=rules.view.clock_calendar(policy.calendar, record.policy_object),
             thresholds=rules.view.thresholds[clock],
             started_at=start,
             mark=start,
@@ -402,23 +399,23 @@ def fold(record: IncidentRecord, rules: Rules) -> dict[ClockKind, ClockView]:
     for fact in record.facts:
         t = max(fact.at, last)
         last = t
-        for acc in accs.values():  # every clock is accounted up to every fact's instant
-            acc.advance(t)
+        for running in clocks.values():  # every clock is accounted up to every fact's instant
+            running.advance(t)
         if fact.kind == "pause":
             for clock in rules.pause_clocks(fact):
-                accs[clock].pause(fact, t)
+                clocks[clock].pause(fact, t)
         elif fact.kind == "resume":
             for clock in rules.pause_clocks(fact):
-                accs[clock].resume(fact, t)
+                clocks[clock].resume(fact, t)
         elif fact.kind == "acknowledge":
-            accs[ClockKind.RESPONSE].stop(t)
+            clocks[ClockKind.RESPONSE].stop(t)
         elif fact.kind == "restored":
-            accs[ClockKind.RESPONSE].stop(t)
-            accs[ClockKind.RECOVERY].stop(t)
+            clocks[ClockKind.RESPONSE].stop(t)
+            clocks[ClockKind.RECOVERY].stop(t)
         elif fact.kind in ("reject", "reopen"):
-            accs[ClockKind.RECOVERY].restart(t, count_gap=fact.kind == "reject")
+            clocks[ClockKind.RECOVERY].restart(t, count_gap=fact.kind == "reject")
         # "reclassified" changes the classification, which the whole fold already uses
-    return {clock: acc.view() for clock, acc in accs.items()}
+    return {clock: running.view() for clock, running in clocks.items()}
 
 
 def ended_pauses(
@@ -448,11 +445,11 @@ def at_instant(record: IncidentRecord, rules: Rules, now: datetime) -> dict[Cloc
         if view.status == ClockState.STOPPED or now <= view.mark:
             out[clock] = view
             continue
-        cal = rules.view.clock_calendar(view.policy.calendar, record.policy_object)
-        acc = _Acc(
+        calendar = rules.view.clock_calendar(view.policy.calendar, record.policy_object)
+        running = RunningClock(
             clock=clock,
             policy=view.policy,
-            cal=cal,
+            calendar=calendar,
             thresholds=view.thresholds,
             started_at=view.started_at,
             mark=view.mark,
@@ -466,6 +463,6 @@ def at_instant(record: IncidentRecord, rules: Rules, now: datetime) -> dict[Cloc
             stopped_at=view.stopped_at,
             stops=view.stops,
         )
-        acc.advance(now)
-        out[clock] = acc.view()
+        running.advance(now)
+        out[clock] = running.view()
     return out

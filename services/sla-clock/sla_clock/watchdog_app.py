@@ -3,9 +3,10 @@
 - HTTP ``/ping/<key>[/start|/fail|/log|/<exit status>]`` (GET, POST or HEAD; healthchecks.io's
   protocol) publishes a ``baton.checkin.ping`` to the checkins topic, keyed by the check-in key,
   and answers 200 once the broker has it; runs that speak Kafka write the same event there.
-- The checkins consumer applies each ping in one transaction with its processed record (the
-  ping row, keyed by event id): state, timers, and the resolved/failed alert published before
-  the commit.
+- The checkins consumer takes a batch (ADR 10): one transaction for its pings with their
+  processed records (the ping rows, keyed by event id, written in one statement), the states
+  locked in key order, each ping applied in topic order (state, timers), and the batch's
+  resolved/failed alerts published together before the commit.
 - The tick fires due timers of the partitions this instance owns and has caught up on, locked
   ``FOR UPDATE SKIP LOCKED`` and marked fired in the same transaction as the publish.
 
@@ -23,6 +24,7 @@ import asyncio
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -45,6 +47,7 @@ from shared.service import Runtime
 from shared.topics import TOPIC_SPECS, Topic
 from sla_clock import watchdog_store as store
 from sla_clock.ownership import Ownership
+from sla_clock.timer_port import drain
 from sla_clock.watchdog import Outcome, Ping, PingKind, on_ping, on_timer, plan
 
 SERVICE = "sla-clock"
@@ -81,8 +84,11 @@ class Watchdog:
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             listener=self.ownership,
+            batch=True,
+            max_records=rt.settings.consumer_batch_max_records,
+            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
         )
-        self.subscriber(self.on_message)
+        self.subscriber(self.on_messages)
         self.pings = Counter(
             "baton_checkin_pings",
             "Check-in pings applied, by check-in and kind",
@@ -224,14 +230,19 @@ class Watchdog:
 
     # ------------------------------------------------------------------ Kafka
 
-    async def on_message(self, msg: KafkaMessage) -> None:
-        record = msg.raw_message
-        assert not isinstance(record, tuple)
-        value: bytes = record.value or b""
-        ping = await self._parse(value, record.topic)
-        if ping is not None:
-            await self.apply(ping[0], ping[1])
-        self.ownership.processed(record.partition, record.offset)
+    async def on_messages(self, msg: KafkaMessage) -> None:
+        """One batch of the checkins topic: one transaction, one offset commit (ADR 10)."""
+        records = self.rt.records(msg, f"{SERVICE}.checkins")
+        pings = [
+            ping
+            for record in records
+            if (ping := await self._parse(record.value or b"", record.topic)) is not None
+        ]
+        if pings:
+            await self.apply(pings)
+        # reached only when the batch committed: its offsets are about to be committed
+        for record in records:
+            self.ownership.processed(record.partition, record.offset)
 
     async def _parse(self, value: bytes, topic: str) -> tuple[uuid.UUID, CheckinPingV1] | None:
         reason = ""
@@ -257,48 +268,61 @@ class Watchdog:
         )
         return None
 
-    async def apply(self, event_id: uuid.UUID, data: CheckinPingV1) -> None:
+    async def apply(self, pings: list[tuple[uuid.UUID, CheckinPingV1]]) -> None:
+        """Apply ``pings`` in order in one transaction; a ping seen before (a redelivery, or a
+        repeat inside the batch) is skipped. The alerts are acknowledged before the commit."""
         rt = self.rt
-        exp = self.expected[data.key]
         now = rt.clock.now()
-        at = min(data.at, now)  # a run cannot report from the future
-        ping = Ping(kind=data.kind, at=at, exit_status=data.exit_status, log=data.body)
+        alerts: list[dict[str, Any]] = []
+        applied: list[CheckinPingV1] = []
         async with rt.pool.acquire() as conn, conn.transaction():
-            fresh = await store.record_ping(
-                conn,
-                event_id,
-                key=data.key,
-                at=at,
-                kind=data.kind,
-                exit_status=data.exit_status,
-                body=data.body,
-            )
-            if not fresh:
-                return
-            state = await store.load(conn, data.key)
-            if state is None:
-                first = plan(rt.contract, exp, None, at)
-                await self._save(conn, exp, first)
-                state = first.state
-            outcome = on_ping(rt.contract, exp, state, ping)
-            await self._publish(outcome.alerts)
-            await self._save(conn, exp, outcome)
-        self.pings.labels(exp.name, data.kind).inc()
-        log.info("ping", extra={"checkin": exp.name, "kind": data.kind})
+            # a run cannot report from the future
+            timed = [
+                (eid, data.model_copy(update={"at": min(data.at, now)})) for eid, data in pings
+            ]
+            fresh = await store.record_pings(conn, timed)
+            states = await store.load_many(conn, sorted({data.key for _, data in timed}))
+            for event_id, data in timed:
+                if event_id not in fresh:
+                    continue
+                fresh.discard(event_id)  # a message repeated inside the batch counts once
+                exp = self.expected[data.key]
+                state = states.get(data.key)
+                if state is None:
+                    first = plan(rt.contract, exp, None, data.at)
+                    await self._save(conn, exp, first)
+                    state = first.state
+                ping = Ping(kind=data.kind, at=data.at, exit_status=data.exit_status, log=data.body)
+                outcome = on_ping(rt.contract, exp, state, ping)
+                await self._save(conn, exp, outcome)
+                states[data.key] = outcome.state
+                alerts.extend(outcome.alerts)
+                applied.append(data)
+            await self._publish(alerts)
+            rt.crash_point(f"{SERVICE}.checkins")
+        for data in applied:
+            name = self.expected[data.key].name
+            self.pings.labels(name, data.kind).inc()
+            log.info("ping", extra={"checkin": name, "kind": data.kind})
 
     async def _save(self, conn: Any, exp: Expectation, outcome: Outcome) -> None:
         await store.save(conn, outcome, name=exp.name, part=partition_of(exp.key), grace=exp.grace)
 
-    async def _publish(self, alerts: tuple[dict[str, Any], ...]) -> None:
-        """One generic-format message per alert, keyed by its fingerprint. The alert's
-        ``starts_at`` is the moment of contract time it stands for (expected time + grace)."""
-        for alert in alerts:
+    async def _publish(self, alerts: Sequence[dict[str, Any]]) -> None:
+        """One generic-format message per alert, keyed by its fingerprint, queued in order and
+        acknowledged together. The alert's ``starts_at`` is the moment of contract time it
+        stands for (expected time + grace)."""
+        futures = [
             await self.rt.broker.publish(
                 orjson.dumps({"alerts": [alert]}),
                 self.alerts_topic,
                 key=str(alert["fingerprint"]).encode(),
                 headers={"format": "generic", "content-type": "application/json"},
+                no_confirm=True,
             )
+            for alert in alerts
+        ]
+        await asyncio.gather(*futures)
 
     # ------------------------------------------------------------------ tick
 
@@ -306,12 +330,7 @@ class Watchdog:
         """Plan new or changed schedules, fire due timers, refresh the metrics."""
         if self._replan:
             await self.replan()
-        fired = 0
-        while True:
-            n = await self._fire_batch(FIRE_BATCH)
-            fired += n
-            if n < FIRE_BATCH:
-                break
+        fired = await drain(self._fire_batch, FIRE_BATCH)
         await self.refresh_metrics()
         return fired
 
@@ -339,7 +358,7 @@ class Watchdog:
             return 0
         now = rt.clock.now()
         async with rt.pool.acquire() as conn, conn.transaction():
-            due = await store.due_timers(conn, now, limit, ready)
+            due = await store.CHECKIN_TIMERS.due(conn, now, partitions=ready, limit=limit)
             for timer in due:
                 exp = self.current().get(timer.key)
                 state = await store.load(conn, timer.key)
@@ -353,8 +372,8 @@ class Watchdog:
                             "run missed" if timer.kind == "missed" else "run timed out",
                             extra={"checkin": exp.name, "expected": timer.expected_at.isoformat()},
                         )
-                # a key no longer in the contract: its timer is spent without an alert
-                await store.mark_fired(conn, timer, now)
+            # a key no longer in the contract: its timer is spent without an alert
+            await store.CHECKIN_TIMERS.mark_fired(conn, [(t, None) for t in due], now)
         return len(due)
 
     def visible(self, who: Reader, exp: Expectation) -> bool:

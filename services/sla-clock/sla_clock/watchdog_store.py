@@ -6,37 +6,32 @@ Only data moves here; every decision is in ``watchdog``.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from shared.db import Conn
+from shared.events import CheckinPingV1
+from sla_clock.timer_port import table
 from sla_clock.watchdog import Outcome, State, Timer
 
-
-def _state(row: Any) -> State:
-    return State(
-        key=row["key"],
-        schedule=row["schedule"],
-        watch_since=row["watch_since"],
-        expected_at=row["expected_at"],
-        last_success=row["last_success"],
-        last_ping_at=row["last_ping_at"],
-        last_ping_kind=row["last_ping_kind"],
-        last_exit_status=row["last_exit_status"],
-        started_at=row["started_at"],
-        down=row["down"],
-    )
+CHECKIN_TIMERS = table(Timer, "checkin_timers", ("key", "kind", "expected_at"))
+"""Each check-in's missed and timed-out instants (ADR 16); they raise alerts, not events."""
 
 
 async def load(conn: Conn, key: str) -> State | None:
     """The key's state, locked for this transaction."""
-    row = await conn.fetchrow(
+    return (await load_many(conn, [key])).get(key)
+
+
+async def load_many(conn: Conn, keys: list[str]) -> dict[str, State]:
+    """The states of ``keys`` that exist, locked for this transaction in key order."""
+    rows = await conn.fetch(
         "SELECT key, schedule, watch_since, expected_at, last_success, last_ping_at,"
         " last_ping_kind, last_exit_status, started_at, down"
-        " FROM checkins WHERE key = $1 FOR UPDATE",
-        key,
+        " FROM checkins WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE",
+        keys,
     )
-    return None if row is None else _state(row)
+    return {r["key"]: State(**r) for r in rows}
 
 
 async def save(conn: Conn, outcome: Outcome, *, name: str, part: int, grace: timedelta) -> None:
@@ -65,64 +60,25 @@ async def save(conn: Conn, outcome: Outcome, *, name: str, part: int, grace: tim
         grace,
     )
     if outcome.cancel:
-        await conn.execute(
-            "DELETE FROM checkin_timers WHERE key = $1 AND kind = ANY($2::text[])"
-            " AND fired_at IS NULL",
-            s.key,
-            list(outcome.cancel),
-        )
-    if outcome.timers:
-        await conn.executemany(
-            "INSERT INTO checkin_timers (key, kind, expected_at, due, part)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            [(t.key, t.kind, t.expected_at, t.due, part) for t in outcome.timers],
-        )
+        await CHECKIN_TIMERS.cancel(conn, [s.key], kind=outcome.cancel)
+    await CHECKIN_TIMERS.schedule(conn, [(t, part) for t in outcome.timers])
 
 
-async def record_ping(
-    conn: Conn,
-    event_id: uuid.UUID,
-    *,
-    key: str,
-    at: datetime,
-    kind: str,
-    exit_status: int | None,
-    body: str,
-) -> bool:
-    """Keep the ping and its log; False if this event was recorded before (a redelivery)."""
-    done = await conn.fetchval(
-        "INSERT INTO checkin_pings (event_id, key, at, kind, exit_status, body)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true",
-        event_id,
-        key,
-        at,
-        kind,
-        exit_status,
-        body,
-    )
-    return bool(done)
-
-
-async def due_timers(conn: Conn, now: datetime, limit: int, parts: list[int]) -> list[Timer]:
+async def record_pings(conn: Conn, pings: list[tuple[uuid.UUID, CheckinPingV1]]) -> set[uuid.UUID]:
+    """Keep the pings with their logs in one statement; the ids not recorded before (a
+    redelivery, or a repeat inside the batch, is not new)."""
     rows = await conn.fetch(
-        "SELECT key, kind, expected_at, due FROM checkin_timers"
-        " WHERE fired_at IS NULL AND due <= $1 AND part = ANY($3::int[])"
-        " ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED",
-        now,
-        limit,
-        parts,
+        "INSERT INTO checkin_pings (event_id, key, at, kind, exit_status, body)"
+        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[],"
+        " $5::int[], $6::text[]) ON CONFLICT DO NOTHING RETURNING event_id",
+        [eid for eid, _ in pings],
+        [p.key for _, p in pings],
+        [p.at for _, p in pings],
+        [p.kind for _, p in pings],
+        [p.exit_status for _, p in pings],
+        [p.body for _, p in pings],
     )
-    return [Timer(r["key"], r["kind"], r["expected_at"], r["due"]) for r in rows]
-
-
-async def mark_fired(conn: Conn, timer: Timer, now: datetime) -> None:
-    await conn.execute(
-        "UPDATE checkin_timers SET fired_at = $4 WHERE key = $1 AND kind = $2 AND expected_at = $3",
-        timer.key,
-        timer.kind,
-        timer.expected_at,
-        now,
-    )
+    return {r["event_id"] for r in rows}
 
 
 async def known(conn: Conn) -> dict[str, str]:
