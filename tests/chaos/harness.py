@@ -41,7 +41,6 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from intake.app import approved_window
 from sla_clock.decide import apply, fire, timers
 from sla_clock.timeline import IncidentRecord, Rules, fold
 
@@ -529,7 +528,7 @@ async def held_alerts(dsn: str, contract: Contract) -> frozenset[str]:
     finally:
         await conn.close()
     for row in rows:
-        window = approved_window(contract, row["object_id"], row["received_at"])
+        window = ContractView.of(contract).holding_window(row["object_id"], row["received_at"])
         assert window is not None, f"held outside any approved window: {dict(row)}"
         assert window.id == row["window_id"], f"held by the wrong window: {dict(row)}"
     return frozenset(row["fingerprint"] for row in rows)

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from intake.access import apply_access, apply_command, speaks_for
-from intake.incidents import IncidentState, verdict
+from intake.actions import verdict
+from intake.incidents import IncidentState
 
 from shared.contract import load_contract
 from shared.events import (

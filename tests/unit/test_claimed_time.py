@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from intake.incidents import IncidentState, apply_action
+from intake.actions import apply_action
+from intake.incidents import IncidentState
 from sla_clock.timeline import fold
 
 from shared.events import (

@@ -348,11 +348,12 @@ def test_the_drill_and_the_watchdog_give_a_missed_run_the_same_category_and_prio
 ) -> None:
     """The watchdog's alert for a missed run, taken in by intake's generic receiver, opens an
     incident of the category and priority the drill answers for that run."""
+    from intake.decide import opened
     from intake.formats import FORMATS
-    from intake.incidents import open_or_attach
     from sla_clock.watchdog import on_timer, plan
 
     from shared.checkins import Duty, expectations
+    from shared.contract.view import ContractView
     from shared.events import AlertReceivedV1, make_event
 
     anchor = datetime(2026, 3, 1, tzinfo=ALMATY)
@@ -368,7 +369,7 @@ def test_the_drill_and_the_watchdog_give_a_missed_run_the_same_category_and_prio
             source="intake",
             time=timer.due,
         )
-        incident, _ = open_or_attach(received, None, example, timer.due)
+        incident, _ = opened(received, ContractView.of(example), timer.due)
         report = drilled[exp.object_id]
         assert (incident.category, incident.priority) == (report.category, report.priority)
         assert report.at == timer.due

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from intake.incidents import IncidentState, apply_action, verdict
+from intake.actions import apply_action, verdict
+from intake.incidents import IncidentState
 
 from shared.contract import load_contract
 from shared.events import (

@@ -16,7 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from intake.correlation import graph_of
-from intake.incidents import handle_alert
+from intake.decide import handle_alert
 from reporting.clocks import project_clock
 from sla_clock.decide import apply, timers
 from sla_clock.timeline import BREACH, IncidentRecord, Rules, at_instant
@@ -120,7 +120,7 @@ def test_reporting_shows_the_deadline_sla_clock_fires(
     rules = Rules(ContractView.of(CONTRACT))
     now = start
     opening = alert(first, Category.DEGRADATION, now)
-    state, events = handle_alert(opening, None, CONTRACT, GRAPH, now)
+    state, events = handle_alert(opening, None, ContractView.of(CONTRACT), now)
     assert state is not None
     incident = events[0].subject or ""
     record: IncidentRecord | None = None
@@ -145,6 +145,8 @@ def test_reporting_shows_the_deadline_sla_clock_fires(
             kind = ActionKind.PAUSE if what == "pause" else ActionKind.RESUME
             consume([action(kind, incident, now)])
             continue
-        state, events = handle_alert(alert(what, category, now), state, CONTRACT, GRAPH, now)
+        state, events = handle_alert(
+            alert(what, category, now), state, ContractView.of(CONTRACT), now
+        )
         assert state is not None
         consume(events)

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from intake.incidents import IncidentState, Refused, check_standing, verdict
+from intake.actions import check_standing, verdict
+from intake.incidents import IncidentState, Refused
 from router.routing import open_route
 
 from shared.contract import Contract

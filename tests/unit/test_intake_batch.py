@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from intake.incidents import IncidentState, Match
-from intake.store import OpenIncidents
+from intake.decide import Match, OpenIncidents
+from intake.incidents import IncidentState
 
 from shared.events import Category, IncidentStatus
 
@@ -75,7 +75,7 @@ def test_a_fingerprint_stays_with_the_incident_that_had_it_first() -> None:
 def test_a_restored_incident_awaiting_the_customer_absorbs_no_new_failure() -> None:
     """Issue 25: a restored, unconfirmed incident kept absorbing new alerts on its objects (no
     new incident, no clock). A firing alert there opens a new incident that follows it."""
-    from intake.app import past_restored
+    from intake.decide import past_restored
 
     from shared.events import Alert
 

@@ -23,10 +23,12 @@ import pytest
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from intake.actions import action_digest, verdict
 from intake.auth import Authenticator, sign
 from intake.correlation import Graph
-from intake.incidents import IncidentState, action_digest, verdict
-from intake.receivers import Intake, build_router
+from intake.gate import Intake
+from intake.incidents import IncidentState
+from intake.receivers import build_router
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
@@ -136,7 +138,7 @@ def make_client(
     async def record_change(*args: Any) -> None:
         fakes.changes.append(args)
 
-    ix = Intake(
+    intake = Intake(
         settings=config,
         contract=CONTRACT,
         graph=Graph(CONTRACT),
@@ -150,7 +152,7 @@ def make_client(
         kafka_down=lambda: kafka_down,
     )
     app = FastAPI()
-    app.include_router(build_router(ix))
+    app.include_router(build_router(intake))
     client = Client(app)
     CLIENTS.append(client)
     return client, fakes

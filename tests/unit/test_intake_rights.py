@@ -10,14 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from intake.incidents import (
-    IncidentState,
-    Refused,
-    apply_action,
-    check_standing,
-    hidden,
-    verdict,
-)
+from intake.actions import apply_action, check_standing, hidden, verdict
+from intake.incidents import IncidentState, Refused
 
 from shared.contract import load_contract
 from shared.events import ActionKind, EventType, Layer, PartyActionV2, make_event

@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from intake.correlation import graph_of
-from intake.incidents import ORIGIN_MOVED, handle_alert
+from intake.decide import ORIGIN_MOVED, handle_alert
 from sla_clock.decide import apply
 from sla_clock.timeline import Rules, fold
 
@@ -58,13 +57,14 @@ def received(object_id: str, fingerprint: str, at: datetime) -> Envelope:
 
 
 def test_the_origin_moving_to_a_critical_database_reclassifies_and_recomputes() -> None:
-    graph = graph_of(CONTRACT)
-    state, opened = handle_alert(received("ws-accounting", "ws", T0), None, CONTRACT, graph, T0)
+    state, opened = handle_alert(
+        received("ws-accounting", "ws", T0), None, ContractView.of(CONTRACT), T0
+    )
     assert state is not None
     assert state.priority == "P3"  # medium workstations, business hours
     moved_at = T0 + timedelta(minutes=20)
     pg = received("pg-main", "pg", moved_at)
-    state, events = handle_alert(pg, state, CONTRACT, graph, moved_at)
+    state, events = handle_alert(pg, state, ContractView.of(CONTRACT), moved_at)
     assert state is not None
     assert state.priority == "P2"  # the critical database's degradation
     types = [e.type for e in events]

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 from intake.access import apply_access, request_id_for
+from intake.actions import apply_action
 from intake.alertmanager import AlertmanagerWebhook, normalise
-from intake.incidents import IncidentState, apply_action, open_or_attach
+from intake.decide import handle_alert
+from intake.decide import opened as opened_by
+from intake.incidents import IncidentState
 from router.routing import assign
 
 from shared.contract import Contract, load_contract
@@ -90,7 +93,9 @@ def test_alertmanager_labels_pick_the_most_specific_object(contract: Contract) -
 def test_alert_outside_the_perimeter_opens_an_incident_for_the_coordinator(
     contract: Contract,
 ) -> None:
-    _, opened = open_or_attach(received(contract, {"instance": "printer-7"}), None, contract, NOW)
+    _, opened = opened_by(
+        received(contract, {"instance": "printer-7"}), ContractView.of(contract), NOW
+    )
     assert isinstance(opened.data, IncidentOpenedV1)
     assert opened.data.outside_perimeter
     parties = {a.data.role: a.data.party for a in assign(opened, ContractView.of(contract), NOW)}  # type: ignore[attr-defined]
@@ -99,18 +104,21 @@ def test_alert_outside_the_perimeter_opens_an_incident_for_the_coordinator(
 
 def test_repeat_alert_attaches_and_redelivery_repeats_the_same_event(contract: Contract) -> None:
     first = received(contract, {"service": "postgres", "severity": "critical"})
-    state, opened = open_or_attach(first, None, contract, NOW)
+    state, opened = opened_by(first, ContractView.of(contract), NOW)
     assert opened.type == EventType.INCIDENT_OPENED
-    assert open_or_attach(first, None, contract, NOW)[1].id == opened.id
+    assert opened_by(first, ContractView.of(contract), NOW)[1].id == opened.id
     again = received(contract, {"service": "postgres", "severity": "critical"})
-    state2, attached = open_or_attach(again, state, contract, NOW)
+    state2, (attached,) = handle_alert(again, state, ContractView.of(contract), NOW)
     assert attached.type == EventType.ALERT_ATTACHED
+    assert state2 is not None
     assert state2.alerts == {"am:f1": 2}
 
 
 def _open(contract: Contract) -> IncidentState:
-    state, _ = open_or_attach(
-        received(contract, {"service": "postgres", "severity": "critical"}), None, contract, NOW
+    state, _ = opened_by(
+        received(contract, {"service": "postgres", "severity": "critical"}),
+        ContractView.of(contract),
+        NOW,
     )
     return state
 
@@ -157,7 +165,9 @@ def test_refusals_name_the_reason(
 def test_router_assigns_layer_primary_and_coordinator_deterministically(
     contract: Contract,
 ) -> None:
-    _, opened = open_or_attach(received(contract, {"instance": "srv-db-01"}), None, contract, NOW)
+    _, opened = opened_by(
+        received(contract, {"instance": "srv-db-01"}), ContractView.of(contract), NOW
+    )
     first = assign(opened, ContractView.of(contract), NOW)
     parties = {a.data.role: a.data.party for a in first}  # type: ignore[attr-defined]
     assert parties == {Role.PRIMARY: "hw", Role.COORDINATOR: "apps"}

@@ -9,10 +9,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
-from intake.correlation import graph_of
-from intake.incidents import handle_alert
+from intake.decide import handle_alert
 
 from shared.contract import Contract
+from shared.contract.view import ContractView
 from shared.events import (
     Category,
     Envelope,
@@ -39,15 +39,14 @@ def reclassified(events: list[Envelope]) -> list[IncidentReclassifiedV1]:
 
 def test_an_outage_alert_joining_a_degradation_incident_reclassifies_it() -> None:
     c = contract()
-    graph = graph_of(c)
     state, _ = handle_alert(
-        alert_received(c, "pg-main", Category.DEGRADATION, T0), None, c, graph, T0
+        alert_received(c, "pg-main", Category.DEGRADATION, T0), None, ContractView.of(c), T0
     )
     assert state is not None
     assert (state.category, state.priority) == (Category.DEGRADATION, "P2")  # critical x degr.
     later = T0 + timedelta(minutes=5)
     state, events = handle_alert(
-        alert_received(c, "pg-main", Category.OUTAGE, later), state, c, graph, later
+        alert_received(c, "pg-main", Category.OUTAGE, later), state, ContractView.of(c), later
     )
     assert state is not None
     assert (state.category, state.priority) == (Category.OUTAGE, "P1")  # critical x outage
@@ -59,14 +58,18 @@ def test_an_outage_alert_joining_a_degradation_incident_reclassifies_it() -> Non
 
 def test_never_an_automatic_downgrade() -> None:
     c = contract()
-    graph = graph_of(c)
-    state, _ = handle_alert(alert_received(c, "pg-main", Category.OUTAGE, T0), None, c, graph, T0)
+    state, _ = handle_alert(
+        alert_received(c, "pg-main", Category.OUTAGE, T0), None, ContractView.of(c), T0
+    )
     assert state is not None
     assert state.priority == "P1"
     later = T0 + timedelta(minutes=5)
     # a degradation on a medium workstation group joins (related through the accounting app)
     state, events = handle_alert(
-        alert_received(c, "ws-accounting", Category.DEGRADATION, later), state, c, graph, later
+        alert_received(c, "ws-accounting", Category.DEGRADATION, later),
+        state,
+        ContractView.of(c),
+        later,
     )
     assert state is not None
     assert (state.category, state.priority) == (Category.OUTAGE, "P1")
@@ -75,13 +78,12 @@ def test_never_an_automatic_downgrade() -> None:
 
 def test_the_origin_moving_to_a_less_critical_object_does_not_downgrade() -> None:
     c = contract(medium=("os-db-01",))
-    graph = graph_of(c)
     state, _ = handle_alert(
-        alert_received(c, "pg-main", Category.DEGRADATION, T0), None, c, graph, T0
+        alert_received(c, "pg-main", Category.DEGRADATION, T0), None, ContractView.of(c), T0
     )
     later = T0 + timedelta(minutes=5)
     state, events = handle_alert(
-        alert_received(c, "os-db-01", Category.DEGRADATION, later), state, c, graph, later
+        alert_received(c, "os-db-01", Category.DEGRADATION, later), state, ContractView.of(c), later
     )
     assert state is not None
     assert state.origin == "os-db-01"
@@ -91,13 +93,12 @@ def test_the_origin_moving_to_a_less_critical_object_does_not_downgrade() -> Non
 
 def test_the_contract_may_turn_it_off() -> None:
     c = contract(priority_follows_worst=False)
-    graph = graph_of(c)
     state, _ = handle_alert(
-        alert_received(c, "pg-main", Category.DEGRADATION, T0), None, c, graph, T0
+        alert_received(c, "pg-main", Category.DEGRADATION, T0), None, ContractView.of(c), T0
     )
     later = T0 + timedelta(minutes=5)
     state, events = handle_alert(
-        alert_received(c, "pg-main", Category.OUTAGE, later), state, c, graph, later
+        alert_received(c, "pg-main", Category.OUTAGE, later), state, ContractView.of(c), later
     )
     assert state is not None
     assert (state.category, state.priority) == (Category.DEGRADATION, "P2")

@@ -29,15 +29,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from intake.incidents import (
-    WORKING,
-    IncidentState,
-    Part,
-    Refused,
-    apply_action,
-    standing,
-    verdict,
-)
+from intake.actions import WORKING, Part, apply_action, standing, verdict
+from intake.incidents import IncidentState, Refused
 from intake.pause_answers import apply_pause_answer
 from shared.contract import Contract
 from shared.contract.view import ContractView

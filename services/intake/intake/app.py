@@ -18,22 +18,18 @@ from pydantic import ValidationError
 
 from intake import pagerduty, store
 from intake.access import apply_command
+from intake.actions import action_digest, hidden
 from intake.auth import Authenticator, Signed
 from intake.correlation import alert_key, graph_of
+from intake.decide import MaintenanceMuter, Received, Release, decide, reach
 from intake.formats import FORMATS
+from intake.gate import SERVICE, Intake, alert_events
 from intake.guard import Refusal, fit_for_dead_letter, oversized, parse_json
-from intake.incidents import (
-    IncidentState,
-    Match,
-    action_digest,
-    handle_alert,
-    hidden,
-    linked,
-)
+from intake.incidents import IncidentState
 from intake.links import ServiceHost, build_link_router
-from intake.receivers import SERVICE, Intake, alert_events, build_router
+from intake.receivers import build_router
+from intake.verdicts import Verdicts
 from shared.contract import Contract
-from shared.contract.model import MaintenanceWindow
 from shared.contract.view import ContractView
 from shared.db import DATABASE_UNAVAILABLE, mark_processed_many
 from shared.events import (
@@ -42,7 +38,6 @@ from shared.events import (
     AlertReceivedV1,
     Envelope,
     EventType,
-    IncidentStatus,
     PartyActionV2,
     PauseAnswerV1,
     make_event,
@@ -59,19 +54,6 @@ log = logging.getLogger(SERVICE)
 COMMANDS = (EventType.PARTY_ACTION, EventType.ACCESS_ACTION, EventType.PAUSE_ANSWER)
 """What the commands topics carry: actions, access steps (ADR 49), answers to pauses (ADR 50)."""
 FORMAT_HEADER = "format"
-OUTCOME = {
-    Match.NONE: "opened",
-    Match.FINGERPRINT: "deduplicated",
-    Match.OBJECT: "same_object",
-    Match.RELATED: "correlated",
-}
-ACTION_POLL_SECONDS = 0.02
-
-
-def approved_window(contract: Contract, object_id: str, at: datetime) -> MaintenanceWindow | None:
-    """The approved maintenance window covering the object at ``at`` (unapproved ones count
-    for nothing: the contract says a window needs the customer's approval)."""
-    return ContractView.of(contract).holding_window(object_id, at)
 
 
 def decode_raw(
@@ -103,23 +85,11 @@ def impersonation(prefix: str, topic: str, party: str) -> str | None:
     return f"party: the inbox of {owner} acts only as {owner}, not as {party!r}"
 
 
-def past_restored(
-    incidents: store.OpenIncidents,
-    alert: Alert | None,
-    found: IncidentState | None,
-    match: Match,
-    *,
-    related: frozenset[str],
-    since: datetime | None,
-) -> tuple[IncidentState | None, Match, str | None]:
-    """A restored incident awaiting the customer absorbs no new failure (ADR 36): a firing
-    alert its fingerprint matched is placed as if it had none, and a new incident on a restored
-    one's object names it (``follows``). ``alert``: a firing one (None: nothing new failed)."""
-    if alert is None or alert.status != "firing" or not alert.object_id:
-        return found, match, None
-    if found is not None and found.status == IncidentStatus.RESTORED:
-        found, match = incidents.find("", alert.object_id, related, since)
-    return found, match, incidents.restored_on(alert.object_id) if found is None else None
+def party_of(command: Envelope) -> str:
+    """The party a command's verdict is recorded for (what its HTTP request waits on)."""
+    action = command.data
+    assert isinstance(action, PartyActionV2 | AccessActionV1 | PauseAnswerV1)
+    return action.party
 
 
 def accepted_at(prefix: str, topic: str, command: Envelope, now: datetime) -> datetime:
@@ -163,6 +133,7 @@ def inbox_parties(contract: Contract) -> list[str]:
 class IntakeService:
     def __init__(self) -> None:
         self.ticker: Ticker | None = None  # made in on_start
+        self.verdicts = Verdicts(self.recorded_outcome)
         self.inboxes = Inboxes()
 
     def wire(self, rt: Runtime, router: APIRouter) -> None:
@@ -199,7 +170,7 @@ class IntakeService:
             ["outcome"],
             registry=rt.registry,
         )
-        self.ix = Intake(
+        self.intake = Intake(
             settings=settings,
             contract=rt.contract,
             graph=graph_of(rt.contract),
@@ -215,7 +186,7 @@ class IntakeService:
             kafka_down=lambda: rt.health.kafka_down,
         )
         rt.on_contract(self.adopt)
-        router.include_router(build_router(self.ix))
+        router.include_router(build_router(self.intake))
         router.include_router(build_link_router(ServiceHost(self), rt.registry))
         rt.broker.subscriber(
             settings.topic(Topic.ALERTS_RAW),
@@ -252,7 +223,12 @@ class IntakeService:
 
     def adopt(self, new: Contract) -> None:
         """A newly published contract: new alerts and actions are judged by it."""
-        self.ix.contract, self.ix.graph = new, graph_of(new)
+        self.intake.contract, self.intake.graph = new, graph_of(new)
+
+    @property
+    def view(self) -> ContractView:
+        """The view of the contract in force: new alerts are judged by it."""
+        return ContractView.of(self.intake.contract)
 
     # ---------------------------------------------------------------- what the HTTP side asks
 
@@ -260,23 +236,28 @@ class IntakeService:
         await publish_event(self.rt.broker, self.topics[kind], event, key=key)
 
     async def await_outcome(self, command_id: uuid.UUID, party: str) -> tuple[int, str, str] | None:
-        """The commands consumer's verdict on ``party``'s command (whichever instance decides),
-        or None when it takes longer than ``intake_action_wait_seconds``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.rt.settings.intake_action_wait_seconds
+        """The commands consumer's verdict on ``party``'s command, or None when it takes longer
+        than ``intake_action_wait_seconds``: settled by this instance's consumer, else read from
+        ``command_outcomes`` at a low rate (another instance decided it)."""
         try:
-            async with asyncio.timeout_at(deadline + ACTION_POLL_SECONDS):
-                while True:
-                    async with self.rt.pool.acquire() as conn:
-                        found = await store.outcome(conn, command_id, party)
-                    if found is not None or loop.time() >= deadline:
-                        return found
-                    await asyncio.sleep(ACTION_POLL_SECONDS)
+            return await self.verdicts.wait(
+                command_id, party, self.rt.settings.intake_action_wait_seconds
+            )
         except DATABASE_UNAVAILABLE as exc:
             # The command is already durable in the commands topic and is applied exactly
             # once when the database is back: the answer is 202 pending, not an error.
             log.warning("action verdict unavailable", extra={"error": repr(exc)[:200]})
             return None
+
+    async def recorded_outcome(
+        self, command_id: uuid.UUID, party: str
+    ) -> tuple[int, str, str] | None:
+        """The verdict recorded in ``command_outcomes`` (whichever instance decided), bounded as
+        every database call is: a connection that cannot be had in time is an unavailable
+        database, answered 202 pending (a frozen PostgreSQL: issue 25)."""
+        async with asyncio.timeout(self.rt.settings.pg_command_timeout_seconds):
+            async with self.rt.pool.acquire() as conn:
+                return await store.outcome(conn, command_id, party)
 
     async def first_use(self, signed: Signed, now: datetime) -> bool:
         async with self.rt.pool.acquire() as conn:
@@ -307,7 +288,7 @@ class IntakeService:
         of the receivers' formats. A batch at a time: every alert published (acks=all) before
         the batch's offsets are committed; ids derive from each record's coordinates, so a
         redelivered batch republishes the same events."""
-        rt, ix = self.rt, self.ix
+        rt, intake = self.rt, self.intake
         records = msg.raw_message
         assert isinstance(records, tuple)
         publishing = []
@@ -319,7 +300,7 @@ class IntakeService:
             fmt = headers.get(FORMAT_HEADER, "")
             try:
                 alerts = decode_raw(
-                    body, fmt, contract=ix.contract, at=at, unique=unique, settings=rt.settings
+                    body, fmt, contract=intake.contract, at=at, unique=unique, settings=rt.settings
                 )
             except Refusal as refusal:
                 kept, note = fit_for_dead_letter(body)
@@ -350,7 +331,7 @@ class IntakeService:
             for i, (event, alert) in enumerate(zip(events, alerts, strict=True)):
                 if i in too_big:
                     continue
-                key = alert_key(ix.graph, alert.object_id, alert.fingerprint)
+                key = alert_key(intake.graph, alert.object_id, alert.fingerprint)
                 publishing.append(self.publish("alerts", event, key))
         await asyncio.gather(*publishing)
 
@@ -370,78 +351,41 @@ class IntakeService:
             await self.decide_alerts(events)
 
     async def decide_alerts(self, events: list[tuple[Envelope, bytes]]) -> None:
-        rt, window = self.rt, self.window
-        contract, graph = self.ix.contract, self.ix.graph
+        """Read and lock what the batch can reach, ``decide``, write and publish."""
+        rt, view = self.rt, self.view
         now = rt.clock.now()
         outbox = Outbox(rt.broker)
-        counted: list[tuple[str, IncidentState | None, bool]] = []
         async with rt.pool.acquire() as conn, conn.transaction():
             fresh = await mark_processed_many(conn, "alerts", [e.id for e, _ in events])
-            todo: list[tuple[Envelope, Alert, datetime, bytes, frozenset[str]]] = []
+            todo: list[Received] = []
             for event, body in events:
-                if event.id not in fresh:
-                    continue
-                fresh.discard(event.id)  # the same event twice in one batch counts once
-                received = event.data_as(AlertReceivedV1)
-                alert = received.alert
-                firing = alert.status == "firing" and not pagerduty.is_acknowledgement(alert)
-                related = graph.related(alert.object_id) if firing and alert.object_id else None
-                todo.append((event, alert, received.received_at, body, related or frozenset()))
+                if event.id in fresh:
+                    fresh.discard(event.id)  # the same event twice in one batch counts once
+                    todo.append(Received(event, body))
             if not todo:
                 return
-            reach = {a.object_id for _, a, _, _, _ in todo if a.object_id and a.status == "firing"}
-            for *_, related in todo:
-                reach |= related
-            incidents = await store.open_for_batch(
-                conn, sorted({a.fingerprint for _, a, _, _, _ in todo}), sorted(reach)
-            )
-            held_now = await store.held_among(
-                conn, sorted({a.fingerprint for _, a, _, _, _ in todo})
-            )
-            for event, alert, at, body, related in todo:
-                firing = alert.status == "firing" and not pagerduty.is_acknowledgement(alert)
-                found, match = incidents.find(
-                    alert.fingerprint,
-                    alert.object_id if firing else None,
-                    related,
-                    at - window if window else None,
+            fingerprints, objects = reach(todo, view.graph)
+            incidents = await store.open_for_batch(conn, fingerprints, objects)
+            held = await store.held_among(conn, fingerprints)
+            decision = decide(todo, incidents, view, now, held=held, window=self.window)
+            for step in decision.holds:
+                if isinstance(step, Release):
+                    await store.release(conn, step.fingerprint)
+                    continue
+                await store.hold(conn, step.alert, step.window, step.at, step.body)
+                self.held.inc()
+                log.info(
+                    "alert held: maintenance window",
+                    extra={"object": step.alert.object_id, "window": step.window},
                 )
-                if match != Match.FINGERPRINT and alert.object_id:
-                    if firing and (held_by := approved_window(contract, alert.object_id, at)):
-                        await store.hold(conn, alert, held_by.id, at, body)
-                        held_now.add(alert.fingerprint)
-                        self.held.inc()
-                        log.info(
-                            "alert held: maintenance window",
-                            extra={"object": alert.object_id, "window": held_by.id},
-                        )
-                        continue
-                    if not firing and alert.fingerprint in held_now:
-                        await store.release(conn, alert.fingerprint)
-                        held_now.discard(alert.fingerprint)
-                        self.outcomes.labels("recovered_in_maintenance").inc()
-                        continue
-                found, match, follows = past_restored(
-                    incidents,
-                    alert if firing else None,
-                    found,
-                    match,
-                    related=related,
-                    since=at - window if window else None,
-                )
-                state, out = handle_alert(event, found, contract, graph, now)
-                outbox.extend(self.topics["incidents"], linked(out, follows))
-                if state is not None:
-                    incidents.put(state)
-                outcome = "ignored" if match == Match.NONE and state is None else OUTCOME[match]
-                if pagerduty.is_acknowledgement(alert) and state is not None:
-                    outcome = "source_acknowledged"
-                counted.append((outcome, state, found is None))
+            outbox.extend(self.topics["incidents"], decision.events)
             # rows written while the events go out; both finish before the commit, so a crash
             # in between replays the batch and republishes the same event ids
-            await asyncio.gather(store.save_many(conn, incidents), outbox.flush())
+            await asyncio.gather(
+                store.save_states(conn, decision.states, incidents.loaded), outbox.flush()
+            )
             rt.crash_point("intake.alerts")
-        for outcome, state, new in counted:
+        for outcome, state, new in decision.outcomes:
             self.outcomes.labels(outcome).inc()
             if state is not None and new:
                 self.opened.labels(state.layer or "none", state.priority).inc()
@@ -462,7 +406,7 @@ class IntakeService:
                 commands.append((scoped(rt.settings.topic_prefix, record.topic, command), record))
         if not commands:
             return
-        contract = self.ix.contract
+        contract = self.intake.contract
         now = rt.clock.now()
         outbox = Outbox(rt.broker)
         unknown: list[tuple[str, Record]] = []
@@ -471,6 +415,7 @@ class IntakeService:
         async with rt.pool.acquire() as conn, conn.transaction():
             fresh = await mark_processed_many(conn, "commands", [c.id for c, _ in commands])
             todo = [(c, r) for c, r in commands if c.id in fresh]
+            seen = [(c.id, party_of(c)) for c, _ in commands if c.id not in fresh]
             incidents = await store.load_many(conn, sorted({c.subject or "" for c, _ in todo}))
             before = dict(incidents)
             changed: dict[str, IncidentState] = {}
@@ -518,6 +463,9 @@ class IntakeService:
             await asyncio.gather(
                 store.save_states(conn, list(changed.values()), before), outbox.flush()
             )
+        # committed: this instance's waiting HTTP actions get their verdicts without a query
+        self.verdicts.settle(((v[0], v[4]), (v[2], v[3], v[5])) for v in verdicts)
+        self.verdicts.recheck(seen)
         if closing:
             self.closed.inc(closing)
 
@@ -529,15 +477,16 @@ class IntakeService:
         row lock and the delete in one transaction fence the firing: two instances never both
         release one alert, and a crash before commit republishes the same event id."""
         rt = self.rt
-        graph = graph_of(rt.contract)  # the contract in force now (it may have been republished)
+        view = ContractView.of(rt.contract)  # in force now (it may have been republished)
+        muter = MaintenanceMuter(view)
         now = rt.clock.now()
         released = 0
         async with rt.pool.acquire() as conn, conn.transaction():
             for fingerprint, object_id, raw in await store.held(conn):
-                if approved_window(rt.contract, object_id, now) is not None:
-                    continue
                 original = parse_event(raw)
                 alert = original.data_as(AlertReceivedV1).alert
+                if muter.mutes(alert, now) is not None:
+                    continue
                 alert = alert.model_copy(
                     update={
                         "starts_at": now,
@@ -557,7 +506,7 @@ class IntakeService:
                     rt.broker,
                     self.topics["alerts"],
                     event,
-                    key=alert_key(graph, object_id, fingerprint),
+                    key=alert_key(view.graph, object_id, fingerprint),
                 )
                 await store.release(conn, fingerprint)
                 released += 1

@@ -82,7 +82,7 @@ class ServiceHost:
 
     @property
     def contract(self) -> Contract:
-        return self.service.ix.contract  # type: ignore[no-any-return]
+        return self.service.intake.contract  # type: ignore[no-any-return]
 
     def now(self) -> datetime:
         return self.service.rt.clock.now()  # type: ignore[no-any-return]

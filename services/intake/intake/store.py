@@ -8,122 +8,14 @@ from typing import Any
 
 import orjson
 
-from intake.incidents import IncidentState, Match
+from intake.decide import OpenIncidents
+from intake.incidents import IncidentState
 from shared.db import Conn
 from shared.events import Alert, IncidentStatus
 
 
 def _state(row: Any) -> IncidentState | None:
     return IncidentState.model_validate_json(row["state"]) if row else None
-
-
-async def find_for_alert(
-    conn: Conn,
-    fingerprint: str,
-    object_id: str | None,
-    related: frozenset[str],
-    since: datetime | None,
-) -> tuple[IncidentState | None, Match]:
-    """The open incident an alert belongs to, and how it was found; locks it.
-
-    Same fingerprint (deduplication); else an incident with an alert on the same object; else,
-    when ``since`` is given, the most recent incident with an alert on a ``related`` object at
-    or after ``since`` (correlation).
-    """
-    row = await conn.fetchrow(
-        "SELECT i.state FROM open_fingerprints f JOIN incidents i ON i.id = f.incident_id"
-        " WHERE f.fingerprint = $1 FOR UPDATE OF i",
-        fingerprint,
-    )
-    if row is not None:
-        return _state(row), Match.FINGERPRINT
-    if object_id is None:
-        return None, Match.NONE
-    row = await conn.fetchrow(
-        "SELECT state FROM incidents WHERE status NOT IN ('closed', 'restored')"
-        " AND (object_id = $1 OR $1 = ANY(objects))"
-        " ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
-        object_id,
-    )
-    if row is not None:
-        return _state(row), Match.OBJECT
-    if since is None or not related:
-        return None, Match.NONE
-    row = await conn.fetchrow(
-        "SELECT state FROM incidents WHERE status <> 'closed'"
-        " AND (objects && $1::text[] OR object_id = ANY($1::text[]))"
-        " AND coalesce(last_alert_at, opened_at) >= $2"
-        " ORDER BY coalesce(last_alert_at, opened_at) DESC LIMIT 1 FOR UPDATE",
-        sorted(related),
-        since,
-    )
-    return (_state(row), Match.RELATED) if row else (None, Match.NONE)
-
-
-ABSORBS_NOTHING = frozenset({IncidentStatus.CLOSED, IncidentStatus.RESTORED})
-
-
-class OpenIncidents:
-    """The open incidents a batch of alerts can reach, read (and locked) once per batch and
-    updated in memory as the batch's alerts change them; ``find`` answers exactly as
-    ``find_for_alert`` would against the rows written so far."""
-
-    def __init__(self, states: dict[str, IncidentState], fingerprints: dict[str, str]) -> None:
-        self.states = states
-        self._fingerprints = fingerprints
-        self.changed: dict[str, IncidentState] = {}
-        self.loaded = dict(states)
-
-    def find(
-        self,
-        fingerprint: str,
-        object_id: str | None,
-        related: frozenset[str],
-        since: datetime | None,
-    ) -> tuple[IncidentState | None, Match]:
-        owner = self._fingerprints.get(fingerprint)
-        if owner is not None and owner in self.states:
-            return self.states[owner], Match.FINGERPRINT
-        if object_id is None:
-            return None, Match.NONE
-        # a restored incident awaiting the customer absorbs no new failure (ADR 36)
-        live = [s for s in self.states.values() if s.status not in ABSORBS_NOTHING]
-        same = [s for s in live if s.object_id == object_id or object_id in s.failing]
-        if same:
-            return max(same, key=lambda s: s.opened_at), Match.OBJECT
-        if since is None or not related:
-            return None, Match.NONE
-        near = [
-            s
-            for s in live
-            if (s.object_id in related or not related.isdisjoint(s.failing))
-            and (s.last_alert_at or s.opened_at) >= since
-        ]
-        if near:
-            return max(near, key=lambda s: s.last_alert_at or s.opened_at), Match.RELATED
-        return None, Match.NONE
-
-    def restored_on(self, object_id: str) -> str | None:
-        """The newest restored incident (awaiting the customer's confirmation) whose objects
-        include ``object_id``: what a new incident on it follows."""
-        restored = [
-            s
-            for s in self.states.values()
-            if s.status == IncidentStatus.RESTORED
-            and (s.object_id == object_id or object_id in s.failing)
-        ]
-        return max(restored, key=lambda s: s.opened_at).id if restored else None
-
-    def put(self, state: IncidentState) -> None:
-        self.states[state.id] = state
-        self.changed[state.id] = state
-        if state.status == IncidentStatus.CLOSED:
-            self._fingerprints = {
-                fp: owner for fp, owner in self._fingerprints.items() if owner != state.id
-            }
-        else:  # a fingerprint stays with the incident that had it first (ON CONFLICT DO NOTHING)
-            for fp in state.alerts:
-                self._fingerprints.setdefault(fp, state.id)
 
 
 async def open_for_batch(conn: Conn, fingerprints: list[str], objects: list[str]) -> OpenIncidents:
