@@ -98,14 +98,11 @@ def start(paths: stack.StackPaths, timeout: float = 30.0) -> Mailpit | None:
         return chosen
     for port in (chosen.smtp, chosen.http):
         stack._require_free_port(port, "mailpit")
-    # Mailpit stands for the customer's SMTP relay, which runs on another machine: on this one
-    # it gets the CPU the stack leaves (nice exec's it: the pid is Mailpit's), as the router's
-    # sending process does (router/outbox.py)
     command = argv(exe, chosen, _folder(paths))
     with (_folder(paths) / "mailpit.log").open("ab") as out:
         process = subprocess.Popen(
-            ["nice", "-n", "10", *command], stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )  # fmt: skip
     stack._spawned[process.pid] = process
     stack._write_pidfile(pidfile, process.pid, command)
