@@ -31,6 +31,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
+import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -114,9 +116,19 @@ SENDER_NICENESS = 10
 
 
 def _sending_process(log_level: str, log_format: str) -> None:
-    """A sending process starts niced, logging as the router does (JSON lines on stderr)."""
+    """A sending process starts niced, logging as the router does (JSON lines on stderr), and
+    ends when its router does: a router killed with SIGKILL never tells it, and it would wait
+    for work for ever."""
     os.nice(SENDER_NICENESS)
     setup_logging("router", log_level, log_format)
+    router = os.getppid()
+    threading.Thread(target=_end_with, args=(router,), name="end-with-router", daemon=True).start()
+
+
+def _end_with(router: int, every: float = 1.0) -> None:
+    while os.getppid() == router:
+        time.sleep(every)
+    os._exit(0)
 
 
 def _notify_all(messages: list[tuple[str, str, str]], timeout: float) -> list[bool]:
