@@ -35,10 +35,11 @@ class Escalation:
             if lv.at.get(ClockKind.RESPONSE, 0) > 0
         ]
         self.ack_fraction = min(fractions, default=DEFAULT_ACK_FRACTION)
+        self._levels = sorted(contract.escalation, key=lambda lv: lv.level)
 
     @property
     def levels(self) -> list[EscalationLevel]:
-        return sorted(self._contract.escalation, key=lambda lv: lv.level)
+        return list(self._levels)
 
 
 def _percents(fractions: list[float]) -> tuple[int, ...]:

@@ -13,6 +13,7 @@ route state and reads escalation from it; sla-clock pins the same version by ``c
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -127,18 +128,23 @@ def incident_policy(
             )
             for clock, p in policies.items()
         },
-        levels=[
-            LevelPolicy(
-                level=lv.level,
-                name=lv.name,
-                at=dict(lv.at),
-                triggers=list(lv.triggers),
-                contacts=_contacts(view, lv.contacts),
-                emergency_approvers=_contacts(view, lv.emergency_approvers),
-            )
-            for lv in view.levels
-        ],
+        levels=list(view.remember(_levels, functools.partial(_levels, view))),
         ack_fraction=view.ack_fraction,
         pause_reasons={r.id: list(r.clocks) for r in contract.pause_reasons},
         access=dict(contract.access_rules),
+    )
+
+
+def _levels(view: ContractView) -> tuple[LevelPolicy, ...]:
+    """The escalation levels with their contacts: the version's alone, taken once per view."""
+    return tuple(
+        LevelPolicy(
+            level=lv.level,
+            name=lv.name,
+            at=dict(lv.at),
+            triggers=list(lv.triggers),
+            contacts=_contacts(view, lv.contacts),
+            emergency_approvers=_contacts(view, lv.emergency_approvers),
+        )
+        for lv in view.levels
     )

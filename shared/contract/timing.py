@@ -12,7 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.calendar import BusinessCalendar, ExcludingCalendar, TimeCalendar
+from shared.calendar import (
+    TWENTY_FOUR_SEVEN,
+    BusinessCalendar,
+    CalendarSpec,
+    ExcludingCalendar,
+    TimeCalendar,
+)
 from shared.contract.model import Contract, SlaTarget, SupportObject
 from shared.contract.model_validators import SITE_HOURS
 from shared.contract.terms import Period, classify
@@ -55,13 +61,20 @@ class Due:
 
 
 class Timing:
-    """Calendars, periods, the start rule, policies and deadlines (with their caches)."""
+    """Calendars, periods, the start rule, policies and deadlines (with their caches: the
+    contract of one version never changes, so what depends on it alone is looked up once)."""
 
     def __init__(self, contract: Contract, windows: Windows) -> None:
         self._contract = contract
         self._objects = {o.id: o for o in contract.objects}
         self._windows = windows
+        # Contract.calendar_spec's answers, without its scan of the list on every question
+        self._specs: dict[str, CalendarSpec] = {
+            TWENTY_FOUR_SEVEN.id: TWENTY_FOUR_SEVEN,
+            **{c.id: c for c in reversed(contract.calendars)},
+        }
         self._calendars: dict[str, BusinessCalendar] = {}
+        self._local_calendars: dict[str | None, BusinessCalendar] = {}
         self._clock_calendars: dict[tuple[str, str | None], TimeCalendar] = {}
         self._policies: dict[
             tuple[str | None, Category, str, datetime], dict[ClockKind, Policy] | None
@@ -83,12 +96,12 @@ class Timing:
         """The calendar a target counts on for ``obj``: the target's own; ``site`` = the
         business hours of the object's site (its location's period calendar, else the SLA's);
         none = the object's support hours (round the clock outside the perimeter)."""
-        if target.calendar == SITE_HOURS and self._contract.calendar_spec(SITE_HOURS) is None:
+        if target.calendar == SITE_HOURS and not self.known(SITE_HOURS):
             return self.period_calendar_of(obj) or (obj.calendar if obj else ROUND_THE_CLOCK)
         return target.calendar or (obj.calendar if obj else ROUND_THE_CLOCK)
 
     def known(self, calendar_id: str) -> bool:
-        return self._contract.calendar_spec(calendar_id) is not None
+        return calendar_id in self._specs
 
     def calendar(self, calendar_id: str) -> BusinessCalendar:
         found = self._calendars.get(calendar_id)
@@ -99,6 +112,14 @@ class Timing:
     def local_calendar(self, object_id: str | None) -> BusinessCalendar:
         """The calendar whose time zone shows an object's local times: its location's period
         calendar, else the SLA's, else the object's, else UTC round the clock."""
+        found = self._local_calendars.get(object_id)
+        if found is None:
+            found = self._local_calendar(object_id)
+            if object_id is None or object_id in self._objects:  # the contract's: bounded
+                self._local_calendars[object_id] = found
+        return found
+
+    def _local_calendar(self, object_id: str | None) -> BusinessCalendar:
         obj = self._object(object_id)
         for calendar_id in (self.period_calendar_of(obj), obj.calendar if obj else None):
             if calendar_id and self.known(calendar_id):
@@ -114,7 +135,7 @@ class Timing:
         """Day, night, weekend or holiday at ``at`` under the period calendar of the object's
         location, else the SLA's."""
         calendar_id = self.period_calendar_of(self._object(object_id))
-        spec = self._contract.calendar_spec(calendar_id) if calendar_id else None
+        spec = self._specs.get(calendar_id) if calendar_id else None
         if calendar_id is None or spec is None or spec.kind == "24x7":
             return Period.DAY
         return classify(self.calendar(calendar_id), at)

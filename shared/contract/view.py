@@ -27,7 +27,9 @@ concern, each built from the contract (and the parts it asks) and testable alone
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from shared.calendar import BusinessCalendar, TimeCalendar
 from shared.contract.duty import AccessAt, Duty
@@ -70,6 +72,7 @@ __all__ = [
 ]
 
 _VIEWS = 16
+T = TypeVar("T")
 
 
 class ContractView:
@@ -87,12 +90,27 @@ class ContractView:
         self.escalation = Escalation(contract)
         self.thresholds: dict[ClockKind, tuple[int, ...]] = self.escalation.thresholds
         self.ack_fraction = self.escalation.ack_fraction
+        self._remembered: dict[Hashable, Any] = {}
 
     @staticmethod
     def of(contract: Contract) -> ContractView:
         """The view of ``contract``'s version: one per content hash, shared by all callers.
         For the shells (a service's runtime, the CLI); pure cores take the view as a parameter."""
         return _view(contract)
+
+    def remember(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()``, computed once for this version under ``key``: for an answer that
+        depends on the contract version alone (a policy's escalation contacts, a party's backup
+        contacts), which every new incident would otherwise compute again. The answer is
+        shared by every later caller, so it must not be changed (frozen models, tuples); the
+        key names the question and its arguments, and its arguments must be the contract's
+        own ids (bounded), never an outside input."""
+        found: T
+        if key in self._remembered:
+            found = self._remembered[key]
+        else:
+            found = self._remembered[key] = build()
+        return found
 
     # -- objects and matching ------------------------------------------------------------------
 

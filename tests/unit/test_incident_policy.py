@@ -17,6 +17,8 @@ from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
     AssignmentEscalatedV3,
+    AssignmentIssuedV3,
+    AssignmentRole,
     Category,
     ClockKind,
     Envelope,
@@ -120,3 +122,53 @@ def test_an_open_incident_answers_to_its_pinned_version_except_for_explicit_chan
     assert contract_for(state, reclassified, v2, known) is v2
     assert contract_for(state, None, v2, known) is v1  # a tick: backups, failed deliveries
     assert contract_for(state, moved, v2, {}) is v2  # a version never seen: the one in force
+
+
+def _renamed(earlier: Contract, name: str) -> Contract:
+    """``earlier`` as a later version in which every contact of every party has ``name``."""
+    doc = earlier.model_dump(mode="json")
+    doc["version"] = f"{earlier.version}-renamed"
+    for party in doc["parties"].values():
+        for contact in party["contacts"].values():
+            contact["name"] = name
+    return Contract.model_validate(doc)
+
+
+def _people(view: ContractView, incident: str) -> tuple[set[str], set[str], set[str]]:
+    """The names an incident opened under ``view`` is given: its escalation contacts, the
+    primary's duty contact and the primary's backups."""
+    state, events = open_route(opened(incident, T0), view, T0)
+    (primary,) = [
+        e.data
+        for e in events
+        if isinstance(e.data, AssignmentIssuedV3) and e.data.role == AssignmentRole.PRIMARY
+    ]
+    assert primary.on_duty is not None
+    return (
+        {c.name for lv in state.policy.levels for c in lv.contacts},
+        {primary.on_duty.name},
+        {c.name for c in primary.backup_contacts},
+    )
+
+
+def test_the_answers_of_one_version_are_taken_once_and_never_cross_versions() -> None:
+    """A new incident does not resolve its escalation contacts, duty contact and backups
+    again (issue 28): they are the version's, taken once per view. A later version names other
+    people: its incidents get them, and those of the first version keep the first's."""
+    v1 = contract(0.8, "v1")
+    v2 = _renamed(v1, "Someone else")
+    first, _ = open_route(opened("inc-1", T0), ContractView.of(v1), T0)
+    second, _ = open_route(opened("inc-2", T0), ContractView.of(v1), T0)
+    assert first.policy.levels == second.policy.levels
+    assert first.policy.levels[0] is second.policy.levels[0]  # taken once, shared
+
+    assert _people(ContractView.of(v1), "inc-3") == (
+        {"Applications duty engineer", "Service manager"},
+        {"OS/DBMS duty engineer"},
+        {"OS/DBMS team lead"},
+    )
+    assert _people(ContractView.of(v2), "inc-4") == ({"Someone else"},) * 3
+    assert _people(ContractView.of(v1), "inc-5")[0] == {
+        "Applications duty engineer",
+        "Service manager",
+    }

@@ -42,18 +42,27 @@ def on_duty(view: ContractView, party_id: str, at: datetime) -> DutyContact | No
     if found is None:
         return None
     shift, contact = found
-    return duty_contact(party_id, shift.contact, contact, shift.calendar)
+    # which shift is open depends on ``at``; the contact a shift names, on the version alone
+    return view.remember(
+        (on_duty, party_id, shift.contact, shift.calendar),
+        lambda: duty_contact(party_id, shift.contact, contact, shift.calendar),
+    )
 
 
 def backups(view: ContractView, party_id: str) -> list[DutyContact]:
-    party = view.contract.parties.get(party_id)
-    if party is None:
+    """The party's backup contacts (the version's alone: taken once per view)."""
+    if party_id not in view.contract.parties:
         return []
-    return [
+    return list(view.remember((backups, party_id), lambda: _backups(view, party_id)))
+
+
+def _backups(view: ContractView, party_id: str) -> tuple[DutyContact, ...]:
+    party = view.contract.parties[party_id]
+    return tuple(
         duty_contact(party_id, cid, party.contacts[cid], None)
         for cid in party.backup_contacts
         if cid in party.contacts
-    ]
+    )
 
 
 def access(view: ContractView, obj: SupportObject, at: datetime) -> AccessProcedure | None:
