@@ -255,7 +255,11 @@ def assign(opened: Envelope, view: ContractView, now: datetime) -> list[Envelope
     so it is never left without an owner. Duty contacts, access and deadlines are those at the
     incident's opening, so a replay yields the same messages.
     """
-    state = _initial_state(opened, view)
+    return _assign(_initial_state(opened, view), view, now)
+
+
+def _assign(state: RouteState, view: ContractView, now: datetime) -> list[Envelope]:
+    """``assign`` for the route state the opening gives (``open_route`` has it already)."""
     obj = view.object(state.object_id) if state.object_id else None
     parties = [
         (AssignmentRole.PRIMARY, state.primary),
@@ -295,7 +299,7 @@ def open_route(
     """A new incident: assignments to the primary and the coordinator, checks of the
     neighbouring layers, and when each party's backup is called if it does not acknowledge."""
     state = _initial_state(opened, view)
-    events = assign(opened, view, now)
+    events = _assign(state, view, now)
     obj = view.object(state.object_id) if state.object_id else None
     checks = checks_for(view, obj, state.opened_at) if obj else []
     for check in checks:
