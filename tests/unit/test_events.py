@@ -268,3 +268,39 @@ def test_an_actor_is_a_name_not_markup_or_control_characters(actor: str) -> None
 def test_real_names_and_addresses_are_actors(actor: str) -> None:
     action = events.PartyActionV2(action="note", party="osdb", actor=actor)
     assert action.actor == actor
+
+
+def test_a_current_event_from_its_bytes_is_the_one_the_step_by_step_path_reads() -> None:
+    """The one-pass validator of current events (issue 28) gives the same envelope, of the
+    class ``Envelope``, as validating the decoded document step by step."""
+    for event in (_alert_event(), *_wire_events()):
+        fast = parse_event(event.to_json())
+        slow = parse_event(orjson.loads(event.to_json()))  # a document takes the step-by-step path
+        assert type(fast) is events.Envelope
+        assert fast == slow == event
+        assert fast.to_json() == event.to_json()
+
+
+def _wire_events() -> list[events.Envelope]:
+    started = SlaClockStartedV1(
+        clock=events.ClockKind.RECOVERY,
+        started_at=NOW,
+        target=timedelta(hours=4),
+        deadline=NOW + timedelta(hours=4),
+        calendar="office",
+    )
+    published = events.ContractPublishedV1(
+        contract_id="c", version="v1", content_hash="sha256:0", document={"a": [1, 2.5, None]}
+    )
+    return [
+        make_event(data, source="test", time=NOW, subject="inc-1") for data in (started, published)
+    ]
+
+
+def test_a_bare_nan_is_refused_as_json_refuses_it() -> None:
+    """pydantic's JSON parser takes ``NaN``; JSON and orjson do not, and a record carrying one
+    was refused before the one-pass validator: it still is."""
+    published = _wire_events()[1]
+    raw = published.to_json().replace(b"2.5", b"NaN")
+    with pytest.raises(ValueError, match="unexpected character"):
+        parse_event(raw)
