@@ -119,8 +119,9 @@ class ReportingService:
 
     async def on_events(self, msg: KafkaMessage) -> None:
         """A batch in one transaction: the whole batch appended to the audit trail in one
-        statement (its conflict check is the processed-event record), then each new event
-        projected in partition order; the offsets are committed after the commit."""
+        statement (its conflict check is the processed-event record), then the new events
+        projected in partition order (``store.project_many``); the offsets are committed after
+        the commit."""
         rt = self.rt
         events: list[tuple[str, Envelope]] = []
         for record in rt.records(msg, "reporting"):
@@ -135,10 +136,12 @@ class ReportingService:
             await store.lock_incidents(conn, list({e.subject or "" for _, e in events}))
             await self.contracts.sync(conn)
             fresh = await store.record_many(conn, events)
+            projected = []
             for _, event in events:
                 if event.id in fresh:
                     fresh.discard(event.id)  # the same event twice in one batch counts once
-                    await store.project(conn, event)
+                    projected.append(event)
+            await store.project_many(conn, projected)
 
     async def on_changes(self, msg: KafkaMessage) -> None:
         """A batch of change records (ADR 46), kept in one statement; a repeat is the same row."""

@@ -80,9 +80,21 @@ async def record_many(conn: Conn, events: list[tuple[str, Envelope]]) -> set[uui
 
 async def project(conn: Conn, event: Envelope) -> None:
     """Apply the event to the read model; events that change nothing there are only recorded."""
-    projector = PROJECTORS.get(event.type)
-    if projector is not None:
-        await projector(conn, event.subject, event.data)
+    await project_many(conn, [event])
+
+
+async def project_many(conn: Conn, events: list[Envelope]) -> None:
+    """Apply ``events`` to the read model in their order. sla-clock's clock events are taken
+    together, one read and one write of their ``sla_clocks`` rows for the batch (issue 28):
+    they are the only writers of that table and no other projection reads it, so the rows end
+    as they would one event at a time."""
+    clocks = []
+    for event in events:
+        if event.type in CLOCK_EVENTS:
+            clocks.append((event.subject, event.data))
+        elif (projector := PROJECTORS.get(event.type)) is not None:
+            await projector(conn, event.subject, event.data)
+    await _sla_clocks(conn, clocks)
 
 
 async def _incident_opened(conn: Conn, incident: str | None, data: IncidentOpenedV1) -> None:
@@ -235,27 +247,55 @@ async def contract_version(conn: Conn, incident_id: str) -> str | None:
     return found
 
 
-async def _sla_clock(conn: Conn, incident: str | None, data: Any) -> None:
-    """One of sla-clock's clock events on its ``sla_clocks`` row, through the pure
-    ``clocks.project_clock`` (the same function the cascade property test drives)."""
-    before = await conn.fetchrow(
-        "SELECT * FROM sla_clocks WHERE incident_id = $1 AND clock = $2 FOR UPDATE",
-        incident,
-        data.clock.value,
+async def _sla_clocks(conn: Conn, items: list[tuple[str | None, Any]]) -> None:
+    """sla-clock's clock events, in order, on their ``sla_clocks`` rows through the pure
+    ``clocks.project_clock`` (the same function the cascade property test drives): the rows
+    read and locked in one statement, each event applied to the row the one before left, each
+    changed row written once."""
+    if not items:
+        return
+    keys = sorted({(incident or "", data.clock.value) for incident, data in items})
+    found = await conn.fetch(
+        "SELECT * FROM sla_clocks WHERE (incident_id, clock) IN"
+        " (SELECT * FROM unnest($1::text[], $2::text[])) ORDER BY incident_id, clock FOR UPDATE",
+        [incident for incident, _ in keys],
+        [clock for _, clock in keys],
     )
-    after = project_clock(dict(before) if before is not None else None, data)
-    if after is None:
+    rows: dict[tuple[str, str], dict[str, Any] | None] = {
+        (r["incident_id"], r["clock"]): dict(r) for r in found
+    }
+    changed: dict[tuple[str, str], dict[str, Any]] = {}
+    for incident, data in items:
+        key = (incident or "", data.clock.value)
+        after = project_clock(rows.get(key), data)
+        if after is not None:
+            rows[key] = changed[key] = after
+    if not changed:
         return
     names = ", ".join(ROW_COLUMNS)
     places = ", ".join(f"${i}" for i in range(3, len(ROW_COLUMNS) + 3))
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in ROW_COLUMNS)
-    await conn.execute(
+    await conn.executemany(
         f"INSERT INTO sla_clocks(incident_id, clock, {names}) VALUES ($1, $2, {places})"  # noqa: S608
         f" ON CONFLICT (incident_id, clock) DO UPDATE SET {updates}",
-        incident,
-        data.clock.value,
-        *(after[c] for c in ROW_COLUMNS),
+        [
+            (incident, clock, *(after[c] for c in ROW_COLUMNS))
+            for (incident, clock), after in changed.items()
+        ],
     )
+
+
+CLOCK_EVENTS = frozenset(
+    {
+        EventType.SLA_CLOCK_STARTED,
+        EventType.SLA_CLOCK_STOPPED,
+        EventType.SLA_BREACHED,
+        EventType.SLA_CLOCK_PAUSED,
+        EventType.SLA_CLOCK_RESUMED,
+        EventType.SLA_CLOCK_RECOMPUTED,
+    }
+)
+"""The events ``_sla_clocks`` projects (a batch's together)."""
 
 
 Projector = Callable[[Conn, str | None, Any], Awaitable[None]]
@@ -270,12 +310,6 @@ PROJECTORS: dict[EventType, Projector] = {
     EventType.INCIDENT_RECLASSIFIED: _incident_reclassified,
     EventType.HANDOVER: _handover,
     EventType.ASSIGNMENT_ISSUED: _assignment_issued,
-    EventType.SLA_CLOCK_STARTED: _sla_clock,
-    EventType.SLA_CLOCK_STOPPED: _sla_clock,
-    EventType.SLA_BREACHED: _sla_clock,
-    EventType.SLA_CLOCK_PAUSED: _sla_clock,
-    EventType.SLA_CLOCK_RESUMED: _sla_clock,
-    EventType.SLA_CLOCK_RECOMPUTED: _sla_clock,
 }
 
 

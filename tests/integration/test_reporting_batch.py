@@ -1,0 +1,55 @@
+"""Reporting projects a batch as it projects its events one at a time (issue 28): the clock
+events of a batch are read, applied in order and written together, and the read model ends
+the same — on the demo month, whose clocks start, pause, resume, breach and stop."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from reporting.store import CLOCK_EVENTS, project, project_many, record_many
+
+from shared.db import create_pool, migrate
+from shared.events import Envelope
+from tests.demo_month import demo_month
+from tests.integration.conftest import Infra, isolated_slice
+
+MIGRATIONS = (
+    Path(__file__).resolve().parents[2] / "services" / "reporting" / "reporting" / "migrations"
+)
+
+Projection = Callable[[Any, list[Envelope]], Awaitable[None]]
+
+
+async def _one_at_a_time(conn: Any, events: list[Envelope]) -> None:
+    for event in events:
+        await project(conn, event)
+
+
+async def _read_model(infra: Infra, events: list[Envelope], projection: Projection) -> list[Any]:
+    async with isolated_slice(infra) as isolated:
+        pool = await create_pool(isolated.dsn, "reporting")
+        try:
+            await migrate(pool, MIGRATIONS)
+            async with pool.acquire() as conn, conn.transaction():
+                fresh = await record_many(conn, [("demo", e) for e in events])
+                await projection(conn, [e for e in events if e.id in fresh])
+            async with pool.acquire() as conn:
+                clocks = await conn.fetch("SELECT * FROM sla_clocks ORDER BY incident_id, clock")
+                incidents = await conn.fetch("SELECT * FROM incidents ORDER BY id")
+            return [dict(r) for r in (*clocks, *incidents)]
+        finally:
+            await pool.close()
+
+
+async def test_a_batch_of_clock_events_ends_as_one_at_a_time(infra: Infra) -> None:
+    events = demo_month()
+    per_clock = Counter(
+        (e.subject, getattr(e.data, "clock", None)) for e in events if e.type in CLOCK_EVENTS
+    )
+    assert max(per_clock.values()) >= 3  # one clock's start, pause, resume... in the batch
+    batched = await _read_model(infra, events, project_many)
+    assert batched == await _read_model(infra, events, _one_at_a_time)
+    assert len(batched) > len(per_clock)
