@@ -6,14 +6,23 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from reporting.store import CLOCK_EVENTS, project, project_many, record_many
 
 from shared.db import create_pool, migrate
-from shared.events import Envelope
+from shared.events import (
+    AssignmentIssuedV3,
+    AssignmentRole,
+    Category,
+    Envelope,
+    Layer,
+    make_event,
+)
 from tests.demo_month import demo_month
+from tests.factories import opened
 from tests.integration.conftest import Infra, isolated_slice
 
 MIGRATIONS = (
@@ -53,3 +62,56 @@ async def test_a_batch_of_clock_events_ends_as_one_at_a_time(infra: Infra) -> No
     batched = await _read_model(infra, events, project_many)
     assert batched == await _read_model(infra, events, _one_at_a_time)
     assert len(batched) > len(per_clock)
+
+
+def _assigned(incident: str, party: str, role: AssignmentRole, at: datetime) -> Envelope:
+    return make_event(
+        AssignmentIssuedV3(
+            party=party,
+            role=role,
+            layer=Layer.DBMS,
+            object_id="pg-main",
+            priority="P1",
+            category=Category.OUTAGE,
+            contact="duty@example.org",
+            summary="down",
+            coordinator="apps",
+            contract_version="v1",
+        ),
+        source="router",
+        time=at,
+        subject=incident,
+    )
+
+
+async def test_an_incident_recorded_after_its_assignments_takes_their_owners(
+    infra: Infra,
+) -> None:
+    """The assignments of another topic can come first; the incident row, written when it
+    opens, takes the latest recorded primary and coordinator — and an opening seen again under
+    another event id takes them again, as before the two statements became one."""
+    t0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    first = [
+        _assigned("inc-1", "osdb", AssignmentRole.PRIMARY, t0),
+        _assigned("inc-1", "apps", AssignmentRole.COORDINATOR, t0),
+        opened("inc-1", t0),
+    ]
+    again = [
+        _assigned("inc-1", "hw", AssignmentRole.PRIMARY, t0 + timedelta(minutes=5)),
+        opened("inc-1", t0),  # a new event id, the same incident
+    ]
+    async with isolated_slice(infra) as isolated:
+        pool = await create_pool(isolated.dsn, "reporting")
+        try:
+            await migrate(pool, MIGRATIONS)
+            owners = []
+            for batch in (first, again):
+                async with pool.acquire() as conn, conn.transaction():
+                    await record_many(conn, [("t", e) for e in batch])
+                    await project_many(conn, batch)
+                    row = await conn.fetchrow("SELECT * FROM incidents WHERE id = 'inc-1'")
+                    assert row is not None
+                    owners.append((row["primary_party"], row["coordinator"], row["status"]))
+        finally:
+            await pool.close()
+    assert owners == [("osdb", "apps", "open"), ("hw", "apps", "open")]

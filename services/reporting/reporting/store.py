@@ -98,12 +98,20 @@ async def project_many(conn: Conn, events: list[Envelope]) -> None:
 
 
 async def _incident_opened(conn: Conn, incident: str | None, data: IncidentOpenedV1) -> None:
+    # assignments may have been recorded before the incident itself (another topic): its
+    # owners are the latest recorded, in the same statement (on a repeat too, as before)
     await conn.execute(
         "INSERT INTO incidents(id, object_id, layer, category, priority, status, summary,"
-        " outside_perimeter, first_alert_at, opened_at, origin_object, origin_layer, objects)"
+        " outside_perimeter, first_alert_at, opened_at, origin_object, origin_layer, objects,"
+        " primary_party, coordinator)"
         " VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $2, $3,"
-        " CASE WHEN $2::text IS NULL THEN '[]'::jsonb ELSE jsonb_build_array($2::text) END)"
-        " ON CONFLICT DO NOTHING",
+        " CASE WHEN $2::text IS NULL THEN '[]'::jsonb ELSE jsonb_build_array($2::text) END,"
+        " (SELECT data->>'party' FROM incident_events WHERE incident_id = $1"
+        "   AND type = $10 AND data->>'role' = 'primary' ORDER BY time DESC LIMIT 1),"
+        " (SELECT data->>'party' FROM incident_events WHERE incident_id = $1"
+        "   AND type = $10 AND data->>'role' = 'coordinator' ORDER BY time DESC LIMIT 1))"
+        " ON CONFLICT (id) DO UPDATE SET primary_party = EXCLUDED.primary_party,"
+        " coordinator = EXCLUDED.coordinator",
         incident,
         data.object_id,
         data.layer.value if data.layer else None,
@@ -113,16 +121,6 @@ async def _incident_opened(conn: Conn, incident: str | None, data: IncidentOpene
         data.outside_perimeter,
         data.first_alert_at,
         data.opened_at,
-    )
-    # assignments may have been recorded before the incident itself (another topic)
-    await conn.execute(
-        "UPDATE incidents SET"
-        " primary_party = (SELECT data->>'party' FROM incident_events WHERE incident_id = $1"
-        "   AND type = $2 AND data->>'role' = 'primary' ORDER BY time DESC LIMIT 1),"
-        " coordinator = (SELECT data->>'party' FROM incident_events WHERE incident_id = $1"
-        "   AND type = $2 AND data->>'role' = 'coordinator' ORDER BY time DESC LIMIT 1)"
-        " WHERE id = $1",
-        incident,
         EventType.ASSIGNMENT_ISSUED.value,
     )
 
