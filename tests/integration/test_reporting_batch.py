@@ -1,6 +1,7 @@
 """Reporting projects a batch as it projects its events one at a time (issue 28): the clock
-events of a batch are read, applied in order and written together, and the read model ends
-the same — on the demo month, whose clocks start, pause, resume, breach and stop."""
+events of a batch are read, applied in order and written together, a run of assignments is one
+update, and the read model ends the same — on the demo month, whose clocks start, pause,
+resume, breach and stop, and whose incidents are assigned, handed over and closed."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ async def _read_model(infra: Infra, events: list[Envelope], projection: Projecti
             await pool.close()
 
 
-async def test_a_batch_of_clock_events_ends_as_one_at_a_time(infra: Infra) -> None:
+async def test_a_batch_ends_as_one_event_at_a_time(infra: Infra) -> None:
     events = demo_month()
     per_clock = Counter(
         (e.subject, getattr(e.data, "clock", None)) for e in events if e.type in CLOCK_EVENTS

@@ -84,16 +84,29 @@ async def project(conn: Conn, event: Envelope) -> None:
 
 
 async def project_many(conn: Conn, events: list[Envelope]) -> None:
-    """Apply ``events`` to the read model in their order. sla-clock's clock events are taken
-    together, one read and one write of their ``sla_clocks`` rows for the batch (issue 28):
-    they are the only writers of that table and no other projection reads it, so the rows end
-    as they would one event at a time."""
-    clocks = []
+    """Apply ``events`` to the read model in their order, with fewer statements (issue 28):
+
+    * sla-clock's clock events are taken together, one read and one write of their
+      ``sla_clocks`` rows for the batch: they are the only writers of that table and no other
+      projection reads it;
+    * a run of assignments (no other projection of the incidents row between them) is one
+      update: each incident's primary and coordinator as the run's last says, its contract
+      version the run's last.
+
+    Either way the rows end as they would one event at a time.
+    """
+    clocks: list[tuple[str | None, Any]] = []
+    run: list[tuple[str | None, AssignmentIssuedV3]] = []
     for event in events:
         if event.type in CLOCK_EVENTS:
             clocks.append((event.subject, event.data))
+        elif isinstance(event.data, AssignmentIssuedV3):
+            run.append((event.subject, event.data))
         elif (projector := PROJECTORS.get(event.type)) is not None:
+            await _assignments(conn, run)
+            run = []
             await projector(conn, event.subject, event.data)
+    await _assignments(conn, run)
     await _sla_clocks(conn, clocks)
 
 
@@ -225,15 +238,34 @@ async def _handover(conn: Conn, incident: str | None, data: HandoverV2) -> None:
     )
 
 
-async def _assignment_issued(conn: Conn, incident: str | None, data: AssignmentIssuedV3) -> None:
-    if data.role not in (AssignmentRole.PRIMARY, AssignmentRole.COORDINATOR):
-        return  # the first-line desk is told, it owns nothing (ADR 25): the timeline shows it
-    column = "primary_party" if data.role == AssignmentRole.PRIMARY else "coordinator"
+async def _assignments(conn: Conn, run: list[tuple[str | None, AssignmentIssuedV3]]) -> None:
+    """A run of assignments on the incidents rows in one statement. The first-line desk is
+    told, it owns nothing (ADR 25): the timeline shows it, the row does not."""
+    rows: dict[str, tuple[str | None, str | None, str]] = {}
+    for incident, data in run:
+        if incident is None or data.role not in (
+            AssignmentRole.PRIMARY,
+            AssignmentRole.COORDINATOR,
+        ):
+            continue
+        primary, coordinator, _ = rows.get(incident, (None, None, ""))
+        if data.role == AssignmentRole.PRIMARY:
+            primary = data.party
+        else:
+            coordinator = data.party
+        rows[incident] = (primary, coordinator, data.contract_version)
+    if not rows:
+        return
     await conn.execute(
-        f"UPDATE incidents SET {column} = $2, contract_version = $3 WHERE id = $1",  # noqa: S608
-        incident,
-        data.party,
-        data.contract_version,
+        "UPDATE incidents AS i SET primary_party = coalesce(u.primary_party, i.primary_party),"
+        " coordinator = coalesce(u.coordinator, i.coordinator),"
+        " contract_version = u.contract_version"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
+        " AS u(id, primary_party, coordinator, contract_version) WHERE i.id = u.id",
+        list(rows),
+        [primary for primary, _, _ in rows.values()],
+        [coordinator for _, coordinator, _ in rows.values()],
+        [version for _, _, version in rows.values()],
     )
 
 
@@ -307,7 +339,6 @@ PROJECTORS: dict[EventType, Projector] = {
     EventType.ALERT_RESOLVED: _alert_resolved,
     EventType.INCIDENT_RECLASSIFIED: _incident_reclassified,
     EventType.HANDOVER: _handover,
-    EventType.ASSIGNMENT_ISSUED: _assignment_issued,
 }
 
 
