@@ -20,7 +20,8 @@ from rich.text import Text
 from baton import credentials
 from baton.changes_cli import changes_app
 from baton.checkins_cli import checkins_app
-from baton.contract_cli import contract_app, drill_command
+from baton.contract_cli import contract_app
+from baton.drill_cli import drill_command
 from baton.stack import stack_app, stack_contract, stack_paths, status
 from shared.contract.model_validators import format_duration
 
