@@ -56,25 +56,23 @@ def drill_command(
     it depends on in the 24 h before (with a stack; offline, the contract's maintenance windows
     only). Exit 1 if any question has no answer."""
     _, contract, _ = parse_or_exit(path, as_json=as_json)
+    view = ContractView.of(contract)
     beside: DrillChanges | None = None
     if all_objects:
         anchor = _parse_at(at, contract) if at else datetime.now(UTC)
-        reports, general = drill_all(ContractView.of(contract), anchor, category)
+        reports, general = drill_all(view, anchor, category)
     elif object_id is None or at is None:
         raise typer.BadParameter("give --object and --at, or --all")
     else:
         if contract.object(object_id) is None:
             raise typer.BadParameter(f"--object: {object_id!r} is not in the contract")
-        reports, general = (
-            [drill(ContractView.of(contract), object_id, _parse_at(at, contract), category)],
-            [],
-        )
+        reports, general = [drill(view, object_id, _parse_at(at, contract), category)], []
         beside = _drill_changes(contract, reports[0], reporting)
     failed = bool(general) or any(not r.ok for r in reports)
     drilled = {r.object for r in reports} | {c.object for r in reports for c in r.checks}
     anchor_at = reports[0].at if reports else datetime.now(UTC)
     expected = [
-        e for e in expected_events(contract, anchor_at) if all_objects or e.object_id in drilled
+        e for e in expected_events(view, anchor_at) if all_objects or e.object_id in drilled
     ]
     if as_json:
         echo_json(
