@@ -27,6 +27,10 @@ def _row(record: Any) -> dict[str, Any]:
     return out
 
 
+async def _rows(conn: Conn, query: str, *args: Any) -> list[dict[str, Any]]:
+    return [_row(r) for r in await conn.fetch(query, *args)]
+
+
 # --------------------------------------------------------------------------- closure report
 
 
@@ -103,7 +107,8 @@ async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
 
 async def breaches(conn: Conn, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """The clocks started in the month that breached or stopped late, with their cause."""
-    rows = await conn.fetch(
+    return await _rows(
+        conn,
         "SELECT c.incident_id, c.clock, c.deadline, c.breached_at, c.stopped_at, i.summary,"
         " i.priority, i.category, i.object_id, i.origin_object,"
         " coalesce(i.primary_party, '(unassigned)') AS party, r.cause"
@@ -115,12 +120,12 @@ async def breaches(conn: Conn, start: datetime, end: datetime) -> list[dict[str,
         start,
         end,
     )
-    return [_row(r) for r in rows]
 
 
 async def pause_events(conn: Conn, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """The pauses, resumes, answers and access requests of the incidents opened in the month."""
-    rows = await conn.fetch(
+    return await _rows(
+        conn,
         "SELECT e.incident_id, e.type, e.time, e.data FROM incident_events e"
         " JOIN incidents i ON i.id = e.incident_id"
         " WHERE i.opened_at >= $1 AND i.opened_at < $2 AND e.type = ANY($3::text[])"
@@ -134,12 +139,12 @@ async def pause_events(conn: Conn, start: datetime, end: datetime) -> list[dict[
             EventType.PAUSE_ANSWERED.value,  # confirmed and disputed pause time apart (ADR 50)
         ],
     )
-    return [_row(r) for r in rows]
 
 
 async def weeks(conn: Conn, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Incidents, MTTA and MTTR per week (weeks start on Monday)."""
-    rows = await conn.fetch(
+    return await _rows(
+        conn,
         "SELECT date_trunc('week', opened_at AT TIME ZONE 'UTC')::date AS week,"
         " count(*) AS incidents,"
         " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta,"
@@ -148,45 +153,45 @@ async def weeks(conn: Conn, start: datetime, end: datetime) -> list[dict[str, An
         start,
         end,
     )
-    return [dict(r) for r in rows]
 
 
 async def top_objects(conn: Conn, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
+    return await _rows(
+        conn,
         "SELECT object_id, count(*) AS incidents FROM incidents"
         " WHERE opened_at >= $1 AND opened_at < $2 AND object_id IS NOT NULL"
         " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
         start,
         end,
     )
-    return [dict(r) for r in rows]
 
 
 async def top_origins(conn: Conn, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
+    return await _rows(
+        conn,
         "SELECT origin_object, origin_layer, count(*) AS incidents FROM incidents"
         " WHERE opened_at >= $1 AND opened_at < $2 AND origin_object IS NOT NULL"
         " GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 10",
         start,
         end,
     )
-    return [dict(r) for r in rows]
 
 
 async def outside(conn: Conn, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
+    return await _rows(
+        conn,
         "SELECT id, opened_at, summary, alert_count, status FROM incidents"
         " WHERE opened_at >= $1 AND opened_at < $2 AND outside_perimeter ORDER BY opened_at",
         start,
         end,
     )
-    return [dict(r) for r in rows]
 
 
 async def missed(conn: Conn, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """The month's incidents raised by the check-in watchdog: it raises a missed run as an
     alert fingerprinted checkin:<object>/<duty>."""
-    rows = await conn.fetch(
+    return await _rows(
+        conn,
         "SELECT DISTINCT ON (i.id, f.fp) i.id, i.opened_at, i.object_id, i.status, f.fp"
         " FROM incidents i JOIN incident_events e ON e.incident_id = i.id"
         " CROSS JOIN LATERAL (SELECT jsonb_array_elements_text(CASE"
@@ -198,7 +203,6 @@ async def missed(conn: Conn, start: datetime, end: datetime) -> list[dict[str, A
         end,
         [EventType.INCIDENT_OPENED.value, EventType.ALERT_ATTACHED.value],
     )
-    return [dict(r) for r in rows]
 
 
 async def totals(conn: Conn, start: datetime, end: datetime) -> dict[str, Any]:
@@ -216,7 +220,8 @@ async def totals(conn: Conn, start: datetime, end: datetime) -> dict[str, Any]:
 
 async def overdue_updates(conn: Conn, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """sla-clock's overdue customer updates of the month, per coordinator (ADR 47)."""
-    rows = await conn.fetch(
+    return await _rows(
+        conn,
         "SELECT data->>'coordinator' AS coordinator, data->>'priority' AS priority,"
         " count(*) AS overdue FROM incident_events WHERE type = $3 AND time >= $1 AND time < $2"
         " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
@@ -224,4 +229,3 @@ async def overdue_updates(conn: Conn, start: datetime, end: datetime) -> list[di
         end,
         EventType.UPDATE_OVERDUE.value,
     )
-    return [dict(r) for r in rows]
