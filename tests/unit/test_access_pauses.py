@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 from intake.access import apply_access
 from intake.incidents import IncidentState
-from reporting.documents import closure_document, monthly_document
-from reporting.store import ClosureFacts, MonthlyFacts
+from reporting.closure_report import closure_document
+from reporting.document_facts import ClosureFacts, MonthlyFacts
+from reporting.monthly_report import monthly_document
 from sla_clock import access_timers
 from sla_clock.access_timers import NO_ACCESS, NO_APPROVER, AccessTimer
 from sla_clock.decide import opened_record
