@@ -9,22 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from intake.labels import category_hint, make_alert
 from shared.contract import Contract
 from shared.events import Alert
 from shared.instants import EndInstant, Instant
+from shared.model import Foreign
 
-__all__ = ["AlertmanagerAlert", "AlertmanagerWebhook", "category_hint", "normalise"]
+__all__ = ["AlertGroup", "AlertmanagerAlert", "AlertmanagerWebhook", "category_hint", "normalise"]
 SOURCE = "alertmanager"
 
 
-class _Foreign(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class AlertmanagerAlert(_Foreign):
+class AlertmanagerAlert(Foreign):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
@@ -34,16 +31,21 @@ class AlertmanagerAlert(_Foreign):
     fingerprint: str = Field(min_length=1)
 
 
-class AlertmanagerWebhook(_Foreign):
-    version: Literal["4"]
-    groupKey: str  # noqa: N815
-    truncatedAlerts: int = 0  # noqa: N815
+class AlertGroup(Foreign):
+    """What Alertmanager says of a notification's group (Grafana sends it too)."""
+
     status: Literal["firing", "resolved"]
     receiver: str = ""
+    truncatedAlerts: int = 0  # noqa: N815
     groupLabels: dict[str, str] = Field(default_factory=dict)  # noqa: N815
     commonLabels: dict[str, str] = Field(default_factory=dict)  # noqa: N815
     commonAnnotations: dict[str, str] = Field(default_factory=dict)  # noqa: N815
     externalURL: str = ""  # noqa: N815
+
+
+class AlertmanagerWebhook(AlertGroup):
+    version: Literal["4"]
+    groupKey: str  # noqa: N815
     alerts: list[AlertmanagerAlert] = Field(min_length=1)
 
 
