@@ -30,7 +30,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from intake.actions import WORKING, Part, apply_action, standing, verdict
-from intake.incidents import IncidentState, Refused
+from intake.incidents import IncidentState, Refused, recorded
 from intake.pause_answers import apply_pause_answer
 from shared.contract import Contract
 from shared.contract.view import ContractView
@@ -43,11 +43,9 @@ from shared.events import (
     Envelope,
     PartyActionV2,
     PauseAnswerV1,
-    make_event,
     stable_id,
 )
 
-SOURCE = "intake"
 ASKERS = {Part.PRIMARY, Part.CHECK}
 CLOSED = {AccessStatus.DENIED, AccessStatus.REJECTED, AccessStatus.EMERGENCY}
 
@@ -245,22 +243,16 @@ def apply_access(
     try:
         request = decide(command, incident, contract, when)
     except Refused as refusal:
-        refused = make_event(
-            AccessRefusedV1(
-                action=action.action,
-                party=action.party,
-                actor=action.actor,
-                at=when,
-                command_id=command.id,
-                request_id=action.request_id,
-                reason=refusal.reason,
-            ),
-            source=SOURCE,
-            time=now,
-            subject=incident.id,
-            event_id=stable_id("refused", command.id),
+        refused = AccessRefusedV1(
+            action=action.action,
+            party=action.party,
+            actor=action.actor,
+            at=when,
+            command_id=command.id,
+            request_id=action.request_id,
+            reason=refusal.reason,
         )
-        return incident, [refused], (403 if refusal.forbidden else 409, refusal.reason)
+        return incident, [recorded(refused, "refused", command, incident, now)], refusal.answer
     who = f"{action.party}:{action.actor}"
     participants = incident.participants + ([who] if who not in incident.participants else [])
     state = incident.model_copy(
@@ -269,14 +261,7 @@ def apply_access(
             "participants": participants,
         }
     )
-    out = make_event(
-        request,
-        source=SOURCE,
-        time=now,
-        subject=incident.id,
-        event_id=stable_id("access", command.id),
-    )
-    return state, [out], (202, "")
+    return state, [recorded(request, "access", command, incident, now)], (202, "")
 
 
 def apply_command(

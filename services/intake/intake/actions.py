@@ -13,7 +13,7 @@ import hashlib
 from datetime import datetime
 from enum import StrEnum
 
-from intake.incidents import SOURCE, IncidentState, Refused
+from intake.incidents import IncidentState, Refused, recorded
 from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
@@ -30,8 +30,6 @@ from shared.events import (
     Model,
     PartyActionV2,
     PauseAnswerV1,
-    make_event,
-    stable_id,
 )
 
 WORKING = {IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED}
@@ -327,7 +325,7 @@ def verdict(action: PartyActionV2, incident: IncidentState, contract: Contract) 
     try:
         check_action(action, incident, contract)
     except Refused as refusal:
-        return (403 if refusal.forbidden else 409), refusal.reason
+        return refusal.answer
     return 202, ""
 
 
@@ -350,13 +348,7 @@ def apply_action(
     claimed_at = command.time if command.time != at else None
 
     def emit(payload: Model, tag: str) -> Envelope:
-        return make_event(
-            payload,
-            source=SOURCE,
-            time=now,
-            subject=incident.id,
-            event_id=stable_id(tag, command.id),
-        )
+        return recorded(payload, tag, command, incident, now)
 
     try:
         status = check_action(action, incident, contract)

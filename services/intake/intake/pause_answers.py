@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from intake.incidents import IncidentState, Refused
+from intake.incidents import IncidentState, Refused, recorded
 from shared.contract import Contract
 from shared.events import (
     Envelope,
@@ -20,11 +20,7 @@ from shared.events import (
     PauseAnswerRefusedV1,
     PauseAnswerV1,
     PauseVerdict,
-    make_event,
-    stable_id,
 )
-
-SOURCE = "intake"
 
 
 def check(answer: PauseAnswerV1, contract: Contract) -> None:
@@ -69,14 +65,7 @@ def apply_pause_answer(
             command_id=command.id,
             reason=refusal.reason,
         )
-        out = make_event(
-            refused,
-            source=SOURCE,
-            time=now,
-            subject=incident.id,
-            event_id=stable_id("refused", command.id),
-        )
-        return incident, [out], (403 if refusal.forbidden else 409, refusal.reason)
+        return incident, [recorded(refused, "refused", command, incident, now)], refusal.answer
     answered = PauseAnsweredV1(
         verdict=answer.verdict,
         party=answer.party,
@@ -88,11 +77,4 @@ def apply_pause_answer(
         command_id=command.id,
         note=answer.note,
     )
-    out = make_event(
-        answered,
-        source=SOURCE,
-        time=now,
-        subject=incident.id,
-        event_id=stable_id("pause-answered", command.id),
-    )
-    return incident, [out], (202, "")
+    return incident, [recorded(answered, "pause-answered", command, incident, now)], (202, "")
