@@ -361,7 +361,7 @@ async def object_changes(object_id: str, request: Request, gate: Gated) -> JSONR
     token of one of the object's parties is required (its layer's owner, its executor, a
     party checking it, the coordinator, the customer); any other party's is answered 404."""
     try:
-        party = gate.intake.auth.check_reader(request.headers)
+        party = gate.intake.auth.token_party(request.headers)
     except Refusal as refusal:
         return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
     view = ContractView.of(gate.intake.contract)
