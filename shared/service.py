@@ -19,11 +19,14 @@ from pathlib import Path
 import asyncpg
 import orjson
 import uvicorn
+from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
@@ -48,7 +51,14 @@ from shared.doors import admit_or_exit
 from shared.events import Envelope, EventType, parse_event
 from shared.health import Health
 from shared.http import Unavailable, describe, unavailable
-from shared.kafka import DeadLetters, Record, batch_records, build_broker, message_topic
+from shared.kafka import (
+    DeadLetters,
+    Record,
+    batch_records,
+    build_broker,
+    group_timing,
+    message_topic,
+)
 from shared.logs import setup_logging
 from shared.settings import Settings
 from shared.telemetry import NO_FASTAPI_TELEMETRY, TraceRequests, use_globally
@@ -106,6 +116,35 @@ class Runtime:
         """The contract in force as its query object: one per version, shared by the pure
         cores, so a swap by ``adopt`` reaches every answer at once."""
         return ContractView.of(self.contract)
+
+    def batch_subscriber(
+        self,
+        *topics: str,
+        group: str,
+        pattern: str | None = None,
+        max_records: int | None = None,
+        batch_timeout_ms: int | None = None,
+        listener: ConsumerRebalanceListener | None = None,
+    ) -> BatchSubscriber:
+        """How every consumer group of Baton reads: ``topics`` (or the topics ``pattern``
+        matches) in batches of up to ``max_records`` (``consumer_batch_max_records``), waiting
+        up to ``batch_timeout_ms`` (``consumer_batch_max_wait_ms``) for them; from the earliest
+        offset when the group has none; a batch whose handler raised is read again
+        (NACK_ON_ERROR); the session and heartbeat of ``group_timing``. Decorate the batch
+        handler with what it returns."""
+        settings = self.settings
+        return self.broker.subscriber(
+            *topics,
+            pattern=pattern,
+            group_id=settings.group(group),
+            **group_timing(settings),
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            listener=listener,
+            batch=True,
+            max_records=max_records or settings.consumer_batch_max_records,
+            batch_timeout_ms=batch_timeout_ms or settings.consumer_batch_max_wait_ms,
+        )
 
     def records(self, msg: KafkaMessage, consumer: str) -> tuple[Record, ...]:
         """A batch subscriber's records, counted per consumer (``baton_batch_records``: how

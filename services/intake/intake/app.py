@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter
 from pydantic import ValidationError
@@ -44,7 +43,7 @@ from shared.events import (
     parse_event,
     stable_id,
 )
-from shared.kafka import Outbox, Record, create_party_topics, group_timing, publish_event
+from shared.kafka import Outbox, Record, create_party_topics, publish_event
 from shared.service import Runtime, create_app
 from shared.settings import Settings
 from shared.ticker import Ticker
@@ -188,37 +187,19 @@ class IntakeService:
         rt.on_contract(self.adopt)
         router.include_router(build_router(self.intake))
         router.include_router(build_link_router(ServiceHost(self), rt.registry))
-        rt.broker.subscriber(
+        rt.batch_subscriber(
             settings.topic(Topic.ALERTS_RAW),
-            group_id=settings.group("intake.raw"),
-            **group_timing(settings),
+            group="intake.raw",
             max_records=500,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
+            batch_timeout_ms=200,
         )(self.on_raw)
-        rt.broker.subscriber(
-            self.topics["alerts"],
-            group_id=settings.group("intake.alerts"),
-            **group_timing(settings),
-            max_records=settings.consumer_batch_max_records,
-            batch_timeout_ms=settings.consumer_batch_max_wait_ms,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-        )(self.on_alerts)
+        rt.batch_subscriber(self.topics["alerts"], group="intake.alerts")(self.on_alerts)
         # The shared commands topic (only intake's HTTP path writes it, after checking the
         # party's token) and every party's own inbox (only that party may write it: Kafka ACLs).
         # A command from an inbox acts as the inbox's party whatever its ``party`` field says.
-        rt.broker.subscriber(
+        rt.batch_subscriber(
+            group="intake.commands",
             pattern=commands_pattern(settings.topic_prefix),
-            group_id=settings.group("intake.commands"),
-            **group_timing(settings),
-            max_records=settings.consumer_batch_max_records,
-            batch_timeout_ms=settings.consumer_batch_max_wait_ms,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
         )(self.on_commands)
 
     def adopt(self, new: Contract) -> None:

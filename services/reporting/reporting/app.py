@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
-from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Gauge
 
@@ -24,7 +23,6 @@ from shared.contract.view import ContractView
 from shared.db import Conn
 from shared.events import ChangeRecordedV1, Envelope, IncidentStatus
 from shared.instants import Instant, parse_month
-from shared.kafka import group_timing
 from shared.service import Runtime, create_app
 from shared.ticker import Ticker
 from shared.topics import Topic
@@ -87,25 +85,13 @@ class ReportingService:
             "Mean time from first alert to restoration, last 30 days",
             registry=rt.registry,
         )
-        rt.broker.subscriber(
+        rt.batch_subscriber(
             *(settings.topic(t) for t in (Topic.INCIDENTS, Topic.ASSIGNMENTS, Topic.SLA)),
-            group_id=settings.group(SERVICE),
-            **group_timing(settings),
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-            max_records=settings.consumer_batch_max_records,
-            batch_timeout_ms=settings.consumer_batch_max_wait_ms,
+            group=SERVICE,
         )(self.on_events)
-        rt.broker.subscriber(
+        rt.batch_subscriber(
             settings.topic(Topic.CHANGES),
-            group_id=settings.group(f"{SERVICE}.changes"),
-            **group_timing(settings),
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-            max_records=settings.consumer_batch_max_records,
-            batch_timeout_ms=settings.consumer_batch_max_wait_ms,
+            group=f"{SERVICE}.changes",
         )(self.on_changes)
         router.add_api_route(
             "/v1/incidents", self.list_incidents, methods=["GET"], tags=["incidents"]

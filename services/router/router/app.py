@@ -23,7 +23,6 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI
-from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter, Gauge
 
@@ -54,7 +53,7 @@ from shared.events import (
     OriginMovedV1,
     ProblemCloseRequestedV1,
 )
-from shared.kafka import Outbox, group_timing, publish_events
+from shared.kafka import Outbox, publish_events
 from shared.service import Runtime, create_app
 from shared.ticker import Ticker
 from shared.topics import Topic
@@ -114,35 +113,14 @@ class RouterService:
             registry=rt.registry,
         )
         self._wire_notifications(rt)
-        rt.broker.subscriber(
-            rt.settings.topic(Topic.INCIDENTS),
-            group_id=rt.settings.group(SERVICE),
-            **group_timing(rt.settings),
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-            max_records=rt.settings.consumer_batch_max_records,
-            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
-        )(self.on_incidents)
-        rt.broker.subscriber(
+        rt.batch_subscriber(rt.settings.topic(Topic.INCIDENTS), group=SERVICE)(self.on_incidents)
+        rt.batch_subscriber(
             rt.settings.topic(Topic.SLA),
-            group_id=rt.settings.group(f"{SERVICE}-sla"),
-            **group_timing(rt.settings),
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-            max_records=rt.settings.consumer_batch_max_records,
-            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
+            group=f"{SERVICE}-sla",
         )(self.on_sla_events)
-        rt.broker.subscriber(
+        rt.batch_subscriber(
             rt.settings.topic(Topic.PROBLEMS),
-            group_id=rt.settings.group(f"{SERVICE}-problems"),
-            **group_timing(rt.settings),
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-            max_records=rt.settings.consumer_batch_max_records,
-            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
+            group=f"{SERVICE}-problems",
         )(self.on_problem_requests)
 
     async def on_problem_requests(self, msg: KafkaMessage) -> None:

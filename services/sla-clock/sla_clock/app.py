@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TypeVar
 
 from fastapi import APIRouter, FastAPI
-from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 
 from shared.calendar import BusinessCalendar
@@ -34,7 +33,7 @@ from shared.events import (
     SlaClockStartedV1,
     SlaClockStoppedV1,
 )
-from shared.kafka import Outbox, group_timing
+from shared.kafka import Outbox
 from shared.service import Runtime, create_app
 from shared.settings import Settings
 from shared.ticker import Ticker
@@ -81,16 +80,10 @@ class SlaService:
         self.topic = rt.settings.topic(Topic.SLA)
         self.metrics: SlaMetrics = build_metrics(rt.registry, rt.clock.now, self.calendar)
         self.ownership = Ownership(lambda: self.subscriber.consumer)
-        self.subscriber = rt.broker.subscriber(
+        self.subscriber = rt.batch_subscriber(
             rt.settings.topic(Topic.INCIDENTS),
-            group_id=rt.settings.group(SERVICE),
-            **group_timing(rt.settings),
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            group=SERVICE,
             listener=self.ownership,
-            batch=True,
-            max_records=rt.settings.consumer_batch_max_records,
-            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
         )
         self.subscriber(self.on_incidents)
 
