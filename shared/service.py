@@ -1,8 +1,9 @@
 """The thin shell every service shares: settings, broker, pool, contract, HTTP, lifespan.
 
-A service module supplies a ``wire(runtime, router)`` function that declares its Kafka
-subscribers on ``runtime.broker`` and its HTTP routes on ``router``; ``create_app`` does the rest
-(``/healthz``, ``/metrics``, migrations, graceful start and stop).
+A service supplies a ``Service``: its ``wire(runtime, router)`` declares its Kafka subscribers
+(``runtime.batch_subscriber``) and its HTTP routes on ``router``, its ``on_start`` starts its
+loops (``runtime.tick``); ``create_app`` does the rest (``/healthz``, ``/metrics``, migrations,
+graceful start and stop).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,7 @@ from shared.kafka import (
 from shared.logs import setup_logging
 from shared.settings import Settings
 from shared.telemetry import NO_FASTAPI_TELEMETRY, TraceRequests, use_globally
+from shared.ticker import Round, Ticker
 from shared.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ class Runtime:
     _pool: asyncpg.Pool | None = field(default=None, repr=False)
     _batches: Histogram | None = field(default=None, repr=False)
     _contract_listeners: list[Callable[[Contract], None]] = field(default_factory=list)
+    _tickers: list[Ticker] = field(default_factory=list, repr=False)
 
     def on_contract(self, listener: Callable[[Contract], None]) -> None:
         """Call ``listener`` with each contract adopted after start (for derived state)."""
@@ -116,6 +119,18 @@ class Runtime:
         """The contract in force as its query object: one per version, shared by the pure
         cores, so a swap by ``adopt`` reaches every answer at once."""
         return ContractView.of(self.contract)
+
+    def tick(self, name: str, every: float, *rounds: tuple[str, Round]) -> None:
+        """Run ``rounds`` every ``every`` seconds from now on (called from ``on_start``); the
+        shell stops the loop, after the tick under way, before ``on_stop``."""
+        ticker = Ticker(name, every, *rounds)
+        ticker.start()
+        self._tickers.append(ticker)
+
+    async def stop_ticking(self) -> None:
+        for ticker in self._tickers:
+            await ticker.stop()
+        self._tickers.clear()
 
     def batch_subscriber(
         self,
@@ -210,8 +225,25 @@ class Runtime:
         return None
 
 
-Wire = Callable[[Runtime, APIRouter], None]
-Hook = Callable[[Runtime], Awaitable[None]]
+class Service:
+    """What a service adds to the shell; each method does nothing unless the service says.
+
+    ``wire`` declares its consumers and routes; ``before_start`` runs once the newest contract
+    is adopted and before the consumers start (it makes topics they subscribe to by pattern);
+    ``on_start`` once they run (it starts the service's loops with ``runtime.tick``);
+    ``on_stop`` after those loops stopped and before the consumers stop."""
+
+    def wire(self, rt: Runtime, router: APIRouter) -> None:
+        pass
+
+    async def before_start(self, rt: Runtime) -> None:
+        pass
+
+    async def on_start(self, rt: Runtime) -> None:
+        pass
+
+    async def on_stop(self, rt: Runtime) -> None:
+        pass
 
 
 def _span_line(span: ReadableSpan) -> str:
@@ -269,16 +301,15 @@ def _follow_contract(runtime: Runtime) -> None:
 
 def _lifespan(
     runtime: Runtime,
+    service: Service,
     *,
     schema: str,
     migrations: Path,
     tracing: TracerProvider,
-    before_start: Hook | None,
-    on_start: Hook | None,
-    on_stop: Hook | None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Start in order (pool, migrations, the newest published contract, ``before_start``, the
-    broker, ``on_start``, health) and stop in reverse, finishing in-flight messages."""
+    broker, ``on_start``, health) and stop in reverse (the service's loops, then ``on_stop``),
+    finishing in-flight messages."""
     settings, broker = runtime.settings, runtime.broker
 
     @asynccontextmanager
@@ -290,11 +321,9 @@ def _lifespan(
         published = await read_newest(settings)  # before any handler runs
         if published is not None:
             runtime.adopt(published)
-        if before_start:
-            await before_start(runtime)
+        await service.before_start(runtime)
         await broker.start()
-        if on_start:
-            await on_start(runtime)
+        await service.on_start(runtime)
         runtime.health.start()
         log.info(
             "started",
@@ -309,8 +338,8 @@ def _lifespan(
         finally:
             log.info("stopping: finishing in-flight messages")
             await runtime.health.stop()
-            if on_stop:
-                await on_stop(runtime)
+            await runtime.stop_ticking()
+            await service.on_stop(runtime)
             await broker.stop()
             await runtime.pool.close()
             tracing.shutdown()  # flushes the spans still batched
@@ -319,27 +348,23 @@ def _lifespan(
     return lifespan
 
 
-# Hooks: ``before_start`` runs once the contract is adopted and before the consumers start (it
-# makes topics they subscribe to by pattern), ``on_start`` after they started, ``on_stop`` before
-# they stop.
 def create_app(
-    service: str,
-    wire: Wire,
+    name: str,
+    service: Service,
     *,
     schema: str,
     migrations: Path,
     settings: Settings | None = None,
     clock: Clock | None = None,
-    before_start: Hook | None = None,
-    on_start: Hook | None = None,
-    on_stop: Hook | None = None,
 ) -> FastAPI:
+    """The app of ``service`` (named ``name``: logs, metrics, Kafka client id), its tables in
+    PostgreSQL schema ``schema``, migrated from the folder ``migrations``."""
     settings = settings or Settings()
-    setup_logging(service, settings.log_level, settings.log_format)
+    setup_logging(name, settings.log_level, settings.log_format)
     registry = CollectorRegistry()
-    tracing = tracer_provider(service, settings)
+    tracing = tracer_provider(name, settings)
     use_globally(tracing)
-    broker = build_broker(settings, service, registry, tracing)
+    broker = build_broker(settings, name, registry, tracing)
     contract = load_contract(settings.contract_path)
     contract_info = Gauge(
         "baton_contract_info",
@@ -349,16 +374,16 @@ def create_app(
     )
     contract_info.labels(contract.id, contract.version, contract.content_hash).set(1)
     runtime = Runtime(
-        service=service,
+        service=name,
         settings=settings,
         registry=registry,
         broker=broker,
-        dead_letters=DeadLetters(broker, settings, service, registry),
+        dead_letters=DeadLetters(broker, settings, name, registry),
         contract=contract,
         clock=clock or SystemClock(),
         contract_info=contract_info,
     )
-    runtime.health = Health(service, settings, registry, broker=broker, pool=lambda: runtime._pool)
+    runtime.health = Health(name, settings, registry, broker=broker, pool=lambda: runtime._pool)
 
     _follow_contract(runtime)
 
@@ -369,18 +394,10 @@ def create_app(
         registry=registry,
     )
 
-    lifespan = _lifespan(
-        runtime,
-        schema=schema,
-        migrations=migrations,
-        tracing=tracing,
-        before_start=before_start,
-        on_start=on_start,
-        on_stop=on_stop,
-    )
+    lifespan = _lifespan(runtime, service, schema=schema, migrations=migrations, tracing=tracing)
 
     # FastAPI's own telemetry is off: TraceRequests is the one server span (ADR 0043).
-    app = FastAPI(title=f"Baton {service}", lifespan=lifespan, telemetry=NO_FASTAPI_TELEMETRY)
+    app = FastAPI(title=f"Baton {name}", lifespan=lifespan, telemetry=NO_FASTAPI_TELEMETRY)
     app.state.runtime = runtime
 
     app.add_middleware(
@@ -388,7 +405,7 @@ def create_app(
         seconds=settings.http_request_timeout_seconds,
         retry_after=settings.retry_after_seconds,
     )
-    app.add_middleware(RequestCounter, counter=requests, service=service)
+    app.add_middleware(RequestCounter, counter=requests, service=name)
     app.add_middleware(TraceRequests, provider=tracing)
     if settings.admin_http_port is not None:
         app.add_middleware(AdminSplit, admin_port=settings.admin_http_port)
@@ -400,7 +417,7 @@ def create_app(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     router = APIRouter()
-    wire(runtime, router)
+    service.wire(runtime, router)
     app.include_router(router)
     return app
 

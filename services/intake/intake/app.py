@@ -44,9 +44,8 @@ from shared.events import (
     stable_id,
 )
 from shared.kafka import Outbox, Record, create_party_topics, publish_event
-from shared.service import Runtime, create_app
+from shared.service import Runtime, Service, create_app
 from shared.settings import Settings
-from shared.ticker import Ticker
 from shared.topics import Topic, commands_pattern, inbox_party
 
 log = logging.getLogger(SERVICE)
@@ -129,9 +128,8 @@ def inbox_parties(contract: Contract) -> list[str]:
     return [p for p, party in contract.parties.items() if party.kind != "vendor"]
 
 
-class IntakeService:
+class IntakeService(Service):
     def __init__(self) -> None:
-        self.ticker: Ticker | None = None  # made in on_start
         self.verdicts = Verdicts(self.recorded_outcome)
         self.inboxes = Inboxes()
 
@@ -495,33 +493,24 @@ class IntakeService:
             log.info("maintenance ended: alerts released", extra={"count": released})
         return released
 
-    async def ensure_inboxes(self, rt: Runtime | None = None) -> None:
+    async def ensure_inboxes(self) -> None:
         """Every party's command inbox: before the commands consumer subscribes, then at each
         tick for parties a republished contract adds."""
-        await self.inboxes.ensure(rt or self.rt)
+        await self.inboxes.ensure(self.rt)
+
+    async def before_start(self, rt: Runtime) -> None:
+        await self.ensure_inboxes()
 
     async def on_start(self, rt: Runtime) -> None:
-        self.ticker = Ticker(
+        rt.tick(
             "intake-tick",
             rt.settings.intake_tick_seconds,
             ("party inboxes", self.ensure_inboxes),
             ("maintenance", self.release_ended_windows),
         )
-        self.ticker.start()
-
-    async def on_stop(self, rt: Runtime) -> None:
-        if self.ticker is not None:
-            await self.ticker.stop()
 
 
 def build_app() -> FastAPI:
-    service = IntakeService()
     return create_app(
-        SERVICE,
-        service.wire,
-        schema="intake",
-        migrations=Path(__file__).parent / "migrations",
-        before_start=service.ensure_inboxes,
-        on_start=service.on_start,
-        on_stop=service.on_stop,
+        SERVICE, IntakeService(), schema="intake", migrations=Path(__file__).parent / "migrations"
     )

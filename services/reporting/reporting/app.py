@@ -23,8 +23,7 @@ from shared.contract.view import ContractView
 from shared.db import Conn
 from shared.events import ChangeRecordedV1, Envelope, IncidentStatus
 from shared.instants import Instant, parse_month
-from shared.service import Runtime, create_app
-from shared.ticker import Ticker
+from shared.service import Runtime, Service, create_app
 from shared.topics import Topic
 
 SERVICE = "reporting"
@@ -55,10 +54,7 @@ GAUGE_SECONDS = 5.0
 """How often the business gauges are read from the read model (a scrape never waits on it)."""
 
 
-class ReportingService:
-    def __init__(self) -> None:
-        self.ticker: Ticker | None = None  # made in on_start
-
+class ReportingService(Service):
     def wire(self, rt: Runtime, router: APIRouter) -> None:
         self.rt = rt
         settings = rt.settings
@@ -234,23 +230,13 @@ class ReportingService:
         self.mttr.set(mttr)
 
     async def on_start(self, rt: Runtime) -> None:
-        self.ticker = Ticker(
-            "reporting-tick", GAUGE_SECONDS, ("business gauges", self.refresh_gauges)
-        )
-        self.ticker.start()
-
-    async def on_stop(self, rt: Runtime) -> None:
-        if self.ticker is not None:
-            await self.ticker.stop()
+        rt.tick("reporting-tick", GAUGE_SECONDS, ("business gauges", self.refresh_gauges))
 
 
 def build_app() -> FastAPI:
-    service = ReportingService()
     return create_app(
         SERVICE,
-        service.wire,
+        ReportingService(),
         schema="reporting",
         migrations=Path(__file__).parent / "migrations",
-        on_start=service.on_start,
-        on_stop=service.on_stop,
     )

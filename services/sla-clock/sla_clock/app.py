@@ -34,9 +34,8 @@ from shared.events import (
     SlaClockStoppedV1,
 )
 from shared.kafka import Outbox
-from shared.service import Runtime, create_app
+from shared.service import Runtime, Service, create_app
 from shared.settings import Settings
-from shared.ticker import Ticker
 from shared.topics import Topic
 from sla_clock import access_timers, store
 from sla_clock.cadence import UpdateTimer, fire_update, update_timers
@@ -62,10 +61,7 @@ log = logging.getLogger(SERVICE)
 T = TypeVar("T")
 
 
-class SlaService:
-    def __init__(self) -> None:
-        self.ticker: Ticker | None = None  # made in on_start, once the watchdog exists
-
+class SlaService(Service):
     def wire(self, rt: Runtime, router: APIRouter) -> None:
         self.rt = rt
         self.watchdog = Watchdog()
@@ -275,7 +271,7 @@ class SlaService:
                     priority=str(row["priority"]),
                     party=str(row["party"]),
                 )
-        self.ticker = Ticker(
+        rt.tick(
             "sla-tick",
             rt.settings.sla_tick_seconds,
             ("tick", self.tick_once),
@@ -283,23 +279,15 @@ class SlaService:
             ("update cadence", self.updates_once),
             ("check-in tick", self.watchdog.tick_once),
         )
-        self.ticker.start()
-
-    async def on_stop(self, rt: Runtime) -> None:
-        if self.ticker is not None:
-            await self.ticker.stop()
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    service = SlaService()
     return create_app(
         SERVICE,
-        service.wire,
+        SlaService(),
         schema="sla_clock",
         migrations=Path(__file__).parent / "migrations",
         settings=settings,
         clock=clock_from(settings, SystemClock()),
-        on_start=service.on_start,
-        on_stop=service.on_stop,
     )
