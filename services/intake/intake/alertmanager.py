@@ -17,7 +17,14 @@ from shared.events import Alert
 from shared.instants import EndInstant, Instant
 from shared.model import Foreign
 
-__all__ = ["AlertGroup", "AlertmanagerAlert", "AlertmanagerWebhook", "category_hint", "normalise"]
+__all__ = [
+    "AlertGroup",
+    "AlertmanagerAlert",
+    "AlertmanagerWebhook",
+    "as_alert",
+    "category_hint",
+    "normalise",
+]
 SOURCE = "alertmanager"
 
 
@@ -54,17 +61,29 @@ def normalise(
 ) -> list[Alert]:
     del now  # Alertmanager dates every alert itself
     return [
-        make_alert(
-            contract,
-            source=SOURCE,
-            fingerprint=f"am:{item.fingerprint}",
-            status=item.status,
-            labels=item.labels,
-            annotations=item.annotations,
-            summary=item.annotations.get("summary", item.labels.get("alertname", "")),
-            starts_at=item.startsAt,
-            ends_at=item.endsAt,
-            links=[item.generatorURL],
-        )
+        as_alert(item, contract, SOURCE, f"am:{item.fingerprint}", item.annotations)
         for item in webhook.alerts
     ]
+
+
+def as_alert(
+    item: AlertmanagerAlert,
+    contract: Contract,
+    source: str,
+    fingerprint: str,
+    annotations: dict[str, str],
+    *links: str,
+) -> Alert:
+    """Baton's alert from one of Alertmanager's shape (Grafana sends it too, with more links)."""
+    return make_alert(
+        contract,
+        source=source,
+        fingerprint=fingerprint,
+        status=item.status,
+        labels=item.labels,
+        annotations=annotations,
+        summary=item.annotations.get("summary", item.labels.get("alertname", "")),
+        starts_at=item.startsAt,
+        ends_at=item.endsAt,
+        links=[item.generatorURL, *links],
+    )

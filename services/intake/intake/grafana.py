@@ -11,8 +11,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from intake.alertmanager import AlertGroup, AlertmanagerAlert
-from intake.labels import make_alert
+from intake.alertmanager import AlertGroup, AlertmanagerAlert, as_alert
 from shared.contract import Contract
 from shared.events import Alert
 
@@ -47,18 +46,7 @@ def normalise(webhook: GrafanaWebhook, contract: Contract, now: datetime) -> lis
             annotations["values"] = ", ".join(f"{k}={v}" for k, v in sorted(item.values.items()))
         elif item.valueString:
             annotations["values"] = item.valueString
-        alerts.append(
-            make_alert(
-                contract,
-                source=SOURCE,
-                fingerprint=f"grafana:{webhook.orgId}:{item.fingerprint}",
-                status=item.status,
-                labels=item.labels,
-                annotations=annotations,
-                summary=item.annotations.get("summary", item.labels.get("alertname", "")),
-                starts_at=item.startsAt,
-                ends_at=item.endsAt,
-                links=[item.generatorURL, item.dashboardURL, item.panelURL, item.silenceURL],
-            )
-        )
+        fingerprint = f"grafana:{webhook.orgId}:{item.fingerprint}"
+        links = (item.dashboardURL, item.panelURL, item.silenceURL)
+        alerts.append(as_alert(item, contract, SOURCE, fingerprint, annotations, *links))
     return alerts
