@@ -385,7 +385,7 @@ class IntakeService(Service):
                 commands.append((scoped(rt.settings.topic_prefix, record.topic, command), record))
         if not commands:
             return
-        contract = self.intake.contract
+        view = self.view  # in force now: an action is judged by the contract in force
         now = rt.clock.now()
         outbox = Outbox(rt.broker)
         unknown: list[tuple[str, Record]] = []
@@ -412,7 +412,7 @@ class IntakeService(Service):
                     refused.append((forged, record))
                     continue
                 incident = incidents.get(command.subject or "")
-                if incident is None or hidden(action, incident, contract):
+                if incident is None or hidden(action, incident, view):
                     reason = f"subject: no incident {command.subject!r}"
                     verdicts.append(
                         (command.id, command.subject or "", 404, reason, action.party, digest)
@@ -424,7 +424,7 @@ class IntakeService(Service):
                     unknown.append((reason, record))
                     continue
                 at = accepted_at(rt.settings.topic_prefix, record.topic, command, now)
-                state, out, (status, reason) = apply_command(command, incident, contract, now, at)
+                state, out, (status, reason) = apply_command(command, incident, view, now, at)
                 outbox.extend(self.topics["incidents"], out)
                 incidents[state.id] = changed[state.id] = state
                 verdicts.append((command.id, incident.id, status, reason, action.party, digest))

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from intake.actions import pause_reason
 from intake.incidents import IncidentState, Refused, recorded
-from shared.contract import Contract
+from shared.contract.view import ContractView
 from shared.events import (
     Envelope,
     PauseAnsweredV1,
@@ -23,13 +24,10 @@ from shared.events import (
 )
 
 
-def check(answer: PauseAnswerV1, contract: Contract) -> None:
+def check(answer: PauseAnswerV1, view: ContractView) -> None:
     """``Refused`` unless ``answer`` is the confirming party's, for a reason and clock of the
     contract, a dispute with its reason."""
-    reason = next((r for r in contract.pause_reasons if r.id == answer.pause_reason), None)
-    if reason is None:
-        known = ", ".join(r.id for r in contract.pause_reasons) or "none"
-        raise Refused(f"pause_reason: {answer.pause_reason!r} is not in the contract ({known})")
+    reason = pause_reason(view, answer.pause_reason)
     if reason.confirmed_by is None:
         raise Refused(f"pause_reason: nobody confirms {reason.id} pauses in this contract")
     if answer.party != reason.confirmed_by:
@@ -46,7 +44,7 @@ def check(answer: PauseAnswerV1, contract: Contract) -> None:
 def apply_pause_answer(
     command: Envelope,
     incident: IncidentState,
-    contract: Contract,
+    view: ContractView,
     now: datetime,
     accepted_at: datetime | None = None,
 ) -> tuple[IncidentState, list[Envelope], tuple[int, str]]:
@@ -55,7 +53,7 @@ def apply_pause_answer(
     assert isinstance(answer, PauseAnswerV1)
     when = accepted_at or now
     try:
-        check(answer, contract)
+        check(answer, view)
     except Refused as refusal:
         refused = PauseAnswerRefusedV1(
             verdict=answer.verdict,
