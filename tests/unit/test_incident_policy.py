@@ -144,6 +144,7 @@ def _people(view: ContractView, incident: str) -> tuple[set[str], set[str], set[
         if isinstance(e.data, AssignmentIssuedV3) and e.data.role == AssignmentRole.PRIMARY
     ]
     assert primary.on_duty is not None
+    assert state.policy is not None
     return (
         {c.name for lv in state.policy.levels for c in lv.contacts},
         {primary.on_duty.name},
@@ -159,6 +160,8 @@ def test_the_answers_of_one_version_are_taken_once_and_never_cross_versions() ->
     v2 = _renamed(v1, "Someone else")
     first, _ = open_route(opened("inc-1", T0), ContractView.of(v1), T0)
     second, _ = open_route(opened("inc-2", T0), ContractView.of(v1), T0)
+    assert first.policy is not None
+    assert second.policy is not None
     assert first.policy.levels == second.policy.levels
     assert first.policy.levels[0] is second.policy.levels[0]  # taken once, shared
 
