@@ -126,9 +126,9 @@ class AssignmentIssuedV3(_AssignmentDetails[AssignmentRole]):
     )
 
 
-class CheckOpenedV1(Model):
-    """The diagnostic route: ``party`` checks ``layer`` (``object_id``) next to the incident's
-    origin and reports with a ``diagnosis`` action (fault found / no fault in my layer)."""
+class _Check(Model):
+    """What every check carries (a private base: v2 is not a v1 that ``make_event`` could take
+    for it)."""
 
     party: str
     role: Role = Role.CHECK
@@ -146,7 +146,12 @@ class CheckOpenedV1(Model):
     access: AccessProcedure | None = None
 
 
-class CheckOpenedV2(CheckOpenedV1):
+class CheckOpenedV1(_Check):
+    """The diagnostic route: ``party`` checks ``layer`` (``object_id``) next to the incident's
+    origin and reports with a ``diagnosis`` action (fault found / no fault in my layer)."""
+
+
+class CheckOpenedV2(_Check):
     """A check of a neighbouring layer (v2: when the incident opened, when the check party is
     engaged — a dependent outside its own support hours when they open — and those instants and
     access ready-by again on the checked object's wall clock with its zone)."""
