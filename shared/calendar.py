@@ -39,7 +39,7 @@ from typing import Annotated, Literal, Protocol, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from shared.model import Model
 
@@ -96,19 +96,6 @@ def _minutes(text: str, *, where: str, is_end: bool) -> int:
     return value
 
 
-def known_zone(value: str) -> str:
-    """``value``, when it names an IANA time zone; otherwise a ``ValueError`` that names it."""
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{value!r} is not an IANA time zone (e.g. 'Europe/Berlin')") from exc
-    return value
-
-
-TimeZone = Annotated[str, AfterValidator(known_zone)]
-"""An IANA time zone's name (``Europe/Berlin``), checked when read."""
-
-
 class CalendarSpec(Model):
     """A contract calendar, as written in the contract files.
 
@@ -123,12 +110,23 @@ class CalendarSpec(Model):
 
     id: str = Field(min_length=1)
     kind: Literal["24x7", "business_hours"]
-    timezone: TimeZone = "UTC"
+    timezone: str = "UTC"
     weekly: dict[Weekday, list[Hours]] = Field(default_factory=dict)
     holidays_country: str | None = None
     holidays_subdiv: str | None = None
     extra_holidays: list[date] = Field(default_factory=list)
     moved_working_days: dict[date, Weekday] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"timezone: {value!r} is not an IANA time zone (e.g. 'Europe/Berlin')"
+            ) from exc
+        return value
 
     @field_validator("weekly")
     @classmethod
