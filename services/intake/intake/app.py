@@ -44,7 +44,14 @@ from shared.events import (
     parse_event,
     stable_id,
 )
-from shared.kafka import Outbox, Record, create_party_topics, group_timing, publish_event
+from shared.kafka import (
+    Outbox,
+    Record,
+    create_party_topics,
+    group_timing,
+    publish_event,
+    send_all,
+)
 from shared.service import Runtime, create_app
 from shared.settings import Settings
 from shared.ticker import Ticker
@@ -178,6 +185,7 @@ class IntakeService:
             registry=rt.registry,
             dead_letters=rt.dead_letters,
             publish=self.publish,
+            publish_many=self.publish_all,
             auth=Authenticator(settings),
             await_outcome=self.await_outcome,
             first_use=self.first_use,
@@ -234,6 +242,11 @@ class IntakeService:
 
     async def publish(self, kind: str, event: Envelope, key: str | None) -> None:
         await publish_event(self.rt.broker, self.topics[kind], event, key=key)
+
+    async def publish_all(self, kind: str, keyed: list[tuple[Envelope, str | None]]) -> None:
+        """A request's events in one send (one acknowledgement wait, one metric update)."""
+        topic = self.topics[kind]
+        await send_all(self.rt.broker, [(topic, event, key) for event, key in keyed])
 
     async def await_outcome(self, command_id: uuid.UUID, party: str) -> tuple[int, str, str] | None:
         """The commands consumer's verdict on ``party``'s command, or None when it takes longer
