@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from reporting import changes
-from reporting.documents import closure_document
-from reporting.store import ClosureFacts
+from reporting.closure_report import closure_document
+from reporting.document_facts import ClosureFacts
 
 from shared.contract import load_contract
 from shared.contract.view import ContractView

@@ -165,7 +165,8 @@ def test_a_cached_answer_depends_on_every_label_a_rule_reads_and_on_no_other() -
     matching = Matching(rules)
     pg = {"job": "pg", "instance": "SRV-PG-01.steppe.local:9100"}
     first = matching.match({**pg, "alertname": "A"})
-    assert first is not None and first.object_id == "db"
+    assert first is not None
+    assert first.object_id == "db"
     again = matching.match({**pg, "alertname": "B", "unread": "x"})
     assert again is first
     assert matching.match({**pg, "instance": "srv-pg-02"}) is None

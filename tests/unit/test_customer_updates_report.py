@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from reporting.documents import closure_document, monthly_document
-from reporting.store import ClosureFacts, MonthlyFacts
+from reporting.closure_report import closure_document
+from reporting.document_facts import ClosureFacts, MonthlyFacts
+from reporting.monthly_report import monthly_document
 from reporting.updates import customer_updates
 
 from shared.contract import load_contract
