@@ -256,7 +256,9 @@ class Envelope(Model):
         return self.subject
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"))
+        """The event as JSON bytes, by pydantic's own serializer (the bytes ``orjson`` made of
+        ``model_dump(mode="json")``, in half the time: issue 28)."""
+        return self.__pydantic_serializer__.to_json(self)
 
     def data_as(self, kind: builtins.type[P]) -> P:
         """The payload as ``kind``; ``TypeError`` if the event carries another one."""
