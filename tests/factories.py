@@ -1,18 +1,20 @@
-"""What the tests build again and again, in one place: an incident opening, an alert as intake
-receives it, intake's state of an open incident, the minimal contract with a second site.
-Keyword arguments with the common defaults; a test names what it varies."""
+"""What the tests build again and again, in one place: the example contract, an incident
+opening, an alert as intake receives it, intake's state of an open incident, reporting's row of
+one, the minimal contract with a second site. Keyword arguments with the common defaults; a test
+names what it varies."""
 
 from __future__ import annotations
 
+import functools
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from intake.incidents import IncidentState
 
-from shared.contract import Contract
+from shared.contract import Contract, load_contract
 from shared.events import (
     ActionKind,
     Alert,
@@ -26,6 +28,16 @@ from shared.events import (
     OriginMovedV1,
     make_event,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
+MINIMAL = ROOT / "examples" / "minimal" / "contract.yaml"
+
+
+@functools.cache
+def example() -> Contract:
+    """The example contract (``examples/contract``), loaded once per test process: it is
+    frozen, so the tests share it."""
+    return load_contract(ROOT / "examples" / "contract")
 
 
 def opened(
@@ -182,21 +194,52 @@ def alert_received(
     )
 
 
-def open_incident(object_id: str | None, layer: Layer | None, at: datetime) -> IncidentState:
-    """Intake's state of ``inc-1``, a P1 outage open since ``at`` with one alert."""
+def open_incident(
+    object_id: str | None,
+    layer: Layer | None,
+    at: datetime,
+    *,
+    incident: str = "inc-1",
+    status: IncidentStatus = IncidentStatus.OPEN,
+    fingerprint: str = "fp",
+) -> IncidentState:
+    """Intake's state of ``incident``, a P1 outage open since ``at`` with one alert
+    (``fingerprint``)."""
     return IncidentState(
-        id="inc-1",
+        id=incident,
         object_id=object_id,
         layer=layer,
         category=Category.OUTAGE,
         priority="P1",
-        status=IncidentStatus.OPEN,
+        status=status,
         opened_at=at,
-        alerts={"fp": 1},
+        alerts={fingerprint: 1},
     )
 
 
-MINIMAL = Path(__file__).resolve().parents[1] / "examples" / "minimal" / "contract.yaml"
+def incident_row(at: datetime, **over: Any) -> dict[str, Any]:
+    """``INC-1`` as reporting's incident row reads: a P1 outage on pg-acc that opened at ``at``
+    and was acknowledged five minutes later, not yet restored; ``over`` replaces columns."""
+    return {
+        "id": "INC-1",
+        "summary": "db down",
+        "object_id": "pg-acc",
+        "origin_object": "pg-acc",
+        "origin_layer": "dbms",
+        "category": "outage",
+        "priority": "P1",
+        "status": "acknowledged",
+        "first_alert_at": at,
+        "opened_at": at,
+        "acknowledged_at": at + timedelta(minutes=5),
+        "restored_at": None,
+        "closed_at": None,
+        "primary_party": "sysops",
+        "coordinator": "appint",
+        "alert_count": 1,
+        "objects": ["pg-acc"],
+        **over,
+    }
 
 
 def two_sites_doc() -> dict[str, Any]:

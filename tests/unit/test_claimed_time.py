@@ -15,7 +15,6 @@ from sla_clock.timeline import fold
 from shared.events import (
     AccessRequestV1,
     ActionKind,
-    Category,
     ClockKind,
     Envelope,
     IncidentActionAcceptedV3,
@@ -24,6 +23,7 @@ from shared.events import (
     PartyActionV2,
     make_event,
 )
+from tests import factories
 from tests.unit.test_sla_decide import OPENED, opened, run
 from tests.unit.test_sla_timeline import RULES
 
@@ -32,16 +32,7 @@ CONTRACT = RULES.contract
 
 
 def incident() -> IncidentState:
-    return IncidentState(
-        id="inc-7",
-        object_id="pg-main",
-        layer=Layer.DBMS,
-        category=Category.OUTAGE,
-        priority="P1",
-        status=IncidentStatus.OPEN,
-        opened_at=OPENED,
-        alerts={"f": 1},
-    )
+    return factories.open_incident("pg-main", Layer.DBMS, OPENED, incident="inc-7", fingerprint="f")
 
 
 def access_request() -> AccessRequestV1:

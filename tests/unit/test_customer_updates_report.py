@@ -5,18 +5,17 @@ overdue updates per coordinator."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from reporting.documents import closure_document, monthly_document
 from reporting.store import ClosureFacts, MonthlyFacts
 from reporting.updates import customer_updates
 
-from shared.contract import load_contract
 from shared.contract.view import ContractView
 from shared.documents import Document, Table, to_json
+from tests import factories
 
-CONTRACT = load_contract(Path(__file__).resolve().parents[2] / "examples" / "contract")
+CONTRACT = factories.example()
 AT = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)  # 07:00 in Almaty
 M = timedelta(minutes=1)
 
@@ -65,25 +64,7 @@ def table(doc: Document, title: str) -> Table:
 
 def test_the_updates_and_the_late_one_are_in_the_closure_report() -> None:
     facts = ClosureFacts(
-        incident={
-            "id": "INC-1",
-            "summary": "db down",
-            "object_id": "pg-acc",
-            "origin_object": "pg-acc",
-            "origin_layer": "dbms",
-            "category": "outage",
-            "priority": "P1",
-            "status": "acknowledged",
-            "first_alert_at": AT,
-            "opened_at": AT,
-            "acknowledged_at": AT + 5 * M,
-            "restored_at": None,
-            "closed_at": None,
-            "primary_party": "sysops",
-            "coordinator": "appint",
-            "alert_count": 1,
-            "objects": ["pg-acc"],
-        },
+        incident=factories.incident_row(AT),
         report=None,
         clocks=[],
         events=EVENTS,
