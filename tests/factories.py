@@ -20,24 +20,18 @@ from shared.events import (
     Alert,
     AlertReceivedV1,
     Category,
+    ClockKind,
     Envelope,
     IncidentActionAcceptedV3,
     IncidentOpenedV1,
     IncidentStatus,
     Layer,
     OriginMovedV1,
+    SlaBreachedV1,
+    SlaOverdueV1,
+    SlaWarningV1,
     make_event,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-MINIMAL = ROOT / "examples" / "minimal" / "contract.yaml"
-
-
-@functools.cache
-def example() -> Contract:
-    """The example contract (``examples/contract``), loaded once per test process: it is
-    frozen, so the tests share it."""
-    return load_contract(ROOT / "examples" / "contract")
 
 
 def opened(
@@ -167,6 +161,55 @@ def origin_moved(
     )
 
 
+def sla_warning(
+    incident: str,
+    at: datetime,
+    *,
+    deadline: datetime,
+    clock: ClockKind = ClockKind.RESPONSE,
+    threshold: int = 80,
+    remaining: timedelta = timedelta(minutes=3),
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
+    """``baton.sla.warning`` from sla-clock: ``incident``'s ``clock`` reached ``threshold`` %
+    at ``at``, ``remaining`` before ``deadline``."""
+    data = SlaWarningV1(
+        clock=clock, threshold=threshold, deadline=deadline, remaining=remaining, detected_at=at
+    )
+    return make_event(data, source="sla-clock", time=at, subject=incident, event_id=event_id)
+
+
+def sla_breached(
+    incident: str,
+    at: datetime,
+    *,
+    clock: ClockKind = ClockKind.RESPONSE,
+    deadline: datetime | None = None,
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
+    """``baton.sla.breached`` from sla-clock: ``incident``'s ``clock`` ran out at ``deadline``
+    (``at`` unless told), seen at ``at``."""
+    data = SlaBreachedV1(clock=clock, deadline=deadline or at, detected_at=at)
+    return make_event(data, source="sla-clock", time=at, subject=incident, event_id=event_id)
+
+
+def sla_overdue(
+    incident: str,
+    at: datetime,
+    *,
+    deadline: datetime,
+    threshold: int,
+    clock: ClockKind = ClockKind.RECOVERY,
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
+    """``baton.sla.overdue`` from sla-clock: ``incident``'s ``clock``, past ``deadline``,
+    reached ``threshold`` % of its target at ``at``."""
+    data = SlaOverdueV1(
+        clock=clock, threshold=threshold, deadline=deadline, overdue=at - deadline, detected_at=at
+    )
+    return make_event(data, source="sla-clock", time=at, subject=incident, event_id=event_id)
+
+
 def alert_received(
     contract: Contract, object_id: str, category: Category, at: datetime
 ) -> Envelope:
@@ -240,6 +283,17 @@ def incident_row(at: datetime, **over: Any) -> dict[str, Any]:
         "objects": ["pg-acc"],
         **over,
     }
+
+
+ROOT = Path(__file__).resolve().parents[1]
+MINIMAL = ROOT / "examples" / "minimal" / "contract.yaml"
+
+
+@functools.cache
+def example() -> Contract:
+    """The example contract (``examples/contract``), loaded once per test process: it is
+    frozen, so the tests share it."""
+    return load_contract(ROOT / "examples" / "contract")
 
 
 def two_sites_doc() -> dict[str, Any]:

@@ -12,7 +12,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -24,14 +24,10 @@ from shared.events import (
     AssignmentIssuedV3,
     CheckClosedV1,
     CheckOpenedV2,
-    ClockKind,
     Envelope,
     EventType,
     HandoverV2,
     Layer,
-    SlaBreachedV1,
-    SlaWarningV1,
-    make_event,
     stable_id,
 )
 from tests import factories
@@ -70,27 +66,10 @@ def opened(incident: str, at: datetime) -> Envelope:
     )
 
 
-def action(
-    incident: str,
-    kind: ActionKind,
-    party: str,
-    *,
-    layer: Layer | None = None,
-    fault_found: bool | None = None,
-) -> Envelope:
-    command = uuid.uuid4()
-    now = datetime.now(UTC)
-    return accepted(
-        incident,
-        kind,
-        now,
-        party=party,
-        actor="duty",
-        command_id=command,
-        event_id=stable_id("accepted", command),
-        layer=layer,
-        fault_found=fault_found,
-    )
+def action(incident: str, kind: ActionKind, party: str, **fields: Any) -> Envelope:
+    """``party``'s duty engineer did ``kind`` on ``incident`` now (a new command, a new event);
+    ``fields`` are the action's own (``layer``, ``fault_found``)."""
+    return accepted(incident, kind, datetime.now(UTC), party=party, actor="duty", **fields)
 
 
 async def publish(bootstrap: str, topic: str, *events: Envelope) -> None:
@@ -261,26 +240,13 @@ async def test_escalation_levels_fire_once_and_unacknowledged_parties_get_their_
             " too slow for this test (osdb's backup would have fallen due first)"
         )
         now = datetime.now(UTC)
-        warning = make_event(
-            SlaWarningV1(
-                clock=ClockKind.RESPONSE,
-                threshold=80,
-                deadline=start + timedelta(minutes=15),
-                remaining=timedelta(minutes=3),
-                detected_at=now,
-            ),
-            source="sla-clock",
-            time=now,
-            subject=incident,
+        warning = factories.sla_warning(
+            incident,
+            now,
+            deadline=start + timedelta(minutes=15),
             event_id=stable_id("warning", incident, 80),
         )
-        breach = make_event(
-            SlaBreachedV1(clock=ClockKind.RESPONSE, deadline=now, detected_at=now),
-            source="sla-clock",
-            time=now,
-            subject=incident,
-            event_id=stable_id("breach", incident),
-        )
+        breach = factories.sla_breached(incident, now, event_id=stable_id("breach", incident))
         await publish(bootstrap, f"{prefix}sla", warning, warning, breach)
         # level 2 once (warning, its redelivery and the breach all reach it); the backups of
         # apps (coordinator) and hw (hardware check), who did not react; none for osdb
