@@ -24,6 +24,7 @@ from shared.events import (
     Envelope,
     IncidentActionAcceptedV3,
     IncidentOpenedV1,
+    IncidentReclassifiedV1,
     IncidentStatus,
     Layer,
     OriginMovedV1,
@@ -161,6 +162,21 @@ def origin_moved(
     )
 
 
+def reclassified(
+    incident: str,
+    at: datetime,
+    *,
+    priority: str,
+    reason: str,
+    by: str,
+    category: Category = Category.OUTAGE,
+) -> Envelope:
+    """``baton.incident.reclassified``: ``by`` set ``incident``'s priority (and category) at
+    ``at`` for ``reason``."""
+    data = IncidentReclassifiedV1(priority=priority, category=category, reason=reason, by=by)
+    return make_event(data, source="intake", time=at, subject=incident)
+
+
 def sla_warning(
     incident: str,
     at: datetime,
@@ -296,10 +312,23 @@ def example() -> Contract:
     return load_contract(ROOT / "examples" / "contract")
 
 
+def minimal_doc() -> dict[str, Any]:
+    """The minimal contract's document (a fresh copy to change)."""
+    doc: dict[str, Any] = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    return doc
+
+
+def written(doc: dict[str, Any], folder: Path) -> Path:
+    """``doc`` written as ``folder``/contract.yaml; that path."""
+    path = folder / "contract.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def two_sites_doc() -> dict[str, Any]:
     """The minimal contract's document with a warehouse hub in Europe/Berlin on its own office
     hours (08:00-17:00) beside the head office; the accounting system runs at the hub."""
-    doc: dict[str, Any] = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    doc = minimal_doc()
     doc["calendars"].append(
         {
             "id": "hub-office",
