@@ -24,28 +24,24 @@ def event(kind: str, when: datetime, **data: Any) -> dict[str, Any]:
     return {"incident_id": "INC-1", "type": kind, "source": "x", "time": when, "data": data}
 
 
+def first_update(kind: str, at: datetime) -> dict[str, Any]:
+    """sla-clock's ``kind`` (due, overdue) at ``at`` for appint's first update, due at 07:30."""
+    return event(
+        kind,
+        at,
+        coordinator="appint",
+        priority="P1",
+        due=(AT + 30 * M).isoformat(),
+        every=1800.0,
+        last_update_at=None,
+        detected_at=at.isoformat(),
+    )
+
+
 EVENTS = [
     event("baton.incident.opened", AT, summary="db down"),
-    event(
-        "baton.sla.update_due",
-        AT + 20 * M,
-        coordinator="appint",
-        priority="P1",
-        due=(AT + 30 * M).isoformat(),
-        every=1800.0,
-        last_update_at=None,
-        detected_at=(AT + 20 * M).isoformat(),
-    ),
-    event(
-        "baton.sla.update_overdue",
-        AT + 30 * M,
-        coordinator="appint",
-        priority="P1",
-        due=(AT + 30 * M).isoformat(),
-        every=1800.0,
-        last_update_at=None,
-        detected_at=(AT + 30 * M).isoformat(),
-    ),
+    first_update("baton.sla.update_due", AT + 20 * M),
+    first_update("baton.sla.update_overdue", AT + 30 * M),
     event(
         "baton.incident.action_accepted",
         AT + 40 * M,

@@ -61,19 +61,18 @@ def test_the_reminder_and_the_overdue_reach_the_coordinator() -> None:
         "every": 30 * M,
         "last_update_at": None,
     }
-    due = make_event(
-        UpdateDueV1(**fields, detected_at=NIGHT + 20 * M),
-        source="sla-clock",
-        time=NIGHT + 20 * M,
-        subject=state.incident_id,
-        event_id=stable_id("due", 1),
-    )
-    late = make_event(
-        UpdateOverdueV1(**fields, detected_at=NIGHT + 30 * M),
-        source="sla-clock",
-        time=NIGHT + 30 * M,
-        subject=state.incident_id,
-        event_id=stable_id("late", 1),
+    due, late = (
+        make_event(
+            data,
+            source="sla-clock",
+            time=data.detected_at,
+            subject=state.incident_id,
+            event_id=stable_id(name, 1),
+        )
+        for name, data in (
+            ("due", UpdateDueV1(**fields, detected_at=NIGHT + 20 * M)),
+            ("late", UpdateOverdueV1(**fields, detected_at=NIGHT + 30 * M)),
+        )
     )
     reminded, overdue = _all(state, [due]), _all(state, [late])
     assert reminded
