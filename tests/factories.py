@@ -226,6 +226,30 @@ def sla_overdue(
     return make_event(data, source="sla-clock", time=at, subject=incident, event_id=event_id)
 
 
+def on_the_wire(
+    event_type: str,
+    version: int,
+    data: dict[str, Any],
+    at: datetime,
+    *,
+    source: str = "router",
+    subject: str | None = "inc-1",
+    event_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """An event as a writer (perhaps an earlier one) put it on the wire: the envelope's JSON
+    fields with ``data`` at ``version``, without our models in between."""
+    return {
+        "specversion": "1.0",
+        "id": str(event_id or uuid.uuid4()),
+        "type": event_type,
+        "source": source,
+        "time": at.isoformat(),
+        "subject": subject,
+        "dataversion": version,
+        "data": data,
+    }
+
+
 def alert_received(
     contract: Contract, object_id: str, category: Category, at: datetime
 ) -> Envelope:
