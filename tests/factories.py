@@ -277,6 +277,23 @@ def alert_received(
     )
 
 
+def state_of(opened: Envelope, status: IncidentStatus = IncidentStatus.OPEN) -> IncidentState:
+    """Intake's state of the incident ``opened`` opened, now in ``status``: its object, layer,
+    category, priority and opening, one alert of each fingerprint."""
+    data = opened.data_as(IncidentOpenedV1)
+    assert opened.subject is not None
+    return IncidentState(
+        id=opened.subject,
+        object_id=data.object_id,
+        layer=data.layer,
+        category=data.category,
+        priority=data.priority,
+        status=status,
+        opened_at=data.opened_at,
+        alerts=dict.fromkeys(data.fingerprints, 1),
+    )
+
+
 def open_incident(
     object_id: str | None,
     layer: Layer | None,
@@ -288,16 +305,8 @@ def open_incident(
 ) -> IncidentState:
     """Intake's state of ``incident``, a P1 outage open since ``at`` with one alert
     (``fingerprint``)."""
-    return IncidentState(
-        id=incident,
-        object_id=object_id,
-        layer=layer,
-        category=Category.OUTAGE,
-        priority="P1",
-        status=status,
-        opened_at=at,
-        alerts={fingerprint: 1},
-    )
+    event = opened(incident, at, object_id=object_id, layer=layer, fingerprint=fingerprint)
+    return state_of(event, status)
 
 
 def incident_row(at: datetime, **over: Any) -> dict[str, Any]:

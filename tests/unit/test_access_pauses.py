@@ -30,7 +30,6 @@ from shared.events import (
     ClockKind,
     Envelope,
     IncidentStatus,
-    Layer,
     PauseAnsweredV1,
     PauseVerdict,
     SlaClockPausedV1,
@@ -50,25 +49,14 @@ def at(hh: int, mm: int) -> datetime:
     return datetime(2026, 3, 11, hh, mm, tzinfo=ALMATY)
 
 
-def record() -> IncidentRecord:
-    opened = factories.opened(
-        INC,
-        at(2, 5),
-        object_id="pg-acc",
-        summary="accounting database down",
-        event_id=uuid.UUID(int=1),
-    )
-    return opened_record(opened, RULES.view)
-
-
-STATE = factories.open_incident(
-    "pg-acc",
-    Layer.DBMS,
-    at(2, 5),
-    incident=INC,
-    status=IncidentStatus.ACKNOWLEDGED,
-    fingerprint="f",
+OPENED = factories.opened(
+    INC, at(2, 5), object_id="pg-acc", summary="accounting database down", event_id=uuid.UUID(int=1)
 )
+STATE = factories.state_of(OPENED, IncidentStatus.ACKNOWLEDGED)
+
+
+def record() -> IncidentRecord:
+    return opened_record(OPENED, RULES.view)
 
 
 def step(
