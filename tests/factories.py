@@ -282,16 +282,9 @@ def state_of(opened: Envelope, status: IncidentStatus = IncidentStatus.OPEN) -> 
     category, priority and opening, one alert of each fingerprint."""
     data = opened.data_as(IncidentOpenedV1)
     assert opened.subject is not None
-    return IncidentState(
-        id=opened.subject,
-        object_id=data.object_id,
-        layer=data.layer,
-        category=data.category,
-        priority=data.priority,
-        status=status,
-        opened_at=data.opened_at,
-        alerts=dict.fromkeys(data.fingerprints, 1),
-    )
+    kept = data.model_dump(include={"object_id", "layer", "category", "priority", "opened_at"})
+    alerts = dict.fromkeys(data.fingerprints, 1)
+    return IncidentState(id=opened.subject, status=status, alerts=alerts, **kept)
 
 
 def open_incident(

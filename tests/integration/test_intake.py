@@ -32,13 +32,7 @@ from shared.events import (
     SourceAcknowledgedV1,
     stable_id,
 )
-from tests.integration.conftest import (
-    Isolated,
-    ServiceProcs,
-    start_services,
-    stop_services,
-    wait_healthy,
-)
+from tests.integration.conftest import Isolated, ServiceProcs, started, stop_services
 from tests.integration.helpers import collect, kafka, read_topic, wait_consumed
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
@@ -54,13 +48,7 @@ async def start_intake(
 ) -> ServiceProcs:
     isolated.env |= {"BATON_CONTRACT_PATH": str(contract), "BATON_INTAKE_TICK_SECONDS": "0.5"}
     isolated.env |= env
-    sp = start_services(isolated, tmp, ["intake"])
-    try:
-        await wait_healthy(sp)
-    except BaseException:
-        stop_services(sp)
-        raise
-    return sp
+    return await started(isolated, tmp, ["intake"])
 
 
 async def settle(bootstrap: str, topic: str, want: int) -> list[Envelope]:

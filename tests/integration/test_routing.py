@@ -36,6 +36,7 @@ from tests.integration.conftest import (
     Isolated,
     ServiceProcs,
     start_services,
+    started,
     stop_services,
     wait_healthy,
 )
@@ -129,10 +130,9 @@ async def test_database_incident_checks_neighbours_hands_over_and_replays_to_not
 ) -> None:
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
     incident = f"inc-{uuid.uuid4().hex[:12]}"
-    sp = start_services(isolated, tmp_path / "first", ["router"])
+    sp = await started(isolated, tmp_path / "first", ["router"])
     replay: ServiceProcs | None = None
     try:
-        await wait_healthy(sp)
         await publish(bootstrap, f"{prefix}incidents", opened(incident, datetime.now(UTC)))
 
         # the DBMS party and the coordinator; checks for every neighbouring layer
@@ -200,8 +200,7 @@ async def test_database_incident_checks_neighbours_hands_over_and_replays_to_not
         stop_services(sp)
         replay_env = {**isolated.env, "BATON_GROUP_PREFIX": f"{prefix}replay."}
         replayed = Isolated(infra=isolated.infra, prefix=prefix, dsn=isolated.dsn, env=replay_env)
-        replay = start_services(replayed, tmp_path / "replay", ["router"])
-        await wait_healthy(replay)
+        replay = await started(replayed, tmp_path / "replay", ["router"])
         await wait_consumed(bootstrap, router_reads(prefix, f"{prefix}replay."))
         after = await read_topic(bootstrap, f"{prefix}assignments")
         assert [e.id for e in after] == [e.id for e in shared], "a replay published again"
@@ -218,13 +217,12 @@ async def test_escalation_levels_fire_once_and_unacknowledged_parties_get_their_
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
     incident = f"inc-{uuid.uuid4().hex[:12]}"
     env = {**isolated.env, "BATON_ROUTER_TICK_SECONDS": "0.5"}
-    sp = start_services(
+    sp = await started(
         Isolated(infra=isolated.infra, prefix=prefix, dsn=isolated.dsn, env=env),
         tmp_path,
         ["router"],
     )
     try:
-        await wait_healthy(sp)
         # opened long enough ago that the backup calls fall due a few seconds from now, once
         # the router has handled the opening and osdb's acknowledgement (checked below)
         start = datetime.now(UTC) - ACK_AFTER + BACKUP_MARGIN
@@ -275,9 +273,8 @@ async def test_through_intake_a_diagnosis_over_http_hands_the_incident_over(
 ) -> None:
     """The same route with the real intake in front: alert in, diagnosis as a party action."""
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
-    sp = start_services(isolated, tmp_path, ["intake", "router"])
+    sp = await started(isolated, tmp_path, ["intake", "router"])
     try:
-        await wait_healthy(sp)
         async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
             response = await client.post(
                 f"{sp.urls['intake']}/v1/alerts/alertmanager",

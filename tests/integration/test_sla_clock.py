@@ -48,13 +48,7 @@ from shared.events import (
     stable_id,
 )
 from tests import factories
-from tests.integration.conftest import (
-    Isolated,
-    ServiceProcs,
-    start_services,
-    stop_services,
-    wait_healthy,
-)
+from tests.integration.conftest import Isolated, ServiceProcs, started, stop_services
 from tests.integration.helpers import QUICK_REBALANCE, kafka, timers_fired, wait_consumed
 from tests.unit.test_sla_timeline import H, M, build_contract
 
@@ -403,11 +397,10 @@ async def test_days_of_contract_time_fire_each_threshold_once_at_its_instant(
     held_back = events[5:]  # the reclassification (and the resume that follows it)
     del events[5:]
     await publish(isolated.infra.bootstrap, f"{isolated.prefix}incidents", events)
-    sp = start_services(
+    sp = await started(
         sla_clock_env(isolated, contract_path, clock), tmp_path / "run", ["sla-clock"]
     )
     try:
-        await wait_healthy(sp)
         async with TopicReader(isolated.infra.bootstrap, f"{isolated.prefix}sla") as sla:
 
             def fired() -> set[tuple[str, str, int]]:
@@ -562,10 +555,9 @@ async def test_kill_9_during_a_storm_fires_exactly_what_an_unkilled_run_fires(
     events, half, start, until, expected, clock, env = storm(isolated, tmp_path)
     down_until = start + 4 * H  # contract time while the second process takes over
     due_at = {k: due for k, (_, due) in expected.items() if due is not None}
-    first = start_services(env, tmp_path / "first", ["sla-clock"])
+    first = await started(env, tmp_path / "first", ["sla-clock"])
     second: ServiceProcs | None = None
     try:
-        await wait_healthy(first)
         await publish(isolated.infra.bootstrap, f"{isolated.prefix}incidents", events[:half])
         await group_members(isolated, "sla-clock", 1)
         await consumed(isolated)  # the first half's timers are stored before time runs
@@ -581,8 +573,7 @@ async def test_kill_9_during_a_storm_fires_exactly_what_an_unkilled_run_fires(
             first.procs["sla-clock"].send_signal(signal.SIGKILL)
             await asyncio.to_thread(first.procs["sla-clock"].wait, 30)
             clock.stand(down_until)  # thresholds fall due while nothing runs
-            second = start_services(env, tmp_path / "second", ["sla-clock"])
-            await wait_healthy(second)
+            second = await started(env, tmp_path / "second", ["sla-clock"])
             due_down = {k for k, due in due_at.items() if due <= down_until}
             await sla.until(
                 lambda: due_down <= {key(e) for e in sla.events()},
@@ -644,14 +635,12 @@ async def test_a_second_instance_joining_and_leaving_shares_the_work_and_doubles
     # its clock stands at the start while B joins
     events, half, _, until, expected, clock, env = storm(isolated, tmp_path)
     expected_fires = {k for k in expected if is_fire(k)}
-    a = start_services(env, tmp_path / "a", ["sla-clock"])
+    a = await started(env, tmp_path / "a", ["sla-clock"])
     b: ServiceProcs | None = None
     try:
-        await wait_healthy(a)
         await publish(isolated.infra.bootstrap, f"{isolated.prefix}incidents", events[:half])
         await consumed(isolated)  # A stored the first half's timers: B's join takes some over
-        b = start_services(env, tmp_path / "b", ["sla-clock"])
-        await wait_healthy(b)
+        b = await started(env, tmp_path / "b", ["sla-clock"])
         await group_members(isolated, "sla-clock", 2)  # B holds partitions and their timers
         async with TopicReader(isolated.infra.bootstrap, f"{isolated.prefix}sla") as sla:
             clock.run(900.0)  # a quarter of a contract hour per real second

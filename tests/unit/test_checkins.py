@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,8 +28,8 @@ from shared.checkins import (
 )
 from shared.contract import Contract, load_contract
 from shared.contract.lint import check_contract
+from tests import factories
 
-ROOT = Path(__file__).resolve().parents[2]
 ALMATY = ZoneInfo("Asia/Almaty")
 
 
@@ -39,7 +38,7 @@ def local(day: int, hour: int, minute: int = 0, month: int = 12) -> datetime:
 
 
 def contract_with(*, maintenance: bool = False, approved: bool = True, **schedule: Any) -> Contract:
-    doc = load_contract(ROOT / "examples" / "minimal" / "contract.yaml").model_dump(mode="json")
+    doc = load_contract(factories.MINIMAL).model_dump(mode="json")
     bank = next(o for o in doc["objects"] if o["id"] == "bank-exchange")
     bank["schedule"] = {
         "cron": "0 2 * * *",
@@ -66,7 +65,7 @@ def bank(contract: Contract) -> Expectation:
 
 
 def test_every_schedule_and_backup_duty_is_an_expected_event_with_a_stable_key() -> None:
-    contract = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+    contract = load_contract(factories.MINIMAL)
     found = {(e.object_id, e.duty): e for e in expectations(contract)}
     assert set(found) == {("bank-exchange", Duty.RUN), ("pg-main", Duty.TEST_RESTORE)}
     assert found["bank-exchange", Duty.RUN].category.value == "integration_issue"
@@ -82,7 +81,7 @@ SECRET = "a-check-in-secret-for-tests-only"
 def test_a_key_is_a_secret_nobody_rebuilds_from_the_contract() -> None:
     """Issue 25: every key was UUIDv5 of a constant namespace and ``contract/object/duty``;
     an outsider rebuilt them all. Under a secret, the rebuilt key finds no check-in."""
-    contract = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+    contract = load_contract(factories.MINIMAL)
     keyed = by_key(contract, [SECRET])
     rebuilt = str(uuid.uuid5(KEY_NAMESPACE, f"{contract.id}/bank-exchange/run"))
     assert rebuilt not in keyed
@@ -98,7 +97,7 @@ def test_a_key_is_a_secret_nobody_rebuilds_from_the_contract() -> None:
 
 
 def test_while_the_secret_is_rotated_the_old_keys_report_to_the_new_ones() -> None:
-    contract = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+    contract = load_contract(factories.MINIMAL)
     new, old = expectations(contract, "new-secret"), expectations(contract, SECRET)
     keyed = by_key(contract, ["new-secret", SECRET])
     assert len(keyed) == 2 * len(new)
@@ -261,13 +260,13 @@ def test_baton_checkins_list_prints_each_key_and_the_drill_lists_the_expected_ev
 
     from baton.cli import app
 
-    minimal = str(ROOT / "examples" / "minimal")
+    minimal = str(factories.MINIMAL.parent)
     listed = CliRunner().invoke(
         app, ["checkins", "list", "--json", minimal], env={"BATON_CHECKIN_SECRET": SECRET}
     )
     assert listed.exit_code == 0, listed.output
     rows = json.loads(listed.output)
-    contract = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+    contract = load_contract(factories.MINIMAL)
     assert {(r["object_id"], r["key"]) for r in rows} == {
         (e.object_id, e.key) for e in expectations(contract, SECRET)
     }
