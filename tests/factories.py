@@ -34,6 +34,18 @@ from shared.events import (
     make_event,
 )
 
+RECEIVER_FIXTURES = {
+    "/v1/alerts/alertmanager": "alertmanager.json",
+    "/v1/alerts/grafana": "grafana.json",
+    "/v2/enqueue": "pagerduty-trigger.json",
+    "/v2/change/enqueue": "pagerduty-change.json",
+    "/v1/alerts/zabbix": "zabbix-problem.json",
+    "/v1/alerts": "generic.json",
+    "/v1/incidents": "user-report.json",
+}
+"""Each of intake's receivers (its path) and the documented payload it takes, in
+``tests/fixtures/intake``."""
+
 
 def opened(
     incident: str,
