@@ -281,6 +281,25 @@ async def reporting_holds(
         await pool.close()
 
 
+async def polled(
+    check: Callable[[], Awaitable[Any]],
+    failure: str | Callable[[], str],
+    timeout: float = 60,
+    every: float = 0.1,
+) -> Any:
+    """``check()``'s first truthy answer, asked every ``every`` seconds; AssertionError with
+    ``failure`` (a message, or what makes one from the state last seen) after ``timeout``."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                found = await check()
+                if found:
+                    return found
+                await asyncio.sleep(every)
+    except TimeoutError:
+        raise AssertionError(failure if isinstance(failure, str) else failure()) from None
+
+
 def hmac_signed(secret: str, body: bytes) -> dict[str, str]:
     """The headers of a JSON ``body`` signed now with ``secret``, as a sender without a token
     (Zabbix' media type) sends it."""

@@ -31,7 +31,7 @@ from shared.events import (
 )
 from tests import factories
 from tests.integration.conftest import Isolated, ServiceProcs, started, stop_services
-from tests.integration.helpers import QUICK_REBALANCE, timers_fired, wait_consumed
+from tests.integration.helpers import QUICK_REBALANCE, polled, timers_fired, wait_consumed
 from tests.integration.test_sla_clock import (
     ContractClock,
     TopicReader,
@@ -106,18 +106,13 @@ async def planned(isolated: Isolated, due: datetime) -> None:
     """Wait until the watchdog planned a run whose deadline (expected time + grace) is ``due``."""
     conn = await asyncpg.connect(isolated.dsn)
     try:
-        async with asyncio.timeout(60):
-            while True:
-                found = await conn.fetchval(
-                    "SELECT count(*) FROM sla_clock.checkin_timers"
-                    " WHERE fired_at IS NULL AND due = $1",
-                    due,
-                )
-                if found:
-                    return
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        raise AssertionError(f"the watchdog planned no run due {due} in 60 s") from None
+        await polled(
+            lambda: conn.fetchval(
+                "SELECT count(*) FROM sla_clock.checkin_timers WHERE fired_at IS NULL AND due = $1",
+                due,
+            ),
+            f"the watchdog planned no run due {due} in 60 s",
+        )
     finally:
         await conn.close()
 

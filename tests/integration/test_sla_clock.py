@@ -49,7 +49,7 @@ from shared.events import (
 )
 from tests import factories
 from tests.integration.conftest import Isolated, ServiceProcs, started, stop_services
-from tests.integration.helpers import QUICK_REBALANCE, kafka, timers_fired, wait_consumed
+from tests.integration.helpers import QUICK_REBALANCE, kafka, polled, timers_fired, wait_consumed
 from tests.unit.test_sla_timeline import H, M, build_contract
 
 FIRES = (EventType.SLA_WARNING, EventType.SLA_BREACHED)
@@ -190,17 +190,15 @@ async def group_members(isolated: Isolated, service_group: str, count: int) -> N
     group = f"{isolated.prefix}{service_group}"
     admin = AIOKafkaAdminClient(**kafka(isolated.infra.bootstrap))
     await admin.start()
-    seen: Any = None
+    seen: list[Any] = [None]
+
+    async def stable() -> bool:
+        (response,) = await admin.describe_consumer_groups([group])
+        _, _, state, _, _, members, *_ = seen[0] = response.groups[0]
+        return state == "Stable" and len(members) == count
+
     try:
-        async with asyncio.timeout(60):
-            while True:
-                (response,) = await admin.describe_consumer_groups([group])
-                _, _, state, _, _, members, *_ = seen = response.groups[0]
-                if state == "Stable" and len(members) == count:
-                    return
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        raise AssertionError(f"group {group} not stable with {count} members: {seen}") from None
+        await polled(stable, lambda: f"group {group} not stable with {count} members: {seen[0]}")
     finally:
         await admin.close()
 

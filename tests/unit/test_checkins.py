@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from sla_clock.watchdog import Ping, on_ping, on_timer, plan
+from sla_clock.watchdog import Ping, State, on_ping, on_timer, plan
 
 from shared.checkins import (
     KEY_NAMESPACE,
@@ -62,6 +62,13 @@ def contract_with(*, maintenance: bool = False, approved: bool = True, **schedul
 
 def bank(contract: Contract) -> Expectation:
     return next(e for e in expectations(contract) if e.object_id == "bank-exchange")
+
+
+def planned_bank(at: datetime) -> tuple[Contract, Expectation, State]:
+    """The default contract, the bank exchange's nightly run and its watch planned at ``at``."""
+    contract = contract_with()
+    exp = bank(contract)
+    return contract, exp, plan(contract, exp, None, at).state
 
 
 def test_every_schedule_and_backup_duty_is_an_expected_event_with_a_stable_key() -> None:
@@ -175,9 +182,7 @@ def test_the_alert_names_the_last_seen_run() -> None:
 
 
 def test_a_failed_run_fires_at_once_with_its_log_and_exit_status() -> None:
-    contract = contract_with()
-    exp = bank(contract)
-    state = plan(contract, exp, None, local(1, 12)).state
+    contract, exp, state = planned_bank(local(1, 12))
     out = on_ping(contract, exp, state, Ping("fail", local(2, 2, 3), exit_status=2, log="no file"))
     (alert,) = out.alerts
     assert alert["status"] == "firing"
@@ -188,9 +193,7 @@ def test_a_failed_run_fires_at_once_with_its_log_and_exit_status() -> None:
 
 
 def test_a_started_run_that_never_finishes_fails_after_its_timeout() -> None:
-    contract = contract_with()
-    exp = bank(contract)
-    state = plan(contract, exp, None, local(1, 12)).state
+    contract, exp, state = planned_bank(local(1, 12))
     started = on_ping(contract, exp, state, Ping("start", local(2, 2)))
     (timeout,) = started.timers
     assert (timeout.kind, timeout.due) == ("timeout", local(2, 2, 20))
@@ -202,9 +205,7 @@ def test_a_started_run_that_never_finishes_fails_after_its_timeout() -> None:
 
 
 def test_exit_status_zero_is_success_and_log_changes_nothing() -> None:
-    contract = contract_with()
-    exp = bank(contract)
-    state = plan(contract, exp, None, local(1, 12)).state
+    contract, exp, state = planned_bank(local(1, 12))
     logged = on_ping(contract, exp, state, Ping("log", local(1, 13)))
     assert (logged.timers, logged.alerts, logged.cancel) == ((), (), ())
     assert logged.state.expected_at == state.expected_at
@@ -280,9 +281,7 @@ def test_baton_checkins_list_prints_each_key_and_the_drill_lists_the_expected_ev
 
 
 def test_a_report_older_than_the_last_success_changes_nothing() -> None:
-    contract = contract_with()
-    exp = bank(contract)
-    state = plan(contract, exp, None, local(1, 12)).state
+    contract, exp, state = planned_bank(local(1, 12))
     ok = on_ping(contract, exp, state, Ping("success", local(2, 2, 10)))
     for kind in ("start", "fail"):
         late = on_ping(contract, exp, ok.state, Ping(kind, local(2, 2)))
@@ -291,9 +290,7 @@ def test_a_report_older_than_the_last_success_changes_nothing() -> None:
 
 
 def test_a_start_reported_late_times_out_at_once_when_its_timeout_has_passed() -> None:
-    contract = contract_with()
-    exp = bank(contract)
-    state = plan(contract, exp, None, local(2, 9)).state
+    contract, exp, state = planned_bank(local(2, 9))
     started = on_ping(contract, exp, state, Ping("start", local(2, 2)))
     (timeout,) = started.timers
     assert timeout.due == local(2, 2, 20)  # already past at 09:00: the tick fires it at once
