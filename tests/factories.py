@@ -263,17 +263,23 @@ def on_the_wire(
 
 
 def alert_received(
-    contract: Contract, object_id: str, category: Category, at: datetime
+    contract: Contract,
+    object_id: str,
+    category: Category,
+    at: datetime,
+    *,
+    fingerprint: str | None = None,
+    event_id: uuid.UUID | None = None,
 ) -> Envelope:
-    """A firing alert on ``object_id`` of ``contract`` with a fingerprint of object and category
-    (the same pair again is a repeat), received at ``at``."""
+    """A firing alert on ``object_id`` of ``contract``, received at ``at``; its fingerprint that
+    of object and category unless told (the same pair again is a repeat)."""
     obj = contract.object(object_id)
     assert obj is not None, object_id
     return make_event(
         AlertReceivedV1(
             alert=Alert(
                 source="test",
-                fingerprint=f"{object_id}-{category.value}",
+                fingerprint=fingerprint or f"{object_id}-{category.value}",
                 status="firing",
                 object_id=object_id,
                 layer=obj.layer,
@@ -285,7 +291,7 @@ def alert_received(
         ),
         source="intake",
         time=at,
-        event_id=uuid.uuid4(),
+        event_id=event_id or uuid.uuid4(),
     )
 
 

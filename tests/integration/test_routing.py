@@ -286,17 +286,16 @@ async def test_through_intake_a_diagnosis_over_http_hands_the_incident_over(
             checks = {c.layer: c.party for c in payloads(first, CheckOpenedV2)}
             assert checks[Layer.HARDWARE] == "hw"
             assert checks[Layer.APPLICATION] == "apps"
-            diagnosis = await client.post(
-                f"{sp.urls['intake']}/v1/incidents/{incident}/actions",
-                json={
-                    "action": "diagnosis",
-                    "party": "hw",
-                    "actor": "night.engineer",
-                    "layer": "hardware",
-                    "fault_found": True,
-                    "note": "RAID controller failed",
-                },
-            )
+            found = {
+                "action": "diagnosis",
+                "party": "hw",
+                "actor": "night.engineer",
+                "layer": "hardware",
+                "fault_found": True,
+                "note": "RAID controller failed",
+            }
+            actions = f"{sp.urls['intake']}/v1/incidents/{incident}/actions"
+            diagnosis = await client.post(actions, json=found)
             assert diagnosis.status_code == 202, diagnosis.text
             every = await collect(bootstrap, f"{prefix}assignments", 9)
     finally:
