@@ -21,6 +21,7 @@ from rich.table import Table
 
 from shared.checkins import expected_events
 from shared.contract import ContractError, load_contract
+from shared.contract.view import ContractView
 
 SECRET_ENV = "BATON_CHECKIN_SECRET"  # noqa: S105 - the variable's name, not a secret
 
@@ -52,7 +53,7 @@ def list_command(
     secret = os.environ.get(SECRET_ENV)
     if not secret and (creds := credentials.load(stack_paths().root)) is not None:
         secret = creds.checkin_secret
-    rows = expected_events(contract, datetime.now(UTC), secret or None)
+    rows = expected_events(ContractView.of(contract), datetime.now(UTC), secret or None)
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
         return

@@ -9,7 +9,7 @@ import re
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
@@ -20,9 +20,16 @@ from rich.text import Text
 from baton import credentials
 from baton.changes_cli import changes_app
 from baton.checkins_cli import checkins_app
-from baton.contract_cli import contract_app, drill_command
+from baton.contract_cli import contract_app
+from baton.drill_cli import drill_command
 from baton.stack import stack_app, stack_contract, stack_paths, status
 from shared.contract.model_validators import format_duration
+
+if TYPE_CHECKING:
+    from baton.scenarios import Stack
+    from baton.stack.lifecycle import StackStatus
+    from shared.settings import Settings
+    from shared.topic_admin import KafkaClient
 
 app = typer.Typer(
     help="Baton: the event backbone of a 24/7 support contract.", no_args_is_help=True
@@ -420,12 +427,9 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
     """Throughput, latency and CPU per service beside raw aiokafka on the same broker."""
     import asyncio
 
-    from baton import mailpit
     from baton.bench import run_bench
-    from baton.notify_bench import sender_kinds
-    from baton.scenarios import SCENARIOS, Stack, run_scenario
-    from baton.stack import client_settings, service_pids
-    from shared.contract import load_contract
+    from baton.scenarios import run_scenario
+    from baton.stack import client_settings
     from shared.kafka import aiokafka_kwargs
 
     if service is not None:
@@ -451,33 +455,7 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
         for line in result.lines():
             console.print(line)
         return
-    if scenario not in SCENARIOS:
-        console.print(f"[red]--scenario: expected one of {', '.join(SCENARIOS)}[/red]")
-        raise typer.Exit(2)
-    relay = mailpit.relay(stack_paths())
-    if smtp_outage and (scenario != "storm" or relay is None):
-        console.print(
-            "[red]--smtp-outage: only with --scenario storm on a stack with Mailpit[/red]"
-        )
-        raise typer.Exit(2)
-    pids = service_pids()
-    try:  # which kinds the router can send (the names only: the templates may hold secrets)
-        senders: list[str] | None = sender_kinds(
-            Path(f"/proc/{pids['router']}/environ").read_bytes()
-        )
-    except (KeyError, OSError):
-        senders = None
-    stack = Stack(
-        intake=st["services"]["intake"]["url"],
-        reporting=st["services"]["reporting"]["url"],
-        bootstrap=kafka,
-        settings=settings,
-        contract=load_contract(stack_contract()),
-        pids=pids,
-        auth=_required_auth(),
-        relay=relay,
-        senders=senders,
-    )
+    stack = _scenario_stack(scenario, smtp_outage, st, settings, kafka)
     default_n = {"unique": 2000, "storm": 50_000, "steady": 0}[scenario]
     outcome = asyncio.run(
         run_scenario(
@@ -495,6 +473,46 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
     else:
         for line in outcome.lines():
             console.print(line)
+
+
+def _scenario_stack(
+    scenario: str, smtp_outage: float, st: StackStatus, settings: Settings, kafka: KafkaClient
+) -> Stack:
+    """The running stack a scenario drives, once its options are checked: ``scenario`` one of
+    ``SCENARIOS``, ``--smtp-outage`` only for a storm on a stack with Mailpit."""
+    from baton import mailpit
+    from baton.notify_bench import sender_kinds
+    from baton.scenarios import SCENARIOS, Stack
+    from baton.stack import service_pids
+    from shared.contract import load_contract
+
+    if scenario not in SCENARIOS:
+        console.print(f"[red]--scenario: expected one of {', '.join(SCENARIOS)}[/red]")
+        raise typer.Exit(2)
+    relay = mailpit.relay(stack_paths())
+    if smtp_outage and (scenario != "storm" or relay is None):
+        console.print(
+            "[red]--smtp-outage: only with --scenario storm on a stack with Mailpit[/red]"
+        )
+        raise typer.Exit(2)
+    pids = service_pids()
+    try:  # which kinds the router can send (the names only: the templates may hold secrets)
+        senders: list[str] | None = sender_kinds(
+            Path(f"/proc/{pids['router']}/environ").read_bytes()
+        )
+    except (KeyError, OSError):
+        senders = None
+    return Stack(
+        intake=st["services"]["intake"]["url"],
+        reporting=st["services"]["reporting"]["url"],
+        bootstrap=kafka,
+        settings=settings,
+        contract=load_contract(stack_contract()),
+        pids=pids,
+        auth=_required_auth(),
+        relay=relay,
+        senders=senders,
+    )
 
 
 def _service_bench(service: str, n: int | None) -> None:

@@ -277,12 +277,13 @@ class ExpectedEvent:
 
 
 def expected_events(
-    contract: Contract, at: datetime | None = None, secret: str | None = None
+    view: ContractView, at: datetime | None = None, secret: str | None = None
 ) -> list[ExpectedEvent]:
-    """Each expected event with its schedule in words, its grace and who is paged when missed
-    (the contact on duty at ``at`` when given); its key under ``secret`` (without it: no key)."""
+    """Each expected event of ``view``'s contract with its schedule in words, its grace and who
+    is paged when missed (the contact on duty at ``at`` when given); its key under ``secret``
+    (without it: no key)."""
     rows = []
-    view = ContractView.of(contract)
+    contract = view.contract
     for exp in expectations(contract, secret):
         obj = contract.object(exp.object_id)
         assert obj is not None

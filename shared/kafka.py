@@ -7,14 +7,19 @@ import dataclasses
 import logging
 import re
 import ssl
+import time
+from collections import Counter as Counter_
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeAlias, TypedDict
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import KafkaConnectionError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.prometheus.manager import MetricsManager
+from faststream.prometheus.types import PublishingStatus
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, Counter
@@ -22,12 +27,13 @@ from prometheus_client import CollectorRegistry, Counter
 from shared.events import DeadLetterV1, Envelope, make_event
 from shared.redact import redact_headers, redact_payload, sample
 from shared.settings import Settings
-from shared.telemetry import KafkaTracing
+from shared.telemetry import PROPAGATOR, KafkaTracing
 from shared.topic_admin import TopicAdminError, TopicWish, create_topics
 from shared.topics import PARTY_TOPIC_PARTITIONS, Topic, commands_pattern, party_topic_name
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "application/cloudevents+json"
+CONTENT_TYPE_BYTES = CONTENT_TYPE.encode()
 
 
 def kafka_security(settings: Settings) -> BaseSecurity | None:
@@ -171,8 +177,94 @@ def batch_records(msg: KafkaMessage) -> tuple[Record, ...]:
 
 def event_headers(event: Envelope) -> dict[str, str]:
     """The headers every Baton event carries beside its body (``traceparent`` is added by the
-    broker's ``KafkaTracing`` middleware)."""
+    broker's ``KafkaTracing`` middleware, or by ``send_all`` for the current span)."""
     return {"content-type": CONTENT_TYPE, "ce_type": event.type.value, "ce_id": str(event.id)}
+
+
+Pending: TypeAlias = tuple[str, Envelope, str | None]
+"""One event to publish: topic, event, key (None: the event's subject)."""
+
+
+def _aiokafka_producer(broker: KafkaBroker) -> AIOKafkaProducer:
+    """The started aiokafka producer inside FastStream's broker (FastStream 0.7's internals,
+    pinned in pyproject.toml; ``test_kafka_fast_path`` fails if they move)."""
+    state = getattr(broker._producer, "_producer", None)
+    real: AIOKafkaProducer | None = getattr(state, "producer", None)
+    if real is None:
+        raise KafkaConnectionError("the broker is not connected")
+    return real
+
+
+def _published_metrics(broker: KafkaBroker) -> MetricsManager | None:
+    for middleware in broker.config.broker_middlewares:
+        if isinstance(middleware, KafkaPrometheusMiddleware):
+            manager: MetricsManager = middleware._metrics_manager
+            return manager
+    return None
+
+
+async def send_all(broker: KafkaBroker, pending: Iterable[Pending]) -> None:
+    """Publish events in order straight through the broker's aiokafka producer and wait until
+    the broker has all of them (acks=all).
+
+    What FastStream's ``publish`` did per message is done once per call (issue 28: its
+    command object, correlation id, codec and middlewares were a third of intake's CPU in a
+    storm): the current span's ``traceparent`` is injected into every record (the same for
+    all, as before), and ``faststream_published_messages_total`` and its duration histogram
+    are updated once per topic, after the acknowledgements — so the counter counts what the
+    broker has, not what was queued. Each send is queued before the next starts, so events
+    with the same key keep their order on their partition."""
+    producer = _aiokafka_producer(broker)
+    carrier: dict[str, str] = {}
+    PROPAGATOR.inject(carrier)  # nothing when no span is current
+    traced = [(k, v.encode()) for k, v in carrier.items()]
+    started = time.perf_counter()
+    futures: list[asyncio.Future[Any]] = []
+    topics: Counter_[str] = Counter_()
+    for topic, event, key in pending:
+        headers = [
+            ("content-type", CONTENT_TYPE_BYTES),
+            ("ce_type", event.type.value.encode()),
+            ("ce_id", str(event.id).encode()),
+            *traced,
+        ]
+        futures.append(
+            await producer.send(
+                topic,
+                event.to_json(),
+                key=key.encode() if key is not None else event.key(),
+                headers=headers,
+            )
+        )
+        topics[topic] += 1
+    failed: BaseException | None = None
+    try:
+        await asyncio.gather(*futures)
+    except BaseException as exc:
+        failed = exc
+        raise
+    finally:
+        _count_published(broker, topics, time.perf_counter() - started, failed)
+
+
+def _count_published(
+    broker: KafkaBroker, topics: Counter_[str], seconds: float, failed: BaseException | None
+) -> None:
+    metrics = _published_metrics(broker)
+    if metrics is None:
+        return
+    status = PublishingStatus.error if failed is not None else PublishingStatus.success
+    for topic, count in topics.items():
+        metrics.observe_published_message_duration(
+            duration=seconds, broker="kafka", destination=topic
+        )
+        metrics.add_published_message(
+            amount=count, status=status, broker="kafka", destination=topic
+        )
+        if failed is not None and isinstance(failed, Exception):
+            metrics.add_published_message_exception(
+                exception_type=type(failed).__name__, broker="kafka", destination=topic
+            )
 
 
 async def publish_event(
@@ -182,31 +274,12 @@ async def publish_event(
 
     The message key is ``key`` when given, else the event's subject (the incident id).
     """
-    await broker.publish(
-        event.to_json(),
-        topic,
-        key=key.encode() if key is not None else event.key(),
-        headers=event_headers(event),
-    )
+    await send_all(broker, [(topic, event, key)])
 
 
 async def publish_events(broker: KafkaBroker, topic: str, events: list[Envelope]) -> None:
-    """Publish several events in order and wait for the broker once.
-
-    Each send is queued before the next starts, so events with the same key keep their order
-    on the partition; the acknowledgements (acks=all) are awaited together, not one by one.
-    """
-    pending = [
-        await broker.publish(
-            event.to_json(),
-            topic,
-            key=event.key(),
-            headers=event_headers(event),
-            no_confirm=True,
-        )
-        for event in events
-    ]
-    await asyncio.gather(*pending)
+    """Publish several events in order and wait for the broker once (``send_all``)."""
+    await send_all(broker, [(topic, event, None) for event in events])
 
 
 class Outbox:
@@ -220,7 +293,7 @@ class Outbox:
 
     def __init__(self, broker: KafkaBroker) -> None:
         self._broker = broker
-        self._pending: list[tuple[str, Envelope, str | None]] = []
+        self._pending: list[Pending] = []
 
     def add(self, topic: str, event: Envelope, *, key: str | None = None) -> None:
         """Queue ``event`` for ``topic``; its key is ``key`` or the event's subject."""
@@ -236,17 +309,8 @@ class Outbox:
     async def flush(self) -> None:
         """Send everything queued and wait until the broker has all of it."""
         pending, self._pending = self._pending, []
-        futures = [
-            await self._broker.publish(
-                event.to_json(),
-                topic,
-                key=key.encode() if key is not None else event.key(),
-                headers=event_headers(event),
-                no_confirm=True,
-            )
-            for topic, event, key in pending
-        ]
-        await asyncio.gather(*futures)
+        if pending:
+            await send_all(self._broker, pending)
 
 
 # An unauthenticated caller gets no more of the dead-letter topic than this per refusal: enough

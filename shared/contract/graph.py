@@ -4,6 +4,7 @@ of checks when an object fails (who checks each neighbouring layer, and from whe
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,6 +91,10 @@ class DependencyGraph:
                     if a != b:
                         parent[max(a, b)] = min(a, b)
         self._component = {i: find(i) for i in ids}
+        # asked for every alert of an incident (issue 28): the answers depend only on the set
+        # of failing objects this immutable graph knows, cached per graph
+        self._origin = functools.lru_cache(maxsize=4096)(self._origin_of)
+        self._scope = functools.lru_cache(maxsize=4096)(self._scope_of)
 
     def component(self, object_id: str) -> str | None:
         return self._component.get(object_id)
@@ -107,7 +112,9 @@ class DependencyGraph:
         return self._layer.get(object_id) if object_id else None
 
     def origin(self, failing: Iterable[str]) -> str | None:
-        known = {o for o in failing if o in self._below}
+        return self._origin(frozenset(o for o in failing if o in self._below))
+
+    def _origin_of(self, known: frozenset[str]) -> str | None:
         if not known:
             return None
         roots = [o for o in known if not (self._below[o] & known)]
@@ -121,10 +128,13 @@ class DependencyGraph:
         )
 
     def scope(self, failing: Iterable[str], origin: str | None) -> list[str]:
+        return list(self._scope(frozenset(failing), origin))
+
+    def _scope_of(self, failing: frozenset[str], origin: str | None) -> tuple[str, ...]:
         objects = set(failing) | ({origin} if origin else set())
         if origin in self._above:
             objects |= self._above[origin]
-        return sorted({self._unit[o] for o in objects if self._unit.get(o)})
+        return tuple(sorted({self._unit[o] for o in objects if self._unit.get(o)}))
 
 
 class Relations:

@@ -241,8 +241,20 @@ class Matching:
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules = tuple(rules)
+        read = {m.name for r in self.rules for m in r.matchers}
+        if any(r.hosts for r in self.rules):
+            read |= HOST_LABELS
+        # The labels no rule reads cannot change the answer, and a missing label reads as the
+        # empty string: the answer is a function of the read labels' values, cached (bounded:
+        # labels come from outside). A storm repeats the same few label sets thousands of times.
+        self._read = tuple(sorted(read))
+        self._by_values = functools.lru_cache(maxsize=_HOST_CACHE)(self._match_values)
 
     def match(self, labels: dict[str, str]) -> Match | None:
+        return self._by_values(tuple(labels.get(name, "") for name in self._read))
+
+    def _match_values(self, values: tuple[str, ...]) -> Match | None:
+        labels = dict(zip(self._read, values, strict=True))
         held = [r for r in self.rules if r.holds(labels)]
         if not held:
             return None

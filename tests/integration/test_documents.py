@@ -13,8 +13,10 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from reporting.documents import closure_document, monthly_document
-from reporting.store import closure_facts, monthly_facts, project, record_many
+from reporting.closure_report import closure_document
+from reporting.document_facts import closure_facts, monthly_facts
+from reporting.monthly_report import monthly_document
+from reporting.store import project, record_many
 from typer.testing import CliRunner
 
 from baton.cli import app

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 import orjson
-from reporting.documents import monthly_document
-from reporting.store import MonthlyFacts, monthly_facts
+from reporting.document_facts import MonthlyFacts, monthly_facts
+from reporting.monthly_report import monthly_document
 
 from shared.contract import load_contract
 from shared.documents import Document

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import asyncpg
 import orjson
-from reporting.documents import closure_document
-from reporting.store import closure_facts
+from reporting.closure_report import closure_document
+from reporting.document_facts import closure_facts
 
 from shared.contract import Contract, load_contract
 from shared.contract.view import ContractView

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 
 from intake.access import apply_access
 from intake.incidents import IncidentState
-from reporting.documents import closure_document, monthly_document
-from reporting.store import ClosureFacts, MonthlyFacts
+from reporting.closure_report import closure_document
+from reporting.document_facts import ClosureFacts, MonthlyFacts
+from reporting.monthly_report import monthly_document
 from sla_clock import access_timers
 from sla_clock.access_timers import NO_ACCESS, NO_APPROVER, AccessTimer
 from sla_clock.decide import opened_record
@@ -39,6 +40,7 @@ from shared.events import (
 from tests import factories
 
 CONTRACT = factories.example()
+VIEW = ContractView.of(CONTRACT)
 RULES = Rules(ContractView.of(CONTRACT))
 REASONS = {r.id: list(r.clocks) for r in CONTRACT.pause_reasons}
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -64,7 +66,7 @@ def step(
 ) -> tuple[IncidentState, AccessRequestV1]:
     data = AccessActionV1(action=kind, party=party, actor=actor, **f)
     cmd = make_event(data, source="test", time=when, subject=INC, event_id=uuid.uuid4())
-    state, events, answer = apply_access(cmd, state, CONTRACT, when)
+    state, events, answer = apply_access(cmd, state, VIEW, when)
     assert answer == (202, ""), answer
     return state, events[0].data_as(AccessRequestV1)
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reporting import changes
-from reporting.documents import closure_document
-from reporting.store import ClosureFacts
+from reporting.closure_report import closure_document
+from reporting.document_facts import ClosureFacts
 
 from shared.contract.view import ContractView
 from shared.documents import to_json

@@ -28,6 +28,7 @@ from shared.checkins import (
 )
 from shared.contract import Contract, load_contract
 from shared.contract.lint import check_contract
+from shared.contract.view import ContractView
 from tests import factories
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -234,7 +235,7 @@ def test_an_overdue_test_restore_is_a_request_every_n_days() -> None:
 
 def test_the_listing_says_the_schedule_in_words_the_grace_and_who_is_paged() -> None:
     contract = contract_with(skip_holidays="office")
-    rows = {r.object_id: r for r in expected_events(contract, at=local(2, 2))}
+    rows = {r.object_id: r for r in expected_events(ContractView.of(contract), at=local(2, 2))}
     row = rows["bank-exchange"]
     assert "0 2" not in row.schedule
     assert "At 02:00" in row.schedule

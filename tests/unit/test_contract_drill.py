@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from reporting.changes import scope
 from typer.testing import CliRunner
 
-from baton.contract_cli import drill_app, drill_command
+from baton.drill_cli import drill_app, drill_command
 from shared.contract import Contract, Period, load_contract
 from shared.contract.drill import DrillReport, drill, drill_all, sample_times
 from shared.contract.load import parse_path

@@ -149,3 +149,27 @@ def test_cli_says_where_an_alert_lands_and_why() -> None:
     assert "outside the perimeter" in outside.output
     bad = runner.invoke(app, ["contract", "match", str(EXAMPLE), "--labels", "[1]"])
     assert bad.exit_code == 2
+
+
+def test_a_cached_answer_depends_on_every_label_a_rule_reads_and_on_no_other() -> None:
+    """Issue 28: answers are cached by the values of the labels the rules read. Labels no
+    rule reads share an answer; a missing label and an empty one read alike; a changed host
+    or matcher label changes the answer."""
+    from shared.contract.matching import Matching, Rule
+
+    rules = [
+        Rule("db", "r0", (Matcher("job", "=", "pg"),), frozenset({"srv-pg-01"})),
+        Rule("app", "r1", (Matcher("job", "=~", "app.*"),)),
+        Rule("none", "r2", (Matcher("team", "!=", ""),)),
+    ]
+    matching = Matching(rules)
+    pg = {"job": "pg", "instance": "SRV-PG-01.steppe.local:9100"}
+    first = matching.match({**pg, "alertname": "A"})
+    assert first is not None
+    assert first.object_id == "db"
+    again = matching.match({**pg, "alertname": "B", "unread": "x"})
+    assert again is first
+    assert matching.match({**pg, "instance": "srv-pg-02"}) is None
+    assert matching.match({"job": "app-1", "team": ""}).object_id == "app"  # type: ignore[union-attr]
+    assert matching.match({"job": "app-1"}).object_id == "app"  # type: ignore[union-attr]
+    assert matching.match({"job": "x", "team": "ops"}).object_id == "none"  # type: ignore[union-attr]

@@ -97,7 +97,7 @@ def test_the_drill_and_the_cli_print_them_as_written(tmp_path: Path) -> None:
     """``3bd`` is "3bd" in the drill, not the 27 hours it counts ("1d3h")."""
     from typer.testing import CliRunner
 
-    from baton.contract_cli import drill_app
+    from baton.drill_cli import drill_app
     from shared.contract.drill import drill
 
     contract = _with_request_targets(tmp_path, "4bh", "3bd")

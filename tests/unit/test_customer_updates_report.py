@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from reporting.documents import closure_document, monthly_document
-from reporting.store import ClosureFacts, MonthlyFacts
+from reporting.closure_report import closure_document
+from reporting.document_facts import ClosureFacts, MonthlyFacts
+from reporting.monthly_report import monthly_document
 from reporting.updates import customer_updates
 
 from shared.contract.view import ContractView

@@ -9,9 +9,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from reporting.closure_report import _timeline_row, closure_document
+from reporting.document_facts import ClosureFacts, MonthlyFacts
 from reporting.document_routes import document_response
-from reporting.documents import _timeline_row, closure_document, monthly_document
-from reporting.store import ClosureFacts, MonthlyFacts
+from reporting.monthly_report import monthly_document
 
 from shared.contract import Contract
 from shared.contract.view import ContractView
@@ -134,7 +135,7 @@ async def test_a_print_whose_request_stopped_waiting_still_keeps_the_next_one_ou
 def test_a_source_acknowledgement_reads_as_one_in_the_timeline(contract: Contract) -> None:
     from zoneinfo import ZoneInfo
 
-    from reporting.documents import _timeline_row
+    from reporting.closure_report import _timeline_row
 
     row = _timeline_row(
         contract,

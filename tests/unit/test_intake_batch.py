@@ -99,3 +99,22 @@ def test_a_restored_incident_awaiting_the_customer_absorbs_no_new_failure() -> N
         v, firing("fp-r", "resolved"), found, match, related=frozenset(), since=None
     )
     assert resolved == (restored, Match.FINGERPRINT, None)
+
+
+def test_a_fingerprint_joining_a_state_put_before_is_found_and_repeats_change_nothing() -> None:
+    """put() indexes only what a state gained since its last put (issue 28: it walked every
+    fingerprint of the incident for every alert of a storm)."""
+    a = incident("a", "db", ["fp-1"])
+    v = view(a)
+    grown = a.model_copy(update={"alerts": {**a.alerts, "fp-2": 1}})
+    v.put(grown)
+    assert v.find("fp-2", None, frozenset(), None) == (grown, Match.FINGERPRINT)
+    again = grown.model_copy(update={"alerts": {**grown.alerts, "fp-2": 2}})
+    v.put(again)
+    assert v.find("fp-1", None, frozenset(), None) == (again, Match.FINGERPRINT)
+    assert v.find("fp-2", None, frozenset(), None) == (again, Match.FINGERPRINT)
+    b = incident("b", "app", ["fp-3", "fp-4"], opened=2)
+    v.put(b)
+    v.put(b.model_copy(update={"alerts": {**b.alerts, "fp-5": 1, "fp-2": 1}}))
+    assert v.find("fp-5", None, frozenset(), None)[0].id == "b"  # type: ignore[union-attr]
+    assert v.find("fp-2", None, frozenset(), None)[0].id == "a"  # type: ignore[union-attr]

@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -428,15 +429,28 @@ def test_no_vendor_case_without_a_fault_or_a_vendor(minimal: Contract) -> None:
 
 
 async def test_a_party_id_that_cannot_name_a_topic_gets_the_shared_topic_only() -> None:
-    class Broker:
+    class Producer:
+        """aiokafka's producer as ``shared.kafka.send_all`` reaches it inside the broker."""
+
         def __init__(self) -> None:
             self.sent: list[str] = []
+            self.producer = self
 
-        async def publish(self, _body: bytes, topic: str, **_: object) -> asyncio.Future[None]:
+        async def send(self, topic: str, _value: bytes, **_: object) -> asyncio.Future[None]:
             self.sent.append(topic)
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
-            return done  # as with no_confirm=True: the broker's acknowledgement, to await
+            return done  # the broker's acknowledgement, to await
+
+    class Broker:
+        def __init__(self) -> None:
+            self._producer = SimpleNamespace(_producer=Producer())
+            self.config = SimpleNamespace(broker_middlewares=())
+
+        @property
+        def sent(self) -> list[str]:
+            sent: list[str] = self._producer._producer.sent
+            return sent
 
     broker = Broker()
     delivery = Delivery(broker, Settings())  # type: ignore[arg-type]

@@ -67,6 +67,7 @@ class DeadLetterSink(Protocol):
 
 Publish = Callable[[str, Envelope, str | None], Awaitable[None]]
 """(topic kind: "alerts" | "commands" | "incidents", event, key) -> acknowledged by Kafka."""
+PublishMany = Callable[[str, list[tuple[Envelope, str | None]]], Awaitable[None]]
 
 
 RecordChange = Callable[[pagerduty.ChangeEvent, str | None, datetime], Awaitable[None]]
@@ -90,6 +91,15 @@ class Intake:
     list_changes: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
     kafka_down: Callable[[], bool] = lambda: False
     """True while the health watch's last check found Kafka unreachable: answer 503 at once."""
+    publish_many: PublishMany | None = None
+    """Several events of one kind in one send; None: each through ``publish``."""
+
+    async def publish_all(self, kind: str, keyed: list[tuple[Envelope, str | None]]) -> None:
+        """A request's events of one kind, acknowledged by Kafka together."""
+        if self.publish_many is not None:
+            await self.publish_many(kind, keyed)
+        else:
+            await asyncio.gather(*(self.publish(kind, event, key) for event, key in keyed))
 
 
 def alert_events(
@@ -296,12 +306,10 @@ class Gate:
             (e, a) for i, (e, a) in enumerate(zip(events, alerts, strict=True)) if i not in too_big
         ]
         try:
+            graph = self.intake.graph
             await self.durably(
-                *(
-                    self.intake.publish(
-                        "alerts", e, alert_key(self.intake.graph, a.object_id, a.fingerprint)
-                    )
-                    for e, a in kept
+                self.intake.publish_all(
+                    "alerts", [(e, alert_key(graph, a.object_id, a.fingerprint)) for e, a in kept]
                 )
             )
         except (Unavailable, Refusal) as exc:

@@ -20,8 +20,10 @@ from typing import Annotated, Literal, TypeVar
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from reporting.access import Reader, may_see
-from reporting.documents import closure_document, monthly_document
-from reporting.store import changes_before, closure_facts, monthly_facts
+from reporting.closure_report import closure_document
+from reporting.document_facts import closure_facts, monthly_facts
+from reporting.monthly_report import monthly_document
+from reporting.store import changes_before
 from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.db import Conn

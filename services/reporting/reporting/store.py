@@ -1,15 +1,16 @@
 """Reporting's PostgreSQL rows: the audit trail, the read model (how each event changes the
-incident row and when a closure report is due) and the queries the API and documents read.
+incident row and when a closure report is due) and the queries the API reads (the documents'
+own queries are in ``document_facts``).
 
 Only data moves here; what a reader may see is decided in ``access``, how a document reads in
-``documents``.
+``closure_report`` and ``monthly_report``.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -43,14 +44,6 @@ from shared.events import (
 JSON_COLUMNS = frozenset(
     {"actions_taken", "provider_participants", "customer_participants", "data", "objects", "scope"}
 )
-
-
-def _row(record: Any) -> dict[str, Any]:
-    out = dict(record)
-    for key in JSON_COLUMNS & out.keys():
-        if isinstance(out[key], str):
-            out[key] = orjson.loads(out[key])
-    return out
 
 
 def month_bounds(month: date) -> tuple[datetime, datetime]:
@@ -438,162 +431,6 @@ async def mean_times(conn: Conn) -> tuple[float, float]:
     if means is None:  # an aggregate always returns its one row
         return 0.0, 0.0
     return float(means["mtta"] or 0), float(means["mttr"] or 0)
-
-
-# --------------------------------------------------------------------------- documents
-
-
-@dataclass(frozen=True, slots=True)
-class ClosureFacts:
-    incident: dict[str, Any]
-    report: dict[str, Any] | None
-    clocks: list[dict[str, Any]]
-    events: list[dict[str, Any]]
-    changes: list[dict[str, Any]] = field(default_factory=list)
-    """What changed on the origin and what it depends on before the first alert (ADR 46)."""
-
-
-async def closure_facts(conn: Conn, incident_id: str) -> ClosureFacts | None:
-    incident = await conn.fetchrow("SELECT * FROM incidents WHERE id = $1", incident_id)
-    if incident is None:
-        return None
-    report = await conn.fetchrow(
-        "SELECT * FROM closure_reports WHERE incident_id = $1", incident_id
-    )
-    clocks = await conn.fetch(
-        "SELECT * FROM sla_clocks WHERE incident_id = $1 ORDER BY started_at, clock", incident_id
-    )
-    events = await conn.fetch(
-        "SELECT incident_id, type, source, time, data FROM incident_events"
-        " WHERE incident_id = $1 ORDER BY time, recorded_at",
-        incident_id,
-    )
-    return ClosureFacts(
-        incident=_row(incident),
-        report=_row(report) if report else None,
-        clocks=[_row(c) for c in clocks],
-        events=[_row(e) for e in events],
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class MonthlyFacts:
-    month: date
-    compliance: list[dict[str, Any]]
-    breaches: list[dict[str, Any]]
-    pause_events: list[dict[str, Any]]
-    weeks: list[dict[str, Any]]
-    top_objects: list[dict[str, Any]]
-    top_origins: list[dict[str, Any]]
-    outside: list[dict[str, Any]]
-    missed: list[dict[str, Any]] = field(default_factory=list)
-    totals: dict[str, Any] = field(default_factory=dict)
-    overdue_updates: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[dict[str, Any]] = field(default_factory=list)
-
-
-async def monthly_facts(conn: Conn, month: date) -> MonthlyFacts:
-    start, end = month_bounds(month)
-    compliance = await sla_compliance(conn, month)
-    breaches = await conn.fetch(
-        "SELECT c.incident_id, c.clock, c.deadline, c.breached_at, c.stopped_at, i.summary,"
-        " i.priority, i.category, i.object_id, i.origin_object,"
-        " coalesce(i.primary_party, '(unassigned)') AS party, r.cause"
-        " FROM sla_clocks c JOIN incidents i ON i.id = c.incident_id"
-        " LEFT JOIN closure_reports r ON r.incident_id = c.incident_id"
-        " WHERE c.started_at >= $1 AND c.started_at < $2"
-        " AND (c.breached_at IS NOT NULL OR c.met = false)"
-        " ORDER BY c.deadline",
-        start,
-        end,
-    )
-    pause_events = await conn.fetch(
-        "SELECT e.incident_id, e.type, e.time, e.data FROM incident_events e"
-        " JOIN incidents i ON i.id = e.incident_id"
-        " WHERE i.opened_at >= $1 AND i.opened_at < $2 AND e.type = ANY($3::text[])"
-        " ORDER BY e.time, e.recorded_at",
-        start,
-        end,
-        [
-            EventType.SLA_CLOCK_PAUSED.value,
-            EventType.SLA_CLOCK_RESUMED.value,
-            EventType.ACCESS_REQUEST.value,  # the month's access waits (ADR 51)
-            EventType.PAUSE_ANSWERED.value,  # confirmed and disputed pause time apart (ADR 50)
-        ],
-    )
-    weeks = await conn.fetch(
-        "SELECT date_trunc('week', opened_at AT TIME ZONE 'UTC')::date AS week,"
-        " count(*) AS incidents,"
-        " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta,"
-        " avg(extract(epoch FROM restored_at - first_alert_at)) AS mttr"
-        " FROM incidents WHERE opened_at >= $1 AND opened_at < $2 GROUP BY 1 ORDER BY 1",
-        start,
-        end,
-    )
-    top_objects = await conn.fetch(
-        "SELECT object_id, count(*) AS incidents FROM incidents"
-        " WHERE opened_at >= $1 AND opened_at < $2 AND object_id IS NOT NULL"
-        " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
-        start,
-        end,
-    )
-    top_origins = await conn.fetch(
-        "SELECT origin_object, origin_layer, count(*) AS incidents FROM incidents"
-        " WHERE opened_at >= $1 AND opened_at < $2 AND origin_object IS NOT NULL"
-        " GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 10",
-        start,
-        end,
-    )
-    outside = await conn.fetch(
-        "SELECT id, opened_at, summary, alert_count, status FROM incidents"
-        " WHERE opened_at >= $1 AND opened_at < $2 AND outside_perimeter ORDER BY opened_at",
-        start,
-        end,
-    )
-    # the check-in watchdog raises a missed run as an alert fingerprinted checkin:<object>/<duty>
-    missed = await conn.fetch(
-        "SELECT DISTINCT ON (i.id, f.fp) i.id, i.opened_at, i.object_id, i.status, f.fp"
-        " FROM incidents i JOIN incident_events e ON e.incident_id = i.id"
-        " CROSS JOIN LATERAL (SELECT jsonb_array_elements_text(CASE"
-        "   WHEN jsonb_typeof(e.data->'fingerprints') = 'array' THEN e.data->'fingerprints'"
-        "   ELSE jsonb_build_array(e.data->>'fingerprint') END) AS fp) f"
-        " WHERE i.opened_at >= $1 AND i.opened_at < $2 AND e.type = ANY($3::text[])"
-        " AND f.fp LIKE 'checkin:%' ORDER BY i.id, f.fp",
-        start,
-        end,
-        [EventType.INCIDENT_OPENED.value, EventType.ALERT_ATTACHED.value],
-    )
-    # sla-clock's overdue customer updates of the month, per coordinator (ADR 47)
-    overdue_updates = await conn.fetch(
-        "SELECT data->>'coordinator' AS coordinator, data->>'priority' AS priority,"
-        " count(*) AS overdue FROM incident_events WHERE type = $3 AND time >= $1 AND time < $2"
-        " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
-        start,
-        end,
-        EventType.UPDATE_OVERDUE.value,
-    )
-    totals = await conn.fetchrow(
-        "SELECT count(*) AS incidents, count(*) FILTER (WHERE status = 'closed') AS closed,"
-        " avg(extract(epoch FROM acknowledged_at - opened_at)) AS mtta,"
-        " avg(extract(epoch FROM restored_at - first_alert_at)) AS mttr"
-        " FROM incidents WHERE opened_at >= $1 AND opened_at < $2",
-        start,
-        end,
-    )
-    return MonthlyFacts(
-        month=month,
-        compliance=[dict(r) for r in compliance],
-        breaches=[_row(r) for r in breaches],
-        pause_events=[_row(r) for r in pause_events],
-        weeks=[dict(r) for r in weeks],
-        top_objects=[dict(r) for r in top_objects],
-        top_origins=[dict(r) for r in top_origins],
-        outside=[dict(r) for r in outside],
-        missed=[dict(r) for r in missed],
-        totals=dict(totals) if totals else {},
-        overdue_updates=[dict(r) for r in overdue_updates],
-        problems=await problems_of_month(conn, month),
-    )
 
 
 # --------------------------------------------------------------------------- changes (ADR 46)

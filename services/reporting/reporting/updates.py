@@ -3,7 +3,7 @@
 An update is the coordinator's accepted ``update`` action (its text for the customer); a late
 one is sla-clock's ``baton.sla.update_overdue`` (no update by its due instant). The closure
 report lists both in time order; the monthly report counts the overdue ones per coordinator
-(``store.monthly_facts``).
+(``document_facts.monthly_facts``).
 """
 
 from __future__ import annotations

@@ -41,10 +41,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import apprise
+from apprise.plugins.email import NotifyEmail
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
-from router import notify, webhook
+from router import mail, notify, webhook
 from router.routing import RouteState
 from shared.db import Conn
 from shared.events import Envelope, NotificationOutcomeV1, make_event, stable_id
@@ -132,8 +133,10 @@ def _end_with(router: int, every: float = 1.0) -> None:
 
 
 def _notify_all(messages: list[tuple[str, str, str]], timeout: float) -> list[bool]:
-    """In the sending process: a worker round's messages over Apprise, concurrently (its
-    plugins run in threads of this process, not the router's), each within ``timeout``."""
+    """In the sending process: a worker round's messages, concurrently (in threads of this
+    process, not the router's), each within ``timeout``: e-mails over one SMTP session per
+    relay and up to ``mail.SESSION_MESSAGES`` messages (``router.mail``), the rest over
+    Apprise one by one."""
 
     async def one(url: str, subject: str, body: str) -> bool:
         ap = apprise.Apprise()
@@ -144,8 +147,32 @@ def _notify_all(messages: list[tuple[str, str, str]], timeout: float) -> list[bo
         )
         return bool(sent)
 
+    mails: list[mail.Mail] = []
+    mail_at: list[int] = []
+    others: list[int] = []
+    for i, (url, subject, body) in enumerate(messages):
+        plugin = apprise.Apprise.instantiate(url)
+        if isinstance(plugin, NotifyEmail):
+            mails.append((plugin, subject, body))
+            mail_at.append(i)
+        else:
+            others.append(i)
+    sessions = mail.sessions(mails)
+
     async def every() -> list[bool]:
-        return list(await asyncio.gather(*(one(*m) for m in messages)))
+        mailed, sent = await asyncio.gather(
+            asyncio.gather(
+                *(asyncio.to_thread(mail.send_session, [mails[i] for i in s]) for s in sessions)
+            ),
+            asyncio.gather(*(one(*messages[i]) for i in others)),
+        )
+        went = [False] * len(messages)
+        for session, results in zip(sessions, mailed, strict=True):
+            for i, ok in zip(session, results, strict=True):
+                went[mail_at[i]] = ok
+        for i, ok in zip(others, sent, strict=True):
+            went[i] = ok
+        return went
 
     return asyncio.run(every())
 

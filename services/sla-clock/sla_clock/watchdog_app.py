@@ -30,7 +30,6 @@ from typing import Any
 import orjson
 from aiokafka.partitioner import murmur2
 from fastapi import APIRouter, Request, Response
-from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
@@ -40,7 +39,7 @@ from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import CheckinPingV1, EventType, make_event, parse_event
 from shared.http import describe
-from shared.kafka import event_headers, group_timing
+from shared.kafka import event_headers
 from shared.readers import Reader, reader
 from shared.redact import REDACTED
 from shared.service import Runtime
@@ -77,16 +76,10 @@ class Watchdog:
         self.expected: dict[str, Expectation] = by_key(rt.contract, self.secrets())
         rt.on_contract(self._adopt)
         self.ownership = Ownership(lambda: self.subscriber.consumer)
-        self.subscriber = rt.broker.subscriber(
+        self.subscriber = rt.batch_subscriber(
             self.topic,
-            group_id=rt.settings.group(f"{SERVICE}.checkins"),
-            **group_timing(rt.settings),
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            group=f"{SERVICE}.checkins",
             listener=self.ownership,
-            batch=True,
-            max_records=rt.settings.consumer_batch_max_records,
-            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
         )
         self.subscriber(self.on_messages)
         self.pings = Counter(
