@@ -33,6 +33,7 @@ from shared.events import (
     SlaWarningV1,
     make_event,
 )
+from shared.events.base import Model
 
 RECEIVER_FIXTURES = {
     "/v1/alerts/alertmanager": "alertmanager.json",
@@ -189,6 +190,13 @@ def reclassified(
     return make_event(data, source="intake", time=at, subject=incident)
 
 
+def from_sla_clock(
+    incident: str, data: Model, at: datetime, event_id: uuid.UUID | None = None
+) -> Envelope:
+    """What sla-clock published about ``incident`` at ``at``: ``data``."""
+    return make_event(data, source="sla-clock", time=at, subject=incident, event_id=event_id)
+
+
 def sla_warning(
     incident: str,
     at: datetime,
@@ -204,7 +212,7 @@ def sla_warning(
     data = SlaWarningV1(
         clock=clock, threshold=threshold, deadline=deadline, remaining=remaining, detected_at=at
     )
-    return make_event(data, source="sla-clock", time=at, subject=incident, event_id=event_id)
+    return from_sla_clock(incident, data, at, event_id)
 
 
 def sla_breached(
@@ -218,7 +226,7 @@ def sla_breached(
     """``baton.sla.breached`` from sla-clock: ``incident``'s ``clock`` ran out at ``deadline``
     (``at`` unless told), seen at ``at``."""
     data = SlaBreachedV1(clock=clock, deadline=deadline or at, detected_at=at)
-    return make_event(data, source="sla-clock", time=at, subject=incident, event_id=event_id)
+    return from_sla_clock(incident, data, at, event_id)
 
 
 def sla_overdue(
@@ -235,7 +243,7 @@ def sla_overdue(
     data = SlaOverdueV1(
         clock=clock, threshold=threshold, deadline=deadline, overdue=at - deadline, detected_at=at
     )
-    return make_event(data, source="sla-clock", time=at, subject=incident, event_id=event_id)
+    return from_sla_clock(incident, data, at, event_id)
 
 
 def on_the_wire(
