@@ -1,7 +1,8 @@
-"""What the tests build again and again, in one place: the example contract, an incident
-opening, an alert as intake receives it, intake's state of an open incident, reporting's row of
-one, the minimal contract with a second site. Keyword arguments with the common defaults; a test
-names what it varies."""
+"""What the tests build again and again, in one place: events (an incident opening, an action,
+an origin move, a reclassification, an alert as intake receives it, what sla-clock publishes, an
+event as a writer put it on the wire), intake's state of an incident, reporting's row of one,
+the example contract and the minimal one (as a document, with a second site). Keyword arguments
+with the common defaults; a test names what it varies."""
 
 from __future__ import annotations
 
