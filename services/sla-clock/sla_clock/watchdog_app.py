@@ -25,6 +25,7 @@ import logging
 import re
 import uuid
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import orjson
@@ -82,47 +83,28 @@ class Watchdog:
             listener=self.ownership,
         )
         self.subscriber(self.on_messages)
-        self.pings = Counter(
-            "baton_checkin_pings",
-            "Check-in pings applied, by check-in and kind",
-            ["checkin", "kind"],
-            registry=rt.registry,
-        )
-        self.fired = Counter(
-            "baton_checkin_fired",
-            "Missed or timed-out runs reported as alerts",
-            ["checkin", "kind"],
-            registry=rt.registry,
-        )
-        self.last_success = Gauge(
+        counter = partial(Counter, labelnames=["checkin", "kind"], registry=rt.registry)
+        self.pings = counter("baton_checkin_pings", "Check-in pings applied, by check-in and kind")
+        self.fired = counter("baton_checkin_fired", "Missed or timed-out runs reported as alerts")
+        gauge = partial(Gauge, labelnames=["checkin", "object", "duty"], registry=rt.registry)
+        self.last_success = gauge(
             "baton_checkin_last_success_timestamp_seconds",
             "When the check-in's last successful run reported (0: never)",
-            ["checkin", "object", "duty"],
-            registry=rt.registry,
         )
-        self.next_expected = Gauge(
-            "baton_checkin_next_expected_timestamp_seconds",
-            "When the run awaited now is expected",
-            ["checkin", "object", "duty"],
-            registry=rt.registry,
+        self.next_expected = gauge(
+            "baton_checkin_next_expected_timestamp_seconds", "When the run awaited now is expected"
         )
-        self.deadline = Gauge(
+        self.deadline = gauge(
             "baton_checkin_deadline_timestamp_seconds",
             "Expected time + grace of the run awaited now: past it, the run is overdue",
-            ["checkin", "object", "duty"],
-            registry=rt.registry,
         )
-        self.overdue = Gauge(
+        self.overdue = gauge(
             "baton_checkin_overdue_seconds",
             "How long past expected time + grace the awaited run is (0: not overdue)",
-            ["checkin", "object", "duty"],
-            registry=rt.registry,
         )
-        self.down = Gauge(
+        self.down = gauge(
             "baton_checkin_down",
             "1 while the check-in's last run was missed or failed (an alert is firing)",
-            ["checkin", "object", "duty"],
-            registry=rt.registry,
         )
         self._routes(router)
 
