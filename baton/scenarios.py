@@ -40,6 +40,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from baton import notify_bench
 from baton.bench import RAW_PARTITIONS, raw_throughput, tail_consumer
+from baton.stack.layout import service_of
 from shared.contract import Contract
 from shared.events import AssignmentIssuedV3, AssignmentRole, parse_event
 from shared.settings import Settings
@@ -56,7 +57,8 @@ POLL_S = 0.05
 
 
 class CpuMeter:
-    """CPU seconds (user + system) each service process used between ``start`` and ``stop``."""
+    """CPU seconds (user + system) each service process used between ``start`` and ``stop``,
+    by instance name (``intake``, ``intake-2``: ``per_service`` sums them)."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self._pids = pids
@@ -79,6 +81,14 @@ class CpuMeter:
     def stop(self) -> dict[str, float]:
         end = self._now()
         return {name: end[name] - self._start.get(name, end[name]) for name in end}
+
+
+def per_service(used: dict[str, float]) -> dict[str, float]:
+    """Every instance's CPU summed under its service's name (``intake-2`` counts as intake)."""
+    out: dict[str, float] = {}
+    for instance, seconds in used.items():
+        out[service_of(instance)] = out.get(service_of(instance), 0.0) + seconds
+    return out
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -131,6 +141,29 @@ class Lag:
         return sum(
             ends[tp] - max(committed[tp].offset if tp in committed else 0, 0) for tp in parts
         )
+
+    async def members(self, group: str) -> tuple[str, int]:
+        """The group's state (``Stable`` once a rebalance is over) and how many members it has."""
+        (response,) = await self._admin.describe_consumer_groups([group])
+        _, _, state, _, _, members, *_ = response.groups[0]
+        return str(state), len(members)
+
+    async def wait_members(self, groups: list[str], count: int, limit_s: float) -> None:
+        """Wait until every group is stable with ``count`` members: instances that joined have
+        their partitions before the first alert, so no rebalance pauses the run."""
+        deadline = time.perf_counter() + limit_s
+        while True:
+            seen = {group: await self.members(group) for group in groups}
+            if all(found == ("Stable", count) for found in seen.values()):
+                return
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"groups not stable with {count} members each: {seen}")
+            await asyncio.sleep(POLL_S * 4)
+
+    async def ends(self) -> dict[TopicPartition, int]:
+        """The end offset of every partition the groups read."""
+        parts = sorted({tp for tps in self._groups.values() for tp in tps})
+        return dict(await self._consumer.end_offsets(parts))
 
     async def wait_drained(self, groups: list[str], limit_s: float) -> dict[str, float]:
         """Wait until every group has committed the end of its topics, all at once (one
@@ -233,16 +266,20 @@ async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> No
 
 
 async def _post_all(
-    client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]], concurrency: int
+    client: httpx.AsyncClient,
+    url_of: Callable[[int], str],
+    bodies: list[dict[str, Any]],
+    concurrency: int,
 ) -> list[float]:
-    """POST every body (``concurrency`` at a time, in order); when each POST started."""
+    """POST every body (``concurrency`` at a time, in order), body ``i`` to ``url_of(i)``; when
+    each POST started."""
     started = [0.0] * len(bodies)
     queue = iter(range(len(bodies)))
 
     async def worker() -> None:
         for i in queue:
             started[i] = time.time()
-            await _post(client, url, bodies[i])
+            await _post(client, url_of(i), bodies[i])
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return started
@@ -279,6 +316,8 @@ class ScenarioResult:
     load: tuple[float, float, float]
     notes: list[str] = field(default_factory=list)
     people: notify_bench.Figures | None = None
+    cpu_by_instance: dict[str, float] = field(default_factory=dict)  # per 1,000 alerts
+    scale: dict[str, Any] = field(default_factory=dict)  # see ``scale_out``
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -287,6 +326,10 @@ class ScenarioResult:
             "raw_aiokafka_msg_per_s": round(self.raw_per_s, 1),
             **{k: round(v, 3) for k, v in self.figures.items()},
             "cpu_seconds_per_1000_alerts": {k: round(v, 3) for k, v in self.cpu_per_1000.items()},
+            "cpu_seconds_per_1000_alerts_by_instance": {
+                k: round(v, 3) for k, v in self.cpu_by_instance.items()
+            },
+            "scale_out": self.scale,
             "load_average": self.load,
             "notes": self.notes,
             **(self.people.as_dict() if self.people is not None else {}),
@@ -304,10 +347,35 @@ class ScenarioResult:
             out.append(f"  {name:<35}{value:>10,.3f} {unit}".rstrip())
         cpu = ", ".join(f"{k} {v:.2f}" for k, v in self.cpu_per_1000.items())
         out.append(f"  CPU s per 1,000 alerts: {cpu}")
+        if len(self.cpu_by_instance) > len(self.cpu_per_1000):
+            each = ", ".join(f"{k} {v:.2f}" for k, v in self.cpu_by_instance.items())
+            out.append(f"  CPU s per 1,000 alerts by instance: {each}")
+        out.extend(scale_lines(self.scale))
         if self.people is not None:
             out.extend(notify_bench.lines(self.people))
         out.extend(f"  note: {n}" for n in self.notes)
         return out
+
+
+def scale_lines(scale: dict[str, Any]) -> list[str]:
+    """``scale_out``'s document as lines: instances, partitions per group, records per
+    partition."""
+    if not scale:
+        return []
+    count = scale["instances"]
+    groups = "; ".join(
+        f"{group} " + ", ".join(f"{topic} {n}" for topic, n in topics.items())
+        for group, topics in scale["partitions"].items()
+    )
+    out = [
+        f"  instances: {count} of each service; partitions per consumer group: {groups}"
+        + (" (an instance beyond its group's partitions idles)" if count > 1 else "")
+    ]
+    out.extend(
+        f"  records per partition during the run, {topic}: {counts}"
+        for topic, counts in scale["records_per_partition"].items()
+    )
+    return out
 
 
 async def measure_raw(bootstrap: KafkaClient, n: int, size: int) -> float:
@@ -334,9 +402,12 @@ class Relay(Protocol):
     def start(self) -> None: ...
 
 
+ALERTMANAGER_PATH = "/v1/alerts/alertmanager"
+
+
 @dataclass
 class Stack:
-    intake: str
+    intakes: tuple[str, ...]  # every intake instance's base URL; requests go round robin
     reporting: str
     bootstrap: KafkaClient
     settings: Settings
@@ -345,6 +416,11 @@ class Stack:
     auth: httpx.Auth | None = None  # the stack's credentials (baton.credentials.StackAuth)
     relay: Relay | None = None  # the stack's Mailpit, when it has one
     senders: list[str] | None = None  # the router's sender kinds; None: not known
+    instances: int = 1  # processes of each service (``pids`` names them all: intake-2, …)
+
+    def intake_url(self, i: int) -> str:
+        """Where request ``i`` goes: the intake instances in turn, one request each."""
+        return f"{self.intakes[i % len(self.intakes)]}{ALERTMANAGER_PATH}"
 
 
 @dataclass
@@ -396,6 +472,11 @@ async def run_scenario(
     runners: dict[str, Callable[..., Any]] = {"unique": _unique, "storm": _storm, "steady": _steady}
     runner = runners[scenario]
     cpu = CpuMeter(stack.pids)
+    groups = list(pipeline_groups(stack.settings))
+    async with Lag(stack.bootstrap, stack.settings) as lag:
+        if stack.instances > 1:
+            await lag.wait_members(groups, stack.instances, limit_s)
+        ends_before = await lag.ends()
     away: asyncio.Task[None] | None = None
     if outage is not None and stack.relay is not None:
         await outage.begin(stack.relay)  # down before the first alert
@@ -421,17 +502,42 @@ async def run_scenario(
             await asyncio.gather(away, return_exceptions=True)
     for key in [k for k in figures if k.endswith("_per_s")]:
         figures[f"ratio_{key.removesuffix('_per_s')}_to_raw"] = figures[key] / raw
+    async with Lag(stack.bootstrap, stack.settings) as lag:
+        ends_after = await lag.ends()
     notes += await _people_told(stack, now, figures, outage, limit_s)
     return ScenarioResult(
         scenario=scenario,
         alerts=alerts,
         raw_per_s=raw,
         figures=figures,
-        cpu_per_1000={k: v * 1000 / alerts for k, v in used.items()},
+        cpu_per_1000={k: v * 1000 / alerts for k, v in per_service(used).items()},
         load=load,
         notes=notes,
         people=await _people_figures(stack, now),
+        cpu_by_instance={k: v * 1000 / alerts for k, v in used.items()},
+        scale=scale_out(stack, ends_before, ends_after),
     )
+
+
+def scale_out(
+    stack: Stack, before: dict[TopicPartition, int], after: dict[TopicPartition, int]
+) -> dict[str, Any]:
+    """How the run could spread over instances: the processes of each service, the partitions
+    of each consumer group's topics (an instance beyond a group's partitions idles), and the
+    records each partition got during the run (a storm on one component is one partition)."""
+    prefix = stack.settings.group_prefix
+    records: dict[str, list[int]] = {}
+    for tp in sorted(after):
+        name = tp.topic.removeprefix(stack.settings.topic_prefix)
+        records.setdefault(name, []).append(after[tp] - before.get(tp, after[tp]))
+    return {
+        "instances": stack.instances,
+        "partitions": {
+            group.removeprefix(prefix): {str(t): _partitions(t) for t in topics}
+            for group, topics in pipeline_groups(stack.settings).items()
+        },
+        "records_per_partition": records,
+    }
 
 
 async def _people_told(
@@ -478,9 +584,7 @@ async def _unique(
             Lag(stack.bootstrap, stack.settings) as lag,
         ):
             watching = asyncio.create_task(_assignments(consumer, wanted, seen, stop))
-            started = await _post_all(
-                client, f"{stack.intake}/v1/alerts/alertmanager", bodies, concurrency
-            )
+            started = await _post_all(client, stack.intake_url, bodies, concurrency)
             posted = time.perf_counter()
             try:
                 await asyncio.wait_for(asyncio.shield(watching), limit_s)
@@ -530,9 +634,7 @@ async def _storm(
             httpx.AsyncClient(timeout=60, auth=stack.auth) as client,
             Lag(stack.bootstrap, stack.settings) as lag,
         ):
-            started = await _post_all(
-                client, f"{stack.intake}/v1/alerts/alertmanager", bodies, concurrency
-            )
+            started = await _post_all(client, stack.intake_url, bodies, concurrency)
             posted = time.perf_counter()
             drained = await lag.wait_drained(groups, limit_s)
         assigned = await _first_primaries(consumer)
@@ -634,9 +736,7 @@ async def _steady(
                 await asyncio.sleep(delay)
             body = _webhook(run, [unique_alert(run, i, datetime.now(UTC))])
             started[summary(run, i)] = time.time()
-            tasks.append(
-                asyncio.create_task(_post(client, f"{stack.intake}/v1/alerts/alertmanager", body))
-            )
+            tasks.append(asyncio.create_task(_post(client, stack.intake_url(i), body)))
         await asyncio.gather(*tasks)
 
     try:
