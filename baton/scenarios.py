@@ -13,7 +13,10 @@ raw aiokafka produce→consume measured in the same run on the same broker.
   the assignment and to the incident's row in reporting's read API.
 
 For every scenario: the CPU seconds each service process used per 1,000 alerts (from
-``/proc``), and the machine's load average at the start (the machine may be shared); then the
+``/proc``; with ``instances`` > 1, summed per service and given per instance too), the
+partitions of each consumer group's topics and the records each partition got during the run
+(how far the run could spread over instances), and the machine's load average at the start (the
+machine may be shared); then the
 people told (``baton/notify_bench.py``): the router's notification rows of the run, waited for
 (bounded) until none is queued, how many were sent, failed or repeated, and what Mailpit received.
 With ``smtp_outage`` (storm only) the stack's Mailpit is stopped when the storm begins and
