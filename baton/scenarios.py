@@ -54,6 +54,7 @@ SCENARIOS = ("unique", "storm", "steady")
 STORM_PER_WEBHOOK = 10
 STORM_REPEATS = 20  # each distinct alert sent this many times: 95 % repeats
 POLL_S = 0.05
+JOIN_LIMIT_S = 120.0  # for the extra instances to join every group (a rebalance takes seconds)
 
 
 # ------------------------------------------------------------------ measuring
@@ -478,7 +479,7 @@ async def run_scenario(
     groups = list(pipeline_groups(stack.settings))
     async with Lag(stack.bootstrap, stack.settings) as lag:
         if stack.instances > 1:
-            await lag.wait_members(groups, stack.instances, limit_s)
+            await lag.wait_members(groups, stack.instances, min(limit_s, JOIN_LIMIT_S))
         ends_before = await lag.ends()
     away: asyncio.Task[None] | None = None
     if outage is not None and stack.relay is not None:
