@@ -36,11 +36,12 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Literal, Protocol, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import holidays
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from shared.instants import TimeZone
 from shared.model import Model
 
 __all__ = [
@@ -110,23 +111,12 @@ class CalendarSpec(Model):
 
     id: str = Field(min_length=1)
     kind: Literal["24x7", "business_hours"]
-    timezone: str = "UTC"
+    timezone: TimeZone = "UTC"
     weekly: dict[Weekday, list[Hours]] = Field(default_factory=dict)
     holidays_country: str | None = None
     holidays_subdiv: str | None = None
     extra_holidays: list[date] = Field(default_factory=list)
     moved_working_days: dict[date, Weekday] = Field(default_factory=dict)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"timezone: {value!r} is not an IANA time zone (e.g. 'Europe/Berlin')"
-            ) from exc
-        return value
 
     @field_validator("weekly")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime
 
@@ -37,6 +38,19 @@ Instant = Annotated[AwareDatetime, AfterValidator(in_range)]
 
 EndInstant = Annotated[AwareDatetime, AfterValidator(in_range_or_unset)]
 """An end timestamp: inside the accepted range, or Go's zero time for "not ended"."""
+
+
+def known_zone(value: str) -> str:
+    """``value`` when it names an IANA time zone, else ValueError saying so."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {value!r}") from None
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(known_zone)]
+"""An IANA time zone's name ("Europe/Berlin")."""
 
 
 def parse_month(value: str) -> date:

@@ -1,8 +1,9 @@
 """The thin shell every service shares: settings, broker, pool, contract, HTTP, lifespan.
 
-A service module supplies a ``wire(runtime, router)`` function that declares its Kafka
-subscribers on ``runtime.broker`` and its HTTP routes on ``router``; ``create_app`` does the rest
-(``/healthz``, ``/metrics``, migrations, graceful start and stop).
+A service supplies a ``Service``: its ``wire(runtime, router)`` declares its Kafka subscribers
+(``runtime.batch_subscriber``) and its HTTP routes on ``router``, its ``on_start`` starts its
+loops (``runtime.tick``); ``create_app`` does the rest (``/healthz``, ``/metrics``, migrations,
+graceful start and stop).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +20,14 @@ from pathlib import Path
 import asyncpg
 import orjson
 import uvicorn
+from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
@@ -48,10 +52,18 @@ from shared.doors import admit_or_exit
 from shared.events import Envelope, EventType, parse_event
 from shared.health import Health
 from shared.http import Unavailable, describe, unavailable
-from shared.kafka import DeadLetters, Record, batch_records, build_broker, message_topic
+from shared.kafka import (
+    DeadLetters,
+    Record,
+    batch_records,
+    build_broker,
+    group_timing,
+    message_topic,
+)
 from shared.logs import setup_logging
 from shared.settings import Settings
 from shared.telemetry import NO_FASTAPI_TELEMETRY, TraceRequests, use_globally
+from shared.ticker import Round, Ticker
 from shared.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -73,6 +85,7 @@ class Runtime:
     _pool: asyncpg.Pool | None = field(default=None, repr=False)
     _batches: Histogram | None = field(default=None, repr=False)
     _contract_listeners: list[Callable[[Contract], None]] = field(default_factory=list)
+    _tickers: list[Ticker] = field(default_factory=list, repr=False)
 
     def on_contract(self, listener: Callable[[Contract], None]) -> None:
         """Call ``listener`` with each contract adopted after start (for derived state)."""
@@ -106,6 +119,47 @@ class Runtime:
         """The contract in force as its query object: one per version, shared by the pure
         cores, so a swap by ``adopt`` reaches every answer at once."""
         return ContractView.of(self.contract)
+
+    def tick(self, name: str, every: float, *rounds: tuple[str, Round]) -> None:
+        """Run ``rounds`` every ``every`` seconds from now on (called from ``on_start``); the
+        shell stops the loop, after the tick under way, before ``on_stop``."""
+        ticker = Ticker(name, every, *rounds)
+        ticker.start()
+        self._tickers.append(ticker)
+
+    async def stop_ticking(self) -> None:
+        for ticker in self._tickers:
+            await ticker.stop()
+        self._tickers.clear()
+
+    def batch_subscriber(
+        self,
+        *topics: str,
+        group: str,
+        pattern: str | None = None,
+        max_records: int | None = None,
+        batch_timeout_ms: int | None = None,
+        listener: ConsumerRebalanceListener | None = None,
+    ) -> BatchSubscriber:
+        """How every consumer group of Baton reads: ``topics`` (or the topics ``pattern``
+        matches) in batches of up to ``max_records`` (``consumer_batch_max_records``), waiting
+        up to ``batch_timeout_ms`` (``consumer_batch_max_wait_ms``) for them; from the earliest
+        offset when the group has none; a batch whose handler raised is read again
+        (NACK_ON_ERROR); the session and heartbeat of ``group_timing``. Decorate the batch
+        handler with what it returns."""
+        settings = self.settings
+        return self.broker.subscriber(
+            *topics,
+            pattern=pattern,
+            group_id=settings.group(group),
+            **group_timing(settings),
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            listener=listener,
+            batch=True,
+            max_records=max_records or settings.consumer_batch_max_records,
+            batch_timeout_ms=batch_timeout_ms or settings.consumer_batch_max_wait_ms,
+        )
 
     def records(self, msg: KafkaMessage, consumer: str) -> tuple[Record, ...]:
         """A batch subscriber's records, counted per consumer (``baton_batch_records``: how
@@ -171,8 +225,25 @@ class Runtime:
         return None
 
 
-Wire = Callable[[Runtime, APIRouter], None]
-Hook = Callable[[Runtime], Awaitable[None]]
+class Service:
+    """What a service adds to the shell; each method does nothing unless the service says.
+
+    ``wire`` declares its consumers and routes; ``before_start`` runs once the newest contract
+    is adopted and before the consumers start (it makes topics they subscribe to by pattern);
+    ``on_start`` once they run (it starts the service's loops with ``runtime.tick``);
+    ``on_stop`` after those loops stopped and before the consumers stop."""
+
+    def wire(self, rt: Runtime, router: APIRouter) -> None:
+        pass
+
+    async def before_start(self, rt: Runtime) -> None:
+        pass
+
+    async def on_start(self, rt: Runtime) -> None:
+        pass
+
+    async def on_stop(self, rt: Runtime) -> None:
+        pass
 
 
 def _span_line(span: ReadableSpan) -> str:
@@ -230,16 +301,15 @@ def _follow_contract(runtime: Runtime) -> None:
 
 def _lifespan(
     runtime: Runtime,
+    service: Service,
     *,
     schema: str,
     migrations: Path,
     tracing: TracerProvider,
-    before_start: Hook | None,
-    on_start: Hook | None,
-    on_stop: Hook | None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Start in order (pool, migrations, the newest published contract, ``before_start``, the
-    broker, ``on_start``, health) and stop in reverse, finishing in-flight messages."""
+    broker, ``on_start``, health) and stop in reverse (the service's loops, then ``on_stop``),
+    finishing in-flight messages."""
     settings, broker = runtime.settings, runtime.broker
 
     @asynccontextmanager
@@ -251,11 +321,9 @@ def _lifespan(
         published = await read_newest(settings)  # before any handler runs
         if published is not None:
             runtime.adopt(published)
-        if before_start:
-            await before_start(runtime)
+        await service.before_start(runtime)
         await broker.start()
-        if on_start:
-            await on_start(runtime)
+        await service.on_start(runtime)
         runtime.health.start()
         log.info(
             "started",
@@ -270,8 +338,8 @@ def _lifespan(
         finally:
             log.info("stopping: finishing in-flight messages")
             await runtime.health.stop()
-            if on_stop:
-                await on_stop(runtime)
+            await runtime.stop_ticking()
+            await service.on_stop(runtime)
             await broker.stop()
             await runtime.pool.close()
             tracing.shutdown()  # flushes the spans still batched
@@ -280,27 +348,23 @@ def _lifespan(
     return lifespan
 
 
-# Hooks: ``before_start`` runs once the contract is adopted and before the consumers start (it
-# makes topics they subscribe to by pattern), ``on_start`` after they started, ``on_stop`` before
-# they stop.
 def create_app(
-    service: str,
-    wire: Wire,
+    name: str,
+    service: Service,
     *,
     schema: str,
     migrations: Path,
     settings: Settings | None = None,
     clock: Clock | None = None,
-    before_start: Hook | None = None,
-    on_start: Hook | None = None,
-    on_stop: Hook | None = None,
 ) -> FastAPI:
+    """The app of ``service`` (named ``name``: logs, metrics, Kafka client id), its tables in
+    PostgreSQL schema ``schema``, migrated from the folder ``migrations``."""
     settings = settings or Settings()
-    setup_logging(service, settings.log_level, settings.log_format)
+    setup_logging(name, settings.log_level, settings.log_format)
     registry = CollectorRegistry()
-    tracing = tracer_provider(service, settings)
+    tracing = tracer_provider(name, settings)
     use_globally(tracing)
-    broker = build_broker(settings, service, registry, tracing)
+    broker = build_broker(settings, name, registry, tracing)
     contract = load_contract(settings.contract_path)
     contract_info = Gauge(
         "baton_contract_info",
@@ -310,16 +374,16 @@ def create_app(
     )
     contract_info.labels(contract.id, contract.version, contract.content_hash).set(1)
     runtime = Runtime(
-        service=service,
+        service=name,
         settings=settings,
         registry=registry,
         broker=broker,
-        dead_letters=DeadLetters(broker, settings, service, registry),
+        dead_letters=DeadLetters(broker, settings, name, registry),
         contract=contract,
         clock=clock or SystemClock(),
         contract_info=contract_info,
     )
-    runtime.health = Health(service, settings, registry, broker=broker, pool=lambda: runtime._pool)
+    runtime.health = Health(name, settings, registry, broker=broker, pool=lambda: runtime._pool)
 
     _follow_contract(runtime)
 
@@ -330,18 +394,10 @@ def create_app(
         registry=registry,
     )
 
-    lifespan = _lifespan(
-        runtime,
-        schema=schema,
-        migrations=migrations,
-        tracing=tracing,
-        before_start=before_start,
-        on_start=on_start,
-        on_stop=on_stop,
-    )
+    lifespan = _lifespan(runtime, service, schema=schema, migrations=migrations, tracing=tracing)
 
     # FastAPI's own telemetry is off: TraceRequests is the one server span (ADR 0043).
-    app = FastAPI(title=f"Baton {service}", lifespan=lifespan, telemetry=NO_FASTAPI_TELEMETRY)
+    app = FastAPI(title=f"Baton {name}", lifespan=lifespan, telemetry=NO_FASTAPI_TELEMETRY)
     app.state.runtime = runtime
 
     app.add_middleware(
@@ -349,7 +405,7 @@ def create_app(
         seconds=settings.http_request_timeout_seconds,
         retry_after=settings.retry_after_seconds,
     )
-    app.add_middleware(RequestCounter, counter=requests, service=service)
+    app.add_middleware(RequestCounter, counter=requests, service=name)
     app.add_middleware(TraceRequests, provider=tracing)
     if settings.admin_http_port is not None:
         app.add_middleware(AdminSplit, admin_port=settings.admin_http_port)
@@ -361,7 +417,7 @@ def create_app(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     router = APIRouter()
-    wire(runtime, router)
+    service.wire(runtime, router)
     app.include_router(router)
     return app
 

@@ -20,7 +20,6 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
 import orjson
 from croniter import croniter
@@ -73,6 +72,7 @@ from shared.contract.terms import (
     classify,
 )
 from shared.events import Category, ClockKind, Layer
+from shared.instants import TimeZone
 
 __all__ = [  # the vocabulary lives in shared.contract.terms; re-exported for the model's callers
     "ALL_PERIODS",
@@ -183,7 +183,7 @@ class Location(_Strict):
     name: str
     kind: Literal["head_office", "branch", "datacenter", "cloud", "warehouse", "other"] = "other"
     address: str = ""
-    timezone: str | None = Field(None, description="the site's IANA time zone")
+    timezone: TimeZone | None = Field(None, description="the site's IANA time zone")
     holidays_country: str | None = Field(
         None, description="the site's public holidays (ISO 3166-1 alpha-2), as in calendars"
     )
@@ -192,16 +192,6 @@ class Location(_Strict):
         description="a calendar id: classifies day/night/weekend/holiday for the objects here "
         "(and shows their times in its zone); the SLA's period_calendar if unset",
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ValueError, KeyError) as exc:
-                raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
 
     @field_validator("holidays_country")
     @classmethod
@@ -239,7 +229,7 @@ class Schedule(_Strict):
     a run missing at expected time + grace in ``timezone`` opens an incident)."""
 
     cron: str = Field(pattern=r"^\S+ \S+ \S+ \S+ \S+$", description="five-field cron expression")
-    timezone: str = "UTC"
+    timezone: TimeZone = "UTC"
     expected_duration: Duration | None = None
     description: str = ""
     grace: Duration | None = Field(None, description="how late a run may report; default 15m")
@@ -260,15 +250,6 @@ class Schedule(_Strict):
     def _readable_cron(cls, value: str) -> str:
         if not croniter.is_valid(value):
             raise ValueError(f"not a valid cron expression: {value!r}")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ValueError, KeyError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
 
 

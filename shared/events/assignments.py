@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, Field
 
@@ -50,32 +50,30 @@ class Deadlines(Model):
     recovery_due: AwareDatetime
 
 
-class AssignmentIssuedV1(Model):
+RoleT = TypeVar("RoleT", Role, AssignmentRole)
+
+
+class _Assignment(Model, Generic[RoleT]):
+    """What every assignment carries; its versions differ in the ``role`` names (v3 adds the
+    first line) and in the details they add."""
+
+    party: str
+    role: RoleT
+    layer: Layer | None
+    object_id: str | None
+    priority: str
+    category: Category
+    contact: str
+    summary: str
+
+
+class AssignmentIssuedV1(_Assignment[Role]):
     """The first shape of an assignment, kept for readers of old events (``upcast`` to v2)."""
 
-    party: str
-    role: Role
-    layer: Layer | None
-    object_id: str | None
-    priority: str
-    category: Category
-    contact: str
-    summary: str
 
+class _AssignmentDetails(_Assignment[RoleT], Generic[RoleT]):
+    """An assignment with everything its party needs to start (new in v2)."""
 
-class AssignmentIssuedV2(Model):
-    """An assignment with everything its party needs to start (v2: object, duty, access,
-    deadlines, coordinator, related alerts and the contract version were added)."""
-
-    party: str
-    role: Role
-    layer: Layer | None
-    object_id: str | None
-    priority: str
-    category: Category
-    contact: str
-    summary: str
-    # -- everything a contractor needs to start (new in v2)
     object_name: str = ""
     object_kind: str | None = None
     environment: str | None = None
@@ -92,6 +90,11 @@ class AssignmentIssuedV2(Model):
     coordinator_intake: str = ""
     related_alerts: list[str] = Field(default_factory=list, description="alert fingerprints")
     contract_version: str = ""
+
+
+class AssignmentIssuedV2(_AssignmentDetails[Role]):
+    """An assignment with everything its party needs to start (v2: object, duty, access,
+    deadlines, coordinator, related alerts and the contract version were added)."""
 
 
 class LocalTimes(Model):
@@ -113,44 +116,19 @@ class LocalInstant(Model):
     at: AwareDatetime
 
 
-class AssignmentIssuedV3(Model):
+class AssignmentIssuedV3(_AssignmentDetails[AssignmentRole]):
     """An assignment (v3: the first-line role, the incident's opening instant in UTC, and every
     instant also on the object's wall clock with its zone; v2's times are UTC)."""
 
-    party: str
-    role: AssignmentRole
-    layer: Layer | None
-    object_id: str | None
-    priority: str
-    category: Category
-    contact: str
-    summary: str
-    object_name: str = ""
-    object_kind: str | None = None
-    environment: str | None = None
-    versions: dict[str, str] = Field(
-        default_factory=dict, description="product, version, edition of the object"
-    )
-    location: str | None = None
-    on_duty: DutyContact | None = None
-    backup_contacts: list[DutyContact] = Field(default_factory=list)
-    access: AccessProcedure | None = None
-    deadlines: Deadlines | None = None
-    coordinator: str | None = None
-    coordinator_on_duty: DutyContact | None = None
-    coordinator_intake: str = ""
-    related_alerts: list[str] = Field(default_factory=list, description="alert fingerprints")
-    contract_version: str = ""
-    # -- new in v3
     opened_at: AwareDatetime | None = Field(None, description="the incident's opening, UTC")
     local: LocalTimes | None = Field(
         None, description="opened_at, the deadlines and access ready_by in the object's zone"
     )
 
 
-class CheckOpenedV1(Model):
-    """The diagnostic route: ``party`` checks ``layer`` (``object_id``) next to the incident's
-    origin and reports with a ``diagnosis`` action (fault found / no fault in my layer)."""
+class _Check(Model):
+    """What every check carries (a private base: v2 is not a v1 that ``make_event`` could take
+    for it)."""
 
     party: str
     role: Role = Role.CHECK
@@ -168,26 +146,16 @@ class CheckOpenedV1(Model):
     access: AccessProcedure | None = None
 
 
-class CheckOpenedV2(Model):
+class CheckOpenedV1(_Check):
+    """The diagnostic route: ``party`` checks ``layer`` (``object_id``) next to the incident's
+    origin and reports with a ``diagnosis`` action (fault found / no fault in my layer)."""
+
+
+class CheckOpenedV2(_Check):
     """A check of a neighbouring layer (v2: when the incident opened, when the check party is
     engaged — a dependent outside its own support hours when they open — and those instants and
     access ready-by again on the checked object's wall clock with its zone)."""
 
-    party: str
-    role: Role = Role.CHECK
-    layer: Layer
-    object_id: str
-    object_name: str = ""
-    relation: Literal["depends_on", "dependent"]
-    origin_object_id: str | None
-    origin_layer: Layer | None
-    priority: str
-    contact: str
-    summary: str
-    coordinator: str
-    on_duty: DutyContact | None = None
-    access: AccessProcedure | None = None
-    # -- new in v2
     opened_at: AwareDatetime | None = Field(None, description="the incident's opening, UTC")
     engage_at: AwareDatetime | None = Field(
         None,

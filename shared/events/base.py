@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import Field
 
@@ -109,3 +109,6 @@ class ActionKindV1(StrEnum):
 
 # the v1 schemas name their enum ActionKind: the checked-in snapshots stay what v1 writers wrote
 ActionKindV1.__name__ = ActionKindV1.__qualname__ = "ActionKind"
+
+ActionKindT = TypeVar("ActionKindT", ActionKindV1, ActionKind)
+"""The action names of a payload version: ``ActionKindV1`` (v1 payloads) or ``ActionKind``."""

@@ -6,25 +6,26 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
+from typing import Generic
 
 from pydantic import AwareDatetime, Field
 
-from shared.events.base import ActionKind, ActionKindV1, Actor, Category, ClockKind, Layer, Model
+from shared.events.base import (
+    ActionKind,
+    ActionKindT,
+    ActionKindV1,
+    Actor,
+    Category,
+    ClockKind,
+    Layer,
+    Model,
+)
 
 
-class PartyActionV1(Model):
-    """A party's report on an incident: arrives on the commands topic or over HTTP.
+class _PartyAction(Model, Generic[ActionKindT]):
+    """A party's report on an incident; its versions differ in the actions they name."""
 
-    Which fields matter depends on ``action``: ``diagnosis`` names ``layer`` and ``fault_found``
-    (False = "no fault in my layer"); ``pause``/``resume`` name ``clock`` (None = every clock the
-    reason pauses) and ``pause_reason`` (a contract pause reason id), with ``evidence``;
-    ``restored`` carries ``cause``, ``actions_taken`` and ``recurrence_risk``; ``reclassify``
-    (the coordinator or the customer) names a new ``priority`` and/or ``category`` and its
-    reason in ``note``; ``reroute`` (the coordinator) applies the contract now in force to the
-    incident's layer owners, with its reason in ``note``.
-    """
-
-    action: ActionKindV1
+    action: ActionKindT
     party: str
     actor: Actor
     note: str = ""
@@ -38,6 +39,19 @@ class PartyActionV1(Model):
     evidence: list[str] = Field(default_factory=list)
     priority: str | None = Field(None, description="reclassify: the new priority")
     category: Category | None = Field(None, description="reclassify: the new category")
+
+
+class PartyActionV1(_PartyAction[ActionKindV1]):
+    """A party's report on an incident: arrives on the commands topic or over HTTP.
+
+    Which fields matter depends on ``action``: ``diagnosis`` names ``layer`` and ``fault_found``
+    (False = "no fault in my layer"); ``pause``/``resume`` name ``clock`` (None = every clock the
+    reason pauses) and ``pause_reason`` (a contract pause reason id), with ``evidence``;
+    ``restored`` carries ``cause``, ``actions_taken`` and ``recurrence_risk``; ``reclassify``
+    (the coordinator or the customer) names a new ``priority`` and/or ``category`` and its
+    reason in ``note``; ``reroute`` (the coordinator) applies the contract now in force to the
+    incident's layer owners, with its reason in ``note``.
+    """
 
 
 class AccessStep(StrEnum):
@@ -100,7 +114,7 @@ class PauseAnswerV1(Model):
     note: str = Field("", max_length=2000)
 
 
-class PartyActionV2(Model):
+class PartyActionV2(_PartyAction[ActionKind]):
     """A party's report on an incident: arrives on the commands topic or over HTTP.
 
     Which fields matter depends on ``action``: ``diagnosis`` names ``layer`` and ``fault_found``
@@ -112,18 +126,3 @@ class PartyActionV2(Model):
     incident's layer owners, with its reason in ``note``; ``update`` (the coordinator) is news
     for the customer, its text in ``note`` (v2; ADR 47).
     """
-
-    action: ActionKind
-    party: str
-    actor: Actor
-    note: str = ""
-    cause: str = ""
-    actions_taken: list[str] = Field(default_factory=list)
-    recurrence_risk: str = ""
-    layer: Layer | None = None
-    fault_found: bool | None = None
-    clock: ClockKind | None = None
-    pause_reason: str | None = None
-    evidence: list[str] = Field(default_factory=list)
-    priority: str | None = Field(None, description="reclassify: the new priority")
-    category: Category | None = Field(None, description="reclassify: the new category")

@@ -7,11 +7,19 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Generic, Literal
 
 from pydantic import AwareDatetime, Field
 
-from shared.events.base import ActionKind, ActionKindV1, Category, ClockKind, Layer, Model
+from shared.events.base import (
+    ActionKind,
+    ActionKindT,
+    ActionKindV1,
+    Category,
+    ClockKind,
+    Layer,
+    Model,
+)
 from shared.events.commands import AccessStatus, AccessStep, PauseVerdict
 from shared.instants import Instant
 
@@ -77,11 +85,10 @@ class AlertAttachedV1(Model):
     last_seen: AwareDatetime
 
 
-class IncidentActionAcceptedV1(Model):
-    """An action that the incident's state machine accepted, with its details (see
-    ``PartyActionV1``); ``at`` is when the party reported it."""
+class _ActionAccepted(Model, Generic[ActionKindT]):
+    """An accepted action with its details; its versions differ in the actions they name."""
 
-    action: ActionKindV1
+    action: ActionKindT
     party: str
     actor: str
     at: AwareDatetime
@@ -94,16 +101,26 @@ class IncidentActionAcceptedV1(Model):
     evidence: list[str] = Field(default_factory=list)
 
 
+class IncidentActionAcceptedV1(_ActionAccepted[ActionKindV1]):
+    """An action that the incident's state machine accepted, with its details (see
+    ``PartyActionV1``); ``at`` is when the party reported it."""
+
+
+ClaimedAt = Annotated[
+    AwareDatetime | None,
+    Field(
+        description="when the party says it acted (its command's time) when that is not when "
+        "intake accepted it: a claim, shown as such, never what a clock folds",
+    ),
+]
+
+
 class IncidentActionAcceptedV2(IncidentActionAcceptedV1):
     """An accepted action (see ``PartyActionV1``); ``at`` is when intake accepted it, whatever
     the channel (ADR 34). v1's ``at`` was the command's own ``time``, which a party's inbox
     writer chooses."""
 
-    claimed_at: AwareDatetime | None = Field(
-        None,
-        description="when the party says it acted (its command's time) when that is not when "
-        "intake accepted it: a claim, shown as such, never what a clock folds",
-    )
+    claimed_at: ClaimedAt = None
 
 
 class AccessRequestV1(Model):
@@ -186,57 +203,42 @@ class AccessRefusedV1(Model):
     reason: str
 
 
-class IncidentActionRefusedV1(Model):
-    action: ActionKindV1
+class _ActionRefused(Model, Generic[ActionKindT]):
+    action: ActionKindT
     party: str
     actor: str
     at: AwareDatetime
     command_id: uuid.UUID
     reason: str
+
+
+class IncidentActionRefusedV1(_ActionRefused[ActionKindV1]):
+    pass
+
+
+RefusedClaimedAt = Annotated[
+    AwareDatetime | None,
+    Field(description="the command's own time when it is not when intake received it"),
+]
 
 
 class IncidentActionRefusedV2(IncidentActionRefusedV1):
     """A refused action; ``at`` is when intake received it (ADR 34)."""
 
-    claimed_at: AwareDatetime | None = Field(
-        None, description="the command's own time when it is not when intake received it"
-    )
+    claimed_at: RefusedClaimedAt = None
 
 
-class IncidentActionAcceptedV3(Model):
+class IncidentActionAcceptedV3(_ActionAccepted[ActionKind]):
     """An accepted action (see ``PartyActionV2``); ``at`` is when intake accepted it, whatever
     the channel (ADR 34). v3 adds the ``update`` action (ADR 47)."""
 
-    action: ActionKind
-    party: str
-    actor: str
-    at: AwareDatetime
-    command_id: uuid.UUID
-    note: str = ""
-    layer: Layer | None = None
-    fault_found: bool | None = None
-    clock: ClockKind | None = None
-    pause_reason: str | None = None
-    evidence: list[str] = Field(default_factory=list)
-    claimed_at: AwareDatetime | None = Field(
-        None,
-        description="when the party says it acted (its command's time) when that is not when "
-        "intake accepted it: a claim, shown as such, never what a clock folds",
-    )
+    claimed_at: ClaimedAt = None
 
 
-class IncidentActionRefusedV3(Model):
+class IncidentActionRefusedV3(_ActionRefused[ActionKind]):
     """A refused action; ``at`` is when intake received it (ADR 34). v3 adds ``update``."""
 
-    action: ActionKind
-    party: str
-    actor: str
-    at: AwareDatetime
-    command_id: uuid.UUID
-    reason: str
-    claimed_at: AwareDatetime | None = Field(
-        None, description="the command's own time when it is not when intake received it"
-    )
+    claimed_at: RefusedClaimedAt = None
 
 
 class IncidentClosedV1(Model):

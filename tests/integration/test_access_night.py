@@ -25,6 +25,7 @@ from intake.incidents import IncidentState
 
 from shared import links
 from shared.contract import load_contract
+from shared.contract.view import ContractView
 from shared.events import (
     AccessActionV1,
     AccessRequestV1,
@@ -75,7 +76,7 @@ def access_step(
     contract = load_contract(EXAMPLE)
     data = AccessActionV1(action=kind, party=party, actor=actor, **f)
     command = make_event(data, source="test", time=when, subject=state.id, event_id=uuid.uuid4())
-    state, events, answer = apply_access(command, state, contract, when)
+    state, events, answer = apply_access(command, state, ContractView.of(contract), when)
     assert answer == (202, ""), answer
     return state, events[0]
 

@@ -45,6 +45,7 @@ from shared.events import (
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = load_contract(ROOT / "examples" / "contract")
+VIEW = ContractView.of(CONTRACT)
 RULES = Rules(ContractView.of(CONTRACT))
 REASONS = {r.id: list(r.clocks) for r in CONTRACT.pause_reasons}
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -92,7 +93,7 @@ def step(
 ) -> tuple[IncidentState, AccessRequestV1]:
     data = AccessActionV1(action=kind, party=party, actor=actor, **f)
     cmd = make_event(data, source="test", time=when, subject=INC, event_id=uuid.uuid4())
-    state, events, answer = apply_access(cmd, state, CONTRACT, when)
+    state, events, answer = apply_access(cmd, state, VIEW, when)
     assert answer == (202, ""), answer
     return state, events[0].data_as(AccessRequestV1)
 

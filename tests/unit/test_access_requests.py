@@ -16,6 +16,7 @@ from intake.actions import verdict
 from intake.incidents import IncidentState
 
 from shared.contract import load_contract
+from shared.contract.view import ContractView
 from shared.events import (
     AccessActionV1,
     AccessRefusedV1,
@@ -37,6 +38,7 @@ from shared.events import (
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = load_contract(ROOT / "examples" / "contract")
+VIEW = ContractView.of(CONTRACT)
 ALMATY = ZoneInfo("Asia/Almaty")
 
 
@@ -62,7 +64,7 @@ def command(step: AccessStep, party: str, actor: str, when: datetime, **fields: 
 
 
 def run(state: IncidentState, cmd: Envelope) -> tuple[IncidentState, Envelope, tuple[int, str]]:
-    new, events, answer = apply_access(cmd, state, CONTRACT, cmd.time)
+    new, events, answer = apply_access(cmd, state, VIEW, cmd.time)
     assert len(events) == 1
     return new, events[0], answer
 
@@ -264,13 +266,13 @@ def test_the_actor_names_the_contact() -> None:
     ref = "customer/it-duty"
     name = CONTRACT.contact(ref)
     assert name is not None
-    assert speaks_for(act("customer", "it-duty"), ref, CONTRACT)
-    assert speaks_for(act("customer", name[1].name), ref, CONTRACT)
-    assert speaks_for(act("customer", "it-duty (link)"), ref, CONTRACT)
-    assert not speaks_for(act("customer", "it-duty-2"), ref, CONTRACT)
-    assert not speaks_for(act("customer", "it-duty-2 (link)"), ref, CONTRACT)
-    assert not speaks_for(act("appint", "it-duty"), ref, CONTRACT)
-    assert not speaks_for(act("customer", "it-duty"), None, CONTRACT)
+    assert speaks_for(act("customer", "it-duty"), ref, VIEW)
+    assert speaks_for(act("customer", name[1].name), ref, VIEW)
+    assert speaks_for(act("customer", "it-duty (link)"), ref, VIEW)
+    assert not speaks_for(act("customer", "it-duty-2"), ref, VIEW)
+    assert not speaks_for(act("customer", "it-duty-2 (link)"), ref, VIEW)
+    assert not speaks_for(act("appint", "it-duty"), ref, VIEW)
+    assert not speaks_for(act("customer", "it-duty"), None, VIEW)
 
 
 def pause(reason: str, evidence: list[str]) -> PartyActionV2:
@@ -287,13 +289,13 @@ def pause(reason: str, evidence: list[str]) -> PartyActionV2:
 def test_a_manual_no_access_pause_without_a_request_is_refused() -> None:
     acked = P1.model_copy(update={"status": IncidentStatus.ACKNOWLEDGED})
     two = ["asked security by phone at 02:10", "lead time 15m passed at 02:25"]
-    status, reason = verdict(pause("no-access", two), acked, CONTRACT)
+    status, reason = verdict(pause("no-access", two), acked, VIEW)
     assert status == 409
     assert "no-access must point at an access request of inc-acc" in reason
     state, request = requested()
     state = state.model_copy(update={"status": IncidentStatus.ACKNOWLEDGED})
     named = [f"request {request.request_id} at 02:10", "lead time 15m passed at 02:25"]
-    assert verdict(pause("no-approver", named), state, CONTRACT) == (202, "")
+    assert verdict(pause("no-approver", named), state, VIEW) == (202, "")
 
 
 def answer(verdict: str, party: str, **over: object) -> Envelope:
@@ -312,14 +314,12 @@ def answer(verdict: str, party: str, **over: object) -> Envelope:
 
 
 def test_the_customer_confirms_or_disputes_a_pause_its_reason_names_it_for() -> None:
-    _, (event,), verdict_ = apply_command(answer("confirm", "customer"), P1, CONTRACT, at(3, 0))
+    _, (event,), verdict_ = apply_command(answer("confirm", "customer"), P1, VIEW, at(3, 0))
     assert verdict_ == (202, "")
     answered = event.data_as(PauseAnsweredV1)
     assert (answered.verdict, answered.paused_at, answered.at) == ("confirm", at(2, 25), at(3, 0))
     why = {"note": "the IT duty manager was reachable by phone at 02:20"}
-    _, (event,), verdict_ = apply_command(
-        answer("dispute", "customer", **why), P1, CONTRACT, at(3, 0)
-    )
+    _, (event,), verdict_ = apply_command(answer("dispute", "customer", **why), P1, VIEW, at(3, 0))
     assert verdict_ == (202, "")
 
 
@@ -336,7 +336,7 @@ def test_a_pause_answer_by_another_party_or_without_its_reason_is_refused(
     party: str, over: dict[str, object], status: int, says: str
 ) -> None:
     cmd = answer(str(over.pop("verdict", "confirm")), party, **over)
-    _, (event,), verdict_ = apply_command(cmd, P1, CONTRACT, at(3, 0))
+    _, (event,), verdict_ = apply_command(cmd, P1, VIEW, at(3, 0))
     assert verdict_[0] == status
     assert says in verdict_[1]
     assert event.type == EventType.PAUSE_ANSWER_REFUSED

@@ -12,6 +12,7 @@ from intake.actions import apply_action
 from intake.incidents import IncidentState
 from sla_clock.timeline import fold
 
+from shared.contract.view import ContractView
 from shared.events import (
     AccessRequestV1,
     ActionKind,
@@ -29,6 +30,7 @@ from tests.unit.test_sla_timeline import RULES
 
 M = timedelta(minutes=1)
 CONTRACT = RULES.contract
+VIEW = ContractView.of(CONTRACT)
 
 
 def incident() -> IncidentState:
@@ -77,7 +79,7 @@ def test_a_backdated_acknowledge_cannot_turn_a_breach_into_met() -> None:
     ack = inbox_command(
         PartyActionV2(action=ActionKind.ACKNOWLEDGE, party="osdb", actor="eng"), claimed
     )
-    _, (accepted,) = apply_action(ack, incident(), CONTRACT, now)
+    _, (accepted,) = apply_action(ack, incident(), VIEW, now)
     data = accepted.data_as(IncidentActionAcceptedV3)
     assert (data.at, data.claimed_at) == (now, claimed)
     record, _ = run(opened(), accepted)
@@ -101,7 +103,7 @@ def test_a_backdated_pause_moves_no_deadline() -> None:
     acknowledged = incident().model_copy(
         update={"status": IncidentStatus.ACKNOWLEDGED, "access": {"REQ-1": access_request()}}
     )
-    _, (accepted,) = apply_action(inbox_command(pause, OPENED + 3 * M), acknowledged, CONTRACT, now)
+    _, (accepted,) = apply_action(inbox_command(pause, OPENED + 3 * M), acknowledged, VIEW, now)
     record, _ = run(opened(), accepted)
     assert record is not None
     recovery = fold(record, RULES)[ClockKind.RECOVERY]
@@ -117,6 +119,6 @@ def test_intakes_own_instant_is_not_a_claim() -> None:
         time=OPENED + 5 * M,
         subject="inc-7",
     )
-    _, (accepted,) = apply_action(http, incident(), CONTRACT, OPENED + 6 * M, OPENED + 5 * M)
+    _, (accepted,) = apply_action(http, incident(), VIEW, OPENED + 6 * M, OPENED + 5 * M)
     data = accepted.data_as(IncidentActionAcceptedV3)
     assert (data.at, data.claimed_at) == (OPENED + 5 * M, None)

@@ -15,7 +15,7 @@ from faststream.kafka import TestKafkaBroker
 
 from shared.contract import Contract, load_contract
 from shared.contract_feed import published_event
-from shared.service import Runtime, create_app
+from shared.service import Runtime, Service, create_app
 from shared.settings import Settings
 from shared.topics import Topic
 
@@ -37,9 +37,7 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     settings = Settings(
         topic_prefix="t.", group_prefix="t.", contract_path=MINIMAL, otel_exporter="none"
     )
-    app = create_app(
-        "testsvc", lambda rt, router: None, schema="testsvc", migrations=tmp_path, settings=settings
-    )
+    app = create_app("testsvc", Service(), schema="testsvc", migrations=tmp_path, settings=settings)
     runtime: Runtime = app.state.runtime
     dead: list[dict[str, Any]] = []
 

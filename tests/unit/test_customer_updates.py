@@ -12,6 +12,7 @@ from intake.actions import apply_action, verdict
 from intake.incidents import IncidentState
 
 from shared.contract import load_contract
+from shared.contract.view import ContractView
 from shared.events import (
     ActionKind,
     Category,
@@ -25,6 +26,7 @@ from shared.events import (
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+VIEW = ContractView.of(CONTRACT)
 AT = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 # hw owns the server; osdb checks the OS and DBMS on it; apps coordinates
 SERVER = IncidentState(
@@ -48,12 +50,12 @@ def update(party: str, note: str = "DB failover in progress; next news at 02:30"
 )
 def test_the_coordinator_updates_an_incident_not_closed(status: IncidentStatus) -> None:
     incident = SERVER.model_copy(update={"status": status})
-    assert verdict(update("apps"), incident, CONTRACT) == (202, "")
+    assert verdict(update("apps"), incident, VIEW) == (202, "")
 
 
 def test_an_update_is_on_the_timeline_with_its_text_and_changes_no_status() -> None:
     command = make_event(update("apps"), source="test", time=AT, subject="inc-1")
-    state, events = apply_action(command, SERVER, CONTRACT, AT)
+    state, events = apply_action(command, SERVER, VIEW, AT)
     assert state.status == IncidentStatus.OPEN
     [accepted] = events
     data = accepted.data_as(IncidentActionAcceptedV3)
@@ -74,20 +76,20 @@ def test_an_update_is_on_the_timeline_with_its_text_and_changes_no_status() -> N
     ],
 )
 def test_only_the_coordinator_updates_the_customer(party: str, why: str) -> None:
-    status, reason = verdict(update(party), SERVER, CONTRACT)
+    status, reason = verdict(update(party), SERVER, VIEW)
     assert status == 403
     assert why in reason
 
 
 def test_an_update_without_text_is_refused() -> None:
-    status, reason = verdict(update("apps", note="  "), SERVER, CONTRACT)
+    status, reason = verdict(update("apps", note="  "), SERVER, VIEW)
     assert (status, reason) == (409, "note: an update carries its text for the customer")
 
 
 def test_a_closed_incident_takes_no_update() -> None:
     closed = SERVER.model_copy(update={"status": IncidentStatus.CLOSED})
     command = make_event(update("apps"), source="test", time=AT, subject="inc-1")
-    state, [refused] = apply_action(command, closed, CONTRACT, AT)
+    state, [refused] = apply_action(command, closed, VIEW, AT)
     assert state == closed
     assert (
         refused.data_as(IncidentActionRefusedV3).reason

@@ -123,8 +123,8 @@ def action(kind: ActionKind, party: str = "desk") -> PartyActionV2:
     "state", [incident("srv-db-01", Layer.HARDWARE), incident(None, None)], ids=["obj", "out"]
 )
 def test_the_desk_records_notes_on_any_incident(state: IncidentState) -> None:
-    check_standing(action(ActionKind.NOTE), state, WITH_DESK)
-    assert verdict(action(ActionKind.NOTE), state, WITH_DESK) == (202, "")
+    check_standing(action(ActionKind.NOTE), state, ContractView.of(WITH_DESK))
+    assert verdict(action(ActionKind.NOTE), state, ContractView.of(WITH_DESK)) == (202, "")
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,9 @@ def test_the_desk_records_notes_on_any_incident(state: IncidentState) -> None:
 )
 def test_the_desk_owns_no_work_and_no_clock(kind: ActionKind) -> None:
     with pytest.raises(Refused) as refused:
-        check_standing(action(kind), incident("srv-db-01", Layer.HARDWARE), WITH_DESK)
+        check_standing(
+            action(kind), incident("srv-db-01", Layer.HARDWARE), ContractView.of(WITH_DESK)
+        )
     assert refused.value.forbidden
     if kind not in (ActionKind.CONFIRM,):
         assert "desk (first line) may not" in refused.value.reason
@@ -147,7 +149,9 @@ def test_the_desk_owns_no_work_and_no_clock(kind: ActionKind) -> None:
 
 def test_without_first_line_the_same_party_is_not_assigned() -> None:
     other = contract(parties={**MINIMAL["parties"], "desk": DESK_PARTY})
-    status, reason = verdict(action(ActionKind.NOTE), incident("srv-db-01", Layer.HARDWARE), other)
+    status, reason = verdict(
+        action(ActionKind.NOTE), incident("srv-db-01", Layer.HARDWARE), ContractView.of(other)
+    )
     assert (status, reason) == (403, "party: desk is not assigned to incident inc-1")
 
 

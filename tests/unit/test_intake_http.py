@@ -34,6 +34,7 @@ from pydantic import SecretStr
 
 from shared.clock import FixedClock
 from shared.contract import load_contract
+from shared.contract.view import ContractView
 from shared.events import (
     AlertReceivedV1,
     Category,
@@ -46,6 +47,7 @@ from shared.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
 CONTRACT = load_contract(FIXTURES / "contract.yaml")
+VIEW = ContractView.of(CONTRACT)
 NOW = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)
 RECEIVERS = {
     "/v1/alerts/alertmanager": "alertmanager.json",
@@ -133,7 +135,7 @@ def make_client(
         incident = fakes.incidents.get(command.subject or "")
         if incident is None:
             return None  # nobody decided in time: pending
-        return (*verdict(action, incident, CONTRACT), action_digest(action))
+        return (*verdict(action, incident, VIEW), action_digest(action))
 
     async def record_change(*args: Any) -> None:
         fakes.changes.append(args)

@@ -14,11 +14,13 @@ from intake.actions import apply_action, check_standing, hidden, verdict
 from intake.incidents import IncidentState, Refused
 
 from shared.contract import load_contract
+from shared.contract.view import ContractView
 from shared.events import ActionKind, EventType, Layer, PartyActionV2, make_event
 from tests.factories import open_incident
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+VIEW = ContractView.of(CONTRACT)
 AT = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 
 
@@ -87,30 +89,30 @@ def test_part_by_action_by_assignment(
     state: IncidentState, party: str, kind: ActionKind, layer: Layer | None, allowed: bool
 ) -> None:
     if allowed:
-        check_standing(action(kind, party, layer), state, CONTRACT)
+        check_standing(action(kind, party, layer), state, VIEW)
         return
     with pytest.raises(Refused) as refused:
-        check_standing(action(kind, party, layer), state, CONTRACT)
+        check_standing(action(kind, party, layer), state, VIEW)
     assert refused.value.forbidden
     assert party in refused.value.reason or "layer" in refused.value.reason
 
 
 def test_an_unassigned_contractor_is_told_why() -> None:
-    status, reason = verdict(action(A.ACKNOWLEDGE, "hw"), OUTSIDE, CONTRACT)
+    status, reason = verdict(action(A.ACKNOWLEDGE, "hw"), OUTSIDE, VIEW)
     assert (status, reason) == (403, "party: hw is not assigned to incident inc-1")
 
 
 def test_an_incident_an_unassigned_contractor_has_no_part_in_is_hidden_from_it() -> None:
     """Issue 25: its refused actions went into the incident's timeline and 403-vs-404 told
     which incident ids exist; the commands consumer answers 404 for a hidden incident."""
-    assert hidden(action(A.ACKNOWLEDGE, "hw"), OUTSIDE, CONTRACT)
-    assert not hidden(action(A.ACKNOWLEDGE, "apps"), OUTSIDE, CONTRACT)  # the coordinator
-    assert not hidden(action(A.CONFIRM, "customer"), OUTSIDE, CONTRACT)
-    assert not hidden(action(A.RESTORED, "osdb"), SERVER, CONTRACT)  # a check party: told why
+    assert hidden(action(A.ACKNOWLEDGE, "hw"), OUTSIDE, VIEW)
+    assert not hidden(action(A.ACKNOWLEDGE, "apps"), OUTSIDE, VIEW)  # the coordinator
+    assert not hidden(action(A.CONFIRM, "customer"), OUTSIDE, VIEW)
+    assert not hidden(action(A.RESTORED, "osdb"), SERVER, VIEW)  # a check party: told why
 
 
 def test_a_contractor_cannot_restore_another_contractors_incident() -> None:
-    status, reason = verdict(action(A.RESTORED, "osdb"), SERVER, CONTRACT)
+    status, reason = verdict(action(A.RESTORED, "osdb"), SERVER, VIEW)
     assert status == 403
     assert reason == "party: osdb (check party) may not restored this incident"
 
@@ -118,7 +120,7 @@ def test_a_contractor_cannot_restore_another_contractors_incident() -> None:
 def test_a_diagnosis_that_finds_the_fault_hands_the_incident_over() -> None:
     found = action(A.DIAGNOSIS, "osdb", Layer.DBMS).model_copy(update={"fault_found": True})
     command = make_event(found, source="t", time=AT, subject="inc-1")
-    state, events = apply_action(command, SERVER, CONTRACT, AT)
+    state, events = apply_action(command, SERVER, VIEW, AT)
     assert [e.type for e in events] == [EventType.ACTION_ACCEPTED]
     assert state.handed_to == [Layer.DBMS]
-    check_standing(action(A.RESTORED, "osdb"), state, CONTRACT)  # now the primary owner
+    check_standing(action(A.RESTORED, "osdb"), state, VIEW)  # now the primary owner

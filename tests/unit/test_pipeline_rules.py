@@ -127,17 +127,21 @@ def test_lifecycle_to_closure_only_by_the_customer(contract: Contract) -> None:
     state = _open(contract)
     assert state.priority == "P1"
     state, out = apply_action(
-        command(state.id, ActionKind.ACKNOWLEDGE, "osdb"), state, contract, NOW
+        command(state.id, ActionKind.ACKNOWLEDGE, "osdb"), state, ContractView.of(contract), NOW
     )
     assert state.status == IncidentStatus.ACKNOWLEDGED
-    state, out = apply_action(command(state.id, ActionKind.RESTORED, "osdb"), state, contract, NOW)
+    state, out = apply_action(
+        command(state.id, ActionKind.RESTORED, "osdb"), state, ContractView.of(contract), NOW
+    )
     assert state.status == IncidentStatus.RESTORED
-    state, out = apply_action(command(state.id, ActionKind.CONFIRM, "osdb"), state, contract, NOW)
+    state, out = apply_action(
+        command(state.id, ActionKind.CONFIRM, "osdb"), state, ContractView.of(contract), NOW
+    )
     assert state.status == IncidentStatus.RESTORED
     assert out[0].type == EventType.ACTION_REFUSED
     assert "only the customer" in out[0].data.reason  # type: ignore[attr-defined]
     state, out = apply_action(
-        command(state.id, ActionKind.CONFIRM, "customer"), state, contract, NOW
+        command(state.id, ActionKind.CONFIRM, "customer"), state, ContractView.of(contract), NOW
     )
     assert state.status == IncidentStatus.CLOSED
     assert [e.type for e in out] == [EventType.ACTION_ACCEPTED, EventType.INCIDENT_CLOSED]
@@ -156,7 +160,9 @@ def test_refusals_name_the_reason(
     contract: Contract, action: ActionKind, party: str, reason: str
 ) -> None:
     state = _open(contract)
-    after, (out,) = apply_action(command(state.id, action, party), state, contract, NOW)
+    after, (out,) = apply_action(
+        command(state.id, action, party), state, ContractView.of(contract), NOW
+    )
     assert after == state
     assert out.type == EventType.ACTION_REFUSED
     assert reason in out.data.reason  # type: ignore[attr-defined]
@@ -199,7 +205,7 @@ def _asked(state: IncidentState, contract: Contract) -> tuple[IncidentState, str
     """``state`` with an access request (a no-access pause names one: ADR 50), and its id."""
     ask = AccessActionV1(action=AccessStep.REQUEST, party="osdb", actor="eng", rule="remote-vpn")
     asked = make_event(ask, source="test", time=NOW, subject=state.id)
-    state, _, verdict = apply_access(asked, state, contract, NOW)
+    state, _, verdict = apply_access(asked, state, ContractView.of(contract), NOW)
     assert verdict == (202, "")
     return state, request_id_for(asked)
 
@@ -208,19 +214,23 @@ def test_pause_and_resume_by_contract_reason(contract: Contract) -> None:
     state = _open(contract)
     state, rid = _asked(state, contract)
     evidence = {"evidence": [f"request {rid} at 02:35"]}
-    state, (accepted,) = apply_action(pause(state.id, "osdb", extra=evidence), state, contract, NOW)
+    state, (accepted,) = apply_action(
+        pause(state.id, "osdb", extra=evidence), state, ContractView.of(contract), NOW
+    )
     assert accepted.type == EventType.ACTION_ACCEPTED
     assert accepted.data.pause_reason == "no-access"  # type: ignore[attr-defined]
     assert state.paused == {"recovery": "no-access"}
-    _, (again,) = apply_action(pause(state.id, "osdb", extra=evidence), state, contract, NOW)
+    _, (again,) = apply_action(
+        pause(state.id, "osdb", extra=evidence), state, ContractView.of(contract), NOW
+    )
     assert "already paused" in again.data.reason  # type: ignore[attr-defined]
     state, (resumed,) = apply_action(
-        pause(state.id, "osdb", action=ActionKind.RESUME), state, contract, NOW
+        pause(state.id, "osdb", action=ActionKind.RESUME), state, ContractView.of(contract), NOW
     )
     assert resumed.type == EventType.ACTION_ACCEPTED
     assert state.paused == {}
     _, (twice,) = apply_action(
-        pause(state.id, "osdb", action=ActionKind.RESUME), state, contract, NOW
+        pause(state.id, "osdb", action=ActionKind.RESUME), state, ContractView.of(contract), NOW
     )
     assert "not paused" in twice.data.reason  # type: ignore[attr-defined]
 
@@ -239,7 +249,9 @@ def test_pause_refusals_name_the_reason(
 ) -> None:
     state = _open(contract)
     party = str(extra.pop("party_override", "osdb"))
-    _, (out,) = apply_action(pause(state.id, party, extra=extra), state, contract, NOW)
+    _, (out,) = apply_action(
+        pause(state.id, party, extra=extra), state, ContractView.of(contract), NOW
+    )
     assert out.type == EventType.ACTION_REFUSED
     assert reason in out.data.reason  # type: ignore[attr-defined]
 
@@ -247,12 +259,14 @@ def test_pause_refusals_name_the_reason(
 def test_restoration_ends_a_pause_and_rejection_reopens_work(contract: Contract) -> None:
     state = _open(contract)
     state, _ = apply_action(
-        pause(state.id, "osdb", extra={"evidence": ["x"]}), state, contract, NOW
+        pause(state.id, "osdb", extra={"evidence": ["x"]}), state, ContractView.of(contract), NOW
     )
-    state, _ = apply_action(command(state.id, ActionKind.RESTORED, "osdb"), state, contract, NOW)
+    state, _ = apply_action(
+        command(state.id, ActionKind.RESTORED, "osdb"), state, ContractView.of(contract), NOW
+    )
     assert state.paused == {}
     state, (out,) = apply_action(
-        command(state.id, ActionKind.REJECT, "customer"), state, contract, NOW
+        command(state.id, ActionKind.REJECT, "customer"), state, ContractView.of(contract), NOW
     )
     assert out.type == EventType.ACTION_ACCEPTED
     assert state.status == IncidentStatus.ACKNOWLEDGED
@@ -269,7 +283,7 @@ def test_reclassification_is_a_recorded_override(contract: Contract) -> None:
     state = _open(contract)
     assert (state.priority, state.category) == ("P1", "outage")
     command = reclassify(state.id, "apps", priority="P2", note="only one branch affected")
-    state, out = apply_action(command, state, contract, NOW)
+    state, out = apply_action(command, state, ContractView.of(contract), NOW)
     assert (state.priority, state.category) == ("P2", "outage")
     assert [e.type for e in out] == [EventType.ACTION_ACCEPTED, EventType.INCIDENT_RECLASSIFIED]
     done = out[1].data_as(IncidentReclassifiedV1)
@@ -295,7 +309,9 @@ def test_reclassification_refusals(
     contract: Contract, party: str, fields: dict[str, object], reason: str
 ) -> None:
     state = _open(contract)
-    after, (out,) = apply_action(reclassify(state.id, party, **fields), state, contract, NOW)
+    after, (out,) = apply_action(
+        reclassify(state.id, party, **fields), state, ContractView.of(contract), NOW
+    )
     assert after == state
     assert reason in out.data_as(IncidentActionRefusedV3).reason
 
@@ -314,7 +330,7 @@ def test_only_the_coordinator_reroutes_with_a_reason(
     state = _open(contract)
     data = PartyActionV2(action=ActionKind.REROUTE, party=party, actor="lead", note=note)
     command = make_event(data, source="test", time=NOW, subject=state.id)
-    _, (out,) = apply_action(command, state, contract, NOW)
+    _, (out,) = apply_action(command, state, ContractView.of(contract), NOW)
     if refusal is None:
         assert out.type == EventType.ACTION_ACCEPTED
     else:
@@ -335,7 +351,7 @@ def test_a_pause_carries_each_piece_of_evidence_its_reason_demands(
     state, rid = _asked(_open(contract), contract)
     named = [e.format(rid=rid) for e in evidence]
     _, (out,) = apply_action(
-        pause(state.id, "osdb", extra={"evidence": named}), state, contract, NOW
+        pause(state.id, "osdb", extra={"evidence": named}), state, ContractView.of(contract), NOW
     )
     assert (out.type == EventType.ACTION_REFUSED) == refused
     if refused:
@@ -353,10 +369,14 @@ def test_two_demanded_pieces_need_two(contract: Contract) -> None:
     )
     state, rid = _asked(_open(demanding), demanding)
     one = {"evidence": [f"request {rid} at 02:35"]}
-    _, (out,) = apply_action(pause(state.id, "osdb", extra=one), state, demanding, NOW)
+    _, (out,) = apply_action(
+        pause(state.id, "osdb", extra=one), state, ContractView.of(demanding), NOW
+    )
     assert "requires 2 piece(s)" in out.data.reason  # type: ignore[attr-defined]
     two = {"evidence": [f"request {rid} at 02:35", "lead time 4h passed at 06:35"]}
-    _, (out,) = apply_action(pause(state.id, "osdb", extra=two), state, demanding, NOW)
+    _, (out,) = apply_action(
+        pause(state.id, "osdb", extra=two), state, ContractView.of(demanding), NOW
+    )
     assert out.type == EventType.ACTION_ACCEPTED
 
 
@@ -368,6 +388,6 @@ def test_an_actions_free_text_is_bounded(contract: Contract) -> None:
         time=NOW,
         subject=state.id,
     )
-    _, (out,) = apply_action(huge, state, contract, NOW)
+    _, (out,) = apply_action(huge, state, ContractView.of(contract), NOW)
     assert out.type == EventType.ACTION_REFUSED
     assert out.data.reason == "note: 400000 characters, at most 4000"  # type: ignore[attr-defined]

@@ -22,7 +22,8 @@ The rules this module implements, as the contract's ``access_rules`` state them:
   step, with ``tell`` naming the contacts it is for. sla-clock reads it to pause the recovery
   clock when the lead time passes unanswered and to resume it at the answer; reporting lists it.
 
-Pure functions of (state, command, contract): the commands consumer moves data in and out.
+Pure functions of (state, command, the incident's contract view): the commands consumer moves
+data in and out.
 """
 
 from __future__ import annotations
@@ -30,9 +31,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from intake.actions import WORKING, Part, apply_action, standing, verdict
-from intake.incidents import IncidentState, Refused
+from intake.incidents import IncidentState, Refused, recorded
 from intake.pause_answers import apply_pause_answer
-from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
     AccessActionV1,
@@ -43,11 +43,9 @@ from shared.events import (
     Envelope,
     PartyActionV2,
     PauseAnswerV1,
-    make_event,
     stable_id,
 )
 
-SOURCE = "intake"
 ASKERS = {Part.PRIMARY, Part.CHECK}
 CLOSED = {AccessStatus.DENIED, AccessStatus.REJECTED, AccessStatus.EMERGENCY}
 
@@ -56,14 +54,14 @@ def request_id_for(command: Envelope) -> str:
     return f"acc-{stable_id('access-request', command.id).hex[:12]}"
 
 
-def speaks_for(action: AccessActionV1, ref: str | None, contract: Contract) -> bool:
+def speaks_for(action: AccessActionV1, ref: str | None, view: ContractView) -> bool:
     """Whether ``action`` is taken by the contact ``ref`` (``party/contact``)."""
     if ref is None:
         return False
     party_id, _, contact_id = ref.partition("/")
     if action.party != party_id:
         return False
-    found = contract.contact(ref)
+    found = view.contract.contact(ref)
     names = {contact_id} | ({found[1].name} if found else set())
     actor = action.actor.strip()
     return actor in names or actor.startswith(f"{contact_id} (")
@@ -73,18 +71,17 @@ def objects_of(incident: IncidentState) -> list[str]:
     return [o for o in dict.fromkeys([incident.object_id, incident.origin, *incident.objects]) if o]
 
 
-def _object_for(action: AccessActionV1, incident: IncidentState, contract: Contract) -> str:
+def _object_for(action: AccessActionV1, incident: IncidentState, view: ContractView) -> str:
     """The incident's object the request is for: ``object_id`` or the first under ``rule``."""
     if action.rule is None:
         raise Refused("rule: name the access rule")
-    if action.rule not in contract.access_rules:
-        known = ", ".join(sorted(contract.access_rules)) or "none"
+    if action.rule not in view.contract.access_rules:
+        known = ", ".join(sorted(view.contract.access_rules)) or "none"
         raise Refused(f"rule: {action.rule!r} is not in the contract ({known})")
     objects = objects_of(incident)
     if action.object_id is not None and action.object_id not in objects:
         raise Refused(f"object_id: {action.object_id!r} is not an object of {incident.id}")
     candidates = [action.object_id] if action.object_id else objects
-    view = ContractView.of(contract)
     for object_id in candidates:
         obj = view.object(object_id)
         if obj is not None and obj.access == action.rule:
@@ -93,8 +90,8 @@ def _object_for(action: AccessActionV1, incident: IncidentState, contract: Contr
     raise Refused(f"rule: {action.rule!r} is not the access rule of {where}")
 
 
-def _asker(action: AccessActionV1, incident: IncidentState, contract: Contract) -> None:
-    parts = standing(action.party, incident, contract)
+def _asker(action: AccessActionV1, incident: IncidentState, view: ContractView) -> None:
+    parts = standing(action.party, incident, view)
     if not parts.keys() & ASKERS:
         as_what = ", ".join(p.value for p in parts) or "not assigned"
         raise Refused(
@@ -107,14 +104,13 @@ def _asker(action: AccessActionV1, incident: IncidentState, contract: Contract) 
 
 
 def _opened(
-    command: Envelope, incident: IncidentState, contract: Contract, when: datetime
+    command: Envelope, incident: IncidentState, view: ContractView, when: datetime
 ) -> AccessRequestV1:
     """A new request (or break glass) from ``request_access``/``emergency_access``."""
     action = command.data
     assert isinstance(action, AccessActionV1)
-    _asker(action, incident, contract)
-    object_id = _object_for(action, incident, contract)
-    view = ContractView.of(contract)
+    _asker(action, incident, view)
+    object_id = _object_for(action, incident, view)
     found = view.access(object_id, when)
     assert found is not None  # _object_for checked the rule
     rule = found.rule
@@ -156,7 +152,7 @@ def _opened(
 
 
 def _answered(
-    command: Envelope, incident: IncidentState, contract: Contract, when: datetime
+    command: Envelope, incident: IncidentState, view: ContractView, when: datetime
 ) -> AccessRequestV1:
     """The request after a grant, deny, approve or reject."""
     action = command.data
@@ -169,7 +165,7 @@ def _answered(
     owner = request.issued_by if step in issuer_steps else request.approver
     if step not in issuer_steps and not request.needs_approval:
         raise Refused(f"{step.value}: request {request.request_id} needs no approval")
-    if not speaks_for(action, owner, contract):
+    if not speaks_for(action, owner, view):
         role = "issuer" if step in issuer_steps else "approver"
         raise Refused(
             f"party: only the rule's {role} {owner} may {step.value} request"
@@ -214,24 +210,24 @@ def _answered(
 
 
 def decide(
-    command: Envelope, incident: IncidentState, contract: Contract, when: datetime
+    command: Envelope, incident: IncidentState, view: ContractView, when: datetime
 ) -> AccessRequestV1:
     """The request after ``command``'s step taken at ``when``, or ``Refused`` naming why not."""
     action = command.data
     assert isinstance(action, AccessActionV1)
-    if action.party not in contract.parties:
+    if action.party not in view.contract.parties:
         raise Refused(
-            f"party: {action.party!r} is not a party of contract {contract.id}", forbidden=True
+            f"party: {action.party!r} is not a party of contract {view.contract.id}", forbidden=True
         )
     if action.action in (AccessStep.REQUEST, AccessStep.EMERGENCY):
-        return _opened(command, incident, contract, when)
-    return _answered(command, incident, contract, when)
+        return _opened(command, incident, view, when)
+    return _answered(command, incident, view, when)
 
 
 def apply_access(
     command: Envelope,
     incident: IncidentState,
-    contract: Contract,
+    view: ContractView,
     now: datetime,
     accepted_at: datetime | None = None,
 ) -> tuple[IncidentState, list[Envelope], tuple[int, str]]:
@@ -243,24 +239,18 @@ def apply_access(
     assert isinstance(action, AccessActionV1)
     when = accepted_at or now
     try:
-        request = decide(command, incident, contract, when)
+        request = decide(command, incident, view, when)
     except Refused as refusal:
-        refused = make_event(
-            AccessRefusedV1(
-                action=action.action,
-                party=action.party,
-                actor=action.actor,
-                at=when,
-                command_id=command.id,
-                request_id=action.request_id,
-                reason=refusal.reason,
-            ),
-            source=SOURCE,
-            time=now,
-            subject=incident.id,
-            event_id=stable_id("refused", command.id),
+        refused = AccessRefusedV1(
+            action=action.action,
+            party=action.party,
+            actor=action.actor,
+            at=when,
+            command_id=command.id,
+            request_id=action.request_id,
+            reason=refusal.reason,
         )
-        return incident, [refused], (403 if refusal.forbidden else 409, refusal.reason)
+        return incident, [recorded(refused, "refused", command, incident, now)], refusal.answer
     who = f"{action.party}:{action.actor}"
     participants = incident.participants + ([who] if who not in incident.participants else [])
     state = incident.model_copy(
@@ -269,30 +259,23 @@ def apply_access(
             "participants": participants,
         }
     )
-    out = make_event(
-        request,
-        source=SOURCE,
-        time=now,
-        subject=incident.id,
-        event_id=stable_id("access", command.id),
-    )
-    return state, [out], (202, "")
+    return state, [recorded(request, "access", command, incident, now)], (202, "")
 
 
 def apply_command(
     command: Envelope,
     incident: IncidentState,
-    contract: Contract,
+    view: ContractView,
     now: datetime,
     accepted_at: datetime | None = None,
 ) -> tuple[IncidentState, list[Envelope], tuple[int, str]]:
     """A command of either kind on ``incident``: the new state, its events and the verdict."""
     action = command.data
     if isinstance(action, AccessActionV1):
-        return apply_access(command, incident, contract, now, accepted_at)
+        return apply_access(command, incident, view, now, accepted_at)
     if isinstance(action, PauseAnswerV1):
-        return apply_pause_answer(command, incident, contract, now, accepted_at)
+        return apply_pause_answer(command, incident, view, now, accepted_at)
     assert isinstance(action, PartyActionV2)
-    answer = verdict(action, incident, contract)
-    state, out = apply_action(command, incident, contract, now, accepted_at)
+    answer = verdict(action, incident, view)
+    state, out = apply_action(command, incident, view, now, accepted_at)
     return state, out, answer

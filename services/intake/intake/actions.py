@@ -1,10 +1,10 @@
 """The action state machine: what a party may do to an incident, and what it does.
 
-Pure functions of (action, incident, contract, now): ``verdict`` answers the HTTP request before
-the command is written, ``apply_action`` applies it in the commands consumer (a refused action is
-recorded as an event too); ``standing`` and ``check_standing`` answer who may act on which
-incident. The incident state they act on is ``intake.incidents``; the alert path is
-``intake.decide``.
+Pure functions of (action, incident, view, now), the view the incident is judged by handed in by
+the caller: ``verdict`` answers the HTTP request before the command is written, ``apply_action``
+applies it in the commands consumer (a refused action is recorded as an event too); ``standing``
+and ``check_standing`` answer who may act on which incident. The incident state they act on is
+``intake.incidents``; the alert path is ``intake.decide``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import hashlib
 from datetime import datetime
 from enum import StrEnum
 
-from intake.incidents import SOURCE, IncidentState, Refused
-from shared.contract import Contract
+from intake.incidents import IncidentState, Refused, recorded
+from shared.contract.model import PauseReason
 from shared.contract.view import ContractView
 from shared.events import (
     AccessActionV1,
@@ -30,8 +30,6 @@ from shared.events import (
     Model,
     PartyActionV2,
     PauseAnswerV1,
-    make_event,
-    stable_id,
 )
 
 WORKING = {IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED}
@@ -76,14 +74,20 @@ MIN_EVIDENCE = 3
 """Letters or digits a piece of evidence has at least: "." is not a reference nor a time."""
 
 
+def pause_reason(view: ContractView, reason_id: str | None) -> PauseReason:
+    """The contract's pause reason ``reason_id``, or ``Refused`` naming the ones it has."""
+    reason = next((r for r in view.contract.pause_reasons if r.id == reason_id), None)
+    if reason is None:
+        known = ", ".join(r.id for r in view.contract.pause_reasons) or "none"
+        raise Refused(f"pause_reason: {reason_id!r} is not in the contract ({known})")
+    return reason
+
+
 def pause_clocks(
-    action: PartyActionV2, incident: IncidentState, contract: Contract
+    action: PartyActionV2, incident: IncidentState, view: ContractView
 ) -> set[ClockKind]:
     """The clocks a pause or resume applies to, or ``Refused`` naming why not."""
-    reason = next((r for r in contract.pause_reasons if r.id == action.pause_reason), None)
-    if reason is None:
-        known = ", ".join(r.id for r in contract.pause_reasons) or "none"
-        raise Refused(f"pause_reason: {action.pause_reason!r} is not in the contract ({known})")
+    reason = pause_reason(view, action.pause_reason)
     clocks = {action.clock} if action.clock else set(reason.clocks)
     if not clocks <= set(reason.clocks):
         raise Refused(f"clock: {reason.id} does not pause the {action.clock} clock")
@@ -165,21 +169,20 @@ ROLE_ACTIONS: dict[Part, frozenset[ActionKind]] = {
 """What each part in an incident may do; pause reasons narrow pauses further (``invoked_by``)."""
 
 
-def standing(party_id: str, incident: IncidentState, contract: Contract) -> dict[Part, set[Layer]]:
+def standing(party_id: str, incident: IncidentState, view: ContractView) -> dict[Part, set[Layer]]:
     """The parts ``party_id`` has in ``incident`` (a check party: with the layers it checks).
 
     The same answers the router assigns by, asked of the contract view: the primary owner of
     the incident's layer (and of its probable origin's, and of each layer a diagnosis handed it
     to), the coordinator, the party of each neighbouring layer's check, the customer, and the
     contract's first-line desk (``first_line``, when it is not the coordinator: ADR 25)."""
-    view = ContractView.of(contract)
     parts: dict[Part, set[Layer]] = {}
-    party = contract.parties.get(party_id)
+    party = view.contract.parties.get(party_id)
     if party is not None and party.kind == "customer":
         parts[Part.CUSTOMER] = set()
     if party_id == view.coordinator:
         parts[Part.COORDINATOR] = set()
-    elif party is not None and party_id == contract.first_line_party:
+    elif party is not None and party_id == view.contract.first_line_party:
         parts[Part.FIRST_LINE] = set()
     objects = [o for o in dict.fromkeys((incident.object_id, incident.origin)) if o]
     layers = {incident.layer, *incident.handed_to}
@@ -195,21 +198,21 @@ def standing(party_id: str, incident: IncidentState, contract: Contract) -> dict
 def hidden(
     action: PartyActionV2 | AccessActionV1 | PauseAnswerV1,
     incident: IncidentState,
-    contract: Contract,
+    view: ContractView,
 ) -> bool:
     """Whether ``incident`` is none of the acting party's business: it has no part in it
     (nor is it the coordinator or the customer). Its action is answered as for an unknown
     incident (404: which ids exist is not disclosed) and recorded apart from the incident's
     timeline, in the dead-letter topic (issue 25)."""
-    return not standing(action.party, incident, contract)
+    return not standing(action.party, incident, view)
 
 
-def check_standing(action: PartyActionV2, incident: IncidentState, contract: Contract) -> None:
+def check_standing(action: PartyActionV2, incident: IncidentState, view: ContractView) -> None:
     """``Refused`` (forbidden) unless the acting party is assigned to ``incident`` in a part
     that may take ``action`` — a check party only on the layer it checks."""
     if action.action in (ActionKind.RECLASSIFY, ActionKind.REROUTE):
         return  # the coordinator's or the customer's, checked with their reasons below
-    parts = standing(action.party, incident, contract)
+    parts = standing(action.party, incident, view)
     if not parts:
         raise Refused(
             f"party: {action.party} is not assigned to incident {incident.id}", forbidden=True
@@ -258,15 +261,15 @@ NOTE_REQUIRED = {
 
 
 def check_action(
-    action: PartyActionV2, incident: IncidentState, contract: Contract
+    action: PartyActionV2, incident: IncidentState, view: ContractView
 ) -> IncidentStatus:
     """The status after ``action``, or ``Refused`` naming why not."""
     if (too_long := text_too_long(action)) is not None:
         raise Refused(too_long)
-    party = contract.parties.get(action.party)
+    party = view.contract.parties.get(action.party)
     if party is None:
         raise Refused(
-            f"party: {action.party!r} is not a party of contract {contract.id}", forbidden=True
+            f"party: {action.party!r} is not a party of contract {view.contract.id}", forbidden=True
         )
     is_customer = party.kind == "customer"
     if action.action in CUSTOMER_ONLY and not is_customer:
@@ -274,7 +277,7 @@ def check_action(
         raise Refused(f"only the customer {what} restoration", forbidden=True)
     if action.action in PROVIDER_ONLY and is_customer:
         raise Refused(f"the customer does not {action.action.value} incidents", forbidden=True)
-    check_standing(action, incident, contract)
+    check_standing(action, incident, view)
     allowed, target = _NEXT[action.action]
     if incident.status not in allowed:
         raise Refused(f"cannot {action.action.value} an incident that is {incident.status.value}")
@@ -283,10 +286,10 @@ def check_action(
     ):
         raise Refused("layer, fault_found: a diagnosis names the layer and whether it is at fault")
     if action.action in (ActionKind.PAUSE, ActionKind.RESUME):
-        pause_clocks(action, incident, contract)
+        pause_clocks(action, incident, view)
     if action.action == ActionKind.RECLASSIFY:
-        check_reclassify(action, incident, contract, is_customer=is_customer)
-    if action.action == ActionKind.REROUTE and action.party != contract.coordinator:
+        check_reclassify(action, incident, view, is_customer=is_customer)
+    if action.action == ActionKind.REROUTE and action.party != view.contract.coordinator:
         raise Refused("only the coordinator re-routes an incident", forbidden=True)
     if action.action in NOTE_REQUIRED and not action.note.strip():
         raise Refused(NOTE_REQUIRED[action.action])
@@ -296,17 +299,17 @@ def check_action(
 
 
 def check_reclassify(
-    action: PartyActionV2, incident: IncidentState, contract: Contract, *, is_customer: bool
+    action: PartyActionV2, incident: IncidentState, view: ContractView, *, is_customer: bool
 ) -> None:
     """A recorded override of priority or category: by the coordinator or the customer, with a
     reason, to a priority the contract's matrix knows."""
-    if not is_customer and action.party != contract.coordinator:
+    if not is_customer and action.party != view.contract.coordinator:
         raise Refused("only the coordinator or the customer reclassifies", forbidden=True)
     if action.priority is None and action.category is None:
         raise Refused("priority, category: a reclassification names at least one")
     if not action.note.strip():
         raise Refused("note: a reclassification records its reason")
-    known = {p for row in contract.priority_matrix.values() for p in row.values()}
+    known = {p for row in view.contract.priority_matrix.values() for p in row.values()}
     if action.priority is not None and action.priority not in known:
         raise Refused(f"priority: {action.priority!r} is not in the contract ({sorted(known)})")
     if (action.priority or incident.priority, action.category or incident.category) == (
@@ -321,20 +324,20 @@ def action_digest(action: PartyActionV2 | AccessActionV1 | PauseAnswerV1) -> str
     return hashlib.sha256(action.model_dump_json().encode()).hexdigest()
 
 
-def verdict(action: PartyActionV2, incident: IncidentState, contract: Contract) -> tuple[int, str]:
+def verdict(action: PartyActionV2, incident: IncidentState, view: ContractView) -> tuple[int, str]:
     """The HTTP answer for ``action`` on ``incident``: 202, or 403 (rights) / 409 (state) and
     the reason."""
     try:
-        check_action(action, incident, contract)
+        check_action(action, incident, view)
     except Refused as refusal:
-        return (403 if refusal.forbidden else 409), refusal.reason
+        return refusal.answer
     return 202, ""
 
 
 def apply_action(
     command: Envelope,
     incident: IncidentState,
-    contract: Contract,
+    view: ContractView,
     now: datetime,
     accepted_at: datetime | None = None,
 ) -> tuple[IncidentState, list[Envelope]]:
@@ -350,16 +353,10 @@ def apply_action(
     claimed_at = command.time if command.time != at else None
 
     def emit(payload: Model, tag: str) -> Envelope:
-        return make_event(
-            payload,
-            source=SOURCE,
-            time=now,
-            subject=incident.id,
-            event_id=stable_id(tag, command.id),
-        )
+        return recorded(payload, tag, command, incident, now)
 
     try:
-        status = check_action(action, incident, contract)
+        status = check_action(action, incident, view)
     except Refused as refusal:
         refused = IncidentActionRefusedV3(
             action=action.action,
@@ -373,7 +370,7 @@ def apply_action(
         return incident, [emit(refused, "refused")]
 
     who = f"{action.party}:{action.actor}"
-    state = incident.model_copy(update=accepted_update(action, incident, contract, status))
+    state = incident.model_copy(update=accepted_update(action, incident, view, status))
     accepted = IncidentActionAcceptedV3(
         action=action.action,
         party=action.party,
@@ -408,7 +405,7 @@ def apply_action(
 
 
 def accepted_update(
-    action: PartyActionV2, incident: IncidentState, contract: Contract, status: IncidentStatus
+    action: PartyActionV2, incident: IncidentState, view: ContractView, status: IncidentStatus
 ) -> dict[str, object]:
     """What an accepted ``action`` changes on ``incident`` (``status``: the status after it)."""
     who = f"{action.party}:{action.actor}"
@@ -423,7 +420,7 @@ def accepted_update(
     ):
         update["handed_to"] = [*incident.handed_to, action.layer]
     if action.action in (ActionKind.PAUSE, ActionKind.RESUME):
-        clocks = pause_clocks(action, incident, contract)
+        clocks = pause_clocks(action, incident, view)
         paused = dict(incident.paused)
         for clock in clocks:
             if action.action == ActionKind.PAUSE:

@@ -9,22 +9,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from intake.labels import category_hint, make_alert
 from shared.contract import Contract
 from shared.events import Alert
 from shared.instants import EndInstant, Instant
+from shared.model import Foreign
 
-__all__ = ["AlertmanagerAlert", "AlertmanagerWebhook", "category_hint", "normalise"]
+__all__ = [
+    "AlertGroup",
+    "AlertmanagerAlert",
+    "AlertmanagerWebhook",
+    "as_alert",
+    "category_hint",
+    "normalise",
+]
 SOURCE = "alertmanager"
 
 
-class _Foreign(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class AlertmanagerAlert(_Foreign):
+class AlertmanagerAlert(Foreign):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
@@ -34,16 +38,21 @@ class AlertmanagerAlert(_Foreign):
     fingerprint: str = Field(min_length=1)
 
 
-class AlertmanagerWebhook(_Foreign):
-    version: Literal["4"]
-    groupKey: str  # noqa: N815
-    truncatedAlerts: int = 0  # noqa: N815
+class AlertGroup(Foreign):
+    """What Alertmanager says of a notification's group (Grafana sends it too)."""
+
     status: Literal["firing", "resolved"]
     receiver: str = ""
+    truncatedAlerts: int = 0  # noqa: N815
     groupLabels: dict[str, str] = Field(default_factory=dict)  # noqa: N815
     commonLabels: dict[str, str] = Field(default_factory=dict)  # noqa: N815
     commonAnnotations: dict[str, str] = Field(default_factory=dict)  # noqa: N815
     externalURL: str = ""  # noqa: N815
+
+
+class AlertmanagerWebhook(AlertGroup):
+    version: Literal["4"]
+    groupKey: str  # noqa: N815
     alerts: list[AlertmanagerAlert] = Field(min_length=1)
 
 
@@ -52,17 +61,29 @@ def normalise(
 ) -> list[Alert]:
     del now  # Alertmanager dates every alert itself
     return [
-        make_alert(
-            contract,
-            source=SOURCE,
-            fingerprint=f"am:{item.fingerprint}",
-            status=item.status,
-            labels=item.labels,
-            annotations=item.annotations,
-            summary=item.annotations.get("summary", item.labels.get("alertname", "")),
-            starts_at=item.startsAt,
-            ends_at=item.endsAt,
-            links=[item.generatorURL],
-        )
+        as_alert(item, contract, SOURCE, f"am:{item.fingerprint}", item.annotations)
         for item in webhook.alerts
     ]
+
+
+def as_alert(
+    item: AlertmanagerAlert,
+    contract: Contract,
+    source: str,
+    fingerprint: str,
+    annotations: dict[str, str],
+    *links: str,
+) -> Alert:
+    """Baton's alert from one of Alertmanager's shape (Grafana sends it too, with more links)."""
+    return make_alert(
+        contract,
+        source=source,
+        fingerprint=fingerprint,
+        status=item.status,
+        labels=item.labels,
+        annotations=annotations,
+        summary=item.annotations.get("summary", item.labels.get("alertname", "")),
+        starts_at=item.startsAt,
+        ends_at=item.endsAt,
+        links=[item.generatorURL, *links],
+    )

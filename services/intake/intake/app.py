@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter
 from pydantic import ValidationError
@@ -44,17 +43,9 @@ from shared.events import (
     parse_event,
     stable_id,
 )
-from shared.kafka import (
-    Outbox,
-    Record,
-    create_party_topics,
-    group_timing,
-    publish_event,
-    send_all,
-)
-from shared.service import Runtime, create_app
+from shared.kafka import Outbox, Record, create_party_topics, publish_event, send_all
+from shared.service import Runtime, Service, create_app
 from shared.settings import Settings
-from shared.ticker import Ticker
 from shared.topics import Topic, commands_pattern, inbox_party
 
 log = logging.getLogger(SERVICE)
@@ -137,9 +128,8 @@ def inbox_parties(contract: Contract) -> list[str]:
     return [p for p, party in contract.parties.items() if party.kind != "vendor"]
 
 
-class IntakeService:
+class IntakeService(Service):
     def __init__(self) -> None:
-        self.ticker: Ticker | None = None  # made in on_start
         self.verdicts = Verdicts(self.recorded_outcome)
         self.inboxes = Inboxes()
 
@@ -196,37 +186,19 @@ class IntakeService:
         rt.on_contract(self.adopt)
         router.include_router(build_router(self.intake))
         router.include_router(build_link_router(ServiceHost(self), rt.registry))
-        rt.broker.subscriber(
+        rt.batch_subscriber(
             settings.topic(Topic.ALERTS_RAW),
-            group_id=settings.group("intake.raw"),
-            **group_timing(settings),
+            group="intake.raw",
             max_records=500,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
+            batch_timeout_ms=200,
         )(self.on_raw)
-        rt.broker.subscriber(
-            self.topics["alerts"],
-            group_id=settings.group("intake.alerts"),
-            **group_timing(settings),
-            max_records=settings.consumer_batch_max_records,
-            batch_timeout_ms=settings.consumer_batch_max_wait_ms,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-        )(self.on_alerts)
+        rt.batch_subscriber(self.topics["alerts"], group="intake.alerts")(self.on_alerts)
         # The shared commands topic (only intake's HTTP path writes it, after checking the
         # party's token) and every party's own inbox (only that party may write it: Kafka ACLs).
         # A command from an inbox acts as the inbox's party whatever its ``party`` field says.
-        rt.broker.subscriber(
+        rt.batch_subscriber(
+            group="intake.commands",
             pattern=commands_pattern(settings.topic_prefix),
-            group_id=settings.group("intake.commands"),
-            **group_timing(settings),
-            max_records=settings.consumer_batch_max_records,
-            batch_timeout_ms=settings.consumer_batch_max_wait_ms,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
         )(self.on_commands)
 
     def adopt(self, new: Contract) -> None:
@@ -419,7 +391,7 @@ class IntakeService:
                 commands.append((scoped(rt.settings.topic_prefix, record.topic, command), record))
         if not commands:
             return
-        contract = self.intake.contract
+        view = self.view  # in force now: an action is judged by the contract in force
         now = rt.clock.now()
         outbox = Outbox(rt.broker)
         unknown: list[tuple[str, Record]] = []
@@ -446,7 +418,7 @@ class IntakeService:
                     refused.append((forged, record))
                     continue
                 incident = incidents.get(command.subject or "")
-                if incident is None or hidden(action, incident, contract):
+                if incident is None or hidden(action, incident, view):
                     reason = f"subject: no incident {command.subject!r}"
                     verdicts.append(
                         (command.id, command.subject or "", 404, reason, action.party, digest)
@@ -458,7 +430,7 @@ class IntakeService:
                     unknown.append((reason, record))
                     continue
                 at = accepted_at(rt.settings.topic_prefix, record.topic, command, now)
-                state, out, (status, reason) = apply_command(command, incident, contract, now, at)
+                state, out, (status, reason) = apply_command(command, incident, view, now, at)
                 outbox.extend(self.topics["incidents"], out)
                 incidents[state.id] = changed[state.id] = state
                 verdicts.append((command.id, incident.id, status, reason, action.party, digest))
@@ -527,33 +499,24 @@ class IntakeService:
             log.info("maintenance ended: alerts released", extra={"count": released})
         return released
 
-    async def ensure_inboxes(self, rt: Runtime | None = None) -> None:
+    async def ensure_inboxes(self) -> None:
         """Every party's command inbox: before the commands consumer subscribes, then at each
         tick for parties a republished contract adds."""
-        await self.inboxes.ensure(rt or self.rt)
+        await self.inboxes.ensure(self.rt)
+
+    async def before_start(self, rt: Runtime) -> None:
+        await self.ensure_inboxes()
 
     async def on_start(self, rt: Runtime) -> None:
-        self.ticker = Ticker(
+        rt.tick(
             "intake-tick",
             rt.settings.intake_tick_seconds,
             ("party inboxes", self.ensure_inboxes),
             ("maintenance", self.release_ended_windows),
         )
-        self.ticker.start()
-
-    async def on_stop(self, rt: Runtime) -> None:
-        if self.ticker is not None:
-            await self.ticker.stop()
 
 
 def build_app() -> FastAPI:
-    service = IntakeService()
     return create_app(
-        SERVICE,
-        service.wire,
-        schema="intake",
-        migrations=Path(__file__).parent / "migrations",
-        before_start=service.ensure_inboxes,
-        on_start=service.on_start,
-        on_stop=service.on_stop,
+        SERVICE, IntakeService(), schema="intake", migrations=Path(__file__).parent / "migrations"
     )

@@ -118,7 +118,7 @@ class Authenticator:
     def party_before_body(self, headers: Mapping[str, str]) -> None:
         """An action's token must be some party's before its body is read (which party it
         acts for is checked against the body)."""
-        self.check_reader(headers)
+        self.token_party(headers)
 
     def _check_signature(
         self, secret: Credential, headers: Mapping[str, str], body: bytes, now: datetime
@@ -153,9 +153,9 @@ class Authenticator:
             self._seen.popitem(last=False)
         return True
 
-    def check_reader(self, headers: Mapping[str, str]) -> str | None:
-        """The party whose token reads (an object's change history), or None when action
-        auth is off."""
+    def token_party(self, headers: Mapping[str, str]) -> str | None:
+        """The party whose bearer token ``headers`` carry (401 for none or an unknown one), or
+        None when action auth is off: who reads an object's change history, who acts."""
         if not self.actions_on:
             return None
         given = _bearer(headers)
@@ -168,13 +168,6 @@ class Authenticator:
 
     def check_party(self, headers: Mapping[str, str], party: str) -> None:
         """The bearer token must belong to ``party``; nothing when action auth is off."""
-        if not self.actions_on:
-            return
-        given = _bearer(headers)
-        if given is None:
-            raise _unauthorized("a party API token is required (Authorization: Bearer ...)")
-        owner = next((p for p, t in self._parties.items() if matches(given, t)), None)
-        if owner is None:
-            raise _unauthorized("the API token matches no party")
-        if owner != party:
+        owner = self.token_party(headers)
+        if owner is not None and owner != party:
             raise Refusal(403, f"party: this token acts for {owner}, not {party}", kind="auth")

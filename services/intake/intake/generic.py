@@ -9,21 +9,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from intake.labels import make_alert
 from shared.contract import Contract
 from shared.events import Alert, Category
 from shared.instants import Instant
+from shared.model import Model
 
 SOURCE = "generic"
 
 
-class _Ours(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class GenericAlert(_Ours):
+class GenericAlert(Model):
     source: str = Field("generic", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     fingerprint: str = Field(min_length=1, max_length=256)
     status: Literal["firing", "resolved"] = "firing"
@@ -38,7 +35,7 @@ class GenericAlert(_Ours):
     links: list[str] = Field(default_factory=list)
 
 
-class GenericBatch(_Ours):
+class GenericBatch(Model):
     alerts: list[GenericAlert] = Field(min_length=1, max_length=1000)
 
 

@@ -8,30 +8,17 @@ Grafana's contact-point webhook sends the Alertmanager shape plus ``orgId``, ``t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from intake.labels import make_alert
+from intake.alertmanager import AlertGroup, AlertmanagerAlert, as_alert
 from shared.contract import Contract
 from shared.events import Alert
-from shared.instants import EndInstant, Instant
 
 SOURCE = "grafana"
 
 
-class _Foreign(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class GrafanaAlert(_Foreign):
-    status: Literal["firing", "resolved"]
-    labels: dict[str, str]
-    annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: Instant  # noqa: N815 - the wire name
-    endsAt: EndInstant | None = None  # noqa: N815
-    generatorURL: str = ""  # noqa: N815
-    fingerprint: str = Field(min_length=1)
+class GrafanaAlert(AlertmanagerAlert):
     silenceURL: str = ""  # noqa: N815
     dashboardURL: str = ""  # noqa: N815
     panelURL: str = ""  # noqa: N815
@@ -40,18 +27,11 @@ class GrafanaAlert(_Foreign):
     valueString: str = ""  # noqa: N815
 
 
-class GrafanaWebhook(_Foreign):
-    receiver: str = ""
-    status: Literal["firing", "resolved"]
+class GrafanaWebhook(AlertGroup):
     orgId: int  # noqa: N815
     alerts: list[GrafanaAlert] = Field(min_length=1)
-    groupLabels: dict[str, str] = Field(default_factory=dict)  # noqa: N815
-    commonLabels: dict[str, str] = Field(default_factory=dict)  # noqa: N815
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)  # noqa: N815
-    externalURL: str = ""  # noqa: N815
     version: str = "1"
     groupKey: str = ""  # noqa: N815
-    truncatedAlerts: int = 0  # noqa: N815
     title: str = ""
     state: str = ""
     message: str = ""
@@ -66,18 +46,7 @@ def normalise(webhook: GrafanaWebhook, contract: Contract, now: datetime) -> lis
             annotations["values"] = ", ".join(f"{k}={v}" for k, v in sorted(item.values.items()))
         elif item.valueString:
             annotations["values"] = item.valueString
-        alerts.append(
-            make_alert(
-                contract,
-                source=SOURCE,
-                fingerprint=f"grafana:{webhook.orgId}:{item.fingerprint}",
-                status=item.status,
-                labels=item.labels,
-                annotations=annotations,
-                summary=item.annotations.get("summary", item.labels.get("alertname", "")),
-                starts_at=item.startsAt,
-                ends_at=item.endsAt,
-                links=[item.generatorURL, item.dashboardURL, item.panelURL, item.silenceURL],
-            )
-        )
+        fingerprint = f"grafana:{webhook.orgId}:{item.fingerprint}"
+        links = (item.dashboardURL, item.panelURL, item.silenceURL)
+        alerts.append(as_alert(item, contract, SOURCE, fingerprint, annotations, *links))
     return alerts

@@ -7,14 +7,20 @@ the same input yields the same output events, which every consumer recognises.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events import (
     AccessRequestV1,
     Category,
     ClockKind,
+    Envelope,
     IncidentStatus,
     Layer,
+    Model,
+    make_event,
+    stable_id,
 )
 
 SOURCE = "intake"
@@ -72,3 +78,19 @@ class Refused(Exception):
         super().__init__(reason)
         self.reason = reason
         self.forbidden = forbidden
+
+    @property
+    def answer(self) -> tuple[int, str]:
+        """The HTTP answer: 403 (the party's rights) or 409 (the incident's state), and why."""
+        return (403 if self.forbidden else 409), self.reason
+
+
+def recorded(
+    payload: Model, tag: str, command: Envelope, incident: IncidentState, now: datetime
+) -> Envelope:
+    """The event a party's ``command`` records on ``incident``: its id derived from the
+    command's (``tag`` says which of its events), so a redelivered command publishes the same
+    event again, which every consumer recognises."""
+    return make_event(
+        payload, source=SOURCE, time=now, subject=incident.id, event_id=stable_id(tag, command.id)
+    )

@@ -143,7 +143,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 def summary(
-    incident: IncidentState | None, claims: Claims, contract: Contract, now: datetime
+    incident: IncidentState | None, claims: Claims, view: ContractView, now: datetime
 ) -> str:
     """The incident as the person should see it before pressing: definition list HTML."""
     esc = html.escape
@@ -151,12 +151,11 @@ def summary(
     if incident is None:
         rows.append(("Status", "not known to intake"))
         return _dl(rows)
-    view = ContractView.of(contract)
     obj = view.object(incident.object_id)
     zone = view.local_calendar(incident.object_id)
     rows.append(("Status", f"{incident.status.value}, priority {incident.priority}"))
     if obj is not None:
-        place = contract.locations.get(obj.location or "")
+        place = view.contract.locations.get(obj.location or "")
         rows.append(("Object", f"{obj.name} ({obj.id})" + (f" at {place.name}" if place else "")))
     if incident.scope:
         rows.append(("Affected", ", ".join(incident.scope)))
@@ -226,7 +225,7 @@ def build_link_router(host: LinkHost, registry: CollectorRegistry) -> APIRouter:
             f"<button type=submit>{label}</button></form>"
             "<p><small>This link works once. Opening it did nothing yet.</small></p>"
         )
-        return _page(label, summary(incident, claims, host.contract, now) + form)
+        return _page(label, summary(incident, claims, ContractView.of(host.contract), now) + form)
 
     @router.post("/v1/links/{token}", response_class=HTMLResponse)
     async def act(token: str) -> HTMLResponse:

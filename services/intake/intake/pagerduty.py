@@ -20,18 +20,19 @@ import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from intake.labels import make_alert
 from shared.contract import Contract
 from shared.events import Alert, Category
 from shared.instants import Instant
+from shared.model import Foreign
 
 SOURCE = "pagerduty"
 
 
-class _Foreign(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+class _Foreign(Foreign):
+    model_config = ConfigDict(populate_by_name=True)  # ``class_`` for the wire's ``class``
 
 
 class Link(_Foreign):

@@ -12,28 +12,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from intake.incidents import IncidentState, Refused
-from shared.contract import Contract
+from intake.actions import pause_reason
+from intake.incidents import IncidentState, Refused, recorded
+from shared.contract.view import ContractView
 from shared.events import (
     Envelope,
     PauseAnsweredV1,
     PauseAnswerRefusedV1,
     PauseAnswerV1,
     PauseVerdict,
-    make_event,
-    stable_id,
 )
 
-SOURCE = "intake"
 
-
-def check(answer: PauseAnswerV1, contract: Contract) -> None:
+def check(answer: PauseAnswerV1, view: ContractView) -> None:
     """``Refused`` unless ``answer`` is the confirming party's, for a reason and clock of the
     contract, a dispute with its reason."""
-    reason = next((r for r in contract.pause_reasons if r.id == answer.pause_reason), None)
-    if reason is None:
-        known = ", ".join(r.id for r in contract.pause_reasons) or "none"
-        raise Refused(f"pause_reason: {answer.pause_reason!r} is not in the contract ({known})")
+    reason = pause_reason(view, answer.pause_reason)
     if reason.confirmed_by is None:
         raise Refused(f"pause_reason: nobody confirms {reason.id} pauses in this contract")
     if answer.party != reason.confirmed_by:
@@ -50,7 +44,7 @@ def check(answer: PauseAnswerV1, contract: Contract) -> None:
 def apply_pause_answer(
     command: Envelope,
     incident: IncidentState,
-    contract: Contract,
+    view: ContractView,
     now: datetime,
     accepted_at: datetime | None = None,
 ) -> tuple[IncidentState, list[Envelope], tuple[int, str]]:
@@ -59,7 +53,7 @@ def apply_pause_answer(
     assert isinstance(answer, PauseAnswerV1)
     when = accepted_at or now
     try:
-        check(answer, contract)
+        check(answer, view)
     except Refused as refusal:
         refused = PauseAnswerRefusedV1(
             verdict=answer.verdict,
@@ -69,14 +63,7 @@ def apply_pause_answer(
             command_id=command.id,
             reason=refusal.reason,
         )
-        out = make_event(
-            refused,
-            source=SOURCE,
-            time=now,
-            subject=incident.id,
-            event_id=stable_id("refused", command.id),
-        )
-        return incident, [out], (403 if refusal.forbidden else 409, refusal.reason)
+        return incident, [recorded(refused, "refused", command, incident, now)], refusal.answer
     answered = PauseAnsweredV1(
         verdict=answer.verdict,
         party=answer.party,
@@ -88,11 +75,4 @@ def apply_pause_answer(
         command_id=command.id,
         note=answer.note,
     )
-    out = make_event(
-        answered,
-        source=SOURCE,
-        time=now,
-        subject=incident.id,
-        event_id=stable_id("pause-answered", command.id),
-    )
-    return incident, [out], (202, "")
+    return incident, [recorded(answered, "pause-answered", command, incident, now)], (202, "")

@@ -40,6 +40,7 @@ from shared.events import (
 from shared.http import Unavailable, unavailable
 
 Endpoint = Callable[..., Awaitable[JSONResponse]]
+Register = Callable[[Endpoint], Endpoint]
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ ROUTES: list[Route] = []
 """Every route, in the order the OpenAPI document lists them."""
 
 
-def route(method: str, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+def route(method: str, path: str, **options: Any) -> Register:
     """Register a module-level route function (``build_router`` adds them all)."""
 
     def register(endpoint: Endpoint) -> Endpoint:
@@ -151,15 +152,15 @@ async def receive(request: Request, gate: Gate, name: str, *, group: bool = Fals
     return taken if isinstance(taken, JSONResponse) else gate.accepted(taken[0])
 
 
-def receiver(name: str, path: str, model: type[BaseModel]) -> Callable[[Endpoint], Endpoint]:
+def posted(path: str, model: type[BaseModel], tag: str, **options: Any) -> Register:
+    """A POST route whose body is ``model``, answered 202 (every POST route intake has)."""
     return route(
-        "POST",
-        path,
-        status_code=202,
-        tags=["alerts"],
-        name=name,
-        openapi_extra=body_schema(model),
+        "POST", path, status_code=202, tags=[tag], openapi_extra=body_schema(model), **options
     )
+
+
+def receiver(name: str, path: str, model: type[BaseModel]) -> Register:
+    return posted(path, model, "alerts", name=name)
 
 
 @receiver("alertmanager", "/v1/alerts/alertmanager", alertmanager.AlertmanagerWebhook)
@@ -186,13 +187,7 @@ async def generic_receive(request: Request, gate: Gated) -> JSONResponse:
     return await receive(request, gate, "generic")
 
 
-@route(
-    "POST",
-    "/v1/incidents",
-    status_code=202,
-    tags=["incidents"],
-    openapi_extra=body_schema(userreport.UserReport),
-)
+@posted("/v1/incidents", userreport.UserReport, "incidents")
 async def user_report(request: Request, gate: Gated) -> JSONResponse:
     """A person reports: who cannot use what, since when, how many people. With an
     ``Idempotency-Key`` header a retry is the same report: same ids, nothing recorded twice."""
@@ -243,13 +238,7 @@ def pd_refusal(response: JSONResponse) -> JSONResponse:
     return JSONResponse(pagerduty.invalid(errors), status, headers=keep)
 
 
-@route(
-    "POST",
-    "/v2/enqueue",
-    status_code=202,
-    tags=["pagerduty"],
-    openapi_extra=body_schema(pagerduty.Event),
-)
+@posted("/v2/enqueue", pagerduty.Event, "pagerduty")
 async def pagerduty_enqueue(request: Request, gate: Gated) -> JSONResponse:
     """PagerDuty Events API v2: trigger, acknowledge or resolve an alert by dedup_key."""
     new_key = uuid.uuid4().hex
@@ -263,13 +252,7 @@ async def pagerduty_enqueue(request: Request, gate: Gated) -> JSONResponse:
     return JSONResponse(pagerduty.accepted(dedup_key), status_code=202)
 
 
-@route(
-    "POST",
-    "/v2/change/enqueue",
-    status_code=202,
-    tags=["pagerduty"],
-    openapi_extra=body_schema(pagerduty.ChangeEvent),
-)
+@posted("/v2/change/enqueue", pagerduty.ChangeEvent, "pagerduty")
 async def pagerduty_change(request: Request, gate: Gated) -> JSONResponse:
     """PagerDuty change events: kept as change context on the object they name."""
     body = b""
@@ -318,13 +301,7 @@ def known_change(contract: Contract, doc: Any) -> changes.ChangeIn:
     return change
 
 
-@route(
-    "POST",
-    "/v1/changes",
-    status_code=202,
-    tags=["changes"],
-    openapi_extra=body_schema(changes.ChangeIn),
-)
+@posted("/v1/changes", changes.ChangeIn, "changes")
 async def post_change(request: Request, gate: Gated) -> JSONResponse:
     """A change a CI/CD or change-management tool made on a contract object (ADR 46): kept
     as a change record beside the incidents. Authenticated as the ``changes`` source."""
@@ -348,13 +325,7 @@ async def post_change(request: Request, gate: Gated) -> JSONResponse:
     return JSONResponse({"status": "accepted", "change_id": str(record.id)}, status_code=202)
 
 
-@route(
-    "POST",
-    "/v1/problems/{problem_id}/close",
-    status_code=202,
-    tags=["problems"],
-    openapi_extra=body_schema(changes.ProblemClose),
-)
+@posted("/v1/problems/{problem_id}/close", changes.ProblemClose, "problems")
 async def close_problem(problem_id: str, request: Request, gate: Gated) -> JSONResponse:
     """The owner of a problem record (or the coordinator) closes it with its root cause and
     what was changed (ADR 48). Checked here: the party's token and the body; the router,
@@ -390,7 +361,7 @@ async def object_changes(object_id: str, request: Request, gate: Gated) -> JSONR
     token of one of the object's parties is required (its layer's owner, its executor, a
     party checking it, the coordinator, the customer); any other party's is answered 404."""
     try:
-        party = gate.intake.auth.check_reader(request.headers)
+        party = gate.intake.auth.token_party(request.headers)
     except Refusal as refusal:
         return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
     view = ContractView.of(gate.intake.contract)
@@ -465,13 +436,7 @@ async def act(
     return JSONResponse({"error": reason, "command_id": str(command.id)}, status_code=status)
 
 
-@route(
-    "POST",
-    "/v1/incidents/{incident_id}/actions",
-    status_code=202,
-    tags=["incidents"],
-    openapi_extra=body_schema(PartyActionV2),
-)
+@posted("/v1/incidents/{incident_id}/actions", PartyActionV2, "incidents")
 async def action(incident_id: str, request: Request, gate: Gated) -> JSONResponse:
     """A party reports on an incident: acknowledge, diagnosis, pause, resume, restored,
     confirm, reject, reopen, note. The action goes to the commands topic like a contractor
@@ -486,13 +451,7 @@ async def action(incident_id: str, request: Request, gate: Gated) -> JSONRespons
     return await act(gate, incident_id, request, PartyActionV2)
 
 
-@route(
-    "POST",
-    "/v1/incidents/{incident_id}/access",
-    status_code=202,
-    tags=["incidents"],
-    openapi_extra=body_schema(AccessActionV1),
-)
+@posted("/v1/incidents/{incident_id}/access", AccessActionV1, "incidents")
 async def access(incident_id: str, request: Request, gate: Gated) -> JSONResponse:
     """A step of an access request (ADR 49): ``request_access`` or ``emergency_access`` by
     the incident's primary owner or a check party; ``grant``/``deny`` by the rule's issuer,
@@ -503,13 +462,7 @@ async def access(incident_id: str, request: Request, gate: Gated) -> JSONRespons
     return await act(gate, incident_id, request, AccessActionV1)
 
 
-@route(
-    "POST",
-    "/v1/incidents/{incident_id}/pauses",
-    status_code=202,
-    tags=["incidents"],
-    openapi_extra=body_schema(PauseAnswerV1),
-)
+@posted("/v1/incidents/{incident_id}/pauses", PauseAnswerV1, "incidents")
 async def pause_answer(incident_id: str, request: Request, gate: Gated) -> JSONResponse:
     """The customer confirms or disputes a pause whose reason it confirms (the contract's
     ``confirmed_by``), naming it by clock, reason and ``paused_at`` as sla-clock published

@@ -13,29 +13,26 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from intake.labels import make_alert
 from shared.contract import Contract
 from shared.events import Alert, Category
-from shared.instants import in_range
+from shared.instants import TimeZone, in_range
+from shared.model import Foreign
 
 SOURCE = "zabbix"
 SEVERITIES = ("not_classified", "information", "warning", "average", "high", "disaster")
 
 
-class _Foreign(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class Tag(_Foreign):
+class Tag(Foreign):
     tag: str = Field(min_length=1)
     value: str = ""
 
 
-class ZabbixEvent(_Foreign):
+class ZabbixEvent(Foreign):
     event_id: str = Field(pattern=r"^[0-9]+$")
     event_value: Literal["0", "1"]
     event_nseverity: Literal["0", "1", "2", "3", "4", "5"]
@@ -43,7 +40,7 @@ class ZabbixEvent(_Foreign):
     trigger_name: str = Field(min_length=1)
     event_date: str = Field(pattern=r"^\d{4}\.\d{2}\.\d{2}$")
     event_time: str = Field(pattern=r"^\d{2}:\d{2}:\d{2}$")
-    timezone: str = "UTC"
+    timezone: TimeZone = "UTC"
     event_recovery_date: str = ""
     event_recovery_time: str = ""
     event_name: str = ""
@@ -70,15 +67,6 @@ class ZabbixEvent(_Foreign):
     def _unresolved_macro(cls, value: object) -> object:
         if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
             return ""
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
     @model_validator(mode="after")

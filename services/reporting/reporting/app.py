@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
-from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Gauge
 
@@ -24,9 +23,7 @@ from shared.contract.view import ContractView
 from shared.db import Conn
 from shared.events import ChangeRecordedV1, Envelope, IncidentStatus
 from shared.instants import Instant, parse_month
-from shared.kafka import group_timing
-from shared.service import Runtime, create_app
-from shared.ticker import Ticker
+from shared.service import Runtime, Service, create_app
 from shared.topics import Topic
 
 SERVICE = "reporting"
@@ -57,10 +54,7 @@ GAUGE_SECONDS = 5.0
 """How often the business gauges are read from the read model (a scrape never waits on it)."""
 
 
-class ReportingService:
-    def __init__(self) -> None:
-        self.ticker: Ticker | None = None  # made in on_start
-
+class ReportingService(Service):
     def wire(self, rt: Runtime, router: APIRouter) -> None:
         self.rt = rt
         settings = rt.settings
@@ -87,25 +81,13 @@ class ReportingService:
             "Mean time from first alert to restoration, last 30 days",
             registry=rt.registry,
         )
-        rt.broker.subscriber(
+        rt.batch_subscriber(
             *(settings.topic(t) for t in (Topic.INCIDENTS, Topic.ASSIGNMENTS, Topic.SLA)),
-            group_id=settings.group(SERVICE),
-            **group_timing(settings),
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-            max_records=settings.consumer_batch_max_records,
-            batch_timeout_ms=settings.consumer_batch_max_wait_ms,
+            group=SERVICE,
         )(self.on_events)
-        rt.broker.subscriber(
+        rt.batch_subscriber(
             settings.topic(Topic.CHANGES),
-            group_id=settings.group(f"{SERVICE}.changes"),
-            **group_timing(settings),
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-            max_records=settings.consumer_batch_max_records,
-            batch_timeout_ms=settings.consumer_batch_max_wait_ms,
+            group=f"{SERVICE}.changes",
         )(self.on_changes)
         router.add_api_route(
             "/v1/incidents", self.list_incidents, methods=["GET"], tags=["incidents"]
@@ -248,23 +230,13 @@ class ReportingService:
         self.mttr.set(mttr)
 
     async def on_start(self, rt: Runtime) -> None:
-        self.ticker = Ticker(
-            "reporting-tick", GAUGE_SECONDS, ("business gauges", self.refresh_gauges)
-        )
-        self.ticker.start()
-
-    async def on_stop(self, rt: Runtime) -> None:
-        if self.ticker is not None:
-            await self.ticker.stop()
+        rt.tick("reporting-tick", GAUGE_SECONDS, ("business gauges", self.refresh_gauges))
 
 
 def build_app() -> FastAPI:
-    service = ReportingService()
     return create_app(
         SERVICE,
-        service.wire,
+        ReportingService(),
         schema="reporting",
         migrations=Path(__file__).parent / "migrations",
-        on_start=service.on_start,
-        on_stop=service.on_stop,
     )

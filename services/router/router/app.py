@@ -23,7 +23,6 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI
-from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter, Gauge
 
@@ -54,9 +53,8 @@ from shared.events import (
     OriginMovedV1,
     ProblemCloseRequestedV1,
 )
-from shared.kafka import Outbox, group_timing, publish_events
-from shared.service import Runtime, create_app
-from shared.ticker import Ticker
+from shared.kafka import Outbox, publish_events
+from shared.service import Runtime, Service, create_app
 from shared.topics import Topic
 
 SERVICE = "router"
@@ -86,10 +84,8 @@ SLA_INPUTS = frozenset(
 PROBLEM_INPUTS = frozenset({EventType.PROBLEM_CLOSE_REQUESTED})
 
 
-class RouterService:
+class RouterService(Service):
     def __init__(self) -> None:
-        self.ticker: Ticker | None = None  # made in on_start
-        self.notifier: Ticker | None = None  # the notification worker's own loop
         self._http: httpx.AsyncClient | None = None
 
     def wire(self, rt: Runtime, _: APIRouter) -> None:
@@ -114,35 +110,14 @@ class RouterService:
             registry=rt.registry,
         )
         self._wire_notifications(rt)
-        rt.broker.subscriber(
-            rt.settings.topic(Topic.INCIDENTS),
-            group_id=rt.settings.group(SERVICE),
-            **group_timing(rt.settings),
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-            max_records=rt.settings.consumer_batch_max_records,
-            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
-        )(self.on_incidents)
-        rt.broker.subscriber(
+        rt.batch_subscriber(rt.settings.topic(Topic.INCIDENTS), group=SERVICE)(self.on_incidents)
+        rt.batch_subscriber(
             rt.settings.topic(Topic.SLA),
-            group_id=rt.settings.group(f"{SERVICE}-sla"),
-            **group_timing(rt.settings),
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-            max_records=rt.settings.consumer_batch_max_records,
-            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
+            group=f"{SERVICE}-sla",
         )(self.on_sla_events)
-        rt.broker.subscriber(
+        rt.batch_subscriber(
             rt.settings.topic(Topic.PROBLEMS),
-            group_id=rt.settings.group(f"{SERVICE}-problems"),
-            **group_timing(rt.settings),
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-            max_records=rt.settings.consumer_batch_max_records,
-            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
+            group=f"{SERVICE}-problems",
         )(self.on_problem_requests)
 
     async def on_problem_requests(self, msg: KafkaMessage) -> None:
@@ -512,37 +487,23 @@ class RouterService:
                 and party not in rt.settings.router_webhook_secrets
             ):
                 log.warning("webhook endpoint without a secret: not pushed", extra={"party": party})
-        self.ticker = Ticker(
-            "router-tick", rt.settings.router_tick_seconds, ("escalation tick", self.tick_once)
-        )
-        self.ticker.start()
+        rt.tick("router-tick", rt.settings.router_tick_seconds, ("escalation tick", self.tick_once))
         # people and webhooks are sent to from one loop of its own, outside any transaction:
         # a slow SMTP relay or endpoint never delays an escalation
-        self.notifier = Ticker(
+        rt.tick(
             "router-delivery",
             min(rt.settings.notify_tick_seconds, rt.settings.router_tick_seconds),
             ("notifications", self.worker.round),
             ("webhook push", self.push_due),
         )
-        self.notifier.start()
 
     async def on_stop(self, rt: Runtime) -> None:
-        if self.ticker is not None:
-            await self.ticker.stop()
-        if self.notifier is not None:
-            await self.notifier.stop()
         self.sender.close()
         if self._http is not None:
             await self._http.aclose()
 
 
 def build_app() -> FastAPI:
-    service = RouterService()
     return create_app(
-        SERVICE,
-        service.wire,
-        schema="router",
-        migrations=Path(__file__).parent / "migrations",
-        on_start=service.on_start,
-        on_stop=service.on_stop,
+        SERVICE, RouterService(), schema="router", migrations=Path(__file__).parent / "migrations"
     )

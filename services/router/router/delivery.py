@@ -56,15 +56,22 @@ class Delivery:
                 await create_party_topics(self._settings, missing)
                 self._ready.update(missing)
 
-    async def stage(self, outbox: Outbox, events: list[Envelope], coordinator: str) -> None:
-        """Queue ``events`` on ``outbox`` as ``send`` would publish them (the party topics are
-        created first when missing); the caller flushes the outbox."""
+    async def _per_party(
+        self, events: list[Envelope], coordinator: str
+    ) -> dict[str, list[Envelope]]:
+        """``events`` by the deliverable party each goes to, their topics created first."""
         per_party: dict[str, list[Envelope]] = {}
         for event in events:
             for party in recipients(event, coordinator):
                 if self.deliverable(party):
                     per_party.setdefault(party, []).append(event)
         await self.ensure(per_party)
+        return per_party
+
+    async def stage(self, outbox: Outbox, events: list[Envelope], coordinator: str) -> None:
+        """Queue ``events`` on ``outbox`` as ``send`` would publish them (the party topics are
+        created first when missing); the caller flushes the outbox."""
+        per_party = await self._per_party(events, coordinator)
         prefix = self._settings.topic_prefix
         outbox.extend(self._shared, events)
         for party, batch in per_party.items():
@@ -72,12 +79,7 @@ class Delivery:
 
     async def send(self, events: list[Envelope], coordinator: str) -> None:
         """Every event to the shared topic (in order), then to each party concerned."""
-        per_party: dict[str, list[Envelope]] = {}
-        for event in events:
-            for party in recipients(event, coordinator):
-                if self.deliverable(party):
-                    per_party.setdefault(party, []).append(event)
-        await self.ensure(per_party)
+        per_party = await self._per_party(events, coordinator)
         prefix = self._settings.topic_prefix
 
         await asyncio.gather(

@@ -9,11 +9,13 @@ Every output id derives from the input (``stable_id``).
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from router import details
 from router.routing import SOURCE, RouteState, on_recomputed, repolicy
 from shared.contract.model import EscalationTrigger
+from shared.contract.policy import LevelPolicy
 from shared.contract.view import ContractView
 from shared.events import (
     AssignmentEscalatedV3,
@@ -99,23 +101,16 @@ def _escalate(
             continue
         fired.append(level.level)
         events.append(
-            make_event(
-                AssignmentEscalatedV3(
-                    reason=reason,
-                    level=level.level,
-                    name=level.name,
-                    clock=clock,
-                    threshold=percent,
-                    contacts=list(level.contacts),
-                    emergency_approvers=list(level.emergency_approvers),
-                    coordinator=state.coordinator,
-                    detected_at=detected_at,
-                    local=_local(view, state, detected_at),
-                ),
-                source=SOURCE,
-                time=now,
-                subject=state.incident_id,
+            _level_fired(
+                state,
+                view,
+                level,
+                reason=reason,
+                detected_at=detected_at,
+                now=now,
                 event_id=stable_id("escalation", state.incident_id, level.level),
+                clock=clock,
+                threshold=percent,
             )
         )
     return state.model_copy(update={"escalated": fired}), events
@@ -134,27 +129,62 @@ def on_update_overdue(
         return state, []
     policy = state.policy or repolicy(state, view, state.category, state.priority, {})
     events = [
-        make_event(
-            AssignmentEscalatedV3(
-                reason=EscalationReason.UPDATE_OVERDUE,
-                level=level.level,
-                name=level.name,
-                update_due=data.due,
-                contacts=list(level.contacts),
-                emergency_approvers=list(level.emergency_approvers),
-                coordinator=state.coordinator,
-                detected_at=data.detected_at,
-                local=_local(view, state, data.detected_at),
-            ),
-            source=SOURCE,
-            time=now,
-            subject=state.incident_id,
+        _level_fired(
+            state,
+            view,
+            level,
+            reason=EscalationReason.UPDATE_OVERDUE,
+            detected_at=data.detected_at,
+            now=now,
             event_id=stable_id("update-escalation", event.id, level.level),
+            update_due=data.due,
         )
         for level in policy.levels
         if EscalationTrigger.UPDATE_OVERDUE in level.triggers
     ]
     return state, events
+
+
+def _level_fired(
+    state: RouteState,
+    view: ContractView,
+    level: LevelPolicy,
+    *,
+    reason: EscalationReason,
+    detected_at: datetime,
+    now: datetime,
+    event_id: uuid.UUID,
+    clock: ClockKind | None = None,
+    threshold: int | None = None,
+    update_due: datetime | None = None,
+) -> Envelope:
+    """The event of ``level`` of the incident's policy firing: its contacts and emergency
+    approvers told, the coordinator copied, the instant also on the object's wall clock."""
+    return _on_incident(
+        state,
+        AssignmentEscalatedV3(
+            reason=reason,
+            level=level.level,
+            name=level.name,
+            clock=clock,
+            threshold=threshold,
+            update_due=update_due,
+            contacts=list(level.contacts),
+            emergency_approvers=list(level.emergency_approvers),
+            coordinator=state.coordinator,
+            detected_at=detected_at,
+            local=_local(view, state, detected_at),
+        ),
+        now,
+        event_id,
+    )
+
+
+def _on_incident(
+    state: RouteState, data: AssignmentEscalatedV3, now: datetime, event_id: uuid.UUID
+) -> Envelope:
+    """``data`` as the router's event on the incident of ``state``."""
+    return make_event(data, source=SOURCE, time=now, subject=state.incident_id, event_id=event_id)
 
 
 def _local(view: ContractView, state: RouteState, at: datetime) -> LocalInstant:
@@ -171,7 +201,8 @@ def on_ack_overdue(
             update={"ack_due": {p: d for p, d in state.ack_due.items() if p != party}}
         ), []
     name = view.contract.parties[party].name if party in view.contract.parties else party
-    event = make_event(
+    event = _on_incident(
+        state,
         AssignmentEscalatedV3(
             reason=EscalationReason.UNACKNOWLEDGED,
             level=None,
@@ -182,10 +213,8 @@ def on_ack_overdue(
             detected_at=now,
             local=_local(view, state, now),
         ),
-        source=SOURCE,
-        time=now,
-        subject=state.incident_id,
-        event_id=stable_id("backup", state.incident_id, party),
+        now,
+        stable_id("backup", state.incident_id, party),
     )
     return state.model_copy(
         update={

@@ -37,6 +37,7 @@ from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
     Envelope,
+    Model,
     ProblemClosedV1,
     ProblemCloseRefusedV1,
     ProblemCloseRequestedV1,
@@ -106,22 +107,16 @@ def decide(
         if incident_id in problem.incidents:
             return problem, []
         linked = replace(problem, incidents=[*problem.incidents, incident_id])
-        event = make_event(
-            ProblemLinkedV1(
-                problem_id=problem.id,
-                origin_object=problem.on_object,
-                owner=problem.owner,
-                coordinator=problem.coordinator,
-                incident_id=incident_id,
-                incidents=len(linked.incidents),
-                linked_at=mine.opened_at,
-            ),
-            source=SOURCE,
-            time=now,
-            subject=incident_id,
-            event_id=stable_id("problem-linked", problem.id, incident_id),
+        link = ProblemLinkedV1(
+            problem_id=problem.id,
+            origin_object=problem.on_object,
+            owner=problem.owner,
+            coordinator=problem.coordinator,
+            incident_id=incident_id,
+            incidents=len(linked.incidents),
+            linked_at=mine.opened_at,
         )
-        return linked, [event]
+        return linked, [_event(link, now, incident_id, "problem-linked", problem.id, incident_id)]
     contract = view.contract
     policy = contract.problems
     # the window ends at the newest incident: the router reads three partitions, so a later
@@ -148,26 +143,20 @@ def decide(
         fix_due=newest + policy.fix_due,
         origin_object=on_object,
     )
-    event = make_event(
-        ProblemOpenedV2(
-            problem_id=opened.id,
-            origin_object=on_object,
-            group=origin_of(contract, on_object)[1],
-            layer=layer,
-            owner=owner,
-            coordinator=opened.coordinator,
-            incidents=opened.incidents,
-            threshold=policy.incidents,
-            within=policy.within,
-            opened_at=opened.opened_at,
-            fix_due=opened.fix_due,
-        ),
-        source=SOURCE,
-        time=now,
-        subject=incident_id,
-        event_id=stable_id("problem-opened", opened.id),
+    opening = ProblemOpenedV2(
+        problem_id=opened.id,
+        origin_object=on_object,
+        group=origin_of(contract, on_object)[1],
+        layer=layer,
+        owner=owner,
+        coordinator=opened.coordinator,
+        incidents=opened.incidents,
+        threshold=policy.incidents,
+        within=policy.within,
+        opened_at=opened.opened_at,
+        fix_due=opened.fix_due,
     )
-    return opened, [event]
+    return opened, [_event(opening, now, incident_id, "problem-opened", opened.id)]
 
 
 def close(
@@ -194,29 +183,27 @@ def close(
             reason=reason,
             at=request.at,
         )
-        event_id = stable_id("problem-close-refused", problem.id, request.model_dump_json())
-        return problem, [
-            make_event(refused, source=SOURCE, time=now, subject=subject, event_id=event_id)
-        ]
+        key = request.model_dump_json()
+        return problem, [_event(refused, now, subject, "problem-close-refused", problem.id, key)]
     closed = replace(problem, status="closed", cause=request.cause, changed=list(request.changed))
-    event = make_event(
-        ProblemClosedV1(
-            problem_id=problem.id,
-            origin_object=problem.on_object,
-            owner=problem.owner,
-            coordinator=problem.coordinator,
-            closed_by=f"{request.party}:{request.actor}",
-            cause=request.cause,
-            changed=list(request.changed),
-            incidents=problem.incidents,
-            closed_at=request.at,
-        ),
-        source=SOURCE,
-        time=now,
-        subject=subject,
-        event_id=stable_id("problem-closed", problem.id),
+    closing = ProblemClosedV1(
+        problem_id=problem.id,
+        origin_object=problem.on_object,
+        owner=problem.owner,
+        coordinator=problem.coordinator,
+        closed_by=f"{request.party}:{request.actor}",
+        cause=request.cause,
+        changed=list(request.changed),
+        incidents=problem.incidents,
+        closed_at=request.at,
     )
-    return closed, [event]
+    return closed, [_event(closing, now, subject, "problem-closed", problem.id)]
+
+
+def _event(data: Model, now: datetime, subject: str, *id_parts: object) -> Envelope:
+    """``data`` as the router's event on incident ``subject``, its id derived from ``id_parts``
+    (a replay decides the same id)."""
+    return make_event(data, source=SOURCE, time=now, subject=subject, event_id=stable_id(*id_parts))
 
 
 def recipients(event: Envelope) -> list[str]:

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TypeVar
 
 from fastapi import APIRouter, FastAPI
-from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 
 from shared.calendar import BusinessCalendar
@@ -34,10 +33,9 @@ from shared.events import (
     SlaClockStartedV1,
     SlaClockStoppedV1,
 )
-from shared.kafka import Outbox, group_timing
-from shared.service import Runtime, create_app
+from shared.kafka import Outbox
+from shared.service import Runtime, Service, create_app
 from shared.settings import Settings
-from shared.ticker import Ticker
 from shared.topics import Topic
 from sla_clock import access_timers, store
 from sla_clock.cadence import UpdateTimer, fire_update, update_timers
@@ -63,10 +61,7 @@ log = logging.getLogger(SERVICE)
 T = TypeVar("T")
 
 
-class SlaService:
-    def __init__(self) -> None:
-        self.ticker: Ticker | None = None  # made in on_start, once the watchdog exists
-
+class SlaService(Service):
     def wire(self, rt: Runtime, router: APIRouter) -> None:
         self.rt = rt
         self.watchdog = Watchdog()
@@ -81,16 +76,10 @@ class SlaService:
         self.topic = rt.settings.topic(Topic.SLA)
         self.metrics: SlaMetrics = build_metrics(rt.registry, rt.clock.now, self.calendar)
         self.ownership = Ownership(lambda: self.subscriber.consumer)
-        self.subscriber = rt.broker.subscriber(
+        self.subscriber = rt.batch_subscriber(
             rt.settings.topic(Topic.INCIDENTS),
-            group_id=rt.settings.group(SERVICE),
-            **group_timing(rt.settings),
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            group=SERVICE,
             listener=self.ownership,
-            batch=True,
-            max_records=rt.settings.consumer_batch_max_records,
-            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
         )
         self.subscriber(self.on_incidents)
 
@@ -282,7 +271,7 @@ class SlaService:
                     priority=str(row["priority"]),
                     party=str(row["party"]),
                 )
-        self.ticker = Ticker(
+        rt.tick(
             "sla-tick",
             rt.settings.sla_tick_seconds,
             ("tick", self.tick_once),
@@ -290,23 +279,15 @@ class SlaService:
             ("update cadence", self.updates_once),
             ("check-in tick", self.watchdog.tick_once),
         )
-        self.ticker.start()
-
-    async def on_stop(self, rt: Runtime) -> None:
-        if self.ticker is not None:
-            await self.ticker.stop()
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    service = SlaService()
     return create_app(
         SERVICE,
-        service.wire,
+        SlaService(),
         schema="sla_clock",
         migrations=Path(__file__).parent / "migrations",
         settings=settings,
         clock=clock_from(settings, SystemClock()),
-        on_start=service.on_start,
-        on_stop=service.on_stop,
     )

@@ -9,7 +9,7 @@ incident is closest to breach is a question for reporting's read API, not for Pr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -122,55 +122,58 @@ class OpenClocks(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = self._now()
-        counts: dict[tuple[str, str, str, str], int] = {}
-        closest: dict[tuple[str, str, str], float] = {}
-        buckets: dict[tuple[str, str], int] = {
+        counts: dict[tuple[str, ...], int] = {}
+        closest: dict[tuple[str, ...], float] = {}
+        buckets: dict[tuple[str, ...], int] = {
             (c.value, name): 0 for c in ClockKind for name, _ in REMAINING_BUCKETS
         }
-        paused: dict[tuple[str, str], int] = {}
+        paused: dict[tuple[str, ...], int] = {}
         for (_, clock), item in list(self.clocks.items()):
             left = self.remaining(item, now)
             state = self.state_of(item, left)
             group = (clock.value, item.priority, item.party)
-            counts[(*group, state)] = counts.get((*group, state), 0) + 1
+            key = (clock.value, state, item.priority, item.party)
+            counts[key] = counts.get(key, 0) + 1
             if state == "paused":
                 paused[(clock.value, item.reason)] = paused.get((clock.value, item.reason), 0) + 1
                 continue
             seconds = left.total_seconds()
             closest[group] = min(closest.get(group, seconds), seconds)
             buckets[(clock.value, bucket_of(left))] += 1
-        open_clocks = GaugeMetricFamily(
+        yield _family(
             "baton_sla_open_clocks",
             "Open SLA clocks by clock, state, priority and primary party",
-            labels=["clock", "state", "priority", "party"],
+            ["clock", "state", "priority", "party"],
+            counts,
         )
-        for (clock_name, priority, party, state), n in sorted(counts.items()):
-            open_clocks.add_metric([clock_name, state, priority, party], n)
-        minimum = GaugeMetricFamily(
+        yield _family(
             "baton_sla_remaining_seconds_min",
             "Business time left on the closest running SLA clock (negative once breached)",
-            labels=["clock", "priority", "party"],
+            ["clock", "priority", "party"],
+            closest,
         )
-        for (clock_name, priority, party), seconds in sorted(closest.items()):
-            minimum.add_metric([clock_name, priority, party], seconds)
-        remaining = GaugeMetricFamily(
+        yield _family(
             "baton_sla_open_clocks_remaining",
             "Running SLA clocks by business time left (breached, up to 15m, 1h, 4h, 1d, later)",
-            labels=["clock", "bucket"],
+            ["clock", "bucket"],
+            buckets,
         )
-        for (clock_name, name), n in sorted(buckets.items()):
-            remaining.add_metric([clock_name, name], n)
-        pauses = GaugeMetricFamily(
+        yield _family(
             "baton_sla_paused_clocks",
             "Open SLA clocks that are paused, by pause reason",
-            labels=["clock", "reason"],
+            ["clock", "reason"],
+            paused,
         )
-        for (clock_name, reason), n in sorted(paused.items()):
-            pauses.add_metric([clock_name, reason], n)
-        yield open_clocks
-        yield minimum
-        yield remaining
-        yield pauses
+
+
+def _family(
+    name: str, documentation: str, labels: list[str], values: Mapping[tuple[str, ...], float]
+) -> GaugeMetricFamily:
+    """A gauge family with one sample per key of ``values`` (the label values, in order)."""
+    family = GaugeMetricFamily(name, documentation, labels=labels)
+    for key, value in sorted(values.items()):
+        family.add_metric(list(key), value)
+    return family
 
 
 @dataclass

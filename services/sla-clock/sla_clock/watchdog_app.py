@@ -25,12 +25,12 @@ import logging
 import re
 import uuid
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import orjson
 from aiokafka.partitioner import murmur2
 from fastapi import APIRouter, Request, Response
-from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
@@ -40,7 +40,7 @@ from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import CheckinPingV1, EventType, make_event, parse_event
 from shared.http import describe
-from shared.kafka import event_headers, group_timing
+from shared.kafka import event_headers
 from shared.readers import Reader, reader
 from shared.redact import REDACTED
 from shared.service import Runtime
@@ -77,59 +77,34 @@ class Watchdog:
         self.expected: dict[str, Expectation] = by_key(rt.contract, self.secrets())
         rt.on_contract(self._adopt)
         self.ownership = Ownership(lambda: self.subscriber.consumer)
-        self.subscriber = rt.broker.subscriber(
+        self.subscriber = rt.batch_subscriber(
             self.topic,
-            group_id=rt.settings.group(f"{SERVICE}.checkins"),
-            **group_timing(rt.settings),
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            group=f"{SERVICE}.checkins",
             listener=self.ownership,
-            batch=True,
-            max_records=rt.settings.consumer_batch_max_records,
-            batch_timeout_ms=rt.settings.consumer_batch_max_wait_ms,
         )
         self.subscriber(self.on_messages)
-        self.pings = Counter(
-            "baton_checkin_pings",
-            "Check-in pings applied, by check-in and kind",
-            ["checkin", "kind"],
-            registry=rt.registry,
-        )
-        self.fired = Counter(
-            "baton_checkin_fired",
-            "Missed or timed-out runs reported as alerts",
-            ["checkin", "kind"],
-            registry=rt.registry,
-        )
-        self.last_success = Gauge(
+        counter = partial(Counter, labelnames=["checkin", "kind"], registry=rt.registry)
+        self.pings = counter("baton_checkin_pings", "Check-in pings applied, by check-in and kind")
+        self.fired = counter("baton_checkin_fired", "Missed or timed-out runs reported as alerts")
+        gauge = partial(Gauge, labelnames=["checkin", "object", "duty"], registry=rt.registry)
+        self.last_success = gauge(
             "baton_checkin_last_success_timestamp_seconds",
             "When the check-in's last successful run reported (0: never)",
-            ["checkin", "object", "duty"],
-            registry=rt.registry,
         )
-        self.next_expected = Gauge(
-            "baton_checkin_next_expected_timestamp_seconds",
-            "When the run awaited now is expected",
-            ["checkin", "object", "duty"],
-            registry=rt.registry,
+        self.next_expected = gauge(
+            "baton_checkin_next_expected_timestamp_seconds", "When the run awaited now is expected"
         )
-        self.deadline = Gauge(
+        self.deadline = gauge(
             "baton_checkin_deadline_timestamp_seconds",
             "Expected time + grace of the run awaited now: past it, the run is overdue",
-            ["checkin", "object", "duty"],
-            registry=rt.registry,
         )
-        self.overdue = Gauge(
+        self.overdue = gauge(
             "baton_checkin_overdue_seconds",
             "How long past expected time + grace the awaited run is (0: not overdue)",
-            ["checkin", "object", "duty"],
-            registry=rt.registry,
         )
-        self.down = Gauge(
+        self.down = gauge(
             "baton_checkin_down",
             "1 while the check-in's last run was missed or failed (an alert is firing)",
-            ["checkin", "object", "duty"],
-            registry=rt.registry,
         )
         self._routes(router)
 
