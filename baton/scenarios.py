@@ -34,160 +34,35 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from baton import notify_bench
 from baton.bench import RAW_PARTITIONS, raw_throughput, tail_consumer
-from baton.stack.layout import service_of
+from baton.measures import (
+    JOIN_LIMIT_S,
+    POLL_S,
+    CpuMeter,
+    Lag,
+    partitions,
+    per_service,
+    percentile,
+    pipeline_groups,
+    scale_lines,
+    scale_out,
+)
 from shared.contract import Contract
 from shared.events import AssignmentIssuedV3, AssignmentRole, parse_event
 from shared.settings import Settings
 from shared.topic_admin import KafkaClient, client_kwargs
-from shared.topics import TOPIC_SPECS, Topic
+from shared.topics import Topic
 
 SCENARIOS = ("unique", "storm", "steady")
 STORM_PER_WEBHOOK = 10
 STORM_REPEATS = 20  # each distinct alert sent this many times: 95 % repeats
-POLL_S = 0.05
-JOIN_LIMIT_S = 120.0  # for the extra instances to join every group (a rebalance takes seconds)
-
-
-# ------------------------------------------------------------------ measuring
-
-
-class CpuMeter:
-    """CPU seconds (user + system) each service process used between ``start`` and ``stop``,
-    by instance name (``intake``, ``intake-2``: ``per_service`` sums them)."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self._pids = pids
-        self._tick = os.sysconf("SC_CLK_TCK")
-        self._start: dict[str, float] = {}
-
-    def _now(self) -> dict[str, float]:
-        out = {}
-        for name, pid in self._pids.items():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            out[name] = (int(fields[11]) + int(fields[12])) / self._tick  # utime, stime
-        return out
-
-    def start(self) -> None:
-        self._start = self._now()
-
-    def stop(self) -> dict[str, float]:
-        end = self._now()
-        return {name: end[name] - self._start.get(name, end[name]) for name in end}
-
-
-def per_service(used: dict[str, float]) -> dict[str, float]:
-    """Every instance's CPU summed under its service's name (``intake-2`` counts as intake)."""
-    out: dict[str, float] = {}
-    for instance, seconds in used.items():
-        out[service_of(instance)] = out.get(service_of(instance), 0.0) + seconds
-    return out
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
-
-
-def _partitions(topic: Topic) -> int:
-    return next(s.partitions for s in TOPIC_SPECS if s.topic == topic)
-
-
-def pipeline_groups(settings: Settings) -> dict[str, list[Topic]]:
-    """Each consumer group of the alert path and the topics it reads."""
-    return {
-        settings.group("intake.alerts"): [Topic.ALERTS],
-        settings.group("router"): [Topic.INCIDENTS],
-        settings.group("router-sla"): [Topic.SLA],
-        settings.group("sla-clock"): [Topic.INCIDENTS],
-        settings.group("reporting"): [Topic.INCIDENTS, Topic.ASSIGNMENTS, Topic.SLA],
-    }
-
-
-class Lag:
-    """How many records each group still has to commit on its topics."""
-
-    def __init__(self, bootstrap: KafkaClient, settings: Settings) -> None:
-        self._bootstrap = bootstrap
-        self._groups = {
-            group: [
-                TopicPartition(settings.topic(t), p) for t in topics for p in range(_partitions(t))
-            ]
-            for group, topics in pipeline_groups(settings).items()
-        }
-
-    async def __aenter__(self) -> Lag:
-        self._admin = AIOKafkaAdminClient(**client_kwargs(self._bootstrap))
-        self._consumer = AIOKafkaConsumer(**client_kwargs(self._bootstrap))
-        await self._admin.start()
-        await self._consumer.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self._consumer.stop()
-        await self._admin.close()
-
-    async def of(self, group: str) -> int:
-        parts = self._groups[group]
-        ends = await self._consumer.end_offsets(parts)
-        committed = await self._admin.list_consumer_group_offsets(group, partitions=parts)
-        return sum(
-            ends[tp] - max(committed[tp].offset if tp in committed else 0, 0) for tp in parts
-        )
-
-    async def members(self, group: str) -> tuple[str, int]:
-        """The group's state (``Stable`` once a rebalance is over) and how many members it has."""
-        (response,) = await self._admin.describe_consumer_groups([group])
-        _, _, state, _, _, members, *_ = response.groups[0]
-        return str(state), len(members)
-
-    async def wait_members(self, groups: list[str], count: int, limit_s: float) -> None:
-        """Wait until every group is stable with ``count`` members: instances that joined have
-        their partitions before the first alert, so no rebalance pauses the run."""
-        deadline = time.perf_counter() + limit_s
-        while True:
-            seen = {group: await self.members(group) for group in groups}
-            if all(found == ("Stable", count) for found in seen.values()):
-                return
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"groups not stable with {count} members each: {seen}")
-            await asyncio.sleep(POLL_S * 4)
-
-    async def ends(self) -> dict[TopicPartition, int]:
-        """The end offset of every partition the groups read."""
-        parts = sorted({tp for tps in self._groups.values() for tp in tps})
-        return dict(await self._consumer.end_offsets(parts))
-
-    async def wait_drained(self, groups: list[str], limit_s: float) -> dict[str, float]:
-        """Wait until every group has committed the end of its topics, all at once (one
-        caught up earlier may get more work from another); when each last caught up (perf
-        counter seconds)."""
-        done: dict[str, float] = {}
-        deadline = time.perf_counter() + limit_s
-        while True:
-            behind = []
-            for group in groups:
-                if await self.of(group) == 0:
-                    done.setdefault(group, time.perf_counter())
-                else:
-                    done.pop(group, None)
-                    behind.append(group)
-            if not behind:
-                return done
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"consumer groups still behind after {limit_s} s: {behind}")
-            await asyncio.sleep(POLL_S)
 
 
 # ------------------------------------------------------------------ traffic
@@ -361,27 +236,6 @@ class ScenarioResult:
         return out
 
 
-def scale_lines(scale: dict[str, Any]) -> list[str]:
-    """``scale_out``'s document as lines: instances, partitions per group, records per
-    partition."""
-    if not scale:
-        return []
-    count = scale["instances"]
-    groups = "; ".join(
-        f"{group} " + ", ".join(f"{topic} {n}" for topic, n in topics.items())
-        for group, topics in scale["partitions"].items()
-    )
-    out = [
-        f"  instances: {count} of each service; partitions per consumer group: {groups}"
-        + (" (an instance beyond its group's partitions idles)" if count > 1 else "")
-    ]
-    out.extend(
-        f"  records per partition during the run, {topic}: {counts}"
-        for topic, counts in scale["records_per_partition"].items()
-    )
-    return out
-
-
 async def measure_raw(bootstrap: KafkaClient, n: int, size: int) -> float:
     topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
@@ -519,29 +373,8 @@ async def run_scenario(
         notes=notes,
         people=await _people_figures(stack, now),
         cpu_by_instance={k: v * 1000 / alerts for k, v in used.items()},
-        scale=scale_out(stack, ends_before, ends_after),
+        scale=scale_out(stack.settings, stack.instances, ends_before, ends_after),
     )
-
-
-def scale_out(
-    stack: Stack, before: dict[TopicPartition, int], after: dict[TopicPartition, int]
-) -> dict[str, Any]:
-    """How the run could spread over instances: the processes of each service, the partitions
-    of each consumer group's topics (an instance beyond a group's partitions idles), and the
-    records each partition got during the run (a storm on one component is one partition)."""
-    prefix = stack.settings.group_prefix
-    records: dict[str, list[int]] = {}
-    for tp in sorted(after):
-        name = tp.topic.removeprefix(stack.settings.topic_prefix)
-        records.setdefault(name, []).append(after[tp] - before.get(tp, after[tp]))
-    return {
-        "instances": stack.instances,
-        "partitions": {
-            group.removeprefix(prefix): {str(t): _partitions(t) for t in topics}
-            for group, topics in pipeline_groups(stack.settings).items()
-        },
-        "records_per_partition": records,
-    }
 
 
 async def _people_told(
@@ -577,7 +410,7 @@ async def _unique(
     bodies = [_webhook(run, [unique_alert(run, i, now)]) for i in range(n)]
     wanted = {summary(run, i) for i in range(n)}
     consumer = await tail_consumer(
-        stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
+        stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), partitions(Topic.ASSIGNMENTS)
     )
     seen: dict[str, float] = {}
     stop = asyncio.Event()
@@ -610,7 +443,7 @@ async def _unique(
             "to_assignment_per_s": n / (assigned - began),
             "to_reporting_per_s": n / (reported - began),
             "alert_to_assignment_p50_ms": statistics.median(latencies),
-            "alert_to_assignment_p99_ms": _percentile(latencies, 0.99),
+            "alert_to_assignment_p99_ms": percentile(latencies, 0.99),
         },
         [],
     )
@@ -630,7 +463,7 @@ async def _storm(
     alerts = sum(len(b["alerts"]) for b in bodies)
     groups = list(pipeline_groups(stack.settings))
     consumer = await tail_consumer(
-        stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
+        stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), partitions(Topic.ASSIGNMENTS)
     )
     began = time.perf_counter()
     try:
@@ -662,13 +495,13 @@ async def _storm(
     latencies = [(at - sent) * 1000 for sent, at in incidents]
     if latencies:
         figures["first_alert_to_assignment_p50_ms"] = statistics.median(latencies)
-        figures["first_alert_to_assignment_p99_ms"] = _percentile(latencies, 0.99)
+        figures["first_alert_to_assignment_p99_ms"] = percentile(latencies, 0.99)
     if outage is not None:
         during, outside = notify_bench.split_by_window(incidents, outage.window)
         for name, values in (("relay_down", during), ("relay_up", outside)):
             if values:
                 figures[f"{name}_first_alert_to_assignment_p50_ms"] = statistics.median(values)
-                figures[f"{name}_first_alert_to_assignment_p99_ms"] = _percentile(values, 0.99)
+                figures[f"{name}_first_alert_to_assignment_p99_ms"] = percentile(values, 0.99)
                 figures[f"{name}_incidents"] = len(values)
     for group, at in drained.items():
         name = group.removeprefix(stack.settings.group_prefix)
@@ -714,7 +547,7 @@ async def _steady(
     total = int(rate * seconds)
     wanted = {summary(run, i) for i in range(total)}
     consumer = await tail_consumer(
-        stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
+        stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), partitions(Topic.ASSIGNMENTS)
     )
     seen: dict[str, float] = {}
     visible: dict[str, float] = {}
@@ -760,9 +593,9 @@ async def _steady(
         total,
         {
             "alert_to_assignment_p50_ms": statistics.median(to_assignment),
-            "alert_to_assignment_p99_ms": _percentile(to_assignment, 0.99),
+            "alert_to_assignment_p99_ms": percentile(to_assignment, 0.99),
             "alert_to_reporting_p50_ms": statistics.median(to_reporting),
-            "alert_to_reporting_p99_ms": _percentile(to_reporting, 0.99),
+            "alert_to_reporting_p99_ms": percentile(to_reporting, 0.99),
         },
         [
             f"{rate:g} alerts/s for {seconds:g} s, each a new incident; reporting polled every"

@@ -9,7 +9,7 @@ import asyncio
 import httpx
 import pytest
 
-from baton.scenarios import Lag
+from baton.measures import Lag
 from baton.stack import (
     Service,
     StackPaths,

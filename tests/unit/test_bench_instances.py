@@ -12,7 +12,8 @@ import httpx
 import pytest
 from aiokafka import TopicPartition
 
-from baton.scenarios import CpuMeter, Stack, _post_all, per_service, scale_lines, scale_out
+from baton.measures import CpuMeter, per_service, scale_lines, scale_out
+from baton.scenarios import Stack, _post_all
 from baton.stack import (
     DEFAULT_PORTS,
     EXAMPLE_CONTRACT,
@@ -109,11 +110,10 @@ def test_the_cpu_meter_reads_each_instance_by_its_name() -> None:
 
 def test_scale_out_names_partitions_per_group_and_the_records_each_partition_got() -> None:
     stack = _stack("http://a")
-    stack.instances = 2
     before = {TopicPartition("p.alerts", p): 10 for p in range(3)}
     after = {TopicPartition("p.alerts", 0): 10, TopicPartition("p.alerts", 1): 60}
     after[TopicPartition("p.alerts", 2)] = 11
-    scale = scale_out(stack, before, after)
+    scale = scale_out(stack.settings, 2, before, after)
     assert scale["instances"] == 2
     assert scale["partitions"]["intake.alerts"] == {"alerts": 3}
     assert scale["partitions"]["reporting"] == {"incidents": 3, "assignments": 3, "sla": 3}
