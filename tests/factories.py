@@ -1,31 +1,52 @@
-"""What the tests build again and again, in one place: an incident opening, an alert as intake
-receives it, intake's state of an open incident, the minimal contract with a second site.
-Keyword arguments with the common defaults; a test names what it varies."""
+"""What the tests build again and again, in one place: events (an incident opening, an action,
+an origin move, a reclassification, an alert as intake receives it, what sla-clock publishes, an
+event as a writer put it on the wire), intake's state of an incident, reporting's row of one,
+the example contract and the minimal one (as a document, with a second site). Keyword arguments
+with the common defaults; a test names what it varies."""
 
 from __future__ import annotations
 
+import functools
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from intake.incidents import IncidentState
 
-from shared.contract import Contract
+from shared.contract import Contract, load_contract
 from shared.events import (
     ActionKind,
     Alert,
     AlertReceivedV1,
     Category,
+    ClockKind,
     Envelope,
     IncidentActionAcceptedV3,
     IncidentOpenedV1,
+    IncidentReclassifiedV1,
     IncidentStatus,
     Layer,
     OriginMovedV1,
+    SlaBreachedV1,
+    SlaOverdueV1,
+    SlaWarningV1,
     make_event,
 )
+from shared.events.base import Model
+
+RECEIVER_FIXTURES = {
+    "/v1/alerts/alertmanager": "alertmanager.json",
+    "/v1/alerts/grafana": "grafana.json",
+    "/v2/enqueue": "pagerduty-trigger.json",
+    "/v2/change/enqueue": "pagerduty-change.json",
+    "/v1/alerts/zabbix": "zabbix-problem.json",
+    "/v1/alerts": "generic.json",
+    "/v1/incidents": "user-report.json",
+}
+"""Each of intake's receivers (its path) and the documented payload it takes, in
+``tests/fixtures/intake``."""
 
 
 def opened(
@@ -155,18 +176,119 @@ def origin_moved(
     )
 
 
-def alert_received(
-    contract: Contract, object_id: str, category: Category, at: datetime
+def reclassified(
+    incident: str,
+    at: datetime,
+    *,
+    priority: str,
+    reason: str,
+    by: str,
+    category: Category = Category.OUTAGE,
 ) -> Envelope:
-    """A firing alert on ``object_id`` of ``contract`` with a fingerprint of object and category
-    (the same pair again is a repeat), received at ``at``."""
+    """``baton.incident.reclassified``: ``by`` set ``incident``'s priority (and category) at
+    ``at`` for ``reason``."""
+    data = IncidentReclassifiedV1(priority=priority, category=category, reason=reason, by=by)
+    return make_event(data, source="intake", time=at, subject=incident)
+
+
+def from_sla_clock(
+    incident: str, data: Model, at: datetime, event_id: uuid.UUID | None = None
+) -> Envelope:
+    """What sla-clock published about ``incident`` at ``at``: ``data``."""
+    return make_event(data, source="sla-clock", time=at, subject=incident, event_id=event_id)
+
+
+def sla_warning(
+    incident: str,
+    at: datetime,
+    *,
+    deadline: datetime,
+    clock: ClockKind = ClockKind.RESPONSE,
+    threshold: int = 80,
+    remaining: timedelta = timedelta(minutes=3),
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
+    """``baton.sla.warning`` from sla-clock: ``incident``'s ``clock`` reached ``threshold`` %
+    at ``at``, ``remaining`` before ``deadline``."""
+    data = SlaWarningV1(
+        clock=clock, threshold=threshold, deadline=deadline, remaining=remaining, detected_at=at
+    )
+    return from_sla_clock(incident, data, at, event_id)
+
+
+def sla_breached(
+    incident: str,
+    at: datetime,
+    *,
+    clock: ClockKind = ClockKind.RESPONSE,
+    deadline: datetime | None = None,
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
+    """``baton.sla.breached`` from sla-clock: ``incident``'s ``clock`` ran out at ``deadline``
+    (``at`` unless told), seen at ``at``."""
+    data = SlaBreachedV1(clock=clock, deadline=deadline or at, detected_at=at)
+    return from_sla_clock(incident, data, at, event_id)
+
+
+def sla_overdue(
+    incident: str,
+    at: datetime,
+    *,
+    deadline: datetime,
+    threshold: int,
+    clock: ClockKind = ClockKind.RECOVERY,
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
+    """``baton.sla.overdue`` from sla-clock: ``incident``'s ``clock``, past ``deadline``,
+    reached ``threshold`` % of its target at ``at``."""
+    data = SlaOverdueV1(
+        clock=clock, threshold=threshold, deadline=deadline, overdue=at - deadline, detected_at=at
+    )
+    return from_sla_clock(incident, data, at, event_id)
+
+
+def on_the_wire(
+    event_type: str,
+    version: int,
+    data: dict[str, Any],
+    at: datetime,
+    *,
+    source: str = "router",
+    subject: str | None = "inc-1",
+    event_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """An event as a writer (perhaps an earlier one) put it on the wire: the envelope's JSON
+    fields with ``data`` at ``version``, without our models in between."""
+    return {
+        "specversion": "1.0",
+        "id": str(event_id or uuid.uuid4()),
+        "type": event_type,
+        "source": source,
+        "time": at.isoformat(),
+        "subject": subject,
+        "dataversion": version,
+        "data": data,
+    }
+
+
+def alert_received(
+    contract: Contract,
+    object_id: str,
+    category: Category,
+    at: datetime,
+    *,
+    fingerprint: str | None = None,
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
+    """A firing alert on ``object_id`` of ``contract``, received at ``at``; its fingerprint that
+    of object and category unless told (the same pair again is a repeat)."""
     obj = contract.object(object_id)
     assert obj is not None, object_id
     return make_event(
         AlertReceivedV1(
             alert=Alert(
                 source="test",
-                fingerprint=f"{object_id}-{category.value}",
+                fingerprint=fingerprint or f"{object_id}-{category.value}",
                 status="firing",
                 object_id=object_id,
                 layer=obj.layer,
@@ -178,31 +300,88 @@ def alert_received(
         ),
         source="intake",
         time=at,
-        event_id=uuid.uuid4(),
+        event_id=event_id or uuid.uuid4(),
     )
 
 
-def open_incident(object_id: str | None, layer: Layer | None, at: datetime) -> IncidentState:
-    """Intake's state of ``inc-1``, a P1 outage open since ``at`` with one alert."""
-    return IncidentState(
-        id="inc-1",
-        object_id=object_id,
-        layer=layer,
-        category=Category.OUTAGE,
-        priority="P1",
-        status=IncidentStatus.OPEN,
-        opened_at=at,
-        alerts={"fp": 1},
-    )
+def state_of(opened: Envelope, status: IncidentStatus = IncidentStatus.OPEN) -> IncidentState:
+    """Intake's state of the incident ``opened`` opened, now in ``status``: its object, layer,
+    category, priority and opening, one alert of each fingerprint."""
+    data = opened.data_as(IncidentOpenedV1)
+    assert opened.subject is not None
+    kept = data.model_dump(include={"object_id", "layer", "category", "priority", "opened_at"})
+    alerts = dict.fromkeys(data.fingerprints, 1)
+    return IncidentState(id=opened.subject, status=status, alerts=alerts, **kept)
 
 
-MINIMAL = Path(__file__).resolve().parents[1] / "examples" / "minimal" / "contract.yaml"
+def open_incident(
+    object_id: str | None,
+    layer: Layer | None,
+    at: datetime,
+    *,
+    incident: str = "inc-1",
+    status: IncidentStatus = IncidentStatus.OPEN,
+    fingerprint: str = "fp",
+) -> IncidentState:
+    """Intake's state of ``incident``, a P1 outage open since ``at`` with one alert
+    (``fingerprint``)."""
+    event = opened(incident, at, object_id=object_id, layer=layer, fingerprint=fingerprint)
+    return state_of(event, status)
+
+
+def incident_row(at: datetime, **over: Any) -> dict[str, Any]:
+    """``INC-1`` as reporting's incident row reads: a P1 outage on pg-acc that opened at ``at``
+    and was acknowledged five minutes later, not yet restored; ``over`` replaces columns."""
+    return {
+        "id": "INC-1",
+        "summary": "db down",
+        "object_id": "pg-acc",
+        "origin_object": "pg-acc",
+        "origin_layer": "dbms",
+        "category": "outage",
+        "priority": "P1",
+        "status": "acknowledged",
+        "first_alert_at": at,
+        "opened_at": at,
+        "acknowledged_at": at + timedelta(minutes=5),
+        "restored_at": None,
+        "closed_at": None,
+        "primary_party": "sysops",
+        "coordinator": "appint",
+        "alert_count": 1,
+        "objects": ["pg-acc"],
+        **over,
+    }
+
+
+ROOT = Path(__file__).resolve().parents[1]
+MINIMAL = ROOT / "examples" / "minimal" / "contract.yaml"
+
+
+@functools.cache
+def example() -> Contract:
+    """The example contract (``examples/contract``), loaded once per test process: it is
+    frozen, so the tests share it."""
+    return load_contract(ROOT / "examples" / "contract")
+
+
+def minimal_doc() -> dict[str, Any]:
+    """The minimal contract's document (a fresh copy to change)."""
+    doc: dict[str, Any] = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    return doc
+
+
+def written(doc: dict[str, Any], folder: Path) -> Path:
+    """``doc`` written as ``folder``/contract.yaml; that path."""
+    path = folder / "contract.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def two_sites_doc() -> dict[str, Any]:
     """The minimal contract's document with a warehouse hub in Europe/Berlin on its own office
     hours (08:00-17:00) beside the head office; the accounting system runs at the hub."""
-    doc: dict[str, Any] = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    doc = minimal_doc()
     doc["calendars"].append(
         {
             "id": "hub-office",

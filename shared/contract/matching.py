@@ -55,8 +55,13 @@ def host_key(value: str) -> str:
     return text.rstrip(".")
 
 
+_IPV4_CHARS = frozenset("0123456789.")
+
+
 @functools.lru_cache(maxsize=_HOST_CACHE)
 def _is_ip(text: str) -> bool:
+    if ":" not in text and not _IPV4_CHARS.issuperset(text):
+        return False  # a host name: no address parse (and its ValueError) for it
     try:
         ipaddress.ip_address(text)
     except ValueError:

@@ -34,7 +34,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +256,33 @@ async def run_fault(
 
 
 # --------------------------------------------------------------------------- the storm
+
+
+OUTSIDE_EVERY = 5  # every fifth alert is on a host outside the contract: its own incident
+
+
+def storm_alerts(
+    count: int, run: str, objects: list[str], source: str, *, start: datetime | None = None
+) -> list[dict[str, Any]]:
+    """``count`` generic alerts from ``source``, each its own fingerprint, on the ``objects``
+    in turn, every OUTSIDE_EVERY-th on a host of its own outside the contract; with ``start``,
+    each its own start spread over the hour before it."""
+    out = []
+    for i in range(count):
+        alert: dict[str, Any] = {
+            "source": source,
+            "fingerprint": f"{run}-{i}",
+            "summary": f"{source} alert {i}",
+            "severity": "critical",
+        }
+        if start is not None:
+            alert["starts_at"] = (start - timedelta(seconds=(i * 7919) % 3600)).isoformat()
+        if i % OUTSIDE_EVERY == 0:
+            alert["labels"] = {"instance": f"{source}-{run}-{i}"}
+        else:
+            alert["object_id"] = objects[i % len(objects)]
+        out.append(alert)
+    return out
 
 
 @dataclass

@@ -53,11 +53,11 @@ from tests.chaos.harness import (
     read_topic,
     run_fault,
     standard_faults,
+    storm_alerts,
 )
 
 ALERTS = int(os.environ.get("BATON_CHAOS_ALERTS", "10000"))
 RATE = float(os.environ.get("BATON_CHAOS_RATE", "150"))
-OUTSIDE_EVERY = 5  # every fifth alert is on a host outside the contract: its own incident
 RECOVERY_DEADLINE = 180.0  # a killed broker recovers its logs first
 SETTLE_DEADLINE = 150.0  # for the pipeline to digest what was accepted
 TICK_SLACK = timedelta(seconds=5)  # sla-clock looks for due timers every second
@@ -81,25 +81,6 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosStack]:
         os.environ.update(saved)
 
 
-def storm_alerts(run: str, objects: list[str], start: datetime) -> list[dict[str, Any]]:
-    """Each alert its own fingerprint; its own start spread over the hour before ``start``."""
-    out = []
-    for i in range(ALERTS):
-        alert: dict[str, Any] = {
-            "source": "chaos",
-            "fingerprint": f"{run}-{i}",
-            "summary": f"chaos alert {i}",
-            "severity": "critical",
-            "starts_at": (start - timedelta(seconds=(i * 7919) % 3600)).isoformat(),
-        }
-        if i % OUTSIDE_EVERY == 0:
-            alert["labels"] = {"instance": f"chaos-{run}-{i}"}
-        else:
-            alert["object_id"] = objects[i % len(objects)]
-        out.append(alert)
-    return out
-
-
 async def poll_record(
     chaos: ChaosStack, contract: Contract, ready: Any, deadline: float
 ) -> tuple[Record, datetime, datetime]:
@@ -116,7 +97,9 @@ async def poll_record(
 async def test_nothing_is_lost_or_doubled_while_everything_fails_once(chaos: ChaosStack) -> None:
     contract = load_contract(stack.EXAMPLE_CONTRACT)
     run = f"c{int(time.time())}"
-    alerts = storm_alerts(run, [o.id for o in contract.objects], datetime.now(UTC))
+    alerts = storm_alerts(
+        ALERTS, run, [o.id for o in contract.objects], "chaos", start=datetime.now(UTC)
+    )
     wire = {f"chaos:{a['fingerprint']}" for a in alerts}  # intake prefixes the source
     storm = Storm(chaos.intake_urls(), alerts, rate=RATE, auth=chaos.auth())
     faults = standard_faults(chaos)

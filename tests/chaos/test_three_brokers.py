@@ -38,11 +38,10 @@ from baton import stack
 from shared.contract import load_contract
 from shared.settings import Settings
 from shared.topics import Topic, topic_name
-from tests.chaos.harness import ChaosStack, Record, Storm, keep_logs
+from tests.chaos.harness import ChaosStack, Record, Storm, keep_logs, storm_alerts
 
 ALERTS = int(os.environ.get("BATON_BROKERS3_ALERTS", "600"))
 RATE = float(os.environ.get("BATON_BROKERS3_RATE", "15"))
-OUTSIDE_EVERY = 5  # every fifth alert is on a host outside the contract: its own incident
 DEADLINE = 150.0  # for each wait: a new leader, the node back, every service ready, the record
 ALERTS_TOPIC = topic_name(Settings().topic_prefix, Topic.ALERTS)
 
@@ -89,23 +88,6 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosStack]:
         stack.down(paths, purge=True)
         os.environ.clear()
         os.environ.update(saved)
-
-
-def storm_alerts(run: str, objects: list[str]) -> list[dict[str, Any]]:
-    out = []
-    for i in range(ALERTS):
-        alert: dict[str, Any] = {
-            "source": "brokers3",
-            "fingerprint": f"{run}-{i}",
-            "summary": f"three-broker alert {i}",
-            "severity": "critical",
-        }
-        if i % OUTSIDE_EVERY == 0:
-            alert["labels"] = {"instance": f"b3-{run}-{i}"}
-        else:
-            alert["object_id"] = objects[i % len(objects)]
-        out.append(alert)
-    return out
 
 
 def kafka(chaos: ChaosStack) -> dict[str, Any]:
@@ -239,7 +221,7 @@ async def test_the_leader_of_the_busiest_partition_dies_mid_storm_and_nothing_is
 
     contract = load_contract(stack.EXAMPLE_CONTRACT)
     run = f"b{int(time.time())}"
-    alerts = storm_alerts(run, [o.id for o in contract.objects])
+    alerts = storm_alerts(ALERTS, run, [o.id for o in contract.objects], "brokers3")
     wire = {f"brokers3:{a['fingerprint']}" for a in alerts}  # intake prefixes the source
     storm = Storm(chaos.intake_urls(), alerts, rate=RATE, per_request=1, auth=chaos.auth())
     recovery = Recovery()

@@ -247,11 +247,22 @@ def stop_services(sp: ServiceProcs) -> None:
             proc.kill()
 
 
-@pytest.fixture
-async def services(isolated: Isolated, tmp_path: Path) -> AsyncIterator[ServiceProcs]:
-    sp = start_services(isolated, tmp_path)
+async def started(isolated: Isolated, tmp: Path, names: list[str] | None = None) -> ServiceProcs:
+    """``start_services``, once every one of them is healthy; if one is not, all are stopped
+    and the test fails with its log."""
+    sp = start_services(isolated, tmp, names)
     try:
         await wait_healthy(sp)
+    except BaseException:
+        stop_services(sp)
+        raise
+    return sp
+
+
+@pytest.fixture
+async def services(isolated: Isolated, tmp_path: Path) -> AsyncIterator[ServiceProcs]:
+    sp = await started(isolated, tmp_path)
+    try:
         yield sp
     finally:
         stop_services(sp)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from intake.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 from baton.stack import kafka_client, stack_credentials, stack_paths, stack_ports
+from shared.db import Conn, create_pool
 from shared.events import Envelope, parse_event
 
 QUICK_REBALANCE = {
@@ -252,6 +255,60 @@ async def timers_fired(dsn: str, table: str, by: datetime, timeout: float = 60) 
         raise AssertionError(f"{pending} timers of {table} due by {by} still unfired") from None
     finally:
         await conn.close()
+
+
+T = TypeVar("T")
+
+
+async def reporting_holds(
+    dsn: str,
+    read: Callable[[Conn], Awaitable[T]],
+    ready: Callable[[T], bool],
+    timeout: float = 60,
+) -> T:
+    """What ``read`` finds in reporting's database once ``ready`` holds for it, read every
+    0.2 s; TimeoutError after ``timeout`` seconds."""
+    pool = await create_pool(dsn, "reporting")
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                async with pool.acquire() as conn:
+                    found = await read(conn)
+                if ready(found):
+                    return found
+                await asyncio.sleep(0.2)
+    finally:
+        await pool.close()
+
+
+async def polled(
+    check: Callable[[], Awaitable[Any]],
+    failure: str | Callable[[], str],
+    timeout: float = 60,
+    every: float = 0.1,
+) -> Any:
+    """``check()``'s first truthy answer, asked every ``every`` seconds; AssertionError with
+    ``failure`` (a message, or what makes one from the state last seen) after ``timeout``."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                found = await check()
+                if found:
+                    return found
+                await asyncio.sleep(every)
+    except TimeoutError:
+        raise AssertionError(failure if isinstance(failure, str) else failure()) from None
+
+
+def hmac_signed(secret: str, body: bytes) -> dict[str, str]:
+    """The headers of a JSON ``body`` signed now with ``secret``, as a sender without a token
+    (Zabbix' media type) sends it."""
+    stamp = int(time.time())
+    return {
+        "content-type": "application/json",
+        TIMESTAMP_HEADER: str(stamp),
+        SIGNATURE_HEADER: sign(secret, stamp, body),
+    }
 
 
 async def until(what: str, check: Callable[[], Awaitable[Any]], timeout: float = 90) -> Any:

@@ -30,16 +30,14 @@ from shared.events import (
     AccessActionV1,
     AccessRequestV1,
     AccessStep,
-    Category,
     Envelope,
     EventType,
-    IncidentOpenedV1,
     IncidentStatus,
-    Layer,
     SlaClockPausedV1,
     SlaClockResumedV1,
     make_event,
 )
+from tests import factories
 from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
 from tests.integration.helpers import read_topic, until
 from tests.integration.test_sla_clock import ContractClock, publish, with_env
@@ -85,31 +83,14 @@ async def test_the_clock_waits_for_the_approver_15_minutes_with_its_evidence(
     isolated: Isolated, tmp_path: Path
 ) -> None:
     incident = f"inc-acc-{uuid.uuid4().hex[:8]}"
-    opened = make_event(
-        IncidentOpenedV1(
-            object_id="pg-acc",
-            layer=Layer.DBMS,
-            category=Category.OUTAGE,
-            priority="P1",
-            summary="Accounting database down",
-            opened_at=at(2, 5),
-            first_alert_at=at(2, 5),
-            fingerprints=["am:pg-acc"],
-        ),
-        source="intake",
-        time=at(2, 5),
-        subject=incident,
-    )
-    state = IncidentState(
-        id=incident,
+    opened = factories.opened(
+        incident,
+        at(2, 5),
         object_id="pg-acc",
-        layer=Layer.DBMS,
-        category=Category.OUTAGE,
-        priority="P1",
-        status=IncidentStatus.ACKNOWLEDGED,
-        opened_at=at(2, 5),
-        alerts={"am:pg-acc": 1},
+        summary="Accounting database down",
+        fingerprint="am:pg-acc",
     )
+    state = factories.state_of(opened, IncidentStatus.ACKNOWLEDGED)
     state, asked = access_step(
         state,
         AccessStep.REQUEST,
@@ -258,16 +239,17 @@ async def test_approval_through_the_api_and_each_refusal(
             assert refused.status_code == 409, refused.text
             assert "must point at an access request" in refused.json()["error"]
 
-            asked = await post(
-                access,
-                {
+            def ask(purpose: str) -> dict[str, Any]:
+                """sysops' DBA asks for the privileged database role."""
+                return {
                     "action": "request_access",
                     "party": "sysops",
                     "actor": "dba",
                     "rule": "db-privileged",
-                    "purpose": "restore the database",
-                },
-            )
+                    "purpose": purpose,
+                }
+
+            asked = await post(access, ask("restore the database"))
             assert asked.status_code == 202, asked.text
             rid = asked.json()["request_id"]
 
@@ -295,16 +277,7 @@ async def test_approval_through_the_api_and_each_refusal(
             assert "already answered" in twice.json()["error"]
 
             # a second request, approved through a signed link as the router mails it
-            again = await post(
-                access,
-                {
-                    "action": "request_access",
-                    "party": "sysops",
-                    "actor": "dba",
-                    "rule": "db-privileged",
-                    "purpose": "check the replica",
-                },
-            )
+            again = await post(access, ask("check the replica"))
             assert again.status_code == 202, again.text
             claims = {
                 "incident": incident,

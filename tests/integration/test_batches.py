@@ -19,6 +19,7 @@ from tests.integration.conftest import (
     Isolated,
     ServiceProcs,
     start_services,
+    started,
     stop_services,
     wait_healthy,
 )
@@ -98,8 +99,7 @@ async def test_router_killed_between_publish_and_commit_loses_and_doubles_nothin
         # the first router publishes its first batch's assignments, then dies before committing
         code = await asyncio.to_thread(first.procs["router"].wait, 60)
         assert code == -signal.SIGKILL, first.log_tail("router")
-        second = start_services(isolated, tmp_path / "second", ["router"])
-        await wait_healthy(second)
+        second = await started(isolated, tmp_path / "second", ["router"])
         await collect_until(
             isolated.infra.bootstrap,
             f"{isolated.prefix}assignments",

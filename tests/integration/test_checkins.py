@@ -29,14 +29,9 @@ from shared.events import (
     IncidentOpenedV1,
     make_event,
 )
-from tests.integration.conftest import (
-    Isolated,
-    ServiceProcs,
-    start_services,
-    stop_services,
-    wait_healthy,
-)
-from tests.integration.helpers import QUICK_REBALANCE, timers_fired, wait_consumed
+from tests import factories
+from tests.integration.conftest import Isolated, ServiceProcs, started, stop_services
+from tests.integration.helpers import QUICK_REBALANCE, polled, timers_fired, wait_consumed
 from tests.integration.test_sla_clock import (
     ContractClock,
     TopicReader,
@@ -45,7 +40,6 @@ from tests.integration.test_sla_clock import (
     sla_clock_env,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 ALMATY = ZoneInfo("Asia/Almaty")
 
 
@@ -54,7 +48,7 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 def write_contract(folder: Path) -> tuple[Path, Contract]:
-    doc = load_contract(ROOT / "examples" / "minimal" / "contract.yaml").model_dump(mode="json")
+    doc = load_contract(factories.MINIMAL).model_dump(mode="json")
     nightly = {"cron": "0 2 * * *", "timezone": "Asia/Almaty", "grace": "30m"}
     for obj in doc["objects"]:
         if obj["id"] == "bank-exchange":
@@ -112,18 +106,13 @@ async def planned(isolated: Isolated, due: datetime) -> None:
     """Wait until the watchdog planned a run whose deadline (expected time + grace) is ``due``."""
     conn = await asyncpg.connect(isolated.dsn)
     try:
-        async with asyncio.timeout(60):
-            while True:
-                found = await conn.fetchval(
-                    "SELECT count(*) FROM sla_clock.checkin_timers"
-                    " WHERE fired_at IS NULL AND due = $1",
-                    due,
-                )
-                if found:
-                    return
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        raise AssertionError(f"the watchdog planned no run due {due} in 60 s") from None
+        await polled(
+            lambda: conn.fetchval(
+                "SELECT count(*) FROM sla_clock.checkin_timers WHERE fired_at IS NULL AND due = $1",
+                due,
+            ),
+            f"the watchdog planned no run due {due} in 60 s",
+        )
     finally:
         await conn.close()
 
@@ -138,11 +127,10 @@ async def test_a_missed_night_run_opens_one_incident_at_grace_and_a_late_ping_re
     speed = 900.0
     due = local(16, 2, 30)
     env = sla_clock_env(isolated, path, clock)
-    sp = start_services(env, tmp_path / "svc", ["sla-clock", "intake"])
+    sp = await started(env, tmp_path / "svc", ["sla-clock", "intake"])
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
     secret = env.credentials().checkin_secret  # sla-clock's share of the credentials
     try:
-        await wait_healthy(sp)
         await planned(isolated, due)
         await group_members(isolated, "sla-clock.checkins", 1)  # it fires for the whole topic
         async with (
@@ -258,16 +246,14 @@ async def test_a_deadline_that_falls_due_while_the_watchdog_is_killed_fires_once
     clock = ContractClock(tmp_path, local(16, 1))  # stands at 01:00 while the first one plans
     env = sla_clock_env(isolated, path, clock, **QUICK_REBALANCE)  # the killed one drops in 6 s
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
-    first = start_services(env, tmp_path / "first", ["sla-clock"])
+    first = await started(env, tmp_path / "first", ["sla-clock"])
     second: ServiceProcs | None = None
     try:
-        await wait_healthy(first)
         await planned(isolated, due)  # the night's run is awaited: a timer row exists
         first.procs["sla-clock"].send_signal(signal.SIGKILL)
         await asyncio.to_thread(first.procs["sla-clock"].wait, 30)
         clock.stand(restart_at)  # contract time passes 02:30 while nothing runs
-        second = start_services(env, tmp_path / "second", ["sla-clock"])
-        await wait_healthy(second)
+        second = await started(env, tmp_path / "second", ["sla-clock"])
         async with (
             TopicReader(bootstrap, f"{prefix}alerts.raw") as raw,
             TopicReader(bootstrap, f"{prefix}deadletter") as dead,
@@ -334,9 +320,8 @@ async def test_a_batch_of_pings_is_applied_in_one_transaction(
         for i, kind in enumerate(["start", "log", "log", "success", "start", "fail"])
     ]
     await publish(isolated.infra.bootstrap, f"{isolated.prefix}checkins", pings)
-    sp = start_services(env, tmp_path / "svc", ["sla-clock"])
+    sp = await started(env, tmp_path / "svc", ["sla-clock"])
     try:
-        await wait_healthy(sp)
         await wait_consumed(
             isolated.infra.bootstrap,
             {f"{isolated.prefix}sla-clock.checkins": f"{isolated.prefix}checkins"},

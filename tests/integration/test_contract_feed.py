@@ -113,15 +113,14 @@ async def test_services_follow_the_published_contract(isolated: Isolated, tmp_pa
 
             # the incident opened under v1 keeps v1's policy: paused now, 4 h minus what ran
             # (a no-access pause names the access request it waits for: ADR 50)
-            asked = await client.post(
-                f"{sp.urls['intake']}/v1/incidents/{before[0].subject}/access",
-                json={
-                    "action": "request_access",
-                    "party": "osdb",
-                    "actor": "eng",
-                    "rule": "remote-vpn",
-                },
-            )
+            access = f"{sp.urls['intake']}/v1/incidents/{before[0].subject}/access"
+            ask = {
+                "action": "request_access",
+                "party": "osdb",
+                "actor": "eng",
+                "rule": "remote-vpn",
+            }
+            asked = await client.post(access, json=ask)
             assert asked.status_code == 202, asked.text
             request_id = asked.json()["request_id"]
             pause = {

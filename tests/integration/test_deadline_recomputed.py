@@ -22,6 +22,7 @@ from shared.events import (
 )
 from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
 from tests.integration.helpers import read_topic, until
+from tests.integration.test_intake import logon_failures
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -61,18 +62,7 @@ async def test_origin_moving_to_a_24x7_object_is_published_shown_and_reissued(
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
     try:
         await wait_healthy(sp)
-        ws = {
-            "alerts": [
-                {
-                    "source": "ad",
-                    "fingerprint": f"logon-{run}",
-                    "summary": "Logon failures",
-                    "labels": {"group": "ws-accounting"},
-                    "severity": "critical",
-                    "category": "degradation",
-                }
-            ]
-        }
+        ws = logon_failures(run, category="degradation")
         pg = orjson.loads((FIXTURES / "alertmanager.json").read_bytes())
         pg["alerts"][0] |= {"fingerprint": f"pg-{run}", "startsAt": now.isoformat()}
         async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:

@@ -25,14 +25,7 @@ from shared.contract.view import ContractView
 from shared.db import create_pool, migrate
 from shared.documents import render_html, render_pdf
 from tests.demo_month import demo_month
-from tests.integration.conftest import (
-    Infra,
-    Isolated,
-    isolated_slice,
-    start_services,
-    stop_services,
-    wait_healthy,
-)
+from tests.integration.conftest import Infra, Isolated, isolated_slice, started, stop_services
 from tests.reader import assert_not_blank, pdf_pages, pdf_text, screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,9 +132,8 @@ async def test_reporting_serves_both_documents(month: Month, tmp_path: Path) -> 
     isolated = replace(
         month.isolated, env={**month.isolated.env, "BATON_CONTRACT_PATH": str(EXAMPLE)}
     )
-    sp = start_services(isolated, tmp_path, ["reporting"])
+    sp = await started(isolated, tmp_path, ["reporting"])
     try:
-        await wait_healthy(sp)
         base = sp.urls["reporting"]
         async with httpx.AsyncClient(auth=isolated.auth(), base_url=base, timeout=60) as client:
             pdf = await client.get("/v1/incidents/INC-NIGHT-01/report.pdf")

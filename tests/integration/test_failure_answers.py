@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import orjson
-from intake.auth import sign
 
 from shared.contract import load_contract
-from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
+from tests.integration.conftest import Isolated, ServiceProcs, started, stop_services
+from tests.integration.helpers import hmac_signed
 from tests.integration.proxy import CuttableProxy
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
@@ -33,6 +33,32 @@ async def poll(check: Any, timeout: float, what: str) -> Any:
         assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
 
         await asyncio.sleep(0.2)
+
+
+def api(isolated: Isolated, sp: ServiceProcs, name: str) -> httpx.AsyncClient:
+    """A client of service ``name``'s HTTP API with the test's token, quick to give up."""
+    return httpx.AsyncClient(auth=isolated.auth(), base_url=sp.urls[name], timeout=15)
+
+
+def lone_alert(fingerprint: str) -> dict[str, Any]:
+    """The generic fixture alert, on a host outside the perimeter, as ``fingerprint``."""
+    body: dict[str, Any] = orjson.loads((FIXTURES / "generic.json").read_bytes())
+    body["alerts"][0] |= {"labels": {"instance": "nowhere"}, "fingerprint": fingerprint}
+    return body
+
+
+async def lone_incident(
+    intake: httpx.AsyncClient, reporting: httpx.AsyncClient, fingerprint: str
+) -> str:
+    """A generic alert (``fingerprint``) on a host outside the perimeter opens an incident;
+    its id once reporting lists it."""
+    assert (await intake.post("/v1/alerts", json=lone_alert(fingerprint))).status_code == 202
+
+    async def incident() -> str | None:
+        found = (await reporting.get("/v1/incidents")).json()
+        return str(found[0]["id"]) if found else None
+
+    return str(await poll(incident, 30, "the incident in reporting"))
 
 
 async def database_through_proxy(isolated: Isolated) -> CuttableProxy:
@@ -55,13 +81,9 @@ async def database_through_proxy(isolated: Isolated) -> CuttableProxy:
 
 async def test_database_down_is_told_honestly(isolated: Isolated, tmp_path: Path) -> None:
     proxy = await database_through_proxy(isolated)
-    sp = start_services(isolated, tmp_path, ["intake", "reporting"])
+    sp = await started(isolated, tmp_path, ["intake", "reporting"])
     try:
-        await wait_healthy(sp)
-        intake = httpx.AsyncClient(auth=isolated.auth(), base_url=sp.urls["intake"], timeout=15)
-        reporting = httpx.AsyncClient(
-            auth=isolated.auth(), base_url=sp.urls["reporting"], timeout=15
-        )
+        intake, reporting = api(isolated, sp, "intake"), api(isolated, sp, "reporting")
         async with intake, reporting:
             for client in (intake, reporting):
                 assert (await client.get("/livez")).status_code == 200
@@ -72,15 +94,7 @@ async def test_database_down_is_told_honestly(isolated: Isolated, tmp_path: Path
                     "kafka": "ok",
                     "consumers": "ok",
                 }
-            body = orjson.loads((FIXTURES / "generic.json").read_bytes())
-            body["alerts"][0] |= {"labels": {"instance": "nowhere"}, "fingerprint": "lone"}
-            assert (await intake.post("/v1/alerts", json=body)).status_code == 202
-
-            async def incident() -> str | None:
-                found = (await reporting.get("/v1/incidents")).json()
-                return str(found[0]["id"]) if found else None
-
-            incident_id = await poll(incident, 30, "the incident in reporting")
+            incident_id = await lone_incident(intake, reporting, "lone")
             for path in ("/v1/reports/sla", "/v1/reports/monthly"):
                 silly = await reporting.get(path, params={"month": "9999-12"})
                 assert silly.status_code == 422, silly.text  # was 500: date overflow
@@ -110,8 +124,8 @@ async def test_database_down_is_told_honestly(isolated: Isolated, tmp_path: Path
             assert refused.headers["retry-after"] == "4"
 
             # Kafka is up: alerts are durable without the database and still accepted
-            body["alerts"][0] |= {"fingerprint": "second"}
-            assert (await intake.post("/v1/alerts", json=body)).status_code == 202
+            second = lone_alert("second")
+            assert (await intake.post("/v1/alerts", json=second)).status_code == 202
 
             ack = {"action": "acknowledge", "party": "apps", "actor": "duty"}
             actions = f"/v1/incidents/{incident_id}/actions"
@@ -164,23 +178,18 @@ async def test_a_stalled_consumer_makes_the_service_unready(
         "BATON_HEALTH_INTERVAL_SECONDS": "0.3",
         "BATON_READY_STALL_SECONDS": "1.5",
     }
-    sp = start_services(isolated, tmp_path, ["intake", "reporting"])
+    sp = await started(isolated, tmp_path, ["intake", "reporting"])
     try:
-        await wait_healthy(sp)
-        intake = httpx.AsyncClient(auth=isolated.auth(), base_url=sp.urls["intake"], timeout=15)
-        reporting = httpx.AsyncClient(
-            auth=isolated.auth(), base_url=sp.urls["reporting"], timeout=15
-        )
+        intake, reporting = api(isolated, sp, "intake"), api(isolated, sp, "reporting")
         locker = await asyncpg.connect(isolated.dsn)
         async with intake, reporting:
             try:
                 lock = locker.transaction()
                 await lock.start()
                 await locker.execute("LOCK TABLE reporting.incident_events IN EXCLUSIVE MODE")
-                body = orjson.loads((FIXTURES / "generic.json").read_bytes())
                 for i in range(6):  # distinct fingerprints: six incidents, six partitions' worth
-                    body["alerts"][0] |= {"labels": {"instance": "nowhere"}, "fingerprint": f"f{i}"}
-                    assert (await intake.post("/v1/alerts", json=body)).status_code == 202
+                    alert = lone_alert(f"f{i}")
+                    assert (await intake.post("/v1/alerts", json=alert)).status_code == 202
 
                 async def stalled() -> dict[str, Any] | None:
                     answer = await reporting.get("/readyz")
@@ -228,31 +237,17 @@ async def test_a_frozen_database_is_answered_within_the_bound_on_every_route(
         "BATON_HTTP_REQUEST_TIMEOUT_SECONDS": str(FROZEN_BOUND),
         "BATON_INTAKE_HMAC_SECRETS": orjson.dumps({"zabbix": HMAC_SECRET}).decode(),
     }
-    sp = start_services(isolated, tmp_path, ["intake", "reporting", "sla-clock"])
+    sp = await started(isolated, tmp_path, ["intake", "reporting", "sla-clock"])
     try:
-        await wait_healthy(sp)
         clients = {
             name: httpx.AsyncClient(auth=isolated.auth(), base_url=url, timeout=30)
             for name, url in sp.urls.items()
         }
         intake, reporting, sla = clients["intake"], clients["reporting"], clients["sla-clock"]
         signer = httpx.AsyncClient(base_url=sp.urls["intake"], timeout=30)  # HMAC, no token
-        body = orjson.loads((FIXTURES / "generic.json").read_bytes())
-        body["alerts"][0] |= {"labels": {"instance": "nowhere"}, "fingerprint": "frozen"}
-        assert (await intake.post("/v1/alerts", json=body)).status_code == 202
-
-        async def incident() -> str | None:
-            found = (await reporting.get("/v1/incidents")).json()
-            return str(found[0]["id"]) if found else None
-
-        incident_id = await poll(incident, 30, "the incident in reporting")
+        incident_id = await lone_incident(intake, reporting, "frozen")
         zabbix = (FIXTURES / "zabbix-problem.json").read_bytes()
-        stamp = int(time.time())
-        signed = {
-            "content-type": "application/json",
-            "x-baton-timestamp": str(stamp),
-            "x-baton-signature": sign(HMAC_SECRET, stamp, zabbix),
-        }
+        signed = hmac_signed(HMAC_SECRET, zabbix)
         change = (FIXTURES / "pagerduty-change.json").read_bytes()
         json_type = {"content-type": "application/json"}
         ack = {"action": "acknowledge", "party": "apps", "actor": "duty"}

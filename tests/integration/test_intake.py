@@ -32,13 +32,8 @@ from shared.events import (
     SourceAcknowledgedV1,
     stable_id,
 )
-from tests.integration.conftest import (
-    Isolated,
-    ServiceProcs,
-    start_services,
-    stop_services,
-    wait_healthy,
-)
+from tests import factories
+from tests.integration.conftest import Isolated, ServiceProcs, started, stop_services
 from tests.integration.helpers import collect, kafka, read_topic, wait_consumed
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
@@ -54,13 +49,24 @@ async def start_intake(
 ) -> ServiceProcs:
     isolated.env |= {"BATON_CONTRACT_PATH": str(contract), "BATON_INTAKE_TICK_SECONDS": "0.5"}
     isolated.env |= env
-    sp = start_services(isolated, tmp, ["intake"])
-    try:
-        await wait_healthy(sp)
-    except BaseException:
-        stop_services(sp)
-        raise
-    return sp
+    return await started(isolated, tmp, ["intake"])
+
+
+def logon_failures(run: str, **alert: str) -> dict[str, Any]:
+    """A generic alert from the directory: logon failures on the accounting workstations (the
+    group ``ws-accounting``), ``alert`` added to it."""
+    return {
+        "alerts": [
+            {
+                "source": "ad",
+                "fingerprint": f"logon-{run}",
+                "summary": "Logon failures",
+                "labels": {"group": "ws-accounting"},
+                "severity": "critical",
+                **alert,
+            }
+        ]
+    }
 
 
 async def settle(bootstrap: str, topic: str, want: int) -> list[Envelope]:
@@ -187,17 +193,7 @@ async def test_storm_across_four_layers_is_one_incident_with_origin_and_scope(
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
     now = datetime.now(UTC)
     run = uuid.uuid4().hex[:6]
-    ws = {
-        "alerts": [
-            {
-                "source": "ad",
-                "fingerprint": f"logon-{run}",
-                "summary": "Logon failures",
-                "labels": {"group": "ws-accounting"},
-                "severity": "critical",
-            }
-        ]
-    }
+    ws = logon_failures(run)
     report = fixture("user-report.json") | {"since": now.isoformat()}
     pg = fixture("alertmanager.json")
     pg["alerts"][0] |= {"fingerprint": f"pg-{run}", "startsAt": now.isoformat()}
@@ -388,15 +384,7 @@ def malformed_corpus(seed: int, per_kind: int) -> list[tuple[str, str, bytes, st
     bytes, wrong JSON, the documented payload with a key dropped or a value replaced, nesting
     too deep, a wrong content type."""
     rng = random.Random(seed)
-    receivers = {
-        "/v1/alerts/alertmanager": "alertmanager.json",
-        "/v1/alerts/grafana": "grafana.json",
-        "/v2/enqueue": "pagerduty-trigger.json",
-        "/v2/change/enqueue": "pagerduty-change.json",
-        "/v1/alerts/zabbix": "zabbix-problem.json",
-        "/v1/alerts": "generic.json",
-        "/v1/incidents": "user-report.json",
-    }
+    receivers = factories.RECEIVER_FIXTURES
     junk: list[Any] = [
         None,
         7,

@@ -4,15 +4,14 @@ lives in PostgreSQL, shared by every instance and kept across restarts."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 import httpx
-from intake.auth import sign
 
 from tests.integration.conftest import Isolated, ServiceProcs, stop_services
+from tests.integration.helpers import hmac_signed
 from tests.integration.test_intake import FIXTURES, start_intake
 
 SECRET = "zabbix-replay-secret"
@@ -31,12 +30,7 @@ async def test_a_signed_alert_replayed_to_another_instance_or_after_a_restart_is
     first = await intake("a", isolated.prefix)
     second: ServiceProcs | None = None
     body = (FIXTURES / "zabbix-problem.json").read_bytes()
-    stamp = int(time.time())
-    signed = {
-        "content-type": "application/json",
-        "x-baton-timestamp": str(stamp),
-        "x-baton-signature": sign(SECRET, stamp, body),
-    }
+    signed = hmac_signed(SECRET, body)
     path = "/v1/alerts/zabbix"
     try:
         async with httpx.AsyncClient(timeout=15) as client:

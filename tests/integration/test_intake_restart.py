@@ -34,18 +34,17 @@ WORKERS = 8
 KILL_AFTER = 60
 
 
+def generic(**alert: Any) -> dict[str, Any]:
+    """A request to intake's generic receiver with one alert."""
+    return {"alerts": [alert]}
+
+
 def lone_alert(run: str, i: int) -> dict[str, Any]:
     """An alert on its own host outside the perimeter: it opens its own incident."""
-    return {
-        "alerts": [
-            {
-                "source": "storm",
-                "fingerprint": f"{run}-{i}",
-                "summary": f"storm alert {i}",
-                "labels": {"instance": f"storm-{run}-{i}"},
-            }
-        ]
-    }
+    host = {"instance": f"storm-{run}-{i}"}
+    return generic(
+        source="storm", fingerprint=f"{run}-{i}", summary=f"storm alert {i}", labels=host
+    )
 
 
 async def test_kill_9_mid_storm_loses_no_acknowledged_alert(
@@ -135,17 +134,14 @@ async def test_two_instances_still_make_one_incident_per_failure(
     ]
 
     def on(object_id: str, n: int) -> dict[str, Any]:
-        return {
-            "alerts": [
-                {
-                    "source": "scale",
-                    "fingerprint": f"{run}-{object_id}-{n}",
-                    "summary": f"{object_id} failing",
-                    "object_id": object_id,
-                    "starts_at": now,
-                }
-            ]
-        }
+        key = f"{run}-{object_id}-{n}"
+        return generic(
+            source="scale",
+            fingerprint=key,
+            summary=f"{object_id} failing",
+            object_id=object_id,
+            starts_at=now,
+        )
 
     try:
         await wait_healthy(both)

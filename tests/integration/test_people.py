@@ -28,14 +28,7 @@ from baton import notify_bench
 from baton.stack import status
 from shared import links
 from shared.events import ActionKind, EventType
-from tests.integration.conftest import (
-    Isolated,
-    ServiceProcs,
-    free_ports,
-    start_services,
-    stop_services,
-    wait_healthy,
-)
+from tests.integration.conftest import Isolated, ServiceProcs, free_ports, started, stop_services
 from tests.integration.helpers import alertmanager_payload, collect_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,9 +125,8 @@ async def _pipeline(isolated: Isolated, tmp: Path, smtp: int) -> AsyncIterator[S
         "BATON_NOTIFY_TICK_SECONDS": "0.2",
         "BATON_LINKS_BASE_URL": LINKS_BASE,
     }
-    sp = start_services(isolated, tmp)
+    sp = await started(isolated, tmp)
     try:
-        await wait_healthy(sp)
         yield sp
     finally:
         stop_services(sp)

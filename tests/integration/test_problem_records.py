@@ -11,7 +11,6 @@ month's service report.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,6 @@ from reporting.document_facts import MonthlyFacts, monthly_facts
 from reporting.monthly_report import monthly_document
 
 from shared.contract import load_contract
-from shared.db import create_pool
 from shared.documents import Document
 from shared.events import (
     Category,
@@ -35,6 +33,7 @@ from shared.events import (
 )
 from shared.topics import party_topic_name
 from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
+from tests.integration.helpers import reporting_holds
 from tests.integration.test_sla_clock import TopicReader, opened, publish, with_env
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "contract"
@@ -152,18 +151,13 @@ async def test_three_incidents_on_one_origin_open_one_problem_and_the_fourth_lin
 
 async def month_report(isolated: Isolated, month: date) -> Document:
     """The month's service report once reporting has linked the fourth incident."""
-    pool = await create_pool(isolated.dsn, "reporting")
-    try:
-        async with asyncio.timeout(60):
-            while True:
-                async with pool.acquire() as conn:
-                    facts = await monthly_facts(conn, month)
-                found = facts.problems[0] if facts.problems else {}
-                if len(found.get("incidents", [])) == 4 and found["status"] == "closed":
-                    return monthly_document(facts, CONTRACT)
-                await asyncio.sleep(0.2)
-    finally:
-        await pool.close()
+
+    def linked(facts: MonthlyFacts) -> bool:
+        found = facts.problems[0] if facts.problems else {}
+        return len(found.get("incidents", [])) == 4 and found["status"] == "closed"
+
+    facts = await reporting_holds(isolated.dsn, lambda conn: monthly_facts(conn, month), linked)
+    return monthly_document(facts, CONTRACT)
 
 
 async def test_under_the_contracts_grouping_a_groups_objects_count_as_one_origin(
@@ -211,14 +205,6 @@ async def test_under_the_contracts_grouping_a_groups_objects_count_as_one_origin
 
 async def problems_of_month(isolated: Isolated, month: date) -> MonthlyFacts:
     """The month's facts once reporting holds a problem record."""
-    pool = await create_pool(isolated.dsn, "reporting")
-    try:
-        async with asyncio.timeout(60):
-            while True:
-                async with pool.acquire() as conn:
-                    facts = await monthly_facts(conn, month)
-                if facts.problems:
-                    return facts
-                await asyncio.sleep(0.2)
-    finally:
-        await pool.close()
+    return await reporting_holds(
+        isolated.dsn, lambda conn: monthly_facts(conn, month), lambda facts: bool(facts.problems)
+    )

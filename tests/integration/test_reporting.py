@@ -216,16 +216,15 @@ async def test_reclassification_recomputes_the_clocks_and_the_read_model(
             await open_incident(client, sp.urls["intake"], "srv-db-01:5432")
             assigned = await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 1)
             incident = assigned[0].subject
-            response = await client.post(
-                f"{sp.urls['intake']}/v1/incidents/{incident}/actions",
-                json={
-                    "action": "reclassify",
-                    "party": "apps",
-                    "actor": "coordinator",
-                    "priority": "P2",
-                    "note": "one branch only",
-                },
-            )
+            reclassify = {
+                "action": "reclassify",
+                "party": "apps",
+                "actor": "coordinator",
+                "priority": "P2",
+                "note": "one branch only",
+            }
+            actions = f"{sp.urls['intake']}/v1/incidents/{incident}/actions"
+            response = await client.post(actions, json=reclassify)
             assert response.status_code == 202, response.text
             events = await collect_until(
                 isolated.infra.bootstrap,

@@ -20,6 +20,7 @@ from tests.integration.conftest import (
     Isolated,
     ServiceProcs,
     start_services,
+    started,
     stop_services,
     wait_healthy,
 )
@@ -60,10 +61,9 @@ async def test_router_restart_mid_storm_loses_and_doubles_nothing(
 ) -> None:
     run = uuid.uuid4().hex[:6]
     isolated.env.update(QUICK_REBALANCE)  # the killed router's partitions move after 6 s
-    sp = start_services(isolated, tmp_path / "first", ["intake", "router"])
+    sp = await started(isolated, tmp_path / "first", ["intake", "router"])
     second: ServiceProcs | None = None
     try:
-        await wait_healthy(sp)
         async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
             half = asyncio.Event()
             posting = asyncio.create_task(storm(client, sp.urls["intake"], run, half))

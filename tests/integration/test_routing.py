@@ -12,7 +12,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -24,14 +24,10 @@ from shared.events import (
     AssignmentIssuedV3,
     CheckClosedV1,
     CheckOpenedV2,
-    ClockKind,
     Envelope,
     EventType,
     HandoverV2,
     Layer,
-    SlaBreachedV1,
-    SlaWarningV1,
-    make_event,
     stable_id,
 )
 from tests import factories
@@ -40,6 +36,7 @@ from tests.integration.conftest import (
     Isolated,
     ServiceProcs,
     start_services,
+    started,
     stop_services,
     wait_healthy,
 )
@@ -70,27 +67,10 @@ def opened(incident: str, at: datetime) -> Envelope:
     )
 
 
-def action(
-    incident: str,
-    kind: ActionKind,
-    party: str,
-    *,
-    layer: Layer | None = None,
-    fault_found: bool | None = None,
-) -> Envelope:
-    command = uuid.uuid4()
-    now = datetime.now(UTC)
-    return accepted(
-        incident,
-        kind,
-        now,
-        party=party,
-        actor="duty",
-        command_id=command,
-        event_id=stable_id("accepted", command),
-        layer=layer,
-        fault_found=fault_found,
-    )
+def action(incident: str, kind: ActionKind, party: str, **fields: Any) -> Envelope:
+    """``party``'s duty engineer did ``kind`` on ``incident`` now (a new command, a new event);
+    ``fields`` are the action's own (``layer``, ``fault_found``)."""
+    return accepted(incident, kind, datetime.now(UTC), party=party, actor="duty", **fields)
 
 
 async def publish(bootstrap: str, topic: str, *events: Envelope) -> None:
@@ -150,10 +130,9 @@ async def test_database_incident_checks_neighbours_hands_over_and_replays_to_not
 ) -> None:
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
     incident = f"inc-{uuid.uuid4().hex[:12]}"
-    sp = start_services(isolated, tmp_path / "first", ["router"])
+    sp = await started(isolated, tmp_path / "first", ["router"])
     replay: ServiceProcs | None = None
     try:
-        await wait_healthy(sp)
         await publish(bootstrap, f"{prefix}incidents", opened(incident, datetime.now(UTC)))
 
         # the DBMS party and the coordinator; checks for every neighbouring layer
@@ -221,8 +200,7 @@ async def test_database_incident_checks_neighbours_hands_over_and_replays_to_not
         stop_services(sp)
         replay_env = {**isolated.env, "BATON_GROUP_PREFIX": f"{prefix}replay."}
         replayed = Isolated(infra=isolated.infra, prefix=prefix, dsn=isolated.dsn, env=replay_env)
-        replay = start_services(replayed, tmp_path / "replay", ["router"])
-        await wait_healthy(replay)
+        replay = await started(replayed, tmp_path / "replay", ["router"])
         await wait_consumed(bootstrap, router_reads(prefix, f"{prefix}replay."))
         after = await read_topic(bootstrap, f"{prefix}assignments")
         assert [e.id for e in after] == [e.id for e in shared], "a replay published again"
@@ -239,13 +217,12 @@ async def test_escalation_levels_fire_once_and_unacknowledged_parties_get_their_
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
     incident = f"inc-{uuid.uuid4().hex[:12]}"
     env = {**isolated.env, "BATON_ROUTER_TICK_SECONDS": "0.5"}
-    sp = start_services(
+    sp = await started(
         Isolated(infra=isolated.infra, prefix=prefix, dsn=isolated.dsn, env=env),
         tmp_path,
         ["router"],
     )
     try:
-        await wait_healthy(sp)
         # opened long enough ago that the backup calls fall due a few seconds from now, once
         # the router has handled the opening and osdb's acknowledgement (checked below)
         start = datetime.now(UTC) - ACK_AFTER + BACKUP_MARGIN
@@ -261,26 +238,13 @@ async def test_escalation_levels_fire_once_and_unacknowledged_parties_get_their_
             " too slow for this test (osdb's backup would have fallen due first)"
         )
         now = datetime.now(UTC)
-        warning = make_event(
-            SlaWarningV1(
-                clock=ClockKind.RESPONSE,
-                threshold=80,
-                deadline=start + timedelta(minutes=15),
-                remaining=timedelta(minutes=3),
-                detected_at=now,
-            ),
-            source="sla-clock",
-            time=now,
-            subject=incident,
+        warning = factories.sla_warning(
+            incident,
+            now,
+            deadline=start + timedelta(minutes=15),
             event_id=stable_id("warning", incident, 80),
         )
-        breach = make_event(
-            SlaBreachedV1(clock=ClockKind.RESPONSE, deadline=now, detected_at=now),
-            source="sla-clock",
-            time=now,
-            subject=incident,
-            event_id=stable_id("breach", incident),
-        )
+        breach = factories.sla_breached(incident, now, event_id=stable_id("breach", incident))
         await publish(bootstrap, f"{prefix}sla", warning, warning, breach)
         # level 2 once (warning, its redelivery and the breach all reach it); the backups of
         # apps (coordinator) and hw (hardware check), who did not react; none for osdb
@@ -309,9 +273,8 @@ async def test_through_intake_a_diagnosis_over_http_hands_the_incident_over(
 ) -> None:
     """The same route with the real intake in front: alert in, diagnosis as a party action."""
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
-    sp = start_services(isolated, tmp_path, ["intake", "router"])
+    sp = await started(isolated, tmp_path, ["intake", "router"])
     try:
-        await wait_healthy(sp)
         async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
             response = await client.post(
                 f"{sp.urls['intake']}/v1/alerts/alertmanager",
@@ -323,17 +286,16 @@ async def test_through_intake_a_diagnosis_over_http_hands_the_incident_over(
             checks = {c.layer: c.party for c in payloads(first, CheckOpenedV2)}
             assert checks[Layer.HARDWARE] == "hw"
             assert checks[Layer.APPLICATION] == "apps"
-            diagnosis = await client.post(
-                f"{sp.urls['intake']}/v1/incidents/{incident}/actions",
-                json={
-                    "action": "diagnosis",
-                    "party": "hw",
-                    "actor": "night.engineer",
-                    "layer": "hardware",
-                    "fault_found": True,
-                    "note": "RAID controller failed",
-                },
-            )
+            found = {
+                "action": "diagnosis",
+                "party": "hw",
+                "actor": "night.engineer",
+                "layer": "hardware",
+                "fault_found": True,
+                "note": "RAID controller failed",
+            }
+            actions = f"{sp.urls['intake']}/v1/incidents/{incident}/actions"
+            diagnosis = await client.post(actions, json=found)
             assert diagnosis.status_code == 202, diagnosis.text
             every = await collect(bootstrap, f"{prefix}assignments", 9)
     finally:

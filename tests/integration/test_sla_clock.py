@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import httpx
@@ -48,19 +48,10 @@ from shared.events import (
     stable_id,
 )
 from tests import factories
-from tests.integration.conftest import (
-    Isolated,
-    ServiceProcs,
-    start_services,
-    stop_services,
-    wait_healthy,
-)
-from tests.integration.helpers import QUICK_REBALANCE, kafka, timers_fired, wait_consumed
-from tests.unit.test_sla_timeline import build_contract
+from tests.integration.conftest import Isolated, ServiceProcs, started, stop_services
+from tests.integration.helpers import QUICK_REBALANCE, kafka, polled, timers_fired, wait_consumed
+from tests.unit.test_sla_timeline import H, M, build_contract
 
-ROOT = Path(__file__).resolve().parents[2]
-H = timedelta(hours=1)
-M = timedelta(minutes=1)
 FIRES = (EventType.SLA_WARNING, EventType.SLA_BREACHED)
 Key = tuple[str, str | None, str, int | None]
 """An sla event as the pure core predicts it: (type, incident, clock, threshold)."""
@@ -199,17 +190,15 @@ async def group_members(isolated: Isolated, service_group: str, count: int) -> N
     group = f"{isolated.prefix}{service_group}"
     admin = AIOKafkaAdminClient(**kafka(isolated.infra.bootstrap))
     await admin.start()
-    seen: Any = None
+    seen: list[Any] = [None]
+
+    async def stable() -> bool:
+        (response,) = await admin.describe_consumer_groups([group])
+        _, _, state, _, _, members, *_ = seen[0] = response.groups[0]
+        return state == "Stable" and len(members) == count
+
     try:
-        async with asyncio.timeout(60):
-            while True:
-                (response,) = await admin.describe_consumer_groups([group])
-                _, _, state, _, _, members, *_ = seen = response.groups[0]
-                if state == "Stable" and len(members) == count:
-                    return
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        raise AssertionError(f"group {group} not stable with {count} members: {seen}") from None
+        await polled(stable, lambda: f"group {group} not stable with {count} members: {seen[0]}")
     finally:
         await admin.close()
 
@@ -406,11 +395,10 @@ async def test_days_of_contract_time_fire_each_threshold_once_at_its_instant(
     held_back = events[5:]  # the reclassification (and the resume that follows it)
     del events[5:]
     await publish(isolated.infra.bootstrap, f"{isolated.prefix}incidents", events)
-    sp = start_services(
+    sp = await started(
         sla_clock_env(isolated, contract_path, clock), tmp_path / "run", ["sla-clock"]
     )
     try:
-        await wait_healthy(sp)
         async with TopicReader(isolated.infra.bootstrap, f"{isolated.prefix}sla") as sla:
 
             def fired() -> set[tuple[str, str, int]]:
@@ -522,6 +510,32 @@ def storm_events(start: datetime, run: str) -> list[Envelope]:
     return events
 
 
+class Storm(NamedTuple):
+    """A storm in contract time: its events (the second half from ``half``), the instant by
+    which all its thresholds are due, what the pure core predicts by then, the contract clock
+    (standing at the start until a test runs it) and sla-clock's environment."""
+
+    events: list[Envelope]
+    half: int
+    start: datetime
+    until: datetime
+    expected: dict[Key, tuple[uuid.UUID, datetime | None]]
+    clock: ContractClock
+    env: Isolated
+
+
+def storm(isolated: Isolated, tmp_path: Path) -> Storm:
+    contract_path, contract = write_contract(tmp_path)
+    start = utc(12, 2, 12)
+    run = uuid.uuid4().hex[:6]
+    events = storm_events(start, run)
+    half = next(i for i, e in enumerate(events) if e.subject == f"inc-storm-{run}-{STORM // 2}")
+    until = start + 8 * H  # every threshold of every incident is due by then
+    clock = ContractClock(tmp_path, start)
+    env = sla_clock_env(isolated, contract_path, clock, **QUICK_REBALANCE)
+    return Storm(events, half, start, until, predicted(contract, events, until), clock, env)
+
+
 def outcome_ids(got: list[Envelope]) -> dict[Key, set[uuid.UUID]]:
     ids: dict[Key, set[uuid.UUID]] = {}
     for e in got:
@@ -536,21 +550,12 @@ async def test_kill_9_during_a_storm_fires_exactly_what_an_unkilled_run_fires(
     jumps ahead while it is down, so thresholds fall due with nobody running; a new process
     takes over. It must end with exactly the events, under exactly the ids, that the pure core
     — the code an unkilled run executes — predicts, each warning and breach under one id."""
-    contract_path, contract = write_contract(tmp_path)
-    start = utc(12, 2, 12)
-    run = uuid.uuid4().hex[:6]
-    events = storm_events(start, run)
-    half = next(i for i, e in enumerate(events) if e.subject == f"inc-storm-{run}-{STORM // 2}")
-    until = start + 8 * H  # every threshold of every incident is due by then
+    events, half, start, until, expected, clock, env = storm(isolated, tmp_path)
     down_until = start + 4 * H  # contract time while the second process takes over
-    expected = predicted(contract, events, until)
     due_at = {k: due for k, (_, due) in expected.items() if due is not None}
-    clock = ContractClock(tmp_path, start)
-    env = sla_clock_env(isolated, contract_path, clock, **QUICK_REBALANCE)
-    first = start_services(env, tmp_path / "first", ["sla-clock"])
+    first = await started(env, tmp_path / "first", ["sla-clock"])
     second: ServiceProcs | None = None
     try:
-        await wait_healthy(first)
         await publish(isolated.infra.bootstrap, f"{isolated.prefix}incidents", events[:half])
         await group_members(isolated, "sla-clock", 1)
         await consumed(isolated)  # the first half's timers are stored before time runs
@@ -566,8 +571,7 @@ async def test_kill_9_during_a_storm_fires_exactly_what_an_unkilled_run_fires(
             first.procs["sla-clock"].send_signal(signal.SIGKILL)
             await asyncio.to_thread(first.procs["sla-clock"].wait, 30)
             clock.stand(down_until)  # thresholds fall due while nothing runs
-            second = start_services(env, tmp_path / "second", ["sla-clock"])
-            await wait_healthy(second)
+            second = await started(env, tmp_path / "second", ["sla-clock"])
             due_down = {k for k, due in due_at.items() if due <= down_until}
             await sla.until(
                 lambda: due_down <= {key(e) for e in sla.events()},
@@ -626,24 +630,15 @@ async def test_a_second_instance_joining_and_leaving_shares_the_work_and_doubles
     """One consumer group, one database: instance B joins mid-storm (a rebalance hands it
     partitions and their timers) and leaves again (they move back). Every threshold fires
     once, both instances fired some, and nothing is published twice."""
-    contract_path, contract = write_contract(tmp_path)
-    start = utc(12, 2, 12)
-    run = uuid.uuid4().hex[:6]
-    events = storm_events(start, run)
-    half = next(i for i, e in enumerate(events) if e.subject == f"inc-storm-{run}-{STORM // 2}")
-    until = start + 8 * H
-    expected = predicted(contract, events, until)
+    # its clock stands at the start while B joins
+    events, half, _, until, expected, clock, env = storm(isolated, tmp_path)
     expected_fires = {k for k in expected if is_fire(k)}
-    clock = ContractClock(tmp_path, start)  # stands at start while B joins
-    env = sla_clock_env(isolated, contract_path, clock, **QUICK_REBALANCE)
-    a = start_services(env, tmp_path / "a", ["sla-clock"])
+    a = await started(env, tmp_path / "a", ["sla-clock"])
     b: ServiceProcs | None = None
     try:
-        await wait_healthy(a)
         await publish(isolated.infra.bootstrap, f"{isolated.prefix}incidents", events[:half])
         await consumed(isolated)  # A stored the first half's timers: B's join takes some over
-        b = start_services(env, tmp_path / "b", ["sla-clock"])
-        await wait_healthy(b)
+        b = await started(env, tmp_path / "b", ["sla-clock"])
         await group_members(isolated, "sla-clock", 2)  # B holds partitions and their timers
         async with TopicReader(isolated.infra.bootstrap, f"{isolated.prefix}sla") as sla:
             clock.run(900.0)  # a quarter of a contract hour per real second
@@ -678,7 +673,7 @@ async def test_a_second_instance_joining_and_leaving_shares_the_work_and_doubles
 async def test_clocks_of_the_walking_skeleton_keep_their_breach_after_the_upgrade(
     isolated: Isolated, tmp_path: Path
 ) -> None:
-    migrations = ROOT / "services" / "sla-clock" / "sla_clock" / "migrations"
+    migrations = factories.ROOT / "services" / "sla-clock" / "sla_clock" / "migrations"
     old = tmp_path / "old"
     old.mkdir()
     (old / "001_init.sql").write_text((migrations / "001_init.sql").read_text())

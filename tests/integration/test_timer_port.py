@@ -82,6 +82,12 @@ CASES = {
 }
 
 
+@pytest.fixture(params=list(CASES))
+def case(request: pytest.FixtureRequest) -> Case:
+    """Each timer table with a maker of its rows: one suite for the port."""
+    return CASES[request.param]
+
+
 @pytest.fixture
 async def pool(isolated: Isolated) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(isolated.dsn, "sla_clock")
@@ -96,11 +102,9 @@ def keys(case: Case, timers: list[Any]) -> list[tuple[object, ...]]:
     return [case.table.key_of(t) for t in timers]
 
 
-@pytest.mark.parametrize("name", CASES)
 async def test_due_rows_are_the_owned_partitions_pending_ones_oldest_first(
-    pool: asyncpg.Pool, name: str
+    pool: asyncpg.Pool, case: Case
 ) -> None:
-    case = CASES[name]
     late = case.make("inc-a", 1, NOW - timedelta(minutes=5))
     early = case.make("inc-b", 2, NOW - timedelta(minutes=9))
     elsewhere = case.make("inc-c", 3, NOW - timedelta(minutes=9))
@@ -120,9 +124,7 @@ async def test_due_rows_are_the_owned_partitions_pending_ones_oldest_first(
         assert subjects == ["inc-a", "inc-b", "inc-c"]
 
 
-@pytest.mark.parametrize("name", CASES)
-async def test_a_row_another_transaction_holds_is_skipped(pool: asyncpg.Pool, name: str) -> None:
-    case = CASES[name]
+async def test_a_row_another_transaction_holds_is_skipped(pool: asyncpg.Pool, case: Case) -> None:
     first = case.make("inc-a", 1, NOW - timedelta(minutes=2))
     second = case.make("inc-b", 2, NOW - timedelta(minutes=1))
     async with pool.acquire() as conn:
@@ -138,11 +140,9 @@ async def test_a_row_another_transaction_holds_is_skipped(pool: asyncpg.Pool, na
         assert keys(case, other) == keys(case, [second])
 
 
-@pytest.mark.parametrize("name", CASES)
 async def test_a_fired_row_fires_once_and_is_never_recreated_or_cancelled(
-    pool: asyncpg.Pool, name: str
+    pool: asyncpg.Pool, case: Case
 ) -> None:
-    case = CASES[name]
     timer = case.make("inc-a", 1, NOW - timedelta(minutes=1))
     pending = case.make("inc-a", 2, NOW + timedelta(hours=1))
     event_id = uuid.uuid4()

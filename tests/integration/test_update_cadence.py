@@ -26,7 +26,7 @@ from reporting.document_facts import closure_facts
 
 from shared.contract import Contract, load_contract
 from shared.contract.view import ContractView
-from shared.db import create_pool
+from shared.db import Conn
 from shared.documents import to_json
 from shared.events import (
     ActionKind,
@@ -40,7 +40,7 @@ from shared.events import (
     UpdateOverdueV1,
 )
 from tests.integration.conftest import Isolated, start_services, stop_services, wait_healthy
-from tests.integration.helpers import timers_fired
+from tests.integration.helpers import reporting_holds, timers_fired
 from tests.integration.test_sla_clock import (
     ContractClock,
     TopicReader,
@@ -186,22 +186,14 @@ async def test_a_p1_without_update_reminds_then_is_overdue_and_an_update_stops_i
 
 async def closure_report(isolated: Isolated, inc: str, contract: Contract) -> str:
     """The incident's closure report (JSON) once reporting recorded the update and the late one."""
-    pool = await create_pool(isolated.dsn, "reporting")
-    try:
-        async with asyncio.timeout(60):
-            while True:
-                async with pool.acquire() as conn:
-                    facts = await closure_facts(conn, inc)
-                text = (
-                    to_json(closure_document(facts, ContractView.of(contract))).decode()
-                    if facts
-                    else ""
-                )
-                if "1 update given, 1 overdue." in text:
-                    return text
-                await asyncio.sleep(0.2)
-    finally:
-        await pool.close()
+
+    async def report(conn: Conn) -> str:
+        facts = await closure_facts(conn, inc)
+        return to_json(closure_document(facts, ContractView.of(contract))).decode() if facts else ""
+
+    return await reporting_holds(
+        isolated.dsn, report, lambda text: "1 update given, 1 overdue." in text
+    )
 
 
 async def notified(isolated: Isolated, inc: str, kinds: int) -> list[tuple[str, str, str]]:

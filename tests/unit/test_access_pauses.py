@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,28 +22,24 @@ from sla_clock.access_timers import NO_ACCESS, NO_APPROVER, AccessTimer
 from sla_clock.decide import opened_record
 from sla_clock.timeline import IncidentRecord, Rules, fold
 
-from shared.contract import load_contract
 from shared.contract.view import ContractView
 from shared.documents import Section
 from shared.events import (
     AccessActionV1,
     AccessRequestV1,
     AccessStep,
-    Category,
     ClockKind,
     Envelope,
-    IncidentOpenedV1,
     IncidentStatus,
-    Layer,
     PauseAnsweredV1,
     PauseVerdict,
     SlaClockPausedV1,
     SlaClockResumedV1,
     make_event,
 )
+from tests import factories
 
-ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = load_contract(ROOT / "examples" / "contract")
+CONTRACT = factories.example()
 VIEW = ContractView.of(CONTRACT)
 RULES = Rules(ContractView.of(CONTRACT))
 REASONS = {r.id: list(r.clocks) for r in CONTRACT.pause_reasons}
@@ -56,36 +51,14 @@ def at(hh: int, mm: int) -> datetime:
     return datetime(2026, 3, 11, hh, mm, tzinfo=ALMATY)
 
 
-def record() -> IncidentRecord:
-    opened = make_event(
-        IncidentOpenedV1(
-            object_id="pg-acc",
-            layer=Layer.DBMS,
-            category=Category.OUTAGE,
-            priority="P1",
-            summary="accounting database down",
-            opened_at=at(2, 5),
-            first_alert_at=at(2, 5),
-            fingerprints=["f"],
-        ),
-        source="intake",
-        time=at(2, 5),
-        subject=INC,
-        event_id=uuid.UUID(int=1),
-    )
-    return opened_record(opened, RULES.view)
-
-
-STATE = IncidentState(
-    id=INC,
-    object_id="pg-acc",
-    layer=Layer.DBMS,
-    category=Category.OUTAGE,
-    priority="P1",
-    status=IncidentStatus.ACKNOWLEDGED,
-    opened_at=at(2, 5),
-    alerts={"f": 1},
+OPENED = factories.opened(
+    INC, at(2, 5), object_id="pg-acc", summary="accounting database down", event_id=uuid.UUID(int=1)
 )
+STATE = factories.state_of(OPENED, IncidentStatus.ACKNOWLEDGED)
+
+
+def record() -> IncidentRecord:
+    return opened_record(OPENED, RULES.view)
 
 
 def step(
@@ -100,6 +73,13 @@ def step(
 
 def night_request() -> tuple[IncidentState, AccessRequestV1]:
     return step(STATE, AccessStep.REQUEST, "sysops", "dba", at(2, 10), rule="db-privileged")
+
+
+def break_glass(reason: str) -> AccessRequestV1:
+    """sysops' DBA takes the privileged role at 02:12 without approval, for ``reason``."""
+    return step(
+        STATE, AccessStep.EMERGENCY, "sysops", "dba", at(2, 12), rule="db-privileged", reason=reason
+    )[1]
 
 
 def approve(state: IncidentState, rid: str, when: datetime) -> AccessRequestV1:
@@ -198,15 +178,7 @@ def test_no_pause_where_the_contract_does_not_list_the_reason() -> None:
 
 
 def test_break_glass_sets_no_timer() -> None:
-    _, glass = step(
-        STATE,
-        AccessStep.EMERGENCY,
-        "sysops",
-        "dba",
-        at(2, 12),
-        rule="db-privileged",
-        reason="data loss",
-    )
+    glass = break_glass("data loss")
     plan = access_timers.on_request(None, glass, INC, 0, REASONS)
     assert (plan.facts, plan.timer) == ([], None)
 
@@ -261,21 +233,9 @@ def night() -> tuple[AccessRequestV1, list[dict[str, Any]]]:
     return request, events
 
 
-ROW = {
-    "id": INC,
-    "summary": "accounting database down",
-    "object_id": "pg-acc",
-    "origin_object": "pg-acc",
-    "origin_layer": "dbms",
-    "category": "outage",
-    "priority": "P1",
-    "status": "acknowledged",
-    "first_alert_at": at(2, 5),
-    "opened_at": at(2, 5),
-    "primary_party": "sysops",
-    "coordinator": "appint",
-    "objects": ["pg-acc"],
-}
+ROW = factories.incident_row(
+    at(2, 5), id=INC, summary="accounting database down", acknowledged_at=None
+)
 """The incident as reporting's row reads."""
 
 
@@ -371,15 +331,7 @@ def test_a_pause_the_customer_confirms_shows_unconfirmed_until_it_answers() -> N
 
 
 def test_break_glass_is_listed_in_the_closure_report_with_who_and_why() -> None:
-    _, glass = step(
-        STATE,
-        AccessStep.EMERGENCY,
-        "sysops",
-        "dba",
-        at(2, 12),
-        rule="db-privileged",
-        reason="data loss in progress",
-    )
+    glass = break_glass("data loss in progress")
     event = make_event(glass, source="intake", time=at(2, 12), subject=INC)
     row = {"incident_id": INC, "type": event.type.value, "time": event.time, "data": stored(event)}
     [listed] = section([row], "Access and approvals").tables[0].rows

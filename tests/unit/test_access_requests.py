@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +14,6 @@ from intake.access import apply_access, apply_command, speaks_for
 from intake.actions import verdict
 from intake.incidents import IncidentState
 
-from shared.contract import load_contract
 from shared.contract.view import ContractView
 from shared.events import (
     AccessActionV1,
@@ -24,7 +22,6 @@ from shared.events import (
     AccessStatus,
     AccessStep,
     ActionKind,
-    Category,
     ClockKind,
     Envelope,
     EventType,
@@ -35,9 +32,9 @@ from shared.events import (
     PauseAnswerV1,
     make_event,
 )
+from tests import factories
 
-ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = load_contract(ROOT / "examples" / "contract")
+CONTRACT = factories.example()
 VIEW = ContractView.of(CONTRACT)
 ALMATY = ZoneInfo("Asia/Almaty")
 
@@ -46,16 +43,7 @@ def at(hh: int, mm: int, day: int = 11) -> datetime:
     return datetime(2026, 3, day, hh, mm, tzinfo=ALMATY)  # a Wednesday
 
 
-P1 = IncidentState(
-    id="inc-acc",
-    object_id="pg-acc",
-    layer=Layer.DBMS,
-    category=Category.OUTAGE,
-    priority="P1",
-    status=IncidentStatus.OPEN,
-    opened_at=at(2, 5),
-    alerts={"fp": 1},
-)
+P1 = factories.open_incident("pg-acc", Layer.DBMS, at(2, 5), incident="inc-acc")
 
 
 def command(step: AccessStep, party: str, actor: str, when: datetime, **fields: object) -> Envelope:

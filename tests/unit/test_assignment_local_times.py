@@ -5,12 +5,11 @@ warehouse system runs in Novosibirsk (UTC+7), the accounting database in Almaty 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from router.routing import open_route
 
-from shared.contract import Contract, load_contract
+from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
     AssignmentIssuedV3,
@@ -22,9 +21,9 @@ from shared.events import (
     parse_event,
     stable_id,
 )
+from tests import factories
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = load_contract(ROOT / "examples" / "contract")
+EXAMPLE = factories.example()
 AT = datetime(2026, 3, 10, 20, 0, tzinfo=UTC)  # Tuesday: 03:00 Wed in Novosibirsk, 01:00 Almaty
 
 

@@ -6,18 +6,17 @@ database pg-acc runs on os-pg-01, on the server srv-pg-01."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from reporting import changes
 from reporting.closure_report import closure_document
 from reporting.document_facts import ClosureFacts
 
-from shared.contract import load_contract
 from shared.contract.view import ContractView
 from shared.documents import to_json
+from tests import factories
 
-CONTRACT = load_contract(Path(__file__).resolve().parents[2] / "examples" / "contract")
+CONTRACT = factories.example()
 FIRST = datetime(2026, 11, 3, 2, 5, tzinfo=UTC)
 M = timedelta(minutes=1)
 
@@ -59,25 +58,7 @@ def test_nearest_first_with_the_time_before_the_alert() -> None:
 def test_the_closure_report_lists_the_changes() -> None:
     rows = changes.beside(FIRST, [change("srv-pg-01", FIRST - 25 * M, "BIOS update")], [])
     facts = ClosureFacts(
-        incident={
-            "id": "INC-1",
-            "summary": "db down",
-            "object_id": "pg-acc",
-            "origin_object": "pg-acc",
-            "origin_layer": "dbms",
-            "category": "outage",
-            "priority": "P1",
-            "status": "open",
-            "first_alert_at": FIRST,
-            "opened_at": FIRST,
-            "acknowledged_at": None,
-            "restored_at": None,
-            "closed_at": None,
-            "primary_party": "sysops",
-            "coordinator": "appint",
-            "alert_count": 1,
-            "objects": ["pg-acc"],
-        },
+        incident=factories.incident_row(FIRST, status="open", acknowledged_at=None),
         report=None,
         clocks=[],
         events=[],

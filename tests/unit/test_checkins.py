@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from sla_clock.watchdog import Ping, on_ping, on_timer, plan
+from sla_clock.watchdog import Ping, State, on_ping, on_timer, plan
 
 from shared.checkins import (
     KEY_NAMESPACE,
@@ -30,8 +29,8 @@ from shared.checkins import (
 from shared.contract import Contract, load_contract
 from shared.contract.lint import check_contract
 from shared.contract.view import ContractView
+from tests import factories
 
-ROOT = Path(__file__).resolve().parents[2]
 ALMATY = ZoneInfo("Asia/Almaty")
 
 
@@ -40,7 +39,7 @@ def local(day: int, hour: int, minute: int = 0, month: int = 12) -> datetime:
 
 
 def contract_with(*, maintenance: bool = False, approved: bool = True, **schedule: Any) -> Contract:
-    doc = load_contract(ROOT / "examples" / "minimal" / "contract.yaml").model_dump(mode="json")
+    doc = load_contract(factories.MINIMAL).model_dump(mode="json")
     bank = next(o for o in doc["objects"] if o["id"] == "bank-exchange")
     bank["schedule"] = {
         "cron": "0 2 * * *",
@@ -66,8 +65,15 @@ def bank(contract: Contract) -> Expectation:
     return next(e for e in expectations(contract) if e.object_id == "bank-exchange")
 
 
+def planned_bank(at: datetime) -> tuple[Contract, Expectation, State]:
+    """The default contract, the bank exchange's nightly run and its watch planned at ``at``."""
+    contract = contract_with()
+    exp = bank(contract)
+    return contract, exp, plan(contract, exp, None, at).state
+
+
 def test_every_schedule_and_backup_duty_is_an_expected_event_with_a_stable_key() -> None:
-    contract = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+    contract = load_contract(factories.MINIMAL)
     found = {(e.object_id, e.duty): e for e in expectations(contract)}
     assert set(found) == {("bank-exchange", Duty.RUN), ("pg-main", Duty.TEST_RESTORE)}
     assert found["bank-exchange", Duty.RUN].category.value == "integration_issue"
@@ -83,7 +89,7 @@ SECRET = "a-check-in-secret-for-tests-only"
 def test_a_key_is_a_secret_nobody_rebuilds_from_the_contract() -> None:
     """Issue 25: every key was UUIDv5 of a constant namespace and ``contract/object/duty``;
     an outsider rebuilt them all. Under a secret, the rebuilt key finds no check-in."""
-    contract = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+    contract = load_contract(factories.MINIMAL)
     keyed = by_key(contract, [SECRET])
     rebuilt = str(uuid.uuid5(KEY_NAMESPACE, f"{contract.id}/bank-exchange/run"))
     assert rebuilt not in keyed
@@ -99,7 +105,7 @@ def test_a_key_is_a_secret_nobody_rebuilds_from_the_contract() -> None:
 
 
 def test_while_the_secret_is_rotated_the_old_keys_report_to_the_new_ones() -> None:
-    contract = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+    contract = load_contract(factories.MINIMAL)
     new, old = expectations(contract, "new-secret"), expectations(contract, SECRET)
     keyed = by_key(contract, ["new-secret", SECRET])
     assert len(keyed) == 2 * len(new)
@@ -177,9 +183,7 @@ def test_the_alert_names_the_last_seen_run() -> None:
 
 
 def test_a_failed_run_fires_at_once_with_its_log_and_exit_status() -> None:
-    contract = contract_with()
-    exp = bank(contract)
-    state = plan(contract, exp, None, local(1, 12)).state
+    contract, exp, state = planned_bank(local(1, 12))
     out = on_ping(contract, exp, state, Ping("fail", local(2, 2, 3), exit_status=2, log="no file"))
     (alert,) = out.alerts
     assert alert["status"] == "firing"
@@ -190,9 +194,7 @@ def test_a_failed_run_fires_at_once_with_its_log_and_exit_status() -> None:
 
 
 def test_a_started_run_that_never_finishes_fails_after_its_timeout() -> None:
-    contract = contract_with()
-    exp = bank(contract)
-    state = plan(contract, exp, None, local(1, 12)).state
+    contract, exp, state = planned_bank(local(1, 12))
     started = on_ping(contract, exp, state, Ping("start", local(2, 2)))
     (timeout,) = started.timers
     assert (timeout.kind, timeout.due) == ("timeout", local(2, 2, 20))
@@ -204,9 +206,7 @@ def test_a_started_run_that_never_finishes_fails_after_its_timeout() -> None:
 
 
 def test_exit_status_zero_is_success_and_log_changes_nothing() -> None:
-    contract = contract_with()
-    exp = bank(contract)
-    state = plan(contract, exp, None, local(1, 12)).state
+    contract, exp, state = planned_bank(local(1, 12))
     logged = on_ping(contract, exp, state, Ping("log", local(1, 13)))
     assert (logged.timers, logged.alerts, logged.cancel) == ((), (), ())
     assert logged.state.expected_at == state.expected_at
@@ -262,13 +262,13 @@ def test_baton_checkins_list_prints_each_key_and_the_drill_lists_the_expected_ev
 
     from baton.cli import app
 
-    minimal = str(ROOT / "examples" / "minimal")
+    minimal = str(factories.MINIMAL.parent)
     listed = CliRunner().invoke(
         app, ["checkins", "list", "--json", minimal], env={"BATON_CHECKIN_SECRET": SECRET}
     )
     assert listed.exit_code == 0, listed.output
     rows = json.loads(listed.output)
-    contract = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+    contract = load_contract(factories.MINIMAL)
     assert {(r["object_id"], r["key"]) for r in rows} == {
         (e.object_id, e.key) for e in expectations(contract, SECRET)
     }
@@ -282,9 +282,7 @@ def test_baton_checkins_list_prints_each_key_and_the_drill_lists_the_expected_ev
 
 
 def test_a_report_older_than_the_last_success_changes_nothing() -> None:
-    contract = contract_with()
-    exp = bank(contract)
-    state = plan(contract, exp, None, local(1, 12)).state
+    contract, exp, state = planned_bank(local(1, 12))
     ok = on_ping(contract, exp, state, Ping("success", local(2, 2, 10)))
     for kind in ("start", "fail"):
         late = on_ping(contract, exp, ok.state, Ping(kind, local(2, 2)))
@@ -293,9 +291,7 @@ def test_a_report_older_than_the_last_success_changes_nothing() -> None:
 
 
 def test_a_start_reported_late_times_out_at_once_when_its_timeout_has_passed() -> None:
-    contract = contract_with()
-    exp = bank(contract)
-    state = plan(contract, exp, None, local(2, 9)).state
+    contract, exp, state = planned_bank(local(2, 9))
     started = on_ping(contract, exp, state, Ping("start", local(2, 2)))
     (timeout,) = started.timers
     assert timeout.due == local(2, 2, 20)  # already past at 09:00: the tick fires it at once

@@ -16,7 +16,6 @@ from shared.contract.view import ContractView
 from shared.events import (
     AccessRequestV1,
     ActionKind,
-    Category,
     ClockKind,
     Envelope,
     IncidentActionAcceptedV3,
@@ -25,6 +24,7 @@ from shared.events import (
     PartyActionV2,
     make_event,
 )
+from tests import factories
 from tests.unit.test_sla_decide import OPENED, opened, run
 from tests.unit.test_sla_timeline import RULES
 
@@ -34,16 +34,7 @@ VIEW = ContractView.of(CONTRACT)
 
 
 def incident() -> IncidentState:
-    return IncidentState(
-        id="inc-7",
-        object_id="pg-main",
-        layer=Layer.DBMS,
-        category=Category.OUTAGE,
-        priority="P1",
-        status=IncidentStatus.OPEN,
-        opened_at=OPENED,
-        alerts={"f": 1},
-    )
+    return factories.open_incident("pg-main", Layer.DBMS, OPENED, incident="inc-7", fingerprint="f")
 
 
 def access_request() -> AccessRequestV1:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from baton import credentials
 from baton.contract_cli import uncredentialed_parties
 from shared.contract import load_contract
-
-MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
+from tests import factories
+from tests.factories import MINIMAL
 
 
 def _stack(tmp_path: Path, parties: list[str]) -> dict[str, str]:
@@ -23,7 +21,7 @@ def _stack(tmp_path: Path, parties: list[str]) -> dict[str, str]:
 
 
 def _with_desk(tmp_path: Path) -> Path:
-    doc = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    doc = factories.minimal_doc()
     doc["parties"]["desk"] = {
         "name": "Customer service desk",
         "kind": "other",
@@ -31,9 +29,7 @@ def _with_desk(tmp_path: Path) -> Path:
         "responsible_for": ["tickets"],
         "not_responsible_for": ["repairs"],
     }
-    path = tmp_path / "contract.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return path
+    return factories.written(doc, tmp_path)
 
 
 def test_a_new_party_without_local_stack_credentials_is_named_with_what_to_run(

@@ -11,9 +11,9 @@ import yaml
 from shared.contract import Contract, ContractError, Period, load_contract
 from shared.contract.drill import drill_all
 from shared.contract.view import ContractView
+from tests import factories
 from tests.factories import two_sites_doc
 
-MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
 # --------------------------------------------------------------------------- sites in other zones
 
 
@@ -24,9 +24,7 @@ def _two_sites(tmp_path: Path) -> Contract:
     for obj in doc["objects"]:
         if obj["id"] == "acc-app":
             obj["criticality"] = "critical"
-    path = tmp_path / "contract.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return load_contract(path)
+    return load_contract(factories.written(doc, tmp_path))
 
 
 def test_each_site_reads_day_and_night_on_its_own_calendar(tmp_path: Path) -> None:
@@ -44,10 +42,9 @@ def test_each_site_reads_day_and_night_on_its_own_calendar(tmp_path: Path) -> No
 
 
 def test_an_unknown_site_calendar_is_refused(tmp_path: Path) -> None:
-    doc = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    doc = factories.minimal_doc()
     doc["locations"] = {"hub": {"name": "Hub", "period_calendar": "nowhere"}}
-    path = tmp_path / "contract.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    path = factories.written(doc, tmp_path)
     with pytest.raises(ContractError, match="nowhere"):
         load_contract(path)
 
@@ -90,16 +87,14 @@ def test_a_business_hours_dependent_is_checked_when_its_own_hours_open(tmp_path:
 def _hub_written_as_zone(tmp_path: Path, **hub: str) -> Path:
     """The minimal contract (head office hours in Asia/Almaty) with a hub that names only its
     zone (and holidays country): what a customer writes, without a ``period_calendar``."""
-    doc = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    doc = factories.minimal_doc()
     doc["locations"] = {
         "hq": {"name": "Head office", "kind": "head_office", "timezone": "Asia/Almaty"},
         "hub": {"name": "Hub", "kind": "warehouse", **hub},
     }
     for obj in doc["objects"]:
         obj["location"] = "hub" if obj["id"] == "acc-app" else "hq"
-    path = tmp_path / "contract.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return path
+    return factories.written(doc, tmp_path)
 
 
 def test_a_site_zone_that_its_period_calendar_does_not_keep_fails_lint_naming_both(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -34,9 +33,8 @@ from shared.events import (
 )
 from tests import factories
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = load_contract(ROOT / "examples" / "contract")
-MINIMAL = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+EXAMPLE = factories.example()
+MINIMAL = load_contract(factories.MINIMAL)
 ALMATY = ZoneInfo("Asia/Almaty")
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 
@@ -206,7 +204,7 @@ def test_after_a_handover_sla_clock_labels_breaches_with_the_new_owner() -> None
 
 def test_one_view_per_contract_version() -> None:
     assert ContractView.of(EXAMPLE) is ContractView.of(EXAMPLE)
-    again = load_contract(ROOT / "examples" / "contract")
+    again = load_contract(factories.ROOT / "examples" / "contract")
     assert ContractView.of(again) is ContractView.of(EXAMPLE)  # same content, same view
     assert ContractView.of(MINIMAL) is not ContractView.of(EXAMPLE)
     view = ContractView.of(MINIMAL)
@@ -221,7 +219,7 @@ def test_a_second_object_of_one_version_is_found_without_hashing_again(
     ``ContractView.of`` several times per incident, so a second object of a version already
     seen (the file loaded again, the contract read back from the feed) must not pay it each
     time. It did: the suite's property test of deadlines took 28 s instead of 0.4 s."""
-    first, second = (load_contract(ROOT / "examples" / "contract") for _ in range(2))
+    first, second = (load_contract(factories.ROOT / "examples" / "contract") for _ in range(2))
     assert ContractView.of(first) is ContractView.of(second)
 
     def no_more_hashing(contract: Contract) -> str:

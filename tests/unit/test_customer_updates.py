@@ -5,17 +5,14 @@ other party, an empty text and a closed incident are refused with the reason."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from intake.actions import apply_action, verdict
-from intake.incidents import IncidentState
 
 from shared.contract import load_contract
 from shared.contract.view import ContractView
 from shared.events import (
     ActionKind,
-    Category,
     IncidentActionAcceptedV3,
     IncidentActionRefusedV3,
     IncidentStatus,
@@ -23,22 +20,13 @@ from shared.events import (
     PartyActionV2,
     make_event,
 )
+from tests import factories
 
-ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = load_contract(ROOT / "examples" / "minimal" / "contract.yaml")
+CONTRACT = load_contract(factories.MINIMAL)
 VIEW = ContractView.of(CONTRACT)
 AT = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 # hw owns the server; osdb checks the OS and DBMS on it; apps coordinates
-SERVER = IncidentState(
-    id="inc-1",
-    object_id="srv-db-01",
-    layer=Layer.HARDWARE,
-    category=Category.OUTAGE,
-    priority="P1",
-    status=IncidentStatus.OPEN,
-    opened_at=AT,
-    alerts={"fp": 1},
-)
+SERVER = factories.open_incident("srv-db-01", Layer.HARDWARE, AT)
 
 
 def update(party: str, note: str = "DB failover in progress; next news at 02:30") -> PartyActionV2:
@@ -110,7 +98,7 @@ def test_the_appendix_says_the_cadence_and_the_problem_rule_and_whose_defaults()
     assert "reminded 10 minutes before an update is due" in text
     assert "(an escalation) (sla.update_remind_before)" in text
     assert "Baton's default: 3 incidents on one origin within 30 days open a problem record" in text
-    example = load_contract(ROOT / "examples" / "contract")
+    example = factories.example()
     written = render(build_appendix(example), "md").decode()
     assert (
         "While an incident is open the coordinator updates the customer P1 every 30 minutes,"

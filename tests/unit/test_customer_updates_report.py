@@ -5,7 +5,6 @@ overdue updates per coordinator."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from reporting.closure_report import closure_document
@@ -13,11 +12,11 @@ from reporting.document_facts import ClosureFacts, MonthlyFacts
 from reporting.monthly_report import monthly_document
 from reporting.updates import customer_updates
 
-from shared.contract import load_contract
 from shared.contract.view import ContractView
 from shared.documents import Document, Table, to_json
+from tests import factories
 
-CONTRACT = load_contract(Path(__file__).resolve().parents[2] / "examples" / "contract")
+CONTRACT = factories.example()
 AT = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)  # 07:00 in Almaty
 M = timedelta(minutes=1)
 
@@ -26,28 +25,24 @@ def event(kind: str, when: datetime, **data: Any) -> dict[str, Any]:
     return {"incident_id": "INC-1", "type": kind, "source": "x", "time": when, "data": data}
 
 
+def first_update(kind: str, at: datetime) -> dict[str, Any]:
+    """sla-clock's ``kind`` (due, overdue) at ``at`` for appint's first update, due at 07:30."""
+    return event(
+        kind,
+        at,
+        coordinator="appint",
+        priority="P1",
+        due=(AT + 30 * M).isoformat(),
+        every=1800.0,
+        last_update_at=None,
+        detected_at=at.isoformat(),
+    )
+
+
 EVENTS = [
     event("baton.incident.opened", AT, summary="db down"),
-    event(
-        "baton.sla.update_due",
-        AT + 20 * M,
-        coordinator="appint",
-        priority="P1",
-        due=(AT + 30 * M).isoformat(),
-        every=1800.0,
-        last_update_at=None,
-        detected_at=(AT + 20 * M).isoformat(),
-    ),
-    event(
-        "baton.sla.update_overdue",
-        AT + 30 * M,
-        coordinator="appint",
-        priority="P1",
-        due=(AT + 30 * M).isoformat(),
-        every=1800.0,
-        last_update_at=None,
-        detected_at=(AT + 30 * M).isoformat(),
-    ),
+    first_update("baton.sla.update_due", AT + 20 * M),
+    first_update("baton.sla.update_overdue", AT + 30 * M),
     event(
         "baton.incident.action_accepted",
         AT + 40 * M,
@@ -66,25 +61,7 @@ def table(doc: Document, title: str) -> Table:
 
 def test_the_updates_and_the_late_one_are_in_the_closure_report() -> None:
     facts = ClosureFacts(
-        incident={
-            "id": "INC-1",
-            "summary": "db down",
-            "object_id": "pg-acc",
-            "origin_object": "pg-acc",
-            "origin_layer": "dbms",
-            "category": "outage",
-            "priority": "P1",
-            "status": "acknowledged",
-            "first_alert_at": AT,
-            "opened_at": AT,
-            "acknowledged_at": AT + 5 * M,
-            "restored_at": None,
-            "closed_at": None,
-            "primary_party": "sysops",
-            "coordinator": "appint",
-            "alert_count": 1,
-            "objects": ["pg-acc"],
-        },
+        incident=factories.incident_row(AT),
         report=None,
         clocks=[],
         events=EVENTS,

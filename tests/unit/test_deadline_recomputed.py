@@ -47,11 +47,12 @@ SATURDAY = datetime(2026, 11, 28, 10, 0, tzinfo=ALMATY)
 
 
 def opened(at: datetime) -> Envelope:
-    return factories.opened(
-        "inc-sat",
+    """A P3 degradation of the accounting workstations (hardware) opens at ``at``."""
+    return factories.opened_on(
+        CONTRACT,
+        "ws-accounting",
         at,
-        object_id="ws-accounting",
-        layer=Layer.HARDWARE,
+        incident="inc-sat",
         category=Category.DEGRADATION,
         priority="P3",
         summary="workstations slow",

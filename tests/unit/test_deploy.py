@@ -6,11 +6,9 @@ Grafana provisioning. No Docker needed; PromQL and Prometheus config are checked
 from __future__ import annotations
 
 import fnmatch
-import itertools
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import tomllib
@@ -29,7 +27,7 @@ from shared.doors import open_doors
 from shared.settings import ENV_PREFIX, Settings
 from shared.topics import TOPIC_SPECS
 from tests import dashboards
-from tests.tools import tool
+from tests.tools import tool, topic_creations
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -357,14 +355,9 @@ def test_kafka_init_creates_exactly_the_topic_specs(services: dict[str, dict[str
     command = init["command"]
     script = "\n".join(command) if isinstance(command, list) else command
     created: dict[str, tuple[int, dict[str, str]]] = {}
-    for line in script.splitlines():
-        argv = shlex.split(line)
-        if not argv or not argv[0].endswith("kafka-topics.sh") or "--create" not in argv:
+    for argv, opts in topic_creations(script):
+        if not argv[0].endswith("kafka-topics.sh"):
             continue
-        opts: dict[str, list[str]] = {}
-        for flag, value in itertools.pairwise(argv):
-            if flag.startswith("--") and not value.startswith("--"):
-                opts.setdefault(flag, []).append(value)
         assert opts["--bootstrap-server"] == ["kafka:9092"]
         assert opts["--replication-factor"] == ["1"]
         (topic,) = opts["--topic"]

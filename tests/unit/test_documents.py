@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,17 +14,16 @@ from reporting.document_facts import ClosureFacts, MonthlyFacts
 from reporting.document_routes import document_response
 from reporting.monthly_report import monthly_document
 
-from shared.contract import Contract, load_contract
+from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.documents import Chart, Document, Section, Series, render_html, to_json
 from shared.documents.words import cron_words, duration_words, seconds_words
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "contract"
+from tests import factories
 
 
 @pytest.fixture(scope="module")
 def contract() -> Contract:
-    return load_contract(EXAMPLE)
+    return factories.example()
 
 
 @pytest.mark.parametrize(
@@ -66,27 +64,9 @@ def test_charts_on_one_page_keep_their_ids_apart() -> None:
 
 
 def _open_incident(at: datetime, **over: Any) -> dict[str, Any]:
-    """An acknowledged, not yet restored incident on pg-acc, as reporting's row reads."""
-    return {
-        "id": "INC-1",
-        "summary": "<b>db</b> down",
-        "object_id": "pg-acc",
-        "origin_object": "pg-acc",
-        "origin_layer": "dbms",
-        "category": "outage",
-        "priority": "P1",
-        "status": "acknowledged",
-        "first_alert_at": at,
-        "opened_at": at,
-        "acknowledged_at": at + timedelta(minutes=5),
-        "restored_at": None,
-        "closed_at": None,
-        "primary_party": "sysops",
-        "coordinator": "appint",
-        "alert_count": 2,
-        "objects": ["pg-acc"],
-        **over,
-    }
+    """An acknowledged, not yet restored incident on pg-acc with two alerts, as reporting's row
+    reads; its summary has markup the documents must escape."""
+    return factories.incident_row(at, **{"summary": "<b>db</b> down", "alert_count": 2, **over})
 
 
 def test_an_open_incident_gets_a_draft_report(contract: Contract) -> None:

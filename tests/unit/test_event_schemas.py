@@ -7,7 +7,6 @@ until it is a new dataversion with an upcaster from the previous one, the previo
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,20 +26,12 @@ from shared.events import (
     EventType,
     parse_event,
 )
+from tests import factories
 
 
 def written_by_router(event_type: EventType, version: int, data: dict[str, Any]) -> dict[str, Any]:
     """A router event as an earlier writer put it on the wire, ``data`` at ``version``."""
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "type": event_type.value,
-        "source": "router",
-        "time": datetime(2026, 11, 1, tzinfo=UTC).isoformat(),
-        "subject": "inc-1",
-        "dataversion": version,
-        "data": data,
-    }
+    return factories.on_the_wire(event_type.value, version, data, datetime(2026, 11, 1, tzinfo=UTC))
 
 
 @pytest.mark.parametrize("event_type", list(PAYLOADS), ids=lambda t: t.value)

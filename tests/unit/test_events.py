@@ -24,6 +24,7 @@ from shared.events import (
     parse_event,
     stable_id,
 )
+from tests.factories import on_the_wire
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
@@ -125,23 +126,17 @@ def test_old_versions_are_upcast_step_by_step(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(events.CURRENT_VERSION, EventType.DEAD_LETTER, 3)
     monkeypatch.setitem(events.UPCASTERS, (EventType.DEAD_LETTER, 1), v1_v2)
     monkeypatch.setitem(events.UPCASTERS, (EventType.DEAD_LETTER, 2), v2_v3)
-    doc = {
-        "specversion": "1.0",
-        "id": str(stable_id("x")),
-        "type": "baton.deadletter",
-        "source": "old-intake",
-        "time": NOW.isoformat(),
-        "subject": None,
-        "dataversion": 1,
-        "data": {"why": "bad json", "origin": "/v1/alerts", "payload": "{"},
-    }
+    data = {"why": "bad json", "origin": "/v1/alerts", "payload": "{"}
+    doc = on_the_wire(
+        "baton.deadletter", 1, data, NOW, source="old-intake", subject=None, event_id=stable_id("x")
+    )
     event = parse_event(doc)
     assert seen == [1, 2]
     assert event.dataversion == 3
     assert event.data.reason == "bad json"  # type: ignore[attr-defined]
 
 
-V1_INSTANTS = {
+V1_INSTANTS: dict[str, dict[str, Any]] = {
     "baton.assignment.handover": {
         "from_party": "osdb",
         "to_party": "hw",
@@ -181,16 +176,7 @@ def test_a_v1_handover_escalation_or_vendor_case_is_read_with_its_local_time_unk
 ) -> None:
     """v2 adds ``local`` (the instant on the object's wall clock); what a v1 router wrote is
     upcast with it unknown, never dead-lettered."""
-    doc = {
-        "specversion": "1.0",
-        "id": str(stable_id(kind)),
-        "type": kind,
-        "source": "router",
-        "time": NOW.isoformat(),
-        "subject": "inc-1",
-        "dataversion": 1,
-        "data": V1_INSTANTS[kind],
-    }
+    doc = on_the_wire(kind, 1, V1_INSTANTS[kind], NOW, event_id=stable_id(kind))
     event = parse_event(orjson.dumps(doc))
     assert event.dataversion == events.CURRENT_VERSION[EventType(kind)]
     assert event.data.local is None  # type: ignore[attr-defined]
@@ -209,16 +195,9 @@ def test_a_v2_escalation_reads_as_v3_with_no_update_due() -> None:
         "detected_at": "2026-11-26T21:42:00Z",
         "local": None,
     }
-    doc = {
-        "specversion": "1.0",
-        "id": str(stable_id("v2-escalation")),
-        "type": "baton.assignment.escalated",
-        "source": "router",
-        "time": NOW.isoformat(),
-        "subject": "inc-1",
-        "dataversion": 2,
-        "data": data,
-    }
+    doc = on_the_wire(
+        "baton.assignment.escalated", 2, data, NOW, event_id=stable_id("v2-escalation")
+    )
     event = parse_event(orjson.dumps(doc))
     escalated = event.data_as(events.AssignmentEscalatedV3)
     assert (event.dataversion, escalated.reason, escalated.update_due) == (

@@ -4,9 +4,7 @@ open incident's clocks keep the version they started under until it is reclassif
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import yaml
 from sla_clock.decide import apply
 from sla_clock.timeline import Rules, fold
 
@@ -18,19 +16,16 @@ from shared.events import (
     Category,
     ClockKind,
     EventType,
-    IncidentReclassifiedV1,
     Layer,
     SlaClockRecomputedV1,
-    make_event,
 )
-from tests.factories import accepted, opened
+from tests.factories import accepted, minimal_doc, opened, reclassified
 
-MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
 
 def contract(p1_response: str, version: str) -> Contract:
-    doc = yaml.safe_load(MINIMAL.read_text())
+    doc = minimal_doc()
     doc["version"] = version
     for target in doc["sla"]["targets"]:
         if (target["category"], target["priority"]) == ("outage", "P1"):
@@ -55,13 +50,12 @@ def test_a_new_contract_applies_to_new_incidents_and_to_open_ones_only_by_reclas
     assert fold(second, new_rules)[ClockKind.RESPONSE].policy.target == timedelta(minutes=25)
 
     # the explicit change: a reclassification applies the version in force, recorded
-    reclassify = make_event(
-        IncidentReclassifiedV1(
-            priority="P1", category=Category.OUTAGE, reason="contract 2 applied", by="apps:lead"
-        ),
-        source="intake",
-        time=T0 + timedelta(minutes=6),
-        subject="inc-1",
+    reclassify = reclassified(
+        "inc-1",
+        T0 + timedelta(minutes=6),
+        priority="P1",
+        reason="contract 2 applied",
+        by="apps:lead",
     )
     first, out = apply(first, reclassify, new_rules, T0 + timedelta(minutes=6))
     assert first is not None
@@ -96,21 +90,16 @@ def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new
     assert handed, [e.type for e in events]
     assert {a.deadlines and a.deadlines.response_target for a in handed} == {timedelta(minutes=15)}
 
-    reclassified = make_event(
-        IncidentReclassifiedV1(
-            priority="P2", category=Category.OUTAGE, reason="agreed", by="customer:it.head"
-        ),
-        source="intake",
-        time=T0 + timedelta(minutes=6),
-        subject="inc-r",
+    to_p2 = reclassified(
+        "inc-r", T0 + timedelta(minutes=6), priority="P2", reason="agreed", by="customer:it.head"
     )
     before = state.deadlines
-    state = on_reclassified(state, reclassified, ContractView.of(v2))
+    state = on_reclassified(state, to_p2, ContractView.of(v2))
     assert (state.priority, state.deadlines) == ("P2", before)  # sla-clock recomputes them
     # sla-clock replays the clocks under v2 and publishes them; the router takes those
     rules = Rules(ContractView.of(v2), Rules(ContractView.of(v1)).known)
     record, _ = apply(None, opened("inc-r", T0), Rules(ContractView.of(v1)), T0)
-    record, out = apply(record, reclassified, rules, T0 + timedelta(minutes=6))
+    record, out = apply(record, to_p2, rules, T0 + timedelta(minutes=6))
     for event in out:
         state, _ = on_recomputed(state, event, ContractView.of(v2), T0 + timedelta(minutes=6))
     pg = v2.object("pg-main")

@@ -23,7 +23,7 @@ import yaml
 from shared.doors import open_doors
 from shared.settings import ENV_PREFIX, Settings
 from shared.topics import TOPIC_SPECS
-from tests.tools import tool
+from tests.tools import tool, topic_creations
 
 pytestmark = pytest.mark.tools  # every test here runs helm
 
@@ -248,14 +248,7 @@ def test_the_job_creates_exactly_the_topic_specs(
     assert "pre-install" in job["metadata"]["annotations"]["helm.sh/hook"]
     (container,) = job["spec"]["template"]["spec"]["containers"]
     created: dict[str, tuple[int, dict[str, str]]] = {}
-    for line in container["args"][0].splitlines():
-        argv = shlex.split(line)
-        if not argv or "--create" not in argv:
-            continue
-        opts: dict[str, list[str]] = {}
-        for flag, value in itertools.pairwise(argv):
-            if flag.startswith("--") and not value.startswith("--"):
-                opts.setdefault(flag, []).append(value)
+    for argv, opts in topic_creations(container["args"][0]):
         assert opts["--bootstrap-server"] == ["kafka:9092"]
         assert "--if-not-exists" in argv
         (topic,) = opts["--topic"]

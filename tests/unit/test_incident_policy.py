@@ -5,9 +5,7 @@ reclassified or re-routed."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import yaml
 from router.escalation import on_sla
 from router.routing import open_route
 from sla_clock.decide import apply, fire, timers
@@ -22,14 +20,13 @@ from shared.events import (
     Envelope,
     make_event,
 )
-from tests.factories import accepted, opened, origin_moved
+from tests.factories import accepted, minimal_doc, opened, origin_moved
 
-MINIMAL = Path(__file__).resolve().parents[2] / "examples" / "minimal" / "contract.yaml"
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
 
 def contract(level_2_at: float, version: str) -> Contract:
-    doc = yaml.safe_load(MINIMAL.read_text())
+    doc = minimal_doc()
     doc["version"] = version
     for level in doc["escalation"]:
         if level["level"] == 2:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from intake.decide import Match, OpenIncidents
 from intake.incidents import IncidentState
 
-from shared.events import Category, IncidentStatus
+from shared.events import IncidentStatus
+from tests import factories
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
@@ -20,17 +21,10 @@ def incident(
     opened: int = 0,
     status: IncidentStatus = IncidentStatus.OPEN,
 ) -> IncidentState:
-    return IncidentState(
-        id=iid,
-        object_id=obj,
-        layer=None,
-        category=Category.OUTAGE,
-        priority="P1",
-        status=status,
-        opened_at=T0 + timedelta(minutes=opened),
-        alerts=dict.fromkeys(fps, 1),
-        objects=[obj],
-        last_alert_at=T0 + timedelta(minutes=opened),
+    at = T0 + timedelta(minutes=opened)
+    state = factories.open_incident(obj, None, at, incident=iid, status=status)
+    return state.model_copy(
+        update={"alerts": dict.fromkeys(fps, 1), "objects": [obj], "last_alert_at": at}
     )
 
 

@@ -44,19 +44,14 @@ from shared.events import (
     PartyActionV2,
 )
 from shared.settings import Settings
+from tests import factories
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
 CONTRACT = load_contract(FIXTURES / "contract.yaml")
 VIEW = ContractView.of(CONTRACT)
 NOW = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)
-RECEIVERS = {
-    "/v1/alerts/alertmanager": "alertmanager.json",
-    "/v1/alerts/grafana": "grafana.json",
-    "/v2/enqueue": "pagerduty-trigger.json",
-    "/v2/change/enqueue": "pagerduty-change.json",
-    "/v1/alerts/zabbix": "zabbix-problem.json",
-    "/v1/alerts": "generic.json",
-    "/v1/incidents": "user-report.json",
+RECEIVERS: dict[str, str | None] = {
+    **factories.RECEIVER_FIXTURES,
     "/v1/incidents/inc-1/actions": None,
 }
 ACTION = {"action": "acknowledge", "party": "osdb", "actor": "night.engineer"}

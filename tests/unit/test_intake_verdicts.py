@@ -22,10 +22,15 @@ class Recorded:
         return self.rows.get((command_id, party))
 
 
-async def test_the_wait_is_released_by_the_consumer_without_a_database_round_trip() -> None:
+def waiter(fallback_seconds: float) -> tuple[Recorded, Verdicts, uuid.UUID]:
+    """An empty verdict table, the waits over it (reading it every ``fallback_seconds``) and
+    a new command."""
     table = Recorded()
-    verdicts = Verdicts(table.lookup, fallback_seconds=30)
-    command = uuid.uuid4()
+    return table, Verdicts(table.lookup, fallback_seconds=fallback_seconds), uuid.uuid4()
+
+
+async def test_the_wait_is_released_by_the_consumer_without_a_database_round_trip() -> None:
+    table, verdicts, command = waiter(30)
     waiting = asyncio.create_task(verdicts.wait(command, PARTY, 5))
     await asyncio.sleep(0.01)
     verdicts.settle(
@@ -41,9 +46,7 @@ async def test_the_wait_is_released_by_the_consumer_without_a_database_round_tri
 
 
 async def test_another_instances_verdict_is_read_at_the_fallback_rate() -> None:
-    table = Recorded()
-    verdicts = Verdicts(table.lookup, fallback_seconds=0.05)
-    command = uuid.uuid4()
+    table, verdicts, command = waiter(0.05)
     waiting = asyncio.create_task(verdicts.wait(command, PARTY, 5))
     await asyncio.sleep(0.12)
     table.rows[command, PARTY] = (202, "", "d")  # another instance's consumer recorded it
@@ -52,9 +55,7 @@ async def test_another_instances_verdict_is_read_at_the_fallback_rate() -> None:
 
 
 async def test_a_command_seen_again_is_read_at_once_and_none_after_the_deadline() -> None:
-    table = Recorded()
-    verdicts = Verdicts(table.lookup, fallback_seconds=30)
-    command = uuid.uuid4()
+    table, verdicts, command = waiter(30)
     table.rows[command, PARTY] = (403, "rights", "d")  # decided before: an idempotent retry
     waiting = asyncio.create_task(verdicts.wait(command, PARTY, 5))
     await asyncio.sleep(0.01)

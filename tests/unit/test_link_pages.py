@@ -94,8 +94,7 @@ def test_pressing_acts_once_as_the_links_party_and_again_is_refused() -> None:
     assert done.status_code == 200
     assert "Done" in done.text
     (command,) = host.sent
-    action = command.data
-    assert isinstance(action, PartyActionV2)
+    action = command.data_as(PartyActionV2)
     assert (action.action, action.party, command.subject) == (
         ActionKind.ACKNOWLEDGE,
         "sysops",

@@ -20,12 +20,11 @@ from shared.events import (
     AccessRequestV1,
     AccessStep,
     ActionKind,
-    ClockKind,
     Envelope,
-    SlaBreachedV1,
     make_event,
     stable_id,
 )
+from tests import factories
 from tests.factories import accepted, opened_on
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,18 +100,27 @@ def test_a_channel_with_a_sender_gets_its_own_row() -> None:
     assert not any("message @nomad_duty" in n.body for n in sent)
 
 
-def test_restored_asks_the_customer_to_confirm_with_confirm_and_reject_links() -> None:
-    state, _ = open_route(_opened(), ContractView.of(steppe()), NIGHT)
+def _restored(
+    opened: Envelope, actor: str, command: str, event: str
+) -> tuple[RouteState, Envelope]:
+    """The route of ``opened`` once sysops' ``actor`` said at night that service is restored,
+    and that action."""
+    state, _ = open_route(opened, ContractView.of(steppe()), NIGHT)
     restored = accepted(
         "inc-1",
         ActionKind.RESTORED,
         NIGHT,
         party="sysops",
-        actor="engineer",
-        command_id=stable_id("c"),
-        event_id=stable_id("restored"),
+        actor=actor,
+        command_id=stable_id(command),
+        event_id=stable_id(event),
     )
     state, _ = on_action(state, restored, ContractView.of(steppe()), NIGHT)
+    return state, restored
+
+
+def test_restored_asks_the_customer_to_confirm_with_confirm_and_reject_links() -> None:
+    state, restored = _restored(_opened(), "engineer", "c", "restored")
     sent = notify.notices(restored, state, ContractView.of(steppe()), senders=EMAIL, links=LINKS)
     customer = [n for n in sent if n.party == "customer"]
     assert [n.address for n in customer] == ["it@steppetrade.example"]
@@ -227,13 +235,7 @@ def test_the_person_on_duty_when_the_message_goes_is_told_not_the_one_at_the_ope
 def test_a_breach_reaches_the_level_contacts_and_lists_the_phones_for_the_coordinator() -> None:
     state, _ = open_route(_opened(), ContractView.of(steppe()), NIGHT)
     at = NIGHT + timedelta(hours=1)
-    breach = make_event(
-        SlaBreachedV1(clock=ClockKind.RESPONSE, deadline=at, detected_at=at),
-        source="sla-clock",
-        time=at,
-        subject="inc-1",
-        event_id=stable_id("breach"),
-    )
+    breach = factories.sla_breached("inc-1", at, event_id=stable_id("breach"))
     state, out = on_sla(state, breach, ContractView.of(steppe()), at)
     sent = _all(state, out)
     to = {(n.recipient, n.address) for n in sent}
@@ -377,17 +379,7 @@ def test_break_glass_tells_the_approver_and_security_at_once() -> None:
 
 
 def test_restored_asks_the_rules_completion_contact_to_confirm() -> None:
-    state, _ = open_route(_opened("pg-acc"), ContractView.of(steppe()), NIGHT)
-    restored = accepted(
-        "inc-1",
-        ActionKind.RESTORED,
-        NIGHT,
-        party="sysops",
-        actor="dba",
-        command_id=stable_id("c2"),
-        event_id=stable_id("restored-pg-acc"),
-    )
-    state, _ = on_action(state, restored, ContractView.of(steppe()), NIGHT)
+    state, restored = _restored(_opened("pg-acc"), "dba", "c2", "restored-pg-acc")
     sent = notify.notices(
         restored, state, ContractView.of(steppe()), senders=frozenset({"phone"}), links=LINKS
     )

@@ -19,6 +19,7 @@ from shared.events import (
     make_event,
     stable_id,
 )
+from tests import factories
 from tests.unit.test_notify import NIGHT, _all, _opened, steppe
 
 M = timedelta(minutes=1)
@@ -61,20 +62,11 @@ def test_the_reminder_and_the_overdue_reach_the_coordinator() -> None:
         "every": 30 * M,
         "last_update_at": None,
     }
-    due = make_event(
-        UpdateDueV1(**fields, detected_at=NIGHT + 20 * M),
-        source="sla-clock",
-        time=NIGHT + 20 * M,
-        subject=state.incident_id,
-        event_id=stable_id("due", 1),
-    )
-    late = make_event(
-        UpdateOverdueV1(**fields, detected_at=NIGHT + 30 * M),
-        source="sla-clock",
-        time=NIGHT + 30 * M,
-        subject=state.incident_id,
-        event_id=stable_id("late", 1),
-    )
+    incident = state.incident_id
+    reminder = UpdateDueV1(**fields, detected_at=NIGHT + 20 * M)
+    due = factories.from_sla_clock(incident, reminder, NIGHT + 20 * M, stable_id("due", 1))
+    missed = UpdateOverdueV1(**fields, detected_at=NIGHT + 30 * M)
+    late = factories.from_sla_clock(incident, missed, NIGHT + 30 * M, stable_id("late", 1))
     reminded, overdue = _all(state, [due]), _all(state, [late])
     assert reminded
     assert {n.party for n in reminded} == {steppe().coordinator}

@@ -17,16 +17,14 @@ from shared.contract import Contract, load_contract
 from shared.contract.view import ContractView
 from shared.events import (
     ActionKind,
-    Alert,
-    AlertReceivedV1,
     Category,
     ClockKind,
     Envelope,
     EventType,
     IncidentReclassifiedV1,
     SlaClockRecomputedV1,
-    make_event,
 )
+from tests import factories
 from tests.factories import accepted
 
 CONTRACT: Contract = load_contract(
@@ -36,23 +34,10 @@ T0 = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Almaty"))  # a Wednesda
 
 
 def received(object_id: str, fingerprint: str, at: datetime) -> Envelope:
-    obj = CONTRACT.object(object_id)
-    assert obj is not None
-    alert = Alert(
-        source="test",
-        fingerprint=fingerprint,
-        status="firing",
-        object_id=object_id,
-        layer=obj.layer,
-        summary=f"{object_id} degraded",
-        category_hint=Category.DEGRADATION,
-        starts_at=at,
-    )
-    return make_event(
-        AlertReceivedV1(alert=alert, received_at=at),
-        source="intake",
-        time=at,
-        event_id=uuid.uuid5(uuid.NAMESPACE_URL, fingerprint),
+    """A degradation alert on ``object_id``; the same ``fingerprint``, the same event."""
+    event_id = uuid.uuid5(uuid.NAMESPACE_URL, fingerprint)
+    return factories.alert_received(
+        CONTRACT, object_id, Category.DEGRADATION, at, fingerprint=fingerprint, event_id=event_id
     )
 
 

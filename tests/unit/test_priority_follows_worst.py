@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from intake.decide import handle_alert
+from intake.incidents import IncidentState
 
 from shared.contract import Contract
 from shared.contract.view import ContractView
@@ -33,21 +34,25 @@ def contract(medium: tuple[str, ...] = (), **sla: object) -> Contract:
     return Contract.model_validate(doc)
 
 
+def alert(
+    c: Contract, state: IncidentState | None, object_id: str, category: Category, at: datetime
+) -> tuple[IncidentState | None, list[Envelope]]:
+    """Intake's state after an alert of ``category`` on ``object_id`` at ``at``, and what it
+    published."""
+    return handle_alert(alert_received(c, object_id, category, at), state, ContractView.of(c), at)
+
+
 def reclassified(events: list[Envelope]) -> list[IncidentReclassifiedV1]:
     return [e.data for e in events if isinstance(e.data, IncidentReclassifiedV1)]
 
 
 def test_an_outage_alert_joining_a_degradation_incident_reclassifies_it() -> None:
     c = contract()
-    state, _ = handle_alert(
-        alert_received(c, "pg-main", Category.DEGRADATION, T0), None, ContractView.of(c), T0
-    )
+    state, _ = alert(c, None, "pg-main", Category.DEGRADATION, T0)
     assert state is not None
     assert (state.category, state.priority) == (Category.DEGRADATION, "P2")  # critical x degr.
     later = T0 + timedelta(minutes=5)
-    state, events = handle_alert(
-        alert_received(c, "pg-main", Category.OUTAGE, later), state, ContractView.of(c), later
-    )
+    state, events = alert(c, state, "pg-main", Category.OUTAGE, later)
     assert state is not None
     assert (state.category, state.priority) == (Category.OUTAGE, "P1")  # critical x outage
     (change,) = reclassified(events)
@@ -58,19 +63,12 @@ def test_an_outage_alert_joining_a_degradation_incident_reclassifies_it() -> Non
 
 def test_never_an_automatic_downgrade() -> None:
     c = contract()
-    state, _ = handle_alert(
-        alert_received(c, "pg-main", Category.OUTAGE, T0), None, ContractView.of(c), T0
-    )
+    state, _ = alert(c, None, "pg-main", Category.OUTAGE, T0)
     assert state is not None
     assert state.priority == "P1"
     later = T0 + timedelta(minutes=5)
     # a degradation on a medium workstation group joins (related through the accounting app)
-    state, events = handle_alert(
-        alert_received(c, "ws-accounting", Category.DEGRADATION, later),
-        state,
-        ContractView.of(c),
-        later,
-    )
+    state, events = alert(c, state, "ws-accounting", Category.DEGRADATION, later)
     assert state is not None
     assert (state.category, state.priority) == (Category.OUTAGE, "P1")
     assert all(r.priority == "P1" for r in reclassified(events))
@@ -78,13 +76,9 @@ def test_never_an_automatic_downgrade() -> None:
 
 def test_the_origin_moving_to_a_less_critical_object_does_not_downgrade() -> None:
     c = contract(medium=("os-db-01",))
-    state, _ = handle_alert(
-        alert_received(c, "pg-main", Category.DEGRADATION, T0), None, ContractView.of(c), T0
-    )
+    state, _ = alert(c, None, "pg-main", Category.DEGRADATION, T0)
     later = T0 + timedelta(minutes=5)
-    state, events = handle_alert(
-        alert_received(c, "os-db-01", Category.DEGRADATION, later), state, ContractView.of(c), later
-    )
+    state, events = alert(c, state, "os-db-01", Category.DEGRADATION, later)
     assert state is not None
     assert state.origin == "os-db-01"
     assert state.priority == "P2"  # not the medium OS's P3
@@ -93,13 +87,9 @@ def test_the_origin_moving_to_a_less_critical_object_does_not_downgrade() -> Non
 
 def test_the_contract_may_turn_it_off() -> None:
     c = contract(priority_follows_worst=False)
-    state, _ = handle_alert(
-        alert_received(c, "pg-main", Category.DEGRADATION, T0), None, ContractView.of(c), T0
-    )
+    state, _ = alert(c, None, "pg-main", Category.DEGRADATION, T0)
     later = T0 + timedelta(minutes=5)
-    state, events = handle_alert(
-        alert_received(c, "pg-main", Category.OUTAGE, later), state, ContractView.of(c), later
-    )
+    state, events = alert(c, state, "pg-main", Category.OUTAGE, later)
     assert state is not None
     assert (state.category, state.priority) == (Category.DEGRADATION, "P2")
     assert reclassified(events) == []

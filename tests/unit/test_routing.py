@@ -34,9 +34,6 @@ from shared.events import (
     EventType,
     HandoverV2,
     Layer,
-    SlaBreachedV1,
-    SlaOverdueV1,
-    SlaWarningV1,
     UpdateOverdueV1,
     VendorCaseOpenedV2,
     make_event,
@@ -152,14 +149,10 @@ def minimal() -> Contract:
 
 
 def accepted(
-    action: ActionKind,
-    party: str,
-    at: datetime,
-    *,
-    layer: Layer | None = None,
-    fault_found: bool | None = None,
-    key: str = "c1",
+    action: ActionKind, party: str, at: datetime, key: str = "c1", **fields: Any
 ) -> Envelope:
+    """``party``'s engineer did ``action`` on inc-1 at ``at``: command ``key``, its event id
+    follows from it (a redelivery is the same event); ``fields`` are the action's own."""
     command = stable_id("command", key)
     return factories.accepted(
         "inc-1",
@@ -169,9 +162,17 @@ def accepted(
         actor="engineer",
         command_id=command,
         event_id=stable_id("accepted", command),
-        layer=layer,
-        fault_found=fault_found,
+        **fields,
     )
+
+
+def diagnosed(
+    state: RouteState, contract: Contract, party: str, layer: Layer, *, fault: bool, at: datetime
+) -> tuple[RouteState, list[Envelope]]:
+    """``state`` after ``party`` reported at ``at`` whether the fault is in ``layer``, and what
+    the router sent for it."""
+    diagnosis = accepted(ActionKind.DIAGNOSIS, party, at, layer=layer, fault_found=fault)
+    return on_action(state, diagnosis, ContractView.of(contract), at)
 
 
 def opened(minimal: Contract) -> tuple[RouteState, list[Envelope]]:
@@ -200,12 +201,7 @@ def test_hardware_finds_the_fault_and_takes_ownership_while_the_coordinator_stay
 ) -> None:
     state, _ = opened(minimal)
     later = NIGHT + timedelta(minutes=10)
-    state, out = on_action(
-        state,
-        accepted(ActionKind.DIAGNOSIS, "apps", later, layer=Layer.APPLICATION, fault_found=False),
-        ContractView.of(minimal),
-        later,
-    )
+    state, out = diagnosed(state, minimal, "apps", Layer.APPLICATION, fault=False, at=later)
     assert [e.type for e in out] == [EventType.CHECK_CLOSED]
     assert state.primary == "osdb"
     diagnosis = accepted(
@@ -271,12 +267,7 @@ def test_coordinator_localising_the_fault_starts_the_new_owners_backup_timer(
 
 def test_no_fault_in_my_layer_hands_nothing_over(minimal: Contract) -> None:
     state, _ = opened(minimal)
-    state, out = on_action(
-        state,
-        accepted(ActionKind.DIAGNOSIS, "osdb", NIGHT, layer=Layer.DBMS, fault_found=False),
-        ContractView.of(minimal),
-        NIGHT,
-    )
+    state, out = diagnosed(state, minimal, "osdb", Layer.DBMS, fault=False, at=NIGHT)
     assert [e.type for e in out] == [EventType.CHECK_CLOSED]
     assert state.primary == "osdb"
 
@@ -285,12 +276,7 @@ def test_a_fault_in_a_layer_of_the_same_party_moves_the_layer_not_the_party(
     minimal: Contract,
 ) -> None:
     state, _ = opened(minimal)
-    state, out = on_action(
-        state,
-        accepted(ActionKind.DIAGNOSIS, "osdb", NIGHT, layer=Layer.OS, fault_found=True),
-        ContractView.of(minimal),
-        NIGHT,
-    )
+    state, out = diagnosed(state, minimal, "osdb", Layer.OS, fault=True, at=NIGHT)
     assert [e.type for e in out] == [EventType.CHECK_CLOSED]
     assert (state.primary, state.primary_layer, state.primary_object) == (
         "osdb",
@@ -304,24 +290,13 @@ def test_a_fault_in_a_layer_of_the_same_party_moves_the_layer_not_the_party(
 
 def sla_event(kind: str, clock: ClockKind, threshold: int = 80) -> Envelope:
     at = NIGHT + timedelta(minutes=12)
-    data: SlaWarningV1 | SlaBreachedV1
+    event_id = stable_id(kind, clock, threshold)
     if kind == "warning":
-        data = SlaWarningV1(
-            clock=clock,
-            threshold=threshold,
-            deadline=NIGHT + timedelta(minutes=15),
-            remaining=timedelta(minutes=3),
-            detected_at=at,
+        deadline = NIGHT + timedelta(minutes=15)
+        return factories.sla_warning(
+            "inc-1", at, deadline=deadline, clock=clock, threshold=threshold, event_id=event_id
         )
-    else:
-        data = SlaBreachedV1(clock=clock, deadline=at, detected_at=at)
-    return make_event(
-        data,
-        source="sla-clock",
-        time=at,
-        subject="inc-1",
-        event_id=stable_id(kind, clock, threshold),
-    )
+    return factories.sla_breached("inc-1", at, clock=clock, event_id=event_id)
 
 
 def test_warning_fires_the_levels_it_reached_once(minimal: Contract) -> None:
@@ -449,12 +424,7 @@ def test_a_fault_in_a_vendors_product_opens_a_case_for_the_party_that_handles_it
 
 def test_no_vendor_case_without_a_fault_or_a_vendor(minimal: Contract) -> None:
     state, _ = opened(minimal)
-    _, out = on_action(
-        state,
-        accepted(ActionKind.DIAGNOSIS, "hw", NIGHT, layer=Layer.HARDWARE, fault_found=True),
-        ContractView.of(minimal),
-        NIGHT,
-    )
+    _, out = diagnosed(state, minimal, "hw", Layer.HARDWARE, fault=True, at=NIGHT)
     assert EventType.VENDOR_CASE_OPENED not in [e.type for e in out]
 
 
@@ -619,17 +589,11 @@ def test_a_level_past_the_target_fires_when_the_clock_is_that_far_overdue_not_at
     )
     assert [e.data.level for e in out] == [2]  # type: ignore[attr-defined]
     at = NIGHT + timedelta(hours=6)
-    overdue = make_event(
-        SlaOverdueV1(
-            clock=ClockKind.RECOVERY,
-            threshold=150,
-            deadline=NIGHT + timedelta(hours=4),
-            overdue=timedelta(hours=2),
-            detected_at=at,
-        ),
-        source="sla-clock",
-        time=at,
-        subject="inc-1",
+    overdue = factories.sla_overdue(
+        "inc-1",
+        at,
+        deadline=NIGHT + timedelta(hours=4),
+        threshold=150,
         event_id=stable_id("overdue", "inc-1", 150),
     )
     state, out = on_sla(state, overdue, ContractView.of(contract), at)

@@ -68,8 +68,7 @@ def test_a_failed_push_tells_the_coordinator_once_per_event_and_party() -> None:
         state, view, party="osdb", event_id=events[0].id, reason="HTTP 503", now=NOW
     )
     assert first.id == again.id
-    data = first.data
-    assert isinstance(data, AssignmentEscalatedV3)
+    data = first.data_as(AssignmentEscalatedV3)
     assert (data.reason, data.party, data.coordinator) == (
         EscalationReason.DELIVERY_FAILED,
         "osdb",

@@ -25,11 +25,17 @@ def write(path: Path, now: datetime, anchor: datetime, speed: float) -> None:
     os.replace(aside, path)
 
 
-def test_contract_time_runs_stops_and_jumps_as_the_file_says(tmp_path: Path) -> None:
+def started(tmp_path: Path, speed: float) -> tuple[Path, FixedClock, ScaledClock]:
+    """The clock file (contract time CONTRACT at REAL, running at ``speed``), the real clock
+    standing at REAL, and the scaled clock reading both."""
     path = tmp_path / "clock.json"
     real = FixedClock(REAL)
-    write(path, CONTRACT, REAL, 0)
-    clock = ScaledClock(real, path)
+    write(path, CONTRACT, REAL, speed)
+    return path, real, ScaledClock(real, path)
+
+
+def test_contract_time_runs_stops_and_jumps_as_the_file_says(tmp_path: Path) -> None:
+    path, real, clock = started(tmp_path, speed=0)
     real.set(REAL + 10 * S)
     assert clock.now() == CONTRACT  # speed 0: it stands still
     write(path, CONTRACT, REAL + 10 * S, 900)
@@ -41,10 +47,7 @@ def test_contract_time_runs_stops_and_jumps_as_the_file_says(tmp_path: Path) -> 
 
 
 def test_time_never_runs_backwards_when_the_test_stops_it_a_moment_late(tmp_path: Path) -> None:
-    path = tmp_path / "clock.json"
-    real = FixedClock(REAL)
-    write(path, CONTRACT, REAL, 1000)
-    clock = ScaledClock(real, path)
+    path, real, clock = started(tmp_path, speed=1000)
     real.set(REAL + 2 * S)
     seen = clock.now()
     assert seen == CONTRACT + 2000 * S

@@ -151,68 +151,43 @@ def reclassify(at: datetime, priority: str, category: Category = Category.OUTAGE
 
 
 @pytest.mark.parametrize(
-    ("case", "category", "opened", "response_due", "recovery_due"),
+    ("case", "kind", "opened", "response_due", "recovery_due"),
+    # each instant in UTC
     [
         # Wed 22:00 CET, night: counting starts Thu 09:00; +2h = Thu 11:00 (10:00Z);
         # +8h = Thu 17:00 (16:00Z)
-        (
-            "night",
-            Category.DEGRADATION,
-            utc(2026, 12, 2, 21),
-            utc(2026, 12, 3, 10),
-            utc(2026, 12, 3, 16),
-        ),
+        ("night", "degradation", "2026-12-02 21:00", "2026-12-03 10:00", "2026-12-03 16:00"),
         # Fri 17:00 CET: 1h on Friday, the weekend is closed; response: Mon 09:00 + 1h = 10:00
         # (09:00Z); recovery: Mon 09:00 + 7h = 16:00 (15:00Z)
-        (
-            "weekend",
-            Category.DEGRADATION,
-            utc(2026, 12, 4, 16),
-            utc(2026, 12, 7, 9),
-            utc(2026, 12, 7, 15),
-        ),
+        ("weekend", "degradation", "2026-12-04 16:00", "2026-12-07 09:00", "2026-12-07 15:00"),
         # Thu 24 Dec 16:00 CET (Christmas Eve is a working day in DE): response: 2h run out at
         # the 18:00 close (17:00Z); recovery: 2h Thu, Fri 25 and Sat 26 holidays, Sun closed,
         # Mon 28 09:00 + 6h = 15:00 (14:00Z)
-        (
-            "holiday",
-            Category.DEGRADATION,
-            utc(2026, 12, 24, 15),
-            utc(2026, 12, 24, 17),
-            utc(2026, 12, 28, 14),
-        ),
+        ("holiday", "degradation", "2026-12-24 15:00", "2026-12-24 17:00", "2026-12-28 14:00"),
         # Sat 24 Oct 18:00 CEST (16:00Z) on the extended calendar: response 1h = 19:00 CEST
         # (17:00Z); recovery: 2h until 20:00 CEST (18:00Z), clocks go back overnight, Sun 08:00
         # CET = 07:00Z, + 2h = 09:00Z (not 08:00Z, which a fixed offset would give)
-        (
-            "dst",
-            Category.INTEGRATION_ISSUE,
-            utc(2026, 10, 24, 16),
-            utc(2026, 10, 24, 17),
-            utc(2026, 10, 25, 9),
-        ),
+        ("dst", "integration_issue", "2026-10-24 16:00", "2026-10-24 17:00", "2026-10-25 09:00"),
         # round the clock: 03:00Z + 15m, + 4h
-        (
-            "24x7 night",
-            Category.OUTAGE,
-            utc(2026, 12, 5, 3),
-            utc(2026, 12, 5, 3, 15),
-            utc(2026, 12, 5, 7),
-        ),
+        ("24x7 night", "outage", "2026-12-05 03:00", "2026-12-05 03:15", "2026-12-05 07:00"),
     ],
 )
 def test_deadlines_under_the_contract_calendar(
-    case: str, category: Category, opened: datetime, response_due: datetime, recovery_due: datetime
+    case: str, kind: str, opened: str, response_due: str, recovery_due: str
 ) -> None:
-    clocks = fold(record(category, opened), RULES)
-    assert clocks[ClockKind.RESPONSE].deadline == response_due, case
-    assert clocks[ClockKind.RECOVERY].deadline == recovery_due, case
+    category = Category(kind)
+    opened_at, response_at, recovery_at = (
+        datetime.fromisoformat(t).replace(tzinfo=UTC) for t in (opened, response_due, recovery_due)
+    )
+    clocks = fold(record(category, opened_at), RULES)
+    assert clocks[ClockKind.RESPONSE].deadline == response_at, case
+    assert clocks[ClockKind.RECOVERY].deadline == recovery_at, case
     # the contract model's own answer agrees for a fresh clock
     resolved = RULES.view.due(
-        OBJECTS[category][0], category, OBJECTS[category][2], opened_at=opened
+        OBJECTS[category][0], category, OBJECTS[category][2], opened_at=opened_at
     )
     assert resolved is not None
-    assert (resolved.response_due, resolved.recovery_due) == (response_due, recovery_due)
+    assert (resolved.response_due, resolved.recovery_due) == (response_at, recovery_at)
 
 
 def test_pause_across_a_weekend_excludes_only_business_hours() -> None:

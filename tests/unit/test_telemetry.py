@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import logging
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from faststream.response.publish_type import PublishType
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanContext, SpanKind
@@ -168,6 +169,16 @@ async def test_a_published_message_carries_the_current_span_and_nothing_outside_
     assert "traceparent" not in sent[1]
 
 
+def _client_span(
+    exporter: InMemorySpanExporter, name: str, attributes: dict[str, Any]
+) -> ReadableSpan:
+    """The one finished span: a client span ``name`` with exactly ``attributes``."""
+    (span,) = exporter.get_finished_spans()
+    assert (span.name, span.kind) == (name, SpanKind.CLIENT)
+    assert dict(span.attributes or {}) == attributes
+    return span
+
+
 async def test_a_webhook_push_is_a_client_span_whose_context_goes_along() -> None:
     provider, exporter = _provider()
     seen: list[httpx.Request] = []
@@ -188,15 +199,13 @@ async def test_a_webhook_push_is_a_client_span_whose_context_goes_along() -> Non
         )
 
     assert response.status_code == 204
-    (span,) = exporter.get_finished_spans()
-    assert span.name == "webhook push"
-    assert span.kind is SpanKind.CLIENT
-    assert dict(span.attributes or {}) == {
+    attributes = {
         "baton.party": "sysops",
         "baton.event_id": "e1",
         "http.request.method": "POST",
         "http.response.status_code": 204,
     }
+    span = _client_span(exporter, "webhook push", attributes)
     assert _ids(carried(seen[0].headers)) == _ids(span.get_span_context())
     assert seen[0].headers["X-Baton-Event-Id"] == "e1"
 
@@ -259,14 +268,12 @@ async def test_a_notification_send_is_a_client_span_without_address_or_text() ->
     error = await send_one(Sender({}, timeout=1.0), row, provider.get_tracer("test"))
 
     assert error == "no sender for channel sms"
-    (span,) = exporter.get_finished_spans()
-    assert span.name == "notification send"
-    assert span.kind is SpanKind.CLIENT
-    assert dict(span.attributes or {}) == {
+    attributes = {
         "baton.incident": "inc-1",
         "baton.event_id": "e1",
         "baton.party": "sysops",
         "baton.channel": "sms",
         "baton.outcome": "not sent",
     }
+    span = _client_span(exporter, "notification send", attributes)
     assert span.status.description == "no sender for channel sms"

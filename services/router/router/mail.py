@@ -50,21 +50,29 @@ def sessions(mails: list[Mail]) -> list[list[int]]:
     ]
 
 
+# What Apprise's own e-mail send passes on from the plugin, read the same way here.
+_SESSION = {
+    "host": "smtp_host",
+    "secure_mode": "secure_mode",
+    "user": "user",
+    "password": "password",
+    "verify_certificate": "verify_certificate",
+}
+_MESSAGE = ("cc", "bcc", "reply_to", "smtp_host", "names", "pgp", "pgp_mode", "inline", "tzinfo")
+
+
 def send_session(mails: Iterable[Mail]) -> list[bool]:
     """One SMTP session to the relay the mails share: for each, whether the relay took it. A
     relay that cannot be reached or refuses the login takes none of them."""
     mails = list(mails)
     went = [False] * len(mails)
     first = mails[0][0]
+    session = {arg: getattr(first, attr) for arg, attr in _SESSION.items()}
     try:
         with AppriseSMTPController(
-            host=first.smtp_host,
             port=int(first.port or 0),  # 0: smtplib's default port
-            secure_mode=str(first.secure_mode),
-            user=first.user,
-            password=first.password,
-            verify_certificate=first.verify_certificate,
             socket_connect_timeout=int(first.socket_connect_timeout),
+            **session,
         ) as smtp:
             for i, (plugin, subject, body) in enumerate(mails):
                 went[i] = _send_one(smtp, plugin, subject, body)
@@ -77,23 +85,15 @@ def send_session(mails: Iterable[Mail]) -> list[bool]:
 def _send_one(smtp: AppriseSMTPController, plugin: NotifyEmail, subject: str, body: str) -> bool:
     headers = {"X-Application": plugin.app_id, **plugin.headers}
     headers.update(plugin._protocol_headers(body))  # type: ignore[no-untyped-call]
-    went = True
-    for message in NotifyEmail.prepare_emails(
-        subject=subject,
-        body=body,
+    built = NotifyEmail.prepare_emails(
+        subject,
+        body,
+        plugin.from_addr,
+        plugin.targets,
         notify_format=NotifyFormat.TEXT,
-        from_addr=plugin.from_addr,
-        to=plugin.targets,
-        cc=plugin.cc,
-        bcc=plugin.bcc,
-        reply_to=plugin.reply_to,
-        smtp_host=plugin.smtp_host,
         headers=headers,
-        names=plugin.names,
-        pgp=plugin.pgp,
-        pgp_mode=plugin.pgp_mode,
-        inline=plugin.inline,
-        tzinfo=plugin.tzinfo,
-    ):
-        went = smtp.sendmail(str(plugin.from_addr[1]), message.to_addrs, message.body) and went
-    return went
+        **{name: getattr(plugin, name) for name in _MESSAGE},
+    )
+    sender = str(plugin.from_addr[1])
+    went = [smtp.sendmail(sender, m.to_addrs, m.body) for m in built]  # every one, then judge
+    return all(went)
