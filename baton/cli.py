@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -423,6 +425,13 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
             help="intake | sla-clock: that service's own bench (for sla-clock, -n is incidents)"
         ),
     ] = None,
+    instances: Annotated[
+        int,
+        typer.Option(
+            help="with --scenario: processes of each service; the bench starts the N-1 more"
+            " beside the stack's own for the run and stops them after"
+        ),
+    ] = 1,
 ) -> None:
     """Throughput, latency and CPU per service beside raw aiokafka on the same broker."""
     import asyncio
@@ -432,6 +441,11 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
     from baton.stack import client_settings
     from shared.kafka import aiokafka_kwargs
 
+    if instances < 1 or (instances > 1 and scenario is None):
+        console.print(
+            f"[red]--instances: {instances}; at least 1, and more only with --scenario[/red]"
+        )
+        raise typer.Exit(2)
     if service is not None:
         _service_bench(service, n)
         return
@@ -457,17 +471,18 @@ def bench(  # noqa: PLR0917 - one parameter per CLI option
         return
     stack = _scenario_stack(scenario, smtp_outage, st, settings, kafka)
     default_n = {"unique": 2000, "storm": 50_000, "steady": 0}[scenario]
-    outcome = asyncio.run(
-        run_scenario(
-            stack,
-            scenario,
-            n or default_n,
-            concurrency=concurrency,
-            rate=rate,
-            seconds=seconds,
-            smtp_outage=smtp_outage,
+    with _more_instances(stack, instances):
+        outcome = asyncio.run(
+            run_scenario(
+                stack,
+                scenario,
+                n or default_n,
+                concurrency=concurrency,
+                rate=rate,
+                seconds=seconds,
+                smtp_outage=smtp_outage,
+            )
         )
-    )
     if as_json:
         typer.echo(json.dumps(outcome.as_json(), indent=2))
     else:
@@ -503,7 +518,7 @@ def _scenario_stack(
     except (KeyError, OSError):
         senders = None
     return Stack(
-        intake=st["services"]["intake"]["url"],
+        intakes=(st["services"]["intake"]["url"],),
         reporting=st["services"]["reporting"]["url"],
         bootstrap=kafka,
         settings=settings,
@@ -513,6 +528,20 @@ def _scenario_stack(
         relay=relay,
         senders=senders,
     )
+
+
+@contextlib.contextmanager
+def _more_instances(stack: Stack, count: int) -> Iterator[None]:
+    """Instances 2 … ``count`` of every service for the run, in ``stack``: their intake URLs
+    beside the stack's own, their processes in the CPU meter; stopped after it."""
+    from baton.stack import extra_instances, instance_pids
+
+    paths = stack_paths()
+    with extra_instances(paths, count) as extra:
+        stack.intakes += tuple(s.url for s in extra if s.module == "intake")
+        stack.pids |= instance_pids(paths, extra)
+        stack.instances = count
+        yield
 
 
 def _service_bench(service: str, n: int | None) -> None:

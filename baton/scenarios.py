@@ -13,7 +13,10 @@ raw aiokafka produce→consume measured in the same run on the same broker.
   the assignment and to the incident's row in reporting's read API.
 
 For every scenario: the CPU seconds each service process used per 1,000 alerts (from
-``/proc``), and the machine's load average at the start (the machine may be shared); then the
+``/proc``; with ``instances`` > 1, summed per service and given per instance too), the
+partitions of each consumer group's topics and the records each partition got during the run
+(how far the run could spread over instances), and the machine's load average at the start (the
+machine may be shared); then the
 people told (``baton/notify_bench.py``): the router's notification rows of the run, waited for
 (bounded) until none is queued, how many were sent, failed or repeated, and what Mailpit received.
 With ``smtp_outage`` (storm only) the stack's Mailpit is stopped when the storm begins and
@@ -31,126 +34,35 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from baton import notify_bench
 from baton.bench import RAW_PARTITIONS, raw_throughput, tail_consumer
+from baton.measures import (
+    JOIN_LIMIT_S,
+    POLL_S,
+    CpuMeter,
+    Lag,
+    partitions,
+    per_service,
+    percentile,
+    pipeline_groups,
+    scale_lines,
+    scale_out,
+)
 from shared.contract import Contract
 from shared.events import AssignmentIssuedV3, AssignmentRole, parse_event
 from shared.settings import Settings
 from shared.topic_admin import KafkaClient, client_kwargs
-from shared.topics import TOPIC_SPECS, Topic
+from shared.topics import Topic
 
 SCENARIOS = ("unique", "storm", "steady")
 STORM_PER_WEBHOOK = 10
 STORM_REPEATS = 20  # each distinct alert sent this many times: 95 % repeats
-POLL_S = 0.05
-
-
-# ------------------------------------------------------------------ measuring
-
-
-class CpuMeter:
-    """CPU seconds (user + system) each service process used between ``start`` and ``stop``."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self._pids = pids
-        self._tick = os.sysconf("SC_CLK_TCK")
-        self._start: dict[str, float] = {}
-
-    def _now(self) -> dict[str, float]:
-        out = {}
-        for name, pid in self._pids.items():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            out[name] = (int(fields[11]) + int(fields[12])) / self._tick  # utime, stime
-        return out
-
-    def start(self) -> None:
-        self._start = self._now()
-
-    def stop(self) -> dict[str, float]:
-        end = self._now()
-        return {name: end[name] - self._start.get(name, end[name]) for name in end}
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
-
-
-def _partitions(topic: Topic) -> int:
-    return next(s.partitions for s in TOPIC_SPECS if s.topic == topic)
-
-
-def pipeline_groups(settings: Settings) -> dict[str, list[Topic]]:
-    """Each consumer group of the alert path and the topics it reads."""
-    return {
-        settings.group("intake.alerts"): [Topic.ALERTS],
-        settings.group("router"): [Topic.INCIDENTS],
-        settings.group("router-sla"): [Topic.SLA],
-        settings.group("sla-clock"): [Topic.INCIDENTS],
-        settings.group("reporting"): [Topic.INCIDENTS, Topic.ASSIGNMENTS, Topic.SLA],
-    }
-
-
-class Lag:
-    """How many records each group still has to commit on its topics."""
-
-    def __init__(self, bootstrap: KafkaClient, settings: Settings) -> None:
-        self._bootstrap = bootstrap
-        self._groups = {
-            group: [
-                TopicPartition(settings.topic(t), p) for t in topics for p in range(_partitions(t))
-            ]
-            for group, topics in pipeline_groups(settings).items()
-        }
-
-    async def __aenter__(self) -> Lag:
-        self._admin = AIOKafkaAdminClient(**client_kwargs(self._bootstrap))
-        self._consumer = AIOKafkaConsumer(**client_kwargs(self._bootstrap))
-        await self._admin.start()
-        await self._consumer.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self._consumer.stop()
-        await self._admin.close()
-
-    async def of(self, group: str) -> int:
-        parts = self._groups[group]
-        ends = await self._consumer.end_offsets(parts)
-        committed = await self._admin.list_consumer_group_offsets(group, partitions=parts)
-        return sum(
-            ends[tp] - max(committed[tp].offset if tp in committed else 0, 0) for tp in parts
-        )
-
-    async def wait_drained(self, groups: list[str], limit_s: float) -> dict[str, float]:
-        """Wait until every group has committed the end of its topics, all at once (one
-        caught up earlier may get more work from another); when each last caught up (perf
-        counter seconds)."""
-        done: dict[str, float] = {}
-        deadline = time.perf_counter() + limit_s
-        while True:
-            behind = []
-            for group in groups:
-                if await self.of(group) == 0:
-                    done.setdefault(group, time.perf_counter())
-                else:
-                    done.pop(group, None)
-                    behind.append(group)
-            if not behind:
-                return done
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"consumer groups still behind after {limit_s} s: {behind}")
-            await asyncio.sleep(POLL_S)
 
 
 # ------------------------------------------------------------------ traffic
@@ -233,16 +145,20 @@ async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> No
 
 
 async def _post_all(
-    client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]], concurrency: int
+    client: httpx.AsyncClient,
+    url_of: Callable[[int], str],
+    bodies: list[dict[str, Any]],
+    concurrency: int,
 ) -> list[float]:
-    """POST every body (``concurrency`` at a time, in order); when each POST started."""
+    """POST every body (``concurrency`` at a time, in order), body ``i`` to ``url_of(i)``; when
+    each POST started."""
     started = [0.0] * len(bodies)
     queue = iter(range(len(bodies)))
 
     async def worker() -> None:
         for i in queue:
             started[i] = time.time()
-            await _post(client, url, bodies[i])
+            await _post(client, url_of(i), bodies[i])
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return started
@@ -279,6 +195,8 @@ class ScenarioResult:
     load: tuple[float, float, float]
     notes: list[str] = field(default_factory=list)
     people: notify_bench.Figures | None = None
+    cpu_by_instance: dict[str, float] = field(default_factory=dict)  # per 1,000 alerts
+    scale: dict[str, Any] = field(default_factory=dict)  # see ``scale_out``
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -287,6 +205,10 @@ class ScenarioResult:
             "raw_aiokafka_msg_per_s": round(self.raw_per_s, 1),
             **{k: round(v, 3) for k, v in self.figures.items()},
             "cpu_seconds_per_1000_alerts": {k: round(v, 3) for k, v in self.cpu_per_1000.items()},
+            "cpu_seconds_per_1000_alerts_by_instance": {
+                k: round(v, 3) for k, v in self.cpu_by_instance.items()
+            },
+            "scale_out": self.scale,
             "load_average": self.load,
             "notes": self.notes,
             **(self.people.as_dict() if self.people is not None else {}),
@@ -304,6 +226,10 @@ class ScenarioResult:
             out.append(f"  {name:<35}{value:>10,.3f} {unit}".rstrip())
         cpu = ", ".join(f"{k} {v:.2f}" for k, v in self.cpu_per_1000.items())
         out.append(f"  CPU s per 1,000 alerts: {cpu}")
+        if len(self.cpu_by_instance) > len(self.cpu_per_1000):
+            each = ", ".join(f"{k} {v:.2f}" for k, v in self.cpu_by_instance.items())
+            out.append(f"  CPU s per 1,000 alerts by instance: {each}")
+        out.extend(scale_lines(self.scale))
         if self.people is not None:
             out.extend(notify_bench.lines(self.people))
         out.extend(f"  note: {n}" for n in self.notes)
@@ -334,9 +260,12 @@ class Relay(Protocol):
     def start(self) -> None: ...
 
 
+ALERTMANAGER_PATH = "/v1/alerts/alertmanager"
+
+
 @dataclass
 class Stack:
-    intake: str
+    intakes: tuple[str, ...]  # every intake instance's base URL; requests go round robin
     reporting: str
     bootstrap: KafkaClient
     settings: Settings
@@ -345,6 +274,11 @@ class Stack:
     auth: httpx.Auth | None = None  # the stack's credentials (baton.credentials.StackAuth)
     relay: Relay | None = None  # the stack's Mailpit, when it has one
     senders: list[str] | None = None  # the router's sender kinds; None: not known
+    instances: int = 1  # processes of each service (``pids`` names them all: intake-2, …)
+
+    def intake_url(self, i: int) -> str:
+        """Where request ``i`` goes: the intake instances in turn, one request each."""
+        return f"{self.intakes[i % len(self.intakes)]}{ALERTMANAGER_PATH}"
 
 
 @dataclass
@@ -396,6 +330,11 @@ async def run_scenario(
     runners: dict[str, Callable[..., Any]] = {"unique": _unique, "storm": _storm, "steady": _steady}
     runner = runners[scenario]
     cpu = CpuMeter(stack.pids)
+    groups = list(pipeline_groups(stack.settings))
+    async with Lag(stack.bootstrap, stack.settings) as lag:
+        if stack.instances > 1:
+            await lag.wait_members(groups, stack.instances, min(limit_s, JOIN_LIMIT_S))
+        ends_before = await lag.ends()
     away: asyncio.Task[None] | None = None
     if outage is not None and stack.relay is not None:
         await outage.begin(stack.relay)  # down before the first alert
@@ -421,16 +360,20 @@ async def run_scenario(
             await asyncio.gather(away, return_exceptions=True)
     for key in [k for k in figures if k.endswith("_per_s")]:
         figures[f"ratio_{key.removesuffix('_per_s')}_to_raw"] = figures[key] / raw
+    async with Lag(stack.bootstrap, stack.settings) as lag:
+        ends_after = await lag.ends()
     notes += await _people_told(stack, now, figures, outage, limit_s)
     return ScenarioResult(
         scenario=scenario,
         alerts=alerts,
         raw_per_s=raw,
         figures=figures,
-        cpu_per_1000={k: v * 1000 / alerts for k, v in used.items()},
+        cpu_per_1000={k: v * 1000 / alerts for k, v in per_service(used).items()},
         load=load,
         notes=notes,
         people=await _people_figures(stack, now),
+        cpu_by_instance={k: v * 1000 / alerts for k, v in used.items()},
+        scale=scale_out(stack.settings, stack.instances, ends_before, ends_after),
     )
 
 
@@ -467,7 +410,7 @@ async def _unique(
     bodies = [_webhook(run, [unique_alert(run, i, now)]) for i in range(n)]
     wanted = {summary(run, i) for i in range(n)}
     consumer = await tail_consumer(
-        stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
+        stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), partitions(Topic.ASSIGNMENTS)
     )
     seen: dict[str, float] = {}
     stop = asyncio.Event()
@@ -478,9 +421,7 @@ async def _unique(
             Lag(stack.bootstrap, stack.settings) as lag,
         ):
             watching = asyncio.create_task(_assignments(consumer, wanted, seen, stop))
-            started = await _post_all(
-                client, f"{stack.intake}/v1/alerts/alertmanager", bodies, concurrency
-            )
+            started = await _post_all(client, stack.intake_url, bodies, concurrency)
             posted = time.perf_counter()
             try:
                 await asyncio.wait_for(asyncio.shield(watching), limit_s)
@@ -502,7 +443,7 @@ async def _unique(
             "to_assignment_per_s": n / (assigned - began),
             "to_reporting_per_s": n / (reported - began),
             "alert_to_assignment_p50_ms": statistics.median(latencies),
-            "alert_to_assignment_p99_ms": _percentile(latencies, 0.99),
+            "alert_to_assignment_p99_ms": percentile(latencies, 0.99),
         },
         [],
     )
@@ -522,7 +463,7 @@ async def _storm(
     alerts = sum(len(b["alerts"]) for b in bodies)
     groups = list(pipeline_groups(stack.settings))
     consumer = await tail_consumer(
-        stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
+        stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), partitions(Topic.ASSIGNMENTS)
     )
     began = time.perf_counter()
     try:
@@ -530,9 +471,7 @@ async def _storm(
             httpx.AsyncClient(timeout=60, auth=stack.auth) as client,
             Lag(stack.bootstrap, stack.settings) as lag,
         ):
-            started = await _post_all(
-                client, f"{stack.intake}/v1/alerts/alertmanager", bodies, concurrency
-            )
+            started = await _post_all(client, stack.intake_url, bodies, concurrency)
             posted = time.perf_counter()
             drained = await lag.wait_drained(groups, limit_s)
         assigned = await _first_primaries(consumer)
@@ -556,13 +495,13 @@ async def _storm(
     latencies = [(at - sent) * 1000 for sent, at in incidents]
     if latencies:
         figures["first_alert_to_assignment_p50_ms"] = statistics.median(latencies)
-        figures["first_alert_to_assignment_p99_ms"] = _percentile(latencies, 0.99)
+        figures["first_alert_to_assignment_p99_ms"] = percentile(latencies, 0.99)
     if outage is not None:
         during, outside = notify_bench.split_by_window(incidents, outage.window)
         for name, values in (("relay_down", during), ("relay_up", outside)):
             if values:
                 figures[f"{name}_first_alert_to_assignment_p50_ms"] = statistics.median(values)
-                figures[f"{name}_first_alert_to_assignment_p99_ms"] = _percentile(values, 0.99)
+                figures[f"{name}_first_alert_to_assignment_p99_ms"] = percentile(values, 0.99)
                 figures[f"{name}_incidents"] = len(values)
     for group, at in drained.items():
         name = group.removeprefix(stack.settings.group_prefix)
@@ -608,7 +547,7 @@ async def _steady(
     total = int(rate * seconds)
     wanted = {summary(run, i) for i in range(total)}
     consumer = await tail_consumer(
-        stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), _partitions(Topic.ASSIGNMENTS)
+        stack.bootstrap, stack.settings.topic(Topic.ASSIGNMENTS), partitions(Topic.ASSIGNMENTS)
     )
     seen: dict[str, float] = {}
     visible: dict[str, float] = {}
@@ -634,9 +573,7 @@ async def _steady(
                 await asyncio.sleep(delay)
             body = _webhook(run, [unique_alert(run, i, datetime.now(UTC))])
             started[summary(run, i)] = time.time()
-            tasks.append(
-                asyncio.create_task(_post(client, f"{stack.intake}/v1/alerts/alertmanager", body))
-            )
+            tasks.append(asyncio.create_task(_post(client, stack.intake_url(i), body)))
         await asyncio.gather(*tasks)
 
     try:
@@ -656,9 +593,9 @@ async def _steady(
         total,
         {
             "alert_to_assignment_p50_ms": statistics.median(to_assignment),
-            "alert_to_assignment_p99_ms": _percentile(to_assignment, 0.99),
+            "alert_to_assignment_p99_ms": percentile(to_assignment, 0.99),
             "alert_to_reporting_p50_ms": statistics.median(to_reporting),
-            "alert_to_reporting_p99_ms": _percentile(to_reporting, 0.99),
+            "alert_to_reporting_p99_ms": percentile(to_reporting, 0.99),
         },
         [
             f"{rate:g} alerts/s for {seconds:g} s, each a new incident; reporting polled every"

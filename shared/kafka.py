@@ -11,7 +11,7 @@ import re
 import ssl
 import time
 from collections import Counter as Counter_
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias, TypedDict
 
@@ -222,7 +222,9 @@ def _published_metrics(broker: KafkaBroker) -> MetricsManager | None:
     return None
 
 
-async def send_all(broker: KafkaBroker, pending: Iterable[Pending]) -> None:
+async def send_all(
+    broker: KafkaBroker, pending: Iterable[Pending], encoded: Sequence[bytes] | None = None
+) -> None:
     """Publish events in order straight through the broker's aiokafka producer and wait until
     the broker has all of them (acks=all).
 
@@ -232,7 +234,8 @@ async def send_all(broker: KafkaBroker, pending: Iterable[Pending]) -> None:
     all, as before), and ``faststream_published_messages_total`` and its duration histogram
     are updated once per topic, after the acknowledgements — so the counter counts what the
     broker has, not what was queued. Each send is queued before the next starts, so events
-    with the same key keep their order on their partition."""
+    with the same key keep their order on their partition. ``encoded``: the events' JSON
+    when the caller has it already (in ``pending``'s order)."""
     producer = _aiokafka_producer(broker)
     carrier: dict[str, str] = {}
     PROPAGATOR.inject(carrier)  # nothing when no span is current
@@ -240,7 +243,7 @@ async def send_all(broker: KafkaBroker, pending: Iterable[Pending]) -> None:
     started = time.perf_counter()
     futures: list[asyncio.Future[Any]] = []
     topics: Counter_[str] = Counter_()
-    for topic, event, key in pending:
+    for i, (topic, event, key) in enumerate(pending):
         headers = [
             ("content-type", CONTENT_TYPE_BYTES),
             ("ce_type", event.type.value.encode()),
@@ -250,7 +253,7 @@ async def send_all(broker: KafkaBroker, pending: Iterable[Pending]) -> None:
         futures.append(
             await producer.send(
                 topic,
-                event.to_json(),
+                encoded[i] if encoded is not None else event.to_json(),
                 key=key.encode() if key is not None else event.key(),
                 headers=headers,
             )

@@ -92,6 +92,27 @@ SERVICES: tuple[Service, ...] = (
 )
 
 
+def instance_name(service: str, number: int) -> str:
+    """A service's ``number``-th process: ``intake`` the stack's own, ``intake-2`` the next (its
+    pid file, log and CPU line go by this name)."""
+    return service if number == 1 else f"{service}-{number}"
+
+
+def service_of(instance: str) -> str:
+    """The service an instance belongs to: ``sla-clock-2`` and ``sla-clock`` → ``sla-clock``."""
+    base, _, number = instance.rpartition("-")
+    return base if base and number.isdigit() else instance
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` ports the kernel reports free right now, all bound at once so none comes twice."""
+    with contextlib.ExitStack() as sockets:
+        bound = [sockets.enter_context(socket.socket()) for _ in range(count)]
+        for sock in bound:
+            sock.bind((HOST, 0))
+        return [s.getsockname()[1] for s in bound]
+
+
 @dataclass(frozen=True, slots=True)
 class KafkaNode:
     """One node of the stack's KRaft cluster: a broker and a controller in one JVM.
@@ -161,12 +182,7 @@ class StackPorts:
     @classmethod
     def free(cls, brokers: int = 1) -> StackPorts:
         """Ports the kernel reports free right now, all bound at once so none comes twice."""
-        count = 3 + len(SERVICES) + 2 * (brokers - 1)
-        with contextlib.ExitStack() as sockets:
-            bound = [sockets.enter_context(socket.socket()) for _ in range(count)]
-            for sock in bound:
-                sock.bind((HOST, 0))
-            found = [s.getsockname()[1] for s in bound]
+        found = free_ports(3 + len(SERVICES) + 2 * (brokers - 1))
         kafka, controller, postgres = found[:3]
         services, rest = found[3 : 3 + len(SERVICES)], found[3 + len(SERVICES) :]
         pairs = tuple((rest[i], rest[i + 1]) for i in range(0, len(rest), 2))

@@ -543,7 +543,16 @@ class Contract(_Strict):
     # -- lookups -------------------------------------------------------------------------------
 
     def object(self, object_id: str) -> SupportObject | None:
-        return next((o for o in self.objects if o.id == object_id), None)
+        return self._objects_by_id.get(object_id)
+
+    @functools.cached_property
+    def _objects_by_id(self) -> dict[str, SupportObject]:
+        """Asked for every alert (issue 28); the first object of an id wins, as the search
+        did (lint refuses a contract with two)."""
+        by_id: dict[str, SupportObject] = {}
+        for o in self.objects:
+            by_id.setdefault(o.id, o)
+        return by_id
 
     def primaries(self, layer: Layer) -> list[str]:
         """Every party named primary for ``layer`` (a valid contract has exactly one)."""

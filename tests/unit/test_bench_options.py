@@ -1,5 +1,6 @@
-"""`baton bench`'s option checks: a scenario it does not know, and an SMTP outage outside a storm
-or on a stack without Mailpit, are refused with exit status 2 before anything is sent."""
+"""`baton bench`'s option checks: a scenario it does not know, an SMTP outage outside a storm
+or on a stack without Mailpit, and fewer than one instance (or more without a scenario) are
+refused with exit status 2 before anything is sent."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ def running_stack(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     [
         (["--scenario", "hurricane"], "--scenario: expected one of unique, storm, steady"),
         (["--scenario", "unique", "--smtp-outage", "5"], "--smtp-outage: only with"),
+        (["--scenario", "storm", "--instances", "0"], "--instances: 0; at least 1"),
+        (["--scenario", "storm", "--instances", "-2"], "--instances: -2; at least 1"),
+        (["--instances", "2"], "more only with --scenario"),
     ],
 )
 def test_bench_refuses_options_that_do_not_fit(

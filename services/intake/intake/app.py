@@ -215,10 +215,12 @@ class IntakeService(Service):
     async def publish(self, kind: str, event: Envelope, key: str | None) -> None:
         await publish_event(self.rt.broker, self.topics[kind], event, key=key)
 
-    async def publish_all(self, kind: str, keyed: list[tuple[Envelope, str | None]]) -> None:
+    async def publish_all(self, kind: str, keyed: list[tuple[Envelope, str | None, bytes]]) -> None:
         """A request's events in one send (one acknowledgement wait, one metric update)."""
         topic = self.topics[kind]
-        await send_all(self.rt.broker, [(topic, event, key) for event, key in keyed])
+        await send_all(
+            self.rt.broker, [(topic, event, key) for event, key, _ in keyed], [b for *_, b in keyed]
+        )
 
     async def await_outcome(self, command_id: uuid.UUID, party: str) -> tuple[int, str, str] | None:
         """The commands consumer's verdict on ``party``'s command, or None when it takes longer

@@ -67,7 +67,8 @@ class DeadLetterSink(Protocol):
 
 Publish = Callable[[str, Envelope, str | None], Awaitable[None]]
 """(topic kind: "alerts" | "commands" | "incidents", event, key) -> acknowledged by Kafka."""
-PublishMany = Callable[[str, list[tuple[Envelope, str | None]]], Awaitable[None]]
+PublishMany = Callable[[str, list[tuple[Envelope, str | None, bytes]]], Awaitable[None]]
+"""(topic kind, [(event, key, the event's JSON)]) -> all acknowledged by Kafka."""
 
 
 RecordChange = Callable[[pagerduty.ChangeEvent, str | None, datetime], Awaitable[None]]
@@ -94,12 +95,12 @@ class Intake:
     publish_many: PublishMany | None = None
     """Several events of one kind in one send; None: each through ``publish``."""
 
-    async def publish_all(self, kind: str, keyed: list[tuple[Envelope, str | None]]) -> None:
-        """A request's events of one kind, acknowledged by Kafka together."""
+    async def publish_all(self, kind: str, keyed: list[tuple[Envelope, str | None, bytes]]) -> None:
+        """A request's events of one kind (with their JSON), acknowledged by Kafka together."""
         if self.publish_many is not None:
             await self.publish_many(kind, keyed)
         else:
-            await asyncio.gather(*(self.publish(kind, event, key) for event, key in keyed))
+            await asyncio.gather(*(self.publish(kind, event, key) for event, key, _ in keyed))
 
 
 def alert_events(
@@ -301,24 +302,28 @@ class Gate:
             return JSONResponse(refusal.body(), refusal.status, headers=refusal.headers)
         ids = [stable_id(source, unique, i) for i in range(len(alerts))] if unique_of else None
         events = alert_events(alerts, now, ids)
-        too_big = oversized([e.to_json() for e in events], self.settings.intake_max_alert_bytes)
+        encoded = [e.to_json() for e in events]  # sized here, published as they are
+        too_big = oversized(encoded, self.settings.intake_max_alert_bytes)
         kept = [
-            (e, a) for i, (e, a) in enumerate(zip(events, alerts, strict=True)) if i not in too_big
+            (e, a, body)
+            for i, (e, a, body) in enumerate(zip(events, alerts, encoded, strict=True))
+            if i not in too_big
         ]
         try:
             graph = self.intake.graph
             await self.durably(
                 self.intake.publish_all(
-                    "alerts", [(e, alert_key(graph, a.object_id, a.fingerprint)) for e, a in kept]
+                    "alerts",
+                    [(e, alert_key(graph, a.object_id, a.fingerprint), b) for e, a, b in kept],
                 )
             )
         except (Unavailable, Refusal) as exc:
             return await self.not_published(request, source, exc, body)
         self.received.labels(source).inc(len(kept))  # the receiver: bounded label values
-        self.outside.labels(source).inc(sum(1 for _, a in kept if a.object_id is None))
+        self.outside.labels(source).inc(sum(1 for _, a, _ in kept if a.object_id is None))
         if too_big:
             return await self.refuse_oversized(
-                request, source, events, too_big, [e for e, _ in kept]
+                request, source, events, too_big, [e for e, _, _ in kept]
             )
         return events, body
 
