@@ -9,8 +9,6 @@ graceful start and stop).
 from __future__ import annotations
 
 import asyncio
-import functools
-import itertools
 import logging
 import os
 import signal
@@ -18,12 +16,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import orjson
 import uvicorn
-from aiokafka import AIOKafkaConsumer
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -71,22 +67,6 @@ from shared.ticker import Round, Ticker
 from shared.topics import Topic
 
 log = logging.getLogger(__name__)
-
-
-async def next_batch(subscriber: BatchSubscriber, consumer: AIOKafkaConsumer) -> tuple[Any, ...]:
-    """A batch subscriber's next batch: what ``getmany`` has within ``batch_timeout_ms`` — it
-    answers as soon as a record is there. FastStream's own version then slept another
-    ``batch_timeout_ms`` after an empty poll, and a record that arrived meanwhile waited for it:
-    up to 20 ms on every hop of the pipeline at low rates (issue 28: steady p99). The pause is
-    kept only while the consumer has no partitions, where ``getmany`` may not wait."""
-    batches = await consumer.getmany(
-        timeout_ms=subscriber.batch_timeout_ms, max_records=subscriber.max_records
-    )
-    if not batches:
-        if not consumer.assignment():
-            await asyncio.sleep(subscriber.batch_timeout_ms / 1000)
-        return ()
-    return tuple(itertools.chain.from_iterable(batches.values()))
 
 
 @dataclass
@@ -168,7 +148,7 @@ class Runtime:
         (NACK_ON_ERROR); the session and heartbeat of ``group_timing``. Decorate the batch
         handler with what it returns."""
         settings = self.settings
-        subscriber = self.broker.subscriber(
+        return self.broker.subscriber(
             *topics,
             pattern=pattern,
             group_id=settings.group(group),
@@ -180,8 +160,6 @@ class Runtime:
             max_records=max_records or settings.consumer_batch_max_records,
             batch_timeout_ms=batch_timeout_ms or settings.consumer_batch_max_wait_ms,
         )
-        subscriber.get_msg = functools.partial(next_batch, subscriber)  # type: ignore[method-assign]
-        return subscriber
 
     def records(self, msg: KafkaMessage, consumer: str) -> tuple[Record, ...]:
         """A batch subscriber's records, counted per consumer (``baton_batch_records``: how
