@@ -195,8 +195,10 @@ def batch_records(msg: KafkaMessage) -> tuple[Record, ...]:
 
 
 def event_headers(event: Envelope) -> dict[str, str]:
-    """The headers every Baton event carries beside its body (``traceparent`` is added by the
-    broker's ``KafkaTracing`` middleware, or by ``send_all`` for the current span)."""
+    """The headers every Baton event carries beside its body. ``send_all`` writes them with the
+    current span's ``traceparent``; the cold paths that publish through FastStream (dead
+    letters, check-in pings: unit tests drive them on FastStream's in-memory broker) get it
+    from the broker's ``KafkaTracing`` middleware."""
     return {"content-type": CONTENT_TYPE, "ce_type": event.type.value, "ce_id": str(event.id)}
 
 
