@@ -7,6 +7,7 @@ event id where the table keeps one), never re-created or cancelled once fired.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -16,11 +17,13 @@ from typing import Any
 
 import asyncpg
 import pytest
+from sla_clock import watchdog_store
 from sla_clock.access_timers import ACCESS_TIMERS, AccessTimer
 from sla_clock.cadence import UpdateTimer
 from sla_clock.decide import Timer
 from sla_clock.store import SLA_TIMERS, UPDATE_TIMERS
 from sla_clock.timer_port import TimerTable
+from sla_clock.watchdog import Outcome, State
 from sla_clock.watchdog import Timer as CheckinTimer
 from sla_clock.watchdog_store import CHECKIN_TIMERS
 
@@ -170,3 +173,27 @@ async def test_a_fired_row_fires_once_and_is_never_recreated_or_cancelled(
         assert left == 1
         later = NOW + timedelta(hours=2)
         assert await case.table.due(conn, later, partitions=[0], limit=10) == []
+
+
+async def test_a_key_without_a_row_is_still_locked_until_its_first_state_commits(
+    pool: asyncpg.Pool,
+) -> None:
+    """A first ping and the tick's plan of a newly watched key both find no row; the second
+    waits for the first's commit and reads its state instead of overwriting it (the race that
+    lost a batch's ``fail`` to a concurrent plan)."""
+    first = State("k-new", "sched", NOW, NOW + timedelta(hours=1), last_ping_kind="fail", down=True)
+    async with pool.acquire() as one, pool.acquire() as two:
+        async with one.transaction():
+            assert await watchdog_store.load_many(one, ["k-new"]) == {}
+
+            async def second() -> dict[str, State]:
+                async with two.transaction():
+                    return await watchdog_store.load_many(two, ["k-new"])
+
+            waiting = asyncio.create_task(second())
+            await asyncio.sleep(0.3)  # time enough for an unlocked read to finish
+            assert not waiting.done()
+            await watchdog_store.save(
+                one, Outcome(first), name="job", part=0, grace=timedelta(minutes=5)
+            )
+        assert (await waiting)["k-new"] == first

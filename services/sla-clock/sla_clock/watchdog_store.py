@@ -24,7 +24,16 @@ async def load(conn: Conn, key: str) -> State | None:
 
 
 async def load_many(conn: Conn, keys: list[str]) -> dict[str, State]:
-    """The states of ``keys`` that exist, locked for this transaction in key order."""
+    """The states of ``keys`` that exist, locked for this transaction in one order.
+
+    The keys are locked whether their row exists or not (an advisory lock per key): a first
+    ping and the tick's plan of a newly watched key both start from "no row", and without the
+    lock the later commit overwrote the earlier one's state (a ``fail`` ping lost to a plan)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext('checkin:' || k) AS h"
+        " FROM unnest($1::text[]) AS k ORDER BY h) AS locks",
+        keys,
+    )
     rows = await conn.fetch(
         "SELECT key, schedule, watch_since, expected_at, last_success, last_ping_at,"
         " last_ping_kind, last_exit_status, started_at, down"
