@@ -8,7 +8,7 @@ contracts that ``load_contract`` would refuse, which is the point of linting.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,6 +143,28 @@ def _ref_calendar(contract: Contract, calendar: str | None, path: FieldPath) -> 
         yield Issue("BTN005", f"unknown calendar {calendar!r}", path, calendar)
 
 
+def _unknown(
+    code: str, owner: str, what: str, ref: str | None, *, known: Container[str], at: FieldPath
+) -> Iterator[Issue]:
+    """``owner: unknown what 'ref'`` when ``ref`` is given and not ``known``."""
+    if ref is not None and ref not in known:
+        yield Issue(code, f"{owner}: unknown {what} {ref!r}", at, ref)
+
+
+def _unknown_in(
+    code: str,
+    owner: str,
+    what: str,
+    ids: list[str],
+    *,
+    known: Container[str],
+    at: FieldPath,
+) -> Iterator[Issue]:
+    """``owner: unknown what 'id'`` for each id of the list at ``at`` that is not ``known``."""
+    for index, ref in enumerate(ids):
+        yield from _unknown(code, owner, what, ref, known=known, at=(*at, index))
+
+
 def _duplicates(ids: list[str]) -> set[str]:
     return {i for i, n in Counter(ids).items() if n > 1}
 
@@ -229,13 +251,14 @@ def check_parties(contract: Contract) -> Iterator[Issue]:
                     f"{pid}: duty shift names unknown contact {shift.contact!r}",
                     (*here, "duty", index, "contact"),
                 )
-        for index, contact in enumerate(party.backup_contacts):
-            if contact not in party.contacts:
-                yield Issue(
-                    "BTN106",
-                    f"{pid}: unknown backup contact {contact!r}",
-                    (*here, "backup_contacts", index),
-                )
+        yield from _unknown_in(
+            "BTN106",
+            pid,
+            "backup contact",
+            party.backup_contacts,
+            known=party.contacts,
+            at=(*here, "backup_contacts"),
+        )
         if contract.is_round_the_clock(pid) and not party.backup_contacts:
             yield Issue("BTN103", f"{pid} answers 24/7 but names no backup contact", here)
         if party.kind != "vendor" and not (party.responsible_for and party.not_responsible_for):
@@ -279,24 +302,16 @@ def check_layers(contract: Contract) -> Iterator[Issue]:
 def check_object_references(contract: Contract) -> Iterator[Issue]:
     for index, obj in enumerate(contract.objects):
         here: FieldPath = ("objects", index)
-        if obj.location is not None and obj.location not in contract.locations:
-            yield Issue(
-                "BTN005",
-                f"{obj.id}: unknown location {obj.location!r}",
-                (*here, "location"),
-                obj.location,
-            )
+        references: list[tuple[str, str, str | None, Container[str]]] = [
+            ("location", "location", obj.location, contract.locations),
+            ("access", "access rule", obj.access, contract.access_rules),
+        ]
+        for field, what, ref, known in references:
+            yield from _unknown("BTN005", obj.id, what, ref, known=known, at=(*here, field))
         yield from _ref_calendar(contract, obj.calendar, (*here, "calendar"))
         yield from _ref_party(contract, obj.executor, (*here, "executor"))
         yield from _ref_contact(contract, obj.owner, (*here, "owner"))
         yield from _ref_party(contract, obj.vendor, (*here, "vendor"))
-        if obj.access is not None and obj.access not in contract.access_rules:
-            yield Issue(
-                "BTN005",
-                f"{obj.id}: unknown access rule {obj.access!r}",
-                (*here, "access"),
-                obj.access,
-            )
         if obj.backup is not None:
             for name in ("made_by", "checked_by", "test_restore_by"):
                 party = getattr(obj.backup, name)
@@ -311,15 +326,16 @@ def check_object_references(contract: Contract) -> Iterator[Issue]:
                 yield from _ref_calendar(
                     contract, schedule.skip_holidays, (*where, "skip_holidays")
                 )
+    object_ids = {o.id for o in contract.objects}
     for gid, group in contract.groups.items():
-        for index, member in enumerate(group.objects):
-            if contract.object(member) is None:
-                yield Issue(
-                    "BTN005",
-                    f"group {gid}: unknown object {member!r}",
-                    ("groups", gid, "objects", index),
-                    member,
-                )
+        yield from _unknown_in(
+            "BTN005",
+            f"group {gid}",
+            "object",
+            group.objects,
+            known=object_ids,
+            at=("groups", gid, "objects"),
+        )
 
 
 def check_object_completeness(contract: Contract) -> Iterator[Issue]:
@@ -612,24 +628,16 @@ def check_pauses(contract: Contract) -> Iterator[Issue]:
 
 
 def check_windows(contract: Contract) -> Iterator[Issue]:
+    object_ids = {o.id for o in contract.objects}
     for index, window in enumerate(contract.maintenance_windows):
         here: FieldPath = ("maintenance_windows", index)
-        for o_index, obj in enumerate(window.objects):
-            if contract.object(obj) is None:
-                yield Issue(
-                    "BTN403",
-                    f"window {window.id}: unknown object {obj!r}",
-                    (*here, "objects", o_index),
-                    obj,
-                )
-        for g_index, group in enumerate(window.groups):
-            if group not in contract.groups:
-                yield Issue(
-                    "BTN403",
-                    f"window {window.id}: unknown group {group!r}",
-                    (*here, "groups", g_index),
-                    group,
-                )
+        owner = f"window {window.id}"
+        yield from _unknown_in(
+            "BTN403", owner, "object", window.objects, known=object_ids, at=(*here, "objects")
+        )
+        yield from _unknown_in(
+            "BTN403", owner, "group", window.groups, known=contract.groups, at=(*here, "groups")
+        )
         if window.approved_by is None:
             yield Issue("BTN405", f"window {window.id} has no approver", here)
         else:

@@ -213,6 +213,32 @@ def test_finding_points_at_the_offending_line(tmp_path: Path) -> None:
     assert "objects[1].depends_on[0]" in str(finding)
 
 
+def test_an_unknown_id_is_named_with_whoever_names_it_and_where(tmp_path: Path) -> None:
+    doc = copy.deepcopy(BASE)
+    doc["parties"]["hw"]["backup_contacts"] = ["ghost-contact"]
+    _obj(doc, "os-db-01").update(location="ghost-site", access="ghost-rule")
+    doc["groups"] = {"tills": {"name": "Tills", "objects": ["pg-main", "ghost-till"]}}
+    doc["maintenance_windows"] = [{**WINDOW, "objects": ["ghost-host"], "groups": ["ghost-group"]}]
+    findings = _lint_doc(tmp_path, doc)[1]
+    said = {(f.code, f.message, str(f).split(": ")[2]) for f in findings if "ghost" in f.message}
+    assert said == {
+        ("BTN106", "hw: unknown backup contact 'ghost-contact'", "parties.hw.backup_contacts[0]"),
+        ("BTN005", "os-db-01: unknown location 'ghost-site'", "objects[1].location"),
+        ("BTN005", "os-db-01: unknown access rule 'ghost-rule'", "objects[1].access"),
+        ("BTN005", "group tills: unknown object 'ghost-till'", "groups.tills.objects[1]"),
+        (
+            "BTN403",
+            f"window {WINDOW['id']}: unknown object 'ghost-host'",
+            "maintenance_windows[0].objects[0]",
+        ),
+        (
+            "BTN403",
+            f"window {WINDOW['id']}: unknown group 'ghost-group'",
+            "maintenance_windows[0].groups[0]",
+        ),
+    }
+
+
 def test_invalid_yaml_is_btn001_with_line() -> None:
     findings = lint_path(FIXTURES / "bad-yaml.yaml")
     assert [f.code for f in findings] == ["BTN001"]
