@@ -41,17 +41,21 @@ class _PartyAction(Model, Generic[ActionKindT]):
     category: Category | None = Field(None, description="reclassify: the new category")
 
 
-class PartyActionV1(_PartyAction[ActionKindV1]):
-    """A party's report on an incident: arrives on the commands topic or over HTTP.
+# What a party action's fields mean, as the models' descriptions say it (their schemas keep the text
+# to the letter: v2 adds the ``update`` action's sentence).
+_PARTY_ACTION_DOC = """A party's report on an incident: arrives on the commands topic or over HTTP.
 
-    Which fields matter depends on ``action``: ``diagnosis`` names ``layer`` and ``fault_found``
-    (False = "no fault in my layer"); ``pause``/``resume`` name ``clock`` (None = every clock the
-    reason pauses) and ``pause_reason`` (a contract pause reason id), with ``evidence``;
-    ``restored`` carries ``cause``, ``actions_taken`` and ``recurrence_risk``; ``reclassify``
-    (the coordinator or the customer) names a new ``priority`` and/or ``category`` and its
-    reason in ``note``; ``reroute`` (the coordinator) applies the contract now in force to the
-    incident's layer owners, with its reason in ``note``.
-    """
+Which fields matter depends on ``action``: ``diagnosis`` names ``layer`` and ``fault_found``
+(False = "no fault in my layer"); ``pause``/``resume`` name ``clock`` (None = every clock the
+reason pauses) and ``pause_reason`` (a contract pause reason id), with ``evidence``;
+``restored`` carries ``cause``, ``actions_taken`` and ``recurrence_risk``; ``reclassify``
+(the coordinator or the customer) names a new ``priority`` and/or ``category`` and its
+reason in ``note``; ``reroute`` (the coordinator) applies the contract now in force to the
+incident's layer owners, with its reason in ``note``"""
+
+
+class PartyActionV1(_PartyAction[ActionKindV1]):
+    __doc__ = _PARTY_ACTION_DOC + "."
 
 
 class AccessStep(StrEnum):
@@ -115,14 +119,8 @@ class PauseAnswerV1(Model):
 
 
 class PartyActionV2(_PartyAction[ActionKind]):
-    """A party's report on an incident: arrives on the commands topic or over HTTP.
-
-    Which fields matter depends on ``action``: ``diagnosis`` names ``layer`` and ``fault_found``
-    (False = "no fault in my layer"); ``pause``/``resume`` name ``clock`` (None = every clock the
-    reason pauses) and ``pause_reason`` (a contract pause reason id), with ``evidence``;
-    ``restored`` carries ``cause``, ``actions_taken`` and ``recurrence_risk``; ``reclassify``
-    (the coordinator or the customer) names a new ``priority`` and/or ``category`` and its
-    reason in ``note``; ``reroute`` (the coordinator) applies the contract now in force to the
-    incident's layer owners, with its reason in ``note``; ``update`` (the coordinator) is news
-    for the customer, its text in ``note`` (v2; ADR 47).
-    """
+    __doc__ = (
+        _PARTY_ACTION_DOC
+        + """; ``update`` (the coordinator) is news
+for the customer, its text in ``note`` (v2; ADR 47)."""
+    )
