@@ -1,16 +1,18 @@
 """What the tests build again and again, in one place: events (an incident opening, an action,
 an origin move, a reclassification, an alert as intake receives it, what sla-clock publishes, an
 event as a writer put it on the wire), intake's state of an incident, reporting's row of one,
-the example contract and the minimal one (as a document, with a second site). Keyword arguments
-with the common defaults; a test names what it varies."""
+the example contract and the minimal one (as a document, with a second site); and what they read
+back from a service's output (payloads of a type, the primary's assignments, the clocks'
+deadlines). Keyword arguments with the common defaults; a test names what it varies."""
 
 from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from intake.incidents import IncidentState
@@ -20,6 +22,8 @@ from shared.events import (
     ActionKind,
     Alert,
     AlertReceivedV1,
+    AssignmentIssuedV3,
+    AssignmentRole,
     Category,
     ClockKind,
     Envelope,
@@ -30,11 +34,14 @@ from shared.events import (
     Layer,
     OriginMovedV1,
     SlaBreachedV1,
+    SlaClockStartedV1,
     SlaOverdueV1,
     SlaWarningV1,
     make_event,
 )
 from shared.events.base import Model
+
+T = TypeVar("T")
 
 RECEIVER_FIXTURES = {
     "/v1/alerts/alertmanager": "alertmanager.json",
@@ -269,6 +276,21 @@ def on_the_wire(
         "dataversion": version,
         "data": data,
     }
+
+
+def payloads(events: Iterable[Envelope], kind: type[T]) -> list[T]:
+    """The payloads of type ``kind`` among ``events``, in their order."""
+    return [e.data for e in events if isinstance(e.data, kind)]
+
+
+def primaries(events: Iterable[Envelope]) -> list[AssignmentIssuedV3]:
+    """The primary party's assignments among ``events`` (what the router issued), in order."""
+    return [a for a in payloads(events, AssignmentIssuedV3) if a.role == AssignmentRole.PRIMARY]
+
+
+def started_deadlines(events: Iterable[Envelope]) -> dict[ClockKind, datetime]:
+    """Each clock's deadline as sla-clock's ``baton.sla.clock_started`` among ``events`` says it."""
+    return {d.clock: d.deadline for d in payloads(events, SlaClockStartedV1)}
 
 
 def alert_received(

@@ -12,7 +12,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
@@ -31,7 +31,7 @@ from shared.events import (
     stable_id,
 )
 from tests import factories
-from tests.factories import accepted
+from tests.factories import accepted, payloads
 from tests.integration.conftest import (
     Isolated,
     ServiceProcs,
@@ -48,8 +48,6 @@ from tests.integration.helpers import (
     read_topic,
     wait_consumed,
 )
-
-T = TypeVar("T")
 
 # minimal contract: pg-main (dbms, osdb) <- acc-app (application, apps) <- bank-exchange;
 # pg-main -> os-db-01 (os, osdb) -> srv-db-01 (hardware, hw); coordinator apps
@@ -119,10 +117,6 @@ async def routes(dsn: str) -> dict[str, tuple[str, str]]:
 
 def of_type(events: list[Envelope], kind: EventType) -> list[Envelope]:
     return [e for e in events if e.type == kind]
-
-
-def payloads(events: list[Envelope], kind: type[T]) -> list[T]:
-    return [e.data for e in events if isinstance(e.data, kind)]
 
 
 async def test_database_incident_checks_neighbours_hands_over_and_replays_to_nothing(

@@ -22,13 +22,10 @@ from shared.contract import Contract, load_contract
 from shared.contract.drill import drill
 from shared.contract.view import ContractView
 from shared.events import (
-    AssignmentIssuedV3,
-    AssignmentRole,
     Category,
     ClockKind,
     Envelope,
     Layer,
-    SlaClockStartedV1,
     stable_id,
 )
 from tests import factories
@@ -77,12 +74,7 @@ def as_intake_opens(
 
 def router_deadlines(contract: Contract, opened: Envelope) -> dict[ClockKind, datetime] | None:
     _, events = open_route(opened, ContractView.of(contract), NOW)
-    primary = next(
-        e.data
-        for e in events
-        if isinstance(e.data, AssignmentIssuedV3) and e.data.role == AssignmentRole.PRIMARY
-    )
-    d = primary.deadlines
+    d = factories.primaries(events)[0].deadlines
     return (
         None
         if d is None
@@ -93,9 +85,7 @@ def router_deadlines(contract: Contract, opened: Envelope) -> dict[ClockKind, da
 def sla_deadlines(contract: Contract, opened: Envelope) -> dict[ClockKind, datetime] | None:
     rules = Rules(ContractView.of(contract))
     record, events = apply(None, opened, rules, NOW)
-    started = {
-        e.data.clock: e.data.deadline for e in events if isinstance(e.data, SlaClockStartedV1)
-    }
+    started = factories.started_deadlines(events)
     assert record is not None
     breach = {
         t.clock: t.due for t in timers(record, fold(record, rules), rules) if t.threshold == BREACH

@@ -17,13 +17,11 @@ from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
     AssignmentIssuedV3,
-    AssignmentRole,
     Category,
     ClockKind,
     Envelope,
     Layer,
     SlaClockRecomputedV1,
-    SlaClockStartedV1,
 )
 from tests import factories
 
@@ -78,7 +76,7 @@ def test_the_origin_moving_to_a_24x7_object_publishes_the_deadline_sla_clock_enf
     rules = Rules(ContractView.of(CONTRACT))
     record, started = apply(None, opened(SATURDAY), rules, SATURDAY)
     assert record is not None
-    first = {d.clock: d.deadline for d in (e.data_as(SlaClockStartedV1) for e in started)}
+    first = factories.started_deadlines(started)
     assert first[ClockKind.RESPONSE] > SATURDAY + timedelta(days=1)  # the office opens Monday
 
     at = SATURDAY + timedelta(minutes=20)
@@ -101,15 +99,14 @@ def test_the_origin_moving_to_a_24x7_object_publishes_the_deadline_sla_clock_enf
 
     # the router re-issues the deadlines to the owner
     state, _ = open_route(opened(SATURDAY), ContractView.of(CONTRACT), SATURDAY)
-    reissued: list[AssignmentIssuedV3] = []
+    primary: list[AssignmentIssuedV3] = []
     for event in out:
         if isinstance(event.data, SlaClockRecomputedV1):
             state, issued = on_recomputed(state, event, ContractView.of(CONTRACT), at)
-            reissued += [e.data for e in issued if isinstance(e.data, AssignmentIssuedV3)]
+            primary += factories.primaries(issued)
     assert state.deadlines is not None
     assert state.deadlines.response_due == recomputed[ClockKind.RESPONSE].deadline
     assert state.deadlines.recovery_due == recomputed[ClockKind.RECOVERY].deadline
-    primary = [a for a in reissued if a.role == AssignmentRole.PRIMARY]
     assert primary
     assert primary[-1].party == state.primary
     assert primary[-1].deadlines == state.deadlines

@@ -15,14 +15,12 @@ from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
     AssignmentEscalatedV3,
-    AssignmentIssuedV3,
-    AssignmentRole,
     Category,
     ClockKind,
     Envelope,
     make_event,
 )
-from tests.factories import accepted, minimal_doc, opened, origin_moved
+from tests.factories import accepted, minimal_doc, opened, origin_moved, primaries
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
@@ -135,11 +133,7 @@ def _people(view: ContractView, incident: str) -> tuple[set[str], set[str], set[
     """The names an incident opened under ``view`` is given: its escalation contacts, the
     primary's duty contact and the primary's backups."""
     state, events = open_route(opened(incident, T0), view, T0)
-    (primary,) = [
-        e.data
-        for e in events
-        if isinstance(e.data, AssignmentIssuedV3) and e.data.role == AssignmentRole.PRIMARY
-    ]
+    (primary,) = primaries(events)
     assert primary.on_duty is not None
     assert state.policy is not None
     return (
