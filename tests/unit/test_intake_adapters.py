@@ -28,11 +28,27 @@ def doc(name: str) -> Any:
     return orjson.loads((FIXTURES / name).read_bytes())
 
 
+@pytest.mark.parametrize(
+    ("receiver", "example", "said"),
+    [
+        ("alertmanager", "alertmanager.json", ("alertmanager", "am:4e3c7a1b2d9f0e11", "pg-main")),
+        (
+            "generic",
+            "generic.json",
+            ("generic:nagios", "nagios:bank-exchange/sftp", "bank-exchange"),
+        ),
+        ("user", "user-report.json", ("user", "user:u", "acc-app")),
+    ],
+)
+def test_a_documented_example_says_its_source_fingerprint_and_object(
+    contract: Contract, receiver: str, example: str, said: tuple[str, str, str]
+) -> None:
+    (alert,) = FORMATS[receiver].decode(doc(example), contract, NOW, "u")
+    assert (alert.source, alert.fingerprint, alert.object_id) == said
+
+
 def test_alertmanager_webhook(contract: Contract) -> None:
     (alert,) = FORMATS["alertmanager"].decode(doc("alertmanager.json"), contract, NOW, "u")
-    assert alert.source == "alertmanager"
-    assert alert.fingerprint == "am:4e3c7a1b2d9f0e11"
-    assert alert.object_id == "pg-main"
     assert alert.layer == Layer.DBMS
     assert alert.category_hint == Category.OUTAGE
     assert alert.ends_at is None
@@ -153,11 +169,8 @@ def test_zabbix_errors_name_the_field(
     assert field in str(caught.value)
 
 
-def test_generic_alert(contract: Contract) -> None:
+def test_generic_alert_takes_its_category(contract: Contract) -> None:
     (alert,) = FORMATS["generic"].decode(doc("generic.json"), contract, NOW, "u")
-    assert alert.source == "generic:nagios"
-    assert alert.fingerprint == "nagios:bank-exchange/sftp"
-    assert alert.object_id == "bank-exchange"
     assert alert.category_hint == Category.INTEGRATION_ISSUE
 
 
@@ -178,9 +191,7 @@ def test_generic_alert_with_unknown_object_id_is_outside_not_dropped(contract: C
 
 def test_user_report(contract: Contract) -> None:
     (alert,) = FORMATS["user"].decode(doc("user-report.json"), contract, NOW, "r1")
-    assert alert.source == "user"
-    assert alert.fingerprint == "user:r1"
-    assert alert.object_id == "acc-app"
+    assert alert.fingerprint == "user:r1"  # the report's receipt id
     assert alert.category_hint == Category.OUTAGE
     assert alert.annotations["affected_users"] == "12"
     assert "12 people" in alert.summary
