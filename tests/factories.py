@@ -205,6 +205,23 @@ def from_sla_clock(
     return make_event(data, source="sla-clock", time=at, subject=incident, event_id=event_id)
 
 
+def clock_started(
+    incident: str,
+    at: datetime,
+    *,
+    clock: ClockKind = ClockKind.RESPONSE,
+    target: timedelta = timedelta(minutes=15),
+    calendar: str = "24x7",
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
+    """``baton.sla.clock_started`` from sla-clock: ``incident``'s ``clock`` started at ``at``
+    with ``target`` on ``calendar``; its deadline ``target`` after ``at``, as round the clock."""
+    data = SlaClockStartedV1(
+        clock=clock, started_at=at, target=target, deadline=at + target, calendar=calendar
+    )
+    return from_sla_clock(incident, data, at, event_id)
+
+
 def sla_warning(
     incident: str,
     at: datetime,

@@ -18,13 +18,12 @@ from shared.events import (
     Alert,
     AlertReceivedV1,
     EventType,
-    SlaClockStartedV1,
     UnknownEventType,
     make_event,
     parse_event,
     stable_id,
 )
-from tests.factories import on_the_wire
+from tests.factories import clock_started, on_the_wire
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
@@ -54,15 +53,8 @@ def test_round_trip_keeps_every_field() -> None:
 
 
 def test_timedelta_survives_the_wire() -> None:
-    data = SlaClockStartedV1(
-        clock=events.ClockKind.RESPONSE,
-        started_at=NOW,
-        target=timedelta(minutes=15),
-        deadline=NOW + timedelta(minutes=15),
-        calendar="24x7",
-    )
-    event = make_event(data, source="sla-clock", time=NOW, subject="inc-1")
-    assert parse_event(event.to_json()).data == data
+    event = clock_started("inc-1", NOW, target=timedelta(minutes=15))
+    assert parse_event(event.to_json()).data == event.data
     assert event.key() == b"inc-1"
 
 
@@ -263,19 +255,13 @@ def test_a_current_event_from_its_bytes_is_the_one_the_step_by_step_path_reads()
 
 
 def _wire_events() -> list[events.Envelope]:
-    started = SlaClockStartedV1(
-        clock=events.ClockKind.RECOVERY,
-        started_at=NOW,
-        target=timedelta(hours=4),
-        deadline=NOW + timedelta(hours=4),
-        calendar="office",
+    started = clock_started(
+        "inc-1", NOW, clock=events.ClockKind.RECOVERY, target=timedelta(hours=4), calendar="office"
     )
     published = events.ContractPublishedV1(
         contract_id="c", version="v1", content_hash="sha256:0", document={"a": [1, 2.5, None]}
     )
-    return [
-        make_event(data, source="test", time=NOW, subject="inc-1") for data in (started, published)
-    ]
+    return [started, make_event(published, source="test", time=NOW, subject="inc-1")]
 
 
 def test_a_bare_nan_is_refused_as_json_refuses_it() -> None:
