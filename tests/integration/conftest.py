@@ -14,8 +14,8 @@ import os
 import socket
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +257,54 @@ async def started(isolated: Isolated, tmp: Path, names: list[str] | None = None)
         stop_services(sp)
         raise
     return sp
+
+
+class Fleet:
+    """The service processes one test starts, as many groups and as late as it likes: a test
+    calls ``stop()`` before it reads what they published, and the ``fleet`` fixture calls it
+    again at teardown, so a test that fails leaves nothing running."""
+
+    def __init__(self, isolated: Isolated, tmp: Path) -> None:
+        self.isolated = isolated
+        self.tmp = tmp
+        self.groups: list[ServiceProcs] = []
+
+    def start(
+        self, folder: str, names: list[str], env: dict[str, str] | None = None
+    ) -> ServiceProcs:
+        """``names`` started, not yet healthy, logging to ``tmp/folder``, on the slice's
+        environment (as it is now) with ``env`` on top, and the slice's credentials."""
+        isolated = self.isolated
+        if env:
+            isolated = replace(isolated, env={**isolated.env, **env}, creds=isolated.credentials())
+        sp = start_services(isolated, self.tmp / folder, names)
+        self.groups.append(sp)
+        return sp
+
+    async def started(
+        self, folder: str, names: list[str], env: dict[str, str] | None = None
+    ) -> ServiceProcs:
+        """``start``, once every one of them is healthy."""
+        sp = self.start(folder, names, env)
+        await wait_healthy(sp)
+        return sp
+
+    async def healthy(self) -> None:
+        """Every group started so far is healthy (they start side by side, then this waits)."""
+        for sp in self.groups:
+            await wait_healthy(sp)
+
+    def stop(self) -> None:
+        """Every process started so far stopped (again, for those already stopped)."""
+        for sp in self.groups:
+            stop_services(sp)
+
+
+@pytest.fixture
+def fleet(isolated: Isolated, tmp_path: Path) -> Iterator[Fleet]:
+    running = Fleet(isolated, tmp_path)
+    yield running
+    running.stop()
 
 
 @pytest.fixture

@@ -9,20 +9,12 @@ import re
 import signal
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from shared.events import AssignmentIssuedV3, Envelope, EventType
-from tests.integration.conftest import (
-    Isolated,
-    ServiceProcs,
-    start_services,
-    started,
-    stop_services,
-    wait_healthy,
-)
+from tests.integration.conftest import Fleet, Isolated, ServiceProcs
 from tests.integration.helpers import (
     QUICK_REBALANCE,
     alert_path_reads,
@@ -79,47 +71,35 @@ async def reporting_rows(url: str, want: int, auth: httpx.Auth) -> list[dict[str
 
 
 async def test_router_killed_between_publish_and_commit_loses_and_doubles_nothing(
-    isolated: Isolated, tmp_path: Path
+    isolated: Isolated, fleet: Fleet
 ) -> None:
     run = uuid.uuid4().hex[:6]
     isolated.env.update(QUICK_REBALANCE)  # the killed router's partitions move after 6 s
-    others = start_services(isolated, tmp_path / "others", ["intake", "reporting"])
-    crashing = Isolated(
-        infra=isolated.infra,
-        prefix=isolated.prefix,
-        dsn=isolated.dsn,
-        env={**isolated.env, "BATON_TEST_CRASH_AFTER_PUBLISH": "router"},
+    others = fleet.start("others", ["intake", "reporting"])
+    first = fleet.start("first", ["router"], {"BATON_TEST_CRASH_AFTER_PUBLISH": "router"})
+    await fleet.healthy()
+    await post_storm(others.urls["intake"], run, isolated.auth())
+    # the first router publishes its first batch's assignments, then dies before committing
+    code = await asyncio.to_thread(first.procs["router"].wait, 60)
+    assert code == -signal.SIGKILL, first.log_tail("router")
+    await fleet.started("second", ["router"])
+    await collect_until(
+        isolated.infra.bootstrap,
+        f"{isolated.prefix}assignments",
+        lambda got: len({e.subject for e in primaries(got)}) >= STORM,
     )
-    first = start_services(crashing, tmp_path / "first", ["router"])
-    second: ServiceProcs | None = None
-    try:
-        await wait_healthy(others)
-        await wait_healthy(first)
-        await post_storm(others.urls["intake"], run, isolated.auth())
-        # the first router publishes its first batch's assignments, then dies before committing
-        code = await asyncio.to_thread(first.procs["router"].wait, 60)
-        assert code == -signal.SIGKILL, first.log_tail("router")
-        second = await started(isolated, tmp_path / "second", ["router"])
-        await collect_until(
-            isolated.infra.bootstrap,
-            f"{isolated.prefix}assignments",
-            lambda got: len({e.subject for e in primaries(got)}) >= STORM,
+    # every input handled (repeats included, by reporting too), then everyone stopped
+    await wait_consumed(
+        isolated.infra.bootstrap,
+        alert_path_reads(isolated.prefix, ["intake", "router", "reporting"]),
+    )
+    rows = await reporting_rows(others.urls["reporting"], STORM, isolated.auth())
+    async with httpx.AsyncClient(timeout=30, auth=isolated.auth()) as client:
+        answers = await asyncio.gather(
+            *(client.get(f"{others.urls['reporting']}/v1/incidents/{r['id']}") for r in rows)
         )
-        # every input handled (repeats included, by reporting too), then everyone stopped
-        await wait_consumed(
-            isolated.infra.bootstrap,
-            alert_path_reads(isolated.prefix, ["intake", "router", "reporting"]),
-        )
-        rows = await reporting_rows(others.urls["reporting"], STORM, isolated.auth())
-        async with httpx.AsyncClient(timeout=30, auth=isolated.auth()) as client:
-            answers = await asyncio.gather(
-                *(client.get(f"{others.urls['reporting']}/v1/incidents/{r['id']}") for r in rows)
-            )
-            timelines = [answer.json() for answer in answers]
-    finally:
-        for procs in (others, first, second):
-            if procs is not None:
-                stop_services(procs)
+        timelines = [answer.json() for answer in answers]
+    fleet.stop()
     events = await read_topic(isolated.infra.bootstrap, f"{isolated.prefix}assignments")
     ids = [e.id for e in events]
     assert len(ids) > len(set(ids)), "the killed batch's assignments were not republished"
@@ -157,46 +137,42 @@ async def split(a: ServiceProcs, b: ServiceProcs) -> dict[str, list[float]]:
 
 
 async def test_two_instances_of_each_service_split_a_storm_without_duplicates(
-    isolated: Isolated, tmp_path: Path
+    isolated: Isolated, fleet: Fleet
 ) -> None:
     run = uuid.uuid4().hex[:6]
     isolated.env.update(QUICK_REBALANCE)  # b's instances join a's groups sooner
-    a = start_services(isolated, tmp_path / "a", list(CONSUMERS))
-    b = start_services(isolated, tmp_path / "b", list(CONSUMERS))
-    try:
-        await wait_healthy(a)
-        await wait_healthy(b)
-        # warm up until every instance has records, i.e. each group has split its partitions
-        warm = 0
-        loop = asyncio.get_running_loop()
-        async with asyncio.timeout(90):
-            next_post = loop.time()
-            while True:
-                before = await split(a, b)
-                if all(min(counts) > 0 for counts in before.values()):
-                    break
-                if loop.time() >= next_post:  # another wave while some instance has none
-                    await post_storm(a.urls["intake"], f"{run}w{warm}", isolated.auth())
-                    warm += 1
-                    next_post = loop.time() + 3
-                await asyncio.sleep(0.2)
-        await post_storm(a.urls["intake"], run, isolated.auth())
-        await post_storm(b.urls["intake"], f"{run}b", isolated.auth())
-        incidents = (warm + 2) * STORM
-        await collect_until(
-            isolated.infra.bootstrap,
-            f"{isolated.prefix}assignments",
-            lambda got: len({e.subject for e in primaries(got)}) >= incidents,
-        )
-        # every input handled, then everyone stopped: all that was published
-        await wait_consumed(
-            isolated.infra.bootstrap, alert_path_reads(isolated.prefix, list(CONSUMERS))
-        )
-        rows = await reporting_rows(a.urls["reporting"], incidents, isolated.auth())
-        after = await split(a, b)
-    finally:
-        stop_services(a)
-        stop_services(b)
+    a = fleet.start("a", list(CONSUMERS))
+    b = fleet.start("b", list(CONSUMERS))
+    await fleet.healthy()
+    # warm up until every instance has records, i.e. each group has split its partitions
+    warm = 0
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(90):
+        next_post = loop.time()
+        while True:
+            before = await split(a, b)
+            if all(min(counts) > 0 for counts in before.values()):
+                break
+            if loop.time() >= next_post:  # another wave while some instance has none
+                await post_storm(a.urls["intake"], f"{run}w{warm}", isolated.auth())
+                warm += 1
+                next_post = loop.time() + 3
+            await asyncio.sleep(0.2)
+    await post_storm(a.urls["intake"], run, isolated.auth())
+    await post_storm(b.urls["intake"], f"{run}b", isolated.auth())
+    incidents = (warm + 2) * STORM
+    await collect_until(
+        isolated.infra.bootstrap,
+        f"{isolated.prefix}assignments",
+        lambda got: len({e.subject for e in primaries(got)}) >= incidents,
+    )
+    # every input handled, then everyone stopped: all that was published
+    await wait_consumed(
+        isolated.infra.bootstrap, alert_path_reads(isolated.prefix, list(CONSUMERS))
+    )
+    rows = await reporting_rows(a.urls["reporting"], incidents, isolated.auth())
+    after = await split(a, b)
+    fleet.stop()
     events = await read_topic(isolated.infra.bootstrap, f"{isolated.prefix}assignments")
     ids = [e.id for e in primaries(events)]
     assert len(ids) == len(set(ids)) == incidents  # one primary assignment per incident

@@ -11,19 +11,11 @@ import asyncio
 import signal
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.conftest import (
-    Isolated,
-    ServiceProcs,
-    start_services,
-    started,
-    stop_services,
-    wait_healthy,
-)
+from tests.integration.conftest import Fleet, Isolated, wait_healthy
 from tests.integration.helpers import (
     QUICK_REBALANCE,
     alert_path_reads,
@@ -57,33 +49,28 @@ async def storm(client: httpx.AsyncClient, intake: str, run: str, half: asyncio.
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
 async def test_router_restart_mid_storm_loses_and_doubles_nothing(
-    isolated: Isolated, tmp_path: Path, sig: signal.Signals
+    isolated: Isolated, fleet: Fleet, sig: signal.Signals
 ) -> None:
     run = uuid.uuid4().hex[:6]
     isolated.env.update(QUICK_REBALANCE)  # the killed router's partitions move after 6 s
-    sp = await started(isolated, tmp_path / "first", ["intake", "router"])
-    second: ServiceProcs | None = None
-    try:
-        async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
-            half = asyncio.Event()
-            posting = asyncio.create_task(storm(client, sp.urls["intake"], run, half))
-            async with asyncio.timeout(60):
-                await half.wait()
-            sp.procs["router"].send_signal(sig)
-            await asyncio.to_thread(sp.procs["router"].wait, 30)
-            # the second instance starts while the rest of the storm still comes in
-            second = start_services(isolated, tmp_path / "second", ["router"])
-            await posting
-        await wait_healthy(second)
-        await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 2 * STORM)
-        # every alert and incident handled, then everyone stopped: all that was published
-        await wait_consumed(
-            isolated.infra.bootstrap, alert_path_reads(isolated.prefix, ["intake", "router"])
-        )
-    finally:
-        stop_services(sp)
-        if second:
-            stop_services(second)
+    sp = await fleet.started("first", ["intake", "router"])
+    async with httpx.AsyncClient(auth=isolated.auth(), timeout=30) as client:
+        half = asyncio.Event()
+        posting = asyncio.create_task(storm(client, sp.urls["intake"], run, half))
+        async with asyncio.timeout(60):
+            await half.wait()
+        sp.procs["router"].send_signal(sig)
+        await asyncio.to_thread(sp.procs["router"].wait, 30)
+        # the second instance starts while the rest of the storm still comes in
+        second = fleet.start("second", ["router"])
+        await posting
+    await wait_healthy(second)
+    await collect(isolated.infra.bootstrap, f"{isolated.prefix}assignments", 2 * STORM)
+    # every alert and incident handled, then everyone stopped: all that was published
+    await wait_consumed(
+        isolated.infra.bootstrap, alert_path_reads(isolated.prefix, ["intake", "router"])
+    )
+    fleet.stop()
     events = await read_topic(isolated.infra.bootstrap, f"{isolated.prefix}assignments")
     incidents = {e.subject for e in events}
     assert len(incidents) == STORM
