@@ -191,11 +191,12 @@ def reclassified(
     reason: str,
     by: str,
     category: Category = Category.OUTAGE,
+    event_id: uuid.UUID | None = None,
 ) -> Envelope:
     """``baton.incident.reclassified``: ``by`` set ``incident``'s priority (and category) at
     ``at`` for ``reason``."""
     data = IncidentReclassifiedV1(priority=priority, category=category, reason=reason, by=by)
-    return make_event(data, source="intake", time=at, subject=incident)
+    return make_event(data, source="intake", time=at, subject=incident, event_id=event_id)
 
 
 def from_sla_clock(

@@ -39,11 +39,9 @@ from shared.events import (
     ClockKind,
     Envelope,
     EventType,
-    IncidentReclassifiedV1,
     Layer,
     SlaClockRecomputedV1,
     SlaClockResumedV1,
-    make_event,
     parse_event,
     stable_id,
 )
@@ -286,13 +284,12 @@ def accepted(incident: str, kind: ActionKind, at: datetime, **extra: Any) -> Env
 
 
 def reclassified(incident: str, prio: str, at: datetime) -> Envelope:
-    return make_event(
-        IncidentReclassifiedV1(
-            priority=prio, category=Category.OUTAGE, reason="scope", by="apps:m"
-        ),
-        source="intake",
-        time=at,
-        subject=incident,
+    return factories.reclassified(
+        incident,
+        at,
+        priority=prio,
+        reason="scope",
+        by="apps:m",
         event_id=stable_id("test-reclass", incident, prio, at),
     )
 

@@ -20,11 +20,18 @@ from shared.events import (
     Category,
     ClockKind,
     Envelope,
-    EventType,
     Layer,
     SlaClockRecomputedV1,
 )
-from tests.factories import accepted, minimal_doc, opened, origin_moved, primaries, reclassified
+from tests.factories import (
+    accepted,
+    minimal_doc,
+    opened,
+    origin_moved,
+    payloads,
+    primaries,
+    reclassified,
+)
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
@@ -67,7 +74,7 @@ def test_level_2_fires_for_an_incident_open_across_a_republish() -> None:
         if timer.clock != ClockKind.RESPONSE:
             continue
         state, out = on_sla(state, fire(timer, timer.due), ContractView.of(v2), timer.due)
-        fired += [e.data.level for e in out if isinstance(e.data, AssignmentEscalatedV3)]
+        fired += [d.level for d in payloads(out, AssignmentEscalatedV3)]
     assert fired == [2]  # at 80 %, with v1's contacts (level 1 is the assignment itself)
     assert state.policy is not None
     assert state.policy.contract_hash == v1.content_hash
@@ -195,7 +202,7 @@ def test_a_new_contract_applies_to_new_incidents_and_to_open_ones_only_by_reclas
     first, out = apply(first, reclassify, new_rules, T0 + timedelta(minutes=6))
     assert first is not None
     assert fold(first, new_rules)[ClockKind.RESPONSE].policy.target == timedelta(minutes=25)
-    recomputed = [e.data for e in out if isinstance(e.data, SlaClockRecomputedV1)]
+    recomputed = payloads(out, SlaClockRecomputedV1)
     assert [(r.clock, r.target) for r in recomputed] == [
         (ClockKind.RESPONSE, timedelta(minutes=25))
     ]
@@ -209,7 +216,7 @@ def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new
 
     v1, v2 = contract("v1", p1_response="15m"), contract("v2", p1_response="25m")
     state, issued = open_route(opened("inc-r", T0), ContractView.of(v1), T0)
-    first = [e.data_as(AssignmentIssuedV3) for e in issued if e.type == EventType.ASSIGNMENT_ISSUED]
+    first = payloads(issued, AssignmentIssuedV3)
     assert {a.deadlines and a.deadlines.response_target for a in first} == {timedelta(minutes=15)}
     diagnosis = accepted(
         "inc-r",
@@ -219,9 +226,7 @@ def test_the_router_keeps_the_incidents_deadlines_through_a_handover_under_a_new
         fault_found=True,
     )
     state, events = on_action(state, diagnosis, ContractView.of(v2), T0 + timedelta(minutes=5))
-    handed = [
-        e.data_as(AssignmentIssuedV3) for e in events if e.type == EventType.ASSIGNMENT_ISSUED
-    ]
+    handed = payloads(events, AssignmentIssuedV3)
     assert handed, [e.type for e in events]
     assert {a.deadlines and a.deadlines.response_target for a in handed} == {timedelta(minutes=15)}
 
