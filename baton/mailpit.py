@@ -31,17 +31,15 @@ class Mailpit:
 
     @property
     def web_url(self) -> str:
-        return f"http://{stack.HOST}:{self.http}"
+        return stack.local_address(self.http, "http")
 
     @property
     def smtp_address(self) -> str:
-        return f"{stack.HOST}:{self.smtp}"
+        return stack.local_address(self.smtp)
 
     def senders(self) -> dict[str, str]:
         """``BATON_NOTIFY_SENDERS``'s value: e-mail over plain SMTP to this relay."""
-        return {
-            "email": f"mailto://{stack.HOST}:{self.smtp}?from={SENDER}&to={{address}}&mode=insecure"
-        }
+        return {"email": f"mailto://{self.smtp_address}?from={SENDER}&to={{address}}&mode=insecure"}
 
 
 def binary() -> str | None:
@@ -82,7 +80,7 @@ def running(paths: stack.StackPaths) -> bool:
 def argv(exe: str, chosen: Mailpit, folder: Path) -> list[str]:
     """Mailpit's command line: its ports, its database in ``folder``, and every message kept
     (it prunes to the newest 500 unless told; a storm's e-mail must all be there to count)."""
-    command = [exe, "--smtp", chosen.smtp_address, "--listen", f"{stack.HOST}:{chosen.http}"]
+    command = [exe, "--smtp", chosen.smtp_address, "--listen", stack.local_address(chosen.http)]
     return [*command, "--database", str(folder / "mailpit.db"), "--max", "0", "--quiet"]
 
 

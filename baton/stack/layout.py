@@ -26,12 +26,21 @@ BASE_PORT_ENV = "BATON_STACK_BASE_PORT"
 PORTS_FILE = "ports.json"
 
 HOST = "127.0.0.1"
+
+
+def local_address(port: int, scheme: str = "") -> str:
+    """Where a process of the local stack listens on ``port`` (every one listens on ``HOST``):
+    ``host:port``, or with ``scheme`` the URL ``scheme://host:port``."""
+    where = f"{HOST}:{port}"
+    return f"{scheme}://{where}" if scheme else where
+
+
 KAFKA_VERSION = "4.1.1"  # keep equal to <kafka.version> in deploy/kafka/pom.xml
 # The default ports; a stack started with a base port or with free ports records its own in
 # <stack>/ports.json, and every command reads them from there (see StackPorts).
 KAFKA_PORT = 9092
 KAFKA_CONTROLLER_PORT = 9093
-KAFKA_BOOTSTRAP = f"{HOST}:{KAFKA_PORT}"
+KAFKA_BOOTSTRAP = local_address(KAFKA_PORT)
 KAFKA_JVM = ("-Xms256m", "-Xmx512m", "-XX:+UseG1GC")
 # Each of three nodes on a 2-core machine: a smaller heap, and the client compiler only — three
 # JVMs compiling with C2 at once starve each other; C1 alone started a node in 21 s instead of
@@ -73,7 +82,7 @@ class Service:
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return local_address(self.port, "http")
 
     @property
     def metrics_url(self) -> str:
@@ -131,11 +140,11 @@ class KafkaNode:
 
     @property
     def address(self) -> str:
-        return f"{HOST}:{self.port}"
+        return local_address(self.port)
 
     @property
     def controller_address(self) -> str:
-        return f"{HOST}:{self.controller}"
+        return local_address(self.controller)
 
 
 # `--brokers`: one node (the default), or three (replication factor 3, min.insync.replicas 2:

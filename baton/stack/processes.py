@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from baton.stack.layout import HOST, REPO_ROOT, StackError, StackPaths, log
+from baton.stack.layout import HOST, REPO_ROOT, StackError, StackPaths, local_address, log
 
 # --------------------------------------------------------------------------- processes
 
@@ -128,8 +128,8 @@ def _port_open(port: int, host: str = HOST) -> bool:
 def _require_free_port(port: int, what: str) -> None:
     if _port_open(port):
         raise StackError(
-            f"{what} cannot start: {HOST}:{port} is already taken by a process this stack did "
-            f"not start (see `ss -ltnp 'sport = :{port}'`)"
+            f"{what} cannot start: {local_address(port)} is already taken by a process this stack"
+            f" did not start (see `ss -ltnp 'sport = :{port}'`)"
         )
 
 
