@@ -101,6 +101,16 @@ def _get(url: str) -> Any:
     return response.json()
 
 
+def _read(url: str | None, path: str, *, as_json: bool) -> Any:
+    """``path`` read from reporting (at ``url``, else the local stack's); with ``--json`` it is
+    printed as it came and the command ends there."""
+    doc = _get(f"{_reporting_url(url)}{path}")
+    if as_json:
+        print(json.dumps(doc, indent=2, default=str))
+        raise typer.Exit
+    return doc
+
+
 def _required_auth() -> credentials.StackAuth:
     try:
         return credentials.StackAuth(credentials.require(stack_paths().root))
@@ -119,10 +129,7 @@ def incidents_list(
 ) -> None:
     """Incidents, newest first."""
     query = f"?status={state}" if state else ""
-    rows = _get(f"{_reporting_url(url)}/v1/incidents{query}")
-    if as_json:
-        print(json.dumps(rows, indent=2, default=str))
-        return
+    rows = _read(url, f"/v1/incidents{query}", as_json=as_json)
     table = Table("id", "status", "prio", "layer", "origin", "owner", "opened (UTC)", "summary")
     for column in table.columns:
         column.no_wrap = True
@@ -151,10 +158,7 @@ def incidents_show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """One incident: its state, timeline and closure report."""
-    doc = _get(f"{_reporting_url(url)}/v1/incidents/{incident_id}")
-    if as_json:
-        print(json.dumps(doc, indent=2, default=str))
-        return
+    doc = _read(url, f"/v1/incidents/{incident_id}", as_json=as_json)
     inc = doc["incident"]
     console.print(
         Text.assemble(
@@ -303,10 +307,7 @@ def sla_report(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """SLA compliance for a month, per contractor, category, priority and clock."""
-    doc = _get(f"{_reporting_url(url)}/v1/reports/sla?month={month}")
-    if as_json:
-        print(json.dumps(doc, indent=2, default=str))
-        return
+    doc = _read(url, f"/v1/reports/sla?month={month}", as_json=as_json)
     table = Table(
         "contractor",
         "category",

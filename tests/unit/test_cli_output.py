@@ -3,6 +3,7 @@ alert summary are shown as typed, never executed or rendered."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -52,3 +53,13 @@ def test_outside_text_cannot_drive_the_terminal(argv: list[str]) -> None:
     assert "\u202e" not in result.output  # bidi override: the line would read reversed
     assert "\u2066" not in result.output
     assert "[bold red]pwned" in result.output  # markup shown as typed
+
+
+@pytest.mark.usefixtures("reporting")
+@pytest.mark.parametrize("argv", [["incidents", "list"], ["incidents", "show", "inc-1"]])
+def test_json_is_the_answer_as_reporting_gave_it_and_nothing_else(argv: list[str]) -> None:
+    result = CliRunner().invoke(cli.app, [*argv, "--url", "http://reporting", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)  # no table after it
+    incident = doc[0] if isinstance(doc, list) else doc["incident"]
+    assert incident["summary"] == HOSTILE  # as it came: JSON escapes it, nothing is dropped
