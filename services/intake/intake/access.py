@@ -31,7 +31,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from intake.actions import WORKING, Part, apply_action, standing, verdict
-from intake.incidents import IncidentState, Refused, recorded
+from intake.incidents import Answered, IncidentState, Refused, heard, recorded
 from intake.pause_answers import apply_pause_answer
 from shared.contract.view import ContractView
 from shared.events import (
@@ -230,7 +230,7 @@ def apply_access(
     view: ContractView,
     now: datetime,
     accepted_at: datetime | None = None,
-) -> tuple[IncidentState, list[Envelope], tuple[int, str]]:
+) -> Answered:
     """Apply one access step: the new state, the events, and the verdict (202, 403, 409).
 
     The step happened when intake accepted it (``accepted_at``, else ``now``), as every action
@@ -242,11 +242,8 @@ def apply_access(
         request = decide(command, incident, view, when)
     except Refused as refusal:
         refused = AccessRefusedV1(
+            **heard(command, when),
             action=action.action,
-            party=action.party,
-            actor=action.actor,
-            at=when,
-            command_id=command.id,
             request_id=action.request_id,
             reason=refusal.reason,
         )
@@ -268,7 +265,7 @@ def apply_command(
     view: ContractView,
     now: datetime,
     accepted_at: datetime | None = None,
-) -> tuple[IncidentState, list[Envelope], tuple[int, str]]:
+) -> Answered:
     """A command of either kind on ``incident``: the new state, its events and the verdict."""
     action = command.data
     if isinstance(action, AccessActionV1):
