@@ -36,13 +36,13 @@ from typing import Any
 
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaProducer
 
 from intake.formats import FORMATS
 from intake.guard import parse_json
 from shared.contract import load_contract
 from shared.kafka import aiokafka_kwargs
+from shared.raw_kafka import raw_rate, tail_consumer
 from shared.settings import DEFAULT_CONTRACT, Settings
 
 PARTITIONS = 3
@@ -162,21 +162,10 @@ async def http_rate(
     return n / elapsed, spent / elapsed
 
 
-async def _tail(kafka: Mapping[str, Any], topic: str) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False)
-    await consumer.start()
-    parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-    consumer.assign(parts)
-    await consumer.seek_to_end(*parts)
-    for tp in parts:
-        await consumer.position(tp)
-    return consumer
-
-
 async def kafka_rate(kafka: Mapping[str, Any], prefix: str, n: int, per_request: int) -> float:
     """Alerts/s from the raw-alerts topic to the alerts topic."""
     run = uuid.uuid4().hex[:8]
-    consumer = await _tail(kafka, f"{prefix}alerts")
+    consumer = await tail_consumer(kafka, f"{prefix}alerts", PARTITIONS)
     producer = AIOKafkaProducer(**kafka, enable_idempotence=True)
     await producer.start()
     marker = f"bench-{run}-".encode()
@@ -203,34 +192,6 @@ async def kafka_rate(kafka: Mapping[str, Any], prefix: str, n: int, per_request:
     finally:
         await producer.stop()
         await consumer.stop()
-
-
-async def raw_rate(kafka: Mapping[str, Any], n: int, size: int) -> float:
-    topic = f"bench-intake-raw-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(**kafka)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
-        await asyncio.sleep(1)
-        consumer = await _tail(kafka, topic)
-        producer = AIOKafkaProducer(**kafka, enable_idempotence=True)
-        await producer.start()
-        try:
-            began = time.perf_counter()
-            payload = b"x" * size
-            futures = [await producer.send(topic, payload, key=str(i).encode()) for i in range(n)]
-            await asyncio.gather(*futures)
-            seen = 0
-            while seen < n:
-                batch = await consumer.getmany(timeout_ms=1000)
-                seen += sum(len(rs) for rs in batch.values())
-            return n / (time.perf_counter() - began)
-        finally:
-            await producer.stop()
-            await consumer.stop()
-    finally:
-        await admin.delete_topics([topic])
-        await admin.close()
 
 
 async def run(
