@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 
 import httpx
 
+from shared.bench import raw_rate, tail_consumer, webhook
 from shared.events import AssignmentIssuedV3, parse_event
-from shared.raw_kafka import raw_rate, tail_consumer
 from shared.topic_admin import KafkaClient
 from shared.topics import TOPIC_SPECS, Topic
 
@@ -46,28 +46,6 @@ class BenchResult:
         ]
 
 
-def _webhook(run: str, i: int, now: datetime) -> dict[str, object]:
-    return {
-        "version": "4",
-        "groupKey": f"bench-{run}",
-        "status": "firing",
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {
-                    "alertname": "BenchAlert",
-                    "instance": f"bench-{run}-{i}",
-                    "severity": "critical",
-                },
-                "annotations": {"summary": f"bench alert {run} {i}"},
-                "startsAt": now.isoformat(),
-                "endsAt": "0001-01-01T00:00:00Z",
-                "fingerprint": f"bench-{run}-{i}",
-            }
-        ],
-    }
-
-
 async def baton_throughput(
     intake: str,
     bootstrap: KafkaClient,
@@ -90,7 +68,7 @@ async def baton_throughput(
             i = queue.get_nowait()
             sent = time.time()
             response = await client.post(
-                f"{intake}/v1/alerts/alertmanager", json=_webhook(run, i, datetime.now(UTC))
+                f"{intake}/v1/alerts/alertmanager", json=webhook(run, [i], datetime.now(UTC))
             )
             response.raise_for_status()
             posted[f"bench alert {run} {i}"] = sent
@@ -133,7 +111,7 @@ async def run_bench(
     *,
     auth: httpx.Auth | None = None,
 ) -> BenchResult:
-    sample = str(_webhook("x" * 8, 0, datetime.now(UTC)))
+    sample = str(webhook("x" * 8, [0], datetime.now(UTC)))
     raw = await raw_rate(bootstrap, n, len(sample))
     baton, latencies = await baton_throughput(
         intake, bootstrap, f"{prefix}assignments", n, concurrency, auth=auth

@@ -52,9 +52,9 @@ from baton.measures import (
     scale_lines,
     scale_out,
 )
+from shared.bench import raw_rate, tail_consumer
 from shared.contract import Contract
 from shared.events import AssignmentIssuedV3, AssignmentRole, parse_event
-from shared.raw_kafka import raw_rate, tail_consumer
 from shared.settings import Settings
 from shared.topic_admin import KafkaClient
 from shared.topics import Topic

@@ -1,12 +1,16 @@
-"""Raw aiokafka on the broker Baton runs on: the yardstick ``baton bench`` and ``intake.bench``
-set Baton's own figures beside (messages of the same size produced, idempotent and acks=all,
-and consumed back), and the tail consumer both read a run's output with."""
+"""What ``baton bench`` and ``intake.bench`` share: the Alertmanager webhooks they post, raw
+aiokafka on the same broker as the yardstick they set Baton's figures beside (messages of the
+same size produced, idempotent and acks=all, and consumed back), and the tail consumer they
+read a run's output with."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -14,6 +18,31 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from shared.topic_admin import KafkaClient, client_kwargs
 
 RAW_PARTITIONS = 3
+
+
+def webhook(run: str, alerts: Iterable[int], now: datetime) -> dict[str, Any]:
+    """An Alertmanager webhook with a firing alert per number in ``alerts``, each on its own
+    unknown host (``bench-<run>-<i>``, also its fingerprint), so that each opens an incident."""
+    return {
+        "version": "4",
+        "groupKey": f"bench-{run}",
+        "status": "firing",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {
+                    "alertname": "BenchAlert",
+                    "instance": f"bench-{run}-{i}",
+                    "severity": "critical",
+                },
+                "annotations": {"summary": f"bench alert {run} {i}"},
+                "startsAt": now.isoformat(),
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": f"bench-{run}-{i}",
+            }
+            for i in alerts
+        ],
+    }
 
 
 async def tail_consumer(client: KafkaClient, topic: str, partitions: int) -> AIOKafkaConsumer:
