@@ -40,7 +40,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import AwareDatetime, Field
@@ -48,7 +47,7 @@ from pydantic import AwareDatetime, Field
 from shared.calendar import TimeCalendar
 from shared.contract import Contract
 from shared.contract.view import BREACH, ContractView, Policy
-from shared.events import Category, ClockKind, Layer
+from shared.events import Category, ClockKind, ClockState, Layer
 from shared.model import Model
 
 ZERO = timedelta(0)
@@ -139,12 +138,6 @@ class IncidentRecord(Model):
                 category = fact.category or category
                 priority = fact.priority or priority
         return category, priority
-
-
-class ClockState(StrEnum):
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPED = "stopped"
 
 
 @dataclass(frozen=True, slots=True)
