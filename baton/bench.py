@@ -17,14 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from shared.bench import raw_rate, tail_consumer, webhook
 from shared.events import AssignmentIssuedV3, parse_event
-from shared.topic_admin import KafkaClient, client_kwargs
+from shared.topic_admin import KafkaClient
 from shared.topics import TOPIC_SPECS, Topic
-
-RAW_PARTITIONS = 3
 
 
 @dataclass(frozen=True)
@@ -49,60 +46,6 @@ class BenchResult:
         ]
 
 
-def _webhook(run: str, i: int, now: datetime) -> dict[str, object]:
-    return {
-        "version": "4",
-        "groupKey": f"bench-{run}",
-        "status": "firing",
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {
-                    "alertname": "BenchAlert",
-                    "instance": f"bench-{run}-{i}",
-                    "severity": "critical",
-                },
-                "annotations": {"summary": f"bench alert {run} {i}"},
-                "startsAt": now.isoformat(),
-                "endsAt": "0001-01-01T00:00:00Z",
-                "fingerprint": f"bench-{run}-{i}",
-            }
-        ],
-    }
-
-
-async def tail_consumer(bootstrap: KafkaClient, topic: str, partitions: int) -> AIOKafkaConsumer:
-    """A group-less consumer positioned at the current end of every partition of ``topic``."""
-    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), enable_auto_commit=False)
-    await consumer.start()
-    parts = [TopicPartition(topic, p) for p in range(partitions)]
-    consumer.assign(parts)
-    await consumer.seek_to_end(*parts)
-    for tp in parts:
-        await consumer.position(tp)  # resolve the end offset now, before anything is produced
-    return consumer
-
-
-async def raw_throughput(bootstrap: KafkaClient, topic: str, n: int, size: int) -> float:
-    """Produce n messages of ``size`` bytes (batched, not awaited one by one), consume them back."""
-    consumer = await tail_consumer(bootstrap, topic, RAW_PARTITIONS)
-    producer = AIOKafkaProducer(**client_kwargs(bootstrap), enable_idempotence=True)
-    await producer.start()
-    payload = b"x" * size
-    began = time.perf_counter()
-    try:
-        futures = [await producer.send(topic, payload, key=str(i % 64).encode()) for i in range(n)]
-        await asyncio.gather(*futures)
-        seen = 0
-        while seen < n:
-            batch = await consumer.getmany(timeout_ms=1000)
-            seen += sum(len(records) for records in batch.values())
-        return n / (time.perf_counter() - began)
-    finally:
-        await producer.stop()
-        await consumer.stop()
-
-
 async def baton_throughput(
     intake: str,
     bootstrap: KafkaClient,
@@ -125,7 +68,7 @@ async def baton_throughput(
             i = queue.get_nowait()
             sent = time.time()
             response = await client.post(
-                f"{intake}/v1/alerts/alertmanager", json=_webhook(run, i, datetime.now(UTC))
+                f"{intake}/v1/alerts/alertmanager", json=webhook(run, [i], datetime.now(UTC))
             )
             response.raise_for_status()
             posted[f"bench alert {run} {i}"] = sent
@@ -168,19 +111,8 @@ async def run_bench(
     *,
     auth: httpx.Auth | None = None,
 ) -> BenchResult:
-    sample = str(_webhook("x" * 8, 0, datetime.now(UTC)))
-    raw_topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [NewTopic(raw_topic, num_partitions=RAW_PARTITIONS, replication_factor=1)]
-        )
-        await asyncio.sleep(1)  # let the new partitions elect their leader
-        raw = await raw_throughput(bootstrap, raw_topic, n, len(sample))
-        await admin.delete_topics([raw_topic])
-    finally:
-        await admin.close()
+    sample = str(webhook("x" * 8, [0], datetime.now(UTC)))
+    raw = await raw_rate(bootstrap, n, len(sample))
     baton, latencies = await baton_throughput(
         intake, bootstrap, f"{prefix}assignments", n, concurrency, auth=auth
     )

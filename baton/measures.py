@@ -25,21 +25,42 @@ JOIN_LIMIT_S = 120.0  # for the extra instances to join every group (a rebalance
 
 class CpuMeter:
     """CPU seconds (user + system) each service process used between ``start`` and ``stop``,
-    by instance name (``intake``, ``intake-2``: ``per_service`` sums them)."""
+    by instance name (``intake``, ``intake-2``: ``per_service`` sums them). A process counts
+    with its children: the live ones (the router's sending process, ``router/outbox.py``
+    ``Sender``) and the ended ones it waited for."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self._pids = pids
         self._tick = os.sysconf("SC_CLK_TCK")
         self._start: dict[str, float] = {}
 
+    def _processes(self) -> dict[int, tuple[int, float]]:
+        """Every process: its parent and its CPU seconds with its waited-for children's."""
+        out = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended while we looked
+            ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+            out[int(stat.parent.name)] = (int(fields[1]), ticks / self._tick)
+        return out
+
     def _now(self) -> dict[str, float]:
+        processes = self._processes()
+        children: dict[int, list[int]] = {}
+        for pid, (parent, _) in processes.items():
+            children.setdefault(parent, []).append(pid)
         out = {}
         for name, pid in self._pids.items():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
+            if pid not in processes:
                 continue
-            out[name] = (int(fields[11]) + int(fields[12])) / self._tick  # utime, stime
+            tree, total = [pid], 0.0
+            while tree:
+                one = tree.pop()
+                total += processes[one][1]
+                tree.extend(children.get(one, []))
+            out[name] = total
         return out
 
     def start(self) -> None:

@@ -38,10 +38,8 @@ from typing import Any, Protocol
 
 import httpx
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from baton import notify_bench
-from baton.bench import RAW_PARTITIONS, raw_throughput, tail_consumer
 from baton.measures import (
     JOIN_LIMIT_S,
     POLL_S,
@@ -54,10 +52,11 @@ from baton.measures import (
     scale_lines,
     scale_out,
 )
+from shared.bench import raw_rate, tail_consumer
 from shared.contract import Contract
 from shared.events import AssignmentIssuedV3, AssignmentRole, parse_event
 from shared.settings import Settings
-from shared.topic_admin import KafkaClient, client_kwargs
+from shared.topic_admin import KafkaClient
 from shared.topics import Topic
 
 SCENARIOS = ("unique", "storm", "steady")
@@ -236,19 +235,6 @@ class ScenarioResult:
         return out
 
 
-async def measure_raw(bootstrap: KafkaClient, n: int, size: int) -> float:
-    topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, RAW_PARTITIONS, 1)])
-        await asyncio.sleep(1)  # let the new partitions elect their leader
-        return await raw_throughput(bootstrap, topic, n, size)
-    finally:
-        await admin.delete_topics([topic])
-        await admin.close()
-
-
 class Relay(Protocol):
     """The stack's SMTP relay (``baton.mailpit.Relay``): read over HTTP, stopped and started."""
 
@@ -326,7 +312,7 @@ async def run_scenario(
     outage = Outage(smtp_outage) if smtp_outage else None
     load = os.getloadavg()
     sample = len(str(_webhook(run, [unique_alert(run, 0, now)])))
-    raw = await measure_raw(stack.bootstrap, max(n, 2000), sample)
+    raw = await raw_rate(stack.bootstrap, max(n, 2000), sample)
     runners: dict[str, Callable[..., Any]] = {"unique": _unique, "storm": _storm, "steady": _steady}
     runner = runners[scenario]
     cpu = CpuMeter(stack.pids)

@@ -88,6 +88,11 @@ def _key_hash(key: bytes) -> int:
     return int(murmur2(key)) & 0x7FFFFFFF
 
 
+def key_partition(key: bytes, count: int) -> int:
+    """The partition of a topic with ``count`` partitions that a record keyed ``key`` goes to."""
+    return _key_hash(key) % count
+
+
 def partition_for(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
     """aiokafka's default partitioner (Kafka's Java client's: murmur2 of the key), with each
     key's hash computed once: aiokafka's murmur2 is pure Python, and the same incident and
@@ -95,7 +100,7 @@ def partition_for(key: bytes | None, all_partitions: list[int], available: list[
     A record without a key goes to a random available partition, as before."""
     if key is None:
         return random.choice(available or all_partitions)  # noqa: S311 - spreading, not secrecy
-    return all_partitions[_key_hash(key) % len(all_partitions)]
+    return all_partitions[key_partition(key, len(all_partitions))]
 
 
 def build_broker(

@@ -391,7 +391,7 @@ class WeeklySlot(_Strict):
     days: list[Weekday] = Field(min_length=1)
     start: TimeOfDay
     duration: Duration
-    timezone: str = "UTC"
+    timezone: TimeZone = "UTC"
 
 
 class MaintenanceWindow(_Strict):

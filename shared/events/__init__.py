@@ -97,6 +97,9 @@ from shared.events.base import (
     ClockKind as ClockKind,
 )
 from shared.events.base import (
+    ClockState as ClockState,
+)
+from shared.events.base import (
     Layer as Layer,
 )
 from shared.events.base import (

@@ -56,6 +56,14 @@ class ClockKind(StrEnum):
     RECOVERY = "recovery"
 
 
+class ClockState(StrEnum):
+    """Where an SLA clock stands: as sla-clock folds it and reporting's read API shows it."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
 # A party's part in an incident as ``baton.assignment.issued`` v1-v2 and
 # ``baton.assignment.check_opened`` carry it (a docstring would change their fixed schemas).
 class Role(StrEnum):

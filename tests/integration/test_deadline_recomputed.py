@@ -5,11 +5,13 @@ new deadline, reporting shows it, and the router re-issues it to the database's 
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 import yaml
@@ -50,13 +52,48 @@ def closed_office_contract(now: datetime) -> dict[str, Any]:
     return out
 
 
+async def notices_of_reissues(
+    dsn: str, bootstrap: str, topic: str, incident: str, response_due: datetime
+) -> dict[tuple[str, str], int]:
+    """How many messages each person got per channel for the assignments the recomputation
+    re-issued (those carrying its new deadline; the handover before it carries the old)."""
+    events = await read_topic(bootstrap, topic)
+    reissues = [
+        e.id
+        for e in events
+        if isinstance(e.data, AssignmentIssuedV3)
+        and e.subject == incident
+        and e.data.deadlines is not None
+        and e.data.deadlines.response_due == response_due
+    ]
+    assert len(reissues) == 2  # one per clock event
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT recipient, channel, count(*) AS n FROM router.notifications"
+            " WHERE incident_id = $1 AND event_id = ANY($2::uuid[]) GROUP BY 1, 2",
+            incident,
+            reissues,
+        )
+    finally:
+        await conn.close()
+    return {(r["recipient"], r["channel"]): r["n"] for r in rows}
+
+
 async def test_origin_moving_to_a_24x7_object_is_published_shown_and_reissued(
     isolated: Isolated, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC)
     contract = tmp_path / "contract.yaml"
     contract.write_text(yaml.safe_dump(closed_office_contract(now), sort_keys=False))
-    isolated.env |= {"BATON_CONTRACT_PATH": str(contract), "BATON_INTAKE_TICK_SECONDS": "0.5"}
+    isolated.env |= {
+        "BATON_CONTRACT_PATH": str(contract),
+        "BATON_INTAKE_TICK_SECONDS": "0.5",
+        # rows are written whether or not a message gets through: nothing listens on port 9
+        "BATON_NOTIFY_SENDERS": json.dumps(
+            {"email": "mailto://127.0.0.1:9?from=baton@baton.local&to={address}&mode=insecure"}
+        ),
+    }
     sp = start_services(isolated, tmp_path)
     run = uuid.uuid4().hex[:6]
     bootstrap, prefix = isolated.infra.bootstrap, isolated.prefix
@@ -124,5 +161,13 @@ async def test_origin_moving_to_a_24x7_object_is_published_shown_and_reissued(
 
             assignment = await until("the router re-issuing the deadline", reissued)
             assert assignment.party == "osdb"  # the database's owner, after the handover
+        # one recomputation, two clock events, two re-issues on Kafka: each person told once
+        told = await until(  # the rows commit after the events are out
+            "the re-issues' notifications",
+            lambda: notices_of_reissues(
+                isolated.dsn, bootstrap, f"{prefix}assignments", incident, response_due
+            ),
+        )
+        assert set(told.values()) == {1}, told
     finally:
         stop_services(sp)

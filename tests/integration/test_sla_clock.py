@@ -621,12 +621,41 @@ def fired_count(metrics: str) -> float:
     return total
 
 
+def open_clocks_shown(metrics: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("baton_sla_open_clocks{")
+    )
+
+
+async def each_open_clock_shown_once(isolated: Isolated, *instances: ServiceProcs) -> None:
+    """The instances' ``baton_sla_open_clocks`` add up to the open clocks in the database: each
+    counts the clocks of the partitions it owns (the dashboards ``sum()`` over instances)."""
+    seen: list[tuple[float, int]] = []
+
+    async def agree() -> bool:
+        conn = await asyncpg.connect(isolated.dsn)
+        try:
+            stored = await conn.fetchval(
+                "SELECT count(*) FROM sla_clock.clocks WHERE status <> 'stopped'"
+            )
+        finally:
+            await conn.close()
+        shown = sum([open_clocks_shown(await _metrics(sp)) for sp in instances])
+        seen[:] = [(shown, stored)]
+        return bool(stored) and shown == stored
+
+    await polled(agree, lambda: f"open clocks shown / stored: {seen}", timeout=30)
+
+
 async def test_a_second_instance_joining_and_leaving_shares_the_work_and_doubles_nothing(
     isolated: Isolated, tmp_path: Path
 ) -> None:
     """One consumer group, one database: instance B joins mid-storm (a rebalance hands it
     partitions and their timers) and leaves again (they move back). Every threshold fires
-    once, both instances fired some, and nothing is published twice."""
+    once, both instances fired some, nothing is published twice, and the open-clock gauges
+    count each clock once across the instances."""
     # its clock stands at the start while B joins
     events, half, _, until, expected, clock, env = storm(isolated, tmp_path)
     expected_fires = {k for k in expected if is_fire(k)}
@@ -637,6 +666,7 @@ async def test_a_second_instance_joining_and_leaving_shares_the_work_and_doubles
         await consumed(isolated)  # A stored the first half's timers: B's join takes some over
         b = await started(env, tmp_path / "b", ["sla-clock"])
         await group_members(isolated, "sla-clock", 2)  # B holds partitions and their timers
+        await each_open_clock_shown_once(isolated, a, b)
         async with TopicReader(isolated.infra.bootstrap, f"{isolated.prefix}sla") as sla:
             clock.run(900.0)  # a quarter of a contract hour per real second
             await publish(isolated.infra.bootstrap, f"{isolated.prefix}incidents", events[half:])
@@ -651,6 +681,7 @@ async def test_a_second_instance_joining_and_leaving_shares_the_work_and_doubles
             await sla.to_end()
             got = sla.events()
         a_fired = fired_count(await _metrics(a))
+        await each_open_clock_shown_once(isolated, a)  # B's partitions came back to A
     finally:
         stop_services(a)
         if b:

@@ -5,6 +5,9 @@ figures (partitions per group, records per partition)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections import Counter
 from typing import Any
 
@@ -122,3 +125,23 @@ def test_scale_out_names_partitions_per_group_and_the_records_each_partition_got
     assert "instances: 2 of each service" in text
     assert "idles" in text
     assert "alerts: [0, 50, 1]" in text
+
+
+def test_the_cpu_meter_counts_a_process_with_its_children() -> None:
+    """The router's sending process is its child: its CPU is the router's (issue 28's gap)."""
+    meter = CpuMeter({"router": os.getpid()})
+    meter.start()
+    burn = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass\n"
+    child = subprocess.Popen([sys.executable, "-c", burn + "time.sleep(30)"])
+    try:
+        live = 0.0
+        for _ in range(600):  # until the child has burnt its CPU (it then sleeps, alive)
+            live = meter.stop()["router"]
+            if live >= 0.4:
+                break
+            time.sleep(0.05)
+        assert live >= 0.4  # counted while the child runs
+    finally:
+        child.kill()
+        child.wait()
+    assert meter.stop()["router"] >= 0.4  # and once it has ended and been waited for

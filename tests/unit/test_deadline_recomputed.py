@@ -4,11 +4,13 @@ publish the new deadline and why; the router re-issues it to the owner."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
+from router import notify
 from router.routing import on_recomputed, open_route
 from sla_clock.decide import apply, timers
 from sla_clock.timeline import BREACH, Rules, at_instant
@@ -42,6 +44,7 @@ def _on_object_calendars() -> Contract:
 CONTRACT = _on_object_calendars()
 ALMATY = ZoneInfo("Asia/Almaty")
 SATURDAY = datetime(2026, 11, 28, 10, 0, tzinfo=ALMATY)
+ALL_KINDS = frozenset({"email", "messenger", "sms", "pager", "phone"})
 
 
 def opened(at: datetime) -> Envelope:
@@ -110,3 +113,27 @@ def test_the_origin_moving_to_a_24x7_object_publishes_the_deadline_sla_clock_enf
     assert primary
     assert primary[-1].party == state.primary
     assert primary[-1].deadlines == state.deadlines
+
+
+def test_one_recomputation_tells_each_person_once_with_both_deadlines() -> None:
+    """The two clock events of one recomputation re-issue the assignment twice on Kafka; in the
+    router's batch the people are told once, by the second, which carries both deadlines."""
+    rules = Rules(ContractView.of(CONTRACT))
+    record, _ = apply(None, opened(SATURDAY), rules, SATURDAY)
+    at = SATURDAY + timedelta(minutes=20)
+    _, out = apply(record, moved(at), rules, at)
+    state, _ = open_route(opened(SATURDAY), ContractView.of(CONTRACT), SATURDAY)
+    told: list[notify.Notice] = []
+    for event in out:
+        if isinstance(event.data, SlaClockRecomputedV1):
+            state, issued = on_recomputed(state, event, ContractView.of(CONTRACT), at)
+            for e in issued:
+                told += notify.notices(
+                    e, state, ContractView.of(CONTRACT), senders=ALL_KINDS, links=notify.Links(None)
+                )
+    people = Counter((n.recipient, n.channel) for n in told)
+    assert people
+    assert set(people.values()) == {2}  # two re-issues: everyone twice
+    once = notify.last_reissue_only(told)
+    assert Counter((n.recipient, n.channel) for n in once) == Counter(dict.fromkeys(people, 1))
+    assert {n.event_id for n in once} == {told[-1].event_id}  # the last, with both deadlines

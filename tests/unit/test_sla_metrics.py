@@ -99,3 +99,20 @@ def test_series_count_does_not_grow_with_open_incidents() -> None:
     assert counts[0] == counts[1]
     # clocks × states × priorities × parties, plus minima, buckets and pauses: far below n
     assert counts[1] < 80, counts
+
+
+def test_a_revoked_partitions_clocks_leave_this_instances_gauges() -> None:
+    """With two instances each counts the clocks of the partitions it owns (ADR 67)."""
+    opened = utc(2026, 12, 4, 8)
+    registry = CollectorRegistry()
+    metrics = build_metrics(registry, FixedClock(utc(2026, 12, 4, 9)).now, RULES.view.calendar)
+    views = fold(record(Category.DEGRADATION, opened), RULES)
+    metrics.open.update("inc-0", views, priority="P3", party="osdb", part=0)
+    metrics.open.update("inc-1", views, priority="P3", party="osdb", part=1)
+    metrics.open.drop([1])
+    text = generate_latest(registry).decode()
+    assert (
+        'baton_sla_open_clocks{clock="recovery",party="osdb",priority="P3",state="running"} 1.0'
+        in text
+    )
+    assert {incident for incident, _ in metrics.open.clocks} == {"inc-0"}

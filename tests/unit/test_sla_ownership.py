@@ -25,6 +25,9 @@ class FakeConsumer:
     async def committed(self, tp: TopicPartition) -> int | None:
         return self._committed[tp.partition]
 
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return set(self.ends) | {5}  # one partition never assigned here
+
 
 def tps(*partitions: int) -> list[TopicPartition]:
     return [TopicPartition(TOPIC, p) for p in partitions]
@@ -54,3 +57,22 @@ async def test_a_revoked_partition_stops_firing_at_once() -> None:
     assert (own.ready(), own.owned) == ([ANY_PARTITION, 0], [0])
     own.processed(1, 99)  # a late message of a partition no longer ours changes nothing
     assert own.owned == [0]
+
+
+async def test_the_service_is_told_each_partition_gained_and_lost() -> None:
+    """sla-clock loads a gained partition's open clocks for its gauges and drops a lost one's,
+    so each clock is counted by one instance only (ADR 67)."""
+    consumer: Any = FakeConsumer(ends={0: 0, 1: 0, 2: 0}, committed={0: None, 1: None, 2: None})
+    told: list[tuple[str, list[int], int]] = []
+
+    async def gained(partitions: list[int], count: int) -> None:
+        told.append(("gained", partitions, count))
+
+    own = Ownership(
+        lambda: consumer,
+        assigned=gained,
+        revoked=lambda partitions: told.append(("lost", partitions, 0)),
+    )
+    await own.on_partitions_assigned(set(tps(2, 0)))  # aiokafka hands a set
+    await own.on_partitions_revoked(tps(2))
+    assert told == [("gained", [0, 2], 4), ("lost", [2], 0)]

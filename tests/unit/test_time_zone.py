@@ -1,5 +1,5 @@
-"""One time zone check (``shared.instants.TimeZone``) for calendars, sites and schedules: each
-refuses a name that is not an IANA zone and names the field."""
+"""One time zone check (``shared.instants.TimeZone``) for calendars, sites, schedules and weekly
+maintenance windows: each refuses a name that is not an IANA zone and names the field."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.calendar import CalendarSpec
-from shared.contract.model import Location, Schedule
+from shared.contract.model import Location, Schedule, WeeklySlot
 
 
 def test_an_iana_zone_is_kept_as_written() -> None:
@@ -24,8 +24,9 @@ def test_an_iana_zone_is_kept_as_written() -> None:
         lambda zone: CalendarSpec(id="office", kind="24x7", timezone=zone),
         lambda zone: Location(name="HQ", timezone=zone),
         lambda zone: Schedule(cron="0 2 * * *", timezone=zone),
+        lambda zone: WeeklySlot(days=["sun"], start="02:00", duration="PT2H", timezone=zone),
     ],
-    ids=["calendar", "site", "schedule"],
+    ids=["calendar", "site", "schedule", "maintenance-window"],
 )
 @pytest.mark.parametrize("zone", ["Mars/Olympus", "", "../etc/passwd"])
 def test_a_zone_that_is_not_iana_is_refused_naming_the_field(

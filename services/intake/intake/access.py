@@ -28,10 +28,12 @@ data in and out.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import TypedDict
 
 from intake.actions import WORKING, Part, apply_action, standing, verdict
-from intake.incidents import IncidentState, Refused, recorded
+from intake.incidents import Answered, IncidentState, Refused, heard, recorded
 from intake.pause_answers import apply_pause_answer
 from shared.contract.view import ContractView
 from shared.events import (
@@ -103,6 +105,26 @@ def _asker(action: AccessActionV1, incident: IncidentState, view: ContractView) 
         raise Refused(f"cannot {action.action.value}: the incident is {incident.status.value}")
 
 
+class _Step(TypedDict):
+    """The step a request stands after: which, when, by whom (``party:actor``), which command."""
+
+    step: AccessStep
+    at: datetime
+    by: str
+    command_id: uuid.UUID
+
+
+def _step(command: Envelope, action: AccessActionV1, when: datetime) -> _Step:
+    by = f"{action.party}:{action.actor}"
+    return {"step": action.action, "at": when, "by": by, "command_id": command.id}
+
+
+ASKED = {"purpose", "duration", "reason"}
+"""What a new request records of the asker's words, as it gave them."""
+TERMS = {"mode", "issued_by", "lead_time"}
+"""What a new request records of its access rule, as the contract states it then."""
+
+
 def _opened(
     command: Envelope, incident: IncidentState, view: ContractView, when: datetime
 ) -> AccessRequestV1:
@@ -119,33 +141,26 @@ def _opened(
         raise Refused(f"rule: {found.rule_id} has no emergency procedure")
     if emergency and not action.reason.strip():
         raise Refused("reason: break glass records why")
-    who = f"{action.party}:{action.actor}"
     approver = rule.approver if found.needs_approval else None
     if emergency:
         tell = [r for r in dict.fromkeys([rule.approver, rule.issued_by]) if r]
     else:
         tell = [r for r in (rule.issued_by, approver) if r]
+    step = _step(command, action, when)
     return AccessRequestV1(
+        **step,
         request_id=request_id_for(command),
-        step=action.action,
         status=AccessStatus.EMERGENCY if emergency else AccessStatus.REQUESTED,
-        at=when,
-        by=who,
-        command_id=command.id,
+        requested_by=step["by"],
+        requested_at=when,
+        **action.model_dump(include=ASKED),
         rule=found.rule_id,
         object_id=object_id,
-        mode=rule.mode,
-        requested_by=who,
-        requested_at=when,
-        purpose=action.purpose,
-        duration=action.duration,
-        issued_by=rule.issued_by,
-        lead_time=rule.lead_time,
+        **rule.model_dump(include=TERMS),
         due_at=found.ready_by,
         after_hours=found.after_hours,
         needs_approval=found.needs_approval and not emergency,
         approver=approver,
-        reason=action.reason,
         emergency=rule.emergency if emergency else "",
         tell=tell,
     )
@@ -179,7 +194,7 @@ def _answered(
     done = request.granted_at if step in issuer_steps else request.approved_at
     if done is not None:
         raise Refused(f"{step.value}: request {request.request_id} is already answered")
-    base = request.model_copy(update={"step": step, "at": at, "by": who, "command_id": command.id})
+    base = request.model_copy(update=_step(command, action, when))
     if step == AccessStep.APPROVE:
         return base.model_copy(
             update={
@@ -230,7 +245,7 @@ def apply_access(
     view: ContractView,
     now: datetime,
     accepted_at: datetime | None = None,
-) -> tuple[IncidentState, list[Envelope], tuple[int, str]]:
+) -> Answered:
     """Apply one access step: the new state, the events, and the verdict (202, 403, 409).
 
     The step happened when intake accepted it (``accepted_at``, else ``now``), as every action
@@ -242,11 +257,8 @@ def apply_access(
         request = decide(command, incident, view, when)
     except Refused as refusal:
         refused = AccessRefusedV1(
+            **heard(command, when),
             action=action.action,
-            party=action.party,
-            actor=action.actor,
-            at=when,
-            command_id=command.id,
             request_id=action.request_id,
             reason=refusal.reason,
         )
@@ -268,7 +280,7 @@ def apply_command(
     view: ContractView,
     now: datetime,
     accepted_at: datetime | None = None,
-) -> tuple[IncidentState, list[Envelope], tuple[int, str]]:
+) -> Answered:
     """A command of either kind on ``incident``: the new state, its events and the verdict."""
     action = command.data
     if isinstance(action, AccessActionV1):

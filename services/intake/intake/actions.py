@@ -13,7 +13,7 @@ import hashlib
 from datetime import datetime
 from enum import StrEnum
 
-from intake.incidents import IncidentState, Refused, recorded
+from intake.incidents import IncidentState, Refused, heard, recorded
 from shared.contract.model import PauseReason
 from shared.contract.view import ContractView
 from shared.events import (
@@ -334,6 +334,15 @@ def verdict(action: PartyActionV2, incident: IncidentState, view: ContractView) 
     return 202, ""
 
 
+REPORTED = {"action", "note", "layer", "fault_found", "clock", "pause_reason", "evidence"}
+"""What an accepted action's event repeats of the party's report (its other fields change the
+incident's state: ``accepted_update``)."""
+
+
+CLOSURE_REPORT = {"cause", "actions_taken", "recurrence_risk", "participants"}
+"""What a closed incident's event carries of its state: what the closure report is written from."""
+
+
 def apply_action(
     command: Envelope,
     incident: IncidentState,
@@ -359,31 +368,14 @@ def apply_action(
         status = check_action(action, incident, view)
     except Refused as refusal:
         refused = IncidentActionRefusedV3(
-            action=action.action,
-            party=action.party,
-            actor=action.actor,
-            at=at,
-            claimed_at=claimed_at,
-            command_id=command.id,
-            reason=refusal.reason,
+            **heard(command, at), action=action.action, claimed_at=claimed_at, reason=refusal.reason
         )
         return incident, [emit(refused, "refused")]
 
     who = f"{action.party}:{action.actor}"
     state = incident.model_copy(update=accepted_update(action, incident, view, status))
     accepted = IncidentActionAcceptedV3(
-        action=action.action,
-        party=action.party,
-        actor=action.actor,
-        at=at,
-        claimed_at=claimed_at,
-        command_id=command.id,
-        note=action.note,
-        layer=action.layer,
-        fault_found=action.fault_found,
-        clock=action.clock,
-        pause_reason=action.pause_reason,
-        evidence=action.evidence,
+        **heard(command, at), **action.model_dump(include=REPORTED), claimed_at=claimed_at
     )
     events = [emit(accepted, "accepted")]
     if action.action == ActionKind.RECLASSIFY:
@@ -393,12 +385,7 @@ def apply_action(
         events.append(emit(reclassified, "reclassified"))
     if status == IncidentStatus.CLOSED:
         closed = IncidentClosedV1(
-            closed_at=at,
-            confirmed_by=who,
-            cause=state.cause,
-            actions_taken=state.actions_taken,
-            recurrence_risk=state.recurrence_risk,
-            participants=state.participants,
+            closed_at=at, confirmed_by=who, **state.model_dump(include=CLOSURE_REPORT)
         )
         events.append(emit(closed, "closed"))
     return state, events

@@ -36,11 +36,11 @@ from typing import Any
 
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaProducer
 
 from intake.formats import FORMATS
 from intake.guard import parse_json
+from shared.bench import raw_rate, tail_consumer, webhook
 from shared.contract import load_contract
 from shared.kafka import aiokafka_kwargs
 from shared.settings import DEFAULT_CONTRACT, Settings
@@ -72,26 +72,6 @@ class IntakeBench:
             f"(ratio to raw: {self.kafka_per_s / self.raw_per_s:.3f})",
             f"raw aiokafka produce→consume:         {self.raw_per_s:,.0f} msg/s",
         ]
-
-
-def webhook(run: str, start: int, count: int) -> dict[str, Any]:
-    now = datetime.now(UTC).isoformat()
-    return {
-        "version": "4",
-        "groupKey": f"bench-{run}",
-        "status": "firing",
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": "Bench", "instance": f"bench-{run}-{i}"},
-                "annotations": {"summary": f"bench {run} {i}"},
-                "startsAt": now,
-                "endsAt": "0001-01-01T00:00:00Z",
-                "fingerprint": f"bench-{run}-{i}",
-            }
-            for i in range(start, start + count)
-        ],
-    }
 
 
 def validation_cost(body: bytes, per_request: int, rounds: int = 2000) -> float:
@@ -139,15 +119,21 @@ async def _post_many(url: str, path: str, bodies: list[bytes], token: str | None
         writer.close()
 
 
+def webhooks(run: str, n: int, per_request: int) -> dict[int, bytes]:
+    """``n`` alerts in webhooks of ``per_request`` each, by the number of their first alert."""
+    now = datetime.now(UTC)
+    return {
+        start: orjson.dumps(webhook(run, range(start, min(start + per_request, n)), now))
+        for start in range(0, n, per_request)
+    }
+
+
 async def http_rate(
     url: str, token: str | None, n: int, per_request: int, concurrency: int
 ) -> tuple[float, float]:
     """Alerts/s accepted over HTTP, and the validation share of intake's time."""
     run = uuid.uuid4().hex[:8]
-    bodies = [
-        orjson.dumps(webhook(run, start, min(per_request, n - start)))
-        for start in range(0, n, per_request)
-    ]
+    bodies = list(webhooks(run, n, per_request).values())
     async with httpx.AsyncClient(timeout=60) as client:
         before = await _validation_seconds(client, url)
         began = time.perf_counter()
@@ -162,21 +148,10 @@ async def http_rate(
     return n / elapsed, spent / elapsed
 
 
-async def _tail(kafka: Mapping[str, Any], topic: str) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False)
-    await consumer.start()
-    parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-    consumer.assign(parts)
-    await consumer.seek_to_end(*parts)
-    for tp in parts:
-        await consumer.position(tp)
-    return consumer
-
-
 async def kafka_rate(kafka: Mapping[str, Any], prefix: str, n: int, per_request: int) -> float:
     """Alerts/s from the raw-alerts topic to the alerts topic."""
     run = uuid.uuid4().hex[:8]
-    consumer = await _tail(kafka, f"{prefix}alerts")
+    consumer = await tail_consumer(kafka, f"{prefix}alerts", PARTITIONS)
     producer = AIOKafkaProducer(**kafka, enable_idempotence=True)
     await producer.start()
     marker = f"bench-{run}-".encode()
@@ -185,11 +160,11 @@ async def kafka_rate(kafka: Mapping[str, Any], prefix: str, n: int, per_request:
         futures = [
             await producer.send(
                 f"{prefix}alerts.raw",
-                orjson.dumps(webhook(run, start, min(per_request, n - start))),
+                body,
                 key=str(start).encode(),
                 headers=[("format", b"alertmanager")],
             )
-            for start in range(0, n, per_request)
+            for start, body in webhooks(run, n, per_request).items()
         ]
         await asyncio.gather(*futures)
         seen = 0
@@ -205,34 +180,6 @@ async def kafka_rate(kafka: Mapping[str, Any], prefix: str, n: int, per_request:
         await consumer.stop()
 
 
-async def raw_rate(kafka: Mapping[str, Any], n: int, size: int) -> float:
-    topic = f"bench-intake-raw-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(**kafka)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
-        await asyncio.sleep(1)
-        consumer = await _tail(kafka, topic)
-        producer = AIOKafkaProducer(**kafka, enable_idempotence=True)
-        await producer.start()
-        try:
-            began = time.perf_counter()
-            payload = b"x" * size
-            futures = [await producer.send(topic, payload, key=str(i).encode()) for i in range(n)]
-            await asyncio.gather(*futures)
-            seen = 0
-            while seen < n:
-                batch = await consumer.getmany(timeout_ms=1000)
-                seen += sum(len(rs) for rs in batch.values())
-            return n / (time.perf_counter() - began)
-        finally:
-            await producer.stop()
-            await consumer.stop()
-    finally:
-        await admin.delete_topics([topic])
-        await admin.close()
-
-
 async def run(
     url: str,
     kafka: Mapping[str, Any],
@@ -245,7 +192,7 @@ async def run(
 ) -> IntakeBench:
     """``kafka``: aiokafka connection keywords (``shared.kafka.aiokafka_kwargs``); ``token``:
     the Alertmanager source's bearer token, when intake asks for one."""
-    sample = orjson.dumps(webhook("x" * 8, 0, per_request))
+    sample = orjson.dumps(webhook("x" * 8, range(per_request), datetime.now(UTC)))
     raw = await raw_rate(kafka, max(n // per_request, 1), len(sample))
     http, share = await http_rate(url, token, n, per_request, concurrency)
     through_kafka = await kafka_rate(kafka, prefix, n, per_request)

@@ -41,14 +41,12 @@ class ChangeIn(BaseModel):
 
 
 def from_tool(change: ChangeIn, source: str, now: datetime) -> Envelope:
+    # the change as the tool reported it (at, summary, link, by), its object as a record names it
     record = ChangeRecordedV1(
         change_id=stable_id("change", source, change.model_dump_json()),
         object_id=change.object,
-        at=change.at,
-        summary=change.summary,
-        link=change.link,
         source=source,
-        by=change.by,
+        **change.model_dump(exclude={"object"}),
     )
     return _event(record, now)
 

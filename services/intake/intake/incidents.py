@@ -7,11 +7,14 @@ the same input yields the same output events, which every consumer recognises.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import TypedDict
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events import (
+    AccessActionV1,
     AccessRequestV1,
     Category,
     ClockKind,
@@ -19,6 +22,8 @@ from shared.events import (
     IncidentStatus,
     Layer,
     Model,
+    PartyActionV2,
+    PauseAnswerV1,
     make_event,
     stable_id,
 )
@@ -71,6 +76,11 @@ class IncidentState(BaseModel):
         return self.origin or self.object_id
 
 
+Verdict = tuple[int, str]
+"""The HTTP answer to a party's command: 202, or 403 (its rights) / 409 (the incident's state)
+and why."""
+
+
 class Refused(Exception):
     """An action the state machine or the party's rights do not allow."""
 
@@ -80,9 +90,29 @@ class Refused(Exception):
         self.forbidden = forbidden
 
     @property
-    def answer(self) -> tuple[int, str]:
+    def answer(self) -> Verdict:
         """The HTTP answer: 403 (the party's rights) or 409 (the incident's state), and why."""
         return (403 if self.forbidden else 409), self.reason
+
+
+Answered = tuple[IncidentState, list[Envelope], Verdict]
+"""A command decided: the incident's new state, the events that record it, and the verdict."""
+
+
+class Heard(TypedDict):
+    """What every event answering a party's command records first: who spoke, when intake
+    took the command (ADR 34: not the command's own time) and which command it was."""
+
+    party: str
+    actor: str
+    at: datetime
+    command_id: uuid.UUID
+
+
+def heard(command: Envelope, at: datetime) -> Heard:
+    said = command.data
+    assert isinstance(said, PartyActionV2 | AccessActionV1 | PauseAnswerV1)
+    return {"party": said.party, "actor": said.actor, "at": at, "command_id": command.id}
 
 
 def recorded(

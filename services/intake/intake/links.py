@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -183,6 +184,10 @@ def _dl(rows: list[tuple[str, str]], esc: Any = html.escape) -> str:
     return "<dl>" + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows) + "</dl>"
 
 
+Page = Callable[[str, Claims, datetime], Awaitable[HTMLResponse]]
+"""A link's page, given its token, its verified claims and the time it was opened."""
+
+
 def build_link_router(host: LinkHost, registry: CollectorRegistry) -> APIRouter:
     router = APIRouter(tags=["links"])
     refused = Counter(
@@ -210,14 +215,15 @@ def build_link_router(host: LinkHost, registry: CollectorRegistry) -> APIRouter:
         status = 410 if exc.reason in ("expired", "used") else 403
         return _page("This link cannot act", f"<p class=bad>{html.escape(exc.detail)}</p>", status)
 
-    @router.get("/v1/links/{token}", response_class=HTMLResponse)
-    async def show(token: str) -> HTMLResponse:
-        """The action's page: the incident and one button. Opening it never acts."""
+    async def checked(token: str, page: Page) -> HTMLResponse:
+        """``page`` for the claims of the link ``token``, or the page refusing the link."""
         now = host.now()
         try:
-            claims = check(token, now)
+            return await page(token, check(token, now), now)
         except LinkRefused as exc:
             return refusal(exc)
+
+    async def confirm_page(token: str, claims: Claims, now: datetime) -> HTMLResponse:
         incident = await host.incident(claims.incident)
         label = html.escape(_label(claims))
         form = (
@@ -227,17 +233,10 @@ def build_link_router(host: LinkHost, registry: CollectorRegistry) -> APIRouter:
         )
         return _page(label, summary(incident, claims, ContractView.of(host.contract), now) + form)
 
-    @router.post("/v1/links/{token}", response_class=HTMLResponse)
-    async def act(token: str) -> HTMLResponse:
-        """Performs the link's action as its party, by the HTTP action API's rules."""
-        now = host.now()
-        try:
-            claims = check(token, now)
-        except LinkRefused as exc:
-            return refusal(exc)
+    async def acted_page(token: str, claims: Claims, now: datetime) -> HTMLResponse:
         mac = mac_of(token)
         if not await host.use(mac, claims.expires_at(), now):
-            return refusal(LinkRefused("used", "this link was used already: each link works once"))
+            raise LinkRefused("used", "this link was used already: each link works once")
         actor = f"{claims.to or 'mailbox'} (link)"
         action: PartyActionV2 | AccessActionV1
         if claims.step is not None:  # an access request's approval or grant (ADR 49)
@@ -274,5 +273,15 @@ def build_link_router(host: LinkHost, registry: CollectorRegistry) -> APIRouter:
             done = "Done" if found is not None else "Received; it is being applied"
             return _page(f"{done}: {label}", f"<p>{html.escape(claims.incident)}</p>", 200)
         return _page("Not allowed", f"<p class=bad>{html.escape(reason)}</p>", status)
+
+    @router.get("/v1/links/{token}", response_class=HTMLResponse)
+    async def show(token: str) -> HTMLResponse:
+        """The action's page: the incident and one button. Opening it never acts."""
+        return await checked(token, confirm_page)
+
+    @router.post("/v1/links/{token}", response_class=HTMLResponse)
+    async def act(token: str) -> HTMLResponse:
+        """Performs the link's action as its party, by the HTTP action API's rules."""
+        return await checked(token, acted_page)
 
     return router

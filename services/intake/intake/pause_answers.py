@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from intake.actions import pause_reason
-from intake.incidents import IncidentState, Refused, recorded
+from intake.incidents import Answered, IncidentState, Refused, heard, recorded
 from shared.contract.view import ContractView
 from shared.events import (
     Envelope,
@@ -47,7 +47,7 @@ def apply_pause_answer(
     view: ContractView,
     now: datetime,
     accepted_at: datetime | None = None,
-) -> tuple[IncidentState, list[Envelope], tuple[int, str]]:
+) -> Answered:
     """Record the answer, or its refusal; the incident's state is unchanged."""
     answer = command.data
     assert isinstance(answer, PauseAnswerV1)
@@ -56,23 +56,9 @@ def apply_pause_answer(
         check(answer, view)
     except Refused as refusal:
         refused = PauseAnswerRefusedV1(
-            verdict=answer.verdict,
-            party=answer.party,
-            actor=answer.actor,
-            at=when,
-            command_id=command.id,
-            reason=refusal.reason,
+            **heard(command, when), verdict=answer.verdict, reason=refusal.reason
         )
         return incident, [recorded(refused, "refused", command, incident, now)], refusal.answer
-    answered = PauseAnsweredV1(
-        verdict=answer.verdict,
-        party=answer.party,
-        actor=answer.actor,
-        clock=answer.clock,
-        pause_reason=answer.pause_reason,
-        paused_at=answer.paused_at,
-        at=when,
-        command_id=command.id,
-        note=answer.note,
-    )
+    # the answer as the party gave it, with when intake took it and which command it was
+    answered = PauseAnsweredV1(**answer.model_dump(), at=when, command_id=command.id)
     return incident, [recorded(answered, "pause-answered", command, incident, now)], (202, "")

@@ -9,14 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from aiokafka import TopicPartition
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import Gauge
 
-from reporting import access_view, store
+from reporting import access_view, gauges, store
 from reporting.access import Reader, may_see, reader
 from reporting.clocks import clock_reading
 from reporting.document_routes import add_document_routes
+from reporting.gauges import BusinessGauges
 from shared.contract import Contract
 from shared.contract.versions import ContractVersions
 from shared.contract.view import ContractView
@@ -61,30 +62,14 @@ class ReportingService(Service):
         # every version seen: an incident's documents use the version it runs under (ADR 37)
         self.contracts = ContractVersions(rt.contract)
         rt.on_contract(self.contracts.adopt)
-        self.open = Gauge(
-            "baton_incidents_open",
-            "Incidents not yet closed",
-            ["priority", "layer", "party"],
-            registry=rt.registry,
-        )
-        self.mtta = Gauge(
-            "baton_mtta_seconds", "Mean time to acknowledge, last 30 days", registry=rt.registry
-        )
-        self.problems = Gauge(
-            "baton_problems_open",
-            "Problem records open, by owner (ADR 48)",
-            ["owner"],
-            registry=rt.registry,
-        )
-        self.mttr = Gauge(
-            "baton_mttr_seconds",
-            "Mean time from first alert to restoration, last 30 days",
-            registry=rt.registry,
-        )
-        rt.batch_subscriber(
+        self.gauges = BusinessGauges()
+        rt.registry.register(self.gauges)
+        self.incidents_topic = settings.topic(Topic.INCIDENTS)
+        self.subscriber = rt.batch_subscriber(
             *(settings.topic(t) for t in (Topic.INCIDENTS, Topic.ASSIGNMENTS, Topic.SLA)),
             group=SERVICE,
-        )(self.on_events)
+        )
+        self.subscriber(self.on_events)
         rt.batch_subscriber(
             settings.topic(Topic.CHANGES),
             group=f"{SERVICE}.changes",
@@ -218,19 +203,14 @@ class ReportingService(Service):
         }
 
     async def refresh_gauges(self) -> None:
-        """Open incidents and mean times to acknowledge / restore, from the read model."""
+        """Read the business gauges from the read model, on the one instance that shows them
+        (``gauges``: the owner of the incidents topic's partition 0)."""
+        consumer = self.subscriber.consumer
+        if consumer is None or TopicPartition(self.incidents_topic, 0) not in consumer.assignment():
+            self.gauges.reading = None
+            return
         async with self.rt.pool.acquire() as conn:
-            open_rows = await store.open_incidents(conn)
-            mtta, mttr = await store.mean_times(conn)
-            problems = await store.open_problems_by_owner(conn)
-        self.problems.clear()
-        for owner, count in problems.items():
-            self.problems.labels(owner).set(count)
-        self.open.clear()
-        for r in open_rows:
-            self.open.labels(r["priority"], r["layer"], r["party"]).set(r["n"])
-        self.mtta.set(mtta)
-        self.mttr.set(mttr)
+            self.gauges.reading = await gauges.read(conn)
 
     async def on_start(self, rt: Runtime) -> None:
         rt.tick("reporting-tick", GAUGE_SECONDS, ("business gauges", self.refresh_gauges))

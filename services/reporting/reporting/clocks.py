@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from shared.contract.view import ContractView
 from shared.events import (
+    ClockState,
     Model,
     SlaBreachedV1,
     SlaClockPausedV1,
@@ -24,8 +25,6 @@ from shared.events import (
     SlaClockStartedV1,
     SlaClockStoppedV1,
 )
-
-ClockState = Literal["running", "paused", "stopped"]
 
 
 class ClockReading(BaseModel):
@@ -67,7 +66,7 @@ def clock_reading(
     if row.get("stopped_at") is not None:
         return ClockReading(
             **common,
-            state="stopped",
+            state=ClockState.STOPPED,
             deadline=deadline,
             deadline_local=view.local(deadline, object_id) if deadline else None,
             stopped_at=row["stopped_at"],
@@ -78,7 +77,7 @@ def clock_reading(
         # paused: no deadline until it resumes; what was left when it paused
         return ClockReading(
             **common,
-            state="paused",
+            state=ClockState.PAUSED,
             deadline=None,
             deadline_local=None,
             paused_reason=row["paused_reason"],
@@ -96,7 +95,7 @@ def clock_reading(
             )
     return ClockReading(
         **common,
-        state="running",
+        state=ClockState.RUNNING,
         deadline=deadline,
         deadline_local=view.local(deadline, object_id) if deadline else None,
         remaining=remaining,

@@ -419,6 +419,8 @@ class RouterService(Service):
                 if consumer == "incidents":
                     told = await self._count_problem(conn, event, state, now)
                     await self._stage(outbox, staged, told, state)
+            if consumer == "sla":
+                staged.notices = notify.last_reissue_only(staged.notices)
             # rows written while the events go out; both before the commit (a crash in between
             # replays the batch, which republishes the same ids)
             await asyncio.gather(self._write(conn, list(changed.values()), staged), outbox.flush())

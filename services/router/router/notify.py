@@ -48,6 +48,7 @@ from shared.events import (
     DutyContact,
     Envelope,
     EscalationReason,
+    EventType,
     HandoverV2,
     IncidentActionAcceptedV3,
     Layer,
@@ -472,6 +473,22 @@ def notices(
                 )
             )
     return out
+
+
+def last_reissue_only(notices: list[Notice]) -> list[Notice]:
+    """A batch of SLA events' notices with each person's re-issued assignment told once, the
+    last: one recomputation moves both clocks in two ``clock_recomputed`` events and the router
+    re-issues the assignment on each (ADR 39); the second carries both new deadlines, so the
+    person (and the coordinator, for information) gets that one message, not two. The events
+    on Kafka stay one per clock; two events of one change split across two batches (they are
+    published together, so only a batch's record limit falls between them) still tell twice."""
+    issued = str(EventType.ASSIGNMENT_ISSUED)
+    last = {(n.incident_id, n.recipient, n.channel): n.id for n in notices if n.kind == issued}
+    return [
+        n
+        for n in notices
+        if n.kind != issued or last[(n.incident_id, n.recipient, n.channel)] == n.id
+    ]
 
 
 def _by_hand(asks: list[Ask], senders: frozenset[str]) -> list[str]:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
+from router.routing import SOURCE
 from shared.contract import Contract
 from shared.contract.view import ContractView
 from shared.events import (
@@ -47,8 +48,6 @@ from shared.events import (
     make_event,
     stable_id,
 )
-
-SOURCE = "router"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from router import outbox
 from router.notify import Notice
 from router.problems import OriginIncident, Problem
 from router.routing import RouteState
-from shared.db import Conn
+from shared.db import Conn, lock_incident_documents
 
 
 async def load(conn: Conn, incident_id: str | None) -> RouteState | None:
@@ -56,12 +56,7 @@ async def save(conn: Conn, state: RouteState) -> None:
 
 async def load_many(conn: Conn, incident_ids: list[str]) -> dict[str, RouteState]:
     """The routes of ``incident_ids`` that exist, locked in id order."""
-    rows = await conn.fetch(
-        "SELECT incident_id, state FROM routes WHERE incident_id = ANY($1::text[])"
-        " ORDER BY incident_id FOR UPDATE",
-        incident_ids,
-    )
-    return {r["incident_id"]: RouteState.model_validate_json(r["state"]) for r in rows}
+    return await lock_incident_documents(conn, "routes", "state", incident_ids, RouteState)
 
 
 async def save_many(conn: Conn, states: list[RouteState]) -> None:

@@ -33,7 +33,7 @@ from shared.events import (
     SlaClockStartedV1,
     SlaClockStoppedV1,
 )
-from shared.kafka import Outbox
+from shared.kafka import Outbox, key_partition
 from shared.service import Runtime, Service, create_app
 from shared.settings import Settings
 from shared.topics import Topic
@@ -75,13 +75,42 @@ class SlaService(Service):
         rt.on_contract(self.adopt)
         self.topic = rt.settings.topic(Topic.SLA)
         self.metrics: SlaMetrics = build_metrics(rt.registry, rt.clock.now, self.calendar)
-        self.ownership = Ownership(lambda: self.subscriber.consumer)
+        self.ownership = Ownership(
+            lambda: self.subscriber.consumer,
+            assigned=self.load_open_clocks,
+            revoked=self.metrics.open.drop,
+        )
         self.subscriber = rt.batch_subscriber(
             rt.settings.topic(Topic.INCIDENTS),
             group=SERVICE,
             listener=self.ownership,
         )
         self.subscriber(self.on_incidents)
+
+    async def load_open_clocks(self, partitions: list[int], count: int) -> None:
+        """The open clocks of the incidents of ``partitions``, gained at a rebalance, as the
+        database has them: each instance's gauges count the clocks of the partitions it owns,
+        so the dashboards' ``sum()`` over instances counts each clock once (ADR 67)."""
+        async with self.rt.pool.acquire() as conn:
+            rows = await store.open_clocks(conn)
+        for row in rows:
+            incident_id = str(row["incident_id"])
+            part = key_partition(incident_id.encode(), count) if count else 0
+            if part not in partitions:
+                continue
+            clock = ClockKind(str(row["clock"]))
+            self.metrics.open.clocks[(incident_id, clock)] = OpenClock(
+                status=ClockState(str(row["status"])),
+                reason=str(row["pause_reason"] or ""),
+                deadline=row["deadline"],  # type: ignore[arg-type]
+                target=row["target"],  # type: ignore[arg-type]
+                elapsed=row["elapsed"],  # type: ignore[arg-type]
+                calendar=str(row["calendar"]),
+                at_risk_share=at_risk(self.rules.view.thresholds[clock]),
+                priority=str(row["priority"]),
+                party=str(row["party"]),
+                part=part,
+            )
 
     def adopt(self, contract: Contract) -> None:
         self.contracts.adopt(contract)
@@ -157,9 +186,13 @@ class SlaService(Service):
             # commit, so a crash in between replays the batch and republishes the same ids
             await asyncio.gather(self.save(conn, saved, cadence), self.publish(out))
             rt.crash_point(SERVICE)
-        for record, views, _, _ in saved:
+        for record, views, _, part in saved:
             self.metrics.open.update(
-                record.incident_id, views, priority=record.priority, party=record.party
+                record.incident_id,
+                views,
+                priority=record.priority,
+                party=record.party,
+                part=part,
             )
             old = before.get(record.incident_id)
             if old is not None:
@@ -255,22 +288,6 @@ class SlaService(Service):
         return len(due)
 
     async def on_start(self, rt: Runtime) -> None:
-        async with rt.pool.acquire() as conn:
-            for row in await store.open_clocks(conn):
-                deadline = row["deadline"]
-                self.metrics.open.clocks[
-                    (str(row["incident_id"]), ClockKind(str(row["clock"])))
-                ] = OpenClock(
-                    status=ClockState(str(row["status"])),
-                    reason=str(row["pause_reason"] or ""),
-                    deadline=deadline,  # type: ignore[arg-type]
-                    target=row["target"],  # type: ignore[arg-type]
-                    elapsed=row["elapsed"],  # type: ignore[arg-type]
-                    calendar=str(row["calendar"]),
-                    at_risk_share=at_risk(self.rules.view.thresholds[ClockKind(str(row["clock"]))]),
-                    priority=str(row["priority"]),
-                    party=str(row["party"]),
-                )
         rt.tick(
             "sla-tick",
             rt.settings.sla_tick_seconds,

@@ -36,9 +36,9 @@ from shared.events import (
     make_event,
     stable_id,
 )
+from sla_clock.decide import SOURCE
 from sla_clock.timeline import ClockState, ClockView, IncidentRecord, Rules
 
-SOURCE = "sla-clock"
 UpdateTimerKind = Literal["reminder", "overdue"]
 
 

@@ -9,7 +9,7 @@ incident is closest to breach is a question for reporting's read API, not for Pr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,6 +50,8 @@ class OpenClock:
     at_risk_share: float
     priority: str = ""
     party: str = ""
+    part: int = 0
+    """The incidents-topic partition of its incident: the instance owning it counts it."""
 
 
 def bucket_of(left: timedelta) -> str:
@@ -84,6 +86,7 @@ class OpenClocks(Collector):
         *,
         priority: str = "",
         party: str = "",
+        part: int = 0,
     ) -> None:
         for clock, view in views.items():
             key = (incident_id, clock)
@@ -101,7 +104,12 @@ class OpenClocks(Collector):
                 at_risk_share=at_risk(view.thresholds),
                 priority=priority,
                 party=party,
+                part=part,
             )
+
+    def drop(self, partitions: Collection[int]) -> None:
+        """Forget the clocks of ``partitions`` (revoked: another instance counts them now)."""
+        self.clocks = {k: c for k, c in self.clocks.items() if c.part not in partitions}
 
     def remaining(self, item: OpenClock, now: datetime) -> timedelta:
         if item.status != ClockState.RUNNING or item.deadline is None:

@@ -12,7 +12,7 @@ impossible anyway; ownership keeps the work where the state is fresh.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -22,19 +22,40 @@ ANY_PARTITION = -1
 """Timers stored before partitions were recorded: any instance may fire them."""
 
 
+Assigned = Callable[[list[int], int], Awaitable[None]]
+"""Told the partitions gained and the topic's partition count (e.g. to load their state)."""
+
+
+async def _load_nothing(partitions: list[int], count: int) -> None:
+    return None
+
+
+def _drop_nothing(partitions: list[int]) -> None:
+    return None
+
+
 class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, consumer: Callable[[], AIOKafkaConsumer | None]) -> None:
+    def __init__(
+        self,
+        consumer: Callable[[], AIOKafkaConsumer | None],
+        *,
+        assigned: Assigned = _load_nothing,
+        revoked: Callable[[list[int]], None] = _drop_nothing,
+    ) -> None:
         self._consumer = consumer
         self._target: dict[int, int] = {}
         self._done: dict[int, int] = {}
+        self._assigned = assigned
+        self._revoked = revoked
 
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+    async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
         for tp in revoked:
             self._target.pop(tp.partition, None)
             self._done.pop(tp.partition, None)
+        self._revoked(sorted(tp.partition for tp in revoked))
         log.info("partitions revoked", extra={"partitions": sorted(tp.partition for tp in revoked)})
 
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+    async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
         consumer = self._consumer()
         if consumer is None or not assigned:
             return
@@ -44,6 +65,9 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
             committed = await consumer.committed(tp)
             self._done[tp.partition] = committed if committed is not None else starts[tp]
             self._target[tp.partition] = ends[tp]
+        topic = next(iter(assigned)).topic  # aiokafka hands a set
+        count = len(consumer.partitions_for_topic(topic) or ())
+        await self._assigned(sorted(tp.partition for tp in assigned), count)
         log.info(
             "partitions assigned",
             extra={

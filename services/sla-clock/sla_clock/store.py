@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import orjson
 
-from shared.db import Conn
+from shared.db import Conn, lock_incident_documents
 from shared.events import ClockKind
 from sla_clock.cadence import UpdateTimer
 from sla_clock.decide import Timer
@@ -40,13 +40,10 @@ async def load(conn: Conn, incident_id: str) -> IncidentRecord | None:
 
 
 async def load_many(conn: Conn, incident_ids: list[str]) -> dict[str, IncidentRecord]:
-    """The records of ``incident_ids`` that exist, locked for this transaction."""
-    rows = await conn.fetch(
-        "SELECT incident_id, record FROM incident_clocks WHERE incident_id = ANY($1::text[])"
-        " ORDER BY incident_id FOR UPDATE",
-        incident_ids,
+    """The records of ``incident_ids`` that exist, locked for this transaction in id order."""
+    return await lock_incident_documents(
+        conn, "incident_clocks", "record", incident_ids, IncidentRecord
     )
-    return {r["incident_id"]: IncidentRecord.model_validate_json(r["record"]) for r in rows}
 
 
 Saved = tuple[IncidentRecord, dict[ClockKind, ClockView], list[Timer], int]

@@ -40,7 +40,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import AwareDatetime, Field
@@ -48,7 +47,7 @@ from pydantic import AwareDatetime, Field
 from shared.calendar import TimeCalendar
 from shared.contract import Contract
 from shared.contract.view import BREACH, ContractView, Policy
-from shared.events import Category, ClockKind, Layer
+from shared.events import Category, ClockKind, ClockState, Layer
 from shared.model import Model
 
 ZERO = timedelta(0)
@@ -139,12 +138,6 @@ class IncidentRecord(Model):
                 category = fact.category or category
                 priority = fact.priority or priority
         return category, priority
-
-
-class ClockState(StrEnum):
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPED = "stopped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,8 +366,11 @@ class RunningClock:
         )
 
 
-def fold(record: IncidentRecord, rules: Rules) -> dict[ClockKind, ClockView]:
-    """Both clocks of ``record`` after all its facts, under its current classification.
+def fold(
+    record: IncidentRecord, rules: Rules, until: datetime | None = None
+) -> dict[ClockKind, ClockView]:
+    """Both clocks of ``record`` after all its facts, under its current classification; with
+    ``until``, running and paused clocks accounted up to that instant too (``at_instant``).
 
     An incident whose category × priority has no row in the SLA matrix has no clocks.
     """
@@ -415,6 +411,9 @@ def fold(record: IncidentRecord, rules: Rules) -> dict[ClockKind, ClockView]:
         elif fact.kind in ("reject", "reopen"):
             clocks[ClockKind.RECOVERY].restart(t, count_gap=fact.kind == "reject")
         # "reclassified" changes the classification, which the whole fold already uses
+    if until is not None:
+        for running in clocks.values():  # stopped clocks and instants before ``mark`` stay
+            running.advance(until)
     return {clock: running.view() for clock, running in clocks.items()}
 
 
@@ -438,31 +437,4 @@ def ended_pauses(
 def at_instant(record: IncidentRecord, rules: Rules, now: datetime) -> dict[ClockKind, ClockView]:
     """The clocks as of ``now``: the fold, with running and paused clocks accounted up to
     ``now`` (so elapsed, pause time and crossings include the time since the last fact)."""
-    rules = rules.of(record)
-    views = fold(record, rules)
-    out: dict[ClockKind, ClockView] = {}
-    for clock, view in views.items():
-        if view.status == ClockState.STOPPED or now <= view.mark:
-            out[clock] = view
-            continue
-        calendar = rules.view.clock_calendar(view.policy.calendar, record.policy_object)
-        running = RunningClock(
-            clock=clock,
-            policy=view.policy,
-            calendar=calendar,
-            thresholds=view.thresholds,
-            started_at=view.started_at,
-            mark=view.mark,
-            status=view.status,
-            elapsed=view.elapsed,
-            pauses=[
-                _Pause(p.reason, p.party, p.actor, p.start, p.evidence, p.end, p.excluded)
-                for p in view.pauses
-            ],
-            crossed=dict(view.crossed),
-            stopped_at=view.stopped_at,
-            stops=view.stops,
-        )
-        running.advance(now)
-        out[clock] = running.view()
-    return out
+    return fold(record, rules, until=now)
