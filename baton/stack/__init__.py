@@ -47,6 +47,7 @@ from baton.stack.kafka import (
 )
 from baton.stack.layout import (
     BASE_PORT_ENV,
+    CLAIM_SECONDS,
     DEFAULT_PORTS,
     EXAMPLE_CONTRACT,
     HOST,
@@ -66,6 +67,7 @@ from baton.stack.layout import (
     StackPorts,
     _prepare,
     _record_ports,
+    claim_port,
     default_ports,
     free_ports,
     instance_name,
@@ -102,6 +104,7 @@ from baton.stack.processes import (
 
 __all__ = [
     "BASE_PORT_ENV",
+    "CLAIM_SECONDS",
     "DEFAULT_PORTS",
     "EXAMPLE_CONTRACT",
     "HOST",
@@ -130,6 +133,7 @@ __all__ = [
     "_terminate",
     "_write_pidfile",
     "apply_acls",
+    "claim_port",
     "client_settings",
     "default_ports",
     "down",

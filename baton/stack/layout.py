@@ -9,6 +9,8 @@ import json
 import logging
 import os
 import socket
+import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,13 +115,44 @@ def service_of(instance: str) -> str:
     return base if base and number.isdigit() else instance
 
 
+PORT_CLAIMS = Path(tempfile.gettempdir()) / "baton-ports"
+"""One empty file per port handed out lately, by any process on this machine."""
+CLAIM_SECONDS = 600.0
+"""How long a port handed out stays claimed: a process given it has started its server by then."""
+
+
+def claim_port(port: int, now: float, claims: Path = PORT_CLAIMS) -> bool:
+    """Whether ``port`` may be handed out: no process claimed it in the last ``CLAIM_SECONDS``.
+
+    The kernel hands a port freed by one process's probe to the next process that asks, so two
+    processes starting servers side by side (the suite's parallel workers, two stacks) could draw
+    the same port, and the later one's health check then reached the earlier one's server."""
+    marker = claims / str(port)
+    try:
+        claims.mkdir(mode=0o1777, exist_ok=True)
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        os.utime(marker, (now, now))
+    except FileExistsError:
+        if now - marker.stat().st_mtime < CLAIM_SECONDS:
+            return False
+        os.utime(marker, (now, now))  # an old claim: the port is free to hand out again
+    except OSError:
+        pass  # no place to claim in (a read-only /tmp): the kernel's word alone
+    return True
+
+
 def free_ports(count: int) -> list[int]:
-    """``count`` ports the kernel reports free right now, all bound at once so none comes twice."""
+    """``count`` ports the kernel reports free right now, all bound at once so none comes twice,
+    and none another process on this machine was handed lately (``claim_port``)."""
     with contextlib.ExitStack() as sockets:
-        bound = [sockets.enter_context(socket.socket()) for _ in range(count)]
-        for sock in bound:
+        ports: list[int] = []
+        while len(ports) < count:
+            sock = sockets.enter_context(socket.socket())
             sock.bind((HOST, 0))
-        return [s.getsockname()[1] for s in bound]
+            port = sock.getsockname()[1]
+            if claim_port(port, time.time()):
+                ports.append(port)
+        return ports
 
 
 @dataclass(frozen=True, slots=True)

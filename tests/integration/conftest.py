@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -28,6 +27,7 @@ from aiokafka.errors import KafkaError
 from baton.credentials import Credentials, StackAuth, service_env
 from baton.stack import (
     StackError,
+    free_ports,
     kafka_client,
     kafka_env,
     stack_credentials,
@@ -116,23 +116,6 @@ def infra() -> Infra:
 def free_port() -> int:
     (port,) = free_ports(1)
     return port
-
-
-_HANDED_OUT: set[int] = set()
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct free ports: all bound at once, and none this process handed out
-    before, so services started back to back never draw the port of one still starting."""
-    with contextlib.ExitStack() as stack:
-        ports: list[int] = []
-        while len(ports) < count:
-            s = stack.enter_context(socket.socket())
-            s.bind(("127.0.0.1", 0))
-            if (port := s.getsockname()[1]) not in _HANDED_OUT:
-                ports.append(port)
-        _HANDED_OUT.update(ports)
-        return ports
 
 
 @contextlib.asynccontextmanager

@@ -25,10 +25,10 @@ import pytest
 from playwright.async_api import async_playwright
 
 from baton import notify_bench
-from baton.stack import status
+from baton.stack import free_ports, status
 from shared import links
 from shared.events import ActionKind, EventType
-from tests.integration.conftest import Isolated, ServiceProcs, free_ports, started, stop_services
+from tests.integration.conftest import Isolated, ServiceProcs, started, stop_services
 from tests.integration.helpers import alertmanager_payload, collect_until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import yaml
 
+from baton.stack import free_ports
 from shared.events import Envelope, IncidentOpenedV1
-from tests.integration.conftest import Isolated, ServiceProcs, free_ports, stop_services
+from tests.integration.conftest import Isolated, ServiceProcs, stop_services
 from tests.integration.helpers import collect_until
 from tests.integration.test_intake import start_intake
 

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -539,3 +540,19 @@ def test_other_ports_for_an_existing_stack_are_refused_naming_what_purge_costs(
     stack._record_ports(paths, stack.StackPorts.free())
     with pytest.raises(stack.StackError, match="deletes its data"):
         stack._record_ports(paths, stack.wished_ports(paths, base_port=41000))
+
+
+def test_a_port_handed_out_is_not_handed_out_again_by_any_process_for_a_while(
+    tmp_path: Path,
+) -> None:
+    """The suite's parallel workers and two stacks draw ports side by side: a port one was
+    given is claimed on this machine, so another is not given it while its server starts."""
+    claims = tmp_path / "claims"
+    assert stack.claim_port(40191, now=1000.0, claims=claims)
+    assert not stack.claim_port(40191, now=1000.0 + stack.CLAIM_SECONDS - 1, claims=claims)
+    assert stack.claim_port(40192, now=1001.0, claims=claims)  # another port: free to give
+    later = 1000.0 + stack.CLAIM_SECONDS + 1
+    assert stack.claim_port(40191, now=later, claims=claims)  # an old claim lapses
+    assert not stack.claim_port(40191, now=later + 1, claims=claims)  # and is renewed
+    ports = stack.free_ports(4)
+    assert not any(stack.claim_port(p, now=time.time()) for p in ports)  # claimed for real
