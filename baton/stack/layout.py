@@ -133,11 +133,20 @@ def claim_port(port: int, now: float, claims: Path = PORT_CLAIMS) -> bool:
         os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
         os.utime(marker, (now, now))
     except FileExistsError:
-        if now - marker.stat().st_mtime < CLAIM_SECONDS:
-            return False
-        os.utime(marker, (now, now))  # an old claim: the port is free to hand out again
+        return _renew_lapsed(marker, now)
     except OSError:
         pass  # no place to claim in (a read-only /tmp): the kernel's word alone
+    return True
+
+
+def _renew_lapsed(marker: Path, now: float) -> bool:
+    """Take over a claim older than ``CLAIM_SECONDS``; a younger one stands."""
+    try:
+        if now - marker.stat().st_mtime < CLAIM_SECONDS:
+            return False
+        os.utime(marker, (now, now))
+    except OSError:
+        return False  # removed or not ours to touch meanwhile: draw another port
     return True
 
 
